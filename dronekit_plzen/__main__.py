@@ -1,0 +1,5 @@
+"""``python -m dronekit_plzen`` runs the CLI."""
+
+from dronekit_plzen.cli.main import main
+
+main()

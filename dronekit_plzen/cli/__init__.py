@@ -1,0 +1,1 @@
+"""Command-line interface: ``dronekit-plzen`` (alias ``dkp``)."""

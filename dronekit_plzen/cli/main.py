@@ -1,0 +1,154 @@
+"""The ``dronekit-plzen`` command.
+
+Sub-commands are loaded lazily from the package that owns them, so ``--help`` is fast and the
+GUI's Qt is imported only by ``dronekit-plzen gui``.
+
+Errors: a :class:`~dronekit_plzen.errors.DronekitPlzenError` is printed as one line naming the
+problem and where, with exit code 2 for bad input, 3 for a safety violation and 1 for other
+failures. ``--debug`` (or ``DKP_DEBUG=1``) shows the traceback instead.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import logging
+import os
+import sys
+import traceback
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dronekit_plzen import __version__
+from dronekit_plzen.cli.common import AppContext
+from dronekit_plzen.config import load_config
+from dronekit_plzen.errors import DronekitPlzenError
+from dronekit_plzen.i18n import _, set_language
+
+#: command name → (module, attribute, one-line help); the owning package defines the command
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "plan": ("missions.cli", "plan", "Plan survey grids and IAMSAR search patterns."),
+    "sim": ("simulators.cli", "sim", "Run the MAVLink multicopter simulator fleet."),
+    "fly": ("dronekit_plzen.cli.fly", "fly", "Upload, verify and fly a mission."),
+    "status": ("dronekit_plzen.cli.fly", "status", "Show the fleet live: mode, battery, link."),
+    "record": ("telemetry.cli", "record", "Record telemetry from a link into the database."),
+    "import": ("telemetry.cli", "import_logs", "Import .tlog, .bin, .log and .ulg flight logs."),
+    "flights": ("telemetry.cli", "flights", "List and show recorded flights."),
+    "deployments": ("telemetry.cli", "deployments", "Register and manage IZS deployments."),
+    "report": ("telemetry.cli", "report", "Reports: the IZS deployment indicator, exports."),
+    "lidar": ("lidar.cli", "lidar", "Process LiDAR point clouds into DTM, DSM, CHM."),
+    "gui": ("gui.cli", "gui", "Open the desktop planning and flight application."),
+    "demo": ("dronekit_plzen.demo.cli", "demo", "Run the end-to-end demonstration."),
+}
+
+
+class LazyGroup(click.Group):
+    """A click group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        entry = COMMANDS.get(cmd_name)
+        if entry is None:
+            return None
+        module, attr, _help = entry
+        mod = importlib.import_module(module)
+        cmd = getattr(mod, attr)
+        if not isinstance(cmd, click.Command):
+            raise TypeError(f"{module}.{attr} is not a click command")
+        return cmd
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, _(COMMANDS[name][2])) for name in self.list_commands(ctx)]
+        with formatter.section(_("Commands")):
+            formatter.write_dl(rows)
+
+
+def _setup_logging(verbose: int, debug: bool) -> None:
+    level = logging.DEBUG if debug or verbose >= 2 else logging.INFO if verbose else logging.WARNING
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="dronekit-plzen")
+@click.option(
+    "--config", "config_path", type=click.Path(path_type=Path), help="Configuration TOML."
+)
+@click.option("--db", "db_path", type=click.Path(path_type=Path), help="SQLite flight database.")
+@click.option("--gcs-system-id", type=int, help="Our MAVLink system id (default 255).")
+@click.option("--camera-dir", type=click.Path(path_type=Path), help="Extra camera profiles.")
+@click.option("--vehicle-dir", type=click.Path(path_type=Path), help="Extra vehicle profiles.")
+@click.option("--zones", "zones_file", type=click.Path(path_type=Path), help="Geozones file.")
+@click.option("--dem", "dem_file", type=click.Path(path_type=Path), help="Terrain GeoTIFF.")
+@click.option("--lang", type=click.Choice(["en", "cs"]), help="Language of messages.")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@click.option("-q", "--quiet", is_flag=True, help="Only results and errors.")
+@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@click.pass_context
+def cli(
+    ctx: click.Context,
+    config_path: Path | None,
+    verbose: int,
+    quiet: bool,
+    debug: bool,
+    **flags: Any,
+) -> None:
+    """dronekit-plzen: the SITMP drone unit's toolkit for IZS missions, telemetry and LiDAR."""
+    cfg = load_config(config_path, **flags)
+    set_language(cfg.lang)
+    _setup_logging(verbose, debug)
+    ctx.obj = AppContext(config=cfg, debug=debug, quiet=quiet)
+
+
+def _debug_requested(argv: list[str]) -> bool:
+    return "--debug" in argv or os.environ.get("DKP_DEBUG", "") not in ("", "0")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Console-script entry point. Returns (and exits with) the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    # Language for messages printed before the group callback runs (usage errors).
+    with contextlib.suppress(DronekitPlzenError):
+        set_language(load_config().lang)
+    for i, a in enumerate(args):
+        if a == "--lang" and i + 1 < len(args):
+            set_language(args[i + 1])
+        elif a.startswith("--lang="):
+            set_language(a.split("=", 1)[1])
+    try:
+        cli.main(args=args, prog_name="dronekit-plzen", standalone_mode=False)
+        code = 0
+    except click.exceptions.Exit as exc:
+        code = int(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo(_("Aborted."), err=True)
+        code = 130
+    except click.ClickException as exc:
+        exc.show()
+        code = exc.exit_code
+    except DronekitPlzenError as exc:
+        if _debug_requested(args):
+            traceback.print_exc()
+        click.echo(f"{_('error')}: {exc}", err=True)
+        code = exc.exit_code
+    except KeyboardInterrupt:
+        click.echo(_("Interrupted."), err=True)
+        code = 130
+    except BrokenPipeError:
+        code = 0
+    except Exception as exc:  # the CLI boundary: no traceback unless asked
+        if _debug_requested(args):
+            traceback.print_exc()
+        hint = _("run with --debug for details")
+        click.echo(f"{_('internal error')}: {type(exc).__name__}: {exc} ({hint})", err=True)
+        code = 1
+    if argv is None:
+        sys.exit(code)
+    return code

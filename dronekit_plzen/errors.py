@@ -1,0 +1,139 @@
+"""One exception root for the whole toolkit.
+
+Every error the toolkit raises derives from :class:`DronekitPlzenError`. Subclasses mix in the
+builtin that fits (rasterio's habit), so ``except TimeoutError`` and ``except ValueError`` keep
+working for callers that do not know our hierarchy. Structured codes from the protocol
+(``MAV_RESULT``, ``MAV_MISSION_RESULT``) are carried as attributes, as MAVSDK's ``ActionError``
+carries its result.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DronekitPlzenError(Exception):
+    """Root of every error raised by dronekit-plzen."""
+
+    #: process exit code the CLI uses for this kind of error
+    exit_code: int = 1
+
+    def __init__(self, message: str, *, where: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.where = where
+
+    def __str__(self) -> str:
+        if self.where:
+            return f"{self.where}: {self.message}"
+        return self.message
+
+
+class BadInputError(DronekitPlzenError, ValueError):
+    """The user's input (a file, a coordinate, an option) is wrong. CLI exit code 2."""
+
+    exit_code = 2
+
+
+class UnknownCRSError(BadInputError):
+    """A coordinate reference system could not be identified."""
+
+
+class ConfigError(BadInputError):
+    """The configuration file or an environment variable is invalid."""
+
+
+class LinkError(DronekitPlzenError, ConnectionError):
+    """A transport could not be opened, or it broke."""
+
+
+class ProtocolError(DronekitPlzenError):
+    """The peer did not follow the MAVLink protocol (or answered with an error code)."""
+
+
+class LinkTimeout(DronekitPlzenError, TimeoutError):
+    """Nothing (or not the awaited answer) arrived in time."""
+
+
+class CommandError(ProtocolError):
+    """A COMMAND_LONG/COMMAND_INT was answered with a failing ``MAV_RESULT``."""
+
+    def __init__(self, message: str, *, command: int, result: int, where: str | None = None):
+        super().__init__(message, where=where)
+        self.command = command
+        self.result = result
+
+
+class MissionTransferError(ProtocolError):
+    """A mission upload/download ended with a ``MAV_MISSION_RESULT`` other than ACCEPTED."""
+
+    def __init__(
+        self, message: str, *, mission_result: int, mission_type: int = 0, where: str | None = None
+    ) -> None:
+        super().__init__(message, where=where)
+        self.mission_result = mission_result
+        self.mission_type = mission_type
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One reason a mission is unsafe: what rule, where along the path, how much."""
+
+    rule: str
+    message: str
+    item_index: int | None = None
+    lat: float | None = None
+    lon: float | None = None
+    value: float | None = None
+    limit: float | None = None
+
+    def __str__(self) -> str:
+        loc = []
+        if self.item_index is not None:
+            loc.append(f"item {self.item_index}")
+        if self.lat is not None and self.lon is not None:
+            loc.append(f"{self.lat:.6f}, {self.lon:.6f}")
+        prefix = f"[{self.rule}] " + (f"({'; '.join(loc)}) " if loc else "")
+        return prefix + self.message
+
+
+class SafetyViolation(DronekitPlzenError):
+    """A mission or command would break a safety rule (120 m AGL, a zone, endurance, ...).
+
+    CLI exit code 3, the code ``plan validate`` uses for an unsafe mission.
+    """
+
+    exit_code = 3
+
+    def __init__(self, message: str, violations: list[Violation] | None = None, **kw: str) -> None:
+        super().__init__(message, where=kw.get("where"))
+        self.violations = list(violations or [])
+
+
+class StorageError(DronekitPlzenError):
+    """The database or an output file could not be read or written."""
+
+
+class CorruptFileError(BadInputError):
+    """A file is damaged or truncated; ``offset`` is the byte position where it went wrong."""
+
+    def __init__(self, message: str, *, where: str | None = None, offset: int | None = None):
+        super().__init__(message, where=where)
+        self.offset = offset
+
+
+__all__ = [
+    "BadInputError",
+    "CommandError",
+    "ConfigError",
+    "CorruptFileError",
+    "DronekitPlzenError",
+    "LinkError",
+    "LinkTimeout",
+    "MissionTransferError",
+    "ProtocolError",
+    "SafetyViolation",
+    "StorageError",
+    "UnknownCRSError",
+    "Violation",
+]

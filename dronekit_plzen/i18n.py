@@ -1,0 +1,111 @@
+"""The one translation layer: English by default, Czech where a person reads the text.
+
+Catalogues are gettext ``.po`` files in ``dronekit_plzen/locale/<lang>/LC_MESSAGES/``, one per
+package (``core.po``, ``missions.po``, ...) so that each package owns its own strings. They are
+read with Babel on first use (no compiled ``.mo`` files to keep in step).
+
+Usage::
+
+    from dronekit_plzen.i18n import _
+    raise BadInputError(_("polygon ring is not closed"))
+
+The language is chosen by :func:`set_language` (the CLI does it from ``--lang``/config/``LANG``).
+"""
+
+from __future__ import annotations
+
+import gettext as _gettext
+import threading
+from importlib import resources
+
+_lock = threading.Lock()
+_catalogs: dict[str, _gettext.NullTranslations] = {}
+_current: _gettext.NullTranslations = _gettext.NullTranslations()
+_current_lang = "en"
+
+LANGUAGES = ("en", "cs")
+
+
+class _POTranslations(_gettext.NullTranslations):
+    def __init__(self, messages: dict[str, str], plurals: dict[str, tuple[str, ...]], plural_expr):  # type: ignore[no-untyped-def]
+        super().__init__()
+        self._messages = messages
+        self._plurals = plurals
+        self._plural_expr = plural_expr
+
+    def gettext(self, message: str) -> str:
+        return self._messages.get(message) or message
+
+    def ngettext(self, msgid1: str, msgid2: str, n: int) -> str:
+        forms = self._plurals.get(msgid1)
+        if not forms:
+            return msgid1 if n == 1 else msgid2
+        idx = int(self._plural_expr(n))
+        return forms[min(idx, len(forms) - 1)] or (msgid1 if n == 1 else msgid2)
+
+
+def _cs_plural(n: int) -> int:
+    # Czech: 1 → form 0; 2–4 → form 1; otherwise form 2
+    if n == 1:
+        return 0
+    if 2 <= n <= 4:
+        return 1
+    return 2
+
+
+def _load(lang: str) -> _gettext.NullTranslations:
+    if lang == "en":
+        return _gettext.NullTranslations()
+    from babel.messages.pofile import read_po
+
+    messages: dict[str, str] = {}
+    plurals: dict[str, tuple[str, ...]] = {}
+    folder = resources.files("dronekit_plzen").joinpath("locale", lang, "LC_MESSAGES")
+    if folder.is_dir():
+        for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+            if not entry.name.endswith(".po"):
+                continue
+            with entry.open("rb") as fh:
+                cat = read_po(fh, locale=lang)
+            for msg in cat:
+                if not msg.id or msg.fuzzy:
+                    continue
+                if isinstance(msg.id, tuple | list):
+                    forms = tuple(msg.string) if isinstance(msg.string, tuple | list) else ()
+                    if any(forms):
+                        plurals[msg.id[0]] = forms
+                elif msg.string:
+                    messages[msg.id] = str(msg.string)
+    return _POTranslations(messages, plurals, _cs_plural)
+
+
+def set_language(lang: str) -> None:
+    """Switch the language of every message produced from now on (``en`` or ``cs``)."""
+    global _current, _current_lang
+    lang = (lang or "en").split("_")[0].lower()
+    if lang not in LANGUAGES:
+        lang = "en"
+    with _lock:
+        if lang not in _catalogs:
+            _catalogs[lang] = _load(lang)
+        _current = _catalogs[lang]
+        _current_lang = lang
+
+
+def get_language() -> str:
+    return _current_lang
+
+
+def gettext(message: str) -> str:
+    """Translate ``message`` into the current language."""
+    return _current.gettext(message)
+
+
+def ngettext(singular: str, plural: str, n: int) -> str:
+    """Translate with the plural form for ``n`` (Czech has three)."""
+    return _current.ngettext(singular, plural, n)
+
+
+_ = gettext
+
+__all__ = ["LANGUAGES", "_", "get_language", "gettext", "ngettext", "set_language"]

@@ -1,0 +1,199 @@
+"""Mission items with MAVLink semantics, shared by the planner, the link layer and the simulator.
+
+A :class:`MissionItem` is one row of a MAVLink mission (``MISSION_ITEM_INT``) in SI units and
+WGS84 degrees. The wire form (1e7 degrees as int32, ``seq``, ``current``) is produced only at the
+protocol boundary by :meth:`MissionItem.to_wire` / :meth:`MissionItem.from_wire`.
+
+The constants are the MAVLink common dialect's numbers (kept here so that pure planning code does
+not need pymavlink).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+# MAV_FRAME
+FRAME_GLOBAL = 0  # AMSL
+FRAME_MISSION = 2
+FRAME_GLOBAL_RELATIVE_ALT = 3  # above home
+FRAME_GLOBAL_INT = 5
+FRAME_GLOBAL_RELATIVE_ALT_INT = 6
+FRAME_GLOBAL_TERRAIN_ALT = 10  # above terrain
+FRAME_GLOBAL_TERRAIN_ALT_INT = 11
+
+# MAV_MISSION_TYPE
+MISSION_TYPE_MISSION = 0
+MISSION_TYPE_FENCE = 1
+MISSION_TYPE_RALLY = 2
+
+# MAV_CMD (common)
+CMD_NAV_WAYPOINT = 16
+CMD_NAV_LOITER_UNLIM = 17
+CMD_NAV_LOITER_TURNS = 18
+CMD_NAV_LOITER_TIME = 19
+CMD_NAV_RETURN_TO_LAUNCH = 20
+CMD_NAV_LAND = 21
+CMD_NAV_TAKEOFF = 22
+CMD_NAV_DELAY = 93
+CMD_DO_JUMP = 177
+CMD_DO_CHANGE_SPEED = 178
+CMD_DO_SET_HOME = 179
+CMD_DO_SET_ROI_LOCATION = 195
+CMD_DO_SET_CAM_TRIGG_DIST = 206
+CMD_DO_MOUNT_CONTROL = 205
+CMD_DO_GIMBAL_MANAGER_PITCHYAW = 1000
+CMD_IMAGE_START_CAPTURE = 2000
+CMD_IMAGE_STOP_CAPTURE = 2001
+CMD_NAV_FENCE_RETURN_POINT = 5000
+CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION = 5001
+CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION = 5002
+CMD_NAV_FENCE_CIRCLE_INCLUSION = 5003
+CMD_NAV_FENCE_CIRCLE_EXCLUSION = 5004
+CMD_NAV_RALLY_POINT = 5100
+
+#: commands whose x/y/z are a position (NAV commands and position-carrying items)
+POSITION_COMMANDS = frozenset(
+    {
+        CMD_NAV_WAYPOINT,
+        CMD_NAV_LOITER_UNLIM,
+        CMD_NAV_LOITER_TURNS,
+        CMD_NAV_LOITER_TIME,
+        CMD_NAV_LAND,
+        CMD_NAV_TAKEOFF,
+        CMD_DO_SET_HOME,
+        CMD_DO_SET_ROI_LOCATION,
+        CMD_NAV_FENCE_RETURN_POINT,
+        CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+        CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
+        CMD_NAV_FENCE_CIRCLE_INCLUSION,
+        CMD_NAV_FENCE_CIRCLE_EXCLUSION,
+        CMD_NAV_RALLY_POINT,
+    }
+)
+
+#: NAV commands: the vehicle moves to (or acts at) a place; progress counts these
+NAV_COMMANDS = frozenset(
+    {
+        CMD_NAV_WAYPOINT,
+        CMD_NAV_LOITER_UNLIM,
+        CMD_NAV_LOITER_TURNS,
+        CMD_NAV_LOITER_TIME,
+        CMD_NAV_RETURN_TO_LAUNCH,
+        CMD_NAV_LAND,
+        CMD_NAV_TAKEOFF,
+        CMD_NAV_DELAY,
+    }
+)
+
+_INT_FRAMES = {
+    FRAME_GLOBAL: FRAME_GLOBAL_INT,
+    FRAME_GLOBAL_RELATIVE_ALT: FRAME_GLOBAL_RELATIVE_ALT_INT,
+    FRAME_GLOBAL_TERRAIN_ALT: FRAME_GLOBAL_TERRAIN_ALT_INT,
+}
+_FLOAT_FRAMES = {v: k for k, v in _INT_FRAMES.items()}
+
+
+def canonical_frame(frame: int) -> int:
+    """Map the ``*_INT`` frame variants to their plain counterparts (same meaning)."""
+    return _FLOAT_FRAMES.get(frame, frame)
+
+
+@dataclass(frozen=True)
+class MissionItem:
+    """One mission item. ``lat_deg``/``lon_deg`` are WGS84, ``alt_m`` in the item's frame."""
+
+    command: int
+    frame: int = FRAME_GLOBAL_RELATIVE_ALT
+    param1: float = 0.0
+    param2: float = 0.0
+    param3: float = 0.0
+    param4: float = 0.0
+    lat_deg: float = 0.0
+    lon_deg: float = 0.0
+    alt_m: float = 0.0
+    autocontinue: bool = True
+    mission_type: int = MISSION_TYPE_MISSION
+    #: free-form annotations kept by our file formats (not sent over MAVLink)
+    meta: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def has_position(self) -> bool:
+        return self.command in POSITION_COMMANDS and not (
+            self.lat_deg == 0.0 and self.lon_deg == 0.0
+        )
+
+    @property
+    def is_nav(self) -> bool:
+        return self.command in NAV_COMMANDS
+
+    def with_(self, **changes: Any) -> MissionItem:
+        return replace(self, **changes)
+
+    def to_wire(self, seq: int, current: bool = False) -> dict[str, Any]:
+        """Fields of a MISSION_ITEM_INT message (x/y in 1e7 degrees, int frames kept as given)."""
+        return {
+            "seq": seq,
+            "frame": self.frame,
+            "command": self.command,
+            "current": 1 if current else 0,
+            "autocontinue": 1 if self.autocontinue else 0,
+            "param1": self.param1,
+            "param2": self.param2,
+            "param3": self.param3,
+            "param4": self.param4,
+            "x": round(self.lat_deg * 1e7),
+            "y": round(self.lon_deg * 1e7),
+            "z": float(self.alt_m),
+            "mission_type": self.mission_type,
+        }
+
+    @classmethod
+    def from_wire(cls, msg: Any, *, int_coords: bool = True) -> MissionItem:
+        """Build from a MISSION_ITEM_INT (``int_coords``) or legacy MISSION_ITEM message."""
+        if int_coords:
+            lat, lon = msg.x / 1e7, msg.y / 1e7
+        else:
+            lat, lon = float(msg.x), float(msg.y)
+        return cls(
+            command=int(msg.command),
+            frame=int(msg.frame),
+            param1=float(msg.param1),
+            param2=float(msg.param2),
+            param3=float(msg.param3),
+            param4=float(msg.param4),
+            lat_deg=lat,
+            lon_deg=lon,
+            alt_m=float(msg.z),
+            autocontinue=bool(msg.autocontinue),
+            mission_type=int(getattr(msg, "mission_type", 0)),
+        )
+
+    def same_as(
+        self, other: MissionItem, *, pos_tol_deg: float = 2e-7, alt_tol_m: float = 0.01
+    ) -> bool:
+        """Equal as a vehicle would store it: frames compared canonically, floats with tolerance."""
+
+        def feq(a: float, b: float) -> bool:
+            if math.isnan(a) and math.isnan(b):
+                return True
+            return math.isclose(a, b, rel_tol=1e-6, abs_tol=1e-4)
+
+        return (
+            self.command == other.command
+            and canonical_frame(self.frame) == canonical_frame(other.frame)
+            and all(
+                feq(a, b)
+                for a, b in (
+                    (self.param1, other.param1),
+                    (self.param2, other.param2),
+                    (self.param3, other.param3),
+                    (self.param4, other.param4),
+                )
+            )
+            and abs(self.lat_deg - other.lat_deg) <= pos_tol_deg
+            and abs(self.lon_deg - other.lon_deg) <= pos_tol_deg
+            and abs(self.alt_m - other.alt_m) <= alt_tol_m
+            and self.autocontinue == other.autocontinue
+        )
