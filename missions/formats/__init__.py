@@ -1,0 +1,127 @@
+"""Mission files: QGroundControl ``.plan``, ``QGC WPL 110`` ``.waypoints``, KML/KMZ, GeoJSON,
+DJI WPML KMZ and CSV, behind two functions::
+
+    from missions.formats import load_mission, save_mission
+    m = load_mission("survey.plan")
+    save_mission(m, "out/survey.geojson", area=area_lonlat, footprints=fps)
+    save_mission(m, "out/survey_dji.kmz", format="wpml")
+
+The format comes from ``format`` or the file name (``.kmz`` holding ``wpmz/`` is read as WPML).
+Writes are atomic (temporary file + rename).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dronekit_plzen.errors import BadInputError
+from missions.formats import csvfmt, geojson, kml, qgc_plan, waypoints, wpml
+from missions.model import Mission
+
+
+@dataclass(frozen=True)
+class Format:
+    name: str
+    extension: str  # the extension written by default
+    reader: Callable[[Path], Mission]
+    writer: Callable[..., Path]
+    takes_extras: bool = False  # writer accepts area/footprints/coverage/gaps
+
+
+def _plan_w(m: Mission, p: Path, **_: Any) -> Path:
+    return qgc_plan.write_plan(m, p)
+
+
+def _wp_w(m: Mission, p: Path, **_: Any) -> Path:
+    return waypoints.write_waypoints(m, p)
+
+
+def _csv_w(m: Mission, p: Path, **_: Any) -> Path:
+    return csvfmt.write_csv(m, p)
+
+
+FORMATS: dict[str, Format] = {
+    "plan": Format("plan", ".plan", qgc_plan.read_plan, _plan_w),
+    "waypoints": Format("waypoints", ".waypoints", waypoints.read_waypoints, _wp_w),
+    "kml": Format("kml", ".kml", kml.read_kml, kml.write_kml, True),
+    "kmz": Format("kmz", ".kmz", kml.read_kmz, kml.write_kmz, True),
+    "geojson": Format("geojson", ".geojson", geojson.read_geojson, geojson.write_geojson, True),
+    "wpml": Format("wpml", ".kmz", wpml.read_wpml, wpml.write_wpml),
+    "csv": Format("csv", ".csv", csvfmt.read_csv, _csv_w),
+}
+
+_BY_EXT = {
+    ".plan": "plan",
+    ".waypoints": "waypoints",
+    ".mission": "waypoints",
+    ".txt": "waypoints",
+    ".kml": "kml",
+    ".kmz": "kmz",
+    ".geojson": "geojson",
+    ".json": "geojson",
+    ".csv": "csv",
+    ".wpml": "wpml",
+}
+
+#: file name suffix the CLI uses for each format in an output folder
+OUTPUT_NAMES = {
+    "plan": ".plan",
+    "waypoints": ".waypoints",
+    "kml": ".kml",
+    "kmz": ".kmz",
+    "geojson": ".geojson",
+    "wpml": "_dji.kmz",
+    "csv": ".csv",
+}
+
+
+def format_for(path: Path, format: str | None = None, *, reading: bool = False) -> Format:
+    """The :class:`Format` named ``format`` or implied by ``path``'s extension."""
+    if format:
+        key = format.lower().lstrip(".")
+        if key not in FORMATS:
+            raise BadInputError(f"unknown mission format {format!r} (known: {', '.join(FORMATS)})")
+        return FORMATS[key]
+    ext = Path(path).suffix.lower()
+    if ext not in _BY_EXT:
+        raise BadInputError(
+            f"cannot tell the mission format from the extension {ext or '(none)'!r}; "
+            f"use one of {', '.join(sorted(_BY_EXT))} or name the format",
+            where=str(path),
+        )
+    key = _BY_EXT[ext]
+    if key == "kmz" and (reading and wpml.is_wpml_kmz(Path(path))):
+        key = "wpml"
+    return FORMATS[key]
+
+
+def load_mission(path: str | Path, format: str | None = None) -> Mission:
+    """Read a mission file of any supported format."""
+    p = Path(path)
+    if not p.exists():
+        raise BadInputError("file not found", where=str(p))
+    return format_for(p, format, reading=True).reader(p)
+
+
+def save_mission(
+    mission: Mission,
+    path: str | Path,
+    format: str | None = None,
+    **extras: Any,
+) -> Path:
+    """Write ``mission`` to ``path``; ``extras`` (``area``, ``footprints``, ``coverage``,
+    ``gaps`` as lon/lat shapely geometries) go into the formats that can show them.
+
+    This function does not validate: callers that write for flight go through
+    :func:`missions.validation.guard` first (the CLI does).
+    """
+    fmt = format_for(Path(path), format)
+    if fmt.takes_extras:
+        return fmt.writer(mission, Path(path), **{k: v for k, v in extras.items() if v is not None})
+    return fmt.writer(mission, Path(path))
+
+
+__all__ = ["FORMATS", "OUTPUT_NAMES", "Format", "format_for", "load_mission", "save_mission"]

@@ -1,0 +1,238 @@
+"""Helpers shared by the mission file formats: item dictionaries, fence grouping, safe writes."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from dronekit_plzen.errors import BadInputError, StorageError
+from dronekit_plzen.mission_items import (
+    CMD_NAV_FENCE_CIRCLE_EXCLUSION,
+    CMD_NAV_FENCE_CIRCLE_INCLUSION,
+    CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
+    CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+    CMD_NAV_RALLY_POINT,
+    MISSION_TYPE_MISSION,
+    MissionItem,
+)
+from missions.model import FenceCircle, FencePolygon, RallyPoint
+
+#: keys of a mission item's dictionary form (GeoJSON properties, KML ExtendedData, CSV columns)
+ITEM_FIELDS = (
+    "command",
+    "frame",
+    "param1",
+    "param2",
+    "param3",
+    "param4",
+    "lat_deg",
+    "lon_deg",
+    "alt_m",
+    "autocontinue",
+    "mission_type",
+)
+
+
+def num_or_none(x: float) -> float | None:
+    """JSON has no NaN: write ``None`` (``null``) for NaN, as QGroundControl does."""
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def num(x: Any, where: str, what: str) -> float:
+    """A float from JSON/XML/CSV text; ``null``/empty/``nan`` become NaN."""
+    if x is None or (isinstance(x, str) and x.strip().lower() in ("", "nan", "null", "none")):
+        return math.nan
+    if isinstance(x, bool):
+        return float(x)
+    try:
+        return float(x)
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"{what} is not a number: {x!r}", where=where) from exc
+
+
+def item_to_dict(it: MissionItem) -> dict[str, Any]:
+    d: dict[str, Any] = {
+        "command": it.command,
+        "frame": it.frame,
+        "param1": num_or_none(it.param1),
+        "param2": num_or_none(it.param2),
+        "param3": num_or_none(it.param3),
+        "param4": num_or_none(it.param4),
+        "lat_deg": num_or_none(it.lat_deg),
+        "lon_deg": num_or_none(it.lon_deg),
+        "alt_m": num_or_none(it.alt_m),
+        "autocontinue": bool(it.autocontinue),
+        "mission_type": it.mission_type,
+    }
+    if it.meta:
+        d["meta"] = it.meta
+    return d
+
+
+def _as_bool(v: Any) -> bool:
+    if isinstance(v, str):
+        return v.strip().lower() in ("1", "true", "yes")
+    return bool(v)
+
+
+def item_from_dict(d: dict[str, Any], where: str) -> MissionItem:
+    try:
+        command = int(float(d["command"]))
+        frame = int(float(d.get("frame", 3)))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInputError(
+            f"mission item needs integer 'command' and 'frame': {exc}", where=where
+        ) from exc
+    meta = d.get("meta") or {}
+    if isinstance(meta, str):
+        meta = json.loads(meta) if meta.strip() else {}
+    return MissionItem(
+        command=command,
+        frame=frame,
+        param1=num(d.get("param1", 0.0), where, "param1"),
+        param2=num(d.get("param2", 0.0), where, "param2"),
+        param3=num(d.get("param3", 0.0), where, "param3"),
+        param4=num(d.get("param4", 0.0), where, "param4"),
+        lat_deg=num(d.get("lat_deg", 0.0), where, "lat_deg"),
+        lon_deg=num(d.get("lon_deg", 0.0), where, "lon_deg"),
+        alt_m=num(d.get("alt_m", 0.0), where, "alt_m"),
+        autocontinue=_as_bool(d.get("autocontinue", True)),
+        mission_type=int(float(d.get("mission_type", MISSION_TYPE_MISSION) or 0)),
+        meta=dict(meta),
+    )
+
+
+def fence_from_items(
+    items: Iterable[MissionItem], where: str = "fence"
+) -> tuple[list[FencePolygon], list[FenceCircle]]:
+    """Rebuild fence polygons and circles from MAVLink fence items (vertex count in param1)."""
+    polys: list[FencePolygon] = []
+    circles: list[FenceCircle] = []
+    pending: list[tuple[float, float]] = []
+    pending_cmd = 0
+    expected = 0
+    for i, it in enumerate(items):
+        if it.command in (CMD_NAV_FENCE_CIRCLE_INCLUSION, CMD_NAV_FENCE_CIRCLE_EXCLUSION):
+            circles.append(
+                FenceCircle(
+                    (it.lon_deg, it.lat_deg),
+                    float(it.param1),
+                    it.command == CMD_NAV_FENCE_CIRCLE_INCLUSION,
+                )
+            )
+            continue
+        if it.command not in (
+            CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+            CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
+        ):
+            continue  # return point etc.: not kept by the model
+        if not pending:
+            expected = int(it.param1)
+            pending_cmd = it.command
+            if expected < 3:
+                raise BadInputError(
+                    f"fence polygon with {expected} vertices", where=f"{where} #{i}"
+                )
+        elif it.command != pending_cmd:
+            raise BadInputError("fence polygon vertices of mixed kinds", where=f"{where} #{i}")
+        pending.append((it.lon_deg, it.lat_deg))
+        if len(pending) == expected:
+            polys.append(
+                FencePolygon(tuple(pending), pending_cmd == CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION)
+            )
+            pending = []
+    if pending:
+        raise BadInputError(
+            f"fence polygon has {len(pending)} of its {expected} vertices", where=where
+        )
+    return polys, circles
+
+
+def rally_from_items(items: Iterable[MissionItem]) -> list[RallyPoint]:
+    return [
+        RallyPoint(it.lon_deg, it.lat_deg, it.alt_m)
+        for it in items
+        if it.command == CMD_NAV_RALLY_POINT
+    ]
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> Path:
+    """Write to a temporary file beside ``path`` and rename: a crash never leaves half a file."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+    except OSError as exc:
+        raise StorageError(f"cannot write: {exc.strerror or exc}", where=str(path)) from exc
+    return path
+
+
+def atomic_write_text(path: Path, text: str) -> Path:
+    return atomic_write_bytes(path, text.encode("utf-8"))
+
+
+def read_text(path: Path) -> str:
+    try:
+        return Path(path).read_text(encoding="utf-8-sig")
+    except FileNotFoundError as exc:
+        raise BadInputError("file not found", where=str(path)) from exc
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from exc
+    except OSError as exc:
+        raise BadInputError(f"cannot read: {exc.strerror or exc}", where=str(path)) from exc
+
+
+def sidecar_path(path: Path) -> Path:
+    """``mission.waypoints`` → ``mission.waypoints.meta.json`` (for formats with no metadata)."""
+    return Path(path).with_name(Path(path).name + ".meta.json")
+
+
+def write_sidecar(path: Path, metadata: dict[str, Any]) -> None:
+    side = sidecar_path(path)
+    if metadata:
+        atomic_write_text(
+            side, json.dumps({"metadata": json_safe(metadata)}, indent=2, ensure_ascii=False)
+        )
+    elif side.exists():
+        side.unlink()
+
+
+def read_sidecar(path: Path) -> dict[str, Any]:
+    side = sidecar_path(path)
+    if not side.exists():
+        return {}
+    try:
+        data = json.loads(read_text(side))
+    except json.JSONDecodeError as exc:
+        raise BadInputError(f"invalid JSON at line {exc.lineno}", where=str(side)) from exc
+    meta = data.get("metadata", {}) if isinstance(data, dict) else {}
+    return dict(meta) if isinstance(meta, dict) else {}
+
+
+def json_safe(o: Any) -> Any:
+    """Metadata made JSON-safe: NaN/inf → None, tuples → lists, unknown objects → str."""
+    if isinstance(o, float):
+        return o if math.isfinite(o) else None
+    if isinstance(o, dict):
+        return {str(k): json_safe(v) for k, v in o.items()}
+    if isinstance(o, list | tuple | set | frozenset):
+        return [json_safe(v) for v in o]
+    if o is None or isinstance(o, bool | int | str):
+        return o
+    if hasattr(o, "tolist"):
+        return json_safe(o.tolist())
+    if hasattr(o, "isoformat"):
+        return o.isoformat()
+    return str(o)

@@ -1,0 +1,108 @@
+"""CSV: one row per item for spreadsheets and scripts.
+
+Columns: ``kind`` (``home``, ``mission``, ``fence``, ``rally``), ``index`` and the MAVLink fields
+(``command``, ``frame``, ``param1``..``param4``, ``lat_deg``, ``lon_deg``, ``alt_m``,
+``autocontinue``) and ``meta`` (JSON annotations, may be empty). Fence rows are the
+MAVLink fence items (vertex count or radius in param1), so polygons
+and circles read back. Metadata goes to ``NAME.csv.meta.json`` beside the file.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+from pathlib import Path
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.mission_items import (
+    CMD_NAV_WAYPOINT,
+    FRAME_GLOBAL,
+    MISSION_TYPE_FENCE,
+    MISSION_TYPE_RALLY,
+    MissionItem,
+)
+from missions.formats._common import (
+    ITEM_FIELDS,
+    atomic_write_text,
+    fence_from_items,
+    item_from_dict,
+    json_safe,
+    rally_from_items,
+    read_sidecar,
+    read_text,
+    write_sidecar,
+)
+from missions.model import Mission
+
+COLUMNS = ("kind", "index", *[f for f in ITEM_FIELDS if f != "mission_type"], "meta")
+
+
+def _cell(v: object) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, float):
+        return "nan" if math.isnan(v) else repr(v)
+    return str(v)
+
+
+def dump_csv(mission: Mission) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf, lineterminator="\n")
+    w.writerow(COLUMNS)
+    rows: list[tuple[str, int, MissionItem]] = []
+    if mission.home is not None:
+        lon, lat, alt = mission.home
+        rows.append(
+            (
+                "home",
+                0,
+                MissionItem(CMD_NAV_WAYPOINT, FRAME_GLOBAL, lat_deg=lat, lon_deg=lon, alt_m=alt),
+            )
+        )
+    rows += [("mission", k, it) for k, it in enumerate(mission.items)]
+    rows += [("fence", k, it) for k, it in enumerate(mission.fence_items())]
+    rows += [("rally", k, it) for k, it in enumerate(mission.rally_items())]
+    for kind, k, it in rows:
+        meta = json.dumps(json_safe(it.meta), ensure_ascii=False) if it.meta else ""
+        w.writerow([kind, k, *(_cell(getattr(it, f)) for f in COLUMNS[2:-1]), meta])
+    return buf.getvalue()
+
+
+def parse_csv(text: str, path: str = "<csv>") -> Mission:
+    reader = csv.DictReader(io.StringIO(text))
+    missing = {"command", "lat_deg", "lon_deg", "alt_m"} - set(reader.fieldnames or [])
+    if missing:
+        raise BadInputError(f"CSV lacks columns: {', '.join(sorted(missing))}", where=f"{path}:1")
+    m = Mission()
+    fence: list[MissionItem] = []
+    rally: list[MissionItem] = []
+    for lineno, row in enumerate(reader, start=2):
+        kind = (row.get("kind") or "mission").strip()
+        it = item_from_dict(dict(row), f"{path}:{lineno}")
+        if kind == "home":
+            m.home = (it.lon_deg, it.lat_deg, it.alt_m)
+        elif kind == "mission":
+            m.items.append(it)
+        elif kind == "fence":
+            fence.append(it.with_(mission_type=MISSION_TYPE_FENCE))
+        elif kind == "rally":
+            rally.append(it.with_(mission_type=MISSION_TYPE_RALLY))
+        else:
+            raise BadInputError(f"unknown row kind {kind!r}", where=f"{path}:{lineno}")
+    m.fence_polygons, m.fence_circles = fence_from_items(fence, path)
+    m.rally_points = rally_from_items(rally)
+    return m
+
+
+def read_csv(path: Path) -> Mission:
+    m = parse_csv(read_text(path), str(path))
+    m.metadata = read_sidecar(path)
+    return m
+
+
+def write_csv(mission: Mission, path: Path) -> Path:
+    atomic_write_text(path, dump_csv(mission))
+    write_sidecar(path, mission.metadata)
+    return path

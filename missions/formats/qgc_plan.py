@@ -1,0 +1,325 @@
+"""QGroundControl ``.plan`` files (``fileType`` "Plan", version 1; mission version 2).
+
+Read: SimpleItems; ComplexItems (survey, CorridorScan, StructureScan, ...) are **flattened** into
+the simple items QGroundControl generated and stored under ``TransectStyleComplexItem.Items``
+(each flattened item's ``meta`` names the complex item it came from); a complex item without
+stored items is an error naming it. Geofence polygons and circles (version 2) and rally points.
+
+QGroundControl altitude modes (``AltitudeMode``): 0 mixed, 1 relative to home, 2 AMSL,
+3 "calculated above terrain" (frame 0 with the AMSL altitude filled in from terrain data;
+``params[6]`` may be ``null`` when QGC had no terrain data), 4 terrain frame. A mode-3 item
+without an AMSL altitude is read with ``alt_m`` NaN and ``meta["above_terrain_m"]`` set;
+:func:`missions.terrain.resolve_above_terrain` fills it from a DEM.
+
+``DO_JUMP``: QGC stores the target's ``doJumpId``; :class:`~missions.model.Mission` uses the
+0-based index into ``Mission.items`` (PX4 sequence numbers; ArduPilot's are one higher because
+of home at 0). The mapping is done here in both directions.
+
+Our metadata (pattern, metrics, safety override) goes into a top-level ``"dronekitPlzen"`` key,
+which QGroundControl ignores.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.mission_items import (
+    CMD_DO_JUMP,
+    FRAME_GLOBAL,
+    FRAME_GLOBAL_INT,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    FRAME_GLOBAL_RELATIVE_ALT_INT,
+    FRAME_GLOBAL_TERRAIN_ALT,
+    FRAME_GLOBAL_TERRAIN_ALT_INT,
+    MissionItem,
+)
+from missions.formats._common import (
+    atomic_write_text,
+    json_safe,
+    num,
+    num_or_none,
+    read_text,
+)
+from missions.model import FenceCircle, FencePolygon, Mission, RallyPoint
+
+ALT_MODE_RELATIVE = 1
+ALT_MODE_AMSL = 2
+ALT_MODE_CALC_ABOVE_TERRAIN = 3
+ALT_MODE_TERRAIN_FRAME = 4
+
+_FRAME_TO_ALT_MODE = {
+    FRAME_GLOBAL: ALT_MODE_AMSL,
+    FRAME_GLOBAL_INT: ALT_MODE_AMSL,
+    FRAME_GLOBAL_RELATIVE_ALT: ALT_MODE_RELATIVE,
+    FRAME_GLOBAL_RELATIVE_ALT_INT: ALT_MODE_RELATIVE,
+    FRAME_GLOBAL_TERRAIN_ALT: ALT_MODE_TERRAIN_FRAME,
+    FRAME_GLOBAL_TERRAIN_ALT_INT: ALT_MODE_TERRAIN_FRAME,
+}
+
+
+def _simple_item(d: dict[str, Any], where: str) -> tuple[MissionItem, int | None]:
+    params = d.get("params")
+    if not isinstance(params, list) or len(params) != 7:
+        raise BadInputError("SimpleItem needs 'params' with 7 values", where=where)
+    try:
+        command = int(d["command"])
+        frame = int(d["frame"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BadInputError(
+            f"SimpleItem needs integer 'command' and 'frame' ({exc})", where=where
+        ) from exc
+    p = [num(v, where, f"params[{k}]") for k, v in enumerate(params)]
+    meta: dict[str, Any] = {}
+    alt = p[6]
+    mode = d.get("AltitudeMode")
+    if mode == ALT_MODE_CALC_ABOVE_TERRAIN:
+        meta["qgc_altitude_mode"] = ALT_MODE_CALC_ABOVE_TERRAIN
+        meta["above_terrain_m"] = num(d.get("Altitude"), where, "Altitude")
+        amsl = d.get("AMSLAltAboveTerrain")
+        if math.isnan(alt) and amsl is not None:
+            alt = num(amsl, where, "AMSLAltAboveTerrain")
+    jump_id = d.get("doJumpId")
+    item = MissionItem(
+        command=command,
+        frame=frame,
+        param1=p[0],
+        param2=p[1],
+        param3=p[2],
+        param4=p[3],
+        lat_deg=0.0 if math.isnan(p[4]) else p[4],
+        lon_deg=0.0 if math.isnan(p[5]) else p[5],
+        alt_m=alt,
+        autocontinue=bool(d.get("autoContinue", True)),
+        meta=meta,
+    )
+    return item, (int(jump_id) if isinstance(jump_id, int | float) else None)
+
+
+def _complex_items(d: dict[str, Any], where: str) -> list[dict[str, Any]]:
+    kind = d.get("complexItemType", "?")
+    tsc = d.get("TransectStyleComplexItem")
+    items = tsc.get("Items") if isinstance(tsc, dict) else d.get("Items")
+    if not isinstance(items, list) or not items:
+        raise BadInputError(
+            f"complex item {kind!r} has no generated items stored; open and save the plan "
+            "in QGroundControl 4.x, or replan it here",
+            where=where,
+        )
+    return items
+
+
+def _load_items(raw_items: list[Any], path: str) -> list[MissionItem]:
+    items: list[MissionItem] = []
+    jump_ids: dict[int, int] = {}
+    for i, d in enumerate(raw_items):
+        where = f"{path}: mission item {i + 1}"
+        if not isinstance(d, dict):
+            raise BadInputError("mission item is not an object", where=where)
+        typ = d.get("type")
+        if typ == "SimpleItem":
+            it, jid = _simple_item(d, where)
+            if jid is not None:
+                jump_ids[jid] = len(items)
+            items.append(it)
+        elif typ == "ComplexItem":
+            kind = str(d.get("complexItemType", "?"))
+            first = len(items)
+            for k, sub in enumerate(_complex_items(d, where)):
+                it, _jid = _simple_item(sub, f"{where} ({kind} item {k + 1})")
+                items.append(it.with_(meta={**it.meta, "qgc_complex": kind, "qgc_complex_no": i}))
+            jid = d.get("doJumpId")
+            if isinstance(jid, int):
+                jump_ids[jid] = first
+        else:
+            raise BadInputError(f"unknown item type {typ!r}", where=where)
+    out = []
+    for k, it in enumerate(items):
+        if it.command == CMD_DO_JUMP:
+            target = int(it.param1)
+            if target not in jump_ids:
+                raise BadInputError(
+                    f"DO_JUMP to doJumpId {target}, which no item has", where=f"{path}: item {k}"
+                )
+            it = it.with_(param1=float(jump_ids[target]))
+        out.append(it)
+    return out
+
+
+def parse_plan(text: str, path: str = "<plan>") -> Mission:
+    """Parse the JSON text of a ``.plan`` file into a :class:`Mission`."""
+    try:
+        doc = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise BadInputError(
+            f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=path
+        ) from exc
+    if not isinstance(doc, dict) or doc.get("fileType") != "Plan":
+        raise BadInputError("not a QGroundControl plan (fileType must be 'Plan')", where=path)
+    if doc.get("version") != 1:
+        raise BadInputError(f"unsupported plan version {doc.get('version')!r} (need 1)", where=path)
+    mis = doc.get("mission")
+    if not isinstance(mis, dict) or not isinstance(mis.get("items"), list):
+        raise BadInputError("plan has no 'mission.items' list", where=path)
+    items = _load_items(mis["items"], path)
+    home = None
+    hp = mis.get("plannedHomePosition")
+    if isinstance(hp, list) and len(hp) >= 2 and hp[0] is not None:
+        alt = num(hp[2] if len(hp) > 2 else 0.0, path, "plannedHomePosition altitude")
+        home = (float(hp[1]), float(hp[0]), 0.0 if math.isnan(alt) else alt)
+    fence = doc.get("geoFence") or {}
+    polys = []
+    for k, p in enumerate(fence.get("polygons", []) or []):
+        verts = p.get("polygon") if isinstance(p, dict) else None
+        if not isinstance(verts, list) or len(verts) < 3:
+            raise BadInputError(
+                "geofence polygon needs 3 or more vertices",
+                where=f"{path}: geoFence polygon {k + 1}",
+            )
+        polys.append(
+            FencePolygon(
+                tuple((float(v[1]), float(v[0])) for v in verts),
+                bool(p.get("inclusion", True)),
+            )
+        )
+    circles = []
+    for k, c in enumerate(fence.get("circles", []) or []):
+        try:
+            circ = c["circle"]
+            circles.append(
+                FenceCircle(
+                    (float(circ["center"][1]), float(circ["center"][0])),
+                    float(circ["radius"]),
+                    bool(c.get("inclusion", True)),
+                )
+            )
+        except (KeyError, TypeError, IndexError, ValueError) as exc:
+            raise BadInputError(
+                f"geofence circle is malformed ({exc})", where=f"{path}: geoFence circle {k + 1}"
+            ) from exc
+    rally = []
+    for k, r in enumerate((doc.get("rallyPoints") or {}).get("points", []) or []):
+        if not isinstance(r, list) or len(r) < 3:
+            raise BadInputError(
+                "rally point needs [lat, lon, alt]", where=f"{path}: rally point {k + 1}"
+            )
+        rally.append(RallyPoint(float(r[1]), float(r[0]), float(r[2])))
+    ours = doc.get("dronekitPlzen") or {}
+    m = Mission(
+        items=items,
+        home=home,
+        fence_polygons=polys,
+        fence_circles=circles,
+        rally_points=rally,
+        metadata=dict(ours.get("metadata") or {}),
+    )
+    if isinstance(mis.get("firmwareType"), int):
+        m.autopilot = mis["firmwareType"]
+    if isinstance(mis.get("vehicleType"), int):
+        m.vehicle_type = mis["vehicleType"]
+    if isinstance(mis.get("cruiseSpeed"), int | float):
+        m.cruise_speed_m_s = float(mis["cruiseSpeed"])
+    if isinstance(mis.get("hoverSpeed"), int | float):
+        m.hover_speed_m_s = float(mis["hoverSpeed"])
+    return m
+
+
+def read_plan(path: Path) -> Mission:
+    return parse_plan(read_text(path), str(path))
+
+
+def _item_json(it: MissionItem, jump_id: int, index_to_jump: dict[int, int]) -> dict[str, Any]:
+    p1 = it.param1
+    if it.command == CMD_DO_JUMP:
+        p1 = float(index_to_jump.get(int(p1), int(p1) + 1))
+    d: dict[str, Any] = {}
+    alt: float | None = num_or_none(it.alt_m)
+    if it.frame in _FRAME_TO_ALT_MODE:
+        mode = _FRAME_TO_ALT_MODE[it.frame]
+        altitude = num_or_none(it.alt_m)
+        amsl_above_terrain = None
+        if it.meta.get("qgc_altitude_mode") == ALT_MODE_CALC_ABOVE_TERRAIN:
+            mode = ALT_MODE_CALC_ABOVE_TERRAIN
+            altitude = it.meta.get("above_terrain_m")
+            amsl_above_terrain = alt
+        d["AMSLAltAboveTerrain"] = amsl_above_terrain
+        d["Altitude"] = altitude
+        d["AltitudeMode"] = mode
+    d.update(
+        {
+            "autoContinue": bool(it.autocontinue),
+            "command": it.command,
+            "doJumpId": jump_id,
+            "frame": it.frame,
+            "params": [
+                num_or_none(p1),
+                num_or_none(it.param2),
+                num_or_none(it.param3),
+                num_or_none(it.param4),
+                it.lat_deg,
+                it.lon_deg,
+                alt,
+            ],
+            "type": "SimpleItem",
+        }
+    )
+    return d
+
+
+def dump_plan(mission: Mission) -> str:
+    """The ``.plan`` JSON text of a mission (complex items are written flattened)."""
+    index_to_jump = {k: k + 1 for k in range(len(mission.items))}
+    items = [_item_json(it, k + 1, index_to_jump) for k, it in enumerate(mission.items)]
+    if mission.home is not None:
+        home = [mission.home[1], mission.home[0], mission.home[2]]
+    else:
+        first = next((it for it in mission.items if it.has_position), None)
+        home = [first.lat_deg, first.lon_deg, 0.0] if first else [0.0, 0.0, 0.0]
+    doc: dict[str, Any] = {
+        "fileType": "Plan",
+        "geoFence": {
+            "circles": [
+                {
+                    "circle": {"center": [c.center[1], c.center[0]], "radius": c.radius_m},
+                    "inclusion": c.inclusion,
+                    "version": 1,
+                }
+                for c in mission.fence_circles
+            ],
+            "polygons": [
+                {
+                    "inclusion": p.inclusion,
+                    "polygon": [[lat, lon] for lon, lat in p.vertices],
+                    "version": 1,
+                }
+                for p in mission.fence_polygons
+            ],
+            "version": 2,
+        },
+        "groundStation": "dronekit-plzen",
+        "mission": {
+            "cruiseSpeed": mission.cruise_speed_m_s,
+            "firmwareType": mission.autopilot,
+            "globalPlanAltitudeMode": 1,
+            "hoverSpeed": mission.hover_speed_m_s,
+            "items": items,
+            "plannedHomePosition": home,
+            "vehicleType": mission.vehicle_type,
+            "version": 2,
+        },
+        "rallyPoints": {
+            "points": [[r.lat_deg, r.lon_deg, r.alt_m] for r in mission.rally_points],
+            "version": 2,
+        },
+        "version": 1,
+    }
+    if mission.metadata:
+        doc["dronekitPlzen"] = {"version": 1, "metadata": json_safe(mission.metadata)}
+    return json.dumps(doc, indent=4, ensure_ascii=False, allow_nan=False) + "\n"
+
+
+def write_plan(mission: Mission, path: Path) -> Path:
+    return atomic_write_text(path, dump_plan(mission))

@@ -1,0 +1,461 @@
+"""DJI WPML KMZ (``wpmz/template.kml`` + ``wpmz/waylines.wpml``) for DJI Pilot 2 aircraft.
+
+Follows DJI's Cloud API "DJI WPML" documents (namespace ``http://www.dji.com/wpmz/1.0.2``):
+``wpml:missionConfig`` (flyToWaylineMode, finishAction, exitOnRCLost, executeRCLostAction,
+takeOffSecurityHeight, globalTransitionalSpeed, droneInfo, payloadInfo) and one ``Folder`` per
+wayline whose ``Placemark`` s carry ``wpml:index``, ``wpml:executeHeight`` (waylines) or
+``wpml:height`` (template), ``wpml:waypointSpeed``, heading/turn parameters and
+``wpml:actionGroup`` s.
+
+MAVLink → WPML mapping (and back, so a mission in this canonical form reads back equal):
+
+* NAV_TAKEOFF → ``takeOffSecurityHeight`` (read back as a TAKEOFF at the current position);
+* NAV_WAYPOINT / NAV_LOITER_TIME → a Placemark; a hold time → a ``hover`` action (read back as
+  a WAYPOINT with its hold time in param1);
+* DO_CHANGE_SPEED after waypoint k → ``waypointSpeed`` of waypoint k (the leg leaving it);
+* DO_SET_CAM_TRIGG_DIST d > 0 after waypoint k … d = 0 after waypoint j → an action group
+  k..j triggered ``multipleDistance`` every d metres with ``takePhoto``;
+* IMAGE_START_CAPTURE of one image / DO_DIGICAM_CONTROL after waypoint k → ``takePhoto`` on
+  ``reachPoint``;
+* NAV_RETURN_TO_LAUNCH → ``finishAction`` ``goHome``; NAV_LAND → ``autoLand``.
+
+Heights: items relative to home → ``relativeToStartPoint``; AMSL items are converted to
+relative with the mission's home altitude; terrain-frame items (all of them) →
+``realTimeFollowSurface`` (Mavic 3 Enterprise series only). Other commands (ROI, gimbal, jumps)
+have no WPML equivalent here and are listed in ``wpmz/res/dronekit_plzen.json`` as dropped,
+next to our metadata (a safety override included).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import math
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from lxml import etree
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.mission_items import (
+    CMD_DO_CHANGE_SPEED,
+    CMD_DO_SET_CAM_TRIGG_DIST,
+    CMD_IMAGE_START_CAPTURE,
+    CMD_NAV_LAND,
+    CMD_NAV_LOITER_TIME,
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
+    FRAME_GLOBAL,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    FRAME_GLOBAL_TERRAIN_ALT,
+    MissionItem,
+    canonical_frame,
+)
+from missions.formats._common import atomic_write_bytes, json_safe
+from missions.formats.kml import KML_NS, open_kmz
+from missions.model import Mission
+
+log = logging.getLogger(__name__)
+
+WPML_NS = "http://www.dji.com/wpmz/1.0.2"
+CMD_DO_DIGICAM_CONTROL = 203
+_K = f"{{{KML_NS}}}"
+
+#: (droneEnumValue, droneSubEnumValue, payloadEnumValue) from DJI's enumeration tables
+DJI_MODELS: dict[str, tuple[int, int, int]] = {
+    "M3E": (77, 0, 66),
+    "M3T": (77, 1, 67),
+    "M3M": (77, 2, 68),
+    "M30": (67, 0, 52),
+    "M30T": (67, 1, 53),
+    "M300_H20T": (60, 0, 43),
+    "M350_H20T": (89, 0, 43),
+}
+
+
+@dataclass
+class _Wp:
+    lon: float
+    lat: float
+    height_m: float
+    speed_m_s: float
+    hover_s: float = 0.0
+    photo: bool = False
+    frame: int = FRAME_GLOBAL_RELATIVE_ALT
+
+
+@dataclass
+class _Wayline:
+    wps: list[_Wp] = field(default_factory=list)
+    dist_groups: list[tuple[int, int, float]] = field(default_factory=list)  # start, end, metres
+    takeoff_m: float = 20.0
+    finish: str = "noAction"
+    speed_m_s: float = 10.0
+    height_mode: str = "relativeToStartPoint"
+    dropped: list[int] = field(default_factory=list)
+
+
+def _to_wayline(mission: Mission) -> _Wayline:
+    wl = _Wayline(speed_m_s=mission.cruise_speed_m_s)
+    speed = mission.cruise_speed_m_s
+    trig_start: tuple[int, float] | None = None
+    frames = {
+        canonical_frame(it.frame)
+        for it in mission.items
+        if it.command in (CMD_NAV_WAYPOINT, CMD_NAV_LOITER_TIME)
+    }
+    if FRAME_GLOBAL_TERRAIN_ALT in frames:
+        if frames != {FRAME_GLOBAL_TERRAIN_ALT}:
+            raise BadInputError("WPML cannot mix terrain-following and other height frames")
+        wl.height_mode = "realTimeFollowSurface"
+    for k, it in enumerate(mission.items):
+        cmd = it.command
+        if cmd == CMD_NAV_TAKEOFF:
+            wl.takeoff_m = min(1500.0, max(2.0, it.alt_m))
+        elif cmd in (CMD_NAV_WAYPOINT, CMD_NAV_LOITER_TIME):
+            h = it.alt_m
+            if canonical_frame(it.frame) == FRAME_GLOBAL:
+                if mission.home is None:
+                    raise BadInputError(
+                        f"item {k}: AMSL altitude needs the mission's home altitude for WPML"
+                    )
+                h = it.alt_m - mission.home[2]
+            hover = it.param1 if math.isfinite(it.param1) and it.param1 > 0 else 0.0
+            wl.wps.append(_Wp(it.lon_deg, it.lat_deg, h, speed, hover, frame=it.frame))
+        elif cmd == CMD_DO_CHANGE_SPEED and it.param2 > 0:
+            speed = float(it.param2)
+            if wl.wps:
+                wl.wps[-1].speed_m_s = speed
+            else:
+                wl.speed_m_s = speed
+        elif cmd == CMD_DO_SET_CAM_TRIGG_DIST:
+            at = max(len(wl.wps) - 1, 0)
+            if trig_start is not None:
+                wl.dist_groups.append((trig_start[0], at, trig_start[1]))
+                trig_start = None
+            if it.param1 > 0:
+                trig_start = (at, float(it.param1))
+        elif (
+            cmd == CMD_IMAGE_START_CAPTURE and int(it.param3) == 1
+        ) or cmd == CMD_DO_DIGICAM_CONTROL:
+            if wl.wps:
+                wl.wps[-1].photo = True
+            else:
+                wl.dropped.append(k)
+        elif cmd == CMD_NAV_RETURN_TO_LAUNCH:
+            wl.finish = "goHome"
+        elif cmd == CMD_NAV_LAND:
+            wl.finish = "autoLand"
+        else:
+            wl.dropped.append(k)
+    if trig_start is not None:
+        wl.dist_groups.append((trig_start[0], max(len(wl.wps) - 1, 0), trig_start[1]))
+    if len(wl.wps) < 2:
+        raise BadInputError("DJI WPML needs at least two waypoints")
+    if wl.dropped:
+        log.warning("WPML export dropped %d items with no DJI equivalent", len(wl.dropped))
+    return wl
+
+
+def _w(parent: etree._Element, tag: str, text: Any = None) -> etree._Element:
+    e = etree.SubElement(parent, f"{{{WPML_NS}}}{tag}")
+    if text is not None:
+        e.text = text if isinstance(text, str) else _num(text)
+    return e
+
+
+def _num(v: Any) -> str:
+    if isinstance(v, bool):
+        return "1" if v else "0"
+    if isinstance(v, int):
+        return str(v)
+    f = float(v)
+    return str(int(f)) if f == int(f) and abs(f) < 1e12 else repr(f)
+
+
+def _mission_config(doc: etree._Element, wl: _Wayline, model: str) -> None:
+    mc = _w(doc, "missionConfig")
+    _w(mc, "flyToWaylineMode", "safely")
+    _w(mc, "finishAction", wl.finish)
+    _w(mc, "exitOnRCLost", "executeLostAction")
+    _w(mc, "executeRCLostAction", "goBack")
+    _w(mc, "takeOffSecurityHeight", wl.takeoff_m)
+    _w(mc, "globalTransitionalSpeed", min(15.0, wl.speed_m_s))
+    drone, sub, payload = DJI_MODELS.get(model, DJI_MODELS["M3E"])
+    di = _w(mc, "droneInfo")
+    _w(di, "droneEnumValue", drone)
+    _w(di, "droneSubEnumValue", sub)
+    pi = _w(mc, "payloadInfo")
+    _w(pi, "payloadEnumValue", payload)
+    _w(pi, "payloadPositionIndex", 0)
+
+
+def _action_group(
+    pm: etree._Element,
+    gid: int,
+    start: int,
+    end: int,
+    trigger: str,
+    actions: list[tuple[str, dict[str, Any]]],
+    param: float | None = None,
+) -> None:
+    ag = _w(pm, "actionGroup")
+    _w(ag, "actionGroupId", gid)
+    _w(ag, "actionGroupStartIndex", start)
+    _w(ag, "actionGroupEndIndex", end)
+    _w(ag, "actionGroupMode", "sequence")
+    tr = _w(ag, "actionTrigger")
+    _w(tr, "actionTriggerType", trigger)
+    if param is not None:
+        _w(tr, "actionTriggerParam", param)
+    for aid, (func, params) in enumerate(actions):
+        a = _w(ag, "action")
+        _w(a, "actionId", aid)
+        _w(a, "actionActuatorFunc", func)
+        ap = _w(a, "actionActuatorFuncParam")
+        for key, val in params.items():
+            _w(ap, key, val)
+
+
+def _document(wl: _Wayline, model: str, template: bool) -> bytes:
+    root = etree.Element(_K + "kml", nsmap={None: KML_NS, "wpml": WPML_NS})
+    doc = etree.SubElement(root, _K + "Document")
+    if template:
+        now_ms = int(time.time() * 1000)
+        _w(doc, "author", "dronekit-plzen")
+        _w(doc, "createTime", now_ms)
+        _w(doc, "updateTime", now_ms)
+    _mission_config(doc, wl, model)
+    folder = etree.SubElement(doc, _K + "Folder")
+    if template:
+        _w(folder, "templateType", "waypoint")
+        _w(folder, "templateId", 0)
+        cs = _w(folder, "waylineCoordinateSysParam")
+        _w(cs, "coordinateMode", "WGS84")
+        _w(
+            cs,
+            "heightMode",
+            wl.height_mode if wl.height_mode != "realTimeFollowSurface" else "aboveGroundLevel",
+        )
+        _w(folder, "autoFlightSpeed", wl.speed_m_s)
+        _w(folder, "globalHeight", wl.wps[0].height_m)
+        _w(folder, "caliFlightEnable", 0)
+        _w(folder, "gimbalPitchMode", "manual")
+        gh = _w(folder, "globalWaypointHeadingParam")
+        _w(gh, "waypointHeadingMode", "followWayline")
+        _w(folder, "globalWaypointTurnMode", "toPointAndStopWithDiscontinuityCurvature")
+        _w(folder, "globalUseStraightLine", 1)
+    else:
+        _w(folder, "templateId", 0)
+        _w(folder, "executeHeightMode", wl.height_mode)
+        _w(folder, "waylineId", 0)
+        _w(folder, "autoFlightSpeed", wl.speed_m_s)
+    gid = 0
+    for i, wp in enumerate(wl.wps):
+        pm = etree.SubElement(folder, _K + "Placemark")
+        pt = etree.SubElement(pm, _K + "Point")
+        etree.SubElement(pt, _K + "coordinates").text = f"{wp.lon!r},{wp.lat!r}"
+        _w(pm, "index", i)
+        if template:
+            _w(pm, "height", wp.height_m)
+            _w(pm, "useGlobalHeight", 0)
+            _w(pm, "useGlobalSpeed", 0)
+            _w(pm, "waypointSpeed", wp.speed_m_s)
+            _w(pm, "useGlobalHeadingParam", 1)
+            _w(pm, "useGlobalTurnParam", 1)
+            _w(pm, "useStraightLine", 1)
+        else:
+            _w(pm, "executeHeight", wp.height_m)
+            _w(pm, "waypointSpeed", wp.speed_m_s)
+            hp = _w(pm, "waypointHeadingParam")
+            _w(hp, "waypointHeadingMode", "followWayline")
+            tp = _w(pm, "waypointTurnParam")
+            _w(tp, "waypointTurnMode", "toPointAndStopWithDiscontinuityCurvature")
+            _w(tp, "waypointTurnDampingDist", 0)
+        reach: list[tuple[str, dict[str, Any]]] = []
+        if wp.hover_s > 0:
+            reach.append(("hover", {"hoverTime": wp.hover_s}))
+        if wp.photo:
+            reach.append(("takePhoto", {"payloadPositionIndex": 0}))
+        if reach:
+            _action_group(pm, gid, i, i, "reachPoint", reach)
+            gid += 1
+        for start, end, dist in wl.dist_groups:
+            if start == i:
+                _action_group(
+                    pm,
+                    gid,
+                    start,
+                    end,
+                    "multipleDistance",
+                    [("takePhoto", {"payloadPositionIndex": 0})],
+                    dist,
+                )
+                gid += 1
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", pretty_print=True)
+
+
+def mission_to_wpml_kmz(mission: Mission, *, model: str | None = None) -> bytes:
+    """The KMZ bytes for DJI Pilot 2 (``model`` one of :data:`DJI_MODELS`, default M3E)."""
+    wl = _to_wayline(mission)
+    model = model or str(mission.metadata.get("dji_model", "M3E"))
+    if model not in DJI_MODELS:
+        raise BadInputError(f"unknown DJI model {model!r} (known: {', '.join(DJI_MODELS)})")
+    res = {
+        "generator": "dronekit-plzen",
+        "home": list(mission.home) if mission.home else None,
+        "dropped_items": wl.dropped,
+        "metadata": json_safe(mission.metadata),
+    }
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("wpmz/template.kml", _document(wl, model, template=True))
+        z.writestr("wpmz/waylines.wpml", _document(wl, model, template=False))
+        z.writestr("wpmz/res/dronekit_plzen.json", json.dumps(res, indent=2, allow_nan=False))
+    return buf.getvalue()
+
+
+def write_wpml(mission: Mission, path: Path, **_extras: Any) -> Path:
+    return atomic_write_bytes(path, mission_to_wpml_kmz(mission))
+
+
+def _wfind(e: etree._Element, path: str) -> str | None:
+    """Text of a ``wpml:`` child whatever the WPML version in the namespace."""
+    cur: list[etree._Element] = [e]
+    for part in path.split("/"):
+        nxt: list[etree._Element] = []
+        for c in cur:
+            nxt.extend(
+                ch for ch in c if isinstance(ch.tag, str) and etree.QName(ch).localname == part
+            )
+        cur = nxt
+    return cur[0].text.strip() if cur and cur[0].text else None
+
+
+def _children(e: etree._Element, name: str) -> list[etree._Element]:
+    return [ch for ch in e if isinstance(ch.tag, str) and etree.QName(ch).localname == name]
+
+
+def _f(text: str | None, where: str, what: str) -> float:
+    try:
+        return float(text)  # type: ignore[arg-type]
+    except (TypeError, ValueError) as exc:
+        raise BadInputError(f"missing or bad {what}: {text!r}", where=where) from exc
+
+
+def parse_wpml(
+    data: bytes, where: str, *, home: tuple[float, float, float] | None = None
+) -> Mission:
+    try:
+        root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False))
+    except etree.XMLSyntaxError as exc:
+        raise BadInputError(f"invalid XML: {exc}", where=where) from exc
+    doc = root.find(f"{_K}Document")
+    if doc is None:
+        raise BadInputError("no KML Document", where=where)
+    mc = next(iter(_children(doc, "missionConfig")), None)
+    if mc is None:
+        raise BadInputError("no wpml:missionConfig", where=where)
+    m = Mission(home=home)
+    takeoff = _f(_wfind(mc, "takeOffSecurityHeight") or "20", where, "takeOffSecurityHeight")
+    items = [MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, alt_m=takeoff)]
+    for folder in doc.findall(f"{_K}Folder"):
+        mode = (
+            _wfind(folder, "executeHeightMode")
+            or _wfind(folder, "waylineCoordinateSysParam/heightMode")
+            or "relativeToStartPoint"
+        )
+        if mode in ("relativeToStartPoint",):
+            frame = FRAME_GLOBAL_RELATIVE_ALT
+        elif mode in ("realTimeFollowSurface", "aboveGroundLevel"):
+            frame = FRAME_GLOBAL_TERRAIN_ALT
+        else:
+            raise BadInputError(
+                f"height mode {mode!r} is not supported (use relativeToStartPoint)", where=where
+            )
+        m.cruise_speed_m_s = _f(_wfind(folder, "autoFlightSpeed") or "10", where, "autoFlightSpeed")
+        speed = m.cruise_speed_m_s
+        pms = sorted(folder.findall(f"{_K}Placemark"), key=lambda p: int(_wfind(p, "index") or 0))
+        ends: dict[int, int] = {}
+        for pm in pms:
+            idx = int(_wfind(pm, "index") or 0)
+            pw = f"{where}: waypoint {idx}"
+            coords = (pm.findtext(f"{_K}Point/{_K}coordinates") or "").strip().split(",")
+            if len(coords) < 2:
+                raise BadInputError("waypoint without coordinates", where=pw)
+            lon, lat = _f(coords[0], pw, "longitude"), _f(coords[1], pw, "latitude")
+            h = _f(_wfind(pm, "executeHeight") or _wfind(pm, "height"), pw, "executeHeight")
+            wspeed = _f(_wfind(pm, "waypointSpeed") or str(speed), pw, "waypointSpeed")
+            hover = 0.0
+            photo = False
+            dist_start: float | None = None
+            for ag in _children(pm, "actionGroup"):
+                trig = _wfind(ag, "actionTrigger/actionTriggerType")
+                funcs = [(_wfind(a, "actionActuatorFunc"), a) for a in _children(ag, "action")]
+                if trig == "reachPoint":
+                    for fn, a in funcs:
+                        if fn == "hover":
+                            hover = _f(
+                                _wfind(a, "actionActuatorFuncParam/hoverTime"), pw, "hoverTime"
+                            )
+                        elif fn == "takePhoto":
+                            photo = True
+                elif trig == "multipleDistance":
+                    dist_start = _f(
+                        _wfind(ag, "actionTrigger/actionTriggerParam"), pw, "actionTriggerParam"
+                    )
+                    end = int(_wfind(ag, "actionGroupEndIndex") or idx)
+                    ends[end] = ends.get(end, 0) + 1
+            items.append(
+                MissionItem(
+                    CMD_NAV_WAYPOINT, frame, param1=hover, lon_deg=lon, lat_deg=lat, alt_m=h
+                )
+            )
+            if photo:
+                items.append(MissionItem(CMD_IMAGE_START_CAPTURE, 2, param3=1.0))
+            if dist_start is not None:
+                items.append(
+                    MissionItem(CMD_DO_SET_CAM_TRIGG_DIST, 2, param1=dist_start, param3=1.0)
+                )
+            for _ in range(ends.pop(idx, 0)):
+                items.append(MissionItem(CMD_DO_SET_CAM_TRIGG_DIST, 2, param1=0.0))
+            if wspeed != speed:
+                items.append(
+                    MissionItem(CMD_DO_CHANGE_SPEED, 2, param1=1.0, param2=wspeed, param3=-1.0)
+                )
+                speed = wspeed
+    finish = _wfind(mc, "finishAction")
+    if finish == "goHome":
+        items.append(MissionItem(CMD_NAV_RETURN_TO_LAUNCH, 2))
+    elif finish == "autoLand":
+        items.append(MissionItem(CMD_NAV_LAND, FRAME_GLOBAL_RELATIVE_ALT))
+    m.items = items
+    return m
+
+
+def read_wpml(path: Path) -> Mission:
+    with open_kmz(path) as z:
+        names = set(z.namelist())
+        meta: dict[str, Any] = {}
+        if "wpmz/res/dronekit_plzen.json" in names:
+            meta = json.loads(z.read("wpmz/res/dronekit_plzen.json"))
+        home = tuple(meta["home"]) if meta.get("home") else None
+        for name in ("wpmz/waylines.wpml", "wpmz/template.kml"):
+            if name in names:
+                m = parse_wpml(z.read(name), f"{path}!{name}", home=home)  # type: ignore[arg-type]
+                m.metadata = dict(meta.get("metadata") or {})
+                return m
+    raise BadInputError("KMZ has neither wpmz/waylines.wpml nor wpmz/template.kml", where=str(path))
+
+
+def is_wpml_kmz(path: Path) -> bool:
+    try:
+        with zipfile.ZipFile(path) as z:
+            return any(n.startswith("wpmz/") for n in z.namelist())
+    except (zipfile.BadZipFile, OSError):
+        return False
