@@ -1,0 +1,63 @@
+"""Start the application: a QApplication, the main window, an optional offscreen screenshot."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from dronekit_plzen.i18n import set_language
+
+
+def run(
+    *,
+    db_path: Path,
+    lang: str = "en",
+    area: Path | None = None,
+    zones: Path | None = None,
+    screenshot: Path | None = None,
+) -> int:
+    """Run the GUI; with ``screenshot`` render the window to a PNG (offscreen) and return.
+
+    Returns the process exit code (0 on success, 1 when the screenshot could not be written).
+    """
+    set_language(lang)
+    if screenshot is not None:
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PyQt5.QtWidgets import QApplication
+
+    from gui.mainwindow import MainWindow
+
+    app = QApplication.instance() or QApplication(sys.argv[:1])
+    window = MainWindow(db_path)
+    window.show()
+    if area is not None:
+        window.plan_panel.load_area(area)
+    if zones is not None:
+        window.plan_panel.load_zones(zones)
+    if screenshot is None:
+        return int(app.exec_())
+    return 0 if render_when_idle(app, window, screenshot) else 1
+
+
+def render_when_idle(app: object, window: object, path: Path, timeout_ms: int = 20_000) -> bool:
+    """Let background loads finish, then write the window to ``path``."""
+    from PyQt5.QtCore import QDeadlineTimer, QEventLoop, QTimer
+    from PyQt5.QtWidgets import QApplication
+
+    from gui.mainwindow import MainWindow
+
+    assert isinstance(app, QApplication) and isinstance(window, MainWindow)
+    deadline = QDeadlineTimer(timeout_ms)
+    loop = QEventLoop()
+    while not deadline.hasExpired():
+        QTimer.singleShot(50, loop.quit)
+        loop.exec_()
+        if not window.plan_panel.runner.busy:
+            break
+    app.processEvents()
+    window.map.fit_all()
+    app.processEvents()
+    ok = window.save_screenshot(path)
+    window.close()
+    return ok

@@ -1,0 +1,356 @@
+"""The GUI's adapter to the toolkit's packages (no Qt here).
+
+Every call into the planner, the validator, the file formats, the link layer and the telemetry
+store goes through this module, so the widgets see one small vocabulary (:mod:`gui.models`) and
+a missing or changed backend turns into one clear :class:`BackendMissing` message in the status
+bar instead of a crash.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, is_dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from dronekit_plzen.errors import DronekitPlzenError
+from dronekit_plzen.geo import WGS84, transform
+from dronekit_plzen.i18n import _
+from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
+
+log = logging.getLogger(__name__)
+
+#: planner patterns the planning panel offers (the CLI's names)
+PATTERNS = ("survey", "expanding-square", "sector", "creeping-line", "corridor", "perimeter")
+
+#: export formats (the CLI's ``--format`` names) and their file suffixes
+EXPORT_FORMATS = {
+    "plan": ".plan",
+    "waypoints": ".waypoints",
+    "kml": ".kml",
+    "kmz": ".kmz",
+    "geojson": ".geojson",
+    "wpml": "_dji.kmz",
+    "csv": ".csv",
+}
+
+
+class BackendMissing(DronekitPlzenError):
+    """A toolkit function the GUI needs is not installed or not written yet."""
+
+    exit_code = 1
+
+
+def require(module: str, name: str, feature: str) -> Callable[..., Any]:
+    """``module.name`` or :class:`BackendMissing` naming the feature and what is missing."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendMissing(
+            _("{feature} is not available: {what} is missing").format(
+                feature=feature, what=f"{module} ({exc})"
+            )
+        ) from exc
+    obj = getattr(mod, name, None)
+    if obj is None:
+        raise BackendMissing(
+            _("{feature} is not available: {what} is missing").format(
+                feature=feature, what=f"{module}.{name}"
+            )
+        )
+    return obj  # type: ignore[no-any-return]
+
+
+def optional(module: str, name: str) -> Any:
+    """``module.name`` or ``None`` (for features the GUI can do without)."""
+    try:
+        mod = importlib.import_module(module)
+    except ImportError:
+        return None
+    return getattr(mod, name, None)
+
+
+# ----------------------------------------------------------------------------- planning inputs
+def load_area(path: Any) -> tuple[Any, Any]:
+    """Read an area file with the planner's reader: (area object, shapely lon/lat geometry)."""
+    fn = require("missions.area", "load_area", _("Loading areas"))
+    area = fn(path)
+    return area, area.geom_lonlat
+
+
+def list_cameras(user_dir: Any = None) -> list[tuple[str, str]]:
+    """(key, display name) of the camera profiles the planner knows (shipped and the user's)."""
+    fn = require("missions.camera", "load_cameras", _("Camera profiles"))
+    return [(str(k), str(getattr(c, "name", k))) for k, c in fn(user_dir).items()]
+
+
+def list_vehicles(user_dir: Any = None) -> list[tuple[str, str]]:
+    """(key, display name) of the vehicle profiles the planner knows."""
+    fn = require("missions.vehicles", "load_vehicles", _("Vehicle profiles"))
+    return [(str(k), str(getattr(v, "name", k))) for k, v in fn(user_dir).items()]
+
+
+# ----------------------------------------------------------------------------- deployments
+def organisations() -> dict[str, str]:
+    return dict(require("telemetry.deployments", "ORGANISATIONS", _("Deployments")))  # type: ignore[call-overload]
+
+
+def categories() -> dict[str, str]:
+    return dict(require("telemetry.deployments", "CATEGORIES", _("Deployments")))  # type: ignore[call-overload]
+
+
+def create_deployment(
+    db_path: Any, organisation: str, category: str, location: str, notes: str | None
+) -> Any:
+    """Register a deployment in the flight database; returns the stored deployment."""
+    open_store = require("telemetry.store", "open_store", _("The flight database"))
+    create = require("telemetry.deployments", "create_deployment", _("Deployments"))
+    with open_store(db_path) as store:
+        return create(
+            store, organisation=organisation, category=category, location=location, notes=notes
+        )
+
+
+def list_deployments(db_path: Any) -> list[Any]:
+    open_store = require("telemetry.store", "open_store", _("The flight database"))
+    fn = require("telemetry.deployments", "list_deployments", _("Deployments"))
+    with open_store(db_path) as store:
+        return list(fn(store))
+
+
+def unlinked_flights(db_path: Any, since_utc: str | None = None) -> list[dict[str, Any]]:
+    """Recorded flights not yet attributed to a deployment (newest last)."""
+    open_store = require("telemetry.store", "open_store", _("The flight database"))
+    with open_store(db_path) as store:
+        flights = store.flights(date_from=since_utc[:10] if since_utc else None)
+    return [f for f in flights if f.get("deployment_id") is None]
+
+
+def link_flights(db_path: Any, deployment_id: int, flight_ids: list[int]) -> int:
+    """Attribute flights to a deployment; returns how many were linked."""
+    open_store = require("telemetry.store", "open_store", _("The flight database"))
+    link = require("telemetry.deployments", "link_flight", _("Deployments"))
+    with open_store(db_path) as store:
+        for fid in flight_ids:
+            link(store, deployment_id, fid)
+    return len(flight_ids)
+
+
+# ----------------------------------------------------------------------------- export
+def export_paths(path: Path, fmt: str, n: int) -> list[Path]:
+    """File names for ``n`` drones: ``path`` itself for one, ``stem_d1.ext``… for several."""
+    suffix = EXPORT_FORMATS.get(fmt, path.suffix)
+    if not path.name.endswith(suffix):
+        path = path.with_name(path.stem + suffix)
+    if n <= 1:
+        return [path]
+    stem = path.name[: -len(suffix)]
+    return [path.with_name(f"{stem}_d{i + 1}{suffix}") for i in range(n)]
+
+
+def export_plan(view: PlanView, path: Path, fmt: str) -> list[Path]:
+    """Write every drone's mission in ``fmt`` with the area and footprints where the format can."""
+    save = require("missions.formats", "save_mission", _("Mission export"))
+    area = getattr(view.area, "geom_lonlat", None) if view.area is not None else None
+    out = []
+    for mission, target in zip(view.missions, export_paths(Path(path), fmt, len(view.missions))):
+        out.append(Path(save(mission, target, fmt, area=area, footprints=view.footprints or None)))
+    return out
+
+
+def record_override(view: PlanView, reason: str, user: str) -> None:
+    """Store the pilot's safety override and reason in every mission's metadata."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    record = {
+        "by": user,
+        "at_utc": stamp,
+        "reasons": [reason],
+        "violations": [f"{v.rule}: {v.message}" for v in view.violations],
+        "source": "gui",
+    }
+    for mission in view.missions:
+        mission.metadata["safety_override"] = dict(record)
+
+
+# ----------------------------------------------------------------------------- planning
+def _as_dict(obj: Any) -> dict[str, Any]:
+    if obj is None:
+        return {}
+    if isinstance(obj, dict):
+        return dict(obj)
+    if is_dataclass(obj) and not isinstance(obj, type):
+        return asdict(obj)
+    return {k: v for k, v in vars(obj).items() if not k.startswith("_")}
+
+
+def _lonlat_geometry(geom: Any, epsg: int | None) -> Any:
+    """A shapely geometry in lon/lat: metric ones (coordinates beyond ±180) are unprojected."""
+    if geom is None or epsg is None:
+        return geom
+    x0, y0, x1, y1 = geom.bounds
+    if max(abs(x0), abs(x1)) <= 180.0 and max(abs(y0), abs(y1)) <= 90.0:
+        return geom
+    to_lonlat = require("missions.area", "to_lonlat", _("Planning"))
+    return to_lonlat(geom, epsg)
+
+
+def _coords_lonlat(path: Any, epsg: int | None) -> list[tuple[float, float]]:
+    """Vertices of a path (shapely line, (n, 2+) array or list) as lon/lat pairs."""
+    if path is None:
+        return []
+    if hasattr(path, "geom_type"):
+        geom = _lonlat_geometry(path, epsg)
+        lines = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
+        return [(float(c[0]), float(c[1])) for line in lines for c in line.coords]
+    arr = np.asarray(path, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[0] == 0:
+        return []
+    x, y = arr[:, 0], arr[:, 1]
+    if epsg is not None and (np.abs(x).max() > 180.0 or np.abs(y).max() > 90.0):
+        x, y = transform(x, y, epsg, WGS84)
+    return [(float(a), float(b)) for a, b in zip(x, y)]
+
+
+def _mission_path(mission: Any) -> list[tuple[float, float]]:
+    return [(lon, lat) for lon, lat, _alt in mission.waypoints_lonlat_alt()]
+
+
+def _plan_kwargs(req: PlanRequest) -> dict[str, Any]:
+    angle: Any = "auto" if req.angle_deg is None else req.angle_deg
+    cand: dict[str, Any] = {
+        "pattern": req.pattern,
+        "area": req.area,
+        "camera": req.camera,
+        "vehicle": req.vehicle,
+        "alt_m": req.alt_m,
+        "gsd_cm": req.gsd_cm,
+        "side_overlap_pct": req.side_overlap_pct,
+        "front_overlap_pct": req.front_overlap_pct,
+        "spacing_m": req.spacing_m,
+        "pod": req.pod,
+        "angle_deg": angle,
+        "angle": angle,
+        "drones": req.drones,
+        "n_drones": req.drones,
+    }
+    return {k: v for k, v in cand.items() if v is not None}
+
+
+def _call_with_accepted(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
+    """Call ``fn`` with the keyword arguments its signature accepts."""
+    params = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return fn(**kwargs)
+    return fn(**{k: v for k, v in kwargs.items() if k in params})
+
+
+def plan(req: PlanRequest) -> PlanView:
+    """Plan with the planner's facade and validate each drone's mission; pure, off the GUI."""
+    fn = require("missions.planner", "plan", _("Planning"))
+    result = _call_with_accepted(fn, _plan_kwargs(req))
+    parts = list(
+        getattr(result, "parts", None) or (result if isinstance(result, list) else [result])
+    )
+    epsg = getattr(req.area, "metric_epsg", None)
+    missions, paths, footprints, homes = [], [], [], []
+    metrics: dict[str, Any] = {}
+    for part in parts:
+        mission = part.mission
+        missions.append(mission)
+        p_epsg = getattr(part, "epsg", None) or epsg
+        path = _coords_lonlat(getattr(part, "path", None), p_epsg) or _mission_path(mission)
+        paths.append(path)
+        for fp in getattr(part, "footprints", None) or []:
+            footprints.append(_lonlat_geometry(fp, p_epsg))
+        if mission.home is not None:
+            homes.append((mission.home[0], mission.home[1]))
+        metrics = _merge_metrics(metrics, _as_dict(getattr(part, "metrics", None)))
+    total = _as_dict(getattr(result, "metrics", None)) if len(parts) > 1 else {}
+    metrics.update(total)
+    metrics["drones"] = len(parts)
+    violations, validated = validate_missions(missions, req.zones_source)
+    return PlanView(
+        missions=missions,
+        paths=paths,
+        footprints=footprints,
+        homes=homes,
+        metrics=metrics,
+        violations=violations,
+        validated=validated,
+        area=req.area,
+        raw=result,
+    )
+
+
+_SUMMED = {"path_length_m", "photo_count", "turns", "sorties"}
+
+
+def _merge_metrics(acc: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """Fleet metrics: lengths, photos, turns and sorties add up; time is the longest flight."""
+    if not acc:
+        return dict(new)
+    out = dict(acc)
+    for k, v in new.items():
+        if not isinstance(v, int | float) or isinstance(v, bool) or k not in out:
+            out.setdefault(k, v)
+        elif k in _SUMMED:
+            out[k] = out[k] + v
+        elif k == "flight_time_s":
+            out[k] = max(out[k], v)
+    return out
+
+
+# ----------------------------------------------------------------------------- safety
+def validate_missions(missions: list[Any], zones: Any) -> tuple[list[ViolationView], bool]:
+    """Run the validator on each mission; (violations, whether validation could run)."""
+    fn = optional("missions.validation", "validate")
+    if fn is None:
+        return [], False
+    out: list[ViolationView] = []
+    for i, mission in enumerate(missions):
+        kwargs: dict[str, Any] = {"zones": zones} if zones is not None else {}
+        report = fn(mission, **kwargs)
+        ok = bool(getattr(report, "ok", True))
+        mission.metadata.setdefault("validation", {})["ok"] = ok
+        prefix = f"D{i + 1} " if len(missions) > 1 else ""
+        for v in getattr(report, "violations", []) or []:
+            out.append(
+                ViolationView(
+                    rule=prefix + str(getattr(v, "rule", "?")),
+                    message=str(getattr(v, "message", v)),
+                    lon=getattr(v, "lon", None),
+                    lat=getattr(v, "lat", None),
+                    item_index=getattr(v, "item_index", None),
+                )
+            )
+    return out, True
+
+
+def load_zones(path: Any) -> tuple[Any, list[ZoneView]]:
+    """Read a geozones file (ED-269 JSON, ED-318 or plain GeoJSON): (zones object, views)."""
+    fn = require("missions.zones", "load_zones", _("Geozones"))
+    zones = fn(path)
+    items = getattr(zones, "zones", zones)
+    views = []
+    for z in items:
+        geom = getattr(z, "geometry", None) or getattr(z, "geom_lonlat", None)
+        if geom is None:
+            continue
+        lower = getattr(z, "lower_m", None)
+        upper = getattr(z, "upper_m", None)
+        limits = "" if lower is None and upper is None else f"{lower or 0:.0f}–{upper or 0:.0f} m"
+        views.append(
+            ZoneView(
+                name=str(getattr(z, "name", "") or getattr(z, "identifier", "")),
+                restriction=str(getattr(z, "restriction", "prohibited")).lower(),
+                geometry=geom,
+                limits_text=limits,
+            )
+        )
+    return zones, views

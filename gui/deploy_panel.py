@@ -1,0 +1,200 @@
+"""The deployment panel: register an IZS deployment and attribute the flights flown for it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dronekit_plzen.i18n import _
+from gui import backend
+from gui.workers import ThreadRunner
+
+#: organisation and category codes with their labels (translated at display time)
+ORGANISATION_LABELS = {
+    "HZS": "Fire and Rescue Service (HZS)",
+    "PCR": "Police of the Czech Republic (PČR)",
+    "ZZS": "Emergency Medical Service (ZZS)",
+    "MP": "Municipal police",
+    "KRIZ": "Crisis management",
+    "OTHER": "Other",
+}
+CATEGORY_LABELS = {
+    "sar": "Search and rescue",
+    "fire": "Fire",
+    "flood": "Flood",
+    "accident": "Accident",
+    "exercise": "Exercise",
+    "public_event": "Public event",
+    "other": "Other",
+}
+
+
+class DeploymentPanel(QWidget):
+    """Create deployments in the telemetry database and link recorded flights to them."""
+
+    statusMessage = pyqtSignal(str)
+    deploymentCreated = pyqtSignal(object)
+
+    def __init__(self, db_path: Path, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.db_path = Path(db_path)
+        self.runner = ThreadRunner(self)
+        self.current_id: int | None = None
+        self.register_problem: str | None = None
+        lay = QVBoxLayout(self)
+
+        box = QGroupBox(_("New deployment"))
+        form = QFormLayout(box)
+        self.organisation = QComboBox()
+        self.category = QComboBox()
+        try:
+            orgs = backend.organisations()
+            cats = backend.categories()
+        except backend.BackendMissing as exc:
+            orgs, cats = dict(ORGANISATION_LABELS), dict(CATEGORY_LABELS)
+            self.register_problem = str(exc)
+        for code in orgs:
+            self.organisation.addItem(_(ORGANISATION_LABELS.get(code, orgs[code])), code)
+        for code in cats:
+            self.category.addItem(_(CATEGORY_LABELS.get(code, cats[code])), code)
+        form.addRow(_("Organisation"), self.organisation)
+        form.addRow(_("Category"), self.category)
+        self.location = QLineEdit()
+        self.location.setPlaceholderText(_("e.g. Bolevec, forest north of the ponds"))
+        form.addRow(_("Location"), self.location)
+        self.notes = QPlainTextEdit()
+        self.notes.setMaximumHeight(70)
+        form.addRow(_("Notes"), self.notes)
+        self.db_label = QLabel(str(self.db_path))
+        self.db_label.setWordWrap(True)
+        form.addRow(_("Database"), self.db_label)
+        self.register_button = QPushButton(_("Register deployment"))
+        self.register_button.clicked.connect(self.register)
+        form.addRow(self.register_button)
+        lay.addWidget(box)
+
+        lay.addWidget(QLabel(_("Deployments")))
+        self.deployments = QListWidget()
+        self.deployments.currentItemChanged.connect(self._select)
+        lay.addWidget(self.deployments, 1)
+
+        lay.addWidget(QLabel(_("Recorded flights not yet linked")))
+        self.flights = QListWidget()
+        lay.addWidget(self.flights, 1)
+        row = QHBoxLayout()
+        self.refresh_button = QPushButton(_("Refresh"))
+        self.refresh_button.clicked.connect(self.refresh)
+        self.link_button = QPushButton(_("Link checked flights"))
+        self.link_button.clicked.connect(self.link_checked)
+        row.addWidget(self.refresh_button)
+        row.addWidget(self.link_button)
+        lay.addLayout(row)
+
+    # ------------------------------------------------------------------ actions
+    def register(self) -> None:
+        location = self.location.text().strip()
+        if not location:
+            self.statusMessage.emit(_("A deployment needs a location."))
+            return
+        org = str(self.organisation.currentData())
+        cat = str(self.category.currentData())
+        notes = self.notes.toPlainText().strip() or None
+        db = self.db_path
+        self.runner.run(
+            lambda: backend.create_deployment(db, org, cat, location, notes),
+            self._created,
+            self._failed,
+        )
+
+    def _created(self, dep: Any) -> None:
+        self.current_id = int(dep.id)
+        self.statusMessage.emit(
+            _("Deployment {id} registered ({org}, {cat}).").format(
+                id=dep.id, org=dep.organisation, cat=dep.category
+            )
+        )
+        self.deploymentCreated.emit(dep)
+        self.refresh()
+
+    def refresh(self) -> None:
+        db = self.db_path
+        self.runner.run(
+            lambda: (backend.list_deployments(db), backend.unlinked_flights(db)),
+            self._refreshed,
+            self._failed,
+        )
+
+    def _refreshed(self, result: tuple[list[Any], list[dict[str, Any]]]) -> None:
+        deps, flights = result
+        self.deployments.blockSignals(True)
+        self.deployments.clear()
+        for d in deps:
+            item = QListWidgetItem(
+                f"#{d.id} {d.requested_at[:16]} {d.organisation} {d.category} — {d.location} "
+                f"[{_(d.status)}]"
+            )
+            item.setData(Qt.ItemDataRole.UserRole, d.id)
+            self.deployments.addItem(item)
+            if d.id == self.current_id:
+                self.deployments.setCurrentItem(item)
+        self.deployments.blockSignals(False)
+        self.flights.clear()
+        for f in flights:
+            dur = f.get("duration_s") or 0.0
+            item = QListWidgetItem(
+                f"#{f['id']} {f.get('vehicle', '?')} {str(f.get('start_utc', ''))[:19]} "
+                f"{float(dur) / 60:.1f} min"
+            )
+            item.setData(Qt.ItemDataRole.UserRole, int(f["id"]))
+            item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
+            item.setCheckState(Qt.CheckState.Checked)
+            self.flights.addItem(item)
+
+    def _select(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
+        if item is None:
+            return
+        self.current_id = int(item.data(Qt.ItemDataRole.UserRole))
+
+    def checked_flight_ids(self) -> list[int]:
+        out = []
+        for i in range(self.flights.count()):
+            item = self.flights.item(i)
+            if item is not None and item.checkState() == Qt.CheckState.Checked:
+                out.append(int(item.data(Qt.ItemDataRole.UserRole)))
+        return out
+
+    def link_checked(self) -> None:
+        if self.current_id is None:
+            self.statusMessage.emit(_("Register or select a deployment first."))
+            return
+        ids = self.checked_flight_ids()
+        if not ids:
+            self.statusMessage.emit(_("No flights checked."))
+            return
+        db, dep_id = self.db_path, self.current_id
+        self.runner.run(lambda: backend.link_flights(db, dep_id, ids), self._linked, self._failed)
+
+    def _linked(self, n: int) -> None:
+        self.statusMessage.emit(
+            _("{n} flights linked to deployment {id}.").format(n=n, id=self.current_id)
+        )
+        self.refresh()
+
+    def _failed(self, message: str) -> None:
+        self.statusMessage.emit(_("Error: {message}").format(message=message))

@@ -1,0 +1,168 @@
+"""One pilot's link session, as the fly panel drives it (no Qt here).
+
+Wraps the link layer (:mod:`dronekit_plzen.link`): opens ``connect(url)``, waits for the first
+vehicle, turns the link's immutable state snapshots into :class:`gui.models.VehicleView`, and runs
+the commands by name. Every method may be called from any thread: the link layer owns its I/O
+thread and its locks; this class only keeps the ``ExitStack`` that closes the link.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import math
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from dronekit_plzen.errors import BadInputError, SafetyViolation
+from dronekit_plzen.i18n import _
+from gui import backend
+from gui.models import VehicleView
+
+log = logging.getLogger(__name__)
+
+#: a vehicle whose last heartbeat is older than this is shown as "link lost"
+LINK_LOST_AFTER_S = 3.0
+
+
+def _num(value: Any) -> float | None:
+    try:
+        f = float(value)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) or math.isinf(f) else f
+
+
+def view_of(state: Any) -> VehicleView:
+    """A :class:`VehicleView` of a link-layer ``VehicleState`` snapshot."""
+    age = _num(getattr(state, "heartbeat_age_s", None))
+    seq = getattr(state, "mission_seq", -1)
+    count = getattr(state, "mission_count", 0)
+    heading = _num(getattr(state, "heading_deg", None))
+    if heading is None:
+        heading = _num(getattr(state, "yaw_deg", None)) or 0.0
+    return VehicleView(
+        sysid=int(state.sysid),
+        mode=str(getattr(state, "mode", "") or "?"),
+        armed=bool(getattr(state, "armed", False)),
+        lon=_num(getattr(state, "lon_deg", None)),
+        lat=_num(getattr(state, "lat_deg", None)),
+        alt_rel_m=_num(getattr(state, "relative_alt_m", None)),
+        heading_deg=heading % 360.0,
+        battery_pct=_num(getattr(state, "battery_remaining_pct", None)),
+        battery_v=_num(getattr(state, "battery_voltage_v", None)),
+        gps_fix=int(getattr(state, "gps_fix_type", 0)),
+        satellites=int(getattr(state, "satellites", 0)),
+        link_ok=age is not None and age <= LINK_LOST_AFTER_S,
+        heartbeat_age_s=age,
+        packet_loss_pct=_num(getattr(state, "packet_loss_pct", None)),
+        mission_seq=int(seq) if seq is not None and int(seq) >= 0 else None,
+        mission_count=int(count) if count else None,
+    )
+
+
+class FlySession:
+    """A link opened by URL with the commands the fly panel offers."""
+
+    def __init__(self, url: str, *, wait_s: float = 15.0):
+        self.url = url
+        self.wait_s = wait_s
+        self._stack = contextlib.ExitStack()
+        self._lock = threading.Lock()
+        self.link: Any = None
+        self._closed = False
+
+    # ------------------------------------------------------------------ life cycle
+    def open(self) -> str:
+        connect = backend.require("dronekit_plzen.link", "connect", _("The MAVLink link"))
+        link = self._stack.enter_context(connect(self.url))
+        with self._lock:
+            self.link = link
+        vehicle = link.wait_vehicle(timeout_s=self.wait_s)
+        return _("connected to {url}, vehicle {sysid}").format(url=self.url, sysid=vehicle.sysid)
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            self.link = None
+        self._stack.close()
+
+    def _vehicles(self) -> dict[int, Any]:
+        link = self.link
+        if link is None:
+            return {}
+        vs = link.vehicles
+        vs = vs() if callable(vs) else vs
+        if isinstance(vs, dict):
+            return {int(k): v for k, v in vs.items()}
+        return {int(v.sysid): v for v in vs}
+
+    def snapshot(self) -> list[VehicleView]:
+        return sorted((view_of(v.state) for v in self._vehicles().values()), key=lambda v: v.sysid)
+
+    def vehicle(self, sysid: int) -> Any:
+        v = self._vehicles().get(int(sysid))
+        if v is None:
+            raise BadInputError(
+                _("no vehicle with system id {sysid} on the link").format(sysid=sysid)
+            )
+        return v
+
+    # ------------------------------------------------------------------ commands
+    def run(self, name: str, sysid: int, **kwargs: Any) -> str:
+        """Run command ``name`` on vehicle ``sysid``; returns a message, raises on failure."""
+        if name == "connect":
+            return self.open()
+        handlers: dict[str, Callable[..., str]] = {
+            "upload": self._upload,
+            "arm": self._simple("arm"),
+            "disarm": self._simple("disarm"),
+            "takeoff": self._takeoff,
+            "start": self._simple("start_mission"),
+            "pause": self._simple("pause_mission"),
+            "continue": self._simple("continue_mission"),
+            "rtl": self._simple("rtl"),
+            "land": self._simple("land"),
+        }
+        fn = handlers.get(name)
+        if fn is None:
+            raise BadInputError(_("unknown command {name!r}").format(name=name))
+        return fn(self.vehicle(sysid), **kwargs)
+
+    def _simple(self, method: str) -> Callable[..., str]:
+        def call(vehicle: Any) -> str:
+            fn = getattr(vehicle, method, None)
+            if fn is None:
+                raise backend.BackendMissing(
+                    _("{feature} is not available: {what} is missing").format(
+                        feature=method, what=f"Vehicle.{method}"
+                    )
+                )
+            fn()
+            return _("accepted")
+
+        return call
+
+    def _takeoff(self, vehicle: Any, alt_m: float = 20.0) -> str:
+        vehicle.takeoff(alt_m=float(alt_m))
+        return _("climbing to {alt:.0f} m").format(alt=alt_m)
+
+    def _upload(self, vehicle: Any, mission: Any) -> str:
+        """Upload and verify a mission; refuses one that failed validation without override."""
+        meta = getattr(mission, "metadata", {}) or {}
+        validation = meta.get("validation") or {}
+        if validation.get("ok") is False and not meta.get("safety_override"):
+            raise SafetyViolation(
+                _("the mission failed validation; override it in the planning panel first"),
+            )
+        items = list(getattr(mission, "items", mission))
+        upload = vehicle.upload_mission
+        try:
+            upload(items, verify=True)
+        except TypeError:
+            upload(items)
+            verify = getattr(vehicle, "verify_mission", None)
+            if verify is not None:
+                verify(items)
+        return _("{n} items uploaded and verified").format(n=len(items))

@@ -1,0 +1,88 @@
+"""View models: plain, immutable data the widgets draw (no Qt here, testable headless).
+
+The backend adapter (:mod:`gui.backend`) turns the planner's, the validator's and the link
+layer's results into these, so the widgets depend on one small, stable vocabulary.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class ZoneView:
+    """A geozone to draw: a shapely geometry in lon/lat and its restriction kind."""
+
+    name: str
+    restriction: str  # prohibited | req_authorisation | conditional | no_restriction
+    geometry: Any
+    limits_text: str = ""
+
+
+@dataclass(frozen=True)
+class ViolationView:
+    """One validation finding with its location (lon/lat may be None when it has none)."""
+
+    rule: str
+    message: str
+    lon: float | None = None
+    lat: float | None = None
+    item_index: int | None = None
+
+
+@dataclass(frozen=True)
+class PlanRequest:
+    """What the planning panel asks for (units in names, like the planner's API)."""
+
+    pattern: str
+    area: Any  # the backend's area object (from load_area)
+    camera: str | None = None
+    vehicle: str | None = None
+    alt_m: float | None = None
+    gsd_cm: float | None = None
+    side_overlap_pct: float | None = None
+    front_overlap_pct: float | None = None
+    spacing_m: float | None = None
+    pod: float | None = None
+    angle_deg: float | None = None  # None → automatic
+    drones: int = 1
+    zones: tuple[ZoneView, ...] = ()
+    zones_source: Any = None  # the backend's zones object for validation
+
+
+@dataclass
+class PlanView:
+    """A planned result as the map and the metrics table show it."""
+
+    missions: list[Any]  # missions.model.Mission per drone
+    paths: list[list[tuple[float, float]]]  # lon/lat per drone
+    footprints: list[Any] = field(default_factory=list)  # shapely polygons in lon/lat
+    homes: list[tuple[float, float]] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    violations: list[ViolationView] = field(default_factory=list)
+    validated: bool = False
+    area: Any = None  # the area planned over (the backend's object)
+    raw: Any = None  # the planner's own result object(s)
+
+
+@dataclass(frozen=True)
+class VehicleView:
+    """A vehicle's state as the fly panel lists it and the map draws it."""
+
+    sysid: int
+    mode: str = "?"
+    armed: bool = False
+    lon: float | None = None
+    lat: float | None = None
+    alt_rel_m: float | None = None
+    heading_deg: float = 0.0
+    battery_pct: float | None = None
+    battery_v: float | None = None
+    gps_fix: int | None = None
+    satellites: int | None = None
+    link_ok: bool = True
+    heartbeat_age_s: float | None = None
+    packet_loss_pct: float | None = None
+    mission_seq: int | None = None
+    mission_count: int | None = None

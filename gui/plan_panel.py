@@ -1,0 +1,477 @@
+"""The planning panel: area, pattern, camera, vehicle, spacing → plan, metrics, checks, export."""
+
+from __future__ import annotations
+
+import getpass
+from pathlib import Path
+from typing import Any
+
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
+from PyQt5.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QDialogButtonBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPlainTextEdit,
+    QPushButton,
+    QRadioButton,
+    QSpinBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dronekit_plzen.i18n import _
+from gui import backend
+from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
+from gui.qtutil import must
+from gui.workers import ThreadRunner
+
+AREA_FILTER = "Areas (*.geojson *.json *.kml *.kmz *.wkt *.txt);;All files (*)"
+ZONES_FILTER = "Geozones (*.json *.geojson);;All files (*)"
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """Human rows (label, value) of the planner's metrics, in a pilot's order."""
+    spec: list[tuple[str, str, str]] = [
+        ("path_length_m", _("Path length"), "{:.0f} m"),
+        ("flight_time_s", _("Flight time"), "time"),
+        ("photo_count", _("Photos"), "{:d}"),
+        ("gsd_cm", _("GSD"), "{:.2f} cm/px"),
+        ("alt_m", _("Altitude"), "{:.0f} m"),
+        ("spacing_m", _("Line spacing"), "{:.1f} m"),
+        ("area_m2", _("Area"), "area"),
+        ("coverage_pct", _("Coverage"), "{:.1f} %"),
+        ("pod", _("POD"), "pct"),
+        ("turns", _("Turns"), "{:d}"),
+        ("sorties", _("Sorties"), "{:d}"),
+        ("angle_deg", _("Sweep angle"), "{:.0f}°"),
+        ("drones", _("Drones"), "{:d}"),
+    ]
+    rows: list[tuple[str, str]] = []
+    for key, label, fmt in spec:
+        value = metrics.get(key)
+        if value is None:
+            continue
+        try:
+            if fmt == "time":
+                s = round(float(value))
+                text = f"{s // 60} min {s % 60:02d} s"
+            elif fmt == "area":
+                text = f"{float(value) / 1e6:.3f} km²" if value >= 1e5 else f"{float(value):.0f} m²"
+            elif fmt == "pct":
+                text = f"{100.0 * float(value):.1f} %"
+            elif fmt == "{:d}":
+                text = f"{int(value):d}"
+            else:
+                text = fmt.format(float(value))
+        except (TypeError, ValueError):
+            text = str(value)
+        rows.append((label, text))
+    return rows
+
+
+class OverrideDialog(QDialog):
+    """Asks for an explicit confirmation and a reason before an unsafe mission is exported."""
+
+    def __init__(self, violations: list[ViolationView], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(_("Override safety checks"))
+        lay = QVBoxLayout(self)
+        warn = QLabel(
+            _(
+                "This mission FAILED validation. Overriding is your decision as pilot in "
+                "command and is recorded in the mission file with your reason."
+            )
+        )
+        warn.setWordWrap(True)
+        lay.addWidget(warn)
+        listing = QListWidget()
+        for v in violations:
+            listing.addItem(f"{v.rule}: {v.message}")
+        lay.addWidget(listing)
+        lay.addWidget(QLabel(_("Reason (required):")))
+        self.reason = QPlainTextEdit()
+        lay.addWidget(self.reason)
+        self.confirm = QCheckBox(_("I understand the risks and take responsibility"))
+        lay.addWidget(self.confirm)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        ok = must(self.buttons.button(QDialogButtonBox.Ok))
+        ok.setText(_("Override"))
+        ok.setEnabled(False)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+        self.reason.textChanged.connect(self._update)
+        self.confirm.toggled.connect(self._update)
+
+    def _update(self) -> None:
+        ok = must(self.buttons.button(QDialogButtonBox.Ok))
+        ok.setEnabled(self.confirm.isChecked() and bool(self.reason_text()))
+
+    def reason_text(self) -> str:
+        return self.reason.toPlainText().strip()
+
+
+class PlanPanel(QWidget):
+    """Load an area, set the pattern and its parameters, plan in a worker, show the result."""
+
+    areaLoaded = pyqtSignal(object)  # shapely geometry in lon/lat
+    zonesLoaded = pyqtSignal(object)  # list[ZoneView]
+    planReady = pyqtSignal(object)  # PlanView
+    centreRequested = pyqtSignal(float, float)
+    statusMessage = pyqtSignal(str)
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.runner = ThreadRunner(self)
+        self.area: Any = None
+        self.area_path: Path | None = None
+        self.zones: list[ZoneView] = []
+        self.zones_source: Any = None
+        self.plan_view: PlanView | None = None
+        self.override_reason: str | None = None
+        self._planning = False
+        self._build()
+        QTimer.singleShot(0, self._fill_profiles)  # after the window has connected our signals
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        lay = QVBoxLayout(self)
+        files = QGroupBox(_("Area and zones"))
+        fl = QFormLayout(files)
+        self.area_button = QPushButton(_("Load area…"))
+        self.area_button.clicked.connect(self._choose_area)
+        self.area_label = QLabel(_("no area loaded"))
+        self.area_label.setWordWrap(True)
+        fl.addRow(self.area_button, self.area_label)
+        self.zones_button = QPushButton(_("Load zones…"))
+        self.zones_button.clicked.connect(self._choose_zones)
+        self.zones_label = QLabel(_("no zones loaded"))
+        fl.addRow(self.zones_button, self.zones_label)
+        lay.addWidget(files)
+
+        params = QGroupBox(_("Pattern"))
+        pf = QFormLayout(params)
+        self.pattern = QComboBox()
+        for p in backend.PATTERNS:
+            self.pattern.addItem(_(p), p)
+        pf.addRow(_("Pattern"), self.pattern)
+        self.camera = QComboBox()
+        pf.addRow(_("Camera"), self.camera)
+        self.vehicle = QComboBox()
+        pf.addRow(_("Vehicle"), self.vehicle)
+
+        self.by_alt = QRadioButton(_("Altitude"))
+        self.by_gsd = QRadioButton(_("GSD"))
+        self.by_alt.setChecked(True)
+        self._height_group = QButtonGroup(self)
+        self._height_group.addButton(self.by_alt)
+        self._height_group.addButton(self.by_gsd)
+        self.alt_m = QDoubleSpinBox()
+        self.alt_m.setRange(5.0, 500.0)
+        self.alt_m.setValue(60.0)
+        self.alt_m.setSuffix(" m")
+        self.gsd_cm = QDoubleSpinBox()
+        self.gsd_cm.setRange(0.1, 50.0)
+        self.gsd_cm.setValue(2.0)
+        self.gsd_cm.setSuffix(" cm/px")
+        row = QHBoxLayout()
+        row.addWidget(self.by_alt)
+        row.addWidget(self.alt_m)
+        row.addWidget(self.by_gsd)
+        row.addWidget(self.gsd_cm)
+        pf.addRow(_("Height"), row)
+
+        self.spacing_mode = QComboBox()
+        self.spacing_mode.addItem(_("Overlaps"), "overlap")
+        self.spacing_mode.addItem(_("Spacing"), "spacing")
+        self.spacing_mode.addItem(_("POD"), "pod")
+        pf.addRow(_("Spacing from"), self.spacing_mode)
+        self.side_overlap = QDoubleSpinBox()
+        self.side_overlap.setRange(0.0, 95.0)
+        self.side_overlap.setValue(70.0)
+        self.side_overlap.setSuffix(" %")
+        self.front_overlap = QDoubleSpinBox()
+        self.front_overlap.setRange(0.0, 95.0)
+        self.front_overlap.setValue(80.0)
+        self.front_overlap.setSuffix(" %")
+        ov = QHBoxLayout()
+        ov.addWidget(QLabel(_("side")))
+        ov.addWidget(self.side_overlap)
+        ov.addWidget(QLabel(_("front")))
+        ov.addWidget(self.front_overlap)
+        pf.addRow(_("Overlaps"), ov)
+        self.spacing_m = QDoubleSpinBox()
+        self.spacing_m.setRange(1.0, 2000.0)
+        self.spacing_m.setValue(40.0)
+        self.spacing_m.setSuffix(" m")
+        pf.addRow(_("Spacing"), self.spacing_m)
+        self.pod = QDoubleSpinBox()
+        self.pod.setRange(1.0, 99.9)
+        self.pod.setValue(80.0)
+        self.pod.setSuffix(" %")
+        pf.addRow(_("POD"), self.pod)
+        self.angle_auto = QCheckBox(_("automatic"))
+        self.angle_auto.setChecked(True)
+        self.angle_deg = QDoubleSpinBox()
+        self.angle_deg.setRange(0.0, 179.9)
+        self.angle_deg.setSuffix("°")
+        self.angle_deg.setEnabled(False)
+        self.angle_auto.toggled.connect(self._angle_toggled)
+        ang = QHBoxLayout()
+        ang.addWidget(self.angle_auto)
+        ang.addWidget(self.angle_deg)
+        pf.addRow(_("Angle"), ang)
+        self.drones = QSpinBox()
+        self.drones.setRange(1, 10)
+        pf.addRow(_("Drones"), self.drones)
+        lay.addWidget(params)
+        self.spacing_mode.currentIndexChanged.connect(self._spacing_mode_changed)
+        self._spacing_mode_changed()
+
+        self.plan_button = QPushButton(_("Plan"))
+        self.plan_button.clicked.connect(self.start_plan)
+        lay.addWidget(self.plan_button)
+
+        self.metrics = QTableWidget(0, 2)
+        self.metrics.setHorizontalHeaderLabels([_("Metric"), _("Value")])
+        must(self.metrics.horizontalHeader()).setStretchLastSection(True)
+        must(self.metrics.verticalHeader()).setVisible(False)
+        self.metrics.setEditTriggers(QTableWidget.NoEditTriggers)
+        lay.addWidget(QLabel(_("Metrics")))
+        lay.addWidget(self.metrics, 2)
+
+        self.validation_label = QLabel(_("Validation: not run"))
+        lay.addWidget(self.validation_label)
+        self.violations = QListWidget()
+        self.violations.itemClicked.connect(self._violation_clicked)
+        lay.addWidget(self.violations, 1)
+
+        ex = QHBoxLayout()
+        self.export_format = QComboBox()
+        for fmt in backend.EXPORT_FORMATS:
+            self.export_format.addItem(fmt, fmt)
+        self.export_button = QPushButton(_("Export…"))
+        self.export_button.clicked.connect(self._choose_export)
+        self.override_button = QPushButton(_("Override safety…"))
+        self.override_button.clicked.connect(self._override_clicked)
+        ex.addWidget(self.export_format)
+        ex.addWidget(self.export_button)
+        ex.addWidget(self.override_button)
+        lay.addLayout(ex)
+        self._update_buttons()
+
+    def _angle_toggled(self, automatic: bool) -> None:
+        self.angle_deg.setEnabled(not automatic)
+
+    def _spacing_mode_changed(self) -> None:
+        mode = self.spacing_mode.currentData()
+        self.side_overlap.setEnabled(mode == "overlap")
+        self.front_overlap.setEnabled(True)
+        self.spacing_m.setEnabled(mode == "spacing")
+        self.pod.setEnabled(mode == "pod")
+
+    def _fill_profiles(self) -> None:
+        try:
+            cameras = backend.list_cameras()
+            vehicles = backend.list_vehicles()
+        except backend.BackendMissing as exc:
+            self.statusMessage.emit(str(exc))
+            return
+        for key, name in cameras:
+            self.camera.addItem(name, key)
+        for key, name in vehicles:
+            self.vehicle.addItem(name, key)
+
+    def _update_buttons(self) -> None:
+        busy = self._planning
+        self.plan_button.setEnabled(self.area is not None and not busy)
+        has_plan = self.plan_view is not None
+        self.export_button.setEnabled(has_plan and not busy)
+        unsafe = has_plan and bool(self.plan_view and self.plan_view.violations)
+        self.override_button.setEnabled(unsafe)
+
+    # ------------------------------------------------------------------ area and zones
+    def _choose_area(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, _("Load area"), "", AREA_FILTER)
+        if path:
+            self.load_area(Path(path))
+
+    def load_area(self, path: Path) -> None:
+        """Load an area file in a worker; the map draws it when it arrives."""
+        self.statusMessage.emit(_("Loading area {path}…").format(path=path))
+        self.runner.run(
+            lambda: backend.load_area(path),
+            lambda res: self._area_loaded(path, res),
+            self._failed,
+        )
+
+    def _area_loaded(self, path: Path, result: tuple[Any, Any]) -> None:
+        self.area, geom = result
+        self.area_path = path
+        self.plan_view = None
+        self.area_label.setText(path.name)
+        self.statusMessage.emit(_("Area loaded: {name}").format(name=path.name))
+        self.areaLoaded.emit(geom)
+        self._update_buttons()
+
+    def _choose_zones(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, _("Load zones"), "", ZONES_FILTER)
+        if path:
+            self.load_zones(Path(path))
+
+    def load_zones(self, path: Path) -> None:
+        self.runner.run(
+            lambda: backend.load_zones(path),
+            lambda res: self._zones_loaded(path, res),
+            self._failed,
+        )
+
+    def _zones_loaded(self, path: Path, result: tuple[Any, list[ZoneView]]) -> None:
+        self.zones_source, self.zones = result
+        self.zones_label.setText(f"{path.name} ({len(self.zones)})")
+        self.statusMessage.emit(_("{n} zones loaded").format(n=len(self.zones)))
+        self.zonesLoaded.emit(self.zones)
+
+    # ------------------------------------------------------------------ planning
+    def request(self) -> PlanRequest:
+        """The planning request the widgets describe."""
+        mode = self.spacing_mode.currentData()
+        return PlanRequest(
+            pattern=str(self.pattern.currentData()),
+            area=self.area,
+            camera=self.camera.currentData(),
+            vehicle=self.vehicle.currentData(),
+            alt_m=self.alt_m.value() if self.by_alt.isChecked() else None,
+            gsd_cm=self.gsd_cm.value() if self.by_gsd.isChecked() else None,
+            side_overlap_pct=self.side_overlap.value() if mode == "overlap" else None,
+            front_overlap_pct=self.front_overlap.value(),
+            spacing_m=self.spacing_m.value() if mode == "spacing" else None,
+            pod=self.pod.value() / 100.0 if mode == "pod" else None,
+            angle_deg=None if self.angle_auto.isChecked() else self.angle_deg.value(),
+            drones=self.drones.value(),
+            zones=tuple(self.zones),
+            zones_source=self.zones_source,
+        )
+
+    def start_plan(self) -> None:
+        if self.area is None:
+            self.statusMessage.emit(_("Load an area first."))
+            return
+        req = self.request()
+        self.override_reason = None
+        self.statusMessage.emit(_("Planning…"))
+        self._planning = True
+        self.runner.run(lambda: backend.plan(req), self._planned, self._failed)
+        self._update_buttons()
+
+    def _planned(self, view: PlanView) -> None:
+        self._planning = False
+        self.plan_view = view
+        rows = metric_rows(view.metrics)
+        self.metrics.setRowCount(len(rows))
+        for i, (label, value) in enumerate(rows):
+            self.metrics.setItem(i, 0, QTableWidgetItem(label))
+            self.metrics.setItem(i, 1, QTableWidgetItem(value))
+        self.metrics.resizeColumnToContents(0)
+        self._show_validation(view)
+        self.planReady.emit(view)
+        self.statusMessage.emit(_("Plan ready."))
+        self._update_buttons()
+
+    def _show_validation(self, view: PlanView) -> None:
+        self.violations.clear()
+        if not view.validated:
+            self.validation_label.setText(_("Validation: not available"))
+        elif view.violations:
+            self.validation_label.setText(
+                _("Validation FAILED: {n} problems").format(n=len(view.violations))
+            )
+            self.validation_label.setStyleSheet("color: #c62828; font-weight: bold")
+        else:
+            self.validation_label.setText(_("Validation passed"))
+            self.validation_label.setStyleSheet("color: #2e7d32; font-weight: bold")
+        for v in view.violations:
+            where = (
+                f" ({v.lat:.5f}, {v.lon:.5f})" if v.lat is not None and v.lon is not None else ""
+            )
+            item = QListWidgetItem(f"{v.rule}: {v.message}{where}")
+            item.setData(Qt.ItemDataRole.UserRole, (v.lon, v.lat))
+            self.violations.addItem(item)
+
+    def _violation_clicked(self, item: QListWidgetItem) -> None:
+        lon, lat = item.data(Qt.ItemDataRole.UserRole)
+        if lon is not None and lat is not None:
+            self.centreRequested.emit(float(lon), float(lat))
+
+    def _failed(self, message: str) -> None:
+        self._planning = False
+        self.statusMessage.emit(_("Error: {message}").format(message=message))
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ safety and export
+    def _override_clicked(self) -> None:
+        self.request_override()
+
+    def request_override(self) -> bool:
+        """Ask for confirmation and a reason; record it on the plan. True when overridden."""
+        if self.plan_view is None:
+            return False
+        dlg = OverrideDialog(self.plan_view.violations, self)
+        if dlg.exec_() != QDialog.Accepted:
+            self.statusMessage.emit(_("Safety override cancelled."))
+            return False
+        self.apply_override(dlg.reason_text())
+        return True
+
+    def apply_override(self, reason: str) -> None:
+        if self.plan_view is None or not reason.strip():
+            return
+        self.override_reason = reason.strip()
+        backend.record_override(self.plan_view, self.override_reason, _user())
+        self.statusMessage.emit(_("Safety override recorded: {reason}").format(reason=reason))
+
+    def _choose_export(self) -> None:
+        fmt = str(self.export_format.currentData())
+        suffix = backend.EXPORT_FORMATS[fmt]
+        path, _filter = QFileDialog.getSaveFileName(
+            self, _("Export mission"), f"mission{suffix}", f"*{suffix}"
+        )
+        if path:
+            self.export(Path(path), fmt)
+
+    def export(self, path: Path, fmt: str) -> None:
+        """Write the plan (a file per drone when several) unless unsafe and not overridden."""
+        view = self.plan_view
+        if view is None:
+            return
+        if view.violations and self.override_reason is None:
+            self.statusMessage.emit(
+                _("The mission failed validation: export refused without a safety override.")
+            )
+            return
+        self.runner.run(
+            lambda: backend.export_plan(view, path, fmt),
+            lambda paths: self.statusMessage.emit(
+                _("Exported: {files}").format(files=", ".join(str(p) for p in paths))
+            ),
+            self._failed,
+        )
+
+
+def _user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"
