@@ -1,0 +1,315 @@
+"""Terrain: DEM/DSM GeoTIFFs in any CRS, bilinear sampling, terrain following.
+
+:class:`Raster` holds one band in memory with its affine transform and CRS (read once with
+rasterio, the only I/O here); :meth:`Raster.sample` is vectorised bilinear interpolation at
+WGS84 lon/lat (transformed to the raster's CRS with pyproj), NaN outside the raster or on
+nodata.
+
+Terrain following, two ways:
+
+* :func:`follow_terrain` adds waypoints along each leg so the height above ground stays within
+  ``tolerance_m`` of the wanted height, honouring the climb and descent rates (the profile is
+  raised where the vehicle could not climb in time or descend fast enough: never lower);
+* :func:`to_terrain_frame` rewrites items into ``MAV_FRAME_GLOBAL_TERRAIN_ALT`` for autopilots
+  that fly it from their own terrain data (ArduPilot; PX4 missions do not accept that frame).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, NDArray
+
+from dronekit_plzen.errors import BadInputError, CorruptFileError, UnknownCRSError
+from dronekit_plzen.geo import WGS84, transform, utm_epsg_for_area
+from dronekit_plzen.mission_items import (
+    CMD_NAV_WAYPOINT,
+    FRAME_GLOBAL,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    FRAME_GLOBAL_TERRAIN_ALT,
+    MissionItem,
+    canonical_frame,
+)
+from missions.model import AUTOPILOT_ARDUPILOT, Mission
+
+FloatArray = NDArray[np.float64]
+
+#: autopilots whose missions accept MAV_FRAME_GLOBAL_TERRAIN_ALT
+TERRAIN_FRAME_AUTOPILOTS = frozenset({AUTOPILOT_ARDUPILOT})
+
+
+@dataclass(frozen=True)
+class Raster:
+    """A single-band elevation raster in memory (metres AMSL)."""
+
+    data: FloatArray  # rows × cols, NaN for nodata
+    transform: tuple[float, float, float, float, float, float]  # GDAL order a,b,c,d,e,f
+    crs: Any  # pyproj-compatible CRS (WKT)
+    path: str = "<raster>"
+
+    @classmethod
+    def open(cls, path: str | Path) -> Raster:
+        """Read band 1 of a GeoTIFF (any CRS); nodata becomes NaN."""
+        import rasterio
+        from rasterio.errors import RasterioIOError
+
+        p = Path(path)
+        if not p.exists():
+            raise BadInputError("terrain file not found", where=str(p))
+        try:
+            with rasterio.open(p) as ds:
+                if ds.crs is None:
+                    raise UnknownCRSError("terrain raster has no CRS", where=str(p))
+                arr = ds.read(1, masked=True).astype(np.float64)
+                data = np.ma.filled(arr, np.nan)
+                t = ds.transform
+                return cls(data, (t.a, t.b, t.c, t.d, t.e, t.f), ds.crs.to_wkt(), str(p))
+        except RasterioIOError as exc:
+            raise CorruptFileError(f"cannot read raster: {exc}", where=str(p)) from exc
+
+    def sample_xy(self, x: ArrayLike, y: ArrayLike) -> FloatArray:
+        """Bilinear interpolation at raster-CRS coordinates (pixel centres are the nodes)."""
+        a, b, c, d, e, f = self.transform
+        det = a * e - b * d
+        xa = np.asarray(x, np.float64) - c
+        ya = np.asarray(y, np.float64) - f
+        col = (e * xa - b * ya) / det - 0.5
+        row = (-d * xa + a * ya) / det - 0.5
+        nrow, ncol = self.data.shape
+        c0 = np.floor(col)
+        r0 = np.floor(row)
+        fc = col - c0
+        fr = row - r0
+        # at the last row/column, snap inside so edge pixels still sample
+        c0 = np.where((col >= ncol - 1) & (col <= ncol - 0.5), ncol - 2, c0)
+        r0 = np.where((row >= nrow - 1) & (row <= nrow - 0.5), nrow - 2, r0)
+        c0 = np.where((col < 0) & (col >= -0.5), 0, c0)
+        r0 = np.where((row < 0) & (row >= -0.5), 0, r0)
+        fc = np.clip(col - c0, 0.0, 1.0)
+        fr = np.clip(row - r0, 0.0, 1.0)
+        inside = (col >= -0.5) & (col <= ncol - 0.5) & (row >= -0.5) & (row <= nrow - 0.5)
+        inside &= np.isfinite(col) & np.isfinite(row)
+        if ncol < 2 or nrow < 2:
+            raise BadInputError("terrain raster needs at least 2×2 pixels", where=self.path)
+        ci = np.clip(c0, 0, ncol - 2).astype(np.intp)
+        ri = np.clip(r0, 0, nrow - 2).astype(np.intp)
+        z00 = self.data[ri, ci]
+        z01 = self.data[ri, ci + 1]
+        z10 = self.data[ri + 1, ci]
+        z11 = self.data[ri + 1, ci + 1]
+        top = z00 * (1 - fc) + z01 * fc
+        bot = z10 * (1 - fc) + z11 * fc
+        out = top * (1 - fr) + bot * fr
+        return np.where(inside, out, np.nan)
+
+    def sample(self, lon: ArrayLike, lat: ArrayLike) -> FloatArray:
+        """Elevation at WGS84 lon/lat (vectorised), NaN outside the raster or on nodata."""
+        lo = np.asarray(lon, np.float64)
+        la = np.asarray(lat, np.float64)
+        if lo.size == 0:
+            return np.zeros(lo.shape)
+        x, y = transform(lo, la, WGS84, self.crs)
+        return self.sample_xy(x, y)
+
+    def resolution_m(self) -> float:
+        """Pixel size in metres (the CRS's linear unit is assumed metric, degrees converted)."""
+        a, b, _c, d, e, _f = self.transform
+        px = math.hypot(a, d)
+        py = math.hypot(b, e)
+        res = min(px, py)
+        from pyproj import CRS
+
+        if CRS.from_user_input(self.crs).is_geographic:
+            res *= 111_320.0
+        return float(res)
+
+
+def open_raster(path: str | Path | None) -> Raster | None:
+    return None if path is None else Raster.open(path)
+
+
+def resolve_above_terrain(mission: Mission, dem: Raster) -> Mission:
+    """Fill AMSL altitudes of items planned "above terrain" (QGC altitude mode 3) from a DEM."""
+    items = []
+    for k, it in enumerate(mission.items):
+        if "above_terrain_m" in it.meta and math.isnan(it.alt_m):
+            z = float(dem.sample([it.lon_deg], [it.lat_deg])[0])
+            if math.isnan(z):
+                raise BadInputError(
+                    f"item {k} at {it.lat_deg:.6f}, {it.lon_deg:.6f} lies outside the DEM",
+                    where=dem.path,
+                )
+            it = it.with_(alt_m=z + float(it.meta["above_terrain_m"]))
+        items.append(it)
+    return _copy(mission, items)
+
+
+def _copy(mission: Mission, items: list[MissionItem]) -> Mission:
+    from dataclasses import replace
+
+    return replace(mission, items=items, metadata=dict(mission.metadata))
+
+
+def _simplify(d: FloatArray, z: FloatArray, tol: float) -> list[int]:
+    """Indices of profile points kept so the linear interpolation stays within ``tol``."""
+    keep = {0, len(d) - 1}
+    stack = [(0, len(d) - 1)]
+    while stack:
+        i, j = stack.pop()
+        if j - i < 2:
+            continue
+        seg = np.arange(i + 1, j)
+        t = (d[seg] - d[i]) / max(d[j] - d[i], 1e-9)
+        err = np.abs(z[seg] - (z[i] + t * (z[j] - z[i])))
+        k = int(np.argmax(err))
+        if err[k] > tol:
+            m = int(seg[k])
+            keep.add(m)
+            stack += [(i, m), (m, j)]
+    return sorted(keep)
+
+
+def follow_terrain(
+    mission: Mission,
+    dem: Raster,
+    *,
+    agl_m: float | None = None,
+    tolerance_m: float = 5.0,
+    climb_rate_m_s: float = 3.0,
+    descent_rate_m_s: float = 2.0,
+    speed_m_s: float | None = None,
+    step_m: float | None = None,
+) -> Mission:
+    """Insert waypoints so each leg keeps ``agl_m`` (default: each item's own altitude taken as
+    its wanted height above ground) within ``tolerance_m``; output items are AMSL (frame 0).
+
+    Vertical feasibility: at ``speed_m_s`` the path may rise at most ``climb_rate/speed`` per
+    metre flown and sink at most ``descent_rate/speed``; where the terrain is steeper the
+    profile is raised (a climb starts early enough, a descent is delayed), never lowered.
+    """
+    if tolerance_m <= 0:
+        raise BadInputError("terrain tolerance must be positive")
+    v = speed_m_s or mission.cruise_speed_m_s
+    up = climb_rate_m_s / v
+    down = descent_rate_m_s / v
+    step = step_m or max(2.0, min(20.0, dem.resolution_m()))
+    nav = [
+        k
+        for k, it in enumerate(mission.items)
+        if it.command == CMD_NAV_WAYPOINT and it.has_position
+    ]
+    if len(nav) < 2:
+        return _copy(mission, list(mission.items))
+    lon = np.array([mission.items[k].lon_deg for k in nav])
+    lat = np.array([mission.items[k].lat_deg for k in nav])
+    epsg = utm_epsg_for_area(lon, lat)
+    x, y = transform(lon, lat, WGS84, epsg)
+    want = np.array(
+        [agl_m if agl_m is not None else mission.items[k].alt_m for k in nav], dtype=np.float64
+    )
+    # the whole profile along all consecutive nav legs, sampled every `step`
+    seg_len = np.hypot(np.diff(x), np.diff(y))
+    n_per = np.maximum(1, np.ceil(seg_len / step).astype(int))
+    px = [np.array([x[0]])]
+    py = [np.array([y[0]])]
+    pw = [np.array([want[0]])]
+    for i, n in enumerate(n_per):
+        t = np.arange(1, n + 1) / n
+        px.append(x[i] + t * (x[i + 1] - x[i]))
+        py.append(y[i] + t * (y[i + 1] - y[i]))
+        pw.append(want[i] + t * (want[i + 1] - want[i]))
+    X, Y, W = (np.concatenate(a) for a in (px, py, pw))
+    plon, plat = transform(X, Y, epsg, WGS84)
+    ground = dem.sample(plon, plat)
+    if np.any(np.isnan(ground)):
+        i = int(np.flatnonzero(np.isnan(ground))[0])
+        raise BadInputError(f"path leaves the DEM at {plat[i]:.6f}, {plon[i]:.6f}", where=dem.path)
+    dist = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(X), np.diff(Y)))])
+    target = ground + W
+    # climb limit (start climbing early): z[i] = max_j>=i (target[j] - up*(d[j]-d[i]));
+    # descent limit (descend late): z[i] = max_j<=i (z[j] - down*(d[i]-d[j])). Both only raise.
+    climb = np.maximum.accumulate((target - up * dist)[::-1])[::-1] + up * dist
+    z = np.maximum.accumulate(climb + down * dist) - down * dist
+    vertex_idx = np.concatenate([[0], np.cumsum(n_per)])
+    keep = set(vertex_idx.tolist())
+    for a, b in itertools.pairwise(vertex_idx):
+        keep.update(int(a) + k for k in _simplify(dist[a : b + 1], z[a : b + 1], tolerance_m))
+    kept = sorted(keep)
+    # rebuild the item list: original items, nav waypoints replaced by AMSL ones, new ones between
+    out: list[MissionItem] = []
+    nav_pos = {k: j for j, k in enumerate(nav)}
+    for k, it in enumerate(mission.items):
+        if k not in nav_pos:
+            out.append(it)
+            continue
+        j = nav_pos[k]
+        if j > 0:
+            lo_i, hi_i = vertex_idx[j - 1], vertex_idx[j]
+            for p in kept:
+                if lo_i < p < hi_i:
+                    out.append(
+                        MissionItem(
+                            CMD_NAV_WAYPOINT,
+                            FRAME_GLOBAL,
+                            lat_deg=float(plat[p]),
+                            lon_deg=float(plon[p]),
+                            alt_m=round(float(z[p]), 2),
+                            meta={"terrain_follow": True},
+                        )
+                    )
+        vi = int(vertex_idx[j])
+        out.append(it.with_(frame=FRAME_GLOBAL, alt_m=round(float(z[vi]), 2)))
+    res = _copy(mission, out)
+    res.metadata["terrain_following"] = {
+        "mode": "waypoints",
+        "agl_m": agl_m,
+        "tolerance_m": tolerance_m,
+        "added_waypoints": len(out) - len(mission.items),
+        "dem": dem.path,
+    }
+    return res
+
+
+def to_terrain_frame(mission: Mission, agl_m: float | None = None) -> Mission:
+    """Items with a position → ``MAV_FRAME_GLOBAL_TERRAIN_ALT`` (height above terrain).
+
+    Only for autopilots that accept it (:data:`TERRAIN_FRAME_AUTOPILOTS`); relative items keep
+    their number as the height above ground unless ``agl_m`` is given.
+    """
+    if mission.autopilot not in TERRAIN_FRAME_AUTOPILOTS:
+        raise BadInputError(
+            "this autopilot does not fly MAV_FRAME_GLOBAL_TERRAIN_ALT missions; "
+            "use terrain following by waypoints"
+        )
+    out = []
+    for k, it in enumerate(mission.items):
+        if it.has_position and it.command == CMD_NAV_WAYPOINT:
+            if canonical_frame(it.frame) == FRAME_GLOBAL and agl_m is None:
+                raise BadInputError(f"item {k} is AMSL; give the height above ground")
+            it = it.with_(
+                frame=FRAME_GLOBAL_TERRAIN_ALT, alt_m=agl_m if agl_m is not None else it.alt_m
+            )
+        out.append(it)
+    res = _copy(mission, out)
+    res.metadata["terrain_following"] = {"mode": "frame", "agl_m": agl_m}
+    return res
+
+
+def amsl_altitudes(mission: Mission, dem: Raster | None, home_amsl_m: float) -> list[float]:
+    """AMSL altitude of every positioned item (NaN where it cannot be known)."""
+    out = []
+    for it in mission.items:
+        f = canonical_frame(it.frame)
+        if f == FRAME_GLOBAL_RELATIVE_ALT:
+            out.append(home_amsl_m + it.alt_m)
+        elif f == FRAME_GLOBAL_TERRAIN_ALT:
+            g = float(dem.sample([it.lon_deg], [it.lat_deg])[0]) if dem else math.nan
+            out.append(g + it.alt_m)
+        else:
+            out.append(it.alt_m)
+    return out
