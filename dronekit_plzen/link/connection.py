@@ -1,0 +1,492 @@
+"""One MAVLink link: a transport, a codec, one I/O thread, the vehicles seen on it.
+
+The I/O thread is the only reader of the transport. For every decoded message it (1) updates
+the sender's :class:`~dronekit_plzen.link.state.VehicleState` under a short state lock, then,
+with no lock held, (2) hands the message to subscriptions (queues) and (3) calls listeners.
+Callers block on queues (``queue.Queue.get(timeout=...)``), never on sleeps. Sending is
+serialised by a send lock and can happen from any thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from dronekit_plzen.errors import LinkError, LinkTimeout
+from dronekit_plzen.i18n import _
+from dronekit_plzen.link.codec import Codec, CodecStats, SigningKey
+from dronekit_plzen.link.state import (
+    SequenceTracker,
+    VehicleState,
+    apply_message,
+    snapshot,
+)
+from dronekit_plzen.link.transports import Transport, open_transport
+from dronekit_plzen.link.url import ConnectionSpec, parse_url
+
+log = logging.getLogger(__name__)
+
+MAV_TYPE_GCS = 6
+MAV_AUTOPILOT_INVALID = 8
+MAV_STATE_ACTIVE = 4
+#: messages an ArduPilot vehicle is asked to stream (it sends only heartbeats until asked)
+STREAM_MESSAGES_HZ = {
+    "GLOBAL_POSITION_INT": 4.0,
+    "ATTITUDE": 4.0,
+    "VFR_HUD": 2.0,
+    "SYS_STATUS": 1.0,
+    "GPS_RAW_INT": 1.0,
+    "MISSION_CURRENT": 1.0,
+    "HOME_POSITION": 0.5,
+    "EXTENDED_SYS_STATE": 1.0,
+    "BATTERY_STATUS": 1.0,
+}
+
+Listener = Callable[[Any, float], None]
+
+
+class ListenerHandle:
+    """Returned by :meth:`Link.add_listener`; ``remove()`` unregisters (idempotent)."""
+
+    def __init__(self, link: Link, fn: Listener) -> None:
+        self._link = link
+        self.fn = fn
+
+    def remove(self) -> None:
+        self._link._remove_listener(self)
+
+
+_CLOSED = object()
+
+
+class Subscription:
+    """A queue of (message, receive time) filtered by type and sender; close it when done."""
+
+    def __init__(
+        self,
+        link: Link,
+        types: Iterable[str] | None,
+        sysid: int | None,
+        maxsize: int = 100_000,
+        sink: Callable[[Any], None] | None = None,
+    ) -> None:
+        self._link = link
+        self.types = frozenset(types) if types is not None else None
+        self.sysid = sysid
+        self.queue: queue.Queue[Any] = queue.Queue(maxsize=maxsize)
+        self.dropped = 0
+        self._sink = sink
+
+    def matches(self, msg: Any) -> bool:
+        if self.types is not None and msg.get_type() not in self.types:
+            return False
+        return self.sysid is None or msg.get_srcSystem() == self.sysid
+
+    def _put(self, item: Any) -> None:
+        if self._sink is not None:
+            self._sink(item)
+            return
+        try:
+            self.queue.put_nowait(item)
+        except queue.Full:
+            self.dropped += 1
+
+    def get(self, timeout_s: float | None) -> tuple[Any, float] | None:
+        """Next (message, time); None on timeout. Raises LinkError once the link is closed."""
+        try:
+            item = self.queue.get(timeout=None if timeout_s is None else max(0.0, timeout_s))
+        except queue.Empty:
+            return None
+        if item is _CLOSED:
+            self.queue.put_nowait(_CLOSED)  # keep later get() calls failing fast
+            raise LinkError(_("link closed"))
+        return item  # type: ignore[no-any-return]
+
+    def close(self) -> None:
+        self._link._unsubscribe(self)
+
+    def __enter__(self) -> Subscription:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+@dataclass(frozen=True)
+class LinkStats:
+    codec: CodecStats
+    reconnects: int
+    connected: bool
+
+
+class Link:
+    """A live MAVLink connection. Create it with :func:`connect`; use it as a context manager."""
+
+    def __init__(
+        self,
+        spec: ConnectionSpec,
+        *,
+        system_id: int = 255,
+        component_id: int = 190,
+        heartbeat_hz: float = 1.0,
+        request_streams: bool = True,
+        link_timeout_s: float = 3.0,
+    ) -> None:
+        self.spec = spec
+        self.codec = Codec(system_id, component_id)
+        self.link_timeout_s = link_timeout_s
+        self._heartbeat_period_s = 1.0 / heartbeat_hz if heartbeat_hz > 0 else math.inf
+        self._request_streams = request_streams
+        self._send_lock = threading.Lock()
+        self._lock = threading.Lock()  # guards states/vehicles/trackers
+        self._vehicle_cond = threading.Condition(self._lock)
+        self._states: dict[int, VehicleState] = {}
+        self._vehicles: dict[int, Any] = {}
+        self._trackers: dict[int, SequenceTracker] = {}
+        self._stream_requested: dict[int, float] = {}
+        self._listeners: tuple[ListenerHandle, ...] = ()
+        self._subs: tuple[Subscription, ...] = ()
+        self._stop = threading.Event()
+        self._connected = True
+        self._reconnects = 0
+        self._datagram = spec.scheme in ("udpin", "udpout")
+        self._transport: Transport = open_transport(spec)
+        self._thread = threading.Thread(target=self._run, name=f"mavlink-io {spec}", daemon=True)
+        self._thread.start()
+
+    # ------------------------------------------------------------------ lifecycle
+    @property
+    def system_id(self) -> int:
+        return self.codec.system_id
+
+    @property
+    def component_id(self) -> int:
+        return self.codec.component_id
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        return self._transport.local_address
+
+    @property
+    def closed(self) -> bool:
+        return self._stop.is_set()
+
+    def close(self) -> None:
+        """Stop the I/O thread, close the transport, end every subscription. Idempotent."""
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._transport.interrupt()
+        if threading.current_thread() is not self._thread:
+            self._thread.join(timeout=5.0)
+        self._transport.close()
+        for sub in self._subs:
+            sub._put(_CLOSED)
+
+    def __enter__(self) -> Link:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def stats(self) -> LinkStats:
+        return LinkStats(
+            codec=self.codec.stats, reconnects=self._reconnects, connected=self._connected
+        )
+
+    # ------------------------------------------------------------------ vehicles
+    @property
+    def vehicles(self) -> dict[int, Any]:
+        """sysid → :class:`~dronekit_plzen.link.vehicle.Vehicle` for every vehicle heard."""
+        with self._lock:
+            return dict(self._vehicles)
+
+    def state_of(self, sysid: int) -> VehicleState:
+        with self._lock:
+            st = self._states[sysid]
+            tracker = self._trackers.get(sysid)
+        return snapshot(st, time.monotonic(), tracker.loss_pct if tracker else 0.0)
+
+    def wait_vehicle(self, sysid: int | None = None, timeout_s: float = 10.0) -> Any:
+        """The first vehicle (or vehicle ``sysid``) whose heartbeat arrives within ``timeout_s``."""
+        deadline = time.monotonic() + timeout_s
+        with self._vehicle_cond:
+            while True:
+                found = [v for s, v in self._vehicles.items() if sysid is None or s == sysid]
+                if found:
+                    return found[0]
+                remaining = deadline - time.monotonic()
+                if remaining <= 0 or self._stop.is_set():
+                    break
+                self._vehicle_cond.wait(remaining)
+        who = _("vehicle {sysid}").format(sysid=sysid) if sysid is not None else _("a vehicle")
+        raise LinkTimeout(
+            _("no heartbeat from {who} within {t:.1f} s").format(who=who, t=timeout_s),
+            where=str(self.spec),
+        )
+
+    def set_signing(self, sysid: int, key: SigningKey | None) -> None:
+        with self._send_lock:
+            if key is None:
+                self.codec.keys.pop(sysid, None)
+            else:
+                self.codec.keys[sysid] = key
+
+    # ------------------------------------------------------------------ sending
+    def send(self, msg: Any, target_system: int | None = None) -> None:
+        """Encode (and sign, if the target has a key) and write one message."""
+        if target_system is None:
+            target_system = getattr(msg, "target_system", None)
+        with self._send_lock:
+            data = self.codec.encode(msg, target_system=target_system)
+            self._transport.send(data)
+
+    @property
+    def mav(self) -> Any:
+        """pymavlink's message factory (``link.mav.command_long_encode(...)``)."""
+        return self.codec.mav
+
+    # ------------------------------------------------------------------ subscriptions
+    def add_listener(self, fn: Listener) -> ListenerHandle:
+        """Call ``fn(msg, recv_time_s)`` for every decoded message.
+
+        ``fn`` runs on the link's I/O thread with no lock held; keep it short.
+
+        ``recv_time_s`` is wall-clock time (``time.time()``), what a .tlog stores.
+        """
+        handle = ListenerHandle(self, fn)
+        with self._lock:
+            self._listeners = (*self._listeners, handle)
+        return handle
+
+    def _remove_listener(self, handle: ListenerHandle) -> None:
+        with self._lock:
+            self._listeners = tuple(h for h in self._listeners if h is not handle)
+
+    def subscribe(
+        self,
+        types: Iterable[str] | None = None,
+        sysid: int | None = None,
+        *,
+        maxsize: int = 100_000,
+        sink: Callable[[Any], None] | None = None,
+    ) -> Subscription:
+        sub = Subscription(self, types, sysid, maxsize=maxsize, sink=sink)
+        with self._lock:
+            self._subs = (*self._subs, sub)
+        if self._stop.is_set():
+            sub._put(_CLOSED)
+        return sub
+
+    def _unsubscribe(self, sub: Subscription) -> None:
+        with self._lock:
+            self._subs = tuple(s for s in self._subs if s is not sub)
+
+    def messages(
+        self,
+        types: Iterable[str] | None = None,
+        sysid: int | None = None,
+        timeout_s: float | None = None,
+    ) -> Iterator[Any]:
+        """Iterate over messages as they arrive; ends after ``timeout_s`` or when the link closes.
+
+        Stopping the loop early (``break``) ends the subscription cleanly.
+        """
+        deadline = math.inf if timeout_s is None else time.monotonic() + timeout_s
+        sub = self.subscribe(types, sysid)
+        try:
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return
+                try:
+                    item = sub.get(None if math.isinf(remaining) else remaining)
+                except LinkError:
+                    return
+                if item is None:
+                    return
+                yield item[0]
+        finally:
+            sub.close()
+
+    async def amessages(
+        self,
+        types: Iterable[str] | None = None,
+        sysid: int | None = None,
+        timeout_s: float | None = None,
+    ) -> AsyncIterator[Any]:
+        """Async variant of :meth:`messages` (the I/O thread hands messages to the event loop)."""
+        loop = asyncio.get_running_loop()
+        aq: asyncio.Queue[Any] = asyncio.Queue()
+
+        def sink(item: Any) -> None:
+            with contextlib.suppress(RuntimeError):  # loop already closed
+                loop.call_soon_threadsafe(aq.put_nowait, item)
+
+        sub = self.subscribe(types, sysid, sink=sink)
+        deadline = math.inf if timeout_s is None else loop.time() + timeout_s
+        try:
+            while True:
+                remaining = deadline - loop.time()
+                if remaining <= 0:
+                    return
+                try:
+                    item = await asyncio.wait_for(
+                        aq.get(), None if math.isinf(remaining) else remaining
+                    )
+                except asyncio.TimeoutError:
+                    return
+                if item is _CLOSED:
+                    return
+                yield item[0]
+        finally:
+            sub.close()
+
+    # ------------------------------------------------------------------ I/O thread
+    def _run(self) -> None:
+        next_hb = time.monotonic()
+        backoff_s = 0.2
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_hb:
+                self._send_heartbeat()
+                self._maintain_streams(now)
+                next_hb = now + self._heartbeat_period_s
+            try:
+                data = self._transport.recv(min(0.5, max(0.0, next_hb - now)))
+            except LinkError as exc:
+                if self._stop.is_set():
+                    break
+                self._connected = False
+                log.warning("%s: %s; reconnecting", self.spec, exc)
+                if self._stop.wait(backoff_s):
+                    break
+                try:
+                    self._transport.reopen()
+                except LinkError as exc2:
+                    log.info("%s: reconnect failed: %s", self.spec, exc2)
+                    backoff_s = min(2.0, backoff_s * 2)
+                    continue
+                self._connected = True
+                self._reconnects += 1
+                backoff_s = 0.2
+                next_hb = time.monotonic()
+                continue
+            if data:
+                for msg in self.codec.feed(data, datagram=self._datagram):
+                    self._handle(msg)
+
+    def _handle(self, msg: Any) -> None:
+        now_mono = time.monotonic()
+        now_wall = time.time()
+        sysid = msg.get_srcSystem()
+        compid = msg.get_srcComponent()
+        mtype = msg.get_type()
+        new_vehicle = None
+        with self._lock:
+            st = self._states.get(sysid)
+            if (
+                st is None
+                and mtype == "HEARTBEAT"
+                and msg.type != MAV_TYPE_GCS
+                and msg.autopilot != MAV_AUTOPILOT_INVALID
+            ):
+                st = VehicleState(sysid=sysid, compid=compid)
+                from dronekit_plzen.link.vehicle import Vehicle
+
+                new_vehicle = Vehicle(self, sysid, compid)
+                self._vehicles[sysid] = new_vehicle
+                self._trackers[sysid] = SequenceTracker()
+            if st is not None and compid == st.compid:
+                self._trackers[sysid].update(msg.get_seq())
+                self._states[sysid] = apply_message(st, msg, now_mono)
+            if new_vehicle is not None:
+                self._vehicle_cond.notify_all()
+            subs = self._subs
+            listeners = self._listeners
+        if new_vehicle is not None:
+            autopilot = self._states[sysid].autopilot
+            log.info("%s: vehicle %d (%s)", self.spec, sysid, autopilot)
+            if autopilot == "ardupilot":
+                self._request_data(sysid, compid, now_mono)
+            else:  # PX4 streams by default; ask only if it stays silent
+                with self._lock:
+                    self._stream_requested[sysid] = now_mono
+        for sub in subs:
+            if sub.matches(msg):
+                sub._put((msg, now_wall))
+        for handle in listeners:
+            try:
+                handle.fn(msg, now_wall)
+            except Exception:  # a broken listener must not kill the link; it is logged
+                log.exception("listener %r failed on %s", handle.fn, mtype)
+
+    def _send_heartbeat(self) -> None:
+        hb = self.mav.heartbeat_encode(MAV_TYPE_GCS, MAV_AUTOPILOT_INVALID, 0, 0, MAV_STATE_ACTIVE)
+        self.send(hb, target_system=0)
+
+    def _maintain_streams(self, now: float) -> None:
+        """Ask again for telemetry from vehicles that stay silent (lost request or a reboot)."""
+        with self._lock:
+            silent = [
+                (sysid, st.compid)
+                for sysid, st in self._states.items()
+                if math.isnan(st.lat_deg)
+                and now - self._stream_requested.get(sysid, -math.inf) > 3.0
+            ]
+        for sysid, compid in silent:
+            self._request_data(sysid, compid, now)
+
+    def _request_data(self, sysid: int, compid: int, now: float) -> None:
+        if not self._request_streams:
+            return
+        with self._lock:
+            self._stream_requested[sysid] = now
+        from pymavlink.dialects.v20 import ardupilotmega as m
+
+        # the classic ArduPilot request (all streams) and the modern per-message interval
+        self.send(self.mav.request_data_stream_encode(sysid, compid, 0, 4, 1), sysid)
+        for name, hz in STREAM_MESSAGES_HZ.items():
+            msg_id = getattr(m, f"MAVLINK_MSG_ID_{name}")
+            self.send(
+                self.mav.command_long_encode(
+                    sysid, compid, 511, 0, msg_id, 1e6 / hz, 0, 0, 0, 0, 0
+                ),
+                sysid,
+            )
+
+
+def connect(
+    url: str | ConnectionSpec,
+    *,
+    system_id: int = 255,
+    component_id: int = 190,
+    heartbeat_hz: float = 1.0,
+    request_streams: bool = True,
+    link_timeout_s: float = 3.0,
+) -> Link:
+    """Open a MAVLink link (use it in a ``with`` block).
+
+    Examples
+    --------
+    >>> with connect("udpin://127.0.0.1:14540") as link:  # doctest: +SKIP
+    ...     v = link.wait_vehicle(timeout_s=10)
+    ...     print(v.state.mode, v.state.battery_remaining_pct)
+    """
+    spec = parse_url(url) if isinstance(url, str) else url
+    return Link(
+        spec,
+        system_id=system_id,
+        component_id=component_id,
+        heartbeat_hz=heartbeat_hz,
+        request_streams=request_streams,
+        link_timeout_s=link_timeout_s,
+    )

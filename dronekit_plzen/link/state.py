@@ -1,0 +1,274 @@
+"""Vehicle state as an immutable snapshot, updated by a pure reducer.
+
+:func:`apply_message` turns (state, decoded message) into a new :class:`VehicleState`; wire units
+(1e7 degrees, mm, cm/s, cdeg, mV, cA) are converted here, once. The link owns the current
+snapshot per vehicle and swaps it atomically, so readers on any thread see a consistent state.
+
+Mission progress (``mission_seq``, ``mission_count``) is given in the indices of the mission the
+user uploaded: for ArduPilot, whose sequence 0 is the home position, one is subtracted.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from dronekit_plzen.link.modes import MODE_FLAG_SAFETY_ARMED, autopilot_name, mode_name
+
+LANDED_UNDEFINED = 0
+LANDED_ON_GROUND = 1
+LANDED_IN_AIR = 2
+LANDED_TAKEOFF = 3
+LANDED_LANDING = 4
+LANDED_NAMES = {0: "undefined", 1: "on_ground", 2: "in_air", 3: "takeoff", 4: "landing"}
+
+#: how many STATUSTEXTs a snapshot keeps
+STATUSTEXT_KEEP = 20
+
+
+@dataclass(frozen=True)
+class StatusText:
+    time_s: float
+    severity: int
+    text: str
+
+
+@dataclass(frozen=True)
+class VehicleState:
+    """What we know about one vehicle. Units in the names; NaN/None when not yet known."""
+
+    sysid: int
+    compid: int = 1
+    autopilot: str = "generic"
+    vehicle_type: int = 0
+    mode: str = ""
+    armed: bool = False
+    system_status: int = 0
+    lat_deg: float = math.nan
+    lon_deg: float = math.nan
+    alt_amsl_m: float = math.nan
+    relative_alt_m: float = math.nan
+    vn_m_s: float = math.nan
+    ve_m_s: float = math.nan
+    vd_m_s: float = math.nan
+    groundspeed_m_s: float = math.nan
+    roll_deg: float = math.nan
+    pitch_deg: float = math.nan
+    yaw_deg: float = math.nan
+    heading_deg: float = math.nan
+    battery_voltage_v: float = math.nan
+    battery_remaining_pct: float = math.nan
+    battery_current_a: float = math.nan
+    gps_fix_type: int = 0
+    satellites: int = 0
+    hdop: float = math.nan
+    #: (lat_deg, lon_deg, alt_amsl_m) from HOME_POSITION
+    home: tuple[float, float, float] | None = None
+    mission_seq: int = -1
+    mission_count: int = 0
+    mission_state: int = 0
+    last_item_reached: int = -1
+    statustexts: tuple[StatusText, ...] = ()
+    landed_state: int = LANDED_UNDEFINED
+    #: SYS_STATUS sensor bitmasks: present & enabled & not healthy
+    sensors_unhealthy: int = 0
+    #: monotonic time of the last HEARTBEAT (seconds); heartbeat_age_s is computed from it
+    last_heartbeat_s: float = math.nan
+    heartbeat_age_s: float = math.inf
+    packet_loss_pct: float = 0.0
+    messages_received: int = 0
+    last_message_s: float = math.nan
+    extra: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def position_known(self) -> bool:
+        return not (math.isnan(self.lat_deg) or math.isnan(self.lon_deg))
+
+    @property
+    def in_air(self) -> bool:
+        return self.landed_state in (LANDED_IN_AIR, LANDED_TAKEOFF, LANDED_LANDING)
+
+    @property
+    def healthy(self) -> bool:
+        return self.sensors_unhealthy == 0
+
+    @property
+    def landed_state_name(self) -> str:
+        return LANDED_NAMES.get(self.landed_state, str(self.landed_state))
+
+
+@dataclass
+class SequenceTracker:
+    """Packet loss from MAVLink sequence-number gaps of one (system, component) stream."""
+
+    last_seq: int | None = None
+    received: int = 0
+    lost: int = 0
+
+    def update(self, seq: int) -> None:
+        if self.last_seq is not None:
+            gap = (seq - self.last_seq - 1) % 256
+            if gap < 128:  # a large "gap" is a duplicate or a reordered old packet
+                self.lost += gap
+            else:
+                return
+        self.last_seq = seq
+        self.received += 1
+
+    @property
+    def loss_pct(self) -> float:
+        total = self.received + self.lost
+        return 100.0 * self.lost / total if total else 0.0
+
+
+def _e7(v: int) -> float:
+    return v / 1e7
+
+
+def _heartbeat(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    ap = autopilot_name(m.autopilot)
+    return replace(
+        s,
+        autopilot=ap,
+        vehicle_type=m.type,
+        mode=mode_name(ap, m.base_mode, m.custom_mode, m.type),
+        armed=bool(m.base_mode & MODE_FLAG_SAFETY_ARMED),
+        system_status=m.system_status,
+        last_heartbeat_s=now_s,
+    )
+
+
+def _global_position(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    hdg = s.heading_deg if m.hdg == 65535 else m.hdg / 100.0
+    return replace(
+        s,
+        lat_deg=_e7(m.lat),
+        lon_deg=_e7(m.lon),
+        alt_amsl_m=m.alt / 1000.0,
+        relative_alt_m=m.relative_alt / 1000.0,
+        vn_m_s=m.vx / 100.0,
+        ve_m_s=m.vy / 100.0,
+        vd_m_s=m.vz / 100.0,
+        heading_deg=hdg,
+    )
+
+
+def _attitude(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    return replace(
+        s,
+        roll_deg=math.degrees(m.roll),
+        pitch_deg=math.degrees(m.pitch),
+        yaw_deg=math.degrees(m.yaw) % 360.0,
+    )
+
+
+def _vfr_hud(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    return replace(s, groundspeed_m_s=float(m.groundspeed), heading_deg=float(m.heading))
+
+
+def _sys_status(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    present = m.onboard_control_sensors_present & m.onboard_control_sensors_enabled
+    return replace(
+        s,
+        battery_voltage_v=(m.voltage_battery / 1000.0)
+        if m.voltage_battery != 65535
+        else s.battery_voltage_v,
+        battery_current_a=(m.current_battery / 100.0) if m.current_battery >= 0 else math.nan,
+        battery_remaining_pct=float(m.battery_remaining) if m.battery_remaining >= 0 else math.nan,
+        sensors_unhealthy=present & ~m.onboard_control_sensors_health,
+    )
+
+
+def _battery_status(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    if m.id != 0:
+        return s
+    cells = [v for v in m.voltages if v != 65535]
+    volts = sum(cells) / 1000.0 if cells else s.battery_voltage_v
+    return replace(
+        s,
+        battery_voltage_v=volts,
+        battery_current_a=(m.current_battery / 100.0)
+        if m.current_battery >= 0
+        else s.battery_current_a,
+        battery_remaining_pct=float(m.battery_remaining)
+        if m.battery_remaining >= 0
+        else s.battery_remaining_pct,
+    )
+
+
+def _gps_raw(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    return replace(
+        s,
+        gps_fix_type=m.fix_type,
+        satellites=0 if m.satellites_visible == 255 else m.satellites_visible,
+        hdop=math.nan if m.eph == 65535 else m.eph / 100.0,
+    )
+
+
+def _home(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    return replace(s, home=(_e7(m.latitude), _e7(m.longitude), m.altitude / 1000.0))
+
+
+def _offset(s: VehicleState) -> int:
+    return 1 if s.autopilot == "ardupilot" else 0
+
+
+def _mission_current(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    off = _offset(s)
+    total = int(getattr(m, "total", 0) or 0)
+    count = max(0, total - off) if total and total != 65535 else s.mission_count
+    return replace(
+        s,
+        mission_seq=max(-1, m.seq - off),
+        mission_count=count,
+        mission_state=int(getattr(m, "mission_state", 0) or 0),
+    )
+
+
+def _item_reached(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    return replace(s, last_item_reached=m.seq - _offset(s))
+
+
+def _statustext(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    text = m.text.decode("utf-8", "replace") if isinstance(m.text, bytes) else str(m.text)
+    entry = StatusText(time_s=now_s, severity=int(m.severity), text=text.rstrip("\x00"))
+    return replace(s, statustexts=(*s.statustexts, entry)[-STATUSTEXT_KEEP:])
+
+
+def _extended_sys_state(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    return replace(s, landed_state=int(m.landed_state))
+
+
+_REDUCERS = {
+    "HEARTBEAT": _heartbeat,
+    "GLOBAL_POSITION_INT": _global_position,
+    "ATTITUDE": _attitude,
+    "VFR_HUD": _vfr_hud,
+    "SYS_STATUS": _sys_status,
+    "BATTERY_STATUS": _battery_status,
+    "GPS_RAW_INT": _gps_raw,
+    "HOME_POSITION": _home,
+    "MISSION_CURRENT": _mission_current,
+    "MISSION_ITEM_REACHED": _item_reached,
+    "STATUSTEXT": _statustext,
+    "EXTENDED_SYS_STATE": _extended_sys_state,
+}
+
+#: message types that change the state (others only bump the counters)
+STATE_MESSAGES = frozenset(_REDUCERS)
+
+
+def apply_message(state: VehicleState, msg: Any, now_s: float) -> VehicleState:
+    """Return ``state`` updated by one decoded message received at monotonic ``now_s``."""
+    fn = _REDUCERS.get(msg.get_type())
+    new = fn(state, msg, now_s) if fn is not None else state
+    return replace(new, messages_received=state.messages_received + 1, last_message_s=now_s)
+
+
+def snapshot(state: VehicleState, now_s: float, loss_pct: float) -> VehicleState:
+    """The state as a caller sees it: heartbeat age and packet loss filled in for ``now_s``."""
+    age = (
+        math.inf if math.isnan(state.last_heartbeat_s) else max(0.0, now_s - state.last_heartbeat_s)
+    )
+    return replace(state, heartbeat_age_s=age, packet_loss_pct=loss_pct)

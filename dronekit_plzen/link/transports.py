@@ -1,0 +1,349 @@
+"""Byte transports (UDP in/out, TCP, serial), looked up by scheme in :data:`TRANSPORTS`.
+
+A transport only moves bytes: ``recv(timeout_s)`` returns what arrived (``b""`` when nothing
+did), ``send(data)`` writes, ``close()`` releases the OS resources. ``recv`` is called from the
+link's single I/O thread only; ``send`` may be called from any thread (the link serialises it).
+``interrupt()`` wakes a blocked ``recv`` so that shutdown never waits for a timeout.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import select
+import socket
+import threading
+from collections.abc import Callable
+from typing import Protocol
+
+from dronekit_plzen.errors import LinkError
+from dronekit_plzen.i18n import _
+from dronekit_plzen.link.url import ConnectionSpec
+
+log = logging.getLogger(__name__)
+
+_RECV_SIZE = 65536
+
+
+class Transport(Protocol):
+    spec: ConnectionSpec
+
+    def recv(self, timeout_s: float) -> bytes: ...
+
+    def send(self, data: bytes) -> None: ...
+
+    def reopen(self) -> None: ...
+
+    def interrupt(self) -> None: ...
+
+    def close(self) -> None: ...
+
+    @property
+    def local_address(self) -> tuple[str, int] | None: ...
+
+
+class _Waker:
+    """A self-pipe: lets another thread wake a ``select`` in the I/O thread."""
+
+    def __init__(self) -> None:
+        self.r, self.w = os.pipe()
+        os.set_blocking(self.r, False)
+        os.set_blocking(self.w, False)
+
+    def wake(self) -> None:
+        with contextlib.suppress(BlockingIOError, OSError):
+            os.write(self.w, b"x")
+
+    def drain(self) -> None:
+        try:
+            while os.read(self.r, 512):
+                pass
+        except (BlockingIOError, OSError):
+            pass
+
+    def close(self) -> None:
+        for fd in (self.r, self.w):
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class _SelectMixin:
+    _waker: _Waker
+
+    def _wait(self, fd: int, timeout_s: float) -> bool:
+        try:
+            ready, _w, _x = select.select([fd, self._waker.r], [], [], max(0.0, timeout_s))
+        except (OSError, ValueError) as exc:
+            raise LinkError(_("transport closed: {err}").format(err=exc)) from exc
+        if self._waker.r in ready:
+            self._waker.drain()
+        return fd in ready
+
+    def interrupt(self) -> None:
+        self._waker.wake()
+
+
+class UdpInTransport(_SelectMixin):
+    """Bind a UDP port; send back to every address that has sent to us."""
+
+    def __init__(self, spec: ConnectionSpec) -> None:
+        self.spec = spec
+        self._waker = _Waker()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            self._sock.bind((spec.host or "0.0.0.0", spec.port or 0))
+        except OSError as exc:
+            self.close()
+            raise LinkError(_("cannot bind UDP {url}: {err}").format(url=spec, err=exc)) from exc
+        self._peers: list[tuple[str, int]] = []
+        self._lock = threading.Lock()
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        addr = self._sock.getsockname()
+        return (str(addr[0]), int(addr[1]))
+
+    def recv(self, timeout_s: float) -> bytes:
+        if not self._wait(self._sock.fileno(), timeout_s):
+            return b""
+        try:
+            data, addr = self._sock.recvfrom(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError as exc:  # ICMP port unreachable etc: not fatal for a bound socket
+            log.debug("udpin recv: %s", exc)
+            return b""
+        with self._lock:
+            if addr not in self._peers:
+                self._peers.append(addr)
+        return data
+
+    def send(self, data: bytes) -> None:
+        with self._lock:
+            peers = list(self._peers)
+        for addr in peers:
+            try:
+                self._sock.sendto(data, addr)
+            except OSError as exc:
+                log.debug("udpin send to %s: %s", addr, exc)
+
+    def reopen(self) -> None:
+        """Nothing to do: a bound UDP socket survives the peer going away."""
+
+    def close(self) -> None:
+        self._sock.close()
+        self._waker.close()
+
+
+class UdpOutTransport(_SelectMixin):
+    """Send to HOST:PORT from an ephemeral port; receive the answers."""
+
+    def __init__(self, spec: ConnectionSpec) -> None:
+        self.spec = spec
+        self._waker = _Waker()
+        self._sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self._addr = (spec.host or "127.0.0.1", spec.port or 0)
+        try:
+            self._sock.bind(("127.0.0.1" if self._addr[0].startswith("127.") else "0.0.0.0", 0))
+        except OSError as exc:
+            self.close()
+            raise LinkError(_("cannot open UDP {url}: {err}").format(url=spec, err=exc)) from exc
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        addr = self._sock.getsockname()
+        return (str(addr[0]), int(addr[1]))
+
+    def recv(self, timeout_s: float) -> bytes:
+        if not self._wait(self._sock.fileno(), timeout_s):
+            return b""
+        try:
+            data, _addr = self._sock.recvfrom(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return b""
+        except OSError as exc:  # ECONNREFUSED from a previous send: the peer is not up yet
+            log.debug("udpout recv: %s", exc)
+            return b""
+        return data
+
+    def send(self, data: bytes) -> None:
+        try:
+            self._sock.sendto(data, self._addr)
+        except OSError as exc:
+            log.debug("udpout send: %s", exc)
+
+    def reopen(self) -> None:
+        """Nothing to do for UDP."""
+
+    def close(self) -> None:
+        self._sock.close()
+        self._waker.close()
+
+
+class TcpTransport(_SelectMixin):
+    """A TCP client; :meth:`reopen` reconnects after the server went away."""
+
+    def __init__(self, spec: ConnectionSpec, connect_timeout_s: float = 5.0) -> None:
+        self.spec = spec
+        self._waker = _Waker()
+        self._timeout = connect_timeout_s
+        self._sock: socket.socket | None = None
+        self._send_lock = threading.Lock()
+        try:
+            self._connect()
+        except LinkError:
+            self._waker.close()
+            raise
+
+    def _connect(self) -> None:
+        addr = (self.spec.host or "127.0.0.1", self.spec.port or 0)
+        try:
+            sock = socket.create_connection(addr, timeout=self._timeout)
+        except OSError as exc:
+            raise LinkError(
+                _("cannot connect to {url}: {err}").format(url=self.spec, err=exc)
+            ) from exc
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sock.settimeout(self._timeout)
+        self._sock = sock
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        if self._sock is None:
+            return None
+        addr = self._sock.getsockname()
+        return (str(addr[0]), int(addr[1]))
+
+    def recv(self, timeout_s: float) -> bytes:
+        sock = self._sock
+        if sock is None:
+            raise LinkError(_("TCP connection is closed"), where=str(self.spec))
+        if not self._wait(sock.fileno(), timeout_s):
+            return b""
+        try:
+            data = sock.recv(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError, TimeoutError):
+            return b""
+        except OSError as exc:
+            raise LinkError(
+                _("TCP connection broke: {err}").format(err=exc), where=str(self.spec)
+            ) from exc
+        if not data:
+            raise LinkError(_("TCP peer closed the connection"), where=str(self.spec))
+        return data
+
+    def send(self, data: bytes) -> None:
+        with self._send_lock:
+            sock = self._sock
+            if sock is None:
+                return  # reconnecting: the protocol layer retries
+            try:
+                sock.sendall(data)
+            except OSError as exc:
+                log.debug("tcp send: %s", exc)
+
+    def reopen(self) -> None:
+        with self._send_lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+        self._connect()
+
+    def close(self) -> None:
+        with self._send_lock:
+            if self._sock is not None:
+                self._sock.close()
+                self._sock = None
+        self._waker.close()
+
+
+class SerialTransport(_SelectMixin):
+    """A POSIX serial device (or pty) in raw mode at the requested baud rate."""
+
+    def __init__(self, spec: ConnectionSpec) -> None:
+        import termios
+        import tty
+
+        self.spec = spec
+        self._waker = _Waker()
+        device = spec.device or ""
+        try:
+            self._fd = os.open(device, os.O_RDWR | os.O_NOCTTY | os.O_NONBLOCK)
+        except OSError as exc:
+            self._waker.close()
+            raise LinkError(
+                _("cannot open serial device: {err}").format(err=exc), where=device
+            ) from exc
+        try:
+            tty.setraw(self._fd)
+            attrs = termios.tcgetattr(self._fd)
+            speed = getattr(termios, f"B{spec.baud}", None)
+            if speed is not None:
+                attrs[4] = attrs[5] = speed
+            termios.tcsetattr(self._fd, termios.TCSANOW, attrs)
+        except termios.error as exc:
+            os.close(self._fd)
+            self._waker.close()
+            raise LinkError(_("not a serial device: {err}").format(err=exc), where=device) from exc
+        self._lock = threading.Lock()
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        return None
+
+    def recv(self, timeout_s: float) -> bytes:
+        if not self._wait(self._fd, timeout_s):
+            return b""
+        try:
+            return os.read(self._fd, _RECV_SIZE)
+        except BlockingIOError:
+            return b""
+        except OSError as exc:
+            raise LinkError(
+                _("serial device failed: {err}").format(err=exc), where=self.spec.device
+            ) from exc
+
+    def send(self, data: bytes) -> None:
+        with self._lock:
+            view = memoryview(data)
+            while view:
+                try:
+                    n = os.write(self._fd, view)
+                except BlockingIOError:
+                    select.select([], [self._fd], [], 0.5)
+                    continue
+                except OSError as exc:
+                    log.debug("serial send: %s", exc)
+                    return
+                view = view[n:]
+
+    def reopen(self) -> None:
+        """A vanished USB device cannot be reopened here; the error surfaces to the caller."""
+        raise LinkError(_("serial device is gone"), where=self.spec.device)
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            os.close(self._fd)
+        self._waker.close()
+
+
+#: scheme → factory; add a transport by registering it here
+TRANSPORTS: dict[str, Callable[[ConnectionSpec], Transport]] = {
+    "udpin": UdpInTransport,
+    "udpout": UdpOutTransport,
+    "tcp": TcpTransport,
+    "serial": SerialTransport,
+}
+
+
+def open_transport(spec: ConnectionSpec) -> Transport:
+    """Open the transport registered for ``spec.scheme``."""
+    try:
+        factory = TRANSPORTS[spec.scheme]
+    except KeyError:
+        raise LinkError(
+            _("no transport for scheme {scheme!r}").format(scheme=spec.scheme)
+        ) from None
+    return factory(spec)

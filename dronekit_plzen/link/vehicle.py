@@ -1,0 +1,468 @@
+"""One vehicle on a link: its state snapshot, commands and mission transfers.
+
+Every blocking call waits on a queue fed by the link's I/O thread and ends with a result, a
+:class:`~dronekit_plzen.errors.CommandError` / :class:`~dronekit_plzen.errors.MissionTransferError`
+carrying the protocol's code, or a :class:`~dronekit_plzen.errors.LinkTimeout`. Commands to one
+vehicle are serialised (one COMMAND_ACK can then only belong to one command); mission transfers
+are serialised separately.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dronekit_plzen.errors import BadInputError, LinkTimeout, MissionTransferError
+from dronekit_plzen.i18n import _
+from dronekit_plzen.link import commands as cmdproto
+from dronekit_plzen.link import mission as misproto
+from dronekit_plzen.link.codec import SigningKey, signing_timestamp
+from dronekit_plzen.link.commands import CommandPolicy, CommandResult
+from dronekit_plzen.link.mission import TransferPolicy
+from dronekit_plzen.link.modes import INTENT_MODES, mode_params
+from dronekit_plzen.link.state import VehicleState
+from dronekit_plzen.mission_items import (
+    CMD_NAV_WAYPOINT,
+    FRAME_GLOBAL,
+    MISSION_TYPE_MISSION,
+    MissionItem,
+)
+
+if TYPE_CHECKING:
+    from dronekit_plzen.link.connection import Link, Subscription
+
+MAV_CMD_DO_SET_MODE = 176
+MAV_CMD_NAV_TAKEOFF = 22
+MAV_CMD_NAV_LAND = 21
+MAV_CMD_NAV_RETURN_TO_LAUNCH = 20
+MAV_CMD_DO_CHANGE_SPEED = 178
+MAV_CMD_DO_SET_HOME = 179
+MAV_CMD_DO_REPOSITION = 192
+MAV_CMD_DO_SET_MISSION_CURRENT = 224
+MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN = 246
+MAV_CMD_MISSION_START = 300
+MAV_CMD_COMPONENT_ARM_DISARM = 400
+MAV_CMD_SET_MESSAGE_INTERVAL = 511
+MAV_CMD_REQUEST_MESSAGE = 512
+FORCE_MAGIC = 21196
+MAV_FRAME_GLOBAL_INT = 5
+MAV_FRAME_GLOBAL_RELATIVE_ALT_INT = 6
+MISSION_MESSAGES = frozenset(
+    {
+        "MISSION_REQUEST_INT",
+        "MISSION_REQUEST",
+        "MISSION_ACK",
+        "MISSION_COUNT",
+        "MISSION_ITEM_INT",
+        "MISSION_ITEM",
+    }
+)
+
+
+class _Port:
+    """Adapter between the protocol clients and a link subscription for one vehicle."""
+
+    def __init__(self, vehicle: Vehicle, sub: Subscription) -> None:
+        self.vehicle = vehicle
+        self.sub = sub
+
+    def send_to_vehicle(self, msg: Any) -> None:
+        self.vehicle.link.send(msg, self.vehicle.sysid)
+
+    def _next(self, timeout_s: float) -> Any | None:
+        item = self.sub.get(timeout_s)
+        return None if item is None else item[0]
+
+    next_ack = _next
+    next_mission_message = _next
+
+    @property
+    def gcs_system_id(self) -> int:
+        return self.vehicle.link.system_id
+
+    @property
+    def mav(self) -> Any:
+        return self.vehicle.link.mav
+
+    @property
+    def target(self) -> tuple[int, int]:
+        return (self.vehicle.sysid, self.vehicle.compid)
+
+    @property
+    def loss_fraction(self) -> float:
+        return self.vehicle.state.packet_loss_pct / 100.0
+
+
+class Vehicle:
+    """A vehicle heard on a :class:`~dronekit_plzen.link.connection.Link` (one system id)."""
+
+    def __init__(self, link: Link, sysid: int, compid: int) -> None:
+        self.link = link
+        self.sysid = sysid
+        self.compid = compid
+        self.command_policy = CommandPolicy()
+        self.transfer_policy = TransferPolicy()
+        self._cmd_lock = threading.Lock()
+        self._mission_lock = threading.Lock()
+
+    def __repr__(self) -> str:
+        return f"<Vehicle {self.sysid} on {self.link.spec}>"
+
+    # ------------------------------------------------------------------ state
+    @property
+    def state(self) -> VehicleState:
+        """A frozen snapshot; read it again for fresh values."""
+        return self.link.state_of(self.sysid)
+
+    @property
+    def autopilot(self) -> str:
+        return self.state.autopilot
+
+    @property
+    def connected(self) -> bool:
+        return self.state.heartbeat_age_s < self.link.link_timeout_s
+
+    def wait_for(
+        self, predicate: Callable[[VehicleState], bool], timeout_s: float, what: str = ""
+    ) -> VehicleState:
+        """Block until ``predicate(state)`` holds (re-checked on every message from the vehicle)."""
+        deadline = time.monotonic() + timeout_s
+        with self.link.subscribe(sysid=self.sysid, maxsize=1000) as sub:
+            while True:
+                st = self.state
+                if predicate(st):
+                    return st
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise LinkTimeout(
+                        _("vehicle {sysid}: timed out waiting for {what}").format(
+                            sysid=self.sysid, what=what or _("a condition")
+                        )
+                    )
+                sub.get(min(remaining, 1.0))
+
+    # ------------------------------------------------------------------ commands
+    def command_long(
+        self,
+        command: int,
+        p1: float = 0.0,
+        p2: float = 0.0,
+        p3: float = 0.0,
+        p4: float = 0.0,
+        p5: float = 0.0,
+        p6: float = 0.0,
+        p7: float = 0.0,
+        *,
+        policy: CommandPolicy | None = None,
+        name: str = "",
+        on_progress: Callable[[int], None] | None = None,
+    ) -> CommandResult:
+        """Send a COMMAND_LONG per the command protocol; return the ACCEPTED result."""
+        mav = self.link.mav
+
+        def build(confirmation: int) -> Any:
+            return mav.command_long_encode(
+                self.sysid, self.compid, command, confirmation, p1, p2, p3, p4, p5, p6, p7
+            )
+
+        return self._run(command, build, policy, name, on_progress)
+
+    def command_int(
+        self,
+        command: int,
+        frame: int,
+        p1: float = 0.0,
+        p2: float = 0.0,
+        p3: float = 0.0,
+        p4: float = 0.0,
+        x: int = 0,
+        y: int = 0,
+        z: float = 0.0,
+        *,
+        policy: CommandPolicy | None = None,
+        name: str = "",
+    ) -> CommandResult:
+        """Send a COMMAND_INT (positions as 1e7 degrees); retried like COMMAND_LONG."""
+        mav = self.link.mav
+
+        def build(_confirmation: int) -> Any:
+            return mav.command_int_encode(
+                self.sysid, self.compid, frame, command, 0, 0, p1, p2, p3, p4, x, y, z
+            )
+
+        return self._run(command, build, policy, name, None)
+
+    def _run(
+        self,
+        command: int,
+        build: Callable[[int], Any],
+        policy: CommandPolicy | None,
+        name: str,
+        on_progress: Callable[[int], None] | None,
+    ) -> CommandResult:
+        with self._cmd_lock, self.link.subscribe({"COMMAND_ACK"}, self.sysid) as sub:
+            return cmdproto.run_command(
+                _Port(self, sub),
+                command,
+                build,
+                policy=policy or self.command_policy,
+                name=name or str(command),
+                on_progress=on_progress,
+            )
+
+    def arm(self, force: bool = False) -> CommandResult:
+        return self.command_long(
+            MAV_CMD_COMPONENT_ARM_DISARM, 1, FORCE_MAGIC if force else 0, name="arm"
+        )
+
+    def disarm(self, force: bool = False) -> CommandResult:
+        return self.command_long(
+            MAV_CMD_COMPONENT_ARM_DISARM, 0, FORCE_MAGIC if force else 0, name="disarm"
+        )
+
+    def set_mode(self, mode: str) -> CommandResult:
+        """Switch to a flight mode by name (``AUTO.MISSION``, ``POSCTL``; ``AUTO``, ``GUIDED``)."""
+        st = self.state
+        p1, p2, p3 = mode_params(st.autopilot, mode, st.vehicle_type)
+        return self.command_long(MAV_CMD_DO_SET_MODE, p1, p2, p3, name=f"set_mode {mode}")
+
+    def _intent(self, intent: str) -> str:
+        table = INTENT_MODES.get(self.autopilot)
+        if table is None:
+            raise BadInputError(
+                _("vehicle {sysid}: unknown autopilot, cannot choose a mode").format(
+                    sysid=self.sysid
+                )
+            )
+        return table[intent]
+
+    def takeoff(self, alt_m: float) -> CommandResult:
+        """Take off to ``alt_m`` above home (the vehicle must be armed; ArduPilot in GUIDED)."""
+        if not 0 < alt_m <= 500:
+            raise BadInputError(
+                _("takeoff altitude must be in (0, 500] m: {alt}").format(alt=alt_m)
+            )
+        st = self.state
+        if st.autopilot == "ardupilot":
+            if st.mode != "GUIDED":
+                self.set_mode("GUIDED")
+            return self.command_long(MAV_CMD_NAV_TAKEOFF, 0, 0, 0, 0, 0, 0, alt_m, name="takeoff")
+        # PX4 takes an AMSL altitude; NaN position = here
+        base = st.home[2] if st.home is not None else st.alt_amsl_m - (st.relative_alt_m or 0.0)
+        if math.isnan(base):
+            raise LinkTimeout(
+                _("vehicle {sysid}: home altitude not known yet").format(sysid=self.sysid)
+            )
+        nan = math.nan
+        return self.command_long(
+            MAV_CMD_NAV_TAKEOFF, -1, 0, 0, nan, nan, nan, base + alt_m, name="takeoff"
+        )
+
+    def land(self) -> CommandResult:
+        if self.autopilot == "ardupilot":
+            return self.set_mode("LAND")
+        nan = math.nan
+        return self.command_long(MAV_CMD_NAV_LAND, 0, 0, 0, nan, nan, nan, nan, name="land")
+
+    def rtl(self) -> CommandResult:
+        if self.autopilot == "ardupilot":
+            return self.set_mode("RTL")
+        return self.command_long(MAV_CMD_NAV_RETURN_TO_LAUNCH, name="rtl")
+
+    def goto(
+        self, lat_deg: float, lon_deg: float, alt_m: float, *, relative: bool = True
+    ) -> CommandResult:
+        """Fly to a position (MAV_CMD_DO_REPOSITION).
+
+        ``alt_m`` is above home unless ``relative=False`` (then AMSL).
+        """
+        st = self.state
+        frame = MAV_FRAME_GLOBAL_RELATIVE_ALT_INT if relative else MAV_FRAME_GLOBAL_INT
+        z = alt_m
+        if st.autopilot == "px4" and relative:  # PX4 repositions in AMSL
+            if st.home is None:
+                raise LinkTimeout(
+                    _("vehicle {sysid}: home position not known yet").format(sysid=self.sysid)
+                )
+            frame, z = MAV_FRAME_GLOBAL_INT, st.home[2] + alt_m
+        if st.autopilot == "ardupilot" and st.mode != "GUIDED":
+            self.set_mode("GUIDED")
+        return self.command_int(
+            MAV_CMD_DO_REPOSITION,
+            frame,
+            -1,
+            1,  # MAV_DO_REPOSITION_FLAGS_CHANGE_MODE
+            0,
+            math.nan,
+            round(lat_deg * 1e7),
+            round(lon_deg * 1e7),
+            z,
+            name="goto",
+        )
+
+    def set_speed(self, speed_m_s: float) -> CommandResult:
+        if not 0 < speed_m_s <= 50:
+            raise BadInputError(_("speed must be in (0, 50] m/s: {v}").format(v=speed_m_s))
+        return self.command_long(MAV_CMD_DO_CHANGE_SPEED, 1, speed_m_s, -1, name="set_speed")
+
+    def set_home(
+        self, lat_deg: float | None = None, lon_deg: float | None = None, alt_amsl_m: float = 0.0
+    ) -> CommandResult:
+        """Set home here (no arguments) or at a position."""
+        if lat_deg is None or lon_deg is None:
+            return self.command_long(MAV_CMD_DO_SET_HOME, 1, name="set_home")
+        return self.command_long(
+            MAV_CMD_DO_SET_HOME, 0, 0, 0, math.nan, lat_deg, lon_deg, alt_amsl_m, name="set_home"
+        )
+
+    def start_mission(self) -> CommandResult:
+        if self.autopilot == "ardupilot":
+            if self.state.mode != "AUTO":
+                self.set_mode("AUTO")
+            return self.command_long(MAV_CMD_MISSION_START, 0, 0, name="start_mission")
+        return self.command_long(MAV_CMD_MISSION_START, 0, 0, name="start_mission")
+
+    def pause_mission(self) -> CommandResult:
+        return self.set_mode(self._intent("hold"))
+
+    def continue_mission(self) -> CommandResult:
+        return self.set_mode(self._intent("mission"))
+
+    def request_message(self, msg_id: int, *params: float) -> CommandResult:
+        p = [float(x) for x in (*params, 0, 0, 0, 0, 0)[:5]]
+        return self.command_long(
+            MAV_CMD_REQUEST_MESSAGE, msg_id, p[0], p[1], p[2], p[3], p[4], 0, name="request_message"
+        )
+
+    def set_message_interval(self, msg_id: int, hz: float) -> CommandResult:
+        """Stream ``msg_id`` at ``hz`` (0 stops it, negative asks for the default rate)."""
+        interval = -1.0 if hz == 0 else 0.0 if hz < 0 else 1e6 / hz
+        return self.command_long(
+            MAV_CMD_SET_MESSAGE_INTERVAL, msg_id, interval, name="set_message_interval"
+        )
+
+    def reboot(self) -> CommandResult:
+        return self.command_long(MAV_CMD_PREFLIGHT_REBOOT_SHUTDOWN, 1, 0, name="reboot")
+
+    def set_current(self, seq: int) -> None:
+        """Make item ``seq`` of the user's mission current (ArduPilot's home offset applied)."""
+        wire = seq + (1 if self.autopilot == "ardupilot" else 0)
+        self.command_long(MAV_CMD_DO_SET_MISSION_CURRENT, wire, 0, name="set_current")
+        self.wait_for(lambda s: s.mission_seq == seq, 5.0, f"MISSION_CURRENT seq {seq}")
+
+    # ------------------------------------------------------------------ signing
+    def setup_signing(
+        self, key: bytes, *, link_id: int = 0, confirm_timeout_s: float = 5.0
+    ) -> None:
+        """Send SETUP_SIGNING with ``key`` (32 bytes), then sign to and require signatures from it.
+
+        The vehicle does not acknowledge SETUP_SIGNING; we confirm by waiting for a correctly
+        signed message from it. ``key=b""`` disables signing on both sides.
+        """
+        if key and len(key) != 32:
+            raise BadInputError(_("a MAVLink signing key has 32 bytes, got {n}").format(n=len(key)))
+        ts = signing_timestamp()
+        msg = self.link.mav.setup_signing_encode(
+            self.sysid, self.compid, key.ljust(32, b"\0"), ts if key else 0
+        )
+        self.link.set_signing(self.sysid, None)
+        self.link.send(msg, self.sysid)  # sent unsigned: the vehicle has no key yet
+        if not key:
+            return
+        sk = SigningKey(key=key, link_id=link_id, timestamp=ts)
+        self.link.set_signing(self.sysid, sk)
+        deadline = time.monotonic() + confirm_timeout_s
+        with self.link.subscribe(sysid=self.sysid) as sub:
+            while (left := deadline - time.monotonic()) > 0:
+                item = sub.get(left)
+                if item is not None and getattr(item[0], "_dkp_verified", False):
+                    return
+        raise LinkTimeout(
+            _("vehicle {sysid}: no signed message after SETUP_SIGNING").format(sysid=self.sysid)
+        )
+
+    @staticmethod
+    def new_signing_key() -> bytes:
+        return os.urandom(32)
+
+    # ------------------------------------------------------------------ missions
+    def _home_item(self) -> MissionItem:
+        st = self.state
+        lat, lon, alt = st.home if st.home is not None else (0.0, 0.0, 0.0)
+        return MissionItem(
+            command=CMD_NAV_WAYPOINT, frame=FRAME_GLOBAL, lat_deg=lat, lon_deg=lon, alt_m=alt
+        )
+
+    def _with_home(self, items: Sequence[MissionItem], mission_type: int) -> list[MissionItem]:
+        out = [
+            it if it.mission_type == mission_type else it.with_(mission_type=mission_type)
+            for it in items
+        ]
+        if self.autopilot == "ardupilot" and mission_type == MISSION_TYPE_MISSION:
+            out.insert(0, self._home_item())
+        return out
+
+    def _transfer(self, fn: Callable[[_Port], Any]) -> Any:
+        with self._mission_lock, self.link.subscribe(MISSION_MESSAGES, self.sysid) as sub:
+            return fn(_Port(self, sub))
+
+    def upload_mission(
+        self,
+        items: Sequence[MissionItem],
+        mission_type: int = MISSION_TYPE_MISSION,
+        verify: bool = True,
+        *,
+        policy: TransferPolicy | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        """Upload ``items`` (without ArduPilot's home: it is inserted here) and verify them."""
+        wire = self._with_home(items, mission_type)
+        pol = policy or self.transfer_policy
+        self._transfer(
+            lambda port: misproto.upload(
+                port, wire, mission_type, policy=pol, on_progress=on_progress
+            )
+        )
+        if verify:
+            back = self.download_mission(mission_type, policy=pol)
+            mismatch = _first_mismatch(list(items), back)
+            if mismatch is not None:
+                raise MissionTransferError(
+                    _("verification failed: item {i} differs after upload").format(i=mismatch),
+                    mission_result=1,
+                    mission_type=mission_type,
+                )
+
+    def download_mission(
+        self,
+        mission_type: int = MISSION_TYPE_MISSION,
+        *,
+        policy: TransferPolicy | None = None,
+        on_progress: Callable[[int, int], None] | None = None,
+    ) -> list[MissionItem]:
+        """The vehicle's items (ArduPilot's home at seq 0 stripped)."""
+        pol = policy or self.transfer_policy
+        items: list[MissionItem] = self._transfer(
+            lambda port: misproto.download(port, mission_type, policy=pol, on_progress=on_progress)
+        )
+        if self.autopilot == "ardupilot" and mission_type == MISSION_TYPE_MISSION and items:
+            items = items[1:]
+        return items
+
+    def clear_mission(self, mission_type: int = MISSION_TYPE_MISSION) -> None:
+        pol = self.transfer_policy
+        self._transfer(lambda port: misproto.clear(port, mission_type, policy=pol))
+
+
+def _first_mismatch(sent: list[MissionItem], got: list[MissionItem]) -> int | None:
+    """Index of the first differing item (len(shorter) if only the lengths differ), else None."""
+    for i, (a, b) in enumerate(zip(sent, got)):
+        if not a.same_as(b):
+            return i
+    if len(sent) != len(got):
+        return min(len(sent), len(got))
+    return None
