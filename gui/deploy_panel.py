@@ -21,27 +21,40 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from gui import backend
 from gui.workers import ThreadRunner
 
-#: organisation and category codes with their labels (translated at display time)
+
+def N_(text: str) -> str:
+    """Mark ``text`` for translation; it is translated where it is shown."""
+    return text
+
+
+#: organisation and category codes with their labels (translated where shown)
 ORGANISATION_LABELS = {
-    "HZS": "Fire and Rescue Service (HZS)",
-    "PCR": "Police of the Czech Republic (PČR)",
-    "ZZS": "Emergency Medical Service (ZZS)",
-    "MP": "Municipal police",
-    "KRIZ": "Crisis management",
-    "OTHER": "Other",
+    "HZS": N_("Fire and Rescue Service (HZS)"),
+    "PCR": N_("Police of the Czech Republic (PČR)"),
+    "ZZS": N_("Emergency Medical Service (ZZS)"),
+    "MP": N_("Municipal police"),
+    "KRIZ": N_("Crisis management"),
+    "OTHER": N_("Other"),
 }
 CATEGORY_LABELS = {
-    "sar": "Search and rescue",
-    "fire": "Fire",
-    "flood": "Flood",
-    "accident": "Accident",
-    "exercise": "Exercise",
-    "public_event": "Public event",
-    "other": "Other",
+    "sar": N_("Search and rescue"),
+    "fire": N_("Fire"),
+    "flood": N_("Flood"),
+    "accident": N_("Accident"),
+    "exercise": N_("Exercise"),
+    "public_event": N_("Public event"),
+    "other": N_("Other category"),
+}
+STATUS_LABELS = {
+    "requested": N_("requested"),
+    "accepted": N_("accepted"),
+    "in_progress": N_("in progress"),
+    "completed": N_("completed"),
+    "cancelled": N_("cancelled"),
 }
 
 
@@ -147,7 +160,7 @@ class DeploymentPanel(QWidget):
         for d in deps:
             item = QListWidgetItem(
                 f"#{d.id} {d.requested_at[:16]} {d.organisation} {d.category} — {d.location} "
-                f"[{_(d.status)}]"
+                f"[{_(STATUS_LABELS.get(d.status, d.status))}]"
             )
             item.setData(Qt.ItemDataRole.UserRole, d.id)
             self.deployments.addItem(item)
@@ -192,7 +205,11 @@ class DeploymentPanel(QWidget):
 
     def _linked(self, n: int) -> None:
         self.statusMessage.emit(
-            _("{n} flights linked to deployment {id}.").format(n=n, id=self.current_id)
+            ngettext(
+                "{n} flight linked to deployment {id}.",
+                "{n} flights linked to deployment {id}.",
+                n,
+            ).format(n=n, id=self.current_id)
         )
         self.refresh()
 

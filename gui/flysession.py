@@ -16,7 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError, SafetyViolation
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from gui import backend
 from gui.models import VehicleView
 
@@ -165,4 +165,6 @@ class FlySession:
             verify = getattr(vehicle, "verify_mission", None)
             if verify is not None:
                 verify(items)
-        return _("{n} items uploaded and verified").format(n=len(items))
+        return ngettext(
+            "{n} item uploaded and verified", "{n} items uploaded and verified", len(items)
+        ).format(n=len(items))

@@ -31,11 +31,26 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from gui import backend
 from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
 from gui.qtutil import must
 from gui.workers import ThreadRunner
+
+
+def N_(text: str) -> str:
+    """Mark ``text`` for translation; it is translated where it is shown."""
+    return text
+
+
+PATTERN_LABELS = {
+    "survey": N_("Survey (lawnmower)"),
+    "expanding-square": N_("Expanding square (IAMSAR)"),
+    "sector": N_("Sector search (IAMSAR)"),
+    "creeping-line": N_("Creeping line"),
+    "corridor": N_("Corridor"),
+    "perimeter": N_("Perimeter spiral"),
+}
 
 AREA_FILTER = "Areas (*.geojson *.json *.kml *.kmz *.wkt *.txt);;All files (*)"
 ZONES_FILTER = "Geozones (*.json *.geojson);;All files (*)"
@@ -165,7 +180,7 @@ class PlanPanel(QWidget):
         pf = QFormLayout(params)
         self.pattern = QComboBox()
         for p in backend.PATTERNS:
-            self.pattern.addItem(_(p), p)
+            self.pattern.addItem(_(PATTERN_LABELS[p]), p)
         pf.addRow(_("Pattern"), self.pattern)
         self.camera = QComboBox()
         pf.addRow(_("Camera"), self.camera)
@@ -240,7 +255,7 @@ class PlanPanel(QWidget):
         self.spacing_mode.currentIndexChanged.connect(self._spacing_mode_changed)
         self._spacing_mode_changed()
 
-        self.plan_button = QPushButton(_("Plan"))
+        self.plan_button = QPushButton(_("Compute plan"))
         self.plan_button.clicked.connect(self.start_plan)
         lay.addWidget(self.plan_button)
 
@@ -341,7 +356,8 @@ class PlanPanel(QWidget):
     def _zones_loaded(self, path: Path, result: tuple[Any, list[ZoneView]]) -> None:
         self.zones_source, self.zones = result
         self.zones_label.setText(f"{path.name} ({len(self.zones)})")
-        self.statusMessage.emit(_("{n} zones loaded").format(n=len(self.zones)))
+        n = len(self.zones)
+        self.statusMessage.emit(ngettext("{n} zone loaded", "{n} zones loaded", n).format(n=n))
         self.zonesLoaded.emit(self.zones)
 
     # ------------------------------------------------------------------ planning
@@ -396,7 +412,11 @@ class PlanPanel(QWidget):
             self.validation_label.setText(_("Validation: not available"))
         elif view.violations:
             self.validation_label.setText(
-                _("Validation FAILED: {n} problems").format(n=len(view.violations))
+                ngettext(
+                    "Validation FAILED: {n} problem",
+                    "Validation FAILED: {n} problems",
+                    len(view.violations),
+                ).format(n=len(view.violations))
             )
             self.validation_label.setStyleSheet("color: #c62828; font-weight: bold")
         else:

@@ -1,0 +1,236 @@
+"""The main window with real panels: area loading, Czech labels, screenshots, deployments."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QColor, QImage
+from PyQt5.QtWidgets import QAbstractButton, QLabel, QTabWidget
+
+from dronekit_plzen.cli.main import cli
+from dronekit_plzen.i18n import set_language
+from gui.mainwindow import MainWindow
+from missions.area import load_area
+
+REPO = Path(__file__).resolve().parents[2]
+SAR_AREA = REPO / "dronekit_plzen" / "demo" / "data" / "sar_area_bolevec.geojson"
+
+
+@pytest.fixture
+def english() -> Iterator[None]:
+    set_language("en")
+    yield
+    set_language("en")
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path, english: None) -> MainWindow:  # type: ignore[no-untyped-def]
+    win = MainWindow(tmp_path / "flights.sqlite")
+    qtbot.addWidget(win)
+    win.resize(1300, 850)
+    win.show()
+    return win
+
+
+def test_loading_an_area_draws_it_and_enables_planning(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    panel = window.plan_panel
+    assert not panel.plan_button.isEnabled()
+    with qtbot.waitSignal(panel.areaLoaded, timeout=20_000):
+        panel.load_area(SAR_AREA)
+    qtbot.waitUntil(lambda: len(window.map.layer_items("area")) == 1, timeout=5000)
+    assert panel.area_label.text() == SAR_AREA.name
+    assert panel.plan_button.isEnabled()
+    # the drawn geometry is the reader's, projected: its area matches the planner's area in m²
+    path = window.map.layer_items("area")[0].path()
+    poly_area = sum(abs(_shoelace(path.toSubpathPolygons()[i])) for i in range(2))
+    outer = abs(_shoelace(path.toSubpathPolygons()[0]))
+    hole = abs(_shoelace(path.toSubpathPolygons()[1]))
+    assert outer - hole == pytest.approx(load_area(SAR_AREA).area_m2, rel=1e-6)
+    assert poly_area > outer  # two rings drawn: the outline and the pond
+    # the view was zoomed to the area: its centre is inside the area's bounds
+    lon, lat = window.map.view_center_lonlat()
+    assert 13.387 < lon < 13.4105 and 49.7945 < lat < 49.8075
+    # the status bar says so
+    assert SAR_AREA.name in window.statusBar().currentMessage()
+
+
+def _shoelace(poly) -> float:  # type: ignore[no-untyped-def]
+    pts = [(poly[i].x(), poly[i].y()) for i in range(poly.count())]
+    return 0.5 * sum(x0 * y1 - x1 * y0 for (x0, y0), (x1, y1) in zip(pts, pts[1:] + pts[:1]))
+
+
+def test_bad_area_file_is_reported_not_raised(qtbot, window: MainWindow, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    bad = tmp_path / "bowtie.geojson"
+    bad.write_text(
+        '{"type": "Polygon", "coordinates": [[[13.38, 49.79], [13.40, 49.80], '
+        "[13.40, 49.79], [13.38, 49.80], [13.38, 49.79]]]}"
+    )
+    with qtbot.waitSignal(window.plan_panel.statusMessage, timeout=20_000) as blocker:
+        window.plan_panel.load_area(bad)
+    qtbot.waitUntil(lambda: "Error" in window.statusBar().currentMessage(), timeout=10_000)
+    message = window.statusBar().currentMessage()
+    assert "bowtie.geojson" in message  # names the file
+    assert "intersect" in message.lower()  # and the problem
+    assert window.map.layer_items("area") == []
+    assert not window.plan_panel.plan_button.isEnabled()
+    assert blocker.args
+
+
+def test_cursor_coordinates_in_status_bar(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    window.map.cursorMoved.emit(13.3776, 49.7475)
+    assert "WGS84 49.747500° N, 13.377600° E" in window.coords.text()
+    assert "S-JTSK -8" in window.coords.text()
+
+
+def _texts(win: MainWindow) -> set[str]:
+    out = {b.text() for b in win.findChildren(QAbstractButton)}
+    out |= {lbl.text() for lbl in win.findChildren(QLabel)}
+    tabs = win.findChild(QTabWidget)
+    assert tabs is not None
+    out |= {tabs.tabText(i) for i in range(tabs.count())}
+    return out
+
+
+def test_czech_labels(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    set_language("cs")
+    try:
+        win = MainWindow(tmp_path / "flights.sqlite")
+        qtbot.addWidget(win)
+        texts = _texts(win)
+        texts |= {win.plan_panel.pattern.itemText(i) for i in range(win.plan_panel.pattern.count())}
+        texts |= {win.deploy_panel.organisation.itemText(i) for i in range(6)}
+    finally:
+        set_language("en")
+    for expected in (
+        "Plánování",
+        "Let",
+        "Nasazení",
+        "Načíst oblast…",
+        "Naplánovat",
+        "Připojit",
+        "Snímkování (pravidelné linie)",
+        "Vzlétnout",
+        "Návrat na místo startu",
+        "Přistát",
+        "Zaevidovat nasazení",
+        "Policie České republiky (PČR)",
+    ):
+        assert expected in texts, expected
+    assert "Plan" not in texts and "Connect" not in texts
+
+
+def test_screenshot_cli_renders_a_non_blank_png(qtbot, tmp_path: Path, english: None) -> None:  # type: ignore[no-untyped-def]
+    out = tmp_path / "main.png"
+    result = CliRunner().invoke(
+        cli,
+        [
+            "--db",
+            str(tmp_path / "f.sqlite"),
+            "gui",
+            "--area",
+            str(SAR_AREA),
+            "--offscreen-screenshot",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    img = QImage(str(out))
+    assert not img.isNull() and img.width() >= 800 and img.height() >= 500
+    # non-blank: many distinct colours, and the area's green fill appears on the map half
+    colours = {img.pixel(x, y) for x in range(0, img.width(), 7) for y in range(0, img.height(), 7)}
+    assert len(colours) > 20
+    right = [
+        QColor(img.pixel(x, y))
+        for x in range(img.width() // 2, img.width(), 5)
+        for y in range(0, img.height(), 5)
+    ]
+    greenish = [c for c in right if c.green() > c.red() + 6 and c.green() > c.blue() + 6]
+    assert len(greenish) > 500
+
+
+def test_deployment_registered_and_flight_linked(qtbot, tmp_path: Path, english: None) -> None:  # type: ignore[no-untyped-def]
+    from telemetry.store import open_store
+
+    db = tmp_path / "flights.sqlite"
+    with open_store(db) as store, store.transaction():
+        vid = store.vehicle_id("px4-1", system_id=1)
+        fid = store.insert_flight(
+            {"vehicle_id": vid, "start_utc": "2026-11-22T10:00:00Z", "duration_s": 600.0}
+        )
+    win = MainWindow(db)
+    qtbot.addWidget(win)
+    panel = win.deploy_panel
+    panel.organisation.setCurrentIndex(panel.organisation.findData("PCR"))
+    panel.category.setCurrentIndex(panel.category.findData("sar"))
+    panel.location.setText("Bolevec, les severne od rybniku")
+    panel.notes.setPlainText("missing person, 78 years")
+    with qtbot.waitSignal(panel.deploymentCreated, timeout=10_000) as created:
+        panel.register_button.click()
+    dep = created.args[0]
+    assert dep.organisation == "PCR" and dep.category == "sar" and dep.status == "requested"
+    qtbot.waitUntil(lambda: panel.flights.count() == 1 and panel.deployments.count() == 1)
+    assert panel.checked_flight_ids() == [fid]
+    panel.link_button.click()
+    qtbot.waitUntil(lambda: panel.flights.count() == 0, timeout=10_000)
+    with open_store(db) as store:
+        row = store.query("SELECT deployment_id FROM flights WHERE id = ?", (fid,))[0]
+        status = store.query("SELECT status FROM deployments WHERE id = ?", (dep.id,))[0]
+    assert row["deployment_id"] == dep.id
+    assert status["status"] == "in_progress"
+    assert "1 flights linked" in win.statusBar().currentMessage() or panel.deployments.count() == 1
+
+
+def test_deployment_without_location_is_refused(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    panel = window.deploy_panel
+    panel.location.setText("  ")
+    with qtbot.waitSignal(panel.statusMessage, timeout=2000) as blocker:
+        panel.register_button.click()
+    assert "location" in blocker.args[0]
+    assert panel.deployments.count() == 0
+
+
+def _unused(_: object = Qt) -> None:
+    """keeps the Qt import (enum namespace) for readers of these tests"""
+
+
+def test_every_gui_string_has_a_czech_translation() -> None:
+    from babel.messages.extract import extract_from_file
+    from babel.messages.pofile import read_po
+
+    po = REPO / "dronekit_plzen" / "locale" / "cs" / "LC_MESSAGES" / "gui.po"
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale="cs")
+    translated = {}
+    for msg in catalog:
+        if not msg.id:
+            continue
+        key = msg.id[0] if isinstance(msg.id, tuple | list) else msg.id
+        strings = msg.string if isinstance(msg.string, tuple | list) else (msg.string,)
+        assert all(strings), f"empty Czech translation for {key!r}"
+        assert len(strings) in (1, 3), key  # Czech has three plural forms
+        translated[key] = strings
+    keywords = {"_": None, "N_": None, "ngettext": (1, 2)}
+    used = set()
+    for src in sorted((REPO / "gui").glob("*.py")):
+        for _line, msg, _comments, _ctx in extract_from_file("python", str(src), keywords=keywords):
+            used.add(msg[0] if isinstance(msg, tuple) else msg)
+    assert used - set(translated) == set()
+    assert len(used) > 100
+    # placeholders survive translation
+    for key, strings in translated.items():
+        for s in strings:
+            assert sorted(_fields(key)) == sorted(_fields(s)), key
+
+
+def _fields(text: str) -> list[str]:
+    import string
+
+    return [f for _lit, f, _spec, _conv in string.Formatter().parse(text) if f]
