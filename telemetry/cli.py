@@ -1,30 +1,492 @@
-"""CLI for recording, import, flights, deployments and reports (work in progress)."""
+"""CLI: ``record``, ``import``, ``flights``, ``deployments`` and ``report``."""
 
 from __future__ import annotations
 
+import json
+import signal
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
 import click
 
+from dronekit_plzen.cli.common import app, echo_json, info, progress
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 
+_DB = click.option(
+    "--db", "db_path", type=click.Path(path_type=Path), help="SQLite flight database."
+)
+
+
+def _db(db_path: Path | None) -> Path:
+    return db_path or app().config.db_path
+
+
+# -- record --------------------------------------------------------------------------------------
 @click.command(name="record")
-def record() -> None:
-    """Record telemetry."""
+@click.option("--connect", "url", help="Link URL, e.g. udpin://127.0.0.1:14540.")
+@click.option(
+    "--replay",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Feed a .tlog instead of a live link (training, tests).",
+)
+@click.option("--speed", type=float, default=1.0, show_default=True, help="Replay speed-up.")
+@_DB
+@click.option("--deployment", "deployment_id", type=int, help="Deployment the flights belong to.")
+@click.option("--pilot", "pilot_id", type=int, help="Pilot id.")
+@click.option("--tlog", type=click.Path(path_type=Path), help="Raw archive (.tlog) path.")
+@click.option("--duration", "duration_s", type=float, help="Stop after this many seconds.")
+def record(
+    url: str | None,
+    replay: Path | None,
+    speed: float,
+    db_path: Path | None,
+    deployment_id: int | None,
+    pilot_id: int | None,
+    tlog: Path | None,
+    duration_s: float | None,
+) -> None:
+    """Record every vehicle on a link into the database (and a raw .tlog beside it)."""
+    from telemetry.deployments import get_deployment
+    from telemetry.recorder import Recorder, replay_tlog
+    from telemetry.store import open_store
+
+    if (url is None) == (replay is None):
+        raise BadInputError(_("give exactly one of --connect URL or --replay FILE"))
+    db = _db(db_path)
+    if deployment_id is not None:
+        with open_store(db) as store:
+            get_deployment(store, deployment_id)
+    stop = threading.Event()
+    prev = {s: signal.signal(s, lambda *_a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    rec = Recorder(
+        db,
+        deployment_id=deployment_id,
+        pilot_id=pilot_id,
+        tlog_path=tlog,
+        on_error=lambda e: info(f"{_('warning')}: {e}"),
+    )
+    deadline = None if duration_s is None else time.monotonic() + duration_s
+    try:
+        with rec:
+            info(_("recording into {db} (raw archive {tlog})").format(db=db, tlog=rec.tlog_path))
+            if replay is not None:
+
+                def started(wall: float, log0: float) -> None:
+                    info(f"replay-start wall={wall:.6f} log={log0:.6f} speed={speed}")
+
+                worker = threading.Thread(
+                    target=replay_tlog,
+                    args=(replay, rec.on_message),
+                    kwargs={"speed": speed, "stop": stop, "on_start": started},
+                    daemon=True,
+                )
+                worker.start()
+                _wait(stop, deadline, rec, worker.is_alive)
+            else:
+                from dronekit_plzen.link import connect
+
+                assert url is not None
+                with connect(url) as link:
+                    handle = rec.attach(link)
+                    try:
+                        _wait(stop, deadline, rec, lambda: True)
+                    finally:
+                        handle.remove()
+    finally:
+        for s, h in prev.items():
+            signal.signal(s, h)
+    st = rec.status
+    info(
+        _("recorded {m} messages, {s} samples, {f} flights; {d} dropped").format(
+            m=st.received, s=st.samples_written, f=st.flights_closed, d=st.dropped
+        )
+    )
 
 
+def _wait(stop: threading.Event, deadline: float | None, rec: Any, alive: Any) -> None:
+    last = time.monotonic()
+    while alive() and not stop.is_set():
+        left = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
+        if left <= 0 or stop.wait(left):
+            break
+        if time.monotonic() - last >= 10:
+            last = time.monotonic()
+            st = rec.status
+            info(f"… {st.received} msgs, {st.samples_written} samples, {st.flights_opened} flights")
+
+
+# -- import ----------------------------------------------------------------------------------------
 @click.command(name="import")
-def import_logs() -> None:
-    """Import flight logs."""
+@click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
+@_DB
+@click.option("--vehicle", help="Vehicle name to file the flights under.")
+@click.option("--deployment", "deployment_id", type=int, help="Attribute flights to this.")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+def import_logs(
+    files: tuple[Path, ...],
+    db_path: Path | None,
+    vehicle: str | None,
+    deployment_id: int | None,
+    as_json: bool,
+) -> None:
+    """Import .tlog, DataFlash .bin/.log and PX4 .ulg logs (idempotent; damage is reported)."""
+    from telemetry.importer import import_files
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store:
+        results = []
+        for f in progress(files, total=len(files), label=_("importing")):
+            results += import_files(store, [f], vehicle=vehicle, deployment_id=deployment_id)
+    if as_json:
+        echo_json([r.to_dict() for r in results])
+    else:
+        for r in results:
+            if r.error:
+                click.echo(f"{r.path}: {_('error')}: {r.error}")
+                continue
+            state = _("already imported") if r.duplicate else _("imported")
+            click.echo(
+                f"{r.path}: {state} ({r.kind}): {len(r.flight_ids)} {_('flights')}, "
+                f"{r.messages} {_('messages')}, {r.bad_messages} {_('bad')}"
+            )
+            for issue in r.issues:
+                click.echo(f"  {_('offset')} {issue.offset}: {issue.message}")
+    if any(r.error for r in results):
+        raise click.exceptions.Exit(1)
+
+
+# -- flights ---------------------------------------------------------------------------------------
+def flight_json(row: dict[str, Any]) -> dict[str, Any]:
+    """The public JSON form of one flight (``flights list --json``)."""
+    return {
+        "id": row["id"],
+        "vehicle": row["vehicle"],
+        "start_time_utc": row["start_utc"],
+        "end_time_utc": row["end_utc"],
+        "takeoff_time_utc": row["takeoff_utc"],
+        "landing_time_utc": row["landing_utc"],
+        "duration_s": row["duration_s"],
+        "airborne_s": row["airborne_s"],
+        "distance_m": row["distance_m"],
+        "max_height_m": row["max_height_m"],
+        "max_distance_m": row["max_distance_m"],
+        "battery_used_pct": row["battery_used_pct"],
+        "start_lat": row["start_lat"],
+        "start_lon": row["start_lon"],
+        "end_lat": row["end_lat"],
+        "end_lon": row["end_lon"],
+        "source_file": row["source_file"],
+        "ground_run": bool(row["ground_run"]),
+        "complete": bool(row["complete"]),
+        "deployment_id": row["deployment_id"],
+    }
 
 
 @click.group(name="flights")
 def flights() -> None:
-    """List and show flights."""
+    """List and show recorded flights."""
 
 
+@flights.command(name="list")
+@_DB
+@click.option("--from", "date_from", help="First day (YYYY-MM-DD).")
+@click.option("--to", "date_to", help="Last day (YYYY-MM-DD), inclusive.")
+@click.option("--vehicle", help="Vehicle name, key or id.")
+@click.option("--deployment", "deployment_id", type=int, help="Deployment id.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per flight.")
+def flights_list(
+    db_path: Path | None,
+    date_from: str | None,
+    date_to: str | None,
+    vehicle: str | None,
+    deployment_id: int | None,
+    as_json: bool,
+) -> None:
+    """Flights with their summary, oldest first."""
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store:
+        rows = store.flights(
+            date_from=date_from, date_to=date_to, vehicle=vehicle, deployment_id=deployment_id
+        )
+    if as_json:
+        echo_json([flight_json(r) for r in rows])
+        return
+    for r in rows:
+        flag = " " + _("ground run") if r["ground_run"] else ""
+        click.echo(
+            f"#{r['id']:<4} {r['start_utc']}  {r['vehicle']}  {r['duration_s'] or 0:7.1f} s  "
+            f"{r['distance_m'] or 0:8.1f} m  max {r['max_height_m'] or 0:6.1f} m{flag}"
+        )
+
+
+@flights.command(name="show")
+@click.argument("flight_id", type=int)
+@_DB
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--geojson", is_flag=True, help="Print the path as a GeoJSON Feature.")
+def flights_show(flight_id: int, db_path: Path | None, as_json: bool, geojson: bool) -> None:
+    """One flight: summary, events and path."""
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store:
+        row = store.flight(flight_id)
+        if row is None:
+            raise BadInputError(_("no flight with id {id}").format(id=flight_id))
+        events = store.query(
+            "SELECT t_s, kind, text, value FROM events WHERE flight_id = ? ORDER BY t_s",
+            (flight_id,),
+        )
+    path = json.loads(row["path_geojson"]) if row["path_geojson"] else None
+    if geojson:
+        echo_json({"type": "Feature", "geometry": path, "properties": flight_json(row)})
+        return
+    data = flight_json(row) | {"events": events}
+    if as_json:
+        echo_json(data)
+        return
+    for k, v in flight_json(row).items():
+        click.echo(f"{k:>18}: {v}")
+    for e in events:
+        click.echo(f"  {e['t_s']:.1f} {e['kind']} {e['text'] or ''}")
+
+
+# -- deployments -----------------------------------------------------------------------------------
 @click.group(name="deployments")
 def deployments() -> None:
-    """Manage deployments."""
+    """Register and manage IZS deployments."""
 
 
+def _dep_json(d: Any) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(d)
+
+
+@deployments.command(name="create")
+@_DB
+@click.option("--organisation", "--org", required=True, help="HZS, PCR, ZZS, MP, KRIZ, OTHER.")
+@click.option("--category", required=True, help="sar, fire, flood, accident, exercise, ...")
+@click.option("--location", required=True, help="Place name.")
+@click.option("--at", "position", help="Position LAT,LON (any format plan accepts).")
+@click.option("--requested-at", help="Request time, ISO 8601 (default now, UTC).")
+@click.option("--notes", help="Free text.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def deployments_create(
+    db_path: Path | None,
+    organisation: str,
+    category: str,
+    location: str,
+    position: str | None,
+    requested_at: str | None,
+    notes: str | None,
+    as_json: bool,
+) -> None:
+    """Register a deployment request."""
+    from dronekit_plzen.geo import parse_coordinate
+    from telemetry.deployments import create_deployment
+    from telemetry.store import open_store
+
+    lon = lat = None
+    if position:
+        lon, lat = parse_coordinate(position)
+    with open_store(_db(db_path)) as store:
+        d = create_deployment(
+            store,
+            organisation=organisation,
+            category=category,
+            location=location,
+            requested_at=requested_at,
+            lat_deg=lat,
+            lon_deg=lon,
+            notes=notes,
+        )
+    if as_json:
+        echo_json(_dep_json(d))
+    else:
+        click.echo(f"{_('deployment')} #{d.id} {d.organisation} {d.category} {d.location}")
+
+
+@deployments.command(name="list")
+@_DB
+@click.option("--year", type=int, help="Requested in this year.")
+@click.option("--status", help="Only this status.")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def deployments_list(
+    db_path: Path | None, year: int | None, status: str | None, as_json: bool
+) -> None:
+    """List deployments."""
+    from telemetry.deployments import list_deployments
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store:
+        rows = list_deployments(store, year=year, status=status)
+    if as_json:
+        echo_json([_dep_json(d) for d in rows])
+        return
+    for d in rows:
+        click.echo(
+            f"#{d.id:<4} {d.requested_at}  {d.organisation:<5} {d.category:<12} "
+            f"{d.status:<11} {d.location}"
+        )
+
+
+@deployments.command(name="show")
+@click.argument("deployment_id", type=int)
+@_DB
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def deployments_show(deployment_id: int, db_path: Path | None, as_json: bool) -> None:
+    """One deployment with its flights and status history."""
+    from telemetry.deployments import get_deployment
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store:
+        d = get_deployment(store, deployment_id)
+        fl = store.flights(deployment_id=deployment_id)
+        hist = store.query(
+            "SELECT from_status, to_status, at FROM deployment_status_log "
+            "WHERE deployment_id = ? ORDER BY id",
+            (deployment_id,),
+        )
+    data = _dep_json(d) | {"flights": [flight_json(f) for f in fl], "history": hist}
+    if as_json:
+        echo_json(data)
+        return
+    for k, v in _dep_json(d).items():
+        click.echo(f"{k:>17}: {'' if v is None else v}")
+    for f in fl:
+        click.echo(f"  {_('flight')} #{f['id']} {f['start_utc']} {f['duration_s'] or 0:.0f} s")
+
+
+@deployments.command(name="update")
+@click.argument("deployment_id", type=int)
+@_DB
+@click.option("--status", help="requested → accepted → in_progress → completed | cancelled.")
+@click.option("--outcome", help="Outcome (found, not found, area mapped, ...).")
+@click.option("--notes", help="Replace the notes.")
+@click.option("--location", help="Correct the place name.")
+@click.option("--at", "at", help="Time of the status change, ISO 8601 (default now).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def deployments_update(
+    deployment_id: int,
+    db_path: Path | None,
+    status: str | None,
+    outcome: str | None,
+    notes: str | None,
+    location: str | None,
+    at: str | None,
+    as_json: bool,
+) -> None:
+    """Change a deployment's status (validated), outcome or notes."""
+    from telemetry.deployments import update_deployment
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store:
+        d = update_deployment(
+            store,
+            deployment_id,
+            status=status,
+            outcome=outcome,
+            notes=notes,
+            location=location,
+            at=at,
+        )
+    if as_json:
+        echo_json(_dep_json(d))
+    else:
+        click.echo(f"{_('deployment')} #{d.id}: {d.status}")
+
+
+@deployments.command(name="link-flight")
+@click.argument("deployment_id", type=int)
+@click.argument("flight_ids", type=int, nargs=-1, required=True)
+@_DB
+def deployments_link(deployment_id: int, flight_ids: tuple[int, ...], db_path: Path | None) -> None:
+    """Attribute flights to a deployment."""
+    from telemetry.deployments import link_flight
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store:
+        for fid in flight_ids:
+            link_flight(store, deployment_id, fid)
+    click.echo(
+        _("{n} flights linked to deployment #{id}").format(n=len(flight_ids), id=deployment_id)
+    )
+
+
+# -- report ----------------------------------------------------------------------------------------
 @click.group(name="report")
 def report() -> None:
-    """Reports."""
+    """Reports: the IZS deployment indicator, open-data exports."""
+
+
+@report.command(name="indicator")
+@click.option("--year", type=int, required=True, help="Year.")
+@click.option("--quarter", type=click.IntRange(1, 4), help="One quarter (1-4).")
+@click.option("--include-exercises", is_flag=True, help="Count exercises as deployments.")
+@_DB
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Write HTML and charts.")
+@click.option("--pilot-names", is_flag=True, help="Show pilot names (default: ids).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def report_indicator(
+    year: int,
+    quarter: int | None,
+    include_exercises: bool,
+    db_path: Path | None,
+    out_dir: Path | None,
+    pilot_names: bool,
+    as_json: bool,
+) -> None:
+    """Indicator GOV 16: deployments per quarter against baseline 10 and target 30."""
+    from telemetry.indicator import indicator_report
+    from telemetry.report_files import write_html_report
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store:
+        rep = indicator_report(
+            store, year, quarter, include_exercises=include_exercises, pilot_names=pilot_names
+        )
+        html_path = None
+        if out_dir is not None:
+            name = f"indicator_{year}" + (f"_q{quarter}" if quarter else "") + ".html"
+            html_path = write_html_report(rep, out_dir / name, store=store)
+    if as_json:
+        echo_json(rep.to_dict() | {"html": str(html_path) if html_path else None})
+        return
+    click.echo(_("GOV 16 deployments for the IZS and crisis management (baseline 10, target 30)"))
+    for q in rep.quarters:
+        click.echo(
+            f"  {q.label}: {q.count:3d}   {_('last 4 quarters')}: {q.rolling_4q:3d} "
+            f"({q.progress_pct:.0f} %)   {_('exercises')}: {q.exercises}"
+        )
+    click.echo(f"  {_('by organisation')}: {rep.by_organisation}")
+    click.echo(f"  {_('by category')}: {rep.by_category}")
+    for k, v in rep.hours_by_vehicle.items():
+        click.echo(f"  {k}: {v:.2f} h")
+    if html_path:
+        info(f"{_('written')}: {html_path}")
+
+
+@report.command(name="export")
+@_DB
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
+@click.option("--year", type=int, help="Only this year.")
+@click.option("--pilot-names", is_flag=True, help="Include pilot names (default: ids only).")
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def report_export(
+    db_path: Path | None, out_dir: Path, year: int | None, pilot_names: bool, as_json: bool
+) -> None:
+    """Open-data exports: flights.csv, deployments.csv (CSVW metadata), flights.geojson."""
+    from telemetry.report_files import export_open_data
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store:
+        files = export_open_data(store, out_dir, year=year, include_pilot_names=pilot_names)
+    if as_json:
+        echo_json({k: str(v) for k, v in files.items()})
+    else:
+        for v in files.values():
+            click.echo(str(v))

@@ -1,0 +1,309 @@
+"""Deployments: one request from the IZS or crisis management, with the flights flown for it.
+
+Status moves requested → accepted → in_progress → completed, or to cancelled from any open
+state; every change is validated and logged in ``deployment_status_log``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
+from telemetry.schema import utc_now_iso
+from telemetry.store import Store
+
+#: requesting organisations (code → English label)
+ORGANISATIONS: dict[str, str] = {
+    "HZS": "Fire and Rescue Service (HZS)",
+    "PCR": "Police of the Czech Republic (PČR)",
+    "ZZS": "Emergency Medical Service (ZZS)",
+    "MP": "Municipal police (městská policie)",
+    "KRIZ": "Crisis management",
+    "OTHER": "Other",
+}
+_ORG_ALIASES = {
+    "PČR": "PCR",
+    "POLICE": "PCR",
+    "FIRE": "HZS",
+    "AMBULANCE": "ZZS",
+    "MUNICIPAL_POLICE": "MP",
+    "MUNICIPAL-POLICE": "MP",
+    "CRISIS": "KRIZ",
+    "CRISIS_MANAGEMENT": "KRIZ",
+    "CRISIS-MANAGEMENT": "KRIZ",
+}
+#: deployment categories (code → English label)
+CATEGORIES: dict[str, str] = {
+    "sar": "Search and rescue",
+    "fire": "Fire",
+    "flood": "Flood",
+    "accident": "Accident",
+    "exercise": "Exercise",
+    "public_event": "Public event",
+    "other": "Other",
+}
+STATUSES = ("requested", "accepted", "in_progress", "completed", "cancelled")
+TRANSITIONS: dict[str, frozenset[str]] = {
+    "requested": frozenset({"accepted", "cancelled"}),
+    "accepted": frozenset({"in_progress", "cancelled"}),
+    "in_progress": frozenset({"completed", "cancelled"}),
+    "completed": frozenset(),
+    "cancelled": frozenset(),
+}
+
+
+@dataclass(frozen=True)
+class Deployment:
+    id: int
+    organisation: str
+    category: str
+    location: str
+    lat_deg: float | None
+    lon_deg: float | None
+    requested_at: str
+    first_takeoff_at: str | None
+    ended_at: str | None
+    status: str
+    outcome: str | None
+    notes: str | None
+    created_at: str
+    updated_at: str
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Deployment:
+        return cls(**{k: row[k] for k in cls.__dataclass_fields__})
+
+
+def normalise_organisation(value: str) -> str:
+    key = value.strip().upper().replace(" ", "_")
+    key = _ORG_ALIASES.get(key, key)
+    if key not in ORGANISATIONS:
+        raise BadInputError(
+            _("unknown organisation {value!r}; use one of {choices}").format(
+                value=value, choices=", ".join(ORGANISATIONS)
+            )
+        )
+    return key
+
+
+def normalise_category(value: str) -> str:
+    key = value.strip().lower().replace(" ", "_").replace("-", "_")
+    key = {"search_and_rescue": "sar", "event": "public_event"}.get(key, key)
+    if key not in CATEGORIES:
+        raise BadInputError(
+            _("unknown category {value!r}; use one of {choices}").format(
+                value=value, choices=", ".join(CATEGORIES)
+            )
+        )
+    return key
+
+
+def parse_time(value: str | datetime | None, what: str = "time") -> str | None:
+    """ISO 8601 (naive = UTC) → ``YYYY-MM-DDTHH:MM:SSZ``."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, datetime):
+        dt = value
+    else:
+        text = value.strip().replace("Z", "+00:00")
+        try:
+            dt = datetime.fromisoformat(text)
+        except ValueError:
+            raise BadInputError(
+                _("{what} is not an ISO 8601 time: {value!r}").format(what=what, value=value)
+            ) from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def create_deployment(
+    store: Store,
+    *,
+    organisation: str,
+    category: str,
+    location: str,
+    requested_at: str | datetime | None = None,
+    lat_deg: float | None = None,
+    lon_deg: float | None = None,
+    status: str = "requested",
+    notes: str | None = None,
+) -> Deployment:
+    """Register a deployment request; returns it with its id."""
+    org = normalise_organisation(organisation)
+    cat = normalise_category(category)
+    if not location.strip():
+        raise BadInputError(_("a deployment needs a location"))
+    if status not in ("requested", "accepted"):
+        raise BadInputError(_("a new deployment starts as 'requested' or 'accepted'"))
+    if (lat_deg is None) != (lon_deg is None):
+        raise BadInputError(_("give both latitude and longitude, or neither"))
+    if (
+        lat_deg is not None
+        and lon_deg is not None
+        and not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180)
+    ):
+        raise BadInputError(_("coordinates out of range") + f": {lat_deg}, {lon_deg}")
+    now = utc_now_iso()
+    req = parse_time(requested_at, "requested_at") or now
+    with store.transaction():
+        cur = store.conn.execute(
+            "INSERT INTO deployments (organisation, category, location, lat_deg, lon_deg, "
+            "requested_at, status, notes, created_at, updated_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (org, cat, location.strip(), lat_deg, lon_deg, req, status, notes, now, now),
+        )
+        dep_id = int(cur.lastrowid or 0)
+        store.conn.execute(
+            "INSERT INTO deployment_status_log (deployment_id, from_status, to_status, at) "
+            "VALUES (?, NULL, ?, ?)",
+            (dep_id, status, now),
+        )
+    return get_deployment(store, dep_id)
+
+
+def get_deployment(store: Store, deployment_id: int) -> Deployment:
+    rows = store.query("SELECT * FROM deployments WHERE id = ?", (int(deployment_id),))
+    if not rows:
+        raise BadInputError(_("no deployment with id {id}").format(id=deployment_id))
+    return Deployment.from_row(rows[0])
+
+
+def list_deployments(
+    store: Store,
+    *,
+    year: int | None = None,
+    status: str | None = None,
+    organisation: str | None = None,
+) -> list[Deployment]:
+    where, params = ["1 = 1"], []
+    if year is not None:
+        where.append("substr(requested_at, 1, 4) = ?")
+        params.append(f"{int(year):04d}")
+    if status is not None:
+        where.append("status = ?")
+        params.append(status)
+    if organisation is not None:
+        where.append("organisation = ?")
+        params.append(normalise_organisation(organisation))
+    rows = store.query(
+        f"SELECT * FROM deployments WHERE {' AND '.join(where)} ORDER BY requested_at, id", params
+    )
+    return [Deployment.from_row(r) for r in rows]
+
+
+def check_transition(current: str, new: str) -> None:
+    """Raise :class:`BadInputError` unless ``current`` → ``new`` is allowed."""
+    if new not in STATUSES:
+        raise BadInputError(
+            _("unknown status {value!r}; use one of {choices}").format(
+                value=new, choices=", ".join(STATUSES)
+            )
+        )
+    if new != current and new not in TRANSITIONS[current]:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or _("none (final)")
+        raise BadInputError(
+            _("a deployment cannot go from {a} to {b}; allowed: {allowed}").format(
+                a=current, b=new, allowed=allowed
+            )
+        )
+
+
+def update_deployment(
+    store: Store,
+    deployment_id: int,
+    *,
+    status: str | None = None,
+    outcome: str | None = None,
+    notes: str | None = None,
+    location: str | None = None,
+    first_takeoff_at: str | datetime | None = None,
+    ended_at: str | datetime | None = None,
+    at: str | datetime | None = None,
+) -> Deployment:
+    """Change fields and/or move the status along a valid transition.
+
+    Moving to ``completed`` or ``cancelled`` sets ``ended_at`` (to ``at`` or now) when unset.
+    """
+    now = utc_now_iso()
+    with store.transaction():
+        dep = get_deployment(store, deployment_id)
+        values: dict[str, Any] = {}
+        if status is not None and status != dep.status:
+            check_transition(dep.status, status)
+            values["status"] = status
+            when = parse_time(at, "at") or now
+            store.conn.execute(
+                "INSERT INTO deployment_status_log (deployment_id, from_status, to_status, at) "
+                "VALUES (?, ?, ?, ?)",
+                (dep.id, dep.status, status, when),
+            )
+            if status in ("completed", "cancelled") and dep.ended_at is None and ended_at is None:
+                values["ended_at"] = when
+        if outcome is not None:
+            values["outcome"] = outcome
+        if notes is not None:
+            values["notes"] = notes
+        if location is not None:
+            values["location"] = location
+        if first_takeoff_at is not None:
+            values["first_takeoff_at"] = parse_time(first_takeoff_at, "first_takeoff_at")
+        if ended_at is not None:
+            values["ended_at"] = parse_time(ended_at, "ended_at")
+        if values:
+            values["updated_at"] = now
+            sets = ", ".join(f"{k} = ?" for k in values)
+            store.conn.execute(
+                f"UPDATE deployments SET {sets} WHERE id = ?", [*values.values(), dep.id]
+            )
+    return get_deployment(store, deployment_id)
+
+
+def link_flight(store: Store, deployment_id: int, flight_id: int) -> None:
+    """Attribute a flight to a deployment; the deployment's first takeoff and end follow it.
+
+    A completed or cancelled deployment keeps its status; one still requested or accepted moves
+    to in_progress (a flight was flown for it).
+    """
+    with store.transaction():
+        dep = get_deployment(store, deployment_id)
+        row = store.conn.execute(
+            "SELECT start_utc, COALESCE(takeoff_utc, start_utc), COALESCE(end_utc, start_utc) "
+            "FROM flights WHERE id = ?",
+            (int(flight_id),),
+        ).fetchone()
+        if row is None:
+            raise BadInputError(_("no flight with id {id}").format(id=flight_id))
+        store.conn.execute(
+            "UPDATE flights SET deployment_id = ? WHERE id = ?", (dep.id, int(flight_id))
+        )
+        _refresh_times(store, dep.id)
+        if dep.status in ("requested", "accepted"):
+            now = utc_now_iso()
+            path = ["accepted", "in_progress"] if dep.status == "requested" else ["in_progress"]
+            prev = dep.status
+            for st in path:
+                store.conn.execute(
+                    "INSERT INTO deployment_status_log (deployment_id, from_status, to_status, at)"
+                    " VALUES (?, ?, ?, ?)",
+                    (dep.id, prev, st, now),
+                )
+                prev = st
+            store.conn.execute(
+                "UPDATE deployments SET status = 'in_progress', updated_at = ? WHERE id = ?",
+                (now, dep.id),
+            )
+
+
+def _refresh_times(store: Store, deployment_id: int) -> None:
+    (first,) = store.conn.execute(
+        "SELECT MIN(COALESCE(takeoff_utc, start_utc)) FROM flights WHERE deployment_id = ?",
+        (deployment_id,),
+    ).fetchone()
+    if first is not None:
+        store.conn.execute(
+            "UPDATE deployments SET first_takeoff_at = ? WHERE id = ?", (first, deployment_id)
+        )

@@ -1,0 +1,412 @@
+"""Readers for autopilot logs: each turns a file into per-vehicle :class:`~telemetry.track.Track`s.
+
+- ``.tlog`` (MAVLink with timestamps): :mod:`telemetry.tlog` + :class:`MavlinkTrackBuilder`.
+- ArduPilot DataFlash ``.bin`` and text ``.log``: pymavlink's ``DFReader``, after a structural
+  scan of the binary format that finds bad and truncated records and their byte offsets.
+- PX4 ``.ulg``: pyulog, after a structural scan of the ULog message stream.
+
+All readers keep the good data of a damaged file and return the problems as ``LogIssue``s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from telemetry.tlog import LogIssue, ParseStats, iter_tlog
+from telemetry.track import MavlinkTrackBuilder, Track, empty_columns, tracks_from_builder
+
+GPS_EPOCH_S = 315964800  # 1980-01-06 in Unix time
+GPS_LEAP_S = 18  # GPS - UTC since 2017
+
+
+@dataclass
+class LogContent:
+    kind: str
+    tracks: list[Track]
+    messages: int = 0
+    bad_messages: int = 0
+    issues: list[LogIssue] = field(default_factory=list)
+
+
+def detect_kind(path: Path, head: bytes) -> str:
+    if head.startswith(b"ULog\x01\x12\x35"):
+        return "ulog"
+    if head[:2] == b"\xa3\x95":
+        return "dataflash-bin"
+    if head.lstrip()[:4] == b"FMT,":
+        return "dataflash-log"
+    if len(head) > 8 and head[8] in (0xFE, 0xFD):
+        return "tlog"
+    ext = path.suffix.lower()
+    return {".tlog": "tlog", ".bin": "dataflash-bin", ".log": "dataflash-log", ".ulg": "ulog"}.get(
+        ext, "unknown"
+    )
+
+
+def read_log(path: Path, data: bytes) -> LogContent:
+    kind = detect_kind(path, data[:64])
+    if kind == "tlog":
+        return read_tlog_content(data)
+    if kind == "dataflash-bin":
+        return read_dataflash(path, data, binary=True)
+    if kind == "dataflash-log":
+        return read_dataflash(path, data, binary=False)
+    if kind == "ulog":
+        return read_ulog(path, data)
+    from dronekit_plzen.errors import BadInputError
+
+    raise BadInputError("not a .tlog, DataFlash .bin/.log or .ulg file", where=str(path))
+
+
+# -- tlog ------------------------------------------------------------------------------------------
+def read_tlog_content(data: bytes) -> LogContent:
+    st = ParseStats()
+    builder = MavlinkTrackBuilder()
+    feed = builder.feed
+    for _off, t_s, msg in iter_tlog(data, st):
+        feed(msg, t_s)
+    return LogContent(
+        "tlog", tracks_from_builder(builder), st.messages, st.bad_crc, list(st.issues)
+    )
+
+
+# -- DataFlash -------------------------------------------------------------------------------------
+def scan_dataflash(data: bytes, max_issues: int = 50) -> tuple[int, list[LogIssue]]:
+    """Walk the binary DataFlash records by their FMT lengths; return (records, issues)."""
+    lengths = {128: 89}
+    n, p, count = len(data), 0, 0
+    issues: list[LogIssue] = []
+    while p + 3 <= n:
+        if data[p] != 0xA3 or data[p + 1] != 0x95 or data[p + 2] not in lengths:
+            q = p + 1
+            while True:
+                q = data.find(b"\xa3\x95", q)
+                if q < 0 or (q + 2 < n and data[q + 2] in lengths):
+                    break
+                q += 1
+            q = n if q < 0 else q
+            if len(issues) < max_issues:
+                issues.append(LogIssue(p, f"bad DataFlash record header; {q - p} bytes skipped"))
+            p = q
+            continue
+        mtype = data[p + 2]
+        rlen = lengths[mtype]
+        if p + rlen > n:
+            issues.append(
+                LogIssue(p, f"truncated DataFlash record at end of file ({n - p} of {rlen} bytes)")
+            )
+            break
+        if mtype == 128:
+            ftype, flen = data[p + 3], data[p + 4]
+            if flen >= 3:
+                lengths[ftype] = flen
+        count += 1
+        p += rlen
+    return count, issues
+
+
+_EV_ARMED, _EV_DISARMED = 10, 11
+
+
+def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
+    from pymavlink import DFReader, mavutil
+
+    issues: list[LogIssue] = []
+    if binary:
+        _count, issues = scan_dataflash(data)
+        with contextlib.redirect_stdout(io.StringIO()):
+            reader: Any = DFReader.DFReader_binary(str(path), zero_time_base=True)
+    else:
+        with contextlib.redirect_stdout(io.StringIO()):
+            reader = DFReader.DFReader_text(str(path), zero_time_base=True)
+    want = {"GPS", "POS", "BAT", "EV", "ARM", "MODE", "MSG", "ERR", "CAM", "TRIG", "PARM"}
+    rows: dict[str, list[Any]] = {k: [] for k in want}
+    messages = 0
+    with contextlib.redirect_stdout(io.StringIO()):
+        while True:
+            try:
+                m = reader.recv_msg()
+            except Exception as exc:  # DFReader raises assorted errors on damaged records
+                issues.append(LogIssue(int(getattr(reader, "offset", 0)), f"unreadable: {exc}"))
+                break
+            if m is None:
+                break
+            messages += 1
+            mt = m.get_type()
+            if mt in want:
+                rows[mt].append(m)
+    gps = [g for g in rows["GPS"] if getattr(g, "I", 0) == 0]
+    fixed = [g for g in gps if g.Status >= 3 and g.GWk > 0]
+    if fixed:
+        offs = [
+            GPS_EPOCH_S + g.GWk * 604800 + g.GMS * 1e-3 - GPS_LEAP_S - g.TimeUS * 1e-6
+            for g in fixed
+        ]
+        offset = float(np.median(offs))
+    else:
+        offset = path.stat().st_mtime - (gps[-1].TimeUS * 1e-6 if gps else 0.0)
+        issues.append(LogIssue(0, "no GPS time in the log; times are based on the file date"))
+    pos = rows["POS"]
+    if pos:
+        t = np.array([m.TimeUS for m in pos], float) * 1e-6 + offset
+        cols = empty_columns(t.size)
+        cols["t_s"] = t
+        cols["lat_deg"] = np.array([m.Lat for m in pos], float)
+        cols["lon_deg"] = np.array([m.Lng for m in pos], float)
+        cols["alt_amsl_m"] = np.array([m.Alt for m in pos], float)
+        cols["rel_alt_m"] = np.array([m.RelHomeAlt for m in pos], float)
+    else:
+        t = np.array([m.TimeUS for m in gps], float) * 1e-6 + offset
+        cols = empty_columns(t.size)
+        cols["t_s"] = t
+        cols["lat_deg"] = np.array([m.Lat for m in gps], float)
+        cols["lon_deg"] = np.array([m.Lng for m in gps], float)
+        alt = np.array([m.Alt for m in gps], float)
+        cols["alt_amsl_m"] = alt
+        cols["rel_alt_m"] = alt - (alt[0] if alt.size else 0.0)
+    bad = ~(np.isfinite(cols["lat_deg"]) & ((cols["lat_deg"] != 0) | (cols["lon_deg"] != 0)))
+    cols["lat_deg"][bad] = np.nan
+    cols["lon_deg"][bad] = np.nan
+    if gps:
+        gt = np.array([m.TimeUS for m in gps], float) * 1e-6 + offset
+        cols["groundspeed_m_s"] = _ffill(gt, np.array([m.Spd for m in gps], float), t)
+        cols["climb_m_s"] = _ffill(gt, -np.array([getattr(m, "VZ", math.nan) for m in gps]), t)
+        cols["heading_deg"] = _ffill(gt, np.array([m.GCrs for m in gps], float), t)
+    bat = [b for b in rows["BAT"] if getattr(b, "Instance", 0) == 0]
+    if bat:
+        bt = np.array([m.TimeUS for m in bat], float) * 1e-6 + offset
+        cols["voltage_v"] = _ffill(bt, np.array([m.Volt for m in bat], float), t)
+        cols["current_a"] = _ffill(bt, np.array([m.Curr for m in bat], float), t)
+        cols["consumed_mah"] = _ffill(bt, np.array([m.CurrTot for m in bat], float), t)
+        pct = [getattr(m, "RemPct", math.nan) for m in bat]
+        cols["battery_pct"] = _ffill(bt, np.array(pct, float), t)
+    # armed state: ARM messages and EV 10/11, stepwise
+    changes: list[tuple[float, bool]] = []
+    for m in rows["ARM"]:
+        changes.append((m.TimeUS * 1e-6 + offset, bool(m.ArmState)))
+    for m in rows["EV"]:
+        if m.Id in (_EV_ARMED, _EV_DISARMED):
+            changes.append((m.TimeUS * 1e-6 + offset, m.Id == _EV_ARMED))
+    changes.sort()
+    cols["armed"] = _armed_steps(changes, t)
+    events: list[tuple[Any, ...]] = []
+    modes = {v: k for k, v in mavutil.mode_mapping_acm.items()}
+    for tt, a in changes:
+        events.append((tt, "armed" if a else "disarmed", None, math.nan, *_at(cols, tt)))
+    for m in rows["MODE"]:
+        tt = m.TimeUS * 1e-6 + offset
+        events.append(
+            (tt, "mode", modes.get(m.ModeNum, str(m.ModeNum)), float(m.ModeNum), *_at(cols, tt))
+        )
+    for m in rows["MSG"]:
+        tt = m.TimeUS * 1e-6 + offset
+        events.append((tt, "statustext", str(m.Message), math.nan, *_at(cols, tt)))
+    for m in rows["ERR"]:
+        tt = m.TimeUS * 1e-6 + offset
+        events.append(
+            (tt, "failsafe", f"subsystem {m.Subsys} code {m.ECode}", float(m.ECode), *_at(cols, tt))
+        )
+    for m in rows["CAM"] or rows["TRIG"]:
+        tt = m.TimeUS * 1e-6 + offset
+        cam_alt = float(getattr(m, "RelAlt", getattr(m, "Alt", math.nan)))
+        events.append(
+            (
+                tt,
+                "camera",
+                None,
+                float(getattr(m, "Img", math.nan)),
+                float(m.Lat),
+                float(m.Lng),
+                cam_alt,
+            )
+        )
+    events.sort(key=lambda e: e[0])
+    key = _ardupilot_key(rows["MSG"], rows["PARM"])
+    sysid = next((int(p.Value) for p in rows["PARM"] if p.Name == "SYSID_THISMAV"), 1)
+    track = Track(key, sysid, "ardupilot", None, cols, events)
+    kind = "dataflash-bin" if binary else "dataflash-log"
+    return LogContent(kind, [track] if track.n or events else [], messages, 0, issues)
+
+
+def _ardupilot_key(msgs: list[Any], params: list[Any]) -> str:
+    import re
+
+    for m in msgs:
+        text = str(m.Message)
+        if re.fullmatch(r"\S+ [0-9A-F]{8} [0-9A-F]{8} [0-9A-F]{8}", text):
+            return "ardupilot-" + text.replace(" ", "-")
+    sysid = next((int(p.Value) for p in params if p.Name == "SYSID_THISMAV"), 1)
+    return f"sysid-{sysid}"
+
+
+def _ffill(src_t: np.ndarray, src_v: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The latest value at or before each ``t`` (the first value before it starts)."""
+    if src_t.size == 0:
+        return np.full(t.size, np.nan)
+    order = np.argsort(src_t, kind="stable")
+    st, sv = src_t[order], src_v[order]
+    idx = np.clip(np.searchsorted(st, t, side="right") - 1, 0, st.size - 1)
+    return sv[idx]
+
+
+def _armed_steps(changes: list[tuple[float, bool]], t: np.ndarray) -> np.ndarray:
+    if not changes:
+        return np.zeros(t.size)
+    ct = np.array([c[0] for c in changes])
+    cv = np.array([c[1] for c in changes], float)
+    idx = np.searchsorted(ct, t, side="right") - 1
+    # before the first change the vehicle was in the opposite state (logging began armed)
+    return np.where(idx >= 0, cv[np.clip(idx, 0, None)], 1.0 - cv[0])
+
+
+def _at(cols: dict[str, np.ndarray], tt: float) -> tuple[float, float, float]:
+    t = cols["t_s"]
+    if t.size == 0:
+        return math.nan, math.nan, math.nan
+    i = int(np.clip(np.searchsorted(t, tt) - 1, 0, t.size - 1))
+    return float(cols["lat_deg"][i]), float(cols["lon_deg"][i]), float(cols["alt_amsl_m"][i])
+
+
+# -- ULog ------------------------------------------------------------------------------------------
+_ULOG_TYPES = set(b"BFIMPQARDLCSO")
+
+
+def scan_ulog(data: bytes) -> tuple[int, list[LogIssue]]:
+    """Walk the ULog message stream (16-byte header, then size/type records)."""
+    issues: list[LogIssue] = []
+    n = len(data)
+    if n < 16 or not data.startswith(b"ULog\x01\x12\x35"):
+        return 0, [LogIssue(0, "not a ULog file (bad magic)")]
+    p, count = 16, 0
+    while p + 3 <= n:
+        size, mtype = struct.unpack_from("<HB", data, p)
+        if mtype not in _ULOG_TYPES:
+            issues.append(LogIssue(p, f"bad ULog message type {mtype:#04x}"))
+            q = data.find(b"\x2f\x73\x13\x20\x25\x0c\xbb\x12", p)  # ULog sync magic
+            if q < 0:
+                break
+            p = q
+            continue
+        if p + 3 + size > n:
+            issues.append(
+                LogIssue(p, f"truncated ULog message at end of file ({n - p} of {size + 3} bytes)")
+            )
+            break
+        count += 1
+        p += 3 + size
+    if 0 < n - p < 3:
+        issues.append(LogIssue(p, f"truncated ULog message at end of file ({n - p} bytes)"))
+    return count, issues
+
+
+def read_ulog(path: Path, data: bytes) -> LogContent:
+    from pyulog import ULog
+
+    count, issues = scan_ulog(data)
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            ulog = ULog(io.BytesIO(data))
+    except Exception as exc:  # pyulog raises assorted errors on damaged headers
+        issues.append(LogIssue(0, f"unreadable ULog: {exc}"))
+        return LogContent("ulog", [], count, 0, issues)
+
+    def topic(name: str) -> dict[str, np.ndarray] | None:
+        for d in ulog.data_list:
+            if d.name == name and d.multi_id == 0:
+                return {k: np.asarray(v) for k, v in d.data.items()}
+        return None
+
+    gps = topic("vehicle_gps_position") or topic("sensor_gps")
+    offset = math.nan
+    if gps is not None and "time_utc_usec" in gps:
+        ok = gps["time_utc_usec"] > 0
+        if ok.any():
+            offset = float(np.median(gps["time_utc_usec"][ok] - gps["timestamp"][ok]) * 1e-6)
+    if not math.isfinite(offset):
+        offset = path.stat().st_mtime - ulog.last_timestamp * 1e-6
+        issues.append(LogIssue(0, "no GPS time in the log; times are based on the file date"))
+    gpos = topic("vehicle_global_position")
+    lpos = topic("vehicle_local_position")
+    if gpos is not None:
+        t = gpos["timestamp"] * 1e-6 + offset
+        cols = empty_columns(t.size)
+        cols["lat_deg"], cols["lon_deg"] = gpos["lat"].astype(float), gpos["lon"].astype(float)
+        cols["alt_amsl_m"] = gpos["alt"].astype(float)
+    elif gps is not None:
+        t = gps["timestamp"] * 1e-6 + offset
+        cols = empty_columns(t.size)
+        cols["lat_deg"] = gps["lat"] * 1e-7 if gps["lat"].dtype.kind == "i" else gps["lat"]
+        cols["lon_deg"] = gps["lon"] * 1e-7 if gps["lon"].dtype.kind == "i" else gps["lon"]
+        alt = gps["alt"]
+        cols["alt_amsl_m"] = alt * 1e-3 if alt.dtype.kind == "i" else alt.astype(float)
+    else:
+        return LogContent("ulog", [], count, 0, issues)
+    cols["t_s"] = t
+    if gps is not None:
+        gt = gps["timestamp"] * 1e-6 + offset
+        if "vel_m_s" in gps:
+            cols["groundspeed_m_s"] = _ffill(gt, gps["vel_m_s"].astype(float), t)
+        if "vel_d_m_s" in gps:
+            cols["climb_m_s"] = _ffill(gt, -gps["vel_d_m_s"].astype(float), t)
+    if lpos is not None:
+        lt = lpos["timestamp"] * 1e-6 + offset
+        cols["rel_alt_m"] = np.interp(t, lt, -lpos["z"].astype(float))
+        cols["heading_deg"] = np.degrees(_ffill(lt, lpos["heading"].astype(float), t)) % 360
+    else:
+        cols["rel_alt_m"] = cols["alt_amsl_m"] - cols["alt_amsl_m"][0]
+    bat = topic("battery_status")
+    if bat is not None:
+        bt = bat["timestamp"] * 1e-6 + offset
+        cols["voltage_v"] = _ffill(bt, bat["voltage_v"].astype(float), t)
+        cols["current_a"] = _ffill(bt, bat["current_a"].astype(float), t)
+        cols["battery_pct"] = _ffill(bt, bat["remaining"].astype(float) * 100.0, t)
+        cols["consumed_mah"] = _ffill(bt, bat["discharged_mah"].astype(float), t)
+    events: list[tuple[Any, ...]] = []
+    status = topic("vehicle_status")
+    if status is not None:
+        st_t = status["timestamp"] * 1e-6 + offset
+        armed = status["arming_state"] == 2  # ARMING_STATE_ARMED
+        cols["armed"] = _ffill(st_t, armed.astype(float), t)
+        prev_a: bool | None = None
+        prev_n: int | None = None
+        for tt, a, nav in zip(st_t, armed, status["nav_state"]):
+            if prev_a is None or bool(a) != prev_a:
+                if prev_a is not None or a:
+                    events.append(
+                        (float(tt), "armed" if a else "disarmed", None, math.nan, *_at(cols, tt))
+                    )
+                prev_a = bool(a)
+            if prev_n is None or int(nav) != prev_n:
+                events.append(
+                    (float(tt), "mode", f"nav_state {int(nav)}", float(nav), *_at(cols, tt))
+                )
+                prev_n = int(nav)
+    for lm in ulog.logged_messages:
+        tt = lm.timestamp * 1e-6 + offset
+        events.append((tt, "statustext", lm.message, float(lm.log_level), *_at(cols, tt)))
+    cam = topic("camera_capture")
+    if cam is not None:
+        for i in range(cam["timestamp"].size):
+            events.append(
+                (
+                    float(cam["timestamp"][i] * 1e-6 + offset),
+                    "camera",
+                    None,
+                    float(cam["seq"][i]),
+                    float(cam["lat"][i]),
+                    float(cam["lon"][i]),
+                    float(cam["ground_distance"][i]),
+                )
+            )
+    events.sort(key=lambda e: e[0])
+    uuid = ulog.msg_info_dict.get("sys_uuid") or ulog.msg_info_dict.get("ver_hw", "unknown")
+    track = Track(f"px4-{uuid}", None, "px4", None, cols, events)
+    return LogContent("ulog", [track], count, 0, issues)

@@ -1,0 +1,358 @@
+"""The flight database: one SQLite file in WAL mode, opened with :func:`open_store`.
+
+    >>> with open_store("flights.db") as store:          # doctest: +SKIP
+    ...     flights = store.flights()
+
+A :class:`Store` belongs to the thread that opened it (SQLite connections are not shared across
+threads here); the recorder's writer thread opens its own.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import sqlite_utils
+
+from dronekit_plzen.errors import StorageError
+from dronekit_plzen.i18n import _
+from telemetry.schema import LATEST_VERSION, current_version, migrate, utc_now_iso
+
+#: columns of the ``samples`` table in the order :meth:`Store.insert_samples` expects
+SAMPLE_COLUMNS: tuple[str, ...] = (
+    "vehicle_id",
+    "flight_id",
+    "source_id",
+    "t_s",
+    "lat_deg",
+    "lon_deg",
+    "alt_amsl_m",
+    "rel_alt_m",
+    "groundspeed_m_s",
+    "climb_m_s",
+    "heading_deg",
+    "voltage_v",
+    "current_a",
+    "battery_pct",
+    "consumed_mah",
+    "armed",
+)
+EVENT_COLUMNS: tuple[str, ...] = (
+    "vehicle_id",
+    "flight_id",
+    "source_id",
+    "t_s",
+    "kind",
+    "text",
+    "value",
+    "lat_deg",
+    "lon_deg",
+    "alt_m",
+)
+_SAMPLE_SQL = (
+    f"INSERT INTO samples ({', '.join(SAMPLE_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(SAMPLE_COLUMNS))})"
+)
+_EVENT_SQL = (
+    f"INSERT INTO events ({', '.join(EVENT_COLUMNS)}) "
+    f"VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
+)
+
+
+def storage_error(exc: BaseException, path: Path | str) -> StorageError:
+    """Turn an sqlite3/OS error into a :class:`StorageError` a person can act on."""
+    text = str(exc).lower()
+    if "locked" in text or "busy" in text:
+        msg = _("the database is locked by another program; retrying when it is free")
+    elif "full" in text or getattr(exc, "errno", None) == 28:
+        msg = _("the disk (or the database size limit) is full; free space to continue")
+    elif "malformed" in text or "not a database" in text:
+        msg = _("the database file is damaged or is not a SQLite database")
+    elif "readonly" in text or "permission" in text:
+        msg = _("the database cannot be written (read-only file or folder)")
+    else:
+        msg = _("database error") + f": {exc}"
+    err = StorageError(msg, where=str(path))
+    err.__cause__ = exc
+    return err
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A locked database or a full disk: worth retrying later without losing data."""
+    text = str(exc).lower()
+    return any(k in text for k in ("locked", "busy", "full", "disk i/o")) or (
+        getattr(exc, "errno", None) == 28
+    )
+
+
+@dataclass
+class Store:
+    """An open flight database. Use :func:`open_store` to get one."""
+
+    path: Path
+    db: sqlite_utils.Database
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.db.conn
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[Store]:
+        """``BEGIN IMMEDIATE`` … ``COMMIT`` (rolled back on error); sqlite errors → StorageError."""
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from exc
+        try:
+            yield self
+            self.conn.execute("COMMIT")
+        except BaseException as exc:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.Error):
+                raise storage_error(exc, self.path) from exc
+            raise
+
+    # -- version -------------------------------------------------------------------------------
+    @property
+    def schema_version(self) -> int:
+        return current_version(self.conn)
+
+    # -- rows ----------------------------------------------------------------------------------
+    def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict[str, Any]]:
+        try:
+            return list(self.db.query(sql, params))
+        except sqlite3.Error as exc:
+            raise storage_error(exc, self.path) from exc
+
+    def vehicle_id(
+        self,
+        key: str,
+        *,
+        name: str | None = None,
+        system_id: int | None = None,
+        autopilot: str | None = None,
+        vehicle_type: str | None = None,
+    ) -> int:
+        """The id of the vehicle with ``key``, created on first sight."""
+        row = self.conn.execute("SELECT id FROM vehicles WHERE key = ?", (key,)).fetchone()
+        if row is not None:
+            return int(row[0])
+        cur = self.conn.execute(
+            "INSERT INTO vehicles (key, name, system_id, autopilot, vehicle_type) "
+            "VALUES (?, ?, ?, ?, ?)",
+            (key, name or key, system_id, autopilot, vehicle_type),
+        )
+        return int(cur.lastrowid or 0)
+
+    def add_pilot(self, name: str, licence: str | None = None, notes: str | None = None) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO pilots (name, licence, notes) VALUES (?, ?, ?)", (name, licence, notes)
+        )
+        return int(cur.lastrowid or 0)
+
+    def insert_samples(self, rows: Iterable[Sequence[Any]]) -> None:
+        """Insert sample tuples in :data:`SAMPLE_COLUMNS` order (one executemany)."""
+        self.conn.executemany(_SAMPLE_SQL, rows)
+
+    def insert_events(self, rows: Iterable[Sequence[Any]]) -> None:
+        self.conn.executemany(_EVENT_SQL, rows)
+
+    def insert_source(
+        self,
+        *,
+        path: str,
+        kind: str,
+        sha256: str | None = None,
+        size_bytes: int | None = None,
+        messages: int = 0,
+        bad_messages: int = 0,
+        issues: list[dict[str, Any]] | None = None,
+    ) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO sources (sha256, path, kind, size_bytes, imported_at, messages, "
+            "bad_messages, issues) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            (
+                sha256,
+                path,
+                kind,
+                size_bytes,
+                utc_now_iso(),
+                messages,
+                bad_messages,
+                json.dumps(issues or []),
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def source_by_hash(self, sha256: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT * FROM sources WHERE sha256 = ?", (sha256,))
+        return rows[0] if rows else None
+
+    def insert_flight(self, row: dict[str, Any]) -> int:
+        cols = list(row)
+        cur = self.conn.execute(
+            f"INSERT INTO flights ({', '.join(cols)}) VALUES ({', '.join('?' * len(cols))})",
+            [row[c] for c in cols],
+        )
+        return int(cur.lastrowid or 0)
+
+    def update_flight(self, flight_id: int, values: dict[str, Any]) -> None:
+        if not values:
+            return
+        sets = ", ".join(f"{c} = ?" for c in values)
+        self.conn.execute(
+            f"UPDATE flights SET {sets} WHERE id = ?", [*values.values(), int(flight_id)]
+        )
+
+    def flight(self, flight_id: int) -> dict[str, Any] | None:
+        rows = self.query(
+            "SELECT f.*, v.name AS vehicle, s.path AS source_file FROM flights f "
+            "JOIN vehicles v ON v.id = f.vehicle_id LEFT JOIN sources s ON s.id = f.source_id "
+            "WHERE f.id = ?",
+            (int(flight_id),),
+        )
+        return rows[0] if rows else None
+
+    def flights(
+        self,
+        *,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        vehicle: str | None = None,
+        deployment_id: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Flights ordered by start time; dates are ISO ``YYYY-MM-DD`` (``date_to`` inclusive)."""
+        where: list[str] = ["1 = 1"]
+        params: list[Any] = []
+        if date_from:
+            where.append("f.start_utc >= ?")
+            params.append(date_from)
+        if date_to:
+            where.append("f.start_utc < ?")
+            params.append(_next_day(date_to))
+        if vehicle:
+            where.append("(v.name = ? OR v.key = ? OR CAST(v.id AS TEXT) = ?)")
+            params += [vehicle, vehicle, vehicle]
+        if deployment_id is not None:
+            where.append("f.deployment_id = ?")
+            params.append(deployment_id)
+        return self.query(
+            "SELECT f.*, v.name AS vehicle, s.path AS source_file FROM flights f "
+            "JOIN vehicles v ON v.id = f.vehicle_id LEFT JOIN sources s ON s.id = f.source_id "
+            f"WHERE {' AND '.join(where)} ORDER BY f.start_utc, f.id",
+            params,
+        )
+
+    def flight_samples(self, flight_id: int) -> list[tuple[Any, ...]]:
+        return self.conn.execute(
+            f"SELECT {', '.join(SAMPLE_COLUMNS)} FROM samples WHERE flight_id = ? ORDER BY t_s",
+            (int(flight_id),),
+        ).fetchall()
+
+    def count(self, table: str) -> int:
+        if table not in self.db.table_names():
+            raise StorageError(_("no such table") + f": {table}", where=str(self.path))
+        (n,) = self.conn.execute(f"SELECT COUNT(*) FROM [{table}]").fetchone()
+        return int(n)
+
+    def save_mission(
+        self,
+        plan_text: str,
+        *,
+        name: str | None = None,
+        plan_format: str = "plan",
+        flight_id: int | None = None,
+        deployment_id: int | None = None,
+    ) -> int:
+        """Keep the mission file that was flown (its full text and SHA-256)."""
+        import hashlib
+
+        cur = self.conn.execute(
+            "INSERT INTO missions (flight_id, deployment_id, name, plan_format, plan_text, sha256,"
+            " created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                flight_id,
+                deployment_id,
+                name,
+                plan_format,
+                plan_text,
+                hashlib.sha256(plan_text.encode()).hexdigest(),
+                utc_now_iso(),
+            ),
+        )
+        return int(cur.lastrowid or 0)
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _next_day(day: str) -> str:
+    from datetime import date, timedelta
+
+    try:
+        d = date.fromisoformat(day[:10])
+    except ValueError:
+        from dronekit_plzen.errors import BadInputError
+
+        raise BadInputError(_("not a date (YYYY-MM-DD)") + f": {day!r}") from None
+    return (d + timedelta(days=1)).isoformat()
+
+
+def connect_sqlite(path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connection:
+    """A raw autocommit connection with the pragmas the store uses (WAL, NORMAL sync)."""
+    try:
+        conn = sqlite3.connect(
+            str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
+        )
+        conn.execute("PRAGMA journal_mode=WAL")
+        # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
+        # only a power loss may roll back the last commits. The database never corrupts.
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute("PRAGMA foreign_keys=ON")
+    except sqlite3.Error as exc:
+        raise storage_error(exc, path) from exc
+    return conn
+
+
+@contextlib.contextmanager
+def open_store(
+    path: str | Path, *, migrate_schema: bool = True, busy_timeout_s: float = 5.0
+) -> Iterator[Store]:
+    """Open (creating and migrating as needed) the flight database at ``path``.
+
+    Parameters
+    ----------
+    path
+        SQLite file; its folder is created when missing.
+    migrate_schema
+        Apply pending migrations (default). With ``False`` an outdated database is an error.
+    busy_timeout_s
+        How long a statement waits for another writer before "database is locked".
+    """
+    p = Path(path).expanduser()
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, p) from exc
+    conn = connect_sqlite(p, busy_timeout_s=busy_timeout_s)
+    store = Store(path=p, db=sqlite_utils.Database(conn))
+    try:
+        try:
+            if migrate_schema:
+                migrate(conn)
+            elif current_version(conn) < LATEST_VERSION:
+                raise StorageError(
+                    _("the database schema is outdated; open it with migrations enabled"),
+                    where=str(p),
+                )
+        except sqlite3.Error as exc:
+            raise storage_error(exc, p) from exc
+        yield store
+    finally:
+        conn.close()

@@ -1,0 +1,177 @@
+"""The ``.tlog`` format: each MAVLink frame preceded by its receive time, 8 bytes big-endian µs.
+
+This is what MAVProxy, QGroundControl, Mission Planner and pymavlink's ``mavlogfile`` write and
+read. :func:`iter_tlog` is a codec over bytes (no I/O): it yields ``(offset, t_s, msg)`` and
+records every bad stretch (bad CRC, garbage, a truncated last frame) as a :class:`LogIssue`
+with its byte offset, resynchronising on the next plausible record instead of giving up.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+_TS = struct.Struct(">Q")
+_V1, _V2 = 0xFE, 0xFD
+#: timestamps further than this from the last good one mark a false sync (3 days, as pymavlink)
+_MAX_JUMP_US = 3 * 24 * 3600 * 1_000_000
+_MIN_US, _MAX_US = 946684800 * 1_000_000, 4102444800 * 1_000_000  # 2000-01-01 .. 2100-01-01
+
+
+@dataclass(frozen=True)
+class LogIssue:
+    offset: int
+    message: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"offset": self.offset, "message": self.message}
+
+
+@dataclass
+class ParseStats:
+    messages: int = 0
+    bad_crc: int = 0
+    bad_bytes: int = 0
+    issues: list[LogIssue] = field(default_factory=list)
+    #: at most this many issues are listed individually (the counters keep counting)
+    max_issues: int = 50
+
+    def add(self, offset: int, message: str) -> None:
+        if len(self.issues) < self.max_issues:
+            self.issues.append(LogIssue(offset, message))
+
+
+def make_codec() -> Any:
+    """A pymavlink MAVLink codec (ardupilotmega dialect, v1 and v2 frames) with no I/O."""
+    from pymavlink.dialects.v20 import ardupilotmega as mavlink
+
+    mav = mavlink.MAVLink(None)
+    mav.robust_parsing = True
+    return mav
+
+
+def _frame_len(data: bytes | memoryview, p: int) -> int:
+    """Length of the MAVLink frame starting at ``p`` (0 when the magic is wrong)."""
+    magic = data[p]
+    if magic == _V1:
+        return data[p + 1] + 8
+    if magic == _V2:
+        signed = data[p + 2] & 0x01
+        return data[p + 1] + 12 + (13 if signed else 0)
+    return 0
+
+
+def _plausible(data: bytes, p: int, last_us: int | None) -> bool:
+    if p + 9 > len(data):
+        return False
+    if data[p + 8] not in (_V1, _V2):
+        return False
+    (us,) = _TS.unpack_from(data, p)
+    if last_us is not None:
+        return abs(us - last_us) <= _MAX_JUMP_US
+    return _MIN_US <= us <= _MAX_US
+
+
+def iter_tlog(data: bytes, stats: ParseStats | None = None) -> Iterator[tuple[int, float, Any]]:
+    """Decode a whole ``.tlog`` held in memory; yields ``(offset, t_s, msg)``.
+
+    Bad frames never raise: CRC failures are counted in ``stats.bad_crc`` and skipped,
+    unparseable stretches are skipped to the next plausible record (``stats.bad_bytes``), and a
+    frame cut off by the end of the file is reported with its offset.
+    """
+    st = stats if stats is not None else ParseStats()
+    mav = make_codec()
+    decode = mav.decode
+    n = len(data)
+    p = 0
+    last_us: int | None = None
+    while p < n:
+        if n - p < 9:
+            st.add(p, f"truncated record at end of file ({n - p} bytes)")
+            st.bad_bytes += n - p
+            return
+        if not _plausible(data, p, last_us):
+            q = _resync(data, p + 1, last_us)
+            st.add(p, f"{q - p} bytes of garbage skipped")
+            st.bad_bytes += q - p
+            p = q
+            continue
+        (us,) = _TS.unpack_from(data, p)
+        flen = _frame_len(data, p + 8)
+        end = p + 8 + flen
+        if end > n:
+            st.add(p, f"truncated MAVLink frame at end of file ({n - p} of {8 + flen} bytes)")
+            st.bad_bytes += n - p
+            return
+        try:
+            msg = decode(bytearray(data[p + 8 : end]))
+        except Exception as exc:  # pymavlink raises MAVError (and struct.error) on bad frames
+            text = str(exc)
+            if "CRC" in text:
+                st.bad_crc += 1
+                if st.bad_crc <= 3:
+                    st.add(p, text)
+                p = end
+                last_us = us
+            else:
+                q = _resync(data, p + 1, last_us)
+                st.add(p, f"{text}; {q - p} bytes skipped")
+                st.bad_bytes += q - p
+                p = q
+            continue
+        st.messages += 1
+        last_us = us
+        yield p, us * 1e-6, msg
+        p = end
+
+
+def _resync(data: bytes, p: int, last_us: int | None) -> int:
+    """The next offset ≥ p where a timestamp + MAVLink magic plausibly starts (or len(data))."""
+    n = len(data)
+    while p < n - 8:
+        i1 = data.find(b"\xfe", p + 8)
+        i2 = data.find(b"\xfd", p + 8)
+        cands = [i for i in (i1, i2) if i >= 0]
+        if not cands:
+            return n
+        q = min(cands) - 8
+        if _plausible(data, q, last_us):
+            nxt = q + 8 + _frame_len(data, q + 8)
+            # confirm with the following record when there is one
+            if nxt >= n or _plausible(data, nxt, last_us) or nxt + 9 > n:
+                return q
+        p = q + 1
+    return n
+
+
+def read_tlog(
+    path: str | Path, stats: ParseStats | None = None
+) -> Iterator[tuple[int, float, Any]]:
+    """:func:`iter_tlog` over a file (read whole: tlogs are small next to memory)."""
+    data = Path(path).read_bytes()
+    yield from iter_tlog(data, stats)
+
+
+class TlogWriter:
+    """Appends raw frames in ``.tlog`` format; ``flush`` after each batch for crash safety."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._fh: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 (closed in close())
+        self.frames = 0
+
+    def write(self, t_s: float, frame: bytes) -> None:
+        self._fh.write(_TS.pack(int(t_s * 1e6)) + frame)
+        self.frames += 1
+
+    def flush(self) -> None:
+        self._fh.flush()
+
+    def close(self) -> None:
+        if not self._fh.closed:
+            self._fh.flush()
+            self._fh.close()

@@ -1,0 +1,282 @@
+"""From MAVLink messages to telemetry samples and events (the protocol boundary).
+
+:class:`MavlinkTrackBuilder` is fed ``(msg, t_s)`` pairs — from a ``.tlog`` or live from the link —
+and appends, in arrival order, ``("S", sample)`` and ``("E", event)`` items to ``out``. Wire units
+(1e7 degrees, mm, cm/s, cdeg, mV, cA) are converted here, once.
+
+A sample is a tuple in :data:`SAMPLE_FIELDS` order, one per GLOBAL_POSITION_INT, carrying the
+latest battery, speed and armed state. An event is a tuple in :data:`EVENT_FIELDS` order.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+SAMPLE_FIELDS = (
+    "sysid",
+    "t_s",
+    "lat_deg",
+    "lon_deg",
+    "alt_amsl_m",
+    "rel_alt_m",
+    "groundspeed_m_s",
+    "climb_m_s",
+    "heading_deg",
+    "voltage_v",
+    "current_a",
+    "battery_pct",
+    "consumed_mah",
+    "armed",
+)
+EVENT_FIELDS = ("sysid", "t_s", "kind", "text", "value", "lat_deg", "lon_deg", "alt_m")
+
+MAV_MODE_FLAG_SAFETY_ARMED = 128
+MAV_TYPE_GCS = 6
+MAV_AUTOPILOT_INVALID = 8
+AUTOPILOTS = {3: "ardupilot", 12: "px4", 0: "generic"}
+MAV_STATE_CRITICAL = 5
+MAV_STATE_EMERGENCY = 6
+NAN = math.nan
+
+
+@dataclass
+class VehicleInfo:
+    sysid: int
+    key: str
+    autopilot: str | None = None
+    vehicle_type: int | None = None
+
+
+@dataclass
+class _State:
+    armed: bool = False
+    mode: str | None = None
+    system_status: int | None = None
+    voltage_v: float = NAN
+    current_a: float = NAN
+    battery_pct: float = NAN
+    consumed_mah: float = NAN
+    groundspeed_m_s: float = NAN
+    climb_m_s: float = NAN
+    lat_deg: float = NAN
+    lon_deg: float = NAN
+    alt_m: float = NAN
+
+
+@dataclass
+class MavlinkTrackBuilder:
+    """Turns decoded pymavlink messages into samples and events (no I/O)."""
+
+    out: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    vehicles: dict[int, VehicleInfo] = field(default_factory=dict)
+    states: dict[int, _State] = field(default_factory=dict)
+
+    def _vehicle(self, sysid: int) -> _State:
+        st = self.states.get(sysid)
+        if st is None:
+            st = self.states[sysid] = _State()
+            self.vehicles.setdefault(sysid, VehicleInfo(sysid, f"sysid-{sysid}"))
+        return st
+
+    def _event(
+        self, sysid: int, t_s: float, kind: str, text: str | None = None, value: float = NAN
+    ) -> None:
+        st = self.states[sysid]
+        self.out.append(("E", (sysid, t_s, kind, text, value, st.lat_deg, st.lon_deg, st.alt_m)))
+
+    def feed(self, msg: Any, t_s: float) -> None:
+        """Consume one decoded message received at UTC ``t_s`` (seconds)."""
+        mtype = msg.get_type()
+        handler = _HANDLERS.get(mtype)
+        if handler is None:
+            return
+        sysid = msg.get_srcSystem()
+        if mtype != "HEARTBEAT" and sysid not in self.states and (sysid == 0 or sysid >= 250):
+            return  # not a vehicle (GCS, companion)
+        handler(self, msg, t_s, sysid)
+
+    # -- handlers ------------------------------------------------------------------------------
+    def _heartbeat(self, msg: Any, t_s: float, sysid: int) -> None:
+        if msg.type == MAV_TYPE_GCS or msg.autopilot == MAV_AUTOPILOT_INVALID:
+            return
+        st = self._vehicle(sysid)
+        info = self.vehicles[sysid]
+        info.autopilot = info.autopilot or AUTOPILOTS.get(msg.autopilot, str(msg.autopilot))
+        info.vehicle_type = msg.type
+        armed = bool(msg.base_mode & MAV_MODE_FLAG_SAFETY_ARMED)
+        if armed != st.armed:
+            st.armed = armed
+            self._event(sysid, t_s, "armed" if armed else "disarmed")
+        mode = _mode_name(msg)
+        if mode != st.mode:
+            st.mode = mode
+            self._event(sysid, t_s, "mode", mode)
+        if msg.system_status != st.system_status:
+            if msg.system_status in (MAV_STATE_CRITICAL, MAV_STATE_EMERGENCY):
+                self._event(sysid, t_s, "failsafe", "system status", float(msg.system_status))
+            st.system_status = msg.system_status
+
+    def _global_position(self, msg: Any, t_s: float, sysid: int) -> None:
+        st = self._vehicle(sysid)
+        if msg.lat == 0 and msg.lon == 0:
+            lat = lon = alt = NAN
+        else:
+            lat, lon, alt = msg.lat * 1e-7, msg.lon * 1e-7, msg.alt * 1e-3
+        st.lat_deg, st.lon_deg, st.alt_m = lat, lon, alt
+        gs = math.hypot(msg.vx, msg.vy) * 0.01
+        hdg = NAN if msg.hdg == 65535 else msg.hdg * 0.01
+        self.out.append(
+            (
+                "S",
+                (
+                    sysid,
+                    t_s,
+                    lat,
+                    lon,
+                    alt,
+                    msg.relative_alt * 1e-3,
+                    gs,
+                    -msg.vz * 0.01,
+                    hdg,
+                    st.voltage_v,
+                    st.current_a,
+                    st.battery_pct,
+                    st.consumed_mah,
+                    int(st.armed),
+                ),
+            )
+        )
+
+    def _sys_status(self, msg: Any, t_s: float, sysid: int) -> None:
+        st = self._vehicle(sysid)
+        if msg.voltage_battery not in (0, 65535):
+            st.voltage_v = msg.voltage_battery * 1e-3
+        st.current_a = NAN if msg.current_battery == -1 else msg.current_battery * 0.01
+        st.battery_pct = NAN if msg.battery_remaining == -1 else float(msg.battery_remaining)
+
+    def _battery_status(self, msg: Any, t_s: float, sysid: int) -> None:
+        st = self._vehicle(sysid)
+        if getattr(msg, "id", 0) == 0 and msg.current_consumed != -1:
+            st.consumed_mah = float(msg.current_consumed)
+            if math.isnan(st.battery_pct) and msg.battery_remaining != -1:
+                st.battery_pct = float(msg.battery_remaining)
+
+    def _statustext(self, msg: Any, t_s: float, sysid: int) -> None:
+        self._vehicle(sysid)
+        text = msg.text if isinstance(msg.text, str) else bytes(msg.text).decode("utf-8", "replace")
+        text = text.rstrip("\x00")
+        self._event(sysid, t_s, "statustext", text, float(msg.severity))
+        if "failsafe" in text.lower():
+            self._event(sysid, t_s, "failsafe", text, float(msg.severity))
+
+    def _item_reached(self, msg: Any, t_s: float, sysid: int) -> None:
+        self._vehicle(sysid)
+        self._event(sysid, t_s, "item_reached", None, float(msg.seq))
+
+    def _camera_feedback(self, msg: Any, t_s: float, sysid: int) -> None:
+        st = self._vehicle(sysid)
+        lat, lon = msg.lat * 1e-7, msg.lng * 1e-7
+        self.out.append(
+            (
+                "E",
+                (sysid, t_s, "camera", None, float(msg.img_idx), lat, lon, float(msg.alt_rel)),
+            )
+        )
+        del st
+
+    def _camera_trigger(self, msg: Any, t_s: float, sysid: int) -> None:
+        # position comes from the vehicle state (CAMERA_TRIGGER carries none)
+        st = self._vehicle(sysid)
+        self.out.append(
+            ("E", (sysid, t_s, "camera", None, float(msg.seq), st.lat_deg, st.lon_deg, NAN))
+        )
+
+    def _autopilot_version(self, msg: Any, t_s: float, sysid: int) -> None:
+        self._vehicle(sysid)
+        uid = int(getattr(msg, "uid", 0) or 0)
+        uid2 = bytes(getattr(msg, "uid2", b"") or b"").rstrip(b"\x00")
+        if uid:
+            self.vehicles[sysid].key = f"uid-{uid:016x}"
+        elif uid2:
+            self.vehicles[sysid].key = "uid2-" + uid2.hex()
+
+
+def _mode_name(msg: Any) -> str:
+    from pymavlink import mavutil
+
+    try:
+        return str(mavutil.mode_string_v10(msg))
+    except Exception:  # an unknown vehicle type/autopilot combination
+        return f"custom-{msg.custom_mode}"
+
+
+_HANDLERS = {
+    "HEARTBEAT": MavlinkTrackBuilder._heartbeat,
+    "GLOBAL_POSITION_INT": MavlinkTrackBuilder._global_position,
+    "SYS_STATUS": MavlinkTrackBuilder._sys_status,
+    "BATTERY_STATUS": MavlinkTrackBuilder._battery_status,
+    "STATUSTEXT": MavlinkTrackBuilder._statustext,
+    "MISSION_ITEM_REACHED": MavlinkTrackBuilder._item_reached,
+    "CAMERA_FEEDBACK": MavlinkTrackBuilder._camera_feedback,
+    "CAMERA_TRIGGER": MavlinkTrackBuilder._camera_trigger,
+    "AUTOPILOT_VERSION": MavlinkTrackBuilder._autopilot_version,
+}
+
+
+@dataclass
+class Track:
+    """One vehicle's telemetry from one source, columnar (numpy arrays in SAMPLE_FIELDS[1:])."""
+
+    key: str
+    system_id: int | None
+    autopilot: str | None
+    vehicle_type: str | None
+    columns: dict[str, np.ndarray]
+    events: list[tuple[Any, ...]]  # EVENT_FIELDS[1:] (no sysid)
+
+    @property
+    def n(self) -> int:
+        return int(self.columns["t_s"].size)
+
+
+def tracks_from_builder(builder: MavlinkTrackBuilder) -> list[Track]:
+    """Split a builder's output per vehicle into :class:`Track` objects (sorted by time)."""
+    per_s: dict[int, list[tuple[Any, ...]]] = {}
+    per_e: dict[int, list[tuple[Any, ...]]] = {}
+    for kind, row in builder.out:
+        (per_s if kind == "S" else per_e).setdefault(row[0], []).append(row[1:])
+    tracks = []
+    for sysid, info in sorted(builder.vehicles.items()):
+        rows = per_s.get(sysid, [])
+        cols = columns_from_rows(rows)
+        tracks.append(
+            Track(
+                key=info.key,
+                system_id=sysid,
+                autopilot=info.autopilot,
+                vehicle_type=None if info.vehicle_type is None else str(info.vehicle_type),
+                columns=cols,
+                events=per_e.get(sysid, []),
+            )
+        )
+    return [t for t in tracks if t.n or t.events]
+
+
+def columns_from_rows(rows: list[tuple[Any, ...]]) -> dict[str, np.ndarray]:
+    names = SAMPLE_FIELDS[1:]
+    if not rows:
+        return {n: np.zeros(0) for n in names}
+    arr = np.asarray(rows, dtype=float).reshape(len(rows), len(names))
+    order = np.argsort(arr[:, 0], kind="stable")
+    arr = arr[order]
+    return {n: arr[:, i].copy() for i, n in enumerate(names)}
+
+
+def empty_columns(n: int) -> dict[str, np.ndarray]:
+    cols = {name: np.full(n, np.nan) for name in SAMPLE_FIELDS[1:]}
+    cols["armed"] = np.zeros(n)
+    return cols
