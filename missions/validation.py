@@ -1,0 +1,607 @@
+"""Safety validation of a whole mission path, every leg sampled densely, not only waypoints.
+
+:func:`validate` flies the mission on paper (home → takeoff climb → each leg → RTL/landing;
+``DO_JUMP`` repeats expanded, ``DO_CHANGE_SPEED`` honoured), samples the 3-D path every
+``step_m`` metres and checks:
+
+``max_agl``
+    more than ``max_agl_m`` (120 m, EU Open category UAS.OPEN.010) from the closest point of
+    the terrain: with a DEM the distance to the terrain within ``max_agl_m`` around the aircraft
+    (so a path along a valley side is measured to the slope, not the valley floor); without a
+    DEM the height above the home elevation;
+``dsm_clearance``
+    less than ``min_clearance_m`` above a DSM (buildings, trees), outside take-off and landing;
+``geofence``
+    outside the mission's inclusion fences (ArduPilot: inside all of them; PX4: inside at least
+    one) or inside an exclusion fence;
+``zone_prohibited`` / ``zone_authorisation``
+    inside a PROHIBITED (or, unless authorised, REQ_AUTHORISATION) geozone whose vertical limits
+    contain the aircraft and which applies during the flight (``when`` .. ``when`` + duration);
+    CONDITIONAL zones are reported as warnings;
+``endurance``
+    the flight time (acceleration, climb/descent, loiters; plus the way home when the mission
+    does not end with RTL or landing) longer than the endurance minus the reserve;
+``max_distance``
+    farther than ``max_distance_m`` from home (a VLOS limit);
+``altitude_unresolved``
+    an altitude that cannot be known (QGC "above terrain" with no terrain data).
+
+A report with ``ok`` and :class:`~dronekit_plzen.errors.Violation` s; :func:`guard` turns a
+failed report into :class:`~dronekit_plzen.errors.SafetyViolation`, or records an explicit
+override with its reason, who and when in ``Mission.metadata["safety_override"]``.
+"""
+
+from __future__ import annotations
+
+import getpass
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+
+from dronekit_plzen.errors import BadInputError, SafetyViolation, Violation
+from dronekit_plzen.geo import WGS84, transform, utm_epsg_for_area
+from dronekit_plzen.i18n import _
+from dronekit_plzen.mission_items import (
+    CMD_DO_CHANGE_SPEED,
+    CMD_DO_JUMP,
+    CMD_NAV_LAND,
+    CMD_NAV_LOITER_TIME,
+    CMD_NAV_LOITER_TURNS,
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    FRAME_GLOBAL_TERRAIN_ALT,
+    NAV_COMMANDS,
+    canonical_frame,
+)
+from missions.model import AUTOPILOT_ARDUPILOT, Mission
+from missions.terrain import Raster
+from missions.zones import Zone, load_zones
+
+FloatArray = NDArray[np.float64]
+CMD_NAV_SPLINE_WAYPOINT = 82
+_PATH_COMMANDS = NAV_COMMANDS | {CMD_NAV_SPLINE_WAYPOINT}
+_MAX_RUNS_PER_RULE = 20
+
+
+@dataclass
+class Trajectory:
+    """The mission flown on paper: samples in a metric CRS with AMSL altitude."""
+
+    epsg: int
+    x: FloatArray
+    y: FloatArray
+    alt: FloatArray  # AMSL
+    lon: FloatArray
+    lat: FloatArray
+    item: NDArray[np.int64]  # index of the item the leg flies to (-1 home/return)
+    phase: NDArray[np.int8]  # 0 takeoff/landing (vertical near the ground), 1 flight
+    home_xy: tuple[float, float]
+    home_amsl_m: float
+    duration_s: float
+    length_m: float
+    returns_home: bool
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass
+class ValidationReport:
+    ok: bool
+    violations: list[Violation]
+    warnings: list[Violation]
+    checked: list[str]
+    samples: int
+    length_m: float
+    duration_s: float
+    max_agl_m: float
+    max_distance_m: float
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        def v(x: Violation) -> dict[str, Any]:
+            return {
+                "rule": x.rule,
+                "message": x.message,
+                "item_index": x.item_index,
+                "lat": x.lat,
+                "lon": x.lon,
+                "value": x.value,
+                "limit": x.limit,
+            }
+
+        return {
+            "ok": self.ok,
+            "violations": [v(x) for x in self.violations],
+            "warnings": [v(x) for x in self.warnings],
+            "checked": self.checked,
+            "samples": self.samples,
+            "length_m": round(self.length_m, 1),
+            "duration_s": round(self.duration_s, 1),
+            "max_agl_m": round(self.max_agl_m, 1),
+            "max_distance_m": round(self.max_distance_m, 1),
+            "notes": self.notes,
+        }
+
+
+def _leg_time_s(
+    h_m: float, dz_m: float, v: float, accel: float, climb: float, sink: float
+) -> float:
+    if h_m > 0:
+        th = h_m / v + v / accel if h_m > v * v / accel else 2.0 * math.sqrt(h_m / accel)
+    else:
+        th = 0.0
+    tv = dz_m / climb if dz_m > 0 else -dz_m / sink
+    return max(th, tv)
+
+
+def trajectory(
+    mission: Mission,
+    *,
+    dem: Raster | None = None,
+    step_m: float = 5.0,
+    speed_m_s: float | None = None,
+    accel_m_s2: float = 3.0,
+    climb_rate_m_s: float = 3.0,
+    descent_rate_m_s: float = 2.0,
+    max_items: int = 100_000,
+) -> Trajectory:
+    """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D)."""
+    notes: list[str] = []
+    pos_items = [it for it in mission.items if it.has_position]
+    if mission.home is not None:
+        hlon, hlat, home_amsl = mission.home
+    elif pos_items:
+        hlon, hlat = pos_items[0].lon_deg, pos_items[0].lat_deg
+        g = float(dem.sample([hlon], [hlat])[0]) if dem else math.nan
+        home_amsl = 0.0 if math.isnan(g) else g
+        notes.append(_("mission has no home: the first waypoint is taken as home"))
+    else:
+        raise BadInputError(_("mission has no home and no positioned items"))
+    lons = [hlon] + [it.lon_deg for it in pos_items]
+    lats = [hlat] + [it.lat_deg for it in pos_items]
+    epsg = utm_epsg_for_area(lons, lats)
+    ix, iy = transform(np.array(lons), np.array(lats), WGS84, epsg)
+    hx, hy = float(ix[0]), float(iy[0])
+    xy_of = {id(it): (float(ix[k + 1]), float(iy[k + 1])) for k, it in enumerate(pos_items)}
+
+    def ground_at(x: float, y: float) -> float:
+        if dem is None:
+            return home_amsl
+        lo, la = transform([x], [y], epsg, WGS84)
+        g = float(dem.sample(lo, la)[0])
+        return home_amsl if math.isnan(g) else g
+
+    def amsl(it_frame: int, alt: float, x: float, y: float) -> float:
+        f = canonical_frame(it_frame)
+        if f == FRAME_GLOBAL_RELATIVE_ALT:
+            return home_amsl + alt
+        if f == FRAME_GLOBAL_TERRAIN_ALT:
+            if dem is None and "terrain frame" not in " ".join(notes):
+                notes.append(_("terrain-frame altitudes taken above the home elevation (no DEM)"))
+            return ground_at(x, y) + alt
+        return alt
+
+    v = speed_m_s or mission.cruise_speed_m_s
+    cur = (hx, hy, home_amsl)
+    xs: list[FloatArray] = [np.array([hx])]
+    ys: list[FloatArray] = [np.array([hy])]
+    zs: list[FloatArray] = [np.array([home_amsl])]
+    its: list[NDArray[np.int64]] = [np.array([-1])]
+    phs: list[NDArray[np.int8]] = [np.array([0], np.int8)]
+    duration = 0.0
+    length = 0.0
+
+    def leg(to: tuple[float, float, float], item: int, phase: int) -> None:
+        nonlocal cur, duration, length
+        dx, dy, dz = to[0] - cur[0], to[1] - cur[1], to[2] - cur[2]
+        h = math.hypot(dx, dy)
+        n = max(1, math.ceil(max(h, abs(dz)) / step_m))
+        t = np.arange(1, n + 1) / n
+        xs.append(cur[0] + t * dx)
+        ys.append(cur[1] + t * dy)
+        zs.append(cur[2] + t * dz)
+        its.append(np.full(n, item, np.int64))
+        phs.append(np.full(n, phase, np.int8))
+        duration += _leg_time_s(h, dz, v, accel_m_s2, climb_rate_m_s, descent_rate_m_s)
+        length += math.hypot(h, dz)
+        cur = to
+
+    jumps: dict[int, int] = {}
+    returned = False
+    k = 0
+    steps = 0
+    while k < len(mission.items) and steps < max_items:
+        steps += 1
+        it = mission.items[k]
+        cmd = it.command
+        if cmd == CMD_DO_JUMP:
+            target, repeat = int(it.param1), int(it.param2)
+            done = jumps.get(k, 0)
+            if repeat < 0:
+                notes.append(_("endless DO_JUMP at item {k}: flown once").format(k=k))
+            elif done < repeat and 0 <= target < len(mission.items):
+                jumps[k] = done + 1
+                k = target
+                continue
+            k += 1
+            continue
+        if cmd == CMD_DO_CHANGE_SPEED and it.param2 > 0:
+            v = float(it.param2)
+        elif cmd == CMD_NAV_TAKEOFF:
+            x, y = xy_of.get(id(it), cur[:2])
+            leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 0)
+        elif cmd == CMD_NAV_RETURN_TO_LAUNCH:
+            leg((hx, hy, cur[2]), k, 1)
+            leg((hx, hy, home_amsl), k, 0)
+            returned = True
+        elif cmd == CMD_NAV_LAND:
+            x, y = xy_of.get(id(it), cur[:2])
+            leg((x, y, cur[2]), k, 1)
+            leg((x, y, ground_at(x, y)), k, 0)
+            returned = True
+        elif cmd in _PATH_COMMANDS and it.has_position:
+            x, y = xy_of[id(it)]
+            leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 1)
+            if cmd == CMD_NAV_LOITER_TIME:
+                duration += max(0.0, it.param1)
+            elif cmd == CMD_NAV_LOITER_TURNS:
+                r = abs(it.param3) or 10.0
+                duration += abs(it.param1) * 2 * math.pi * r / v
+            elif it.param1 > 0 and it.command == 16:
+                duration += it.param1  # hold time
+        k += 1
+    if steps >= max_items:
+        notes.append(_("mission too long to simulate completely"))
+    X, Y, Z = (np.concatenate(a) for a in (xs, ys, zs))
+    lon, lat = transform(X, Y, epsg, WGS84)
+    return Trajectory(
+        epsg,
+        X,
+        Y,
+        Z,
+        lon,
+        lat,
+        np.concatenate(its),
+        np.concatenate(phs),
+        (hx, hy),
+        home_amsl,
+        duration,
+        length,
+        returned,
+        notes,
+    )
+
+
+def _runs(mask: NDArray[np.bool_]) -> list[tuple[int, int]]:
+    """[start, end) index pairs of the True runs of ``mask``."""
+    if not mask.any():
+        return []
+    m = np.concatenate([[False], mask, [False]]).astype(np.int8)
+    d = np.diff(m)
+    return list(zip(np.flatnonzero(d == 1).tolist(), np.flatnonzero(d == -1).tolist()))
+
+
+def _report_runs(
+    out: list[Violation],
+    tr: Trajectory,
+    mask: NDArray[np.bool_],
+    values: FloatArray | None,
+    rule: str,
+    message: str,
+    limit: float | None,
+    worst: str = "max",
+) -> None:
+    for a, b in _runs(mask)[:_MAX_RUNS_PER_RULE]:
+        i = a
+        if values is not None:
+            seg = values[a:b]
+            i = a + int(np.nanargmax(seg) if worst == "max" else np.nanargmin(seg))
+        item = int(tr.item[i])
+        out.append(
+            Violation(
+                rule=rule,
+                message=message.format(
+                    value=float(values[i]) if values is not None else 0.0, limit=limit or 0.0
+                ),
+                item_index=item if item >= 0 else None,
+                lat=float(tr.lat[i]),
+                lon=float(tr.lon[i]),
+                value=None if values is None else round(float(values[i]), 2),
+                limit=limit,
+            )
+        )
+
+
+def _closest_terrain_m(
+    tr: Trajectory, dem: Raster, idx: NDArray[np.intp], radius_m: float
+) -> FloatArray:
+    """Distance from samples ``idx`` to the closest terrain point within ``radius_m``."""
+    rings = np.array([0.0, 0.125, 0.25, 0.5, 0.75, 1.0]) * radius_m
+    bear = np.radians(np.arange(0, 360, 22.5))
+    ox = np.concatenate([[0.0], (rings[1:, None] * np.sin(bear)[None, :]).ravel()])
+    oy = np.concatenate([[0.0], (rings[1:, None] * np.cos(bear)[None, :]).ravel()])
+    r = np.hypot(ox, oy)
+    px = tr.x[idx][:, None] + ox[None, :]
+    py = tr.y[idx][:, None] + oy[None, :]
+    lo, la = transform(px.ravel(), py.ravel(), tr.epsg, WGS84)
+    g = dem.sample(lo, la).reshape(px.shape)
+    dz = np.maximum(tr.alt[idx][:, None] - g, 0.0)
+    d = np.hypot(r[None, :], dz)
+    return np.nanmin(np.where(np.isnan(g), np.inf, d), axis=1)
+
+
+def validate(
+    mission: Mission,
+    *,
+    zones: Sequence[Zone] | str | Path | None = None,
+    dem: Raster | str | Path | None = None,
+    dsm: Raster | str | Path | None = None,
+    when: datetime | None = None,
+    max_agl_m: float = 120.0,
+    min_clearance_m: float = 10.0,
+    endurance_s: float | None = None,
+    reserve_fraction: float = 0.25,
+    max_distance_m: float | None = None,
+    authorised_zones: Sequence[str] = (),
+    step_m: float = 5.0,
+    speed_m_s: float | None = None,
+    accel_m_s2: float = 3.0,
+    climb_rate_m_s: float = 3.0,
+    descent_rate_m_s: float = 2.0,
+    geoid_offset_m: float = 0.0,
+) -> ValidationReport:
+    """Check the whole path of ``mission``; see the module documentation for the rules."""
+    dem_r = Raster.open(dem) if isinstance(dem, str | Path) else dem
+    dsm_r = Raster.open(dsm) if isinstance(dsm, str | Path) else dsm
+    zone_list = load_zones(zones) if isinstance(zones, str | Path) else list(zones or [])
+    tr = trajectory(
+        mission,
+        dem=dem_r,
+        step_m=step_m,
+        speed_m_s=speed_m_s,
+        accel_m_s2=accel_m_s2,
+        climb_rate_m_s=climb_rate_m_s,
+        descent_rate_m_s=descent_rate_m_s,
+    )
+    viol: list[Violation] = []
+    warn: list[Violation] = []
+    checked = ["altitude_unresolved", "max_agl"]
+    notes = list(tr.notes)
+    bad_alt = ~np.isfinite(tr.alt)
+    _report_runs(
+        viol,
+        tr,
+        bad_alt,
+        None,
+        "altitude_unresolved",
+        _("altitude cannot be determined (resolve 'above terrain' with a DEM)"),
+        None,
+    )
+    if dem_r is not None:
+        ground = dem_r.sample(tr.lon, tr.lat)
+        outside = np.isnan(ground)
+        if outside.any():
+            notes.append(_("part of the path lies outside the DEM: home elevation used there"))
+        ground = np.where(outside, tr.home_amsl_m, ground)
+    else:
+        ground = np.full(tr.alt.shape, tr.home_amsl_m)
+        notes.append(_("no DEM: heights checked against the home elevation"))
+    alt = np.where(bad_alt, ground, tr.alt)
+    agl = alt - ground
+    high = agl > max_agl_m
+    dist_terrain = agl.copy()
+    if dem_r is not None and high.any():
+        idx = np.flatnonzero(high)
+        dist_terrain[idx] = _closest_terrain_m(tr, dem_r, idx, max_agl_m)
+    _report_runs(
+        viol,
+        tr,
+        dist_terrain > max_agl_m,
+        dist_terrain,
+        "max_agl",
+        _("{value:.0f} m above the closest terrain (limit {limit:g} m, EU Open category)"),
+        max_agl_m,
+    )
+    if dsm_r is not None:
+        checked.append("dsm_clearance")
+        surf = dsm_r.sample(tr.lon, tr.lat)
+        clear = alt - surf
+        low = (tr.phase == 1) & np.isfinite(surf) & (clear < min_clearance_m)
+        _report_runs(
+            viol,
+            tr,
+            low,
+            clear,
+            "dsm_clearance",
+            _("only {value:.1f} m above buildings/vegetation (DSM)"),
+            min_clearance_m,
+            worst="min",
+        )
+    pts = shapely.points(tr.x, tr.y)
+    if mission.fence_polygons or mission.fence_circles:
+        checked.append("geofence")
+        incl, excl = _fence_geoms(mission, tr.epsg)
+        if incl:
+            inside = np.stack(
+                [shapely.contains_xy(g, tr.x, tr.y) | shapely.touches(g, pts) for g in incl]
+            )
+            ok_in: NDArray[np.bool_] = np.asarray(
+                inside.all(axis=0)
+                if mission.autopilot == AUTOPILOT_ARDUPILOT
+                else inside.any(axis=0),
+                bool,
+            )
+            _report_runs(
+                viol, tr, ~ok_in, None, "geofence", _("outside the inclusion geofence"), None
+            )
+        for g in excl:
+            _report_runs(
+                viol,
+                tr,
+                shapely.contains_xy(g, tr.x, tr.y),
+                None,
+                "geofence",
+                _("inside an exclusion geofence"),
+                None,
+            )
+    start = when or datetime.now(timezone.utc)
+    if start.tzinfo is None:
+        start = start.replace(tzinfo=timezone.utc)
+    end = start + timedelta(seconds=tr.duration_s)
+    if zone_list:
+        checked.append("zones")
+        for z in zone_list:
+            if z.restriction == "NO_RESTRICTION" or not z.active(start, end):
+                continue
+            g = z.metric_geometry(tr.epsg)
+            shapely.prepare(g)
+            lo, hi = z.limits_amsl(ground, geoid_offset_m)
+            hit = shapely.contains_xy(g, tr.x, tr.y) & (alt >= lo) & (alt <= hi) & (agl > 0.5)
+            label = f"{z.identifier} {z.name}".strip()
+            if z.restriction == "PROHIBITED":
+                _report_runs(
+                    viol,
+                    tr,
+                    hit,
+                    None,
+                    "zone_prohibited",
+                    _("enters prohibited zone {zone}").replace("{zone}", label),
+                    None,
+                )
+            elif z.restriction == "REQ_AUTHORISATION" and z.identifier not in authorised_zones:
+                _report_runs(
+                    viol,
+                    tr,
+                    hit,
+                    None,
+                    "zone_authorisation",
+                    _("enters zone {zone}, which needs an authorisation").replace("{zone}", label),
+                    None,
+                )
+            elif z.restriction == "CONDITIONAL":
+                _report_runs(
+                    warn,
+                    tr,
+                    hit,
+                    None,
+                    "zone_conditional",
+                    _("enters conditional zone {zone}").replace("{zone}", label),
+                    None,
+                )
+    duration = tr.duration_s
+    if not tr.returns_home:
+        back = math.hypot(tr.x[-1] - tr.home_xy[0], tr.y[-1] - tr.home_xy[1])
+        v = speed_m_s or mission.cruise_speed_m_s
+        duration += _leg_time_s(
+            back, tr.home_amsl_m - float(alt[-1]), v, accel_m_s2, climb_rate_m_s, descent_rate_m_s
+        )
+        notes.append(_("mission does not end with RTL or landing: the way home is counted"))
+    if endurance_s is not None:
+        checked.append("endurance")
+        usable = endurance_s * (1.0 - reserve_fraction)
+        if duration > usable:
+            viol.append(
+                Violation(
+                    "endurance",
+                    _(
+                        "flight takes {t:.0f} s but only {u:.0f} s are usable ({r:.0f} % reserve)"
+                    ).format(t=duration, u=usable, r=reserve_fraction * 100),
+                    value=round(duration, 1),
+                    limit=round(usable, 1),
+                )
+            )
+    dist_home = np.hypot(tr.x - tr.home_xy[0], tr.y - tr.home_xy[1])
+    if max_distance_m is not None:
+        checked.append("max_distance")
+        _report_runs(
+            viol,
+            tr,
+            dist_home > max_distance_m,
+            dist_home,
+            "max_distance",
+            _("{value:.0f} m from home (VLOS limit)"),
+            max_distance_m,
+        )
+    return ValidationReport(
+        ok=not viol,
+        violations=viol,
+        warnings=warn,
+        checked=checked,
+        samples=int(tr.x.size),
+        length_m=tr.length_m,
+        duration_s=duration,
+        max_agl_m=float(np.nanmax(agl)) if agl.size else 0.0,
+        max_distance_m=float(dist_home.max()) if dist_home.size else 0.0,
+        notes=notes,
+    )
+
+
+def _fence_geoms(mission: Mission, epsg: int) -> tuple[list[Any], list[Any]]:
+    incl: list[Any] = []
+    excl: list[Any] = []
+    for p in mission.fence_polygons:
+        xs, ys = transform([v[0] for v in p.vertices], [v[1] for v in p.vertices], WGS84, epsg)
+        g = shapely.polygons(np.column_stack([xs, ys]))
+        (incl if p.inclusion else excl).append(g)
+    for c in mission.fence_circles:
+        xs, ys = transform([c.center[0]], [c.center[1]], WGS84, epsg)
+        g = shapely.buffer(shapely.points(xs[0], ys[0]), c.radius_m, quad_segs=32)
+        (incl if c.inclusion else excl).append(g)
+    for g in incl + excl:
+        shapely.prepare(g)
+    return incl, excl
+
+
+def guard(
+    mission: Mission,
+    report: ValidationReport,
+    *,
+    override: bool = False,
+    reason: str | None = None,
+    who: str | None = None,
+    now: datetime | None = None,
+) -> Mission:
+    """Let a mission through only when it is safe or explicitly overridden (with a reason).
+
+    Records the validation summary in ``mission.metadata["validation"]`` and, for an override,
+    ``mission.metadata["safety_override"]`` = {by, at, reason, violations}. Raises
+    :class:`SafetyViolation` (exit code 3) when unsafe and not overridden.
+    """
+    mission.metadata["validation"] = {
+        "ok": report.ok,
+        "checked": report.checked,
+        "violations": [str(v) for v in report.violations],
+        "warnings": [str(v) for v in report.warnings],
+    }
+    if report.ok:
+        mission.metadata.pop("safety_override", None)
+        return mission
+    if not override:
+        first = report.violations[0]
+        raise SafetyViolation(
+            _("mission is unsafe ({n} problems), first: {first}").format(
+                n=len(report.violations), first=first
+            ),
+            violations=report.violations,
+        )
+    if not reason or not reason.strip():
+        raise BadInputError(_("--override-safety needs --reason explaining why"))
+    try:
+        user = who or getpass.getuser()
+    except (KeyError, OSError):
+        user = "unknown"
+    mission.metadata["safety_override"] = {
+        "by": user,
+        "at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
+        "reason": reason.strip(),
+        "violations": [str(v) for v in report.violations],
+        "rules": sorted({v.rule for v in report.violations}),
+    }
+    return mission
