@@ -1,0 +1,669 @@
+"""Search-area input: read, check, repair and project a polygon area.
+
+Accepted inputs (:func:`load_area` for files, :func:`parse_area` for text/objects):
+
+* GeoJSON ``Polygon``/``MultiPolygon`` (holes included), ``Feature``, ``FeatureCollection``
+  (all polygonal features are merged), with an optional legacy ``crs`` member;
+* KML (``Polygon`` with ``outerBoundaryIs``/``innerBoundaryIs``) and KMZ (zipped KML);
+* WKT ``POLYGON``/``MULTIPOLYGON`` (optionally ``SRID=nnnn;`` prefixed, EWKT);
+* coordinate lists: ``"lat,lon; lat,lon; ..."`` or one coordinate per line (any format
+  :func:`dronekit_plzen.geo.parse_coordinate` reads), or a sequence of ``(x, y)`` pairs.
+
+Coordinates may be in any CRS; with no CRS given, lon/lat values are taken as WGS84 and negative
+metre values inside the Czech extent as S-JTSK (EPSG:5514). Anything else raises
+:class:`~dronekit_plzen.errors.UnknownCRSError`.
+
+Problems are reported before any shapely object is built, naming the polygon, ring and vertex
+(and the crossing point in lon/lat for self-intersections): :class:`InvalidAreaError` carries the
+list of :class:`AreaProblem`. :func:`repair_rings`/:func:`load_area(..., repair=True)` fix them
+and say what changed.
+
+Example
+-------
+>>> a = parse_area("POLYGON((13.37 49.74, 13.38 49.74, 13.38 49.75, 13.37 49.75, 13.37 49.74))")
+>>> a.crs_epsg, round(a.area_m2 / 1e6, 3)
+(4326, 0.801)
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import xml.etree.ElementTree as ET
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+from shapely.geometry.base import BaseGeometry
+from shapely.validation import explain_validity
+
+from dronekit_plzen import geo
+from dronekit_plzen.errors import BadInputError, UnknownCRSError
+
+Ring = list[tuple[float, float]]
+#: a polygon as rings: [exterior, hole, hole, ...]; a multipolygon is a list of those
+RawPolygon = list[Ring]
+
+SPIKE_ANGLE_DEG = 1.0
+
+
+@dataclass(frozen=True)
+class AreaProblem:
+    """One defect of an input area. ``lon``/``lat`` locate it (WGS84) when known."""
+
+    kind: str  # "too-few-points" | "unclosed-ring" | "zero-area" | "spike" | "self-intersection"
+    # | "duplicate-point" | "hole-outside" | "invalid"
+    message: str
+    polygon: int = 0
+    ring: int = 0  # 0 = exterior, k = k-th hole
+    vertex: int | None = None
+    lon: float | None = None
+    lat: float | None = None
+
+    def __str__(self) -> str:
+        where = f"polygon {self.polygon + 1}, " if self.polygon else ""
+        where += "exterior ring" if self.ring == 0 else f"hole {self.ring}"
+        if self.vertex is not None:
+            where += f", vertex {self.vertex + 1}"
+        if self.lon is not None and self.lat is not None:
+            where += f" at lon {self.lon:.7f}, lat {self.lat:.7f}"
+        return f"{self.message} ({where})"
+
+
+class InvalidAreaError(BadInputError):
+    """The search area geometry is invalid; ``problems`` lists every defect found."""
+
+    def __init__(self, problems: Sequence[AreaProblem], *, where: str | None = None) -> None:
+        self.problems = list(problems)
+        msg = "invalid search area: " + "; ".join(str(p) for p in self.problems)
+        msg += " (use repair to fix it)"
+        super().__init__(msg, where=where)
+
+
+@dataclass(frozen=True)
+class Area:
+    """A valid polygonal search area.
+
+    ``geom_lonlat`` is a shapely Polygon or MultiPolygon in WGS84 lon/lat; ``crs_epsg`` the CRS
+    the input was given in (``None`` when it has no EPSG code: ``crs_wkt`` then holds it);
+    ``repairs`` describes what :func:`repair_rings` changed (empty when nothing was needed).
+    """
+
+    geom_lonlat: Polygon | MultiPolygon
+    crs_epsg: int | None = geo.WGS84
+    crs_wkt: str | None = None
+    repairs: tuple[str, ...] = ()
+    name: str = ""
+    metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    @property
+    def metric_epsg(self) -> int:
+        """UTM zone EPSG for planning (the zone of the area's bounding-box centre)."""
+        x0, y0, x1, y1 = self.geom_lonlat.bounds
+        return geo.utm_epsg_for((x0 + x1) / 2.0, (y0 + y1) / 2.0)
+
+    def to_metric(self, epsg: int | None = None) -> tuple[Polygon | MultiPolygon, int]:
+        """The area projected to ``epsg`` (default: :attr:`metric_epsg`), and that EPSG."""
+        code = epsg or self.metric_epsg
+        return project_geometry(self.geom_lonlat, geo.WGS84, code), code
+
+    @property
+    def area_m2(self) -> float:
+        g, _ = self.to_metric()
+        return float(g.area)
+
+    @property
+    def polygons(self) -> list[Polygon]:
+        g = self.geom_lonlat
+        return list(g.geoms) if isinstance(g, MultiPolygon) else [g]
+
+
+def project_geometry(geom: Any, src: Any, dst: Any) -> Any:
+    """Reproject any shapely geometry (vectorised over all its coordinates)."""
+    coords = shapely.get_coordinates(geom)
+    if coords.size == 0:
+        return geom
+    x, y = geo.transform(coords[:, 0], coords[:, 1], src, dst)
+    return shapely.set_coordinates(geom, np.column_stack([x, y]))
+
+
+def to_lonlat(geom: Any, epsg: int) -> Any:
+    """Metric geometry in ``epsg`` → WGS84 lon/lat."""
+    return project_geometry(geom, epsg, geo.WGS84)
+
+
+# ----------------------------------------------------------------------------- CRS detection
+
+
+def detect_crs(xy: np.ndarray) -> int:
+    """Guess the CRS of coordinates with no declared CRS: 4326 for lon/lat, 5514 for S-JTSK.
+
+    Raises :class:`UnknownCRSError` for anything else (projected metres of unknown zone).
+    """
+    if xy.size == 0:
+        raise BadInputError("empty area: no coordinates")
+    x, y = xy[:, 0], xy[:, 1]
+    if np.all(np.abs(x) <= 180.0) and np.all(np.abs(y) <= 90.0):
+        return geo.WGS84
+    if np.all((x > -950_000) & (x < -400_000)) and np.all((y > -1_300_000) & (y < -900_000)):
+        return geo.SJTSK
+    i = int(np.argmax((np.abs(x) > 180.0) | (np.abs(y) > 90.0)))
+    raise UnknownCRSError(
+        f"coordinate ({x[i]:g}, {y[i]:g}) is not WGS84 lon/lat and no CRS was given; "
+        "name the CRS (for example EPSG:32633 or EPSG:5514)"
+    )
+
+
+def _epsg_of(crs: Any) -> tuple[int | None, str | None]:
+    c = geo.as_crs(crs)
+    code = c.to_epsg(min_confidence=70)
+    return (int(code), None) if code else (None, c.to_wkt())
+
+
+# ----------------------------------------------------------------------------- parsing
+
+
+def _geojson_polygons(obj: Any, where: str) -> tuple[list[RawPolygon], Any]:
+    """Raw polygons and the legacy ``crs`` member (or None) of a GeoJSON object."""
+    if not isinstance(obj, dict) or "type" not in obj:
+        raise BadInputError("not a GeoJSON object (no 'type')", where=where)
+    crs = None
+    c = obj.get("crs")
+    if isinstance(c, dict):
+        crs = (c.get("properties") or {}).get("name")
+    t = obj["type"]
+    out: list[RawPolygon] = []
+    if t == "FeatureCollection":
+        for i, f in enumerate(obj.get("features") or []):
+            g = (f or {}).get("geometry")
+            if g and g.get("type") in ("Polygon", "MultiPolygon", "GeometryCollection"):
+                out.extend(_geojson_polygons(g, f"{where} feature {i}")[0])
+    elif t == "Feature":
+        g = obj.get("geometry")
+        if not g:
+            raise BadInputError("GeoJSON Feature has no geometry", where=where)
+        out.extend(_geojson_polygons(g, where)[0])
+    elif t == "GeometryCollection":
+        for g in obj.get("geometries") or []:
+            if g.get("type") in ("Polygon", "MultiPolygon"):
+                out.extend(_geojson_polygons(g, where)[0])
+    elif t == "Polygon":
+        out.append(_rings(obj.get("coordinates"), where))
+    elif t == "MultiPolygon":
+        out.extend(_rings(p, where) for p in obj.get("coordinates") or [])
+    else:
+        raise BadInputError(f"GeoJSON {t} is not a polygon area", where=where)
+    if not out:
+        raise BadInputError("no Polygon or MultiPolygon in the GeoJSON", where=where)
+    return out, crs
+
+
+def _rings(coords: Any, where: str) -> RawPolygon:
+    if not isinstance(coords, list) or not coords:
+        raise BadInputError("polygon without coordinates", where=where)
+    rings: RawPolygon = []
+    for r in coords:
+        try:
+            rings.append([(float(p[0]), float(p[1])) for p in r])
+        except (TypeError, ValueError, IndexError) as exc:
+            raise BadInputError(f"bad coordinate in polygon ring: {exc}", where=where) from exc
+    return rings
+
+
+def _kml_polygons(text: bytes | str, where: str) -> list[RawPolygon]:
+    try:
+        root = ET.fromstring(text)
+    except ET.ParseError as exc:
+        raise BadInputError(f"not valid KML: {exc}", where=where) from exc
+
+    def local(tag: str) -> str:
+        return tag.rsplit("}", 1)[-1]
+
+    def ring_of(el: ET.Element) -> Ring:
+        for sub in el.iter():
+            if local(sub.tag) == "coordinates" and sub.text:
+                pts: Ring = []
+                for tok in sub.text.split():
+                    parts = tok.split(",")
+                    try:
+                        pts.append((float(parts[0]), float(parts[1])))
+                    except (ValueError, IndexError) as exc:
+                        raise BadInputError(f"bad KML coordinate {tok!r}", where=where) from exc
+                return pts
+        return []
+
+    out: list[RawPolygon] = []
+    for el in root.iter():
+        if local(el.tag) != "Polygon":
+            continue
+        outer: Ring = []
+        holes: list[Ring] = []
+        for child in el:
+            name = local(child.tag)
+            if name == "outerBoundaryIs":
+                outer = ring_of(child)
+            elif name == "innerBoundaryIs":
+                holes.append(ring_of(child))
+        out.append([outer, *holes])
+    if not out:
+        raise BadInputError("no Polygon in the KML", where=where)
+    return out
+
+
+_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+
+
+def _wkt_polygons(text: str, where: str) -> tuple[list[RawPolygon], int | None]:
+    s = text.strip()
+    srid = None
+    m = re.match(r"(?i)SRID=(\d+);", s)
+    if m:
+        srid = int(m.group(1))
+        s = s[m.end() :]
+    m = re.match(r"(?i)\s*(MULTIPOLYGON|POLYGON)\s*(Z|M|ZM)?\s*", s)
+    if not m:
+        raise BadInputError("WKT is not a POLYGON or MULTIPOLYGON", where=where)
+    body = s[m.end() :]
+    # nest the parentheses into lists of numbers
+    stack: list[list[Any]] = [[]]
+    for tok in re.findall(rf"\(|\)|,|{_NUM}(?:\s+{_NUM})+", body):
+        if tok == "(":
+            new: list[Any] = []
+            stack[-1].append(new)
+            stack.append(new)
+        elif tok == ")":
+            if len(stack) == 1:
+                raise BadInputError("unbalanced parentheses in WKT", where=where)
+            stack.pop()
+        elif tok != ",":
+            nums = [float(v) for v in tok.split()]
+            stack[-1].append((nums[0], nums[1]))
+    if len(stack) != 1 or not stack[0]:
+        raise BadInputError("unbalanced parentheses in WKT", where=where)
+    top = stack[0][0]
+    polys = [top] if m.group(1).upper() == "POLYGON" else top
+    return [[list(r) for r in p] for p in polys], srid
+
+
+def _coordinate_list(text: str, where: str) -> list[RawPolygon]:
+    items = [t.strip() for t in re.split(r"[;\n]", text) if t.strip()]
+    ring: Ring = []
+    for i, t in enumerate(items):
+        try:
+            ring.append(geo.parse_coordinate(t))
+        except BadInputError as exc:
+            raise BadInputError(f"coordinate {i + 1} {t!r}: {exc.message}", where=where) from exc
+    return [[_closed(ring)]]
+
+
+def _closed(ring: Ring) -> Ring:
+    """A plain list of points is a ring to close (not a defect, unlike an open GeoJSON ring)."""
+    return [*ring, ring[0]] if len(ring) >= 3 and ring[0] != ring[-1] else ring
+
+
+def parse_area(
+    source: Any,
+    *,
+    crs: Any = None,
+    fmt: str | None = None,
+    repair: bool = False,
+    where: str = "area",
+) -> Area:
+    """Build an :class:`Area` from text (GeoJSON, KML, WKT, coordinate list), a GeoJSON dict,
+    a shapely geometry or a sequence of ``(x, y)`` pairs.
+
+    ``crs`` overrides the CRS (EPSG code, ``"EPSG:5514"``, WKT); otherwise it is read from the
+    input (GeoJSON ``crs``, EWKT ``SRID``) or detected (:func:`detect_crs`). ``fmt`` forces
+    ``"geojson"``, ``"kml"``, ``"wkt"`` or ``"coords"``. Raises :class:`InvalidAreaError` listing
+    the defects unless ``repair`` is true, in which case :attr:`Area.repairs` says what changed.
+    """
+    declared: Any = None
+    polys: list[RawPolygon]
+    if isinstance(source, BaseGeometry):
+        polys = _shapely_rings(source, where)
+    elif isinstance(source, dict):
+        polys, declared = _geojson_polygons(source, where)
+    elif isinstance(source, (bytes, str)):
+        text = source.decode("utf-8-sig") if isinstance(source, bytes) else source
+        s = text.lstrip()
+        kind = fmt or (
+            "geojson"
+            if s.startswith("{")
+            else "kml"
+            if s.startswith("<")
+            else "wkt"
+            if re.match(r"(?i)(SRID=\d+;)?\s*(MULTI)?POLYGON", s)
+            else "coords"
+        )
+        if kind == "geojson":
+            try:
+                obj = json.loads(text)
+            except json.JSONDecodeError as exc:
+                raise BadInputError(
+                    f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                    where=where,
+                ) from exc
+            polys, declared = _geojson_polygons(obj, where)
+        elif kind == "kml":
+            polys, declared = _kml_polygons(text, where), geo.WGS84
+        elif kind == "wkt":
+            polys, declared = _wkt_polygons(text, where)
+        elif kind == "coords":
+            polys, declared = _coordinate_list(text, where), geo.WGS84
+        else:
+            raise BadInputError(f"unknown area format {fmt!r}", where=where)
+    elif isinstance(source, (Sequence, np.ndarray)):
+        arr = np.asarray(source, dtype=np.float64)
+        if arr.ndim != 2 or arr.shape[1] < 2:
+            raise BadInputError("a coordinate list needs (x, y) pairs", where=where)
+        polys = [[_closed([(float(a), float(b)) for a, b in arr[:, :2]])]]
+    else:
+        raise BadInputError(f"cannot read an area from {type(source).__name__}", where=where)
+    return _finish(polys, crs if crs is not None else declared, repair, where)
+
+
+def load_area(path: str | Path, *, crs: Any = None, repair: bool = False) -> Area:
+    """Read an area file: ``.geojson``/``.json``, ``.kml``, ``.kmz``, ``.wkt``, ``.txt``/``.csv``
+    (coordinate list). See :func:`parse_area` for ``crs`` and ``repair``."""
+    p = Path(path)
+    where = str(p)
+    try:
+        data = p.read_bytes()
+    except OSError as exc:
+        raise BadInputError(f"cannot read the area file: {exc.strerror}", where=where) from exc
+    suffix = p.suffix.lower()
+    if suffix == ".kmz":
+        try:
+            with zipfile.ZipFile(p) as z:
+                names = [n for n in z.namelist() if n.lower().endswith(".kml")]
+                if not names:
+                    raise BadInputError("KMZ contains no .kml file", where=where)
+                main = "doc.kml" if "doc.kml" in names else names[0]
+                data = z.read(main)
+        except zipfile.BadZipFile as exc:
+            raise BadInputError(f"not a valid KMZ (zip) file: {exc}", where=where) from exc
+        suffix = ".kml"
+    fmt = {
+        ".geojson": "geojson",
+        ".json": "geojson",
+        ".kml": "kml",
+        ".wkt": "wkt",
+    }.get(suffix)
+    area = parse_area(data, crs=crs, fmt=fmt, repair=repair, where=where)
+    return Area(area.geom_lonlat, area.crs_epsg, area.crs_wkt, area.repairs, name=p.stem)
+
+
+def _shapely_rings(g: BaseGeometry, where: str) -> list[RawPolygon]:
+    if isinstance(g, Polygon):
+        rings = [g.exterior, *g.interiors]
+        return [[[(float(c[0]), float(c[1])) for c in r.coords] for r in rings]]
+    if isinstance(g, MultiPolygon):
+        return [r for p in g.geoms for r in _shapely_rings(p, where)]
+    raise BadInputError(f"a {g.geom_type} is not a polygon area", where=where)
+
+
+# ----------------------------------------------------------------------------- checking
+
+
+def _lonlat_fn(crs: Any) -> Any:
+    def f(x: float, y: float) -> tuple[float, float]:
+        lo, la = geo.transform([x], [y], crs, geo.WGS84)
+        return float(lo[0]), float(la[0])
+
+    return f
+
+
+def check_rings(polys: list[RawPolygon], crs: Any = geo.WGS84) -> list[AreaProblem]:
+    """Every defect of raw rings (coordinates in ``crs``), located in lon/lat."""
+    ll = _lonlat_fn(crs)
+    probs: list[AreaProblem] = []
+    for pi, rings in enumerate(polys):
+        for ri, ring in enumerate(rings):
+            what = "exterior ring" if ri == 0 else "hole"
+            pts = np.asarray(ring, dtype=np.float64).reshape(-1, 2)
+            closed = len(pts) >= 2 and np.array_equal(pts[0], pts[-1])
+            core = pts[:-1] if closed else pts
+            distinct = np.unique(core, axis=0) if len(core) else core
+            if len(distinct) < 3:
+                lon, lat = ll(*pts[0]) if len(pts) else (None, None)
+                probs.append(
+                    AreaProblem(
+                        "too-few-points",
+                        f"{what} has {len(distinct)} distinct points, a polygon needs at least 3",
+                        pi,
+                        ri,
+                        None,
+                        lon,
+                        lat,
+                    )
+                )
+                continue
+            if not closed:
+                lon, lat = ll(*pts[-1])
+                probs.append(
+                    AreaProblem(
+                        "unclosed-ring",
+                        f"{what} is not closed (last point differs from the first)",
+                        pi,
+                        ri,
+                        len(pts) - 1,
+                        lon,
+                        lat,
+                    )
+                )
+            dup = np.flatnonzero(np.all(core == np.roll(core, -1, axis=0), axis=1))
+            for v in dup[:3]:
+                lon, lat = ll(*core[v])
+                probs.append(
+                    AreaProblem("duplicate-point", "repeated vertex", pi, ri, int(v), lon, lat)
+                )
+            for v in _spikes(core):
+                lon, lat = ll(*core[v])
+                probs.append(
+                    AreaProblem(
+                        "spike",
+                        "spike: the boundary goes out and straight back",
+                        pi,
+                        ri,
+                        int(v),
+                        lon,
+                        lat,
+                    )
+                )
+            if _collinear(core):
+                lon, lat = ll(*core[0])
+                probs.append(
+                    AreaProblem(
+                        "zero-area",
+                        f"{what} has zero area (all points on a line)",
+                        pi,
+                        ri,
+                        None,
+                        lon,
+                        lat,
+                    )
+                )
+    if probs:
+        return probs
+    # topology: self-intersections, holes outside, ...
+    for pi, rings in enumerate(polys):
+        poly = Polygon(rings[0], rings[1:])
+        if poly.is_valid:
+            continue
+        reason = explain_validity(poly)
+        m = re.search(r"\[\s*(" + _NUM + r")\s+(" + _NUM + r")\s*\]", reason)
+        lon = lat = None
+        if m:
+            lon, lat = ll(float(m.group(1)), float(m.group(2)))
+        kind = (
+            "self-intersection"
+            if "elf-intersection" in reason
+            else "hole-outside"
+            if "Hole lies outside" in reason
+            else "invalid"
+        )
+        text = reason.split("[")[0].strip()
+        label = {
+            "self-intersection": "the boundary crosses itself",
+            "hole-outside": "a hole lies outside the exterior ring",
+        }.get(kind, text)
+        probs.append(AreaProblem(kind, f"{label} ({text})", pi, 0, None, lon, lat))
+    return probs
+
+
+def _shoelace(p: np.ndarray) -> float:
+    x, y = p[:, 0], p[:, 1]
+    return 0.5 * float(np.sum(x * np.roll(y, -1) - np.roll(x, -1) * y))
+
+
+def _collinear(p: np.ndarray) -> bool:
+    """True when all points lie on one line (zero area whatever the order)."""
+    c = p - p.mean(axis=0)
+    scale = float(np.abs(c).max())
+    if scale == 0.0:
+        return True
+    sv = np.linalg.svd(c / scale, compute_uv=False)
+    return bool(sv[-1] <= 1e-9 * sv[0])
+
+
+def _spikes(core: np.ndarray) -> list[int]:
+    """Vertices where the boundary turns back by nearly 180° (a zero-width spike)."""
+    if len(core) < 3:
+        return []
+    a = np.roll(core, 1, axis=0) - core
+    b = np.roll(core, -1, axis=0) - core
+    na = np.hypot(a[:, 0], a[:, 1])
+    nb = np.hypot(b[:, 0], b[:, 1])
+    ok = (na > 0) & (nb > 0)
+    cosang = np.where(ok, np.sum(a * b, axis=1) / np.where(ok, na * nb, 1.0), -1.0)
+    ang = np.degrees(np.arccos(np.clip(cosang, -1.0, 1.0)))
+    return [int(i) for i in np.flatnonzero(ok & (ang < SPIKE_ANGLE_DEG))]
+
+
+def repair_rings(polys: list[RawPolygon]) -> tuple[Polygon | MultiPolygon, list[str]]:
+    """Fix raw rings and describe every change (closing, duplicates, spikes, crossings)."""
+    notes: list[str] = []
+    fixed: list[Polygon] = []
+    for pi, rings in enumerate(polys):
+        clean: list[np.ndarray] = []
+        for ri, ring in enumerate(rings):
+            what = ("exterior ring" if ri == 0 else f"hole {ri}") + (
+                f" of polygon {pi + 1}" if len(polys) > 1 else ""
+            )
+            pts = np.asarray(ring, dtype=np.float64).reshape(-1, 2)
+            if len(pts) >= 2 and not np.array_equal(pts[0], pts[-1]):
+                notes.append(f"closed the {what}")
+            elif len(pts) >= 2:
+                pts = pts[:-1]
+            keep = np.ones(len(pts), dtype=bool)
+            keep[1:] = np.any(pts[1:] != pts[:-1], axis=1)
+            if (~keep).any():
+                notes.append(f"removed {int((~keep).sum())} repeated vertices from the {what}")
+            pts = pts[keep]
+            removed = 0
+            while len(pts) >= 3:
+                sp = _spikes(pts)
+                if not sp:
+                    break
+                pts = np.delete(pts, sp[0], axis=0)
+                removed += 1
+            if removed:
+                notes.append(f"removed {removed} spike vertices from the {what}")
+            if len(np.unique(pts, axis=0)) < 3 or _collinear(pts):
+                notes.append(f"dropped the {what}: fewer than 3 points or zero area")
+                if ri == 0:
+                    break
+                continue
+            clean.append(pts)
+        if not clean or len(clean[0]) < 3:
+            continue
+        poly = Polygon(clean[0], clean[1:])
+        if not poly.is_valid:
+            reason = explain_validity(poly)
+            mv = shapely.make_valid(poly)
+            parts = [g for g in shapely.get_parts(mv) if isinstance(g, Polygon) and g.area > 0]
+            notes.append(
+                f"made polygon {pi + 1} valid ({reason.replace('[', ' at [')} in input "
+                f"coordinates): it is now {len(parts)} polygon(s), "
+                f"{100.0 * sum(g.area for g in parts) / max(abs(_shoelace(clean[0])), 1e-300):.0f}"
+                " % of the signed input area"
+                if _shoelace(clean[0]) != 0
+                else f"made polygon {pi + 1} valid ({reason.replace('[', ' at [')} in input "
+                f"coordinates): it is now {len(parts)} polygon(s)"
+            )
+            fixed.extend(parts)
+        else:
+            fixed.append(poly)
+    if not fixed:
+        raise InvalidAreaError(
+            [AreaProblem("zero-area", "nothing of the area is left after repair")]
+        )
+    u = shapely.union_all(fixed) if len(fixed) > 1 else fixed[0]
+    geom = _polygonal(u)
+    return geom, notes
+
+
+def _polygonal(g: BaseGeometry) -> Polygon | MultiPolygon:
+    if isinstance(g, (Polygon, MultiPolygon)):
+        return g
+    parts = [p for p in shapely.get_parts(g) if isinstance(p, Polygon)]
+    return parts[0] if len(parts) == 1 else MultiPolygon(parts)
+
+
+def _finish(polys: list[RawPolygon], crs: Any, repair: bool, where: str) -> Area:
+    flat = np.asarray([pt for rings in polys for r in rings for pt in r], dtype=np.float64)
+    flat = flat.reshape(-1, 2)
+    if not np.all(np.isfinite(flat)):
+        raise BadInputError("the area has a non-finite coordinate (NaN or infinity)", where=where)
+    if crs is None:
+        crs = detect_crs(flat)
+    epsg, wkt = _epsg_of(crs)
+    src = epsg if epsg is not None else wkt
+    if epsg == geo.WGS84:
+        bad = np.flatnonzero((np.abs(flat[:, 0]) > 180) | (np.abs(flat[:, 1]) > 90))
+        if bad.size:
+            x, y = flat[bad[0]]
+            raise BadInputError(f"coordinate ({x:g}, {y:g}) is out of lon/lat range", where=where)
+    problems = check_rings(polys, src)
+    notes: list[str] = []
+    if problems:
+        if not repair:
+            raise InvalidAreaError(problems, where=where)
+        geom, notes = repair_rings(polys)
+    else:
+        geom = _polygonal(
+            MultiPolygon([Polygon(r[0], r[1:]) for r in polys])
+            if len(polys) > 1
+            else Polygon(polys[0][0], polys[0][1:])
+        )
+        if isinstance(geom, MultiPolygon) and not geom.is_valid:
+            if not repair:
+                raise InvalidAreaError(
+                    [AreaProblem("invalid", "polygons overlap (" + explain_validity(geom) + ")")],
+                    where=where,
+                )
+            geom = _polygonal(shapely.union_all(list(geom.geoms)))
+            notes.append("merged overlapping polygons")
+    geom_ll = project_geometry(geom, src, geo.WGS84) if epsg != geo.WGS84 else geom
+    geom_ll = shapely.normalize(geom_ll) if not geom_ll.is_valid else geom_ll
+    if not geom_ll.is_valid or geom_ll.area == 0:
+        raise InvalidAreaError(
+            [AreaProblem("invalid", "the area is not a valid polygon after projection")],
+            where=where,
+        )
+    return Area(geom_ll, epsg, wkt, tuple(notes))
+
+
+def area_from_metric(geom: Polygon | MultiPolygon, epsg: int, name: str = "") -> Area:
+    """Wrap a metric polygon (e.g. a part from :mod:`missions.split`) as an :class:`Area`."""
+    return Area(_polygonal(to_lonlat(geom, epsg)), geo.WGS84, None, (), name=name)
+
+
+def describe(problems: Sequence[AreaProblem]) -> str:
+    """One line per problem (for CLI output)."""
+    return "\n".join(str(p) for p in problems)

@@ -1,0 +1,218 @@
+"""Turn a metric :class:`~missions.patterns.base.PathPlan` into a :class:`~missions.model.Mission`.
+
+Items (MAVLink semantics, altitudes relative to home, ``MAV_FRAME_GLOBAL_RELATIVE_ALT``):
+``NAV_TAKEOFF`` at the launch point, ``DO_CHANGE_SPEED``, then the path as ``NAV_WAYPOINT``\\ s
+(yaw ``param4`` NaN = unchanged). Camera:
+
+* ``trigger="distance"``: ``DO_SET_CAM_TRIGG_DIST(d, 0, 1)`` after the waypoint starting each
+  search run and ``DO_SET_CAM_TRIGG_DIST(0, 0, 1)`` after the one ending it (as
+  QGroundControl: trigger once at both ends);
+* ``"waypoint"``: a waypoint at every photo position followed by ``IMAGE_START_CAPTURE(0, 0, 1)``;
+* ``"hover"``: the same, each photo waypoint holding ``hover_s`` seconds (hover-and-capture).
+
+The mission ends with ``NAV_RETURN_TO_LAUNCH`` (``end="rtl"``) or ``NAV_LAND`` (``"land"``).
+Each item's ``meta["role"]`` says what it is and ``meta["path_index"]`` which path point it is.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from shapely.geometry import LineString
+
+from dronekit_plzen import geo
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.mission_items import (
+    CMD_DO_CHANGE_SPEED,
+    CMD_DO_SET_CAM_TRIGG_DIST,
+    CMD_IMAGE_START_CAPTURE,
+    CMD_NAV_LAND,
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    FRAME_MISSION,
+    MissionItem,
+)
+from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
+from missions.patterns.base import SEARCH, TRANSIT, TURN, FloatArray, PathPlan
+from missions.vehicles import Vehicle
+
+TRIGGERS = ("distance", "waypoint", "hover", "none")
+_ROLE = {SEARCH: "search", TURN: "turn", TRANSIT: "transit"}
+MAV_AUTOPILOT_GENERIC = 0
+
+
+@dataclass(frozen=True)
+class MissionOptions:
+    trigger: str = "distance"
+    hover_s: float = 1.0
+    end: str = "rtl"  # "rtl" | "land" | "none"
+
+    def __post_init__(self) -> None:
+        if self.trigger not in TRIGGERS:
+            raise BadInputError(f"trigger must be one of {', '.join(TRIGGERS)}")
+        if self.end not in ("rtl", "land", "none"):
+            raise BadInputError("end must be 'rtl', 'land' or 'none'")
+        if self.hover_s < 0:
+            raise BadInputError("hover time must not be negative")
+
+
+def search_runs(path: PathPlan) -> list[FloatArray]:
+    """Maximal runs of consecutive SEARCH segments as polylines (in path order)."""
+    runs: list[FloatArray] = []
+    cur: list[int] = []
+    for i, k in enumerate(path.seg_kind):
+        if k == SEARCH:
+            if not cur:
+                cur = [i]
+            cur.append(i + 1)
+        elif cur:
+            runs.append(path.xy[cur])
+            cur = []
+    if cur:
+        runs.append(path.xy[cur])
+    return runs
+
+
+def _wp(
+    lon: float, lat: float, alt: float, role: str, idx: int, hold_s: float = 0.0
+) -> MissionItem:
+    return MissionItem(
+        command=CMD_NAV_WAYPOINT,
+        frame=FRAME_GLOBAL_RELATIVE_ALT,
+        param1=hold_s,
+        param4=math.nan,
+        lat_deg=lat,
+        lon_deg=lon,
+        alt_m=alt,
+        meta={"role": role, "path_index": idx},
+    )
+
+
+def _cmd(command: int, *params: float, role: str) -> MissionItem:
+    p = [*params, 0.0, 0.0, 0.0, 0.0][:4]
+    return MissionItem(
+        command=command,
+        frame=FRAME_MISSION,
+        param1=p[0],
+        param2=p[1],
+        param3=p[2],
+        param4=p[3],
+        meta={"role": role},
+    )
+
+
+def build_mission(
+    path: PathPlan,
+    alt_m: float,
+    home: tuple[float, float] | None,
+    vehicle: Vehicle,
+    trigger_distance_m: float | None,
+    options: MissionOptions,
+    metadata: dict[str, Any] | None = None,
+) -> Mission:
+    """The mission for ``path`` flown at ``alt_m`` above home (see the module doc)."""
+    xy = path.xy
+    lon, lat = geo.transform(xy[:, 0], xy[:, 1], path.epsg, geo.WGS84)
+    home_ll = home if home is not None else (float(lon[0]), float(lat[0]))
+    items: list[MissionItem] = [
+        MissionItem(
+            command=CMD_NAV_TAKEOFF,
+            frame=FRAME_GLOBAL_RELATIVE_ALT,
+            lat_deg=home_ll[1],
+            lon_deg=home_ll[0],
+            alt_m=alt_m,
+            meta={"role": "takeoff"},
+        ),
+        _cmd(CMD_DO_CHANGE_SPEED, 1.0, vehicle.cruise_speed_m_s, -1.0, role="speed"),
+    ]
+    cam = trigger_distance_m is not None and options.trigger != "none"
+    kinds = path.seg_kind
+    n = len(xy)
+    for i in range(n):
+        prev_k = int(kinds[i - 1]) if i > 0 else None
+        next_k = int(kinds[i]) if i < n - 1 else None
+        role = _ROLE.get(next_k if next_k is not None else -1, "end")
+        starts = next_k == SEARCH and prev_k != SEARCH
+        ends = prev_k == SEARCH and next_k != SEARCH
+        if cam and options.trigger in ("waypoint", "hover") and prev_k == SEARCH:
+            # photo waypoints strictly inside the segment i-1 → i, then point i itself
+            assert trigger_distance_m is not None
+            _photo_points(items, xy, lon, lat, i, alt_m, trigger_distance_m, options, path.epsg)
+        hold = options.hover_s if (cam and options.trigger == "hover" and (starts or ends)) else 0.0
+        items.append(_wp(float(lon[i]), float(lat[i]), alt_m, role, i, hold))
+        if cam and options.trigger == "distance":
+            if starts:
+                items.append(
+                    _cmd(
+                        CMD_DO_SET_CAM_TRIGG_DIST,
+                        trigger_distance_m or 0.0,
+                        0.0,
+                        1.0,
+                        role="camera-on",
+                    )
+                )
+            elif ends:
+                items.append(_cmd(CMD_DO_SET_CAM_TRIGG_DIST, 0.0, 0.0, 1.0, role="camera-off"))
+        elif cam and (starts or ends):
+            items.append(_cmd(CMD_IMAGE_START_CAPTURE, 0.0, 0.0, 1.0, 0.0, role="photo"))
+    if options.end == "rtl":
+        items.append(
+            MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH, frame=FRAME_MISSION, meta={"role": "rtl"})
+        )
+    elif options.end == "land":
+        items.append(
+            MissionItem(
+                command=CMD_NAV_LAND,
+                frame=FRAME_GLOBAL_RELATIVE_ALT,
+                param4=math.nan,
+                lat_deg=float(lat[-1]),
+                lon_deg=float(lon[-1]),
+                alt_m=0.0,
+                meta={"role": "land"},
+            )
+        )
+    autopilot = {"px4": AUTOPILOT_PX4, "ardupilot": AUTOPILOT_ARDUPILOT}.get(
+        vehicle.autopilot, MAV_AUTOPILOT_GENERIC
+    )
+    return Mission(
+        items=items,
+        home=(home_ll[0], home_ll[1], 0.0),
+        autopilot=autopilot,
+        cruise_speed_m_s=vehicle.cruise_speed_m_s,
+        hover_speed_m_s=min(vehicle.cruise_speed_m_s, 5.0),
+        metadata=dict(metadata or {}),
+    )
+
+
+def _photo_points(
+    items: list[MissionItem],
+    xy: FloatArray,
+    lon: FloatArray,
+    lat: FloatArray,
+    i: int,
+    alt_m: float,
+    d_m: float,
+    options: MissionOptions,
+    epsg: int,
+) -> None:
+    """Waypoints + IMAGE_START_CAPTURE every ``d_m`` strictly between path points i-1 and i."""
+    a, b = xy[i - 1], xy[i]
+    length = float(np.hypot(*(b - a)))
+    s = np.arange(d_m, length - 1e-3, d_m)
+    if s.size == 0:
+        return
+    pts = a + (b - a) / length * s[:, None]
+    plon, plat = geo.transform(pts[:, 0], pts[:, 1], epsg, geo.WGS84)
+    hold = options.hover_s if options.trigger == "hover" else 0.0
+    for x, y in zip(plon, plat):
+        items.append(_wp(float(x), float(y), alt_m, "photo", i - 1, hold))
+        items.append(_cmd(CMD_IMAGE_START_CAPTURE, 0.0, 0.0, 1.0, 0.0, role="photo"))
+
+
+def path_line(path: PathPlan) -> LineString:
+    return LineString(path.xy)

@@ -1,0 +1,346 @@
+"""Survey (lawnmower) over any polygon with holes, by boustrophedon cell decomposition.
+
+Transects are parallel lines ``spacing_m`` apart at the compass bearing ``angle_deg`` (0 = lines
+running north-south, as QGroundControl's grid angle), clipped to the area so no transect ever
+leaves it or crosses a hole. Consecutive transect pieces that overlap one-to-one form a cell
+(the boustrophedon decomposition: a cell splits or merges where the number of pieces on a line
+changes, at the area's critical points); each cell is flown back and forth, cells are visited
+greedily from the launch point, and every connection between transects or cells is routed inside
+the area (:class:`~missions.patterns.base.InsideRouter`).
+
+The lines are centred across the area (the outer lines are at most ``spacing_m / 2`` from the
+edge) unless ``first_offset_m`` fixes the first one (``spacing_m / 2`` for IAMSAR creeping line).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import TypeAlias
+
+import numpy as np
+import shapely
+from shapely.geometry import MultiPolygon, Polygon
+
+from dronekit_plzen.errors import BadInputError
+from missions.patterns.base import (
+    SEARCH,
+    TRANSIT,
+    TURN,
+    FloatArray,
+    InsideRouter,
+    PathPlan,
+    rotate_geom,
+    rotate_xy,
+    routing_domain,
+)
+
+Area2D: TypeAlias = Polygon | MultiPolygon
+
+
+@dataclass(frozen=True)
+class Transects:
+    """Transect pieces in the rotated frame (lines along +x): y, x0, x1 per piece and line index."""
+
+    y: FloatArray
+    x0: FloatArray
+    x1: FloatArray
+    line: np.ndarray
+    origin: tuple[float, float]
+    rot_deg: float
+
+
+def _rot_for(angle_deg: float) -> float:
+    # a line at compass bearing b points along math angle 90-b; rotating by b-90 makes it +x
+    return angle_deg - 90.0
+
+
+def transects(
+    area: Area2D, spacing_m: float, angle_deg: float, first_offset_m: float | None = None
+) -> Transects:
+    """All transect pieces of the area at ``angle_deg`` (vectorised clip with shapely)."""
+    if spacing_m <= 0:
+        raise BadInputError(f"line spacing must be positive, got {spacing_m} m")
+    c = area.centroid
+    origin = (float(c.x), float(c.y))
+    rot = _rot_for(angle_deg)
+    ra = rotate_geom(area, rot, origin)
+    x0, y0, x1, y1 = ra.bounds
+    h = y1 - y0
+    if first_offset_m is None:
+        n = max(1, math.ceil(h / spacing_m - 1e-9))
+        ys = y0 + (h - (n - 1) * spacing_m) / 2.0 + spacing_m * np.arange(n)
+    else:
+        n = max(1, math.floor((h - first_offset_m) / spacing_m + 1e-9) + 1)
+        ys = y0 + first_offset_m + spacing_m * np.arange(n)
+        ys = ys[ys <= y1] if (ys <= y1).any() else ys[:1]
+    pad = 1.0 + 0.01 * (x1 - x0)
+    lines = shapely.linestrings(
+        np.stack(
+            [
+                np.column_stack([np.full(len(ys), x0 - pad), ys]),
+                np.column_stack([np.full(len(ys), x1 + pad), ys]),
+            ],
+            axis=1,
+        )
+    )
+    shapely.prepare(ra)
+    clipped = shapely.intersection(lines, ra)
+    parts, idx = shapely.get_parts(clipped, return_index=True)
+    is_line = shapely.get_type_id(parts) == 1
+    parts, idx = parts[is_line], idx[is_line]
+    if len(parts) == 0:
+        return Transects(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, int), origin, rot)
+    # pieces are straight horizontal lines: first and last coordinate give the extent
+    start = shapely.get_coordinates(shapely.get_point(parts, 0))
+    end = shapely.get_coordinates(shapely.get_point(parts, -1))
+    xa = np.minimum(start[:, 0], end[:, 0])
+    xb = np.maximum(start[:, 0], end[:, 0])
+    keep = (xb - xa) > 1e-6
+    ylines = ys[idx]
+    order = np.lexsort((xa[keep], idx[keep]))
+    return Transects(
+        ylines[keep][order], xa[keep][order], xb[keep][order], idx[keep][order], origin, rot
+    )
+
+
+def decompose_cells(t: Transects) -> list[list[int]]:
+    """Boustrophedon cells: lists of piece indices, one piece per consecutive line."""
+    cells: list[list[int]] = []
+    open_cells: list[int] = []  # cell ids whose last piece is on the previous line
+    lines = np.unique(t.line)
+    by_line = {int(k): np.flatnonzero(t.line == k) for k in lines}
+    prev_line = None
+    for k in lines:
+        new = by_line[int(k)]
+        if prev_line is None or k != prev_line + 1:
+            open_cells = []
+        nxt: list[int] = []
+        if open_cells:
+            last = np.array([cells[c][-1] for c in open_cells])
+            ov = (t.x0[last][:, None] < t.x1[new][None, :]) & (
+                t.x0[new][None, :] < t.x1[last][:, None]
+            )
+            deg_old = ov.sum(axis=1)
+            deg_new = ov.sum(axis=0)
+        used = set()
+        for j, piece in enumerate(new):
+            cont = None
+            if open_cells:
+                olds = np.flatnonzero(ov[:, j])
+                if deg_new[j] == 1 and deg_old[olds[0]] == 1:
+                    cont = open_cells[int(olds[0])]
+            if cont is not None and cont not in used:
+                cells[cont].append(int(piece))
+                used.add(cont)
+                nxt.append(cont)
+            else:
+                cells.append([int(piece)])
+                nxt.append(len(cells) - 1)
+        open_cells = nxt
+        prev_line = int(k)
+    return cells
+
+
+def _cell_runs(t: Transects, cell: list[int]) -> FloatArray:
+    """(k, 2, 2) transects of a cell in boustrophedon order, rotated frame, starting left."""
+    segs = np.empty((len(cell), 2, 2))
+    for i, p in enumerate(cell):
+        a, b = (t.x0[p], t.x1[p]) if i % 2 == 0 else (t.x1[p], t.x0[p])
+        segs[i] = [[a, t.y[p]], [b, t.y[p]]]
+    return segs
+
+
+def _variants(segs: FloatArray) -> list[FloatArray]:
+    """The 4 ways to fly a cell: from its first or last line, from the left or right end."""
+    out = [segs, segs[:, ::-1, :]]
+    rev = segs[::-1].copy()
+    out += [rev, rev[:, ::-1, :]]
+    # re-alternate directions after reversing the line order
+    fixed = []
+    for v in out:
+        w = v.copy()
+        first_dir = np.sign(w[0, 1, 0] - w[0, 0, 0]) or 1.0
+        for i in range(len(w)):
+            d = np.sign(w[i, 1, 0] - w[i, 0, 0])
+            want = first_dir if i % 2 == 0 else -first_dir
+            if d != want and d != 0:
+                w[i] = w[i, ::-1]
+        fixed.append(w)
+    return fixed
+
+
+def plan_survey_path(
+    area: Area2D,
+    epsg: int,
+    spacing_m: float,
+    angle_deg: float,
+    *,
+    trigger_distance_m: float | None = None,
+    turnaround_m: float = 0.0,
+    start_xy: tuple[float, float] | None = None,
+    first_offset_m: float | None = None,
+    router: InsideRouter | None = None,
+) -> PathPlan:
+    """The full lawnmower path at one angle: transects (SEARCH), connections (TURN) and transit
+    between cells (TRANSIT) routed inside the area; photo positions every
+    ``trigger_distance_m`` along each transect when given."""
+    t = transects(area, spacing_m, angle_deg, first_offset_m)
+    if len(t.y) == 0:
+        raise BadInputError("no transect fits in the area (is it smaller than the spacing?)")
+    cells = decompose_cells(t)
+    cell_segs = [rotate_cell(_cell_runs(t, c), t) for c in cells]
+    if router is None:
+        router = InsideRouter(routing_domain(area))
+    holes = _holes(area)
+    pos = np.asarray(start_xy if start_xy is not None else cell_segs[0][0, 0], dtype=np.float64)
+    remaining = list(range(len(cell_segs)))
+    pts: list[FloatArray] = [pos[None]]
+    kinds: list[int] = []
+    search_segs: list[FloatArray] = []
+    while remaining:
+        best = None
+        for ci in remaining:
+            for v in _variants(cell_segs[ci]):
+                d = float(np.hypot(*(v[0, 0] - pos)))
+                if best is None or d < best[0]:
+                    best = (d, ci, v)
+        assert best is not None
+        _, ci, segs = best
+        remaining.remove(ci)
+        for i, seg in enumerate(segs):
+            ext = _turnaround(seg, turnaround_m, holes)
+            entry = ext[0]
+            kind_in = TRANSIT if i == 0 else TURN
+            if np.hypot(*(entry - pos)) > 1e-9:
+                leg = router.route(pos, entry)
+                pts.append(leg[1:])
+                kinds.extend([kind_in] * (len(leg) - 1))
+            if ext is not seg and np.hypot(*(seg[0] - ext[0])) > 1e-9:
+                pts.append(seg[0][None])
+                kinds.append(TURN)
+            pts.append(seg[1][None])
+            kinds.append(SEARCH)
+            search_segs.append(seg)
+            pos = seg[1]
+            if ext is not seg and np.hypot(*(ext[1] - seg[1])) > 1e-9:
+                pts.append(ext[1][None])
+                kinds.append(TURN)
+                pos = ext[1]
+    xy = np.concatenate(pts)
+    kinds_arr = np.asarray(kinds, dtype=np.int8)
+    photos, heads = _photos(np.asarray(search_segs), trigger_distance_m)
+    return PathPlan(
+        xy=xy,
+        seg_kind=kinds_arr,
+        epsg=epsg,
+        photos_xy=photos,
+        photos_heading_deg=heads,
+        info={
+            "angle_deg": float(angle_deg % 180.0),
+            "spacing_m": float(spacing_m),
+            "cells": len(cells),
+            "transects": len(search_segs),
+            "trigger_distance_m": trigger_distance_m,
+            "turnaround_m": turnaround_m,
+        },
+    )
+
+
+def rotate_cell(segs: FloatArray, t: Transects) -> FloatArray:
+    flat = rotate_xy(segs.reshape(-1, 2), -t.rot_deg, t.origin)
+    return flat.reshape(-1, 2, 2)
+
+
+def _holes(area: Area2D) -> list[Polygon]:
+    polys = list(area.geoms) if isinstance(area, MultiPolygon) else [area]
+    return [Polygon(r) for p in polys for r in p.interiors]
+
+
+def _turnaround(seg: FloatArray, dist_m: float, holes: list[Polygon]) -> FloatArray:
+    """The transect extended by ``dist_m`` at both ends, unless that enters a hole."""
+    if dist_m <= 0:
+        return seg
+    d = seg[1] - seg[0]
+    u = d / max(float(np.hypot(*d)), 1e-12)
+    ext = np.stack([seg[0] - u * dist_m, seg[1] + u * dist_m])
+    for k in (0, 1):
+        tail = shapely.linestrings([seg[k], ext[k]])
+        if any(h.intersects(tail) for h in holes):
+            ext[k] = seg[k]
+    return ext
+
+
+def _photos(segs: FloatArray, trigger_m: float | None) -> tuple[FloatArray, FloatArray]:
+    if trigger_m is None or len(segs) == 0:
+        return np.zeros((0, 2)), np.zeros(0)
+    if trigger_m <= 0:
+        raise BadInputError(f"trigger distance must be positive, got {trigger_m} m")
+    d = segs[:, 1] - segs[:, 0]
+    length = np.hypot(d[:, 0], d[:, 1])
+    counts = np.floor(length / trigger_m + 1e-9).astype(int) + 1
+    # one more photo at the end of the transect (QGC triggers once when the trigger stops)
+    counts = counts + ((length - (counts - 1) * trigger_m) > 1e-3)
+    seg_i = np.repeat(np.arange(len(segs)), counts)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    k = np.arange(counts.sum()) - np.repeat(starts, counts)
+    u = d / np.maximum(length, 1e-12)[:, None]
+    off = np.minimum(k * trigger_m, length[seg_i])
+    xy = segs[seg_i, 0] + u[seg_i] * off[:, None]
+    heads = np.degrees(np.arctan2(d[:, 0], d[:, 1])) % 360.0
+    return xy, heads[seg_i]
+
+
+def estimate_time_s(
+    area: Area2D,
+    spacing_m: float,
+    angle_deg: float,
+    speed_m_s: float,
+    turn_s: float,
+) -> float:
+    """Fast flight-time estimate at one angle (for the ``auto`` search): transect length over
+    speed, one turn per transect end, and the connection between consecutive pieces."""
+    t = transects(area, spacing_m, angle_deg)
+    if len(t.y) == 0:
+        return math.inf
+    length = float(np.sum(t.x1 - t.x0))
+    conn = spacing_m * max(len(t.y) - 1, 0)
+    # pieces that are not on consecutive lines cost extra transit (cells)
+    jumps = np.count_nonzero(np.diff(t.line) != 1)
+    return (length + conn) / speed_m_s + 2.0 * len(t.y) * turn_s + jumps * spacing_m / speed_m_s
+
+
+def best_angle_deg(
+    area: Area2D,
+    spacing_m: float,
+    speed_m_s: float,
+    turn_s: float,
+    coarse_step_deg: float = 5.0,
+) -> float:
+    """The sweep bearing in [0, 180) with the least estimated flight time (turns included):
+    a coarse scan every ``coarse_step_deg`` then 1° refinement around the best, plus the
+    directions of the area's longest edges (often optimal for convex areas)."""
+    cands = list(np.arange(0.0, 180.0, coarse_step_deg))
+    ring = np.asarray(
+        (area.exterior if isinstance(area, Polygon) else area.convex_hull.exterior).coords
+    )
+    d = np.diff(ring, axis=0)
+    lens = np.hypot(d[:, 0], d[:, 1])
+    for i in np.argsort(lens)[-4:]:
+        cands.append(float(np.degrees(np.arctan2(d[i, 0], d[i, 1])) % 180.0))
+    cost = {float(a): estimate_time_s(area, spacing_m, a, speed_m_s, turn_s) for a in cands}
+    best = min(cost, key=lambda a: cost[a])
+    for a in np.arange(best - coarse_step_deg + 1, best + coarse_step_deg, 1.0):
+        a = float(a % 180.0)
+        if a not in cost:
+            cost[a] = estimate_time_s(area, spacing_m, a, speed_m_s, turn_s)
+    return min(cost, key=lambda a: cost[a])
+
+
+def longest_side_angle_deg(area: Area2D) -> float:
+    """Mission Planner's rule: transects parallel to the longest edge of the exterior ring."""
+    poly = area if isinstance(area, Polygon) else max(area.geoms, key=lambda p: p.area)
+    ring = np.asarray(poly.exterior.coords)
+    d = np.diff(ring, axis=0)
+    i = int(np.argmax(np.hypot(d[:, 0], d[:, 1])))
+    return float(np.degrees(np.arctan2(d[i, 0], d[i, 1])) % 180.0)

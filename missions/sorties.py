@@ -1,0 +1,82 @@
+"""Cut a mission longer than one battery into sorties with resume points.
+
+Each sortie takes off at home, flies to where the previous one stopped, continues along the path
+and returns home, and fits in the vehicle's usable endurance (endurance minus reserve) by the
+:mod:`missions.metrics` time model. Cuts fall on path points; segments longer than a tenth of a
+battery's range are subdivided first so a cut can fall inside a long leg.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from dronekit_plzen.errors import BadInputError
+from missions.metrics import mission_time_s
+from missions.patterns.base import FloatArray, PathPlan
+from missions.vehicles import Vehicle
+
+
+def _densify(path: PathPlan, max_len_m: float) -> PathPlan:
+    xy = [path.xy[0]]
+    kinds: list[int] = []
+    for i in range(len(path.xy) - 1):
+        a, b = path.xy[i], path.xy[i + 1]
+        n = max(1, int(np.ceil(float(np.hypot(*(b - a))) / max_len_m)))
+        for k in range(1, n + 1):
+            xy.append(a + (b - a) * (k / n))
+            kinds.append(int(path.seg_kind[i]))
+    return PathPlan(np.asarray(xy), np.asarray(kinds, dtype=np.int8), path.epsg, info=path.info)
+
+
+def _sub(path: PathPlan, a: int, b: int) -> PathPlan:
+    return PathPlan(path.xy[a : b + 1], path.seg_kind[a:b], path.epsg, info=dict(path.info))
+
+
+def cut_sorties(
+    path: PathPlan,
+    vehicle: Vehicle,
+    alt_m: float,
+    home_xy: tuple[float, float] | None = None,
+    hold_s: float = 0.0,
+) -> tuple[list[PathPlan], list[tuple[float, float]]]:
+    """Sorties (metric paths) and the resume point (metric x, y) of every sortie after the first.
+
+    Raises :class:`BadInputError` when not even a single leg fits in one battery (the area is
+    beyond the vehicle's reach from home).
+    """
+    budget = vehicle.usable_endurance_s
+    home = home_xy if home_xy is not None else (float(path.xy[0, 0]), float(path.xy[0, 1]))
+    if mission_time_s(path, vehicle, alt_m, home, hold_s) <= budget:
+        return [path], []
+    p = _densify(path, max(vehicle.cruise_speed_m_s * budget / 10.0, 1.0))
+    n = len(p.xy)
+    sorties: list[PathPlan] = []
+    resume: list[tuple[float, float]] = []
+    a = 0
+    while a < n - 1:
+        lo, hi = a + 1, n - 1
+        if mission_time_s(_sub(p, a, lo), vehicle, alt_m, home, hold_s) > budget:
+            x, y = p.xy[a]
+            raise BadInputError(
+                f"the leg from ({x:.0f}, {y:.0f}) cannot be flown within one battery "
+                f"({budget / 60:.1f} min usable) from home"
+            )
+        while lo < hi:  # largest b with time(a..b) <= budget
+            mid = (lo + hi + 1) // 2
+            if mission_time_s(_sub(p, a, mid), vehicle, alt_m, home, hold_s) <= budget:
+                lo = mid
+            else:
+                hi = mid - 1
+        sorties.append(_sub(p, a, lo))
+        if lo < n - 1:
+            resume.append((float(p.xy[lo, 0]), float(p.xy[lo, 1])))
+        a = lo
+    return sorties, resume
+
+
+def sortie_count(paths: list[PathPlan]) -> int:
+    return len(paths)
+
+
+def resume_xy(points: list[tuple[float, float]]) -> FloatArray:
+    return np.asarray(points, dtype=np.float64).reshape(-1, 2)
