@@ -1,10 +1,99 @@
-"""CLI for `dronekit-plzen sim` (work in progress in this session)."""
+"""``dronekit-plzen sim``: run the simulator fleet until SIGINT/SIGTERM."""
 
 from __future__ import annotations
 
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
 import click
+
+from dronekit_plzen.cli.common import app, info
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.geo import parse_coordinate
+from dronekit_plzen.i18n import _
+
+
+def parse_home(text: str) -> tuple[float, float, float]:
+    """``LAT,LON[,ALT]`` (any format parse_coordinate accepts, plus an optional AMSL altitude)."""
+    parts = [p.strip() for p in text.split(",")]
+    alt = 310.0
+    coord = text
+    if len(parts) == 3:
+        coord = ",".join(parts[:2])
+        try:
+            alt = float(parts[2])
+        except ValueError:
+            raise BadInputError(f"--home: altitude {parts[2]!r} is not a number (metres AMSL)") from None
+    try:
+        lon, lat = parse_coordinate(coord)
+    except BadInputError as exc:
+        raise BadInputError(f"--home: {exc}") from None
+    return lat, lon, alt
 
 
 @click.command(name="sim")
-def sim() -> None:
+@click.option("--vehicles", "-n", "n_vehicles", type=click.IntRange(1, 200), default=1, show_default=True, help="Number of vehicles.")
+@click.option("--home", default="49.7475,13.3776,310", show_default=True, help="LAT,LON[,ALT] of vehicle 0 (WGS84, ALT m AMSL).")
+@click.option("--autopilot", type=click.Choice(["px4", "ardupilot"]), default="px4", show_default=True, help="Firmware flavour.")
+@click.option("--speedup", type=click.FloatRange(min=0.01, max=1000), default=1.0, show_default=True, help="Real-time factor.")
+@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (GPS noise, radio faults).")
+@click.option("--lockstep", is_flag=True, help="Run as fast as possible (deterministic for a seed).")
+@click.option("--port-offset", type=click.IntRange(0, 40000), default=0, show_default=True, help="Added to every port.")
+@click.option("--bind", "bind_host", default="127.0.0.1", show_default=True, help="Local address to bind.")
+@click.option("--faults", "faults_file", type=click.Path(path_type=Path), help="Fault schedule (JSON or YAML).")
+@click.option("--no-gcs-link", is_flag=True, help="Do not stream to the GCS port 14550.")
+def sim(
+    n_vehicles: int,
+    home: str,
+    autopilot: str,
+    speedup: float,
+    seed: int,
+    lockstep: bool,
+    port_offset: int,
+    bind_host: str,
+    faults_file: Path | None,
+    no_gcs_link: bool,
+) -> None:
     """Run the MAVLink multicopter simulator fleet."""
+    from simulators.faults import load_schedule
+    from simulators.fleet import SimFleet
+
+    home_lla = parse_home(home)
+    schedule = load_schedule(faults_file, n_vehicles) if faults_file else []
+    fleet = SimFleet(
+        n_vehicles=n_vehicles,
+        autopilot=autopilot,
+        home=home_lla,
+        speedup=speedup,
+        lockstep=lockstep,
+        seed=seed,
+        bind_host=bind_host,
+        port_offset=port_offset,
+        gcs_link=not no_gcs_link,
+        faults=schedule,
+    )
+    stop = threading.Event()
+
+    def _on_signal(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    old = {s: signal.signal(s, _on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    fleet.start()
+    try:
+        quiet = app().quiet
+        for i, v in enumerate(fleet.vehicles):
+            ports = ", ".join(f"{k}={p}" for k, p in fleet.ports(i).items())
+            if not quiet:
+                info(_("vehicle {sysid} ({autopilot}): {ports}").format(sysid=v.sysid, autopilot=autopilot, ports=ports))
+        if not quiet:
+            info(_("simulator running; press Ctrl+C to stop"))
+        while not stop.wait(0.5):
+            pass
+    finally:
+        fleet.stop()
+        for s, h in old.items():
+            signal.signal(s, h)
+        if not app().quiet:
+            info(_("simulator stopped after {t:.1f} s of simulated time").format(t=fleet.sim_time_s))

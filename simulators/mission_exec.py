@@ -1,0 +1,232 @@
+"""Mission execution: PX4's ``Mission`` navigator mode and ArduCopter's ``ModeAuto`` (pure).
+
+ArduPilot keeps home at sequence 0 and starts flying at 1; PX4 starts at 0 and inserts a
+vertical take-off when armed on the ground with a mission that does not begin with one.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+from dronekit_plzen import mission_items as mi
+from simulators.mission_store import CMD_DO_DIGICAM_CONTROL, item_target_enu
+from simulators.state import Event
+
+if TYPE_CHECKING:
+    from simulators.vehicle import VehicleModel
+
+Target = tuple[float, float, float] | None
+
+
+class MissionRunner:
+    """Progress through the stored mission of one vehicle model."""
+
+    def __init__(self, vm: VehicleModel) -> None:
+        self.vm = vm
+        self.first = 0 if vm.px4 else 1
+        self.seq = self.first
+        self.finished = False
+        self.reached: list[int] = []
+        self.jump_counts: dict[int, int] = {}
+        self._arrived_s: float | None = None
+        self._land_descending = False
+        self._auto_takeoff_up: float | None = None
+
+    @property
+    def items(self) -> list[mi.MissionItem]:
+        return self.vm.missions[mi.MISSION_TYPE_MISSION]
+
+    def wire_count(self, mission_type: int) -> int:
+        """Count a download reports (ArduPilot's mission always holds home at 0)."""
+        n = len(self.vm.missions[mission_type])
+        if mission_type == mi.MISSION_TYPE_MISSION and not self.vm.px4:
+            return max(n, 1)
+        return n
+
+    def nav_count(self) -> int:
+        return sum(1 for it in self.items[self.first :] if it.is_nav)
+
+    def starts_with_takeoff(self) -> bool:
+        for it in self.items[self.first :]:
+            if it.is_nav:
+                return it.command == mi.CMD_NAV_TAKEOFF
+        return False
+
+    def rally_points_enu(self) -> list[tuple[float, float, float]]:
+        g = self.vm.geo
+        return [g.to_enu(r.lat_deg, r.lon_deg, g.alt0_m) for r in self.vm.missions[mi.MISSION_TYPE_RALLY]]
+
+    def reset(self, clear_reached: bool = False) -> None:
+        self.seq = self.first
+        self.finished = False
+        if clear_reached:
+            self.reached = []
+        self.jump_counts = {}
+        self._arrived_s = None
+        self._land_descending = False
+        self._auto_takeoff_up = None
+
+    def set_current(self, seq: int) -> bool:
+        if not (0 <= seq < max(len(self.items), 1)):
+            return False
+        self.seq = max(seq, self.first)
+        self.finished = False
+        self.jump_counts = {}
+        self._arrived_s = None
+        self._land_descending = False
+        self.vm.events.append(Event("mission_current", {"seq": self.seq}))
+        return True
+
+    def resume(self) -> None:
+        """Entering mission mode: restart a finished mission, otherwise continue where it was."""
+        if self.finished or self.seq >= len(self.items):
+            self.reset(clear_reached=True)
+        elif self.seq == self.first:
+            self.reached = []
+        self._enter(self.seq)
+
+    def ground_start(self) -> None:
+        """Armed on the ground in mission mode: take off if the mission lets the firmware."""
+        if self.finished or self.seq >= len(self.items):
+            return
+        it = self.items[self.seq]
+        if it.command == mi.CMD_NAV_TAKEOFF:
+            self.vm.landed = False
+        elif self.vm.px4:
+            self._auto_takeoff_up = self.vm.home[2] + self.vm.p("MIS_TAKEOFF_ALT")
+            self.vm.landed = False
+
+    def on_landed(self) -> None:
+        if self.vm.behaviour.value != "mission" or self.finished or self.seq >= len(self.items):
+            return
+        if self.items[self.seq].command in (mi.CMD_NAV_LAND, mi.CMD_NAV_RETURN_TO_LAUNCH):
+            self._complete()
+
+    # -------------------------------------------------------------- internals
+    def _reached(self, seq: int) -> None:
+        self.reached.append(seq)
+        self.vm.events.append(Event("item_reached", {"seq": seq}))
+
+    def _enter(self, seq: int) -> None:
+        vm = self.vm
+        for _guard in range(1000):
+            if seq >= len(self.items):
+                self._finish()
+                return
+            self.seq = seq
+            self._arrived_s = None
+            self._land_descending = False
+            vm.events.append(Event("mission_current", {"seq": seq}))
+            it = self.items[seq]
+            if it.is_nav:
+                if it.command == mi.CMD_NAV_RETURN_TO_LAUNCH:
+                    vm.start_rtl()
+                return
+            jump = self._do(it, seq)
+            self._reached(seq)
+            seq = jump if jump is not None else seq + 1
+        self._finish()
+
+    def _do(self, it: mi.MissionItem, seq: int) -> int | None:
+        vm = self.vm
+        c = it.command
+        if c == mi.CMD_DO_JUMP:
+            done = self.jump_counts.get(seq, 0)
+            if it.param2 < 0 or done < it.param2:
+                self.jump_counts[seq] = done + 1
+                return max(int(it.param1), self.first)
+        elif c == mi.CMD_DO_CHANGE_SPEED:
+            vm.change_speed(it.param2)
+        elif c == mi.CMD_DO_SET_CAM_TRIGG_DIST:
+            vm.set_trigger_distance(it.param1, it.param3 == 1)
+        elif c == mi.CMD_IMAGE_START_CAPTURE:
+            vm.start_capture(it.param2, int(it.param3))
+        elif c == mi.CMD_IMAGE_STOP_CAPTURE:
+            vm.stop_capture()
+        elif c == CMD_DO_DIGICAM_CONTROL:
+            vm.capture()
+        elif c == mi.CMD_DO_SET_HOME:
+            vm.set_home(it.param1 == 1, it.lat_deg, it.lon_deg, it.alt_m)
+        return None
+
+    def _complete(self) -> None:
+        self._reached(self.seq)
+        self._enter(self.seq + 1)
+
+    def _finish(self) -> None:
+        vm = self.vm
+        if self.finished:
+            return
+        self.finished = True
+        self.seq = max(len(self.items) - 1, self.first) if vm.px4 else self.seq
+        vm.hold_here()
+        if vm.px4:
+            vm.text("Mission finished, loitering" if not vm.landed else "Mission finished")
+            if not vm.landed:
+                vm.set_mode("AUTO.LOITER", reason="mission")
+        else:
+            vm.text("Mission Complete")
+
+    def step(self, dt_s: float) -> tuple[Target, float | None]:
+        """Target and optional forced climb rate for this step of mission flight."""
+        vm = self.vm
+        if self.finished or self.seq >= len(self.items):
+            return vm.target, None
+        if self._auto_takeoff_up is not None:
+            if vm.pos[2] < self._auto_takeoff_up - 0.3:
+                return (vm.pos[0], vm.pos[1], self._auto_takeoff_up), None
+            self._auto_takeoff_up = None
+        it = self.items[self.seq]
+        c = it.command
+        if c == mi.CMD_NAV_TAKEOFF:
+            up = vm.home[2] + it.alt_m if mi.canonical_frame(it.frame) != mi.FRAME_GLOBAL else it.alt_m - vm.geo.alt0_m
+            up = max(up, vm.pos[2] if not vm.landed else up)
+            if vm.pos[2] >= up - (vm.p("NAV_MC_ALT_RAD") if vm.px4 else 1.0):
+                self._complete()
+                vm.hold_here()
+                return vm.target, None
+            return (vm.pos[0], vm.pos[1], up), None
+        if c == mi.CMD_NAV_RETURN_TO_LAUNCH:
+            return vm._rtl_step(dt_s)
+        if c == mi.CMD_NAV_DELAY:
+            return self._hold(vm.target or (vm.pos[0], vm.pos[1], vm.pos[2]), it.param1, dt_s)
+        if c == mi.CMD_NAV_LAND:
+            if it.lat_deg == 0.0 and it.lon_deg == 0.0:
+                return (vm.pos[0], vm.pos[1], vm.pos[2]), -vm.land_speed_m_s()
+            e, n, _u = item_target_enu(it, vm.geo, vm.home[2])
+            if not self._land_descending and math.hypot(e - vm.pos[0], n - vm.pos[1]) > 1.0:
+                return (e, n, vm.pos[2]), None
+            self._land_descending = True
+            return (e, n, vm.pos[2]), -vm.land_speed_m_s()
+        target = item_target_enu(it, vm.geo, vm.home[2])
+        if self._arrived_s is None:
+            if vm.px4:
+                radius = it.param2 if it.param2 > 0 and c == mi.CMD_NAV_WAYPOINT else vm.p("NAV_ACC_RAD")
+                alt_rad = vm.p("NAV_MC_ALT_RAD")
+            else:
+                radius = it.param2 if it.param2 > 0 and c == mi.CMD_NAV_WAYPOINT else vm.p("WPNAV_RADIUS") / 100.0
+                alt_rad = 1.0
+            dh = math.hypot(target[0] - vm.pos[0], target[1] - vm.pos[1])
+            if dh <= radius and abs(target[2] - vm.pos[2]) <= alt_rad:
+                self._arrived_s = vm.t_s
+            else:
+                return target, None
+        if c == mi.CMD_NAV_LOITER_UNLIM:
+            return target, None
+        if c == mi.CMD_NAV_LOITER_TURNS:
+            hold = abs(it.param1) * 2.0 * math.pi * max(abs(it.param3), 1.0) / max(vm.limits().speed_h_m_s, 0.5)
+        elif c in (mi.CMD_NAV_WAYPOINT, mi.CMD_NAV_LOITER_TIME):
+            hold = max(it.param1, 0.0)
+        else:
+            hold = 0.0
+        return self._hold(target, hold, dt_s)
+
+    def _hold(self, target: tuple[float, float, float], hold_s: float, dt_s: float) -> tuple[Target, None]:
+        if self._arrived_s is None:
+            self._arrived_s = self.vm.t_s
+        if self.vm.t_s - self._arrived_s >= hold_s - 1e-9:
+            self._complete()
+            nxt = self.vm.target if self.finished else target
+            return nxt, None
+        return target, None

@@ -1,0 +1,244 @@
+"""Sockets of the simulated vehicles, with radio impairment (loss, delay, duplication, corruption).
+
+Endpoints are non-blocking and registered in the fleet's one selector; they never spawn threads.
+A UDP endpoint answers whatever address last talked to it (as PX4 SITL does); the TCP endpoint
+serves one client at a time and accepts the next after a disconnect (as ArduPilot SITL does).
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import logging
+import selectors
+import socket
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Impairment:
+    """Per-packet radio faults; active while sim time < ``until_s``."""
+
+    loss: float = 0.0
+    delay_s: float = 0.0
+    duplicate: float = 0.0
+    corrupt: float = 0.0
+    until_s: float = -1.0
+
+    def active(self, t_s: float) -> bool:
+        return t_s < self.until_s
+
+
+def impair(data: bytes, imp: Impairment, rng: np.random.Generator) -> list[bytes]:
+    """The packets that come out of the radio for one packet in (pure apart from ``rng``)."""
+    if imp.loss > 0 and rng.random() < imp.loss:
+        return []
+    if imp.corrupt > 0 and rng.random() < imp.corrupt and data:
+        b = bytearray(data)
+        i = int(rng.integers(0, len(b)))
+        b[i] ^= 1 << int(rng.integers(0, 8))
+        data = bytes(b)
+    if imp.duplicate > 0 and rng.random() < imp.duplicate:
+        return [data, data]
+    return [data]
+
+
+class Endpoint:
+    """Base: impairment and delayed-packet queues shared by UDP and TCP endpoints."""
+
+    kind = "udp"
+
+    def __init__(self, name: str, rng: np.random.Generator) -> None:
+        self.name = name
+        self.rng = rng
+        self.imp = Impairment()
+        self.sim_t_s = 0.0
+        self._delayed: list[tuple[float, int, bool, bytes]] = []
+        self._counter = itertools.count()
+        self.on_receive: object = None
+        self.bytes_out = 0
+        self.packets_out = 0
+
+    def _impaired(self) -> bool:
+        return self.imp.active(self.sim_t_s)
+
+    def send(self, data: bytes) -> None:
+        if not self._impaired():
+            self._raw_send(data)
+            return
+        for pkt in impair(data, self.imp, self.rng):
+            if self.imp.delay_s > 0:
+                heapq.heappush(self._delayed, (time.monotonic() + self.imp.delay_s, next(self._counter), True, pkt))
+            else:
+                self._raw_send(pkt)
+
+    def incoming(self, data: bytes) -> list[bytes]:
+        """Impair a received packet; delayed ones come back later from :meth:`flush`."""
+        if not self._impaired():
+            return [data]
+        out = []
+        for pkt in impair(data, self.imp, self.rng):
+            if self.imp.delay_s > 0:
+                heapq.heappush(self._delayed, (time.monotonic() + self.imp.delay_s, next(self._counter), False, pkt))
+            else:
+                out.append(pkt)
+        return out
+
+    def flush(self, now: float) -> list[bytes]:
+        """Send delayed outgoing packets that are due; return due incoming ones."""
+        got = []
+        while self._delayed and self._delayed[0][0] <= now:
+            _t, _n, outgoing, pkt = heapq.heappop(self._delayed)
+            if outgoing:
+                self._raw_send(pkt)
+            else:
+                got.append(pkt)
+        return got
+
+    def next_due(self) -> float | None:
+        return self._delayed[0][0] if self._delayed else None
+
+    def _raw_send(self, data: bytes) -> None:
+        raise NotImplementedError
+
+    def register(self, sel: selectors.BaseSelector) -> None:
+        raise NotImplementedError
+
+    def readable(self, sock: socket.socket, sel: selectors.BaseSelector) -> list[bytes]:
+        raise NotImplementedError
+
+    def close(self, sel: selectors.BaseSelector | None) -> None:
+        raise NotImplementedError
+
+
+class UdpEndpoint(Endpoint):
+    """Bound UDP socket sending to ``remote`` until someone else talks to it."""
+
+    def __init__(self, name: str, rng: np.random.Generator, bind: tuple[str, int], remote: tuple[str, int]) -> None:
+        super().__init__(name, rng)
+        self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.sock.setblocking(False)
+        self.sock.bind(bind)
+        self.local_port = self.sock.getsockname()[1]
+        self.remote = remote
+
+    def _raw_send(self, data: bytes) -> None:
+        try:
+            self.sock.sendto(data, self.remote)
+            self.bytes_out += len(data)
+            self.packets_out += 1
+        except OSError:
+            pass  # nobody listening (ECONNREFUSED) or buffer full: UDP drops, as on a radio
+
+    def register(self, sel: selectors.BaseSelector) -> None:
+        sel.register(self.sock, selectors.EVENT_READ, self)
+
+    def readable(self, sock: socket.socket, sel: selectors.BaseSelector) -> list[bytes]:
+        out = []
+        for _ in range(64):
+            try:
+                data, addr = self.sock.recvfrom(65535)
+            except (BlockingIOError, InterruptedError):
+                break
+            except OSError:
+                continue  # ICMP port unreachable surfaced on recv
+            self.remote = (addr[0], addr[1])
+            out.extend(self.incoming(data))
+        return out
+
+    def close(self, sel: selectors.BaseSelector | None) -> None:
+        if sel is not None:
+            try:
+                sel.unregister(self.sock)
+            except (KeyError, ValueError):
+                pass
+        self.sock.close()
+
+
+class TcpServerEndpoint(Endpoint):
+    """TCP server on ``bind`` serving one client at a time; the next client waits in the backlog."""
+
+    kind = "tcp"
+
+    def __init__(self, name: str, rng: np.random.Generator, bind: tuple[str, int]) -> None:
+        super().__init__(name, rng)
+        self.server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self.server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.server.bind(bind)
+        self.server.listen(4)
+        self.server.setblocking(False)
+        self.local_port = self.server.getsockname()[1]
+        self.client: socket.socket | None = None
+        self.connections = 0
+        self.on_connect: object = None
+
+    def _raw_send(self, data: bytes) -> None:
+        if self.client is None:
+            return
+        try:
+            self.client.sendall(data)
+            self.bytes_out += len(data)
+            self.packets_out += 1
+        except (BlockingIOError, InterruptedError):
+            pass  # client not reading: drop like a saturated serial link
+        except OSError:
+            self._drop_pending = True
+
+    def register(self, sel: selectors.BaseSelector) -> None:
+        sel.register(self.server, selectors.EVENT_READ, self)
+
+    def _disconnect(self, sel: selectors.BaseSelector) -> None:
+        if self.client is not None:
+            try:
+                sel.unregister(self.client)
+            except (KeyError, ValueError):
+                pass
+            self.client.close()
+            self.client = None
+            try:
+                sel.register(self.server, selectors.EVENT_READ, self)
+            except (KeyError, ValueError):
+                pass
+
+    def readable(self, sock: socket.socket, sel: selectors.BaseSelector) -> list[bytes]:
+        if sock is self.server:
+            try:
+                conn, _addr = self.server.accept()
+            except (BlockingIOError, InterruptedError):
+                return []
+            conn.setblocking(False)
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            self.client = conn
+            self.connections += 1
+            sel.unregister(self.server)
+            sel.register(conn, selectors.EVENT_READ, self)
+            if callable(self.on_connect):
+                self.on_connect()
+            return []
+        try:
+            data = sock.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return []
+        except OSError:
+            data = b""
+        if not data:
+            self._disconnect(sel)
+            return []
+        return self.incoming(data)
+
+    def close(self, sel: selectors.BaseSelector | None) -> None:
+        if sel is not None:
+            for s in (self.server, self.client):
+                if s is not None:
+                    try:
+                        sel.unregister(s)
+                    except (KeyError, ValueError):
+                        pass
+        if self.client is not None:
+            self.client.close()
+        self.server.close()

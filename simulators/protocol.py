@@ -1,0 +1,307 @@
+"""The MAVLink side of one simulated vehicle: links, streams, and the micro-services.
+
+A :class:`Link` is one MAVLink channel (its own codec, sequence numbers and stream rates); a
+:class:`VehicleServer` owns the :class:`~simulators.vehicle.VehicleModel` and answers every link.
+No sockets here: a link is given bytes and hands bytes to a ``send`` callable.
+"""
+
+from __future__ import annotations
+
+import heapq
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from pymavlink.dialects.v20 import ardupilotmega as mav
+
+from dronekit_plzen import mission_items as mi
+from dronekit_plzen.errors import BadInputError
+from simulators import commands, telemetry
+from simulators import params as prm
+from simulators.mission_store import MAX_ITEMS, MISSION_ACCEPTED, MISSION_INVALID_SEQUENCE, MISSION_NO_SPACE, check_item
+from simulators.vehicle import VehicleModel
+
+log = logging.getLogger(__name__)
+
+_SIGNING_EPOCH = 1420070400  # 2015-01-01, MAVLink signing timestamps count 10 µs from here
+_UNSIGNED_OK = frozenset({mav.MAVLINK_MSG_ID_RADIO_STATUS})
+
+
+@dataclass
+class Transfer:
+    """An in-progress mission upload (the vehicle requests items one at a time)."""
+
+    mission_type: int
+    count: int
+    items: list[mi.MissionItem] = field(default_factory=list)
+    last_request_wall: float = 0.0
+    retries: int = 0
+    partner: tuple[int, int] = (255, 0)
+
+
+class Link:
+    """One MAVLink channel of a vehicle: codec, stream schedule, transfer state."""
+
+    def __init__(self, name: str, vm: VehicleModel, send: Callable[[bytes], None], streams_on: bool) -> None:
+        self.name = name
+        self.vm = vm
+        self.send_bytes = send
+        self.codec = mav.MAVLink(None, srcSystem=vm.sysid, srcComponent=mav.MAV_COMP_ID_AUTOPILOT1)
+        self.codec.robust_parsing = True
+        self.parser = mav.MAVLink(None, srcSystem=vm.sysid, srcComponent=mav.MAV_COMP_ID_AUTOPILOT1)
+        self.parser.robust_parsing = True
+        self.upload: Transfer | None = None
+        self.sent = 0
+        self.received = 0
+        self.bad = 0
+        self.peer_active = False
+        self.intervals: dict[int, float] = {}
+        self._heap: list[tuple[float, int]] = []
+        self.reset_streams(streams_on)
+
+    # ------------------------------------------------------------ streams
+    def reset_streams(self, streams_on: bool) -> None:
+        """Default rates: PX4 streams at once; ArduPilot only HEARTBEAT until streams are requested."""
+        self.intervals = {mav.MAVLINK_MSG_ID_HEARTBEAT: 1.0}
+        if streams_on:
+            self.intervals.update({k: 1.0 / hz for k, hz in telemetry.PX4_RATES_HZ.items()})
+        t = self.vm.t_s
+        self._heap = [(t, k) for k in self.intervals]
+        heapq.heapify(self._heap)
+
+    def set_interval(self, msg_id: int, interval_s: float | None) -> None:
+        """Change one stream; ``None`` or ≤ 0 stops it."""
+        if interval_s is None or interval_s <= 0:
+            self.intervals.pop(msg_id, None)
+            return
+        fresh = msg_id not in self.intervals
+        self.intervals[msg_id] = interval_s
+        if fresh:
+            heapq.heappush(self._heap, (self.vm.t_s, msg_id))
+
+    def due(self, t_s: float) -> list[int]:
+        """Message ids whose stream is due at ``t_s`` (rescheduled; skips missed slots)."""
+        out: list[int] = []
+        heap = self._heap
+        while heap and heap[0][0] <= t_s + 1e-9:
+            due_t, mid = heapq.heappop(heap)
+            iv = self.intervals.get(mid)
+            if iv is None:
+                continue
+            out.append(mid)
+            nxt = due_t + iv
+            if nxt <= t_s:
+                nxt = t_s + iv
+            heapq.heappush(heap, (nxt, mid))
+        return out
+
+    # ------------------------------------------------------------ signing
+    def set_signing(self, key: bytes | None) -> None:
+        for c in (self.codec, self.parser):
+            c.signing.secret_key = key
+            c.signing.sign_outgoing = key is not None
+            c.signing.link_id = 0
+            c.signing.timestamp = int((time.time() - _SIGNING_EPOCH) * 1e5)
+            c.signing.allow_unsigned_callback = (lambda _m, mid: mid in _UNSIGNED_OK) if key else None
+
+    # ------------------------------------------------------------ I/O
+    def send(self, msg: Any) -> None:
+        try:
+            data = msg.pack(self.codec)
+        except Exception:  # noqa: BLE001 - a builder bug must not kill the fleet
+            log.exception("cannot pack %s", msg.get_type())
+            return
+        self.codec.seq = (self.codec.seq + 1) % 256
+        self.sent += 1
+        self.send_bytes(bytes(data))
+
+    def parse(self, data: bytes) -> list[Any]:
+        out = []
+        msgs = self.parser.parse_buffer(data) or []
+        for m in msgs:
+            if m.get_type() == "BAD_DATA":
+                self.bad += 1
+                continue
+            self.received += 1
+            out.append(m)
+        return out
+
+
+class VehicleServer:
+    """Answers MAVLink for one vehicle on all of its links."""
+
+    def __init__(self, vm: VehicleModel) -> None:
+        self.vm = vm
+        self.links: list[Link] = []
+        self.signing_key: bytes | None = None
+
+    def add_link(self, name: str, send: Callable[[bytes], None]) -> Link:
+        link = Link(name, self.vm, send, streams_on=self.vm.px4)
+        link.set_signing(self.signing_key)
+        self.links.append(link)
+        return link
+
+    def set_signing_key(self, key: bytes | None) -> None:
+        """Enable MAVLink 2 signing (32-byte key); unsigned commands are rejected afterwards."""
+        if key is not None and len(key) != 32:
+            raise BadInputError(f"signing key must be 32 bytes, got {len(key)}")
+        self.signing_key = key
+        self.vm.signing_enabled = key is not None
+        for link in self.links:
+            link.set_signing(key)
+
+    @property
+    def silent(self) -> bool:
+        return self.vm.t_s < self.vm.boot_until_s
+
+    # ------------------------------------------------------------ outgoing
+    def tick(self) -> None:
+        """Flush model events to every link, then emit due streams."""
+        vm = self.vm
+        events, vm.events = vm.events, []
+        if self.silent:
+            return
+        for ev in events:
+            if ev.kind == "reboot":
+                for link in self.links:
+                    link.reset_streams(vm.px4)
+                    link.upload = None
+                continue
+            for link in self.links:
+                self._event(link, ev)
+        for link in self.links:
+            for mid in link.due(vm.t_s):
+                link.send(telemetry.BUILDERS[mid](link.codec, vm))
+            if link.upload is not None:
+                self._upload_retry(link)
+
+    def _event(self, link: Link, ev: Any) -> None:
+        c, d, vm = link.codec, ev.data, self.vm
+        if ev.kind == "statustext":
+            link.send(c.statustext_encode(d["severity"], d["text"].encode()[:50]))
+        elif ev.kind == "item_reached":
+            link.send(c.mission_item_reached_encode(d["seq"]))
+        elif ev.kind == "mission_current":
+            link.send(telemetry.mission_current(c, vm))
+        elif ev.kind == "home":
+            link.send(telemetry.home_position(c, vm))
+        elif ev.kind == "mode":
+            link.send(telemetry.heartbeat(c, vm))
+        elif ev.kind == "camera":
+            t_us = int(vm.t_s * 1e6)
+            link.send(c.camera_trigger_encode(t_us, d["img_idx"] - 1))
+            link.send(
+                c.camera_feedback_encode(
+                    t_us, 0, 0, d["img_idx"], int(d["lat_deg"] * 1e7), int(d["lon_deg"] * 1e7),
+                    d["alt_amsl_m"], d["rel_alt_m"], d["roll_deg"], d["pitch_deg"], d["yaw_deg"],
+                    24.0, mav.CAMERA_FEEDBACK_PHOTO, d["img_idx"],
+                )
+            )
+
+    # ------------------------------------------------------------ incoming
+    def receive(self, link: Link, data: bytes) -> None:
+        if self.silent:
+            return
+        for msg in link.parse(data):
+            link.peer_active = True
+            try:
+                self.handle(link, msg)
+            except BadInputError as exc:
+                log.info("vehicle %d: %s", self.vm.sysid, exc)
+
+    def handle(self, link: Link, msg: Any) -> None:
+        t = msg.get_type()
+        vm = self.vm
+        tgt = getattr(msg, "target_system", vm.sysid)
+        if t == "HEARTBEAT":
+            if msg.type == mav.MAV_TYPE_GCS:
+                vm.gcs_heartbeat(msg.get_srcSystem())
+            return
+        if tgt not in (0, vm.sysid):
+            return
+        if t in ("COMMAND_LONG", "COMMAND_INT"):
+            commands.handle_command(self, link, msg)
+        elif t == "SET_MODE":
+            commands.handle_set_mode(self, link, msg)
+        elif t == "REQUEST_DATA_STREAM":
+            self._request_data_stream(link, msg)
+        elif t.startswith("PARAM_"):
+            self._param(link, msg)
+        elif t.startswith("MISSION_"):
+            self._mission(link, msg)
+        elif t == "SETUP_SIGNING":
+            key = bytes(msg.secret_key)
+            self.set_signing_key(None if not any(key) else key)
+        elif t == "SET_POSITION_TARGET_GLOBAL_INT":
+            commands.handle_position_target(self, msg)
+
+    def _request_data_stream(self, link: Link, msg: Any) -> None:
+        groups = list(telemetry.ARDUPILOT_STREAMS) if msg.req_stream_id == 0 else [msg.req_stream_id]
+        for g in groups:
+            for mid in telemetry.ARDUPILOT_STREAMS.get(g, ()):
+                rate = msg.req_message_rate if msg.start_stop else 0
+                link.set_interval(mid, 1.0 / rate if rate > 0 else None)
+
+    # ------------------------------------------------------------ parameters
+    def _param_value(self, link: Link, name: str) -> None:
+        names = list(self.vm.params)
+        p = self.vm.params[name]
+        link.send(
+            link.codec.param_value_encode(
+                name.encode(), prm.encode_value(self.vm.autopilot, p), p.ptype, len(names), names.index(name)
+            )
+        )
+
+    def _param(self, link: Link, msg: Any) -> None:
+        vm = self.vm
+        t = msg.get_type()
+        names = list(vm.params)
+        if t == "PARAM_REQUEST_LIST":
+            for name in names:
+                self._param_value(link, name)
+        elif t == "PARAM_REQUEST_READ":
+            name = _pid(msg.param_id)
+            if msg.param_index >= 0 and msg.param_index < len(names):
+                name = names[msg.param_index]
+            if name in vm.params:
+                self._param_value(link, name)
+            elif not vm.px4:
+                link.send(link.codec.statustext_encode(4, f"Unknown parameter {name}"[:50].encode()))
+        elif t == "PARAM_SET":
+            name = _pid(msg.param_id)
+            if name not in vm.params:
+                return  # both firmwares ignore unknown names (the client times out)
+            p = vm.params[name]
+            value = prm.decode_value(vm.autopilot, p, msg.param_value, msg.param_type)
+            try:
+                vm.set_param(name, value)
+            except BadInputError:
+                pass  # out of range: the firmware answers with the unchanged value
+            self._param_value(link, name)
+
+    # ------------------------------------------------------------ missions
+    def _mission(self, link: Link, msg: Any) -> None:
+        from simulators import mission_proto
+
+        mission_proto.handle(self, link, msg)
+
+    def _upload_retry(self, link: Link) -> None:
+        from simulators import mission_proto
+
+        mission_proto.retry(self, link)
+
+
+def _pid(raw: Any) -> str:
+    if isinstance(raw, bytes):
+        raw = raw.decode("ascii", "replace")
+    return str(raw).rstrip("\x00")
+
+
+def nan_to(v: float, default: float) -> float:
+    return default if math.isnan(v) else v
+
+
+__all__ = ["Link", "VehicleServer", "MAX_ITEMS", "MISSION_ACCEPTED", "MISSION_INVALID_SEQUENCE", "MISSION_NO_SPACE", "check_item"]
