@@ -1,10 +1,704 @@
-"""CLI for `dronekit-plzen plan` (work in progress in this session)."""
+"""``dronekit-plzen plan``: plan survey grids and IAMSAR patterns, validate, audit, convert.
+
+Every pattern command plans, follows the terrain (``--dem``), validates the whole path
+(120 m rule, zones, geofence, endurance) and only then writes the files; an unsafe mission
+exits with code 3 unless ``--override-safety --reason TEXT`` is given (the override is stored in
+the files' metadata). Defaults for ``--zones``, ``--dem``, camera and vehicle folders come from
+the configuration.
+"""
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
 import click
+
+from dronekit_plzen.cli.common import app, echo_json, info
+from dronekit_plzen.errors import BadInputError, SafetyViolation
+from dronekit_plzen.geo import parse_coordinate
+from dronekit_plzen.i18n import _
+from missions.formats import load_mission, save_mission
+
+F = Callable[..., Any]
+
+
+def _cfg() -> Any:
+    return app().config
+
+
+def _when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        d = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadInputError(_("--when must be an ISO date-time, got {t!r}").format(t=text)) from exc
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+
+def _zones(path: Path | None) -> Any:
+    from missions.zones import load_zones
+
+    p = path or _cfg().zones_file
+    return load_zones(p) if p else None
+
+
+def _raster(path: Path | None, default: Path | None = None) -> Any:
+    from missions.terrain import Raster
+
+    p = path or default
+    return Raster.open(p) if p else None
+
+
+def _point(text: str, what: str) -> tuple[float, float]:
+    try:
+        return parse_coordinate(text)
+    except BadInputError as exc:
+        raise BadInputError(f"{what}: {exc}") from exc
+
+
+def common_outputs(f: F) -> F:
+    opts = [
+        click.option(
+            "--out",
+            "out_dir",
+            type=click.Path(path_type=Path),
+            required=True,
+            help=_("Output folder."),
+        ),
+        click.option(
+            "--format",
+            "formats",
+            default="plan,waypoints,kml,geojson,wpml,csv",
+            show_default=True,
+            help=_("Comma-separated output formats."),
+        ),
+        click.option("--name", default=None, help=_("File name stem (default: the pattern).")),
+        click.option("--json", "as_json", is_flag=True, help=_("Print the metrics as JSON.")),
+        click.option("--vehicle", default=None, help=_("Vehicle profile (see plan vehicles).")),
+        click.option("--home", default=None, help=_("Launch point LAT,LON (default: none).")),
+        click.option("--speed-m-s", type=float, default=None, help=_("Cruise speed.")),
+        click.option(
+            "--dem",
+            type=click.Path(path_type=Path),
+            default=None,
+            help=_("Terrain model GeoTIFF (terrain following, 120 m check)."),
+        ),
+        click.option(
+            "--dsm",
+            type=click.Path(path_type=Path),
+            default=None,
+            help=_("Surface model GeoTIFF (clearance check)."),
+        ),
+        click.option(
+            "--terrain",
+            type=click.Choice(["follow", "frame", "none"]),
+            default="follow",
+            show_default=True,
+            help=_(
+                "With --dem: add waypoints along the terrain, or use the terrain frame (ArduPilot)."
+            ),
+        ),
+        click.option(
+            "--agl-tolerance-m",
+            type=float,
+            default=5.0,
+            show_default=True,
+            help=_("Terrain following tolerance."),
+        ),
+        click.option(
+            "--zones",
+            type=click.Path(path_type=Path),
+            default=None,
+            help=_("Geozones: ED-269 JSON, ED-318 or plain GeoJSON."),
+        ),
+        click.option("--when", default=None, help=_("Planned take-off time (ISO, UTC).")),
+        click.option(
+            "--max-distance-m",
+            type=float,
+            default=None,
+            help=_("Maximum distance from home (VLOS)."),
+        ),
+        click.option(
+            "--authorised",
+            multiple=True,
+            help=_("Identifier of a zone you hold an authorisation for."),
+        ),
+        click.option(
+            "--override-safety",
+            is_flag=True,
+            help=_("Write an unsafe mission anyway (needs --reason; recorded)."),
+        ),
+        click.option("--reason", default=None, help=_("Why the safety override is needed.")),
+        click.option(
+            "--end",
+            type=click.Choice(["rtl", "land", "none"]),
+            default="rtl",
+            show_default=True,
+            help=_("What the mission ends with."),
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def sensor_options(f: F) -> F:
+    opts = [
+        click.option("--camera", default=None, help=_("Camera profile (see plan cameras).")),
+        click.option("--alt-m", type=float, default=None, help=_("Height above ground.")),
+        click.option("--gsd-cm", type=float, default=None, help=_("Wanted GSD in cm/px.")),
+        click.option(
+            "--side-overlap", type=float, default=70.0, show_default=True, help=_("Side overlap %.")
+        ),
+        click.option(
+            "--front-overlap",
+            type=float,
+            default=80.0,
+            show_default=True,
+            help=_("Front overlap %."),
+        ),
+        click.option("--spacing-m", type=float, default=None, help=_("Track spacing S.")),
+        click.option(
+            "--pod",
+            type=float,
+            default=None,
+            help=_("Wanted probability of detection (0-1), with --target."),
+        ),
+        click.option("--target", default=None, help=_("Search target, e.g. person.")),
+        click.option(
+            "--trigger",
+            type=click.Choice(["distance", "waypoint", "hover", "none"]),
+            default=None,
+            help=_("Camera triggering."),
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def area_options(f: F) -> F:
+    opts = [
+        click.option(
+            "--area",
+            "area_path",
+            type=click.Path(path_type=Path),
+            required=True,
+            help=_("Area: GeoJSON, KML/KMZ, WKT or a coordinate list."),
+        ),
+        click.option("--crs", default=None, help=_("CRS of the area file (e.g. EPSG:5514).")),
+        click.option("--repair", is_flag=True, help=_("Repair an invalid area and say how.")),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _load_area(area_path: Path, crs: str | None, repair: bool) -> Any:
+    from missions.area import load_area
+
+    area = load_area(area_path, crs=crs, repair=repair)
+    for r in area.repairs:
+        info(_("repaired: {r}").format(r=r))
+    return area
+
+
+def _sensor_kw(o: dict[str, Any]) -> dict[str, Any]:
+    kw: dict[str, Any] = {}
+    if o.get("camera"):
+        from missions.camera import get_camera
+
+        kw["camera"] = get_camera(o["camera"], _cfg().camera_dir)
+    for src, dst in (
+        ("alt_m", "alt_m"),
+        ("spacing_m", "spacing_m"),
+        ("target", "target"),
+        ("pod", "wanted_pod"),
+        ("trigger", "trigger"),
+    ):
+        if o.get(src) is not None:
+            kw[dst] = o[src]
+    return kw
+
+
+def _vehicle(name: str | None) -> Any:
+    if not name:
+        return None
+    from missions.vehicles import get_vehicle
+
+    return get_vehicle(name, _cfg().vehicle_dir)
+
+
+def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
+    """Terrain, validation, override and files for one or more plans; then the summary."""
+    from missions.pipeline import finalize_mission, parse_formats, write_mission_files
+
+    cfg = _cfg()
+    formats = parse_formats(o["formats"])
+    dem = _raster(o.get("dem"), cfg.dem_file)
+    dsm = _raster(o.get("dsm"))
+    zones = _zones(o.get("zones"))
+    veh = _vehicle(o.get("vehicle"))
+    if veh is None and results:
+        from missions.vehicles import get_vehicle
+
+        key = results[0].mission.metadata.get("vehicle")
+        veh = get_vehicle(key, cfg.vehicle_dir) if key else None
+    name = o.get("name") or pattern
+    out: dict[str, Any] = {"pattern": pattern, "drones": []}
+    finals = []
+    for i, r in enumerate(results):
+        sorties = r.sorties if len(r.sorties) > 1 else [r.mission]
+        for j, sortie in enumerate(sorties):
+            try:
+                mission, report = finalize_mission(
+                    sortie,
+                    dem=dem,
+                    dsm=dsm,
+                    zones=zones,
+                    terrain=o["terrain"],
+                    agl_tolerance_m=o["agl_tolerance_m"],
+                    vehicle=veh,
+                    when=_when(o.get("when")),
+                    max_distance_m=o.get("max_distance_m"),
+                    authorised_zones=o.get("authorised", ()),
+                    override=o["override_safety"],
+                    reason=o.get("reason"),
+                )
+            except SafetyViolation as exc:
+                for v in exc.violations:
+                    info(f"  {v}")
+                raise
+            stem = name if len(results) == 1 else f"{name}_drone{i + 1}"
+            if len(sorties) > 1:
+                stem += f"_sortie{j + 1}"
+            finals.append((r, mission, report, stem))
+    for r, mission, report, stem in finals:
+        paths = write_mission_files(
+            mission,
+            o["out_dir"],
+            stem,
+            formats,
+            area=r.area_lonlat,
+            footprints=r.footprints_lonlat or None,
+            coverage=r.swath_lonlat,
+        )
+        entry = {
+            "name": stem,
+            "files": [str(p) for p in paths],
+            "metrics": r.metrics.to_dict(),
+            "items": len(mission.items),
+            "validation": report.to_dict(),
+            "warnings": list(r.warnings),
+            "safety_override": mission.metadata.get("safety_override"),
+        }
+        out["drones"].append(entry)
+        if report.violations:
+            info(_("SAFETY OVERRIDE recorded: {n} problems").format(n=len(report.violations)))
+            for v in report.violations:
+                info(f"  {v}")
+        for w in report.warnings:
+            info(_("warning: {w}").format(w=w))
+    if o["as_json"]:
+        echo_json(out if len(finals) > 1 else {"pattern": pattern, **out["drones"][0]})
+        return
+    for d in out["drones"]:
+        m = d["metrics"]
+        head = f"{d['name']}: " if len(out["drones"]) > 1 else ""
+        cov = m.get("coverage_pct")
+        click.echo(
+            head
+            + _("{n} items, {l:.0f} m, {t:.0f} s, {p} photos, coverage {c}").format(
+                n=d["items"],
+                l=m["path_length_m"],
+                t=m["flight_time_s"],
+                p=m["photo_count"],
+                c="-" if cov is None else f"{cov:.1f} %",
+            )
+        )
+        for f in d["files"]:
+            click.echo(f"  {f}")
 
 
 @click.group(name="plan")
 def plan() -> None:
     """Plan survey grids and IAMSAR search patterns."""
+
+
+def _drones(o: dict[str, Any]) -> list[Any] | None:
+    n = o.get("drones") or 1
+    launches = o.get("launch") or ()
+    if n <= 1 and not launches:
+        return None
+    if len(launches) != n:
+        raise BadInputError(
+            _("--drones {n} needs {n} --launch points, got {k}").format(n=n, k=len(launches))
+        )
+    from missions.split import DroneSpec
+
+    veh = o.get("vehicle") or "px4-quad"
+    return [DroneSpec(_vehicle(veh), _point(p, "--launch")) for p in launches]
+
+
+def _area_pattern(pattern: str) -> F:
+    @click.option(
+        "--drones", type=int, default=1, show_default=True, help=_("Split the area among N drones.")
+    )
+    @click.option("--launch", multiple=True, help=_("Launch point LAT,LON of each drone."))
+    @click.option("--alt-layers", default=None, help=_("Altitude per drone, e.g. 60,70,80."))
+    @click.option("--weighting", type=click.Choice(["equal", "capability"]), default="equal")
+    def cmd(**o: Any) -> None:
+        from missions import planner
+
+        area = _load_area(o["area_path"], o["crs"], o["repair"])
+        kw = _sensor_kw(o)
+        home = _point(o["home"], "--home") if o.get("home") else None
+        extra: dict[str, Any] = {"end": o["end"]}
+        if o.get("speed_m_s"):
+            extra["speed_m_s"] = o["speed_m_s"]
+        if pattern == "survey":
+            extra.update(
+                angle_deg=o["angle"],
+                side_overlap_pct=o["side_overlap"],
+                front_overlap_pct=o["front_overlap"],
+                cross_hatch=o["cross_hatch"],
+                turnaround_m=o["turnaround_m"],
+            )
+            if o.get("gsd_cm") is not None:
+                extra["gsd_cm"] = o["gsd_cm"]
+        elif pattern == "perimeter":
+            extra.update(side_overlap_pct=o["side_overlap"], front_overlap_pct=o["front_overlap"])
+        drones = _drones(o)
+        if drones:
+            from missions.split import plan_split
+
+            layers = [float(v) for v in o["alt_layers"].split(",")] if o.get("alt_layers") else None
+            kw.pop("vehicle", None)
+            sp = plan_split(
+                area,
+                drones,
+                pattern=pattern,
+                weighting=o["weighting"],
+                alt_layers_m=layers,
+                **kw,
+                **{k: v for k, v in extra.items() if k != "speed_m_s"},
+            )
+            _finish(pattern, sp.plans, o)
+            return
+        if o.get("vehicle"):
+            kw["vehicle"] = _vehicle(o["vehicle"])
+        fns: dict[str, F] = {
+            "survey": planner.plan_survey,
+            "creeping-line": planner.plan_creeping_line,
+            "perimeter": planner.plan_perimeter,
+        }
+        _finish(pattern, [fns[pattern](area, home=home, **kw, **extra)], o)
+
+    return cmd
+
+
+def _register_area_pattern(pattern: str, help_text: str, extra: list[Any]) -> None:
+    f = _area_pattern(pattern)
+    for o in reversed(extra):
+        f = o(f)
+    f = sensor_options(area_options(common_outputs(f)))
+    plan.command(name=pattern, help=help_text)(f)
+
+
+_register_area_pattern(
+    "survey",
+    _("Survey (lawnmower) grid over an area, holes and concave parts included."),
+    [
+        click.option(
+            "--angle",
+            default="auto",
+            show_default=True,
+            help=_("Sweep angle in degrees or 'auto' (least flight time)."),
+        ),
+        click.option("--cross-hatch", is_flag=True, help=_("Fly the grid again at 90°.")),
+        click.option("--turnaround-m", type=float, default=0.0, help=_("Turnaround distance.")),
+    ],
+)
+_register_area_pattern(
+    "creeping-line", _("IAMSAR creeping line / parallel track search over an area."), []
+)
+_register_area_pattern(
+    "perimeter", _("Perimeter spiral (inward offsets) for small irregular areas."), []
+)
+
+
+def _datum_cmd(pattern: str) -> F:
+    def cmd(**o: Any) -> None:
+        from missions import planner
+
+        datum = _point(o["datum"], "--datum")
+        kw = _sensor_kw(o)
+        home = _point(o["home"], "--home") if o.get("home") else None
+        if o.get("vehicle"):
+            kw["vehicle"] = _vehicle(o["vehicle"])
+        if o.get("speed_m_s"):
+            kw["speed_m_s"] = o["speed_m_s"]
+        if pattern == "sector":
+            kw.pop("spacing_m", None)
+        if pattern == "expanding-square":
+            r = planner.plan_expanding_square(
+                datum,
+                spacing_m=o.get("spacing_m"),
+                radius_m=o.get("radius_m"),
+                legs=o.get("legs"),
+                first_bearing_deg=o["first_bearing"],
+                home=home,
+                end=o["end"],
+                **{k: v for k, v in kw.items() if k != "spacing_m"},
+            )
+        else:
+            if o.get("radius_m") is None:
+                raise BadInputError(_("sector search needs --radius-m"))
+            kw.pop("wanted_pod", None)
+            r = planner.plan_sector(
+                datum,
+                o["radius_m"],
+                first_bearing_deg=o["first_bearing"],
+                second_pattern=o["second_pattern"],
+                home=home,
+                end=o["end"],
+                **kw,
+            )
+        _finish(pattern, [r], o)
+
+    return cmd
+
+
+for _pat, _help, _extra in (
+    (
+        "expanding-square",
+        _("IAMSAR expanding square from a datum: legs S, S, 2S, 2S, ..."),
+        [click.option("--legs", type=int, default=None, help=_("Number of legs."))],
+    ),
+    (
+        "sector",
+        _("IAMSAR sector search from a datum with 120° turns."),
+        [click.option("--second-pattern", is_flag=True, help=_("Fly it again rotated 30°."))],
+    ),
+):
+    _f = _datum_cmd(_pat)
+    for _o in reversed(
+        [
+            click.option("--datum", required=True, help=_("Datum (last known position) LAT,LON.")),
+            click.option("--radius-m", type=float, default=None, help=_("Search radius.")),
+            click.option("--first-bearing", type=float, default=0.0, help=_("First leg bearing.")),
+            *_extra,
+        ]
+    ):
+        _f = _o(_f)
+    plan.command(name=_pat, help=_help)(sensor_options(common_outputs(_f)))
+
+
+def _polyline(text: str) -> list[tuple[float, float]]:
+    p = Path(text)
+    if p.exists():
+        from missions.area import load_polyline  # type: ignore[attr-defined]
+
+        return list(load_polyline(p))
+    pts = [_point(s, "--polyline") for s in text.split(";") if s.strip()]
+    if len(pts) < 2:
+        raise BadInputError(_("--polyline needs at least two points 'LAT,LON;LAT,LON'"))
+    return pts
+
+
+@plan.command(name="corridor", help=_("Corridor along a polyline (river bank, road, railway)."))
+@click.option(
+    "--polyline",
+    required=True,
+    help=_("'LAT,LON;LAT,LON;...' or a file with a line (GeoJSON/KML)."),
+)
+@click.option("--width-m", type=float, required=True, help=_("Corridor width."))
+@sensor_options
+@common_outputs
+def corridor(**o: Any) -> None:
+    from missions import planner
+
+    kw = _sensor_kw(o)
+    if o.get("vehicle"):
+        kw["vehicle"] = _vehicle(o["vehicle"])
+    kw.pop("wanted_pod", None)
+    home = _point(o["home"], "--home") if o.get("home") else None
+    r = planner.plan_corridor(
+        _polyline(o["polyline"]),
+        o["width_m"],
+        home=home,
+        end=o["end"],
+        side_overlap_pct=o["side_overlap"],
+        front_overlap_pct=o["front_overlap"],
+        **kw,
+    )
+    _finish("corridor", [r], o)
+
+
+@plan.command(name="validate", help=_("Check a mission file; exit code 3 when it is unsafe."))
+@click.argument("mission_path", type=click.Path(path_type=Path))
+@click.option("--zones", type=click.Path(path_type=Path), default=None, help=_("Geozones file."))
+@click.option("--dem", type=click.Path(path_type=Path), default=None, help=_("Terrain GeoTIFF."))
+@click.option("--dsm", type=click.Path(path_type=Path), default=None, help=_("Surface GeoTIFF."))
+@click.option("--max-agl-m", type=float, default=120.0, show_default=True)
+@click.option("--min-clearance-m", type=float, default=10.0, show_default=True)
+@click.option("--vehicle", default=None, help=_("Vehicle profile for the endurance check."))
+@click.option("--max-distance-m", type=float, default=None, help=_("VLOS distance limit."))
+@click.option("--when", default=None, help=_("Planned take-off time (ISO, UTC)."))
+@click.option("--authorised", multiple=True, help=_("Zone identifiers you are authorised for."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the report as JSON."))
+def validate_cmd(mission_path: Path, **o: Any) -> None:
+    from missions.terrain import resolve_above_terrain
+    from missions.validation import validate
+
+    m = load_mission(mission_path)
+    dem = _raster(o["dem"], _cfg().dem_file)
+    if dem is not None:
+        m = resolve_above_terrain(m, dem)
+    veh = _vehicle(o["vehicle"])
+    report = validate(
+        m,
+        zones=_zones(o["zones"]),
+        dem=dem,
+        dsm=_raster(o["dsm"]),
+        when=_when(o["when"]),
+        max_agl_m=o["max_agl_m"],
+        min_clearance_m=o["min_clearance_m"],
+        endurance_s=veh.endurance_min * 60.0 if veh else None,
+        reserve_fraction=veh.battery_reserve_pct / 100.0 if veh else 0.25,
+        max_distance_m=o["max_distance_m"],
+        authorised_zones=o["authorised"],
+    )
+    if o["as_json"]:
+        echo_json({"file": str(mission_path), **report.to_dict()})
+    else:
+        for v in report.violations:
+            click.echo(f"{_('UNSAFE')} {v}")
+        for v in report.warnings:
+            click.echo(f"{_('warning')} {v}")
+        for n in report.notes:
+            click.echo(f"{_('note')}: {n}")
+        if report.ok:
+            click.echo(
+                _("OK: {n} samples along {l:.0f} m, {t:.0f} s, max {a:.0f} m above ground").format(
+                    n=report.samples, l=report.length_m, t=report.duration_s, a=report.max_agl_m
+                )
+            )
+    if not report.ok:
+        raise SafetyViolation(
+            _("{f} is unsafe: {n} problems").format(f=mission_path, n=len(report.violations)),
+            violations=report.violations,
+        )
+
+
+@plan.command(name="coverage", help=_("Audit a mission's camera coverage of an area; write gaps."))
+@click.argument("mission_path", type=click.Path(path_type=Path))
+@click.option("--area", "area_path", type=click.Path(path_type=Path), required=True)
+@click.option("--crs", default=None, help=_("CRS of the area file."))
+@click.option("--camera", default=None, help=_("Camera (default: the one in the mission)."))
+@click.option("--swath-m", type=float, default=None, help=_("Sensor swath width instead."))
+@click.option("--dem", type=click.Path(path_type=Path), default=None)
+@click.option(
+    "--gaps",
+    "gaps_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=_("GeoJSON file for the gaps (default MISSION.gaps.geojson)."),
+)
+@click.option("--json", "as_json", is_flag=True)
+def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
+    from missions.coverage import audit_coverage, gaps_geojson
+    from missions.formats._common import atomic_write_text
+
+    m = load_mission(mission_path)
+    area = _load_area(area_path, o["crs"], False)
+    cam_name = o["camera"] or m.metadata.get("camera")
+    cam = None
+    if cam_name and o["swath_m"] is None:
+        from missions.camera import get_camera
+
+        cam = get_camera(cam_name, _cfg().camera_dir)
+    fps = None
+    if (
+        cam is None
+        and o["swath_m"] is None
+        and mission_path.suffix.lower() in (".geojson", ".json")
+    ):
+        from missions.formats.geojson import read_geojson_layers
+
+        fps = read_geojson_layers(mission_path, "footprint") or None
+    res = audit_coverage(
+        m,
+        area.geom_lonlat,
+        camera=cam,
+        swath_m=o["swath_m"],
+        footprints_lonlat=fps,
+        dem=_raster(o["dem"]),
+    )
+    gaps_path = o["gaps_path"] or mission_path.with_name(mission_path.stem + ".gaps.geojson")
+    atomic_write_text(gaps_path, json.dumps(gaps_geojson(res), ensure_ascii=False) + "\n")
+    if o["as_json"]:
+        echo_json({**res.to_dict(), "gaps_file": str(gaps_path)})
+    else:
+        click.echo(
+            _("coverage {c:.2f} % of {a:.0f} m² ({m}, {p} photos); gaps: {g}").format(
+                c=res.coverage_pct, a=res.area_m2, m=res.method, p=res.photos, g=gaps_path
+            )
+        )
+
+
+@plan.command(name="convert", help=_("Convert a mission file to another format."))
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", type=click.Path(path_type=Path))
+@click.option("--to", "fmt", default=None, help=_("Output format (default: from DST's name)."))
+@click.option(
+    "--dem",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=_("Resolve 'above terrain' altitudes with this DEM."),
+)
+def convert(src: Path, dst: Path, fmt: str | None, dem: Path | None) -> None:
+    from missions.terrain import Raster, resolve_above_terrain
+
+    m = load_mission(src)
+    if dem is not None:
+        m = resolve_above_terrain(m, Raster.open(dem))
+    out = save_mission(m, dst, format=fmt)
+    info(_("{n} items written to {p}").format(n=len(m.items), p=out))
+
+
+@plan.command(name="cameras", help=_("List camera profiles."))
+@click.option("--json", "as_json", is_flag=True)
+def cameras(as_json: bool) -> None:
+    from missions.camera import load_cameras
+
+    cams = load_cameras(_cfg().camera_dir)
+    if as_json:
+        echo_json([c.to_dict() for c in cams.values()])
+        return
+    for c in cams.values():
+        click.echo(
+            f"{c.key:20s} {c.name:40s} {c.sensor_width_mm}×{c.sensor_height_mm} mm "
+            f"{c.image_width_px}×{c.image_height_px} px f={c.focal_length_mm} mm {c.kind}"
+        )
+
+
+@plan.command(name="vehicles", help=_("List vehicle profiles."))
+@click.option("--json", "as_json", is_flag=True)
+def vehicles(as_json: bool) -> None:
+    from missions.vehicles import load_vehicles
+
+    vs = load_vehicles(_cfg().vehicle_dir)
+    if as_json:
+        echo_json([v.to_dict() for v in vs.values()])
+        return
+    for v in vs.values():
+        click.echo(
+            f"{v.key:12s} {v.name:32s} {v.cruise_speed_m_s:g} m/s "
+            f"{v.endurance_min:g} min ({v.battery_reserve_pct:g} % reserve) {v.autopilot}"
+        )
