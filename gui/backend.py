@@ -9,17 +9,15 @@ bar instead of a crash.
 from __future__ import annotations
 
 import importlib
-import inspect
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, is_dataclass
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from dronekit_plzen.errors import DronekitPlzenError
+from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _
 from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
@@ -165,17 +163,15 @@ def export_plan(view: PlanView, path: Path, fmt: str) -> list[Path]:
 
 
 def record_override(view: PlanView, reason: str, user: str) -> None:
-    """Store the pilot's safety override and reason in every mission's metadata."""
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-    record = {
-        "by": user,
-        "at_utc": stamp,
-        "reasons": [reason],
-        "violations": [f"{v.rule}: {v.message}" for v in view.violations],
-        "source": "gui",
-    }
-    for mission in view.missions:
-        mission.metadata["safety_override"] = dict(record)
+    """Store the pilot's safety override and reason in every unsafe mission's metadata.
+
+    Uses the validator's own :func:`missions.validation.guard`, so the record is the same as
+    ``plan --override-safety --reason`` writes (by, at, reason, violations).
+    """
+    guard = require("missions.validation", "guard", _("Safety override"))
+    for mission, report in zip(view.missions, view.reports):
+        if not report.ok:
+            guard(mission, report, override=True, reason=reason, who=user)
 
 
 # ----------------------------------------------------------------------------- planning
@@ -221,60 +217,101 @@ def _mission_path(mission: Any) -> list[tuple[float, float]]:
     return [(lon, lat) for lon, lat, _alt in mission.waypoints_lonlat_alt()]
 
 
-def _plan_kwargs(req: PlanRequest) -> dict[str, Any]:
-    angle: Any = "auto" if req.angle_deg is None else req.angle_deg
-    cand: dict[str, Any] = {
-        "pattern": req.pattern,
-        "area": req.area,
-        "camera": req.camera,
-        "vehicle": req.vehicle,
-        "alt_m": req.alt_m,
-        "gsd_cm": req.gsd_cm,
-        "side_overlap_pct": req.side_overlap_pct,
-        "front_overlap_pct": req.front_overlap_pct,
-        "spacing_m": req.spacing_m,
-        "pod": req.pod,
-        "angle_deg": angle,
-        "angle": angle,
-        "drones": req.drones,
-        "n_drones": req.drones,
-    }
-    return {k: v for k, v in cand.items() if v is not None}
+#: pattern → the planner facade's function
+PLANNERS = {
+    "survey": "plan_survey",
+    "expanding-square": "plan_expanding_square",
+    "sector": "plan_sector",
+    "creeping-line": "plan_creeping_line",
+    "corridor": "plan_corridor",
+    "perimeter": "plan_perimeter",
+}
 
 
-def _call_with_accepted(fn: Callable[..., Any], kwargs: dict[str, Any]) -> Any:
-    """Call ``fn`` with the keyword arguments its signature accepts."""
-    params = inspect.signature(fn).parameters
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return fn(**kwargs)
-    return fn(**{k: v for k, v in kwargs.items() if k in params})
+def _alt_for(req: PlanRequest) -> float | None:
+    """The altitude: given, or from the GSD through the camera's geometry."""
+    if req.alt_m is not None or req.gsd_cm is None:
+        return req.alt_m
+    if req.camera is None:
+        raise BadInputError(_("a GSD needs a camera"))
+    get_camera = require("missions.camera", "get_camera", _("Camera profiles"))
+    return float(get_camera(req.camera).alt_for_gsd_m(req.gsd_cm))
+
+
+def _datum(req: PlanRequest) -> tuple[float, float]:
+    if req.datum is not None:
+        return req.datum
+    if req.area is None:
+        raise BadInputError(_("this pattern needs a datum: pick it on the map or load an area"))
+    c = req.area.geom_lonlat.centroid
+    return (float(c.x), float(c.y))
+
+
+def plan_one(req: PlanRequest, area: Any) -> Any:
+    """Call the planner facade's function for ``req.pattern`` over ``area``; its PlanResult."""
+    name = PLANNERS.get(req.pattern)
+    if name is None:
+        raise BadInputError(_("unknown pattern {name!r}").format(name=req.pattern))
+    fn = require("missions.planner", name, _("Planning"))
+    sensor: dict[str, Any] = {"camera": req.camera, "vehicle": req.vehicle, "home": req.launch}
+    if req.pod is not None:
+        sensor["wanted_pod"] = req.pod
+        sensor["target"] = req.target or "person"
+    elif req.target:
+        sensor["target"] = req.target
+    if req.spacing_m is not None:
+        sensor["spacing_m"] = req.spacing_m
+    overlaps: dict[str, Any] = {"front_overlap_pct": req.front_overlap_pct or 80.0}
+    if req.side_overlap_pct is not None:
+        overlaps["side_overlap_pct"] = req.side_overlap_pct
+    if req.pattern == "survey":
+        angle: Any = "auto" if req.angle_deg is None else req.angle_deg
+        height = {"alt_m": req.alt_m} if req.alt_m is not None else {"gsd_cm": req.gsd_cm}
+        return fn(area, **sensor, **overlaps, **height, angle_deg=angle)
+    alt = _alt_for(req)
+    if req.pattern == "expanding-square":
+        return fn(_datum(req), alt_m=alt, radius_m=req.radius_m, **sensor)
+    if req.pattern == "sector":
+        sensor.pop("wanted_pod", None)
+        sensor.pop("spacing_m", None)
+        return fn(_datum(req), req.radius_m or 500.0, alt_m=alt, **sensor)
+    if req.pattern == "corridor":
+        if len(req.polyline) < 2:
+            raise BadInputError(_("a corridor needs a centreline: draw it on the map"))
+        sensor.pop("wanted_pod", None)
+        return fn(list(req.polyline), req.width_m or 100.0, alt_m=alt, **sensor, **overlaps)
+    if req.pattern == "creeping-line":
+        return fn(area, alt_m=alt, **sensor)
+    return fn(area, alt_m=alt, **sensor, **overlaps)  # perimeter
+
+
+def _split_and_plan(req: PlanRequest) -> list[Any]:
+    """One PlanResult per drone: the area split among ``req.drones`` by the planner's splitter."""
+    if req.drones <= 1:
+        return [plan_one(req, req.area)]
+    if req.pattern in ("expanding-square", "sector", "corridor"):
+        raise BadInputError(_("only area patterns can be split among several drones"))
+    split = require("missions.split", "split_area", _("Multi-drone split"))
+    parts = split(req.area, req.drones)
+    return [plan_one(req, part) for part in parts]
 
 
 def plan(req: PlanRequest) -> PlanView:
-    """Plan with the planner's facade and validate each drone's mission; pure, off the GUI."""
-    fn = require("missions.planner", "plan", _("Planning"))
-    result = _call_with_accepted(fn, _plan_kwargs(req))
-    parts = list(
-        getattr(result, "parts", None) or (result if isinstance(result, list) else [result])
-    )
-    epsg = getattr(req.area, "metric_epsg", None)
+    """Plan (and split) with the planner's facade, then validate each drone's mission."""
+    results = _split_and_plan(req)
     missions, paths, footprints, homes = [], [], [], []
     metrics: dict[str, Any] = {}
-    for part in parts:
-        mission = part.mission
+    for r in results:
+        mission = r.mission
         missions.append(mission)
-        p_epsg = getattr(part, "epsg", None) or epsg
-        path = _coords_lonlat(getattr(part, "path", None), p_epsg) or _mission_path(mission)
-        paths.append(path)
-        for fp in getattr(part, "footprints", None) or []:
-            footprints.append(_lonlat_geometry(fp, p_epsg))
+        paths.append(_coords_lonlat(r.path_lonlat, None) or _mission_path(mission))
+        footprints.extend(r.footprints_lonlat)
         if mission.home is not None:
             homes.append((mission.home[0], mission.home[1]))
-        metrics = _merge_metrics(metrics, _as_dict(getattr(part, "metrics", None)))
-    total = _as_dict(getattr(result, "metrics", None)) if len(parts) > 1 else {}
-    metrics.update(total)
-    metrics["drones"] = len(parts)
-    violations, validated = validate_missions(missions, req.zones_source)
+        m = r.metrics.to_dict() if hasattr(r.metrics, "to_dict") else _as_dict(r.metrics)
+        metrics = _merge_metrics(metrics, m)
+    metrics["drones"] = len(results)
+    violations, reports, validated = validate_missions(missions, req.zones_source, req.dem)
     return PlanView(
         missions=missions,
         paths=paths,
@@ -283,8 +320,9 @@ def plan(req: PlanRequest) -> PlanView:
         metrics=metrics,
         violations=violations,
         validated=validated,
+        reports=reports,
         area=req.area,
-        raw=result,
+        raw=results,
     )
 
 
@@ -307,29 +345,50 @@ def _merge_metrics(acc: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- safety
-def validate_missions(missions: list[Any], zones: Any) -> tuple[list[ViolationView], bool]:
-    """Run the validator on each mission; (violations, whether validation could run)."""
+def validate_missions(
+    missions: list[Any], zones: Any, dem: Any = None
+) -> tuple[list[ViolationView], list[Any], bool]:
+    """Validate each mission (120 m AGL, zones, endurance, …): violations, reports, ran."""
     fn = optional("missions.validation", "validate")
     if fn is None:
-        return [], False
+        return [], [], False
     out: list[ViolationView] = []
+    reports = []
     for i, mission in enumerate(missions):
-        kwargs: dict[str, Any] = {"zones": zones} if zones is not None else {}
-        report = fn(mission, **kwargs)
-        ok = bool(getattr(report, "ok", True))
-        mission.metadata.setdefault("validation", {})["ok"] = ok
+        report = fn(mission, zones=zones, dem=dem)
+        reports.append(report)
+        mission.metadata["validation"] = {
+            "ok": bool(report.ok),
+            "checked": list(getattr(report, "checked", [])),
+            "violations": [str(v) for v in report.violations],
+            "warnings": [str(v) for v in getattr(report, "warnings", [])],
+        }
         prefix = f"D{i + 1} " if len(missions) > 1 else ""
-        for v in getattr(report, "violations", []) or []:
+        for v in report.violations:
             out.append(
                 ViolationView(
-                    rule=prefix + str(getattr(v, "rule", "?")),
-                    message=str(getattr(v, "message", v)),
-                    lon=getattr(v, "lon", None),
-                    lat=getattr(v, "lat", None),
-                    item_index=getattr(v, "item_index", None),
+                    rule=prefix + str(v.rule),
+                    message=str(v.message),
+                    lon=v.lon,
+                    lat=v.lat,
+                    item_index=v.item_index,
                 )
             )
-    return out, True
+    return out, reports, True
+
+
+def _limits_text(z: Any) -> str:
+    """``0 m AGL – 120 m AGL``; an unlimited top is shown as ∞."""
+
+    def one(value: Any, ref: Any) -> str:
+        if value is None:
+            return "?"
+        v = float(value)
+        return ("∞" if not np.isfinite(v) else f"{v:.0f} m") + (f" {ref}" if ref else "")
+
+    lower = one(getattr(z, "lower_m", None), getattr(z, "lower_ref", ""))
+    upper = one(getattr(z, "upper_m", None), getattr(z, "upper_ref", ""))
+    return f"{lower} – {upper}"
 
 
 def load_zones(path: Any) -> tuple[Any, list[ZoneView]]:
@@ -342,9 +401,7 @@ def load_zones(path: Any) -> tuple[Any, list[ZoneView]]:
         geom = getattr(z, "geometry", None) or getattr(z, "geom_lonlat", None)
         if geom is None:
             continue
-        lower = getattr(z, "lower_m", None)
-        upper = getattr(z, "upper_m", None)
-        limits = "" if lower is None and upper is None else f"{lower or 0:.0f}–{upper or 0:.0f} m"
+        limits = _limits_text(z)
         views.append(
             ZoneView(
                 name=str(getattr(z, "name", "") or getattr(z, "identifier", "")),

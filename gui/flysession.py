@@ -92,11 +92,7 @@ class FlySession:
         link = self.link
         if link is None:
             return {}
-        vs = link.vehicles
-        vs = vs() if callable(vs) else vs
-        if isinstance(vs, dict):
-            return {int(k): v for k, v in vs.items()}
-        return {int(v.sysid): v for v in vs}
+        return {int(k): v for k, v in link.vehicles.items()}
 
     def snapshot(self) -> list[VehicleView]:
         return sorted((view_of(v.state) for v in self._vehicles().values()), key=lambda v: v.sysid)
@@ -157,14 +153,7 @@ class FlySession:
                 _("the mission failed validation; override it in the planning panel first"),
             )
         items = list(getattr(mission, "items", mission))
-        upload = vehicle.upload_mission
-        try:
-            upload(items, verify=True)
-        except TypeError:
-            upload(items)
-            verify = getattr(vehicle, "verify_mission", None)
-            if verify is not None:
-                verify(items)
+        vehicle.upload_mission(items, verify=True)  # downloads back and compares every item
         return ngettext(
             "{n} item uploaded and verified", "{n} items uploaded and verified", len(items)
         ).format(n=len(items))

@@ -34,6 +34,7 @@ def _scrolled(widget: QWidget) -> QScrollArea:
     area = QScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
+    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return area
 
 
@@ -72,7 +73,9 @@ class MainWindow(QMainWindow):
         self.plan_panel.areaLoaded.connect(self._area_loaded)
         self.plan_panel.zonesLoaded.connect(self._zones_loaded)
         self.plan_panel.planReady.connect(self._plan_ready)
-        self.plan_panel.centreRequested.connect(self.map.center_on_lonlat)
+        self.plan_panel.centreRequested.connect(self.map.focus_on)
+        self.plan_panel.draftChanged.connect(self.map.show_draft)
+        self.map.clicked.connect(self.plan_panel.map_clicked)
         self.fly_panel.vehiclesUpdated.connect(self._vehicles_updated)
         self.show_message(_("Ready. Load an area to plan, or connect to fly."))
 

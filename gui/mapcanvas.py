@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from PyQt5.QtCore import QPointF, QRectF, Qt, pyqtSignal
+from PyQt5.QtCore import QPoint, QPointF, QRectF, Qt, pyqtSignal
 from PyQt5.QtGui import (
     QBrush,
     QColor,
@@ -60,6 +60,7 @@ LAYERS = (
     "homes",
     "tracks",
     "violations",
+    "draft",
     "vehicles",
 )
 
@@ -84,6 +85,7 @@ class MapCanvas(QGraphicsView):
     """A pannable, zoomable vector map. Emits :attr:`cursorMoved` (lon, lat) under the mouse."""
 
     cursorMoved = pyqtSignal(float, float)
+    clicked = pyqtSignal(float, float)  # lon, lat of a click (not a drag)
 
     def __init__(self, parent: QWidget | None = None, projection: MapProjection | None = None):
         super().__init__(parent)
@@ -102,6 +104,7 @@ class MapCanvas(QGraphicsView):
         self._items: dict[str, list[QGraphicsItem]] = {name: [] for name in LAYERS}
         self._vehicles: dict[Any, tuple[QGraphicsPolygonItem, QGraphicsSimpleTextItem]] = {}
         self._tracks: dict[Any, tuple[QGraphicsPathItem, list[tuple[float, float]]]] = {}
+        self._press_pos: QPoint | None = None
         # a generous scene so the user can pan around the data
         x, y = self.projection.point_to_scene(*PLZEN_LONLAT)
         self._scene.setSceneRect(QRectF(x - 50_000, y - 50_000, 100_000, 100_000))
@@ -191,12 +194,28 @@ class MapCanvas(QGraphicsView):
             item.setPen(_cosmetic(drone_colour(i), 2.0))
             item.setToolTip(f"drone {i + 1}")
             self._add("paths", item)
-        fp_pen = _cosmetic(QColor(80, 80, 80, 110), 0.7)
-        fp_brush = QBrush(QColor(120, 120, 200, 25))
-        for geom in footprints:
-            fp = QGraphicsPathItem(self._geometry_path(geom))
-            fp.setPen(fp_pen)
-            fp.setBrush(fp_brush)
+        if len(footprints):
+            # one item for all footprints (thousands of photos): vectorised projection
+            fp_path = QPainterPath()
+            rings = [np.asarray(g.exterior.coords, dtype=np.float64) for g in footprints]
+            sizes = [len(r) for r in rings]
+            allxy = np.concatenate(rings)
+            x, y = self.projection.to_scene(allxy[:, 0], allxy[:, 1])
+            start = 0
+            for n in sizes:
+                fp_path.addPolygon(
+                    QPolygonF(
+                        [
+                            QPointF(float(a), float(b))
+                            for a, b in zip(x[start : start + n], y[start : start + n])
+                        ]
+                    )
+                )
+                fp_path.closeSubpath()
+                start += n
+            fp = QGraphicsPathItem(fp_path)
+            fp.setPen(_cosmetic(QColor(80, 80, 80, 90), 0.6))
+            fp.setToolTip(f"{len(footprints)} photos")
             self._add("footprints", fp)
         for i, home in enumerate(homes):
             self._add_marker("homes", home[0], home[1], drone_colour(i), f"H{i + 1}", square=True)
@@ -213,6 +232,28 @@ class MapCanvas(QGraphicsView):
             item.setBrush(QBrush(fill))
             item.setToolTip(f"{z.name} ({z.restriction}) {z.limits_text}")
             self._add("zones", item)
+            if z.name:
+                c = z.geometry.representative_point()
+                x, y = self.projection.point_to_scene(c.x, c.y)
+                label = QGraphicsSimpleTextItem(z.name, item)  # a child of the zone's shape
+                label.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+                label.setFont(QFont("Sans", 8))
+                label.setBrush(QBrush(colour.darker(150)))
+                label.setPos(x, y)
+
+    def show_draft(
+        self,
+        points: Sequence[tuple[float, float, str]],
+        line: Sequence[tuple[float, float]] = (),
+    ) -> None:
+        """Draw what the pilot is placing: datum/launch markers and a corridor centreline."""
+        self.clear_layer("draft")
+        if len(line) >= 2:
+            item = QGraphicsPathItem(self._line_path(line))
+            item.setPen(_cosmetic(QColor("#6a1b9a"), 2.5, Qt.PenStyle.DashDotLine))
+            self._add("draft", item)
+        for lon, lat, label in points:
+            self._add_marker("draft", lon, lat, QColor("#6a1b9a"), label)
 
     def show_violations(self, points: Sequence[tuple[float, float, str]]) -> None:
         self.clear_layer("violations")
@@ -327,6 +368,14 @@ class MapCanvas(QGraphicsView):
         x, y = self.projection.point_to_scene(lon, lat)
         self.centerOn(x, y)
 
+    def focus_on(self, lon: float, lat: float, max_mpp: float = 1.0) -> None:
+        """Centre on lon/lat, zooming in to at least ``max_mpp`` metres per pixel."""
+        mpp = self.metres_per_pixel()
+        if mpp > max_mpp:
+            self.scale(mpp / max_mpp, mpp / max_mpp)
+        self.center_on_lonlat(lon, lat)
+        must(self.viewport()).update()
+
     def view_center_lonlat(self) -> tuple[float, float]:
         c = self.mapToScene(must(self.viewport()).rect().center())
         return self.projection.point_to_lonlat(c.x(), c.y())
@@ -334,7 +383,10 @@ class MapCanvas(QGraphicsView):
     def fit_all(self, margin: float = 0.08) -> None:
         """Zoom to everything drawn (area, plan, zones, vehicles)."""
         rect = QRectF()
-        for name in ("area", "paths", "footprints", "zones", "violations", "homes"):
+        names = ["area", "paths", "footprints", "violations", "homes", "draft"]
+        if not any(self._items[n] for n in names):
+            names.append("zones")  # the zones alone: show them; otherwise they are context
+        for name in names:
             for item in self._items[name]:
                 if not item.flags() & QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations:
                     rect = rect.united(item.sceneBoundingRect())
@@ -365,6 +417,22 @@ class MapCanvas(QGraphicsView):
             return
         steps = event.angleDelta().y() / 120.0
         self.zoom_by(1.25**steps)
+
+    def mousePressEvent(self, event: QMouseEvent | None) -> None:
+        super().mousePressEvent(event)
+        if event is not None and event.button() == Qt.MouseButton.LeftButton:
+            self._press_pos = event.pos()
+
+    def mouseReleaseEvent(self, event: QMouseEvent | None) -> None:
+        super().mouseReleaseEvent(event)
+        if event is None or self._press_pos is None:
+            return
+        moved = (event.pos() - self._press_pos).manhattanLength()
+        self._press_pos = None
+        if event.button() == Qt.MouseButton.LeftButton and moved <= 4:
+            p = self.mapToScene(event.pos())
+            lon, lat = self.projection.point_to_lonlat(p.x(), p.y())
+            self.clicked.emit(lon, lat)
 
     def mouseMoveEvent(self, event: QMouseEvent | None) -> None:
         super().mouseMoveEvent(event)

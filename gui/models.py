@@ -49,6 +49,13 @@ class PlanRequest:
     drones: int = 1
     zones: tuple[ZoneView, ...] = ()
     zones_source: Any = None  # the backend's zones object for validation
+    target: str | None = None  # what is searched for (for POD), e.g. "person"
+    datum: tuple[float, float] | None = None  # lon/lat, IAMSAR patterns
+    radius_m: float | None = None
+    width_m: float | None = None  # corridor
+    polyline: tuple[tuple[float, float], ...] = ()  # corridor centreline, lon/lat
+    launch: tuple[float, float] | None = None  # lon/lat of the launch point
+    dem: Any = None  # terrain GeoTIFF for validation
 
 
 @dataclass
@@ -62,6 +69,7 @@ class PlanView:
     metrics: dict[str, Any] = field(default_factory=dict)
     violations: list[ViolationView] = field(default_factory=list)
     validated: bool = False
+    reports: list[Any] = field(default_factory=list)  # the validator's report per mission
     area: Any = None  # the area planned over (the backend's object)
     raw: Any = None  # the planner's own result object(s)
 

@@ -52,6 +52,14 @@ PATTERN_LABELS = {
     "perimeter": N_("Perimeter spiral"),
 }
 
+TARGET_LABELS = {
+    "person-thermal": N_("person (thermal)"),
+    "person-visual": N_("person (visual)"),
+    "vehicle-visual": N_("car (visual)"),
+}
+DATUM_PATTERNS = ("expanding-square", "sector")
+AREA_PATTERNS = ("survey", "creeping-line", "perimeter")
+
 AREA_FILTER = "Areas (*.geojson *.json *.kml *.kmz *.wkt *.txt);;All files (*)"
 ZONES_FILTER = "Geozones (*.json *.geojson);;All files (*)"
 
@@ -65,6 +73,8 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
         ("gsd_cm", _("GSD"), "{:.2f} cm/px"),
         ("alt_m", _("Altitude"), "{:.0f} m"),
         ("spacing_m", _("Line spacing"), "{:.1f} m"),
+        ("sweep_width_m", _("Sweep width"), "{:.1f} m"),
+        ("trigger_distance_m", _("Photo every"), "{:.1f} m"),
         ("area_m2", _("Area"), "area"),
         ("coverage_pct", _("Coverage"), "{:.1f} %"),
         ("pod", _("POD"), "pct"),
@@ -142,6 +152,7 @@ class PlanPanel(QWidget):
     """Load an area, set the pattern and its parameters, plan in a worker, show the result."""
 
     areaLoaded = pyqtSignal(object)  # shapely geometry in lon/lat
+    draftChanged = pyqtSignal(object, object)  # [(lon, lat, label)], [(lon, lat)] centreline
     zonesLoaded = pyqtSignal(object)  # list[ZoneView]
     planReady = pyqtSignal(object)  # PlanView
     centreRequested = pyqtSignal(float, float)
@@ -157,6 +168,11 @@ class PlanPanel(QWidget):
         self.plan_view: PlanView | None = None
         self.override_reason: str | None = None
         self._planning = False
+        self.datum: tuple[float, float] | None = None
+        self.launch: tuple[float, float] | None = None
+        self.polyline: list[tuple[float, float]] = []
+        self.picking: str | None = None
+        self.dem_path: Path | None = None
         self._build()
         QTimer.singleShot(0, self._fill_profiles)  # after the window has connected our signals
 
@@ -251,8 +267,43 @@ class PlanPanel(QWidget):
         self.drones = QSpinBox()
         self.drones.setRange(1, 10)
         pf.addRow(_("Drones"), self.drones)
+        self.target = QComboBox()
+        self.target.addItem(_("person (matching the camera)"), "person")
+        for key, label in TARGET_LABELS.items():
+            self.target.addItem(_(label), key)
+        pf.addRow(_("Target"), self.target)
         lay.addWidget(params)
+
+        place = QGroupBox(_("Datum, launch and centreline"))
+        gl = QFormLayout(place)
+        self.datum_button = QPushButton(_("Pick datum on map"))
+        self.datum_button.clicked.connect(lambda: self.start_picking("datum"))
+        self.datum_label = QLabel(_("area centre"))
+        gl.addRow(self.datum_button, self.datum_label)
+        self.radius_m = QDoubleSpinBox()
+        self.radius_m.setRange(20.0, 20_000.0)
+        self.radius_m.setValue(500.0)
+        self.radius_m.setSuffix(" m")
+        gl.addRow(_("Radius"), self.radius_m)
+        self.line_button = QPushButton(_("Draw centreline on map"))
+        self.line_button.clicked.connect(lambda: self.start_picking("line"))
+        self.line_label = QLabel(_("no centreline"))
+        gl.addRow(self.line_button, self.line_label)
+        self.width_m = QDoubleSpinBox()
+        self.width_m.setRange(5.0, 5000.0)
+        self.width_m.setValue(100.0)
+        self.width_m.setSuffix(" m")
+        gl.addRow(_("Corridor width"), self.width_m)
+        self.launch_button = QPushButton(_("Pick launch point on map"))
+        self.launch_button.clicked.connect(lambda: self.start_picking("launch"))
+        self.launch_label = QLabel(_("planner's choice"))
+        gl.addRow(self.launch_button, self.launch_label)
+        self.clear_places = QPushButton(_("Clear datum, launch and centreline"))
+        self.clear_places.clicked.connect(self.clear_picks)
+        gl.addRow(self.clear_places)
+        lay.addWidget(place)
         self.spacing_mode.currentIndexChanged.connect(self._spacing_mode_changed)
+        self.pattern.currentIndexChanged.connect(self._pattern_changed)
         self._spacing_mode_changed()
 
         self.plan_button = QPushButton(_("Compute plan"))
@@ -285,7 +336,88 @@ class PlanPanel(QWidget):
         ex.addWidget(self.export_button)
         ex.addWidget(self.override_button)
         lay.addLayout(ex)
+        self._pattern_changed()
+
+    def _pattern_changed(self) -> None:
+        pattern = self.pattern.currentData()
+        datum = pattern in DATUM_PATTERNS
+        self.datum_button.setEnabled(datum)
+        self.radius_m.setEnabled(datum)
+        self.line_button.setEnabled(pattern == "corridor")
+        self.width_m.setEnabled(pattern == "corridor")
+        self.angle_auto.setEnabled(pattern == "survey")
+        self.angle_deg.setEnabled(pattern == "survey" and not self.angle_auto.isChecked())
+        self.drones.setEnabled(pattern in AREA_PATTERNS)
+        if pattern not in AREA_PATTERNS:
+            self.drones.setValue(1)
         self._update_buttons()
+
+    # ------------------------------------------------------------------ picking on the map
+    def start_picking(self, what: str) -> None:
+        """The next map click(s) set the datum, the launch point or the centreline."""
+        self.picking = what
+        if what == "line":
+            self.polyline = []
+            self.statusMessage.emit(
+                _("Click the centreline's points on the map; click the button again to finish.")
+            )
+            self.line_button.setText(_("Finish centreline"))
+            self.line_button.clicked.disconnect()
+            self.line_button.clicked.connect(self.finish_line)
+        else:
+            self.statusMessage.emit(_("Click on the map to place it."))
+        self._emit_draft()
+
+    def finish_line(self) -> None:
+        self.picking = None
+        self.line_button.setText(_("Draw centreline on map"))
+        self.line_button.clicked.disconnect()
+        self.line_button.clicked.connect(lambda: self.start_picking("line"))
+        self.line_label.setText(
+            ngettext("{n} point", "{n} points", len(self.polyline)).format(n=len(self.polyline))
+        )
+        self._update_buttons()
+
+    def map_clicked(self, lon: float, lat: float) -> None:
+        """A click on the map (connected by the main window)."""
+        text = f"{lat:.5f}, {lon:.5f}"
+        if self.picking == "datum":
+            self.datum = (lon, lat)
+            self.datum_label.setText(text)
+            self.picking = None
+        elif self.picking == "launch":
+            self.launch = (lon, lat)
+            self.launch_label.setText(text)
+            self.picking = None
+        elif self.picking == "line":
+            self.polyline.append((lon, lat))
+            self.line_label.setText(
+                ngettext("{n} point", "{n} points", len(self.polyline)).format(n=len(self.polyline))
+            )
+        else:
+            return
+        self._emit_draft()
+        self._update_buttons()
+
+    def clear_picks(self) -> None:
+        if self.picking == "line":
+            self.finish_line()
+        self.picking = None
+        self.datum = self.launch = None
+        self.polyline = []
+        self.datum_label.setText(_("area centre"))
+        self.launch_label.setText(_("planner's choice"))
+        self.line_label.setText(_("no centreline"))
+        self._emit_draft()
+        self._update_buttons()
+
+    def _emit_draft(self) -> None:
+        points = []
+        if self.datum is not None:
+            points.append((self.datum[0], self.datum[1], _("datum")))
+        if self.launch is not None:
+            points.append((self.launch[0], self.launch[1], _("launch")))
+        self.draftChanged.emit(points, list(self.polyline))
 
     def _angle_toggled(self, automatic: bool) -> None:
         self.angle_deg.setEnabled(not automatic)
@@ -311,7 +443,14 @@ class PlanPanel(QWidget):
 
     def _update_buttons(self) -> None:
         busy = self._planning
-        self.plan_button.setEnabled(self.area is not None and not busy)
+        pattern = self.pattern.currentData()
+        if pattern == "corridor":
+            ready = len(self.polyline) >= 2 and self.picking != "line"
+        elif pattern in DATUM_PATTERNS:
+            ready = self.area is not None or self.datum is not None
+        else:
+            ready = self.area is not None
+        self.plan_button.setEnabled(ready and not busy)
         has_plan = self.plan_view is not None
         self.export_button.setEnabled(has_plan and not busy)
         unsafe = has_plan and bool(self.plan_view and self.plan_view.violations)
@@ -379,10 +518,18 @@ class PlanPanel(QWidget):
             drones=self.drones.value(),
             zones=tuple(self.zones),
             zones_source=self.zones_source,
+            target=self.target.currentData() if mode == "pod" else None,
+            datum=self.datum,
+            radius_m=self.radius_m.value(),
+            width_m=self.width_m.value(),
+            polyline=tuple(self.polyline),
+            launch=self.launch,
+            dem=self.dem_path,
         )
 
     def start_plan(self) -> None:
-        if self.area is None:
+        pattern = self.pattern.currentData()
+        if self.area is None and pattern not in DATUM_PATTERNS and pattern != "corridor":
             self.statusMessage.emit(_("Load an area first."))
             return
         req = self.request()

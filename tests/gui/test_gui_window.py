@@ -234,3 +234,21 @@ def _fields(text: str) -> list[str]:
     import string
 
     return [f for _lit, f, _spec, _conv in string.Formatter().parse(text) if f]
+
+
+def test_sample_zones_drawn_by_restriction(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    from missions.zones import load_zones, sample_zones_path
+
+    path = sample_zones_path("geojson")
+    expected = load_zones(path)
+    with qtbot.waitSignal(window.plan_panel.zonesLoaded, timeout=10_000):
+        window.plan_panel.load_zones(path)
+    items = window.map.layer_items("zones")
+    assert len(items) == len(expected) > 0
+    fills = [it.brush().color().name() for it in items]
+    want = {"PROHIBITED": "#d62728", "REQ_AUTHORISATION": "#ff7f0e"}
+    for zone, fill in zip(expected, fills):
+        if zone.restriction in want:
+            assert fill == want[zone.restriction], zone.name
+    assert str(len(expected)) in window.plan_panel.zones_label.text()
+    assert any("AGL" in it.toolTip() or "AMSL" in it.toolTip() for it in items)

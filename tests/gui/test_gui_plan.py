@@ -1,0 +1,172 @@
+"""Planning in the GUI with the real planner, validator and file formats."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PyQt5.QtWidgets import QDialogButtonBox
+
+from dronekit_plzen.i18n import set_language
+from gui.mainwindow import MainWindow
+from gui.plan_panel import OverrideDialog
+from missions.formats import load_mission
+from missions.zones import sample_zones_path
+
+REPO = Path(__file__).resolve().parents[2]
+SAR_AREA = REPO / "dronekit_plzen" / "demo" / "data" / "sar_area_bolevec.geojson"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+    set_language("en")
+    win = MainWindow(tmp_path / "flights.sqlite")
+    qtbot.addWidget(win)
+    win.resize(1300, 850)
+    win.show()
+    with qtbot.waitSignal(win.plan_panel.areaLoaded, timeout=20_000):
+        win.plan_panel.load_area(SAR_AREA)
+    with qtbot.waitSignal(win.plan_panel.zonesLoaded, timeout=20_000):
+        win.plan_panel.load_zones(sample_zones_path("geojson"))
+    yield win
+
+
+def _select(combo, data: str) -> None:  # type: ignore[no-untyped-def]
+    idx = combo.findData(data)
+    assert idx >= 0, data
+    combo.setCurrentIndex(idx)
+
+
+def _metrics_table(panel) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    t = panel.metrics
+    return {t.item(r, 0).text(): t.item(r, 1).text() for r in range(t.rowCount())}
+
+
+def _plan(qtbot, panel):  # type: ignore[no-untyped-def]
+    assert panel.plan_button.isEnabled()
+    with qtbot.waitSignal(panel.planReady, timeout=60_000) as blocker:
+        panel.plan_button.click()
+    return blocker.args[0]
+
+
+def test_survey_plan_drawn_with_metrics_validated_and_exported(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    panel = window.plan_panel
+    _select(panel.pattern, "survey")
+    _select(panel.camera, "mavic3t-thermal")
+    panel.alt_m.setValue(80.0)
+    panel.side_overlap.setValue(30.0)
+    panel.front_overlap.setValue(30.0)
+    view = _plan(qtbot, panel)
+    # drawn: one path for the one drone, following the mission's waypoints, footprints, home
+    paths = window.map.layer_items("paths")
+    assert len(paths) == 1
+    assert paths[0].path().elementCount() == len(view.paths[0]) >= 10
+    assert len(window.map.layer_items("footprints")) == 1
+    assert len(window.map.layer_items("homes")) == 1
+    # every planned vertex is inside (or on) the area's bounds
+    lons = [p[0] for p in view.paths[0]]
+    lats = [p[1] for p in view.paths[0]]
+    assert 13.386 < min(lons) and max(lons) < 13.4115
+    assert 49.7935 < min(lats) and max(lats) < 49.8085
+    # metrics shown as the planner computed them
+    m = view.metrics
+    table = _metrics_table(panel)
+    assert table["Path length"] == f"{m['path_length_m']:.0f} m"
+    assert table["Photos"] == str(m["photo_count"])
+    assert table["GSD"] == f"{m['gsd_cm']:.2f} cm/px"
+    assert table["Coverage"] == f"{m['coverage_pct']:.1f} %"
+    assert m["coverage_pct"] >= 99.5
+    s = round(m["flight_time_s"])
+    assert table["Flight time"] == f"{s // 60} min {s % 60:02d} s"
+    assert int(table["Sorties"]) >= 1
+    # validation ran against the sample zones and the 120 m rule: 80 m over Bolevec is fine
+    assert view.validated and view.violations == []
+    assert panel.validation_label.text() == "Validation passed"
+    assert not panel.override_button.isEnabled()
+    # export in QGC .plan and read back with the file-format reader
+    target = tmp_path / "bolevec.plan"
+    with qtbot.waitSignal(panel.statusMessage, timeout=20_000) as done:
+        panel.export(target, "plan")
+    assert "Exported" in done.args[0]
+    back = load_mission(target)
+    assert len(back.items) == len(view.missions[0].items)
+    assert back.metadata["validation"]["ok"] is True
+
+
+def test_unsafe_plan_needs_explicit_override_with_reason(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    panel = window.plan_panel
+    _select(panel.pattern, "creeping-line")
+    _select(panel.camera, "mavic3t-thermal")
+    _select(panel.spacing_mode, "spacing")
+    panel.spacing_m.setValue(60.0)
+    panel.alt_m.setValue(150.0)  # above the EU open category's 120 m
+    view = _plan(qtbot, panel)
+    assert view.validated and view.violations
+    assert any("agl" in v.rule.lower() for v in view.violations)
+    assert panel.validation_label.text().startswith("Validation FAILED")
+    assert panel.violations.count() == len(view.violations)
+    # violation markers on the map; clicking a finding centres the map on it
+    located = [v for v in view.violations if v.lon is not None]
+    assert len(window.map.layer_items("violations")) >= len(located) > 0
+    row = next(i for i, v in enumerate(view.violations) if v.lon is not None)
+    with qtbot.waitSignal(panel.centreRequested) as centred:
+        panel.violations.itemClicked.emit(panel.violations.item(row))
+    assert window.map.metres_per_pixel() <= 2.0  # zoomed in on the finding
+    lon, lat = window.map.view_center_lonlat()
+    assert lon == pytest.approx(centred.args[0], abs=2e-4)
+    assert lat == pytest.approx(centred.args[1], abs=2e-4)
+    # export is refused while unsafe
+    target = tmp_path / "unsafe.plan"
+    with qtbot.waitSignal(panel.statusMessage) as refused:
+        panel.export(target, "plan")
+    assert "refused" in refused.args[0]
+    assert not target.exists()
+    # the override dialog needs both the confirmation and a reason
+    assert panel.override_button.isEnabled()
+    dlg = OverrideDialog(view.violations)
+    qtbot.addWidget(dlg)
+    ok = dlg.buttons.button(QDialogButtonBox.Ok)
+    assert not ok.isEnabled()
+    dlg.reason.setPlainText("HZS commander asked for 150 m to clear the smoke")
+    assert not ok.isEnabled()
+    dlg.confirm.setChecked(True)
+    assert ok.isEnabled()
+    panel.apply_override(dlg.reason_text())
+    with qtbot.waitSignal(panel.statusMessage, timeout=20_000) as done:
+        panel.export(target, "plan")
+    assert "Exported" in done.args[0]
+    meta = load_mission(target).metadata
+    assert meta["validation"]["ok"] is False
+    assert meta["safety_override"]["reason"] == "HZS commander asked for 150 m to clear the smoke"
+    assert meta["safety_override"]["violations"]
+
+
+def test_expanding_square_from_a_datum_picked_on_the_map(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow
+) -> None:
+    panel = window.plan_panel
+    _select(panel.pattern, "expanding-square")
+    _select(panel.camera, "mavic3t-thermal")
+    _select(panel.spacing_mode, "spacing")
+    panel.spacing_m.setValue(50.0)
+    panel.radius_m.setValue(300.0)
+    panel.alt_m.setValue(60.0)
+    panel.start_picking("datum")
+    window.map.clicked.emit(13.3990, 49.8010)
+    assert panel.datum == (13.3990, 49.8010)
+    assert len(window.map.layer_items("draft")) >= 1
+    view = _plan(qtbot, panel)
+    # the first search leg starts at the datum; legs S, S, 2S, 2S, …
+    path = view.paths[0]
+    assert any(abs(lon - 13.3990) < 1e-5 and abs(lat - 49.8010) < 1e-5 for lon, lat in path)
+    assert view.metrics["spacing_m"] == pytest.approx(50.0)
+    assert len(window.map.layer_items("paths")) == 1
