@@ -111,6 +111,7 @@ class FlyPanel(QWidget):
         self._ids = itertools.count(1)
         self._pending: set[int] = set()
         self.vehicles: dict[int, VehicleView] = {}
+        self.wait_s = 15.0  # how long to wait for a first heartbeat when connecting
         self.missions: list[Any] = []  # from the planner: drone i → i-th vehicle
         self._build()
 
@@ -181,7 +182,7 @@ class FlyPanel(QWidget):
     def connect_to(self, url: str) -> None:
         """Open the link in the commander's thread; polling starts once it is up."""
         self.url.setText(url)
-        self.session = FlySession(url)
+        self.session = FlySession(url, wait_s=self.wait_s)
         self._commander = Commander(self.session)
         cthread = QThread()
         self._commander.moveToThread(cthread)
@@ -253,7 +254,7 @@ class FlyPanel(QWidget):
     def command_selected(self, name: str) -> None:
         sysid = self.selected_sysid()
         if sysid is None:
-            self._log(name, 0, False, _("select a vehicle first"))
+            self._refuse(name, 0, _("select a vehicle first"))
             return
         kwargs: dict[str, Any] = {}
         if name == "takeoff":
@@ -274,11 +275,11 @@ class FlyPanel(QWidget):
     def upload_selected(self) -> None:
         sysid = self.selected_sysid()
         if sysid is None:
-            self._log("upload", 0, False, _("select a vehicle first"))
+            self._refuse("upload", 0, _("select a vehicle first"))
             return
         mission = self.mission_for(sysid)
         if mission is None:
-            self._log("upload", sysid, False, _("plan a mission first"))
+            self._refuse("upload", sysid, _("plan a mission first"))
             return
         self._send("upload", sysid, {"mission": mission})
 
@@ -296,6 +297,11 @@ class FlyPanel(QWidget):
                 self.disconnect_link()
         self._log(name, sysid, ok, message)
         self.commandFinished.emit(name, sysid, ok, message)
+
+    def _refuse(self, name: str, sysid: int, message: str) -> None:
+        """A command refused before it reached the link: shown like any failure."""
+        self._log(name, sysid, False, message)
+        self.commandFinished.emit(name, sysid, False, message)
 
     def _log(self, name: str, sysid: int, ok: bool, message: str) -> None:
         who = f"[{sysid}] " if sysid else ""

@@ -1,0 +1,129 @@
+"""The fly panel against the real simulator over real loopback UDP, through the link layer."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import random
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from dronekit_plzen.geo import geodesic_distance_m
+from dronekit_plzen.i18n import set_language
+from gui.mainwindow import MainWindow
+from simulators import SimFleet
+
+HOME = (49.8000, 13.3980, 330.0)  # lat, lon, alt AMSL (the simulator's order)
+DATUM = (13.3985, 49.8003)  # lon, lat
+
+
+def _offset() -> int:
+    return 1000 + random.randrange(200) * 100
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+    set_language("en")
+    win = MainWindow(tmp_path / "flights.sqlite")
+    qtbot.addWidget(win)
+    win.resize(1300, 850)
+    win.show()
+    yield win
+    win.fly_panel.shutdown()
+
+
+def _command(qtbot, panel, name: str, timeout: int = 20_000) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
+    with qtbot.waitSignal(
+        panel.commandFinished, timeout=timeout, check_params_cb=lambda n, *_: n == name
+    ) as blocker:
+        if name == "upload":
+            panel.upload_button.click()
+        else:
+            panel.buttons[name].click()
+    _name, _sysid, ok, message = blocker.args
+    return ok, message
+
+
+def test_fly_a_planned_mission_on_the_simulator(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    off = _offset()
+    fly = window.fly_panel
+    plan = window.plan_panel
+    with SimFleet(n_vehicles=1, autopilot="px4", speedup=20, port_offset=off, home=HOME):
+        with qtbot.waitSignal(fly.commandFinished, timeout=30_000) as connected:
+            fly.connect_to(f"udpin://127.0.0.1:{14540 + off}")
+        assert connected.args[0] == "connect" and connected.args[2], connected.args
+        # the fleet table and the map fill from the poller's signals
+        qtbot.waitUntil(lambda: fly.table.rowCount() == 1, timeout=10_000)
+        qtbot.waitUntil(lambda: window.map.vehicle_position(1) is not None, timeout=10_000)
+        lon, lat = window.map.vehicle_position(1)  # type: ignore[misc]
+        assert geodesic_distance_m(lon, lat, HOME[1], HOME[0]) < 5.0
+        assert fly.table.item(0, 0).text() == "1"
+        assert fly.table.item(0, 1).text().startswith("AUTO")  # PX4 mode by name
+        qtbot.waitUntil(lambda: fly.table.item(0, 3).text().endswith("%"), timeout=10_000)
+        # upload before planning: refused with a visible failure
+        fly.table.selectRow(0)
+        ok, message = _command(qtbot, fly, "upload")
+        assert not ok and "plan a mission first" in message
+        assert "FAILED" in fly.log.item(fly.log.count() - 1).text()
+        # plan an expanding square near home with the real planner
+        plan.pattern.setCurrentIndex(plan.pattern.findData("expanding-square"))
+        plan.camera.setCurrentIndex(plan.camera.findData("mavic3t-thermal"))
+        plan.spacing_mode.setCurrentIndex(plan.spacing_mode.findData("spacing"))
+        plan.spacing_m.setValue(40.0)
+        plan.radius_m.setValue(100.0)
+        plan.alt_m.setValue(30.0)
+        plan.start_picking("datum")
+        window.map.clicked.emit(*DATUM)
+        with qtbot.waitSignal(plan.planReady, timeout=60_000) as planned:
+            plan.plan_button.click()
+        mission = planned.args[0].missions[0]
+        assert fly.missions == [mission]
+        # upload + verify, arm, start: every step acknowledged
+        ok, message = _command(qtbot, fly, "upload")
+        assert ok, message
+        assert f"{len(mission.items)} items uploaded and verified" in message
+        ok, message = _command(qtbot, fly, "arm")
+        assert ok, message
+        ok, message = _command(qtbot, fly, "start")
+        assert ok, message
+
+        # the vehicle flies the pattern: it moves away from home on the map, leaving a track
+        def away() -> bool:
+            pos = window.map.vehicle_position(1)
+            return pos is not None and geodesic_distance_m(pos[0], pos[1], HOME[1], HOME[0]) > 40
+
+        qtbot.waitUntil(away, timeout=60_000)
+        assert window.map.track_length(1) >= 3  # distinct positions drawn as a track
+        track = window.map.layer_items("tracks")[0].path()
+        assert track.elementCount() == window.map.track_length(1)
+        qtbot.waitUntil(lambda: fly.table.item(0, 2).text() == "yes", timeout=5000)
+        assert fly.table.item(0, 6).text() != "—"  # mission progress n/count
+        # pause (PX4 hold), then return to launch
+        ok, message = _command(qtbot, fly, "pause")
+        assert ok, message
+        qtbot.waitUntil(lambda: "LOITER" in fly.table.item(0, 1).text(), timeout=10_000)
+        ok, message = _command(qtbot, fly, "rtl")
+        assert ok, message
+        qtbot.waitUntil(lambda: "RTL" in fly.table.item(0, 1).text(), timeout=10_000)
+        fly.disconnect_link()
+        assert fly.session is None and fly.table.rowCount() == 0
+        assert fly.connect_button.text() == "Connect"
+
+
+def test_connect_failure_is_shown(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    fly = window.fly_panel
+    fly.wait_s = 1.0
+    port = 14540 + _offset()  # nobody sends there
+    with qtbot.waitSignal(fly.commandFinished, timeout=20_000) as blocker:
+        fly.connect_to(f"udpin://127.0.0.1:{port}")
+    name, _sysid, ok, message = blocker.args
+    assert name == "connect" and not ok and message
+    qtbot.waitUntil(lambda: fly.session is None)
+    assert fly.connect_button.isEnabled() and fly.connect_button.text() == "Connect"
+    assert not fly.buttons["arm"].isEnabled()
+    failed = [fly.log.item(i).text() for i in range(fly.log.count())]
+    assert any("connect: FAILED" in t for t in failed)
