@@ -156,6 +156,12 @@ class Codec:
         del buf[:pos]
         return out
 
+    def flush(self) -> list[Any]:
+        """End of stream: decode what a false start marker was holding back; drop the rest."""
+        out = self.feed(b"", datagram=True)
+        self._buf.clear()
+        return out
+
     def _decode(self, buf: bytearray, pos: int, total: int) -> Any:
         """Decode one frame; None = not a frame (resync), _REJECTED = valid frame dropped."""
         v2 = buf[pos] == STX_V2

@@ -52,7 +52,9 @@ class ScriptedVehicle:
         item_timeout_s: float = 0.05,
         noise: bool = False,
         seed: int = 0,
+        max_items: int = 10_000,
     ) -> None:
+        self.max_items = max_items
         self.flavour = flavour
         self.sysid = sysid
         self.speedup = speedup
@@ -146,7 +148,7 @@ class ScriptedVehicle:
         while not self.stop_event.is_set():
             socks = [s for s in (self.udp, self.tcp_server, self.tcp_conn) if s is not None]
             try:
-                ready, _, _ = select.select(socks, [], [], 0.02)
+                ready, _, _ = select.select(socks, [], [], min(0.02, self.item_timeout_s))
             except (OSError, ValueError):
                 ready = []
             for s in ready:
@@ -403,6 +405,9 @@ class ScriptedVehicle:
         if up is not None and up["count"] == m.count and up["type"] == m.mission_type:
             self._request(up["expected"], up["type"])  # a duplicated MISSION_COUNT
             return
+        if m.count > self.max_items:
+            self.mav.mission_ack_send(255, 190, mavlink2.MAV_MISSION_NO_SPACE, m.mission_type)
+            return
         if m.count == 0:
             self.missions[m.mission_type] = []
             self.mav.mission_ack_send(255, 190, 0, m.mission_type)
@@ -548,7 +553,7 @@ class ScriptedVehicle:
         if cmd == 512:
             if int(p[0]) == mavlink2.MAVLINK_MSG_ID_AUTOPILOT_VERSION:
                 self.mav.autopilot_version_send(
-                    0, 0, 0, 0, 0, 0, [0] * 8, [0] * 8, [0] * 8, 0, 0, 42
+                    0, 0, 0, 0, 0, [0] * 8, [0] * 8, [0] * 8, 0, 0, 42, [0] * 18
                 )
                 return 0
             return mavlink2.MAV_RESULT_UNSUPPORTED
@@ -684,3 +689,36 @@ def make_proxy() -> Iterator[Any]:
 @pytest.fixture
 def home() -> tuple[float, float, float]:
     return HOME
+
+
+@pytest.fixture(params=["px4", "ardupilot"])
+def flavour(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def pair(flavour: str, make_vehicle: Any) -> Iterator[tuple[Any, Any, ScriptedVehicle]]:
+    """(link, vehicle, peer): PX4 flavour over UDP, ArduPilot flavour over TCP."""
+    from dronekit_plzen.link import connect
+
+    if flavour == "px4":
+        link = connect("udpin://127.0.0.1:0")
+        assert link.local_address is not None
+        peer = make_vehicle("px4", 1, udp_target=("127.0.0.1", link.local_address[1]))
+    else:
+        peer = make_vehicle("ardupilot", 1, tcp=True)
+        link = connect(f"tcp://127.0.0.1:{peer.port}")
+    with link:
+        v = link.wait_vehicle(timeout_s=5)
+        v.wait_for(
+            lambda s: (
+                s.home is not None
+                and s.position_known
+                and not math.isnan(s.roll_deg)
+                and s.gps_fix_type > 0
+                and s.landed_state > 0
+            ),
+            5,
+            "telemetry",
+        )
+        yield link, v, peer
