@@ -291,16 +291,48 @@ def _split_and_plan(req: PlanRequest) -> list[Any]:
         return [plan_one(req, req.area)]
     if req.pattern in ("expanding-square", "sector", "corridor"):
         raise BadInputError(_("only area patterns can be split among several drones"))
-    split = require("missions.split", "split_area", _("Multi-drone split"))
-    parts = split(req.area, req.drones)
-    return [plan_one(req, part) for part in parts]
+    return list(split_plan(req).plans)
+
+
+def split_plan(req: PlanRequest) -> Any:
+    """The planner's multi-drone split: equal work, launched from the launch point."""
+    plan_split = require("missions.split", "plan_split", _("Multi-drone split"))
+    drone_spec = require("missions.split", "DroneSpec", _("Multi-drone split"))
+    vehicle = req.vehicle
+    if vehicle is None:
+        planner = "missions.planner"
+        resolve_vehicle = require(planner, "resolve_vehicle", _("Planning"))
+        resolve_camera = require(planner, "resolve_camera", _("Planning"))
+        vehicle = resolve_vehicle(None, resolve_camera(req.camera)).key
+    if req.launch is not None:
+        launch = req.launch
+    else:
+        p = req.area.geom_lonlat.representative_point()  # inside the area, never in a hole
+        launch = (float(p.x), float(p.y))
+    drones = [drone_spec(vehicle=vehicle, launch=launch, camera=req.camera)] * req.drones
+    kw: dict[str, Any] = {"camera": req.camera}
+    if req.alt_m is not None:
+        kw["alt_m"] = req.alt_m
+    elif req.gsd_cm is not None:
+        kw["alt_m"] = _alt_for(req)
+    if req.spacing_m is not None:
+        kw["spacing_m"] = req.spacing_m
+    if req.pod is not None:
+        kw["wanted_pod"] = req.pod
+        kw["target"] = req.target or "person"
+    if req.side_overlap_pct is not None and req.pattern != "creeping-line":
+        kw["side_overlap_pct"] = req.side_overlap_pct
+    if req.front_overlap_pct is not None and req.pattern != "creeping-line":
+        kw["front_overlap_pct"] = req.front_overlap_pct
+    angle: Any = "auto" if req.angle_deg is None else req.angle_deg
+    return plan_split(req.area, drones, pattern=req.pattern, angle_deg=angle, **kw)
 
 
 def plan(req: PlanRequest) -> PlanView:
     """Plan (and split) with the planner's facade, then validate each drone's mission."""
     results = _split_and_plan(req)
     missions, paths, footprints, homes = [], [], [], []
-    metrics: dict[str, Any] = {}
+    per_drone: list[dict[str, Any]] = []
     for r in results:
         mission = r.mission
         missions.append(mission)
@@ -308,8 +340,10 @@ def plan(req: PlanRequest) -> PlanView:
         footprints.extend(r.footprints_lonlat)
         if mission.home is not None:
             homes.append((mission.home[0], mission.home[1]))
-        m = r.metrics.to_dict() if hasattr(r.metrics, "to_dict") else _as_dict(r.metrics)
-        metrics = _merge_metrics(metrics, m)
+        per_drone.append(
+            r.metrics.to_dict() if hasattr(r.metrics, "to_dict") else _as_dict(r.metrics)
+        )
+    metrics = fleet_metrics(per_drone)
     metrics["drones"] = len(results)
     violations, reports, validated = validate_missions(missions, req.zones_source, req.dem)
     return PlanView(
@@ -326,21 +360,35 @@ def plan(req: PlanRequest) -> PlanView:
     )
 
 
-_SUMMED = {"path_length_m", "photo_count", "turns", "sorties"}
+_SUMMED = ("path_length_m", "photo_count", "turns", "sorties", "area_m2", "search_length_m")
+_AREA_WEIGHTED = ("coverage_pct", "pod")
 
 
-def _merge_metrics(acc: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
-    """Fleet metrics: lengths, photos, turns and sorties add up; time is the longest flight."""
-    if not acc:
-        return dict(new)
-    out = dict(acc)
-    for k, v in new.items():
-        if not isinstance(v, int | float) or isinstance(v, bool) or k not in out:
-            out.setdefault(k, v)
-        elif k in _SUMMED:
-            out[k] = out[k] + v
-        elif k == "flight_time_s":
-            out[k] = max(out[k], v)
+def fleet_metrics(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One row of figures for the fleet from each drone's metrics.
+
+    Lengths, photos, turns, sorties and areas add up; the flight time is the longest flight
+    (the drones fly at once); coverage and POD are means weighted by each part's area (the
+    parts do not overlap); the rest (altitude, GSD, spacing, angle) are the first drone's.
+    """
+    if not parts:
+        return {}
+    out = dict(parts[0])
+    if len(parts) == 1:
+        return out
+    for key in _SUMMED:
+        values = [p.get(key) for p in parts]
+        if all(isinstance(v, int | float) for v in values):
+            out[key] = sum(values)  # type: ignore[arg-type]
+    times = [p.get("flight_time_s") for p in parts]
+    if all(isinstance(t, int | float) for t in times):
+        out["flight_time_s"] = max(times)  # type: ignore[type-var]
+    areas = [float(p.get("area_m2") or 0.0) for p in parts]
+    for key in _AREA_WEIGHTED:
+        raw = [p.get(key) for p in parts]
+        if all(isinstance(v, int | float) for v in raw) and sum(areas) > 0:
+            nums = [float(v) for v in raw if v is not None]
+            out[key] = sum(v * a for v, a in zip(nums, areas)) / sum(areas)
     return out
 
 

@@ -63,6 +63,7 @@ class DeploymentPanel(QWidget):
 
     statusMessage = pyqtSignal(str)
     deploymentCreated = pyqtSignal(object)
+    deploymentSelected = pyqtSignal(int)  # flights recorded from now on are attributed to it
 
     def __init__(self, db_path: Path, parent: QWidget | None = None):
         super().__init__(parent)
@@ -137,6 +138,7 @@ class DeploymentPanel(QWidget):
 
     def _created(self, dep: Any) -> None:
         self.current_id = int(dep.id)
+        self.deploymentSelected.emit(self.current_id)
         self.statusMessage.emit(
             _("Deployment {id} registered ({org}, {cat}).").format(
                 id=dep.id, org=dep.organisation, cat=dep.category
@@ -183,6 +185,7 @@ class DeploymentPanel(QWidget):
         if item is None:
             return
         self.current_id = int(item.data(Qt.ItemDataRole.UserRole))
+        self.deploymentSelected.emit(self.current_id)
 
     def checked_flight_ids(self) -> list[int]:
         out = []

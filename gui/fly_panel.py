@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+from pathlib import Path
 from typing import Any
 
 from PyQt5.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
@@ -112,6 +113,8 @@ class FlyPanel(QWidget):
         self._pending: set[int] = set()
         self.vehicles: dict[int, VehicleView] = {}
         self.wait_s = 15.0  # how long to wait for a first heartbeat when connecting
+        self.record_db: Path | None = None  # record flights here while connected
+        self.deployment_id: int | None = None  # attribute recorded flights to it
         self.missions: list[Any] = []  # from the planner: drone i → i-th vehicle
         self._build()
 
@@ -160,6 +163,17 @@ class FlyPanel(QWidget):
             b.clicked.connect(lambda _checked=False, n=name: self.command_selected(n))
             self.buttons[name] = b
             grid.addWidget(b, 1 + i // 3, i % 3)
+        fleet = {
+            "upload_all": _("Upload all"),
+            "start_all": _("Arm and start all"),
+            "rtl_all": _("RTL all"),
+        }
+        for i, (name, label) in enumerate(fleet.items()):
+            b = QPushButton(label)
+            b.setToolTip(_("Drone i of the plan goes to the i-th vehicle by system id"))
+            b.clicked.connect(lambda _checked=False, n=name: self.fleet_command(n))
+            self.buttons[name] = b
+            grid.addWidget(b, 3, i)
         lay.addLayout(grid)
         lay.addWidget(QLabel(_("Command log")))
         self.log = QListWidget()
@@ -182,7 +196,9 @@ class FlyPanel(QWidget):
     def connect_to(self, url: str) -> None:
         """Open the link in the commander's thread; polling starts once it is up."""
         self.url.setText(url)
-        self.session = FlySession(url, wait_s=self.wait_s)
+        self.session = FlySession(
+            url, wait_s=self.wait_s, record_db=self.record_db, deployment_id=self.deployment_id
+        )
         self._commander = Commander(self.session)
         cthread = QThread()
         self._commander.moveToThread(cthread)
@@ -260,6 +276,35 @@ class FlyPanel(QWidget):
         if name == "takeoff":
             kwargs["alt_m"] = self.takeoff_alt.value()
         self._send(name, sysid, kwargs)
+
+    def fleet_command(self, name: str) -> None:
+        """Every vehicle at once: uploads drone i's mission to the i-th vehicle, etc."""
+        sysids = sorted(self.vehicles)
+        if not sysids:
+            self._refuse(name, 0, _("no vehicles on the link"))
+            return
+        if name == "upload_all":
+            if not self.missions:
+                self._refuse("upload", 0, _("plan a mission first"))
+                return
+            if len(self.missions) > len(sysids):
+                self._refuse(
+                    "upload",
+                    0,
+                    _("the plan has {n} drones but only {m} vehicles are connected").format(
+                        n=len(self.missions), m=len(sysids)
+                    ),
+                )
+                return
+            for sysid, mission in zip(sysids, self.missions):
+                self._send("upload", sysid, {"mission": mission})
+        elif name == "start_all":
+            for sysid in sysids:
+                self._send("arm", sysid, {})
+                self._send("start", sysid, {})
+        elif name == "rtl_all":
+            for sysid in sysids:
+                self._send("rtl", sysid, {})
 
     def set_missions(self, missions: list[Any]) -> None:
         """The planned missions, one per drone, to upload (drone i → i-th vehicle by sysid)."""

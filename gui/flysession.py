@@ -13,6 +13,7 @@ import logging
 import math
 import threading
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError, SafetyViolation
@@ -65,9 +66,20 @@ def view_of(state: Any) -> VehicleView:
 class FlySession:
     """A link opened by URL with the commands the fly panel offers."""
 
-    def __init__(self, url: str, *, wait_s: float = 15.0):
+    def __init__(
+        self,
+        url: str,
+        *,
+        wait_s: float = 15.0,
+        record_db: Path | None = None,
+        deployment_id: int | None = None,
+    ):
         self.url = url
         self.wait_s = wait_s
+        self.record_db = record_db
+        self.deployment_id = deployment_id
+        self.recorder: Any = None
+        self.record_problem: str | None = None
         self._stack = contextlib.ExitStack()
         self._lock = threading.Lock()
         self.link: Any = None
@@ -80,7 +92,23 @@ class FlySession:
         with self._lock:
             self.link = link
         vehicle = link.wait_vehicle(timeout_s=self.wait_s)
-        return _("connected to {url}, vehicle {sysid}").format(url=self.url, sysid=vehicle.sysid)
+        text = _("connected to {url}, vehicle {sysid}").format(url=self.url, sysid=vehicle.sysid)
+        if self.record_db is not None:
+            text += "; " + self._start_recording(link)
+        return text
+
+    def _start_recording(self, link: Any) -> str:
+        """Record every vehicle on the link into the flight database (and a .tlog beside it)."""
+        recorder_cls = backend.optional("telemetry.recorder", "Recorder")
+        if recorder_cls is None:
+            self.record_problem = _("flights are not recorded: telemetry.recorder is missing")
+            return self.record_problem
+        recorder = recorder_cls(self.record_db, deployment_id=self.deployment_id).start()
+        self._stack.callback(recorder.stop)  # closed after the listener is removed (LIFO)
+        handle = recorder.attach(link)
+        self._stack.callback(handle.remove)
+        self.recorder = recorder
+        return _("recording flights into {db}").format(db=self.record_db)
 
     def close(self) -> None:
         with self._lock:

@@ -77,6 +77,8 @@ class MainWindow(QMainWindow):
         self.plan_panel.draftChanged.connect(self.map.show_draft)
         self.map.clicked.connect(self.plan_panel.map_clicked)
         self.fly_panel.vehiclesUpdated.connect(self._vehicles_updated)
+        self.fly_panel.record_db = db_path
+        self.deploy_panel.deploymentSelected.connect(self._deployment_selected)
         self.show_message(_("Ready. Load an area to plan, or connect to fly."))
 
     def _build_menu(self) -> None:
@@ -147,6 +149,15 @@ class MainWindow(QMainWindow):
         )
         self.fly_panel.set_missions(view.missions)
         self.map.fit_all()
+
+    def _deployment_selected(self, deployment_id: int) -> None:
+        self.fly_panel.deployment_id = deployment_id
+        if self.fly_panel.session is not None:
+            self.show_message(
+                _("Flights are attributed to deployment {id} from the next connection.").format(
+                    id=deployment_id
+                )
+            )
 
     def _vehicles_updated(self, views: list[VehicleView]) -> None:
         for v in views:

@@ -48,14 +48,24 @@ def _command(qtbot, panel, name: str, timeout: int = 20_000) -> tuple[bool, str]
     return ok, message
 
 
-def test_fly_a_planned_mission_on_the_simulator(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
     off = _offset()
     fly = window.fly_panel
     plan = window.plan_panel
+    # the deployment comes first: flights recorded from now on are attributed to it
+    dep_panel = window.deploy_panel
+    dep_panel.location.setText("Bolevec")
+    with qtbot.waitSignal(dep_panel.deploymentCreated, timeout=10_000) as created:
+        dep_panel.register_button.click()
+    dep_id = created.args[0].id
+    assert fly.deployment_id == dep_id
     with SimFleet(n_vehicles=1, autopilot="px4", speedup=20, port_offset=off, home=HOME):
         with qtbot.waitSignal(fly.commandFinished, timeout=30_000) as connected:
             fly.connect_to(f"udpin://127.0.0.1:{14540 + off}")
         assert connected.args[0] == "connect" and connected.args[2], connected.args
+        assert "recording flights" in connected.args[3]
         # the fleet table and the map fill from the poller's signals
         qtbot.waitUntil(lambda: fly.table.rowCount() == 1, timeout=10_000)
         qtbot.waitUntil(lambda: window.map.vehicle_position(1) is not None, timeout=10_000)
@@ -112,6 +122,16 @@ def test_fly_a_planned_mission_on_the_simulator(qtbot, window: MainWindow) -> No
         fly.disconnect_link()
         assert fly.session is None and fly.table.rowCount() == 0
         assert fly.connect_button.text() == "Connect"
+    # the flight was recorded into the database under the deployment, with a track
+    from telemetry.store import open_store
+
+    with open_store(tmp_path / "flights.sqlite") as store:
+        flights = store.flights(deployment_id=dep_id)
+        samples = store.flight_samples(flights[0]["id"]) if flights else []
+    assert len(flights) == 1
+    assert flights[0]["vehicle"] is not None
+    assert len(samples) > 10
+    assert any((tmp_path / "tlogs").glob("*.tlog"))
 
 
 def test_connect_failure_is_shown(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
