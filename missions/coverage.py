@@ -78,12 +78,13 @@ def _polys(g: BaseGeometry) -> list[Polygon]:
 
 
 def _project(g: BaseGeometry, src: Any, dst: Any) -> BaseGeometry:
-    def fn(x: Any, y: Any, z: Any = None) -> Any:
-        return transform(x, y, src, dst)
+    def fn(xy: Any) -> Any:
+        if len(xy) == 0:
+            return xy
+        x, y = transform(xy[:, 0], xy[:, 1], src, dst)
+        return np.column_stack([x, y])
 
-    from shapely.ops import transform as sh_transform
-
-    return sh_transform(fn, g)
+    return shapely.transform(g, fn)  # type: ignore[no-any-return]
 
 
 def photo_positions(

@@ -29,7 +29,9 @@ from datetime import datetime, time, timezone
 from pathlib import Path
 from typing import Any
 
-from shapely.geometry import Point, shape
+import numpy as np
+import shapely
+from shapely.geometry import Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from dronekit_plzen.errors import BadInputError
@@ -104,17 +106,12 @@ class Zone:
 
     def metric_geometry(self, epsg: int) -> BaseGeometry:
         """The horizontal projection in a metric CRS (circles as 256-gons)."""
-        from shapely.ops import transform as sh_transform
 
-        if self.circle is not None:
-            lon, lat, r = self.circle
-            x, y = transform([lon], [lat], WGS84, epsg)
-            return Point(float(x[0]), float(y[0])).buffer(r, quad_segs=64)
+        def fn(xy: Any) -> Any:
+            x, y = transform(xy[:, 0], xy[:, 1], WGS84, epsg)
+            return np.column_stack([x, y])
 
-        def fn(xs: Any, ys: Any, zs: Any = None) -> Any:
-            return transform(xs, ys, WGS84, epsg)
-
-        return sh_transform(fn, self.geometry)
+        return shapely.transform(self.geometry, fn)
 
     def limits_amsl(self, ground_m: Any, geoid_offset_m: float = 0.0) -> tuple[Any, Any]:
         """Lower and upper limits as AMSL metres given the ground elevation(s) below."""
@@ -198,14 +195,10 @@ def _ref(v: Any, where: str, default: str = "AGL") -> str:
 
 
 def _circle_geom(lon: float, lat: float, r: float) -> BaseGeometry:
-    import numpy as np
-
     from dronekit_plzen.geo import destination
 
     b = np.linspace(0.0, 360.0, 73)[:-1]
     lo, la = destination(np.full(b.shape, lon), np.full(b.shape, lat), b, np.full(b.shape, r))
-    from shapely.geometry import Polygon
-
     return Polygon(list(zip(lo.tolist(), la.tolist())))
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
+from rasterio.transform import Affine
 
 from dronekit_plzen.geo import transform
 from dronekit_plzen.mission_items import MissionItem
@@ -47,7 +47,7 @@ def write_geotiff(
         count=1,
         dtype="float32",
         crs=f"EPSG:{epsg}",
-        transform=from_origin(x0, y1, res_m, res_m),
+        transform=Affine(res_m, 0.0, x0, 0.0, -res_m, y1),
         nodata=nodata,
     ) as ds:
         ds.write(data, 1)

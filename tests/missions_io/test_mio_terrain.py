@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from rasterio.transform import from_origin
+from rasterio.transform import Affine
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.geo import transform
@@ -48,7 +48,7 @@ def test_geographic_raster_and_nodata(tmp_path: Path) -> None:
         count=1,
         dtype="float32",
         crs="EPSG:4326",
-        transform=from_origin(13.0, 50.0, 0.01, 0.01),
+        transform=Affine(0.01, 0.0, 13.0, 0.0, -0.01, 50.0),
         nodata=-32768.0,
     ) as ds:
         ds.write(data, 1)
@@ -145,7 +145,7 @@ def test_resolve_qgc_above_terrain_item_from_a_dem(shared_data: Path, tmp_path: 
         count=1,
         dtype="float32",
         crs="EPSG:4326",
-        transform=from_origin(149.0, -35.2, 0.005, 0.005),
+        transform=Affine(0.005, 0.0, 149.0, 0.0, -0.005, -35.2),
     ) as ds:
         ds.write(np.full((100, 100), 600.0, np.float32), 1)
     resolved = resolve_above_terrain(m, Raster.open(p))
