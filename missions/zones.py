@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 import shapely
-from shapely.geometry import Polygon, shape
+from shapely.geometry import Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
 from dronekit_plzen.errors import BadInputError
@@ -106,6 +106,10 @@ class Zone:
 
     def metric_geometry(self, epsg: int) -> BaseGeometry:
         """The horizontal projection in a metric CRS (circles as 256-gons)."""
+        if self.circle is not None:
+            lon, lat, r = self.circle
+            cx, cy = transform([lon], [lat], WGS84, epsg)
+            return Point(float(cx[0]), float(cy[0])).buffer(r, quad_segs=64)
 
         def fn(xy: Any) -> Any:
             x, y = transform(xy[:, 0], xy[:, 1], WGS84, epsg)
