@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import os
 import sys
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from dronekit_plzen.i18n import set_language
+
+
+@dataclass(frozen=True)
+class StartPlan:
+    """A plan to compute as soon as the area is loaded (from the command line)."""
+
+    pattern: str
+    camera: str | None = None
+    alt_m: float | None = None
+    drones: int = 1
 
 
 def run(
@@ -16,6 +28,8 @@ def run(
     area: Path | None = None,
     zones: Path | None = None,
     screenshot: Path | None = None,
+    start_plan: StartPlan | None = None,
+    dem: Path | None = None,
 ) -> int:
     """Run the GUI; with ``screenshot`` render the window to a PNG (offscreen) and return.
 
@@ -30,7 +44,10 @@ def run(
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(db_path)
+    window.plan_panel.dem_path = dem
     window.show()
+    if start_plan is not None:
+        _plan_when_loaded(window, start_plan)
     if area is not None:
         window.plan_panel.load_area(area)
     if zones is not None:
@@ -38,6 +55,28 @@ def run(
     if screenshot is None:
         return int(app.exec_())
     return 0 if render_when_idle(app, window, screenshot) else 1
+
+
+def _plan_when_loaded(window: Any, start: StartPlan) -> None:
+    """Set the planning panel from ``start`` and press Plan once the area has arrived."""
+    panel = window.plan_panel
+
+    def go(_geom: object) -> None:
+        panel.areaLoaded.disconnect(go)
+        panel.pattern.setCurrentIndex(max(0, panel.pattern.findData(start.pattern)))
+        if start.camera:
+            idx = panel.camera.findData(start.camera)
+            if idx < 0:
+                panel.statusMessage.emit(f"unknown camera {start.camera!r}")
+                return
+            panel.camera.setCurrentIndex(idx)
+        if start.alt_m is not None:
+            panel.by_alt.setChecked(True)
+            panel.alt_m.setValue(start.alt_m)
+        panel.drones.setValue(start.drones)
+        panel.start_plan()
+
+    panel.areaLoaded.connect(go)
 
 
 def render_when_idle(app: object, window: object, path: Path, timeout_ms: int = 20_000) -> bool:
@@ -53,7 +92,7 @@ def render_when_idle(app: object, window: object, path: Path, timeout_ms: int = 
     while not deadline.hasExpired():
         QTimer.singleShot(50, loop.quit)
         loop.exec_()
-        if not window.plan_panel.runner.busy:
+        if not window.plan_panel.runner.busy and not window.plan_panel.planning:
             break
     app.processEvents()
     window.map.fit_all()

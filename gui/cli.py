@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 
 from dronekit_plzen.cli.common import app
-from dronekit_plzen.errors import DronekitPlzenError
+from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _, get_language
 
 
@@ -24,15 +24,33 @@ from dronekit_plzen.i18n import _, get_language
     help="Open this geozones file at start.",
 )
 @click.option(
+    "--pattern",
+    type=click.Choice(["survey", "expanding-square", "sector", "creeping-line", "perimeter"]),
+    help="Plan the area with this pattern at start (needs --area).",
+)
+@click.option("--camera", help="Camera profile for --pattern, e.g. mavic3t-thermal.")
+@click.option("--alt-m", type=float, help="Altitude above home for --pattern.")
+@click.option("--drones", type=click.IntRange(1, 10), default=1, show_default=True)
+@click.option(
     "--offscreen-screenshot",
     "screenshot",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Render the main window to this PNG without a display, then exit.",
 )
-def gui(area: Path | None, zones_file: Path | None, screenshot: Path | None) -> None:
+def gui(
+    area: Path | None,
+    zones_file: Path | None,
+    pattern: str | None,
+    camera: str | None,
+    alt_m: float | None,
+    drones: int,
+    screenshot: Path | None,
+) -> None:
     """Open the desktop application (map, planning, flying, deployments)."""
+    if pattern is not None and area is None:
+        raise BadInputError(_("--pattern needs --area"))
     try:
-        from gui.app import run
+        from gui.app import StartPlan, run
     except ImportError as exc:  # PyQt5 is the optional [gui] extra
         raise DronekitPlzenError(
             _("the GUI needs PyQt5: pip install 'dronekit-plzen[gui]' ({error})").format(error=exc)
@@ -45,6 +63,8 @@ def gui(area: Path | None, zones_file: Path | None, screenshot: Path | None) -> 
         area=area,
         zones=zones if zones is not None and Path(zones).exists() else None,
         screenshot=screenshot,
+        start_plan=StartPlan(pattern, camera, alt_m, drones) if pattern else None,
+        dem=ctx.config.dem_file,
     )
     if screenshot is not None and code == 0:
         click.echo(str(screenshot))

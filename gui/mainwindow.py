@@ -112,6 +112,23 @@ class MainWindow(QMainWindow):
         zout.setShortcut(QKeySequence.ZoomOut)
         zout.triggered.connect(lambda: self.map.zoom_by(1 / 1.5))
         view_menu.addAction(zout)
+        view_menu.addSeparator()
+        layer_names = {
+            "zones": _("Geozones"),
+            "area": _("Area"),
+            "footprints": _("Camera footprints"),
+            "paths": _("Planned paths"),
+            "tracks": _("Flown tracks"),
+            "violations": _("Validation findings"),
+        }
+        self.layer_actions: dict[str, QAction] = {}
+        for layer, label in layer_names.items():
+            act = QAction(label, self)
+            act.setCheckable(True)
+            act.setChecked(True)
+            act.toggled.connect(lambda on, name=layer: self.map.set_layer_visible(name, on))
+            view_menu.addAction(act)
+            self.layer_actions[layer] = act
 
     # ------------------------------------------------------------------ slots
     def _quit(self) -> None:

@@ -105,6 +105,7 @@ class MapCanvas(QGraphicsView):
         self._vehicles: dict[Any, tuple[QGraphicsPolygonItem, QGraphicsSimpleTextItem]] = {}
         self._tracks: dict[Any, tuple[QGraphicsPathItem, list[tuple[float, float]]]] = {}
         self._press_pos: QPoint | None = None
+        self._hidden: set[str] = set()
         # a generous scene so the user can pan around the data
         x, y = self.projection.point_to_scene(*PLZEN_LONLAT)
         self._scene.setSceneRect(QRectF(x - 50_000, y - 50_000, 100_000, 100_000))
@@ -120,6 +121,18 @@ class MapCanvas(QGraphicsView):
         if name == "tracks":
             return [t[0] for t in self._tracks.values()]
         return list(self._items[name])
+
+    def set_layer_visible(self, name: str, visible: bool) -> None:
+        """Show or hide a layer; items drawn later in it follow the setting."""
+        if visible:
+            self._hidden.discard(name)
+        else:
+            self._hidden.add(name)
+        for item in self.layer_items(name):
+            item.setVisible(visible)
+
+    def layer_visible(self, name: str) -> bool:
+        return name not in self._hidden
 
     def clear_layer(self, name: str) -> None:
         for item in self._items[name]:
@@ -137,6 +150,7 @@ class MapCanvas(QGraphicsView):
 
     def _add(self, layer: str, item: QGraphicsItem) -> QGraphicsItem:
         item.setZValue(LAYERS.index(layer))
+        item.setVisible(layer not in self._hidden)
         self._scene.addItem(item)
         self._items[layer].append(item)
         return item
@@ -348,6 +362,7 @@ class MapCanvas(QGraphicsView):
             pen_colour.setAlpha(200)
             item.setPen(_cosmetic(pen_colour, 1.5, Qt.PenStyle.DotLine))
             item.setZValue(LAYERS.index("tracks"))
+            item.setVisible("tracks" not in self._hidden)
             self._scene.addItem(item)
             entry = (item, [])
             self._tracks[key] = entry

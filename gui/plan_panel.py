@@ -419,6 +419,11 @@ class PlanPanel(QWidget):
             points.append((self.launch[0], self.launch[1], _("launch")))
         self.draftChanged.emit(points, list(self.polyline))
 
+    @property
+    def planning(self) -> bool:
+        """A plan is being computed."""
+        return self._planning
+
     def _angle_toggled(self, automatic: bool) -> None:
         self.angle_deg.setEnabled(not automatic)
 
@@ -438,6 +443,7 @@ class PlanPanel(QWidget):
             return
         for key, name in cameras:
             self.camera.addItem(name, key)
+        self.vehicle.addItem(_("the camera's vehicle"), None)
         for key, name in vehicles:
             self.vehicle.addItem(name, key)
 

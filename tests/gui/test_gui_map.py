@@ -171,3 +171,19 @@ def test_zoom_pan_and_cursor_signal(qtbot) -> None:  # type: ignore[no-untyped-d
     qtbot.mouseRelease(canvas.viewport(), Qt.LeftButton, pos=QPoint(500, 300))
     c1 = canvas.view_center_lonlat()
     assert c1[0] < c0[0]
+
+
+def test_layers_can_be_hidden(qtbot) -> None:  # type: ignore[no-untyped-def]
+    canvas = MapCanvas()
+    qtbot.addWidget(canvas)
+    fp = Polygon([(13.39, 49.797), (13.391, 49.797), (13.391, 49.7975), (13.39, 49.7975)])
+    canvas.set_layer_visible("footprints", False)
+    canvas.show_plan([[(13.39, 49.797), (13.40, 49.797)]], [fp])
+    assert not canvas.layer_items("footprints")[0].isVisible()
+    assert canvas.layer_items("paths")[0].isVisible()
+    canvas.set_layer_visible("footprints", True)
+    assert canvas.layer_items("footprints")[0].isVisible()
+    canvas.set_layer_visible("tracks", False)
+    canvas.update_vehicle(3, 13.39, 49.79, 0.0, "3")
+    assert not canvas.layer_items("tracks")[0].isVisible()
+    assert canvas.layer_items("vehicles")[0].isVisible()

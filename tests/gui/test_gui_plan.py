@@ -170,3 +170,32 @@ def test_expanding_square_from_a_datum_picked_on_the_map(  # type: ignore[no-unt
     assert any(abs(lon - 13.3990) < 1e-5 and abs(lat - 49.8010) < 1e-5 for lon, lat in path)
     assert view.metrics["spacing_m"] == pytest.approx(50.0)
     assert len(window.map.layer_items("paths")) == 1
+
+
+def test_three_drones_split_the_area_each_in_its_colour(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow
+) -> None:
+    from gui.mapcanvas import drone_colour
+
+    panel = window.plan_panel
+    _select(panel.pattern, "survey")
+    _select(panel.camera, "mavic3t-thermal")
+    panel.alt_m.setValue(80.0)
+    panel.side_overlap.setValue(30.0)
+    panel.front_overlap.setValue(30.0)
+    panel.drones.setValue(3)
+    view = _plan(qtbot, panel)
+    assert len(view.missions) == 3 and len(view.paths) == 3
+    items = window.map.layer_items("paths")
+    assert [it.pen().color().name() for it in items] == [drone_colour(i).name() for i in range(3)]
+    parts = [r.metrics for r in view.raw]
+    m = view.metrics
+    # fleet figures: lengths and photos add up, the time is the longest flight
+    assert m["path_length_m"] == pytest.approx(sum(p.path_length_m for p in parts))
+    assert m["photo_count"] == sum(p.photo_count for p in parts)
+    assert m["flight_time_s"] == pytest.approx(max(p.flight_time_s for p in parts))
+    assert m["area_m2"] == pytest.approx(sum(p.area_m2 for p in parts))
+    assert m["coverage_pct"] >= 99.0
+    assert _metrics_table(panel)["Drones"] == "3"
+    # the fly panel got the three missions, in order
+    assert window.fly_panel.missions == view.missions

@@ -137,6 +137,12 @@ def test_screenshot_cli_renders_a_non_blank_png(qtbot, tmp_path: Path, english: 
             "gui",
             "--area",
             str(SAR_AREA),
+            "--pattern",
+            "survey",
+            "--camera",
+            "mavic3t-thermal",
+            "--alt-m",
+            "100",
             "--offscreen-screenshot",
             str(out),
         ],
@@ -153,7 +159,10 @@ def test_screenshot_cli_renders_a_non_blank_png(qtbot, tmp_path: Path, english: 
         for y in range(0, img.height(), 5)
     ]
     greenish = [c for c in right if c.green() > c.red() + 6 and c.green() > c.blue() + 6]
-    assert len(greenish) > 500
+    assert len(greenish) > 300
+    # the planned path is drawn in drone 1's blue (#0072B2)
+    blue = [c for c in right if c.blue() > 150 and c.red() < 60 and 80 < c.green() < 150]
+    assert len(blue) > 50
 
 
 def test_deployment_registered_and_flight_linked(qtbot, tmp_path: Path, english: None) -> None:  # type: ignore[no-untyped-def]
