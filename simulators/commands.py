@@ -126,7 +126,7 @@ def handle_command(server: VehicleServer, link: Link, msg: Any) -> None:
             link.set_interval(mid, iv / 1e6 if iv > 0 else None)
     elif cmd == mav.MAV_CMD_REQUEST_MESSAGE:
         mid = int(p[0])
-        if mid == mav.MAVLINK_MSG_ID_PROTOCOL_VERSION:
+        if mid == 300:  # PROTOCOL_VERSION: not implemented by our codec set
             result = RESULT_UNSUPPORTED
         elif mid in telemetry.BUILDERS:
             _ack(link, cmd, RESULT_ACCEPTED, src)

@@ -211,6 +211,8 @@ class VehicleServer:
                 self.handle(link, msg)
             except BadInputError as exc:
                 log.info("vehicle %d: %s", self.vm.sysid, exc)
+            except Exception:  # noqa: BLE001 - one bad message must not stop the fleet
+                log.exception("vehicle %d: error handling %s", self.vm.sysid, msg.get_type())
 
     def handle(self, link: Link, msg: Any) -> None:
         t = msg.get_type()

@@ -254,8 +254,6 @@ class VehicleModel:
         self.armed = False
         self.vel = [0.0, 0.0, self.vel[2] if not self.landed else 0.0]
         self.text(f"Disarmed by {reason}" if self.px4 else "Disarming motors")
-        if self.runner.finished:
-            self.runner.reset()
         return RESULT_ACCEPTED
 
     # ------------------------------------------------------------------ commands
