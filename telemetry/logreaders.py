@@ -14,6 +14,7 @@ import contextlib
 import io
 import math
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -79,8 +80,13 @@ def read_tlog_content(data: bytes) -> LogContent:
 
 
 # -- DataFlash -------------------------------------------------------------------------------------
-def scan_dataflash(data: bytes, max_issues: int = 50) -> tuple[int, list[LogIssue]]:
-    """Walk the binary DataFlash records by their FMT lengths; return (records, issues)."""
+def scan_dataflash(data: bytes, max_issues: int = 50) -> tuple[int, list[LogIssue], list[slice]]:
+    """Walk the binary DataFlash records by their FMT lengths.
+
+    Returns (records, issues, good): ``good`` are the byte ranges of well-formed records.
+    """
+    good: list[slice] = []
+    run_start = 0
     lengths = {128: 89}
     n, p, count = len(data), 0, 0
     issues: list[LogIssue] = []
@@ -93,6 +99,9 @@ def scan_dataflash(data: bytes, max_issues: int = 50) -> tuple[int, list[LogIssu
                     break
                 q += 1
             q = n if q < 0 else q
+            if p > run_start:
+                good.append(slice(run_start, p))
+            run_start = q
             if len(issues) < max_issues:
                 issues.append(LogIssue(p, f"bad DataFlash record header; {q - p} bytes skipped"))
             p = q
@@ -110,27 +119,50 @@ def scan_dataflash(data: bytes, max_issues: int = 50) -> tuple[int, list[LogIssu
                 lengths[ftype] = flen
         count += 1
         p += rlen
-    return count, issues
+    if min(p, n) > run_start:
+        good.append(slice(run_start, min(p, n)))
+    return count, issues, good
 
 
 _EV_ARMED, _EV_DISARMED = 10, 11
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    """pymavlink's DFReader prints diagnostics; keep stdout/stderr for our own output."""
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        yield
 
 
 def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
     from pymavlink import DFReader, mavutil
 
     issues: list[LogIssue] = []
+    tmp: Path | None = None
     if binary:
-        _count, issues = scan_dataflash(data)
-        with contextlib.redirect_stdout(io.StringIO()):
-            reader: Any = DFReader.DFReader_binary(str(path), zero_time_base=True)
+        _count, issues, good = scan_dataflash(data)
+        src = path
+        if issues:  # the reader sees only well-formed records (its C indexer prints on fd 2)
+            import tempfile
+
+            fd, name = tempfile.mkstemp(suffix=".bin")
+            with open(fd, "wb") as fh:
+                for sl in good:
+                    fh.write(data[sl])
+            src = tmp = Path(name)
+        with _quiet():
+            try:
+                reader: Any = DFReader.DFReader_binary(str(src), zero_time_base=True)
+            finally:
+                if tmp is not None:
+                    tmp.unlink()
     else:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with _quiet():
             reader = DFReader.DFReader_text(str(path), zero_time_base=True)
     want = {"GPS", "POS", "BAT", "EV", "ARM", "MODE", "MSG", "ERR", "CAM", "TRIG", "PARM"}
     rows: dict[str, list[Any]] = {k: [] for k in want}
     messages = 0
-    with contextlib.redirect_stdout(io.StringIO()):
+    with _quiet():
         while True:
             try:
                 m = reader.recv_msg()
@@ -279,41 +311,105 @@ def _at(cols: dict[str, np.ndarray], tt: float) -> tuple[float, float, float]:
 _ULOG_TYPES = set(b"BFIMPQARDLCSO")
 
 
-def scan_ulog(data: bytes) -> tuple[int, list[LogIssue]]:
-    """Walk the ULog message stream (16-byte header, then size/type records)."""
+@dataclass
+class _UlogState:
+    """What the stream declared so far: subscribed message ids and their data record sizes."""
+
+    ids: set[int] = field(default_factory=set)
+    sizes: dict[int, int] = field(default_factory=dict)
+
+
+def _ulog_record_ok(data: bytes, q: int, st: _UlogState, *, learn: bool) -> int:
+    """Length of the well-formed record at ``q`` (0 when it is not one; -1 when cut off)."""
+    n = len(data)
+    if q + 3 > n:
+        return -1
+    size, mtype = struct.unpack_from("<HB", data, q)
+    if mtype not in _ULOG_TYPES or size == 0:
+        return 0
+    if q + 3 + size > n:
+        return -1
+    if mtype == ord("D"):
+        if size < 2:
+            return 0
+        (mid,) = struct.unpack_from("<H", data, q + 3)
+        if mid not in st.ids or st.sizes.setdefault(mid, size) != size:
+            return 0
+    elif mtype == ord("A"):
+        if size < 4:
+            return 0
+        if learn:
+            st.ids.add(struct.unpack_from("<H", data, q + 4)[0])
+    elif mtype == ord("L"):
+        if size < 9 or not 0x30 <= data[q + 3] <= 0x37:
+            return 0
+    elif size > 4096:
+        return 0
+    return 3 + size
+
+
+def _ulog_chain_ok(data: bytes, q: int, st: _UlogState, depth: int = 8) -> bool:
+    """``depth`` consecutive well-formed records start at ``q`` (or reach the end)."""
+    n = len(data)
+    for _ in range(depth):
+        if q == n:
+            return True
+        step = _ulog_record_ok(data, q, st, learn=False)
+        if step <= 0:
+            return False
+        q += step
+    return True
+
+
+def scan_ulog(data: bytes) -> tuple[int, list[LogIssue], bytes]:
+    """Walk the ULog message stream (16-byte header, then size/type records).
+
+    Data records must name a subscribed message id and keep its size, so garbage is recognised
+    even when its type byte happens to be valid. Returns (records, issues, repaired):
+    ``repaired`` is the header plus every well-formed record, so the parser never sees the
+    damaged bytes (a garbage size field would otherwise make it allocate without bound).
+    """
     issues: list[LogIssue] = []
     n = len(data)
     if n < 16 or not data.startswith(b"ULog\x01\x12\x35"):
-        return 0, [LogIssue(0, "not a ULog file (bad magic)")]
+        return 0, [LogIssue(0, "not a ULog file (bad magic)")], b""
+    st = _UlogState()
+    parts: list[bytes] = [data[:16]]
     p, count = 16, 0
     while p + 3 <= n:
-        size, mtype = struct.unpack_from("<HB", data, p)
-        if mtype not in _ULOG_TYPES:
-            issues.append(LogIssue(p, f"bad ULog message type {mtype:#04x}"))
-            q = data.find(b"\x2f\x73\x13\x20\x25\x0c\xbb\x12", p)  # ULog sync magic
-            if q < 0:
-                break
+        step = _ulog_record_ok(data, p, st, learn=True)
+        if step == 0:
+            mtype = data[p + 2]
+            q = p + 1
+            while q < n and not _ulog_chain_ok(data, q, st):
+                q += 1
+            issues.append(
+                LogIssue(p, f"bad ULog record (type {mtype:#04x}); {q - p} bytes skipped")
+            )
             p = q
             continue
-        if p + 3 + size > n:
+        if step < 0:
+            size = struct.unpack_from("<H", data, p)[0]
             issues.append(
                 LogIssue(p, f"truncated ULog message at end of file ({n - p} of {size + 3} bytes)")
             )
+            p = n
             break
+        parts.append(data[p : p + step])
         count += 1
-        p += 3 + size
+        p += step
     if 0 < n - p < 3:
         issues.append(LogIssue(p, f"truncated ULog message at end of file ({n - p} bytes)"))
-    return count, issues
+    return count, issues, b"".join(parts)
 
 
 def read_ulog(path: Path, data: bytes) -> LogContent:
     from pyulog import ULog
 
-    count, issues = scan_ulog(data)
+    count, issues, repaired = scan_ulog(data)
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
-            ulog = ULog(io.BytesIO(data))
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+            ulog = ULog(io.BytesIO(repaired))
     except Exception as exc:  # pyulog raises assorted errors on damaged headers
         issues.append(LogIssue(0, f"unreadable ULog: {exc}"))
         return LogContent("ulog", [], count, 0, issues)
