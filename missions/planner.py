@@ -373,6 +373,7 @@ def plan_survey(
     ang = _angle(area_m, angle_deg, sensor.spacing_m, veh)
     router = InsideRouter(routing_domain(area_m))
     start = _home_xy(home, code)
+    reach = _reach_m(sensor, landscape)
     path = plan_survey_path(
         area_m,
         code,
@@ -381,6 +382,7 @@ def plan_survey(
         turnaround_m=turnaround_m,
         start_xy=start,
         router=router,
+        reach_m=reach,
     )
     if cross_hatch:
         second = plan_survey_path(
@@ -391,6 +393,7 @@ def plan_survey(
             turnaround_m=turnaround_m,
             start_xy=tuple(path.xy[-1]),
             router=router,
+            reach_m=reach,
         )
         path = PathPlan(
             np.concatenate([path.xy, second.xy[1:]]),
@@ -417,6 +420,13 @@ def plan_survey(
         landscape=landscape,
         extra_meta={"angle_mode": "auto" if isinstance(angle_deg, str) else "fixed"},
     )
+
+
+def _reach_m(sensor: _Sensor, landscape: bool) -> float | None:
+    """How far beyond a transect end the sensor still sees: half the along-track footprint."""
+    if sensor.camera is None:
+        return None
+    return sensor.camera.footprint_m(sensor.alt_m, landscape)[1] / 2.0
 
 
 def _drop_first(path: PathPlan) -> PathPlan:
@@ -575,7 +585,14 @@ def plan_creeping_line(
     )
     area_m, code = area.to_metric(epsg)
     start = _home_xy(home, code)
-    path = creeping_line_path(area_m, code, sensor.spacing_m, legs_along=legs_along, start_xy=start)
+    path = creeping_line_path(
+        area_m,
+        code,
+        sensor.spacing_m,
+        legs_along=legs_along,
+        start_xy=start,
+        reach_m=_reach_m(sensor, True),
+    )
     if start is not None:
         path = _drop_first(path)
     name = "creeping-line" if legs_along == "minor" else "parallel-track"

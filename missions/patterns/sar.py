@@ -136,6 +136,7 @@ def creeping_line_path(
     start_xy: tuple[float, float] | None = None,
     trigger_distance_m: float | None = None,
     router: InsideRouter | None = None,
+    reach_m: float | None = None,
 ) -> PathPlan:
     """Creeping line (``legs_along="minor"``: legs parallel to the minor axis, advancing along
     the major axis) or parallel track (``"major"``); the first track S/2 inside the edge."""
@@ -152,6 +153,7 @@ def creeping_line_path(
         start_xy=start_xy,
         first_offset_m=spacing_m / 2.0,
         router=router,
+        reach_m=reach_m,
     )
     plan.info["pattern"] = "creeping-line" if legs_along == "minor" else "parallel-track"
     plan.info["major_axis_deg"] = major

@@ -181,19 +181,31 @@ def plan_survey_path(
     start_xy: tuple[float, float] | None = None,
     first_offset_m: float | None = None,
     router: InsideRouter | None = None,
+    reach_m: float | None = None,
 ) -> PathPlan:
     """The full lawnmower path at one angle: transects (SEARCH), connections (TURN) and transit
     between cells (TRANSIT) routed inside the area; photo positions every
-    ``trigger_distance_m`` along each transect when given."""
+    ``trigger_distance_m`` along each transect when given.
+
+    ``reach_m`` (half the along-track footprint): where the area's band around a transect
+    (± spacing/2) reaches further than that beyond the transect's end (a sharp corner between
+    two lines), the camera leg continues straight to that corner, inside the area, so the
+    corner is covered too."""
     t = transects(area, spacing_m, angle_deg, first_offset_m)
     if len(t.y) == 0:
         raise BadInputError("no transect fits in the area (is it smaller than the spacing?)")
+    tips: dict[tuple[float, float], FloatArray] = {}
+    if reach_m is not None:
+        tips, t = _band_fixups(area, t, spacing_m, reach_m)
     cells = decompose_cells(t)
     cell_segs = [rotate_cell(_cell_runs(t, c), t) for c in cells]
     if router is None:
         router = InsideRouter(routing_domain(area))
     holes = _holes(area)
-    pos = np.asarray(start_xy if start_xy is not None else cell_segs[0][0, 0], dtype=np.float64)
+    first = cell_segs[0][0, 0]
+    pos = np.asarray(
+        start_xy if start_xy is not None else tips.get(_key(first), first), dtype=np.float64
+    )
     remaining = list(range(len(cell_segs)))
     pts: list[FloatArray] = [pos[None]]
     kinds: list[int] = []
@@ -202,15 +214,20 @@ def plan_survey_path(
         best = None
         for ci in remaining:
             for v in _variants(cell_segs[ci]):
-                d = float(np.hypot(*(v[0, 0] - pos)))
+                d = float(np.hypot(*(tips.get(_key(v[0, 0]), v[0, 0]) - pos)))
                 if best is None or d < best[0]:
                     best = (d, ci, v)
         assert best is not None
         _, ci, segs = best
         remaining.remove(ci)
-        for i, seg in enumerate(segs):
-            ext = _turnaround(seg, turnaround_m, holes)
-            entry = ext[0]
+        for i, seg0 in enumerate(segs):
+            tip_a = tips.get(_key(seg0[0]))
+            tip_b = tips.get(_key(seg0[1]))
+            seg = seg0
+            ext = (
+                _turnaround(seg0, turnaround_m, holes) if tip_a is None and tip_b is None else seg0
+            )
+            entry = ext[0] if tip_a is None else tip_a
             kind_in = TRANSIT if i == 0 else TURN
             if np.hypot(*(entry - pos)) > 1e-9:
                 leg = router.route(pos, entry)
@@ -219,10 +236,19 @@ def plan_survey_path(
             if ext is not seg and np.hypot(*(seg[0] - ext[0])) > 1e-9:
                 pts.append(seg[0][None])
                 kinds.append(TURN)
+            if tip_a is not None:
+                pts.append(seg[0][None])
+                kinds.append(SEARCH)
+                search_segs.append(np.stack([tip_a, seg[0]]))
             pts.append(seg[1][None])
             kinds.append(SEARCH)
             search_segs.append(seg)
             pos = seg[1]
+            if tip_b is not None:
+                pts.append(tip_b[None])
+                kinds.append(SEARCH)
+                search_segs.append(np.stack([seg[1], tip_b]))
+                pos = tip_b
             if ext is not seg and np.hypot(*(ext[1] - seg[1])) > 1e-9:
                 pts.append(ext[1][None])
                 kinds.append(TURN)
@@ -240,11 +266,105 @@ def plan_survey_path(
             "angle_deg": float(angle_deg % 180.0),
             "spacing_m": float(spacing_m),
             "cells": len(cells),
-            "transects": len(search_segs),
+            "transects": len(t.y),
+            "corner_legs": len(tips),
             "trigger_distance_m": trigger_distance_m,
             "turnaround_m": turnaround_m,
         },
     )
+
+
+def _key(p: FloatArray) -> tuple[float, float]:
+    return (round(float(p[0]), 3), round(float(p[1]), 3))
+
+
+def _band_fixups(
+    area: Area2D, t: Transects, spacing_m: float, reach_m: float
+) -> tuple[dict[tuple[float, float], FloatArray], Transects]:
+    """Cover what the plain transects would miss, staying inside the area.
+
+    Each transect looks after its band of the area (± spacing/2 around its line). Where the
+    band reaches more than ``reach_m`` beyond a transect end (a sharp corner between two
+    lines), the camera leg continues straight to that corner: returned as {end point: corner}
+    (metric). A band part no transect touches (a narrow spike between two lines) gets its own
+    short transect through its middle: returned in ``t`` extended with those pieces, each on a
+    line of its own."""
+    ra = rotate_geom(area, t.rot_deg, t.origin)
+    bx0, _, bx1, _ = ra.bounds
+    ys = np.unique(t.y)
+    boxes = shapely.box(bx0 - 1.0, ys - spacing_m / 2.0, bx1 + 1.0, ys + spacing_m / 2.0)
+    bands = shapely.intersection(boxes, ra)
+    zone = ra.buffer(0.05)
+    shapely.prepare(zone)
+    tips: dict[tuple[float, float], FloatArray] = {}
+    extra: list[tuple[float, float, float]] = []
+    for y, band in zip(ys, bands):
+        on_line = np.flatnonzero(t.y == y)
+        pieces = shapely.linestrings(
+            np.stack(
+                [
+                    np.column_stack([t.x0[on_line], t.y[on_line]]),
+                    np.column_stack([t.x1[on_line], t.y[on_line]]),
+                ],
+                axis=1,
+            )
+        )
+        reach = 0.9 * reach_m
+        lo, hi = float(y) - spacing_m / 2.0 - 1.0, float(y) + spacing_m / 2.0 + 1.0
+        cover = shapely.union_all(shapely.box(t.x0[on_line] - reach, lo, t.x1[on_line] + reach, hi))
+        tiny = 1e-3 * spacing_m * spacing_m
+        for comp in shapely.get_parts(band):
+            if not isinstance(comp, Polygon) or comp.area <= tiny:
+                continue
+            res = comp.difference(cover)
+            if res.area <= tiny:
+                continue
+            hit = np.flatnonzero(shapely.intersects(pieces, comp))
+            if hit.size:
+                k = on_line[hit]
+                c = np.asarray(comp.exterior.coords)
+                ends = (
+                    ((float(t.x1[k].max()), float(y)), c[np.argmax(c[:, 0])]),
+                    ((float(t.x0[k].min()), float(y)), c[np.argmin(c[:, 0])]),
+                )
+                for end, far in ends:
+                    if abs(far[0] - end[0]) <= reach:
+                        continue
+                    if not zone.covers(shapely.linestrings([end, far])):
+                        continue
+                    back = rotate_xy(np.array([end, far]), -t.rot_deg, t.origin)
+                    tips[_key(back[0])] = back[1]
+                    xa, xb = sorted((end[0], float(far[0])))
+                    cover = cover.union(shapely.box(xa - reach, lo, xb + reach, hi))
+                res = comp.difference(cover)
+            for part in shapely.get_parts(res):
+                if isinstance(part, Polygon) and part.area > tiny:
+                    extra.extend(_middle_piece(part))
+    if not extra:
+        return tips, t
+    e = np.asarray(extra)
+    lines = np.arange(len(e)) * -2 - 10  # each on a line of its own (never consecutive)
+    t2 = Transects(
+        np.concatenate([t.y, e[:, 0]]),
+        np.concatenate([t.x0, e[:, 1]]),
+        np.concatenate([t.x1, e[:, 2]]),
+        np.concatenate([t.line, lines]),
+        t.origin,
+        t.rot_deg,
+    )
+    return tips, t2
+
+
+def _middle_piece(comp: Polygon) -> list[tuple[float, float, float]]:
+    x0, y0, x1, y1 = comp.bounds
+    ym = (y0 + y1) / 2.0
+    cut = comp.intersection(shapely.linestrings([[x0 - 1, ym], [x1 + 1, ym]]))
+    parts = [g for g in shapely.get_parts(cut) if g.length > 0]
+    if not parts:
+        return []
+    g = max(parts, key=lambda q: q.length)
+    xs = np.asarray(g.coords)[:, 0]
+    return [(ym, float(xs.min()), float(xs.max()))]
 
 
 def rotate_cell(segs: FloatArray, t: Transects) -> FloatArray:
