@@ -195,6 +195,8 @@ class VehicleModel:
         else:
             self.text(f"{why}: changed to {name} Mode", SEVERITY_CRITICAL)
         self.set_mode(name, reason="failsafe")
+        if behaviour is md.Behaviour.HOLD:
+            self.hold_here()  # also when already in the hold mode (e.g. a PX4 reposition)
 
     # ------------------------------------------------------------------ arming
     def preflight_failure(self) -> str | None:
