@@ -325,7 +325,7 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
             click.echo(f"  {f}")
 
 
-@click.group(name="plan")
+@click.group(name="plan", help=_("Plan survey grids and IAMSAR search patterns."))
 def plan() -> None:
     """Plan survey grids and IAMSAR search patterns."""
 
@@ -582,7 +582,7 @@ def validate_cmd(mission_path: Path, **o: Any) -> None:
         for v in report.warnings:
             click.echo(f"{_('warning')} {v}")
         for n in report.notes:
-            click.echo(f"{_('note')}: {n}")
+            info(f"{_('note')}: {n}")
         if report.ok:
             click.echo(
                 _("OK: {n} samples along {l:.0f} m, {t:.0f} s, max {a:.0f} m above ground").format(

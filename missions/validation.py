@@ -154,6 +154,7 @@ def trajectory(
 ) -> Trajectory:
     """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D)."""
     notes: list[str] = []
+    flags: dict[str, bool] = {}
     pos_items = [it for it in mission.items if it.has_position]
     if mission.home is not None:
         hlon, hlat, home_amsl = mission.home
@@ -183,7 +184,8 @@ def trajectory(
         if f == FRAME_GLOBAL_RELATIVE_ALT:
             return home_amsl + alt
         if f == FRAME_GLOBAL_TERRAIN_ALT:
-            if dem is None and "terrain frame" not in " ".join(notes):
+            if dem is None and not flags.get("terrain_no_dem"):
+                flags["terrain_no_dem"] = True
                 notes.append(_("terrain-frame altitudes taken above the home elevation (no DEM)"))
             return ground_at(x, y) + alt
         return alt
