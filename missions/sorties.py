@@ -2,7 +2,7 @@
 
 Each sortie takes off at home, flies to where the previous one stopped, continues along the path
 and returns home, and fits in the vehicle's usable endurance (endurance minus reserve) by the
-:mod:`missions.metrics` time model. Cuts fall on path points; segments longer than a tenth of a
+:mod:`missions.metrics` time model. Cuts fall on path points; segments longer than 1/40 of a
 battery's range are subdivided first so a cut can fall inside a long leg.
 """
 
@@ -48,7 +48,7 @@ def cut_sorties(
     home = home_xy if home_xy is not None else (float(path.xy[0, 0]), float(path.xy[0, 1]))
     if mission_time_s(path, vehicle, alt_m, home, hold_s) <= budget:
         return [path], []
-    p = _densify(path, max(vehicle.cruise_speed_m_s * budget / 10.0, 1.0))
+    p = _densify(path, max(vehicle.cruise_speed_m_s * budget / 40.0, 1.0))
     n = len(p.xy)
     sorties: list[PathPlan] = []
     resume: list[tuple[float, float]] = []
