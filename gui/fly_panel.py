@@ -16,11 +16,12 @@ from typing import Any
 from PyQt5.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import (
+    QComboBox,
     QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
+    QHeaderView,
     QLabel,
-    QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
@@ -39,6 +40,7 @@ from gui.workers import describe_error
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "udpin://127.0.0.1:14540"
+KNOWN_URLS = (DEFAULT_URL, "udpin://127.0.0.1:14550", "tcp://127.0.0.1:5760")
 
 
 class StatePoller(QObject):
@@ -121,7 +123,17 @@ class FlyPanel(QWidget):
     def _build(self) -> None:
         lay = QVBoxLayout(self)
         row = QHBoxLayout()
-        self.url = QLineEdit(DEFAULT_URL)
+        self.url = QComboBox()
+        self.url.setEditable(True)
+        for url in KNOWN_URLS:
+            self.url.addItem(url)
+        self.url.setCurrentText(DEFAULT_URL)
+        self.url.setToolTip(
+            _(
+                "udpin://…:14540 — one PX4 vehicle's API link; udpin://…:14550 — every "
+                "vehicle's ground-station link (a fleet); tcp://…:5760 — ArduPilot SITL"
+            )
+        )
         self.connect_button = QPushButton(_("Connect"))
         self.connect_button.clicked.connect(self.toggle_connection)
         row.addWidget(QLabel(_("Link")))
@@ -134,6 +146,7 @@ class FlyPanel(QWidget):
             [_("Vehicle"), _("Mode"), _("Armed"), _("Battery"), _("GPS"), _("Link"), _("Mission")]
         )
         must(self.table.verticalHeader()).setVisible(False)
+        must(self.table.horizontalHeader()).setSectionResizeMode(QHeaderView.ResizeToContents)
         self.table.setSelectionBehavior(QTableWidget.SelectRows)
         self.table.setSelectionMode(QTableWidget.SingleSelection)
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
@@ -189,13 +202,13 @@ class FlyPanel(QWidget):
 
     def toggle_connection(self) -> None:
         if self.session is None:
-            self.connect_to(self.url.text().strip())
+            self.connect_to(self.url.currentText().strip())
         else:
             self.disconnect_link()
 
     def connect_to(self, url: str) -> None:
         """Open the link in the commander's thread; polling starts once it is up."""
-        self.url.setText(url)
+        self.url.setCurrentText(url)
         self.session = FlySession(
             url, wait_s=self.wait_s, record_db=self.record_db, deployment_id=self.deployment_id
         )

@@ -318,7 +318,9 @@ class MapCanvas(QGraphicsView):
         x, y = self.projection.point_to_scene(lon, lat)
         entry = self._vehicles.get(key)
         if entry is None:
-            colour = drone_colour(len(self._vehicles))
+            # vehicle n (system id) gets drone n's colour: the plan's drone i flies on the i-th
+            index = key - 1 if isinstance(key, int) and key > 0 else len(self._vehicles)
+            colour = drone_colour(index)
             arrow = QGraphicsPolygonItem(
                 QPolygonF([QPointF(0, -11), QPointF(7, 8), QPointF(0, 4), QPointF(-7, 8)])
             )

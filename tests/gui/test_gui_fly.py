@@ -11,8 +11,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from shapely.geometry import LineString, Point
 
-from dronekit_plzen.geo import geodesic_distance_m
+from dronekit_plzen.geo import geodesic_distance_m, lonlat_to_utm
 from dronekit_plzen.i18n import set_language
 from gui.mainwindow import MainWindow
 from simulators import SimFleet
@@ -147,3 +148,80 @@ def test_connect_failure_is_shown(qtbot, window: MainWindow) -> None:  # type: i
     assert not fly.buttons["arm"].isEnabled()
     failed = [fly.log.item(i).text() for i in range(fly.log.count())]
     assert any("connect: FAILED" in t for t in failed)
+
+
+def _utm_line(path: list[tuple[float, float]]) -> LineString:
+    e, n = lonlat_to_utm([p[0] for p in path], [p[1] for p in path], 32633)
+    return LineString(list(zip(e, n)))
+
+
+def test_fleet_of_two_flies_a_split_plan(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    off = _offset()
+    fly = window.fly_panel
+    plan = window.plan_panel
+    with qtbot.waitSignal(plan.areaLoaded, timeout=20_000):
+        plan.load_area(
+            Path(__file__).resolve().parents[2]
+            / "dronekit_plzen"
+            / "demo"
+            / "data"
+            / "sar_area_bolevec.geojson"
+        )
+    plan.pattern.setCurrentIndex(plan.pattern.findData("survey"))
+    plan.camera.setCurrentIndex(plan.camera.findData("mavic3t-thermal"))
+    plan.alt_m.setValue(100.0)
+    plan.side_overlap.setValue(20.0)
+    plan.front_overlap.setValue(20.0)
+    plan.drones.setValue(2)
+    with qtbot.waitSignal(plan.planReady, timeout=60_000) as planned:
+        plan.plan_button.click()
+    view = planned.args[0]
+    launch = view.homes[0]
+    # two PX4 vehicles at the launch point; the ground-station port hears the whole fleet
+    with SimFleet(
+        n_vehicles=2,
+        autopilot="px4",
+        speedup=40,
+        port_offset=off,
+        home=(launch[1], launch[0], 330.0),
+    ):
+        with qtbot.waitSignal(fly.commandFinished, timeout=30_000) as connected:
+            fly.connect_to(f"udpin://127.0.0.1:{14550 + off}")
+        assert connected.args[2], connected.args
+        qtbot.waitUntil(lambda: fly.table.rowCount() == 2, timeout=15_000)
+        results: list[tuple[str, int, bool, str]] = []
+        fly.commandFinished.connect(lambda *a: results.append(a))
+        fly.buttons["upload_all"].click()
+        qtbot.waitUntil(lambda: len(results) == 2, timeout=60_000)
+        assert all(r[0] == "upload" and r[2] for r in results), results
+        assert sorted(r[1] for r in results) == [1, 2]
+        for sysid, mission in zip((1, 2), view.missions):
+            msg = next(r[3] for r in results if r[1] == sysid)
+            assert f"{len(mission.items)} items uploaded and verified" in msg
+        fly.buttons["start_all"].click()
+        qtbot.waitUntil(lambda: len(results) == 6, timeout=60_000)
+        assert all(r[2] for r in results), results
+
+        def both_away() -> bool:
+            for sysid in (1, 2):
+                pos = window.map.vehicle_position(sysid)
+                if pos is None or geodesic_distance_m(pos[0], pos[1], *launch) < 60:
+                    return False
+            return True
+
+        qtbot.waitUntil(both_away, timeout=60_000)
+        # each flies its own part: past the transit, each is on its own path, not the other's
+        qtbot.waitUntil(
+            lambda: all((fly.vehicles[s].mission_seq or 0) >= 5 for s in (1, 2)), timeout=60_000
+        )
+        lines = [_utm_line(p) for p in view.paths]
+        for i, sysid in enumerate((1, 2)):
+            pos = window.map.vehicle_position(sysid)
+            assert pos is not None
+            e, n = lonlat_to_utm([pos[0]], [pos[1]], 32633)
+            here = Point(float(e[0]), float(n[0]))
+            assert lines[i].distance(here) < 15.0 < lines[1 - i].distance(here)
+        fly.buttons["rtl_all"].click()
+        qtbot.waitUntil(lambda: len(results) == 8, timeout=30_000)
+        assert all(r[2] for r in results[6:]), results
+        fly.disconnect_link()
