@@ -499,12 +499,44 @@ for _pat, _help, _extra in (
     plan.command(name=_pat, help=_help)(sensor_options(common_outputs(_f)))
 
 
+def _load_polyline(p: Path) -> list[tuple[float, float]]:
+    """The first line in a GeoJSON, KML or WKT file, as WGS84 (lon, lat)."""
+    from shapely import wkt
+    from shapely.errors import ShapelyError
+    from shapely.geometry import LineString, MultiLineString, shape
+
+    text = p.read_text(encoding="utf-8-sig")
+    geoms: list[Any] = []
+    try:
+        if p.suffix.lower() in (".geojson", ".json"):
+            doc = json.loads(text)
+            feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
+            for f in feats or []:
+                g = f.get("geometry") if f.get("type") == "Feature" else f
+                if g:
+                    geoms.append(shape(g))
+        elif p.suffix.lower() == ".kml":
+            import re
+
+            for c in re.findall(r"<LineString>.*?<coordinates>(.*?)</coordinates>", text, re.S):
+                pts = [tuple(float(v) for v in t.split(",")[:2]) for t in c.split()]
+                geoms.append(LineString(pts))
+        else:
+            geoms.append(wkt.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError, ShapelyError) as exc:
+        raise BadInputError(f"cannot read a line: {exc}", where=str(p)) from exc
+    for g in geoms:
+        if isinstance(g, MultiLineString):
+            g = g.geoms[0]
+        if isinstance(g, LineString) and len(g.coords) >= 2:
+            return [(float(x), float(y)) for x, y, *_rest in g.coords]
+    raise BadInputError(_("no line with two or more points found"), where=str(p))
+
+
 def _polyline(text: str) -> list[tuple[float, float]]:
     p = Path(text)
     if p.exists():
-        from missions.area import load_polyline  # type: ignore[attr-defined]
-
-        return list(load_polyline(p))
+        return _load_polyline(p)
     pts = [_point(s, "--polyline") for s in text.split(";") if s.strip()]
     if len(pts) < 2:
         raise BadInputError(_("--polyline needs at least two points 'LAT,LON;LAT,LON'"))

@@ -9,8 +9,9 @@
     the terrain: with a DEM the distance to the terrain within ``max_agl_m`` around the aircraft
     (so a path along a valley side is measured to the slope, not the valley floor); without a
     DEM the height above the home elevation;
-``dsm_clearance``
-    less than ``min_clearance_m`` above a DSM (buildings, trees), outside take-off and landing;
+``terrain_clearance`` / ``dsm_clearance``
+    less than ``min_clearance_m`` above the DEM (ground) or a DSM (buildings, trees), outside
+    take-off and landing;
 ``geofence``
     outside the mission's inclusion fences (ArduPilot: inside all of them; PX4: inside at least
     one) or inside an exclusion fence;
@@ -411,6 +412,19 @@ def validate(
         _("{value:.0f} m above the closest terrain (limit {limit:g} m, EU Open category)"),
         max_agl_m,
     )
+    if dem_r is not None:
+        checked.append("terrain_clearance")
+        low = (tr.phase == 1) & ~outside & (agl < min_clearance_m)
+        _report_runs(
+            viol,
+            tr,
+            low,
+            agl,
+            "terrain_clearance",
+            _("only {value:.1f} m above the terrain (DEM)"),
+            min_clearance_m,
+            worst="min",
+        )
     if dsm_r is not None:
         checked.append("dsm_clearance")
         surf = dsm_r.sample(tr.lon, tr.lat)

@@ -424,3 +424,109 @@ def test_two_drones_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) ->
         str(tmp_path / "p"),
     )
     assert code == 2 and "--launch" in err
+
+
+def test_corridor_from_a_geojson_line_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = [list(offset(ORIGIN_LONLAT, e, n)) for e, n in [(-400, 0), (0, 100), (400, 50)]]
+    f = tmp_path / "river.geojson"
+    f.write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "features": [
+                    {
+                        "type": "Feature",
+                        "properties": {},
+                        "geometry": {"type": "LineString", "coordinates": line},
+                    }
+                ],
+            }
+        )
+    )
+    code, out, err = run(
+        capsys,
+        "plan",
+        "corridor",
+        "--polyline",
+        str(f),
+        "--width-m",
+        "80",
+        "--alt-m",
+        "50",
+        "--spacing-m",
+        "40",
+        "--format",
+        "geojson",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["metrics"]["path_length_m"] > 1600  # two passes along ~830 m
+    f.write_text(json.dumps({"type": "Point", "coordinates": line[0]}))
+    code, _o, err = run(
+        capsys,
+        "plan",
+        "corridor",
+        "--polyline",
+        str(f),
+        "--width-m",
+        "80",
+        "--alt-m",
+        "50",
+        "--out",
+        str(tmp_path / "p"),
+    )
+    assert code == 2 and "river.geojson" in err and "no line" in err
+
+
+def test_survey_follows_terrain_with_a_dem(
+    tmp_path: Path, make_dem, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import numpy as np
+
+    from missions.terrain import Raster
+
+    dem_path = make_dem(lambda dx, dy: 350.0 + 0.15 * dx + 0 * dy)  # a 15 % slope up to the east
+    area = _area(tmp_path / "a.geojson", ORIGIN_LONLAT, 600, 200)
+    home = offset(ORIGIN_LONLAT, -350, -150)
+    base = [
+        "plan",
+        "survey",
+        "--area",
+        str(area),
+        "--alt-m",
+        "60",
+        "--spacing-m",
+        "50",
+        "--angle",
+        "90",
+        "--home",
+        _latlon(home),
+        "--format",
+        "plan",
+        "--json",
+    ]
+    code, out, err = run(capsys, *base, "--dem", str(dem_path), "--out", str(tmp_path / "o"))
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["validation"]["ok"] and "max_agl" in res["validation"]["checked"]
+    m = load_mission(tmp_path / "o" / "survey.plan")
+    dem = Raster.open(dem_path)
+    assert m.home is not None and m.home[2] == pytest.approx(
+        float(dem.sample([home[0]], [home[1]])[0]), abs=0.01
+    )
+    wps = [it for it in m.items if it.command == 16]
+    assert all(it.frame == 0 for it in wps)  # AMSL along the terrain
+    agl = np.array([it.alt_m for it in wps]) - dem.sample(
+        [it.lon_deg for it in wps], [it.lat_deg for it in wps]
+    )
+    assert np.abs(agl - 60.0).max() <= 5.0 + 0.1
+    assert m.metadata["terrain_following"]["mode"] == "waypoints"
+    # the same grid flown at a constant height above home runs into the slope: unsafe
+    code, _o, err = run(
+        capsys, *base, "--dem", str(dem_path), "--terrain", "none", "--out", str(tmp_path / "p")
+    )
+    assert code == 3 and "terrain_clearance" in err and not (tmp_path / "p").exists()

@@ -433,3 +433,33 @@ def test_parse_waypoints_accepts_spaces() -> None:
         "QGC WPL 110\n0 1 0 16 0 0 0 0 49.0 13.0 300 1\n1 0 3 16 0 0 0 0 49.1 13.1 50 1\n"
     )
     assert m.home == (13.0, 49.0, 300.0) and m.items[0].alt_m == 50.0
+
+
+def test_foreign_geojson_and_kml_lines_become_waypoints(tmp_path: Path) -> None:
+    g = tmp_path / "line.geojson"
+    g.write_text(
+        json.dumps(
+            {
+                "type": "Feature",
+                "properties": {},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[13.37, 49.74, 50], [13.38, 49.745, 60]],
+                },
+            }
+        )
+    )
+    m = load_mission(g)
+    assert [(it.command, it.frame, it.alt_m) for it in m.items] == [(16, 3, 50.0), (16, 3, 60.0)]
+    k = tmp_path / "line.kml"
+    k.write_text(
+        '<?xml version="1.0"?><kml xmlns="http://www.opengis.net/kml/2.2"><Document>'
+        "<Placemark><LineString><altitudeMode>absolute</altitudeMode><coordinates>"
+        "13.37,49.74,400 13.38,49.745,410</coordinates></LineString></Placemark>"
+        "</Document></kml>"
+    )
+    m = load_mission(k)
+    assert [(it.frame, it.lon_deg, it.alt_m) for it in m.items] == [
+        (0, 13.37, 400.0),
+        (0, 13.38, 410.0),
+    ]
