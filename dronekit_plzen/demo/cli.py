@@ -1,10 +1,123 @@
-"""CLI for `dronekit-plzen demo` (work in progress in this session)."""
+"""``dronekit-plzen demo``: the SAR deployment end to end; ``demo lidar``: the LiDAR products."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
+from dronekit_plzen.cli.common import app, echo_json, info
+from dronekit_plzen.i18n import _
 
-@click.group(name="demo")
-def demo() -> None:
-    """Run the end-to-end demonstration."""
+
+@click.group(name="demo", invoke_without_command=True)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("demo-output"),
+    show_default=True,
+    help="Folder for the plans, tracks, database and report.",
+)
+@click.option("--fast", is_flag=True, help="Lockstep simulation, as fast as the CPU allows.")
+@click.option(
+    "--speedup",
+    type=float,
+    default=10.0,
+    show_default=True,
+    help="Simulation speed (× real time) when not --fast.",
+)
+@click.option(
+    "--port-offset",
+    type=int,
+    default=0,
+    help="Shift the simulator's UDP ports (0: find free ports).",
+)
+@click.option(
+    "--pod",
+    type=float,
+    default=0.63,
+    show_default=True,
+    help="Wanted probability of detection per drone.",
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=900.0,
+    show_default=True,
+    help="Longest wall time to wait for the flights.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.pass_context
+def demo(
+    ctx: click.Context,
+    out_dir: Path,
+    fast: bool,
+    speedup: float,
+    port_offset: int,
+    pod: float,
+    timeout_s: float,
+    as_json: bool,
+) -> None:
+    """Fly a search-and-rescue deployment with three simulated drones, end to end.
+
+    Registers a police request, splits a 1.7 km² search area with a pond among three drones
+    with thermal-camera grids (checked against the sample zones and the 120 m rule), flies them
+    on the simulator through the link layer, records the flights under the deployment and writes
+    plans, GeoJSON tracks, a map and a self-contained HTML report into --out.
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from dronekit_plzen.demo.sar import DemoOptions, result_json, run_sar_demo
+
+    quiet = app().quiet or as_json
+    opts = DemoOptions(
+        out_dir=out_dir,
+        fast=fast,
+        speedup=speedup,
+        port_offset=port_offset,
+        pod=pod,
+        timeout_s=timeout_s,
+        echo=(lambda s: None) if quiet else (lambda s: click.echo(s, err=as_json)),
+    )
+    res = run_sar_demo(opts)
+    if as_json:
+        click.echo(result_json(res))
+    else:
+        info(_("Open {path} in a browser to see the report.").format(path=res.files["report"]))
+
+
+@demo.command(name="lidar")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("demo-output") / "lidar",
+    show_default=True,
+)
+@click.option(
+    "--input",
+    "input_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="LAS/LAZ to process (default: the Topography.laz sample, or a synthetic "
+    "scene when the sample data is not beside the clone).",
+)
+@click.option("--resolution", "resolution_m", type=float, default=1.0, show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print counts, timings and paths.")
+def demo_lidar(out_dir: Path, input_path: Path | None, resolution_m: float, as_json: bool) -> None:
+    """Classify ground and write DTM, DSM, CHM and hillshade GeoTIFFs for a sample cloud."""
+    from dronekit_plzen.demo.lidar_demo import run_lidar_demo
+
+    res = run_lidar_demo(out_dir, input_path, resolution_m)
+    if as_json:
+        echo_json(res)
+        return
+    info(
+        _("{n} points, {g} ground, in {t:.1f} s").format(
+            n=res["points"], g=res["ground_points"], t=res["seconds"]
+        )
+    )
+    for k in ("dtm", "dsm", "chm", "hillshade"):
+        click.echo(f"{k}: {res[k]}")
