@@ -32,6 +32,7 @@ from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import MissionItem
 
 MAV_MISSION_ACCEPTED = 0
+MAV_MISSION_ERROR = 1
 MAV_MISSION_INVALID_SEQUENCE = 13
 MAV_MISSION_OPERATION_CANCELLED = 15
 MISSION_RESULT_NAMES = {
@@ -148,29 +149,54 @@ def upload(
     *,
     policy: TransferPolicy = TransferPolicy(),
     on_progress: Callable[[int, int], None] | None = None,
+    max_restarts: int = 3,
 ) -> None:
-    """Upload ``items`` (already in wire order; seq = index). Raises on error/timeout."""
+    """Upload ``items`` (already in wire order; seq = index). Raises on error/timeout.
+
+    A vehicle that abandons the transfer (it cancels after its own retries, answers our items
+    with MAV_MISSION_ERROR after an out-of-sequence NACK, or goes silent after a NACK) gets the
+    whole upload again, from MISSION_COUNT, at most ``max_restarts`` times.
+    """
+    for attempt in range(max_restarts + 1):
+        if _upload_once(
+            port, items, mission_type, policy, on_progress, last=attempt == max_restarts
+        ):
+            return
+
+
+def _upload_once(
+    port: MissionPort,
+    items: Sequence[MissionItem],
+    mission_type: int,
+    policy: TransferPolicy,
+    on_progress: Callable[[int, int], None] | None,
+    *,
+    last: bool,
+) -> bool:
+    """One attempt; True when accepted, False when the vehicle dropped it (restart)."""
     ts, tc = port.target
     mav = port.mav
     count = len(items)
     retries = retry_budget(policy, port.loss_fraction, count)
+    # give up after as long as the specification's retries would wait for the vehicle
+    stall_limit_s = (retries + 1) * policy.timeout_s
     rto = _Rto(policy)
     port.send_to_vehicle(mav.mission_count_encode(ts, tc, count, mission_type))
     last_sent: int | None = None
     sent_at: dict[int, float] = {}
     highest_requested = -1
-    failures = 0
-    waited_for_count_ack = count == 0
+    progress_at = time.monotonic()
+    nacked = False
     while True:
-        timeout = rto.default_timeout()
-        msg = port.next_mission_message(timeout)
+        msg = port.next_mission_message(rto.default_timeout())
         if msg is None:
-            failures += 1
-            if failures > retries:
+            if time.monotonic() - progress_at > stall_limit_s:
+                if nacked and not last:
+                    return False
                 _cancel(port, mission_type)
                 raise LinkTimeout(
-                    _("mission upload stalled at item {seq} of {n} after {r} retries").format(
-                        seq=highest_requested + 1, n=count, r=retries
+                    _("mission upload stalled at item {seq} of {n} for {t:.1f} s").format(
+                        seq=highest_requested + 1, n=count, t=stall_limit_s
                     )
                 )
             if last_sent is None:
@@ -183,14 +209,16 @@ def upload(
             continue
         if mtype in ("MISSION_REQUEST_INT", "MISSION_REQUEST"):
             seq = int(msg.seq)
-            if seq >= count:
+            # a vehicle asks in order: only the awaited item or the next one is a live request;
+            # older ones are reordered/duplicated packets and answering them would only confuse
+            if seq >= count or not highest_requested <= seq <= highest_requested + 1:
                 continue
             now = time.monotonic()
             if last_sent is not None and seq == last_sent + 1 and last_sent in sent_at:
                 rto.sample(now - sent_at[last_sent])
             if seq > highest_requested:
                 highest_requested = seq
-                failures = 0
+                progress_at = now
                 if on_progress is not None:
                     on_progress(seq, count)
             _send_item(port, items[seq], seq, mission_type)
@@ -198,17 +226,20 @@ def upload(
             last_sent = seq
         elif mtype == "MISSION_ACK":
             code = int(msg.type)
-            final_sent = waited_for_count_ack or highest_requested == count - 1
+            final_sent = count == 0 or highest_requested == count - 1
             if code == MAV_MISSION_ACCEPTED:
                 if final_sent:
                     if on_progress is not None:
                         on_progress(count, count)
-                    return
+                    return True
                 continue  # a stale ACK (earlier transfer, duplicated packet)
             if code == MAV_MISSION_INVALID_SEQUENCE:
-                continue  # ArduPilot NACKs an out-of-order item and keeps going
-            if code == MAV_MISSION_OPERATION_CANCELLED and not final_sent and last_sent is None:
-                continue  # stale cancel of an earlier transfer
+                nacked = True  # ArduPilot keeps going after this NACK; others drop the transfer
+                continue
+            if code in (MAV_MISSION_ERROR, MAV_MISSION_OPERATION_CANCELLED) and last_sent is None:
+                continue  # a stale answer to an earlier transfer
+            if code in (MAV_MISSION_ERROR, MAV_MISSION_OPERATION_CANCELLED) and not last:
+                return False  # the vehicle dropped the transfer (NACK, its retries): start again
             raise _ack_error(msg, mission_type, _("upload"))
 
 

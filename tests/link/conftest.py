@@ -22,6 +22,16 @@ from typing import Any
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
+from dronekit_plzen.mission_items import (
+    CMD_DO_CHANGE_SPEED,
+    CMD_NAV_LAND,
+    CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
+    FRAME_GLOBAL_RELATIVE_ALT_INT,
+    FRAME_MISSION,
+    MissionItem,
+)
+
 PX4 = mavlink2.MAV_AUTOPILOT_PX4
 APM = mavlink2.MAV_AUTOPILOT_ARDUPILOTMEGA
 HOME = (49.7475, 13.3776, 310.0)  # Plzeň, náměstí Republiky
@@ -599,12 +609,13 @@ class LossyUdpProxy:
         dup: float = 0.0,
         reorder: float = 0.0,
         seed: int = 0,
+        listen_port: int = 0,
     ) -> None:
         self.gcs = ("127.0.0.1", gcs_port)
         self.loss, self.dup, self.reorder = loss, dup, reorder
         self.rng = random.Random(seed)
         self.vehicle_side = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        self.vehicle_side.bind(("127.0.0.1", 0))
+        self.vehicle_side.bind(("127.0.0.1", listen_port))
         self.port = self.vehicle_side.getsockname()[1]  # the vehicle sends here
         self.gcs_side = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.gcs_side.bind(("127.0.0.1", 0))
@@ -722,3 +733,70 @@ def pair(flavour: str, make_vehicle: Any) -> Iterator[tuple[Any, Any, ScriptedVe
             "telemetry",
         )
         yield link, v, peer
+
+
+@pytest.fixture
+def sim_factory() -> Iterator[Any]:
+    """Start ``simulators.SimFleet`` fleets on a random port offset (other helpers run too)."""
+    from simulators import SimFleet
+
+    made: list[Any] = []
+
+    def factory(n: int = 1, autopilot: str = "px4", **kw: Any) -> Any:
+        last: Exception | None = None
+        for _attempt in range(5):
+            off = 1000 + random.randrange(0, 200) * 100
+            kw.setdefault("speedup", 20.0)
+            fleet = SimFleet(n_vehicles=n, autopilot=autopilot, port_offset=off, **kw)
+            try:
+                fleet.start()
+            except Exception as exc:  # a port taken by someone else: another offset
+                last = exc
+                continue
+            made.append(fleet)
+            return fleet
+        raise RuntimeError(f"no free port offset: {last}")
+
+    yield factory
+    for f in made:
+        f.stop()
+
+
+def sim_url(fleet: Any, i: int) -> str:
+    if fleet.autopilot == "px4":
+        return f"udpin://127.0.0.1:{fleet.ports(i)['api_remote']}"
+    return f"tcp://127.0.0.1:{fleet.ports(i)['tcp']}"
+
+
+@pytest.fixture
+def sim_url_of() -> Any:
+    return sim_url
+
+
+def survey_items(n: int, lat0: float = 49.7475, lon0: float = 13.3776) -> list[MissionItem]:
+    items = [MissionItem(command=CMD_NAV_TAKEOFF, alt_m=30.0, frame=FRAME_GLOBAL_RELATIVE_ALT_INT)]
+    items.append(
+        MissionItem(
+            command=CMD_DO_CHANGE_SPEED, frame=FRAME_MISSION, param1=1, param2=7.5, param3=-1
+        )
+    )
+    for i in range(n - 3):
+        row, col = divmod(i, 20)
+        items.append(
+            MissionItem(
+                command=CMD_NAV_WAYPOINT,
+                lat_deg=lat0 + row * 2e-4,
+                lon_deg=lon0 + (col if row % 2 == 0 else 19 - col) * 3e-4,
+                alt_m=40.0 + (i % 7) * 0.25,
+                param2=2.0,
+                frame=FRAME_GLOBAL_RELATIVE_ALT_INT,
+            )
+        )
+    items.append(MissionItem(command=CMD_NAV_LAND, lat_deg=lat0, lon_deg=lon0))
+    return items
+
+
+@pytest.fixture
+def survey() -> Any:
+    """survey(n) -> a lawn-mower mission of n items (takeoff, speed, waypoints, land)."""
+    return survey_items

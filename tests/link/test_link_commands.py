@@ -13,7 +13,7 @@ FAST = CommandPolicy(timeout_s=0.2, retries=3, in_progress_timeout_s=2.0)
 
 
 def test_state_from_telemetry(pair, flavour) -> None:
-    link, v, peer = pair
+    link, v, _peer = pair
     st = v.state
     assert st.autopilot == flavour
     assert st.lat_deg == pytest.approx(49.7475, abs=1e-7)
@@ -72,7 +72,7 @@ def test_every_command_is_accepted_and_acts(pair, flavour) -> None:
 
 
 def test_denied_unsupported_failed_raise_with_mav_result(pair) -> None:
-    link, v, peer = pair
+    _link, v, peer = pair
     for code in (2, 3, 4):
         peer.script[400] = deque([code])
         with pytest.raises(CommandError) as err:
@@ -85,7 +85,7 @@ def test_denied_unsupported_failed_raise_with_mav_result(pair) -> None:
 
 
 def test_temporarily_rejected_is_retried_with_confirmation(pair) -> None:
-    link, v, peer = pair
+    _link, v, peer = pair
     peer.script[400] = deque([1, 1, 0])
     res = v.command_long(400, 1, policy=FAST, name="arm")
     assert res.result == 0 and res.attempts == 3
@@ -98,7 +98,7 @@ def test_temporarily_rejected_is_retried_with_confirmation(pair) -> None:
 
 
 def test_in_progress_reports_progress_then_final_result(pair) -> None:
-    link, v, peer = pair
+    _link, v, peer = pair
     peer.script[241] = deque([5, 0])  # calibration: IN_PROGRESS 40 %, 80 %, then ACCEPTED
     seen: list[int] = []
     res = v.command_long(241, 1, policy=FAST, on_progress=seen.append)
@@ -110,7 +110,7 @@ def test_in_progress_reports_progress_then_final_result(pair) -> None:
 
 
 def test_lost_commands_are_resent_then_time_out(pair) -> None:
-    link, v, peer = pair
+    _link, v, peer = pair
     peer.drop_commands[178] = 2
     res = v.command_long(178, 1, 5.0, -1, policy=FAST)
     assert res.attempts == 3
@@ -121,7 +121,7 @@ def test_lost_commands_are_resent_then_time_out(pair) -> None:
 
 
 def test_bad_arguments_and_unknown_modes(pair) -> None:
-    link, v, peer = pair
+    _link, v, _peer = pair
     with pytest.raises(BadInputError, match="unknown flight mode"):
         v.set_mode("WARP_SPEED")
     with pytest.raises(BadInputError):

@@ -11,12 +11,12 @@ import pytest
 
 from dronekit_plzen.errors import LinkTimeout
 from dronekit_plzen.link import CommandPolicy, connect
-from dronekit_plzen.mission_items import MissionItem
 from dronekit_plzen.link.codec import Codec
+from dronekit_plzen.mission_items import MissionItem
 
 
 def test_listener_sees_every_message_outside_the_lock(pair) -> None:
-    link, v, peer = pair
+    link, v, _peer = pair
     seen: list[tuple[str, float]] = []
     threads: set[str] = set()
     done = threading.Event()
@@ -46,7 +46,7 @@ def test_listener_sees_every_message_outside_the_lock(pair) -> None:
 
 
 def test_message_iterator_filters_and_ends_cleanly(pair) -> None:
-    link, v, peer = pair
+    link, _v, _peer = pair
     got = []
     for msg in link.messages(types={"GLOBAL_POSITION_INT"}, sysid=1, timeout_s=5):
         got.append(msg)
@@ -60,7 +60,7 @@ def test_message_iterator_filters_and_ends_cleanly(pair) -> None:
 
 
 def test_async_iterator(pair) -> None:
-    link, v, peer = pair
+    link, _v, _peer = pair
 
     async def collect() -> list[str]:
         out = []

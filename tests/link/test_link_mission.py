@@ -10,44 +10,15 @@ from dronekit_plzen.errors import MissionTransferError
 from dronekit_plzen.link import TransferPolicy, connect
 from dronekit_plzen.link.mission import retry_budget
 from dronekit_plzen.mission_items import (
-    CMD_DO_CHANGE_SPEED,
     CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
-    CMD_NAV_LAND,
     CMD_NAV_RALLY_POINT,
-    CMD_NAV_TAKEOFF,
-    CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
-    FRAME_GLOBAL_RELATIVE_ALT_INT,
-    FRAME_MISSION,
     MissionItem,
 )
 
 
-def survey(n: int, lat0: float = 49.7475, lon0: float = 13.3776) -> list[MissionItem]:
-    items = [MissionItem(command=CMD_NAV_TAKEOFF, alt_m=30.0, frame=FRAME_GLOBAL_RELATIVE_ALT_INT)]
-    items.append(
-        MissionItem(
-            command=CMD_DO_CHANGE_SPEED, frame=FRAME_MISSION, param1=1, param2=7.5, param3=-1
-        )
-    )
-    for i in range(n - 3):
-        row, col = divmod(i, 20)
-        items.append(
-            MissionItem(
-                command=CMD_NAV_WAYPOINT,
-                lat_deg=lat0 + row * 2e-4,
-                lon_deg=lon0 + (col if row % 2 == 0 else 19 - col) * 3e-4,
-                alt_m=40.0 + (i % 7) * 0.25,
-                param2=2.0,
-                frame=FRAME_GLOBAL_RELATIVE_ALT_INT,
-            )
-        )
-    items.append(MissionItem(command=CMD_NAV_LAND, lat_deg=lat0, lon_deg=lon0))
-    return items
-
-
-def test_upload_verify_download_clear(pair, flavour) -> None:
-    link, v, peer = pair
+def test_upload_verify_download_clear(pair, flavour, survey) -> None:
+    _link, v, peer = pair
     items = survey(40)
     v.upload_mission(items)  # verify=True downloads and compares
     stored = peer.missions[0]
@@ -66,8 +37,8 @@ def test_upload_verify_download_clear(pair, flavour) -> None:
     assert v.download_mission() == []
 
 
-def test_fence_and_rally_are_separate_types(pair) -> None:
-    link, v, peer = pair
+def test_fence_and_rally_are_separate_types(pair, survey) -> None:
+    _link, v, peer = pair
     fence = [
         MissionItem(
             command=CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
@@ -89,7 +60,7 @@ def test_fence_and_rally_are_separate_types(pair) -> None:
     assert peer.missions[1] == [] and len(peer.missions[2]) == 1 and peer.missions[0]
 
 
-def test_legacy_mission_request_is_answered(make_vehicle) -> None:
+def test_legacy_mission_request_is_answered(make_vehicle, survey) -> None:
     with connect("udpin://127.0.0.1:0") as link:
         peer = make_vehicle(
             "px4", 3, udp_target=("127.0.0.1", link.local_address[1]), legacy_requests=True
@@ -99,7 +70,7 @@ def test_legacy_mission_request_is_answered(make_vehicle) -> None:
         assert sum(m.get_type() == "MISSION_ITEM_INT" for m in peer.received) >= 12
 
 
-def test_vehicle_refusal_is_a_typed_error(make_vehicle) -> None:
+def test_vehicle_refusal_is_a_typed_error(make_vehicle, survey) -> None:
     with connect("udpin://127.0.0.1:0") as link:
         make_vehicle("px4", 1, udp_target=("127.0.0.1", link.local_address[1]), max_items=100)
         v = link.wait_vehicle(timeout_s=5)
@@ -123,7 +94,7 @@ def test_retry_budget_grows_with_loss() -> None:
     ("loss", "flv"), [(0.0, "px4"), (0.10, "ardupilot"), (0.30, "px4"), (0.30, "ardupilot")]
 )
 def test_500_items_upload_and_verify_through_loss_dup_reorder(
-    make_vehicle, make_proxy, loss, flv
+    make_vehicle, make_proxy, loss, flv, survey
 ) -> None:
     with connect("udpin://127.0.0.1:0") as link:
         proxy = make_proxy(

@@ -1,0 +1,205 @@
+"""Fleet control: many links, many vehicles, one call per operation, a result per vehicle.
+
+Operations run concurrently (one worker thread per vehicle for the duration of the call) and
+never raise for a single vehicle's failure: each vehicle gets a :class:`VehicleResult` carrying
+the error and its protocol code (``MAV_RESULT`` / ``MAV_MISSION_RESULT``) so that a pilot sees
+at once which drones did not start, pause or return.
+
+>>> urls = ["udpin://127.0.0.1:14540", "udpin://127.0.0.1:14541"]
+>>> with Fleet.connect(urls) as fleet:  # doctest: +SKIP
+...     fleet.wait_vehicles(2, timeout_s=10)
+...     results = fleet.upload({key: items for key, items in zip(fleet.vehicles, split)})
+...     fleet.start_all()
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from dronekit_plzen.errors import (
+    BadInputError,
+    CommandError,
+    DronekitPlzenError,
+    LinkTimeout,
+    MissionTransferError,
+)
+from dronekit_plzen.i18n import _
+from dronekit_plzen.link import Link, Vehicle, connect
+from dronekit_plzen.mission_items import MissionItem
+
+
+@dataclass(frozen=True)
+class VehicleResult:
+    """What one operation did on one vehicle."""
+
+    key: str
+    sysid: int
+    ok: bool
+    error: str | None = None
+    #: MAV_RESULT or MAV_MISSION_RESULT when the vehicle refused; None otherwise
+    code: int | None = None
+    duration_s: float = 0.0
+    value: Any = None
+
+
+def vehicle_key(v: Vehicle) -> str:
+    """A fleet-wide name: ``<url>#<sysid>`` (system ids repeat across links)."""
+    return f"{v.link.spec}#{v.sysid}"
+
+
+class Fleet:
+    """Vehicles on several links. Closing the fleet closes the links it opened."""
+
+    def __init__(self, links: Iterable[Link] = (), *, owns_links: bool = False) -> None:
+        self.links: list[Link] = list(links)
+        self._owns = owns_links
+
+    @classmethod
+    def connect(cls, urls: Sequence[str], **kwargs: Any) -> Fleet:
+        """Open one link per URL (``connect`` keyword arguments apply to all)."""
+        links: list[Link] = []
+        try:
+            for url in urls:
+                links.append(connect(url, **kwargs))
+        except DronekitPlzenError:
+            for link in links:
+                link.close()
+            raise
+        return cls(links, owns_links=True)
+
+    def close(self) -> None:
+        if self._owns:
+            for link in self.links:
+                link.close()
+
+    def __enter__(self) -> Fleet:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def vehicles(self) -> dict[str, Vehicle]:
+        """key → vehicle, in link order then system id."""
+        out: dict[str, Vehicle] = {}
+        for link in self.links:
+            for sysid in sorted(link.vehicles):
+                v = link.vehicles[sysid]
+                out[vehicle_key(v)] = v
+        return out
+
+    def wait_vehicles(self, n: int, timeout_s: float = 10.0) -> list[Vehicle]:
+        """Wait until ``n`` vehicles are known; on every link at least one vehicle is awaited."""
+        deadline = time.monotonic() + timeout_s
+        for link in self.links:
+            link.wait_vehicle(timeout_s=max(0.0, deadline - time.monotonic()))
+        vs = list(self.vehicles.values())
+        while len(vs) < n:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise LinkTimeout(
+                    _("{found} of {n} vehicles heard within {t:.0f} s").format(
+                        found=len(vs), n=n, t=timeout_s
+                    )
+                )
+            for _msg in self.links[0].messages({"HEARTBEAT"}, timeout_s=min(remaining, 0.5)):
+                break
+            vs = list(self.vehicles.values())
+        return vs
+
+    def _resolve(self, target: str | Vehicle) -> Vehicle:
+        if isinstance(target, Vehicle):
+            return target
+        vs = self.vehicles
+        if target not in vs:
+            raise BadInputError(_("no vehicle {key} in the fleet").format(key=target))
+        return vs[target]
+
+    def for_each(
+        self,
+        fn: Callable[[Vehicle], Any],
+        vehicles: Iterable[str | Vehicle] | None = None,
+    ) -> dict[str, VehicleResult]:
+        """Run ``fn(vehicle)`` on every (or the given) vehicle at once; a result per vehicle."""
+        targets = [self._resolve(t) for t in (vehicles if vehicles is not None else self.vehicles)]
+        if not targets:
+            return {}
+        with ThreadPoolExecutor(max_workers=len(targets), thread_name_prefix="fleet") as pool:
+            futures = {vehicle_key(v): pool.submit(_run_one, fn, v) for v in targets}
+            return {k: f.result() for k, f in futures.items()}
+
+    def upload(
+        self,
+        missions: Mapping[str | Vehicle, Sequence[MissionItem] | Any],
+        *,
+        verify: bool = True,
+        mission_type: int = 0,
+    ) -> dict[str, VehicleResult]:
+        """Upload one mission per vehicle (a planner's split): items, or a Mission (``.items``)."""
+        plan = {vehicle_key(self._resolve(k)): _items_of(m) for k, m in missions.items()}
+        return self.for_each(
+            lambda v: v.upload_mission(plan[vehicle_key(v)], mission_type, verify),
+            list(plan),
+        )
+
+    def arm_all(self, vehicles: Iterable[str | Vehicle] | None = None) -> dict[str, VehicleResult]:
+        return self.for_each(lambda v: v.arm(), vehicles)
+
+    def takeoff_all(
+        self, alt_m: float, vehicles: Iterable[str | Vehicle] | None = None
+    ) -> dict[str, VehicleResult]:
+        return self.for_each(lambda v: v.takeoff(alt_m), vehicles)
+
+    def start_all(
+        self, vehicles: Iterable[str | Vehicle] | None = None
+    ) -> dict[str, VehicleResult]:
+        return self.for_each(lambda v: v.start_mission(), vehicles)
+
+    def pause_all(
+        self, vehicles: Iterable[str | Vehicle] | None = None
+    ) -> dict[str, VehicleResult]:
+        return self.for_each(lambda v: v.pause_mission(), vehicles)
+
+    def continue_all(
+        self, vehicles: Iterable[str | Vehicle] | None = None
+    ) -> dict[str, VehicleResult]:
+        return self.for_each(lambda v: v.continue_mission(), vehicles)
+
+    def rtl_all(self, vehicles: Iterable[str | Vehicle] | None = None) -> dict[str, VehicleResult]:
+        return self.for_each(lambda v: v.rtl(), vehicles)
+
+    def land_all(self, vehicles: Iterable[str | Vehicle] | None = None) -> dict[str, VehicleResult]:
+        return self.for_each(lambda v: v.land(), vehicles)
+
+
+def _items_of(m: Any) -> list[MissionItem]:
+    items = getattr(m, "items", m)
+    if callable(items):  # a Mapping passed by mistake
+        raise BadInputError(_("a mission must be a list of MissionItem or a Mission"))
+    out = list(items)
+    if not all(isinstance(it, MissionItem) for it in out):
+        raise BadInputError(_("a mission must be a list of MissionItem or a Mission"))
+    return out
+
+
+def _run_one(fn: Callable[[Vehicle], Any], v: Vehicle) -> VehicleResult:
+    t0 = time.monotonic()
+    key = vehicle_key(v)
+    try:
+        value = fn(v)
+    except CommandError as exc:
+        return VehicleResult(key, v.sysid, False, str(exc), exc.result, time.monotonic() - t0)
+    except MissionTransferError as exc:
+        return VehicleResult(
+            key, v.sysid, False, str(exc), exc.mission_result, time.monotonic() - t0
+        )
+    except DronekitPlzenError as exc:
+        return VehicleResult(key, v.sysid, False, str(exc), None, time.monotonic() - t0)
+    return VehicleResult(key, v.sysid, True, None, None, time.monotonic() - t0, value)
+
+
+__all__ = ["Fleet", "VehicleResult", "vehicle_key"]

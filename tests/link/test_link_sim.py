@@ -1,0 +1,223 @@
+"""End to end against the project's simulator (simulators.SimFleet), both autopilot flavours."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from dronekit_plzen.errors import CommandError, LinkTimeout
+from dronekit_plzen.fleet import Fleet
+from dronekit_plzen.link import CommandPolicy, TransferPolicy, connect
+from dronekit_plzen.mission_items import (
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
+    MissionItem,
+)
+
+HB_HZ = 10.0  # the sim runs 20x faster than the wall clock: keep its GCS failsafe quiet
+
+
+def short_mission(lat0: float, lon0: float, n: int = 4, dlat: float = 2e-4) -> list[MissionItem]:
+    items = [MissionItem(command=CMD_NAV_TAKEOFF, alt_m=25.0)]
+    items += [
+        MissionItem(
+            command=CMD_NAV_WAYPOINT,
+            lat_deg=lat0 + dlat * (i + 1),
+            lon_deg=lon0 + 1e-4 * (i % 2),
+            alt_m=25.0,
+        )
+        for i in range(n)
+    ]
+    items.append(MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH))
+    return items
+
+
+def wait_ready(v):
+    return v.wait_for(
+        lambda s: s.home is not None and s.position_known and s.gps_fix_type >= 3,
+        30,
+        "GPS fix and home",
+    )
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+def test_sim_mission_flight_pause_continue_until_landed(sim_factory, sim_url_of, autopilot) -> None:
+    fleet = sim_factory(1, autopilot)
+    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        st = wait_ready(v)
+        assert st.autopilot == autopilot
+        assert st.battery_voltage_v > 10 and 0 < st.battery_remaining_pct <= 100
+        assert st.satellites >= 6 and st.hdop < 5
+        home = st.home
+        items = short_mission(home[0], home[1])
+        v.upload_mission(items)
+        assert [it.command for it in v.download_mission()] == [it.command for it in items]
+        v.arm()
+        if autopilot == "ardupilot":
+            v.takeoff(20.0)
+            v.wait_for(lambda s: s.relative_alt_m > 10, 60, "climb")
+        v.start_mission()
+        st = v.wait_for(lambda s: s.mission_seq >= 2 and s.in_air, 120, "mission progress")
+        assert st.mode in ("AUTO.MISSION", "AUTO")
+        v.pause_mission()
+        st = v.wait_for(lambda s: s.mode in ("AUTO.LOITER", "LOITER"), 10, "hold")
+        seq_paused = st.mission_seq
+        v.continue_mission()
+        v.wait_for(lambda s: s.mode in ("AUTO.MISSION", "AUTO"), 10, "resume")
+        st = v.wait_for(
+            lambda s: s.mission_seq > seq_paused or s.mode in ("AUTO.RTL", "RTL"), 120, "resumed"
+        )
+        st = v.wait_for(lambda s: not s.armed and s.landed_state == 1, 300, "landed and disarmed")
+        assert math.dist(home[:2], (st.lat_deg, st.lon_deg)) < 5e-5  # back home (RTL), ~5 m
+        assert st.statustexts, "the simulator reports events as STATUSTEXT"
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+def test_sim_every_command(sim_factory, sim_url_of, autopilot) -> None:
+    fleet = sim_factory(1, autopilot)
+    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        home = wait_ready(v).home
+        v.upload_mission(short_mission(home[0], home[1], n=6))
+        v.set_current(3)
+        assert v.state.mission_seq == 3
+        v.set_message_interval(30, 20.0)  # ATTITUDE
+        with link.subscribe({"AUTOPILOT_VERSION"}, sysid=v.sysid) as sub:
+            v.request_message(148)
+            assert sub.get(5.0) is not None
+        v.set_home()
+        v.arm()
+        v.wait_for(lambda s: s.armed, 5, "armed")
+        v.takeoff(15.0)
+        v.wait_for(lambda s: s.relative_alt_m > 12, 60, "takeoff")
+        v.set_speed(6.0)
+        target = (home[0] + 3e-4, home[1] + 3e-4)
+        v.goto(*target, 20.0)
+        st = v.wait_for(lambda s: math.dist(target, (s.lat_deg, s.lon_deg)) < 2e-5, 120, "goto")
+        assert st.relative_alt_m == pytest.approx(20.0, abs=2.0)
+        v.set_mode("AUTO.LOITER" if autopilot == "px4" else "LOITER")
+        v.rtl()
+        v.wait_for(lambda s: s.mode in ("AUTO.RTL", "RTL"), 10, "RTL mode")
+        v.land()
+        v.wait_for(lambda s: not s.armed and s.landed_state == 1, 300, "landed")
+        with pytest.raises(CommandError):  # the vehicle refuses takeoff when disarmed
+            v.takeoff(10.0)
+        v.reboot()
+        next(link.messages({"HEARTBEAT"}, sysid=v.sysid, timeout_s=10))
+
+
+def test_sim_five_vehicles_fly_split_missions_at_once(sim_factory, sim_url_of) -> None:
+    sim = sim_factory(5, "px4")
+    urls = [sim_url_of(sim, i) for i in range(5)]
+    with Fleet.connect(urls, heartbeat_hz=HB_HZ) as fleet:
+        vehicles = fleet.wait_vehicles(5, timeout_s=15)
+        assert sorted(v.sysid for v in vehicles) == [1, 2, 3, 4, 5]
+        for v in vehicles:
+            wait_ready(v)
+        split = {
+            k: short_mission(v.state.home[0], v.state.home[1], n=3, dlat=1.5e-4 * (i + 1))
+            for i, (k, v) in enumerate(fleet.vehicles.items())
+        }
+        results = fleet.upload(split)
+        assert all(r.ok for r in results.values()), results
+        assert all(r.ok for r in fleet.arm_all().values())
+        assert all(r.ok for r in fleet.start_all().values())
+        for v in vehicles:
+            v.wait_for(lambda s: s.in_air and s.mission_seq >= 1, 120, "airborne")
+        paused = fleet.pause_all()
+        assert all(r.ok for r in paused.values())
+        assert all(r.ok for r in fleet.continue_all().values())
+        rtl = fleet.rtl_all()
+        assert set(rtl) == set(fleet.vehicles) and all(r.ok for r in rtl.values())
+        for v in vehicles:
+            st = v.wait_for(lambda s: not s.armed and s.landed_state == 1, 300, "home")
+            assert math.dist(st.home[:2], (st.lat_deg, st.lon_deg)) < 5e-5
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+def test_sim_500_items_upload_verify_download(sim_factory, sim_url_of, survey, autopilot) -> None:
+    sim = sim_factory(1, autopilot)
+    with connect(sim_url_of(sim, 0), heartbeat_hz=HB_HZ) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        wait_ready(v)
+        items = survey(500)
+        v.upload_mission(items)  # verify=True: downloaded back and compared item by item
+        back = v.download_mission()
+        assert len(back) == 500 and all(a.same_as(b) for a, b in zip(items, back))
+
+
+def test_sim_upload_through_loss_duplication_and_reordering(
+    sim_factory, make_proxy, survey
+) -> None:
+    """10 % loss each way, 5 % duplicated, 5 % reordered, between us and the simulated PX4.
+
+    (500 items at 0/10/30 % run against the scripted vehicle in test_link_mission.py, whose
+    re-request timer is PX4's 250 ms; the simulator re-requests only every 1.5 s, which makes
+    a lossy 500-item upload take minutes.)
+    """
+    sim = sim_factory(1, "px4")
+    with connect("udpin://127.0.0.1:0", heartbeat_hz=HB_HZ) as link:
+        # the proxy sits where the vehicle sends (its GCS port) and forwards to our link
+        proxy = make_proxy(
+            link.local_address[1],
+            loss=0.10,
+            dup=0.05,
+            reorder=0.05,
+            seed=7,
+            listen_port=sim.ports(0)["api_remote"],
+        )
+        v = link.wait_vehicle(timeout_s=10)
+        v.transfer_policy = TransferPolicy(min_item_timeout_s=0.005)
+        v.wait_for(lambda s: s.messages_received > 100, 30, "telemetry for the loss estimate")
+        assert v.state.packet_loss_pct > 3
+        items = survey(60)
+        v.upload_mission(items)
+        assert len(v.download_mission()) == 60
+        assert proxy.stats["lost"] > 10 and proxy.stats["duplicated"] > 2
+
+
+def test_sim_signing_wrong_key_rejected_right_key_accepted(sim_factory, sim_url_of) -> None:
+    sim = sim_factory(1, "px4")
+    with connect(sim_url_of(sim, 0), heartbeat_hz=HB_HZ) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        wait_ready(v)
+        key = bytes(range(1, 33))
+        v.setup_signing(key)  # SETUP_SIGNING, then the vehicle's frames must carry our signature
+        v.arm()
+        v.disarm()
+        stats = link.stats().codec
+        assert stats.bad_signatures == 0
+        # the vehicle is told a different key behind our back: both directions now fail
+        sim.vehicles[0].set_signing_key(bytes(range(2, 34)))
+        before = stats.bad_signatures
+        with pytest.raises(LinkTimeout):
+            v.command_long(400, 1, policy=CommandPolicy(timeout_s=0.3, retries=2))
+        assert not sim.vehicles[0].state.armed
+        next(link.messages(timeout_s=1.0), None)
+        assert link.stats().codec.bad_signatures > before
+        age = v.state.heartbeat_age_s
+        assert age > 0.5  # nothing from the vehicle is accepted any more
+        # the vehicle with the right key again: accepted
+        sim.vehicles[0].set_signing_key(key)
+        next(link.messages({"HEARTBEAT"}, timeout_s=5))
+        v.arm()
+
+
+def test_sim_link_loss_and_reconnect(sim_factory, sim_url_of) -> None:
+    from simulators import LinkFault
+
+    for autopilot in ("px4", "ardupilot"):
+        sim = sim_factory(1, autopilot)
+        with connect(sim_url_of(sim, 0), heartbeat_hz=HB_HZ, link_timeout_s=0.5) as link:
+            v = link.wait_vehicle(timeout_s=10)
+            wait_ready(v)
+            sim.vehicles[0].inject(LinkFault(loss=1.0, duration_s=40.0))  # 2 s of wall time at 20x
+            assert list(link.messages({"HEARTBEAT"}, timeout_s=1.0)) == []
+            assert not v.connected
+            next(link.messages({"HEARTBEAT"}, timeout_s=10))
+            assert v.connected
+            v.arm()
+            v.disarm()
