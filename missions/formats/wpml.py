@@ -186,6 +186,9 @@ def _mission_config(doc: etree._Element, wl: _Wayline, model: str) -> None:
     _w(mc, "executeRCLostAction", "goBack")
     _w(mc, "takeOffSecurityHeight", wl.takeoff_m)
     _w(mc, "globalTransitionalSpeed", min(15.0, wl.speed_m_s))
+    # climb to at least the highest planned height before returning home
+    rth = max([wl.takeoff_m, 20.0, *(wp.height_m for wp in wl.wps)])
+    _w(mc, "globalRTHHeight", min(1500.0, rth))
     drone, sub, payload = DJI_MODELS.get(model, DJI_MODELS["M3E"])
     di = _w(mc, "droneInfo")
     _w(di, "droneEnumValue", drone)
@@ -245,7 +248,7 @@ def _document(wl: _Wayline, model: str, template: bool) -> bytes:
         _w(folder, "autoFlightSpeed", wl.speed_m_s)
         _w(folder, "globalHeight", wl.wps[0].height_m)
         _w(folder, "caliFlightEnable", 0)
-        _w(folder, "gimbalPitchMode", "manual")
+        _w(folder, "gimbalPitchMode", "usePointSetting")
         gh = _w(folder, "globalWaypointHeadingParam")
         _w(gh, "waypointHeadingMode", "followWayline")
         _w(folder, "globalWaypointTurnMode", "toPointAndStopWithDiscontinuityCurvature")
@@ -262,6 +265,8 @@ def _document(wl: _Wayline, model: str, template: bool) -> bytes:
         etree.SubElement(pt, _K + "coordinates").text = f"{wp.lon!r},{wp.lat!r}"
         _w(pm, "index", i)
         if template:
+            # relative mode: DJI Pilot 2 shows both; the ellipsoid height is not known here
+            _w(pm, "ellipsoidHeight", wp.height_m)
             _w(pm, "height", wp.height_m)
             _w(pm, "useGlobalHeight", 0)
             _w(pm, "useGlobalSpeed", 0)
@@ -269,6 +274,7 @@ def _document(wl: _Wayline, model: str, template: bool) -> bytes:
             _w(pm, "useGlobalHeadingParam", 1)
             _w(pm, "useGlobalTurnParam", 1)
             _w(pm, "useStraightLine", 1)
+            _w(pm, "gimbalPitchAngle", -90)  # nadir, as the planner's footprints assume
         else:
             _w(pm, "executeHeight", wp.height_m)
             _w(pm, "waypointSpeed", wp.speed_m_s)

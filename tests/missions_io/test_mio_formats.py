@@ -287,6 +287,7 @@ def test_wpml_kmz_structure_and_round_trip(tmp_path: Path) -> None:
         wl = etree.fromstring(z.read("wpmz/waylines.wpml"))
     ns = {"k": "http://www.opengis.net/kml/2.2", "wpml": "http://www.dji.com/wpmz/1.0.2"}
     assert wl.findtext(".//wpml:missionConfig/wpml:finishAction", namespaces=ns) == "goHome"
+    assert wl.findtext(".//wpml:missionConfig/wpml:globalRTHHeight", namespaces=ns) == "65"
     assert wl.findtext(".//wpml:missionConfig/wpml:takeOffSecurityHeight", namespaces=ns) == "35"
     assert (
         wl.findtext(".//k:Folder/wpml:executeHeightMode", namespaces=ns) == "relativeToStartPoint"
