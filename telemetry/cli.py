@@ -154,8 +154,13 @@ def import_logs(
             )
             for issue in r.issues:
                 click.echo(f"  {_('offset')} {issue.offset}: {issue.message}")
-    if any(r.error for r in results):
-        raise click.exceptions.Exit(1)
+    failed = [r for r in results if r.error]
+    if failed:
+        from dronekit_plzen.errors import DronekitPlzenError
+
+        raise DronekitPlzenError(
+            _("{n} of {m} files could not be imported").format(n=len(failed), m=len(results))
+        )
 
 
 # -- flights ---------------------------------------------------------------------------------------

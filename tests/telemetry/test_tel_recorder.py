@@ -1,0 +1,211 @@
+"""The recorder: replay into SQLite, the .tlog archive, locked DB / full disk, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from telemetry.recorder import Recorder, close_open_flights, replay_tlog
+from telemetry.store import open_store
+from telemetry.tlog import iter_tlog
+
+TLOG = "tlog_dronekit_flight.tlog"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _first_messages(path: Path, n: int) -> list:  # type: ignore[type-arg]
+    out = []
+    for _off, t, msg in iter_tlog(path.read_bytes()):
+        out.append((msg, t))
+        if len(out) >= n:
+            break
+    return out
+
+
+def test_replay_matches_import_and_archive_reads_back(shared_data: Path, tmp_path: Path) -> None:
+    from pymavlink import mavutil
+
+    src = shared_data / "logs" / TLOG
+    archive = tmp_path / "arch.tlog"
+    with Recorder(tmp_path / "r.db", tlog_path=archive, queue_size=200_000) as rec:
+        fed = replay_tlog(src, rec.on_message, speed=0)
+    assert fed == 75477 and rec.status.dropped == 0
+    assert rec.status.flights_closed == 7
+    with open_store(tmp_path / "r.db") as store:
+        live = store.flights()
+        assert store.count("samples") == 2833
+    from telemetry.importer import import_file
+
+    with open_store(tmp_path / "i.db") as store:
+        import_file(store, src)
+        imported = store.flights()
+    for a, b in zip(live, imported, strict=True):
+        for k in ("start_utc", "duration_s", "distance_m", "max_height_m", "ground_run"):
+            assert a[k] == b[k], k
+        assert a["complete"] == 1
+    # the archive is a standard .tlog: pymavlink reads every frame with its timestamp
+    mlog = mavutil.mavlink_connection(str(archive))
+    n, first_t = 0, None
+    while (m := mlog.recv_msg()) is not None:
+        first_t = first_t or m._timestamp
+        n += 1
+    assert n == 75477
+    src_t0 = next(iter_tlog(src.read_bytes()))[1]
+    assert first_t == pytest.approx(src_t0, abs=1e-6)  # the receive times are kept to the µs
+
+
+def test_locked_database_is_reported_and_recording_resumes(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    db = tmp_path / "lock.db"
+    msgs = _first_messages(shared_data / "logs" / TLOG, 6000)
+    errors: list[str] = []
+    with open_store(db):
+        pass
+    blocker = sqlite3.connect(db, isolation_level=None)
+    with Recorder(db, tlog_path=False, on_error=lambda e: errors.append(str(e))) as rec:
+        for m, t in msgs[:3000]:
+            rec.on_message(m, t)
+        deadline = time.monotonic() + 20
+        while rec.status.samples_written == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        written_before = rec.status.samples_written
+        blocker.execute("BEGIN EXCLUSIVE")  # another program holds the database
+        for m, t in msgs[3000:]:
+            rec.on_message(m, t)
+        deadline = time.monotonic() + 20
+        while not errors and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert errors and "locked" in errors[0]
+        assert rec.status.last_error and "locked" in rec.status.last_error
+        blocker.execute("COMMIT")  # released: the recorder catches up
+    blocker.close()
+    assert rec.status.last_error is None
+    assert written_before > 0
+    expected = sum(1 for m, _t in msgs if m.get_type() == "GLOBAL_POSITION_INT")
+    with open_store(db) as store:
+        assert store.count("samples") == expected
+
+
+def test_full_disk_is_reported_and_recording_resumes(shared_data: Path, tmp_path: Path) -> None:
+    """SQLITE_FULL, made real with max_page_count, then lifted (as when space is freed)."""
+    db = tmp_path / "full.db"
+    msgs = _first_messages(shared_data / "logs" / TLOG, 20000)
+    conn_box: list[sqlite3.Connection] = []
+    errors: list[str] = []
+
+    def hook(conn: sqlite3.Connection) -> None:
+        (pages,) = conn.execute("PRAGMA page_count").fetchone()
+        conn.execute(f"PRAGMA max_page_count = {pages + 2}")
+        conn_box.append(conn)
+
+    rec = Recorder(
+        db, tlog_path=False, connection_hook=hook, on_error=lambda e: errors.append(str(e))
+    )
+    with rec:
+        for m, t in msgs:
+            rec.on_message(m, t)
+        deadline = time.monotonic() + 20
+        while not errors and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert errors and "full" in errors[0]
+        # free space: the writer's connection may grow again
+        conn_box[0].execute("PRAGMA max_page_count = 1073741823")
+    assert rec.status.last_error is None
+    expected = sum(1 for m, _t in msgs if m.get_type() == "GLOBAL_POSITION_INT")
+    with open_store(db) as store:
+        assert store.count("samples") == expected
+        assert store.conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_bounded_queue_drops_and_counts(shared_data: Path, tmp_path: Path) -> None:
+    msgs = _first_messages(shared_data / "logs" / TLOG, 500)
+    rec = Recorder(tmp_path / "q.db", tlog_path=False, queue_size=100)
+    # not started: nothing drains the queue, so it fills and then drops
+    for m, t in msgs:
+        rec.on_message(m, t)
+    assert rec.status.received == 500
+    assert rec.status.dropped == 400
+
+
+def test_sigkill_mid_flight_loses_at_most_a_second(shared_data: Path, tmp_path: Path) -> None:
+    """A real recorder process killed with SIGKILL: integrity ok, ≤ 1 s of samples lost."""
+    db = tmp_path / "crash.db"
+    speed = 5.0
+    # the log's first arming is 462 s in: replay from 10 s before it (records are aligned)
+    data = (shared_data / "logs" / TLOG).read_bytes()
+    t_arm = next(
+        t for _o, t, msg in iter_tlog(data) if msg.get_type() == "HEARTBEAT" and msg.base_mode & 128
+    )
+    cut = next(o for o, t, _m in iter_tlog(data) if t >= t_arm - 10.0)
+    src = tmp_path / "from_arming.tlog"
+    src.write_bytes(data[cut:])
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "dronekit_plzen",
+            "record",
+            "--replay",
+            str(src),
+            "--speed",
+            str(speed),
+            "--db",
+            str(db),
+            "--tlog",
+            str(tmp_path / "crash.tlog"),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+    )
+    assert proc.stderr is not None
+    start_line = ""
+    for line in proc.stderr:
+        if line.startswith("replay-start"):
+            start_line = line
+            break
+    m = re.search(r"wall=([\d.]+) log=([\d.]+)", start_line)
+    assert m, start_line
+    wall0, log0 = float(m.group(1)), float(m.group(2))
+    # mid-flight: armed at log0 + 10 s, landing ~122 s later; kill at log0 + 40 s
+    kill_log_t = log0 + 40.0
+    while time.time() < wall0 + (kill_log_t - log0) / speed:
+        time.sleep(0.05)
+    wall_kill = time.time()
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    threading.Thread(target=proc.stderr.read, daemon=True).start()
+    log_at_kill = log0 + (wall_kill - wall0) * speed
+    conn = sqlite3.connect(db)
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    (n,) = conn.execute("SELECT COUNT(*) FROM samples").fetchone()
+    (t_last,) = conn.execute("SELECT MAX(t_s) FROM samples").fetchone()
+    open_rows = conn.execute("SELECT COUNT(*) FROM flights WHERE complete = 0").fetchone()[0]
+    conn.close()
+    # how many position samples the log holds up to the kill, and up to one second before it
+    pos_times = [
+        t
+        for _o, t, msg in iter_tlog(data[cut:])
+        if msg.get_type() == "GLOBAL_POSITION_INT" and t <= log_at_kill
+    ]
+    in_last_second = sum(1 for t in pos_times if t > log_at_kill - speed * 1.0)
+    assert n > 0 and open_rows == 1  # killed in the air: the flight is open
+    assert n >= len(pos_times) - in_last_second
+    assert (log_at_kill - t_last) / speed <= 1.0
+    # the next recorder start summarises the interrupted flight (kept as incomplete)
+    with open_store(db) as store:
+        ids = close_open_flights(store)
+        (f,) = [store.flight(i) for i in ids]
+    assert f is not None and f["complete"] == 0 and f["duration_s"] > 10

@@ -1,0 +1,275 @@
+"""Indicator GOV 16, the HTML report, charts and the open-data exports; the CLI around them."""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dronekit_plzen.cli.main import cli
+from telemetry.deployments import create_deployment, link_flight, update_deployment
+from telemetry.indicator import indicator_report
+from telemetry.report_files import export_open_data, write_html_report
+from telemetry.store import open_store
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _flight(store, vid: int, start: str, airborne_s: float, pilot: int | None = None) -> int:  # type: ignore[no-untyped-def]
+    return store.insert_flight(
+        {
+            "vehicle_id": vid,
+            "pilot_id": pilot,
+            "start_utc": start,
+            "takeoff_utc": start,
+            "end_utc": start,
+            "duration_s": airborne_s + 30,
+            "airborne_s": airborne_s,
+            "distance_m": 1000.0,
+            "path_geojson": json.dumps(
+                {"type": "LineString", "coordinates": [[13.37, 49.74], [13.38, 49.75]]}
+            ),
+        }
+    )
+
+
+@pytest.fixture()
+def db(tmp_path: Path) -> Path:
+    """2023: 9 counted deployments in Q3/Q4; 2024: Q1 2, Q2 3 + exercise + pending + cancelled."""
+    path = tmp_path / "ind.db"
+    with open_store(path) as store:
+        vid = store.vehicle_id("uav-1", name="M30T-1")
+        vid2 = store.vehicle_id("uav-2", name="M3T-2")
+        pid = store.add_pilot("Jana Nováková")
+
+        def dep(org: str, cat: str, when: str, status: str = "completed", v: int = vid) -> int:
+            d = create_deployment(
+                store, organisation=org, category=cat, location="Plzeň", requested_at=when
+            )
+            if status in ("in_progress", "completed"):
+                fid = _flight(store, v, when, 1800.0, pid)
+                link_flight(store, d.id, fid)
+                if status == "completed":
+                    update_deployment(store, d.id, status="completed")
+            elif status == "cancelled":
+                update_deployment(store, d.id, status="cancelled")
+            return d.id
+
+        for i in range(5):
+            dep("HZS", "fire", f"2023-08-{i + 1:02d}T10:00:00Z")
+        for i in range(4):
+            dep("PCR", "sar", f"2023-11-{i + 1:02d}T10:00:00Z")
+        dep("HZS", "flood", "2024-02-01T10:00:00Z")
+        dep("KRIZ", "flood", "2024-03-01T10:00:00Z", status="in_progress", v=vid2)
+        dep("PCR", "sar", "2024-04-03T10:00:00Z")
+        dep("ZZS", "accident", "2024-05-03T10:00:00Z")
+        dep("MP", "public_event", "2024-06-03T10:00:00Z", v=vid2)
+        dep("HZS", "exercise", "2024-06-10T10:00:00Z")
+        dep("HZS", "fire", "2024-06-20T10:00:00Z", status="requested")
+        dep("PCR", "sar", "2024-06-21T10:00:00Z", status="cancelled")
+    return path
+
+
+def test_indicator_per_quarter(db: Path) -> None:
+    with open_store(db) as store:
+        rep = indicator_report(store, 2024)
+        ex = indicator_report(store, 2024, include_exercises=True)
+        q2 = indicator_report(store, 2024, 2)
+    counts = [q.count for q in rep.quarters]
+    assert counts == [2, 3, 0, 0]
+    # rolling four quarters: 2023-Q2..2024-Q1 = 0+5+4+2 = 11; 2023-Q3..2024-Q2 = 5+4+2+3 = 14
+    assert [q.rolling_4q for q in rep.quarters] == [11, 14, 9, 5]
+    assert rep.quarters[1].progress_pct == pytest.approx(100 * (14 - 10) / 20)
+    assert rep.quarters[1].exercises == 1
+    assert rep.quarters[1].pending == 1 and rep.quarters[1].cancelled == 1
+    assert rep.total == 5 and ex.total == 6
+    assert rep.by_organisation == {"HZS": 1, "KRIZ": 1, "MP": 1, "PCR": 1, "ZZS": 1}
+    assert rep.by_category["flood"] == 2 and "exercise" not in rep.by_category
+    assert ex.by_category["exercise"] == 1
+    assert [q.label for q in q2.quarters] == ["2024-Q2"] and q2.total == 3
+    # airborne hours: 6 flown deployments in 2024 (exercise included: it was flown) × 0.5 h
+    assert sum(rep.hours_by_vehicle.values()) == pytest.approx(3.0)
+    assert rep.hours_by_vehicle["M3T-2"] == pytest.approx(1.0)
+    assert list(rep.hours_by_pilot) == ["pilot 1"]  # ids, not names, unless asked
+
+
+def test_html_report_is_self_contained(db: Path, tmp_path: Path) -> None:
+    with open_store(db) as store:
+        rep = indicator_report(store, 2024)
+        out = write_html_report(rep, tmp_path / "out" / "report.html", store=store)
+    text = out.read_text(encoding="utf-8")
+    assert text.count("data:image/png;base64,") >= 3
+    assert not re.search(r"(src|href)=[\"']?(https?:)?//", text)
+    assert "http" not in text
+    charts = out.parent / "report_charts"
+    for stem in ("indicator_quarters", "indicator_categories", "tracks"):
+        assert (charts / f"{stem}.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert b"<svg" in (charts / f"{stem}.svg").read_bytes()[:2000]
+
+
+def test_open_data_exports(db: Path, tmp_path: Path) -> None:
+    with open_store(db) as store:
+        files = export_open_data(store, tmp_path / "od", year=2024)
+        named = export_open_data(store, tmp_path / "od2", year=2024, include_pilot_names=True)
+    rows = list(csv.DictReader(files["flights_csv"].open(encoding="utf-8")))
+    assert len(rows) == 6 and {r["pilot"] for r in rows} == {"1"}
+    meta = json.loads(Path(str(files["flights_csv"]) + "-metadata.json").read_text())
+    cols = [c["name"] for c in meta["tableSchema"]["columns"]]
+    assert cols == list(rows[0]) and all(
+        c["dc:description"] for c in meta["tableSchema"]["columns"]
+    )
+    named_rows = list(csv.DictReader(named["flights_csv"].open(encoding="utf-8")))
+    assert {r["pilot"] for r in named_rows} == {"Jana Nováková"}
+    gj = json.loads(files["flights_geojson"].read_text())
+    assert len(gj["features"]) == 6
+    assert gj["features"][0]["geometry"]["type"] == "LineString"
+    deps = list(csv.DictReader(files["deployments_csv"].open(encoding="utf-8")))
+    assert len(deps) == 8
+
+
+def test_cli_report_and_flights(db: Path, tmp_path: Path) -> None:
+    r = CliRunner().invoke(
+        cli,
+        [
+            "report",
+            "indicator",
+            "--year",
+            "2024",
+            "--db",
+            str(db),
+            "--json",
+            "--out",
+            str(tmp_path / "rep"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    data = json.loads(r.output)
+    assert [q["count"] for q in data["quarters"]] == [2, 3, 0, 0]
+    assert Path(data["html"]).exists()
+    r = CliRunner().invoke(
+        cli,
+        [
+            "flights",
+            "list",
+            "--db",
+            str(db),
+            "--json",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-03-31",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    fl = json.loads(r.output)
+    assert len(fl) == 2
+    assert {
+        "id",
+        "vehicle",
+        "start_time_utc",
+        "end_time_utc",
+        "duration_s",
+        "distance_m",
+        "max_height_m",
+        "start_lat",
+        "start_lon",
+        "end_lat",
+        "end_lon",
+        "source_file",
+        "ground_run",
+    } <= set(fl[0])
+    r = CliRunner().invoke(
+        cli, ["flights", "list", "--db", str(db), "--json", "--vehicle", "M3T-2"]
+    )
+    assert len(json.loads(r.output)) == 2
+
+
+def test_cli_deployments_round_trip(tmp_path: Path, shared_data: Path) -> None:
+    db = str(tmp_path / "c.db")
+    run = CliRunner().invoke
+    r = run(
+        cli,
+        [
+            "deployments",
+            "create",
+            "--db",
+            db,
+            "--org",
+            "PCR",
+            "--category",
+            "sar",
+            "--location",
+            "Plzeň, Bolevecký rybník",
+            "--at",
+            "49.7781,13.3862",
+            "--json",
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    dep = json.loads(r.output)
+    assert dep["lat_deg"] == pytest.approx(49.7781)
+    r = run(
+        cli,
+        [
+            "import",
+            "--db",
+            db,
+            "--deployment",
+            str(dep["id"]),
+            "--json",
+            str(shared_data / "logs" / "df_uob_2023-07-06_10-12-18.bin"),
+        ],
+    )
+    assert r.exit_code == 0, r.output
+    (res,) = json.loads(r.output)
+    r = run(cli, ["deployments", "show", str(dep["id"]), "--db", db, "--json"])
+    shown = json.loads(r.output)
+    assert shown["status"] == "in_progress" and len(shown["flights"]) == 1
+    assert shown["flights"][0]["id"] == res["flight_ids"][0]
+    r = run(
+        cli,
+        [
+            "deployments",
+            "update",
+            str(dep["id"]),
+            "--db",
+            db,
+            "--status",
+            "completed",
+            "--outcome",
+            "found",
+            "--json",
+        ],
+    )
+    assert json.loads(r.output)["status"] == "completed"
+    r = run(cli, ["flights", "list", "--db", db, "--deployment", str(dep["id"]), "--json"])
+    assert len(json.loads(r.output)) == 1
+
+
+def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
+    db = str(tmp_path / "e.db")
+    base = [sys.executable, "-m", "dronekit_plzen"]
+    p = subprocess.run(
+        [*base, "deployments", "update", "1", "--db", db, "--status", "completed"],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert p.returncode == 2 and "no deployment with id 1" in p.stderr
+    assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    bad = tmp_path / "bad.ulg"
+    bad.write_bytes(b"ULog\x01\x12\x35\x01" + b"\x00" * 8 + b"\xff\xff\x00" * 10)
+    p = subprocess.run(
+        [*base, "import", "--db", db, str(bad), str(tmp_path / "none.tlog")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert p.returncode == 1 and "Traceback" not in p.stderr + p.stdout
+    assert "offset 16" in p.stdout and "none.tlog" in p.stdout

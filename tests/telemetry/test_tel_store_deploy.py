@@ -1,0 +1,141 @@
+"""Schema migrations, deployments and their status transitions."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+import pytest
+
+from dronekit_plzen.errors import BadInputError, StorageError
+from telemetry.deployments import (
+    create_deployment,
+    get_deployment,
+    link_flight,
+    list_deployments,
+    update_deployment,
+)
+from telemetry.schema import LATEST_VERSION, MIGRATIONS, migrate
+from telemetry.store import open_store
+
+
+def test_new_database_has_every_table_and_version(tmp_path: Path) -> None:
+    with open_store(tmp_path / "a.db") as store:
+        names = set(store.db.table_names())
+        assert {
+            "vehicles",
+            "pilots",
+            "deployments",
+            "flights",
+            "samples",
+            "events",
+            "missions",
+            "sources",
+            "schema_version",
+            "deployment_status_log",
+        } <= names
+        assert store.schema_version == LATEST_VERSION
+        rows = store.query("SELECT version, description FROM schema_version ORDER BY version")
+        assert [r["version"] for r in rows] == [m.version for m in MIGRATIONS]
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_old_database_is_migrated_and_keeps_data(tmp_path: Path) -> None:
+    db = tmp_path / "old.db"
+    conn = sqlite3.connect(db, isolation_level=None)
+    migrate(conn, target=1)
+    conn.execute("INSERT INTO vehicles (key, name) VALUES ('uav-1', 'Plzeň 1')")
+    conn.close()
+    with open_store(db) as store:
+        assert store.schema_version == LATEST_VERSION
+        assert store.query("SELECT name FROM vehicles")[0]["name"] == "Plzeň 1"
+        idx = {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "idx_samples_flight" in idx
+    with pytest.raises(StorageError):
+        conn = sqlite3.connect(tmp_path / "v1.db", isolation_level=None)
+        migrate(conn, target=1)
+        conn.close()
+        with open_store(tmp_path / "v1.db", migrate_schema=False):
+            pass
+
+
+def test_not_a_database_is_a_clear_error(tmp_path: Path) -> None:
+    bad = tmp_path / "x.db"
+    bad.write_bytes(b"this is not sqlite at all" * 100)
+    with pytest.raises(StorageError, match="damaged or is not a SQLite database"), open_store(bad):
+        pass
+
+
+def test_deployment_lifecycle(tmp_path: Path) -> None:
+    with open_store(tmp_path / "d.db") as store:
+        d = create_deployment(
+            store,
+            organisation="PČR",
+            category="search and rescue",
+            location="Plzeň-Bory, lesopark",
+            requested_at="2024-05-02T08:15:00+02:00",
+            lat_deg=49.72,
+            lon_deg=13.36,
+        )
+        assert (d.organisation, d.category, d.status) == ("PCR", "sar", "requested")
+        assert d.requested_at == "2024-05-02T06:15:00Z"
+        with pytest.raises(BadInputError, match="cannot go from requested to completed"):
+            update_deployment(store, d.id, status="completed")
+        update_deployment(store, d.id, status="accepted")
+        update_deployment(store, d.id, status="in_progress")
+        d = update_deployment(
+            store, d.id, status="completed", outcome="person found", at="2024-05-02T09:00:00Z"
+        )
+        assert d.status == "completed" and d.ended_at == "2024-05-02T09:00:00Z"
+        with pytest.raises(BadInputError, match="none \\(final\\)"):
+            update_deployment(store, d.id, status="cancelled")
+        hist = store.query(
+            "SELECT to_status FROM deployment_status_log WHERE deployment_id = ? ORDER BY id",
+            (d.id,),
+        )
+        assert [h["to_status"] for h in hist] == [
+            "requested",
+            "accepted",
+            "in_progress",
+            "completed",
+        ]
+        assert [x.id for x in list_deployments(store, year=2024)] == [d.id]
+
+
+@pytest.mark.parametrize(
+    ("kw", "match"),
+    [
+        ({"organisation": "NATO"}, "unknown organisation"),
+        ({"category": "picnic"}, "unknown category"),
+        ({"location": "  "}, "needs a location"),
+        ({"lat_deg": 49.7}, "both latitude and longitude"),
+        ({"requested_at": "yesterday"}, "not an ISO 8601 time"),
+    ],
+)
+def test_bad_deployment_input(tmp_path: Path, kw: dict, match: str) -> None:  # type: ignore[type-arg]
+    args = {"organisation": "HZS", "category": "fire", "location": "Plzeň"} | kw
+    with open_store(tmp_path / "e.db") as store, pytest.raises(BadInputError, match=match):
+        create_deployment(store, **args)
+
+
+def test_link_flight_moves_status_and_sets_first_takeoff(tmp_path: Path) -> None:
+    with open_store(tmp_path / "l.db") as store:
+        d = create_deployment(store, organisation="HZS", category="fire", location="Doubravka")
+        vid = store.vehicle_id("uav-1")
+        fid = store.insert_flight(
+            {
+                "vehicle_id": vid,
+                "start_utc": "2024-06-01T10:00:00Z",
+                "takeoff_utc": "2024-06-01T10:00:20Z",
+                "end_utc": "2024-06-01T10:20:00Z",
+            }
+        )
+        link_flight(store, d.id, fid)
+        d = get_deployment(store, d.id)
+        assert d.status == "in_progress"
+        assert d.first_takeoff_at == "2024-06-01T10:00:20Z"
+        assert store.flight(fid)["deployment_id"] == d.id  # type: ignore[index]
+        with pytest.raises(BadInputError, match="no flight with id 999"):
+            link_flight(store, d.id, 999)
+        with pytest.raises(BadInputError, match="no deployment with id 77"):
+            link_flight(store, 77, fid)
