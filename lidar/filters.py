@@ -1,0 +1,212 @@
+"""Point filters as pure functions over arrays: reproject, crop, outliers, voxel, ranges.
+
+Every function takes arrays (or a :class:`PointCloud`) and returns new arrays: a mask, new
+coordinates or a new classification. Distances are in the cloud's coordinate units; the
+pipeline converts metre parameters with the cloud's ``xy_unit_m``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from scipy.spatial import cKDTree
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.geo import as_crs, transform
+from dronekit_plzen.i18n import _
+from lidar.cloud import NOISE, PointCloud
+
+BoolArray = NDArray[np.bool_]
+
+
+def reproject(cloud: PointCloud, dst_crs: Any, *, src_crs: Any = None) -> PointCloud:
+    """Transform x, y (and z through the CRS's vertical unit) into ``dst_crs``.
+
+    Heights are converted between units (feet ↔ metres) but keep their vertical datum.
+    """
+    src = as_crs(src_crs) if src_crs is not None else cloud.crs
+    if src is None:
+        raise BadInputError(_("the cloud has no CRS: give the source CRS"), where=cloud.source)
+    dst = as_crs(dst_crs)
+    x, y = transform(cloud.x, cloud.y, src, dst)
+    from lidar.io import _units
+
+    xy_m, z_m = _units(dst)
+    z = cloud.z * (cloud.z_unit_m / z_m)
+    return replace(cloud, x=x, y=y, z=z, crs=dst, xy_unit_m=xy_m, z_unit_m=z_m)
+
+
+def crop_bounds_mask(
+    x: NDArray[np.float64], y: NDArray[np.float64], bounds: tuple[float, float, float, float]
+) -> BoolArray:
+    """Points inside (minx, miny, maxx, maxy), edges included."""
+    minx, miny, maxx, maxy = bounds
+    if not (minx < maxx and miny < maxy):
+        raise BadInputError(_("bounds must be (minx, miny, maxx, maxy) with min < max"))
+    return (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
+
+
+def crop_polygon_mask(
+    x: NDArray[np.float64], y: NDArray[np.float64], polygon: shapely.Geometry | str
+) -> BoolArray:
+    """Points inside a (multi)polygon given as a shapely geometry or WKT (same CRS as points)."""
+    geom = shapely.from_wkt(polygon) if isinstance(polygon, str) else polygon
+    if geom.geom_type not in ("Polygon", "MultiPolygon"):
+        raise BadInputError(_("crop polygon must be a Polygon or MultiPolygon"))
+    if not shapely.is_valid(geom):
+        raise BadInputError(
+            _("crop polygon is invalid: {why}").format(why=shapely.is_valid_reason(geom))
+        )
+    shapely.prepare(geom)
+    inside = np.zeros(x.shape[0], dtype=bool)
+    minx, miny, maxx, maxy = geom.bounds
+    cand = np.flatnonzero((x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy))
+    if cand.size:
+        inside[cand] = shapely.contains_xy(geom, x[cand], y[cand]) | shapely.intersects_xy(
+            geom.boundary, x[cand], y[cand]
+        )
+    return inside
+
+
+def _xyz(cloud: PointCloud) -> NDArray[np.float64]:
+    return np.column_stack([cloud.x, cloud.y, cloud.z * (cloud.z_unit_m / cloud.xy_unit_m)])
+
+
+def statistical_outliers(
+    xyz: NDArray[np.float64], *, k: int = 8, multiplier: float = 2.5
+) -> BoolArray:
+    """Statistical outlier removal: mean distance to the ``k`` nearest neighbours more than
+    ``multiplier`` standard deviations above the global mean (PDAL ``method=statistical``)."""
+    n = xyz.shape[0]
+    if n <= k:
+        return np.zeros(n, dtype=bool)
+    d, _i = cKDTree(xyz).query(xyz, k=k + 1, workers=-1)
+    mean_d = d[:, 1:].mean(axis=1)
+    limit = mean_d.mean() + multiplier * mean_d.std()
+    return np.asarray(mean_d > limit)
+
+
+def radius_outliers(xyz: NDArray[np.float64], *, radius: float = 1.0, min_k: int = 2) -> BoolArray:
+    """Radius outlier removal: fewer than ``min_k`` other points within ``radius``."""
+    n = xyz.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    counts = cKDTree(xyz).query_ball_point(xyz, r=radius, return_length=True, workers=-1)
+    return np.asarray(counts - 1 < min_k)
+
+
+def mark_noise(classification: NDArray[np.uint8], outliers: BoolArray) -> NDArray[np.uint8]:
+    """Classification with outliers set to class 7 (low point, noise)."""
+    out = classification.astype(np.uint8, copy=True)
+    out[outliers] = NOISE
+    return out
+
+
+def voxel_thin(xyz: NDArray[np.float64], size: float) -> NDArray[np.intp]:
+    """Indices keeping, in every cubic voxel of edge ``size``, the point nearest its centre."""
+    if size <= 0:
+        raise BadInputError(_("voxel size must be positive"))
+    if xyz.shape[0] == 0:
+        return np.zeros(0, dtype=np.intp)
+    origin = xyz.min(axis=0)
+    ijk = np.floor((xyz - origin) / size).astype(np.int64)
+    centre = origin + (ijk + 0.5) * size
+    d2 = ((xyz - centre) ** 2).sum(axis=1)
+    _u, inv = np.unique(ijk, axis=0, return_inverse=True)
+    inv = inv.ravel()
+    order = np.lexsort((d2, inv))
+    first = np.ones(order.size, dtype=bool)
+    first[1:] = inv[order][1:] != inv[order][:-1]
+    return np.sort(order[first])
+
+
+def parse_ranges(expr: str) -> list[tuple[str, float, float, bool]]:
+    """Parse PDAL-style limits ``"Classification[2:2], Z[0:100]"``; ``!`` negates a range."""
+    out: list[tuple[str, float, float, bool]] = []
+    for part in [p.strip() for p in expr.split(",") if p.strip()]:
+        neg = part.startswith("!")
+        body = part.lstrip("!")
+        if "[" not in body or not body.endswith("]"):
+            raise BadInputError(_("bad range {r!r}: expected Name[min:max]").format(r=part))
+        name, rng = body[:-1].split("[", 1)
+        if ":" not in rng:
+            raise BadInputError(_("bad range {r!r}: expected Name[min:max]").format(r=part))
+        lo_s, hi_s = rng.split(":", 1)
+        try:
+            lo = float(lo_s) if lo_s.strip() else -np.inf
+            hi = float(hi_s) if hi_s.strip() else np.inf
+        except ValueError as exc:
+            raise BadInputError(
+                _("bad range {r!r}: limits must be numbers").format(r=part)
+            ) from exc
+        out.append((name.strip(), lo, hi, neg))
+    if not out:
+        raise BadInputError(_("empty range expression"))
+    return out
+
+
+_ALIASES = {
+    "x": "x",
+    "y": "y",
+    "z": "z",
+    "classification": "classification",
+    "intensity": "intensity",
+    "returnnumber": "return_number",
+    "numberofreturns": "number_of_returns",
+    "heightaboveground": "HeightAboveGround",
+    "hag": "HeightAboveGround",
+}
+
+
+def dimension(cloud: PointCloud, name: str) -> NDArray[Any]:
+    """A dimension by PDAL or laspy name (``Classification``, ``ReturnNumber``, ``Z`` ...)."""
+    key = _ALIASES.get(name.replace("_", "").lower(), name)
+    if key in ("x", "y", "z"):
+        return np.asarray(getattr(cloud, key))
+    if key not in cloud.dims:
+        raise BadInputError(
+            _("the cloud has no dimension {name!r}").format(name=name), where=cloud.source
+        )
+    return cloud.dims[key]
+
+
+def range_mask(cloud: PointCloud, expr: str) -> BoolArray:
+    """PDAL ``filters.range`` semantics: ranges on the same dimension are OR-ed, different
+    dimensions AND-ed; a negated range (``!``) excludes."""
+    by_dim: dict[str, BoolArray] = {}
+    neg_mask = np.ones(len(cloud), dtype=bool)
+    for name, lo, hi, neg in parse_ranges(expr):
+        v = dimension(cloud, name)
+        m = (v >= lo) & (v <= hi)
+        if neg:
+            neg_mask &= ~m
+        else:
+            by_dim[name] = by_dim.get(name, np.zeros(len(cloud), dtype=bool)) | m
+    mask = neg_mask
+    for m in by_dim.values():
+        mask = mask & m
+    return mask
+
+
+def returns_mask(
+    return_number: NDArray[Any], number_of_returns: NDArray[Any], which: str
+) -> BoolArray:
+    """Points that are ``first``, ``last``, ``only`` or ``intermediate`` returns (comma list)."""
+    rn = return_number.astype(np.int16)
+    nr = number_of_returns.astype(np.int16)
+    masks = {
+        "first": (rn == 1) & (nr > 1),
+        "last": (rn == nr) & (nr > 1),
+        "only": nr <= 1,
+        "intermediate": (rn > 1) & (rn < nr),
+    }
+    out = np.zeros(rn.shape[0], dtype=bool)
+    for w in [s.strip() for s in which.split(",") if s.strip()]:
+        if w not in masks:
+            raise BadInputError(_("unknown return kind {w!r}").format(w=w))
+        out |= masks[w]
+    return out

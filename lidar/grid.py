@@ -1,0 +1,162 @@
+"""Regular grids over point clouds: binning, per-cell statistics, gap filling, sampling.
+
+A :class:`GridSpec` is north-up: row 0 is the top (max y) edge, as GeoTIFFs store it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy import ndimage
+from scipy.interpolate import LinearNDInterpolator
+from scipy.spatial import Delaunay, QhullError
+
+FloatArray = NDArray[np.float64]
+
+
+@dataclass(frozen=True)
+class GridSpec:
+    """A north-up raster grid: left/top corner, square cell size, shape (rows, cols)."""
+
+    left: float
+    top: float
+    res: float
+    rows: int
+    cols: int
+
+    @classmethod
+    def covering(
+        cls, minx: float, miny: float, maxx: float, maxy: float, res: float, *, snap: bool = True
+    ) -> GridSpec:
+        """The grid of cell size ``res`` covering the bounds (corners snapped to ``res``)."""
+        if res <= 0:
+            raise ValueError("resolution must be positive")
+        if snap:
+            left = math.floor(minx / res) * res
+            top = math.ceil(maxy / res) * res
+            if top == maxy:
+                top += res
+        else:
+            left, top = minx, maxy
+        cols = max(1, math.floor((maxx - left) / res) + 1)
+        rows = max(1, math.floor((top - miny) / res) + 1)
+        return cls(left, top, res, rows, cols)
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        return (
+            self.left,
+            self.top - self.rows * self.res,
+            self.left + self.cols * self.res,
+            self.top,
+        )
+
+    def centres(self) -> tuple[FloatArray, FloatArray]:
+        """Cell-centre coordinates as 2-D arrays (x, y)."""
+        xs = self.left + (np.arange(self.cols) + 0.5) * self.res
+        ys = self.top - (np.arange(self.rows) + 0.5) * self.res
+        return np.meshgrid(xs, ys)
+
+    def index(self, x: FloatArray, y: FloatArray) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
+        """(row, col) of the cell holding each point, clipped to the grid."""
+        col = np.floor((x - self.left) / self.res).astype(np.intp)
+        row = np.floor((self.top - y) / self.res).astype(np.intp)
+        return np.clip(row, 0, self.rows - 1), np.clip(col, 0, self.cols - 1)
+
+    def window_of(self, other: GridSpec) -> tuple[int, int]:
+        """(row_off, col_off) of ``other``'s top-left cell in this grid (same res, aligned)."""
+        return (
+            round((self.top - other.top) / self.res),
+            round((other.left - self.left) / self.res),
+        )
+
+
+def cell_stat(grid: GridSpec, x: FloatArray, y: FloatArray, v: FloatArray, how: str) -> FloatArray:
+    """Per-cell ``min``, ``max``, ``mean`` or ``count`` of ``v``; NaN (0 for count) where empty."""
+    r, c = grid.index(x, y)
+    flat = r * grid.cols + c
+    n = grid.rows * grid.cols
+    if how == "count":
+        return np.bincount(flat, minlength=n).astype(np.float64).reshape(grid.rows, grid.cols)
+    out = np.full(n, np.nan)
+    if how == "min":
+        acc = np.full(n, np.inf)
+        np.minimum.at(acc, flat, v)
+        hit = np.isfinite(acc)
+        out[hit] = acc[hit]
+    elif how == "max":
+        acc = np.full(n, -np.inf)
+        np.maximum.at(acc, flat, v)
+        hit = np.isfinite(acc)
+        out[hit] = acc[hit]
+    elif how == "mean":
+        cnt = np.bincount(flat, minlength=n)
+        s = np.bincount(flat, weights=v, minlength=n)
+        hit = cnt > 0
+        out[hit] = s[hit] / cnt[hit]
+    else:
+        raise ValueError(f"unknown statistic {how!r}")
+    return out.reshape(grid.rows, grid.cols)
+
+
+def fill_nearest(a: FloatArray) -> FloatArray:
+    """NaN cells take the value of the nearest valid cell (a full copy is returned)."""
+    bad = ~np.isfinite(a)
+    if not bad.any() or bad.all():
+        return a.copy()
+    _d, (ri, ci) = ndimage.distance_transform_edt(bad, return_indices=True)
+    return np.asarray(a[ri, ci])
+
+
+def inpaint_linear(
+    a: FloatArray, xs: FloatArray | None = None, ys: FloatArray | None = None
+) -> FloatArray:
+    """Fill NaN cells by linear interpolation on a TIN of the valid cells bordering the gaps;
+    cells outside their hull take the nearest valid value. Valid cells are unchanged."""
+    bad = ~np.isfinite(a)
+    if not bad.any() or bad.all():
+        return a.copy()
+    border = ndimage.binary_dilation(bad, structure=np.ones((3, 3), bool)) & ~bad
+    rr, cc = np.nonzero(border)
+    out = a.copy()
+    br, bc = np.nonzero(bad)
+    if rr.size >= 3:
+        try:
+            tri = Delaunay(np.column_stack([cc, rr]).astype(np.float64))
+            interp = LinearNDInterpolator(tri, a[rr, cc])
+            out[br, bc] = interp(np.column_stack([bc, br]).astype(np.float64))
+        except QhullError:
+            pass
+    still = ~np.isfinite(out)
+    if still.any():
+        near = fill_nearest(a)
+        out[still] = near[still]
+    return out
+
+
+def bilinear(grid: GridSpec, surface: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:
+    """Bilinear interpolation of a gap-free surface (cell-centre values) at points."""
+    fc = (x - grid.left) / grid.res - 0.5
+    fr = (grid.top - y) / grid.res - 0.5
+    fc = np.clip(fc, 0, grid.cols - 1)
+    fr = np.clip(fr, 0, grid.rows - 1)
+    c0 = np.minimum(np.floor(fc).astype(np.intp), max(grid.cols - 2, 0))
+    r0 = np.minimum(np.floor(fr).astype(np.intp), max(grid.rows - 2, 0))
+    c1 = np.minimum(c0 + 1, grid.cols - 1)
+    r1 = np.minimum(r0 + 1, grid.rows - 1)
+    tc = fc - c0
+    tr = fr - r0
+    top = surface[r0, c0] * (1 - tc) + surface[r0, c1] * tc
+    bot = surface[r1, c0] * (1 - tc) + surface[r1, c1] * tc
+    return np.asarray(top * (1 - tr) + bot * tr)
+
+
+def slope_rise_run(surface: FloatArray, res: float) -> FloatArray:
+    """Slope magnitude (rise over run, dimensionless) of a surface by central differences."""
+    if min(surface.shape) < 2:
+        return np.zeros_like(surface)
+    gy, gx = np.gradient(surface, res)
+    return np.asarray(np.hypot(gx, gy))

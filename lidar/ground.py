@@ -1,0 +1,285 @@
+"""Ground classification: SMRF (Pingel, Clarke & McBride 2013) and CSF (Zhang et al. 2016).
+
+Both are pure functions ``f(x, y, z, params) -> ground mask`` with every length parameter in
+the coordinate units of ``x, y`` (heights ``z`` must be in the same units: the pipeline scales
+feet and metres before calling). Defaults are PDAL's, which hold on flat, steep, urban and
+forested terrain (Pingel et al. report a mean total error of 2.97 % on the ISPRS benchmark).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from lidar.grid import GridSpec, bilinear, cell_stat, fill_nearest, inpaint_linear, slope_rise_run
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+# --------------------------------------------------------------------------- morphology
+def _shift_min(a: FloatArray, cross: bool, fn: np.ufunc) -> FloatArray:
+    """One erosion (``fn=np.minimum``) or dilation (``np.maximum``) with a 3×3 element."""
+    p = np.pad(a, 1, mode="edge")
+    out = fn(a, p[:-2, 1:-1])
+    out = fn(out, p[2:, 1:-1])
+    out = fn(out, p[1:-1, :-2])
+    out = fn(out, p[1:-1, 2:])
+    if not cross:
+        out = fn(out, p[:-2, :-2])
+        out = fn(out, p[:-2, 2:])
+        out = fn(out, p[2:, :-2])
+        out = fn(out, p[2:, 2:])
+    return np.asarray(out)
+
+
+def _morph(a: FloatArray, radius: int, fn: np.ufunc) -> FloatArray:
+    # alternating diamond and square elements approximate a disk (an octagon) of ``radius``
+    out = a
+    for i in range(radius):
+        out = _shift_min(out, cross=(i % 2 == 0), fn=fn)
+    return out
+
+
+def opening(a: FloatArray, radius: int) -> FloatArray:
+    """Grey-scale opening (erosion then dilation) with a disk-like element of ``radius`` cells."""
+    if radius <= 0:
+        return a.copy()
+    return _morph(_morph(a, radius, np.minimum), radius, np.maximum)
+
+
+def progressive_filter(
+    surface: FloatArray, cell: float, slope: float, max_radius: int
+) -> BoolArray:
+    """Pingel's progressive morphological filter: open the surface with radii 1..max_radius;
+    a cell is an object once the drop from the previous to the current opening exceeds
+    ``slope × radius × cell``."""
+    obj = np.zeros(surface.shape, dtype=bool)
+    prev = surface
+    for r in range(1, max_radius + 1):
+        cur = opening(prev, r)
+        obj |= (prev - cur) > slope * r * cell
+        prev = cur
+    return obj
+
+
+# --------------------------------------------------------------------------- SMRF
+@dataclass(frozen=True)
+class SMRFParams:
+    """SMRF parameters (PDAL ``filters.smrf`` defaults), lengths in metres.
+
+    cell: minimum-surface cell size; slope: terrain slope (rise/run) tolerated by the
+    progressive opening; window: maximum window radius (the largest object removed);
+    threshold: elevation threshold of the final test; scalar: how much the threshold grows
+    with local slope; cut: net cutting radius (0 skips it; a large value such as 40 m helps
+    in dense city centres with big roofs).
+    """
+
+    cell: float = 1.0
+    slope: float = 0.15
+    window: float = 18.0
+    threshold: float = 0.5
+    scalar: float = 1.25
+    cut: float = 0.0
+
+    def scaled(self, metres_per_unit: float) -> SMRFParams:
+        """The same parameters expressed in a CRS unit (lengths divided, slope kept)."""
+        k = 1.0 / metres_per_unit
+        return SMRFParams(
+            self.cell * k,
+            self.slope,
+            self.window * k,
+            self.threshold * k,
+            self.scalar,
+            self.cut * k,
+        )
+
+
+@dataclass(frozen=True)
+class GroundSurface:
+    """The provisional ground model a method built: grid, surface and object mask."""
+
+    grid: GridSpec
+    surface: FloatArray
+    objects: BoolArray
+
+
+def smrf_surface(x: FloatArray, y: FloatArray, z: FloatArray, p: SMRFParams) -> GroundSurface:
+    """Steps 1–3 of SMRF: minimum surface, low-outlier and object detection, provisional DEM."""
+    grid = GridSpec.covering(float(x.min()), float(y.min()), float(x.max()), float(y.max()), p.cell)
+    zmin = cell_stat(grid, x, y, z, "min")
+    zi = inpaint_linear(zmin)
+    # low outliers: a single-radius progressive filter on the negated surface (slope 5)
+    low = progressive_filter(-zi, p.cell, 5.0, 1)
+    if low.any() and not low.all():
+        zmin = np.where(low, np.nan, zmin)
+        zi = inpaint_linear(zmin)
+    if p.cut > 0:
+        zi = opening(zi, max(1, round(p.cut / p.cell)))
+    objects = progressive_filter(zi, p.cell, p.slope, max(1, math.ceil(p.window / p.cell)))
+    provisional = np.where(objects | low, np.nan, zmin)
+    if np.isfinite(provisional).any():
+        dem = inpaint_linear(provisional)
+    else:
+        dem = zi
+    return GroundSurface(grid, dem, objects | low)
+
+
+def smrf(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    params: SMRFParams | None = None,
+    candidates: BoolArray | None = None,
+) -> BoolArray:
+    """Ground mask by the Simple Morphological Filter.
+
+    ``candidates`` (default: all) are the points allowed to shape the minimum surface and to
+    become ground (PDAL uses last and only returns that are not noise).
+
+    >>> import numpy as np
+    >>> xs, ys = np.meshgrid(np.arange(0, 30.0, 0.5), np.arange(0, 30.0, 0.5))
+    >>> x, y = xs.ravel(), ys.ravel()
+    >>> z = 0.1 * x + np.where((abs(x - 15) < 4) & (abs(y - 15) < 4), 8.0, 0.0)
+    >>> g = smrf(x, y, z)
+    >>> bool(g[(abs(x - 15) < 3) & (abs(y - 15) < 3)].any()), round(float(g.mean()), 2)
+    (False, 0.9)
+    """
+    p = params or SMRFParams()
+    n = x.shape[0]
+    cand = np.ones(n, dtype=bool) if candidates is None else candidates
+    ground = np.zeros(n, dtype=bool)
+    if cand.sum() < 3:
+        return ground
+    xs, ys, zs = x[cand], y[cand], z[cand]
+    gs = smrf_surface(xs, ys, zs, p)
+    ez = bilinear(gs.grid, gs.surface, xs, ys)
+    slope = slope_rise_run(gs.surface, p.cell)
+    r, c = gs.grid.index(xs, ys)
+    thr = p.threshold + p.scalar * slope[r, c]
+    ground[np.flatnonzero(cand)] = np.abs(zs - ez) <= thr
+    return ground
+
+
+# --------------------------------------------------------------------------- CSF
+@dataclass(frozen=True)
+class CSFParams:
+    """Cloth simulation parameters (PDAL ``filters.csf`` defaults), lengths in metres.
+
+    resolution: cloth grid spacing; rigidness: 1 steep, 2 relief, 3 flat terrain; step: time
+    step; threshold: point-to-cloth distance for ground; hdiff: height difference for the
+    slope post-processing; iterations: maximum number of steps; smooth: post-process slopes.
+    """
+
+    resolution: float = 1.0
+    rigidness: int = 2
+    step: float = 0.65
+    threshold: float = 0.5
+    hdiff: float = 0.3
+    iterations: int = 500
+    smooth: bool = True
+
+    def scaled(self, metres_per_unit: float) -> CSFParams:
+        k = 1.0 / metres_per_unit
+        return CSFParams(
+            self.resolution * k,
+            self.rigidness,
+            self.step,
+            self.threshold * k,
+            self.hdiff * k,
+            self.iterations,
+            self.smooth,
+        )
+
+
+_GRAVITY = 0.2
+_DAMPING = 0.01
+_ROUNDS = 3  # Jacobi constraint passes per unit of rigidness
+
+
+def _springs(h: FloatArray, movable: BoolArray, rigidness: int) -> FloatArray:
+    """Internal forces: each movable particle moves toward its 4 neighbours, a full share when
+    the neighbour is fixed and a half share when both can move, ``rigidness`` times."""
+    mv = movable.astype(np.float64)
+    for _ in range(rigidness * _ROUNDS):
+        p = np.pad(h, 1, mode="edge")
+        pm = np.pad(mv, 1, mode="edge")
+        delta = np.zeros_like(h)
+        weight = np.zeros_like(h)
+        for nb, nbm in (
+            (p[:-2, 1:-1], pm[:-2, 1:-1]),
+            (p[2:, 1:-1], pm[2:, 1:-1]),
+            (p[1:-1, :-2], pm[1:-1, :-2]),
+            (p[1:-1, 2:], pm[1:-1, 2:]),
+        ):
+            share = np.where(nbm > 0, 1.0, 2.0)
+            delta += share * (nb - h)
+            weight += share
+        h = h + mv * delta / weight
+    return h
+
+
+def csf_cloth(x: FloatArray, y: FloatArray, z: FloatArray, p: CSFParams) -> GroundSurface:
+    """Drop a cloth onto the inverted cloud; return the settled cloth in real heights."""
+    grid = GridSpec.covering(
+        float(x.min()), float(y.min()), float(x.max()), float(y.max()), p.resolution
+    )
+    lowest = cell_stat(grid, x, y, z, "min")
+    # low outliers would catch the cloth: drop cells far below their neighbourhood (as SMRF)
+    low = progressive_filter(-fill_nearest(lowest), p.resolution, 5.0, 1)
+    if low.any() and not low.all():
+        lowest = np.where(low, np.nan, lowest)
+    ihv = -fill_nearest(lowest)  # inverted lowest point per cell
+    top = float(ihv.max()) + 1.0
+    h = np.full(ihv.shape, top)
+    old = h.copy()
+    movable = np.ones(ihv.shape, dtype=bool)
+    acc = _GRAVITY * p.step * p.step
+    for it in range(p.iterations):
+        new = np.where(movable, h + (h - old) * (1.0 - _DAMPING) - acc, h)
+        old = h
+        h = _springs(new, movable, p.rigidness)
+        hit = movable & (h <= ihv)
+        if hit.any():
+            h = np.where(hit, ihv, h)
+            old = np.where(hit, ihv, old)
+            movable &= ~hit
+        if it > 10 and (not movable.any() or float(np.abs(h - old)[movable].max()) < 0.005):
+            break
+    if p.smooth:
+        for _ in range(max(grid.rows, grid.cols)):
+            fixed = ~movable
+            p_fixed = np.pad(fixed, 1, constant_values=False)
+            near_fixed = (
+                p_fixed[:-2, 1:-1] | p_fixed[2:, 1:-1] | p_fixed[1:-1, :-2] | p_fixed[1:-1, 2:]
+            )
+            snap = movable & near_fixed & (np.abs(h - ihv) < p.hdiff)
+            if not snap.any():
+                break
+            h = np.where(snap, ihv, h)
+            movable &= ~snap
+    return GroundSurface(grid, -h, movable)
+
+
+def csf(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    params: CSFParams | None = None,
+    candidates: BoolArray | None = None,
+) -> BoolArray:
+    """Ground mask by the Cloth Simulation Filter: points within ``threshold`` of the cloth."""
+    p = params or CSFParams()
+    n = x.shape[0]
+    cand = np.ones(n, dtype=bool) if candidates is None else candidates
+    ground = np.zeros(n, dtype=bool)
+    if cand.sum() < 3:
+        return ground
+    xs, ys, zs = x[cand], y[cand], z[cand]
+    cloth = csf_cloth(xs, ys, zs, p)
+    cz = bilinear(cloth.grid, cloth.surface, xs, ys)
+    ground[np.flatnonzero(cand)] = np.abs(zs - cz) < p.threshold
+    return ground

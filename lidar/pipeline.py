@@ -1,0 +1,337 @@
+"""Declarative pipelines of named stages (PDAL's habit), validated completely before running.
+
+A pipeline is JSON or YAML: ``{"pipeline": [stage, ...]}`` or a bare list. A stage is a dict
+with ``type`` and options, or a filename string (the first one is ``readers.las``; later ones
+are ``writers.las`` for .las/.laz and ``writers.gdal`` for .tif). Every problem of every stage
+is collected and reported at once; nothing runs until the whole pipeline is valid.
+
+When every stage is streamable (ranges, returns, crop, reproject, assign, LAS writers), the
+pipeline runs chunk by chunk in bounded memory; otherwise the cloud is read into memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import time
+import types
+import typing
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import laspy
+
+from dronekit_plzen.errors import BadInputError, StorageError
+from dronekit_plzen.i18n import _
+from lidar.cloud import PointCloud
+from lidar.io import _header_for, atomic_output, iter_chunks, read_cloud, write_cloud
+from lidar.stages import STAGES
+
+ProgressFn = Callable[[str, int, int], None]
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One validated stage: its type, options dataclass instance and position."""
+
+    type: str
+    options: Any
+    index: int
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    stages: tuple[Stage, ...]
+
+    @property
+    def streamable(self) -> bool:
+        return all(STAGES[s.type].streamable for s in self.stages)
+
+
+@dataclass
+class RunReport:
+    """Counts and timings of a run (what ``--json`` prints)."""
+
+    points_in: int = 0
+    points_out: int = 0
+    stages: list[dict[str, Any]] = field(default_factory=list)
+    outputs: list[dict[str, Any]] = field(default_factory=list)
+    streamed: bool = False
+    seconds: float = 0.0
+
+
+def _check_type(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_check_type(value, h) for h in typing.get_args(hint))
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if origin is list:
+        (inner,) = typing.get_args(hint)
+        return isinstance(value, list) and all(_check_type(v, inner) for v in value)
+    if isinstance(hint, type):
+        return isinstance(value, hint)
+    return True
+
+
+def _normalise(raw: Any, i: int, n: int) -> dict[str, Any]:
+    if isinstance(raw, str):
+        if i == 0:
+            return {"type": "readers.las", "filename": raw}
+        ext = Path(raw).suffix.lower()
+        if ext in (".las", ".laz"):
+            return {"type": "writers.las", "filename": raw}
+        if ext in (".tif", ".tiff"):
+            return {"type": "writers.gdal", "filename": raw}
+        raise BadInputError(
+            _("stage {i}: cannot tell the stage type of {f!r}").format(i=i + 1, f=raw)
+        )
+    if not isinstance(raw, dict):
+        raise BadInputError(_("stage {i}: expected an object or a filename").format(i=i + 1))
+    return dict(raw)
+
+
+def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
+    """Validate a pipeline document; raise one :class:`BadInputError` listing every problem."""
+    items = doc.get("pipeline") if isinstance(doc, dict) else doc
+    if not isinstance(items, list) or not items:
+        raise BadInputError(_("a pipeline is a non-empty list of stages (or {'pipeline': [...]})"))
+    errors: list[str] = []
+    stages: list[Stage] = []
+    base = base_dir or Path.cwd()
+    for i, raw in enumerate(items):
+        where = f"stage {i + 1}"
+        try:
+            d = _normalise(raw, i, len(items))
+        except BadInputError as exc:
+            errors.append(exc.message)
+            continue
+        typ = d.pop("type", None)
+        spec = STAGES.get(typ) if isinstance(typ, str) else None
+        if spec is None:
+            errors.append(
+                _("{w}: unknown stage type {t!r} (known: {k})").format(
+                    w=where, t=typ, k=", ".join(sorted(STAGES))
+                )
+            )
+            continue
+        where = f"{where} ({typ})"
+        hints = typing.get_type_hints(spec.options)
+        names = {f.name for f in dataclasses.fields(spec.options)}
+        if typ == "readers.las" and "spatialreference" not in d and "crs" in d:
+            d["spatialreference"] = d.pop("crs")
+        bad = False
+        for k, v in d.items():
+            if k not in names:
+                errors.append(_("{w}: unknown option {k!r}").format(w=where, k=k))
+                bad = True
+            elif (isinstance(v, int) and hints[k] is float) or _check_type(v, hints[k]):
+                continue
+            else:
+                errors.append(
+                    _("{w}: option {k!r} has the wrong type ({v!r})").format(w=where, k=k, v=v)
+                )
+                bad = True
+        if bad:
+            continue
+        opts = spec.options(**d)
+        if hasattr(opts, "check"):
+            errors.extend(f"{where}: {m}" for m in opts.check())
+        if spec.kind == "reader":
+            if i != 0:
+                errors.append(_("{w}: a reader must be the first stage").format(w=where))
+            fn = Path(opts.filename)
+            if not opts.filename:
+                errors.append(_("{w}: filename is required").format(w=where))
+            elif not (fn if fn.is_absolute() else base / fn).exists():
+                errors.append(_("{w}: input file not found: {f}").format(w=where, f=fn))
+            if opts.spatialreference is not None:
+                from dronekit_plzen.geo import as_crs
+
+                try:
+                    as_crs(opts.spatialreference)
+                except BadInputError as exc:
+                    errors.append(f"{where}: {exc.message}")
+        elif i == 0:
+            errors.append(_("{w}: the first stage must be a reader").format(w=where))
+        if spec.kind == "writer":
+            fn = Path(opts.filename)
+            if not opts.filename:
+                errors.append(_("{w}: filename is required").format(w=where))
+            elif not (fn if fn.is_absolute() else base / fn).parent.is_dir():
+                errors.append(
+                    _("{w}: output directory does not exist: {d}").format(w=where, d=fn.parent)
+                )
+            if typ == "writers.las" and fn.suffix.lower() not in (".las", ".laz"):
+                errors.append(_("{w}: filename must end in .las or .laz").format(w=where))
+        stages.append(Stage(typ, opts, i))
+    if errors:
+        raise BadInputError(_("invalid pipeline:") + "\n  " + "\n  ".join(errors))
+    if not any(STAGES[s.type].kind == "writer" for s in stages):
+        raise BadInputError(_("invalid pipeline: no writer stage, nothing would be produced"))
+    return Pipeline(tuple(stages))
+
+
+def load(path: str | os.PathLike[str]) -> Pipeline:
+    """Read and validate a JSON or YAML pipeline file (relative filenames: from its folder)."""
+    p = Path(path)
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise BadInputError(_("cannot read pipeline: {e}").format(e=exc), where=str(p)) from exc
+    try:
+        if p.suffix.lower() in (".yaml", ".yml"):
+            import yaml
+
+            doc = yaml.safe_load(text)
+        else:
+            doc = json.loads(text)
+    except Exception as exc:
+        raise BadInputError(
+            _("pipeline is not valid JSON/YAML: {e}").format(e=exc), where=str(p)
+        ) from exc
+    pipe = parse(doc, base_dir=p.parent)
+    return _rebase(pipe, p.parent)
+
+
+def _rebase(pipe: Pipeline, base: Path) -> Pipeline:
+    out = []
+    for s in pipe.stages:
+        fn = getattr(s.options, "filename", None)
+        if fn and not Path(fn).is_absolute():
+            s = Stage(s.type, dataclasses.replace(s.options, filename=str(base / fn)), s.index)
+        out.append(s)
+    return Pipeline(tuple(out))
+
+
+def _write(cloud: PointCloud, stage: Stage) -> dict[str, Any]:
+    o = stage.options
+    if stage.type == "writers.las":
+        write_cloud(cloud, o.filename, scale=o.scale)
+        return {"stage": stage.type, "file": o.filename, "points": len(cloud)}
+    from lidar.products import write_product
+
+    res = write_product(
+        cloud,
+        o.product,
+        o.filename,
+        resolution_m=o.resolution,
+        method=o.method,
+        interval=o.interval,
+    )
+    res["stage"] = stage.type
+    return res
+
+
+def run(
+    pipe: Pipeline, *, progress: ProgressFn | None = None, stream: bool | None = None
+) -> RunReport:
+    """Run a validated pipeline; stream chunk by chunk when possible (or when ``stream``)."""
+    t0 = time.perf_counter()
+    do_stream = pipe.streamable if stream is None else stream
+    if do_stream and not pipe.streamable:
+        raise BadInputError(_("this pipeline has stages that need the whole cloud"))
+    report = _run_stream(pipe, progress) if do_stream else _run_memory(pipe, progress)
+    report.seconds = time.perf_counter() - t0
+    return report
+
+
+def _run_memory(pipe: Pipeline, progress: ProgressFn | None) -> RunReport:
+    reader = pipe.stages[0].options
+    rep = RunReport()
+    t = time.perf_counter()
+    cloud = read_cloud(reader.filename, crs=reader.spatialreference, chunk_size=reader.chunk_size)
+    rep.points_in = len(cloud)
+    rep.stages.append(
+        {"stage": "readers.las", "points": len(cloud), "seconds": time.perf_counter() - t}
+    )
+    n = len(pipe.stages)
+    for k, st in enumerate(pipe.stages[1:], start=1):
+        if progress:
+            progress(st.type, k, n)
+        t = time.perf_counter()
+        spec = STAGES[st.type]
+        if spec.kind == "writer":
+            rep.outputs.append(_write(cloud, st))
+        else:
+            assert spec.apply is not None
+            cloud = spec.apply(cloud, st.options)
+        rep.stages.append(
+            {"stage": st.type, "points": len(cloud), "seconds": time.perf_counter() - t}
+        )
+    rep.points_out = len(cloud)
+    return rep
+
+
+def _run_stream(pipe: Pipeline, progress: ProgressFn | None) -> RunReport:
+    reader = pipe.stages[0].options
+    rep = RunReport(streamed=True)
+    writers: dict[int, tuple[laspy.LasWriter, Path]] = {}
+    counts: dict[int, int] = {}
+    ok = False
+    from contextlib import ExitStack
+
+    with ExitStack() as stack:
+        try:
+            for chunk_no, chunk in enumerate(
+                iter_chunks(
+                    reader.filename, crs=reader.spatialreference, chunk_size=reader.chunk_size
+                )
+            ):
+                if progress:
+                    progress("chunk", chunk_no + 1, 0)
+                rep.points_in += len(chunk)
+                cloud = chunk
+                for st in pipe.stages[1:]:
+                    spec = STAGES[st.type]
+                    if spec.kind == "writer":
+                        if st.index not in writers:
+                            tmp_ctx = atomic_output(st.options.filename)
+                            tmp = stack.enter_context(tmp_ctx)
+                            header = _header_for(cloud, st.options.scale)
+                            w = laspy.open(
+                                str(tmp),
+                                mode="w",
+                                header=header,
+                                do_compress=Path(st.options.filename).suffix.lower() == ".laz",
+                            )
+                            writers[st.index] = (w, tmp)
+                            counts[st.index] = 0
+                        _append(writers[st.index][0], cloud)
+                        counts[st.index] += len(cloud)
+                    else:
+                        assert spec.apply is not None
+                        cloud = spec.apply(cloud, st.options)
+                rep.points_out += len(cloud)
+            ok = True
+        finally:
+            for w, _tmp in writers.values():
+                w.close()
+            if not ok:
+                for _w, tmp in writers.values():
+                    tmp.unlink(missing_ok=True)
+    for st in pipe.stages[1:]:
+        if STAGES[st.type].kind == "writer":
+            if st.index not in writers:
+                raise StorageError(_("no points reached the writer"), where=st.options.filename)
+            rep.outputs.append(
+                {"stage": st.type, "file": st.options.filename, "points": counts[st.index]}
+            )
+    return rep
+
+
+def _append(writer: laspy.LasWriter, cloud: PointCloud) -> None:
+    rec = laspy.ScaleAwarePointRecord.zeros(len(cloud), header=writer.header)
+    rec.x, rec.y, rec.z = cloud.x, cloud.y, cloud.z
+    names = set(writer.header.point_format.dimension_names)
+    for k, v in cloud.dims.items():
+        if k in names:
+            rec[k] = v
+    writer.write_points(rec)

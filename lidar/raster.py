@@ -1,0 +1,294 @@
+"""Raster products from point clouds: DTM, DSM, CHM, intensity, density, hillshade, contours,
+volumes and differences; Cloud-Optimized GeoTIFF output with CRS and nodata (rasterio).
+
+Computation functions return ``(GridSpec, ndarray)``-friendly arrays with NaN for no data; only
+:func:`write_geotiff`, :func:`read_geotiff` and :func:`write_contours` touch files.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pyproj import CRS
+from scipy.interpolate import LinearNDInterpolator
+from scipy.spatial import Delaunay, QhullError, cKDTree
+
+from dronekit_plzen.errors import BadInputError, CorruptFileError
+from dronekit_plzen.i18n import _
+from lidar.grid import GridSpec, cell_stat, fill_nearest
+from lidar.io import atomic_output
+
+FloatArray = NDArray[np.float64]
+NODATA = -9999.0
+
+
+def _centroids(
+    grid: GridSpec, x: FloatArray, y: FloatArray, z: FloatArray
+) -> tuple[FloatArray, FloatArray, FloatArray]:
+    """Per-cell centroid of the points (x, y, z means): a TIN of these is unbiased and small."""
+    cnt = cell_stat(grid, x, y, x, "count").ravel()
+    hit = cnt > 0
+    mx = cell_stat(grid, x, y, x, "mean").ravel()[hit]
+    my = cell_stat(grid, x, y, y, "mean").ravel()[hit]
+    mz = cell_stat(grid, x, y, z, "mean").ravel()[hit]
+    return mx, my, mz
+
+
+def tin_surface(
+    grid: GridSpec, x: FloatArray, y: FloatArray, z: FloatArray, *, fill_outside: bool = False
+) -> FloatArray:
+    """Linear interpolation on a TIN (Delaunay) of the cell centroids of the points, at cell
+    centres. Gaps inside the points' hull are filled; outside it NaN (or nearest value)."""
+    if x.size == 0:
+        return np.full((grid.rows, grid.cols), np.nan)
+    mx, my, mz = _centroids(grid, x, y, z)
+    cx, cy = grid.centres()
+    out = np.full(cx.shape, np.nan)
+    if mx.size >= 3:
+        try:
+            interp = LinearNDInterpolator(Delaunay(np.column_stack([mx, my])), mz)
+            out = np.asarray(interp(cx, cy))
+        except QhullError:
+            pass
+    if fill_outside or mx.size < 3:
+        bad = ~np.isfinite(out)
+        if bad.any():
+            _d, i = cKDTree(np.column_stack([mx, my])).query(
+                np.column_stack([cx[bad], cy[bad]]), k=1
+            )
+            out[bad] = mz[i]
+    return out
+
+
+def idw_surface(
+    grid: GridSpec,
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    *,
+    k: int = 8,
+    power: float = 2.0,
+    max_dist: float | None = None,
+) -> FloatArray:
+    """Inverse-distance weighting of the ``k`` nearest cell centroids at each cell centre;
+    cells farther than ``max_dist`` (default 5 cells) from any point stay NaN."""
+    mx, my, mz = _centroids(grid, x, y, z)
+    cx, cy = grid.centres()
+    if mx.size == 0:
+        return np.full(cx.shape, np.nan)
+    kk = min(k, mx.size)
+    d, i = cKDTree(np.column_stack([mx, my])).query(
+        np.column_stack([cx.ravel(), cy.ravel()]), k=kk, workers=-1
+    )
+    d = d.reshape(-1, kk)
+    i = i.reshape(-1, kk)
+    w = 1.0 / np.maximum(d, 1e-9) ** power
+    val = (w * mz[i]).sum(axis=1) / w.sum(axis=1)
+    limit = max_dist if max_dist is not None else 5.0 * grid.res
+    val[d[:, 0] > limit] = np.nan
+    return val.reshape(cx.shape)
+
+
+def dtm(
+    grid: GridSpec,
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    ground: NDArray[np.bool_],
+    *,
+    method: str = "tin",
+) -> FloatArray:
+    """Digital terrain model from the ground points (``tin`` or ``idw``), no holes in the hull."""
+    if not ground.any():
+        raise BadInputError(_("no ground points: classify ground before making a DTM"))
+    if method == "tin":
+        return tin_surface(grid, x[ground], y[ground], z[ground])
+    if method == "idw":
+        return idw_surface(grid, x[ground], y[ground], z[ground])
+    raise BadInputError(_("unknown DTM method {m!r}: use tin or idw").format(m=method))
+
+
+def dsm(
+    grid: GridSpec,
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    first: NDArray[np.bool_],
+    *,
+    fill: bool = True,
+) -> FloatArray:
+    """Digital surface model: highest first return per cell; empty cells inside the hull filled
+    from a TIN of the cell maxima."""
+    if not first.any():
+        raise BadInputError(_("no first returns for a DSM"))
+    top = cell_stat(grid, x[first], y[first], z[first], "max")
+    if fill and (~np.isfinite(top)).any():
+        cx, cy = grid.centres()
+        ok = np.isfinite(top)
+        filled = tin_surface(grid, cx[ok], cy[ok], top[ok])
+        top = np.where(ok, top, filled)
+    return top
+
+
+def chm(dsm_m: FloatArray, dtm_m: FloatArray) -> FloatArray:
+    """Canopy height model: DSM − DTM, negative values clipped to 0."""
+    return np.asarray(np.clip(dsm_m - dtm_m, 0.0, None))
+
+
+def intensity(grid: GridSpec, x: FloatArray, y: FloatArray, value: FloatArray) -> FloatArray:
+    """Mean intensity per cell."""
+    return cell_stat(grid, x, y, value.astype(np.float64), "mean")
+
+
+def density(grid: GridSpec, x: FloatArray, y: FloatArray, cell_area_m2: float) -> FloatArray:
+    """Points per square metre per cell (NaN where empty)."""
+    cnt = cell_stat(grid, x, y, x, "count")
+    return np.where(cnt > 0, cnt / cell_area_m2, np.nan)
+
+
+def hillshade(
+    surface: FloatArray,
+    res: float,
+    *,
+    azimuth_deg: float = 315.0,
+    altitude_deg: float = 45.0,
+    z_factor: float = 1.0,
+) -> FloatArray:
+    """Hillshade 0–255 (Horn-like gradients, light from ``azimuth_deg``/``altitude_deg``)."""
+    filled = fill_nearest(surface)
+    gy, gx = np.gradient(filled * z_factor, res)
+    slope = np.arctan(np.hypot(gx, gy))
+    aspect = np.arctan2(-gx, gy)  # north-up rows: +gy means values grow southward
+    zen = math.radians(90.0 - altitude_deg)
+    az = math.radians(azimuth_deg)
+    shade = np.cos(zen) * np.cos(slope) + np.sin(zen) * np.sin(slope) * np.cos(az - aspect)
+    out = np.clip(shade, 0, 1) * 255.0
+    return np.where(np.isfinite(surface), out, np.nan)
+
+
+def difference(a: FloatArray, b: FloatArray) -> FloatArray:
+    """a − b where both have data (change detection between two DTMs on one grid)."""
+    if a.shape != b.shape:
+        raise BadInputError(
+            _("surfaces have different shapes {a} and {b}").format(a=a.shape, b=b.shape)
+        )
+    return np.asarray(a - b)
+
+
+def volume_between(top: FloatArray, base: FloatArray, cell_area_m2: float) -> dict[str, float]:
+    """Volumes between two surfaces on the same grid (m³): ``fill`` where top is above base
+    (a stockpile), ``cut`` where below, ``net`` = fill − cut, and the compared ``area_m2``."""
+    d = difference(top, base)
+    ok = np.isfinite(d)
+    above = np.where(ok & (d > 0), d, 0.0).sum() * cell_area_m2
+    below = -np.where(ok & (d < 0), d, 0.0).sum() * cell_area_m2
+    return {
+        "fill_m3": float(above),
+        "cut_m3": float(below),
+        "net_m3": float(above - below),
+        "area_m2": float(ok.sum() * cell_area_m2),
+    }
+
+
+def contours(
+    grid: GridSpec, surface: FloatArray, interval: float, *, base: float = 0.0
+) -> dict[str, Any]:
+    """Contour lines every ``interval`` as a GeoJSON FeatureCollection (``elevation`` property)."""
+    import contourpy
+
+    if interval <= 0:
+        raise BadInputError(_("contour interval must be positive"))
+    ok = np.isfinite(surface)
+    feats: list[dict[str, Any]] = []
+    if ok.sum() >= 4:
+        cx, cy = grid.centres()
+        gen = contourpy.contour_generator(
+            cx, cy, np.ma.masked_invalid(surface), line_type=contourpy.LineType.Separate
+        )
+        lo = math.ceil((np.nanmin(surface) - base) / interval) * interval + base
+        for level in np.arange(lo, np.nanmax(surface) + 1e-9, interval):
+            for line in gen.lines(float(level)):
+                arr = np.asarray(line)
+                if arr.shape[0] >= 2:
+                    feats.append(
+                        {
+                            "type": "Feature",
+                            "properties": {"elevation": round(float(level), 6)},
+                            "geometry": {
+                                "type": "LineString",
+                                "coordinates": arr.round(3).tolist(),
+                            },
+                        }
+                    )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def write_contours(fc: dict[str, Any], path: str | os.PathLike[str], crs: CRS | None) -> Path:
+    """Write a contour FeatureCollection as GeoJSON (with a ``crs`` member naming the CRS)."""
+    doc = dict(fc)
+    if crs is not None:
+        doc["crs"] = {"type": "name", "properties": {"name": crs.to_string()}}
+    target = Path(path)
+    with atomic_output(target) as tmp:
+        tmp.write_text(json.dumps(doc), encoding="utf-8")
+    return target
+
+
+def write_geotiff(
+    path: str | os.PathLike[str],
+    data: FloatArray,
+    grid: GridSpec,
+    crs: CRS | None,
+    *,
+    nodata: float = NODATA,
+    description: str = "",
+    dtype: str = "float32",
+) -> Path:
+    """Write a single-band Cloud-Optimized GeoTIFF (DEFLATE, tiled, overviews) atomically."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    target = Path(path)
+    arr = np.where(np.isfinite(data), data, nodata).astype(dtype)
+    profile = {
+        "driver": "COG",
+        "width": grid.cols,
+        "height": grid.rows,
+        "count": 1,
+        "dtype": dtype,
+        "crs": crs.to_wkt() if crs is not None else None,
+        "transform": from_origin(grid.left, grid.top, grid.res, grid.res),
+        "nodata": nodata,
+        "compress": "DEFLATE",
+        "BLOCKSIZE": 256,
+    }
+    with atomic_output(target) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(arr, 1)
+        if description:
+            dst.set_band_description(1, description)
+    return target
+
+
+def read_geotiff(path: str | os.PathLike[str]) -> tuple[FloatArray, GridSpec, CRS | None]:
+    """Read band 1 of a north-up GeoTIFF with square cells as (array with NaN, grid, CRS)."""
+    import rasterio
+
+    try:
+        with rasterio.open(path) as src:
+            a = src.read(1).astype(np.float64)
+            if src.nodata is not None:
+                a[a == src.nodata] = np.nan
+            t = src.transform
+            if abs(abs(t.a) - abs(t.e)) > 1e-9 or t.b != 0 or t.d != 0:
+                raise BadInputError(_("raster cells must be square and north-up"), where=str(path))
+            grid = GridSpec(t.c, t.f, t.a, src.height, src.width)
+            crs = CRS.from_wkt(src.crs.to_wkt()) if src.crs else None
+            return a, grid, crs
+    except rasterio.errors.RasterioIOError as exc:
+        raise CorruptFileError(_("cannot read raster: {e}").format(e=exc), where=str(path)) from exc

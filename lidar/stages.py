@@ -1,0 +1,341 @@
+"""The named pipeline stages: options dataclasses and the functions that apply them.
+
+Each stage is ``apply(cloud, options) -> cloud`` over :mod:`lidar.filters`, :mod:`lidar.ground`,
+:mod:`lidar.classify`; options are frozen dataclasses whose fields are the PDAL-style option
+names, so a pipeline can be validated completely (names, types, values) before anything runs.
+Length options are in metres and converted with the cloud's ``xy_unit_m``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.geo import as_crs
+from dronekit_plzen.i18n import _
+from lidar import filters
+from lidar.classify import ClassifyParams, classify_objects, height_above_ground
+from lidar.cloud import GROUND, NOISE, UNCLASSIFIED, PointCloud
+from lidar.ground import CSFParams, SMRFParams, csf, smrf
+
+HAG = "HeightAboveGround"
+
+
+def z_in_xy_units(cloud: PointCloud) -> np.ndarray:
+    """Heights expressed in the horizontal unit (for slope-aware algorithms)."""
+    if cloud.z_unit_m == cloud.xy_unit_m:
+        return cloud.z
+    return np.asarray(cloud.z * (cloud.z_unit_m / cloud.xy_unit_m))
+
+
+@dataclass(frozen=True)
+class ReaderOptions:
+    filename: str = ""
+    spatialreference: str | None = None
+    chunk_size: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class OutlierOptions:
+    method: str = "statistical"
+    mean_k: int = 8
+    multiplier: float = 2.5
+    radius: float = 1.0
+    min_k: int = 2
+
+    def check(self) -> list[str]:
+        errs = []
+        if self.method not in ("statistical", "radius"):
+            errs.append(_("method must be statistical or radius"))
+        if self.mean_k < 1 or self.min_k < 0 or self.radius <= 0 or self.multiplier <= 0:
+            errs.append(_("mean_k, radius and multiplier must be positive"))
+        return errs
+
+
+@dataclass(frozen=True)
+class SMRFOptions:
+    cell: float = 1.0
+    slope: float = 0.15
+    window: float = 18.0
+    threshold: float = 0.5
+    scalar: float = 1.25
+    cut: float = 0.0
+    returns: str = "last,only"
+
+    def check(self) -> list[str]:
+        if min(self.cell, self.window, self.threshold) <= 0 or self.slope < 0 or self.cut < 0:
+            return [_("cell, window and threshold must be positive; slope and cut not negative")]
+        return []
+
+
+@dataclass(frozen=True)
+class CSFOptions:
+    resolution: float = 1.0
+    rigidness: int = 2
+    step: float = 0.65
+    threshold: float = 0.5
+    hdiff: float = 0.3
+    iterations: int = 500
+    smooth: bool = True
+    returns: str = "last,only"
+
+    def check(self) -> list[str]:
+        errs = []
+        if self.rigidness not in (1, 2, 3):
+            errs.append(_("rigidness must be 1, 2 or 3"))
+        if min(self.resolution, self.step, self.threshold) <= 0 or self.iterations < 1:
+            errs.append(_("resolution, step, threshold and iterations must be positive"))
+        return errs
+
+
+@dataclass(frozen=True)
+class HagOptions:
+    cell: float = 1.0
+
+
+@dataclass(frozen=True)
+class ClassifyOptions:
+    min_height: float = 0.15
+    low_veg_max: float = 0.5
+    medium_veg_max: float = 2.0
+    building_min_height: float = 2.0
+    k: int = 12
+
+
+@dataclass(frozen=True)
+class RangeOptions:
+    limits: str = ""
+
+    def check(self) -> list[str]:
+        try:
+            filters.parse_ranges(self.limits)
+        except BadInputError as exc:
+            return [exc.message]
+        return []
+
+
+@dataclass(frozen=True)
+class ReturnsOptions:
+    groups: str = "last,only"
+
+    def check(self) -> list[str]:
+        try:
+            filters.returns_mask(np.ones(1), np.ones(1), self.groups)
+        except BadInputError as exc:
+            return [exc.message]
+        return []
+
+
+@dataclass(frozen=True)
+class VoxelOptions:
+    cell: float = 0.5
+
+    def check(self) -> list[str]:
+        return [] if self.cell > 0 else [_("cell must be positive")]
+
+
+@dataclass(frozen=True)
+class ReprojectOptions:
+    out_srs: str = ""
+    in_srs: str | None = None
+
+    def check(self) -> list[str]:
+        errs = []
+        for v in (self.out_srs, self.in_srs):
+            if v is None:
+                continue
+            try:
+                as_crs(v)
+            except BadInputError as exc:
+                errs.append(exc.message)
+        return errs
+
+
+@dataclass(frozen=True)
+class CropOptions:
+    bounds: list[float] | None = None
+    polygon: str | None = None
+
+    def check(self) -> list[str]:
+        if (self.bounds is None) == (self.polygon is None):
+            return [_("give exactly one of bounds [minx, miny, maxx, maxy] or polygon (WKT)")]
+        if self.bounds is not None:
+            b = self.bounds
+            if len(b) != 4 or not (b[0] < b[2] and b[1] < b[3]):
+                return [_("bounds must be [minx, miny, maxx, maxy] with min < max")]
+        if self.polygon is not None:
+            try:
+                filters.crop_polygon_mask(np.zeros(1), np.zeros(1), self.polygon)
+            except BadInputError as exc:
+                return [exc.message]
+            except Exception as exc:
+                return [_("polygon is not valid WKT: {e}").format(e=exc)]
+        return []
+
+
+@dataclass(frozen=True)
+class AssignOptions:
+    classification: int = 1
+
+    def check(self) -> list[str]:
+        return [] if 0 <= self.classification <= 255 else [_("classification must be 0–255")]
+
+
+@dataclass(frozen=True)
+class LasWriterOptions:
+    filename: str = ""
+    scale: float | None = None
+
+
+@dataclass(frozen=True)
+class GdalWriterOptions:
+    filename: str = ""
+    product: str = "dtm"
+    resolution: float = 1.0
+    method: str = "tin"
+    interval: float = 1.0
+
+    def check(self) -> list[str]:
+        errs = []
+        if self.product not in PRODUCTS:
+            errs.append(_("product must be one of {p}").format(p=", ".join(sorted(PRODUCTS))))
+        if self.resolution <= 0:
+            errs.append(_("resolution must be positive"))
+        if self.method not in ("tin", "idw"):
+            errs.append(_("method must be tin or idw"))
+        return errs
+
+
+PRODUCTS = {"dtm", "dsm", "chm", "intensity", "density", "hillshade", "contours"}
+
+
+def _candidates(cloud: PointCloud, returns: str) -> np.ndarray:
+    rn = cloud.dim("return_number", 1)
+    nr = cloud.dim("number_of_returns", 1)
+    mask = filters.returns_mask(rn, nr, returns) if returns else np.ones(len(cloud), bool)
+    return np.asarray(mask & (cloud.classification != NOISE))
+
+
+def _set_ground(cloud: PointCloud, ground: np.ndarray) -> PointCloud:
+    cls = cloud.classification.copy()
+    cls[(cls == GROUND) & ~ground] = UNCLASSIFIED
+    cls[ground] = GROUND
+    return cloud.with_dims(classification=cls)
+
+
+def apply_outlier(cloud: PointCloud, o: OutlierOptions) -> PointCloud:
+    xyz = np.column_stack([cloud.x, cloud.y, z_in_xy_units(cloud)])
+    if o.method == "statistical":
+        out = filters.statistical_outliers(xyz, k=o.mean_k, multiplier=o.multiplier)
+    else:
+        out = filters.radius_outliers(xyz, radius=o.radius / cloud.xy_unit_m, min_k=o.min_k)
+    return cloud.with_dims(classification=filters.mark_noise(cloud.classification, out))
+
+
+def apply_smrf(cloud: PointCloud, o: SMRFOptions) -> PointCloud:
+    p = SMRFParams(o.cell, o.slope, o.window, o.threshold, o.scalar, o.cut).scaled(cloud.xy_unit_m)
+    g = smrf(cloud.x, cloud.y, z_in_xy_units(cloud), p, _candidates(cloud, o.returns))
+    return _set_ground(cloud, g)
+
+
+def apply_csf(cloud: PointCloud, o: CSFOptions) -> PointCloud:
+    p = CSFParams(
+        o.resolution, o.rigidness, o.step, o.threshold, o.hdiff, o.iterations, o.smooth
+    ).scaled(cloud.xy_unit_m)
+    g = csf(cloud.x, cloud.y, z_in_xy_units(cloud), p, _candidates(cloud, o.returns))
+    return _set_ground(cloud, g)
+
+
+def ground_mask(cloud: PointCloud) -> np.ndarray:
+    g = cloud.classification == GROUND
+    if not g.any():
+        raise BadInputError(
+            _("no ground points (class 2): run filters.smrf or filters.csf first"),
+            where=cloud.source,
+        )
+    return np.asarray(g)
+
+
+def apply_hag(cloud: PointCloud, o: HagOptions) -> PointCloud:
+    zx = z_in_xy_units(cloud)
+    h = height_above_ground(cloud.x, cloud.y, zx, ground_mask(cloud), cell=o.cell / cloud.xy_unit_m)
+    return cloud.with_dims(**{HAG: h * (cloud.xy_unit_m / cloud.z_unit_m)})
+
+
+def apply_classify(cloud: PointCloud, o: ClassifyOptions) -> PointCloud:
+    if HAG not in cloud.dims:
+        cloud = apply_hag(cloud, HagOptions())
+    hag_m = cloud.dims[HAG] * cloud.z_unit_m
+    xyz_m = np.column_stack([cloud.x, cloud.y, z_in_xy_units(cloud)]) * cloud.xy_unit_m
+    p = ClassifyParams(o.min_height, o.low_veg_max, o.medium_veg_max, o.building_min_height, o.k)
+    xyz_m -= xyz_m.min(axis=0)
+    return cloud.with_dims(classification=classify_objects(xyz_m, hag_m, cloud.classification, p))
+
+
+def apply_range(cloud: PointCloud, o: RangeOptions) -> PointCloud:
+    return cloud.select(filters.range_mask(cloud, o.limits))
+
+
+def apply_returns(cloud: PointCloud, o: ReturnsOptions) -> PointCloud:
+    m = filters.returns_mask(
+        cloud.dim("return_number", 1), cloud.dim("number_of_returns", 1), o.groups
+    )
+    return cloud.select(m)
+
+
+def apply_voxel(cloud: PointCloud, o: VoxelOptions) -> PointCloud:
+    xyz = np.column_stack([cloud.x, cloud.y, z_in_xy_units(cloud)])
+    return cloud.select(filters.voxel_thin(xyz, o.cell / cloud.xy_unit_m))
+
+
+def apply_reproject(cloud: PointCloud, o: ReprojectOptions) -> PointCloud:
+    return filters.reproject(cloud, o.out_srs, src_crs=o.in_srs)
+
+
+def apply_crop(cloud: PointCloud, o: CropOptions) -> PointCloud:
+    if o.bounds is not None:
+        b = o.bounds
+        return cloud.select(filters.crop_bounds_mask(cloud.x, cloud.y, (b[0], b[1], b[2], b[3])))
+    assert o.polygon is not None
+    return cloud.select(filters.crop_polygon_mask(cloud.x, cloud.y, o.polygon))
+
+
+def apply_assign(cloud: PointCloud, o: AssignOptions) -> PointCloud:
+    return cloud.with_dims(classification=np.full(len(cloud), o.classification, np.uint8))
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """A stage type: its options class, its function, whether it can run chunk by chunk."""
+
+    options: type
+    apply: Callable[[PointCloud, Any], PointCloud] | None
+    kind: str  # reader | filter | writer
+    streamable: bool
+
+
+STAGES: dict[str, StageSpec] = {
+    "readers.las": StageSpec(ReaderOptions, None, "reader", True),
+    "filters.outlier": StageSpec(OutlierOptions, apply_outlier, "filter", False),
+    "filters.smrf": StageSpec(SMRFOptions, apply_smrf, "filter", False),
+    "filters.csf": StageSpec(CSFOptions, apply_csf, "filter", False),
+    "filters.hag": StageSpec(HagOptions, apply_hag, "filter", False),
+    "filters.classify": StageSpec(ClassifyOptions, apply_classify, "filter", False),
+    "filters.range": StageSpec(RangeOptions, apply_range, "filter", True),
+    "filters.returns": StageSpec(ReturnsOptions, apply_returns, "filter", True),
+    "filters.voxel": StageSpec(VoxelOptions, apply_voxel, "filter", False),
+    "filters.reproject": StageSpec(ReprojectOptions, apply_reproject, "filter", True),
+    "filters.crop": StageSpec(CropOptions, apply_crop, "filter", True),
+    "filters.assign": StageSpec(AssignOptions, apply_assign, "filter", True),
+    "writers.las": StageSpec(LasWriterOptions, None, "writer", True),
+    "writers.gdal": StageSpec(GdalWriterOptions, None, "writer", False),
+}
+
+
+def with_defaults(options: Any, **kw: Any) -> Any:
+    """A copy of an options dataclass with some fields replaced."""
+    return replace(options, **kw)

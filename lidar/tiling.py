@@ -1,0 +1,331 @@
+"""Tiled processing with buffers: stream a large file into buffered tiles (bounded memory),
+classify and grid each tile in parallel (a process pool or a Dask distributed cluster), and
+mosaic the tiles' core windows into seamless rasters.
+
+Every tile's grid is a window of one global grid, and each tile is processed with a buffer
+around its core so ground filters and TINs see the neighbourhood: the mosaic has no seams.
+"""
+
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import laspy
+import numpy as np
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
+from lidar.grid import GridSpec
+from lidar.io import _header_for, atomic_output, iter_chunks, las_info, read_cloud
+
+ProgressFn = Callable[[int, int], None]
+
+
+@dataclass(frozen=True)
+class Tile:
+    """A tile: its column/row, core bounds and buffered bounds (CRS units)."""
+
+    col: int
+    row: int
+    core: tuple[float, float, float, float]
+    buffered: tuple[float, float, float, float]
+
+    @property
+    def name(self) -> str:
+        return f"tile_{self.col:03d}_{self.row:03d}"
+
+
+def plan_tiles(
+    bounds: tuple[float, float, float, float],
+    size: float,
+    buffer: float,
+    origin: tuple[float, float],
+) -> list[Tile]:
+    """Square tiles of ``size`` aligned to ``origin`` covering ``bounds``, with ``buffer``."""
+    minx, miny, maxx, maxy = bounds
+    c0 = math.floor((minx - origin[0]) / size)
+    c1 = math.floor((maxx - origin[0]) / size)
+    r0 = math.floor((miny - origin[1]) / size)
+    r1 = math.floor((maxy - origin[1]) / size)
+    tiles = []
+    for c in range(c0, c1 + 1):
+        for r in range(r0, r1 + 1):
+            x0 = origin[0] + c * size
+            y0 = origin[1] + r * size
+            core = (x0, y0, x0 + size, y0 + size)
+            buf = (x0 - buffer, y0 - buffer, x0 + size + buffer, y0 + size + buffer)
+            tiles.append(Tile(c - c0, r - r0, core, buf))
+    return tiles
+
+
+def split_into_tiles(
+    path: str | os.PathLike[str],
+    tiles: list[Tile],
+    work_dir: Path,
+    *,
+    crs: Any = None,
+    chunk_size: int = 1_000_000,
+) -> dict[str, tuple[Path, int]]:
+    """Stream ``path`` chunk by chunk into one LAZ per buffered tile (memory: one chunk)."""
+    writers: dict[str, laspy.LasWriter] = {}
+    counts: dict[str, int] = {}
+    paths: dict[str, Path] = {}
+    try:
+        for chunk in iter_chunks(path, crs=crs, chunk_size=chunk_size):
+            for t in tiles:
+                bx = t.buffered
+                m = (chunk.x >= bx[0]) & (chunk.x < bx[2]) & (chunk.y >= bx[1]) & (chunk.y < bx[3])
+                if not m.any():
+                    continue
+                part = chunk.select(m)
+                if t.name not in writers:
+                    p = work_dir / f"{t.name}.laz"
+                    writers[t.name] = laspy.open(
+                        str(p), mode="w", header=_header_for(part, None), do_compress=True
+                    )
+                    paths[t.name] = p
+                    counts[t.name] = 0
+                w = writers[t.name]
+                rec = laspy.ScaleAwarePointRecord.zeros(len(part), header=w.header)
+                rec.x, rec.y, rec.z = part.x, part.y, part.z
+                names = set(w.header.point_format.dimension_names)
+                for k, v in part.dims.items():
+                    if k in names:
+                        rec[k] = v
+                w.write_points(rec)
+                counts[t.name] += len(part)
+    finally:
+        for w in writers.values():
+            w.close()
+    return {k: (paths[k], counts[k]) for k in paths}
+
+
+@dataclass(frozen=True)
+class TileJob:
+    """What a worker needs (picklable): the tile file, its window of the global grid, params."""
+
+    tile: Tile
+    laz: str
+    grid: GridSpec
+    products: tuple[str, ...]
+    method: str
+    crs_wkt: str | None
+    out_dir: str
+    classified_dir: str | None
+
+
+def process_tile(job: TileJob) -> dict[str, Any]:
+    """Worker: read a buffered tile, outliers + ground, write each product's core window as a
+    temporary GeoTIFF; returns paths, counts and timings."""
+    from lidar.products import product
+    from lidar.raster import write_geotiff
+    from lidar.stages import (
+        CSFOptions,
+        OutlierOptions,
+        SMRFOptions,
+        apply_csf,
+        apply_outlier,
+        apply_smrf,
+    )
+
+    t0 = time.perf_counter()
+    cloud = read_cloud(job.laz, crs=job.crs_wkt, check_crs=False)
+    cloud = apply_outlier(cloud, OutlierOptions())
+    if job.method == "csf":
+        cloud = apply_csf(cloud, CSFOptions())
+    else:
+        cloud = apply_smrf(cloud, SMRFOptions())
+    # the tile's raster is computed on a buffered window of the global grid, then cropped
+    g = job.grid
+    cx0, cy0, cx1, cy1 = job.tile.core
+    bx0, by0, bx1, by1 = job.tile.buffered
+    col0 = max(0, math.floor((bx0 - g.left) / g.res))
+    row0 = max(0, math.floor((g.top - by1) / g.res))
+    col1 = min(g.cols, math.ceil((bx1 - g.left) / g.res))
+    row1 = min(g.rows, math.ceil((g.top - by0) / g.res))
+    win = GridSpec(g.left + col0 * g.res, g.top - row0 * g.res, g.res, row1 - row0, col1 - col0)
+    ccol0 = max(0, round((cx0 - g.left) / g.res))
+    ccol1 = min(g.cols, round((cx1 - g.left) / g.res))
+    crow0 = max(0, round((g.top - cy1) / g.res))
+    crow1 = min(g.rows, round((g.top - cy0) / g.res))
+    core = GridSpec(
+        g.left + ccol0 * g.res, g.top - crow0 * g.res, g.res, crow1 - crow0, ccol1 - ccol0
+    )
+    out: dict[str, Any] = {"tile": job.tile.name, "points": len(cloud), "files": {}}
+    if core.rows <= 0 or core.cols <= 0 or len(cloud) == 0:
+        out["seconds"] = time.perf_counter() - t0
+        return out
+    for name in job.products:
+        a = product(cloud, name, win)
+        r, c = core.top, core.left
+        ro = round((win.top - r) / g.res)
+        co = round((c - win.left) / g.res)
+        sub = a[ro : ro + core.rows, co : co + core.cols]
+        p = Path(job.out_dir) / f"{job.tile.name}_{name}.tif"
+        write_geotiff(p, sub, core, cloud.crs, description=name)
+        out["files"][name] = str(p)
+    if job.classified_dir:
+        from lidar.io import write_cloud
+
+        keep = (cloud.x >= cx0) & (cloud.x < cx1) & (cloud.y >= cy0) & (cloud.y < cy1)
+        write_cloud(cloud.select(keep), Path(job.classified_dir) / f"{job.tile.name}.laz")
+    out["seconds"] = time.perf_counter() - t0
+    return out
+
+
+def _mosaic(parts: list[str], grid: GridSpec, crs_wkt: str | None, target: Path) -> None:
+    """Write tile rasters into one GTiff by windows, then copy it to a COG (atomic)."""
+    import rasterio
+    from rasterio.shutil import copy as rio_copy
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    from lidar.raster import NODATA
+
+    with tempfile.TemporaryDirectory(dir=target.parent) as td:
+        tmp = Path(td) / "mosaic.tif"
+        profile = {
+            "driver": "GTiff",
+            "width": grid.cols,
+            "height": grid.rows,
+            "count": 1,
+            "dtype": "float32",
+            "crs": crs_wkt,
+            "nodata": NODATA,
+            "tiled": True,
+            "transform": from_origin(grid.left, grid.top, grid.res, grid.res),
+            "compress": "DEFLATE",
+        }
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(np.full((1, grid.rows, grid.cols), NODATA, np.float32))
+            for p in parts:
+                with rasterio.open(p) as src:
+                    t = src.transform
+                    row = round((grid.top - t.f) / grid.res)
+                    col = round((t.c - grid.left) / grid.res)
+                    dst.write(src.read(1), 1, window=Window(col, row, src.width, src.height))
+        with atomic_output(target) as out:
+            rio_copy(str(tmp), str(out), driver="COG", compress="DEFLATE")
+
+
+def run_tiled(
+    path: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    tile_size_m: float = 250.0,
+    buffer_m: float = 30.0,
+    resolution_m: float = 1.0,
+    products: tuple[str, ...] = ("dtm",),
+    method: str = "smrf",
+    workers: int | None = None,
+    scheduler: str | None = None,
+    crs: Any = None,
+    chunk_size: int = 1_000_000,
+    classified: bool = False,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Tile ``path`` (streamed), process tiles in parallel, mosaic products into ``out_dir``.
+
+    ``scheduler`` is a Dask distributed address (``tcp://127.0.0.1:8786``) or a
+    ``distributed.Client``; otherwise a process pool of ``workers`` (default: all cores).
+    Returns the product paths, tile count, point counts and timings.
+    """
+    t0 = time.perf_counter()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    info = las_info(path, crs=crs)
+    if info["point_count"] == 0:
+        raise BadInputError(_("the point cloud is empty"), where=str(path))
+    unit = float(info["xy_unit_m"])
+    size, buf, res = tile_size_m / unit, buffer_m / unit, resolution_m / unit
+    mins, maxs = info["mins"], info["maxs"]
+    grid = GridSpec.covering(mins[0], mins[1], maxs[0], maxs[1], res)
+    tiles = plan_tiles((mins[0], mins[1], maxs[0], maxs[1]), size, buf, (grid.left, grid.bounds[1]))
+    from dronekit_plzen.geo import as_crs
+
+    crs_obj = as_crs(crs) if crs is not None else (as_crs(info["crs"]) if info["crs"] else None)
+    crs_wkt = crs_obj.to_wkt() if crs_obj is not None else None
+    stem = Path(path).stem
+    with tempfile.TemporaryDirectory(prefix=".tiles-", dir=out) as work:
+        wd = Path(work)
+        t_split = time.perf_counter()
+        parts = split_into_tiles(path, tiles, wd, crs=crs, chunk_size=chunk_size)
+        t_split = time.perf_counter() - t_split
+        cdir = out / f"{stem}_tiles"
+        if classified:
+            cdir.mkdir(exist_ok=True)
+        jobs = [
+            TileJob(
+                t,
+                str(parts[t.name][0]),
+                grid,
+                products,
+                method,
+                crs_wkt,
+                work,
+                str(cdir) if classified else None,
+            )
+            for t in tiles
+            if t.name in parts
+        ]
+        results = list(_execute(jobs, workers=workers, scheduler=scheduler, progress=progress))
+        files: dict[str, str] = {}
+        for name in products:
+            target = out / f"{stem}_{name}.tif"
+            _mosaic(
+                [r["files"][name] for r in results if name in r["files"]], grid, crs_wkt, target
+            )
+            files[name] = str(target)
+    return {
+        "products": files,
+        "tiles": len(jobs),
+        "points": int(info["point_count"]),
+        "points_in_tiles": int(sum(c for _p, c in parts.values())),
+        "split_seconds": t_split,
+        "tile_seconds": [r["seconds"] for r in results],
+        "seconds": time.perf_counter() - t0,
+        "scheduler": "dask" if scheduler is not None else "processes",
+    }
+
+
+def _execute(
+    jobs: list[TileJob], *, workers: int | None, scheduler: Any, progress: ProgressFn | None
+) -> Iterator[dict[str, Any]]:
+    n = len(jobs)
+    if scheduler is not None:
+        from distributed import Client, as_completed
+
+        client = scheduler if isinstance(scheduler, Client) else Client(scheduler)
+        try:
+            futs = [client.submit(process_tile, j, pure=False) for j in jobs]
+            for k, f in enumerate(as_completed(futs), start=1):
+                if progress:
+                    progress(k, n)
+                yield f.result()
+        finally:
+            if client is not scheduler:
+                client.close()
+        return
+    nw = workers if workers is not None else (os.cpu_count() or 1)
+    if nw <= 1:
+        for k, j in enumerate(jobs, start=1):
+            if progress:
+                progress(k, n)
+            yield process_tile(j)
+        return
+    # spawn, not fork: a forked child inherits locks held by BLAS/GDAL/cKDTree threads
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=nw, mp_context=ctx) as pool:
+        for k, r in enumerate(pool.map(process_tile, jobs), start=1):
+            if progress:
+                progress(k, n)
+            yield r
