@@ -68,6 +68,23 @@ class SimVehicle:
         """Set a parameter as if a GCS had sent PARAM_SET (BadInputError if unknown/out of range)."""
         self.fleet.call(lambda: self.model.set_param(name, float(value)))
 
+    def set_battery(self, capacity_mah: float, hover_current_a: float | None = None) -> None:
+        """Fit a different battery pack (and airframe hover current) while on the ground.
+
+        The autopilot's own ``BAT1_CAPACITY``/``BATT_CAPACITY`` only tell the estimator what is
+        fitted; this changes what the simulated airframe really carries.
+        """
+        if capacity_mah <= 0 or (hover_current_a is not None and hover_current_a <= 0):
+            raise BadInputError("battery capacity and hover current must be positive")
+
+        def fit() -> None:
+            self.model.battery.capacity_mah = float(capacity_mah)
+            self.model.battery.consumed_mah = 0.0
+            if hover_current_a is not None:
+                self.model.hover_current_a = float(hover_current_a)
+
+        self.fleet.call(fit)
+
     def set_signing_key(self, key: bytes | None) -> None:
         """Enable (32-byte key) or disable MAVLink 2 signing on all links of this vehicle."""
         self.fleet.call(lambda: self.server.set_signing_key(key))
@@ -280,7 +297,11 @@ class SimFleet:
         """
         takes_arg = False
         try:
-            takes_arg = len(inspect.signature(predicate).parameters) >= 1
+            takes_arg = any(
+                p.default is inspect.Parameter.empty
+                and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                for p in inspect.signature(predicate).parameters.values()
+            )
         except (TypeError, ValueError):
             pass
         deadline = time.monotonic() + timeout_s

@@ -162,14 +162,13 @@ class VehicleServer:
         """Flush model events to every link, then emit due streams."""
         vm = self.vm
         events, vm.events = vm.events, []
+        if any(ev.kind == "reboot" for ev in events):
+            for link in self.links:
+                link.reset_streams(vm.px4)
+                link.upload = None
         if self.silent:
             return
         for ev in events:
-            if ev.kind == "reboot":
-                for link in self.links:
-                    link.reset_streams(vm.px4)
-                    link.upload = None
-                continue
             for link in self.links:
                 self._event(link, ev)
         for link in self.links:
