@@ -592,7 +592,7 @@ def validate_cmd(mission_path: Path, **o: Any) -> None:
     dem = _raster(o["dem"], _cfg().dem_file)
     if dem is not None:
         m = resolve_above_terrain(m, dem)
-    veh = _vehicle(o["vehicle"])
+    veh = _vehicle(o["vehicle"] or m.metadata.get("vehicle"))
     report = validate(
         m,
         zones=_zones(o["zones"]),

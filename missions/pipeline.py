@@ -77,7 +77,9 @@ def finalize_mission(
 ) -> tuple[Mission, ValidationReport]:
     """Terrain (``follow``: waypoints along the DEM; ``frame``: terrain frame for ArduPilot;
     ``none``), then whole-path validation, then :func:`~missions.validation.guard`."""
-    m = with_home_elevation(mission, dem)
+    m = with_home_elevation(
+        replace(mission, items=list(mission.items), metadata=dict(mission.metadata)), dem
+    )
     climb = getattr(vehicle, "climb_rate_m_s", 3.0)
     sink = getattr(vehicle, "descent_rate_m_s", 2.0)
     if vehicle is not None and getattr(vehicle, "autopilot", "") in ("ardupilot", "px4"):
