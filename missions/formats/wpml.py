@@ -357,6 +357,18 @@ def _f(text: str | None, where: str, what: str) -> float:
 def parse_wpml(
     data: bytes, where: str, *, home: tuple[float, float, float] | None = None
 ) -> Mission:
+    """A WPML document (waylines.wpml or template.kml) as a MAVLink-semantics mission."""
+    try:
+        return _parse_wpml(data, where, home=home)
+    except (ValueError, TypeError, IndexError) as exc:
+        if isinstance(exc, BadInputError):
+            raise
+        raise BadInputError(f"malformed WPML: {exc}", where=where) from exc
+
+
+def _parse_wpml(
+    data: bytes, where: str, *, home: tuple[float, float, float] | None = None
+) -> Mission:
     try:
         root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False))
     except etree.XMLSyntaxError as exc:
@@ -449,7 +461,10 @@ def read_wpml(path: Path) -> Mission:
         names = set(z.namelist())
         meta: dict[str, Any] = {}
         if "wpmz/res/dronekit_plzen.json" in names:
-            meta = json.loads(z.read("wpmz/res/dronekit_plzen.json"))
+            try:
+                meta = json.loads(z.read("wpmz/res/dronekit_plzen.json"))
+            except json.JSONDecodeError as exc:
+                raise BadInputError(f"bad metadata: {exc}", where=f"{path}!wpmz/res") from exc
         home = tuple(meta["home"]) if meta.get("home") else None
         for name in ("wpmz/waylines.wpml", "wpmz/template.kml"):
             if name in names:

@@ -464,3 +464,15 @@ def test_foreign_geojson_and_kml_lines_become_waypoints(tmp_path: Path) -> None:
         (0, 13.37, 400.0),
         (0, 13.38, 410.0),
     ]
+
+
+def test_malformed_wpml_names_the_file(tmp_path: Path) -> None:
+    p = save_mission(plzen_mission(), tmp_path / "m_dji.kmz", format="wpml")
+    with zipfile.ZipFile(p) as z:
+        text = z.read("wpmz/waylines.wpml").decode().replace("<wpml:index>1<", "<wpml:index>x<")
+    bad = tmp_path / "bad_dji.kmz"
+    with zipfile.ZipFile(bad, "w") as z:
+        z.writestr("wpmz/waylines.wpml", text)
+    with pytest.raises(BadInputError) as ei:
+        load_mission(bad)
+    assert "bad_dji.kmz!wpmz/waylines.wpml" in str(ei.value)
