@@ -1,0 +1,155 @@
+"""``dronekit-plzen fly`` and ``status`` against the simulator, and their error paths."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from dronekit_plzen.cli.fly import ask_rtl, preflight_problems
+from dronekit_plzen.cli.main import cli, main
+from dronekit_plzen.link import VehicleState, connect
+from dronekit_plzen.mission_items import (
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
+    MissionItem,
+)
+
+
+def write_plan(path: Path, home: tuple[float, float, float], alt_m: float = 25.0) -> Path:
+    from missions.formats import save_mission
+    from missions.model import Mission
+
+    lat, lon, amsl = home
+    items = [MissionItem(command=CMD_NAV_TAKEOFF, alt_m=alt_m)]
+    items += [
+        MissionItem(
+            command=CMD_NAV_WAYPOINT, lat_deg=lat + 2e-4 * k, lon_deg=lon + 1e-4, alt_m=alt_m
+        )
+        for k in (1, 2)
+    ]
+    items.append(MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH))
+    return save_mission(Mission(items=items, home=(lon, lat, amsl)), path)
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+def test_fly_until_landed_exit_0(tmp_path, sim_factory, sim_url_of, autopilot) -> None:
+    sim = sim_factory(1, autopilot)
+    plan = write_plan(
+        tmp_path / "m.plan",
+        sim.vehicles[0].state.home
+        if hasattr(sim.vehicles[0].state, "home")
+        else (49.7475, 13.3776, 310.0),
+    )
+    res = CliRunner().invoke(
+        cli,
+        ["fly", str(plan), "--connect", sim_url_of(sim, 0), "--heartbeat-hz", "10", "--json"],
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    summary = json.loads(res.stdout)
+    assert summary["items"] == 4 and summary["autopilot"] == autopilot
+    assert summary["validation"]["ok"] is True
+    assert "mission uploaded and verified" in res.stderr
+
+
+def test_fly_refuses_an_unsafe_mission_unless_overridden_with_a_reason(
+    tmp_path, sim_factory, sim_url_of, capsys
+) -> None:
+    sim = sim_factory(1, "px4")
+    plan = write_plan(tmp_path / "high.plan", (49.7475, 13.3776, 310.0), alt_m=150.0)  # > 120 m
+    url = sim_url_of(sim, 0)
+    assert main(["fly", str(plan), "--connect", url, "--heartbeat-hz", "10"]) == 3
+    err = capsys.readouterr().err
+    assert "max_agl" in err and "120 m" in err and err.strip().splitlines()[-1].startswith("error:")
+    with connect(url, heartbeat_hz=10) as link:
+        v = link.wait_vehicle(timeout_s=5)
+        assert v.download_mission() == []  # nothing was uploaded
+        assert not v.state.armed
+    assert main(["fly", str(plan), "--connect", url, "--override-safety"]) == 2
+    assert "--reason" in capsys.readouterr().err
+
+
+def test_status_json_once(sim_factory, sim_url_of) -> None:
+    sim = sim_factory(2, "px4")
+    res = CliRunner().invoke(
+        cli,
+        [
+            "status",
+            "--connect",
+            sim_url_of(sim, 0),
+            "--connect",
+            sim_url_of(sim, 1),
+            "--json",
+            "--wait",
+            "5",
+        ],
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0, res.output
+    rows = json.loads(res.stdout)
+    assert sorted(r["sysid"] for r in rows) == [1, 2]
+    assert all(r["autopilot"] == "px4" and r["battery_remaining_pct"] > 0 for r in rows)
+    assert all(abs(r["lat_deg"] - 49.7475) < 0.01 for r in rows)
+
+
+def test_status_table_once(sim_factory, sim_url_of) -> None:
+    sim = sim_factory(1, "ardupilot")
+    res = CliRunner().invoke(
+        cli,
+        ["status", "--connect", sim_url_of(sim, 0), "--once", "--wait", "5"],
+        env={"COLUMNS": "200"},
+        catch_exceptions=False,
+    )
+    assert res.exit_code == 0
+    assert "ardupilot" in res.stdout and "STABILIZE" in res.stdout
+
+
+def test_cli_errors_are_one_line_without_traceback(tmp_path) -> None:
+    missing = tmp_path / "nope.plan"
+    for args, code in (
+        (["fly", str(missing), "--connect", "udpin://127.0.0.1:0"], 2),
+        (["status", "--connect", "bogus://x:1", "--once"], 2),
+        (["status", "--connect", "udpin://127.0.0.1:0", "--once", "--wait", "0.3"], 1),
+    ):
+        proc = subprocess.run(
+            [sys.executable, "-m", "dronekit_plzen", *args],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == code, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_preflight_problems_name_each_reason() -> None:
+    ok = VehicleState(
+        sysid=1, gps_fix_type=3, satellites=12, battery_remaining_pct=90, home=(49.7, 13.3, 300.0)
+    )
+    assert preflight_problems(ok, min_battery_pct=30, min_satellites=6) == []
+    bad = VehicleState(
+        sysid=1,
+        gps_fix_type=1,
+        satellites=3,
+        battery_remaining_pct=12,
+        armed=True,
+        sensors_unhealthy=0x20,
+    )
+    problems = preflight_problems(bad, min_battery_pct=30, min_satellites=6)
+    assert len(problems) == 6
+    assert any("GPS" in p for p in problems) and any("12%" in p for p in problems)
+
+
+def test_ctrl_c_asks_and_commands_rtl(pair) -> None:
+    _link, v, _peer = pair
+    v.arm()
+    v.takeoff(10)
+    assert ask_rtl(v, confirm=lambda *a, **k: True) is True
+    v.wait_for(lambda s: s.mode in ("AUTO.RTL", "RTL"), 5, "RTL")
+    assert ask_rtl(v, confirm=lambda *a, **k: False) is False
