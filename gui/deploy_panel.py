@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -119,6 +119,15 @@ class DeploymentPanel(QWidget):
         row.addWidget(self.refresh_button)
         row.addWidget(self.link_button)
         lay.addLayout(row)
+        QTimer.singleShot(0, self._startup)
+
+    def _startup(self) -> None:
+        """After the window has connected our signals: report problems, list what is stored."""
+        if self.register_problem:
+            self.statusMessage.emit(self.register_problem)
+            self.register_button.setEnabled(False)
+            return
+        self.refresh()
 
     # ------------------------------------------------------------------ actions
     def register(self) -> None:

@@ -37,6 +37,19 @@ def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-un
     win.fly_panel.shutdown()
 
 
+def _plan(qtbot, panel):  # type: ignore[no-untyped-def]
+    """Press Plan; wait for the result or fail with the error the panel reported."""
+    assert panel.plan_button.isEnabled()
+    views: list[object] = []
+    errors: list[str] = []
+    panel.planReady.connect(views.append)
+    panel.statusMessage.connect(lambda m: errors.append(m) if m.startswith("Error") else None)
+    panel.plan_button.click()
+    qtbot.waitUntil(lambda: bool(views or errors), timeout=120_000)
+    assert not errors, errors
+    return views[0]
+
+
 def _command(qtbot, panel, name: str, timeout: int = 20_000) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
     with qtbot.waitSignal(
         panel.commandFinished, timeout=timeout, check_params_cb=lambda n, *_: n == name
@@ -80,6 +93,9 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         ok, message = _command(qtbot, fly, "upload")
         assert not ok and "plan a mission first" in message
         assert "FAILED" in fly.log.item(fly.log.count() - 1).text()
+        # start with no mission on board: the autopilot's refusal reaches the pilot
+        ok, message = _command(qtbot, fly, "start")
+        assert not ok and "DENIED" in message
         # plan an expanding square near home with the real planner
         plan.pattern.setCurrentIndex(plan.pattern.findData("expanding-square"))
         plan.camera.setCurrentIndex(plan.camera.findData("mavic3t-thermal"))
@@ -89,9 +105,7 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         plan.alt_m.setValue(30.0)
         plan.start_picking("datum")
         window.map.clicked.emit(*DATUM)
-        with qtbot.waitSignal(plan.planReady, timeout=60_000) as planned:
-            plan.plan_button.click()
-        mission = planned.args[0].missions[0]
+        mission = _plan(qtbot, plan).missions[0]
         assert fly.missions == [mission]
         # upload + verify, arm, start: every step acknowledged
         ok, message = _command(qtbot, fly, "upload")
@@ -173,9 +187,7 @@ def test_fleet_of_two_flies_a_split_plan(qtbot, window: MainWindow) -> None:  # 
     plan.side_overlap.setValue(20.0)
     plan.front_overlap.setValue(20.0)
     plan.drones.setValue(2)
-    with qtbot.waitSignal(plan.planReady, timeout=60_000) as planned:
-        plan.plan_button.click()
-    view = planned.args[0]
+    view = _plan(qtbot, plan)
     launch = view.homes[0]
     # two PX4 vehicles at the launch point; the ground-station port hears the whole fleet
     with SimFleet(

@@ -48,10 +48,16 @@ def _metrics_table(panel) -> dict[str, str]:  # type: ignore[no-untyped-def]
 
 
 def _plan(qtbot, panel):  # type: ignore[no-untyped-def]
+    """Press Plan; wait for the result or fail with the error the panel reported."""
     assert panel.plan_button.isEnabled()
-    with qtbot.waitSignal(panel.planReady, timeout=60_000) as blocker:
-        panel.plan_button.click()
-    return blocker.args[0]
+    views: list[object] = []
+    errors: list[str] = []
+    panel.planReady.connect(views.append)
+    panel.statusMessage.connect(lambda m: errors.append(m) if m.startswith("Error") else None)
+    panel.plan_button.click()
+    qtbot.waitUntil(lambda: bool(views or errors), timeout=120_000)
+    assert not errors, errors
+    return views[0]
 
 
 def test_survey_plan_drawn_with_metrics_validated_and_exported(  # type: ignore[no-untyped-def]
@@ -199,3 +205,43 @@ def test_three_drones_split_the_area_each_in_its_colour(  # type: ignore[no-unty
     assert _metrics_table(panel)["Drones"] == "3"
     # the fly panel got the three missions, in order
     assert window.fly_panel.missions == view.missions
+
+
+def test_export_names_and_fleet_metrics() -> None:
+    from gui.backend import export_paths, fleet_metrics
+
+    assert export_paths(Path("/x/m.plan"), "plan", 1) == [Path("/x/m.plan")]
+    assert export_paths(Path("/x/m"), "wpml", 2) == [
+        Path("/x/m_d1_dji.kmz"),
+        Path("/x/m_d2_dji.kmz"),
+    ]
+    parts = [
+        {
+            "path_length_m": 1000.0,
+            "flight_time_s": 300.0,
+            "photo_count": 10,
+            "area_m2": 1e5,
+            "coverage_pct": 100.0,
+            "pod": 0.8,
+            "alt_m": 60.0,
+            "turns": 4,
+            "sorties": 1,
+        },
+        {
+            "path_length_m": 3000.0,
+            "flight_time_s": 900.0,
+            "photo_count": 30,
+            "area_m2": 3e5,
+            "coverage_pct": 96.0,
+            "pod": 0.6,
+            "alt_m": 60.0,
+            "turns": 8,
+            "sorties": 2,
+        },
+    ]
+    m = fleet_metrics(parts)
+    assert m["path_length_m"] == 4000.0 and m["photo_count"] == 40 and m["sorties"] == 3
+    assert m["flight_time_s"] == 900.0  # the drones fly at once: the longest flight
+    assert m["coverage_pct"] == pytest.approx(97.0)  # weighted by area
+    assert m["pod"] == pytest.approx(0.65)
+    assert m["alt_m"] == 60.0
