@@ -25,7 +25,9 @@ def parse_home(text: str) -> tuple[float, float, float]:
         try:
             alt = float(parts[2])
         except ValueError:
-            raise BadInputError(f"--home: altitude {parts[2]!r} is not a number (metres AMSL)") from None
+            raise BadInputError(
+                f"--home: altitude {parts[2]!r} is not a number (metres AMSL)"
+            ) from None
     try:
         lon, lat = parse_coordinate(coord)
     except BadInputError as exc:
@@ -34,15 +36,57 @@ def parse_home(text: str) -> tuple[float, float, float]:
 
 
 @click.command(name="sim")
-@click.option("--vehicles", "-n", "n_vehicles", type=click.IntRange(1, 200), default=1, show_default=True, help="Number of vehicles.")
-@click.option("--home", default="49.7475,13.3776,310", show_default=True, help="LAT,LON[,ALT] of vehicle 0 (WGS84, ALT m AMSL).")
-@click.option("--autopilot", type=click.Choice(["px4", "ardupilot"]), default="px4", show_default=True, help="Firmware flavour.")
-@click.option("--speedup", type=click.FloatRange(min=0.01, max=1000), default=1.0, show_default=True, help="Real-time factor.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Random seed (GPS noise, radio faults).")
-@click.option("--lockstep", is_flag=True, help="Run as fast as possible (deterministic for a seed).")
-@click.option("--port-offset", type=click.IntRange(0, 40000), default=0, show_default=True, help="Added to every port.")
-@click.option("--bind", "bind_host", default="127.0.0.1", show_default=True, help="Local address to bind.")
-@click.option("--faults", "faults_file", type=click.Path(path_type=Path), help="Fault schedule (JSON or YAML).")
+@click.option(
+    "--vehicles",
+    "-n",
+    "n_vehicles",
+    type=click.IntRange(1, 200),
+    default=1,
+    show_default=True,
+    help="Number of vehicles.",
+)
+@click.option(
+    "--home",
+    default="49.7475,13.3776,310",
+    show_default=True,
+    help="LAT,LON[,ALT] of vehicle 0 (WGS84, ALT m AMSL).",
+)
+@click.option(
+    "--autopilot",
+    type=click.Choice(["px4", "ardupilot"]),
+    default="px4",
+    show_default=True,
+    help="Firmware flavour.",
+)
+@click.option(
+    "--speedup",
+    type=click.FloatRange(min=0.01, max=1000),
+    default=1.0,
+    show_default=True,
+    help="Real-time factor.",
+)
+@click.option(
+    "--seed", type=int, default=0, show_default=True, help="Random seed (GPS noise, radio faults)."
+)
+@click.option(
+    "--lockstep", is_flag=True, help="Run as fast as possible (deterministic for a seed)."
+)
+@click.option(
+    "--port-offset",
+    type=click.IntRange(0, 40000),
+    default=0,
+    show_default=True,
+    help="Added to every port.",
+)
+@click.option(
+    "--bind", "bind_host", default="127.0.0.1", show_default=True, help="Local address to bind."
+)
+@click.option(
+    "--faults",
+    "faults_file",
+    type=click.Path(path_type=Path),
+    help="Fault schedule (JSON or YAML).",
+)
 @click.option("--no-gcs-link", is_flag=True, help="Do not stream to the GCS port 14550.")
 def sim(
     n_vehicles: int,
@@ -86,7 +130,11 @@ def sim(
         for i, v in enumerate(fleet.vehicles):
             ports = ", ".join(f"{k}={p}" for k, p in fleet.ports(i).items())
             if not quiet:
-                info(_("vehicle {sysid} ({autopilot}): {ports}").format(sysid=v.sysid, autopilot=autopilot, ports=ports))
+                info(
+                    _("vehicle {sysid} ({autopilot}): {ports}").format(
+                        sysid=v.sysid, autopilot=autopilot, ports=ports
+                    )
+                )
         if not quiet:
             info(_("simulator running; press Ctrl+C to stop"))
         while not stop.wait(0.5):
@@ -96,4 +144,6 @@ def sim(
         for s, h in old.items():
             signal.signal(s, h)
         if not app().quiet:
-            info(_("simulator stopped after {t:.1f} s of simulated time").format(t=fleet.sim_time_s))
+            info(
+                _("simulator stopped after {t:.1f} s of simulated time").format(t=fleet.sim_time_s)
+            )

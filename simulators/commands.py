@@ -10,7 +10,13 @@ from pymavlink.dialects.v20 import ardupilotmega as mav
 from dronekit_plzen.errors import BadInputError
 from simulators import modes as md
 from simulators import telemetry
-from simulators.vehicle import FORCE_MAGIC, RESULT_ACCEPTED, RESULT_DENIED, RESULT_FAILED, RESULT_UNSUPPORTED
+from simulators.vehicle import (
+    FORCE_MAGIC,
+    RESULT_ACCEPTED,
+    RESULT_DENIED,
+    RESULT_FAILED,
+    RESULT_UNSUPPORTED,
+)
 
 if TYPE_CHECKING:
     from simulators.protocol import Link, VehicleServer
@@ -32,12 +38,16 @@ def handle_set_mode(server: VehicleServer, link: Link, msg: Any) -> None:
     """Legacy SET_MODE: PX4 custom_mode packs main/sub; ArduPilot the mode number."""
     vm = server.vm
     if vm.px4:
-        name = _mode_from(server, msg.base_mode, (msg.custom_mode >> 16) & 0xFF, (msg.custom_mode >> 24) & 0xFF)
+        name = _mode_from(
+            server, msg.base_mode, (msg.custom_mode >> 16) & 0xFF, (msg.custom_mode >> 24) & 0xFF
+        )
     else:
         name = _mode_from(server, msg.base_mode, msg.custom_mode, 0)
     result = vm.set_mode(name) if name else RESULT_UNSUPPORTED
     link.send(
-        link.codec.command_ack_encode(mav.MAV_CMD_DO_SET_MODE, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent())
+        link.codec.command_ack_encode(
+            mav.MAV_CMD_DO_SET_MODE, result, 0, 0, msg.get_srcSystem(), msg.get_srcComponent()
+        )
     )
 
 
@@ -65,7 +75,10 @@ def _position(server: VehicleServer, msg: Any) -> tuple[float, float, float]:
         lat = math.nan if lat == 0 else lat
         lon = math.nan if lon == 0 else lon
         frame = mav.MAV_FRAME_GLOBAL if vm.px4 else mav.MAV_FRAME_GLOBAL_RELATIVE_ALT
-    if not math.isnan(alt) and frame in (mav.MAV_FRAME_GLOBAL_RELATIVE_ALT, mav.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT):
+    if not math.isnan(alt) and frame in (
+        mav.MAV_FRAME_GLOBAL_RELATIVE_ALT,
+        mav.MAV_FRAME_GLOBAL_RELATIVE_ALT_INT,
+    ):
         alt = vm.geo.alt0_m + vm.home[2] + alt
     return lat, lon, alt
 

@@ -83,11 +83,17 @@ def _battery(vm: VehicleModel) -> None:
         vm.p("BATT_CRT_MAH") > 0 and rem_mah < vm.p("BATT_CRT_MAH")
     )
     if _edge(vm, "battery_low", low or crit):
-        vm.text(f"Battery 1 is low {bat.voltage_v:.2f}V used {bat.consumed_mah:.0f} mAh", SEVERITY_CRITICAL)
+        vm.text(
+            f"Battery 1 is low {bat.voltage_v:.2f}V used {bat.consumed_mah:.0f} mAh",
+            SEVERITY_CRITICAL,
+        )
         a = int(vm.p("BATT_FS_LOW_ACT"))
         _act(vm, _AP_BATT.get(a), "Battery Failsafe", terminate=a == 5)
     if _edge(vm, "battery_critical", crit):
-        vm.text(f"Battery 1 is critical {bat.voltage_v:.2f}V used {bat.consumed_mah:.0f} mAh", SEVERITY_CRITICAL)
+        vm.text(
+            f"Battery 1 is critical {bat.voltage_v:.2f}V used {bat.consumed_mah:.0f} mAh",
+            SEVERITY_CRITICAL,
+        )
         a = int(vm.p("BATT_FS_CRT_ACT"))
         _act(vm, _AP_BATT.get(a), "Battery Failsafe", terminate=a == 5)
 

@@ -103,14 +103,19 @@ def parse_fault(entry: dict[str, Any], where: str) -> Any:
     kind = entry.get("type")
     cls = FAULT_TYPES.get(str(kind))
     if cls is None:
-        raise BadInputError(f"{where}: unknown fault type {kind!r} (one of {', '.join(FAULT_TYPES)})")
+        raise BadInputError(
+            f"{where}: unknown fault type {kind!r} (one of {', '.join(FAULT_TYPES)})"
+        )
     allowed = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in entry.items():
         if key in ("type", "at_s", "vehicle"):
             continue
         if key not in allowed:
-            raise BadInputError(f"{where}: field {key!r} not valid for {kind} (valid: {', '.join(allowed) or 'none'})")
+            raise BadInputError(
+                f"{where}: field {key!r} not valid for {kind} "
+                f"(valid: {', '.join(allowed) or 'none'})"
+            )
         if key == "link":
             if value not in ("all", "api", "gcs", "tcp"):
                 raise BadInputError(f"{where}: link must be all, api, gcs or tcp, got {value!r}")
@@ -146,9 +151,12 @@ def parse_schedule(data: Any, n_vehicles: int | None = None) -> list[ScheduledFa
         if at_s < 0 or math.isnan(at_s):
             raise BadInputError(f"{where}: at_s must be ≥ 0")
         veh = e.get("vehicle")
-        if veh is not None:
-            if not isinstance(veh, int) or veh < 0 or (n_vehicles is not None and veh >= n_vehicles):
-                raise BadInputError(f"{where}: vehicle must be an index 0..{(n_vehicles or 1) - 1}, got {veh!r}")
+        if veh is not None and (
+            not isinstance(veh, int) or veh < 0 or (n_vehicles is not None and veh >= n_vehicles)
+        ):
+            raise BadInputError(
+                f"{where}: vehicle must be an index 0..{(n_vehicles or 1) - 1}, got {veh!r}"
+            )
         out.append(ScheduledFault(at_s, veh, fault))
     return sorted(out, key=lambda s: s.at_s)
 
@@ -167,8 +175,10 @@ def load_schedule(path: str | Path, n_vehicles: int | None = None) -> list[Sched
             data = yaml.safe_load(text)
         else:
             data = json.loads(text)
-    except Exception as exc:  # noqa: BLE001 - any parser error is bad input, reported with its place
-        raise BadInputError(f"{p}: not valid {'YAML' if p.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {exc}") from None
+    except Exception as exc:
+        raise BadInputError(
+            f"{p}: not valid {'YAML' if p.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {exc}"
+        ) from None
     try:
         return parse_schedule(data, n_vehicles)
     except BadInputError as exc:

@@ -9,6 +9,7 @@ snapshots.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import logging
 import queue
@@ -46,7 +47,9 @@ ARDUPILOT_TCP = 5760
 class SimVehicle:
     """Handle on one simulated vehicle (thread-safe: everything goes through the scheduler)."""
 
-    def __init__(self, fleet: SimFleet, index: int, model: VehicleModel, server: VehicleServer) -> None:
+    def __init__(
+        self, fleet: SimFleet, index: int, model: VehicleModel, server: VehicleServer
+    ) -> None:
         self.fleet = fleet
         self.index = index
         self.sysid = model.sysid
@@ -65,7 +68,7 @@ class SimVehicle:
         self.fleet.call(lambda: self._apply(fault))
 
     def set_param(self, name: str, value: float) -> None:
-        """Set a parameter as if a GCS had sent PARAM_SET (BadInputError if unknown/out of range)."""
+        """Set a parameter as a PARAM_SET would (BadInputError if unknown or out of range)."""
         self.fleet.call(lambda: self.model.set_param(name, float(value)))
 
     def set_battery(self, capacity_mah: float, hover_current_a: float | None = None) -> None:
@@ -90,7 +93,10 @@ class SimVehicle:
         self.fleet.call(lambda: self.server.set_signing_key(key))
 
     def link_stats(self) -> dict[str, dict[str, int]]:
-        return {link.name: {"sent": link.sent, "received": link.received, "bad": link.bad} for _e, link in self.endpoints}
+        return {
+            link.name: {"sent": link.sent, "received": link.received, "bad": link.bad}
+            for _e, link in self.endpoints
+        }
 
     def _apply(self, fault: Any) -> None:
         vm = self.model
@@ -101,13 +107,25 @@ class SimVehicle:
             vm.battery.soc_offset += fault.drop_pct / 100.0
         elif isinstance(fault, WindGust):
             e, n = Wind.from_direction(fault.speed_m_s, fault.from_deg)
-            vm.wind.gust_e_m_s, vm.wind.gust_n_m_s, vm.wind.gust_until_s = e, n, t + fault.duration_s
+            vm.wind.gust_e_m_s, vm.wind.gust_n_m_s, vm.wind.gust_until_s = (
+                e,
+                n,
+                t + fault.duration_s,
+            )
         elif isinstance(fault, SteadyWind):
-            vm.wind.steady_e_m_s, vm.wind.steady_n_m_s = Wind.from_direction(fault.speed_m_s, fault.from_deg)
+            vm.wind.steady_e_m_s, vm.wind.steady_n_m_s = Wind.from_direction(
+                fault.speed_m_s, fault.from_deg
+            )
         elif isinstance(fault, LinkFault):
             for ep, link in self.endpoints:
                 if fault.link in ("all", link.name):
-                    ep.imp = Impairment(fault.loss, fault.delay_s, fault.duplicate, fault.corrupt, t + fault.duration_s)
+                    ep.imp = Impairment(
+                        fault.loss,
+                        fault.delay_s,
+                        fault.duplicate,
+                        fault.corrupt,
+                        t + fault.duration_s,
+                    )
         elif isinstance(fault, Reboot):
             vm.reboot()
         else:
@@ -215,20 +233,55 @@ class SimFleet:
             try:
                 if self.autopilot == "px4":
                     if self.api_link:
-                        pairs.append(("api", UdpEndpoint("api", rng, (self.bind_host, ports["api_local"]), (self.remote_host, ports["api_remote"]))))
+                        pairs.append(
+                            (
+                                "api",
+                                UdpEndpoint(
+                                    "api",
+                                    rng,
+                                    (self.bind_host, ports["api_local"]),
+                                    (self.remote_host, ports["api_remote"]),
+                                ),
+                            )
+                        )
                     if self.gcs_link:
-                        pairs.append(("gcs", UdpEndpoint("gcs", rng, (self.bind_host, ports["gcs_local"]), (self.remote_host, ports["gcs_remote"]))))
+                        pairs.append(
+                            (
+                                "gcs",
+                                UdpEndpoint(
+                                    "gcs",
+                                    rng,
+                                    (self.bind_host, ports["gcs_local"]),
+                                    (self.remote_host, ports["gcs_remote"]),
+                                ),
+                            )
+                        )
                 else:
-                    pairs.append(("tcp", TcpServerEndpoint("tcp", rng, (self.bind_host, ports["tcp"]))))
+                    pairs.append(
+                        ("tcp", TcpServerEndpoint("tcp", rng, (self.bind_host, ports["tcp"])))
+                    )
                     if self.gcs_link:
-                        pairs.append(("gcs", UdpEndpoint("gcs", rng, (self.bind_host, 0), (self.remote_host, ports["gcs_remote"]))))
+                        pairs.append(
+                            (
+                                "gcs",
+                                UdpEndpoint(
+                                    "gcs",
+                                    rng,
+                                    (self.bind_host, 0),
+                                    (self.remote_host, ports["gcs_remote"]),
+                                ),
+                            )
+                        )
             except OSError as exc:
                 self._close()
-                raise LinkError(f"simulator vehicle {v.sysid}: cannot bind port ({exc.strerror}); try another --port-offset") from None
+                raise LinkError(
+                    f"simulator vehicle {v.sysid}: cannot bind port ({exc.strerror}); "
+                    "try another --port-offset"
+                ) from None
             for name, ep in pairs:
                 link = v.server.add_link(name, ep.send)
                 if isinstance(ep, TcpServerEndpoint):
-                    ep.on_connect = (lambda lk=link, vm=v.model: lk.reset_streams(vm.px4))
+                    ep.on_connect = lambda lk=link, vm=v.model: lk.reset_streams(vm.px4)
                 ep.register(self._sel)
                 v.endpoints.append((ep, link))
                 self._endpoints.append(ep)
@@ -275,10 +328,8 @@ class SimFleet:
 
     def _wake(self) -> None:
         if self._wake_w is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._wake_w.send(b"\0")
-            except OSError:
-                pass
 
     # ------------------------------------------------------------------ cross-thread calls
     def call(self, fn: Callable[[], Any], timeout_s: float = 10.0) -> Any:
@@ -296,14 +347,13 @@ class SimFleet:
         Woken by the scheduler after each batch of steps (a condition variable, no polling).
         """
         takes_arg = False
-        try:
+        with contextlib.suppress(TypeError, ValueError):
             takes_arg = any(
                 p.default is inspect.Parameter.empty
-                and p.kind in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+                and p.kind
+                in (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
                 for p in inspect.signature(predicate).parameters.values()
             )
-        except (TypeError, ValueError):
-            pass
         deadline = time.monotonic() + timeout_s
         with self._cond:
             while True:
@@ -362,7 +412,7 @@ class SimFleet:
                 return
             try:
                 fut.set_result(fn())
-            except BaseException as exc:  # noqa: BLE001 - handed back to the caller's thread
+            except BaseException as exc:
                 fut.set_exception(exc)
 
     def _deliver(self, ep: Endpoint, packets: list[bytes]) -> None:
@@ -395,10 +445,8 @@ class SimFleet:
                         timeout = min(timeout, max(0.0, due - now))
                 for key, _mask in sel.select(timeout):
                     if key.data is None:
-                        try:
+                        with contextlib.suppress(OSError):
                             self._wake_r.recv(4096)  # type: ignore[union-attr]
-                        except OSError:
-                            pass
                         continue
                     ep = key.data
                     self._deliver(ep, ep.readable(key.fileobj, sel))
@@ -419,7 +467,7 @@ class SimFleet:
                 if now - last_pub >= publish_every / max(1.0, self.speedup) or self.lockstep:
                     self._publish()
                     last_pub = now
-        except Exception:  # noqa: BLE001 - keep the traceback in the log, let stop() join
+        except Exception:
             log.exception("simulator scheduler crashed")
         finally:
             self._publish()

@@ -55,7 +55,10 @@ class MissionRunner:
 
     def rally_points_enu(self) -> list[tuple[float, float, float]]:
         g = self.vm.geo
-        return [g.to_enu(r.lat_deg, r.lon_deg, g.alt0_m) for r in self.vm.missions[mi.MISSION_TYPE_RALLY]]
+        return [
+            g.to_enu(r.lat_deg, r.lon_deg, g.alt0_m)
+            for r in self.vm.missions[mi.MISSION_TYPE_RALLY]
+        ]
 
     def reset(self, clear_reached: bool = False) -> None:
         self.seq = self.first
@@ -180,7 +183,11 @@ class MissionRunner:
         it = self.items[self.seq]
         c = it.command
         if c == mi.CMD_NAV_TAKEOFF:
-            up = vm.home[2] + it.alt_m if mi.canonical_frame(it.frame) != mi.FRAME_GLOBAL else it.alt_m - vm.geo.alt0_m
+            up = (
+                vm.home[2] + it.alt_m
+                if mi.canonical_frame(it.frame) != mi.FRAME_GLOBAL
+                else it.alt_m - vm.geo.alt0_m
+            )
             up = max(up, vm.pos[2] if not vm.landed else up)
             if vm.pos[2] >= up - (vm.p("NAV_MC_ALT_RAD") if vm.px4 else 1.0):
                 self._complete()
@@ -202,10 +209,16 @@ class MissionRunner:
         target = item_target_enu(it, vm.geo, vm.home[2])
         if self._arrived_s is None:
             if vm.px4:
-                radius = it.param2 if it.param2 > 0 and c == mi.CMD_NAV_WAYPOINT else vm.p("NAV_ACC_RAD")
+                radius = (
+                    it.param2 if it.param2 > 0 and c == mi.CMD_NAV_WAYPOINT else vm.p("NAV_ACC_RAD")
+                )
                 alt_rad = vm.p("NAV_MC_ALT_RAD")
             else:
-                radius = it.param2 if it.param2 > 0 and c == mi.CMD_NAV_WAYPOINT else vm.p("WPNAV_RADIUS") / 100.0
+                radius = (
+                    it.param2
+                    if it.param2 > 0 and c == mi.CMD_NAV_WAYPOINT
+                    else vm.p("WPNAV_RADIUS") / 100.0
+                )
                 alt_rad = 1.0
             dh = math.hypot(target[0] - vm.pos[0], target[1] - vm.pos[1])
             if dh <= radius and abs(target[2] - vm.pos[2]) <= alt_rad:
@@ -215,14 +228,22 @@ class MissionRunner:
         if c == mi.CMD_NAV_LOITER_UNLIM:
             return target, None
         if c == mi.CMD_NAV_LOITER_TURNS:
-            hold = abs(it.param1) * 2.0 * math.pi * max(abs(it.param3), 1.0) / max(vm.limits().speed_h_m_s, 0.5)
+            hold = (
+                abs(it.param1)
+                * 2.0
+                * math.pi
+                * max(abs(it.param3), 1.0)
+                / max(vm.limits().speed_h_m_s, 0.5)
+            )
         elif c in (mi.CMD_NAV_WAYPOINT, mi.CMD_NAV_LOITER_TIME):
             hold = max(it.param1, 0.0)
         else:
             hold = 0.0
         return self._hold(target, hold, dt_s)
 
-    def _hold(self, target: tuple[float, float, float], hold_s: float, dt_s: float) -> tuple[Target, None]:
+    def _hold(
+        self, target: tuple[float, float, float], hold_s: float, dt_s: float
+    ) -> tuple[Target, None]:
         if self._arrived_s is None:
             self._arrived_s = self.vm.t_s
         if self.vm.t_s - self._arrived_s >= hold_s - 1e-9:

@@ -62,14 +62,16 @@ def retry(server: VehicleServer, link: Link) -> None:
 def _home_item(server: VehicleServer) -> mi.MissionItem:
     vm = server.vm
     lat, lon, alt = vm.geo.to_lla(*vm.home)
-    return mi.MissionItem(mi.CMD_NAV_WAYPOINT, frame=mi.FRAME_GLOBAL, lat_deg=lat, lon_deg=lon, alt_m=alt)
+    return mi.MissionItem(
+        mi.CMD_NAV_WAYPOINT, frame=mi.FRAME_GLOBAL, lat_deg=lat, lon_deg=lon, alt_m=alt
+    )
 
 
 def _stored(server: VehicleServer, mission_type: int) -> list[mi.MissionItem]:
     items = list(server.vm.missions[mission_type])
     if mission_type == mi.MISSION_TYPE_MISSION and not server.vm.px4:
         home = _home_item(server)
-        items = [home] + items[1:]
+        items = [home, *items[1:]]
     return items
 
 
@@ -134,13 +136,19 @@ def handle(server: VehicleServer, link: Link, msg: Any) -> None:
         else:
             _request(server, link)
     elif t == "MISSION_REQUEST_LIST":
-        link.send(c.mission_count_encode(partner[0], partner[1], vm.runner.wire_count(mtype), mtype))
+        link.send(
+            c.mission_count_encode(partner[0], partner[1], vm.runner.wire_count(mtype), mtype)
+        )
     elif t in ("MISSION_REQUEST_INT", "MISSION_REQUEST"):
         items = _stored(server, mtype)
         if not 0 <= msg.seq < len(items):
             _ack(link, partner, MISSION_INVALID_SEQUENCE, mtype)
             return
-        w = items[msg.seq].with_(mission_type=mtype).to_wire(msg.seq, current=msg.seq == vm.runner.seq)
+        w = (
+            items[msg.seq]
+            .with_(mission_type=mtype)
+            .to_wire(msg.seq, current=msg.seq == vm.runner.seq)
+        )
         if t == "MISSION_REQUEST_INT":
             link.send(c.mission_item_int_encode(partner[0], partner[1], **w))
         else:

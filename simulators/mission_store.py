@@ -98,17 +98,21 @@ def check_item(item: mi.MissionItem, autopilot: str) -> int:
         return MISSION_UNSUPPORTED_FRAME
     if not positional and item.frame not in POSITION_FRAMES | {mi.FRAME_MISSION}:
         return MISSION_UNSUPPORTED_FRAME
-    if positional and item.command != mi.CMD_NAV_TAKEOFF and autopilot == "px4":
-        if not (-90.0 <= item.lat_deg <= 90.0 and -180.0 <= item.lon_deg <= 180.0):
-            return MISSION_INVALID
-    if item.command in (
-        mi.CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
-        mi.CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
-    ) and item.param1 < 3:
+    in_range = -90.0 <= item.lat_deg <= 90.0 and -180.0 <= item.lon_deg <= 180.0
+    if positional and item.command != mi.CMD_NAV_TAKEOFF and autopilot == "px4" and not in_range:
+        return MISSION_INVALID
+    if (
+        item.command
+        in (
+            mi.CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+            mi.CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
+        )
+        and item.param1 < 3
+    ):
         return MISSION_INVALID_PARAM1
-    if item.command in (mi.CMD_NAV_FENCE_CIRCLE_INCLUSION, mi.CMD_NAV_FENCE_CIRCLE_EXCLUSION):
-        if item.param1 <= 0:
-            return MISSION_INVALID_PARAM1
+    circle = (mi.CMD_NAV_FENCE_CIRCLE_INCLUSION, mi.CMD_NAV_FENCE_CIRCLE_EXCLUSION)
+    if item.command in circle and item.param1 <= 0:
+        return MISSION_INVALID_PARAM1
     return MISSION_ACCEPTED
 
 

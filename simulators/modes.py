@@ -94,7 +94,7 @@ def px4_custom_mode(name: str) -> int:
 
 
 def px4_mode_name(main: int, sub: int) -> str:
-    """Mode name for PX4 main/sub modes (``DO_SET_MODE`` param2/param3); BadInputError if unknown."""
+    """Mode name for PX4 main/sub modes (DO_SET_MODE param2/3); BadInputError if unknown."""
     for name, (m, s, _b) in PX4_MODES.items():
         if m == main and (s == sub or (m != PX4_MAIN_AUTO and sub == 0)):
             return name

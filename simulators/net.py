@@ -7,6 +7,7 @@ serves one client at a time and accepts the next after a disconnect (as ArduPilo
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import itertools
 import logging
@@ -73,7 +74,10 @@ class Endpoint:
             return
         for pkt in impair(data, self.imp, self.rng):
             if self.imp.delay_s > 0:
-                heapq.heappush(self._delayed, (time.monotonic() + self.imp.delay_s, next(self._counter), True, pkt))
+                heapq.heappush(
+                    self._delayed,
+                    (time.monotonic() + self.imp.delay_s, next(self._counter), True, pkt),
+                )
             else:
                 self._raw_send(pkt)
 
@@ -84,7 +88,10 @@ class Endpoint:
         out = []
         for pkt in impair(data, self.imp, self.rng):
             if self.imp.delay_s > 0:
-                heapq.heappush(self._delayed, (time.monotonic() + self.imp.delay_s, next(self._counter), False, pkt))
+                heapq.heappush(
+                    self._delayed,
+                    (time.monotonic() + self.imp.delay_s, next(self._counter), False, pkt),
+                )
             else:
                 out.append(pkt)
         return out
@@ -119,7 +126,9 @@ class Endpoint:
 class UdpEndpoint(Endpoint):
     """Bound UDP socket sending to ``remote`` until someone else talks to it."""
 
-    def __init__(self, name: str, rng: np.random.Generator, bind: tuple[str, int], remote: tuple[str, int]) -> None:
+    def __init__(
+        self, name: str, rng: np.random.Generator, bind: tuple[str, int], remote: tuple[str, int]
+    ) -> None:
         super().__init__(name, rng)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
@@ -153,10 +162,8 @@ class UdpEndpoint(Endpoint):
 
     def close(self, sel: selectors.BaseSelector | None) -> None:
         if sel is not None:
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 sel.unregister(self.sock)
-            except (KeyError, ValueError):
-                pass
         self.sock.close()
 
 
@@ -194,16 +201,12 @@ class TcpServerEndpoint(Endpoint):
 
     def _disconnect(self, sel: selectors.BaseSelector) -> None:
         if self.client is not None:
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 sel.unregister(self.client)
-            except (KeyError, ValueError):
-                pass
             self.client.close()
             self.client = None
-            try:
+            with contextlib.suppress(KeyError, ValueError):
                 sel.register(self.server, selectors.EVENT_READ, self)
-            except (KeyError, ValueError):
-                pass
 
     def readable(self, sock: socket.socket, sel: selectors.BaseSelector) -> list[bytes]:
         if sock is self.server:
@@ -235,10 +238,8 @@ class TcpServerEndpoint(Endpoint):
         if sel is not None:
             for s in (self.server, self.client):
                 if s is not None:
-                    try:
+                    with contextlib.suppress(KeyError, ValueError):
                         sel.unregister(s)
-                    except (KeyError, ValueError):
-                        pass
         if self.client is not None:
             self.client.close()
         self.server.close()

@@ -1,7 +1,8 @@
 """Parameter sets of the two flavours: real names, real defaults, real units.
 
 Only parameters the simulated vehicle really uses (speeds, failsafes, fences, battery, RTL) plus a
-few identity ones. PX4 sends integer parameters byte-wise in the float field (``MAV_PARAM_TYPE_INT32``
+few identity ones. PX4 sends integer parameters byte-wise in the float field
+(``MAV_PARAM_TYPE_INT32``
 reinterpreted), ArduPilot casts them to float; :func:`encode_value`/:func:`decode_value` do that at
 the protocol boundary.
 """
@@ -154,6 +155,4 @@ def decode_value(autopilot: str, p: Param, wire_value: float, wire_type: int) ->
 def check_range(name: str, p: Param, value: float) -> None:
     """BadInputError if ``value`` is outside the parameter's range (firmware rejects it)."""
     if value != value or not (p.min_value <= value <= p.max_value):
-        raise BadInputError(
-            f"parameter {name}={value} outside [{p.min_value:g}, {p.max_value:g}]"
-        )
+        raise BadInputError(f"parameter {name}={value} outside [{p.min_value:g}, {p.max_value:g}]")

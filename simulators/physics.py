@@ -62,9 +62,7 @@ class Limits:
     yaw_rate_deg_s: float = 60.0
 
 
-def approach(
-    current: float, target: float, speed_max: float, accel: float, dt_s: float
-) -> float:
+def approach(current: float, target: float, speed_max: float, accel: float, dt_s: float) -> float:
     """1-D velocity toward ``target`` with a speed cap and braking distance (v² = 2·a·d)."""
     d = target - current
     v = min(speed_max, math.sqrt(2.0 * accel * abs(d)))
@@ -97,7 +95,9 @@ def guide_velocity(
             des_e = des_n = 0.0
         dz = target[2] - pos[2]
         cap = limits.speed_up_m_s if dz > 0 else limits.speed_down_m_s
-        des_u = math.copysign(min(cap, math.sqrt(2.0 * limits.accel_v_m_s2 * abs(dz)), abs(dz) / dt_s), dz)
+        des_u = math.copysign(
+            min(cap, math.sqrt(2.0 * limits.accel_v_m_s2 * abs(dz)), abs(dz) / dt_s), dz
+        )
     if vz_override_m_s is not None:
         des_u = vz_override_m_s
     # acceleration limit (horizontal as a vector, vertical separately)
@@ -191,7 +191,11 @@ class Gps:
 
     def step(self, t_s: float, dt_s: float, rng: np.random.Generator) -> None:
         if t_s < self.lost_until_s or t_s < self.fix_after_s:
-            self.fix_type, self.satellites, self.eph_m = (1 if t_s >= self.fix_after_s else 0), 0, 99.99
+            self.fix_type, self.satellites, self.eph_m = (
+                (1 if t_s >= self.fix_after_s else 0),
+                0,
+                99.99,
+            )
             return
         self.fix_type, self.satellites, self.eph_m = 3, 14, 0.8
         k = math.exp(-dt_s / 30.0)

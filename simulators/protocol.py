@@ -7,6 +7,7 @@ No sockets here: a link is given bytes and hands bytes to a ``send`` callable.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import logging
 import math
@@ -21,7 +22,13 @@ from dronekit_plzen import mission_items as mi
 from dronekit_plzen.errors import BadInputError
 from simulators import commands, telemetry
 from simulators import params as prm
-from simulators.mission_store import MAX_ITEMS, MISSION_ACCEPTED, MISSION_INVALID_SEQUENCE, MISSION_NO_SPACE, check_item
+from simulators.mission_store import (
+    MAX_ITEMS,
+    MISSION_ACCEPTED,
+    MISSION_INVALID_SEQUENCE,
+    MISSION_NO_SPACE,
+    check_item,
+)
 from simulators.vehicle import VehicleModel
 
 log = logging.getLogger(__name__)
@@ -45,7 +52,9 @@ class Transfer:
 class Link:
     """One MAVLink channel of a vehicle: codec, stream schedule, transfer state."""
 
-    def __init__(self, name: str, vm: VehicleModel, send: Callable[[bytes], None], streams_on: bool) -> None:
+    def __init__(
+        self, name: str, vm: VehicleModel, send: Callable[[bytes], None], streams_on: bool
+    ) -> None:
         self.name = name
         self.vm = vm
         self.send_bytes = send
@@ -64,7 +73,7 @@ class Link:
 
     # ------------------------------------------------------------ streams
     def reset_streams(self, streams_on: bool) -> None:
-        """Default rates: PX4 streams at once; ArduPilot only HEARTBEAT until streams are requested."""
+        """Default rates: PX4 streams at once; ArduPilot only HEARTBEAT until requested."""
         self.intervals = {mav.MAVLINK_MSG_ID_HEARTBEAT: 1.0}
         if streams_on:
             self.intervals.update({k: 1.0 / hz for k, hz in telemetry.PX4_RATES_HZ.items()})
@@ -105,13 +114,15 @@ class Link:
             c.signing.sign_outgoing = key is not None
             c.signing.link_id = 0
             c.signing.timestamp = int((time.time() - _SIGNING_EPOCH) * 1e5)
-            c.signing.allow_unsigned_callback = (lambda _m, mid: mid in _UNSIGNED_OK) if key else None
+            c.signing.allow_unsigned_callback = (
+                (lambda _m, mid: mid in _UNSIGNED_OK) if key else None
+            )
 
     # ------------------------------------------------------------ I/O
     def send(self, msg: Any) -> None:
         try:
             data = msg.pack(self.codec)
-        except Exception:  # noqa: BLE001 - a builder bug must not kill the fleet
+        except Exception:
             log.exception("cannot pack %s", msg.get_type())
             return
         self.codec.seq = (self.codec.seq + 1) % 256
@@ -194,9 +205,20 @@ class VehicleServer:
             link.send(c.camera_trigger_encode(t_us, d["img_idx"] - 1))
             link.send(
                 c.camera_feedback_encode(
-                    t_us, 0, 0, d["img_idx"], int(d["lat_deg"] * 1e7), int(d["lon_deg"] * 1e7),
-                    d["alt_amsl_m"], d["rel_alt_m"], d["roll_deg"], d["pitch_deg"], d["yaw_deg"],
-                    24.0, mav.CAMERA_FEEDBACK_PHOTO, d["img_idx"],
+                    t_us,
+                    0,
+                    0,
+                    d["img_idx"],
+                    int(d["lat_deg"] * 1e7),
+                    int(d["lon_deg"] * 1e7),
+                    d["alt_amsl_m"],
+                    d["rel_alt_m"],
+                    d["roll_deg"],
+                    d["pitch_deg"],
+                    d["yaw_deg"],
+                    24.0,
+                    mav.CAMERA_FEEDBACK_PHOTO,
+                    d["img_idx"],
                 )
             )
 
@@ -210,7 +232,7 @@ class VehicleServer:
                 self.handle(link, msg)
             except BadInputError as exc:
                 log.info("vehicle %d: %s", self.vm.sysid, exc)
-            except Exception:  # noqa: BLE001 - one bad message must not stop the fleet
+            except Exception:
                 log.exception("vehicle %d: error handling %s", self.vm.sysid, msg.get_type())
 
     def handle(self, link: Link, msg: Any) -> None:
@@ -240,7 +262,9 @@ class VehicleServer:
             commands.handle_position_target(self, msg)
 
     def _request_data_stream(self, link: Link, msg: Any) -> None:
-        groups = list(telemetry.ARDUPILOT_STREAMS) if msg.req_stream_id == 0 else [msg.req_stream_id]
+        groups = (
+            list(telemetry.ARDUPILOT_STREAMS) if msg.req_stream_id == 0 else [msg.req_stream_id]
+        )
         for g in groups:
             for mid in telemetry.ARDUPILOT_STREAMS.get(g, ()):
                 rate = msg.req_message_rate if msg.start_stop else 0
@@ -252,7 +276,11 @@ class VehicleServer:
         p = self.vm.params[name]
         link.send(
             link.codec.param_value_encode(
-                name.encode(), prm.encode_value(self.vm.autopilot, p), p.ptype, len(names), names.index(name)
+                name.encode(),
+                prm.encode_value(self.vm.autopilot, p),
+                p.ptype,
+                len(names),
+                names.index(name),
             )
         )
 
@@ -270,17 +298,18 @@ class VehicleServer:
             if name in vm.params:
                 self._param_value(link, name)
             elif not vm.px4:
-                link.send(link.codec.statustext_encode(4, f"Unknown parameter {name}"[:50].encode()))
+                link.send(
+                    link.codec.statustext_encode(4, f"Unknown parameter {name}"[:50].encode())
+                )
         elif t == "PARAM_SET":
             name = _pid(msg.param_id)
             if name not in vm.params:
                 return  # both firmwares ignore unknown names (the client times out)
             p = vm.params[name]
             value = prm.decode_value(vm.autopilot, p, msg.param_value, msg.param_type)
-            try:
+            # out of range: the firmware answers with the unchanged value
+            with contextlib.suppress(BadInputError):
                 vm.set_param(name, value)
-            except BadInputError:
-                pass  # out of range: the firmware answers with the unchanged value
             self._param_value(link, name)
 
     # ------------------------------------------------------------ missions
@@ -305,4 +334,12 @@ def nan_to(v: float, default: float) -> float:
     return default if math.isnan(v) else v
 
 
-__all__ = ["Link", "VehicleServer", "MAX_ITEMS", "MISSION_ACCEPTED", "MISSION_INVALID_SEQUENCE", "MISSION_NO_SPACE", "check_item"]
+__all__ = [
+    "MAX_ITEMS",
+    "MISSION_ACCEPTED",
+    "MISSION_INVALID_SEQUENCE",
+    "MISSION_NO_SPACE",
+    "Link",
+    "VehicleServer",
+    "check_item",
+]

@@ -56,7 +56,10 @@ def heartbeat(m: mav.MAVLink, vm: VehicleModel) -> Any:
         base |= mav.MAV_MODE_FLAG_SAFETY_ARMED
     if vm.t_s < vm.boot_until_s + 1.0:
         status = mav.MAV_STATE_BOOT if vm.t_s < vm.boot_until_s else mav.MAV_STATE_STANDBY
-    elif vm.failsafes & {"battery_critical", "battery_emergency", "gps_loss", "gcs_link"} and vm.armed:
+    elif (
+        vm.failsafes & {"battery_critical", "battery_emergency", "gps_loss", "gcs_link"}
+        and vm.armed
+    ):
         status = mav.MAV_STATE_CRITICAL
     else:
         status = mav.MAV_STATE_ACTIVE if vm.armed else mav.MAV_STATE_STANDBY
@@ -72,23 +75,47 @@ def sys_status(m: mav.MAVLink, vm: VehicleModel) -> Any:
         health &= ~mav.MAV_SYS_STATUS_PREARM_CHECK
     bat = vm.battery
     return m.sys_status_encode(
-        _SENSORS, _SENSORS, health, 250,
-        int(bat.voltage_v * 1000), int(bat.current_a * 100), int(round(bat.remaining * 100)),
-        0, 0, 0, 0, 0, 0,
+        _SENSORS,
+        _SENSORS,
+        health,
+        250,
+        int(bat.voltage_v * 1000),
+        int(bat.current_a * 100),
+        round(bat.remaining * 100),
+        0,
+        0,
+        0,
+        0,
+        0,
+        0,
     )
 
 
 def gps_raw_int(m: mav.MAVLink, vm: VehicleModel) -> Any:
     g = vm.gps
-    lat, lon, alt = vm.geo.to_lla(vm.pos[0] + g.noise_e_m, vm.pos[1] + g.noise_n_m, vm.pos[2] + g.noise_u_m)
+    lat, lon, alt = vm.geo.to_lla(
+        vm.pos[0] + g.noise_e_m, vm.pos[1] + g.noise_n_m, vm.pos[2] + g.noise_u_m
+    )
     s = vm.snapshot_speed()
     if g.fix_type < 2:
         lat = lon = 0.0
         alt = 0.0
     return m.gps_raw_int_encode(
-        int(vm.t_s * 1e6), g.fix_type, int(lat * 1e7), int(lon * 1e7), int(alt * 1000),
-        int(g.eph_m * 100), int(g.eph_m * 150), int(s[0] * 100), int(s[1]) % 36000, g.satellites,
-        int(alt * 1000), int(g.eph_m * 1000), int(g.eph_m * 1500), 300, 0,
+        int(vm.t_s * 1e6),
+        g.fix_type,
+        int(lat * 1e7),
+        int(lon * 1e7),
+        int(alt * 1000),
+        int(g.eph_m * 100),
+        int(g.eph_m * 150),
+        int(s[0] * 100),
+        int(s[1]) % 36000,
+        g.satellites,
+        int(alt * 1000),
+        int(g.eph_m * 1000),
+        int(g.eph_m * 1500),
+        300,
+        0,
     )
 
 
@@ -96,28 +123,41 @@ def global_position_int(m: mav.MAVLink, vm: VehicleModel) -> Any:
     lat, lon, alt = vm.geo.to_lla(*vm.pos)
     ge, gn = vm.ground_velocity()
     return m.global_position_int_encode(
-        boot_ms(vm), int(lat * 1e7), int(lon * 1e7), int(alt * 1000), int(vm.rel_alt_m * 1000),
-        int(gn * 100), int(ge * 100), int(-vm.vel[2] * 100), int(vm.yaw_deg * 100) % 36000,
+        boot_ms(vm),
+        int(lat * 1e7),
+        int(lon * 1e7),
+        int(alt * 1000),
+        int(vm.rel_alt_m * 1000),
+        int(gn * 100),
+        int(ge * 100),
+        int(-vm.vel[2] * 100),
+        int(vm.yaw_deg * 100) % 36000,
     )
 
 
 def local_position_ned(m: mav.MAVLink, vm: VehicleModel) -> Any:
     ge, gn = vm.ground_velocity()
-    return m.local_position_ned_encode(boot_ms(vm), vm.pos[1], vm.pos[0], -vm.pos[2], gn, ge, -vm.vel[2])
+    return m.local_position_ned_encode(
+        boot_ms(vm), vm.pos[1], vm.pos[0], -vm.pos[2], gn, ge, -vm.vel[2]
+    )
 
 
 def attitude(m: mav.MAVLink, vm: VehicleModel) -> Any:
     yaw = math.radians(vm.yaw_deg)
     if yaw > math.pi:
         yaw -= 2 * math.pi
-    return m.attitude_encode(boot_ms(vm), math.radians(vm.roll_deg), math.radians(vm.pitch_deg), yaw, 0.0, 0.0, 0.0)
+    return m.attitude_encode(
+        boot_ms(vm), math.radians(vm.roll_deg), math.radians(vm.pitch_deg), yaw, 0.0, 0.0, 0.0
+    )
 
 
 def vfr_hud(m: mav.MAVLink, vm: VehicleModel) -> Any:
     gs, _cog = vm.snapshot_speed()
     air = vm.air_speed()
     throttle = 0 if not vm.armed else (15 if vm.landed else int(45 + 2 * air))
-    return m.vfr_hud_encode(air, gs, int(vm.yaw_deg) % 360, throttle, vm.geo.alt0_m + vm.pos[2], vm.vel[2])
+    return m.vfr_hud_encode(
+        air, gs, int(vm.yaw_deg) % 360, throttle, vm.geo.alt0_m + vm.pos[2], vm.vel[2]
+    )
 
 
 def battery_status(m: mav.MAVLink, vm: VehicleModel) -> Any:
@@ -126,16 +166,27 @@ def battery_status(m: mav.MAVLink, vm: VehicleModel) -> Any:
     volts = [cell_mv] * bat.cells + [65535] * (10 - bat.cells)
     fs = vm.failsafes
     charge = (
-        mav.MAV_BATTERY_CHARGE_STATE_EMERGENCY if "battery_emergency" in fs
-        else mav.MAV_BATTERY_CHARGE_STATE_CRITICAL if "battery_critical" in fs
-        else mav.MAV_BATTERY_CHARGE_STATE_LOW if "battery_low" in fs
+        mav.MAV_BATTERY_CHARGE_STATE_EMERGENCY
+        if "battery_emergency" in fs
+        else mav.MAV_BATTERY_CHARGE_STATE_CRITICAL
+        if "battery_critical" in fs
+        else mav.MAV_BATTERY_CHARGE_STATE_LOW
+        if "battery_low" in fs
         else mav.MAV_BATTERY_CHARGE_STATE_OK
     )
     left_s = int(bat.capacity_mah * bat.remaining * 3.6 / max(bat.current_a, 0.1))
     return m.battery_status_encode(
-        0, mav.MAV_BATTERY_FUNCTION_ALL, mav.MAV_BATTERY_TYPE_LIPO, 2500, volts,
-        int(bat.current_a * 100), int(bat.consumed_mah), -1, int(round(bat.remaining * 100)),
-        left_s, charge,
+        0,
+        mav.MAV_BATTERY_FUNCTION_ALL,
+        mav.MAV_BATTERY_TYPE_LIPO,
+        2500,
+        volts,
+        int(bat.current_a * 100),
+        int(bat.consumed_mah),
+        -1,
+        round(bat.remaining * 100),
+        left_s,
+        charge,
     )
 
 
@@ -154,8 +205,17 @@ def extended_sys_state(m: mav.MAVLink, vm: VehicleModel) -> Any:
 def home_position(m: mav.MAVLink, vm: VehicleModel) -> Any:
     lat, lon, alt = vm.geo.to_lla(*vm.home)
     return m.home_position_encode(
-        int(lat * 1e7), int(lon * 1e7), int(alt * 1000), vm.home[1], vm.home[0], -vm.home[2],
-        [1.0, 0.0, 0.0, 0.0], 0.0, 0.0, 0.0, int(vm.t_s * 1e6),
+        int(lat * 1e7),
+        int(lon * 1e7),
+        int(alt * 1000),
+        vm.home[1],
+        vm.home[0],
+        -vm.home[2],
+        [1.0, 0.0, 0.0, 0.0],
+        0.0,
+        0.0,
+        0.0,
+        int(vm.t_s * 1e6),
     )
 
 
@@ -185,18 +245,41 @@ def nav_controller_output(m: mav.MAVLink, vm: VehicleModel) -> Any:
     d = math.hypot(t[0] - vm.pos[0], t[1] - vm.pos[1])
     brg = int(math.degrees(math.atan2(t[0] - vm.pos[0], t[1] - vm.pos[1]))) % 360
     return m.nav_controller_output_encode(
-        vm.roll_deg, vm.pitch_deg, int(vm.yaw_deg), brg, min(int(d), 65535), t[2] - vm.pos[2], 0.0, 0.0
+        vm.roll_deg,
+        vm.pitch_deg,
+        int(vm.yaw_deg),
+        brg,
+        min(int(d), 65535),
+        t[2] - vm.pos[2],
+        0.0,
+        0.0,
     )
 
 
 def autopilot_version(m: mav.MAVLink, vm: VehicleModel) -> Any:
     caps = CAPABILITIES | (
-        mav.MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_BYTEWISE if vm.px4 else mav.MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_C_CAST
+        mav.MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_BYTEWISE
+        if vm.px4
+        else mav.MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_C_CAST
     )
-    version = (1 << 24) | (14 << 16) | (3 << 8) | 255 if vm.px4 else (4 << 24) | (5 << 16) | (7 << 8) | 255
+    version = (
+        (1 << 24) | (14 << 16) | (3 << 8) | 255
+        if vm.px4
+        else (4 << 24) | (5 << 16) | (7 << 8) | 255
+    )
     return m.autopilot_version_encode(
-        caps, version, 0, 0, 0, [0] * 8, [0] * 8, [0] * 8, 0x26AC if vm.px4 else 0x1209, 0x11 if vm.px4 else 0x5740,
-        0x504C5A4E00 + vm.sysid, [vm.sysid] + [0] * 17,
+        caps,
+        version,
+        0,
+        0,
+        0,
+        [0] * 8,
+        [0] * 8,
+        [0] * 8,
+        0x26AC if vm.px4 else 0x1209,
+        0x11 if vm.px4 else 0x5740,
+        0x504C5A4E00 + vm.sysid,
+        [vm.sysid] + [0] * 17,
     )
 
 
@@ -241,7 +324,10 @@ ARDUPILOT_STREAMS: dict[int, tuple[int, ...]] = {
         mav.MAVLINK_MSG_ID_GPS_RAW_INT,
         mav.MAVLINK_MSG_ID_NAV_CONTROLLER_OUTPUT,
     ),
-    mav.MAV_DATA_STREAM_POSITION: (mav.MAVLINK_MSG_ID_GLOBAL_POSITION_INT, mav.MAVLINK_MSG_ID_LOCAL_POSITION_NED),
+    mav.MAV_DATA_STREAM_POSITION: (
+        mav.MAVLINK_MSG_ID_GLOBAL_POSITION_INT,
+        mav.MAVLINK_MSG_ID_LOCAL_POSITION_NED,
+    ),
     mav.MAV_DATA_STREAM_EXTRA1: (mav.MAVLINK_MSG_ID_ATTITUDE,),
     mav.MAV_DATA_STREAM_EXTRA2: (mav.MAVLINK_MSG_ID_VFR_HUD,),
     mav.MAV_DATA_STREAM_EXTRA3: (

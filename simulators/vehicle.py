@@ -152,28 +152,40 @@ class VehicleModel:
 
     # ------------------------------------------------------------------ modes
     def set_mode(self, name: str, reason: str = "command") -> int:
-        """Switch mode like the firmware: refuse position modes without GPS, AUTO without mission."""
+        """Switch mode as the firmware does: no position modes without GPS, no AUTO w/o mission."""
         if name not in md.mode_names(self.autopilot):
             return RESULT_UNSUPPORTED
         needs = md.PX4_NEEDS_POSITION if self.px4 else md.ARDUCOPTER_NEEDS_POSITION
         if reason == "command" and name in needs and not self.gps.has_fix:
             self.text(
-                "Flight mode change failed: no position" if self.px4 else f"Mode change to {name} failed: requires position",
+                "Flight mode change failed: no position"
+                if self.px4
+                else f"Mode change to {name} failed: requires position",
                 SEVERITY_CRITICAL,
             )
             return RESULT_DENIED if self.px4 else RESULT_FAILED
         behaviour = md.behaviour_of(self.autopilot, name)
         if behaviour is md.Behaviour.MISSION and reason == "command":
             if self.runner.nav_count() == 0:
-                self.text("Auto: no mission" if not self.px4 else "Mission rejected: no mission", SEVERITY_CRITICAL)
+                self.text(
+                    "Auto: no mission" if not self.px4 else "Mission rejected: no mission",
+                    SEVERITY_CRITICAL,
+                )
                 return RESULT_DENIED if self.px4 else RESULT_FAILED
-            if not self.px4 and self.armed and self.landed and not self.runner.starts_with_takeoff():
+            if (
+                not self.px4
+                and self.armed
+                and self.landed
+                and not self.runner.starts_with_takeoff()
+            ):
                 self.text("Auto: Missing Takeoff Cmd", SEVERITY_CRITICAL)
                 return RESULT_FAILED
         if name == self.mode:
             return RESULT_ACCEPTED
         self.mode = name
-        self.speed_override_m_s = None if behaviour is not md.Behaviour.MISSION else self.speed_override_m_s
+        self.speed_override_m_s = (
+            None if behaviour is not md.Behaviour.MISSION else self.speed_override_m_s
+        )
         if behaviour in (md.Behaviour.HOLD, md.Behaviour.GUIDED, md.Behaviour.MANUAL):
             self.hold_here()
         elif behaviour is md.Behaviour.RTL:
@@ -191,7 +203,9 @@ class VehicleModel:
             behaviour = md.Behaviour.LAND
         name = md.mode_for(self.autopilot, behaviour)
         if self.px4:
-            self.text(f"Failsafe activated: {why}, {name.split('.')[-1].lower()}", SEVERITY_CRITICAL)
+            self.text(
+                f"Failsafe activated: {why}, {name.split('.')[-1].lower()}", SEVERITY_CRITICAL
+            )
         else:
             self.text(f"{why}: changed to {name} Mode", SEVERITY_CRITICAL)
         self.set_mode(name, reason="failsafe")
@@ -202,7 +216,9 @@ class VehicleModel:
     def preflight_failure(self) -> str | None:
         """The first failing pre-arm check, worded as the firmware words it, or None."""
         if self.t_s < self.boot_until_s:
-            return "Preflight Fail: system booting" if self.px4 else "PreArm: System not initialised"
+            return (
+                "Preflight Fail: system booting" if self.px4 else "PreArm: System not initialised"
+            )
         if not self.gps.has_fix:
             return "Preflight Fail: GPS fix too low" if self.px4 else "PreArm: GPS 1: Bad fix"
         if self.px4:
@@ -251,7 +267,10 @@ class VehicleModel:
         if not self.armed:
             return RESULT_ACCEPTED
         if not self.landed and not force:
-            self.text("Disarming denied: not landed" if self.px4 else "Disarm: not landed", SEVERITY_CRITICAL)
+            self.text(
+                "Disarming denied: not landed" if self.px4 else "Disarm: not landed",
+                SEVERITY_CRITICAL,
+            )
             return RESULT_DENIED if self.px4 else RESULT_FAILED
         self.armed = False
         self.vel = [0.0, 0.0, self.vel[2] if not self.landed else 0.0]
@@ -262,17 +281,26 @@ class VehicleModel:
     def takeoff(self, alt_param: float) -> int:
         """NAV_TAKEOFF: PX4 param7 is AMSL (NaN → MIS_TAKEOFF_ALT), ArduCopter's is relative."""
         if not self.armed:
-            self.text("Takeoff denied: disarmed" if self.px4 else "Takeoff: not armed", SEVERITY_CRITICAL)
+            self.text(
+                "Takeoff denied: disarmed" if self.px4 else "Takeoff: not armed", SEVERITY_CRITICAL
+            )
             return RESULT_DENIED if self.px4 else RESULT_FAILED
         if not self.gps.has_fix:
             return RESULT_DENIED if self.px4 else RESULT_FAILED
         if self.px4:
-            rel = self.p("MIS_TAKEOFF_ALT") if math.isnan(alt_param) else alt_param - self.geo.alt0_m - self.home[2]
+            rel = (
+                self.p("MIS_TAKEOFF_ALT")
+                if math.isnan(alt_param)
+                else alt_param - self.geo.alt0_m - self.home[2]
+            )
             self.takeoff_up_m = self.home[2] + max(rel, 1.0)
             self.set_mode("AUTO.TAKEOFF")
             return RESULT_ACCEPTED
         if self.mode != "GUIDED" or not self.landed:
-            self.text("Takeoff: mode not GUIDED" if self.landed else "Takeoff: already flying", SEVERITY_CRITICAL)
+            self.text(
+                "Takeoff: mode not GUIDED" if self.landed else "Takeoff: already flying",
+                SEVERITY_CRITICAL,
+            )
             return RESULT_FAILED
         self.takeoff_up_m = self.home[2] + max(alt_param, 1.0)
         self.target = (self.pos[0], self.pos[1], self.takeoff_up_m)
@@ -299,7 +327,9 @@ class VehicleModel:
             self.runner.resume()
         return result
 
-    def reposition(self, lat_deg: float, lon_deg: float, alt_amsl_m: float, speed_m_s: float, change_mode: bool) -> int:
+    def reposition(
+        self, lat_deg: float, lon_deg: float, alt_amsl_m: float, speed_m_s: float, change_mode: bool
+    ) -> int:
         if not self.gps.has_fix or not self.armed:
             return RESULT_DENIED if self.px4 else RESULT_FAILED
         if self.px4:
@@ -418,9 +448,7 @@ class VehicleModel:
 
     def start_rtl(self) -> None:
         """Plan RTL: climb to the return altitude, fly to the nearest of home and rally points."""
-        dests = [self.home] + [
-            (e, n, self.home[2]) for e, n, _u in self.runner.rally_points_enu()
-        ]
+        dests = [self.home] + [(e, n, self.home[2]) for e, n, _u in self.runner.rally_points_enu()]
         dest = min(dests, key=lambda d: math.hypot(d[0] - self.pos[0], d[1] - self.pos[1]))
         ret_rel = self.p("RTL_RETURN_ALT") if self.px4 else self.p("RTL_ALT") / 100.0
         ret_up = max(self.pos[2], dest[2] + ret_rel)
@@ -502,11 +530,15 @@ class VehicleModel:
             return self.p("DISARM_DELAY") or math.inf
         return 1.0  # LAND / end of mission: land complete → disarm
 
-    def _fly(self, target: tuple[float, float, float] | None, vz: float | None, dt_s: float) -> None:
+    def _fly(
+        self, target: tuple[float, float, float] | None, vz: float | None, dt_s: float
+    ) -> None:
         lim = self.limits()
         pos, vel = self.pos, self.vel
         old_v = (vel[0], vel[1])
-        cmd = guide_velocity((pos[0], pos[1], pos[2]), (vel[0], vel[1], vel[2]), target, lim, dt_s, vz)
+        cmd = guide_velocity(
+            (pos[0], pos[1], pos[2]), (vel[0], vel[1], vel[2]), target, lim, dt_s, vz
+        )
         we, wn = self.wind.at(self.t_s)
         has_pos = self.gps.has_fix
         k = min(1.0, dt_s / 3.0)  # position controller integrator catching up with the wind
@@ -553,7 +585,8 @@ class VehicleModel:
     def _battery_and_camera(self, dt_s: float, flying: bool) -> None:
         air = getattr(self, "_air_speed", 0.0) if flying else 0.0
         self.battery.draw(
-            flight_current_a(self.hover_current_a, air, max(0.0, self.vel[2]), flying, self.armed), dt_s
+            flight_current_a(self.hover_current_a, air, max(0.0, self.vel[2]), flying, self.armed),
+            dt_s,
         )
         if flying and self.trig_dist_m > 0:
             gv = getattr(self, "_ground_v", (0.0, 0.0))
@@ -561,7 +594,11 @@ class VehicleModel:
             while self.trig_accum_m >= self.trig_dist_m:
                 self.trig_accum_m -= self.trig_dist_m
                 self.capture()
-        if self.capture_interval_s > 0 and self.capture_remaining != 0 and self.t_s >= self.capture_next_s:
+        if (
+            self.capture_interval_s > 0
+            and self.capture_remaining != 0
+            and self.t_s >= self.capture_next_s
+        ):
             self.capture()
             self.capture_next_s += self.capture_interval_s
             if self.capture_remaining > 0:

@@ -28,7 +28,9 @@ class Gcs:
     """A plain pymavlink ground station, as QGroundControl or a script would talk."""
 
     def __init__(self, url: str, sysid: int = 255) -> None:
-        self.m = mavutil.mavlink_connection(url, source_system=sysid, source_component=190, dialect="ardupilotmega")
+        self.m = mavutil.mavlink_connection(
+            url, source_system=sysid, source_component=190, dialect="ardupilotmega"
+        )
         self.last_hb = 0.0
         self.seen: list[Any] = []
         self.target = 1
@@ -42,7 +44,12 @@ class Gcs:
             self.m.mav.heartbeat_send(mav.MAV_TYPE_GCS, mav.MAV_AUTOPILOT_INVALID, 0, 0, 0)
             self.last_hb = now
 
-    def recv(self, types: str | list[str] | None = None, cond: Callable[[Any], bool] | None = None, timeout: float = 10.0) -> Any:
+    def recv(
+        self,
+        types: str | list[str] | None = None,
+        cond: Callable[[Any], bool] | None = None,
+        timeout: float = 10.0,
+    ) -> Any:
         deadline = time.monotonic() + timeout
         want = [types] if isinstance(types, str) else types
         while time.monotonic() < deadline:
@@ -81,7 +88,11 @@ class Gcs:
         out = []
         for seq in range(count):
             self.m.mav.mission_request_int_send(self.target, 1, seq, mission_type)
-            out.append(mi.MissionItem.from_wire(self.recv("MISSION_ITEM_INT", lambda x, s=seq: x.seq == s, 5)))
+            out.append(
+                mi.MissionItem.from_wire(
+                    self.recv("MISSION_ITEM_INT", lambda x, s=seq: x.seq == s, 5)
+                )
+            )
         self.m.mav.mission_ack_send(self.target, 1, 0, mission_type)
         return out
 

@@ -118,12 +118,15 @@ def test_battery_drains_faster_in_wind_and_climb():
 
 
 # ------------------------------------------------------------------ GCS link
-@pytest.mark.parametrize(("autopilot", "param", "value", "mode"), [
-    ("px4", "NAV_DLL_ACT", 2, "AUTO.RTL"),
-    ("px4", "NAV_DLL_ACT", 3, "AUTO.LAND"),
-    ("ardupilot", "FS_GCS_ENABLE", 1, "RTL"),
-    ("ardupilot", "FS_GCS_ENABLE", 5, "LAND"),
-])
+@pytest.mark.parametrize(
+    ("autopilot", "param", "value", "mode"),
+    [
+        ("px4", "NAV_DLL_ACT", 2, "AUTO.RTL"),
+        ("px4", "NAV_DLL_ACT", 3, "AUTO.LAND"),
+        ("ardupilot", "FS_GCS_ENABLE", 1, "RTL"),
+        ("ardupilot", "FS_GCS_ENABLE", 5, "LAND"),
+    ],
+)
 def test_gcs_link_loss_action(autopilot, param, value, mode):
     vm = airborne(autopilot)
     vm.set_param(param, value)
@@ -170,7 +173,15 @@ def _fleet_model(autopilot: str) -> tuple[SimFleet, VehicleModel]:
 def test_gps_loss_in_mission_lands_and_drifts(autopilot):
     fleet, vm = _fleet_model(autopilot)
     fleet.run_for(4.0)
-    items = [mi.MissionItem(mi.CMD_NAV_WAYPOINT, frame=0, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=HOME[2])] if autopilot == "ardupilot" else []
+    items = (
+        [
+            mi.MissionItem(
+                mi.CMD_NAV_WAYPOINT, frame=0, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=HOME[2]
+            )
+        ]
+        if autopilot == "ardupilot"
+        else []
+    )
     items += [
         mi.MissionItem(mi.CMD_NAV_TAKEOFF, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=30),
         mi.MissionItem(mi.CMD_NAV_WAYPOINT, lat_deg=49.7500, lon_deg=13.3776, alt_m=30),
@@ -232,7 +243,10 @@ def test_preflight_low_battery_and_missing_mission():
     ap.battery.soc_offset = 0.0
     ap.missions[0] = []
     assert ap.set_mode("AUTO") == RESULT_FAILED  # no mission
-    ap.missions[0] = [mi.MissionItem(16, frame=0), mi.MissionItem(16, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=10)]
+    ap.missions[0] = [
+        mi.MissionItem(16, frame=0),
+        mi.MissionItem(16, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=10),
+    ]
     assert ap.set_mode("AUTO") == RESULT_ACCEPTED
     assert ap.arm() == RESULT_FAILED  # ArduCopter refuses GCS arming in AUTO by default
     assert "Arm: Mode not armable" in ap.statustexts
@@ -283,7 +297,13 @@ def test_px4_geofence_return():
     g = vm.geo
     square = [g.to_lla(e, n, 0) for e, n in ((-50, -50), (50, -50), (50, 50), (-50, 50))]
     vm.missions[1] = [
-        mi.MissionItem(mi.CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION, param1=4, lat_deg=la, lon_deg=lo, mission_type=1)
+        mi.MissionItem(
+            mi.CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+            param1=4,
+            lat_deg=la,
+            lon_deg=lo,
+            mission_type=1,
+        )
         for la, lo, _ in square
     ]
     vm.set_param("GF_ACTION", 3)
@@ -325,7 +345,11 @@ def test_rtl_altitudes_and_rally_point():
     vm = airborne("px4", 20.0)
     fly_away(vm, 200.0)
     rally = vm.geo.to_lla(0.0, 180.0, 0.0)
-    vm.missions[2] = [mi.MissionItem(mi.CMD_NAV_RALLY_POINT, lat_deg=rally[0], lon_deg=rally[1], alt_m=30, mission_type=2)]
+    vm.missions[2] = [
+        mi.MissionItem(
+            mi.CMD_NAV_RALLY_POINT, lat_deg=rally[0], lon_deg=rally[1], alt_m=30, mission_type=2
+        )
+    ]
     assert vm.rtl() == RESULT_ACCEPTED
     peak = 0.0
     for _ in range(int(300 / DT)):
@@ -347,7 +371,7 @@ def test_rtl_altitudes_and_rally_point():
 
 
 def test_battery_drop_fault_and_speed_param():
-    fleet, vm = _fleet_model("px4")
+    fleet, _vm = _fleet_model("px4")
     fleet.run_for(1.0)
     before = fleet.vehicles[0].state.battery_remaining_pct
     fleet.vehicles[0].inject(BatteryDrop(drop_pct=40))

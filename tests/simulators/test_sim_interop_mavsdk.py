@@ -27,7 +27,20 @@ HOME = (49.7475, 13.3776, 310.0)
 
 def _wp(lat: float, lon: float, alt: float, action: MissionItem.VehicleAction) -> MissionItem:
     return MissionItem(
-        lat, lon, alt, 5.0, True, NAN, NAN, MissionItem.CameraAction.NONE, NAN, NAN, NAN, NAN, NAN, action
+        lat,
+        lon,
+        alt,
+        5.0,
+        True,
+        NAN,
+        NAN,
+        MissionItem.CameraAction.NONE,
+        NAN,
+        NAN,
+        NAN,
+        NAN,
+        NAN,
+        action,
     )
 
 
@@ -69,12 +82,16 @@ def test_mavsdk_px4_mission(port_offset):
             assert seen_in_air
             assert await mission.is_mission_finished()
             loop = asyncio.get_running_loop()
-            assert await loop.run_in_executor(None, fleet.wait_until, lambda: not fleet.vehicles[0].state.armed, 30.0)
+            assert await loop.run_in_executor(
+                None, fleet.wait_until, lambda: not fleet.vehicles[0].state.armed, 30.0
+            )
             await asyncio.sleep(0.3)
             assert not await tel.armed()
             assert not await tel.in_air()
 
-    with SimFleet(n_vehicles=1, autopilot="px4", home=HOME, speedup=25, port_offset=port_offset) as fleet:
+    with SimFleet(
+        n_vehicles=1, autopilot="px4", home=HOME, speedup=25, port_offset=port_offset
+    ) as fleet:
         asyncio.run(asyncio.wait_for(run(fleet), 90))
         st = fleet.vehicles[0].state
         n = st.mission_count
@@ -84,26 +101,51 @@ def test_mavsdk_px4_mission(port_offset):
         assert abs(st.lat_deg - 49.7477) < 2e-5 and abs(st.lon_deg - 13.3784) < 3e-5
 
 
-def _raw(seq: int, cmd: int, frame: int, lat: float, lon: float, alt: float, p1: float = 0.0) -> RawItem:
-    return RawItem(seq, frame, cmd, 1 if seq == 0 else 0, 1, p1, 0.0, 0.0, NAN, int(lat * 1e7), int(lon * 1e7), alt, 0)
+def _raw(
+    seq: int, cmd: int, frame: int, lat: float, lon: float, alt: float, p1: float = 0.0
+) -> RawItem:
+    return RawItem(
+        seq,
+        frame,
+        cmd,
+        1 if seq == 0 else 0,
+        1,
+        p1,
+        0.0,
+        0.0,
+        NAN,
+        int(lat * 1e7),
+        int(lon * 1e7),
+        alt,
+        0,
+    )
 
 
 @pytest.mark.parametrize("autopilot", ["ardupilot", "px4"])
 def test_mavsdk_mission_raw(autopilot, port_offset):
     async def run(fleet: SimFleet) -> None:
         p = fleet.ports(0)
-        url = f"tcpout://127.0.0.1:{p['tcp']}" if autopilot == "ardupilot" else f"udpin://127.0.0.1:{p['api_remote']}"
+        url = (
+            f"tcpout://127.0.0.1:{p['tcp']}"
+            if autopilot == "ardupilot"
+            else f"udpin://127.0.0.1:{p['api_remote']}"
+        )
         m, system = await _connect(url)
         async with m:
             raw, action, tel = MissionRawAsync(system), ActionAsync(system), TelemetryAsync(system)
             items = [
-                _raw(0, 16, 0, HOME[0], HOME[1], HOME[2]),  # ArduPilot home slot; PX4 flies it as a waypoint
+                _raw(
+                    0, 16, 0, HOME[0], HOME[1], HOME[2]
+                ),  # ArduPilot home slot; PX4 flies it as a waypoint
                 _raw(1, 22, 3, HOME[0], HOME[1], 15.0),
                 _raw(2, 16, 3, 49.7479, 13.3780, 15.0),
                 _raw(3, 21, 3, 49.7479, 13.3782, 0.0),
             ]
             if autopilot == "px4":
-                items = [_raw(i, it.command, it.frame, it.x / 1e7, it.y / 1e7, it.z) for i, it in enumerate(items[1:])]
+                items = [
+                    _raw(i, it.command, it.frame, it.x / 1e7, it.y / 1e7, it.z)
+                    for i, it in enumerate(items[1:])
+                ]
             await tel.set_rate_position(5.0)
             await tel.set_rate_gps_info(2.0)
             await tel.set_rate_landed_state(2.0)
@@ -116,14 +158,24 @@ def test_mavsdk_mission_raw(autopilot, port_offset):
             assert await tel.armed()
             loop = asyncio.get_running_loop()
             done = await loop.run_in_executor(
-                None, fleet.wait_until, lambda: fleet.vehicles[0].state.mission_finished and not fleet.vehicles[0].state.armed, 60.0
+                None,
+                fleet.wait_until,
+                lambda: (
+                    fleet.vehicles[0].state.mission_finished and not fleet.vehicles[0].state.armed
+                ),
+                60.0,
             )
             assert done
             await asyncio.sleep(0.3)  # a heartbeat or two
             assert not await tel.armed()
 
-    with SimFleet(n_vehicles=1, autopilot=autopilot, home=HOME, speedup=20, port_offset=port_offset) as fleet:
-        fleet.vehicles[0].set_param("DISARM_DELAY" if autopilot == "ardupilot" else "COM_DISARM_LAND", 0 if autopilot == "ardupilot" else 2.0)
+    with SimFleet(
+        n_vehicles=1, autopilot=autopilot, home=HOME, speedup=20, port_offset=port_offset
+    ) as fleet:
+        fleet.vehicles[0].set_param(
+            "DISARM_DELAY" if autopilot == "ardupilot" else "COM_DISARM_LAND",
+            0 if autopilot == "ardupilot" else 2.0,
+        )
         asyncio.run(asyncio.wait_for(run(fleet), 90))
         st = fleet.vehicles[0].state
         first = 1 if autopilot == "ardupilot" else 0

@@ -21,19 +21,36 @@ def survey(autopilot: str) -> list[mi.MissionItem]:
         mi.MissionItem(mi.CMD_NAV_LAND, lat_deg=49.7476, lon_deg=13.3784, alt_m=0.0),
     ]
     if autopilot == "ardupilot":  # ArduPilot: seq 0 is home (the uploaded value is replaced)
-        items.insert(0, mi.MissionItem(mi.CMD_NAV_WAYPOINT, frame=mi.FRAME_GLOBAL, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=HOME[2]))
+        items.insert(
+            0,
+            mi.MissionItem(
+                mi.CMD_NAV_WAYPOINT,
+                frame=mi.FRAME_GLOBAL,
+                lat_deg=HOME[0],
+                lon_deg=HOME[1],
+                alt_m=HOME[2],
+            ),
+        )
     return items
 
 
 @pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
 def test_pymavlink_gcs_flies_mission(autopilot, port_offset, gcs_factory):
-    with SimFleet(n_vehicles=2, autopilot=autopilot, home=HOME, speedup=40, port_offset=port_offset) as fleet:
+    with SimFleet(
+        n_vehicles=2, autopilot=autopilot, home=HOME, speedup=40, port_offset=port_offset
+    ) as fleet:
         ports = fleet.ports(1)
-        url = f"udpin:127.0.0.1:{ports['api_remote']}" if autopilot == "px4" else f"tcp:127.0.0.1:{ports['tcp']}"
+        url = (
+            f"udpin:127.0.0.1:{ports['api_remote']}"
+            if autopilot == "px4"
+            else f"tcp:127.0.0.1:{ports['tcp']}"
+        )
         gcs = gcs_factory(url)
         gcs.target = 2
         hb = gcs.recv("HEARTBEAT", lambda m: m.get_srcSystem() == 2)
-        assert hb.autopilot == (mav.MAV_AUTOPILOT_PX4 if autopilot == "px4" else mav.MAV_AUTOPILOT_ARDUPILOTMEGA)
+        assert hb.autopilot == (
+            mav.MAV_AUTOPILOT_PX4 if autopilot == "px4" else mav.MAV_AUTOPILOT_ARDUPILOTMEGA
+        )
         assert hb.type == mav.MAV_TYPE_QUADROTOR
         if autopilot == "ardupilot":
             # the quirk: nothing but HEARTBEAT until streams are requested
@@ -60,7 +77,10 @@ def test_pymavlink_gcs_flies_mission(autopilot, port_offset, gcs_factory):
             main, sub = 4, 4
             assert gcs.command(mav.MAV_CMD_DO_SET_MODE, 1, main, sub) == mav.MAV_RESULT_ACCEPTED
             assert gcs.command(mav.MAV_CMD_COMPONENT_ARM_DISARM, 1) == mav.MAV_RESULT_ACCEPTED
-            gcs.recv("HEARTBEAT", lambda m: m.custom_mode == px4_custom_mode("AUTO.MISSION") and m.base_mode & 128)
+            gcs.recv(
+                "HEARTBEAT",
+                lambda m: m.custom_mode == px4_custom_mode("AUTO.MISSION") and m.base_mode & 128,
+            )
         else:
             assert gcs.command(mav.MAV_CMD_DO_SET_MODE, 1, 4) == mav.MAV_RESULT_ACCEPTED  # GUIDED
             assert gcs.command(mav.MAV_CMD_COMPONENT_ARM_DISARM, 1) == mav.MAV_RESULT_ACCEPTED
@@ -73,9 +93,17 @@ def test_pymavlink_gcs_flies_mission(autopilot, port_offset, gcs_factory):
             msg = gcs.recv(["MISSION_ITEM_REACHED", "EXTENDED_SYS_STATE", "HEARTBEAT"], timeout=20)
             if msg.get_type() == "MISSION_ITEM_REACHED":
                 reached.append(msg.seq)
-            elif msg.get_type() == "EXTENDED_SYS_STATE" and msg.landed_state == mav.MAV_LANDED_STATE_IN_AIR:
+            elif (
+                msg.get_type() == "EXTENDED_SYS_STATE"
+                and msg.landed_state == mav.MAV_LANDED_STATE_IN_AIR
+            ):
                 in_air_seen = True
-            elif msg.get_type() == "HEARTBEAT" and msg.get_srcSystem() == 2 and not msg.base_mode & 128 and reached:
+            elif (
+                msg.get_type() == "HEARTBEAT"
+                and msg.get_srcSystem() == 2
+                and not msg.base_mode & 128
+                and reached
+            ):
                 break
         assert in_air_seen
         assert reached == list(range(first, len(items)))
