@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
 from shapely.geometry import Point
 
 from dronekit_plzen.errors import BadInputError, SafetyViolation
@@ -280,3 +282,54 @@ def test_real_sample_mission_reports_unresolved_altitude(shared_data: Path) -> N
     assert "altitude_unresolved" in rules and "max_agl" in rules  # item 3 is 150 m above home
     high = next(v for v in r.violations if v.rule == "max_agl")
     assert high.value == pytest.approx(150.0) and high.item_index == 3
+
+
+@settings(max_examples=30, deadline=None)
+@given(
+    e=st.floats(-800, 800),
+    n=st.floats(-800, 800),
+    r=st.floats(20, 300),
+    bearing=st.floats(0, 360),
+    length=st.floats(100, 2000),
+)
+def test_property_a_leg_is_caught_iff_it_crosses_the_zone(
+    e: float, n: float, r: float, bearing: float, length: float
+) -> None:
+    """Two waypoints outside a circular prohibited zone: the leg between them is flagged exactly
+    when it passes through the circle (sampling every 5 m; a 3 m band around the edge is not
+    judged)."""
+    import math
+
+    from shapely.geometry import LineString
+    from shapely.geometry import Point as P
+
+    o = ORIGIN_LONLAT
+    b = math.radians(bearing)
+    a_xy = (-length / 2 * math.sin(b), -length / 2 * math.cos(b))
+    b_xy = (length / 2 * math.sin(b), length / 2 * math.cos(b))
+    centre = P(e, n)
+    assume(centre.distance(P(a_xy)) > r + 10 and centre.distance(P(b_xy)) > r + 10)
+    d = LineString([a_xy, b_xy]).distance(centre)
+    assume(abs(d - r) > 3.0)
+    c = offset(o, e, n)
+    zones = parse_zones(
+        {
+            "type": "FeatureCollection",
+            "features": [
+                {
+                    "type": "Feature",
+                    "properties": {"identifier": "C", "restriction": "PROHIBITED"},
+                    "geometry": {
+                        "type": "Point",
+                        "coordinates": list(c),
+                        "extent": {"subType": "Circle", "radius": r},
+                    },
+                }
+            ],
+        }
+    )
+    a, bb = offset(o, *a_xy), offset(o, *b_xy)
+    m = Mission(items=[wp(a, 50.0), wp(bb, 50.0)], home=(a[0], a[1], 300.0))
+    rep = validate(m, zones=zones, when=MONDAY)
+    hit = any(v.rule == "zone_prohibited" for v in rep.violations)
+    assert hit == (d < r)
