@@ -89,18 +89,17 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / "sim.json").write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(f"raw pymavlink encode+pack: {raw:,.0f} msg/s")
-    print(
-        f"{'vehicles':>8} {'RTF(wall)':>10} {'RTF(cpu)':>9} {'msg/s(wall)':>12} {'msg/s(cpu)':>11} {'peer':>6}"
-    )
+    head = ("vehicles", "RTF(wall)", "RTF(cpu)", "msg/s(wall)", "msg/s(cpu)", "peer")
+    print("{:>8} {:>10} {:>9} {:>12} {:>11} {:>6}".format(*head))
     for r in rows:
         print(
-            f"{r['vehicles']:>8} {r['realtime_factor_wall']:>10.1f} {r['realtime_factor_cpu']:>9.1f} "
+            f"{r['vehicles']:>8} {r['realtime_factor_wall']:>10.1f} "
+            f"{r['realtime_factor_cpu']:>9.1f} "
             f"{r['messages_per_s_wall']:>12,.0f} {r['messages_per_s_cpu']:>11,.0f} "
             f"{r['peer_ratio_vs_raw_encode']:>6.2f}"
         )
-    print(
-        f"target 10 vehicles >= 10x: cpu {result['target_met_cpu']}, wall {result['target_met_wall']}"
-    )
+    met = (result["target_met_cpu"], result["target_met_wall"])
+    print(f"target 10 vehicles >= 10x: cpu {met[0]}, wall {met[1]}")
 
 
 if __name__ == "__main__":

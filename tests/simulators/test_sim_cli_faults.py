@@ -43,7 +43,7 @@ def test_cli_runs_and_stops_cleanly_on_sigterm(port_offset):
     finally:
         time.sleep(0.2)
         proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "Traceback" not in err
     assert f"api_remote={14541 + port_offset}" in err
@@ -89,7 +89,7 @@ def test_schedule_yaml_and_json_validated(tmp_path):
         load_schedule(j)
     with pytest.raises(BadInputError, match="unknown fault type 'meteor'"):
         parse_schedule([{"type": "meteor"}])
-    with pytest.raises(BadInputError, match="vehicle must be an index 0..1"):
+    with pytest.raises(BadInputError, match=r"vehicle must be an index 0\.\.1"):
         parse_schedule([{"type": "reboot", "vehicle": 5}], n_vehicles=2)
     with pytest.raises(BadInputError, match="not valid for reboot"):
         parse_schedule([{"type": "reboot", "duration_s": 5}])
