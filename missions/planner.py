@@ -309,15 +309,16 @@ def _extend(run: np.ndarray, d: float) -> np.ndarray:
     return r
 
 
-def _angle(area_m: Any, angle_deg: float | str, spacing_m: float, v: Vehicle) -> float:
+def _angle(
+    area_m: Any, angle_deg: float | str, spacing_m: float, v: Vehicle, reach_m: float | None = None
+) -> float:
     if isinstance(angle_deg, str):
         if angle_deg.strip().lower() != "auto":
             try:
                 return float(angle_deg) % 180.0
             except ValueError as exc:
                 raise BadInputError(f"angle must be 'auto' or degrees, got {angle_deg!r}") from exc
-        turn_s = v.cruise_speed_m_s / v.accel_m_s2 + 90.0 / max(v.yaw_rate_deg_s, 1e-6)
-        return best_angle_deg(area_m, spacing_m, v.cruise_speed_m_s, turn_s)
+        return best_angle_deg(area_m, spacing_m, v, reach_m=reach_m)
     return float(angle_deg) % 180.0
 
 
@@ -370,10 +371,10 @@ def plan_survey(
         trigger=trigger,
     )
     area_m, code = area.to_metric(epsg)
-    ang = _angle(area_m, angle_deg, sensor.spacing_m, veh)
+    reach = _reach_m(sensor, landscape)
+    ang = _angle(area_m, angle_deg, sensor.spacing_m, veh, reach)
     router = InsideRouter(routing_domain(area_m))
     start = _home_xy(home, code)
-    reach = _reach_m(sensor, landscape)
     path = plan_survey_path(
         area_m,
         code,

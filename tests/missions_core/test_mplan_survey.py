@@ -15,6 +15,7 @@ from missions.area import area_from_metric, project_geometry
 from missions.patterns.base import SEARCH, segments_inside
 from missions.patterns.survey import best_angle_deg, decompose_cells, plan_survey_path, transects
 from missions.planner import plan_survey
+from missions.vehicles import get_vehicle
 
 E0, N0 = 383_000.0, 5_511_000.0  # Plzeň, UTM 33N
 
@@ -63,7 +64,7 @@ def test_mplan_concave_with_hole_cells_and_legs_inside():
 def test_mplan_auto_angle_beats_fixed_on_rotated_strip():
     strip = shapely.affinity.rotate(box(0, 0, 2000, 200), 30.0, origin=(0, 0))
     # the strip's long axis has compass bearing 60°
-    ang = best_angle_deg(strip, 30.0, 10.0, 5.0)
+    ang = best_angle_deg(strip, 30.0, get_vehicle("m30t"))
     assert abs(ang - 60.0) < 1.5
     area = area_from_metric(shapely.affinity.translate(strip, E0, N0), 32633)
     auto = plan_survey(area, spacing_m=30.0, alt_m=60.0, trigger="none", vehicle="m30t", epsg=32633)
