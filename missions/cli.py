@@ -223,6 +223,12 @@ def _sensor_kw(o: dict[str, Any]) -> dict[str, Any]:
     ):
         if o.get(src) is not None:
             kw[dst] = o[src]
+    if o.get("gsd_cm") is not None:
+        if o.get("alt_m") is not None:
+            raise BadInputError(_("give --alt-m or --gsd-cm, not both"))
+        if "camera" not in kw:
+            raise BadInputError(_("--gsd-cm needs --camera"))
+        kw["alt_m"] = kw["camera"].alt_for_gsd_m(o["gsd_cm"])
     return kw
 
 
@@ -369,8 +375,6 @@ def _area_pattern(pattern: str) -> F:
                 cross_hatch=o["cross_hatch"],
                 turnaround_m=o["turnaround_m"],
             )
-            if o.get("gsd_cm") is not None:
-                extra["gsd_cm"] = o["gsd_cm"]
         elif pattern == "perimeter":
             extra.update(side_overlap_pct=o["side_overlap"], front_overlap_pct=o["front_overlap"])
         drones = _drones(o)

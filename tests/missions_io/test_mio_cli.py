@@ -530,3 +530,40 @@ def test_survey_follows_terrain_with_a_dem(
         capsys, *base, "--dem", str(dem_path), "--terrain", "none", "--out", str(tmp_path / "p")
     )
     assert code == 3 and "terrain_clearance" in err and not (tmp_path / "p").exists()
+
+
+def test_gsd_sets_the_altitude(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    area = _area(tmp_path / "a.geojson", ORIGIN_LONLAT, 300, 200)
+    cam = get_camera("mavic3e-wide")
+    code, out, err = run(
+        capsys,
+        "plan",
+        "creeping-line",
+        "--area",
+        str(area),
+        "--camera",
+        "mavic3e-wide",
+        "--gsd-cm",
+        "2.0",
+        "--spacing-m",
+        "40",
+        "--format",
+        "plan",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["metrics"]["alt_m"] == pytest.approx(cam.alt_for_gsd_m(2.0))
+    code, _o, err = run(
+        capsys,
+        "plan",
+        "survey",
+        "--area",
+        str(area),
+        "--gsd-cm",
+        "2.0",
+        "--out",
+        str(tmp_path / "p"),
+    )
+    assert code == 2 and "--gsd-cm needs --camera" in err
