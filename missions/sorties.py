@@ -1,7 +1,7 @@
 """Cut a mission longer than one battery into sorties with resume points.
 
 Each sortie takes off at home, flies to where the previous one stopped, continues along the path
-and returns home, and fits in the vehicle's usable endurance (endurance minus reserve) by the
+and returns home, and fits in 95 % of the vehicle's usable endurance (endurance minus reserve) by the
 :mod:`missions.metrics` time model. Cuts fall on path points; segments longer than 1/40 of a
 battery's range are subdivided first so a cut can fall inside a long leg.
 """
@@ -14,6 +14,10 @@ from dronekit_plzen.errors import BadInputError
 from missions.metrics import mission_time_s
 from missions.patterns.base import FloatArray, PathPlan
 from missions.vehicles import Vehicle
+
+#: plan each sortie to at most this share of the usable endurance: the validator (and the real
+#: vehicle) time a flight with a slightly different model (climb/descent profile, wind)
+SORTIE_MARGIN = 0.95
 
 
 def _densify(path: PathPlan, max_len_m: float) -> PathPlan:
@@ -44,7 +48,7 @@ def cut_sorties(
     Raises :class:`BadInputError` when not even a single leg fits in one battery (the area is
     beyond the vehicle's reach from home).
     """
-    budget = vehicle.usable_endurance_s
+    budget = vehicle.usable_endurance_s * SORTIE_MARGIN
     home = home_xy if home_xy is not None else (float(path.xy[0, 0]), float(path.xy[0, 1]))
     if mission_time_s(path, vehicle, alt_m, home, hold_s) <= budget:
         return [path], []
