@@ -12,7 +12,6 @@ from PyQt5.QtWidgets import (
     QCheckBox,
     QComboBox,
     QDialog,
-    QDialogButtonBox,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
@@ -21,7 +20,6 @@ from PyQt5.QtWidgets import (
     QLabel,
     QListWidget,
     QListWidgetItem,
-    QPlainTextEdit,
     QPushButton,
     QRadioButton,
     QSpinBox,
@@ -33,122 +31,23 @@ from PyQt5.QtWidgets import (
 
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
-from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
+from gui.models import PlanRequest, PlanView, ZoneView
+from gui.plan_picking import MapPickingMixin
+from gui.plan_widgets import (
+    AREA_FILTER,
+    AREA_PATTERNS,
+    DATUM_PATTERNS,
+    PATTERN_LABELS,
+    TARGET_LABELS,
+    ZONES_FILTER,
+    OverrideDialog,
+    metric_rows,
+)
 from gui.qtutil import must
 from gui.workers import ThreadRunner
 
 
-def N_(text: str) -> str:
-    """Mark ``text`` for translation; it is translated where it is shown."""
-    return text
-
-
-PATTERN_LABELS = {
-    "survey": N_("Survey (lawnmower)"),
-    "expanding-square": N_("Expanding square (IAMSAR)"),
-    "sector": N_("Sector search (IAMSAR)"),
-    "creeping-line": N_("Creeping line"),
-    "corridor": N_("Corridor"),
-    "perimeter": N_("Perimeter spiral"),
-}
-
-TARGET_LABELS = {
-    "person-thermal": N_("person (thermal)"),
-    "person-visual": N_("person (visual)"),
-    "vehicle-visual": N_("car (visual)"),
-}
-DATUM_PATTERNS = ("expanding-square", "sector")
-AREA_PATTERNS = ("survey", "creeping-line", "perimeter")
-
-AREA_FILTER = "Areas (*.geojson *.json *.kml *.kmz *.wkt *.txt);;All files (*)"
-ZONES_FILTER = "Geozones (*.json *.geojson);;All files (*)"
-
-
-def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
-    """Human rows (label, value) of the planner's metrics, in a pilot's order."""
-    spec: list[tuple[str, str, str]] = [
-        ("path_length_m", _("Path length"), "{:.0f} m"),
-        ("flight_time_s", _("Flight time"), "time"),
-        ("photo_count", _("Photos"), "{:d}"),
-        ("gsd_cm", _("GSD"), "{:.2f} cm/px"),
-        ("alt_m", _("Altitude"), "{:.0f} m"),
-        ("spacing_m", _("Line spacing"), "{:.1f} m"),
-        ("sweep_width_m", _("Sweep width"), "{:.1f} m"),
-        ("trigger_distance_m", _("Photo every"), "{:.1f} m"),
-        ("area_m2", _("Area"), "area"),
-        ("coverage_pct", _("Coverage"), "{:.1f} %"),
-        ("pod", _("POD"), "pct"),
-        ("turns", _("Turns"), "{:d}"),
-        ("sorties", _("Sorties"), "{:d}"),
-        ("angle_deg", _("Sweep angle"), "{:.0f}°"),
-        ("drones", _("Drones"), "{:d}"),
-    ]
-    rows: list[tuple[str, str]] = []
-    for key, label, fmt in spec:
-        value = metrics.get(key)
-        if value is None:
-            continue
-        try:
-            if fmt == "time":
-                s = round(float(value))
-                text = f"{s // 60} min {s % 60:02d} s"
-            elif fmt == "area":
-                text = f"{float(value) / 1e6:.3f} km²" if value >= 1e5 else f"{float(value):.0f} m²"
-            elif fmt == "pct":
-                text = f"{100.0 * float(value):.1f} %"
-            elif fmt == "{:d}":
-                text = f"{int(value):d}"
-            else:
-                text = fmt.format(float(value))
-        except (TypeError, ValueError):
-            text = str(value)
-        rows.append((label, text))
-    return rows
-
-
-class OverrideDialog(QDialog):
-    """Asks for an explicit confirmation and a reason before an unsafe mission is exported."""
-
-    def __init__(self, violations: list[ViolationView], parent: QWidget | None = None):
-        super().__init__(parent)
-        self.setWindowTitle(_("Override safety checks"))
-        lay = QVBoxLayout(self)
-        warn = QLabel(
-            _(
-                "This mission FAILED validation. Overriding is your decision as pilot in "
-                "command and is recorded in the mission file with your reason."
-            )
-        )
-        warn.setWordWrap(True)
-        lay.addWidget(warn)
-        listing = QListWidget()
-        for v in violations:
-            listing.addItem(f"{v.rule}: {v.message}")
-        lay.addWidget(listing)
-        lay.addWidget(QLabel(_("Reason (required):")))
-        self.reason = QPlainTextEdit()
-        lay.addWidget(self.reason)
-        self.confirm = QCheckBox(_("I understand the risks and take responsibility"))
-        lay.addWidget(self.confirm)
-        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
-        ok = must(self.buttons.button(QDialogButtonBox.Ok))
-        ok.setText(_("Override"))
-        ok.setEnabled(False)
-        self.buttons.accepted.connect(self.accept)
-        self.buttons.rejected.connect(self.reject)
-        lay.addWidget(self.buttons)
-        self.reason.textChanged.connect(self._update)
-        self.confirm.toggled.connect(self._update)
-
-    def _update(self) -> None:
-        ok = must(self.buttons.button(QDialogButtonBox.Ok))
-        ok.setEnabled(self.confirm.isChecked() and bool(self.reason_text()))
-
-    def reason_text(self) -> str:
-        return self.reason.toPlainText().strip()
-
-
-class PlanPanel(QWidget):
+class PlanPanel(MapPickingMixin, QWidget):
     """Load an area, set the pattern and its parameters, plan in a worker, show the result."""
 
     areaLoaded = pyqtSignal(object)  # shapely geometry in lon/lat
@@ -351,73 +250,6 @@ class PlanPanel(QWidget):
         if pattern not in AREA_PATTERNS:
             self.drones.setValue(1)
         self._update_buttons()
-
-    # ------------------------------------------------------------------ picking on the map
-    def start_picking(self, what: str) -> None:
-        """The next map click(s) set the datum, the launch point or the centreline."""
-        self.picking = what
-        if what == "line":
-            self.polyline = []
-            self.statusMessage.emit(
-                _("Click the centreline's points on the map; click the button again to finish.")
-            )
-            self.line_button.setText(_("Finish centreline"))
-            self.line_button.clicked.disconnect()
-            self.line_button.clicked.connect(self.finish_line)
-        else:
-            self.statusMessage.emit(_("Click on the map to place it."))
-        self._emit_draft()
-
-    def finish_line(self) -> None:
-        self.picking = None
-        self.line_button.setText(_("Draw centreline on map"))
-        self.line_button.clicked.disconnect()
-        self.line_button.clicked.connect(lambda: self.start_picking("line"))
-        self.line_label.setText(
-            ngettext("{n} point", "{n} points", len(self.polyline)).format(n=len(self.polyline))
-        )
-        self._update_buttons()
-
-    def map_clicked(self, lon: float, lat: float) -> None:
-        """A click on the map (connected by the main window)."""
-        text = f"{lat:.5f}, {lon:.5f}"
-        if self.picking == "datum":
-            self.datum = (lon, lat)
-            self.datum_label.setText(text)
-            self.picking = None
-        elif self.picking == "launch":
-            self.launch = (lon, lat)
-            self.launch_label.setText(text)
-            self.picking = None
-        elif self.picking == "line":
-            self.polyline.append((lon, lat))
-            self.line_label.setText(
-                ngettext("{n} point", "{n} points", len(self.polyline)).format(n=len(self.polyline))
-            )
-        else:
-            return
-        self._emit_draft()
-        self._update_buttons()
-
-    def clear_picks(self) -> None:
-        if self.picking == "line":
-            self.finish_line()
-        self.picking = None
-        self.datum = self.launch = None
-        self.polyline = []
-        self.datum_label.setText(_("area centre"))
-        self.launch_label.setText(_("planner's choice"))
-        self.line_label.setText(_("no centreline"))
-        self._emit_draft()
-        self._update_buttons()
-
-    def _emit_draft(self) -> None:
-        points = []
-        if self.datum is not None:
-            points.append((self.datum[0], self.datum[1], _("datum")))
-        if self.launch is not None:
-            points.append((self.launch[0], self.launch[1], _("launch")))
-        self.draftChanged.emit(points, list(self.polyline))
 
     @property
     def planning(self) -> bool:

@@ -14,7 +14,7 @@ from PyQt5.QtWidgets import QDialogButtonBox
 
 from dronekit_plzen.i18n import set_language
 from gui.mainwindow import MainWindow
-from gui.plan_panel import OverrideDialog
+from gui.plan_widgets import OverrideDialog
 from missions.formats import load_mission
 from missions.zones import sample_zones_path
 

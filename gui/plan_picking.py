@@ -1,0 +1,98 @@
+"""Placing things on the map for the planning panel: the datum, the launch point, a centreline.
+
+A mixin of :class:`gui.plan_panel.PlanPanel`: map clicks arrive through :meth:`map_clicked`
+(the main window connects the canvas' ``clicked`` signal); the panel's ``draftChanged`` signal
+carries what to draw.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt5.QtWidgets import QLabel, QPushButton
+
+from dronekit_plzen.i18n import _, ngettext
+
+
+class MapPickingMixin:
+    """Datum, launch and centreline picking (state and slots; the widgets are the panel's)."""
+
+    datum: tuple[float, float] | None
+    launch: tuple[float, float] | None
+    polyline: list[tuple[float, float]]
+    picking: str | None
+    datum_label: QLabel
+    launch_label: QLabel
+    line_label: QLabel
+    line_button: QPushButton
+    statusMessage: Any
+    draftChanged: Any
+
+    def _update_buttons(self) -> None:  # provided by the panel
+        raise NotImplementedError
+
+    def start_picking(self, what: str) -> None:
+        """The next map click(s) set the datum, the launch point or the centreline."""
+        self.picking = what
+        if what == "line":
+            self.polyline = []
+            self.statusMessage.emit(
+                _("Click the centreline's points on the map; click the button again to finish.")
+            )
+            self.line_button.setText(_("Finish centreline"))
+            self.line_button.clicked.disconnect()
+            self.line_button.clicked.connect(self.finish_line)
+        else:
+            self.statusMessage.emit(_("Click on the map to place it."))
+        self._emit_draft()
+
+    def finish_line(self) -> None:
+        self.picking = None
+        self.line_button.setText(_("Draw centreline on map"))
+        self.line_button.clicked.disconnect()
+        self.line_button.clicked.connect(lambda: self.start_picking("line"))
+        self.line_label.setText(
+            ngettext("{n} point", "{n} points", len(self.polyline)).format(n=len(self.polyline))
+        )
+        self._update_buttons()
+
+    def map_clicked(self, lon: float, lat: float) -> None:
+        """A click on the map (connected by the main window)."""
+        text = f"{lat:.5f}, {lon:.5f}"
+        if self.picking == "datum":
+            self.datum = (lon, lat)
+            self.datum_label.setText(text)
+            self.picking = None
+        elif self.picking == "launch":
+            self.launch = (lon, lat)
+            self.launch_label.setText(text)
+            self.picking = None
+        elif self.picking == "line":
+            self.polyline.append((lon, lat))
+            self.line_label.setText(
+                ngettext("{n} point", "{n} points", len(self.polyline)).format(n=len(self.polyline))
+            )
+        else:
+            return
+        self._emit_draft()
+        self._update_buttons()
+
+    def clear_picks(self) -> None:
+        if self.picking == "line":
+            self.finish_line()
+        self.picking = None
+        self.datum = self.launch = None
+        self.polyline = []
+        self.datum_label.setText(_("area centre"))
+        self.launch_label.setText(_("planner's choice"))
+        self.line_label.setText(_("no centreline"))
+        self._emit_draft()
+        self._update_buttons()
+
+    def _emit_draft(self) -> None:
+        points = []
+        if self.datum is not None:
+            points.append((self.datum[0], self.datum[1], _("datum")))
+        if self.launch is not None:
+            points.append((self.launch[0], self.launch[1], _("launch")))
+        self.draftChanged.emit(points, list(self.polyline))

@@ -1,0 +1,130 @@
+"""Pieces of the planning panel: labels, the metrics rows and the safety-override dialog."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt5.QtWidgets import (
+    QCheckBox,
+    QDialog,
+    QDialogButtonBox,
+    QLabel,
+    QListWidget,
+    QPlainTextEdit,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dronekit_plzen.i18n import _
+from gui.models import ViolationView
+from gui.qtutil import must
+
+
+def N_(text: str) -> str:
+    """Mark ``text`` for translation; it is translated where it is shown."""
+    return text
+
+
+PATTERN_LABELS = {
+    "survey": N_("Survey (lawnmower)"),
+    "expanding-square": N_("Expanding square (IAMSAR)"),
+    "sector": N_("Sector search (IAMSAR)"),
+    "creeping-line": N_("Creeping line"),
+    "corridor": N_("Corridor"),
+    "perimeter": N_("Perimeter spiral"),
+}
+
+TARGET_LABELS = {
+    "person-thermal": N_("person (thermal)"),
+    "person-visual": N_("person (visual)"),
+    "vehicle-visual": N_("car (visual)"),
+}
+DATUM_PATTERNS = ("expanding-square", "sector")
+AREA_PATTERNS = ("survey", "creeping-line", "perimeter")
+
+AREA_FILTER = "Areas (*.geojson *.json *.kml *.kmz *.wkt *.txt);;All files (*)"
+ZONES_FILTER = "Geozones (*.json *.geojson);;All files (*)"
+
+
+def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
+    """Human rows (label, value) of the planner's metrics, in a pilot's order."""
+    spec: list[tuple[str, str, str]] = [
+        ("path_length_m", _("Path length"), "{:.0f} m"),
+        ("flight_time_s", _("Flight time"), "time"),
+        ("photo_count", _("Photos"), "{:d}"),
+        ("gsd_cm", _("GSD"), "{:.2f} cm/px"),
+        ("alt_m", _("Altitude"), "{:.0f} m"),
+        ("spacing_m", _("Line spacing"), "{:.1f} m"),
+        ("sweep_width_m", _("Sweep width"), "{:.1f} m"),
+        ("trigger_distance_m", _("Photo every"), "{:.1f} m"),
+        ("area_m2", _("Area"), "area"),
+        ("coverage_pct", _("Coverage"), "{:.1f} %"),
+        ("pod", _("POD"), "pct"),
+        ("turns", _("Turns"), "{:d}"),
+        ("sorties", _("Sorties"), "{:d}"),
+        ("angle_deg", _("Sweep angle"), "{:.0f}°"),
+        ("drones", _("Drones"), "{:d}"),
+    ]
+    rows: list[tuple[str, str]] = []
+    for key, label, fmt in spec:
+        value = metrics.get(key)
+        if value is None:
+            continue
+        try:
+            if fmt == "time":
+                s = round(float(value))
+                text = f"{s // 60} min {s % 60:02d} s"
+            elif fmt == "area":
+                text = f"{float(value) / 1e6:.3f} km²" if value >= 1e5 else f"{float(value):.0f} m²"
+            elif fmt == "pct":
+                text = f"{100.0 * float(value):.1f} %"
+            elif fmt == "{:d}":
+                text = f"{int(value):d}"
+            else:
+                text = fmt.format(float(value))
+        except (TypeError, ValueError):
+            text = str(value)
+        rows.append((label, text))
+    return rows
+
+
+class OverrideDialog(QDialog):
+    """Asks for an explicit confirmation and a reason before an unsafe mission is exported."""
+
+    def __init__(self, violations: list[ViolationView], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setWindowTitle(_("Override safety checks"))
+        lay = QVBoxLayout(self)
+        warn = QLabel(
+            _(
+                "This mission FAILED validation. Overriding is your decision as pilot in "
+                "command and is recorded in the mission file with your reason."
+            )
+        )
+        warn.setWordWrap(True)
+        lay.addWidget(warn)
+        listing = QListWidget()
+        for v in violations:
+            listing.addItem(f"{v.rule}: {v.message}")
+        lay.addWidget(listing)
+        lay.addWidget(QLabel(_("Reason (required):")))
+        self.reason = QPlainTextEdit()
+        lay.addWidget(self.reason)
+        self.confirm = QCheckBox(_("I understand the risks and take responsibility"))
+        lay.addWidget(self.confirm)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        ok = must(self.buttons.button(QDialogButtonBox.Ok))
+        ok.setText(_("Override"))
+        ok.setEnabled(False)
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+        self.reason.textChanged.connect(self._update)
+        self.confirm.toggled.connect(self._update)
+
+    def _update(self) -> None:
+        ok = must(self.buttons.button(QDialogButtonBox.Ok))
+        ok.setEnabled(self.confirm.isChecked() and bool(self.reason_text()))
+
+    def reason_text(self) -> str:
+        return self.reason.toPlainText().strip()
