@@ -60,6 +60,7 @@ def test_geographic_raster_and_nodata(tmp_path: Path) -> None:
     assert dem.resolution_m() == pytest.approx(1113.2, rel=1e-3)
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")
 def test_missing_and_crs_less_rasters(tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match="not found"):
         Raster.open(tmp_path / "none.tif")
