@@ -65,6 +65,17 @@ class _State:
     lat_deg: float = NAN
     lon_deg: float = NAN
     alt_m: float = NAN
+    # vehicle clock: receive time of the anchor sample, its time_boot_ms, the latest mapping
+    recv0_s: float = NAN
+    boot0_ms: int = -1
+    last_boot_ms: int = -1
+    last_vt_s: float = NAN
+    last_recv_s: float = NAN
+
+    def to_vehicle_time(self, recv_s: float) -> float:
+        if math.isnan(self.last_vt_s):
+            return recv_s
+        return self.last_vt_s + (recv_s - self.last_recv_s)
 
 
 @dataclass
@@ -72,6 +83,9 @@ class MavlinkTrackBuilder:
     """Turns decoded pymavlink messages into samples and events (no I/O)."""
 
     out: list[tuple[str, tuple[Any, ...]]] = field(default_factory=list)
+    #: time samples by the vehicle's clock (time_boot_ms) anchored at the first receive time:
+    #: immune to network jitter, and right for simulators running faster than real time
+    vehicle_clock: bool = True
     vehicles: dict[int, VehicleInfo] = field(default_factory=dict)
     states: dict[int, _State] = field(default_factory=dict)
 
@@ -97,7 +111,20 @@ class MavlinkTrackBuilder:
         sysid = msg.get_srcSystem()
         if mtype != "HEARTBEAT" and sysid not in self.states and (sysid == 0 or sysid >= 250):
             return  # not a vehicle (GCS, companion)
+        if self.vehicle_clock:
+            if mtype == "GLOBAL_POSITION_INT":
+                t_s = self._anchor(self._vehicle(sysid), int(msg.time_boot_ms), t_s)
+            elif sysid in self.states:
+                t_s = self.states[sysid].to_vehicle_time(t_s)
         handler(self, msg, t_s, sysid)
+
+    @staticmethod
+    def _anchor(st: _State, boot_ms: int, recv_s: float) -> float:
+        if st.boot0_ms < 0 or boot_ms < st.last_boot_ms - 1000:  # first sample, or a reboot
+            st.recv0_s, st.boot0_ms = recv_s, boot_ms
+        vt = st.recv0_s + (boot_ms - st.boot0_ms) * 1e-3
+        st.last_boot_ms, st.last_vt_s, st.last_recv_s = boot_ms, vt, recv_s
+        return vt
 
     # -- handlers ------------------------------------------------------------------------------
     def _heartbeat(self, msg: Any, t_s: float, sysid: int) -> None:

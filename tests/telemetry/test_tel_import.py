@@ -46,10 +46,10 @@ def test_tlog_canberra_flights(imported) -> None:  # type: ignore[no-untyped-def
     fl = _flights(db, r.source_id)
     assert [f["ground_run"] for f in fl] == [0, 0, 1, 1, 0, 0, 0]
     assert [f["duration_s"] for f in fl] == pytest.approx(
-        [112.0, 142.33, 4.67, 4.34, 63.2, 28.58, 70.96], abs=0.05
+        [111.62, 141.6, 4.4, 3.41, 63.2, 28.81, 70.99], abs=0.05
     )
     assert [f["airborne_s"] for f in fl] == pytest.approx(
-        [95.6, 133.83, 0, 0, 58.5, 25.17, 43.14], abs=0.05
+        [95.81, 134.01, 0, 0, 58.21, 25.4, 43.39], abs=0.05
     )
     assert [f["distance_m"] for f in fl] == pytest.approx(
         [235.15, 480.34, 1.15, 0.76, 137.81, 43.89, 127.52], rel=0.01
@@ -60,7 +60,9 @@ def test_tlog_canberra_flights(imported) -> None:  # type: ignore[no-untyped-def
     # near Canberra (Mount Stromlo area), on 5 July 2015
     assert fl[0]["start_lat"] == pytest.approx(-35.36233, abs=1e-5)
     assert fl[0]["start_lon"] == pytest.approx(149.16572, abs=1e-5)
-    assert fl[0]["start_utc"].startswith("2015-07-05T00:34:25")
+    assert fl[0]["start_utc"].startswith("2015-07-05T00:34:25.5")
+    # times follow the vehicle's clock (time_boot_ms) anchored at the first receive time, so
+    # the radio link's delays do not stretch or shrink flights
     # the file spans about 23 min; the armed time is inside it
     total_armed = sum(f["duration_s"] for f in fl)
     assert 400 < total_armed < 23 * 60
