@@ -567,3 +567,53 @@ def test_gsd_sets_the_altitude(tmp_path: Path, capsys: pytest.CaptureFixture[str
         str(tmp_path / "p"),
     )
     assert code == 2 and "--gsd-cm needs --camera" in err
+
+
+def test_config_defaults_for_zones_and_dem(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    a, b = offset(BORY, -900, 0), offset(BORY, 900, 0)
+    m = Mission(items=[wp(a, 40.0), wp(b, 40.0)], home=(a[0], a[1], 330.0))
+    save_mission(m, tmp_path / "m.geojson")
+    code, _o, _e = run(capsys, "plan", "validate", str(tmp_path / "m.geojson"))
+    assert code == 0  # no zones configured
+    monkeypatch.setenv("DKP_ZONES", ZONES)
+    code, out, _e = run(capsys, "plan", "validate", str(tmp_path / "m.geojson"))
+    assert code == 3 and "CZ-ILL-BORY" in out
+
+
+def test_listings_with_clirunner() -> None:
+    from click.testing import CliRunner
+
+    from dronekit_plzen.cli.main import cli
+
+    res = CliRunner().invoke(cli, ["plan", "cameras", "--json"])
+    assert res.exit_code == 0, res.output
+    cams = {c["key"]: c for c in json.loads(res.output)}
+    assert cams["mavic3t-thermal"]["image_width_px"] == 640
+    res = CliRunner().invoke(cli, ["plan", "vehicles"])
+    assert res.exit_code == 0 and "mavic3t" in res.output
+    res = CliRunner().invoke(cli, ["plan", "survey", "--help"])
+    for opt in (
+        "--area",
+        "--camera",
+        "--alt-m",
+        "--gsd-cm",
+        "--side-overlap",
+        "--front-overlap",
+        "--spacing-m",
+        "--pod",
+        "--angle",
+        "--dem",
+        "--zones",
+        "--vehicle",
+        "--drones",
+        "--launch",
+        "--out",
+        "--format",
+        "--json",
+        "--override-safety",
+        "--reason",
+        "--repair",
+    ):
+        assert opt in res.output, opt
