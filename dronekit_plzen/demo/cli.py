@@ -55,7 +55,7 @@ def demo(
     out_dir: Path,
     fast: bool,
     speedup: float,
-    port_offset: int,
+    port_offset: int | None,
     pod: float,
     timeout_s: float,
     as_json: bool,

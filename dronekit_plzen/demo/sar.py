@@ -54,7 +54,7 @@ class DemoOptions:
     out_dir: Path = Path("demo-output")
     fast: bool = False  # lockstep simulation, as fast as the CPU allows
     speedup: float = 10.0
-    port_offset: int = 0
+    port_offset: int | None = None  # None: the first free ports
     pod: float = 0.63
     drones: int = 3
     timeout_s: float = 900.0
@@ -271,7 +271,9 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
         with _step(_("3/6 start {n} simulated PX4 vehicles").format(n=opts.drones), echo):
             from simulators import SimFleet
 
-            off = opts.port_offset if opts.port_offset else free_port_offset(opts.drones)
+            off = (
+                opts.port_offset if opts.port_offset is not None else free_port_offset(opts.drones)
+            )
             sim = SimFleet(
                 n_vehicles=opts.drones,
                 autopilot="px4",
