@@ -388,7 +388,19 @@ class PlanPanel(MapPickingMixin, QWidget):
         self.metrics.resizeColumnToContents(0)
         self._show_validation(view)
         self.planReady.emit(view)
-        self.statusMessage.emit(_("Plan ready."))
+        if view.violations:
+            n = len(view.violations)
+            self.statusMessage.emit(
+                ngettext(
+                    "Plan ready, but it FAILED validation: {n} problem (see the list).",
+                    "Plan ready, but it FAILED validation: {n} problems (see the list).",
+                    n,
+                ).format(n=n)
+            )
+        elif view.validated:
+            self.statusMessage.emit(_("Plan ready; validation passed."))
+        else:
+            self.statusMessage.emit(_("Plan ready (not validated: the validator is missing)."))
         self._update_buttons()
 
     def _show_validation(self, view: PlanView) -> None:

@@ -95,6 +95,7 @@ def test_survey_plan_drawn_with_metrics_validated_and_exported(  # type: ignore[
     # validation ran against the sample zones and the 120 m rule: 80 m over Bolevec is fine
     assert view.validated and view.violations == []
     assert panel.validation_label.text() == "Validation passed"
+    assert window.statusBar().currentMessage() == "Plan ready; validation passed."
     assert not panel.override_button.isEnabled()
     # export in QGC .plan and read back with the file-format reader
     target = tmp_path / "bolevec.plan"
@@ -119,6 +120,7 @@ def test_unsafe_plan_needs_explicit_override_with_reason(  # type: ignore[no-unt
     assert view.validated and view.violations
     assert any("agl" in v.rule.lower() for v in view.violations)
     assert panel.validation_label.text().startswith("Validation FAILED")
+    assert "FAILED validation" in window.statusBar().currentMessage()
     assert panel.violations.count() == len(view.violations)
     # violation markers on the map; clicking a finding centres the map on it
     located = [v for v in view.violations if v.lon is not None]
