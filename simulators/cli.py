@@ -6,6 +6,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import click
 
@@ -88,6 +89,8 @@ def parse_home(text: str) -> tuple[float, float, float]:
     help="Fault schedule (JSON or YAML).",
 )
 @click.option("--no-gcs-link", is_flag=True, help="Do not stream to the GCS port 14550.")
+@click.option("--exercise", help="Training exercise: a bundled name or a YAML file.")
+@click.option("--list-exercises", is_flag=True, help="List the bundled exercises and exit.")
 def sim(
     n_vehicles: int,
     home: str,
@@ -99,25 +102,49 @@ def sim(
     bind_host: str,
     faults_file: Path | None,
     no_gcs_link: bool,
+    exercise: str | None,
+    list_exercises: bool,
 ) -> None:
     """Run the MAVLink multicopter simulator fleet."""
+    from simulators import exercises as ex
     from simulators.faults import load_schedule
     from simulators.fleet import SimFleet
 
+    if list_exercises:
+        for name in ex.list_exercises():
+            e = ex.load_exercise(name)
+            click.echo(_("exercise {name}: {title}").format(name=name, title=e.title))
+        return
+    ctx = click.get_current_context()
+
+    def given(param: str) -> bool:
+        return ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT
+
     home_lla = parse_home(home)
     schedule = load_schedule(faults_file, n_vehicles) if faults_file else []
-    fleet = SimFleet(
-        n_vehicles=n_vehicles,
-        autopilot=autopilot,
-        home=home_lla,
+    common: dict[str, Any] = dict(
         speedup=speedup,
         lockstep=lockstep,
         seed=seed,
         bind_host=bind_host,
         port_offset=port_offset,
         gcs_link=not no_gcs_link,
-        faults=schedule,
     )
+    if exercise:
+        exc = ex.load_exercise(exercise)
+        fleet = SimFleet.from_exercise(
+            exc,
+            autopilot=autopilot if given("autopilot") else None,
+            n_vehicles=n_vehicles if given("n_vehicles") else exc.vehicles,
+            home=home_lla if given("home") else exc.home,
+            **common,
+        )
+        fleet.schedule = sorted([*fleet.schedule, *schedule], key=lambda f: f.at_s)
+        autopilot = fleet.autopilot
+    else:
+        fleet = SimFleet(
+            n_vehicles=n_vehicles, autopilot=autopilot, home=home_lla, faults=schedule, **common
+        )
     stop = threading.Event()
 
     def _on_signal(_sig: int, _frame: FrameType | None) -> None:

@@ -201,6 +201,18 @@ class SimFleet:
         self.wall_started = 0.0
         self._wake_r, self._wake_w = (None, None)  # type: tuple[Any, Any]
 
+    @classmethod
+    def from_exercise(cls, exercise: Any, autopilot: str | None = None, **kwargs: Any) -> SimFleet:
+        """A fleet set up for a training exercise (vehicles, home, parameters, fault schedule)."""
+        ap = autopilot or exercise.autopilot
+        kwargs.setdefault("n_vehicles", exercise.vehicles)
+        kwargs.setdefault("home", exercise.home)
+        fleet = cls(autopilot=ap, faults=exercise.faults, **kwargs)
+        for v in fleet.vehicles:
+            for name, value in exercise.params_for(ap).items():
+                v.model.set_param(name, value)
+        return fleet
+
     # ------------------------------------------------------------------ ports
     def ports(self, i: int) -> dict[str, int]:
         """Ports vehicle ``i`` uses (remote = where it sends, local = where it listens)."""
