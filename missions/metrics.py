@@ -46,6 +46,8 @@ class Metrics:
     cells: int | None = None
     search_length_m: float = 0.0
     lower_bound_length_m: float | None = None
+    passes: int = 1
+    pod_cumulative: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}

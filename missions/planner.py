@@ -16,310 +16,39 @@ True
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass, field
-from typing import Any
-
 import numpy as np
-import shapely
-from shapely.geometry import LineString, MultiLineString, MultiPolygon, Point, Polygon
+from shapely.geometry import LineString, Point
 
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
-from missions.area import Area, project_geometry, to_lonlat
-from missions.camera import Camera, get_camera
-from missions.detection import Target, get_target, max_alt_m, pod, spacing_for_pod, sweep_width_m
-from missions.metrics import (
-    Metrics,
-    count_turns,
-    coverage_pct,
-    footprints,
-    lower_bound_length_m,
-    mission_time_s,
-    search_length_m,
-)
-from missions.mission_build import MissionOptions, build_mission, search_runs
-from missions.model import Mission
+from missions.area import Area, project_geometry
+from missions.camera import Camera
+from missions.detection import Target
+from missions.mission_build import MissionOptions
 from missions.patterns.base import SEARCH, TRANSIT, InsideRouter, PathPlan, routing_domain
 from missions.patterns.sar import (
     corridor_path,
     creeping_line_path,
     expanding_square_path,
     perimeter_path,
-    photos_along,
     sector_path,
 )
-from missions.patterns.survey import best_angle_deg, plan_survey_path
-from missions.sorties import cut_sorties
-from missions.vehicles import Vehicle, get_vehicle, load_vehicles
-
-LonLat = tuple[float, float]
-
-
-@dataclass
-class PlanResult:
-    """A planned mission and everything needed to show, export or audit it.
-
-    Geometries are WGS84 lon/lat. ``footprints_lonlat`` are the photo footprints (empty when the
-    camera does not trigger); ``swath_lonlat`` is what the sensor sweeps along the search legs
-    (the sweep width W for SAR, the footprint width otherwise). ``sorties`` holds one mission
-    per battery (just ``[mission]`` when one battery is enough) and ``resume_points`` the
-    (lon, lat) where each later sortie resumes.
-    """
-
-    mission: Mission
-    metrics: Metrics
-    path_lonlat: LineString
-    search_legs_lonlat: MultiLineString
-    footprints_lonlat: list[Polygon]
-    swath_lonlat: Polygon | MultiPolygon | None
-    area_lonlat: Polygon | MultiPolygon | None
-    plan: PathPlan
-    sorties: list[Mission] = field(default_factory=list)
-    resume_points: list[LonLat] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    @property
-    def epsg(self) -> int:
-        return self.plan.epsg
-
-
-@dataclass(frozen=True)
-class _Sensor:
-    camera: Camera | None
-    alt_m: float
-    spacing_m: float
-    sweep_width_m: float | None
-    pod: float | None
-    trigger_distance_m: float | None
-    target: Target | None
-
-
-def resolve_camera(camera: Camera | str | None) -> Camera | None:
-    return get_camera(camera) if isinstance(camera, str) else camera
-
-
-def resolve_vehicle(vehicle: Vehicle | str | None, camera: Camera | None) -> Vehicle:
-    """The vehicle profile; by default the one that carries ``camera``, else a PX4 quad."""
-    if isinstance(vehicle, Vehicle):
-        return vehicle
-    if isinstance(vehicle, str):
-        return get_vehicle(vehicle)
-    if camera is not None:
-        for v in load_vehicles().values():
-            if v.camera == camera.key:
-                return v
-    return get_vehicle("px4-quad")
-
-
-def resolve_sensor(
-    camera: Camera | None,
-    *,
-    alt_m: float | None = None,
-    gsd_cm: float | None = None,
-    side_overlap_pct: float = 70.0,
-    front_overlap_pct: float = 80.0,
-    spacing_m: float | None = None,
-    wanted_pod: float | None = None,
-    target: Target | str | None = None,
-    landscape: bool = True,
-    trigger: str = "distance",
-) -> _Sensor:
-    """Altitude, line spacing, sweep width, POD and trigger distance from the user's choice:
-    ``alt_m`` or ``gsd_cm`` (or the target's pixel cap); ``spacing_m``, ``wanted_pod`` (needs a
-    target) or the camera's side overlap."""
-    tgt = get_target(target, camera) if isinstance(target, str) else target
-    if alt_m is None and gsd_cm is not None:
-        if camera is None:
-            raise BadInputError("a GSD needs a camera")
-        alt_m = camera.alt_for_gsd_m(gsd_cm)
-    if alt_m is None and camera is not None and tgt is not None:
-        alt_m = math.floor(max_alt_m(camera, tgt) * 10.0) / 10.0
-    if alt_m is None:
-        raise BadInputError("give an altitude (alt_m) or a GSD (gsd_cm)")
-    if not alt_m > 0:
-        raise BadInputError(f"altitude must be positive, got {alt_m} m")
-    width = None
-    if camera is not None:
-        width = (
-            sweep_width_m(camera, alt_m, tgt, landscape)
-            if tgt is not None
-            else camera.footprint_m(alt_m, landscape)[0]
-        )
-    if spacing_m is not None:
-        s = float(spacing_m)
-    elif wanted_pod is not None:
-        if width is None or tgt is None:
-            raise BadInputError("a wanted POD needs a camera and a target (e.g. person)")
-        s = spacing_for_pod(width, wanted_pod)
-    elif camera is not None:
-        s = camera.line_spacing_m(alt_m, side_overlap_pct, landscape)
-    else:
-        raise BadInputError("give a track spacing, a camera with overlaps, or a wanted POD")
-    if not s > 0:
-        raise BadInputError(f"track spacing must be positive, got {s} m")
-    trig = None
-    if camera is not None and trigger != "none":
-        trig = camera.trigger_distance_m(alt_m, front_overlap_pct, landscape)
-    p = pod(width, s) if (width is not None and tgt is not None) else None
-    return _Sensor(camera, float(alt_m), s, width, p, trig, tgt)
-
-
-def _home_xy(home: LonLat | None, epsg: int) -> tuple[float, float] | None:
-    if home is None:
-        return None
-    x, y = geo.transform([home[0]], [home[1]], geo.WGS84, epsg)
-    return float(x[0]), float(y[0])
-
-
-def finish(
-    path: PathPlan,
-    sensor: _Sensor,
-    vehicle: Vehicle,
-    *,
-    pattern: str,
-    area_m: Polygon | MultiPolygon | None,
-    home: LonLat | None,
-    options: MissionOptions,
-    compute_coverage: bool = True,
-    landscape: bool = True,
-    extra_meta: dict[str, Any] | None = None,
-) -> PlanResult:
-    """Photos, metrics, mission, sorties and lon/lat geometries for a metric path."""
-    epsg = path.epsg
-    runs = search_runs(path)
-    photos, heads = photos_along(runs, sensor.trigger_distance_m)
-    path = PathPlan(path.xy, path.seg_kind, epsg, photos, heads, dict(path.info))
-    home_xy = _home_xy(home, epsg)
-    hold = options.hover_s if options.trigger == "hover" else 0.0
-    t = mission_time_s(path, vehicle, sensor.alt_m, home_xy, hold)
-    fps: np.ndarray = np.zeros(0, dtype=object)
-    cov = None
-    swath_m = None
-    if sensor.camera is not None:
-        across, along = sensor.camera.footprint_m(sensor.alt_m, landscape)
-        fps = footprints(photos, heads, across, along)
-        strips = [LineString(r).buffer(across / 2.0, cap_style="flat") for r in runs if len(r) > 1]
-        if compute_coverage and area_m is not None:
-            if len(photos):
-                # consecutive footprints overlap, so a run's photos cover its strip extended by
-                # half a footprint at both ends
-                ext = [_extend(r, along / 2.0) for r in runs if len(r) > 1]
-                cov_geom = shapely.union_all(
-                    [LineString(r).buffer(across / 2.0, cap_style="flat") for r in ext]
-                )
-            else:
-                cov_geom = shapely.union_all(strips)
-            cov = coverage_pct(area_m, cov_geom)
-        if sensor.sweep_width_m is not None:
-            swath_m = shapely.union_all(
-                [
-                    LineString(r).buffer(sensor.sweep_width_m / 2.0, cap_style="flat")
-                    for r in runs
-                    if len(r) > 1
-                ]
-            )
-    area_m2 = float(area_m.area) if area_m is not None else 0.0
-    sorties, resume_xy = cut_sorties(path, vehicle, sensor.alt_m, home_xy, hold)
-    metrics = Metrics(
-        path_length_m=path.length_m,
-        flight_time_s=t,
-        photo_count=len(photos),
-        alt_m=sensor.alt_m,
-        area_m2=area_m2,
-        turns=count_turns(path.xy),
-        sorties=len(sorties),
-        gsd_cm=sensor.camera.gsd_cm(sensor.alt_m) if sensor.camera else None,
-        coverage_pct=cov,
-        pod=sensor.pod,
-        spacing_m=sensor.spacing_m,
-        sweep_width_m=sensor.sweep_width_m,
-        trigger_distance_m=sensor.trigger_distance_m,
-        angle_deg=path.info.get("angle_deg"),
-        cells=path.info.get("cells"),
-        search_length_m=search_length_m(path),
-        lower_bound_length_m=lower_bound_length_m(area_m2, sensor.spacing_m) if area_m2 else None,
-    )
-    meta: dict[str, Any] = {
-        "pattern": pattern,
-        "camera": sensor.camera.key if sensor.camera else None,
-        "vehicle": vehicle.key,
-        "target": sensor.target.key if sensor.target else None,
-        "alt_m": sensor.alt_m,
-        "crs_epsg": epsg,
-        "metrics": metrics.to_dict(),
-        **(extra_meta or {}),
-    }
-    for k in ("angle_deg", "spacing_m", "cells", "legs", "radius_m", "major_axis_deg"):
-        if k in path.info:
-            meta[k] = path.info[k]
-    mission = build_mission(
-        path, sensor.alt_m, home, vehicle, sensor.trigger_distance_m, options, meta
-    )
-    sortie_missions = (
-        [mission]
-        if len(sorties) == 1
-        else [
-            build_mission(
-                sp,
-                sensor.alt_m,
-                home,
-                vehicle,
-                sensor.trigger_distance_m,
-                options,
-                {**meta, "sortie": i + 1, "sorties": len(sorties)},
-            )
-            for i, sp in enumerate(sorties)
-        ]
-    )
-    resume_ll = []
-    if resume_xy:
-        lo, la = geo.transform(
-            [p[0] for p in resume_xy], [p[1] for p in resume_xy], epsg, geo.WGS84
-        )
-        resume_ll = [(float(a), float(b)) for a, b in zip(lo, la)]
-    legs = MultiLineString([LineString(r) for r in runs if len(r) > 1])
-    warnings = []
-    if cov is not None and cov < 99.5:
-        warnings.append(f"coverage is {cov:.1f} % of the area")
-    if len(sorties) > 1:
-        warnings.append(f"the mission needs {len(sorties)} batteries (sorties)")
-    return PlanResult(
-        mission=mission,
-        metrics=metrics,
-        path_lonlat=to_lonlat(LineString(path.xy), epsg),
-        search_legs_lonlat=to_lonlat(legs, epsg),
-        footprints_lonlat=list(to_lonlat(fps, epsg)) if len(fps) else [],
-        swath_lonlat=to_lonlat(swath_m, epsg) if swath_m is not None else None,
-        area_lonlat=to_lonlat(area_m, epsg) if area_m is not None else None,
-        plan=path,
-        sorties=sortie_missions,
-        resume_points=resume_ll,
-        warnings=warnings,
-    )
-
-
-def _extend(run: np.ndarray, d: float) -> np.ndarray:
-    r = np.array(run, dtype=np.float64)
-    for i, j in ((0, 1), (-1, -2)):
-        v = r[i] - r[j]
-        n = float(np.hypot(*v))
-        if n > 0:
-            r[i] = r[i] + v / n * d
-    return r
-
-
-def _angle(
-    area_m: Any, angle_deg: float | str, spacing_m: float, v: Vehicle, reach_m: float | None = None
-) -> float:
-    if isinstance(angle_deg, str):
-        if angle_deg.strip().lower() != "auto":
-            try:
-                return float(angle_deg) % 180.0
-            except ValueError as exc:
-                raise BadInputError(f"angle must be 'auto' or degrees, got {angle_deg!r}") from exc
-        return best_angle_deg(area_m, spacing_m, v, reach_m=reach_m)
-    return float(angle_deg) % 180.0
+from missions.patterns.survey import plan_survey_path
+from missions.plan_core import (
+    LonLat,
+    PlanResult,
+    _angle,
+    _datum_plan_common,
+    _drop_first,
+    _home_xy,
+    _reach_m,
+    _rotated_square,
+    finish,
+    resolve_camera,
+    resolve_sensor,
+    resolve_vehicle,
+)
+from missions.vehicles import Vehicle
 
 
 def plan_survey(
@@ -420,38 +149,8 @@ def plan_survey(
         compute_coverage=compute_coverage,
         landscape=landscape,
         extra_meta={"angle_mode": "auto" if isinstance(angle_deg, str) else "fixed"},
+        passes=2 if cross_hatch else 1,
     )
-
-
-def _reach_m(sensor: _Sensor, landscape: bool) -> float | None:
-    """How far beyond a transect end the sensor still sees: half the along-track footprint."""
-    if sensor.camera is None:
-        return None
-    return sensor.camera.footprint_m(sensor.alt_m, landscape)[1] / 2.0
-
-
-def _drop_first(path: PathPlan) -> PathPlan:
-    if len(path.xy) < 3:
-        return path
-    return PathPlan(path.xy[1:], path.seg_kind[1:], path.epsg, info=path.info)
-
-
-def _datum_plan_common(
-    datum: LonLat,
-    camera: Camera | str | None,
-    vehicle: Vehicle | str | None,
-    speed_m_s: float | None,
-    epsg: int | None,
-    **sensor_kw: Any,
-) -> tuple[Camera | None, Vehicle, _Sensor, int, tuple[float, float]]:
-    cam = resolve_camera(camera)
-    veh = resolve_vehicle(vehicle, cam)
-    if speed_m_s is not None:
-        veh = veh.with_speed(speed_m_s)
-    sensor = resolve_sensor(cam, **sensor_kw)
-    code = epsg or geo.utm_epsg_for(*datum)
-    x, y = geo.transform([datum[0]], [datum[1]], geo.WGS84, code)
-    return cam, veh, sensor, code, (float(x[0]), float(y[0]))
 
 
 def plan_expanding_square(
@@ -505,14 +204,6 @@ def plan_expanding_square(
         home=home,
         options=MissionOptions(trigger=trigger, end=end),
     )
-
-
-def _rotated_square(c: tuple[float, float], half: float, bearing_deg: float) -> Polygon:
-    b = math.radians(bearing_deg)
-    u = np.array([math.sin(b), math.cos(b)]) * half
-    p = np.array([u[1], -u[0]])
-    cc = np.asarray(c)
-    return Polygon([cc + u + p, cc - u + p, cc - u - p, cc + u - p])
 
 
 def plan_sector(

@@ -30,17 +30,15 @@ from dronekit_plzen.errors import BadInputError
 from missions.area import Area, area_from_metric
 from missions.camera import Camera
 from missions.patterns.base import rotate_geom
-from missions.planner import (
+from missions.plan_core import (
     PlanResult,
     _angle,
     _reach_m,
-    plan_creeping_line,
-    plan_perimeter,
-    plan_survey,
     resolve_camera,
     resolve_sensor,
     resolve_vehicle,
 )
+from missions.planner import plan_creeping_line, plan_perimeter, plan_survey
 from missions.vehicles import Vehicle
 
 LonLat = tuple[float, float]
