@@ -124,22 +124,27 @@ def _wait(stop: threading.Event, deadline: float | None, rec: Any, alive: Any) -
 @_DB
 @click.option("--vehicle", help="Vehicle name to file the flights under.")
 @click.option("--deployment", "deployment_id", type=int, help="Attribute flights to this.")
+@click.option("--camera-fov", help="Camera field of view H,V in degrees (covered area).")
 @click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
 def import_logs(
     files: tuple[Path, ...],
     db_path: Path | None,
     vehicle: str | None,
     deployment_id: int | None,
+    camera_fov: str | None,
     as_json: bool,
 ) -> None:
     """Import .tlog, DataFlash .bin/.log and PX4 .ulg logs (idempotent; damage is reported)."""
     from telemetry.importer import import_files
     from telemetry.store import open_store
 
+    fov = _fov(camera_fov)
     with open_store(_db(db_path)) as store:
         results = []
         for f in progress(files, total=len(files), label=_("importing")):
-            results += import_files(store, [f], vehicle=vehicle, deployment_id=deployment_id)
+            results += import_files(
+                store, [f], vehicle=vehicle, deployment_id=deployment_id, camera_fov_deg=fov
+            )
     if as_json:
         echo_json([r.to_dict() for r in results])
     else:
@@ -161,6 +166,18 @@ def import_logs(
         raise DronekitPlzenError(
             _("{n} of {m} files could not be imported").format(n=len(failed), m=len(results))
         )
+
+
+def _fov(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    try:
+        h, v = (float(x) for x in text.split(","))
+    except ValueError:
+        raise BadInputError(_("--camera-fov takes H,V in degrees, e.g. 84,62")) from None
+    if not (0 < h < 180 and 0 < v < 180):
+        raise BadInputError(_("--camera-fov takes H,V in degrees, e.g. 84,62"))
+    return h, v
 
 
 # -- flights ---------------------------------------------------------------------------------------

@@ -67,9 +67,11 @@ def import_file(
     deployment_id: int | None = None,
     pilot_id: int | None = None,
     params: SegmentParams = DEFAULT_PARAMS,
+    camera_fov_deg: tuple[float, float] | None = None,
 ) -> ImportResult:
     """Import one log file. A file already imported (same SHA-256 of its content) is skipped.
 
+    ``camera_fov_deg`` (horizontal, vertical) turns camera trigger events into a covered area.
     Raises :class:`~dronekit_plzen.errors.DronekitPlzenError` for a file that cannot be read at
     all; damage inside a readable file is reported in ``issues`` and the good data is kept.
     """
@@ -113,6 +115,9 @@ def import_file(
             )
             res.flight_ids += ids
             res.samples += n
+        if camera_fov_deg is not None:
+            for fid in res.flight_ids:
+                update_camera_coverage(store, fid, *camera_fov_deg)
     if deployment_id is not None and res.flight_ids:
         from telemetry.deployments import link_flight
 
@@ -197,3 +202,45 @@ def store_track(
 def flight_issues(store: Store, source_id: int) -> list[dict[str, Any]]:
     rows = store.query("SELECT issues FROM sources WHERE id = ?", (source_id,))
     return json.loads(rows[0]["issues"]) if rows else []
+
+
+def update_camera_coverage(
+    store: Store, flight_id: int, hfov_deg: float, vfov_deg: float
+) -> float | None:
+    """Area covered by the camera on a flight, from its trigger events (caller's transaction).
+
+    Each trigger's footprint is a nadir rectangle from the camera's field of view, its height
+    above ground (the event's, else the nearest sample's height above home) and the heading at
+    that moment. Stores ``camera_area_m2`` and ``coverage_geojson``; returns the area (None when
+    the flight has no camera triggers).
+    """
+    from telemetry.segment import camera_coverage
+
+    ev = store.conn.execute(
+        "SELECT t_s, lat_deg, lon_deg, alt_m FROM events WHERE flight_id = ? AND kind = 'camera'"
+        " ORDER BY t_s",
+        (int(flight_id),),
+    ).fetchall()
+    if not ev:
+        return None
+    smp = store.conn.execute(
+        "SELECT t_s, rel_alt_m, heading_deg FROM samples WHERE flight_id = ? ORDER BY t_s",
+        (int(flight_id),),
+    ).fetchall()
+    e = np.array(ev, dtype=float)
+    if smp:
+        s = np.array(smp, dtype=float)
+        idx = np.clip(np.searchsorted(s[:, 0], e[:, 0]), 0, len(s) - 1)
+        h0 = s[np.isfinite(s[:, 1]), 1]
+        rel = s[idx, 1] - (h0[0] if h0.size else 0.0)
+        heading = s[idx, 2]
+    else:
+        rel = np.full(len(e), np.nan)
+        heading = np.zeros(len(e))
+    height = np.where(np.isfinite(e[:, 3]), e[:, 3], rel)
+    area, gj = camera_coverage(e[:, 2], e[:, 1], height, heading, hfov_deg, vfov_deg)
+    store.update_flight(
+        flight_id,
+        {"camera_area_m2": round(area, 1), "coverage_geojson": json.dumps(gj) if gj else None},
+    )
+    return area

@@ -78,6 +78,7 @@ class Recorder:
         params: SegmentParams = DEFAULT_PARAMS,
         on_error: Callable[[StorageError], None] | None = None,
         connection_hook: Callable[[sqlite3.Connection], None] | None = None,
+        camera_fov_deg: tuple[float, float] | None = None,
     ) -> None:
         self.db_path = Path(store.path if isinstance(store, Store) else store)
         self.deployment_id = deployment_id
@@ -94,6 +95,7 @@ class Recorder:
         self.params = replace(params, max_gap_s=math.inf)
         self.on_error = on_error
         self.connection_hook = connection_hook
+        self.camera_fov_deg = camera_fov_deg
         self.status = RecorderStatus()
         self._q: queue.Queue[Any] = queue.Queue(maxsize=queue_size)
         self._thread: threading.Thread | None = None
@@ -340,6 +342,10 @@ class Recorder:
     def _close_flight(self, store: Store, sysid: int, *, complete: bool) -> None:
         fid = self._open.pop(sysid)
         finalize_flight(store, fid, self.params, complete=complete)
+        if self.camera_fov_deg is not None:
+            from telemetry.importer import update_camera_coverage
+
+            update_camera_coverage(store, fid, *self.camera_fov_deg)
 
 
 def finalize_flight(store: Store, flight_id: int, params: SegmentParams, *, complete: bool) -> None:
