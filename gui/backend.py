@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
-from dronekit_plzen.geo import WGS84, transform
+from dronekit_plzen.geo import WGS84, path_length_m, transform
 from dronekit_plzen.i18n import _
 from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
 
@@ -459,3 +459,30 @@ def load_zones(path: Any) -> tuple[Any, list[ZoneView]]:
             )
         )
     return zones, views
+
+
+# ----------------------------------------------------------------------------- mission files
+def open_mission(path: Any, zones: Any = None, dem: Any = None) -> PlanView:
+    """A mission file (QGC .plan, .waypoints, KML, GeoJSON, DJI WPML, CSV) as a plan to fly."""
+    load = require("missions.formats", "load_mission", _("Mission files"))
+    mission = load(path)
+    pts = mission.waypoints_lonlat_alt()
+    lon = [p[0] for p in pts]
+    lat = [p[1] for p in pts]
+    metrics: dict[str, Any] = {"drones": 1}
+    if len(pts) >= 2:
+        metrics["path_length_m"] = float(path_length_m(lon, lat))
+    alts = [p[2] for p in pts]
+    if alts:
+        metrics["alt_m"] = max(alts)
+    violations, reports, validated = validate_missions([mission], zones, dem)
+    homes = [(mission.home[0], mission.home[1])] if mission.home is not None else []
+    return PlanView(
+        missions=[mission],
+        paths=[[(a, b) for a, b in zip(lon, lat)]],
+        homes=homes,
+        metrics=metrics,
+        violations=violations,
+        validated=validated,
+        reports=reports,
+    )

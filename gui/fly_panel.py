@@ -40,6 +40,18 @@ from gui.workers import describe_error
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "udpin://127.0.0.1:14540"
+LOW_BATTERY_PCT = 30.0
+#: MAV_SEVERITY names as a ground station shows them
+SEVERITY_NAMES = {
+    0: "EMERGENCY",
+    1: "ALERT",
+    2: "CRITICAL",
+    3: "ERROR",
+    4: "WARNING",
+    5: "NOTICE",
+    6: "INFO",
+    7: "DEBUG",
+}
 KNOWN_URLS = (DEFAULT_URL, "udpin://127.0.0.1:14550", "tcp://127.0.0.1:5760")
 
 
@@ -118,6 +130,7 @@ class FlyPanel(QWidget):
         self.record_db: Path | None = None  # record flights here while connected
         self.deployment_id: int | None = None  # attribute recorded flights to it
         self.missions: list[Any] = []  # from the planner: drone i → i-th vehicle
+        self._statustext_seen: dict[int, float] = {}
         self._build()
 
     def _build(self) -> None:
@@ -376,6 +389,8 @@ class FlyPanel(QWidget):
     def _on_vehicles(self, views: list[VehicleView]) -> None:
         if self.session is None:
             return
+        for v in views:
+            self._show_new_statustexts(v)
         self.vehicles = {v.sysid: v for v in views}
         selected = self.selected_sysid()
         self.table.setRowCount(len(views))
@@ -393,6 +408,8 @@ class FlyPanel(QWidget):
             ]
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
+                if col == 3 and v.battery_pct is not None and v.battery_pct < LOW_BATTERY_PCT:
+                    item.setForeground(QColor("#c62828"))
                 if col == 0:
                     item.setData(Qt.ItemDataRole.UserRole, v.sysid)
                 if col == 5 and not v.link_ok:
@@ -401,6 +418,20 @@ class FlyPanel(QWidget):
             if v.sysid == selected:
                 self.table.selectRow(row)
         self.vehiclesUpdated.emit(views)
+
+    def _show_new_statustexts(self, v: VehicleView) -> None:
+        """Autopilot messages (STATUSTEXT) go into the log once each; warnings in red."""
+        last = self._statustext_seen.get(v.sysid, -1.0)
+        for t, severity, text in v.statustexts:
+            if t <= last:
+                continue
+            item = QListWidgetItem(f"[{v.sysid}] {SEVERITY_NAMES.get(severity, '?')}: {text}")
+            if severity <= 4:  # EMERGENCY … WARNING
+                item.setForeground(QColor("#c62828"))
+            self.log.addItem(item)
+            self.log.scrollToBottom()
+            last = t
+        self._statustext_seen[v.sysid] = last
 
     @pyqtSlot(str)
     def _on_poll_failed(self, message: str) -> None:

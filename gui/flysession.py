@@ -60,6 +60,10 @@ def view_of(state: Any) -> VehicleView:
         packet_loss_pct=_num(getattr(state, "packet_loss_pct", None)),
         mission_seq=int(seq) if seq is not None and int(seq) >= 0 else None,
         mission_count=int(count) if count else None,
+        statustexts=tuple(
+            (float(t.time_s), int(t.severity), str(t.text))
+            for t in getattr(state, "statustexts", ())
+        ),
     )
 
 

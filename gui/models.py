@@ -94,3 +94,5 @@ class VehicleView:
     packet_loss_pct: float | None = None
     mission_seq: int | None = None
     mission_count: int | None = None
+    #: recent STATUSTEXTs as (time_s, severity, text), oldest first
+    statustexts: tuple[tuple[float, int, str], ...] = ()

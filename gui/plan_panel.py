@@ -37,6 +37,7 @@ from gui.plan_widgets import (
     AREA_FILTER,
     AREA_PATTERNS,
     DATUM_PATTERNS,
+    MISSION_FILTER,
     PATTERN_LABELS,
     TARGET_LABELS,
     ZONES_FILTER,
@@ -85,6 +86,10 @@ class PlanPanel(MapPickingMixin, QWidget):
         self.area_label = QLabel(_("no area loaded"))
         self.area_label.setWordWrap(True)
         fl.addRow(self.area_button, self.area_label)
+        self.mission_button = QPushButton(_("Open mission file…"))
+        self.mission_button.clicked.connect(self._choose_mission)
+        self.mission_label = QLabel(_("or plan one below"))
+        fl.addRow(self.mission_button, self.mission_label)
         self.zones_button = QPushButton(_("Load zones…"))
         self.zones_button.clicked.connect(self._choose_zones)
         self.zones_label = QLabel(_("no zones loaded"))
@@ -317,6 +322,27 @@ class PlanPanel(MapPickingMixin, QWidget):
         self.statusMessage.emit(_("Area loaded: {name}").format(name=path.name))
         self.areaLoaded.emit(geom)
         self._update_buttons()
+
+    def _choose_mission(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self, _("Open mission file"), "", MISSION_FILTER
+        )
+        if path:
+            self.open_mission(Path(path))
+
+    def open_mission(self, path: Path) -> None:
+        """Load a mission file, validate it and show it like a plan (ready to fly)."""
+        zones, dem = self.zones_source, self.dem_path
+        self.statusMessage.emit(_("Loading mission {path}…").format(path=path))
+        self.override_reason = None
+        self._planning = True
+        self._update_buttons()
+
+        def done(view: PlanView) -> None:
+            self.mission_label.setText(path.name)
+            self._planned(view)
+
+        self.runner.run(lambda: backend.open_mission(path, zones, dem), done, self._failed)
 
     def _choose_zones(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(self, _("Load zones"), "", ZONES_FILTER)

@@ -43,6 +43,9 @@ DATUM_PATTERNS = ("expanding-square", "sector")
 AREA_PATTERNS = ("survey", "creeping-line", "perimeter")
 
 AREA_FILTER = "Areas (*.geojson *.json *.kml *.kmz *.wkt *.txt);;All files (*)"
+MISSION_FILTER = (
+    "Missions (*.plan *.waypoints *.mission *.kml *.kmz *.geojson *.json *.csv);;All files (*)"
+)
 ZONES_FILTER = "Geozones (*.json *.geojson);;All files (*)"
 
 

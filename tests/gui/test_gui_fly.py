@@ -96,6 +96,7 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         # start with no mission on board: the autopilot's refusal reaches the pilot
         ok, message = _command(qtbot, fly, "start")
         assert not ok and "DENIED" in message
+        assert "FAILED" in fly.log.item(fly.log.count() - 1).text()
         # plan an expanding square near home with the real planner
         plan.pattern.setCurrentIndex(plan.pattern.findData("expanding-square"))
         plan.camera.setCurrentIndex(plan.camera.findData("mavic3t-thermal"))
@@ -134,6 +135,13 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         ok, message = _command(qtbot, fly, "rtl")
         assert ok, message
         qtbot.waitUntil(lambda: "RTL" in fly.table.item(0, 1).text(), timeout=10_000)
+        # the autopilot's own messages (STATUSTEXT) reached the command log
+        texts = fly.vehicles[1].statustexts
+        assert texts
+        log_lines = [fly.log.item(i).text() for i in range(fly.log.count())]
+        assert any(
+            f"[1] INFO: {texts[-1][2]}" in line or texts[-1][2] in line for line in log_lines
+        )
         fly.disconnect_link()
         assert fly.session is None and fly.table.rowCount() == 0
         assert fly.connect_button.text() == "Connect"

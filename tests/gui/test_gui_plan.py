@@ -247,3 +247,22 @@ def test_export_names_and_fleet_metrics() -> None:
     assert m["coverage_pct"] == pytest.approx(97.0)  # weighted by area
     assert m["pod"] == pytest.approx(0.65)
     assert m["alt_m"] == 60.0
+
+
+def test_open_a_qgc_plan_file_to_fly(qtbot, window: MainWindow, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    path = shared_data / "missions" / "qgc_ArduPilotSITL-ArduCopter.plan"
+    expected = load_mission(path)
+    views: list[object] = []
+    window.plan_panel.planReady.connect(views.append)
+    window.plan_panel.open_mission(path)
+    qtbot.waitUntil(lambda: bool(views), timeout=60_000)
+    view = views[0]
+    n = len(expected.waypoints_lonlat_alt())
+    assert len(view.paths[0]) == n >= 2  # type: ignore[attr-defined]
+    assert window.map.layer_items("paths")[0].path().elementCount() == n
+    assert window.plan_panel.mission_label.text() == path.name
+    assert view.validated  # type: ignore[attr-defined]
+    assert [it.command for it in window.fly_panel.missions[0].items] == [
+        it.command for it in expected.items
+    ]
+    assert "Path length" in _metrics_table(window.plan_panel)
