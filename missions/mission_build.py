@@ -133,18 +133,31 @@ def build_mission(
     cam = trigger_distance_m is not None and options.trigger != "none"
     kinds = path.seg_kind
     n = len(xy)
+    shots = cam and options.trigger in ("waypoint", "hover")
+    between: dict[int, FloatArray] = {}
+    at_vertex: set[int] = set()
+    if shots:
+        assert trigger_distance_m is not None
+        between, at_vertex = _photo_plan(path, trigger_distance_m)
+    hold_s = options.hover_s if options.trigger == "hover" else 0.0
     for i in range(n):
         prev_k = int(kinds[i - 1]) if i > 0 else None
         next_k = int(kinds[i]) if i < n - 1 else None
         role = _ROLE.get(next_k if next_k is not None else -1, "end")
         starts = next_k == SEARCH and prev_k != SEARCH
         ends = prev_k == SEARCH and next_k != SEARCH
-        if cam and options.trigger in ("waypoint", "hover") and prev_k == SEARCH:
-            # photo waypoints strictly inside the segment i-1 → i, then point i itself
-            assert trigger_distance_m is not None
-            _photo_points(items, xy, lon, lat, i, alt_m, trigger_distance_m, options, path.epsg)
-        hold = options.hover_s if (cam and options.trigger == "hover" and (starts or ends)) else 0.0
-        items.append(_wp(float(lon[i]), float(lat[i]), alt_m, role, i, hold))
+        if i in between:  # photo waypoints strictly between path points i-1 and i
+            pts = between[i]
+            plon, plat = geo.transform(pts[:, 0], pts[:, 1], path.epsg, geo.WGS84)
+            for x, y in zip(plon, plat):
+                items.append(_wp(float(x), float(y), alt_m, "photo", i - 1, hold_s))
+                items.append(_cmd(CMD_IMAGE_START_CAPTURE, 0.0, 0.0, 1.0, 0.0, role="photo"))
+        shoot_here = shots and i in at_vertex
+        items.append(
+            _wp(float(lon[i]), float(lat[i]), alt_m, role, i, hold_s if shoot_here else 0.0)
+        )
+        if shoot_here:
+            items.append(_cmd(CMD_IMAGE_START_CAPTURE, 0.0, 0.0, 1.0, 0.0, role="photo"))
         if cam and options.trigger == "distance":
             if starts:
                 items.append(
@@ -158,8 +171,6 @@ def build_mission(
                 )
             elif ends:
                 items.append(_cmd(CMD_DO_SET_CAM_TRIGG_DIST, 0.0, 0.0, 1.0, role="camera-off"))
-        elif cam and (starts or ends):
-            items.append(_cmd(CMD_IMAGE_START_CAPTURE, 0.0, 0.0, 1.0, 0.0, role="photo"))
     if options.end == "rtl":
         items.append(
             MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH, frame=FRAME_MISSION, meta={"role": "rtl"})
@@ -189,29 +200,41 @@ def build_mission(
     )
 
 
-def _photo_points(
-    items: list[MissionItem],
-    xy: FloatArray,
-    lon: FloatArray,
-    lat: FloatArray,
-    i: int,
-    alt_m: float,
-    d_m: float,
-    options: MissionOptions,
-    epsg: int,
-) -> None:
-    """Waypoints + IMAGE_START_CAPTURE every ``d_m`` strictly between path points i-1 and i."""
-    a, b = xy[i - 1], xy[i]
-    length = float(np.hypot(*(b - a)))
-    s = np.arange(d_m, length - 1e-3, d_m)
-    if s.size == 0:
-        return
-    pts = a + (b - a) / length * s[:, None]
-    plon, plat = geo.transform(pts[:, 0], pts[:, 1], epsg, geo.WGS84)
-    hold = options.hover_s if options.trigger == "hover" else 0.0
-    for x, y in zip(plon, plat):
-        items.append(_wp(float(x), float(y), alt_m, "photo", i - 1, hold))
-        items.append(_cmd(CMD_IMAGE_START_CAPTURE, 0.0, 0.0, 1.0, 0.0, role="photo"))
+def _photo_plan(path: PathPlan, d_m: float) -> tuple[dict[int, FloatArray], set[int]]:
+    """Where to shoot along each search run, at the stations of
+    :func:`missions.patterns.sar.photos_along` (every ``d_m`` from the run's start, plus its
+    end): {path index i: points strictly between i-1 and i} and the path indices shot at."""
+    between: dict[int, FloatArray] = {}
+    at_vertex: set[int] = set()
+    kinds = path.seg_kind
+    i = 0
+    n = len(kinds)
+    while i < n:
+        if kinds[i] != SEARCH:
+            i += 1
+            continue
+        j = i
+        while j < n and kinds[j] == SEARCH:
+            j += 1
+        idx = np.arange(i, j + 1)  # path points of the run
+        pts = path.xy[idx]
+        cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(pts, axis=0).T))])
+        length = float(cum[-1])
+        st = np.arange(0.0, length + 1e-9, d_m)
+        if length - st[-1] > 1e-3:
+            st = np.append(st, length)
+        near = np.abs(st[:, None] - cum[None, :]) <= 1e-3
+        hit_v = near.any(axis=0)
+        at_vertex.update(int(k) for k in idx[hit_v])
+        free = st[~near.any(axis=1)]
+        seg = np.clip(np.searchsorted(cum, free, side="right") - 1, 0, len(cum) - 2)
+        for k in np.unique(seg):
+            s_k = free[seg == k]
+            a, b = pts[k], pts[k + 1]
+            u = (b - a) / max(float(cum[k + 1] - cum[k]), 1e-12)
+            between[int(idx[k + 1])] = a + u * (s_k - cum[k])[:, None]
+        i = j
+    return between, at_vertex
 
 
 def path_line(path: PathPlan) -> LineString:

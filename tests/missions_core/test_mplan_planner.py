@@ -182,3 +182,32 @@ def test_mplan_split_three_thermal_drones_bolevec():
         rounds=1,
     )
     assert [p.metrics.alt_m for p in layered.plans] == [70.0, 80.0, 90.0]
+
+
+@pytest.mark.parametrize("pattern", ["corridor", "perimeter"])
+def test_mplan_waypoint_capture_positions_match_photos(pattern):
+    from dronekit_plzen import geo
+    from missions.planner import plan_corridor, plan_perimeter
+
+    if pattern == "corridor":
+        r = plan_corridor(
+            [(13.37, 49.74), (13.38, 49.745), (13.39, 49.743)],
+            120.0,
+            alt_m=60.0,
+            camera="mavic3e-wide",
+            trigger="waypoint",
+        )
+    else:
+        r = plan_perimeter(
+            RECT,
+            alt_m=60.0,
+            camera="mavic3t-thermal",
+            spacing_m=50.0,
+            trigger="waypoint",
+            epsg=32633,
+        )
+    items = r.mission.items
+    shots = [items[k - 1] for k, it in enumerate(items) if it.command == CMD_IMAGE_START_CAPTURE]
+    assert len(shots) == r.metrics.photo_count == len(r.plan.photos_xy)
+    x, y = geo.transform([s.lon_deg for s in shots], [s.lat_deg for s in shots], 4326, r.epsg)
+    assert np.allclose(np.column_stack([x, y]), r.plan.photos_xy, atol=0.05)
