@@ -10,7 +10,7 @@ the configuration.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -47,11 +47,23 @@ def _zones(path: Path | None) -> Any:
     return load_zones(p) if p else None
 
 
-def _raster(path: Path | None, default: Path | None = None) -> Any:
-    from missions.terrain import Raster
+def _raster(path: Path | None, default: Path | None = None, around: Sequence[Any] = ()) -> Any:
+    """Open a DEM/DSM (the flag, else the configured default) around the missions only."""
+    from missions.terrain import Raster, mission_bbox
 
     p = path or default
-    return Raster.open(p) if p else None
+    if not p:
+        return None
+    boxes = [b for b in (mission_bbox(m) for m in around) if b is not None]
+    bbox = None
+    if boxes:
+        bbox = (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+    return Raster.open(p, bbox_lonlat=bbox)
 
 
 def _point(text: str, what: str) -> tuple[float, float]:
@@ -246,8 +258,9 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
 
     cfg = _cfg()
     formats = parse_formats(o["formats"])
-    dem = _raster(o.get("dem"), cfg.dem_file)
-    dsm = _raster(o.get("dsm"))
+    plans = [m for r in results for m in (r.sorties or [r.mission])]
+    dem = _raster(o.get("dem"), cfg.dem_file, plans)
+    dsm = _raster(o.get("dsm"), None, plans)
     zones = _zones(o.get("zones"))
     veh = _vehicle(o.get("vehicle"))
     if veh is None and results:
@@ -593,7 +606,7 @@ def validate_cmd(mission_path: Path, **o: Any) -> None:
     from missions.validation import validate
 
     m = load_mission(mission_path)
-    dem = _raster(o["dem"], _cfg().dem_file)
+    dem = _raster(o["dem"], _cfg().dem_file, [m])
     if dem is not None:
         m = resolve_above_terrain(m, dem)
     veh = _vehicle(o["vehicle"] or m.metadata.get("vehicle"))
@@ -601,7 +614,7 @@ def validate_cmd(mission_path: Path, **o: Any) -> None:
         m,
         zones=_zones(o["zones"]),
         dem=dem,
-        dsm=_raster(o["dsm"]),
+        dsm=_raster(o["dsm"], None, [m]),
         when=_when(o["when"]),
         max_agl_m=o["max_agl_m"],
         min_clearance_m=o["min_clearance_m"],
@@ -674,7 +687,7 @@ def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
         camera=cam,
         swath_m=o["swath_m"],
         footprints_lonlat=fps,
-        dem=_raster(o["dem"]),
+        dem=_raster(o["dem"], None, [m]),
     )
     gaps_path = o["gaps_path"] or mission_path.with_name(mission_path.stem + ".gaps.geojson")
     atomic_write_text(gaps_path, json.dumps(gaps_geojson(res), ensure_ascii=False) + "\n")

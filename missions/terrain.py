@@ -47,16 +47,27 @@ TERRAIN_FRAME_AUTOPILOTS = frozenset({AUTOPILOT_ARDUPILOT})
 class Raster:
     """A single-band elevation raster in memory (metres AMSL)."""
 
-    data: FloatArray  # rows × cols, NaN for nodata
+    data: NDArray[np.floating[Any]]  # rows × cols (float32 to save memory), NaN for nodata
     transform: tuple[float, float, float, float, float, float]  # GDAL order a,b,c,d,e,f
     crs: Any  # pyproj-compatible CRS (WKT)
     path: str = "<raster>"
 
     @classmethod
-    def open(cls, path: str | Path) -> Raster:
-        """Read band 1 of a GeoTIFF (any CRS); nodata becomes NaN."""
+    def open(
+        cls,
+        path: str | Path,
+        *,
+        bbox_lonlat: tuple[float, float, float, float] | None = None,
+        margin_m: float = 1000.0,
+    ) -> Raster:
+        """Read band 1 of a GeoTIFF (any CRS); nodata becomes NaN.
+
+        With ``bbox_lonlat`` (min lon, min lat, max lon, max lat) only the window covering it
+        plus ``margin_m`` is read, so a city-wide 1 m DEM does not have to fit in memory.
+        """
         import rasterio
         from rasterio.errors import RasterioIOError
+        from rasterio.windows import Window, from_bounds
 
         p = Path(path)
         if not p.exists():
@@ -65,10 +76,36 @@ class Raster:
             with rasterio.open(p) as ds:
                 if ds.crs is None:
                     raise UnknownCRSError("terrain raster has no CRS", where=str(p))
-                arr = ds.read(1, masked=True).astype(np.float64)
-                data = np.ma.filled(arr, np.nan)
+                window = None
+                if bbox_lonlat is not None:
+                    lo0, la0, lo1, la1 = bbox_lonlat
+                    xs, ys = transform(
+                        [lo0, lo1, lo0, lo1], [la0, la0, la1, la1], WGS84, ds.crs.to_wkt()
+                    )
+                    m = margin_m
+                    if ds.crs.is_geographic:
+                        m = margin_m / 111_320.0
+                    w = from_bounds(
+                        xs.min() - m, ys.min() - m, xs.max() + m, ys.max() + m, ds.transform
+                    )
+                    full = Window(0, 0, ds.width, ds.height)
+                    c0, r0 = math.floor(w.col_off), math.floor(w.row_off)
+                    c1 = math.ceil(w.col_off + w.width)
+                    r1 = math.ceil(w.row_off + w.height)
+                    try:
+                        window = Window(c0, r0, c1 - c0, r1 - r0).intersection(full)
+                    except (ValueError, rasterio.errors.WindowError):
+                        raise BadInputError(
+                            "the mission lies outside the terrain raster", where=str(p)
+                        ) from None
+                arr = ds.read(1, masked=True, window=window)
+                data = np.ma.filled(arr.astype(np.float32), np.nan)
                 t = ds.transform
-                return cls(data, (t.a, t.b, t.c, t.d, t.e, t.f), ds.crs.to_wkt(), str(p))
+                c, f = t.c, t.f
+                if window is not None:  # origin of the window (rasterio's window_transform)
+                    c += window.col_off * t.a + window.row_off * t.b
+                    f += window.col_off * t.d + window.row_off * t.e
+                return cls(data, (t.a, t.b, c, t.d, t.e, f), ds.crs.to_wkt(), str(p))
         except RasterioIOError as exc:
             raise CorruptFileError(f"cannot read raster: {exc}", where=str(p)) from exc
 
@@ -129,8 +166,23 @@ class Raster:
         return float(res)
 
 
-def open_raster(path: str | Path | None) -> Raster | None:
-    return None if path is None else Raster.open(path)
+def open_raster(path: str | Path | None, mission: Mission | None = None) -> Raster | None:
+    """Open a DEM/DSM, only around ``mission`` when given (None for no path)."""
+    if path is None:
+        return None
+    return Raster.open(path, bbox_lonlat=mission_bbox(mission) if mission else None)
+
+
+def mission_bbox(mission: Mission) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) of the home and every positioned item."""
+    pts = [(it.lon_deg, it.lat_deg) for it in mission.items if it.has_position]
+    if mission.home is not None:
+        pts.append((mission.home[0], mission.home[1]))
+    if not pts:
+        return None
+    lo = [p[0] for p in pts]
+    la = [p[1] for p in pts]
+    return min(lo), min(la), max(lo), max(la)
 
 
 def resolve_above_terrain(mission: Mission, dem: Raster) -> Mission:

@@ -63,7 +63,7 @@ from dronekit_plzen.mission_items import (
     canonical_frame,
 )
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
-from missions.terrain import Raster
+from missions.terrain import Raster, mission_bbox
 from missions.zones import Zone, load_zones
 
 FloatArray = NDArray[np.float64]
@@ -361,8 +361,9 @@ def validate(
     geoid_offset_m: float = 0.0,
 ) -> ValidationReport:
     """Check the whole path of ``mission``; see the module documentation for the rules."""
-    dem_r = Raster.open(dem) if isinstance(dem, str | Path) else dem
-    dsm_r = Raster.open(dsm) if isinstance(dsm, str | Path) else dsm
+    box = mission_bbox(mission)
+    dem_r = Raster.open(dem, bbox_lonlat=box) if isinstance(dem, str | Path) else dem
+    dsm_r = Raster.open(dsm, bbox_lonlat=box) if isinstance(dsm, str | Path) else dsm
     zone_list = load_zones(zones) if isinstance(zones, str | Path) else list(zones or [])
     tr = trajectory(
         mission,

@@ -154,3 +154,25 @@ def test_resolve_qgc_above_terrain_item_from_a_dem(shared_data: Path, tmp_path: 
     assert resolved.items[5].lat_deg == it.lat_deg
     back = load_mission(save_mission(resolved, tmp_path / "r.waypoints"))
     assert back.items[5].alt_m == pytest.approx(680.0) and back.items[5].frame == 0
+
+
+def test_windowed_read_matches_the_full_raster(make_dem) -> None:
+    path = make_dem(lambda dx, dy: 300.0 + 0.05 * dx + 10.0 * np.sin(dy / 200.0), res_m=10.0)
+    full = Raster.open(path)
+    a, b = offset(ORIGIN_LONLAT, -300, -200), offset(ORIGIN_LONLAT, 400, 250)
+    part = Raster.open(path, bbox_lonlat=(a[0], a[1], b[0], b[1]), margin_m=100.0)
+    assert part.data.size < full.data.size / 10
+    rng = np.random.default_rng(3)
+    pts = [
+        offset(ORIGIN_LONLAT, e, n)
+        for e, n in zip(rng.uniform(-350, 450, 100), rng.uniform(-250, 300, 100))
+    ]
+    lon, lat = np.array([p[0] for p in pts]), np.array([p[1] for p in pts])
+    np.testing.assert_allclose(part.sample(lon, lat), full.sample(lon, lat), atol=1e-4)
+    far = offset(ORIGIN_LONLAT, 2500, 0)
+    assert np.isnan(part.sample([far[0]], [far[1]])[0]) and not np.isnan(
+        full.sample([far[0]], [far[1]])[0]
+    )
+    away = offset(ORIGIN_LONLAT, 50_000, 0)
+    with pytest.raises(BadInputError, match="outside the terrain raster"):
+        Raster.open(path, bbox_lonlat=(away[0], away[1], away[0], away[1]))
