@@ -21,7 +21,7 @@ import shapely
 from shapely.geometry import Polygon
 
 from missions.area import area_from_metric
-from missions.patterns.survey import longest_side_angle_deg
+from missions.patterns.angle import longest_side_angle_deg
 from missions.planner import plan_survey
 
 E0, N0 = 375_000.0, 5_505_000.0  # south-west of Plzeň, UTM 33N

@@ -36,11 +36,11 @@ from missions.metrics import (
 )
 from missions.mission_build import MissionOptions, build_mission, search_runs
 from missions.model import Mission
+from missions.patterns.angle import best_angle_deg
 from missions.patterns.base import PathPlan
 from missions.patterns.sar import (
     photos_along,
 )
-from missions.patterns.survey import best_angle_deg
 from missions.sorties import cut_sorties
 from missions.vehicles import Vehicle, get_vehicle, load_vehicles
 

@@ -12,8 +12,9 @@ from hypothesis import strategies as st
 from shapely.geometry import Polygon, box
 
 from missions.area import area_from_metric, project_geometry
+from missions.patterns.angle import best_angle_deg
 from missions.patterns.base import SEARCH, segments_inside
-from missions.patterns.survey import best_angle_deg, decompose_cells, plan_survey_path, transects
+from missions.patterns.survey import decompose_cells, plan_survey_path, transects
 from missions.planner import plan_survey
 from missions.vehicles import get_vehicle
 
