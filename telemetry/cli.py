@@ -38,6 +38,13 @@ def _db(db_path: Path | None) -> Path:
 @click.option("--pilot", "pilot_id", type=int, help="Pilot id.")
 @click.option("--tlog", type=click.Path(path_type=Path), help="Raw archive (.tlog) path.")
 @click.option("--duration", "duration_s", type=float, help="Stop after this many seconds.")
+@click.option(
+    "--mission",
+    "missions",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Plan file(s) being flown: kept in the database with the deployment.",
+)
 def record(
     url: str | None,
     replay: Path | None,
@@ -47,6 +54,7 @@ def record(
     pilot_id: int | None,
     tlog: Path | None,
     duration_s: float | None,
+    missions: tuple[Path, ...],
 ) -> None:
     """Record every vehicle on a link into the database (and a raw .tlog beside it)."""
     from telemetry.deployments import get_deployment
@@ -56,9 +64,17 @@ def record(
     if (url is None) == (replay is None):
         raise BadInputError(_("give exactly one of --connect URL or --replay FILE"))
     db = _db(db_path)
-    if deployment_id is not None:
-        with open_store(db) as store:
+    with open_store(db) as store:
+        if deployment_id is not None:
             get_deployment(store, deployment_id)
+        for plan in missions:
+            with store.transaction():
+                store.save_mission(
+                    plan.read_text(encoding="utf-8"),
+                    name=plan.name,
+                    plan_format=plan.suffix.lstrip(".") or "plan",
+                    deployment_id=deployment_id,
+                )
     stop = threading.Event()
     prev = {s: signal.signal(s, lambda *_a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     rec = Recorder(

@@ -120,3 +120,55 @@ def test_two_simulated_drones_recorded_under_a_deployment(tmp_path: Path) -> Non
     while (m := mlog.recv_msg()) is not None:
         sysids.add(m.get_srcSystem())
     assert {1, 2} <= sysids
+
+
+def test_record_cli_on_a_live_link_keeps_the_plan(tmp_path: Path, shared_data: Path) -> None:
+    """``dronekit-plzen record --connect`` in a real process, stopped by SIGINT."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    db = tmp_path / "cli.db"
+    plan = shared_data / "missions" / "qgc_ArduPilotSITL-ArduCopter.plan"
+    fleet = _fleet(1)
+    try:
+        port = fleet.ports(0)["api_remote"]
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dronekit_plzen",
+                "record",
+                "--connect",
+                f"udpin://127.0.0.1:{port}",
+                "--db",
+                str(db),
+                "--tlog",
+                str(tmp_path / "c.tlog"),
+                "--mission",
+                str(plan),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=tmp_path,
+            env=dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2])),
+        )
+        deadline = time.monotonic() + 60
+        n = 0
+        while time.monotonic() < deadline and n < 20:
+            time.sleep(0.5)
+            if db.exists():
+                with open_store(db) as store:
+                    n = store.count("samples")
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        fleet.stop()
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err and "recorded" in err
+    with open_store(db) as store:
+        assert store.count("samples") >= 20
+        (m,) = store.query("SELECT name, plan_text, sha256 FROM missions")
+    assert m["name"] == plan.name and json.loads(m["plan_text"])["fileType"] == "Plan"
