@@ -88,6 +88,25 @@ class SimVehicle:
 
         self.fleet.call(fit)
 
+    def set_battery(
+        self, capacity_mah: float, cells: int | None = None, remaining_pct: float = 100.0
+    ) -> None:
+        """Fit a different pack: capacity (mAh), optional cell count, state of charge (%)."""
+        if capacity_mah <= 0 or not 0.0 <= remaining_pct <= 100.0:
+            raise BadInputError(
+                f"battery: capacity {capacity_mah} mAh and charge {remaining_pct} % are invalid"
+            )
+
+        def apply() -> None:
+            bat = self.model.battery
+            bat.capacity_mah = float(capacity_mah)
+            bat.consumed_mah = capacity_mah * (1.0 - remaining_pct / 100.0)
+            bat.soc_offset = 0.0
+            if cells is not None:
+                bat.cells = int(cells)
+
+        self.fleet.call(apply)
+
     def set_signing_key(self, key: bytes | None) -> None:
         """Enable (32-byte key) or disable MAVLink 2 signing on all links of this vehicle."""
         self.fleet.call(lambda: self.server.set_signing_key(key))

@@ -66,6 +66,7 @@ class VehicleModel:
         self.roll_deg = 0.0
         self.pitch_deg = 0.0
         self.home = (0.0, 0.0, 0.0)
+        self.home_locked = False  # set by DO_SET_HOME: arming then keeps it
         self.armed = False
         self.landed = True
         self.mode = "AUTO.LOITER" if self.px4 else "STABILIZE"
@@ -255,7 +256,7 @@ class VehicleModel:
         self.armed_since_s = self.t_s
         self.landed_since_s = self.t_s
         self.failsafes.clear()
-        if self.landed:
+        if self.landed and not self.home_locked:
             self.home = (self.pos[0], self.pos[1], self.pos[2])
             self.events.append(Event("home", {}))
         self.text("Armed by external command" if self.px4 else "Arming motors")
@@ -362,6 +363,7 @@ class VehicleModel:
             if not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180):
                 return RESULT_DENIED if self.px4 else RESULT_FAILED
             self.home = self.geo.to_enu(lat_deg, lon_deg, alt_amsl_m)
+        self.home_locked = True
         self.events.append(Event("home", {}))
         return RESULT_ACCEPTED
 
@@ -419,6 +421,10 @@ class VehicleModel:
         if name in ("SIM_WIND_SPD", "SIM_WIND_DIR"):
             e, n = Wind.from_direction(self.p("SIM_WIND_SPD"), self.p("SIM_WIND_DIR"))
             self.wind.steady_e_m_s, self.wind.steady_n_m_s = e, n
+        if name in ("BAT1_CAPACITY", "BATT_CAPACITY") and value > 0:
+            self.battery.capacity_mah = value
+        if name in ("BAT1_N_CELLS",):
+            self.battery.cells = int(value)
         if name == "SIM_GPS_DISABLE":
             self.gps.lost_until_s = math.inf if value else -1.0
         self.events.append(Event("param", {"name": name}))

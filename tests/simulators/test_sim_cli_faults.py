@@ -155,3 +155,18 @@ def test_homes_spacing_and_errors():
         SimFleet(n_vehicles=2, homes=[(49.7, 13.3, 300.0)])
     with pytest.raises(BadInputError):
         SimFleet(autopilot="inav")
+
+
+def test_set_battery_and_capacity_param():
+    fleet = SimFleet(n_vehicles=1, lockstep=True)
+    v = fleet.vehicles[0]
+    v.set_battery(16000.0, remaining_pct=50.0)
+    fleet.run_for(0.1)
+    assert v.state.battery_remaining_pct == pytest.approx(50.0, abs=0.1)
+    v.set_param("BAT1_CAPACITY", 8000.0)
+    fleet.run_for(0.1)
+    assert v.state.battery_remaining_pct == pytest.approx(0.0, abs=0.1)  # 8 Ah consumed of 8 Ah
+    with pytest.raises(BadInputError):
+        v.set_battery(-5.0)
+    with pytest.raises(BadInputError, match="outside"):
+        v.set_param("BAT1_N_CELLS", 40)

@@ -320,3 +320,57 @@ def test_px4_ports_and_tcp_reconnect(port_offset):
             c = mavutil.mavlink_connection(f"tcp:127.0.0.1:{fleet.ports(1)['tcp']}")
             assert c.wait_heartbeat(timeout=5).get_srcSystem() == 2
             c.close()
+
+
+def test_px4_camera_home_speed_commands(port_offset, gcs_factory):
+    with SimFleet(autopilot="px4", home=HOME, speedup=20, port_offset=port_offset) as fleet:
+        g = gcs_factory(url_for(fleet))
+        g.recv("GPS_RAW_INT", lambda m: m.fix_type >= 3)
+        assert g.command(mav.MAV_CMD_MISSION_START) == mav.MAV_RESULT_DENIED  # no mission
+        assert g.command(mav.MAV_CMD_DO_SET_MODE, 1, 99, 0) == mav.MAV_RESULT_UNSUPPORTED
+        assert g.command(mav.MAV_CMD_DO_SET_HOME, 0, 0, 0, 0, 49.7500, 13.3800, 330.0) == 0
+        hp = g.recv("HOME_POSITION", lambda m: abs(m.latitude / 1e7 - 49.75) < 1e-6)
+        assert hp.altitude == pytest.approx(330_000, abs=5)
+        assert g.command(mav.MAV_CMD_IMAGE_START_CAPTURE, 0, 1.0, 3) == 0
+        fb = [g.recv("CAMERA_FEEDBACK") for _ in range(3)]
+        assert [f.img_idx for f in fb] == [1, 2, 3]
+        assert all(abs(f.lat / 1e7 - HOME[0]) < 1e-5 for f in fb)
+        trig = [m for m in g.seen if m.get_type() == "CAMERA_TRIGGER"]
+        assert [t.seq for t in trig][:3] == [0, 1, 2]
+        assert g.command(mav.MAV_CMD_COMPONENT_ARM_DISARM, 1) == 0
+        assert g.command(mav.MAV_CMD_NAV_TAKEOFF, 0, 0, 0, float("nan"), 0, 0, HOME[2] + 10) == 0
+        assert fleet.wait_until(
+            lambda: (
+                fleet.vehicles[0].state.mode == "AUTO.LOITER"
+                and fleet.vehicles[0].state.relative_alt_m > -10.5
+            ),
+            20,
+        )
+        # home set by command is kept at arming (PX4 manual home, ArduPilot locked home)
+        assert fleet.vehicles[0].state.home_alt_amsl_m == pytest.approx(330.0)
+        assert g.command(mav.MAV_CMD_DO_CHANGE_SPEED, 1, 9.0, -1) == 0
+        assert g.command(mav.MAV_CMD_DO_SET_CAM_TRIGG_DIST, 20.0, 0, 1) == 0
+        n0 = fleet.vehicles[0].state.images_captured
+        lat, lon = 49.7475 + 200 / 111_200, 13.3776
+        g.m.mav.command_int_send(
+            1,
+            1,
+            mav.MAV_FRAME_GLOBAL_INT,
+            mav.MAV_CMD_DO_REPOSITION,
+            0,
+            0,
+            -1,
+            0,
+            0,
+            float("nan"),
+            int(lat * 1e7),
+            int(lon * 1e7),
+            HOME[2] + 10,
+        )
+        assert g.recv("COMMAND_ACK", lambda a: a.command == mav.MAV_CMD_DO_REPOSITION).result == 0
+        assert fleet.wait_until(lambda: fleet.vehicles[0].state.groundspeed_m_s > 8.5, 30)
+        assert fleet.wait_until(lambda: abs(fleet.vehicles[0].state.lat_deg - lat) < 1e-5, 30)
+        shots = fleet.vehicles[0].state.images_captured - n0
+        assert 10 <= shots <= 12  # 200 m at one image per 20 m (+ the one taken at once)
+        assert g.command(mav.MAV_CMD_NAV_RETURN_TO_LAUNCH) == 0
+        assert fleet.wait_until(lambda: fleet.vehicles[0].state.mode == "AUTO.RTL", 5)
