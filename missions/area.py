@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import json
 import re
-import xml.etree.ElementTree as ET
 import zipfile
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -44,10 +43,15 @@ from shapely.validation import explain_validity
 
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError, UnknownCRSError
-
-Ring = list[tuple[float, float]]
-#: a polygon as rings: [exterior, hole, hole, ...]; a multipolygon is a list of those
-RawPolygon = list[Ring]
+from missions.area_readers import (
+    _NUM,
+    RawPolygon,
+    _closed,
+    _coordinate_list,
+    _geojson_polygons,
+    _kml_polygons,
+    _wkt_polygons,
+)
 
 SPIKE_ANGLE_DEG = 1.0
 
@@ -166,144 +170,6 @@ def _epsg_of(crs: Any) -> tuple[int | None, str | None]:
 
 
 # ----------------------------------------------------------------------------- parsing
-
-
-def _geojson_polygons(obj: Any, where: str) -> tuple[list[RawPolygon], Any]:
-    """Raw polygons and the legacy ``crs`` member (or None) of a GeoJSON object."""
-    if not isinstance(obj, dict) or "type" not in obj:
-        raise BadInputError("not a GeoJSON object (no 'type')", where=where)
-    crs = None
-    c = obj.get("crs")
-    if isinstance(c, dict):
-        crs = (c.get("properties") or {}).get("name")
-    t = obj["type"]
-    out: list[RawPolygon] = []
-    if t == "FeatureCollection":
-        for i, f in enumerate(obj.get("features") or []):
-            g = (f or {}).get("geometry")
-            if g and g.get("type") in ("Polygon", "MultiPolygon", "GeometryCollection"):
-                out.extend(_geojson_polygons(g, f"{where} feature {i}")[0])
-    elif t == "Feature":
-        g = obj.get("geometry")
-        if not g:
-            raise BadInputError("GeoJSON Feature has no geometry", where=where)
-        out.extend(_geojson_polygons(g, where)[0])
-    elif t == "GeometryCollection":
-        for g in obj.get("geometries") or []:
-            if g.get("type") in ("Polygon", "MultiPolygon"):
-                out.extend(_geojson_polygons(g, where)[0])
-    elif t == "Polygon":
-        out.append(_rings(obj.get("coordinates"), where))
-    elif t == "MultiPolygon":
-        out.extend(_rings(p, where) for p in obj.get("coordinates") or [])
-    else:
-        raise BadInputError(f"GeoJSON {t} is not a polygon area", where=where)
-    if not out:
-        raise BadInputError("no Polygon or MultiPolygon in the GeoJSON", where=where)
-    return out, crs
-
-
-def _rings(coords: Any, where: str) -> RawPolygon:
-    if not isinstance(coords, list) or not coords:
-        raise BadInputError("polygon without coordinates", where=where)
-    rings: RawPolygon = []
-    for r in coords:
-        try:
-            rings.append([(float(p[0]), float(p[1])) for p in r])
-        except (TypeError, ValueError, IndexError) as exc:
-            raise BadInputError(f"bad coordinate in polygon ring: {exc}", where=where) from exc
-    return rings
-
-
-def _kml_polygons(text: bytes | str, where: str) -> list[RawPolygon]:
-    try:
-        root = ET.fromstring(text)
-    except ET.ParseError as exc:
-        raise BadInputError(f"not valid KML: {exc}", where=where) from exc
-
-    def local(tag: str) -> str:
-        return tag.rsplit("}", 1)[-1]
-
-    def ring_of(el: ET.Element) -> Ring:
-        for sub in el.iter():
-            if local(sub.tag) == "coordinates" and sub.text:
-                pts: Ring = []
-                for tok in sub.text.split():
-                    parts = tok.split(",")
-                    try:
-                        pts.append((float(parts[0]), float(parts[1])))
-                    except (ValueError, IndexError) as exc:
-                        raise BadInputError(f"bad KML coordinate {tok!r}", where=where) from exc
-                return pts
-        return []
-
-    out: list[RawPolygon] = []
-    for el in root.iter():
-        if local(el.tag) != "Polygon":
-            continue
-        outer: Ring = []
-        holes: list[Ring] = []
-        for child in el:
-            name = local(child.tag)
-            if name == "outerBoundaryIs":
-                outer = ring_of(child)
-            elif name == "innerBoundaryIs":
-                holes.append(ring_of(child))
-        out.append([outer, *holes])
-    if not out:
-        raise BadInputError("no Polygon in the KML", where=where)
-    return out
-
-
-_NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-
-
-def _wkt_polygons(text: str, where: str) -> tuple[list[RawPolygon], int | None]:
-    s = text.strip()
-    srid = None
-    m = re.match(r"(?i)SRID=(\d+);", s)
-    if m:
-        srid = int(m.group(1))
-        s = s[m.end() :]
-    m = re.match(r"(?i)\s*(MULTIPOLYGON|POLYGON)\s*(Z|M|ZM)?\s*", s)
-    if not m:
-        raise BadInputError("WKT is not a POLYGON or MULTIPOLYGON", where=where)
-    body = s[m.end() :]
-    # nest the parentheses into lists of numbers
-    stack: list[list[Any]] = [[]]
-    for tok in re.findall(rf"\(|\)|,|{_NUM}(?:\s+{_NUM})+", body):
-        if tok == "(":
-            new: list[Any] = []
-            stack[-1].append(new)
-            stack.append(new)
-        elif tok == ")":
-            if len(stack) == 1:
-                raise BadInputError("unbalanced parentheses in WKT", where=where)
-            stack.pop()
-        elif tok != ",":
-            nums = [float(v) for v in tok.split()]
-            stack[-1].append((nums[0], nums[1]))
-    if len(stack) != 1 or not stack[0]:
-        raise BadInputError("unbalanced parentheses in WKT", where=where)
-    top = stack[0][0]
-    polys = [top] if m.group(1).upper() == "POLYGON" else top
-    return [[list(r) for r in p] for p in polys], srid
-
-
-def _coordinate_list(text: str, where: str) -> list[RawPolygon]:
-    items = [t.strip() for t in re.split(r"[;\n]", text) if t.strip()]
-    ring: Ring = []
-    for i, t in enumerate(items):
-        try:
-            ring.append(geo.parse_coordinate(t))
-        except BadInputError as exc:
-            raise BadInputError(f"coordinate {i + 1} {t!r}: {exc.message}", where=where) from exc
-    return [[_closed(ring)]]
-
-
-def _closed(ring: Ring) -> Ring:
-    """A plain list of points is a ring to close (not a defect, unlike an open GeoJSON ring)."""
-    return [*ring, ring[0]] if len(ring) >= 3 and ring[0] != ring[-1] else ring
 
 
 def parse_area(
