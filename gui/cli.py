@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 import click
@@ -55,6 +58,13 @@ def gui(
         raise DronekitPlzenError(
             _("the GUI needs PyQt5: pip install 'dronekit-plzen[gui]' ({error})").format(error=exc)
         ) from exc
+    if screenshot is None and not _display_available(os.environ):
+        raise DronekitPlzenError(
+            _(
+                "no display to open the window on: set DISPLAY (or run under xvfb-run), "
+                "or use --offscreen-screenshot PATH"
+            )
+        )
     ctx = app()
     zones = zones_file or ctx.config.zones_file
     code = run(
@@ -70,3 +80,12 @@ def gui(
         click.echo(str(screenshot))
     if code:
         raise DronekitPlzenError(_("could not write the screenshot {path}").format(path=screenshot))
+
+
+def _display_available(env: Mapping[str, str]) -> bool:
+    """Whether Qt can open a window (Qt aborts the process when it cannot, so ask first)."""
+    if env.get("QT_QPA_PLATFORM"):
+        return True  # the user chose a platform (offscreen, vnc, wayland, xcb, …)
+    if not sys.platform.startswith("linux"):
+        return True
+    return bool(env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"))

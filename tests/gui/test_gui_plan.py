@@ -266,3 +266,71 @@ def test_open_a_qgc_plan_file_to_fly(qtbot, window: MainWindow, shared_data: Pat
         it.command for it in expected.items
     ]
     assert "Path length" in _metrics_table(window.plan_panel)
+
+
+def test_backend_gsd_and_pod_requests_reach_the_planner() -> None:
+    from gui import backend
+    from gui.models import PlanRequest
+    from missions.camera import get_camera
+
+    area, _geom = backend.load_area(SAR_AREA)
+    by_gsd = backend.plan(
+        PlanRequest(
+            pattern="survey",
+            area=area,
+            camera="mavic3e-wide",
+            gsd_cm=3.0,
+            side_overlap_pct=60.0,
+            front_overlap_pct=70.0,
+        )
+    )
+    assert by_gsd.metrics["gsd_cm"] == pytest.approx(3.0, rel=1e-3)
+    assert by_gsd.metrics["alt_m"] == pytest.approx(get_camera("mavic3e-wide").alt_for_gsd_m(3.0))
+    by_pod = backend.plan(
+        PlanRequest(
+            pattern="creeping-line",
+            area=area,
+            camera="mavic3t-thermal",
+            alt_m=60.0,
+            pod=0.8,
+            target="person",
+        )
+    )
+    assert by_pod.metrics["pod"] == pytest.approx(0.8, abs=0.01)
+    # an unknown pattern and a corridor without a centreline are clear errors
+    with pytest.raises(ValueError, match="unknown pattern"):
+        backend.plan(PlanRequest(pattern="zigzag", area=area))
+    with pytest.raises(ValueError, match="centreline"):
+        backend.plan(PlanRequest(pattern="corridor", area=area, camera="mavic3e-wide", alt_m=50))
+
+
+def test_corridor_along_a_centreline_drawn_on_the_map(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow
+) -> None:
+    panel = window.plan_panel
+    _select(panel.pattern, "corridor")
+    _select(panel.camera, "mavic3e-wide")
+    panel.alt_m.setValue(60.0)
+    panel.width_m.setValue(80.0)
+    assert not panel.plan_button.isEnabled()  # no centreline yet
+    panel.line_button.click()
+    assert panel.picking == "line"
+    line = [(13.380, 49.790), (13.390, 49.792), (13.400, 49.791)]
+    for lon, lat in line:
+        window.map.clicked.emit(lon, lat)
+    assert panel.line_label.text() == "3 points"
+    panel.line_button.click()  # finish
+    assert panel.picking is None and panel.polyline == line
+    assert len(window.map.layer_items("draft")) >= 1
+    view = _plan(qtbot, panel)
+    # the flight lines run along the centreline, within the corridor's half width (+ turns)
+    from shapely.geometry import LineString, Point
+
+    from dronekit_plzen.geo import lonlat_to_utm
+
+    e, n = lonlat_to_utm([p[0] for p in line], [p[1] for p in line], 32633)
+    axis = LineString(list(zip(e, n)))
+    pe, pn = lonlat_to_utm([p[0] for p in view.paths[0]], [p[1] for p in view.paths[0]], 32633)
+    far = max(axis.distance(Point(a, b)) for a, b in zip(pe, pn))
+    assert far < 80.0
+    assert view.metrics["path_length_m"] > axis.length

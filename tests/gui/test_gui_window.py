@@ -261,3 +261,26 @@ def test_sample_zones_drawn_by_restriction(qtbot, window: MainWindow) -> None:  
             assert fill == want[zone.restriction], zone.name
     assert str(len(expected)) in window.plan_panel.zones_label.text()
     assert any("AGL" in it.toolTip() or "AMSL" in it.toolTip() for it in items)
+
+
+def test_gui_without_a_display_is_a_clear_error(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("QT_QPA_PLATFORM", "DISPLAY", "WAYLAND_DISPLAY")
+    }
+    proc = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", "--db", str(tmp_path / "f.sqlite"), "gui"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and "no display" in lines[0], proc.stderr
+    assert "Traceback" not in proc.stderr
