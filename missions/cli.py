@@ -20,7 +20,7 @@ import click
 from dronekit_plzen.cli.common import app, echo_json, info
 from dronekit_plzen.errors import BadInputError, SafetyViolation
 from dronekit_plzen.geo import parse_coordinate
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from missions.formats import load_mission, save_mission
 
 F = Callable[..., Any]
@@ -318,7 +318,13 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
         }
         out["drones"].append(entry)
         if report.violations:
-            info(_("SAFETY OVERRIDE recorded: {n} problems").format(n=len(report.violations)))
+            info(
+                ngettext(
+                    "SAFETY OVERRIDE recorded: {n} problem",
+                    "SAFETY OVERRIDE recorded: {n} problems",
+                    len(report.violations),
+                ).format(n=len(report.violations))
+            )
             for v in report.violations:
                 info(f"  {v}")
         for w in report.warnings:
@@ -640,7 +646,9 @@ def validate_cmd(mission_path: Path, **o: Any) -> None:
             )
     if not report.ok:
         raise SafetyViolation(
-            _("{f} is unsafe: {n} problems").format(f=mission_path, n=len(report.violations)),
+            ngettext(
+                "{f} is unsafe: {n} problem", "{f} is unsafe: {n} problems", len(report.violations)
+            ).format(f=mission_path, n=len(report.violations)),
             violations=report.violations,
         )
 

@@ -48,7 +48,7 @@ from numpy.typing import NDArray
 
 from dronekit_plzen.errors import BadInputError, SafetyViolation, Violation
 from dronekit_plzen.geo import WGS84, transform, utm_epsg_for_area
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
     CMD_DO_JUMP,
@@ -603,9 +603,11 @@ def guard(
     if not override:
         first = report.violations[0]
         raise SafetyViolation(
-            _("mission is unsafe ({n} problems), first: {first}").format(
-                n=len(report.violations), first=first
-            ),
+            ngettext(
+                "mission is unsafe ({n} problem): {first}",
+                "mission is unsafe ({n} problems), first: {first}",
+                len(report.violations),
+            ).format(n=len(report.violations), first=first),
             violations=report.violations,
         )
     if not reason or not reason.strip():

@@ -224,6 +224,7 @@ def test_validate_lists_why_and_exits_3(tmp_path: Path, capsys: pytest.CaptureFi
         capsys, "--lang", "cs", "plan", "validate", str(tmp_path / "bad.plan"), "--zones", ZONES
     )
     assert code == 3 and "NEBEZPEČNÉ" in out and "zakázané zóny" in out
+    assert "není bezpečná: 2 problémy" in _err  # Czech plural for 2
 
 
 def test_coverage_audit_and_gaps(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
