@@ -211,3 +211,26 @@ def test_mplan_waypoint_capture_positions_match_photos(pattern):
     assert len(shots) == r.metrics.photo_count == len(r.plan.photos_xy)
     x, y = geo.transform([s.lon_deg for s in shots], [s.lat_deg for s in shots], 4326, r.epsg)
     assert np.allclose(np.column_stack([x, y]), r.plan.photos_xy, atol=0.05)
+
+
+def test_mplan_multipolygon_parts_and_capability_split():
+    two = shapely.MultiPolygon(
+        [box(E0, N0, E0 + 300, N0 + 200), box(E0 + 500, N0, E0 + 800, N0 + 200)]
+    )
+    area = area_from_metric(two, 32633)
+    r = plan_survey(area, camera="mavic3e-wide", alt_m=60.0, angle_deg=90.0, epsg=32633)
+    assert segments_inside(two, r.plan.search_segments()).all()
+    assert r.metrics.coverage_pct == pytest.approx(100.0)
+    kinds = r.plan.seg_kind
+    assert (kinds == 0).sum() >= 1  # one transit between the parts
+    big = area_from_metric(box(E0, N0, E0 + 1200, N0 + 900), 32633)
+    fleet = [DroneSpec("px4-quad", (13.37, 49.74)), DroneSpec("m30t", (13.37, 49.74))]
+    kw = dict(spacing_m=60.0, alt_m=60.0, trigger="none", rounds=3)
+    eq = plan_split(
+        big, fleet, weighting="equal", rounds=1, spacing_m=60.0, alt_m=60.0, trigger="none"
+    )
+    cap = plan_split(big, fleet, weighting="capability", **kw)
+    # the faster M30T gets the larger part, and the longest flight is shorter than an equal split
+    a_px4, a_m30 = (p.metrics.area_m2 for p in cap.plans)
+    assert a_m30 > 1.3 * a_px4
+    assert cap.longest_flight_s < eq.longest_flight_s
