@@ -360,7 +360,13 @@ def validate(
     descent_rate_m_s: float = 2.0,
     geoid_offset_m: float = 0.0,
 ) -> ValidationReport:
-    """Check the whole path of ``mission``; see the module documentation for the rules."""
+    """Check the whole path of ``mission``; see the module documentation for the rules.
+
+    ``zones``, ``dem`` and ``dsm`` may be paths (read around the mission only) or loaded
+    objects. ``when`` is the planned take-off (UTC, default now). Zone limits given against the
+    WGS84 ellipsoid are converted with ``geoid_offset_m`` (the local geoid undulation, about
+    46 m in Plzeň; 0 by default because no geoid grid is bundled).
+    """
     box = mission_bbox(mission)
     dem_r = Raster.open(dem, bbox_lonlat=box) if isinstance(dem, str | Path) else dem
     dsm_r = Raster.open(dsm, bbox_lonlat=box) if isinstance(dsm, str | Path) else dsm
