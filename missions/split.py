@@ -144,7 +144,7 @@ def plan_split(
     weighting: str = "equal",
     angle_deg: float | str = "auto",
     alt_layers_m: Sequence[float] | None = None,
-    rounds: int = 3,
+    rounds: int = 6,
     **pattern_kw: Any,
 ) -> SplitPlan:
     """Split ``area`` among ``drones`` and plan each part with ``pattern`` from its launch.
