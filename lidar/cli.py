@@ -1,10 +1,510 @@
-"""CLI for `dronekit-plzen lidar` (work in progress in this session)."""
+"""CLI for ``dronekit-plzen lidar``: pipelines and shortcuts over them, with progress bars.
+
+Every shortcut builds a pipeline (the same stages ``lidar pipeline FILE`` runs), validates it
+completely and runs it; ``--json`` prints counts and timings on stdout.
+"""
 
 from __future__ import annotations
 
+import time
+from pathlib import Path
+from typing import Any
+
 import click
+
+from dronekit_plzen.cli.common import echo_json, info, progress
+from dronekit_plzen.i18n import _
+
+GROUND_METHODS = ("smrf", "csf", "existing")
+
+
+def _run(doc: list[Any], as_json: bool, label: str, *, stream: bool | None = None) -> None:
+    from lidar import pipeline
+
+    pipe = pipeline.parse({"pipeline": doc})
+    total = pipeline.steps(pipe, stream=stream)
+    report = _drive(pipeline.iter_run(pipe, stream=stream), total, label)
+    if as_json:
+        echo_json(report)
+    else:
+        for out in report.outputs:
+            info(_("wrote {f}").format(f=out.get("file")))
+        info(
+            _("{n_in} points in, {n_out} out, {s:.1f} s").format(
+                n_in=report.points_in, n_out=report.points_out, s=report.seconds
+            )
+        )
+
+
+def _drive(reports: Any, total: int, label: str) -> Any:
+    """Consume a run's reports through a progress bar; the last one is complete."""
+    last = None
+    for rep in progress(reports, total=total, label=label):
+        last = rep
+    return last
+
+
+def _reader(path: str, crs: str | None) -> dict[str, Any]:
+    d: dict[str, Any] = {"type": "readers.las", "filename": path}
+    if crs:
+        d["spatialreference"] = crs
+    return d
+
+
+def _ground(method: str) -> list[dict[str, Any]]:
+    if method == "existing":
+        return []
+    return [{"type": "filters.outlier"}, {"type": f"filters.{method}"}]
+
+
+crs_opt = click.option(
+    "--crs",
+    default=None,
+    help=_("CRS of the input when the header lacks it or is wrong (e.g. EPSG:5514)."),
+)
+json_opt = click.option(
+    "--json", "as_json", is_flag=True, help=_("Print counts and timings as JSON.")
+)
+out_opt = click.option(
+    "-o", "--output", required=True, type=click.Path(dir_okay=False), help=_("Output file.")
+)
+in_arg = click.argument("input_path", type=click.Path(exists=True, dir_okay=False))
+res_opt = click.option(
+    "--resolution",
+    "resolution_m",
+    default=1.0,
+    show_default=True,
+    type=float,
+    help=_("Cell size in metres."),
+)
+gm_opt = click.option(
+    "--ground-method",
+    type=click.Choice(GROUND_METHODS),
+    default="smrf",
+    show_default=True,
+    help=_("How to find ground first (existing: use class 2 of the file)."),
+)
 
 
 @click.group(name="lidar")
 def lidar() -> None:
-    """Process LiDAR point clouds."""
+    """Process LiDAR point clouds (LAS/LAZ) into classified clouds, DTM, DSM and CHM."""
+
+
+@lidar.command("info")
+@in_arg
+@crs_opt
+@json_opt
+def info_cmd(input_path: str, crs: str | None, as_json: bool) -> None:
+    """Show the header: version, point count, bounds, CRS and units."""
+    from lidar.io import las_info
+
+    d = las_info(input_path, crs=crs)
+    if as_json:
+        echo_json(d)
+        return
+    for k in (
+        "file",
+        "las_version",
+        "point_format",
+        "point_count",
+        "crs_name",
+        "xy_unit_m",
+        "mins",
+        "maxs",
+        "scales",
+        "offsets",
+    ):
+        click.echo(f"{k}: {d[k]}")
+
+
+@lidar.command("pipeline")
+@click.argument("pipeline_file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--stream/--in-memory",
+    default=None,
+    help=_("Force chunked streaming or in-memory processing (default: automatic)."),
+)
+@click.option("--validate-only", is_flag=True, help=_("Validate the pipeline and stop."))
+@json_opt
+def pipeline_cmd(
+    pipeline_file: str, stream: bool | None, validate_only: bool, as_json: bool
+) -> None:
+    """Run a JSON/YAML pipeline of named stages (readers.las, filters.smrf, writers.gdal ...)."""
+    from lidar import pipeline
+
+    pipe = pipeline.load(pipeline_file)
+    if validate_only:
+        if as_json:
+            echo_json(
+                {
+                    "valid": True,
+                    "stages": [s.type for s in pipe.stages],
+                    "streamable": pipe.streamable,
+                }
+            )
+        else:
+            info(_("pipeline is valid: {n} stages").format(n=len(pipe.stages)))
+        return
+    total = pipeline.steps(pipe, stream=stream)
+    report = _drive(pipeline.iter_run(pipe, stream=stream), total, "pipeline")
+    if as_json:
+        echo_json(report)
+    else:
+        info(
+            _("{n_in} points in, {n_out} out, {s:.1f} s").format(
+                n_in=report.points_in, n_out=report.points_out, s=report.seconds
+            )
+        )
+
+
+@lidar.command("ground")
+@in_arg
+@out_opt
+@click.option("--method", type=click.Choice(["smrf", "csf"]), default="smrf", show_default=True)
+@crs_opt
+@json_opt
+def ground_cmd(input_path: str, output: str, method: str, crs: str | None, as_json: bool) -> None:
+    """Classify ground (class 2) and noise (class 7) and write LAS/LAZ."""
+    doc = [_reader(input_path, crs), *_ground(method), {"type": "writers.las", "filename": output}]
+    _run(doc, as_json, "ground")
+
+
+def _raster(
+    input_path: str,
+    output: str,
+    product: str,
+    resolution_m: float,
+    crs: str | None,
+    ground_method: str,
+    as_json: bool,
+    method: str = "tin",
+) -> None:
+    needs_ground = product in ("dtm", "chm", "hillshade", "contours")
+    stages = _ground(ground_method) if needs_ground else [{"type": "filters.outlier"}]
+    doc = [
+        _reader(input_path, crs),
+        *stages,
+        {
+            "type": "writers.gdal",
+            "filename": output,
+            "product": product,
+            "resolution": resolution_m,
+            "method": method,
+        },
+    ]
+    _run(doc, as_json, product)
+
+
+@lidar.command("dtm")
+@in_arg
+@out_opt
+@res_opt
+@click.option("--method", type=click.Choice(["tin", "idw"]), default="tin", show_default=True)
+@gm_opt
+@crs_opt
+@json_opt
+def dtm_cmd(
+    input_path: str,
+    output: str,
+    resolution_m: float,
+    method: str,
+    ground_method: str,
+    crs: str | None,
+    as_json: bool,
+) -> None:
+    """Digital terrain model (COG) from ground points, gaps inside the data filled."""
+    _raster(input_path, output, "dtm", resolution_m, crs, ground_method, as_json, method)
+
+
+@lidar.command("dsm")
+@in_arg
+@out_opt
+@res_opt
+@crs_opt
+@json_opt
+def dsm_cmd(
+    input_path: str, output: str, resolution_m: float, crs: str | None, as_json: bool
+) -> None:
+    """Digital surface model (COG): highest first return per cell."""
+    _raster(input_path, output, "dsm", resolution_m, crs, "existing", as_json)
+
+
+@lidar.command("chm")
+@in_arg
+@out_opt
+@res_opt
+@gm_opt
+@crs_opt
+@json_opt
+def chm_cmd(
+    input_path: str,
+    output: str,
+    resolution_m: float,
+    ground_method: str,
+    crs: str | None,
+    as_json: bool,
+) -> None:
+    """Canopy height model (COG): DSM − DTM."""
+    _raster(input_path, output, "chm", resolution_m, crs, ground_method, as_json)
+
+
+@lidar.command("raster")
+@in_arg
+@out_opt
+@click.option(
+    "--product", type=click.Choice(["intensity", "density", "hillshade", "contours"]), required=True
+)
+@res_opt
+@click.option("--interval", default=1.0, show_default=True, help=_("Contour interval in metres."))
+@gm_opt
+@crs_opt
+@json_opt
+def raster_cmd(
+    input_path: str,
+    output: str,
+    product: str,
+    resolution_m: float,
+    interval: float,
+    ground_method: str,
+    crs: str | None,
+    as_json: bool,
+) -> None:
+    """Intensity, density, hillshade rasters or contour lines (GeoJSON)."""
+    needs_ground = product in ("hillshade", "contours")
+    stages = _ground(ground_method) if needs_ground else []
+    doc = [
+        _reader(input_path, crs),
+        *stages,
+        {
+            "type": "writers.gdal",
+            "filename": output,
+            "product": product,
+            "resolution": resolution_m,
+            "interval": interval,
+        },
+    ]
+    _run(doc, as_json, product)
+
+
+@lidar.command("hag")
+@in_arg
+@out_opt
+@gm_opt
+@crs_opt
+@json_opt
+def hag_cmd(
+    input_path: str, output: str, ground_method: str, crs: str | None, as_json: bool
+) -> None:
+    """Add HeightAboveGround (extra bytes) to every point."""
+    doc = [
+        _reader(input_path, crs),
+        *_ground(ground_method),
+        {"type": "filters.hag"},
+        {"type": "writers.las", "filename": output},
+    ]
+    _run(doc, as_json, "hag")
+
+
+@lidar.command("classify")
+@in_arg
+@out_opt
+@gm_opt
+@crs_opt
+@json_opt
+def classify_cmd(
+    input_path: str, output: str, ground_method: str, crs: str | None, as_json: bool
+) -> None:
+    """Ground, noise, vegetation (3/4/5) and buildings (6)."""
+    doc = [
+        _reader(input_path, crs),
+        *_ground(ground_method),
+        {"type": "filters.hag"},
+        {"type": "filters.classify"},
+        {"type": "writers.las", "filename": output},
+    ]
+    _run(doc, as_json, "classify")
+
+
+@lidar.command("thin")
+@in_arg
+@out_opt
+@click.option("--voxel", "voxel_m", default=0.5, show_default=True, help=_("Voxel edge in metres."))
+@crs_opt
+@json_opt
+def thin_cmd(input_path: str, output: str, voxel_m: float, crs: str | None, as_json: bool) -> None:
+    """Keep one point per voxel (the one nearest its centre)."""
+    doc = [
+        _reader(input_path, crs),
+        {"type": "filters.voxel", "cell": voxel_m},
+        {"type": "writers.las", "filename": output},
+    ]
+    _run(doc, as_json, "thin")
+
+
+@lidar.command("reproject")
+@in_arg
+@out_opt
+@click.option("--to", "to_crs", required=True, help=_("Target CRS, e.g. EPSG:5514 or EPSG:32633."))
+@crs_opt
+@json_opt
+def reproject_cmd(
+    input_path: str, output: str, to_crs: str, crs: str | None, as_json: bool
+) -> None:
+    """Reproject a cloud (streamed in chunks)."""
+    doc = [
+        _reader(input_path, crs),
+        {"type": "filters.reproject", "out_srs": to_crs},
+        {"type": "writers.las", "filename": output},
+    ]
+    _run(doc, as_json, "reproject")
+
+
+@lidar.command("tile")
+@in_arg
+@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False))
+@click.option(
+    "--tile-size", "tile_m", default=250.0, show_default=True, help=_("Tile edge in metres.")
+)
+@click.option(
+    "--buffer", "buffer_m", default=30.0, show_default=True, help=_("Tile buffer in metres.")
+)
+@res_opt
+@click.option(
+    "--products",
+    default="dtm",
+    show_default=True,
+    help=_("Comma list of dtm, dsm, chm, intensity, density, hillshade."),
+)
+@click.option("--method", type=click.Choice(["smrf", "csf"]), default="smrf", show_default=True)
+@click.option("--workers", type=int, default=None, help=_("Processes (default: all cores)."))
+@click.option(
+    "--scheduler", default=None, help=_("Dask scheduler address, e.g. tcp://127.0.0.1:8786.")
+)
+@click.option("--classified", is_flag=True, help=_("Also write classified tiles (LAZ)."))
+@crs_opt
+@json_opt
+def tile_cmd(
+    input_path: str,
+    output_dir: str,
+    tile_m: float,
+    buffer_m: float,
+    resolution_m: float,
+    products: str,
+    method: str,
+    workers: int | None,
+    scheduler: str | None,
+    classified: bool,
+    crs: str | None,
+    as_json: bool,
+) -> None:
+    """Tiled, parallel processing with buffers (process pool or Dask) into seamless mosaics."""
+    from dronekit_plzen.errors import BadInputError
+    from lidar.tiling import run_tiled
+
+    names = tuple(p.strip() for p in products.split(",") if p.strip())
+    known = {"dtm", "dsm", "chm", "intensity", "density", "hillshade"}
+    bad = [p for p in names if p not in known]
+    if bad or not names:
+        raise BadInputError(_("unknown products: {p}").format(p=", ".join(bad) or products))
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    bar = iter(progress(iter(int, 1), total=None, label="tiles"))
+
+    def tick(_k: int, _n: int) -> None:
+        next(bar, None)
+
+    t0 = time.perf_counter()
+    res = run_tiled(
+        input_path,
+        output_dir,
+        tile_size_m=tile_m,
+        buffer_m=buffer_m,
+        resolution_m=resolution_m,
+        products=names,
+        method=method,
+        workers=workers,
+        scheduler=scheduler,
+        crs=crs,
+        classified=classified,
+        progress=tick,
+    )
+    res["seconds"] = time.perf_counter() - t0
+    if as_json:
+        echo_json(res)
+    else:
+        for f in res["products"].values():
+            info(_("wrote {f}").format(f=f))
+
+
+@lidar.command("volume")
+@click.argument("top", type=click.Path(exists=True, dir_okay=False))
+@click.argument("base", type=click.Path(exists=True, dir_okay=False))
+@json_opt
+def volume_cmd(top: str, base: str, as_json: bool) -> None:
+    """Volume between two surfaces on one grid (e.g. a stockpile DSM over a base DTM)."""
+    from lidar.raster import read_geotiff, volume_between
+
+    a, ga, _c = read_geotiff(top)
+    b, gb, _c2 = read_geotiff(base)
+    _check_same_grid(ga, gb, top, base)
+    v = volume_between(a, b, ga.res * ga.res)
+    if as_json:
+        echo_json(v)
+    else:
+        for k, val in v.items():
+            click.echo(f"{k}: {val:.2f}")
+
+
+@lidar.command("diff")
+@click.argument("new", type=click.Path(exists=True, dir_okay=False))
+@click.argument("old", type=click.Path(exists=True, dir_okay=False))
+@out_opt
+@json_opt
+def diff_cmd(new: str, old: str, output: str, as_json: bool) -> None:
+    """Difference NEW − OLD of two DTMs on one grid (change detection), as a COG."""
+    import numpy as np
+
+    from lidar.raster import difference, read_geotiff, write_geotiff
+
+    a, ga, crs = read_geotiff(new)
+    b, gb, _c = read_geotiff(old)
+    _check_same_grid(ga, gb, new, old)
+    d = difference(a, b)
+    write_geotiff(output, d, ga, crs, description="difference")
+    stats = {
+        "file": output,
+        "mean": float(np.nanmean(d)),
+        "min": float(np.nanmin(d)),
+        "max": float(np.nanmax(d)),
+    }
+    if as_json:
+        echo_json(stats)
+    else:
+        info(_("wrote {f}").format(f=output))
+
+
+def _check_same_grid(ga: Any, gb: Any, a: str, b: str) -> None:
+    from dronekit_plzen.errors import BadInputError
+
+    if ga != gb:
+        raise BadInputError(_("rasters are on different grids: {a} and {b}").format(a=a, b=b))
+
+
+@lidar.command("products")
+@in_arg
+@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False))
+@res_opt
+@crs_opt
+@json_opt
+def products_cmd(
+    input_path: str, output_dir: str, resolution_m: float, crs: str | None, as_json: bool
+) -> None:
+    """DTM, DSM, CHM and hillshade in one go (what the demo shows)."""
+    from lidar.products import demo_products
+
+    res = demo_products(input_path, output_dir, resolution_m, crs=crs)
+    if as_json:
+        echo_json(res)
+    else:
+        for k in ("dtm", "dsm", "chm", "hillshade"):
+            info(_("wrote {f}").format(f=res[k]))

@@ -17,7 +17,7 @@ import os
 import time
 import types
 import typing
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -230,20 +230,37 @@ def _write(cloud: PointCloud, stage: Stage) -> dict[str, Any]:
     return res
 
 
-def run(
-    pipe: Pipeline, *, progress: ProgressFn | None = None, stream: bool | None = None
-) -> RunReport:
-    """Run a validated pipeline; stream chunk by chunk when possible (or when ``stream``)."""
+def steps(pipe: Pipeline, *, stream: bool | None = None) -> int:
+    """How many progress steps :func:`iter_run` yields (stages, or chunks when streaming)."""
+    if not (pipe.streamable if stream is None else stream):
+        return len(pipe.stages)
+    from lidar.io import las_info
+
+    opts = pipe.stages[0].options
+    n = las_info(opts.filename, crs=opts.spatialreference)["point_count"]
+    return max(1, -(-int(n) // opts.chunk_size)) + 1
+
+
+def iter_run(pipe: Pipeline, *, stream: bool | None = None) -> Iterator[RunReport]:
+    """Run a validated pipeline, yielding the growing report after every stage (or chunk when
+    streaming); the last report yielded is complete. Streams when every stage allows it."""
     t0 = time.perf_counter()
     do_stream = pipe.streamable if stream is None else stream
     if do_stream and not pipe.streamable:
         raise BadInputError(_("this pipeline has stages that need the whole cloud"))
-    report = _run_stream(pipe, progress) if do_stream else _run_memory(pipe, progress)
-    report.seconds = time.perf_counter() - t0
-    return report
+    report = RunReport()
+    for report in _run_stream(pipe) if do_stream else _run_memory(pipe):
+        report.seconds = time.perf_counter() - t0
+        yield report
 
 
-def _run_memory(pipe: Pipeline, progress: ProgressFn | None) -> RunReport:
+def run(pipe: Pipeline, *, stream: bool | None = None) -> RunReport:
+    """Run a validated pipeline to the end and return its report."""
+    reports = list(iter_run(pipe, stream=stream))
+    return reports[-1] if reports else RunReport()
+
+
+def _run_memory(pipe: Pipeline) -> Iterator[RunReport]:
     reader = pipe.stages[0].options
     rep = RunReport()
     t = time.perf_counter()
@@ -252,10 +269,9 @@ def _run_memory(pipe: Pipeline, progress: ProgressFn | None) -> RunReport:
     rep.stages.append(
         {"stage": "readers.las", "points": len(cloud), "seconds": time.perf_counter() - t}
     )
-    n = len(pipe.stages)
-    for k, st in enumerate(pipe.stages[1:], start=1):
-        if progress:
-            progress(st.type, k, n)
+    rep.points_out = len(cloud)
+    yield rep
+    for st in pipe.stages[1:]:
         t = time.perf_counter()
         spec = STAGES[st.type]
         if spec.kind == "writer":
@@ -266,11 +282,11 @@ def _run_memory(pipe: Pipeline, progress: ProgressFn | None) -> RunReport:
         rep.stages.append(
             {"stage": st.type, "points": len(cloud), "seconds": time.perf_counter() - t}
         )
-    rep.points_out = len(cloud)
-    return rep
+        rep.points_out = len(cloud)
+        yield rep
 
 
-def _run_stream(pipe: Pipeline, progress: ProgressFn | None) -> RunReport:
+def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
     reader = pipe.stages[0].options
     rep = RunReport(streamed=True)
     writers: dict[int, tuple[laspy.LasWriter, Path]] = {}
@@ -280,13 +296,9 @@ def _run_stream(pipe: Pipeline, progress: ProgressFn | None) -> RunReport:
 
     with ExitStack() as stack:
         try:
-            for chunk_no, chunk in enumerate(
-                iter_chunks(
-                    reader.filename, crs=reader.spatialreference, chunk_size=reader.chunk_size
-                )
+            for chunk in iter_chunks(
+                reader.filename, crs=reader.spatialreference, chunk_size=reader.chunk_size
             ):
-                if progress:
-                    progress("chunk", chunk_no + 1, 0)
                 rep.points_in += len(chunk)
                 cloud = chunk
                 for st in pipe.stages[1:]:
@@ -310,6 +322,7 @@ def _run_stream(pipe: Pipeline, progress: ProgressFn | None) -> RunReport:
                         assert spec.apply is not None
                         cloud = spec.apply(cloud, st.options)
                 rep.points_out += len(cloud)
+                yield rep
             ok = True
         finally:
             for w, _tmp in writers.values():
@@ -324,7 +337,7 @@ def _run_stream(pipe: Pipeline, progress: ProgressFn | None) -> RunReport:
             rep.outputs.append(
                 {"stage": st.type, "file": st.options.filename, "points": counts[st.index]}
             )
-    return rep
+    yield rep
 
 
 def _append(writer: laspy.LasWriter, cloud: PointCloud) -> None:

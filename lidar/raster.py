@@ -21,7 +21,7 @@ from scipy.spatial import Delaunay, QhullError, cKDTree
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError
 from dronekit_plzen.i18n import _
-from lidar.grid import GridSpec, cell_stat, fill_nearest
+from lidar.grid import GridSpec, cell_stat, fill_nearest, jitter
 from lidar.io import atomic_output
 
 FloatArray = NDArray[np.float64]
@@ -52,7 +52,8 @@ def tin_surface(
     out = np.full(cx.shape, np.nan)
     if mx.size >= 3:
         try:
-            interp = LinearNDInterpolator(Delaunay(np.column_stack([mx, my])), mz)
+            tri = Delaunay(jitter(np.column_stack([mx, my]), grid.res))
+            interp = LinearNDInterpolator(tri, mz)
             out = np.asarray(interp(cx, cy))
         except QhullError:
             pass

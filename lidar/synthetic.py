@@ -80,7 +80,7 @@ def make_scene(
 
     nb = n_buildings if n_buildings is not None else max(1, int(area / 4000))
     for _ in range(nb):
-        bw, bh = rng.uniform(12, 40, 2)
+        bw, bh = rng.uniform(12, 40, 2) * min(1.0, min(w, h) / 120.0)
         cx, cy = rng.uniform(bw, w - bw), rng.uniform(bh, h - bh)
         ang = rng.uniform(0, np.pi)
         du, dv = u - cx, v - cy
@@ -100,8 +100,11 @@ def make_scene(
     tr = th * rng.uniform(0.2, 0.35, nt)
     from scipy.spatial import cKDTree
 
-    tree = cKDTree(np.column_stack([tx, ty]))
-    d, idx = tree.query(np.column_stack([u, v]), k=1)
+    if nt > 0:
+        d, idx = cKDTree(np.column_stack([tx, ty])).query(np.column_stack([u, v]), k=1)
+    else:
+        tx, ty, th, tr = (np.ones(1) * -1e9,) * 2 + (np.ones(1),) * 2
+        d, idx = np.full(n, np.inf), np.zeros(n, dtype=np.intp)
     free = (cls == GROUND) & (d < tr[idx])
     hit_crown = free & (rng.uniform(0, 1, n) < 0.7)
     frac = 1.0 - (d / tr[idx]) ** 2
