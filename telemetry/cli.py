@@ -11,17 +11,15 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cli.common import app, echo_json, info, progress
+from dronekit_plzen.cli.common import echo_json, info, progress
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from telemetry.cli_common import DB_OPTION as _DB
+from telemetry.cli_common import db_path_or_default as _db
+from telemetry.cli_common import flight_json
+from telemetry.cli_deployments import deployments
 
-_DB = click.option(
-    "--db", "db_path", type=click.Path(path_type=Path), help="SQLite flight database."
-)
-
-
-def _db(db_path: Path | None) -> Path:
-    return db_path or app().config.db_path
+__all__ = ["deployments", "flights", "import_logs", "record", "report"]
 
 
 # -- record --------------------------------------------------------------------------------------
@@ -197,32 +195,6 @@ def _fov(text: str | None) -> tuple[float, float] | None:
 
 
 # -- flights ---------------------------------------------------------------------------------------
-def flight_json(row: dict[str, Any]) -> dict[str, Any]:
-    """The public JSON form of one flight (``flights list --json``)."""
-    return {
-        "id": row["id"],
-        "vehicle": row["vehicle"],
-        "start_time_utc": row["start_utc"],
-        "end_time_utc": row["end_utc"],
-        "takeoff_time_utc": row["takeoff_utc"],
-        "landing_time_utc": row["landing_utc"],
-        "duration_s": row["duration_s"],
-        "airborne_s": row["airborne_s"],
-        "distance_m": row["distance_m"],
-        "max_height_m": row["max_height_m"],
-        "max_distance_m": row["max_distance_m"],
-        "battery_used_pct": row["battery_used_pct"],
-        "start_lat": row["start_lat"],
-        "start_lon": row["start_lon"],
-        "end_lat": row["end_lat"],
-        "end_lon": row["end_lon"],
-        "source_file": row["source_file"],
-        "ground_run": bool(row["ground_run"]),
-        "complete": bool(row["complete"]),
-        "deployment_id": row["deployment_id"],
-    }
-
-
 @click.group(name="flights")
 def flights() -> None:
     """List and show recorded flights."""
@@ -290,169 +262,6 @@ def flights_show(flight_id: int, db_path: Path | None, as_json: bool, geojson: b
         click.echo(f"{k:>18}: {v}")
     for e in events:
         click.echo(f"  {e['t_s']:.1f} {e['kind']} {e['text'] or ''}")
-
-
-# -- deployments -----------------------------------------------------------------------------------
-@click.group(name="deployments")
-def deployments() -> None:
-    """Register and manage IZS deployments."""
-
-
-def _dep_json(d: Any) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(d)
-
-
-@deployments.command(name="create")
-@_DB
-@click.option("--organisation", "--org", required=True, help="HZS, PCR, ZZS, MP, KRIZ, OTHER.")
-@click.option("--category", required=True, help="sar, fire, flood, accident, exercise, ...")
-@click.option("--location", required=True, help="Place name.")
-@click.option("--at", "position", help="Position LAT,LON (any format plan accepts).")
-@click.option("--requested-at", help="Request time, ISO 8601 (default now, UTC).")
-@click.option("--notes", help="Free text.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-def deployments_create(
-    db_path: Path | None,
-    organisation: str,
-    category: str,
-    location: str,
-    position: str | None,
-    requested_at: str | None,
-    notes: str | None,
-    as_json: bool,
-) -> None:
-    """Register a deployment request."""
-    from dronekit_plzen.geo import parse_coordinate
-    from telemetry.deployments import create_deployment
-    from telemetry.store import open_store
-
-    lon = lat = None
-    if position:
-        lon, lat = parse_coordinate(position)
-    with open_store(_db(db_path)) as store:
-        d = create_deployment(
-            store,
-            organisation=organisation,
-            category=category,
-            location=location,
-            requested_at=requested_at,
-            lat_deg=lat,
-            lon_deg=lon,
-            notes=notes,
-        )
-    if as_json:
-        echo_json(_dep_json(d))
-    else:
-        click.echo(f"{_('deployment')} #{d.id} {d.organisation} {d.category} {d.location}")
-
-
-@deployments.command(name="list")
-@_DB
-@click.option("--year", type=int, help="Requested in this year.")
-@click.option("--status", help="Only this status.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-def deployments_list(
-    db_path: Path | None, year: int | None, status: str | None, as_json: bool
-) -> None:
-    """List deployments."""
-    from telemetry.deployments import list_deployments
-    from telemetry.store import open_store
-
-    with open_store(_db(db_path)) as store:
-        rows = list_deployments(store, year=year, status=status)
-    if as_json:
-        echo_json([_dep_json(d) for d in rows])
-        return
-    for d in rows:
-        click.echo(
-            f"#{d.id:<4} {d.requested_at}  {d.organisation:<5} {d.category:<12} "
-            f"{d.status:<11} {d.location}"
-        )
-
-
-@deployments.command(name="show")
-@click.argument("deployment_id", type=int)
-@_DB
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-def deployments_show(deployment_id: int, db_path: Path | None, as_json: bool) -> None:
-    """One deployment with its flights and status history."""
-    from telemetry.deployments import get_deployment
-    from telemetry.store import open_store
-
-    with open_store(_db(db_path)) as store:
-        d = get_deployment(store, deployment_id)
-        fl = store.flights(deployment_id=deployment_id)
-        hist = store.query(
-            "SELECT from_status, to_status, at FROM deployment_status_log "
-            "WHERE deployment_id = ? ORDER BY id",
-            (deployment_id,),
-        )
-    data = _dep_json(d) | {"flights": [flight_json(f) for f in fl], "history": hist}
-    if as_json:
-        echo_json(data)
-        return
-    for k, v in _dep_json(d).items():
-        click.echo(f"{k:>17}: {'' if v is None else v}")
-    for f in fl:
-        click.echo(f"  {_('flight')} #{f['id']} {f['start_utc']} {f['duration_s'] or 0:.0f} s")
-
-
-@deployments.command(name="update")
-@click.argument("deployment_id", type=int)
-@_DB
-@click.option("--status", help="requested → accepted → in_progress → completed | cancelled.")
-@click.option("--outcome", help="Outcome (found, not found, area mapped, ...).")
-@click.option("--notes", help="Replace the notes.")
-@click.option("--location", help="Correct the place name.")
-@click.option("--at", "at", help="Time of the status change, ISO 8601 (default now).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-def deployments_update(
-    deployment_id: int,
-    db_path: Path | None,
-    status: str | None,
-    outcome: str | None,
-    notes: str | None,
-    location: str | None,
-    at: str | None,
-    as_json: bool,
-) -> None:
-    """Change a deployment's status (validated), outcome or notes."""
-    from telemetry.deployments import update_deployment
-    from telemetry.store import open_store
-
-    with open_store(_db(db_path)) as store:
-        d = update_deployment(
-            store,
-            deployment_id,
-            status=status,
-            outcome=outcome,
-            notes=notes,
-            location=location,
-            at=at,
-        )
-    if as_json:
-        echo_json(_dep_json(d))
-    else:
-        click.echo(f"{_('deployment')} #{d.id}: {d.status}")
-
-
-@deployments.command(name="link-flight")
-@click.argument("deployment_id", type=int)
-@click.argument("flight_ids", type=int, nargs=-1, required=True)
-@_DB
-def deployments_link(deployment_id: int, flight_ids: tuple[int, ...], db_path: Path | None) -> None:
-    """Attribute flights to a deployment."""
-    from telemetry.deployments import link_flight
-    from telemetry.store import open_store
-
-    with open_store(_db(db_path)) as store:
-        for fid in flight_ids:
-            link_flight(store, deployment_id, fid)
-    click.echo(
-        _("{n} flights linked to deployment #{id}").format(n=len(flight_ids), id=deployment_id)
-    )
 
 
 # -- report ----------------------------------------------------------------------------------------
