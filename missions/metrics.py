@@ -48,9 +48,18 @@ class Metrics:
     lower_bound_length_m: float | None = None
     passes: int = 1
     pod_cumulative: float | None = None
+    sortie_times_s: tuple[float, ...] = ()
+
+    @property
+    def total_time_s(self) -> float:
+        """Flying time over all sorties (each from and back to home)."""
+        return float(sum(self.sortie_times_s)) if self.sortie_times_s else self.flight_time_s
 
     def to_dict(self) -> dict[str, Any]:
-        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        out = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+        out["sortie_times_s"] = [round(t, 1) for t in self.sortie_times_s]
+        out["total_time_s"] = round(self.total_time_s, 1)
+        return out
 
 
 def seg_lengths(xy: FloatArray) -> FloatArray:

@@ -227,6 +227,9 @@ def finish(
         pod=sensor.pod,
         passes=passes,
         pod_cumulative=cumulative_pod([sensor.pod] * passes) if sensor.pod is not None else None,
+        sortie_times_s=tuple(
+            mission_time_s(sp, vehicle, sensor.alt_m, home_xy, hold) for sp in sorties
+        ),
         spacing_m=sensor.spacing_m,
         sweep_width_m=sensor.sweep_width_m,
         trigger_distance_m=sensor.trigger_distance_m,

@@ -131,6 +131,9 @@ def test_mplan_sorties_cut_long_mission():
     )
     assert r.metrics.sorties == len(r.sorties) >= 3
     assert len(r.resume_points) == r.metrics.sorties - 1
+    assert len(r.metrics.sortie_times_s) == r.metrics.sorties
+    assert max(r.metrics.sortie_times_s) <= veh.usable_endurance_s
+    assert r.metrics.total_time_s > r.metrics.flight_time_s  # every sortie flies from home
     assert math.ceil(r.metrics.flight_time_s / veh.usable_endurance_s) <= r.metrics.sorties
     for s in r.sorties:
         assert s.items[0].command == CMD_NAV_TAKEOFF

@@ -129,7 +129,7 @@ def polygons_with_holes(draw):
 
 
 @settings(
-    max_examples=int(__import__("os").environ.get("MPLAN_EXAMPLES", "20")),
+    max_examples=int(__import__("os").environ.get("MPLAN_EXAMPLES", "40")),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
