@@ -34,7 +34,22 @@ _API = {
     "export_open_data": "telemetry.report_files",
 }
 
-__all__ = sorted(_API)
+__all__ = [
+    "Recorder",
+    "Store",
+    "create_deployment",
+    "export_open_data",
+    "get_deployment",
+    "import_file",
+    "import_files",
+    "indicator_report",
+    "link_flight",
+    "list_deployments",
+    "open_store",
+    "replay_tlog",
+    "update_deployment",
+    "write_html_report",
+]
 
 
 def __getattr__(name: str) -> Any:
