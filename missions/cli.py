@@ -10,259 +10,43 @@ the configuration.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
 import click
 
-from dronekit_plzen.cli.common import app, echo_json, info
+from dronekit_plzen.cli.common import echo_json, info
 from dronekit_plzen.errors import BadInputError, SafetyViolation
-from dronekit_plzen.geo import parse_coordinate
 from dronekit_plzen.i18n import _, ngettext
+from missions.cli_options import (
+    F,
+    area_options,
+    common_outputs,
+    open_terrain,
+    open_zones,
+    parse_point,
+    parse_polyline,
+    parse_when,
+    read_area,
+    sensor_kw,
+    sensor_options,
+    settings,
+    vehicle_profile,
+)
 from missions.formats import load_mission, save_mission
-
-F = Callable[..., Any]
-
-
-def _cfg() -> Any:
-    return app().config
-
-
-def _when(text: str | None) -> datetime | None:
-    if not text:
-        return None
-    try:
-        d = datetime.fromisoformat(text.replace("Z", "+00:00"))
-    except ValueError as exc:
-        raise BadInputError(_("--when must be an ISO date-time, got {t!r}").format(t=text)) from exc
-    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
-
-
-def _zones(path: Path | None) -> Any:
-    from missions.zones import load_zones
-
-    p = path or _cfg().zones_file
-    return load_zones(p) if p else None
-
-
-def _raster(path: Path | None, default: Path | None = None, around: Sequence[Any] = ()) -> Any:
-    """Open a DEM/DSM (the flag, else the configured default) around the missions only."""
-    from missions.terrain import Raster, mission_bbox
-
-    p = path or default
-    if not p:
-        return None
-    boxes = [b for b in (mission_bbox(m) for m in around) if b is not None]
-    bbox = None
-    if boxes:
-        bbox = (
-            min(b[0] for b in boxes),
-            min(b[1] for b in boxes),
-            max(b[2] for b in boxes),
-            max(b[3] for b in boxes),
-        )
-    return Raster.open(p, bbox_lonlat=bbox)
-
-
-def _point(text: str, what: str) -> tuple[float, float]:
-    try:
-        return parse_coordinate(text)
-    except BadInputError as exc:
-        raise BadInputError(f"{what}: {exc}") from exc
-
-
-def common_outputs(f: F) -> F:
-    opts = [
-        click.option(
-            "--out",
-            "out_dir",
-            type=click.Path(path_type=Path),
-            required=True,
-            help=_("Output folder."),
-        ),
-        click.option(
-            "--format",
-            "formats",
-            default="plan,waypoints,kml,geojson,wpml,csv",
-            show_default=True,
-            help=_("Comma-separated output formats."),
-        ),
-        click.option("--name", default=None, help=_("File name stem (default: the pattern).")),
-        click.option("--json", "as_json", is_flag=True, help=_("Print the metrics as JSON.")),
-        click.option("--vehicle", default=None, help=_("Vehicle profile (see plan vehicles).")),
-        click.option("--home", default=None, help=_("Launch point LAT,LON (default: none).")),
-        click.option("--speed-m-s", type=float, default=None, help=_("Cruise speed.")),
-        click.option(
-            "--dem",
-            type=click.Path(path_type=Path),
-            default=None,
-            help=_("Terrain model GeoTIFF (terrain following, 120 m check)."),
-        ),
-        click.option(
-            "--dsm",
-            type=click.Path(path_type=Path),
-            default=None,
-            help=_("Surface model GeoTIFF (clearance check)."),
-        ),
-        click.option(
-            "--terrain",
-            type=click.Choice(["follow", "frame", "none"]),
-            default="follow",
-            show_default=True,
-            help=_(
-                "With --dem: add waypoints along the terrain, or use the terrain frame (ArduPilot)."
-            ),
-        ),
-        click.option(
-            "--agl-tolerance-m",
-            type=float,
-            default=5.0,
-            show_default=True,
-            help=_("Terrain following tolerance."),
-        ),
-        click.option(
-            "--zones",
-            type=click.Path(path_type=Path),
-            default=None,
-            help=_("Geozones: ED-269 JSON, ED-318 or plain GeoJSON."),
-        ),
-        click.option("--when", default=None, help=_("Planned take-off time (ISO, UTC).")),
-        click.option(
-            "--max-distance-m",
-            type=float,
-            default=None,
-            help=_("Maximum distance from home (VLOS)."),
-        ),
-        click.option(
-            "--authorised",
-            multiple=True,
-            help=_("Identifier of a zone you hold an authorisation for."),
-        ),
-        click.option(
-            "--override-safety",
-            is_flag=True,
-            help=_("Write an unsafe mission anyway (needs --reason; recorded)."),
-        ),
-        click.option("--reason", default=None, help=_("Why the safety override is needed.")),
-        click.option(
-            "--end",
-            type=click.Choice(["rtl", "land", "none"]),
-            default="rtl",
-            show_default=True,
-            help=_("What the mission ends with."),
-        ),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-def sensor_options(f: F) -> F:
-    opts = [
-        click.option("--camera", default=None, help=_("Camera profile (see plan cameras).")),
-        click.option("--alt-m", type=float, default=None, help=_("Height above ground.")),
-        click.option("--gsd-cm", type=float, default=None, help=_("Wanted GSD in cm/px.")),
-        click.option(
-            "--side-overlap", type=float, default=70.0, show_default=True, help=_("Side overlap %.")
-        ),
-        click.option(
-            "--front-overlap",
-            type=float,
-            default=80.0,
-            show_default=True,
-            help=_("Front overlap %."),
-        ),
-        click.option("--spacing-m", type=float, default=None, help=_("Track spacing S.")),
-        click.option(
-            "--pod",
-            type=float,
-            default=None,
-            help=_("Wanted probability of detection (0-1), with --target."),
-        ),
-        click.option("--target", default=None, help=_("Search target, e.g. person.")),
-        click.option(
-            "--trigger",
-            type=click.Choice(["distance", "waypoint", "hover", "none"]),
-            default=None,
-            help=_("Camera triggering."),
-        ),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-def area_options(f: F) -> F:
-    opts = [
-        click.option(
-            "--area",
-            "area_path",
-            type=click.Path(path_type=Path),
-            required=True,
-            help=_("Area: GeoJSON, KML/KMZ, WKT or a coordinate list."),
-        ),
-        click.option("--crs", default=None, help=_("CRS of the area file (e.g. EPSG:5514).")),
-        click.option("--repair", is_flag=True, help=_("Repair an invalid area and say how.")),
-    ]
-    for o in reversed(opts):
-        f = o(f)
-    return f
-
-
-def _load_area(area_path: Path, crs: str | None, repair: bool) -> Any:
-    from missions.area import load_area
-
-    area = load_area(area_path, crs=crs, repair=repair)
-    for r in area.repairs:
-        info(_("repaired: {r}").format(r=r))
-    return area
-
-
-def _sensor_kw(o: dict[str, Any]) -> dict[str, Any]:
-    kw: dict[str, Any] = {}
-    if o.get("camera"):
-        from missions.camera import get_camera
-
-        kw["camera"] = get_camera(o["camera"], _cfg().camera_dir)
-    for src, dst in (
-        ("alt_m", "alt_m"),
-        ("spacing_m", "spacing_m"),
-        ("target", "target"),
-        ("pod", "wanted_pod"),
-        ("trigger", "trigger"),
-    ):
-        if o.get(src) is not None:
-            kw[dst] = o[src]
-    if o.get("gsd_cm") is not None:
-        if o.get("alt_m") is not None:
-            raise BadInputError(_("give --alt-m or --gsd-cm, not both"))
-        if "camera" not in kw:
-            raise BadInputError(_("--gsd-cm needs --camera"))
-        kw["alt_m"] = kw["camera"].alt_for_gsd_m(o["gsd_cm"])
-    return kw
-
-
-def _vehicle(name: str | None) -> Any:
-    if not name:
-        return None
-    from missions.vehicles import get_vehicle
-
-    return get_vehicle(name, _cfg().vehicle_dir)
 
 
 def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
     """Terrain, validation, override and files for one or more plans; then the summary."""
     from missions.pipeline import finalize_mission, parse_formats, write_mission_files
 
-    cfg = _cfg()
+    cfg = settings()
     formats = parse_formats(o["formats"])
     plans = [m for r in results for m in (r.sorties or [r.mission])]
-    dem = _raster(o.get("dem"), cfg.dem_file, plans)
-    dsm = _raster(o.get("dsm"), None, plans)
-    zones = _zones(o.get("zones"))
-    veh = _vehicle(o.get("vehicle"))
+    dem = open_terrain(o.get("dem"), cfg.dem_file, plans)
+    dsm = open_terrain(o.get("dsm"), None, plans)
+    zones = open_zones(o.get("zones"))
+    veh = vehicle_profile(o.get("vehicle"))
     if veh is None and results:
         from missions.vehicles import get_vehicle
 
@@ -283,7 +67,7 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
                     terrain=o["terrain"],
                     agl_tolerance_m=o["agl_tolerance_m"],
                     vehicle=veh,
-                    when=_when(o.get("when")),
+                    when=parse_when(o.get("when")),
                     max_distance_m=o.get("max_distance_m"),
                     authorised_zones=o.get("authorised", ()),
                     override=o["override_safety"],
@@ -367,7 +151,7 @@ def _drones(o: dict[str, Any]) -> list[Any] | None:
     from missions.split import DroneSpec
 
     veh = o.get("vehicle") or "px4-quad"
-    return [DroneSpec(_vehicle(veh), _point(p, "--launch")) for p in launches]
+    return [DroneSpec(vehicle_profile(veh), parse_point(p, "--launch")) for p in launches]
 
 
 def _area_pattern(pattern: str) -> F:
@@ -380,9 +164,9 @@ def _area_pattern(pattern: str) -> F:
     def cmd(**o: Any) -> None:
         from missions import planner
 
-        area = _load_area(o["area_path"], o["crs"], o["repair"])
-        kw = _sensor_kw(o)
-        home = _point(o["home"], "--home") if o.get("home") else None
+        area = read_area(o["area_path"], o["crs"], o["repair"])
+        kw = sensor_kw(o)
+        home = parse_point(o["home"], "--home") if o.get("home") else None
         extra: dict[str, Any] = {"end": o["end"]}
         if o.get("speed_m_s"):
             extra["speed_m_s"] = o["speed_m_s"]
@@ -414,7 +198,7 @@ def _area_pattern(pattern: str) -> F:
             _finish(pattern, sp.plans, o)
             return
         if o.get("vehicle"):
-            kw["vehicle"] = _vehicle(o["vehicle"])
+            kw["vehicle"] = vehicle_profile(o["vehicle"])
         fns: dict[str, F] = {
             "survey": planner.plan_survey,
             "creeping-line": planner.plan_creeping_line,
@@ -459,11 +243,11 @@ def _datum_cmd(pattern: str) -> F:
     def cmd(**o: Any) -> None:
         from missions import planner
 
-        datum = _point(o["datum"], "--datum")
-        kw = _sensor_kw(o)
-        home = _point(o["home"], "--home") if o.get("home") else None
+        datum = parse_point(o["datum"], "--datum")
+        kw = sensor_kw(o)
+        home = parse_point(o["home"], "--home") if o.get("home") else None
         if o.get("vehicle"):
-            kw["vehicle"] = _vehicle(o["vehicle"])
+            kw["vehicle"] = vehicle_profile(o["vehicle"])
         if o.get("speed_m_s"):
             kw["speed_m_s"] = o["speed_m_s"]
         if pattern == "sector":
@@ -522,50 +306,6 @@ for _pat, _help, _extra in (
     plan.command(name=_pat, help=_help)(sensor_options(common_outputs(_f)))
 
 
-def _load_polyline(p: Path) -> list[tuple[float, float]]:
-    """The first line in a GeoJSON, KML or WKT file, as WGS84 (lon, lat)."""
-    from shapely import wkt
-    from shapely.errors import ShapelyError
-    from shapely.geometry import LineString, MultiLineString, shape
-
-    text = p.read_text(encoding="utf-8-sig")
-    geoms: list[Any] = []
-    try:
-        if p.suffix.lower() in (".geojson", ".json"):
-            doc = json.loads(text)
-            feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
-            for f in feats or []:
-                g = f.get("geometry") if f.get("type") == "Feature" else f
-                if g:
-                    geoms.append(shape(g))
-        elif p.suffix.lower() == ".kml":
-            import re
-
-            for c in re.findall(r"<LineString>.*?<coordinates>(.*?)</coordinates>", text, re.S):
-                pts = [tuple(float(v) for v in t.split(",")[:2]) for t in c.split()]
-                geoms.append(LineString(pts))
-        else:
-            geoms.append(wkt.loads(text))
-    except (ValueError, KeyError, TypeError, AttributeError, ShapelyError) as exc:
-        raise BadInputError(f"cannot read a line: {exc}", where=str(p)) from exc
-    for g in geoms:
-        if isinstance(g, MultiLineString):
-            g = g.geoms[0]
-        if isinstance(g, LineString) and len(g.coords) >= 2:
-            return [(float(x), float(y)) for x, y, *_rest in g.coords]
-    raise BadInputError(_("no line with two or more points found"), where=str(p))
-
-
-def _polyline(text: str) -> list[tuple[float, float]]:
-    p = Path(text)
-    if p.exists():
-        return _load_polyline(p)
-    pts = [_point(s, "--polyline") for s in text.split(";") if s.strip()]
-    if len(pts) < 2:
-        raise BadInputError(_("--polyline needs at least two points 'LAT,LON;LAT,LON'"))
-    return pts
-
-
 @plan.command(name="corridor", help=_("Corridor along a polyline (river bank, road, railway)."))
 @click.option(
     "--polyline",
@@ -578,13 +318,13 @@ def _polyline(text: str) -> list[tuple[float, float]]:
 def corridor(**o: Any) -> None:
     from missions import planner
 
-    kw = _sensor_kw(o)
+    kw = sensor_kw(o)
     if o.get("vehicle"):
-        kw["vehicle"] = _vehicle(o["vehicle"])
+        kw["vehicle"] = vehicle_profile(o["vehicle"])
     kw.pop("wanted_pod", None)
-    home = _point(o["home"], "--home") if o.get("home") else None
+    home = parse_point(o["home"], "--home") if o.get("home") else None
     r = planner.plan_corridor(
-        _polyline(o["polyline"]),
+        parse_polyline(o["polyline"]),
         o["width_m"],
         home=home,
         end=o["end"],
@@ -612,16 +352,16 @@ def validate_cmd(mission_path: Path, **o: Any) -> None:
     from missions.validation import validate
 
     m = load_mission(mission_path)
-    dem = _raster(o["dem"], _cfg().dem_file, [m])
+    dem = open_terrain(o["dem"], settings().dem_file, [m])
     if dem is not None:
         m = resolve_above_terrain(m, dem)
-    veh = _vehicle(o["vehicle"] or m.metadata.get("vehicle"))
+    veh = vehicle_profile(o["vehicle"] or m.metadata.get("vehicle"))
     report = validate(
         m,
-        zones=_zones(o["zones"]),
+        zones=open_zones(o["zones"]),
         dem=dem,
-        dsm=_raster(o["dsm"], None, [m]),
-        when=_when(o["when"]),
+        dsm=open_terrain(o["dsm"], None, [m]),
+        when=parse_when(o["when"]),
         max_agl_m=o["max_agl_m"],
         min_clearance_m=o["min_clearance_m"],
         endurance_s=veh.endurance_min * 60.0 if veh else None,
@@ -673,13 +413,13 @@ def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
     from missions.formats._common import atomic_write_text
 
     m = load_mission(mission_path)
-    area = _load_area(area_path, o["crs"], False)
+    area = read_area(area_path, o["crs"], False)
     cam_name = o["camera"] or m.metadata.get("camera")
     cam = None
     if cam_name and o["swath_m"] is None:
         from missions.camera import get_camera
 
-        cam = get_camera(cam_name, _cfg().camera_dir)
+        cam = get_camera(cam_name, settings().camera_dir)
     fps = None
     if (
         cam is None
@@ -695,7 +435,7 @@ def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
         camera=cam,
         swath_m=o["swath_m"],
         footprints_lonlat=fps,
-        dem=_raster(o["dem"], None, [m]),
+        dem=open_terrain(o["dem"], None, [m]),
     )
     gaps_path = o["gaps_path"] or mission_path.with_name(mission_path.stem + ".gaps.geojson")
     atomic_write_text(gaps_path, json.dumps(gaps_geojson(res), ensure_ascii=False) + "\n")
@@ -734,7 +474,7 @@ def convert(src: Path, dst: Path, fmt: str | None, dem: Path | None) -> None:
 def cameras(as_json: bool) -> None:
     from missions.camera import load_cameras
 
-    cams = load_cameras(_cfg().camera_dir)
+    cams = load_cameras(settings().camera_dir)
     if as_json:
         echo_json([c.to_dict() for c in cams.values()])
         return
@@ -750,7 +490,7 @@ def cameras(as_json: bool) -> None:
 def vehicles(as_json: bool) -> None:
     from missions.vehicles import load_vehicles
 
-    vs = load_vehicles(_cfg().vehicle_dir)
+    vs = load_vehicles(settings().vehicle_dir)
     if as_json:
         echo_json([v.to_dict() for v in vs.values()])
         return

@@ -1,0 +1,288 @@
+"""Options and small helpers shared by the ``plan`` commands (see :mod:`missions.cli`)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dronekit_plzen.cli.common import app, info
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.geo import parse_coordinate
+from dronekit_plzen.i18n import _
+
+F = Callable[..., Any]
+
+
+def settings() -> Any:
+    return app().config
+
+
+def parse_when(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        d = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadInputError(_("--when must be an ISO date-time, got {t!r}").format(t=text)) from exc
+    return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
+
+
+def open_zones(path: Path | None) -> Any:
+    from missions.zones import load_zones
+
+    p = path or settings().zones_file
+    return load_zones(p) if p else None
+
+
+def open_terrain(path: Path | None, default: Path | None = None, around: Sequence[Any] = ()) -> Any:
+    """Open a DEM/DSM (the flag, else the configured default) around the missions only."""
+    from missions.terrain import Raster, mission_bbox
+
+    p = path or default
+    if not p:
+        return None
+    boxes = [b for b in (mission_bbox(m) for m in around) if b is not None]
+    bbox = None
+    if boxes:
+        bbox = (
+            min(b[0] for b in boxes),
+            min(b[1] for b in boxes),
+            max(b[2] for b in boxes),
+            max(b[3] for b in boxes),
+        )
+    return Raster.open(p, bbox_lonlat=bbox)
+
+
+def parse_point(text: str, what: str) -> tuple[float, float]:
+    try:
+        return parse_coordinate(text)
+    except BadInputError as exc:
+        raise BadInputError(f"{what}: {exc}") from exc
+
+
+def common_outputs(f: F) -> F:
+    opts = [
+        click.option(
+            "--out",
+            "out_dir",
+            type=click.Path(path_type=Path),
+            required=True,
+            help=_("Output folder."),
+        ),
+        click.option(
+            "--format",
+            "formats",
+            default="plan,waypoints,kml,geojson,wpml,csv",
+            show_default=True,
+            help=_("Comma-separated output formats."),
+        ),
+        click.option("--name", default=None, help=_("File name stem (default: the pattern).")),
+        click.option("--json", "as_json", is_flag=True, help=_("Print the metrics as JSON.")),
+        click.option("--vehicle", default=None, help=_("Vehicle profile (see plan vehicles).")),
+        click.option("--home", default=None, help=_("Launch point LAT,LON (default: none).")),
+        click.option("--speed-m-s", type=float, default=None, help=_("Cruise speed.")),
+        click.option(
+            "--dem",
+            type=click.Path(path_type=Path),
+            default=None,
+            help=_("Terrain model GeoTIFF (terrain following, 120 m check)."),
+        ),
+        click.option(
+            "--dsm",
+            type=click.Path(path_type=Path),
+            default=None,
+            help=_("Surface model GeoTIFF (clearance check)."),
+        ),
+        click.option(
+            "--terrain",
+            type=click.Choice(["follow", "frame", "none"]),
+            default="follow",
+            show_default=True,
+            help=_(
+                "With --dem: add waypoints along the terrain, or use the terrain frame (ArduPilot)."
+            ),
+        ),
+        click.option(
+            "--agl-tolerance-m",
+            type=float,
+            default=5.0,
+            show_default=True,
+            help=_("Terrain following tolerance."),
+        ),
+        click.option(
+            "--zones",
+            type=click.Path(path_type=Path),
+            default=None,
+            help=_("Geozones: ED-269 JSON, ED-318 or plain GeoJSON."),
+        ),
+        click.option("--when", default=None, help=_("Planned take-off time (ISO, UTC).")),
+        click.option(
+            "--max-distance-m",
+            type=float,
+            default=None,
+            help=_("Maximum distance from home (VLOS)."),
+        ),
+        click.option(
+            "--authorised",
+            multiple=True,
+            help=_("Identifier of a zone you hold an authorisation for."),
+        ),
+        click.option(
+            "--override-safety",
+            is_flag=True,
+            help=_("Write an unsafe mission anyway (needs --reason; recorded)."),
+        ),
+        click.option("--reason", default=None, help=_("Why the safety override is needed.")),
+        click.option(
+            "--end",
+            type=click.Choice(["rtl", "land", "none"]),
+            default="rtl",
+            show_default=True,
+            help=_("What the mission ends with."),
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def sensor_options(f: F) -> F:
+    opts = [
+        click.option("--camera", default=None, help=_("Camera profile (see plan cameras).")),
+        click.option("--alt-m", type=float, default=None, help=_("Height above ground.")),
+        click.option("--gsd-cm", type=float, default=None, help=_("Wanted GSD in cm/px.")),
+        click.option(
+            "--side-overlap", type=float, default=70.0, show_default=True, help=_("Side overlap %.")
+        ),
+        click.option(
+            "--front-overlap",
+            type=float,
+            default=80.0,
+            show_default=True,
+            help=_("Front overlap %."),
+        ),
+        click.option("--spacing-m", type=float, default=None, help=_("Track spacing S.")),
+        click.option(
+            "--pod",
+            type=float,
+            default=None,
+            help=_("Wanted probability of detection (0-1), with --target."),
+        ),
+        click.option("--target", default=None, help=_("Search target, e.g. person.")),
+        click.option(
+            "--trigger",
+            type=click.Choice(["distance", "waypoint", "hover", "none"]),
+            default=None,
+            help=_("Camera triggering."),
+        ),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def area_options(f: F) -> F:
+    opts = [
+        click.option(
+            "--area",
+            "area_path",
+            type=click.Path(path_type=Path),
+            required=True,
+            help=_("Area: GeoJSON, KML/KMZ, WKT or a coordinate list."),
+        ),
+        click.option("--crs", default=None, help=_("CRS of the area file (e.g. EPSG:5514).")),
+        click.option("--repair", is_flag=True, help=_("Repair an invalid area and say how.")),
+    ]
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def read_area(area_path: Path, crs: str | None, repair: bool) -> Any:
+    from missions.area import load_area
+
+    area = load_area(area_path, crs=crs, repair=repair)
+    for r in area.repairs:
+        info(_("repaired: {r}").format(r=r))
+    return area
+
+
+def sensor_kw(o: dict[str, Any]) -> dict[str, Any]:
+    kw: dict[str, Any] = {}
+    if o.get("camera"):
+        from missions.camera import get_camera
+
+        kw["camera"] = get_camera(o["camera"], settings().camera_dir)
+    for src, dst in (
+        ("alt_m", "alt_m"),
+        ("spacing_m", "spacing_m"),
+        ("target", "target"),
+        ("pod", "wanted_pod"),
+        ("trigger", "trigger"),
+    ):
+        if o.get(src) is not None:
+            kw[dst] = o[src]
+    if o.get("gsd_cm") is not None:
+        if o.get("alt_m") is not None:
+            raise BadInputError(_("give --alt-m or --gsd-cm, not both"))
+        if "camera" not in kw:
+            raise BadInputError(_("--gsd-cm needs --camera"))
+        kw["alt_m"] = kw["camera"].alt_for_gsd_m(o["gsd_cm"])
+    return kw
+
+
+def vehicle_profile(name: str | None) -> Any:
+    if not name:
+        return None
+    from missions.vehicles import get_vehicle
+
+    return get_vehicle(name, settings().vehicle_dir)
+
+
+def read_polyline(p: Path) -> list[tuple[float, float]]:
+    """The first line in a GeoJSON, KML or WKT file, as WGS84 (lon, lat)."""
+    from shapely import wkt
+    from shapely.errors import ShapelyError
+    from shapely.geometry import LineString, MultiLineString, shape
+
+    text = p.read_text(encoding="utf-8-sig")
+    geoms: list[Any] = []
+    try:
+        if p.suffix.lower() in (".geojson", ".json"):
+            doc = json.loads(text)
+            feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
+            for f in feats or []:
+                g = f.get("geometry") if f.get("type") == "Feature" else f
+                if g:
+                    geoms.append(shape(g))
+        elif p.suffix.lower() == ".kml":
+            import re
+
+            for c in re.findall(r"<LineString>.*?<coordinates>(.*?)</coordinates>", text, re.S):
+                pts = [tuple(float(v) for v in t.split(",")[:2]) for t in c.split()]
+                geoms.append(LineString(pts))
+        else:
+            geoms.append(wkt.loads(text))
+    except (ValueError, KeyError, TypeError, AttributeError, ShapelyError) as exc:
+        raise BadInputError(f"cannot read a line: {exc}", where=str(p)) from exc
+    for g in geoms:
+        if isinstance(g, MultiLineString):
+            g = g.geoms[0]
+        if isinstance(g, LineString) and len(g.coords) >= 2:
+            return [(float(x), float(y)) for x, y, *_rest in g.coords]
+    raise BadInputError(_("no line with two or more points found"), where=str(p))
+
+
+def parse_polyline(text: str) -> list[tuple[float, float]]:
+    p = Path(text)
+    if p.exists():
+        return read_polyline(p)
+    pts = [parse_point(s, "--polyline") for s in text.split(";") if s.strip()]
+    if len(pts) < 2:
+        raise BadInputError(_("--polyline needs at least two points 'LAT,LON;LAT,LON'"))
+    return pts

@@ -1,0 +1,209 @@
+"""The mission flown on paper: a dense 3-D sampling of the whole path with its timing.
+
+:func:`trajectory` walks the items as an autopilot would (home → take-off climb → each leg →
+RTL or landing; ``DO_JUMP`` repeats expanded; ``DO_CHANGE_SPEED`` honoured; loiter and hold
+times counted), converts every altitude to AMSL (relative to home, terrain frame with a DEM)
+and samples the legs every ``step_m`` metres in the mission's UTM zone. Leg times use a
+trapezoidal speed profile (stop at each waypoint) and the climb/descent rates.
+:mod:`missions.validation` checks the samples.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.geo import WGS84, transform, utm_epsg_for_area
+from dronekit_plzen.i18n import _
+from dronekit_plzen.mission_items import (
+    CMD_DO_CHANGE_SPEED,
+    CMD_DO_JUMP,
+    CMD_NAV_LAND,
+    CMD_NAV_LOITER_TIME,
+    CMD_NAV_LOITER_TURNS,
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    FRAME_GLOBAL_TERRAIN_ALT,
+    NAV_COMMANDS,
+    canonical_frame,
+)
+from missions.model import Mission
+from missions.terrain import Raster
+
+FloatArray = NDArray[np.float64]
+CMD_NAV_SPLINE_WAYPOINT = 82
+_PATH_COMMANDS = NAV_COMMANDS | {CMD_NAV_SPLINE_WAYPOINT}
+
+
+@dataclass
+class Trajectory:
+    """The mission flown on paper: samples in a metric CRS with AMSL altitude."""
+
+    epsg: int
+    x: FloatArray
+    y: FloatArray
+    alt: FloatArray  # AMSL
+    lon: FloatArray
+    lat: FloatArray
+    item: NDArray[np.int64]  # index of the item the leg flies to (-1 home/return)
+    phase: NDArray[np.int8]  # 0 takeoff/landing (vertical near the ground), 1 flight
+    home_xy: tuple[float, float]
+    home_amsl_m: float
+    duration_s: float
+    length_m: float
+    returns_home: bool
+    notes: list[str] = field(default_factory=list)
+
+
+def leg_time_s(h_m: float, dz_m: float, v: float, accel: float, climb: float, sink: float) -> float:
+    if h_m > 0:
+        th = h_m / v + v / accel if h_m > v * v / accel else 2.0 * math.sqrt(h_m / accel)
+    else:
+        th = 0.0
+    tv = dz_m / climb if dz_m > 0 else -dz_m / sink
+    return max(th, tv)
+
+
+def trajectory(
+    mission: Mission,
+    *,
+    dem: Raster | None = None,
+    step_m: float = 5.0,
+    speed_m_s: float | None = None,
+    accel_m_s2: float = 3.0,
+    climb_rate_m_s: float = 3.0,
+    descent_rate_m_s: float = 2.0,
+    max_items: int = 100_000,
+) -> Trajectory:
+    """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D)."""
+    notes: list[str] = []
+    flags: dict[str, bool] = {}
+    pos_items = [it for it in mission.items if it.has_position]
+    if mission.home is not None:
+        hlon, hlat, home_amsl = mission.home
+    elif pos_items:
+        hlon, hlat = pos_items[0].lon_deg, pos_items[0].lat_deg
+        g = float(dem.sample([hlon], [hlat])[0]) if dem else math.nan
+        home_amsl = 0.0 if math.isnan(g) else g
+        notes.append(_("mission has no home: the first waypoint is taken as home"))
+    else:
+        raise BadInputError(_("mission has no home and no positioned items"))
+    lons = [hlon] + [it.lon_deg for it in pos_items]
+    lats = [hlat] + [it.lat_deg for it in pos_items]
+    epsg = utm_epsg_for_area(lons, lats)
+    ix, iy = transform(np.array(lons), np.array(lats), WGS84, epsg)
+    hx, hy = float(ix[0]), float(iy[0])
+    xy_of = {id(it): (float(ix[k + 1]), float(iy[k + 1])) for k, it in enumerate(pos_items)}
+
+    def ground_at(x: float, y: float) -> float:
+        if dem is None:
+            return home_amsl
+        lo, la = transform([x], [y], epsg, WGS84)
+        g = float(dem.sample(lo, la)[0])
+        return home_amsl if math.isnan(g) else g
+
+    def amsl(it_frame: int, alt: float, x: float, y: float) -> float:
+        f = canonical_frame(it_frame)
+        if f == FRAME_GLOBAL_RELATIVE_ALT:
+            return home_amsl + alt
+        if f == FRAME_GLOBAL_TERRAIN_ALT:
+            if dem is None and not flags.get("terrain_no_dem"):
+                flags["terrain_no_dem"] = True
+                notes.append(_("terrain-frame altitudes taken above the home elevation (no DEM)"))
+            return ground_at(x, y) + alt
+        return alt
+
+    v = speed_m_s or mission.cruise_speed_m_s
+    cur = (hx, hy, home_amsl)
+    xs: list[FloatArray] = [np.array([hx])]
+    ys: list[FloatArray] = [np.array([hy])]
+    zs: list[FloatArray] = [np.array([home_amsl])]
+    its: list[NDArray[np.int64]] = [np.array([-1])]
+    phs: list[NDArray[np.int8]] = [np.array([0], np.int8)]
+    duration = 0.0
+    length = 0.0
+
+    def leg(to: tuple[float, float, float], item: int, phase: int) -> None:
+        nonlocal cur, duration, length
+        dx, dy, dz = to[0] - cur[0], to[1] - cur[1], to[2] - cur[2]
+        h = math.hypot(dx, dy)
+        n = max(1, math.ceil(max(h, abs(dz)) / step_m))
+        t = np.arange(1, n + 1) / n
+        xs.append(cur[0] + t * dx)
+        ys.append(cur[1] + t * dy)
+        zs.append(cur[2] + t * dz)
+        its.append(np.full(n, item, np.int64))
+        phs.append(np.full(n, phase, np.int8))
+        duration += leg_time_s(h, dz, v, accel_m_s2, climb_rate_m_s, descent_rate_m_s)
+        length += math.hypot(h, dz)
+        cur = to
+
+    jumps: dict[int, int] = {}
+    returned = False
+    k = 0
+    steps = 0
+    while k < len(mission.items) and steps < max_items:
+        steps += 1
+        it = mission.items[k]
+        cmd = it.command
+        if cmd == CMD_DO_JUMP:
+            target, repeat = int(it.param1), int(it.param2)
+            done = jumps.get(k, 0)
+            if repeat < 0:
+                notes.append(_("endless DO_JUMP at item {k}: flown once").format(k=k))
+            elif done < repeat and 0 <= target < len(mission.items):
+                jumps[k] = done + 1
+                k = target
+                continue
+            k += 1
+            continue
+        if cmd == CMD_DO_CHANGE_SPEED and it.param2 > 0:
+            v = float(it.param2)
+        elif cmd == CMD_NAV_TAKEOFF:
+            x, y = xy_of.get(id(it), cur[:2])
+            leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 0)
+        elif cmd == CMD_NAV_RETURN_TO_LAUNCH:
+            leg((hx, hy, cur[2]), k, 1)
+            leg((hx, hy, home_amsl), k, 0)
+            returned = True
+        elif cmd == CMD_NAV_LAND:
+            x, y = xy_of.get(id(it), cur[:2])
+            leg((x, y, cur[2]), k, 1)
+            leg((x, y, ground_at(x, y)), k, 0)
+            returned = True
+        elif cmd in _PATH_COMMANDS and it.has_position:
+            x, y = xy_of[id(it)]
+            leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 1)
+            if cmd == CMD_NAV_LOITER_TIME:
+                duration += max(0.0, it.param1)
+            elif cmd == CMD_NAV_LOITER_TURNS:
+                r = abs(it.param3) or 10.0
+                duration += abs(it.param1) * 2 * math.pi * r / v
+            elif it.param1 > 0 and it.command == 16:
+                duration += it.param1  # hold time
+        k += 1
+    if steps >= max_items:
+        notes.append(_("mission too long to simulate completely"))
+    X, Y, Z = (np.concatenate(a) for a in (xs, ys, zs))
+    lon, lat = transform(X, Y, epsg, WGS84)
+    return Trajectory(
+        epsg,
+        X,
+        Y,
+        Z,
+        lon,
+        lat,
+        np.concatenate(its),
+        np.concatenate(phs),
+        (hx, hy),
+        home_amsl,
+        duration,
+        length,
+        returned,
+        notes,
+    )
