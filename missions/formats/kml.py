@@ -120,7 +120,8 @@ def mission_to_kml(
         pm = _el(f, "Placemark")
         _el(pm, "name", "Flight path")
         ls = _el(pm, "LineString")
-        _el(ls, "altitudeMode", "absolute")
+        terrain = all(canonical_frame(it.frame) == FRAME_GLOBAL_TERRAIN_ALT for it in positioned)
+        _el(ls, "altitudeMode", "relativeToGround" if terrain else "absolute")
         _el(
             ls,
             "coordinates",
@@ -134,7 +135,8 @@ def mission_to_kml(
         _data(pm, {"dkp_index": k, **json_safe(item_to_dict(it))})
         if it.has_position:
             pt = _el(pm, "Point")
-            _el(pt, "altitudeMode", "absolute")
+            on_terrain = canonical_frame(it.frame) == FRAME_GLOBAL_TERRAIN_ALT
+            _el(pt, "altitudeMode", "relativeToGround" if on_terrain else "absolute")
             _el(pt, "coordinates", _coords([(it.lon_deg, it.lat_deg, _amsl(mission, it))]))
     if area is not None:
         fa = _el(doc, "Folder")
