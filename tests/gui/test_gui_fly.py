@@ -6,13 +6,17 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
+import contextlib
+import copy
 import random
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from shapely.geometry import LineString, Point
 
+from dronekit_plzen.errors import LinkError
 from dronekit_plzen.geo import geodesic_distance_m, lonlat_to_utm
 from dronekit_plzen.i18n import set_language
 from gui.mainwindow import MainWindow
@@ -24,6 +28,26 @@ DATUM = (13.3985, 49.8003)  # lon, lat
 
 def _offset() -> int:
     return 1000 + random.randrange(200) * 100
+
+
+@contextlib.contextmanager
+def _fleet(**kwargs: object) -> Iterator[int]:
+    """A running SimFleet on a random port offset (another one when the ports are taken)."""
+    for _attempt in range(10):
+        off = _offset()
+        fleet = SimFleet(port_offset=off, **kwargs)  # type: ignore[arg-type]
+        try:
+            fleet.__enter__()
+        except LinkError as exc:
+            if "bind" not in str(exc):
+                raise
+            continue
+        try:
+            yield off
+        finally:
+            fleet.__exit__(None, None, None)
+        return
+    raise AssertionError("no free port offset for the simulator after 10 attempts")
 
 
 @pytest.fixture
@@ -65,7 +89,6 @@ def _command(qtbot, panel, name: str, timeout: int = 20_000) -> tuple[bool, str]
 def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
-    off = _offset()
     fly = window.fly_panel
     plan = window.plan_panel
     # the deployment comes first: flights recorded from now on are attributed to it
@@ -75,7 +98,7 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         dep_panel.register_button.click()
     dep_id = created.args[0].id
     assert fly.deployment_id == dep_id
-    with SimFleet(n_vehicles=1, autopilot="px4", speedup=20, port_offset=off, home=HOME):
+    with _fleet(n_vehicles=1, autopilot="px4", speedup=20, home=HOME) as off:
         with qtbot.waitSignal(fly.commandFinished, timeout=30_000) as connected:
             fly.connect_to(f"udpin://127.0.0.1:{14540 + off}")
         assert connected.args[0] == "connect" and connected.args[2], connected.args
@@ -108,6 +131,13 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         window.map.clicked.emit(*DATUM)
         mission = _plan(qtbot, plan).missions[0]
         assert fly.missions == [mission]
+        # a mission that failed validation is not uploaded without an explicit override
+        unsafe = copy.deepcopy(mission)
+        unsafe.metadata["validation"] = {"ok": False, "violations": ["max_agl: 150 m > 120 m"]}
+        fly.set_missions([unsafe])
+        ok, message = _command(qtbot, fly, "upload")
+        assert not ok and "override" in message
+        fly.set_missions([mission])
         # upload + verify, arm, start: every step acknowledged
         ok, message = _command(qtbot, fly, "upload")
         assert ok, message
@@ -145,6 +175,9 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         fly.disconnect_link()
         assert fly.session is None and fly.table.rowCount() == 0
         assert fly.connect_button.text() == "Connect"
+        # clean shutdown: the link's I/O thread and the recorder's writer have ended
+        names = [t.name for t in threading.enumerate()]
+        assert not any(n.startswith("mavlink-io") or n == "telemetry-writer" for n in names), names
     # the flight was recorded into the database under the deployment, with a track
     from telemetry.store import open_store
 
@@ -178,7 +211,6 @@ def _utm_line(path: list[tuple[float, float]]) -> LineString:
 
 
 def test_fleet_of_two_flies_a_split_plan(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
-    off = _offset()
     fly = window.fly_panel
     plan = window.plan_panel
     with qtbot.waitSignal(plan.areaLoaded, timeout=20_000):
@@ -198,13 +230,9 @@ def test_fleet_of_two_flies_a_split_plan(qtbot, window: MainWindow) -> None:  # 
     view = _plan(qtbot, plan)
     launch = view.homes[0]
     # two PX4 vehicles at the launch point; the ground-station port hears the whole fleet
-    with SimFleet(
-        n_vehicles=2,
-        autopilot="px4",
-        speedup=40,
-        port_offset=off,
-        home=(launch[1], launch[0], 330.0),
-    ):
+    with _fleet(
+        n_vehicles=2, autopilot="px4", speedup=40, home=(launch[1], launch[0], 330.0)
+    ) as off:
         with qtbot.waitSignal(fly.commandFinished, timeout=30_000) as connected:
             fly.connect_to(f"udpin://127.0.0.1:{14550 + off}")
         assert connected.args[2], connected.args
