@@ -1,8 +1,8 @@
 """Cut a mission longer than one battery into sorties with resume points.
 
 Each sortie takes off at home, flies to where the previous one stopped, continues along the path
-and returns home, and fits in 95 % of the vehicle's usable endurance (endurance minus reserve) by the
-:mod:`missions.metrics` time model. Cuts fall on path points; segments longer than 1/40 of a
+and returns home, and fits in 95 % of the vehicle's usable endurance (endurance minus reserve)
+by the :mod:`missions.metrics` time model. Cuts fall on path points; segments longer than 1/40 of a
 battery's range are subdivided first so a cut can fall inside a long leg.
 """
 
