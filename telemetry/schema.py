@@ -174,6 +174,8 @@ def migrate(conn: sqlite3.Connection, target: int = LATEST_VERSION) -> list[int]
     ``conn`` must be in autocommit mode (``isolation_level=None``); every migration runs in its
     own ``BEGIN IMMEDIATE`` transaction together with its ``schema_version`` row.
     """
+    if current_version(conn) >= target:
+        return []  # up to date: no write lock taken (readers never wait on the recorder)
     conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_version ("
         "version INTEGER PRIMARY KEY, description TEXT NOT NULL, applied_at TEXT NOT NULL)"

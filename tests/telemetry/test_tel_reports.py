@@ -273,3 +273,43 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
     )
     assert p.returncode == 1 and "Traceback" not in p.stderr + p.stdout
     assert "offset 16" in p.stdout and "none.tlog" in p.stdout
+
+
+def test_cli_flights_show_deployments_list_and_export(db: Path, tmp_path: Path) -> None:
+    run = CliRunner().invoke
+    r = run(cli, ["flights", "show", "1", "--db", str(db), "--json"])
+    assert r.exit_code == 0, r.output
+    shown = json.loads(r.output)
+    assert shown["id"] == 1 and shown["duration_s"] == 1830.0 and "events" in shown
+    r = run(cli, ["flights", "show", "1", "--db", str(db), "--geojson"])
+    feat = json.loads(r.output)
+    assert feat["type"] == "Feature" and feat["geometry"]["type"] == "LineString"
+    r = run(cli, ["deployments", "list", "--db", str(db), "--year", "2024", "--json"])
+    deps = json.loads(r.output)
+    assert [d["status"] for d in deps].count("cancelled") == 1 and len(deps) == 8
+    r = run(cli, ["report", "export", "--db", str(db), "--out", str(tmp_path / "od"), "--json"])
+    assert r.exit_code == 0, r.output
+    assert Path(json.loads(r.output)["flights_geojson"]).exists()
+    r = run(cli, ["flights", "show", "99", "--db", str(db)])
+    assert r.exit_code != 0
+
+
+def test_locked_database_is_a_clear_storage_error(db: Path, shared_data: Path) -> None:
+    import sqlite3
+
+    from dronekit_plzen.errors import StorageError
+    from telemetry.importer import import_file
+
+    blocker = sqlite3.connect(db, isolation_level=None)
+    blocker.execute("BEGIN EXCLUSIVE")
+    try:
+        with (
+            pytest.raises(StorageError, match="locked by another program"),
+            open_store(db, busy_timeout_s=0.2) as store,
+        ):
+            import_file(store, shared_data / "logs" / "ulg_pyulog_sample_log_small.ulg")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    with open_store(db) as store:  # nothing half-written
+        assert store.query("SELECT COUNT(*) AS n FROM sources")[0]["n"] == 0
