@@ -162,7 +162,9 @@ def mission_to_kml(
             pm = _el(fg, "Placemark")
             _el(pm, "name", "inclusion" if p.inclusion else "exclusion")
             _data(pm, {"dkp_fence": "polygon", "inclusion": p.inclusion})
-            _polygon(pm, Polygon(p.vertices))
+            # the ring written as given plus the closing vertex (exact round trip)
+            ob = _el(_el(_el(pm, "Polygon"), "outerBoundaryIs"), "LinearRing")
+            _el(ob, "coordinates", _coords([*p.vertices, p.vertices[0]]))
         for c in mission.fence_circles:
             pm = _el(fg, "Placemark")
             _el(pm, "name", "inclusion circle" if c.inclusion else "exclusion circle")

@@ -406,23 +406,50 @@ item_st = st.builds(
 )
 
 
+lonlat_st = st.tuples(st.floats(-179, 179, allow_nan=False), st.floats(-80, 80, allow_nan=False))
+fence_poly_st = st.builds(
+    FencePolygon, st.lists(lonlat_st, min_size=3, max_size=6).map(tuple), st.booleans()
+)
+fence_circle_st = st.builds(FenceCircle, lonlat_st, st.floats(1, 1e5), st.booleans())
+rally_st = st.builds(RallyPoint, st.floats(-179, 179), st.floats(-80, 80), st.floats(-50, 500))
+
+
 @settings(
     max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
     items=st.lists(item_st, min_size=1, max_size=12),
     home=st.tuples(st.floats(-179, 179), st.floats(-80, 80), st.floats(-100, 3000)),
+    polys=st.lists(fence_poly_st, max_size=3),
+    circles=st.lists(fence_circle_st, max_size=3),
+    rally=st.lists(rally_st, max_size=3),
 )
 def test_property_export_import_equal(
-    tmp_path: Path, items: list[MissionItem], home: tuple[float, float, float]
+    tmp_path: Path,
+    items: list[MissionItem],
+    home: tuple[float, float, float],
+    polys: list[FencePolygon],
+    circles: list[FenceCircle],
+    rally: list[RallyPoint],
 ) -> None:
-    m = Mission(items=items, home=home, metadata={"k": [1, 2]})
-    for fmt in ("plan", "waypoints", "kml", "geojson", "csv"):
+    m = Mission(
+        items=items,
+        home=home,
+        fence_polygons=polys,
+        fence_circles=circles,
+        rally_points=rally,
+        metadata={"k": [1, 2]},
+    )
+    for fmt in ("plan", "waypoints", "kml", "kmz", "geojson", "csv"):
         again = load_mission(save_mission(m, tmp_path / f"p{EXT[fmt]}", format=fmt), format=fmt)
         assert len(again.items) == len(items), fmt
         assert all(same(a, b) for a, b in zip(items, again.items)), fmt
         assert again.home == pytest.approx(home), fmt
         assert again.metadata == m.metadata, fmt
+        if fmt != "waypoints":  # QGC WPL carries no fence or rally points
+            assert again.fence_polygons == polys, fmt
+            assert again.fence_circles == circles, fmt
+            assert again.rally_points == rally, fmt
 
 
 def test_every_registered_format_is_tested() -> None:
@@ -476,3 +503,15 @@ def test_malformed_wpml_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(BadInputError) as ei:
         load_mission(bad)
     assert "bad_dji.kmz!wpmz/waylines.wpml" in str(ei.value)
+
+
+@pytest.mark.parametrize("fmt", ["plan", "kml", "geojson", "csv"])
+def test_fence_with_repeated_first_vertex_round_trips(tmp_path: Path, fmt: str) -> None:
+    poly = FencePolygon(((13.0, 49.0), (13.1, 49.0), (13.1, 49.1), (13.0, 49.0)))
+    m = Mission(
+        items=[MissionItem(16, 3, lat_deg=49.05, lon_deg=13.05, alt_m=30.0)],
+        home=(13.0, 49.0, 300.0),
+        fence_polygons=[poly],
+    )
+    again = load_mission(save_mission(m, tmp_path / f"f{EXT[fmt]}", format=fmt), format=fmt)
+    assert again.fence_polygons == [poly]
