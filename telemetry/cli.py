@@ -233,6 +233,27 @@ def flights_list(
         )
 
 
+@flights.command(name="pilot")
+@click.argument("pilot_name")
+@click.argument("flight_ids", type=int, nargs=-1, required=True)
+@_DB
+@click.option("--licence", help="Pilot's licence number (stored once, with a new pilot).")
+def flights_pilot(
+    pilot_name: str, flight_ids: tuple[int, ...], db_path: Path | None, licence: str | None
+) -> None:
+    """Record who flew the flights (the pilot is created on first use)."""
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store, store.transaction():
+        rows = store.query("SELECT id FROM pilots WHERE name = ?", (pilot_name,))
+        pid = rows[0]["id"] if rows else store.add_pilot(pilot_name, licence)
+        for fid in flight_ids:
+            if store.flight(fid) is None:
+                raise BadInputError(_("no flight with id {id}").format(id=fid))
+            store.update_flight(fid, {"pilot_id": pid})
+    click.echo(_("pilot #{pid} set on {n} flights").format(pid=pid, n=len(flight_ids)))
+
+
 @flights.command(name="show")
 @click.argument("flight_id", type=int)
 @_DB

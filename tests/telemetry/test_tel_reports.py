@@ -292,6 +292,11 @@ def test_cli_flights_show_deployments_list_and_export(db: Path, tmp_path: Path) 
     assert Path(json.loads(r.output)["flights_geojson"]).exists()
     r = run(cli, ["flights", "show", "99", "--db", str(db)])
     assert r.exit_code != 0
+    r = run(cli, ["flights", "pilot", "Petr Novák", "2", "3", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    with open_store(db) as store:
+        rep = indicator_report(store, 2023, pilot_names=True)
+    assert set(rep.hours_by_pilot) == {"Jana Nováková", "Petr Novák"}
 
 
 def test_locked_database_is_a_clear_storage_error(db: Path, shared_data: Path) -> None:
