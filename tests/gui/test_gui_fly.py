@@ -86,9 +86,18 @@ def _command(qtbot, panel, name: str, timeout: int = 20_000) -> tuple[bool, str]
     return ok, message
 
 
+#: per autopilot flavour: the URL a ground station uses, the initial mode, the hold mode
+FLAVOURS = {
+    "px4": ("udpin://127.0.0.1:{port}", 14540, "AUTO", "AUTO.LOITER"),
+    "ardupilot": ("tcp://127.0.0.1:{port}", 5760, "STABILIZE", "LOITER"),
+}
+
+
+@pytest.mark.parametrize("autopilot", sorted(FLAVOURS))
 def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
-    qtbot, window: MainWindow, tmp_path: Path
+    qtbot, window: MainWindow, tmp_path: Path, autopilot: str
 ) -> None:
+    url, base_port, first_mode, hold_mode = FLAVOURS[autopilot]
     fly = window.fly_panel
     plan = window.plan_panel
     # the deployment comes first: flights recorded from now on are attributed to it
@@ -98,9 +107,9 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         dep_panel.register_button.click()
     dep_id = created.args[0].id
     assert fly.deployment_id == dep_id
-    with _fleet(n_vehicles=1, autopilot="px4", speedup=20, home=HOME) as off:
+    with _fleet(n_vehicles=1, autopilot=autopilot, speedup=20, home=HOME) as off:
         with qtbot.waitSignal(fly.commandFinished, timeout=30_000) as connected:
-            fly.connect_to(f"udpin://127.0.0.1:{14540 + off}")
+            fly.connect_to(url.format(port=base_port + off))
         assert connected.args[0] == "connect" and connected.args[2], connected.args
         assert "recording flights" in connected.args[3]
         # the fleet table and the map fill from the poller's signals
@@ -109,7 +118,7 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         lon, lat = window.map.vehicle_position(1)  # type: ignore[misc]
         assert geodesic_distance_m(lon, lat, HOME[1], HOME[0]) < 5.0
         assert fly.table.item(0, 0).text() == "1"
-        assert fly.table.item(0, 1).text().startswith("AUTO")  # PX4 mode by name
+        qtbot.waitUntil(lambda: fly.table.item(0, 1).text().startswith(first_mode), timeout=10_000)
         qtbot.waitUntil(lambda: fly.table.item(0, 3).text().endswith("%"), timeout=10_000)
         # upload before planning: refused with a visible failure
         fly.table.selectRow(0)
@@ -118,7 +127,7 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         assert "FAILED" in fly.log.item(fly.log.count() - 1).text()
         # start with no mission on board: the autopilot's refusal reaches the pilot
         ok, message = _command(qtbot, fly, "start")
-        assert not ok and "DENIED" in message
+        assert not ok and message
         assert "FAILED" in fly.log.item(fly.log.count() - 1).text()
         # plan an expanding square near home with the real planner
         plan.pattern.setCurrentIndex(plan.pattern.findData("expanding-square"))
@@ -161,7 +170,7 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         # pause (PX4 hold), then return to launch
         ok, message = _command(qtbot, fly, "pause")
         assert ok, message
-        qtbot.waitUntil(lambda: "LOITER" in fly.table.item(0, 1).text(), timeout=10_000)
+        qtbot.waitUntil(lambda: fly.table.item(0, 1).text() == hold_mode, timeout=10_000)
         ok, message = _command(qtbot, fly, "rtl")
         assert ok, message
         qtbot.waitUntil(lambda: "RTL" in fly.table.item(0, 1).text(), timeout=10_000)
