@@ -90,6 +90,16 @@ def import_file(
             r["id"] for r in store.query("SELECT id FROM flights WHERE source_id = ?", (old["id"],))
         ]
         return res
+    live = store.query(
+        "SELECT id, kind FROM sources WHERE kind = 'live' AND path = ?", (str(p.resolve()),)
+    )
+    if live:  # the recorder's own archive: its flights are in the database already
+        res.kind, res.source_id, res.duplicate = "tlog", live[0]["id"], True
+        res.flight_ids = [
+            r["id"]
+            for r in store.query("SELECT id FROM flights WHERE source_id = ?", (live[0]["id"],))
+        ]
+        return res
     content = read_log(p, data)
     res.kind, res.messages = content.kind, content.messages
     res.bad_messages, res.issues = content.bad_messages, content.issues

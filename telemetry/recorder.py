@@ -108,6 +108,7 @@ class Recorder:
         self._startup_error: BaseException | None = None
         self._backoff_s = 0.0
         self._stop_deadline = math.inf
+        self._count_lock = threading.Lock()
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> Recorder:
@@ -143,11 +144,13 @@ class Recorder:
     # -- input (any thread) --------------------------------------------------------------------
     def on_message(self, msg: Any, recv_time_s: float) -> None:
         """Queue one decoded message; never blocks (a full queue drops and counts)."""
-        self.status.received += 1
+        with self._count_lock:  # several links may call from their own I/O threads
+            self.status.received += 1
         try:
             self._q.put_nowait((msg, recv_time_s))
         except queue.Full:
-            self.status.dropped += 1
+            with self._count_lock:
+                self.status.dropped += 1
 
     __call__ = on_message
 

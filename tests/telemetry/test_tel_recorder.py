@@ -59,6 +59,13 @@ def test_replay_matches_import_and_archive_reads_back(shared_data: Path, tmp_pat
         first_t = first_t or m._timestamp
         n += 1
     assert n == 75477
+    # importing the recorder's own archive into the same database adds nothing
+    from telemetry.importer import import_file as _imp
+
+    with open_store(tmp_path / "r.db") as store:
+        again = _imp(store, archive)
+        assert again.duplicate and len(again.flight_ids) == 7
+        assert store.count("flights") == 7
     src_t0 = next(iter_tlog(src.read_bytes()))[1]
     assert first_t == pytest.approx(src_t0, abs=1e-6)  # the receive times are kept to the µs
 
