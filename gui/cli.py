@@ -14,31 +14,41 @@ from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _, get_language
 
 
-@click.command(name="gui")
+# Help texts are translated when this module is imported: the CLI imports it lazily, after
+# the language was chosen from --lang, the configuration or LANG.
+@click.command(
+    name="gui", help=_("Open the desktop application (map, planning, flying, deployments).")
+)
 @click.option(
     "--area",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Open this area file (GeoJSON, KML, WKT) at start.",
+    help=_("Open this area file (GeoJSON, KML, WKT) at start."),
 )
 @click.option(
     "--zones",
     "zones_file",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Open this geozones file at start.",
+    help=_("Open this geozones file at start."),
 )
 @click.option(
     "--pattern",
     type=click.Choice(["survey", "expanding-square", "sector", "creeping-line", "perimeter"]),
-    help="Plan the area with this pattern at start (needs --area).",
+    help=_("Plan the area with this pattern at start (needs --area)."),
 )
-@click.option("--camera", help="Camera profile for --pattern, e.g. mavic3t-thermal.")
-@click.option("--alt-m", type=float, help="Altitude above home for --pattern.")
-@click.option("--drones", type=click.IntRange(1, 10), default=1, show_default=True)
+@click.option("--camera", help=_("Camera profile for --pattern, e.g. mavic3t-thermal."))
+@click.option("--alt-m", type=float, help=_("Altitude above home for --pattern."))
+@click.option(
+    "--drones",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help=_("Split the area among this many drones for --pattern."),
+)
 @click.option(
     "--offscreen-screenshot",
     "screenshot",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="Render the main window to this PNG without a display, then exit.",
+    help=_("Render the main window to this PNG without a display, then exit."),
 )
 def gui(
     area: Path | None,
