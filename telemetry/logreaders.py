@@ -231,7 +231,15 @@ def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
     changes.sort()
     cols["armed"] = _armed_steps(changes, t)
     events: list[tuple[Any, ...]] = []
-    modes = {v: k for k, v in mavutil.mode_mapping_acm.items()}
+    firmware = " ".join(str(m.Message) for m in rows["MSG"][:20])
+    table = (
+        mavutil.mode_mapping_apm
+        if "ArduPlane" in firmware
+        else mavutil.mode_mapping_rover
+        if "ArduRover" in firmware
+        else mavutil.mode_mapping_acm
+    )
+    modes = dict(table)  # number → name
     for tt, a in changes:
         events.append((tt, "armed" if a else "disarmed", None, math.nan, *_at(cols, tt)))
     for m in rows["MODE"]:

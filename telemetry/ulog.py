@@ -32,6 +32,28 @@ class _UlogState:
     sizes: dict[int, int] = field(default_factory=dict)
 
 
+#: PX4 vehicle_status.nav_state values (as of PX4 1.11–1.14)
+PX4_NAV_STATES = {
+    0: "MANUAL",
+    1: "ALTCTL",
+    2: "POSCTL",
+    3: "AUTO_MISSION",
+    4: "AUTO_LOITER",
+    5: "AUTO_RTL",
+    10: "ACRO",
+    12: "DESCEND",
+    13: "TERMINATION",
+    14: "OFFBOARD",
+    15: "STAB",
+    17: "AUTO_TAKEOFF",
+    18: "AUTO_LAND",
+    19: "AUTO_FOLLOW_TARGET",
+    20: "AUTO_PRECLAND",
+    21: "ORBIT",
+    22: "AUTO_VTOL_TAKEOFF",
+}
+
+
 def _ulog_record_ok(data: bytes, q: int, st: _UlogState, *, learn: bool) -> int:
     """Length of the well-formed record at ``q`` (0 when it is not one; -1 when cut off)."""
     n = len(data)
@@ -186,7 +208,14 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
         cols["armed"] = _ffill(st_t, armed.astype(float), t)
         prev_a: bool | None = None
         prev_n: int | None = None
-        for tt, a, nav in zip(st_t, armed, status["nav_state"]):
+        prev_f = 0
+        fs = status.get("failsafe", np.zeros(st_t.size, dtype=int))
+        for tt, a, nav, f in zip(st_t, armed, status["nav_state"], fs):
+            if int(f) and not prev_f:
+                events.append(
+                    (float(tt), "failsafe", "vehicle_status.failsafe", 1.0, *_at(cols, tt))
+                )
+            prev_f = int(f)
             if prev_a is None or bool(a) != prev_a:
                 if prev_a is not None or a:
                     events.append(
@@ -195,7 +224,13 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
                 prev_a = bool(a)
             if prev_n is None or int(nav) != prev_n:
                 events.append(
-                    (float(tt), "mode", f"nav_state {int(nav)}", float(nav), *_at(cols, tt))
+                    (
+                        float(tt),
+                        "mode",
+                        PX4_NAV_STATES.get(int(nav), f"nav_state {int(nav)}"),
+                        float(nav),
+                        *_at(cols, tt),
+                    )
                 )
                 prev_n = int(nav)
     for lm in ulog.logged_messages:

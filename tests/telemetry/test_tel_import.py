@@ -117,6 +117,29 @@ def test_events_and_vehicles(imported) -> None:  # type: ignore[no-untyped-def]
     assert "ardupilot-CubeOrange-002E0046-3030510A-33303739" in keys
     assert "px4-000600000000383638393239510d0035002d" in keys
     assert {"armed", "disarmed", "mode", "statustext"} <= kinds
+    with open_store(db) as store:
+        modes = [
+            r["text"]
+            for r in store.query(
+                "SELECT e.text FROM events e JOIN sources s ON s.id = e.source_id "
+                "WHERE e.kind = 'mode' AND s.kind = ? ORDER BY e.t_s",
+                ("dataflash-bin",),
+            )
+        ]
+        ulg_modes = store.query(
+            "SELECT e.text FROM events e JOIN sources s ON s.id = e.source_id "
+            "WHERE e.kind = 'mode' AND s.kind = 'ulog'"
+        )
+        tlog_modes = {
+            r["text"]
+            for r in store.query(
+                "SELECT e.text FROM events e JOIN sources s ON s.id = e.source_id "
+                "WHERE e.kind = 'mode' AND s.kind = 'tlog'"
+            )
+        }
+    assert modes == ["LOITER", "RTL"]  # ArduCopter mode numbers 5 and 6
+    assert [r["text"] for r in ulg_modes] == ["MANUAL"]
+    assert {"AUTO", "LOITER", "RTL"} <= tlog_modes  # the README's AUTO/LOITER/RTL flight
 
 
 def test_import_is_idempotent(imported, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
