@@ -36,6 +36,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from dronekit_plzen.i18n import _
 from gui.models import ZoneView
 from gui.projection import PLZEN_LONLAT, MapProjection, format_distance, nice_scale_length_m
 from gui.qtutil import must
@@ -485,4 +486,28 @@ class MapCanvas(QGraphicsView):
         painter.setFont(QFont("Sans", 9))
         painter.drawText(QPointF(x0, y0 - 8), format_distance(length_m))
         painter.drawText(QPointF(x0 + px + 6, y0 + 4), "N↑")
+        if self._items["zones"] and self.layer_visible("zones"):
+            self._draw_zone_legend(painter)
         painter.restore()
+
+    def _draw_zone_legend(self, painter: QPainter) -> None:
+        """Top-right key of the zone colours (the painter is in viewport pixels)."""
+        rows = [
+            ("prohibited", _("prohibited")),
+            ("req_authorisation", _("authorisation required")),
+            ("conditional", _("conditional")),
+        ]
+        width = 190.0
+        x0 = must(self.viewport()).width() - width - 10.0
+        painter.fillRect(QRectF(x0, 8, width, 18 * len(rows) + 8), QColor(255, 255, 255, 210))
+        painter.setFont(QFont("Sans", 8))
+        for i, (key, label) in enumerate(rows):
+            y = 14.0 + 18 * i
+            colour = zone_colour(key)
+            fill = QColor(colour)
+            fill.setAlpha(110)
+            painter.fillRect(QRectF(x0 + 6, y, 14, 12), fill)
+            painter.setPen(QPen(colour, 1))
+            painter.drawRect(QRectF(x0 + 6, y, 14, 12))
+            painter.setPen(QPen(QColor("black"), 1))
+            painter.drawText(QPointF(x0 + 26, y + 10), label)
