@@ -50,11 +50,11 @@ CATEGORY_LABELS = {
     "other": N_("Other category"),
 }
 STATUS_LABELS = {
-    "requested": N_("requested"),
-    "accepted": N_("accepted"),
-    "in_progress": N_("in progress"),
-    "completed": N_("completed"),
-    "cancelled": N_("cancelled"),
+    "requested": N_("Requested"),
+    "accepted": N_("Accepted"),
+    "in_progress": N_("In progress"),
+    "completed": N_("Completed"),
+    "cancelled": N_("Cancelled"),
 }
 
 
