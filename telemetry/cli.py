@@ -105,6 +105,7 @@ def record(
                 assert url is not None
                 with connect(url) as link:
                     handle = rec.attach(link)
+                    info(_("listening on {url}").format(url=url))
                     try:
                         _wait(stop, deadline, rec, lambda: True)
                     finally:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import re
 import signal
 import sqlite3
 import subprocess
@@ -145,28 +144,38 @@ def test_bounded_queue_drops_and_counts(shared_data: Path, tmp_path: Path) -> No
 
 
 def test_sigkill_mid_flight_loses_at_most_a_second(shared_data: Path, tmp_path: Path) -> None:
-    """A real recorder process killed with SIGKILL: integrity ok, ≤ 1 s of samples lost."""
+    """``record --connect`` in a real process, fed over UDP, killed with SIGKILL mid-flight.
+
+    The test is the vehicle: it sends the sample flight's frames at 5× real time to the
+    recorder's UDP port and knows what it sent when. After ``kill -9``: the database passes
+    ``PRAGMA integrity_check`` and holds every position sample sent more than 1 s before the kill.
+    """
+    import socket
+
     db = tmp_path / "crash.db"
     speed = 5.0
-    # the log's first arming is 462 s in: replay from 10 s before it (records are aligned)
+    # the log's first arming is 462 s in: send from 10 s before it (records are aligned)
     data = (shared_data / "logs" / TLOG).read_bytes()
     t_arm = next(
         t for _o, t, msg in iter_tlog(data) if msg.get_type() == "HEARTBEAT" and msg.base_mode & 128
     )
-    cut = next(o for o, t, _m in iter_tlog(data) if t >= t_arm - 10.0)
-    src = tmp_path / "from_arming.tlog"
-    src.write_bytes(data[cut:])
-    env = dict(os.environ, PYTHONPATH=str(REPO))
+    frames = [
+        (t, bytes(msg.get_msgbuf()), msg.get_type() == "GLOBAL_POSITION_INT")
+        for _o, t, msg in iter_tlog(data)
+        if t >= t_arm - 10.0
+    ]
+    probe = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+    probe.close()
     proc = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "dronekit_plzen",
             "record",
-            "--replay",
-            str(src),
-            "--speed",
-            str(speed),
+            "--connect",
+            f"udpin://127.0.0.1:{port}",
             "--db",
             str(db),
             "--tlog",
@@ -174,43 +183,47 @@ def test_sigkill_mid_flight_loses_at_most_a_second(shared_data: Path, tmp_path: 
         ],
         stderr=subprocess.PIPE,
         text=True,
-        env=env,
         cwd=tmp_path,
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
     )
     assert proc.stderr is not None
-    start_line = ""
     for line in proc.stderr:
-        if line.startswith("replay-start"):
-            start_line = line
+        if "listening on" in line:
             break
-    m = re.search(r"wall=([\d.]+) log=([\d.]+)", start_line)
-    assert m, start_line
-    wall0, log0 = float(m.group(1)), float(m.group(2))
-    # mid-flight: armed at log0 + 10 s, landing ~122 s later; kill at log0 + 40 s
-    kill_log_t = log0 + 40.0
-    while time.time() < wall0 + (kill_log_t - log0) / speed:
-        time.sleep(0.05)
-    wall_kill = time.time()
-    proc.send_signal(signal.SIGKILL)
-    proc.wait(10)
     threading.Thread(target=proc.stderr.read, daemon=True).start()
-    log_at_kill = log0 + (wall_kill - wall0) * speed
+    tx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    sent: list[tuple[float, bool]] = []  # (wall time sent, is a position sample)
+    wall0, log0 = time.monotonic(), frames[0][0]
+    kill_at = wall0 + 40.0 / speed  # armed at +10 s of log time, landing ~122 s later
+    try:
+        for t, frame, is_pos in frames:
+            due = wall0 + (t - log0) / speed
+            now = time.monotonic()
+            if due > kill_at:
+                break
+            if due > now:
+                time.sleep(due - now)
+            tx.sendto(frame, ("127.0.0.1", port))
+            sent.append((time.monotonic(), is_pos))
+        while time.monotonic() < kill_at:
+            time.sleep(0.01)
+        wall_kill = time.monotonic()
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+    finally:
+        tx.close()
+        if proc.poll() is None:
+            proc.kill()
     conn = sqlite3.connect(db)
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     (n,) = conn.execute("SELECT COUNT(*) FROM samples").fetchone()
-    (t_last,) = conn.execute("SELECT MAX(t_s) FROM samples").fetchone()
     open_rows = conn.execute("SELECT COUNT(*) FROM flights WHERE complete = 0").fetchone()[0]
     conn.close()
-    # how many position samples the log holds up to the kill, and up to one second before it
-    pos_times = [
-        t
-        for _o, t, msg in iter_tlog(data[cut:])
-        if msg.get_type() == "GLOBAL_POSITION_INT" and t <= log_at_kill
-    ]
-    in_last_second = sum(1 for t in pos_times if t > log_at_kill - speed * 1.0)
-    assert n > 0 and open_rows == 1  # killed in the air: the flight is open
-    assert n >= len(pos_times) - in_last_second
-    assert (log_at_kill - t_last) / speed <= 1.0
+    sent_pos = sum(1 for _w, p in sent if p)
+    sent_before_last_second = sum(1 for w, p in sent if p and w <= wall_kill - 1.0)
+    assert sent_before_last_second > 50
+    assert sent_before_last_second <= n <= sent_pos
+    assert open_rows == 1  # killed in the air: the flight is open, its samples are kept
     # the next recorder start summarises the interrupted flight (kept as incomplete)
     with open_store(db) as store:
         ids = close_open_flights(store)
