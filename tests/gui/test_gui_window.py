@@ -284,3 +284,23 @@ def test_gui_without_a_display_is_a_clear_error(tmp_path: Path) -> None:
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and "no display" in lines[0], proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_gui_catalogue_is_not_overridden_by_other_packages() -> None:
+    """All catalogues share one table: the GUI must show its own Czech text for its strings."""
+    from babel.messages.pofile import read_po
+
+    from dronekit_plzen.i18n import gettext
+
+    po = REPO / "dronekit_plzen" / "locale" / "cs" / "LC_MESSAGES" / "gui.po"
+    with po.open("rb") as fh:
+        catalog = read_po(fh, locale="cs")
+    set_language("cs")
+    try:
+        shown = {
+            m.id: gettext(m.id) for m in catalog if m.id and not isinstance(m.id, tuple | list)
+        }
+    finally:
+        set_language("en")
+    wrong = {k: v for k, v in shown.items() if v != catalog[k].string}
+    assert wrong == {}
