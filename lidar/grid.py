@@ -5,14 +5,14 @@ A :class:`GridSpec` is north-up: row 0 is the top (max y) edge, as GeoTIFFs stor
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
-from scipy.interpolate import LinearNDInterpolator
-from scipy.spatial import Delaunay, QhullError
+from scipy.spatial import QhullError
 
 FloatArray = NDArray[np.float64]
 
@@ -124,12 +124,14 @@ def inpaint_linear(
     out = a.copy()
     br, bc = np.nonzero(bad)
     if rr.size >= 3:
-        try:
-            tri = Delaunay(jitter(np.column_stack([cc, rr]).astype(np.float64), 1.0))
-            interp = LinearNDInterpolator(tri, a[rr, cc])
-            out[br, bc] = interp(np.column_stack([bc, br]).astype(np.float64))
-        except QhullError:
-            pass
+        with contextlib.suppress(
+            QhullError, ValueError, RuntimeError
+        ):  # collinear borders: the nearest fill below
+            out[br, bc] = tin_interpolate(
+                jitter(np.column_stack([cc, rr]).astype(np.float64), 1.0),
+                a[rr, cc],
+                np.column_stack([bc, br]).astype(np.float64),
+            )
     still = ~np.isfinite(out)
     if still.any():
         near = fill_nearest(a)
@@ -142,6 +144,19 @@ def jitter(pts: FloatArray, spacing: float) -> FloatArray:
     (co-circular) for Qhull and triangulates orders of magnitude slower."""
     rng = np.random.default_rng(0)
     return pts + rng.uniform(-1e-3 * spacing, 1e-3 * spacing, pts.shape)
+
+
+def tin_interpolate(pts: FloatArray, values: FloatArray, query: FloatArray) -> FloatArray:
+    """Linear interpolation on the Delaunay triangulation of ``pts`` (n×2) at ``query`` (m×2);
+    NaN outside the hull. Uses matplotlib's trapezoid-map triangle finder: scipy's
+    ``find_simplex`` first builds a per-simplex transform that costs seconds on large TINs.
+    Raises ValueError/RuntimeError for degenerate input (fewer than 3 distinct points)."""
+    import matplotlib.tri as mtri
+
+    t = mtri.Triangulation(pts[:, 0], pts[:, 1])
+    interp = mtri.LinearTriInterpolator(t, values)
+    res = interp(query[:, 0], query[:, 1])
+    return np.asarray(np.ma.filled(res.astype(np.float64), np.nan))
 
 
 def bilinear(grid: GridSpec, surface: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:

@@ -16,12 +16,11 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from pyproj import CRS
-from scipy.interpolate import LinearNDInterpolator
-from scipy.spatial import Delaunay, QhullError, cKDTree
+from scipy.spatial import QhullError, cKDTree
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError
 from dronekit_plzen.i18n import _
-from lidar.grid import GridSpec, cell_stat, fill_nearest, jitter
+from lidar.grid import GridSpec, cell_stat, fill_nearest, jitter, tin_interpolate
 from lidar.io import atomic_output
 
 FloatArray = NDArray[np.float64]
@@ -40,6 +39,20 @@ def _centroids(
     return mx, my, mz
 
 
+def _inside_hull(x: FloatArray, y: FloatArray, cx: FloatArray, cy: FloatArray) -> np.ndarray:
+    """Which cell centres lie inside the convex hull of the points (edges included)."""
+    import shapely
+    from scipy.spatial import ConvexHull
+
+    pts = np.column_stack([x, y])
+    try:
+        hull = ConvexHull(pts)
+    except (QhullError, ValueError):
+        return np.zeros(cx.shape, dtype=bool)
+    poly = shapely.Polygon(pts[hull.vertices])
+    return np.asarray(shapely.intersects_xy(poly, cx, cy))
+
+
 def tin_surface(
     grid: GridSpec, x: FloatArray, y: FloatArray, z: FloatArray, *, fill_outside: bool = False
 ) -> FloatArray:
@@ -52,13 +65,18 @@ def tin_surface(
     out = np.full(cx.shape, np.nan)
     if mx.size >= 3:
         try:
-            tri = Delaunay(jitter(np.column_stack([mx, my]), grid.res))
-            interp = LinearNDInterpolator(tri, mz)
-            out = np.asarray(interp(cx, cy))
-        except QhullError:
-            pass
-    if fill_outside or mx.size < 3:
-        bad = ~np.isfinite(out)
+            q = np.column_stack([cx.ravel(), cy.ravel()])
+            pts = jitter(np.column_stack([mx, my]), grid.res)
+            out = tin_interpolate(pts, mz, q).reshape(cx.shape)
+        except (QhullError, ValueError, RuntimeError):
+            pass  # degenerate (collinear) points: nearest fill below
+    bad = ~np.isfinite(out)
+    if not fill_outside and bad.any() and mx.size >= 3:
+        # centroids sit inside their cells: cells between the centroids' hull and the points'
+        # hull are still inside the data and get the nearest value
+        bad &= _inside_hull(x, y, cx, cy)
+    if (fill_outside or mx.size < 3 or bad.any()) and mx.size:
+        bad = ~np.isfinite(out) if fill_outside or mx.size < 3 else bad
         if bad.any():
             _d, i = cKDTree(np.column_stack([mx, my])).query(
                 np.column_stack([cx[bad], cy[bad]]), k=1

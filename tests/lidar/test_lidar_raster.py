@@ -1,0 +1,143 @@
+"""Raster products: COG files with CRS and nodata, hole-free DTM, DSM/CHM, volumes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from shapely.geometry import MultiPoint, Point
+
+from lidar.cloud import GROUND, PointCloud
+from lidar.grid import GridSpec
+from lidar.products import grid_for, product, write_product
+from lidar.raster import (
+    contours,
+    hillshade,
+    idw_surface,
+    read_geotiff,
+    tin_surface,
+    volume_between,
+    write_geotiff,
+)
+from lidar.synthetic import Scene, terrain_z
+
+
+@pytest.fixture(scope="module")
+def truth_classified(scene: Scene) -> PointCloud:
+    return scene.cloud.with_dims(classification=scene.truth)
+
+
+def test_tin_reproduces_a_plane_and_fills_gaps() -> None:
+    rng = np.random.default_rng(1)
+    x, y = rng.uniform(0, 50, 3000), rng.uniform(0, 50, 3000)
+    keep = ~((x > 20) & (x < 30) & (y > 20) & (y < 30))  # a 10 m hole in the data
+    z = 100 + 0.2 * x - 0.1 * y
+    grid = GridSpec.covering(0, 0, 50, 50, 1.0)
+    s = tin_surface(grid, x[keep], y[keep], z[keep])
+    cx, cy = grid.centres()
+    hull = MultiPoint(np.column_stack([x[keep], y[keep]])).convex_hull
+    inside = np.array([hull.contains(Point(a, b)) for a, b in zip(cx.ravel()[::7], cy.ravel()[::7])])
+    assert np.isfinite(s.ravel()[::7][inside]).all()  # no holes inside the hull
+    ok = np.isfinite(s)
+    err = np.abs(s[ok] - (100 + 0.2 * cx[ok] - 0.1 * cy[ok]))
+    assert np.percentile(err, 95) < 1e-3  # linear on the TIN (the hole included)
+    assert err.max() < 0.5  # rim cells outside the centroids' hull take the nearest value
+    hole = (cx > 22) & (cx < 28) & (cy > 22) & (cy < 28)
+    assert np.abs(s[hole] - (100 + 0.2 * cx[hole] - 0.1 * cy[hole])).max() < 1e-3
+    i = idw_surface(grid, x[keep], y[keep], z[keep])
+    ie = np.abs(i - (100 + 0.2 * cx - 0.1 * cy))
+    assert np.nanpercentile(ie, 50) < 0.1 and np.nanmax(ie) < 1.0  # IDW flattens at the rim
+
+
+def test_dtm_cog_has_crs_nodata_and_truth(truth_classified: PointCloud, scene: Scene, tmp_path: Path) -> None:
+    out = tmp_path / "dtm.tif"
+    info = write_product(truth_classified, "dtm", out, resolution_m=1.0)
+    with rasterio.open(out) as src:
+        assert src.crs.to_epsg() == 32633
+        assert src.nodata == -9999.0
+        assert src.res == (1.0, 1.0)
+        assert src.profile["tiled"] and src.overviews(1) is not None
+        assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+    a, grid, _crs = read_geotiff(out)
+    cx, cy = grid.centres()
+    err = a - terrain_z(cx, cy, scene.origin)
+    assert np.sqrt(np.nanmean(err**2)) < 0.1
+    assert info["valid_cells"] > 0.99 * grid.rows * grid.cols
+    assert not list(tmp_path.glob("*.part"))
+
+
+def test_dsm_chm_and_hillshade(truth_classified: PointCloud, scene: Scene) -> None:
+    g = grid_for(truth_classified, 1.0)
+    dsm = product(truth_classified, "dsm", g)
+    dtm = product(truth_classified, "dtm", g)
+    chm = product(truth_classified, "chm", g)
+    assert np.all(chm[np.isfinite(chm)] >= 0)
+    # the tallest trees are ≤ 25 m, buildings ≤ 18 m + roof pitch: the CHM sees them
+    assert 15.0 < np.nanmax(chm) < 30.0
+    from lidar.grid import cell_stat
+
+    c = truth_classified
+    objects = c.classification != GROUND
+    open_cells = cell_stat(g, c.x[objects], c.y[objects], c.x[objects], "count") == 0
+    assert open_cells.sum() > 1000
+    assert np.nanpercentile(chm[open_cells], 95) < 0.5  # bare ground has no canopy
+    assert np.allclose(chm, np.clip(dsm - dtm, 0, None), equal_nan=True)
+    hs = hillshade(dtm, g.res)
+    assert np.nanmin(hs) >= 0 and np.nanmax(hs) <= 255 and np.nanstd(hs) > 1
+
+
+def test_hillshade_lights_slopes_facing_the_sun() -> None:
+    grid = GridSpec.covering(0, 0, 20, 20, 1.0)
+    cx, cy = grid.centres()
+    facing_nw = 100 + 0.5 * cx - 0.5 * cy  # descends toward the north-west (the sun at 315°)
+    facing_se = 100 - 0.5 * cx + 0.5 * cy
+    assert np.nanmean(hillshade(facing_nw, 1.0)) > 200
+    assert np.nanmean(hillshade(facing_se, 1.0)) < 60
+
+
+def test_contours_geojson(truth_classified: PointCloud, tmp_path: Path) -> None:
+    out = tmp_path / "c.geojson"
+    info = write_product(truth_classified, "contours", out, resolution_m=2.0, interval=5.0)
+    doc = json.loads(out.read_text())
+    assert doc["type"] == "FeatureCollection" and info["features"] == len(doc["features"]) > 3
+    levels = {f["properties"]["elevation"] for f in doc["features"]}
+    assert all(abs(v / 5.0 - round(v / 5.0)) < 1e-9 for v in levels)
+    assert doc["crs"]["properties"]["name"] == "EPSG:32633"
+
+
+def test_volume_of_a_known_stockpile() -> None:
+    grid = GridSpec.covering(0, 0, 100, 100, 0.5)
+    cx, cy = grid.centres()
+    base = np.full(cx.shape, 300.0)
+    r = np.hypot(cx - 50, cy - 50)
+    top = base + np.clip(10.0 - r, 0, None)  # a cone: radius 10 m, height 10 m
+    v = volume_between(top, base, 0.25)
+    assert v["fill_m3"] == pytest.approx(np.pi * 10**2 * 10 / 3, rel=0.01)
+    assert v["cut_m3"] == 0.0
+    dug = volume_between(base, top, 0.25)
+    assert dug["cut_m3"] == pytest.approx(v["fill_m3"])
+
+
+def test_contours_of_a_plane() -> None:
+    grid = GridSpec.covering(0, 0, 10, 10, 1.0)
+    cx, _cy = grid.centres()
+    fc = contours(grid, cx * 1.0, 2.0)
+    for f in fc["features"]:
+        xs = np.array(f["geometry"]["coordinates"])[:, 0]
+        assert np.allclose(xs, f["properties"]["elevation"])
+
+
+def test_geotiff_round_trip(tmp_path: Path) -> None:
+    grid = GridSpec(1000.0, 2000.0, 2.0, 3, 4)
+    a = np.arange(12, dtype=float).reshape(3, 4)
+    a[1, 1] = np.nan
+    from pyproj import CRS
+
+    p = write_geotiff(tmp_path / "r.tif", a, grid, CRS.from_epsg(5514))
+    b, g2, crs = read_geotiff(p)
+    assert g2 == grid and crs is not None and crs.to_epsg() == 5514
+    assert np.isnan(b[1, 1]) and np.allclose(b[np.isfinite(a)], a[np.isfinite(a)])
+    assert GROUND == 2
