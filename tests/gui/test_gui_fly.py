@@ -282,3 +282,25 @@ def test_fleet_of_two_flies_a_split_plan(qtbot, window: MainWindow) -> None:  # 
         qtbot.waitUntil(lambda: len(results) == 8, timeout=30_000)
         assert all(r[2] for r in results[6:]), results
         fly.disconnect_link()
+
+
+def test_arm_take_off_and_land(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    fly = window.fly_panel
+    with _fleet(n_vehicles=1, autopilot="px4", speedup=20, home=HOME) as off:
+        with qtbot.waitSignal(fly.commandFinished, timeout=30_000) as connected:
+            fly.connect_to(f"udpin://127.0.0.1:{14540 + off}")
+        assert connected.args[2], connected.args
+        qtbot.waitUntil(lambda: fly.table.rowCount() == 1, timeout=10_000)
+        fly.table.selectRow(0)
+        fly.takeoff_alt.setValue(15.0)
+        ok, message = _command(qtbot, fly, "arm")
+        assert ok, message
+        ok, message = _command(qtbot, fly, "takeoff")
+        assert ok and "15 m" in message, message
+        qtbot.waitUntil(lambda: (fly.vehicles[1].alt_rel_m or 0.0) > 12.0, timeout=30_000)
+        assert fly.vehicles[1].armed
+        ok, message = _command(qtbot, fly, "land")
+        assert ok, message
+        qtbot.waitUntil(lambda: not fly.vehicles[1].armed, timeout=60_000)  # landed, disarmed
+        assert (fly.vehicles[1].alt_rel_m or 0.0) < 1.0
+        fly.disconnect_link()
