@@ -126,7 +126,10 @@ class Recorder:
         if self._thread is None:
             return self.status
         self._stop_deadline = time.monotonic() + timeout_s
-        self._q.put(_STOP)
+        try:
+            self._q.put(_STOP, timeout=timeout_s)
+        except queue.Full:  # the writer is gone or stuck: do not hang the caller
+            log.error("recorder writer did not drain its queue; stopping without it")
         self._thread.join(timeout_s + 1.0)
         self._thread = None
         return self.status

@@ -21,13 +21,15 @@ from telemetry.store import open_store
 HOME = (49.7230, 13.3500, 330.0)  # Plzeň-Bory
 
 
-def _fleet(n: int) -> Any:
+def _fleet(n: int, autopilot: str = "px4") -> Any:
     from simulators import SimFleet
 
     last: Exception | None = None
     for _ in range(5):
         off = 1000 + random.randrange(0, 200) * 100
-        fleet = SimFleet(n_vehicles=n, autopilot="px4", home=HOME, speedup=20.0, port_offset=off)
+        fleet = SimFleet(
+            n_vehicles=n, autopilot=autopilot, home=HOME, speedup=20.0, port_offset=off
+        )
         try:
             fleet.start()
         except Exception as exc:  # port taken by a parallel test run: another offset
@@ -62,20 +64,27 @@ def _fly(url: str, rec: Recorder, out_m: float, errors: list[BaseException]) -> 
         errors.append(exc)
 
 
-def test_two_simulated_drones_recorded_under_a_deployment(tmp_path: Path) -> None:
+def _url(fleet: Any, i: int) -> str:
+    if fleet.autopilot == "px4":
+        return f"udpin://127.0.0.1:{fleet.ports(i)['api_remote']}"
+    return f"tcp://127.0.0.1:{fleet.ports(i)['tcp']}"
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+def test_two_simulated_drones_recorded_under_a_deployment(tmp_path: Path, autopilot: str) -> None:
     db = tmp_path / "live.db"
     with open_store(db) as store:
         dep = create_deployment(
             store, organisation="PCR", category="sar", location="Plzeň-Bory", status="accepted"
         )
-    fleet = _fleet(2)
+    fleet = _fleet(2, autopilot)
     errors: list[BaseException] = []
     try:
         with Recorder(db, deployment_id=dep.id, tlog_path=tmp_path / "live.tlog") as rec:
             threads = [
                 threading.Thread(
                     target=_fly,
-                    args=(f"udpin://127.0.0.1:{fleet.ports(i)['api_remote']}", rec, d, errors),
+                    args=(_url(fleet, i), rec, d, errors),
                 )
                 for i, d in enumerate((80.0, 120.0))
             ]
