@@ -367,7 +367,7 @@ def reproject_cmd(
     "--tile-size", "tile_m", default=250.0, show_default=True, help=_("Tile edge in metres.")
 )
 @click.option(
-    "--buffer", "buffer_m", default=30.0, show_default=True, help=_("Tile buffer in metres.")
+    "--buffer", "buffer_m", default=50.0, show_default=True, help=_("Tile buffer in metres.")
 )
 @res_opt
 @click.option(

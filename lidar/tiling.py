@@ -222,7 +222,7 @@ def run_tiled(
     out_dir: str | os.PathLike[str],
     *,
     tile_size_m: float = 250.0,
-    buffer_m: float = 30.0,
+    buffer_m: float = 50.0,
     resolution_m: float = 1.0,
     products: tuple[str, ...] = ("dtm",),
     method: str = "smrf",
@@ -237,6 +237,8 @@ def run_tiled(
 
     ``scheduler`` is a Dask distributed address (``tcp://127.0.0.1:8786``) or a
     ``distributed.Client``; otherwise a process pool of ``workers`` (default: all cores).
+    ``buffer_m`` must exceed the largest object (a roof) plus the SMRF window, or a roof cut
+    by the buffer edge cannot be opened away; 50 m holds for roofs up to about 60 m across.
     Returns the product paths, tile count, point counts and timings.
     """
     t0 = time.perf_counter()

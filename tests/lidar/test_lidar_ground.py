@@ -109,8 +109,9 @@ def test_smrf_defaults_hold_on_urban_forest_and_open_steep_terrain(
 
 def test_a_broken_threshold_would_fail_the_pins(cleaned, scene: Scene) -> None:  # type: ignore[no-untyped-def]
     # the same filter with a 5 m elevation threshold accepts roofs and crowns: Type II explodes
-    g = smrf(cleaned.x, cleaned.y, cleaned.z, SMRFParams(threshold=5.0),
-             cleaned.classification != NOISE)
+    g = smrf(
+        cleaned.x, cleaned.y, cleaned.z, SMRFParams(threshold=5.0), cleaned.classification != NOISE
+    )
     e = ground_errors(scene.truth == GROUND, g)
     assert e["type2_pct"] > 10.0
 
@@ -121,8 +122,15 @@ def test_feet_are_honoured() -> None:
 
     s = make_scene((80.0, 80.0), 4.0, seed=9)
     ft = 0.3048006096
-    feet = replace(s.cloud, x=s.cloud.x / ft, y=s.cloud.y / ft, z=s.cloud.z / ft,
-                   xy_unit_m=ft, z_unit_m=ft, crs=None)
+    feet = replace(
+        s.cloud,
+        x=s.cloud.x / ft,
+        y=s.cloud.y / ft,
+        z=s.cloud.z / ft,
+        xy_unit_m=ft,
+        z_unit_m=ft,
+        crs=None,
+    )
     gm = apply_smrf(s.cloud, SMRFOptions()).classification == GROUND
     gf = apply_smrf(feet, SMRFOptions()).classification == GROUND
     assert (gm == gf).mean() > 0.99
@@ -133,7 +141,9 @@ def _provider_agreement(name: str) -> tuple[dict[str, float], dict[str, float]]:
     c = read_cloud(LIDAR / name)
     provider = c.classification == GROUND
     blank = c.with_dims(classification=np.ones(len(c), np.uint8))
-    ours = apply_smrf(apply_outlier(blank, OutlierOptions()), SMRFOptions()).classification == GROUND
+    ours = (
+        apply_smrf(apply_outlier(blank, OutlierOptions()), SMRFOptions()).classification == GROUND
+    )
     raw = ground_errors(provider, ours)
     # the providers label only part of the bare earth as ground (66 % of autzen's "non-ground"
     # points lie within 0.3 m of its ground TIN): compare also on the unambiguous points

@@ -20,7 +20,9 @@ LIDAR = Path("/work/shared/data/lidar")
 @pytest.mark.parametrize(
     ("fmt", "version", "suffix"), [(3, "1.2", ".laz"), (1, "1.3", ".las"), (6, "1.4", ".laz")]
 )
-def test_round_trip_keeps_points_scales_and_crs(tmp_path: Path, fmt: int, version: str, suffix: str) -> None:
+def test_round_trip_keeps_points_scales_and_crs(
+    tmp_path: Path, fmt: int, version: str, suffix: str
+) -> None:
     from dataclasses import replace
 
     s = make_scene((40.0, 40.0), 3.0, seed=2)

@@ -39,7 +39,9 @@ def test_tin_reproduces_a_plane_and_fills_gaps() -> None:
     s = tin_surface(grid, x[keep], y[keep], z[keep])
     cx, cy = grid.centres()
     hull = MultiPoint(np.column_stack([x[keep], y[keep]])).convex_hull
-    inside = np.array([hull.contains(Point(a, b)) for a, b in zip(cx.ravel()[::7], cy.ravel()[::7])])
+    inside = np.array(
+        [hull.contains(Point(a, b)) for a, b in zip(cx.ravel()[::7], cy.ravel()[::7])]
+    )
     assert np.isfinite(s.ravel()[::7][inside]).all()  # no holes inside the hull
     ok = np.isfinite(s)
     err = np.abs(s[ok] - (100 + 0.2 * cx[ok] - 0.1 * cy[ok]))
@@ -52,7 +54,9 @@ def test_tin_reproduces_a_plane_and_fills_gaps() -> None:
     assert np.nanpercentile(ie, 50) < 0.1 and np.nanmax(ie) < 1.0  # IDW flattens at the rim
 
 
-def test_dtm_cog_has_crs_nodata_and_truth(truth_classified: PointCloud, scene: Scene, tmp_path: Path) -> None:
+def test_dtm_cog_has_crs_nodata_and_truth(
+    truth_classified: PointCloud, scene: Scene, tmp_path: Path
+) -> None:
     out = tmp_path / "dtm.tif"
     info = write_product(truth_classified, "dtm", out, resolution_m=1.0)
     with rasterio.open(out) as src:

@@ -1,0 +1,96 @@
+"""Point filters: crop, outliers, voxel thinning, ranges and returns, reprojection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import shapely
+
+from dronekit_plzen.errors import BadInputError
+from lidar.classify import eigen_features
+from lidar.filters import (
+    crop_bounds_mask,
+    crop_polygon_mask,
+    radius_outliers,
+    range_mask,
+    reproject,
+    returns_mask,
+    statistical_outliers,
+    voxel_thin,
+)
+from lidar.synthetic import Scene
+
+
+def test_crop_polygon_and_bounds() -> None:
+    x, y = np.meshgrid(np.arange(0, 10.0), np.arange(0, 10.0))
+    x, y = x.ravel(), y.ravel()
+    tri = "POLYGON ((0 0, 9 0, 0 9, 0 0))"
+    m = crop_polygon_mask(x, y, tri)
+    assert m.sum() == 55  # the lattice points on or below x + y = 9
+    assert crop_bounds_mask(x, y, (2, 2, 4, 5)).sum() == 3 * 4
+    with pytest.raises(BadInputError, match="invalid"):
+        crop_polygon_mask(x, y, "POLYGON ((0 0, 5 5, 5 0, 0 5, 0 0))")  # a bow tie
+
+
+def test_outliers_find_isolated_points() -> None:
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(0, 10, (5000, 3)) * [1, 1, 0.1]
+    far = np.array([[5, 5, 40.0], [1, 9, -30.0]])
+    xyz = np.vstack([pts, far])
+    s = statistical_outliers(xyz)
+    r = radius_outliers(xyz, radius=1.0, min_k=2)
+    assert s[-2:].all() and r[-2:].all()
+    assert s[:-2].mean() < 0.01 and r[:-2].mean() < 0.01
+
+
+def test_voxel_keeps_one_point_per_voxel() -> None:
+    rng = np.random.default_rng(4)
+    xyz = rng.uniform(0, 4, (20000, 3))
+    keep = voxel_thin(xyz, 1.0)
+    assert len(keep) == 64
+    ijk = np.floor(xyz[keep]).astype(int)
+    assert len({tuple(v) for v in ijk}) == 64
+
+
+def test_ranges_and_returns(scene: Scene) -> None:
+    c = scene.cloud.with_dims(classification=scene.truth)
+    m = range_mask(c, "Classification[2:2], Classification[6:6]")
+    assert np.array_equal(m, np.isin(scene.truth, [2, 6]))
+    m2 = range_mask(c, "Classification[2:6], !Classification[3:5]")
+    assert np.array_equal(m2, np.isin(scene.truth, [2, 6]))
+    last = returns_mask(c.dims["return_number"], c.dims["number_of_returns"], "last")
+    assert np.all(c.dims["return_number"][last] == c.dims["number_of_returns"][last])
+    with pytest.raises(BadInputError):
+        range_mask(c, "Classification(2)")
+
+
+def test_reproject_utm_to_sjtsk_and_back(scene: Scene) -> None:
+    c = scene.cloud
+    s = reproject(c, "EPSG:5514")
+    back = reproject(s, "EPSG:32633")
+    # PROJ picks datum operations per direction: the round trip closes to ~1.2 mm
+    assert np.max(np.hypot(back.x - c.x, back.y - c.y)) < 0.005
+    assert np.array_equal(s.z, c.z)
+    # distances are (nearly) preserved between two conformal projections at Plzeň
+    d_utm = np.hypot(c.x[1] - c.x[0], c.y[1] - c.y[0])
+    d_kr = np.hypot(s.x[1] - s.x[0], s.y[1] - s.y[0])
+    assert d_kr == pytest.approx(d_utm, rel=1e-3)
+
+
+def test_reproject_feet_to_metres_converts_heights() -> None:
+    from lidar.io import read_cloud
+
+    az = read_cloud("/work/shared/data/lidar/autzen_trim.laz")
+    m = reproject(az, "EPSG:32610")
+    assert m.z_unit_m == 1.0
+    assert np.allclose(m.z, az.z * 0.3048, atol=1e-3)
+
+
+def test_planarity_of_a_roof_versus_a_crown() -> None:
+    rng = np.random.default_rng(5)
+    roof = np.column_stack([rng.uniform(0, 10, 500), rng.uniform(0, 10, 500), np.full(500, 10.0)])
+    crown = rng.normal(0, 2, (500, 3)) + [30, 30, 15]
+    f = eigen_features(np.vstack([roof, crown]), k=12)
+    assert np.median(f["scattering"][:500]) < 0.01 < np.median(f["scattering"][500:])
+    assert np.median(f["verticality"][:500]) < 0.05
+    assert shapely is not None
