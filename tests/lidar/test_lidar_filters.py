@@ -89,7 +89,7 @@ def test_reproject_feet_to_metres_converts_heights() -> None:
 def test_planarity_of_a_roof_versus_a_crown() -> None:
     rng = np.random.default_rng(5)
     roof = np.column_stack([rng.uniform(0, 10, 500), rng.uniform(0, 10, 500), np.full(500, 10.0)])
-    crown = rng.normal(0, 2, (500, 3)) + [30, 30, 15]
+    crown = rng.normal(0, 2, (500, 3)) + np.array([30.0, 30.0, 15.0])
     f = eigen_features(np.vstack([roof, crown]), k=12)
     assert np.median(f["scattering"][:500]) < 0.01 < np.median(f["scattering"][500:])
     assert np.median(f["verticality"][:500]) < 0.05
