@@ -199,10 +199,11 @@ class Recorder:
                     stopping = True
                     break
                 msg, t_s = item
-                if tlog is not None:
+                frame = msg.get_msgbuf() if hasattr(msg, "get_msgbuf") else None
+                if tlog is not None and frame:
                     try:
-                        tlog.write(t_s, bytes(msg.get_msgbuf()))
-                    except (OSError, AttributeError) as exc:
+                        tlog.write(t_s, bytes(frame))
+                    except OSError as exc:
                         self._report(storage_error(exc, tlog.path))
                 self._builder.feed(msg, t_s)
             if self._builder.out:
