@@ -109,6 +109,7 @@ class Recorder:
         self._backoff_s = 0.0
         self._stop_deadline = math.inf
         self._count_lock = threading.Lock()
+        self._last_report_s = -math.inf
 
     # -- lifecycle -----------------------------------------------------------------------------
     def start(self) -> Recorder:
@@ -282,9 +283,13 @@ class Recorder:
 
     def _report(self, err: StorageError) -> None:
         self.status.errors += 1
-        if self.status.last_error != str(err):
-            log.warning("recorder: %s", err)
+        now = time.monotonic()
+        fresh = self.status.last_error != str(err) or now - self._last_report_s >= 5.0
         self.status.last_error = str(err)
+        if not fresh:  # the same problem again: at most one report every 5 s
+            return
+        self._last_report_s = now
+        log.warning("recorder: %s", err)
         if self.on_error is not None:
             self.on_error(err)
 
