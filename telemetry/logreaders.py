@@ -195,7 +195,11 @@ def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
         cols["lat_deg"] = np.array([m.Lat for m in pos], float)
         cols["lon_deg"] = np.array([m.Lng for m in pos], float)
         cols["alt_amsl_m"] = np.array([m.Alt for m in pos], float)
-        cols["rel_alt_m"] = np.array([m.RelHomeAlt for m in pos], float)
+        # RelHomeAlt since ArduPilot 3.6; older logs: RelAlt; else relative to the first fix
+        rel = [getattr(m, "RelHomeAlt", getattr(m, "RelAlt", math.nan)) for m in pos]
+        cols["rel_alt_m"] = np.array(rel, float)
+        if not np.isfinite(cols["rel_alt_m"]).any():
+            cols["rel_alt_m"] = cols["alt_amsl_m"] - cols["alt_amsl_m"][0]
     else:
         t = np.array([m.TimeUS for m in gps], float) * 1e-6 + offset
         cols = empty_columns(t.size)
