@@ -54,7 +54,12 @@ def make_codec() -> Any:
 
 
 def _frame_len(data: bytes | memoryview, p: int) -> int:
-    """Length of the MAVLink frame starting at ``p`` (0 when the magic is wrong)."""
+    """Length of the MAVLink frame starting at ``p`` (0 when the magic is wrong).
+
+    A header cut off by the end of the data gives a length reaching past the end.
+    """
+    if p + 3 > len(data):
+        return len(data) - p + 1
     magic = data[p]
     if magic == _V1:
         return data[p + 1] + 8

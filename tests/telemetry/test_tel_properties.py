@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from telemetry.segment import find_flights
@@ -44,7 +44,7 @@ def test_segments_lie_inside_armed_runs_and_never_overlap(
     assert covered.sum() == a.sum()  # every armed sample belongs to exactly one flight
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     edits=st.lists(
         st.tuples(st.integers(0, len(_HEAD) - 1), st.binary(min_size=1, max_size=64)),
@@ -53,6 +53,7 @@ def test_segments_lie_inside_armed_runs_and_never_overlap(
     ),
     cut=st.integers(1000, len(_HEAD)),
 )
+@example(edits=[(0, b"\x00")], cut=22336)  # a header cut right after its magic (found here)
 def test_tlog_codec_survives_any_damage(edits: list[tuple[int, bytes]], cut: int) -> None:
     data = bytearray(_HEAD)
     for at, junk in edits:
