@@ -175,3 +175,20 @@ def test_cli_truncated_file_leaves_no_partial_output(tmp_path: Path) -> None:
     assert isinstance(r.exception, CorruptFileError) and r.exception.exit_code == 2
     assert "cut.laz" in str(r.exception)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.laz"]
+
+
+def test_demo_products_writes_four_cogs(tmp_path: Path) -> None:
+    import rasterio
+
+    from lidar.products import demo_products
+
+    res = demo_products(LIDAR / "MixedConifer.laz", tmp_path / "out", resolution_m=2.0)
+    assert res["points"] == 37657 and res["ground_points"] > 3000
+    for k in ("dtm", "dsm", "chm", "hillshade"):
+        with rasterio.open(res[k]) as src:
+            assert src.crs.to_epsg() == 26912 and src.res == (2.0, 2.0)
+            assert src.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+    with rasterio.open(res["chm"]) as src:
+        chm = src.read(1, masked=True)
+    # MixedConifer is a conifer stand: canopy up to ~30 m
+    assert 20.0 < float(chm.max()) < 40.0
