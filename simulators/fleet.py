@@ -71,41 +71,35 @@ class SimVehicle:
         """Set a parameter as a PARAM_SET would (BadInputError if unknown or out of range)."""
         self.fleet.call(lambda: self.model.set_param(name, float(value)))
 
-    def set_battery(self, capacity_mah: float, hover_current_a: float | None = None) -> None:
+    def set_battery(
+        self,
+        capacity_mah: float,
+        hover_current_a: float | None = None,
+        cells: int | None = None,
+        remaining_pct: float = 100.0,
+    ) -> None:
         """Fit a different battery pack (and airframe hover current) while on the ground.
 
         The autopilot's own ``BAT1_CAPACITY``/``BATT_CAPACITY`` only tell the estimator what is
-        fitted; this changes what the simulated airframe really carries.
+        fitted; this changes what the simulated airframe really carries. ``remaining_pct`` is
+        the pack's state of charge.
         """
         if capacity_mah <= 0 or (hover_current_a is not None and hover_current_a <= 0):
             raise BadInputError("battery capacity and hover current must be positive")
+        if not 0.0 <= remaining_pct <= 100.0:
+            raise BadInputError(f"battery charge must be 0..100 %, got {remaining_pct}")
 
         def fit() -> None:
-            self.model.battery.capacity_mah = float(capacity_mah)
-            self.model.battery.consumed_mah = 0.0
-            if hover_current_a is not None:
-                self.model.hover_current_a = float(hover_current_a)
-
-        self.fleet.call(fit)
-
-    def set_battery(
-        self, capacity_mah: float, cells: int | None = None, remaining_pct: float = 100.0
-    ) -> None:
-        """Fit a different pack: capacity (mAh), optional cell count, state of charge (%)."""
-        if capacity_mah <= 0 or not 0.0 <= remaining_pct <= 100.0:
-            raise BadInputError(
-                f"battery: capacity {capacity_mah} mAh and charge {remaining_pct} % are invalid"
-            )
-
-        def apply() -> None:
             bat = self.model.battery
             bat.capacity_mah = float(capacity_mah)
             bat.consumed_mah = capacity_mah * (1.0 - remaining_pct / 100.0)
             bat.soc_offset = 0.0
             if cells is not None:
                 bat.cells = int(cells)
+            if hover_current_a is not None:
+                self.model.hover_current_a = float(hover_current_a)
 
-        self.fleet.call(apply)
+        self.fleet.call(fit)
 
     def set_signing_key(self, key: bytes | None) -> None:
         """Enable (32-byte key) or disable MAVLink 2 signing on all links of this vehicle."""

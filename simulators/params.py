@@ -61,6 +61,7 @@ def px4_defaults(sysid: int) -> dict[str, Param]:
         "RTL_DESCEND_ALT": _f(30.0, 2.0, 100.0),
         "RTL_LAND_DELAY": _f(0.0, -1.0, 300.0),
         "COM_DISARM_LAND": _f(2.0, -1.0, 20.0),
+        "COM_DISARM_PRFLT": _f(10.0, -1.0, 120.0),
         "COM_DL_LOSS_T": _f(10.0, 5.0, 300.0),
         "NAV_DLL_ACT": _i(0, 0, 6),
         "COM_LOW_BAT_ACT": _i(0, 0, 3),

@@ -421,10 +421,6 @@ class VehicleModel:
         if name in ("SIM_WIND_SPD", "SIM_WIND_DIR"):
             e, n = Wind.from_direction(self.p("SIM_WIND_SPD"), self.p("SIM_WIND_DIR"))
             self.wind.steady_e_m_s, self.wind.steady_n_m_s = e, n
-        if name in ("BAT1_CAPACITY", "BATT_CAPACITY") and value > 0:
-            self.battery.capacity_mah = value
-        if name in ("BAT1_N_CELLS",):
-            self.battery.cells = int(value)
         if name == "SIM_GPS_DISABLE":
             self.gps.lost_until_s = math.inf if value else -1.0
         self.events.append(Event("param", {"name": name}))
@@ -529,7 +525,8 @@ class VehicleModel:
     def _auto_disarm_s(self) -> float:
         if self.px4:
             if self.armed_since_s >= self.landed_since_s - 1e-9:
-                return 10.0  # COM_DISARM_PRFLT: never took off
+                pre = self.p("COM_DISARM_PRFLT")  # armed but never took off
+                return pre if pre > 0 else math.inf
             v = self.p("COM_DISARM_LAND")
             return v if v > 0 else math.inf
         if self.armed_since_s >= self.landed_since_s - 1e-9:

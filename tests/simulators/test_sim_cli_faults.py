@@ -163,9 +163,15 @@ def test_set_battery_and_capacity_param():
     v.set_battery(16000.0, remaining_pct=50.0)
     fleet.run_for(0.1)
     assert v.state.battery_remaining_pct == pytest.approx(50.0, abs=0.1)
-    v.set_param("BAT1_CAPACITY", 8000.0)
+    v.set_param("BAT1_CAPACITY", 8000.0)  # tells the estimator only; the pack stays 16 Ah
     fleet.run_for(0.1)
-    assert v.state.battery_remaining_pct == pytest.approx(0.0, abs=0.1)  # 8 Ah consumed of 8 Ah
+    assert v.state.battery_remaining_pct == pytest.approx(50.0, abs=0.1)
+    v.set_battery(16000.0, hover_current_a=30.0)
+    fleet.run_for(4.0)  # GPS fix
+    assert v.model.arm() == 0
+    v.model.takeoff(float("nan"))
+    fleet.run_for(60.0)
+    assert 480 < v.state.battery_consumed_mah < 530  # 30 A for ~1 minute in the air
     with pytest.raises(BadInputError):
         v.set_battery(-5.0)
     with pytest.raises(BadInputError, match="outside"):
