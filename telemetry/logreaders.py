@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -81,6 +82,11 @@ def read_tlog_content(data: bytes) -> LogContent:
 
 
 # -- DataFlash -------------------------------------------------------------------------------------
+#: DataFlash format characters pymavlink's DFReader understands, and message-name syntax
+_FMT_CHARS = set(b"BCEHILMNQZabcdefghinq")
+_FMT_NAME = re.compile(rb"[A-Z0-9_]{1,4}")
+
+
 def scan_dataflash(data: bytes, max_issues: int = 50) -> tuple[int, list[LogIssue], list[slice]]:
     """Walk the binary DataFlash records by their FMT lengths.
 
@@ -116,8 +122,18 @@ def scan_dataflash(data: bytes, max_issues: int = 50) -> tuple[int, list[LogIssu
             break
         if mtype == 128:
             ftype, flen = data[p + 3], data[p + 4]
-            if flen >= 3:
-                lengths[ftype] = flen
+            name = data[p + 5 : p + 9].rstrip(b"\0")
+            fmt = data[p + 9 : p + 25].rstrip(b"\0")
+            if flen < 3 or not _FMT_NAME.fullmatch(name) or not set(fmt) <= _FMT_CHARS:
+                # a damaged format definition would derail the reader: leave it out
+                if p > run_start:
+                    good.append(slice(run_start, p))
+                run_start = p + rlen
+                if len(issues) < max_issues:
+                    issues.append(LogIssue(p, "bad DataFlash FMT record; left out"))
+                p += rlen
+                continue
+            lengths[ftype] = flen
         count += 1
         p += rlen
     if min(p, n) > run_start:

@@ -66,3 +66,33 @@ def test_tlog_codec_survives_any_damage(edits: list[tuple[int, bytes]], cut: int
     assert stats.messages == len(offsets) <= _GOOD + 8
     for issue in stats.issues:
         assert 0 <= issue.offset < len(data)
+
+
+_BIN = (SAMPLE / "df_uob_2023-07-06_10-12-18.bin").read_bytes()[:150_000]
+_ULG = (SAMPLE / "ulg_pyulog_sample_log_small.ulg").read_bytes()[:150_000]
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    which=st.sampled_from(["bin", "ulg"]),
+    edits=st.lists(
+        st.tuples(st.integers(0, 149_999), st.binary(min_size=1, max_size=64)),
+        min_size=1,
+        max_size=6,
+    ),
+    cut=st.integers(2000, 150_000),
+)
+def test_dataflash_and_ulog_readers_survive_damage(
+    tmp_path_factory, which: str, edits: list[tuple[int, bytes]], cut: int
+) -> None:  # type: ignore[no-untyped-def]
+    from telemetry.logreaders import read_log
+
+    data = bytearray(_BIN if which == "bin" else _ULG)
+    for at, junk in edits:
+        data[at : at + len(junk)] = junk
+    data = data[:cut]
+    path = tmp_path_factory.mktemp("fz") / f"damaged.{which}"
+    path.write_bytes(bytes(data))
+    content = read_log(path, bytes(data))  # never raises on damage inside a readable file
+    for issue in content.issues:
+        assert 0 <= issue.offset <= len(data)
