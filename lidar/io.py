@@ -290,7 +290,14 @@ def _header_for(cloud: PointCloud, scale: float | None) -> laspy.LasHeader:
                 where=cloud.source,
             )
     if cloud.crs is not None:
-        header.add_crs(cloud.crs)
+        try:
+            header.add_crs(cloud.crs)
+        except Exception:  # GeoTIFF keys need an EPSG code: fall back to the OGC WKT record
+            from laspy.vlrs.known import WktCoordinateSystemVlr
+
+            header.vlrs.append(WktCoordinateSystemVlr(cloud.crs.to_wkt()))
+            if version == "1.4":
+                header.global_encoding.wkt = True
     return header
 
 

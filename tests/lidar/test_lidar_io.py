@@ -135,3 +135,11 @@ def test_copy_of_sample_reads_like_original(tmp_path: Path) -> None:
     p = tmp_path / "copy.laz"
     shutil.copy(LIDAR / "MixedConifer.laz", p)
     assert las_info(p)["point_count"] == 37657
+
+
+def test_crs_without_epsg_written_as_wkt(tmp_path: Path) -> None:
+    az = read_cloud(LIDAR / "autzen_trim.laz")  # Oregon Lambert (ft), no EPSG code
+    out = write_cloud(az.select(np.arange(2000)), tmp_path / "az.laz")
+    back = read_cloud(out)
+    assert back.crs is not None and back.crs.equals(az.crs)
+    assert back.xy_unit_m == pytest.approx(0.3048, abs=1e-5)
