@@ -145,3 +145,27 @@ def test_geotiff_round_trip(tmp_path: Path) -> None:
     assert g2 == grid and crs is not None and crs.to_epsg() == 5514
     assert np.isnan(b[1, 1]) and np.allclose(b[np.isfinite(a)], a[np.isfinite(a)])
     assert GROUND == 2
+
+
+def test_density_and_intensity(truth_classified: PointCloud, scene: Scene) -> None:
+    g = grid_for(truth_classified, 2.0)
+    dens = product(truth_classified, "density", g)
+    n_m2 = len(truth_classified) / (scene.size_m[0] * scene.size_m[1])
+    inner = dens[2:-2, 2:-2]
+    assert np.nanmean(inner) == pytest.approx(n_m2, rel=0.05)
+    inten = product(truth_classified, "intensity", g)
+    roofs = truth_classified.classification == 6
+    # roofs were generated darker (≈150) than the ground (≈300)
+    from lidar.grid import cell_stat
+
+    roof_cells = (
+        cell_stat(
+            g,
+            truth_classified.x[roofs],
+            truth_classified.y[roofs],
+            truth_classified.x[roofs],
+            "count",
+        )
+        > 3
+    )
+    assert np.nanmedian(inten[roof_cells]) < 200 < np.nanmedian(inten[~roof_cells])
