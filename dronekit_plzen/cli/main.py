@@ -48,12 +48,12 @@ class LazyGroup(click.Group):
     """A click group whose sub-commands are imported on first use."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
-        return sorted(COMMANDS)
+        return sorted(set(COMMANDS) | set(self.commands))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         entry = COMMANDS.get(cmd_name)
-        if entry is None:
-            return None
+        if entry is None:  # a command added with add_command (plugins, tests)
+            return self.commands.get(cmd_name)
         module, attr, _help = entry
         mod = importlib.import_module(module)
         cmd = getattr(mod, attr)
@@ -62,7 +62,10 @@ class LazyGroup(click.Group):
         return cmd
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
-        rows = [(name, _(COMMANDS[name][2])) for name in self.list_commands(ctx)]
+        rows = [
+            (name, _(COMMANDS[name][2]) if name in COMMANDS else self.commands[name].help or "")
+            for name in self.list_commands(ctx)
+        ]
         with formatter.section(_("Commands")):
             formatter.write_dl(rows)
 
@@ -123,8 +126,9 @@ def main(argv: list[str] | None = None) -> int:
         elif a.startswith("--lang="):
             set_language(a.split("=", 1)[1])
     try:
-        cli.main(args=args, prog_name="dronekit-plzen", standalone_mode=False)
-        code = 0
+        rv = cli.main(args=args, prog_name="dronekit-plzen", standalone_mode=False)
+        # without standalone mode click *returns* the code of a click.exceptions.Exit
+        code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
     except click.exceptions.Exit as exc:
         code = int(exc.exit_code)
     except click.exceptions.Abort:

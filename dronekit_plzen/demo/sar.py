@@ -139,26 +139,6 @@ def free_port_offset(n: int) -> int:
     raise DronekitPlzenError(_("no free MAVLink ports on 127.0.0.1"))
 
 
-class VehicleClock:
-    """Feeds the recorder with the vehicle's own clock (``time_boot_ms``), not the arrival time.
-
-    With a simulator running faster than real time, arrival times would shrink every duration
-    by the speed-up; the vehicle clock keeps flight times and rates physical.
-    """
-
-    def __init__(self, sink: Callable[[Any, float], None], epoch_s: float) -> None:
-        self.sink = sink
-        self.epoch_s = epoch_s
-        self._boot_s: dict[int, float] = {}
-
-    def __call__(self, msg: Any, recv_time_s: float) -> None:
-        sysid = msg.get_srcSystem()
-        tb = getattr(msg, "time_boot_ms", None)
-        if tb is not None:
-            self._boot_s[sysid] = tb / 1000.0
-        self.sink(msg, self.epoch_s + self._boot_s.get(sysid, 0.0))
-
-
 def run_sar_demo(opts: DemoOptions) -> DemoResult:
     """Run the whole demonstration; raises :class:`DemoStepError` naming the failed step."""
     from dronekit_plzen.demo import report as demo_report
@@ -307,9 +287,8 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
                 db_path, deployment_id=dep.id, tlog_path=out / "flights.tlog"
             ).start()
             stack.callback(recorder.stop)
-            clock = VehicleClock(recorder.on_message, epoch_s=time.time())
-            for link in fleet.links:
-                link.add_listener(clock)
+            for link in fleet.links:  # samples are timed by the vehicle clock (time_boot_ms)
+                recorder.attach(link)
             vehicles = fleet.wait_vehicles(opts.drones, timeout_s=30.0)
             by_sysid = {v.sysid: v for v in vehicles}
             for v in vehicles:

@@ -112,3 +112,15 @@ def test_nothing_outside_gui_imports_qt() -> None:
     )
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "", f"Qt imported outside gui/: {r.stdout}"
+
+
+def test_click_exit_code_is_kept() -> None:
+    @click.command(name="exit-three")
+    def exit_three() -> None:
+        raise click.exceptions.Exit(3)
+
+    cli.add_command(exit_three)
+    try:
+        assert main(["exit-three"]) == 3
+    finally:
+        cli.commands.pop("exit-three", None)
