@@ -64,6 +64,18 @@ class Gcs:
                 return msg
         raise AssertionError(f"no {types} within {timeout} s")
 
+    def wait_state(self, pred: Callable[[], bool], timeout: float = 30.0) -> bool:
+        """Wait for a simulator condition while reading telemetry (as a real GCS keeps doing)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if pred():
+                return True
+            self.heartbeat()
+            msg = self.m.recv_match(blocking=True, timeout=0.05)
+            if msg is not None and msg.get_type() != "BAD_DATA":
+                self.seen.append(msg)
+        return pred()
+
     def command(self, cmd: int, *params: float, timeout: float = 5.0) -> int:
         p = list(params) + [0.0] * (7 - len(params))
         self.m.mav.command_long_send(self.target, 1, cmd, 0, *p)
