@@ -479,6 +479,7 @@ class SimFleet:
                 for ep in self._endpoints:
                     if ep.next_due() is not None:
                         self._deliver(ep, ep.flush(now))
+                    ep.pump()
                 self._drain_calls()
                 if self.lockstep:
                     self._step_once()

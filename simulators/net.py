@@ -110,6 +110,9 @@ class Endpoint:
     def next_due(self) -> float | None:
         return self._delayed[0][0] if self._delayed else None
 
+    def pump(self) -> None:
+        """Push queued output (stream sockets); datagrams are never queued."""
+
     def _raw_send(self, data: bytes) -> None:
         raise NotImplementedError
 
@@ -181,20 +184,35 @@ class TcpServerEndpoint(Endpoint):
         self.server.setblocking(False)
         self.local_port = self.server.getsockname()[1]
         self.client: socket.socket | None = None
+        self._out = bytearray()
         self.connections = 0
         self.on_connect: object = None
+
+    #: bytes queued for a slow client before whole packets are dropped (a saturated link)
+    MAX_QUEUED = 256 * 1024
 
     def _raw_send(self, data: bytes) -> None:
         if self.client is None:
             return
+        if len(self._out) + len(data) > self.MAX_QUEUED:
+            return  # client not reading: drop whole packets, never half a frame
+        self._out += data
+        self.bytes_out += len(data)
+        self.packets_out += 1
+        self.pump()
+
+    def pump(self) -> None:
+        """Write as much of the queued output as the socket takes now."""
+        if self.client is None or not self._out:
+            return
         try:
-            self.client.sendall(data)
-            self.bytes_out += len(data)
-            self.packets_out += 1
+            n = self.client.send(self._out)
         except (BlockingIOError, InterruptedError):
-            pass  # client not reading: drop like a saturated serial link
+            return
         except OSError:
-            self._drop_pending = True
+            self._out.clear()
+            return
+        del self._out[:n]
 
     def register(self, sel: selectors.BaseSelector) -> None:
         sel.register(self.server, selectors.EVENT_READ, self)
@@ -205,6 +223,7 @@ class TcpServerEndpoint(Endpoint):
                 sel.unregister(self.client)
             self.client.close()
             self.client = None
+            self._out.clear()
             with contextlib.suppress(KeyError, ValueError):
                 sel.register(self.server, selectors.EVENT_READ, self)
 
