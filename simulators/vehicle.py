@@ -12,20 +12,19 @@ import math
 import numpy as np
 
 from dronekit_plzen import mission_items as mi
+from dronekit_plzen.errors import BadInputError
+from simulators import flight, preflight
 from simulators import modes as md
 from simulators.failsafes import check_failsafes
 from simulators.mission_exec import MissionRunner
 from simulators.mission_store import fence_geometry
 from simulators.params import Param, check_range, defaults
 from simulators.physics import (
-    GRAVITY_M_S2,
     Battery,
     Geodetic,
     Gps,
     Limits,
     Wind,
-    flight_current_a,
-    guide_velocity,
 )
 from simulators.state import SEVERITY_CRITICAL, SEVERITY_INFO, Event, VehicleState
 
@@ -80,6 +79,8 @@ class VehicleModel:
         self.gps = Gps()
         self.wind = Wind()
         self.wind_comp = [0.0, 0.0]
+        self.ground_v: tuple[float, float] = (0.0, 0.0)
+        self.air_speed_m_s = 0.0
         self.target: tuple[float, float, float] | None = None
         self.takeoff_up_m = 0.0
         self.speed_override_m_s: float | None = None
@@ -216,34 +217,7 @@ class VehicleModel:
     # ------------------------------------------------------------------ arming
     def preflight_failure(self) -> str | None:
         """The first failing pre-arm check, worded as the firmware words it, or None."""
-        if self.t_s < self.boot_until_s:
-            return (
-                "Preflight Fail: system booting" if self.px4 else "PreArm: System not initialised"
-            )
-        if not self.gps.has_fix:
-            return "Preflight Fail: GPS fix too low" if self.px4 else "PreArm: GPS 1: Bad fix"
-        if self.px4:
-            if self.battery.remaining <= self.p("BAT_CRIT_THR"):
-                return "Preflight Fail: Battery critically low"
-            if self.mode in ("AUTO.RTL", "AUTO.LAND"):
-                return "Arming denied: not possible in this mode"
-            needs_mission = self.mode == "AUTO.MISSION" or self.p("COM_ARM_MIS_REQ") > 0
-            if needs_mission and self.runner.nav_count() == 0:
-                return "Preflight Fail: No valid mission"
-            return None
-        low_v = self.p("BATT_LOW_VOLT")
-        if (low_v > 0 and self.battery.voltage_v < low_v) or (
-            self.p("BATT_ARM_VOLT") > 0 and self.battery.voltage_v < self.p("BATT_ARM_VOLT")
-        ):
-            return "PreArm: Battery 1 below minimum arming voltage"
-        if self.mode in ("RTL", "LAND", "SMART_RTL", "CIRCLE"):
-            return "Arm: Mode not armable"
-        if self.mode == "AUTO":
-            if not int(self.p("AUTO_OPTIONS")) & 1:
-                return "Arm: Mode not armable"
-            if self.runner.nav_count() == 0:
-                return "Arm: Mode requires mission"
-        return None
+        return preflight.preflight_failure(self)
 
     def arm(self, force: bool = False) -> int:
         if self.armed:
@@ -392,29 +366,11 @@ class VehicleModel:
 
     def capture(self) -> None:
         """Take one image: CAMERA_TRIGGER + CAMERA_FEEDBACK carry position and attitude."""
-        self.images += 1
-        lat, lon, alt = self.geo.to_lla(*self.pos)
-        self.events.append(
-            Event(
-                "camera",
-                {
-                    "img_idx": self.images,
-                    "lat_deg": lat,
-                    "lon_deg": lon,
-                    "alt_amsl_m": alt,
-                    "rel_alt_m": self.rel_alt_m,
-                    "roll_deg": self.roll_deg,
-                    "pitch_deg": self.pitch_deg,
-                    "yaw_deg": self.yaw_deg,
-                },
-            )
-        )
+        flight.capture(self)
 
     def set_param(self, name: str, value: float) -> None:
         """Set a parameter (BadInputError if unknown or out of range); wind params apply now."""
         if name not in self.params:
-            from dronekit_plzen.errors import BadInputError
-
             raise BadInputError(f"unknown parameter {name}")
         check_range(name, self.params[name], value)
         self.params[name].value = value
@@ -460,31 +416,7 @@ class VehicleModel:
 
     # ------------------------------------------------------------------ stepping
     def _rtl_step(self, dt_s: float) -> tuple[tuple[float, float, float] | None, float | None]:
-        e, n, up = self.rtl_target
-        if self.rtl_phase == "climb":
-            if self.pos[2] >= up - 0.5:
-                self.rtl_phase = "return"
-            return (self.pos[0], self.pos[1], up), None
-        if self.rtl_phase == "return":
-            if math.hypot(e - self.pos[0], n - self.pos[1]) < 1.0:
-                self.rtl_phase = "descend"
-            return (e, n, up), None
-        if self.rtl_phase == "descend":
-            if self.px4:
-                final = self.home[2] + min(self.p("RTL_DESCEND_ALT"), up - self.home[2])
-                delay = self.p("RTL_LAND_DELAY")
-            else:
-                final = up
-                delay = self.p("RTL_LOIT_TIME") / 1000.0
-            if self.pos[2] <= final + 0.5:
-                self.rtl_timer_s += dt_s
-                if delay >= 0 and self.rtl_timer_s >= delay:
-                    alt_final = 0.0 if self.px4 else self.p("RTL_ALT_FINAL") / 100.0
-                    self.rtl_phase = "land" if alt_final <= 0 else "final"
-            return (e, n, final), None
-        if self.rtl_phase == "final":
-            return (e, n, self.home[2] + self.p("RTL_ALT_FINAL") / 100.0), None
-        return (e, n, self.pos[2]), -self.land_speed_m_s()
+        return flight.rtl_step(self, dt_s)
 
     def step(self, dt_s: float) -> None:
         """Advance the vehicle by ``dt_s`` seconds of simulated time."""
@@ -536,126 +468,14 @@ class VehicleModel:
     def _fly(
         self, target: tuple[float, float, float] | None, vz: float | None, dt_s: float
     ) -> None:
-        lim = self.limits()
-        pos, vel = self.pos, self.vel
-        old_v = (vel[0], vel[1])
-        cmd = guide_velocity(
-            (pos[0], pos[1], pos[2]), (vel[0], vel[1], vel[2]), target, lim, dt_s, vz
-        )
-        we, wn = self.wind.at(self.t_s)
-        has_pos = self.gps.has_fix
-        k = min(1.0, dt_s / 3.0)  # position controller integrator catching up with the wind
-        self.wind_comp[0] += (we - self.wind_comp[0]) * k if has_pos else -self.wind_comp[0] * k
-        self.wind_comp[1] += (wn - self.wind_comp[1]) * k if has_pos else -self.wind_comp[1] * k
-        ge = cmd[0] + we - self.wind_comp[0]
-        gn = cmd[1] + wn - self.wind_comp[1]
-        ae, an = ge - we, gn - wn
-        vmax_air = 12.0 if self.px4 else 15.0
-        a = math.hypot(ae, an)
-        if a > vmax_air:
-            ae, an = ae * vmax_air / a, an * vmax_air / a
-            ge, gn = ae + we, an + wn
-        self.vel = [cmd[0], cmd[1], cmd[2]]
-        pos[0] += ge * dt_s
-        pos[1] += gn * dt_s
-        pos[2] += cmd[2] * dt_s
-        self._ground_v = (ge, gn)
-        self._air_speed = math.hypot(ae, an)
-        sp = math.hypot(ge, gn)
-        if sp > 1.0:
-            want = math.degrees(math.atan2(ge, gn)) % 360.0
-            d = (want - self.yaw_deg + 540.0) % 360.0 - 180.0
-            step = lim.yaw_rate_deg_s * dt_s
-            self.yaw_deg = (self.yaw_deg + max(-step, min(step, d))) % 360.0
-        acc_e = (cmd[0] - old_v[0]) / dt_s + 0.03 * ae * abs(ae)
-        acc_n = (cmd[1] - old_v[1]) / dt_s + 0.03 * an * abs(an)
-        yaw = math.radians(self.yaw_deg)
-        fwd = acc_e * math.sin(yaw) + acc_n * math.cos(yaw)
-        right = acc_e * math.cos(yaw) - acc_n * math.sin(yaw)
-        self.pitch_deg = -math.degrees(math.atan2(fwd, GRAVITY_M_S2))
-        self.roll_deg = math.degrees(math.atan2(right, GRAVITY_M_S2))
-        if pos[2] <= 0.0 and cmd[2] <= 0.0:
-            pos[2] = 0.0
-            self.vel = [0.0, 0.0, 0.0]
-            self._ground_v = (0.0, 0.0)
-            self.roll_deg = self.pitch_deg = 0.0
-            if not self.landed:
-                self.landed = True
-                self.landed_since_s = self.t_s
-                self.text("Landing detected" if self.px4 else "Land complete")
-                self.runner.on_landed()
+        flight.fly(self, target, vz, dt_s)
 
     def _battery_and_camera(self, dt_s: float, flying: bool) -> None:
-        air = getattr(self, "_air_speed", 0.0) if flying else 0.0
-        self.battery.draw(
-            flight_current_a(self.hover_current_a, air, max(0.0, self.vel[2]), flying, self.armed),
-            dt_s,
-        )
-        if flying and self.trig_dist_m > 0:
-            gv = getattr(self, "_ground_v", (0.0, 0.0))
-            self.trig_accum_m += math.hypot(gv[0], gv[1]) * dt_s
-            while self.trig_accum_m >= self.trig_dist_m:
-                self.trig_accum_m -= self.trig_dist_m
-                self.capture()
-        if (
-            self.capture_interval_s > 0
-            and self.capture_remaining != 0
-            and self.t_s >= self.capture_next_s
-        ):
-            self.capture()
-            self.capture_next_s += self.capture_interval_s
-            if self.capture_remaining > 0:
-                self.capture_remaining -= 1
+        flight.battery_and_camera(self, dt_s, flying)
 
     # ------------------------------------------------------------------ snapshot
     def snapshot(self) -> VehicleState:
-        lat, lon, alt = self.geo.to_lla(*self.pos)
-        hlat, hlon, halt = self.geo.to_lla(*self.home)
-        gv = getattr(self, "_ground_v", (0.0, 0.0)) if not self.landed else (0.0, 0.0)
-        we, wn = self.wind.at(self.t_s)
-        return VehicleState(
-            sysid=self.sysid,
-            autopilot=self.autopilot,
-            time_s=self.t_s,
-            lat_deg=lat,
-            lon_deg=lon,
-            alt_amsl_m=alt,
-            relative_alt_m=self.rel_alt_m,
-            vn_m_s=gv[1],
-            ve_m_s=gv[0],
-            vd_m_s=-self.vel[2],
-            groundspeed_m_s=math.hypot(*gv),
-            airspeed_m_s=getattr(self, "_air_speed", 0.0) if not self.landed else 0.0,
-            heading_deg=self.yaw_deg,
-            roll_deg=self.roll_deg,
-            pitch_deg=self.pitch_deg,
-            armed=self.armed,
-            mode=self.mode,
-            landed=self.landed,
-            battery_remaining_pct=100.0 * self.battery.remaining,
-            battery_voltage_v=self.battery.voltage_v,
-            battery_current_a=self.battery.current_a,
-            battery_consumed_mah=self.battery.consumed_mah,
-            gps_fix_type=self.gps.fix_type,
-            gps_satellites=self.gps.satellites,
-            home_lat_deg=hlat,
-            home_lon_deg=hlon,
-            home_alt_amsl_m=halt,
-            mission_current_seq=self.runner.seq,
-            mission_count=self.runner.wire_count(0),
-            fence_count=len(self.missions[1]),
-            rally_count=len(self.missions[2]),
-            mission_finished=self.runner.finished,
-            failsafes=tuple(sorted(self.failsafes)),
-            reached_seqs=tuple(self.runner.reached),
-            images_captured=self.images,
-            wind_e_m_s=we,
-            wind_n_m_s=wn,
-            fence_breached=self.fence_breached,
-            booting=self.t_s < self.boot_until_s,
-            signing_enabled=self.signing_enabled,
-            statustexts=tuple(self.statustexts[-20:]),
-        )
+        return flight.snapshot(self)
 
     def fence(self) -> object:
         return fence_geometry(self.missions[1], self.geo)
@@ -664,10 +484,10 @@ class VehicleModel:
     def ground_velocity(self) -> tuple[float, float]:
         if self.landed:
             return 0.0, 0.0
-        return getattr(self, "_ground_v", (0.0, 0.0))
+        return self.ground_v
 
     def air_speed(self) -> float:
-        return 0.0 if self.landed else float(getattr(self, "_air_speed", 0.0))
+        return 0.0 if self.landed else self.air_speed_m_s
 
     def snapshot_speed(self) -> tuple[float, float]:
         """(ground speed m/s, course over ground centidegrees)."""
