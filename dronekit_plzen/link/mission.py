@@ -185,6 +185,7 @@ def _upload_once(
     last_sent: int | None = None
     sent_at: dict[int, float] = {}
     highest_requested = -1
+    restart_pos: int | None = None
     progress_at = time.monotonic()
     nacked = False
     while True:
@@ -210,10 +211,28 @@ def _upload_once(
         if mtype in ("MISSION_REQUEST_INT", "MISSION_REQUEST"):
             seq = int(msg.seq)
             # a vehicle asks in order: only the awaited item or the next one is a live request;
-            # older ones are reordered/duplicated packets and answering them would only confuse
-            if seq >= count or not highest_requested <= seq <= highest_requested + 1:
+            # older ones are reordered/duplicated packets and answering them would only confuse.
+            # A request for item 0 after progress may mean the vehicle restarted the transfer
+            # (some do on a duplicated MISSION_COUNT): follow that second window too.
+            if seq >= count:
                 continue
             now = time.monotonic()
+            live = highest_requested <= seq <= highest_requested + 1
+            if not live:
+                if restart_pos is None and seq == 0 and highest_requested > 0:
+                    restart_pos = 0
+                elif restart_pos is None or not restart_pos <= seq <= restart_pos + 1:
+                    continue
+                restart_pos = max(restart_pos, seq)
+                progress_at = now
+                if restart_pos >= highest_requested:  # caught up: one window again
+                    highest_requested, restart_pos = restart_pos, None
+                _send_item(port, items[seq], seq, mission_type)
+                sent_at[seq] = now
+                last_sent = seq
+                continue
+            if seq == last_sent and now - sent_at.get(seq, -math.inf) < policy.min_item_timeout_s:
+                continue  # a duplicated request in the same burst: the item is on its way
             if last_sent is not None and seq == last_sent + 1 and last_sent in sent_at:
                 rto.sample(now - sent_at[last_sent])
             if seq > highest_requested:
