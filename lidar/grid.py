@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
-from scipy.spatial import QhullError
+from scipy.spatial import Delaunay, QhullError
 
 FloatArray = NDArray[np.float64]
 
@@ -127,11 +127,13 @@ def inpaint_linear(
         with contextlib.suppress(
             QhullError, ValueError, RuntimeError
         ):  # collinear borders: the nearest fill below
-            out[br, bc] = tin_interpolate(
+            tin = rasterize_tin(
                 jitter(np.column_stack([cc, rr]).astype(np.float64), 1.0),
                 a[rr, cc],
-                np.column_stack([bc, br]).astype(np.float64),
+                a.shape[0],
+                a.shape[1],
             )
+            out[br, bc] = tin[br, bc]
     still = ~np.isfinite(out)
     if still.any():
         near = fill_nearest(a)
@@ -146,17 +148,49 @@ def jitter(pts: FloatArray, spacing: float) -> FloatArray:
     return pts + rng.uniform(-1e-3 * spacing, 1e-3 * spacing, pts.shape)
 
 
-def tin_interpolate(pts: FloatArray, values: FloatArray, query: FloatArray) -> FloatArray:
-    """Linear interpolation on the Delaunay triangulation of ``pts`` (n×2) at ``query`` (m×2);
-    NaN outside the hull. Uses matplotlib's trapezoid-map triangle finder: scipy's
-    ``find_simplex`` first builds a per-simplex transform that costs seconds on large TINs.
-    Raises ValueError/RuntimeError for degenerate input (fewer than 3 distinct points)."""
-    import matplotlib.tri as mtri
+def rasterize_tin(pts_uv: FloatArray, values: FloatArray, rows: int, cols: int) -> FloatArray:
+    """Rasterise the linear TIN of ``pts_uv`` (fractional column, row of each point; cell
+    centres sit at integers) onto a rows × cols grid; NaN outside the triangulation.
 
-    t = mtri.Triangulation(pts[:, 0], pts[:, 1])
-    interp = mtri.LinearTriInterpolator(t, values)
-    res = interp(query[:, 0], query[:, 1])
-    return np.asarray(np.ma.filled(res.astype(np.float64), np.nan))
+    Each Delaunay triangle is scanned over the cell centres of its bounding box, all
+    triangles at once (GDAL's approach): no point location, so a million points take seconds.
+    Raises QhullError/ValueError for degenerate input (fewer than 3 non-collinear points).
+    """
+    out = np.full((rows, cols), np.nan)
+    simplices = Delaunay(pts_uv).simplices
+    a, b, c = (pts_uv[simplices[:, k]] for k in range(3))
+    lo = np.minimum(np.minimum(a, b), c)
+    hi = np.maximum(np.maximum(a, b), c)
+    c0 = np.maximum(np.ceil(lo[:, 0]).astype(np.int64), 0)
+    c1 = np.minimum(np.floor(hi[:, 0]).astype(np.int64), cols - 1)
+    r0 = np.maximum(np.ceil(lo[:, 1]).astype(np.int64), 0)
+    r1 = np.minimum(np.floor(hi[:, 1]).astype(np.int64), rows - 1)
+    nc = np.clip(c1 - c0 + 1, 0, None)
+    nr = np.clip(r1 - r0 + 1, 0, None)
+    cnt = nc * nr
+    total = int(cnt.sum())
+    if total == 0:
+        return out
+    tri = np.repeat(np.arange(simplices.shape[0]), cnt)
+    k = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+    cc = c0[tri] + k % nc[tri]
+    rr = r0[tri] + k // nc[tri]
+    v0 = b[tri] - a[tri]
+    v1 = c[tri] - a[tri]
+    v2x = cc - a[tri, 0]
+    v2y = rr - a[tri, 1]
+    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
+    good = np.abs(den) > 1e-12
+    den = np.where(good, den, 1.0)
+    wb = (v2x * v1[:, 1] - v1[:, 0] * v2y) / den
+    wc = (v0[:, 0] * v2y - v2x * v0[:, 1]) / den
+    wa = 1.0 - wb - wc
+    eps = -1e-9
+    inside = good & (wa >= eps) & (wb >= eps) & (wc >= eps)
+    vals = values[simplices[tri, 0]] * wa + values[simplices[tri, 1]] * wb
+    vals = vals + values[simplices[tri, 2]] * wc
+    out[rr[inside], cc[inside]] = vals[inside]
+    return out
 
 
 def bilinear(grid: GridSpec, surface: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:

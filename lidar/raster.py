@@ -20,7 +20,7 @@ from scipy.spatial import QhullError, cKDTree
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError
 from dronekit_plzen.i18n import _
-from lidar.grid import GridSpec, cell_stat, fill_nearest, jitter, tin_interpolate
+from lidar.grid import GridSpec, cell_stat, fill_nearest, jitter, rasterize_tin
 from lidar.io import atomic_output
 
 FloatArray = NDArray[np.float64]
@@ -65,9 +65,10 @@ def tin_surface(
     out = np.full(cx.shape, np.nan)
     if mx.size >= 3:
         try:
-            q = np.column_stack([cx.ravel(), cy.ravel()])
-            pts = jitter(np.column_stack([mx, my]), grid.res)
-            out = tin_interpolate(pts, mz, q).reshape(cx.shape)
+            uv = np.column_stack(
+                [(mx - grid.left) / grid.res - 0.5, (grid.top - my) / grid.res - 0.5]
+            )
+            out = rasterize_tin(jitter(uv, 1.0), mz, grid.rows, grid.cols)
         except (QhullError, ValueError, RuntimeError):
             pass  # degenerate (collinear) points: nearest fill below
     bad = ~np.isfinite(out)
