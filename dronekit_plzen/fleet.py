@@ -48,7 +48,7 @@ class VehicleResult:
 
 def vehicle_key(v: Vehicle) -> str:
     """A fleet-wide name: ``<url>#<sysid>`` (system ids repeat across links)."""
-    return f"{v.link.spec}#{v.sysid}"
+    return f"{v.link.name}#{v.sysid}"
 
 
 class Fleet:

@@ -176,6 +176,14 @@ class Link:
         return self._transport.local_address
 
     @property
+    def name(self) -> str:
+        """The connection string, with the port the OS chose for ``udpin://HOST:0``."""
+        addr = self._transport.local_address
+        if self.spec.scheme == "udpin" and self.spec.port == 0 and addr is not None:
+            return f"udpin://{self.spec.host}:{addr[1]}"
+        return str(self.spec)
+
+    @property
     def closed(self) -> bool:
         return self._stop.is_set()
 
