@@ -66,7 +66,7 @@ def eigen_features(xyz: FloatArray, *, k: int = 10, batch: int = 200_000) -> dic
     if n < 3:
         return out
     kk = min(k, n)
-    tree = cKDTree(xyz)
+    tree = cKDTree(xyz, balanced_tree=False, compact_nodes=False)
     for s in range(0, n, batch):
         e = min(n, s + batch)
         _d, idx = tree.query(xyz[s:e], k=kk, workers=-1)

@@ -84,7 +84,9 @@ def statistical_outliers(
     n = xyz.shape[0]
     if n <= k:
         return np.zeros(n, dtype=bool)
-    d, _i = cKDTree(xyz).query(xyz, k=k + 1, workers=-1)
+    # an unbalanced, non-compact tree builds ~4x faster with identical neighbours
+    tree = cKDTree(xyz, balanced_tree=False, compact_nodes=False)
+    d, _i = tree.query(xyz, k=k + 1, workers=-1)
     mean_d = d[:, 1:].mean(axis=1)
     limit = mean_d.mean() + multiplier * mean_d.std()
     return np.asarray(mean_d > limit)
@@ -95,7 +97,9 @@ def radius_outliers(xyz: NDArray[np.float64], *, radius: float = 1.0, min_k: int
     n = xyz.shape[0]
     if n == 0:
         return np.zeros(0, dtype=bool)
-    counts = cKDTree(xyz).query_ball_point(xyz, r=radius, return_length=True, workers=-1)
+    counts = cKDTree(xyz, balanced_tree=False, compact_nodes=False).query_ball_point(
+        xyz, r=radius, return_length=True, workers=-1
+    )
     return np.asarray(counts - 1 < min_k)
 
 
