@@ -22,26 +22,11 @@ import sqlite_utils
 from dronekit_plzen.errors import StorageError
 from dronekit_plzen.i18n import _
 from telemetry.schema import LATEST_VERSION, current_version, migrate, utc_now_iso
+from telemetry.track import SAMPLE_FIELDS
 
 #: columns of the ``samples`` table in the order :meth:`Store.insert_samples` expects
-SAMPLE_COLUMNS: tuple[str, ...] = (
-    "vehicle_id",
-    "flight_id",
-    "source_id",
-    "t_s",
-    "lat_deg",
-    "lon_deg",
-    "alt_amsl_m",
-    "rel_alt_m",
-    "groundspeed_m_s",
-    "climb_m_s",
-    "heading_deg",
-    "voltage_v",
-    "current_a",
-    "battery_pct",
-    "consumed_mah",
-    "armed",
-)
+#: the samples table's columns: ids, then the measured fields in the track builder's order
+SAMPLE_COLUMNS: tuple[str, ...] = ("vehicle_id", "flight_id", "source_id", *SAMPLE_FIELDS[1:])
 EVENT_COLUMNS: tuple[str, ...] = (
     "vehicle_id",
     "flight_id",
