@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import struct
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -109,12 +110,50 @@ def check_crs_plausible(crs: CRS | None, bounds: tuple[float, ...], path: str) -
         )
 
 
-def _open(path: str | os.PathLike[str]) -> laspy.LasReader:
-    p = Path(path)
+def _check_layout(p: Path) -> None:
+    """Fail on a file cut short: its header, VLRs and (LAS 1.4) EVLRs must lie inside it.
+
+    laspy opens such a file without complaint (it reads EVLRs lazily) and a COPC reader then
+    silently finds no hierarchy, i.e. no points; checking the byte layout up front names the file.
+    """
+    size = p.stat().st_size
+    with p.open("rb") as fh:
+        head = fh.read(375)
+        if head[:4] != b"LASF":
+            return  # not LAS at all: laspy's own error says so
+        need = 227 if len(head) < 227 else struct.unpack_from("<I", head, 96)[0]
+        if len(head) >= 26 and (head[24], head[25]) >= (1, 4):
+            need = max(need, 375)
+            if len(head) == 375:
+                pos, count = struct.unpack_from("<QI", head, 235)  # first EVLR, EVLR count
+                for _i in range(count if pos else 0):
+                    fh.seek(pos)
+                    evlr = fh.read(60)
+                    pos += 60 + (struct.unpack_from("<Q", evlr, 20)[0] if len(evlr) == 60 else 0)
+                    need = max(need, pos)
+                    if pos > size:
+                        break
+    if size < need:
+        raise CorruptFileError(
+            _("truncated: the file has {size} bytes, its header and records need {need}").format(
+                size=size, need=need
+            ),
+            where=str(p),
+            offset=size,
+        )
+
+
+def _check_file(p: Path) -> None:
     if not p.exists():
         raise BadInputError(_("file not found"), where=str(p))
     if p.stat().st_size == 0:
         raise CorruptFileError(_("the file is empty (0 bytes)"), where=str(p), offset=0)
+    _check_layout(p)
+
+
+def _open(path: str | os.PathLike[str]) -> laspy.LasReader:
+    p = Path(path)
+    _check_file(p)
     try:
         return laspy.open(str(p))
     except Exception as exc:
@@ -215,26 +254,62 @@ def read_cloud(
 
 
 def read_copc(
-    path: str | os.PathLike[str], bounds: tuple[float, float, float, float], *, crs: Any = None
+    path: str | os.PathLike[str],
+    bounds: tuple[float, float, float, float],
+    *,
+    crs: Any = None,
+    check_crs: bool = True,
 ) -> PointCloud:
     """Read the points of a COPC file inside 2-D ``bounds`` (minx, miny, maxx, maxy) by octree.
 
-    Uses ``laspy.CopcReader``; a plain (non-COPC) LAZ file raises :class:`BadInputError`.
+    Bounds are inclusive and in the file's coordinates; only the octree nodes that overlap them
+    are read. Uses ``laspy.CopcReader``; a plain (non-COPC) LAZ file raises
+    :class:`BadInputError`, a truncated or damaged one :class:`CorruptFileError`.
     """
-    where = str(path)
-    try:
-        reader = laspy.CopcReader.open(where)
-    except Exception as exc:
-        raise BadInputError(_("not a COPC file: {err}").format(err=exc), where=where) from exc
-    with reader:
-        header = reader.header
-        c = resolve_crs(header, where, crs)
-        q = laspy.copc.Bounds(
-            mins=np.array([bounds[0], bounds[1]]), maxs=np.array([bounds[2], bounds[3]])
+    p = Path(path)
+    where = str(p)
+    b = np.asarray(bounds, dtype=np.float64)
+    if b.shape != (4,) or not np.all(np.isfinite(b)) or b[0] > b[2] or b[1] > b[3]:
+        raise BadInputError(
+            _("bounds must be (minx, miny, maxx, maxy) with min <= max: {b}").format(b=bounds),
+            where=where,
         )
-        pts = reader.query(bounds=q)
-        names = [n for n in header.point_format.dimension_names if n not in _SKIP]
-        return _to_cloud(pts, _meta(header, where, c), names)
+    _check_file(p)
+    with p.open("rb") as fh:  # our handle: laspy leaks its own when the header is not COPC
+        try:
+            reader = laspy.CopcReader.open(fh)
+        except Exception as exc:
+            raise BadInputError(_("not a COPC file: {err}").format(err=exc), where=where) from exc
+        with reader:
+            size = p.stat().st_size
+            info = reader.copc_info
+            ends = [info.hierarchy_root_offset + info.hierarchy_root_size] + [
+                e.offset + e.byte_size for e in reader.root_page.entries.values() if e.point_count
+            ]
+            if max(ends) > size:
+                raise CorruptFileError(
+                    _(
+                        "truncated: the file has {size} bytes, its header and records need {need}"
+                    ).format(size=size, need=max(ends)),
+                    where=where,
+                    offset=size,
+                )
+            header = reader.header
+            c = resolve_crs(header, where, crs)
+            if check_crs:
+                check_crs_plausible(c, (*header.mins, *header.maxs), where)
+            q = laspy.copc.Bounds(mins=b[:2], maxs=b[2:])
+            try:
+                pts = reader.query(bounds=q)
+            except Exception as exc:
+                raise CorruptFileError(
+                    _("damaged COPC point data: {err}").format(err=exc), where=where
+                ) from exc
+            # laspy compares integer coordinates with rounded bounds: trim to the exact bounds
+            x, y = np.asarray(pts.x), np.asarray(pts.y)
+            keep = (x >= b[0]) & (x <= b[2]) & (y >= b[1]) & (y <= b[3])
+            names = [n for n in header.point_format.dimension_names if n not in _SKIP]
+            return _to_cloud(pts[keep], _meta(header, where, c), names)
 
 
 def las_info(path: str | os.PathLike[str], *, crs: Any = None) -> dict[str, Any]:
