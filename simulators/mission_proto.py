@@ -2,13 +2,44 @@
 
 PX4 requests items with MISSION_REQUEST_INT; ArduPilot with the legacy MISSION_REQUEST and
 reports its home position as item 0 of the MISSION type. Items may arrive as MISSION_ITEM_INT
-or legacy MISSION_ITEM. Errors end the transfer with a MISSION_ACK carrying the
-MAV_MISSION_RESULT (bad sequence, no space, unsupported frame or command).
+or legacy MISSION_ITEM. An invalid item ends the transfer with a MISSION_ACK carrying the
+MAV_MISSION_RESULT (no space, unsupported frame or command, invalid parameter).
+
+Upload robustness follows the MAVLink mission protocol and what the two firmwares do
+(PX4 ``src/modules/mavlink/mavlink_mission.cpp``, ArduPilot
+``libraries/GCS_MAVLink/MissionItemProtocol.cpp``); the differences matter to a GCS:
+
+=========================  ===========================================  ===========================
+situation                  PX4 flavour                                  ArduPilot flavour
+=========================  ===========================================  ===========================
+item re-request timer      0.25 s (MAVLINK_MISSION_RETRY_TIMEOUT)       1 s (wp_recv_timeout)
+abort after no progress    5 s: STATUSTEXT "Operation timeout", no ACK  8 s: ACK OPERATION_CANCELLED
+older/duplicate item       dropped silently (the timer re-requests)     ACK INVALID_SEQUENCE, kept
+item ahead of the awaited  ACK INVALID_SEQUENCE (*), kept               ACK INVALID_SEQUENCE, kept
+last item again after ACK  final ACK ACCEPTED re-sent (lost ACK)        ACK ERROR (not receiving)
+MISSION_COUNT, at item 0   request for item 0 re-sent (**)              transfer restarted
+MISSION_COUNT, later       ACK ERROR + "Busy", transfer continues       transfer restarted
+MISSION_COUNT, other GCS   ACK ERROR                                    ACK DENIED
+download/clear meanwhile   ignored with a STATUSTEXT                    ACK DENIED / ACK ERROR
+GCS ACK CANCELLED          transfer ended                               (ignored)
+=========================  ===========================================  ===========================
+
+(*) PX4 drops an item *ahead* of the awaited one silently too; we NACK it (without ending
+the transfer) because only a faulty GCS sends one: items go out on request, so loss,
+duplication and reordering only ever deliver older items.
+(**) when the repeated MISSION_COUNT carries another count or type we restart with it
+(PX4 would keep the first count).
+
+Timers run on ``server.clock_s`` (see :class:`simulators.protocol.VehicleServer`), the
+vehicle's simulated clock as in SITL: deterministic in lockstep, the wall clock times the
+speedup in real time (at 20x PX4 re-requests every 12.5 ms of wall time). The abort timer
+is checked before the re-request timer, so re-requesting never postpones the abort (PX4
+issue #27132); a late copy of an item after an aborted upload is answered with an error,
+never with ACCEPTED (PX4 pull request #28738).
 """
 
 from __future__ import annotations
 
-import time
 from typing import TYPE_CHECKING, Any
 
 from pymavlink.dialects.v20 import ardupilotmega as mav
@@ -17,6 +48,8 @@ from dronekit_plzen import mission_items as mi
 from simulators.mission_store import (
     MAX_ITEMS,
     MISSION_ACCEPTED,
+    MISSION_DENIED,
+    MISSION_ERROR,
     MISSION_INVALID_SEQUENCE,
     MISSION_NO_SPACE,
     MISSION_OPERATION_CANCELLED,
@@ -24,17 +57,32 @@ from simulators.mission_store import (
 )
 
 if TYPE_CHECKING:
-    from simulators.protocol import Link, VehicleServer
+    from simulators.protocol import Link, Transfer, VehicleServer
 
-RETRY_S = 1.5
-MAX_RETRIES = 5
+PX4_RETRY_S = 0.25  # MAVLINK_MISSION_RETRY_TIMEOUT_DEFAULT
+PX4_TIMEOUT_S = 5.0  # MAVLINK_MISSION_PROTOCOL_TIMEOUT_DEFAULT
+ARDUPILOT_RETRY_S = 1.0  # wp_recv_timeout_ms (1000 + stream slowdown)
+ARDUPILOT_TIMEOUT_S = 8.0  # upload_timeout_ms
+
+_CRITICAL = mav.MAV_SEVERITY_CRITICAL
+_INFO = mav.MAV_SEVERITY_INFO
+
+
+def timers_s(px4: bool) -> tuple[float, float]:
+    """(item re-request interval, abort after no progress) of a flavour, in seconds."""
+    return (PX4_RETRY_S, PX4_TIMEOUT_S) if px4 else (ARDUPILOT_RETRY_S, ARDUPILOT_TIMEOUT_S)
 
 
 def _ack(link: Link, partner: tuple[int, int], result: int, mission_type: int) -> None:
     link.send(link.codec.mission_ack_encode(partner[0], partner[1], result, mission_type))
 
 
+def _text(link: Link, severity: int, text: str) -> None:
+    link.send(link.codec.statustext_encode(severity, text.encode()[:50]))
+
+
 def _request(server: VehicleServer, link: Link) -> None:
+    """Request the awaited item (PX4: MISSION_REQUEST_INT; ArduPilot: legacy MISSION_REQUEST)."""
     up = link.upload
     assert up is not None
     seq = len(up.items)
@@ -43,20 +91,25 @@ def _request(server: VehicleServer, link: Link) -> None:
         link.send(c.mission_request_int_encode(up.partner[0], up.partner[1], seq, up.mission_type))
     else:
         link.send(c.mission_request_encode(up.partner[0], up.partner[1], seq, up.mission_type))
-    up.last_request_wall = time.monotonic()
+    up.last_request_s = server.clock_s()
 
 
 def retry(server: VehicleServer, link: Link) -> None:
-    """Re-request the awaited item after a silence (wall clock: this faces the network)."""
+    """Abort a stalled upload, else re-request the awaited item after the flavour's interval."""
     up = link.upload
-    if up is None or time.monotonic() - up.last_request_wall < RETRY_S:
+    if up is None:
         return
-    up.retries += 1
-    if up.retries > MAX_RETRIES:
-        _ack(link, up.partner, MISSION_OPERATION_CANCELLED, up.mission_type)
+    now = server.clock_s()
+    retry_s, timeout_s = timers_s(server.vm.px4)
+    if now - up.last_recv_s > timeout_s:
         link.upload = None
+        if server.vm.px4:
+            _text(link, _CRITICAL, "Operation timeout")
+        else:
+            _ack(link, up.partner, MISSION_OPERATION_CANCELLED, up.mission_type)
         return
-    _request(server, link)
+    if now - up.last_request_s > retry_s:
+        _request(server, link)
 
 
 def _home_item(server: VehicleServer) -> mi.MissionItem:
@@ -89,6 +142,145 @@ def _mc_event() -> Any:
     return Event("mission_current", {"seq": 0})
 
 
+def _busy(server: VehicleServer, link: Link, partner: tuple[int, int], mtype: int) -> bool:
+    """True (and the firmware's answer sent) when an upload blocks a download or a clear."""
+    up = link.upload
+    if up is None:
+        return False
+    if server.vm.px4:
+        _text(link, _INFO, "Mission download request ignored, already active")
+        return True
+    if up.mission_type != mtype:  # ArduPilot keeps one transfer state per mission type
+        return False
+    _ack(link, partner, MISSION_DENIED, mtype)
+    return True
+
+
+def _on_count(
+    server: VehicleServer, link: Link, msg: Any, partner: tuple[int, int], mtype: int
+) -> None:
+    vm = server.vm
+    now = server.clock_s()
+    count = int(msg.count)
+    up = link.upload
+    if up is not None:
+        if partner != up.partner:
+            _ack(link, partner, MISSION_ERROR if vm.px4 else MISSION_DENIED, mtype)
+            return
+        if vm.px4:
+            up.last_recv_s = now
+            if up.items:  # PX4 refuses a second MISSION_COUNT mid-transfer and carries on
+                _text(link, _CRITICAL, "WPM: REJ. CMD: Busy")
+                _ack(link, partner, MISSION_ERROR, mtype)
+                return
+            if (count, mtype) == (up.count, up.mission_type):
+                _request(server, link)  # our request for item 0 was lost: ask again
+                return
+        link.upload = None  # ArduPilot restarts for the same GCS; PX4 at item 0, new count
+    elif vm.px4 and any(other.upload is not None for other in server.links if other is not link):
+        _ack(link, partner, MISSION_ERROR, mtype)  # a transfer on another MAVLink instance
+        return
+    if mtype not in MAX_ITEMS:
+        _ack(link, partner, mav.MAV_MISSION_UNSUPPORTED, mtype)
+    elif count > MAX_ITEMS[mtype]:
+        _ack(link, partner, MISSION_NO_SPACE, mtype)
+    elif count == 0:
+        from simulators.protocol import Transfer
+
+        _store(server, mtype, [])
+        link.last_upload = Transfer(mtype, 0, partner=partner)
+        _ack(link, partner, MISSION_ACCEPTED, mtype)
+    else:
+        from simulators.protocol import Transfer
+
+        link.last_upload = None
+        link.upload = Transfer(mtype, count, partner=partner, last_recv_s=now)
+        _request(server, link)
+
+
+def _on_idle_item(link: Link, px4: bool, msg: Any, partner: tuple[int, int], mtype: int) -> None:
+    """An item with no transfer running: PX4 re-ACKs a resent final item (its ACK was lost)."""
+    done: Transfer | None = link.last_upload
+    if (
+        px4
+        and done is not None
+        and done.count > 0
+        and done.partner == partner
+        and done.mission_type == mtype
+        and int(msg.seq) == done.count - 1
+    ):
+        _ack(link, partner, MISSION_ACCEPTED, mtype)
+        return
+    if px4:
+        _text(link, _CRITICAL, "IGN MISSION_ITEM: No transfer")
+    _ack(link, partner, MISSION_ERROR, mtype)
+
+
+def _on_item(
+    server: VehicleServer, link: Link, msg: Any, partner: tuple[int, int], mtype: int
+) -> None:
+    vm = server.vm
+    up = link.upload
+    if up is None:
+        _on_idle_item(link, vm.px4, msg, partner, mtype)
+        return
+    if partner != up.partner:
+        if vm.px4:
+            _text(link, _CRITICAL, "REJ. MIS ITEM: partner id mismatch")
+        else:
+            _ack(link, partner, MISSION_DENIED, mtype)
+        return
+    if mtype != up.mission_type:
+        _ack(link, partner, MISSION_ERROR, mtype)
+        return
+    now = server.clock_s()
+    expected = len(up.items)
+    seq = int(msg.seq)
+    if vm.px4:
+        up.last_recv_s = now  # PX4 counts any item from the partner as activity
+    if seq != expected:
+        # PX4 drops an older copy silently (its timer re-requests the awaited item); ArduPilot
+        # NACKs every unexpected item; neither ends the transfer
+        if seq > expected or not vm.px4:
+            _ack(link, partner, MISSION_INVALID_SEQUENCE, mtype)
+        return
+    item = mi.MissionItem.from_wire(msg, int_coords=msg.get_type() == "MISSION_ITEM_INT")
+    is_home_slot = mtype == mi.MISSION_TYPE_MISSION and not vm.px4 and seq == 0
+    result = MISSION_ACCEPTED if is_home_slot else check_item(item, vm.autopilot)
+    if result != MISSION_ACCEPTED:
+        _ack(link, partner, result, mtype)
+        link.upload = None
+        return
+    up.items.append(item)
+    up.last_recv_s = now
+    if len(up.items) == up.count:
+        _store(server, mtype, up.items)
+        link.upload = None
+        link.last_upload = up
+        _ack(link, partner, MISSION_ACCEPTED, mtype)
+    else:
+        _request(server, link)
+
+
+def _on_request(
+    server: VehicleServer, link: Link, msg: Any, partner: tuple[int, int], mtype: int
+) -> None:
+    vm = server.vm
+    if _busy(server, link, partner, mtype):
+        return
+    items = _stored(server, mtype)
+    if not 0 <= msg.seq < len(items):
+        _ack(link, partner, MISSION_INVALID_SEQUENCE, mtype)
+        return
+    w = items[msg.seq].with_(mission_type=mtype).to_wire(msg.seq, current=msg.seq == vm.runner.seq)
+    c = link.codec
+    if msg.get_type() == "MISSION_REQUEST_INT":
+        link.send(c.mission_item_int_encode(partner[0], partner[1], **w))
+    else:
+        w["x"], w["y"] = w["x"] / 1e7, w["y"] / 1e7
+        link.send(c.mission_item_encode(partner[0], partner[1], **w))
+
+
 def handle(server: VehicleServer, link: Link, msg: Any) -> None:
     t = msg.get_type()
     vm = server.vm
@@ -96,65 +288,32 @@ def handle(server: VehicleServer, link: Link, msg: Any) -> None:
     mtype = int(getattr(msg, "mission_type", 0))
     c = link.codec
     if t == "MISSION_COUNT":
-        if mtype not in MAX_ITEMS:
-            _ack(link, partner, mav.MAV_MISSION_UNSUPPORTED, mtype)
-        elif msg.count > MAX_ITEMS[mtype]:
-            _ack(link, partner, MISSION_NO_SPACE, mtype)
-        elif msg.count == 0:
-            _store(server, mtype, [])
-            _ack(link, partner, MISSION_ACCEPTED, mtype)
-        else:
-            from simulators.protocol import Transfer
-
-            link.upload = Transfer(mtype, int(msg.count), partner=partner)
-            _request(server, link)
+        _on_count(server, link, msg, partner, mtype)
     elif t in ("MISSION_ITEM_INT", "MISSION_ITEM"):
-        up = link.upload
-        if up is None or up.mission_type != mtype:
-            _ack(link, partner, mav.MAV_MISSION_ERROR, mtype)
-            return
-        expected = len(up.items)
-        if msg.seq == expected - 1:
-            return  # duplicate of the last item (our request crossed its retry): ignore
-        if msg.seq != expected:
-            _ack(link, partner, MISSION_INVALID_SEQUENCE, mtype)
-            link.upload = None
-            return
-        item = mi.MissionItem.from_wire(msg, int_coords=t == "MISSION_ITEM_INT")
-        is_home_slot = mtype == mi.MISSION_TYPE_MISSION and not vm.px4 and msg.seq == 0
-        result = MISSION_ACCEPTED if is_home_slot else check_item(item, vm.autopilot)
-        if result != MISSION_ACCEPTED:
-            _ack(link, partner, result, mtype)
-            link.upload = None
-            return
-        up.items.append(item)
-        up.retries = 0
-        if len(up.items) == up.count:
-            _store(server, mtype, up.items)
-            link.upload = None
-            _ack(link, partner, MISSION_ACCEPTED, mtype)
-        else:
-            _request(server, link)
+        _on_item(server, link, msg, partner, mtype)
     elif t == "MISSION_REQUEST_LIST":
-        link.send(
-            c.mission_count_encode(partner[0], partner[1], vm.runner.wire_count(mtype), mtype)
-        )
+        if not _busy(server, link, partner, mtype):
+            link.send(
+                c.mission_count_encode(partner[0], partner[1], vm.runner.wire_count(mtype), mtype)
+            )
     elif t in ("MISSION_REQUEST_INT", "MISSION_REQUEST"):
-        items = _stored(server, mtype)
-        if not 0 <= msg.seq < len(items):
-            _ack(link, partner, MISSION_INVALID_SEQUENCE, mtype)
-            return
-        w = (
-            items[msg.seq]
-            .with_(mission_type=mtype)
-            .to_wire(msg.seq, current=msg.seq == vm.runner.seq)
-        )
-        if t == "MISSION_REQUEST_INT":
-            link.send(c.mission_item_int_encode(partner[0], partner[1], **w))
-        else:
-            w["x"], w["y"] = w["x"] / 1e7, w["y"] / 1e7
-            link.send(c.mission_item_encode(partner[0], partner[1], **w))
+        _on_request(server, link, msg, partner, mtype)
+    elif t == "MISSION_ACK":
+        up = link.upload
+        if (
+            vm.px4
+            and up is not None
+            and partner == up.partner
+            and int(msg.type) == MISSION_OPERATION_CANCELLED
+        ):
+            link.upload = None  # the GCS cancelled its upload
     elif t == "MISSION_CLEAR_ALL":
+        if link.upload is not None:
+            if vm.px4:
+                _text(link, _CRITICAL, "WPM: IGN CLEAR CMD: Busy")
+            else:
+                _ack(link, partner, MISSION_ERROR, mtype)
+            return
         types = list(MAX_ITEMS) if mtype == mav.MAV_MISSION_TYPE_ALL else [mtype]
         for mt in types:
             _store(server, mt, [])

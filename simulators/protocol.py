@@ -39,14 +39,14 @@ _UNSIGNED_OK = frozenset({mav.MAVLINK_MSG_ID_RADIO_STATUS})
 
 @dataclass
 class Transfer:
-    """An in-progress mission upload (the vehicle requests items one at a time)."""
+    """A mission upload (the vehicle requests items one at a time); times on the server clock."""
 
     mission_type: int
     count: int
     items: list[mi.MissionItem] = field(default_factory=list)
-    last_request_wall: float = 0.0
-    retries: int = 0
     partner: tuple[int, int] = (255, 0)
+    last_request_s: float = 0.0  # when the awaited item was last requested
+    last_recv_s: float = 0.0  # when the transfer last made progress (for the abort timeout)
 
 
 class Link:
@@ -63,6 +63,7 @@ class Link:
         self.parser = mav.MAVLink(None, srcSystem=vm.sysid, srcComponent=mav.MAV_COMP_ID_AUTOPILOT1)
         self.parser.robust_parsing = True
         self.upload: Transfer | None = None
+        self.last_upload: Transfer | None = None  # the last COMPLETED upload (re-ACK a resend)
         self.sent = 0
         self.received = 0
         self.bad = 0
@@ -148,6 +149,10 @@ class VehicleServer:
         self.vm = vm
         self.links: list[Link] = []
         self.signing_key: bytes | None = None
+        #: clock of the protocol timers (mission re-requests and aborts), in seconds: the
+        #: vehicle's simulated clock, as in PX4 and ArduPilot SITL. In lockstep it is
+        #: deterministic; in real time it is the wall clock times the fleet's speedup.
+        self.clock_s: Callable[[], float] = lambda: vm.t_s
 
     def add_link(self, name: str, send: Callable[[bytes], None]) -> Link:
         link = Link(name, self.vm, send, streams_on=self.vm.px4)
@@ -177,6 +182,7 @@ class VehicleServer:
             for link in self.links:
                 link.reset_streams(vm.px4)
                 link.upload = None
+                link.last_upload = None
         if self.silent:
             return
         for ev in events:
