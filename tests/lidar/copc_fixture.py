@@ -47,8 +47,9 @@ class CopcLayout:
     spacing: float
     nodes: dict[tuple[int, int, int, int], int]  # key -> point count (0 for empty ancestors)
     hierarchy_offset: int
-    hierarchy_size: int
+    hierarchy_size: int  # of the root page
     point_data_offset: int
+    child_pages: int
 
 
 def _vlr_header(user_id: str, record_id: int, length: int, description: str) -> bytes:
@@ -132,7 +133,13 @@ def _header(
 
 
 def _assign_levels(
-    ix: np.ndarray, iy: np.ndarray, iz: np.ndarray, root_min: np.ndarray, cell: float, levels: int
+    ix: np.ndarray,
+    iy: np.ndarray,
+    iz: np.ndarray,
+    root_min: np.ndarray,
+    cell: float,
+    levels: int,
+    empty: frozenset[int],
 ) -> np.ndarray:
     """Octree level of each point: the first point of each spacing cell stays at that level."""
     n = len(ix)
@@ -140,6 +147,8 @@ def _assign_levels(
     free = np.ones(n, dtype=bool)
     pts = np.stack([ix, iy, iz], axis=1)
     for lev in range(levels - 1):
+        if lev in empty:
+            continue
         spacing = cell / 2**lev
         idx = np.flatnonzero(free)
         vox = np.floor((pts[idx] - root_min) / spacing).astype(np.int64)
@@ -148,6 +157,35 @@ def _assign_levels(
         level[chosen] = lev
         free[chosen] = False
     return level
+
+
+def _pages(
+    nodes: dict[tuple[int, int, int, int], int],
+    where: dict[tuple[int, int, int, int], tuple[int, int]],
+    start: int,
+    paged: bool,
+) -> tuple[bytes, list[bytes]]:
+    """The root hierarchy page (beginning at file offset ``start``) and any child pages after it."""
+
+    def entry(key: tuple[int, int, int, int], cnt: int) -> bytes:
+        return ENTRY.pack(*key, *(where[key] if cnt else (0, 0)), cnt)
+
+    items = sorted(nodes.items())
+    if not paged:
+        return b"".join(entry(k, c) for k, c in items), []
+    subtrees: dict[tuple[int, int, int, int], list[bytes]] = {}
+    for (lv, kx, ky, kz), cnt in items:
+        if lv >= 1:
+            d = lv - 1
+            top = (1, kx >> d, ky >> d, kz >> d)
+            subtrees.setdefault(top, []).append(entry((lv, kx, ky, kz), cnt))
+    roots = [entry(k, c) for k, c in items if k[0] == 0]
+    children = [b"".join(v) for v in subtrees.values()]
+    offset = start + ENTRY.size * (len(roots) + len(subtrees))
+    for top, page in zip(subtrees, children, strict=True):
+        roots.append(ENTRY.pack(*top, offset, len(page), -1))
+        offset += len(page)
+    return b"".join(roots), children
 
 
 def write_copc(
@@ -165,11 +203,17 @@ def write_copc(
     intensity: np.ndarray | None = None,
     classification: np.ndarray | None = None,
     gps_time: np.ndarray | None = None,
+    empty_levels: tuple[int, ...] = (),
+    paged: bool = False,
 ) -> CopcLayout:
     """Write the points as a COPC 1.0 file with an octree of ``levels`` levels.
 
     ``root_cells`` is the number of root spacing cells along the cube's side (the root node keeps
     at most one point per cell, level L at most one per cell of side ``spacing / 2**L``).
+    ``empty_levels`` keep no points (their nodes get pointCount 0 entries), as in files whose
+    writer passes sparse upper levels down. ``paged`` splits the hierarchy: the root page holds
+    level 0 and, for each level-1 node, a pointCount -1 entry referring to a child page with that
+    node's subtree (as writers of large files do).
     """
     if point_format not in (6, 7, 8):
         raise ValueError("COPC allows point formats 6, 7 and 8 only")
@@ -199,7 +243,7 @@ def write_copc(
     root_min = center - halfsize
     spacing = 2.0 * halfsize / root_cells
 
-    level = _assign_levels(qx, qy, qz, root_min, spacing, levels)
+    level = _assign_levels(qx, qy, qz, root_min, spacing, levels, frozenset(empty_levels))
     side = 2.0 * halfsize / 2.0**level
     cells = np.stack([qx, qy, qz], axis=1) - root_min
     kxyz = np.floor(cells / side[:, None]).astype(np.int64)
@@ -252,14 +296,12 @@ def write_copc(
             (int(k[0]), int(k[1]), int(k[2]), int(k[3])): (int(chunk_offsets[i]), sizes[i])
             for i, k in enumerate(ukeys)
         }
-        page = b"".join(
-            ENTRY.pack(*key, *(where[key] if cnt else (0, 0)), cnt)
-            for key, cnt in sorted(nodes.items())
-        )
-        f.seek(evlr_start)
-        f.write(_evlr_header("copc", 1000, len(page), "EPT hierarchy"))
         hier_offset = evlr_start + EVLR_HEADER_SIZE
-        f.write(page)
+        root_page, child_pages = _pages(nodes, where, hier_offset, paged)
+        data = root_page + b"".join(child_pages)
+        f.seek(evlr_start)
+        f.write(_evlr_header("copc", 1000, len(data), "EPT hierarchy"))
+        f.write(data)
         by_return = np.zeros(15, dtype=np.uint64)
         by_return[0] = n
         f.seek(0)
@@ -280,7 +322,7 @@ def write_copc(
             )
         )
         f.write(vlrs[0])
-        f.write(_info_record(center, halfsize, spacing, hier_offset, len(page), gps))
+        f.write(_info_record(center, halfsize, spacing, hier_offset, len(root_page), gps))
         f.write(vlrs[1])
         f.write(laz.record_data())
         if wkt is not None:
@@ -294,6 +336,7 @@ def write_copc(
         spacing=spacing,
         nodes=nodes,
         hierarchy_offset=hier_offset,
-        hierarchy_size=len(page),
+        hierarchy_size=len(root_page),
+        child_pages=len(child_pages),
         point_data_offset=point_offset,
     )

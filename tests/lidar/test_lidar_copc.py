@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import struct
 import subprocess
 import sys
 from pathlib import Path
@@ -261,6 +262,69 @@ def test_point_formats_7_and_8(tmp_path: Path, fmt: int) -> None:
     assert cloud.point_format == fmt and "red" in cloud.dims
     mask = (s.x >= b[0]) & (s.x <= b[2]) & (s.y >= b[1]) & (s.y <= b[3])
     _same_points(cloud, s, np.flatnonzero(mask))
+
+
+def test_empty_upper_nodes(tmp_path: Path) -> None:
+    # the spec allows entries with pointCount 0 (no points here, but children have some)
+    s = Source(seed=3, n=1500)
+    p = tmp_path / "sparse-top.copc.laz"
+    layout = fixture.write_copc(
+        p,
+        s.x_raw,
+        s.y_raw,
+        s.z_raw,
+        scales=SCALES,
+        offsets=OFFSETS,
+        crs=CRS.from_epsg(32633),
+        levels=3,
+        intensity=s.intensity,
+        classification=s.classification,
+        gps_time=s.gps_time,
+        empty_levels=(0, 1),
+    )
+    assert {k[0] for k, n in layout.nodes.items() if n == 0} == {0, 1}
+    assert {k[0] for k, n in layout.nodes.items() if n} == {2}
+    b = (X0 + 30.0, Y0 + 10.0, X0 + 95.0, Y0 + 50.0)
+    mask = (s.x >= b[0]) & (s.x <= b[2]) & (s.y >= b[1]) & (s.y <= b[3])
+    _same_points(read_copc(p, b), s, np.flatnonzero(mask))
+    _same_points(read_cloud(p), s, np.arange(len(s.x)))
+
+
+def test_paged_hierarchy(tmp_path: Path, src: Source) -> None:
+    p = tmp_path / "paged.copc.laz"
+    layout = fixture.write_copc(
+        p,
+        src.x_raw,
+        src.y_raw,
+        src.z_raw,
+        scales=SCALES,
+        offsets=OFFSETS,
+        crs=CRS.from_epsg(32633),
+        levels=3,
+        intensity=src.intensity,
+        classification=src.classification,
+        gps_time=src.gps_time,
+        paged=True,
+    )
+    assert layout.child_pages >= 4
+    with laspy.CopcReader.open(p) as r:
+        refs = [e for e in r.root_page.entries.values() if e.point_count == -1]
+    assert len(refs) == layout.child_pages
+    b = (X0 + 5.0, Y0 + 50.0, X0 + 65.0, Y0 + 88.0)
+    mask = (src.x >= b[0]) & (src.x <= b[2]) & (src.y >= b[1]) & (src.y <= b[3])
+    _same_points(read_copc(p, b), src, np.flatnonzero(mask))
+    # a child page said to lie past the end of the file: laspy would find an empty page (and
+    # silently no points there); read_copc names the damage
+    data = bytearray(p.read_bytes())
+    root = data[layout.hierarchy_offset : layout.hierarchy_offset + layout.hierarchy_size]
+    for i in range(0, len(root), 32):
+        if struct.unpack_from("<i", root, i + 28)[0] == -1:
+            struct.pack_into("<Q", data, layout.hierarchy_offset + i + 16, len(data) + 1000)
+            break
+    bad = tmp_path / "badpage.copc.laz"
+    bad.write_bytes(bytes(data))
+    with pytest.raises(CorruptFileError, match=r"badpage\.copc\.laz"):
+        read_copc(bad, (X0 - 1.0, Y0 - 1.0, X0 + 121.0, Y0 + 91.0))
 
 
 def test_read_cloud_reads_whole_copc_file(copc: Any, src: Source) -> None:
