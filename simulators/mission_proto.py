@@ -32,10 +32,13 @@ duplication and reordering only ever deliver older items.
 
 Timers run on ``server.clock_s`` (see :class:`simulators.protocol.VehicleServer`), the
 vehicle's simulated clock as in SITL: deterministic in lockstep, the wall clock times the
-speedup in real time (at 20x PX4 re-requests every 12.5 ms of wall time). The abort timer
-is checked before the re-request timer, so re-requesting never postpones the abort (PX4
-issue #27132); a late copy of an item after an aborted upload is answered with an error,
-never with ACCEPTED (PX4 pull request #28738).
+speedup in real time (at 20x PX4 re-requests every 12.5 ms of wall time). Because the GCS
+at the other end of a socket lives in wall time, each timer also waits for a floor of
+``server.wall_clock_s`` (10 ms before a re-request, 2 s before an abort): without it a
+lockstep fleet running hundreds of times faster than real time would abort every upload
+between two packets. The abort timer is checked before the re-request timer, so
+re-requesting never postpones the abort (PX4 issue #27132); a late copy of an item after an
+aborted upload is answered with an error, never with ACCEPTED (PX4 pull request #28738).
 """
 
 from __future__ import annotations
@@ -63,6 +66,10 @@ PX4_RETRY_S = 0.25  # MAVLINK_MISSION_RETRY_TIMEOUT_DEFAULT
 PX4_TIMEOUT_S = 5.0  # MAVLINK_MISSION_PROTOCOL_TIMEOUT_DEFAULT
 ARDUPILOT_RETRY_S = 1.0  # wp_recv_timeout_ms (1000 + stream slowdown)
 ARDUPILOT_TIMEOUT_S = 8.0  # upload_timeout_ms
+# Floors on the GCS's (wall) clock: never re-request faster than a loopback GCS can answer,
+# never abort a GCS silent for less than this (lockstep runs far faster than real time)
+MIN_RETRY_WALL_S = 0.01
+MIN_TIMEOUT_WALL_S = 2.0
 
 _CRITICAL = mav.MAV_SEVERITY_CRITICAL
 _INFO = mav.MAV_SEVERITY_INFO
@@ -92,23 +99,32 @@ def _request(server: VehicleServer, link: Link) -> None:
     else:
         link.send(c.mission_request_encode(up.partner[0], up.partner[1], seq, up.mission_type))
     up.last_request_s = server.clock_s()
+    up.last_request_wall_s = server.wall_clock_s()
+
+
+def _progress(server: VehicleServer, up: Transfer) -> None:
+    up.last_recv_s = server.clock_s()
+    up.last_recv_wall_s = server.wall_clock_s()
 
 
 def retry(server: VehicleServer, link: Link) -> None:
-    """Abort a stalled upload, else re-request the awaited item after the flavour's interval."""
+    """Abort a stalled upload, else re-request the awaited item after the flavour's interval.
+
+    Both timers count simulated time, and also wait for a floor of the GCS's wall time.
+    """
     up = link.upload
     if up is None:
         return
-    now = server.clock_s()
+    now, wall = server.clock_s(), server.wall_clock_s()
     retry_s, timeout_s = timers_s(server.vm.px4)
-    if now - up.last_recv_s > timeout_s:
+    if now - up.last_recv_s > timeout_s and wall - up.last_recv_wall_s > MIN_TIMEOUT_WALL_S:
         link.upload = None
         if server.vm.px4:
             _text(link, _CRITICAL, "Operation timeout")
         else:
             _ack(link, up.partner, MISSION_OPERATION_CANCELLED, up.mission_type)
         return
-    if now - up.last_request_s > retry_s:
+    if now - up.last_request_s > retry_s and wall - up.last_request_wall_s > MIN_RETRY_WALL_S:
         _request(server, link)
 
 
@@ -160,7 +176,6 @@ def _on_count(
     server: VehicleServer, link: Link, msg: Any, partner: tuple[int, int], mtype: int
 ) -> None:
     vm = server.vm
-    now = server.clock_s()
     count = int(msg.count)
     up = link.upload
     if up is not None:
@@ -168,7 +183,7 @@ def _on_count(
             _ack(link, partner, MISSION_ERROR if vm.px4 else MISSION_DENIED, mtype)
             return
         if vm.px4:
-            up.last_recv_s = now
+            _progress(server, up)
             if up.items:  # PX4 refuses a second MISSION_COUNT mid-transfer and carries on
                 _text(link, _CRITICAL, "WPM: REJ. CMD: Busy")
                 _ack(link, partner, MISSION_ERROR, mtype)
@@ -194,7 +209,8 @@ def _on_count(
         from simulators.protocol import Transfer
 
         link.last_upload = None
-        link.upload = Transfer(mtype, count, partner=partner, last_recv_s=now)
+        link.upload = Transfer(mtype, count, partner=partner)
+        _progress(server, link.upload)
         _request(server, link)
 
 
@@ -233,11 +249,10 @@ def _on_item(
     if mtype != up.mission_type:
         _ack(link, partner, MISSION_ERROR, mtype)
         return
-    now = server.clock_s()
     expected = len(up.items)
     seq = int(msg.seq)
     if vm.px4:
-        up.last_recv_s = now  # PX4 counts any item from the partner as activity
+        _progress(server, up)  # PX4 counts any item from the partner as activity
     if seq != expected:
         # PX4 drops an older copy silently (its timer re-requests the awaited item); ArduPilot
         # NACKs every unexpected item; neither ends the transfer
@@ -252,7 +267,7 @@ def _on_item(
         link.upload = None
         return
     up.items.append(item)
-    up.last_recv_s = now
+    _progress(server, up)
     if len(up.items) == up.count:
         _store(server, mtype, up.items)
         link.upload = None

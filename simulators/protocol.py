@@ -45,8 +45,10 @@ class Transfer:
     count: int
     items: list[mi.MissionItem] = field(default_factory=list)
     partner: tuple[int, int] = (255, 0)
-    last_request_s: float = 0.0  # when the awaited item was last requested
-    last_recv_s: float = 0.0  # when the transfer last made progress (for the abort timeout)
+    last_request_s: float = 0.0  # when the awaited item was last requested (sim clock)
+    last_recv_s: float = 0.0  # when the transfer last made progress (sim clock)
+    last_request_wall_s: float = 0.0  # the same two instants on the GCS's (wall) clock
+    last_recv_wall_s: float = 0.0
 
 
 class Link:
@@ -150,9 +152,13 @@ class VehicleServer:
         self.links: list[Link] = []
         self.signing_key: bytes | None = None
         #: clock of the protocol timers (mission re-requests and aborts), in seconds: the
-        #: vehicle's simulated clock, as in PX4 and ArduPilot SITL. In lockstep it is
-        #: deterministic; in real time it is the wall clock times the fleet's speedup.
+        #: vehicle's simulated clock, as in PX4 and ArduPilot SITL (deterministic in
+        #: lockstep; the wall clock times the speedup in real time) ...
         self.clock_s: Callable[[], float] = lambda: vm.t_s
+        #: ... bounded below on the clock of the GCS at the other end of the socket, so a
+        #: lockstep fleet running 1000x does not give up on a GCS within milliseconds. A
+        #: socket-free driver (unit tests) sets it to ``clock_s`` to stay deterministic.
+        self.wall_clock_s: Callable[[], float] = time.monotonic
 
     def add_link(self, name: str, send: Callable[[bytes], None]) -> Link:
         link = Link(name, self.vm, send, streams_on=self.vm.px4)

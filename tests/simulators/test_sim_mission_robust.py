@@ -41,7 +41,8 @@ class Bench:
 
     def __init__(self, autopilot: str, sysid: int = 255) -> None:
         self.vm = VehicleModel(1, autopilot, HOME, 0)
-        self.server = VehicleServer(self.vm)  # its timers follow the simulated clock
+        self.server = VehicleServer(self.vm)  # its timers follow the simulated clock ...
+        self.server.wall_clock_s = self.server.clock_s  # ... and so does "the GCS" here
         self.out: list[bytes] = []
         self.link = self.server.add_link("api", self.out.append)
         self.parser = mav.MAVLink(None)
