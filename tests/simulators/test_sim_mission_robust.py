@@ -285,3 +285,22 @@ def test_fence_upload_with_duplicates_keeps_types_apart(bench: Bench) -> None:
     got += bench.item(2, mission_type=1)
     assert acks(got)[-1] == mav.MAV_MISSION_ACCEPTED and len(bench.vm.missions[1]) == 3
     assert bench.vm.missions[0] == []
+
+
+def test_timers_wait_for_the_gcs_wall_clock_floor(bench: Bench) -> None:
+    """Lockstep runs far faster than real time: a GCS gets its wall time before an abort."""
+    from simulators.mission_proto import MIN_RETRY_WALL_S, MIN_TIMEOUT_WALL_S
+
+    wall = [100.0]
+    bench.server.wall_clock_s = lambda: wall[0]
+    _, timeout_s = timers_s(bench.px4)
+    bench.count(3)
+    bench.item(0)
+    got = bench.advance(timeout_s * 3)  # much simulated time, no wall time at all
+    assert requests(got) == [] and acks(got) == [] and bench.link.upload is not None
+    wall[0] += MIN_RETRY_WALL_S * 2
+    assert requests(bench.advance(DT_S)) == [1]  # both clocks agree now: re-request
+    wall[0] += MIN_TIMEOUT_WALL_S
+    got = bench.advance(DT_S)
+    assert bench.link.upload is None
+    assert acks(got) == ([] if bench.px4 else [mav.MAV_MISSION_OPERATION_CANCELLED])
