@@ -138,6 +138,14 @@ def _ack_error(ack: Any, mission_type: int, what: str) -> MissionTransferError:
     )
 
 
+def _is_refusal(msg: Any) -> bool:
+    """A MISSION_ACK that ends a transfer (not ACCEPTED, not the recoverable INVALID_SEQUENCE)."""
+    return msg.get_type() == "MISSION_ACK" and int(msg.type) not in (
+        MAV_MISSION_ACCEPTED,
+        MAV_MISSION_INVALID_SEQUENCE,
+    )
+
+
 def _of_type(msg: Any, mission_type: int) -> bool:
     return int(getattr(msg, "mission_type", 0)) == mission_type
 
@@ -306,6 +314,10 @@ def download(
     rto = _Rto(policy)
     # 1. the count
     count: int | None = None
+    # A refusal is final only when the vehicle repeats it: a single error ACK may be a stale
+    # answer to a late duplicate of the upload that has just finished (PX4 and ArduPilot both
+    # NACK an item that arrives after their final ACK).
+    refusal: Any = None
     retries = retry_budget(policy, port.loss_fraction, 1)
     for _attempt in range(retries + 1):
         port.send_to_vehicle(mav.mission_request_list_encode(ts, tc, mission_type))
@@ -319,14 +331,16 @@ def download(
             if msg.get_type() == "MISSION_COUNT":
                 count = int(msg.count)
                 break
-            if msg.get_type() == "MISSION_ACK" and int(msg.type) not in (
-                MAV_MISSION_ACCEPTED,
-                MAV_MISSION_INVALID_SEQUENCE,
-            ):
-                raise _ack_error(msg, mission_type, _("download"))
+            if _is_refusal(msg):
+                if refusal is not None:
+                    raise _ack_error(msg, mission_type, _("download"))
+                refusal = msg
+                break  # ask again: a real refusal repeats
         if count is not None:
             break
     if count is None:
+        if refusal is not None:
+            raise _ack_error(refusal, mission_type, _("download"))
         raise LinkTimeout(_("no MISSION_COUNT after {n} requests").format(n=retries + 1))
     # 2. the items, one at a time, in order
     retries = retry_budget(policy, port.loss_fraction, count)
@@ -348,11 +362,11 @@ def download(
                     rto.sample(time.monotonic() - sent)
                     item = MissionItem.from_wire(msg, int_coords=mt == "MISSION_ITEM_INT")
                     break
-                if mt == "MISSION_ACK" and int(msg.type) not in (
-                    MAV_MISSION_ACCEPTED,
-                    MAV_MISSION_INVALID_SEQUENCE,
-                ):
-                    raise _ack_error(msg, mission_type, _("download"))
+                if _is_refusal(msg):
+                    if refusal is not None:
+                        raise _ack_error(msg, mission_type, _("download"))
+                    refusal = msg
+                    break  # ask for the item again: a real refusal repeats
             if item is not None:
                 break
         if item is None:
