@@ -17,7 +17,6 @@ Steps (each named in the error when it fails):
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import math
 import socket
@@ -424,19 +423,11 @@ def _follow(
 
 
 def result_json(res: DemoResult) -> str:
-    """The result as JSON (for ``--json`` and the tests)."""
+    """The result as strict JSON (for ``--json`` and the tests)."""
     from dataclasses import asdict
 
-    def clean(x: Any) -> Any:
-        if isinstance(x, float) and not math.isfinite(x):
-            return None
-        if isinstance(x, dict):
-            return {k: clean(v) for k, v in x.items()}
-        if isinstance(x, list):
-            return [clean(v) for v in x]
-        return x
+    from dronekit_plzen.cli.common import to_json
 
     d = asdict(res)
-    d.pop("drones")
     d["drones"] = [{**asdict(o), "all_items_reached": o.all_items_reached} for o in res.drones]
-    return json.dumps(clean(d), ensure_ascii=False, indent=2)
+    return to_json(d)

@@ -15,7 +15,7 @@ import select
 import socket
 import threading
 from collections.abc import Callable
-from typing import Protocol
+from typing import Any, Protocol
 
 from dronekit_plzen.errors import LinkError
 from dronekit_plzen.i18n import _
@@ -84,7 +84,39 @@ class _SelectMixin:
         self._waker.wake()
 
 
-class UdpInTransport(_SelectMixin):
+class _UdpBase(_SelectMixin):
+    """What both UDP transports share: the bound socket's address, datagram receive, close."""
+
+    spec: ConnectionSpec
+    _sock: socket.socket
+    _waker: _Waker
+
+    @property
+    def local_address(self) -> tuple[str, int] | None:
+        addr = self._sock.getsockname()
+        return (str(addr[0]), int(addr[1]))
+
+    def _recv_from(self, timeout_s: float) -> tuple[bytes, Any]:
+        """One datagram and its sender, or ``(b"", None)`` on timeout or a transient error."""
+        if not self._wait(self._sock.fileno(), timeout_s):
+            return b"", None
+        try:
+            return self._sock.recvfrom(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):
+            return b"", None
+        except OSError as exc:  # ICMP port unreachable / ECONNREFUSED: not fatal for UDP
+            log.debug("%s recv: %s", self.spec.scheme, exc)
+            return b"", None
+
+    def reopen(self) -> None:
+        """Nothing to do: a bound UDP socket survives the peer going away."""
+
+    def close(self) -> None:
+        self._sock.close()
+        self._waker.close()
+
+
+class UdpInTransport(_UdpBase):
     """Bind a UDP port; send back to every address that has sent to us."""
 
     def __init__(self, spec: ConnectionSpec) -> None:
@@ -100,21 +132,10 @@ class UdpInTransport(_SelectMixin):
         self._peers: list[tuple[str, int]] = []
         self._lock = threading.Lock()
 
-    @property
-    def local_address(self) -> tuple[str, int] | None:
-        addr = self._sock.getsockname()
-        return (str(addr[0]), int(addr[1]))
-
     def recv(self, timeout_s: float) -> bytes:
-        if not self._wait(self._sock.fileno(), timeout_s):
-            return b""
-        try:
-            data, addr = self._sock.recvfrom(_RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return b""
-        except OSError as exc:  # ICMP port unreachable etc: not fatal for a bound socket
-            log.debug("udpin recv: %s", exc)
-            return b""
+        data, addr = self._recv_from(timeout_s)
+        if addr is None:
+            return data
         with self._lock:
             if addr not in self._peers:
                 self._peers.append(addr)
@@ -129,15 +150,8 @@ class UdpInTransport(_SelectMixin):
             except OSError as exc:
                 log.debug("udpin send to %s: %s", addr, exc)
 
-    def reopen(self) -> None:
-        """Nothing to do: a bound UDP socket survives the peer going away."""
 
-    def close(self) -> None:
-        self._sock.close()
-        self._waker.close()
-
-
-class UdpOutTransport(_SelectMixin):
+class UdpOutTransport(_UdpBase):
     """Send to HOST:PORT from an ephemeral port; receive the answers."""
 
     def __init__(self, spec: ConnectionSpec) -> None:
@@ -151,35 +165,14 @@ class UdpOutTransport(_SelectMixin):
             self.close()
             raise LinkError(_("cannot open UDP {url}: {err}").format(url=spec, err=exc)) from exc
 
-    @property
-    def local_address(self) -> tuple[str, int] | None:
-        addr = self._sock.getsockname()
-        return (str(addr[0]), int(addr[1]))
-
     def recv(self, timeout_s: float) -> bytes:
-        if not self._wait(self._sock.fileno(), timeout_s):
-            return b""
-        try:
-            data, _addr = self._sock.recvfrom(_RECV_SIZE)
-        except (BlockingIOError, InterruptedError):
-            return b""
-        except OSError as exc:  # ECONNREFUSED from a previous send: the peer is not up yet
-            log.debug("udpout recv: %s", exc)
-            return b""
-        return data
+        return self._recv_from(timeout_s)[0]
 
     def send(self, data: bytes) -> None:
         try:
             self._sock.sendto(data, self._addr)
         except OSError as exc:
             log.debug("udpout send: %s", exc)
-
-    def reopen(self) -> None:
-        """Nothing to do for UDP."""
-
-    def close(self) -> None:
-        self._sock.close()
-        self._waker.close()
 
 
 class TcpTransport(_SelectMixin):
