@@ -108,7 +108,8 @@ def live(n_vehicles: int, seconds: float) -> dict[str, object]:
         [
             sys.executable,
             "-m",
-            "simulators",
+            "dronekit_plzen",
+            "sim",
             "--vehicles",
             str(n_vehicles),
             "--autopilot",

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from dronekit_plzen.cli.common import app
+from dronekit_plzen.cliutil import app
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _, get_language
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cli.common import echo_json, info, progress
+from dronekit_plzen.cliutil import echo_json, info, progress
 from dronekit_plzen.i18n import _
 
 GROUND_METHODS = ("smrf", "csf", "existing")

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cli.common import echo_json, info
+from dronekit_plzen.cliutil import echo_json, info
 from dronekit_plzen.i18n import _
 from lidar.cli import crs_opt, in_arg, json_opt, out_opt, res_opt
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cli.common import echo_json, info
+from dronekit_plzen.cliutil import echo_json, info
 from dronekit_plzen.errors import BadInputError, SafetyViolation
 from dronekit_plzen.i18n import _, ngettext
 from missions.cli_options import (

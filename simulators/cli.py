@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cli.common import app, info
+from dronekit_plzen.cliutil import app, info
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.geo import parse_coordinate
 from dronekit_plzen.i18n import _

@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cli.common import echo_json, info, progress
+from dronekit_plzen.cliutil import echo_json, info, progress
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
 from telemetry.cli_common import DB_OPTION as _DB

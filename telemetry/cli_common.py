@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cli.common import app
+from dronekit_plzen.cliutil import app
 
 DB_OPTION = click.option(
     "--db", "db_path", type=click.Path(path_type=Path), help="SQLite flight database."

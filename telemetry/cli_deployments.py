@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cli.common import echo_json
+from dronekit_plzen.cliutil import echo_json
 from dronekit_plzen.i18n import _
 from telemetry.cli_common import DB_OPTION as _DB
 from telemetry.cli_common import db_path_or_default as _db

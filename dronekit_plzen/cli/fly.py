@@ -16,7 +16,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cli.common import app, echo_json, info
+from dronekit_plzen.cliutil import app, echo_json, info
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError, SafetyViolation
 from dronekit_plzen.i18n import _
 from dronekit_plzen.link import Link, Vehicle, VehicleState, connect

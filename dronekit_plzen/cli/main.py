@@ -22,7 +22,7 @@ from typing import Any
 import click
 
 from dronekit_plzen import __version__
-from dronekit_plzen.cli.common import AppContext
+from dronekit_plzen.cliutil import AppContext
 from dronekit_plzen.config import load_config
 from dronekit_plzen.errors import DronekitPlzenError
 from dronekit_plzen.i18n import _, set_language

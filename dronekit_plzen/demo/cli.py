@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from dronekit_plzen.cli.common import app, echo_json, info
+from dronekit_plzen.cliutil import app, echo_json, info
 from dronekit_plzen.i18n import _
 
 

@@ -426,7 +426,7 @@ def result_json(res: DemoResult) -> str:
     """The result as strict JSON (for ``--json`` and the tests)."""
     from dataclasses import asdict
 
-    from dronekit_plzen.cli.common import to_json
+    from dronekit_plzen.cliutil import to_json
 
     d = asdict(res)
     d["drones"] = [{**asdict(o), "all_items_reached": o.all_items_reached} for o in res.drones]

@@ -20,7 +20,8 @@ def test_cli_runs_and_stops_cleanly_on_sigterm(port_offset):
     cmd = [
         sys.executable,
         "-m",
-        "simulators",
+        "dronekit_plzen",
+        "sim",
         "--vehicles",
         "2",
         "--speedup",
@@ -59,7 +60,10 @@ def test_cli_runs_and_stops_cleanly_on_sigterm(port_offset):
 )
 def test_cli_bad_input_exit_2_no_traceback(args, needle):
     proc = subprocess.run(
-        [sys.executable, "-m", "simulators", *args], capture_output=True, text=True, timeout=60
+        [sys.executable, "-m", "dronekit_plzen", "sim", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 2
     assert needle in proc.stderr and "Traceback" not in proc.stderr
