@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo demo-lidar test lint format bench clean sysdeps
+.PHONY: setup demo demo-lidar test fuzz lint format bench clean sysdeps interop
 
 setup: $(STAMP)
 
@@ -39,6 +39,14 @@ format: setup
 
 test: setup lint
 	QT_QPA_PLATFORM=offscreen PROJ_NETWORK=OFF $(PY) -m pytest
+
+# the property tests with fresh random examples, at least 2,000 each (see tests/conftest.py)
+fuzz: setup
+	HYPOTHESIS_PROFILE=fuzz QT_QPA_PLATFORM=offscreen PROJ_NETWORK=OFF $(PY) -m pytest -q -m property --timeout=0 -p no:cacheprovider --hypothesis-show-statistics
+
+# real firmware (not part of test): SITL_BIN=.../arducopter and/or PX4_DIR=.../PX4-Autopilot
+interop: setup
+	$(PY) scripts/interop/run.py $(INTEROP_ARGS)
 
 bench: setup
 	PROJ_NETWORK=OFF $(PY) bench/run_all.py

@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from dronekit_plzen.link import TransferPolicy, connect  # noqa: E402
 from dronekit_plzen.mission_items import MissionItem  # noqa: E402
+from dronekit_plzen.safety import Clearance  # noqa: E402
 
 
 def survey(n: int, lat0: float = 49.7475, lon0: float = 13.3776) -> list[MissionItem]:
@@ -112,7 +113,7 @@ def run_ours(client_port: int, items: list[MissionItem]) -> dict[str, Any]:
         v.transfer_policy = TransferPolicy(min_item_timeout_s=0.005)
         v.wait_for(lambda s: s.messages_received > 100, 30, "telemetry")
         t0 = time.perf_counter()
-        v.upload_mission(items, verify=False)
+        v.upload_mission(items, verify=False, clearance=Clearance.passed(items))
         upload_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         back = v.download_mission()

@@ -136,4 +136,18 @@ __all__ = [
     "StorageError",
     "UnknownCRSError",
     "Violation",
+    "one_line",
 ]
+
+
+def one_line(exc: BaseException) -> str:
+    """A parser's error as one line: YAML's problem with its line/column, others folded.
+
+    >>> one_line(ValueError("expected ','\\n  in line 3"))
+    "expected ',' in line 3"
+    """
+    problem = getattr(exc, "problem", None)
+    mark = getattr(exc, "problem_mark", None)
+    if problem and mark is not None:  # yaml.MarkedYAMLError
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split()) or type(exc).__name__

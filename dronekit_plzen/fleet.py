@@ -8,7 +8,8 @@ at once which drones did not start, pause or return.
 >>> urls = ["udpin://127.0.0.1:14540", "udpin://127.0.0.1:14541"]
 >>> with Fleet.connect(urls) as fleet:  # doctest: +SKIP
 ...     fleet.wait_vehicles(2, timeout_s=10)
-...     results = fleet.upload({key: items for key, items in zip(fleet.vehicles, split)})
+...     cleared = {key: clear_for_flight(m, dem=dem).sorties[0] for key, m in plan.items()}
+...     results = fleet.upload(cleared)  # each sortie carries its Clearance
 ...     fleet.start_all()
 """
 
@@ -30,6 +31,7 @@ from dronekit_plzen.errors import (
 from dronekit_plzen.i18n import _
 from dronekit_plzen.link import Link, Vehicle, connect
 from dronekit_plzen.mission_items import MissionItem
+from dronekit_plzen.safety import Clearance, Override
 
 
 @dataclass(frozen=True)
@@ -138,11 +140,34 @@ class Fleet:
         *,
         verify: bool = True,
         mission_type: int = 0,
+        clearances: Mapping[str | Vehicle, Clearance] | None = None,
+        override: Override | None = None,
     ) -> dict[str, VehicleResult]:
-        """Upload one mission per vehicle (a planner's split): items, or a Mission (``.items``)."""
+        """Upload one mission per vehicle (a planner's split), each under its safety clearance.
+
+        A value is a list of items, a Mission (``.items``), or one sortie of a
+        :class:`missions.validation.FlightClearance` (``.items`` and ``.clearance``), which
+        carries its own clearance. Otherwise ``clearances`` gives the
+        :class:`~dronekit_plzen.safety.Clearance` per vehicle; ``override`` (with its reason) lets
+        unvalidated missions through and is recorded in each result's ``value`` (the Clearance
+        the link layer accepted). A mission without either is refused per vehicle
+        (``SafetyViolation``, nothing sent), like every upload of a flight path.
+        """
         plan = {vehicle_key(self._resolve(k)): _items_of(m) for k, m in missions.items()}
+        given: dict[str, Clearance | None] = {
+            vehicle_key(self._resolve(k)): getattr(m, "clearance", None)
+            for k, m in missions.items()
+        }
+        for k, c in (clearances or {}).items():
+            given[vehicle_key(self._resolve(k))] = c
         return self.for_each(
-            lambda v: v.upload_mission(plan[vehicle_key(v)], mission_type, verify),
+            lambda v: v.upload_mission(
+                plan[vehicle_key(v)],
+                mission_type,
+                verify,
+                clearance=given.get(vehicle_key(v)),
+                override=override,
+            ),
             list(plan),
         )
 

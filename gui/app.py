@@ -30,6 +30,7 @@ def run(
     screenshot: Path | None = None,
     start_plan: StartPlan | None = None,
     dem: Path | None = None,
+    link_loss_s: float = 30.0,
 ) -> int:
     """Run the GUI; with ``screenshot`` render the window to a PNG (offscreen) and return.
 
@@ -45,6 +46,7 @@ def run(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(db_path)
     window.plan_panel.dem_path = dem
+    window.fly_panel.link_loss_s = link_loss_s
     window.show()
     if start_plan is not None:
         _plan_when_loaded(window, start_plan)

@@ -20,7 +20,7 @@ import numpy as np
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import WGS84, path_length_m, transform
 from dronekit_plzen.i18n import _
-from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
+from gui.models import PlanRequest, PlanView, ZoneView
 
 log = logging.getLogger(__name__)
 
@@ -153,25 +153,40 @@ def export_paths(path: Path, fmt: str, n: int) -> list[Path]:
 
 
 def export_plan(view: PlanView, path: Path, fmt: str) -> list[Path]:
-    """Write every drone's mission in ``fmt`` with the area and footprints where the format can."""
+    """Write every drone's sorties in ``fmt`` with the area and footprints where the format can.
+
+    A drone that needs several batteries gets one file per sortie (``…_s1``, ``…_s2``): a file
+    is always one flyable, validated sortie, never a mission longer than a battery.
+    """
     save = require("missions.formats", "save_mission", _("Mission export"))
     area = getattr(view.area, "geom_lonlat", None) if view.area is not None else None
+    drones = [[s.mission for s in row] for row in view.sorties] or [[m] for m in view.missions]
+    suffix = EXPORT_FORMATS.get(fmt, Path(path).suffix)
     out = []
-    for mission, target in zip(view.missions, export_paths(Path(path), fmt, len(view.missions))):
-        out.append(Path(save(mission, target, fmt, area=area, footprints=view.footprints or None)))
+    for row, target in zip(drones, export_paths(Path(path), fmt, len(drones))):
+        stem = target.name[: -len(suffix)] if suffix else target.stem
+        for k, mission in enumerate(row):
+            name = target if len(row) == 1 else target.with_name(f"{stem}_s{k + 1}{suffix}")
+            out.append(
+                Path(save(mission, name, fmt, area=area, footprints=view.footprints or None))
+            )
     return out
 
 
-def record_override(view: PlanView, reason: str, user: str) -> None:
-    """Store the pilot's safety override and reason in every unsafe mission's metadata.
+def record_override(view: PlanView, reason: str, user: str) -> Any:
+    """The pilot's safety override: recorded in every unsafe sortie's metadata and clearance.
 
     Uses the validator's own :func:`missions.validation.guard`, so the record is the same as
-    ``plan --override-safety --reason`` writes (by, at, reason, violations).
+    ``plan --override-safety --reason`` writes (by, at, reason, violations); returns the
+    :class:`~dronekit_plzen.safety.Override`.
     """
-    guard = require("missions.validation", "guard", _("Safety override"))
-    for mission, report in zip(view.missions, view.reports):
-        if not report.ok:
-            guard(mission, report, override=True, reason=reason, who=user)
+    from gui import clearance
+
+    view.sorties, override = clearance.override_sorties(view.sorties, reason, user)
+    for mission, row in zip(view.missions, view.sorties):
+        if any(s.overridden for s in row):
+            mission.metadata["safety_override"] = override.to_dict()
+    return override
 
 
 # ----------------------------------------------------------------------------- planning
@@ -345,18 +360,33 @@ def plan(req: PlanRequest) -> PlanView:
         )
     metrics = fleet_metrics(per_drone)
     metrics["drones"] = len(results)
-    violations, reports, validated = validate_missions(missions, req.zones_source, req.dem)
-    return PlanView(
+    from gui import clearance
+
+    drones = [list(getattr(r, "sorties", None) or [r.mission]) for r in results]
+    vehicle = clearance.vehicle_profile(req.vehicle, req.camera) if req.vehicle else None
+    sorties = clearance.clear_drones(drones, zones=req.zones_source, dem=req.dem, vehicle=vehicle)
+    return _view(
+        sorties,
         missions=missions,
         paths=paths,
         footprints=footprints,
         homes=homes,
         metrics=metrics,
-        violations=violations,
-        validated=validated,
-        reports=reports,
         area=req.area,
         raw=results,
+    )
+
+
+def _view(sorties: list[list[Any]], **kw: Any) -> PlanView:
+    """A PlanView whose findings and reports are those of every drone's every sortie."""
+    from gui.clearance import violation_views
+
+    return PlanView(
+        violations=violation_views(sorties),
+        validated=all(s.report is not None for row in sorties for s in row),
+        reports=[s.report for row in sorties for s in row],
+        sorties=sorties,
+        **kw,
     )
 
 
@@ -393,38 +423,6 @@ def fleet_metrics(parts: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 # ----------------------------------------------------------------------------- safety
-def validate_missions(
-    missions: list[Any], zones: Any, dem: Any = None
-) -> tuple[list[ViolationView], list[Any], bool]:
-    """Validate each mission (120 m AGL, zones, endurance, …): violations, reports, ran."""
-    fn = optional("missions.validation", "validate")
-    if fn is None:
-        return [], [], False
-    out: list[ViolationView] = []
-    reports = []
-    for i, mission in enumerate(missions):
-        report = fn(mission, zones=zones, dem=dem)
-        reports.append(report)
-        mission.metadata["validation"] = {
-            "ok": bool(report.ok),
-            "checked": list(getattr(report, "checked", [])),
-            "violations": [str(v) for v in report.violations],
-            "warnings": [str(v) for v in getattr(report, "warnings", [])],
-        }
-        prefix = f"D{i + 1} " if len(missions) > 1 else ""
-        for v in report.violations:
-            out.append(
-                ViolationView(
-                    rule=prefix + str(v.rule),
-                    message=str(v.message),
-                    lon=v.lon,
-                    lat=v.lat,
-                    item_index=v.item_index,
-                )
-            )
-    return out, reports, True
-
-
 def _limits_text(z: Any) -> str:
     """``0 m AGL – 120 m AGL``; an unlimited top is shown as ∞."""
 
@@ -462,8 +460,14 @@ def load_zones(path: Any) -> tuple[Any, list[ZoneView]]:
 
 
 # ----------------------------------------------------------------------------- mission files
-def open_mission(path: Any, zones: Any = None, dem: Any = None) -> PlanView:
-    """A mission file (QGC .plan, .waypoints, KML, GeoJSON, DJI WPML, CSV) as a plan to fly."""
+def open_mission(
+    path: Any, zones: Any = None, dem: Any = None, vehicle: str | None = None, camera: Any = None
+) -> PlanView:
+    """A mission file (QGC .plan, .waypoints, KML, GeoJSON, DJI WPML, CSV) as a plan to fly.
+
+    It is flown as one sortie, validated with ``vehicle``'s profile (the file's own vehicle when
+    it names one, else the camera's vehicle): a file longer than one battery is refused.
+    """
     load = require("missions.formats", "load_mission", _("Mission files"))
     mission = load(path)
     pts = mission.waypoints_lonlat_alt()
@@ -475,14 +479,16 @@ def open_mission(path: Any, zones: Any = None, dem: Any = None) -> PlanView:
     alts = [p[2] for p in pts]
     if alts:
         metrics["alt_m"] = max(alts)
-    violations, reports, validated = validate_missions([mission], zones, dem)
+    from gui import clearance
+
+    key = vehicle or mission.metadata.get("vehicle")
+    profile = clearance.vehicle_profile(key, camera)
+    sorties = clearance.clear_drones([[mission]], zones=zones, dem=dem, vehicle=profile)
     homes = [(mission.home[0], mission.home[1])] if mission.home is not None else []
-    return PlanView(
+    return _view(
+        sorties,
         missions=[mission],
         paths=[[(a, b) for a, b in zip(lon, lat)]],
         homes=homes,
         metrics=metrics,
-        violations=violations,
-        validated=validated,
-        reports=reports,
     )

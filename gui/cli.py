@@ -12,6 +12,7 @@ import click
 from dronekit_plzen.cliutil import app
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _, get_language
+from dronekit_plzen.outputs import check_output_path
 
 
 # Help texts are translated when this module is imported: the CLI imports it lazily, after
@@ -45,6 +46,13 @@ from dronekit_plzen.i18n import _, get_language
     help=_("Split the area among this many drones for --pattern."),
 )
 @click.option(
+    "--link-loss-s",
+    type=click.FloatRange(min=1.0),
+    default=30.0,
+    show_default=True,
+    help=_("Seconds without a heartbeat before a vehicle is reported lost (banner and sound)."),
+)
+@click.option(
     "--offscreen-screenshot",
     "screenshot",
     type=click.Path(dir_okay=False, path_type=Path),
@@ -57,6 +65,7 @@ def gui(
     camera: str | None,
     alt_m: float | None,
     drones: int,
+    link_loss_s: float,
     screenshot: Path | None,
 ) -> None:
     """Open the desktop application (map, planning, flying, deployments)."""
@@ -77,6 +86,16 @@ def gui(
         )
     ctx = app()
     zones = zones_file or ctx.config.zones_file
+    # Bad start-up input is refused here, before a window opens (exit 2, one line).
+    from missions.area import load_area
+    from missions.zones import load_zones
+
+    if screenshot is not None:
+        check_output_path(screenshot, suffixes=(".png",))
+    if area is not None:
+        load_area(area)
+    if zones_file is not None:
+        load_zones(zones_file)
     code = run(
         db_path=ctx.config.db_path,
         lang=get_language(),
@@ -85,6 +104,7 @@ def gui(
         screenshot=screenshot,
         start_plan=StartPlan(pattern, camera, alt_m, drones) if pattern else None,
         dem=ctx.config.dem_file,
+        link_loss_s=link_loss_s,
     )
     if screenshot is not None and code == 0:
         click.echo(str(screenshot))

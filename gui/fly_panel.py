@@ -1,118 +1,68 @@
-"""The fly panel: connect, watch the fleet, upload+verify, and command the vehicles.
+"""The fly panel: connect, watch the fleet, upload+verify sorties, and command the vehicles.
 
-Threads: the link layer has its own I/O thread. Here a *poller* (a QObject in its own QThread,
-driven by a QTimer in that thread) reads immutable state snapshots and emits them as a signal;
-a *commander* (another QObject in another QThread) runs the blocking commands one at a time and
-emits every result, success or failure. Widgets only ever see signals, on the GUI thread.
+Threads: the link layer has its own I/O thread; the poller and the commander
+(:mod:`gui.fly_workers`) each live in a QThread. Widgets only ever see signals, on the GUI
+thread. Safety interlocks live here: only cleared sorties are uploaded, one battery at a time;
+"Arm and start all" asks with a pre-flight summary and never starts a vehicle that refused to
+arm; alerts (link loss, battery, failsafe) raise banners and a sound.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 from pathlib import Path
 from typing import Any
 
-from PyQt5.QtCore import QMetaObject, QObject, Qt, QThread, QTimer, pyqtSignal, pyqtSlot
-from PyQt5.QtGui import QColor
+from PyQt5.QtCore import (
+    QMetaObject,
+    Qt,
+    QThread,
+    pyqtSignal,
+    pyqtSlot,
+)
 from PyQt5.QtWidgets import (
+    QApplication,
     QComboBox,
+    QDialog,
     QDoubleSpinBox,
     QGridLayout,
     QHBoxLayout,
-    QHeaderView,
     QLabel,
-    QListWidget,
-    QListWidgetItem,
     QPushButton,
-    QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
 from dronekit_plzen.i18n import _
+from gui.clearance import SortieView
+from gui.fly_alerts import CRITICAL, INFO, Alert, AlertMonitor, BannerStack, FoldingLog
+from gui.fly_dialogs import PreflightDialog, QuitDialog
+from gui.fly_interlocks import InterlocksMixin
+from gui.fly_sorties import PreflightRow, SortieProgress, preflight_row
+from gui.fly_table import FleetTable
+from gui.fly_workers import Commander, StatePoller
 from gui.flysession import FlySession
 from gui.models import VehicleView
-from gui.qtutil import must
+from gui.plan_widgets import OverrideDialog
 from gui.workers import describe_error
 
 log = logging.getLogger(__name__)
 
 DEFAULT_URL = "udpin://127.0.0.1:14540"
-LOW_BATTERY_PCT = 30.0
-#: MAV_SEVERITY names as a ground station shows them
-SEVERITY_NAMES = {
-    0: "EMERGENCY",
-    1: "ALERT",
-    2: "CRITICAL",
-    3: "ERROR",
-    4: "WARNING",
-    5: "NOTICE",
-    6: "INFO",
-    7: "DEBUG",
-}
+RED = "#c62828"
 KNOWN_URLS = (DEFAULT_URL, "udpin://127.0.0.1:14550", "tcp://127.0.0.1:5760")
 
 
-class StatePoller(QObject):
-    """Reads vehicle snapshots a few times a second in its own thread and emits them."""
-
-    vehicles = pyqtSignal(object)  # list[VehicleView]
-    failed = pyqtSignal(str)
-
-    def __init__(self, session: FlySession, period_ms: int = 250):
-        super().__init__()
-        self._session = session
-        self._period_ms = period_ms
-        self._timer: QTimer | None = None
-
-    @pyqtSlot()
-    def start(self) -> None:
-        self._timer = QTimer()  # created in the poller's thread, so it fires there
-        self._timer.timeout.connect(self.poll)
-        self._timer.start(self._period_ms)
-
-    @pyqtSlot()
-    def stop(self) -> None:
-        if self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-
-    @pyqtSlot()
-    def poll(self) -> None:
-        try:
-            self.vehicles.emit(self._session.snapshot())
-        except Exception as exc:  # report, keep polling (the link may recover)
-            self.failed.emit(describe_error(exc))
-
-
-class Commander(QObject):
-    """Runs link commands one at a time in its own thread; every outcome is emitted."""
-
-    result = pyqtSignal(int, str, int, bool, str)  # request id, command, sysid, ok, message
-
-    def __init__(self, session: FlySession):
-        super().__init__()
-        self._session = session
-
-    @pyqtSlot(int, str, int, object)
-    def execute(self, req_id: int, name: str, sysid: int, kwargs: Any) -> None:
-        try:
-            message = self._session.run(name, sysid, **(kwargs or {}))
-        except Exception as exc:  # every failure reaches the pilot
-            log.debug("command %s failed", name, exc_info=True)
-            self.result.emit(req_id, name, sysid, False, describe_error(exc))
-            return
-        self.result.emit(req_id, name, sysid, True, message)
-
-
-class FlyPanel(QWidget):
-    """Connection, fleet table, mission upload and vehicle commands."""
+class FlyPanel(InterlocksMixin, QWidget):
+    """Connection, alerts, fleet table, sortie upload and vehicle commands."""
 
     statusMessage = pyqtSignal(str)
     vehiclesUpdated = pyqtSignal(object)  # list[VehicleView]
     commandFinished = pyqtSignal(str, int, bool, str)  # command, sysid, ok, message
+    alarm = pyqtSignal(int, str)  # sysid, text: an alert that also sounded
+    sortieFinished = pyqtSignal(int, int, int)  # sysid, sortie, sorties
     _execute = pyqtSignal(int, str, int, object)
 
     COMMANDS = ("arm", "takeoff", "start", "pause", "rtl", "land")
@@ -125,13 +75,30 @@ class FlyPanel(QWidget):
         self._threads: list[QThread] = []
         self._ids = itertools.count(1)
         self._pending: set[int] = set()
+        self._uploading: dict[int, SortieView] = {}  # request → sortie being uploaded
+        self._arm_then_start: dict[int, int] = {}  # arm request → sysid to start after it
         self.vehicles: dict[int, VehicleView] = {}
         self.wait_s = 15.0  # how long to wait for a first heartbeat when connecting
         self.record_db: Path | None = None  # record flights here while connected
         self.deployment_id: int | None = None  # attribute recorded flights to it
-        self.missions: list[Any] = []  # from the planner: drone i → i-th vehicle
-        self._statustext_seen: dict[int, float] = {}
+        self.missions: list[Any] = []  # from the planner, per drone (drone i → i-th vehicle)
+        self.sorties: list[list[SortieView]] = []  # per drone, its cleared sorties
+        self.progress: dict[int, SortieProgress] = {}
+        self.monitor = AlertMonitor()
+        #: dialog classes (a test or an embedding application may put its own)
+        self.preflight_dialog: type[PreflightDialog] = PreflightDialog
+        self.quit_dialog: type[QuitDialog] = QuitDialog
+        self.override_dialog: type[OverrideDialog] = OverrideDialog
         self._build()
+
+    @property
+    def link_loss_s(self) -> float:
+        """Seconds without a heartbeat before a vehicle is reported lost (banner and sound)."""
+        return self.monitor.link_loss_s
+
+    @link_loss_s.setter
+    def link_loss_s(self, seconds: float) -> None:
+        self.monitor.link_loss_s = float(seconds)
 
     def _build(self) -> None:
         lay = QVBoxLayout(self)
@@ -153,20 +120,15 @@ class FlyPanel(QWidget):
         row.addWidget(self.url, 1)
         row.addWidget(self.connect_button)
         lay.addLayout(row)
+        self.banners = BannerStack()
+        lay.addWidget(self.banners)
 
-        self.table = QTableWidget(0, 7)
-        self.table.setHorizontalHeaderLabels(
-            [_("Vehicle"), _("Mode"), _("Armed"), _("Battery"), _("GPS"), _("Link"), _("Mission")]
-        )
-        must(self.table.verticalHeader()).setVisible(False)
-        must(self.table.horizontalHeader()).setSectionResizeMode(QHeaderView.ResizeToContents)
-        self.table.setSelectionBehavior(QTableWidget.SelectRows)
-        self.table.setSelectionMode(QTableWidget.SingleSelection)
-        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table = FleetTable()
         lay.addWidget(self.table, 2)
 
         grid = QGridLayout()
         self.upload_button = QPushButton(_("Upload + verify"))
+        self.upload_button.setToolTip(_("Uploads the vehicle's next sortie (one battery)"))
         self.upload_button.clicked.connect(self.upload_selected)
         grid.addWidget(self.upload_button, 0, 0, 1, 2)
         self.takeoff_alt = QDoubleSpinBox()
@@ -202,7 +164,7 @@ class FlyPanel(QWidget):
             grid.addWidget(b, 3, i)
         lay.addLayout(grid)
         lay.addWidget(QLabel(_("Command log")))
-        self.log = QListWidget()
+        self.log = FoldingLog()
         lay.addWidget(self.log, 1)
         self._set_connected(False)
 
@@ -216,7 +178,7 @@ class FlyPanel(QWidget):
     def toggle_connection(self) -> None:
         if self.session is None:
             self.connect_to(self.url.currentText().strip())
-        else:
+        elif self.confirm_leaving(disconnect=True):
             self.disconnect_link()
 
     def connect_to(self, url: str) -> None:
@@ -265,11 +227,17 @@ class FlyPanel(QWidget):
             log.warning("the command thread did not end in time")
         if self._commander is not None:
             self._execute.disconnect(self._commander.execute)
+            self._commander.close()
         self._threads = []
         self._poller = None
         self._commander = None
         self._pending.clear()
+        self._uploading.clear()
+        self._arm_then_start.clear()
         self.vehicles.clear()
+        self.progress.clear()
+        self.monitor = AlertMonitor(link_loss_s=self.monitor.link_loss_s)
+        self.banners.clear_all()
         self.table.setRowCount(0)
         self._set_connected(False)
         self.connect_button.setEnabled(True)
@@ -279,19 +247,16 @@ class FlyPanel(QWidget):
     def _send(self, name: str, sysid: int, kwargs: dict[str, Any]) -> int:
         req = next(self._ids)
         self._pending.add(req)
+        if name in ("rtl", "land"):
+            self.monitor.commanded_return(sysid)
         self._execute.emit(req, name, sysid, kwargs)
         return req
 
     def selected_sysid(self) -> int | None:
-        model = self.table.selectionModel()
-        rows = model.selectedRows() if model is not None else []
-        if rows:
-            item = self.table.item(rows[0].row(), 0)
-            if item is not None:
-                return int(item.data(Qt.ItemDataRole.UserRole))
-        if len(self.vehicles) == 1:
+        sysid = self.table.selected_sysid()
+        if sysid is None and len(self.vehicles) == 1:
             return next(iter(self.vehicles))
-        return None
+        return sysid
 
     def command_selected(self, name: str) -> None:
         sysid = self.selected_sysid()
@@ -301,58 +266,109 @@ class FlyPanel(QWidget):
         kwargs: dict[str, Any] = {}
         if name == "takeoff":
             kwargs["alt_m"] = self.takeoff_alt.value()
+        why = self.start_refusal(sysid) if name == "start" else None
+        if why is not None:
+            self._refuse(name, sysid, why)
+            return
         self._send(name, sysid, kwargs)
 
+    def start_refusal(self, sysid: int) -> str | None:
+        """Why a mission start is refused: only a validated sortie uploaded here is flown."""
+        prog = self.progress.get(sysid)
+        if prog is None or prog.on_board is None:
+            return _("no validated sortie was uploaded to this vehicle: upload one first")
+        if prog.finished and prog.next_sortie() is None:
+            return _("all {n} sorties have been flown").format(n=prog.count)
+        if prog.finished:
+            return _("sortie {label} has been flown: upload the next one first").format(
+                label=prog.on_board.label
+            )
+        return None
+
     def fleet_command(self, name: str) -> None:
-        """Every vehicle at once: uploads drone i's mission to the i-th vehicle, etc."""
+        """Every vehicle at once: uploads drone i's next sortie to the i-th vehicle, etc."""
         sysids = sorted(self.vehicles)
         if not sysids:
             self._refuse(name, 0, _("no vehicles on the link"))
             return
         if name == "upload_all":
-            if not self.missions:
+            if not self.sorties:
                 self._refuse("upload", 0, _("plan a mission first"))
                 return
-            if len(self.missions) > len(sysids):
+            if len(self.sorties) > len(sysids):
                 self._refuse(
                     "upload",
                     0,
                     _("the plan has {n} drones but only {m} vehicles are connected").format(
-                        n=len(self.missions), m=len(sysids)
+                        n=len(self.sorties), m=len(sysids)
                     ),
                 )
                 return
-            for sysid, mission in zip(sysids, self.missions):
-                self._send("upload", sysid, {"mission": mission})
+            for sysid in sysids[: len(self.sorties)]:
+                self.upload_next(sysid)
         elif name == "start_all":
-            for sysid in sysids:
-                self._send("arm", sysid, {})
-                self._send("start", sysid, {})
+            self.start_all(sysids)
         elif name == "rtl_all":
             for sysid in sysids:
                 self._send("rtl", sysid, {})
 
-    def set_missions(self, missions: list[Any]) -> None:
-        """The planned missions, one per drone, to upload (drone i → i-th vehicle by sysid)."""
-        self.missions = list(missions)
+    def start_all(self, sysids: list[int]) -> bool:
+        """Ask with a pre-flight summary; then arm each vehicle and start only those that armed."""
+        dlg = self.preflight_dialog([self.preflight_row(s) for s in sysids], self)
+        if dlg.exec_() != QDialog.Accepted:
+            self._log_line(_("Arm and start all: cancelled, nothing sent"))
+            return False
+        self._log_line(_("Arm and start all: confirmed by the pilot"))
+        for sysid in sysids:
+            why = self.start_refusal(sysid)
+            if why is not None:  # not even armed
+                self._refuse("start", sysid, why)
+                continue
+            self._arm_then_start[self._send("arm", sysid, {})] = sysid
+        return True
 
-    def mission_for(self, sysid: int) -> Any:
-        if not self.missions:
+    def preflight_row(self, sysid: int) -> PreflightRow:
+        v = self.vehicles.get(sysid, VehicleView(sysid=sysid))
+        return preflight_row(v, self.progress.get(sysid), self._link_ok(v), self._link_text(v))
+
+    def set_plan(self, missions: list[Any], sorties: list[list[SortieView]]) -> None:
+        """The planned drones (drone i → i-th vehicle by sysid) and their cleared sorties."""
+        self.missions = list(missions)
+        self.sorties = [list(row) for row in sorties]
+        self.progress.clear()
+
+    def drone_index(self, sysid: int) -> int | None:
+        if not self.sorties:
             return None
         order = sorted(self.vehicles)
         idx = order.index(sysid) if sysid in order else 0
-        return self.missions[idx % len(self.missions)]
+        return idx if idx < len(self.sorties) else None
 
     def upload_selected(self) -> None:
         sysid = self.selected_sysid()
         if sysid is None:
             self._refuse("upload", 0, _("select a vehicle first"))
             return
-        mission = self.mission_for(sysid)
-        if mission is None:
+        self.upload_next(sysid)
+
+    def upload_next(self, sysid: int) -> None:
+        """Upload the vehicle's next sortie: the first, the same again, or the one after landing."""
+        idx = self.drone_index(sysid)
+        if idx is None:
             self._refuse("upload", sysid, _("plan a mission first"))
             return
-        self._send("upload", sysid, {"mission": mission})
+        prog = self.progress.get(sysid)
+        if prog is None or prog.sorties is not self.sorties[idx]:
+            prog = self.progress[sysid] = SortieProgress(self.sorties[idx])
+        if prog.flying:
+            self._refuse("upload", sysid, _("the vehicle is flying its sortie; land first"))
+            return
+        sortie = prog.next_sortie()
+        if sortie is None:
+            self._refuse("upload", sysid, _("all {n} sorties have been flown").format(n=prog.count))
+            return
+        self.banners.clear(f"sortie-{sysid}")
+        self._uploading[self._send("upload", sysid, {"sortie": sortie})] = sortie
 
     # ------------------------------------------------------------------ signals in
     @pyqtSlot(int, str, int, bool, str)
@@ -366,8 +382,22 @@ class FlyPanel(QWidget):
                     self._threads[1].start()
             else:
                 self.disconnect_link()
+        sortie = self._uploading.pop(req_id, None)
+        if sortie is not None and ok and sysid in self.progress:
+            self.progress[sysid].uploaded_sortie(sortie)
         self._log(name, sysid, ok, message)
+        if sortie is not None and not ok:
+            self.offer_override(sysid, sortie, message)
         self.commandFinished.emit(name, sysid, ok, message)
+        start_after = self._arm_then_start.pop(req_id, None)
+        if start_after is not None:
+            if ok:
+                self._send("start", start_after, {})
+            else:
+                self._refuse("start", start_after, _("not sent: {why}").format(why=message))
+                self._raise(
+                    Alert(f"arm-{start_after}", start_after, CRITICAL, f"[{sysid}] {message}")
+                )
 
     def _refuse(self, name: str, sysid: int, message: str) -> None:
         """A command refused before it reached the link: shown like any failure."""
@@ -378,60 +408,89 @@ class FlyPanel(QWidget):
         who = f"[{sysid}] " if sysid else ""
         verdict = _("OK") if ok else _("FAILED")
         text = f"{who}{name}: {verdict} — {message}" if message else f"{who}{name}: {verdict}"
-        item = QListWidgetItem(text)
-        if not ok:
-            item.setForeground(QColor("#c62828"))
-        self.log.addItem(item)
-        self.log.scrollToBottom()
+        self.log.add(text, None if ok else RED)
         self.statusMessage.emit(text)
+
+    def _log_line(self, text: str, color: str | None = None, fold: bool = False) -> None:
+        self.log.add(text, color, fold=fold)
+        self.statusMessage.emit(text)
+
+    def log_override(self, override: Any) -> None:
+        """A safety override from the planning panel goes into the flight log too."""
+        self._log_line(
+            _("SAFETY OVERRIDE by {by} at {at}: {reason}").format(
+                by=override.by, at=override.at, reason=override.reason
+            ),
+            RED,
+        )
 
     @pyqtSlot(object)
     def _on_vehicles(self, views: list[VehicleView]) -> None:
         if self.session is None:
             return
-        for v in views:
-            self._show_new_statustexts(v)
         self.vehicles = {v.sysid: v for v in views}
-        selected = self.selected_sysid()
-        self.table.setRowCount(len(views))
-        for row, v in enumerate(sorted(views, key=lambda v: v.sysid)):
-            cells = [
-                str(v.sysid),
-                v.mode,
-                _("yes") if v.armed else _("no"),
-                "—" if v.battery_pct is None else f"{v.battery_pct:.0f} %",
-                _gps_text(v),
-                _link_text(v),
-                "—"
-                if v.mission_seq is None
-                else f"{v.mission_seq}/{v.mission_count if v.mission_count is not None else '?'}",
-            ]
-            for col, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                if col == 3 and v.battery_pct is not None and v.battery_pct < LOW_BATTERY_PCT:
-                    item.setForeground(QColor("#c62828"))
-                if col == 0:
-                    item.setData(Qt.ItemDataRole.UserRole, v.sysid)
-                if col == 5 and not v.link_ok:
-                    item.setForeground(QColor("#c62828"))
-                self.table.setItem(row, col, item)
-            if v.sysid == selected:
-                self.table.selectRow(row)
+        for alert in self.monitor.update(views):
+            self._raise(alert)
+        for v in views:
+            self._track_sortie(v)
+        self.table.fill(views, self.progress, self._link_ok, self._link_text)
         self.vehiclesUpdated.emit(views)
 
-    def _show_new_statustexts(self, v: VehicleView) -> None:
-        """Autopilot messages (STATUSTEXT) go into the log once each; warnings in red."""
-        last = self._statustext_seen.get(v.sysid, -1.0)
-        for t, severity, text in v.statustexts:
-            if t <= last:
-                continue
-            item = QListWidgetItem(f"[{v.sysid}] {SEVERITY_NAMES.get(severity, '?')}: {text}")
-            if severity <= 4:  # EMERGENCY … WARNING
-                item.setForeground(QColor("#c62828"))
-            self.log.addItem(item)
-            self.log.scrollToBottom()
-            last = t
-        self._statustext_seen[v.sysid] = last
+    def _raise(self, alert: Alert) -> None:
+        """An alert: a banner (or its removal), a log line (folded), maybe a sound."""
+        if alert.clear:
+            self.banners.clear(alert.key)
+            return
+        if alert.log:
+            color = None if alert.level == INFO else RED
+            self._log_line(f"[{alert.sysid}] {alert.log_text or alert.text}", color, fold=True)
+        if alert.banner:
+            self.banners.raise_alert(alert.key, alert.level, alert.text, ttl_s=alert.ttl_s)
+        if alert.sound:
+            QApplication.beep()
+            self.alarm.emit(alert.sysid, alert.text)
+
+    def _track_sortie(self, v: VehicleView) -> None:
+        """After a flown sortie lands (disarmed, on the ground) offer the next one."""
+        prog = self.progress.get(v.sysid)
+        if prog is None or not prog.landed_after_flying(v, self._link_ok(v)):
+            return
+        k, n = prog.uploaded, prog.count
+        self.sortieFinished.emit(v.sysid, k, n)
+        nxt = prog.next_sortie()
+        if nxt is None:
+            self._log_line(
+                _("[{sysid}] sortie {k}/{n} landed: all sorties flown").format(
+                    sysid=v.sysid, k=k, n=n
+                )
+            )
+            return
+        if prog.stopped_at is not None:
+            text = _(
+                "vehicle {sysid} landed before the end of sortie {k}/{n} (flying to item "
+                "{item}): swap the battery, then resume the sortie where it stopped"
+            ).format(sysid=v.sysid, k=k, n=n, item=prog.stopped_at)
+            button = _("Resume sortie {label}").format(label=nxt.label)
+        else:
+            text = _(
+                "vehicle {sysid} landed after sortie {k}/{n}: swap the battery, then upload "
+                "sortie {next} (it resumes where this one stopped)"
+            ).format(sysid=v.sysid, k=k, n=n, next=nxt.label)
+            button = _("Upload sortie {next}").format(next=nxt.label)
+        self._log_line(f"[{v.sysid}] {text}")
+        action = (button, functools.partial(self.upload_next, v.sysid))
+        self.banners.raise_alert(f"sortie-{v.sysid}", INFO, text, action=action)
+
+    def _link_ok(self, v: VehicleView) -> bool:
+        age = v.heartbeat_age_s
+        return age is not None and age <= min(self.monitor.link_warn_s, self.monitor.link_loss_s)
+
+    def _link_text(self, v: VehicleView) -> str:
+        if not self._link_ok(v):
+            return _("lost")
+        if v.packet_loss_pct is None:
+            return _("ok")
+        return f"{100.0 - v.packet_loss_pct:.0f} %"
 
     @pyqtSlot(str)
     def _on_poll_failed(self, message: str) -> None:
@@ -439,17 +498,3 @@ class FlyPanel(QWidget):
 
     def shutdown(self) -> None:
         self.disconnect_link()
-
-
-def _gps_text(v: VehicleView) -> str:
-    names = {0: _("no GPS"), 1: _("no fix"), 2: "2D", 3: "3D", 4: "DGPS", 5: "RTK float", 6: "RTK"}
-    fix = "—" if v.gps_fix is None else names.get(v.gps_fix, str(v.gps_fix))
-    return fix if v.satellites is None else f"{fix} ({v.satellites})"
-
-
-def _link_text(v: VehicleView) -> str:
-    if not v.link_ok:
-        return _("lost")
-    if v.packet_loss_pct is None:
-        return _("ok")
-    return f"{100.0 - v.packet_loss_pct:.0f} %"

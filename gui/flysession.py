@@ -12,19 +12,34 @@ import contextlib
 import logging
 import math
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dronekit_plzen.errors import BadInputError, SafetyViolation
+from dronekit_plzen.errors import BadInputError, CommandError, LinkTimeout, SafetyViolation
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
+from gui.clearance import SortieView, clear_at_vehicle
 from gui.models import VehicleView
 
 log = logging.getLogger(__name__)
 
 #: a vehicle whose last heartbeat is older than this is shown as "link lost"
 LINK_LOST_AFTER_S = 3.0
+#: how long to wait for the autopilot's STATUSTEXT explaining a refused arming
+PREARM_TEXT_WAIT_S = 1.5
+MISSION_TYPE_FENCE = 1
+#: words with which PX4 and ArduPilot explain a refused arming
+_PREARM_WORDS = ("prearm", "preflight", "arm", "denied")
+
+
+class ArmingDenied(CommandError):
+    """The autopilot refused to arm; ``reason`` is its own explanation (PreArm STATUSTEXT)."""
+
+    def __init__(self, message: str, *, command: int, result: int, reason: str):
+        super().__init__(message, command=command, result=result)
+        self.reason = reason
 
 
 def _num(value: Any) -> float | None:
@@ -60,6 +75,7 @@ def view_of(state: Any) -> VehicleView:
         packet_loss_pct=_num(getattr(state, "packet_loss_pct", None)),
         mission_seq=int(seq) if seq is not None and int(seq) >= 0 else None,
         mission_count=int(count) if count else None,
+        in_air=bool(getattr(state, "in_air", False)),
         statustexts=tuple(
             (float(t.time_s), int(t.severity), str(t.text))
             for t in getattr(state, "statustexts", ())
@@ -88,6 +104,8 @@ class FlySession:
         self._lock = threading.Lock()
         self.link: Any = None
         self._closed = False
+        #: vehicles whose last upload the guard refused at the vehicle (home, position)
+        self.refused_at_vehicle: set[int] = set()
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> str:
@@ -144,7 +162,7 @@ class FlySession:
             return self.open()
         handlers: dict[str, Callable[..., str]] = {
             "upload": self._upload,
-            "arm": self._simple("arm"),
+            "arm": self._arm,
             "disarm": self._simple("disarm"),
             "takeoff": self._takeoff,
             "start": self._simple("start_mission"),
@@ -176,16 +194,71 @@ class FlySession:
         vehicle.takeoff(alt_m=float(alt_m))
         return _("climbing to {alt:.0f} m").format(alt=alt_m)
 
-    def _upload(self, vehicle: Any, mission: Any) -> str:
-        """Upload and verify a mission; refuses one that failed validation without override."""
-        meta = getattr(mission, "metadata", {}) or {}
-        validation = meta.get("validation") or {}
-        if validation.get("ok") is False and not meta.get("safety_override"):
-            raise SafetyViolation(
-                _("the mission failed validation; override it in the planning panel first"),
-            )
-        items = list(getattr(mission, "items", mission))
-        vehicle.upload_mission(items, verify=True)  # downloads back and compares every item
-        return ngettext(
+    def _arm(self, vehicle: Any) -> str:
+        """Arm; a refusal raises :class:`ArmingDenied` with the autopilot's PreArm text."""
+        since = time.monotonic()
+        try:
+            vehicle.arm()
+        except CommandError as exc:
+            reason = _prearm_text(vehicle, since) or str(exc)
+            raise ArmingDenied(
+                _("arming denied: {reason}").format(reason=reason),
+                command=exc.command,
+                result=exc.result,
+                reason=reason,
+            ) from exc
+        return _("accepted")
+
+    def _upload(self, vehicle: Any, sortie: SortieView) -> str:
+        """Check one sortie against this vehicle, upload and verify it (and its geofence).
+
+        The guard runs again with the vehicle's HOME_POSITION and GPS position; the link layer
+        refuses items its clearance does not cover. Nothing unvalidated is ever sent.
+        """
+        if not isinstance(sortie, SortieView):
+            raise BadInputError(_("only a validated sortie can be uploaded"))
+        st = vehicle.state
+        position = (st.lat_deg, st.lon_deg) if st.position_known else None
+        try:
+            items, cleared = clear_at_vehicle(sortie, st.home, position)
+        except SafetyViolation:
+            self.refused_at_vehicle.add(vehicle.sysid)  # the pilot may override it
+            raise
+        vehicle.upload_mission(items, verify=True, clearance=cleared)  # downloads back, compares
+        fence = list(sortie.mission.fence_items())
+        if fence:
+            vehicle.upload_mission(fence, MISSION_TYPE_FENCE, verify=True)
+        text = ngettext(
             "{n} item uploaded and verified", "{n} items uploaded and verified", len(items)
         ).format(n=len(items))
+        if sortie.resumed_from is not None:
+            text = _("sortie {label} resumed at item {item}: {text}").format(
+                label=sortie.label, item=sortie.resumed_from, text=text
+            )
+        elif sortie.count > 1:
+            text = _("sortie {label}: {text}").format(label=sortie.label, text=text)
+        if fence:
+            text += "; " + _("geofence uploaded")
+        if cleared.override is not None:
+            text += "; " + _("SAFETY OVERRIDE by {by}: {reason}").format(
+                by=cleared.override.by, reason=cleared.override.reason
+            )
+        return text
+
+
+def _prearm_text(vehicle: Any, since_s: float) -> str | None:
+    """The autopilot's explanation of a refused arming, received after ``since_s``."""
+
+    def find(state: Any) -> str | None:
+        for t in reversed(getattr(state, "statustexts", ())):
+            if t.time_s >= since_s - 0.05 and t.severity <= 4:
+                low = t.text.lower()
+                if any(w in low for w in _PREARM_WORDS):
+                    return str(t.text)
+        return None
+
+    try:
+        st = vehicle.wait_for(lambda s: find(s) is not None, PREARM_TEXT_WAIT_S, "PreArm text")
+    except LinkTimeout:  # no explanation came: the ACK's result is shown instead
+        return find(vehicle.state)
+    return find(st)

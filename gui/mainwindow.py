@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         dock.setObjectName("panels")
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         dock.setWidget(self.tabs)
-        dock.setMinimumWidth(460)
+        dock.setMinimumWidth(640)  # the fly panel's fleet table shows all its columns
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
 
         self.coords = QLabel("")
@@ -73,6 +73,7 @@ class MainWindow(QMainWindow):
         self.plan_panel.areaLoaded.connect(self._area_loaded)
         self.plan_panel.zonesLoaded.connect(self._zones_loaded)
         self.plan_panel.planReady.connect(self._plan_ready)
+        self.plan_panel.overrideRecorded.connect(self.fly_panel.log_override)
         self.plan_panel.centreRequested.connect(self.map.focus_on)
         self.plan_panel.draftChanged.connect(self.map.show_draft)
         self.map.clicked.connect(self.plan_panel.map_clicked)
@@ -96,7 +97,10 @@ class MainWindow(QMainWindow):
         file_menu.addAction(shot)
         file_menu.addSeparator()
         quit_action = QAction(_("Quit"), self)
-        quit_action.setShortcut(QKeySequence.Quit)
+        keys = [k for k in QKeySequence.keyBindings(QKeySequence.Quit) if not k.isEmpty()]
+        ctrl_q = QKeySequence("Ctrl+Q")
+        quit_action.setShortcuts(keys if ctrl_q in keys else [*keys, ctrl_q])
+        self.quit_action = quit_action
         quit_action.triggered.connect(self._quit)
         file_menu.addAction(quit_action)
         view_menu = must(bar.addMenu(_("&View")))
@@ -164,7 +168,7 @@ class MainWindow(QMainWindow):
                 if v.lon is not None and v.lat is not None
             ]
         )
-        self.fly_panel.set_missions(view.missions)
+        self.fly_panel.set_plan(view.missions, view.sorties)
         self.map.fit_all()
 
     def _deployment_selected(self, deployment_id: int) -> None:
@@ -201,6 +205,10 @@ class MainWindow(QMainWindow):
         return ok
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
+        if not self.fly_panel.confirm_leaving():
+            if event is not None:
+                event.ignore()
+            return
         self.fly_panel.shutdown()
         self.plan_panel.runner.shutdown()
         self.deploy_panel.runner.shutdown()

@@ -72,6 +72,8 @@ class PlanView:
     reports: list[Any] = field(default_factory=list)  # the validator's report per mission
     area: Any = None  # the area planned over (the backend's object)
     raw: Any = None  # the planner's own result object(s)
+    #: per drone, its sorties (gui.clearance.SortieView): what is uploaded, one battery each
+    sorties: list[list[Any]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -94,5 +96,6 @@ class VehicleView:
     packet_loss_pct: float | None = None
     mission_seq: int | None = None
     mission_count: int | None = None
+    in_air: bool = False  # EXTENDED_SYS_STATE landed state: taking off, flying or landing
     #: recent STATUSTEXTs as (time_s, severity, text), oldest first
     statustexts: tuple[tuple[float, int, str], ...] = ()

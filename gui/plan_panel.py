@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import getpass
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +42,7 @@ from gui.plan_widgets import (
     ZONES_FILTER,
     OverrideDialog,
     metric_rows,
+    user_name,
 )
 from gui.qtutil import must
 from gui.workers import ThreadRunner
@@ -55,6 +55,7 @@ class PlanPanel(MapPickingMixin, QWidget):
     draftChanged = pyqtSignal(object, object)  # [(lon, lat, label)], [(lon, lat)] centreline
     zonesLoaded = pyqtSignal(object)  # list[ZoneView]
     planReady = pyqtSignal(object)  # PlanView
+    overrideRecorded = pyqtSignal(object)  # dronekit_plzen.safety.Override
     centreRequested = pyqtSignal(float, float)
     statusMessage = pyqtSignal(str)
 
@@ -342,7 +343,10 @@ class PlanPanel(MapPickingMixin, QWidget):
             self.mission_label.setText(path.name)
             self._planned(view)
 
-        self.runner.run(lambda: backend.open_mission(path, zones, dem), done, self._failed)
+        vehicle, camera = self.vehicle.currentData(), self.camera.currentData()
+        self.runner.run(
+            lambda: backend.open_mission(path, zones, dem, vehicle, camera), done, self._failed
+        )
 
     def _choose_zones(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(self, _("Load zones"), "", ZONES_FILTER)
@@ -482,8 +486,10 @@ class PlanPanel(MapPickingMixin, QWidget):
         if self.plan_view is None or not reason.strip():
             return
         self.override_reason = reason.strip()
-        backend.record_override(self.plan_view, self.override_reason, _user())
+        override = backend.record_override(self.plan_view, self.override_reason, user_name())
         self.statusMessage.emit(_("Safety override recorded: {reason}").format(reason=reason))
+        self.overrideRecorded.emit(override)
+        self.planReady.emit(self.plan_view)  # the fly panel takes the overridden clearances
 
     def _choose_export(self) -> None:
         fmt = str(self.export_format.currentData())
@@ -511,10 +517,3 @@ class PlanPanel(MapPickingMixin, QWidget):
             ),
             self._failed,
         )
-
-
-def _user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "unknown"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from typing import Any
 
 from PyQt5.QtWidgets import (
@@ -131,3 +132,11 @@ class OverrideDialog(QDialog):
 
     def reason_text(self) -> str:
         return self.reason.toPlainText().strip()
+
+
+def user_name() -> str:
+    """Who is at the controls (the login name), for override records."""
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

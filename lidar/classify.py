@@ -22,7 +22,7 @@ from lidar.cloud import (
     NOISE,
     UNCLASSIFIED,
 )
-from lidar.grid import GridSpec, bilinear
+from lidar.grid import GridSpec, bilinear, check_grid_size
 from lidar.raster import tin_surface
 
 FloatArray = NDArray[np.float64]
@@ -33,7 +33,9 @@ def ground_surface(
     x: FloatArray, y: FloatArray, z: FloatArray, ground: BoolArray, cell: float
 ) -> tuple[GridSpec, FloatArray]:
     """A gap-free TIN ground surface on a grid of ``cell`` covering all points."""
-    grid = GridSpec.covering(float(x.min()), float(y.min()), float(x.max()), float(y.max()), cell)
+    bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+    check_grid_size(bounds, cell)  # before the grid is allocated
+    grid = GridSpec.covering(*bounds, cell)
     surf = tin_surface(grid, x[ground], y[ground], z[ground], fill_outside=True)
     return grid, surf
 

@@ -6,20 +6,25 @@ completely and runs it; ``--json`` prints counts and timings on stdout.
 
 from __future__ import annotations
 
+import os
 import time
-from pathlib import Path
 from typing import Any
 
 import click
 
 from dronekit_plzen.cliutil import echo_json, info, progress
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import check_output_path
 
 GROUND_METHODS = ("smrf", "csf", "existing")
 
 
 def _run(doc: list[Any], as_json: bool, label: str, *, stream: bool | None = None) -> None:
     from lidar import pipeline
+
+    for st in doc[1:]:  # the shortcut's own output: a plain message, not a pipeline's
+        if "filename" in st:
+            check_output_path(st["filename"], suffixes=pipeline.writer_suffixes(st))
 
     pipe = pipeline.parse({"pipeline": doc})
     total = pipeline.steps(pipe, stream=stream)
@@ -65,9 +70,7 @@ crs_opt = click.option(
 json_opt = click.option(
     "--json", "as_json", is_flag=True, help=_("Print counts and timings as JSON.")
 )
-out_opt = click.option(
-    "-o", "--output", required=True, type=click.Path(dir_okay=False), help=_("Output file.")
-)
+out_opt = click.option("-o", "--output", required=True, type=click.Path(), help=_("Output file."))
 in_arg = click.argument("input_path", type=click.Path(exists=True, dir_okay=False))
 res_opt = click.option(
     "--resolution",
@@ -76,6 +79,26 @@ res_opt = click.option(
     show_default=True,
     type=float,
     help=_("Cell size in metres."),
+)
+
+
+def _set_budget(_ctx: click.Context, _param: click.Parameter, value: float | None) -> float | None:
+    # the ground filters grid the cloud too: they read the budget from the environment
+    if value is not None:
+        os.environ["DKP_LIDAR_MEMORY_MB"] = f"{value:g}"  # lidar.grid.BUDGET_ENV
+    return value
+
+
+mem_opt = click.option(
+    "--memory-budget",
+    "memory_mb",
+    default=None,
+    type=click.FloatRange(min=1.0),
+    callback=_set_budget,
+    help=_(
+        "Memory budget of a raster grid in MiB; larger grids are refused "
+        "(default: $DKP_LIDAR_MEMORY_MB, else half the RAM, at most 8 GiB)."
+    ),
 )
 gm_opt = click.option(
     "--ground-method",
@@ -179,6 +202,7 @@ def _raster(
     ground_method: str,
     as_json: bool,
     method: str = "tin",
+    memory_mb: float | None = None,
 ) -> None:
     needs_ground = product in ("dtm", "chm", "hillshade", "contours")
     stages = _ground(ground_method) if needs_ground else [{"type": "filters.outlier"}]
@@ -191,6 +215,7 @@ def _raster(
             "product": product,
             "resolution": resolution_m,
             "method": method,
+            "memory_mb": memory_mb,
         },
     ]
     _run(doc, as_json, product)
@@ -203,6 +228,7 @@ def _raster(
 @click.option("--method", type=click.Choice(["tin", "idw"]), default="tin", show_default=True)
 @gm_opt
 @crs_opt
+@mem_opt
 @json_opt
 def dtm_cmd(
     input_path: str,
@@ -211,10 +237,11 @@ def dtm_cmd(
     method: str,
     ground_method: str,
     crs: str | None,
+    memory_mb: float | None,
     as_json: bool,
 ) -> None:
     """Digital terrain model (COG) from ground points, gaps inside the data filled."""
-    _raster(input_path, output, "dtm", resolution_m, crs, ground_method, as_json, method)
+    _raster(input_path, output, "dtm", resolution_m, crs, ground_method, as_json, method, memory_mb)
 
 
 @lidar.command("dsm")
@@ -222,12 +249,18 @@ def dtm_cmd(
 @out_opt
 @res_opt
 @crs_opt
+@mem_opt
 @json_opt
 def dsm_cmd(
-    input_path: str, output: str, resolution_m: float, crs: str | None, as_json: bool
+    input_path: str,
+    output: str,
+    resolution_m: float,
+    crs: str | None,
+    memory_mb: float | None,
+    as_json: bool,
 ) -> None:
     """Digital surface model (COG): highest first return per cell."""
-    _raster(input_path, output, "dsm", resolution_m, crs, "existing", as_json)
+    _raster(input_path, output, "dsm", resolution_m, crs, "existing", as_json, memory_mb=memory_mb)
 
 
 @lidar.command("chm")
@@ -236,6 +269,7 @@ def dsm_cmd(
 @res_opt
 @gm_opt
 @crs_opt
+@mem_opt
 @json_opt
 def chm_cmd(
     input_path: str,
@@ -243,10 +277,13 @@ def chm_cmd(
     resolution_m: float,
     ground_method: str,
     crs: str | None,
+    memory_mb: float | None,
     as_json: bool,
 ) -> None:
     """Canopy height model (COG): DSM − DTM."""
-    _raster(input_path, output, "chm", resolution_m, crs, ground_method, as_json)
+    _raster(
+        input_path, output, "chm", resolution_m, crs, ground_method, as_json, memory_mb=memory_mb
+    )
 
 
 @lidar.command("raster")
@@ -259,6 +296,7 @@ def chm_cmd(
 @click.option("--interval", default=1.0, show_default=True, help=_("Contour interval in metres."))
 @gm_opt
 @crs_opt
+@mem_opt
 @json_opt
 def raster_cmd(
     input_path: str,
@@ -268,6 +306,7 @@ def raster_cmd(
     interval: float,
     ground_method: str,
     crs: str | None,
+    memory_mb: float | None,
     as_json: bool,
 ) -> None:
     """Intensity, density, hillshade rasters or contour lines (GeoJSON)."""
@@ -282,6 +321,7 @@ def raster_cmd(
             "product": product,
             "resolution": resolution_m,
             "interval": interval,
+            "memory_mb": memory_mb,
         },
     ]
     _run(doc, as_json, product)
@@ -362,7 +402,7 @@ def reproject_cmd(
 
 @lidar.command("tile")
 @in_arg
-@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False))
+@click.option("-o", "--output-dir", required=True, type=click.Path())
 @click.option(
     "--tile-size", "tile_m", default=250.0, show_default=True, help=_("Tile edge in metres.")
 )
@@ -383,6 +423,7 @@ def reproject_cmd(
 )
 @click.option("--classified", is_flag=True, help=_("Also write classified tiles (LAZ)."))
 @crs_opt
+@mem_opt
 @json_opt
 def tile_cmd(
     input_path: str,
@@ -396,6 +437,7 @@ def tile_cmd(
     scheduler: str | None,
     classified: bool,
     crs: str | None,
+    memory_mb: float | None,
     as_json: bool,
 ) -> None:
     """Tiled, parallel processing with buffers (process pool or Dask) into seamless mosaics."""
@@ -407,7 +449,6 @@ def tile_cmd(
     bad = [p for p in names if p not in known]
     if bad or not names:
         raise BadInputError(_("unknown products: {p}").format(p=", ".join(bad) or products))
-    Path(output_dir).mkdir(parents=True, exist_ok=True)
     bar = iter(progress(iter(int, 1), total=None, label="tiles"))
 
     def tick(_k: int, _n: int) -> None:
@@ -426,6 +467,7 @@ def tile_cmd(
         scheduler=scheduler,
         crs=crs,
         classified=classified,
+        memory_mb=memory_mb,
         progress=tick,
     )
     res["seconds"] = time.perf_counter() - t0

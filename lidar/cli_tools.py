@@ -8,7 +8,7 @@ import click
 
 from dronekit_plzen.cliutil import echo_json, info
 from dronekit_plzen.i18n import _
-from lidar.cli import crs_opt, in_arg, json_opt, out_opt, res_opt
+from lidar.cli import crs_opt, in_arg, json_opt, mem_opt, out_opt, res_opt
 
 
 @click.command("volume")
@@ -39,8 +39,10 @@ def diff_cmd(new: str, old: str, output: str, as_json: bool) -> None:
     """Difference NEW − OLD of two DTMs on one grid (change detection), as a COG."""
     import numpy as np
 
+    from dronekit_plzen.outputs import check_output_path
     from lidar.raster import difference, read_geotiff, write_geotiff
 
+    check_output_path(output, suffixes=(".tif", ".tiff"))
     a, ga, crs = read_geotiff(new)
     b, gb, _c = read_geotiff(old)
     _check_same_grid(ga, gb, new, old)
@@ -67,17 +69,23 @@ def _check_same_grid(ga: Any, gb: Any, a: str, b: str) -> None:
 
 @click.command("products")
 @in_arg
-@click.option("-o", "--output-dir", required=True, type=click.Path(file_okay=False))
+@click.option("-o", "--output-dir", required=True, type=click.Path())
 @res_opt
 @crs_opt
+@mem_opt
 @json_opt
 def products_cmd(
-    input_path: str, output_dir: str, resolution_m: float, crs: str | None, as_json: bool
+    input_path: str,
+    output_dir: str,
+    resolution_m: float,
+    crs: str | None,
+    memory_mb: float | None,
+    as_json: bool,
 ) -> None:
     """DTM, DSM, CHM and hillshade in one go (what the demo shows)."""
     from lidar.products import demo_products
 
-    res = demo_products(input_path, output_dir, resolution_m, crs=crs)
+    res = demo_products(input_path, output_dir, resolution_m, crs=crs, memory_mb=memory_mb)
     if as_json:
         echo_json(res)
     else:

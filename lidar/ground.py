@@ -14,7 +14,15 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from lidar.grid import GridSpec, bilinear, cell_stat, fill_nearest, inpaint_linear, slope_rise_run
+from lidar.grid import (
+    GridSpec,
+    bilinear,
+    cell_stat,
+    check_grid_size,
+    fill_nearest,
+    inpaint_linear,
+    slope_rise_run,
+)
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -109,7 +117,9 @@ class GroundSurface:
 
 def smrf_surface(x: FloatArray, y: FloatArray, z: FloatArray, p: SMRFParams) -> GroundSurface:
     """Steps 1–3 of SMRF: minimum surface, low-outlier and object detection, provisional DEM."""
-    grid = GridSpec.covering(float(x.min()), float(y.min()), float(x.max()), float(y.max()), p.cell)
+    bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+    check_grid_size(bounds, p.cell)  # before the grids are allocated
+    grid = GridSpec.covering(*bounds, p.cell)
     zmin = cell_stat(grid, x, y, z, "min")
     zi = inpaint_linear(zmin)
     # low outliers: a single-radius progressive filter on the negated surface (slope 5)
@@ -224,9 +234,9 @@ def _springs(h: FloatArray, movable: BoolArray, rigidness: int) -> FloatArray:
 
 def csf_cloth(x: FloatArray, y: FloatArray, z: FloatArray, p: CSFParams) -> GroundSurface:
     """Drop a cloth onto the inverted cloud; return the settled cloth in real heights."""
-    grid = GridSpec.covering(
-        float(x.min()), float(y.min()), float(x.max()), float(y.max()), p.resolution
-    )
+    bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+    check_grid_size(bounds, p.resolution)  # before the cloth is allocated
+    grid = GridSpec.covering(*bounds, p.resolution)
     lowest = cell_stat(grid, x, y, z, "min")
     # low outliers would catch the cloth: drop cells far below their neighbourhood (as SMRF)
     low = progressive_filter(-fill_nearest(lowest), p.resolution, 5.0, 1)

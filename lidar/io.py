@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import math
 import os
 import struct
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,9 +21,16 @@ import laspy
 import numpy as np
 from pyproj import CRS
 
-from dronekit_plzen.errors import BadInputError, CorruptFileError, StorageError, UnknownCRSError
+from dronekit_plzen.errors import (
+    BadInputError,
+    CorruptFileError,
+    DronekitPlzenError,
+    StorageError,
+    UnknownCRSError,
+)
 from dronekit_plzen.geo import as_crs
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import atomic_output, check_output_path
 from lidar.cloud import PointCloud, concat
 
 log = logging.getLogger(__name__)
@@ -33,23 +40,89 @@ _SKIP = {"X", "Y", "Z"}
 
 
 @contextlib.contextmanager
-def atomic_output(path: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; rename it to ``path`` only if the block succeeds."""
-    target = Path(path)
-    if not target.parent.exists():
-        raise StorageError(_("output directory does not exist"), where=str(target.parent))
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+def quiet_library_logs(*names: str) -> Iterator[None]:
+    """Silence the loggers of third-party readers (laspy, rasterio) inside the block.
+
+    laspy logs a decoding failure at ERROR level before raising it, and rasterio logs GDAL's
+    warnings; the CLI shows WARNING and above, so the user would see raw library lines before
+    our one error line. Inside the block those records are dropped; our error names the file.
+    """
+    loggers = [logging.getLogger(n) for n in (names or ("laspy",))]
+    sink = logging.NullHandler()
+    saved = [lg.propagate for lg in loggers]
+    for lg in loggers:  # records of child loggers (laspy.lasreader) stop here, unseen
+        lg.addHandler(sink)
+        lg.propagate = False
     try:
-        yield tmp_path
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; outputs are ordinary files
-        os.replace(tmp_path, target)
+        yield
     finally:
-        if tmp_path.exists():
-            tmp_path.unlink()
+        for lg, was in zip(loggers, saved, strict=True):
+            lg.removeHandler(sink)
+            lg.propagate = was
+
+
+class CapturedStderr:
+    """What C libraries wrote to file descriptor 2 inside :func:`capture_c_stderr`."""
+
+    text: str = ""
+
+
+@contextlib.contextmanager
+def capture_c_stderr() -> Iterator[CapturedStderr]:
+    """Hold back what C libraries print straight to stderr (libtiff inside GDAL prints
+    ``_tiffWriteProc: File too large.`` there, past any Python logging) inside the block.
+
+    On success the held-back text is written to stderr after all (nothing is lost); on failure
+    it is kept in the yielded object for the error message and not printed raw. Only the main
+    thread redirects (the descriptor is process-wide); elsewhere this does nothing.
+    """
+    import sys
+    import tempfile
+    import threading
+
+    box = CapturedStderr()
+    if threading.current_thread() is not threading.main_thread():
+        yield box
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        ok = False
+        try:
+            yield box
+            ok = True
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            box.text = sink.read().decode("utf-8", "replace").strip()
+            if ok and box.text:
+                sys.stderr.write(box.text + "\n")
+
+
+@contextlib.contextmanager
+def las_write_errors(target: str | os.PathLike[str]) -> Iterator[None]:
+    """Turn a LAS/LAZ writer's failure into :class:`StorageError` naming ``target``.
+
+    laspy's LAZ backend (lazrs) reports a failed write (a full disk, a file size limit) as its
+    own exception type, not :class:`OSError`; :class:`OSError` and the toolkit's errors pass
+    through (the atomic output turns the former into ``cannot write <path>: <reason>``).
+    """
+    try:
+        yield
+    except (DronekitPlzenError, OSError):
+        raise
+    except Exception as exc:
+        if "IoError" not in str(exc) and "write" not in str(exc).lower():
+            raise
+        raise StorageError(
+            _("cannot write {path}: {reason}").format(
+                path=os.fspath(target),
+                reason=_("the file could not be written completely (disk full?)"),
+            )
+        ) from exc
 
 
 def _units(crs: CRS | None) -> tuple[float, float]:
@@ -146,20 +219,59 @@ def _check_layout(p: Path) -> None:
 def _check_file(p: Path) -> None:
     if not p.exists():
         raise BadInputError(_("file not found"), where=str(p))
+    if p.is_dir():
+        raise BadInputError(_("a directory, not a LAS/LAZ file"), where=str(p))
     if p.stat().st_size == 0:
         raise CorruptFileError(_("the file is empty (0 bytes)"), where=str(p), offset=0)
-    _check_layout(p)
+    try:
+        _check_layout(p)
+    except (OSError, struct.error, OverflowError) as exc:  # garbage offsets in the header
+        raise CorruptFileError(
+            _("not a readable LAS/LAZ file: the header's record offsets are invalid"),
+            where=str(p),
+        ) from exc
 
 
 def _open(path: str | os.PathLike[str]) -> laspy.LasReader:
     p = Path(path)
     _check_file(p)
     try:
-        return laspy.open(str(p))
+        with quiet_library_logs():
+            reader = laspy.open(str(p))
     except Exception as exc:
         raise CorruptFileError(
             _("not a readable LAS/LAZ file: {err}").format(err=exc), where=str(p)
         ) from exc
+    try:
+        check_header(reader.header, str(p))
+    except BaseException:
+        reader.close()
+        raise
+    return reader
+
+
+def check_header(header: laspy.LasHeader, path: str) -> None:
+    """Fail on a header whose scales, offsets or bounds cannot give real coordinates.
+
+    A scale that is NaN, infinite, zero or negative, or a NaN/infinite offset makes every
+    coordinate of the file meaningless; say so instead of failing later in a grid or a TIN.
+    """
+    for axis, scale, offset in zip("XYZ", header.scales, header.offsets, strict=True):
+        s, o = float(scale), float(offset)
+        if not math.isfinite(s) or s <= 0:
+            raise CorruptFileError(
+                _("the header's {axis} scale is {v}: it must be a positive number").format(
+                    axis=axis, v=s
+                ),
+                where=path,
+            )
+        if not math.isfinite(o):
+            raise CorruptFileError(
+                _("the header's {axis} offset is {v}: it must be a finite number").format(
+                    axis=axis, v=o
+                ),
+                where=path,
+            )
 
 
 def _to_cloud(
@@ -209,7 +321,8 @@ def iter_chunks(
         it = reader.chunk_iterator(chunk_size)
         while True:
             try:
-                pts = next(it)
+                with quiet_library_logs():
+                    pts = next(it)
             except StopIteration:
                 break
             except Exception as exc:
@@ -277,7 +390,8 @@ def read_copc(
     _check_file(p)
     with p.open("rb") as fh:  # our handle: laspy leaks its own when the header is not COPC
         try:
-            reader = laspy.CopcReader.open(fh)
+            with quiet_library_logs():
+                reader = laspy.CopcReader.open(fh)
         except Exception as exc:
             raise BadInputError(_("not a COPC file: {err}").format(err=exc), where=where) from exc
         with reader:
@@ -300,7 +414,8 @@ def read_copc(
                 check_crs_plausible(c, (*header.mins, *header.maxs), where)
             q = laspy.copc.Bounds(mins=b[:2], maxs=b[2:])
             try:
-                pts = reader.query(bounds=q)
+                with quiet_library_logs():
+                    pts = reader.query(bounds=q)
             except Exception as exc:
                 raise CorruptFileError(
                     _("damaged COPC point data: {err}").format(err=exc), where=where
@@ -384,9 +499,7 @@ def write_cloud(
     The point format and LAS version of the source are kept (formats 6–10 force LAS 1.4);
     dimensions the format lacks (e.g. ``HeightAboveGround``) are written as extra bytes.
     """
-    target = Path(path)
-    if target.suffix.lower() not in (".las", ".laz"):
-        raise BadInputError(_("output must end in .las or .laz"), where=str(target))
+    target = check_output_path(path, suffixes=(".las", ".laz"))
     header = _header_for(cloud, scale)
     record = laspy.ScaleAwarePointRecord.zeros(len(cloud), header=header)
     record.x = cloud.x
@@ -397,10 +510,11 @@ def write_cloud(
         if k in names:
             record[k] = v
     compressed = target.suffix.lower() == ".laz"
-    with atomic_output(target) as tmp:
-        try:
-            with laspy.open(str(tmp), mode="w", header=header, do_compress=compressed) as writer:
-                writer.write_points(record)
-        except OSError as exc:
-            raise StorageError(str(exc), where=str(target)) from exc
+    with (
+        atomic_output(target) as tmp,
+        quiet_library_logs(),
+        las_write_errors(target),
+        laspy.open(str(tmp), mode="w", header=header, do_compress=compressed) as writer,
+    ):
+        writer.write_points(record)
     return target

@@ -11,8 +11,10 @@ pipeline runs chunk by chunk in bounded memory; otherwise the cloud is read into
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import math
 import os
 import time
 import types
@@ -24,10 +26,18 @@ from typing import Any
 
 import laspy
 
-from dronekit_plzen.errors import BadInputError, StorageError
+from dronekit_plzen.errors import BadInputError, StorageError, one_line
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import check_output_path
 from lidar.cloud import PointCloud
-from lidar.io import _header_for, atomic_output, iter_chunks, read_cloud, write_cloud
+from lidar.io import (
+    _header_for,
+    atomic_output,
+    iter_chunks,
+    las_write_errors,
+    read_cloud,
+    write_cloud,
+)
 from lidar.stages import STAGES
 
 ProgressFn = Callable[[str, int, int], None]
@@ -98,6 +108,28 @@ def _normalise(raw: Any, i: int, n: int) -> dict[str, Any]:
     return dict(raw)
 
 
+def _finite(v: Any) -> bool:
+    """No NaN or infinity in an option (``--resolution nan`` would pass every ``<= 0`` test)."""
+    if isinstance(v, float):
+        return math.isfinite(v)
+    if isinstance(v, list):
+        return all(_finite(x) for x in v)
+    return True
+
+
+def writer_suffixes(stage: Any) -> tuple[str, ...]:
+    """The file extensions a writer stage (a dict or a validated :class:`Stage`) accepts."""
+    if isinstance(stage, Stage):
+        typ, product = stage.type, getattr(stage.options, "product", None)
+    else:
+        typ, product = stage.get("type"), stage.get("product")
+    if typ == "writers.las":
+        return (".las", ".laz")
+    if product == "contours":
+        return (".geojson", ".json")
+    return (".tif", ".tiff")
+
+
 def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
     """Validate a pipeline document; raise one :class:`BadInputError` listing every problem."""
     items = doc.get("pipeline") if isinstance(doc, dict) else doc
@@ -132,6 +164,11 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
             if k not in names:
                 errors.append(_("{w}: unknown option {k!r}").format(w=where, k=k))
                 bad = True
+            elif not _finite(v):
+                errors.append(
+                    _("{w}: option {k!r} must be a finite number ({v!r})").format(w=where, k=k, v=v)
+                )
+                bad = True
             elif (isinstance(v, int) and hints[k] is float) or _check_type(v, hints[k]):
                 continue
             else:
@@ -165,13 +202,17 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
             fn = Path(opts.filename)
             if not opts.filename:
                 errors.append(_("{w}: filename is required").format(w=where))
-            elif not (fn if fn.is_absolute() else base / fn).parent.is_dir():
-                errors.append(
-                    _("{w}: output directory does not exist: {d}").format(w=where, d=fn.parent)
-                )
-            if typ == "writers.las" and fn.suffix.lower() not in (".las", ".laz"):
-                errors.append(_("{w}: filename must end in .las or .laz").format(w=where))
+            else:
+                try:
+                    check_output_path(
+                        fn if fn.is_absolute() else base / fn,
+                        suffixes=writer_suffixes(Stage(typ, opts, i)),
+                    )
+                except BadInputError as exc:
+                    errors.append(f"{where}: {exc.message}")
         stages.append(Stage(typ, opts, i))
+    if len(errors) == 1:
+        raise BadInputError(_("invalid pipeline:") + " " + errors[0])
     if errors:
         raise BadInputError(_("invalid pipeline:") + "\n  " + "\n  ".join(errors))
     if not any(STAGES[s.type].kind == "writer" for s in stages):
@@ -184,7 +225,7 @@ def load(path: str | os.PathLike[str]) -> Pipeline:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except OSError as exc:
+    except (OSError, UnicodeDecodeError) as exc:
         raise BadInputError(_("cannot read pipeline: {e}").format(e=exc), where=str(p)) from exc
     try:
         if p.suffix.lower() in (".yaml", ".yml"):
@@ -193,9 +234,10 @@ def load(path: str | os.PathLike[str]) -> Pipeline:
             doc = yaml.safe_load(text)
         else:
             doc = json.loads(text)
-    except Exception as exc:
+    except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError (multi-line): one line
         raise BadInputError(
-            _("pipeline is not valid JSON/YAML: {e}").format(e=exc), where=str(p)
+            _("pipeline is not valid JSON/YAML: {e}").format(e=one_line(exc)),
+            where=str(p),
         ) from exc
     pipe = parse(doc, base_dir=p.parent)
     return _rebase(pipe, p.parent)
@@ -216,8 +258,9 @@ def _write(cloud: PointCloud, stage: Stage) -> dict[str, Any]:
     if stage.type == "writers.las":
         write_cloud(cloud, o.filename, scale=o.scale)
         return {"stage": stage.type, "file": o.filename, "points": len(cloud)}
-    from lidar.products import write_product
+    from lidar.products import warn_if_no_crs, write_product
 
+    warn_if_no_crs(cloud, o.filename)
     res = write_product(
         cloud,
         o.product,
@@ -225,6 +268,7 @@ def _write(cloud: PointCloud, stage: Stage) -> dict[str, Any]:
         resolution_m=o.resolution,
         method=o.method,
         interval=o.interval,
+        memory_mb=o.memory_mb,
     )
     res["stage"] = stage.type
     return res
@@ -278,7 +322,12 @@ def _run_memory(pipe: Pipeline) -> Iterator[RunReport]:
             rep.outputs.append(_write(cloud, st))
         else:
             assert spec.apply is not None
-            cloud = spec.apply(cloud, st.options)
+            try:
+                cloud = spec.apply(cloud, st.options)
+            except BadInputError as exc:
+                if exc.where is None:  # a stage's error (a grid too large): name the input
+                    exc.where = reader.filename
+                raise
         rep.stages.append(
             {"stage": st.type, "points": len(cloud), "seconds": time.perf_counter() - t}
         )
@@ -316,7 +365,8 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
                             )
                             writers[st.index] = (w, tmp)
                             counts[st.index] = 0
-                        _append(writers[st.index][0], cloud)
+                        with las_write_errors(st.options.filename):
+                            _append(writers[st.index][0], cloud)
                         counts[st.index] += len(cloud)
                     else:
                         assert spec.apply is not None
@@ -325,8 +375,13 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
                 yield rep
             ok = True
         finally:
-            for w, _tmp in writers.values():
-                w.close()
+            for idx, (w, _tmp) in writers.items():
+                if ok:
+                    with las_write_errors(pipe.stages[idx].options.filename):
+                        w.close()
+                else:  # already failing: the first error is the one to report
+                    with contextlib.suppress(Exception):
+                        w.close()
             if not ok:
                 for _w, tmp in writers.values():
                     tmp.unlink(missing_ok=True)

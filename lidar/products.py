@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from pathlib import Path
@@ -11,20 +12,57 @@ import numpy as np
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import check_output_path, prepare_output_dir
 from lidar import raster
 from lidar.cloud import NOISE, PointCloud
-from lidar.grid import GridSpec
+from lidar.grid import (
+    BYTES_PER_CELL,
+    PRODUCT_BYTES_PER_CELL,
+    GridSpec,
+    check_grid_size,
+    memory_budget,
+)
 from lidar.stages import ground_mask
 
 FloatArray = np.ndarray
+log = logging.getLogger(__name__)
 
 
-def grid_for(cloud: PointCloud, resolution_m: float) -> GridSpec:
-    """The snapped grid of ``resolution_m`` metres covering the cloud (in its CRS units)."""
+def grid_for(
+    cloud: PointCloud,
+    resolution_m: float,
+    *,
+    budget_bytes: int | None = None,
+    bytes_per_cell: int = BYTES_PER_CELL,
+) -> GridSpec:
+    """The snapped grid of ``resolution_m`` metres covering the cloud (in its CRS units).
+
+    The grid's size is checked against the memory budget (see :func:`lidar.grid.memory_budget`)
+    before anything is allocated: :class:`BadInputError` names the extent and the cells.
+    """
     if len(cloud) == 0:
         raise BadInputError(_("the point cloud is empty"), where=cloud.source)
     b = cloud.bounds()
-    return GridSpec.covering(b[0], b[1], b[3], b[4], resolution_m / cloud.xy_unit_m)
+    res = resolution_m / cloud.xy_unit_m
+    check_grid_size(
+        (b[0], b[1], b[3], b[4]),
+        res,
+        unit_m=cloud.xy_unit_m,
+        budget_bytes=budget_bytes,
+        bytes_per_cell=bytes_per_cell,
+        where=cloud.source,
+    )
+    return GridSpec.covering(b[0], b[1], b[3], b[4], res)
+
+
+def warn_if_no_crs(cloud: PointCloud, output: str | os.PathLike[str]) -> None:
+    """Log a warning when a raster is about to be written without a CRS."""
+    if cloud.crs is None:
+        log.warning(
+            _("no CRS in {src}; {out} will have none; give --crs EPSG:…").format(
+                src=cloud.source or _("the input"), out=os.fspath(output)
+            )
+        )
 
 
 def _first(cloud: PointCloud) -> np.ndarray:
@@ -60,10 +98,19 @@ def write_product(
     resolution_m: float = 1.0,
     method: str = "tin",
     interval: float = 1.0,
+    memory_mb: float | None = None,
 ) -> dict[str, Any]:
-    """Compute and write a product: a COG, or GeoJSON for ``contours`` (``interval`` in metres)."""
+    """Compute and write a product: a COG, or GeoJSON for ``contours`` (``interval`` in metres).
+
+    ``memory_mb`` is the memory budget for the grid (default: :func:`lidar.grid.memory_budget`).
+    """
     t0 = time.perf_counter()
-    grid = grid_for(cloud, resolution_m)
+    suffixes = (".geojson", ".json") if name == "contours" else (".tif", ".tiff")
+    check_output_path(path, suffixes=suffixes)
+    per_cell = PRODUCT_BYTES_PER_CELL.get(name, BYTES_PER_CELL)
+    grid = grid_for(
+        cloud, resolution_m, budget_bytes=memory_budget(memory_mb), bytes_per_cell=per_cell
+    )
     if name == "contours":
         d = product(cloud, "dtm", grid, method=method)
         fc = raster.contours(grid, d, interval / cloud.z_unit_m)
@@ -99,6 +146,7 @@ def demo_products(
     resolution_m: float = 1.0,
     *,
     crs: Any = None,
+    memory_mb: float | None = None,
 ) -> dict[str, Any]:
     """Classify ground (SMRF after outlier removal) and write DTM, DSM, CHM and hillshade COGs.
 
@@ -109,18 +157,26 @@ def demo_products(
     from lidar.stages import OutlierOptions, SMRFOptions, apply_outlier, apply_smrf
 
     t0 = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    cloud = read_cloud(input_laz, crs=crs)
-    cloud = apply_smrf(apply_outlier(cloud, OutlierOptions()), SMRFOptions())
+    created = not Path(out_dir).exists()
+    out = prepare_output_dir(out_dir)
+    try:
+        cloud = read_cloud(input_laz, crs=crs)
+        cloud = apply_smrf(apply_outlier(cloud, OutlierOptions()), SMRFOptions())
+    except BadInputError as exc:
+        if created and not any(out.iterdir()):
+            out.rmdir()  # made for this run, nothing written: leave no trace
+        if exc.where is None:
+            exc.where = str(input_laz)
+        raise
     result: dict[str, Any] = {
         "points": len(cloud),
         "ground_points": int((cloud.classification == 2).sum()),
     }
     stem = Path(input_laz).stem
+    warn_if_no_crs(cloud, out / f"{stem}_*.tif")
     for name in ("dtm", "dsm", "chm", "hillshade"):
         path = out / f"{stem}_{name}.tif"
-        write_product(cloud, name, path, resolution_m=resolution_m)
+        write_product(cloud, name, path, resolution_m=resolution_m, memory_mb=memory_mb)
         result[name] = str(path)
     result["seconds"] = time.perf_counter() - t0
     return result

@@ -18,10 +18,12 @@ from numpy.typing import NDArray
 from pyproj import CRS
 from scipy.spatial import QhullError, cKDTree
 
-from dronekit_plzen.errors import BadInputError, CorruptFileError
+from dronekit_plzen.errors import BadInputError, CorruptFileError, StorageError
 from dronekit_plzen.i18n import _
 from lidar.grid import GridSpec, cell_stat, fill_nearest, jitter, rasterize_tin
-from lidar.io import atomic_output
+from lidar.io import atomic_output, capture_c_stderr, quiet_library_logs
+
+_TIF = (".tif", ".tiff")
 
 FloatArray = NDArray[np.float64]
 NODATA = -9999.0
@@ -255,7 +257,7 @@ def write_contours(fc: dict[str, Any], path: str | os.PathLike[str], crs: CRS | 
     if crs is not None:
         doc["crs"] = {"type": "name", "properties": {"name": crs.to_string()}}
     target = Path(path)
-    with atomic_output(target) as tmp:
+    with atomic_output(target, suffixes=(".geojson", ".json")) as tmp:
         tmp.write_text(json.dumps(doc), encoding="utf-8")
     return target
 
@@ -288,11 +290,40 @@ def write_geotiff(
         "compress": "DEFLATE",
         "BLOCKSIZE": 256,
     }
-    with atomic_output(target) as tmp, rasterio.open(tmp, "w", **profile) as dst:
-        dst.write(arr, 1)
-        if description:
-            dst.set_band_description(1, description)
+    with atomic_output(target, suffixes=_TIF) as tmp, quiet_library_logs("rasterio"):
+        try:
+            with capture_c_stderr():
+                with rasterio.open(tmp, "w", **profile) as dst:
+                    dst.write(arr, 1)
+                    if description:
+                        dst.set_band_description(1, description)
+                verify_geotiff(tmp, arr)
+        except rasterio.errors.RasterioError as exc:
+            raise StorageError(
+                _("cannot write {path}: {reason}").format(
+                    path=target, reason=_("the file could not be written completely (disk full?)")
+                )
+            ) from exc
     return target
+
+
+def verify_geotiff(path: str | os.PathLike[str], expected: NDArray[Any]) -> None:
+    """Read a just-written GeoTIFF back and compare it with what was written.
+
+    GDAL reports a failed write (a full disk, a file size limit) only as a log message and
+    leaves a short file behind; reading it back is the reliable check. Raises rasterio's
+    error when the file is unreadable, :class:`StorageError` when it differs.
+    """
+    import rasterio
+
+    with rasterio.open(path) as src:
+        back = src.read(1)
+    if back.shape != expected.shape or not np.array_equal(back, expected, equal_nan=True):
+        raise StorageError(
+            _("cannot write {path}: {reason}").format(
+                path=path, reason=_("the file read back differs from the data written")
+            )
+        )
 
 
 def read_geotiff(path: str | os.PathLike[str]) -> tuple[FloatArray, GridSpec, CRS | None]:
@@ -300,7 +331,7 @@ def read_geotiff(path: str | os.PathLike[str]) -> tuple[FloatArray, GridSpec, CR
     import rasterio
 
     try:
-        with rasterio.open(path) as src:
+        with quiet_library_logs("rasterio"), rasterio.open(path) as src:
             a = src.read(1).astype(np.float64)
             if src.nodata is not None:
                 a[a == src.nodata] = np.nan
@@ -310,5 +341,5 @@ def read_geotiff(path: str | os.PathLike[str]) -> tuple[FloatArray, GridSpec, CR
             grid = GridSpec(t.c, t.f, t.a, src.height, src.width)
             crs = CRS.from_wkt(src.crs.to_wkt()) if src.crs else None
             return a, grid, crs
-    except rasterio.errors.RasterioIOError as exc:
+    except rasterio.errors.RasterioError as exc:
         raise CorruptFileError(_("cannot read raster: {e}").format(e=exc), where=str(path)) from exc

@@ -198,15 +198,21 @@ class GdalWriterOptions:
     resolution: float = 1.0
     method: str = "tin"
     interval: float = 1.0
+    #: memory budget of the grid in MiB (default: DKP_LIDAR_MEMORY_MB or min(2 GiB, RAM/2))
+    memory_mb: float | None = None
 
     def check(self) -> list[str]:
         errs = []
+        if self.memory_mb is not None and not (0 < self.memory_mb < float("inf")):
+            errs.append(_("memory_mb must be a positive number of MiB"))
         if self.product not in PRODUCTS:
             errs.append(_("product must be one of {p}").format(p=", ".join(sorted(PRODUCTS))))
         if self.resolution <= 0:
             errs.append(_("resolution must be positive"))
         if self.method not in ("tin", "idw"):
             errs.append(_("method must be tin or idw"))
+        if not self.interval > 0:
+            errs.append(_("the contour interval must be positive"))
         return errs
 
 

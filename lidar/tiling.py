@@ -8,6 +8,7 @@ around its core so ground filters and TINs see the neighbourhood: the mosaic has
 
 from __future__ import annotations
 
+import logging
 import math
 import multiprocessing
 import os
@@ -22,12 +23,28 @@ from typing import Any
 import laspy
 import numpy as np
 
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, LinkError, StorageError
 from dronekit_plzen.i18n import _
-from lidar.grid import GridSpec
-from lidar.io import _header_for, atomic_output, iter_chunks, las_info, read_cloud
+from dronekit_plzen.outputs import prepare_output_dir
+from lidar.grid import GridSpec, check_grid_size, memory_budget
+from lidar.io import (
+    _header_for,
+    atomic_output,
+    iter_chunks,
+    las_info,
+    quiet_library_logs,
+    read_cloud,
+)
 
 ProgressFn = Callable[[int, int], None]
+log = logging.getLogger(__name__)
+
+#: most tiles a run may plan (each is a file and a task; far-off points would make millions)
+MAX_TILES = 10_000
+#: seconds to wait for a Dask scheduler before giving up
+SCHEDULER_TIMEOUT_S = 5.0
+#: bytes per cell of the mosaic (one float32 band written at once, plus the COG copy)
+_MOSAIC_BYTES_PER_CELL = 8
 
 
 @dataclass(frozen=True)
@@ -189,7 +206,7 @@ def _mosaic(parts: list[str], grid: GridSpec, crs_wkt: str | None, target: Path)
     from rasterio.transform import from_origin
     from rasterio.windows import Window
 
-    from lidar.raster import NODATA
+    from lidar.raster import NODATA, verify_geotiff
 
     with tempfile.TemporaryDirectory(dir=target.parent) as td:
         tmp = Path(td) / "mosaic.tif"
@@ -213,8 +230,19 @@ def _mosaic(parts: list[str], grid: GridSpec, crs_wkt: str | None, target: Path)
                     row = round((grid.top - t.f) / grid.res)
                     col = round((t.c - grid.left) / grid.res)
                     dst.write(src.read(1), 1, window=Window(col, row, src.width, src.height))
-        with atomic_output(target) as out:
-            rio_copy(str(tmp), str(out), driver="COG", compress="DEFLATE")
+        with atomic_output(target, suffixes=(".tif", ".tiff")) as out:
+            try:
+                with quiet_library_logs("rasterio"):
+                    rio_copy(str(tmp), str(out), driver="COG", compress="DEFLATE")
+                    with rasterio.open(tmp) as src:
+                        verify_geotiff(out, src.read(1))
+            except rasterio.errors.RasterioError as exc:
+                raise StorageError(
+                    _("cannot write {path}: {reason}").format(
+                        path=target,
+                        reason=_("the file could not be written completely (disk full?)"),
+                    )
+                ) from exc
 
 
 def run_tiled(
@@ -231,6 +259,7 @@ def run_tiled(
     crs: Any = None,
     chunk_size: int = 1_000_000,
     classified: bool = False,
+    memory_mb: float | None = None,
     progress: ProgressFn | None = None,
 ) -> dict[str, Any]:
     """Tile ``path`` (streamed), process tiles in parallel, mosaic products into ``out_dir``.
@@ -240,15 +269,114 @@ def run_tiled(
     ``buffer_m`` must exceed the largest object (a roof) plus the SMRF window, or a roof cut
     by the buffer edge cannot be opened away; 50 m holds for roofs up to about 60 m across.
     Returns the product paths, tile count, point counts and timings.
+
+    Everything that can be checked is checked before work starts: the output directory, the
+    mosaic's size against ``memory_mb`` (see :func:`lidar.grid.memory_budget`), the number of
+    tiles (at most :data:`MAX_TILES`) and the scheduler (reached within
+    :data:`SCHEDULER_TIMEOUT_S` seconds, or :class:`LinkError`).
     """
     t0 = time.perf_counter()
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    if not (0 < tile_size_m < math.inf):
+        raise BadInputError(_("the tile size must be a positive number"))
+    if not (0 < resolution_m < math.inf):
+        raise BadInputError(_("the resolution must be a positive number"))
+    if not (0 <= buffer_m < math.inf):
+        raise BadInputError(_("the buffer must be zero or a positive number"))
     info = las_info(path, crs=crs)
     if info["point_count"] == 0:
         raise BadInputError(_("the point cloud is empty"), where=str(path))
     unit = float(info["xy_unit_m"])
     size, buf, res = tile_size_m / unit, buffer_m / unit, resolution_m / unit
+    mins, maxs = info["mins"], info["maxs"]
+    check_grid_size(
+        (mins[0], mins[1], maxs[0], maxs[1]),
+        res,
+        unit_m=unit,
+        budget_bytes=memory_budget(memory_mb),
+        bytes_per_cell=_MOSAIC_BYTES_PER_CELL,
+        where=str(path),
+    )
+    n_tiles = (math.floor((maxs[0] - mins[0]) / size) + 2) * (
+        math.floor((maxs[1] - mins[1]) / size) + 2
+    )
+    if n_tiles > MAX_TILES:
+        raise BadInputError(
+            _(
+                "the points span {w:,.0f} m × {h:,.0f} m: about {n:,} tiles of {s:g} m, more than "
+                "{m:,}; use a larger --tile-size or remove far-off points"
+            ).format(
+                w=(maxs[0] - mins[0]) * unit,
+                h=(maxs[1] - mins[1]) * unit,
+                n=n_tiles,
+                s=tile_size_m,
+                m=MAX_TILES,
+            ),
+            where=str(path),
+        )
+    client, own_client = _connect(scheduler)
+    try:
+        out = prepare_output_dir(out_dir)
+        return _run_tiled(
+            path,
+            out,
+            info,
+            size,
+            buf,
+            res,
+            products,
+            method,
+            workers,
+            client,
+            crs,
+            chunk_size,
+            classified,
+            progress,
+            t0,
+        )
+    finally:
+        if own_client and client is not None:
+            client.close()
+
+
+def _connect(scheduler: Any) -> tuple[Any, bool]:
+    """A Dask client for ``scheduler`` (an address or a Client), connected within seconds."""
+    if scheduler is None:
+        return None, False
+    from distributed import Client
+
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    try:
+        return Client(scheduler, timeout=SCHEDULER_TIMEOUT_S), True
+    except (ValueError, TypeError) as exc:
+        raise BadInputError(
+            _("not a Dask scheduler address: {a!r} ({e})").format(a=scheduler, e=exc)
+        ) from exc
+    except (OSError, TimeoutError) as exc:
+        raise LinkError(
+            _("cannot reach the Dask scheduler {a} within {t:g} s").format(
+                a=scheduler, t=SCHEDULER_TIMEOUT_S
+            )
+        ) from exc
+
+
+def _run_tiled(
+    path: str | os.PathLike[str],
+    out: Path,
+    info: dict[str, Any],
+    size: float,
+    buf: float,
+    res: float,
+    products: tuple[str, ...],
+    method: str,
+    workers: int | None,
+    client: Any,
+    crs: Any,
+    chunk_size: int,
+    classified: bool,
+    progress: ProgressFn | None,
+    t0: float,
+) -> dict[str, Any]:
     mins, maxs = info["mins"], info["maxs"]
     grid = GridSpec.covering(mins[0], mins[1], maxs[0], maxs[1], res)
     tiles = plan_tiles((mins[0], mins[1], maxs[0], maxs[1]), size, buf, (grid.left, grid.bounds[1]))
@@ -256,6 +384,12 @@ def run_tiled(
 
     crs_obj = as_crs(crs) if crs is not None else (as_crs(info["crs"]) if info["crs"] else None)
     crs_wkt = crs_obj.to_wkt() if crs_obj is not None else None
+    if crs_wkt is None:
+        log.warning(
+            _("no CRS in {src}; {out} will have none; give --crs EPSG:…").format(
+                src=path, out=out / f"{Path(path).stem}_*.tif"
+            )
+        )
     stem = Path(path).stem
     with tempfile.TemporaryDirectory(prefix=".tiles-", dir=out) as work:
         wd = Path(work)
@@ -279,7 +413,7 @@ def run_tiled(
             for t in tiles
             if t.name in parts
         ]
-        results = list(_execute(jobs, workers=workers, scheduler=scheduler, progress=progress))
+        results = list(_execute(jobs, workers=workers, scheduler=client, progress=progress))
         files: dict[str, str] = {}
         for name in products:
             target = out / f"{stem}_{name}.tif"
@@ -295,7 +429,7 @@ def run_tiled(
         "split_seconds": t_split,
         "tile_seconds": [r["seconds"] for r in results],
         "seconds": time.perf_counter() - t0,
-        "scheduler": "dask" if scheduler is not None else "processes",
+        "scheduler": "dask" if client is not None else "processes",
     }
 
 

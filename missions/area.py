@@ -28,6 +28,7 @@ Example
 from __future__ import annotations
 
 import json
+import math
 import re
 import zipfile
 from collections.abc import Sequence
@@ -43,6 +44,7 @@ from shapely.validation import explain_validity
 
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError, UnknownCRSError
+from dronekit_plzen.i18n import _
 from missions.area_readers import (
     _NUM,
     RawPolygon,
@@ -195,7 +197,7 @@ def parse_area(
     elif isinstance(source, dict):
         polys, declared = _geojson_polygons(source, where)
     elif isinstance(source, (bytes, str)):
-        text = source.decode("utf-8-sig") if isinstance(source, bytes) else source
+        text = _decode(source, where) if isinstance(source, bytes) else source
         s = text.lstrip()
         kind = fmt or (
             "geojson"
@@ -214,6 +216,8 @@ def parse_area(
                     f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
                     where=where,
                 ) from exc
+            except RecursionError as exc:
+                raise BadInputError(_("JSON nested too deeply"), where=where) from exc
             polys, declared = _geojson_polygons(obj, where)
         elif kind == "kml":
             polys, declared = _kml_polygons(text, where), geo.WGS84
@@ -481,7 +485,33 @@ def _polygonal(g: BaseGeometry) -> Polygon | MultiPolygon:
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
 
 
+def _decode(data: bytes, where: str) -> str:
+    """UTF-8 text of an area file (a BOM is fine); anything else is named, not a traceback."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(
+            _("not a UTF-8 text file (byte 0x{b:02x} at offset {o}): is it really {kind}?").format(
+                b=data[exc.start], o=exc.start, kind=_("GeoJSON, KML, WKT or a coordinate list")
+            ),
+            where=where,
+        ) from exc
+
+
+#: largest area the planner accepts (km²): 20 km around a launch point is about 1,260 km²
+MAX_AREA_KM2 = 2_000.0
+
+
 def _finish(polys: list[RawPolygon], crs: Any, repair: bool, where: str) -> Area:
+    try:
+        return _finish_checked(polys, crs, repair, where)
+    except BadInputError as exc:
+        if exc.where is None:  # a helper that does not know the file: name it here
+            exc.where = where
+        raise
+
+
+def _finish_checked(polys: list[RawPolygon], crs: Any, repair: bool, where: str) -> Area:
     flat = np.asarray([pt for rings in polys for r in rings for pt in r], dtype=np.float64)
     flat = flat.reshape(-1, 2)
     if not np.all(np.isfinite(flat)):
@@ -522,7 +552,28 @@ def _finish(polys: list[RawPolygon], crs: Any, repair: bool, where: str) -> Area
             [AreaProblem("invalid", "the area is not a valid polygon after projection")],
             where=where,
         )
-    return Area(geom_ll, epsg, wkt, tuple(notes))
+    area = Area(geom_ll, epsg, wkt, tuple(notes))
+    _check_extent(area, where)
+    return area
+
+
+def _check_extent(area: Area, where: str) -> None:
+    """Refuse an area no drone mission could cover (wrong CRS, swapped or garbage coordinates)."""
+    x0, y0, x1, y1 = area.geom_lonlat.bounds
+    km2 = area.area_m2 / 1e6 if (x1 - x0) < 20 and (y1 - y0) < 20 else math.inf
+    if km2 > MAX_AREA_KM2:
+        size = (
+            _("{w:.1f}° × {h:.1f}°").format(w=x1 - x0, h=y1 - y0)
+            if km2 == math.inf
+            else (_("{a:,.0f} km²").format(a=km2))
+        )
+        raise BadInputError(
+            _(
+                "the area is too large for a drone mission ({size}, at most {max:,.0f} km²): "
+                "wrong CRS or coordinates?"
+            ).format(size=size, max=MAX_AREA_KM2),
+            where=where,
+        )
 
 
 def area_from_metric(geom: Polygon | MultiPolygon, epsg: int, name: str = "") -> Area:

@@ -13,40 +13,70 @@ from typing import Any
 
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 
 Ring = list[tuple[float, float]]
 #: a polygon as rings: [exterior, hole, hole, ...]; a multipolygon is a list of those
 RawPolygon = list[Ring]
 
 
-def _geojson_polygons(obj: Any, where: str) -> tuple[list[RawPolygon], Any]:
+def _geojson_polygons(obj: Any, where: str, depth: int = 0) -> tuple[list[RawPolygon], Any]:
     """Raw polygons and the legacy ``crs`` member (or None) of a GeoJSON object."""
     if not isinstance(obj, dict) or "type" not in obj:
         raise BadInputError("not a GeoJSON object (no 'type')", where=where)
+    if depth > 8:
+        raise BadInputError(_("GeoJSON objects nested too deeply"), where=where)
     crs = None
     c = obj.get("crs")
-    if isinstance(c, dict):
-        crs = (c.get("properties") or {}).get("name")
+    if c is not None:
+        props = c.get("properties") if isinstance(c, dict) else None
+        name = props.get("name") if isinstance(props, dict) else None
+        if not isinstance(name, str | int) or isinstance(name, bool):
+            example = '{"type": "name", "properties": {"name": "EPSG:5514"}}'
+            raise BadInputError(
+                _("the GeoJSON 'crs' member does not name a CRS (expected {example})").format(
+                    example=example
+                ),
+                where=where,
+            )
+        crs = name
     t = obj["type"]
     out: list[RawPolygon] = []
     if t == "FeatureCollection":
-        for i, f in enumerate(obj.get("features") or []):
-            g = (f or {}).get("geometry")
-            if g and g.get("type") in ("Polygon", "MultiPolygon", "GeometryCollection"):
-                out.extend(_geojson_polygons(g, f"{where} feature {i}")[0])
+        feats = obj.get("features")
+        if not isinstance(feats, list):
+            raise BadInputError(_("a FeatureCollection needs a 'features' list"), where=where)
+        for i, f in enumerate(feats):
+            if not isinstance(f, dict):
+                raise BadInputError(
+                    _("feature {i} is not a GeoJSON object").format(i=i), where=where
+                )
+            g = f.get("geometry")
+            if isinstance(g, dict) and g.get("type") in (
+                "Polygon",
+                "MultiPolygon",
+                "GeometryCollection",
+            ):
+                out.extend(_geojson_polygons(g, f"{where} feature {i}", depth + 1)[0])
     elif t == "Feature":
         g = obj.get("geometry")
         if not g:
             raise BadInputError("GeoJSON Feature has no geometry", where=where)
-        out.extend(_geojson_polygons(g, where)[0])
+        out.extend(_geojson_polygons(g, where, depth + 1)[0])
     elif t == "GeometryCollection":
-        for g in obj.get("geometries") or []:
-            if g.get("type") in ("Polygon", "MultiPolygon"):
-                out.extend(_geojson_polygons(g, where)[0])
+        geoms = obj.get("geometries")
+        if not isinstance(geoms, list):
+            raise BadInputError(_("a GeometryCollection needs a 'geometries' list"), where=where)
+        for g in geoms:
+            if isinstance(g, dict) and g.get("type") in ("Polygon", "MultiPolygon"):
+                out.extend(_geojson_polygons(g, where, depth + 1)[0])
     elif t == "Polygon":
         out.append(_rings(obj.get("coordinates"), where))
     elif t == "MultiPolygon":
-        out.extend(_rings(p, where) for p in obj.get("coordinates") or [])
+        polys = obj.get("coordinates")
+        if not isinstance(polys, list):
+            raise BadInputError("polygon without coordinates", where=where)
+        out.extend(_rings(p, where) for p in polys)
     else:
         raise BadInputError(f"GeoJSON {t} is not a polygon area", where=where)
     if not out:
@@ -59,14 +89,28 @@ def _rings(coords: Any, where: str) -> RawPolygon:
         raise BadInputError("polygon without coordinates", where=where)
     rings: RawPolygon = []
     for r in coords:
+        if not isinstance(r, list):
+            raise BadInputError(
+                _("a polygon ring must be a list of [x, y] positions, got {v!r}").format(
+                    v=_short(r)
+                ),
+                where=where,
+            )
         try:
             rings.append([(float(p[0]), float(p[1])) for p in r])
-        except (TypeError, ValueError, IndexError) as exc:
+        except (TypeError, ValueError, IndexError, KeyError) as exc:
             raise BadInputError(f"bad coordinate in polygon ring: {exc}", where=where) from exc
     return rings
 
 
+def _short(v: Any, n: int = 40) -> str:
+    r = repr(v)
+    return r if len(r) <= n else r[: n - 1] + "…"
+
+
 def _kml_polygons(text: bytes | str, where: str) -> list[RawPolygon]:
+    if "<!ENTITY" in (text if isinstance(text, str) else text.decode("utf-8", "replace")):
+        raise BadInputError(_("KML with DTD entity declarations is not accepted"), where=where)
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:

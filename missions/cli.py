@@ -10,6 +10,7 @@ the configuration.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +22,8 @@ from dronekit_plzen.i18n import _, ngettext
 from missions.cli_options import (
     F,
     area_options,
+    check_range,
+    check_sizes,
     common_outputs,
     open_terrain,
     open_zones,
@@ -44,6 +47,15 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
     formats = parse_formats(o["formats"])
     plans = [m for r in results for m in (r.sorties or [r.mission])]
     dem = open_terrain(o.get("dem"), cfg.dem_file, plans)
+    if dem is None and not o.get("home") and not o.get("launch"):
+        lon, lat = plans[0].home[:2] if plans and plans[0].home else (float("nan"),) * 2
+        info(
+            _(
+                "warning: no launch point (--home) or DEM to check the position against: the "
+                "mission starts at {lat:.5f}, {lon:.5f} (lat, lon); check it is where you "
+                "expect (swapped coordinates?)"
+            ).format(lat=lat, lon=lon)
+        )
     dsm = open_terrain(o.get("dsm"), None, plans)
     zones = open_zones(o.get("zones"))
     veh = vehicle_profile(o.get("vehicle"))
@@ -69,6 +81,7 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
                     vehicle=veh,
                     when=parse_when(o.get("when")),
                     max_distance_m=o.get("max_distance_m"),
+                    max_range_m=o.get("max_range_m"),
                     authorised_zones=o.get("authorised", ()),
                     override=o["override_safety"],
                     reason=o.get("reason"),
@@ -77,6 +90,8 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
                 for v in exc.violations:
                     info(f"  {v}")
                 raise
+            if len(sorties) > 1:
+                mission.metadata["sortie"] = {"index": j + 1, "of": len(sorties)}
             stem = name if len(results) == 1 else f"{name}_drone{i + 1}"
             if len(sorties) > 1:
                 stem += f"_sortie{j + 1}"
@@ -111,6 +126,19 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
             )
             for v in report.violations:
                 info(f"  {v}")
+            ov = mission.metadata.get("safety_override") or {}
+            info(
+                _("  override by {by} at {at}: {reason}").format(
+                    by=ov.get("by"), at=ov.get("at"), reason=ov.get("reason")
+                )
+            )
+        if mission.metadata.get("home_amsl_source") == "unknown":
+            info(
+                _(
+                    "note: {name}: home altitude unknown (no DEM); it is recorded as unknown and "
+                    "validation with a DEM will use the terrain height at home"
+                ).format(name=stem)
+            )
         for w in report.warnings:
             info(_("warning: {w}").format(w=w))
     if o["as_json"]:
@@ -140,7 +168,8 @@ def plan() -> None:
 
 
 def _drones(o: dict[str, Any]) -> list[Any] | None:
-    n = o.get("drones") or 1
+    check_sizes(o)
+    n = o["drones"] if o.get("drones") is not None else 1
     launches = o.get("launch") or ()
     if n <= 1 and not launches:
         return None
@@ -164,9 +193,12 @@ def _area_pattern(pattern: str) -> F:
     def cmd(**o: Any) -> None:
         from missions import planner
 
+        check_sizes(o)
         area = read_area(o["area_path"], o["crs"], o["repair"])
         kw = sensor_kw(o)
         home = parse_point(o["home"], "--home") if o.get("home") else None
+        launches = [parse_point(t, "--launch") for t in o.get("launch") or ()]
+        check_range([home] if home else launches, area.geom_lonlat, o.get("max_range_m"), _("area"))
         extra: dict[str, Any] = {"end": o["end"]}
         if o.get("speed_m_s"):
             extra["speed_m_s"] = o["speed_m_s"]
@@ -243,9 +275,13 @@ def _datum_cmd(pattern: str) -> F:
     def cmd(**o: Any) -> None:
         from missions import planner
 
+        check_sizes(o)
         datum = parse_point(o["datum"], "--datum")
         kw = sensor_kw(o)
         home = parse_point(o["home"], "--home") if o.get("home") else None
+        from shapely.geometry import Point
+
+        check_range([home] if home else [], Point(*datum), o.get("max_range_m"), _("datum"))
         if o.get("vehicle"):
             kw["vehicle"] = vehicle_profile(o["vehicle"])
         if o.get("speed_m_s"):
@@ -318,13 +354,18 @@ for _pat, _help, _extra in (
 def corridor(**o: Any) -> None:
     from missions import planner
 
+    check_sizes(o)
     kw = sensor_kw(o)
     if o.get("vehicle"):
         kw["vehicle"] = vehicle_profile(o["vehicle"])
     kw.pop("wanted_pod", None)
     home = parse_point(o["home"], "--home") if o.get("home") else None
+    line = parse_polyline(o["polyline"])
+    from shapely.geometry import LineString
+
+    check_range([home] if home else [], LineString(line), o.get("max_range_m"), _("corridor"))
     r = planner.plan_corridor(
-        parse_polyline(o["polyline"]),
+        line,
         o["width_m"],
         home=home,
         end=o["end"],
@@ -335,48 +376,103 @@ def corridor(**o: Any) -> None:
     _finish("corridor", [r], o)
 
 
-@plan.command(name="validate", help=_("Check a mission file; exit code 3 when it is unsafe."))
-@click.argument("mission_path", type=click.Path(path_type=Path))
-@click.option("--zones", type=click.Path(path_type=Path), default=None, help=_("Geozones file."))
-@click.option("--dem", type=click.Path(path_type=Path), default=None, help=_("Terrain GeoTIFF."))
-@click.option("--dsm", type=click.Path(path_type=Path), default=None, help=_("Surface GeoTIFF."))
-@click.option("--max-agl-m", type=float, default=120.0, show_default=True)
-@click.option("--min-clearance-m", type=float, default=10.0, show_default=True)
-@click.option("--vehicle", default=None, help=_("Vehicle profile for the endurance check."))
-@click.option("--max-distance-m", type=float, default=None, help=_("VLOS distance limit."))
-@click.option("--when", default=None, help=_("Planned take-off time (ISO, UTC)."))
-@click.option("--authorised", multiple=True, help=_("Zone identifiers you are authorised for."))
-@click.option("--json", "as_json", is_flag=True, help=_("Print the report as JSON."))
-def validate_cmd(mission_path: Path, **o: Any) -> None:
-    from missions.terrain import resolve_above_terrain
-    from missions.validation import validate
+def _safety_options(f: Any) -> Any:
+    """The guard's inputs, shared by ``plan validate`` and ``plan convert``."""
+    opts = [
+        click.option(
+            "--zones", type=click.Path(path_type=Path), default=None, help=_("Geozones file.")
+        ),
+        click.option(
+            "--dem", type=click.Path(path_type=Path), default=None, help=_("Terrain GeoTIFF.")
+        ),
+        click.option(
+            "--dsm", type=click.Path(path_type=Path), default=None, help=_("Surface GeoTIFF.")
+        ),
+        click.option("--max-agl-m", type=float, default=120.0, show_default=True),
+        click.option("--min-clearance-m", type=float, default=10.0, show_default=True),
+        click.option("--vehicle", default=None, help=_("Vehicle profile for the endurance check.")),
+        click.option("--max-distance-m", type=float, default=None, help=_("VLOS distance limit.")),
+        click.option(
+            "--max-range-m",
+            type=float,
+            default=20_000.0,
+            show_default=True,
+            help=_("Plausibility: no point farther than this from the launch point."),
+        ),
+        click.option(
+            "--home-amsl-m",
+            type=float,
+            default=None,
+            help=_("Home (launch point) altitude AMSL, if the file does not state it."),
+        ),
+        click.option("--when", default=None, help=_("Planned take-off time (ISO, UTC).")),
+        click.option(
+            "--authorised", multiple=True, help=_("Zone identifiers you are authorised for.")
+        ),
+    ]
+    for opt in reversed(opts):
+        f = opt(f)
+    return f
 
-    m = load_mission(mission_path)
+
+def _clear_file(m: Any, o: dict[str, Any], *, writing: bool = False, **kw: Any) -> Any:
+    """The guard (:func:`missions.clearance.clear_for_flight`) on a loaded mission file."""
+    from missions.clearance import clear_for_flight
+    from missions.terrain import resolve_above_terrain
+
+    check_sizes(o)
     dem = open_terrain(o["dem"], settings().dem_file, [m])
     if dem is not None:
         m = resolve_above_terrain(m, dem)
+    for k, it in enumerate(m.items if writing else ()):
+        if it.has_position and math.isnan(it.alt_m):
+            raise BadInputError(
+                _(
+                    "item {k} has no resolved altitude (QGC 'above terrain'): give --dem to "
+                    "resolve and check it"
+                ).format(k=k)
+            )
     veh = vehicle_profile(o["vehicle"] or m.metadata.get("vehicle"))
-    report = validate(
+    return clear_for_flight(
         m,
         zones=open_zones(o["zones"]),
         dem=dem,
         dsm=open_terrain(o["dsm"], None, [m]),
+        vehicle=veh,
+        home_amsl_m=o["home_amsl_m"],
         when=parse_when(o["when"]),
         max_agl_m=o["max_agl_m"],
         min_clearance_m=o["min_clearance_m"],
-        endurance_s=veh.endurance_min * 60.0 if veh else None,
-        reserve_fraction=veh.battery_reserve_pct / 100.0 if veh else 0.25,
         max_distance_m=o["max_distance_m"],
+        max_range_m=o["max_range_m"],
         authorised_zones=o["authorised"],
+        **kw,
     )
+
+
+@plan.command(name="validate", help=_("Check a mission file; exit code 3 when it is unsafe."))
+@click.argument("mission_path", type=click.Path(path_type=Path))
+@_safety_options
+@click.option("--json", "as_json", is_flag=True, help=_("Print the report as JSON."))
+def validate_cmd(mission_path: Path, **o: Any) -> None:
+    fc = _clear_file(load_mission(mission_path), o, raise_on_unsafe=False)
+    s = fc.sorties[0]
+    report = s.report
     if o["as_json"]:
-        echo_json({"file": str(mission_path), **report.to_dict()})
+        echo_json(
+            {
+                "file": str(mission_path),
+                "home_amsl_source": fc.home_source,
+                "home_amsl_m": s.mission.home[2] if s.mission.home else None,
+                **report.to_dict(),
+            }
+        )
     else:
         for v in report.violations:
             click.echo(f"{_('UNSAFE')} {v}")
         for v in report.warnings:
             click.echo(f"{_('warning')} {v}")
-        for n in report.notes:
+        for n in [*fc.notes, *report.notes]:
             info(f"{_('note')}: {n}")
         if report.ok:
             click.echo(
@@ -388,7 +484,8 @@ def validate_cmd(mission_path: Path, **o: Any) -> None:
         raise SafetyViolation(
             ngettext(
                 "{f} is unsafe: {n} problem", "{f} is unsafe: {n} problems", len(report.violations)
-            ).format(f=mission_path, n=len(report.violations)),
+            ).format(f=mission_path, n=len(report.violations))
+            + f" ({report.violations[0]})",
             violations=report.violations,
         )
 
@@ -449,24 +546,40 @@ def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
         )
 
 
-@plan.command(name="convert", help=_("Convert a mission file to another format."))
+@plan.command(
+    name="convert",
+    help=_("Convert a mission file to another format (validated first, like every plan)."),
+)
 @click.argument("src", type=click.Path(path_type=Path))
 @click.argument("dst", type=click.Path(path_type=Path))
 @click.option("--to", "fmt", default=None, help=_("Output format (default: from DST's name)."))
+@_safety_options
 @click.option(
-    "--dem",
-    type=click.Path(path_type=Path),
-    default=None,
-    help=_("Resolve 'above terrain' altitudes with this DEM."),
+    "--override-safety",
+    is_flag=True,
+    help=_("Write an unsafe mission anyway (needs --reason; recorded)."),
 )
-def convert(src: Path, dst: Path, fmt: str | None, dem: Path | None) -> None:
-    from missions.terrain import Raster, resolve_above_terrain
-
+@click.option("--reason", default=None, help=_("Why the safety override is needed."))
+def convert(src: Path, dst: Path, fmt: str | None, **o: Any) -> None:
     m = load_mission(src)
-    if dem is not None:
-        m = resolve_above_terrain(m, Raster.open(dem))
-    out = save_mission(m, dst, format=fmt)
-    info(_("{n} items written to {p}").format(n=len(m.items), p=out))
+    try:
+        fc = _clear_file(m, o, writing=True, override=o["override_safety"], reason=o["reason"])
+    except SafetyViolation as exc:
+        for v in exc.violations:
+            info(f"  {v}")
+        raise
+    s = fc.sorties[0]
+    if s.clearance is not None and s.clearance.override is not None:
+        ov = s.clearance.override
+        info(
+            _("SAFETY OVERRIDE recorded by {by} at {at}: {reason}").format(
+                by=ov.by, at=ov.at, reason=ov.reason
+            )
+        )
+        for v in s.report.violations:
+            info(f"  {v}")
+    out = save_mission(s.mission, dst, format=fmt)
+    info(_("{n} items written to {p}").format(n=len(s.mission.items), p=out))
 
 
 @plan.command(name="cameras", help=_("List camera profiles."))

@@ -55,7 +55,15 @@ def open_terrain(path: Path | None, default: Path | None = None, around: Sequenc
             max(b[2] for b in boxes),
             max(b[3] for b in boxes),
         )
-    return Raster.open(p, bbox_lonlat=bbox)
+    try:
+        return Raster.open(p, bbox_lonlat=bbox)
+    except BadInputError as exc:
+        if "outside" not in exc.message:
+            raise
+        raise BadInputError(
+            _("the mission lies outside the terrain model: latitude and longitude swapped?"),
+            where=str(p),
+        ) from exc
 
 
 def parse_point(text: str, what: str) -> tuple[float, float]:
@@ -131,6 +139,13 @@ def common_outputs(f: F) -> F:
             "--authorised",
             multiple=True,
             help=_("Identifier of a zone you hold an authorisation for."),
+        ),
+        click.option(
+            "--max-range-m",
+            type=float,
+            default=20_000.0,
+            show_default=True,
+            help=_("Plausibility: no point farther than this from the launch point."),
         ),
         click.option(
             "--override-safety",
@@ -286,3 +301,80 @@ def parse_polyline(text: str) -> list[tuple[float, float]]:
     if len(pts) < 2:
         raise BadInputError(_("--polyline needs at least two points 'LAT,LON;LAT,LON'"))
     return pts
+
+
+#: option name → (smallest allowed value, whether the smallest itself is allowed)
+_LIMITS: dict[str, tuple[float, bool]] = {
+    "drones": (1, True),
+    "legs": (1, True),
+    "alt_m": (0.0, False),
+    "gsd_cm": (0.0, False),
+    "spacing_m": (0.0, False),
+    "radius_m": (0.0, False),
+    "width_m": (0.0, False),
+    "speed_m_s": (0.0, False),
+    "agl_tolerance_m": (0.0, False),
+    "max_distance_m": (0.0, False),
+    "max_range_m": (0.0, False),
+    "max_agl_m": (0.0, False),
+    "turnaround_m": (0.0, True),
+    "min_clearance_m": (0.0, True),
+    "side_overlap": (0.0, True),
+    "front_overlap": (0.0, True),
+    "pod": (0.0, False),
+}
+
+
+def check_sizes(o: dict[str, Any]) -> None:
+    """Zero or negative counts and sizes are bad input (exit 2), named by their option."""
+    for key, (low, inclusive) in _LIMITS.items():
+        v = o.get(key)
+        if v is None or isinstance(v, bool):
+            continue
+        if (v < low) if inclusive else (v <= low):
+            rel = ">=" if inclusive else ">"
+            raise BadInputError(
+                _("--{opt} must be {rel} {low:g}, got {v:g}").format(
+                    opt=key.replace("_", "-"), rel=rel, low=low, v=v
+                )
+            )
+    for key in ("side_overlap", "front_overlap"):
+        v = o.get(key)
+        if v is not None and v >= 100:
+            raise BadInputError(
+                _("--{opt} must be below 100 %, got {v:g}").format(opt=key.replace("_", "-"), v=v)
+            )
+    if o.get("pod") is not None and o["pod"] >= 1:
+        raise BadInputError(_("--pod must be below 1, got {v:g}").format(v=o["pod"]))
+
+
+def check_range(
+    launches: Sequence[tuple[float, float]],
+    target: Any,
+    max_range_m: float | None,
+    what: str,
+) -> None:
+    """Plausibility before planning: ``target`` (a shapely geometry in lon/lat) within
+    ``max_range_m`` of every launch point (lon, lat); else :class:`SafetyViolation` (exit 3)
+    suggesting swapped coordinates."""
+    if not launches or max_range_m is None:
+        return
+    from shapely.geometry import Point
+    from shapely.ops import nearest_points
+
+    from dronekit_plzen.errors import SafetyViolation, Violation
+    from dronekit_plzen.geo import geodesic_distance_m
+
+    for lon, lat in launches:
+        p = nearest_points(target, Point(lon, lat))[0]
+        near = (p.x, p.y)
+        d = float(geodesic_distance_m(lon, lat, near[0], near[1]))
+        if d > max_range_m:
+            msg = _(
+                "the {what} is {km:.0f} km from the launch point {lat:.5f}, {lon:.5f} (limit "
+                "{lim:g} km): latitude and longitude swapped?"
+            ).format(what=what, km=d / 1000, lat=lat, lon=lon, lim=max_range_m / 1000)
+            raise SafetyViolation(
+                "[plausibility] " + msg,
+                violations=[Violation("plausibility", msg, lat=lat, lon=lon, value=round(d, 1))],
+            )

@@ -8,7 +8,8 @@ The CLI, the demo and the GUI share these two steps::
 
 :func:`finalize_mission` raises :class:`~dronekit_plzen.errors.SafetyViolation` for an unsafe
 mission unless ``override`` is given with a ``reason`` (then recorded in the metadata), so an
-unsafe mission is never written by accident.
+unsafe mission is never written by accident. It runs the same guard as ``fly``, the fleet and the
+GUI: :func:`missions.clearance.clear_for_flight`.
 """
 
 from __future__ import annotations
@@ -21,10 +22,18 @@ from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.safety import Override
+from missions.clearance import (
+    HOME_DEM,
+    HOME_UNKNOWN,
+    MAX_RANGE_M,
+    clear_for_flight,
+    home_amsl_source,
+)
 from missions.formats import FORMATS, OUTPUT_NAMES, save_mission
 from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
 from missions.terrain import Raster, follow_terrain, to_terrain_frame
-from missions.validation import ValidationReport, guard, validate
+from missions.validation import ValidationReport
 from missions.zones import Zone
 
 DEFAULT_FORMATS = ("plan", "waypoints", "kml", "geojson", "wpml", "csv")
@@ -49,13 +58,25 @@ def parse_formats(text: str | Sequence[str] | None) -> list[str]:
 
 
 def with_home_elevation(mission: Mission, dem: Raster | None) -> Mission:
-    """Set the home altitude (AMSL) from the DEM when the planner left it at 0."""
-    if dem is None or mission.home is None or mission.home[2] != 0.0:
-        return mission
-    z = float(dem.sample([mission.home[0]], [mission.home[1]])[0])
+    """Give the home altitude (AMSL) a datum: the DEM at the launch point, else ``unknown``.
+
+    The planner leaves the home altitude at a 0.0 placeholder. With a DEM it becomes the terrain
+    height there (``metadata["home_amsl_source"] = "dem"``); without one the metadata says
+    ``"unknown"``, so no reader mistakes 0.0 for sea level (a later validation with a DEM then
+    takes the DEM's height at home). A stated altitude (``"plan"``, ``"vehicle"``) is kept.
+    """
+    m = replace(mission, items=list(mission.items), metadata=dict(mission.metadata))
+    src = home_amsl_source(m)
+    if src != HOME_UNKNOWN or m.home is None:
+        m.metadata["home_amsl_source"] = src
+        return m
+    z = math.nan if dem is None else float(dem.sample([m.home[0]], [m.home[1]])[0])
     if math.isnan(z):
-        return mission
-    return replace(mission, home=(mission.home[0], mission.home[1], round(z, 2)))
+        m.metadata["home_amsl_source"] = HOME_UNKNOWN
+        return m
+    m.home = (m.home[0], m.home[1], round(z, 2))
+    m.metadata["home_amsl_source"] = HOME_DEM
+    return m
 
 
 def finalize_mission(
@@ -70,16 +91,20 @@ def finalize_mission(
     when: datetime | None = None,
     max_agl_m: float = 120.0,
     max_distance_m: float | None = None,
+    max_range_m: float | None = MAX_RANGE_M,
     authorised_zones: Sequence[str] = (),
     override: bool = False,
     reason: str | None = None,
     who: str | None = None,
 ) -> tuple[Mission, ValidationReport]:
     """Terrain (``follow``: waypoints along the DEM; ``frame``: terrain frame for ArduPilot;
-    ``none``), then whole-path validation, then :func:`~missions.validation.guard`."""
-    m = with_home_elevation(
-        replace(mission, items=list(mission.items), metadata=dict(mission.metadata)), dem
-    )
+    ``none``), then :func:`~missions.clearance.clear_for_flight` (the same guard as ``fly``).
+
+    The returned mission's metadata holds the home altitude's datum, the validation summary,
+    the :class:`~dronekit_plzen.safety.Clearance` and any override (who, when, why), so every
+    file written from it records them.
+    """
+    m = with_home_elevation(mission, dem)
     climb = getattr(vehicle, "climb_rate_m_s", 3.0)
     sink = getattr(vehicle, "descent_rate_m_s", 2.0)
     if vehicle is not None and getattr(vehicle, "autopilot", "") in ("ardupilot", "px4"):
@@ -92,27 +117,24 @@ def finalize_mission(
         m = to_terrain_frame(m)
     elif terrain not in ("follow", "frame", "none"):
         raise BadInputError(f"terrain mode must be follow, frame or none, got {terrain!r}")
-    endurance = None
-    reserve = 0.25
-    if vehicle is not None and hasattr(vehicle, "endurance_min"):
-        endurance = float(vehicle.endurance_min) * 60.0
-        reserve = float(vehicle.battery_reserve_pct) / 100.0
-    report = validate(
+    ov: bool | Override = False
+    if override:
+        ov = Override.make(reason, who=who)
+    fc = clear_for_flight(
         m,
-        zones=zones,
         dem=dem,
         dsm=dsm,
+        zones=zones,
+        vehicle=vehicle,
         when=when,
         max_agl_m=max_agl_m,
-        endurance_s=endurance,
-        reserve_fraction=reserve,
         max_distance_m=max_distance_m,
+        max_range_m=max_range_m,
         authorised_zones=authorised_zones,
-        accel_m_s2=getattr(vehicle, "accel_m_s2", 3.0),
-        climb_rate_m_s=climb,
-        descent_rate_m_s=sink,
+        override=ov,
     )
-    return guard(m, report, override=override, reason=reason, who=who), report
+    s = fc.sorties[0]
+    return s.mission, s.report
 
 
 def write_mission_files(

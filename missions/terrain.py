@@ -17,6 +17,7 @@ Terrain following, two ways:
 from __future__ import annotations
 
 import itertools
+import logging
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,6 +28,7 @@ from numpy.typing import ArrayLike, NDArray
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError, UnknownCRSError
 from dronekit_plzen.geo import WGS84, transform, utm_epsg_for_area
+from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
@@ -66,48 +68,66 @@ class Raster:
         plus ``margin_m`` is read, so a city-wide 1 m DEM does not have to fit in memory.
         """
         import rasterio
-        from rasterio.errors import RasterioIOError
         from rasterio.windows import Window, from_bounds
 
         p = Path(path)
         if not p.exists():
             raise BadInputError("terrain file not found", where=str(p))
-        try:
-            with rasterio.open(p) as ds:
-                if ds.crs is None:
-                    raise UnknownCRSError("terrain raster has no CRS", where=str(p))
-                window = None
-                if bbox_lonlat is not None:
-                    lo0, la0, lo1, la1 = bbox_lonlat
-                    xs, ys = transform(
-                        [lo0, lo1, lo0, lo1], [la0, la0, la1, la1], WGS84, ds.crs.to_wkt()
-                    )
-                    m = margin_m
-                    if ds.crs.is_geographic:
-                        m = margin_m / 111_320.0
-                    w = from_bounds(
-                        xs.min() - m, ys.min() - m, xs.max() + m, ys.max() + m, ds.transform
-                    )
-                    full = Window(0, 0, ds.width, ds.height)
-                    c0, r0 = math.floor(w.col_off), math.floor(w.row_off)
-                    c1 = math.ceil(w.col_off + w.width)
-                    r1 = math.ceil(w.row_off + w.height)
-                    try:
-                        window = Window(c0, r0, c1 - c0, r1 - r0).intersection(full)
-                    except (ValueError, rasterio.errors.WindowError):
-                        raise BadInputError(
-                            "the mission lies outside the terrain raster", where=str(p)
-                        ) from None
-                arr = ds.read(1, masked=True, window=window)
-                data = np.ma.filled(arr.astype(np.float32), np.nan)
-                t = ds.transform
-                c, f = t.c, t.f
-                if window is not None:  # origin of the window (rasterio's window_transform)
-                    c += window.col_off * t.a + window.row_off * t.b
-                    f += window.col_off * t.d + window.row_off * t.e
-                return cls(data, (t.a, t.b, c, t.d, t.e, f), ds.crs.to_wkt(), str(p))
-        except RasterioIOError as exc:
-            raise CorruptFileError(f"cannot read raster: {exc}", where=str(p)) from exc
+        if p.is_dir():
+            raise BadInputError(_("the terrain file is a directory"), where=str(p))
+        with _GdalMessages() as gdal:
+            try:
+                with rasterio.open(p) as ds:
+                    if gdal.damage():  # GDAL opened the file but found damaged tags
+                        raise CorruptFileError(
+                            _("damaged GeoTIFF: {msg}").format(msg=gdal.damage()), where=str(p)
+                        )
+                    if ds.crs is None:
+                        raise UnknownCRSError("terrain raster has no CRS", where=str(p))
+                    crs_wkt = ds.crs.to_wkt()
+                    _check_crs_usable(crs_wkt, str(p))
+                    window = None
+                    if bbox_lonlat is not None:
+                        lo0, la0, lo1, la1 = bbox_lonlat
+                        xs, ys = transform(
+                            [lo0, lo1, lo0, lo1], [la0, la0, la1, la1], WGS84, crs_wkt
+                        )
+                        m = margin_m
+                        if ds.crs.is_geographic:
+                            m = margin_m / 111_320.0
+                        w = from_bounds(
+                            xs.min() - m, ys.min() - m, xs.max() + m, ys.max() + m, ds.transform
+                        )
+                        full = Window(0, 0, ds.width, ds.height)
+                        c0, r0 = math.floor(w.col_off), math.floor(w.row_off)
+                        c1 = math.ceil(w.col_off + w.width)
+                        r1 = math.ceil(w.row_off + w.height)
+                        try:
+                            window = Window(c0, r0, c1 - c0, r1 - r0).intersection(full)
+                        except (ValueError, rasterio.errors.WindowError):
+                            raise BadInputError(
+                                "the mission lies outside the terrain raster", where=str(p)
+                            ) from None
+                    arr = ds.read(1, masked=True, window=window)
+                    data = np.ma.filled(arr.astype(np.float32), np.nan)
+                    t = ds.transform
+                    c, f = t.c, t.f
+                    if window is not None:  # origin of the window (rasterio's window_transform)
+                        c += window.col_off * t.a + window.row_off * t.b
+                        f += window.col_off * t.d + window.row_off * t.e
+            except rasterio.errors.RasterioError as exc:
+                detail = gdal.first() or str(exc)
+                raise CorruptFileError(
+                    _("cannot read the terrain raster: {e}").format(e=detail), where=str(p)
+                ) from exc
+        if not np.isfinite(data).any():
+            raise BadInputError(
+                _("the terrain raster has no elevation data (every cell is nodata)")
+                if window is None
+                else _("the terrain raster has no elevation data around the mission"),
+                where=str(p),
+            )
+        return cls(data, (t.a, t.b, c, t.d, t.e, f), crs_wkt, str(p))
 
     def sample_xy(self, x: ArrayLike, y: ArrayLike) -> FloatArray:
         """Bilinear interpolation at raster-CRS coordinates (pixel centres are the nodes)."""
@@ -164,6 +184,78 @@ class Raster:
         if CRS.from_user_input(self.crs).is_geographic:
             res *= 111_320.0
         return float(res)
+
+
+class _GdalMessages:
+    """Collect GDAL's warnings (logged by rasterio) instead of letting them reach the console.
+
+    The CLI shows log records of WARNING and above; a damaged GeoTIFF would print raw GDAL
+    lines before our error. Inside the block rasterio's records are kept here so the one error
+    raised can quote the first of them.
+    """
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self._logger = logging.getLogger("rasterio")
+        self._handler = _ListHandler(self.messages)
+        self._propagate = True
+
+    def first(self) -> str:
+        if not self.messages:
+            return ""
+        msg = self.messages[0]
+        return msg.split(": ", 1)[1] if msg.startswith("CPLE_") and ": " in msg else msg
+
+    def damage(self) -> str:
+        """The first message that says the file is damaged (not a mere oddity), or ''."""
+        for msg in self.messages:
+            low = msg.lower()
+            if any(k in low for k in ("corrupt", "io error", "bogus", "failed", "truncat")):
+                return msg.split(": ", 1)[1] if msg.startswith("CPLE_") and ": " in msg else msg
+        return ""
+
+    def __enter__(self) -> _GdalMessages:
+        self._propagate = self._logger.propagate
+        self._logger.addHandler(self._handler)
+        self._logger.propagate = False
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._logger.removeHandler(self._handler)
+        self._logger.propagate = self._propagate
+
+
+class _ListHandler(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.WARNING)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(record.getMessage())
+
+
+def _check_crs_usable(crs_wkt: str, where: str) -> None:
+    """Fail when the raster's CRS cannot be related to WGS84 (a local or engineering CRS)."""
+    from pyproj.exceptions import CRSError, ProjError
+
+    from dronekit_plzen.geo import transformer
+
+    try:
+        transformer(crs_wkt, WGS84)
+    except (ProjError, CRSError) as exc:
+        from pyproj import CRS
+
+        try:
+            name = CRS.from_wkt(crs_wkt).name
+        except CRSError:
+            name = crs_wkt[:40]
+        raise UnknownCRSError(
+            _(
+                "the terrain raster's CRS {name!r} cannot be related to WGS84 (a local or "
+                "engineering CRS?); reproject the raster to a known CRS such as EPSG:5514"
+            ).format(name=name),
+            where=where,
+        ) from exc
 
 
 def open_raster(path: str | Path | None, mission: Mission | None = None) -> Raster | None:

@@ -128,15 +128,28 @@ def trajectory(
     duration = 0.0
     length = 0.0
 
-    def leg(to: tuple[float, float, float], item: int, phase: int) -> None:
+    def leg(
+        to: tuple[float, float, float], item: int, phase: int, above_terrain: bool = False
+    ) -> None:
+        """Fly from ``cur`` to ``to``; ``above_terrain``: the autopilot follows the terrain
+        along the leg (terrain frame), so each sample is the ground under it plus a height
+        blended from the start's to the target's."""
         nonlocal cur, duration, length
         dx, dy, dz = to[0] - cur[0], to[1] - cur[1], to[2] - cur[2]
         h = math.hypot(dx, dy)
         n = max(1, math.ceil(max(h, abs(dz)) / step_m))
         t = np.arange(1, n + 1) / n
-        xs.append(cur[0] + t * dx)
-        ys.append(cur[1] + t * dy)
-        zs.append(cur[2] + t * dz)
+        lx, ly = cur[0] + t * dx, cur[1] + t * dy
+        xs.append(lx)
+        ys.append(ly)
+        if above_terrain and dem is not None:
+            lo, la = transform(lx, ly, epsg, WGS84)
+            g = dem.sample(lo, la)
+            h0 = cur[2] - ground_at(cur[0], cur[1])
+            h1 = to[2] - ground_at(to[0], to[1])
+            zs.append(np.where(np.isnan(g), cur[2] + t * dz, g + h0 + t * (h1 - h0)))
+        else:
+            zs.append(cur[2] + t * dz)
         its.append(np.full(n, item, np.int64))
         phs.append(np.full(n, phase, np.int8))
         duration += leg_time_s(h, dz, v, accel_m_s2, climb_rate_m_s, descent_rate_m_s)
@@ -178,7 +191,8 @@ def trajectory(
             returned = True
         elif cmd in _PATH_COMMANDS and it.has_position:
             x, y = xy_of[id(it)]
-            leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 1)
+            terrain = canonical_frame(it.frame) == FRAME_GLOBAL_TERRAIN_ALT
+            leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 1, above_terrain=terrain)
             if cmd == CMD_NAV_LOITER_TIME:
                 duration += max(0.0, it.param1)
             elif cmd == CMD_NAV_LOITER_TURNS:

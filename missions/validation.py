@@ -25,7 +25,18 @@
 ``max_distance``
     farther than ``max_distance_m`` from home (a VLOS limit);
 ``altitude_unresolved``
-    an altitude that cannot be known (QGC "above terrain" with no terrain data).
+    an altitude that cannot be known (QGC "above terrain" with no terrain data, or an AMSL
+    altitude when the home altitude is unknown and there is no DEM);
+``home_altitude``
+    a stated home altitude more than ``home_tolerance_m`` from the DEM at the launch point
+    (a wrong datum, e.g. a placeholder 0.0 from another tool);
+``plausibility``
+    a point farther than ``max_range_m`` from the launch point, or a path entirely outside the
+    DEM: most often latitude and longitude swapped.
+
+The home altitude has a datum (:func:`missions.clearance.resolve_home`): the plan's stated one,
+else the DEM at the launch point; a plan written without a DEM records it as unknown and is
+never checked against a silent 0.0.
 
 A report with ``ok`` and :class:`~dronekit_plzen.errors.Violation` s; :func:`guard` turns a
 failed report into :class:`~dronekit_plzen.errors.SafetyViolation`, or records an explicit
@@ -49,6 +60,17 @@ from numpy.typing import NDArray
 from dronekit_plzen.errors import BadInputError, SafetyViolation, Violation
 from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _, ngettext
+from dronekit_plzen.mission_items import FRAME_GLOBAL, canonical_frame
+
+# clear_for_flight: the one entry point for every door (plan, fly, fleet, demo, GUI); it calls
+# validate() below (lazily, so the two modules can import each other)
+from missions.clearance import (
+    HOME_UNKNOWN,
+    FlightClearance,
+    SortieClearance,
+    clear_for_flight,
+    resolve_home,
+)
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
 from missions.terrain import Raster, mission_bbox
 from missions.trajectory import Trajectory, leg_time_s, trajectory
@@ -174,6 +196,8 @@ def validate(
     climb_rate_m_s: float = 3.0,
     descent_rate_m_s: float = 2.0,
     geoid_offset_m: float = 0.0,
+    max_range_m: float | None = None,
+    home_tolerance_m: float = 50.0,
 ) -> ValidationReport:
     """Check the whole path of ``mission``; see the module documentation for the rules.
 
@@ -186,6 +210,8 @@ def validate(
     dem_r = Raster.open(dem, bbox_lonlat=box) if isinstance(dem, str | Path) else dem
     dsm_r = Raster.open(dsm, bbox_lonlat=box) if isinstance(dsm, str | Path) else dsm
     zone_list = load_zones(zones) if isinstance(zones, str | Path) else list(zones or [])
+    mission, home_notes = resolve_home(mission, dem=dem_r)
+    home_unknown = mission.metadata.get("home_amsl_source") == HOME_UNKNOWN
     tr = trajectory(
         mission,
         dem=dem_r,
@@ -198,8 +224,27 @@ def validate(
     viol: list[Violation] = []
     warn: list[Violation] = []
     checked = ["altitude_unresolved", "max_agl"]
-    notes = list(tr.notes)
+    notes = home_notes + list(tr.notes)
     bad_alt = ~np.isfinite(tr.alt)
+    if home_unknown:
+        absolute = np.array(
+            [canonical_frame(it.frame) == FRAME_GLOBAL and it.has_position for it in mission.items]
+            + [False],
+            bool,
+        )
+        amsl_unknown = absolute[np.where(tr.item >= 0, tr.item, len(mission.items))]
+        if amsl_unknown.any():
+            _report_runs(
+                viol,
+                tr,
+                amsl_unknown & ~bad_alt,
+                None,
+                "altitude_unresolved",
+                _("AMSL altitude cannot be checked: the home altitude is unknown (give a DEM)"),
+                None,
+            )
+            bad_alt |= amsl_unknown
+        notes.append(_("home altitude unknown: heights checked relative to home"))
     _report_runs(
         viol,
         tr,
@@ -210,10 +255,40 @@ def validate(
         None,
     )
     if dem_r is not None:
+        checked.append("home_altitude")
         ground = dem_r.sample(tr.lon, tr.lat)
         outside = np.isnan(ground)
-        if outside.any():
+        if outside.all():
+            viol.append(
+                Violation(
+                    "plausibility",
+                    _(
+                        "the path lies entirely outside the DEM: check the coordinates "
+                        "(latitude and longitude swapped?)"
+                    ),
+                    lat=float(tr.lat[0]),
+                    lon=float(tr.lon[0]),
+                )
+            )
+        elif outside.any():
             notes.append(_("part of the path lies outside the DEM: home elevation used there"))
+        g_home = float(ground[0])
+        if not home_unknown and math.isfinite(g_home):
+            off = tr.home_amsl_m - g_home
+            if abs(off) > home_tolerance_m:
+                viol.append(
+                    Violation(
+                        "home_altitude",
+                        _(
+                            "home altitude {h:.1f} m AMSL is {d:+.0f} m from the terrain at the "
+                            "launch point ({g:.1f} m, DEM): wrong altitude datum?"
+                        ).format(h=tr.home_amsl_m, d=off, g=g_home),
+                        lat=float(tr.lat[0]),
+                        lon=float(tr.lon[0]),
+                        value=round(off, 1),
+                        limit=home_tolerance_m,
+                    )
+                )
         ground = np.where(outside, tr.home_amsl_m, ground)
     else:
         ground = np.full(tr.alt.shape, tr.home_amsl_m)
@@ -356,6 +431,20 @@ def validate(
                 )
             )
     dist_home = np.hypot(tr.x - tr.home_xy[0], tr.y - tr.home_xy[1])
+    if max_range_m is not None:
+        checked.append("plausibility")
+        _report_runs(
+            viol,
+            tr,
+            dist_home > max_range_m,
+            dist_home,
+            "plausibility",
+            _(
+                "{value:.0f} m from the launch point (limit {limit:g} m): "
+                "latitude and longitude swapped?"
+            ),
+            max_range_m,
+        )
     if max_distance_m is not None:
         checked.append("max_distance")
         _report_runs(
@@ -367,6 +456,8 @@ def validate(
             _("{value:.0f} m from home (VLOS limit)"),
             max_distance_m,
         )
+    # a wrong position or datum explains every other finding: name it first
+    viol.sort(key=lambda x: x.rule not in ("plausibility", "home_altitude"))
     return ValidationReport(
         ok=not viol,
         violations=viol,
@@ -447,4 +538,13 @@ def guard(
     return mission
 
 
-__all__ = ["Trajectory", "ValidationReport", "guard", "trajectory", "validate"]
+__all__ = [
+    "FlightClearance",
+    "SortieClearance",
+    "Trajectory",
+    "ValidationReport",
+    "clear_for_flight",
+    "guard",
+    "trajectory",
+    "validate",
+]

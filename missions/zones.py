@@ -22,8 +22,10 @@ Recognised inputs:
 
 from __future__ import annotations
 
+import contextlib
 import json
-from collections.abc import Iterable, Sequence
+import math
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, time, timezone
 from pathlib import Path
@@ -34,8 +36,9 @@ import shapely
 from shapely.geometry import Point, Polygon, shape
 from shapely.geometry.base import BaseGeometry
 
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import WGS84, transform
+from dronekit_plzen.i18n import _
 
 RESTRICTIONS = ("PROHIBITED", "REQ_AUTHORISATION", "CONDITIONAL", "NO_RESTRICTION")
 REFERENCES = ("AGL", "AMSL", "WGS84")
@@ -130,6 +133,56 @@ class Zone:
         return conv(self.lower_m, self.lower_ref), conv(self.upper_m, self.upper_ref)
 
 
+# ----------------------------------------------------------------------------- parsing
+# Every value read from the file is checked where it is read; anything else that goes wrong
+# inside one feature (a list where an object belongs, a missing key) is caught by _guard and
+# named with the feature, so a malformed file is always one BadInputError, never a traceback.
+
+#: largest circle radius accepted (m): a zone is a local thing
+MAX_RADIUS_M = 500_000.0
+
+
+@contextlib.contextmanager
+def _guard(where: str) -> Iterator[None]:
+    try:
+        yield
+    except DronekitPlzenError:
+        raise
+    except KeyError as exc:
+        raise BadInputError(
+            _("malformed zone: missing {key}").format(key=exc), where=where
+        ) from exc
+    except (TypeError, ValueError, AttributeError, IndexError, shapely.errors.ShapelyError) as exc:
+        raise BadInputError(_("malformed zone: {err}").format(err=exc), where=where) from exc
+
+
+def _obj(v: Any, what: str, where: str) -> dict[str, Any]:
+    """``v`` if it is a JSON object (None counts as empty), else a BadInputError."""
+    if v is None:
+        return {}
+    if not isinstance(v, dict):
+        raise BadInputError(
+            _("{what} must be a JSON object, got {v}").format(what=what, v=_short(v)),
+            where=where,
+        )
+    return v
+
+
+def _list(v: Any, what: str, where: str) -> list[Any]:
+    if v is None:
+        return []
+    if not isinstance(v, list):
+        raise BadInputError(
+            _("{what} must be a JSON list, got {v}").format(what=what, v=_short(v)), where=where
+        )
+    return v
+
+
+def _short(v: Any, n: int = 40) -> str:
+    r = repr(v)
+    return r if len(r) <= n else r[: n - 1] + "…"
+
+
 def _dt(v: Any, where: str) -> datetime | None:
     if v in (None, ""):
         return None
@@ -157,9 +210,19 @@ def _windows(items: Any, where: str) -> tuple[Window, ...]:
         if str(a.get("permanent", "")).upper() == "YES":
             return ()
         scheds = []
-        for s in a.get("schedule", []) or []:
+        for s in _list(a.get("schedule"), "schedule", where):
+            s = _obj(s, "a schedule", where)
             days = s.get("day", ["ANY"])
-            days = tuple(d.upper() for d in ([days] if isinstance(days, str) else days))
+            days = [days] if isinstance(days, str) else _list(days, "day", where)
+            days = tuple(str(d).upper() for d in days)
+            unknown = [d for d in days if d not in (*_DAYS, "ANY")]
+            if unknown:
+                raise BadInputError(
+                    _("unknown day {d!r} (one of {days}, ANY)").format(
+                        d=unknown[0], days=", ".join(_DAYS)
+                    ),
+                    where=where,
+                )
             scheds.append(
                 Schedule(
                     days,
@@ -167,11 +230,15 @@ def _windows(items: Any, where: str) -> tuple[Window, ...]:
                     _tm(s.get("endTime", "23:59:59"), where),
                 )
             )
-        out.append(
-            Window(
-                _dt(a.get("startDateTime"), where), _dt(a.get("endDateTime"), where), tuple(scheds)
+        start, end = _dt(a.get("startDateTime"), where), _dt(a.get("endDateTime"), where)
+        if start is not None and end is not None and end < start:
+            raise BadInputError(
+                _("applicability ends ({end}) before it starts ({start})").format(
+                    start=start.isoformat(), end=end.isoformat()
+                ),
+                where=where,
             )
-        )
+        out.append(Window(start, end, tuple(scheds)))
     return tuple(out)
 
 
@@ -184,11 +251,32 @@ def _restriction(v: Any, where: str) -> str:
     return r
 
 
-def _limit(v: Any, uom: str, default: float) -> float:
+def _number(v: Any, what: str, where: str) -> float:
+    """A finite number from the file (a JSON number or a numeric string)."""
+    try:
+        f = float(v) if not isinstance(v, bool) else math.nan
+    except (TypeError, ValueError):
+        f = math.nan
+    if not math.isfinite(f):
+        raise BadInputError(
+            _("{what} must be a finite number, got {v}").format(what=what, v=_short(v)),
+            where=where,
+        )
+    return f
+
+
+def _limit(v: Any, uom: str, default: float, what: str = "limit", where: str = "") -> float:
     if v is None:
         return default
-    f = float(v)
+    f = _number(v, what, where)
     return f * FT if uom.upper() in ("FT", "FEET") else f
+
+
+def _uom(v: Any, where: str) -> str:
+    u = str(v).upper()
+    if u not in ("M", "FT", "FEET"):
+        raise BadInputError(_("unknown unit {v} (M or FT)").format(v=_short(v)), where=where)
+    return u
 
 
 def _ref(v: Any, where: str, default: str = "AGL") -> str:
@@ -196,6 +284,54 @@ def _ref(v: Any, where: str, default: str = "AGL") -> str:
     if r not in REFERENCES:
         raise BadInputError(f"unknown vertical reference {v!r}", where=where)
     return r
+
+
+def _limits(
+    lower: Any, upper: Any, lower_ref: Any, upper_ref: Any, uom: Any, where: str
+) -> dict[str, Any]:
+    u = _uom(uom, where)
+    lim: dict[str, Any] = dict(
+        lower_m=_limit(lower, u, 0.0, "lowerLimit", where),
+        lower_ref=_ref(lower_ref, where),
+        upper_m=_limit(upper, u, float("inf"), "upperLimit", where),
+        upper_ref=_ref(upper_ref, where),
+    )
+    if lim["lower_ref"] == lim["upper_ref"] and lim["lower_m"] > lim["upper_m"]:
+        raise BadInputError(
+            _("the lower limit {lo:g} m is above the upper limit {up:g} m").format(
+                lo=lim["lower_m"], up=lim["upper_m"]
+            ),
+            where=where,
+        )
+    return lim
+
+
+def _lonlat(v: Any, where: str) -> tuple[float, float]:
+    pos = _list(v, "a position", where)
+    if len(pos) < 2:
+        raise BadInputError(
+            _("a position needs [lon, lat], got {v}").format(v=_short(v)), where=where
+        )
+    lon, lat = _number(pos[0], "longitude", where), _number(pos[1], "latitude", where)
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+        raise BadInputError(
+            _("position ({lon:g}, {lat:g}) is not WGS84 lon/lat").format(lon=lon, lat=lat),
+            where=where,
+        )
+    return lon, lat
+
+
+def _circle(center: Any, radius: Any, where: str) -> tuple[float, float, float]:
+    lon, lat = _lonlat(center, where)
+    r = _number(radius, "radius", where)
+    if not 0.0 < r <= MAX_RADIUS_M:
+        raise BadInputError(
+            _("circle radius {r:g} m must be above 0 and at most {m:g} m").format(
+                r=r, m=MAX_RADIUS_M
+            ),
+            where=where,
+        )
+    return lon, lat, r
 
 
 def _circle_geom(lon: float, lat: float, r: float) -> BaseGeometry:
@@ -211,113 +347,163 @@ def _checked(geom: BaseGeometry, where: str) -> BaseGeometry:
         from shapely.validation import explain_validity
 
         raise BadInputError(f"invalid zone geometry: {explain_validity(geom)}", where=where)
+    x0, y0, x1, y1 = geom.bounds
+    if not (x0 >= -180.0 and x1 <= 180.0 and y0 >= -90.0 and y1 <= 90.0):
+        raise BadInputError(
+            _("zone coordinates ({x:g}, {y:g}) are not WGS84 lon/lat").format(
+                x=x1 if x1 > 180 else x0, y=y1 if y1 > 90 else y0
+            ),
+            where=where,
+        )
     return geom
 
 
-def _from_ed269(doc: dict[str, Any], src: str) -> list[Zone]:
-    zones = []
-    for k, f in enumerate(doc.get("features", [])):
-        where = f"{src}: feature {k + 1} ({f.get('identifier', '?')})"
+def _all_finite(v: Any) -> bool:
+    """Whether every number in nested lists is finite (checked before shapely sees them)."""
+    if isinstance(v, list):
+        return all(_all_finite(x) for x in v)
+    return not isinstance(v, float) or math.isfinite(v)
+
+
+def _polygon(g: dict[str, Any], where: str) -> BaseGeometry:
+    coords = g.get("coordinates")
+    if not isinstance(coords, list) or not coords:
+        raise BadInputError(_("{t} without coordinates").format(t=g.get("type")), where=where)
+    if not _all_finite(coords):
+        raise BadInputError(
+            _("the zone has a non-finite coordinate (NaN or infinity)"), where=where
+        )
+    return _checked(shape({"type": g["type"], "coordinates": coords}), where)
+
+
+def _common(f: dict[str, Any], props: dict[str, Any], where: str) -> dict[str, Any]:
+    reason = props.get("reason", []) or []
+    return dict(
+        name=str(props.get("name", "")),
+        windows=_windows(props.get("limitedApplicability") or props.get("applicability"), where),
+        message=str(props.get("message", "")),
+        reason=tuple(
+            str(r)
+            for r in ([reason] if isinstance(reason, str) else _list(reason, "reason", where))
+        ),
+    )
+
+
+def _ed269_feature(f: Any, k: int, src: str) -> list[Zone]:
+    where = f"{src}: feature {k + 1}"
+    f = _obj(f, _("a feature"), where)
+    where = f"{src}: feature {k + 1} ({f.get('identifier', '?')})"
+    zones: list[Zone] = []
+    with _guard(where):
         common: dict[str, Any] = dict(
             identifier=str(f.get("identifier", f"zone-{k + 1}")),
-            name=str(f.get("name", "")),
             restriction=_restriction(f.get("restriction"), where),
-            windows=_windows(f.get("applicability"), where),
-            message=str(f.get("message", "")),
-            reason=tuple(f.get("reason", []) or []),
             source=src,
+            **_common(f, f, where),
         )
         geoms = f.get("geometry")
         if not isinstance(geoms, list) or not geoms:
             raise BadInputError("ED-269 feature needs a 'geometry' list of volumes", where=where)
         for g in geoms:
-            uom = str(g.get("uomDimensions", "M"))
-            hp = g.get("horizontalProjection") or {}
-            lim: dict[str, Any] = dict(
-                lower_m=_limit(g.get("lowerLimit"), uom, 0.0),
-                lower_ref=_ref(g.get("lowerVerticalReference"), where),
-                upper_m=_limit(g.get("upperLimit"), uom, float("inf")),
-                upper_ref=_ref(g.get("upperVerticalReference"), where),
+            g = _obj(g, _("a volume"), where)
+            hp = _obj(g.get("horizontalProjection"), "horizontalProjection", where)
+            lim = _limits(
+                g.get("lowerLimit"),
+                g.get("upperLimit"),
+                g.get("lowerVerticalReference"),
+                g.get("upperVerticalReference"),
+                g.get("uomDimensions", "M"),
+                where,
             )
-            try:
-                if hp.get("type") == "Circle":
-                    lon, lat = (float(v) for v in hp["center"])
-                    r = float(hp["radius"])
-                    zones.append(
-                        Zone(
-                            geometry=_circle_geom(lon, lat, r),
-                            circle=(lon, lat, r),
-                            **common,
-                            **lim,
-                        )
-                    )
-                else:
-                    zones.append(Zone(geometry=_checked(shape(hp), where), **common, **lim))
-            except (KeyError, TypeError, ValueError, AttributeError) as exc:
-                raise BadInputError(f"bad horizontalProjection: {exc}", where=where) from exc
+            if hp.get("type") == "Circle":
+                lon, lat, r = _circle(hp.get("center"), hp.get("radius"), where)
+                geom = _circle_geom(lon, lat, r)
+                zones.append(Zone(geometry=geom, circle=(lon, lat, r), **common, **lim))
+            elif hp.get("type") in ("Polygon", "MultiPolygon"):
+                zones.append(Zone(geometry=_polygon(hp, where), **common, **lim))
+            else:
+                raise BadInputError(
+                    _("horizontalProjection type {t!r} is not Polygon or Circle").format(
+                        t=hp.get("type")
+                    ),
+                    where=where,
+                )
     return zones
 
 
-def _from_geojson(doc: dict[str, Any], src: str) -> list[Zone]:
-    zones = []
-    feats = doc["features"] if doc.get("type") == "FeatureCollection" else [doc]
-    for k, f in enumerate(feats):
-        props = f.get("properties") or {}
-        ident = str(props.get("identifier", props.get("id", f.get("id", f"zone-{k + 1}"))))
-        where = f"{src}: feature {k + 1} ({ident})"
+def _from_ed269(doc: dict[str, Any], src: str) -> list[Zone]:
+    feats = _list(doc.get("features"), "features", src)
+    return [z for k, f in enumerate(feats) for z in _ed269_feature(f, k, src)]
+
+
+def _geojson_feature(f: Any, k: int, src: str) -> list[Zone]:
+    f = _obj(f, _("a feature"), f"{src}: feature {k + 1}")
+    props = _obj(f.get("properties"), "properties", f"{src}: feature {k + 1}")
+    ident = str(props.get("identifier", props.get("id", f.get("id", f"zone-{k + 1}"))))
+    where = f"{src}: feature {k + 1} ({ident})"
+    zones: list[Zone] = []
+    with _guard(where):
         g = f.get("geometry")
         if not isinstance(g, dict):
             raise BadInputError("feature without geometry", where=where)
         plain = "restriction" not in props and "layer" not in g
-        parts = g["geometries"] if g.get("type") == "GeometryCollection" else [g]
+        parts = (
+            _list(g.get("geometries"), "geometries", where)
+            if g.get("type") == "GeometryCollection"
+            else [g]
+        )
+        if not parts:
+            raise BadInputError(_("GeometryCollection without geometries"), where=where)
         common: dict[str, Any] = dict(
             identifier=ident,
-            name=str(props.get("name", "")),
             restriction="PROHIBITED" if plain else _restriction(props.get("restriction"), where),
-            windows=_windows(
-                props.get("limitedApplicability") or props.get("applicability"), where
-            ),
-            message=str(props.get("message", "")),
-            reason=tuple(props.get("reason", []) or []),
             source=src,
             extra={k2: v for k2, v in props.items() if k2 in ("illustrative", "note", "country")},
+            **_common(f, props, where),
         )
         for part in parts:
-            layer = part.get("layer") or {}
-            uom = str(layer.get("uom", props.get("uomDimensions", "m")))
-            lim: dict[str, Any] = dict(
-                lower_m=_limit(layer.get("lower", props.get("lowerLimit")), uom, 0.0),
-                lower_ref=_ref(
-                    layer.get("lowerReference", props.get("lowerVerticalReference")), where
-                ),
-                upper_m=_limit(layer.get("upper", props.get("upperLimit")), uom, float("inf")),
-                upper_ref=_ref(
-                    layer.get("upperReference", props.get("upperVerticalReference")), where
-                ),
+            part = _obj(part, _("a geometry"), where)
+            layer = _obj(part.get("layer"), "layer", where)
+            lim = _limits(
+                layer.get("lower", props.get("lowerLimit")),
+                layer.get("upper", props.get("upperLimit")),
+                layer.get("lowerReference", props.get("lowerVerticalReference")),
+                layer.get("upperReference", props.get("upperVerticalReference")),
+                layer.get("uom", props.get("uomDimensions", "m")),
+                where,
             )
-            ext = part.get("extent") or {}
-            try:
-                if part.get("type") == "Point" and str(ext.get("subType", "")).lower() == "circle":
-                    lon, lat = (float(v) for v in part["coordinates"][:2])
-                    r = float(ext["radius"])
-                    zones.append(
-                        Zone(
-                            geometry=_circle_geom(lon, lat, r),
-                            circle=(lon, lat, r),
-                            **common,
-                            **lim,
-                        )
-                    )
-                elif part.get("type") in ("Polygon", "MultiPolygon"):
-                    clean = {"type": part["type"], "coordinates": part["coordinates"]}
-                    zones.append(Zone(geometry=_checked(shape(clean), where), **common, **lim))
-                else:
-                    raise BadInputError(
-                        f"zone geometry {part.get('type')!r} is not an area", where=where
-                    )
-            except (KeyError, TypeError, ValueError, IndexError) as exc:
-                raise BadInputError(f"bad zone geometry: {exc}", where=where) from exc
+            ext = _obj(part.get("extent"), "extent", where)
+            if part.get("type") == "Point" and str(ext.get("subType", "")).lower() == "circle":
+                lon, lat, r = _circle(part.get("coordinates"), ext.get("radius"), where)
+                geom = _circle_geom(lon, lat, r)
+                zones.append(Zone(geometry=geom, circle=(lon, lat, r), **common, **lim))
+            elif part.get("type") in ("Polygon", "MultiPolygon"):
+                zones.append(Zone(geometry=_polygon(part, where), **common, **lim))
+            else:
+                raise BadInputError(
+                    f"zone geometry {part.get('type')!r} is not an area", where=where
+                )
     return zones
+
+
+def _from_geojson(doc: dict[str, Any], src: str) -> list[Zone]:
+    crs = doc.get("crs")
+    if crs is not None:
+        name = (_obj(crs, "crs", src).get("properties") or {}).get("name", "")
+        if "CRS84" not in str(name) and not str(name).upper().endswith(("4326", "WGS84")):
+            raise BadInputError(
+                _("zones must be in WGS84 lon/lat; the file declares the CRS {crs}").format(
+                    crs=_short(name)
+                ),
+                where=src,
+            )
+    if doc.get("type") == "FeatureCollection":
+        feats = doc.get("features")
+        if not isinstance(feats, list):
+            raise BadInputError(_("a FeatureCollection needs a 'features' list"), where=src)
+    else:
+        feats = [doc]
+    return [z for k, f in enumerate(feats) for z in _geojson_feature(f, k, src)]
 
 
 def parse_zones(doc: Any, src: str = "<zones>") -> list[Zone]:
@@ -332,16 +518,38 @@ def parse_zones(doc: Any, src: str = "<zones>") -> list[Zone]:
 
 
 def load_zones(path: str | Path) -> list[Zone]:
-    """Read an ED-269 JSON, ED-318 GeoJSON or plain GeoJSON zones file."""
+    """Read an ED-269 JSON, ED-318 GeoJSON or plain GeoJSON zones file.
+
+    Raises :class:`BadInputError` (one line, naming the file and the feature) for anything
+    that is not a well-formed zones file.
+    """
     p = Path(path)
     try:
-        doc = json.loads(p.read_text(encoding="utf-8-sig"))
+        raw = p.read_bytes()
     except FileNotFoundError as exc:
         raise BadInputError("zones file not found", where=str(p)) from exc
+    except OSError as exc:
+        raise BadInputError(
+            _("cannot read the zones file: {reason}").format(reason=exc.strerror or exc),
+            where=str(p),
+        ) from exc
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(
+            _("not a UTF-8 JSON file (byte 0x{b:02x} at offset {o})").format(
+                b=raw[exc.start], o=exc.start
+            ),
+            where=str(p),
+        ) from exc
+    try:
+        doc = json.loads(text)
     except json.JSONDecodeError as exc:
         raise BadInputError(
             f"invalid JSON at line {exc.lineno}, column {exc.colno}", where=str(p)
         ) from exc
+    except RecursionError as exc:
+        raise BadInputError(_("JSON nested too deeply"), where=str(p)) from exc
     return parse_zones(doc, str(p))
 
 

@@ -88,9 +88,23 @@ def parse_home(text: str) -> tuple[float, float, float]:
     type=click.Path(path_type=Path),
     help="Fault schedule (JSON or YAML).",
 )
+@click.option(
+    "--boot-settle",
+    "boot_settle_s",
+    type=click.FloatRange(min=0.0, max=600.0),
+    default=None,
+    help="Simulated seconds after boot before ready to arm "
+    "[default: as the firmware, ArduCopter 40, PX4 4.5].",
+)
 @click.option("--no-gcs-link", is_flag=True, help="Do not stream to the GCS port 14550.")
 @click.option("--exercise", help="Training exercise: a bundled name or a YAML file.")
 @click.option("--list-exercises", is_flag=True, help="List the bundled exercises and exit.")
+@click.option(
+    "--signing-key-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="MAVLink 2 signing key (owner-only file: 64 hex digits, 32 raw bytes or a passphrase).",
+)
 def sim(
     n_vehicles: int,
     home: str,
@@ -101,9 +115,11 @@ def sim(
     port_offset: int,
     bind_host: str,
     faults_file: Path | None,
+    boot_settle_s: float | None,
     no_gcs_link: bool,
     exercise: str | None,
     list_exercises: bool,
+    signing_key_file: Path | None,
 ) -> None:
     """Run the MAVLink multicopter simulator fleet."""
     from simulators import exercises as ex
@@ -120,6 +136,11 @@ def sim(
     def given(param: str) -> bool:
         return ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT
 
+    key = None
+    if signing_key_file is not None:
+        from dronekit_plzen.signing_keys import read_key_file
+
+        key = read_key_file(signing_key_file)
     home_lla = parse_home(home)
     schedule = load_schedule(faults_file, n_vehicles) if faults_file else []
     common: dict[str, Any] = dict(
@@ -129,6 +150,7 @@ def sim(
         bind_host=bind_host,
         port_offset=port_offset,
         gcs_link=not no_gcs_link,
+        boot_settle_s=boot_settle_s,
     )
     if exercise:
         exc = ex.load_exercise(exercise)
@@ -145,6 +167,9 @@ def sim(
         fleet = SimFleet(
             n_vehicles=n_vehicles, autopilot=autopilot, home=home_lla, faults=schedule, **common
         )
+    if key is not None:
+        for v in fleet.vehicles:
+            v.set_signing_key(key)
     stop = threading.Event()
 
     def _on_signal(_sig: int, _frame: FrameType | None) -> None:
@@ -162,6 +187,8 @@ def sim(
                         sysid=v.sysid, autopilot=autopilot, ports=ports
                     )
                 )
+        if not quiet and key is not None:
+            info(_("MAVLink 2 signing on: unsigned commands are refused"))
         if not quiet:
             info(_("simulator running; press Ctrl+C to stop"))
         while not stop.wait(0.5):

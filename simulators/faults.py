@@ -19,7 +19,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, one_line
 
 
 @dataclass(frozen=True)
@@ -177,7 +177,8 @@ def load_schedule(path: str | Path, n_vehicles: int | None = None) -> list[Sched
             data = json.loads(text)
     except Exception as exc:
         raise BadInputError(
-            f"{p}: not valid {'YAML' if p.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: {exc}"
+            f"{p}: not valid {'YAML' if p.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: "
+            f"{one_line(exc)}"
         ) from None
     try:
         return parse_schedule(data, n_vehicles)

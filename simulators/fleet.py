@@ -172,6 +172,7 @@ class SimFleet:
         dt_s: float = 0.02,
         faults: Iterable[ScheduledFault] = (),
         spacing_m: float = 5.0,
+        boot_settle_s: float | None = None,
     ) -> None:
         if autopilot not in ("px4", "ardupilot"):
             raise BadInputError(f"autopilot must be px4 or ardupilot, got {autopilot!r}")
@@ -202,7 +203,7 @@ class SimFleet:
 
                 lat, lon, _ = Geodetic(*home).to_lla(spacing_m * i, 0.0, 0.0)
                 h = (lat, lon, home[2])
-            vm = VehicleModel(i + 1, autopilot, h, seed)
+            vm = VehicleModel(i + 1, autopilot, h, seed, boot_settle_s=boot_settle_s)
             self.vehicles.append(SimVehicle(self, i, vm, VehicleServer(vm)))
         self._sel: selectors.BaseSelector | None = None
         self._endpoints: list[Endpoint] = []

@@ -30,6 +30,13 @@ duplication and reordering only ever deliver older items.
 (**) when the repeated MISSION_COUNT carries another count or type we restart with it
 (PX4 would keep the first count).
 
+Items are stored as each firmware stores them (:func:`simulators.mission_store.store_item`:
+ArduPilot packs every command and reports plain frames; PX4 keeps floats and the fields of the
+command, refuses terrain frames, and reports *_INT frames to MISSION_REQUEST_INT), so a download
+returns what the real vehicle would, not the bytes that were uploaded. For tests only,
+``VehicleModel.corrupt_mission_items = {seq: {"alt_m": 60.0}}`` stores item ``seq`` with those
+fields changed (a vehicle that stored something else than it was sent).
+
 Timers run on ``server.clock_s`` (see :class:`simulators.protocol.VehicleServer`), the
 vehicle's simulated clock as in SITL: deterministic in lockstep, the wall clock times the
 speedup in real time (at 20x PX4 re-requests every 12.5 ms of wall time). Because the GCS
@@ -57,6 +64,8 @@ from simulators.mission_store import (
     MISSION_NO_SPACE,
     MISSION_OPERATION_CANCELLED,
     check_item,
+    reported_frame,
+    store_item,
 )
 
 if TYPE_CHECKING:
@@ -126,6 +135,12 @@ def retry(server: VehicleServer, link: Link) -> None:
         return
     if now - up.last_request_s > retry_s and wall - up.last_request_wall_s > MIN_RETRY_WALL_S:
         _request(server, link)
+
+
+def _corrupted(vm: Any, seq: int, item: mi.MissionItem) -> mi.MissionItem:
+    """Test-only fault: ``vm.corrupt_mission_items[seq]`` holds field changes for stored item."""
+    changes = getattr(vm, "corrupt_mission_items", {}).get(seq)
+    return item.with_(**changes) if changes else item
 
 
 def _home_item(server: VehicleServer) -> mi.MissionItem:
@@ -262,6 +277,9 @@ def _on_item(
     item = mi.MissionItem.from_wire(msg, int_coords=msg.get_type() == "MISSION_ITEM_INT")
     is_home_slot = mtype == mi.MISSION_TYPE_MISSION and not vm.px4 and seq == 0
     result = MISSION_ACCEPTED if is_home_slot else check_item(item, vm.autopilot)
+    if result == MISSION_ACCEPTED and mtype == mi.MISSION_TYPE_MISSION and not is_home_slot:
+        result, stored = store_item(item, vm.autopilot)  # packed as the firmware stores it
+        item = _corrupted(vm, seq, stored) if stored is not None else item
     if result != MISSION_ACCEPTED:
         _ack(link, partner, result, mtype)
         link.upload = None
@@ -287,9 +305,11 @@ def _on_request(
     if not 0 <= msg.seq < len(items):
         _ack(link, partner, MISSION_INVALID_SEQUENCE, mtype)
         return
+    int_request = msg.get_type() == "MISSION_REQUEST_INT"
     w = items[msg.seq].with_(mission_type=mtype).to_wire(msg.seq, current=msg.seq == vm.runner.seq)
+    w["frame"] = reported_frame(w["frame"], vm.px4, int_request)
     c = link.codec
-    if msg.get_type() == "MISSION_REQUEST_INT":
+    if int_request:
         link.send(c.mission_item_int_encode(partner[0], partner[1], **w))
     else:
         w["x"], w["y"] = w["x"] / 1e7, w["y"] / 1e7

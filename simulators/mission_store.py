@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from dronekit_plzen import mission_items as mi
 from simulators.physics import Geodetic
@@ -202,3 +205,285 @@ def item_target_enu(
         up = home_up_m + item.alt_m
     e, n, _ = geo.to_enu(item.lat_deg, item.lon_deg, geo.alt0_m)
     return e, n, up
+
+
+# ---------------------------------------------------------------------------------------------
+# How each firmware stores a mission item (what a download returns after an upload)
+#
+# ArduPilot (libraries/AP_Mission/AP_Mission.cpp, mavlink_int_to_mission_cmd and back): every
+# command is packed into 15 bytes: the id, a 16-bit ``p1`` and 12 bytes of command-specific
+# content, or a location (int32 lat/lng in 1e-7 degrees, a 24-bit altitude in cm truncated from
+# ``z * 100.0f``, flags relative/terrain). Parameters without a slot are lost and read back as 0;
+# NaN is refused (except param4 of NAV_WAYPOINT/LAND/TAKEOFF). Frames read back as
+# MAV_FRAME_GLOBAL / GLOBAL_RELATIVE_ALT / GLOBAL_TERRAIN_ALT (never the *_INT numbers), and as
+# MAV_FRAME_GLOBAL for commands without a location; autocontinue reads back as 1.
+#
+# PX4 (src/modules/mavlink/mavlink_mission.cpp, parse_/format_mavlink_mission_item): a
+# ``mission_item_s`` in dataman: double lat/lon, float altitude and parameters. Items in a global
+# frame keep only the fields of their command (yaw wrapped to [0, 360)); MAV_FRAME_MISSION items
+# keep param1..7 as float; terrain frames and commands in a frame PX4 does not expect are
+# refused. Global frames read back as the *_INT variant when requested with MISSION_REQUEST_INT.
+#
+# The link layer has its own, separate implementation of these rules
+# (``dronekit_plzen.link.mission_packing``); the two are tested against each other.
+# ---------------------------------------------------------------------------------------------
+
+MISSION_INVALID_PARAM = (6, 7, 8, 9)  # MAV_MISSION_INVALID_PARAM1..4
+MISSION_INVALID_PARAM5_X = 10
+MISSION_INVALID_PARAM6_Y = 11
+MISSION_INVALID_PARAM7 = 12
+
+
+def _f32(x: float) -> float:
+    return float(np.float32(x))
+
+
+def _wrap_c(x: float, bits: int, signed: bool) -> int:
+    """A C cast of a float to an integer type: truncation, then the low ``bits`` bits."""
+    if math.isnan(x) or math.isinf(x):
+        return 0
+    v = math.trunc(x) & ((1 << bits) - 1)
+    if signed and v >= 1 << (bits - 1):
+        v -= 1 << bits
+    return v
+
+
+_U8 = lambda x: float(_wrap_c(x, 8, False))  # noqa: E731
+_I8 = lambda x: float(_wrap_c(x, 8, True))  # noqa: E731
+_U16 = lambda x: float(_wrap_c(x, 16, False))  # noqa: E731
+_I16 = lambda x: float(_wrap_c(x, 16, True))  # noqa: E731
+_F32 = _f32
+_ZERO = lambda x: 0.0  # noqa: E731
+
+#: ArduCopter: per command, the conversion each of param1..4 goes through in storage
+#: (``_ZERO``: no slot, reads back as 0). Commands missing here are refused as UNSUPPORTED.
+AP_PARAM_SLOTS: dict[int, tuple[Any, Any, Any, Any]] = {
+    mi.CMD_NAV_WAYPOINT: (_U16, _ZERO, _ZERO, _ZERO),  # Copter: only the delay fits
+    mi.CMD_NAV_LOITER_TIME: (_U16, _ZERO, _ZERO, _ZERO),  # param3/4: see _ap_pack
+    mi.CMD_NAV_LOITER_UNLIM: (_ZERO, _ZERO, _ZERO, _ZERO),
+    mi.CMD_NAV_LOITER_TURNS: (_ZERO, _ZERO, _ZERO, _ZERO),
+    mi.CMD_NAV_RETURN_TO_LAUNCH: (_ZERO, _ZERO, _ZERO, _ZERO),
+    mi.CMD_NAV_LAND: (_U16, _ZERO, _ZERO, _ZERO),
+    mi.CMD_NAV_TAKEOFF: (_U16, _ZERO, _ZERO, _ZERO),  # param1: minimum pitch
+    mi.CMD_NAV_DELAY: (_F32, _I8, _I8, _I8),
+    CMD_CONDITION_DELAY: (_F32, _ZERO, _ZERO, _ZERO),
+    CMD_CONDITION_YAW: (_F32, _F32, _I8, _U8),
+    mi.CMD_DO_JUMP: (_U16, _I16, _ZERO, _ZERO),
+    mi.CMD_DO_CHANGE_SPEED: (_U8, _F32, _F32, _ZERO),
+    mi.CMD_DO_SET_HOME: (_U16, _ZERO, _ZERO, _ZERO),
+    CMD_DO_LAND_START: (_ZERO, _ZERO, _ZERO, _ZERO),
+    CMD_DO_SET_ROI: (_U16, _ZERO, _ZERO, _ZERO),
+    mi.CMD_DO_SET_ROI_LOCATION: (_ZERO, _ZERO, _ZERO, _ZERO),
+    CMD_DO_SET_ROI_NONE: (_ZERO, _ZERO, _ZERO, _ZERO),
+    CMD_DO_DIGICAM_CONTROL: (_U8, _U8, _I8, _U8),
+    mi.CMD_DO_MOUNT_CONTROL: (_F32, _F32, _F32, _ZERO),
+    mi.CMD_DO_SET_CAM_TRIGG_DIST: (_F32, _ZERO, _U8, _ZERO),
+    mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW: (_I8, _I16, _I8, _I8),
+    mi.CMD_IMAGE_START_CAPTURE: (_U8, _F32, _U16, _U16),
+    mi.CMD_IMAGE_STOP_CAPTURE: (_U8, _ZERO, _ZERO, _ZERO),
+}
+#: ArduPilot's ``stored_in_location``: commands whose x/y/z are kept as a location
+AP_LOCATION_COMMANDS = frozenset(
+    {
+        mi.CMD_NAV_WAYPOINT,
+        mi.CMD_NAV_LOITER_UNLIM,
+        mi.CMD_NAV_LOITER_TURNS,
+        mi.CMD_NAV_LOITER_TIME,
+        mi.CMD_NAV_LAND,
+        mi.CMD_NAV_TAKEOFF,
+        mi.CMD_DO_SET_HOME,
+        CMD_DO_LAND_START,
+        CMD_DO_SET_ROI,
+        mi.CMD_DO_SET_ROI_LOCATION,
+    }
+)
+_AP_NAN_PARAM4 = frozenset({mi.CMD_NAV_WAYPOINT, mi.CMD_NAV_LAND, mi.CMD_NAV_TAKEOFF})
+
+
+def _ap_location(item: mi.MissionItem) -> tuple[int, float, float, float] | None:
+    """(result, lat, lon, alt_m) of ArduPilot's Location, or None for an unsupported frame."""
+    frame = mi.canonical_frame(item.frame)
+    stored_frame = {
+        mi.FRAME_GLOBAL: mi.FRAME_GLOBAL,
+        mi.FRAME_MISSION: mi.FRAME_GLOBAL,
+        mi.FRAME_GLOBAL_RELATIVE_ALT: mi.FRAME_GLOBAL_RELATIVE_ALT,
+        mi.FRAME_GLOBAL_TERRAIN_ALT: mi.FRAME_GLOBAL_TERRAIN_ALT,
+    }.get(frame)
+    if stored_frame is None:
+        return None
+    alt_cm = _wrap_c(float(np.float32(item.alt_m) * np.float32(100.0)), 24, True)
+    alt_m = float(np.float32(np.float32(alt_cm) * np.float32(0.01)))
+    lat = round(item.lat_deg * 1e7) / 1e7
+    lon = round(item.lon_deg * 1e7) / 1e7
+    return stored_frame, lat, lon, alt_m
+
+
+def ardupilot_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
+    """(MAV_MISSION_RESULT, the item as ArduCopter stores and reports it) for a mission item."""
+    slots = AP_PARAM_SLOTS.get(item.command)
+    if slots is None:
+        return MISSION_UNSUPPORTED, None
+    params = (item.param1, item.param2, item.param3, item.param4)
+    for k, p in enumerate(params):
+        nan_ok = k == 3 and item.command in _AP_NAN_PARAM4
+        if math.isinf(p) or (math.isnan(p) and not nan_ok):
+            return MISSION_INVALID_PARAM[k], None
+    out = [conv(p) for conv, p in zip(slots, params)]
+    c = item.command
+    if c == mi.CMD_NAV_LOITER_UNLIM:
+        out[2] = math.copysign(_U16(abs(item.param3)), -1.0 if item.param3 < 0 else 1.0)
+    elif c == mi.CMD_NAV_LOITER_TURNS:
+        out[0] = float(min(255, _wrap_c(item.param1, 16, False)) & 0xFF)
+        r = abs(item.param3)
+        radius = float(_wrap_c(r, 8, False)) if r <= 255 else min(255.0, float(int(r * 0.1))) * 10
+        out[2] = -radius if item.param3 < 0 else radius
+        out[3] = 1.0 if item.param4 > 0 else 0.0
+    elif c == mi.CMD_NAV_LOITER_TIME:
+        out[2] = -1.0 if item.param3 < 0 else 1.0
+        out[3] = 1.0 if item.param4 > 0 else 0.0
+    elif c == mi.CMD_NAV_LAND:
+        out[3] = -1.0 if (not math.isnan(item.param4) and item.param4 < 0) else 1.0
+    lat = lon = alt = 0.0
+    frame = mi.FRAME_GLOBAL
+    if c in AP_LOCATION_COMMANDS:
+        if not -90.0 <= item.lat_deg <= 90.0:
+            return MISSION_INVALID_PARAM5_X, None
+        if not -180.0 <= item.lon_deg <= 180.0:
+            return MISSION_INVALID_PARAM6_Y, None
+        if math.isnan(item.alt_m) or abs(item.alt_m) >= 83000.0:  # LOCATION_ALT_MAX_M
+            return MISSION_INVALID_PARAM7, None
+        loc = _ap_location(item)
+        if loc is None:
+            return MISSION_UNSUPPORTED_FRAME, None
+        frame, lat, lon, alt = loc
+    elif c in (CMD_DO_DIGICAM_CONTROL, mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW):
+        # x/y (and z) are small integers here, not a position
+        lat = _U8(round(item.lat_deg * 1e7)) / 1e7
+        lon = (_U8(round(item.lon_deg * 1e7)) if c == CMD_DO_DIGICAM_CONTROL else 0.0) / 1e7
+        alt = _U8(item.alt_m) if c == mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW else 0.0
+    return MISSION_ACCEPTED, mi.MissionItem(
+        c,
+        frame=frame,
+        param1=out[0],
+        param2=out[1],
+        param3=out[2],
+        param4=out[3],
+        lat_deg=lat,
+        lon_deg=lon,
+        alt_m=alt,
+        autocontinue=True,
+        mission_type=item.mission_type,
+    )
+
+
+#: PX4: commands accepted in a global frame and which of param1..4 they keep
+#: ("yaw": param4 as a heading wrapped to [0, 360); "bool": stored as a flag)
+PX4_GLOBAL_PARAMS: dict[int, tuple[str, str, str, str]] = {
+    mi.CMD_NAV_WAYPOINT: ("f32", "f32", "zero", "yaw"),
+    mi.CMD_NAV_LOITER_UNLIM: ("zero", "zero", "f32", "yaw"),
+    mi.CMD_NAV_LOITER_TIME: ("f32", "bool", "f32", "bool"),
+    mi.CMD_NAV_LAND: ("zero", "u16", "zero", "yaw"),
+    mi.CMD_NAV_TAKEOFF: ("zero", "zero", "zero", "yaw"),
+    CMD_DO_SET_ROI: ("f32", "zero", "zero", "zero"),
+    mi.CMD_DO_SET_ROI_LOCATION: ("zero", "zero", "zero", "zero"),
+}
+#: PX4: commands accepted in MAV_FRAME_MISSION (all seven parameters kept as float)
+PX4_MISSION_FRAME_COMMANDS = frozenset(
+    {
+        mi.CMD_DO_JUMP,
+        CMD_DO_SET_ROI,
+        mi.CMD_DO_CHANGE_SPEED,
+        mi.CMD_DO_SET_HOME,
+        CMD_DO_LAND_START,
+        CMD_DO_DIGICAM_CONTROL,
+        mi.CMD_DO_MOUNT_CONTROL,
+        mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW,
+        mi.CMD_IMAGE_START_CAPTURE,
+        mi.CMD_IMAGE_STOP_CAPTURE,
+        mi.CMD_DO_SET_CAM_TRIGG_DIST,
+        CMD_DO_VTOL_TRANSITION,
+        mi.CMD_NAV_DELAY,
+        mi.CMD_NAV_RETURN_TO_LAUNCH,
+        CMD_DO_SET_ROI_NONE,
+        CMD_CONDITION_DELAY,
+    }
+)
+
+
+def _px4_param(kind: str, x: float) -> float:
+    if kind == "zero":
+        return 0.0
+    if kind == "bool":
+        return 1.0 if x > 0 else 0.0
+    if kind == "u16":
+        return _U16(x)
+    if kind == "yaw":
+        if math.isnan(x):
+            return math.nan
+        rad = float(np.float32(math.radians(x)))
+        two_pi = 2 * math.pi
+        rad = rad - two_pi * math.floor(rad / two_pi)
+        return _f32(math.degrees(_f32(rad)))
+    return _f32(x)
+
+
+def px4_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
+    """(MAV_MISSION_RESULT, the item as PX4 stores it); global frames kept in their plain form."""
+    frame = mi.canonical_frame(item.frame)
+    if frame in (mi.FRAME_GLOBAL, mi.FRAME_GLOBAL_RELATIVE_ALT):
+        kinds = PX4_GLOBAL_PARAMS.get(item.command)
+        if kinds is None:
+            return MISSION_UNSUPPORTED, None
+        if item.command == CMD_DO_SET_ROI and int(item.param1) not in (0, 3):
+            return MISSION_INVALID_PARAM1, None
+        p = [
+            _px4_param(k, v)
+            for k, v in zip(kinds, (item.param1, item.param2, item.param3, item.param4))
+        ]
+        return MISSION_ACCEPTED, item.with_(
+            frame=frame,
+            param1=p[0],
+            param2=p[1],
+            param3=p[2],
+            param4=p[3],
+            lat_deg=round(item.lat_deg * 1e7) / 1e7,
+            lon_deg=round(item.lon_deg * 1e7) / 1e7,
+            alt_m=_f32(item.alt_m),
+        )
+    if frame != mi.FRAME_MISSION:
+        return MISSION_UNSUPPORTED_FRAME, None
+    if item.command not in PX4_MISSION_FRAME_COMMANDS:
+        return MISSION_UNSUPPORTED, None
+    if item.command == CMD_DO_SET_ROI and int(item.param1) not in (0, 1, 2):
+        return MISSION_INVALID_PARAM1, None
+    p1, p2 = _f32(item.param1), _f32(item.param2)
+    if item.command == mi.CMD_DO_JUMP:
+        p1, p2 = _I16(item.param1), _U16(item.param2)
+    x = _f32(round(item.lat_deg * 1e7))  # x/y as sent (int), kept in a float
+    y = _f32(round(item.lon_deg * 1e7))
+    return MISSION_ACCEPTED, item.with_(
+        param1=p1,
+        param2=p2,
+        param3=_f32(item.param3),
+        param4=_f32(item.param4),
+        lat_deg=x / 1e7,
+        lon_deg=y / 1e7,
+        alt_m=_f32(item.alt_m),
+    )
+
+
+def store_item(item: mi.MissionItem, autopilot: str) -> tuple[int, mi.MissionItem | None]:
+    """The firmware's storage of one MISSION-type item: (MAV_MISSION_RESULT, stored item)."""
+    if autopilot == "px4":
+        return px4_store(item)
+    return ardupilot_store(item)
+
+
+def reported_frame(frame: int, px4: bool, int_request: bool) -> int:
+    """The frame number a download reports for a stored frame (PX4: *_INT on REQUEST_INT)."""
+    if px4 and int_request and frame in (mi.FRAME_GLOBAL, mi.FRAME_GLOBAL_RELATIVE_ALT):
+        return {
+            mi.FRAME_GLOBAL: mi.FRAME_GLOBAL_INT,
+            mi.FRAME_GLOBAL_RELATIVE_ALT: mi.FRAME_GLOBAL_RELATIVE_ALT_INT,
+        }[frame]
+    return frame

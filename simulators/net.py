@@ -1,8 +1,13 @@
 """Sockets of the simulated vehicles, with radio impairment (loss, delay, duplication, corruption).
 
 Endpoints are non-blocking and registered in the fleet's one selector; they never spawn threads.
-A UDP endpoint answers whatever address last talked to it (as PX4 SITL does); the TCP endpoint
-serves one client at a time and accepts the next after a disconnect (as ArduPilot SITL does).
+A UDP endpoint sends its telemetry to the address that last *authenticated* itself to the
+vehicle (as PX4 SITL answers the last sender): each received datagram is handed on as a
+:class:`Datagram` that remembers its sender, and the protocol layer calls
+:meth:`Datagram.confirm_sender` only for a datagram holding a message it accepted as
+authentic: correctly signed when signing is on, any valid MAVLink message when it is off. An
+unsigned or badly signed datagram never redirects the telemetry. The TCP endpoint serves one
+client at a time and accepts the next after a disconnect (as ArduPilot SITL does).
 """
 
 from __future__ import annotations
@@ -33,6 +38,31 @@ class Impairment:
 
     def active(self, t_s: float) -> bool:
         return t_s < self.until_s
+
+
+class Datagram(bytes):
+    """A received UDP payload that remembers who sent it and to which endpoint."""
+
+    endpoint: UdpEndpoint
+    sender: tuple[str, int]
+
+    @classmethod
+    def of(cls, data: bytes, endpoint: UdpEndpoint, sender: tuple[str, int]) -> Datagram:
+        d = cls(data)
+        d.endpoint = endpoint
+        d.sender = sender
+        return d
+
+    def confirm_sender(self) -> None:
+        """The sender proved itself: from now on the endpoint sends its telemetry there."""
+        self.endpoint.remote = self.sender
+
+
+def _keep_sender(orig: bytes, pkt: bytes) -> bytes:
+    """``pkt`` (possibly corrupted from ``orig``) with ``orig``'s sender, if it had one."""
+    if pkt is orig or not isinstance(orig, Datagram):
+        return pkt
+    return Datagram.of(pkt, orig.endpoint, orig.sender)
 
 
 def impair(data: bytes, imp: Impairment, rng: np.random.Generator) -> list[bytes]:
@@ -86,7 +116,8 @@ class Endpoint:
         if not self._impaired():
             return [data]
         out = []
-        for pkt in impair(data, self.imp, self.rng):
+        for raw in impair(data, self.imp, self.rng):
+            pkt = _keep_sender(data, raw)
             if self.imp.delay_s > 0:
                 heapq.heappush(
                     self._delayed,
@@ -127,7 +158,7 @@ class Endpoint:
 
 
 class UdpEndpoint(Endpoint):
-    """Bound UDP socket sending to ``remote`` until someone else talks to it."""
+    """Bound UDP socket sending to ``remote`` until another sender authenticates itself."""
 
     def __init__(
         self, name: str, rng: np.random.Generator, bind: tuple[str, int], remote: tuple[str, int]
@@ -159,8 +190,7 @@ class UdpEndpoint(Endpoint):
                 break
             except OSError:
                 continue  # ICMP port unreachable surfaced on recv
-            self.remote = (addr[0], addr[1])
-            out.extend(self.incoming(data))
+            out.extend(self.incoming(Datagram.of(data, self, (addr[0], addr[1]))))
         return out
 
     def close(self, sel: selectors.BaseSelector | None) -> None:

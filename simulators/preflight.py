@@ -1,4 +1,15 @@
-"""Pre-arm checks of PX4 (health and arming checks) and ArduCopter (PreArm / Arm messages)."""
+"""Pre-arm checks of PX4 (health and arming checks) and ArduCopter (PreArm / Arm messages).
+
+Readiness after boot follows the firmware: the estimator needs time before it uses GPS, and
+until then the vehicle is not ready to arm (SYS_STATUS pre-arm bit unhealthy, no home). The
+settle time is simulated time (so it scales with the fleet's speedup or lockstep): about 40 s
+on ArduCopter SITL (EKF3 alignment, then GPS checks, then the origin and home), about 4.5 s on
+PX4 SITL. ``VehicleModel(boot_settle_s=…)`` / ``sim --boot-settle S`` change it.
+
+ArduCopter reports failing pre-arm checks as ``PreArm: …`` STATUSTEXTs every 30 s
+(``AP_Arming::update``, PREARM_DISPLAY_PERIOD), and 4 s after the checks go from passing to
+failing; PX4 explains a failing check only when arming is attempted.
+"""
 
 from __future__ import annotations
 
@@ -7,27 +18,59 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from simulators.vehicle import VehicleModel
 
+#: boot-settle time per flavour (simulated seconds), as measured on SITL
+DEFAULT_SETTLE_S = {"ardupilot": 40.0, "px4": 4.5}
+#: ArduPilot's PREARM_DISPLAY_PERIOD and its minimum gap for an immediate report
+AP_PREARM_PERIOD_S = 30.0
+AP_PREARM_IMMEDIATE_S = 4.0
 
-def preflight_failure(vm: VehicleModel) -> str | None:
-    """The first failing pre-arm check, worded as the firmware words it, or None."""
+
+def settling(vm: VehicleModel) -> bool:
+    """True while the estimator has not yet started using GPS after boot."""
+    return vm.t_s < vm.boot_t0_s + vm.boot_settle_s or not vm.gps.has_fix
+
+
+def prearm_failure(vm: VehicleModel) -> str | None:
+    """The first failing *pre-arm* check (the ones the firmware reports unprompted), or None."""
     if vm.t_s < vm.boot_until_s:
         return "Preflight Fail: system booting" if vm.px4 else "PreArm: System not initialised"
+    if vm.t_s < vm.boot_t0_s + vm.boot_settle_s and not vm.home_known:
+        elapsed = vm.t_s - vm.boot_t0_s
+        if vm.px4:
+            if not vm.gps.has_fix:
+                return "Preflight Fail: GPS fix too low"
+            return "Preflight Fail: No valid global position estimate"
+        if elapsed < 0.25 * vm.boot_settle_s:
+            return "PreArm: EKF attitude is bad"  # gyro biases and tilt alignment settling
+        if not vm.gps.has_fix:
+            return "PreArm: Need 3D Fix"
+        return "PreArm: AHRS: waiting for home"
     if not vm.gps.has_fix:
         return "Preflight Fail: GPS fix too low" if vm.px4 else "PreArm: GPS 1: Bad fix"
     if vm.px4:
         if vm.battery.remaining <= vm.p("BAT_CRIT_THR"):
             return "Preflight Fail: Battery critically low"
-        if vm.mode in ("AUTO.RTL", "AUTO.LAND"):
-            return "Arming denied: not possible in this mode"
-        needs_mission = vm.mode == "AUTO.MISSION" or vm.p("COM_ARM_MIS_REQ") > 0
-        if needs_mission and vm.runner.nav_count() == 0:
-            return "Preflight Fail: No valid mission"
         return None
     low_v = vm.p("BATT_LOW_VOLT")
     if (low_v > 0 and vm.battery.voltage_v < low_v) or (
         vm.p("BATT_ARM_VOLT") > 0 and vm.battery.voltage_v < vm.p("BATT_ARM_VOLT")
     ):
         return "PreArm: Battery 1 below minimum arming voltage"
+    return None
+
+
+def preflight_failure(vm: VehicleModel) -> str | None:
+    """The first failing pre-arm or arming check, worded as the firmware words it, or None."""
+    reason = prearm_failure(vm)
+    if reason is not None:
+        return reason
+    if vm.px4:
+        if vm.mode in ("AUTO.RTL", "AUTO.LAND"):
+            return "Arming denied: not possible in this mode"
+        needs_mission = vm.mode == "AUTO.MISSION" or vm.p("COM_ARM_MIS_REQ") > 0
+        if needs_mission and vm.runner.nav_count() == 0:
+            return "Preflight Fail: No valid mission"
+        return None
     if vm.mode in ("RTL", "LAND", "SMART_RTL", "CIRCLE"):
         return "Arm: Mode not armable"
     if vm.mode == "AUTO":
@@ -36,3 +79,33 @@ def preflight_failure(vm: VehicleModel) -> str | None:
         if vm.runner.nav_count() == 0:
             return "Arm: Mode requires mission"
     return None
+
+
+def report(vm: VehicleModel) -> str | None:
+    """ArduCopter's periodic PreArm report: the text to send now, or None.
+
+    Called once per step while disarmed: every 30 s while a check fails, and 4 s after the
+    checks start failing again (``report_immediately``).
+    """
+    if vm.px4 or vm.armed:
+        return None
+    reason = prearm_failure(vm)
+    passing = reason is None
+    if passing:
+        vm.prearm_passing = True
+        return None
+    if vm.prearm_passing:  # went from passing to failing: report soon
+        vm.prearm_passing = False
+        vm.prearm_report_now = True
+    since = vm.t_s - vm.prearm_reported_s
+    if since > AP_PREARM_PERIOD_S or (vm.prearm_report_now and since > AP_PREARM_IMMEDIATE_S):
+        vm.prearm_reported_s = vm.t_s
+        vm.prearm_report_now = False
+        return reason
+    return None
+
+
+def ready_to_arm(vm: VehicleModel) -> bool:
+    """The SYS_STATUS pre-arm check bit: ArduCopter's pre-arm checks only (its mode checks run
+    when arming), PX4's health and arming checks for the current mode."""
+    return (preflight_failure(vm) if vm.px4 else prearm_failure(vm)) is None

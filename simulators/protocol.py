@@ -29,12 +29,10 @@ from simulators.mission_store import (
     MISSION_NO_SPACE,
     check_item,
 )
+from simulators.signing import VehicleSigning, Verdict
 from simulators.vehicle import VehicleModel
 
 log = logging.getLogger(__name__)
-
-_SIGNING_EPOCH = 1420070400  # 2015-01-01, MAVLink signing timestamps count 10 µs from here
-_UNSIGNED_OK = frozenset({mav.MAVLINK_MSG_ID_RADIO_STATUS})
 
 
 @dataclass
@@ -55,9 +53,16 @@ class Link:
     """One MAVLink channel of a vehicle: codec, stream schedule, transfer state."""
 
     def __init__(
-        self, name: str, vm: VehicleModel, send: Callable[[bytes], None], streams_on: bool
+        self,
+        name: str,
+        vm: VehicleModel,
+        send: Callable[[bytes], None],
+        streams_on: bool,
+        link_id: int = 0,
     ) -> None:
         self.name = name
+        #: the MAVLink signing link id of what this link sends (distinct per link of a vehicle)
+        self.link_id = link_id
         self.vm = vm
         self.send_bytes = send
         self.codec = mav.MAVLink(None, srcSystem=vm.sysid, srcComponent=mav.MAV_COMP_ID_AUTOPILOT1)
@@ -69,6 +74,7 @@ class Link:
         self.sent = 0
         self.received = 0
         self.bad = 0
+        self.rejected = 0  # parsed, but refused by signing
         self.peer_active = False
         self.intervals: dict[int, float] = {}
         self._heap: list[tuple[float, int]] = []
@@ -111,15 +117,17 @@ class Link:
         return out
 
     # ------------------------------------------------------------ signing
-    def set_signing(self, key: bytes | None) -> None:
-        for c in (self.codec, self.parser):
-            c.signing.secret_key = key
-            c.signing.sign_outgoing = key is not None
-            c.signing.link_id = 0
-            c.signing.timestamp = int((time.time() - _SIGNING_EPOCH) * 1e5)
-            c.signing.allow_unsigned_callback = (
-                (lambda _m, mid: mid in _UNSIGNED_OK) if key else None
-            )
+    def set_signing(self, key: bytes | None, timestamp: int) -> None:
+        """Sign what this link sends with ``key`` (None: unsigned) from ``timestamp`` on.
+
+        Incoming frames are NOT checked by pymavlink (its parser has no key): the vehicle
+        checks them itself against its one :class:`~simulators.signing.VehicleSigning`.
+        """
+        c = self.codec
+        c.signing.secret_key = key
+        c.signing.sign_outgoing = key is not None
+        c.signing.link_id = self.link_id
+        c.signing.timestamp = max(c.signing.timestamp, timestamp)
 
     # ------------------------------------------------------------ I/O
     def send(self, msg: Any) -> None:
@@ -150,7 +158,8 @@ class VehicleServer:
     def __init__(self, vm: VehicleModel) -> None:
         self.vm = vm
         self.links: list[Link] = []
-        self.signing_key: bytes | None = None
+        #: one signing state for the vehicle, shared by all its links (see simulators.signing)
+        self.signing = VehicleSigning()
         #: clock of the protocol timers (mission re-requests and aborts), in seconds: the
         #: vehicle's simulated clock, as in PX4 and ArduPilot SITL (deterministic in
         #: lockstep; the wall clock times the speedup in real time) ...
@@ -161,19 +170,28 @@ class VehicleServer:
         self.wall_clock_s: Callable[[], float] = time.monotonic
 
     def add_link(self, name: str, send: Callable[[bytes], None]) -> Link:
-        link = Link(name, self.vm, send, streams_on=self.vm.px4)
-        link.set_signing(self.signing_key)
+        link = Link(name, self.vm, send, streams_on=self.vm.px4, link_id=len(self.links))
+        link.set_signing(self.signing_key, self.signing.timestamp)
         self.links.append(link)
         return link
 
-    def set_signing_key(self, key: bytes | None) -> None:
-        """Enable MAVLink 2 signing (32-byte key); unsigned commands are rejected afterwards."""
+    @property
+    def signing_key(self) -> bytes | None:
+        return self.signing.key
+
+    def set_signing_key(self, key: bytes | None, initial_timestamp: int = 0) -> None:
+        """Enable MAVLink 2 signing (32-byte key) on every link; ``None`` disables it.
+
+        With signing on, only correctly signed, fresh messages are obeyed (plus the unsigned
+        allow-list of :mod:`simulators.signing`), and only they move a UDP link's telemetry
+        destination.
+        """
         if key is not None and len(key) != 32:
             raise BadInputError(f"signing key must be 32 bytes, got {len(key)}")
-        self.signing_key = key
+        self.signing.set_key(key, initial_timestamp)
         self.vm.signing_enabled = key is not None
         for link in self.links:
-            link.set_signing(key)
+            link.set_signing(key, self.signing.timestamp)
 
     @property
     def silent(self) -> bool:
@@ -196,6 +214,8 @@ class VehicleServer:
                 self._event(link, ev)
         for link in self.links:
             for mid in link.due(vm.t_s):
+                if mid == mav.MAVLINK_MSG_ID_HOME_POSITION and not vm.home_known:
+                    continue  # no home before the estimator has a position (as the firmware)
                 link.send(telemetry.BUILDERS[mid](link.codec, vm))
             if link.upload is not None:
                 self._upload_retry(link)
@@ -236,9 +256,34 @@ class VehicleServer:
 
     # ------------------------------------------------------------ incoming
     def receive(self, link: Link, data: bytes) -> None:
-        if self.silent:
-            return
+        """Handle one chunk of bytes from ``link`` (a datagram, or part of a TCP stream).
+
+        Each message passes the vehicle's signing check first. The sender of a datagram
+        becomes the link's telemetry destination (``data.confirm_sender()``, see
+        :class:`simulators.net.Datagram`) only when a message in it authenticates it:
+        correctly signed with signing on, any valid message with signing off.
+        """
+        confirmed = False
+        silent = self.silent
         for msg in link.parse(data):
+            verdict = self.signing.check(
+                msg.get_msgbuf(), msg.get_msgId(), msg.get_srcSystem(), msg.get_srcComponent()
+            )
+            if verdict is Verdict.REJECTED:
+                link.rejected += 1
+                continue
+            if verdict is Verdict.SIGNED:
+                ts = self.signing.timestamp
+                for lk in self.links:
+                    if lk.codec.signing.timestamp < ts:
+                        lk.codec.signing.timestamp = ts
+            if not confirmed and verdict in (Verdict.SIGNED, Verdict.OPEN):
+                confirmed = True
+                confirm = getattr(data, "confirm_sender", None)
+                if confirm is not None:
+                    confirm()
+            if silent:
+                continue
             link.peer_active = True
             try:
                 self.handle(link, msg)
@@ -269,7 +314,7 @@ class VehicleServer:
             self._mission(link, msg)
         elif t == "SETUP_SIGNING":
             key = bytes(msg.secret_key)
-            self.set_signing_key(None if not any(key) else key)
+            self.set_signing_key(None if not any(key) else key, int(msg.initial_timestamp))
         elif t == "SET_POSITION_TARGET_GLOBAL_INT":
             commands.handle_position_target(self, msg)
 

@@ -9,6 +9,7 @@ from typing import Any
 from pymavlink.dialects.v20 import ardupilotmega as mav
 
 from simulators import modes as md
+from simulators import preflight
 from simulators.vehicle import VehicleModel
 
 Builder = Callable[[mav.MAVLink, VehicleModel], Any]
@@ -71,12 +72,14 @@ def heartbeat(m: mav.MAVLink, vm: VehicleModel) -> Any:
 
 def sys_status(m: mav.MAVLink, vm: VehicleModel) -> Any:
     health = _SENSORS if vm.gps.has_fix else _SENSORS & ~mav.MAV_SYS_STATUS_SENSOR_GPS
-    if vm.preflight_failure() is not None and not vm.armed:
+    if not vm.armed and not preflight.ready_to_arm(vm):
         health &= ~mav.MAV_SYS_STATUS_PREARM_CHECK
     bat = vm.battery
+    # PX4 v1.16 SITL sets only the health bit of the pre-arm check (never present/enabled)
+    present = _SENSORS & ~mav.MAV_SYS_STATUS_PREARM_CHECK if vm.px4 else _SENSORS
     return m.sys_status_encode(
-        _SENSORS,
-        _SENSORS,
+        present,
+        present,
         health,
         250,
         int(bat.voltage_v * 1000),

@@ -47,9 +47,23 @@ class VehicleModel:
         autopilot: str,
         home: tuple[float, float, float],
         seed: int = 0,
+        boot_settle_s: float | None = None,
     ) -> None:
         if autopilot not in ("px4", "ardupilot"):
             raise ValueError(f"unknown autopilot {autopilot!r} (px4 or ardupilot)")
+        settle = preflight.DEFAULT_SETTLE_S[autopilot] if boot_settle_s is None else boot_settle_s
+        if not (0.0 <= settle < math.inf):
+            raise BadInputError(f"boot settle time must be ≥ 0 s, got {boot_settle_s}")
+        #: simulated seconds after boot before the estimator uses GPS (not ready to arm)
+        self.boot_settle_s = float(settle)
+        #: home is reported (HOME_POSITION) once the estimator has a position, as the firmware
+        self.home_known = False
+        #: ArduCopter's PreArm report state (see :func:`simulators.preflight.report`)
+        self.prearm_reported_s = 0.0
+        self.prearm_passing = False
+        self.prearm_report_now = False
+        #: test-only fault: {seq: {field: value}} applied to uploaded mission items as stored
+        self.corrupt_mission_items: dict[int, dict[str, float]] = {}
         self.sysid = sysid
         self.autopilot = autopilot
         self.px4 = autopilot == "px4"
@@ -338,6 +352,7 @@ class VehicleModel:
                 return RESULT_DENIED if self.px4 else RESULT_FAILED
             self.home = self.geo.to_enu(lat_deg, lon_deg, alt_amsl_m)
         self.home_locked = True
+        self.home_known = True
         self.events.append(Event("home", {}))
         return RESULT_ACCEPTED
 
@@ -395,6 +410,9 @@ class VehicleModel:
         self.vel = [0.0, 0.0, 0.0]
         self.boot_t0_s = self.t_s
         self.boot_until_s = self.t_s + 2.0
+        self.home_known = self.home_locked
+        self.prearm_reported_s = self.t_s
+        self.prearm_passing = False
         self.gps.fix_after_s = self.t_s + 5.0
         self.mode = "AUTO.LOITER" if self.px4 else "STABILIZE"
         self.failsafes.clear()
@@ -422,6 +440,11 @@ class VehicleModel:
         """Advance the vehicle by ``dt_s`` seconds of simulated time."""
         self.t_s += dt_s
         self.gps.step(self.t_s, dt_s, self.rng)
+        if not self.home_known and not preflight.settling(self):
+            self.home_known = True
+            self.events.append(Event("home", {}))
+        if not self.armed and (reason := preflight.report(self)) is not None:
+            self.text(reason, SEVERITY_CRITICAL)
         target: tuple[float, float, float] | None = self.target
         vz: float | None = None
         b = self.behaviour

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import threading
@@ -12,8 +13,8 @@ from typing import Any
 import click
 
 from dronekit_plzen.cliutil import echo_json, info, progress
-from dronekit_plzen.errors import BadInputError
-from dronekit_plzen.i18n import _
+from dronekit_plzen.errors import BadInputError, DronekitPlzenError
+from dronekit_plzen.i18n import _, ngettext
 from telemetry.cli_common import DB_OPTION as _DB
 from telemetry.cli_common import db_path_or_default as _db
 from telemetry.cli_common import flight_json
@@ -61,18 +62,15 @@ def record(
 
     if (url is None) == (replay is None):
         raise BadInputError(_("give exactly one of --connect URL or --replay FILE"))
+    from dronekit_plzen.link.url import parse_url
+
+    spec = parse_url(url) if url is not None else None  # a bad URL fails before anything
+    if replay is not None:
+        _check_tlog(replay)
     db = _db(db_path)
     with open_store(db) as store:
         if deployment_id is not None:
             get_deployment(store, deployment_id)
-        for plan in missions:
-            with store.transaction():
-                store.save_mission(
-                    plan.read_text(encoding="utf-8"),
-                    name=plan.name,
-                    plan_format=plan.suffix.lstrip(".") or "plan",
-                    deployment_id=deployment_id,
-                )
     stop = threading.Event()
     prev = {s: signal.signal(s, lambda *_a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     rec = Recorder(
@@ -84,7 +82,14 @@ def record(
     )
     deadline = None if duration_s is None else time.monotonic() + duration_s
     try:
-        with rec:
+        with contextlib.ExitStack() as stack:
+            link = None
+            if spec is not None:  # the link opens (or fails) before the recording starts
+                from dronekit_plzen.link import connect
+
+                link = stack.enter_context(connect(spec))
+            _save_missions(db, missions, deployment_id)
+            stack.enter_context(rec)
             info(_("recording into {db} (raw archive {tlog})").format(db=db, tlog=rec.tlog_path))
             if replay is not None:
 
@@ -100,16 +105,13 @@ def record(
                 worker.start()
                 _wait(stop, deadline, rec, worker.is_alive)
             else:
-                from dronekit_plzen.link import connect
-
-                assert url is not None
-                with connect(url) as link:
-                    handle = rec.attach(link)
-                    info(_("listening on {url}").format(url=url))
-                    try:
-                        _wait(stop, deadline, rec, lambda: True)
-                    finally:
-                        handle.remove()
+                assert link is not None
+                handle = rec.attach(link)
+                info(_("listening on {url}").format(url=url))
+                try:
+                    _wait(stop, deadline, rec, lambda: True)
+                finally:
+                    handle.remove()
     finally:
         for s, h in prev.items():
             signal.signal(s, h)
@@ -119,6 +121,38 @@ def record(
             m=st.received, s=st.samples_written, f=st.flights_closed, d=st.dropped
         )
     )
+
+
+def _check_tlog(path: Path) -> None:
+    """A replay file must hold MAVLink frames (its first 1 MiB at least one)."""
+    from telemetry.tlog import iter_tlog
+
+    with open(path, "rb") as fh:
+        head = fh.read(1 << 20)
+    if next(iter_tlog(head), None) is None:
+        raise BadInputError(
+            _("not a MAVLink telemetry log (no valid .tlog record in it)"), where=str(path)
+        )
+
+
+def _save_missions(db: Path, missions: tuple[Path, ...], deployment_id: int | None) -> None:
+    from telemetry.store import open_store
+
+    if not missions:
+        return
+    with open_store(db) as store:
+        for plan in missions:
+            try:
+                text = plan.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise BadInputError(_("cannot read the mission file"), where=str(plan)) from exc
+            with store.transaction():
+                store.save_mission(
+                    text,
+                    name=plan.name,
+                    plan_format=plan.suffix.lstrip(".") or "plan",
+                    deployment_id=deployment_id,
+                )
 
 
 def _wait(stop: threading.Event, deadline: float | None, rec: Any, alive: Any) -> None:
@@ -154,33 +188,60 @@ def import_logs(
     from telemetry.store import open_store
 
     fov = _fov(camera_fov)
-    with open_store(_db(db_path)) as store:
+    if deployment_id is not None:  # checked before any file is imported
+        from telemetry.deployments import get_deployment
+
+        with open_store(_db(db_path), readonly=True) as store:
+            get_deployment(store, deployment_id)
+    # another import of the same database (or file) waits for this one, then finds its data
+    with open_store(_db(db_path), busy_timeout_s=IMPORT_WAIT_S) as store:
         results = []
         for f in progress(files, total=len(files), label=_("importing")):
             results += import_files(
                 store, [f], vehicle=vehicle, deployment_id=deployment_id, camera_fov_deg=fov
             )
+    failed = [r for r in results if r.error]
+    code = max((r.exit_code for r in failed), default=0)
+    if len(results) == 1 and failed and not as_json:  # one file: one line, no summary
+        raise (BadInputError if code == 2 else DronekitPlzenError)(str(failed[0].error))
     if as_json:
         echo_json([r.to_dict() for r in results])
     else:
         for r in results:
-            if r.error:
-                click.echo(f"{r.path}: {_('error')}: {r.error}")
-                continue
-            state = _("already imported") if r.duplicate else _("imported")
-            click.echo(
-                f"{r.path}: {state} ({r.kind}): {len(r.flight_ids)} {_('flights')}, "
-                f"{r.messages} {_('messages')}, {r.bad_messages} {_('bad')}"
-            )
-            for issue in r.issues:
-                click.echo(f"  {_('offset')} {issue.offset}: {issue.message}")
-    failed = [r for r in results if r.error]
+            _echo_result(r)
     if failed:
-        from dronekit_plzen.errors import DronekitPlzenError
-
-        raise DronekitPlzenError(
+        raise (BadInputError if code == 2 else DronekitPlzenError)(
             _("{n} of {m} files could not be imported").format(n=len(failed), m=len(results))
         )
+
+
+#: how long an import waits for another program writing the database (another import)
+IMPORT_WAIT_S = 300.0
+
+
+def _echo_result(r: Any) -> None:
+    if r.error:
+        text = r.error if r.error.startswith(r.path) else f"{r.path}: {r.error}"
+        click.echo(f"{_('error')}: {text}")
+        return
+    state = _("already imported") if r.duplicate else _("imported")
+    n = r.skipped_flights if r.duplicate and not r.flight_ids else len(r.flight_ids)
+    click.echo(
+        f"{r.path}: {state} ({r.kind}): {n} {_('flights')}, "
+        f"{r.messages} {_('messages')}, {r.bad_messages} {_('bad')}"
+    )
+    src = ", ".join(r.skipped_from)
+    if r.skipped_flights:
+        text = ngettext(
+            "skipped {n} flight already in the database (from {src})",
+            "skipped {n} flights already in the database (from {src})",
+            r.skipped_flights,
+        )
+        click.echo("  " + text.format(n=r.skipped_flights, src=src))
+    elif r.duplicate and src:
+        click.echo("  " + _("its data is in the database already (from {src})").format(src=src))
+    for issue in r.issues:
+        click.echo(f"  {_('offset')} {issue.offset}: {issue.message}")
 
 
 def _fov(text: str | None) -> tuple[float, float] | None:
@@ -219,19 +280,42 @@ def flights_list(
     """Flights with their summary, oldest first."""
     from telemetry.store import open_store
 
-    with open_store(_db(db_path)) as store:
+    first, last = _day(date_from, "--from"), _day(date_to, "--to")
+    if first and last and first > last:
+        raise BadInputError(
+            _("--from {a} is after --to {b}").format(a=first, b=last), where="--from"
+        )
+    with open_store(_db(db_path), readonly=True) as store:
         rows = store.flights(
-            date_from=date_from, date_to=date_to, vehicle=vehicle, deployment_id=deployment_id
+            date_from=first, date_to=last, vehicle=vehicle, deployment_id=deployment_id
         )
     if as_json:
         echo_json([flight_json(r) for r in rows])
         return
     for r in rows:
         flag = " " + _("ground run") if r["ground_run"] else ""
+        if not r["complete"]:  # the recording ended (or was killed) before the disarm
+            flag += " " + _("incomplete")
         click.echo(
             f"#{r['id']:<4} {r['start_utc']}  {r['vehicle']}  {r['duration_s'] or 0:7.1f} s  "
             f"{r['distance_m'] or 0:8.1f} m  max {r['max_height_m'] or 0:6.1f} m{flag}"
         )
+
+
+def _day(text: str | None, option: str) -> str | None:
+    """A ``YYYY-MM-DD`` option value checked as a real calendar day (2015-02-30 is not)."""
+    if text is None:
+        return None
+    from datetime import date
+
+    try:
+        if len(text.strip()) != 10:
+            raise ValueError(text)
+        return date.fromisoformat(text.strip()).isoformat()
+    except ValueError:
+        raise BadInputError(
+            _("not a date (YYYY-MM-DD): {value!r}").format(value=text), where=option
+        ) from None
 
 
 @flights.command(name="pilot")
@@ -264,7 +348,7 @@ def flights_show(flight_id: int, db_path: Path | None, as_json: bool, geojson: b
     """One flight: summary, events and path."""
     from telemetry.store import open_store
 
-    with open_store(_db(db_path)) as store:
+    with open_store(_db(db_path), readonly=True) as store:
         row = store.flight(flight_id)
         if row is None:
             raise BadInputError(_("no flight with id {id}").format(id=flight_id))
@@ -314,7 +398,7 @@ def report_indicator(
     from telemetry.report_files import write_html_report
     from telemetry.store import open_store
 
-    with open_store(_db(db_path)) as store:
+    with open_store(_db(db_path), readonly=True) as store:
         rep = indicator_report(
             store, year, quarter, include_exercises=include_exercises, pilot_names=pilot_names
         )
@@ -352,7 +436,7 @@ def report_export(
     from telemetry.report_files import export_open_data
     from telemetry.store import open_store
 
-    with open_store(_db(db_path)) as store:
+    with open_store(_db(db_path), readonly=True) as store:
         files = export_open_data(store, out_dir, year=year, include_pilot_names=pilot_names)
     if as_json:
         echo_json({k: str(v) for k, v in files.items()})

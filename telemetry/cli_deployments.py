@@ -82,7 +82,7 @@ def deployments_list(
     from telemetry.deployments import list_deployments
     from telemetry.store import open_store
 
-    with open_store(_db(db_path)) as store:
+    with open_store(_db(db_path), readonly=True) as store:
         rows = list_deployments(store, year=year, status=status)
     if as_json:
         echo_json([_dep_json(d) for d in rows])
@@ -103,7 +103,7 @@ def deployments_show(deployment_id: int, db_path: Path | None, as_json: bool) ->
     from telemetry.deployments import get_deployment
     from telemetry.store import open_store
 
-    with open_store(_db(db_path)) as store:
+    with open_store(_db(db_path), readonly=True) as store:
         d = get_deployment(store, deployment_id)
         fl = store.flights(deployment_id=deployment_id)
         hist = store.query(

@@ -196,14 +196,22 @@ def list_deployments(
 
 
 def check_transition(current: str, new: str) -> None:
-    """Raise :class:`BadInputError` unless ``current`` → ``new`` is allowed."""
+    """Raise :class:`BadInputError` unless ``current`` → ``new`` is allowed (a status cannot
+    be entered again: a completed deployment is not completed twice)."""
     if new not in STATUSES:
         raise BadInputError(
             _("unknown status {value!r}; use one of {choices}").format(
                 value=new, choices=", ".join(STATUSES)
             )
         )
-    if new != current and new not in TRANSITIONS[current]:
+    if new == current:
+        allowed = ", ".join(sorted(TRANSITIONS[current])) or _("none (final)")
+        raise BadInputError(
+            _("the deployment is already {status}; allowed: {allowed}").format(
+                status=current, allowed=allowed
+            )
+        )
+    if new not in TRANSITIONS[current]:
         allowed = ", ".join(sorted(TRANSITIONS[current])) or _("none (final)")
         raise BadInputError(
             _("a deployment cannot go from {a} to {b}; allowed: {allowed}").format(
@@ -232,7 +240,7 @@ def update_deployment(
     with store.transaction():
         dep = get_deployment(store, deployment_id)
         values: dict[str, Any] = {}
-        if status is not None and status != dep.status:
+        if status is not None:
             check_transition(dep.status, status)
             values["status"] = status
             when = parse_time(at, "at") or now

@@ -1,4 +1,5 @@
-"""Import flight logs into the store: idempotent, damage-tolerant, one transaction per file."""
+"""Import flight logs into the store: idempotent (by file and by content), damage-tolerant,
+one transaction per file."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 
 import numpy as np
 
-from dronekit_plzen.errors import DronekitPlzenError
+from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _
 from telemetry.logreaders import read_log
 from telemetry.segment import DEFAULT_PARAMS, Segment, SegmentParams, find_flights, summarize
@@ -35,6 +36,11 @@ class ImportResult:
     samples: int = 0
     issues: list[LogIssue] = field(default_factory=list)
     error: str | None = None
+    #: the CLI exit code of the error (2: the file is bad input, 1: anything else)
+    exit_code: int = 0
+    #: flights of this file already in the database (found by content) and their sources
+    skipped_flights: int = 0
+    skipped_from: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -52,6 +58,8 @@ class ImportResult:
             "samples": self.samples,
             "issues": [i.to_dict() for i in self.issues],
             "error": self.error,
+            "skipped_flights": self.skipped_flights,
+            "skipped_from": self.skipped_from,
         }
 
 
@@ -69,41 +77,30 @@ def import_file(
     params: SegmentParams = DEFAULT_PARAMS,
     camera_fov_deg: tuple[float, float] | None = None,
 ) -> ImportResult:
-    """Import one log file. A file already imported (same SHA-256 of its content) is skipped.
+    """Import one log file; what the database holds already is not added again.
+
+    The same file (SHA-256) or the recorder's own archive is skipped at once. Otherwise the
+    data are compared by content (:func:`stored_already`): the flights of a truncated or
+    re-exported copy, or of a killed recording's ``.tlog``, are reported in
+    ``skipped_flights`` / ``skipped_from``, and a file with nothing new is a ``duplicate``.
 
     ``camera_fov_deg`` (horizontal, vertical) turns camera trigger events into a covered area.
     Raises :class:`~dronekit_plzen.errors.DronekitPlzenError` for a file that cannot be read at
     all; damage inside a readable file is reported in ``issues`` and the good data is kept.
     """
     p = Path(path)
-    try:
-        data = p.read_bytes()
-    except OSError as exc:
-        msg = _("cannot read the file") + f": {exc.strerror}"
-        raise DronekitPlzenError(msg, where=str(p)) from exc
+    data = read_input(p)
     digest = file_sha256(data)
     res = ImportResult(path=str(p))
-    old = store.source_by_hash(digest)
-    if old is not None:
-        res.kind, res.source_id, res.duplicate = old["kind"], old["id"], True
-        res.flight_ids = [
-            r["id"] for r in store.query("SELECT id FROM flights WHERE source_id = ?", (old["id"],))
-        ]
-        return res
-    live = store.query(
-        "SELECT id, kind FROM sources WHERE kind = 'live' AND path = ?", (str(p.resolve()),)
-    )
-    if live:  # the recorder's own archive: its flights are in the database already
-        res.kind, res.source_id, res.duplicate = "tlog", live[0]["id"], True
-        res.flight_ids = [
-            r["id"]
-            for r in store.query("SELECT id FROM flights WHERE source_id = ?", (live[0]["id"],))
-        ]
+    if _known_file(store, p, digest, res):
         return res
     content = read_log(p, data)
     res.kind, res.messages = content.kind, content.messages
     res.bad_messages, res.issues = content.bad_messages, content.issues
+    # BEGIN IMMEDIATE waits (busy timeout) for another import of the same file to finish …
     with store.transaction():
+        if _known_file(store, p, digest, res):  # … which then has imported it
+            return res
         res.source_id = store.insert_source(
             path=str(p.resolve()),
             kind=content.kind,
@@ -113,8 +110,10 @@ def import_file(
             bad_messages=content.bad_messages,
             issues=[i.to_dict() for i in content.issues],
         )
+        skipped: dict[int, str] = {}
+        new_rows = 0
         for track in content.tracks:
-            ids, n = store_track(
+            stored = store_track(
                 store,
                 track,
                 source_id=res.source_id,
@@ -123,8 +122,18 @@ def import_file(
                 pilot_id=pilot_id,
                 params=params,
             )
-            res.flight_ids += ids
-            res.samples += n
+            res.flight_ids += stored.flight_ids
+            res.samples += stored.samples
+            res.skipped_flights += stored.skipped_flights
+            skipped |= stored.skipped_sources
+            new_rows += stored.samples + stored.events
+        res.skipped_from = sorted(set(skipped.values()))
+        if content.tracks and skipped and not new_rows:
+            # every flight of the file is in the database already: keep nothing of it
+            res.duplicate = True
+            store.conn.execute("DELETE FROM sources WHERE id = ?", (res.source_id,))
+            res.source_id = next(iter(skipped), None)
+            return res
         if camera_fov_deg is not None:
             for fid in res.flight_ids:
                 update_camera_coverage(store, fid, *camera_fov_deg)
@@ -136,6 +145,35 @@ def import_file(
     return res
 
 
+def read_input(p: Path) -> bytes:
+    """The bytes of a log file; a missing file, a folder or an unreadable file is bad input."""
+    if p.is_dir():
+        raise BadInputError(_("this is a folder, not a log file"), where=str(p))
+    if not p.exists():
+        raise BadInputError(_("no such file"), where=str(p))
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise BadInputError(_("cannot read the file") + f": {exc.strerror}", where=str(p)) from exc
+
+
+def _known_file(store: Store, p: Path, digest: str, res: ImportResult) -> bool:
+    """The same file (by SHA-256), or the recorder's own archive: fill ``res`` as a duplicate."""
+    old = store.source_by_hash(digest)
+    if old is None:
+        live = store.query(
+            "SELECT id, kind FROM sources WHERE kind = 'live' AND path = ?", (str(p.resolve()),)
+        )
+        if not live:
+            return False
+        old = {"id": live[0]["id"], "kind": "tlog"}
+    res.kind, res.source_id, res.duplicate = old["kind"], old["id"], True
+    res.flight_ids = [
+        r["id"] for r in store.query("SELECT id FROM flights WHERE source_id = ?", (old["id"],))
+    ]
+    return True
+
+
 def import_files(store: Store, paths: Iterable[str | Path], **kw: Any) -> list[ImportResult]:
     """Import many files; a file that fails is reported in its result, the batch goes on."""
     out = []
@@ -143,11 +181,21 @@ def import_files(store: Store, paths: Iterable[str | Path], **kw: Any) -> list[I
         try:
             out.append(import_file(store, p, **kw))
         except DronekitPlzenError as exc:
-            out.append(ImportResult(path=str(p), error=str(exc)))
+            out.append(ImportResult(path=str(p), error=str(exc), exit_code=exc.exit_code))
         except Exception as exc:  # a reader bug must not stop the batch; the file is named
             log.exception("import of %s failed", p)
-            out.append(ImportResult(path=str(p), error=f"{type(exc).__name__}: {exc}"))
+            out.append(ImportResult(path=str(p), error=f"{type(exc).__name__}: {exc}", exit_code=1))
     return out
+
+
+@dataclass
+class StoredTrack:
+    flight_ids: list[int] = field(default_factory=list)
+    samples: int = 0
+    events: int = 0
+    skipped_flights: int = 0
+    #: source id → path of the flights found already stored
+    skipped_sources: dict[int, str] = field(default_factory=dict)
 
 
 def store_track(
@@ -159,10 +207,12 @@ def store_track(
     deployment_id: int | None = None,
     pilot_id: int | None = None,
     params: SegmentParams = DEFAULT_PARAMS,
-) -> tuple[list[int], int]:
+) -> StoredTrack:
     """Segment a track into flights and write flights, samples and events (caller's transaction).
 
-    Returns the new flight ids and the number of samples written.
+    Data the database holds already (the same vehicle at the same times with the same
+    positions: a truncated or re-exported copy of an imported log, the archive of a recording)
+    is skipped by content; a flight that overlaps stored data is skipped whole.
     """
     key = f"name-{vehicle_name}" if vehicle_name else track.key
     vid = store.vehicle_id(
@@ -173,15 +223,23 @@ def store_track(
         vehicle_type=track.vehicle_type,
     )
     c = track.columns
+    out = StoredTrack()
     segs: list[Segment] = (
         find_flights(c["t_s"], c["armed"], c["rel_alt_m"], c["groundspeed_m_s"], params)
         if track.n
         else []
     )
+    known = stored_already(store, _vehicle_ids(store, vid, track.key), c)
+    keep = ~known.mask
     flight_of = np.zeros(track.n, dtype=np.int64)
     spans: list[tuple[float, float, int]] = []
-    ids = []
+    skipped_spans: list[tuple[float, float]] = []
     for seg in segs:
+        if known.mask[seg.start : seg.stop].any():
+            keep[seg.start : seg.stop] = False
+            out.skipped_flights += 1
+            skipped_spans.append((float(c["t_s"][seg.start]), float(c["t_s"][seg.stop - 1])))
+            continue
         summ = summarize(c, seg)
         row = summ.to_row()
         row.update(
@@ -192,21 +250,129 @@ def store_track(
             complete=1,
         )
         fid = store.insert_flight(row)
-        ids.append(fid)
+        out.flight_ids.append(fid)
         flight_of[seg.start : seg.stop] = fid
         spans.append((summ.start_t_s, summ.end_t_s, fid))
+    out.skipped_sources = known.sources
     from telemetry.store import SAMPLE_COLUMNS
 
     names = SAMPLE_COLUMNS[3:]
-    cols = [c[n].tolist() for n in names]
-    fids = [int(f) if f else None for f in flight_of.tolist()]
+    idx = np.flatnonzero(keep)
+    cols = [c[n][idx].tolist() for n in names]
+    fids = [int(f) if f else None for f in flight_of[idx].tolist()]
     store.insert_samples((vid, f, source_id, *vals) for f, *vals in zip(fids, *cols))
+    out.samples = int(idx.size)
     ev_rows = []
+    stored_events = _stored_events(store, _vehicle_ids(store, vid, track.key), track.events)
     for ev in track.events:
+        if any(a <= ev[0] <= b for a, b in skipped_spans) or stored_events.has(ev):
+            continue
         fid2 = next((f for a, b, f in spans if a <= ev[0] <= b), None)
         ev_rows.append((vid, fid2, source_id, *ev))
     store.insert_events(ev_rows)
-    return ids, track.n
+    out.events = len(ev_rows)
+    return out
+
+
+@dataclass
+class _EventIndex:
+    """Stored events by (kind, text), their times sorted."""
+
+    times: dict[tuple[str, str], np.ndarray]
+
+    def has(self, ev: tuple[Any, ...]) -> bool:
+        t = self.times.get((str(ev[1]), str(ev[2])))
+        if t is None or t.size == 0:
+            return False
+        i = int(np.clip(np.searchsorted(t, ev[0]), 1, max(t.size - 1, 1)))
+        near = t[max(i - 1, 0) : i + 1]
+        return bool((np.abs(near - ev[0]) <= _SAME_T_S).any())
+
+
+def _stored_events(
+    store: Store, vehicle_ids: list[int], events: list[tuple[Any, ...]]
+) -> _EventIndex:
+    """The events already stored for the vehicle over the time range of ``events``."""
+    if not events:
+        return _EventIndex({})
+    ts = [float(e[0]) for e in events]
+    marks = ",".join("?" * len(vehicle_ids))
+    rows = store.conn.execute(
+        f"SELECT kind, COALESCE(text, 'None'), t_s FROM events WHERE vehicle_id IN ({marks}) "
+        "AND t_s BETWEEN ? AND ? ORDER BY t_s",
+        (*vehicle_ids, min(ts) - _SAME_T_S, max(ts) + _SAME_T_S),
+    ).fetchall()
+    by: dict[tuple[str, str], list[float]] = {}
+    for kind, text, t in rows:
+        by.setdefault((str(kind), str(text)), []).append(float(t))
+    return _EventIndex({k: np.array(v) for k, v in by.items()})
+
+
+def _vehicle_ids(store: Store, vid: int, key: str) -> list[int]:
+    """The vehicle and any other record of the same identity (a name given at import)."""
+    rows = store.conn.execute("SELECT id FROM vehicles WHERE key = ?", (key,)).fetchall()
+    return sorted({vid, *(int(r[0]) for r in rows)})
+
+
+@dataclass
+class KnownData:
+    mask: np.ndarray  #: samples the database holds already
+    spans: list[tuple[float, float]]
+    sources: dict[int, str]
+
+
+#: stored and new samples are the same when their times agree to this and their fingerprints
+#: (position, height) agree; a span is the same data when this share of its samples matches
+_SAME_T_S = 0.5
+_SAME_SHARE = 0.8
+
+
+def stored_already(store: Store, vehicle_ids: list[int], cols: dict[str, np.ndarray]) -> KnownData:
+    """Which samples of ``cols`` the database holds already for the same vehicle.
+
+    Per stored source overlapping the track in time, the new samples inside its time range
+    are matched to the stored ones by time, and compared by their fingerprint (latitude,
+    longitude, height above home). Two vehicles sharing a system id (``sysid-1``) at the same
+    time do not match: their positions differ.
+    """
+    t = cols["t_s"]
+    known = KnownData(np.zeros(t.size, dtype=bool), [], {})
+    if t.size == 0:
+        return known
+    marks = ",".join("?" * len(vehicle_ids))
+    spans = store.conn.execute(
+        f"SELECT s.source_id, MIN(s.t_s), MAX(s.t_s), COALESCE(src.path, '') FROM samples s "
+        f"LEFT JOIN sources src ON src.id = s.source_id WHERE s.vehicle_id IN ({marks}) "
+        "AND s.t_s BETWEEN ? AND ? GROUP BY s.source_id",
+        (*vehicle_ids, float(np.nanmin(t)) - _SAME_T_S, float(np.nanmax(t)) + _SAME_T_S),
+    ).fetchall()
+    fp_new = np.column_stack([cols["lat_deg"], cols["lon_deg"], cols["rel_alt_m"]])
+    for source_id, lo, hi, path in spans:
+        inside = (t >= lo - _SAME_T_S) & (t <= hi + _SAME_T_S)
+        if not inside.any():
+            continue
+        rows = store.conn.execute(
+            f"SELECT t_s, lat_deg, lon_deg, rel_alt_m FROM samples WHERE source_id IS ? "
+            f"AND vehicle_id IN ({marks}) AND t_s BETWEEN ? AND ? ORDER BY t_s",
+            (source_id, *vehicle_ids, lo, hi),
+        ).fetchall()
+        old = np.array(rows, dtype=float).reshape(-1, 4)
+        if old.shape[0] == 0:
+            continue
+        sel = np.flatnonzero(inside)
+        j = np.clip(np.searchsorted(old[:, 0], t[sel]), 1, max(old.shape[0] - 1, 1))
+        j = np.clip(j, 0, old.shape[0] - 1)
+        prev = np.clip(j - 1, 0, old.shape[0] - 1)
+        nearer = np.abs(old[prev, 0] - t[sel]) <= np.abs(old[j, 0] - t[sel])
+        j = np.where(nearer, prev, j)
+        same_t = np.abs(old[j, 0] - t[sel]) <= _SAME_T_S
+        same_fp = np.isclose(fp_new[sel], old[j, 1:], rtol=0, atol=1e-5, equal_nan=True).all(axis=1)
+        match = same_t & same_fp
+        if match.mean() >= _SAME_SHARE:
+            known.mask[sel] = True
+            known.spans.append((float(lo), float(hi)))
+            known.sources[int(source_id) if source_id is not None else 0] = str(path)
+    return known
 
 
 def flight_issues(store: Store, source_id: int) -> list[dict[str, Any]]:

@@ -1,8 +1,8 @@
 """Readers for autopilot logs: each turns a file into per-vehicle :class:`~telemetry.track.Track`s.
 
 - ``.tlog`` (MAVLink with timestamps): :mod:`telemetry.tlog` + :class:`MavlinkTrackBuilder`.
-- ArduPilot DataFlash ``.bin`` and text ``.log``: pymavlink's ``DFReader``, after a structural
-  scan of the binary format that finds bad and truncated records and their byte offsets.
+- ArduPilot DataFlash ``.bin`` and text ``.log``: :mod:`telemetry.dataflash` walks and validates
+  the records itself (a damaged FMT is left out, never handed on); every layout of 3.x–4.x.
 - PX4 ``.ulg``: pyulog, after a structural scan of the ULog message stream.
 
 All readers keep the good data of a damaged file and return the problems as ``LogIssue``s.
@@ -10,22 +10,23 @@ All readers keep the good data of a damaged file and return the problems as ``Lo
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
+from telemetry.dataflash import DFRecords, looks_like_text_log
 from telemetry.tlog import LogIssue, ParseStats, iter_tlog
 from telemetry.track import MavlinkTrackBuilder, Track, empty_columns, tracks_from_builder
 
 GPS_EPOCH_S = 315964800  # 1980-01-06 in Unix time
-GPS_LEAP_S = 18  # GPS - UTC since 2017
+#: the extensions of the formats read here
+LOG_EXTENSIONS = (".tlog", ".bin", ".log", ".ulg")
 
 
 @dataclass
@@ -38,35 +39,68 @@ class LogContent:
 
 
 def detect_kind(path: Path, head: bytes) -> str:
+    """The log format from the first bytes (up to 4 KiB) and the file's extension.
+
+    Strong signatures (the ULog magic, text FMT lines) win; then a known extension; the weak
+    ones (two DataFlash header bytes, a MAVLink magic at byte 8) decide only without one.
+    """
     if head.startswith(b"ULog\x01\x12\x35"):
         return "ulog"
+    if looks_like_text_log(head):
+        return "dataflash-log"
+    ext = {".tlog": "tlog", ".bin": "dataflash-bin", ".log": "dataflash-log", ".ulg": "ulog"}
+    kind = ext.get(path.suffix.lower())
+    if kind is not None:
+        return kind
     if head[:2] == b"\xa3\x95":
         return "dataflash-bin"
-    if head.lstrip()[:4] == b"FMT,":
-        return "dataflash-log"
     if len(head) > 8 and head[8] in (0xFE, 0xFD):
         return "tlog"
-    ext = path.suffix.lower()
-    return {".tlog": "tlog", ".bin": "dataflash-bin", ".log": "dataflash-log", ".ulg": "ulog"}.get(
-        ext, "unknown"
-    )
+    return "unknown"
+
+
+def file_time_s(path: Path) -> float:
+    """The file's modification time: the time base of a log without GPS time (0 when the data
+    did not come from a file)."""
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def read_log(path: Path, data: bytes) -> LogContent:
-    kind = detect_kind(path, data[:64])
+    """Read any supported log held in memory.
+
+    Raises :class:`BadInputError` for a file that is not a log at all (unknown format, empty,
+    random bytes: not one valid record); damage inside a log is returned as issues.
+    """
+    kind = detect_kind(path, data[:4096])
     if kind == "tlog":
-        return read_tlog_content(data)
-    if kind == "dataflash-bin":
-        return read_dataflash(path, data, binary=True)
-    if kind == "dataflash-log":
-        return read_dataflash(path, data, binary=False)
-    if kind == "ulog":
+        content = read_tlog_content(data)
+    elif kind == "dataflash-bin":
+        content = read_dataflash(path, data, binary=True)
+    elif kind == "dataflash-log":
+        content = read_dataflash(path, data, binary=False)
+    elif kind == "ulog":
         from telemetry.ulog import read_ulog
 
-        return read_ulog(path, data)
-    from dronekit_plzen.errors import BadInputError
+        content = read_ulog(path, data)
+    else:
+        raise BadInputError(
+            _("not a flight log: expected a .tlog, a DataFlash .bin/.log or a PX4 .ulg file"),
+            where=str(path),
+        )
+    if content.messages == 0:
+        raise BadInputError(_NOT_A_LOG[kind](), where=str(path))
+    return content
 
-    raise BadInputError("not a .tlog, DataFlash .bin/.log or .ulg file", where=str(path))
+
+_NOT_A_LOG = {
+    "tlog": lambda: _("not a MAVLink telemetry log (no valid .tlog record in it)"),
+    "dataflash-bin": lambda: _("not an ArduPilot DataFlash log (no valid record in it)"),
+    "dataflash-log": lambda: _("not an ArduPilot DataFlash text log (no valid record in it)"),
+    "ulog": lambda: _("not a PX4 ULog file (no valid record in it)"),
+}
 
 
 # -- tlog ------------------------------------------------------------------------------------------
@@ -82,230 +116,211 @@ def read_tlog_content(data: bytes) -> LogContent:
 
 
 # -- DataFlash -------------------------------------------------------------------------------------
-#: DataFlash format characters pymavlink's DFReader understands, and message-name syntax
-_FMT_CHARS = set(b"BCEHILMNQZabcdefghinq")
-_FMT_NAME = re.compile(rb"[A-Z0-9_]{1,4}")
-
-
-def scan_dataflash(data: bytes, max_issues: int = 50) -> tuple[int, list[LogIssue], list[slice]]:
-    """Walk the binary DataFlash records by their FMT lengths.
-
-    Returns (records, issues, good): ``good`` are the byte ranges of well-formed records.
-    """
-    good: list[slice] = []
-    run_start = 0
-    lengths = {128: 89}
-    n, p, count = len(data), 0, 0
-    issues: list[LogIssue] = []
-    while p + 3 <= n:
-        if data[p] != 0xA3 or data[p + 1] != 0x95 or data[p + 2] not in lengths:
-            q = p + 1
-            while True:
-                q = data.find(b"\xa3\x95", q)
-                if q < 0 or (q + 2 < n and data[q + 2] in lengths):
-                    break
-                q += 1
-            q = n if q < 0 else q
-            if p > run_start:
-                good.append(slice(run_start, p))
-            run_start = q
-            if len(issues) < max_issues:
-                issues.append(LogIssue(p, f"bad DataFlash record header; {q - p} bytes skipped"))
-            p = q
-            continue
-        mtype = data[p + 2]
-        rlen = lengths[mtype]
-        if p + rlen > n:
-            issues.append(
-                LogIssue(p, f"truncated DataFlash record at end of file ({n - p} of {rlen} bytes)")
-            )
-            break
-        if mtype == 128:
-            ftype, flen = data[p + 3], data[p + 4]
-            name = data[p + 5 : p + 9].rstrip(b"\0")
-            fmt = data[p + 9 : p + 25].rstrip(b"\0")
-            if flen < 3 or not _FMT_NAME.fullmatch(name) or not set(fmt) <= _FMT_CHARS:
-                # a damaged format definition would derail the reader: leave it out
-                if p > run_start:
-                    good.append(slice(run_start, p))
-                run_start = p + rlen
-                if len(issues) < max_issues:
-                    issues.append(LogIssue(p, "bad DataFlash FMT record; left out"))
-                p += rlen
-                continue
-            lengths[ftype] = flen
-        count += 1
-        p += rlen
-    if min(p, n) > run_start:
-        good.append(slice(run_start, min(p, n)))
-    return count, issues, good
-
-
 _EV_ARMED, _EV_DISARMED = 10, 11
+_INT_CHARS = set("bBhHiIqQ")
+#: GPS − UTC in seconds from the given UTC time on (leap seconds since the GPS epoch)
+_LEAP_SECONDS = ((1341100800, 16), (1435708800, 17), (1483228800, 18))
 
 
-@contextlib.contextmanager
-def _quiet() -> Iterator[None]:
-    """pymavlink's DFReader prints diagnostics; keep stdout/stderr for our own output."""
-    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        yield
+def gps_leap_s(utc_s: float) -> int:
+    leap = 15
+    for since, value in _LEAP_SECONDS:
+        if utc_s >= since:
+            leap = value
+    return leap
+
+
+def _num(v: Any) -> float:
+    """A record value as a float (NaN when missing or not a number, e.g. damaged text)."""
+    if isinstance(v, bool):
+        return float(v)
+    if isinstance(v, int | float):
+        return float(v)
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _field(values: dict[str, Any], *names: str) -> Any:
+    """The first of ``names`` the record has (layouts renamed fields over the years)."""
+    for n in names:
+        if n in values:
+            return values[n]
+    return None
+
+
+def _col(rows: list[tuple[float, dict[str, Any]]], *names: str) -> np.ndarray:
+    return np.array([_num(_field(v, *names)) for _t, v in rows], dtype=float)
+
+
+def _times(rows: list[tuple[float, dict[str, Any]]]) -> np.ndarray:
+    return np.array([t for t, _v in rows], dtype=float)
+
+
+def _instance0(rows: list[tuple[float, dict[str, Any]]]) -> list[tuple[float, dict[str, Any]]]:
+    return [r for r in rows if _num(_field(r[1], "I", "Instance", "Inst") or 0) == 0]
+
+
+def _degrees(a: np.ndarray) -> np.ndarray:
+    """Lat/lon: degrees, or raw 1e-7 degree integers as some text exports print them."""
+    fin = a[np.isfinite(a)]
+    return a * 1e-7 if fin.size and np.abs(fin).max() > 360 else a
+
+
+def _scaled(recs: DFRecords, name: str, column: str, values: np.ndarray) -> np.ndarray:
+    """Integer battery fields were centivolts / centiamps before ArduPilot 3.3."""
+    fmt = recs.formats.get(name)
+    if fmt is None or column not in fmt.columns:
+        return values
+    ch = fmt.format[fmt.columns.index(column)]
+    return values * 0.01 if ch in _INT_CHARS else values
 
 
 def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
-    from pymavlink import DFReader, mavutil
+    """A DataFlash log → one :class:`Track`, for every GPS/POS/BAT/CURR/MODE layout of
+    ArduPilot 3.x–4.x (``Week``/``TimeMS`` or ``GWk``/``GMS``, ``Lng`` or ``Lon``, ``RelAlt``,
+    ``RAlt`` or ``RelHomeAlt``, ``BAT`` or the older ``CURR``, modes by number or by name).
+    A field a layout lacks stays NaN; fields the reader does not know are ignored."""
+    from telemetry.dataflash import read_binary, read_text
 
-    issues: list[LogIssue] = []
-    tmp: Path | None = None
-    if binary:
-        _count, issues, good = scan_dataflash(data)
-        src = path
-        if issues:  # the reader sees only well-formed records (its C indexer prints on fd 2)
-            import tempfile
-
-            fd, name = tempfile.mkstemp(suffix=".bin")
-            with open(fd, "wb") as fh:
-                for sl in good:
-                    fh.write(data[sl])
-            src = tmp = Path(name)
-        with _quiet():
-            try:
-                reader: Any = DFReader.DFReader_binary(str(src), zero_time_base=True)
-            finally:
-                if tmp is not None:
-                    tmp.unlink()
+    recs: DFRecords = read_binary(data) if binary else read_text(data)
+    kind = "dataflash-bin" if binary else "dataflash-log"
+    issues = list(recs.issues)
+    rows = recs.rows
+    if recs.records == 0 or not recs.formats:
+        return LogContent(kind, [], 0, 0, issues)
+    gps = _instance0(rows.get("GPS", []))
+    gt = _times(gps)
+    week = _col(gps, "GWk", "Week")
+    tow_ms = _col(gps, "GMS", "TimeMS")
+    fixed = (_col(gps, "Status") >= 3) & (week > 0) & np.isfinite(tow_ms)
+    if fixed.any():
+        gps_s = GPS_EPOCH_S + week[fixed] * 604800 + tow_ms[fixed] * 1e-3
+        leap = gps_leap_s(float(np.median(gps_s)))
+        offset = float(np.median(gps_s - leap - gt[fixed]))
     else:
-        with _quiet():
-            reader = DFReader.DFReader_text(str(path), zero_time_base=True)
-    want = {"GPS", "POS", "BAT", "EV", "ARM", "MODE", "MSG", "ERR", "CAM", "TRIG", "PARM"}
-    rows: dict[str, list[Any]] = {k: [] for k in want}
-    messages = 0
-    with _quiet():
-        while True:
-            try:
-                m = reader.recv_msg()
-            except Exception as exc:  # DFReader raises assorted errors on damaged records
-                issues.append(LogIssue(int(getattr(reader, "offset", 0)), f"unreadable: {exc}"))
-                break
-            if m is None:
-                break
-            messages += 1
-            mt = m.get_type()
-            if mt in want:
-                rows[mt].append(m)
-    gps = [g for g in rows["GPS"] if getattr(g, "I", 0) == 0]
-    fixed = [g for g in gps if g.Status >= 3 and g.GWk > 0]
-    if fixed:
-        offs = [
-            GPS_EPOCH_S + g.GWk * 604800 + g.GMS * 1e-3 - GPS_LEAP_S - g.TimeUS * 1e-6
-            for g in fixed
-        ]
-        offset = float(np.median(offs))
-    else:
-        offset = path.stat().st_mtime - (gps[-1].TimeUS * 1e-6 if gps else 0.0)
+        offset = file_time_s(path) - (float(gt[-1]) if gt.size else 0.0)
         issues.append(LogIssue(0, "no GPS time in the log; times are based on the file date"))
-    pos = rows["POS"]
-    if pos:
-        t = np.array([m.TimeUS for m in pos], float) * 1e-6 + offset
-        cols = empty_columns(t.size)
-        cols["t_s"] = t
-        cols["lat_deg"] = np.array([m.Lat for m in pos], float)
-        cols["lon_deg"] = np.array([m.Lng for m in pos], float)
-        cols["alt_amsl_m"] = np.array([m.Alt for m in pos], float)
-        # RelHomeAlt since ArduPilot 3.6; older logs: RelAlt; else relative to the first fix
-        rel = [getattr(m, "RelHomeAlt", getattr(m, "RelAlt", math.nan)) for m in pos]
-        cols["rel_alt_m"] = np.array(rel, float)
-        if not np.isfinite(cols["rel_alt_m"]).any():
-            cols["rel_alt_m"] = cols["alt_amsl_m"] - cols["alt_amsl_m"][0]
-    else:
-        t = np.array([m.TimeUS for m in gps], float) * 1e-6 + offset
-        cols = empty_columns(t.size)
-        cols["t_s"] = t
-        cols["lat_deg"] = np.array([m.Lat for m in gps], float)
-        cols["lon_deg"] = np.array([m.Lng for m in gps], float)
-        alt = np.array([m.Alt for m in gps], float)
-        cols["alt_amsl_m"] = alt
-        cols["rel_alt_m"] = alt - (alt[0] if alt.size else 0.0)
+    pos = rows.get("POS", [])
+    src = pos if pos else gps
+    t = _times(src) + offset
+    cols = empty_columns(t.size)
+    cols["t_s"] = t
+    cols["lat_deg"] = _degrees(_col(src, "Lat"))
+    cols["lon_deg"] = _degrees(_col(src, "Lng", "Lon"))
+    cols["alt_amsl_m"] = _col(src, "Alt")
+    # height above home: RelHomeAlt (3.6+), RelAlt (POS 3.3–3.5, GPS ≤ 3.2), RAlt (GPS 3.3)
+    cols["rel_alt_m"] = _col(src, "RelHomeAlt", "RelAlt", "RAlt")
+    if not np.isfinite(cols["rel_alt_m"]).any() and t.size:
+        cols["rel_alt_m"] = cols["alt_amsl_m"] - cols["alt_amsl_m"][0]
     bad = ~(np.isfinite(cols["lat_deg"]) & ((cols["lat_deg"] != 0) | (cols["lon_deg"] != 0)))
     cols["lat_deg"][bad] = np.nan
     cols["lon_deg"][bad] = np.nan
     if gps:
-        gt = np.array([m.TimeUS for m in gps], float) * 1e-6 + offset
-        cols["groundspeed_m_s"] = _ffill(gt, np.array([m.Spd for m in gps], float), t)
-        cols["climb_m_s"] = _ffill(gt, -np.array([getattr(m, "VZ", math.nan) for m in gps]), t)
-        cols["heading_deg"] = _ffill(gt, np.array([m.GCrs for m in gps], float), t)
-    bat = [b for b in rows["BAT"] if getattr(b, "Instance", 0) == 0]
+        gta = gt + offset
+        cols["groundspeed_m_s"] = _ffill(gta, _col(gps, "Spd"), t)
+        cols["climb_m_s"] = _ffill(gta, -_col(gps, "VZ"), t)
+        cols["heading_deg"] = _ffill(gta, _col(gps, "GCrs"), t)
+    bname = "BAT" if rows.get("BAT") else "CURR"
+    bat = _instance0(rows.get(bname, []))
     if bat:
-        bt = np.array([m.TimeUS for m in bat], float) * 1e-6 + offset
-        cols["voltage_v"] = _ffill(bt, np.array([m.Volt for m in bat], float), t)
-        cols["current_a"] = _ffill(bt, np.array([m.Curr for m in bat], float), t)
-        cols["consumed_mah"] = _ffill(bt, np.array([m.CurrTot for m in bat], float), t)
-        pct = [getattr(m, "RemPct", math.nan) for m in bat]
-        cols["battery_pct"] = _ffill(bt, np.array(pct, float), t)
+        bt = _times(bat) + offset
+        volt = _scaled(recs, bname, "Volt", _col(bat, "Volt"))
+        curr = _scaled(recs, bname, "Curr", _col(bat, "Curr"))
+        cols["voltage_v"] = _ffill(bt, volt, t)
+        cols["current_a"] = _ffill(bt, curr, t)
+        cols["consumed_mah"] = _ffill(bt, _col(bat, "CurrTot"), t)
+        cols["battery_pct"] = _ffill(bt, _col(bat, "RemPct"), t)
     # armed state: ARM messages and EV 10/11, stepwise
     changes: list[tuple[float, bool]] = []
-    for m in rows["ARM"]:
-        changes.append((m.TimeUS * 1e-6 + offset, bool(m.ArmState)))
-    for m in rows["EV"]:
-        if m.Id in (_EV_ARMED, _EV_DISARMED):
-            changes.append((m.TimeUS * 1e-6 + offset, m.Id == _EV_ARMED))
+    for tt, v in rows.get("ARM", []):
+        state = _num(v.get("ArmState"))
+        if math.isfinite(state):
+            changes.append((tt + offset, bool(state)))
+    for tt, v in rows.get("EV", []):
+        if _num(v.get("Id")) in (_EV_ARMED, _EV_DISARMED):
+            changes.append((tt + offset, _num(v.get("Id")) == _EV_ARMED))
     changes.sort()
     cols["armed"] = _armed_steps(changes, t)
-    events: list[tuple[Any, ...]] = []
-    firmware = " ".join(str(m.Message) for m in rows["MSG"][:20])
+    msgs = rows.get("MSG", [])
+    params = rows.get("PARM", [])
+    events = _dataflash_events(rows, msgs, changes, cols, offset)
+    key = _ardupilot_key([str(v.get("Message", "")) for _t, v in msgs])
+    sysid = _sysid(params)
+    key = key or f"sysid-{sysid}"
+    track = Track(key, sysid, "ardupilot", None, cols, events)
+    return LogContent(kind, [track] if track.n or events else [], recs.records, 0, issues)
+
+
+def _sysid(params: list[tuple[float, dict[str, Any]]]) -> int:
+    for _t, v in params:
+        if v.get("Name") == "SYSID_THISMAV":
+            value = _num(v.get("Value"))
+            if math.isfinite(value) and 0 < value < 256:
+                return int(value)
+    return 1
+
+
+def _mode_name(values: dict[str, Any], table: dict[int, str]) -> tuple[str, float]:
+    """MODE by number (``ModeNum``, or ``Mode`` as a number) or by name (text exports)."""
+    num = _num(_field(values, "ModeNum", "Mode"))
+    if math.isfinite(num):
+        return table.get(int(num), str(int(num))), num
+    name = str(_field(values, "Mode") or "?").strip().upper().replace(" ", "_")
+    back = {v: k for k, v in table.items()}
+    return name, float(back.get(name, math.nan))
+
+
+def _dataflash_events(
+    rows: dict[str, list[tuple[float, dict[str, Any]]]],
+    msgs: list[tuple[float, dict[str, Any]]],
+    changes: list[tuple[float, bool]],
+    cols: dict[str, np.ndarray],
+    offset: float,
+) -> list[tuple[Any, ...]]:
+    from pymavlink import mavutil
+
+    firmware = " ".join(str(v.get("Message", "")) for _t, v in msgs[:20])
     table = (
         mavutil.mode_mapping_apm
         if "ArduPlane" in firmware
         else mavutil.mode_mapping_rover
-        if "ArduRover" in firmware
+        if "ArduRover" in firmware or "Rover" in firmware
         else mavutil.mode_mapping_acm
     )
-    modes = dict(table)  # number → name
+    events: list[tuple[Any, ...]] = []
     for tt, a in changes:
         events.append((tt, "armed" if a else "disarmed", None, math.nan, *_at(cols, tt)))
-    for m in rows["MODE"]:
-        tt = m.TimeUS * 1e-6 + offset
-        events.append(
-            (tt, "mode", modes.get(m.ModeNum, str(m.ModeNum)), float(m.ModeNum), *_at(cols, tt))
-        )
-    for m in rows["MSG"]:
-        tt = m.TimeUS * 1e-6 + offset
-        events.append((tt, "statustext", str(m.Message), math.nan, *_at(cols, tt)))
-    for m in rows["ERR"]:
-        tt = m.TimeUS * 1e-6 + offset
-        events.append(
-            (tt, "failsafe", f"subsystem {m.Subsys} code {m.ECode}", float(m.ECode), *_at(cols, tt))
-        )
-    for m in rows["CAM"] or rows["TRIG"]:
-        tt = m.TimeUS * 1e-6 + offset
-        cam_alt = float(getattr(m, "RelAlt", getattr(m, "Alt", math.nan)))
-        events.append(
-            (
-                tt,
-                "camera",
-                None,
-                float(getattr(m, "Img", math.nan)),
-                float(m.Lat),
-                float(m.Lng),
-                cam_alt,
-            )
-        )
+    for t0, v in rows.get("MODE", []):
+        tt = t0 + offset
+        name, num = _mode_name(v, dict(table))
+        events.append((tt, "mode", name, num, *_at(cols, tt)))
+    for t0, v in msgs:
+        tt = t0 + offset
+        events.append((tt, "statustext", str(v.get("Message", "")), math.nan, *_at(cols, tt)))
+    for t0, v in rows.get("ERR", []):
+        tt = t0 + offset
+        sub, code = _num(v.get("Subsys")), _num(v.get("ECode"))
+        text = f"subsystem {sub:g} code {code:g}"
+        events.append((tt, "failsafe", text, code, *_at(cols, tt)))
+    for t0, v in rows.get("CAM") or rows.get("TRIG") or []:
+        lat = _num(v.get("Lat"))
+        lon = _num(_field(v, "Lng", "Lon"))
+        if abs(lat) > 360 or abs(lon) > 360:
+            lat, lon = lat * 1e-7, lon * 1e-7
+        cam_alt = _num(_field(v, "RelAlt", "Alt"))
+        events.append((t0 + offset, "camera", None, _num(v.get("Img")), lat, lon, cam_alt))
     events.sort(key=lambda e: e[0])
-    key = _ardupilot_key(rows["MSG"], rows["PARM"])
-    sysid = next((int(p.Value) for p in rows["PARM"] if p.Name == "SYSID_THISMAV"), 1)
-    track = Track(key, sysid, "ardupilot", None, cols, events)
-    kind = "dataflash-bin" if binary else "dataflash-log"
-    return LogContent(kind, [track] if track.n or events else [], messages, 0, issues)
+    return events
 
 
-def _ardupilot_key(msgs: list[Any], params: list[Any]) -> str:
-    import re
-
-    for m in msgs:
-        text = str(m.Message)
+def _ardupilot_key(texts: list[str]) -> str | None:
+    """The board's identity from its MSG "<board> <uid> <uid> <uid>" line (None without one)."""
+    for text in texts:
         if re.fullmatch(r"\S+ [0-9A-F]{8} [0-9A-F]{8} [0-9A-F]{8}", text):
             return "ardupilot-" + text.replace(" ", "-")
-    sysid = next((int(p.Value) for p in params if p.Name == "SYSID_THISMAV"), 1)
-    return f"sysid-{sysid}"
+    return None
 
 
 def _ffill(src_t: np.ndarray, src_v: np.ndarray, t: np.ndarray) -> np.ndarray:

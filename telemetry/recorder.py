@@ -14,6 +14,7 @@ the batch is retried with back-off; nothing already queued is lost while the ret
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import queue
@@ -25,11 +26,15 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from dronekit_plzen.errors import StorageError
-from telemetry.segment import DEFAULT_PARAMS, SegmentParams, find_flights, iso_utc, summarize
-from telemetry.store import SAMPLE_COLUMNS, Store, is_transient, open_store, storage_error
+from telemetry.segment import DEFAULT_PARAMS, SegmentParams, iso_utc
+from telemetry.store import (
+    Store,
+    is_transient,
+    open_store,
+    storage_error,
+    summary_from_samples,
+)
 from telemetry.tlog import TlogWriter, iter_tlog
 from telemetry.track import MavlinkTrackBuilder
 
@@ -165,13 +170,14 @@ class Recorder:
             with open_store(self.db_path, busy_timeout_s=1.0) as store:
                 if self.connection_hook is not None:
                     self.connection_hook(store.conn)
+                if self.tlog_path is not None:  # a bad archive path fails before any write
+                    tlog = TlogWriter(self.tlog_path)
                 close_open_flights(store, self.params)
                 with store.transaction():
+                    # the archive's full path: importing it later is recognised as this recording
                     self._source_id = store.insert_source(
-                        path=str(self.tlog_path or "live"), kind="live"
+                        path=str(tlog.path.resolve()) if tlog is not None else "live", kind="live"
                     )
-                if self.tlog_path is not None:
-                    tlog = TlogWriter(self.tlog_path)
                 self._ready.set()
                 self._loop(store, tlog)
         except BaseException as exc:  # reported to start() or logged; the thread must not die
@@ -184,6 +190,9 @@ class Recorder:
         finally:
             if tlog is not None:
                 tlog.close()
+                with contextlib.suppress(OSError):  # nothing received: no empty archive
+                    if tlog.frames == 0 and tlog.path.stat().st_size == 0:
+                        tlog.path.unlink()
 
     def _loop(self, store: Store, tlog: TlogWriter | None) -> None:
         backoff = 0.0
@@ -362,16 +371,10 @@ class Recorder:
 
 def finalize_flight(store: Store, flight_id: int, params: SegmentParams, *, complete: bool) -> None:
     """Compute a flight's summary from its stored samples (inside the caller's transaction)."""
-    rows = store.flight_samples(flight_id)
-    if not rows:
+    row = summary_from_samples(store, flight_id, params)
+    if row is None:
         store.update_flight(flight_id, {"complete": int(complete), "sample_count": 0})
         return
-    arr = np.array([r[3:] for r in rows], dtype=float)
-    cols = {name: arr[:, i] for i, name in enumerate(SAMPLE_COLUMNS[3:])}
-    ones = np.ones(arr.shape[0])
-    segs = find_flights(cols["t_s"], ones, cols["rel_alt_m"], cols["groundspeed_m_s"], params)
-    summ = summarize(cols, segs[0])
-    row = summ.to_row()
     row["complete"] = int(complete)
     store.update_flight(flight_id, row)
 

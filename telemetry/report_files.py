@@ -15,8 +15,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dronekit_plzen.errors import StorageError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import atomic_output, prepare_output_dir, write_text
 from telemetry.indicator import IndicatorReport
 from telemetry.store import Store
 
@@ -68,7 +68,7 @@ def charts(report: IndicatorReport, out_dir: Path) -> dict[str, Path]:
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out_dir)
     made: dict[str, Path] = {}
 
     fig = Figure(figsize=(7, 4), dpi=100)
@@ -102,9 +102,11 @@ def charts(report: IndicatorReport, out_dir: Path) -> dict[str, Path]:
 
 
 def _save(fig: Any, stem: Path) -> Path:
+    """PNG and SVG, each written whole or not at all (a temporary file renamed)."""
     png = stem.with_suffix(".png")
-    fig.savefig(png, format="png")
-    fig.savefig(stem.with_suffix(".svg"), format="svg")
+    for path, fmt in ((png, "png"), (stem.with_suffix(".svg"), "svg")):
+        with atomic_output(path) as tmp:
+            fig.savefig(tmp, format=fmt)
     return png
 
 
@@ -169,8 +171,11 @@ def write_html_report(
     ``extra_sections`` are (title, HTML fragment) pairs appended as they are (the demo adds its
     own maps and tables this way).
     """
+    from dronekit_plzen.outputs import check_output_path
+
     out = Path(out_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out.parent)
+    check_output_path(out)  # before the charts are drawn: a folder in its place is bad input
     charts_dir = out.parent / (out.stem + "_charts")
     pngs = charts(report, charts_dir)
     title = _("Indicator GOV 16 report")
@@ -267,10 +272,7 @@ def write_html_report(
     for sec_title, fragment in extra_sections or []:
         parts += [f"<h2>{html.escape(sec_title)}</h2>", fragment]
     parts.append("</body></html>")
-    try:
-        out.write_text("\n".join(parts), encoding="utf-8")
-    except OSError as exc:
-        raise StorageError(str(exc), where=str(out)) from exc
+    write_text(out, "\n".join(parts))
     return out
 
 
@@ -282,18 +284,24 @@ def export_open_data(
     include_pilot_names: bool = False,
 ) -> dict[str, Path]:
     """Write flights.csv, deployments.csv (with CSVW metadata) and flights.geojson."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    from dronekit_plzen.outputs import check_output_path
+
+    out = prepare_output_dir(out_dir)
+    for name in ("flights.csv", "deployments.csv", "flights.geojson"):
+        check_output_path(out / name)  # all checked before the first is written
     where, params = "", []
     if year is not None:
         where, params = "WHERE substr(f.start_utc, 1, 4) = ?", [f"{year:04d}"]
     pilot = "COALESCE(p.name, f.pilot_id)" if include_pilot_names else "f.pilot_id"
-    flights = store.query(
-        f"SELECT f.*, v.name AS vehicle, d.organisation, d.category, {pilot} AS pilot "
-        "FROM flights f JOIN vehicles v ON v.id = f.vehicle_id "
-        "LEFT JOIN deployments d ON d.id = f.deployment_id "
-        f"LEFT JOIN pilots p ON p.id = f.pilot_id {where} ORDER BY f.start_utc",
-        params,
+    # flights left open by a killed recorder: summarised from their samples, complete = 0
+    flights = store.with_open_summaries(
+        store.query(
+            f"SELECT f.*, v.name AS vehicle, d.organisation, d.category, {pilot} AS pilot "
+            "FROM flights f JOIN vehicles v ON v.id = f.vehicle_id "
+            "LEFT JOIN deployments d ON d.id = f.deployment_id "
+            f"LEFT JOIN pilots p ON p.id = f.pilot_id {where} ORDER BY f.start_utc",
+            params,
+        )
     )
     dwhere = "WHERE substr(d.requested_at, 1, 4) = ?" if year is not None else ""
     deps = store.query(
@@ -325,8 +333,9 @@ def export_open_data(
         features.append(
             {"type": "Feature", "geometry": json.loads(f["path_geojson"]), "properties": props}
         )
-    files["flights_geojson"].write_text(
-        json.dumps({"type": "FeatureCollection", "features": features}), encoding="utf-8"
+    write_text(
+        files["flights_geojson"],
+        json.dumps({"type": "FeatureCollection", "features": features}),
     )
     return files
 
@@ -337,7 +346,7 @@ def _write_csv(path: Path, columns: dict[str, str], rows: list[dict[str, Any]]) 
     w.writerow(list(columns))
     for r in rows:
         w.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
-    path.write_text(buf.getvalue(), encoding="utf-8")
+    write_text(path, buf.getvalue())
     meta = {
         "@context": "http://www.w3.org/ns/csvw",
         "url": path.name,
@@ -346,6 +355,7 @@ def _write_csv(path: Path, columns: dict[str, str], rows: list[dict[str, Any]]) 
             "columns": [{"name": c, "titles": c, "dc:description": d} for c, d in columns.items()]
         },
     }
-    path.with_name(path.name + "-metadata.json").write_text(
-        json.dumps(meta, indent=2, ensure_ascii=False), encoding="utf-8"
+    write_text(
+        path.with_name(path.name + "-metadata.json"),
+        json.dumps(meta, indent=2, ensure_ascii=False),
     )

@@ -22,6 +22,7 @@ import sqlite_utils
 from dronekit_plzen.errors import StorageError
 from dronekit_plzen.i18n import _
 from telemetry.schema import LATEST_VERSION, current_version, migrate, utc_now_iso
+from telemetry.segment import SegmentParams
 from telemetry.track import SAMPLE_FIELDS
 
 #: columns of the ``samples`` table in the order :meth:`Store.insert_samples` expects
@@ -58,8 +59,10 @@ def storage_error(exc: BaseException, path: Path | str) -> StorageError:
         msg = _("the disk (or the database size limit) is full; free space to continue")
     elif "malformed" in text or "not a database" in text:
         msg = _("the database file is damaged or is not a SQLite database")
-    elif "readonly" in text or "permission" in text:
+    elif "readonly" in text or "permission" in text or "unable to open" in text:
         msg = _("the database cannot be written (read-only file or folder)")
+    elif "disk i/o error" in text:
+        msg = _("the disk could not be read or written (full, removed or failing)")
     else:
         msg = _("database error") + f": {exc}"
     err = StorageError(msg, where=str(path))
@@ -202,7 +205,17 @@ class Store:
             "WHERE f.id = ?",
             (int(flight_id),),
         )
-        return rows[0] if rows else None
+        return self.with_open_summaries(rows)[0] if rows else None
+
+    def with_open_summaries(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """Flights left open (still recording, or the recorder was killed) are summarised from
+        their stored samples on reading; they stay marked incomplete (nothing is written)."""
+        for r in rows:
+            if not r["complete"] and r["end_utc"] is None:
+                summ = summary_from_samples(self, int(r["id"]))
+                if summ is not None:
+                    r.update(summ, complete=0)
+        return rows
 
     def flights(
         self,
@@ -227,12 +240,13 @@ class Store:
         if deployment_id is not None:
             where.append("f.deployment_id = ?")
             params.append(deployment_id)
-        return self.query(
+        rows = self.query(
             "SELECT f.*, v.name AS vehicle, s.path AS source_file FROM flights f "
             "JOIN vehicles v ON v.id = f.vehicle_id LEFT JOIN sources s ON s.id = f.source_id "
             f"WHERE {' AND '.join(where)} ORDER BY f.start_utc, f.id",
             params,
         )
+        return self.with_open_summaries(rows)
 
     def flight_samples(self, flight_id: int) -> list[tuple[Any, ...]]:
         return self.conn.execute(
@@ -277,6 +291,32 @@ class Store:
         self.db.close()
 
 
+def summary_from_samples(
+    store: Store, flight_id: int, params: SegmentParams | None = None
+) -> dict[str, Any] | None:
+    """A flight's summary columns computed from its stored samples (None without samples).
+
+    The whole armed interval is one flight (no gap splits it: a recording has no gaps that
+    end a flight).
+    """
+    import math
+    from dataclasses import replace
+
+    import numpy as np
+
+    from telemetry.segment import DEFAULT_PARAMS, find_flights, summarize
+
+    rows = store.flight_samples(flight_id)
+    if not rows:
+        return None
+    arr = np.array([r[3:] for r in rows], dtype=float)
+    cols = {name: arr[:, i] for i, name in enumerate(SAMPLE_COLUMNS[3:])}
+    p = replace(params or DEFAULT_PARAMS, max_gap_s=math.inf)
+    ones = np.ones(arr.shape[0])
+    segs = find_flights(cols["t_s"], ones, cols["rel_alt_m"], cols["groundspeed_m_s"], p)
+    return summarize(cols, segs[0]).to_row()
+
+
 def _next_day(day: str) -> str:
     from datetime import date, timedelta
 
@@ -290,11 +330,16 @@ def _next_day(day: str) -> str:
 
 
 def connect_sqlite(path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connection:
-    """A raw autocommit connection with the pragmas the store uses (WAL, NORMAL sync)."""
+    """A raw autocommit connection with the pragmas the store uses (WAL, NORMAL sync).
+
+    ``busy_timeout_s``: a statement meeting another process's write lock waits this long
+    (``PRAGMA busy_timeout``) before "database is locked".
+    """
     try:
         conn = sqlite3.connect(
             str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
+        conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
         conn.execute("PRAGMA journal_mode=WAL")
         # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
         # only a power loss may roll back the last commits. The database never corrupts.
@@ -305,9 +350,46 @@ def connect_sqlite(path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connec
     return conn
 
 
+def connect_readonly(path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connection:
+    """A read-only connection (``file:…?mode=ro``): nothing is created, written or migrated.
+
+    A WAL database in a read-only folder cannot get its shared-memory file: it is then opened
+    as immutable (nobody can be writing it there).
+    """
+    from urllib.parse import quote
+
+    uri = "file:" + quote(str(path.resolve())) + "?mode=ro"
+    last: sqlite3.Error | None = None
+    for extra in ("", "&immutable=1"):
+        try:
+            conn = sqlite3.connect(
+                uri + extra,
+                uri=True,
+                timeout=busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            current_version(conn)  # opens the file now
+            return conn
+        except sqlite3.Error as exc:
+            last = exc
+            if "unable to open" not in str(exc):
+                break
+    assert last is not None
+    if "unable to open" in str(last):
+        raise StorageError(
+            _("the database file cannot be opened for reading") + f": {last}", where=str(path)
+        ) from last
+    raise storage_error(last, path) from last
+
+
 @contextlib.contextmanager
 def open_store(
-    path: str | Path, *, migrate_schema: bool = True, busy_timeout_s: float = 5.0
+    path: str | Path,
+    *,
+    migrate_schema: bool = True,
+    busy_timeout_s: float = 5.0,
+    readonly: bool = False,
 ) -> Iterator[Store]:
     """Open (creating and migrating as needed) the flight database at ``path``.
 
@@ -319,17 +401,28 @@ def open_store(
         Apply pending migrations (default). With ``False`` an outdated database is an error.
     busy_timeout_s
         How long a statement waits for another writer before "database is locked".
+    readonly
+        Open an existing database read-only (``file:…?mode=ro``): works on a read-only file and
+        folder, creates and migrates nothing. A missing file is a :class:`BadInputError`; an
+        outdated schema is a :class:`StorageError` saying how to update it.
     """
     p = Path(path).expanduser()
-    try:
-        p.parent.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise storage_error(exc, p) from exc
-    conn = connect_sqlite(p, busy_timeout_s=busy_timeout_s)
+    if readonly:
+        conn = _open_readonly(p, busy_timeout_s)
+    else:
+        if p.is_dir():
+            from dronekit_plzen.errors import BadInputError
+
+            raise BadInputError(_("this is a folder, not a flight database"), where=str(p))
+        try:
+            p.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise storage_error(exc, p) from exc
+        conn = connect_sqlite(p, busy_timeout_s=busy_timeout_s)
     store = Store(path=p, db=sqlite_utils.Database(conn))
     try:
         try:
-            if migrate_schema:
+            if migrate_schema and not readonly:
                 migrate(conn)
             elif current_version(conn) < LATEST_VERSION:
                 raise StorageError(
@@ -341,3 +434,35 @@ def open_store(
         yield store
     finally:
         conn.close()
+
+
+def _open_readonly(p: Path, busy_timeout_s: float) -> sqlite3.Connection:
+    from dronekit_plzen.errors import BadInputError
+
+    if p.is_dir():
+        raise BadInputError(_("this is a folder, not a flight database"), where=str(p))
+    if not p.exists():
+        raise BadInputError(
+            _("no flight database here (import logs or record flights first)"), where=str(p)
+        )
+    conn = connect_readonly(p, busy_timeout_s=busy_timeout_s)
+    try:
+        version = current_version(conn)
+    except sqlite3.Error as exc:
+        conn.close()
+        raise storage_error(exc, p) from exc
+    if version < LATEST_VERSION:
+        conn.close()
+        try:  # an outdated database we may write: update it once, then read
+            with open_store(p, busy_timeout_s=busy_timeout_s):
+                pass
+        except StorageError as exc:
+            raise StorageError(
+                _(
+                    "the database needs an update to schema version {new} (it has {old}) but "
+                    "the update failed ({reason}); run any command with write access to it once"
+                ).format(new=LATEST_VERSION, old=version, reason=exc.message),
+                where=str(p),
+            ) from exc
+        conn = connect_readonly(p, busy_timeout_s=busy_timeout_s)
+    return conn

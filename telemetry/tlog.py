@@ -165,8 +165,13 @@ class TlogWriter:
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._fh: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 (closed in close())
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._fh: IO[bytes] = open(self.path, "ab")  # noqa: SIM115 (closed in close())
+        except OSError as exc:  # a folder in its place, no permission: named, not a traceback
+            from dronekit_plzen.outputs import output_error
+
+            raise output_error(self.path, exc) from exc
         self.frames = 0
 
     def write(self, t_s: float, frame: bytes) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from telemetry.logreaders import LogContent, _at, _ffill
+from telemetry.logreaders import LogContent, _at, _ffill, file_time_s
 from telemetry.tlog import LogIssue
 from telemetry.track import Track, empty_columns
 
@@ -149,108 +149,149 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
         issues.append(LogIssue(0, f"unreadable ULog: {exc}"))
         return LogContent("ulog", [], count, 0, issues)
 
-    def topic(name: str) -> dict[str, np.ndarray] | None:
-        for d in ulog.data_list:
-            if d.name == name and d.multi_id == 0:
-                return {k: np.asarray(v) for k, v in d.data.items()}
+    def topic(*names: str) -> dict[str, np.ndarray] | None:
+        for name in names:
+            for d in ulog.data_list:
+                if d.name == name and d.multi_id == 0 and "timestamp" in d.data:
+                    return {k: np.asarray(v) for k, v in d.data.items()}
         return None
 
-    gps = topic("vehicle_gps_position") or topic("sensor_gps")
+    # PX4 renamed topics and fields over its versions: take the first name a log has
+    gps = topic("vehicle_gps_position", "sensor_gps")
     offset = math.nan
-    if gps is not None and "time_utc_usec" in gps:
-        ok = gps["time_utc_usec"] > 0
+    utc = _get(gps, "time_utc_usec")
+    if gps is not None and utc is not None:
+        ok = utc > 0
         if ok.any():
-            offset = float(np.median(gps["time_utc_usec"][ok] - gps["timestamp"][ok]) * 1e-6)
+            offset = float(np.median(utc[ok] - gps["timestamp"][ok]) * 1e-6)
     if not math.isfinite(offset):
-        offset = path.stat().st_mtime - ulog.last_timestamp * 1e-6
+        offset = file_time_s(path) - ulog.last_timestamp * 1e-6
         issues.append(LogIssue(0, "no GPS time in the log; times are based on the file date"))
     gpos = topic("vehicle_global_position")
     lpos = topic("vehicle_local_position")
-    if gpos is not None:
-        t = gpos["timestamp"] * 1e-6 + offset
-        cols = empty_columns(t.size)
-        cols["lat_deg"], cols["lon_deg"] = gpos["lat"].astype(float), gpos["lon"].astype(float)
-        cols["alt_amsl_m"] = gpos["alt"].astype(float)
-    elif gps is not None:
-        t = gps["timestamp"] * 1e-6 + offset
-        cols = empty_columns(t.size)
-        cols["lat_deg"] = gps["lat"] * 1e-7 if gps["lat"].dtype.kind == "i" else gps["lat"]
-        cols["lon_deg"] = gps["lon"] * 1e-7 if gps["lon"].dtype.kind == "i" else gps["lon"]
-        alt = gps["alt"]
-        cols["alt_amsl_m"] = alt * 1e-3 if alt.dtype.kind == "i" else alt.astype(float)
-    else:
+    src = gpos if _get(gpos, "lat") is not None else gps
+    lat = _get(src, "lat", "latitude_deg", int_scale=1e-7)
+    lon = _get(src, "lon", "longitude_deg", int_scale=1e-7)
+    if src is None or lat is None or lon is None:
+        issues.append(LogIssue(0, "no position topic (vehicle_global_position, sensor_gps)"))
         return LogContent("ulog", [], count, 0, issues)
+    t = src["timestamp"] * 1e-6 + offset
+    cols = empty_columns(t.size)
     cols["t_s"] = t
+    cols["lat_deg"], cols["lon_deg"] = lat, lon
+    alt = _get(src, "alt", "altitude_msl_m", int_scale=1e-3)
+    if alt is not None:
+        cols["alt_amsl_m"] = alt
     if gps is not None:
         gt = gps["timestamp"] * 1e-6 + offset
-        if "vel_m_s" in gps:
-            cols["groundspeed_m_s"] = _ffill(gt, gps["vel_m_s"].astype(float), t)
-        if "vel_d_m_s" in gps:
-            cols["climb_m_s"] = _ffill(gt, -gps["vel_d_m_s"].astype(float), t)
-    if lpos is not None:
+        for col, name, sign in (
+            ("groundspeed_m_s", "vel_m_s", 1.0),
+            ("climb_m_s", "vel_d_m_s", -1.0),
+        ):
+            v = _get(gps, name)
+            if v is not None:
+                cols[col] = _ffill(gt, sign * v, t)
+    z = _get(lpos, "z")
+    if lpos is not None and z is not None and z.size:
         lt = lpos["timestamp"] * 1e-6 + offset
-        cols["rel_alt_m"] = np.interp(t, lt, -lpos["z"].astype(float))
-        cols["heading_deg"] = np.degrees(_ffill(lt, lpos["heading"].astype(float), t)) % 360
-    else:
+        cols["rel_alt_m"] = np.interp(t, lt, -z)
+        hdg = _get(lpos, "heading", "yaw")
+        if hdg is not None:
+            cols["heading_deg"] = np.degrees(_ffill(lt, hdg, t)) % 360
+    elif t.size:
         cols["rel_alt_m"] = cols["alt_amsl_m"] - cols["alt_amsl_m"][0]
     bat = topic("battery_status")
     if bat is not None:
         bt = bat["timestamp"] * 1e-6 + offset
-        cols["voltage_v"] = _ffill(bt, bat["voltage_v"].astype(float), t)
-        cols["current_a"] = _ffill(bt, bat["current_a"].astype(float), t)
-        cols["battery_pct"] = _ffill(bt, bat["remaining"].astype(float) * 100.0, t)
-        cols["consumed_mah"] = _ffill(bt, bat["discharged_mah"].astype(float), t)
+        fields: tuple[tuple[str, tuple[str, ...], float], ...] = (
+            ("voltage_v", ("voltage_v", "voltage_filtered_v"), 1.0),
+            ("current_a", ("current_a", "current_filtered_a"), 1.0),
+            ("battery_pct", ("remaining",), 100.0),
+            ("consumed_mah", ("discharged_mah",), 1.0),
+        )
+        for col, names, scale in fields:
+            v = _get(bat, *names)
+            if v is not None:
+                cols[col] = _ffill(bt, v * scale, t)
     events: list[tuple[Any, ...]] = []
     status = topic("vehicle_status")
-    if status is not None:
+    arming, nav_state = _get(status, "arming_state"), _get(status, "nav_state")
+    if status is not None and arming is not None:
         st_t = status["timestamp"] * 1e-6 + offset
-        armed = status["arming_state"] == 2  # ARMING_STATE_ARMED
+        armed = arming == 2  # ARMING_STATE_ARMED in every PX4 version
         cols["armed"] = _ffill(st_t, armed.astype(float), t)
-        prev_a: bool | None = None
-        prev_n: int | None = None
-        prev_f = 0
-        fs = status.get("failsafe", np.zeros(st_t.size, dtype=int))
-        for tt, a, nav, f in zip(st_t, armed, status["nav_state"], fs):
-            if int(f) and not prev_f:
-                events.append(
-                    (float(tt), "failsafe", "vehicle_status.failsafe", 1.0, *_at(cols, tt))
-                )
-            prev_f = int(f)
-            if prev_a is None or bool(a) != prev_a:
-                if prev_a is not None or a:
-                    events.append(
-                        (float(tt), "armed" if a else "disarmed", None, math.nan, *_at(cols, tt))
-                    )
-                prev_a = bool(a)
-            if prev_n is None or int(nav) != prev_n:
-                events.append(
-                    (
-                        float(tt),
-                        "mode",
-                        PX4_NAV_STATES.get(int(nav), f"nav_state {int(nav)}"),
-                        float(nav),
-                        *_at(cols, tt),
-                    )
-                )
-                prev_n = int(nav)
+        navs = nav_state if nav_state is not None else np.full(st_t.size, np.nan)
+        fs = _get(status, "failsafe")
+        fs = fs if fs is not None else np.zeros(st_t.size)
+        events += _status_events(st_t, armed, navs, fs, cols)
     for lm in ulog.logged_messages:
         tt = lm.timestamp * 1e-6 + offset
         events.append((tt, "statustext", lm.message, float(lm.log_level), *_at(cols, tt)))
     cam = topic("camera_capture")
     if cam is not None:
-        for i in range(cam["timestamp"].size):
+        seq, clat, clon = _get(cam, "seq"), _get(cam, "lat"), _get(cam, "lon")
+        dist = _get(cam, "ground_distance")
+        n = cam["timestamp"].size
+        nan = np.full(n, np.nan)
+        for i in range(n):
             events.append(
                 (
                     float(cam["timestamp"][i] * 1e-6 + offset),
                     "camera",
                     None,
-                    float(cam["seq"][i]),
-                    float(cam["lat"][i]),
-                    float(cam["lon"][i]),
-                    float(cam["ground_distance"][i]),
+                    float((seq if seq is not None else nan)[i]),
+                    float((clat if clat is not None else nan)[i]),
+                    float((clon if clon is not None else nan)[i]),
+                    float((dist if dist is not None else nan)[i]),
                 )
             )
     events.sort(key=lambda e: e[0])
     uuid = ulog.msg_info_dict.get("sys_uuid") or ulog.msg_info_dict.get("ver_hw", "unknown")
     track = Track(f"px4-{uuid}", None, "px4", None, cols, events)
     return LogContent("ulog", [track], count, 0, issues)
+
+
+def _get(
+    topic: dict[str, np.ndarray] | None, *names: str, int_scale: float | None = None
+) -> np.ndarray | None:
+    """The first of ``names`` the topic has, as floats (integers × ``int_scale`` when given:
+    PX4 logged lat/lon as 1e-7 degree and alt as mm integers before 1.14)."""
+    if topic is None:
+        return None
+    for name in names:
+        v = topic.get(name)
+        if v is None or v.dtype.kind not in "biuf" or v.ndim != 1:
+            continue
+        if int_scale is not None and v.dtype.kind in "iu":
+            return v.astype(float) * int_scale
+        return v.astype(float)
+    return None
+
+
+def _status_events(
+    st_t: np.ndarray,
+    armed: np.ndarray,
+    navs: np.ndarray,
+    fs: np.ndarray,
+    cols: dict[str, np.ndarray],
+) -> list[tuple[Any, ...]]:
+    """Armed/disarmed, mode and failsafe events from vehicle_status changes."""
+    events: list[tuple[Any, ...]] = []
+    prev_a: bool | None = None
+    prev_n: float | None = None
+    prev_f = 0
+    for tt, a, nav, f in zip(st_t, armed, navs, fs):
+        if int(f) and not prev_f:
+            events.append((float(tt), "failsafe", "vehicle_status.failsafe", 1.0, *_at(cols, tt)))
+        prev_f = int(f)
+        if prev_a is None or bool(a) != prev_a:
+            if prev_a is not None or a:
+                events.append(
+                    (float(tt), "armed" if a else "disarmed", None, math.nan, *_at(cols, tt))
+                )
+            prev_a = bool(a)
+        if math.isfinite(nav) and (prev_n is None or nav != prev_n):
+            name = PX4_NAV_STATES.get(int(nav), f"nav_state {int(nav)}")
+            events.append((float(tt), "mode", name, float(nav), *_at(cols, tt)))
+            prev_n = float(nav)
+    return events

@@ -1,10 +1,22 @@
-"""Shared fixtures: paths to the real sample data beside the clone."""
+"""Shared fixtures: paths to the real sample data beside the clone; the Hypothesis profiles."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import is_hypothesis_test, settings
+
+# Hypothesis profiles. "ci" (the default) draws the same examples on every machine and run
+# (derandomize, no example database), so a property that passes once passes everywhere. "fuzz"
+# (``HYPOTHESIS_PROFILE=fuzz``, ``make fuzz``) draws fresh random examples, many more of them:
+# every property test runs at least ``max_examples`` examples, whatever its own CI count.
+settings.register_profile("ci", derandomize=True, database=None, deadline=None, print_blob=True)
+settings.register_profile(
+    "fuzz", max_examples=2000, derandomize=False, database=None, deadline=None, print_blob=True
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
@@ -38,3 +50,20 @@ def _isolated_config(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LANG", "C.UTF-8")
     monkeypatch.setenv("PROJ_NETWORK", "OFF")
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every Hypothesis test ``property`` (``-m property``); under the fuzz profile raise
+    each one's example count to the profile's (a test's own ``@settings`` would cap it)."""
+    fuzz = settings.default.max_examples
+    for item in items:
+        fn = getattr(getattr(item, "obj", None), "__func__", getattr(item, "obj", None))
+        if fn is None or not is_hypothesis_test(fn):
+            continue
+        item.add_marker(pytest.mark.property)
+        if settings.get_current_profile_name() == "fuzz":
+            # Hypothesis keeps a test's own settings here (no public setter)
+            own = getattr(fn, "_hypothesis_internal_use_settings", None)
+            if own is not None and own.max_examples < fuzz:
+                fn._hypothesis_internal_use_settings = settings(own, max_examples=fuzz)

@@ -1,14 +1,20 @@
 """``dronekit-plzen fly`` and ``status``: fly one mission with pre-flight checks; watch the fleet.
 
-``fly`` connects, waits for the vehicle, checks GPS, battery and health, validates the mission
-with the planner's rules (zones, 120 m AGL; refused unless ``--override-safety --reason``),
-uploads and verifies it, arms, takes off, starts it and shows live progress until the vehicle
-has landed and disarmed (exit 0). Ctrl-C asks whether to return to launch.
+``fly`` connects, waits for the vehicle, checks GPS, battery and health, clears every sortie
+with the planner's guard (:func:`missions.clearance.clear_for_flight`: terrain, zones, 120 m
+AGL, endurance per sortie with the profile's reserve, plausibility; the vehicle's HOME_POSITION
+is the altitude datum; refused with exit 3 unless ``--override-safety --reason``), uploads and
+verifies the sortie under its clearance, arms (a refusal names the vehicle's PreArm reasons),
+takes off, starts it and shows progress until the vehicle has landed and disarmed (exit 0).
+A vehicle silent for longer than ``--link-loss-s`` ends ``fly`` with exit 1. Ctrl-C asks whether
+to return to launch; with no terminal and no answer it returns to launch.
 """
 
 from __future__ import annotations
 
 import math
+import select
+import sys
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -16,6 +22,14 @@ from typing import Any
 
 import click
 
+from dronekit_plzen.cli.fly_sorties import (
+    FlightWatch,
+    SortieProgress,
+    arm_or_explain,
+    clear_sorties,
+    load_sorties,
+    resume_mission,
+)
 from dronekit_plzen.cliutil import app, echo_json, info
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError, SafetyViolation
 from dronekit_plzen.i18n import _
@@ -60,19 +74,6 @@ def _load_mission(path: Path) -> Any:
     return load_mission(path)
 
 
-def _validate(mission: Any, st: VehicleState, override: bool, reason: str | None) -> dict[str, Any]:
-    """The planner's validation against zones, DEM and the 120 m rule; raise unless overridden."""
-    from missions.validation import guard, validate
-
-    cfg = app().config
-    if mission.home is None and st.home is not None:
-        lat, lon, alt = st.home
-        mission.home = (lon, lat, alt)
-    report = validate(mission, zones=cfg.zones_file, dem=cfg.dem_file)
-    guard(mission, report, override=override, reason=reason)
-    return dict(mission.metadata.get("validation", {}))
-
-
 def _takeoff_alt(items: list[MissionItem], default_m: float) -> float:
     for it in items:
         if it.command == CMD_NAV_TAKEOFF and it.alt_m > 0:
@@ -80,9 +81,46 @@ def _takeoff_alt(items: list[MissionItem], default_m: float) -> float:
     return default_m
 
 
-def ask_rtl(v: Vehicle, confirm: Any = click.confirm) -> bool:
-    """Ctrl-C during a flight: ask, then command RTL if the pilot says so."""
-    if confirm(_("Interrupted. Return to launch now?"), default=True, err=True):
+def _answer_without_terminal(text: str, default: bool, timeout_s: float) -> bool | None:
+    """Ask on a pipe: the answer line, or None on end of input or no answer in time."""
+    click.echo(f"{text} [{'Y/n' if default else 'y/N'}]: ", err=True, nl=False)
+    try:
+        ready, _w, _x = select.select([sys.stdin], [], [], timeout_s)
+    except (OSError, ValueError):
+        return None
+    line = sys.stdin.readline() if ready else ""
+    click.echo("", err=True)
+    ans = line.strip().lower()
+    if not line:
+        return None
+    if ans in ("y", "yes", "a", "ano"):
+        return True
+    if ans in ("n", "no", "ne"):
+        return False
+    return default
+
+
+def ask_rtl(v: Vehicle, confirm: Any = None, *, answer_timeout_s: float = 10.0) -> bool:
+    """Ctrl-C during a flight: ask, then command RTL if the pilot says so.
+
+    With no terminal (a service, a pipe) an answer line is still read, but end of input or no
+    answer within ``answer_timeout_s`` means RTL: an interrupted flight is never left unattended.
+    """
+    text = _("Interrupted. Return to launch now?")
+    yes: bool | None
+    if confirm is not None:
+        yes = bool(confirm(text, default=True, err=True))
+    elif sys.stdin is not None and sys.stdin.isatty():
+        try:
+            yes = click.confirm(text, default=True, err=True)
+        except click.exceptions.Abort:
+            yes = None
+    else:
+        yes = _answer_without_terminal(text, True, answer_timeout_s)
+    if yes is None:
+        info(_("no answer: returning to launch"))
+        yes = True
+    if yes:
         v.rtl()
         info(_("RTL commanded; the vehicle is returning."))
         return True
@@ -90,34 +128,17 @@ def ask_rtl(v: Vehicle, confirm: Any = click.confirm) -> bool:
     return False
 
 
-def _progress_line(st: VehicleState, n_items: int) -> str:
-    return _(
-        "item {seq}/{n}  mode {mode}  alt {alt:.1f} m  battery {bat}%  link {age:.1f} s"
-    ).format(
-        seq=max(st.mission_seq, 0),
-        n=n_items,
-        mode=st.mode,
-        alt=0.0 if math.isnan(st.relative_alt_m) else st.relative_alt_m,
-        bat="?" if math.isnan(st.battery_remaining_pct) else int(st.battery_remaining_pct),
-        age=st.heartbeat_age_s,
+def _ready(
+    v: Vehicle,
+    wait_s: float,
+    min_battery_pct: float,
+    min_satellites: int,
+    wait_ready_s: float = 60.0,
+) -> Any:
+    """Wait for the firmware's ready-to-arm (showing its PreArm messages), then check."""
+    v.wait_ready_to_arm(
+        wait_ready_s, on_message=lambda text: info(_("vehicle: {text}").format(text=text))
     )
-
-
-def fly_mission(
-    link: Link,
-    items: list[MissionItem],
-    *,
-    sysid: int | None,
-    validate_fn: Any,
-    min_battery_pct: float = 30.0,
-    min_satellites: int = 6,
-    takeoff_alt_m: float = 20.0,
-    timeout_s: float = 3600.0,
-    wait_s: float = 15.0,
-) -> dict[str, Any]:
-    """Everything ``fly`` does after loading the mission; returns the flight summary."""
-    v = link.wait_vehicle(sysid, timeout_s=wait_s)
-    info(_("vehicle {sysid} ({ap}) on {url}").format(sysid=v.sysid, ap=v.autopilot, url=link.spec))
     st = v.wait_for(
         lambda s: s.home is not None and s.gps_fix_type >= GPS_FIX_3D and s.position_known,
         wait_s,
@@ -128,12 +149,33 @@ def fly_mission(
     )
     if problems:
         raise SafetyViolation(_("pre-flight check failed: {p}").format(p="; ".join(problems)))
-    validation = validate_fn(st)
-    info(_("uploading {n} items").format(n=len(items)))
+    return st
+
+
+def fly_sortie(
+    link: Link,
+    v: Vehicle,
+    sortie: Any,
+    *,
+    n_sorties: int = 1,
+    takeoff_alt_m: float = 20.0,
+    timeout_s: float = 3600.0,
+    link_loss_s: float = 30.0,
+    interactive: bool | None = None,
+    on_stop: Any = None,
+) -> dict[str, Any]:
+    """Upload one cleared sortie (:class:`missions.clearance.SortieClearance`), fly it, land.
+
+    ``on_stop(item)`` is called with the last item reached when the flight is interrupted
+    (Ctrl-C, a vehicle lost), so that the sortie can be resumed there.
+    """
+    items = list(sortie.items)
+    label = _("sortie {k} of {n}: ").format(k=sortie.index, n=n_sorties) if n_sorties > 1 else ""
+    info(label + _("uploading {n} items").format(n=len(items)))
     t0 = time.monotonic()
-    v.upload_mission(items, verify=True)
+    granted = v.upload_mission(items, verify=True, clearance=sortie.clearance)
     info(_("mission uploaded and verified in {t:.1f} s").format(t=time.monotonic() - t0))
-    v.arm()
+    arm_or_explain(v)
     if v.autopilot == "ardupilot":
         v.takeoff(_takeoff_alt(items, takeoff_alt_m))
         v.wait_for(
@@ -144,38 +186,82 @@ def fly_mission(
     v.start_mission()
     info(_("mission started"))
     started = time.monotonic()
-    last = ""
+    watch = FlightWatch(
+        v,
+        len(items),
+        link_loss_s=link_loss_s,
+        interactive=sys.stderr.isatty() if interactive is None else interactive,
+        echo=info,
+    )
     try:
         with link.subscribe(sysid=v.sysid, maxsize=1000) as sub:
             airborne = False
             while True:
                 st = v.state
                 airborne = airborne or st.in_air or st.relative_alt_m > 2.0
-                line = _progress_line(st, len(items))
-                if line != last:
-                    info(line)
-                    last = line
+                watch.step(st)
                 if airborne and not st.armed and not st.in_air:
                     break
                 if time.monotonic() - started > timeout_s:
                     raise DronekitPlzenError(
                         _("flight did not end within {t:.0f} s").format(t=timeout_s)
                     )
-                if sub.get(1.0) is None and not v.connected:
-                    info(_("no heartbeat for {age:.1f} s").format(age=st.heartbeat_age_s))
+                sub.get(1.0)
     except KeyboardInterrupt:
+        if on_stop is not None:
+            on_stop(v.state.mission_seq)
         ask_rtl(v)
         raise click.exceptions.Exit(130) from None
+    except LinkError:
+        if on_stop is not None:
+            on_stop(v.state.mission_seq)
+        raise
     st = v.state
     return {
-        "vehicle": v.sysid,
-        "autopilot": v.autopilot,
+        "sortie": sortie.index,
         "items": len(items),
         "flight_s": round(time.monotonic() - started, 1),
         "landed": {"lat_deg": st.lat_deg, "lon_deg": st.lon_deg},
-        "validation": validation,
+        "validation": sortie.mission.metadata.get("validation", {}),
+        "clearance": granted.to_dict() if granted else None,
         "statustexts": [s.text for s in st.statustexts[-5:]],
     }
+
+
+def _stopped(progress: SortieProgress, k: int, item: int, mission: Any) -> None:
+    """Remember where sortie ``k`` stopped, as an item index of the original sortie file."""
+    offset = int(mission.metadata.get("resumed_at_item", 0))
+    if offset:  # a resumed sortie: take-off (and speed) then the original items from offset
+        prefix = int(mission.metadata.get("resumed_prefix", 0))
+        item = offset + max(item - prefix, 0)
+    if item > 0:
+        progress.mark_stopped(k, item)
+
+
+def _ask_next(k: int, n: int) -> bool:
+    text = _("Sortie {k} of {n} landed. Fly sortie {m} now (battery swapped)?").format(
+        k=k, n=n, m=k + 1
+    )
+    if sys.stdin is not None and sys.stdin.isatty():
+        try:
+            return bool(click.confirm(text, default=False, err=True))
+        except click.exceptions.Abort:
+            return False
+    return bool(_answer_without_terminal(text, False, 1.0))
+
+
+def _profile(name: str | None, mission: Any, autopilot: str) -> Any:
+    from missions.vehicles import get_vehicle
+
+    key = name or mission.metadata.get("vehicle") or "px4-quad"
+    veh = get_vehicle(key, app().config.vehicle_dir)
+    if not name and not mission.metadata.get("vehicle"):
+        info(
+            _(
+                "endurance checked with the default profile {key} (choose one with --profile)"
+            ).format(key=key)
+        )
+    return veh
 
 
 @click.command(name="fly")
@@ -189,6 +275,46 @@ def fly_mission(
 @click.option("--timeout", "timeout_s", type=float, default=3600.0, show_default=True)
 @click.option("--heartbeat-hz", type=float, default=1.0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print the flight summary as JSON.")
+@click.option("--dem", type=click.Path(path_type=Path), default=None, help="Terrain GeoTIFF.")
+@click.option("--zones", type=click.Path(path_type=Path), default=None, help="Geozones file.")
+@click.option("--profile", default=None, help="Vehicle profile for endurance (plan vehicles).")
+@click.option("--sortie", type=int, default=None, help="Sortie to fly (default: the next one).")
+@click.option(
+    "--link-loss-s",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help="Give up on a vehicle silent this long (exit 1).",
+)
+@click.option(
+    "--max-range-m",
+    type=float,
+    default=20_000.0,
+    show_default=True,
+    help="Plausibility: no waypoint farther than this from the launch point.",
+)
+@click.option("--max-distance-m", type=float, default=None, help="VLOS distance limit.")
+@click.option(
+    "--max-launch-offset-m",
+    type=float,
+    default=1_000.0,
+    show_default=True,
+    help="Plausibility: the planned launch point at most this far from the vehicle.",
+)
+@click.option(
+    "--wait-ready",
+    "wait_ready_s",
+    type=click.FloatRange(min=0.0),
+    default=60.0,
+    show_default=True,
+    help="Seconds to wait for the vehicle to be ready to arm (its PreArm messages are shown).",
+)
+@click.option(
+    "--signing-key-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Sign with (and require) the MAVLink 2 key in this owner-only file.",
+)
 def fly(
     mission_path: Path,
     url: str,
@@ -200,37 +326,124 @@ def fly(
     timeout_s: float,
     heartbeat_hz: float,
     as_json: bool,
+    dem: Path | None,
+    zones: Path | None,
+    profile: str | None,
+    sortie: int | None,
+    link_loss_s: float,
+    max_range_m: float,
+    max_distance_m: float | None,
+    max_launch_offset_m: float,
+    wait_ready_s: float = 60.0,
+    signing_key_file: Path | None = None,
 ) -> None:
-    """Upload, verify and fly MISSION_PATH (.plan, .waypoints, ...) until landed."""
+    """Validate, upload, verify and fly MISSION_PATH (.plan, .waypoints, ...) until landed.
+
+    A plan written as sorties (NAME_sortie1.plan, NAME_sortie2.plan, ...) is flown one sortie
+    per battery: the next one is offered after landing, and a later ``fly`` resumes with it.
+    """
     if override_safety and not (reason and reason.strip()):
         raise BadInputError(_("--override-safety needs --reason explaining why"))
-    mission = _load_mission(mission_path)
-    items = list(mission.items)
-    if not items:
-        raise BadInputError(_("the mission has no items"), where=str(mission_path))
-
-    def validate_fn(st: VehicleState) -> dict[str, Any]:
-        result = _validate(mission, st, override_safety, reason)
-        if "safety_override" in mission.metadata:
-            info(_("SAFETY OVERRIDE recorded: {o}").format(o=mission.metadata["safety_override"]))
-            result["safety_override"] = mission.metadata["safety_override"]
-        return result
-
-    gcs = app().config.gcs_system_id
-    with connect(url, system_id=gcs, heartbeat_hz=heartbeat_hz) as link:
-        summary = fly_mission(
-            link,
-            items,
-            sysid=sysid,
-            validate_fn=validate_fn,
-            min_battery_pct=min_battery,
-            takeoff_alt_m=takeoff_alt,
-            timeout_s=timeout_s,
+    for name, value in (("--link-loss-s", link_loss_s), ("--max-range-m", max_range_m)):
+        if not value > 0:
+            raise BadInputError(_("{opt} must be > 0, got {v:g}").format(opt=name, v=value))
+    found, base = load_sorties(mission_path, _load_mission)
+    missions = [m for _p, m in found]
+    for p, m in found:
+        if not m.items:
+            raise BadInputError(_("the mission has no items"), where=str(p))
+    n = len(missions)
+    progress = SortieProgress.for_plan(mission_path, base)
+    first = sortie if sortie is not None else (progress.next_sortie(n) or 1)
+    if not 1 <= first <= n:
+        raise BadInputError(_("--sortie must be 1..{n}, got {k}").format(n=n, k=first))
+    if sortie is None and progress.partial is not None and progress.partial[0] == first:
+        resumed = resume_mission(missions[first - 1], progress.partial[1])
+        if resumed is not None:
+            info(
+                _("resuming sortie {k} at item {i}, where it stopped").format(
+                    k=first, i=progress.partial[1]
+                )
+            )
+            missions[first - 1] = resumed
+    cfg = app().config
+    gcs = cfg.gcs_system_id
+    flown: list[dict[str, Any]] = []
+    with connect(
+        url, system_id=gcs, heartbeat_hz=heartbeat_hz, signing_key_file=signing_key_file
+    ) as link:
+        v = link.wait_vehicle(sysid, timeout_s=15.0)
+        info(
+            _("vehicle {sysid} ({ap}) on {url}").format(
+                sysid=v.sysid, ap=v.autopilot, url=link.spec
+            )
         )
+        st = _ready(v, 15.0, min_battery, 6, wait_ready_s)
+        fc = clear_sorties(
+            missions,
+            st,
+            dem=dem or cfg.dem_file,
+            zones=zones or cfg.zones_file,
+            profile=_profile(profile, missions[0], v.autopilot),
+            override=override_safety,
+            reason=reason,
+            max_range_m=max_range_m,
+            max_distance_m=max_distance_m,
+            max_launch_offset_m=max_launch_offset_m,
+        )
+        for ov in fc.overrides:
+            info(
+                _("SAFETY OVERRIDE recorded: by {by} at {at}: {reason}; {v}").format(
+                    by=ov.by, at=ov.at, reason=ov.reason, v="; ".join(ov.violations)
+                )
+            )
+        k = first
+        while True:
+            s = fc.sorties[k - 1]
+            summary = fly_sortie(
+                link,
+                v,
+                s,
+                n_sorties=n,
+                takeoff_alt_m=takeoff_alt,
+                timeout_s=timeout_s,
+                link_loss_s=link_loss_s,
+                on_stop=lambda item, k=k, m=s.mission: _stopped(progress, k, item, m),
+            )
+            flown.append(summary)
+            if n > 1:
+                progress.mark_done(k)
+            nxt = progress.next_sortie(n) if n > 1 else None
+            if nxt is None:
+                break
+            if not _ask_next(k, n):
+                info(
+                    _("sortie {m} of {n} is next: run fly again (it resumes there)").format(
+                        m=nxt, n=n
+                    )
+                )
+                break
+            k = nxt
+            _ready(v, 60.0, min_battery, 6, wait_ready_s)
+    last = flown[-1]
+    result = {
+        "vehicle": v.sysid,
+        "autopilot": v.autopilot,
+        "sorties": n,
+        "flown": flown,
+        "items": last["items"],
+        "flight_s": last["flight_s"],
+        "landed": last["landed"],
+        "validation": last["validation"],
+        "home_amsl_source": fc.home_source,
+        "statustexts": last["statustexts"],
+    }
+    if override_safety and fc.overrides:
+        result["safety_override"] = fc.overrides[0].to_dict()
     if as_json:
-        echo_json(summary)
+        echo_json(result)
     else:
-        click.echo(_("landed and disarmed after {t:.0f} s").format(t=summary["flight_s"]))
+        click.echo(_("landed and disarmed after {t:.0f} s").format(t=last["flight_s"]))
 
 
 def state_row(key: str, st: VehicleState) -> dict[str, Any]:
@@ -295,14 +508,25 @@ def _table(rows: list[tuple[str, VehicleState]]) -> Any:
     help="Seconds to listen for vehicles (and their telemetry) before printing.",
 )
 @click.option("--interval", type=float, default=1.0, show_default=True)
+@click.option(
+    "--signing-key-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Sign with (and require) the MAVLink 2 key in this owner-only file.",
+)
 def status(
-    urls: tuple[str, ...], as_json: bool, once: bool, wait_s: float, interval: float
+    urls: tuple[str, ...],
+    as_json: bool,
+    once: bool,
+    wait_s: float,
+    interval: float,
+    signing_key_file: Path | None = None,
 ) -> None:
     """Show the fleet live: mode, battery, position, link quality."""
     from dronekit_plzen.fleet import Fleet
 
     gcs = app().config.gcs_system_id
-    with Fleet.connect(list(urls), system_id=gcs) as fleet:
+    with Fleet.connect(list(urls), system_id=gcs, signing_key_file=signing_key_file) as fleet:
         deadline = time.monotonic() + wait_s
         for link in fleet.links:
             try:

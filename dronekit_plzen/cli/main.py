@@ -134,8 +134,14 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo(_("Aborted."), err=True)
         code = 130
+    except click.UsageError as exc:  # one line: the problem, then where to look
+        where = exc.ctx.command_path if exc.ctx is not None else "dronekit-plzen"
+        hint = _("see '{cmd} --help'").format(cmd=where)
+        message = " ".join(exc.format_message().split())
+        click.echo(f"{_('error')}: {message} ({hint})", err=True)
+        code = exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        click.echo(f"{_('error')}: {' '.join(exc.format_message().split())}", err=True)
         code = exc.exit_code
     except DronekitPlzenError as exc:
         if _debug_requested(args):

@@ -11,9 +11,10 @@ SAMPLE = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "lidar
 def run_lidar_demo(out_dir: Path, input_path: Path | None, resolution_m: float) -> dict[str, Any]:
     """Process ``input_path`` (default: the Topography.laz sample beside the clone, else a
     synthetic scene written by :mod:`lidar.synthetic`) into products in ``out_dir``."""
+    from dronekit_plzen.outputs import prepare_output_dir
     from lidar.products import demo_products
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    prepare_output_dir(out_dir)
     src = input_path
     if src is None:
         if SAMPLE.exists():

@@ -145,7 +145,9 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
     echo = opts.echo
     t_start = time.monotonic()
     out = opts.out_dir
-    out.mkdir(parents=True, exist_ok=True)
+    from dronekit_plzen.outputs import prepare_output_dir
+
+    prepare_output_dir(out)  # a file in the way, no permission: one clear error, exit 2
     db_path = out / "deployments.db"
     for stale in (db_path, out / "deployments.db-wal", out / "deployments.db-shm"):
         stale.unlink(missing_ok=True)
@@ -299,8 +301,10 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
                     30.0,
                     _("GPS fix and home position"),
                 )
-            _check(fleet.upload({by_sysid[o.sysid]: mi for o, mi in zip(outcomes, missions)}))
-            echo(_("   {n} missions uploaded and verified").format(n=len(missions)))
+            cleared = _clear_at_vehicles(by_sysid, outcomes, missions, zones, vehicle)
+            _check(fleet.upload(cleared))
+            _record_missions(db_path, dep.id, cleared)
+            echo(_("   {n} missions cleared, uploaded and verified").format(n=len(missions)))
             _check(fleet.arm_all())
             _check(fleet.start_all())
             echo(_("   armed and started"))
@@ -358,6 +362,41 @@ def launch_point(i: int) -> tuple[float, float, float]:
 
     lon, lat = destination(LAUNCH[1], LAUNCH[0], 90.0, 6.0 * i)
     return (float(lat), float(lon), LAUNCH[2])
+
+
+def _clear_at_vehicles(
+    by_sysid: dict[int, Any], outcomes: list[Any], missions: list[Any], zones: Any, vehicle: Any
+) -> dict[Any, Any]:
+    """The guard again at each vehicle: its HOME_POSITION is the datum, its GPS the launch."""
+    from missions.clearance import clear_for_flight
+
+    out: dict[Any, Any] = {}
+    for o, mission in zip(outcomes, missions):
+        v = by_sysid[o.sysid]
+        st = v.state
+        fc = clear_for_flight(
+            mission,
+            zones=zones,
+            vehicle=vehicle,
+            vehicle_home=st.home,
+            vehicle_position=(st.lat_deg, st.lon_deg),
+        )
+        out[v] = fc.sorties[0]
+    return out
+
+
+def _record_missions(db_path: Path, deployment_id: int, cleared: dict[Any, Any]) -> None:
+    """Keep each uploaded mission, with its clearance in the metadata, in the flight database."""
+    from missions.formats.qgc_plan import dump_plan
+    from telemetry.store import open_store
+
+    with open_store(db_path) as store:
+        for v, sortie in cleared.items():
+            store.save_mission(
+                dump_plan(sortie.mission),
+                name=f"vehicle {v.sysid} sortie {sortie.index}",
+                deployment_id=deployment_id,
+            )
 
 
 def _check(results: dict[str, Any]) -> None:

@@ -1,77 +1,125 @@
 """MAVLink 2 codec with no I/O: bytes in, messages out; bad bytes counted, never raised.
 
-Built on pymavlink's generated ``ardupilotmega`` dialect (a superset of ``common``, so PX4 and
-ArduPilot messages both decode). The framing is our own so that noise never costs a real
-message: after a bad frame (wrong CRC, impossible header, unknown message id whose CRC cannot be
-checked) the parser re-synchronises one byte after the false start marker, where pymavlink's
-robust parser drops the whole false frame and any real message inside it.
+Messages of the ``common``, ``development`` and ``ardupilotmega`` dialects all decode (PX4
+sends ``development`` messages, ArduPilot its own): :data:`MESSAGE_TYPES` merges pymavlink's
+generated tables once at import, and :data:`_PLANS` holds, per message id, everything the
+decoder needs (payload struct, CRC extra, field order), so decoding a frame is one dictionary
+look-up, one CRC, one ``struct.unpack`` and the message's constructor. Encoding uses
+pymavlink's ``ardupilotmega`` factory (:attr:`Codec.mav`). The framing is our own so that
+noise never costs a real message: after a bad frame (wrong CRC, impossible header, unknown
+message id whose CRC cannot be checked) the parser re-synchronises one byte after the false
+start marker, where pymavlink's robust parser drops the whole false frame and any real message
+inside it.
 
-Signing (MAVLink 2, https://mavlink.io/en/guide/message_signing.html) is handled here per peer
-system id: outgoing frames addressed to a system with a key are signed, incoming frames from a
-system whose key is *required* are verified (SHA-256 signature, per-stream timestamp that must
-increase, new streams at most one minute old); failures are counted, the frame is dropped.
+Signing (MAVLink 2, https://mavlink.io/en/guide/message_signing.html, see
+:mod:`dronekit_plzen.link.signing`): outgoing frames are signed with the key of their target
+system or with the connection's key (:attr:`Codec.signing`) and carry the connection's link id
+(:attr:`Codec.link_id`); incoming frames from a system whose key is *required* are verified
+here: the signature first, then the stream's timestamp (per system, component and link id)
+must increase; only then is the timestamp recorded. Failures are counted, the frame dropped.
+Unsigned frames pass only for the allow-list :data:`UNSIGNED_ALLOWED` (RADIO_STATUS).
 """
 
 from __future__ import annotations
 
-import hashlib
+import operator
 import struct
-import time
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+from pymavlink.dialects.v20 import common as _common
+
+from dronekit_plzen.link.signing import (
+    IFLAG_SIGNED,
+    SIGNATURE_LEN,
+    SIGNING_EPOCH_S,
+    UNSIGNED_ALLOWED,
+    SigningKey,
+    StreamTable,
+    frame_signature,
+    sign_frame,
+    signature_valid,
+    signing_timestamp,
+)
+
+try:  # PX4's in-progress messages (present in every pymavlink of the last years)
+    from pymavlink.dialects.v20 import development as _development
+except ImportError:  # pragma: no cover - an old pymavlink
+    _development = None
 
 MAVLink_message = mavlink2.MAVLink_message
 
 STX_V1 = 0xFE
 STX_V2 = 0xFD
-IFLAG_SIGNED = 0x01
-SIGNATURE_LEN = 13
 HEADER_LEN_V1 = 6
 HEADER_LEN_V2 = 10
-#: 1 January 2015 00:00:00 UTC, the epoch of signing timestamps (10 µs units)
-SIGNING_EPOCH_S = 1420070400
-#: messages that a vehicle requiring signatures accepts unsigned (the specification's exemption)
-UNSIGNED_ALLOWED = frozenset({mavlink2.MAVLINK_MSG_ID_RADIO_STATUS})
 
 
-def signing_timestamp(now_s: float | None = None) -> int:
-    """Current signing timestamp: 10 µs units since 2015-01-01 UTC."""
-    now = time.time() if now_s is None else now_s
-    return max(0, int((now - SIGNING_EPOCH_S) * 100_000))
+def _merged_types() -> dict[int, type]:
+    """Message id -> generated class over common, development and ardupilotmega.
+
+    The three agree on every shared id (same CRC extra); ardupilotmega's class wins, then
+    development's, so a message keeps the class the rest of the toolkit already knows.
+    """
+    out: dict[int, type] = {}
+    for module in (_common, _development, mavlink2):
+        if module is not None:
+            out.update(module.mavlink_map)
+    return out
 
 
-def frame_signature(key: bytes, frame: bytes, link_id: int, timestamp: int) -> bytes:
-    """The 6-byte signature: SHA-256(key + header + payload + CRC + link id + timestamp)[:6]."""
-    h = hashlib.sha256()
-    h.update(key)
-    h.update(frame)
-    h.update(struct.pack("<B", link_id))
-    h.update(timestamp.to_bytes(6, "little"))
-    return h.digest()[:6]
+#: every message id this codec decodes, with its pymavlink class
+MESSAGE_TYPES: dict[int, type] = _merged_types()
 
 
-@dataclass
-class SigningKey:
-    """Signing set-up for one peer system."""
+class _Plan(NamedTuple):
+    cls: type
+    unpacker: struct.Struct
+    size: int
+    crc_extra: bytes
+    reorder: Callable[[tuple[Any, ...]], list[Any]]
+    strings: tuple[int, ...]
 
-    key: bytes
-    link_id: int = 0
-    #: reject unsigned / badly signed frames from this system
-    require_incoming: bool = True
-    #: our outgoing timestamp (monotonic, 10 µs units)
-    timestamp: int = field(default_factory=signing_timestamp)
-    #: last accepted timestamp per (link id, system, component)
-    streams: dict[tuple[int, int, int], int] = field(default_factory=dict)
 
-    def __post_init__(self) -> None:
-        if len(self.key) != 32:
-            raise ValueError("a MAVLink signing key has 32 bytes")
+def _plan(cls: Any) -> _Plan:
+    orders: list[int] = list(cls.orders)
+    lengths: list[int] = list(cls.lengths)
+    reorder: Callable[[tuple[Any, ...]], list[Any]]
+    if sum(lengths) == len(lengths):  # no arrays: a permutation of the unpacked tuple
+        if len(orders) == 1:
+            only = orders[0]
 
-    def next_timestamp(self) -> int:
-        self.timestamp = max(self.timestamp + 1, signing_timestamp())
-        return self.timestamp
+            def reorder(t: tuple[Any, ...], _i: int = only) -> list[Any]:
+                return [t[_i]]
+
+        else:
+            get = operator.itemgetter(*orders)
+
+            def reorder(t: tuple[Any, ...], _g: Any = get) -> list[Any]:
+                return list(_g(t))
+
+    else:  # arrays: (start, length) of each field in declaration order
+        spans = tuple((sum(lengths[:o]), lengths[o]) for o in orders)
+
+        def reorder(t: tuple[Any, ...], _s: Any = spans) -> list[Any]:
+            return [t[a] if n == 1 else list(t[a : a + n]) for a, n in _s]
+
+    strings = tuple(i for i, ft in enumerate(cls.fieldtypes) if ft == "char")
+    return _Plan(cls, cls.unpacker, cls.unpacker.size, bytes([cls.crc_extra]), reorder, strings)
+
+
+_PLANS: dict[int, _Plan] = {mid: _plan(cls) for mid, cls in MESSAGE_TYPES.items()}
+_mcrf4xx = getattr(mavlink2, "mcrf4xx", None)
+
+
+def _crc(body: bytes, crc_extra: bytes) -> int:
+    if _mcrf4xx is not None:
+        return int(_mcrf4xx(crc_extra, _mcrf4xx(body, 0xFFFF)))
+    c = mavlink2.x25crc(body)
+    c.accumulate(crc_extra)
+    return int(c.crc)
 
 
 @dataclass
@@ -95,12 +143,19 @@ class Codec:
     :meth:`encode` under its send lock.
     """
 
-    def __init__(self, system_id: int = 255, component_id: int = 190) -> None:
+    def __init__(self, system_id: int = 255, component_id: int = 190, link_id: int = 0) -> None:
         self._mav = mavlink2.MAVLink(None, srcSystem=system_id, srcComponent=component_id)
         self._mav.robust_parsing = True
         self._buf = bytearray()
         self.stats = CodecStats()
+        #: per peer system id: its key (overrides :attr:`signing`)
         self.keys: dict[int, SigningKey] = {}
+        #: the connection's key: signs everything we send, required from every peer
+        self.signing: SigningKey | None = None
+        #: the link id our signed frames carry (one per connection)
+        self.link_id = link_id
+        #: our signing clock and the last accepted timestamp of every incoming stream
+        self.streams = StreamTable()
 
     @property
     def system_id(self) -> int:
@@ -114,6 +169,20 @@ class Codec:
     def mav(self) -> Any:
         """pymavlink's generated message factory (``mav.heartbeat_encode(...)`` etc.)."""
         return self._mav
+
+    def set_key(self, sysid: int | None, key: SigningKey | None) -> None:
+        """Key for one peer (``sysid``) or, with ``sysid`` None, for the whole connection."""
+        if sysid is None:
+            self.signing = key
+            self.streams.streams.clear()
+        else:
+            if key is None:
+                self.keys.pop(sysid, None)
+            else:
+                self.keys[sysid] = key
+            self.streams.forget_system(sysid)
+        if key is not None and key.timestamp > self.streams.timestamp:
+            self.streams.timestamp = key.timestamp
 
     # ---------------------------------------------------------------- decoding
     def feed(self, data: bytes, *, datagram: bool = False) -> list[Any]:
@@ -164,69 +233,87 @@ class Codec:
 
     def _decode(self, buf: bytearray, pos: int, total: int) -> Any:
         """Decode one frame; None = not a frame (resync), _REJECTED = valid frame dropped."""
-        v2 = buf[pos] == STX_V2
-        msgid = (buf[pos + 7] | buf[pos + 8] << 8 | buf[pos + 9] << 16) if v2 else buf[pos + 5]
-        if msgid not in mavlink2.mavlink_map:
+        if buf[pos] == STX_V2:
+            hl = HEADER_LEN_V2
+            msgid = buf[pos + 7] | buf[pos + 8] << 8 | buf[pos + 9] << 16
+            incompat = buf[pos + 2]
+            compat = buf[pos + 3]
+            seq, src, comp = buf[pos + 4], buf[pos + 5], buf[pos + 6]
+            sig_len = SIGNATURE_LEN if incompat & IFLAG_SIGNED else 0
+        else:
+            hl = HEADER_LEN_V1
+            msgid = buf[pos + 5]
+            incompat = compat = 0
+            seq, src, comp = buf[pos + 2], buf[pos + 3], buf[pos + 4]
+            sig_len = 0
+        plan = _PLANS.get(msgid)
+        if plan is None:
             self.stats.unknown_ids += 1
             return None
-        frame = bytearray(buf[pos : pos + total])
-        try:
-            msg = self._mav.decode(frame)
-        except (mavlink2.MAVError, struct.error, ValueError, TypeError):
+        frame = bytes(buf[pos : pos + total])
+        end = total - sig_len - 2
+        if _crc(frame[1:end], plan.crc_extra) != frame[end] | frame[end + 1] << 8:
             self.stats.bad_frames += 1
             return None
-        if not self._signature_ok(frame, msg, v2):
-            return _REJECTED
+        verified = False
+        sk = self.keys.get(src) or self.signing
+        if sk is not None and sk.require_incoming:
+            if not sig_len:
+                if msgid not in UNSIGNED_ALLOWED:
+                    self.stats.unsigned_rejected += 1
+                    return _REJECTED
+            elif not signature_valid(sk.key, frame) or not self.streams.accept(
+                (src, comp, frame[-SIGNATURE_LEN]), int.from_bytes(frame[-12:-6], "little")
+            ):
+                self.stats.bad_signatures += 1  # forged, replayed or stale: nothing recorded
+                return _REJECTED
+            else:
+                verified = True
+        payload = frame[hl:end]
+        size = plan.size
+        body = payload + bytes(size - len(payload)) if len(payload) < size else payload[:size]
+        try:
+            vals = plan.reorder(plan.unpacker.unpack(body))
+            for i in plan.strings:
+                vals[i] = vals[i].rstrip(b"\x00")
+            msg = plan.cls(*vals)
+        except (struct.error, ValueError, TypeError, AttributeError):
+            self.stats.bad_frames += 1
+            return None
+        msg._signed = verified
+        if sig_len:
+            msg._link_id = frame[-SIGNATURE_LEN]
+        msg._msgbuf = bytearray(frame)
+        msg._payload = payload
+        msg._crc = frame[end] | frame[end + 1] << 8
+        msg._header = mavlink2.MAVLink_header(msgid, incompat, compat, end - hl, seq, src, comp)
+        if verified:
+            msg._dkp_verified = True  # the signature was checked against our key
         self.stats.frames_ok += 1
         return msg
 
-    def _signature_ok(self, frame: bytearray, msg: Any, v2: bool) -> bool:
-        src = msg.get_srcSystem()
-        sk = self.keys.get(src)
-        if sk is None or not sk.require_incoming:
-            return True
-        signed = v2 and bool(frame[2] & IFLAG_SIGNED)
-        if not signed:
-            if msg.get_msgId() in UNSIGNED_ALLOWED:
-                return True
-            self.stats.unsigned_rejected += 1
-            return False
-        link_id = frame[-SIGNATURE_LEN]
-        timestamp = int.from_bytes(frame[-12:-6], "little")
-        expected = frame_signature(sk.key, bytes(frame[:-SIGNATURE_LEN]), link_id, timestamp)
-        if expected != bytes(frame[-6:]):
-            self.stats.bad_signatures += 1
-            return False
-        stream = (link_id, src, msg.get_srcComponent())
-        last = sk.streams.get(stream)
-        if last is not None and timestamp <= last:
-            self.stats.bad_signatures += 1  # replay
-            return False
-        if last is None and timestamp + 60 * 100_000 < sk.timestamp:
-            self.stats.bad_signatures += 1  # a "new" stream more than a minute old
-            return False
-        sk.streams[stream] = timestamp
-        sk.timestamp = max(sk.timestamp, timestamp)
-        msg._dkp_verified = True  # the signature was checked against our key
-        return True
-
     # ---------------------------------------------------------------- encoding
     def encode(self, msg: Any, *, target_system: int | None = None) -> bytes:
-        """Pack ``msg`` as a MAVLink 2 frame from our identity; sign it when the target has a key.
+        """Pack ``msg`` as a MAVLink 2 frame from our identity; sign it when a key applies.
 
-        A broadcast (``target_system`` None or 0) is signed with the first configured key, so
-        that a vehicle requiring signatures still accepts our heartbeat.
+        The key is the target system's, else the connection's (:attr:`signing`); a broadcast
+        (``target_system`` None or 0) with no connection key is signed with the first
+        per-system key, so that a vehicle requiring signatures still accepts our heartbeat.
         """
         self._mav.signing.sign_outgoing = False
         raw = bytearray(msg.pack(self._mav))
         self._mav.seq = (self._mav.seq + 1) % 256
         self.stats.frames_out += 1
-        sk = self.keys.get(target_system or 0) if target_system else None
+        sk = (self.keys.get(target_system) if target_system else None) or self.signing
         if sk is None and not target_system and self.keys:
             sk = next(iter(self.keys.values()))
         if sk is None:
             return bytes(raw)
-        return sign_frame(raw, msg.crc_extra, sk)
+        table = self.streams
+        if sk.timestamp > table.timestamp:
+            table.timestamp = sk.timestamp
+        link_id = self.link_id if sk.link_id is None else sk.link_id
+        return sign_frame(raw, msg.crc_extra, sk.key, link_id, table.next_timestamp())
 
 
 class _Rejected:
@@ -234,18 +321,6 @@ class _Rejected:
 
 
 _REJECTED = _Rejected()
-
-
-def sign_frame(raw: bytearray, crc_extra: int, sk: SigningKey) -> bytes:
-    """Turn an unsigned MAVLink 2 frame into a signed one (flag, CRC, signature block)."""
-    raw[2] |= IFLAG_SIGNED
-    body = raw[:-2]
-    crc = mavlink2.x25crc(body[1:])
-    crc.accumulate(struct.pack("B", crc_extra))
-    framed = bytes(body) + struct.pack("<H", crc.crc)
-    ts = sk.next_timestamp()
-    sig = frame_signature(sk.key, framed, sk.link_id, ts)
-    return framed + struct.pack("<B", sk.link_id) + ts.to_bytes(6, "little") + sig
 
 
 def _next_stx(buf: bytearray, start: int) -> int:
@@ -275,3 +350,17 @@ def _frame_length(buf: bytearray, pos: int) -> int | None:
         return 0
     length = HEADER_LEN_V1 + buf[pos + 1] + 2
     return length if avail >= HEADER_LEN_V1 else 0
+
+
+__all__ = [
+    "IFLAG_SIGNED",
+    "MESSAGE_TYPES",
+    "SIGNATURE_LEN",
+    "SIGNING_EPOCH_S",
+    "UNSIGNED_ALLOWED",
+    "Codec",
+    "CodecStats",
+    "SigningKey",
+    "frame_signature",
+    "signing_timestamp",
+]

@@ -5,6 +5,15 @@ the sender's :class:`~dronekit_plzen.link.state.VehicleState` under a short stat
 with no lock held, (2) hands the message to subscriptions (queues) and (3) calls listeners.
 Callers block on queues (``queue.Queue.get(timeout=...)``), never on sleeps. Sending is
 serialised by a send lock and can happen from any thread.
+
+Signing: ``connect(url, signing_key_file=F)`` signs everything sent with the key in F (a file
+only its owner may read, see :mod:`dronekit_plzen.signing_keys`) and accepts from the vehicles
+only correctly signed, fresh frames (plus the RADIO_STATUS allow-list). Every link has its own
+MAVLink link id (:attr:`Link.link_id`). SETUP_SIGNING, which carries the key in clear, is sent
+only over a link the user marked as secure (``secure=True``; ``serial://`` links are secure by
+default, being a cable: pass ``secure=False`` for a telemetry radio on a serial port) or signed
+with a key the vehicle already has; anything else raises
+:class:`~dronekit_plzen.errors.SafetyViolation`.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ import asyncio
 import contextlib
 import logging
 import math
+import os
 import queue
 import threading
 import time
@@ -20,9 +30,10 @@ from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from dronekit_plzen.errors import LinkError, LinkTimeout
+from dronekit_plzen.errors import BadInputError, LinkError, LinkTimeout, SafetyViolation
 from dronekit_plzen.i18n import _
-from dronekit_plzen.link.codec import Codec, CodecStats, SigningKey
+from dronekit_plzen.link.codec import IFLAG_SIGNED, Codec, CodecStats, SigningKey
+from dronekit_plzen.link.signing import allocate_link_id, release_link_id
 from dronekit_plzen.link.state import (
     SequenceTracker,
     VehicleState,
@@ -37,6 +48,7 @@ log = logging.getLogger(__name__)
 MAV_TYPE_GCS = 6
 MAV_AUTOPILOT_INVALID = 8
 MAV_STATE_ACTIVE = 4
+MAVLINK_MSG_ID_SETUP_SIGNING = 256
 #: messages an ArduPilot vehicle is asked to stream (it sends only heartbeats until asked)
 STREAM_MESSAGES_HZ = {
     "GLOBAL_POSITION_INT": 4.0,
@@ -139,9 +151,21 @@ class Link:
         heartbeat_hz: float = 1.0,
         request_streams: bool = True,
         link_timeout_s: float = 3.0,
+        signing_key: bytes | None = None,
+        secure: bool | None = None,
     ) -> None:
         self.spec = spec
-        self.codec = Codec(system_id, component_id)
+        #: may SETUP_SIGNING (the key in clear) go over this link? A USB cable: yes.
+        self.secure = spec.scheme == "serial" if secure is None else bool(secure)
+        self.link_id = allocate_link_id()
+        self.codec = Codec(system_id, component_id, link_id=self.link_id)
+        if signing_key is not None:
+            if len(signing_key) != 32:
+                release_link_id(self.link_id)
+                raise BadInputError(
+                    _("a MAVLink signing key has 32 bytes, got {n}").format(n=len(signing_key))
+                )
+            self.codec.set_key(None, SigningKey(bytes(signing_key)))
         self.link_timeout_s = link_timeout_s
         self._heartbeat_period_s = 1.0 / heartbeat_hz if heartbeat_hz > 0 else math.inf
         self._request_streams = request_streams
@@ -158,7 +182,11 @@ class Link:
         self._connected = True
         self._reconnects = 0
         self._datagram = spec.scheme in ("udpin", "udpout")
-        self._transport: Transport = open_transport(spec)
+        try:
+            self._transport: Transport = open_transport(spec)
+        except BaseException:
+            release_link_id(self.link_id)
+            raise
         self._thread = threading.Thread(target=self._run, name=f"mavlink-io {spec}", daemon=True)
         self._thread.start()
 
@@ -196,6 +224,7 @@ class Link:
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
         self._transport.close()
+        release_link_id(self.link_id)
         for sub in self._subs:
             sub._put(_CLOSED)
 
@@ -241,12 +270,19 @@ class Link:
             where=str(self.spec),
         )
 
-    def set_signing(self, sysid: int, key: SigningKey | None) -> None:
+    def set_signing(self, sysid: int | None, key: SigningKey | None) -> None:
+        """Sign to and require signatures from ``sysid`` (None: every system) with ``key``."""
         with self._send_lock:
-            if key is None:
-                self.codec.keys.pop(sysid, None)
-            else:
-                self.codec.keys[sysid] = key
+            self.codec.set_key(sysid, key)
+
+    def _signed_by(self, sysid: int | None) -> bool:
+        """Has ``sysid`` sent us a correctly signed frame (so it has our key)?"""
+        return any(s[0] == sysid for s in list(self.codec.streams.streams))
+
+    @property
+    def signing(self) -> bool:
+        """Does this link sign what it sends (to every system)?"""
+        return self.codec.signing is not None
 
     # ------------------------------------------------------------------ sending
     def send(self, msg: Any, target_system: int | None = None) -> None:
@@ -255,6 +291,17 @@ class Link:
             target_system = getattr(msg, "target_system", None)
         with self._send_lock:
             data = self.codec.encode(msg, target_system=target_system)
+            if msg.get_msgId() == MAVLINK_MSG_ID_SETUP_SIGNING and not (
+                self.secure or (data[2] & IFLAG_SIGNED and self._signed_by(target_system))
+            ):
+                raise SafetyViolation(
+                    _(
+                        "SETUP_SIGNING carries the key in clear: send it only over a secure "
+                        "link (USB/serial, or connect with secure=True) or a link already "
+                        "signed with the vehicle's key"
+                    ),
+                    where=str(self.spec),
+                )
             self._transport.send(data)
 
     @property
@@ -480,8 +527,16 @@ def connect(
     heartbeat_hz: float = 1.0,
     request_streams: bool = True,
     link_timeout_s: float = 3.0,
+    signing_key: bytes | None = None,
+    signing_key_file: str | os.PathLike[str] | None = None,
+    secure: bool | None = None,
 ) -> Link:
     """Open a MAVLink link (use it in a ``with`` block).
+
+    ``signing_key`` (32 bytes) or ``signing_key_file`` (see
+    :func:`dronekit_plzen.signing_keys.read_key_file`: owner-only permissions, hex, raw or a
+    passphrase) turn MAVLink 2 signing on for the whole link. ``secure`` marks the link as one
+    SETUP_SIGNING may be sent over (default: only ``serial://``).
 
     Examples
     --------
@@ -490,6 +545,12 @@ def connect(
     ...     print(v.state.mode, v.state.battery_remaining_pct)
     """
     spec = parse_url(url) if isinstance(url, str) else url
+    if signing_key_file is not None:
+        if signing_key is not None:
+            raise BadInputError(_("give either a signing key or a signing key file, not both"))
+        from dronekit_plzen.signing_keys import read_key_file
+
+        signing_key = read_key_file(signing_key_file)
     return Link(
         spec,
         system_id=system_id,
@@ -497,4 +558,6 @@ def connect(
         heartbeat_hz=heartbeat_hz,
         request_streams=request_streams,
         link_timeout_s=link_timeout_s,
+        signing_key=signing_key,
+        secure=secure,
     )

@@ -9,6 +9,11 @@ The ``scheme://host:port`` convention is the one pymavlink and MAVSDK share:
 ``serial:///dev/tty:BAUD``  a serial device at BAUD (57600 when omitted)
 ==========================  ===================================================================
 
+A ``serial://`` link counts as *secure* for MAVLink 2 signing set-up (a USB cable: the
+SETUP_SIGNING message, which carries the key in clear, may be sent over it); network links do
+not unless ``connect(..., secure=True)``. A telemetry radio on a serial port is not secure:
+connect to it with ``secure=False``.
+
 Examples
 --------
 >>> parse_url("udpin://127.0.0.1:14540")

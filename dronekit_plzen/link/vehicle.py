@@ -9,6 +9,7 @@ are serialised separately.
 
 from __future__ import annotations
 
+import logging
 import math
 import os
 import threading
@@ -20,6 +21,7 @@ from dronekit_plzen.errors import BadInputError, LinkTimeout, MissionTransferErr
 from dronekit_plzen.i18n import _
 from dronekit_plzen.link import commands as cmdproto
 from dronekit_plzen.link import mission as misproto
+from dronekit_plzen.link import mission_packing as packing
 from dronekit_plzen.link.codec import SigningKey, signing_timestamp
 from dronekit_plzen.link.commands import CommandPolicy, CommandResult
 from dronekit_plzen.link.mission import TransferPolicy
@@ -31,9 +33,12 @@ from dronekit_plzen.mission_items import (
     MISSION_TYPE_MISSION,
     MissionItem,
 )
+from dronekit_plzen.safety import Clearance, Override, require_clearance
 
 if TYPE_CHECKING:
     from dronekit_plzen.link.connection import Link, Subscription
+
+log = logging.getLogger(__name__)
 
 MAV_CMD_DO_SET_MODE = 176
 MAV_CMD_NAV_TAKEOFF = 22
@@ -50,6 +55,7 @@ MAV_CMD_SET_MESSAGE_INTERVAL = 511
 MAV_CMD_REQUEST_MESSAGE = 512
 FORCE_MAGIC = 21196
 MAV_FRAME_GLOBAL_INT = 5
+MAV_SYS_STATUS_PREARM_CHECK = 0x10000000
 MAV_FRAME_GLOBAL_RELATIVE_ALT_INT = 6
 MISSION_MESSAGES = frozenset(
     {
@@ -144,6 +150,69 @@ class Vehicle:
                         )
                     )
                 sub.get(min(remaining, 1.0))
+
+    def wait_ready_to_arm(
+        self, timeout_s: float = 60.0, on_message: Callable[[str], None] | None = None
+    ) -> VehicleState:
+        """Block until the vehicle reports itself ready to arm; return that state.
+
+        Ready means a SYS_STATUS received during the wait whose pre-arm check bit
+        (``MAV_SYS_STATUS_PREARM_CHECK``, 0x10000000) is healthy: the firmware's own verdict
+        (ArduCopter sets it once its EKF uses GPS, ~40 s after boot; PX4 v1.16 ~4 s after boot,
+        in the health mask only, never in present/enabled). A generic autopilot that never
+        reports the bit is taken as ready once it reports a home position.
+        ``on_message`` receives the firmware's pre-arm explanations (``PreArm: …``,
+        ``Preflight Fail: …``) each time the text changes, starting with the latest one already
+        received. Event driven: it wakes on every SYS_STATUS, HEARTBEAT and STATUSTEXT.
+
+        Raises :class:`~dronekit_plzen.errors.LinkTimeout` when ``timeout_s`` passes, naming
+        the last pre-arm message (``not ready to arm after 60 s: PreArm: Need 3D Fix``).
+        """
+        deadline = time.monotonic() + timeout_s
+        last: list[str] = []
+
+        def note(text: str) -> None:
+            if not last or last[-1] != text:
+                last.append(text)
+                if on_message is not None:
+                    on_message(text)
+
+        for entry in reversed(self.state.statustexts):  # ArduPilot repeats them every 30 s
+            if _is_prearm_text(entry.text) and time.monotonic() - entry.time_s < 35.0:
+                note(entry.text)
+                break
+        fresh = ready = reports_bit = False
+        types = {"SYS_STATUS", "HEARTBEAT", "STATUSTEXT"}
+        with self.link.subscribe(types, self.sysid, maxsize=1000) as sub:
+            while True:
+                st = self.state
+                unreported = fresh and not reports_bit and st.autopilot not in ("px4", "ardupilot")
+                if st.armed or ready or (unreported and st.home is not None):
+                    return st
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    why = last[-1] if last else _not_ready_reason(fresh)
+                    raise LinkTimeout(
+                        _("vehicle {sysid}: not ready to arm after {t:g} s: {why}").format(
+                            sysid=self.sysid, t=timeout_s, why=why
+                        )
+                    )
+                item = sub.get(left)
+                if item is None:
+                    continue
+                msg = item[0]
+                kind = msg.get_type()
+                if kind == "SYS_STATUS":
+                    fresh = True
+                    bits = msg.onboard_control_sensors_present | msg.onboard_control_sensors_health
+                    reports_bit = reports_bit or bool(bits & MAV_SYS_STATUS_PREARM_CHECK)
+                    ready = bool(msg.onboard_control_sensors_health & MAV_SYS_STATUS_PREARM_CHECK)
+                elif kind == "STATUSTEXT":
+                    raw = msg.text
+                    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+                    text = text.rstrip("\x00")
+                    if _is_prearm_text(text):
+                        note(text)
 
     # ------------------------------------------------------------------ commands
     def command_long(
@@ -356,12 +425,15 @@ class Vehicle:
 
     # ------------------------------------------------------------------ signing
     def setup_signing(
-        self, key: bytes, *, link_id: int = 0, confirm_timeout_s: float = 5.0
+        self, key: bytes, *, link_id: int | None = None, confirm_timeout_s: float = 5.0
     ) -> None:
         """Send SETUP_SIGNING with ``key`` (32 bytes), then sign to and require signatures from it.
 
         The vehicle does not acknowledge SETUP_SIGNING; we confirm by waiting for a correctly
-        signed message from it. ``key=b""`` disables signing on both sides.
+        signed message from it. ``key=b""`` disables signing on both sides. The message carries
+        the key in clear: the link refuses to send it unless it is marked secure (USB/serial)
+        or already signed with a key the vehicle proved it has (SafetyViolation otherwise).
+        ``link_id`` None uses the link's own link id.
         """
         if key and len(key) != 32:
             raise BadInputError(_("a MAVLink signing key has 32 bytes, got {n}").format(n=len(key)))
@@ -369,9 +441,10 @@ class Vehicle:
         msg = self.link.mav.setup_signing_encode(
             self.sysid, self.compid, key.ljust(32, b"\0"), ts if key else 0
         )
-        self.link.set_signing(self.sysid, None)
-        self.link.send(msg, self.sysid)  # sent unsigned: the vehicle has no key yet
+        # signed with the key the vehicle has, if any; unsigned only over a secure link
+        self.link.send(msg, self.sysid)
         if not key:
+            self.link.set_signing(self.sysid, None)
             return
         sk = SigningKey(key=key, link_id=link_id, timestamp=ts)
         self.link.set_signing(self.sysid, sk)
@@ -418,8 +491,32 @@ class Vehicle:
         *,
         policy: TransferPolicy | None = None,
         on_progress: Callable[[int, int], None] | None = None,
-    ) -> None:
-        """Upload ``items`` (without ArduPilot's home: it is inserted here) and verify them."""
+        clearance: Clearance | None = None,
+        override: Override | None = None,
+    ) -> Clearance | None:
+        """Upload ``items`` (without ArduPilot's home: it is inserted here) and verify them.
+
+        A flight path (``MISSION_TYPE_MISSION``) is sent only under a ``clearance`` from the
+        safety guard (:func:`missions.validation.clear_for_flight`) that covers exactly these
+        items, or with an explicit ``override`` (:class:`~dronekit_plzen.safety.Override`, with
+        its reason); otherwise :class:`~dronekit_plzen.errors.SafetyViolation` (exit 3) is raised
+        before anything is sent. An override is logged as a warning and returned as an
+        overridden :class:`~dronekit_plzen.safety.Clearance` for the caller to record. Geofence
+        and rally uploads are not flight paths (they only restrict or redirect one) and need no
+        clearance; they return ``None``.
+        """
+        granted: Clearance | None = None
+        if mission_type == MISSION_TYPE_MISSION:
+            granted = require_clearance(items, clearance, override)
+            if granted.override is not None:
+                log.warning(
+                    "vehicle %s: SAFETY OVERRIDE by %s at %s: %s (%d problems)",
+                    self.sysid,
+                    granted.override.by,
+                    granted.override.at,
+                    granted.override.reason,
+                    len(granted.override.violations),
+                )
         wire = self._with_home(items, mission_type)
         pol = policy or self.transfer_policy
         self._transfer(
@@ -429,13 +526,13 @@ class Vehicle:
         )
         if verify:
             back = self.download_mission(mission_type, policy=pol)
-            mismatch = _first_mismatch(list(items), back)
+            sent = [it.with_(mission_type=mission_type) for it in items]
+            mismatch = _first_mismatch(sent, back, self.autopilot)
             if mismatch is not None:
                 raise MissionTransferError(
-                    _("verification failed: item {i} differs after upload").format(i=mismatch),
-                    mission_result=1,
-                    mission_type=mission_type,
+                    packing.describe(mismatch), mission_result=1, mission_type=mission_type
                 )
+        return granted
 
     def download_mission(
         self,
@@ -458,11 +555,28 @@ class Vehicle:
         self._transfer(lambda port: misproto.clear(port, mission_type, policy=pol))
 
 
-def _first_mismatch(sent: list[MissionItem], got: list[MissionItem]) -> int | None:
-    """Index of the first differing item (len(shorter) if only the lengths differ), else None."""
-    for i, (a, b) in enumerate(zip(sent, got)):
-        if not a.same_as(b):
-            return i
-    if len(sent) != len(got):
-        return min(len(sent), len(got))
-    return None
+_PREARM_PREFIXES = ("prearm", "preflight fail", "arm:", "arming denied")
+
+
+def _is_prearm_text(text: str) -> bool:
+    """A firmware's pre-arm explanation (ArduPilot ``PreArm:``/``Arm:``, PX4 ``Preflight Fail``)."""
+    return text.strip().lower().startswith(_PREARM_PREFIXES)
+
+
+def _not_ready_reason(fresh: bool) -> str:
+    if not fresh:
+        return _("no SYS_STATUS from the vehicle")
+    return _("pre-arm check not passed (SYS_STATUS bit {m:#x} not healthy)").format(
+        m=MAV_SYS_STATUS_PREARM_CHECK
+    )
+
+
+def _first_mismatch(
+    sent: list[MissionItem], got: list[MissionItem], autopilot: str
+) -> packing.Mismatch | None:
+    """The first item whose download differs from what ``autopilot`` stores for it, else None.
+
+    Compares with :func:`~dronekit_plzen.link.mission_packing.stored_form` (ArduPilot packs
+    each command, PX4 keeps floats and command fields), not with the items as sent.
+    """
+    return packing.first_mismatch(sent, got, autopilot)

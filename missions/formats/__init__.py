@@ -12,12 +12,14 @@ Writes are atomic (temporary file + rename).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from missions.formats import csvfmt, geojson, kml, qgc_plan, waypoints, wpml
 from missions.model import Mission
 
@@ -103,7 +105,30 @@ def load_mission(path: str | Path, format: str | None = None) -> Mission:
     p = Path(path)
     if not p.exists():
         raise BadInputError("file not found", where=str(p))
-    return format_for(p, format, reading=True).reader(p)
+    if p.is_dir():
+        raise BadInputError(_("a directory, not a mission file"), where=str(p))
+    mission = format_for(p, format, reading=True).reader(p)
+    _check_positions(mission, str(p))
+    return mission
+
+
+#: commands whose latitude/longitude is the place to fly to (no "current position" meaning)
+_PLACE_COMMANDS = frozenset({16, 17, 18, 19, 31, 82})
+
+
+def _check_positions(mission: Mission, where: str) -> None:
+    """Refuse waypoints whose latitude/longitude is not a finite lon/lat (NaN, inf, 200°)."""
+    for i, it in enumerate(mission.items):
+        if it.command not in _PLACE_COMMANDS:
+            continue
+        lat, lon = it.lat_deg, it.lon_deg
+        if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
+            raise BadInputError(
+                _("item {i}: the position ({lat}, {lon}) is not a latitude/longitude").format(
+                    i=i, lat=lat, lon=lon
+                ),
+                where=where,
+            )
 
 
 def save_mission(

@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from dronekit_plzen.errors import BadInputError, StorageError
+from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.mission_items import (
     CMD_NAV_FENCE_CIRCLE_EXCLUSION,
     CMD_NAV_FENCE_CIRCLE_INCLUSION,
@@ -162,21 +160,17 @@ def rally_from_items(items: Iterable[MissionItem]) -> list[RallyPoint]:
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> Path:
-    """Write to a temporary file beside ``path`` and rename: a crash never leaves half a file."""
+    """Write to a temporary file beside ``path`` and rename: a crash never leaves half a file.
+
+    The folder is created if needed. A path that cannot be written is reported by
+    :mod:`dronekit_plzen.outputs`: ``cannot write <path>: <reason>``, exit 2 for a path the
+    user got wrong (no permission, a file in the way), 1 for a full disk or an I/O error.
+    """
+    from dronekit_plzen.outputs import prepare_output_dir, write_bytes
+
     path = Path(path)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=str(path.parent))
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(data)
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-    except OSError as exc:
-        raise StorageError(f"cannot write: {exc.strerror or exc}", where=str(path)) from exc
-    return path
+    prepare_output_dir(path.parent)
+    return write_bytes(path, data)
 
 
 def atomic_write_text(path: Path, text: str) -> Path:

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
     CMD_DO_JUMP,
     FRAME_GLOBAL,
@@ -151,12 +152,21 @@ def _load_items(raw_items: list[Any], path: str) -> list[MissionItem]:
 
 def parse_plan(text: str, path: str = "<plan>") -> Mission:
     """Parse the JSON text of a ``.plan`` file into a :class:`Mission`."""
+
+    def no_constant(name: str) -> Any:
+        raise BadInputError(
+            _("{c} is not valid JSON (a .plan writes a missing value as null)").format(c=name),
+            where=path,
+        )
+
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_constant=no_constant)
     except json.JSONDecodeError as exc:
         raise BadInputError(
             f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=path
         ) from exc
+    except RecursionError as exc:
+        raise BadInputError(_("JSON nested too deeply"), where=path) from exc
     if not isinstance(doc, dict) or doc.get("fileType") != "Plan":
         raise BadInputError("not a QGroundControl plan (fileType must be 'Plan')", where=path)
     if doc.get("version") != 1:

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, one_line
 from simulators.faults import ScheduledFault, parse_schedule
 
 HERE = Path(__file__).resolve().parent
@@ -91,5 +91,5 @@ def load_exercise(name_or_path: str | Path) -> Exercise:
     except OSError as exc:
         raise BadInputError(f"{p}: cannot read exercise ({exc.strerror})") from None
     except yaml.YAMLError as exc:
-        raise BadInputError(f"{p}: not valid YAML: {exc}") from None
+        raise BadInputError(f"{p}: not valid YAML: {one_line(exc)}") from None
     return _parse(data, str(p))

@@ -7,10 +7,10 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import contextlib
-import copy
 import random
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -120,14 +120,16 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         assert fly.table.item(0, 0).text() == "1"
         qtbot.waitUntil(lambda: fly.table.item(0, 1).text().startswith(first_mode), timeout=10_000)
         qtbot.waitUntil(lambda: fly.table.item(0, 3).text().endswith("%"), timeout=10_000)
+        # the autopilot has settled after boot: it knows its home (ArduPilot takes ~40 s sim)
+        qtbot.waitUntil(lambda: fly.session.vehicle(1).state.home is not None, timeout=30_000)
         # upload before planning: refused with a visible failure
         fly.table.selectRow(0)
         ok, message = _command(qtbot, fly, "upload")
         assert not ok and "plan a mission first" in message
         assert "FAILED" in fly.log.item(fly.log.count() - 1).text()
-        # start with no mission on board: the autopilot's refusal reaches the pilot
+        # start with no validated sortie uploaded from here: refused, whatever is on board
         ok, message = _command(qtbot, fly, "start")
-        assert not ok and message
+        assert not ok and "no validated sortie" in message
         assert "FAILED" in fly.log.item(fly.log.count() - 1).text()
         # plan an expanding square near home with the real planner
         plan.pattern.setCurrentIndex(plan.pattern.findData("expanding-square"))
@@ -140,17 +142,23 @@ def test_fly_a_planned_mission_on_the_simulator(  # type: ignore[no-untyped-def]
         window.map.clicked.emit(*DATUM)
         mission = _plan(qtbot, plan).missions[0]
         assert fly.missions == [mission]
-        # a mission that failed validation is not uploaded without an explicit override
-        unsafe = copy.deepcopy(mission)
-        unsafe.metadata["validation"] = {"ok": False, "violations": ["max_agl: 150 m > 120 m"]}
-        fly.set_missions([unsafe])
+        sortie = fly.sorties[0][0]
+        assert sortie.clearance is not None and sortie.clearance.covers(sortie.items)
+        # a sortie that failed validation is not uploaded without an explicit override
+        fly.set_plan([mission], [[replace(sortie, clearance=None)]])
         ok, message = _command(qtbot, fly, "upload")
         assert not ok and "override" in message
-        fly.set_missions([mission])
+        # nor one changed after validation (400 m): the guard runs again at the vehicle
+        high = [it.with_(alt_m=400.0) if it.has_position else it for it in sortie.items]
+        fly.set_plan([mission], [[replace(sortie, mission=replace(sortie.mission, items=high))]])
+        ok, message = _command(qtbot, fly, "upload")
+        assert not ok and "unsafe" in message and "max_agl" in message, message
+        assert fly.session.vehicle(1).download_mission() == []
+        fly.set_plan([mission], [[sortie]])
         # upload + verify, arm, start: every step acknowledged
         ok, message = _command(qtbot, fly, "upload")
         assert ok, message
-        assert f"{len(mission.items)} items uploaded and verified" in message
+        assert f"{len(sortie.items)} items uploaded and verified" in message
         ok, message = _command(qtbot, fly, "arm")
         assert ok, message
         ok, message = _command(qtbot, fly, "start")
@@ -219,7 +227,7 @@ def _utm_line(path: list[tuple[float, float]]) -> LineString:
     return LineString(list(zip(e, n)))
 
 
-def test_fleet_of_two_flies_a_split_plan(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+def test_fleet_of_two_flies_a_split_plan(qtbot, window: MainWindow, answer_modal) -> None:  # type: ignore[no-untyped-def]
     fly = window.fly_panel
     plan = window.plan_panel
     with qtbot.waitSignal(plan.areaLoaded, timeout=20_000):
@@ -246,15 +254,19 @@ def test_fleet_of_two_flies_a_split_plan(qtbot, window: MainWindow) -> None:  # 
             fly.connect_to(f"udpin://127.0.0.1:{14550 + off}")
         assert connected.args[2], connected.args
         qtbot.waitUntil(lambda: fly.table.rowCount() == 2, timeout=15_000)
+        for sysid in (1, 2):
+            v = fly.session.vehicle(sysid)
+            qtbot.waitUntil(lambda v=v: v.state.home is not None, timeout=30_000)
         results: list[tuple[str, int, bool, str]] = []
         fly.commandFinished.connect(lambda *a: results.append(a))
         fly.buttons["upload_all"].click()
         qtbot.waitUntil(lambda: len(results) == 2, timeout=60_000)
         assert all(r[0] == "upload" and r[2] for r in results), results
         assert sorted(r[1] for r in results) == [1, 2]
-        for sysid, mission in zip((1, 2), view.missions):
+        for sysid, sorties in zip((1, 2), view.sorties):
             msg = next(r[3] for r in results if r[1] == sysid)
-            assert f"{len(mission.items)} items uploaded and verified" in msg
+            assert f"{len(sorties[0].items)} items uploaded and verified" in msg
+        answer_modal(lambda d: d.start_button.click())  # the pre-flight summary, confirmed
         fly.buttons["start_all"].click()
         qtbot.waitUntil(lambda: len(results) == 6, timeout=60_000)
         assert all(r[2] for r in results), results
@@ -291,6 +303,7 @@ def test_arm_take_off_and_land(qtbot, window: MainWindow) -> None:  # type: igno
             fly.connect_to(f"udpin://127.0.0.1:{14540 + off}")
         assert connected.args[2], connected.args
         qtbot.waitUntil(lambda: fly.table.rowCount() == 1, timeout=10_000)
+        qtbot.waitUntil(lambda: fly.session.vehicle(1).state.home is not None, timeout=30_000)
         fly.table.selectRow(0)
         fly.takeoff_alt.setValue(15.0)
         ok, message = _command(qtbot, fly, "arm")

@@ -97,14 +97,24 @@ def test_survey_plan_drawn_with_metrics_validated_and_exported(  # type: ignore[
     assert panel.validation_label.text() == "Validation passed"
     assert window.statusBar().currentMessage() == "Plan ready; validation passed."
     assert not panel.override_button.isEnabled()
-    # export in QGC .plan and read back with the file-format reader
+    # export in QGC .plan and read back with the file-format reader: one file per sortie
+    # (one battery each), each validated with the vehicle's endurance
     target = tmp_path / "bolevec.plan"
     with qtbot.waitSignal(panel.statusMessage, timeout=20_000) as done:
         panel.export(target, "plan")
     assert "Exported" in done.args[0]
-    back = load_mission(target)
-    assert len(back.items) == len(view.missions[0].items)
-    assert back.metadata["validation"]["ok"] is True
+    sorties = view.sorties[0]
+    assert len(sorties) == int(table["Sorties"])
+    files = (
+        [target]
+        if len(sorties) == 1
+        else [tmp_path / f"bolevec_s{k + 1}.plan" for k in range(len(sorties))]
+    )
+    for path, sortie in zip(files, sorties, strict=True):
+        back = load_mission(path)
+        assert len(back.items) == len(sortie.items)
+        assert back.metadata["validation"]["ok"] is True
+        assert "endurance" in back.metadata["validation"]["checked"]
 
 
 def test_unsafe_plan_needs_explicit_override_with_reason(  # type: ignore[no-untyped-def]
@@ -152,10 +162,16 @@ def test_unsafe_plan_needs_explicit_override_with_reason(  # type: ignore[no-unt
     with qtbot.waitSignal(panel.statusMessage, timeout=20_000) as done:
         panel.export(target, "plan")
     assert "Exported" in done.args[0]
-    meta = load_mission(target).metadata
+    n = len(view.sorties[0])
+    first = target if n == 1 else tmp_path / "unsafe_s1.plan"
+    meta = load_mission(first).metadata
     assert meta["validation"]["ok"] is False
     assert meta["safety_override"]["reason"] == "HZS commander asked for 150 m to clear the smoke"
     assert meta["safety_override"]["violations"]
+    # the override is a clearance for every unsafe sortie, logged in the fly panel too
+    assert all(s.overridden for s in window.fly_panel.sorties[0])
+    log = window.fly_panel.log.lines()
+    assert any("SAFETY OVERRIDE" in line and "clear the smoke" in line for line in log)
 
 
 def test_expanding_square_from_a_datum_picked_on_the_map(  # type: ignore[no-untyped-def]

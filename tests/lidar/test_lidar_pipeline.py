@@ -42,7 +42,7 @@ def test_validation_reports_every_problem_before_running(tmp_path: Path) -> None
         "filters.nonsense",
         "rigidness",
         "999999",
-        "output directory",
+        "/no does not exist",
         "product must be",
     ):
         assert needle in msg, needle

@@ -47,6 +47,31 @@ class _Out:
         self.peer._raw_send(bytes(data))
 
 
+def _as_stored(item: dict[str, Any], flavour: str) -> dict[str, Any]:
+    """A mission item as the firmware stores and reports it (the simulator's model of it)."""
+    from simulators.mission_store import reported_frame, store_item
+
+    sent = MissionItem(
+        command=int(item["command"]),
+        frame=int(item["frame"]),
+        param1=item["param1"],
+        param2=item["param2"],
+        param3=item["param3"],
+        param4=item["param4"],
+        lat_deg=item["x"] / 1e7,
+        lon_deg=item["y"] / 1e7,
+        alt_m=item["z"],
+        autocontinue=bool(item["autocontinue"]),
+    )
+    _result, stored = store_item(sent, flavour)
+    if stored is None:  # refusals are not scripted here: keep the item as sent
+        return item
+    w = stored.to_wire(0)
+    w["frame"] = reported_frame(w["frame"], flavour == "px4", int_request=True)
+    keys = ("frame", "command", "autocontinue", "param1", "param2", "param3", "param4")
+    return {**{k: w[k] for k in keys}, "x": w["x"], "y": w["y"], "z": w["z"]}
+
+
 class ScriptedVehicle:
     """A small multicopter that speaks MAVLink 2 like PX4 or ArduPilot."""
 
@@ -469,6 +494,8 @@ class ScriptedVehicle:
             item.update(
                 frame=0, x=round(self.home[0] * 1e7), y=round(self.home[1] * 1e7), z=self.home[2]
             )
+        elif up["type"] == 0:
+            item = _as_stored(item, self.flavour)
         up["items"].append(item)
         up["expected"] += 1
         up["t"] = time.monotonic()

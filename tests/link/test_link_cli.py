@@ -33,7 +33,7 @@ def write_plan(path: Path, home: tuple[float, float, float], alt_m: float = 25.0
         )
         for k in (1, 2)
     ]
-    items.append(MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH))
+    items.append(MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH, frame=2))  # MAV_FRAME_MISSION
     return save_mission(Mission(items=items, home=(lon, lat, amsl)), path)
 
 

@@ -13,6 +13,7 @@ from dronekit_plzen.errors import LinkTimeout
 from dronekit_plzen.link import CommandPolicy, connect
 from dronekit_plzen.link.codec import Codec
 from dronekit_plzen.mission_items import MissionItem
+from dronekit_plzen.safety import Clearance
 
 
 def test_listener_sees_every_message_outside_the_lock(pair) -> None:
@@ -127,12 +128,11 @@ def test_noise_on_the_stream_is_survived(make_vehicle) -> None:
     peer = make_vehicle("ardupilot", 1, tcp=True, noise=True, seed=5)
     with connect(f"tcp://127.0.0.1:{peer.port}") as link:
         v = link.wait_vehicle(timeout_s=5)
-        v.upload_mission(
-            [
-                MissionItem(command=16, lat_deg=49.75, lon_deg=13.38 + i * 1e-4, alt_m=30)
-                for i in range(50)
-            ]
-        )
+        items = [
+            MissionItem(command=16, lat_deg=49.75, lon_deg=13.38 + i * 1e-4, alt_m=30)
+            for i in range(50)
+        ]
+        v.upload_mission(items, clearance=Clearance.passed(items))
         n = sum(1 for _ in link.messages({"HEARTBEAT"}, timeout_s=1.0))
         assert n >= 3  # 5 Hz heartbeats keep arriving through the noise
         stats = link.stats().codec

@@ -37,7 +37,7 @@ def _long_plan(path: Path, lat: float, lon: float, amsl: float) -> Path:
         )
         for k in range(1, 11)
     ]
-    items.append(MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH))
+    items.append(MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH, frame=2))  # MAV_FRAME_MISSION
     return save_mission(Mission(items=items, home=(lon, lat, amsl)), path)
 
 

@@ -9,18 +9,20 @@ import pytest
 from dronekit_plzen.errors import MissionTransferError
 from dronekit_plzen.link import TransferPolicy, connect
 from dronekit_plzen.link.mission import retry_budget
+from dronekit_plzen.link.mission_packing import first_mismatch
 from dronekit_plzen.mission_items import (
     CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
     CMD_NAV_RALLY_POINT,
     FRAME_GLOBAL,
     MissionItem,
 )
+from dronekit_plzen.safety import Clearance
 
 
 def test_upload_verify_download_clear(pair, flavour, survey) -> None:
     _link, v, peer = pair
     items = survey(40)
-    v.upload_mission(items)  # verify=True downloads and compares
+    v.upload_mission(items, clearance=Clearance.passed(items))  # verify: downloads, compares
     stored = peer.missions[0]
     if flavour == "ardupilot":  # home inserted at seq 0 on the wire, stripped for the user
         assert len(stored) == 41
@@ -30,7 +32,7 @@ def test_upload_verify_download_clear(pair, flavour, survey) -> None:
         assert len(stored) == 40
     back = v.download_mission()
     assert len(back) == 40
-    assert all(a.same_as(b) for a, b in zip(items, back))
+    assert first_mismatch(items, back, flavour) is None  # as stored
     assert back[5].lat_deg == pytest.approx(items[5].lat_deg, abs=1e-7)
     v.clear_mission()
     assert peer.missions[0] == []
@@ -50,7 +52,8 @@ def test_fence_and_rally_are_separate_types(pair, survey) -> None:
         for dy, dx in ((0, 0), (0, 0.02), (0.02, 0.02), (0.02, 0))
     ]
     rally = [MissionItem(command=CMD_NAV_RALLY_POINT, lat_deg=49.75, lon_deg=13.38, alt_m=20.0)]
-    v.upload_mission(survey(10))
+    items = survey(10)
+    v.upload_mission(items, clearance=Clearance.passed(items))
     v.upload_mission(fence, mission_type=1)
     v.upload_mission(rally, mission_type=2)
     assert len(peer.missions[1]) == 4 and len(peer.missions[2]) == 1
@@ -66,7 +69,8 @@ def test_legacy_mission_request_is_answered(make_vehicle, survey) -> None:
             "px4", 3, udp_target=("127.0.0.1", link.local_address[1]), legacy_requests=True
         )
         v = link.wait_vehicle(3, timeout_s=5)
-        v.upload_mission(survey(12))
+        items = survey(12)
+        v.upload_mission(items, clearance=Clearance.passed(items))
         assert sum(m.get_type() == "MISSION_ITEM_INT" for m in peer.received) >= 12
 
 
@@ -75,7 +79,8 @@ def test_vehicle_refusal_is_a_typed_error(make_vehicle, survey) -> None:
         make_vehicle("px4", 1, udp_target=("127.0.0.1", link.local_address[1]), max_items=100)
         v = link.wait_vehicle(timeout_s=5)
         with pytest.raises(MissionTransferError) as err:
-            v.upload_mission(survey(150))
+            items = survey(150)
+            v.upload_mission(items, clearance=Clearance.passed(items))
         assert err.value.mission_result == 4  # MAV_MISSION_NO_SPACE
         assert "NO_SPACE" in str(err.value)
 
@@ -110,7 +115,7 @@ def test_500_items_upload_and_verify_through_loss_dup_reorder(
         v.transfer_policy = TransferPolicy(min_item_timeout_s=0.005)
         v.wait_for(lambda s: s.home is not None and s.messages_received > 60, 20, "telemetry")
         items = survey(500)
-        v.upload_mission(items)
+        v.upload_mission(items, clearance=Clearance.passed(items))
         stored = peer.missions[0][1:] if flv == "ardupilot" else peer.missions[0]
         assert len(stored) == 500
         assert [it["command"] for it in stored] == [it.command for it in items]

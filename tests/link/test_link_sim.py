@@ -9,12 +9,14 @@ import pytest
 from dronekit_plzen.errors import CommandError, LinkTimeout
 from dronekit_plzen.fleet import Fleet
 from dronekit_plzen.link import CommandPolicy, TransferPolicy, connect
+from dronekit_plzen.link.mission_packing import first_mismatch
 from dronekit_plzen.mission_items import (
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
     CMD_NAV_WAYPOINT,
     MissionItem,
 )
+from dronekit_plzen.safety import Clearance
 
 HB_HZ = 10.0  # the sim runs 20x faster than the wall clock: keep its GCS failsafe quiet
 
@@ -30,7 +32,7 @@ def short_mission(lat0: float, lon0: float, n: int = 4, dlat: float = 2e-4) -> l
         )
         for i in range(n)
     ]
-    items.append(MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH))
+    items.append(MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH, frame=2))  # MAV_FRAME_MISSION
     return items
 
 
@@ -53,7 +55,7 @@ def test_sim_mission_flight_pause_continue_until_landed(sim_factory, sim_url_of,
         assert st.satellites >= 6 and st.hdop < 5
         home = st.home
         items = short_mission(home[0], home[1])
-        v.upload_mission(items)
+        v.upload_mission(items, clearance=Clearance.passed(items))
         assert [it.command for it in v.download_mission()] == [it.command for it in items]
         v.arm()
         if autopilot == "ardupilot":
@@ -81,7 +83,8 @@ def test_sim_every_command(sim_factory, sim_url_of, autopilot) -> None:
     with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
         v = link.wait_vehicle(timeout_s=10)
         home = wait_ready(v).home
-        v.upload_mission(short_mission(home[0], home[1], n=6))
+        items = short_mission(home[0], home[1], n=6)
+        v.upload_mission(items, clearance=Clearance.passed(items))
         v.set_current(3)
         assert v.state.mission_seq == 3
         v.set_message_interval(30, 20.0)  # ATTITUDE
@@ -121,7 +124,7 @@ def test_sim_five_vehicles_fly_split_missions_at_once(sim_factory, sim_url_of) -
             k: short_mission(v.state.home[0], v.state.home[1], n=3, dlat=1.5e-4 * (i + 1))
             for i, (k, v) in enumerate(fleet.vehicles.items())
         }
-        results = fleet.upload(split)
+        results = fleet.upload(split, clearances={k: Clearance.passed(m) for k, m in split.items()})
         assert all(r.ok for r in results.values()), results
         assert all(r.ok for r in fleet.arm_all().values())
         assert all(r.ok for r in fleet.start_all().values())
@@ -144,9 +147,9 @@ def test_sim_500_items_upload_verify_download(sim_factory, sim_url_of, survey, a
         v = link.wait_vehicle(timeout_s=10)
         wait_ready(v)
         items = survey(500)
-        v.upload_mission(items)  # verify=True: downloaded back and compared item by item
+        v.upload_mission(items, clearance=Clearance.passed(items))  # verify: compared back
         back = v.download_mission()
-        assert len(back) == 500 and all(a.same_as(b) for a, b in zip(items, back))
+        assert len(back) == 500 and first_mismatch(items, back, autopilot) is None  # as stored
 
 
 def test_sim_upload_through_loss_duplication_and_reordering(
@@ -174,14 +177,14 @@ def test_sim_upload_through_loss_duplication_and_reordering(
         v.wait_for(lambda s: s.messages_received > 100, 30, "telemetry for the loss estimate")
         assert v.state.packet_loss_pct > 3
         items = survey(60)
-        v.upload_mission(items)
+        v.upload_mission(items, clearance=Clearance.passed(items))
         assert len(v.download_mission()) == 60
         assert proxy.stats["lost"] > 10 and proxy.stats["duplicated"] > 2
 
 
 def test_sim_signing_wrong_key_rejected_right_key_accepted(sim_factory, sim_url_of) -> None:
     sim = sim_factory(1, "px4")
-    with connect(sim_url_of(sim, 0), heartbeat_hz=HB_HZ) as link:
+    with connect(sim_url_of(sim, 0), heartbeat_hz=HB_HZ, secure=True) as link:
         v = link.wait_vehicle(timeout_s=10)
         wait_ready(v)
         key = bytes(range(1, 33))

@@ -12,6 +12,7 @@ from dronekit_plzen.fleet import Fleet
 from dronekit_plzen.link import VehicleState, connect
 from dronekit_plzen.link.modes import COPTER_MODES, PX4_AUTO_SUB, mode_name, mode_params
 from dronekit_plzen.link.state import SequenceTracker, apply_message, snapshot
+from dronekit_plzen.safety import Clearance
 
 MAV = mavlink2.MAVLink(None, 1, 1)
 
@@ -106,7 +107,8 @@ def test_fleet_reports_a_refusal_per_vehicle_without_raising(make_vehicle, surve
         fleet.wait_vehicles(2, timeout_s=5)
         keys = list(fleet.vehicles)
         assert len(keys) == 2 and keys[0] != keys[1]  # same sysid on two links: distinct keys
-        res = fleet.upload({k: survey(30) for k in keys})
+        plan = {k: survey(30) for k in keys}
+        res = fleet.upload(plan, clearances={k: Clearance.passed(m) for k, m in plan.items()})
         assert res[keys[0]].ok and not res[keys[1]].ok
         assert res[keys[1]].code == 4 and "NO_SPACE" in res[keys[1]].error
         with pytest.raises(BadInputError):

@@ -110,7 +110,7 @@ def test_scheduled_faults_fire_at_their_time():
             {"at_s": 3.0, "type": "battery_drop", "drop_pct": 25},
         ]
     )
-    fleet = SimFleet(n_vehicles=2, lockstep=True, faults=sched)
+    fleet = SimFleet(boot_settle_s=3.0, n_vehicles=2, lockstep=True, faults=sched)
     fleet.run_for(5.0)
     states = [v.state for v in fleet.vehicles]
     assert all(s.gps_fix_type == 3 for s in states)
@@ -122,7 +122,7 @@ def test_scheduled_faults_fire_at_their_time():
 
 
 def _flight(seed: int) -> tuple[float, ...]:
-    fleet = SimFleet(n_vehicles=2, autopilot="px4", lockstep=True, seed=seed)
+    fleet = SimFleet(boot_settle_s=3.0, n_vehicles=2, autopilot="px4", lockstep=True, seed=seed)
     fleet.run_for(4.0)
     vm = fleet.vehicles[0].model
     vm.arm()
@@ -145,12 +145,12 @@ def test_lockstep_is_deterministic_for_a_seed():
 
 
 def test_lockstep_thread_runs_faster_than_real_time(port_offset):
-    with SimFleet(n_vehicles=1, lockstep=True, port_offset=port_offset) as fleet:
+    with SimFleet(boot_settle_s=3.0, n_vehicles=1, lockstep=True, port_offset=port_offset) as fleet:
         assert fleet.wait_until(lambda: fleet.sim_time_s > 30.0, 20)
 
 
 def test_homes_spacing_and_errors():
-    fleet = SimFleet(n_vehicles=3, home=(49.7475, 13.3776, 310.0))
+    fleet = SimFleet(boot_settle_s=3.0, n_vehicles=3, home=(49.7475, 13.3776, 310.0))
     lons = [v.state.lon_deg for v in fleet.vehicles]
     assert lons[0] < lons[1] < lons[2] and (lons[1] - lons[0]) * 72_000 == pytest.approx(
         5.0, rel=0.02
@@ -162,7 +162,7 @@ def test_homes_spacing_and_errors():
 
 
 def test_set_battery_and_capacity_param():
-    fleet = SimFleet(n_vehicles=1, lockstep=True)
+    fleet = SimFleet(boot_settle_s=3.0, n_vehicles=1, lockstep=True)
     v = fleet.vehicles[0]
     v.set_battery(16000.0, remaining_pct=50.0)
     fleet.run_for(0.1)

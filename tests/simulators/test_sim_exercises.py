@@ -37,7 +37,9 @@ def _fly(fleet: SimFleet) -> None:
 
 @pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
 def test_low_battery_exercise(autopilot):
-    fleet = SimFleet.from_exercise(load_exercise("low_battery"), autopilot=autopilot, lockstep=True)
+    fleet = SimFleet.from_exercise(
+        load_exercise("low_battery"), boot_settle_s=3.0, autopilot=autopilot, lockstep=True
+    )
     _fly(fleet)
     fleet.run_for(91.0 - fleet.sim_time_s)
     st = fleet.vehicles[0].state
@@ -47,7 +49,7 @@ def test_low_battery_exercise(autopilot):
 
 
 def test_sar_gps_loss_exercise():
-    fleet = SimFleet.from_exercise(load_exercise("sar_gps_loss"), lockstep=True)
+    fleet = SimFleet.from_exercise(load_exercise("sar_gps_loss"), boot_settle_s=3.0, lockstep=True)
     _fly(fleet)
     fleet.run_for(122.0 - fleet.sim_time_s)
     assert fleet.vehicles[0].state.mode == "AUTO.LAND"
@@ -55,7 +57,7 @@ def test_sar_gps_loss_exercise():
 
 
 def test_link_loss_exercise():
-    fleet = SimFleet.from_exercise(load_exercise("link_loss"), lockstep=True)
+    fleet = SimFleet.from_exercise(load_exercise("link_loss"), boot_settle_s=3.0, lockstep=True)
     _fly(fleet)
     for _ in range(int((60.0 - fleet.sim_time_s) / fleet.dt_s)):
         for v in fleet.vehicles:

@@ -25,7 +25,7 @@ def run(vm: VehicleModel, seconds: float, until=None) -> float:  # type: ignore[
 
 
 def airborne(autopilot: str, alt_m: float = 30.0) -> VehicleModel:
-    vm = VehicleModel(1, autopilot, HOME, seed=1)
+    vm = VehicleModel(1, autopilot, HOME, seed=1, boot_settle_s=3.0)
     run(vm, 4.0)  # GPS fix
     if autopilot == "px4":
         assert vm.arm() == RESULT_ACCEPTED
@@ -165,7 +165,9 @@ def test_ardupilot_gcs_failsafe_only_counts_its_gcs():
 
 # ------------------------------------------------------------------ GPS
 def _fleet_model(autopilot: str) -> tuple[SimFleet, VehicleModel]:
-    fleet = SimFleet(n_vehicles=1, autopilot=autopilot, home=HOME, lockstep=True, seed=3)
+    fleet = SimFleet(
+        boot_settle_s=3.0, n_vehicles=1, autopilot=autopilot, home=HOME, lockstep=True, seed=3
+    )
     return fleet, fleet.vehicles[0].model
 
 
@@ -211,7 +213,7 @@ def test_gps_loss_in_mission_lands_and_drifts(autopilot):
 
 @pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
 def test_no_gps_blocks_arming_and_position_modes(autopilot):
-    vm = VehicleModel(1, autopilot, HOME)
+    vm = VehicleModel(1, autopilot, HOME, boot_settle_s=3.0)
     run(vm, 4.0)
     vm.gps.lost_until_s = math.inf
     run(vm, 0.1)
@@ -227,7 +229,7 @@ def test_no_gps_blocks_arming_and_position_modes(autopilot):
 
 # ------------------------------------------------------------------ preflight
 def test_preflight_low_battery_and_missing_mission():
-    vm = VehicleModel(1, "px4", HOME)
+    vm = VehicleModel(1, "px4", HOME, boot_settle_s=3.0)
     run(vm, 4.0)
     vm.battery.soc_offset = 0.95  # 5 % left
     assert vm.arm() == RESULT_DENIED
@@ -236,7 +238,7 @@ def test_preflight_low_battery_and_missing_mission():
     vm.set_param("COM_ARM_MIS_REQ", 1)
     assert vm.arm() == RESULT_DENIED
     assert "Preflight Fail: No valid mission" in vm.statustexts
-    ap = VehicleModel(1, "ardupilot", HOME)
+    ap = VehicleModel(1, "ardupilot", HOME, boot_settle_s=3.0)
     run(ap, 4.0)
     ap.battery.soc_offset = 0.9
     assert ap.arm() == RESULT_FAILED

@@ -91,7 +91,12 @@ def test_mavsdk_px4_mission(port_offset):
             assert not await tel.in_air()
 
     with SimFleet(
-        n_vehicles=1, autopilot="px4", home=HOME, speedup=25, port_offset=port_offset
+        boot_settle_s=3.0,
+        n_vehicles=1,
+        autopilot="px4",
+        home=HOME,
+        speedup=25,
+        port_offset=port_offset,
     ) as fleet:
         # at 25x a loaded machine can take > 10 simulated s between arm and start: PX4 would
         # disarm (COM_DISARM_PRFLT) exactly as real SITL does, so give the script more time
@@ -173,7 +178,12 @@ def test_mavsdk_mission_raw(autopilot, port_offset):
             assert not await tel.armed()
 
     with SimFleet(
-        n_vehicles=1, autopilot=autopilot, home=HOME, speedup=20, port_offset=port_offset
+        boot_settle_s=3.0,
+        n_vehicles=1,
+        autopilot=autopilot,
+        home=HOME,
+        speedup=20,
+        port_offset=port_offset,
     ) as fleet:
         fleet.vehicles[0].set_param(
             "DISARM_DELAY" if autopilot == "ardupilot" else "COM_DISARM_PRFLT",

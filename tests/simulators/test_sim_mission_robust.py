@@ -40,7 +40,7 @@ class Bench:
     """A GCS codec wired to one link of a simulated vehicle; no sockets, simulated time."""
 
     def __init__(self, autopilot: str, sysid: int = 255) -> None:
-        self.vm = VehicleModel(1, autopilot, HOME, 0)
+        self.vm = VehicleModel(1, autopilot, HOME, 0, boot_settle_s=3.0)
         self.server = VehicleServer(self.vm)  # its timers follow the simulated clock ...
         self.server.wall_clock_s = self.server.clock_s  # ... and so does "the GCS" here
         self.out: list[bytes] = []

@@ -29,7 +29,9 @@ def wp(seq_lat: float, alt: float = 20.0, **kw) -> mi.MissionItem:  # type: igno
 
 @pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
 def test_mission_errors_fence_rally_clear(autopilot, port_offset, gcs_factory):
-    with SimFleet(autopilot=autopilot, home=HOME, speedup=20, port_offset=port_offset) as fleet:
+    with SimFleet(
+        boot_settle_s=3.0, autopilot=autopilot, home=HOME, speedup=20, port_offset=port_offset
+    ) as fleet:
         g = gcs_factory(url_for(fleet))
         g.recv("HEARTBEAT")
         # too many items
@@ -89,7 +91,11 @@ def test_mission_errors_fence_rally_clear(autopilot, port_offset, gcs_factory):
 def test_parameters_px4_bytewise_and_ardupilot_cast(port_offset, gcs_factory):
     for k, autopilot in enumerate(("px4", "ardupilot")):
         with SimFleet(
-            autopilot=autopilot, home=HOME, speedup=20, port_offset=port_offset + 10 * k
+            boot_settle_s=3.0,
+            autopilot=autopilot,
+            home=HOME,
+            speedup=20,
+            port_offset=port_offset + 10 * k,
         ) as fleet:
             g = gcs_factory(url_for(fleet))
             g.recv("HEARTBEAT")
@@ -122,7 +128,9 @@ def test_parameters_px4_bytewise_and_ardupilot_cast(port_offset, gcs_factory):
 
 @pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
 def test_message_interval_request_message_and_capabilities(autopilot, port_offset, gcs_factory):
-    with SimFleet(autopilot=autopilot, home=HOME, speedup=10, port_offset=port_offset) as fleet:
+    with SimFleet(
+        boot_settle_s=3.0, autopilot=autopilot, home=HOME, speedup=10, port_offset=port_offset
+    ) as fleet:
         g = gcs_factory(url_for(fleet))
         g.recv("HEARTBEAT")
         assert (
@@ -149,7 +157,9 @@ def test_message_interval_request_message_and_capabilities(autopilot, port_offse
 
 
 def test_commands_takeoff_reposition_land_ardupilot(port_offset, gcs_factory):
-    with SimFleet(autopilot="ardupilot", home=HOME, speedup=20, port_offset=port_offset) as fleet:
+    with SimFleet(
+        boot_settle_s=3.0, autopilot="ardupilot", home=HOME, speedup=20, port_offset=port_offset
+    ) as fleet:
         g = gcs_factory(url_for(fleet))
         g.recv("HEARTBEAT")
         g.m.mav.request_data_stream_send(1, 1, 0, 4, 1)
@@ -186,7 +196,9 @@ def test_commands_takeoff_reposition_land_ardupilot(port_offset, gcs_factory):
 
 def test_signing_rejects_unsigned_commands(port_offset, gcs_factory):
     key = bytes(range(32))
-    with SimFleet(autopilot="px4", home=HOME, speedup=10, port_offset=port_offset) as fleet:
+    with SimFleet(
+        boot_settle_s=3.0, autopilot="px4", home=HOME, speedup=10, port_offset=port_offset
+    ) as fleet:
         fleet.vehicles[0].set_signing_key(key)
         g = gcs_factory(url_for(fleet))
         hb = g.recv("HEARTBEAT")
@@ -210,7 +222,9 @@ def test_signing_rejects_unsigned_commands(port_offset, gcs_factory):
 
 
 def test_link_faults_loss_corruption_duplication(port_offset, gcs_factory):
-    with SimFleet(autopilot="px4", home=HOME, speedup=40, port_offset=port_offset, seed=5) as fleet:
+    with SimFleet(
+        boot_settle_s=3.0, autopilot="px4", home=HOME, speedup=40, port_offset=port_offset, seed=5
+    ) as fleet:
         g = gcs_factory(url_for(fleet))
         g.recv("HEARTBEAT")
         g.command(mav.MAV_CMD_SET_MESSAGE_INTERVAL, mav.MAVLINK_MSG_ID_ATTITUDE, -1)
@@ -244,7 +258,9 @@ def test_link_faults_loss_corruption_duplication(port_offset, gcs_factory):
 
 
 def test_gcs_link_loss_over_sockets_triggers_rtl(port_offset, gcs_factory):
-    with SimFleet(autopilot="px4", home=HOME, speedup=4, port_offset=port_offset) as fleet:
+    with SimFleet(
+        boot_settle_s=3.0, autopilot="px4", home=HOME, speedup=4, port_offset=port_offset
+    ) as fleet:
         v = fleet.vehicles[0]
         v.set_param("NAV_DLL_ACT", 2)
         g = gcs_factory(url_for(fleet))
@@ -260,7 +276,9 @@ def test_gcs_link_loss_over_sockets_triggers_rtl(port_offset, gcs_factory):
 
 
 def test_reboot_resets_streams_keeps_mission_ardupilot(port_offset, gcs_factory):
-    with SimFleet(autopilot="ardupilot", home=HOME, speedup=10, port_offset=port_offset) as fleet:
+    with SimFleet(
+        boot_settle_s=3.0, autopilot="ardupilot", home=HOME, speedup=10, port_offset=port_offset
+    ) as fleet:
         g = gcs_factory(url_for(fleet))
         g.recv("HEARTBEAT")
         g.m.mav.request_data_stream_send(1, 1, 0, 4, 1)
@@ -279,7 +297,9 @@ def test_reboot_resets_streams_keeps_mission_ardupilot(port_offset, gcs_factory)
         assert g.recv("SYSTEM_TIME").time_boot_ms < 10_000  # boot clock restarted
         assert fleet.vehicles[0].state.mission_count == 2
         # fault-injected reboot of a PX4 vehicle: silent, then heartbeats again, disarmed
-    with SimFleet(autopilot="px4", home=HOME, speedup=10, port_offset=port_offset + 50) as fleet:
+    with SimFleet(
+        boot_settle_s=3.0, autopilot="px4", home=HOME, speedup=10, port_offset=port_offset + 50
+    ) as fleet:
         g = gcs_factory(url_for(fleet))
         g.recv("HEARTBEAT")
         fleet.vehicles[0].inject(Reboot())
@@ -292,7 +312,12 @@ def test_reboot_resets_streams_keeps_mission_ardupilot(port_offset, gcs_factory)
 
 def test_px4_ports_and_tcp_reconnect(port_offset):
     with SimFleet(
-        n_vehicles=3, autopilot="px4", home=HOME, speedup=5, port_offset=port_offset
+        boot_settle_s=3.0,
+        n_vehicles=3,
+        autopilot="px4",
+        home=HOME,
+        speedup=5,
+        port_offset=port_offset,
     ) as fleet:
         p = fleet.ports(2)
         assert p == {
@@ -313,7 +338,12 @@ def test_px4_ports_and_tcp_reconnect(port_offset):
         finally:
             gcs.close()
     with SimFleet(
-        n_vehicles=2, autopilot="ardupilot", home=HOME, speedup=5, port_offset=port_offset
+        boot_settle_s=3.0,
+        n_vehicles=2,
+        autopilot="ardupilot",
+        home=HOME,
+        speedup=5,
+        port_offset=port_offset,
     ) as fleet:
         assert fleet.ports(1)["tcp"] == 5770 + port_offset
         for _ in range(2):  # one client at a time, reconnects served
@@ -323,7 +353,9 @@ def test_px4_ports_and_tcp_reconnect(port_offset):
 
 
 def test_px4_camera_home_speed_commands(port_offset, gcs_factory):
-    with SimFleet(autopilot="px4", home=HOME, speedup=20, port_offset=port_offset) as fleet:
+    with SimFleet(
+        boot_settle_s=3.0, autopilot="px4", home=HOME, speedup=20, port_offset=port_offset
+    ) as fleet:
         g = gcs_factory(url_for(fleet))
         g.recv("GPS_RAW_INT", lambda m: m.fix_type >= 3)
         assert g.command(mav.MAV_CMD_MISSION_START) == mav.MAV_RESULT_DENIED  # no mission

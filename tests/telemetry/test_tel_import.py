@@ -184,6 +184,7 @@ def test_corrupted_copies_report_offset(name: str, shared_data: Path, tmp_path: 
     assert at is not None
     with open_store(tmp_path / "c.db") as store:
         (r,) = import_files(store, [tmp_path / name])
+    with open_store(tmp_path / "clean.db") as store:
         clean = import_file(store, shared_data / "logs" / name)
     assert r.error is None
     bad = [i for i in r.issues if "garbage" in i.message or "bad" in i.message]

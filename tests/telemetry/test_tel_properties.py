@@ -82,6 +82,9 @@ _ULG = (SAMPLE / "ulg_pyulog_sample_log_small.ulg").read_bytes()[:150_000]
     ),
     cut=st.integers(2000, 150_000),
 )
+# the example that failed on a fresh machine: an FMTU record whose multiplier ids lost their end
+# (pymavlink's DFReader raised IndexError in set_mult_ids; the reader no longer uses it)
+@example(which="bin", edits=[(18054, b"\x00")], cut=150_000)
 def test_dataflash_and_ulog_readers_survive_damage(
     tmp_path_factory, which: str, edits: list[tuple[int, bytes]], cut: int
 ) -> None:  # type: ignore[no-untyped-def]
@@ -93,6 +96,107 @@ def test_dataflash_and_ulog_readers_survive_damage(
     data = data[:cut]
     path = tmp_path_factory.mktemp("fz") / f"damaged.{which}"
     path.write_bytes(bytes(data))
-    content = read_log(path, bytes(data))  # never raises on damage inside a readable file
+    from dronekit_plzen.errors import BadInputError
+
+    try:
+        content = read_log(path, bytes(data))  # never raises on damage inside a readable file
+    except BadInputError as exc:  # … and only this when no record at all is left
+        assert "no valid record" in str(exc)
+        return
     for issue in content.issues:
         assert 0 <= issue.offset <= len(data)
+    for track in content.tracks:
+        t = track.columns["t_s"]
+        assert all(v.size == t.size for v in track.columns.values())
+
+
+#: the FMT, FMTU, UNIT and MULT records of the sample .bin lie in its first 20 kB
+_FMT_REGION = 20_000
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    edits=st.lists(
+        st.tuples(st.integers(0, _FMT_REGION), st.binary(min_size=1, max_size=16)),
+        min_size=1,
+        max_size=8,
+    ),
+)
+@example(edits=[(18054, b"\x00")])  # FMTU multiplier ids cut short (DFReader: IndexError)
+def test_dataflash_reader_survives_damaged_format_records(
+    tmp_path_factory, edits: list[tuple[int, bytes]]
+) -> None:  # type: ignore[no-untyped-def]
+    """Damage aimed at the format definitions: the reader never raises, keeps the records
+    whose FMT is intact, and every value it returns belongs to a declared column."""
+    from telemetry.dataflash import read_binary
+
+    data = bytearray(_BIN)
+    for at, junk in edits:
+        data[at : at + len(junk)] = junk
+    recs = read_binary(bytes(data))
+    for name, rows in recs.rows.items():
+        fmt = recs.formats[name]
+        assert all(set(values) == set(fmt.columns) for _t, values in rows)
+    path = tmp_path_factory.mktemp("fmt") / "damaged.bin"
+    path.write_bytes(bytes(data))
+    read_log_or_bad_input(path, bytes(data))
+
+
+_TEXT_LINES = [
+    "FMT, 128, 89, FMT, BBnNZ, Type,Length,Name,Format,Columns",
+    "FMT, 130, 45, GPS, BIHBcLLeeEefI, Status,TimeMS,Week,NSats,HDop,Lat,Lng,RelAlt,Alt,Spd,"
+    "GCrs,VZ,T",
+    "FMT, 131, 23, CURR, IhIhhhf, TimeMS,ThrOut,ThrInt,Volt,Curr,Vcc,CurrTot",
+    "FMT, 132, 5, MODE, Mh, Mode,ThrCrs",
+    "FMT, 133, 4, EV, B, Id",
+    *(
+        f"GPS, 3, {130040000 + 200 * k}, 1769, 10, 1.2, {49.7 + k * 1e-5:.7f}, 13.37, "
+        f"{k * 0.1:.2f}, {300 + k * 0.1:.2f}, 1.0, 90.0, 0.0, {100000 + 200 * k}"
+        for k in range(40)
+    ),
+    "CURR, 100000, 0, 0, 1230, 450, 5000, 12.5",
+    "MODE, LOITER, 0",
+    "EV, 10",
+]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    edits=st.lists(
+        st.tuples(
+            st.integers(0, len(_TEXT_LINES) - 1),
+            st.text(alphabet=st.characters(codec="utf-8"), max_size=40),
+        ),
+        max_size=6,
+    ),
+    crlf=st.booleans(),
+)
+def test_dataflash_text_reader_survives_damaged_lines(
+    edits: list[tuple[int, str]], crlf: bool
+) -> None:
+    from telemetry.dataflash import read_text
+
+    lines = list(_TEXT_LINES)
+    for at, text in edits:
+        lines[at] = text
+    data = ("\r\n" if crlf else "\n").join(lines).encode("utf-8", "surrogatepass")
+    recs = read_text(data)  # never raises
+    assert recs.records <= len(lines)
+    for issue in recs.issues:
+        assert 0 <= issue.offset <= len(data)
+    read_log_or_bad_input(Path("damaged.log"), data)
+
+
+def read_log_or_bad_input(path: Path, data: bytes) -> None:
+    """``read_log`` returns content, or refuses a file with no valid record: nothing else."""
+    from dronekit_plzen.errors import BadInputError
+    from telemetry.logreaders import read_log
+
+    try:
+        content = read_log(path, data)
+    except BadInputError as exc:
+        assert "no valid record" in str(exc)
+        return
+    for track in content.tracks:
+        n = track.columns["t_s"].size
+        assert all(v.size == n for v in track.columns.values())

@@ -271,8 +271,12 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         text=True,
         cwd=REPO,
     )
-    assert p.returncode == 1 and "Traceback" not in p.stderr + p.stdout
-    assert "offset 16" in p.stdout and "none.tlog" in p.stdout
+    # a ULog header with no valid record after it, and a missing file: both bad input (exit 2),
+    # each named on its own line
+    assert p.returncode == 2 and "Traceback" not in p.stderr + p.stdout
+    lines = p.stdout.splitlines()
+    assert len(lines) == 2
+    assert "bad.ulg: not a PX4 ULog file" in lines[0] and "none.tlog: no such file" in lines[1]
 
 
 def test_cli_flights_show_deployments_list_and_export(db: Path, tmp_path: Path) -> None:

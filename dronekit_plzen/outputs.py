@@ -1,0 +1,315 @@
+"""Writing output files safely: check the path first, write to a temporary file, rename.
+
+Every command that writes a file (a GeoTIFF, a LAZ, a report, a plan) goes through this module so
+that the user gets the same behaviour everywhere:
+
+* the path is checked **before** any work starts (:func:`check_output_path`): its directory
+  exists and is a directory, the target is not a directory or a device, the extension fits the
+  format (``-o dsm.png`` for a GeoTIFF is bad input), and an existing file is refused when the
+  command promises not to overwrite;
+* the data go to a temporary file in the same directory, renamed over the target with
+  :func:`os.replace` only when the writer succeeded (:func:`atomic_output`); on any failure the
+  temporary file is removed, so no partial output is ever left that looks complete;
+* an :class:`OSError` becomes one clear error naming the path and the reason
+  (:func:`output_error`): a path the user got wrong (no such directory, permission denied,
+  read-only file system, a directory) is :class:`~dronekit_plzen.errors.BadInputError` (exit 2);
+  a full disk or an I/O error is :class:`~dronekit_plzen.errors.StorageError` (exit 1).
+
+Example::
+
+    from dronekit_plzen.outputs import atomic_output, check_output_path
+
+    target = check_output_path("dsm.tif", suffixes=(".tif", ".tiff"))   # before the work
+    grid = compute_the_dsm()
+    with atomic_output(target) as tmp:          # tmp is a real file name: rasterio/laspy need one
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(grid, 1)
+    # here dsm.tif exists and is complete; had the block raised, neither it nor tmp would
+
+This module is in the core layer: it imports only the standard library and
+:mod:`dronekit_plzen.errors` / :mod:`dronekit_plzen.i18n`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import tempfile
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from dronekit_plzen.errors import BadInputError, DronekitPlzenError, StorageError
+from dronekit_plzen.i18n import _
+
+#: errno values that mean "the user gave a path that cannot be written": bad input (exit 2)
+_USER_ERRNOS = frozenset(
+    {
+        errno.ENOENT,
+        errno.ENOTDIR,
+        errno.EISDIR,
+        errno.EACCES,
+        errno.EPERM,
+        errno.EROFS,
+        errno.ENAMETOOLONG,
+        errno.EEXIST,
+        errno.ELOOP,
+        errno.EINVAL,
+        errno.EXDEV,
+    }
+)
+
+
+def _reason(code: int | None) -> str:
+    """A short, translated reason for an errno (falls back to the C library's text)."""
+    reasons = {
+        errno.ENOENT: _("the directory does not exist or does not accept new files"),
+        errno.ENOTDIR: _("a part of the path is not a directory"),
+        errno.EISDIR: _("it is a directory"),
+        errno.EACCES: _("permission denied"),
+        errno.EPERM: _("permission denied"),
+        errno.EROFS: _("read-only file system"),
+        errno.ENOSPC: _("no space left on the device"),
+        errno.EDQUOT: _("disk quota exceeded"),
+        errno.EFBIG: _("the file is too large for the file system or the size limit"),
+        errno.EIO: _("input/output error"),
+        errno.ENAMETOOLONG: _("the file name is too long"),
+    }
+    if code in reasons:
+        return reasons[code]
+    return os.strerror(code) if code else _("unknown error")
+
+
+def output_error(path: str | os.PathLike[str], exc: OSError) -> DronekitPlzenError:
+    """The toolkit error for an :class:`OSError` raised while writing ``path``.
+
+    A path the user got wrong gives :class:`BadInputError` (exit 2); a full disk, a quota, an
+    I/O error give :class:`StorageError` (exit 1). The message is ``cannot write <path>: <reason>``.
+
+    >>> import errno
+    >>> e = output_error("/data/dsm.tif", OSError(errno.ENOSPC, "No space left on device"))
+    >>> type(e).__name__, str(e)
+    ('StorageError', 'cannot write /data/dsm.tif: no space left on the device')
+    >>> type(output_error("/x.tif", PermissionError(errno.EACCES, "denied"))).__name__
+    'BadInputError'
+    """
+    message = _("cannot write {path}: {reason}").format(
+        path=os.fspath(path), reason=_reason(exc.errno)
+    )
+    cls: type[DronekitPlzenError] = BadInputError if exc.errno in _USER_ERRNOS else StorageError
+    return cls(message)
+
+
+def _bad(path: Path, reason: str) -> BadInputError:
+    return BadInputError(_("cannot write {path}: {reason}").format(path=path, reason=reason))
+
+
+def check_output_path(
+    path: str | os.PathLike[str],
+    *,
+    suffixes: Iterable[str] = (),
+    overwrite: bool = True,
+) -> Path:
+    """Check that ``path`` can take an output file, before any work starts; return it as a Path.
+
+    Parameters
+    ----------
+    path
+        The output file the user asked for.
+    suffixes
+        Accepted extensions, lower case with the dot (``(".tif", ".tiff")``); empty accepts any.
+    overwrite
+        When False an existing file is refused (the command promises not to overwrite it).
+
+    Raises
+    ------
+    BadInputError
+        Naming the path and the reason: wrong extension, no such directory, the parent is not a
+        directory or is not writable, the target is a directory or not a regular file, or it
+        exists and ``overwrite`` is False.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> check_output_path(d / "dsm.tif", suffixes=(".tif", ".tiff")).name
+    'dsm.tif'
+    >>> check_output_path(d / "dsm.png", suffixes=(".tif", ".tiff"))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    dronekit_plzen.errors.BadInputError: cannot write .../dsm.png: the extension must be .tif ...
+    """
+    raw = os.fspath(path)
+    if not raw or not raw.strip():
+        raise BadInputError(_("the output path is empty"))
+    target = Path(raw)
+    if target.is_dir():
+        raise _bad(target, _("it is a directory"))
+    allowed = tuple(s.lower() for s in suffixes)
+    if allowed and not target.name.lower().endswith(allowed):
+        raise _bad(
+            target,
+            _("the extension must be {suffixes}").format(suffixes=_(" or ").join(allowed)),
+        )
+    parent = target.parent
+    try:
+        st_parent = os.stat(parent)
+    except OSError as exc:
+        if exc.errno == errno.ENOENT:
+            raise _bad(
+                target, _("directory {parent} does not exist").format(parent=parent)
+            ) from exc
+        raise output_error(target, exc) from exc
+    if not stat.S_ISDIR(st_parent.st_mode):
+        raise _bad(target, _("{parent} is not a directory").format(parent=parent))
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise _bad(target, _("permission denied"))
+    try:  # root passes os.access everywhere: only creating a file tells (/proc, read-only mounts)
+        fd, probe = tempfile.mkstemp(prefix=".dkp-probe-", dir=parent)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise output_error(target, exc) from exc
+    try:
+        st_target = os.stat(target)
+    except FileNotFoundError:
+        return target
+    except OSError as exc:
+        raise output_error(target, exc) from exc
+    if stat.S_ISDIR(st_target.st_mode):
+        raise _bad(target, _("it is a directory"))
+    if not stat.S_ISREG(st_target.st_mode):
+        raise _bad(target, _("it is not a regular file"))
+    if not overwrite:
+        raise _bad(target, _("the file exists (give --overwrite to replace it)"))
+    return target
+
+
+@contextlib.contextmanager
+def atomic_output(
+    path: str | os.PathLike[str],
+    *,
+    suffixes: Iterable[str] = (),
+    overwrite: bool = True,
+) -> Iterator[Path]:
+    """Yield a temporary file name beside ``path``; rename it to ``path`` if the block succeeds.
+
+    The path is checked with :func:`check_output_path` first. The temporary file is created in the
+    same directory (so the final :func:`os.replace` is atomic) with a hidden ``.<name>.*.part``
+    name and removed on any failure, including ``KeyboardInterrupt``. An :class:`OSError` raised
+    in the block or by the rename becomes :func:`output_error`; errors of the toolkit pass
+    through unchanged. The finished file gets the ordinary permissions (``0666 & ~umask``).
+
+    Writers that need a file name (rasterio, laspy) open the yielded path themselves; for text,
+    see :func:`write_text`.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> with atomic_output(d / "a.txt") as tmp:
+    ...     _ = tmp.write_text("hello")
+    >>> (d / "a.txt").read_text(), sorted(p.name for p in d.iterdir())
+    ('hello', ['a.txt'])
+    """
+    target = check_output_path(path, suffixes=suffixes, overwrite=overwrite)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent)
+    except OSError as exc:
+        raise output_error(target, exc) from exc
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        try:
+            yield tmp_path
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; outputs are ordinary files
+            os.replace(tmp_path, target)
+        except OSError as exc:
+            raise output_error(target, exc) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            tmp_path.unlink()
+
+
+def prepare_output_dir(path: str | os.PathLike[str]) -> Path:
+    """Create the output directory ``path`` (and its parents) if needed; return it.
+
+    An existing file in its place, a parent that is a file, no permission or a read-only file
+    system give :class:`BadInputError` naming the path (``cannot write <path>: <reason>``).
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> prepare_output_dir(d / "a" / "b").is_dir()
+    True
+    """
+    raw = os.fspath(path)
+    if not raw or not raw.strip():
+        raise BadInputError(_("the output path is empty"))
+    target = Path(raw)
+    if target.exists() and not target.is_dir():
+        raise _bad(target, _("it exists and is not a directory"))
+    try:
+        target.mkdir(parents=True, exist_ok=True)
+    except FileExistsError as exc:  # a parent is a file
+        raise _bad(target, _("a part of the path is not a directory")) from exc
+    except OSError as exc:
+        raise output_error(target, exc) from exc
+    if not os.access(target, os.W_OK | os.X_OK):
+        raise _bad(target, _("permission denied"))
+    return target
+
+
+def write_text(
+    path: str | os.PathLike[str],
+    text: str,
+    *,
+    suffixes: Iterable[str] = (),
+    overwrite: bool = True,
+    encoding: str = "utf-8",
+) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_output`); return the path.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> write_text(d / "plan.json", "{}", suffixes=(".json",)).read_text()
+    '{}'
+    """
+    target = Path(path)
+    with (
+        atomic_output(target, suffixes=suffixes, overwrite=overwrite) as tmp,
+        open(tmp, "w", encoding=encoding, newline="") as fh,
+    ):
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return target
+
+
+def write_bytes(
+    path: str | os.PathLike[str],
+    data: bytes,
+    *,
+    suffixes: Iterable[str] = (),
+    overwrite: bool = True,
+) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_output`); return the path."""
+    target = Path(path)
+    with (
+        atomic_output(target, suffixes=suffixes, overwrite=overwrite) as tmp,
+        open(tmp, "wb") as fh,
+    ):
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    return target
+
+
+__all__ = [
+    "atomic_output",
+    "check_output_path",
+    "output_error",
+    "prepare_output_dir",
+    "write_bytes",
+    "write_text",
+]

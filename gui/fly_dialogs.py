@@ -1,0 +1,155 @@
+"""The fly panel's confirmations: the pre-flight summary before a fleet start, and quitting.
+
+Both are ordinary modal dialogs built from plain rows (:class:`PreflightRow`), so a test drives
+the real widgets: it finds the active modal dialog and presses its buttons.
+"""
+
+from __future__ import annotations
+
+from PyQt5.QtCore import Qt
+from PyQt5.QtGui import QColor
+from PyQt5.QtWidgets import (
+    QAbstractButton,
+    QDialog,
+    QDialogButtonBox,
+    QHeaderView,
+    QLabel,
+    QMessageBox,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dronekit_plzen.i18n import _, ngettext
+from gui.fly_sorties import COLUMNS, PreflightRow
+from gui.qtutil import must
+
+RED = "#c62828"
+
+
+class PreflightDialog(QDialog):
+    """ "Arm and start all": what each vehicle is about to do, confirmed explicitly."""
+
+    def __init__(self, rows: list[PreflightRow], parent: QWidget | None = None):
+        super().__init__(parent)
+        self.setObjectName("preflightDialog")
+        self.setWindowTitle(_("Arm and start all — pre-flight check"))
+        self.rows = rows
+        lay = QVBoxLayout(self)
+        n = len(rows)
+        head = QLabel(
+            ngettext(
+                "Arm and start the mission on {n} vehicle? Check each line.",
+                "Arm and start the missions on {n} vehicles? Check each line.",
+                n,
+            ).format(n=n)
+        )
+        head.setWordWrap(True)
+        lay.addWidget(head)
+        self.table = QTableWidget(n, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(
+            [
+                _("Vehicle"),
+                _("Validation"),
+                _("Sortie"),
+                _("GPS"),
+                _("Battery"),
+                _("Link"),
+                _("Geofence"),
+            ]
+        )
+        must(self.table.verticalHeader()).setVisible(False)
+        header = must(self.table.horizontalHeader())
+        header.setSectionResizeMode(QHeaderView.ResizeToContents)
+        header.setStretchLastSection(True)
+        self.table.setEditTriggers(QTableWidget.NoEditTriggers)
+        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+        self.table.setSelectionMode(QTableWidget.NoSelection)
+        for r, row in enumerate(rows):
+            for c, name in enumerate(COLUMNS):
+                value = str(getattr(row, name))
+                item = QTableWidgetItem(value)
+                if name in row.problems:
+                    item.setForeground(QColor(RED))
+                self.table.setItem(r, c, item)
+        self.table.resizeColumnsToContents()
+        self.table.resizeRowsToContents()
+        rows_h = sum(self.table.rowHeight(r) for r in range(n))
+        self.table.setMaximumHeight(rows_h + must(self.table.horizontalHeader()).height() + 6)
+        lay.addWidget(self.table)
+        warn_n = sum(1 for r in rows if r.problems)
+        self.warning = QLabel(
+            ngettext(
+                "{n} vehicle is not ready (red): it will probably refuse to arm.",
+                "{n} vehicles are not ready (red): they will probably refuse to arm.",
+                warn_n,
+            ).format(n=warn_n)
+            if warn_n
+            else _("All vehicles look ready.")
+        )
+        self.warning.setWordWrap(True)
+        if warn_n:
+            self.warning.setStyleSheet(f"color: {RED}; font-weight: bold")
+        lay.addWidget(self.warning)
+        self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
+        self.start_button = must(self.buttons.button(QDialogButtonBox.Ok))
+        self.start_button.setText(_("Arm and start"))
+        self.start_button.setAutoDefault(False)
+        self.start_button.setDefault(False)
+        self.cancel_button = must(self.buttons.button(QDialogButtonBox.Cancel))
+        self.cancel_button.setText(_("Cancel"))
+        self.cancel_button.setDefault(True)  # Enter never launches a fleet by accident
+        self.buttons.accepted.connect(self.accept)
+        self.buttons.rejected.connect(self.reject)
+        lay.addWidget(self.buttons)
+        width = sum(self.table.columnWidth(c) for c in range(len(COLUMNS))) + 60
+        self.resize(max(560, min(width, 1100)), self.sizeHint().height())
+
+
+class QuitDialog(QMessageBox):
+    """Quitting (or disconnecting) with vehicles in the air: return them (the default), leave
+    them, or stay."""
+
+    RTL, LEAVE, CANCEL = "rtl", "leave", "cancel"
+
+    def __init__(
+        self, sysids: list[int], parent: QWidget | None = None, *, disconnect: bool = False
+    ):
+        super().__init__(parent)
+        self.setObjectName("quitDialog")
+        self.setIcon(QMessageBox.Warning)
+        self.setWindowTitle(_("Vehicles are airborne"))
+        names = ", ".join(str(s) for s in sysids)
+        n = len(sysids)
+        if disconnect:
+            text = ngettext(
+                "Vehicle {names} is airborne. Return it to launch before disconnecting?",
+                "Vehicles {names} are airborne. Return them to launch before disconnecting?",
+                n,
+            )
+            rtl, leave = _("RTL all and disconnect"), _("Disconnect, leave them flying")
+        else:
+            text = ngettext(
+                "Vehicle {names} is airborne. Return it to launch before quitting?",
+                "Vehicles {names} are airborne. Return them to launch before quitting?",
+                n,
+            )
+            rtl, leave = _("RTL all and quit"), _("Quit, leave them flying")
+        self.setText(text.format(names=names))
+        self.setInformativeText(
+            _("Going without RTL leaves them flying with no ground station watching.")
+        )
+        self.rtl_button = self.addButton(rtl, QMessageBox.AcceptRole)
+        self.leave_button = self.addButton(leave, QMessageBox.DestructiveRole)
+        self.cancel_button = self.addButton(_("Cancel"), QMessageBox.RejectRole)
+        self.setDefaultButton(self.rtl_button)
+        self.setEscapeButton(self.cancel_button)
+
+    def choice(self) -> str:
+        clicked: QAbstractButton | None = self.clickedButton()
+        if clicked is self.rtl_button:
+            return self.RTL
+        if clicked is self.leave_button:
+            return self.LEAVE
+        return self.CANCEL

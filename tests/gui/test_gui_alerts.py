@@ -1,0 +1,79 @@
+"""Alert rules on plain vehicle snapshots: edges, not levels; a commanded return is no failsafe."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from dronekit_plzen.i18n import set_language
+from gui.fly_alerts import AlertMonitor
+from gui.models import VehicleView
+
+V = VehicleView(
+    sysid=3,
+    mode="AUTO.MISSION",
+    armed=True,
+    lon=13.398,
+    lat=49.8,
+    battery_pct=80.0,
+    heartbeat_age_s=0.2,
+    mission_seq=4,
+    mission_count=20,
+)
+
+
+def _keys(alerts: list) -> list[tuple[str, bool]]:  # type: ignore[type-arg]
+    return [(a.key, a.clear) for a in alerts]
+
+
+def test_link_loss_is_reported_once_with_a_sound_and_cleared_when_back() -> None:
+    set_language("en")
+    mon = AlertMonitor(link_loss_s=30.0, link_warn_s=3.0)
+    assert mon.update([V]) == []
+    drop = mon.update([replace(V, heartbeat_age_s=5.0)])
+    assert _keys(drop) == [("drop-3", False)] and not drop[0].banner
+    assert mon.update([replace(V, heartbeat_age_s=12.0)]) == []  # no repeat while it lasts
+    lost = mon.update([replace(V, heartbeat_age_s=31.0)])
+    assert _keys(lost) == [("link-3", False)] and lost[0].sound and lost[0].banner
+    assert "NO LINK for 31 s" in lost[0].text and "49.80000, 13.39800" in lost[0].text
+    assert mon.update([replace(V, heartbeat_age_s=40.0)]) == []
+    back = mon.update([V])
+    assert _keys(back) == [("drop-3", False), ("link-3", True)]
+
+
+def test_failsafe_is_a_return_the_pilot_did_not_command() -> None:
+    set_language("en")
+    mon = AlertMonitor()
+    mon.update([V])
+    fs = mon.update([replace(V, mode="AUTO.RTL")])
+    assert _keys(fs) == [("failsafe-3", False)] and fs[0].sound and "AUTO.RTL" in fs[0].text
+    # the pilot's own RTL is not a failsafe
+    mon.update([V])
+    mon.commanded_return(3)
+    assert mon.update([replace(V, mode="AUTO.RTL")]) == []
+    # nor the mission's own final RTL item
+    mon.update([V])
+    assert mon.update([replace(V, mode="AUTO.RTL", mission_seq=19)]) == []
+
+
+def test_battery_low_then_critical_then_swapped() -> None:
+    set_language("en")
+    mon = AlertMonitor(low_pct=30.0, critical_pct=15.0)
+    mon.update([V])
+    low = mon.update([replace(V, battery_pct=25.0)])
+    assert [(a.key, a.level) for a in low] == [("battery-3", "warning")]
+    assert mon.update([replace(V, battery_pct=24.0)]) == []
+    crit = mon.update([replace(V, battery_pct=9.0)])
+    assert [(a.key, a.level, a.sound) for a in crit] == [("battery-3", "critical", True)]
+    assert _keys(mon.update([replace(V, battery_pct=100.0)])) == [("battery-3", True)]
+
+
+def test_autopilot_warnings_are_banners_and_info_only_log_lines() -> None:
+    set_language("en")
+    mon = AlertMonitor()
+    texts = ((1.0, 6, "Takeoff detected"), (2.0, 4, "Low battery level, return advised"))
+    alerts = mon.update([replace(V, statustexts=texts)])
+    assert [(a.key, a.banner, a.log_text or a.text) for a in alerts] == [
+        ("msg-3", False, "INFO: Takeoff detected"),
+        ("text-3", True, "WARNING: Low battery level, return advised"),
+    ]
+    assert mon.update([replace(V, statustexts=texts)]) == []  # each message once

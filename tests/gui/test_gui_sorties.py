@@ -1,0 +1,58 @@
+"""Resuming an interrupted sortie (pure functions on real mission items)."""
+
+from __future__ import annotations
+
+from dronekit_plzen.mission_items import (
+    CMD_DO_CHANGE_SPEED,
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
+    FRAME_MISSION,
+    MissionItem,
+)
+from gui.clearance import SortieView, resume_sortie
+from missions.model import Mission
+
+CAM_TRIGG_DIST = 206
+
+
+def _sortie() -> SortieView:
+    wp = [
+        MissionItem(command=CMD_NAV_WAYPOINT, lat_deg=49.8 + k * 1e-4, lon_deg=13.4, alt_m=40.0)
+        for k in range(8)
+    ]
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, lat_deg=49.8, lon_deg=13.4, alt_m=40.0),  # 0
+        MissionItem(command=CMD_DO_CHANGE_SPEED, frame=FRAME_MISSION, param2=8.0),  # 1
+        wp[0],  # 2
+        MissionItem(command=CAM_TRIGG_DIST, frame=FRAME_MISSION, param1=20.0),  # 3
+        *wp[1:5],  # 4..7
+        MissionItem(command=CMD_DO_CHANGE_SPEED, frame=FRAME_MISSION, param2=6.0),  # 8
+        *wp[5:],  # 9..11
+        MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH, frame=FRAME_MISSION),  # 12
+    ]
+    return SortieView(drone=1, index=2, count=3, mission=Mission(items=items))
+
+
+def test_resume_flies_the_interrupted_leg_again_with_the_settings_in_force() -> None:
+    s = _sortie()
+    assert s.last_waypoint == 11
+    r = resume_sortie(s, 7)  # it was flying from item 6 to item 7
+    items = s.items
+    assert r.items == [items[0], items[1], items[3], *items[6:]]  # take-off, speed, camera
+    assert (r.resumed_from, r.resume_head) == (6, 3)
+    assert r.mission.metadata["resumed_from_item"] == 6
+    assert r.clearance is None  # checked again before it is uploaded
+    # stopped again in the resumed part: the item numbers still count in the planned sortie
+    rr = resume_sortie(r, 6)  # flying to planned item 9, from planned item 7
+    assert rr.resumed_from == 7
+    assert rr.items == [items[0], items[1], items[3], *items[7:]]
+    # a later speed change is carried over too, in flying order
+    late = resume_sortie(s, 10)
+    assert late.items == [items[0], items[1], items[3], items[8], *items[9:]]
+
+
+def test_stopped_before_the_first_leg_flies_the_whole_sortie_again() -> None:
+    s = _sortie()
+    assert resume_sortie(s, 0) is s
+    assert resume_sortie(s, 3) is s

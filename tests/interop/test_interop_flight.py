@@ -1,0 +1,202 @@
+"""Flights on real firmware through the project's three doors: ``fly``, the fleet API, the GUI.
+
+Run by ``make interop`` only (see conftest.py). The observer on the firmware's second MAVLink
+port (pymavlink only) decides whether the vehicle really flew: armed, climbed, reached the
+waypoints (WP A twice: DO_JUMP), landed and disarmed.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import JUMP_TARGET, full_mission, simple_mission
+
+from dronekit_plzen.fleet import Fleet
+from missions.formats import save_mission
+from missions.model import AUTOPILOT_ARDUPILOT, Mission
+from missions.validation import clear_for_flight
+
+FLIGHT_TIMEOUT_S = 420.0
+
+
+def _mission(fw_kind: str, items: list[Any], home: tuple[float, float, float]) -> Mission:
+    lat, lon, alt = home
+    m = Mission(items=list(items), home=(lon, lat, alt))
+    if fw_kind == "arducopter":
+        m.autopilot = AUTOPILOT_ARDUPILOT
+    return m
+
+
+def _wire_seq(fw_kind: str, index: int) -> int:
+    """The firmware's sequence number of the project's item ``index`` (ArduPilot: home at 0)."""
+    return index + (1 if fw_kind == "arducopter" else 0)
+
+
+def _fly_cli(plan: Path, url: str, *extra: str, timeout_s: float = FLIGHT_TIMEOUT_S) -> Any:
+    cmd = [sys.executable, "-m", "dronekit_plzen", "fly", str(plan), "--connect", url, "--json"]
+    cmd += ["--timeout", str(int(timeout_s)), *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s + 60)
+    print(f"$ {' '.join(cmd[2:])}\n-> exit {proc.returncode}")
+    print(proc.stderr[-3000:])
+    return proc
+
+
+def _assert_cli_ok(proc: Any) -> dict[str, Any]:
+    err = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 0, (
+        f"fly exited {proc.returncode}: {err[-1] if err else proc.stderr[-500:]}"
+    )
+    return dict(json.loads(proc.stdout))
+
+
+@pytest.mark.timeout(900)
+def test_fly_cli_full_mission(fw_kind: str, ready: Any, tmp_path: Path) -> None:
+    """``fly`` a .plan with takeoff, waypoints, DO_SET_CAM_TRIGG_DIST, DO_JUMP, loiter, RTL."""
+    home = ready.inst.home
+    items = full_mission(home)
+    plan = save_mission(_mission(fw_kind, items, home), tmp_path / "full.plan")
+    proc = _fly_cli(plan, ready.url)
+    summary = _assert_cli_ok(proc)
+    seen = ready.obs.wait_landed_disarmed(60.0)
+    print(
+        f"{fw_kind}: reached {seen.reached}, modes {seen.modes}, camera events "
+        f"{seen.camera_events}, max alt {seen.max_rel_alt_m:.1f} m, summary {summary}"
+    )
+    assert seen.max_rel_alt_m > 10.0
+    # DO_JUMP: the reached sequence goes back once, to WP A. PX4 reports the last item it
+    # processed (WP A then its DO_SET_CAM_TRIGG_DIST: seq 2), ArduPilot the waypoint itself.
+    back = [b for a, b in zip(seen.reached, seen.reached[1:]) if b < a]
+    target = _wire_seq(fw_kind, JUMP_TARGET)
+    allowed = {target} if fw_kind == "arducopter" else {target, target + 1}
+    assert back, f"no DO_JUMP taken: reached {seen.reached}"
+    assert back[0] in allowed, (
+        f"DO_JUMP went to seq {back[0]}, not WP A (seq {sorted(allowed)}): reached {seen.reached}"
+    )
+    assert max(seen.reached) >= _wire_seq(fw_kind, 5), f"loiter not reached: {seen.reached}"
+
+
+@pytest.mark.timeout(900)
+def test_fly_cli_planner_plan(fw_kind: str, ready: Any, tmp_path: Path) -> None:
+    """``plan expanding-square`` then ``fly`` its .plan: the planner's own output, flown."""
+    lat, lon, _alt = ready.inst.home
+    out = tmp_path / "es"
+    gen = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dronekit_plzen",
+            "plan",
+            "expanding-square",
+            "--datum",
+            f"{lat},{lon}",
+            "--alt-m",
+            "15",
+            "--spacing-m",
+            "12",
+            "--legs",
+            "3",
+            "--out",
+            str(out),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert gen.returncode == 0, gen.stderr[-500:]
+    proc = _fly_cli(out / "expanding-square.plan", ready.url)
+    _assert_cli_ok(proc)
+    seen = ready.obs.wait_landed_disarmed(60.0)
+    assert len(seen.reached) >= 3, f"reached only {seen.reached}"
+
+
+@pytest.mark.timeout(900)
+def test_fly_cli_right_after_boot(fw_kind: str, booted: Any, tmp_path: Path) -> None:
+    """``fly`` started as soon as the firmware boots must wait for ready-to-arm, then fly."""
+    home = booted.inst.home
+    plan = save_mission(_mission(fw_kind, simple_mission(home), home), tmp_path / "s.plan")
+    proc = _fly_cli(plan, booted.url)
+    _assert_cli_ok(proc)
+    booted.obs.wait_landed_disarmed(60.0)
+
+
+def _fly_fleet(fw_kind: str, runs: list[Any]) -> None:
+    urls = [r.url for r in runs]
+    with Fleet.connect(urls) as fleet:
+        vehicles = fleet.wait_vehicles(len(runs), timeout_s=30)
+        assert len(vehicles) == len(runs)
+        plan: dict[Any, Any] = {}
+        for v in vehicles:
+            st = v.wait_for(lambda s: s.home is not None and s.position_known, 30, "home")
+            m = _mission(fw_kind, simple_mission(st.home), st.home)
+            plan[v] = clear_for_flight(
+                m, vehicle_home=st.home, vehicle_position=(st.lat_deg, st.lon_deg)
+            ).sorties[0]
+        _all_ok(fleet.upload(plan), "upload")
+        if fw_kind == "arducopter":
+            _all_ok(fleet.for_each(lambda v: v.set_mode("GUIDED")), "GUIDED")
+            _all_ok(fleet.arm_all(), "arm")
+            _all_ok(fleet.takeoff_all(12.0), "takeoff")
+            for r in runs:
+                r.obs.wait(lambda s: s.rel_alt_m > 8.0, 90, "take-off to 8 m")
+        else:
+            _all_ok(fleet.arm_all(), "arm")
+        _all_ok(fleet.start_all(), "start")
+        for r in runs:
+            r.obs.wait(lambda s: s.rel_alt_m > 8.0, 120, "climb above 8 m")
+        _all_ok(fleet.pause_all(), "pause")
+        time.sleep(3.0)
+        _all_ok(fleet.continue_all(), "continue")
+        for r in runs:
+            r.obs.wait_landed_disarmed(FLIGHT_TIMEOUT_S)
+            print(f"{r.inst.url}: modes {r.obs.seen.modes}, reached {r.obs.seen.reached}")
+
+
+def _all_ok(results: dict[str, Any], what: str) -> None:
+    bad = {k: f"{r.error} (code {r.code})" for k, r in results.items() if not r.ok}
+    assert not bad, f"fleet {what} failed: {bad}"
+
+
+@pytest.mark.timeout(900)
+def test_fleet_api_flight(fw_kind: str, ready: Any) -> None:
+    """Fleet: upload under clearance, arm, (ArduPilot: take off), start, pause, continue, land."""
+    _fly_fleet(fw_kind, [ready])
+
+
+@pytest.mark.timeout(1200)
+def test_two_vehicles_at_once(fw_kind: str, ready_pair: list[Any]) -> None:
+    """Two firmware instances flown by one Fleet at the same time."""
+    _fly_fleet(fw_kind, ready_pair)
+
+
+@pytest.mark.timeout(900)
+def test_gui_backend_flight(fw_kind: str, ready: Any) -> None:
+    """The fly panel's session (no Qt): connect, upload a validated sortie, arm, start, RTL."""
+    from gui.clearance import clear_drones
+    from gui.flysession import FlySession
+
+    home = ready.inst.home
+    sortie = clear_drones([[_mission(fw_kind, simple_mission(home), home)]])[0][0]
+    assert sortie.cleared, sortie.violations
+    session = FlySession(ready.url, wait_s=30)
+    try:
+        print(session.open())
+        sysid = ready.inst.sysid
+        print(session.run("upload", sysid, sortie=sortie))
+        print(session.run("arm", sysid))
+        if fw_kind == "arducopter":
+            print(session.run("takeoff", sysid, alt_m=12.0))
+            ready.obs.wait(lambda s: s.rel_alt_m > 8.0, 90, "take-off to 8 m")
+        print(session.run("start", sysid))
+        ready.obs.wait(lambda s: s.rel_alt_m > 8.0, 120, "climb above 8 m")
+        views = session.snapshot()
+        assert views and views[0].armed
+        print(session.run("rtl", sysid))
+        ready.obs.wait_landed_disarmed(FLIGHT_TIMEOUT_S)
+    finally:
+        session.close()

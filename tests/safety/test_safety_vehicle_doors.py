@@ -1,0 +1,385 @@
+"""The doors that reach a vehicle: the link layer, the fleet API and ``fly``, against the project's
+simulator over UDP (MAVLink on 127.0.0.1), with real DEM, zone and mission files."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dronekit_plzen.errors import SafetyViolation
+from dronekit_plzen.fleet import Fleet
+from dronekit_plzen.link import connect
+from dronekit_plzen.mission_items import (
+    CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+    CMD_NAV_LAND,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    MissionItem,
+)
+from dronekit_plzen.safety import Clearance, Override
+from missions.clearance import clear_for_flight
+from missions.formats import save_mission
+from missions.model import FencePolygon, Mission
+from missions.vehicles import get_vehicle
+
+from .conftest import (
+    GROUND_M,
+    ORIGIN,
+    last_error,
+    offset,
+    run_cli,
+    sim_url,
+    simple_items,
+    square_area,
+)
+
+SIM_HOME = (ORIGIN[1], ORIGIN[0], GROUND_M)  # lat, lon, alt AMSL: on the DEMs' flat ground
+
+
+def _rule_case(rule: str, tmp: Path, dems: dict[str, Path]) -> tuple[Mission, dict[str, Any]]:
+    """A mission breaking ``rule`` and the guard inputs that reveal it (home: unknown 0.0)."""
+    home = (ORIGIN[0], ORIGIN[1], 0.0)
+    near = [offset(ORIGIN, 300, 0), offset(ORIGIN, 300, 100)]
+    m = Mission(items=simple_items(ORIGIN, near, 60.0), home=home)
+    kw: dict[str, Any] = {}
+    if rule == "max_agl":  # relative 100 m over the 200 m deep valley
+        m = Mission(items=simple_items(ORIGIN, [offset(ORIGIN, 1000, 0)], 100.0), home=home)
+        kw["dem"] = dems["valley"]
+    elif rule == "terrain_clearance":  # relative 60 m over the 200 m hill, landing beyond it
+        far = offset(ORIGIN, 1200, 0)
+        items = simple_items(ORIGIN, [far], 60.0)[:-1]
+        items.append(MissionItem(command=CMD_NAV_LAND, lon_deg=far[0], lat_deg=far[1]))
+        m = Mission(items=items, home=home)
+        kw["dem"] = dems["hill"]
+    elif rule == "zone_prohibited":
+        kw["zones"] = square_area(tmp / "zone.geojson", near[0], 200)
+    elif rule == "geofence":
+        ring = tuple(
+            offset(ORIGIN, sx * 100, sy * 100) for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+        )
+        m.fence_polygons = [FencePolygon(ring)]
+    elif rule == "endurance":
+        legs = [offset(ORIGIN, 1500 * (k % 2), 40 * k) for k in range(30)]
+        m = Mission(items=simple_items(ORIGIN, legs, 60.0), home=home)
+        kw["vehicle"] = get_vehicle("px4-quad")
+    elif rule == "max_distance":
+        kw["max_distance_m"] = 100.0
+    elif rule == "plausibility":  # a waypoint typed as lon, lat
+        m.items.insert(
+            2,
+            MissionItem(
+                command=16,
+                frame=FRAME_GLOBAL_RELATIVE_ALT,
+                lat_deg=ORIGIN[0],
+                lon_deg=ORIGIN[1],
+                alt_m=60,
+            ),
+        )
+    return m, kw
+
+
+RULES = [
+    "max_agl",
+    "terrain_clearance",
+    "zone_prohibited",
+    "geofence",
+    "endurance",
+    "max_distance",
+    "plausibility",
+]
+
+
+@pytest.fixture
+def sim(sim_factory: Any) -> Any:
+    return sim_factory(1, "px4", home=SIM_HOME)
+
+
+def _vehicle(link: Any) -> Any:
+    v = link.wait_vehicle(timeout_s=15)
+    v.wait_for(lambda s: s.home is not None and s.position_known, 30, "home")
+    return v
+
+
+# ------------------------------------------------------------------ the link layer
+
+
+def test_link_refuses_an_unvalidated_upload(sim: Any, caplog: pytest.LogCaptureFixture) -> None:
+    items = simple_items(ORIGIN, [offset(ORIGIN, 200, 0)], 40.0)
+    with connect(sim_url(sim), heartbeat_hz=10) as link:
+        v = _vehicle(link)
+        with pytest.raises(SafetyViolation, match="not validated") as err:
+            v.upload_mission(items)
+        assert err.value.exit_code == 3
+        assert v.download_mission() == []  # nothing was sent
+        stale = Clearance.passed(items[:-1])  # a clearance for other items
+        with pytest.raises(SafetyViolation, match="differs"):
+            v.upload_mission(items, clearance=stale)
+        assert v.download_mission() == []
+        fence = [
+            MissionItem(
+                command=CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+                frame=5,
+                param1=4,
+                lon_deg=lo,
+                lat_deg=la,
+                mission_type=1,
+            )
+            for lo, la in (
+                offset(ORIGIN, sx * 500, sy * 500)
+                for sx, sy in ((-1, -1), (1, -1), (1, 1), (-1, 1))
+            )
+        ]
+        assert v.upload_mission(fence, mission_type=1) is None  # a fence is not a flight path
+        ov = Override.make("bench test of the uploader", ["untested"], who="tester")
+        with caplog.at_level(logging.WARNING, logger="dronekit_plzen.link.vehicle"):
+            granted = v.upload_mission(items, override=ov)
+        assert granted is not None and granted.override == ov and not granted.ok
+        assert "SAFETY OVERRIDE" in caplog.text and "bench test of the uploader" in caplog.text
+        assert len(v.download_mission()) == len(items)
+        fc = clear_for_flight(Mission(items=items, home=(*ORIGIN, GROUND_M)))
+        assert v.upload_mission(items, clearance=fc.sorties[0].clearance) == fc.sorties[0].clearance
+
+
+# ------------------------------------------------------------------ the fleet API (and the GUI)
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_fleet_door_refuses_rule(
+    rule: str, sim: Any, tmp_path: Path, dems: dict[str, Path]
+) -> None:
+    m, kw = _rule_case(rule, tmp_path, dems)
+    with Fleet.connect([sim_url(sim)], heartbeat_hz=10) as fleet:
+        v = _vehicle(fleet.links[0])
+        st = v.state
+        at_vehicle = {"vehicle_home": st.home, "vehicle_position": (st.lat_deg, st.lon_deg)}
+        with pytest.raises(SafetyViolation) as err:
+            clear_for_flight(m, **kw, **at_vehicle)
+        assert err.value.violations and rule in {x.rule for x in err.value.violations}
+        shown = clear_for_flight(m, **kw, **at_vehicle, raise_on_unsafe=False)
+        sortie = shown.sorties[0]
+        assert sortie.clearance is None and not sortie.ok
+        res = fleet.upload({v: sortie})[next(iter(fleet.vehicles))]
+        assert not res.ok and "not validated" in (res.error or "")
+        assert v.download_mission() == []  # refused before anything was sent
+
+
+def test_fleet_door_uploads_cleared_sorties_and_records_overrides(sim: Any, tmp_path: Path) -> None:
+    m, kw = _rule_case("max_distance", tmp_path, {})
+    with Fleet.connect([sim_url(sim)], heartbeat_hz=10) as fleet:
+        v = _vehicle(fleet.links[0])
+        st = v.state
+        fc = clear_for_flight(m, vehicle_home=st.home, vehicle_position=(st.lat_deg, st.lon_deg))
+        assert fc.ok and fc.home_source == "vehicle"
+        res = fleet.upload({v: fc.sorties[0]})
+        assert all(r.ok for r in res.values()) and len(v.download_mission()) == len(m.items)
+        fc = clear_for_flight(m, **kw, override=True, reason="spotter on the hill")
+        s = fc.sorties[0]
+        assert s.clearance is not None and s.clearance.override is not None
+        assert s.mission.metadata["safety_override"]["reason"] == "spotter on the hill"
+        (r,) = fleet.upload({v: s}).values()
+        assert r.ok and r.value.override.reason == "spotter on the hill"
+
+
+def test_launch_point_far_from_the_vehicle_is_refused(sim: Any) -> None:
+    far_home = offset(ORIGIN, 5000, 0)
+    m = Mission(
+        items=simple_items(far_home, [offset(far_home, 200, 0)], 50.0), home=(*far_home, 0.0)
+    )
+    with connect(sim_url(sim), heartbeat_hz=10) as link:
+        st = _vehicle(link).state
+        with pytest.raises(SafetyViolation, match="swapped") as err:
+            clear_for_flight(m, vehicle_home=st.home, vehicle_position=(st.lat_deg, st.lon_deg))
+        assert err.value.violations[0].rule == "plausibility"
+
+
+# ------------------------------------------------------------------ fly
+
+
+def _fly_args(sim: Any, plan: Path, *extra: str) -> list[str]:
+    return ["fly", str(plan), "--connect", sim_url(sim), "--heartbeat-hz", "10", *extra]
+
+
+@pytest.mark.parametrize("rule", RULES)
+def test_fly_door_refuses_rule(rule: str, sim: Any, tmp_path: Path, dems: dict[str, Path]) -> None:
+    m, kw = _rule_case(rule, tmp_path, dems)
+    plan = save_mission(m, tmp_path / f"{rule}.plan")
+    opts: list[str] = []
+    if "dem" in kw:
+        opts += ["--dem", str(kw["dem"])]
+    if "zones" in kw:
+        opts += ["--zones", str(kw["zones"])]
+    if "vehicle" in kw:
+        opts += ["--profile", "px4-quad"]
+    if "max_distance_m" in kw:
+        opts += ["--max-distance-m", "100"]
+    code, _o, err = run_cli(*_fly_args(sim, plan, *opts))
+    assert code == 3, err
+    assert rule in last_error(err) and last_error(err).startswith("error:")
+    with connect(sim_url(sim), heartbeat_hz=10) as link:
+        assert _vehicle(link).download_mission() == []  # nothing was uploaded
+    assert not sim.vehicles[0].state.armed
+
+
+def test_fly_400_m_plan_refused_60_m_plan_flown(
+    sim: Any, tmp_path: Path, dems: dict[str, Path]
+) -> None:
+    """The reported bug through ``fly --dem``: the vehicle's HOME_POSITION is the datum."""
+    wp = [offset(ORIGIN, 150, 0)]
+    high = save_mission(
+        Mission(items=simple_items(ORIGIN, wp, 400.0), home=(*ORIGIN, 0.0)), tmp_path / "h.plan"
+    )
+    code, _o, err = run_cli(*_fly_args(sim, high, "--dem", str(dems["flat"])))
+    assert code == 3 and "max_agl" in last_error(err), err
+    low = save_mission(
+        Mission(items=simple_items(ORIGIN, wp, 30.0), home=(*ORIGIN, 0.0)), tmp_path / "l.plan"
+    )
+    code, out, err = run_cli(*_fly_args(sim, low, "--dem", str(dems["flat"]), "--json"))
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["validation"]["ok"] is True and summary["home_amsl_source"] == "vehicle"
+    assert summary["flown"][0]["clearance"]["ok"] is True
+
+
+def test_fly_records_an_override(sim: Any, tmp_path: Path) -> None:
+    plan = save_mission(
+        Mission(items=simple_items(ORIGIN, [offset(ORIGIN, 250, 0)], 30.0), home=(*ORIGIN, 0.0)),
+        tmp_path / "o.plan",
+    )
+    code, out, err = run_cli(
+        *_fly_args(
+            sim, plan, "--max-distance-m", "100", "--override-safety", "--reason", "trial", "--json"
+        )
+    )
+    assert code == 0, err
+    assert "SAFETY OVERRIDE" in err and "trial" in err
+    summary = json.loads(out)
+    assert summary["safety_override"]["reason"] == "trial"
+    assert summary["flown"][0]["clearance"]["override"]["reason"] == "trial"
+
+
+def test_fly_flies_sorties_one_at_a_time_and_resumes(sim: Any, tmp_path: Path) -> None:
+    a = Mission(items=simple_items(ORIGIN, [offset(ORIGIN, 120, 0)], 25.0), home=(*ORIGIN, 0.0))
+    b = Mission(
+        items=simple_items(ORIGIN, [offset(ORIGIN, 0, 120), offset(ORIGIN, 60, 120)], 25.0),
+        home=(*ORIGIN, 0.0),
+    )
+    p1 = save_mission(a, tmp_path / "grid_sortie1.plan")
+    save_mission(b, tmp_path / "grid_sortie2.plan")
+    code, out, err = run_cli(*_fly_args(sim, p1, "--json"))  # no terminal: does not go on
+    assert code == 0, err
+    s = json.loads(out)
+    assert s["sorties"] == 2 and [f["sortie"] for f in s["flown"]] == [1]
+    assert "sortie 2 of 2 is next" in err
+    assert json.loads((tmp_path / "grid.fly-progress.json").read_text())["done"] == [1]
+    with connect(sim_url(sim), heartbeat_hz=10) as link:
+        assert len(_vehicle(link).download_mission()) == len(a.items)  # sortie 1 alone
+    code, out, err = run_cli(*_fly_args(sim, p1, "--json"))  # resumes with sortie 2
+    assert code == 0, err
+    assert [f["sortie"] for f in json.loads(out)["flown"]] == [2]
+    with connect(sim_url(sim), heartbeat_hz=10) as link:
+        assert len(_vehicle(link).download_mission()) == len(b.items)
+    code, _o, err = run_cli(*_fly_args(sim, p1, "--sortie", "3"))
+    assert code == 2 and "--sortie" in last_error(err)
+
+
+def _long_plan(tmp: Path) -> Path:
+    legs = [offset(ORIGIN, 400 * (k % 2), 60 * k) for k in range(1, 8)]
+    return save_mission(
+        Mission(items=simple_items(ORIGIN, legs, 30.0), home=(*ORIGIN, 0.0)), tmp / "long.plan"
+    )
+
+
+def _start_fly(sim: Any, plan: Path, *extra: str) -> subprocess.Popen[str]:
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    return subprocess.Popen(
+        [sys.executable, "-m", "dronekit_plzen", *_fly_args(sim, plan, *extra)],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+
+
+def _climbed(sim: Any) -> bool:
+    return sim.wait_until(
+        lambda: (
+            sim.vehicles[0].state.mode == "AUTO.MISSION"
+            and sim.vehicles[0].state.relative_alt_m > 10
+        ),
+        60.0,
+    )
+
+
+def test_sigint_without_a_terminal_returns_to_launch(sim_factory: Any, tmp_path: Path) -> None:
+    sim = sim_factory(1, "px4", home=SIM_HOME, speedup=5.0)
+    proc = _start_fly(sim, _long_plan(tmp_path))
+    try:
+        assert _climbed(sim), "the vehicle never climbed into its mission"
+        assert sim.wait_until(lambda: sim.vehicles[0].state.mission_current_seq >= 3, 60.0)
+        time.sleep(1.0)  # MISSION_CURRENT reaches fly
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "returning to launch" in err and "Traceback" not in err
+    assert sim.wait_until(lambda: sim.vehicles[0].state.mode == "AUTO.RTL", 10.0)
+    assert (tmp_path / "long.fly-progress.json").exists(), err
+    done, (k, item) = _progress(tmp_path / "long.fly-progress.json")
+    assert done == [] and k == 1 and item >= 2  # where the interrupted sortie stopped
+    # the next fly resumes there (the resumed path is cleared again: refused here on purpose)
+    assert sim.wait_until(lambda: not sim.vehicles[0].state.armed, 120.0)
+    with connect(sim_url(sim), heartbeat_hz=10) as link:  # PX4 does not arm in AUTO.RTL
+        _vehicle(link).set_mode("AUTO.LOITER")
+    code, _o, err = run_cli(*_fly_args(sim, tmp_path / "long.plan", "--max-distance-m", "1"))
+    assert f"resuming sortie 1 at item {item}" in err
+    assert code == 3 and "max_distance" in last_error(err), err
+
+
+def _progress(path: Path) -> tuple[list[int], tuple[int, int]]:
+    doc = json.loads(path.read_text())
+    return doc["done"], tuple(doc["partial"])  # type: ignore[return-value]
+
+
+def test_resume_mission_keeps_takeoff_speed_and_the_rest() -> None:
+    from dronekit_plzen.cli.fly_sorties import resume_mission
+    from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED, CMD_DO_JUMP
+
+    m = Mission(items=simple_items(ORIGIN, [offset(ORIGIN, 100 * k, 0) for k in range(1, 6)], 30))
+    m.items.insert(1, MissionItem(command=CMD_DO_CHANGE_SPEED, frame=2, param2=6.0))
+    r = resume_mission(m, 4)
+    assert [it.command for it in r.items] == [22, 178, 16, 16, 16, 20]
+    assert r.items[2] == m.items[4] and r.metadata["resumed_at_item"] == 4
+    assert resume_mission(m, 1) is None  # not yet past the first waypoint
+    m.items.insert(3, MissionItem(command=CMD_DO_JUMP, frame=2, param1=2, param2=1))
+    assert resume_mission(m, 5) is None  # jump targets would move: flown again from the start
+
+
+def test_vehicle_silent_longer_than_link_loss_ends_fly(sim_factory: Any, tmp_path: Path) -> None:
+    sim = sim_factory(1, "px4", home=SIM_HOME, speedup=5.0)
+    proc = _start_fly(sim, _long_plan(tmp_path), "--link-loss-s", "3")
+    try:
+        assert _climbed(sim), "the vehicle never climbed into its mission"
+        sim.stop()  # the vehicle vanishes mid-air
+        _out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    line = last_error(err)
+    assert (
+        "vehicle 1 silent" in line and "last position 49.7" in line and "mode AUTO.MISSION" in line
+    )
+    progress = [ln for ln in err.splitlines() if ln.startswith("item ")]
+    # no terminal: a progress line on change or every 5 s, not ~10 per second
+    assert len(progress) < 40, len(progress)

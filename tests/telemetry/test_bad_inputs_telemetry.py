@@ -1,0 +1,777 @@
+"""Bad input to every telemetry command group, each case a real ``python -m dronekit_plzen``.
+
+The table: command, the input made here, the exit code, a pattern the one-line message must
+match, and the database unchanged (row counts and content of every table compared before and
+after). Then the cases that need more than one line to set up: duplicate imports by content,
+two imports at once, a read-only database, a recorder killed with SIGKILL mid-flight.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import re
+import resource
+import shutil
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from telemetry.deployments import create_deployment, link_flight, update_deployment
+from telemetry.importer import import_file
+from telemetry.store import open_store
+
+REPO = Path(__file__).resolve().parents[2]
+BIN = "df_uob_2023-07-06_10-12-18.bin"
+TLOG = "tlog_dronekit_flight.tlog"
+
+
+def run(*args: str, cwd: Path | None = None, **kw: object) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd or REPO,
+        timeout=120,
+        **kw,  # type: ignore[call-overload]
+    )
+
+
+def db_state(db: Path) -> str:
+    """A digest of every table's rows (read-only: the check itself changes nothing)."""
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        h = hashlib.sha256()
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for t in sorted(tables):
+            rows = conn.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall()
+            h.update(f"{t}:{len(rows)}:{rows!r}".encode())
+        return h.hexdigest()
+    finally:
+        conn.close()
+
+
+@pytest.fixture(scope="module")
+def base_db(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
+    """A database with the Wales flight (#1), a completed deployment (#1) and an open one (#2)."""
+    db = tmp_path_factory.mktemp("base") / "flights.db"
+    with open_store(db) as store:
+        (fid,) = import_file(store, shared_data / "logs" / BIN).flight_ids
+        d = create_deployment(store, organisation="HZS", category="fire", location="Plzeň")
+        link_flight(store, d.id, fid)
+        update_deployment(store, d.id, status="completed")
+        create_deployment(store, organisation="PCR", category="sar", location="Bory")
+    return db
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    args: tuple[str, ...]  #: {db}, {in} and {tmp} are filled in
+    make: Callable[[Path], Path | None]  #: makes the input in the folder; returns {in}
+    code: int
+    pattern: str
+
+
+def _random(name: str, n: int = 4096) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        p = tmp / name
+        p.write_bytes(random.Random(name).randbytes(n))  # the same bytes on every run
+        return p
+
+    return make
+
+
+def _empty(name: str) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        p = tmp / name
+        p.write_bytes(b"")
+        return p
+
+    return make
+
+
+def _head_of_bin(n: int) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        src = REPO.parent / "shared" / "data" / "logs" / BIN
+        p = tmp / f"head{n}.bin"
+        p.write_bytes(src.read_bytes()[:n])
+        return p
+
+    return make
+
+
+def _folder(name: str) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        (tmp / name).mkdir(parents=True)
+        return tmp / name
+
+    return make
+
+
+def _text_file(name: str, text: str) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        (tmp / name).write_text(text)
+        return tmp / name
+
+    return make
+
+
+def _nothing(tmp: Path) -> None:
+    return None
+
+
+def _report_dir_with_folder_in_place(tmp: Path) -> Path:
+    (tmp / "rep" / "indicator_2023.html").mkdir(parents=True)
+    return tmp / "rep"
+
+
+def _export_dir_with_folder_in_place(tmp: Path) -> Path:
+    (tmp / "od" / "deployments.csv").mkdir(parents=True)
+    return tmp / "od"
+
+
+NOT_A_LOG = "not a MAVLink telemetry log"
+CASES = [
+    # -- import --------------------------------------------------------------------------------
+    Case("import-random-tlog", ("import", "--db", "{db}", "{in}"), _random("r.tlog"), 2, NOT_A_LOG),
+    Case("import-empty-tlog", ("import", "--db", "{db}", "{in}"), _empty("e.tlog"), 2, NOT_A_LOG),
+    Case(
+        "import-random-ulg",
+        ("import", "--db", "{db}", "{in}"),
+        _random("r.ulg"),
+        2,
+        "not a PX4 ULog file",
+    ),
+    Case(
+        "import-empty-ulg", ("import", "--db", "{db}", "{in}"), _empty("e.ulg"), 2, "not a PX4 ULog"
+    ),
+    Case(
+        "import-random-bin",
+        ("import", "--db", "{db}", "{in}"),
+        _random("r.bin"),
+        2,
+        "not an ArduPilot DataFlash log",
+    ),
+    Case(
+        "import-63-byte-bin",
+        ("import", "--db", "{db}", "{in}"),
+        _head_of_bin(63),
+        2,
+        "not an ArduPilot DataFlash log",
+    ),
+    Case(
+        "import-empty-bin",
+        ("import", "--db", "{db}", "{in}"),
+        _empty("e.bin"),
+        2,
+        "not an ArduPilot DataFlash log",
+    ),
+    Case(
+        "import-random-log",
+        ("import", "--db", "{db}", "{in}"),
+        _random("r.log"),
+        2,
+        "not an ArduPilot DataFlash text log",
+    ),
+    Case(
+        "import-empty-log",
+        ("import", "--db", "{db}", "{in}"),
+        _empty("e.log"),
+        2,
+        "not an ArduPilot DataFlash text log",
+    ),
+    Case(
+        "import-folder",
+        ("import", "--db", "{db}", "{in}"),
+        _folder("logs.tlog"),
+        2,
+        "logs.tlog: this is a folder",
+    ),
+    Case(
+        "import-missing",
+        ("import", "--db", "{db}", "{tmp}/none.bin"),
+        _nothing,
+        2,
+        "none.bin: no such file",
+    ),
+    Case(
+        "import-unknown-extension",
+        ("import", "--db", "{db}", "{in}"),
+        _text_file("notes.txt", "not a log\n"),
+        2,
+        "notes.txt: not a flight log",
+    ),
+    Case(
+        "import-bad-fov",
+        ("import", "--db", "{db}", "--camera-fov", "84", "{in}"),
+        _empty("e.tlog"),
+        2,
+        "--camera-fov takes H,V",
+    ),
+    Case(
+        "import-db-is-a-folder",
+        ("import", "--db", "{in}", "{tmp}/none.tlog"),
+        _folder("db"),
+        2,
+        "db: this is a folder, not a flight database",
+    ),
+    # -- record --------------------------------------------------------------------------------
+    Case(
+        "record-bad-url",
+        ("record", "--db", "{db}", "--connect", "bogus://x", "--tlog", "{tmp}/r.tlog"),
+        _nothing,
+        2,
+        "unknown connection scheme",
+    ),
+    Case(
+        "record-bad-port",
+        (
+            "record",
+            "--db",
+            "{db}",
+            "--connect",
+            "udpin://127.0.0.1:99999",
+            "--tlog",
+            "{tmp}/r.tlog",
+        ),
+        _nothing,
+        2,
+        "99999",
+    ),
+    Case(
+        "record-no-source",
+        ("record", "--db", "{db}", "--tlog", "{tmp}/r.tlog"),
+        _nothing,
+        2,
+        "exactly one of --connect URL or --replay FILE",
+    ),
+    Case(
+        "record-no-deployment",
+        (
+            "record",
+            "--db",
+            "{db}",
+            "--connect",
+            "udpin://127.0.0.1:0",
+            "--deployment",
+            "99",
+            "--tlog",
+            "{tmp}/r.tlog",
+        ),
+        _nothing,
+        2,
+        "no deployment with id 99",
+    ),
+    Case(
+        "record-replay-not-a-tlog",
+        ("record", "--db", "{db}", "--replay", "{in}", "--tlog", "{tmp}/r.tlog"),
+        _random("r.tlog"),
+        2,
+        "r.tlog: " + NOT_A_LOG,
+    ),
+    Case(
+        "import-no-deployment",
+        ("import", "--db", "{db}", "--deployment", "99", "{in}"),
+        _head_of_bin(200_000),
+        2,
+        "no deployment with id 99",
+    ),
+    # -- flights -------------------------------------------------------------------------------
+    Case(
+        "flights-from-feb-30",
+        ("flights", "list", "--db", "{db}", "--from", "2015-02-30"),
+        _nothing,
+        2,
+        r"--from: not a date \(YYYY-MM-DD\): '2015-02-30'",
+    ),
+    Case(
+        "flights-from-garbage",
+        ("flights", "list", "--db", "{db}", "--from", "garbage"),
+        _nothing,
+        2,
+        r"--from: not a date",
+    ),
+    Case(
+        "flights-to-month-13",
+        ("flights", "list", "--db", "{db}", "--to", "2015-13-01"),
+        _nothing,
+        2,
+        r"--to: not a date",
+    ),
+    Case(
+        "flights-from-after-to",
+        ("flights", "list", "--db", "{db}", "--from", "2016-01-02", "--to", "2016-01-01"),
+        _nothing,
+        2,
+        r"--from 2016-01-02 is after --to 2016-01-01",
+    ),
+    Case(
+        "flights-show-missing",
+        ("flights", "show", "999", "--db", "{db}"),
+        _nothing,
+        2,
+        "no flight with id 999",
+    ),
+    Case(
+        "flights-list-no-database",
+        ("flights", "list", "--db", "{tmp}/nope.db"),
+        _nothing,
+        2,
+        "nope.db: no flight database here",
+    ),
+    Case(
+        "flights-pilot-missing-flight",
+        ("flights", "pilot", "Jana", "999", "--db", "{db}"),
+        _nothing,
+        2,
+        "no flight with id 999",
+    ),
+    # -- deployments ---------------------------------------------------------------------------
+    Case(
+        "deployments-complete-twice",
+        ("deployments", "update", "1", "--db", "{db}", "--status", "completed"),
+        _nothing,
+        2,
+        "already completed",
+    ),
+    Case(
+        "deployments-skip-a-status",
+        ("deployments", "update", "2", "--db", "{db}", "--status", "completed"),
+        _nothing,
+        2,
+        "cannot go from requested to completed",
+    ),
+    Case(
+        "deployments-unknown-status",
+        ("deployments", "update", "2", "--db", "{db}", "--status", "done"),
+        _nothing,
+        2,
+        "unknown status 'done'",
+    ),
+    Case(
+        "deployments-unknown-org",
+        (
+            "deployments",
+            "create",
+            "--db",
+            "{db}",
+            "--org",
+            "NASA",
+            "--category",
+            "sar",
+            "--location",
+            "Bory",
+        ),
+        _nothing,
+        2,
+        "unknown organisation 'NASA'",
+    ),
+    Case(
+        "deployments-bad-time",
+        (
+            "deployments",
+            "create",
+            "--db",
+            "{db}",
+            "--org",
+            "HZS",
+            "--category",
+            "sar",
+            "--location",
+            "Bory",
+            "--requested-at",
+            "2015-02-30T10:00",
+        ),
+        _nothing,
+        2,
+        "not an ISO 8601 time",
+    ),
+    Case(
+        "deployments-show-missing",
+        ("deployments", "show", "99", "--db", "{db}"),
+        _nothing,
+        2,
+        "no deployment with id 99",
+    ),
+    Case(
+        "deployments-link-missing-flight",
+        ("deployments", "link-flight", "2", "999", "--db", "{db}"),
+        _nothing,
+        2,
+        "no flight with id 999",
+    ),
+    # -- report --------------------------------------------------------------------------------
+    Case(
+        "report-year-out-of-range",
+        ("report", "indicator", "--db", "{db}", "--year", "1800"),
+        _nothing,
+        2,
+        "year out of range",
+    ),
+    Case(
+        "report-out-is-a-file",
+        ("report", "indicator", "--db", "{db}", "--year", "2023", "--out", "{in}"),
+        _text_file("taken", "x"),
+        2,
+        "cannot write .*taken: it exists and is not a directory",
+    ),
+    Case(
+        "report-html-is-a-folder",
+        ("report", "indicator", "--db", "{db}", "--year", "2023", "--out", "{in}"),
+        _report_dir_with_folder_in_place,
+        2,
+        "cannot write .*indicator_2023.html: it is a directory",
+    ),
+    Case(
+        "export-out-is-a-file",
+        ("report", "export", "--db", "{db}", "--out", "{in}"),
+        _text_file("taken", "x"),
+        2,
+        "cannot write .*taken: it exists and is not a directory",
+    ),
+    Case(
+        "export-csv-is-a-folder",
+        ("report", "export", "--db", "{db}", "--out", "{in}"),
+        _export_dir_with_folder_in_place,
+        2,
+        "cannot write .*deployments.csv: it is a directory",
+    ),
+    Case(
+        "export-under-dev-full",
+        ("report", "export", "--db", "{db}", "--out", "/dev/full/od"),
+        _nothing,
+        2,
+        "cannot write /dev/full/od",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input_table(case: Case, base_db: Path, tmp_path: Path) -> None:
+    db = tmp_path / "flights.db"
+    shutil.copy(base_db, db)
+    made = case.make(tmp_path)
+    before = db_state(db)
+    listing = sorted(p.name for p in tmp_path.rglob("*"))
+    fill = {"db": str(db), "in": str(made), "tmp": str(tmp_path)}
+    p = run(*(a.format(**fill) for a in case.args))
+    assert p.returncode == case.code, (p.stdout, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert re.search(case.pattern, lines[0]), lines[0]
+    assert "Traceback" not in p.stdout + p.stderr
+    assert db_state(db) == before
+    # nothing written beside: no partial output, no empty archive, no second database
+    after = sorted(p.name for p in tmp_path.rglob("*") if not p.name.startswith("flights.db"))
+    assert after == [n for n in listing if not n.startswith("flights.db")]
+    if case.id.startswith("record"):
+        assert "recording into" not in p.stderr
+
+
+def test_table_covers_every_command_group() -> None:
+    groups = {c.args[0] for c in CASES}
+    assert groups == {"import", "record", "flights", "deployments", "report"}
+
+
+# -- outputs that cannot be written ----------------------------------------------------------
+@contextmanager
+def read_only(*paths: Path) -> Iterator[None]:
+    """Make files and folders read-only for real: ``chmod`` (and, for root, whom permissions do
+    not stop, the immutable attribute as well)."""
+    modes = {p: p.stat().st_mode for p in paths}
+    for p in paths:
+        p.chmod(0o555 if p.is_dir() else 0o444)
+    root = os.geteuid() == 0
+    if root:
+        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
+    try:
+        yield
+    finally:
+        if root:
+            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+        for p, m in modes.items():
+            p.chmod(m)
+
+
+def test_export_into_a_read_only_folder(base_db: Path, tmp_path: Path) -> None:
+    out = tmp_path / "od"
+    out.mkdir()
+    with read_only(out):
+        p = run("report", "export", "--db", str(base_db), "--out", str(out))
+    assert p.returncode == 2, p.stderr
+    assert re.fullmatch(r"error: cannot write .*od.*: (permission denied|read-only.*)\n", p.stderr)
+    assert list(out.iterdir()) == []
+
+
+def _limit_file_size() -> None:
+    # a disk that fills up after 4 KiB: writes beyond it fail with EFBIG (Python ignores SIGXFSZ)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
+
+
+def test_export_when_the_disk_fills_up_leaves_no_partial_file(
+    base_db: Path, tmp_path: Path
+) -> None:
+    folder = tmp_path / "ro"  # the database is only read (in a read-only folder: no -shm file)
+    folder.mkdir()
+    db = folder / "flights.db"
+    shutil.copy(base_db, db)
+    out = tmp_path / "od"
+    with read_only(db, folder):
+        p = run("report", "export", "--db", str(db), "--out", str(out), preexec_fn=_limit_file_size)
+    assert p.returncode == 1, p.stderr
+    assert re.fullmatch(r"error: cannot write .*od/\S+: the file is too large.*\n", p.stderr)
+    # the files written before the disk filled are whole; the one that failed is not there
+    for f in out.iterdir():
+        assert not f.name.endswith(".part"), f
+        if f.suffix == ".csv":
+            assert f.read_text().endswith("\n")
+    p = run("report", "export", "--db", str(base_db), "--out", str(out))
+    assert p.returncode == 0, p.stderr  # with space again
+
+
+# -- duplicates by content -----------------------------------------------------------------
+def test_truncated_copy_adds_no_flights(shared_data: Path, tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    src = shared_data / "logs" / TLOG
+    p = run("import", "--db", str(db), str(src))
+    assert p.returncode == 0, p.stderr
+    with open_store(db) as store:
+        counts = (store.count("flights"), store.count("samples"), store.count("events"))
+    assert counts[0] == 7
+    cut = tmp_path / "cut.tlog"
+    cut.write_bytes(src.read_bytes()[: int(src.stat().st_size * 0.8)])
+    before = db_state(db)
+    p = run("import", "--db", str(db), str(cut))
+    assert p.returncode == 0, p.stderr
+    assert "already imported" in p.stdout
+    assert re.search(r"already imported \(tlog\): 5 flights", p.stdout)
+    assert re.search(r"skipped 5 flights already in the database \(from .*flight\.tlog\)", p.stdout)
+    assert db_state(db) == before  # nothing of the copy is kept
+    # under another vehicle name the same data is still the same vehicle's (by its identity)
+    with open_store(db) as store:
+        r = import_file(store, cut, vehicle="renamed")
+        assert r.duplicate and r.skipped_flights == 5 and store.count("flights") == 7
+
+
+def test_truncated_dataflash_copy_is_recognised(shared_data: Path, tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    src = shared_data / "logs" / BIN
+    cut = tmp_path / "cut.bin"
+    cut.write_bytes(src.read_bytes()[: int(src.stat().st_size * 0.7)])
+    assert run("import", "--db", str(db), str(src)).returncode == 0
+    before = db_state(db)
+    p = run("import", "--db", str(db), str(cut), "--json")
+    assert p.returncode == 0, p.stderr
+    (res,) = json.loads(p.stdout)
+    # the cut log never records the disarm that shows logging began armed: it has no flight
+    # of its own, and every sample and event of it is in the database already
+    assert res["duplicate"] and res["skipped_flights"] == 0
+    assert res["skipped_from"] == [str(src)]
+    assert db_state(db) == before
+
+
+def _text_log(lat0: float) -> bytes:
+    """A small ArduPilot 4.x text log: 60 s at 1 Hz, armed from 5 s to 55 s, up to 10 m."""
+    lines = [
+        "FMT, 128, 89, FMT, BBnNZ, Type,Length,Name,Format,Columns",
+        "FMT, 130, 0, GPS, QBIHBcLLeffffB, TimeUS,Status,GMS,GWk,NSats,HDop,Lat,Lng,Alt,Spd,GCrs,"
+        "VZ,Yaw,U",
+        "FMT, 131, 0, POS, QLLfff, TimeUS,Lat,Lng,Alt,RelHomeAlt,RelOriginAlt",
+        "FMT, 132, 0, EV, QB, TimeUS,Id",
+    ]
+    for k in range(60):
+        us, h, lat = (100 + k) * 1_000_000, min(10.0, max(0.0, k - 10.0, 0.0)), lat0 + 1e-5 * k
+        lines.append(
+            f"GPS, {us}, 3, {300_000_000 + k * 1000}, 2269, 10, 0.8, {lat:.7f}, "
+            f"13.3776, {300 + h}, 1.1, 0, 0, 0, 1"
+        )
+        lines.append(f"POS, {us}, {lat:.7f}, 13.3776, {300 + h}, {h}, {h}")
+        if k in (5, 55):
+            lines.append(f"EV, {us}, {10 if k == 5 else 11}")
+    return ("\n".join(lines) + "\n").encode()
+
+
+def test_other_vehicle_with_the_same_system_id_is_not_a_duplicate(tmp_path: Path) -> None:
+    """Two logs of ``sysid-1`` at the same time but elsewhere: both kept (fingerprints differ);
+    the same log again under another name is found."""
+    a, b = tmp_path / "a.log", tmp_path / "b.log"
+    a.write_bytes(_text_log(49.7475))
+    b.write_bytes(_text_log(49.6475))  # the same times, 11 km further south
+    with open_store(tmp_path / "s.db") as store:
+        ra, rb = import_file(store, a), import_file(store, b)
+        assert not rb.duplicate and rb.skipped_flights == 0
+        assert len(ra.flight_ids) == len(rb.flight_ids) == 1
+        c = tmp_path / "c.log"
+        c.write_bytes(_text_log(49.7475) + b"\n")  # another file hash, the same content
+        rc = import_file(store, c)
+        assert rc.duplicate and rc.skipped_flights == 1 and store.count("flights") == 2
+
+
+# -- two imports at once ---------------------------------------------------------------------
+def test_two_imports_of_the_same_file_at_once(shared_data: Path, tmp_path: Path) -> None:
+    db = tmp_path / "c.db"
+    src = shared_data / "logs" / TLOG
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "dronekit_plzen", "import", "--db", str(db), str(src)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        for _ in range(2)
+    ]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    states = sorted("already imported" in o for o, _e in outs)
+    assert states == [False, True], outs  # one imported it, the other waited and found it
+    with open_store(db) as store:
+        assert store.count("flights") == 7 and store.count("sources") == 1
+
+
+# -- a read-only database -------------------------------------------------------------------
+def test_read_commands_on_a_read_only_database(base_db: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "flights.db"
+    shutil.copy(base_db, db)
+    out = tmp_path / "out"
+    with read_only(db, folder):
+        for args in (
+            ("flights", "list", "--json"),
+            ("flights", "show", "1", "--json"),
+            ("deployments", "list", "--json"),
+            ("deployments", "show", "1", "--json"),
+            ("report", "indicator", "--year", "2023", "--json", "--out", str(out / "ind")),
+            ("report", "export", "--out", str(out / "od"), "--json"),
+        ):
+            p = run(*args, "--db", str(db))
+            assert p.returncode == 0, (args, p.stderr)
+            assert json.loads(p.stdout)
+        p = run("flights", "list", "--db", str(db))
+        assert "2023-07-06" in p.stdout
+        # a write command says why it cannot write
+        p = run("flights", "pilot", "Jana", "1", "--db", str(db))
+        assert p.returncode == 1, p.stderr
+        assert p.stderr.endswith("the database cannot be written (read-only file or folder)\n")
+        assert sorted(x.name for x in folder.iterdir()) == ["flights.db"]
+    assert (out / "od" / "flights.csv").read_text().count("\n") == 2
+
+
+def test_outdated_read_only_database_says_how_to_update(base_db: Path, tmp_path: Path) -> None:
+    folder = tmp_path / "old"
+    folder.mkdir()
+    db = folder / "flights.db"
+    shutil.copy(base_db, db)
+    conn = sqlite3.connect(db)  # back to schema 1: migration 2 only added indexes
+    conn.execute("DELETE FROM schema_version WHERE version = 2")
+    names = conn.execute("SELECT name FROM sqlite_master WHERE name LIKE 'idx_%'").fetchall()
+    for (name,) in names:
+        conn.execute(f"DROP INDEX {name}")
+    conn.commit()
+    conn.close()
+    with read_only(db, folder):
+        p = run("flights", "list", "--db", str(db))
+    assert p.returncode == 1
+    assert re.fullmatch(
+        r"error: .*flights\.db: the database needs an update to schema version 2 \(it has 1\) "
+        r"but the update failed \(the database cannot be written .*\); run any command .*\n",
+        p.stderr,
+    )
+    p = run("flights", "list", "--db", str(db))  # writable again: updated once, then read
+    assert p.returncode == 0 and "2023-07-06" in p.stdout
+
+
+# -- the recorder killed mid-flight ----------------------------------------------------------
+def test_record_killed_mid_flight_against_the_simulator(
+    tmp_path: Path, sim_fleet: Callable[..., Any]
+) -> None:
+    """``record`` listening to a simulated PX4 drone's GCS stream, killed with SIGKILL while
+    the drone flies: ``flights list`` marks the flight incomplete with the duration and
+    distance of its stored samples, and importing the kept ``.tlog`` (moved elsewhere) adds
+    nothing."""
+    from dronekit_plzen import geo
+    from dronekit_plzen.link import connect
+
+    db, tlog = tmp_path / "k.db", tmp_path / "k.tlog"
+    fleet = sim_fleet(1, "px4")
+    proc = None
+    try:
+        gcs = fleet.ports(0)["gcs_remote"]
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dronekit_plzen",
+                "record",
+                "--connect",
+                f"udpin://127.0.0.1:{gcs}",
+                "--db",
+                str(db),
+                "--tlog",
+                str(tlog),
+            ],
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=REPO,
+        )
+        assert proc.stderr is not None
+        for line in proc.stderr:
+            if "listening on" in line:
+                break
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+        with connect(f"udpin://127.0.0.1:{fleet.ports(0)['api_remote']}") as link:
+            v = link.wait_vehicle(timeout_s=15)
+            st = v.wait_for(
+                lambda s: s.home is not None and s.gps_fix_type >= 3, 30, "GPS fix and home"
+            )
+            v.arm()
+            v.takeoff(15.0)
+            v.wait_for(lambda s: s.relative_alt_m > 13.5, 60, "climb")
+            lon, lat = geo.destination(st.home[1], st.home[0], 90.0, 200.0)
+            v.goto(float(lat), float(lon), 15.0)
+            v.wait_for(
+                lambda s: (
+                    geo.geodesic_distance_m(s.lon_deg, s.lat_deg, st.home[1], st.home[0]) > 60
+                ),
+                60,
+                "on the way",
+            )
+            time.sleep(1.0)  # the recorder commits every 0.25 s
+            proc.send_signal(signal.SIGKILL)
+            proc.wait(10)
+    finally:
+        if proc is not None and proc.poll() is None:
+            proc.kill()
+    p = run("flights", "list", "--db", str(db))
+    assert p.returncode == 0, p.stderr
+    (line,) = p.stdout.splitlines()
+    assert "incomplete" in line and " 0.0 s" not in line
+    (f,) = json.loads(run("flights", "list", "--db", str(db), "--json").stdout)
+    assert f["complete"] is False and f["duration_s"] > 3 and f["distance_m"] > 40
+    assert f["max_height_m"] > 13
+    moved = tmp_path / "moved" / "kept.tlog"
+    moved.parent.mkdir()
+    shutil.copy(tlog, moved)
+    before = db_state(db)
+    p = run("import", "--db", str(db), str(moved))
+    assert p.returncode == 0, p.stderr
+    assert "skipped 1 flight already in the database" in p.stdout, p.stdout
+    with open_store(db) as store:
+        assert store.count("flights") == 1
+    assert db_state(db) == before
+    p = run("import", "--db", str(db), str(tlog))  # the archive where the recorder left it
+    assert p.returncode == 0 and "already imported" in p.stdout

@@ -1,0 +1,871 @@
+"""Bad inputs across every command group: one clear error line, the right exit code, no output.
+
+Each case runs the real CLI as a subprocess (``python -m dronekit_plzen ...``) on input files
+made here, and checks:
+
+* the exit code (2 bad input, 1 storage/link failure, 0 for a warning case);
+* stderr is exactly one line (click's own usage errors: the ``Error:`` line of its three) that
+  matches the case's pattern, with no ``Traceback``, no ``internal error`` and no raw library
+  log lines (``ERROR laspy...``, ``WARNING rasterio...``, GDAL's ``CPLE_...``);
+* no file is left in the case's output folder (no partial GeoTIFF/LAZ/plan), unless the case
+  expects one.
+
+Tests run as root, so permissions cannot make a path unwritable: ``/proc`` (no new files),
+``/sys`` (permission denied even for root), a path under a regular file (not a directory), an
+existing directory or file as the output; a full disk is a file-size limit (``RLIMIT_FSIZE``,
+the kernel's ``EFBIG``, which Python turns into an error rather than a signal).
+Telemetry commands (import, flights, report, record, deployments) have their own table.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import resource
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import laspy
+import numpy as np
+import pytest
+import rasterio
+from pyproj import CRS
+from rasterio.transform import from_origin
+
+SQUARE = [[13.37, 49.74], [13.375, 49.74], [13.375, 49.743], [13.37, 49.743], [13.37, 49.74]]
+HOME = "49.7401,13.3701"
+CAMERA = ("--camera", "generic-1in-20mp", "--alt-m", "80")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: argv (``{d}`` inputs folder, ``{o}`` a fresh output folder), expectations."""
+
+    id: str
+    argv: tuple[str, ...]
+    code: int
+    pattern: str
+    usage: bool = False  # a click usage error (one line pointing at --help)
+    fsize: int | None = None  # RLIMIT_FSIZE in bytes: the disk is "full" after that many
+    creates: tuple[str, ...] = ()  # files the case does write (warning cases)
+    max_s: float | None = None  # the command must fail within this many seconds
+
+
+def _gj(coords: object, **extra: object) -> str:
+    d = {
+        "type": "Feature",
+        "properties": {},
+        "geometry": {"type": "Polygon", "coordinates": coords},
+    }
+    d.update(extra)
+    return json.dumps(d)
+
+
+def _ed269(**volume: object) -> str:
+    vol = {
+        "uomDimensions": "M",
+        "lowerLimit": 0,
+        "upperLimit": 120,
+        "lowerVerticalReference": "AGL",
+        "upperVerticalReference": "AGL",
+        "horizontalProjection": {"type": "Polygon", "coordinates": [SQUARE]},
+    }
+    vol.update(volume)
+    return json.dumps(
+        {"features": [{"identifier": "Z1", "restriction": "PROHIBITED", "geometry": [vol]}]}
+    )
+
+
+def _las(
+    path: Path,
+    x: np.ndarray,
+    y: np.ndarray,
+    *,
+    crs: bool = True,
+) -> None:
+    header = laspy.LasHeader(point_format=1, version="1.2")
+    header.scales = np.array([0.01, 0.01, 0.01])
+    header.offsets = np.array([0.0, 0.0, 0.0])
+    if crs:
+        header.add_crs(CRS.from_epsg(32633))
+    rec = laspy.ScaleAwarePointRecord.zeros(len(x), header=header)
+    rec.x, rec.y = x, y
+    rec.z = 300.0 + np.sin(x) + np.cos(y)
+    rec.return_number[:] = 1
+    rec.number_of_returns[:] = 1
+    rec.classification[:] = 2
+    with laspy.open(str(path), mode="w", header=header) as w:
+        w.write_points(rec)
+
+
+def _tif(path: Path, crs: str | None, data: np.ndarray | None = None, **kw: object) -> None:
+    a = np.full((20, 20), 300.0, np.float32) if data is None else data
+    transform = kw.get("transform") or from_origin(13.36, 49.76, 0.001, 0.001)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=a.shape[1],
+        height=a.shape[0],
+        count=1,
+        dtype=a.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=kw.get("nodata"),
+    ) as dst:
+        dst.write(a, 1)
+
+
+def _plan(lat: float) -> str:
+    """A small QGroundControl .plan; ``lat`` of the second waypoint (NaN makes bad JSON)."""
+    items = [
+        {
+            "type": "SimpleItem",
+            "command": 22,
+            "frame": 3,
+            "params": [0, 0, 0, None, 49.7401, 13.3701, 30],
+            "autoContinue": True,
+            "doJumpId": 1,
+        },
+        {
+            "type": "SimpleItem",
+            "command": 16,
+            "frame": 3,
+            "params": [0, 0, 0, None, lat, 13.3705, 30],
+            "autoContinue": True,
+            "doJumpId": 2,
+        },
+    ]
+    doc = {
+        "fileType": "Plan",
+        "version": 1,
+        "groundStation": "QGroundControl",
+        "geoFence": {"circles": [], "polygons": [], "version": 2},
+        "rallyPoints": {"points": [], "version": 2},
+        "mission": {
+            "version": 2,
+            "firmwareType": 12,
+            "vehicleType": 2,
+            "cruiseSpeed": 10,
+            "hoverSpeed": 5,
+            "plannedHomePosition": [49.7401, 13.3701, 300],
+            "items": items,
+        },
+    }
+    return json.dumps(doc)
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every input file of the table, made once."""
+    d = tmp_path_factory.mktemp("bad_inputs")
+    rng = np.random.default_rng(7)
+    # areas
+    (d / "sq.geojson").write_text(_gj([SQUARE]))
+    (d / "garbage.geojson").write_bytes(bytes(rng.integers(128, 256, 300, dtype=np.uint8)))
+    (d / "huge.geojson").write_text(_gj([[[0, 40], [15, 40], [15, 55], [0, 55], [0, 40]]]))
+    nan_ring = [[13.37, 49.74], [float("nan"), 49.74], [13.375, 49.743], [13.37, 49.74]]
+    (d / "nan.geojson").write_text(_gj([nan_ring]))
+    (d / "empty.geojson").write_text(_gj([]))
+    (d / "unkcrs.geojson").write_text(
+        _gj([SQUARE], crs={"type": "name", "properties": {"name": "EPSG:999999"}})
+    )
+    (d / "badcrs.geojson").write_text(_gj([SQUARE], crs={"type": "name", "properties": [1]}))
+    (d / "features.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": 5}))
+    (d / "nopoly.kml").write_text(
+        "<kml><Placemark><Point><coordinates>13.37,49.74</coordinates></Point></Placemark></kml>"
+    )
+    (d / "bomb.kml").write_text(
+        '<?xml version="1.0"?><!DOCTYPE k [<!ENTITY a "aaaaaaaaaa">'
+        '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><kml>&b;</kml>'
+    )
+    (d / "garbage.kmz").write_bytes(b"PK not a zip at all")
+    (d / "bad.wkt").write_text("POLYGON ((13.37 49.74, 13.38 49.74")
+    (d / "area_dir.geojson").mkdir()
+    # zones
+    (d / "abc_ed269.json").write_text(_ed269(upperLimit="abc"))
+    (d / "nan_circle.json").write_text(
+        _ed269(
+            horizontalProjection={"type": "Circle", "center": [float("nan"), 49.7], "radius": 50}
+        )
+    )
+    (d / "bad.yaml").write_text("vehicles: [\n")
+    (d / "garbage_zones.json").write_bytes(bytes(rng.integers(128, 256, 200, dtype=np.uint8)))
+    (d / "zones_features.json").write_text(json.dumps({"type": "FeatureCollection"}))
+    (d / "zones_sjtsk.json").write_text(
+        json.dumps(
+            {
+                "type": "FeatureCollection",
+                "crs": {"type": "name", "properties": {"name": "EPSG:5514"}},
+                "features": [json.loads(_gj([SQUARE]))],
+            }
+        )
+    )
+    # terrain
+    _tif(
+        d / "local.tif", 'LOCAL_CS["site grid",UNIT["metre",1]]', transform=from_origin(0, 99, 1, 1)
+    )
+    _tif(d / "nocrs.tif", None)
+    _tif(d / "nodata.tif", "EPSG:4326", np.full((20, 20), -9999.0, np.float32), nodata=-9999.0)
+    _tif(d / "ok.tif", "EPSG:4326")
+    good = (d / "ok.tif").read_bytes()
+    corrupt = bytearray(good)
+    corrupt[200:400] = bytes(rng.integers(0, 256, 200, dtype=np.uint8))
+    (d / "corrupt.tif").write_bytes(bytes(corrupt))
+    (d / "garbage.tif").write_bytes(bytes(rng.integers(0, 256, 4000, dtype=np.uint8)))
+    # missions
+    (d / "good.plan").write_text(_plan(49.7405))
+    (d / "nan.plan").write_text(_plan(float("nan")))
+    (d / "garbage.plan").write_text("this is not JSON")
+    (d / "nan.waypoints").write_text(
+        "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t49.7401\t13.3701\t300\t1\n"
+        "1\t0\t3\t16\t0\t0\t0\t0\tnan\t13.3705\t30\t1\n"
+    )
+    # point clouds
+    n = 1500
+    x = 400_000 + rng.uniform(0, 40, n)
+    y = 5_500_000 + rng.uniform(0, 40, n)
+    _las(d / "ok.las", x, y)
+    _las(d / "ok.laz", x, y)
+    _las(d / "nocrs.las", x, y, crs=False)
+    far = np.r_[x[: n // 2], x[: n // 2] + 1_000_000]
+    _las(d / "far2d.las", far, np.r_[y[: n // 2], y[: n // 2] + 1_000_000])
+    _las(d / "far1d.las", far, np.r_[y[: n // 2], y[: n // 2]])
+    laz = (d / "ok.laz").read_bytes()
+    (d / "trunc.laz").write_bytes(laz[: len(laz) * 2 // 3])
+    raw = bytearray((d / "ok.las").read_bytes())
+    raw[131:139] = np.float64(np.nan).tobytes()  # X scale factor
+    (d / "nanscale.las").write_bytes(bytes(raw))
+    raw = bytearray((d / "ok.las").read_bytes())
+    raw[163:171] = np.float64(np.inf).tobytes()  # Y offset
+    (d / "infoffset.las").write_bytes(bytes(raw))
+    (d / "garbage.las").write_bytes(b"LASF" + bytes(rng.integers(0, 256, 400, dtype=np.uint8)))
+    (d / "garbage_pipeline.json").write_text("{ not json")
+    (d / "png_pipeline.json").write_text(json.dumps([str(d / "ok.las"), str(d / "out.png")]))
+    # things in the way
+    (d / "a_file").write_text("I am a regular file\n")
+    (d / "a_dir.tif").mkdir()
+    (d / "a_dir.laz").mkdir()
+    return d
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+SURVEY = ("plan", "survey", *CAMERA, "--home", HOME)
+OK_SURVEY = (*SURVEY, "--area", "{d}/sq.geojson", "--out", "{o}/plans")
+
+CASES = [
+    # ---- plan: areas -------------------------------------------------------------------
+    Case(
+        "area-garbage",
+        (*SURVEY, "--area", "{d}/garbage.geojson", "--out", "{o}"),
+        2,
+        r"garbage\.geojson: not a UTF-8 text file",
+    ),
+    Case(
+        "area-huge",
+        (*SURVEY, "--area", "{d}/huge.geojson", "--out", "{o}"),
+        2,
+        r"huge\.geojson: the area is too large for a drone mission \([\d,]+ km²",
+    ),
+    Case(
+        "area-nan",
+        (*SURVEY, "--area", "{d}/nan.geojson", "--out", "{o}"),
+        2,
+        r"nan\.geojson: the area has a non-finite coordinate",
+    ),
+    Case(
+        "area-empty",
+        (*SURVEY, "--area", "{d}/empty.geojson", "--out", "{o}"),
+        2,
+        r"empty\.geojson: polygon without coordinates",
+    ),
+    Case(
+        "area-unknown-crs",
+        (*SURVEY, "--area", "{d}/unkcrs.geojson", "--out", "{o}"),
+        2,
+        r"unkcrs\.geojson: unknown coordinate reference system 'EPSG:999999'",
+    ),
+    Case(
+        "area-bad-crs-member",
+        (*SURVEY, "--area", "{d}/badcrs.geojson", "--out", "{o}"),
+        2,
+        r"badcrs\.geojson: the GeoJSON 'crs' member does not name a CRS",
+    ),
+    Case(
+        "area-features-not-list",
+        (*SURVEY, "--area", "{d}/features.geojson", "--out", "{o}"),
+        2,
+        r"features\.geojson: a FeatureCollection needs a 'features' list",
+    ),
+    Case(
+        "area-kml-no-polygon",
+        (*SURVEY, "--area", "{d}/nopoly.kml", "--out", "{o}"),
+        2,
+        r"nopoly\.kml: no Polygon in the KML",
+    ),
+    Case(
+        "area-kml-entities",
+        (*SURVEY, "--area", "{d}/bomb.kml", "--out", "{o}"),
+        2,
+        r"bomb\.kml: KML with DTD entity declarations",
+    ),
+    Case(
+        "area-kmz-garbage",
+        (*SURVEY, "--area", "{d}/garbage.kmz", "--out", "{o}"),
+        2,
+        r"garbage\.kmz: not a valid KMZ",
+    ),
+    Case(
+        "area-wkt-broken",
+        (*SURVEY, "--area", "{d}/bad.wkt", "--out", "{o}"),
+        2,
+        r"bad\.wkt: unbalanced parentheses",
+    ),
+    Case(
+        "area-directory",
+        (*SURVEY, "--area", "{d}/area_dir.geojson", "--out", "{o}"),
+        2,
+        r"area_dir\.geojson: cannot read the area file",
+    ),
+    Case(
+        "creeping-line-garbage",
+        ("plan", "creeping-line", *CAMERA, "--area", "{d}/garbage.geojson", "--out", "{o}"),
+        2,
+        r"garbage\.geojson: not a UTF-8 text file",
+    ),
+    Case(
+        "perimeter-no-polygon",
+        ("plan", "perimeter", *CAMERA, "--area", "{d}/nopoly.kml", "--out", "{o}"),
+        2,
+        r"nopoly\.kml: no Polygon",
+    ),
+    Case(
+        "coverage-garbage-area",
+        ("plan", "coverage", "{d}/good.plan", "--area", "{d}/garbage.geojson"),
+        2,
+        r"garbage\.geojson: not a UTF-8 text file",
+    ),
+    Case(
+        "corridor-garbage-line",
+        ("plan", "corridor", "--polyline", "garbage", "--width-m", "50", *CAMERA, "--out", "{o}"),
+        2,
+        r"--polyline: cannot split 'garbage'",
+    ),
+    # ---- plan: zones ---------------------------------------------------------------------
+    Case(
+        "zones-ed269-abc",
+        (*OK_SURVEY, "--zones", "{d}/abc_ed269.json"),
+        2,
+        r"abc_ed269\.json: feature 1 \(Z1\): upperLimit must be a finite number, got 'abc'",
+    ),
+    Case(
+        "zones-circle-nan",
+        (*OK_SURVEY, "--zones", "{d}/nan_circle.json"),
+        2,
+        r"nan_circle\.json: feature 1 \(Z1\): longitude must be a finite number",
+    ),
+    Case(
+        "zones-garbage",
+        (*OK_SURVEY, "--zones", "{d}/garbage_zones.json"),
+        2,
+        r"garbage_zones\.json: not a UTF-8 JSON file",
+    ),
+    Case(
+        "zones-no-features",
+        (*OK_SURVEY, "--zones", "{d}/zones_features.json"),
+        2,
+        r"zones_features\.json: a FeatureCollection needs a 'features' list",
+    ),
+    Case(
+        "zones-not-wgs84",
+        (*OK_SURVEY, "--zones", "{d}/zones_sjtsk.json"),
+        2,
+        r"zones_sjtsk\.json: zones must be in WGS84 lon/lat.*EPSG:5514",
+    ),
+    Case(
+        "validate-zones-abc",
+        ("plan", "validate", "{d}/good.plan", "--zones", "{d}/abc_ed269.json"),
+        2,
+        r"abc_ed269\.json: feature 1",
+    ),
+    # ---- plan: terrain -------------------------------------------------------------------
+    Case(
+        "dem-local-crs",
+        (*OK_SURVEY, "--dem", "{d}/local.tif"),
+        2,
+        r"local\.tif: the terrain raster's CRS 'site grid' cannot be related to WGS84",
+    ),
+    Case(
+        "dem-corrupt",
+        (*OK_SURVEY, "--dem", "{d}/corrupt.tif"),
+        2,
+        r"corrupt\.tif: damaged GeoTIFF: ",
+    ),
+    Case(
+        "dem-garbage",
+        (*OK_SURVEY, "--dem", "{d}/garbage.tif"),
+        2,
+        r"garbage\.tif: cannot read the terrain raster",
+    ),
+    Case(
+        "dem-no-crs",
+        (*OK_SURVEY, "--dem", "{d}/nocrs.tif"),
+        2,
+        r"nocrs\.tif: terrain raster has no CRS",
+    ),
+    Case(
+        "dem-all-nodata",
+        (*OK_SURVEY, "--dem", "{d}/nodata.tif"),
+        2,
+        r"nodata\.tif: the terrain raster has no elevation data",
+    ),
+    Case(
+        "dsm-directory",
+        (*OK_SURVEY, "--dsm", "{d}/a_dir.tif"),
+        2,
+        r"a_dir\.tif: the terrain file is a directory",
+    ),
+    Case(
+        "validate-dem-corrupt",
+        ("plan", "validate", "{d}/good.plan", "--dem", "{d}/corrupt.tif"),
+        2,
+        r"corrupt\.tif: damaged GeoTIFF",
+    ),
+    # ---- plan: missions and outputs ------------------------------------------------------
+    Case(
+        "validate-nan-plan",
+        ("plan", "validate", "{d}/nan.plan"),
+        2,
+        r"nan\.plan: NaN is not valid JSON",
+    ),
+    Case(
+        "validate-nan-waypoints",
+        ("plan", "validate", "{d}/nan.waypoints"),
+        2,
+        r"nan\.waypoints: item \d+: the position \(nan, 13\.3705\) is not a latitude/longitude",
+    ),
+    Case(
+        "validate-garbage-plan",
+        ("plan", "validate", "{d}/garbage.plan"),
+        2,
+        r"garbage\.plan: invalid JSON",
+    ),
+    Case(
+        "validate-directory",
+        ("plan", "validate", "{d}/a_dir.tif"),
+        2,
+        r"a_dir\.tif: a directory, not a mission file",
+    ),
+    Case(
+        "survey-out-proc",
+        (*SURVEY, "--area", "{d}/sq.geojson", "--out", "/proc/dkp_out"),
+        2,
+        r"^error: cannot write /proc/dkp_out: ",
+    ),
+    Case(
+        "survey-out-sys",
+        (*SURVEY, "--area", "{d}/sq.geojson", "--out", "/sys/dkp_out"),
+        2,
+        r"^error: cannot write /sys/dkp_out: permission denied",
+    ),
+    Case(
+        "survey-out-is-file",
+        (*SURVEY, "--area", "{d}/sq.geojson", "--out", "{d}/a_file"),
+        2,
+        r"cannot write .*a_file: it exists and is not a directory",
+    ),
+    Case(
+        "survey-out-under-file",
+        (*SURVEY, "--area", "{d}/sq.geojson", "--out", "{d}/a_file/plans"),
+        2,
+        r"cannot write .*a_file/plans: a part of the path is not a directory",
+    ),
+    Case(
+        "survey-disk-full",
+        OK_SURVEY,
+        1,
+        r"cannot write .*plans/survey_sortie1\.plan: the file is too large",
+        fsize=600,
+    ),
+    Case(
+        "expanding-square-out-sys",
+        (
+            "plan",
+            "expanding-square",
+            *CAMERA,
+            "--datum",
+            HOME,
+            "--home",
+            HOME,
+            "--legs",
+            "4",
+            "--out",
+            "/sys/dkp_out",
+        ),
+        2,
+        r"cannot write /sys/dkp_out: permission denied",
+    ),
+    Case(
+        "convert-out-proc",
+        ("plan", "convert", "{d}/good.plan", "/proc/dkp.waypoints"),
+        2,
+        r"cannot write /proc/dkp\.waypoints",
+    ),
+    Case(
+        "convert-out-under-file",
+        ("plan", "convert", "{d}/good.plan", "{d}/a_file/x.waypoints"),
+        2,
+        r"cannot write .*a_file: it exists and is not a directory",
+    ),
+    Case(
+        "convert-unknown-format",
+        ("plan", "convert", "{d}/good.plan", "{o}/x.png"),
+        2,
+        r"x\.png: cannot tell the mission format",
+    ),
+    # ---- lidar ---------------------------------------------------------------------------
+    Case(
+        "lidar-info-nan-scale",
+        ("lidar", "info", "{d}/nanscale.las"),
+        2,
+        r"nanscale\.las: the header's X scale is nan",
+    ),
+    Case(
+        "lidar-info-garbage",
+        ("lidar", "info", "{d}/garbage.las"),
+        2,
+        r"garbage\.las: not a readable LAS/LAZ file",
+    ),
+    Case(
+        "lidar-pipeline-garbage",
+        ("lidar", "pipeline", "{d}/garbage_pipeline.json"),
+        2,
+        r"garbage_pipeline\.json: pipeline is not valid JSON/YAML",
+    ),
+    Case(
+        "lidar-pipeline-png",
+        ("lidar", "pipeline", "{d}/png_pipeline.json"),
+        2,
+        r"invalid pipeline: stage 2: cannot tell the stage type of .*out\.png",
+    ),
+    Case(
+        "lidar-ground-truncated",
+        ("lidar", "ground", "{d}/trunc.laz", "-o", "{o}/g.laz"),
+        2,
+        r"trunc\.laz: damaged or truncated point data",
+    ),
+    Case(
+        "lidar-dtm-far-2d",
+        ("lidar", "dtm", "{d}/far2d.las", "-o", "{o}/dtm.tif"),
+        2,
+        r"far2d\.las: the grid is too large: the points span 1,000,\d+ m × 1,000,\d+ m, at 1 m "
+        r"per cell that is [\d,]+ cells needing about [\d.]+ TiB of memory, over the budget",
+    ),
+    Case(
+        "lidar-dsm-far-1d",
+        ("lidar", "dsm", "{d}/far1d.las", "-o", "{o}/dsm.tif"),
+        2,
+        r"far1d\.las: the grid is too large: .* GiB of memory",
+    ),
+    Case(
+        "lidar-dsm-budget",
+        (
+            "lidar",
+            "dsm",
+            "{d}/ok.las",
+            "-o",
+            "{o}/dsm.tif",
+            "--resolution",
+            "0.02",
+            "--memory-budget",
+            "16",
+        ),
+        2,
+        r"ok\.las: the grid is too large: .*over the budget of 16\.0 MiB",
+    ),
+    Case(
+        "lidar-dsm-resolution-nan",
+        ("lidar", "dsm", "{d}/ok.las", "-o", "{o}/dsm.tif", "--resolution", "nan"),
+        2,
+        r"option 'resolution' must be a finite number \(nan\)",
+    ),
+    Case(
+        "lidar-dsm-nan-offset",
+        ("lidar", "dsm", "{d}/infoffset.las", "-o", "{o}/dsm.tif"),
+        2,
+        r"infoffset\.las: the header's Y offset is inf",
+    ),
+    Case(
+        "lidar-dsm-png",
+        ("lidar", "dsm", "{d}/ok.las", "-o", "{o}/dsm.png"),
+        2,
+        r"^error: cannot write .*dsm\.png: the extension must be \.tif or \.tiff$",
+    ),
+    Case(
+        "lidar-dsm-out-dir",
+        ("lidar", "dsm", "{d}/ok.las", "-o", "{d}/a_dir.tif"),
+        2,
+        r"cannot write .*a_dir\.tif: it is a directory",
+    ),
+    Case(
+        "lidar-dsm-out-proc",
+        ("lidar", "dsm", "{d}/ok.las", "-o", "/proc/dsm.tif"),
+        2,
+        r"^error: cannot write /proc/dsm\.tif: ",
+    ),
+    Case(
+        "lidar-dsm-out-sys",
+        ("lidar", "dsm", "{d}/ok.las", "-o", "/sys/dsm.tif"),
+        2,
+        r"^error: cannot write /sys/dsm\.tif: permission denied",
+    ),
+    Case(
+        "lidar-dsm-out-under-file",
+        ("lidar", "dsm", "{d}/ok.las", "-o", "{d}/a_file/d.tif"),
+        2,
+        r"cannot write .*a_file/d\.tif: .*a_file is not a directory",
+    ),
+    Case(
+        "lidar-dsm-disk-full",
+        ("lidar", "dsm", "{d}/ok.las", "-o", "{o}/dsm.tif"),
+        1,
+        r"^error: cannot write .*dsm\.tif: the file could not be written completely",
+        fsize=1024,
+    ),
+    Case(
+        "lidar-dsm-no-crs",
+        ("-q", "lidar", "dsm", "{d}/nocrs.las", "-o", "{o}/dsm.tif"),
+        0,
+        r"^WARNING lidar\.products: no CRS in .*nocrs\.las; .*dsm\.tif will have none; "
+        r"give --crs EPSG:",
+        creates=("dsm.tif",),
+    ),
+    Case(
+        "lidar-chm-truncated",
+        ("lidar", "chm", "{d}/trunc.laz", "-o", "{o}/chm.tif"),
+        2,
+        r"trunc\.laz: damaged or truncated point data",
+    ),
+    Case(
+        "lidar-raster-contours-tif",
+        ("lidar", "raster", "{d}/ok.las", "--product", "contours", "-o", "{o}/c.tif"),
+        2,
+        r"cannot write .*c\.tif: the extension must be \.geojson or \.json",
+    ),
+    Case(
+        "lidar-hag-tif",
+        ("lidar", "hag", "{d}/ok.las", "-o", "{o}/h.tif"),
+        2,
+        r"cannot write .*h\.tif: the extension must be \.las or \.laz",
+    ),
+    Case(
+        "lidar-classify-truncated",
+        ("lidar", "classify", "{d}/trunc.laz", "-o", "{o}/c.laz"),
+        2,
+        r"trunc\.laz: damaged or truncated point data",
+    ),
+    Case(
+        "lidar-thin-out-dir",
+        ("lidar", "thin", "{d}/ok.las", "-o", "{d}/a_dir.laz"),
+        2,
+        r"cannot write .*a_dir\.laz: it is a directory",
+    ),
+    Case(
+        "lidar-thin-disk-full",
+        ("lidar", "thin", "{d}/ok.laz", "-o", "{o}/t.laz"),
+        1,
+        r"cannot write .*t\.laz: the file could not be written completely",
+        fsize=2048,
+    ),
+    Case(
+        "lidar-reproject-unknown-crs",
+        ("lidar", "reproject", "{d}/ok.las", "-o", "{o}/r.laz", "--to", "EPSG:999999"),
+        2,
+        r"unknown coordinate reference system 'EPSG:999999'",
+    ),
+    Case(
+        "lidar-tile-far",
+        ("lidar", "tile", "{d}/far2d.las", "-o", "{o}/tiles"),
+        2,
+        r"far2d\.las: the grid is too large",
+    ),
+    Case(
+        "lidar-tile-out-file",
+        ("lidar", "tile", "{d}/ok.las", "-o", "{d}/a_file"),
+        2,
+        r"cannot write .*a_file: it exists and is not a directory",
+    ),
+    Case(
+        "lidar-tile-no-scheduler",
+        ("lidar", "tile", "{d}/ok.las", "-o", "{o}/tiles", "--scheduler", "tcp://127.0.0.1:{port}"),
+        1,
+        r"^error: cannot reach the Dask scheduler tcp://127\.0\.0\.1:\d+ within 5 s$",
+        max_s=20.0,
+    ),
+    Case(
+        "lidar-volume-garbage",
+        ("lidar", "volume", "{d}/garbage.tif", "{d}/ok.tif"),
+        2,
+        r"garbage\.tif: cannot read raster",
+    ),
+    Case(
+        "lidar-diff-png",
+        ("lidar", "diff", "{d}/ok.tif", "{d}/ok.tif", "-o", "{o}/d.png"),
+        2,
+        r"cannot write .*d\.png: the extension must be \.tif or \.tiff",
+    ),
+    Case(
+        "lidar-products-far",
+        ("lidar", "products", "{d}/far2d.las", "-o", "{o}/products"),
+        2,
+        r"far2d\.las: the grid is too large",
+    ),
+    Case(
+        "lidar-products-out-file",
+        ("lidar", "products", "{d}/ok.las", "-o", "{d}/a_file"),
+        2,
+        r"cannot write .*a_file: it exists and is not a directory",
+    ),
+    Case(
+        "lidar-missing-input",
+        ("lidar", "dsm", "{d}/missing.las", "-o", "{o}/d.tif"),
+        2,
+        r"^error: Invalid value for 'INPUT_PATH'",
+        usage=True,
+    ),
+    # ---- sim, fly, gui, demo ---------------------------------------------------------------
+    Case(
+        "sim-faults-missing",
+        ("sim", "--faults", "{d}/missing.yaml"),
+        2,
+        r"missing\.yaml: cannot read fault schedule",
+    ),
+    Case("sim-unknown-exercise", ("sim", "--exercise", "nosuch"), 2, r"unknown exercise 'nosuch'"),
+    Case(
+        "sim-key-missing",
+        ("sim", "--signing-key-file", "{d}/missing.key"),
+        2,
+        r"missing\.key: signing key file not found",
+    ),
+    Case(
+        "fly-bad-url",
+        ("fly", "{d}/good.plan", "--connect", "garbage://x"),
+        2,
+        r"garbage://x: unknown connection scheme 'garbage'",
+    ),
+    Case(
+        "fly-missing-plan",
+        ("fly", "{d}/missing.plan", "--connect", "udpin://127.0.0.1:{port}"),
+        2,
+        r"missing\.plan: file not found",
+        max_s=10.0,
+    ),
+    Case(
+        "fly-nan-plan",
+        ("fly", "{d}/nan.plan", "--connect", "udpin://127.0.0.1:{port}"),
+        2,
+        r"nan\.plan: NaN is not valid JSON",
+        max_s=10.0,
+    ),
+    Case(
+        "sim-faults-bad-yaml",
+        ("sim", "--faults", "{d}/bad.yaml"),
+        2,
+        r"bad\.yaml: not valid YAML: .*\(line 2, column 1\)",
+    ),
+    Case(
+        "gui-garbage-area",
+        ("gui", "--area", "{d}/garbage.geojson", "--offscreen-screenshot", "{o}/s.png"),
+        2,
+        r"garbage\.geojson: not a UTF-8 text file",
+    ),
+    Case(
+        "gui-garbage-zones",
+        ("gui", "--zones", "{d}/garbage_zones.json", "--offscreen-screenshot", "{o}/s.png"),
+        2,
+        r"garbage_zones\.json",
+    ),
+    Case(
+        "gui-screenshot-proc",
+        ("gui", "--offscreen-screenshot", "/proc/dkp_shot.png"),
+        2,
+        r"^error: cannot write /proc/dkp_shot\.png: ",
+    ),
+    Case(
+        "gui-screenshot-not-png",
+        ("gui", "--offscreen-screenshot", "{o}/shot.tif"),
+        2,
+        r"shot\.tif: the extension must be \.png",
+    ),
+    Case(
+        "gui-too-many-drones",
+        ("gui", "--drones", "99"),
+        2,
+        r"^error: Invalid value for '--drones'",
+        usage=True,
+    ),
+    Case(
+        "demo-out-is-file",
+        ("demo", "--out", "{d}/a_file"),
+        2,
+        r"cannot write .*a_file: it exists and is not a directory",
+    ),
+    Case(
+        "demo-lidar-out-proc",
+        ("demo", "lidar", "--out", "/proc/dkp_demo"),
+        2,
+        r"^error: cannot write /proc/dkp_demo: ",
+    ),
+]
+
+_RAW_LOG = re.compile(r"^(ERROR|WARNING) (laspy|rasterio)|CPLE_|^Traceback|internal error", re.M)
+
+
+def _limit_file_size(limit: int) -> None:
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
+def test_bad_input_gives_one_clear_error(case: Case, inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    port = str(_free_port())
+    argv = [a.format(d=inputs, o=out, port=port) for a in case.argv]
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "QT_QPA_PLATFORM": "offscreen"}
+    env.pop("DKP_LIDAR_MEMORY_MB", None)
+    env.pop("DKP_DEBUG", None)
+    limit = case.fsize
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        preexec_fn=(lambda: _limit_file_size(limit)) if limit else None,
+    )
+    took = time.monotonic() - t0
+    err = proc.stderr.strip()
+    lines = err.splitlines()
+    detail = f"exit {proc.returncode}, stderr:\n{proc.stderr}"
+    assert proc.returncode == case.code, detail
+    assert not _RAW_LOG.search(err), detail
+    assert len(lines) == 1, detail
+    line = lines[0]
+    if case.usage:  # click's usage errors: one line that points at --help
+        assert "--help'" in line, detail
+    assert re.search(case.pattern, line), f"{case.pattern!r} not in {line!r}"
+    if case.max_s is not None:
+        assert took < case.max_s, f"took {took:.1f} s"
+    left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert left == sorted(case.creates), f"files left behind: {left}"
