@@ -57,6 +57,7 @@ class PreflightDialog(QDialog):
                 _("Battery"),
                 _("Link"),
                 _("Geofence"),
+                _("Ready to arm"),
             ]
         )
         must(self.table.verticalHeader()).setVisible(False)
@@ -66,13 +67,7 @@ class PreflightDialog(QDialog):
         self.table.setEditTriggers(QTableWidget.NoEditTriggers)
         self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
         self.table.setSelectionMode(QTableWidget.NoSelection)
-        for r, row in enumerate(rows):
-            for c, name in enumerate(COLUMNS):
-                value = str(getattr(row, name))
-                item = QTableWidgetItem(value)
-                if name in row.problems:
-                    item.setForeground(QColor(RED))
-                self.table.setItem(r, c, item)
+        self._fill(rows)
         self.table.resizeColumnsToContents()
         self.table.resizeRowsToContents()
         rows_h = sum(self.table.rowHeight(r) for r in range(n))
@@ -105,6 +100,31 @@ class PreflightDialog(QDialog):
         lay.addWidget(self.buttons)
         width = sum(self.table.columnWidth(c) for c in range(len(COLUMNS))) + 60
         self.resize(max(560, min(width, 1100)), self.sizeHint().height())
+
+    def _fill(self, rows: list[PreflightRow]) -> None:
+        for r, row in enumerate(rows):
+            for c, name in enumerate(COLUMNS):
+                item = QTableWidgetItem(str(getattr(row, name)))
+                if name in row.problems:
+                    item.setForeground(QColor(RED))
+                self.table.setItem(r, c, item)
+
+    def update_rows(self, rows: list[PreflightRow]) -> None:
+        """Live values while the dialog is open (ready to arm, PreArm messages, GPS…)."""
+        by_id = {row.sysid: row for row in rows}
+        self.rows = [by_id.get(row.sysid, row) for row in self.rows]
+        self._fill(self.rows)
+        ready_col = COLUMNS.index("ready")
+        self.table.resizeColumnToContents(ready_col)
+
+    def show_prearm(self, sysid: int, text: str) -> None:
+        """The firmware's latest PreArm message for ``sysid`` (while arming waits)."""
+        ready_col = COLUMNS.index("ready")
+        for r, row in enumerate(self.rows):
+            if row.sysid == sysid:
+                item = QTableWidgetItem(_("no: {why}").format(why=text))
+                item.setForeground(QColor(RED))
+                self.table.setItem(r, ready_col, item)
 
 
 class QuitDialog(QMessageBox):

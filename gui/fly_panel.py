@@ -4,7 +4,9 @@ Threads: the link layer has its own I/O thread; the poller and the commander
 (:mod:`gui.fly_workers`) each live in a QThread. Widgets only ever see signals, on the GUI
 thread. Safety interlocks live here: only cleared sorties are uploaded, one battery at a time;
 "Arm and start all" asks with a pre-flight summary and never starts a vehicle that refused to
-arm; alerts (link loss, battery, failsafe) raise banners and a sound.
+arm; arming waits for the firmware's "ready to arm" first (:mod:`gui.fly_arming`); alerts (link
+loss, battery, failsafe) raise banners and a sound. Links may be MAVLink 2 signed
+(:mod:`gui.fly_connect`).
 """
 
 from __future__ import annotations
@@ -24,11 +26,9 @@ from PyQt5.QtCore import (
 )
 from PyQt5.QtWidgets import (
     QApplication,
-    QComboBox,
     QDialog,
     QDoubleSpinBox,
     QGridLayout,
-    QHBoxLayout,
     QLabel,
     QPushButton,
     QVBoxLayout,
@@ -38,24 +38,25 @@ from PyQt5.QtWidgets import (
 from dronekit_plzen.i18n import _
 from gui.clearance import SortieView
 from gui.fly_alerts import CRITICAL, INFO, Alert, AlertMonitor, BannerStack, FoldingLog
+from gui.fly_arming import ArmingMixin
+from gui.fly_connect import DEFAULT_URL, KNOWN_URLS, ConnectBox, NoWheelSpinBox
 from gui.fly_dialogs import PreflightDialog, QuitDialog
 from gui.fly_interlocks import InterlocksMixin
 from gui.fly_sorties import PreflightRow, SortieProgress, preflight_row
 from gui.fly_table import FleetTable
 from gui.fly_workers import Commander, StatePoller
-from gui.flysession import FlySession
+from gui.flysession import READY_WAIT_S, FlySession
 from gui.models import VehicleView
 from gui.plan_widgets import OverrideDialog
 from gui.workers import describe_error
 
 log = logging.getLogger(__name__)
 
-DEFAULT_URL = "udpin://127.0.0.1:14540"
 RED = "#c62828"
-KNOWN_URLS = (DEFAULT_URL, "udpin://127.0.0.1:14550", "tcp://127.0.0.1:5760")
+__all__ = ["DEFAULT_URL", "KNOWN_URLS", "FlyPanel"]
 
 
-class FlyPanel(InterlocksMixin, QWidget):
+class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
     """Connection, alerts, fleet table, sortie upload and vehicle commands."""
 
     statusMessage = pyqtSignal(str)
@@ -77,6 +78,10 @@ class FlyPanel(InterlocksMixin, QWidget):
         self._pending: set[int] = set()
         self._uploading: dict[int, SortieView] = {}  # request → sortie being uploaded
         self._arm_then_start: dict[int, int] = {}  # arm request → sysid to start after it
+        self._waiting_ready: dict[int, tuple[int, bool]] = {}
+        self._sending_key: set[int] = set()
+        self.prearm_texts: dict[int, str] = {}
+        self._open_preflight: PreflightDialog | None = None
         self.vehicles: dict[int, VehicleView] = {}
         self.wait_s = 15.0  # how long to wait for a first heartbeat when connecting
         self.record_db: Path | None = None  # record flights here while connected
@@ -100,26 +105,23 @@ class FlyPanel(InterlocksMixin, QWidget):
     def link_loss_s(self, seconds: float) -> None:
         self.monitor.link_loss_s = float(seconds)
 
+    @property
+    def ready_wait_s(self) -> float:
+        """How long arming waits for the vehicle to be ready to arm (seconds)."""
+        return float(self.ready_wait.value())
+
+    @ready_wait_s.setter
+    def ready_wait_s(self, seconds: float) -> None:
+        self.ready_wait.setValue(round(seconds))
+
     def _build(self) -> None:
         lay = QVBoxLayout(self)
-        row = QHBoxLayout()
-        self.url = QComboBox()
-        self.url.setEditable(True)
-        for url in KNOWN_URLS:
-            self.url.addItem(url)
-        self.url.setCurrentText(DEFAULT_URL)
-        self.url.setToolTip(
-            _(
-                "udpin://…:14540 — one PX4 vehicle's API link; udpin://…:14550 — every "
-                "vehicle's ground-station link (a fleet); tcp://…:5760 — ArduPilot SITL"
-            )
-        )
-        self.connect_button = QPushButton(_("Connect"))
+        self.connect_box = ConnectBox()
+        self.url = self.connect_box.url
+        self.connect_button = self.connect_box.connect_button
         self.connect_button.clicked.connect(self.toggle_connection)
-        row.addWidget(QLabel(_("Link")))
-        row.addWidget(self.url, 1)
-        row.addWidget(self.connect_button)
-        lay.addLayout(row)
+        self.connect_box.sendKeyRequested.connect(self._send_key_requested)
+        lay.addWidget(self.connect_box)
         self.banners = BannerStack()
         lay.addWidget(self.banners)
 
@@ -137,6 +139,15 @@ class FlyPanel(InterlocksMixin, QWidget):
         self.takeoff_alt.setSuffix(" m")
         grid.addWidget(QLabel(_("Takeoff altitude")), 0, 2)
         grid.addWidget(self.takeoff_alt, 0, 3)
+        self.ready_wait = NoWheelSpinBox()
+        self.ready_wait.setRange(1, 600)
+        self.ready_wait.setValue(int(READY_WAIT_S))
+        self.ready_wait.setSuffix(" s")
+        self.ready_wait.setToolTip(
+            _('Arming waits this long for the vehicle\'s own "ready to arm" (its PreArm checks)')
+        )
+        grid.addWidget(QLabel(_("Wait for ready to arm")), 4, 0)
+        grid.addWidget(self.ready_wait, 4, 1)
         labels = {
             "arm": _("Arm"),
             "takeoff": _("Take off"),
@@ -171,27 +182,34 @@ class FlyPanel(InterlocksMixin, QWidget):
     # ------------------------------------------------------------------ connection
     def _set_connected(self, connected: bool) -> None:
         self.connect_button.setText(_("Disconnect") if connected else _("Connect"))
-        self.url.setEnabled(not connected)
+        self.connect_box.set_connected(connected)
         for b in [self.upload_button, *self.buttons.values()]:
             b.setEnabled(connected)
 
     def toggle_connection(self) -> None:
         if self.session is None:
-            self.connect_to(self.url.currentText().strip())
+            self.connect_to(" ".join(self.connect_box.urls()))
         elif self.confirm_leaving(disconnect=True):
             self.disconnect_link()
 
     def connect_to(self, url: str) -> None:
         """Open the link in the commander's thread; polling starts once it is up."""
         self.url.setCurrentText(url)
+        box = self.connect_box
         self.session = FlySession(
-            url, wait_s=self.wait_s, record_db=self.record_db, deployment_id=self.deployment_id
+            url,
+            wait_s=self.wait_s,
+            record_db=self.record_db,
+            deployment_id=self.deployment_id,
+            signing_key_file=box.key_path(),
+            secure=box.secure.isChecked(),
         )
         self._commander = Commander(self.session)
         cthread = QThread()
         self._commander.moveToThread(cthread)
         self._execute.connect(self._commander.execute)
         self._commander.result.connect(self._on_result)
+        self._commander.prearm.connect(self._on_prearm)
         self._poller = StatePoller(self.session)
         pthread = QThread()
         self._poller.moveToThread(pthread)
@@ -234,12 +252,16 @@ class FlyPanel(InterlocksMixin, QWidget):
         self._pending.clear()
         self._uploading.clear()
         self._arm_then_start.clear()
+        self._waiting_ready.clear()
+        self._sending_key.clear()
+        self.prearm_texts.clear()
         self.vehicles.clear()
         self.progress.clear()
         self.monitor = AlertMonitor(link_loss_s=self.monitor.link_loss_s)
         self.banners.clear_all()
         self.table.setRowCount(0)
         self._set_connected(False)
+        self.connect_box.show_signing(None)
         self.connect_button.setEnabled(True)
         self.statusMessage.emit(_("Disconnected."))
 
@@ -269,6 +291,9 @@ class FlyPanel(InterlocksMixin, QWidget):
         why = self.start_refusal(sysid) if name == "start" else None
         if why is not None:
             self._refuse(name, sysid, why)
+            return
+        if name == "arm":
+            self.arm_vehicle(sysid)
             return
         self._send(name, sysid, kwargs)
 
@@ -315,7 +340,12 @@ class FlyPanel(InterlocksMixin, QWidget):
     def start_all(self, sysids: list[int]) -> bool:
         """Ask with a pre-flight summary; then arm each vehicle and start only those that armed."""
         dlg = self.preflight_dialog([self.preflight_row(s) for s in sysids], self)
-        if dlg.exec_() != QDialog.Accepted:
+        self._open_preflight = dlg
+        try:
+            accepted = dlg.exec_() == QDialog.Accepted
+        finally:
+            self._open_preflight = None
+        if not accepted:
             self._log_line(_("Arm and start all: cancelled, nothing sent"))
             return False
         self._log_line(_("Arm and start all: confirmed by the pilot"))
@@ -324,7 +354,7 @@ class FlyPanel(InterlocksMixin, QWidget):
             if why is not None:  # not even armed
                 self._refuse("start", sysid, why)
                 continue
-            self._arm_then_start[self._send("arm", sysid, {})] = sysid
+            self.arm_vehicle(sysid, then_start=True)
         return True
 
     def preflight_row(self, sysid: int) -> PreflightRow:
@@ -374,14 +404,22 @@ class FlyPanel(InterlocksMixin, QWidget):
     @pyqtSlot(int, str, int, bool, str)
     def _on_result(self, req_id: int, name: str, sysid: int, ok: bool, message: str) -> None:
         self._pending.discard(req_id)
+        if name == "wait_ready":
+            self._on_ready_result(req_id, sysid, ok, message)
+            return
         if name == "connect":
             self.connect_button.setEnabled(True)
             if ok:
                 self._set_connected(True)
+                if self.session is not None:
+                    self.connect_box.show_signing(self.session.signed())
                 if self._threads:
                     self._threads[1].start()
             else:
                 self.disconnect_link()
+                self.connect_box.show_status(message, error=True)
+        if name == "send_key":
+            self._on_key_result(ok, message)
         sortie = self._uploading.pop(req_id, None)
         if sortie is not None and ok and sysid in self.progress:
             self.progress[sysid].uploaded_sortie(sortie)
@@ -434,6 +472,8 @@ class FlyPanel(InterlocksMixin, QWidget):
         for v in views:
             self._track_sortie(v)
         self.table.fill(views, self.progress, self._link_ok, self._link_text)
+        if self._open_preflight is not None:
+            self._open_preflight.update_rows([self.preflight_row(v.sysid) for v in views])
         self.vehiclesUpdated.emit(views)
 
     def _raise(self, alert: Alert) -> None:

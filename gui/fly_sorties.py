@@ -29,9 +29,11 @@ class PreflightRow:
     link: str
     geofence: str
     problems: frozenset[str] = frozenset()  # column names (as in COLUMNS) that are not ready
+    #: the firmware's verdict: "yes", "no: <its PreArm message>" or "unknown"
+    ready: str = "—"
 
 
-COLUMNS = ("sysid", "validation", "sortie", "gps", "battery", "link", "geofence")
+COLUMNS = ("sysid", "validation", "sortie", "gps", "battery", "link", "geofence", "ready")
 
 
 @dataclass
@@ -121,6 +123,8 @@ def preflight_row(
         problems.add("battery")
     if not link_ok:
         problems.add("link")
+    if v.ready_to_arm is not True:
+        problems.add("ready")
     if sortie is None:
         fence = "—"
     elif not sortie.mission.fence_items():
@@ -138,7 +142,17 @@ def preflight_row(
         link=link_text,
         geofence=fence,
         problems=frozenset(problems),
+        ready=ready_text(v.ready_to_arm, v.prearm_text),
     )
+
+
+def ready_text(ready: bool | None, prearm: str | None) -> str:
+    """ "yes", "no: PreArm: Need 3D Fix", "no" or "unknown" (the bit was never reported)."""
+    if ready is True:
+        return _("yes")
+    if ready is False:
+        return _("no: {why}").format(why=prearm) if prearm else _("no")
+    return _("unknown")
 
 
 def gps_text(v: VehicleView) -> str:

@@ -1,4 +1,5 @@
-"""The fleet table: one row per vehicle (mode, armed, battery, GPS, link, mission, sortie)."""
+"""The fleet table: one row per vehicle (mode, armed, battery, GPS, link, mission, sortie,
+ready to arm, signing)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,14 @@ from gui.models import VehicleView
 from gui.qtutil import must
 
 RED = "#c62828"
-BATTERY_COL, LINK_COL = 3, 5
+BATTERY_COL, LINK_COL, READY_COL, SIGNING_COL = 3, 5, 8, 9
 
 
 class FleetTable(QTableWidget):
     """The vehicles on the link; the first column carries the system id (UserRole)."""
 
     def __init__(self, parent: QWidget | None = None):
-        super().__init__(0, 8, parent)
+        super().__init__(0, 10, parent)
         self.setHorizontalHeaderLabels(
             [
                 _("Vehicle"),
@@ -32,6 +33,8 @@ class FleetTable(QTableWidget):
                 _("Link"),
                 _("Mission"),
                 _("Sortie"),
+                _("Ready"),
+                _("Signing"),
             ]
         )
         must(self.verticalHeader()).setVisible(False)
@@ -71,15 +74,33 @@ class FleetTable(QTableWidget):
                 link_text(v),
                 "—" if v.mission_seq is None else f"{v.mission_seq}/{count}",
                 prog.label() if prog is not None else "—",
+                _ready(v),
+                _signing(v),
             ]
             low = v.battery_pct is not None and v.battery_pct < LOW_BATTERY_PCT
-            red = {BATTERY_COL: low, LINK_COL: not link_ok(v)}
+            red = {
+                BATTERY_COL: low,
+                LINK_COL: not link_ok(v),
+                READY_COL: v.ready_to_arm is False and not v.armed,
+            }
             for col, text in enumerate(cells):
                 item = QTableWidgetItem(text)
                 if red.get(col):
                     item.setForeground(QColor(RED))
                 if col == 0:
                     item.setData(Qt.ItemDataRole.UserRole, v.sysid)
+                if col == READY_COL and v.prearm_text and not v.ready_to_arm:
+                    item.setToolTip(v.prearm_text)
                 self.setItem(row, col, item)
             if v.sysid == selected:
                 self.selectRow(row)
+
+
+def _ready(v: VehicleView) -> str:
+    if v.armed:
+        return _("armed")
+    return {True: _("yes"), False: _("no"), None: "—"}[v.ready_to_arm]
+
+
+def _signing(v: VehicleView) -> str:
+    return {True: _("signed"), False: _("unsigned"), None: "—"}[v.signed]

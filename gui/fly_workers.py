@@ -58,21 +58,45 @@ class Commander(QObject):
     a QThread gets a fresh Python thread state for every queued call, so thread-local state
     (pyproj's context used by the safety guard, the geo module's transformer cache) would not
     survive from one command to the next.
+
+    Waiting for "ready to arm" (``wait_ready``, up to a minute) runs in a pool of its own, one
+    thread per waiting vehicle, so that it never holds up an RTL or another vehicle's commands;
+    the firmware's PreArm messages are emitted as ``prearm`` while it waits.
     """
 
     result = pyqtSignal(int, str, int, bool, str)  # request id, command, sysid, ok, message
+    prearm = pyqtSignal(int, str)  # sysid, the firmware's pre-arm message (as it changes)
 
     def __init__(self, session: FlySession):
         super().__init__()
         self._session = session
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="gui-commands")
+        self._waits = ThreadPoolExecutor(max_workers=16, thread_name_prefix="gui-ready")
 
     def close(self) -> None:
-        """End the command thread (after the QThread delivering the calls has ended)."""
+        """End the command threads (after the QThread delivering the calls has ended).
+
+        The session is closed first, which ends every ready wait at once.
+        """
         self._pool.shutdown(wait=True, cancel_futures=True)
+        self._waits.shutdown(wait=True, cancel_futures=True)
+
+    def _wait_ready(self, req_id: int, sysid: int, kwargs: dict[str, Any]) -> None:
+        """Runs in the ready pool; every outcome is emitted (queued to the GUI thread)."""
+        try:
+            message = self._session.run(
+                "wait_ready", sysid, on_message=lambda t: self.prearm.emit(sysid, t), **kwargs
+            )
+        except Exception as exc:  # every failure reaches the pilot
+            self.result.emit(req_id, "wait_ready", sysid, False, describe_error(exc))
+            return
+        self.result.emit(req_id, "wait_ready", sysid, True, message)
 
     @pyqtSlot(int, str, int, object)
     def execute(self, req_id: int, name: str, sysid: int, kwargs: Any) -> None:
+        if name == "wait_ready":
+            self._waits.submit(self._wait_ready, req_id, sysid, dict(kwargs or {}))
+            return
         try:
             fut = self._pool.submit(self._session.run, name, sysid, **(kwargs or {}))
             message = fut.result()

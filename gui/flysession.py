@@ -17,10 +17,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from dronekit_plzen.errors import BadInputError, CommandError, LinkTimeout, SafetyViolation
+from dronekit_plzen.errors import (
+    BadInputError,
+    CommandError,
+    LinkError,
+    LinkTimeout,
+    SafetyViolation,
+)
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
 from gui.clearance import SortieView, clear_at_vehicle
+from gui.fly_links import ReadyTracker, latest_prearm, split_urls
 from gui.models import VehicleView
 
 log = logging.getLogger(__name__)
@@ -30,6 +37,8 @@ LINK_LOST_AFTER_S = 3.0
 #: how long to wait for the autopilot's STATUSTEXT explaining a refused arming
 PREARM_TEXT_WAIT_S = 1.5
 MISSION_TYPE_FENCE = 1
+#: default wait for the firmware's "ready to arm" before arming (seconds)
+READY_WAIT_S = 60.0
 #: words with which PX4 and ArduPilot explain a refused arming
 _PREARM_WORDS = ("prearm", "preflight", "arm", "denied")
 
@@ -50,7 +59,9 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(f) or math.isinf(f) else f
 
 
-def view_of(state: Any) -> VehicleView:
+def view_of(
+    state: Any, ready_to_arm: bool | None = None, signed: bool | None = None
+) -> VehicleView:
     """A :class:`VehicleView` of a link-layer ``VehicleState`` snapshot."""
     age = _num(getattr(state, "heartbeat_age_s", None))
     seq = getattr(state, "mission_seq", -1)
@@ -58,6 +69,9 @@ def view_of(state: Any) -> VehicleView:
     heading = _num(getattr(state, "heading_deg", None))
     if heading is None:
         heading = _num(getattr(state, "yaw_deg", None)) or 0.0
+    texts = tuple(
+        (float(t.time_s), int(t.severity), str(t.text)) for t in getattr(state, "statustexts", ())
+    )
     return VehicleView(
         sysid=int(state.sysid),
         mode=str(getattr(state, "mode", "") or "?"),
@@ -76,15 +90,20 @@ def view_of(state: Any) -> VehicleView:
         mission_seq=int(seq) if seq is not None and int(seq) >= 0 else None,
         mission_count=int(count) if count else None,
         in_air=bool(getattr(state, "in_air", False)),
-        statustexts=tuple(
-            (float(t.time_s), int(t.severity), str(t.text))
-            for t in getattr(state, "statustexts", ())
-        ),
+        statustexts=texts,
+        ready_to_arm=ready_to_arm,
+        prearm_text=latest_prearm(texts),
+        signed=signed,
     )
 
 
 class FlySession:
-    """A link opened by URL with the commands the fly panel offers."""
+    """Links opened by URL (several, space-separated: a fleet) with the fly panel's commands.
+
+    ``signing_key_file`` signs every link with the key in that file (owner-only permissions,
+    see :mod:`dronekit_plzen.signing_keys`); ``secure`` marks the links as USB/serial cables
+    over which the key itself may be sent (SETUP_SIGNING).
+    """
 
     def __init__(
         self,
@@ -93,8 +112,15 @@ class FlySession:
         wait_s: float = 15.0,
         record_db: Path | None = None,
         deployment_id: int | None = None,
+        signing_key_file: str | Path | None = None,
+        secure: bool = False,
     ):
         self.url = url
+        self.urls = split_urls(url)
+        self.signing_key_file = signing_key_file
+        self.secure = secure
+        self.links: list[Any] = []
+        self.ready = ReadyTracker()
         self.wait_s = wait_s
         self.record_db = record_db
         self.deployment_id = deployment_id
@@ -109,26 +135,87 @@ class FlySession:
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> str:
-        connect = backend.require("dronekit_plzen.link", "connect", _("The MAVLink link"))
-        link = self._stack.enter_context(connect(self.url))
+        """Open every link (signed if a key file is given), wait for a vehicle on each."""
+        if not self.urls:
+            raise BadInputError(_("type a link URL first"))
+        fleet_cls: Any = backend.require("dronekit_plzen.fleet", "Fleet", _("The MAVLink link"))
+        kwargs: dict[str, Any] = {"secure": self.secure}
+        if self.signing_key_file is not None:
+            kwargs["signing_key_file"] = self.signing_key_file
+        fleet = self._stack.enter_context(fleet_cls.connect(self.urls, **kwargs))
+        for link in fleet.links:
+            self._stack.callback(link.add_listener(self.ready).remove)
         with self._lock:
-            self.link = link
-        vehicle = link.wait_vehicle(timeout_s=self.wait_s)
-        text = _("connected to {url}, vehicle {sysid}").format(url=self.url, sysid=vehicle.sysid)
+            self.links = list(fleet.links)
+            self.link = self.links[0]
+        deadline = time.monotonic() + self.wait_s
+        found, missing = [], []
+        for link in self.links:
+            try:
+                left = max(0.1, deadline - time.monotonic())
+                found.append(link.wait_vehicle(timeout_s=left).sysid)
+            except LinkTimeout as exc:
+                missing.append(self._no_vehicle(link, exc))
+        if not found:
+            raise LinkTimeout("; ".join(missing))
+        where = self.urls[0] if len(self.urls) == 1 else _("{n} links").format(n=len(self.urls))
+        text = ngettext(
+            "connected to {url}, vehicle {sysids}",
+            "connected to {url}, vehicles {sysids}",
+            len(found),
+        ).format(url=where, sysids=", ".join(str(s) for s in sorted(found)))
+        text += "; " + (_("signed link") if self.signed() else _("unsigned link"))
+        if missing:
+            text += "; " + "; ".join(missing)
         if self.record_db is not None:
-            text += "; " + self._start_recording(link)
+            text += "; " + self._start_recording(self.links)
         return text
 
-    def _start_recording(self, link: Any) -> str:
-        """Record every vehicle on the link into the flight database (and a .tlog beside it)."""
+    def _no_vehicle(self, link: Any, exc: LinkTimeout) -> str:
+        """Why no vehicle answered on ``link``: a signing mismatch said plainly, else ``exc``."""
+        stats = link.codec.stats
+        if stats.bad_signatures:
+            return str(
+                LinkError(
+                    _(
+                        "{n} messages from the vehicle had a wrong signature: its signing key "
+                        "differs from the key file's (no telemetry accepted)"
+                    ).format(n=stats.bad_signatures),
+                    where=str(link.spec),
+                )
+            )
+        if stats.unsigned_rejected:
+            return str(
+                LinkError(
+                    _(
+                        "{n} unsigned messages from the vehicle were refused: it does not sign; "
+                        "connect without a key and send it the key over a secure link"
+                    ).format(n=stats.unsigned_rejected),
+                    where=str(link.spec),
+                )
+            )
+        return str(exc)
+
+    def signed(self, sysid: int | None = None) -> bool:
+        """Are our messages signed (on every link, or to vehicle ``sysid``)?"""
+        links = self.links
+        if sysid is None:
+            return bool(links) and all(bool(link.signing) for link in links)
+        for link in links:
+            if sysid in link.vehicles:
+                return bool(link.signing) or sysid in link.codec.keys
+        return False
+
+    def _start_recording(self, links: list[Any]) -> str:
+        """Record every vehicle on the links into the flight database (and a .tlog beside it)."""
         recorder_cls = backend.optional("telemetry.recorder", "Recorder")
         if recorder_cls is None:
             self.record_problem = _("flights are not recorded: telemetry.recorder is missing")
             return self.record_problem
         recorder = recorder_cls(self.record_db, deployment_id=self.deployment_id).start()
         self._stack.callback(recorder.stop)  # closed after the listener is removed (LIFO)
-        handle = recorder.attach(link)
-        self._stack.callback(handle.remove)
+        for link in links:
+            self._stack.callback(recorder.attach(link).remove)
         self.recorder = recorder
         return _("recording flights into {db}").format(db=self.record_db)
 
@@ -136,16 +223,26 @@ class FlySession:
         with self._lock:
             self._closed = True
             self.link = None
+            self.links = []
         self._stack.close()
 
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
     def _vehicles(self) -> dict[int, Any]:
-        link = self.link
-        if link is None:
-            return {}
-        return {int(k): v for k, v in link.vehicles.items()}
+        out: dict[int, Any] = {}
+        for link in self.links:
+            for k, v in link.vehicles.items():
+                out.setdefault(int(k), v)  # the first link that heard it carries its commands
+        return out
 
     def snapshot(self) -> list[VehicleView]:
-        return sorted((view_of(v.state) for v in self._vehicles().values()), key=lambda v: v.sysid)
+        views = []
+        for sysid, v in self._vehicles().items():
+            signed = bool(v.link.signing) or sysid in v.link.codec.keys
+            views.append(view_of(v.state, self.ready.ready(sysid), signed))
+        return sorted(views, key=lambda v: v.sysid)
 
     def vehicle(self, sysid: int) -> Any:
         v = self._vehicles().get(int(sysid))
@@ -160,8 +257,11 @@ class FlySession:
         """Run command ``name`` on vehicle ``sysid``; returns a message, raises on failure."""
         if name == "connect":
             return self.open()
+        if name == "send_key":
+            return self._send_key(sysid, **kwargs)
         handlers: dict[str, Callable[..., str]] = {
             "upload": self._upload,
+            "wait_ready": self._wait_ready,
             "arm": self._arm,
             "disarm": self._simple("disarm"),
             "takeoff": self._takeoff,
@@ -208,6 +308,41 @@ class FlySession:
                 reason=reason,
             ) from exc
         return _("accepted")
+
+    def _wait_ready(
+        self,
+        vehicle: Any,
+        timeout_s: float = READY_WAIT_S,
+        on_message: Callable[[str], None] | None = None,
+    ) -> str:
+        """Wait for the firmware's "ready to arm", passing on its PreArm messages as they change.
+
+        Raises :class:`LinkTimeout` naming the last PreArm message when ``timeout_s`` has
+        passed (nothing is armed then), :class:`LinkError` when the link is closed meanwhile.
+        """
+        vehicle.wait_ready_to_arm(float(timeout_s), on_message=on_message)
+        return _("ready to arm")
+
+    def _send_key(self, sysid: int, key_file: str | Path) -> str:
+        """SETUP_SIGNING with the key in ``key_file`` to vehicle ``sysid`` (0: every vehicle).
+
+        The link layer sends it only over a secure (USB/serial) or already signed link and
+        raises :class:`SafetyViolation` otherwise; each vehicle must then answer signed.
+        """
+        from dronekit_plzen.signing_keys import read_key_file
+
+        key = read_key_file(key_file)
+        vehicles = self._vehicles()
+        targets = sorted(vehicles) if sysid == 0 else [sysid]
+        if not targets:
+            raise BadInputError(_("no vehicles on the link"))
+        for s in targets:
+            self.vehicle(s).setup_signing(key)
+        return ngettext(
+            "signing key sent; vehicle {sysids} now answers signed",
+            "signing key sent; vehicles {sysids} now answer signed",
+            len(targets),
+        ).format(sysids=", ".join(str(s) for s in targets))
 
     def _upload(self, vehicle: Any, sortie: SortieView) -> str:
         """Check one sortie against this vehicle, upload and verify it (and its geofence).

@@ -99,3 +99,9 @@ class VehicleView:
     in_air: bool = False  # EXTENDED_SYS_STATE landed state: taking off, flying or landing
     #: recent STATUSTEXTs as (time_s, severity, text), oldest first
     statustexts: tuple[tuple[float, int, str], ...] = ()
+    #: the firmware's own verdict (SYS_STATUS pre-arm check bit); None: not reported yet
+    ready_to_arm: bool | None = None
+    #: the firmware's latest pre-arm explanation (``PreArm: …``), if a recent one came
+    prearm_text: str | None = None
+    #: are our messages to this vehicle signed (MAVLink 2 signing)? None: unknown
+    signed: bool | None = None

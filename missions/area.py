@@ -554,7 +554,36 @@ def _finish_checked(polys: list[RawPolygon], crs: Any, repair: bool, where: str)
         )
     area = Area(geom_ll, epsg, wkt, tuple(notes))
     _check_extent(area, where)
+    if epsg == geo.WGS84:
+        _check_not_swapped(area, where)
     return area
+
+
+#: the unit's home region (Czechia with a margin), lon/lat: only used to recognise swapped input
+HOME_REGION_LONLAT = (11.8, 48.4, 19.2, 51.2)
+
+
+def _in_region(x0: float, y0: float, x1: float, y1: float) -> bool:
+    rx0, ry0, rx1, ry1 = HOME_REGION_LONLAT
+    return rx0 <= x0 and x1 <= rx1 and ry0 <= y0 and y1 <= ry1
+
+
+def _check_not_swapped(area: Area, where: str) -> None:
+    """Refuse lon/lat given as lat/lon: outside the home region, but inside it when swapped.
+
+    GeoJSON and WKT are (longitude, latitude); a list copied from a map as "49.74, 13.37" is the
+    other way round and lands in the Gulf of Aden. Elsewhere in the world nothing is assumed.
+    """
+    x0, y0, x1, y1 = area.geom_lonlat.bounds
+    if not _in_region(x0, y0, x1, y1) and _in_region(y0, x0, y1, x1):
+        raise BadInputError(
+            _(
+                "the area lies at {lat:.4f}, {lon:.4f} (lat, lon), far from the Czech Republic, "
+                "but at {lon:.4f}, {lat:.4f} when swapped: latitude and longitude swapped? "
+                "(GeoJSON and WKT are longitude first)"
+            ).format(lat=(y0 + y1) / 2, lon=(x0 + x1) / 2),
+            where=where,
+        )
 
 
 def _check_extent(area: Area, where: str) -> None:

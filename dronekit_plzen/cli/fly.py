@@ -228,6 +228,31 @@ def fly_sortie(
     }
 
 
+def _record_cleared(fc: Any, db_path: Path | None, sysid: int) -> None:
+    """Keep every cleared sortie, with its validation and any override, in the flight database.
+
+    The flight itself is recorded by ``record``; this keeps what was cleared to fly and who
+    overrode what. A database that cannot be written does not stop the flight (a warning).
+    """
+    if db_path is None:
+        return
+    from missions.formats.qgc_plan import dump_plan
+    from telemetry.store import open_store
+
+    try:
+        with open_store(db_path) as store:
+            for s in fc.sorties:
+                store.save_mission(
+                    dump_plan(s.mission), name=f"fly: vehicle {sysid} sortie {s.index}"
+                )
+    except DronekitPlzenError as exc:
+        info(
+            _("warning: the cleared mission was not recorded in the flight database: {e}").format(
+                e=exc
+            )
+        )
+
+
 def _stopped(progress: SortieProgress, k: int, item: int, mission: Any) -> None:
     """Remember where sortie ``k`` stopped, as an item index of the original sortie file."""
     offset = int(mission.metadata.get("resumed_at_item", 0))
@@ -397,6 +422,7 @@ def fly(
                     by=ov.by, at=ov.at, reason=ov.reason, v="; ".join(ov.violations)
                 )
             )
+        _record_cleared(fc, cfg.db_path, v.sysid)
         k = first
         while True:
             s = fc.sorties[k - 1]

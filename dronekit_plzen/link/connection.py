@@ -1,10 +1,17 @@
 """One MAVLink link: a transport, a codec, one I/O thread, the vehicles seen on it.
 
-The I/O thread is the only reader of the transport. For every decoded message it (1) updates
+The I/O thread is the reader of the transport. For every decoded message it (1) updates
 the sender's :class:`~dronekit_plzen.link.state.VehicleState` under a short state lock, then,
 with no lock held, (2) hands the message to subscriptions (queues) and (3) calls listeners.
 Callers block on queues (``queue.Queue.get(timeout=...)``), never on sleeps. Sending is
 serialised by a send lock and can happen from any thread.
+
+A request-response exchange whose latency counts (a mission transfer: one round trip per item)
+can take the reading over with :meth:`Link.direct_reader`: the I/O thread parks, the calling
+thread reads the socket itself, answers what it waits for at once and only then gives each
+message the same treatment (state, subscriptions, listeners, heartbeats keep going), so no
+message is handed from one thread to another on the way to its answer. Frames packed once
+(:meth:`Link.send_frame`) get their sequence number, CRC and signature per send.
 
 Signing: ``connect(url, signing_key_file=F)`` signs everything sent with the key in F (a file
 only its owner may read, see :mod:`dronekit_plzen.signing_keys`) and accepts from the vehicles
@@ -27,14 +34,15 @@ import queue
 import threading
 import time
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError, LinkError, LinkTimeout, SafetyViolation
 from dronekit_plzen.i18n import _
-from dronekit_plzen.link.codec import IFLAG_SIGNED, Codec, CodecStats, SigningKey
-from dronekit_plzen.link.signing import allocate_link_id, release_link_id
+from dronekit_plzen.link.codec import IFLAG_SIGNED, Codec, CodecStats, SigningKey, _crc
+from dronekit_plzen.link.signing import allocate_link_id, release_link_id, sign_frame
 from dronekit_plzen.link.state import (
+    STATE_MESSAGES,
     SequenceTracker,
     VehicleState,
     apply_message,
@@ -173,12 +181,23 @@ class Link:
         self._lock = threading.Lock()  # guards states/vehicles/trackers
         self._vehicle_cond = threading.Condition(self._lock)
         self._states: dict[int, VehicleState] = {}
+        # messages that change no state field are only counted: [count, last monotonic time],
+        # folded into the state when it is read (no new state object per message)
+        self._counted: dict[int, list[Any]] = {}
         self._vehicles: dict[int, Any] = {}
         self._trackers: dict[int, SequenceTracker] = {}
         self._stream_requested: dict[int, float] = {}
+        #: the last mission transfer's counters per (sysid, "upload" | "download"), see
+        #: :class:`~dronekit_plzen.link.mission.TransferStats`
+        self.transfer_stats: dict[tuple[int, str], Any] = {}
         self._listeners: tuple[ListenerHandle, ...] = ()
         self._subs: tuple[Subscription, ...] = ()
         self._stop = threading.Event()
+        # direct reading (see :meth:`direct_reader`): who reads the transport
+        self._io_cond = threading.Condition()
+        self._borrowed = False  # a caller wants (or has) the transport's receive side
+        self._io_parked = False  # the I/O thread is waiting for it back
+        self._next_hb = time.monotonic()
         self._connected = True
         self._reconnects = 0
         self._datagram = spec.scheme in ("udpin", "udpout")
@@ -221,6 +240,8 @@ class Link:
             return
         self._stop.set()
         self._transport.interrupt()
+        with self._io_cond:
+            self._io_cond.notify_all()  # a parked I/O thread ends too
         if threading.current_thread() is not self._thread:
             self._thread.join(timeout=5.0)
         self._transport.close()
@@ -250,6 +271,16 @@ class Link:
         with self._lock:
             st = self._states[sysid]
             tracker = self._trackers.get(sysid)
+            counted = self._counted.get(sysid)
+            n, last_s = counted if counted is not None else (0, math.nan)
+        if n:
+            st = replace(
+                st,
+                messages_received=st.messages_received + n,
+                last_message_s=last_s
+                if math.isnan(st.last_message_s) or last_s > st.last_message_s
+                else st.last_message_s,
+            )
         return snapshot(st, time.monotonic(), tracker.loss_pct if tracker else 0.0)
 
     def wait_vehicle(self, sysid: int | None = None, timeout_s: float = 10.0) -> Any:
@@ -304,6 +335,34 @@ class Link:
                 )
             self._transport.send(data)
 
+    def send_frame(self, frame: bytearray, crc_extra: int, target_system: int) -> None:
+        """Write a frame packed once in advance (``msg.pack(link.mav)``, unsigned).
+
+        The frame's sequence number is patched and its CRC computed for this send; when a key
+        applies to ``target_system`` the frame is signed as :meth:`Codec.encode` would. Used for
+        frames sent again and again at a high rate (mission items) with no re-encoding.
+        """
+        codec = self.codec
+        with self._send_lock:
+            mav = codec.mav
+            frame[4] = mav.seq
+            mav.seq = (mav.seq + 1) % 256
+            codec.stats.frames_out += 1
+            sk = (codec.keys.get(target_system) if target_system else None) or codec.signing
+            if sk is None:
+                end = len(frame) - 2
+                crc = _crc(frame[1:end], bytes((crc_extra,)))
+                frame[end] = crc & 0xFF
+                frame[end + 1] = crc >> 8
+                self._transport.send(frame)
+                return
+            table = codec.streams
+            if sk.timestamp > table.timestamp:
+                table.timestamp = sk.timestamp
+            link_id = codec.link_id if sk.link_id is None else sk.link_id
+            data = sign_frame(bytearray(frame), crc_extra, sk.key, link_id, table.next_timestamp())
+            self._transport.send(data)
+
     @property
     def mav(self) -> Any:
         """pymavlink's message factory (``link.mav.command_long_encode(...)``)."""
@@ -313,7 +372,8 @@ class Link:
     def add_listener(self, fn: Listener) -> ListenerHandle:
         """Call ``fn(msg, recv_time_s)`` for every decoded message.
 
-        ``fn`` runs on the link's I/O thread with no lock held; keep it short.
+        ``fn`` runs on the thread reading the link (its I/O thread, or a caller reading
+        directly, see :meth:`direct_reader`) with no lock held; keep it short.
 
         ``recv_time_s`` is wall-clock time (``time.time()``), what a .tlog stores.
         """
@@ -405,18 +465,74 @@ class Link:
         finally:
             sub.close()
 
+    # ------------------------------------------------------------------ direct reading
+    @contextlib.contextmanager
+    def direct_reader(self) -> Iterator[DirectReader | None]:
+        """Read the transport on the calling thread for the duration of the ``with`` block.
+
+        Yields a :class:`DirectReader`, or None when that is not possible (another caller reads
+        directly, the caller is the I/O thread itself, the link is closed): then use a
+        subscription as usual. Every message read is dispatched as the I/O thread would
+        (state, subscriptions, listeners); heartbeats go on. The I/O thread resumes on exit.
+        """
+        if threading.current_thread() is self._thread or self._stop.is_set():
+            yield None
+            return
+        with self._io_cond:
+            if self._borrowed:
+                taken = False
+            else:
+                self._borrowed = taken = True
+        if not taken:
+            yield None
+            return
+        self._transport.interrupt()
+        with self._io_cond:
+            self._io_cond.wait_for(
+                lambda: self._io_parked or self._stop.is_set() or not self._thread.is_alive(),
+                timeout=2.0,
+            )
+            if not self._io_parked or self._stop.is_set():  # busy reconnecting, or closing
+                self._borrowed = False
+                self._io_cond.notify_all()
+                taken = False
+        if not taken:
+            yield None
+            return
+        reader = DirectReader(self)
+        try:
+            yield reader
+        finally:
+            reader.flush()
+            reader.give_back()
+
+    def _tick(self, now: float) -> None:
+        """Heartbeat and stream upkeep when due (by whoever reads the transport)."""
+        if now >= self._next_hb:
+            self._send_heartbeat()
+            self._maintain_streams(now)
+            self._next_hb = now + self._heartbeat_period_s
+
+    def _park(self) -> None:
+        """The I/O thread waits while a caller reads directly."""
+        with self._io_cond:
+            self._io_parked = True
+            self._io_cond.notify_all()
+            while self._borrowed and not self._stop.is_set():
+                self._io_cond.wait()
+            self._io_parked = False
+
     # ------------------------------------------------------------------ I/O thread
     def _run(self) -> None:
-        next_hb = time.monotonic()
         backoff_s = 0.2
         while not self._stop.is_set():
+            if self._borrowed:
+                self._park()
+                continue
             now = time.monotonic()
-            if now >= next_hb:
-                self._send_heartbeat()
-                self._maintain_streams(now)
-                next_hb = now + self._heartbeat_period_s
+            self._tick(now)
             try:
-                data = self._transport.recv(min(0.5, max(0.0, next_hb - now)))
+                data = self._transport.recv(min(0.5, max(0.0, self._next_hb - now)))
             except LinkError as exc:
                 if self._stop.is_set():
                     break
@@ -433,7 +549,7 @@ class Link:
                 self._connected = True
                 self._reconnects += 1
                 backoff_s = 0.2
-                next_hb = time.monotonic()
+                self._next_hb = time.monotonic()
                 continue
             if data:
                 for msg in self.codec.feed(data, datagram=self._datagram):
@@ -462,7 +578,15 @@ class Link:
                 self._trackers[sysid] = SequenceTracker()
             if st is not None and compid == st.compid:
                 self._trackers[sysid].update(msg.get_seq())
-                self._states[sysid] = apply_message(st, msg, now_mono)
+                if mtype in STATE_MESSAGES:
+                    self._states[sysid] = apply_message(st, msg, now_mono)
+                else:
+                    counted = self._counted.get(sysid)
+                    if counted is None:
+                        self._counted[sysid] = [1, now_mono]
+                    else:
+                        counted[0] += 1
+                        counted[1] = now_mono
             if new_vehicle is not None:
                 self._vehicle_cond.notify_all()
             subs = self._subs
@@ -517,6 +641,64 @@ class Link:
                 ),
                 sysid,
             )
+
+
+class DirectReader:
+    """The receive side of a link, lent to one thread by :meth:`Link.direct_reader`.
+
+    :meth:`recv` returns decoded messages *before* they are dispatched, so the caller can answer
+    first; :meth:`flush` (called by the next :meth:`recv` and when the loan ends) dispatches them.
+    A transport error ends the loan early (:attr:`broken`): the I/O thread takes over again,
+    reconnecting as usual, and the caller continues with its subscription.
+    """
+
+    def __init__(self, link: Link) -> None:
+        self._link = link
+        self._transport = link._transport
+        self._codec = link.codec
+        self._datagram = link._datagram
+        self._undispatched: list[Any] = []
+        self.broken = False
+
+    def recv(self, timeout_s: float) -> list[Any]:
+        """Messages from one read of the transport (within ``timeout_s``), not yet dispatched."""
+        link = self._link
+        self.flush()
+        if self.broken:
+            raise LinkError(_("the direct reading of the link has ended"))
+        if link._stop.is_set():
+            raise LinkError(_("link closed"))
+        now = time.monotonic()
+        link._tick(now)
+        try:
+            data = self._transport.recv(min(timeout_s, max(0.0, link._next_hb - now)))
+        except LinkError:
+            if link._stop.is_set():
+                raise LinkError(_("link closed")) from None
+            self.give_back()
+            return []
+        if not data:
+            return []
+        msgs: list[Any] = self._codec.feed(data, datagram=self._datagram)
+        self._undispatched = msgs
+        return msgs
+
+    def flush(self) -> None:
+        """Dispatch the messages the last :meth:`recv` returned (state, queues, listeners)."""
+        msgs, self._undispatched = self._undispatched, []
+        handle = self._link._handle
+        for msg in msgs:
+            handle(msg)
+
+    def give_back(self) -> None:
+        """End the loan (idempotent): the I/O thread reads again."""
+        if self.broken:
+            return
+        self.broken = True
+        link = self._link
+        with link._io_cond:
+            link._borrowed = False
+            link._io_cond.notify_all()
 
 
 def connect(

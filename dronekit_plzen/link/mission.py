@@ -9,7 +9,9 @@ Timeouts and retries follow the specification's recommendation (1500 ms default,
 item, 5 retries) with two refinements for lossy links, both bounded by those values:
 
 * the per-item timeout adapts to the measured round trip (Jacobson's estimator, as TCP does),
-  never above 250 ms;
+  never above 250 ms; a round trip is measured only on a message sent once (Karn's algorithm:
+  the answer to a re-sent one may answer either copy), and each timeout doubles the next wait
+  until a clean measurement arrives;
 * the retry budget grows with the link's measured packet loss, so that the chance that a
   transfer of ``n`` items fails on retries alone stays below 1e-3 (at 30 % loss each way a
   round trip fails 51 % of the time and 5 retries would lose a 500-item transfer almost surely).
@@ -17,12 +19,30 @@ item, 5 retries) with two refinements for lossy links, both bounded by those val
 Duplicated and reordered requests are answered idempotently; out-of-sequence items are dropped
 and the expected one re-requested; an ACK that is not ours (a late duplicate of an earlier
 transfer's ACK) is ignored until the final item has been sent.
+
+Retransmissions are what loss makes necessary, no more. During an upload the vehicle drives: an
+item goes out again when the vehicle asks for it again (its own timer covers a lost item and a
+lost request), a duplicated request in the same burst is not answered twice, and our timer only
+re-sends what the vehicle cannot ask for (the count, the final item whose ACK was lost), or
+backs a silent vehicle up after twice its measured re-request interval. During a download we
+drive, one request at a time, and re-send a request after the adaptive timeout. Every transfer
+counts what it sent (:class:`TransferStats`).
+
+Per-item latency is the transfer time (one round trip per item), so on a
+:class:`~dronekit_plzen.link.connection.Link` the transfer reads the socket on its own thread
+(:meth:`~dronekit_plzen.link.connection.Link.direct_reader`) and answers each request as soon
+as it is decoded, before the message's bookkeeping (state, queues, listeners); each frame is
+packed once (the next one while the vehicle works on the current one) and only its sequence
+number, CRC and signature are redone per send
+(:meth:`~dronekit_plzen.link.connection.Link.send_frame`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import time
+from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -54,6 +74,18 @@ MISSION_RESULT_NAMES = {
     15: "OPERATION_CANCELLED",
 }
 MISSION_TYPE_NAMES = {0: "mission", 1: "fence", 2: "rally"}
+_MISSION_MESSAGES = frozenset(
+    {
+        "MISSION_REQUEST_INT",
+        "MISSION_REQUEST",
+        "MISSION_ACK",
+        "MISSION_COUNT",
+        "MISSION_ITEM_INT",
+        "MISSION_ITEM",
+    }
+)
+#: the longest a timeout backs off to (x the adaptive timeout), Karn's exponential backoff
+_MAX_BACKOFF = 64.0
 
 
 class MissionPort(Protocol):
@@ -98,31 +130,165 @@ def retry_budget(policy: TransferPolicy, loss_fraction: float, n_items: int) -> 
 
 
 class _Rto:
-    """Round-trip estimate → retransmission timeout, clamped to [min, spec value]."""
+    """Round-trip estimate → retransmission timeout, clamped to [min, spec value].
+
+    Karn's algorithm: the caller samples only round trips of messages sent once; a timeout
+    doubles :attr:`backoff` (the next waits), a clean sample resets it.
+    """
 
     def __init__(self, policy: TransferPolicy) -> None:
         self.policy = policy
         self.srtt: float | None = None
         self.rttvar = 0.0
+        self.backoff = 1.0
+        self.samples = 0
 
     def sample(self, rtt: float) -> None:
+        self.samples += 1
+        self.backoff = 1.0
         if self.srtt is None:
             self.srtt, self.rttvar = rtt, rtt / 2
         else:
             self.rttvar = 0.75 * self.rttvar + 0.25 * abs(self.srtt - rtt)
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
 
+    def timed_out(self) -> None:
+        self.backoff = min(self.backoff * 2.0, _MAX_BACKOFF)
+
     def item_timeout(self) -> float:
         p = self.policy
         if not p.adaptive or self.srtt is None:
             return p.item_timeout_s
-        return min(p.item_timeout_s, max(p.min_item_timeout_s, self.srtt + 4 * self.rttvar))
+        base = max(p.min_item_timeout_s, self.srtt + 4 * self.rttvar)
+        return min(p.item_timeout_s, base * self.backoff)
 
     def default_timeout(self) -> float:
         p = self.policy
         if not p.adaptive or self.srtt is None:
             return p.timeout_s
-        return min(p.timeout_s, max(4 * p.min_item_timeout_s, 2 * (self.srtt + 4 * self.rttvar)))
+        base = max(4 * p.min_item_timeout_s, 2 * (self.srtt + 4 * self.rttvar))
+        return min(p.timeout_s, base * self.backoff)
+
+    def dup_window(self) -> float:
+        """A request repeated sooner than this after our answer is a duplicate of the first."""
+        p = self.policy
+        if self.srtt is None:
+            return p.min_item_timeout_s
+        return min(p.item_timeout_s / 2, max(p.min_item_timeout_s, 2 * self.srtt))
+
+
+@dataclass
+class TransferStats:
+    """What one transfer sent, counted on our side (see ``Link.transfer_stats``)."""
+
+    kind: str
+    mission_type: int = 0
+    items: int = 0
+    #: every frame we sent: count/list requests, items or item requests, ACKs
+    frames_sent: int = 0
+    #: items (upload) or item requests (download) sent for the first time
+    first_sends: int = 0
+    #: frames sent again: items, item requests, the count, the request for the list
+    retransmissions: int = 0
+    #: of those, sent again because the vehicle asked again (upload)
+    on_request: int = 0
+    #: of those, sent again because our timer ran out (or a refusal is asked again)
+    on_timeout: int = 0
+    #: requests or items not answered: duplicated, reordered, stale
+    ignored: int = 0
+    #: whole uploads started again (the vehicle dropped the transfer)
+    restarts: int = 0
+    rtt_samples: int = 0
+    srtt_s: float = math.nan
+    #: the socket was read on the transfer's own thread (no hand-off between threads)
+    direct: bool = False
+    elapsed_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _link_of(port: Any) -> Any:
+    """The :class:`~dronekit_plzen.link.connection.Link` behind a vehicle's port, if any."""
+    from dronekit_plzen.link.connection import Link
+
+    link = getattr(getattr(port, "vehicle", None), "link", None)
+    return link if isinstance(link, Link) else None
+
+
+class _Wire:
+    """One transfer's side of the conversation: sends, packed frames, the vehicle's messages.
+
+    On a :class:`~dronekit_plzen.link.connection.Link` it reads the socket directly (the
+    vehicle's answer is handled where it is decoded) and sends frames packed once; on any other
+    :class:`MissionPort` it uses the port's methods.
+    """
+
+    def __init__(self, port: MissionPort, stats: TransferStats) -> None:
+        self.port = port
+        self.stats = stats
+        self.mav = port.mav
+        self.ts, self.tc = port.target
+        self.link = _link_of(port)
+        self._reader: Any = None
+        self._pending: deque[Any] = deque()
+        self._stack = contextlib.ExitStack()
+        self._t0 = time.monotonic()
+
+    def __enter__(self) -> _Wire:
+        if self.link is not None:
+            self._reader = self._stack.enter_context(self.link.direct_reader())
+            self.stats.direct = self._reader is not None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stack.close()
+        self.stats.elapsed_s = time.monotonic() - self._t0
+        if self.link is not None:
+            self.link.transfer_stats[(self.ts, self.stats.kind)] = self.stats
+
+    # ---------------------------------------------------------------- sending
+    def send(self, msg: Any) -> None:
+        self.stats.frames_sent += 1
+        self.port.send_to_vehicle(msg)
+
+    def pack(self, msg: Any) -> Any:
+        """What :meth:`send_packed` sends: a frame packed once (on a link) or the message."""
+        if self.link is None:
+            return msg
+        return (bytearray(msg.pack(self.mav)), int(msg.crc_extra))
+
+    def send_packed(self, packed: Any) -> None:
+        self.stats.frames_sent += 1
+        if self.link is None:
+            self.port.send_to_vehicle(packed)
+        else:
+            self.link.send_frame(packed[0], packed[1], self.ts)
+
+    # ---------------------------------------------------------------- receiving
+    def next(self, timeout_s: float) -> Any | None:
+        """The vehicle's next mission message within ``timeout_s`` (None: none came)."""
+        reader = self._reader
+        if reader is None or reader.broken:
+            return self.port.next_mission_message(timeout_s)
+        pending = self._pending
+        if pending:
+            return pending.popleft()
+        deadline = time.monotonic() + timeout_s
+        ts = self.ts
+        while True:
+            msgs = reader.recv(max(0.0, deadline - time.monotonic()))
+            if reader.broken:  # the transport failed: the I/O thread reconnects, use the queue
+                while self.port.next_mission_message(0.0) is not None:
+                    pass  # copies of what this reader has already returned
+                return self.port.next_mission_message(max(0.0, deadline - time.monotonic()))
+            for m in msgs:
+                if m.get_srcSystem() == ts and m.get_type() in _MISSION_MESSAGES:
+                    pending.append(m)
+            if pending:
+                return pending.popleft()
+            if time.monotonic() >= deadline:
+                return None
 
 
 def _ack_error(ack: Any, mission_type: int, what: str) -> MissionTransferError:
@@ -158,23 +324,80 @@ def upload(
     policy: TransferPolicy = TransferPolicy(),
     on_progress: Callable[[int, int], None] | None = None,
     max_restarts: int = 3,
-) -> None:
+    stats: TransferStats | None = None,
+) -> TransferStats:
     """Upload ``items`` (already in wire order; seq = index). Raises on error/timeout.
 
     A vehicle that abandons the transfer (it cancels after its own retries, answers our items
     with MAV_MISSION_ERROR after an out-of-sequence NACK, or goes silent after a NACK) gets the
-    whole upload again, from MISSION_COUNT, at most ``max_restarts`` times.
+    whole upload again, from MISSION_COUNT, at most ``max_restarts`` times. Returns the
+    transfer's counters (also filled into ``stats`` when given).
     """
-    for attempt in range(max_restarts + 1):
-        if _upload_once(
-            port, items, mission_type, policy, on_progress, last=attempt == max_restarts
-        ):
-            return
+    st = stats if stats is not None else TransferStats("upload")
+    st.kind, st.mission_type, st.items = "upload", mission_type, len(items)
+    with _Wire(port, st) as wire:
+        frames = _ItemFrames(wire, items, mission_type)
+        for attempt in range(max_restarts + 1):
+            if attempt:
+                st.restarts += 1
+            if _upload_once(
+                wire, frames, mission_type, policy, on_progress, last=attempt == max_restarts
+            ):
+                return st
+    return st  # pragma: no cover - the last attempt raises instead of returning False
+
+
+class _ItemFrames:
+    """The items' MISSION_ITEM_INT frames, each packed once, on first need."""
+
+    def __init__(self, wire: _Wire, items: Sequence[MissionItem], mission_type: int) -> None:
+        self.wire = wire
+        self.items = items
+        self.mission_type = mission_type
+        self.packed: list[Any] = [None] * len(items)
+        self.sends = [0] * len(items)
+
+    def prepare(self, seq: int) -> None:
+        if seq < len(self.items) and self.packed[seq] is None:
+            w = self.wire
+            it = self.items[seq]
+            self.packed[seq] = w.pack(
+                w.mav.mission_item_int_encode(
+                    w.ts,
+                    w.tc,
+                    seq,
+                    it.frame,
+                    it.command,
+                    0,
+                    1 if it.autocontinue else 0,
+                    it.param1,
+                    it.param2,
+                    it.param3,
+                    it.param4,
+                    round(it.lat_deg * 1e7),
+                    round(it.lon_deg * 1e7),
+                    float(it.alt_m),
+                    self.mission_type,
+                )
+            )
+
+    def send(self, seq: int) -> bool:
+        """Send item ``seq``; True when it had been sent before (a retransmission)."""
+        self.prepare(seq)
+        self.wire.send_packed(self.packed[seq])
+        self.sends[seq] += 1
+        again = self.sends[seq] > 1
+        st = self.wire.stats
+        if again:
+            st.retransmissions += 1
+        else:
+            st.first_sends += 1
+        return again
 
 
 def _upload_once(
-    port: MissionPort,
-    items: Sequence[MissionItem],
+    wire: _Wire,
+    frames: _ItemFrames,
     mission_type: int,
     policy: TransferPolicy,
     on_progress: Callable[[int, int], None] | None,
@@ -182,36 +405,55 @@ def _upload_once(
     last: bool,
 ) -> bool:
     """One attempt; True when accepted, False when the vehicle dropped it (restart)."""
-    ts, tc = port.target
-    mav = port.mav
-    count = len(items)
-    retries = retry_budget(policy, port.loss_fraction, count)
+    ts, tc, mav, st = wire.ts, wire.tc, wire.mav, wire.stats
+    count = len(frames.items)
+    retries = retry_budget(policy, wire.port.loss_fraction, count)
     # give up after as long as the specification's retries would wait for the vehicle
     stall_limit_s = (retries + 1) * policy.timeout_s
     rto = _Rto(policy)
-    port.send_to_vehicle(mav.mission_count_encode(ts, tc, count, mission_type))
+    count_msg = mav.mission_count_encode(ts, tc, count, mission_type)
+    wire.send(count_msg)
+    frames.prepare(0)
     last_sent: int | None = None
     sent_at: dict[int, float] = {}
+    asked_at: dict[int, float] = {}  # when the vehicle last asked for an item
+    reask_s = math.inf  # the vehicle's re-request interval, as measured
     highest_requested = -1
     restart_pos: int | None = None
-    progress_at = time.monotonic()
+    now = time.monotonic()
+    progress_at = tx_at = now
     nacked = False
     while True:
-        msg = port.next_mission_message(rto.default_timeout())
+        # Our timer: the count (nothing asked yet) and the final item (its ACK may be lost) are
+        # ours to repeat; for the others the vehicle asks again itself, we only back it up.
+        if last_sent is None:
+            wait_s = rto.default_timeout()
+        elif highest_requested == count - 1:
+            wait_s = rto.item_timeout()
+        else:
+            wait_s = max(rto.default_timeout(), min(2 * reask_s, policy.timeout_s))
+        msg = wire.next(max(0.0, tx_at + wait_s - time.monotonic()))
         if msg is None:
-            if time.monotonic() - progress_at > stall_limit_s:
+            now = time.monotonic()
+            if now < tx_at + wait_s:
+                continue
+            if now - progress_at > stall_limit_s:
                 if nacked and not last:
                     return False
-                _cancel(port, mission_type)
+                _cancel(wire, mission_type)
                 raise LinkTimeout(
                     _("mission upload stalled at item {seq} of {n} for {t:.1f} s").format(
                         seq=highest_requested + 1, n=count, t=stall_limit_s
                     )
                 )
             if last_sent is None:
-                port.send_to_vehicle(mav.mission_count_encode(ts, tc, count, mission_type))
+                wire.send(count_msg)
+                st.retransmissions += 1
             else:
-                _send_item(port, items[last_sent], last_sent, mission_type)
+                frames.send(last_sent)
+            st.on_timeout += 1
+            rto.timed_out()
+            tx_at = now
             continue
         mtype = msg.get_type()
         if not _of_type(msg, mission_type):
@@ -230,32 +472,47 @@ def _upload_once(
                 if restart_pos is None and seq == 0 and highest_requested > 0:
                     restart_pos = 0
                 elif restart_pos is None or not restart_pos <= seq <= restart_pos + 1:
+                    st.ignored += 1
                     continue
                 restart_pos = max(restart_pos, seq)
                 progress_at = now
                 if restart_pos >= highest_requested:  # caught up: one window again
                     highest_requested, restart_pos = restart_pos, None
-                _send_item(port, items[seq], seq, mission_type)
-                sent_at[seq] = now
+                if frames.send(seq):
+                    st.on_request += 1
+                sent_at[seq] = tx_at = now
                 last_sent = seq
                 continue
-            if seq == last_sent and now - sent_at.get(seq, -math.inf) < policy.min_item_timeout_s:
+            if seq == last_sent and now - sent_at.get(seq, -math.inf) < rto.dup_window():
+                st.ignored += 1
                 continue  # a duplicated request in the same burst: the item is on its way
-            if last_sent is not None and seq == last_sent + 1 and last_sent in sent_at:
+            if seq == last_sent and seq in asked_at:  # the vehicle asked again: learn its timer
+                reask_s = min(reask_s, now - asked_at[seq])
+            asked_at[seq] = now
+            if (
+                last_sent is not None
+                and seq == last_sent + 1
+                and last_sent in sent_at
+                and frames.sends[last_sent] == 1  # Karn: a re-sent item's round trip is ambiguous
+            ):
                 rto.sample(now - sent_at[last_sent])
-            if seq > highest_requested:
+            advanced = seq > highest_requested
+            if advanced:
                 highest_requested = seq
                 progress_at = now
-                if on_progress is not None:
-                    on_progress(seq, count)
-            _send_item(port, items[seq], seq, mission_type)
-            sent_at[seq] = now
+            if frames.send(seq):
+                st.on_request += 1
+            sent_at[seq] = tx_at = now
             last_sent = seq
+            frames.prepare(seq + 1)  # while the vehicle stores this one
+            if advanced and on_progress is not None:
+                on_progress(seq, count)
         elif mtype == "MISSION_ACK":
             code = int(msg.type)
             final_sent = count == 0 or highest_requested == count - 1
             if code == MAV_MISSION_ACCEPTED:
                 if final_sent:
+                    st.rtt_samples, st.srtt_s = rto.samples, rto.srtt or math.nan
                     if on_progress is not None:
                         on_progress(count, count)
                     return True
@@ -270,35 +527,11 @@ def _upload_once(
             raise _ack_error(msg, mission_type, _("upload"))
 
 
-def _send_item(port: MissionPort, item: MissionItem, seq: int, mission_type: int) -> None:
-    ts, tc = port.target
-    w = item.to_wire(seq)
-    port.send_to_vehicle(
-        port.mav.mission_item_int_encode(
-            ts,
-            tc,
-            seq,
-            w["frame"],
-            w["command"],
-            w["current"],
-            w["autocontinue"],
-            w["param1"],
-            w["param2"],
-            w["param3"],
-            w["param4"],
-            w["x"],
-            w["y"],
-            w["z"],
-            mission_type,
-        )
+def _cancel(wire: _Wire, mission_type: int) -> None:
+    ack = wire.mav.mission_ack_encode(
+        wire.ts, wire.tc, MAV_MISSION_OPERATION_CANCELLED, mission_type
     )
-
-
-def _cancel(port: MissionPort, mission_type: int) -> None:
-    ts, tc = port.target
-    port.send_to_vehicle(
-        port.mav.mission_ack_encode(ts, tc, MAV_MISSION_OPERATION_CANCELLED, mission_type)
-    )
+    wire.send(ack)
 
 
 def download(
@@ -307,10 +540,26 @@ def download(
     *,
     policy: TransferPolicy = TransferPolicy(),
     on_progress: Callable[[int, int], None] | None = None,
+    stats: TransferStats | None = None,
 ) -> list[MissionItem]:
-    """Download the vehicle's items of ``mission_type`` (wire order, home included)."""
-    ts, tc = port.target
-    mav = port.mav
+    """Download the vehicle's items of ``mission_type`` (wire order, home included).
+
+    The transfer's counters go into ``stats`` when given (and, on a link, into
+    ``link.transfer_stats[(sysid, "download")]``).
+    """
+    st = stats if stats is not None else TransferStats("download")
+    st.kind, st.mission_type = "download", mission_type
+    with _Wire(port, st) as wire:
+        return _download(wire, mission_type, policy, on_progress)
+
+
+def _download(
+    wire: _Wire,
+    mission_type: int,
+    policy: TransferPolicy,
+    on_progress: Callable[[int, int], None] | None,
+) -> list[MissionItem]:
+    ts, tc, mav, st = wire.ts, wire.tc, wire.mav, wire.stats
     rto = _Rto(policy)
     # 1. the count
     count: int | None = None
@@ -318,12 +567,16 @@ def download(
     # answer to a late duplicate of the upload that has just finished (PX4 and ArduPilot both
     # NACK an item that arrives after their final ACK).
     refusal: Any = None
-    retries = retry_budget(policy, port.loss_fraction, 1)
-    for _attempt in range(retries + 1):
-        port.send_to_vehicle(mav.mission_request_list_encode(ts, tc, mission_type))
+    retries = retry_budget(policy, wire.port.loss_fraction, 1)
+    list_msg = mav.mission_request_list_encode(ts, tc, mission_type)
+    for attempt in range(retries + 1):
+        if attempt:
+            st.retransmissions += 1
+            st.on_timeout += 1
+        wire.send(list_msg)
         deadline = time.monotonic() + policy.timeout_s
         while (left := deadline - time.monotonic()) > 0:
-            msg = port.next_mission_message(left)
+            msg = wire.next(left)
             if msg is None:
                 break
             if not _of_type(msg, mission_type):
@@ -342,44 +595,80 @@ def download(
         if refusal is not None:
             raise _ack_error(refusal, mission_type, _("download"))
         raise LinkTimeout(_("no MISSION_COUNT after {n} requests").format(n=retries + 1))
-    # 2. the items, one at a time, in order
-    retries = retry_budget(policy, port.loss_fraction, count)
+    st.items = count
+    # 2. the items, one at a time, in order; the next request goes out before this item is read
+    retries = retry_budget(policy, wire.port.loss_fraction, count)
+    requests: list[Any] = [None] * (count + 1)
+
+    def request(seq: int) -> Any:
+        if requests[seq] is None:
+            requests[seq] = wire.pack(mav.mission_request_int_encode(ts, tc, seq, mission_type))
+        return requests[seq]
+
     items: list[MissionItem] = []
+    if count:
+        wire.send_packed(request(0))
+        st.first_sends += 1
+    tx_at = time.monotonic()
     for seq in range(count):
-        item = None
-        for _attempt in range(retries + 1):
-            port.send_to_vehicle(mav.mission_request_int_encode(ts, tc, seq, mission_type))
-            sent = time.monotonic()
-            deadline = sent + rto.item_timeout()
+        got: Any = None
+        first_at = tx_at
+        attempts = 1
+        while True:
+            refused = False
+            deadline = tx_at + rto.item_timeout()
             while (left := deadline - time.monotonic()) > 0:
-                msg = port.next_mission_message(left)
+                msg = wire.next(left)
                 if msg is None:
                     break
                 mt = msg.get_type()
                 if not _of_type(msg, mission_type):
                     continue
-                if mt in ("MISSION_ITEM_INT", "MISSION_ITEM") and int(msg.seq) == seq:
-                    rto.sample(time.monotonic() - sent)
-                    item = MissionItem.from_wire(msg, int_coords=mt == "MISSION_ITEM_INT")
-                    break
+                if mt in ("MISSION_ITEM_INT", "MISSION_ITEM"):
+                    if int(msg.seq) == seq:
+                        got = msg
+                        break
+                    st.ignored += 1  # a duplicate or a late answer to a re-sent request
+                    continue
                 if _is_refusal(msg):
                     if refusal is not None:
                         raise _ack_error(msg, mission_type, _("download"))
                     refusal = msg
+                    refused = True
                     break  # ask for the item again: a real refusal repeats
-            if item is not None:
+            if got is not None:
                 break
-        if item is None:
-            _cancel(port, mission_type)
-            raise LinkTimeout(
-                _("mission download: item {seq} of {n} not received after {r} retries").format(
-                    seq=seq, n=count, r=retries
+            if attempts > retries:
+                _cancel(wire, mission_type)
+                raise LinkTimeout(
+                    _("mission download: item {seq} of {n} not received after {r} retries").format(
+                        seq=seq, n=count, r=retries
+                    )
                 )
-            )
-        items.append(item)
+            if not refused:
+                rto.timed_out()
+            wire.send_packed(request(seq))
+            attempts += 1
+            st.retransmissions += 1
+            st.on_timeout += 1
+            tx_at = time.monotonic()
+        now = time.monotonic()
+        if attempts == 1:  # Karn: only a request sent once times the round trip
+            rto.sample(now - first_at)
+        if seq + 1 < count:
+            wire.send_packed(request(seq + 1))
+            st.first_sends += 1
+        else:
+            wire.send(mav.mission_ack_encode(ts, tc, MAV_MISSION_ACCEPTED, mission_type))
+        tx_at = now
+        items.append(MissionItem.from_wire(got, int_coords=got.get_type() == "MISSION_ITEM_INT"))
+        if seq + 2 < count:
+            request(seq + 2)  # packed while the vehicle answers
         if on_progress is not None:
             on_progress(seq + 1, count)
-    port.send_to_vehicle(mav.mission_ack_encode(ts, tc, MAV_MISSION_ACCEPTED, mission_type))
+    if not count:
+        wire.send(mav.mission_ack_encode(ts, tc, MAV_MISSION_ACCEPTED, mission_type))
+    st.rtt_samples, st.srtt_s = rto.samples, rto.srtt or math.nan
     return items
 
 

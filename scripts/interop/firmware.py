@@ -350,10 +350,20 @@ def enabled_firmwares() -> list[str]:
     return out
 
 
+def stop_on_sigterm() -> None:
+    """SIGTERM raises KeyboardInterrupt, so that ``with`` blocks stop the firmware they started."""
+
+    def interrupt(_sig: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _main(argv: list[str]) -> int:
     if len(argv) != 2 or argv[0] not in ("arducopter", "px4") or not re.fullmatch(r"\d", argv[1]):
         print("usage: firmware.py arducopter|px4 N", file=sys.stderr)
         return 2
+    stop_on_sigterm()
     wd = Path(tempfile.mkdtemp(prefix=f"dkp-{argv[0]}-"))
     try:
         with start(argv[0], int(argv[1]), wd, speedup=float(os.environ.get("SPEEDUP", "1"))) as i:

@@ -30,6 +30,8 @@ from dronekit_plzen.mission_items import (
 )
 
 PREARM_BIT = 0x10000000  # MAV_SYS_STATUS_PREARM_CHECK
+EKF_POS_HORIZ_ABS = 16  # EKF_STATUS_FLAGS
+EKF_CONST_POS = 128
 M_PER_DEG_LAT = 111_320.0
 MAV_CMD_DO_SEND_BANNER = 42428
 MAV_CMD_REQUEST_MESSAGE = 512
@@ -149,6 +151,7 @@ class Seen:
     healthy_prearm: bool = False
     home: tuple[float, float, float] | None = None
     gps_fix: int = 0
+    ekf_flags: int = 0
     camera_events: int = 0
     heartbeats: int = 0
     autopilot: int = -1
@@ -227,6 +230,8 @@ class Observer:
                 s.healthy_prearm = bool(msg.onboard_control_sensors_health & PREARM_BIT)
             elif t == "HOME_POSITION":
                 s.home = (msg.latitude / 1e7, msg.longitude / 1e7, msg.altitude / 1000.0)
+            elif t == "EKF_STATUS_REPORT":
+                s.ekf_flags = int(msg.flags)
             elif t == "GPS_RAW_INT":
                 s.gps_fix = int(msg.fix_type)
             elif t == "EXTENDED_SYS_STATE":
@@ -257,13 +262,19 @@ class Observer:
             )
 
     def wait_ready(self, timeout_s: float = 120.0) -> Seen:
-        """Heartbeats, a 3D fix, home set and the pre-arm check bit healthy."""
+        """Heartbeats, a 3D fix, home set, the pre-arm bit healthy and (ArduPilot) the EKF's
+        absolute horizontal position in use: ArduCopter reports pre-arm healthy seconds before
+        its EKF uses GPS, and refuses GUIDED/AUTO until then."""
         self.wait(lambda s: s.heartbeats > 0, 30.0, "a heartbeat")
-        return self.wait(
-            lambda s: s.healthy_prearm and s.home is not None and s.gps_fix >= 3,
-            timeout_s,
-            "ready to arm (pre-arm bit, 3D fix, home)",
-        )
+
+        def ready(s: Seen) -> bool:
+            base = s.healthy_prearm and s.home is not None and s.gps_fix >= 3
+            if self.kind != "arducopter":
+                return base
+            ekf_ok = bool(s.ekf_flags & EKF_POS_HORIZ_ABS) and not s.ekf_flags & EKF_CONST_POS
+            return base and ekf_ok
+
+        return self.wait(ready, timeout_s, "ready to fly (pre-arm bit, 3D fix, home, EKF on GPS)")
 
     def wait_landed_disarmed(self, timeout_s: float) -> Seen:
         return self.wait(
@@ -295,7 +306,7 @@ class Observer:
         banner = [
             t
             for t in self.seen.statustexts
-            if t.startswith(("ArduCopter", "PX4", "ArduPilot")) or " V4." in t
+            if t.startswith(("ArduCopter V", "PX4 v")) or " V4." in t
         ]
         if banner:
             text += f"; banner: {banner[0]}"

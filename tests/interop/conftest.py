@@ -24,6 +24,8 @@ else:
     import firmware
     from harness import Observer
 
+    firmware.stop_on_sigterm()  # a killed run still stops the firmware it started
+
     def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         if "fw_kind" in metafunc.fixturenames:
             kinds = firmware.enabled_firmwares()

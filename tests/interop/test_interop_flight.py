@@ -133,9 +133,11 @@ def _fly_fleet(fw_kind: str, runs: list[Any]) -> None:
         plan: dict[Any, Any] = {}
         for v in vehicles:
             st = v.wait_for(lambda s: s.home is not None and s.position_known, 30, "home")
-            m = _mission(fw_kind, simple_mission(st.home), st.home)
+            home = st.home
+            assert home is not None
+            m = _mission(fw_kind, simple_mission(home), home)
             plan[v] = clear_for_flight(
-                m, vehicle_home=st.home, vehicle_position=(st.lat_deg, st.lon_deg)
+                m, vehicle_home=home, vehicle_position=(st.lat_deg, st.lon_deg)
             ).sorties[0]
         _all_ok(fleet.upload(plan), "upload")
         if fw_kind == "arducopter":

@@ -4,6 +4,7 @@ simulator over UDP (MAVLink on 127.0.0.1), with real DEM, zone and mission files
 from __future__ import annotations
 
 import json
+import sqlite3
 import logging
 import os
 import signal
@@ -253,16 +254,26 @@ def test_fly_records_an_override(sim: Any, tmp_path: Path) -> None:
         Mission(items=simple_items(ORIGIN, [offset(ORIGIN, 250, 0)], 30.0), home=(*ORIGIN, 0.0)),
         tmp_path / "o.plan",
     )
+    db = tmp_path / "flights.db"
     code, out, err = run_cli(
+        "--db",
+        str(db),
         *_fly_args(
             sim, plan, "--max-distance-m", "100", "--override-safety", "--reason", "trial", "--json"
-        )
+        ),
     )
     assert code == 0, err
     assert "SAFETY OVERRIDE" in err and "trial" in err
     summary = json.loads(out)
     assert summary["safety_override"]["reason"] == "trial"
     assert summary["flown"][0]["clearance"]["override"]["reason"] == "trial"
+    # ... and in the flight database, with the plan that was cleared under it
+    with sqlite3.connect(db) as conn:
+        rows = conn.execute("SELECT name, plan_text FROM missions").fetchall()
+    assert len(rows) == 1 and rows[0][0] == "fly: vehicle 1 sortie 1"
+    meta = json.loads(rows[0][1])["dronekitPlzen"]["metadata"]
+    assert meta["safety_override"]["reason"] == "trial"
+    assert meta["clearance"]["override"]["reason"] == "trial"
 
 
 def test_fly_flies_sorties_one_at_a_time_and_resumes(sim: Any, tmp_path: Path) -> None:
@@ -320,7 +331,7 @@ def _climbed(sim: Any) -> bool:
 
 
 def test_sigint_without_a_terminal_returns_to_launch(sim_factory: Any, tmp_path: Path) -> None:
-    sim = sim_factory(1, "px4", home=SIM_HOME, speedup=5.0)
+    sim = sim_factory(1, "px4", home=SIM_HOME, speedup=20.0)
     proc = _start_fly(sim, _long_plan(tmp_path))
     try:
         assert _climbed(sim), "the vehicle never climbed into its mission"

@@ -1,0 +1,121 @@
+"""Arming on the fly panel: wait for the firmware's "ready to arm", then arm; send signing keys.
+
+A mixin of :class:`gui.fly_panel.FlyPanel`. Arming (one vehicle, or each vehicle of "Arm and
+start all") first asks the commander to wait for the vehicle's own verdict
+(``Vehicle.wait_ready_to_arm``, in a worker thread, never the GUI thread), showing the
+firmware's PreArm messages in the log and in the open pre-flight dialog as they change. Only
+a vehicle that became ready is sent the arm command; when the time is up the arming fails
+with the last PreArm message and nothing is sent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from PyQt5.QtCore import pyqtSlot
+
+from dronekit_plzen.i18n import _
+from gui.fly_alerts import CRITICAL, Alert
+from gui.fly_connect import ConnectBox
+from gui.fly_dialogs import PreflightDialog
+from gui.models import VehicleView
+
+RED = "#c62828"
+
+
+class ArmingMixin:
+    """State and slots only; the widgets, the session and the command queue are the panel's."""
+
+    session: Any
+    vehicles: dict[int, VehicleView]
+    connect_box: ConnectBox
+    commandFinished: Any
+    _arm_then_start: dict[int, int]
+    #: "wait_ready" request → (sysid, start the mission after arming?)
+    _waiting_ready: dict[int, tuple[int, bool]]
+    #: sysid → the firmware's latest PreArm message seen while waiting
+    prearm_texts: dict[int, str]
+    _open_preflight: PreflightDialog | None
+
+    def _send(self, name: str, sysid: int, kwargs: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def _log(self, name: str, sysid: int, ok: bool, message: str) -> None:
+        raise NotImplementedError
+
+    def _log_line(self, text: str, color: str | None = None, fold: bool = False) -> None:
+        raise NotImplementedError
+
+    def _refuse(self, name: str, sysid: int, message: str) -> None:
+        raise NotImplementedError
+
+    def _raise(self, alert: Alert) -> None:
+        raise NotImplementedError
+
+    @property
+    def ready_wait_s(self) -> float:
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ arming
+    def arm_vehicle(self, sysid: int, then_start: bool = False) -> int:
+        """Wait (in a worker) until ``sysid`` is ready to arm, then arm it (and maybe start)."""
+        wait_s = self.ready_wait_s
+        self._log_line(
+            _("[{sysid}] waiting up to {t:g} s for the vehicle to be ready to arm…").format(
+                sysid=sysid, t=wait_s
+            )
+        )
+        req = self._send("wait_ready", sysid, {"timeout_s": wait_s})
+        self._waiting_ready[req] = (sysid, then_start)
+        return req
+
+    def _on_ready_result(self, req_id: int, sysid: int, ok: bool, message: str) -> None:
+        """The ready wait ended: arm (queued to the commander), or fail the arming with why."""
+        sysid, then_start = self._waiting_ready.pop(req_id, (sysid, False))
+        if self.session is None:
+            return  # disconnected meanwhile: nothing is sent
+        if ok:
+            self._log_line(_("[{sysid}] ready to arm").format(sysid=sysid))
+            arm_req = self._send("arm", sysid, {})
+            if then_start:
+                self._arm_then_start[arm_req] = sysid
+            return
+        self._log("arm", sysid, False, message)
+        self.commandFinished.emit("arm", sysid, False, message)
+        if then_start:
+            self._refuse("start", sysid, _("not sent: {why}").format(why=message))
+            self._raise(Alert(f"arm-{sysid}", sysid, CRITICAL, f"[{sysid}] {message}"))
+
+    @pyqtSlot(int, str)
+    def _on_prearm(self, sysid: int, text: str) -> None:
+        """The firmware's PreArm message changed while waiting: log it, show it in the dialog."""
+        if self.session is None:
+            return
+        self.prearm_texts[sysid] = text
+        self._log_line(f"[{sysid}] {text}", RED)
+        dlg = self._open_preflight
+        if dlg is not None:
+            dlg.show_prearm(sysid, text)
+
+    # ------------------------------------------------------------------ signing
+    @pyqtSlot(str)
+    def _send_key_requested(self, key_file: str) -> None:
+        self.send_key(key_file)
+
+    def send_key(self, key_file: str) -> int | None:
+        """Send the key in ``key_file`` to the selected vehicle (or every vehicle, if none is)."""
+        if self.session is None:
+            self.connect_box.show_status(_("connect first"), error=True)
+            return None
+        sysid = self.selected_sysid()
+        self.connect_box.show_status(_("Sending the signing key…"))
+        return self._send("send_key", sysid or 0, {"key_file": key_file})
+
+    def selected_sysid(self) -> int | None:
+        raise NotImplementedError
+
+    def _on_key_result(self, ok: bool, message: str) -> None:
+        if ok:
+            self.connect_box.show_status(message, ok=True)
+        else:
+            self.connect_box.show_status(message, error=True)

@@ -1,0 +1,113 @@
+"""Links of the fly panel without Qt: fleet URLs, signing state, readiness to arm.
+
+* :func:`fleet_urls`: the simulator's and the SITLs' port conventions for N vehicles (PX4:
+  vehicle i sends to UDP 14540+i; ArduPilot SITL: vehicle i is a TCP server on 5760+10·i),
+  counted from the first URL's port, so a ``--port-offset`` is kept.
+* :class:`ReadyTracker`: the SYS_STATUS pre-arm check bit per vehicle (PX4 sets it only in the
+  health mask, ArduPilot in present, enabled and health), fed by a link listener.
+* :func:`latest_prearm`: the firmware's latest pre-arm explanation among recent STATUSTEXTs.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
+from dronekit_plzen.link import parse_url
+
+#: MAV_SYS_STATUS_PREARM_CHECK: the firmware's "ready to arm" verdict in SYS_STATUS
+PREARM_CHECK_BIT = 0x10000000
+#: port step between vehicles, per scheme (PX4 / simulator UDP: 1; ArduPilot SITL TCP: 10)
+PORT_STEP = {"udpin": 1, "udpout": 1, "tcp": 10}
+#: a PreArm text older than this is no longer the firmware's current word (ArduPilot repeats
+#: its failing checks every 30 s)
+PREARM_FRESH_S = 35.0
+_PREARM_PREFIXES = ("prearm", "preflight fail", "arm:", "arming denied")
+MAX_FLEET = 64
+
+
+def split_urls(text: str) -> list[str]:
+    """The URLs in the link field (separated by spaces, commas or semicolons)."""
+    return [u for u in text.replace(",", " ").replace(";", " ").split() if u]
+
+
+def fleet_urls(first_url: str, n: int) -> list[str]:
+    """URLs of ``n`` vehicles following the port convention of ``first_url``'s scheme.
+
+    >>> fleet_urls("udpin://127.0.0.1:14540", 3)
+    ['udpin://127.0.0.1:14540', 'udpin://127.0.0.1:14541', 'udpin://127.0.0.1:14542']
+    >>> fleet_urls("tcp://127.0.0.1:5760", 2)
+    ['tcp://127.0.0.1:5760', 'tcp://127.0.0.1:5770']
+    """
+    if not 1 <= n <= MAX_FLEET:
+        raise BadInputError(_("a fleet has 1 to {m} vehicles, got {n}").format(m=MAX_FLEET, n=n))
+    spec = parse_url(first_url)
+    step = PORT_STEP.get(spec.scheme)
+    if step is None or spec.port is None:
+        raise BadInputError(
+            _("a fleet preset needs a UDP or TCP link (one port per vehicle)"), where=first_url
+        )
+    if spec.port + step * (n - 1) > 65535:
+        raise BadInputError(_("the fleet's ports would pass 65535"), where=first_url)
+    host = spec.host or "127.0.0.1"
+    return [f"{spec.scheme}://{host}:{spec.port + step * i}" for i in range(n)]
+
+
+def is_prearm_text(text: str) -> bool:
+    """A firmware's pre-arm explanation (ArduPilot ``PreArm:``/``Arm:``, PX4 ``Preflight Fail``)."""
+    return text.strip().lower().startswith(_PREARM_PREFIXES)
+
+
+def latest_prearm(
+    statustexts: Iterable[tuple[float, int, str]], now_s: float | None = None
+) -> str | None:
+    """The newest pre-arm text of ``(time_s, severity, text)`` entries (monotonic times)."""
+    now = time.monotonic() if now_s is None else now_s
+    for t, _severity, text in reversed(list(statustexts)):
+        if is_prearm_text(text) and now - t < PREARM_FRESH_S:
+            return text
+    return None
+
+
+class ReadyTracker:
+    """Link listener: the SYS_STATUS pre-arm check bit of every vehicle heard.
+
+    Called on the link's I/O thread; :meth:`ready` is read from any thread (one lock).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._ready: dict[int, bool] = {}
+        self._reports: set[int] = set()
+
+    def __call__(self, msg: Any, _recv_time_s: float) -> None:
+        if msg.get_type() != "SYS_STATUS":
+            return
+        sysid = int(msg.get_srcSystem())
+        present = msg.onboard_control_sensors_present | msg.onboard_control_sensors_health
+        healthy = bool(msg.onboard_control_sensors_health & PREARM_CHECK_BIT)
+        with self._lock:
+            if present & PREARM_CHECK_BIT:
+                self._reports.add(sysid)
+            self._ready[sysid] = healthy
+
+    def ready(self, sysid: int) -> bool | None:
+        """True/False: the vehicle's verdict; None: it never reported the bit."""
+        with self._lock:
+            if sysid not in self._reports:
+                return None
+            return self._ready.get(sysid)
+
+
+__all__ = [
+    "PREARM_CHECK_BIT",
+    "ReadyTracker",
+    "fleet_urls",
+    "is_prearm_text",
+    "latest_prearm",
+    "split_urls",
+]
