@@ -233,19 +233,17 @@ class Ours:
         back = v.download_mission()
         download_s = time.perf_counter() - t0
         ok = len(back) == len(items) and all(a.same_as(b) for a, b in zip(items, back))
-        up = self.link.transfer_stats[(v.sysid, "upload")]
-        down = self.link.transfer_stats[(v.sysid, "download")]
-        keys = ("frames_sent", "retransmissions", "on_request", "on_timeout", "ignored")
-        return {
-            "upload_s": upload_s,
-            "download_s": download_s,
-            "verified": ok,
-            "client_counts": {
+        res: dict[str, Any] = {"upload_s": upload_s, "download_s": download_s, "verified": ok}
+        counts = getattr(self.link, "transfer_stats", None)  # None: a version before them
+        if counts:
+            up, down = counts[(v.sysid, "upload")], counts[(v.sysid, "download")]
+            keys = ("frames_sent", "retransmissions", "on_request", "on_timeout", "ignored")
+            res["client_counts"] = {
                 "upload": {k: getattr(up, k) for k in (*keys, "restarts", "direct")},
                 "download": {k: getattr(down, k) for k in (*keys, "direct")},
                 "srtt_ms": round(1e3 * down.srtt_s, 3),
-            },
-        }
+            }
+        return res
 
     def close(self) -> None:
         self.link.close()

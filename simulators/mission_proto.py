@@ -280,6 +280,10 @@ def _on_item(
     if result == MISSION_ACCEPTED and mtype == mi.MISSION_TYPE_MISSION and not is_home_slot:
         result, stored = store_item(item, vm.autopilot)  # packed as the firmware stores it
         item = _corrupted(vm, seq, stored) if stored is not None else item
+    elif mtype == mi.MISSION_TYPE_FENCE or (mtype == mi.MISSION_TYPE_RALLY and not vm.px4):
+        # fence vertices (both firmwares) and ArduPilot's rally points come back with
+        # autocontinue 0; PX4 keeps a rally point's flag (ArduCopter 4.7-dev, PX4 v1.16 SITL)
+        item = item.with_(autocontinue=False)
     if result != MISSION_ACCEPTED:
         _ack(link, partner, result, mtype)
         link.upload = None

@@ -10,8 +10,11 @@ item, 5 retries) with two refinements for lossy links, both bounded by those val
 
 * the per-item timeout adapts to the measured round trip (Jacobson's estimator, as TCP does),
   never above 250 ms; a round trip is measured only on a message sent once (Karn's algorithm:
-  the answer to a re-sent one may answer either copy), and each timeout doubles the next wait
-  until a clean measurement arrives;
+  the answer to a re-sent one may answer either copy, and the wait it includes would inflate
+  the timeout); from the second timeout of the same message on, each doubles the next wait (a
+  round trip longer than the timeout costs a few frames, not a storm), and the backoff ends
+  with that message (on a radio loss is random, not congestion: one loss says nothing about the
+  next message); a transfer starts from the round trip the vehicle's last transfer measured;
 * the retry budget grows with the link's measured packet loss, so that the chance that a
   transfer of ``n`` items fails on retries alone stays below 1e-3 (at 30 % loss each way a
   round trip fails 51 % of the time and 5 retries would lose a 500-item transfer almost surely).
@@ -136,16 +139,18 @@ class _Rto:
     doubles :attr:`backoff` (the next waits), a clean sample resets it.
     """
 
-    def __init__(self, policy: TransferPolicy) -> None:
+    def __init__(self, policy: TransferPolicy, seed: tuple[float, float] | None = None) -> None:
         self.policy = policy
         self.srtt: float | None = None
         self.rttvar = 0.0
+        if seed is not None and math.isfinite(seed[0]) and math.isfinite(seed[1]):
+            self.srtt, self.rttvar = seed
         self.backoff = 1.0
+        self.timeouts = 0  # of the message under way
         self.samples = 0
 
     def sample(self, rtt: float) -> None:
         self.samples += 1
-        self.backoff = 1.0
         if self.srtt is None:
             self.srtt, self.rttvar = rtt, rtt / 2
         else:
@@ -153,7 +158,14 @@ class _Rto:
             self.srtt = 0.875 * self.srtt + 0.125 * rtt
 
     def timed_out(self) -> None:
-        self.backoff = min(self.backoff * 2.0, _MAX_BACKOFF)
+        self.timeouts += 1
+        if self.timeouts >= 2:
+            self.backoff = min(self.backoff * 2.0, _MAX_BACKOFF)
+
+    def next_message(self) -> None:
+        """A new message (item, request) is under way: its first wait is not backed off."""
+        self.backoff = 1.0
+        self.timeouts = 0
 
     def item_timeout(self) -> float:
         p = self.policy
@@ -200,12 +212,18 @@ class TransferStats:
     restarts: int = 0
     rtt_samples: int = 0
     srtt_s: float = math.nan
+    rttvar_s: float = math.nan
     #: the socket was read on the transfer's own thread (no hand-off between threads)
     direct: bool = False
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+    def measured(self, rto: _Rto) -> None:
+        self.rtt_samples = rto.samples
+        if rto.srtt is not None:
+            self.srtt_s, self.rttvar_s = rto.srtt, rto.rttvar
 
 
 def _link_of(port: Any) -> Any:
@@ -246,6 +264,15 @@ class _Wire:
         self.stats.elapsed_s = time.monotonic() - self._t0
         if self.link is not None:
             self.link.transfer_stats[(self.ts, self.stats.kind)] = self.stats
+            if self.stats.kind == "download" and math.isfinite(self.stats.srtt_s):
+                # a download times clean round trips; an upload's may include a lost request's
+                # wait for the vehicle's timer (the vehicle asks, we cannot tell a repeat)
+                self.link.transfer_stats[(self.ts, "rtt")] = self.stats
+
+    def rtt_seed(self) -> tuple[float, float] | None:
+        """(srtt, rttvar) the vehicle's last transfer on this link measured, if any."""
+        last = self.link.transfer_stats.get((self.ts, "rtt")) if self.link is not None else None
+        return None if last is None else (last.srtt_s, last.rttvar_s)
 
     # ---------------------------------------------------------------- sending
     def send(self, msg: Any) -> None:
@@ -410,7 +437,7 @@ def _upload_once(
     retries = retry_budget(policy, wire.port.loss_fraction, count)
     # give up after as long as the specification's retries would wait for the vehicle
     stall_limit_s = (retries + 1) * policy.timeout_s
-    rto = _Rto(policy)
+    rto = _Rto(policy, wire.rtt_seed())
     count_msg = mav.mission_count_encode(ts, tc, count, mission_type)
     wire.send(count_msg)
     frames.prepare(0)
@@ -500,6 +527,7 @@ def _upload_once(
             if advanced:
                 highest_requested = seq
                 progress_at = now
+                rto.next_message()
             if frames.send(seq):
                 st.on_request += 1
             sent_at[seq] = tx_at = now
@@ -512,7 +540,7 @@ def _upload_once(
             final_sent = count == 0 or highest_requested == count - 1
             if code == MAV_MISSION_ACCEPTED:
                 if final_sent:
-                    st.rtt_samples, st.srtt_s = rto.samples, rto.srtt or math.nan
+                    st.measured(rto)
                     if on_progress is not None:
                         on_progress(count, count)
                     return True
@@ -560,7 +588,7 @@ def _download(
     on_progress: Callable[[int, int], None] | None,
 ) -> list[MissionItem]:
     ts, tc, mav, st = wire.ts, wire.tc, wire.mav, wire.stats
-    rto = _Rto(policy)
+    rto = _Rto(policy, wire.rtt_seed())
     # 1. the count
     count: int | None = None
     # A refusal is final only when the vehicle repeats it: a single error ACK may be a stale
@@ -573,8 +601,9 @@ def _download(
         if attempt:
             st.retransmissions += 1
             st.on_timeout += 1
+            rto.timed_out()
         wire.send(list_msg)
-        deadline = time.monotonic() + policy.timeout_s
+        deadline = time.monotonic() + rto.default_timeout()
         while (left := deadline - time.monotonic()) > 0:
             msg = wire.next(left)
             if msg is None:
@@ -655,6 +684,7 @@ def _download(
         now = time.monotonic()
         if attempts == 1:  # Karn: only a request sent once times the round trip
             rto.sample(now - first_at)
+        rto.next_message()
         if seq + 1 < count:
             wire.send_packed(request(seq + 1))
             st.first_sends += 1
@@ -668,7 +698,7 @@ def _download(
             on_progress(seq + 1, count)
     if not count:
         wire.send(mav.mission_ack_encode(ts, tc, MAV_MISSION_ACCEPTED, mission_type))
-    st.rtt_samples, st.srtt_s = rto.samples, rto.srtt or math.nan
+    st.measured(rto)
     return items
 
 

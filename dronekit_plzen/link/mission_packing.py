@@ -236,7 +236,8 @@ def stored_form(item: MissionItem, autopilot: str) -> MissionItem:
     """``item`` as ``autopilot`` ("ardupilot", "px4") stores it and reports it on download.
 
     Frames are given in their plain form (compare with :func:`~dronekit_plzen.mission_items.
-    canonical_frame`). Fence and rally items, and other autopilots, are returned unchanged.
+    canonical_frame`). Fence (and ArduPilot's rally) items read back with autocontinue 0; other autopilots' items
+    unchanged.
 
     >>> from dronekit_plzen.mission_items import MissionItem
     >>> wp = MissionItem(16, frame=6, param1=2.5, param2=3.0, alt_m=45.678)
@@ -245,6 +246,11 @@ def stored_form(item: MissionItem, autopilot: str) -> MissionItem:
     (3, 2.0, 0.0, 45.67)
     """
     if item.mission_type != 0:
+        # read back with autocontinue 0: fence vertices on both, rally points on ArduPilot only
+        # (seen on ArduCopter 4.7-dev and PX4 v1.16 SITL); their other fields as sent
+        cleared = item.mission_type == 1 or (item.mission_type == 2 and autopilot == "ardupilot")
+        if cleared and autopilot in ("ardupilot", "px4"):
+            return item.with_(autocontinue=False)
         return item
     if autopilot == "ardupilot":
         return _ardupilot(item)

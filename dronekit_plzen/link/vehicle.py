@@ -28,6 +28,7 @@ from dronekit_plzen.link.mission import TransferPolicy
 from dronekit_plzen.link.modes import INTENT_MODES, mode_params
 from dronekit_plzen.link.state import VehicleState
 from dronekit_plzen.mission_items import (
+    CMD_DO_JUMP,
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
     MISSION_TYPE_MISSION,
@@ -101,6 +102,17 @@ class _Port:
     @property
     def loss_fraction(self) -> float:
         return self.vehicle.state.packet_loss_pct / 100.0
+
+
+def _shift_jump(item: MissionItem, by: int) -> MissionItem:
+    """DO_JUMP's target between our numbering (an index into the items) and the vehicle's.
+
+    Our items never include ArduPilot's home, so item k is the vehicle's seq k + 1 there (the
+    same as QGroundControl's ``doJumpId``); PX4 has no home item and uses the index as it is.
+    """
+    if item.command != CMD_DO_JUMP:
+        return item
+    return item.with_(param1=item.param1 + by)
 
 
 class Vehicle:
@@ -476,6 +488,7 @@ class Vehicle:
             for it in items
         ]
         if self.autopilot == "ardupilot" and mission_type == MISSION_TYPE_MISSION:
+            out = [_shift_jump(it, +1) for it in out]
             out.insert(0, self._home_item())
         return out
 
@@ -547,7 +560,7 @@ class Vehicle:
             lambda port: misproto.download(port, mission_type, policy=pol, on_progress=on_progress)
         )
         if self.autopilot == "ardupilot" and mission_type == MISSION_TYPE_MISSION and items:
-            items = items[1:]
+            items = [_shift_jump(it, -1) for it in items[1:]]
         return items
 
     def clear_mission(self, mission_type: int = MISSION_TYPE_MISSION) -> None:

@@ -39,7 +39,8 @@ def _new_key(qtbot, fly, answer_modal, path: Path) -> Path:  # type: ignore[no-u
 
     def answer(d: Any) -> None:
         assert d.objectName() == "keyFileDialog"
-        d.selectFile(str(path))
+        d.setDirectory(str(path.parent))  # as the pilot browses there and types the name
+        d.selectFile(path.name)
         d.accept()
 
     seen = answer_modal(answer)

@@ -136,8 +136,8 @@ def test_upload_500_items_and_verify(fw_kind: str, ready: Any) -> None:
 
 
 @pytest.mark.timeout(300)
-def test_geofence_and_rally_upload(fw_kind: str, ready: Any) -> None:
-    """An inclusion polygon, an exclusion circle and two rally points, each verified."""
+def test_geofence_upload(fw_kind: str, ready: Any) -> None:
+    """An inclusion polygon and an exclusion circle (MISSION_TYPE_FENCE), verified."""
     with connect(ready.url) as link:
         v = _vehicle(link, ready.inst.sysid)
         home = v.state.home
@@ -150,6 +150,14 @@ def test_geofence_and_rally_upload(fw_kind: str, ready: Any) -> None:
         fence = poly.to_items() + circle.to_items()
         v.upload_mission(fence, MISSION_TYPE_FENCE, verify=True)
         assert len(v.download_mission(MISSION_TYPE_FENCE)) == len(fence)
+
+
+@pytest.mark.timeout(300)
+def test_rally_upload(fw_kind: str, ready: Any) -> None:
+    """Two rally points (MISSION_TYPE_RALLY), verified."""
+    with connect(ready.url) as link:
+        v = _vehicle(link, ready.inst.sysid)
+        home = v.state.home
         rally = []
         for n, e in ((40.0, 40.0), (-40.0, 60.0)):
             lat, lon = offset(home, n, e)

@@ -496,6 +496,8 @@ class ScriptedVehicle:
             )
         elif up["type"] == 0:
             item = _as_stored(item, self.flavour)
+        elif up["type"] == 1 or self.flavour == "ardupilot":
+            item["autocontinue"] = 0  # fence vertices (and ArduPilot's rally points), as stored
         up["items"].append(item)
         up["expected"] += 1
         up["t"] = time.monotonic()

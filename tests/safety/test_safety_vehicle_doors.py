@@ -4,10 +4,10 @@ simulator over UDP (MAVLink on 127.0.0.1), with real DEM, zone and mission files
 from __future__ import annotations
 
 import json
-import sqlite3
 import logging
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
