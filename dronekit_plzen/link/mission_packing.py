@@ -236,8 +236,8 @@ def stored_form(item: MissionItem, autopilot: str) -> MissionItem:
     """``item`` as ``autopilot`` ("ardupilot", "px4") stores it and reports it on download.
 
     Frames are given in their plain form (compare with :func:`~dronekit_plzen.mission_items.
-    canonical_frame`). Fence (and ArduPilot's rally) items read back with autocontinue 0; other autopilots' items
-    unchanged.
+    canonical_frame`). Fence (and ArduPilot's rally) items read back with autocontinue 0; other
+    autopilots' items unchanged.
 
     >>> from dronekit_plzen.mission_items import MissionItem
     >>> wp = MissionItem(16, frame=6, param1=2.5, param2=3.0, alt_m=45.678)
