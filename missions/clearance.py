@@ -38,7 +38,7 @@ from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.mission_items import MissionItem
 from dronekit_plzen.safety import Clearance, Override
 from missions.model import Mission
-from missions.terrain import Raster, mission_bbox
+from missions.terrain import Raster, missions_bbox
 from missions.zones import Zone, load_zones
 
 #: where the home altitude came from (``Mission.metadata["home_amsl_source"]``)
@@ -180,15 +180,7 @@ class FlightClearance:
 def _open(raster: Raster | str | Path | None, missions: Sequence[Mission]) -> Raster | None:
     if raster is None or isinstance(raster, Raster):
         return raster
-    boxes = [b for b in (mission_bbox(m) for m in missions) if b is not None]
-    bbox = None
-    if boxes:
-        bbox = (
-            min(b[0] for b in boxes),
-            min(b[1] for b in boxes),
-            max(b[2] for b in boxes),
-            max(b[3] for b in boxes),
-        )
+    bbox = missions_bbox(missions)
     try:
         return Raster.open(raster, bbox_lonlat=bbox)
     except BadInputError as exc:

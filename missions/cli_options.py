@@ -41,20 +41,12 @@ def open_zones(path: Path | None) -> Any:
 
 def open_terrain(path: Path | None, default: Path | None = None, around: Sequence[Any] = ()) -> Any:
     """Open a DEM/DSM (the flag, else the configured default) around the missions only."""
-    from missions.terrain import Raster, mission_bbox
+    from missions.terrain import Raster, missions_bbox
 
     p = path or default
     if not p:
         return None
-    boxes = [b for b in (mission_bbox(m) for m in around) if b is not None]
-    bbox = None
-    if boxes:
-        bbox = (
-            min(b[0] for b in boxes),
-            min(b[1] for b in boxes),
-            max(b[2] for b in boxes),
-            max(b[3] for b in boxes),
-        )
+    bbox = missions_bbox(around)
     try:
         return Raster.open(p, bbox_lonlat=bbox)
     except BadInputError as exc:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import logging
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -275,6 +276,19 @@ def mission_bbox(mission: Mission) -> tuple[float, float, float, float] | None:
     lo = [p[0] for p in pts]
     la = [p[1] for p in pts]
     return min(lo), min(la), max(lo), max(la)
+
+
+def missions_bbox(missions: Sequence[Mission]) -> tuple[float, float, float, float] | None:
+    """(min lon, min lat, max lon, max lat) around several missions (``None``: no positions)."""
+    boxes = [b for b in (mission_bbox(m) for m in missions) if b is not None]
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )
 
 
 def resolve_above_terrain(mission: Mission, dem: Raster) -> Mission:

@@ -45,7 +45,6 @@ override with its reason, who and when in ``Mission.metadata["safety_override"]`
 
 from __future__ import annotations
 
-import getpass
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -57,10 +56,11 @@ import numpy as np
 import shapely
 from numpy.typing import NDArray
 
-from dronekit_plzen.errors import BadInputError, SafetyViolation, Violation
+from dronekit_plzen.errors import SafetyViolation, Violation
 from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.mission_items import FRAME_GLOBAL, canonical_frame
+from dronekit_plzen.safety import Override
 
 # clear_for_flight: the one entry point for every door (plan, fly, fleet, demo, GUI); it calls
 # validate() below (lazily, so the two modules can import each other)
@@ -522,17 +522,9 @@ def guard(
             ).format(n=len(report.violations), first=first),
             violations=report.violations,
         )
-    if not reason or not reason.strip():
-        raise BadInputError(_("--override-safety needs --reason explaining why"))
-    try:
-        user = who or getpass.getuser()
-    except (KeyError, OSError):
-        user = "unknown"
+    ov = Override.make(reason, [str(v) for v in report.violations], who=who, now=now)
     mission.metadata["safety_override"] = {
-        "by": user,
-        "at": (now or datetime.now(timezone.utc)).isoformat(timespec="seconds"),
-        "reason": reason.strip(),
-        "violations": [str(v) for v in report.violations],
+        **ov.to_dict(),
         "rules": sorted({v.rule for v in report.violations}),
     }
     return mission

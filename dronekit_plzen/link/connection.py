@@ -190,6 +190,8 @@ class Link:
         #: the last mission transfer's counters per (sysid, "upload" | "download"), see
         #: :class:`~dronekit_plzen.link.mission.TransferStats`
         self.transfer_stats: dict[tuple[int, str], Any] = {}
+        #: per sysid, (smoothed round trip, its variation) in s, measured by mission transfers
+        self.rtt_estimates: dict[int, tuple[float, float]] = {}
         self._listeners: tuple[ListenerHandle, ...] = ()
         self._subs: tuple[Subscription, ...] = ()
         self._stop = threading.Event()

@@ -11,8 +11,8 @@ item, 5 retries) with two refinements for lossy links, both bounded by those val
 * the per-item timeout adapts to the measured round trip (Jacobson's estimator, as TCP does),
   never above 250 ms; a round trip is measured only on a message sent once (Karn's algorithm:
   the answer to a re-sent one may answer either copy, and the wait it includes would inflate
-  the timeout); from the second timeout of the same message on, each doubles the next wait (a
-  round trip longer than the timeout costs a few frames, not a storm), and the backoff ends
+  the timeout); from the third timeout of the same message on, each doubles the next wait, up
+  to 8x (a round trip longer than the timeout costs a few frames, not a storm); the backoff ends
   with that message (on a radio loss is random, not congestion: one loss says nothing about the
   next message); a transfer starts from the round trip the vehicle's last transfer measured;
 * the retry budget grows with the link's measured packet loss, so that the chance that a
@@ -88,7 +88,7 @@ _MISSION_MESSAGES = frozenset(
     }
 )
 #: the longest a timeout backs off to (x the adaptive timeout), Karn's exponential backoff
-_MAX_BACKOFF = 64.0
+_MAX_BACKOFF = 8.0
 
 
 class MissionPort(Protocol):
@@ -148,9 +148,11 @@ class _Rto:
         self.backoff = 1.0
         self.timeouts = 0  # of the message under way
         self.samples = 0
+        self.min_rtt = math.inf
 
     def sample(self, rtt: float) -> None:
         self.samples += 1
+        self.min_rtt = min(self.min_rtt, rtt)
         if self.srtt is None:
             self.srtt, self.rttvar = rtt, rtt / 2
         else:
@@ -159,7 +161,7 @@ class _Rto:
 
     def timed_out(self) -> None:
         self.timeouts += 1
-        if self.timeouts >= 2:
+        if self.timeouts >= 3:
             self.backoff = min(self.backoff * 2.0, _MAX_BACKOFF)
 
     def next_message(self) -> None:
@@ -213,6 +215,7 @@ class TransferStats:
     rtt_samples: int = 0
     srtt_s: float = math.nan
     rttvar_s: float = math.nan
+    min_rtt_s: float = math.inf
     #: the socket was read on the transfer's own thread (no hand-off between threads)
     direct: bool = False
     elapsed_s: float = 0.0
@@ -222,6 +225,7 @@ class TransferStats:
 
     def measured(self, rto: _Rto) -> None:
         self.rtt_samples = rto.samples
+        self.min_rtt_s = rto.min_rtt
         if rto.srtt is not None:
             self.srtt_s, self.rttvar_s = rto.srtt, rto.rttvar
 
@@ -264,15 +268,21 @@ class _Wire:
         self.stats.elapsed_s = time.monotonic() - self._t0
         if self.link is not None:
             self.link.transfer_stats[(self.ts, self.stats.kind)] = self.stats
-            if self.stats.kind == "download" and math.isfinite(self.stats.srtt_s):
-                # a download times clean round trips; an upload's may include a lost request's
-                # wait for the vehicle's timer (the vehicle asks, we cannot tell a repeat)
-                self.link.transfer_stats[(self.ts, "rtt")] = self.stats
+            # a download times clean round trips; an upload's may include a lost request's wait
+            # for the vehicle's timer (the vehicle asks, we cannot tell a repeat): only its
+            # shortest round trip is clean, and seeds the next transfer until a download's
+            st, known = self.stats, self.link.rtt_estimates
+            if st.kind == "download" and math.isfinite(st.srtt_s):
+                known[self.ts] = (st.srtt_s, st.rttvar_s)
+            elif self.ts not in known and math.isfinite(st.min_rtt_s):
+                known[self.ts] = (st.min_rtt_s, st.min_rtt_s / 2)
 
     def rtt_seed(self) -> tuple[float, float] | None:
-        """(srtt, rttvar) the vehicle's last transfer on this link measured, if any."""
-        last = self.link.transfer_stats.get((self.ts, "rtt")) if self.link is not None else None
-        return None if last is None else (last.srtt_s, last.rttvar_s)
+        """(srtt, rttvar) the vehicle's last transfers on this link measured, if any."""
+        if self.link is None:
+            return None
+        seed: tuple[float, float] | None = self.link.rtt_estimates.get(self.ts)
+        return seed
 
     # ---------------------------------------------------------------- sending
     def send(self, msg: Any) -> None:

@@ -23,6 +23,12 @@ LANDED_TAKEOFF = 3
 LANDED_LANDING = 4
 LANDED_NAMES = {0: "undefined", 1: "on_ground", 2: "in_air", 3: "takeoff", 4: "landing"}
 
+#: EKF_STATUS_REPORT.flags (ardupilotmega EKF_STATUS_FLAGS) that decide ArduCopter's position_ok
+EKF_POS_HORIZ_ABS = 0x10
+EKF_CONST_POS_MODE = 0x80
+EKF_PRED_POS_HORIZ_ABS = 0x200
+EKF_UNINITIALIZED = 0x400
+
 #: how many STATUSTEXTs a snapshot keeps
 STATUSTEXT_KEEP = 20
 
@@ -73,6 +79,8 @@ class VehicleState:
     landed_state: int = LANDED_UNDEFINED
     #: SYS_STATUS sensor bitmasks: present & enabled & not healthy
     sensors_unhealthy: int = 0
+    #: EKF_STATUS_REPORT.flags (ArduPilot only), None until the first report
+    ekf_flags: int | None = None
     #: monotonic time of the last HEARTBEAT (seconds); heartbeat_age_s is computed from it
     last_heartbeat_s: float = math.nan
     heartbeat_age_s: float = math.inf
@@ -92,6 +100,20 @@ class VehicleState:
     @property
     def healthy(self) -> bool:
         return self.sensors_unhealthy == 0
+
+    @property
+    def ekf_position_ok(self) -> bool:
+        """ArduCopter's ``ekf_has_absolute_position()`` from the reported EKF flags.
+
+        Disarmed, a current or predicted absolute horizontal position will do; armed, only a
+        current one outside constant-position mode. False while no EKF_STATUS_REPORT was heard.
+        """
+        f = self.ekf_flags
+        if f is None:
+            return False
+        if not self.armed:
+            return bool(f & (EKF_POS_HORIZ_ABS | EKF_PRED_POS_HORIZ_ABS))
+        return bool(f & EKF_POS_HORIZ_ABS) and not f & EKF_CONST_POS_MODE
 
     @property
     def landed_state_name(self) -> str:
@@ -206,6 +228,10 @@ def _gps_raw(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     )
 
 
+def _ekf_status(s: VehicleState, m: Any, now_s: float) -> VehicleState:
+    return replace(s, ekf_flags=int(m.flags))
+
+
 def _home(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     return replace(s, home=(_e7(m.latitude), _e7(m.longitude), m.altitude / 1000.0))
 
@@ -249,6 +275,7 @@ _REDUCERS = {
     "BATTERY_STATUS": _battery_status,
     "GPS_RAW_INT": _gps_raw,
     "HOME_POSITION": _home,
+    "EKF_STATUS_REPORT": _ekf_status,
     "MISSION_CURRENT": _mission_current,
     "MISSION_ITEM_REACHED": _item_reached,
     "STATUSTEXT": _statustext,

@@ -57,6 +57,9 @@ MAV_CMD_REQUEST_MESSAGE = 512
 FORCE_MAGIC = 21196
 MAV_FRAME_GLOBAL_INT = 5
 MAV_SYS_STATUS_PREARM_CHECK = 0x10000000
+MAVLINK_MSG_ID_EKF_STATUS_REPORT = 193
+#: how long a ready ArduPilot may stay silent about its EKF before we ask for EKF_STATUS_REPORT
+EKF_REPORT_WAIT_S = 3.0
 MAV_FRAME_GLOBAL_RELATIVE_ALT_INT = 6
 MISSION_MESSAGES = frozenset(
     {
@@ -171,8 +174,13 @@ class Vehicle:
         Ready means a SYS_STATUS received during the wait whose pre-arm check bit
         (``MAV_SYS_STATUS_PREARM_CHECK``, 0x10000000) is healthy: the firmware's own verdict
         (ArduCopter sets it once its EKF uses GPS, ~40 s after boot; PX4 v1.16 ~4 s after boot,
-        in the health mask only, never in present/enabled). A generic autopilot that never
-        reports the bit is taken as ready once it reports a home position.
+        in the health mask only, never in present/enabled). ArduCopter sets the bit about 4 s
+        before its EKF uses GPS and refuses GUIDED/AUTO until then (``Copter::position_ok``), so
+        for ArduPilot ready also needs an EKF_STATUS_REPORT received during the wait with an
+        absolute horizontal position (:attr:`VehicleState.ekf_position_ok`) and a home position;
+        meanwhile ``on_message`` gets "waiting for EKF position". PX4's bit already covers its
+        global position estimate. A generic autopilot that never reports the bit is taken as
+        ready once it reports a home position.
         ``on_message`` receives the firmware's pre-arm explanations (``PreArm: …``,
         ``Preflight Fail: …``) each time the text changes, starting with the latest one already
         received. Event driven: it wakes on every SYS_STATUS, HEARTBEAT and STATUSTEXT.
@@ -193,13 +201,28 @@ class Vehicle:
             if _is_prearm_text(entry.text) and time.monotonic() - entry.time_s < 35.0:
                 note(entry.text)
                 break
-        fresh = ready = reports_bit = False
-        types = {"SYS_STATUS", "HEARTBEAT", "STATUSTEXT"}
+        fresh = ready = reports_bit = ekf_heard = False
+        ekf_asked_s = time.monotonic()
+        types = {"SYS_STATUS", "HEARTBEAT", "STATUSTEXT", "EKF_STATUS_REPORT", "HOME_POSITION"}
         with self.link.subscribe(types, self.sysid, maxsize=1000) as sub:
             while True:
                 st = self.state
                 unreported = fresh and not reports_bit and st.autopilot not in ("px4", "ardupilot")
-                if st.armed or ready or (unreported and st.home is not None):
+                if ready and st.autopilot == "ardupilot" and not st.armed:
+                    if not (ekf_heard and st.ekf_position_ok):
+                        note(_("waiting for EKF position"))
+                        if not ekf_heard and time.monotonic() - ekf_asked_s > EKF_REPORT_WAIT_S:
+                            ekf_asked_s = time.monotonic()
+                            self._ask_for_ekf_reports()
+                        ready_ap = False
+                    elif st.home is None:
+                        note(_("waiting for home position"))
+                        ready_ap = False
+                    else:
+                        ready_ap = True
+                else:
+                    ready_ap = ready
+                if st.armed or ready_ap or (unreported and st.home is not None):
                     return st
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -219,12 +242,32 @@ class Vehicle:
                     bits = msg.onboard_control_sensors_present | msg.onboard_control_sensors_health
                     reports_bit = reports_bit or bool(bits & MAV_SYS_STATUS_PREARM_CHECK)
                     ready = bool(msg.onboard_control_sensors_health & MAV_SYS_STATUS_PREARM_CHECK)
+                elif kind == "EKF_STATUS_REPORT":
+                    ekf_heard = True
                 elif kind == "STATUSTEXT":
                     raw = msg.text
                     text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
                     text = text.rstrip("\x00")
                     if _is_prearm_text(text):
                         note(text)
+
+    def _ask_for_ekf_reports(self) -> None:
+        """SET_MESSAGE_INTERVAL for EKF_STATUS_REPORT (4 Hz), not waited for: the link's
+        REQUEST_DATA_STREAM (all streams) normally brings it in ArduPilot's EXTRA3 stream."""
+        msg = self.link.mav.command_long_encode(
+            self.sysid,
+            self.compid,
+            MAV_CMD_SET_MESSAGE_INTERVAL,
+            0,
+            MAVLINK_MSG_ID_EKF_STATUS_REPORT,
+            1e6 / 4.0,
+            0,
+            0,
+            0,
+            0,
+            0,
+        )
+        self.link.send(msg, self.sysid)
 
     # ------------------------------------------------------------------ commands
     def command_long(
