@@ -10,10 +10,13 @@ and reorders 5 % of the datagrams, in both directions.
 The relay decodes the MAVLink header of every datagram and counts, per direction and message
 type, what it forwarded and what it dropped; so for *both* clients the bench reports the
 mission frames each one sent beyond one per item (retransmissions, as seen on the wire) next to
-the mission frames lost on the way, and, for ours, the client's own counters
-(``Link.transfer_stats``). Writes ``bench/results/link.json``.
+the mission frames lost on the way, the median time each side took to answer the other (as
+the relay sees it: the client's own per-item latency, then the vehicle's), and, for ours, the
+client's own counters (``Link.transfer_stats``). Writes ``bench/results/link.json``.
 
-Run: ``.venv/bin/python bench/bench_link.py [--items 500] [--loss 0 0.2 0.3] [--rounds 7]``
+Both use their default settings (ours: ``TransferPolicy()``, adaptive timeouts with a 20 ms
+floor). Run: ``.venv/bin/python bench/bench_link.py [--items 500] [--loss 0 0.2 0.3]
+[--rounds 7] [--lossy-rounds 3]``
 """
 
 from __future__ import annotations
@@ -102,6 +105,10 @@ class Proxy:
         self.stats = {"forwarded": 0, "lost": 0, "duplicated": 0, "reordered": 0}
         #: (direction, event, message name) -> count; event: "seen" (arrived), "lost"
         self.by_type: Counter[str] = Counter()
+        # response times seen from the relay: from forwarding one side's mission frame to the
+        # other side's next mission frame (the client's own latency, then the vehicle's)
+        self.forwarded_at: dict[str, float] = {}
+        self.response_s: dict[str, list[float]] = {TO_VEHICLE: [], TO_CLIENT: []}
         self.thread = threading.Thread(target=self.run, daemon=True)
         self.thread.start()
 
@@ -112,7 +119,12 @@ class Proxy:
                 self.by_type[f"{d} {event} {name}"] += 1
 
     def emit(self, d: str, data: bytes, sock: socket.socket, addr: Any) -> None:
+        now = time.perf_counter()
+        mission = any(mid in MISSION_IDS for mid in frame_ids(data))
         with self.lock:
+            other = TO_CLIENT if d == TO_VEHICLE else TO_VEHICLE
+            if mission and other in self.forwarded_at:  # d's sender answers other's frame
+                self.response_s[d].append(now - self.forwarded_at.pop(other))
             self.count(d, "seen", data)
             if self.rng.random() < self.loss:
                 self.stats["lost"] += 1
@@ -127,6 +139,8 @@ class Proxy:
             for _ in range(n):
                 sock.sendto(data, addr)
                 self.stats["forwarded"] += 1
+            if mission:
+                self.forwarded_at[d] = time.perf_counter()
             if self.held[d] is not None:
                 sock.sendto(*self.held[d])
                 self.held[d] = None
@@ -144,7 +158,10 @@ class Proxy:
 
     def snapshot(self) -> dict[str, Any]:
         with self.lock:
-            return {"stats": dict(self.stats), "by_type": dict(self.by_type)}
+            resp = {d: list(v) for d, v in self.response_s.items()}
+            for v in self.response_s.values():
+                v.clear()
+            return {"stats": dict(self.stats), "by_type": dict(self.by_type), "response_s": resp}
 
     def close(self) -> None:
         self.stop.set()
@@ -211,7 +228,14 @@ def wire_counts(before: dict[str, Any], after: dict[str, Any], n: int) -> dict[s
         "mission_frames_lost_to_client": lost_to_client,
         "mission_frames_lost": lost_to_vehicle + lost_to_client,
         "all_datagrams_lost": after["stats"]["lost"] - before["stats"]["lost"],
+        # median response times at the relay (0 % loss: one per item and direction)
+        "client_response_us_median": _median_us(after["response_s"][TO_VEHICLE]),
+        "vehicle_response_us_median": _median_us(after["response_s"][TO_CLIENT]),
     }
+
+
+def _median_us(samples: list[float]) -> float | None:
+    return round(1e6 * statistics.median(samples), 1) if samples else None
 
 
 class Ours:
@@ -220,8 +244,9 @@ class Ours:
     def __init__(self, client_port: int) -> None:
         self.link = connect(f"udpin://127.0.0.1:{client_port}", heartbeat_hz=10)
         self.v = self.link.wait_vehicle(timeout_s=20)
-        # loopback round trips are well under a millisecond: let the timeout adapt below 20 ms
-        self.v.transfer_policy = TransferPolicy(min_item_timeout_s=0.005)
+        # the default policy (adaptive timeouts, 20 ms floor): what a user gets; a lower floor
+        # saves time at loss but turns a busy machine's pauses into needless retransmissions
+        self.v.transfer_policy = TransferPolicy()
         self.v.wait_for(lambda s: s.messages_received > 100, 30, "telemetry")
 
     def transfer(self, items: list[MissionItem]) -> dict[str, Any]:
@@ -297,6 +322,8 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             best_download_s=round(best["download_s"], 4),
             median_total_s=round(statistics.median(totals), 4),
             retransmissions=[r["wire"]["retransmissions"] for r in ok],
+            client_response_us_median=[r["wire"]["client_response_us_median"] for r in ok],
+            vehicle_response_us_median=[r["wire"]["vehicle_response_us_median"] for r in ok],
             mission_frames_lost=[r["wire"]["mission_frames_lost"] for r in ok],
         )
     errors = [r["error"] for r in runs if r["error"] is not None]
@@ -311,7 +338,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--items", type=int, default=500)
     ap.add_argument("--loss", type=float, nargs="+", default=[0.0, 0.2, 0.3])
-    ap.add_argument("--rounds", type=int, default=7, help="alternating rounds per loss level")
+    ap.add_argument("--rounds", type=int, default=7, help="alternating rounds at 0 %% loss")
+    ap.add_argument("--lossy-rounds", type=int, default=3, help="our rounds at a loss above 0")
     ap.add_argument(
         "--mavsdk-lossy-rounds",
         type=int,
@@ -339,11 +367,13 @@ def main() -> int:
             pipes[cls.name] = parent
             clients.append(cls(port))
         runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in clients}
-        for r in range(args.rounds):
+        for r in range(args.rounds if loss == 0 else args.lossy_rounds):
             order = clients if r % 2 == 0 else clients[::-1]
             for client in order:
-                if loss > 0 and client.name == "mavsdk-python" and (
-                    len(runs[client.name]) >= args.mavsdk_lossy_rounds
+                if (
+                    loss > 0
+                    and client.name == "mavsdk-python"
+                    and (len(runs[client.name]) >= args.mavsdk_lossy_rounds)
                 ):
                     continue
                 pipe = pipes[client.name]
@@ -382,7 +412,7 @@ def main() -> int:
         "setup": "each client: own simulator + relay in a child process; 5 % dup + 5 % reorder "
         "when lossy; 'wire' counts mission frames at the relay",
         "items": args.items,
-        "rounds": args.rounds,
+        "rounds": {"no_loss": args.rounds, "lossy": args.lossy_rounds},
         "clients": {"dronekit-plzen": "0.1.0", "mavsdk-python": mavsdk.__version__},
         "python": platform.python_version(),
         "machine": platform.machine(),

@@ -64,6 +64,15 @@ class CommandError(ProtocolError):
         self.result = result
 
 
+class ParameterError(ProtocolError):
+    """A parameter write was not taken: the vehicle echoed another value (refused or clamped)."""
+
+    def __init__(self, message: str, *, name: str, value: float, where: str | None = None):
+        super().__init__(message, where=where)
+        self.name = name
+        self.value = value
+
+
 class MissionTransferError(ProtocolError):
     """A mission upload/download ended with a ``MAV_MISSION_RESULT`` other than ACCEPTED."""
 
@@ -131,6 +140,7 @@ __all__ = [
     "LinkError",
     "LinkTimeout",
     "MissionTransferError",
+    "ParameterError",
     "ProtocolError",
     "SafetyViolation",
     "StorageError",

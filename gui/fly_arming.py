@@ -13,11 +13,13 @@ from __future__ import annotations
 from typing import Any
 
 from PyQt5.QtCore import pyqtSlot
+from PyQt5.QtWidgets import QDialog, QWidget
 
 from dronekit_plzen.i18n import _
 from gui.fly_alerts import CRITICAL, Alert
 from gui.fly_connect import ConnectBox
 from gui.fly_dialogs import PreflightDialog
+from gui.fly_sorties import PreflightRow, SortieProgress, preflight_row
 from gui.models import VehicleView
 
 RED = "#c62828"
@@ -36,6 +38,8 @@ class ArmingMixin:
     #: sysid → the firmware's latest PreArm message seen while waiting
     prearm_texts: dict[int, str]
     _open_preflight: PreflightDialog | None
+    preflight_dialog: type[PreflightDialog]
+    progress: dict[int, SortieProgress]
 
     def _send(self, name: str, sysid: int, kwargs: dict[str, Any]) -> int:
         raise NotImplementedError
@@ -52,11 +56,46 @@ class ArmingMixin:
     def _raise(self, alert: Alert) -> None:
         raise NotImplementedError
 
+    def start_refusal(self, sysid: int) -> str | None:
+        raise NotImplementedError
+
+    def _link_ok(self, v: VehicleView) -> bool:
+        raise NotImplementedError
+
+    def _link_text(self, v: VehicleView) -> str:
+        raise NotImplementedError
+
     @property
     def ready_wait_s(self) -> float:
         raise NotImplementedError
 
     # ------------------------------------------------------------------ arming
+    def start_all(self, sysids: list[int]) -> bool:
+        """Ask with a pre-flight summary; then arm each vehicle and start only those that armed."""
+        dlg = self.preflight_dialog(
+            [self.preflight_row(s) for s in sysids], self if isinstance(self, QWidget) else None
+        )
+        self._open_preflight = dlg
+        try:
+            accepted = dlg.exec_() == QDialog.Accepted
+        finally:
+            self._open_preflight = None
+        if not accepted:
+            self._log_line(_("Arm and start all: cancelled, nothing sent"))
+            return False
+        self._log_line(_("Arm and start all: confirmed by the pilot"))
+        for sysid in sysids:
+            why = self.start_refusal(sysid)
+            if why is not None:  # not even armed
+                self._refuse("start", sysid, why)
+                continue
+            self.arm_vehicle(sysid, then_start=True)
+        return True
+
+    def preflight_row(self, sysid: int) -> PreflightRow:
+        v = self.vehicles.get(sysid, VehicleView(sysid=sysid))
+        return preflight_row(v, self.progress.get(sysid), self._link_ok(v), self._link_text(v))
+
     def arm_vehicle(self, sysid: int, then_start: bool = False) -> int:
         """Wait (in a worker) until ``sysid`` is ready to arm, then arm it (and maybe start)."""
         wait_s = self.ready_wait_s

@@ -59,6 +59,7 @@ class ConnectBox(QWidget):
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
+        self._connected = False
         lay = QVBoxLayout(self)
         lay.setContentsMargins(0, 0, 0, 0)
         row = QHBoxLayout()
@@ -133,6 +134,8 @@ class ConnectBox(QWidget):
         grid.setColumnStretch(1, 1)
         lay.addWidget(box)
         self.signing_box = box
+        # never squeezed below its own height by the fleet table under it
+        self.setSizePolicy(QSizePolicy.Preferred, QSizePolicy.Fixed)
 
     # ------------------------------------------------------------------ values
     def urls(self) -> list[str]:
@@ -143,14 +146,9 @@ class ConnectBox(QWidget):
         return text or None
 
     def set_connected(self, connected: bool) -> None:
-        for w in (
-            self.url,
-            self.fleet_size,
-            self.fleet_button,
-            self.key_file,
-            self.browse_button,
-            self.secure,
-        ):
+        """While connected the link stays as it is; a key file may still be chosen to send."""
+        self._connected = connected
+        for w in (self.url, self.fleet_size, self.fleet_button, self.secure):
             w.setEnabled(not connected)
         self.send_key_button.setEnabled(connected)
 
@@ -187,13 +185,17 @@ class ConnectBox(QWidget):
             self.show_status(str(exc), error=True)
             return False
         self.url.setCurrentText(" ".join(fleet))
+        edit = self.url.lineEdit()
+        if edit is not None:
+            edit.setCursorPosition(0)  # show where the fleet starts
         return True
 
     def check_key_file(self) -> bool:
         """Read the chosen key file as the link layer will; show its refusal, if any."""
         path = self.key_path()
         if path is None:
-            self.show_status(_("Link not signed"))
+            if not self._connected:
+                self.show_status(_("Link not signed"))
             return True
         from dronekit_plzen.signing_keys import read_key_file
 
@@ -202,7 +204,10 @@ class ConnectBox(QWidget):
         except DronekitPlzenError as exc:
             self.show_status(str(exc), error=True)
             return False
-        self.show_status(_("Key file ready: the link will be signed"), ok=True)
+        if self._connected:
+            self.show_status(_('Key file ready: "Send key to vehicle" sends it'), ok=True)
+        else:
+            self.show_status(_("Key file ready: the link will be signed"), ok=True)
         return True
 
     def _file_dialog(self, title: str, save: bool) -> QFileDialog:

@@ -95,12 +95,16 @@ class ReadyTracker:
                 self._reports.add(sysid)
             self._ready[sysid] = healthy
 
-    def ready(self, sysid: int) -> bool | None:
-        """True/False: the vehicle's verdict; None: it never reported the bit."""
+    def ready(self, sysid: int, autopilot: str = "generic") -> bool | None:
+        """True/False: the vehicle's verdict; None: no SYS_STATUS yet, or a generic autopilot
+        that never reported the bit. PX4 sets it only in the health mask, and only when ready:
+        for PX4 and ArduPilot a SYS_STATUS without it means "not ready"."""
         with self._lock:
-            if sysid not in self._reports:
+            if sysid not in self._ready:
                 return None
-            return self._ready.get(sysid)
+            if sysid not in self._reports and autopilot not in ("px4", "ardupilot"):
+                return None
+            return self._ready[sysid]
 
 
 __all__ = [

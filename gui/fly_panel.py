@@ -26,7 +26,6 @@ from PyQt5.QtCore import (
 )
 from PyQt5.QtWidgets import (
     QApplication,
-    QDialog,
     QDoubleSpinBox,
     QGridLayout,
     QLabel,
@@ -42,7 +41,7 @@ from gui.fly_arming import ArmingMixin
 from gui.fly_connect import DEFAULT_URL, KNOWN_URLS, ConnectBox, NoWheelSpinBox
 from gui.fly_dialogs import PreflightDialog, QuitDialog
 from gui.fly_interlocks import InterlocksMixin
-from gui.fly_sorties import PreflightRow, SortieProgress, preflight_row
+from gui.fly_sorties import SortieProgress
 from gui.fly_table import FleetTable
 from gui.fly_workers import Commander, StatePoller
 from gui.flysession import READY_WAIT_S, FlySession
@@ -195,6 +194,10 @@ class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
     def connect_to(self, url: str) -> None:
         """Open the link in the commander's thread; polling starts once it is up."""
         self.url.setCurrentText(url)
+        edit = self.url.lineEdit()
+        if edit is not None:
+            edit.setCursorPosition(0)  # the first link in view, not the tail of a fleet
+        self.url.setToolTip(url)
         box = self.connect_box
         self.session = FlySession(
             url,
@@ -336,30 +339,6 @@ class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
         elif name == "rtl_all":
             for sysid in sysids:
                 self._send("rtl", sysid, {})
-
-    def start_all(self, sysids: list[int]) -> bool:
-        """Ask with a pre-flight summary; then arm each vehicle and start only those that armed."""
-        dlg = self.preflight_dialog([self.preflight_row(s) for s in sysids], self)
-        self._open_preflight = dlg
-        try:
-            accepted = dlg.exec_() == QDialog.Accepted
-        finally:
-            self._open_preflight = None
-        if not accepted:
-            self._log_line(_("Arm and start all: cancelled, nothing sent"))
-            return False
-        self._log_line(_("Arm and start all: confirmed by the pilot"))
-        for sysid in sysids:
-            why = self.start_refusal(sysid)
-            if why is not None:  # not even armed
-                self._refuse("start", sysid, why)
-                continue
-            self.arm_vehicle(sysid, then_start=True)
-        return True
-
-    def preflight_row(self, sysid: int) -> PreflightRow:
-        v = self.vehicles.get(sysid, VehicleView(sysid=sysid))
-        return preflight_row(v, self.progress.get(sysid), self._link_ok(v), self._link_text(v))
 
     def set_plan(self, missions: list[Any], sorties: list[list[SortieView]]) -> None:
         """The planned drones (drone i → i-th vehicle by sysid) and their cleared sorties."""

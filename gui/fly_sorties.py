@@ -29,7 +29,7 @@ class PreflightRow:
     link: str
     geofence: str
     problems: frozenset[str] = frozenset()  # column names (as in COLUMNS) that are not ready
-    #: the firmware's verdict: "yes", "no: <its PreArm message>" or "unknown"
+    #: the firmware's verdict: "yes", "no: <its PreArm message>" or "not reported"
     ready: str = "—"
 
 
@@ -147,12 +147,12 @@ def preflight_row(
 
 
 def ready_text(ready: bool | None, prearm: str | None) -> str:
-    """ "yes", "no: PreArm: Need 3D Fix", "no" or "unknown" (the bit was never reported)."""
+    """ "yes", "no: PreArm: Need 3D Fix", "no" or "not reported"."""
     if ready is True:
         return _("yes")
     if ready is False:
         return _("no: {why}").format(why=prearm) if prearm else _("no")
-    return _("unknown")
+    return _("not reported")
 
 
 def gps_text(v: VehicleView) -> str:

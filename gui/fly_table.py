@@ -34,7 +34,7 @@ class FleetTable(QTableWidget):
                 _("Mission"),
                 _("Sortie"),
                 _("Ready"),
-                _("Signing"),
+                _("Signed"),
             ]
         )
         must(self.verticalHeader()).setVisible(False)
@@ -98,9 +98,9 @@ class FleetTable(QTableWidget):
 
 def _ready(v: VehicleView) -> str:
     if v.armed:
-        return _("armed")
+        return "—"  # not a question any more (see the Armed column)
     return {True: _("yes"), False: _("no"), None: "—"}[v.ready_to_arm]
 
 
 def _signing(v: VehicleView) -> str:
-    return {True: _("signed"), False: _("unsigned"), None: "—"}[v.signed]
+    return {True: _("yes"), False: _("no"), None: "—"}[v.signed]

@@ -241,7 +241,9 @@ class FlySession:
         views = []
         for sysid, v in self._vehicles().items():
             signed = bool(v.link.signing) or sysid in v.link.codec.keys
-            views.append(view_of(v.state, self.ready.ready(sysid), signed))
+            state = v.state
+            ready = self.ready.ready(sysid, str(getattr(state, "autopilot", "generic")))
+            views.append(view_of(state, ready, signed))
         return sorted(views, key=lambda v: v.sysid)
 
     def vehicle(self, sysid: int) -> Any:

@@ -59,7 +59,7 @@ class MainWindow(QMainWindow):
         dock.setObjectName("panels")
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         dock.setWidget(self.tabs)
-        dock.setMinimumWidth(640)  # the fly panel's fleet table shows all its columns
+        dock.setMinimumWidth(780)  # the fly panel's fleet table shows all its columns
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
 
         self.coords = QLabel("")

@@ -286,6 +286,14 @@ def autopilot_version(m: mav.MAVLink, vm: VehicleModel) -> Any:
     )
 
 
+def ekf_status_report(m: mav.MAVLink, vm: VehicleModel) -> Any:
+    """ArduPilot's EKF_STATUS_REPORT (variances as test ratios, small when healthy)."""
+    ok = preflight.ekf_position_ok(vm)
+    return m.ekf_status_report_encode(
+        preflight.ekf_flags(vm), 0.02, 0.01 if ok else 0.0, 0.005, 0.01, 0.0, 0.0
+    )
+
+
 #: message id → builder (streamed or sent on REQUEST_MESSAGE)
 BUILDERS: dict[int, Builder] = {
     mav.MAVLINK_MSG_ID_HEARTBEAT: heartbeat,
@@ -302,6 +310,7 @@ BUILDERS: dict[int, Builder] = {
     mav.MAVLINK_MSG_ID_MISSION_CURRENT: mission_current,
     mav.MAVLINK_MSG_ID_NAV_CONTROLLER_OUTPUT: nav_controller_output,
     mav.MAVLINK_MSG_ID_AUTOPILOT_VERSION: autopilot_version,
+    mav.MAVLINK_MSG_ID_EKF_STATUS_REPORT: ekf_status_report,
 }
 
 #: PX4 default stream rates (Hz), "normal" link profile
@@ -337,5 +346,6 @@ ARDUPILOT_STREAMS: dict[int, tuple[int, ...]] = {
         mav.MAVLINK_MSG_ID_SYSTEM_TIME,
         mav.MAVLINK_MSG_ID_BATTERY_STATUS,
         mav.MAVLINK_MSG_ID_EXTENDED_SYS_STATE,
+        mav.MAVLINK_MSG_ID_EKF_STATUS_REPORT,
     ),
 }

@@ -171,8 +171,15 @@ class VehicleModel:
         """Switch mode as the firmware does: no position modes without GPS, no AUTO w/o mission."""
         if name not in md.mode_names(self.autopilot):
             return RESULT_UNSUPPORTED
+        # ArduCopter checks the position only when armed (disarmed, its arming checks do), and
+        # then needs the EKF's absolute position, not only a GPS fix (Copter::position_ok)
         needs = md.PX4_NEEDS_POSITION if self.px4 else md.ARDUCOPTER_NEEDS_POSITION
-        if reason == "command" and name in needs and not self.gps.has_fix:
+        no_position = (
+            not self.gps.has_fix
+            if self.px4
+            else self.armed and name != self.mode and not preflight.ekf_position_ok(self)
+        )
+        if reason == "command" and name in needs and no_position:
             self.text(
                 "Flight mode change failed: no position"
                 if self.px4
@@ -440,7 +447,7 @@ class VehicleModel:
         """Advance the vehicle by ``dt_s`` seconds of simulated time."""
         self.t_s += dt_s
         self.gps.step(self.t_s, dt_s, self.rng)
-        if not self.home_known and not preflight.settling(self):
+        if not self.home_known and preflight.home_due(self):
             self.home_known = True
             self.events.append(Event("home", {}))
         if not self.armed and (reason := preflight.report(self)) is not None:

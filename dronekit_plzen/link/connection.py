@@ -337,8 +337,21 @@ class Link:
                 )
             self._transport.send(data)
 
+    def pack_frame(self, msgid: int, payload: bytes) -> bytearray:
+        """An unsigned MAVLink 2 frame of ``payload`` from our identity, for :meth:`send_frame`.
+
+        Trailing zero bytes of the payload are cut as MAVLink 2 does; the sequence number and
+        the CRC are filled in by each send.
+        """
+        n = len(payload)
+        while n > 1 and payload[n - 1] == 0:
+            n -= 1
+        ident = (self.codec.system_id, self.codec.component_id)
+        header = bytes((0xFD, n, 0, 0, 0, *ident, msgid & 0xFF, (msgid >> 8) & 0xFF, msgid >> 16))
+        return bytearray(header + payload[:n] + b"\0\0")
+
     def send_frame(self, frame: bytearray, crc_extra: int, target_system: int) -> None:
-        """Write a frame packed once in advance (``msg.pack(link.mav)``, unsigned).
+        """Write a frame packed once in advance (:meth:`pack_frame`, or ``msg.pack(link.mav)``).
 
         The frame's sequence number is patched and its CRC computed for this send; when a key
         applies to ``target_system`` the frame is signed as :meth:`Codec.encode` would. Used for
@@ -353,10 +366,10 @@ class Link:
             sk = (codec.keys.get(target_system) if target_system else None) or codec.signing
             if sk is None:
                 end = len(frame) - 2
-                crc = _crc(frame[1:end], bytes((crc_extra,)))
+                crc = _crc(bytes(frame[1:end]), bytes((crc_extra,)))
                 frame[end] = crc & 0xFF
                 frame[end + 1] = crc >> 8
-                self._transport.send(frame)
+                self._transport.send(bytes(frame))
                 return
             table = codec.streams
             if sk.timestamp > table.timestamp:
@@ -469,13 +482,15 @@ class Link:
 
     # ------------------------------------------------------------------ direct reading
     @contextlib.contextmanager
-    def direct_reader(self) -> Iterator[DirectReader | None]:
+    def direct_reader(self, skip: Subscription | None = None) -> Iterator[DirectReader | None]:
         """Read the transport on the calling thread for the duration of the ``with`` block.
 
         Yields a :class:`DirectReader`, or None when that is not possible (another caller reads
         directly, the caller is the I/O thread itself, the link is closed): then use a
         subscription as usual. Every message read is dispatched as the I/O thread would
-        (state, subscriptions, listeners); heartbeats go on. The I/O thread resumes on exit.
+        (state, subscriptions, listeners), except to ``skip`` (the caller's own subscription,
+        whose messages the caller gets from the reader); heartbeats go on. The I/O thread
+        resumes on exit.
         """
         if threading.current_thread() is self._thread or self._stop.is_set():
             yield None
@@ -501,7 +516,7 @@ class Link:
         if not taken:
             yield None
             return
-        reader = DirectReader(self)
+        reader = DirectReader(self, skip)
         try:
             yield reader
         finally:
@@ -557,7 +572,7 @@ class Link:
                 for msg in self.codec.feed(data, datagram=self._datagram):
                     self._handle(msg)
 
-    def _handle(self, msg: Any) -> None:
+    def _handle(self, msg: Any, skip: Subscription | None = None) -> None:
         now_mono = time.monotonic()
         now_wall = time.time()
         sysid = msg.get_srcSystem()
@@ -602,7 +617,7 @@ class Link:
                 with self._lock:
                     self._stream_requested[sysid] = now_mono
         for sub in subs:
-            if sub.matches(msg):
+            if sub is not skip and sub.matches(msg):
                 sub._put((msg, now_wall))
         for handle in listeners:
             try:
@@ -654,8 +669,9 @@ class DirectReader:
     reconnecting as usual, and the caller continues with its subscription.
     """
 
-    def __init__(self, link: Link) -> None:
+    def __init__(self, link: Link, skip: Subscription | None = None) -> None:
         self._link = link
+        self._skip = skip
         self._transport = link._transport
         self._codec = link.codec
         self._datagram = link._datagram
@@ -688,9 +704,9 @@ class DirectReader:
     def flush(self) -> None:
         """Dispatch the messages the last :meth:`recv` returned (state, queues, listeners)."""
         msgs, self._undispatched = self._undispatched, []
-        handle = self._link._handle
+        handle, skip = self._link._handle, self._skip
         for msg in msgs:
-            handle(msg)
+            handle(msg, skip)
 
     def give_back(self) -> None:
         """End the loan (idempotent): the I/O thread reads again."""

@@ -27,7 +27,7 @@ Retransmissions are what loss makes necessary, no more. During an upload the veh
 item goes out again when the vehicle asks for it again (its own timer covers a lost item and a
 lost request), a duplicated request in the same burst is not answered twice, and our timer only
 re-sends what the vehicle cannot ask for (the count, the final item whose ACK was lost), or
-backs a silent vehicle up after twice its measured re-request interval. During a download we
+backs a silent vehicle up after four times its measured re-request interval. During a download we
 drive, one request at a time, and re-send a request after the adaptive timeout. Every transfer
 counts what it sent (:class:`TransferStats`).
 
@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import struct
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -87,6 +88,12 @@ _MISSION_MESSAGES = frozenset(
         "MISSION_ITEM",
     }
 )
+# MISSION_ITEM_INT and MISSION_REQUEST_INT as MAVLink 2 lays them out (fields by size),
+# packed by hand on a link: a tenth of the cost of building and packing a message object
+_ITEM_INT = struct.Struct("<ffffiifHHBBBBBB")
+_ITEM_INT_ID, _ITEM_INT_CRC = 73, 38
+_REQUEST_INT = struct.Struct("<HBBB")
+_REQUEST_INT_ID, _REQUEST_INT_CRC = 51, 196
 #: the longest a timeout backs off to (x the adaptive timeout), Karn's exponential backoff
 _MAX_BACKOFF = 8.0
 
@@ -184,11 +191,14 @@ class _Rto:
         return min(p.timeout_s, base * self.backoff)
 
     def dup_window(self) -> float:
-        """A request repeated sooner than this after our answer is a duplicate of the first."""
-        p = self.policy
-        if self.srtt is None:
-            return p.min_item_timeout_s
-        return min(p.item_timeout_s / 2, max(p.min_item_timeout_s, 2 * self.srtt))
+        """A request repeated sooner than this after our answer is a duplicate of the first.
+
+        Twice the shortest round trip seen (a copy travels with the original), at least 1 ms;
+        never the smoothed round trip, which a lost request can inflate past the vehicle's
+        re-request interval (the vehicle asking again would then go unanswered).
+        """
+        base = self.min_rtt if math.isfinite(self.min_rtt) else (self.srtt or 0.0025)
+        return max(0.001, 2 * base)
 
 
 @dataclass
@@ -259,7 +269,9 @@ class _Wire:
 
     def __enter__(self) -> _Wire:
         if self.link is not None:
-            self._reader = self._stack.enter_context(self.link.direct_reader())
+            # the port's own subscription gets nothing while the reader hands us the messages
+            skip = getattr(self.port, "sub", None)
+            self._reader = self._stack.enter_context(self.link.direct_reader(skip))
             self.stats.direct = self._reader is not None
         return self
 
@@ -289,11 +301,27 @@ class _Wire:
         self.stats.frames_sent += 1
         self.port.send_to_vehicle(msg)
 
-    def pack(self, msg: Any) -> Any:
-        """What :meth:`send_packed` sends: a frame packed once (on a link) or the message."""
+    def pack_item(self, item: MissionItem, seq: int, mission_type: int) -> Any:
+        """What :meth:`send_packed` sends for item ``seq``: a frame (on a link) or a message."""
+        x, y = round(item.lat_deg * 1e7), round(item.lon_deg * 1e7)
+        ac = 1 if item.autocontinue else 0
         if self.link is None:
-            return msg
-        return (bytearray(msg.pack(self.mav)), int(msg.crc_extra))
+            return self.mav.mission_item_int_encode(
+                self.ts, self.tc, seq, item.frame, item.command, 0, ac, item.param1,
+                item.param2, item.param3, item.param4, x, y, float(item.alt_m), mission_type,
+            )  # fmt: skip
+        payload = _ITEM_INT.pack(
+            item.param1, item.param2, item.param3, item.param4, x, y, float(item.alt_m),
+            seq, item.command, self.ts, self.tc, item.frame, 0, ac, mission_type,
+        )  # fmt: skip
+        return (self.link.pack_frame(_ITEM_INT_ID, payload), _ITEM_INT_CRC)
+
+    def pack_request(self, seq: int, mission_type: int) -> Any:
+        """What :meth:`send_packed` sends to ask for item ``seq``."""
+        if self.link is None:
+            return self.mav.mission_request_int_encode(self.ts, self.tc, seq, mission_type)
+        payload = _REQUEST_INT.pack(seq, self.ts, self.tc, mission_type)
+        return (self.link.pack_frame(_REQUEST_INT_ID, payload), _REQUEST_INT_CRC)
 
     def send_packed(self, packed: Any) -> None:
         self.stats.frames_sent += 1
@@ -316,8 +344,6 @@ class _Wire:
         while True:
             msgs = reader.recv(max(0.0, deadline - time.monotonic()))
             if reader.broken:  # the transport failed: the I/O thread reconnects, use the queue
-                while self.port.next_mission_message(0.0) is not None:
-                    pass  # copies of what this reader has already returned
                 return self.port.next_mission_message(max(0.0, deadline - time.monotonic()))
             for m in msgs:
                 if m.get_srcSystem() == ts and m.get_type() in _MISSION_MESSAGES:
@@ -375,8 +401,9 @@ def upload(
     with _Wire(port, st) as wire:
         frames = _ItemFrames(wire, items, mission_type)
         for attempt in range(max_restarts + 1):
-            if attempt:
+            if attempt:  # the count, and every item asked for again, are sent again
                 st.restarts += 1
+                st.retransmissions += 1
             if _upload_once(
                 wire, frames, mission_type, policy, on_progress, last=attempt == max_restarts
             ):
@@ -396,27 +423,7 @@ class _ItemFrames:
 
     def prepare(self, seq: int) -> None:
         if seq < len(self.items) and self.packed[seq] is None:
-            w = self.wire
-            it = self.items[seq]
-            self.packed[seq] = w.pack(
-                w.mav.mission_item_int_encode(
-                    w.ts,
-                    w.tc,
-                    seq,
-                    it.frame,
-                    it.command,
-                    0,
-                    1 if it.autocontinue else 0,
-                    it.param1,
-                    it.param2,
-                    it.param3,
-                    it.param4,
-                    round(it.lat_deg * 1e7),
-                    round(it.lon_deg * 1e7),
-                    float(it.alt_m),
-                    self.mission_type,
-                )
-            )
+            self.packed[seq] = self.wire.pack_item(self.items[seq], seq, self.mission_type)
 
     def send(self, seq: int) -> bool:
         """Send item ``seq``; True when it had been sent before (a retransmission)."""
@@ -454,7 +461,8 @@ def _upload_once(
     last_sent: int | None = None
     sent_at: dict[int, float] = {}
     asked_at: dict[int, float] = {}  # when the vehicle last asked for an item
-    reask_s = math.inf  # the vehicle's re-request interval, as measured
+    reask_s = math.inf  # the vehicle's re-request interval: median of the last intervals seen
+    reasks: deque[float] = deque(maxlen=15)
     highest_requested = -1
     restart_pos: int | None = None
     now = time.monotonic()
@@ -468,7 +476,7 @@ def _upload_once(
         elif highest_requested == count - 1:
             wait_s = rto.item_timeout()
         else:
-            wait_s = max(rto.default_timeout(), min(2 * reask_s, policy.timeout_s))
+            wait_s = max(rto.default_timeout(), min(4 * reask_s, policy.timeout_s))
         msg = wire.next(max(0.0, tx_at + wait_s - time.monotonic()))
         if msg is None:
             now = time.monotonic()
@@ -520,17 +528,21 @@ def _upload_once(
                 sent_at[seq] = tx_at = now
                 last_sent = seq
                 continue
-            if seq == last_sent and now - sent_at.get(seq, -math.inf) < rto.dup_window():
+            if seq == last_sent and now - sent_at.get(seq, -math.inf) < min(
+                rto.dup_window(), reask_s / 2
+            ):
                 st.ignored += 1
                 continue  # a duplicated request in the same burst: the item is on its way
             if seq == last_sent and seq in asked_at:  # the vehicle asked again: learn its timer
-                reask_s = min(reask_s, now - asked_at[seq])
+                reasks.append(now - asked_at[seq])
+                reask_s = sorted(reasks)[len(reasks) // 2]
             asked_at[seq] = now
             if (
                 last_sent is not None
                 and seq == last_sent + 1
                 and last_sent in sent_at
                 and frames.sends[last_sent] == 1  # Karn: a re-sent item's round trip is ambiguous
+                and now - sent_at[last_sent] < reask_s / 2  # else the vehicle asked twice
             ):
                 rto.sample(now - sent_at[last_sent])
             advanced = seq > highest_requested
@@ -641,7 +653,7 @@ def _download(
 
     def request(seq: int) -> Any:
         if requests[seq] is None:
-            requests[seq] = wire.pack(mav.mission_request_int_encode(ts, tc, seq, mission_type))
+            requests[seq] = wire.pack_request(seq, mission_type)
         return requests[seq]
 
     items: list[MissionItem] = []

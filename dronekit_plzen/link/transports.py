@@ -1,8 +1,9 @@
 """Byte transports (UDP in/out, TCP, serial), looked up by scheme in :data:`TRANSPORTS`.
 
 A transport only moves bytes: ``recv(timeout_s)`` returns what arrived (``b""`` when nothing
-did), ``send(data)`` writes, ``close()`` releases the OS resources. ``recv`` is called from the
-link's single I/O thread only; ``send`` may be called from any thread (the link serialises it).
+did), ``send(data)`` writes, ``close()`` releases the OS resources. ``recv`` is called by one
+thread at a time (the link's I/O thread, or a caller it lent the reading to); ``send`` may be
+called from any thread (the link serialises it).
 ``interrupt()`` wakes a blocked ``recv`` so that shutdown never waits for a timeout.
 """
 
@@ -70,15 +71,34 @@ class _Waker:
 
 class _SelectMixin:
     _waker: _Waker
+    _poll: Any = None
+    _poll_fd = -1
 
     def _wait(self, fd: int, timeout_s: float) -> bool:
+        """Wait until ``fd`` is readable (True) or ``timeout_s`` passes / a wake-up (False).
+
+        One ``poll`` object per descriptor, kept between calls: this runs once per received
+        datagram, so per call it builds nothing.
+        """
         try:
-            ready, _w, _x = select.select([fd, self._waker.r], [], [], max(0.0, timeout_s))
+            poll = self._poll
+            if poll is None or self._poll_fd != fd:
+                poll = select.poll()
+                poll.register(fd, select.POLLIN)
+                poll.register(self._waker.r, select.POLLIN)
+                self._poll, self._poll_fd = poll, fd
+            events = poll.poll(max(0.0, timeout_s) * 1000.0)
         except (OSError, ValueError) as exc:
             raise LinkError(_("transport closed: {err}").format(err=exc)) from exc
-        if self._waker.r in ready:
-            self._waker.drain()
-        return fd in ready
+        ready = False
+        for efd, mask in events:
+            if efd == fd:
+                if mask & (select.POLLNVAL | select.POLLERR) and not mask & select.POLLIN:
+                    raise LinkError(_("transport closed: {err}").format(err=f"poll {mask:#x}"))
+                ready = True
+            else:
+                self._waker.drain()
+        return ready
 
     def interrupt(self) -> None:
         self._waker.wake()
@@ -129,22 +149,21 @@ class UdpInTransport(_UdpBase):
         except OSError as exc:
             self.close()
             raise LinkError(_("cannot bind UDP {url}: {err}").format(url=spec, err=exc)) from exc
-        self._peers: list[tuple[str, int]] = []
+        # replaced, never changed in place: a send reads it without a lock
+        self._peers: tuple[tuple[str, int], ...] = ()
         self._lock = threading.Lock()
 
     def recv(self, timeout_s: float) -> bytes:
         data, addr = self._recv_from(timeout_s)
-        if addr is None:
+        if addr is None or addr in self._peers:
             return data
         with self._lock:
             if addr not in self._peers:
-                self._peers.append(addr)
+                self._peers = (*self._peers, addr)
         return data
 
     def send(self, data: bytes) -> None:
-        with self._lock:
-            peers = list(self._peers)
-        for addr in peers:
+        for addr in self._peers:
             try:
                 self._sock.sendto(data, addr)
             except OSError as exc:

@@ -22,6 +22,7 @@ from dronekit_plzen.i18n import _
 from dronekit_plzen.link import commands as cmdproto
 from dronekit_plzen.link import mission as misproto
 from dronekit_plzen.link import mission_packing as packing
+from dronekit_plzen.link import params
 from dronekit_plzen.link.codec import SigningKey, signing_timestamp
 from dronekit_plzen.link.commands import CommandPolicy, CommandResult
 from dronekit_plzen.link.mission import TransferPolicy
@@ -538,6 +539,18 @@ class Vehicle:
     def _transfer(self, fn: Callable[[_Port], Any]) -> Any:
         with self._mission_lock, self.link.subscribe(MISSION_MESSAGES, self.sysid) as sub:
             return fn(_Port(self, sub))
+
+    def get_param(self, name: str, *, timeout_s: float = 6.0) -> float:
+        """The vehicle's value of parameter ``name`` (see :mod:`dronekit_plzen.link.params`)."""
+        return params.read_param(self, name, timeout_s=timeout_s).value
+
+    def set_param(
+        self, name: str, value: float, *, param_type: int | None = None, timeout_s: float = 6.0
+    ) -> float:
+        """Set parameter ``name``: the value the vehicle echoes (ParameterError if it differs)."""
+        return params.write_param(
+            self, name, value, param_type=param_type, timeout_s=timeout_s
+        ).value
 
     def upload_mission(
         self,

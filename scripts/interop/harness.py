@@ -331,35 +331,3 @@ def _git_hash(raw: bytes) -> str:
     if text and all(0x30 <= b < 0x7F for b in text):
         return text.decode("ascii")
     return raw[::-1].hex()
-
-
-def decode_param_value(msg: Any) -> float:
-    return float(msg.param_value)
-
-
-def param_get(link: Any, sysid: int, name: str, timeout_s: float = 5.0) -> float:
-    """PARAM_REQUEST_READ over the project's link; the PARAM_VALUE it answers."""
-    with link.subscribe({"PARAM_VALUE"}, sysid) as sub:
-        for _attempt in range(3):
-            link.send(link.mav.param_request_read_encode(sysid, 1, name.encode(), -1), sysid)
-            deadline = time.monotonic() + timeout_s / 3
-            while (left := deadline - time.monotonic()) > 0:
-                got = sub.get(left)
-                if got is not None and got[0].param_id.rstrip("\0") == name:
-                    return decode_param_value(got[0])
-    raise AssertionError(f"no PARAM_VALUE for {name} within {timeout_s:.0f} s")
-
-
-def param_set(
-    link: Any, sysid: int, name: str, value: float, param_type: int, timeout_s: float = 5.0
-) -> float:
-    """PARAM_SET over the project's link; the value the vehicle echoes back."""
-    with link.subscribe({"PARAM_VALUE"}, sysid) as sub:
-        for _attempt in range(3):
-            link.send(link.mav.param_set_encode(sysid, 1, name.encode(), value, param_type), sysid)
-            deadline = time.monotonic() + timeout_s / 3
-            while (left := deadline - time.monotonic()) > 0:
-                got = sub.get(left)
-                if got is not None and got[0].param_id.rstrip("\0") == name:
-                    return decode_param_value(got[0])
-    raise AssertionError(f"no PARAM_VALUE echo for PARAM_SET {name} within {timeout_s:.0f} s")

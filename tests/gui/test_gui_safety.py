@@ -62,6 +62,8 @@ def _connect(  # type: ignore[no-untyped-def]
     for sysid in fly.vehicles:  # settled after boot: the autopilot knows its home
         v = fly.session.vehicle(sysid)
         qtbot.waitUntil(lambda v=v: v.state.home is not None, timeout=30_000)
+    # and says it is ready to arm (the SYS_STATUS pre-arm bit, as the fleet table shows it)
+    qtbot.waitUntil(lambda: all(v.ready_to_arm for v in fly.vehicles.values()), timeout=30_000)
 
 
 def _run(qtbot, fly, name: str, press: Callable[[], None], timeout: int = 30_000):  # type: ignore[no-untyped-def]
@@ -225,9 +227,10 @@ def _upload_square(qtbot, main_window) -> Any:  # type: ignore[no-untyped-def]
     return view
 
 
-#: per autopilot: the ground station's URL and port, and how it refuses to arm without GPS
+#: per autopilot: the ground station's URL and port, and why it is not ready to arm without
+#: GPS (ArduPilot says it in a PreArm message; PX4 only clears its SYS_STATUS pre-arm bit)
 FLAVOURS = {
-    "px4": ("udpin://127.0.0.1:{port}", 14540, "Preflight Fail: GPS fix too low"),
+    "px4": ("udpin://127.0.0.1:{port}", 14540, "pre-arm check not passed"),
     "ardupilot": ("tcp://127.0.0.1:{port}", 5760, "PreArm: GPS 1: Bad fix"),
 }
 
@@ -263,14 +266,19 @@ def test_arm_and_start_all_asks_and_a_refused_arming_stops_the_start(  # type: i
             "Battery",
             "Link",
             "Geofence",
+            "Ready to arm",
         ]
+        assert row.ready == "yes"
         qtbot.wait(1500)
         assert len(results) == before  # no arm, no start
         assert not fleet.vehicles[0].state.armed
         assert "cancelled, nothing sent" in fly.log.lines()[-1]
-        # the autopilot refuses to arm (no GPS fix): start is not sent, the PreArm text is shown
+        # the vehicle is not ready to arm (no GPS fix): arming waits for it, then gives up with
+        # the firmware's reason; neither arm nor start is sent
         fleet.vehicles[0].inject(GpsLoss(duration_s=10_000.0))
         qtbot.waitUntil(lambda: (fly.vehicles[1].gps_fix or 0) < 3, timeout=10_000)
+        qtbot.waitUntil(lambda: fly.vehicles[1].ready_to_arm is False, timeout=10_000)
+        fly.ready_wait_s = 3
 
         def confirm(d: Any) -> None:
             assert d.grab().save(str(shots / f"preflight_dialog_{autopilot}.png"))
@@ -281,9 +289,10 @@ def test_arm_and_start_all_asks_and_a_refused_arming_stops_the_start(  # type: i
             fly.commandFinished, timeout=30_000, check_params_cb=lambda n, *_: n == "start"
         ) as start:
             fly.buttons["start_all"].click()
-        assert "gps" in dialogs[0].rows[0].problems
+        assert {"gps", "ready"} <= dialogs[0].rows[0].problems
+        assert dialogs[0].rows[0].ready.startswith("no")
         arm = next(r for r in results[before:] if r[0] == "arm")
-        assert not arm[2] and f"arming denied: {prearm}" in arm[3], arm
+        assert not arm[2] and "not ready to arm after 3 s" in arm[3] and prearm in arm[3], arm
         _name, sysid, ok, message = start.args
         assert (sysid, ok) == (1, False) and "not sent" in message and prearm in message
         assert "arm-1" in fly.banners.banners and fly.banners.isVisible()

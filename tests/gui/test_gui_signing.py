@@ -8,11 +8,13 @@ firmware is ready or after the wait ran out.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+from PyQt5.QtWidgets import QLineEdit
 
 from dronekit_plzen.signing_keys import read_key_file
 from gui.fly_links import fleet_urls
@@ -39,8 +41,8 @@ def _new_key(qtbot, fly, answer_modal, path: Path) -> Path:  # type: ignore[no-u
 
     def answer(d: Any) -> None:
         assert d.objectName() == "keyFileDialog"
-        d.setDirectory(str(path.parent))  # as the pilot browses there and types the name
-        d.selectFile(path.name)
+        d.setDirectory(str(path.parent))  # the pilot browses there and types the name
+        d.findChild(QLineEdit, "fileNameEdit").setText(path.name)
         d.accept()
 
     seen = answer_modal(answer)
@@ -87,11 +89,12 @@ def test_fleet_preset_connects_a_whole_simulator_fleet_signed(  # type: ignore[n
         assert ok and "vehicles 1, 2, 3" in message and "signed link" in message, message
         qtbot.waitUntil(lambda: fly.table.rowCount() == 3, timeout=10_000)
         cells = [fly.table.item(r, SIGNING_COL).text() for r in range(3)]
-        assert cells == ["signed"] * 3
-        assert fly.table.horizontalHeaderItem(SIGNING_COL).text() == "Signing"
+        assert cells == ["yes"] * 3
+        assert fly.table.horizontalHeaderItem(SIGNING_COL).text() == "Signed"
         assert fly.connect_box.status.text() == "Link signed (MAVLink 2)"
         assert all(link.signing for link in fly.session.links)
         _shot(qtbot, fly.connect_box, shots / "connect_signed_fleet.png")
+        _shot(qtbot, main_window, shots / "window_signed_fleet.png")
         fly.disconnect_link()
 
 
@@ -114,7 +117,7 @@ def test_signed_link_right_key_wrong_key(  # type: ignore[no-untyped-def]
         assert ok and "signed link" in message, message
         qtbot.waitUntil(lambda: fly.table.rowCount() == 1, timeout=10_000)
         qtbot.waitUntil(lambda: fly.table.item(0, 3).text().endswith("%"), timeout=10_000)
-        assert fly.table.item(0, SIGNING_COL).text() == "signed"
+        assert fly.table.item(0, SIGNING_COL).text() == "yes"
         stats = fly.session.link.codec.stats
         assert stats.frames_ok > 0 and stats.bad_signatures == 0
         fly.disconnect_link()
@@ -138,6 +141,7 @@ def test_a_key_file_others_can_read_is_refused_in_the_gui(  # type: ignore[no-un
     key = tmp_path / "shared.key"
     key.write_text("11" * 32 + "\n")
     key.chmod(0o644)
+    main_window.tabs.setCurrentWidget(fly)
     box.key_file.setText(str(key))
     box.key_file.editingFinished.emit()  # as leaving the field does
     assert "accessible by others (mode 0644)" in box.status.text()
@@ -165,7 +169,7 @@ def test_send_key_only_over_a_secure_link(  # type: ignore[no-untyped-def]
         ok, message = _connect(qtbot, fly, url)
         assert ok and "unsigned link" in message, message
         qtbot.waitUntil(lambda: fly.table.rowCount() == 1, timeout=10_000)
-        assert fly.table.item(0, SIGNING_COL).text() == "unsigned"
+        assert fly.table.item(0, SIGNING_COL).text() == "no"
         key = tmp_path / "vehicle.key"
         box.new_key(str(key))  # a key may be made while connected (it is used on Send)
         with qtbot.waitSignal(
@@ -182,14 +186,18 @@ def test_send_key_only_over_a_secure_link(  # type: ignore[no-untyped-def]
         ok, message = _connect(qtbot, fly, url)
         assert ok, message
         qtbot.waitUntil(lambda: fly.table.rowCount() == 1, timeout=10_000)
-        box.key_file.setText(str(key))
+        assert box.key_file.isEnabled() and box.browse_button.isEnabled()
+        assert not box.secure.isEnabled() and not box.fleet_button.isEnabled()
+        box.key_file.setText(str(key))  # chosen while connected: the key to send
+        box.key_file.editingFinished.emit()
+        assert "sends it" in box.status.text()
         with qtbot.waitSignal(
             fly.commandFinished, timeout=15_000, check_params_cb=lambda n, *_: n == "send_key"
         ) as sent:
             box.send_key_button.click()
         assert sent.args[2] and "vehicle 1 now answers signed" in sent.args[3], sent.args
         assert fleet.call(lambda: fleet.vehicles[0].server.signing_key) == read_key_file(key)
-        qtbot.waitUntil(lambda: fly.table.item(0, SIGNING_COL).text() == "signed", timeout=5000)
+        qtbot.waitUntil(lambda: fly.table.item(0, SIGNING_COL).text() == "yes", timeout=5000)
         _shot(qtbot, box, shots / "connect_key_sent.png")
         fly.disconnect_link()
 
@@ -220,7 +228,10 @@ def test_arming_waits_for_ready_and_shows_the_prearm_messages(  # type: ignore[n
         fly.table.selectRow(0)
         ok, message = _arm(qtbot, fly)
         assert ok, message
-        assert prearm and all(s == 1 and t.startswith("PreArm: ") for s, t in prearm), prearm
+        # the firmware's messages while it settles, each once, as they changed
+        assert prearm and prearm[0][1].startswith("PreArm: "), prearm
+        assert all(s == 1 for s, _t in prearm)
+        assert all(a != b for a, b in itertools.pairwise(prearm)), prearm
         lines = fly.log.lines()
         wait_at = next(i for i, t in enumerate(lines) if "waiting up to 60 s" in t)
         texts = [i for i, t in enumerate(lines) if "[1] PreArm: " in t]
@@ -237,9 +248,8 @@ def test_px4_ready_bit_in_the_health_mask_only(  # type: ignore[no-untyped-def]
 ) -> None:
     """PX4 sets the pre-arm bit in SYS_STATUS health only: the table and arming follow it."""
     fly = main_window.fly_panel
-    with sim_fleet(
-        n_vehicles=1, autopilot="px4", speedup=20, home=HOME, boot_settle_s=60.0
-    ) as (fleet, off):
+    settling = sim_fleet(n_vehicles=1, autopilot="px4", speedup=20, home=HOME, boot_settle_s=60.0)
+    with settling as (fleet, off):
         ok, message = _connect(qtbot, fly, f"udpin://127.0.0.1:{PX4_API + off}")
         assert ok, message
         qtbot.waitUntil(lambda: fly.table.rowCount() == 1, timeout=10_000)
@@ -248,7 +258,8 @@ def test_px4_ready_bit_in_the_health_mask_only(  # type: ignore[no-untyped-def]
         ok, message = _arm(qtbot, fly)
         assert ok, message
         assert fleet.vehicles[0].state.time_s >= 60.0
-        qtbot.waitUntil(lambda: fly.table.item(0, READY_COL).text() == "armed", timeout=5000)
+        qtbot.waitUntil(lambda: fly.table.item(0, 2).text() == "yes", timeout=5000)  # Armed
+        assert fly.table.item(0, READY_COL).text() == "—"
         fly.disconnect_link()
 
 

@@ -40,7 +40,7 @@ else:
 
     @pytest.fixture(scope="session")
     def out_dir() -> Path:
-        d = Path(os.environ.get("DKP_INTEROP_OUT", "build/interop"))
+        d = Path(os.environ.get("DKP_INTEROP_OUT", "build/interop")).resolve()
         d.mkdir(parents=True, exist_ok=True)
         return d
 

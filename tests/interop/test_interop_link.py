@@ -16,8 +16,6 @@ from harness import (
     MSG_AUTOPILOT_VERSION,
     grid_mission,
     offset,
-    param_get,
-    param_set,
     simple_mission,
 )
 
@@ -33,7 +31,6 @@ from dronekit_plzen.safety import Override
 from missions.model import FenceCircle, FencePolygon, Mission, RallyPoint
 from missions.validation import clear_for_flight
 
-MAV_PARAM_TYPE_REAL32 = 9
 MAV_MISSION_UNSUPPORTED_FRAME = 2
 
 
@@ -77,16 +74,20 @@ def test_version(fw_kind: str, ready: Any, out_dir: Path) -> None:
 
 @pytest.mark.timeout(240)
 def test_param_read_write(fw_kind: str, ready: Any) -> None:
-    """PARAM_REQUEST_READ / PARAM_SET over the project's link (the link has no parameter API)."""
-    name, new = ("WPNAV_SPEED", 750.0) if fw_kind == "arducopter" else ("MPC_XY_CRUISE", 4.5)
+    """Vehicle.get_param / set_param: a float and an integer parameter (PX4 sends integers
+    byte-wise, ArduPilot cast), read back through the link and restored."""
+    if fw_kind == "arducopter":
+        cases = (("WPNAV_SPEED", 750.0), ("FS_GCS_ENABLE", 1))
+    else:
+        cases = (("MPC_XY_CRUISE", 4.5), ("NAV_DLL_ACT", 2))
     with connect(ready.url) as link:
         v = link.wait_vehicle(ready.inst.sysid, timeout_s=20)
-        before = param_get(link, v.sysid, name)
-        assert math.isfinite(before) and before != new
-        echoed = param_set(link, v.sysid, name, new, MAV_PARAM_TYPE_REAL32)
-        assert echoed == pytest.approx(new)
-        assert param_get(link, v.sysid, name) == pytest.approx(new)
-        param_set(link, v.sysid, name, before, MAV_PARAM_TYPE_REAL32)
+        for name, new in cases:
+            before = v.get_param(name)
+            assert math.isfinite(before) and before != new
+            assert v.set_param(name, new) == pytest.approx(new)
+            assert v.get_param(name) == pytest.approx(new)
+            assert v.set_param(name, before) == pytest.approx(before)
 
 
 @pytest.mark.timeout(300)

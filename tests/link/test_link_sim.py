@@ -37,6 +37,7 @@ def short_mission(lat0: float, lon0: float, n: int = 4, dlat: float = 2e-4) -> l
 
 
 def wait_ready(v):
+    v.wait_ready_to_arm(timeout_s=30)  # ArduCopter: home comes before the EKF's position
     return v.wait_for(
         lambda s: s.home is not None and s.position_known and s.gps_fix_type >= 3,
         30,

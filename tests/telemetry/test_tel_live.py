@@ -44,6 +44,7 @@ def _fly(url: str, rec: Recorder, out_m: float, errors: list[BaseException]) -> 
         with connect(url) as link:
             handle = rec.attach(link)
             v = link.wait_vehicle(timeout_s=15)
+            v.wait_ready_to_arm(timeout_s=30)  # ArduCopter sets home before it can arm
             st = v.wait_for(
                 lambda s: s.home is not None and s.position_known and s.gps_fix_type >= 3,
                 30,
