@@ -11,8 +11,9 @@ item, 5 retries) with two refinements for lossy links, both bounded by those val
 * the per-item timeout adapts to the measured round trip (Jacobson's estimator, as TCP does),
   never above 250 ms; a round trip is measured only on a message sent once (Karn's algorithm:
   the answer to a re-sent one may answer either copy, and the wait it includes would inflate
-  the timeout); from the third timeout of the same message on, each doubles the next wait, up
-  to 8x (a round trip longer than the timeout costs a few frames, not a storm); the backoff ends
+  the timeout); from the fifth timeout of the same message on, each doubles the next wait, up
+  to 8x (a round trip longer than the timeout costs a few frames, not a storm; earlier backoff
+  only slows a lossy link down, where each timeout is a real loss); the backoff ends
   with that message (on a radio loss is random, not congestion: one loss says nothing about the
   next message); a transfer starts from the round trip the vehicle's last transfer measured;
 * the retry budget grows with the link's measured packet loss, so that the chance that a
@@ -168,7 +169,7 @@ class _Rto:
 
     def timed_out(self) -> None:
         self.timeouts += 1
-        if self.timeouts >= 3:
+        if self.timeouts >= 5:
             self.backoff = min(self.backoff * 2.0, _MAX_BACKOFF)
 
     def next_message(self) -> None:
