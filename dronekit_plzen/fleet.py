@@ -171,8 +171,35 @@ class Fleet:
             list(plan),
         )
 
-    def arm_all(self, vehicles: Iterable[str | Vehicle] | None = None) -> dict[str, VehicleResult]:
-        return self.for_each(lambda v: v.arm(), vehicles)
+    def wait_ready_all(
+        self,
+        timeout_s: float = 60.0,
+        vehicles: Iterable[str | Vehicle] | None = None,
+        on_message: Callable[[Vehicle, str], None] | None = None,
+    ) -> dict[str, VehicleResult]:
+        """Wait, all at once, until every vehicle is ready to arm (its PreArm texts passed on)."""
+
+        def one(v: Vehicle) -> Any:
+            cb = (lambda text: on_message(v, text)) if on_message is not None else None
+            return v.wait_ready_to_arm(timeout_s, on_message=cb)
+
+        return self.for_each(one, vehicles)
+
+    def arm_all(
+        self, vehicles: Iterable[str | Vehicle] | None = None, *, wait_ready_s: float = 60.0
+    ) -> dict[str, VehicleResult]:
+        """Wait until each vehicle is ready to arm (up to ``wait_ready_s``; 0: not), then arm.
+
+        A vehicle that does not get ready, or refuses to arm, fails with the firmware's reason;
+        the others go on (the results say which).
+        """
+
+        def one(v: Vehicle) -> Any:
+            if wait_ready_s > 0:
+                v.wait_ready_to_arm(wait_ready_s)
+            return v.arm()
+
+        return self.for_each(one, vehicles)
 
     def takeoff_all(
         self, alt_m: float, vehicles: Iterable[str | Vehicle] | None = None

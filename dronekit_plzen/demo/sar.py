@@ -295,6 +295,7 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
                 recorder.attach(link)
             vehicles = fleet.wait_vehicles(opts.drones, timeout_s=30.0)
             by_sysid = {v.sysid: v for v in vehicles}
+            _check(fleet.wait_ready_all(60.0))  # the firmware's own pre-arm verdict (and home)
             for v in vehicles:
                 v.wait_for(
                     lambda s: s.home is not None and s.gps_fix_type >= 3 and s.position_known,

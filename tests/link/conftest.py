@@ -273,7 +273,9 @@ class ScriptedVehicle:
         self.mav.attitude_send(0, 0.01, -0.02, math.radians(90), 0, 0, 0)
 
     def _send_slow(self) -> None:
-        self.mav.sys_status_send(1, 1, 1, 100, 15800, 1230, 87, 0, 0, 0, 0, 0, 0)
+        prearm = 0x10000000  # ready to arm: PX4 sets the bit in the health mask only
+        shown = 1 if self.flavour == "px4" else 1 | prearm
+        self.mav.sys_status_send(shown, shown, 1 | prearm, 100, 15800, 1230, 87, 0, 0, 0, 0, 0, 0)
         self.mav.gps_raw_int_send(
             0, 3, round(self.lat * 1e7), round(self.lon * 1e7), 0, 80, 120, 0, 0, 14
         )
