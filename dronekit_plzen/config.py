@@ -18,6 +18,7 @@ lang              DKP_LANG                ``en`` or ``cs`` (falls back to ``LANG
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -36,6 +37,7 @@ ENV_VARS = {
     "zones_file": "DKP_ZONES",
     "dem_file": "DKP_DEM",
     "lang": "DKP_LANG",
+    "max_distance_m": "DKP_MAX_DISTANCE_M",
 }
 
 
@@ -64,6 +66,8 @@ class Config:
     zones_file: Path | None = None
     dem_file: Path | None = None
     lang: str = "en"
+    #: VLOS limit: the farthest a mission may go from home (every door's default; None: no limit)
+    max_distance_m: float | None = None
     source: str = "defaults"
 
     def with_overrides(self, **flags: Any) -> Config:
@@ -89,6 +93,16 @@ def _convert(key: str, value: Any, where: str) -> Any:
         if lang not in ("en", "cs", "c", "posix", ""):
             raise ConfigError(f"language must be 'en' or 'cs', got {value!r}", where=where)
         return "cs" if lang == "cs" else "en"
+    if key == "max_distance_m":
+        try:
+            d = float(value)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(
+                f"max_distance_m must be a number of metres, got {value!r}", where=where
+            ) from exc
+        if not (d > 0 and math.isfinite(d)):
+            raise ConfigError(f"max_distance_m must be > 0, got {value!r}", where=where)
+        return d
     if key in ("db_path", "camera_dir", "vehicle_dir", "zones_file", "dem_file"):
         return Path(str(value)).expanduser()
     raise ConfigError(f"unknown setting {key!r}", where=where)

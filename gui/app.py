@@ -31,6 +31,7 @@ def run(
     start_plan: StartPlan | None = None,
     dem: Path | None = None,
     link_loss_s: float = 30.0,
+    max_distance_m: float | None = None,
 ) -> int:
     """Run the GUI; with ``screenshot`` render the window to a PNG (offscreen) and return.
 
@@ -46,6 +47,7 @@ def run(
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(db_path)
     window.plan_panel.dem_path = dem
+    window.plan_panel.max_distance_m = max_distance_m
     window.fly_panel.link_loss_s = link_loss_s
     window.show()
     if start_plan is not None:

@@ -364,7 +364,13 @@ def plan(req: PlanRequest) -> PlanView:
 
     drones = [list(getattr(r, "sorties", None) or [r.mission]) for r in results]
     vehicle = clearance.vehicle_profile(req.vehicle, req.camera) if req.vehicle else None
-    sorties = clearance.clear_drones(drones, zones=req.zones_source, dem=req.dem, vehicle=vehicle)
+    sorties = clearance.clear_drones(
+        drones,
+        zones=req.zones_source,
+        dem=req.dem,
+        vehicle=vehicle,
+        max_distance_m=req.max_distance_m,
+    )
     return _view(
         sorties,
         missions=missions,
@@ -461,7 +467,13 @@ def load_zones(path: Any) -> tuple[Any, list[ZoneView]]:
 
 # ----------------------------------------------------------------------------- mission files
 def open_mission(
-    path: Any, zones: Any = None, dem: Any = None, vehicle: str | None = None, camera: Any = None
+    path: Any,
+    zones: Any = None,
+    dem: Any = None,
+    vehicle: str | None = None,
+    camera: Any = None,
+    *,
+    max_distance_m: float | None = None,
 ) -> PlanView:
     """A mission file (QGC .plan, .waypoints, KML, GeoJSON, DJI WPML, CSV) as a plan to fly.
 
@@ -483,7 +495,9 @@ def open_mission(
 
     key = vehicle or mission.metadata.get("vehicle")
     profile = clearance.vehicle_profile(key, camera)
-    sorties = clearance.clear_drones([[mission]], zones=zones, dem=dem, vehicle=profile)
+    sorties = clearance.clear_drones(
+        [[mission]], zones=zones, dem=dem, vehicle=profile, max_distance_m=max_distance_m
+    )
     homes = [(mission.home[0], mission.home[1])] if mission.home is not None else []
     return _view(
         sorties,

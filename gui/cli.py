@@ -105,6 +105,7 @@ def gui(
         start_plan=StartPlan(pattern, camera, alt_m, drones) if pattern else None,
         dem=ctx.config.dem_file,
         link_loss_s=link_loss_s,
+        max_distance_m=ctx.config.max_distance_m,
     )
     if screenshot is not None and code == 0:
         click.echo(str(screenshot))

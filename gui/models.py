@@ -56,6 +56,7 @@ class PlanRequest:
     polyline: tuple[tuple[float, float], ...] = ()  # corridor centreline, lon/lat
     launch: tuple[float, float] | None = None  # lon/lat of the launch point
     dem: Any = None  # terrain GeoTIFF for validation
+    max_distance_m: float | None = None  # VLOS limit (the configuration's), None: none
 
 
 @dataclass

@@ -74,6 +74,7 @@ class PlanPanel(MapPickingMixin, QWidget):
         self.polyline: list[tuple[float, float]] = []
         self.picking: str | None = None
         self.dem_path: Path | None = None
+        self.max_distance_m: float | None = None  # VLOS limit from the configuration
         self._build()
         QTimer.singleShot(0, self._fill_profiles)  # after the window has connected our signals
 
@@ -345,7 +346,11 @@ class PlanPanel(MapPickingMixin, QWidget):
 
         vehicle, camera = self.vehicle.currentData(), self.camera.currentData()
         self.runner.run(
-            lambda: backend.open_mission(path, zones, dem, vehicle, camera), done, self._failed
+            lambda: backend.open_mission(
+                path, zones, dem, vehicle, camera, max_distance_m=self.max_distance_m
+            ),
+            done,
+            self._failed,
         )
 
     def _choose_zones(self) -> None:
@@ -393,6 +398,7 @@ class PlanPanel(MapPickingMixin, QWidget):
             polyline=tuple(self.polyline),
             launch=self.launch,
             dem=self.dem_path,
+            max_distance_m=self.max_distance_m,
         )
 
     def start_plan(self) -> None:

@@ -413,7 +413,7 @@ def fly(
             override=override_safety,
             reason=reason,
             max_range_m=max_range_m,
-            max_distance_m=max_distance_m,
+            max_distance_m=max_distance_m or cfg.max_distance_m,
             max_launch_offset_m=max_launch_offset_m,
         )
         for ov in fc.overrides:

@@ -24,7 +24,9 @@ from missions.formats import save_mission
 from missions.model import FencePolygon, Mission
 
 HOME = (49.8000, 13.3980, 330.0)  # lat, lon, alt AMSL (the simulator's order)
-RULES = ("max_agl", "terrain_clearance", "zone_prohibited", "geofence", "endurance")
+RULES = ("max_agl", "terrain_clearance", "zone_prohibited", "geofence", "endurance", "max_distance")
+#: the VLOS limit of the max_distance case (the configuration's ``max_distance_m``)
+VLOS_M = 300.0
 
 
 def _east(east_m: float, north_m: float = 0.0) -> tuple[float, float]:
@@ -90,6 +92,8 @@ def _case(rule: str, d: Path) -> tuple[Path, Path | None, Path | None]:
         m = _mission(60.0)
         fence = [_east(e, n) for e, n in ((-100, -100), (300, -100), (300, 100), (-100, 100))]
         m.fence_polygons.append(FencePolygon(vertices=fence, inclusion=True))
+    elif rule == "max_distance":  # 600 m out, with a 300 m VLOS limit
+        m = _mission(60.0)
     else:  # endurance: 50 legs of 1.2 km, over an hour for a Mavic 3T
         m = _mission(60.0, legs=50)
     return Path(save_mission(m, d / f"{rule}.plan", "plan")), dem, zones
@@ -104,6 +108,8 @@ def test_the_gui_refuses_a_mission_breaking_each_rule(  # type: ignore[no-untype
     plan.vehicle.setCurrentIndex(plan.vehicle.findData("mavic3t"))
     path, dem, zones = _case(rule, tmp_path)
     plan.dem_path = dem
+    # as `dronekit-plzen gui` sets it from the configuration (max_distance_m / DKP_MAX_DISTANCE_M)
+    plan.max_distance_m = VLOS_M if rule == "max_distance" else None
     if zones is not None:
         with qtbot.waitSignal(plan.zonesLoaded, timeout=20_000):
             plan.load_zones(zones)

@@ -205,3 +205,22 @@ def test_swapped_geojson_is_never_planned_silently(tmp_path: Path, dems: dict[st
         code, _o, err = run_cli(*base, *extra)
         assert code == 2 and "swapped" in last_error(err), (extra, err)
         assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
+
+
+def test_the_configured_vlos_limit_applies_without_the_flag(
+    tmp_path: Path, dems: dict[str, Path]
+) -> None:
+    """``max_distance_m`` in the configuration (or DKP_MAX_DISTANCE_M) is every door's default:
+    the same limit the GUI gets from ``dronekit-plzen gui``."""
+    args = _plan_args("survey", "vlos", tmp_path, dems)
+    i = args.index("--max-distance-m")
+    del args[i : i + 2]
+    code, _o, err = run_cli(*args)
+    assert code == 0, err  # no limit configured: the 300 m area is fine
+    cfg = tmp_path / "dkp.toml"
+    cfg.write_text("max_distance_m = 100.0\n")
+    code, _o, err = run_cli("--config", str(cfg), *args)
+    assert code == 3 and "max_distance" in err, err
+    cfg.write_text("max_distance_m = -5\n")
+    code, _o, err = run_cli("--config", str(cfg), *args)
+    assert code == 2 and "max_distance_m must be > 0" in last_error(err), err
