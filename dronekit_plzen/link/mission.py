@@ -79,7 +79,8 @@ MISSION_RESULT_NAMES = {
     15: "OPERATION_CANCELLED",
 }
 MISSION_TYPE_NAMES = {0: "mission", 1: "fence", 2: "rally"}
-_MISSION_MESSAGES = frozenset(
+#: the mission protocol's messages (a transfer subscribes to these)
+MISSION_MESSAGES = frozenset(
     {
         "MISSION_REQUEST_INT",
         "MISSION_REQUEST",
@@ -347,7 +348,7 @@ class _Wire:
             if reader.broken:  # the transport failed: the I/O thread reconnects, use the queue
                 return self.port.next_mission_message(max(0.0, deadline - time.monotonic()))
             for m in msgs:
-                if m.get_srcSystem() == ts and m.get_type() in _MISSION_MESSAGES:
+                if m.get_srcSystem() == ts and m.get_type() in MISSION_MESSAGES:
                     pending.append(m)
             if pending:
                 return pending.popleft()

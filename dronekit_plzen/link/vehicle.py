@@ -62,16 +62,6 @@ MAVLINK_MSG_ID_EKF_STATUS_REPORT = 193
 #: how long a ready ArduPilot may stay silent about its EKF before we ask for EKF_STATUS_REPORT
 EKF_REPORT_WAIT_S = 3.0
 MAV_FRAME_GLOBAL_RELATIVE_ALT_INT = 6
-MISSION_MESSAGES = frozenset(
-    {
-        "MISSION_REQUEST_INT",
-        "MISSION_REQUEST",
-        "MISSION_ACK",
-        "MISSION_COUNT",
-        "MISSION_ITEM_INT",
-        "MISSION_ITEM",
-    }
-)
 
 
 class _Port:
@@ -537,7 +527,7 @@ class Vehicle:
         return out
 
     def _transfer(self, fn: Callable[[_Port], Any]) -> Any:
-        with self._mission_lock, self.link.subscribe(MISSION_MESSAGES, self.sysid) as sub:
+        with self._mission_lock, self.link.subscribe(misproto.MISSION_MESSAGES, self.sysid) as sub:
             return fn(_Port(self, sub))
 
     def get_param(self, name: str, *, timeout_s: float = 6.0) -> float:
