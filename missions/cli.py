@@ -25,6 +25,7 @@ from missions.cli_options import (
     check_range,
     check_sizes,
     common_outputs,
+    guard_options,
     open_terrain,
     open_zones,
     parse_point,
@@ -379,9 +380,7 @@ def corridor(**o: Any) -> None:
 def _safety_options(f: Any) -> Any:
     """The guard's inputs, shared by ``plan validate`` and ``plan convert``."""
     opts = [
-        click.option(
-            "--zones", type=click.Path(path_type=Path), default=None, help=_("Geozones file.")
-        ),
+        *guard_options(),
         click.option(
             "--dem", type=click.Path(path_type=Path), default=None, help=_("Terrain GeoTIFF.")
         ),
@@ -391,23 +390,11 @@ def _safety_options(f: Any) -> Any:
         click.option("--max-agl-m", type=float, default=120.0, show_default=True),
         click.option("--min-clearance-m", type=float, default=10.0, show_default=True),
         click.option("--vehicle", default=None, help=_("Vehicle profile for the endurance check.")),
-        click.option("--max-distance-m", type=float, default=None, help=_("VLOS distance limit.")),
-        click.option(
-            "--max-range-m",
-            type=float,
-            default=20_000.0,
-            show_default=True,
-            help=_("Plausibility: no point farther than this from the launch point."),
-        ),
         click.option(
             "--home-amsl-m",
             type=float,
             default=None,
             help=_("Home (launch point) altitude AMSL, if the file does not state it."),
-        ),
-        click.option("--when", default=None, help=_("Planned take-off time (ISO, UTC).")),
-        click.option(
-            "--authorised", multiple=True, help=_("Zone identifiers you are authorised for.")
         ),
     ]
     for opt in reversed(opts):

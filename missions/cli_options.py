@@ -65,6 +65,37 @@ def parse_point(text: str, what: str) -> tuple[float, float]:
         raise BadInputError(f"{what}: {exc}") from exc
 
 
+def guard_options() -> list[Any]:
+    """The guard's inputs every plan-writing command shares (zones, time, VLOS, range)."""
+    return [
+        click.option(
+            "--zones",
+            type=click.Path(path_type=Path),
+            default=None,
+            help=_("Geozones: ED-269 JSON, ED-318 or plain GeoJSON."),
+        ),
+        click.option("--when", default=None, help=_("Planned take-off time (ISO, UTC).")),
+        click.option(
+            "--max-distance-m",
+            type=float,
+            default=None,
+            help=_("Maximum distance from home (VLOS)."),
+        ),
+        click.option(
+            "--authorised",
+            multiple=True,
+            help=_("Identifier of a zone you hold an authorisation for."),
+        ),
+        click.option(
+            "--max-range-m",
+            type=float,
+            default=20_000.0,
+            show_default=True,
+            help=_("Plausibility: no point farther than this from the launch point."),
+        ),
+    ]
+
+
 def common_outputs(f: F) -> F:
     opts = [
         click.option(
@@ -114,31 +145,7 @@ def common_outputs(f: F) -> F:
             show_default=True,
             help=_("Terrain following tolerance."),
         ),
-        click.option(
-            "--zones",
-            type=click.Path(path_type=Path),
-            default=None,
-            help=_("Geozones: ED-269 JSON, ED-318 or plain GeoJSON."),
-        ),
-        click.option("--when", default=None, help=_("Planned take-off time (ISO, UTC).")),
-        click.option(
-            "--max-distance-m",
-            type=float,
-            default=None,
-            help=_("Maximum distance from home (VLOS)."),
-        ),
-        click.option(
-            "--authorised",
-            multiple=True,
-            help=_("Identifier of a zone you hold an authorisation for."),
-        ),
-        click.option(
-            "--max-range-m",
-            type=float,
-            default=20_000.0,
-            show_default=True,
-            help=_("Plausibility: no point farther than this from the launch point."),
-        ),
+        *guard_options(),
         click.option(
             "--override-safety",
             is_flag=True,
