@@ -1,0 +1,1 @@
+"""Simulator training exercises, scoring and instructor reports (issue 19)."""

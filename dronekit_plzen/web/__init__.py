@@ -1,0 +1,1 @@
+"""The crisis staff web portal: mission requests, status board, open data (issue 18)."""
