@@ -32,15 +32,18 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("missions.cli", "plan", "Plan survey grids and IAMSAR search patterns."),
     "sim": ("simulators.cli", "sim", "Run the MAVLink multicopter simulator fleet."),
     "fly": ("dronekit_plzen.cli.fly", "fly", "Upload, verify and fly a mission."),
-    "status": ("dronekit_plzen.cli.fly", "status", "Show the fleet live: mode, battery, link."),
+    "status": ("dronekit_plzen.cli.status", "status", "Show the fleet live: mode, battery, link."),
     "record": ("telemetry.cli", "record", "Record telemetry from a link into the database."),
     "import": ("telemetry.cli", "import_logs", "Import .tlog, .bin, .log and .ulg flight logs."),
     "flights": ("telemetry.cli", "flights", "List and show recorded flights."),
     "deployments": ("telemetry.cli", "deployments", "Register and manage IZS deployments."),
     "report": ("telemetry.cli", "report", "Reports: the IZS deployment indicator, exports."),
     "lidar": ("lidar.cli", "lidar", "Process LiDAR point clouds into DTM, DSM, CHM."),
+    "basemap": ("dronekit_plzen.basemap.cli", "basemap", "Basemap tiles: sources, offline packs."),
     "gui": ("gui.cli", "gui", "Open the desktop planning and flight application."),
     "demo": ("dronekit_plzen.demo.cli", "demo", "Run the end-to-end demonstration."),
+    "serve": ("dronekit_plzen.web.cli", "serve", "Start the crisis staff web portal."),
+    "web": ("dronekit_plzen.web.cli", "web", "Web portal: start it, manage its accounts."),
 }
 
 

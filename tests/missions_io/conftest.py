@@ -5,53 +5,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import Affine
+from dkp_testkit import FOREST_LONLAT, DemFn, offset, write_geotiff
 
-from dronekit_plzen.geo import transform
 from dronekit_plzen.mission_items import MissionItem
 
-#: a point in a forest west of Plzeň, away from the sample zones
-ORIGIN_LONLAT = (13.2600, 49.7700)
+ORIGIN_LONLAT = FOREST_LONLAT
 
-DemFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def write_geotiff(
-    path: Path,
-    fn: DemFn,
-    *,
-    epsg: int = 32633,
-    center_lonlat: tuple[float, float] = ORIGIN_LONLAT,
-    half_m: float = 3000.0,
-    res_m: float = 10.0,
-    nodata: float | None = -9999.0,
-) -> Path:
-    """A GeoTIFF around ``center_lonlat`` whose value at metric (x, y) is ``fn(dx, dy)``
-    (metres east/north of the centre, in the raster's CRS)."""
-    cx, cy = transform([center_lonlat[0]], [center_lonlat[1]], 4326, epsg)
-    x0, y1 = float(cx[0]) - half_m, float(cy[0]) + half_m
-    n = int(2 * half_m / res_m)
-    xs = x0 + (np.arange(n) + 0.5) * res_m
-    ys = y1 - (np.arange(n) + 0.5) * res_m
-    gx, gy = np.meshgrid(xs, ys)
-    data = fn(gx - float(cx[0]), gy - float(cy[0])).astype(np.float32)
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=n,
-        width=n,
-        count=1,
-        dtype="float32",
-        crs=f"EPSG:{epsg}",
-        transform=Affine(res_m, 0.0, x0, 0.0, -res_m, y1),
-        nodata=nodata,
-    ) as ds:
-        ds.write(data, 1)
-    return path
+__all__ = ["ORIGIN_LONLAT", "DemFn", "make_dem", "offset", "wp", "write_geotiff"]
 
 
 @pytest.fixture
@@ -62,13 +23,6 @@ def make_dem(tmp_path: Path) -> Callable[..., Path]:
         return write_geotiff(tmp_path / f"dem{next(counter)}.tif", fn, **kw)  # type: ignore[arg-type]
 
     return make
-
-
-def offset(lonlat: tuple[float, float], east_m: float, north_m: float) -> tuple[float, float]:
-    """(lon, lat) ``east_m``/``north_m`` metres from ``lonlat`` (UTM 33N)."""
-    x, y = transform([lonlat[0]], [lonlat[1]], 4326, 32633)
-    lo, la = transform([float(x[0]) + east_m], [float(y[0]) + north_m], 32633, 4326)
-    return float(lo[0]), float(la[0])
 
 
 def wp(lonlat: tuple[float, float], alt_m: float, frame: int = 3, cmd: int = 16) -> MissionItem:

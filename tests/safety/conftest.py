@@ -8,16 +8,14 @@ import os
 import random
 import subprocess
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-import rasterio
-from rasterio.transform import Affine
+from dkp_testkit import DemFn, offset, write_geotiff
 
-from dronekit_plzen.geo import transform
 from dronekit_plzen.mission_items import (
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
@@ -28,15 +26,6 @@ from dronekit_plzen.mission_items import (
 #: a forest west of Plzeň, away from the sample zones; the ground there is 300 m AMSL in our DEMs
 ORIGIN = (13.2600, 49.7700)  # lon, lat
 GROUND_M = 300.0
-
-DemFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
-
-
-def offset(lonlat: tuple[float, float], east_m: float, north_m: float) -> tuple[float, float]:
-    """(lon, lat) ``east_m``/``north_m`` metres from ``lonlat`` (UTM 33N)."""
-    x, y = transform([lonlat[0]], [lonlat[1]], 4326, 32633)
-    lo, la = transform([float(x[0]) + east_m], [float(y[0]) + north_m], 32633, 4326)
-    return float(lo[0]), float(la[0])
 
 
 def write_dem(
@@ -49,27 +38,7 @@ def write_dem(
     res_m: float = 10.0,
 ) -> Path:
     """A GeoTIFF around ``center`` whose height at (dx, dy) metres from it is ``fn(dx, dy)``."""
-    cx, cy = transform([center[0]], [center[1]], 4326, epsg)
-    x0, y1 = float(cx[0]) - half_m, float(cy[0]) + half_m
-    n = int(2 * half_m / res_m)
-    xs = x0 + (np.arange(n) + 0.5) * res_m
-    ys = y1 - (np.arange(n) + 0.5) * res_m
-    gx, gy = np.meshgrid(xs, ys)
-    data = fn(gx - float(cx[0]), gy - float(cy[0])).astype(np.float32)
-    with rasterio.open(
-        path,
-        "w",
-        driver="GTiff",
-        height=n,
-        width=n,
-        count=1,
-        dtype="float32",
-        crs=f"EPSG:{epsg}",
-        transform=Affine(res_m, 0.0, x0, 0.0, -res_m, y1),
-        nodata=-9999.0,
-    ) as ds:
-        ds.write(data, 1)
-    return path
+    return write_geotiff(path, fn, epsg=epsg, center_lonlat=center, half_m=half_m, res_m=res_m)
 
 
 def flat(dx: np.ndarray, _dy: np.ndarray) -> np.ndarray:

@@ -1,0 +1,132 @@
+"""``dronekit-plzen status``: watch the fleet live (mode, battery, position, link quality)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dronekit_plzen.cliutil import app, echo_json
+from dronekit_plzen.errors import LinkError
+from dronekit_plzen.i18n import _
+from dronekit_plzen.link import VehicleState
+
+
+def state_row(key: str, st: VehicleState) -> dict[str, Any]:
+    """One vehicle as plain data (``status --json``)."""
+    d = asdict(st)
+    d.pop("extra", None)
+    d.pop("last_heartbeat_s", None)
+    d.pop("last_message_s", None)
+    d["statustexts"] = [s.text for s in st.statustexts[-5:]]
+    d["key"] = key
+    d["landed_state"] = st.landed_state_name
+    return d
+
+
+def _table(rows: list[tuple[str, VehicleState]]) -> Any:
+    from rich.table import Table
+
+    t = Table(title=_("Fleet"))
+    for col in (
+        _("vehicle"),
+        _("autopilot"),
+        _("mode"),
+        _("armed"),
+        _("lat"),
+        _("lon"),
+        _("alt m"),
+        _("battery"),
+        _("GPS"),
+        _("item"),
+        _("heartbeat s"),
+        _("loss %"),
+    ):
+        t.add_column(col)
+    for key, st in rows:
+        t.add_row(
+            key,
+            st.autopilot,
+            st.mode,
+            _("yes") if st.armed else _("no"),
+            f"{st.lat_deg:.6f}",
+            f"{st.lon_deg:.6f}",
+            f"{st.relative_alt_m:.1f}",
+            f"{st.battery_remaining_pct:.0f}% {st.battery_voltage_v:.1f} V",
+            f"{st.gps_fix_type}/{st.satellites}",
+            f"{st.mission_seq}/{st.mission_count}",
+            f"{st.heartbeat_age_s:.1f}",
+            f"{st.packet_loss_pct:.0f}",
+        )
+    return t
+
+
+@click.command(name="status")
+@click.option("--connect", "urls", multiple=True, required=True, help="Repeat for several links.")
+@click.option("--json", "as_json", is_flag=True, help="Print the states as JSON (implies --once).")
+@click.option("--once", is_flag=True, help="Print once and exit.")
+@click.option(
+    "--wait",
+    "wait_s",
+    type=float,
+    default=5.0,
+    show_default=True,
+    help="Seconds to listen for vehicles (and their telemetry) before printing.",
+)
+@click.option("--interval", type=float, default=1.0, show_default=True)
+@click.option(
+    "--signing-key-file",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Sign with (and require) the MAVLink 2 key in this owner-only file.",
+)
+def status(
+    urls: tuple[str, ...],
+    as_json: bool,
+    once: bool,
+    wait_s: float,
+    interval: float,
+    signing_key_file: Path | None = None,
+) -> None:
+    """Show the fleet live: mode, battery, position, link quality."""
+    from dronekit_plzen.fleet import Fleet
+
+    gcs = app().config.gcs_system_id
+    with Fleet.connect(list(urls), system_id=gcs, signing_key_file=signing_key_file) as fleet:
+        deadline = time.monotonic() + wait_s
+        for link in fleet.links:
+            try:
+                link.wait_vehicle(timeout_s=max(0.1, deadline - time.monotonic()))
+            except LinkError:
+                continue
+        # let telemetry (position, battery) arrive before the first print
+        for v in fleet.vehicles.values():
+            try:
+                v.wait_for(lambda s: s.position_known, max(0.1, deadline - time.monotonic()))
+            except LinkError:
+                continue
+        rows = [(k, v.state) for k, v in fleet.vehicles.items()]
+        if not rows:
+            raise LinkError(
+                _("no vehicle heard within {t:.0f} s").format(t=wait_s), where=", ".join(urls)
+            )
+        if as_json:
+            echo_json([state_row(k, st) for k, st in rows])
+            return
+        from rich.console import Console
+        from rich.live import Live
+
+        console = Console()
+        if once:
+            console.print(_table(rows))
+            return
+        try:
+            with Live(_table(rows), console=console, refresh_per_second=4) as live:
+                while True:
+                    next(fleet.links[0].messages(timeout_s=interval), None)
+                    live.update(_table([(k, v.state) for k, v in fleet.vehicles.items()]))
+        except KeyboardInterrupt:
+            return
