@@ -9,9 +9,6 @@ the configuration.
 
 from __future__ import annotations
 
-import json
-import math
-from pathlib import Path
 from typing import Any
 
 import click
@@ -25,7 +22,6 @@ from missions.cli_options import (
     check_range,
     check_sizes,
     common_outputs,
-    guard_options,
     open_terrain,
     open_zones,
     parse_point,
@@ -37,7 +33,6 @@ from missions.cli_options import (
     settings,
     vehicle_profile,
 )
-from missions.formats import load_mission, save_mission
 
 
 def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
@@ -377,225 +372,10 @@ def corridor(**o: Any) -> None:
     _finish("corridor", [r], o)
 
 
-def _safety_options(f: Any) -> Any:
-    """The guard's inputs, shared by ``plan validate`` and ``plan convert``."""
-    opts = [
-        *guard_options(),
-        click.option(
-            "--dem", type=click.Path(path_type=Path), default=None, help=_("Terrain GeoTIFF.")
-        ),
-        click.option(
-            "--dsm", type=click.Path(path_type=Path), default=None, help=_("Surface GeoTIFF.")
-        ),
-        click.option("--max-agl-m", type=float, default=120.0, show_default=True),
-        click.option("--min-clearance-m", type=float, default=10.0, show_default=True),
-        click.option("--vehicle", default=None, help=_("Vehicle profile for the endurance check.")),
-        click.option(
-            "--home-amsl-m",
-            type=float,
-            default=None,
-            help=_("Home (launch point) altitude AMSL, if the file does not state it."),
-        ),
-    ]
-    for opt in reversed(opts):
-        f = opt(f)
-    return f
+from missions.cli_files import register_files  # noqa: E402 - validate, coverage, convert, lists
 
+register_files(plan)
 
-def _clear_file(m: Any, o: dict[str, Any], *, writing: bool = False, **kw: Any) -> Any:
-    """The guard (:func:`missions.clearance.clear_for_flight`) on a loaded mission file."""
-    from missions.clearance import clear_for_flight
-    from missions.terrain import resolve_above_terrain
+from missions.cli_poa import register_poa  # noqa: E402 - adds plan poa-map and plan poa
 
-    check_sizes(o)
-    dem = open_terrain(o["dem"], settings().dem_file, [m])
-    if dem is not None:
-        m = resolve_above_terrain(m, dem)
-    for k, it in enumerate(m.items if writing else ()):
-        if it.has_position and math.isnan(it.alt_m):
-            raise BadInputError(
-                _(
-                    "item {k} has no resolved altitude (QGC 'above terrain'): give --dem to "
-                    "resolve and check it"
-                ).format(k=k)
-            )
-    veh = vehicle_profile(o["vehicle"] or m.metadata.get("vehicle"))
-    return clear_for_flight(
-        m,
-        zones=open_zones(o["zones"]),
-        dem=dem,
-        dsm=open_terrain(o["dsm"], None, [m]),
-        vehicle=veh,
-        home_amsl_m=o["home_amsl_m"],
-        when=parse_when(o["when"]),
-        max_agl_m=o["max_agl_m"],
-        min_clearance_m=o["min_clearance_m"],
-        max_distance_m=o["max_distance_m"] or settings().max_distance_m,
-        max_range_m=o["max_range_m"],
-        authorised_zones=o["authorised"],
-        **kw,
-    )
-
-
-@plan.command(name="validate", help=_("Check a mission file; exit code 3 when it is unsafe."))
-@click.argument("mission_path", type=click.Path(path_type=Path))
-@_safety_options
-@click.option("--json", "as_json", is_flag=True, help=_("Print the report as JSON."))
-def validate_cmd(mission_path: Path, **o: Any) -> None:
-    fc = _clear_file(load_mission(mission_path), o, raise_on_unsafe=False)
-    s = fc.sorties[0]
-    report = s.report
-    if o["as_json"]:
-        echo_json(
-            {
-                "file": str(mission_path),
-                "home_amsl_source": fc.home_source,
-                "home_amsl_m": s.mission.home[2] if s.mission.home else None,
-                **report.to_dict(),
-            }
-        )
-    else:
-        for v in report.violations:
-            click.echo(f"{_('UNSAFE')} {v}")
-        for v in report.warnings:
-            click.echo(f"{_('warning')} {v}")
-        for n in [*fc.notes, *report.notes]:
-            info(f"{_('note')}: {n}")
-        if report.ok:
-            click.echo(
-                _("OK: {n} samples along {l:.0f} m, {t:.0f} s, max {a:.0f} m above ground").format(
-                    n=report.samples, l=report.length_m, t=report.duration_s, a=report.max_agl_m
-                )
-            )
-    if not report.ok:
-        raise SafetyViolation(
-            ngettext(
-                "{f} is unsafe: {n} problem", "{f} is unsafe: {n} problems", len(report.violations)
-            ).format(f=mission_path, n=len(report.violations))
-            + f" ({report.violations[0]})",
-            violations=report.violations,
-        )
-
-
-@plan.command(name="coverage", help=_("Audit a mission's camera coverage of an area; write gaps."))
-@click.argument("mission_path", type=click.Path(path_type=Path))
-@click.option("--area", "area_path", type=click.Path(path_type=Path), required=True)
-@click.option("--crs", default=None, help=_("CRS of the area file."))
-@click.option("--camera", default=None, help=_("Camera (default: the one in the mission)."))
-@click.option("--swath-m", type=float, default=None, help=_("Sensor swath width instead."))
-@click.option("--dem", type=click.Path(path_type=Path), default=None)
-@click.option(
-    "--gaps",
-    "gaps_path",
-    type=click.Path(path_type=Path),
-    default=None,
-    help=_("GeoJSON file for the gaps (default MISSION.gaps.geojson)."),
-)
-@click.option("--json", "as_json", is_flag=True)
-def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
-    from missions.coverage import audit_coverage, gaps_geojson
-    from missions.formats._common import atomic_write_text
-
-    m = load_mission(mission_path)
-    area = read_area(area_path, o["crs"], False)
-    cam_name = o["camera"] or m.metadata.get("camera")
-    cam = None
-    if cam_name and o["swath_m"] is None:
-        from missions.camera import get_camera
-
-        cam = get_camera(cam_name, settings().camera_dir)
-    fps = None
-    if (
-        cam is None
-        and o["swath_m"] is None
-        and mission_path.suffix.lower() in (".geojson", ".json")
-    ):
-        from missions.formats.geojson import read_geojson_layers
-
-        fps = read_geojson_layers(mission_path, "footprint") or None
-    res = audit_coverage(
-        m,
-        area.geom_lonlat,
-        camera=cam,
-        swath_m=o["swath_m"],
-        footprints_lonlat=fps,
-        dem=open_terrain(o["dem"], None, [m]),
-    )
-    gaps_path = o["gaps_path"] or mission_path.with_name(mission_path.stem + ".gaps.geojson")
-    atomic_write_text(gaps_path, json.dumps(gaps_geojson(res), ensure_ascii=False) + "\n")
-    if o["as_json"]:
-        echo_json({**res.to_dict(), "gaps_file": str(gaps_path)})
-    else:
-        click.echo(
-            _("coverage {c:.2f} % of {a:.0f} m² ({m}, {p} photos); gaps: {g}").format(
-                c=res.coverage_pct, a=res.area_m2, m=res.method, p=res.photos, g=gaps_path
-            )
-        )
-
-
-@plan.command(
-    name="convert",
-    help=_("Convert a mission file to another format (validated first, like every plan)."),
-)
-@click.argument("src", type=click.Path(path_type=Path))
-@click.argument("dst", type=click.Path(path_type=Path))
-@click.option("--to", "fmt", default=None, help=_("Output format (default: from DST's name)."))
-@_safety_options
-@click.option(
-    "--override-safety",
-    is_flag=True,
-    help=_("Write an unsafe mission anyway (needs --reason; recorded)."),
-)
-@click.option("--reason", default=None, help=_("Why the safety override is needed."))
-def convert(src: Path, dst: Path, fmt: str | None, **o: Any) -> None:
-    m = load_mission(src)
-    try:
-        fc = _clear_file(m, o, writing=True, override=o["override_safety"], reason=o["reason"])
-    except SafetyViolation as exc:
-        for v in exc.violations:
-            info(f"  {v}")
-        raise
-    s = fc.sorties[0]
-    if s.clearance is not None and s.clearance.override is not None:
-        ov = s.clearance.override
-        info(
-            _("SAFETY OVERRIDE recorded by {by} at {at}: {reason}").format(
-                by=ov.by, at=ov.at, reason=ov.reason
-            )
-        )
-        for v in s.report.violations:
-            info(f"  {v}")
-    out = save_mission(s.mission, dst, format=fmt)
-    info(_("{n} items written to {p}").format(n=len(s.mission.items), p=out))
-
-
-@plan.command(name="cameras", help=_("List camera profiles."))
-@click.option("--json", "as_json", is_flag=True)
-def cameras(as_json: bool) -> None:
-    from missions.camera import load_cameras
-
-    cams = load_cameras(settings().camera_dir)
-    if as_json:
-        echo_json([c.to_dict() for c in cams.values()])
-        return
-    for c in cams.values():
-        click.echo(
-            f"{c.key:20s} {c.name:40s} {c.sensor_width_mm}×{c.sensor_height_mm} mm "
-            f"{c.image_width_px}×{c.image_height_px} px f={c.focal_length_mm} mm {c.kind}"
-        )
-
-
-@plan.command(name="vehicles", help=_("List vehicle profiles."))
-@click.option("--json", "as_json", is_flag=True)
-def vehicles(as_json: bool) -> None:
-    from missions.vehicles import load_vehicles
-
-    vs = load_vehicles(settings().vehicle_dir)
-    if as_json:
-        echo_json([v.to_dict() for v in vs.values()])
-        return
-    for v in vs.values():
-        click.echo(
-            f"{v.key:12s} {v.name:32s} {v.cruise_speed_m_s:g} m/s "
-            f"{v.endurance_min:g} min ({v.battery_reserve_pct:g} % reserve) {v.autopilot}"
-        )
+register_poa(plan)
