@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo demo-lidar test fuzz lint format bench clean sysdeps interop
+.PHONY: setup demo demo-lidar demo-photo bench-lidar bench-poa bench-photo test fuzz lint format bench clean sysdeps interop web-assets serve
 
 setup: $(STAMP)
 
@@ -21,11 +21,19 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 sysdeps:
 	bash scripts/install-system-deps.sh
 
-demo: setup
+# `make demo SERVE=1`: after the SAR demo, the web portal shows its deployment and prints the
+# address and one-off demo accounts (requester, pilot, admin)
+demo: setup web-assets
 	$(BIN)/dronekit-plzen demo
+	@if [ -n "$(SERVE)" ]; then \
+	  $(BIN)/dronekit-plzen web demo --db demo-output/deployments.db; fi
 
 demo-lidar: setup
 	$(BIN)/dronekit-plzen demo lidar
+
+# a Toledo subset (real DJI photos beside the clone) to orthophoto, DSM, cloud and report
+demo-photo: setup
+	$(BIN)/dronekit-plzen demo photo --out demo-output/photo
 
 lint: setup
 	$(BIN)/ruff check .
@@ -37,8 +45,10 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-test: setup lint
-	QT_QPA_PLATFORM=offscreen PROJ_NETWORK=OFF $(PY) -m pytest
+# two workers (pytest-xdist): most tests wait on simulated flights and subprocesses, not the CPU
+TEST_WORKERS ?= 2
+test: setup web-assets lint
+	QT_QPA_PLATFORM=offscreen PROJ_NETWORK=OFF $(PY) -m pytest -n $(TEST_WORKERS) --durations=25
 
 # the property tests with fresh random examples, at least 2,000 each (see tests/conftest.py)
 fuzz: setup
@@ -50,6 +60,30 @@ interop: setup
 
 bench: setup
 	PROJ_NETWORK=OFF $(PY) bench/run_all.py
+
+# one benchmark alone; ISPRS=/path/to/samples adds the ISPRS filter-test samples (not in the repo)
+bench-lidar: setup
+	PROJ_NETWORK=OFF $(PY) bench/bench_lidar.py $(if $(ISPRS),--isprs $(ISPRS),)
+
+bench-poa: setup
+	PROJ_NETWORK=OFF $(PY) bench/bench_poa.py
+
+# all 57 Toledo photos (~15 min on 2 cores)
+bench-photo: setup
+	PROJ_NETWORK=OFF $(PY) bench/bench_photo.py --out bench/results/photo.json
+
+# --- web portal: Leaflet from the npm registry, pinned by package-lock.json, never committed
+WEB_STATIC := dronekit_plzen/web/static
+LEAFLET_JS := $(WEB_STATIC)/node_modules/leaflet/dist/leaflet.js
+
+web-assets: $(LEAFLET_JS)
+
+$(LEAFLET_JS): $(WEB_STATIC)/package.json $(WEB_STATIC)/package-lock.json
+	npm ci --prefix $(WEB_STATIC) --no-audit --no-fund
+	touch $@
+
+serve: setup web-assets
+	$(BIN)/dronekit-plzen serve
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache demo-output bench/results

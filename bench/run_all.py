@@ -24,6 +24,8 @@ BENCHES = {
     "link": "bench_link.py",
     "telemetry": "bench_telemetry.py",
     "lidar": "bench_lidar.py",
+    "poa": "bench_poa.py",
+    "photo": "bench_photo.py",
 }
 
 

@@ -92,6 +92,18 @@ def set_language(lang: str) -> None:
         _current_lang = lang
 
 
+def translations(lang: str) -> _gettext.NullTranslations:
+    """The catalogue of ``lang`` without switching the process-wide language (a web request
+    in Czech next to one in English)."""
+    lang = (lang or "en").split("_")[0].lower()
+    if lang not in LANGUAGES:
+        lang = "en"
+    with _lock:
+        if lang not in _catalogs:
+            _catalogs[lang] = _load(lang)
+        return _catalogs[lang]
+
+
 def get_language() -> str:
     return _current_lang
 
@@ -108,4 +120,12 @@ def ngettext(singular: str, plural: str, n: int) -> str:
 
 _ = gettext
 
-__all__ = ["LANGUAGES", "_", "get_language", "gettext", "ngettext", "set_language"]
+__all__ = [
+    "LANGUAGES",
+    "_",
+    "get_language",
+    "gettext",
+    "ngettext",
+    "set_language",
+    "translations",
+]

@@ -140,6 +140,49 @@ def link_flights(db_path: Any, deployment_id: int, flight_ids: list[int]) -> int
     return len(flight_ids)
 
 
+def update_deployment(
+    db_path: Any, deployment_id: int, status: str | None, outcome: str | None
+) -> Any:
+    """Move a deployment's status along the validated flow and/or set its outcome."""
+    open_store = require("telemetry.store", "open_store", _("The flight database"))
+    update = require("telemetry.deployments", "update_deployment", _("Deployments"))
+    with open_store(db_path) as store:
+        return update(store, deployment_id, status=status, outcome=outcome)
+
+
+def allowed_statuses(current: str) -> list[str]:
+    """The statuses a deployment may move to from ``current`` (the CLI's flow)."""
+    transitions = require("telemetry.deployments", "TRANSITIONS", _("Deployments"))
+    order = require("telemetry.deployments", "STATUSES", _("Deployments"))
+    allowed = transitions.get(current, frozenset())  # type: ignore[attr-defined]
+    return [s for s in order if s in allowed]  # type: ignore[attr-defined]
+
+
+def indicator(db_path: Any, years: list[int]) -> list[Any]:
+    """Indicator GOV 16 reports (telemetry.indicator) for each of ``years``."""
+    open_store = require("telemetry.store", "open_store", _("The flight database"))
+    report = require("telemetry.indicator", "indicator_report", _("Indicator GOV 16"))
+    with open_store(db_path) as store:
+        return [report(store, y) for y in years]
+
+
+def record_sighting(
+    db_path: Any, deployment_id: int, lat_deg: float, lon_deg: float, sysid: int, note: str
+) -> int:
+    """Record a confirmed sighting to the deployment; returns its id."""
+    open_store = require("telemetry.store", "open_store", _("The flight database"))
+    record = require("telemetry.deployments", "record_sighting", _("Deployments"))
+    with open_store(db_path) as store:
+        return int(record(store, deployment_id, lat_deg, lon_deg, vehicle_sysid=sysid, note=note))
+
+
+def list_sightings(db_path: Any, deployment_id: int) -> list[dict[str, Any]]:
+    open_store = require("telemetry.store", "open_store", _("The flight database"))
+    fn = require("telemetry.deployments", "list_sightings", _("Deployments"))
+    with open_store(db_path) as store:
+        return list(fn(store, deployment_id))
+
+
 # ----------------------------------------------------------------------------- export
 def export_paths(path: Path, fmt: str, n: int) -> list[Path]:
     """File names for ``n`` drones: ``path`` itself for one, ``stem_d1.ext``… for several."""

@@ -1,7 +1,9 @@
-"""The deployment panel: register an IZS deployment and attribute the flights flown for it."""
+"""The deployment panel: register an IZS deployment, move its status and record its outcome,
+attribute the flights flown for it, and see indicator GOV 16 (:mod:`gui.deployments_view`)."""
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,11 @@ from PyQt5.QtWidgets import (
 
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
+from gui.deployments_view import STATUS_LABELS, DeploymentEditor, IndicatorChart, year_bars
 from gui.workers import ThreadRunner
+
+#: years shown in the indicator chart (ending with the current one)
+CHART_YEARS = 5
 
 
 def N_(text: str) -> str:
@@ -49,13 +55,6 @@ CATEGORY_LABELS = {
     "public_event": N_("Public event"),
     "other": N_("Other category"),
 }
-STATUS_LABELS = {
-    "requested": N_("Requested"),
-    "accepted": N_("Accepted"),
-    "in_progress": N_("In progress"),
-    "completed": N_("Completed"),
-    "cancelled": N_("Cancelled"),
-}
 
 
 class DeploymentPanel(QWidget):
@@ -64,6 +63,8 @@ class DeploymentPanel(QWidget):
     statusMessage = pyqtSignal(str)
     deploymentCreated = pyqtSignal(object)
     deploymentSelected = pyqtSignal(int)  # flights recorded from now on are attributed to it
+    deploymentUpdated = pyqtSignal(object)
+    sightingRecorded = pyqtSignal(int)
 
     def __init__(self, db_path: Path, parent: QWidget | None = None):
         super().__init__(parent)
@@ -71,6 +72,8 @@ class DeploymentPanel(QWidget):
         self.runner = ThreadRunner(self)
         self.current_id: int | None = None
         self.register_problem: str | None = None
+        self.deps: dict[int, Any] = {}
+        self.indicator_reports: list[Any] = []
         lay = QVBoxLayout(self)
 
         box = QGroupBox(_("New deployment"))
@@ -107,6 +110,9 @@ class DeploymentPanel(QWidget):
         self.deployments = QListWidget()
         self.deployments.currentItemChanged.connect(self._select)
         lay.addWidget(self.deployments, 1)
+        self.editor = DeploymentEditor()
+        self.editor.saveRequested.connect(self.save_status)
+        lay.addWidget(self.editor)
 
         lay.addWidget(QLabel(_("Recorded flights not yet linked")))
         self.flights = QListWidget()
@@ -119,6 +125,8 @@ class DeploymentPanel(QWidget):
         row.addWidget(self.refresh_button)
         row.addWidget(self.link_button)
         lay.addLayout(row)
+        self.chart = IndicatorChart()
+        lay.addWidget(self.chart)
         QTimer.singleShot(0, self._startup)
 
     def _startup(self) -> None:
@@ -158,14 +166,23 @@ class DeploymentPanel(QWidget):
 
     def refresh(self) -> None:
         db = self.db_path
+        this_year = int(time.strftime("%Y", time.gmtime()))
+        years = list(range(this_year - CHART_YEARS + 1, this_year + 1))
         self.runner.run(
-            lambda: (backend.list_deployments(db), backend.unlinked_flights(db)),
+            lambda: (
+                backend.list_deployments(db),
+                backend.unlinked_flights(db),
+                backend.indicator(db, years),
+            ),
             self._refreshed,
             self._failed,
         )
 
-    def _refreshed(self, result: tuple[list[Any], list[dict[str, Any]]]) -> None:
-        deps, flights = result
+    def _refreshed(self, result: tuple[list[Any], list[dict[str, Any]], list[Any]]) -> None:
+        deps, flights, reports = result
+        self.deps = {int(d.id): d for d in deps}
+        self.indicator_reports = list(reports)
+        self.chart.set_bars(year_bars(reports))
         self.deployments.blockSignals(True)
         self.deployments.clear()
         for d in deps:
@@ -178,6 +195,7 @@ class DeploymentPanel(QWidget):
             if d.id == self.current_id:
                 self.deployments.setCurrentItem(item)
         self.deployments.blockSignals(False)
+        self.show_current()
         self.flights.clear()
         for f in flights:
             dur = f.get("duration_s") or 0.0
@@ -195,6 +213,64 @@ class DeploymentPanel(QWidget):
             return
         self.current_id = int(item.data(Qt.ItemDataRole.UserRole))
         self.deploymentSelected.emit(self.current_id)
+        self.show_current()
+
+    def show_current(self) -> None:
+        """The selected deployment in the editor, with its allowed statuses and sightings."""
+        dep = self.deps.get(self.current_id) if self.current_id is not None else None
+        if dep is None:
+            self.editor.show_deployment(None, [])
+            return
+        try:
+            allowed = backend.allowed_statuses(dep.status)
+        except backend.BackendMissing as exc:
+            self.statusMessage.emit(str(exc))
+            allowed = []
+        self.editor.show_deployment(dep, allowed)
+        db, dep_id = self.db_path, int(dep.id)
+        self.runner.run(
+            lambda: backend.list_sightings(db, dep_id), self.editor.show_sightings, self._failed
+        )
+
+    def save_status(self, dep_id: int, status: str | None, outcome: str | None) -> None:
+        """Move the status (validated again by the database layer) and/or set the outcome."""
+        if status is None and outcome is None:
+            self.statusMessage.emit(_("Nothing to save."))
+            return
+        db = self.db_path
+        self.runner.run(
+            lambda: backend.update_deployment(db, dep_id, status, outcome),
+            self._updated,
+            self._failed,
+        )
+
+    def _updated(self, dep: Any) -> None:
+        self.statusMessage.emit(
+            _("Deployment {id}: {status}.").format(
+                id=dep.id, status=_(STATUS_LABELS.get(dep.status, dep.status))
+            )
+        )
+        self.deploymentUpdated.emit(dep)
+        self.refresh()
+
+    def record_sighting(self, lat: float, lon: float, sysid: int, note: str) -> bool:
+        """Record a confirmed sighting to the current deployment (False: none selected)."""
+        if self.current_id is None:
+            self.statusMessage.emit(_("Register or select a deployment first."))
+            return False
+        db, dep_id = self.db_path, self.current_id
+
+        def done(sighting_id: int) -> None:
+            self.statusMessage.emit(
+                _("Sighting {n} recorded to deployment {id}.").format(n=sighting_id, id=dep_id)
+            )
+            self.sightingRecorded.emit(sighting_id)
+            self.show_current()
+
+        self.runner.run(
+            lambda: backend.record_sighting(db, dep_id, lat, lon, sysid, note), done, self._failed
+        )
+        return True
 
     def checked_flight_ids(self) -> list[int]:
         out = []

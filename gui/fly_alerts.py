@@ -40,6 +40,12 @@ CRITICAL_BATTERY_PCT = 15.0
 SEVERITY_WARNING = 4
 #: an autopilot message's banner stays this long (it is in the log for good)
 TEXT_TTL_S = 60.0
+#: MAV_SEVERITY_CRITICAL: this and more severe STATUSTEXTs are red banners (with a sound)
+SEVERITY_CRITICAL = 2
+#: MAV_SEVERITY_INFO: NOTICE and INFO are short blue banners; DEBUG only goes to the log
+SEVERITY_INFO = 6
+#: an informational message's banner goes away after this long
+INFO_TTL_S = 8.0
 #: MAV_SEVERITY names as a ground station shows them
 SEVERITY_NAMES = {
     0: "EMERGENCY",
@@ -180,14 +186,33 @@ class AlertMonitor:
                 continue
             seen.text_t = t
             line = f"{SEVERITY_NAMES.get(severity, '?')}: {text}"
+            msg = _("vehicle {sysid}: {text}").format(sysid=v.sysid, text=text)
             if severity <= SEVERITY_WARNING:
-                level = CRITICAL if severity <= 2 else WARNING
-                msg = _("vehicle {sysid}: {text}").format(sysid=v.sysid, text=text)
+                red = severity <= SEVERITY_CRITICAL
                 out.append(
-                    Alert(f"text-{v.sysid}", v.sysid, level, msg, log_text=line, ttl_s=TEXT_TTL_S)
+                    Alert(
+                        f"text-{v.sysid}",
+                        v.sysid,
+                        CRITICAL if red else WARNING,
+                        msg,
+                        log_text=line,
+                        ttl_s=TEXT_TTL_S,
+                        sound=red,
+                    )
                 )
-            else:
-                out.append(Alert(f"msg-{v.sysid}", v.sysid, INFO, line, banner=False))
+            else:  # NOTICE/INFO: a transient banner; DEBUG: the log only
+                info = severity <= SEVERITY_INFO
+                out.append(
+                    Alert(
+                        f"msg-{v.sysid}",
+                        v.sysid,
+                        INFO,
+                        msg if info else line,
+                        banner=info,
+                        log_text=line,
+                        ttl_s=INFO_TTL_S,
+                    )
+                )
         return out
 
 
@@ -261,6 +286,7 @@ class BannerStack(QWidget):
         self.banners[key] = banner
         self._lay.insertWidget(0, banner)  # the newest on top
         self.setVisible(True)
+        banner.show()  # at once, also when other banners already show the stack
         return banner
 
     def _expire(self, key: str, banner: Banner) -> None:
@@ -296,8 +322,19 @@ class FoldingLog(QListWidget):
         self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self._recent: list[tuple[str, float, QListWidgetItem]] = []
         self._counts: dict[int, int] = {}
+        self._renderers: dict[int, tuple[QListWidgetItem, Callable[[], str]]] = {}
 
-    def add(self, text: str, color: str | None = None, *, fold: bool = False) -> QListWidgetItem:
+    def add(
+        self,
+        text: str | Callable[[], str],
+        color: str | None = None,
+        *,
+        fold: bool = False,
+    ) -> QListWidgetItem:
+        """Add a line; ``text`` may be a function giving it in the current language, so that
+        :meth:`retranslate` can show the whole log in a newly chosen language."""
+        render = text if callable(text) else None
+        text = text() if callable(text) else text
         now = time.monotonic()
         if fold:
             for base, t, item in self._recent[-self.FOLD_LINES :]:
@@ -313,9 +350,20 @@ class FoldingLog(QListWidget):
         if color:
             item.setForeground(QColor(color))
         self.addItem(item)
+        if render is not None:
+            self._renderers[id(item)] = (item, render)
         self._recent = [*self._recent[-(self.FOLD_LINES - 1) :], (text, now, item)]
         self._scroll_down()
         return item
+
+    def retranslate(self) -> None:
+        """Render again every line added as a function (in the language now chosen)."""
+        for key, (item, render) in self._renderers.items():
+            n = self._counts.get(key)
+            text = render() + (f" ×{n}" if n else "")
+            item.setText(text)
+            item.setToolTip(text)
+        self._recent = []
 
     def _scroll_down(self) -> None:
         self.scrollToBottom()

@@ -30,7 +30,7 @@ from PyQt5.QtWidgets import (
 
 from dronekit_plzen.errors import DronekitPlzenError
 from dronekit_plzen.i18n import _
-from gui.fly_links import fleet_urls, split_urls
+from gui.fly_links import fleet_urls, preset_urls, split_urls
 
 DEFAULT_URL = "udpin://127.0.0.1:14540"
 KNOWN_URLS = (DEFAULT_URL, "udpin://127.0.0.1:14550", "tcp://127.0.0.1:5760")
@@ -84,6 +84,18 @@ class ConnectBox(QWidget):
         lay.addLayout(row)
 
         fleet_row = QHBoxLayout()
+        self.preset = QComboBox()
+        self._fill_presets()
+        self.preset.setToolTip(
+            _("Fills the links of a whole fleet: choose it, the number of vehicles, Connect")
+        )
+        self.preset.currentIndexChanged.connect(self._preset_changed)
+        self.port_offset = NoWheelSpinBox()
+        self.port_offset.setRange(0, 50000)
+        self.port_offset.setSingleStep(100)
+        self.port_offset.setToolTip(
+            _("Added to every port (the simulator's --port-offset); 0 for the usual ports")
+        )
         self.fleet_size = NoWheelSpinBox()
         self.fleet_size.setRange(1, 64)
         self.fleet_size.setValue(3)
@@ -95,8 +107,15 @@ class ConnectBox(QWidget):
             )
         )
         self.fleet_button.clicked.connect(self._fleet_clicked)
-        fleet_row.addWidget(QLabel(_("Vehicles")))
+        self.fleet_size.valueChanged.connect(self._preset_changed)
+        self.port_offset.valueChanged.connect(self._preset_changed)
+        fleet_row.addWidget(self.preset)
+        self.vehicles_label = QLabel(_("Vehicles"))
+        fleet_row.addWidget(self.vehicles_label)
         fleet_row.addWidget(self.fleet_size)
+        self.offset_label = QLabel(_("Port offset"))
+        fleet_row.addWidget(self.offset_label)
+        fleet_row.addWidget(self.port_offset)
         fleet_row.addWidget(self.fleet_button)
         fleet_row.addStretch(1)
         lay.addLayout(fleet_row)
@@ -148,7 +167,14 @@ class ConnectBox(QWidget):
     def set_connected(self, connected: bool) -> None:
         """While connected the link stays as it is; a key file may still be chosen to send."""
         self._connected = connected
-        for w in (self.url, self.fleet_size, self.fleet_button, self.secure):
+        for w in (
+            self.url,
+            self.fleet_size,
+            self.fleet_button,
+            self.secure,
+            self.preset,
+            self.port_offset,
+        ):
             w.setEnabled(not connected)
         self.send_key_button.setEnabled(connected)
 
@@ -165,6 +191,42 @@ class ConnectBox(QWidget):
             self.show_status(_("Link signed (MAVLink 2)"), ok=True)
         else:
             self.show_status(_("Link not signed"))
+
+    def _fill_presets(self) -> None:
+        key = self.preset.currentData()
+        self.preset.blockSignals(True)
+        self.preset.clear()
+        for k, label in (
+            ("custom", _("Custom links")),
+            ("sim", _("Simulator fleet (UDP 14550, one link)")),
+            ("px4", _("PX4 SITL (UDP 14540+i)")),
+            ("ardupilot", _("ArduPilot SITL (TCP 5760+10·i)")),
+        ):
+            self.preset.addItem(label, k)
+        self.preset.setCurrentIndex(max(0, self.preset.findData(key)))
+        self.preset.blockSignals(False)
+
+    def choose_preset(self, kind: str, n: int, port_offset: int = 0) -> list[str]:
+        """Choose a fleet preset: the link field is filled by its port convention."""
+        self.fleet_size.setValue(n)
+        self.port_offset.setValue(port_offset)
+        self.preset.setCurrentIndex(max(0, self.preset.findData(kind)))
+        self._preset_changed()
+        return self.urls()
+
+    def _preset_changed(self, _value: object = None) -> None:
+        kind = str(self.preset.currentData())
+        if kind == "custom":
+            return
+        try:
+            urls = preset_urls(kind, self.fleet_size.value(), self.port_offset.value())
+        except DronekitPlzenError as exc:
+            self.show_status(str(exc), error=True)
+            return
+        self.url.setCurrentText(" ".join(urls))
+        edit = self.url.lineEdit()
+        if edit is not None:
+            edit.setCursorPosition(0)
 
     # ------------------------------------------------------------------ actions
     def _fleet_clicked(self) -> None:

@@ -57,6 +57,40 @@ def fleet_urls(first_url: str, n: int) -> list[str]:
     return [f"{spec.scheme}://{host}:{spec.port + step * i}" for i in range(n)]
 
 
+#: fleet presets: key → (scheme, first port, per-vehicle step or 0 for one shared link)
+PRESETS = {
+    "sim": ("udpin", 14550, 0),  # the simulator fleet: every vehicle sends to the GCS port
+    "px4": ("udpin", 14540, 1),  # PX4 SITL: vehicle i's API link on UDP 14540+i
+    "ardupilot": ("tcp", 5760, 10),  # ArduPilot SITL: vehicle i on TCP 5760+10·i
+}
+
+
+def preset_urls(kind: str, n: int, port_offset: int = 0, host: str = "127.0.0.1") -> list[str]:
+    """The links of a fleet of ``n`` by a preset's port convention (``port_offset`` added, as
+    the simulator's ``--port-offset``).
+
+    >>> preset_urls("sim", 3)
+    ['udpin://127.0.0.1:14550']
+    >>> preset_urls("px4", 2, port_offset=1000)
+    ['udpin://127.0.0.1:15540', 'udpin://127.0.0.1:15541']
+    """
+    if kind not in PRESETS:
+        raise BadInputError(
+            _("unknown fleet preset {kind!r}; use one of {choices}").format(
+                kind=kind, choices=", ".join(PRESETS)
+            )
+        )
+    scheme, port, step = PRESETS[kind]
+    first = f"{scheme}://{host}:{port + port_offset}"
+    if step == 0:
+        if not 1 <= n <= MAX_FLEET:
+            raise BadInputError(
+                _("a fleet has 1 to {m} vehicles, got {n}").format(m=MAX_FLEET, n=n)
+            )
+        return [first]
+    return fleet_urls(first, n)
+
+
 def is_prearm_text(text: str) -> bool:
     """A firmware's pre-arm explanation (ArduPilot ``PreArm:``/``Arm:``, PX4 ``Preflight Fail``)."""
     return text.strip().lower().startswith(_PREARM_PREFIXES)
@@ -107,11 +141,46 @@ class ReadyTracker:
             return self._ready[sysid]
 
 
+class BootTracker:
+    """Link listener: counts a vehicle's restarts from its boot clock going back.
+
+    ``time_boot_ms`` of GLOBAL_POSITION_INT / ATTITUDE / SYSTEM_TIME only grows while the
+    autopilot runs; a value more than :attr:`slack_ms` below the last one is a new boot.
+    Called on the link's I/O thread; :meth:`boots` is read from any thread (one lock).
+    """
+
+    TYPES = frozenset({"GLOBAL_POSITION_INT", "ATTITUDE", "SYSTEM_TIME"})
+
+    def __init__(self, slack_ms: int = 1000) -> None:
+        self.slack_ms = slack_ms
+        self._lock = threading.Lock()
+        self._last: dict[int, int] = {}
+        self._boots: dict[int, int] = {}
+
+    def __call__(self, msg: Any, _recv_time_s: float) -> None:
+        if msg.get_type() not in self.TYPES:
+            return
+        sysid = int(msg.get_srcSystem())
+        t = int(msg.time_boot_ms)
+        with self._lock:
+            last = self._last.get(sysid)
+            if last is not None and t < last - self.slack_ms:
+                self._boots[sysid] = self._boots.get(sysid, 0) + 1
+            self._last[sysid] = t if last is None or t < last - self.slack_ms else max(t, last)
+
+    def boots(self, sysid: int) -> int:
+        """Restarts seen since the link opened (0: none)."""
+        with self._lock:
+            return self._boots.get(sysid, 0)
+
+
 __all__ = [
     "PREARM_CHECK_BIT",
+    "BootTracker",
     "ReadyTracker",
     "fleet_urls",
     "is_prearm_text",
     "latest_prearm",
+    "preset_urls",
     "split_urls",
 ]

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import itertools
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,13 @@ from gui.fly_arming import ArmingMixin
 from gui.fly_connect import DEFAULT_URL, KNOWN_URLS, ConnectBox, NoWheelSpinBox
 from gui.fly_dialogs import PreflightDialog, QuitDialog
 from gui.fly_interlocks import InterlocksMixin
+from gui.fly_links import PRESETS
+from gui.fly_onboard import OnBoardMixin
 from gui.fly_sorties import SortieProgress
 from gui.fly_table import FleetTable
 from gui.fly_workers import Commander, StatePoller
 from gui.flysession import READY_WAIT_S, FlySession
+from gui.instruments import FlightClock
 from gui.models import VehicleView
 from gui.plan_widgets import OverrideDialog
 from gui.workers import describe_error
@@ -52,16 +56,50 @@ from gui.workers import describe_error
 log = logging.getLogger(__name__)
 
 RED = "#c62828"
-__all__ = ["DEFAULT_URL", "KNOWN_URLS", "FlyPanel"]
+__all__ = ["DEFAULT_URL", "KNOWN_URLS", "FlyPanel", "command_label"]
+MISSION_TYPE_MISSION = 0
 
 
-class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
+def N_(text: str) -> str:
+    """Mark ``text`` for translation; it is translated where it is shown."""
+    return text
+
+
+#: command names as the log shows them (translated when shown: one language in the log)
+COMMAND_LABELS = {
+    "connect": N_("connect"),
+    "upload": N_("upload"),
+    "download": N_("mission on board"),
+    "arm": N_("arm"),
+    "disarm": N_("disarm"),
+    "takeoff": N_("take off"),
+    "start": N_("start mission"),
+    "pause": N_("pause"),
+    "continue": N_("continue"),
+    "rtl": N_("return to launch"),
+    "land": N_("land"),
+    "goto": N_("guided go-to"),
+    "send_key": N_("send key"),
+    "wait_ready": N_("wait for ready to arm"),
+    "start_all": N_("arm and start all"),
+}
+
+
+def command_label(name: str) -> str:
+    """The command's name in the current language."""
+    return _(COMMAND_LABELS[name]) if name in COMMAND_LABELS else name
+
+
+class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
     """Connection, alerts, fleet table, sortie upload and vehicle commands."""
 
     statusMessage = pyqtSignal(str)
     vehiclesUpdated = pyqtSignal(object)  # list[VehicleView]
     commandFinished = pyqtSignal(str, int, bool, str)  # command, sysid, ok, message
     alarm = pyqtSignal(int, str)  # sysid, text: an alert that also sounded
+    #: sysid, the mission items read back from the vehicle (on connecting, after a restart)
+    onboardMission = pyqtSignal(int, object)
+    vehicleRestarted = pyqtSignal(int)
     sortieFinished = pyqtSignal(int, int, int)  # sysid, sortie, sorties
     _execute = pyqtSignal(int, str, int, object)
 
@@ -88,6 +126,13 @@ class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
         self.missions: list[Any] = []  # from the planner, per drone (drone i → i-th vehicle)
         self.sorties: list[list[SortieView]] = []  # per drone, its cleared sorties
         self.progress: dict[int, SortieProgress] = {}
+        self.clock = FlightClock()
+        self._cameras: dict[str, Any] = {}
+        #: the mission each vehicle holds, as read back from it (what it flies)
+        self.on_board: dict[int, list[Any]] = {}
+        self._boots: dict[int, int] = {}
+        self._restarted_ids: set[int] = set()
+        self._downloads: dict[int, int] = {}  # request → sysid
         self.monitor = AlertMonitor()
         #: dialog classes (a test or an embedding application may put its own)
         self.preflight_dialog: type[PreflightDialog] = PreflightDialog
@@ -213,6 +258,7 @@ class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
         self._execute.connect(self._commander.execute)
         self._commander.result.connect(self._on_result)
         self._commander.prearm.connect(self._on_prearm)
+        self._commander.onboard.connect(self._on_onboard)
         self._poller = StatePoller(self.session)
         pthread = QThread()
         self._poller.moveToThread(pthread)
@@ -260,6 +306,11 @@ class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
         self.prearm_texts.clear()
         self.vehicles.clear()
         self.progress.clear()
+        self.on_board.clear()
+        self._boots.clear()
+        self._restarted_ids.clear()
+        self._downloads.clear()
+        self.clock = FlightClock()
         self.monitor = AlertMonitor(link_loss_s=self.monitor.link_loss_s)
         self.banners.clear_all()
         self.table.setRowCount(0)
@@ -380,9 +431,44 @@ class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
         self._uploading[self._send("upload", sysid, {"sortie": sortie})] = sortie
 
     # ------------------------------------------------------------------ signals in
+    def read_on_board(self, sysid: int) -> int:
+        """Read the mission vehicle ``sysid`` holds (what it flies), in the command thread."""
+        req = self._send("download", sysid, {})
+        self._downloads[req] = sysid
+        return req
+
+    def connect_fleet(self, kind: str, n: int, port_offset: int = 0) -> None:
+        """Connect to a whole fleet by a preset's port convention (see ``fly_links.PRESETS``)."""
+        if kind not in PRESETS:
+            self._refuse("connect", 0, _("unknown fleet preset {kind!r}").format(kind=kind))
+            return
+        self.connect_to(" ".join(self.connect_box.choose_preset(kind, n, port_offset)))
+
+    @pyqtSlot(int, int, object)
+    def _on_onboard(self, req_id: int, sysid: int, items: list[Any]) -> None:
+        """The vehicle's own mission: shown on the map; a planned sortie's progress restored."""
+        self.on_board[sysid] = list(items)
+        restored = self._restore_progress(sysid, list(items))
+        if restored is not None:
+            self._log_line(
+                lambda: _("[{sysid}] on board: sortie {label} of the plan").format(
+                    sysid=sysid, label=restored
+                )
+            )
+        self.onboardMission.emit(sysid, list(items))
+
+    def goto(self, sysid: int, lat: float, lon: float, alt_m: float) -> int:
+        """Guided go-to (confirmed by the pilot and checked by the guard before this)."""
+        return self._send("goto", sysid, {"lat_deg": lat, "lon_deg": lon, "alt_m": alt_m})
+
     @pyqtSlot(int, str, int, bool, str)
     def _on_result(self, req_id: int, name: str, sysid: int, ok: bool, message: str) -> None:
         self._pending.discard(req_id)
+        if name == "download":
+            self._downloads.pop(req_id, None)
+            if not ok:
+                self._log(name, sysid, ok, message)
+            return
         if name == "wait_ready":
             self._on_ready_result(req_id, sysid, ok, message)
             return
@@ -394,6 +480,7 @@ class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
                     self.connect_box.show_signing(self.session.signed())
                 if self._threads:
                     self._threads[1].start()
+
             else:
                 self.disconnect_link()
                 self.connect_box.show_status(message, error=True)
@@ -402,6 +489,7 @@ class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
         sortie = self._uploading.pop(req_id, None)
         if sortie is not None and ok and sysid in self.progress:
             self.progress[sysid].uploaded_sortie(sortie)
+            self.on_board[sysid] = sortie.items
         self._log(name, sysid, ok, message)
         if sortie is not None and not ok:
             self.offer_override(sysid, sortie, message)
@@ -423,14 +511,20 @@ class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
 
     def _log(self, name: str, sysid: int, ok: bool, message: str) -> None:
         who = f"[{sysid}] " if sysid else ""
-        verdict = _("OK") if ok else _("FAILED")
-        text = f"{who}{name}: {verdict} — {message}" if message else f"{who}{name}: {verdict}"
-        self.log.add(text, None if ok else RED)
-        self.statusMessage.emit(text)
 
-    def _log_line(self, text: str, color: str | None = None, fold: bool = False) -> None:
+        def text() -> str:
+            verdict = _("OK") if ok else _("FAILED")
+            head = f"{who}{command_label(name)}: {verdict}"
+            return f"{head} — {message}" if message else head
+
+        item = self.log.add(text, None if ok else RED)
+        self.statusMessage.emit(item.text())
+
+    def _log_line(
+        self, text: str | Callable[[], str], color: str | None = None, fold: bool = False
+    ) -> None:
         self.log.add(text, color, fold=fold)
-        self.statusMessage.emit(text)
+        self.statusMessage.emit(text() if callable(text) else text)
 
     def log_override(self, override: Any) -> None:
         """A safety override from the planning panel goes into the flight log too."""
@@ -445,6 +539,15 @@ class FlyPanel(ArmingMixin, InterlocksMixin, QWidget):
     def _on_vehicles(self, views: list[VehicleView]) -> None:
         if self.session is None:
             return
+        for v in views:
+            seen = self._boots.get(v.sysid)
+            self._boots[v.sysid] = v.boots
+            if seen is None:  # a vehicle heard for the first time: what does it hold?
+                self.read_on_board(v.sysid)
+            elif v.boots > seen:
+                self._restarted(v.sysid)
+        views = [self.with_on_board(v) for v in views]
+        self.clock.update(views)
         self.vehicles = {v.sysid: v for v in views}
         for alert in self.monitor.update(views):
             self._raise(alert)

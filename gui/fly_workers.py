@@ -13,7 +13,7 @@ from typing import Any
 
 from PyQt5.QtCore import QObject, QTimer, pyqtSignal, pyqtSlot
 
-from gui.flysession import FlySession
+from gui.flysession import FlySession, OnBoard
 from gui.workers import describe_error
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,8 @@ class Commander(QObject):
 
     result = pyqtSignal(int, str, int, bool, str)  # request id, command, sysid, ok, message
     prearm = pyqtSignal(int, str)  # sysid, the firmware's pre-arm message (as it changes)
+    #: request id, sysid, the mission items a download found on board (before its ``result``)
+    onboard = pyqtSignal(int, int, object)
 
     def __init__(self, session: FlySession):
         super().__init__()
@@ -104,4 +106,6 @@ class Commander(QObject):
             log.debug("command %s failed", name, exc_info=True)
             self.result.emit(req_id, name, sysid, False, describe_error(exc))
             return
-        self.result.emit(req_id, name, sysid, True, message)
+        if isinstance(message, OnBoard):
+            self.onboard.emit(req_id, sysid, message.items)
+        self.result.emit(req_id, name, sysid, True, str(message))

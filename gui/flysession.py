@@ -27,7 +27,7 @@ from dronekit_plzen.errors import (
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
 from gui.clearance import SortieView, clear_at_vehicle
-from gui.fly_links import ReadyTracker, latest_prearm, split_urls
+from gui.fly_links import BootTracker, ReadyTracker, latest_prearm, split_urls
 from gui.models import VehicleView
 
 log = logging.getLogger(__name__)
@@ -60,7 +60,7 @@ def _num(value: Any) -> float | None:
 
 
 def view_of(
-    state: Any, ready_to_arm: bool | None = None, signed: bool | None = None
+    state: Any, ready_to_arm: bool | None = None, signed: bool | None = None, boots: int = 0
 ) -> VehicleView:
     """A :class:`VehicleView` of a link-layer ``VehicleState`` snapshot."""
     age = _num(getattr(state, "heartbeat_age_s", None))
@@ -94,6 +94,13 @@ def view_of(
         ready_to_arm=ready_to_arm,
         prearm_text=latest_prearm(texts),
         signed=signed,
+        alt_amsl_m=_num(getattr(state, "alt_amsl_m", None)),
+        groundspeed_m_s=_num(getattr(state, "groundspeed_m_s", None)),
+        climb_m_s=None if (vd := _num(getattr(state, "vd_m_s", None))) is None else -vd,
+        hdop=_num(getattr(state, "hdop", None)),
+        home=getattr(state, "home", None),
+        boots=boots,
+        autopilot=str(getattr(state, "autopilot", "generic")),
     )
 
 
@@ -121,6 +128,7 @@ class FlySession:
         self.secure = secure
         self.links: list[Any] = []
         self.ready = ReadyTracker()
+        self.boots = BootTracker()
         self.wait_s = wait_s
         self.record_db = record_db
         self.deployment_id = deployment_id
@@ -145,6 +153,7 @@ class FlySession:
         fleet = self._stack.enter_context(fleet_cls.connect(self.urls, **kwargs))
         for link in fleet.links:
             self._stack.callback(link.add_listener(self.ready).remove)
+            self._stack.callback(link.add_listener(self.boots).remove)
         with self._lock:
             self.links = list(fleet.links)
             self.link = self.links[0]
@@ -243,7 +252,7 @@ class FlySession:
             signed = bool(v.link.signing) or sysid in v.link.codec.keys
             state = v.state
             ready = self.ready.ready(sysid, str(getattr(state, "autopilot", "generic")))
-            views.append(view_of(state, ready, signed))
+            views.append(view_of(state, ready, signed, self.boots.boots(sysid)))
         return sorted(views, key=lambda v: v.sysid)
 
     def vehicle(self, sysid: int) -> Any:
@@ -263,6 +272,8 @@ class FlySession:
             return self._send_key(sysid, **kwargs)
         handlers: dict[str, Callable[..., str]] = {
             "upload": self._upload,
+            "download": self._download,
+            "goto": self._goto,
             "wait_ready": self._wait_ready,
             "arm": self._arm,
             "disarm": self._simple("disarm"),
@@ -381,6 +392,32 @@ class FlySession:
                 by=cleared.override.by, reason=cleared.override.reason
             )
         return text
+
+    def _download(self, vehicle: Any) -> Any:
+        """The mission the vehicle holds (what it flies), as a message and the items."""
+        items = vehicle.download_mission()
+        text = ngettext("{n} item on board", "{n} items on board", len(items)).format(n=len(items))
+        return OnBoard(text, vehicle.sysid, list(items))
+
+    def _goto(self, vehicle: Any, lat_deg: float, lon_deg: float, alt_m: float) -> str:
+        """Fly to a confirmed target (guided reposition; altitude above home)."""
+        vehicle.goto(float(lat_deg), float(lon_deg), float(alt_m))
+        return _("flying to {lat:.6f}, {lon:.6f} at {alt:.0f} m").format(
+            lat=lat_deg, lon=lon_deg, alt=alt_m
+        )
+
+
+class OnBoard(str):
+    """A download's message that also carries the items (the commander emits only text)."""
+
+    sysid: int
+    items: list[Any]
+
+    def __new__(cls, text: str, sysid: int, items: list[Any]) -> OnBoard:
+        obj = super().__new__(cls, text)
+        obj.sysid = sysid
+        obj.items = items
+        return obj
 
 
 def _prearm_text(vehicle: Any, since_s: float) -> str | None:

@@ -1,4 +1,6 @@
-"""The main window: the map in the middle, the Plan / Fly / Deployment panels beside it."""
+"""The main window: the map in the middle, the Plan / Fly / Deployment panels beside it, the
+instrument strip under the map and the focused vehicle's cockpit (instruments, guided go-to,
+checklist, video) on the right. The language is switched from the menu at run time."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QCloseEvent, QKeySequence
 from PyQt5.QtWidgets import (
     QAction,
+    QActionGroup,
+    QDialog,
     QDockWidget,
     QFileDialog,
     QLabel,
@@ -18,14 +22,20 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, get_language, set_language
 from gui.deploy_panel import DeploymentPanel
+from gui.fly_cockpit import Cockpit
+from gui.fly_goto import GotoDialog, check_target
 from gui.fly_panel import FlyPanel
+from gui.i18n_switch import Retranslator
+from gui.instruments import InstrumentStrip
+from gui.map.tools import install_map_tools
 from gui.mapcanvas import MapCanvas
 from gui.models import PlanView, VehicleView
 from gui.plan_panel import PlanPanel
 from gui.projection import MapProjection, sjtsk_of
 from gui.qtutil import must
+from gui.requests_panel import RequestsPanel
 
 STATUS_TIMEOUT_MS = 15_000
 
@@ -55,12 +65,46 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(_scrolled(self.plan_panel), _("Plan"))
         self.tabs.addTab(self.fly_panel, _("Fly"))
         self.tabs.addTab(_scrolled(self.deploy_panel), _("Deployment"))
+        self.requests_panel = RequestsPanel(db_path)  # the web portal's queue (issue 18)
+        self.requests_panel.attach_plan_panel(self.plan_panel)
+        self.requests_panel.statusMessage.connect(self.show_message)
+        self.requests_panel.planRequested.connect(lambda _r: self.tabs.setCurrentIndex(0))
+        self.tabs.addTab(self.requests_panel, _("Requests"))
         dock = QDockWidget(_("Mission"), self)
         dock.setObjectName("panels")
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         dock.setWidget(self.tabs)
         dock.setMinimumWidth(780)  # the fly panel's fleet table shows all its columns
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+
+        self.strip = InstrumentStrip()
+        strip_dock = QDockWidget(_("Instruments"), self)
+        strip_dock.setObjectName("instruments")
+        strip_dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        strip_area = QScrollArea()
+        strip_area.setWidget(self.strip)
+        strip_area.setWidgetResizable(True)
+        strip_dock.setWidget(strip_area)
+        self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, strip_dock)
+        self.resizeDocks([strip_dock], [120], Qt.Orientation.Vertical)
+        self.cockpit = Cockpit()
+        cockpit_dock = QDockWidget(_("Vehicle in focus"), self)
+        cockpit_dock.setObjectName("cockpit")
+        cockpit_dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
+        cockpit_dock.setWidget(_scrolled(self.cockpit))
+        cockpit_dock.setMinimumWidth(400)
+        self.addDockWidget(Qt.DockWidgetArea.RightDockWidgetArea, cockpit_dock)
+        # shown once vehicles are on the link: planning keeps the map wide
+        self.flight_docks = (strip_dock, cockpit_dock)
+        for d in self.flight_docks:
+            d.hide()
+        self.focused: int | None = None
+        self.goto_pick: int | None = None  # the vehicle waiting for its go-to target click
+        #: dialog class for the guided go-to (a test may answer it like a pilot)
+        self.goto_dialog: type[GotoDialog] = GotoDialog
+        self._plan_view: PlanView | None = None
+        self._retranslator = Retranslator()
+        self._flight_docks_shown = False
 
         self.coords = QLabel("")
         self.coords.setMinimumWidth(470)
@@ -78,8 +122,14 @@ class MainWindow(QMainWindow):
         self.plan_panel.draftChanged.connect(self.map.show_draft)
         self.map.clicked.connect(self.plan_panel.map_clicked)
         self.fly_panel.vehiclesUpdated.connect(self._vehicles_updated)
+        self.fly_panel.onboardMission.connect(self._onboard_mission)
+        self.fly_panel.table.itemSelectionChanged.connect(self._table_selected)
+        self.strip.vehicleClicked.connect(self.set_focus)
+        self.cockpit.gotoRequested.connect(self.start_goto_pick)
+        self.map.mapClicked.connect(self._map_clicked)
         self.fly_panel.record_db = db_path
         self.deploy_panel.deploymentSelected.connect(self._deployment_selected)
+        self.map_tools = install_map_tools(self)  # edit menu, layers, altitude profile
         self.show_message(_("Ready. Load an area to plan, or connect to fly."))
 
     def _build_menu(self) -> None:
@@ -133,6 +183,20 @@ class MainWindow(QMainWindow):
             act.toggled.connect(lambda on, name=layer: self.map.set_layer_visible(name, on))
             view_menu.addAction(act)
             self.layer_actions[layer] = act
+        view_menu.addSeparator()
+        for d in getattr(self, "flight_docks", ()):
+            view_menu.addAction(d.toggleViewAction())
+        lang_menu = must(bar.addMenu(_("&Language")))
+        group = QActionGroup(self)
+        self.language_actions: dict[str, QAction] = {}
+        for code, name in (("en", "English"), ("cs", "Čeština")):
+            act = QAction(name, self)
+            act.setCheckable(True)
+            act.setChecked(get_language() == code)
+            act.triggered.connect(lambda _on=False, c=code: self.switch_language(c))
+            group.addAction(act)
+            lang_menu.addAction(act)
+            self.language_actions[code] = act
 
     # ------------------------------------------------------------------ slots
     def _quit(self) -> None:
@@ -159,7 +223,92 @@ class MainWindow(QMainWindow):
     def _zones_loaded(self, zones: Any) -> None:
         self.map.show_zones(zones)
 
+    def switch_language(self, lang: str) -> None:
+        """Show every text in ``lang`` (en/cs) from now on; panels keep their state."""
+        old = get_language()
+        if lang == old:
+            return
+        set_language(lang)
+        self._retranslator.run(self, old)
+        self.fly_panel.log.retranslate()
+        self.strip.retranslate()
+        self.cockpit.retranslate()
+        self.deploy_panel.refresh()
+        self.deploy_panel.chart.update()
+        for code, act in self.language_actions.items():
+            act.setChecked(code == lang)
+        self._vehicles_updated(list(self.fly_panel.vehicles.values()))
+        self.show_message(_("Language: English") if lang == "en" else _("Language: Czech"))
+
+    # ------------------------------------------------------------------ flying
+    def set_focus(self, sysid: int) -> None:
+        """Show vehicle ``sysid`` in the cockpit (large instruments, checklist, video)."""
+        self.focused = sysid
+        self.strip.focused = sysid
+        self._vehicles_updated(list(self.fly_panel.vehicles.values()))
+
+    def _table_selected(self) -> None:
+        sysid = self.fly_panel.table.selected_sysid()
+        if sysid is not None and sysid != self.focused:
+            self.set_focus(sysid)
+
+    def start_goto_pick(self, sysid: int) -> None:
+        self.goto_pick = sysid
+        self.show_message(
+            _("Click the confirmed sighting on the map for vehicle {sysid}.").format(sysid=sysid)
+        )
+
+    def _map_clicked(self, lon: float, lat: float) -> None:
+        if self.goto_pick is None:
+            return
+        sysid, self.goto_pick = self.goto_pick, None
+        self.confirm_goto(sysid, lon, lat)
+
+    def confirm_goto(self, sysid: int, lon: float, lat: float) -> bool:
+        """Ask the pilot to confirm a go-to ``lon``/``lat`` (the guard checks it); True: sent."""
+        v = self.fly_panel.vehicles.get(sysid)
+        if v is None:
+            self.show_message(_("Vehicle {sysid} is not on the link.").format(sysid=sysid))
+            return False
+        plan = self.plan_panel
+
+        def check(alt_m: float) -> Any:
+            return check_target(
+                v,
+                lon,
+                lat,
+                alt_m,
+                zones=plan.zones_source,
+                dem=plan.dem_path,
+                max_distance_m=plan.max_distance_m,
+            )
+
+        dlg = self.goto_dialog(v, lon, lat, check, deployment_id=self.deploy_panel.current_id)
+        dlg.setParent(self, dlg.windowFlags())
+        if dlg.exec_() != QDialog.Accepted or dlg.result_check is None:
+            self.show_message(_("Guided go-to cancelled."))
+            return False
+        chk = dlg.result_check
+        if not chk.ok:  # the button is disabled then; never send a refused target
+            return False
+        self.fly_panel.goto(sysid, lat, lon, chk.alt_m)
+        if dlg.record.isChecked():
+            self.deploy_panel.record_sighting(lat, lon, sysid, dlg.note.text().strip())
+        return True
+
+    def _onboard_mission(self, _sysid: int, _items: object) -> None:
+        """Draw what the vehicles hold (read back from them), not a newer plan."""
+        held = {s: items for s, items in self.fly_panel.on_board.items() if items}
+        if not held:
+            return
+        paths = [
+            [(it.lon_deg, it.lat_deg) for it in held[s] if it.has_position] for s in sorted(held)
+        ]
+        view = self._plan_view
+        self.map.show_plan(paths, view.footprints if view else (), view.homes if view else ())
+
     def _plan_ready(self, view: PlanView) -> None:
+        self._plan_view = view
         self.map.show_plan(view.paths, view.footprints, view.homes)
         self.map.show_violations(
             [
@@ -181,9 +330,26 @@ class MainWindow(QMainWindow):
             )
 
     def _vehicles_updated(self, views: list[VehicleView]) -> None:
+        fly = self.fly_panel
+        if views and not self._flight_docks_shown:
+            self._flight_docks_shown = True
+            for d in self.flight_docks:
+                d.show()
+                d.raise_()  # in front of docks tabified with it (layers, profile)
+        self.strip.show_vehicles({v.sysid: fly.readings_of(v) for v in views})
+        if self.focused is None and views:
+            self.focused = self.strip.focused = min(v.sysid for v in views)
+        focus = fly.vehicles.get(self.focused) if self.focused is not None else None
+        if focus is None:
+            self.cockpit.show_vehicle(None, [], None)
+        else:
+            self.cockpit.show_vehicle(
+                focus.sysid, fly.readings_of(focus), fly.preflight_of(focus.sysid)
+            )
         for v in views:
             if v.lon is None or v.lat is None:
                 continue
+            self.map.set_vehicle_footprint(v.sysid, fly.footprint_of(v))
             alt = "" if v.alt_rel_m is None else f" {v.alt_rel_m:.0f} m"
             self.map.update_vehicle(
                 v.sysid, v.lon, v.lat, v.heading_deg, f"{v.sysid} {v.mode}{alt}"
@@ -210,8 +376,11 @@ class MainWindow(QMainWindow):
                 event.ignore()
             return
         self.fly_panel.shutdown()
+        self.cockpit.video.stop()
         self.plan_panel.runner.shutdown()
+        self.map_tools.shutdown()
         self.deploy_panel.runner.shutdown()
+        self.requests_panel.shutdown()
         super().closeEvent(event)
 
 

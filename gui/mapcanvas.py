@@ -1,10 +1,12 @@
-"""The map canvas: vector layers in a metric projection on a QGraphicsScene.
+"""The map canvas: basemap tiles, raster overlays and vector layers on a QGraphicsScene.
 
-No web tiles (the unit flies where there is no internet): the canvas draws the search area with
-its holes, the planned path of each drone in its own colour, camera footprints, geozones coloured
-by restriction, home/launch points, validation markers, and live vehicles with their heading and
-track. Layer data is kept in WGS84 lon/lat and projected once when drawn, so a change of
-projection simply redraws everything. Pan with the left mouse button, zoom with the wheel.
+The scene is in Web Mercator metres (:mod:`gui.projection`), the tiles' own grid, so a plan is
+drawn true wherever it lies. Bottom to top: the basemap (:mod:`gui.map.basemap_layer`, from the
+tile cache, offline packs or, when online, the tile servers), local GeoTIFFs (orthophoto, DTM
+hillshade, POA heat map), geozones coloured by restriction, the search area with its holes,
+each drone's path in its own colour, camera footprints, launch points, validation markers, live
+vehicles with their camera footprint, and the editing handles. Layer data is kept in WGS84
+lon/lat and projected once when drawn. Pan with the left button, zoom with the wheel.
 """
 
 from __future__ import annotations
@@ -21,14 +23,14 @@ from PyQt5.QtGui import (
     QMouseEvent,
     QPainter,
     QPainterPath,
-    QPen,
     QPolygonF,
+    QResizeEvent,
     QWheelEvent,
 )
 from PyQt5.QtWidgets import (
-    QGraphicsEllipseItem,
     QGraphicsItem,
     QGraphicsPathItem,
+    QGraphicsPixmapItem,
     QGraphicsPolygonItem,
     QGraphicsScene,
     QGraphicsSimpleTextItem,
@@ -36,64 +38,55 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from dronekit_plzen.i18n import _
+from dronekit_plzen.basemap.grid import ORIGIN_M
+from gui.map.basemap_layer import BasemapLayer, BasemapSettings
+from gui.map.canvas_parts import HandlesMixin, RastersMixin, VehiclesMixin
+from gui.map.decorations import draw_attribution, draw_scale_bar, draw_zone_legend
+from gui.map.handles import Handle
+from gui.map.items import (
+    DRONE_COLOURS,
+    LAYERS,
+    ZONE_COLOURS,
+    add_label,
+    cosmetic,
+    drone_colour,
+    marker_item,
+    zone_colour,
+)
+from gui.map.raster import RasterImage
 from gui.models import ZoneView
-from gui.projection import PLZEN_LONLAT, MapProjection, format_distance, nice_scale_length_m
+from gui.projection import PLZEN_LONLAT, MapProjection
 from gui.qtutil import must
 
-#: distinct colours for drones 1..n (colour-blind friendly, Okabe-Ito order)
-DRONE_COLOURS = ("#0072B2", "#D55E00", "#009E73", "#CC79A7", "#E69F00", "#56B4E9", "#F0E442")
+__all__ = ["DRONE_COLOURS", "LAYERS", "ZONE_COLOURS", "MapCanvas", "drone_colour", "zone_colour"]
 
-#: geozone fill by restriction (ED-269 names, lower-case)
-ZONE_COLOURS = {
-    "prohibited": "#d62728",
-    "req_authorisation": "#ff7f0e",
-    "conditional": "#e8c800",
-    "no_restriction": "#2ca02c",
-}
-
-#: drawing order of the layers (bottom first)
-LAYERS = (
-    "zones",
-    "area",
-    "footprints",
-    "paths",
-    "homes",
-    "tracks",
-    "violations",
-    "draft",
-    "vehicles",
-)
+#: ground metres per pixel the zoom keeps within (a few cm to a country)
+MIN_MPP, MAX_MPP = 0.02, 5000.0
 
 
-def drone_colour(index: int) -> QColor:
-    return QColor(DRONE_COLOURS[index % len(DRONE_COLOURS)])
-
-
-def zone_colour(restriction: str) -> QColor:
-    return QColor(ZONE_COLOURS.get(restriction.lower(), "#1f77b4"))
-
-
-def _cosmetic(
-    colour: QColor, width: float = 1.5, style: Qt.PenStyle = Qt.PenStyle.SolidLine
-) -> QPen:
-    pen = QPen(colour, width, style)
-    pen.setCosmetic(True)  # width in screen pixels at every zoom
-    return pen
-
-
-class MapCanvas(QGraphicsView):
-    """A pannable, zoomable vector map. Emits :attr:`cursorMoved` (lon, lat) under the mouse."""
+class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
+    """A pannable, zoomable map. Emits :attr:`cursorMoved` (lon, lat) under the mouse."""
 
     cursorMoved = pyqtSignal(float, float)
     clicked = pyqtSignal(float, float)  # lon, lat of a click (not a drag)
+    mapClicked = pyqtSignal(float, float)  # the same, WGS84 lon/lat (for "go to here")
+    doubleClicked = pyqtSignal(float, float)
+    #: a handle was dragged ("moved"), right-clicked ("delete") or double-clicked ("double")
+    handleEvent = pyqtSignal(str, str, object, float, float)
+    rastersChanged = pyqtSignal()
 
-    def __init__(self, parent: QWidget | None = None, projection: MapProjection | None = None):
+    def __init__(
+        self,
+        parent: QWidget | None = None,
+        projection: MapProjection | None = None,
+        basemap: BasemapSettings | None = None,
+    ):
         super().__init__(parent)
         self.projection = projection or MapProjection()
         self._scene = QGraphicsScene(self)
         self.setScene(self._scene)
         self.setRenderHint(QPainter.Antialiasing, True)
+        self.setRenderHint(QPainter.SmoothPixmapTransform, True)
         self.setDragMode(QGraphicsView.ScrollHandDrag)
         self.setTransformationAnchor(QGraphicsView.AnchorUnderMouse)
         self.setViewportUpdateMode(QGraphicsView.BoundingRectViewportUpdate)
@@ -105,13 +98,17 @@ class MapCanvas(QGraphicsView):
         self._items: dict[str, list[QGraphicsItem]] = {name: [] for name in LAYERS}
         self._vehicles: dict[Any, tuple[QGraphicsPolygonItem, QGraphicsSimpleTextItem]] = {}
         self._tracks: dict[Any, tuple[QGraphicsPathItem, list[tuple[float, float]]]] = {}
+        self._camera: dict[Any, QGraphicsPolygonItem] = {}
+        self._handles: dict[str, list[Handle]] = {}
+        self.rasters: dict[str, tuple[QGraphicsPixmapItem, RasterImage]] = {}
         self._press_pos: QPoint | None = None
         self._hidden: set[str] = set()
-        # a generous scene so the user can pan around the data
+        # the whole Web Mercator world: the pilot can pan anywhere
+        self._scene.setSceneRect(QRectF(-ORIGIN_M, -ORIGIN_M, 2 * ORIGIN_M, 2 * ORIGIN_M))
+        self.basemap = BasemapLayer(self, basemap or BasemapSettings.from_env())
         x, y = self.projection.point_to_scene(*PLZEN_LONLAT)
-        self._scene.setSceneRect(QRectF(x - 50_000, y - 50_000, 100_000, 100_000))
         self.resetTransform()
-        self.scale(0.05, 0.05)
+        self.scale(0.08, 0.08)
         self.centerOn(x, y)
 
     # ----------------------------------------------------------------- layers
@@ -121,10 +118,17 @@ class MapCanvas(QGraphicsView):
             return [v[0] for v in self._vehicles.values()]
         if name == "tracks":
             return [t[0] for t in self._tracks.values()]
+        if name == "camera":
+            return list(self._camera.values())
+        if name == "edit":
+            return [h for group in self._handles.values() for h in group]
         return list(self._items[name])
 
     def set_layer_visible(self, name: str, visible: bool) -> None:
         """Show or hide a layer; items drawn later in it follow the setting."""
+        if name == "basemap":
+            self.basemap.set_visible(visible)
+            return
         if visible:
             self._hidden.discard(name)
         else:
@@ -133,7 +137,19 @@ class MapCanvas(QGraphicsView):
             item.setVisible(visible)
 
     def layer_visible(self, name: str) -> bool:
+        if name == "basemap":
+            return self.basemap.visible
         return name not in self._hidden
+
+    def set_layer_opacity(self, name: str, opacity: float) -> None:
+        """Opacity 0..1 of a layer: ``basemap``, a raster's name or a vector layer."""
+        if name == "basemap":
+            self.basemap.set_opacity(opacity)
+        elif name in self.rasters:
+            self.rasters[name][0].setOpacity(opacity)
+        else:
+            for item in self.layer_items(name):
+                item.setOpacity(opacity)
 
     def clear_layer(self, name: str) -> None:
         for item in self._items[name]:
@@ -148,6 +164,13 @@ class MapCanvas(QGraphicsView):
             for path_item, _pts in self._tracks.values():
                 self._scene.removeItem(path_item)
             self._tracks.clear()
+        if name == "camera":
+            for item in self._camera.values():
+                self._scene.removeItem(item)
+            self._camera.clear()
+        if name == "edit":
+            for group in list(self._handles):
+                self.clear_handles(group)
 
     def _add(self, layer: str, item: QGraphicsItem) -> QGraphicsItem:
         item.setZValue(LAYERS.index(layer))
@@ -180,15 +203,16 @@ class MapCanvas(QGraphicsView):
         path = QPainterPath()
         if len(coords) == 0:
             return path
-        poly = self._ring_polygon([(c[0], c[1]) for c in coords])
-        path.addPolygon(poly)
+        path.addPolygon(self._ring_polygon([(c[0], c[1]) for c in coords]))
         return path
 
     def show_area(self, geom: Any) -> None:
         """Draw the search area (a shapely (Multi)Polygon in lon/lat, holes shown as holes)."""
         self.clear_layer("area")
+        if geom is None or geom.is_empty:
+            return
         item = QGraphicsPathItem(self._geometry_path(geom))
-        item.setPen(_cosmetic(QColor("#1b5e20"), 2.0))
+        item.setPen(cosmetic(QColor("#1b5e20"), 2.0))
         item.setBrush(QBrush(QColor(46, 125, 50, 50)))
         item.setToolTip("area")
         self._add("area", item)
@@ -206,34 +230,44 @@ class MapCanvas(QGraphicsView):
             if len(coords) < 2:
                 continue
             item = QGraphicsPathItem(self._line_path(coords))
-            item.setPen(_cosmetic(drone_colour(i), 2.0))
+            item.setPen(cosmetic(drone_colour(i), 2.0))
             item.setToolTip(f"drone {i + 1}")
             self._add("paths", item)
         if len(footprints):
             # one item for all footprints (thousands of photos): vectorised projection
             fp_path = QPainterPath()
             rings = [np.asarray(g.exterior.coords, dtype=np.float64) for g in footprints]
-            sizes = [len(r) for r in rings]
             allxy = np.concatenate(rings)
             x, y = self.projection.to_scene(allxy[:, 0], allxy[:, 1])
             start = 0
-            for n in sizes:
+            for ring in rings:
+                n = len(ring)
                 fp_path.addPolygon(
                     QPolygonF(
-                        [
-                            QPointF(float(a), float(b))
-                            for a, b in zip(x[start : start + n], y[start : start + n])
-                        ]
+                        [QPointF(a, b) for a, b in zip(x[start : start + n], y[start : start + n])]
                     )
                 )
                 fp_path.closeSubpath()
                 start += n
             fp = QGraphicsPathItem(fp_path)
-            fp.setPen(_cosmetic(QColor(80, 80, 80, 90), 0.6))
+            fp.setPen(cosmetic(QColor(80, 80, 80, 90), 0.6))
             fp.setToolTip(f"{len(footprints)} photos")
             self._add("footprints", fp)
+        self.show_homes(homes)
+
+    def show_homes(self, homes: Sequence[Sequence[float]]) -> None:
+        """Launch points H1..Hn in their drones' colours; labels of close points never stack."""
+        self.clear_layer("homes")
+        placed: list[tuple[float, float]] = []
         for i, home in enumerate(homes):
-            self._add_marker("homes", home[0], home[1], drone_colour(i), f"H{i + 1}", square=True)
+            x, y = self.projection.point_to_scene(home[0], home[1])
+            near = sum(1 for px, py in placed if abs(px - x) < 30 and abs(py - y) < 30)
+            placed.append((x, y))
+            marker = marker_item(drone_colour(i), square=True)
+            marker.setPos(x, y)
+            marker.setToolTip(f"H{i + 1}")
+            self._add("homes", marker)
+            add_label(marker, f"H{i + 1}", dy=-7.0 + 12.0 * near)
 
     def show_zones(self, zones: Sequence[ZoneView]) -> None:
         """Draw geozones, filled by restriction (prohibited red, authorisation orange, …)."""
@@ -243,7 +277,7 @@ class MapCanvas(QGraphicsView):
             fill = QColor(colour)
             fill.setAlpha(60)
             item = QGraphicsPathItem(self._geometry_path(z.geometry))
-            item.setPen(_cosmetic(colour, 1.5, Qt.PenStyle.DashLine))
+            item.setPen(cosmetic(colour, 1.5, Qt.PenStyle.DashLine))
             item.setBrush(QBrush(fill))
             item.setToolTip(f"{z.name} ({z.restriction}) {z.limits_text}")
             self._add("zones", item)
@@ -261,11 +295,11 @@ class MapCanvas(QGraphicsView):
         points: Sequence[tuple[float, float, str]],
         line: Sequence[tuple[float, float]] = (),
     ) -> None:
-        """Draw what the pilot is placing: datum/launch markers and a corridor centreline."""
+        """Draw what the pilot is placing: datum/launch markers, a centreline or a new ring."""
         self.clear_layer("draft")
         if len(line) >= 2:
             item = QGraphicsPathItem(self._line_path(line))
-            item.setPen(_cosmetic(QColor("#6a1b9a"), 2.5, Qt.PenStyle.DashDotLine))
+            item.setPen(cosmetic(QColor("#6a1b9a"), 2.5, Qt.PenStyle.DashDotLine))
             self._add("draft", item)
         for lon, lat, label in points:
             self._add_marker("draft", lon, lat, QColor("#6a1b9a"), label)
@@ -276,118 +310,22 @@ class MapCanvas(QGraphicsView):
             self._add_marker("violations", lon, lat, QColor("#c62828"), "!", tooltip=text)
 
     def _add_marker(
-        self,
-        layer: str,
-        lon: float,
-        lat: float,
-        colour: QColor,
-        label: str,
-        *,
-        square: bool = False,
-        tooltip: str = "",
+        self, layer: str, lon: float, lat: float, colour: QColor, label: str, *, tooltip: str = ""
     ) -> None:
-        x, y = self.projection.point_to_scene(lon, lat)
-        size = 12.0
-        if square:
-            marker: QGraphicsItem = QGraphicsPolygonItem(
-                QPolygonF(
-                    [
-                        QPointF(-size / 2, -size / 2),
-                        QPointF(size / 2, -size / 2),
-                        QPointF(size / 2, size / 2),
-                        QPointF(-size / 2, size / 2),
-                    ]
-                )
-            )
-        else:
-            marker = QGraphicsEllipseItem(-size / 2, -size / 2, size, size)
-        marker.setPen(QPen(QColor("black"), 1))  # type: ignore[attr-defined]
-        marker.setBrush(QBrush(colour))  # type: ignore[attr-defined]
-        marker.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-        marker.setPos(x, y)
+        marker = marker_item(colour)
+        marker.setPos(*self.projection.point_to_scene(lon, lat))
         marker.setToolTip(tooltip or label)
         self._add(layer, marker)
-        text = QGraphicsSimpleTextItem(label, marker)  # a child: follows, never scales
-        text.setFont(QFont("Sans", 8, QFont.Bold))
-        text.setPos(8, -7)
-
-    # ------------------------------------------------------------- vehicles
-    def update_vehicle(
-        self, key: Any, lon: float, lat: float, heading_deg: float, label: str
-    ) -> None:
-        """Move (or create) a vehicle arrow at lon/lat pointing along ``heading_deg``."""
-        x, y = self.projection.point_to_scene(lon, lat)
-        entry = self._vehicles.get(key)
-        if entry is None:
-            # vehicle n (system id) gets drone n's colour: the plan's drone i flies on the i-th
-            index = key - 1 if isinstance(key, int) and key > 0 else len(self._vehicles)
-            colour = drone_colour(index)
-            arrow = QGraphicsPolygonItem(
-                QPolygonF([QPointF(0, -11), QPointF(7, 8), QPointF(0, 4), QPointF(-7, 8)])
-            )
-            arrow.setBrush(QBrush(colour))
-            arrow.setPen(QPen(QColor("black"), 1))
-            arrow.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-            arrow.setZValue(LAYERS.index("vehicles"))
-            text = QGraphicsSimpleTextItem(label)
-            text.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
-            text.setFont(QFont("Sans", 9, QFont.Bold))
-            text.setZValue(LAYERS.index("vehicles"))
-            self._scene.addItem(arrow)
-            self._scene.addItem(text)
-            entry = (arrow, text)
-            self._vehicles[key] = entry
-        arrow, text = entry
-        arrow.setPos(x, y)
-        arrow.setRotation(float(heading_deg))  # y points down: clockwise from north
-        arrow.setToolTip(label)
-        text.setText(label)
-        text.setPos(x, y)
-        self._add_track_point(key, lon, lat, arrow.brush().color())
-
-    def vehicle_position(self, key: Any) -> tuple[float, float] | None:
-        """Lon/lat where vehicle ``key`` is drawn, or ``None``."""
-        entry = self._vehicles.get(key)
-        if entry is None:
-            return None
-        pos = entry[0].pos()
-        return self.projection.point_to_lonlat(pos.x(), pos.y())
-
-    def track_length(self, key: Any) -> int:
-        entry = self._tracks.get(key)
-        return 0 if entry is None else len(entry[1])
-
-    def _add_track_point(self, key: Any, lon: float, lat: float, colour: QColor) -> None:
-        entry = self._tracks.get(key)
-        if entry is None:
-            item = QGraphicsPathItem()
-            pen_colour = QColor(colour)
-            pen_colour.setAlpha(200)
-            item.setPen(_cosmetic(pen_colour, 1.5, Qt.PenStyle.DotLine))
-            item.setZValue(LAYERS.index("tracks"))
-            item.setVisible("tracks" not in self._hidden)
-            self._scene.addItem(item)
-            entry = (item, [])
-            self._tracks[key] = entry
-        item, pts = entry
-        if pts and pts[-1] == (lon, lat):
-            return
-        pts.append((lon, lat))
-        x, y = self.projection.point_to_scene(lon, lat)
-        path = item.path()
-        if path.elementCount() == 0:
-            path.moveTo(x, y)
-        else:
-            path.lineTo(x, y)
-        item.setPath(path)
+        add_label(marker, label)
 
     # ------------------------------------------------------------- navigation
     def center_on_lonlat(self, lon: float, lat: float) -> None:
-        x, y = self.projection.point_to_scene(lon, lat)
-        self.centerOn(x, y)
+        self.centerOn(*self.projection.point_to_scene(lon, lat))
+        self.basemap.schedule()
 
     def focus_on(self, lon: float, lat: float, max_mpp: float = 1.0) -> None:
-        """Centre on lon/lat, zooming in to at least ``max_mpp`` metres per pixel."""
+        """Centre on lon/lat, zooming in to at least ``max_mpp`` ground metres per pixel."""
+        self.center_on_lonlat(lon, lat)
         mpp = self.metres_per_pixel()
         if mpp > max_mpp:
             self.scale(mpp / max_mpp, mpp / max_mpp)
@@ -415,31 +353,45 @@ class MapCanvas(QGraphicsView):
         if rect.isEmpty():
             return
         dx, dy = rect.width() * margin, rect.height() * margin
-        rect = rect.adjusted(-dx, -dy, dx, dy)
-        self._scene.setSceneRect(
-            self._scene.sceneRect().united(rect.adjusted(-2e4, -2e4, 2e4, 2e4))
-        )
+        rect = rect.adjusted(-dx - 20, -dy - 20, dx + 20, dy + 20)  # a point gets 20 m around it
         self.fitInView(rect, Qt.AspectRatioMode.KeepAspectRatio)
+        mpp = self.metres_per_pixel()
+        if mpp < MIN_MPP:
+            self.scale(mpp / MIN_MPP, mpp / MIN_MPP)
+        self.basemap.schedule()
 
-    def metres_per_pixel(self) -> float:
+    def scene_units_per_pixel(self) -> float:
         return 1.0 / max(abs(self.transform().m11()), 1e-12)
 
+    def metres_per_pixel(self) -> float:
+        """Ground metres per screen pixel at the centre of the view."""
+        _lon, lat = self.view_center_lonlat()
+        return self.scene_units_per_pixel() * self.projection.ground_scale(lat)
+
     def zoom_by(self, factor: float) -> None:
-        mpp = self.metres_per_pixel() / factor
-        if 0.01 <= mpp <= 2000.0:  # from a few cm to 2 km per pixel
+        """Zoom in (factor > 1) or out, within a few cm to 5 km per pixel; from outside that
+        range (a view fitted to something huge) any step towards it is allowed."""
+        mpp = self.metres_per_pixel()
+        new = mpp / factor
+        inside = MIN_MPP <= new <= MAX_MPP
+        towards = (mpp > MAX_MPP and factor > 1) or (mpp < MIN_MPP and factor < 1)
+        if inside or towards:
             self.scale(factor, factor)
+            self.basemap.schedule()
             must(self.viewport()).update()
 
     def wheelEvent(self, event: QWheelEvent | None) -> None:
         if event is None:
             return
         steps = event.angleDelta().y() / 120.0
-        self.zoom_by(1.25**steps)
+        if steps:
+            self.zoom_by(1.25**steps)
 
     def mousePressEvent(self, event: QMouseEvent | None) -> None:
         super().mousePressEvent(event)
         if event is not None and event.button() == Qt.MouseButton.LeftButton:
-            self._press_pos = event.pos()
+            on_handle = isinstance(self.itemAt(event.pos()), Handle)
+            self._press_pos = None if on_handle else event.pos()
 
     def mouseReleaseEvent(self, event: QMouseEvent | None) -> None:
         super().mouseReleaseEvent(event)
@@ -451,6 +403,16 @@ class MapCanvas(QGraphicsView):
             p = self.mapToScene(event.pos())
             lon, lat = self.projection.point_to_lonlat(p.x(), p.y())
             self.clicked.emit(lon, lat)
+            self.mapClicked.emit(lon, lat)
+        self.basemap.schedule()
+
+    def mouseDoubleClickEvent(self, event: QMouseEvent | None) -> None:
+        if event is not None and isinstance(self.itemAt(event.pos()), Handle):
+            super().mouseDoubleClickEvent(event)
+            return
+        if event is not None and event.button() == Qt.MouseButton.LeftButton:
+            p = self.mapToScene(event.pos())
+            self.doubleClicked.emit(*self.projection.point_to_lonlat(p.x(), p.y()))
 
     def mouseMoveEvent(self, event: QMouseEvent | None) -> None:
         super().mouseMoveEvent(event)
@@ -462,52 +424,23 @@ class MapCanvas(QGraphicsView):
 
     def scrollContentsBy(self, dx: int, dy: int) -> None:
         super().scrollContentsBy(dx, dy)
+        self.basemap.schedule()
         must(self.viewport()).update()  # keep the scale bar clean while panning
 
-    # ------------------------------------------------------------- scale bar
+    def resizeEvent(self, event: QResizeEvent | None) -> None:
+        super().resizeEvent(event)
+        self.basemap.schedule()
+
+    # ------------------------------------------------------------- decorations
     def drawForeground(self, painter: QPainter | None, rect: QRectF) -> None:
         if painter is None:
             return
-        length_m = nice_scale_length_m(self.metres_per_pixel())
-        if length_m <= 0:
-            return
-        px = length_m / self.metres_per_pixel()
         painter.save()
         painter.resetTransform()
-        h = must(self.viewport()).height()
-        x0, y0 = 16.0, h - 20.0
-        painter.setRenderHint(QPainter.Antialiasing, False)
-        painter.fillRect(QRectF(x0 - 6, y0 - 22, px + 60, 30), QColor(255, 255, 255, 200))
-        pen = QPen(QColor("black"), 2)
-        painter.setPen(pen)
-        painter.drawLine(QPointF(x0, y0), QPointF(x0 + px, y0))
-        painter.drawLine(QPointF(x0, y0 - 6), QPointF(x0, y0))
-        painter.drawLine(QPointF(x0 + px, y0 - 6), QPointF(x0 + px, y0))
-        painter.setFont(QFont("Sans", 9))
-        painter.drawText(QPointF(x0, y0 - 8), format_distance(length_m))
-        painter.drawText(QPointF(x0 + px + 6, y0 + 4), "N↑")
+        vp = must(self.viewport())
+        draw_scale_bar(painter, self.metres_per_pixel(), vp.height())
         if self._items["zones"] and self.layer_visible("zones"):
-            self._draw_zone_legend(painter)
+            draw_zone_legend(painter, vp.width())
+        if self.basemap.visible:
+            draw_attribution(painter, self.basemap.attribution, vp.width(), vp.height())
         painter.restore()
-
-    def _draw_zone_legend(self, painter: QPainter) -> None:
-        """Top-right key of the zone colours (the painter is in viewport pixels)."""
-        rows = [
-            ("prohibited", _("prohibited")),
-            ("req_authorisation", _("authorisation required")),
-            ("conditional", _("conditional")),
-        ]
-        width = 190.0
-        x0 = must(self.viewport()).width() - width - 10.0
-        painter.fillRect(QRectF(x0, 8, width, 18 * len(rows) + 8), QColor(255, 255, 255, 210))
-        painter.setFont(QFont("Sans", 8))
-        for i, (key, label) in enumerate(rows):
-            y = 14.0 + 18 * i
-            colour = zone_colour(key)
-            fill = QColor(colour)
-            fill.setAlpha(110)
-            painter.fillRect(QRectF(x0 + 6, y, 14, 12), fill)
-            painter.setPen(QPen(colour, 1))
-            painter.drawRect(QRectF(x0 + 6, y, 14, 12))
-            painter.setPen(QPen(QColor("black"), 1))
-            painter.drawText(QPointF(x0 + 26, y + 10), label)

@@ -106,3 +106,12 @@ class VehicleView:
     prearm_text: str | None = None
     #: are our messages to this vehicle signed (MAVLink 2 signing)? None: unknown
     signed: bool | None = None
+    alt_amsl_m: float | None = None  #: GLOBAL_POSITION_INT alt (WGS84 ellipsoid/AMSL as sent)
+    groundspeed_m_s: float | None = None
+    climb_m_s: float | None = None  #: positive up
+    hdop: float | None = None
+    #: HOME_POSITION as (lat_deg, lon_deg, alt_amsl_m), None until the vehicle reports it
+    home: tuple[float, float, float] | None = None
+    #: how many times the vehicle was seen to (re)start (its boot clock went back)
+    boots: int = 0
+    autopilot: str = "generic"

@@ -10,14 +10,12 @@ from PyQt5.QtWidgets import (
     QButtonGroup,
     QCheckBox,
     QComboBox,
-    QDialog,
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
-    QListWidget,
     QListWidgetItem,
     QPushButton,
     QRadioButton,
@@ -31,6 +29,7 @@ from PyQt5.QtWidgets import (
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
 from gui.models import PlanRequest, PlanView, ZoneView
+from gui.plan_export import PlanExportMixin
 from gui.plan_picking import MapPickingMixin
 from gui.plan_widgets import (
     AREA_FILTER,
@@ -40,15 +39,16 @@ from gui.plan_widgets import (
     PATTERN_LABELS,
     TARGET_LABELS,
     ZONES_FILTER,
-    OverrideDialog,
+    ValidationList,
+    WheelGuard,
+    guard_wheel,
     metric_rows,
-    user_name,
 )
 from gui.qtutil import must
 from gui.workers import ThreadRunner
 
 
-class PlanPanel(MapPickingMixin, QWidget):
+class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
     """Load an area, set the pattern and its parameters, plan in a worker, show the result."""
 
     areaLoaded = pyqtSignal(object)  # shapely geometry in lon/lat
@@ -73,7 +73,7 @@ class PlanPanel(MapPickingMixin, QWidget):
         self.launch: tuple[float, float] | None = None
         self.polyline: list[tuple[float, float]] = []
         self.picking: str | None = None
-        self.dem_path: Path | None = None
+        self._dem_path: Path | None = None
         self.max_distance_m: float | None = None  # VLOS limit from the configuration
         self._build()
         QTimer.singleShot(0, self._fill_profiles)  # after the window has connected our signals
@@ -96,6 +96,11 @@ class PlanPanel(MapPickingMixin, QWidget):
         self.zones_button.clicked.connect(self._choose_zones)
         self.zones_label = QLabel(_("no zones loaded"))
         fl.addRow(self.zones_button, self.zones_label)
+        self.dem_button = QPushButton(_("Terrain model (DEM)…"))
+        self.dem_button.clicked.connect(self._choose_dem)
+        self.dem_label = QLabel(_("no DEM: heights against the home elevation"))
+        self.dem_label.setWordWrap(True)
+        fl.addRow(self.dem_button, self.dem_label)
         lay.addWidget(files)
 
         params = QGroupBox(_("Pattern"))
@@ -224,11 +229,11 @@ class PlanPanel(MapPickingMixin, QWidget):
         lay.addWidget(QLabel(_("Metrics")))
         lay.addWidget(self.metrics, 2)
 
-        self.validation_label = QLabel(_("Validation: not run"))
-        lay.addWidget(self.validation_label)
-        self.violations = QListWidget()
+        self.validation = ValidationList()
+        self.validation_label = self.validation.label
+        self.violations = self.validation.findings
         self.violations.itemClicked.connect(self._violation_clicked)
-        lay.addWidget(self.violations, 1)
+        lay.addWidget(self.validation, 1)
 
         ex = QHBoxLayout()
         self.export_format = QComboBox()
@@ -243,6 +248,8 @@ class PlanPanel(MapPickingMixin, QWidget):
         ex.addWidget(self.override_button)
         lay.addLayout(ex)
         self._pattern_changed()
+        self._wheel_guard = WheelGuard(self)
+        guard_wheel(self, self._wheel_guard)
 
     def _pattern_changed(self) -> None:
         pattern = self.pattern.currentData()
@@ -440,28 +447,21 @@ class PlanPanel(MapPickingMixin, QWidget):
         self._update_buttons()
 
     def _show_validation(self, view: PlanView) -> None:
-        self.violations.clear()
-        if not view.validated:
-            self.validation_label.setText(_("Validation: not available"))
-        elif view.violations:
-            self.validation_label.setText(
-                ngettext(
-                    "Validation FAILED: {n} problem",
-                    "Validation FAILED: {n} problems",
-                    len(view.violations),
-                ).format(n=len(view.violations))
-            )
-            self.validation_label.setStyleSheet("color: #c62828; font-weight: bold")
-        else:
-            self.validation_label.setText(_("Validation passed"))
-            self.validation_label.setStyleSheet("color: #2e7d32; font-weight: bold")
-        for v in view.violations:
-            where = (
-                f" ({v.lat:.5f}, {v.lon:.5f})" if v.lat is not None and v.lon is not None else ""
-            )
-            item = QListWidgetItem(f"{v.rule}: {v.message}{where}")
-            item.setData(Qt.ItemDataRole.UserRole, (v.lon, v.lat))
-            self.violations.addItem(item)
+        self.validation.show_view(view)
+
+    def show_edited(self, view: PlanView) -> None:
+        """A plan edited on the map and validated again (no new metrics: the map changed it)."""
+        self.plan_view = view
+        self.override_reason = None
+        self._show_validation(view)
+        self._update_buttons()
+
+    def clear_plan(self) -> None:
+        self.plan_view = None
+        self.override_reason = None
+        self.metrics.setRowCount(0)
+        self.validation.clear()
+        self._update_buttons()
 
     def _violation_clicked(self, item: QListWidgetItem) -> None:
         lon, lat = item.data(Qt.ItemDataRole.UserRole)
@@ -472,54 +472,3 @@ class PlanPanel(MapPickingMixin, QWidget):
         self._planning = False
         self.statusMessage.emit(_("Error: {message}").format(message=message))
         self._update_buttons()
-
-    # ------------------------------------------------------------------ safety and export
-    def _override_clicked(self) -> None:
-        self.request_override()
-
-    def request_override(self) -> bool:
-        """Ask for confirmation and a reason; record it on the plan. True when overridden."""
-        if self.plan_view is None:
-            return False
-        dlg = OverrideDialog(self.plan_view.violations, self)
-        if dlg.exec_() != QDialog.Accepted:
-            self.statusMessage.emit(_("Safety override cancelled."))
-            return False
-        self.apply_override(dlg.reason_text())
-        return True
-
-    def apply_override(self, reason: str) -> None:
-        if self.plan_view is None or not reason.strip():
-            return
-        self.override_reason = reason.strip()
-        override = backend.record_override(self.plan_view, self.override_reason, user_name())
-        self.statusMessage.emit(_("Safety override recorded: {reason}").format(reason=reason))
-        self.overrideRecorded.emit(override)
-        self.planReady.emit(self.plan_view)  # the fly panel takes the overridden clearances
-
-    def _choose_export(self) -> None:
-        fmt = str(self.export_format.currentData())
-        suffix = backend.EXPORT_FORMATS[fmt]
-        path, _filter = QFileDialog.getSaveFileName(
-            self, _("Export mission"), f"mission{suffix}", f"*{suffix}"
-        )
-        if path:
-            self.export(Path(path), fmt)
-
-    def export(self, path: Path, fmt: str) -> None:
-        """Write the plan (a file per drone when several) unless unsafe and not overridden."""
-        view = self.plan_view
-        if view is None:
-            return
-        if view.violations and self.override_reason is None:
-            self.statusMessage.emit(
-                _("The mission failed validation: export refused without a safety override.")
-            )
-            return
-        self.runner.run(
-            lambda: backend.export_plan(view, path, fmt),
-            lambda paths: self.statusMessage.emit(
-                _("Exported: {files}").format(files=", ".join(str(p) for p in paths))
-            ),
-            self._failed,
-        )

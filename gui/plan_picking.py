@@ -1,4 +1,5 @@
-"""Placing things on the map for the planning panel: the datum, the launch point, a centreline.
+"""Placing things on the map for the planning panel: the datum, the launch point, a centreline,
+the area as edited on the map, and the terrain model the plan is checked against.
 
 A mixin of :class:`gui.plan_panel.PlanPanel`: map clicks arrive through :meth:`map_clicked`
 (the main window connects the canvas' ``clicked`` signal); the panel's ``draftChanged`` signal
@@ -7,11 +8,13 @@ carries what to draw.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from PyQt5.QtWidgets import QLabel, QPushButton
+from PyQt5.QtWidgets import QFileDialog, QLabel, QPushButton, QWidget
 
 from dronekit_plzen.i18n import _, ngettext
+from gui import backend
 
 
 class MapPickingMixin:
@@ -28,8 +31,56 @@ class MapPickingMixin:
     statusMessage: Any
     draftChanged: Any
 
+    area: Any
+    area_path: Path | None
+    area_label: QLabel
+    dem_label: QLabel
+    _dem_path: Path | None
+
     def _update_buttons(self) -> None:  # provided by the panel
         raise NotImplementedError
+
+    def clear_plan(self) -> None:  # provided by the panel
+        raise NotImplementedError
+
+    def set_edited_area(self, geom: Any) -> None:
+        """The area as edited (drawn) on the map becomes the one planned over."""
+        self.clear_plan()
+        if geom is None or geom.is_empty:
+            self.area = None
+            self.area_label.setText(_("no area loaded"))
+        else:
+            area_cls = backend.require("missions.area", "Area", _("Loading areas"))
+            name = self.area_path.stem if self.area_path is not None else _("drawn on the map")
+            self.area = area_cls(geom_lonlat=geom, name=name)
+            self.area_label.setText(_("{name} (edited on the map)").format(name=name))
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ terrain
+    @property
+    def dem_path(self) -> Path | None:
+        """The terrain model the plan is validated against (None: heights against home)."""
+        return self._dem_path
+
+    @dem_path.setter
+    def dem_path(self, path: Path | None) -> None:
+        self._dem_path = None if path is None else Path(path)
+        if path is None:
+            self.dem_label.setText(_("no DEM: heights against the home elevation"))
+        else:
+            self.dem_label.setText(Path(path).name)
+            self.dem_label.setToolTip(str(path))
+
+    def _choose_dem(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(
+            self if isinstance(self, QWidget) else None,
+            _("Terrain model (DEM)"),
+            "",
+            "GeoTIFF (*.tif *.tiff);;All files (*)",
+        )
+        if path:
+            self.dem_path = Path(path)
+            self.statusMessage.emit(_("Terrain model: {name}").format(name=Path(path).name))
 
     def start_picking(self, what: str) -> None:
         """The next map click(s) set the datum, the launch point or the centreline."""

@@ -5,18 +5,25 @@ from __future__ import annotations
 import getpass
 from typing import Any
 
+from PyQt5.QtCore import QEvent, QObject, Qt
 from PyQt5.QtWidgets import (
+    QAbstractScrollArea,
+    QAbstractSpinBox,
+    QApplication,
     QCheckBox,
+    QComboBox,
     QDialog,
     QDialogButtonBox,
     QLabel,
+    QListView,
     QListWidget,
+    QListWidgetItem,
     QPlainTextEdit,
     QVBoxLayout,
     QWidget,
 )
 
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from gui.models import ViolationView
 from gui.qtutil import must
 
@@ -140,3 +147,116 @@ def user_name() -> str:
         return getpass.getuser()
     except (KeyError, OSError):
         return "unknown"
+
+
+#: the validator's check names (missions.validation) as a pilot reads them
+CHECK_LABELS = {
+    "altitude_unresolved": N_("altitudes known"),
+    "max_agl": N_("120 m above ground"),
+    "home_altitude": N_("home altitude"),
+    "terrain_clearance": N_("terrain clearance (DEM)"),
+    "dsm_clearance": N_("obstacle clearance (DSM)"),
+    "geofence": N_("geofence"),
+    "zones": N_("geozones"),
+    "endurance": N_("battery endurance"),
+    "plausibility": N_("plausibility"),
+    "max_distance": N_("VLOS distance"),
+}
+
+
+def checks_text(reports: list[Any]) -> str:
+    """The checks that ran on every sortie, in the validator's order, as one line."""
+    names: list[str] = []
+    for r in reports:
+        for c in getattr(r, "checked", []) or []:
+            if c not in names:
+                names.append(c)
+    return ", ".join(_(CHECK_LABELS[c]) if c in CHECK_LABELS else c for c in names)
+
+
+class ValidationList(QWidget):
+    """The validation verdict, every finding in full (wrapped, with a tooltip), the checks run."""
+
+    def __init__(self, parent: QWidget | None = None):
+        super().__init__(parent)
+        lay = QVBoxLayout(self)
+        lay.setContentsMargins(0, 0, 0, 0)
+        self.label = QLabel(_("Validation: not run"))
+        self.label.setWordWrap(True)
+        lay.addWidget(self.label)
+        self.findings = QListWidget()
+        self.findings.setWordWrap(True)  # a finding is read whole, never cut at the edge
+        self.findings.setTextElideMode(Qt.TextElideMode.ElideNone)
+        self.findings.setResizeMode(QListView.ResizeMode.Adjust)
+        self.findings.setMinimumHeight(90)
+        lay.addWidget(self.findings, 1)
+        self.checks = QLabel("")
+        self.checks.setWordWrap(True)
+        self.checks.setStyleSheet("color: #555555")
+        lay.addWidget(self.checks)
+
+    def show_view(self, view: Any) -> None:
+        self.findings.clear()
+        violations = view.violations
+        if not view.validated:
+            self.label.setText(_("Validation: not available"))
+            self.label.setStyleSheet("")
+        elif violations:
+            self.label.setText(
+                ngettext(
+                    "Validation FAILED: {n} problem",
+                    "Validation FAILED: {n} problems",
+                    len(violations),
+                ).format(n=len(violations))
+            )
+            self.label.setStyleSheet("color: #c62828; font-weight: bold")
+        else:
+            self.label.setText(_("Validation passed"))
+            self.label.setStyleSheet("color: #2e7d32; font-weight: bold")
+        for v in violations:
+            where = (
+                f" ({v.lat:.5f}, {v.lon:.5f})" if v.lat is not None and v.lon is not None else ""
+            )
+            text = f"{v.rule}: {v.message}{where}"
+            item = QListWidgetItem(text)
+            item.setToolTip(text)
+            item.setData(Qt.ItemDataRole.UserRole, (v.lon, v.lat))
+            self.findings.addItem(item)
+        ran = checks_text(view.reports)
+        self.checks.setText(_("Checks run: {checks}").format(checks=ran) if ran else "")
+
+    def clear(self) -> None:
+        self.findings.clear()
+        self.label.setText(_("Validation: not run"))
+        self.label.setStyleSheet("")
+        self.checks.setText("")
+
+
+class WheelGuard(QObject):
+    """Wheel over a spin box or a combo box that has no focus scrolls the panel, not the value.
+
+    (Scrolling the panel once changed "Drones" from 3 to 1.) The event goes to the enclosing
+    scroll area's scroll bar instead. Click into the field first to use the wheel on it.
+    """
+
+    def eventFilter(self, obj: QObject | None, event: QEvent | None) -> bool:
+        if (
+            event is not None
+            and event.type() == QEvent.Type.Wheel
+            and isinstance(obj, QAbstractSpinBox | QComboBox)
+            and not obj.hasFocus()
+        ):
+            area = obj.parentWidget()
+            while area is not None and not isinstance(area, QAbstractScrollArea):
+                area = area.parentWidget()
+            if area is not None:  # the panel's scroll area scrolls, as over any other field
+                QApplication.sendEvent(must(area.verticalScrollBar()), event)
+            return True
+        return False
+
+
+def guard_wheel(root: QWidget, guard: WheelGuard) -> None:
+    """Install ``guard`` on every spin box and combo box under ``root`` (focus on click only)."""
+    for w in root.findChildren(QAbstractSpinBox) + root.findChildren(QComboBox):
+        w.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        w.installEventFilter(guard)

@@ -1,45 +1,59 @@
-"""The map's metric projection: WGS84 lon/lat ↔ scene coordinates (no Qt here).
+"""The map's projection: WGS84 lon/lat ↔ scene coordinates (no Qt here).
 
-The canvas draws in a UTM zone (33N for Plzeň) with scene ``y = -northing`` so that north is up
-on a screen whose y axis points down. Everything the canvas keeps is stored in lon/lat; the
-projection is applied once when an item is drawn.
+The canvas draws in Web Mercator (EPSG:3857), the projection of the basemap tiles, with scene
+``y = -northing`` so that north is up on a screen whose y axis points down. It is defined over
+the whole world, so a plan in Canberra is drawn as correctly as one in Plzeň (a fixed UTM zone
+drew plans far from it rotated). Web Mercator is conformal: shapes and angles are true, and a
+scene metre is ``cos(latitude)`` ground metres, which :meth:`MapProjection.ground_scale` gives
+for the scale bar. Everything the canvas keeps is stored in lon/lat; the projection is applied
+once when an item is drawn.
 """
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from dronekit_plzen.geo import WGS84, lonlat_to_sjtsk, transform, utm_epsg_for
+from dronekit_plzen.basemap.grid import lonlat_to_mercator, mercator_to_lonlat
+from dronekit_plzen.geo import WGS84, lonlat_to_sjtsk, transform
 
 #: Plzeň city centre (náměstí Republiky), the initial view
 PLZEN_LONLAT = (13.3776, 49.7475)
+WEB_MERCATOR = 3857
 
 
 @dataclass(frozen=True)
 class MapProjection:
-    """Lon/lat ↔ scene metres in ``epsg`` (a UTM zone); immutable, shareable across threads."""
+    """Lon/lat ↔ scene metres in ``epsg`` (Web Mercator); immutable, shareable across threads."""
 
-    epsg: int = 32633
+    epsg: int = WEB_MERCATOR
 
     @classmethod
     def for_lonlat(cls, lon: float, lat: float) -> MapProjection:
-        return cls(utm_epsg_for(lon, lat))
+        """The projection to show data at lon/lat: Web Mercator everywhere."""
+        return cls(WEB_MERCATOR)
 
     def to_scene(
         self, lon: ArrayLike, lat: ArrayLike
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Scene x (easting m) and y (minus northing m) of WGS84 points."""
-        e, n = transform(lon, lat, WGS84, self.epsg)
+        if self.epsg == WEB_MERCATOR:
+            e, n = lonlat_to_mercator(lon, lat)
+        else:
+            e, n = transform(lon, lat, WGS84, self.epsg)
         return e, -n
 
     def to_lonlat(
         self, x: ArrayLike, y: ArrayLike
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """WGS84 lon/lat of scene points."""
-        return transform(x, -np.asarray(y, dtype=np.float64), self.epsg, WGS84)
+        north = -np.asarray(y, dtype=np.float64)
+        if self.epsg == WEB_MERCATOR:
+            return mercator_to_lonlat(x, north)
+        return transform(x, north, self.epsg, WGS84)
 
     def point_to_scene(self, lon: float, lat: float) -> tuple[float, float]:
         x, y = self.to_scene([lon], [lat])
@@ -48,6 +62,12 @@ class MapProjection:
     def point_to_lonlat(self, x: float, y: float) -> tuple[float, float]:
         lon, lat = self.to_lonlat([x], [y])
         return float(lon[0]), float(lat[0])
+
+    def ground_scale(self, lat: float) -> float:
+        """Ground metres per scene metre at latitude ``lat``."""
+        if self.epsg == WEB_MERCATOR:
+            return max(math.cos(math.radians(lat)), 1e-6)
+        return 1.0
 
 
 def sjtsk_of(lon: float, lat: float) -> tuple[float, float]:

@@ -185,11 +185,53 @@ def pipeline_cmd(
 @in_arg
 @out_opt
 @click.option("--method", type=click.Choice(["smrf", "csf"]), default="smrf", show_default=True)
+@click.option(
+    "--dtm", "dtm_path", type=click.Path(), default=None, help=_("Also write the DTM (COG).")
+)
+@click.option(
+    "--dsm", "dsm_path", type=click.Path(), default=None, help=_("Also write the DSM (COG).")
+)
+@click.option(
+    "--chm", "chm_path", type=click.Path(), default=None, help=_("Also write the CHM (COG).")
+)
+@res_opt
 @crs_opt
+@mem_opt
 @json_opt
-def ground_cmd(input_path: str, output: str, method: str, crs: str | None, as_json: bool) -> None:
-    """Classify ground (class 2) and noise (class 7) and write LAS/LAZ."""
-    doc = [_reader(input_path, crs), *_ground(method), {"type": "writers.las", "filename": output}]
+def ground_cmd(
+    input_path: str,
+    output: str,
+    method: str,
+    dtm_path: str | None,
+    dsm_path: str | None,
+    chm_path: str | None,
+    resolution_m: float,
+    crs: str | None,
+    memory_mb: float | None,
+    as_json: bool,
+) -> None:
+    """Classify ground (class 2) and noise (class 7) and write LAS/LAZ.
+
+    With --dtm/--dsm/--chm the rasters come from the same pass: the cloud is read once, ground
+    is found once and the CHM reuses the DTM and DSM (--json gives every stage's timing).
+    """
+    rasters = [
+        {
+            "type": "writers.gdal",
+            "filename": path,
+            "product": name,
+            "resolution": resolution_m,
+            "memory_mb": memory_mb,
+        }
+        for name, path in (("dtm", dtm_path), ("dsm", dsm_path), ("chm", chm_path))
+        if path
+    ]
+    doc = [
+        _reader(input_path, crs),
+        *_ground(method),
+        {"type": "writers.las", "filename": output},
+        *rasters,
+    ]
     _run(doc, as_json, "ground")
 
 

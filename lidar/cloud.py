@@ -69,8 +69,8 @@ class PointCloud:
         new.update(dims)
         return replace(self, dims=new)
 
-    def select(self, mask: NDArray[np.bool_] | NDArray[np.intp]) -> PointCloud:
-        """The subset of points chosen by a boolean mask or index array."""
+    def select(self, mask: NDArray[np.bool_] | NDArray[np.intp] | slice) -> PointCloud:
+        """The subset of points chosen by a boolean mask, index array or slice (a view)."""
         return replace(
             self,
             x=self.x[mask],

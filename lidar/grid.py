@@ -10,6 +10,7 @@ import math
 import os
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 from scipy import ndimage
@@ -19,6 +20,9 @@ from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
 
 FloatArray = NDArray[np.float64]
+
+#: points per block of the per-point steps (bounded temporaries on large clouds)
+_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -194,30 +198,33 @@ def check_grid_size(
 
 
 def cell_stat(grid: GridSpec, x: FloatArray, y: FloatArray, v: FloatArray, how: str) -> FloatArray:
-    """Per-cell ``min``, ``max``, ``mean`` or ``count`` of ``v``; NaN (0 for count) where empty."""
-    r, c = grid.index(x, y)
-    flat = r * grid.cols + c
-    n = grid.rows * grid.cols
-    if how == "count":
-        return np.bincount(flat, minlength=n).astype(np.float64).reshape(grid.rows, grid.cols)
-    out = np.full(n, np.nan)
-    if how == "min":
-        acc = np.full(n, np.inf)
-        np.minimum.at(acc, flat, v)
-        hit = np.isfinite(acc)
-        out[hit] = acc[hit]
-    elif how == "max":
-        acc = np.full(n, -np.inf)
-        np.maximum.at(acc, flat, v)
-        hit = np.isfinite(acc)
-        out[hit] = acc[hit]
-    elif how == "mean":
-        cnt = np.bincount(flat, minlength=n)
-        s = np.bincount(flat, weights=v, minlength=n)
-        hit = cnt > 0
-        out[hit] = s[hit] / cnt[hit]
-    else:
+    """Per-cell ``min``, ``max``, ``mean`` or ``count`` of ``v``; NaN (0 for count) where empty.
+
+    Points are binned a block at a time, so the index temporaries stay bounded.
+    """
+    if how not in ("min", "max", "mean", "count"):
         raise ValueError(f"unknown statistic {how!r}")
+    n = grid.rows * grid.cols
+    cnt = np.zeros(n, dtype=np.int64)
+    # the running min, max or sum (unused for a count)
+    acc = np.full(n, {"min": np.inf, "max": -np.inf}.get(how, 0.0))
+    for lo in range(0, x.shape[0], _BLOCK):
+        r, c = grid.index(x[lo : lo + _BLOCK], y[lo : lo + _BLOCK])
+        flat = r * grid.cols + c
+        del r, c
+        cnt += np.bincount(flat, minlength=n)
+        vb = v[lo : lo + _BLOCK]
+        if how == "min":
+            np.minimum.at(acc, flat, vb)
+        elif how == "max":
+            np.maximum.at(acc, flat, vb)
+        elif how == "mean":
+            acc += np.bincount(flat, weights=vb, minlength=n)
+    if how == "count":
+        return cnt.astype(np.float64).reshape(grid.rows, grid.cols)
+    out = np.full(n, np.nan)
+    hit = cnt > 0
+    out[hit] = acc[hit] / cnt[hit] if how == "mean" else acc[hit]
     return out.reshape(grid.rows, grid.cols)
 
 
@@ -271,45 +278,49 @@ def rasterize_tin(pts_uv: FloatArray, values: FloatArray, rows: int, cols: int) 
     """Rasterise the linear TIN of ``pts_uv`` (fractional column, row of each point; cell
     centres sit at integers) onto a rows × cols grid; NaN outside the triangulation.
 
-    Each Delaunay triangle is scanned over the cell centres of its bounding box, all
-    triangles at once (GDAL's approach): no point location, so a million points take seconds.
+    Each Delaunay triangle is scanned over the cell centres of its bounding box (GDAL's
+    approach) in a compiled loop: no point location and no per-cell temporaries.
     Raises QhullError/ValueError for degenerate input (fewer than 3 non-collinear points).
     """
     out = np.full((rows, cols), np.nan)
-    simplices = Delaunay(pts_uv).simplices
-    a, b, c = (pts_uv[simplices[:, k]] for k in range(3))
-    lo = np.minimum(np.minimum(a, b), c)
-    hi = np.maximum(np.maximum(a, b), c)
-    c0 = np.maximum(np.ceil(lo[:, 0]).astype(np.int64), 0)
-    c1 = np.minimum(np.floor(hi[:, 0]).astype(np.int64), cols - 1)
-    r0 = np.maximum(np.ceil(lo[:, 1]).astype(np.int64), 0)
-    r1 = np.minimum(np.floor(hi[:, 1]).astype(np.int64), rows - 1)
-    nc = np.clip(c1 - c0 + 1, 0, None)
-    nr = np.clip(r1 - r0 + 1, 0, None)
-    cnt = nc * nr
-    total = int(cnt.sum())
-    if total == 0:
-        return out
-    tri = np.repeat(np.arange(simplices.shape[0]), cnt)
-    k = np.arange(total) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-    cc = c0[tri] + k % nc[tri]
-    rr = r0[tri] + k // nc[tri]
-    v0 = b[tri] - a[tri]
-    v1 = c[tri] - a[tri]
-    v2x = cc - a[tri, 0]
-    v2y = rr - a[tri, 1]
-    den = v0[:, 0] * v1[:, 1] - v1[:, 0] * v0[:, 1]
-    good = np.abs(den) > 1e-12
-    den = np.where(good, den, 1.0)
-    wb = (v2x * v1[:, 1] - v1[:, 0] * v2y) / den
-    wc = (v0[:, 0] * v2y - v2x * v0[:, 1]) / den
-    wa = 1.0 - wb - wc
-    eps = -1e-9
-    inside = good & (wa >= eps) & (wb >= eps) & (wc >= eps)
-    vals = values[simplices[tri, 0]] * wa + values[simplices[tri, 1]] * wb
-    vals = vals + values[simplices[tri, 2]] * wc
-    out[rr[inside], cc[inside]] = vals[inside]
+    simplices = Delaunay(pts_uv).simplices.astype(np.int64)
+    _scan_triangles(
+        np.ascontiguousarray(pts_uv, dtype=np.float64),
+        np.ascontiguousarray(values, dtype=np.float64),
+        simplices,
+        out,
+    )
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _scan_triangles(
+    pts: FloatArray, values: FloatArray, simplices: NDArray[np.int64], out: FloatArray
+) -> None:
+    """Linear interpolation inside every triangle at the cell centres of its bounding box."""
+    rows, cols = out.shape
+    for t in range(simplices.shape[0]):
+        ia, ib, ic = simplices[t, 0], simplices[t, 1], simplices[t, 2]
+        ax, ay = pts[ia, 0], pts[ia, 1]
+        bx, by = pts[ib, 0], pts[ib, 1]
+        cx, cy = pts[ic, 0], pts[ic, 1]
+        v0x, v0y = bx - ax, by - ay
+        v1x, v1y = cx - ax, cy - ay
+        den = v0x * v1y - v1x * v0y
+        if abs(den) <= 1e-12:
+            continue
+        c0 = max(math.ceil(min(ax, bx, cx)), 0)
+        c1 = min(math.floor(max(ax, bx, cx)), cols - 1)
+        r0 = max(math.ceil(min(ay, by, cy)), 0)
+        r1 = min(math.floor(max(ay, by, cy)), rows - 1)
+        for r in range(r0, r1 + 1):
+            for c in range(c0, c1 + 1):
+                v2x, v2y = c - ax, r - ay
+                wb = (v2x * v1y - v1x * v2y) / den
+                wc = (v0x * v2y - v2x * v0y) / den
+                wa = 1.0 - wb - wc
+                if wa >= -1e-9 and wb >= -1e-9 and wc >= -1e-9:
+                    out[r, c] = values[ia] * wa + values[ib] * wb + values[ic] * wc
 
 
 def bilinear(grid: GridSpec, surface: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:

@@ -27,6 +27,9 @@ from lidar.grid import (
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
+#: points per block of the per-point steps (bounded temporaries on large clouds)
+_BLOCK = 1 << 20
+
 
 # --------------------------------------------------------------------------- morphology
 def _shift_min(a: FloatArray, cross: bool, fn: np.ufunc) -> FloatArray:
@@ -164,13 +167,17 @@ def smrf(
     ground = np.zeros(n, dtype=bool)
     if cand.sum() < 3:
         return ground
-    xs, ys, zs = x[cand], y[cand], z[cand]
+    idx = np.flatnonzero(cand)
+    xs, ys, zs = x[idx], y[idx], z[idx]
     gs = smrf_surface(xs, ys, zs, p)
-    ez = bilinear(gs.grid, gs.surface, xs, ys)
     slope = slope_rise_run(gs.surface, p.cell)
-    r, c = gs.grid.index(xs, ys)
-    thr = p.threshold + p.scalar * slope[r, c]
-    ground[np.flatnonzero(cand)] = np.abs(zs - ez) <= thr
+    # block by block: the interpolation's temporaries stay bounded whatever the cloud's size
+    for lo in range(0, idx.size, _BLOCK):
+        bx, by, bz = xs[lo : lo + _BLOCK], ys[lo : lo + _BLOCK], zs[lo : lo + _BLOCK]
+        ez = bilinear(gs.grid, gs.surface, bx, by)
+        r, c = gs.grid.index(bx, by)
+        thr = p.threshold + p.scalar * slope[r, c]
+        ground[idx[lo : lo + _BLOCK]] = np.abs(bz - ez) <= thr
     return ground
 
 

@@ -14,6 +14,7 @@ import math
 import os
 import struct
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -355,15 +356,43 @@ def read_cloud(
     Raises :class:`CorruptFileError` for an empty, damaged or truncated file and
     :class:`UnknownCRSError` for a CRS that cannot be read or does not fit the data.
     """
-    chunks = list(iter_chunks(path, crs=crs, chunk_size=chunk_size, check_crs=check_crs))
-    if not chunks:
+    with _open(path) as reader:
+        total = int(reader.header.point_count)
+    out: PointCloud | None = None
+    filled = 0
+    for chunk in iter_chunks(path, crs=crs, chunk_size=chunk_size, check_crs=check_crs):
+        m = len(chunk)
+        if out is None:
+            if m >= total:  # one chunk: no copy
+                out = chunk
+                filled = m
+                continue
+            # the arrays of the whole cloud once, filled chunk by chunk (no list + concatenate,
+            # which would hold the cloud twice)
+            out = replace(
+                chunk,
+                x=np.empty(total),
+                y=np.empty(total),
+                z=np.empty(total),
+                dims={k: np.empty(total, dtype=v.dtype) for k, v in chunk.dims.items()},
+            )
+        if filled + m > total:  # more points than the header says: keep them all
+            rest = list(iter_chunks(path, crs=crs, chunk_size=chunk_size, check_crs=False))
+            return concat(rest)
+        out.x[filled : filled + m] = chunk.x
+        out.y[filled : filled + m] = chunk.y
+        out.z[filled : filled + m] = chunk.z
+        for k, v in chunk.dims.items():
+            out.dims[k][filled : filled + m] = v
+        filled += m
+    if out is None:
         with _open(path) as reader:
             header = reader.header
             c = resolve_crs(header, str(path), crs)
             meta = _meta(header, str(path), c)
         z = np.zeros(0)
         return PointCloud(x=z, y=z.copy(), z=z.copy(), dims={}, **meta)
-    return concat(chunks) if len(chunks) > 1 else chunks[0]
+    return out.select(slice(0, filled)) if filled < len(out) else out
 
 
 def read_copc(
@@ -492,7 +521,11 @@ def _header_for(cloud: PointCloud, scale: float | None) -> laspy.LasHeader:
 
 
 def write_cloud(
-    cloud: PointCloud, path: str | os.PathLike[str], *, scale: float | None = None
+    cloud: PointCloud,
+    path: str | os.PathLike[str],
+    *,
+    scale: float | None = None,
+    chunk_size: int = DEFAULT_CHUNK,
 ) -> Path:
     """Write ``cloud`` to LAS or LAZ (by extension) atomically, with scales, offsets and CRS VLR.
 
@@ -501,14 +534,7 @@ def write_cloud(
     """
     target = check_output_path(path, suffixes=(".las", ".laz"))
     header = _header_for(cloud, scale)
-    record = laspy.ScaleAwarePointRecord.zeros(len(cloud), header=header)
-    record.x = cloud.x
-    record.y = cloud.y
-    record.z = cloud.z
     names = set(header.point_format.dimension_names)
-    for k, v in cloud.dims.items():
-        if k in names:
-            record[k] = v
     compressed = target.suffix.lower() == ".laz"
     with (
         atomic_output(target) as tmp,
@@ -516,5 +542,15 @@ def write_cloud(
         las_write_errors(target),
         laspy.open(str(tmp), mode="w", header=header, do_compress=compressed) as writer,
     ):
-        writer.write_points(record)
+        # chunk by chunk: the packed records of the whole cloud are never held at once
+        for lo in range(0, max(len(cloud), 1), chunk_size):
+            part = cloud.select(slice(lo, lo + chunk_size))
+            record = laspy.ScaleAwarePointRecord.zeros(len(part), header=header)
+            record.x = part.x
+            record.y = part.y
+            record.z = part.z
+            for k, v in part.dims.items():
+                if k in names:
+                    record[k] = v
+            writer.write_points(record)
     return target

@@ -253,7 +253,7 @@ def _rebase(pipe: Pipeline, base: Path) -> Pipeline:
     return Pipeline(tuple(out))
 
 
-def _write(cloud: PointCloud, stage: Stage) -> dict[str, Any]:
+def _write(cloud: PointCloud, stage: Stage, cache: dict[Any, Any] | None = None) -> dict[str, Any]:
     o = stage.options
     if stage.type == "writers.las":
         write_cloud(cloud, o.filename, scale=o.scale)
@@ -269,6 +269,7 @@ def _write(cloud: PointCloud, stage: Stage) -> dict[str, Any]:
         method=o.method,
         interval=o.interval,
         memory_mb=o.memory_mb,
+        cache=cache,
     )
     res["stage"] = stage.type
     return res
@@ -304,23 +305,48 @@ def run(pipe: Pipeline, *, stream: bool | None = None) -> RunReport:
     return reports[-1] if reports else RunReport()
 
 
+def _peak_rss_mb() -> float:
+    """The process's peak resident memory so far, in MiB (Linux's VmHWM, which unlike
+    ``ru_maxrss`` does not include a parent's peak inherited at fork time)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def _timing(stage: str, points: int, seconds: float) -> dict[str, Any]:
+    return {
+        "stage": stage,
+        "points": points,
+        "seconds": seconds,
+        "points_per_s": points / seconds if seconds > 0 else None,
+        "peak_rss_mb": round(_peak_rss_mb(), 1),
+    }
+
+
 def _run_memory(pipe: Pipeline) -> Iterator[RunReport]:
     reader = pipe.stages[0].options
     rep = RunReport()
     t = time.perf_counter()
     cloud = read_cloud(reader.filename, crs=reader.spatialreference, chunk_size=reader.chunk_size)
     rep.points_in = len(cloud)
-    rep.stages.append(
-        {"stage": "readers.las", "points": len(cloud), "seconds": time.perf_counter() - t}
-    )
+    rep.stages.append(_timing("readers.las", len(cloud), time.perf_counter() - t))
     rep.points_out = len(cloud)
     yield rep
+    cache: dict[Any, Any] = {}  # surfaces shared by the writers of one cloud (DTM -> CHM)
     for st in pipe.stages[1:]:
         t = time.perf_counter()
         spec = STAGES[st.type]
         if spec.kind == "writer":
-            rep.outputs.append(_write(cloud, st))
+            rep.outputs.append(_write(cloud, st, cache))
         else:
+            cache.clear()  # a filter makes a new cloud: its surfaces are new too
             assert spec.apply is not None
             try:
                 cloud = spec.apply(cloud, st.options)
@@ -328,9 +354,7 @@ def _run_memory(pipe: Pipeline) -> Iterator[RunReport]:
                 if exc.where is None:  # a stage's error (a grid too large): name the input
                     exc.where = reader.filename
                 raise
-        rep.stages.append(
-            {"stage": st.type, "points": len(cloud), "seconds": time.perf_counter() - t}
-        )
+        rep.stages.append(_timing(st.type, len(cloud), time.perf_counter() - t))
         rep.points_out = len(cloud)
         yield rep
 

@@ -69,15 +69,41 @@ def _first(cloud: PointCloud) -> np.ndarray:
     return np.asarray((cloud.dim("return_number", 1) <= 1) & (cloud.classification != NOISE))
 
 
-def product(cloud: PointCloud, name: str, grid: GridSpec, *, method: str = "tin") -> FloatArray:
-    """Compute one raster product (heights in the CRS's vertical unit) on ``grid``."""
+def product(
+    cloud: PointCloud,
+    name: str,
+    grid: GridSpec,
+    *,
+    method: str = "tin",
+    cache: dict[Any, FloatArray] | None = None,
+) -> FloatArray:
+    """Compute one raster product (heights in the CRS's vertical unit) on ``grid``.
+
+    ``cache`` (a dict owned by one pipeline run over one cloud) keeps every surface computed,
+    so a CHM after a DTM and a DSM on the same grid reuses both instead of recomputing them.
+    """
+    key = (name, grid, method)
+    if cache is not None and key in cache:
+        return cache[key]
+    out = _product(cloud, name, grid, method, cache)
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
+def _product(
+    cloud: PointCloud, name: str, grid: GridSpec, method: str, cache: dict[Any, FloatArray] | None
+) -> FloatArray:
     x, y, z = cloud.x, cloud.y, cloud.z
     if name == "dtm":
         return raster.dtm(grid, x, y, z, ground_mask(cloud), method=method)
     if name == "dsm":
         return raster.dsm(grid, x, y, z, _first(cloud))
     if name == "chm":
-        return raster.chm(product(cloud, "dsm", grid), product(cloud, "dtm", grid, method=method))
+        return raster.chm(
+            product(cloud, "dsm", grid, cache=cache),
+            product(cloud, "dtm", grid, method=method, cache=cache),
+        )
     if name == "intensity":
         keep = cloud.classification != NOISE
         return raster.intensity(grid, x[keep], y[keep], cloud.dim("intensity", 0)[keep])
@@ -85,7 +111,7 @@ def product(cloud: PointCloud, name: str, grid: GridSpec, *, method: str = "tin"
         area_m2 = (grid.res * cloud.xy_unit_m) ** 2
         return raster.density(grid, x, y, area_m2)
     if name == "hillshade":
-        d = product(cloud, "dtm", grid, method=method)
+        d = product(cloud, "dtm", grid, method=method, cache=cache)
         return raster.hillshade(d, grid.res, z_factor=cloud.z_unit_m / cloud.xy_unit_m)
     raise BadInputError(_("unknown product {p!r}").format(p=name))
 
@@ -99,10 +125,12 @@ def write_product(
     method: str = "tin",
     interval: float = 1.0,
     memory_mb: float | None = None,
+    cache: dict[Any, FloatArray] | None = None,
 ) -> dict[str, Any]:
     """Compute and write a product: a COG, or GeoJSON for ``contours`` (``interval`` in metres).
 
-    ``memory_mb`` is the memory budget for the grid (default: :func:`lidar.grid.memory_budget`).
+    ``memory_mb`` is the memory budget for the grid (default: :func:`lidar.grid.memory_budget`);
+    ``cache`` shares surfaces between the products of one cloud (see :func:`product`).
     """
     t0 = time.perf_counter()
     suffixes = (".geojson", ".json") if name == "contours" else (".tif", ".tiff")
@@ -112,7 +140,7 @@ def write_product(
         cloud, resolution_m, budget_bytes=memory_budget(memory_mb), bytes_per_cell=per_cell
     )
     if name == "contours":
-        d = product(cloud, "dtm", grid, method=method)
+        d = product(cloud, "dtm", grid, method=method, cache=cache)
         fc = raster.contours(grid, d, interval / cloud.z_unit_m)
         raster.write_contours(fc, path, cloud.crs)
         return {
@@ -121,7 +149,7 @@ def write_product(
             "features": len(fc["features"]),
             "seconds": time.perf_counter() - t0,
         }
-    a = product(cloud, name, grid, method=method)
+    a = product(cloud, name, grid, method=method, cache=cache)
     dtype = "uint8" if name == "hillshade" else "float32"
     nodata = 0.0 if name == "hillshade" else raster.NODATA
     if name == "hillshade":
@@ -174,9 +202,12 @@ def demo_products(
     }
     stem = Path(input_laz).stem
     warn_if_no_crs(cloud, out / f"{stem}_*.tif")
+    cache: dict[Any, FloatArray] = {}
     for name in ("dtm", "dsm", "chm", "hillshade"):
         path = out / f"{stem}_{name}.tif"
-        write_product(cloud, name, path, resolution_m=resolution_m, memory_mb=memory_mb)
+        write_product(
+            cloud, name, path, resolution_m=resolution_m, memory_mb=memory_mb, cache=cache
+        )
         result[name] = str(path)
     result["seconds"] = time.perf_counter() - t0
     return result

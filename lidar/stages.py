@@ -234,10 +234,11 @@ def _set_ground(cloud: PointCloud, ground: np.ndarray) -> PointCloud:
 
 
 def apply_outlier(cloud: PointCloud, o: OutlierOptions) -> PointCloud:
-    xyz = np.column_stack([cloud.x, cloud.y, z_in_xy_units(cloud)])
     if o.method == "statistical":
-        out = filters.statistical_outliers(xyz, k=o.mean_k, multiplier=o.multiplier)
+        cols = (cloud.x, cloud.y, z_in_xy_units(cloud))
+        out = filters.statistical_outliers(cols, k=o.mean_k, multiplier=o.multiplier)
     else:
+        xyz = np.column_stack([cloud.x, cloud.y, z_in_xy_units(cloud)])
         out = filters.radius_outliers(xyz, radius=o.radius / cloud.xy_unit_m, min_k=o.min_k)
     return cloud.with_dims(classification=filters.mark_noise(cloud.classification, out))
 

@@ -8,12 +8,17 @@ pkgs=(
   libxkbcommon-x11-0 libxcb1 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 libxcb-randr0
   libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xfixes0 libxcb-xkb1 libx11-xcb1
   libxrender1 libxi6 xvfb xauth fonts-dejavu-core
+  chromium chromium-driver  # web portal tests: headless browser driven by Selenium
 )
 
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
+
+# the web portal's front-end libraries (Leaflet) come from the npm registry: Debian's nodejs and
+# npm unless a Node.js with npm is already installed (e.g. NodeSource's, which bundles npm)
+command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 
 if [ ${#missing[@]} -eq 0 ]; then
   exit 0

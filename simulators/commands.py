@@ -113,6 +113,9 @@ def handle_command(server: VehicleServer, link: Link, msg: Any) -> None:
         lat, lon, alt = _position(server, msg)
         change = bool(int(p[1]) & mav.MAV_DO_REPOSITION_FLAGS_CHANGE_MODE)
         result = vm.reposition(lat, lon, alt, p[0] if not math.isnan(p[0]) else -1.0, change)
+    elif cmd == mav.MAV_CMD_DO_SET_ROI_LOCATION:  # QGC "ROI at location"; a training sighting
+        lat, lon, alt = _position(server, msg)
+        vm.roi_reports.append((vm.t_s, float(lat), float(lon), float(alt)))
     elif cmd == mav.MAV_CMD_DO_CHANGE_SPEED:
         result = vm.change_speed(p[1])
     elif cmd == mav.MAV_CMD_DO_SET_HOME:

@@ -9,6 +9,12 @@ Schedule format (JSON or YAML)::
       - {at_s: 90, vehicle: 2, type: battery_drop, drop_pct: 40}
 
 The whole schedule is validated before the fleet starts; an error names the entry and field.
+
+Training exercises (``dronekit-plzen train``) also trigger faults on events instead of a time:
+exactly one of ``at_s``, ``at_waypoint`` (mission item N reached), ``battery_below_pct``,
+``distance_from_home_m`` (beyond D metres) or ``airborne_s`` (S seconds after take-off), plus
+an optional ``id`` that scoring rules refer to. :class:`TriggeredFault` holds one; the
+:mod:`simulators.scenario` driver fires it, once, on the simulator's own clock.
 """
 
 from __future__ import annotations
@@ -74,7 +80,43 @@ class Reboot:
     """Power cycle: silent for 2 s, disarmed, GPS re-acquires; parameters and mission kept."""
 
 
-Fault = GpsLoss | BatteryDrop | WindGust | SteadyWind | LinkFault | Reboot
+@dataclass(frozen=True)
+class LowBattery:
+    """The pack's charge falls to ``remaining_pct`` at once (a failing cell, a cold pack)."""
+
+    remaining_pct: float = 25.0
+
+    def apply(self, vm: Any) -> None:
+        bat = vm.battery
+        used = bat.consumed_mah / bat.capacity_mah
+        bat.soc_offset = max(0.0, 1.0 - used - self.remaining_pct / 100.0)
+
+
+#: the sensors a :class:`SensorFailure` can hit, and what the firmware says when it does
+SENSOR_TEXTS = {
+    "gps": "GPS 1: failed",
+    "compass": "Compass 0 inconsistent: check calibration",
+    "baro": "Baro 0: unhealthy",
+}
+
+
+@dataclass(frozen=True)
+class SensorFailure:
+    """A sensor fails for ``duration_s``: ``gps`` loses the fix (as :class:`GpsLoss`);
+    ``compass`` and ``baro`` raise the firmware's critical warning (no physics behind them)."""
+
+    sensor: str = "gps"
+    duration_s: float = math.inf
+
+    def apply(self, vm: Any) -> None:
+        vm.text(SENSOR_TEXTS[self.sensor], 2)
+        if self.sensor == "gps":
+            vm.gps.lost_until_s = vm.t_s + self.duration_s
+
+
+Fault = (
+    GpsLoss | BatteryDrop | WindGust | SteadyWind | LinkFault | Reboot | LowBattery | SensorFailure
+)
 
 FAULT_TYPES: dict[str, type] = {
     "gps_loss": GpsLoss,
@@ -84,7 +126,13 @@ FAULT_TYPES: dict[str, type] = {
     "link": LinkFault,
     "packet_loss": LinkFault,
     "reboot": Reboot,
+    "low_battery": LowBattery,
+    "sensor_failure": SensorFailure,
 }
+
+#: event triggers of training exercises (one per fault; ``at_s`` is the time trigger)
+TRIGGERS = ("at_s", "at_waypoint", "battery_below_pct", "distance_from_home_m", "airborne_s")
+_NOT_FAULT_FIELDS = {"type", "vehicle", "id", *TRIGGERS}
 
 
 @dataclass(frozen=True)
@@ -109,7 +157,7 @@ def parse_fault(entry: dict[str, Any], where: str) -> Any:
     allowed = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
     for key, value in entry.items():
-        if key in ("type", "at_s", "vehicle"):
+        if key in _NOT_FAULT_FIELDS:
             continue
         if key not in allowed:
             raise BadInputError(
@@ -121,6 +169,13 @@ def parse_fault(entry: dict[str, Any], where: str) -> Any:
                 raise BadInputError(f"{where}: link must be all, api, gcs or tcp, got {value!r}")
             kwargs[key] = value
             continue
+        if key == "sensor":
+            if value not in SENSOR_TEXTS:
+                raise BadInputError(
+                    f"{where}: sensor must be one of {', '.join(SENSOR_TEXTS)}, got {value!r}"
+                )
+            kwargs[key] = value
+            continue
         try:
             num = float(value)
         except (TypeError, ValueError):
@@ -129,6 +184,8 @@ def parse_fault(entry: dict[str, Any], where: str) -> Any:
             raise BadInputError(f"{where}: field {key!r} must be ≥ 0, got {value!r}")
         if key in ("loss", "duplicate", "corrupt") and num > 1:
             raise BadInputError(f"{where}: field {key!r} is a probability in [0, 1], got {value!r}")
+        if key == "remaining_pct" and num > 100:
+            raise BadInputError(f"{where}: field {key!r} is a percentage 0..100, got {value!r}")
         kwargs[key] = num
     return cls(**kwargs)
 
@@ -143,6 +200,12 @@ def parse_schedule(data: Any, n_vehicles: int | None = None) -> list[ScheduledFa
         where = f"fault schedule entry {i + 1}"
         if not isinstance(e, dict):
             raise BadInputError(f"{where}: must be a mapping")
+        events = [k for k in TRIGGERS[1:] if k in e]
+        if events:
+            raise BadInputError(
+                f"{where}: {events[0]} is an event trigger: only training exercises "
+                "(dronekit-plzen train) take those; a schedule takes at_s"
+            )
         fault = parse_fault(e, where)
         try:
             at_s = float(e.get("at_s", 0.0))
@@ -184,3 +247,67 @@ def load_schedule(path: str | Path, n_vehicles: int | None = None) -> list[Sched
         return parse_schedule(data, n_vehicles)
     except BadInputError as exc:
         raise BadInputError(f"{p}: {exc}") from None
+
+
+@dataclass(frozen=True)
+class Trigger:
+    """When a training fault fires: ``kind`` is one of :data:`TRIGGERS`, ``value`` its threshold."""
+
+    kind: str
+    value: float
+
+    def describe(self) -> str:
+        unit = {
+            "at_s": " s",
+            "battery_below_pct": " %",
+            "distance_from_home_m": " m",
+            "airborne_s": " s",
+        }
+        return f"{self.kind}={self.value:g}{unit.get(self.kind, '')}"
+
+
+@dataclass(frozen=True)
+class TriggeredFault:
+    """A training fault: ``fault`` on ``vehicle`` (None: every vehicle) when ``trigger`` holds."""
+
+    id: str
+    trigger: Trigger
+    vehicle: int | None
+    fault: Any
+
+
+def parse_triggered(entries: Any, n_vehicles: int, where: str) -> list[TriggeredFault]:
+    """Validate an exercise's fault list (time or event triggers, unique ids), in file order."""
+    if not isinstance(entries, list):
+        raise BadInputError(f"{where}: expected a list of faults")
+    out: list[TriggeredFault] = []
+    seen: set[str] = set()
+    for i, e in enumerate(entries):
+        at = f"{where}[{i + 1}]"
+        if not isinstance(e, dict):
+            raise BadInputError(f"{at}: a fault must be a mapping")
+        fault = parse_fault(e, at)
+        kinds = [k for k in TRIGGERS if k in e]
+        if len(kinds) != 1:
+            raise BadInputError(
+                f"{at}: give exactly one trigger of {', '.join(TRIGGERS)}"
+                + (f" (got {', '.join(kinds)})" if kinds else "")
+            )
+        raw = e[kinds[0]]
+        try:
+            value = float(raw)
+        except (TypeError, ValueError):
+            raise BadInputError(f"{at}: {kinds[0]} must be a number, got {raw!r}") from None
+        if value < 0 or math.isnan(value) or math.isinf(value):
+            raise BadInputError(f"{at}: {kinds[0]} must be ≥ 0, got {raw!r}")
+        veh = e.get("vehicle")
+        if veh is not None and (
+            isinstance(veh, bool) or not isinstance(veh, int) or not 0 <= veh < n_vehicles
+        ):
+            raise BadInputError(f"{at}: vehicle must be an index 0..{n_vehicles - 1}, got {veh!r}")
+        fid = str(e.get("id", f"fault{i + 1}"))
+        if fid in seen:
+            raise BadInputError(f"{at}: duplicate fault id {fid!r}")
+        seen.add(fid)
+        out.append(TriggeredFault(fid, Trigger(kinds[0], value), veh, fault))
+    return out

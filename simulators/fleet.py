@@ -141,6 +141,8 @@ class SimVehicle:
                     )
         elif isinstance(fault, Reboot):
             vm.reboot()
+        elif callable(getattr(fault, "apply", None)):  # LowBattery, SensorFailure
+            fault.apply(vm)
         else:
             raise BadInputError(f"unknown fault {fault!r}")
 
@@ -212,6 +214,9 @@ class SimFleet:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.steps = 0
+        #: called on the scheduler thread after every step (training triggers, see
+        #: simulators.scenario); deterministic because they run on the simulated clock
+        self.step_hooks: list[Callable[[SimFleet], None]] = []
         self.wall_started = 0.0
         self._wake_r, self._wake_w = (None, None)  # type: tuple[Any, Any]
 
@@ -422,6 +427,8 @@ class SimFleet:
             for ep, _link in v.endpoints:
                 ep.sim_t_s = v.model.t_s
             v.server.tick()
+        for hook in self.step_hooks:
+            hook(self)
         self.steps += 1
 
     def _publish(self) -> None:

@@ -114,6 +114,8 @@ class VehicleModel:
         self.capture_next_s = 0.0
         self.images = 0
         self.signing_enabled = False
+        #: DO_SET_ROI_LOCATION targets received: (sim time s, lat deg, lon deg, alt m AMSL)
+        self.roi_reports: list[tuple[float, float, float, float]] = []
 
     # ------------------------------------------------------------------ helpers
     def p(self, name: str) -> float:

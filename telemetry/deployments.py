@@ -315,3 +315,35 @@ def _refresh_times(store: Store, deployment_id: int) -> None:
         store.conn.execute(
             "UPDATE deployments SET first_takeoff_at = ? WHERE id = ?", (first, deployment_id)
         )
+
+
+def record_sighting(
+    store: Store,
+    deployment_id: int,
+    lat_deg: float,
+    lon_deg: float,
+    *,
+    vehicle_sysid: int | None = None,
+    note: str | None = None,
+    at: str | datetime | None = None,
+) -> int:
+    """Record a confirmed sighting (e.g. a person found) at a position; returns its id."""
+    if not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180):
+        raise BadInputError(_("coordinates out of range") + f": {lat_deg}, {lon_deg}")
+    when = parse_time(at, "at") or utc_now_iso()
+    with store.transaction():
+        get_deployment(store, deployment_id)
+        cur = store.conn.execute(
+            "INSERT INTO deployment_sightings (deployment_id, lat_deg, lon_deg, vehicle_sysid, "
+            "note, at) VALUES (?, ?, ?, ?, ?, ?)",
+            (int(deployment_id), lat_deg, lon_deg, vehicle_sysid, note, when),
+        )
+        return int(cur.lastrowid or 0)
+
+
+def list_sightings(store: Store, deployment_id: int) -> list[dict[str, Any]]:
+    """The sightings recorded for a deployment, oldest first."""
+    return store.query(
+        "SELECT * FROM deployment_sightings WHERE deployment_id = ? ORDER BY at, id",
+        (int(deployment_id),),
+    )

@@ -149,6 +149,80 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX idx_deployments_requested ON deployments(requested_at);
         """,
     ),
+    Migration(
+        3,
+        "web portal: mission requests, portal users, audit log (telemetry/requests.py)",
+        """
+        CREATE TABLE web_users (
+            id INTEGER PRIMARY KEY,
+            username TEXT NOT NULL UNIQUE,
+            password_hash TEXT NOT NULL,       -- argon2id
+            role TEXT NOT NULL,                -- requester, pilot, admin
+            organisation TEXT,                 -- requesters: HZS, PCR, ZZS, KRIZ
+            active INTEGER NOT NULL DEFAULT 1,
+            created_at TEXT NOT NULL
+        );
+        CREATE TABLE mission_requests (
+            id INTEGER PRIMARY KEY,
+            organisation TEXT NOT NULL,
+            category TEXT NOT NULL,
+            urgency TEXT NOT NULL,             -- immediate, urgent, routine
+            status TEXT NOT NULL,              -- requested, refused, cancelled before a deployment
+            location TEXT NOT NULL,
+            lat_deg REAL NOT NULL,             -- the point, or the area's centre
+            lon_deg REAL NOT NULL,
+            area_geojson TEXT,                 -- Polygon in lon/lat, NULL for a point
+            subject_category TEXT,             -- SAR: the missing person
+            subject_description TEXT,
+            lkp_lat_deg REAL,
+            lkp_lon_deg REAL,
+            lkp_time TEXT,
+            contact_name TEXT NOT NULL,
+            contact_phone TEXT NOT NULL,
+            notes TEXT,
+            requested_by INTEGER REFERENCES web_users(id),
+            deployment_id INTEGER REFERENCES deployments(id),
+            assigned_pilot TEXT,
+            drones TEXT,                       -- JSON list of vehicle names
+            answer TEXT,                       -- the reason of a refusal or cancellation
+            poa_geojson TEXT,                  -- probability-of-area cells (FeatureCollection)
+            searched_share REAL,               -- 0..1 of the POA searched
+            orthophoto_path TEXT,
+            seen_at TEXT,                      -- when a pilot's GUI first showed it
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        );
+        CREATE INDEX idx_requests_org ON mission_requests(organisation, created_at);
+        CREATE INDEX idx_requests_deployment ON mission_requests(deployment_id);
+        CREATE TABLE audit_log (
+            id INTEGER PRIMARY KEY,
+            at TEXT NOT NULL,
+            actor TEXT NOT NULL,               -- portal user name, or 'gui:<login>'
+            role TEXT,
+            action TEXT NOT NULL,
+            request_id INTEGER,
+            detail TEXT                        -- JSON
+        );
+        CREATE INDEX idx_audit_request ON audit_log(request_id, at);
+        """,
+    ),
+    Migration(
+        4,
+        "sightings recorded to a deployment (GUI: guided go-to a confirmed sighting)",
+        """
+        CREATE TABLE IF NOT EXISTS deployment_sightings (
+            id INTEGER PRIMARY KEY,
+            deployment_id INTEGER NOT NULL REFERENCES deployments(id),
+            lat_deg REAL NOT NULL,
+            lon_deg REAL NOT NULL,
+            vehicle_sysid INTEGER,
+            note TEXT,
+            at TEXT NOT NULL
+        );
+        CREATE INDEX IF NOT EXISTS idx_sightings_deployment
+            ON deployment_sightings(deployment_id, at);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

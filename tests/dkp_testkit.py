@@ -3,6 +3,7 @@ this folder on ``sys.path``). Real files only: GeoTIFF DEMs written with rasteri
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from pathlib import Path
 
@@ -58,3 +59,10 @@ def write_geotiff(
     ) as ds:
         ds.write(data, 1)
     return path
+
+
+def sigint_as_at_a_terminal() -> None:
+    """``preexec_fn`` for a child that a test interrupts with SIGINT: pytest-xdist's workers
+    ignore SIGINT and an ignored signal stays ignored across exec, so the child would never see
+    the Ctrl-C a pilot's terminal sends; restore the default disposition first."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

@@ -39,9 +39,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "deployments": ("telemetry.cli", "deployments", "Register and manage IZS deployments."),
     "report": ("telemetry.cli", "report", "Reports: the IZS deployment indicator, exports."),
     "lidar": ("lidar.cli", "lidar", "Process LiDAR point clouds into DTM, DSM, CHM."),
+    "photo": ("photo.cli", "photo", "Photogrammetry: orthophoto, DSM, cloud from photos."),
     "basemap": ("dronekit_plzen.basemap.cli", "basemap", "Basemap tiles: sources, offline packs."),
     "gui": ("gui.cli", "gui", "Open the desktop planning and flight application."),
     "demo": ("dronekit_plzen.demo.cli", "demo", "Run the end-to-end demonstration."),
+    "train": ("dronekit_plzen.training.cli", "train", "Scored simulator exercises for students."),
     "serve": ("dronekit_plzen.web.cli", "serve", "Start the crisis staff web portal."),
     "web": ("dronekit_plzen.web.cli", "web", "Web portal: start it, manage its accounts."),
 }

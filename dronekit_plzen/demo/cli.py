@@ -1,4 +1,5 @@
-"""``dronekit-plzen demo``: the SAR deployment end to end; ``demo lidar``: the LiDAR products."""
+"""``dronekit-plzen demo``: the SAR deployment end to end; ``demo lidar``: the LiDAR products;
+``demo photo``: the photogrammetry products."""
 
 from __future__ import annotations
 
@@ -121,3 +122,41 @@ def demo_lidar(out_dir: Path, input_path: Path | None, resolution_m: float, as_j
     )
     for k in ("dtm", "dsm", "chm", "hillshade"):
         click.echo(f"{k}: {res[k]}")
+
+
+@demo.command(name="photo")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=Path("demo-output") / "photo",
+    show_default=True,
+)
+@click.option(
+    "--images",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Folder of photos (default: 20 photos of the Toledo sample beside the clone).",
+)
+@click.option("--all", "all_photos", is_flag=True, help="All 57 Toledo photos (slower).")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def demo_photo(out_dir: Path, images: Path | None, all_photos: bool, as_json: bool) -> None:
+    """Orthophoto, DSM, point cloud and report from drone photos (pycolmap on the CPU)."""
+    from dronekit_plzen.demo.photo_demo import run_photo_demo
+    from photo.cli import RichProgress
+
+    rep = run_photo_demo(out_dir, images, all_photos, RichProgress())
+    if as_json:
+        echo_json(rep)
+        return
+    info(
+        _("{reg}/{n} photos registered, {err:.2f} px, GSD {gsd:.1f} cm").format(
+            reg=rep["images_registered"],
+            n=rep["images_total"],
+            err=rep["mean_reprojection_error_px"],
+            gsd=rep["gsd_cm"],
+        )
+    )
+    for k, v in rep["outputs"].items():
+        click.echo(f"{k}: {v}")
+    info(_("Open {path} in a browser to see the report.").format(path=out_dir / "report.html"))

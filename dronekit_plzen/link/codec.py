@@ -57,13 +57,13 @@ HEADER_LEN_V1 = 6
 HEADER_LEN_V2 = 10
 
 
-def _merged_types() -> dict[int, type]:
+def _merged_types() -> dict[int, Any]:
     """Message id -> generated class over common, development and ardupilotmega.
 
     The three agree on every shared id (same CRC extra); ardupilotmega's class wins, then
     development's, so a message keeps the class the rest of the toolkit already knows.
     """
-    out: dict[int, type] = {}
+    out: dict[int, Any] = {}
     for module in (_common, _development, mavlink2):
         if module is not None:
             out.update(module.mavlink_map)
@@ -71,7 +71,7 @@ def _merged_types() -> dict[int, type]:
 
 
 #: every message id this codec decodes, with its pymavlink class
-MESSAGE_TYPES: dict[int, type] = _merged_types()
+MESSAGE_TYPES: dict[int, Any] = _merged_types()
 
 
 class _Plan(NamedTuple):
@@ -114,12 +114,18 @@ _PLANS: dict[int, _Plan] = {mid: _plan(cls) for mid, cls in MESSAGE_TYPES.items(
 _mcrf4xx = getattr(mavlink2, "mcrf4xx", None)
 
 
-def _crc(body: bytes, crc_extra: bytes) -> int:
-    if _mcrf4xx is not None:
-        return int(_mcrf4xx(crc_extra, _mcrf4xx(body, 0xFFFF)))
+def _crc_slow(body: bytes | bytearray, crc_extra: bytes) -> int:
     c = mavlink2.x25crc(body)
     c.accumulate(crc_extra)
     return int(c.crc)
+
+
+def _crc_fast(body: bytes | bytearray, crc_extra: bytes) -> int:
+    return int(_mcrf4xx(crc_extra, _mcrf4xx(body, 0xFFFF)))  # type: ignore[misc]
+
+
+#: CRC-16/MCRF4XX of ``body`` then ``crc_extra`` (pymavlink's C implementation when present)
+_crc = _crc_fast if _mcrf4xx is not None else _crc_slow
 
 
 @dataclass
@@ -134,6 +140,28 @@ class CodecStats:
     bad_signatures: int = 0
     unsigned_rejected: int = 0
     frames_out: int = 0
+
+
+class Frame(NamedTuple):
+    """A frame whose CRC (and, when a key applies, signature and freshness) checked out.
+
+    ``raw`` is the whole frame; its payload is ``raw[header_len:payload_end]`` (MAVLink 2 cuts
+    trailing zero bytes: pad it to the message's size before unpacking).
+    """
+
+    msgid: int
+    src: int
+    comp: int
+    raw: bytes
+    header_len: int
+    payload_end: int
+    #: signed, and the signature checked against our key
+    verified: bool
+
+    @property
+    def seq(self) -> int:
+        """The sender's packet sequence number."""
+        return self.raw[4] if self.header_len == HEADER_LEN_V2 else self.raw[2]
 
 
 class Codec:
@@ -191,38 +219,72 @@ class Codec:
         With ``datagram=True`` (UDP) a frame cut at the end of the datagram is dropped and
         counted instead of being joined with the next datagram.
         """
-        self.stats.bytes_in += len(data)
-        buf = self._buf
-        buf.extend(data)
         out: list[Any] = []
+        message = self.message
+        for frame in self.frames(data, datagram=datagram):
+            msg = message(frame)
+            if msg is not None:
+                out.append(msg)
+        return out
+
+    def frames(self, data: bytes, *, datagram: bool = False) -> list[Frame]:
+        """Parse ``data`` into checked frames (CRC, signature) without decoding the payloads.
+
+        The first half of :meth:`feed`: a hot path decodes the few frames it waits for itself
+        (:mod:`dronekit_plzen.link.mission_wire`) and builds the messages of the others with
+        :meth:`message` later. A datagram is parsed where it lies, with no copy.
+        """
+        stats = self.stats
+        n = len(data)
+        stats.bytes_in += n
+        buf: bytes | bytearray
         pos = 0
+        if datagram and not self._buf:  # nothing held back: parse the datagram in place
+            if (
+                n >= 12
+                and data[0] == STX_V2
+                and not data[2] & ~IFLAG_SIGNED
+                and n == 12 + data[1] + (SIGNATURE_LEN if data[2] else 0)
+            ):  # one MAVLink 2 frame, the whole datagram: the usual case
+                first = self._check(data, 0, n)
+                if first is _REJECTED:
+                    return []
+                if first is not None:
+                    return [first]  # type: ignore[list-item]
+                pos = 1  # not a frame after all: look for one further on
+            buf = data
+        else:
+            buf = self._buf
+            buf.extend(data)
+        out: list[Frame] = []
         n = len(buf)
         while pos < n:
             b = buf[pos]
             if b != STX_V2 and b != STX_V1:
                 nxt = _next_stx(buf, pos + 1)
-                self.stats.noise_bytes += nxt - pos
+                stats.noise_bytes += nxt - pos
                 pos = nxt
                 continue
             total = _frame_length(buf, pos)
             if total is None:  # impossible header
-                self.stats.bad_frames += 1
+                stats.bad_frames += 1
                 pos += 1
                 continue
             if total == 0 or pos + total > n:  # incomplete
                 if datagram:  # a datagram never continues in the next one: resync
-                    self.stats.bad_frames += 1
+                    stats.bad_frames += 1
                     pos += 1
                     continue
                 break
-            msg = self._decode(buf, pos, total)
-            if msg is None:
+            frame = self._check(buf, pos, total)
+            if frame is None:
                 pos += 1
                 continue
-            if msg is not _REJECTED:
-                out.append(msg)
+            if frame is not _REJECTED:
+                out.append(frame)  # type: ignore[arg-type]
             pos += total
-        del buf[:pos]
+        if buf is self._buf:
+            del self._buf[:pos]
         return out
 
     def flush(self) -> list[Any]:
@@ -231,45 +293,54 @@ class Codec:
         self._buf.clear()
         return out
 
-    def _decode(self, buf: bytearray, pos: int, total: int) -> Any:
-        """Decode one frame; None = not a frame (resync), _REJECTED = valid frame dropped."""
+    def _check(self, buf: bytes | bytearray, pos: int, total: int) -> Frame | _Rejected | None:
+        """Check one frame; None = not a frame (resync), _REJECTED = valid frame dropped."""
         if buf[pos] == STX_V2:
             hl = HEADER_LEN_V2
             msgid = buf[pos + 7] | buf[pos + 8] << 8 | buf[pos + 9] << 16
-            incompat = buf[pos + 2]
-            compat = buf[pos + 3]
-            seq, src, comp = buf[pos + 4], buf[pos + 5], buf[pos + 6]
-            sig_len = SIGNATURE_LEN if incompat & IFLAG_SIGNED else 0
+            src, comp = buf[pos + 5], buf[pos + 6]
+            sig_len = SIGNATURE_LEN if buf[pos + 2] & IFLAG_SIGNED else 0
         else:
             hl = HEADER_LEN_V1
             msgid = buf[pos + 5]
-            incompat = compat = 0
-            seq, src, comp = buf[pos + 2], buf[pos + 3], buf[pos + 4]
+            src, comp = buf[pos + 3], buf[pos + 4]
             sig_len = 0
         plan = _PLANS.get(msgid)
         if plan is None:
             self.stats.unknown_ids += 1
             return None
-        frame = bytes(buf[pos : pos + total])
+        raw = bytes(buf[pos : pos + total]) if pos or total != len(buf) else bytes(buf)
         end = total - sig_len - 2
-        if _crc(frame[1:end], plan.crc_extra) != frame[end] | frame[end + 1] << 8:
+        crc = (
+            _mcrf4xx(plan.crc_extra, _mcrf4xx(raw[1:end], 0xFFFF))
+            if _mcrf4xx is not None
+            else _crc_slow(raw[1:end], plan.crc_extra)
+        )
+        if crc != raw[end] | raw[end + 1] << 8:
             self.stats.bad_frames += 1
             return None
         verified = False
-        sk = self.keys.get(src) or self.signing
+        sk = (self.keys.get(src) if self.keys else None) or self.signing
         if sk is not None and sk.require_incoming:
             if not sig_len:
                 if msgid not in UNSIGNED_ALLOWED:
                     self.stats.unsigned_rejected += 1
                     return _REJECTED
-            elif not signature_valid(sk.key, frame) or not self.streams.accept(
-                (src, comp, frame[-SIGNATURE_LEN]), int.from_bytes(frame[-12:-6], "little")
+            elif not signature_valid(sk.key, raw) or not self.streams.accept(
+                (src, comp, raw[-SIGNATURE_LEN]), int.from_bytes(raw[-12:-6], "little")
             ):
                 self.stats.bad_signatures += 1  # forged, replayed or stale: nothing recorded
                 return _REJECTED
             else:
                 verified = True
-        payload = frame[hl:end]
+        self.stats.frames_ok += 1
+        return _tuple_new(Frame, (msgid, src, comp, raw, hl, end, verified))
+
+    def message(self, frame: Frame) -> Any:
+        """The pymavlink message of a checked frame (None if its payload does not unpack)."""
+        raw, hl, end = frame.raw, frame.header_len, frame.payload_end
+        plan = _PLANS[frame.msgid]
+        payload = raw[hl:end]
         size = plan.size
         body = payload + bytes(size - len(payload)) if len(payload) < size else payload[:size]
         try:
@@ -277,19 +348,26 @@ class Codec:
             for i in plan.strings:
                 vals[i] = vals[i].rstrip(b"\x00")
             msg = plan.cls(*vals)
-        except (struct.error, ValueError, TypeError, AttributeError):
+        except (struct.error, ValueError, TypeError, AttributeError):  # pragma: no cover
+            self.stats.frames_ok -= 1
             self.stats.bad_frames += 1
             return None
-        msg._signed = verified
-        if sig_len:
-            msg._link_id = frame[-SIGNATURE_LEN]
-        msg._msgbuf = bytearray(frame)
+        msg._signed = frame.verified
+        if end + 2 < len(raw):
+            msg._link_id = raw[-SIGNATURE_LEN]
+        msg._msgbuf = bytearray(raw)
         msg._payload = payload
-        msg._crc = frame[end] | frame[end + 1] << 8
-        msg._header = mavlink2.MAVLink_header(msgid, incompat, compat, end - hl, seq, src, comp)
-        if verified:
+        msg._crc = raw[end] | raw[end + 1] << 8
+        if hl == HEADER_LEN_V2:
+            incompat, compat, seq = raw[2], raw[3], raw[4]
+        else:
+            incompat = compat = 0
+            seq = raw[2]
+        msg._header = mavlink2.MAVLink_header(
+            frame.msgid, incompat, compat, end - hl, seq, frame.src, frame.comp
+        )
+        if frame.verified:
             msg._dkp_verified = True  # the signature was checked against our key
-        self.stats.frames_ok += 1
         return msg
 
     # ---------------------------------------------------------------- encoding
@@ -316,6 +394,10 @@ class Codec:
         return sign_frame(raw, msg.crc_extra, sk.key, link_id, table.next_timestamp())
 
 
+#: builds a NamedTuple from a tuple without its Python-level ``__new__`` (hot paths)
+_tuple_new = tuple.__new__
+
+
 class _Rejected:
     pass
 
@@ -323,7 +405,7 @@ class _Rejected:
 _REJECTED = _Rejected()
 
 
-def _next_stx(buf: bytearray, start: int) -> int:
+def _next_stx(buf: bytes | bytearray, start: int) -> int:
     a = buf.find(STX_V2, start)
     b = buf.find(STX_V1, start)
     if a < 0:
@@ -333,7 +415,7 @@ def _next_stx(buf: bytearray, start: int) -> int:
     return min(a, b)
 
 
-def _frame_length(buf: bytearray, pos: int) -> int | None:
+def _frame_length(buf: bytes | bytearray, pos: int) -> int | None:
     """Total frame length at ``pos``; 0 when the header is not complete yet, None if impossible."""
     avail = len(buf) - pos
     if buf[pos] == STX_V2:
@@ -360,6 +442,7 @@ __all__ = [
     "UNSIGNED_ALLOWED",
     "Codec",
     "CodecStats",
+    "Frame",
     "SigningKey",
     "frame_signature",
     "signing_timestamp",

@@ -3,6 +3,11 @@
 The I/O thread is the reader of the transport. For every decoded message it (1) updates
 the sender's :class:`~dronekit_plzen.link.state.VehicleState` under a short state lock, then,
 with no lock held, (2) hands the message to subscriptions (queues) and (3) calls listeners.
+The codec checks frames first (:meth:`Codec.frames <dronekit_plzen.link.codec.Codec.frames>`)
+and a message object is built only when something takes it: a message that changes no state
+and that no subscription or listener wants is only counted, and the latest of each
+:data:`~dronekit_plzen.link.state.LATEST_ONLY_MESSAGES` type (ATTITUDE at 250 Hz...) is reduced
+into the state when the state is read.
 Callers block on queues (``queue.Queue.get(timeout=...)``), never on sleeps. Sending is
 serialised by a send lock and can happen from any thread.
 
@@ -39,13 +44,24 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError, LinkError, LinkTimeout, SafetyViolation
 from dronekit_plzen.i18n import _
-from dronekit_plzen.link.codec import IFLAG_SIGNED, Codec, CodecStats, SigningKey, _crc
+from dronekit_plzen.link.codec import (
+    HEADER_LEN_V2,
+    IFLAG_SIGNED,
+    MESSAGE_TYPES,
+    Codec,
+    CodecStats,
+    Frame,
+    SigningKey,
+    _crc,
+)
 from dronekit_plzen.link.signing import allocate_link_id, release_link_id, sign_frame
 from dronekit_plzen.link.state import (
+    LATEST_ONLY_MESSAGES,
     STATE_MESSAGES,
     SequenceTracker,
     VehicleState,
     apply_message,
+    reduce_latest,
     snapshot,
 )
 from dronekit_plzen.link.transports import Transport, open_transport
@@ -71,6 +87,9 @@ STREAM_MESSAGES_HZ = {
 }
 
 Listener = Callable[[Any, float], None]
+_CRC_EXTRA_BYTES = [bytes((i,)) for i in range(256)]
+#: message id -> type name, to route a frame before its message is built
+_TYPE_NAMES = {mid: str(cls.msgname) for mid, cls in MESSAGE_TYPES.items()}
 
 
 class ListenerHandle:
@@ -106,9 +125,13 @@ class Subscription:
         self._sink = sink
 
     def matches(self, msg: Any) -> bool:
-        if self.types is not None and msg.get_type() not in self.types:
+        return self.wants(msg.get_type(), msg.get_srcSystem())
+
+    def wants(self, type_name: str, sysid: int) -> bool:
+        """Does a message of ``type_name`` from ``sysid`` belong in this queue?"""
+        if self.types is not None and type_name not in self.types:
             return False
-        return self.sysid is None or msg.get_srcSystem() == self.sysid
+        return self.sysid is None or sysid == self.sysid
 
     def _put(self, item: Any) -> None:
         if self._sink is not None:
@@ -167,6 +190,7 @@ class Link:
         self.secure = spec.scheme == "serial" if secure is None else bool(secure)
         self.link_id = allocate_link_id()
         self.codec = Codec(system_id, component_id, link_id=self.link_id)
+        self._frame_head = bytes((0xFD, 0, 0, 0, 0, system_id & 0xFF, component_id & 0xFF))
         if signing_key is not None:
             if len(signing_key) != 32:
                 release_link_id(self.link_id)
@@ -184,6 +208,9 @@ class Link:
         # messages that change no state field are only counted: [count, last monotonic time],
         # folded into the state when it is read (no new state object per message)
         self._counted: dict[int, list[Any]] = {}
+        # (sysid, msgid) -> (frame, monotonic time): the latest LATEST_ONLY_MESSAGES message
+        # nobody else took, counted but reduced only when the state is read (state_of)
+        self._latest: dict[tuple[int, int], tuple[Frame, float]] = {}
         self._vehicles: dict[int, Any] = {}
         self._trackers: dict[int, SequenceTracker] = {}
         self._stream_requested: dict[int, float] = {}
@@ -272,6 +299,14 @@ class Link:
     def state_of(self, sysid: int) -> VehicleState:
         with self._lock:
             st = self._states[sysid]
+            held = [k for k in self._latest if k[0] == sysid]
+            for key in held:  # reduce what was held back (only the latest of each type)
+                frame, at_s = self._latest.pop(key)
+                msg = self.codec.message(frame)
+                if msg is not None:
+                    st = reduce_latest(st, msg, at_s)
+            if held:
+                self._states[sysid] = st
             tracker = self._trackers.get(sysid)
             counted = self._counted.get(sysid)
             n, last_s = counted if counted is not None else (0, math.nan)
@@ -343,12 +378,13 @@ class Link:
         Trailing zero bytes of the payload are cut as MAVLink 2 does; the sequence number and
         the CRC are filled in by each send.
         """
-        n = len(payload)
-        while n > 1 and payload[n - 1] == 0:
-            n -= 1
-        ident = (self.codec.system_id, self.codec.component_id)
-        header = bytes((0xFD, n, 0, 0, 0, *ident, msgid & 0xFF, (msgid >> 8) & 0xFF, msgid >> 16))
-        return bytearray(header + payload[:n] + b"\0\0")
+        n = len(payload.rstrip(b"\0")) or 1
+        frame = bytearray(self._frame_head)  # STX, length, flags, sequence, our ids
+        frame[1] = n
+        frame += bytes((msgid & 0xFF, (msgid >> 8) & 0xFF, msgid >> 16))
+        frame += payload[:n]
+        frame += b"\0\0"
+        return frame
 
     def send_frame(self, frame: bytearray, crc_extra: int, target_system: int) -> None:
         """Write a frame packed once in advance (:meth:`pack_frame`, or ``msg.pack(link.mav)``).
@@ -359,14 +395,16 @@ class Link:
         """
         codec = self.codec
         with self._send_lock:
-            mav = codec.mav
-            frame[4] = mav.seq
-            mav.seq = (mav.seq + 1) % 256
+            mav = codec._mav
+            seq = mav.seq
+            frame[4] = seq
+            mav.seq = (seq + 1) & 0xFF
             codec.stats.frames_out += 1
-            sk = (codec.keys.get(target_system) if target_system else None) or codec.signing
+            keys = codec.keys
+            sk = (keys.get(target_system) if keys and target_system else None) or codec.signing
             if sk is None:
                 end = len(frame) - 2
-                crc = _crc(bytes(frame[1:end]), bytes((crc_extra,)))
+                crc = _crc(frame[1:end], _CRC_EXTRA_BYTES[crc_extra])
                 frame[end] = crc & 0xFF
                 frame[end + 1] = crc >> 8
                 self._transport.send(bytes(frame))
@@ -569,12 +607,45 @@ class Link:
                 self._next_hb = time.monotonic()
                 continue
             if data:
-                for msg in self.codec.feed(data, datagram=self._datagram):
-                    self._handle(msg)
+                self._dispatch(self.codec.frames(data, datagram=self._datagram))
+
+    def _dispatch(self, frames: list[Frame], skip: Subscription | None = None) -> None:
+        """Give every frame's message to the state, the subscriptions and the listeners.
+
+        A message that changes no state and that no subscription or listener wants is only
+        counted: its pymavlink object is never built.
+        """
+        listeners = self._listeners
+        subs = self._subs
+        others = [s for s in subs if s is not skip] if len(subs) > (skip in subs) else None
+        for frame in frames:
+            mid, sysid, compid, raw, hl = frame[:5]
+            name = _TYPE_NAMES[mid]
+            taken = listeners or (others and any(s.wants(name, sysid) for s in others))
+            latest_only = name in LATEST_ONLY_MESSAGES
+            if taken or (name in STATE_MESSAGES and not latest_only):
+                msg = self.codec.message(frame)
+                if msg is not None:
+                    self._handle(msg, skip)
+                continue
+            # what _handle does with a message that changes no state and has no taker
+            now_mono = time.monotonic()
+            with self._lock:
+                st = self._states.get(sysid)
+                if st is None or compid != st.compid:
+                    continue
+                self._trackers[sysid].update(raw[4] if hl == HEADER_LEN_V2 else raw[2])
+                if latest_only:  # reduced when the state is read
+                    self._latest[(sysid, mid)] = (frame, now_mono)
+                counted = self._counted.get(sysid)
+                if counted is None:
+                    self._counted[sysid] = [1, now_mono]
+                else:
+                    counted[0] += 1
+                    counted[1] = now_mono
 
     def _handle(self, msg: Any, skip: Subscription | None = None) -> None:
         now_mono = time.monotonic()
-        now_wall = time.time()
         sysid = msg.get_srcSystem()
         compid = msg.get_srcComponent()
         mtype = msg.get_type()
@@ -596,6 +667,8 @@ class Link:
             if st is not None and compid == st.compid:
                 self._trackers[sysid].update(msg.get_seq())
                 if mtype in STATE_MESSAGES:
+                    if self._latest:  # an older one held back must not overwrite this one
+                        self._latest.pop((sysid, msg.get_msgId()), None)
                     self._states[sysid] = apply_message(st, msg, now_mono)
                 else:
                     counted = self._counted.get(sysid)
@@ -616,6 +689,9 @@ class Link:
             else:  # PX4 streams by default; ask only if it stays silent
                 with self._lock:
                     self._stream_requested[sysid] = now_mono
+        if not subs and not listeners:
+            return
+        now_wall = time.time()
         for sub in subs:
             if sub is not skip and sub.matches(msg):
                 sub._put((msg, now_wall))
@@ -663,8 +739,10 @@ class Link:
 class DirectReader:
     """The receive side of a link, lent to one thread by :meth:`Link.direct_reader`.
 
-    :meth:`recv` returns decoded messages *before* they are dispatched, so the caller can answer
-    first; :meth:`flush` (called by the next :meth:`recv` and when the loan ends) dispatches them.
+    :meth:`recv` returns the checked frames (:class:`~dronekit_plzen.link.codec.Frame`: CRC and
+    signature verified, payload not decoded yet) *before* they are dispatched, so the caller can
+    decode what it waits for and answer first; :meth:`flush` (called by the next :meth:`recv`
+    and when the loan ends) dispatches them.
     A transport error ends the loan early (:attr:`broken`): the I/O thread takes over again,
     reconnecting as usual, and the caller continues with its subscription.
     """
@@ -673,23 +751,34 @@ class DirectReader:
         self._link = link
         self._skip = skip
         self._transport = link._transport
+        # a UDP transport waits in recvfrom itself (see transports.recv_blocking): the loan is
+        # ended by this thread, and a close is noticed within a slice
+        self._recv: Callable[[float], bytes] = getattr(
+            link._transport, "recv_blocking", link._transport.recv
+        )
         self._codec = link.codec
+        self._frames = link.codec.frames
         self._datagram = link._datagram
-        self._undispatched: list[Any] = []
+        self._undispatched: list[Frame] = []
         self.broken = False
 
-    def recv(self, timeout_s: float) -> list[Any]:
-        """Messages from one read of the transport (within ``timeout_s``), not yet dispatched."""
+    def recv(self, timeout_s: float) -> list[Frame]:
+        """Frames from one read of the transport (within ``timeout_s``), not yet dispatched."""
         link = self._link
-        self.flush()
+        if self._undispatched:
+            self.flush()
         if self.broken:
             raise LinkError(_("the direct reading of the link has ended"))
         if link._stop.is_set():
             raise LinkError(_("link closed"))
         now = time.monotonic()
-        link._tick(now)
+        if now >= link._next_hb:
+            link._tick(now)
+        until_hb = link._next_hb - now  # heartbeats go on while we read
+        if until_hb < timeout_s:
+            timeout_s = until_hb if until_hb > 0.0 else 0.0
         try:
-            data = self._transport.recv(min(timeout_s, max(0.0, link._next_hb - now)))
+            data = self._recv(timeout_s)
         except LinkError:
             if link._stop.is_set():
                 raise LinkError(_("link closed")) from None
@@ -697,16 +786,15 @@ class DirectReader:
             return []
         if not data:
             return []
-        msgs: list[Any] = self._codec.feed(data, datagram=self._datagram)
-        self._undispatched = msgs
-        return msgs
+        frames = self._frames(data, datagram=self._datagram)
+        self._undispatched = frames
+        return frames
 
     def flush(self) -> None:
-        """Dispatch the messages the last :meth:`recv` returned (state, queues, listeners)."""
-        msgs, self._undispatched = self._undispatched, []
-        handle, skip = self._link._handle, self._skip
-        for msg in msgs:
-            handle(msg, skip)
+        """Dispatch the frames the last :meth:`recv` returned (state, queues, listeners)."""
+        frames, self._undispatched = self._undispatched, []
+        if frames:
+            self._link._dispatch(frames, self._skip)
 
     def give_back(self) -> None:
         """End the loan (idempotent): the I/O thread reads again."""

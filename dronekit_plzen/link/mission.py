@@ -34,18 +34,21 @@ counts what it sent (:class:`TransferStats`).
 
 Per-item latency is the transfer time (one round trip per item), so on a
 :class:`~dronekit_plzen.link.connection.Link` the transfer reads the socket on its own thread
-(:meth:`~dronekit_plzen.link.connection.Link.direct_reader`) and answers each request as soon
-as it is decoded, before the message's bookkeeping (state, queues, listeners); each frame is
-packed once (the next one while the vehicle works on the current one) and only its sequence
-number, CRC and signature are redone per send
-(:meth:`~dronekit_plzen.link.connection.Link.send_frame`).
+(:meth:`~dronekit_plzen.link.connection.Link.direct_reader`, waiting inside ``recvfrom`` on
+UDP) and answers each request as soon as it is decoded, before the message's bookkeeping
+(state, queues, listeners). The vehicle's replies are decoded by hand from the checked frames
+(:mod:`~dronekit_plzen.link.mission_wire`: CRC with CRC_EXTRA and any signature verified by
+the codec, no pymavlink object built); each frame is packed once (the next item while the
+vehicle works on the current one; one item request for the whole download) and only its
+sequence number, CRC and signature are redone per send
+(:meth:`~dronekit_plzen.link.connection.Link.send_frame`). The downloaded items become
+:class:`MissionItem` objects after the last round trip.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
-import struct
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -54,6 +57,20 @@ from typing import Any, Protocol
 
 from dronekit_plzen.errors import LinkTimeout, MissionTransferError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.link.mission_wire import (
+    CRC_EXTRA,
+    ITEM_IDS,
+    MISSION_ACK,
+    MISSION_COUNT,
+    MISSION_ITEM_INT,
+    MISSION_REPLY_IDS,
+    MISSION_REQUEST_INT,
+    REQUEST_IDS,
+    MissionMessage,
+    decode,
+    item_int_payload,
+    request_int_payload,
+)
 from dronekit_plzen.mission_items import MissionItem
 
 MAV_MISSION_ACCEPTED = 0
@@ -90,12 +107,7 @@ MISSION_MESSAGES = frozenset(
         "MISSION_ITEM",
     }
 )
-# MISSION_ITEM_INT and MISSION_REQUEST_INT as MAVLink 2 lays them out (fields by size),
-# packed by hand on a link: a tenth of the cost of building and packing a message object
-_ITEM_INT = struct.Struct("<ffffiifHHBBBBBB")
-_ITEM_INT_ID, _ITEM_INT_CRC = 73, 38
-_REQUEST_INT = struct.Struct("<HBBB")
-_REQUEST_INT_ID, _REQUEST_INT_CRC = 51, 196
+_REQUEST_INT_CRC = CRC_EXTRA[MISSION_REQUEST_INT]
 #: the longest a timeout backs off to (x the adaptive timeout), Karn's exponential backoff
 _MAX_BACKOFF = 8.0
 
@@ -264,6 +276,9 @@ class _Wire:
         self.mav = port.mav
         self.ts, self.tc = port.target
         self.link = _link_of(port)
+        self._send_frame = None if self.link is None else self.link.send_frame
+        self._request_frame: bytearray | None = None
+        self._request_type = -1
         self._reader: Any = None
         self._pending: deque[Any] = deque()
         self._stack = contextlib.ExitStack()
@@ -305,59 +320,96 @@ class _Wire:
 
     def pack_item(self, item: MissionItem, seq: int, mission_type: int) -> Any:
         """What :meth:`send_packed` sends for item ``seq``: a frame (on a link) or a message."""
-        x, y = round(item.lat_deg * 1e7), round(item.lon_deg * 1e7)
-        ac = 1 if item.autocontinue else 0
         if self.link is None:
+            x, y = round(item.lat_deg * 1e7), round(item.lon_deg * 1e7)
+            ac = 1 if item.autocontinue else 0
             return self.mav.mission_item_int_encode(
                 self.ts, self.tc, seq, item.frame, item.command, 0, ac, item.param1,
                 item.param2, item.param3, item.param4, x, y, float(item.alt_m), mission_type,
             )  # fmt: skip
-        payload = _ITEM_INT.pack(
-            item.param1, item.param2, item.param3, item.param4, x, y, float(item.alt_m),
-            seq, item.command, self.ts, self.tc, item.frame, 0, ac, mission_type,
-        )  # fmt: skip
-        return (self.link.pack_frame(_ITEM_INT_ID, payload), _ITEM_INT_CRC)
+        payload = item_int_payload(seq, (self.ts, self.tc), item, mission_type)
+        frame = self.link.pack_frame(MISSION_ITEM_INT, payload)
+        return (frame, CRC_EXTRA[MISSION_ITEM_INT])
 
     def pack_request(self, seq: int, mission_type: int) -> Any:
         """What :meth:`send_packed` sends to ask for item ``seq``."""
         if self.link is None:
             return self.mav.mission_request_int_encode(self.ts, self.tc, seq, mission_type)
-        payload = _REQUEST_INT.pack(seq, self.ts, self.tc, mission_type)
-        return (self.link.pack_frame(_REQUEST_INT_ID, payload), _REQUEST_INT_CRC)
+        payload = request_int_payload(seq, (self.ts, self.tc), mission_type)
+        return (self.link.pack_frame(MISSION_REQUEST_INT, payload), CRC_EXTRA[MISSION_REQUEST_INT])
+
+    def send_request(self, seq: int, mission_type: int) -> None:
+        """Ask for item ``seq``: on a link, one frame packed once and re-numbered per send."""
+        if self._send_frame is None:
+            self.send(self.mav.mission_request_int_encode(self.ts, self.tc, seq, mission_type))
+            return
+        frame = self._request_frame
+        if frame is None or self._request_type != mission_type:
+            # packed with a sequence of 0xFFFF, so the payload is never cut inside it
+            frame = self.pack_request(0xFFFF, mission_type)[0]
+            self._request_frame, self._request_type = frame, mission_type
+        frame[10] = seq & 0xFF  # MISSION_REQUEST_INT.seq, the payload's first field
+        frame[11] = seq >> 8
+        self.stats.frames_sent += 1
+        self._send_frame(frame, _REQUEST_INT_CRC, self.ts)
 
     def send_packed(self, packed: Any) -> None:
         self.stats.frames_sent += 1
-        if self.link is None:
+        if self._send_frame is None:
             self.port.send_to_vehicle(packed)
         else:
-            self.link.send_frame(packed[0], packed[1], self.ts)
+            self._send_frame(packed[0], packed[1], self.ts)
 
     # ---------------------------------------------------------------- receiving
-    def next(self, timeout_s: float) -> Any | None:
-        """The vehicle's next mission message within ``timeout_s`` (None: none came)."""
-        reader = self._reader
-        if reader is None or reader.broken:
-            return self.port.next_mission_message(timeout_s)
+    def next(self, timeout_s: float) -> MissionMessage | None:
+        """The vehicle's next mission message within ``timeout_s`` (None: none came).
+
+        Read from the socket, the vehicle's mission replies are decoded straight from their
+        checked frames (:func:`~dronekit_plzen.link.mission_wire.decode`); everything read is
+        dispatched to the rest of the link by the reader's next read, after our answer.
+        """
         pending = self._pending
         if pending:
             return pending.popleft()
+        reader = self._reader
+        if reader is None or reader.broken:
+            return self._from_port(timeout_s)
         deadline = time.monotonic() + timeout_s
         ts = self.ts
+        recv = reader.recv
+        wait = timeout_s
         while True:
-            msgs = reader.recv(max(0.0, deadline - time.monotonic()))
+            got = None
+            for f in recv(wait):
+                if f[1] == ts and f[0] in MISSION_REPLY_IDS:  # from the vehicle, a reply
+                    m = decode(f)
+                    if m is None:
+                        continue
+                    if got is None:
+                        got = m
+                    else:
+                        pending.append(m)
+            if got is not None:
+                return got
             if reader.broken:  # the transport failed: the I/O thread reconnects, use the queue
-                return self.port.next_mission_message(max(0.0, deadline - time.monotonic()))
-            for m in msgs:
-                if m.get_srcSystem() == ts and m.get_type() in MISSION_MESSAGES:
-                    pending.append(m)
-            if pending:
-                return pending.popleft()
-            if time.monotonic() >= deadline:
+                return self._from_port(max(0.0, deadline - time.monotonic()))
+            wait = deadline - time.monotonic()
+            if wait <= 0.0:
                 return None
 
+    def _from_port(self, timeout_s: float) -> MissionMessage | None:
+        """The next mission message from the port's queue (pymavlink messages)."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            msg = self.port.next_mission_message(max(0.0, deadline - time.monotonic()))
+            if msg is None:
+                return None
+            m = MissionMessage.of(msg)
+            if m is not None:
+                return m
 
-def _ack_error(ack: Any, mission_type: int, what: str) -> MissionTransferError:
-    code = int(ack.type)
+
+def _ack_error(code: int, mission_type: int, what: str) -> MissionTransferError:
     return MissionTransferError(
         _("{what} of the {kind} refused by the vehicle: {result}").format(
             what=what,
@@ -369,16 +421,12 @@ def _ack_error(ack: Any, mission_type: int, what: str) -> MissionTransferError:
     )
 
 
-def _is_refusal(msg: Any) -> bool:
+def _is_refusal(msg: MissionMessage) -> bool:
     """A MISSION_ACK that ends a transfer (not ACCEPTED, not the recoverable INVALID_SEQUENCE)."""
-    return msg.get_type() == "MISSION_ACK" and int(msg.type) not in (
+    return msg.msgid == MISSION_ACK and msg.result not in (
         MAV_MISSION_ACCEPTED,
         MAV_MISSION_INVALID_SEQUENCE,
     )
-
-
-def _of_type(msg: Any, mission_type: int) -> bool:
-    return int(getattr(msg, "mission_type", 0)) == mission_type
 
 
 def upload(
@@ -429,16 +477,18 @@ class _ItemFrames:
 
     def send(self, seq: int) -> bool:
         """Send item ``seq``; True when it had been sent before (a retransmission)."""
-        self.prepare(seq)
-        self.wire.send_packed(self.packed[seq])
-        self.sends[seq] += 1
-        again = self.sends[seq] > 1
-        st = self.wire.stats
-        if again:
-            st.retransmissions += 1
-        else:
-            st.first_sends += 1
-        return again
+        packed = self.packed[seq]
+        if packed is None:
+            self.prepare(seq)
+            packed = self.packed[seq]
+        self.wire.send_packed(packed)
+        sends = self.sends[seq] + 1
+        self.sends[seq] = sends
+        if sends > 1:
+            self.wire.stats.retransmissions += 1
+            return True
+        self.wire.stats.first_sends += 1
+        return False
 
 
 def _upload_once(
@@ -502,11 +552,11 @@ def _upload_once(
             rto.timed_out()
             tx_at = now
             continue
-        mtype = msg.get_type()
-        if not _of_type(msg, mission_type):
+        if msg.mission_type != mission_type:
             continue
-        if mtype in ("MISSION_REQUEST_INT", "MISSION_REQUEST"):
-            seq = int(msg.seq)
+        mid = msg.msgid
+        if mid in REQUEST_IDS:
+            seq = msg.seq
             # a vehicle asks in order: only the awaited item or the next one is a live request;
             # older ones are reordered/duplicated packets and answering them would only confuse.
             # A request for item 0 after progress may mean the vehicle restarted the transfer
@@ -535,32 +585,34 @@ def _upload_once(
             ):
                 st.ignored += 1
                 continue  # a duplicated request in the same burst: the item is on its way
-            if seq == last_sent and seq in asked_at:  # the vehicle asked again: learn its timer
+            # answer first, learn from the request after (the vehicle waits for the item)
+            prev = last_sent
+            if frames.send(seq):
+                st.on_request += 1
+            if seq == prev and seq in asked_at:  # the vehicle asked again: learn its timer
                 reasks.append(now - asked_at[seq])
                 reask_s = sorted(reasks)[len(reasks) // 2]
             asked_at[seq] = now
             if (
-                last_sent is not None
-                and seq == last_sent + 1
-                and last_sent in sent_at
-                and frames.sends[last_sent] == 1  # Karn: a re-sent item's round trip is ambiguous
-                and now - sent_at[last_sent] < reask_s / 2  # else the vehicle asked twice
+                prev is not None
+                and seq == prev + 1
+                and prev in sent_at
+                and frames.sends[prev] == 1  # Karn: a re-sent item's round trip is ambiguous
+                and now - sent_at[prev] < reask_s / 2  # else the vehicle asked twice
             ):
-                rto.sample(now - sent_at[last_sent])
+                rto.sample(now - sent_at[prev])
             advanced = seq > highest_requested
             if advanced:
                 highest_requested = seq
                 progress_at = now
                 rto.next_message()
-            if frames.send(seq):
-                st.on_request += 1
             sent_at[seq] = tx_at = now
             last_sent = seq
             frames.prepare(seq + 1)  # while the vehicle stores this one
             if advanced and on_progress is not None:
                 on_progress(seq, count)
-        elif mtype == "MISSION_ACK":
-            code = int(msg.type)
+        elif mid == MISSION_ACK:
+            code = msg.result
             final_sent = count == 0 or highest_requested == count - 1
             if code == MAV_MISSION_ACCEPTED:
                 if final_sent:
@@ -576,7 +628,7 @@ def _upload_once(
                 continue  # a stale answer to an earlier transfer
             if code in (MAV_MISSION_ERROR, MAV_MISSION_OPERATION_CANCELLED) and not last:
                 return False  # the vehicle dropped the transfer (NACK, its retries): start again
-            raise _ack_error(msg, mission_type, _("upload"))
+            raise _ack_error(code, mission_type, _("upload"))
 
 
 def _cancel(wire: _Wire, mission_type: int) -> None:
@@ -618,7 +670,7 @@ def _download(
     # A refusal is final only when the vehicle repeats it: a single error ACK may be a stale
     # answer to a late duplicate of the upload that has just finished (PX4 and ArduPilot both
     # NACK an item that arrives after their final ACK).
-    refusal: Any = None
+    refusal: MissionMessage | None = None
     retries = retry_budget(policy, wire.port.loss_fraction, 1)
     list_msg = mav.mission_request_list_encode(ts, tc, mission_type)
     for attempt in range(retries + 1):
@@ -632,98 +684,96 @@ def _download(
             msg = wire.next(left)
             if msg is None:
                 break
-            if not _of_type(msg, mission_type):
+            if msg.mission_type != mission_type:
                 continue
-            if msg.get_type() == "MISSION_COUNT":
-                count = int(msg.count)
+            if msg.msgid == MISSION_COUNT:
+                count = msg.item_count
                 break
             if _is_refusal(msg):
                 if refusal is not None:
-                    raise _ack_error(msg, mission_type, _("download"))
+                    raise _ack_error(msg.result, mission_type, _("download"))
                 refusal = msg
                 break  # ask again: a real refusal repeats
         if count is not None:
             break
     if count is None:
         if refusal is not None:
-            raise _ack_error(refusal, mission_type, _("download"))
+            raise _ack_error(refusal.result, mission_type, _("download"))
         raise LinkTimeout(_("no MISSION_COUNT after {n} requests").format(n=retries + 1))
     st.items = count
     # 2. the items, one at a time, in order; the next request goes out before this item is read
     retries = retry_budget(policy, wire.port.loss_fraction, count)
-    requests: list[Any] = [None] * (count + 1)
-
-    def request(seq: int) -> Any:
-        if requests[seq] is None:
-            requests[seq] = wire.pack_request(seq, mission_type)
-        return requests[seq]
-
-    items: list[MissionItem] = []
+    give_up_s = retries * policy.item_timeout_s
+    request = wire.send_request
+    next_msg = wire.next
+    monotonic = time.monotonic
+    received: list[MissionMessage] = []
     if count:
-        wire.send_packed(request(0))
+        request(0, mission_type)
         st.first_sends += 1
-    tx_at = time.monotonic()
+    tx_at = monotonic()
     for seq in range(count):
-        got: Any = None
+        got: MissionMessage | None = None
         first_at = tx_at
         attempts = 1
         while True:
             refused = False
             deadline = tx_at + rto.item_timeout()
-            while (left := deadline - time.monotonic()) > 0:
-                msg = wire.next(left)
+            while (left := deadline - monotonic()) > 0:
+                msg = next_msg(left)
                 if msg is None:
                     break
-                mt = msg.get_type()
-                if not _of_type(msg, mission_type):
+                if msg.mission_type != mission_type:
                     continue
-                if mt in ("MISSION_ITEM_INT", "MISSION_ITEM"):
-                    if int(msg.seq) == seq:
+                if msg.msgid in ITEM_IDS:
+                    if msg.seq == seq:
                         got = msg
                         break
                     st.ignored += 1  # a duplicate or a late answer to a re-sent request
                     continue
                 if _is_refusal(msg):
                     if refusal is not None:
-                        raise _ack_error(msg, mission_type, _("download"))
+                        raise _ack_error(msg.result, mission_type, _("download"))
                     refusal = msg
                     refused = True
                     break  # ask for the item again: a real refusal repeats
             if got is not None:
                 break
-            if attempts > retries:
+            # out of retries, and waited at least as long as the specification's fixed
+            # timeouts would (the adaptive ones are far shorter: a pause of a busy machine
+            # must not end the transfer)
+            if attempts > retries and time.monotonic() - first_at >= give_up_s:
                 _cancel(wire, mission_type)
                 raise LinkTimeout(
                     _("mission download: item {seq} of {n} not received after {r} retries").format(
-                        seq=seq, n=count, r=retries
+                        seq=seq, n=count, r=attempts - 1
                     )
                 )
             if not refused:
                 rto.timed_out()
-            wire.send_packed(request(seq))
+            request(seq, mission_type)
             attempts += 1
             st.retransmissions += 1
             st.on_timeout += 1
-            tx_at = time.monotonic()
-        now = time.monotonic()
-        if attempts == 1:  # Karn: only a request sent once times the round trip
-            rto.sample(now - first_at)
-        rto.next_message()
-        if seq + 1 < count:
-            wire.send_packed(request(seq + 1))
+            tx_at = monotonic()
+        now = monotonic()
+        if seq + 1 < count:  # ask for the next item first, learn from this one after
+            request(seq + 1, mission_type)
             st.first_sends += 1
         else:
             wire.send(mav.mission_ack_encode(ts, tc, MAV_MISSION_ACCEPTED, mission_type))
+        if attempts == 1:  # Karn: only a request sent once times the round trip
+            rto.sample(now - first_at)
+        if rto.timeouts:
+            rto.next_message()
         tx_at = now
-        items.append(MissionItem.from_wire(got, int_coords=got.get_type() == "MISSION_ITEM_INT"))
-        if seq + 2 < count:
-            request(seq + 2)  # packed while the vehicle answers
+        received.append(got)  # made into a MissionItem after the transfer (off the round trips)
         if on_progress is not None:
             on_progress(seq + 1, count)
     if not count:
         wire.send(mav.mission_ack_encode(ts, tc, MAV_MISSION_ACCEPTED, mission_type))
     st.measured(rto)
-    return items
+    return [MissionItem.from_wire(m.item, int_coords=m.int_coords) for m in received]
 
 
 def clear(
@@ -739,14 +789,16 @@ def clear(
             msg = port.next_mission_message(left)
             if msg is None:
                 break
-            if msg.get_type() != "MISSION_ACK" or not _of_type(msg, mission_type):
+            if msg.get_type() != "MISSION_ACK" or int(getattr(msg, "mission_type", 0)) != (
+                mission_type
+            ):
                 continue
             code = int(msg.type)
             if code == MAV_MISSION_ACCEPTED:
                 return
             if code == MAV_MISSION_INVALID_SEQUENCE:
                 continue
-            raise _ack_error(msg, mission_type, _("clearing"))
+            raise _ack_error(code, mission_type, _("clearing"))
     raise LinkTimeout(
         _("no MISSION_ACK to MISSION_CLEAR_ALL after {n} attempts").format(n=retries + 1)
     )

@@ -11,7 +11,7 @@ user uploaded: for ArduPilot, whose sequence 0 is the home position, one is subt
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from dronekit_plzen.link.modes import MODE_FLAG_SAFETY_ARMED, autopilot_name, mode_name
@@ -144,13 +144,27 @@ class SequenceTracker:
         return 100.0 * self.lost / total if total else 0.0
 
 
+def _replace(s: VehicleState, **changes: Any) -> VehicleState:
+    """``dataclasses.replace`` for :class:`VehicleState` (frozen, no ``__post_init__``).
+
+    The reducers run for every telemetry message; ``dataclasses.replace`` reads every field
+    through ``getattr`` and calls ``__init__``, ten times the cost of copying the instance
+    dictionary. The copy is complete before anyone can see it, so it stays immutable to readers.
+    """
+    new = object.__new__(type(s))
+    d = new.__dict__
+    d.update(s.__dict__)
+    d.update(changes)
+    return new
+
+
 def _e7(v: int) -> float:
     return v / 1e7
 
 
 def _heartbeat(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     ap = autopilot_name(m.autopilot)
-    return replace(
+    return _replace(
         s,
         autopilot=ap,
         vehicle_type=m.type,
@@ -163,7 +177,7 @@ def _heartbeat(s: VehicleState, m: Any, now_s: float) -> VehicleState:
 
 def _global_position(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     hdg = s.heading_deg if m.hdg == 65535 else m.hdg / 100.0
-    return replace(
+    return _replace(
         s,
         lat_deg=_e7(m.lat),
         lon_deg=_e7(m.lon),
@@ -177,7 +191,7 @@ def _global_position(s: VehicleState, m: Any, now_s: float) -> VehicleState:
 
 
 def _attitude(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return replace(
+    return _replace(
         s,
         roll_deg=math.degrees(m.roll),
         pitch_deg=math.degrees(m.pitch),
@@ -186,12 +200,12 @@ def _attitude(s: VehicleState, m: Any, now_s: float) -> VehicleState:
 
 
 def _vfr_hud(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return replace(s, groundspeed_m_s=float(m.groundspeed), heading_deg=float(m.heading))
+    return _replace(s, groundspeed_m_s=float(m.groundspeed), heading_deg=float(m.heading))
 
 
 def _sys_status(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     present = m.onboard_control_sensors_present & m.onboard_control_sensors_enabled
-    return replace(
+    return _replace(
         s,
         battery_voltage_v=(m.voltage_battery / 1000.0)
         if m.voltage_battery != 65535
@@ -207,7 +221,7 @@ def _battery_status(s: VehicleState, m: Any, now_s: float) -> VehicleState:
         return s
     cells = [v for v in m.voltages if v != 65535]
     volts = sum(cells) / 1000.0 if cells else s.battery_voltage_v
-    return replace(
+    return _replace(
         s,
         battery_voltage_v=volts,
         battery_current_a=(m.current_battery / 100.0)
@@ -220,7 +234,7 @@ def _battery_status(s: VehicleState, m: Any, now_s: float) -> VehicleState:
 
 
 def _gps_raw(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return replace(
+    return _replace(
         s,
         gps_fix_type=m.fix_type,
         satellites=0 if m.satellites_visible == 255 else m.satellites_visible,
@@ -229,11 +243,11 @@ def _gps_raw(s: VehicleState, m: Any, now_s: float) -> VehicleState:
 
 
 def _ekf_status(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return replace(s, ekf_flags=int(m.flags))
+    return _replace(s, ekf_flags=int(m.flags))
 
 
 def _home(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return replace(s, home=(_e7(m.latitude), _e7(m.longitude), m.altitude / 1000.0))
+    return _replace(s, home=(_e7(m.latitude), _e7(m.longitude), m.altitude / 1000.0))
 
 
 def _offset(s: VehicleState) -> int:
@@ -242,9 +256,14 @@ def _offset(s: VehicleState) -> int:
 
 def _mission_current(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     off = _offset(s)
+    # MISSION_CURRENT.total: 0 = not supported (keep what the last transfer said), UINT16_MAX =
+    # no mission on the vehicle (a rebooted or cleared vehicle: 0 items, not the old count)
     total = int(getattr(m, "total", 0) or 0)
-    count = max(0, total - off) if total and total != 65535 else s.mission_count
-    return replace(
+    if total == 65535:
+        count = 0
+    else:
+        count = max(0, total - off) if total else s.mission_count
+    return _replace(
         s,
         mission_seq=max(-1, m.seq - off),
         mission_count=count,
@@ -253,17 +272,17 @@ def _mission_current(s: VehicleState, m: Any, now_s: float) -> VehicleState:
 
 
 def _item_reached(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return replace(s, last_item_reached=m.seq - _offset(s))
+    return _replace(s, last_item_reached=m.seq - _offset(s))
 
 
 def _statustext(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     text = m.text.decode("utf-8", "replace") if isinstance(m.text, bytes) else str(m.text)
     entry = StatusText(time_s=now_s, severity=int(m.severity), text=text.rstrip("\x00"))
-    return replace(s, statustexts=(*s.statustexts, entry)[-STATUSTEXT_KEEP:])
+    return _replace(s, statustexts=(*s.statustexts, entry)[-STATUSTEXT_KEEP:])
 
 
 def _extended_sys_state(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return replace(s, landed_state=int(m.landed_state))
+    return _replace(s, landed_state=int(m.landed_state))
 
 
 _REDUCERS = {
@@ -284,13 +303,28 @@ _REDUCERS = {
 
 #: message types that change the state (others only bump the counters)
 STATE_MESSAGES = frozenset(_REDUCERS)
+#: state messages whose reducer alone sets its fields, from the message only: applying just the
+#: latest one gives the state that applying every one would (so a link may reduce them when
+#: the state is read instead of at, say, 250 Hz of ATTITUDE)
+LATEST_ONLY_MESSAGES = frozenset(
+    {"ATTITUDE", "GPS_RAW_INT", "EXTENDED_SYS_STATE", "EKF_STATUS_REPORT", "HOME_POSITION"}
+)
+
+
+def reduce_latest(state: VehicleState, msg: Any, now_s: float) -> VehicleState:
+    """Apply a held-back :data:`LATEST_ONLY_MESSAGES` message (already counted)."""
+    return _REDUCERS[msg.get_type()](state, msg, now_s)
 
 
 def apply_message(state: VehicleState, msg: Any, now_s: float) -> VehicleState:
     """Return ``state`` updated by one decoded message received at monotonic ``now_s``."""
     fn = _REDUCERS.get(msg.get_type())
     new = fn(state, msg, now_s) if fn is not None else state
-    return replace(new, messages_received=state.messages_received + 1, last_message_s=now_s)
+    counts = {"messages_received": state.messages_received + 1, "last_message_s": now_s}
+    if new is state:
+        return _replace(state, **counts)
+    new.__dict__.update(counts)  # the reducer's fresh copy, not seen by anyone yet
+    return new
 
 
 def snapshot(state: VehicleState, now_s: float, loss_pct: float) -> VehicleState:
@@ -298,4 +332,4 @@ def snapshot(state: VehicleState, now_s: float, loss_pct: float) -> VehicleState
     age = (
         math.inf if math.isnan(state.last_heartbeat_s) else max(0.0, now_s - state.last_heartbeat_s)
     )
-    return replace(state, heartbeat_age_s=age, packet_loss_pct=loss_pct)
+    return _replace(state, heartbeat_age_s=age, packet_loss_pct=loss_pct)

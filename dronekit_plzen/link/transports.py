@@ -5,6 +5,12 @@ did), ``send(data)`` writes, ``close()`` releases the OS resources. ``recv`` is 
 thread at a time (the link's I/O thread, or a caller it lent the reading to); ``send`` may be
 called from any thread (the link serialises it).
 ``interrupt()`` wakes a blocked ``recv`` so that shutdown never waits for a timeout.
+
+UDP transports also offer ``recv_blocking(timeout_s)`` for a caller that reads the link directly
+during a request-response exchange (:meth:`Link.direct_reader
+<dronekit_plzen.link.connection.Link.direct_reader>`): it waits inside ``recvfrom`` itself, one
+system call and one wake-up per datagram instead of ``poll`` then ``recvfrom``, at the price of
+noticing ``interrupt()`` only after :data:`BLOCKING_SLICE_S`.
 """
 
 from __future__ import annotations
@@ -14,6 +20,7 @@ import logging
 import os
 import select
 import socket
+import struct
 import threading
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -25,6 +32,11 @@ from dronekit_plzen.link.url import ConnectionSpec
 log = logging.getLogger(__name__)
 
 _RECV_SIZE = 65536
+#: how long a blocking ``recvfrom`` waits (SO_RCVTIMEO) before the caller checks its deadline;
+#: the kernel rounds it up to its tick (4 ms at 250 Hz), a busy machine adds a few more
+BLOCKING_SLICE_S = 0.001
+#: shorter waits use ``poll``, whose timeout is exact: a slice never overshoots a deadline
+_BLOCKING_MIN_S = 0.016
 
 
 class Transport(Protocol):
@@ -116,6 +128,29 @@ class _UdpBase(_SelectMixin):
         addr = self._sock.getsockname()
         return (str(addr[0]), int(addr[1]))
 
+    def _blocking_slices(self) -> None:
+        """Bound a blocking ``recvfrom`` to :data:`BLOCKING_SLICE_S` (the socket stays blocking)."""
+        us = round(BLOCKING_SLICE_S * 1e6)
+        self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, us))
+
+    def _recv_blocking_from(self, timeout_s: float) -> tuple[bytes, Any]:
+        """One datagram within about ``timeout_s``, waited for in ``recvfrom`` itself.
+
+        Waits of at least :data:`_BLOCKING_MIN_S` block for one slice (the caller loops on its
+        deadline); shorter ones use ``poll`` for an exact timeout.
+        """
+        if timeout_s < _BLOCKING_MIN_S:
+            return self._recv_from(timeout_s)
+        try:
+            return self._sock.recvfrom(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):  # the slice ran out
+            return b"", None
+        except OSError as exc:
+            if self._sock.fileno() < 0:
+                raise LinkError(_("transport closed: {err}").format(err=exc)) from exc
+            log.debug("%s recv: %s", self.spec.scheme, exc)
+            return b"", None
+
     def _recv_from(self, timeout_s: float) -> tuple[bytes, Any]:
         """One datagram and its sender, or ``(b"", None)`` on timeout or a transient error."""
         if not self._wait(self._sock.fileno(), timeout_s):
@@ -149,12 +184,27 @@ class UdpInTransport(_UdpBase):
         except OSError as exc:
             self.close()
             raise LinkError(_("cannot bind UDP {url}: {err}").format(url=spec, err=exc)) from exc
+        self._blocking_slices()
         # replaced, never changed in place: a send reads it without a lock
         self._peers: tuple[tuple[str, int], ...] = ()
         self._lock = threading.Lock()
 
     def recv(self, timeout_s: float) -> bytes:
-        data, addr = self._recv_from(timeout_s)
+        return self._from(*self._recv_from(timeout_s))
+
+    def recv_blocking(self, timeout_s: float) -> bytes:
+        if timeout_s < _BLOCKING_MIN_S:
+            return self.recv(timeout_s)
+        try:  # the hot path of a mission transfer: one call, one system call
+            data, addr = self._sock.recvfrom(_RECV_SIZE)
+        except (BlockingIOError, InterruptedError):  # the slice ran out
+            return b""
+        except OSError:
+            return self._from(*self._recv_blocking_from(timeout_s))  # its error handling
+        return data if addr in self._peers else self._from(data, addr)
+
+    def _from(self, data: bytes, addr: Any) -> bytes:
+        """``data``, its sender remembered as a peer to send to."""
         if addr is None or addr in self._peers:
             return data
         with self._lock:
@@ -183,9 +233,13 @@ class UdpOutTransport(_UdpBase):
         except OSError as exc:
             self.close()
             raise LinkError(_("cannot open UDP {url}: {err}").format(url=spec, err=exc)) from exc
+        self._blocking_slices()
 
     def recv(self, timeout_s: float) -> bytes:
         return self._recv_from(timeout_s)[0]
+
+    def recv_blocking(self, timeout_s: float) -> bytes:
+        return self._recv_blocking_from(timeout_s)[0]
 
     def send(self, data: bytes) -> None:
         try:

@@ -87,7 +87,10 @@ def transects(
     shapely.prepare(ra)
     clipped = shapely.intersection(lines, ra)
     parts, idx = shapely.get_parts(clipped, return_index=True)
-    is_line = shapely.get_type_id(parts) == 1
+    # a GeometryCollection (line + touching point) can hold a MultiLineString: explode it too
+    nested, sub = shapely.get_parts(parts, return_index=True)
+    parts, idx = nested, idx[sub]
+    is_line = (shapely.get_type_id(parts) == 1) & ~shapely.is_empty(parts)
     parts, idx = parts[is_line], idx[is_line]
     if len(parts) == 0:
         return Transects(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros(0, int), origin, rot)

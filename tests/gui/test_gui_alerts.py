@@ -67,13 +67,21 @@ def test_battery_low_then_critical_then_swapped() -> None:
     assert _keys(mon.update([replace(V, battery_pct=100.0)])) == [("battery-3", True)]
 
 
-def test_autopilot_warnings_are_banners_and_info_only_log_lines() -> None:
+def test_autopilot_messages_are_banners_by_severity() -> None:
     set_language("en")
     mon = AlertMonitor()
-    texts = ((1.0, 6, "Takeoff detected"), (2.0, 4, "Low battery level, return advised"))
+    texts = (
+        (1.0, 6, "Takeoff detected"),
+        (2.0, 4, "Low battery level, return advised"),
+        (3.0, 2, "EKF variance"),
+        (4.0, 7, "debug detail"),
+    )
     alerts = mon.update([replace(V, statustexts=texts)])
-    assert [(a.key, a.banner, a.log_text or a.text) for a in alerts] == [
-        ("msg-3", False, "INFO: Takeoff detected"),
-        ("text-3", True, "WARNING: Low battery level, return advised"),
+    got = [(a.key, a.level, a.banner, a.sound, a.log_text or a.text, a.ttl_s) for a in alerts]
+    assert got == [
+        ("msg-3", "info", True, False, "INFO: Takeoff detected", 8.0),  # transient
+        ("text-3", "warning", True, False, "WARNING: Low battery level, return advised", 60.0),
+        ("text-3", "critical", True, True, "CRITICAL: EKF variance", 60.0),
+        ("msg-3", "info", False, False, "DEBUG: debug detail", 8.0),  # the log only
     ]
     assert mon.update([replace(V, statustexts=texts)]) == []  # each message once

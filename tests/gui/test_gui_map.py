@@ -13,7 +13,7 @@ from PyQt5.QtGui import QColor, QImage, QMouseEvent, QPainter
 from PyQt5.QtWidgets import QApplication
 from shapely.geometry import Polygon
 
-from dronekit_plzen.geo import lonlat_to_sjtsk, lonlat_to_utm
+from dronekit_plzen.geo import lonlat_to_sjtsk, transform
 from gui.mainwindow import cursor_text
 from gui.mapcanvas import MapCanvas, drone_colour
 from gui.models import ZoneView
@@ -29,18 +29,20 @@ OUTER = [
 HOLE = [(13.3975, 49.8), (13.4005, 49.7998), (13.401, 49.8012), (13.3985, 49.8018)]
 
 
-def test_projection_round_trip_matches_utm33n() -> None:
+def test_projection_is_web_mercator_everywhere() -> None:
     proj = MapProjection()
-    lon = np.array([13.3776, 13.40, 12.9])
-    lat = np.array([49.7475, 49.80, 49.5])
+    lon = np.array([13.3776, 13.40, 12.9, 149.13, -70.0])
+    lat = np.array([49.7475, 49.80, 49.5, -35.28, 60.0])
     x, y = proj.to_scene(lon, lat)
-    e, n = lonlat_to_utm(lon, lat, 32633)
-    assert np.allclose(x, e) and np.allclose(y, -n)  # north up on a y-down screen
+    e, n = transform(lon, lat, 4326, 3857)  # pyproj's EPSG:3857, the tiles' grid
+    assert np.allclose(x, e, atol=1e-3) and np.allclose(y, -n, atol=1e-3)  # north up, y down
     lon2, lat2 = proj.to_lonlat(x, y)
     assert np.allclose(lon2, lon, atol=1e-9) and np.allclose(lat2, lat, atol=1e-9)
-    assert MapProjection.for_lonlat(13.38, 49.75).epsg == 32633
-    assert MapProjection.for_lonlat(17.25, 49.6).epsg == 32633  # Olomouc is still zone 33
-    assert MapProjection.for_lonlat(18.3, 49.8).epsg == 32634  # Ostrava is zone 34
+    # one projection for Plzeň, Ostrava (UTM 34) and Canberra: nothing is drawn rotated
+    assert {
+        MapProjection.for_lonlat(*p).epsg for p in [(13.4, 49.7), (18.3, 49.8), (149.1, -35.3)]
+    } == {3857}
+    assert proj.ground_scale(60.0) == pytest.approx(0.5)
 
 
 @pytest.mark.parametrize(
@@ -94,7 +96,7 @@ def test_area_with_hole_is_drawn_as_a_hole(qtbot) -> None:  # type: ignore[no-un
     assert not path.contains(QPointF(hx, hy))
     assert path.contains(QPointF(fx, fy))
     # the scene extent matches the projected polygon to the metre
-    e, n = lonlat_to_utm([p[0] for p in OUTER], [p[1] for p in OUTER], 32633)
+    e, n = transform([p[0] for p in OUTER], [p[1] for p in OUTER], 4326, 3857)
     rect = items[0].sceneBoundingRect()
     assert rect.left() == pytest.approx(e.min(), abs=1.0)
     assert rect.right() == pytest.approx(e.max(), abs=1.0)

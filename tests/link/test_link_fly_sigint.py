@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dkp_testkit import sigint_as_at_a_terminal
 
 from dronekit_plzen.mission_items import (
     CMD_NAV_RETURN_TO_LAUNCH,
@@ -63,6 +64,7 @@ def test_sigint_asks_whether_to_rtl(
             "5",
         ],
         stdin=subprocess.PIPE,
+        preexec_fn=sigint_as_at_a_terminal,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -90,6 +90,23 @@ def test_ardupilot_mission_progress_excludes_home() -> None:
     assert st.mission_seq == 4 and st.mission_count == 10
 
 
+def test_mission_current_total_no_mission_and_unsupported() -> None:
+    """UINT16_MAX means no mission on the vehicle (after a reboot or a clear): 0 items, not the
+    count of the last transfer; 0 means the field is not supported: the count is kept."""
+    st = VehicleState(sysid=1)
+    for m in (MAV.heartbeat_encode(2, 12, 1, 0, 4), MAV.mission_current_encode(3, 119, 0, 0)):
+        m.pack(MAV)
+        st = apply_message(st, m, 0.0)
+    assert st.mission_count == 119
+    m = MAV.mission_current_encode(0, 0, 0, 0)
+    m.pack(MAV)
+    assert apply_message(st, m, 1.0).mission_count == 119
+    m = MAV.mission_current_encode(0, 65535, 0, 0)
+    m.pack(MAV)
+    st = apply_message(st, m, 2.0)
+    assert st.mission_count == 0 and st.mission_seq == 0
+
+
 def test_sequence_gaps_give_packet_loss() -> None:
     t = SequenceTracker()
     for seq in [*range(0, 50), *range(60, 256), *range(0, 40)]:  # 10 lost, wraps at 255

@@ -274,5 +274,14 @@ def test_frames_packed_once_match_pymavlink_byte_for_byte() -> None:
                         data = rx.recv(4096)
                     assert data == bytes(msg.pack(ref))
                     seqs.append(data[4])
-        assert len(set(seqs)) == len(seqs)  # a new sequence number on every send
+        # the download's one request frame, re-numbered in place for every item asked for
+        for mission_type in (0, 2):
+            for item_seq in (0, 1, 255, 256, 65000, 3):
+                ref.seq = link.mav.seq
+                wire.send_request(item_seq, mission_type)
+                data = rx.recv(4096)
+                want = ref.mission_request_int_encode(7, 1, item_seq, mission_type)
+                assert data == bytes(want.pack(ref))
+                seqs.append(data[4])
+        assert len(set(seqs[-256:])) == len(seqs[-256:])  # a new sequence number on every send
     rx.close()

@@ -163,3 +163,21 @@ def test_mplan_property_coverage_and_legs_inside(poly, side, front, angle):
     covered = shapely.union_all(list(fps.geoms)).intersection(area_m).area / area_m.area
     assert covered >= 0.995
     assert r.metrics.coverage_pct is not None and r.metrics.coverage_pct >= 99.5
+
+
+@pytest.mark.parametrize("angle_deg", [0.0, 30.0, 45.0, 90.0, 137.0])
+@pytest.mark.parametrize("spacing_m", [10.0, 25.0, 33.3, 50.0])
+def test_transects_of_parts_touching_at_a_corner(angle_deg: float, spacing_m: float) -> None:
+    """Parts meeting at a vertex clip a line into a collection holding a MultiLineString and a
+    point: every piece is kept, none dropped (this raised IndexError before)."""
+    from shapely.geometry import MultiPolygon, Polygon, box
+
+    area = MultiPolygon(
+        [box(0, 0, 100, 100), box(100, 100, 200, 200), Polygon([(300, 0), (350, 50), (400, 0)])]
+    )
+    t = transects(area, spacing_m, angle_deg)
+    assert len(t.line) == len(t.x0) == len(t.x1) > 0
+    assert np.all(t.x1 > t.x0)
+    if spacing_m == 10.0:  # fine spacing: the pieces sweep the whole area, every part included
+        swept = float(np.sum(t.x1 - t.x0)) * spacing_m
+        assert abs(swept - area.area) < 0.1 * area.area

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dkp_testkit import sigint_as_at_a_terminal
 
 from dronekit_plzen.errors import SafetyViolation
 from dronekit_plzen.fleet import Fleet
@@ -317,6 +318,7 @@ def _start_fly(sim: Any, plan: Path, *extra: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env=env,
+        preexec_fn=sigint_as_at_a_terminal,
     )
 
 

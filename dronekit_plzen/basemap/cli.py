@@ -1,0 +1,98 @@
+"""``dronekit-plzen basemap``: list tile sources, prepare offline packs."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from dronekit_plzen.basemap.cache import TileCache, TileFetcher, TileFetchError, default_cache_dir
+from dronekit_plzen.basemap.grid import count_tiles
+from dronekit_plzen.basemap.mbtiles import MBTiles
+from dronekit_plzen.basemap.pack import area_bbox, pack_region, parse_bbox, parse_zooms
+from dronekit_plzen.basemap.sources import available_sources, get_source
+from dronekit_plzen.cliutil import app
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _, ngettext
+
+
+@click.group()
+def basemap() -> None:
+    """Basemap tiles: sources, the tile cache and offline packs (MBTiles)."""
+
+
+@basemap.command("sources")
+def sources_cmd() -> None:
+    """List the tile sources and where their tiles come from."""
+    for key, src in available_sources().items():
+        click.echo(f"{key:<10} {src.kind:<5} z{src.min_zoom}-{src.max_zoom}  {src.name}")
+        click.echo(f"{'':<10} {src.url}")
+        click.echo(f"{'':<10} {src.attribution}  ({_('override')}: ${src.env_var})")
+    click.echo(_("tile cache: {path}").format(path=default_cache_dir()))
+
+
+@basemap.command("pack")
+@click.option("--source", "source_key", default="osm", show_default=True, help="Tile source.")
+@click.option("--bbox", help="Region as west,south,east,north degrees.")
+@click.option(
+    "--area", "area_file", type=click.Path(path_type=Path), help="Region of a GeoJSON/WKT area."
+)
+@click.option("--margin-m", type=float, default=500.0, show_default=True, help="Around --area.")
+@click.option("--zoom", "zoom_text", default="10-17", show_default=True, help="Levels, e.g. 10-17.")
+@click.option("--max-tiles", type=int, help="Refuse packs larger than this (source's limit).")
+@click.option("--offline", is_flag=True, help="Only tiles already in the cache.")
+@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="MBTiles.")
+def pack_cmd(
+    source_key: str,
+    bbox: str | None,
+    area_file: Path | None,
+    margin_m: float,
+    zoom_text: str,
+    max_tiles: int | None,
+    offline: bool,
+    output: Path,
+) -> None:
+    """Prepare an offline pack of a region before a flight (tiles come from the cache first)."""
+    source = get_source(source_key)
+    zooms = parse_zooms(zoom_text)
+    if (bbox is None) == (area_file is None):
+        raise BadInputError(_("give the region with exactly one of --bbox or --area"), where="pack")
+    if not (margin_m >= 0):
+        raise BadInputError(_("the margin must be 0 or more metres"), where="--margin-m")
+    region = parse_bbox(bbox) if bbox is not None else area_bbox(area_file, margin_m / 111_320.0)  # type: ignore[arg-type]
+    if output.is_dir():
+        raise BadInputError(_("the output is a directory"), where=str(output))
+    if output.exists():
+        output.unlink()
+    fetcher = TileFetcher(source, TileCache(default_cache_dir(), source), offline=offline)
+    if app().quiet:
+        result = pack_region(fetcher, region, zooms, output, max_tiles=max_tiles)
+    else:
+        with click.progressbar(
+            length=count_tiles(region, zooms), label=_("Tiles"), file=sys.stderr
+        ) as bar:
+
+            def progress(_i: int, _total: int) -> None:
+                bar.update(1)
+
+            result = pack_region(
+                fetcher, region, zooms, output, max_tiles=max_tiles, progress=progress
+            )
+    click.echo(
+        ngettext("{n} tile written to {path}", "{n} tiles written to {path}", result.tiles).format(
+            n=result.tiles, path=result.path
+        )
+    )
+    if result.missing:
+        raise TileFetchError(
+            ngettext(
+                "{n} tile missing from the pack, the first: {first}",
+                "{n} tiles missing from the pack, the first: {first}",
+                len(result.missing),
+            ).format(n=len(result.missing), first=result.missing[0]),
+            where=str(output),
+        )
+    with MBTiles(output) as check:
+        if check.count() != result.tiles:
+            raise BadInputError(_("the pack does not hold what was written"), where=str(output))

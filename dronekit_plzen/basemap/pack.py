@@ -1,0 +1,165 @@
+"""Prepare an offline pack: every tile of a region and zoom range into one MBTiles file."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from dronekit_plzen.basemap.cache import TileFetcher, TileFetchError
+from dronekit_plzen.basemap.grid import TileId, check_bbox, check_zooms, count_tiles, tiles_in_bbox
+from dronekit_plzen.basemap.mbtiles import MBTiles
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
+
+BBox = tuple[float, float, float, float]
+
+
+@dataclass
+class PackResult:
+    path: Path
+    tiles: int  #: tiles written
+    missing: list[str] = field(default_factory=list)  #: why tiles could not be had
+
+
+def parse_zooms(text: str) -> range:
+    """``"10-17"`` or ``"15"`` → a range of zoom levels."""
+    try:
+        if "-" in text:
+            lo, hi = (int(v) for v in text.split("-", 1))
+        else:
+            lo = hi = int(text)
+    except ValueError:
+        raise BadInputError(
+            _("zoom must be a level or a range like 10-17, got {text!r}").format(text=text),
+            where="--zoom",
+        ) from None
+    if hi < lo:
+        raise BadInputError(
+            _("zoom range {text!r} goes downwards").format(text=text), where="--zoom"
+        )
+    zooms = range(lo, hi + 1)
+    check_zooms(zooms, "--zoom")
+    return zooms
+
+
+def parse_bbox(text: str) -> BBox:
+    """``"west,south,east,north"`` in degrees."""
+    try:
+        w, s, e, n = (float(v) for v in text.split(","))
+    except ValueError:
+        raise BadInputError(
+            _("the bounding box must be four numbers west,south,east,north, got {text!r}").format(
+                text=text
+            ),
+            where="--bbox",
+        ) from None
+    bbox = (w, s, e, n)
+    check_bbox(bbox, "--bbox")
+    return bbox
+
+
+def area_bbox(path: Path, margin_deg: float = 0.0) -> BBox:
+    """The lon/lat bounding box of a GeoJSON or WKT area file."""
+    from shapely import wkt
+    from shapely.errors import ShapelyError
+    from shapely.geometry import shape
+
+    if not path.is_file():
+        raise BadInputError(_("area file not found"), where=str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInputError(
+            _("cannot read the area file: {err}").format(err=exc), where=str(path)
+        ) from exc
+    try:
+        if text.lstrip().startswith("{"):
+            doc = json.loads(text)
+            feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
+            geoms = [shape(f.get("geometry", f)) for f in feats or []]
+        else:
+            geoms = [wkt.loads(text)]
+    except (ValueError, TypeError, AttributeError, KeyError, ShapelyError) as exc:
+        raise BadInputError(
+            _("not a GeoJSON or WKT area: {err}").format(err=exc), where=str(path)
+        ) from exc
+    geoms = [g for g in geoms if not g.is_empty]
+    if not geoms:
+        raise BadInputError(_("the area file has no geometry"), where=str(path))
+    w = min(g.bounds[0] for g in geoms) - margin_deg
+    s = min(g.bounds[1] for g in geoms) - margin_deg
+    e = max(g.bounds[2] for g in geoms) + margin_deg
+    n = max(g.bounds[3] for g in geoms) + margin_deg
+    bbox = (w, s, e, n)
+    check_bbox(bbox, str(path))
+    return bbox
+
+
+def pack_region(
+    fetcher: TileFetcher,
+    bbox: BBox,
+    zooms: range,
+    out: Path,
+    *,
+    max_tiles: int | None = None,
+    progress: Callable[[int, int], None] | None = None,
+) -> PackResult:
+    """Fetch every tile of ``bbox`` at ``zooms`` (cache first) into the MBTiles file ``out``.
+
+    Refuses (:class:`BadInputError`) more tiles than ``max_tiles`` (the source's limit by
+    default: tile servers forbid bulk downloads). Tiles that cannot be had are listed in
+    :attr:`PackResult.missing`; the pack holds the rest.
+    """
+    check_bbox(bbox)
+    check_zooms(zooms)
+    src = fetcher.source
+    if zooms.start < src.min_zoom or zooms.stop - 1 > src.max_zoom:
+        raise BadInputError(
+            _("{source} has zoom levels {lo}..{hi}").format(
+                source=src.key, lo=src.min_zoom, hi=src.max_zoom
+            ),
+            where="--zoom",
+        )
+    total = count_tiles(bbox, zooms)
+    limit = src.max_pack_tiles if max_tiles is None else max_tiles
+    if total > limit:
+        raise BadInputError(
+            _(
+                "the pack would hold {n} tiles, more than the limit of {limit} for {source}: "
+                "use a smaller region or fewer zoom levels"
+            ).format(n=total, limit=limit, source=src.key),
+            where="--zoom",
+        )
+    result = PackResult(out, 0)
+    batch: list[tuple[TileId, bytes]] = []
+    with MBTiles(out, "w") as pack:
+        pack.set_metadata(
+            {
+                "name": src.name,
+                "format": src.extension,
+                "bounds": ",".join(f"{v:.6f}" for v in bbox),
+                "center": f"{(bbox[0] + bbox[2]) / 2:.6f},{(bbox[1] + bbox[3]) / 2:.6f},"
+                f"{zooms.start}",
+                "minzoom": zooms.start,
+                "maxzoom": zooms.stop - 1,
+                "type": "baselayer",
+                "version": "1.3",
+                "attribution": src.attribution,
+                "description": f"dronekit-plzen offline pack of {src.key}",
+                "source": src.key,
+            }
+        )
+        for i, tile in enumerate(tiles_in_bbox(bbox, zooms), start=1):
+            try:
+                batch.append((tile, fetcher.fetch(tile)))
+            except TileFetchError as exc:
+                result.missing.append(str(exc))
+            if len(batch) >= 256:
+                result.tiles += pack.put_many(batch)
+                batch = []
+            if progress is not None:
+                progress(i, total)
+        result.tiles += pack.put_many(batch)
+    return result

@@ -1,0 +1,231 @@
+"""``dronekit-plzen train``: run a scored exercise for a student, report, replay, sightings."""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+import click
+
+from dronekit_plzen.cliutil import app, info
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _, get_language
+
+DEFAULT_OUT = Path("training")
+
+
+@click.group(name="train")
+def train() -> None:
+    """Simulator training: scored exercises, instructor reports, replays."""
+
+
+@train.command(name="list")
+def list_cmd() -> None:
+    """List the bundled exercises."""
+    from dronekit_plzen.training.exercise import list_exercises, load_exercise
+
+    lang = get_language()
+    for name in list_exercises():
+        ex = load_exercise(name)
+        click.echo(f"{name}: {ex.text(ex.title, lang)}")
+
+
+@train.command(name="check")
+@click.argument("exercise")
+@click.option("--seed", type=int, default=None, help="Override the exercise's seed.")
+def check_cmd(exercise: str, seed: int | None) -> None:
+    """Validate an exercise file and print its rules and faults."""
+    from dronekit_plzen.training.exercise import load_exercise
+
+    ex = load_exercise(exercise, seed=seed)
+    click.echo(
+        _("{name}: valid ({n} rules, {f} faults, {v} vehicles, seed {seed})").format(
+            name=ex.name, n=len(ex.rules), f=len(ex.faults), v=ex.fleet.vehicles, seed=ex.fleet.seed
+        )
+    )
+    for f in ex.faults:
+        veh = "*" if f.vehicle is None else str(f.vehicle + 1)
+        kind = type(f.fault).__name__
+        click.echo(f"  fault {f.id}: {kind} on vehicle {veh} when {f.trigger.describe()}")
+    for r in ex.rules:
+        click.echo(f"  rule {r.id}: {r.type} ({r.points:g} points)")
+
+
+def _ports_line(port_offset: int, autopilot: str, i: int) -> str:
+    if autopilot == "px4":
+        return _(
+            "vehicle {n}: ground station UDP {gcs} (QGroundControl), API UDP {api} (GUI, MAVSDK)"
+        ).format(n=i + 1, gcs=14550 + port_offset, api=14540 + port_offset + i)
+    return _("vehicle {n}: TCP {tcp} (MAVProxy, GUI), ground station UDP {gcs}").format(
+        n=i + 1, tcp=5760 + port_offset + 10 * i, gcs=14550 + port_offset
+    )
+
+
+@train.command(name="run")
+@click.argument("exercise")
+@click.option("--student", required=True, help="The student's name (the report's key).")
+@click.option(
+    "--speedup",
+    type=click.FloatRange(min=0.1, max=100.0),
+    default=1.0,
+    show_default=True,
+    help="Simulated seconds per wall-clock second.",
+)
+@click.option("--seed", type=int, default=None, help="Override the exercise's seed.")
+@click.option(
+    "--port-offset",
+    type=click.IntRange(0, 40000),
+    default=0,
+    show_default=True,
+    help="Added to every port (one student per offset: 0, 100, 200...).",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Folder of the class's sessions.",
+)
+@click.option(
+    "--max-wall",
+    "max_wall_s",
+    type=click.FloatRange(min=1.0),
+    default=None,
+    help="End the session after this many wall-clock seconds.",
+)
+def run_cmd(
+    exercise: str,
+    student: str,
+    speedup: float,
+    seed: int | None,
+    port_offset: int,
+    out_dir: Path,
+    max_wall_s: float | None,
+) -> None:
+    """Run EXERCISE for one student: simulator up, briefing, record, score at the end.
+
+    The session ends when every drone has flown and landed, at the exercise's time limit,
+    or on Ctrl+C; it is then scored from the recording.
+    """
+    from dronekit_plzen.training.exercise import load_exercise
+
+    ex = load_exercise(exercise, seed=seed)  # every problem reported before anything starts
+    from dronekit_plzen.training.report import score_table
+    from dronekit_plzen.training.session import (
+        finish,
+        new_session,
+        score_session,
+        slug,
+        start,
+        wait_end,
+    )
+
+    slug(student)
+    s = new_session(ex, student, out_dir, speedup=speedup, port_offset=port_offset)
+    lang = get_language()
+    quiet = app().quiet
+    if not quiet:
+        click.echo(f"== {ex.text(ex.title, lang)} ==")
+        click.echo(ex.text(ex.briefing, lang))
+        if ex.mission:
+            pts = "; ".join(f"{a:.6f}, {b:.6f} @ {c:g} m" for a, b, c in ex.mission)
+            click.echo(_("suggested route: {points}").format(points=pts))
+    old = {}
+
+    def _on_signal(_sig: int, _frame: FrameType | None) -> None:
+        s.stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        old = {sg: signal.signal(sg, _on_signal) for sg in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        start(s)
+        for i in range(ex.fleet.vehicles):
+            info(_ports_line(port_offset, ex.fleet.autopilot, i))
+        info(
+            _("session {folder} running at {x:g}x; Ctrl+C ends it").format(
+                folder=s.folder, x=speedup
+            )
+        )
+        ended = wait_end(s, wall_timeout_s=max_wall_s if max_wall_s else math.inf)
+    finally:
+        if s.fleet is not None and s.recorder is not None:
+            finish(s)
+        for sg, h in old.items():
+            signal.signal(sg, h)
+    info(_("session ended ({why}) after {t:.0f} s of simulated time").format(why=ended, t=s.end_s))
+    results = score_session(s.folder, ex)
+    click.echo(score_table(results, sum(r.points for r in ex.rules)))
+
+
+@train.command(name="report")
+@click.option(
+    "--sessions",
+    "sessions_dir",
+    type=click.Path(path_type=Path),
+    default=DEFAULT_OUT,
+    show_default=True,
+    help="Folder of the class's sessions.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="Where to write the reports [default: the sessions folder].",
+)
+def report_cmd(sessions_dir: Path, out_dir: Path | None) -> None:
+    """Per-student HTML reports and the class summary CSV."""
+    from dronekit_plzen.training.report import write_reports
+
+    written = write_reports(sessions_dir, out_dir or sessions_dir, lang=get_language())
+    for p in written:
+        click.echo(str(p))
+
+
+@train.command(name="replay")
+@click.argument("session", type=click.Path(path_type=Path))
+@click.option(
+    "--to",
+    "url",
+    default="udpout://127.0.0.1:14550",
+    show_default=True,
+    help="Where to re-send the recorded MAVLink (a ground station's port).",
+)
+@click.option(
+    "--speed",
+    type=click.FloatRange(min=0.0),
+    default=1.0,
+    show_default=True,
+    help="Replay speed (0: as fast as possible).",
+)
+def replay_cmd(session: Path, url: str, speed: float) -> None:
+    """Re-send a session's recorded telemetry to a ground station, as the student saw it."""
+    from dronekit_plzen.training.replay import replay_session
+
+    n = replay_session(session, url, speed=speed)
+    info(_("{n} messages replayed to {url}").format(n=n, url=url))
+
+
+@train.command(name="sighting")
+@click.argument("position")
+@click.option("--port-offset", type=click.IntRange(0, 40000), default=0, show_default=True)
+@click.option("--vehicle", type=click.IntRange(1, 10), default=1, show_default=True)
+def sighting_cmd(position: str, port_offset: int, vehicle: int) -> None:
+    """Report a sighting at POSITION (LAT,LON) to the running exercise."""
+    from dronekit_plzen.geo import parse_coordinate
+    from dronekit_plzen.training.replay import report_sighting
+
+    try:
+        lon, lat = parse_coordinate(position)
+    except BadInputError as exc:
+        raise BadInputError(f"POSITION: {exc}") from None
+    echo = report_sighting(lat, lon, port_offset=port_offset, vehicle=vehicle)
+    info(
+        _("sighting {lat:.6f}, {lon:.6f} reported; the vehicle says: {text}").format(
+            lat=lat, lon=lon, text=echo
+        )
+    )

@@ -1,0 +1,94 @@
+"""Instructor tools on the wire: replay a session's MAVLink to a ground station; report a
+sighting to a running exercise.
+
+Replay re-sends the recorded frames byte for byte (the vehicles' own system ids, sequence
+numbers and timestamps), paced by the recording's clock, which is simulated time: a session
+flown at 10x replays at the real pace with ``speed=1``. Open QGroundControl (or the GUI) on the
+target port and watch the student's flight as it happened.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from pathlib import Path
+from typing import Any
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
+from simulators.scenario import SIGHTING_PREFIX
+
+#: MAV_CMD_DO_SET_ROI_LOCATION and MAV_FRAME_GLOBAL_RELATIVE_ALT_INT
+CMD_ROI_LOCATION = 195
+FRAME_GLOBAL_RELATIVE_ALT_INT = 6
+
+
+def session_tlog(session: Path) -> Path:
+    tlog = session / "session.tlog" if session.is_dir() else session
+    if not tlog.is_file():
+        raise BadInputError(
+            _("{path}: no recorded session (session.tlog) here").format(path=session)
+        )
+    return tlog
+
+
+def replay_session(
+    session: Path, url: str, *, speed: float = 1.0, stop: threading.Event | None = None
+) -> int:
+    """Send every recorded frame of ``session`` to ``url`` (``udpout://`` or ``tcp://``)."""
+    from dronekit_plzen.link.transports import open_transport
+    from dronekit_plzen.link.url import parse_url
+    from telemetry.recorder import replay_tlog
+
+    tlog = session_tlog(session)
+    spec = parse_url(url)
+    if spec.scheme not in ("udpout", "tcp", "serial"):
+        raise BadInputError(
+            _("--to: replay sends, so it needs udpout://, tcp:// or serial://, got {url}").format(
+                url=url
+            )
+        )
+    transport = open_transport(spec)
+    try:
+
+        def sink(msg: Any, _t_s: float) -> None:
+            buf = msg.get_msgbuf()
+            if buf:
+                transport.send(bytes(buf))
+
+        return replay_tlog(tlog, sink, speed=speed, stop=stop)
+    finally:
+        transport.close()
+
+
+def report_sighting(
+    lat_deg: float, lon_deg: float, *, port_offset: int = 0, vehicle: int = 1, timeout_s: float = 10
+) -> str:
+    """Send MAV_CMD_DO_SET_ROI_LOCATION to a running exercise's vehicle (PX4 API port).
+
+    What QGroundControl's "ROI at location" sends; the vehicle answers with the STATUSTEXT
+    ``Sighting <lat> <lon>`` that the session records; that text is returned.
+    """
+    from dronekit_plzen.link import connect
+
+    if not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180) or math.isnan(lat_deg + lon_deg):
+        raise BadInputError(_("sighting position out of range"))
+    port = 14580 + port_offset + vehicle - 1  # the vehicle's API link (it replies to us)
+    with connect(f"udpout://127.0.0.1:{port}", heartbeat_hz=5.0) as link:
+        v = link.wait_vehicle(timeout_s=timeout_s)
+        v.command_int(
+            CMD_ROI_LOCATION,
+            FRAME_GLOBAL_RELATIVE_ALT_INT,
+            x=round(lat_deg * 1e7),
+            y=round(lon_deg * 1e7),
+            z=0.0,
+            name="sighting",
+        )
+        # the confirmation comes to us (this link is now the API port's destination until
+        # the student's own ground station sends its next message there)
+        st = v.wait_for(
+            lambda st: any(t.text.startswith(SIGHTING_PREFIX) for t in st.statustexts),
+            timeout_s,
+            _("the sighting's confirmation"),
+        )
+        return next(t.text for t in reversed(st.statustexts) if t.text.startswith(SIGHTING_PREFIX))

@@ -1,0 +1,129 @@
+"""Reading the ``rules:`` list of an exercise file into :mod:`~dronekit_plzen.training.rules`.
+
+Every field is checked against the rule's dataclass; a problem is one
+:class:`~dronekit_plzen.errors.BadInputError` naming the rule and field
+(``rules[2].within_s: must be a number > 0, got 'soon'``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import fields
+from typing import TYPE_CHECKING, Any
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.training.recording import MODE_GROUPS
+from dronekit_plzen.training.rules import (
+    RULE_TYPES,
+    Coverage,
+    ModesForbiddenAfter,
+    ModeWithin,
+    NoArmDuringFault,
+    NoStatustext,
+    ProhibitedZone,
+    Rule,
+    SightingRule,
+    Trigger,
+)
+
+if TYPE_CHECKING:
+    from dronekit_plzen.training.exercise import Exercise
+
+
+def _trigger(value: Any, where: str, ex: Exercise) -> Trigger:
+    if not isinstance(value, dict) or len(value) != 1 or not {"fault", "statustext"} >= set(value):
+        raise BadInputError(f"{where}: must be {{fault: <id>}} or {{statustext: <text>}}")
+    if "fault" in value:
+        fid = str(value["fault"])
+        if fid not in {f.id for f in ex.faults}:
+            raise BadInputError(
+                f"{where}: unknown fault id {fid!r} "
+                f"(faults: {', '.join(f.id for f in ex.faults) or 'none'})"
+            )
+        return Trigger(fault=fid)
+    text = str(value["statustext"]).strip()
+    if not text:
+        raise BadInputError(f"{where}: statustext must not be empty")
+    return Trigger(statustext=text)
+
+
+def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
+    """One rule from its YAML mapping; every field checked against the rule's dataclass."""
+    if not isinstance(entry, dict):
+        raise BadInputError(f"{where}: a rule must be a mapping")
+    kind = entry.get("type")
+    cls = RULE_TYPES.get(str(kind))
+    if cls is None:
+        raise BadInputError(f"{where}: unknown rule type {kind!r} (one of {', '.join(RULE_TYPES)})")
+    if "id" not in entry:
+        raise BadInputError(f"{where}: missing field 'id'")
+    allowed = {f.name: f for f in fields(cls)} | {"type": None}
+    kwargs: dict[str, Any] = {}
+    for key, value in entry.items():
+        at = f"{where}.{key}"
+        if key == "type":
+            continue
+        if key not in allowed or key == "cell_m":
+            valid = ", ".join(k for k in allowed if k not in ("type", "cell_m"))
+            raise BadInputError(f"{at}: not a field of {kind} (valid: {valid})")
+        if key == "id":
+            kwargs[key] = str(value)
+        elif key == "vehicle":
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise BadInputError(f"{at}: must be a vehicle index, got {value!r}")
+            if not 0 <= value < ex.fleet.vehicles:
+                raise BadInputError(f"{at}: vehicle index 0..{ex.fleet.vehicles - 1}, got {value}")
+            kwargs[key] = value
+        elif key == "after":
+            kwargs[key] = _trigger(value, at, ex)
+        elif key == "modes":
+            names = value if isinstance(value, list) else [value]
+            bad = [m for m in names if str(m) not in MODE_GROUPS]
+            if bad or not names:
+                raise BadInputError(
+                    f"{at}: unknown mode group {bad[0] if bad else value!r} "
+                    f"(one of {', '.join(MODE_GROUPS)})"
+                )
+            kwargs[key] = tuple(str(m) for m in names)
+        elif key in ("zone", "fault", "contains"):
+            kwargs[key] = str(value)
+        else:
+            try:
+                num = float(value)
+                if isinstance(value, bool):
+                    raise TypeError
+            except (TypeError, ValueError):
+                raise BadInputError(f"{at}: must be a number, got {value!r}") from None
+            if math.isnan(num) or num < 0 or (key != "points" and num == 0 and key != "min_alt_m"):
+                raise BadInputError(f"{at}: must be a number > 0, got {value!r}")
+            if key in ("min_pct",) and num > 100:
+                raise BadInputError(f"{at}: a percentage 0..100, got {value!r}")
+            kwargs[key] = num
+    rule = cls(**kwargs)
+    if isinstance(rule, (ModeWithin, ModesForbiddenAfter)) and "after" not in entry:
+        raise BadInputError(f"{where}: missing field 'after'")
+    if isinstance(rule, ProhibitedZone) and rule.zone not in {z.name for z in ex.zones}:
+        raise BadInputError(
+            f"{where}.zone: unknown zone {rule.zone!r} "
+            f"(zones: {', '.join(z.name for z in ex.zones) or 'none'})"
+        )
+    if isinstance(rule, NoArmDuringFault) and rule.fault not in {f.id for f in ex.faults}:
+        raise BadInputError(f"{where}.fault: unknown fault id {rule.fault!r}")
+    if isinstance(rule, NoStatustext) and not rule.contains:
+        raise BadInputError(f"{where}: missing field 'contains'")
+    if isinstance(rule, Coverage) and not ex.area:
+        raise BadInputError(f"{where}: a coverage rule needs the exercise's 'area'")
+    if isinstance(rule, SightingRule) and ex.target is None:
+        raise BadInputError(f"{where}: a sighting rule needs the exercise's 'target'")
+    return rule
+
+
+def parse_rules(entries: Any, ex: Exercise, where: str) -> list[Rule]:
+    if not isinstance(entries, list) or not entries:
+        raise BadInputError(f"{where}: expected a non-empty list of rules")
+    rules = [parse_rule(e, ex, f"{where}[{i}]") for i, e in enumerate(entries)]
+    ids = [r.id for r in rules]
+    dup = next((i for i in ids if ids.count(i) > 1), None)
+    if dup is not None:
+        raise BadInputError(f"{where}: duplicate rule id {dup!r}")
+    return rules

@@ -1,0 +1,627 @@
+"""The crisis staff web portal: a FastAPI application on the flight database.
+
+Server-rendered Jinja2 pages (autoescaped), one small script per map page, no inline scripts
+(the Content-Security-Policy forbids them). Every handler opens its own store connection (WAL
+mode: the recorder and the GUI write the same file at the same time), so the database is never
+shared between threads. Nothing here reaches a vehicle: the portal reads what the recorder
+wrote and changes requests, deployments and accounts only.
+
+Access: requesters see and file their organisation's requests (and cancel them); pilots and
+admins see all and answer them; admins also read the audit log and manage accounts. Another
+organisation's request answers 404 (its existence is not disclosed); an action outside the
+role answers 403; a form without this session's CSRF token answers 403.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import (
+    FileResponse,
+    HTMLResponse,
+    JSONResponse,
+    PlainTextResponse,
+    RedirectResponse,
+    Response,
+)
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from starlette.concurrency import run_in_threadpool
+from starlette.middleware.sessions import SessionMiddleware
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import LANGUAGES, translations
+from dronekit_plzen.web import auth, opendata
+from dronekit_plzen.web.auth import User
+from dronekit_plzen.web.forms import validate_request
+from dronekit_plzen.web.labels import LABELS, label
+from dronekit_plzen.web.tiles import TileService
+from telemetry import requests as rq
+from telemetry.store import Store, open_store
+
+HERE = Path(__file__).parent
+STATIC_DIR = HERE / "static"
+LEAFLET_DIR = STATIC_DIR / "node_modules" / "leaflet" / "dist"
+SESSION_COOKIE = "dkp_session"
+SESSION_MAX_AGE_S = 12 * 3600
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+    "form-action 'self'; object-src 'none'"
+)
+
+
+@dataclass
+class WebSettings:
+    """What :func:`create_app` needs; ``secret`` signs the session cookies."""
+
+    db_path: Path
+    secret: bytes
+    secure_cookies: bool = False
+    tiles: TileService | None = None
+    tile_sources: tuple[str, ...] = ("osm", "cuzk-orto", "cuzk-zm")
+    poll_interval_s: float = 3.0
+    max_login_failures: int = 5  #: wrong passwords per user name in 10 min before a pause
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+class Page:
+    """What every template gets: the language, the translator, the user, the CSRF token."""
+
+    def __init__(self, request: Request, user: User | None):
+        self.request = request
+        self.user = user
+        self.lang = _language(request)
+        self._tr = translations(self.lang)
+        self.csrf = _csrf_token(request)
+
+    def t(self, message: str) -> str:
+        return self._tr.gettext(message)
+
+    def label(self, kind: str, code: str | None) -> str:
+        return label(self.t, kind, code)
+
+    def context(self, **values: Any) -> dict[str, Any]:
+        flashes = self.request.session.pop("flash", [])
+        return {
+            "request": self.request,
+            "user": self.user,
+            "lang": self.lang,
+            "t": self.t,
+            "label": self.label,
+            "labels": LABELS,
+            "csrf": self.csrf,
+            "flashes": flashes,
+            "leaflet": LEAFLET_DIR.is_dir(),
+            **values,
+        }
+
+
+def _language(request: Request) -> str:
+    lang = request.session.get("lang")
+    if lang in LANGUAGES:
+        return str(lang)
+    accept = request.headers.get("accept-language", "").lower()
+    for part in accept.split(","):
+        code = part.split(";")[0].strip()[:2]
+        if code in LANGUAGES:
+            return code
+    return "cs"
+
+
+def _csrf_token(request: Request) -> str:
+    token = request.session.get("csrf")
+    if not token:
+        token = auth.new_csrf_token()
+        request.session["csrf"] = token
+    return str(token)
+
+
+def _flash(request: Request, text: str, kind: str = "info") -> None:
+    request.session.setdefault("flash", []).append({"kind": kind, "text": text})
+
+
+def _safe_next(target: str | None) -> str:
+    """Only paths of this site (no scheme, no ``//host``) are followed after a redirect."""
+    if not target or not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return "/requests"
+    return target
+
+
+def create_app(settings: WebSettings) -> FastAPI:
+    app = FastAPI(title="dronekit-plzen portal", docs_url=None, redoc_url=None, openapi_url=None)
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    templates.env.autoescape = True
+    throttle = auth.LoginThrottle(max_failures=settings.max_login_failures)
+
+    @contextmanager
+    def store() -> Iterator[Store]:
+        with open_store(settings.db_path) as s:
+            yield s
+
+    def current_user(request: Request, s: Store | None = None) -> User | None:
+        uid = request.session.get("uid")
+        if not isinstance(uid, int):
+            return None
+        if s is None:
+            with store() as s2:
+                row = rq.get_user_by_id(s2, uid)
+        else:
+            row = rq.get_user_by_id(s, uid)
+        return None if row is None else User.from_row(row)
+
+    def require_user(request: Request, s: Store | None = None) -> User:
+        user = current_user(request, s)
+        if user is None:
+            raise _LoginRequired(request.url.path)
+        return user
+
+    def forbid(request: Request) -> HTTPException:
+        return HTTPException(403, Page(request, None).t("your role does not allow this"))
+
+    async def posted(request: Request) -> dict[str, str]:
+        """The form's fields after the CSRF check (403 without this session's token)."""
+        form = await request.form()
+        values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
+        if not auth.check_csrf(request.session.get("csrf"), values.get("csrf_token")):
+            raise HTTPException(403, Page(request, None).t("the form expired; reload the page"))
+        return values
+
+    def visible(user: User, s: Store, request_id: int) -> rq.MissionRequest:
+        """The request if this user may see it; 404 for someone else's (not disclosed)."""
+        try:
+            req = rq.get_request(s, request_id)
+        except BadInputError:
+            raise HTTPException(404) from None
+        if user.is_requester and req.organisation != user.organisation:
+            raise HTTPException(404)
+        return req
+
+    def render(
+        request: Request, page: Page, name: str, status: int = 200, **values: Any
+    ) -> HTMLResponse:
+        return templates.TemplateResponse(request, name, page.context(**values), status_code=status)
+
+    # ------------------------------------------------------------------ errors and headers
+    @app.exception_handler(_LoginRequired)
+    async def _login_required(request: Request, exc: _LoginRequired) -> Response:
+        if request.url.path.startswith("/api/"):
+            return JSONResponse({"error": "login required"}, status_code=401)
+        return RedirectResponse("/login?next=" + quote(exc.path), status_code=303)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Response:
+        page = Page(request, None)
+        text = (
+            exc.detail
+            if isinstance(exc.detail, str) and exc.status_code != 404
+            else page.t("not found")
+        )
+        if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
+            return JSONResponse({"error": text}, status_code=exc.status_code)
+        return render(request, page, "error.html", exc.status_code, message=text)
+
+    @app.middleware("http")
+    async def _security_headers(request: Request, call_next: Callable[..., Any]) -> Response:
+        response: Response = await call_next(request)
+        response.headers["Content-Security-Policy"] = CSP
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers["X-Frame-Options"] = "DENY"
+        response.headers["Referrer-Policy"] = "same-origin"
+        if settings.secure_cookies:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        if "text/html" in response.headers.get("content-type", ""):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.secret.decode(),
+        session_cookie=SESSION_COOKIE,
+        max_age=SESSION_MAX_AGE_S,
+        same_site="lax",
+        https_only=settings.secure_cookies,
+    )
+    if LEAFLET_DIR.is_dir():
+        app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR), name="leaflet")
+    app.mount("/static/portal", StaticFiles(directory=STATIC_DIR / "portal"), name="portal")
+
+    # ------------------------------------------------------------------ sign-in and language
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> Response:
+        return RedirectResponse("/requests", status_code=303)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/login", response_class=HTMLResponse)
+    def login_form(request: Request, next: str = "/requests") -> Response:
+        page = Page(request, None)
+        return render(request, page, "login.html", next=_safe_next(next))
+
+    @app.post("/login")
+    async def login(request: Request) -> Response:
+        form = await posted(request)
+        name = form.get("username", "")[:64]
+        page = Page(request, None)
+        if throttle.blocked(name):
+            with store() as s, s.transaction():
+                rq.audit(s, name or "-", "login_throttled")
+            return render(
+                request,
+                page,
+                "login.html",
+                429,
+                next=_safe_next(form.get("next")),
+                error=page.t("too many wrong passwords; try again in 10 minutes"),
+            )
+
+        def check() -> User | None:
+            with store() as s:
+                row = rq.get_user(s, name)
+                if row is None:
+                    auth.dummy_verify(form.get("password", ""))
+                    ok = False
+                else:
+                    ok = auth.verify_password(row["password_hash"], form.get("password", ""))
+                with s.transaction():
+                    rq.audit(
+                        s,
+                        name or "-",
+                        "login" if ok else "login_failed",
+                        role=row["role"] if ok and row else None,
+                    )
+                if not ok or row is None:
+                    return None
+                if auth.needs_rehash(row["password_hash"]):
+                    rq.set_password_hash(
+                        s, row["id"], auth.hash_password(form["password"]), actor=row["username"]
+                    )
+                return User.from_row(row)
+
+        user = await run_in_threadpool(check)
+        if user is None:
+            throttle.failed(name)
+            return render(
+                request,
+                page,
+                "login.html",
+                401,
+                next=_safe_next(form.get("next")),
+                error=page.t("wrong user name or password"),
+            )
+        throttle.succeeded(name)
+        lang = request.session.get("lang")
+        request.session.clear()  # a fresh session and CSRF token after signing in
+        request.session.update({"uid": user.id, "csrf": auth.new_csrf_token()})
+        if lang:
+            request.session["lang"] = lang
+        return RedirectResponse(_safe_next(form.get("next")), status_code=303)
+
+    @app.post("/logout")
+    async def logout(request: Request) -> Response:
+        await posted(request)
+        lang = request.session.get("lang")
+        request.session.clear()
+        if lang:
+            request.session["lang"] = lang
+        return RedirectResponse("/login", status_code=303)
+
+    @app.get("/lang/{code}")
+    def set_lang(request: Request, code: str, next: str = "/requests") -> Response:
+        if code in LANGUAGES:
+            request.session["lang"] = code
+        return RedirectResponse(_safe_next(next), status_code=303)
+
+    # ------------------------------------------------------------------ requests
+    @app.get("/requests", response_class=HTMLResponse)
+    def board(request: Request) -> Response:
+        with store() as s:
+            user = require_user(request, s)
+            reqs = rq.list_requests(
+                s, organisation=user.organisation if user.is_requester else None
+            )
+        return render(request, Page(request, user), "board.html", requests=reqs)
+
+    def form_organisations(user: User) -> tuple[str, ...]:
+        if user.is_requester:
+            return (str(user.organisation),)
+        return rq.REQUEST_ORGANISATIONS
+
+    def may_file(user: User) -> bool:
+        return user.role in ("requester", "admin")
+
+    @app.get("/requests/new", response_class=HTMLResponse)
+    def new_form(request: Request) -> Response:
+        user = require_user(request)
+        if not may_file(user):
+            raise forbid(request)
+        page = Page(request, user)
+        return render(
+            request,
+            page,
+            "new.html",
+            organisations=form_organisations(user),
+            values={"organisation": form_organisations(user)[0], "urgency": "urgent"},
+            errors={},
+            map_config=_map_config(settings),
+        )
+
+    @app.post("/requests/new")
+    async def file_request(request: Request) -> Response:
+        user = require_user(request)
+        if not may_file(user):
+            raise forbid(request)
+        form = await posted(request)
+        page = Page(request, user)
+        result = validate_request(form, page.t, allowed_organisations=form_organisations(user))
+        if result.request is None:
+            return render(
+                request,
+                page,
+                "new.html",
+                400,
+                organisations=form_organisations(user),
+                values=form,
+                errors=result.errors,
+                map_config=_map_config(settings),
+            )
+        new = result.request
+
+        def save() -> rq.MissionRequest:
+            with store() as s:
+                return rq.create_request(
+                    s, new, actor=user.username, role=user.role, user_id=user.id
+                )
+
+        req = await run_in_threadpool(save)
+        _flash(request, page.t("Request {id} filed; the pilots were notified.").format(id=req.id))
+        return RedirectResponse(f"/requests/{req.id}", status_code=303)
+
+    @app.get("/requests/{request_id}", response_class=HTMLResponse)
+    def detail(request: Request, request_id: int) -> Response:
+        with store() as s:
+            user = require_user(request, s)
+            req = visible(user, s, request_id)
+            history = rq.audit_entries(s, request_id=req.id) if user.can_answer else []
+            vehicles = [r["name"] for r in s.query("SELECT name FROM vehicles ORDER BY name")]
+        page = Page(request, user)
+        return render(
+            request,
+            page,
+            "detail.html",
+            req=req,
+            history=history,
+            vehicles=vehicles,
+            map_config=_map_config(settings) | {"live": f"/api/requests/{req.id}/live"},
+        )
+
+    async def answer(
+        request: Request, request_id: int, action: Callable[[Store, User, dict[str, str]], Any]
+    ) -> Response:
+        user = require_user(request)
+        form = await posted(request)
+        page = Page(request, user)
+
+        def run() -> None:
+            with store() as s:
+                visible(user, s, request_id)
+                action(s, user, form)
+
+        try:
+            await run_in_threadpool(run)
+        except BadInputError as exc:
+            _flash(request, exc.message, "error")
+        del page
+        return RedirectResponse(f"/requests/{request_id}", status_code=303)
+
+    @app.post("/requests/{request_id}/accept")
+    async def accept(request: Request, request_id: int) -> Response:
+        user = require_user(request)
+        if not user.can_answer:
+            raise forbid(request)
+
+        def act(s: Store, u: User, form: dict[str, str]) -> None:
+            rq.accept_request(
+                s,
+                request_id,
+                actor=u.username,
+                role=u.role,
+                pilot=form.get("pilot", "").strip()[:120] or u.username,
+                drones=[d[:60] for d in form.get("drones", "").split(",")][:10],
+            )
+
+        return await answer(request, request_id, act)
+
+    @app.post("/requests/{request_id}/refuse")
+    async def refuse(request: Request, request_id: int) -> Response:
+        user = require_user(request)
+        if not user.can_answer:
+            raise forbid(request)
+
+        def act(s: Store, u: User, form: dict[str, str]) -> None:
+            rq.refuse_request(
+                s, request_id, actor=u.username, role=u.role, reason=form.get("reason", "")[:500]
+            )
+
+        return await answer(request, request_id, act)
+
+    @app.post("/requests/{request_id}/state")
+    async def change_state(request: Request, request_id: int) -> Response:
+
+        def act(s: Store, u: User, form: dict[str, str]) -> None:
+            new_state = form.get("state", "")
+            if not u.can_answer and new_state != "cancelled":
+                raise HTTPException(403, Page(request, None).t("your role does not allow this"))
+            rq.advance_request(
+                s,
+                request_id,
+                new_state,
+                actor=u.username,
+                role=u.role,
+                reason=form.get("reason", "")[:500] or None,
+            )
+
+        return await answer(request, request_id, act)
+
+    @app.get("/api/requests/{request_id}/live")
+    def live(request: Request, request_id: int) -> dict[str, Any]:
+        with store() as s:
+            user = require_user(request, s)
+            req = visible(user, s, request_id)
+            tracks = [] if req.deployment_id is None else rq.deployment_tracks(s, req.deployment_id)
+        page = Page(request, user)
+        return {
+            "id": req.id,
+            "state": req.state,
+            "state_label": page.label("state", req.state),
+            "area": json.loads(req.area_geojson) if req.area_geojson else None,
+            "point": [req.lon_deg, req.lat_deg],
+            "lkp": None if req.lkp_lon_deg is None else [req.lkp_lon_deg, req.lkp_lat_deg],
+            "tracks": tracks,
+            "poa": json.loads(req.poa_geojson) if req.poa_geojson else None,
+            "searched_share": req.searched_share,
+            "poll_s": settings.poll_interval_s,
+        }
+
+    @app.get("/requests/{request_id}/orthophoto")
+    def orthophoto(request: Request, request_id: int) -> Response:
+        user = require_user(request)
+        with store() as s:
+            req = visible(user, s, request_id)
+        if not req.orthophoto_path or not Path(req.orthophoto_path).is_file():
+            raise HTTPException(404)
+        return FileResponse(req.orthophoto_path, filename=Path(req.orthophoto_path).name)
+
+    # ------------------------------------------------------------------ admin
+    @app.get("/audit", response_class=HTMLResponse)
+    def audit_page(request: Request) -> Response:
+        user = require_user(request)
+        if user.role != "admin":
+            raise forbid(request)
+        with store() as s:
+            entries = rq.audit_entries(s)
+        return render(request, Page(request, user), "audit.html", entries=entries)
+
+    @app.get("/admin/users", response_class=HTMLResponse)
+    def users_page(request: Request) -> Response:
+        user = require_user(request)
+        if user.role != "admin":
+            raise forbid(request)
+        with store() as s:
+            users = rq.list_users(s)
+        return render(request, Page(request, user), "users.html", users=users, error=None)
+
+    @app.post("/admin/users")
+    async def add_user(request: Request) -> Response:
+        user = require_user(request)
+        if user.role != "admin":
+            raise forbid(request)
+        form = await posted(request)
+        page = Page(request, user)
+
+        def save() -> None:
+            with store() as s:
+                rq.add_user(
+                    s,
+                    form.get("username", ""),
+                    auth.hash_password(form.get("password", "")),
+                    form.get("role", ""),
+                    organisation=form.get("organisation") or None,
+                    actor=user.username,
+                )
+
+        try:
+            await run_in_threadpool(save)
+        except BadInputError as exc:
+            _flash(request, exc.message, "error")
+        else:
+            _flash(request, page.t("Account created."))
+        return RedirectResponse("/admin/users", status_code=303)
+
+    # ------------------------------------------------------------------ open data (public)
+    @app.get("/opendata", response_class=HTMLResponse)
+    def opendata_index(request: Request) -> Response:
+        return render(request, Page(request, current_user(request)), "opendata.html")
+
+    @app.get("/opendata/deployments.csv")
+    def od_deployments_csv(year: int | None = None) -> Response:
+        with store() as s:
+            rows = opendata.deployment_rows(s, year)
+        return PlainTextResponse(
+            opendata.to_csv(rows, opendata.DEPLOYMENT_COLUMNS), media_type="text/csv"
+        )
+
+    @app.get("/opendata/deployments.geojson")
+    def od_deployments_geojson(year: int | None = None) -> Response:
+        with store() as s:
+            rows = opendata.deployment_rows(s, year)
+        return JSONResponse(opendata.deployments_geojson(rows), media_type="application/geo+json")
+
+    def _year(year: int | None) -> int:
+        from datetime import datetime, timezone
+
+        y = year or datetime.now(timezone.utc).year
+        if not 2000 <= y <= 2100:
+            raise HTTPException(400, "year out of range 2000-2100")
+        return y
+
+    @app.get("/opendata/gov16.csv")
+    def od_gov16_csv(year: int | None = None) -> Response:
+        with store() as s:
+            rows = opendata.gov16_rows(s, _year(year))
+        return PlainTextResponse(
+            opendata.to_csv(rows, opendata.GOV16_COLUMNS), media_type="text/csv"
+        )
+
+    @app.get("/opendata/gov16.geojson")
+    def od_gov16_geojson(year: int | None = None) -> Response:
+        with store() as s:
+            doc = opendata.gov16_geojson(s, _year(year))
+        return JSONResponse(doc, media_type="application/geo+json")
+
+    # ------------------------------------------------------------------ basemap tiles
+    @app.get("/tiles/{source}/{z}/{x}/{y}.png")
+    def tile(source: str, z: int, x: int, y: int) -> Response:
+        if settings.tiles is None or source not in settings.tile_sources:
+            raise HTTPException(404)
+        got = settings.tiles.get(source, z, x, y)
+        if got is None:
+            raise HTTPException(404)
+        data, mime = got
+        return Response(data, media_type=mime, headers={"Cache-Control": "max-age=86400"})
+
+    return app
+
+
+class _LoginRequired(Exception):
+    def __init__(self, path: str):
+        super().__init__(path)
+        self.path = path
+
+
+def _map_config(settings: WebSettings) -> dict[str, Any]:
+    """What the page's map script needs (passed as a data attribute, never inline script)."""
+    layers = []
+    if settings.tiles is not None:
+        for key in settings.tile_sources:
+            src = settings.tiles.sources.get(key)
+            if src is not None:
+                layers.append(
+                    {
+                        "key": key,
+                        "name": src.name,
+                        "url": f"/tiles/{key}/{{z}}/{{x}}/{{y}}.png",
+                        "attribution": src.attribution,
+                        "max_zoom": src.max_zoom,
+                    }
+                )
+    return {"layers": layers, "center": [49.7475, 13.3776], "zoom": 13}

@@ -1,0 +1,157 @@
+"""Accounts, passwords, the session secret and CSRF tokens of the web portal.
+
+* Passwords: argon2id (``argon2-cffi``'s defaults, RFC 9106 low-memory profile); a stored hash
+  with older parameters is re-hashed at the next successful login.
+* Sessions: Starlette's signed cookie (``itsdangerous``) holding only the user id, the CSRF
+  token and the language. The signing secret lives in a file created ``0600`` on first run
+  beside the flight database (``web-session.key``) and is never part of the repository.
+* CSRF: one random token per session (synchroniser token); every form posts it back and
+  :func:`check_csrf` compares in constant time.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from dronekit_plzen.errors import BadInputError, StorageError
+from dronekit_plzen.i18n import _
+
+SECRET_FILE_NAME = "web-session.key"
+MIN_PASSWORD_LEN = 10
+_hasher = PasswordHasher()
+
+
+@dataclass(frozen=True)
+class User:
+    """The signed-in portal user (what the pages and the access checks need)."""
+
+    id: int
+    username: str
+    role: str
+    organisation: str | None
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> User:
+        return cls(int(row["id"]), str(row["username"]), str(row["role"]), row["organisation"])
+
+    @property
+    def is_requester(self) -> bool:
+        return self.role == "requester"
+
+    @property
+    def can_answer(self) -> bool:
+        """Pilots and admins accept, refuse and close requests."""
+        return self.role in ("pilot", "admin")
+
+
+def hash_password(password: str) -> str:
+    if len(password) < MIN_PASSWORD_LEN:
+        raise BadInputError(
+            _("the password needs at least {n} characters").format(n=MIN_PASSWORD_LEN),
+            where="password",
+        )
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return bool(_hasher.verify(stored_hash, password))
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(stored_hash: str) -> bool:
+    return bool(_hasher.check_needs_rehash(stored_hash))
+
+
+_dummy: list[str] = []
+
+
+def dummy_verify(password: str) -> None:
+    """Verify against a throw-away hash: an unknown user name answers as slowly as a known one."""
+    if not _dummy:
+        _dummy.append(_hasher.hash(secrets.token_hex(16)))
+    verify_password(_dummy[0], password)
+
+
+def load_or_create_secret(path: Path) -> bytes:
+    """The session-signing secret at ``path``, created (64 random bytes, mode 0600) if absent.
+
+    A secret readable by others is refused: anybody who can read it can forge sessions.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return _read_secret(path)
+    except OSError as exc:
+        raise StorageError(
+            _("cannot create the session secret") + f": {exc}", where=str(path)
+        ) from exc
+    with os.fdopen(fd, "wb") as fh:
+        data = secrets.token_hex(64).encode()
+        fh.write(data)
+    return data
+
+
+def _read_secret(path: Path) -> bytes:
+    if path.stat().st_mode & 0o077:
+        raise StorageError(
+            _("the session secret is readable by other users; run chmod 600 on it"),
+            where=str(path),
+        )
+    data = path.read_bytes().strip()
+    if len(data) < 32:
+        raise StorageError(_("the session secret is too short or empty"), where=str(path))
+    return data
+
+
+def new_csrf_token() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def check_csrf(session_token: str | None, form_token: str | None) -> bool:
+    """True when the form carried this session's token."""
+    if not session_token or not form_token:
+        return False
+    return hmac.compare_digest(session_token.encode(), form_token.encode())
+
+
+@dataclass
+class LoginThrottle:
+    """Refuse sign-in attempts for a user name after ``max_failures`` wrong passwords within
+    ``window_s`` (per process; the attempt is refused before any password is checked)."""
+
+    max_failures: int = 5
+    window_s: float = 600.0
+    _failures: dict[str, list[float]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def _recent(self, key: str, now: float) -> list[float]:
+        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
+        self._failures[key] = times
+        return times
+
+    def blocked(self, username: str) -> bool:
+        with self._lock:
+            return len(self._recent(username.strip().lower(), time.monotonic())) >= (
+                self.max_failures
+            )
+
+    def failed(self, username: str) -> None:
+        with self._lock:
+            key = username.strip().lower()
+            self._recent(key, time.monotonic()).append(time.monotonic())
+
+    def succeeded(self, username: str) -> None:
+        with self._lock:
+            self._failures.pop(username.strip().lower(), None)

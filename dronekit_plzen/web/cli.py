@@ -1,0 +1,193 @@
+"""CLI: ``dronekit-plzen serve`` (the web portal) and ``dronekit-plzen web users add|list``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from dronekit_plzen.cliutil import app, echo_json, info
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
+
+_DB = click.option(
+    "--db", "db_path", type=click.Path(path_type=Path), help="SQLite flight database."
+)
+
+
+def _db(db_path: Path | None) -> Path:
+    return db_path or app().config.db_path
+
+
+@click.command(name="serve")
+@_DB
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option(
+    "--secret-file",
+    type=click.Path(path_type=Path),
+    help="Session-signing secret (default: web-session.key beside the database; created 0600).",
+)
+@click.option(
+    "--secure-cookies", is_flag=True, help="Cookies only over HTTPS (behind a TLS reverse proxy)."
+)
+@click.option(
+    "--forwarded-allow-ips",
+    default="127.0.0.1",
+    show_default=True,
+    help="Reverse proxies whose X-Forwarded-For/-Proto headers are trusted.",
+)
+@click.option("--tile-cache", type=click.Path(path_type=Path), help="Basemap tile cache folder.")
+@click.option(
+    "--tiles-pack",
+    "packs",
+    multiple=True,
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Offline MBTiles pack (repeatable).",
+)
+@click.option("--online-tiles", is_flag=True, help="Fetch tiles missing from the cache.")
+def serve(
+    db_path: Path | None,
+    host: str,
+    port: int,
+    secret_file: Path | None,
+    secure_cookies: bool,
+    forwarded_allow_ips: str,
+    tile_cache: Path | None,
+    packs: tuple[Path, ...],
+    online_tiles: bool,
+) -> None:
+    """Start the crisis staff web portal on the flight database."""
+    from telemetry.store import open_store
+
+    db = _db(db_path)
+    with open_store(db):  # a wrong path fails now, before the web stack is imported
+        pass
+
+    import uvicorn
+
+    from dronekit_plzen.web.server import build_app
+
+    application = build_app(
+        db,
+        secret_file=secret_file,
+        secure_cookies=secure_cookies,
+        tile_cache=tile_cache,
+        packs=packs,
+        online_tiles=online_tiles,
+    )
+    info(
+        _("Portal on http://{host}:{port}/ (database {db}); Ctrl+C stops it.").format(
+            host=host, port=port, db=db
+        )
+    )
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        proxy_headers=True,
+        forwarded_allow_ips=forwarded_allow_ips,
+        log_level="warning",
+        server_header=False,
+    )
+
+
+@click.group(name="web")
+def web() -> None:
+    """The web portal: start it, manage its accounts."""
+
+
+web.add_command(serve)
+
+
+@web.group(name="users")
+def users() -> None:
+    """Portal accounts (requester, pilot, admin)."""
+
+
+@users.command(name="add")
+@_DB
+@click.argument("username")
+@click.option(
+    "--role", required=True, type=click.Choice(["requester", "pilot", "admin"]), help="Role."
+)
+@click.option("--org", "organisation", help="Organisation of a requester: HZS, PCR, ZZS, KRIZ.")
+@click.option(
+    "--password-file",
+    type=click.Path(path_type=Path, exists=True, dir_okay=False),
+    help="Read the password from this file (else it is asked for).",
+)
+def users_add(
+    db_path: Path | None,
+    username: str,
+    role: str,
+    organisation: str | None,
+    password_file: Path | None,
+) -> None:
+    """Create a portal account."""
+    from dronekit_plzen.web.auth import hash_password
+    from telemetry.requests import add_user
+    from telemetry.store import open_store
+
+    if password_file is not None:
+        lines = password_file.read_text(encoding="utf-8").splitlines()
+        password = lines[0] if lines else ""
+    else:
+        password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
+    org = organisation.upper().replace("Č", "C") if organisation else None
+    if password_file is not None and not password:
+        raise BadInputError(_("the password file is empty"), where=str(password_file))
+    with open_store(_db(db_path)) as store:
+        uid = add_user(store, username, hash_password(password), role, organisation=org)
+    info(_("account {name} ({role}) created, id {id}").format(name=username, role=role, id=uid))
+
+
+@users.command(name="list")
+@_DB
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def users_list(db_path: Path | None, as_json: bool) -> None:
+    """List the portal accounts (never the password hashes)."""
+    from telemetry.requests import list_users
+    from telemetry.store import open_store
+
+    with open_store(_db(db_path)) as store:
+        rows = list_users(store)
+    if as_json:
+        echo_json(rows)
+        return
+    for r in rows:
+        click.echo(f"{r['id']:>4}  {r['username']:<20} {r['role']:<10} {r['organisation'] or ''}")
+
+
+@web.command(name="demo")
+@_DB
+@click.option("--deployment", "deployment_id", type=int, help="Deployment to show (default: last).")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--no-serve", is_flag=True, help="Only prepare the accounts and print them.")
+def web_demo(
+    db_path: Path | None, deployment_id: int | None, host: str, port: int, no_serve: bool
+) -> None:
+    """Show a demo's deployment on the portal: demo accounts, then serve (make demo SERVE=1)."""
+    from dronekit_plzen.web.demo_portal import prepare_demo
+
+    db = _db(db_path)
+    shown = prepare_demo(db, deployment_id)
+    click.echo(
+        _("Portal: http://{host}:{port}/requests/{id}").format(
+            host=host, port=port, id=shown.request_id
+        )
+    )
+    for name, role, password in shown.accounts:
+        click.echo(
+            _("  sign in as {name} ({role}), password {password}").format(
+                name=name, role=role, password=password
+            )
+        )
+    if no_serve:
+        return
+    import uvicorn
+
+    from dronekit_plzen.web.server import build_app
+
+    uvicorn.run(build_app(db), host=host, port=port, log_level="warning", server_header=False)

@@ -1,0 +1,162 @@
+"""The layer switcher: the basemap (source, online, offline packs), GeoTIFF overlays, opacity."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from dronekit_plzen.basemap import available_sources
+from dronekit_plzen.i18n import _
+from gui.map.raster import render_geotiff
+from gui.workers import ThreadRunner
+
+RASTER_KINDS = {
+    "auto": "automatic",
+    "rgb": "orthophoto (RGB)",
+    "hillshade": "terrain (hillshade)",
+    "heat": "probability (heat map)",
+}
+
+
+def _slider(value: float) -> QSlider:
+    s = QSlider(Qt.Orientation.Horizontal)
+    s.setRange(0, 100)
+    s.setValue(round(100 * value))
+    s.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+    return s
+
+
+class LayerPanel(QWidget):
+    """Controls of ``canvas``' basemap and raster layers."""
+
+    statusMessage = pyqtSignal(str)
+
+    def __init__(self, canvas: Any, parent: QWidget | None = None):
+        super().__init__(parent)
+        self.canvas = canvas
+        self.runner = ThreadRunner(self)
+        lay = QVBoxLayout(self)
+        base = QGroupBox(_("Basemap"))
+        bf = QFormLayout(base)
+        self.source = QComboBox()
+        self.source.addItem(_("none"), None)
+        for key, src in available_sources().items():
+            self.source.addItem(src.name, key)
+        current = canvas.basemap.settings.source
+        self.source.setCurrentIndex(max(self.source.findData(current), 0))
+        self.source.currentIndexChanged.connect(self._apply)
+        bf.addRow(_("Source"), self.source)
+        self.online = QCheckBox(_("download missing tiles (online)"))
+        self.online.setChecked(canvas.basemap.settings.online)
+        self.online.toggled.connect(self._apply)
+        bf.addRow(self.online)
+        self.base_opacity = _slider(canvas.basemap.opacity)
+        self.base_opacity.valueChanged.connect(
+            lambda v: canvas.set_layer_opacity("basemap", v / 100.0)
+        )
+        bf.addRow(_("Opacity"), self.base_opacity)
+        self.pack_button = QPushButton(_("Offline pack…"))
+        self.pack_button.clicked.connect(self._choose_pack)
+        self.packs_label = QLabel(self._packs_text())
+        self.packs_label.setWordWrap(True)
+        bf.addRow(self.pack_button, self.packs_label)
+        lay.addWidget(base)
+
+        over = QGroupBox(_("Overlays (GeoTIFF)"))
+        self.over_lay = QVBoxLayout(over)
+        row = QHBoxLayout()
+        self.kind = QComboBox()
+        for key, label in RASTER_KINDS.items():
+            self.kind.addItem(_(label), key)
+        row.addWidget(self.kind)
+        self.add_button = QPushButton(_("Add GeoTIFF…"))
+        self.add_button.clicked.connect(self._choose_raster)
+        row.addWidget(self.add_button)
+        self.over_lay.addLayout(row)
+        self.rows: dict[str, QWidget] = {}
+        lay.addWidget(over)
+        lay.addStretch(1)
+        canvas.rastersChanged.connect(self._sync_rows)
+
+    # ------------------------------------------------------------------ basemap
+    def _packs_text(self) -> str:
+        packs = self.canvas.basemap.settings.packs
+        return ", ".join(p.name for p in packs) if packs else _("no offline pack")
+
+    def _apply(self) -> None:
+        settings = replace(
+            self.canvas.basemap.settings,
+            source=self.source.currentData(),
+            online=self.online.isChecked(),
+        )
+        self.canvas.basemap.configure(settings)
+
+    def add_pack(self, path: Path) -> None:
+        settings = self.canvas.basemap.settings
+        packs = [*settings.packs, Path(path)]
+        self.canvas.basemap.configure(replace(settings, packs=packs))
+        self.packs_label.setText(self._packs_text())
+        self.statusMessage.emit(_("Offline pack added: {name}").format(name=Path(path).name))
+
+    def _choose_pack(self) -> None:
+        path, _f = QFileDialog.getOpenFileName(
+            self, _("Offline pack"), "", "MBTiles (*.mbtiles);;All files (*)"
+        )
+        if path:
+            self.add_pack(Path(path))
+
+    # ------------------------------------------------------------------ rasters
+    def _choose_raster(self) -> None:
+        path, _f = QFileDialog.getOpenFileName(
+            self, _("Add GeoTIFF"), "", "GeoTIFF (*.tif *.tiff);;All files (*)"
+        )
+        if path:
+            self.add_raster(Path(path), str(self.kind.currentData()))
+
+    def add_raster(self, path: Path, kind: str = "auto") -> None:
+        """Render ``path`` in a worker, then show it (the window never waits for a big file)."""
+        self.statusMessage.emit(_("Loading {name}…").format(name=path.name))
+        self.runner.run(
+            lambda: render_geotiff(path, kind),
+            lambda image: self.canvas.add_raster_image(image),
+            lambda msg: self.statusMessage.emit(_("Error: {message}").format(message=msg)),
+        )
+
+    def _sync_rows(self) -> None:
+        for name in [n for n in self.rows if n not in self.canvas.rasters]:
+            self.rows.pop(name).deleteLater()
+        for name, (item, image) in self.canvas.rasters.items():
+            if name in self.rows:
+                continue
+            w = QWidget()
+            row = QHBoxLayout(w)
+            row.setContentsMargins(0, 0, 0, 0)
+            box = QCheckBox(f"{name} ({image.kind})")
+            box.setChecked(item.isVisible())
+            box.toggled.connect(lambda on, n=name: self.canvas.set_raster_visible(n, on))
+            row.addWidget(box, 2)
+            op = _slider(item.opacity())
+            op.valueChanged.connect(lambda v, n=name: self.canvas.set_layer_opacity(n, v / 100.0))
+            row.addWidget(op, 1)
+            rm = QPushButton("✕")
+            rm.setToolTip(_("Remove the layer"))
+            rm.clicked.connect(lambda _c=False, n=name: self.canvas.remove_raster(n))
+            row.addWidget(rm)
+            self.over_lay.addWidget(w)
+            self.rows[name] = w

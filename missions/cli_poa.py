@@ -1,0 +1,430 @@
+"""``plan poa-map`` and ``plan poa``: probability-of-area maps and probability-driven search.
+
+``plan poa-map`` writes a POA GeoTIFF from lost-person statistics (:mod:`missions.poa_map`);
+``plan poa`` plans one path per drone over any probability GeoTIFF (:mod:`missions.poa`),
+cuts each into sorties, runs every sortie through the same guard as every plan
+(:func:`missions.pipeline.finalize_mission` → :func:`missions.clearance.clear_for_flight`; exit 3
+when unsafe) and only then writes the files: one ``.plan`` (and the other formats) per drone and
+sortie, one GeoJSON with a LineString per drone, and a report (JSON and HTML) of the
+probability covered over time.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from dronekit_plzen.cliutil import echo_json, info
+from dronekit_plzen.errors import BadInputError, SafetyViolation
+from dronekit_plzen.i18n import _
+from missions.cli_options import (
+    check_sizes,
+    guard_options,
+    open_terrain,
+    open_zones,
+    parse_point,
+    parse_when,
+    settings,
+    vehicle_profile,
+)
+
+
+def _opts(f: Any, opts: list[Any]) -> Any:
+    for o in reversed(opts):
+        f = o(f)
+    return f
+
+
+def _poa_map(**o: Any) -> None:
+    from missions.poa_map import build_poa, write_poa
+
+    lkp = parse_point(o["lkp"], "--lkp")
+    for k in ("radius_m", "cell_m"):
+        v = o.get(k)
+        if v is not None and not (v > 0 and math.isfinite(v)):
+            raise BadInputError(
+                _("--{opt} must be > 0, got {v:g}").format(opt=k.replace("_", "-"), v=v)
+            )
+    from dronekit_plzen.outputs import check_output_path
+
+    check_output_path(o["output"], suffixes=(".tif", ".tiff"))
+    grid, meta = build_poa(
+        lkp,
+        o["subject"],
+        terrain=o["terrain"],
+        radius_m=o["radius_m"],
+        cell_m=o["cell_m"],
+        crs=o["crs"],
+        features=o["features"],
+    )
+    path = write_poa(grid, o["output"], meta)
+    if o["as_json"]:
+        echo_json({"file": str(path), "shape": list(grid.shape), **meta})
+    else:
+        info(
+            _("{f}: {h}×{w} cells of {c:g} m, quartiles {q} km ({s})").format(
+                f=path,
+                h=grid.shape[0],
+                w=grid.shape[1],
+                c=grid.cell_m,
+                q=meta["quartiles_km"],
+                s=meta["source"],
+            )
+        )
+
+
+def _footprints(o: dict[str, Any], alts: list[float]) -> tuple[list[Any], Any, Any]:
+    from missions.poa_cover import Footprint
+
+    if (o.get("fov_deg") is None) == (o.get("camera") is None):
+        raise BadInputError(_("give either --fov-deg or --camera"))
+    if o.get("fov_deg") is not None:
+        f = o["fov_deg"]
+        if not 0 < f < 170:
+            raise BadInputError(_("--fov-deg must be in (0, 170), got {v:g}").format(v=f))
+        w = [2.0 * a * math.tan(math.radians(f) / 2.0) for a in alts]
+        return [Footprint(x, x, 1.0) for x in w], None, None
+    from missions.camera import get_camera
+    from missions.detection import get_target, sweep_width_m
+
+    cam = get_camera(o["camera"], settings().camera_dir)
+    tgt = get_target(o.get("target") or "person", cam)
+    fps = []
+    for a in alts:
+        sweep_width_m(cam, a, tgt)  # raises when the subject would be too small at this height
+        across, along = cam.footprint_m(a)
+        fps.append(Footprint(across, along, tgt.pd_in_footprint))
+    return fps, cam, tgt
+
+
+def _mkdir(out: Path) -> None:
+    from dronekit_plzen.outputs import output_error
+
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = out / ".dkp-write-test"
+        probe.write_bytes(b"")
+        probe.unlink()
+    except OSError as exc:
+        raise output_error(out, exc) from exc
+
+
+def _poa(**o: Any) -> None:
+    from dronekit_plzen import geo
+    from missions.pipeline import parse_formats, write_mission_files
+    from missions.plan_core import resolve_vehicle
+    from missions.poa import layer_altitudes, plan_poa, summary
+    from missions.poa_cover import point_in_grid, read_prob_map
+
+    check_sizes(o)
+    if not (o["budget_m"] > 0 and math.isfinite(o["budget_m"])):
+        raise BadInputError(_("--budget-m must be > 0, got {v:g}").format(v=o["budget_m"]))
+    formats = parse_formats(o["formats"])
+    launch = parse_point(o["launch"], "--launch")
+    n = o["drones"]
+    alts = layer_altitudes(o["alt_m"], n)
+    fps, cam, tgt = _footprints(o, alts)
+    out_dir: Path = o["out_dir"]
+    grid = read_prob_map(o["poa"])
+    x, y = geo.transform([launch[0]], [launch[1]], geo.WGS84, grid.crs)
+    lxy = (float(x[0]), float(y[0]))
+    if not point_in_grid(grid, lxy):
+        raise BadInputError(
+            _("the launch point is far outside the map (latitude and longitude swapped?)"),
+            where=str(o["poa"]),
+        )
+    _mkdir(out_dir)
+    veh = vehicle_profile(o.get("vehicle")) or resolve_vehicle(None, cam)
+    if o.get("speed_m_s"):
+        veh = veh.with_speed(o["speed_m_s"])
+    plan = plan_poa(grid, lxy, fps, alts, o["budget_m"], speed_m_s=veh.cruise_speed_m_s)
+    epsg = geo.as_crs(grid.crs).to_epsg()
+    if epsg is None:
+        raise BadInputError(_("the map's CRS has no EPSG code"), where=str(o["poa"]))
+    rep = summary(grid, plan)
+    # the guard times a flight waypoint by waypoint (stops at the many short legs), the sortie
+    # cutter with a smoother model: cut shorter until every sortie passes the endurance check
+    for share in (1.0, 0.8, 0.65, 0.5, 0.4, 0.3):
+        results, finals = _missions(o, plan, cam, tgt, veh, launch, int(epsg), share)
+        if finals is not None:
+            break
+    if finals is None:
+        finals = _guard(o, results, veh, raise_all=True)
+    assert finals is not None
+    files: list[str] = []
+    for i, mission, report, stem in finals:
+        fmts = [f for f in formats if f != "geojson"]
+        if fmts:
+            files += [str(p) for p in write_mission_files(mission, out_dir, stem, fmts)]
+        rep["drones"][i].setdefault("files", []).extend(files[-len(fmts) :] if fmts else [])
+        for w in report.warnings:
+            info(_("warning: {w}").format(w=w))
+    if "geojson" in formats:
+        files.append(str(_write_geojson(plan, grid.crs, out_dir / f"{o['name']}.geojson")))
+    rep["sorties"] = [len(r.sorties or [r.mission]) for r in results]
+    rep["deconfliction"] = {
+        "alt_layers_m": [p.alt_m for p in plan.paths],
+        "start_delays_s": [p.start_delay_s for p in plan.paths],
+    }
+    rep["files"] = files + _write_report(rep, out_dir, o["name"])
+    if o["as_json"]:
+        echo_json(rep)
+        return
+    for d in rep["drones"]:
+        click.echo(
+            _(
+                "drone {i}: {p:.1f} % of the probability, {l:.0f} m at {a:g} m, start +{s:g} s"
+            ).format(
+                i=d["drone"],
+                p=100 * d["probability_covered"],
+                l=d["path_length_m"],
+                a=d["alt_m"],
+                s=d["start_delay_s"],
+            )
+        )
+    click.echo(_("total: {p:.1f} % of the probability").format(p=100 * rep["probability_covered"]))
+    for f in rep["files"]:
+        click.echo(f"  {f}")
+
+
+def _missions(
+    o: dict[str, Any], plan: Any, cam: Any, tgt: Any, veh: Any, launch: Any, epsg: int, share: float
+) -> tuple[list[Any], list[Any] | None]:
+    from dataclasses import replace
+
+    from missions.mission_build import MissionOptions
+    from missions.patterns.base import SEARCH, PathPlan
+    from missions.plan_core import finish, resolve_sensor
+
+    cut_veh = replace(veh, endurance_min=veh.endurance_min * share)
+    results = []
+    for i, p in enumerate(plan.paths):
+        sensor = resolve_sensor(
+            cam, alt_m=p.alt_m, spacing_m=p.footprint.across_m, target=tgt, trigger="none"
+        )
+        path = PathPlan(p.xy, np.full(len(p.xy) - 1, SEARCH, dtype=np.int8), epsg, info={})
+        meta = {
+            "drone": i + 1,
+            "probability_covered": round(p.covered, 6),
+            "start_delay_s": p.start_delay_s,
+            "poa_map": str(o["poa"]),
+        }
+        results.append(
+            finish(
+                path,
+                sensor,
+                cut_veh,
+                pattern="poa",
+                area_m=None,
+                home=launch,
+                options=MissionOptions(trigger="none", end=o["end"]),
+                extra_meta=meta,
+            )
+        )
+    return results, _guard(o, results, veh, raise_all=False)
+
+
+def _guard(o: dict[str, Any], results: list[Any], veh: Any, raise_all: bool) -> list[Any] | None:
+    """Every sortie through the guard; None when only the endurance check failed and the
+    caller may cut shorter sorties (unless ``raise_all``)."""
+    from missions.pipeline import finalize_mission
+
+    dem = open_terrain(o.get("dem"), settings().dem_file, [r.mission for r in results])
+    dsm = open_terrain(o.get("dsm"), None, [r.mission for r in results])
+    zones = open_zones(o.get("zones"))
+    finals = []
+    for i, r in enumerate(results):
+        sorties = r.sorties or [r.mission]
+        for j, sortie in enumerate(sorties):
+            try:
+                mission, report = finalize_mission(
+                    sortie,
+                    dem=dem,
+                    dsm=dsm,
+                    zones=zones,
+                    vehicle=veh,
+                    when=parse_when(o.get("when")),
+                    max_distance_m=o.get("max_distance_m") or settings().max_distance_m,
+                    max_range_m=o.get("max_range_m"),
+                    authorised_zones=o.get("authorised", ()),
+                    override=o["override_safety"],
+                    reason=o.get("reason"),
+                )
+            except SafetyViolation as exc:
+                if not raise_all and all(v.rule == "endurance" for v in exc.violations):
+                    return None
+                for v in exc.violations:
+                    info(f"  {v}")
+                raise
+            stem = f"{o['name']}_drone{i + 1}" + (f"_sortie{j + 1}" if len(sorties) > 1 else "")
+            finals.append((i, mission, report, stem))
+    return finals
+
+
+def _write_geojson(plan: Any, crs: Any, path: Path) -> Path:
+    from dronekit_plzen import geo
+    from missions.formats._common import atomic_write_text
+
+    feats = []
+    for i, p in enumerate(plan.paths):
+        lon, lat = geo.transform(p.xy[:, 0], p.xy[:, 1], crs, geo.WGS84)
+        feats.append(
+            {
+                "type": "Feature",
+                "properties": {
+                    "drone": i + 1,
+                    "alt_m": p.alt_m,
+                    "probability_covered": round(p.covered, 6),
+                    "path_length_m": round(p.length_m, 1),
+                    "start_delay_s": p.start_delay_s,
+                },
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[round(a, 7), round(b, 7)] for a, b in zip(lon, lat)],
+                },
+            }
+        )
+    doc = {"type": "FeatureCollection", "features": feats}
+    return atomic_write_text(path, json.dumps(doc, ensure_ascii=False) + "\n")
+
+
+def _write_report(rep: dict[str, Any], out_dir: Path, name: str) -> list[str]:
+    """``NAME_report.json`` and a small ``NAME_report.html`` (the curve as an inline SVG)."""
+    from missions.formats._common import atomic_write_text
+
+    j = atomic_write_text(out_dir / f"{name}_report.json", json.dumps(rep, indent=1) + "\n")
+    curve = rep["curve"]
+    tmax = max((c["t_s"] for c in curve), default=1.0) or 1.0
+    pts = " ".join(
+        f"{40 + 540 * c['t_s'] / tmax:.1f},{260 - 240 * c['covered']:.1f}" for c in curve
+    )
+    rows = "".join(
+        f"<tr><td>{d['drone']}</td><td>{100 * d['probability_covered']:.1f} %</td>"
+        f"<td>{d['path_length_m']:.0f}</td><td>{d['alt_m']:g}</td><td>{d['start_delay_s']:g}</td>"
+        f"<td>{d['expected_time_to_detection_s'] or 0:.0f}</td></tr>"
+        for d in rep["drones"]
+    )
+    html = (
+        "<!doctype html><meta charset='utf-8'><title>POA</title>"
+        f"<h1>{_('Probability covered over time')}</h1>"
+        "<svg width='600' height='280' style='border:1px solid #ccc'>"
+        f"<polyline fill='none' stroke='#c00' stroke-width='2' points='{pts}'/>"
+        "<text x='40' y='275'>0 s</text>"
+        f"<text x='520' y='275'>{tmax:.0f} s</text><text x='2' y='24'>100 %</text></svg>"
+        f"<p>{_('total')}: {100 * rep['probability_covered']:.1f} %</p>"
+        "<table border='1'><tr><th>drone</th><th>P</th><th>m</th><th>alt m</th>"
+        f"<th>delay s</th><th>ETD s</th></tr>{rows}</table>"
+    )
+    h = atomic_write_text(out_dir / f"{name}_report.html", html)
+    return [str(j), str(h)]
+
+
+def register_poa(plan: click.Group) -> None:
+    """Add ``poa-map`` and ``poa`` to the ``plan`` group."""
+    from missions.poa_map import SUBJECT_ALIASES, SUBJECTS, TERRAINS
+
+    pm = _opts(
+        _poa_map,
+        [
+            click.option("--lkp", required=True, help=_("Last known position LAT,LON.")),
+            click.option(
+                "--subject",
+                required=True,
+                help=_("Subject category: {k}.").format(k=", ".join([*SUBJECTS, *SUBJECT_ALIASES])),
+            ),
+            click.option("--terrain", default="flat", show_default=True, help=", ".join(TERRAINS)),
+            click.option(
+                "--features",
+                type=click.Path(path_type=Path),
+                default=None,
+                help=_("Land cover and linear features (.gpkg or .geojson)."),
+            ),
+            click.option(
+                "--radius-m",
+                type=float,
+                default=None,
+                help=_("Map radius (default: the 95 % distance)."),
+            ),
+            click.option(
+                "--cell-m", type=float, default=30.0, show_default=True, help=_("Cell size.")
+            ),
+            click.option(
+                "--crs", default=None, help=_("Metric CRS (default: the UTM zone of the LKP).")
+            ),
+            click.option(
+                "-o",
+                "--output",
+                type=click.Path(path_type=Path),
+                required=True,
+                help=_("Output GeoTIFF."),
+            ),
+            click.option("--json", "as_json", is_flag=True, help=_("Print the metadata as JSON.")),
+        ],
+    )
+    plan.command(name="poa-map", help=_("Probability-of-area map from lost-person statistics."))(pm)
+    pp = _opts(
+        _poa,
+        [
+            click.option(
+                "--poa",
+                type=click.Path(path_type=Path),
+                required=True,
+                help=_("Probability GeoTIFF."),
+            ),
+            click.option(
+                "--drones", type=int, default=1, show_default=True, help=_("Number of drones.")
+            ),
+            click.option(
+                "--budget-m", type=float, required=True, help=_("Flight budget per drone (m).")
+            ),
+            click.option("--alt-m", type=float, required=True, help=_("Height above ground.")),
+            click.option("--fov-deg", type=float, default=None, help=_("Camera field of view.")),
+            click.option("--camera", default=None, help=_("Camera profile (see plan cameras).")),
+            click.option("--target", default=None, help=_("Search target, e.g. person.")),
+            click.option("--launch", required=True, help=_("Launch point LAT,LON.")),
+            click.option(
+                "--out",
+                "out_dir",
+                type=click.Path(path_type=Path),
+                required=True,
+                help=_("Output folder."),
+            ),
+            click.option(
+                "--format",
+                "formats",
+                default="geojson,plan",
+                show_default=True,
+                help=_("Comma-separated output formats."),
+            ),
+            click.option("--name", default="poa", show_default=True, help=_("File name stem.")),
+            click.option("--json", "as_json", is_flag=True, help=_("Print the metrics as JSON.")),
+            click.option("--vehicle", default=None, help=_("Vehicle profile (see plan vehicles).")),
+            click.option("--speed-m-s", type=float, default=None, help=_("Cruise speed.")),
+            click.option(
+                "--dem", type=click.Path(path_type=Path), default=None, help=_("Terrain GeoTIFF.")
+            ),
+            click.option(
+                "--dsm", type=click.Path(path_type=Path), default=None, help=_("Surface GeoTIFF.")
+            ),
+            *guard_options(),
+            click.option(
+                "--override-safety",
+                is_flag=True,
+                help=_("Write an unsafe mission anyway (needs --reason; recorded)."),
+            ),
+            click.option("--reason", default=None, help=_("Why the safety override is needed.")),
+            click.option(
+                "--end",
+                type=click.Choice(["rtl", "land", "none"]),
+                default="rtl",
+                show_default=True,
+                help=_("What the mission ends with."),
+            ),
+        ],
+    )
+    plan.command(name="poa", help=_("Search paths where the missing person most likely is."))(pp)

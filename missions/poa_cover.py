@@ -1,0 +1,228 @@
+"""Reading probability maps and scoring paths on them by true footprint overlap.
+
+:func:`read_prob_map` reads any single-band probability GeoTIFF that is north-up (no rotation
+terms): kept as is in a projected metric CRS with square pixels, else resampled (area-weighted,
+mass preserved) to the UTM zone of its centre. :func:`coverage_fraction` is the scoring used by
+the planner, the CLI, the bench and the tests alike: the swept footprint (a strip of the
+camera's across-track width along the path, round joins for the footprint turning at a vertex,
+and the full across × along footprint at every vertex heading in and heading out, so the ends
+reach half the along-track footprint beyond the path) is rasterised at ``k``×``k`` sub-cells
+per cell, so every cell counts by the fraction of its area the footprint covered, once however
+often it was flown over.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import shapely
+from numpy.typing import NDArray
+from shapely.geometry import Point
+
+from dronekit_plzen import geo
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
+from missions.poa_map import PoaGrid
+
+FloatArray = NDArray[np.float64]
+#: sub-cells per cell side for the overlap fraction (64 samples: ≤ 1/8 cell error on an edge)
+OVERLAP_SUPERSAMPLE = 8
+
+
+@dataclass(frozen=True)
+class Footprint:
+    """The camera footprint on the ground: across-track and along-track size in metres, and the
+    probability of detecting the subject when inside it (the POD model's ``pd_in_footprint``)."""
+
+    across_m: float
+    along_m: float
+    pd: float = 1.0
+
+
+def read_prob_map(path: Path) -> PoaGrid:
+    """A probability grid (normalised to sum 1) from a single-band GeoTIFF."""
+    import rasterio
+    from rasterio.errors import RasterioIOError
+
+    p = Path(path)
+    if not p.exists():
+        raise BadInputError(_("no such file"), where=str(p))
+    try:
+        with rasterio.open(p) as ds:
+            if ds.count != 1:
+                raise BadInputError(
+                    _("a probability map has one band, this one has {n}").format(n=ds.count),
+                    where=str(p),
+                )
+            t = ds.transform
+            if abs(t.b) > 1e-12 or abs(t.d) > 1e-12 or t.a <= 0 or t.e >= 0:
+                raise BadInputError(
+                    _("the map is not north-up (rotated or flipped geotransform)"), where=str(p)
+                )
+            if ds.crs is None:
+                raise BadInputError(_("the map has no CRS"), where=str(p))
+            data = ds.read(1, masked=True).astype(np.float64).filled(0.0)
+            crs = ds.crs
+    except RasterioIOError as exc:
+        raise BadInputError(_("cannot read the map: {e}").format(e=exc), where=str(p)) from exc
+    if not np.all(np.isfinite(data)):
+        raise BadInputError(_("the map holds NaN or infinite values"), where=str(p))
+    if (data < 0).any():
+        raise BadInputError(_("the map holds negative probabilities"), where=str(p))
+    if not data.sum() > 0:
+        raise BadInputError(_("the map is empty (all zero)"), where=str(p))
+    metric = crs.is_projected and abs((crs.linear_units_factor or ("", 0))[1] - 1.0) < 1e-9
+    if metric and math.isclose(t.a, -t.e, rel_tol=1e-6) and crs.to_epsg() is not None:
+        return PoaGrid(data / data.sum(), t.c, t.f, float(t.a), crs)
+    return _to_utm(data, t, crs)
+
+
+def _to_utm(data: FloatArray, t: Any, crs: Any) -> PoaGrid:
+    from rasterio.transform import from_origin
+    from rasterio.warp import Resampling, reproject, transform_bounds
+
+    ny, nx = data.shape
+    left, top = t.c, t.f
+    right, bottom = left + t.a * nx, top + t.e * ny
+    w, s, e, n = transform_bounds(crs, "EPSG:4326", left, bottom, right, top)
+    code = geo.utm_epsg_for((w + e) / 2, (s + n) / 2)
+    x0, y0, x1, y1 = transform_bounds(crs, f"EPSG:{code}", left, bottom, right, top)
+    cell = math.sqrt((x1 - x0) * (y1 - y0) / (nx * ny))
+    onx, ony = math.ceil((x1 - x0) / cell), math.ceil((y1 - y0) / cell)
+    out = np.zeros((ony, onx))
+    # resample the mass per source pixel as a density, then back to mass per target cell
+    reproject(
+        data,
+        out,
+        src_transform=t,
+        src_crs=crs,
+        dst_transform=from_origin(x0, y1, cell, cell),
+        dst_crs=f"EPSG:{code}",
+        resampling=Resampling.average,
+    )
+    out = np.nan_to_num(out, nan=0.0).clip(min=0.0)
+    if not out.sum() > 0:
+        raise BadInputError(_("the map is empty after reprojection to UTM"))
+    return PoaGrid(out / out.sum(), x0, y1, cell, code)
+
+
+def _rects(c: FloatArray, u: FloatArray, across: float, along: float) -> Any:
+    """Footprint rectangles centred on ``c`` (m, 2) heading along the unit vectors ``u``."""
+    n = np.column_stack([-u[:, 1], u[:, 0]])
+    a, w = u * (along / 2.0), n * (across / 2.0)
+    ring = np.stack([c + a + w, c + a - w, c - a - w, c - a + w, c + a + w], axis=1)
+    return shapely.polygons(ring)
+
+
+def swept_pieces(xy: FloatArray, fp: Footprint) -> list[Any]:
+    """The ground the footprint sweeps along the polyline ``xy`` (metres), as pieces whose union
+    is the swept area: the across-track strip along the path (round joins: the footprint turning
+    at a vertex), and at every vertex the footprint heading in and heading out (a multicopter
+    stops and yaws there), which covers the path's ends by half the along-track footprint too."""
+    xy = np.asarray(xy, dtype=np.float64)
+    half = fp.across_m / 2.0
+    if len(xy) == 0:
+        return []
+    d = np.hypot(*np.diff(xy, axis=0).T) if len(xy) > 1 else np.zeros(0)
+    if len(xy) < 2 or not (d > 1e-9).any():
+        x, y = xy[0]
+        return [shapely.box(x - half, y - fp.along_m / 2, x + half, y + fp.along_m / 2)]
+    keep = np.concatenate([[True], d > 1e-9])
+    pts = xy[keep]
+    u = np.diff(pts, axis=0)
+    u = u / np.hypot(*u.T)[:, None]
+    # only where the heading turns (more than ~15°) or the path ends: along a smooth curve the
+    # round-joined strip already holds them
+    turn = (u[:-1] * u[1:]).sum(axis=1) < math.cos(math.radians(15.0))
+    arrive = np.concatenate([turn, [True]])  # segment i arrives at a turning vertex / the end
+    leave = np.concatenate([[True], turn])  # segment i leaves the start / a turning vertex
+    # the strip: one rectangle per segment (no buffer of the whole line: GEOS's buffer of a long
+    # self-crossing line can exhaust memory), discs where the footprint turns at a vertex
+    mid = (pts[1:] + pts[:-1]) / 2.0
+    length = np.hypot(*np.diff(pts, axis=0).T)
+    strips = _strips(mid, u, length, fp.across_m)
+    discs = shapely.buffer(shapely.points(pts[1:-1]), half, quad_segs=4)
+    ends = np.concatenate(
+        [
+            _rects(pts[1:][arrive], u[arrive], fp.across_m, fp.along_m),
+            _rects(pts[:-1][leave], u[leave], fp.across_m, fp.along_m),
+        ]
+    )
+    return [shapely.union_all(np.concatenate([strips, discs, ends]))]
+
+
+def _strips(mid: FloatArray, u: FloatArray, length: FloatArray, across: float) -> Any:
+    """Rectangles ``across`` wide along segments (centres ``mid``, unit directions ``u``)."""
+    n = np.column_stack([-u[:, 1], u[:, 0]])
+    a, w = u * (length[:, None] / 2.0), n * (across / 2.0)
+    ring = np.stack([mid + a + w, mid + a - w, mid - a - w, mid - a + w, mid + a + w], axis=1)
+    return shapely.polygons(ring)
+
+
+def swept_polygon(xy: FloatArray, fp: Footprint) -> Any:
+    """The swept area (:func:`swept_pieces`) as one valid (multi)polygon."""
+    pieces = swept_pieces(xy, fp)
+    return pieces[0] if len(pieces) == 1 else shapely.Polygon()
+
+
+def coverage_fraction(
+    grid: PoaGrid, polygons: Sequence[Any], k: int = OVERLAP_SUPERSAMPLE
+) -> FloatArray:
+    """Fraction (0..1) of every cell's area inside the union of ``polygons`` (each burnt on its
+    own, so overlapping pieces count once)."""
+    from rasterio.features import rasterize
+    from rasterio.transform import from_origin
+
+    ny, nx = grid.shape
+    geoms = [g for g in polygons if g is not None and not g.is_empty]
+    if not geoms:
+        return np.zeros((ny, nx))
+    tr = from_origin(grid.x0, grid.y0, grid.cell_m / k, grid.cell_m / k)
+    m = rasterize(geoms, out_shape=(ny * k, nx * k), transform=tr, fill=0, default_value=1)
+    return np.asarray(m.reshape(ny, k, nx, k).mean(axis=(1, 3)), dtype=np.float64)
+
+
+def covered_probability(
+    grid: PoaGrid, paths: Sequence[FloatArray], fps: Sequence[Footprint]
+) -> float:
+    """Probability of area covered by the union of the paths' swept footprints."""
+    pieces = [g for p, f in zip(paths, fps, strict=True) for g in swept_pieces(p, f)]
+    return float((grid.prob * coverage_fraction(grid, pieces)).sum())
+
+
+def truncate(xy: FloatArray, length_m: float) -> FloatArray:
+    """The first ``length_m`` metres of the polyline ``xy``."""
+    xy = np.asarray(xy, dtype=np.float64)
+    if len(xy) < 2:
+        return xy
+    d = np.hypot(*np.diff(xy, axis=0).T)
+    cum = np.concatenate([[0.0], np.cumsum(d)])
+    if length_m >= cum[-1]:
+        return xy
+    if length_m <= 0:
+        return xy[:1]
+    i = int(np.searchsorted(cum, length_m, side="right"))
+    f = (length_m - cum[i - 1]) / d[i - 1]
+    return np.vstack([xy[:i], xy[i - 1] + f * (xy[i] - xy[i - 1])])
+
+
+def position_at(xy: FloatArray, s_m: FloatArray) -> FloatArray:
+    """Points at arc lengths ``s_m`` along ``xy`` (clipped to the ends)."""
+    xy = np.asarray(xy, dtype=np.float64)
+    if len(xy) < 2:
+        return np.repeat(xy[:1], len(s_m), axis=0)
+    d = np.hypot(*np.diff(xy, axis=0).T)
+    cum = np.concatenate([[0.0], np.cumsum(d)])
+    s = np.clip(np.asarray(s_m, dtype=np.float64), 0.0, cum[-1])
+    return np.column_stack([np.interp(s, cum, xy[:, 0]), np.interp(s, cum, xy[:, 1])])
+
+
+def point_in_grid(grid: PoaGrid, xy: tuple[float, float]) -> bool:
+    ny, nx = grid.shape
+    box = shapely.box(grid.x0, grid.y0 - ny * grid.cell_m, grid.x0 + nx * grid.cell_m, grid.y0)
+    return bool(box.buffer(grid.cell_m * 50).contains(Point(xy)))

@@ -1,0 +1,361 @@
+"""Probability-of-area (POA) map around a last known position from lost-person statistics.
+
+Ring model
+----------
+Source: Robert J. Koester, *Lost Person Behavior: A Search and Rescue Guide on Where to Look -
+for Land, Air and Water*, dbS Productions, Charlottesville VA, 2008 (ISBN 978-1-879471-39-9),
+the subject-category tables "Distance from IPP" built from the International Search & Rescue
+Incident Database (ISRID). For each subject category and terrain the book gives the straight-line
+distance from the initial planning point (IPP, here the LKP) within which 25 %, 50 %, 75 % and
+95 % of the subjects were found (:data:`RING_TABLE`, kilometres).
+
+The distance distribution is the piecewise-linear CDF through ``(0, 0), (q25, .25), (q50, .50),
+(q75, .75), (q95, .95)``, continued beyond q95 with the q75→q95 slope until it reaches 1. Each
+ring's probability is spread evenly over the ring's area (no preferred direction), so the density
+at distance ``r`` is ``F'(r) / (2 π r)``. Cells take the density integrated over their area
+(``SUPERSAMPLE``² points per cell); the map is cut at ``radius_m`` (default: the q95 distance)
+and normalised to sum to 1.
+
+Features (optional, ``--features``)
+-----------------------------------
+Koester 2008 also tabulates *where* subjects were found (the "find location" tables: on a
+road, a trail or other linear feature, in a drainage, in woodland, ...). Linear features are a
+tiny part of the area but hold a large share of the finds, so the map puts a fixed share of the
+probability on each kind of feature present (:data:`FIND_SHARES`, spread over the feature's band
+by the ring density) and the rest on the remaining ground, again by the ring density. The shares
+used are the all-category find-location proportions as transcribed in the SAREnv benchmark
+(``sarenv/utils/lost_person_behavior.py``, ``FEATURE_PROBABILITIES``, after Koester 2008):
+linear feature (path, trail) 25 %, road 13 %, drainage (stream) 12 %, woodland 7 %. A share
+whose feature kind is absent from the map goes to the remaining ground. Forest edges (±20 m)
+weigh ×1.5 within the ground share (a planning assumption: subjects rest at edges and cover is
+thin there); water bodies and cliff bands (±10 m) are excluded (0: not searchable for a person on
+the ground from the air; the water-search category is separate). A feature's kind is read from a
+``kind`` property (``path``, ``road``, ``stream``, ``forest``, ``water``, ``cliff``) or from
+OpenStreetMap tags (``highway``, ``waterway``, ``natural``, ``landuse``).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from dronekit_plzen import geo
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
+
+FloatArray = NDArray[np.float64]
+
+#: (subject, terrain) → distance from the IPP in km within which 25/50/75/95 % were found
+#: (Koester 2008, ISRID). Terrain: "mountain"/"flat" = temperate climate; "dry-*" = dry climate.
+RING_TABLE: dict[tuple[str, str], tuple[float, float, float, float]] = {
+    ("hiker", "mountain"): (1.1, 3.1, 5.8, 18.3),
+    ("hiker", "flat"): (0.6, 1.8, 3.2, 9.9),
+    ("hiker", "dry-mountain"): (1.6, 3.2, 6.5, 19.3),
+    ("hiker", "dry-flat"): (1.3, 2.1, 6.6, 13.1),
+    ("child-1-3", "mountain"): (0.1, 0.2, 0.6, 2.0),
+    ("child-1-3", "flat"): (0.1, 0.3, 0.6, 1.6),
+    ("child-4-6", "mountain"): (0.1, 0.5, 1.0, 3.4),
+    ("child-4-6", "flat"): (0.2, 0.4, 0.8, 2.1),
+    ("dementia", "mountain"): (0.2, 0.5, 1.2, 5.1),
+    ("dementia", "flat"): (0.2, 0.6, 1.5, 7.9),
+    ("despondent", "mountain"): (0.2, 0.7, 2.0, 12.8),
+    ("despondent", "flat"): (0.3, 0.8, 2.4, 8.0),
+}
+SUBJECT_ALIASES = {"child": "child-4-6", "alzheimer": "dementia", "suicidal": "despondent"}
+SUBJECTS = sorted({s for s, _t in RING_TABLE})
+TERRAINS = ("flat", "mountain", "dry-flat", "dry-mountain")
+QUANTILES = (0.25, 0.50, 0.75, 0.95)
+SUPERSAMPLE = 4
+
+#: kind → half-width (m) of the band the feature covers (0: the polygon itself)
+FEATURE_BANDS: dict[str, float] = {
+    "path": 15.0,
+    "road": 15.0,
+    "stream": 15.0,
+    "forest": 0.0,
+    "forest-edge": 20.0,
+    "water": 0.0,
+    "cliff": 10.0,
+}
+#: share of the probability on each feature kind (find-location proportions, see above)
+FIND_SHARES: dict[str, float] = {"path": 0.25, "road": 0.13, "stream": 0.12, "forest": 0.07}
+#: multiplicative weights within the ground share; 0 excludes
+FEATURE_WEIGHTS: dict[str, float] = {"forest-edge": 1.5, "water": 0.0, "cliff": 0.0}
+
+
+@dataclass(frozen=True)
+class PoaGrid:
+    """A north-up probability grid: ``prob`` (rows north→south), ``x0, y0`` the upper-left
+    corner, ``cell_m`` the square cell size, ``crs`` anything :func:`dronekit_plzen.geo.as_crs`
+    takes."""
+
+    prob: FloatArray
+    x0: float
+    y0: float
+    cell_m: float
+    crs: Any
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (int(self.prob.shape[0]), int(self.prob.shape[1]))
+
+    def centres(self) -> tuple[FloatArray, FloatArray]:
+        ny, nx = self.shape
+        x = self.x0 + (np.arange(nx, dtype=np.float64) + 0.5) * self.cell_m
+        y = self.y0 - (np.arange(ny, dtype=np.float64) + 0.5) * self.cell_m
+        return np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
+
+
+def quartiles_km(subject: str, terrain: str = "flat") -> tuple[float, float, float, float]:
+    """The table row for ``subject`` (or an alias such as ``child``) in ``terrain``."""
+    s = SUBJECT_ALIASES.get(subject.strip().lower(), subject.strip().lower())
+    t = terrain.strip().lower()
+    if s not in SUBJECTS:
+        raise BadInputError(
+            _("unknown subject category {s!r}; known: {k}").format(
+                s=subject, k=", ".join([*SUBJECTS, *SUBJECT_ALIASES])
+            )
+        )
+    if (s, t) not in RING_TABLE:
+        known = ", ".join(tt for ss, tt in RING_TABLE if ss == s)
+        raise BadInputError(
+            _("no statistics for {s} in terrain {t!r}; known: {k}").format(s=s, t=terrain, k=known)
+        )
+    return RING_TABLE[(s, t)]
+
+
+def ring_cdf(r_m: FloatArray, q_km: tuple[float, float, float, float]) -> FloatArray:
+    """P(distance ≤ r): piecewise linear through the quartiles, then the last slope to 1."""
+    q = np.asarray(q_km, dtype=np.float64) * 1000.0
+    slope = (0.95 - 0.75) / (q[3] - q[2])
+    r_end = q[3] + 0.05 / slope
+    xs = np.concatenate([[0.0], q, [r_end]])
+    ps = np.concatenate([[0.0], QUANTILES, [1.0]])
+    return np.asarray(np.interp(np.asarray(r_m, dtype=np.float64), xs, ps))
+
+
+def ring_density(r_m: FloatArray, q_km: tuple[float, float, float, float]) -> FloatArray:
+    """Probability per m² at distance ``r_m``: F'(r) / (2 π r)."""
+    q = np.asarray(q_km, dtype=np.float64) * 1000.0
+    xs = np.concatenate([[0.0], q])
+    ps = np.concatenate([[0.0], QUANTILES])
+    slopes = np.diff(ps) / np.diff(xs)
+    tail = slopes[-1]
+    r_end = q[3] + 0.05 / tail
+    r = np.asarray(r_m, dtype=np.float64)
+    i = np.clip(np.searchsorted(xs, r, side="right") - 1, 0, len(slopes) - 1)
+    f = np.where(r > r_end, 0.0, np.where(r >= q[3], tail, slopes[i]))
+    return np.asarray(f / (2.0 * np.pi * np.maximum(r, 1e-6)))
+
+
+def ring_grid(
+    centre_xy: tuple[float, float],
+    q_km: tuple[float, float, float, float],
+    radius_m: float,
+    cell_m: float,
+    crs: Any,
+) -> PoaGrid:
+    """The ring model on a square grid centred on ``centre_xy`` (metric), cut at ``radius_m``."""
+    if not (radius_m > 0 and cell_m > 0 and math.isfinite(radius_m) and math.isfinite(cell_m)):
+        raise BadInputError(_("radius and cell size must be positive"))
+    n = math.ceil(radius_m / cell_m)
+    if 2 * n > 4000:
+        raise BadInputError(_("{n}×{n} cells is too many: use a larger cell size").format(n=2 * n))
+    x0 = centre_xy[0] - n * cell_m
+    y0 = centre_xy[1] + n * cell_m
+    k = SUPERSAMPLE
+    off = (np.arange(2 * n * k) + 0.5) * cell_m / k
+    xs = off - n * cell_m
+    ys = n * cell_m - off
+    r = np.hypot(xs[None, :], ys[:, None])
+    d = ring_density(r, q_km) * (r <= radius_m)
+    mass = d.reshape(2 * n, k, 2 * n, k).mean(axis=(1, 3)) * cell_m * cell_m
+    total = mass.sum()
+    return PoaGrid(mass / total, x0, y0, cell_m, crs)
+
+
+def _kind(props: dict[str, Any], geom_type: str) -> str | None:
+    k = str(props.get("kind") or "").strip().lower()
+    if k in ("path", "trail", "track", "footway"):
+        return "path"
+    if k in FEATURE_BANDS:
+        return k
+    hw, ww = props.get("highway"), props.get("waterway")
+    nat, lu = props.get("natural"), props.get("landuse")
+    if hw:
+        return "path" if hw in ("path", "track", "footway", "bridleway", "cycleway") else "road"
+    if ww in ("river", "stream", "canal", "ditch", "drain") and "Line" in geom_type:
+        return "stream"
+    if nat == "water" or ww == "riverbank" or lu in ("reservoir", "basin"):
+        return "water"
+    if nat == "cliff":
+        return "cliff"
+    if nat == "wood" or lu == "forest":
+        return "forest"
+    return None
+
+
+def read_features(path: Path, crs: Any) -> list[tuple[str, Any]]:
+    """(kind, shapely geometry in ``crs``) of every feature of a known kind in a .gpkg or
+    .geojson file (all layers of a GeoPackage)."""
+    import pyogrio
+    import shapely
+
+    if not path.exists():
+        raise BadInputError(_("no such file"), where=str(path))
+    try:
+        layers = [str(row[0]) for row in pyogrio.list_layers(path)]
+        out: list[tuple[str, Any]] = []
+        for layer in layers:
+            meta, _fids, wkb, fields = pyogrio.raw.read(path, layer=layer)
+            src = meta.get("crs") or "EPSG:4326"
+            names = list(meta["fields"])
+            geoms = shapely.from_wkb(wkb)
+            tr = geo.transformer(src, crs)
+            for i, g in enumerate(geoms):
+                if g is None or g.is_empty:
+                    continue
+                props = {n: fields[j][i] for j, n in enumerate(names)}
+                kind = _kind(props, g.geom_type)
+                if kind is None:
+                    continue
+                g2 = shapely.transform(
+                    g, lambda c, t=tr: np.column_stack(t.transform(c[:, 0], c[:, 1]))
+                )
+                out.append((kind, g2))
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
+        raise BadInputError(_("cannot read features: {e}").format(e=exc), where=str(path)) from exc
+    return out
+
+
+def _fractions(grid: PoaGrid, features: list[tuple[str, Any]]) -> dict[str, FloatArray]:
+    """Per kind, the fraction of every cell inside the kind's band (``SUPERSAMPLE``² sub-cells)."""
+    from rasterio.features import rasterize
+    from rasterio.transform import from_origin
+
+    ny, nx = grid.shape
+    k = SUPERSAMPLE
+    tr = from_origin(grid.x0, grid.y0, grid.cell_m / k, grid.cell_m / k)
+    shapes: dict[str, list[Any]] = {}
+    for kind, g in features:
+        shapes.setdefault(kind, []).append(g)
+        if kind == "forest":
+            shapes.setdefault("forest-edge", []).append(g.boundary)
+    out: dict[str, FloatArray] = {}
+    for kind, geoms in shapes.items():
+        half = FEATURE_BANDS[kind]
+        polys = [g.buffer(half) if half > 0 else g for g in geoms]
+        polys = [p for p in polys if not p.is_empty and p.area > 0]
+        if not polys:
+            continue
+        m = rasterize(polys, out_shape=(ny * k, nx * k), transform=tr, fill=0, default_value=1)
+        out[kind] = m.reshape(ny, k, nx, k).mean(axis=(1, 3))
+    return out
+
+
+def apply_features(grid: PoaGrid, features: list[tuple[str, Any]]) -> PoaGrid:
+    """The ring map with the find-location shares and the weights of the features applied."""
+    frac = _fractions(grid, features)
+    ring = grid.prob
+    keep = np.ones_like(ring)
+    for kind, w in FEATURE_WEIGHTS.items():
+        if kind in frac:
+            keep *= 1.0 + (w - 1.0) * frac[kind]
+    keep_only = np.where(keep > 0, 1.0, 0.0) * np.minimum(keep, 1.0)  # exclusions only
+    shares = {k: s for k, s in FIND_SHARES.items() if k in frac}
+    out = np.zeros_like(ring)
+    on_feature = np.zeros_like(ring)
+    for kind, share in shares.items():
+        m = ring * frac[kind] * keep_only
+        if m.sum() > 0:
+            out += share * m / m.sum()
+            on_feature = np.maximum(on_feature, frac[kind])
+        else:
+            shares[kind] = 0.0
+    ground = ring * (1.0 - on_feature) * keep
+    rest = 1.0 - sum(shares.values())
+    if ground.sum() > 0:
+        out += rest * ground / ground.sum()
+    total = out.sum()
+    if not total > 0:
+        raise BadInputError(_("the features exclude the whole map"))
+    return PoaGrid(out / total, grid.x0, grid.y0, grid.cell_m, grid.crs)
+
+
+def build_poa(
+    lkp_lonlat: tuple[float, float],
+    subject: str,
+    *,
+    terrain: str = "flat",
+    radius_m: float | None = None,
+    cell_m: float = 30.0,
+    crs: str | None = None,
+    features: Path | None = None,
+) -> tuple[PoaGrid, dict[str, Any]]:
+    """The POA grid and its metadata (source, quartiles, weights)."""
+    lon, lat = lkp_lonlat
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise BadInputError(_("the LKP is not a finite position"))
+    q = quartiles_km(subject, terrain)
+    if crs is None:
+        target: Any = geo.utm_epsg_for(lon, lat)
+    else:
+        try:
+            target = geo.as_crs(crs)
+        except Exception as exc:  # pyproj's CRSError and friends: bad input either way
+            raise BadInputError(_("unknown CRS {c!r}").format(c=crs)) from exc
+        if not target.is_projected:
+            raise BadInputError(_("the CRS {c} is not metric (projected)").format(c=crs))
+    x, y = geo.transform([lon], [lat], geo.WGS84, target)
+    r = float(radius_m) if radius_m is not None else q[3] * 1000.0
+    grid = ring_grid((float(x[0]), float(y[0])), q, r, cell_m, target)
+    meta: dict[str, Any] = {
+        "source": "Koester 2008, Lost Person Behavior (ISRID), distance from IPP",
+        "subject": subject,
+        "terrain": terrain,
+        "quartiles_km": list(q),
+        "radius_m": r,
+        "cell_m": cell_m,
+        "lkp_lonlat": [lon, lat],
+    }
+    if features is not None:
+        feats = read_features(Path(features), target)
+        grid = apply_features(grid, feats)
+        meta["features"] = {"file": str(features), "count": len(feats)}
+        meta["find_shares"] = FIND_SHARES
+        meta["feature_weights"] = FEATURE_WEIGHTS
+    return grid, meta
+
+
+def write_poa(grid: PoaGrid, path: Path, meta: dict[str, Any] | None = None) -> Path:
+    """Write a float32 single-band GeoTIFF (atomic; the path checked first)."""
+    import json
+
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from dronekit_plzen.outputs import atomic_output, check_output_path
+
+    target = check_output_path(path, suffixes=(".tif", ".tiff"))
+    ny, nx = grid.shape
+    profile = {
+        "driver": "GTiff",
+        "height": ny,
+        "width": nx,
+        "count": 1,
+        "dtype": "float32",
+        "crs": geo.as_crs(grid.crs).to_wkt(),
+        "transform": from_origin(grid.x0, grid.y0, grid.cell_m, grid.cell_m),
+        "compress": "deflate",
+    }
+    with atomic_output(target) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+        dst.write(grid.prob.astype(np.float32), 1)
+        dst.update_tags(
+            POA="probability of area, sums to 1", **{"POA_META": json.dumps(meta or {})}
+        )
+    return target

@@ -1,0 +1,185 @@
+"""CLI for ``dronekit-plzen photo``: from drone photos to orthophoto, DSM, cloud and report.
+
+``photo process IMAGES... -o OUT_DIR`` runs the local engine (pycolmap SfM on the CPU) or,
+with ``--engine nodeodm --node URL``, a NodeODM/ClusterODM node; both write the same layout.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from dronekit_plzen.cliutil import app, echo_json, info
+from dronekit_plzen.i18n import _
+
+
+class RichProgress:
+    """The pipeline's :class:`~photo.pipeline.Progress` as a rich bar on a terminal's stderr."""
+
+    def __init__(self) -> None:
+        self._prog: Any = None
+        self._task: Any = None
+
+    def start(self, label: str, total: int | None) -> None:
+        if not sys.stderr.isatty() or app().quiet:
+            info(label + " …")
+            return
+        from rich.console import Console
+        from rich.progress import Progress
+
+        self._prog = Progress(console=Console(stderr=True), transient=True)
+        self._prog.start()
+        self._task = self._prog.add_task(label, total=total)
+
+    def advance(self, n: int = 1) -> None:
+        if self._prog is not None:
+            self._prog.advance(self._task, n)
+
+    def done(self) -> None:
+        if self._prog is not None:
+            self._prog.stop()
+            self._prog = None
+
+
+@click.group(name="photo")
+def photo() -> None:
+    """Photogrammetry: orthophoto, DSM and point cloud from drone photos."""
+
+
+@photo.command(name="process")
+@click.argument("images", nargs=-1, type=click.Path(path_type=Path))
+@click.option(
+    "-o",
+    "--out",
+    "out_dir",
+    required=True,
+    type=click.Path(path_type=Path),
+    help=_("Output folder (created if missing)."),
+)
+@click.option(
+    "--dem",
+    "dem",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=_("Surface to project onto (GeoTIFF, e.g. the LiDAR DSM) instead of the photo model's."),
+)
+@click.option(
+    "--resolution-cm",
+    type=float,
+    default=None,
+    help=_("Orthophoto cell size in cm (default: the ground sampling distance)."),
+)
+@click.option(
+    "--crs", default=None, help=_("Output CRS (default: the capture's UTM zone), e.g. EPSG:5514.")
+)
+@click.option(
+    "--engine",
+    type=click.Choice(["local", "nodeodm"]),
+    default="local",
+    show_default=True,
+    help=_("Process here (pycolmap) or on a NodeODM node."),
+)
+@click.option("--node", "node_url", default=None, help=_("NodeODM URL for --engine nodeodm."))
+@click.option(
+    "--max-image-px",
+    type=int,
+    default=1600,
+    show_default=True,
+    help=_("Longest image side used for features (pixels)."),
+)
+@click.option(
+    "--features",
+    type=int,
+    default=8192,
+    show_default=True,
+    help=_("Most SIFT features per photo."),
+)
+@click.option(
+    "--dense/--no-dense",
+    default=True,
+    show_default=True,
+    help=_("Dense matching for the DSM (--no-dense: grid the sparse points)."),
+)
+@click.option("--keep-work", is_flag=True, help=_("Keep the COLMAP database and sparse model."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the report as JSON on stdout."))
+def process_cmd(
+    images: tuple[Path, ...],
+    out_dir: Path,
+    dem: Path | None,
+    resolution_cm: float | None,
+    crs: str | None,
+    engine: str,
+    node_url: str | None,
+    max_image_px: int,
+    features: int,
+    dense: bool,
+    keep_work: bool,
+    as_json: bool,
+) -> None:
+    """Process drone photos (files or folders) into OUT_DIR."""
+    from dronekit_plzen.errors import BadInputError
+    from photo import georef
+    from photo.dense import DenseOptions
+    from photo.pipeline import ProcessOptions, expand_inputs, process
+    from photo.sfm import SfmOptions
+
+    if not images:
+        raise BadInputError(_("no images given"))
+    if crs:
+        georef.output_crs([], crs)  # a bad --crs is named before any work
+    if engine == "nodeodm":
+        from photo.nodeodm import check_node_url, process_nodeodm
+
+        check_node_url(node_url)
+        if dem is not None:
+            raise BadInputError(_("--dem is not used by --engine nodeodm"))
+        rep = process_nodeodm(
+            expand_inputs(images),
+            out_dir,
+            str(node_url),
+            resolution_cm=resolution_cm,
+            crs=crs,
+            progress=RichProgress(),
+        )
+    else:
+        if node_url:
+            raise BadInputError(_("--node is only used with --engine nodeodm"))
+        opts = ProcessOptions(
+            out_dir=out_dir,
+            crs=crs,
+            dem=dem,
+            resolution_cm=resolution_cm,
+            sfm=SfmOptions(max_image_px=max_image_px, max_features=features),
+            dense=DenseOptions() if dense else None,
+            keep_work=keep_work,
+        )
+        rep = process(images, opts, RichProgress())
+    if as_json:
+        echo_json(rep)
+        return
+    for w in rep.get("warnings", []):
+        info(_("warning: {w}").format(w=w))
+    for path in rep.get("outputs", {}).values():
+        info(_("wrote {f}").format(f=path))
+    if rep.get("engine") == "local":
+        g = rep["gps_residual_rms_m"]
+        click.echo(
+            _(
+                "{reg}/{n} photos registered, reprojection error {err:.2f} px, "
+                "position RMS against GPS {h:.2f} m horizontal / {u:.2f} m vertical, "
+                "GSD {gsd:.1f} cm, {area:.0f} m²"
+            ).format(
+                reg=rep["images_registered"],
+                n=rep["images_total"],
+                err=rep["mean_reprojection_error_px"],
+                h=g["horizontal"],
+                u=g["u"],
+                gsd=rep["gsd_cm"],
+                area=rep["covered_area_m2"],
+            )
+        )
+    else:
+        click.echo(_("task {t} completed on {node}").format(t=rep["task"], node=rep["node"]))

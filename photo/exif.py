@@ -1,0 +1,290 @@
+"""Photo metadata: EXIF (GPS, focal length, camera) and DJI XMP (gimbal, attitude, altitude).
+
+:func:`read_photo` reads one file into a frozen :class:`PhotoMeta`; :func:`read_photos` reads a
+list and returns the good ones plus one :class:`SkippedPhoto` per bad file (no EXIF, no GPS,
+corrupt JPEG, a camera whose focal length cannot be known), never raising for a single bad image.
+
+Intrinsics come from the focal length in millimetres and the sensor width of the
+:data:`CAMERAS` database, or else from ``FocalLengthIn35mmFilm`` (measured on the diagonal, as
+CIPA DC-008 defines it). A focal length guessed from nothing drifts in self-calibration on flat
+nadir captures, so a photo without either is skipped rather than guessed.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from dronekit_plzen.i18n import _
+
+#: diagonal of the 36 × 24 mm film frame, the reference of FocalLengthIn35mmFilm
+FILM_DIAGONAL_MM = math.hypot(36.0, 24.0)
+
+
+@dataclass(frozen=True)
+class Sensor:
+    """Physical sensor of a camera: width and height of the imaging area in millimetres."""
+
+    width_mm: float
+    height_mm: float
+    note: str = ""
+
+
+# Sensor sizes of the cameras seen on city and DRONET flights. Sources: DJI product
+# specification pages ("Image sensor" lines; 1/2.3" = 6.17 × 4.55 mm, 1/2" = 6.4 × 4.8 mm,
+# 1" = 13.2 × 8.8 mm, 4/3" = 17.3 × 13.0 mm, the usual optical-format sizes), cross-checked
+# against OpenSfM's public sensor table (opensfm/data/sensor_data.json) where it lists the model.
+# Key: (make, model) upper-case with spaces stripped; a thermal core is told apart by image width.
+CAMERAS: dict[tuple[str, str], Sensor] = {
+    ("DJI", "FC350"): Sensor(6.17, 4.55, 'Phantom 3 / Inspire 1 X3, 1/2.3" (DJI spec)'),
+    ("DJI", "FC300X"): Sensor(6.17, 4.55, 'Phantom 3 Professional, 1/2.3" (DJI spec)'),
+    ("DJI", "FC300S"): Sensor(6.17, 4.55, 'Phantom 3 Advanced, 1/2.3" (DJI spec)'),
+    ("DJI", "FC330"): Sensor(6.17, 4.55, 'Phantom 4, 1/2.3" (DJI spec)'),
+    ("DJI", "FC6310"): Sensor(13.2, 8.8, 'Phantom 4 Pro, 1" (DJI spec)'),
+    ("DJI", "FC6310S"): Sensor(13.2, 8.8, 'Phantom 4 Pro V2 / RTK, 1" (DJI spec)'),
+    ("DJI", "FC6310R"): Sensor(13.2, 8.8, 'Phantom 4 RTK, 1" (DJI spec)'),
+    ("DJI", "FC220"): Sensor(6.17, 4.55, 'Mavic Pro, 1/2.3" (DJI spec)'),
+    ("DJI", "FC2103"): Sensor(6.17, 4.55, 'Mavic Air, 1/2.3" (DJI spec)'),
+    ("DJI", "FC2204"): Sensor(6.17, 4.55, 'Mavic 2 Zoom, 1/2.3" (DJI spec)'),
+    ("HASSELBLAD", "L1D-20C"): Sensor(13.2, 8.8, 'Mavic 2 Pro, 1" (DJI spec)'),
+    ("DJI", "FC3170"): Sensor(6.4, 4.8, 'Mavic Air 2, 1/2" (DJI spec)'),
+    ("DJI", "FC3411"): Sensor(13.2, 8.8, 'Air 2S, 1" (DJI spec)'),
+    ("DJI", "FC7303"): Sensor(6.17, 4.55, 'Mini 2, 1/2.3" (DJI spec)'),
+    ("HASSELBLAD", "L2D-20C"): Sensor(17.3, 13.0, 'Mavic 3, 4/3" (DJI spec)'),
+    ("DJI", "M3E"): Sensor(17.3, 13.0, 'Mavic 3 Enterprise wide, 4/3" (DJI spec)'),
+    ("DJI", "M3T"): Sensor(6.4, 4.8, 'Mavic 3 Thermal wide, 1/2" (DJI spec)'),
+    ("DJI", "M30"): Sensor(6.4, 4.8, 'Matrice 30 wide, 1/2" (DJI spec)'),
+    ("DJI", "M30T"): Sensor(6.4, 4.8, 'Matrice 30T wide, 1/2" (DJI spec)'),
+    ("DJI", "FC6520"): Sensor(17.3, 13.0, 'Zenmuse X5S, 4/3" (DJI spec)'),
+    ("DJI", "ZENMUSEP1"): Sensor(35.9, 24.0, "Zenmuse P1, full frame (DJI spec)"),
+}
+
+#: thermal cores, chosen by (make, model, image width): 640 × 512 VOx at 12 µm → 7.68 × 6.14 mm
+THERMAL: dict[tuple[str, str, int], Sensor] = {
+    ("DJI", "M30T", 640): Sensor(7.68, 6.144, "Matrice 30T thermal, 640×512 @ 12 µm (DJI spec)"),
+    ("DJI", "M3T", 640): Sensor(7.68, 6.144, "Mavic 3 Thermal, 640×512 @ 12 µm (DJI spec)"),
+}
+
+
+def _key(text: str) -> str:
+    return re.sub(r"\s+", "", text).upper()
+
+
+def lookup_sensor(make: str, model: str, width_px: int) -> Sensor | None:
+    """The sensor of ``make``/``model`` (a thermal core when the image is its width), or None."""
+    mk, md = _key(make), _key(model)
+    return THERMAL.get((mk, md, width_px)) or CAMERAS.get((mk, md))
+
+
+@dataclass(frozen=True)
+class PhotoMeta:
+    """What the pipeline needs of one photo. Angles in degrees, lengths in metres/millimetres."""
+
+    path: Path
+    make: str
+    model: str
+    width_px: int
+    height_px: int
+    lat_deg: float
+    lon_deg: float
+    alt_m: float | None
+    focal_mm: float | None
+    focal_35mm: float | None
+    focal_px: float
+    focal_source: str
+    taken_at: str | None = None
+    gimbal_pitch_deg: float | None = None
+    gimbal_yaw_deg: float | None = None
+    gimbal_roll_deg: float | None = None
+    flight_pitch_deg: float | None = None
+    flight_yaw_deg: float | None = None
+    flight_roll_deg: float | None = None
+    relative_alt_m: float | None = None
+
+    @property
+    def camera_key(self) -> str:
+        """One physical camera: make, model and image size (one intrinsics set each)."""
+        return f"{_key(self.make)}_{_key(self.model)}_{self.width_px}x{self.height_px}"
+
+
+@dataclass(frozen=True)
+class SkippedPhoto:
+    path: Path
+    reason: str
+
+    def message(self) -> str:
+        return _("{file}: skipped: {reason}").format(file=self.path, reason=self.reason)
+
+
+class PhotoSkip(Exception):
+    """A single bad photo; caught by :func:`read_photos`."""
+
+
+def _ratio(v: object) -> float:
+    if isinstance(v, tuple) and len(v) == 2:
+        return float(v[0]) / float(v[1])
+    return float(v)  # type: ignore[arg-type]
+
+
+def _dms(v: object) -> float:
+    parts = [_ratio(x) for x in v]  # type: ignore[attr-defined]
+    while len(parts) < 3:
+        parts.append(0.0)
+    return parts[0] + parts[1] / 60.0 + parts[2] / 3600.0
+
+
+_XMP_FIELDS = {
+    "GimbalPitchDegree": "gimbal_pitch_deg",
+    "GimbalYawDegree": "gimbal_yaw_deg",
+    "GimbalRollDegree": "gimbal_roll_deg",
+    "FlightPitchDegree": "flight_pitch_deg",
+    "FlightYawDegree": "flight_yaw_deg",
+    "FlightRollDegree": "flight_roll_deg",
+    "RelativeAltitude": "relative_alt_m",
+}
+
+
+def parse_dji_xmp(data: bytes) -> dict[str, float]:
+    """DJI's ``drone-dji:`` XMP fields (attribute or element form) found in ``data``.
+
+    >>> parse_dji_xmp(b'<x drone-dji:GimbalPitchDegree="-90" drone-dji:RelativeAltitude="80.1"/>')
+    {'gimbal_pitch_deg': -90.0, 'relative_alt_m': 80.1}
+    """
+    start = data.find(b"<x:xmpmeta")
+    end = data.find(b"</x:xmpmeta>", start + 1) if start >= 0 else -1
+    text = data[start:end] if start >= 0 and end > 0 else data
+    out: dict[str, float] = {}
+    for tag, name in _XMP_FIELDS.items():
+        pat = rb"drone-dji:" + tag.encode() + rb'\s*(?:=\s*"([^"]*)"|>([^<]*)<)'
+        m = re.search(pat, text)
+        if not m:
+            continue
+        raw = (m.group(1) or m.group(2) or b"").strip()
+        try:
+            val = float(raw.decode("ascii", "replace"))
+        except ValueError:
+            continue
+        if math.isfinite(val):
+            out[name] = val
+    return out
+
+
+def focal_px_for(
+    make: str,
+    model: str,
+    width_px: int,
+    height_px: int,
+    focal_mm: float | None,
+    focal_35mm: float | None,
+) -> tuple[float, str] | None:
+    """Focal length in pixels and where it came from, or None when it cannot be known."""
+    sensor = lookup_sensor(make, model, width_px)
+    if sensor is not None and focal_mm and focal_mm > 0:
+        return focal_mm / sensor.width_mm * width_px, "exif_mm+sensor_db"
+    if focal_35mm and focal_35mm > 0:
+        return focal_35mm / FILM_DIAGONAL_MM * math.hypot(width_px, height_px), "exif_35mm"
+    return None
+
+
+def read_photo(path: Path) -> PhotoMeta:
+    """Read one photo's metadata. Raises :class:`PhotoSkip` with the reason when it is unusable."""
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise PhotoSkip(_("cannot be read ({err})").format(err=exc.strerror or exc)) from exc
+    try:
+        import io
+
+        with Image.open(io.BytesIO(raw)) as im:
+            exif = im.getexif()
+            width_px, height_px = im.size
+            im.load()  # decodes the whole image: a truncated or corrupt JPEG fails here
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+        raise PhotoSkip(_("not a readable image ({err})").format(err=exc)) from exc
+    if not exif:
+        raise PhotoSkip(_("no EXIF metadata"))
+    ifd = exif.get_ifd(0x8769)
+    gps = exif.get_ifd(0x8825)
+    if not gps or 2 not in gps or 4 not in gps:
+        raise PhotoSkip(_("no GPS position in EXIF"))
+    try:
+        lat = _dms(gps[2]) * (-1.0 if str(gps.get(1, "N")).upper().startswith("S") else 1.0)
+        lon = _dms(gps[4]) * (-1.0 if str(gps.get(3, "E")).upper().startswith("W") else 1.0)
+        alt: float | None = None
+        if 6 in gps:
+            ref = gps.get(5, b"\x00")
+            below = ref in (1, b"\x01") or (isinstance(ref, bytes) and ref[:1] == b"\x01")
+            alt = _ratio(gps[6]) * (-1.0 if below else 1.0)
+    except (TypeError, ValueError, ZeroDivisionError) as exc:
+        raise PhotoSkip(_("GPS position in EXIF is malformed")) from exc
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0) or (lat == 0.0 and lon == 0.0):
+        raise PhotoSkip(
+            _("GPS position in EXIF is invalid ({lat}, {lon})").format(lat=lat, lon=lon)
+        )
+    make = str(exif.get(0x010F, "") or "").strip("\x00 ")
+    model = str(exif.get(0x0110, "") or "").strip("\x00 ")
+
+    def num(tag: int) -> float | None:
+        try:
+            v = _ratio(ifd[tag]) if tag in ifd else None
+        except (TypeError, ValueError, ZeroDivisionError):
+            return None
+        return v if v is not None and math.isfinite(v) and v > 0 else None
+
+    focal_mm, focal_35 = num(0x920A), num(0xA405)
+    found = focal_px_for(make, model, width_px, height_px, focal_mm, focal_35)
+    if found is None:
+        raise PhotoSkip(
+            _("unknown camera {make} {model} and no FocalLengthIn35mmFilm").format(
+                make=make or "?", model=model or "?"
+            )
+        )
+    xmp = parse_dji_xmp(raw[: 256 * 1024]) if b"drone-dji:" in raw[: 256 * 1024] else {}
+    taken = ifd.get(0x9003) or exif.get(0x0132)
+    return PhotoMeta(
+        path=path,
+        make=make,
+        model=model,
+        width_px=int(width_px),
+        height_px=int(height_px),
+        lat_deg=lat,
+        lon_deg=lon,
+        alt_m=alt,
+        focal_mm=focal_mm,
+        focal_35mm=focal_35,
+        focal_px=found[0],
+        focal_source=found[1],
+        taken_at=str(taken) if taken else None,
+        **xmp,  # type: ignore[arg-type]
+    )
+
+
+def read_photos(paths: Iterable[Path]) -> tuple[list[PhotoMeta], list[SkippedPhoto]]:
+    """Read every photo; the bad ones come back as :class:`SkippedPhoto` (name and reason)."""
+    good: list[PhotoMeta] = []
+    bad: list[SkippedPhoto] = []
+    seen: set[str] = set()
+    for p in paths:
+        path = Path(p)
+        if path.name in seen:
+            bad.append(SkippedPhoto(path, _("a photo with the same file name is already used")))
+            continue
+        try:
+            good.append(read_photo(path))
+            seen.add(path.name)
+        except PhotoSkip as exc:
+            bad.append(SkippedPhoto(path, str(exc)))
+    return good, bad
+
+
+def cameras_of(photos: Sequence[PhotoMeta]) -> dict[str, list[PhotoMeta]]:
+    """Photos grouped by physical camera (:attr:`PhotoMeta.camera_key`)."""
+    out: dict[str, list[PhotoMeta]] = {}
+    for p in photos:
+        out.setdefault(p.camera_key, []).append(p)
+    return out

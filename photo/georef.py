@@ -1,0 +1,138 @@
+"""Georeferencing: GPS positions into the output CRS, a robust similarity onto them, residuals.
+
+The model coordinates are the output CRS minus :attr:`Frame.origin_m` (kept small for the
+bundle adjustment and for float32 rasters); :meth:`Frame.to_world` adds it back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from pyproj import CRS
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.geo import as_crs, transform, utm_epsg_for_area
+from dronekit_plzen.i18n import _
+from photo.exif import PhotoMeta
+from photo.sfm import ReconstructionError
+
+
+@dataclass(frozen=True)
+class Frame:
+    """The output CRS and the origin subtracted from model coordinates (metres)."""
+
+    crs: CRS
+    origin_m: tuple[float, float, float]
+
+    def to_world(self, xyz: np.ndarray) -> np.ndarray:
+        return np.asarray(xyz, dtype=np.float64) + np.asarray(self.origin_m)
+
+    def to_lonlat(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Model x/y → WGS84 lon/lat."""
+        ox, oy, _oz = self.origin_m
+        return transform(np.asarray(x) + ox, np.asarray(y) + oy, self.crs, 4326)
+
+
+def output_crs(photos: Sequence[PhotoMeta], crs: Any = None) -> CRS:
+    """The CRS asked for (must be projected, in metres), or the capture's UTM zone."""
+    if crs is None or crs == "":
+        lon = np.array([p.lon_deg for p in photos])
+        lat = np.array([p.lat_deg for p in photos])
+        return as_crs(utm_epsg_for_area(lon, lat))
+    c = as_crs(crs)
+    if photos and c.area_of_use is not None:
+        w, s, e, n = c.area_of_use.bounds
+        mlon = float(np.median([p.lon_deg for p in photos]))
+        mlat = float(np.median([p.lat_deg for p in photos]))
+        if not (w - 1.0 <= mlon <= e + 1.0 and s - 1.0 <= mlat <= n + 1.0):
+            raise BadInputError(
+                _("the photos ({lat:.4f}, {lon:.4f}) lie outside the area of use of {crs}").format(
+                    lat=mlat, lon=mlon, crs=c.name
+                ),
+                where="--crs",
+            )
+    if not c.is_projected:
+        raise BadInputError(
+            _("--crs must be a projected CRS in metres, not {crs}").format(crs=c.name)
+        )
+    unit = c.axis_info[0].unit_name if c.axis_info else ""
+    if unit not in ("metre", "meter"):
+        raise BadInputError(
+            _("--crs must be in metres, {crs} is in {unit}").format(crs=c.name, unit=unit)
+        )
+    return c
+
+
+def gps_positions(photos: Sequence[PhotoMeta], crs: CRS) -> np.ndarray:
+    """(N, 3) GPS positions in ``crs``; a missing altitude is the capture's median altitude."""
+    lon = np.array([p.lon_deg for p in photos])
+    lat = np.array([p.lat_deg for p in photos])
+    alt = np.array([np.nan if p.alt_m is None else p.alt_m for p in photos], dtype=np.float64)
+    if np.all(np.isnan(alt)):
+        alt[:] = 100.0
+    alt = np.where(np.isnan(alt), np.nanmedian(alt), alt)
+    x, y = transform(lon, lat, 4326, crs)
+    if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
+        raise BadInputError(
+            _("the photos' positions lie outside the area of {crs}").format(crs=crs.name)
+        )
+    return np.column_stack([x, y, alt])
+
+
+def make_frame(world_xyz: np.ndarray, crs: CRS) -> Frame:
+    o = np.round(np.asarray(world_xyz, dtype=np.float64).mean(axis=0))
+    return Frame(crs=crs, origin_m=(float(o[0]), float(o[1]), float(o[2])))
+
+
+@dataclass(frozen=True)
+class Alignment:
+    scale: float
+    inliers: int
+    total: int
+    residual_rms_m: tuple[float, float, float]  # E, N, U
+    residual_rms_h_m: float
+    residuals_m: np.ndarray  # (N, 3) per registered photo, in the order of ``names``
+    names: tuple[str, ...] = ()
+
+
+def align(rec: Any, prior_xyz: dict[str, np.ndarray], max_error_m: float = 5.0) -> Alignment:
+    """Move ``rec`` (in place) by a LO-RANSAC similarity of its camera centres onto the priors.
+
+    The priors are model coordinates (output CRS minus origin). Fewer than three registered
+    photos cannot fix a similarity: :class:`ReconstructionError`.
+    """
+    import pycolmap
+
+    names, src, dst = [], [], []
+    for im in rec.images.values():
+        if im.has_pose and im.name in prior_xyz:
+            names.append(im.name)
+            src.append(im.projection_center())
+            dst.append(prior_xyz[im.name])
+    if len(src) < 3:
+        raise ReconstructionError(_("fewer than three photos registered: cannot georeference"))
+    s, d = np.asarray(src), np.asarray(dst)
+    ransac = pycolmap.RANSACOptions()
+    ransac.max_error = max_error_m
+    ransac.random_seed = 0
+    # pycolmap's stub says Sim3d; the binding returns {"tgt_from_src", "num_inliers", ...}
+    res: Any = pycolmap.estimate_sim3d_robust(s, d, ransac)
+    if res is None:
+        raise ReconstructionError(_("the model could not be aligned to the GPS positions"))
+    sim = res["tgt_from_src"]
+    rec.transform(sim)
+    moved = np.array([rec.find_image_with_name(n).projection_center() for n in names])
+    r = moved - d
+    rms = np.sqrt(np.mean(r**2, axis=0))
+    return Alignment(
+        scale=float(sim.scale),
+        inliers=int(np.sum(res["inlier_mask"])),
+        total=len(names),
+        residual_rms_m=(float(rms[0]), float(rms[1]), float(rms[2])),
+        residual_rms_h_m=float(np.sqrt(np.mean(r[:, 0] ** 2 + r[:, 1] ** 2))),
+        residuals_m=r,
+        names=tuple(names),
+    )

@@ -1,0 +1,205 @@
+"""Scale-out: hand the job to a NodeODM/ClusterODM node through pyodm, map its results back.
+
+NodeODM's REST API (OpenDroneMap/NodeODM, docs/index.adoc): ``GET /info``, ``POST
+/task/new/init`` → ``/task/new/upload/{uuid}`` → ``/task/new/commit/{uuid}``, ``GET
+/task/{uuid}/info`` (status codes 10 queued, 20 running, 30 failed, 40 completed, 50 canceled,
+``progress`` in %), ``GET /task/{uuid}/download/all.zip``. pyodm speaks it; this module only
+chooses the options, polls with a progress callback and moves ODM's files into the same
+OUT_DIR layout as the local engine (:data:`ODM_LAYOUT`).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError
+from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import prepare_output_dir
+from photo.exif import read_photos
+
+#: our product name → where ODM puts it inside all.zip (first existing candidate wins)
+ODM_LAYOUT: dict[str, tuple[str, ...]] = {
+    "orthophoto.tif": ("odm_orthophoto/odm_orthophoto.tif",),
+    "dsm.tif": ("odm_dem/dsm.tif",),
+    "dtm.tif": ("odm_dem/dtm.tif",),
+    "points.laz": (
+        "odm_georeferencing/odm_georeferenced_model.laz",
+        "odm_georeferencing/odm_georeferenced_model.copc.laz",
+    ),
+    "cameras.geojson": ("odm_report/shots.geojson",),
+    "report.pdf": ("odm_report/report.pdf",),
+    "odm_stats.json": ("odm_report/stats.json",),
+}
+
+
+class NodeODMError(DronekitPlzenError):
+    """The node refused the task, the task failed, or its results are incomplete (exit 1)."""
+
+
+def check_node_url(url: str | None) -> str:
+    """``http(s)://host:port[/?token=...]``; BadInputError otherwise."""
+    if not url:
+        raise BadInputError(_("--engine nodeodm needs --node URL (e.g. http://127.0.0.1:3000)"))
+    u = urlparse(url)
+    if u.scheme not in ("http", "https") or not u.hostname:
+        raise BadInputError(_("--node must be an http(s) URL, not {url!r}").format(url=url))
+    return url
+
+
+def odm_options(resolution_cm: float | None, crs: str | None) -> dict[str, Any]:
+    """NodeODM task options equivalent to ours: DSM + DTM, COG output, the resolution asked."""
+    opts: dict[str, Any] = {"dsm": True, "dtm": True, "cog": True}
+    if resolution_cm is not None:
+        opts["orthophoto-resolution"] = resolution_cm
+        opts["dem-resolution"] = max(resolution_cm, 5.0)
+    if crs:  # ODM writes UTM; a reprojection option exists only in newer ODM releases
+        opts["crs"] = crs
+    return opts
+
+
+def _stats_figures(stats: dict[str, Any]) -> dict[str, Any]:
+    rs = stats.get("reconstruction_statistics", {})
+    gps = stats.get("gps_errors", {})
+    return {
+        "images_registered": rs.get("reconstructed_shots_count"),
+        "images_total": rs.get("initial_shots_count"),
+        "mean_reprojection_error_px": stats.get("reprojection_errors", {}).get("average_error")
+        if isinstance(stats.get("reprojection_errors"), dict)
+        else None,
+        "points_sparse": rs.get("reconstructed_points_count"),
+        "gps_residual_rms_m": (
+            {"e": gps.get("mean", {}).get("x"), "n": gps.get("mean", {}).get("y")}
+            if isinstance(gps.get("mean"), dict)
+            else None
+        ),
+        "gsd_cm": stats.get("odm_processing_statistics", {}).get("average_gsd"),
+    }
+
+
+def process_nodeodm(
+    paths: Sequence[Path],
+    out_dir: Path,
+    node_url: str,
+    *,
+    resolution_cm: float | None = None,
+    crs: str | None = None,
+    progress: Any = None,
+    poll_s: float = 3.0,
+    timeout_s: float = 30.0,
+) -> dict[str, Any]:
+    """Run the job on a NodeODM node; return the report (also written as report.json)."""
+    from pyodm import Node
+    from pyodm.exceptions import NodeConnectionError, NodeResponseError, NodeServerError, OdmError
+    from pyodm.types import TaskStatus
+
+    from photo import products
+
+    check_node_url(node_url)
+    out = prepare_output_dir(out_dir)
+    t0 = time.perf_counter()
+    good, bad = read_photos(paths)
+    warnings = [s.message() for s in bad]
+    if len(good) < 3:
+        raise BadInputError(_("only {n} usable photos (at least 3 are needed)").format(n=len(good)))
+    node = Node.from_url(node_url, timeout=int(max(timeout_s, 1)))
+    times: dict[str, float] = {}
+    try:
+        info = node.info()
+        if info.max_images and len(good) > int(info.max_images):
+            raise NodeODMError(
+                _("the node accepts at most {n} images").format(n=info.max_images), where=node_url
+            )
+        if progress:
+            progress.start(_("uploading photos"), 100)
+        last = [0.0]
+
+        def up(pct: float) -> None:
+            if progress:
+                progress.advance(max(0, int(pct - last[0])))
+                last[0] = float(int(pct))
+
+        task = node.create_task(
+            [str(p.path) for p in good],
+            odm_options(resolution_cm, crs),
+            name=f"dronekit-plzen {out.name}",
+            progress_callback=up,
+            parallel_uploads=2,
+        )
+        if progress:
+            progress.done()
+        times["upload"] = round(time.perf_counter() - t0, 3)
+        t1 = time.perf_counter()
+        if progress:
+            progress.start(_("processing on the node"), 100)
+        seen = [0]
+
+        def status(ti: Any) -> None:
+            pct = int(ti.progress or 0)
+            if progress and pct > seen[0]:
+                progress.advance(pct - seen[0])
+                seen[0] = pct
+
+        task.wait_for_completion(status_callback=status, interval=poll_s)
+        if progress:
+            progress.done()
+        times["processing"] = round(time.perf_counter() - t1, 3)
+        t2 = time.perf_counter()
+        with tempfile.TemporaryDirectory(prefix=".nodeodm-", dir=out) as tmp:
+            task.download_assets(tmp, parallel_downloads=1)
+            outputs = _map_results(Path(tmp), out)
+        times["download"] = round(time.perf_counter() - t2, 3)
+        final = task.info()
+    except NodeConnectionError as exc:
+        raise LinkError(_("cannot reach the node: {err}").format(err=exc), where=node_url) from exc
+    except (NodeResponseError, NodeServerError, OdmError) as exc:
+        raise NodeODMError(
+            _("the node refused or failed the task: {err}").format(err=exc), where=node_url
+        ) from exc
+    if "orthophoto.tif" not in outputs:
+        raise NodeODMError(_("the node's results have no orthophoto"), where=node_url)
+    stats: dict[str, Any] = {}
+    if (out / "odm_stats.json").is_file():
+        try:
+            stats = json.loads((out / "odm_stats.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            warnings.append(_("the node's stats.json could not be read"))
+    if final.status != TaskStatus.COMPLETED:  # pragma: no cover - wait_for_completion raised
+        raise NodeODMError(_("the task did not complete"), where=node_url)
+    rep: dict[str, Any] = {
+        "engine": "nodeodm",
+        "node": node_url,
+        "task": task.uuid,
+        "engine_version": f"{info.engine} {info.engine_version}",
+        "images_total": len(paths),
+        "images_usable": len(good),
+        "images_skipped": len(bad),
+        **{k: v for k, v in _stats_figures(stats).items() if v is not None},
+        "times_s": times,
+        "warnings": warnings,
+        "skipped": [{"file": str(s.path), "reason": s.reason} for s in bad],
+        "outputs": {k.split(".")[0]: str(out / k) for k in outputs},
+    }
+    rep["images_usable"] = len(good)
+    products.write_json(out / "report.json", rep)
+    products.write_report_html(out / "report.html", rep, None)
+    return rep
+
+
+def _map_results(src: Path, out: Path) -> list[str]:
+    """Move ODM's files into our layout; return the product names found."""
+    found = []
+    for ours, candidates in ODM_LAYOUT.items():
+        for rel in candidates:
+            p = src / rel
+            if p.is_file():
+                shutil.move(str(p), str(out / ours))
+                found.append(ours)
+                break
+    return found

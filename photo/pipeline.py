@@ -1,0 +1,426 @@
+"""The ``photo process`` job: a list of named steps over one small state object.
+
+``process(paths, options)`` validates the options completely, then runs :data:`STEPS` in order:
+read metadata → features → matching → mapping → georeferencing → surface → orthophoto →
+products. Each step records its wall time; long steps report progress through a
+:class:`Progress` (the CLI's is a rich bar; the default is silent). The result is the report
+dictionary also written to ``report.json``.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _, ngettext
+from dronekit_plzen.outputs import prepare_output_dir
+from photo import dense, georef, ortho, products, sfm, surface
+from photo.exif import PhotoMeta, PhotoSkip, SkippedPhoto, read_photo
+from photo.report import camera_rows, report
+
+log = logging.getLogger(__name__)
+
+#: largest orthophoto (cells) built in memory: about 2.4 GB of accumulators
+MAX_CELLS = 150_000_000
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".tif", ".tiff", ".png")
+
+
+class Progress(Protocol):
+    def start(self, label: str, total: int | None) -> None: ...
+    def advance(self, n: int = 1) -> None: ...
+    def done(self) -> None: ...
+
+
+class SilentProgress:
+    def start(self, label: str, total: int | None) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+    def done(self) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class ProcessOptions:
+    """Options of ``photo process``. ``resolution_cm``: orthophoto cell (None: the GSD)."""
+
+    out_dir: Path
+    crs: str | None = None
+    dem: Path | None = None
+    resolution_cm: float | None = None
+    sfm: sfm.SfmOptions = field(default_factory=sfm.SfmOptions)
+    dense: dense.DenseOptions | None = field(default_factory=dense.DenseOptions)
+    keep_work: bool = False
+
+    def check(self) -> list[str]:
+        errs = list(self.sfm.check()) + (self.dense.check() if self.dense else [])
+        if self.resolution_cm is not None and not (0.5 <= self.resolution_cm <= 10000):
+            errs.append(_("--resolution-cm must be between 0.5 and 10000"))
+        if self.dem is not None and not Path(self.dem).is_file():
+            errs.append(_("--dem {path}: no such file").format(path=self.dem))
+        return errs
+
+
+@dataclass
+class Job:
+    """The state the steps share."""
+
+    paths: list[Path]
+    opts: ProcessOptions
+    progress: Progress
+    work: Path = Path()
+    photos: list[PhotoMeta] = field(default_factory=list)
+    skipped: list[SkippedPhoto] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    times_s: dict[str, float] = field(default_factory=dict)
+    frame: georef.Frame | None = None
+    priors: dict[str, np.ndarray] = field(default_factory=dict)
+    rec: Any = None
+    alignment: georef.Alignment | None = None
+    points: surface.ModelPoints | None = None
+    dense_xyz: np.ndarray | None = None
+    dense_rgb: np.ndarray | None = None
+    dense_pairs: int = 0
+    views: list[ortho.View] = field(default_factory=list)
+    ground_z: float = 0.0
+    gsd_m: float = 0.0
+    grid: surface.Grid | None = None
+    dsm_grid: surface.Grid | None = None
+    dsm: np.ndarray | None = None
+    dsm_measured: np.ndarray | None = None  # cells near measured points (written as data)
+    surface_source: str = "sparse"
+    rgb: np.ndarray | None = None
+    alpha: np.ndarray | None = None
+    outputs: dict[str, str] = field(default_factory=dict)
+
+
+def expand_inputs(items: Sequence[str | Path]) -> list[Path]:
+    """Files as given; a folder stands for the images directly in it (sorted)."""
+    out: list[Path] = []
+    for it in items:
+        p = Path(it)
+        if p.is_dir():
+            out.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES))
+        elif p.exists():
+            out.append(p)
+        else:
+            raise BadInputError(_("no such file or directory"), where=str(p))
+    if not out:
+        raise BadInputError(_("no images given"))
+    return out
+
+
+def step_read(job: Job) -> None:
+    job.progress.start(_("reading photo metadata"), len(job.paths))
+    seen: set[str] = set()
+    for p in job.paths:
+        if p.name in seen:
+            job.skipped.append(
+                SkippedPhoto(p, _("a photo with the same file name is already used"))
+            )
+        else:
+            try:
+                job.photos.append(read_photo(p))
+                seen.add(p.name)
+            except PhotoSkip as exc:
+                job.skipped.append(SkippedPhoto(p, str(exc)))
+        job.progress.advance()
+    job.progress.done()
+    for s in job.skipped:
+        log.warning("%s", s.message())
+        job.warnings.append(s.message())
+    if len(job.photos) < 3:
+        raise BadInputError(
+            ngettext(
+                "only {n} usable photo (at least 3 are needed)",
+                "only {n} usable photos (at least 3 are needed)",
+                len(job.photos),
+            ).format(n=len(job.photos))
+        )
+    crs = georef.output_crs(job.photos, job.opts.crs)
+    world = georef.gps_positions(job.photos, crs)
+    job.frame = georef.make_frame(world, crs)
+    model = job.frame.to_world(np.zeros(3))
+    job.priors = {sfm.image_name(p): world[i] - model for i, p in enumerate(job.photos)}
+    if any(p.alt_m is None for p in job.photos):
+        job.warnings.append(_("some photos have no GPS altitude: the median altitude is used"))
+
+
+def step_features(job: Job) -> None:
+    root = sfm.prepare_workspace(job.photos, job.work)
+    job.progress.start(_("extracting features"), len(job.photos))
+    sfm.extract(job.photos, job.work / "colmap.db", root, job.opts.sfm, job.progress.advance)
+    job.progress.done()
+    sfm.write_priors(job.work / "colmap.db", job.priors, job.opts.sfm)
+
+
+def _pair_distance_m(job: Job) -> float:
+    if job.opts.sfm.max_distance_m > 0:
+        return job.opts.sfm.max_distance_m
+    xyz = np.array(list(job.priors.values()))
+    h = float(np.median(xyz[:, 2]) - np.min(xyz[:, 2])) if len(xyz) else 0.0
+    # footprint of a nadir photo is about the flight height across: pair within 1.5 footprints
+    height = max(30.0, h if h > 30.0 else 100.0)
+    return 1.5 * height
+
+
+def step_match(job: Job) -> None:
+    job.progress.start(_("matching features"), None)
+    sfm.match(job.work / "colmap.db", job.opts.sfm, _pair_distance_m(job))
+    job.progress.done()
+
+
+def step_map(job: Job) -> None:
+    job.progress.start(_("building the model"), len(job.photos))
+    job.rec = sfm.reconstruct(
+        job.work / "colmap.db",
+        job.work / "images",
+        job.work / "sparse",
+        job.opts.sfm,
+        lambda: job.progress.advance(),
+    )
+    job.progress.done()
+    registered = {im.name for im in job.rec.images.values() if im.has_pose}
+    missing = [p.path.name for p in job.photos if sfm.image_name(p) not in registered]
+    if missing:
+        job.warnings.append(
+            ngettext(
+                "{n} photo not registered: {names}",
+                "{n} photos not registered: {names}",
+                len(missing),
+            ).format(n=len(missing), names=", ".join(missing))
+        )
+
+
+def step_georef(job: Job) -> None:
+    job.alignment = georef.align(job.rec, job.priors)
+    pts = surface.model_points(job.rec)
+    keep = surface.remove_outliers(pts.xyz)
+    job.points = surface.ModelPoints(
+        pts.xyz[keep], pts.rgb[keep], pts.error_px[keep], pts.track_len[keep]
+    )
+    if len(job.points.xyz) < 10:
+        raise sfm.ReconstructionError(_("too few reliable 3D points to build a surface"))
+    sources = {sfm.image_name(p): str(p.path) for p in job.photos}
+    job.views = ortho.views_of(job.rec, sources)
+    job.ground_z = float(np.median(job.points.xyz[:, 2]))
+    job.gsd_m = ortho.gsd_m(job.views, job.ground_z)
+
+
+def _load_scaled(view: ortho.View, scale: float, mode: str) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(view.source) as im:
+        img = im.convert(mode)
+        if scale < 1.0:
+            w, h = img.size
+            img = img.resize((round(w * scale), round(h * scale)), Image.Resampling.BILINEAR)
+        return np.ascontiguousarray(np.asarray(img))
+
+
+def step_dense(job: Job) -> None:
+    assert job.points is not None
+    if job.opts.dense is None:
+        return
+    pairs = dense.choose_pairs(job.views, job.ground_z, job.opts.dense)
+    job.progress.start(_("dense matching"), len(pairs))
+    xyz, rgb, used = dense.dense_points(
+        job.views,
+        pairs,
+        lambda v, s: _load_scaled(v, s, "L"),
+        lambda v, s: _load_scaled(v, s, "RGB"),
+        job.points.xyz,
+        job.opts.dense,
+        lambda: job.progress.advance(),
+    )
+    job.progress.done()
+    if len(xyz) < 10 * len(job.points.xyz):
+        job.warnings.append(
+            _("dense matching found too few points ({n}): the sparse points are used").format(
+                n=len(xyz)
+            )
+        )
+        return
+    keep = surface.remove_outliers(xyz, k=12)
+    job.dense_xyz, job.dense_rgb, job.dense_pairs = xyz[keep], rgb[keep], used
+
+
+def step_surface(job: Job) -> None:
+    assert job.points is not None and job.frame is not None
+    fps = np.vstack([v.footprint(job.ground_z) for v in job.views])
+    fps = fps[np.isfinite(fps).all(axis=1)]
+    xy = job.points.xyz[:, :2]
+    lo = np.minimum(fps.min(axis=0), xy.min(axis=0))
+    hi = np.maximum(fps.max(axis=0), xy.max(axis=0))
+    res = job.gsd_m
+    if job.opts.resolution_cm is not None:
+        want = job.opts.resolution_cm / 100.0
+        if want < job.gsd_m * 0.999:
+            job.warnings.append(
+                _("--resolution-cm {r} is finer than the GSD {g:.1f} cm: the GSD is used").format(
+                    r=job.opts.resolution_cm, g=job.gsd_m * 100
+                )
+            )
+        else:
+            res = want
+    job.grid = surface.Grid.covering(lo[0], lo[1], hi[0], hi[1], res)
+    if job.grid.rows * job.grid.cols > MAX_CELLS:
+        raise BadInputError(
+            _(
+                "the orthophoto would have {n} million cells: choose a coarser --resolution-cm"
+            ).format(n=job.grid.rows * job.grid.cols // 1_000_000)
+        )
+    if job.opts.dem is not None:
+        job.dsm_grid = job.grid.resampled(max(res, 0.25))
+        dem = surface.sample_dem(str(job.opts.dem), job.frame, job.dsm_grid)
+        at_pts = surface.sample_raster(dem, job.dsm_grid, xy[:, 0], xy[:, 1])
+        ok = np.isfinite(at_pts)
+        if ok.sum() < 10:
+            raise BadInputError(
+                _("the DEM does not cover the photographed area"), where=str(job.opts.dem)
+            )
+        dz = float(np.median(job.points.xyz[ok, 2] - at_pts[ok]))
+        if abs(dz) > 0.5:
+            job.warnings.append(
+                _(
+                    "the DEM lies {dz:.1f} m from the photo model (GPS altitudes): "
+                    "the DEM was shifted by this offset for the orthophoto"
+                ).format(dz=dz)
+            )
+        job.dsm = dem + dz
+        job.surface_source = "dem"
+    elif job.dense_xyz is not None:
+        dxy = job.dense_xyz
+        spacing = float(np.sqrt((hi[0] - lo[0]) * (hi[1] - lo[1]) / max(len(dxy), 1)))
+        dres = max(res, spacing * 2.0, 0.25)
+        job.dsm_grid = job.grid.resampled(dres)
+        job.dsm = surface.grid_dsm(dxy, job.dsm_grid)
+        job.dsm_measured = surface.coverage(dxy, job.dsm_grid, 4.0)
+        job.surface_source = "dense"
+        job.warnings.append(
+            _(
+                "the DSM comes from CPU stereo (OpenCV semi-global matching, {p} pairs, "
+                "{res:.2f} m cells); the orthophoto has no occlusion test yet"
+            ).format(p=job.dense_pairs, res=dres)
+        )
+    else:
+        spacing = float(np.sqrt((hi[0] - lo[0]) * (hi[1] - lo[1]) / max(len(xy), 1)))
+        dres = max(res * 4.0, spacing * 1.5, 0.5)
+        job.dsm_grid = job.grid.resampled(dres)
+        job.dsm = surface.grid_dsm(job.points.xyz, job.dsm_grid)
+        job.surface_source = "sparse"
+        job.warnings.append(
+            _(
+                "the DSM is derived from the sparse SfM points ({n} points, {res:.2f} m cells, "
+                "interpolated between them): no dense matching was run; give --dem for a "
+                "detailed surface"
+            ).format(n=len(xy), res=dres)
+        )
+
+
+def _load_rgb(view: ortho.View) -> np.ndarray:
+    from PIL import Image
+
+    with Image.open(view.source) as im:
+        arr = np.asarray(im.convert("RGB"))
+    w, h = view.size
+    if arr.shape[1] != w or arr.shape[0] != h:  # never expected: the model was built on it
+        raise BadInputError(_("the photo changed size while processing"), where=view.source)
+    return np.ascontiguousarray(arr)
+
+
+def step_ortho(job: Job) -> None:
+    assert job.grid is not None and job.dsm is not None and job.dsm_grid is not None
+    xs, ys = job.grid.centres()
+    gx, gy = np.meshgrid(xs, ys)
+    z = surface.sample_raster(job.dsm, job.dsm_grid, gx, gy)
+    job.progress.start(_("projecting the orthophoto"), len(job.views))
+    job.rgb, job.alpha, _best = ortho.orthophoto(
+        job.views, z, job.grid, _load_rgb, lambda: job.progress.advance()
+    )
+    job.progress.done()
+
+
+def step_products(job: Job) -> None:
+    assert job.frame is not None and job.points is not None and job.grid is not None
+    assert job.rgb is not None and job.alpha is not None and job.dsm is not None
+    assert job.dsm_grid is not None
+    out = job.opts.out_dir
+    o = job.frame.origin_m
+    job.progress.start(_("writing products"), 5)
+    products.write_orthophoto(
+        out / "orthophoto.tif", job.rgb, job.alpha, job.grid, job.frame.crs, o
+    )
+    job.progress.advance()
+    measured = job.dsm if job.dsm_measured is None else np.where(job.dsm_measured, job.dsm, np.nan)
+    products.write_dsm(out / "dsm.tif", measured, job.dsm_grid, job.frame.crs, o)
+    job.progress.advance()
+    if job.dense_xyz is not None and job.dense_rgb is not None:
+        cloud_xyz, cloud_rgb = job.dense_xyz, job.dense_rgb
+    else:
+        cloud_xyz, cloud_rgb = job.points.xyz, job.points.rgb
+    products.write_points(
+        out / "points.laz", job.frame.to_world(cloud_xyz), cloud_rgb, job.frame.crs
+    )
+    job.progress.advance()
+    products.write_json(out / "cameras.geojson", products.cameras_geojson(camera_rows(job)))
+    job.progress.advance()
+    products.write_preview_png(out / "orthophoto_preview.png", job.rgb, job.alpha)
+    job.progress.advance()
+    job.progress.done()
+    for name in ("orthophoto.tif", "dsm.tif", "points.laz", "cameras.geojson"):
+        job.outputs[name.split(".")[0]] = str(out / name)
+
+
+STEPS: list[tuple[str, Callable[[Job], None]]] = [
+    ("read", step_read),
+    ("features", step_features),
+    ("matching", step_match),
+    ("mapping", step_map),
+    ("georeferencing", step_georef),
+    ("dense", step_dense),
+    ("surface", step_surface),
+    ("orthophoto", step_ortho),
+    ("products", step_products),
+]
+
+
+def process(
+    paths: Sequence[str | Path], opts: ProcessOptions, progress: Progress | None = None
+) -> dict[str, Any]:
+    """Run the whole job; return the report (also written as report.json and report.html)."""
+    import pycolmap
+
+    errs = opts.check()
+    if errs:
+        raise BadInputError("; ".join(errs))
+    files = expand_inputs(paths)
+    out = prepare_output_dir(opts.out_dir)
+    pycolmap.logging.minloglevel = 2  # COLMAP's INFO/WARNING chatter off; errors still shown
+    job = Job(paths=files, opts=opts, progress=progress or SilentProgress())
+    job.work = Path(tempfile.mkdtemp(prefix=".photo-work-", dir=out))
+    try:
+        for name, step in STEPS:
+            t0 = time.perf_counter()
+            step(job)
+            job.times_s[name] = round(time.perf_counter() - t0, 3)
+    finally:
+        if not opts.keep_work:
+            shutil.rmtree(job.work, ignore_errors=True)
+    rep = report(job)
+    products.write_json(out / "report.json", rep)
+    products.write_report_html(out / "report.html", rep, "orthophoto_preview.png")
+    rep["outputs"]["report"] = str(out / "report.json")
+    return rep

@@ -1,0 +1,229 @@
+"""Writers of the photo products: COG GeoTIFFs, LAZ with RGB, cameras GeoJSON, reports.
+
+Every writer goes through :func:`dronekit_plzen.outputs.atomic_output`: a product either exists
+complete or not at all.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from pyproj import CRS
+
+from dronekit_plzen.errors import StorageError
+from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import atomic_output
+from photo.surface import Grid
+
+NODATA = -9999.0
+
+
+def _transform(grid: Grid, origin: tuple[float, float, float]) -> Any:
+    from rasterio.transform import from_origin
+
+    return from_origin(grid.left + origin[0], grid.top + origin[1], grid.res, grid.res)
+
+
+def _write_cog(path: Path, bands: NDArray[Any], profile: dict[str, Any]) -> Path:
+    """Write ``bands`` (count, rows, cols) as a Cloud-Optimized GeoTIFF through a MEM dataset."""
+    import rasterio
+    import rasterio.shutil
+    from rasterio.io import MemoryFile
+
+    count, rows, cols = bands.shape
+    prof = {"driver": "GTiff", "count": count, "height": rows, "width": cols, **profile}
+    try:
+        with (
+            atomic_output(path, suffixes=(".tif", ".tiff")) as tmp,
+            MemoryFile() as mem,
+            mem.open(**prof) as ds,
+        ):
+            ds.write(bands)
+            if count == 4:
+                from rasterio.enums import ColorInterp
+
+                ds.colorinterp = [
+                    ColorInterp.red,
+                    ColorInterp.green,
+                    ColorInterp.blue,
+                    ColorInterp.alpha,
+                ]
+            rasterio.shutil.copy(
+                ds,
+                tmp,
+                driver="COG",
+                compress="DEFLATE",
+                blocksize=256,
+                overview_resampling="average",
+            )
+    except rasterio.errors.RasterioError as exc:
+        raise StorageError(
+            _("cannot write {path}: {reason}").format(path=path, reason=exc)
+        ) from exc
+    return path
+
+
+def write_orthophoto(
+    path: Path,
+    rgb: NDArray[np.uint8],
+    alpha: NDArray[np.uint8],
+    grid: Grid,
+    crs: CRS,
+    origin: tuple[float, float, float],
+) -> Path:
+    """RGB + alpha COG (uint8, 4 bands)."""
+    bands = np.concatenate([np.moveaxis(rgb, -1, 0), alpha[None]], axis=0)
+    profile = {"dtype": "uint8", "crs": crs.to_wkt(), "transform": _transform(grid, origin)}
+    return _write_cog(path, bands, profile)
+
+
+def write_dsm(
+    path: Path,
+    z_model: NDArray[np.float64],
+    grid: Grid,
+    crs: CRS,
+    origin: tuple[float, float, float],
+) -> Path:
+    """Height COG (float32, world heights, NaN written as :data:`NODATA`)."""
+    z = np.where(np.isfinite(z_model), z_model + origin[2], NODATA).astype(np.float32)
+    profile = {
+        "dtype": "float32",
+        "crs": crs.to_wkt(),
+        "transform": _transform(grid, origin),
+        "nodata": NODATA,
+    }
+    return _write_cog(path, z[None], profile)
+
+
+def write_points(
+    path: Path,
+    xyz_world: NDArray[np.float64],
+    rgb: NDArray[np.uint8],
+    crs: CRS,
+) -> Path:
+    """LAS 1.4 point format 7 (RGB, 16-bit) with the CRS as WKT, LAZ-compressed by extension."""
+    import laspy
+
+    header = laspy.LasHeader(point_format=7, version="1.4")
+    header.scales = np.array([0.001, 0.001, 0.001])
+    if len(xyz_world):
+        header.offsets = np.floor(xyz_world.min(axis=0) / 1000.0) * 1000.0
+    header.add_crs(crs)
+    las = laspy.LasData(header)
+    las.x = xyz_world[:, 0]
+    las.y = xyz_world[:, 1]
+    las.z = xyz_world[:, 2]
+    rgb16 = rgb.astype(np.uint16) * 257
+    las.red, las.green, las.blue = rgb16[:, 0], rgb16[:, 1], rgb16[:, 2]
+    las.classification = np.ones(len(xyz_world), dtype=np.uint8)  # unclassified
+    try:
+        with atomic_output(path, suffixes=(".laz", ".las")) as tmp:
+            las.write(str(tmp))
+    except (OSError, laspy.errors.LaspyException) as exc:
+        raise StorageError(
+            _("cannot write {path}: {reason}").format(path=path, reason=exc)
+        ) from exc
+    return path
+
+
+def write_json(path: Path, data: Any) -> Path:
+    from dronekit_plzen.cliutil import to_json
+
+    text = to_json(data)
+    with atomic_output(path, suffixes=(".json", ".geojson")) as tmp:
+        Path(tmp).write_text(text + "\n", encoding="utf-8")
+    return path
+
+
+def _rows(d: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.extend(_rows(v, f"{prefix}{k}."))
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            continue
+        elif isinstance(v, float):
+            out.append((prefix + k, f"{v:.3f}"))
+        else:
+            out.append((prefix + k, str(v)))
+    return out
+
+
+def write_report_html(path: Path, report: dict[str, Any], ortho_png: str | None) -> Path:
+    """A one-page HTML report: the figures, the warnings, a preview of the orthophoto."""
+    title = html.escape(_("Photogrammetry report"))
+    rows = "\n".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in _rows({k: v for k, v in report.items() if k not in ("warnings", "skipped")})
+    )
+    warns = "".join(f"<li>{html.escape(str(w))}</li>" for w in report.get("warnings", []))
+    skipped = "".join(
+        f"<li>{html.escape(str(s['file']))}: {html.escape(str(s['reason']))}</li>"
+        for s in report.get("skipped", [])
+    )
+    img = (
+        f'<p><img src="{html.escape(ortho_png)}" style="max-width:100%" alt="orthophoto"></p>'
+        if ortho_png
+        else ""
+    )
+    doc = f"""<!DOCTYPE html>
+<html lang="{html.escape(report.get("lang", "en"))}"><head><meta charset="utf-8">
+<title>{title}</title>
+<style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}
+th{{text-align:left;padding-right:1em}}td{{font-family:monospace}}</style></head>
+<body><h1>{title}</h1>{img}
+<h2>{html.escape(_("Figures"))}</h2><table>{rows}</table>
+<h2>{html.escape(_("Warnings"))}</h2><ul>{warns}</ul>
+<h2>{html.escape(_("Skipped photos"))}</h2><ul>{skipped}</ul>
+</body></html>
+"""
+    with atomic_output(path, suffixes=(".html",)) as tmp:
+        Path(tmp).write_text(doc, encoding="utf-8")
+    return path
+
+
+def write_preview_png(
+    path: Path, rgb: NDArray[np.uint8], alpha: NDArray[np.uint8], max_px: int = 1200
+) -> Path:
+    """A small RGBA PNG of the orthophoto for the HTML report."""
+    from PIL import Image
+
+    im = Image.fromarray(np.dstack([rgb, alpha]), mode="RGBA")
+    im.thumbnail((max_px, max_px))
+    with atomic_output(path, suffixes=(".png",)) as tmp:
+        im.save(tmp, format="PNG")
+    return path
+
+
+def cameras_geojson(cams: list[dict[str, Any]]) -> dict[str, Any]:
+    """A FeatureCollection (WGS84, RFC 7946): one Point per photo and one footprint Polygon."""
+    feats = []
+    for c in cams:
+        props = {k: v for k, v in c.items() if k not in ("lonlat", "footprint_lonlat")}
+        feats.append(
+            {
+                "type": "Feature",
+                "geometry": {"type": "Point", "coordinates": list(c["lonlat"])},
+                "properties": {"kind": "camera", **props},
+            }
+        )
+        fp = c.get("footprint_lonlat")
+        if fp:
+            ring = [list(p) for p in fp] + [list(fp[0])]
+            feats.append(
+                {
+                    "type": "Feature",
+                    "geometry": {"type": "Polygon", "coordinates": [ring]},
+                    "properties": {"kind": "footprint", "image": c["image"]},
+                }
+            )
+    return {"type": "FeatureCollection", "features": feats}
+
+
+def dumps(data: Any) -> str:
+    return json.dumps(data, ensure_ascii=False)

@@ -1,0 +1,191 @@
+"""Structure from motion with pycolmap: SIFT, spatial matching on GPS priors, incremental mapping.
+
+Why pycolmap: COLMAP is the reference incremental SfM (the one OpenSfM and ODM results are
+compared against), its CPU wheels install from PyPI with no compiler, and its database keeps
+every stage inspectable. The steps here are thin: :func:`prepare_workspace` lays out one folder
+per physical camera, :func:`extract` runs SIFT once per camera with that camera's EXIF
+intrinsics (so two cameras in one capture are two intrinsics), :func:`write_priors` replaces the
+GPS priors by Cartesian ones in the output CRS (relative to an origin, for conditioning),
+:func:`match` pairs photos by GPS distance, :func:`reconstruct` maps with the focal length held
+fixed (free self-calibration on a flat nadir capture drifts the focal length and the height) and
+the prior positions in the bundle adjustment.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from dronekit_plzen.errors import DronekitPlzenError
+from dronekit_plzen.i18n import _
+from photo.exif import PhotoMeta, cameras_of
+
+log = logging.getLogger(__name__)
+
+
+class ReconstructionError(DronekitPlzenError):
+    """Structure from motion could not build a model from the photos (exit code 1)."""
+
+
+@dataclass(frozen=True)
+class SfmOptions:
+    """Options of the SfM stage. Lengths in metres, sizes in pixels."""
+
+    max_image_px: int = 1600
+    max_features: int = 8192
+    max_neighbors: int = 16
+    max_distance_m: float = 0.0  # 0: from the footprint (2.5 × the mean flight height)
+    prior_sigma_h_m: float = 3.0
+    prior_sigma_v_m: float = 6.0
+    use_prior_position: bool = True
+    refine_focal_length: bool = False
+    num_threads: int = -1
+    seed: int = 0
+
+    def check(self) -> list[str]:
+        errs = []
+        if self.max_image_px < 200:
+            errs.append(_("max_image_px must be at least 200"))
+        if self.max_features < 500:
+            errs.append(_("max_features must be at least 500"))
+        if self.prior_sigma_h_m <= 0 or self.prior_sigma_v_m <= 0:
+            errs.append(_("prior sigmas must be positive"))
+        return errs
+
+
+def image_name(photo: PhotoMeta) -> str:
+    """The name of a photo inside the workspace: ``<camera>/<file name>``."""
+    return f"{photo.camera_key}/{photo.path.name}"
+
+
+def prepare_workspace(photos: Sequence[PhotoMeta], work: Path) -> Path:
+    """Symlink each photo into ``work/images/<camera>/``; return the image root."""
+    root = work / "images"
+    for p in photos:
+        d = root / p.camera_key
+        d.mkdir(parents=True, exist_ok=True)
+        link = d / p.path.name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        os.symlink(p.path.resolve(), link)
+    return root
+
+
+def extract(
+    photos: Sequence[PhotoMeta],
+    db_path: Path,
+    image_root: Path,
+    opts: SfmOptions,
+    tick: Callable[[int], None] | None = None,
+) -> None:
+    """SIFT features into the database, one camera (EXIF intrinsics) per physical camera."""
+    import pycolmap
+
+    ext = pycolmap.FeatureExtractionOptions()
+    ext.max_image_size = opts.max_image_px
+    ext.num_threads = opts.num_threads
+    ext.use_gpu = False
+    ext.sift.max_num_features = opts.max_features
+    for _key, group in sorted(cameras_of(photos).items()):
+        first = group[0]
+        reader = pycolmap.ImageReaderOptions()
+        reader.camera_model = "SIMPLE_RADIAL"
+        reader.camera_params = (
+            f"{first.focal_px:.3f},{first.width_px / 2.0:.3f},{first.height_px / 2.0:.3f},0"
+        )
+        pycolmap.extract_features(
+            db_path,
+            image_root,
+            image_names=[image_name(p) for p in group],
+            camera_mode=pycolmap.CameraMode.SINGLE,
+            reader_options=reader,
+            extraction_options=ext,
+            device=pycolmap.Device.cpu,
+        )
+        if tick:
+            tick(len(group))
+
+
+def write_priors(
+    db_path: Path,
+    names: dict[str, np.ndarray],
+    opts: SfmOptions,
+) -> None:
+    """Replace the database's pose priors by Cartesian ones (``names``: image name → xyz)."""
+    import pycolmap
+
+    cov = np.diag([opts.prior_sigma_h_m**2, opts.prior_sigma_h_m**2, opts.prior_sigma_v_m**2])
+    db = pycolmap.Database.open(db_path)
+    try:
+        db.clear_pose_priors()
+        for img in db.read_all_images():
+            xyz = names.get(img.name)
+            if xyz is None:
+                continue
+            prior = pycolmap.PosePrior(
+                position=np.asarray(xyz, dtype=np.float64),
+                position_covariance=cov,
+                coordinate_system=pycolmap.PosePriorCoordinateSystem.CARTESIAN,
+                corr_data_id=img.data_id,
+            )
+            db.write_pose_prior(prior)
+    finally:
+        db.close()
+
+
+def match(db_path: Path, opts: SfmOptions, max_distance_m: float) -> None:
+    """Spatial matching: each photo against its GPS neighbours, then geometric verification."""
+    import pycolmap
+
+    mopts = pycolmap.FeatureMatchingOptions()
+    mopts.num_threads = opts.num_threads
+    mopts.use_gpu = False
+    pairing = pycolmap.SpatialPairingOptions()
+    pairing.ignore_z = True
+    pairing.max_num_neighbors = opts.max_neighbors
+    pairing.max_distance = max_distance_m
+    pycolmap.match_spatial(
+        db_path, matching_options=mopts, pairing_options=pairing, device=pycolmap.Device.cpu
+    )
+
+
+def reconstruct(
+    db_path: Path,
+    image_root: Path,
+    out: Path,
+    opts: SfmOptions,
+    tick: Callable[[], None] | None = None,
+) -> object:
+    """Incremental mapping; returns the largest pycolmap.Reconstruction."""
+    import pycolmap
+
+    pipe = pycolmap.IncrementalPipelineOptions()
+    pipe.num_threads = opts.num_threads
+    pipe.random_seed = opts.seed
+    pipe.multiple_models = True
+    pipe.min_model_size = 3
+    pipe.ba_refine_focal_length = opts.refine_focal_length
+    pipe.ba_refine_principal_point = False
+    pipe.ba_refine_extra_params = True
+    pipe.mapper.abs_pose_refine_focal_length = opts.refine_focal_length
+    pipe.use_prior_position = opts.use_prior_position
+    pipe.use_robust_loss_on_prior_position = True
+    out.mkdir(parents=True, exist_ok=True)
+    maps = pycolmap.incremental_mapping(
+        db_path,
+        image_root,
+        out,
+        options=pipe,
+        next_image_callback=tick or (lambda: None),
+    )
+    if not maps:
+        raise ReconstructionError(
+            _("no model could be built: the photos do not overlap enough or have too few features")
+        )
+    best = max(maps.values(), key=lambda r: r.num_reg_images())
+    return best

@@ -1,0 +1,135 @@
+"""The planning form: the wheel scrolls the panel (not the spin boxes), findings are shown in
+full with the checks that ran, the DEM control, and one Czech term for the area."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PyQt5.QtCore import QPoint, QPointF, Qt
+from PyQt5.QtGui import QWheelEvent
+from PyQt5.QtWidgets import QAction, QApplication, QScrollArea
+
+from dronekit_plzen.i18n import _, set_language
+from gui.mainwindow import MainWindow
+from missions.zones import sample_zones_path
+
+REPO = Path(__file__).resolve().parents[2]
+SAR_AREA = REPO / "dronekit_plzen" / "demo" / "data" / "sar_area_bolevec.geojson"
+
+
+@pytest.fixture
+def window(qtbot, tmp_path: Path) -> Iterator[MainWindow]:  # type: ignore[no-untyped-def]
+    set_language("en")
+    win = MainWindow(tmp_path / "flights.sqlite")
+    qtbot.addWidget(win)
+    win.resize(1300, 700)  # short: the plan panel needs its scroll bar
+    win.show()
+    qtbot.waitExposed(win)
+    yield win
+    win.fly_panel.shutdown()
+
+
+def _wheel(widget, steps: int = -1) -> None:  # type: ignore[no-untyped-def]
+    pos = QPointF(widget.rect().center())
+    ev = QWheelEvent(
+        pos, QPointF(widget.mapToGlobal(pos.toPoint())), QPoint(0, 0), QPoint(0, 120 * steps),
+        Qt.NoButton, Qt.NoModifier, Qt.NoScrollPhase, False,
+    )  # fmt: skip
+    QApplication.sendEvent(widget, ev)
+
+
+def test_wheel_over_a_spin_box_scrolls_the_panel_not_the_value(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    panel = window.plan_panel
+    panel.drones.setValue(3)
+    scroll = next(w for w in window.findChildren(QScrollArea) if w.widget() is panel)
+    bar = scroll.verticalScrollBar()
+    assert bar.maximum() > 0
+    before = bar.value()
+    for box in (panel.drones, panel.alt_m, panel.pattern):
+        assert box.focusPolicy() == Qt.StrongFocus  # the wheel alone never focuses it
+    value = panel.pattern.currentIndex()
+    _wheel(panel.drones)
+    _wheel(panel.pattern)
+    assert panel.drones.value() == 3  # was: 3 → 1 while scrolling the panel
+    assert panel.pattern.currentIndex() == value
+    assert bar.value() > before  # the panel scrolled instead
+    # clicked into (focused), the wheel sets the value as usual
+    panel.drones.setFocus()
+    qtbot.waitUntil(panel.drones.hasFocus, timeout=2000)
+    _wheel(panel.drones, steps=1)
+    assert panel.drones.value() == 4
+
+
+def test_findings_in_full_with_the_checks_run_and_the_dem_control(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    panel = window.plan_panel
+    with qtbot.waitSignal(panel.areaLoaded, timeout=20_000):
+        panel.load_area(SAR_AREA)
+    with qtbot.waitSignal(panel.zonesLoaded, timeout=20_000):
+        panel.load_zones(sample_zones_path("geojson"))
+    qtbot.waitUntil(lambda: panel.camera.count() > 0, timeout=10_000)
+    panel.max_distance_m = 300.0  # a short VLOS limit: findings with long messages
+    with qtbot.waitSignal(panel.planReady, timeout=120_000) as blocker:
+        panel.plan_button.click()
+    view = blocker.args[0]
+    assert view.violations
+    findings = panel.validation.findings
+    assert findings.wordWrap() and findings.textElideMode() == Qt.ElideNone
+    first = findings.item(0)
+    assert first.text() == first.toolTip()
+    assert view.violations[0].message in first.text()  # the whole message, not cut
+    checks = panel.validation.checks.text()
+    assert checks.startswith("Checks run: ") and "VLOS distance" in checks
+    assert "battery endurance" in checks and "geozones" in checks
+    shot = panel.validation.grab()
+    shot.save(str(tmp_path / "findings.png"))
+    # the DEM control: no DEM says so; a chosen one is named and validated against
+    assert "no DEM" in panel.dem_label.text()
+    panel.dem_path = tmp_path / "dtm.tif"
+    assert panel.dem_label.text() == "dtm.tif"
+    assert panel.request().dem == tmp_path / "dtm.tif"
+    panel.dem_path = None
+    assert "no DEM" in panel.dem_label.text()
+
+
+def test_czech_calls_the_area_oblast_everywhere() -> None:
+    po = REPO / "dronekit_plzen" / "locale" / "cs" / "LC_MESSAGES" / "gui.po"
+    text = po.read_text(encoding="utf-8")
+    msgstrs = [ln for ln in text.splitlines() if ln.startswith("msgstr")]
+    assert not [ln for ln in msgstrs if "Plocha" in ln or "plocha " in ln.lower()[:20]]
+    set_language("cs")
+    try:
+        assert _("Area") == "Oblast"
+        assert _("Load area…") == "Načíst oblast…"
+        assert _("Draw area") == "Nakreslit oblast"
+    finally:
+        set_language("en")
+
+
+def test_a_qgc_plan_far_away_is_zoomed_to_and_stays_zoomable(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, shared_data: Path
+) -> None:
+    """ArduPilot SITL's plan lies at Canberra (UTM 55 S): once it jumped to a 2000 km scale
+    where neither the wheel nor Ctrl++ zoomed."""
+    panel = window.plan_panel
+    with qtbot.waitSignal(panel.planReady, timeout=60_000) as blocker:
+        panel.open_mission(shared_data / "missions" / "qgc_ArduPilotSITL-ArduCopter.plan")
+    view = blocker.args[0]
+    lon, lat = window.map.view_center_lonlat()
+    lons = [p[0] for p in view.paths[0]]
+    lats = [p[1] for p in view.paths[0]]
+    assert min(lons) <= lon <= max(lons) and min(lats) <= lat <= max(lats)
+    before = window.map.metres_per_pixel()
+    assert before < 50.0
+    zoom_in = next(a for a in window.findChildren(QAction) if a.text() == "Zoom in")
+    zoom_in.trigger()  # Ctrl++
+    assert window.map.metres_per_pixel() == pytest.approx(before / 1.5, rel=1e-3)
+    _wheel(window.map.viewport(), steps=1)
+    assert window.map.metres_per_pixel() == pytest.approx(before / 1.5 / 1.25, rel=1e-3)

@@ -1,0 +1,113 @@
+"""The fast paths: exact voxel-hash neighbours, chunked LAS I/O, one-pass ground + rasters."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import laspy
+import numpy as np
+import pytest
+from click.testing import CliRunner
+from scipy.spatial import cKDTree
+
+from dronekit_plzen.cli.main import cli
+from lidar.io import read_cloud, write_cloud
+from lidar.knn import mean_knn_distance
+from lidar.raster import read_geotiff
+
+LIDAR = Path("/work/shared/data/lidar")
+
+
+def _tree_mean(xyz: np.ndarray, k: int) -> np.ndarray:
+    d, _i = cKDTree(xyz).query(xyz, k=k + 1)
+    return np.asarray(d[:, 1:].mean(axis=1))
+
+
+def test_voxel_neighbours_equal_a_kd_tree_with_far_noise_and_duplicates() -> None:
+    rng = np.random.default_rng(3)
+    ground = np.column_stack([rng.uniform(0, 60, 6000), rng.uniform(0, 40, 6000), np.zeros(6000)])
+    ground[:, 2] = 0.2 * ground[:, 0] + rng.normal(0, 0.05, 6000)
+    crowns = rng.normal([30, 20, 15], [3, 3, 2], (800, 3))
+    far = np.array([[30.0, 20.0, 400.0], [-500.0, 0.0, 0.0], [10.0, 10.0, 80.0]])  # the tree
+    dups = ground[:50].copy()  # exact duplicates: distance 0 neighbours
+    xyz = np.vstack([ground, crowns, far, dups]) + np.array([640_000.0, 5_500_000.0, 300.0])
+    for k in (1, 8):
+        got = mean_knn_distance(xyz, k)
+        assert np.allclose(got, _tree_mean(xyz, k), atol=2e-3)  # float32 offsets: < 2 mm
+
+
+def test_voxel_neighbours_small_and_degenerate_clouds() -> None:
+    assert np.isnan(mean_knn_distance(np.zeros((3, 3)), 8)).all()  # fewer points than k
+    same = np.zeros((20, 3))
+    assert np.allclose(mean_knn_distance(same, 8), 0.0)
+    line = np.column_stack([np.arange(100.0), np.zeros(100), np.zeros(100)])
+    assert np.allclose(mean_knn_distance(line, 2), _tree_mean(line, 2))
+
+
+def test_chunked_read_and_write_equal_whole(tmp_path: Path) -> None:
+    whole = read_cloud(LIDAR / "MixedConifer.laz")
+    parts = read_cloud(LIDAR / "MixedConifer.laz", chunk_size=10_000)  # 4 chunks filled in
+    assert np.array_equal(parts.x, whole.x) and np.array_equal(parts.z, whole.z)
+    for k, v in whole.dims.items():
+        assert np.array_equal(parts.dims[k], v), k
+    out = write_cloud(whole, tmp_path / "c.laz", chunk_size=7_000)
+    back = laspy.read(out)
+    assert len(back.points) == len(whole)
+    assert np.allclose(np.asarray(back.z), whole.z, atol=1e-3)
+    assert np.array_equal(np.asarray(back.classification), whole.classification)
+
+
+def test_ground_dtm_dsm_chm_in_one_pass(tmp_path: Path) -> None:
+    src = str(LIDAR / "MixedConifer.laz")
+    paths = {p: tmp_path / f"{p}.tif" for p in ("dtm", "dsm", "chm")}
+    args = ["lidar", "ground", src, "-o", str(tmp_path / "g.laz"), "--resolution", "2"]
+    for name, path in paths.items():
+        args += [f"--{name}", str(path)]
+    r = CliRunner().invoke(cli, [*args, "--json"])
+    assert r.exit_code == 0, r.output
+    rep = json.loads(r.stdout)
+    names = [s["stage"] for s in rep["stages"]]
+    # one read, ground once, then the writers; every stage timed
+    assert names.count("readers.las") == 1 and names.count("filters.smrf") == 1
+    assert names[-4:] == ["writers.las", "writers.gdal", "writers.gdal", "writers.gdal"]
+    assert all(s["seconds"] >= 0 and s["peak_rss_mb"] > 0 for s in rep["stages"])
+    assert [o["product"] for o in rep["outputs"][1:]] == ["dtm", "dsm", "chm"]
+    dtm, g1, _c = read_geotiff(paths["dtm"])
+    dsm, g2, _c = read_geotiff(paths["dsm"])
+    chm, g3, _c = read_geotiff(paths["chm"])
+    assert g1 == g2 == g3
+    ok = np.isfinite(chm)
+    assert ok.sum() > 1000
+    assert np.allclose(chm[ok], np.clip(dsm - dtm, 0, None)[ok], atol=1e-3)  # float32 COGs
+    assert float(np.nanmax(chm)) > 5.0  # a conifer forest
+    g = np.asarray(laspy.read(tmp_path / "g.laz").classification)
+    assert int((g == 2).sum()) > 3000
+
+
+@pytest.mark.parametrize(
+    ("extra", "needle"),
+    [
+        (["--dtm", "{tmp}/dtm.png"], "dtm.png"),
+        (["--chm", "{tmp}/missing/chm.tif"], "missing"),
+        (["--dsm", "{tmp}/dsm.tif", "--resolution", "-1"], "resolution"),
+    ],
+)
+def test_one_pass_bad_outputs_one_line_exit_2(
+    tmp_path: Path, extra: list[str], needle: str
+) -> None:
+    src = str(LIDAR / "MixedConifer.laz")
+    args = [a.format(tmp=tmp_path) for a in extra]
+    cmd = [sys.executable, "-m", "dronekit_plzen", "lidar", "ground", src]
+    r = subprocess.run(
+        [*cmd, "-o", str(tmp_path / "g.laz"), *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2, r.stderr
+    lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], r.stderr
+    assert list(tmp_path.iterdir()) == []

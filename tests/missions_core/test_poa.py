@@ -1,0 +1,328 @@
+"""POA maps, overlap-exact coverage and the probability-driven planner (issue 16)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import rasterio
+from hypothesis import given
+from hypothesis import strategies as st
+from rasterio.transform import Affine, from_origin
+
+from missions.poa import deconflict, layer_altitudes, plan_poa
+from missions.poa_cover import Footprint, coverage_fraction, covered_probability, swept_pieces
+from missions.poa_map import RING_TABLE, PoaGrid, ring_grid
+
+REPO = Path(__file__).resolve().parents[2]
+LKP_XY = (380_000.0, 5_510_000.0)
+
+
+def _bench() -> object:
+    spec = importlib.util.spec_from_file_location("bench_poa", REPO / "bench" / "bench_poa.py")
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_poa_ring_map_sums_to_one_and_matches_the_quartiles():
+    q = RING_TABLE[("dementia", "flat")]
+    g = ring_grid(LKP_XY, q, 9000.0, 50.0, 32633)
+    assert g.prob.sum() == pytest.approx(1.0, abs=1e-9)
+    x, y = g.centres()
+    r = np.hypot(x[None, :] - LKP_XY[0], y[:, None] - LKP_XY[1])
+    for km, want in zip(q, (0.25, 0.50, 0.75, 0.95), strict=True):
+        assert g.prob[r <= km * 1000].sum() == pytest.approx(want, abs=0.02)
+
+
+def _uniform(n: int = 40, cell: float = 10.0) -> PoaGrid:
+    return PoaGrid(np.full((n, n), 1.0 / (n * n)), 0.0, n * cell, cell, 32633)
+
+
+def test_poa_overlap_exact_strip_over_uniform_map():
+    g = _uniform()  # 400 m × 400 m
+    fp = Footprint(35.0, 0.0)
+    # a 35 m strip whose edges fall inside cells (centre counting would give 30 or 40 m)
+    xy = np.array([[103.0, 0.0], [103.0, 400.0]])
+    assert covered_probability(g, [xy], [fp]) == pytest.approx(35.0 / 400.0, rel=0.01)
+    # flown twice: counted once
+    assert covered_probability(g, [xy, xy[::-1]], [fp, fp]) == pytest.approx(35.0 / 400.0, rel=0.01)
+    # a diagonal strip: area = length × width
+    d = np.array([[50.0, 50.0], [350.0, 350.0]])
+    want = 300 * np.sqrt(2) * 35.0 / 160_000.0
+    assert covered_probability(g, [d], [fp]) == pytest.approx(want, rel=0.02)
+
+
+def _small_map() -> PoaGrid:
+    return ring_grid(LKP_XY, RING_TABLE[("child-4-6", "flat")], 600.0, 30.0, 32633)
+
+
+_tiny = ring_grid(LKP_XY, RING_TABLE[("child-1-3", "flat")], 300.0, 40.0, 32633)
+
+
+@pytest.mark.slow
+@given(
+    budget=st.floats(100.0, 1200.0),
+    n=st.integers(1, 3),
+    dx=st.floats(-200.0, 200.0),
+)
+def test_poa_paths_start_at_launch_and_stay_within_budget(budget: float, n: int, dx: float):
+    g = _tiny
+    launch = (LKP_XY[0] + dx, LKP_XY[1] - dx / 2)
+    fps = [Footprint(40.0, 30.0)] * n
+    plan = plan_poa(g, launch, fps, layer_altitudes(50.0, n), budget, curve_points=0)
+    assert len(plan.paths) == n
+    for p in plan.paths:
+        assert np.allclose(p.xy[0], launch)
+        assert p.length_m <= budget + 1e-6
+    assert 0.0 <= plan.covered <= 1.0 + 1e-9
+
+
+def test_poa_multi_drone_no_double_counting_and_deconflicted():
+    g = _small_map()
+    fps = [Footprint(40.0, 30.0)] * 3
+    plan = plan_poa(g, LKP_XY, fps, layer_altitudes(50.0, 3), 2500.0)
+    union = covered_probability(g, [p.xy for p in plan.paths], fps)
+    # sequential residuals treat sub-cell overlaps as independent: equal within 3 %
+    assert sum(p.covered for p in plan.paths) == pytest.approx(union, rel=0.03)
+    assert len({p.alt_m for p in plan.paths}) == 3  # altitude layers: all paths meet at launch
+    delays, left = deconflict([p.xy for p in plan.paths], plan.speed_m_s, 40.0)
+    assert left == 0 and delays == [p.start_delay_s for p in plan.paths]
+    assert delays[0] == 0.0 and delays[1] > 0.0  # same launch cell at t = 0 otherwise
+    # more probability than any single drone alone, and the curve rises to the total
+    assert plan.covered > max(p.covered for p in plan.paths)
+    assert plan.curve[-1][1] == pytest.approx(plan.covered, abs=0.02)
+    assert all(b[1] >= a[1] - 1e-9 for a, b in zip(plan.curve, plan.curve[1:]))
+
+
+def test_poa_swept_pieces_cover_a_loop_once():
+    fp = Footprint(40.0, 30.0)
+    xy = np.array([[0, 0], [300, 0], [300, 300], [0, 300], [0, 0], [300, 0.0]])
+    g = PoaGrid(np.full((50, 50), 1 / 2500), -100.0, 400.0, 10.0, 32633)
+    f = coverage_fraction(g, swept_pieces(xy, fp))
+    assert f.max() <= 1.0 and f.sum() * 100 < 5 * 300 * 40  # not filled inside
+
+
+def test_poa_beats_the_best_baseline_on_a_shore_map():
+    b = _bench()
+    fp = Footprint(*b.get_camera("mavic3t-thermal").footprint_m(50.0))  # type: ignore[attr-defined]
+    g = b.synthetic_map(0, "hiker", radius_m=900, shore=True)  # type: ignore[attr-defined]
+    r = b.compare(g, 1, 20_000.0, fp)  # type: ignore[attr-defined]
+    assert r["poa"] >= 1.10 * r["best_baseline"], r
+
+
+def _run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", "plan", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def poa_tif(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    d = tmp_path_factory.mktemp("poa")
+    feats = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"highway": "path"},
+                "geometry": {
+                    "type": "LineString",
+                    "coordinates": [[13.370, 49.740], [13.378, 49.744]],
+                },
+            },
+            {
+                "type": "Feature",
+                "properties": {"natural": "water"},
+                "geometry": {
+                    "type": "Polygon",
+                    "coordinates": [
+                        [
+                            [13.36, 49.735],
+                            [13.365, 49.735],
+                            [13.365, 49.738],
+                            [13.36, 49.738],
+                            [13.36, 49.735],
+                        ]
+                    ],
+                },
+            },
+        ],
+    }
+    (d / "f.geojson").write_text(json.dumps(feats))
+    p = _run(
+        "poa-map",
+        "--lkp",
+        "49.74,13.37",
+        "--subject",
+        "child",
+        "--radius-m",
+        "800",
+        "--features",
+        str(d / "f.geojson"),
+        "-o",
+        str(d / "m.tif"),
+        "--json",
+        cwd=d,
+    )
+    assert p.returncode == 0, p.stderr
+    return d / "m.tif"
+
+
+def test_poa_cli_end_to_end(poa_tif: Path, tmp_path: Path):
+    with rasterio.open(poa_tif) as ds:
+        a = ds.read(1)
+        assert ds.crs.to_epsg() == 32633 and a.dtype == np.float32
+        assert float(a.sum()) == pytest.approx(1.0, abs=1e-4)
+    p = _run(
+        "poa",
+        "--poa",
+        str(poa_tif),
+        "--drones",
+        "2",
+        "--budget-m",
+        "3000",
+        "--alt-m",
+        "50",
+        "--fov-deg",
+        "45",
+        "--launch",
+        "49.7402,13.3703",
+        "--out",
+        str(tmp_path / "o"),
+        "--json",
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    assert [d["drone"] for d in rep["drones"]] == [1, 2]
+    assert all(d["path_length_m"] <= 3000 for d in rep["drones"])
+    assert 0 < rep["probability_covered"] <= 1
+    gj = json.loads((tmp_path / "o" / "poa.geojson").read_text())
+    assert [f["properties"]["drone"] for f in gj["features"]] == [1, 2]
+    assert all(f["geometry"]["type"] == "LineString" for f in gj["features"])
+    assert (
+        list((tmp_path / "o").glob("poa_drone1*.plan"))
+        and (tmp_path / "o" / "poa_report.html").exists()
+    )
+
+
+def _rotated(path: Path) -> None:
+    t = Affine(10.0, 2.0, 380000.0, 2.0, -10.0, 5510000.0)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=5,
+        width=5,
+        count=1,
+        dtype="float32",
+        crs="EPSG:32633",
+        transform=t,
+    ) as ds:
+        ds.write(np.ones((5, 5), np.float32), 1)
+
+
+def _plain(path: Path, values: np.ndarray, crs: str | None = "EPSG:32633") -> None:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        height=values.shape[0],
+        width=values.shape[1],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=from_origin(380000.0, 5510000.0, 10.0, 10.0),
+    ) as ds:
+        ds.write(values.astype(np.float32), 1)
+
+
+POA = ("--drones", "1", "--alt-m", "50", "--fov-deg", "45", "--launch", "49.7402,13.3703")
+BAD = [
+    (
+        "nan-lkp",
+        ("poa-map", "--lkp", "nan,13.37", "--subject", "hiker", "-o", "{d}/x.tif"),
+        "latitude",
+    ),
+    (
+        "unknown-subject",
+        ("poa-map", "--lkp", "49.74,13.37", "--subject", "pilot", "-o", "{d}/x.tif"),
+        "subject",
+    ),
+    (
+        "unknown-crs",
+        (
+            "poa-map",
+            "--lkp",
+            "49.74,13.37",
+            "--subject",
+            "hiker",
+            "--crs",
+            "EPSG:99999",
+            "-o",
+            "{d}/x.tif",
+        ),
+        "CRS",
+    ),
+    (
+        "rotated",
+        ("poa", "--poa", "{d}/rot.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
+        "north-up",
+    ),
+    (
+        "empty",
+        ("poa", "--poa", "{d}/zero.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
+        "empty",
+    ),
+    (
+        "negative",
+        ("poa", "--poa", "{d}/neg.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
+        "negative",
+    ),
+    (
+        "no-crs",
+        ("poa", "--poa", "{d}/nocrs.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
+        "CRS",
+    ),
+    ("budget-zero", ("poa", "--poa", "{m}", "--budget-m", "0", *POA, "--out", "{d}/o"), "budget"),
+    (
+        "budget-negative",
+        ("poa", "--poa", "{m}", "--budget-m", "-5", *POA, "--out", "{d}/o"),
+        "budget",
+    ),
+    (
+        "unwritable-out",
+        ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--out", "/proc/poa-out"),
+        "cannot write",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "argv", "pattern"), BAD, ids=[b[0] for b in BAD])
+def test_poa_bad_inputs(
+    case: str, argv: tuple[str, ...], pattern: str, poa_tif: Path, tmp_path: Path
+):
+    _rotated(tmp_path / "rot.tif")
+    _plain(tmp_path / "zero.tif", np.zeros((4, 4)))
+    _plain(tmp_path / "neg.tif", np.full((4, 4), -1.0))
+    _plain(tmp_path / "nocrs.tif", np.ones((4, 4)), crs=None)
+    args = [a.format(d=tmp_path, m=poa_tif) for a in argv]
+    p = _run(*args, cwd=tmp_path)
+    lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
+    assert p.returncode == 2, (case, p.stderr)
+    assert (
+        len(lines) == 1 and lines[0].startswith("error:") and pattern.lower() in lines[0].lower()
+    ), lines
+    assert "Traceback" not in p.stderr
+    assert not (tmp_path / "x.tif").exists() and not (tmp_path / "o").exists()  # no output

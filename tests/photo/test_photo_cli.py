@@ -1,0 +1,92 @@
+"""``photo process`` bad inputs: one subprocess per case, one ``error:`` line, the exit code.
+
+Each case runs the real CLI on inputs made here and checks the exit code, that stderr ends in
+exactly one ``error: ...`` line matching the case (no traceback, no ``internal error``) and
+that no product was written.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from photo_testkit import run_cli
+
+PRODUCTS = ("orthophoto.tif", "dsm.tif", "points.laz", "report.json")
+
+
+@dataclass(frozen=True)
+class Case:
+    id: str
+    argv: tuple[str, ...]  # {bad}: folder of bad photos, {one}: one good photo, {o}: output
+    code: int
+    pattern: str
+
+
+CASES = [
+    Case("no-images", ("photo", "process", "-o", "{o}"), 2, r"no images given"),
+    Case("missing-file", ("photo", "process", "{bad}/nope.jpg", "-o", "{o}"), 2,
+         r"nope\.jpg: no such file or directory"),
+    Case("all-bad", ("photo", "process", "{bad}", "-o", "{o}"), 2,
+         r"only 0 usable photos \(at least 3 are needed\)"),
+    Case("too-few", ("photo", "process", "{one}", "-o", "{o}"), 2, r"only 1 usable photo "),
+    Case("out-is-a-file", ("photo", "process", "{one}", "-o", "{bad}/notes.jpg"), 2,
+         r"cannot write .*notes\.jpg: it exists and is not a directory"),
+    Case("out-under-a-file", ("photo", "process", "{one}", "-o", "{bad}/notes.jpg/out"), 2,
+         r"cannot write .*notes\.jpg/out"),
+    Case("unknown-crs", ("photo", "process", "{one}", "-o", "{o}", "--crs", "EPSG:999999"), 2,
+         r"unknown coordinate reference system"),
+    Case("geographic-crs", ("photo", "process", "{one}", "-o", "{o}", "--crs", "EPSG:4326"), 2,
+         r"--crs must be a projected CRS in metres"),
+    Case("crs-elsewhere", ("photo", "process", "{bad}", "{one}", "{one2}", "{one3}", "-o", "{o}",
+                           "--crs", "EPSG:5514"), 2,
+         r"--crs: the photos \(41\.54\d+, -83\.69\d+\) lie outside the area of use of S-JTSK"),
+    Case("bad-resolution", ("photo", "process", "{one}", "-o", "{o}", "--resolution-cm", "0"), 2,
+         r"--resolution-cm must be between"),
+    Case("missing-dem", ("photo", "process", "{one}", "-o", "{o}", "--dem", "{bad}/dem.tif"), 2,
+         r"--dem .*dem\.tif: no such file"),
+    Case("nodeodm-without-node", ("photo", "process", "{one}", "-o", "{o}", "--engine", "nodeodm"),
+         2, r"--engine nodeodm needs --node URL"),
+    Case("nodeodm-bad-url", ("photo", "process", "{one}", "-o", "{o}", "--engine", "nodeodm",
+                             "--node", "ftp://x"), 2, r"--node must be an http\(s\) URL"),
+    Case("nodeodm-refused", ("photo", "process", "{one}", "{one2}", "{one3}", "-o", "{o}",
+                             "--engine", "nodeodm", "--node", "http://127.0.0.1:9"), 1,
+         r"127\.0\.0\.1:9: cannot reach the node"),
+]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory, toledo_dir: Path) -> dict[str, str]:
+    d = tmp_path_factory.mktemp("bad_photos")
+    (d / "notes.jpg").write_text("not a photo")
+    raw = (toledo_dir / "DJI_0061.JPG").read_bytes()
+    (d / "cut.jpg").write_bytes(raw[:5000])
+    return {
+        "bad": str(d),
+        "one": str(toledo_dir / "DJI_0061.JPG"),
+        "one2": str(toledo_dir / "DJI_0062.JPG"),
+        "one3": str(toledo_dir / "DJI_0063.JPG"),
+    }
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
+def test_bad_input(case: Case, inputs: dict[str, str], tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    argv = [a.format(o=out, **inputs) for a in case.argv]
+    proc = run_cli(*argv, timeout=60)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == case.code, proc.stderr
+    assert lines and lines[-1].startswith("error: "), proc.stderr
+    assert re.search(case.pattern, lines[-1]), lines[-1]
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    assert not any(ln.startswith("error") for ln in lines[:-1])
+    for name in PRODUCTS:
+        assert not (out / name).exists()
+
+
+def test_czech_error(tmp_path: Path) -> None:
+    proc = run_cli("--lang", "cs", "photo", "process", "-o", str(tmp_path / "o"), timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines()[-1].endswith("nebyly zadány žádné snímky")

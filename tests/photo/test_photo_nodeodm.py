@@ -1,0 +1,233 @@
+"""The NodeODM engine against a small HTTP server of the tests that follows NodeODM's API.
+
+The server (127.0.0.1, a free port) implements what pyodm calls: ``GET /info``, ``POST
+/task/new/init``, ``/task/new/upload/{uuid}``, ``/task/new/commit/{uuid}``, ``GET
+/task/{uuid}/info`` (queued → running with progress → completed, or failed) and ``GET
+/task/{uuid}/download/all.zip`` with ODM's folder layout inside. NodeODM itself cannot run in
+CI (Node.js + ODM's Docker image).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import threading
+import uuid as uuidlib
+import zipfile
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+import laspy
+import numpy as np
+import pytest
+import rasterio
+from rasterio.transform import from_origin
+
+from dronekit_plzen.errors import LinkError
+from photo.nodeodm import NodeODMError, process_nodeodm
+
+
+def _tif(count: int, dtype: str) -> bytes:
+    mem = io.BytesIO()
+    with rasterio.MemoryFile() as mf:
+        with mf.open(
+            driver="GTiff",
+            width=8,
+            height=8,
+            count=count,
+            dtype=dtype,
+            crs="EPSG:32617",
+            transform=from_origin(289000, 4603000, 1, 1),
+        ) as ds:
+            ds.write(np.full((count, 8, 8), 7, dtype=dtype))
+        mem.write(mf.read())
+    return mem.getvalue()
+
+
+def _laz() -> bytes:
+    las = laspy.LasData(laspy.LasHeader(point_format=7, version="1.4"))
+    las.x, las.y, las.z = np.array([289000.0, 289001.0]), np.array([4603000.0] * 2), np.ones(2)
+    buf = io.BytesIO()
+    las.write(buf, do_compress=True)
+    return buf.getvalue()
+
+
+def all_zip() -> bytes:
+    buf = io.BytesIO()
+    stats = {
+        "reconstruction_statistics": {
+            "reconstructed_shots_count": 3,
+            "initial_shots_count": 3,
+            "reconstructed_points_count": 1234,
+        }
+    }
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("odm_orthophoto/odm_orthophoto.tif", _tif(4, "uint8"))
+        z.writestr("odm_dem/dsm.tif", _tif(1, "float32"))
+        z.writestr("odm_georeferencing/odm_georeferenced_model.laz", _laz())
+        z.writestr(
+            "odm_report/shots.geojson", json.dumps({"type": "FeatureCollection", "features": []})
+        )
+        z.writestr("odm_report/stats.json", json.dumps(stats))
+    return buf.getvalue()
+
+
+class FakeNode:
+    """State of the fake node: tasks, uploaded file names, the outcome to play."""
+
+    def __init__(self, outcome: str = "completed") -> None:
+        self.outcome = outcome
+        self.tasks: dict[str, dict[str, Any]] = {}
+        self.zip = all_zip()
+        self.calls: list[str] = []
+
+
+def handler_for(node: FakeNode) -> type[BaseHTTPRequestHandler]:
+    class H(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def _json(self, obj: Any, code: int = 200) -> None:
+            body = json.dumps(obj).encode()
+            self.send_response(code)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def _body(self) -> bytes:
+            return self.rfile.read(int(self.headers.get("Content-Length", "0")))
+
+        def do_GET(self) -> None:
+            path = self.path.split("?")[0]
+            node.calls.append("GET " + path)
+            parts = path.strip("/").split("/")
+            if path == "/info":
+                self._json(
+                    {
+                        "version": "2.2.1",
+                        "taskQueueCount": 0,
+                        "maxImages": None,
+                        "engine": "odm",
+                        "engineVersion": "3.5.0",
+                        "cpuCores": 2,
+                    }
+                )
+            elif len(parts) == 3 and parts[0] == "task" and parts[2] == "info":
+                t = node.tasks[parts[1]]
+                t["polls"] += 1
+                code, prog = (
+                    (20, 50.0)
+                    if t["polls"] < 3
+                    else ((40, 100.0) if node.outcome == "completed" else (30, 60.0))
+                )
+                status: dict[str, Any] = {"code": code}
+                if code == 30:
+                    status["errorMessage"] = "Not enough images"
+                self._json(
+                    {
+                        "uuid": parts[1],
+                        "name": t["name"],
+                        "dateCreated": 1_700_000_000_000,
+                        "processingTime": 1000,
+                        "status": status,
+                        "options": t["options"],
+                        "imagesCount": t["images"],
+                        "progress": prog,
+                    }
+                )
+            elif len(parts) == 4 and parts[2] == "download" and parts[3] == "all.zip":
+                self.send_response(200)
+                self.send_header("Content-Type", "application/zip")
+                self.send_header("Content-Length", str(len(node.zip)))
+                self.end_headers()
+                self.wfile.write(node.zip)
+            else:
+                self._json({"error": "not found"}, 404)
+
+        def do_POST(self) -> None:
+            path = self.path.split("?")[0]
+            node.calls.append("POST " + path)
+            body = self._body()
+            if path == "/task/new/init":
+                u = str(uuidlib.uuid4())
+                opts_raw = body.split(b'name="options"', 1)[1].split(b"\r\n\r\n", 1)[1]
+                opts = json.loads(opts_raw.split(b"\r\n--", 1)[0])
+                node.tasks[u] = {"name": "t", "options": opts, "images": 0, "polls": 0, "files": []}
+                self._json({"uuid": u})
+            elif path.startswith("/task/new/upload/"):
+                t = node.tasks[path.rsplit("/", 1)[1]]
+                names = [n.split(b'"')[0].decode() for n in body.split(b'filename="')[1:]]
+                t["files"].extend(names)
+                t["images"] += len(names)
+                self._json({"success": True})
+            elif path.startswith("/task/new/commit/"):
+                self._json({"uuid": path.rsplit("/", 1)[1]})
+            else:
+                self._json({"error": "not found"}, 404)
+
+    return H
+
+
+@pytest.fixture
+def fake_node(request: pytest.FixtureRequest) -> Iterator[tuple[FakeNode, str]]:
+    node = FakeNode(getattr(request, "param", "completed"))
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), handler_for(node))
+    th = threading.Thread(target=srv.serve_forever, daemon=True)
+    th.start()
+    try:
+        yield node, f"http://127.0.0.1:{srv.server_address[1]}"
+    finally:
+        srv.shutdown()
+        srv.server_close()
+        th.join(5)
+
+
+def test_task_runs_and_results_land_in_our_layout(
+    fake_node: tuple[FakeNode, str], toledo_dir: Path, tmp_path: Path
+) -> None:
+    node, url = fake_node
+    bad = tmp_path / "bad.jpg"
+    bad.write_text("no photo")
+    photos = [toledo_dir / f"DJI_006{i}.JPG" for i in (1, 2, 3)] + [bad]
+    out = tmp_path / "out"
+    rep = process_nodeodm(photos, out, url, resolution_cm=5.0, poll_s=0.01)
+    (task,) = node.tasks.values()
+    assert sorted(task["files"]) == ["DJI_0061.JPG", "DJI_0062.JPG", "DJI_0063.JPG"]
+    assert task["options"] == [
+        {"name": "dsm", "value": True}, {"name": "dtm", "value": True},
+        {"name": "cog", "value": True}, {"name": "orthophoto-resolution", "value": 5.0},
+        {"name": "dem-resolution", "value": 5.0},
+    ]  # fmt: skip
+    assert task["polls"] >= 3  # polled until completed
+    assert rep["engine"] == "nodeodm" and rep["task"] in node.tasks
+    assert rep["images_usable"] == 3 and rep["images_skipped"] == 1
+    assert rep["images_registered"] == 3 and rep["points_sparse"] == 1234
+    assert "bad.jpg" in rep["warnings"][0]
+    for name in ("orthophoto.tif", "dsm.tif", "points.laz", "cameras.geojson", "report.json"):
+        assert (out / name).is_file(), name
+    with rasterio.open(out / "orthophoto.tif") as ds:
+        assert ds.count == 4 and ds.crs.to_epsg() == 32617
+    assert len(laspy.read(out / "points.laz").points) == 2
+    assert json.loads((out / "report.json").read_text())["task"] == rep["task"]
+    assert not list(out.glob(".nodeodm-*"))  # the download folder is removed
+
+
+@pytest.mark.parametrize("fake_node", ["failed"], indirect=True)
+def test_failed_task_is_an_error(
+    fake_node: tuple[FakeNode, str], toledo_dir: Path, tmp_path: Path
+) -> None:
+    _node, url = fake_node
+    photos = [toledo_dir / f"DJI_006{i}.JPG" for i in (1, 2, 3)]
+    with pytest.raises(NodeODMError, match="failed the task") as exc:
+        process_nodeodm(photos, tmp_path / "out", url, poll_s=0.01)
+    assert exc.value.exit_code == 1 and url in str(exc.value)
+    assert not (tmp_path / "out" / "orthophoto.tif").exists()
+
+
+def test_unreachable_node(toledo_dir: Path, tmp_path: Path) -> None:
+    photos = [toledo_dir / f"DJI_006{i}.JPG" for i in (1, 2, 3)]
+    with pytest.raises(LinkError, match="cannot reach the node"):
+        process_nodeodm(photos, tmp_path / "out", "http://127.0.0.1:9", timeout_s=2)

@@ -1,0 +1,230 @@
+"""Exercise files: every bundled one is valid; bad ones fail with one line naming file and field;
+the same exercise and seed give the same faults, gusts and target (deterministic replays)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.training.exercise import list_exercises, load_exercise
+from dronekit_plzen.training.recording import Event, Recording, VehicleTrack
+from dronekit_plzen.training.rules import score
+from dronekit_plzen.training.session import Session, build_fleet, placed_target
+from simulators.scenario import gust_schedule
+
+GOOD = """\
+title: {en: Test, cs: Zkouška}
+briefing: {en: Fly., cs: Leťte.}
+fleet: {autopilot: px4, vehicles: 1, home: [49.7477, 13.3776, 311.0], seed: 4}
+faults:
+  - {id: drop, type: link, loss: 1.0, duration_s: 10, at_waypoint: 1}
+rules:
+  - {id: rtl, type: mode_within, after: {fault: drop}, modes: [rtl], within_s: 10}
+"""
+
+#: one subprocess per case: (name, file text or None for GOOD, CLI args, words of the error line)
+BAD_CLI = [
+    ("bad_yaml", "title: {en: a\nrules: [", [], "bad_yaml.yaml: not valid YAML"),
+    (
+        "unknown_fault",
+        GOOD.replace("type: link", "type: meteor"),
+        [],
+        "faults[1]: unknown fault type 'meteor'",
+    ),
+    (
+        "unknown_rule",
+        GOOD.replace("type: mode_within", "type: be_nice"),
+        [],
+        "rules[0]: unknown rule type 'be_nice'",
+    ),
+    (
+        "missing_home",
+        GOOD.replace("home: [49.7477, 13.3776, 311.0], ", ""),
+        [],
+        "fleet: missing field 'home'",
+    ),
+    ("bad_seed_file", GOOD.replace("seed: 4", "seed: -4"), [], "fleet.seed: must be an integer"),
+    ("bad_seed_cli", None, ["--seed", "-1"], "--seed: must be an integer 0..4294967295"),
+]
+#: the same validation in-process (fast): (name, file text, words of the message)
+BAD_FILES = [
+    ("missing_rules", GOOD.split("rules:")[0], "missing field 'rules'"),
+    ("missing_cs", GOOD.replace(", cs: Leťte.", ""), "briefing.cs: missing or empty text"),
+    (
+        "two_triggers",
+        GOOD.replace("at_waypoint: 1", "at_waypoint: 1, at_s: 5"),
+        "give exactly one trigger",
+    ),
+    ("unknown_fault_id", GOOD.replace("{fault: drop}", "{fault: dorp}"), "unknown fault id 'dorp'"),
+    (
+        "bad_number",
+        GOOD.replace("within_s: 10", "within_s: soon"),
+        "rules[0].within_s: must be a number",
+    ),
+    ("bad_mode", GOOD.replace("modes: [rtl]", "modes: [panic]"), "unknown mode group 'panic'"),
+    (
+        "unknown_field",
+        GOOD.replace("within_s: 10", "within_s: 10, colour: red"),
+        "rules[0].colour: not a field",
+    ),
+    (
+        "bad_vehicle",
+        GOOD.replace("at_waypoint: 1", "at_waypoint: 1, vehicle: 3"),
+        "vehicle must be an index 0..0",
+    ),
+    (
+        "bad_sensor",
+        GOOD.replace("type: link, loss: 1.0", "type: sensor_failure, sensor: lidar"),
+        "sensor must be one of",
+    ),
+]
+
+
+@pytest.mark.parametrize("name,text,args,words", BAD_CLI, ids=[b[0] for b in BAD_CLI])
+def test_bad_exercise_exit_2(
+    tmp_path: Path, name: str, text: str | None, args: list[str], words: str
+) -> None:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(GOOD if text is None else text, encoding="utf-8")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "dronekit_plzen",
+            "train",
+            "run",
+            str(path),
+            "--student",
+            "A",
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert words in lines[0], lines[0]
+
+
+@pytest.mark.parametrize("name,text,words", BAD_FILES, ids=[b[0] for b in BAD_FILES])
+def test_bad_exercise_file(tmp_path: Path, name: str, text: str, words: str) -> None:
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(BadInputError) as err:
+        load_exercise(path)
+    msg = str(err.value)
+    assert msg.startswith(f"{name}.yaml: ") and words in msg and "\n" not in msg, msg
+
+
+def test_bundled_exercises_valid_and_cover_the_syllabus() -> None:
+    names = list_exercises()
+    assert len(names) >= 8
+    kinds = set()
+    for n in names:
+        ex = load_exercise(n)
+        assert ex.title["cs"] != ex.title["en"] and ex.briefing["cs"] and ex.rules
+        assert 49.6 < ex.fleet.home[0] < 49.8 and 13.2 < ex.fleet.home[1] < 13.5  # Plzeň
+        kinds |= {r.type for r in ex.rules} | {f.trigger.kind for f in ex.faults}
+    assert {
+        "no_arm_during_fault",
+        "sighting",
+        "coverage",
+        "min_separation",
+        "prohibited_zone",
+    } <= kinds
+    assert {"at_s", "at_waypoint", "distance_from_home_m", "airborne_s"} <= kinds
+    assert load_exercise("two_drone_search").fleet.vehicles == 2
+    with pytest.raises(BadInputError, match="unknown exercise 'nope'"):
+        load_exercise("nope")
+
+
+def _fly_in_lockstep(name: str, seed: int | None = None) -> tuple[list, list, tuple]:
+    """Build the exercise's fleet (no sockets), fly out 400 m east in simulated time."""
+    ex = load_exercise(name, seed=seed)
+    s = Session(ex, "det", Path("unused"), lockstep=True)
+    fleet = build_fleet(s)
+    fleet.run_for(6.0)
+    for v in fleet.vehicles:
+        vm = v.model
+        assert vm.arm() == 0 and vm.takeoff(vm.geo.alt0_m + vm.home[2] + 40.0) == 0
+    fleet.run_for(15.0)
+    for v in fleet.vehicles:
+        vm = v.model
+        lat, lon, alt = vm.geo.to_lla(vm.pos[0] + 400.0, vm.pos[1], vm.pos[2])
+        assert vm.reposition(lat, lon, alt, -1.0, True) == 0
+    fleet.run_for(80.0)
+    assert s.driver is not None
+    fired, _sightings, _det = s.driver.log()
+    states = tuple(
+        (round(v.state.lat_deg, 9), round(v.state.lon_deg, 9), v.state.mode) for v in fleet.vehicles
+    )
+    return fired, [(f.at_s, f.fault) for f in fleet.schedule], states
+
+
+def test_same_exercise_and_seed_same_faults() -> None:
+    a = _fly_in_lockstep("low_battery_far")
+    b = _fly_in_lockstep("low_battery_far")
+    assert a == b
+    fired = a[0]
+    assert [f.id for f in fired] == ["cell_failure"] and fired[
+        0
+    ].trigger == "distance_from_home_m=300 m"
+    assert 25 < fired[0].t_s < 80
+    # gusts and the target are drawn from the seed alone
+    g1 = gust_schedule(21, 600, 8, 20, 225, 40)
+    assert g1 == gust_schedule(21, 600, 8, 20, 225, 40) and g1 != gust_schedule(
+        22, 600, 8, 20, 225, 40
+    )
+    sq = load_exercise("expanding_square_target")
+    assert placed_target(sq) == placed_target(load_exercise("expanding_square_target"))
+    assert placed_target(sq) != placed_target(load_exercise("expanding_square_target", seed=99))
+
+
+def test_gusty_exercise_replays_identically() -> None:
+    a = _fly_in_lockstep("sar_wind_grid")
+    assert a == _fly_in_lockstep("sar_wind_grid")
+    assert a[1] and a[1] != _fly_in_lockstep("sar_wind_grid", seed=5)[1]
+
+
+def _track(
+    k: int, t: np.ndarray, lat: np.ndarray, lon: np.ndarray, alt: float, events: list[Event]
+) -> VehicleTrack:
+    n = t.size
+    return VehicleTrack(
+        k, k + 1, t, lat, lon, np.full(n, alt), np.full(n, 50.0), np.ones(n), events
+    )
+
+
+def test_rules_on_a_synthetic_recording() -> None:
+    """Pure scoring: a coverage grid half flown, a too-high sample, two drones too close."""
+    ex = load_exercise("two_drone_search")
+    (la0, lo0), (la1, lo1) = ex.area[0], ex.area[2]
+    t = np.arange(0.0, 100.0, 0.5)
+    lat = la0 + (la1 - la0) * 0.25 + np.zeros_like(t)
+    lon = lo0 + (lo1 - lo0) * t / 100.0
+    ev = [Event(0.0, "armed", "", 0, la0, lo0), Event(100.0, "disarmed", "", 0, la0, lo0)]
+    v0 = _track(0, t, lat, lon, 50.0, ev)
+    v1 = _track(1, t, lat + 1e-4, lon, 52.0, ev)  # 11 m north, 2 m higher: too close
+    rec = Recording({0: v0, 1: v1}, [], None, [(la0, lo0), (la0, lo0)], 100.0)
+    res = {r.id: r for r in score(rec, ex)}
+    assert not res["coverage"].passed and "needed 95 %" in res["coverage"].reason
+    sep = res["separation"]
+    assert not sep.passed and sep.t_s == 0.0 and "11 m apart" in sep.reason
+    assert not res["landed_home"].passed
+
+
+def test_no_flight_scores_nothing() -> None:
+    """A student who never takes off does not pass "never above 120 m" and the like."""
+    ex = load_exercise("geofence_breach")
+    t = np.arange(0.0, 30.0, 0.5)
+    home = ex.fleet.home[:2]
+    v = _track(0, t, np.full(t.size, home[0]), np.full(t.size, home[1]), 0.0, [])
+    res = score(Recording({0: v}, [], None, [home], 30.0), ex)
+    assert res and all(not r.passed and r.reason == "no drone took off" for r in res)

@@ -1,0 +1,139 @@
+"""``dronekit-plzen serve`` and ``web users``: accounts from the CLI, the server answering on
+127.0.0.1, and bad input as one ``error:`` line with exit code 2 (one subprocess per case)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+CLI = [sys.executable, "-m", "dronekit_plzen"]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*CLI, *args], capture_output=True, text=True, timeout=60, env=env or os.environ.copy()
+    )
+
+
+@pytest.fixture(scope="module")
+def cli_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli") / "flights.db"
+
+
+def test_users_add_and_list(
+    cli_db: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dronekit_plzen.cli.main import main
+
+    pw = tmp_path / "pw"
+    pw.write_text("dlouhe-heslo-42\n")
+    add = ["web", "users", "add", "--db", str(cli_db), "--password-file", str(pw)]
+    assert main([*add, "novak", "--role", "requester", "--org", "PČR"]) == 0
+    capsys.readouterr()
+    assert main(["web", "users", "list", "--json", "--db", str(cli_db)]) == 0
+    out = capsys.readouterr().out
+    users = json.loads(out)
+    assert [(u["username"], u["role"], u["organisation"]) for u in users] == [
+        ("novak", "requester", "PCR")
+    ]
+    assert "argon2" not in out
+
+
+BAD = [
+    (["web", "users", "add", "x", "--role", "requester", "--org", "NATO"], "organisation"),
+    (["web", "users", "add", "x", "--role", "requester"], "a requester belongs to one"),
+    (["web", "users", "add", "short", "--role", "pilot", "--pw", "short"], "at least 10"),
+    (["web", "users", "add", "novak", "--role", "pilot"], "exists already"),
+    (["serve", "--db", "{folder}"], "this is a folder, not a flight database"),
+]
+
+
+@pytest.mark.parametrize(("args", "message"), BAD, ids=[m for _a, m in BAD])
+def test_bad_input_is_one_error_line_exit_2(
+    cli_db: Path, tmp_path: Path, args: list[str], message: str
+) -> None:
+    pw = tmp_path / "pw"
+    pw.write_text("short\n" if "short" in args else "dlouhe-heslo-42\n")
+    args = [a for a in args if a not in ("--pw", "short")] + (["short"] if "short" in args else [])
+    if args[0] == "web":
+        args = [*args, "--password-file", str(pw), "--db", str(cli_db)]
+    args = [a.replace("{folder}", str(tmp_path)) for a in args]
+    if "novak" in args:  # made in-process (test_users_add_and_list may run alone)
+        from dronekit_plzen.web.auth import hash_password
+        from telemetry.requests import add_user, get_user
+        from telemetry.store import open_store
+
+        with open_store(cli_db) as store:
+            if get_user(store, "novak") is None:
+                add_user(store, "novak", hash_password("dlouhe-heslo-42"), "pilot")
+    p = run(*args)
+    assert p.returncode == 2, (p.returncode, p.stderr)
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], p.stderr
+
+
+def test_serve_answers_on_localhost_and_creates_a_private_secret(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = tmp_path / "srv" / "flights.db"
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--db", str(db), "--port", str(port), "--tile-cache", str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+                    assert json.loads(r.read()) == {"status": "ok"}
+                    break
+            except OSError:
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, "the portal did not answer"
+                time.sleep(0.2)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/opendata/gov16.csv") as r:
+            assert r.read().decode().startswith("indicator,period,count")
+    finally:
+        proc.terminate()
+        proc.wait(15)
+    key = db.parent / "web-session.key"
+    assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) >= 64
+
+
+def test_web_demo_links_the_deployment_and_prints_the_accounts(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from dronekit_plzen.cli.main import main
+    from telemetry.deployments import create_deployment
+    from telemetry.requests import get_request, list_requests
+    from telemetry.store import open_store
+
+    db = tmp_path / "deployments.db"
+    with open_store(db) as s:
+        dep = create_deployment(
+            s,
+            organisation="PCR",
+            category="sar",
+            location="Bory",
+            lat_deg=49.72,
+            lon_deg=13.35,
+            status="accepted",
+        )
+    assert main(["web", "demo", "--no-serve", "--db", str(db), "--port", "8099"]) == 0
+    out = capsys.readouterr().out
+    assert "http://127.0.0.1:8099/requests/1" in out
+    assert "demo-pcr (requester)" in out and "demo-pilot (pilot)" in out
+    with open_store(db) as s:
+        (req,) = list_requests(s, organisation="PCR")
+        assert req.deployment_id == dep.id and get_request(s, req.id).state == "accepted"

@@ -1,0 +1,80 @@
+"""The pilots' requests panel (real widgets, offscreen): a point search goes to the plan as
+an expanding square around the last known position; a refusal needs a reason."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dronekit_plzen.i18n import set_language
+from telemetry import requests as rq
+from telemetry.store import open_store
+
+
+def _point_search(db: Path) -> int:
+    new = rq.NewRequest(
+        organisation="PCR",
+        category="sar",
+        urgency="urgent",
+        location="Lochotín, Bolevecký rybník",
+        lat_deg=49.7680,
+        lon_deg=13.3700,
+        contact_name="pprap. Dvořák",
+        contact_phone="974 321 111",
+        subject_category="child",
+        subject_description="dívka 9 let",
+        lkp_lat_deg=49.7690,
+        lkp_lon_deg=13.3710,
+        lkp_time="2026-01-01T10:00:00Z",
+    )
+    with open_store(db) as s:
+        return rq.create_request(s, new, actor="pcr1", role="requester").id
+
+
+def test_point_search_planned_around_the_lkp_and_refusal_needs_a_reason(
+    qtbot: Any, tmp_path: Path
+) -> None:
+    from gui.plan_panel import PlanPanel
+    from gui.requests_panel import RequestsPanel
+
+    set_language("en")
+    db = tmp_path / "flights.db"
+    first, second = _point_search(db), _point_search(db)
+    panel, plan = RequestsPanel(db, poll_ms=0), PlanPanel()
+    qtbot.addWidget(panel)
+    qtbot.addWidget(plan)
+    panel.attach_plan_panel(plan)
+    messages: list[str] = []
+    panel.statusMessage.connect(messages.append)
+    with qtbot.waitSignal(panel.newRequests, timeout=10_000) as new:
+        panel.refresh()
+    assert new.args == [2] and "2 new requests" in panel.banner.text()
+    panel.select_request(first)
+    with qtbot.waitSignal(panel.planRequested, timeout=10_000):
+        panel.accept_selected()
+    assert plan.pattern.currentData() == "expanding-square"
+    assert plan.datum == pytest.approx((13.3710, 49.7690))  # the last known position
+    assert plan.launch == pytest.approx((13.3700, 49.7680))
+    qtbot.waitUntil(lambda: panel.list.count() == 2 and not panel._loading, timeout=10_000)
+    with qtbot.assertNotEmitted(panel.newRequests):  # already shown: no second notification
+        panel.refresh()
+        qtbot.waitUntil(lambda: not panel._loading, timeout=10_000)
+    panel.select_request(second)
+    panel.refuse_selected()
+    assert messages[-1] == "Give the reason of the refusal."
+    panel.reason.setText("mlha, dohlednost 200 m")
+    panel.refuse_selected()
+    qtbot.waitUntil(lambda: any("refused" in m for m in messages), timeout=10_000)
+    with open_store(db) as s:
+        assert rq.get_request(s, second).state == "refused"
+        assert rq.get_request(s, first).state == "accepted"
+        entry = rq.audit_entries(s, request_id=second)[0]
+    assert entry["action"] == "request_refused" and entry["actor"].startswith("gui:")
+    assert entry["detail"]["reason"] == "mlha, dohlednost 200 m"
+    panel.shutdown()
