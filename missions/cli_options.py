@@ -146,19 +146,7 @@ def common_outputs(f: F) -> F:
             help=_("Terrain following tolerance."),
         ),
         *guard_options(),
-        click.option(
-            "--override-safety",
-            is_flag=True,
-            help=_("Write an unsafe mission anyway (needs --reason; recorded)."),
-        ),
-        click.option("--reason", default=None, help=_("Why the safety override is needed.")),
-        click.option(
-            "--end",
-            type=click.Choice(["rtl", "land", "none"]),
-            default="rtl",
-            show_default=True,
-            help=_("What the mission ends with."),
-        ),
+        *override_end_options(),
     ]
     for o in reversed(opts):
         f = o(f)
@@ -377,3 +365,22 @@ def check_range(
                 "[plausibility] " + msg,
                 violations=[Violation("plausibility", msg, lat=lat, lon=lon, value=round(d, 1))],
             )
+
+
+def override_end_options() -> list[Any]:
+    """``--override-safety``, ``--reason`` and ``--end``: the options every writing door shares."""
+    return [
+        click.option(
+            "--override-safety",
+            is_flag=True,
+            help=_("Write an unsafe mission anyway (needs --reason; recorded)."),
+        ),
+        click.option("--reason", default=None, help=_("Why the safety override is needed.")),
+        click.option(
+            "--end",
+            type=click.Choice(["rtl", "land", "none"]),
+            default="rtl",
+            show_default=True,
+            help=_("What the mission ends with."),
+        ),
+    ]

@@ -27,6 +27,7 @@ from missions.cli_options import (
     guard_options,
     open_terrain,
     open_zones,
+    override_end_options,
     parse_point,
     parse_when,
     settings,
@@ -412,19 +413,7 @@ def register_poa(plan: click.Group) -> None:
                 "--dsm", type=click.Path(path_type=Path), default=None, help=_("Surface GeoTIFF.")
             ),
             *guard_options(),
-            click.option(
-                "--override-safety",
-                is_flag=True,
-                help=_("Write an unsafe mission anyway (needs --reason; recorded)."),
-            ),
-            click.option("--reason", default=None, help=_("Why the safety override is needed.")),
-            click.option(
-                "--end",
-                type=click.Choice(["rtl", "land", "none"]),
-                default="rtl",
-                show_default=True,
-                help=_("What the mission ends with."),
-            ),
+            *override_end_options(),
         ],
     )
     plan.command(name="poa", help=_("Search paths where the missing person most likely is."))(pp)
