@@ -13,6 +13,11 @@ vehicle_dir       DKP_VEHICLE_DIR         folder of extra vehicle profiles (``*.
 zones_file        DKP_ZONES               geozones (ED-269 JSON, ED-318 / plain GeoJSON)
 dem_file          DKP_DEM                 terrain model GeoTIFF
 lang              DKP_LANG                ``en`` or ``cs`` (falls back to ``LANG``)
+max_distance_m    DKP_MAX_DISTANCE_M      VLOS limit: farthest a mission may go from home
+basemap_online    DKP_BASEMAP_ONLINE      the GUI fetches missing map tiles from the tile
+                                          servers (``true`` by default, still cache- and
+                                          pack-first); ``false``/``0``: offline, only the
+                                          tile cache and offline packs
 ================  ======================  ==============================================
 """
 
@@ -38,7 +43,11 @@ ENV_VARS = {
     "dem_file": "DKP_DEM",
     "lang": "DKP_LANG",
     "max_distance_m": "DKP_MAX_DISTANCE_M",
+    "basemap_online": "DKP_BASEMAP_ONLINE",
 }
+
+_TRUE = ("1", "true", "yes", "on")
+_FALSE = ("0", "false", "no", "off")
 
 
 def default_config_path(env: Mapping[str, str] | None = None) -> Path:
@@ -68,6 +77,8 @@ class Config:
     lang: str = "en"
     #: VLOS limit: the farthest a mission may go from home (every door's default; None: no limit)
     max_distance_m: float | None = None
+    #: the GUI's basemap fetches missing tiles online (cache and offline packs first)
+    basemap_online: bool = True
     source: str = "defaults"
 
     def with_overrides(self, **flags: Any) -> Config:
@@ -103,6 +114,13 @@ def _convert(key: str, value: Any, where: str) -> Any:
         if not (d > 0 and math.isfinite(d)):
             raise ConfigError(f"max_distance_m must be > 0, got {value!r}", where=where)
         return d
+    if key == "basemap_online":
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text in _TRUE or text in _FALSE:
+            return text in _TRUE
+        raise ConfigError(f"basemap_online must be true or false (1/0), got {value!r}", where=where)
     if key in ("db_path", "camera_dir", "vehicle_dir", "zones_file", "dem_file"):
         return Path(str(value)).expanduser()
     raise ConfigError(f"unknown setting {key!r}", where=where)

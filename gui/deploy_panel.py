@@ -65,6 +65,8 @@ class DeploymentPanel(QWidget):
     deploymentSelected = pyqtSignal(int)  # flights recorded from now on are attributed to it
     deploymentUpdated = pyqtSignal(object)
     sightingRecorded = pyqtSignal(int)
+    #: the selected deployment's sightings (database rows; [] when none is selected), for the map
+    sightingsShown = pyqtSignal(object)
 
     def __init__(self, db_path: Path, parent: QWidget | None = None):
         super().__init__(parent)
@@ -220,6 +222,7 @@ class DeploymentPanel(QWidget):
         dep = self.deps.get(self.current_id) if self.current_id is not None else None
         if dep is None:
             self.editor.show_deployment(None, [])
+            self.sightingsShown.emit([])
             return
         try:
             allowed = backend.allowed_statuses(dep.status)
@@ -229,8 +232,16 @@ class DeploymentPanel(QWidget):
         self.editor.show_deployment(dep, allowed)
         db, dep_id = self.db_path, int(dep.id)
         self.runner.run(
-            lambda: backend.list_sightings(db, dep_id), self.editor.show_sightings, self._failed
+            lambda: backend.list_sightings(db, dep_id),
+            lambda rows: self._sightings_loaded(dep_id, rows),
+            self._failed,
         )
+
+    def _sightings_loaded(self, dep_id: int, rows: list[dict[str, Any]]) -> None:
+        if dep_id != self.current_id:  # a late answer for a deployment no longer selected
+            return
+        self.editor.show_sightings(rows)
+        self.sightingsShown.emit(rows)
 
     def save_status(self, dep_id: int, status: str | None, outcome: str | None) -> None:
         """Move the status (validated again by the database layer) and/or set the outcome."""

@@ -129,6 +129,8 @@ class MainWindow(QMainWindow):
         self.map.mapClicked.connect(self._map_clicked)
         self.fly_panel.record_db = db_path
         self.deploy_panel.deploymentSelected.connect(self._deployment_selected)
+        self.deploy_panel.sightingsShown.connect(self.map.show_sightings)
+        self.map.vehicleClicked.connect(self._map_vehicle_clicked)
         self.map_tools = install_map_tools(self)  # edit menu, layers, altitude profile
         self.show_message(_("Ready. Load an area to plan, or connect to fly."))
 
@@ -174,6 +176,7 @@ class MainWindow(QMainWindow):
             "paths": _("Planned paths"),
             "tracks": _("Flown tracks"),
             "violations": _("Validation findings"),
+            "sightings": _("Sightings"),
         }
         self.layer_actions: dict[str, QAction] = {}
         for layer, label in layer_names.items():
@@ -246,6 +249,12 @@ class MainWindow(QMainWindow):
         self.focused = sysid
         self.strip.focused = sysid
         self._vehicles_updated(list(self.fly_panel.vehicles.values()))
+
+    def _map_vehicle_clicked(self, sysid: Any) -> None:
+        """A click on a vehicle's icon focuses it (not while a go-to target is being picked:
+        that click is the target)."""
+        if self.goto_pick is None and isinstance(sysid, int) and sysid != self.focused:
+            self.set_focus(sysid)
 
     def _table_selected(self) -> None:
         sysid = self.fly_panel.table.selected_sysid()

@@ -4,9 +4,10 @@ The scene is in Web Mercator metres (:mod:`gui.projection`), the tiles' own grid
 drawn true wherever it lies. Bottom to top: the basemap (:mod:`gui.map.basemap_layer`, from the
 tile cache, offline packs or, when online, the tile servers), local GeoTIFFs (orthophoto, DTM
 hillshade, POA heat map), geozones coloured by restriction, the search area with its holes,
-each drone's path in its own colour, camera footprints, launch points, validation markers, live
-vehicles with their camera footprint, and the editing handles. Layer data is kept in WGS84
-lon/lat and projected once when drawn. Pan with the left button, zoom with the wheel.
+each drone's path in its own colour, camera footprints, launch points, validation markers, the
+deployment's recorded sightings, live vehicles with their camera footprint (a click on a vehicle
+emits :attr:`vehicleClicked`), and the editing handles. Layer data is kept in WGS84 lon/lat and
+projected once when drawn. Pan with the left button, zoom with the wheel.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from PyQt5.QtWidgets import (
 )
 
 from dronekit_plzen.basemap.grid import ORIGIN_M
+from dronekit_plzen.i18n import _
 from gui.map.basemap_layer import BasemapLayer, BasemapSettings
 from gui.map.canvas_parts import HandlesMixin, RastersMixin, VehiclesMixin
 from gui.map.decorations import draw_attribution, draw_scale_bar, draw_zone_legend
@@ -51,6 +53,7 @@ from gui.map.items import (
     cosmetic,
     drone_colour,
     marker_item,
+    sighting_item,
     zone_colour,
 )
 from gui.map.raster import RasterImage
@@ -74,6 +77,7 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
     #: a handle was dragged ("moved"), right-clicked ("delete") or double-clicked ("double")
     handleEvent = pyqtSignal(str, str, object, float, float)
     rastersChanged = pyqtSignal()
+    vehicleClicked = pyqtSignal(object)  # the key (system id) of a vehicle icon clicked
 
     def __init__(
         self,
@@ -309,6 +313,34 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
         for lon, lat, text in points:
             self._add_marker("violations", lon, lat, QColor("#c62828"), "!", tooltip=text)
 
+    def show_sightings(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Draw recorded sightings (``lat_deg``, ``lon_deg``, optional ``note``, ``at``,
+        ``vehicle_sysid``, as the deployment database lists them) as labelled diamonds."""
+        self.clear_layer("sightings")
+        for r in rows:
+            marker = sighting_item()
+            marker.setPos(*self.projection.point_to_scene(float(r["lon_deg"]), float(r["lat_deg"])))
+            when = str(r.get("at") or "")[11:16]
+            tip = [_("sighting")]
+            if when:
+                tip.append(when + " UTC")
+            if r.get("vehicle_sysid") is not None:
+                tip.append(_("seen from vehicle {sysid}").format(sysid=r["vehicle_sysid"]))
+            if r.get("note"):
+                tip.append(str(r["note"]))
+            marker.setToolTip(", ".join(tip))
+            self._add("sightings", marker)
+            add_label(marker, _("sighting"), dy=-9.0)
+
+    def vehicle_at(self, pos: QPoint) -> Any:
+        """The key of the vehicle whose icon (or else label) is under viewport ``pos``, or None."""
+        hit = set(self.items(pos))
+        for part in (0, 1):  # an arrow wins over another vehicle's label lying on it
+            for key, entry in self._vehicles.items():
+                if entry[part] in hit and entry[part].isVisible():
+                    return key
+        return None
+
     def _add_marker(
         self, layer: str, lon: float, lat: float, colour: QColor, label: str, *, tooltip: str = ""
     ) -> None:
@@ -339,7 +371,7 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
     def fit_all(self, margin: float = 0.08) -> None:
         """Zoom to everything drawn (area, plan, zones, vehicles)."""
         rect = QRectF()
-        names = ["area", "paths", "footprints", "violations", "homes", "draft"]
+        names = ["area", "paths", "footprints", "violations", "sightings", "homes", "draft"]
         if not any(self._items[n] for n in names):
             names.append("zones")  # the zones alone: show them; otherwise they are context
         for name in names:
@@ -400,6 +432,9 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
         moved = (event.pos() - self._press_pos).manhattanLength()
         self._press_pos = None
         if event.button() == Qt.MouseButton.LeftButton and moved <= 4:
+            vehicle = self.vehicle_at(event.pos())
+            if vehicle is not None:  # first: a pending map pick still gets the click below
+                self.vehicleClicked.emit(vehicle)
             p = self.mapToScene(event.pos())
             lon, lat = self.projection.point_to_lonlat(p.x(), p.y())
             self.clicked.emit(lon, lat)

@@ -265,6 +265,17 @@ class Trigger:
         }
         return f"{self.kind}={self.value:g}{unit.get(self.kind, '')}"
 
+    def text(self) -> str:
+        """In words, for instructors: ``at waypoint 2``, ``battery below 30 %``."""
+        words = {
+            "at_s": "at {v:g} s",
+            "at_waypoint": "at waypoint {v:g}",
+            "battery_below_pct": "battery below {v:g} %",
+            "distance_from_home_m": "{v:g} m from home",
+            "airborne_s": "{v:g} s after take-off",
+        }
+        return words.get(self.kind, self.kind + " {v:g}").format(v=self.value)
+
 
 @dataclass(frozen=True)
 class TriggeredFault:

@@ -52,6 +52,9 @@ def _isolated_config(
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("LANG", "C.UTF-8")
     monkeypatch.setenv("PROJ_NETWORK", "OFF")
+    # the GUI's basemap fetches tiles online by default: tests never reach the internet (a test
+    # that fetches points DKP_BASEMAP_URL_<SOURCE> at its own 127.0.0.1 server)
+    monkeypatch.setenv("DKP_BASEMAP_ONLINE", "0")
 
 
 @pytest.hookimpl(tryfirst=True)

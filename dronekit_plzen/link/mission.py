@@ -673,8 +673,15 @@ def _download(
     refusal: MissionMessage | None = None
     retries = retry_budget(policy, wire.port.loss_fraction, 1)
     list_msg = mav.mission_request_list_encode(ts, tc, mission_type)
-    for attempt in range(retries + 1):
-        if attempt:
+    # the adaptive timeout asks again soon on a fast link, but we give up only after the
+    # specification's retries at its fixed timeout: a vehicle (or a busy ground computer) that
+    # stalls for a second is not a vehicle without a mission
+    give_up_s = (retries + 1) * policy.timeout_s
+    first_at = time.monotonic()
+    attempt = 0
+    while attempt <= retries or time.monotonic() - first_at < give_up_s:
+        attempt += 1
+        if attempt > 1:
             st.retransmissions += 1
             st.on_timeout += 1
             rto.timed_out()
@@ -699,7 +706,7 @@ def _download(
     if count is None:
         if refusal is not None:
             raise _ack_error(refusal.result, mission_type, _("download"))
-        raise LinkTimeout(_("no MISSION_COUNT after {n} requests").format(n=retries + 1))
+        raise LinkTimeout(_("no MISSION_COUNT after {n} requests").format(n=attempt))
     st.items = count
     # 2. the items, one at a time, in order; the next request goes out before this item is read
     retries = retry_budget(policy, wire.port.loss_fraction, count)

@@ -24,6 +24,9 @@ Schema (every time is simulated seconds since the simulator started; positions W
       - {id: link_drop, type: link, loss: 1.0, duration_s: 25, at_waypoint: 2}
     rules:                              # see dronekit_plzen.training.rules
       - {id: rtl, type: mode_within, after: {fault: link_drop}, modes: [rtl, land], within_s: 20}
+        # reaction rules (mode_within, modes_forbidden_after, no_arm_during_fault) whose event
+        # never happened score 0 as "not evaluated"; add ``when_absent: pass`` when the event
+        # is the student's own mistake (never-rules such as max_alt simply pass)
 
 Every problem is reported as one :class:`~dronekit_plzen.errors.BadInputError` line naming the
 file and the field (``link_loss.yaml: rules[2].within_s: must be a number > 0, got 'x'``).

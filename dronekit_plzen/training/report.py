@@ -31,12 +31,14 @@ CLASS_COLUMNS = (
     "max_points",
     "percent",
     "failed_rules",
+    "not_evaluated_rules",
     "session",
 )
 _CSS = (
     "body{font-family:sans-serif;margin:2em;max-width:1000px}"
     "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #999;padding:3px 8px;"
     "text-align:left;font-size:90%}.pass{color:#070}.fail{color:#b00;font-weight:bold}"
+    ".not_evaluated{color:#b36b00;background:#fff4dc}"
     "svg{border:1px solid #999;background:#f6f6ee}"
 )
 _COLOURS = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd")
@@ -46,13 +48,24 @@ def score_table(results: list[RuleResult], max_points: float) -> str:
     """The score as plain text for the terminal: one line per rule, then the total."""
     lines = []
     for r in results:
-        mark = _("PASS") if r.passed else _("FAIL")
+        mark = _status_label(r.status, _)
         when = "" if r.t_s is None else f" t={r.t_s:.1f}s"
         where = "" if r.lat_deg is None else f" @ {r.lat_deg:.6f},{r.lon_deg:.6f}"
         lines.append(f"{mark:5} {r.id:22} {r.reason}{when}{where}")
     got = sum(r.points for r in results)
     lines.append(_("score {got:g} / {total:g}").format(got=got, total=max_points))
     return "\n".join(lines)
+
+
+def _status_label(status: str, t: Callable[[str], str]) -> str:
+    if status == "not_evaluated":
+        return t("NOT EVALUATED")
+    return t("PASS") if status == "pass" else t("FAIL")
+
+
+def rule_status(r: dict[str, Any]) -> str:
+    """``pass``, ``fail`` or ``not_evaluated`` of a rule in ``score.json`` (older: pass/fail)."""
+    return str(r.get("status") or ("pass" if r["passed"] else "fail"))
 
 
 @dataclass
@@ -259,7 +272,7 @@ def student_html(student: str, sessions: list[SessionData], lang: str) -> str:
                 [
                     [
                         r["id"],
-                        t("PASS") if r["passed"] else t("FAIL"),
+                        _status_label(rule_status(r), t),
                         f"{r['points']:g}",
                         "" if r["t_s"] is None else f"{r['t_s']:.1f}",
                         "" if r["lat_deg"] is None else f"{r['lat_deg']:.6f}, {r['lon_deg']:.6f}",
@@ -267,7 +280,7 @@ def student_html(student: str, sessions: list[SessionData], lang: str) -> str:
                     ]
                     for r in rules
                 ],
-                ["pass" if r["passed"] else "fail" for r in rules],
+                [rule_status(r) for r in rules],
             )
         )
         parts.append(f"<h3>{html.escape(t('Timeline of faults and reactions'))}</h3>")
@@ -295,7 +308,10 @@ def class_rows(sessions: list[SessionData]) -> list[dict[str, Any]]:
                 "points": f"{sc['points']:g}",
                 "max_points": f"{sc['max_points']:g}",
                 "percent": f"{pct:.0f}",
-                "failed_rules": " ".join(r["id"] for r in sc["rules"] if not r["passed"]),
+                "failed_rules": " ".join(r["id"] for r in sc["rules"] if rule_status(r) == "fail"),
+                "not_evaluated_rules": " ".join(
+                    r["id"] for r in sc["rules"] if rule_status(r) == "not_evaluated"
+                ),
                 "session": str(sd.folder),
             }
         )

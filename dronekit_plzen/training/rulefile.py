@@ -25,6 +25,7 @@ from dronekit_plzen.training.rules import (
     SightingRule,
     Trigger,
 )
+from dronekit_plzen.training.rules_base import WHEN_ABSENT
 
 if TYPE_CHECKING:
     from dronekit_plzen.training.exercise import Exercise
@@ -87,6 +88,10 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
             kwargs[key] = tuple(str(m) for m in names)
         elif key in ("zone", "fault", "contains"):
             kwargs[key] = str(value)
+        elif key == "when_absent":
+            if value not in WHEN_ABSENT:
+                raise BadInputError(f"{at}: must be {' or '.join(WHEN_ABSENT)}, got {value!r}")
+            kwargs[key] = value
         else:
             try:
                 num = float(value)

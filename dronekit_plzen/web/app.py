@@ -15,6 +15,7 @@ role answers 403; a form without this session's CSRF token answers 403.
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,7 @@ from dronekit_plzen.web import auth, opendata
 from dronekit_plzen.web.auth import User
 from dronekit_plzen.web.forms import validate_request
 from dronekit_plzen.web.labels import LABELS, label
+from dronekit_plzen.web.results import Overlay, render_overlay
 from dronekit_plzen.web.tiles import TileService
 from telemetry import requests as rq
 from telemetry.store import Store, open_store
@@ -140,6 +142,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
     throttle = auth.LoginThrottle(max_failures=settings.max_login_failures)
+    overlays = _Overlays()
 
     @contextmanager
     def store() -> Iterator[Store]:
@@ -489,6 +492,7 @@ def create_app(settings: WebSettings) -> FastAPI:
             "tracks": tracks,
             "poa": json.loads(req.poa_geojson) if req.poa_geojson else None,
             "searched_share": req.searched_share,
+            "orthophoto": overlays.info(req),
             "poll_s": settings.poll_interval_s,
         }
 
@@ -500,6 +504,18 @@ def create_app(settings: WebSettings) -> FastAPI:
         if not req.orthophoto_path or not Path(req.orthophoto_path).is_file():
             raise HTTPException(404)
         return FileResponse(req.orthophoto_path, filename=Path(req.orthophoto_path).name)
+
+    @app.get("/requests/{request_id}/orthophoto.png")
+    def orthophoto_png(request: Request, request_id: int) -> Response:
+        user = require_user(request)
+        with store() as s:
+            req = visible(user, s, request_id)
+        overlay = overlays.get(req)
+        if overlay is None:
+            raise HTTPException(404)
+        return Response(
+            overlay.png, media_type="image/png", headers={"Cache-Control": "private, max-age=3600"}
+        )
 
     # ------------------------------------------------------------------ admin
     @app.get("/audit", response_class=HTMLResponse)
@@ -600,6 +616,51 @@ def create_app(settings: WebSettings) -> FastAPI:
         return Response(data, media_type=mime, headers={"Cache-Control": "max-age=86400"})
 
     return app
+
+
+class _Overlays:
+    """Orthophoto overlays rendered on first request and kept while the file is unchanged."""
+
+    def __init__(self, keep: int = 8):
+        self._keep = keep
+        self._cache: dict[tuple[str, int, int], Overlay | None] = {}
+        self._lock = threading.Lock()
+
+    def get(self, req: rq.MissionRequest) -> Overlay | None:
+        if not req.orthophoto_path:
+            return None
+        path = Path(req.orthophoto_path)
+        try:
+            st = path.stat()
+        except OSError:
+            return None
+        key = (str(path), st.st_mtime_ns, st.st_size)
+        with self._lock:
+            if key in self._cache:
+                return self._cache[key]
+        from rasterio.errors import RasterioError
+
+        try:
+            overlay: Overlay | None = render_overlay(path)
+        except (RasterioError, OSError, ValueError):  # replaced or damaged since: no overlay
+            overlay = None
+        with self._lock:
+            while len(self._cache) >= self._keep:
+                self._cache.pop(next(iter(self._cache)))
+            self._cache[key] = overlay
+        return overlay
+
+    def info(self, req: rq.MissionRequest) -> dict[str, Any] | None:
+        """What the map script needs: the PNG's address and its bounds."""
+        overlay = self.get(req)
+        if overlay is None:
+            return None
+        version = Path(str(req.orthophoto_path)).stat().st_mtime_ns  # a new file: a new URL
+        return {
+            "url": f"/requests/{req.id}/orthophoto.png?v={version}",
+            "download": f"/requests/{req.id}/orthophoto",
+            "bounds": overlay.bounds,
+        }
 
 
 class _LoginRequired(Exception):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import click
@@ -191,3 +192,46 @@ def web_demo(
     from dronekit_plzen.web.server import build_app
 
     uvicorn.run(build_app(db), host=host, port=port, log_level="warning", server_header=False)
+
+
+_FILE = click.Path(path_type=Path, dir_okay=False)
+
+
+@web.command(name="attach")
+@click.argument("request_id", type=int)
+@click.option("--poa", type=_FILE, help="POA GeoTIFF (plan poa-map; any CRS, one band).")
+@click.option(
+    "--poa-report", type=_FILE, help="The plan poa report (NAME_report.json): the searched share."
+)
+@click.option("--orthophoto", type=_FILE, help="Orthophoto GeoTIFF (RGB or RGBA).")
+@_DB
+@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+def web_attach(
+    request_id: int,
+    poa: Path | None,
+    poa_report: Path | None,
+    orthophoto: Path | None,
+    db_path: Path | None,
+    as_json: bool,
+) -> None:
+    """Attach a flight's results to a request: POA map, searched share, orthophoto."""
+    from dronekit_plzen.web.results import attach
+
+    req = attach(_db(db_path), request_id, poa=poa, poa_report=poa_report, orthophoto=orthophoto)
+    cells = len(json.loads(req.poa_geojson)["features"]) if req.poa_geojson else 0
+    if as_json:
+        echo_json(
+            {
+                "request": req.id,
+                "poa_cells": cells if poa is not None else None,
+                "searched_share": req.searched_share,
+                "orthophoto": req.orthophoto_path,
+            }
+        )
+        return
+    if poa is not None:
+        info(_("POA map attached to request {id}: {n} cells").format(id=req.id, n=cells))
+    if poa_report is not None and req.searched_share is not None:
+        info(_("searched share of the probability: {p:.1f} %").format(p=100 * req.searched_share))
+    if orthophoto is not None:
+        info(_("orthophoto attached: {path}").format(path=req.orthophoto_path))

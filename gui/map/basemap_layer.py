@@ -1,9 +1,10 @@
 """The basemap tile layer: tiles under everything, fetched by worker threads, never blocking.
 
 The layer asks :mod:`dronekit_plzen.basemap` for the tiles the view shows (cache, offline packs,
-then the network only when online); the workers hand the bytes back through a queued signal and
-the tiles are placed in the scene on the GUI thread. Tiles of the previous zoom stay until the
-new ones have arrived, so zooming never shows an empty map.
+then the network unless the configuration's ``basemap_online`` is off); the workers hand the
+bytes back through a queued signal and the tiles are placed in the scene on the GUI thread.
+Tiles of the previous zoom stay until the new ones have arrived, so zooming never shows an
+empty map.
 """
 
 from __future__ import annotations
@@ -33,6 +34,8 @@ from dronekit_plzen.basemap import (
     zoom_for_resolution,
 )
 from dronekit_plzen.basemap.grid import tile_size_m
+from dronekit_plzen.config import load_config
+from dronekit_plzen.errors import DronekitPlzenError
 
 log = logging.getLogger(__name__)
 
@@ -49,20 +52,27 @@ class BasemapSettings:
     """What the layer shows, from the environment (``DKP_BASEMAP``, …) or the layer switcher."""
 
     source: str | None = "osm"  #: a source key or None (no basemap)
-    online: bool = False  #: fetch missing tiles from the network
+    online: bool = False  #: fetch missing tiles from the network (``from_env``: on by default)
     packs: list[Path] = field(default_factory=list)  #: offline MBTiles packs
     cache_dir: Path | None = None
 
     @classmethod
     def from_env(cls, env: Any = None) -> BasemapSettings:
-        """``DKP_BASEMAP`` (a source key or ``none``), ``DKP_BASEMAP_ONLINE=1``,
-        ``DKP_BASEMAP_PACKS`` (MBTiles paths separated by ``os.pathsep``), ``DKP_TILE_CACHE``."""
+        """``DKP_BASEMAP`` (a source key or ``none``), ``DKP_BASEMAP_PACKS`` (MBTiles paths
+        separated by ``os.pathsep``), ``DKP_TILE_CACHE``, and online or not from the
+        configuration's ``basemap_online`` (``DKP_BASEMAP_ONLINE``): online unless set off, as
+        QGroundControl does; tiles still come from the cache and the packs first."""
         env = os.environ if env is None else env
         key = env.get("DKP_BASEMAP", "osm").strip() or "osm"
         packs = [Path(p) for p in env.get("DKP_BASEMAP_PACKS", "").split(os.pathsep) if p]
+        try:
+            online = load_config(env=env).basemap_online
+        except DronekitPlzenError as exc:  # the CLI refuses a bad configuration before this
+            log.warning("basemap offline: %s", exc)
+            online = False
         return cls(
             source=None if key.lower() == "none" else key,
-            online=env.get("DKP_BASEMAP_ONLINE", "") not in ("", "0"),
+            online=online,
             packs=packs,
             cache_dir=default_cache_dir(env),
         )

@@ -33,6 +33,7 @@ LAYERS = (
     "homes",
     "tracks",
     "violations",
+    "sightings",
     "draft",
     "camera",
     "vehicles",
@@ -70,6 +71,26 @@ def marker_item(colour: QColor, *, square: bool = False, size: float = 12.0) -> 
     shape.setBrush(QBrush(colour))
     shape.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
     return shape
+
+
+#: a recorded sighting: a magenta diamond (no drone, zone or finding colour)
+SIGHTING_COLOUR = "#c2185b"
+
+
+def sighting_item(size: float = 18.0) -> QGraphicsItem:
+    """A recorded sighting's marker: a screen-sized diamond with a white centre dot."""
+    h = size / 2
+    diamond = QGraphicsPolygonItem(
+        QPolygonF([QPointF(0, -h), QPointF(h, 0), QPointF(0, h), QPointF(-h, 0)])
+    )
+    diamond.setPen(QPen(QColor("black"), 1.5))
+    diamond.setBrush(QBrush(QColor(SIGHTING_COLOUR)))
+    diamond.setFlag(QGraphicsItem.GraphicsItemFlag.ItemIgnoresTransformations, True)
+    q = h / 3
+    dot = QGraphicsEllipseItem(-q / 2, -q / 2, q, q, diamond)
+    dot.setPen(QPen(Qt.PenStyle.NoPen))
+    dot.setBrush(QBrush(QColor("white")))
+    return diamond
 
 
 def add_label(parent: QGraphicsItem, text: str, dy: float = -7.0) -> QGraphicsSimpleTextItem:

@@ -186,6 +186,15 @@ def test_fly_with_instruments_restart_reconnect_and_go_to_a_sighting(  # type: i
     assert went.args[2], went.args
     assert seen and seen[0][0] and "passes" in seen[0][1]
     qtbot.waitUntil(lambda: "osoba" in dep.editor.sightings.text(), timeout=10_000)
+    # and drawn on the map at once, where it was seen
+    qtbot.waitUntil(lambda: len(window.map.layer_items("sightings")) == 1, timeout=10_000)
+    seen_at = window.map.layer_items("sightings")[0].pos()
+    assert (
+        geodesic_distance_m(
+            *window.map.projection.point_to_lonlat(seen_at.x(), seen_at.y()), *target
+        )
+        < 0.01
+    )
 
     def near_target() -> bool:
         v = fly.vehicles[1]

@@ -130,6 +130,45 @@ def test_tiles_from_a_local_server_are_drawn_where_they_lie(  # type: ignore[no-
     assert not any(it.isVisible() for it in canvas.basemap.items.values())
 
 
+def test_the_map_is_online_by_default_and_offline_when_configured(  # type: ignore[no-untyped-def]
+    qtbot, tile_server: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # nothing configured (the test server stands in for OSM): the GUI's map fetches the tiles
+    monkeypatch.delenv("DKP_BASEMAP_ONLINE")
+    monkeypatch.setenv("DKP_BASEMAP_URL_OSM", tile_server)
+    monkeypatch.setenv("DKP_TILE_CACHE", str(tmp_path / "cache"))
+    canvas = MapCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(640, 480)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    assert canvas.basemap.settings.online
+    _show_tile_zoom(canvas, qtbot)
+    assert _close(_pixel_at(canvas.grab().toImage(), canvas, *PLZEN), RED)
+    from gui.map.layer_panel import LayerPanel
+
+    panel = LayerPanel(canvas)
+    qtbot.addWidget(panel)
+    assert panel.online.isChecked()  # the layer switcher shows it (and can turn it off)
+    # offline from the environment or the configuration file; the environment wins
+    cfg = tmp_path / "cfg" / "dronekit-plzen" / "config.toml"
+    cfg.parent.mkdir(parents=True)
+    env = {"XDG_CONFIG_HOME": str(tmp_path / "cfg")}
+    assert BasemapSettings.from_env(env).online
+    assert not BasemapSettings.from_env({**env, "DKP_BASEMAP_ONLINE": "0"}).online
+    cfg.write_text("basemap_online = false\n", encoding="utf-8")
+    assert not BasemapSettings.from_env(env).online
+    assert BasemapSettings.from_env({**env, "DKP_BASEMAP_ONLINE": "1"}).online
+    # a bad value is refused by the configuration (the CLI's one-line error); the map stays offline
+    cfg.write_text('basemap_online = "sometimes"\n', encoding="utf-8")
+    from dronekit_plzen.config import load_config
+    from dronekit_plzen.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="basemap_online must be true or false"):
+        load_config(env=env)
+    assert not BasemapSettings.from_env(env).online
+
+
 def test_offline_pack_serves_the_map_without_any_server(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     pack = tmp_path / "plzen.mbtiles"
     bbox = (PLZEN[0] - 0.02, PLZEN[1] - 0.01, PLZEN[0] + 0.02, PLZEN[1] + 0.01)

@@ -133,6 +133,7 @@ class ScriptedVehicle:
         # scripting
         self.script: dict[int, deque[int]] = {}
         self.drop_commands: dict[int, int] = {}
+        self.mute_request_list_until = 0.0  # monotonic time: MISSION_REQUEST_LIST unanswered
         self.received: list[Any] = []
         self.commands_seen: list[tuple[int, int]] = []  # (command, confirmation)
         self.signing_key: bytes | None = None
@@ -391,6 +392,8 @@ class ScriptedVehicle:
         elif t in ("MISSION_ITEM_INT", "MISSION_ITEM"):
             self._mission_item(m)
         elif t == "MISSION_REQUEST_LIST":
+            if time.monotonic() < self.mute_request_list_until:
+                return  # a vehicle (or a ground computer) stalled for a while
             self.mav.mission_count_send(
                 255, 190, len(self.missions[m.mission_type]), m.mission_type
             )

@@ -39,6 +39,22 @@ def test_upload_verify_download_clear(pair, flavour, survey) -> None:
     assert v.download_mission() == []
 
 
+def test_download_waits_out_a_stall_of_a_few_seconds(pair, survey) -> None:
+    """After a fast transfer the adaptive timeout is short; a vehicle (or a busy ground
+    computer) silent for 2 s must not turn into "no MISSION_COUNT": we give up only after the
+    specification's retries at its fixed 1.5 s timeout."""
+    import time
+
+    _link, v, peer = pair
+    items = survey(10)
+    v.upload_mission(items, clearance=Clearance.passed(items))  # fast: a short srtt learnt
+    peer.mute_request_list_until = time.monotonic() + 2.0
+    t0 = time.monotonic()
+    back = v.download_mission()
+    assert len(back) == 10
+    assert time.monotonic() - t0 >= 1.9
+
+
 def test_fence_and_rally_are_separate_types(pair, survey) -> None:
     _link, v, peer = pair
     fence = [

@@ -68,6 +68,11 @@ BAD_FILES = [
     ),
     ("bad_mode", GOOD.replace("modes: [rtl]", "modes: [panic]"), "unknown mode group 'panic'"),
     (
+        "bad_when_absent",
+        GOOD.replace("within_s: 10", "within_s: 10, when_absent: maybe"),
+        "rules[0].when_absent: must be not_evaluated or pass, got 'maybe'",
+    ),
+    (
         "unknown_field",
         GOOD.replace("within_s: 10", "within_s: 10, colour: red"),
         "rules[0].colour: not a field",

@@ -17,6 +17,7 @@ import math
 import random
 import socket
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
@@ -30,9 +31,11 @@ from dronekit_plzen import mission_items as mi
 from dronekit_plzen.errors import CommandError
 from dronekit_plzen.link import Vehicle, connect
 from dronekit_plzen.safety import Override
+from dronekit_plzen.training.exercise import HERE as EXERCISES
 from dronekit_plzen.training.exercise import Exercise, list_exercises, load_exercise
+from dronekit_plzen.training.recording import load_recording
 from dronekit_plzen.training.replay import replay_session
-from dronekit_plzen.training.report import write_reports
+from dronekit_plzen.training.report import score_table, write_reports
 from dronekit_plzen.training.rules import RuleResult, local_xy
 from dronekit_plzen.training.session import Session, new_session, run_session
 from telemetry.tlog import iter_tlog
@@ -355,6 +358,37 @@ def two_mistake(c: Ctx) -> None:
     _two(c, [full, full], True)
 
 
+def aborted_survey(c: Ctx) -> None:
+    """Flies to waypoint 1 only and comes home: the fault at waypoint 2 never fires."""
+    v = c.vehicles[0]
+    c.fly(v, list(c.ex.mission[:1]))
+    v.wait_for(lambda st: st.mission_count > 0 and st.last_item_reached >= 1, 60, "waypoint 1")
+    v.rtl()
+    c.landed(v)
+
+
+def link_loss_right_ardupilot(c: Ctx) -> None:
+    v = c.vehicles[0]
+    c.fly(v, list(c.ex.mission))
+    v.wait_for(lambda st: st.mode == "RTL", 120, "RTL")  # ArduCopter's name, not AUTO.RTL
+    c.landed(v)
+
+
+def ardupilot_link_loss(folder: Path) -> Path:
+    """The link-loss exercise on the ArduPilot flavour: its parameters and failsafe text."""
+    text = (EXERCISES / "link_loss_survey.yaml").read_text(encoding="utf-8")
+    for old, new in (
+        ("autopilot: px4", "autopilot: ardupilot"),
+        ("{NAV_DLL_ACT: 2, COM_DL_LOSS_T: 5}", "{FS_GCS_ENABLE: 1, FS_GCS_TIMEOUT: 5}"),
+        ("{statustext: ground station lost}", "{statustext: GCS Failsafe}"),
+    ):
+        assert old in text, old
+        text = text.replace(old, new)
+    path = folder / "link_loss_ardupilot.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 @dataclass(frozen=True)
 class Case:
     exercise: str
@@ -427,7 +461,7 @@ def _fly_session(case: Case, variant: str, out: Path, off: int) -> Outcome:
     ex = load_exercise(case.exercise)
     s = new_session(
         ex,
-        f"{variant}-{case.exercise}",
+        f"{variant}-{Path(case.exercise).stem}",
         out,
         speedup=SPEEDUP,
         port_offset=off,
@@ -447,15 +481,22 @@ def _fly_session(case: Case, variant: str, out: Path, off: int) -> Outcome:
     ctx = Ctx(s, ex, [])
     with ExitStack() as stack:
         try:
+            if ex.fleet.autopilot == "ardupilot":  # we connect to its TCP server: wait for it
+                end = time.monotonic() + 20
+                while (s.fleet is None or s.fleet.sim_time_s <= 0) and time.monotonic() < end:
+                    time.sleep(0.05)
             for i in range(ex.fleet.vehicles):
-                link = stack.enter_context(
-                    connect(f"udpin://127.0.0.1:{14540 + off + i}", heartbeat_hz=SPEEDUP * 1.5)
+                url = (
+                    f"udpin://127.0.0.1:{14540 + off + i}"
+                    if ex.fleet.autopilot == "px4"
+                    else f"tcp://127.0.0.1:{5760 + off + 10 * i}"
                 )
+                link = stack.enter_context(connect(url, heartbeat_hz=SPEEDUP * 1.5))
                 v = link.wait_vehicle(timeout_s=20)
                 for mid, hz in QUIET.items():
                     v.set_message_interval(mid, hz)
                 ctx.vehicles.append(v)
-            (case.right if variant == "right" else case.mistake)(ctx)
+            (case.mistake if variant == "mistake" else case.right)(ctx)
         except BaseException as exc:
             s.stop.set()
             th.join(60)
@@ -472,14 +513,32 @@ def class_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
-def flown(class_dir: Path) -> dict[tuple[str, str], Outcome]:
-    out = class_dir
-    base = 20000 + random.SystemRandom().randrange(0, 250) * 100
-    jobs = [(c, v) for c in CASES for v in ("right", "mistake")]
+def extra_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("extra")
+
+
+@pytest.fixture(scope="module")
+def flown(class_dir: Path, extra_dir: Path) -> dict[tuple[str, str], Outcome]:
+    """The class (every case twice) and, in their own folders, the two extra flights."""
+    base = 20000 + random.SystemRandom().randrange(0, 240) * 100
+    jobs = [(c, v, class_dir) for c in CASES for v in ("right", "mistake")]
+    ap = ardupilot_link_loss(extra_dir)
+    jobs += [
+        (
+            Case("gps_loss_altitude", aborted_survey, aborted_survey, "", "", None),
+            "aborted",
+            extra_dir / "aborted",
+        ),
+        (
+            Case(str(ap), link_loss_right_ardupilot, link_loss_right_ardupilot, "", "", None),
+            "ardupilot",
+            extra_dir / "ardupilot",
+        ),
+    ]
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futs = {
-            (c.exercise, v): pool.submit(_fly_session, c, v, out, base + 100 * i)
-            for i, (c, v) in enumerate(jobs)
+            (Path(c.exercise).stem, v): pool.submit(_fly_session, c, v, out, base + 100 * i)
+            for i, (c, v, out) in enumerate(jobs)
         }
         return {k: f.result() for k, f in futs.items()}
 
@@ -553,3 +612,44 @@ def test_class_report_and_replay(
     sock.close()
     assert n == len(frames) > 100
     assert b"".join(got) == b"".join(bytes(f) for f in frames)
+
+
+@pytest.mark.slow
+def test_fault_never_triggered_is_not_evaluated(
+    flown: dict[tuple[str, str], Outcome], extra_dir: Path, tmp_path: Path
+) -> None:
+    """The student turned back before waypoint 2: the GPS jam never fired, so the reaction to
+    it cannot be judged. NOT EVALUATED, 0 points, not passed; "never above 120 m" still holds."""
+    o = flown[("gps_loss_altitude", "aborted")]
+    assert o.error is None, repr(o.error)
+    assert o.ctx.s.driver is not None and not o.ctx.s.driver.fired
+    r = o.results["altitude_hold"]
+    assert (r.evaluated, r.passed, r.points, r.status) == (False, False, 0.0, "not_evaluated")
+    assert r.reason == "fault gps_jam never triggered (trigger: at waypoint 2)"
+    assert o.results["ceiling"].passed and o.results["landed_home"].passed
+    assert "NOT EVALUATED" in score_table(list(o.results.values()), 4.0).splitlines()[0]
+    write_reports(extra_dir / "aborted", tmp_path, lang="cs")
+    (row,) = csv.DictReader((tmp_path / "class.csv").open(encoding="utf-8"))
+    assert (row["percent"], row["failed_rules"], row["not_evaluated_rules"]) == (
+        "50",
+        "",
+        "altitude_hold",
+    )
+    page = (tmp_path / "report-aborted-gps_loss_altitude.html").read_text(encoding="utf-8")
+    assert '<tr class="not_evaluated"><td>altitude_hold</td><td>NEHODNOCENO</td>' in page
+    assert ".not_evaluated{color:#b36b00" in page  # amber
+
+
+@pytest.mark.slow
+def test_link_loss_on_ardupilot(flown: dict[tuple[str, str], Outcome]) -> None:
+    """The same exercise on the ArduPilot flavour: AUTO, RTL (ArduCopter names) score right."""
+    o = flown[("link_loss_ardupilot", "ardupilot")]
+    assert o.error is None, repr(o.error)
+    failed = {k: r.reason for k, r in o.results.items() if not r.passed}
+    assert not failed, failed
+    assert o.results["failsafe_rtl"].reason.startswith("reacted")
+    assert "GCS Failsafe" in o.results["failsafe_rtl"].reason
+    s = o.ctx.s
+    rec = load_recording(s.db_path, {"t0_s": s.t0_s, "vehicles": 1, "homes": [[0, 0]], "end_s": 0})
+    modes = {ev.text for ev in rec.vehicles[0].events if ev.kind == "mode"}
+    assert {"AUTO", "RTL"} <= modes and not any(m.startswith("AUTO.") for m in modes), modes

@@ -86,13 +86,25 @@
     function draw(d) {
       layers.clearLayers();
       var bounds = L.latLngBounds([[d.point[1], d.point[0]]]);
+      if (d.orthophoto) {
+        L.imageOverlay(d.orthophoto.url, d.orthophoto.bounds, { className: "dkp-ortho", opacity: 0.9 }).addTo(layers);
+        bounds.extend(d.orthophoto.bounds);
+      }
       if (d.poa) {
-        L.geoJSON(d.poa, {
+        var poa = L.geoJSON(d.poa, {
           style: function (f) {
-            var p = (f.properties && f.properties.poa) || 0;
-            return { className: "dkp-poa", weight: 0, fillColor: "#c00", fillOpacity: Math.min(0.7, 0.1 + 4 * p) };
+            var pr = f.properties || {};
+            // relative to the most probable cell (web attach); older maps: the raw share
+            var rel = pr.rel !== undefined ? pr.rel : Math.min(1, 4 * (pr.poa || 0));
+            return { className: "dkp-poa", weight: 0, fillColor: "#c00", fillOpacity: 0.05 + 0.6 * rel };
+          },
+          onEachFeature: function (f, layer) {
+            if (f.properties && f.properties.poa !== undefined) {
+              layer.bindTooltip((100 * f.properties.poa).toFixed(2) + " %");
+            }
           }
         }).addTo(layers);
+        bounds.extend(poa.getBounds());
       }
       if (d.area) {
         var area = L.geoJSON(d.area, { style: { className: "dkp-area", fill: false } }).addTo(layers);
@@ -122,6 +134,7 @@
       el.setAttribute("data-live", String(live));
       status.textContent = status.getAttribute("data-updated") + " " + new Date().toLocaleTimeString();
       document.querySelectorAll(".poa-legend").forEach(function (n) { n.hidden = !d.poa; });
+      document.querySelectorAll(".ortho-legend").forEach(function (n) { n.hidden = !d.orthophoto; });
       if (finals[d.state]) {  // answered meanwhile: the buttons of the open states go away
         document.querySelectorAll(".actions form").forEach(function (f) { f.hidden = true; });
       }
