@@ -75,6 +75,7 @@ class DeploymentPanel(QWidget):
         self.current_id: int | None = None
         self.register_problem: str | None = None
         self.deps: dict[int, Any] = {}
+        self._refresh_seq = 0  #: the newest refresh asked for (older answers are dropped)
         self.indicator_reports: list[Any] = []
         lay = QVBoxLayout(self)
 
@@ -170,13 +171,20 @@ class DeploymentPanel(QWidget):
         db = self.db_path
         this_year = int(time.strftime("%Y", time.gmtime()))
         years = list(range(this_year - CHART_YEARS + 1, this_year + 1))
+        self._refresh_seq += 1
+        seq = self._refresh_seq
+
+        def done(result: tuple[list[Any], list[dict[str, Any]], list[Any]]) -> None:
+            if seq == self._refresh_seq:  # an older answer arriving late would undo a newer one
+                self._refreshed(result)
+
         self.runner.run(
             lambda: (
                 backend.list_deployments(db),
                 backend.unlinked_flights(db),
                 backend.indicator(db, years),
             ),
-            self._refreshed,
+            done,
             self._failed,
         )
 

@@ -25,7 +25,13 @@ from tests.gui.conftest import _sim_fleet
 
 HOME = (49.8000, 13.3980, 330.0)  # lat, lon, alt AMSL (the simulator's order)
 DATUM = (13.3985, 49.8003)  # lon, lat
+#: README screenshots are refreshed only on request (DKP_DOCS_SCREENSHOTS=1); a plain test run
+#: writes them to its temporary folder and leaves the clone as it was
 DOCS_IMG = Path(__file__).resolve().parents[2] / "docs" / "img"
+
+
+def _shots(tmp_path: Path) -> Path:
+    return DOCS_IMG if os.environ.get("DKP_DOCS_SCREENSHOTS") == "1" else tmp_path
 
 
 @pytest.fixture(scope="module")
@@ -155,8 +161,8 @@ def test_fly_with_instruments_restart_reconnect_and_go_to_a_sighting(  # type: i
     window.set_focus(1)
     window.tabs.setCurrentIndex(1)
     qtbot.wait(300)
-    DOCS_IMG.mkdir(parents=True, exist_ok=True)
-    shot = DOCS_IMG / "gui-flying.png"
+    _shots(tmp_path).mkdir(parents=True, exist_ok=True)
+    shot = _shots(tmp_path) / "gui-flying.png"
     image = window.grab().toImage()
     # the strip's speed cell is drawn where the widget says, in the level colour (dark text)
     cell = window.strip.rows[1].values["speed"]
