@@ -82,26 +82,26 @@ def _load(lang: str) -> _gettext.NullTranslations:
 def set_language(lang: str) -> None:
     """Switch the language of every message produced from now on (``en`` or ``cs``)."""
     global _current, _current_lang
-    lang = (lang or "en").split("_")[0].lower()
-    if lang not in LANGUAGES:
-        lang = "en"
+    catalogue = translations(lang)
     with _lock:
-        if lang not in _catalogs:
-            _catalogs[lang] = _load(lang)
-        _current = _catalogs[lang]
-        _current_lang = lang
+        _current = catalogue
+        _current_lang = _normalise(lang)
 
 
 def translations(lang: str) -> _gettext.NullTranslations:
     """The catalogue of ``lang`` without switching the process-wide language (a web request
     in Czech next to one in English)."""
-    lang = (lang or "en").split("_")[0].lower()
-    if lang not in LANGUAGES:
-        lang = "en"
+    lang = _normalise(lang)
     with _lock:
         if lang not in _catalogs:
             _catalogs[lang] = _load(lang)
         return _catalogs[lang]
+
+
+def _normalise(lang: str) -> str:
+    """``cs_CZ.UTF-8`` -> ``cs``; an unknown language -> ``en``."""
+    lang = (lang or "en").split("_")[0].lower()
+    return lang if lang in LANGUAGES else "en"
 
 
 def get_language() -> str:

@@ -104,8 +104,8 @@ class OnBoardMixin:
         self.read_on_board(sysid)
 
     def with_on_board(self, v: VehicleView) -> VehicleView:
-        """``v`` with the mission count read from the vehicle (the link keeps a stale count
-        after a restart), when it has been read."""
+        """``v`` with the mission count of the items read back from the vehicle, when they have
+        been read (the link's count comes from MISSION_CURRENT, which may lag a restart)."""
         items = self.on_board.get(v.sysid)
         if items is None:
             return v

@@ -254,12 +254,17 @@ def _offset(s: VehicleState) -> int:
     return 1 if s.autopilot == "ardupilot" else 0
 
 
+MISSION_STATE_NO_MISSION = 1  # MAVLink MISSION_STATE
+
+
 def _mission_current(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     off = _offset(s)
     # MISSION_CURRENT.total: 0 = not supported (keep what the last transfer said), UINT16_MAX =
-    # no mission on the vehicle (a rebooted or cleared vehicle: 0 items, not the old count)
+    # no mission on the vehicle; mission_state NO_MISSION (1) says the same where total is 0
+    # (ArduPilot counts without home): a rebooted or cleared vehicle has 0 items, not the old count
     total = int(getattr(m, "total", 0) or 0)
-    if total == 65535:
+    state = int(getattr(m, "mission_state", 0) or 0)
+    if total == 65535 or state == MISSION_STATE_NO_MISSION:
         count = 0
     else:
         count = max(0, total - off) if total else s.mission_count
@@ -267,7 +272,7 @@ def _mission_current(s: VehicleState, m: Any, now_s: float) -> VehicleState:
         s,
         mission_seq=max(-1, m.seq - off),
         mission_count=count,
-        mission_state=int(getattr(m, "mission_state", 0) or 0),
+        mission_state=state,
     )
 
 

@@ -105,6 +105,13 @@ def test_mission_current_total_no_mission_and_unsupported() -> None:
     m.pack(MAV)
     st = apply_message(st, m, 2.0)
     assert st.mission_count == 0 and st.mission_seq == 0
+    m = MAV.mission_current_encode(3, 119, 2, 0)
+    m.pack(MAV)
+    st = apply_message(st, m, 3.0)
+    assert st.mission_count == 119
+    m = MAV.mission_current_encode(0, 0, 1, 0)  # mission_state NO_MISSION, total unsupported
+    m.pack(MAV)
+    assert apply_message(st, m, 4.0).mission_count == 0
 
 
 def test_sequence_gaps_give_packet_loss() -> None:
