@@ -45,10 +45,12 @@ format: setup
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-# two workers (pytest-xdist): most tests wait on simulated flights and subprocesses, not the CPU
+# two workers (pytest-xdist): most tests wait on simulated flights and subprocesses, not the CPU.
+# --dist loadgroup: a module marked xdist_group (an expensive module-scoped fixture: the training
+# class, the demo, the photo pipeline) runs on one worker, so its fixture is built once, not twice
 TEST_WORKERS ?= 2
 test: setup web-assets lint
-	QT_QPA_PLATFORM=offscreen PROJ_NETWORK=OFF $(PY) -m pytest -n $(TEST_WORKERS) --durations=25
+	QT_QPA_PLATFORM=offscreen PROJ_NETWORK=OFF $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --durations=25
 
 # the property tests with fresh random examples, at least 2,000 each (see tests/conftest.py)
 fuzz: setup

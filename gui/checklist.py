@@ -111,6 +111,11 @@ class ChecklistWidget(QGroupBox):
     def open_items(self) -> list[str]:
         return [i.text for i in self.items if not i.ok]
 
+    def open_crew(self, sysid: int) -> list[str]:
+        """The crew's items not ticked for vehicle ``sysid`` (translated), in checklist order."""
+        ticked = self.ticks.get(sysid, set())
+        return [_(text) for key, text in CREW_ITEMS.items() if key not in ticked]
+
     def forget(self, sysid: int) -> None:
         """The vehicle restarted or the link closed: its crew ticks start again."""
         self.ticks.pop(sysid, None)

@@ -10,6 +10,7 @@ with the last PreArm message and nothing is sent.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from PyQt5.QtCore import pyqtSlot
@@ -40,6 +41,8 @@ class ArmingMixin:
     _open_preflight: PreflightDialog | None
     preflight_dialog: type[PreflightDialog]
     progress: dict[int, SortieProgress]
+    #: sysid → the crew's checklist items not ticked (the main window wires the cockpit's)
+    crew_open: Callable[[int], list[str]] | None
 
     def _send(self, name: str, sysid: int, kwargs: dict[str, Any]) -> int:
         raise NotImplementedError
@@ -72,8 +75,11 @@ class ArmingMixin:
     # ------------------------------------------------------------------ arming
     def start_all(self, sysids: list[int]) -> bool:
         """Ask with a pre-flight summary; then arm each vehicle and start only those that armed."""
+        crew = {s: self.crew_open(s) for s in sysids} if self.crew_open is not None else {}
         dlg = self.preflight_dialog(
-            [self.preflight_row(s) for s in sysids], self if isinstance(self, QWidget) else None
+            [self.preflight_row(s) for s in sysids],
+            self if isinstance(self, QWidget) else None,
+            crew_open=crew,
         )
         self._open_preflight = dlg
         try:
@@ -84,6 +90,15 @@ class ArmingMixin:
             self._log_line(_("Arm and start all: cancelled, nothing sent"))
             return False
         self._log_line(_("Arm and start all: confirmed by the pilot"))
+        if getattr(dlg, "crew_override", False):
+            for sysid, items in sorted(crew.items()):
+                if items:
+                    self._log_line(
+                        _("[{sysid}] started with the crew checklist open: {items}").format(
+                            sysid=sysid, items="; ".join(items)
+                        ),
+                        RED,
+                    )
         for sysid in sysids:
             why = self.start_refusal(sysid)
             if why is not None:  # not even armed
@@ -97,8 +112,19 @@ class ArmingMixin:
         return preflight_row(v, self.progress.get(sysid), self._link_ok(v), self._link_text(v))
 
     def arm_vehicle(self, sysid: int, then_start: bool = False) -> int:
-        """Wait (in a worker) until ``sysid`` is ready to arm, then arm it (and maybe start)."""
+        """Wait (in a worker) until ``sysid`` is ready to arm, then arm it (and maybe start).
+
+        Arming one vehicle with crew checklist items open is not blocked (QGroundControl's
+        default; a pilot may have to arm at once), but the open items go into the log in red."""
         wait_s = self.ready_wait_s
+        items = self.crew_open(sysid) if self.crew_open is not None and not then_start else []
+        if items:
+            self._log_line(
+                _("[{sysid}] arming with the crew checklist open: {items}").format(
+                    sysid=sysid, items="; ".join(items)
+                ),
+                RED,
+            )
         self._log_line(
             _("[{sysid}] waiting up to {t:g} s for the vehicle to be ready to arm…").format(
                 sysid=sysid, t=wait_s

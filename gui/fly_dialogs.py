@@ -10,6 +10,7 @@ from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import (
     QAbstractButton,
+    QCheckBox,
     QDialog,
     QDialogButtonBox,
     QHeaderView,
@@ -31,9 +32,16 @@ RED = "#c62828"
 class PreflightDialog(QDialog):
     """ "Arm and start all": what each vehicle is about to do, confirmed explicitly."""
 
-    def __init__(self, rows: list[PreflightRow], parent: QWidget | None = None):
+    def __init__(
+        self,
+        rows: list[PreflightRow],
+        parent: QWidget | None = None,
+        crew_open: dict[int, list[str]] | None = None,
+    ):
         super().__init__(parent)
         self.setObjectName("preflightDialog")
+        #: per vehicle, the crew's checklist items not ticked (the cockpit's checklist tab)
+        self.crew_open = {k: v for k, v in (crew_open or {}).items() if v}
         self.setWindowTitle(_("Arm and start all — pre-flight check"))
         self.rows = rows
         lay = QVBoxLayout(self)
@@ -87,11 +95,22 @@ class PreflightDialog(QDialog):
         if warn_n:
             self.warning.setStyleSheet(f"color: {RED}; font-weight: bold")
         lay.addWidget(self.warning)
+        #: with crew items open, the start needs an explicit tick (the log records it)
+        self.crew_label = QLabel(self._crew_text())
+        self.crew_label.setWordWrap(True)
+        self.crew_box = QCheckBox(_("Start anyway: the crew checklist is not complete (logged)"))
+        if self.crew_open:
+            self.crew_label.setStyleSheet(f"color: {RED}; font-weight: bold")
+            lay.addWidget(self.crew_label)
+            lay.addWidget(self.crew_box)
         self.buttons = QDialogButtonBox(QDialogButtonBox.Ok | QDialogButtonBox.Cancel)
         self.start_button = must(self.buttons.button(QDialogButtonBox.Ok))
         self.start_button.setText(_("Arm and start"))
         self.start_button.setAutoDefault(False)
         self.start_button.setDefault(False)
+        if self.crew_open:
+            self.start_button.setEnabled(False)
+            self.crew_box.toggled.connect(self.start_button.setEnabled)
         self.cancel_button = must(self.buttons.button(QDialogButtonBox.Cancel))
         self.cancel_button.setText(_("Cancel"))
         self.cancel_button.setDefault(True)  # Enter never launches a fleet by accident
@@ -100,6 +119,18 @@ class PreflightDialog(QDialog):
         lay.addWidget(self.buttons)
         width = sum(self.table.columnWidth(c) for c in range(len(COLUMNS))) + 60
         self.resize(max(560, min(width, 1100)), self.sizeHint().height())
+
+    def _crew_text(self) -> str:
+        lines = [
+            _("[{sysid}] crew checklist open: {items}").format(sysid=k, items="; ".join(v))
+            for k, v in sorted(self.crew_open.items())
+        ]
+        return "\n".join(lines)
+
+    @property
+    def crew_override(self) -> bool:
+        """Started although crew items were open (ticked by the pilot)."""
+        return bool(self.crew_open) and self.crew_box.isChecked()
 
     def _fill(self, rows: list[PreflightRow]) -> None:
         for r, row in enumerate(rows):

@@ -138,6 +138,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self.preflight_dialog: type[PreflightDialog] = PreflightDialog
         self.quit_dialog: type[QuitDialog] = QuitDialog
         self.override_dialog: type[OverrideDialog] = OverrideDialog
+        self.crew_open: Callable[[int], list[str]] | None = None
         self._build()
 
     @property

@@ -118,6 +118,7 @@ class MainWindow(QMainWindow):
         self.plan_panel.zonesLoaded.connect(self._zones_loaded)
         self.plan_panel.planReady.connect(self._plan_ready)
         self.plan_panel.overrideRecorded.connect(self.fly_panel.log_override)
+        self.fly_panel.crew_open = self.cockpit.checklist.open_crew
         self.plan_panel.centreRequested.connect(self.map.focus_on)
         self.plan_panel.draftChanged.connect(self.map.show_draft)
         self.map.clicked.connect(self.plan_panel.map_clicked)

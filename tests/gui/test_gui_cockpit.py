@@ -23,6 +23,9 @@ from gui.mainwindow import MainWindow
 from gui.models import VehicleView
 from tests.gui.conftest import _sim_fleet
 
+# one worker builds this module's expensive fixture once (make test runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("gui_cockpit")
+
 HOME = (49.8000, 13.3980, 330.0)  # lat, lon, alt AMSL (the simulator's order)
 DATUM = (13.3985, 49.8003)  # lon, lat
 #: README screenshots are refreshed only on request (DKP_DOCS_SCREENSHOTS=1); a plain test run
@@ -142,8 +145,12 @@ def test_fly_with_instruments_restart_reconnect_and_go_to_a_sighting(  # type: i
     for box in check.boxes.values():
         box.setChecked(True)
     assert len(check.open_items()) == open_before - 5
+    # they were vehicle 2's (in focus); arming vehicle 1 is not blocked, but its open items are
+    # logged in red
+    assert check.sysid == 2 and check.open_crew(2) == [] and len(check.open_crew(1)) == 5
     ok, message = _cmd(qtbot, fly, "arm", 1)
     assert ok, message
+    assert any("[1] arming with the crew checklist open: Take-off" in t for t in fly.log.lines())
     ok, message = _cmd(qtbot, fly, "start", 1)
     assert ok, message
     qtbot.waitUntil(lambda: (fly.vehicles[1].groundspeed_m_s or 0) > 2.0, timeout=30_000)

@@ -19,6 +19,7 @@ from shapely.geometry import LineString, Point
 from dronekit_plzen.errors import LinkError
 from dronekit_plzen.geo import geodesic_distance_m, lonlat_to_utm
 from dronekit_plzen.i18n import set_language
+from gui.checklist import CREW_ITEMS
 from gui.mainwindow import MainWindow
 from simulators import SimFleet
 
@@ -266,10 +267,14 @@ def test_fleet_of_two_flies_a_split_plan(qtbot, window: MainWindow, answer_modal
         for sysid, sorties in zip((1, 2), view.sorties):
             msg = next(r[3] for r in results if r[1] == sysid)
             assert f"{len(sorties[0].items)} items uploaded and verified" in msg
-        answer_modal(lambda d: d.start_button.click())  # the pre-flight summary, confirmed
+        for sysid in (1, 2):  # the crew ticked each vehicle's checklist (the cockpit's tab)
+            window.cockpit.checklist.ticks[sysid] = set(CREW_ITEMS)
+        dialogs = answer_modal(lambda d: d.start_button.click())  # the summary, confirmed
         fly.buttons["start_all"].click()
         qtbot.waitUntil(lambda: len(results) == 6, timeout=60_000)
         assert all(r[2] for r in results), results
+        assert not dialogs[0].crew_open and not dialogs[0].crew_override
+        assert not any("crew checklist open" in t for t in fly.log.lines())
 
         def both_away() -> bool:
             for sysid in (1, 2):

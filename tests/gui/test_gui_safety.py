@@ -281,6 +281,11 @@ def test_arm_and_start_all_asks_and_a_refused_arming_stops_the_start(  # type: i
         fly.ready_wait_s = 3
 
         def confirm(d: Any) -> None:
+            # the crew's checklist is not ticked: the start needs the pilot's explicit tick
+            assert not d.start_button.isEnabled()
+            assert "[1] crew checklist open: Take-off and landing area" in d.crew_label.text()
+            d.crew_box.setChecked(True)
+            assert d.start_button.isEnabled() and d.crew_override
             assert d.grab().save(str(shots / f"preflight_dialog_{autopilot}.png"))
             d.start_button.click()
 
@@ -290,6 +295,7 @@ def test_arm_and_start_all_asks_and_a_refused_arming_stops_the_start(  # type: i
         ) as start:
             fly.buttons["start_all"].click()
         assert {"gps", "ready"} <= dialogs[0].rows[0].problems
+        assert any("[1] started with the crew checklist open" in t for t in fly.log.lines())
         assert dialogs[0].rows[0].ready.startswith("no")
         arm = next(r for r in results[before:] if r[0] == "arm")
         assert not arm[2] and "not ready to arm after 3 s" in arm[3] and prearm in arm[3], arm

@@ -15,6 +15,7 @@ import contextlib
 import csv
 import math
 import random
+import shutil
 import socket
 import threading
 import time
@@ -39,6 +40,9 @@ from dronekit_plzen.training.report import score_table, write_reports
 from dronekit_plzen.training.rules import RuleResult, local_xy
 from dronekit_plzen.training.session import Session, new_session, run_session
 from telemetry.tlog import iter_tlog
+
+# one worker builds this module's expensive fixture once (make test runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("training_class")
 
 # 12x real time: the shortest reaction window of an exercise (8 s of simulated time) is then
 # 0.67 s of the scripted student's real time, enough on two busy cores (at 25x it was 0.32 s
@@ -457,7 +461,50 @@ class Outcome:
     error: BaseException | None = None
 
 
+def _ports_free(off: int) -> bool:
+    """Whether every port a session on ``off`` binds (either flavour, up to 3 vehicles) is free."""
+    ports = [5760 + off + 10 * i for i in range(3)] + [
+        p + off + i for p in (14540, 14580, 18570) for i in range(3)
+    ]
+    for port in ports:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            with socket.socket(socket.AF_INET, kind) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    return False
+    return True
+
+
+def _offsets(n: int) -> list[int]:
+    """``n`` port offsets, 100 apart, whose ports are free now. Every port stays below 32768, out
+    of Linux's ephemeral range (32768-60999) where the clients' sockets of the other worker's
+    tests get their ports: a random offset there collided with one on a loaded machine."""
+    start = random.SystemRandom().randrange(0, 130)
+    found: list[int] = []
+    for k in range(130):
+        off = 1000 + ((start + k) % 130) * 100  # 18570 + 13900 + 2 < 32768
+        if _ports_free(off):
+            found.append(off)
+            if len(found) == n:
+                return found
+    raise RuntimeError(f"only {len(found)} of {n} free port ranges")
+
+
 def _fly_session(case: Case, variant: str, out: Path, off: int) -> Outcome:
+    """One flight; a port taken between the check and the bind (another worker's simulator) is
+    retried on the free half-step beside the session's own range, never a failed flight."""
+    outcome = _fly_once(case, variant, out, off)
+    for shift in (50, 30, 70):
+        err = outcome.error
+        if err is None or not any(t in str(err) for t in ("cannot bind port", "Address already")):
+            break
+        shutil.rmtree(outcome.ctx.s.folder, ignore_errors=True)  # not a session of the class
+        outcome = _fly_once(case, variant, out, off + shift)
+    return outcome
+
+
+def _fly_once(case: Case, variant: str, out: Path, off: int) -> Outcome:
     ex = load_exercise(case.exercise)
     s = new_session(
         ex,
@@ -520,7 +567,6 @@ def extra_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def flown(class_dir: Path, extra_dir: Path) -> dict[tuple[str, str], Outcome]:
     """The class (every case twice) and, in their own folders, the two extra flights."""
-    base = 20000 + random.SystemRandom().randrange(0, 240) * 100
     jobs = [(c, v, class_dir) for c in CASES for v in ("right", "mistake")]
     ap = ardupilot_link_loss(extra_dir)
     jobs += [
@@ -535,9 +581,10 @@ def flown(class_dir: Path, extra_dir: Path) -> dict[tuple[str, str], Outcome]:
             extra_dir / "ardupilot",
         ),
     ]
+    offsets = _offsets(len(jobs))
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         futs = {
-            (Path(c.exercise).stem, v): pool.submit(_fly_session, c, v, out, base + 100 * i)
+            (Path(c.exercise).stem, v): pool.submit(_fly_session, c, v, out, offsets[i])
             for i, (c, v, out) in enumerate(jobs)
         }
         return {k: f.result() for k, f in futs.items()}

@@ -24,6 +24,9 @@ from portal_kit import USERS, csrf_of, make_tiles, seed_users
 
 from dronekit_plzen.i18n import set_language
 
+# one worker builds this module's expensive fixture once (make test runs --dist loadgroup)
+pytestmark = pytest.mark.xdist_group("web_browser")
+
 SHOTS = Path("/tmp/web-shots")
 HOME = (49.7230, 13.3500, 330.0)  # Plzeň-Bory, inside the area the requester draws
 CHROMIUM_FLAGS = (
