@@ -235,7 +235,18 @@ def _isprs_errors(truth_ground: np.ndarray, ground: np.ndarray) -> dict[str, flo
     t1 = float((g & ~ground).sum() / max(g.sum(), 1))
     t2 = float((~g & ground).sum() / max((~g).sum(), 1))
     tot = float((g != ground).mean())
-    return {"type1_pct": 100 * t1, "type2_pct": 100 * t2, "total_pct": 100 * tot}
+    # Cohen's kappa: Pingel et al. (2013) publish SMRF's single-parameter-set figure as a mean
+    # kappa (85.4 %; 90.02 % and 2.97 % total error only with parameters optimised per sample)
+    n = max(len(g), 1)
+    p_obs = 1.0 - tot
+    p_exp = (g.sum() * ground.sum() + (~g).sum() * (~ground).sum()) / (n * n)
+    kappa = float((p_obs - p_exp) / (1.0 - p_exp)) if p_exp < 1.0 else 1.0
+    return {
+        "type1_pct": 100 * t1,
+        "type2_pct": 100 * t2,
+        "total_pct": 100 * tot,
+        "kappa_pct": 100 * kappa,
+    }
 
 
 def bench_isprs(folder: Path) -> dict[str, Any]:
@@ -269,7 +280,7 @@ def bench_isprs(folder: Path) -> dict[str, Any]:
         if vals:
             out[f"{who}_mean"] = {
                 k: statistics.mean(v[k] for v in vals)
-                for k in ("type1_pct", "type2_pct", "total_pct")
+                for k in ("type1_pct", "type2_pct", "total_pct", "kappa_pct")
             }
     return out
 
@@ -337,7 +348,7 @@ def _print_summary(res: dict[str, Any]) -> None:
             if m:
                 print(
                     f"mean {who}: Type I {m['type1_pct']:.2f} %, Type II {m['type2_pct']:.2f} %, "
-                    f"total {m['total_pct']:.2f} %"
+                    f"total {m['total_pct']:.2f} %, kappa {m['kappa_pct']:.1f} %"
                 )
 
 

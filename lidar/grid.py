@@ -22,7 +22,7 @@ from dronekit_plzen.i18n import _
 FloatArray = NDArray[np.float64]
 
 #: points per block of the per-point steps (bounded temporaries on large clouds)
-_BLOCK = 1 << 20
+_BLOCK = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -197,10 +197,36 @@ def check_grid_size(
     return cells
 
 
-def cell_stat(grid: GridSpec, x: FloatArray, y: FloatArray, v: FloatArray, how: str) -> FloatArray:
+def masked_bounds(
+    x: FloatArray, y: FloatArray, mask: NDArray[np.bool_] | None = None
+) -> tuple[float, float, float, float]:
+    """(minx, miny, maxx, maxy) of the points (of those in ``mask``), without a masked copy."""
+    if mask is None:
+        return (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+    lo_x = lo_y = math.inf
+    hi_x = hi_y = -math.inf
+    for lo in range(0, x.shape[0], _BLOCK):
+        m = mask[lo : lo + _BLOCK]
+        if not m.any():
+            continue
+        bx, by = x[lo : lo + _BLOCK][m], y[lo : lo + _BLOCK][m]
+        lo_x, hi_x = min(lo_x, float(bx.min())), max(hi_x, float(bx.max()))
+        lo_y, hi_y = min(lo_y, float(by.min())), max(hi_y, float(by.max()))
+    return (lo_x, lo_y, hi_x, hi_y)
+
+
+def cell_stat(
+    grid: GridSpec,
+    x: FloatArray,
+    y: FloatArray,
+    v: FloatArray,
+    how: str,
+    mask: NDArray[np.bool_] | None = None,
+) -> FloatArray:
     """Per-cell ``min``, ``max``, ``mean`` or ``count`` of ``v``; NaN (0 for count) where empty.
 
-    Points are binned a block at a time, so the index temporaries stay bounded.
+    Only the points in ``mask`` (default: all) count. Points are binned a block at a time, so
+    the index temporaries stay bounded and a mask costs no copy of the cloud.
     """
     if how not in ("min", "max", "mean", "count"):
         raise ValueError(f"unknown statistic {how!r}")
@@ -209,11 +235,14 @@ def cell_stat(grid: GridSpec, x: FloatArray, y: FloatArray, v: FloatArray, how: 
     # the running min, max or sum (unused for a count)
     acc = np.full(n, {"min": np.inf, "max": -np.inf}.get(how, 0.0))
     for lo in range(0, x.shape[0], _BLOCK):
-        r, c = grid.index(x[lo : lo + _BLOCK], y[lo : lo + _BLOCK])
+        bx, by, vb = x[lo : lo + _BLOCK], y[lo : lo + _BLOCK], v[lo : lo + _BLOCK]
+        if mask is not None:
+            m = mask[lo : lo + _BLOCK]
+            bx, by, vb = bx[m], by[m], vb[m]
+        r, c = grid.index(bx, by)
         flat = r * grid.cols + c
         del r, c
         cnt += np.bincount(flat, minlength=n)
-        vb = v[lo : lo + _BLOCK]
         if how == "min":
             np.minimum.at(acc, flat, vb)
         elif how == "max":

@@ -21,6 +21,7 @@ from lidar.grid import (
     check_grid_size,
     fill_nearest,
     inpaint_linear,
+    masked_bounds,
     slope_rise_run,
 )
 
@@ -28,7 +29,7 @@ FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 
 #: points per block of the per-point steps (bounded temporaries on large clouds)
-_BLOCK = 1 << 20
+_BLOCK = 1 << 18
 
 
 # --------------------------------------------------------------------------- morphology
@@ -118,12 +119,15 @@ class GroundSurface:
     objects: BoolArray
 
 
-def smrf_surface(x: FloatArray, y: FloatArray, z: FloatArray, p: SMRFParams) -> GroundSurface:
-    """Steps 1–3 of SMRF: minimum surface, low-outlier and object detection, provisional DEM."""
-    bounds = (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
+def smrf_surface(
+    x: FloatArray, y: FloatArray, z: FloatArray, p: SMRFParams, mask: BoolArray | None = None
+) -> GroundSurface:
+    """Steps 1–3 of SMRF: minimum surface, low-outlier and object detection, provisional DEM,
+    from the points in ``mask`` (default: all)."""
+    bounds = masked_bounds(x, y, mask)
     check_grid_size(bounds, p.cell)  # before the grids are allocated
     grid = GridSpec.covering(*bounds, p.cell)
-    zmin = cell_stat(grid, x, y, z, "min")
+    zmin = cell_stat(grid, x, y, z, "min", mask)
     zi = inpaint_linear(zmin)
     # low outliers: a single-radius progressive filter on the negated surface (slope 5)
     low = progressive_filter(-zi, p.cell, 5.0, 1)
@@ -163,21 +167,20 @@ def smrf(
     """
     p = params or SMRFParams()
     n = x.shape[0]
-    cand = np.ones(n, dtype=bool) if candidates is None else candidates
     ground = np.zeros(n, dtype=bool)
-    if cand.sum() < 3:
+    if (n if candidates is None else np.count_nonzero(candidates)) < 3:
         return ground
-    idx = np.flatnonzero(cand)
-    xs, ys, zs = x[idx], y[idx], z[idx]
-    gs = smrf_surface(xs, ys, zs, p)
+    # no masked copy of the cloud: the grids read the candidates a block at a time
+    gs = smrf_surface(x, y, z, p, candidates)
     slope = slope_rise_run(gs.surface, p.cell)
     # block by block: the interpolation's temporaries stay bounded whatever the cloud's size
-    for lo in range(0, idx.size, _BLOCK):
-        bx, by, bz = xs[lo : lo + _BLOCK], ys[lo : lo + _BLOCK], zs[lo : lo + _BLOCK]
+    for lo in range(0, n, _BLOCK):
+        b = slice(lo, lo + _BLOCK)
+        bx, by = x[b], y[b]
         ez = bilinear(gs.grid, gs.surface, bx, by)
         r, c = gs.grid.index(bx, by)
-        thr = p.threshold + p.scalar * slope[r, c]
-        ground[idx[lo : lo + _BLOCK]] = np.abs(bz - ez) <= thr
+        ok = np.abs(z[b] - ez) <= p.threshold + p.scalar * slope[r, c]
+        ground[b] = ok if candidates is None else ok & candidates[b]
     return ground
 
 

@@ -363,8 +363,10 @@ def read_cloud(
     for chunk in iter_chunks(path, crs=crs, chunk_size=chunk_size, check_crs=check_crs):
         m = len(chunk)
         if out is None:
-            if m >= total:  # one chunk: no copy
-                out = chunk
+            if m >= total:  # one chunk: no second copy of the coordinates
+                # the dimensions are views of the decoded record: own them, so the record
+                # (about 30 bytes per point) is freed
+                out = replace(chunk, dims={k: np.array(v) for k, v in chunk.dims.items()})
                 filled = m
                 continue
             # the arrays of the whole cloud once, filled chunk by chunk (no list + concatenate,

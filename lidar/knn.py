@@ -6,23 +6,29 @@ cubic voxels of edge ``h`` (chosen so a voxel column holds about ``k`` ground po
 them by voxel and searching the voxels around each point ring by ring is exact and several
 times faster: a point whose ``k``-th neighbour lies within ``r * h`` needs only the
 ``(2r + 1)^3`` voxels around it. The few points still unresolved after ``MAX_RING`` rings
-(isolated noise far from everything) are answered by a k-d tree.
+(isolated noise far from everything) search whole columns, at every height, ring by ring
+until their ``k``-th distance is certified: exact, and no k-d tree of the whole cloud (which
+would cost more memory than the cloud itself).
 """
 
 from __future__ import annotations
 
 import math
 import threading
+from typing import Any
 
 import numba
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 FloatArray = NDArray[np.float64]
+IntArray = NDArray[Any]  # int32 or int64, whichever the sizes need
 
-#: rings of voxels searched before a point is handed to the k-d tree
+#: rings of voxels searched before a point is handed to the whole-column search
 MAX_RING = 3
+
+#: points per block of the full-size temporaries (bounded work memory on large clouds)
+_BLOCK = 1 << 18
 
 #: numba's default (workqueue) threading layer must not run two parallel kernels at once:
 #: callers on several threads (a Dask worker's thread pool) take turns
@@ -144,12 +150,13 @@ def mean_knn_distance_xyz(x: FloatArray, y: FloatArray, z: FloatArray, k: int) -
     """:func:`mean_knn_distance` on coordinate columns (no (n, 3) copy of the cloud).
 
     Distances are exact up to float32 rounding of the offsets from the cloud's corner (a
-    millimetre over 10 km). Work memory: about 50 bytes per point.
+    millimetre over 10 km). Work memory: about 36 bytes per point (a sort key, the sorted
+    float32 offsets, 32-bit voxel indices and the result), every full-size temporary built
+    a block at a time.
     """
     n = x.shape[0]
-    out = np.full(n, np.nan)
     if n <= k:
-        return out
+        return np.full(n, np.nan)
     ox, oy, oz = float(x.min()), float(y.min()), float(z.min())
     span = (float(x.max()) - ox, float(y.max()) - oy, float(z.max()) - oz)
     h = _voxel_edge(x, y, k)
@@ -157,34 +164,119 @@ def mean_knn_distance_xyz(x: FloatArray, y: FloatArray, z: FloatArray, k: int) -
         h = max(h, math.sqrt((span[0] + h) * (span[1] + h) / n))
     nx, ny = int(span[0] / h) + 1, int(span[1] / h) + 1
     nz = min(int(span[2] / h) + 1, 2**31 - 1)
-    col = np.minimum(((x - ox) / h).astype(np.int64), nx - 1) * ny
-    col += np.minimum(((y - oy) / h).astype(np.int64), ny - 1)
-    vz = np.minimum((z - oz) / h, nz - 1).astype(np.int32)
-    if float(nx) * ny * nz < 2.0**62:
-        order = np.argsort(col * nz + vz)
-    else:  # absurd heights: sort by the two keys
-        order = np.lexsort((vz, col))
-    col = col[order]
-    vz = vz[order]
+    col, vz, order = _sorted_voxels(x, y, z, (ox, oy, oz), h, (nx, ny, nz))
     pts = np.empty((n, 3), dtype=np.float32)
-    for j, (v, o) in enumerate(((x, ox), (y, oy), (z, oz))):
-        pts[:, j] = v[order] - o
+    for lo in range(0, n, _BLOCK):
+        o = order[lo : lo + _BLOCK]
+        for j, (v, origin) in enumerate(((x, ox), (y, oy), (z, oz))):
+            pts[lo : lo + _BLOCK, j] = v[o] - origin
     colstart = np.searchsorted(col, np.arange(nx * ny + 1, dtype=np.int64))
     res = np.empty(n)
     with _PARALLEL:
         _knn_all(pts, col, vz, colstart, nx, ny, float(h), int(k), res)
-    del col, vz, colstart
-    unresolved = np.flatnonzero(np.isnan(res))
-    where = order[unresolved]
+        unresolved = np.flatnonzero(np.isnan(res))
+        if unresolved.size:  # isolated points: whole columns, ring by ring, at any height
+            _knn_far_all(pts, col, colstart, nx, ny, float(h), int(k), unresolved, res)
+    del col, vz, colstart, pts
+    out = np.empty(n)
     out[order] = res
-    del res, order
-    if unresolved.size:  # isolated points: the k-d tree, built only when needed
-        out[where] = _tree_knn(pts, unresolved, k)
     return out
 
 
-def _tree_knn(pts: NDArray[np.floating], which: NDArray[np.intp], k: int) -> FloatArray:
-    """Mean distance to the ``k`` nearest other points for the points ``which``, by k-d tree."""
-    tree = cKDTree(pts, balanced_tree=False, compact_nodes=False)
-    d, _i = tree.query(pts[which], k=k + 1, workers=-1)
-    return np.asarray(d[:, 1:].mean(axis=1))
+def _sorted_voxels(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    origin: tuple[float, float, float],
+    h: float,
+    shape: tuple[int, int, int],
+) -> tuple[IntArray, NDArray[np.int32], IntArray]:
+    """(column, voxel row, order): the points' voxels sorted by column then height, and the
+    order that sorts the points so; 32-bit whenever the sizes allow."""
+    n = x.shape[0]
+    (ox, oy, oz), (nx, ny, nz) = origin, shape
+    idx_t = np.int32 if n < 2**31 else np.int64
+    col_t = np.int32 if nx * ny < 2**31 else np.int64
+    col = np.empty(n, dtype=col_t)
+    vz = np.empty(n, dtype=np.int32)
+    if float(nx) * ny * nz >= 2.0**62:  # absurd heights: sort by the two keys
+        for lo in range(0, n, _BLOCK):
+            b = slice(lo, lo + _BLOCK)
+            c = np.minimum(((x[b] - ox) / h).astype(np.int64), nx - 1) * ny
+            c += np.minimum(((y[b] - oy) / h).astype(np.int64), ny - 1)
+            col[b] = c
+            vz[b] = np.minimum((z[b] - oz) / h, nz - 1).astype(np.int32)
+        order = np.lexsort((vz, col)).astype(idx_t)
+        return col[order], vz[order], order
+    key = np.empty(n, dtype=np.int64)
+    for lo in range(0, n, _BLOCK):
+        b = slice(lo, lo + _BLOCK)
+        c = np.minimum(((x[b] - ox) / h).astype(np.int64), nx - 1) * ny
+        c += np.minimum(((y[b] - oy) / h).astype(np.int64), ny - 1)
+        key[b] = c * nz + np.minimum((z[b] - oz) / h, nz - 1).astype(np.int32)
+    order64 = np.argsort(key)
+    order = order64.astype(idx_t)
+    del order64
+    for lo in range(0, n, _BLOCK):
+        b = slice(lo, lo + _BLOCK)
+        kb = key[order[b]]
+        col[b] = kb // nz
+        vz[b] = kb - (kb // nz) * nz
+    return col, vz, order
+
+
+@numba.njit(cache=True, nogil=True)
+def _knn_far(
+    pts: NDArray[np.float32],
+    col: NDArray[np.int64],
+    colstart: NDArray[np.int64],
+    nx: int,
+    ny: int,
+    h: float,
+    k: int,
+    i: int,
+    best: NDArray[np.float64],
+) -> float:
+    """Mean distance from sorted point ``i`` to its ``k`` nearest other points, searching whole
+    columns (every height) ring by ring until the ``k``-th distance is certified."""
+    px, py, pz = float(pts[i, 0]), float(pts[i, 1]), float(pts[i, 2])
+    ix, iy = col[i] // ny, col[i] % ny
+    best[:] = np.inf
+    r = 0
+    while True:
+        for a in range(max(ix - r, 0), min(ix + r, nx - 1) + 1):
+            edge_a = abs(a - ix) == r
+            for b in range(max(iy - r, 0), min(iy + r, ny - 1) + 1):
+                if not edge_a and abs(b - iy) != r:
+                    continue
+                c = a * ny + b
+                for j in range(colstart[c], colstart[c + 1]):
+                    ex = float(pts[j, 0]) - px
+                    ey = float(pts[j, 1]) - py
+                    ez = float(pts[j, 2]) - pz
+                    _insert(best, ex * ex + ey * ey + ez * ez)
+        # every point closer than r * h lies in the columns searched
+        if best[k] <= (r * h) * (r * h) or r >= max(ix, iy, nx - 1 - ix, ny - 1 - iy):
+            break
+        r += 1
+    s = 0.0
+    for j in range(1, k + 1):
+        s += math.sqrt(best[j])
+    return s / k
+
+
+@numba.njit(cache=True, parallel=True)
+def _knn_far_all(
+    pts: NDArray[np.float32],
+    col: NDArray[np.int64],
+    colstart: NDArray[np.int64],
+    nx: int,
+    ny: int,
+    h: float,
+    k: int,
+    which: NDArray[np.int64],
+    out: NDArray[np.float64],
+) -> None:
+    for t in numba.prange(which.shape[0]):
+        best = np.empty(k + 1, dtype=np.float64)
+        out[which[t]] = _knn_far(pts, col, colstart, nx, ny, h, k, which[t], best)

@@ -27,6 +27,8 @@ _TIF = (".tif", ".tiff")
 
 FloatArray = NDArray[np.float64]
 NODATA = -9999.0
+#: points per block of the per-point steps (bounded temporaries on large clouds)
+_BLOCK = 1 << 18
 
 
 def _centroids(
@@ -36,7 +38,7 @@ def _centroids(
     n = grid.rows * grid.cols
     cnt = np.zeros(n)
     sx, sy, sz = np.zeros(n), np.zeros(n), np.zeros(n)
-    block = 1 << 20  # bounded index temporaries on large clouds
+    block = _BLOCK  # bounded index temporaries on large clouds
     for lo in range(0, x.shape[0], block):
         bx, by = x[lo : lo + block], y[lo : lo + block]
         r, c = grid.index(bx, by)
@@ -51,12 +53,35 @@ def _centroids(
     return sx[hit] / k, sy[hit] / k, sz[hit] / k
 
 
-def _inside_hull(x: FloatArray, y: FloatArray, cx: FloatArray, cy: FloatArray) -> np.ndarray:
-    """Which cell centres lie inside the convex hull of the points (edges included)."""
+def _inside_hull(
+    x: FloatArray,
+    y: FloatArray,
+    cx: FloatArray,
+    cy: FloatArray,
+    mask: NDArray[np.bool_] | None = None,
+) -> np.ndarray:
+    """Which cell centres lie inside the convex hull of the points (of those in ``mask``),
+    edges included. The hull is the hull of the blocks' hull vertices: no copy of the cloud."""
     import shapely
     from scipy.spatial import ConvexHull
 
-    pts = np.column_stack([x, y])
+    def hull_vertices(pts: FloatArray) -> FloatArray:
+        try:
+            return np.asarray(pts[ConvexHull(pts).vertices])
+        except (QhullError, ValueError):
+            return pts  # too few or collinear: keep them for the final hull
+
+    single = x.shape[0] <= _BLOCK
+    parts = []
+    for lo in range(0, x.shape[0], _BLOCK):
+        b = slice(lo, lo + _BLOCK)
+        m = slice(None) if mask is None else mask[b]
+        pts = np.column_stack([x[b][m], y[b][m]])
+        if len(pts):
+            parts.append(pts if single else hull_vertices(pts))
+    if not parts:
+        return np.zeros(cx.shape, dtype=bool)
+    pts = np.concatenate(parts)
     try:
         hull = ConvexHull(pts)
     except (QhullError, ValueError):
@@ -98,29 +123,39 @@ def tin_surface(
     return out
 
 
-def planar_surface(grid: GridSpec, x: FloatArray, y: FloatArray, z: FloatArray) -> FloatArray:
+def planar_surface(
+    grid: GridSpec,
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    mask: NDArray[np.bool_] | None = None,
+) -> FloatArray:
     """The TIN DTM without triangulating every cell: a cell holding points takes its centroid's
     height moved to the cell centre along the local slope (the slope between the neighbouring
     centroids, as the TIN's facets would give it); only the gaps are triangulated, from the
     cells bordering them (:func:`lidar.grid.inpaint_linear`). Cells outside the points' hull
     stay NaN, as in :func:`tin_surface`. A whole-grid Delaunay of a 10 M-point cloud's centroids
-    was most of the DTM's time.
+    was most of the DTM's time. Only the points in ``mask`` (default: all) count; they are
+    read a block at a time (no masked copy of the cloud).
     """
-    if x.size < 3:
-        return tin_surface(grid, x, y, z)
+    if (x.size if mask is None else np.count_nonzero(mask)) < 3:
+        m = slice(None) if mask is None else mask
+        return tin_surface(grid, x[m], y[m], z[m])
     n = grid.rows * grid.cols
     cnt = np.zeros(n)
     sx, sy, sz = np.zeros(n), np.zeros(n), np.zeros(n)
-    block = 1 << 20
-    for lo in range(0, x.shape[0], block):
-        bx, by = x[lo : lo + block], y[lo : lo + block]
+    for lo in range(0, x.shape[0], _BLOCK):
+        bx, by, bz = x[lo : lo + _BLOCK], y[lo : lo + _BLOCK], z[lo : lo + _BLOCK]
+        if mask is not None:
+            bm = mask[lo : lo + _BLOCK]
+            bx, by, bz = bx[bm], by[bm], bz[bm]
         r, c = grid.index(bx, by)
         flat = r * grid.cols + c
         del r, c
         cnt += np.bincount(flat, minlength=n)
         sx += np.bincount(flat, weights=bx, minlength=n)
         sy += np.bincount(flat, weights=by, minlength=n)
-        sz += np.bincount(flat, weights=z[lo : lo + block], minlength=n)
+        sz += np.bincount(flat, weights=bz, minlength=n)
     hit = cnt > 0
     shape = (grid.rows, grid.cols)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -150,7 +185,7 @@ def planar_surface(grid: GridSpec, x: FloatArray, y: FloatArray, z: FloatArray) 
     gaps = ~hit2
     # cells in no triangle of the points' hull stay empty (the TIN's rule)
     outside = gaps.copy()
-    outside[gaps] = ~_inside_hull(x, y, cx[gaps], cy[gaps])
+    outside[gaps] = ~_inside_hull(x, y, cx[gaps], cy[gaps], mask)
     filled[outside] = np.nan
     return filled
 
@@ -240,7 +275,7 @@ def dtm(
     if not ground.any():
         raise BadInputError(_("no ground points: classify ground before making a DTM"))
     if method == "tin":
-        return planar_surface(grid, x[ground], y[ground], z[ground])
+        return planar_surface(grid, x, y, z, ground)
     if method == "idw":
         return idw_surface(grid, x[ground], y[ground], z[ground])
     raise BadInputError(_("unknown DTM method {m!r}: use tin or idw").format(m=method))
