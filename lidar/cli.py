@@ -109,12 +109,15 @@ gm_opt = click.option(
 )
 
 
-@click.group(name="lidar")
+@click.group(
+    name="lidar",
+    help=_("Process LiDAR point clouds (LAS/LAZ) into classified clouds, DTM, DSM and CHM."),
+)
 def lidar() -> None:
     """Process LiDAR point clouds (LAS/LAZ) into classified clouds, DTM, DSM and CHM."""
 
 
-@lidar.command("info")
+@lidar.command("info", help=_("Show the header: version, point count, bounds, CRS and units."))
 @in_arg
 @crs_opt
 @json_opt
@@ -141,7 +144,12 @@ def info_cmd(input_path: str, crs: str | None, as_json: bool) -> None:
         click.echo(f"{k}: {d[k]}")
 
 
-@lidar.command("pipeline")
+@lidar.command(
+    "pipeline",
+    help=_(
+        "Run a JSON/YAML pipeline of named stages (readers.las, filters.smrf, writers.gdal ...)."
+    ),
+)
 @click.argument("pipeline_file", type=click.Path(exists=True, dir_okay=False))
 @click.option(
     "--stream/--in-memory",
@@ -181,10 +189,24 @@ def pipeline_cmd(
         )
 
 
-@lidar.command("ground")
+@lidar.command(
+    "ground",
+    help=_(
+        "Classify ground (class 2) and noise (class 7) and write LAS/LAZ.\n\n"
+        "With --dtm/--dsm/--chm the rasters come from the same pass: the cloud is read once, "
+        "ground is found once and the CHM reuses the DTM and DSM (--json gives every stage's "
+        "timing)."
+    ),
+)
 @in_arg
 @out_opt
-@click.option("--method", type=click.Choice(["smrf", "csf"]), default="smrf", show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(["smrf", "csf"]),
+    default="smrf",
+    show_default=True,
+    help=_("Ground filter."),
+)
 @click.option(
     "--dtm", "dtm_path", type=click.Path(), default=None, help=_("Also write the DTM (COG).")
 )
@@ -263,7 +285,9 @@ def _raster(
     _run(doc, as_json, product)
 
 
-@lidar.command("dtm")
+@lidar.command(
+    "dtm", help=_("Digital terrain model (COG) from ground points, gaps inside the data filled.")
+)
 @in_arg
 @out_opt
 @res_opt
@@ -286,7 +310,7 @@ def dtm_cmd(
     _raster(input_path, output, "dtm", resolution_m, crs, ground_method, as_json, method, memory_mb)
 
 
-@lidar.command("dsm")
+@lidar.command("dsm", help=_("Digital surface model (COG): highest first return per cell."))
 @in_arg
 @out_opt
 @res_opt
@@ -305,7 +329,7 @@ def dsm_cmd(
     _raster(input_path, output, "dsm", resolution_m, crs, "existing", as_json, memory_mb=memory_mb)
 
 
-@lidar.command("chm")
+@lidar.command("chm", help=_("Canopy height model (COG): DSM − DTM."))
 @in_arg
 @out_opt
 @res_opt
@@ -328,7 +352,9 @@ def chm_cmd(
     )
 
 
-@lidar.command("raster")
+@lidar.command(
+    "raster", help=_("Intensity, density, hillshade rasters or contour lines (GeoJSON).")
+)
 @in_arg
 @out_opt
 @click.option(
@@ -369,7 +395,7 @@ def raster_cmd(
     _run(doc, as_json, product)
 
 
-@lidar.command("hag")
+@lidar.command("hag", help=_("Add HeightAboveGround (extra bytes) to every point."))
 @in_arg
 @out_opt
 @gm_opt
@@ -388,7 +414,7 @@ def hag_cmd(
     _run(doc, as_json, "hag")
 
 
-@lidar.command("classify")
+@lidar.command("classify", help=_("Ground, noise, vegetation (3/4/5) and buildings (6)."))
 @in_arg
 @out_opt
 @gm_opt
@@ -408,7 +434,7 @@ def classify_cmd(
     _run(doc, as_json, "classify")
 
 
-@lidar.command("thin")
+@lidar.command("thin", help=_("Keep one point per voxel (the one nearest its centre)."))
 @in_arg
 @out_opt
 @click.option("--voxel", "voxel_m", default=0.5, show_default=True, help=_("Voxel edge in metres."))
@@ -424,7 +450,7 @@ def thin_cmd(input_path: str, output: str, voxel_m: float, crs: str | None, as_j
     _run(doc, as_json, "thin")
 
 
-@lidar.command("reproject")
+@lidar.command("reproject", help=_("Reproject a cloud (streamed in chunks)."))
 @in_arg
 @out_opt
 @click.option("--to", "to_crs", required=True, help=_("Target CRS, e.g. EPSG:5514 or EPSG:32633."))
@@ -442,7 +468,10 @@ def reproject_cmd(
     _run(doc, as_json, "reproject")
 
 
-@lidar.command("tile")
+@lidar.command(
+    "tile",
+    help=_("Tiled, parallel processing with buffers (process pool or Dask) into seamless mosaics."),
+)
 @in_arg
 @click.option("-o", "--output-dir", required=True, type=click.Path())
 @click.option(
@@ -458,7 +487,13 @@ def reproject_cmd(
     show_default=True,
     help=_("Comma list of dtm, dsm, chm, intensity, density, hillshade."),
 )
-@click.option("--method", type=click.Choice(["smrf", "csf"]), default="smrf", show_default=True)
+@click.option(
+    "--method",
+    type=click.Choice(["smrf", "csf"]),
+    default="smrf",
+    show_default=True,
+    help=_("Ground filter."),
+)
 @click.option("--workers", type=int, default=None, help=_("Processes (default: all cores)."))
 @click.option(
     "--scheduler", default=None, help=_("Dask scheduler address, e.g. tcp://127.0.0.1:8786.")

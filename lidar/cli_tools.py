@@ -11,7 +11,10 @@ from dronekit_plzen.i18n import _
 from lidar.cli import crs_opt, in_arg, json_opt, mem_opt, out_opt, res_opt
 
 
-@click.command("volume")
+@click.command(
+    "volume",
+    help=_("Volume between two surfaces on one grid (e.g. a stockpile DSM over a base DTM)."),
+)
 @click.argument("top", type=click.Path(exists=True, dir_okay=False))
 @click.argument("base", type=click.Path(exists=True, dir_okay=False))
 @json_opt
@@ -30,7 +33,9 @@ def volume_cmd(top: str, base: str, as_json: bool) -> None:
             click.echo(f"{k}: {val:.2f}")
 
 
-@click.command("diff")
+@click.command(
+    "diff", help=_("Difference NEW − OLD of two DTMs on one grid (change detection), as a COG.")
+)
 @click.argument("new", type=click.Path(exists=True, dir_okay=False))
 @click.argument("old", type=click.Path(exists=True, dir_okay=False))
 @out_opt
@@ -67,7 +72,7 @@ def _check_same_grid(ga: Any, gb: Any, a: str, b: str) -> None:
         raise BadInputError(_("rasters are on different grids: {a} and {b}").format(a=a, b=b))
 
 
-@click.command("products")
+@click.command("products", help=_("DTM, DSM, CHM and hillshade in one go (what the demo shows)."))
 @in_arg
 @click.option("-o", "--output-dir", required=True, type=click.Path())
 @res_opt

@@ -27,7 +27,7 @@ def parse_home(text: str) -> tuple[float, float, float]:
             alt = float(parts[2])
         except ValueError:
             raise BadInputError(
-                f"--home: altitude {parts[2]!r} is not a number (metres AMSL)"
+                _("--home: altitude {alt!r} is not a number (metres AMSL)").format(alt=parts[2])
             ) from None
     try:
         lon, lat = parse_coordinate(coord)
@@ -36,7 +36,7 @@ def parse_home(text: str) -> tuple[float, float, float]:
     return lat, lon, alt
 
 
-@click.command(name="sim")
+@click.command(name="sim", help=_("Run the MAVLink multicopter simulator fleet."))
 @click.option(
     "--vehicles",
     "-n",
@@ -44,66 +44,72 @@ def parse_home(text: str) -> tuple[float, float, float]:
     type=click.IntRange(1, 200),
     default=1,
     show_default=True,
-    help="Number of vehicles.",
+    help=_("Number of vehicles."),
 )
 @click.option(
     "--home",
     default="49.7475,13.3776,310",
     show_default=True,
-    help="LAT,LON[,ALT] of vehicle 0 (WGS84, ALT m AMSL).",
+    help=_("LAT,LON[,ALT] of vehicle 0 (WGS84, ALT m AMSL)."),
 )
 @click.option(
     "--autopilot",
     type=click.Choice(["px4", "ardupilot"]),
     default="px4",
     show_default=True,
-    help="Firmware flavour.",
+    help=_("Firmware flavour."),
 )
 @click.option(
     "--speedup",
     type=click.FloatRange(min=0.01, max=1000),
     default=1.0,
     show_default=True,
-    help="Real-time factor.",
+    help=_("Real-time factor."),
 )
 @click.option(
-    "--seed", type=int, default=0, show_default=True, help="Random seed (GPS noise, radio faults)."
+    "--seed",
+    type=int,
+    default=0,
+    show_default=True,
+    help=_("Random seed (GPS noise, radio faults)."),
 )
 @click.option(
-    "--lockstep", is_flag=True, help="Run as fast as possible (deterministic for a seed)."
+    "--lockstep", is_flag=True, help=_("Run as fast as possible (deterministic for a seed).")
 )
 @click.option(
     "--port-offset",
     type=click.IntRange(0, 40000),
     default=0,
     show_default=True,
-    help="Added to every port.",
+    help=_("Added to every port."),
 )
 @click.option(
-    "--bind", "bind_host", default="127.0.0.1", show_default=True, help="Local address to bind."
+    "--bind", "bind_host", default="127.0.0.1", show_default=True, help=_("Local address to bind.")
 )
 @click.option(
     "--faults",
     "faults_file",
     type=click.Path(path_type=Path),
-    help="Fault schedule (JSON or YAML).",
+    help=_("Fault schedule (JSON or YAML)."),
 )
 @click.option(
     "--boot-settle",
     "boot_settle_s",
     type=click.FloatRange(min=0.0, max=600.0),
     default=None,
-    help="Simulated seconds after boot before ready to arm "
-    "[default: as the firmware, ArduCopter 40, PX4 4.5].",
+    help=_(
+        "Simulated seconds after boot before ready to arm "
+        "[default: as the firmware, ArduCopter 40, PX4 4.5]."
+    ),
 )
-@click.option("--no-gcs-link", is_flag=True, help="Do not stream to the GCS port 14550.")
-@click.option("--exercise", help="Training exercise: a bundled name or a YAML file.")
-@click.option("--list-exercises", is_flag=True, help="List the bundled exercises and exit.")
+@click.option("--no-gcs-link", is_flag=True, help=_("Do not stream to the GCS port 14550."))
+@click.option("--exercise", help=_("Training exercise: a bundled name or a YAML file."))
+@click.option("--list-exercises", is_flag=True, help=_("List the bundled exercises and exit."))
 @click.option(
     "--signing-key-file",
     type=click.Path(path_type=Path),
     default=None,
-    help="MAVLink 2 signing key (owner-only file: 64 hex digits, 32 raw bytes or a passphrase).",
+    help=_("MAVLink 2 signing key (owner-only file: 64 hex digits, 32 raw bytes or a passphrase)."),
 )
 def sim(
     n_vehicles: int,
@@ -121,7 +127,6 @@ def sim(
     list_exercises: bool,
     signing_key_file: Path | None,
 ) -> None:
-    """Run the MAVLink multicopter simulator fleet."""
     from simulators import exercises as ex
     from simulators.faults import load_schedule
     from simulators.fleet import SimFleet

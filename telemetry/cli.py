@@ -24,25 +24,30 @@ __all__ = ["deployments", "flights", "import_logs", "record", "report"]
 
 
 # -- record --------------------------------------------------------------------------------------
-@click.command(name="record")
-@click.option("--connect", "url", help="Link URL, e.g. udpin://127.0.0.1:14540.")
+@click.command(
+    name="record",
+    help=_("Record every vehicle on a link into the database (and a raw .tlog beside it)."),
+)
+@click.option("--connect", "url", help=_("Link URL, e.g. udpin://127.0.0.1:14540."))
 @click.option(
     "--replay",
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Feed a .tlog instead of a live link (training, tests).",
+    help=_("Feed a .tlog instead of a live link (training, tests)."),
 )
-@click.option("--speed", type=float, default=1.0, show_default=True, help="Replay speed-up.")
+@click.option("--speed", type=float, default=1.0, show_default=True, help=_("Replay speed-up."))
 @_DB
-@click.option("--deployment", "deployment_id", type=int, help="Deployment the flights belong to.")
-@click.option("--pilot", "pilot_id", type=int, help="Pilot id.")
-@click.option("--tlog", type=click.Path(path_type=Path), help="Raw archive (.tlog) path.")
-@click.option("--duration", "duration_s", type=float, help="Stop after this many seconds.")
+@click.option(
+    "--deployment", "deployment_id", type=int, help=_("Deployment the flights belong to.")
+)
+@click.option("--pilot", "pilot_id", type=int, help=_("Pilot id."))
+@click.option("--tlog", type=click.Path(path_type=Path), help=_("Raw archive (.tlog) path."))
+@click.option("--duration", "duration_s", type=float, help=_("Stop after this many seconds."))
 @click.option(
     "--mission",
     "missions",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Plan file(s) being flown: kept in the database with the deployment.",
+    help=_("Plan file(s) being flown: kept in the database with the deployment."),
 )
 def record(
     url: str | None,
@@ -55,7 +60,6 @@ def record(
     duration_s: float | None,
     missions: tuple[Path, ...],
 ) -> None:
-    """Record every vehicle on a link into the database (and a raw .tlog beside it)."""
     from telemetry.deployments import get_deployment
     from telemetry.recorder import Recorder, replay_tlog
     from telemetry.store import open_store
@@ -168,13 +172,18 @@ def _wait(stop: threading.Event, deadline: float | None, rec: Any, alive: Any) -
 
 
 # -- import ----------------------------------------------------------------------------------------
-@click.command(name="import")
+@click.command(
+    name="import",
+    help=_("Import .tlog, DataFlash .bin/.log and PX4 .ulg logs (idempotent; damage is reported)."),
+)
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_DB
-@click.option("--vehicle", help="Vehicle name to file the flights under.")
-@click.option("--deployment", "deployment_id", type=int, help="Attribute flights to this.")
-@click.option("--camera-fov", help="Camera field of view H,V in degrees (covered area).")
-@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@click.option("--vehicle", help=_("Vehicle name to file the flights under."))
+@click.option(
+    "--deployment", "deployment_id", type=int, help=_("Deployment the flights belong to.")
+)
+@click.option("--camera-fov", help=_("Camera field of view H,V in degrees (covered area)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the results as JSON."))
 def import_logs(
     files: tuple[Path, ...],
     db_path: Path | None,
@@ -183,7 +192,6 @@ def import_logs(
     camera_fov: str | None,
     as_json: bool,
 ) -> None:
-    """Import .tlog, DataFlash .bin/.log and PX4 .ulg logs (idempotent; damage is reported)."""
     from telemetry.importer import import_files
     from telemetry.store import open_store
 
@@ -257,18 +265,18 @@ def _fov(text: str | None) -> tuple[float, float] | None:
 
 
 # -- flights ---------------------------------------------------------------------------------------
-@click.group(name="flights")
+@click.group(name="flights", help=_("List and show recorded flights."))
 def flights() -> None:
-    """List and show recorded flights."""
+    """The ``flights`` command group (its help is the translated text above)."""
 
 
-@flights.command(name="list")
+@flights.command(name="list", help=_("Flights with their summary, oldest first."))
 @_DB
-@click.option("--from", "date_from", help="First day (YYYY-MM-DD).")
-@click.option("--to", "date_to", help="Last day (YYYY-MM-DD), inclusive.")
-@click.option("--vehicle", help="Vehicle name, key or id.")
-@click.option("--deployment", "deployment_id", type=int, help="Deployment id.")
-@click.option("--json", "as_json", is_flag=True, help="One JSON object per flight.")
+@click.option("--from", "date_from", help=_("First day (YYYY-MM-DD)."))
+@click.option("--to", "date_to", help=_("Last day (YYYY-MM-DD), inclusive."))
+@click.option("--vehicle", help=_("Vehicle name, key or id."))
+@click.option("--deployment", "deployment_id", type=int, help=_("Deployment id."))
+@click.option("--json", "as_json", is_flag=True, help=_("One JSON object per flight."))
 def flights_list(
     db_path: Path | None,
     date_from: str | None,
@@ -277,7 +285,6 @@ def flights_list(
     deployment_id: int | None,
     as_json: bool,
 ) -> None:
-    """Flights with their summary, oldest first."""
     from telemetry.store import open_store
 
     first, last = _day(date_from, "--from"), _day(date_to, "--to")
@@ -318,15 +325,16 @@ def _day(text: str | None, option: str) -> str | None:
         ) from None
 
 
-@flights.command(name="pilot")
+@flights.command(
+    name="pilot", help=_("Record who flew the flights (the pilot is created on first use).")
+)
 @click.argument("pilot_name")
 @click.argument("flight_ids", type=int, nargs=-1, required=True)
 @_DB
-@click.option("--licence", help="Pilot's licence number (stored once, with a new pilot).")
+@click.option("--licence", help=_("Pilot's licence number (stored once, with a new pilot)."))
 def flights_pilot(
     pilot_name: str, flight_ids: tuple[int, ...], db_path: Path | None, licence: str | None
 ) -> None:
-    """Record who flew the flights (the pilot is created on first use)."""
     from telemetry.store import open_store
 
     with open_store(_db(db_path)) as store, store.transaction():
@@ -339,13 +347,12 @@ def flights_pilot(
     click.echo(_("pilot #{pid} set on {n} flights").format(pid=pid, n=len(flight_ids)))
 
 
-@flights.command(name="show")
+@flights.command(name="show", help=_("One flight: summary, events and path."))
 @click.argument("flight_id", type=int)
 @_DB
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
-@click.option("--geojson", is_flag=True, help="Print the path as a GeoJSON Feature.")
+@click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
+@click.option("--geojson", is_flag=True, help=_("Print the path as a GeoJSON Feature."))
 def flights_show(flight_id: int, db_path: Path | None, as_json: bool, geojson: bool) -> None:
-    """One flight: summary, events and path."""
     from telemetry.store import open_store
 
     with open_store(_db(db_path), readonly=True) as store:
@@ -371,19 +378,27 @@ def flights_show(flight_id: int, db_path: Path | None, as_json: bool, geojson: b
 
 
 # -- report ----------------------------------------------------------------------------------------
-@click.group(name="report")
+@click.group(name="report", help=_("Reports: the IZS deployment indicator, open-data exports."))
 def report() -> None:
-    """Reports: the IZS deployment indicator, open-data exports."""
+    """The ``report`` command group (its help is the translated text above)."""
 
 
-@report.command(name="indicator")
-@click.option("--year", type=int, required=True, help="Year.")
-@click.option("--quarter", type=click.IntRange(1, 4), help="One quarter (1-4).")
-@click.option("--include-exercises", is_flag=True, help="Count exercises as deployments.")
+@report.command(
+    name="indicator",
+    help=_("Indicator GOV 16: deployments per quarter against baseline 10 and target 30."),
+)
+@click.option("--year", type=int, required=True, help=_("Year of the report."))
+@click.option("--quarter", type=click.IntRange(1, 4), help=_("One quarter (1-4)."))
+@click.option("--include-exercises", is_flag=True, help=_("Count exercises as deployments."))
 @_DB
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), help="Write HTML and charts.")
-@click.option("--pilot-names", is_flag=True, help="Show pilot names (default: ids).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    help=_("Folder for the HTML report and its charts."),
+)
+@click.option("--pilot-names", is_flag=True, help=_("Show pilot names (default: ids)."))
+@click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 def report_indicator(
     year: int,
     quarter: int | None,
@@ -393,7 +408,6 @@ def report_indicator(
     pilot_names: bool,
     as_json: bool,
 ) -> None:
-    """Indicator GOV 16: deployments per quarter against baseline 10 and target 30."""
     from telemetry.indicator import indicator_report
     from telemetry.report_files import write_html_report
     from telemetry.store import open_store
@@ -423,16 +437,24 @@ def report_indicator(
         info(f"{_('written')}: {html_path}")
 
 
-@report.command(name="export")
+@report.command(
+    name="export",
+    help=_("Open-data exports: flights.csv, deployments.csv (CSVW metadata), flights.geojson."),
+)
 @_DB
-@click.option("--out", "out_dir", type=click.Path(path_type=Path), required=True)
-@click.option("--year", type=int, help="Only this year.")
-@click.option("--pilot-names", is_flag=True, help="Include pilot names (default: ids only).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path),
+    required=True,
+    help=_("Folder for the exported files."),
+)
+@click.option("--year", type=int, help=_("Only this year."))
+@click.option("--pilot-names", is_flag=True, help=_("Include pilot names (default: ids only)."))
+@click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 def report_export(
     db_path: Path | None, out_dir: Path, year: int | None, pilot_names: bool, as_json: bool
 ) -> None:
-    """Open-data exports: flights.csv, deployments.csv (CSVW metadata), flights.geojson."""
     from telemetry.report_files import export_open_data
     from telemetry.store import open_store
 

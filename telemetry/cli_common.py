@@ -8,9 +8,10 @@ from typing import Any
 import click
 
 from dronekit_plzen.cliutil import app
+from dronekit_plzen.i18n import _
 
 DB_OPTION = click.option(
-    "--db", "db_path", type=click.Path(path_type=Path), help="SQLite flight database."
+    "--db", "db_path", type=click.Path(path_type=Path), help=_("SQLite flight database.")
 )
 
 

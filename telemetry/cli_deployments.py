@@ -15,9 +15,9 @@ from telemetry.cli_common import flight_json
 
 
 # -- deployments -----------------------------------------------------------------------------------
-@click.group(name="deployments")
+@click.group(name="deployments", help=_("Register and manage IZS deployments."))
 def deployments() -> None:
-    """Register and manage IZS deployments."""
+    """The ``deployments`` command group (its help is the translated text above)."""
 
 
 def _dep_json(d: Any) -> dict[str, Any]:
@@ -26,15 +26,22 @@ def _dep_json(d: Any) -> dict[str, Any]:
     return asdict(d)
 
 
-@deployments.command(name="create")
+@deployments.command(name="create", help=_("Register a deployment request."))
 @_DB
-@click.option("--organisation", "--org", required=True, help="HZS, PCR, ZZS, MP, KRIZ, OTHER.")
-@click.option("--category", required=True, help="sar, fire, flood, accident, exercise, ...")
-@click.option("--location", required=True, help="Place name.")
-@click.option("--at", "position", help="Position LAT,LON (any format plan accepts).")
-@click.option("--requested-at", help="Request time, ISO 8601 (default now, UTC).")
-@click.option("--notes", help="Free text.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option(
+    "--organisation",
+    "--org",
+    required=True,
+    help=_("Organisation: HZS, PCR, ZZS, MP, KRIZ, OTHER."),
+)
+@click.option(
+    "--category", required=True, help=_("Category: sar, fire, flood, accident, exercise, ...")
+)
+@click.option("--location", required=True, help=_("Place name."))
+@click.option("--at", "position", help=_("Position LAT,LON (any format plan accepts)."))
+@click.option("--requested-at", help=_("Request time, ISO 8601 (default now, UTC)."))
+@click.option("--notes", help=_("Notes, free text."))
+@click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 def deployments_create(
     db_path: Path | None,
     organisation: str,
@@ -45,7 +52,6 @@ def deployments_create(
     notes: str | None,
     as_json: bool,
 ) -> None:
-    """Register a deployment request."""
     from dronekit_plzen.geo import parse_coordinate
     from telemetry.deployments import create_deployment
     from telemetry.store import open_store
@@ -70,15 +76,14 @@ def deployments_create(
         click.echo(f"{_('deployment')} #{d.id} {d.organisation} {d.category} {d.location}")
 
 
-@deployments.command(name="list")
+@deployments.command(name="list", help=_("List deployments."))
 @_DB
-@click.option("--year", type=int, help="Requested in this year.")
-@click.option("--status", help="Only this status.")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--year", type=int, help=_("Requested in this year."))
+@click.option("--status", help=_("Only this status."))
+@click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 def deployments_list(
     db_path: Path | None, year: int | None, status: str | None, as_json: bool
 ) -> None:
-    """List deployments."""
     from telemetry.deployments import list_deployments
     from telemetry.store import open_store
 
@@ -94,12 +99,11 @@ def deployments_list(
         )
 
 
-@deployments.command(name="show")
+@deployments.command(name="show", help=_("One deployment with its flights and status history."))
 @click.argument("deployment_id", type=int)
 @_DB
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 def deployments_show(deployment_id: int, db_path: Path | None, as_json: bool) -> None:
-    """One deployment with its flights and status history."""
     from telemetry.deployments import get_deployment
     from telemetry.store import open_store
 
@@ -121,15 +125,19 @@ def deployments_show(deployment_id: int, db_path: Path | None, as_json: bool) ->
         click.echo(f"  {_('flight')} #{f['id']} {f['start_utc']} {f['duration_s'] or 0:.0f} s")
 
 
-@deployments.command(name="update")
+@deployments.command(
+    name="update", help=_("Change a deployment's status (validated), outcome or notes.")
+)
 @click.argument("deployment_id", type=int)
 @_DB
-@click.option("--status", help="requested → accepted → in_progress → completed | cancelled.")
-@click.option("--outcome", help="Outcome (found, not found, area mapped, ...).")
-@click.option("--notes", help="Replace the notes.")
-@click.option("--location", help="Correct the place name.")
-@click.option("--at", "at", help="Time of the status change, ISO 8601 (default now).")
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option(
+    "--status", help=_("New status: requested → accepted → in_progress → completed | cancelled.")
+)
+@click.option("--outcome", help=_("Outcome (found, not found, area mapped, ...)."))
+@click.option("--notes", help=_("Replace the notes."))
+@click.option("--location", help=_("Correct the place name."))
+@click.option("--at", "at", help=_("Time of the status change, ISO 8601 (default now)."))
+@click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 def deployments_update(
     deployment_id: int,
     db_path: Path | None,
@@ -140,7 +148,6 @@ def deployments_update(
     at: str | None,
     as_json: bool,
 ) -> None:
-    """Change a deployment's status (validated), outcome or notes."""
     from telemetry.deployments import update_deployment
     from telemetry.store import open_store
 
@@ -160,12 +167,11 @@ def deployments_update(
         click.echo(f"{_('deployment')} #{d.id}: {d.status}")
 
 
-@deployments.command(name="link-flight")
+@deployments.command(name="link-flight", help=_("Attribute flights to a deployment."))
 @click.argument("deployment_id", type=int)
 @click.argument("flight_ids", type=int, nargs=-1, required=True)
 @_DB
 def deployments_link(deployment_id: int, flight_ids: tuple[int, ...], db_path: Path | None) -> None:
-    """Attribute flights to a deployment."""
     from telemetry.deployments import link_flight
     from telemetry.store import open_store
 

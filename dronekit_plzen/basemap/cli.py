@@ -17,14 +17,13 @@ from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, ngettext
 
 
-@click.group()
+@click.group(help=_("Basemap tiles: sources, the tile cache and offline packs (MBTiles)."))
 def basemap() -> None:
-    """Basemap tiles: sources, the tile cache and offline packs (MBTiles)."""
+    """The ``basemap`` command group (its help is the translated text above)."""
 
 
-@basemap.command("sources")
+@basemap.command("sources", help=_("List the tile sources and where their tiles come from."))
 def sources_cmd() -> None:
-    """List the tile sources and where their tiles come from."""
     for key, src in available_sources().items():
         click.echo(f"{key:<10} {src.kind:<5} z{src.min_zoom}-{src.max_zoom}  {src.name}")
         click.echo(f"{'':<10} {src.url}")
@@ -32,17 +31,36 @@ def sources_cmd() -> None:
     click.echo(_("tile cache: {path}").format(path=default_cache_dir()))
 
 
-@basemap.command("pack")
-@click.option("--source", "source_key", default="osm", show_default=True, help="Tile source.")
-@click.option("--bbox", help="Region as west,south,east,north degrees.")
-@click.option(
-    "--area", "area_file", type=click.Path(path_type=Path), help="Region of a GeoJSON/WKT area."
+@basemap.command(
+    "pack",
+    help=_(
+        "Prepare an offline pack of a region before a flight (tiles come from the cache first)."
+    ),
 )
-@click.option("--margin-m", type=float, default=500.0, show_default=True, help="Around --area.")
-@click.option("--zoom", "zoom_text", default="10-17", show_default=True, help="Levels, e.g. 10-17.")
-@click.option("--max-tiles", type=int, help="Refuse packs larger than this (source's limit).")
-@click.option("--offline", is_flag=True, help="Only tiles already in the cache.")
-@click.option("-o", "--output", type=click.Path(path_type=Path), required=True, help="MBTiles.")
+@click.option("--source", "source_key", default="osm", show_default=True, help=_("Tile source."))
+@click.option("--bbox", help=_("Region as west,south,east,north degrees."))
+@click.option(
+    "--area", "area_file", type=click.Path(path_type=Path), help=_("Region of a GeoJSON/WKT area.")
+)
+@click.option(
+    "--margin-m",
+    type=float,
+    default=500.0,
+    show_default=True,
+    help=_("Margin around --area in metres."),
+)
+@click.option(
+    "--zoom", "zoom_text", default="10-17", show_default=True, help=_("Zoom levels, e.g. 10-17.")
+)
+@click.option(
+    "--max-tiles",
+    type=int,
+    help=_("Refuse packs of more tiles than this (default: the source's limit)."),
+)
+@click.option("--offline", is_flag=True, help=_("Only tiles already in the cache."))
+@click.option(
+    "-o", "--output", type=click.Path(path_type=Path), required=True, help=_("Output MBTiles file.")
+)
 def pack_cmd(
     source_key: str,
     bbox: str | None,
@@ -53,7 +71,6 @@ def pack_cmd(
     offline: bool,
     output: Path,
 ) -> None:
-    """Prepare an offline pack of a region before a flight (tiles come from the cache first)."""
     source = get_source(source_key)
     zooms = parse_zooms(zoom_text)
     if (bbox is None) == (area_file is None):

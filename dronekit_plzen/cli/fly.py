@@ -288,42 +288,82 @@ def _profile(name: str | None, mission: Any, autopilot: str) -> Any:
     return veh
 
 
-@click.command(name="fly")
+@click.command(
+    name="fly",
+    help=_(
+        "Validate, upload, verify and fly MISSION_PATH (.plan, .waypoints, ...) until landed.\n\n"
+        "A plan written as sorties (NAME_sortie1.plan, NAME_sortie2.plan, ...) is flown one sortie"
+        " per battery: the next one is offered after landing, and a later fly resumes with it."
+    ),
+)
 @click.argument("mission_path", type=click.Path(path_type=Path))
-@click.option("--connect", "url", required=True, help="udpin://, udpout://, tcp://, serial://")
-@click.option("--vehicle", "sysid", type=int, default=None, help="System id of the vehicle.")
-@click.option("--override-safety", is_flag=True, help="Fly a mission that fails validation.")
-@click.option("--reason", default=None, help="Why the safety override is justified (recorded).")
-@click.option("--min-battery", type=float, default=30.0, show_default=True, help="Percent.")
-@click.option("--takeoff-alt", type=float, default=20.0, show_default=True, help="Metres.")
-@click.option("--timeout", "timeout_s", type=float, default=3600.0, show_default=True)
-@click.option("--heartbeat-hz", type=float, default=1.0, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print the flight summary as JSON.")
-@click.option("--dem", type=click.Path(path_type=Path), default=None, help="Terrain GeoTIFF.")
-@click.option("--zones", type=click.Path(path_type=Path), default=None, help="Geozones file.")
-@click.option("--profile", default=None, help="Vehicle profile for endurance (plan vehicles).")
-@click.option("--sortie", type=int, default=None, help="Sortie to fly (default: the next one).")
+@click.option(
+    "--connect", "url", required=True, help=_("Link URL: udpin://, udpout://, tcp:// or serial://.")
+)
+@click.option("--vehicle", "sysid", type=int, default=None, help=_("System id of the vehicle."))
+@click.option("--override-safety", is_flag=True, help=_("Fly a mission that fails validation."))
+@click.option("--reason", default=None, help=_("Why the safety override is justified (recorded)."))
+@click.option(
+    "--min-battery",
+    type=float,
+    default=30.0,
+    show_default=True,
+    help=_("Lowest battery charge to take off, in percent."),
+)
+@click.option(
+    "--takeoff-alt",
+    type=float,
+    default=20.0,
+    show_default=True,
+    help=_("Take-off altitude in metres when the mission has no take-off item (ArduPilot)."),
+)
+@click.option(
+    "--timeout",
+    "timeout_s",
+    type=float,
+    default=3600.0,
+    show_default=True,
+    help=_("Longest flight, in seconds, before fly gives up with an error."),
+)
+@click.option(
+    "--heartbeat-hz",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help=_("Rate of our ground-station heartbeat in Hz."),
+)
+@click.option("--json", "as_json", is_flag=True, help=_("Print the flight summary as JSON."))
+@click.option("--dem", type=click.Path(path_type=Path), default=None, help=_("Terrain GeoTIFF."))
+@click.option("--zones", type=click.Path(path_type=Path), default=None, help=_("Geozones file."))
+@click.option(
+    "--profile",
+    default=None,
+    help=_("Vehicle profile for the endurance check (see plan vehicles)."),
+)
+@click.option("--sortie", type=int, default=None, help=_("Sortie to fly (default: the next one)."))
 @click.option(
     "--link-loss-s",
     type=float,
     default=30.0,
     show_default=True,
-    help="Give up on a vehicle silent this long (exit 1).",
+    help=_("Give up on a vehicle silent this long (exit 1)."),
 )
 @click.option(
     "--max-range-m",
     type=float,
     default=20_000.0,
     show_default=True,
-    help="Plausibility: no waypoint farther than this from the launch point.",
+    help=_("Plausibility: no point farther than this from the launch point."),
 )
-@click.option("--max-distance-m", type=float, default=None, help="VLOS distance limit.")
+@click.option(
+    "--max-distance-m", type=float, default=None, help=_("Maximum distance from home (VLOS).")
+)
 @click.option(
     "--max-launch-offset-m",
     type=float,
     default=1_000.0,
     show_default=True,
-    help="Plausibility: the planned launch point at most this far from the vehicle.",
+    help=_("Plausibility: the planned launch point at most this far from the vehicle."),
 )
 @click.option(
     "--wait-ready",
@@ -331,13 +371,13 @@ def _profile(name: str | None, mission: Any, autopilot: str) -> Any:
     type=click.FloatRange(min=0.0),
     default=60.0,
     show_default=True,
-    help="Seconds to wait for the vehicle to be ready to arm (its PreArm messages are shown).",
+    help=_("Seconds to wait for the vehicle to be ready to arm (its PreArm messages are shown)."),
 )
 @click.option(
     "--signing-key-file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Sign with (and require) the MAVLink 2 key in this owner-only file.",
+    help=_("Sign with (and require) the MAVLink 2 key in this owner-only file."),
 )
 def fly(
     mission_path: Path,
@@ -361,11 +401,6 @@ def fly(
     wait_ready_s: float = 60.0,
     signing_key_file: Path | None = None,
 ) -> None:
-    """Validate, upload, verify and fly MISSION_PATH (.plan, .waypoints, ...) until landed.
-
-    A plan written as sorties (NAME_sortie1.plan, NAME_sortie2.plan, ...) is flown one sortie
-    per battery: the next one is offered after landing, and a later ``fly`` resumes with it.
-    """
     if override_safety and not (reason and reason.strip()):
         raise BadInputError(_("--override-safety needs --reason explaining why"))
     for name, value in (("--link-loss-s", link_loss_s), ("--max-range-m", max_range_m)):

@@ -11,6 +11,8 @@ failures. ``--debug`` (or ``DKP_DEBUG=1``) shows the traceback instead.
 from __future__ import annotations
 
 import contextlib
+import copy
+import functools
 import importlib
 import logging
 import os
@@ -27,7 +29,8 @@ from dronekit_plzen.config import load_config
 from dronekit_plzen.errors import DronekitPlzenError
 from dronekit_plzen.i18n import _, set_language
 
-#: command name → (module, attribute, one-line help); the owning package defines the command
+#: command name → (module, attribute, one-line help); the owning package defines the command.
+#: The help is an English msgid, translated when shown (this module is imported before --lang).
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "plan": ("missions.cli", "plan", "Plan survey grids and IAMSAR search patterns."),
     "sim": ("simulators.cli", "sim", "Run the MAVLink multicopter simulator fleet."),
@@ -49,8 +52,31 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
 }
 
 
+class LocalisedOption(click.Option):
+    """An option of the root group, its help translated when shown rather than when defined.
+
+    This module is imported before ``--lang`` is read, so ``_()`` here would always be English;
+    the sub-command modules are imported lazily, after :func:`main` chose the language, and wrap
+    their help in ``_()`` directly.
+    """
+
+    def get_help_record(self, ctx: click.Context) -> tuple[str, str] | None:
+        shown = copy.copy(self)
+        shown.help = _(self.help) if self.help else self.help
+        return click.Option.get_help_record(shown, ctx)
+
+
 class LazyGroup(click.Group):
-    """A click group whose sub-commands are imported on first use."""
+    """A click group whose sub-commands are imported on first use.
+
+    Its own help, options and command list are translated when shown (see
+    :class:`LocalisedOption`).
+    """
+
+    def format_help_text(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        shown = copy.copy(self)
+        shown.help = _(self.help) if self.help else self.help
+        click.Group.format_help_text(shown, ctx, formatter)
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(set(COMMANDS) | set(self.commands))
@@ -84,21 +110,30 @@ def _setup_logging(verbose: int, debug: bool) -> None:
     root.setLevel(level)
 
 
+#: a root-group option: its help is translated when shown
+root_option = functools.partial(click.option, cls=LocalisedOption)
+
+
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(__version__, "-V", "--version", prog_name="dronekit-plzen")
-@click.option(
-    "--config", "config_path", type=click.Path(path_type=Path), help="Configuration TOML."
+@click.version_option(
+    __version__,
+    "-V",
+    "--version",
+    prog_name="dronekit-plzen",
+    cls=LocalisedOption,
+    help="Show the version and exit.",
 )
-@click.option("--db", "db_path", type=click.Path(path_type=Path), help="SQLite flight database.")
-@click.option("--gcs-system-id", type=int, help="Our MAVLink system id (default 255).")
-@click.option("--camera-dir", type=click.Path(path_type=Path), help="Extra camera profiles.")
-@click.option("--vehicle-dir", type=click.Path(path_type=Path), help="Extra vehicle profiles.")
-@click.option("--zones", "zones_file", type=click.Path(path_type=Path), help="Geozones file.")
-@click.option("--dem", "dem_file", type=click.Path(path_type=Path), help="Terrain GeoTIFF.")
-@click.option("--lang", type=click.Choice(["en", "cs"]), help="Language of messages.")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
-@click.option("-q", "--quiet", is_flag=True, help="Only results and errors.")
-@click.option("--debug", is_flag=True, help="Show tracebacks on errors.")
+@root_option("--config", "config_path", type=click.Path(path_type=Path), help="Configuration TOML.")
+@root_option("--db", "db_path", type=click.Path(path_type=Path), help="SQLite flight database.")
+@root_option("--gcs-system-id", type=int, help="Our MAVLink system id (default 255).")
+@root_option("--camera-dir", type=click.Path(path_type=Path), help="Extra camera profiles.")
+@root_option("--vehicle-dir", type=click.Path(path_type=Path), help="Extra vehicle profiles.")
+@root_option("--zones", "zones_file", type=click.Path(path_type=Path), help="Geozones file.")
+@root_option("--dem", "dem_file", type=click.Path(path_type=Path), help="Terrain GeoTIFF.")
+@root_option("--lang", type=click.Choice(["en", "cs"]), help="Language of messages.")
+@root_option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@root_option("-q", "--quiet", is_flag=True, help="Only results and errors.")
+@root_option("--debug", is_flag=True, help="Show tracebacks on errors.")
 @click.pass_context
 def cli(
     ctx: click.Context,

@@ -64,24 +64,34 @@ def _table(rows: list[tuple[str, VehicleState]]) -> Any:
     return t
 
 
-@click.command(name="status")
-@click.option("--connect", "urls", multiple=True, required=True, help="Repeat for several links.")
-@click.option("--json", "as_json", is_flag=True, help="Print the states as JSON (implies --once).")
-@click.option("--once", is_flag=True, help="Print once and exit.")
+@click.command(name="status", help=_("Show the fleet live: mode, battery, position, link quality."))
+@click.option(
+    "--connect", "urls", multiple=True, required=True, help=_("Link URL; repeat for several links.")
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help=_("Print the states as JSON (implies --once).")
+)
+@click.option("--once", is_flag=True, help=_("Print once and exit."))
 @click.option(
     "--wait",
     "wait_s",
     type=float,
     default=5.0,
     show_default=True,
-    help="Seconds to listen for vehicles (and their telemetry) before printing.",
+    help=_("Seconds to listen for vehicles (and their telemetry) before printing."),
 )
-@click.option("--interval", type=float, default=1.0, show_default=True)
+@click.option(
+    "--interval",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help=_("Seconds between refreshes of the live table."),
+)
 @click.option(
     "--signing-key-file",
     type=click.Path(path_type=Path),
     default=None,
-    help="Sign with (and require) the MAVLink 2 key in this owner-only file.",
+    help=_("Sign with (and require) the MAVLink 2 key in this owner-only file."),
 )
 def status(
     urls: tuple[str, ...],
@@ -91,7 +101,6 @@ def status(
     interval: float,
     signing_key_file: Path | None = None,
 ) -> None:
-    """Show the fleet live: mode, battery, position, link quality."""
     from dronekit_plzen.fleet import Fleet
 
     gcs = app().config.gcs_system_id

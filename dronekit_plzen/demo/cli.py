@@ -11,35 +11,45 @@ from dronekit_plzen.cliutil import app, echo_json, info
 from dronekit_plzen.i18n import _
 
 
-@click.group(name="demo", invoke_without_command=True)
+@click.group(
+    name="demo",
+    invoke_without_command=True,
+    help=_(
+        "Fly a search-and-rescue deployment with three simulated drones, end to end.\n\n"
+        "Registers a police request, splits a 1.7 km² search area with a pond among three drones "
+        "with thermal-camera grids (checked against the sample zones and the 120 m rule), flies "
+        "them on the simulator through the link layer, records the flights under the deployment "
+        "and writes plans, GeoJSON tracks, a map and a self-contained HTML report into --out."
+    ),
+)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
     default=Path("demo-output"),
     show_default=True,
-    help="Folder for the plans, tracks, database and report.",
+    help=_("Folder for the plans, tracks, database and report."),
 )
-@click.option("--fast", is_flag=True, help="Lockstep simulation, as fast as the CPU allows.")
+@click.option("--fast", is_flag=True, help=_("Lockstep simulation, as fast as the CPU allows."))
 @click.option(
     "--speedup",
     type=float,
     default=10.0,
     show_default=True,
-    help="Simulation speed (× real time) when not --fast.",
+    help=_("Simulation speed (× real time) when not --fast."),
 )
 @click.option(
     "--port-offset",
     type=int,
     default=0,
-    help="Shift the simulator's UDP ports (0: find free ports).",
+    help=_("Shift the simulator's UDP ports (0: find free ports)."),
 )
 @click.option(
     "--pod",
     type=float,
     default=0.63,
     show_default=True,
-    help="Wanted probability of detection per drone.",
+    help=_("Wanted probability of detection per drone."),
 )
 @click.option(
     "--timeout",
@@ -47,9 +57,9 @@ from dronekit_plzen.i18n import _
     type=float,
     default=900.0,
     show_default=True,
-    help="Longest wall time to wait for the flights.",
+    help=_("Longest wall time to wait for the flights."),
 )
-@click.option("--json", "as_json", is_flag=True, help="Print the result as JSON on stdout.")
+@click.option("--json", "as_json", is_flag=True, help=_("Print the result as JSON on stdout."))
 @click.pass_context
 def demo(
     ctx: click.Context,
@@ -61,13 +71,6 @@ def demo(
     timeout_s: float,
     as_json: bool,
 ) -> None:
-    """Fly a search-and-rescue deployment with three simulated drones, end to end.
-
-    Registers a police request, splits a 1.7 km² search area with a pond among three drones
-    with thermal-camera grids (checked against the sample zones and the 120 m rule), flies them
-    on the simulator through the link layer, records the flights under the deployment and writes
-    plans, GeoJSON tracks, a map and a self-contained HTML report into --out.
-    """
     if ctx.invoked_subcommand is not None:
         return
     from dronekit_plzen.demo.sar import DemoOptions, result_json, run_sar_demo
@@ -89,26 +92,38 @@ def demo(
         info(_("Open {path} in a browser to see the report.").format(path=res.files["report"]))
 
 
-@demo.command(name="lidar")
+@demo.command(
+    name="lidar",
+    help=_("Classify ground and write DTM, DSM, CHM and hillshade GeoTIFFs for a sample cloud."),
+)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
     default=Path("demo-output") / "lidar",
     show_default=True,
+    help=_("Folder for the rasters."),
 )
 @click.option(
     "--input",
     "input_path",
     type=click.Path(path_type=Path),
     default=None,
-    help="LAS/LAZ to process (default: the Topography.laz sample, or a synthetic "
-    "scene when the sample data is not beside the clone).",
+    help=_(
+        "LAS/LAZ to process (default: the Topography.laz sample, or a synthetic "
+        "scene when the sample data is not beside the clone)."
+    ),
 )
-@click.option("--resolution", "resolution_m", type=float, default=1.0, show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="Print counts, timings and paths.")
+@click.option(
+    "--resolution",
+    "resolution_m",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help=_("Cell size in metres."),
+)
+@click.option("--json", "as_json", is_flag=True, help=_("Print counts, timings and paths."))
 def demo_lidar(out_dir: Path, input_path: Path | None, resolution_m: float, as_json: bool) -> None:
-    """Classify ground and write DTM, DSM, CHM and hillshade GeoTIFFs for a sample cloud."""
     from dronekit_plzen.demo.lidar_demo import run_lidar_demo
 
     res = run_lidar_demo(out_dir, input_path, resolution_m)
@@ -124,24 +139,27 @@ def demo_lidar(out_dir: Path, input_path: Path | None, resolution_m: float, as_j
         click.echo(f"{k}: {res[k]}")
 
 
-@demo.command(name="photo")
+@demo.command(
+    name="photo",
+    help=_("Orthophoto, DSM, point cloud and report from drone photos (pycolmap on the CPU)."),
+)
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
     default=Path("demo-output") / "photo",
     show_default=True,
+    help=_("Folder for the orthophoto, DSM, point cloud and report."),
 )
 @click.option(
     "--images",
     type=click.Path(path_type=Path),
     default=None,
-    help="Folder of photos (default: 20 photos of the Toledo sample beside the clone).",
+    help=_("Folder of photos (default: 20 photos of the Toledo sample beside the clone)."),
 )
-@click.option("--all", "all_photos", is_flag=True, help="All 57 Toledo photos (slower).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option("--all", "all_photos", is_flag=True, help=_("All 57 Toledo photos (slower)."))
+@click.option("--json", "as_json", is_flag=True, help=_("Print the report as JSON."))
 def demo_photo(out_dir: Path, images: Path | None, all_photos: bool, as_json: bool) -> None:
-    """Orthophoto, DSM, point cloud and report from drone photos (pycolmap on the CPU)."""
     from dronekit_plzen.demo.photo_demo import run_photo_demo
     from photo.cli import RichProgress
 

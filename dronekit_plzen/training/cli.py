@@ -17,14 +17,15 @@ from dronekit_plzen.i18n import _, get_language
 DEFAULT_OUT = Path("training")
 
 
-@click.group(name="train")
+@click.group(
+    name="train", help=_("Simulator training: scored exercises, instructor reports, replays.")
+)
 def train() -> None:
-    """Simulator training: scored exercises, instructor reports, replays."""
+    """The ``train`` command group (its help is the translated text above)."""
 
 
-@train.command(name="list")
+@train.command(name="list", help=_("List the bundled exercises."))
 def list_cmd() -> None:
-    """List the bundled exercises."""
     from dronekit_plzen.training.exercise import list_exercises, load_exercise
 
     lang = get_language()
@@ -33,11 +34,10 @@ def list_cmd() -> None:
         click.echo(f"{name}: {ex.text(ex.title, lang)}")
 
 
-@train.command(name="check")
+@train.command(name="check", help=_("Validate an exercise file and print its rules and faults."))
 @click.argument("exercise")
-@click.option("--seed", type=int, default=None, help="Override the exercise's seed.")
+@click.option("--seed", type=int, default=None, help=_("Override the exercise's seed."))
 def check_cmd(exercise: str, seed: int | None) -> None:
-    """Validate an exercise file and print its rules and faults."""
     from dronekit_plzen.training.exercise import load_exercise
 
     ex = load_exercise(exercise, seed=seed)
@@ -49,9 +49,17 @@ def check_cmd(exercise: str, seed: int | None) -> None:
     for f in ex.faults:
         veh = "*" if f.vehicle is None else str(f.vehicle + 1)
         kind = type(f.fault).__name__
-        click.echo(f"  fault {f.id}: {kind} on vehicle {veh} when {f.trigger.describe()}")
+        click.echo(
+            _("  fault {id}: {kind} on vehicle {veh} when {when}").format(
+                id=f.id, kind=kind, veh=veh, when=f.trigger.describe()
+            )
+        )
     for r in ex.rules:
-        click.echo(f"  rule {r.id}: {r.type} ({r.points:g} points)")
+        click.echo(
+            _("  rule {id}: {type} ({points:g} points)").format(
+                id=r.id, type=r.type, points=r.points
+            )
+        )
 
 
 def _ports_line(port_offset: int, autopilot: str, i: int) -> str:
@@ -64,23 +72,30 @@ def _ports_line(port_offset: int, autopilot: str, i: int) -> str:
     )
 
 
-@train.command(name="run")
+@train.command(
+    name="run",
+    help=_(
+        "Run EXERCISE for one student: simulator up, briefing, record, score at the end.\n\n"
+        "The session ends when every drone has flown and landed, at the exercise's time limit, or "
+        "on Ctrl+C; it is then scored from the recording."
+    ),
+)
 @click.argument("exercise")
-@click.option("--student", required=True, help="The student's name (the report's key).")
+@click.option("--student", required=True, help=_("The student's name (the report's key)."))
 @click.option(
     "--speedup",
     type=click.FloatRange(min=0.1, max=100.0),
     default=1.0,
     show_default=True,
-    help="Simulated seconds per wall-clock second.",
+    help=_("Simulated seconds per wall-clock second."),
 )
-@click.option("--seed", type=int, default=None, help="Override the exercise's seed.")
+@click.option("--seed", type=int, default=None, help=_("Override the exercise's seed."))
 @click.option(
     "--port-offset",
     type=click.IntRange(0, 40000),
     default=0,
     show_default=True,
-    help="Added to every port (one student per offset: 0, 100, 200...).",
+    help=_("Added to every port (one student per offset: 0, 100, 200...)."),
 )
 @click.option(
     "--out",
@@ -88,14 +103,14 @@ def _ports_line(port_offset: int, autopilot: str, i: int) -> str:
     type=click.Path(path_type=Path),
     default=DEFAULT_OUT,
     show_default=True,
-    help="Folder of the class's sessions.",
+    help=_("Folder of the class's sessions."),
 )
 @click.option(
     "--max-wall",
     "max_wall_s",
     type=click.FloatRange(min=1.0),
     default=None,
-    help="End the session after this many wall-clock seconds.",
+    help=_("End the session after this many wall-clock seconds."),
 )
 def run_cmd(
     exercise: str,
@@ -106,11 +121,6 @@ def run_cmd(
     out_dir: Path,
     max_wall_s: float | None,
 ) -> None:
-    """Run EXERCISE for one student: simulator up, briefing, record, score at the end.
-
-    The session ends when every drone has flown and landed, at the exercise's time limit,
-    or on Ctrl+C; it is then scored from the recording.
-    """
     from dronekit_plzen.training.exercise import load_exercise
 
     ex = load_exercise(exercise, seed=seed)  # every problem reported before anything starts
@@ -161,24 +171,23 @@ def run_cmd(
     click.echo(score_table(results, sum(r.points for r in ex.rules)))
 
 
-@train.command(name="report")
+@train.command(name="report", help=_("Per-student HTML reports and the class summary CSV."))
 @click.option(
     "--sessions",
     "sessions_dir",
     type=click.Path(path_type=Path),
     default=DEFAULT_OUT,
     show_default=True,
-    help="Folder of the class's sessions.",
+    help=_("Folder of the class's sessions."),
 )
 @click.option(
     "--out",
     "out_dir",
     type=click.Path(path_type=Path),
     default=None,
-    help="Where to write the reports [default: the sessions folder].",
+    help=_("Where to write the reports [default: the sessions folder]."),
 )
 def report_cmd(sessions_dir: Path, out_dir: Path | None) -> None:
-    """Per-student HTML reports and the class summary CSV."""
     from dronekit_plzen.training.report import write_reports
 
     written = write_reports(sessions_dir, out_dir or sessions_dir, lang=get_language())
@@ -186,36 +195,51 @@ def report_cmd(sessions_dir: Path, out_dir: Path | None) -> None:
         click.echo(str(p))
 
 
-@train.command(name="replay")
+@train.command(
+    name="replay",
+    help=_("Re-send a session's recorded telemetry to a ground station, as the student saw it."),
+)
 @click.argument("session", type=click.Path(path_type=Path))
 @click.option(
     "--to",
     "url",
     default="udpout://127.0.0.1:14550",
     show_default=True,
-    help="Where to re-send the recorded MAVLink (a ground station's port).",
+    help=_("Where to re-send the recorded MAVLink (a ground station's port)."),
 )
 @click.option(
     "--speed",
     type=click.FloatRange(min=0.0),
     default=1.0,
     show_default=True,
-    help="Replay speed (0: as fast as possible).",
+    help=_("Replay speed (0: as fast as possible)."),
 )
 def replay_cmd(session: Path, url: str, speed: float) -> None:
-    """Re-send a session's recorded telemetry to a ground station, as the student saw it."""
     from dronekit_plzen.training.replay import replay_session
 
     n = replay_session(session, url, speed=speed)
     info(_("{n} messages replayed to {url}").format(n=n, url=url))
 
 
-@train.command(name="sighting")
+@train.command(
+    name="sighting", help=_("Report a sighting at POSITION (LAT,LON) to the running exercise.")
+)
 @click.argument("position")
-@click.option("--port-offset", type=click.IntRange(0, 40000), default=0, show_default=True)
-@click.option("--vehicle", type=click.IntRange(1, 10), default=1, show_default=True)
+@click.option(
+    "--port-offset",
+    type=click.IntRange(0, 40000),
+    default=0,
+    show_default=True,
+    help=_("The port offset the exercise runs with (train run --port-offset)."),
+)
+@click.option(
+    "--vehicle",
+    type=click.IntRange(1, 10),
+    default=1,
+    show_default=True,
+    help=_("The drone that saw it (1 = the first)."),
+)
 def sighting_cmd(position: str, port_offset: int, vehicle: int) -> None:
-    """Report a sighting at POSITION (LAT,LON) to the running exercise."""
     from dronekit_plzen.geo import parse_coordinate
     from dronekit_plzen.training.replay import report_sighting
 

@@ -12,7 +12,7 @@ from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
 
 _DB = click.option(
-    "--db", "db_path", type=click.Path(path_type=Path), help="SQLite flight database."
+    "--db", "db_path", type=click.Path(path_type=Path), help=_("SQLite flight database.")
 )
 
 
@@ -20,33 +20,41 @@ def _db(db_path: Path | None) -> Path:
     return db_path or app().config.db_path
 
 
-@click.command(name="serve")
+@click.command(name="serve", help=_("Start the crisis staff web portal on the flight database."))
 @_DB
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True, help=_("Address to listen on."))
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help=_("Port to listen on."),
+)
 @click.option(
     "--secret-file",
     type=click.Path(path_type=Path),
-    help="Session-signing secret (default: web-session.key beside the database; created 0600).",
+    help=_("Session-signing secret (default: web-session.key beside the database; created 0600)."),
 )
 @click.option(
-    "--secure-cookies", is_flag=True, help="Cookies only over HTTPS (behind a TLS reverse proxy)."
+    "--secure-cookies",
+    is_flag=True,
+    help=_("Cookies only over HTTPS (behind a TLS reverse proxy)."),
 )
 @click.option(
     "--forwarded-allow-ips",
     default="127.0.0.1",
     show_default=True,
-    help="Reverse proxies whose X-Forwarded-For/-Proto headers are trusted.",
+    help=_("Reverse proxies whose X-Forwarded-For/-Proto headers are trusted."),
 )
-@click.option("--tile-cache", type=click.Path(path_type=Path), help="Basemap tile cache folder.")
+@click.option("--tile-cache", type=click.Path(path_type=Path), help=_("Basemap tile cache folder."))
 @click.option(
     "--tiles-pack",
     "packs",
     multiple=True,
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="Offline MBTiles pack (repeatable).",
+    help=_("Offline MBTiles pack (repeatable)."),
 )
-@click.option("--online-tiles", is_flag=True, help="Fetch tiles missing from the cache.")
+@click.option("--online-tiles", is_flag=True, help=_("Fetch tiles missing from the cache."))
 def serve(
     db_path: Path | None,
     host: str,
@@ -58,7 +66,6 @@ def serve(
     packs: tuple[Path, ...],
     online_tiles: bool,
 ) -> None:
-    """Start the crisis staff web portal on the flight database."""
     from telemetry.store import open_store
 
     db = _db(db_path)
@@ -93,30 +100,33 @@ def serve(
     )
 
 
-@click.group(name="web")
+@click.group(name="web", help=_("Web portal: start it, manage its accounts."))
 def web() -> None:
-    """The web portal: start it, manage its accounts."""
+    """The ``web`` command group (its help is the translated text above)."""
 
 
 web.add_command(serve)
 
 
-@web.group(name="users")
+@web.group(name="users", help=_("Portal accounts (requester, pilot, admin)."))
 def users() -> None:
-    """Portal accounts (requester, pilot, admin)."""
+    """The ``users`` command group (its help is the translated text above)."""
 
 
-@users.command(name="add")
+@users.command(name="add", help=_("Create a portal account."))
 @_DB
 @click.argument("username")
 @click.option(
-    "--role", required=True, type=click.Choice(["requester", "pilot", "admin"]), help="Role."
+    "--role",
+    required=True,
+    type=click.Choice(["requester", "pilot", "admin"]),
+    help=_("The account's role."),
 )
-@click.option("--org", "organisation", help="Organisation of a requester: HZS, PCR, ZZS, KRIZ.")
+@click.option("--org", "organisation", help=_("Organisation of a requester: HZS, PCR, ZZS, KRIZ."))
 @click.option(
     "--password-file",
     type=click.Path(path_type=Path, exists=True, dir_okay=False),
-    help="Read the password from this file (else it is asked for).",
+    help=_("Read the password from this file (else it is asked for)."),
 )
 def users_add(
     db_path: Path | None,
@@ -125,7 +135,6 @@ def users_add(
     organisation: str | None,
     password_file: Path | None,
 ) -> None:
-    """Create a portal account."""
     from dronekit_plzen.web.auth import hash_password
     from telemetry.requests import add_user
     from telemetry.store import open_store
@@ -143,11 +152,10 @@ def users_add(
     info(_("account {name} ({role}) created, id {id}").format(name=username, role=role, id=uid))
 
 
-@users.command(name="list")
+@users.command(name="list", help=_("List the portal accounts (never the password hashes)."))
 @_DB
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 def users_list(db_path: Path | None, as_json: bool) -> None:
-    """List the portal accounts (never the password hashes)."""
     from telemetry.requests import list_users
     from telemetry.store import open_store
 
@@ -160,16 +168,28 @@ def users_list(db_path: Path | None, as_json: bool) -> None:
         click.echo(f"{r['id']:>4}  {r['username']:<20} {r['role']:<10} {r['organisation'] or ''}")
 
 
-@web.command(name="demo")
+@web.command(
+    name="demo",
+    help=_(
+        "Show a demo's deployment on the portal: demo accounts, then serve (make demo SERVE=1)."
+    ),
+)
 @_DB
-@click.option("--deployment", "deployment_id", type=int, help="Deployment to show (default: last).")
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
-@click.option("--no-serve", is_flag=True, help="Only prepare the accounts and print them.")
+@click.option(
+    "--deployment", "deployment_id", type=int, help=_("Deployment to show (default: last).")
+)
+@click.option("--host", default="127.0.0.1", show_default=True, help=_("Address to listen on."))
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(1, 65535),
+    help=_("Port to listen on."),
+)
+@click.option("--no-serve", is_flag=True, help=_("Only prepare the accounts and print them."))
 def web_demo(
     db_path: Path | None, deployment_id: int | None, host: str, port: int, no_serve: bool
 ) -> None:
-    """Show a demo's deployment on the portal: demo accounts, then serve (make demo SERVE=1)."""
     from dronekit_plzen.web.demo_portal import prepare_demo
 
     db = _db(db_path)
@@ -197,15 +217,20 @@ def web_demo(
 _FILE = click.Path(path_type=Path, dir_okay=False)
 
 
-@web.command(name="attach")
-@click.argument("request_id", type=int)
-@click.option("--poa", type=_FILE, help="POA GeoTIFF (plan poa-map; any CRS, one band).")
-@click.option(
-    "--poa-report", type=_FILE, help="The plan poa report (NAME_report.json): the searched share."
+@web.command(
+    name="attach",
+    help=_("Attach a flight's results to a request: POA map, searched share, orthophoto."),
 )
-@click.option("--orthophoto", type=_FILE, help="Orthophoto GeoTIFF (RGB or RGBA).")
+@click.argument("request_id", type=int)
+@click.option("--poa", type=_FILE, help=_("POA GeoTIFF (plan poa-map; any CRS, one band)."))
+@click.option(
+    "--poa-report",
+    type=_FILE,
+    help=_("The plan poa report (NAME_report.json): the searched share."),
+)
+@click.option("--orthophoto", type=_FILE, help=_("Orthophoto GeoTIFF (RGB or RGBA)."))
 @_DB
-@click.option("--json", "as_json", is_flag=True, help="JSON output.")
+@click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 def web_attach(
     request_id: int,
     poa: Path | None,
@@ -214,7 +239,6 @@ def web_attach(
     db_path: Path | None,
     as_json: bool,
 ) -> None:
-    """Attach a flight's results to a request: POA map, searched share, orthophoto."""
     from dronekit_plzen.web.results import attach
 
     req = attach(_db(db_path), request_id, poa=poa, poa_report=poa_report, orthophoto=orthophoto)
