@@ -44,12 +44,14 @@ class RichProgress:
             self._prog = None
 
 
-@click.group(name="photo")
+@click.group(
+    name="photo", help=_("Photogrammetry: orthophoto, DSM and point cloud from drone photos.")
+)
 def photo() -> None:
     """Photogrammetry: orthophoto, DSM and point cloud from drone photos."""
 
 
-@photo.command(name="process")
+@photo.command(name="process", help=_("Process drone photos (files or folders) into OUT_DIR."))
 @click.argument("images", nargs=-1, type=click.Path(path_type=Path))
 @click.option(
     "-o",
@@ -155,6 +157,7 @@ def process_cmd(
             sfm=SfmOptions(max_image_px=max_image_px, max_features=features),
             dense=DenseOptions() if dense else None,
             keep_work=keep_work,
+            ground_filter=_smrf(),
         )
         rep = process(images, opts, RichProgress())
     if as_json:
@@ -183,3 +186,10 @@ def process_cmd(
         )
     else:
         click.echo(_("task {t} completed on {node}").format(t=rep["task"], node=rep["node"]))
+
+
+def _smrf() -> Any:
+    """The LiDAR package's SMRF ground filter: it separates the ground for ``dtm.tif``."""
+    from lidar.ground import smrf
+
+    return smrf

@@ -65,20 +65,24 @@ def odm_options(resolution_cm: float | None, crs: str | None) -> dict[str, Any]:
 
 
 def _stats_figures(stats: dict[str, Any]) -> dict[str, Any]:
+    """Our report's figures from ODM's ``odm_report/stats.json`` (OpenSfM's statistics).
+
+    OpenSfM writes ``gps_errors.error`` as the RMS per axis (``mean`` and ``std`` beside it) of
+    the camera centres against the GPS after its per-camera bias, and the mean reprojection
+    error in ``reconstruction_statistics.reprojection_error_pixels``.
+    """
     rs = stats.get("reconstruction_statistics", {})
-    gps = stats.get("gps_errors", {})
+    rms = stats.get("gps_errors", {}).get("error")
+    gps = None
+    if isinstance(rms, dict) and all(isinstance(rms.get(k), (int, float)) for k in "xyz"):
+        e, n, u = float(rms["x"]), float(rms["y"]), float(rms["z"])
+        gps = {"e": e, "n": n, "u": u, "horizontal": (e * e + n * n) ** 0.5}
     return {
         "images_registered": rs.get("reconstructed_shots_count"),
         "images_total": rs.get("initial_shots_count"),
-        "mean_reprojection_error_px": stats.get("reprojection_errors", {}).get("average_error")
-        if isinstance(stats.get("reprojection_errors"), dict)
-        else None,
+        "mean_reprojection_error_px": rs.get("reprojection_error_pixels"),
         "points_sparse": rs.get("reconstructed_points_count"),
-        "gps_residual_rms_m": (
-            {"e": gps.get("mean", {}).get("x"), "n": gps.get("mean", {}).get("y")}
-            if isinstance(gps.get("mean"), dict)
-            else None
-        ),
+        "gps_residual_rms_m": gps,
         "gsd_cm": stats.get("odm_processing_statistics", {}).get("average_gsd"),
     }
 
@@ -184,12 +188,22 @@ def process_nodeodm(
         "times_s": times,
         "warnings": warnings,
         "skipped": [{"file": str(s.path), "reason": s.reason} for s in bad],
-        "outputs": {k.split(".")[0]: str(out / k) for k in outputs},
+        "outputs": {output_key(k): str(out / k) for k in outputs},
     }
-    rep["images_usable"] = len(good)
+    rep["outputs"]["report"] = str(out / "report.json")
     products.write_json(out / "report.json", rep)
     products.write_report_html(out / "report.html", rep, None)
     return rep
+
+
+def output_key(name: str) -> str:
+    """The key of a product in the report's ``outputs``: ``report.pdf`` → ``report_pdf``.
+
+    The local engine's keys are file stems (``orthophoto``, ``dsm`` …, ``report`` = report.json);
+    ODM's own PDF report and stats must not take the ``report`` key.
+    """
+    stem, _dot, ext = name.partition(".")
+    return stem if ext in ("tif", "laz", "geojson") else f"{stem}_{ext}"
 
 
 def _map_results(src: Path, out: Path) -> list[str]:

@@ -1,10 +1,19 @@
-"""Orthophoto: every photo projected onto the surface, the most nadir view winning per pixel.
+"""True orthophoto: every photo projected onto the surface, the most nadir UNOCCLUDED view wins.
 
 For each ground cell (x, y, z from the surface) and each registered photo the cell is projected
 into the photo with the photo's own camera model. Its weight is ``cos(off-nadir angle) ** 256``
 (the ray from the cell to the camera: the most nadir view dominates, near-ties blend, which hides
-the seams) times a feather towards the photo's border. Cells no photo sees are transparent
-(alpha 0). Arrays in, arrays out; the photo pixels come from the ``load`` callable.
+the seams) times a feather towards the photo's border.
+
+Occlusion: when a DSM is given, :func:`visible` decides per DSM cell and photo whether the ray
+from the cell to the camera passes above the surface (the height-field form of a per-photo
+z-buffer: a 2.5D DSM's walls are the jumps between cells, which a point-splatted depth map
+misses but a ray marched over the DSM meets). An occluded view keeps only a token weight, so a
+cell takes its colour from the most nadir view that really sees it; the visibility mask is
+feathered over a few DSM cells so that the seams at occlusion edges blend too. Cells that every
+photo sees only through an obstacle keep the least bad colour and are counted
+(:attr:`OrthoResult.hidden`). Cells no photo sees are transparent (alpha 0). Arrays in, arrays
+out; the photo pixels come from the ``load`` callable.
 """
 
 from __future__ import annotations
@@ -27,6 +36,13 @@ NADIR_POWER = 256.0
 MIN_WEIGHT = 1e-30
 #: feather width at a photo's border, as a fraction of its shorter side
 FEATHER = 0.06
+#: weight of a view whose ray to the cell is blocked: below any visible view's weight
+#: (MIN_WEIGHT × the 1e-3 border floor = 1e-33), above float32's smallest normal (1.2e-38)
+OCCLUDED_WEIGHT = 1e-36
+#: feather of the visibility mask, in DSM cells from the nearest occluded cell
+VIS_FEATHER_CELLS = 3.0
+#: longest ray march (DSM cells) towards a camera
+MAX_MARCH_CELLS = 400
 
 
 @dataclass(frozen=True)
@@ -103,9 +119,101 @@ def gsd_m(views: Sequence[View], ground_z: float) -> float:
     return float(np.median(vals))
 
 
+def visible(
+    centre: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    dsm: FloatArray,
+    dsm_grid: Grid,
+    tol_m: float = 0.5,
+) -> NDArray[np.bool_]:
+    """Mask of the surface points ``x, y, z`` (1-D) whose ray to ``centre`` clears the DSM.
+
+    The ray is sampled every DSM cell along its horizontal track, from 1.5 cells off the point
+    up to where it rises above the highest DSM cell; the point is occluded when the DSM stands
+    more than ``tol_m`` above the ray at any sample (NaN DSM cells never occlude).
+    """
+    from photo.surface import sample_raster
+
+    n = len(x)
+    vis = np.ones(n, dtype=bool)
+    if n == 0 or not np.isfinite(dsm).any():
+        return vis
+    zmax = float(np.nanmax(dsm))
+    dx, dy, dz = centre[0] - x, centre[1] - y, centre[2] - z
+    dh = np.hypot(dx, dy)
+    up = dz > 1e-6
+    # horizontal run per metre of rise, and how far the ray must go to clear the highest cell
+    run = np.where(up, dh / np.where(up, dz, 1.0), np.inf)
+    reach = np.minimum((zmax + tol_m - z) * run, dh)
+    step = dsm_grid.res
+    active = np.flatnonzero(up & (reach > 1.5 * step) & np.isfinite(z))
+    vis[~up] = False  # the camera is below the point
+    k = 1.5
+    while active.size and k <= MAX_MARCH_CELLS:
+        s = k * step
+        a = active
+        f = s / dh[a]
+        h = sample_raster(dsm, dsm_grid, x[a] + dx[a] * f, y[a] + dy[a] * f)
+        ray_z = z[a] + dz[a] * f
+        blocked = np.isfinite(h) & (h > ray_z + tol_m)
+        vis[a[blocked]] = False
+        active = a[~blocked & (reach[a] > s + step)]
+        k += 1.0
+    return vis
+
+
+def _visibility_weight(
+    v: View, dsm: FloatArray, dsm_grid: Grid, x0: float, y0: float, x1: float, y1: float
+) -> tuple[FloatArray, Grid]:
+    """Feathered visibility (0 occluded … 1 clear) of ``v`` on the DSM cells of a window."""
+    from scipy.ndimage import distance_transform_edt
+
+    c0 = max(0, int((x0 - dsm_grid.left) / dsm_grid.res) - 1)
+    c1 = min(dsm_grid.cols, int((x1 - dsm_grid.left) / dsm_grid.res) + 2)
+    r0 = max(0, int((dsm_grid.top - y1) / dsm_grid.res) - 1)
+    r1 = min(dsm_grid.rows, int((dsm_grid.top - y0) / dsm_grid.res) + 2)
+    sub = Grid(
+        dsm_grid.left + c0 * dsm_grid.res,
+        dsm_grid.top - r0 * dsm_grid.res,
+        dsm_grid.res,
+        max(c1 - c0, 1),
+        max(r1 - r0, 1),
+    )
+    if c1 <= c0 or r1 <= r0:
+        return np.ones((1, 1)), sub
+    xs, ys = sub.centres()
+    gx, gy = np.meshgrid(xs, ys)
+    gz = dsm[r0:r1, c0:c1]
+    tol = max(0.5, 2.0 * dsm_grid.res)
+    vis = visible(v.centre, gx.ravel(), gy.ravel(), gz.ravel(), dsm, dsm_grid, tol).reshape(
+        gz.shape
+    )
+    if vis.all():
+        return np.ones(gz.shape), sub
+    dist = np.asarray(distance_transform_edt(vis))
+    return np.asarray(np.clip(dist / VIS_FEATHER_CELLS, 0.0, 1.0)), sub
+
+
 def _border_weight(uv: FloatArray, w: int, h: int) -> FloatArray:
     d = np.minimum.reduce([uv[:, 0], w - uv[:, 0], uv[:, 1], h - uv[:, 1]])
     return np.asarray(np.clip(d / (FEATHER * min(w, h)), 0.0, 1.0))
+
+
+@dataclass(frozen=True)
+class OrthoResult:
+    """The orthophoto and how it was made, cell by cell."""
+
+    rgb: NDArray[np.uint8]  # (rows, cols, 3)
+    alpha: NDArray[np.uint8]  # (rows, cols): 255 where some photo sees the cell
+    best: NDArray[np.int16]  # index of the dominant view (-1: none)
+    hidden: NDArray[np.bool_]  # seen by photos, but by none of them unoccluded
+
+    @property
+    def hidden_fraction(self) -> float:
+        n = int(np.count_nonzero(self.alpha))
+        return float(np.count_nonzero(self.hidden & (self.alpha > 0))) / n if n else 0.0
 
 
 def orthophoto(
@@ -114,10 +222,14 @@ def orthophoto(
     grid: Grid,
     load: Callable[[View], NDArray[np.uint8]],
     tick: Callable[[], None] | None = None,
-) -> tuple[NDArray[np.uint8], NDArray[np.uint8], NDArray[np.int16]]:
-    """RGB (rows, cols, 3), alpha (rows, cols) and the index of the dominant view per cell.
+    dsm: FloatArray | None = None,
+    dsm_grid: Grid | None = None,
+) -> OrthoResult:
+    """The orthophoto of ``views`` on ``grid``.
 
-    ``surface`` holds the height of each cell of ``grid`` (NaN: no surface, transparent).
+    ``surface`` holds the height of each cell of ``grid`` (NaN: no surface, transparent);
+    ``dsm`` on ``dsm_grid`` (usually the same surface, coarser) is what may occlude a view.
+    Without it no occlusion test is made.
     """
     import cv2
 
@@ -125,6 +237,7 @@ def orthophoto(
     wsum = np.zeros((grid.rows, grid.cols), dtype=np.float32)
     best_w = np.zeros((grid.rows, grid.cols), dtype=np.float32)
     best = np.full((grid.rows, grid.cols), -1, dtype=np.int16)
+    clear = np.zeros((grid.rows, grid.cols), dtype=bool)
     xs, ys = grid.centres()
     zmed = float(np.nanmedian(surface)) if np.isfinite(surface).any() else 0.0
     for k, v in enumerate(views):
@@ -168,15 +281,33 @@ def orthophoto(
             np.maximum(np.clip(cos, 0.0, 1.0) ** NADIR_POWER, MIN_WEIGHT)
             * np.maximum(_border_weight(np.nan_to_num(uv), w, h), 1e-3),
             0.0,
-        ).astype(np.float32)
+        )
+        seen = inside.copy()
+        if dsm is not None and dsm_grid is not None:
+            sel = np.flatnonzero(inside)
+            vw, sub = _visibility_weight(
+                v,
+                dsm,
+                dsm_grid,
+                float(pts[sel, 0].min()),
+                float(pts[sel, 1].min()),
+                float(pts[sel, 0].max()),
+                float(pts[sel, 1].max()),
+            )
+            ci = np.clip(((pts[sel, 0] - sub.left) / sub.res).astype(np.int64), 0, sub.cols - 1)
+            ri = np.clip(((sub.top - pts[sel, 1]) / sub.res).astype(np.int64), 0, sub.rows - 1)
+            f = vw[ri, ci]
+            weight[sel] = np.where(f > 0.0, weight[sel] * f, OCCLUDED_WEIGHT)
+            seen[sel] = f > 0.0
         img = load(v)
         shape = gx.shape
         mx = (np.nan_to_num(uv[:, 0], nan=-10.0) - 0.5).astype(np.float32).reshape(shape)
         my = (np.nan_to_num(uv[:, 1], nan=-10.0) - 0.5).astype(np.float32).reshape(shape)
         rgb = cv2.remap(img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        wt = weight.reshape(shape)
+        wt = weight.astype(np.float32).reshape(shape)
         acc[r0:r1, c0:c1] += rgb.astype(np.float32) * wt[..., None]
         wsum[r0:r1, c0:c1] += wt
+        clear[r0:r1, c0:c1] |= seen.reshape(shape)
         better = wt > best_w[r0:r1, c0:c1]
         best_w[r0:r1, c0:c1][better] = wt[better]
         best[r0:r1, c0:c1][better] = k
@@ -186,4 +317,4 @@ def orthophoto(
     out = np.zeros((grid.rows, grid.cols, 3), dtype=np.uint8)
     out[valid] = np.clip(acc[valid] / wsum[valid][:, None] + 0.5, 0, 255).astype(np.uint8)
     alpha = np.where(valid, 255, 0).astype(np.uint8)
-    return out, alpha, best
+    return OrthoResult(out, alpha, best, valid & ~clear)

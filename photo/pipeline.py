@@ -24,6 +24,7 @@ from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.outputs import prepare_output_dir
 from photo import dense, georef, ortho, products, sfm, surface
+from photo.dtm import GroundFilter, dtm_from_cloud
 from photo.exif import PhotoMeta, PhotoSkip, SkippedPhoto, read_photo
 from photo.report import camera_rows, report
 
@@ -63,6 +64,8 @@ class ProcessOptions:
     sfm: sfm.SfmOptions = field(default_factory=sfm.SfmOptions)
     dense: dense.DenseOptions | None = field(default_factory=dense.DenseOptions)
     keep_work: bool = False
+    #: ``(x, y, z) -> ground mask`` for the DTM (e.g. ``lidar.ground.smrf``); None: no DTM
+    ground_filter: GroundFilter | None = None
 
     def check(self) -> list[str]:
         errs = list(self.sfm.check()) + (self.dense.check() if self.dense else [])
@@ -89,6 +92,8 @@ class Job:
     priors: dict[str, np.ndarray] = field(default_factory=dict)
     rec: Any = None
     alignment: georef.Alignment | None = None
+    alignment_before_ba: georef.Alignment | None = None
+    prior_ba: sfm.PriorBaResult | None = None
     points: surface.ModelPoints | None = None
     dense_xyz: np.ndarray | None = None
     dense_rgb: np.ndarray | None = None
@@ -101,8 +106,12 @@ class Job:
     dsm: np.ndarray | None = None
     dsm_measured: np.ndarray | None = None  # cells near measured points (written as data)
     surface_source: str = "sparse"
+    dtm: np.ndarray | None = None
+    ground: np.ndarray | None = None  # ground mask of the written cloud
+    dtm_info: dict[str, Any] = field(default_factory=dict)
     rgb: np.ndarray | None = None
     alpha: np.ndarray | None = None
+    hidden_fraction: float = 0.0  # of the orthophoto: seen by photos, none of them unoccluded
     outputs: dict[str, str] = field(default_factory=dict)
 
 
@@ -205,7 +214,16 @@ def step_map(job: Job) -> None:
 
 
 def step_georef(job: Job) -> None:
-    job.alignment = georef.align(job.rec, job.priors)
+    job.alignment_before_ba = georef.align(job.rec, job.priors)
+    if job.opts.sfm.use_prior_position:
+        job.progress.start(_("adjusting the model to the GPS positions"), None)
+        job.prior_ba = sfm.refine_with_priors(job.rec, job.priors, job.opts.sfm)
+        job.progress.done()
+        if not job.prior_ba.usable:
+            job.warnings.append(_("the final bundle adjustment with the GPS positions failed"))
+        job.alignment = georef.align(job.rec, job.priors)  # residuals after that adjustment
+    else:
+        job.alignment = job.alignment_before_ba
     pts = surface.model_points(job.rec)
     keep = surface.remove_outliers(pts.xyz)
     job.points = surface.ModelPoints(
@@ -312,7 +330,7 @@ def step_surface(job: Job) -> None:
         job.warnings.append(
             _(
                 "the DSM comes from CPU stereo (OpenCV semi-global matching, {p} pairs, "
-                "{res:.2f} m cells); the orthophoto has no occlusion test yet"
+                "{res:.2f} m cells)"
             ).format(p=job.dense_pairs, res=dres)
         )
     else:
@@ -328,6 +346,41 @@ def step_surface(job: Job) -> None:
                 "detailed surface"
             ).format(n=len(xy), res=dres)
         )
+
+
+def _cloud(job: Job) -> tuple[np.ndarray, np.ndarray]:
+    """The cloud written to points.laz: the dense one, else the sparse points."""
+    assert job.points is not None
+    if job.dense_xyz is not None and job.dense_rgb is not None:
+        return job.dense_xyz, job.dense_rgb
+    return job.points.xyz, job.points.rgb
+
+
+def step_dtm(job: Job) -> None:
+    """Ground points of the cloud (the injected filter) gridded into a DTM on the DSM grid."""
+    assert job.dsm_grid is not None
+    if job.opts.ground_filter is None:
+        job.dtm_info = {"made": False, "reason": "no ground filter given"}
+        return
+    xyz, _rgb = _cloud(job)
+    job.progress.start(_("separating the ground"), None)
+    measured = job.dsm_measured
+    if measured is None and job.dsm is not None:
+        measured = np.isfinite(job.dsm)
+    dtm, why = dtm_from_cloud(xyz, job.dsm_grid, job.opts.ground_filter, measured)
+    job.progress.done()
+    if dtm is None:
+        job.dtm_info = {"made": False, "reason": why}
+        job.warnings.append(_("no DTM: {why}").format(why=why))
+        return
+    job.dtm = dtm.z
+    job.ground = dtm.ground
+    job.dtm_info = {
+        "made": True,
+        "ground_points": dtm.ground_points,
+        "ground_fraction": round(dtm.ground_fraction, 4),
+        "resolution_m": job.dsm_grid.res,
+    }
 
 
 def _load_rgb(view: ortho.View) -> np.ndarray:
@@ -347,10 +400,17 @@ def step_ortho(job: Job) -> None:
     gx, gy = np.meshgrid(xs, ys)
     z = surface.sample_raster(job.dsm, job.dsm_grid, gx, gy)
     job.progress.start(_("projecting the orthophoto"), len(job.views))
-    job.rgb, job.alpha, _best = ortho.orthophoto(
-        job.views, z, job.grid, _load_rgb, lambda: job.progress.advance()
+    res = ortho.orthophoto(
+        job.views,
+        z,
+        job.grid,
+        _load_rgb,
+        lambda: job.progress.advance(),
+        dsm=job.dsm,
+        dsm_grid=job.dsm_grid,
     )
     job.progress.done()
+    job.rgb, job.alpha, job.hidden_fraction = res.rgb, res.alpha, res.hidden_fraction
 
 
 def step_products(job: Job) -> None:
@@ -367,12 +427,11 @@ def step_products(job: Job) -> None:
     measured = job.dsm if job.dsm_measured is None else np.where(job.dsm_measured, job.dsm, np.nan)
     products.write_dsm(out / "dsm.tif", measured, job.dsm_grid, job.frame.crs, o)
     job.progress.advance()
-    if job.dense_xyz is not None and job.dense_rgb is not None:
-        cloud_xyz, cloud_rgb = job.dense_xyz, job.dense_rgb
-    else:
-        cloud_xyz, cloud_rgb = job.points.xyz, job.points.rgb
+    if job.dtm is not None:
+        products.write_dsm(out / "dtm.tif", job.dtm, job.dsm_grid, job.frame.crs, o)
+    cloud_xyz, cloud_rgb = _cloud(job)
     products.write_points(
-        out / "points.laz", job.frame.to_world(cloud_xyz), cloud_rgb, job.frame.crs
+        out / "points.laz", job.frame.to_world(cloud_xyz), cloud_rgb, job.frame.crs, job.ground
     )
     job.progress.advance()
     products.write_json(out / "cameras.geojson", products.cameras_geojson(camera_rows(job)))
@@ -380,8 +439,9 @@ def step_products(job: Job) -> None:
     products.write_preview_png(out / "orthophoto_preview.png", job.rgb, job.alpha)
     job.progress.advance()
     job.progress.done()
-    for name in ("orthophoto.tif", "dsm.tif", "points.laz", "cameras.geojson"):
-        job.outputs[name.split(".")[0]] = str(out / name)
+    for name in ("orthophoto.tif", "dsm.tif", "dtm.tif", "points.laz", "cameras.geojson"):
+        if (out / name).is_file():
+            job.outputs[name.split(".")[0]] = str(out / name)
 
 
 STEPS: list[tuple[str, Callable[[Job], None]]] = [
@@ -392,6 +452,7 @@ STEPS: list[tuple[str, Callable[[Job], None]]] = [
     ("georeferencing", step_georef),
     ("dense", step_dense),
     ("surface", step_surface),
+    ("dtm", step_dtm),
     ("orthophoto", step_ortho),
     ("products", step_products),
 ]

@@ -105,8 +105,12 @@ def write_points(
     xyz_world: NDArray[np.float64],
     rgb: NDArray[np.uint8],
     crs: CRS,
+    ground: NDArray[np.bool_] | None = None,
 ) -> Path:
-    """LAS 1.4 point format 7 (RGB, 16-bit) with the CRS as WKT, LAZ-compressed by extension."""
+    """LAS 1.4 point format 7 (RGB, 16-bit) with the CRS as WKT, LAZ-compressed by extension.
+
+    ``ground`` marks the points a ground filter kept (ASPRS class 2; the others stay 1).
+    """
     import laspy
 
     header = laspy.LasHeader(point_format=7, version="1.4")
@@ -120,7 +124,10 @@ def write_points(
     las.z = xyz_world[:, 2]
     rgb16 = rgb.astype(np.uint16) * 257
     las.red, las.green, las.blue = rgb16[:, 0], rgb16[:, 1], rgb16[:, 2]
-    las.classification = np.ones(len(xyz_world), dtype=np.uint8)  # unclassified
+    cls = np.ones(len(xyz_world), dtype=np.uint8)  # unclassified
+    if ground is not None:
+        cls[ground] = 2
+    las.classification = cls
     try:
         with atomic_output(path, suffixes=(".laz", ".las")) as tmp:
             las.write(str(tmp))

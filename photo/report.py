@@ -48,6 +48,20 @@ def camera_rows(job: Job) -> list[dict[str, Any]]:
     return rows
 
 
+def _rms(a: Any) -> dict[str, float] | None:
+    if a is None:
+        return None
+    e, n, u = a.residual_rms_m
+    return {"e": e, "n": n, "u": u, "horizontal": a.residual_rms_h_m}
+
+
+def _camera_key(rec: Any, camera_id: int) -> str:
+    for im in rec.images.values():
+        if im.camera_id == camera_id:
+            return str(im.name.split("/")[0])
+    return str(camera_id)
+
+
 def report(job: Job) -> dict[str, Any]:
     """The figures of a finished job (what ``report.json`` holds)."""
     import pycolmap
@@ -88,14 +102,16 @@ def report(job: Job) -> dict[str, Any]:
         "points_sparse": len(job.points.xyz) if job.points is not None else 0,
         "points_dense": len(job.dense_xyz) if job.dense_xyz is not None else 0,
         "dense_pairs": job.dense_pairs,
-        "gps_residual_rms_m": (
+        "gps_residual_rms_m": _rms(a),
+        # the residuals above are after the final bundle adjustment with the GPS priors; these
+        # are after the similarity alone (the model as incremental mapping left it)
+        "gps_residual_before_final_ba_rms_m": _rms(job.alignment_before_ba),
+        "principal_point_shift_px": (
             {
-                "e": a.residual_rms_m[0],
-                "n": a.residual_rms_m[1],
-                "u": a.residual_rms_m[2],
-                "horizontal": a.residual_rms_h_m,
+                _camera_key(rec, c): round(v, 2)
+                for c, v in job.prior_ba.principal_point_shift_px.items()
             }
-            if a
+            if job.prior_ba is not None and rec is not None
             else None
         ),
         "alignment": {"scale": a.scale, "inliers": a.inliers, "photos": a.total} if a else None,
@@ -103,6 +119,8 @@ def report(job: Job) -> dict[str, Any]:
         "resolution_cm": job.grid.res * 100.0 if job.grid is not None else None,
         "dsm_resolution_m": job.dsm_grid.res if job.dsm_grid is not None else None,
         "surface": job.surface_source,
+        "orthophoto_hidden_fraction": round(job.hidden_fraction, 5),
+        "dtm": job.dtm_info,
         "covered_area_m2": covered,
         "crs": job.frame.crs.to_string() if job.frame else None,
         "cameras": cams,

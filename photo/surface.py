@@ -108,7 +108,7 @@ def coverage(xyz: FloatArray, grid: Grid, max_gap_cells: float) -> NDArray[np.bo
 
 def grid_dsm(xyz: FloatArray, grid: Grid) -> FloatArray:
     """Median height per cell, holes filled inside the hull (linear) and outside (nearest)."""
-    from scipy.interpolate import LinearNDInterpolator, NearestNDInterpolator
+    from scipy.interpolate import NearestNDInterpolator
     from scipy.ndimage import median_filter
 
     col = np.floor((xyz[:, 0] - grid.left) / grid.res).astype(np.int64)
@@ -141,15 +141,34 @@ def grid_dsm(xyz: FloatArray, grid: Grid) -> FloatArray:
     if len(hole_r):
         q = np.column_stack([xs[hole_c], ys[hole_r]])
         src = np.column_stack([xs[cc], ys[rr]])
-        try:
-            filled = LinearNDInterpolator(src, vals)(q)
-        except (ValueError, RuntimeError):  # degenerate (collinear) input: nearest only
-            filled = np.full(len(q), np.nan)
+        filled = _linear_inside(src, vals, q)
         miss = ~np.isfinite(filled)
         if miss.any():
             filled[miss] = NearestNDInterpolator(src, vals)(q[miss])
         dsm[hole_r, hole_c] = filled
     return np.asarray(median_filter(dsm, size=3, mode="nearest"))
+
+
+def _linear_inside(src: FloatArray, vals: FloatArray, q: FloatArray) -> FloatArray:
+    """Linear (barycentric) interpolation at ``q`` inside the triangulation of ``src``; NaN out.
+
+    scipy's LinearNDInterpolator looks up every point outside the hull by brute force (seconds
+    for a few thousand border cells); a directed walk answers those at once with -1.
+    """
+    from scipy.spatial import Delaunay, QhullError
+
+    out = np.full(len(q), np.nan)
+    try:
+        tri = Delaunay(src)
+    except (QhullError, ValueError):  # degenerate (collinear) input: nearest only
+        return out
+    simplex = tri.find_simplex(q, bruteforce=False)
+    ok = simplex >= 0
+    t = tri.transform[simplex[ok]]  # (n, 3, 2): inverse affine and origin per triangle
+    b = np.einsum("nij,nj->ni", t[:, :2, :], q[ok] - t[:, 2, :])
+    bary = np.column_stack([b, 1.0 - b.sum(axis=1)])
+    out[ok] = (vals[tri.simplices[simplex[ok]]] * bary).sum(axis=1)
+    return out
 
 
 def sample_raster(data: FloatArray, grid: Grid, x: FloatArray, y: FloatArray) -> FloatArray:

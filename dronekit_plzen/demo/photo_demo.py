@@ -35,11 +35,14 @@ def run_photo_demo(
     max_image_px: int = 1200,
 ) -> dict[str, Any]:
     """Process the demo photos into ``out_dir`` with the local engine; return the report."""
+    from lidar.ground import smrf
     from photo.pipeline import ProcessOptions, process
     from photo.sfm import SfmOptions
 
     files = demo_images(images, all_photos)
     opts = ProcessOptions(
-        out_dir=out_dir, sfm=SfmOptions(max_image_px=max_image_px, max_features=4096)
+        out_dir=out_dir,
+        sfm=SfmOptions(max_image_px=max_image_px, max_features=4096),
+        ground_filter=smrf,  # the LiDAR package's SMRF separates the ground for dtm.tif
     )
     return process(files, opts, progress)

@@ -4,13 +4,17 @@ The server (127.0.0.1, a free port) implements what pyodm calls: ``GET /info``, 
 /task/new/init``, ``/task/new/upload/{uuid}``, ``/task/new/commit/{uuid}``, ``GET
 /task/{uuid}/info`` (queued → running with progress → completed, or failed) and ``GET
 /task/{uuid}/download/all.zip`` with ODM's folder layout inside. NodeODM itself cannot run in
-CI (Node.js + ODM's Docker image).
+CI (Node.js + ODM's Docker image). The replies follow what the real NodeODM 2.2.4 answered in
+its ``--test`` mode (``/info`` fields, the options it adds by itself, all.zip's folders, an
+empty report.pdf); :func:`test_real_node` runs the same job against a real node when
+``DKP_NODEODM_URL`` names one.
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import threading
 import uuid as uuidlib
 import zipfile
@@ -61,7 +65,14 @@ def all_zip() -> bytes:
             "reconstructed_shots_count": 3,
             "initial_shots_count": 3,
             "reconstructed_points_count": 1234,
-        }
+            "reprojection_error_pixels": 0.8,
+        },
+        "gps_errors": {
+            "mean": {"x": 0.1, "y": -0.1, "z": 0.2},
+            "std": {"x": 0.3, "y": 0.4, "z": 1.0},
+            "error": {"x": 0.3, "y": 0.4, "z": 1.1},
+            "average_error": 0.9,
+        },
     }
     with zipfile.ZipFile(buf, "w") as z:
         z.writestr("odm_orthophoto/odm_orthophoto.tif", _tif(4, "uint8"))
@@ -71,6 +82,9 @@ def all_zip() -> bytes:
             "odm_report/shots.geojson", json.dumps({"type": "FeatureCollection", "features": []})
         )
         z.writestr("odm_report/stats.json", json.dumps(stats))
+        z.writestr("odm_report/report.pdf", b"")  # empty in NodeODM's test mode too
+        z.writestr("odm_orthophoto/odm_orthophoto.png", b"")
+        z.writestr("dsm_tiles/tilemapresource.xml", "<TileMap/>")
     return buf.getvalue()
 
 
@@ -107,12 +121,15 @@ def handler_for(node: FakeNode) -> type[BaseHTTPRequestHandler]:
             if path == "/info":
                 self._json(
                     {
-                        "version": "2.2.1",
+                        "version": "2.2.4",
                         "taskQueueCount": 0,
-                        "maxImages": None,
-                        "engine": "odm",
-                        "engineVersion": "3.5.0",
+                        "totalMemory": 8 * 2**30,
+                        "availableMemory": 6 * 2**30,
                         "cpuCores": 2,
+                        "maxImages": None,
+                        "maxParallelTasks": 1,
+                        "engineVersion": "3.5.0",
+                        "engine": "odm",
                     }
                 )
             elif len(parts) == 3 and parts[0] == "task" and parts[2] == "info":
@@ -155,6 +172,9 @@ def handler_for(node: FakeNode) -> type[BaseHTTPRequestHandler]:
                 u = str(uuidlib.uuid4())
                 opts_raw = body.split(b'name="options"', 1)[1].split(b"\r\n\r\n", 1)[1]
                 opts = json.loads(opts_raw.split(b"\r\n--", 1)[0])
+                for auto in ("pc-ept", "cog", "gltf"):  # NodeODM adds these when ODM has them
+                    if not any(o["name"] == auto for o in opts):
+                        opts.append({"name": auto, "value": True})
                 node.tasks[u] = {"name": "t", "options": opts, "images": 0, "polls": 0, "files": []}
                 self._json({"uuid": u})
             elif path.startswith("/task/new/upload/"):
@@ -200,11 +220,16 @@ def test_task_runs_and_results_land_in_our_layout(
         {"name": "dsm", "value": True}, {"name": "dtm", "value": True},
         {"name": "cog", "value": True}, {"name": "orthophoto-resolution", "value": 5.0},
         {"name": "dem-resolution", "value": 5.0},
+        {"name": "pc-ept", "value": True}, {"name": "gltf", "value": True},
     ]  # fmt: skip
     assert task["polls"] >= 3  # polled until completed
     assert rep["engine"] == "nodeodm" and rep["task"] in node.tasks
     assert rep["images_usable"] == 3 and rep["images_skipped"] == 1
     assert rep["images_registered"] == 3 and rep["points_sparse"] == 1234
+    assert rep["mean_reprojection_error_px"] == 0.8
+    assert rep["gps_residual_rms_m"] == pytest.approx(
+        {"e": 0.3, "n": 0.4, "u": 1.1, "horizontal": 0.5}
+    )
     assert "bad.jpg" in rep["warnings"][0]
     for name in ("orthophoto.tif", "dsm.tif", "points.laz", "cameras.geojson", "report.json"):
         assert (out / name).is_file(), name
@@ -212,6 +237,9 @@ def test_task_runs_and_results_land_in_our_layout(
         assert ds.count == 4 and ds.crs.to_epsg() == 32617
     assert len(laspy.read(out / "points.laz").points) == 2
     assert json.loads((out / "report.json").read_text())["task"] == rep["task"]
+    # ODM's PDF does not take the "report" key (that is report.json, as with the local engine)
+    assert rep["outputs"]["report"] == str(out / "report.json")
+    assert rep["outputs"]["report_pdf"] == str(out / "report.pdf")
     assert not list(out.glob(".nodeodm-*"))  # the download folder is removed
 
 
@@ -231,3 +259,26 @@ def test_unreachable_node(toledo_dir: Path, tmp_path: Path) -> None:
     photos = [toledo_dir / f"DJI_006{i}.JPG" for i in (1, 2, 3)]
     with pytest.raises(LinkError, match="cannot reach the node"):
         process_nodeodm(photos, tmp_path / "out", "http://127.0.0.1:9", timeout_s=2)
+
+
+@pytest.mark.skipif(
+    not os.environ.get("DKP_NODEODM_URL"),
+    reason="set DKP_NODEODM_URL to a NodeODM node (e.g. `node index.js --test --port 3333`)",
+)
+def test_real_node(toledo_dir: Path, tmp_path: Path) -> None:
+    """Opt-in: the same job against a real NodeODM (its --test mode answers with sample data)."""
+    url = os.environ["DKP_NODEODM_URL"]
+    photos = [toledo_dir / f"DJI_006{i}.JPG" for i in (1, 2, 3, 4)]
+    out = tmp_path / "out"
+    # no numeric option: NodeODM's master since 2026-04-28 (commit 7328aba, "Quote params")
+    # crashes on any number-typed option (shQuote calls .replace on a number); 2.2.4 before
+    # that commit takes --orthophoto-resolution fine (checked by hand, see the README)
+    rep = process_nodeodm(photos, out, url, poll_s=0.5, timeout_s=30)
+    assert rep["engine"] == "nodeodm" and rep["images_usable"] == 4
+    assert rep["engine_version"].startswith("odm")
+    for name in ("orthophoto.tif", "dsm.tif", "dtm.tif", "points.laz", "report.json"):
+        assert (out / name).is_file(), name
+    with rasterio.open(out / "orthophoto.tif") as ds:
+        assert ds.count >= 3 and ds.crs is not None
+    assert rep["outputs"]["report"] == str(out / "report.json")
+    assert not list(out.glob(".nodeodm-*"))

@@ -19,7 +19,8 @@ from photo.exif import read_photos
 
 Processed = Any  # the session fixture's result (tests/photo/conftest.py)
 
-pytestmark = pytest.mark.slow
+# one worker builds the processed capture once (make test runs --dist loadgroup)
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("photo_processed")]
 
 
 def _gps_utm(processed: Processed) -> np.ndarray:
@@ -50,6 +51,35 @@ def test_model_figures(processed: Processed) -> None:
     assert rep["surface"] == "dense" and rep["dense_pairs"] >= 3
     assert rep["points_dense"] > 50 * rep["points_sparse"]
     assert any("semi-global matching" in w for w in rep["warnings"])
+    # the residuals are after the final bundle adjustment with the GPS priors; the figure
+    # before it is reported too. Seven photos are too few to refine a principal point.
+    before = rep["gps_residual_before_final_ba_rms_m"]
+    assert before["horizontal"] < 2.0
+    assert rep["principal_point_shift_px"] == {"DJI_FC350_800x600": 0.0}
+    # true orthophoto: almost every cell has a photo that sees it unoccluded
+    assert 0.0 <= rep["orthophoto_hidden_fraction"] < 0.05
+    # the CLI separates the ground with the LiDAR package's SMRF: dtm.tif beside the DSM
+    assert rep["dtm"]["made"] and rep["outputs"]["dtm"].endswith("dtm.tif")
+
+
+def test_dtm_with_the_lidar_ground_filter(processed: Processed) -> None:
+    """The LiDAR package's SMRF on the photo cloud: dtm.tif below the DSM, ground class."""
+    from lidar.io import read_cloud
+
+    out = processed.out
+    info = processed.report["dtm"]
+    assert info["made"] and 0.2 < info["ground_fraction"] < 0.98, info
+    assert processed.report["outputs"]["dtm"] == str(out / "dtm.tif")
+    with rasterio.open(out / "dtm.tif") as dt, rasterio.open(out / "dsm.tif") as ds:
+        assert dt.crs.to_epsg() == 32617 and dt.tags(ns="IMAGE_STRUCTURE").get("LAYOUT") == "COG"
+        assert dt.transform == ds.transform
+        t, s = dt.read(1, masked=True), ds.read(1, masked=True)
+    both = ~t.mask & ~s.mask
+    diff = (s - t).filled(np.nan)[both]
+    # the terrain is under the surface: trees and the house stand above it, open ground on it
+    assert np.nanpercentile(diff, 10) > -0.5 and np.nanpercentile(diff, 95) > 3.0
+    cls = np.asarray(read_cloud(out / "points.laz").dims["classification"])
+    assert (cls == 2).sum() == info["ground_points"]
 
 
 def test_orthophoto_georeferenced_over_the_photos(processed: Processed) -> None:

@@ -53,7 +53,8 @@ def test_orthophoto_reproduces_the_ground_and_picks_the_nadir_view() -> None:
     images = {"a": _render(a), "b": np.full((300, 400, 3), (200, 0, 0), np.uint8)}
     grid = Grid.covering(-18.0, -12.0, 30.0, 12.0, 0.1)
     z = np.zeros((grid.rows, grid.cols))
-    rgb, alpha, best = orthophoto([a, b], z, grid, lambda v: images[v.name].astype(np.uint8))
+    res = orthophoto([a, b], z, grid, lambda v: images[v.name].astype(np.uint8))
+    rgb, alpha, best = res.rgb, res.alpha, res.best
     xs, ys = grid.centres()
     gx, gy = np.meshgrid(xs, ys)
     near_a = (np.abs(gx) < 4) & (np.abs(gy) < 6)
@@ -124,3 +125,97 @@ def test_output_crs(toledo_dir: Path) -> None:
     assert 270_000 < xyz[0, 0] < 280_000 and xyz[0, 2] == pytest.approx(119.7)
     with pytest.raises(BadInputError, match="area of use"):
         georef.output_crs(p, "EPSG:5514")
+
+
+def test_true_orthophoto_takes_the_unoccluded_view_behind_a_tall_box() -> None:
+    """A 20 m box at x = 8..12 m hides the ground at x = 12..20 m from camera a (above x = 0).
+
+    a is the more nadir view there, b (above x = 40 m) sees it clear: a true orthophoto takes
+    b's colour; without the DSM's occlusion test a's (the box's side) would be smeared there.
+    """
+    a = _view("a", (0.0, 0.0, 50.0), f=250.0)
+    b = _view("b", (40.0, 0.0, 50.0), f=250.0)
+    colours = {"a": (255, 0, 0), "b": (0, 0, 255)}
+
+    def load(v: View) -> np.ndarray:
+        return np.full((300, 400, 3), colours[v.name], np.uint8)
+
+    dsm_grid = Grid.covering(-30.0, -20.0, 60.0, 20.0, 0.5)
+    xs, ys = dsm_grid.centres()
+    gx, gy = np.meshgrid(xs, ys)
+    box = (gx > 8.0) & (gx < 12.0) & (np.abs(gy) < 3.0)
+    dsm = np.where(box, 20.0, 0.0)
+    grid = Grid.covering(-30.0, -20.0, 60.0, 20.0, 0.25)
+    ox, oy = np.meshgrid(*grid.centres())
+    z = sample_raster(dsm, dsm_grid, ox, oy)
+    row = np.abs(grid.centres()[1] - 0.1).argmin()
+    x = grid.centres()[0]
+    behind = (x > 13.0) & (x < 18.5)  # hidden from a by the box (to 20 m, less the tolerance)
+    roof = (x > 8.6) & (x < 11.4)
+    front = (x > -10.0) & (x < 7.0)  # hidden from b, seen by a
+
+    plain = orthophoto([a, b], z, grid, load)
+    assert (plain.best[row, behind] == 0).all()  # no occlusion test: a wins, wrongly
+
+    res = orthophoto([a, b], z, grid, load, dsm=dsm, dsm_grid=dsm_grid)
+    assert (res.best[row, behind] == 1).all()
+    assert (res.rgb[row, behind, 2] > 240).all() and (res.rgb[row, behind, 0] < 15).all()
+    assert (res.best[row, roof] == 0).all() and (res.best[row, front] == 0).all()
+    assert (res.rgb[row, front, 0] > 240).all()
+    assert res.alpha[row, behind].min() == 255 and not res.hidden[row].any()
+    # hidden from both: only the foot of the box's long walls (their cells' heights interpolated)
+    hid = res.hidden
+    assert (np.abs(np.abs(oy[hid]) - 3.0) < 0.5).all() and (np.abs(ox[hid] - 10.0) < 2.0).all()
+    # seam: the colour changes from a to b over a few cells at the occlusion edge, not in one
+    blend = (res.rgb[row, :, 0] > 20) & (res.rgb[row, :, 2] > 20) & (x > 19.0) & (x < 24.0)
+    assert blend.any()
+    # a third view that only sees the hidden strip through the box: counted as hidden
+    only_a = orthophoto([a], z, grid, load, dsm=dsm, dsm_grid=dsm_grid)
+    assert only_a.hidden[row, behind].all() and only_a.alpha[row, behind].min() == 255
+    assert 0.0 < only_a.hidden_fraction < 0.2
+
+
+def test_dtm_from_a_photo_cloud_with_the_lidar_ground_filter() -> None:
+    """The LiDAR package's SMRF separates ground from a 6 m house in a photo-like cloud."""
+    from lidar.ground import smrf
+    from photo.dtm import dtm_from_cloud
+
+    rng = np.random.default_rng(3)
+    xy = rng.uniform(0, 60, (15_000, 2))
+    house = (np.abs(xy[:, 0] - 30) < 6) & (np.abs(xy[:, 1] - 30) < 6)
+    z = 0.05 * xy[:, 0] + np.where(house, 6.0, 0.0) + rng.normal(0, 0.05, len(xy))
+    grid = Grid.covering(0, 0, 60, 60, 1.0)
+    dtm, why = dtm_from_cloud(np.column_stack([xy, z]), grid, smrf)
+    assert dtm is not None, why
+    assert not dtm.ground[house].any() and dtm.ground[~house].mean() > 0.9
+    xs, ys = grid.centres()
+    r, c = np.abs(ys - 30).argmin(), np.abs(xs - 30).argmin()
+    assert dtm.z[r, c] == pytest.approx(1.5, abs=0.3)  # terrain under the house, interpolated
+    # roofs only: no ground to separate, no DTM
+    none, why = dtm_from_cloud(np.column_stack([xy, z])[:100], grid, smrf)
+    assert none is None and "too few" in why
+
+
+def test_final_bundle_adjustment_with_gps_priors_recovers_the_principal_point() -> None:
+    """COLMAP's synthetic scene, its principal point put 12 px off: the priors bring it back."""
+    from photo.sfm import SfmOptions, refine_with_priors
+
+    pycolmap.logging.minloglevel = 2
+    o = pycolmap.SyntheticDatasetOptions()
+    o.num_rigs, o.num_cameras_per_rig, o.num_frames_per_rig, o.num_points3D = 1, 1, 12, 300
+    o.camera_width, o.camera_height, o.camera_params = 800, 600, [700.0, 400.0, 300.0, 0.0]
+    rec = pycolmap.synthesize_dataset(o)
+    gps = {im.name: np.asarray(im.projection_center()) for im in rec.images.values()}
+    sigma = 0.01 * float(np.ptp(np.array(list(gps.values())), axis=0).max())
+    opts = SfmOptions(prior_sigma_h_m=sigma, prior_sigma_v_m=sigma)
+    few = pycolmap.Reconstruction(rec)
+    rec.cameras[1].principal_point_x = 412.0
+    res = refine_with_priors(rec, gps, opts)
+    assert res.usable and res.cameras_fixed == ()
+    assert rec.cameras[1].principal_point_x == pytest.approx(400.0, abs=0.05)
+    assert res.principal_point_shift_px[1] == pytest.approx(12.0, abs=0.05)
+    assert rec.cameras[1].focal_length == pytest.approx(700.0)  # the focal length stays fixed
+    # a camera with fewer photos than min_photos_principal_point keeps its intrinsics
+    few.cameras[1].principal_point_x = 412.0
+    res = refine_with_priors(few, gps, SfmOptions(min_photos_principal_point=13))
+    assert res.cameras_fixed == (1,) and few.cameras[1].principal_point_x == 412.0
