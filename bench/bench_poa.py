@@ -6,7 +6,8 @@ shares of :data:`missions.poa_map.FIND_SHARES`, forest edges ×1.5), a lake and 
 zero; two random layouts per subject, each as is ("open"), with a reservoir shore 250 m from the
 LKP ("shore") and with the launch point 600 m from the LKP ("access-600m"). Drones: 1 and 3, a
 total budget of 100 km (split equally), a thermal camera footprint (``mavic3t-thermal`` at 50 m
-AGL). The "oracle" figure is an upper bound: the most probable cells of the whole swept area.
+AGL). The "oracle" figure is an upper bound: the most probable cells of the whole swept area
+(``oracle_gain_pct``: the most any plan could gain over the best baseline on that map).
 Every plan is scored by the same overlap-exact function
 (:func:`missions.poa_cover.covered_probability`) at equal path length (each baseline truncated
 to the same per-drone budget, transit from the launch point included).
@@ -17,6 +18,9 @@ Baselines (best radius of several tried, r* = √(B·W/π) the disc the budget c
 * spiral: the perimeter spiral (``perimeter_path``) over the circle, flown outside-in, and an
   outward Archimedean spiral from the LKP (arms one footprint apart);
 * parallel track (``creeping_line_path``, legs along the major axis) over the circle;
+* greedy (as in SAR benchmarks such as SAREnv): footprint-wide steps to the richest of the 8
+  neighbouring cells, straight to the nearest cell with probability left when none has any;
+  drones one after the other on what the earlier left, from the launch point;
 * for 3 drones: each single-drone pattern cut into 3 consecutive pieces (each drone flies to its
   piece), and sector splitting: the circle cut into 3 sectors, each drone a parallel track or a
   perimeter spiral over its own sector.
@@ -177,6 +181,55 @@ def baselines(n: int, budget: float, fp: Footprint, radius_m: float) -> dict[str
     return fam
 
 
+def greedy(
+    grid: PoaGrid, n: int, budget: float, fp: Footprint, launch: tuple[float, float]
+) -> list[np.ndarray]:
+    """The greedy baseline of SAR benchmarks (e.g. SAREnv's): steps of one footprint width to
+    whichever of the 8 neighbouring cells holds the most probability not yet covered; when none
+    holds any, straight to the nearest cell that does. Drones one after the other on what the
+    earlier ones left, each from the launch point."""
+    c = fp.across_m
+    x, y = grid.centres()
+    qx = np.floor((x - launch[0]) / c + 0.5).astype(int)
+    ry = np.floor((launch[1] - y) / c + 0.5).astype(int)
+    q0, r0 = -qx.min(), -ry.min()
+    v = np.zeros((ry.max() + r0 + 1, qx.max() + q0 + 1))
+    np.add.at(v, (np.repeat(ry + r0, len(x)), np.tile(qx + q0, len(y))), grid.prob.ravel())
+    rows, cols = v.shape
+    rr, cc = np.mgrid[0:rows, 0:cols]
+    steps = [(dr, dq) for dr in (-1, 0, 1) for dq in (-1, 0, 1) if dr or dq]
+    out = []
+    for _ in range(n):
+        pos, used = (r0, q0), 0.0
+        v[pos] = 0.0
+        pts = [pos]
+        while True:
+            nb = [
+                (v[pos[0] + dr, pos[1] + dq], math.hypot(dr, dq), (pos[0] + dr, pos[1] + dq))
+                for dr, dq in steps
+                if 0 <= pos[0] + dr < rows and 0 <= pos[1] + dq < cols
+            ]
+            val, d, nxt = max(nb)
+            if val <= 0.0:
+                if not v.any():
+                    break
+                dist = np.where(v > 0, np.hypot(rr - pos[0], cc - pos[1]), np.inf)
+                t = np.unravel_index(int(np.argmin(dist)), v.shape)
+                d, nxt = float(dist[t]), (int(t[0]), int(t[1]))
+            if (used + d) * c > budget:
+                break
+            used += d
+            pos = nxt
+            v[pos] = 0.0
+            pts.append(pos)
+        cells = np.asarray(pts, dtype=float)
+        xy = np.column_stack(
+            [launch[0] + (cells[:, 1] - q0) * c, launch[1] - (cells[:, 0] - r0) * c]
+        )
+        out.append(truncate(xy, budget))
+    return out
+
+
 def oracle(grid: PoaGrid, total_budget_m: float, fp: Footprint) -> float:
     """Upper bound: the most probable cells of the total swept area, wherever they are."""
     k = int(total_budget_m * fp.across_m / grid.cell_m**2)
@@ -208,10 +261,18 @@ def compare(
     for name, cands in baselines(n, budget, fp, radius).items():
         scores = [covered_probability(grid, c, [fp] * n) for c in cands]
         res[name] = round(max(scores), 4)
+    res["greedy"] = round(
+        covered_probability(grid, greedy(grid, n, budget, fp, launch), [fp] * n), 4
+    )
     best = max(v for k, v in res.items() if not k.startswith("poa"))
     res["best_baseline"] = best
     res["gain_pct"] = round(100.0 * (ours / best - 1.0), 1)
-    res["oracle_upper_bound"] = round(oracle(grid, total_budget_m, fp), 4)
+    orc = oracle(grid, total_budget_m, fp)
+    res["oracle_upper_bound"] = round(orc, 4)
+    # headroom: how far above the best baseline any plan could be at most (path continuity
+    # ignored); below 10 % the issue's +10 % goal cannot be met on that map at all
+    res["oracle_gain_pct"] = round(100.0 * (orc / best - 1.0), 1)
+    res["poa_share_of_oracle"] = round(ours / orc, 3)
     return res
 
 
@@ -246,6 +307,10 @@ def main() -> None:
         "summary": {
             "runs": len(runs),
             "runs_gain_ge_10_pct": sum(g >= 10.0 for g in gains),
+            "runs_oracle_gain_ge_10_pct": sum(r["oracle_gain_pct"] >= 10.0 for r in runs),
+            "mean_share_of_oracle": round(
+                float(np.mean([r["poa_share_of_oracle"] for r in runs])), 3
+            ),
             "min_gain_pct": min(gains),
             "mean_gain_pct": round(float(np.mean(gains)), 1),
             "max_plan_time_s": max(r["poa_plan_time_s"] for r in runs),

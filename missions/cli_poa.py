@@ -338,7 +338,12 @@ def register_poa(plan: click.Group) -> None:
                 required=True,
                 help=_("Subject category: {k}.").format(k=", ".join([*SUBJECTS, *SUBJECT_ALIASES])),
             ),
-            click.option("--terrain", default="flat", show_default=True, help=", ".join(TERRAINS)),
+            click.option(
+                "--terrain",
+                default="flat",
+                show_default=True,
+                help=_("Terrain of the ring statistics: {k}.").format(k=", ".join(TERRAINS)),
+            ),
             click.option(
                 "--features",
                 type=click.Path(path_type=Path),

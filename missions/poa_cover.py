@@ -119,11 +119,13 @@ def _rects(c: FloatArray, u: FloatArray, across: float, along: float) -> Any:
     return shapely.polygons(ring)
 
 
-def swept_pieces(xy: FloatArray, fp: Footprint) -> list[Any]:
+def swept_pieces(xy: FloatArray, fp: Footprint, raw: bool = False) -> list[Any]:
     """The ground the footprint sweeps along the polyline ``xy`` (metres), as pieces whose union
     is the swept area: the across-track strip along the path (round joins: the footprint turning
     at a vertex), and at every vertex the footprint heading in and heading out (a multicopter
-    stops and yaws there), which covers the path's ends by half the along-track footprint too."""
+    stops and yaws there), which covers the path's ends by half the along-track footprint too.
+    ``raw``: the pieces themselves, not their union (the same cells when rasterised by
+    :func:`coverage_fraction`, which burns each piece on its own, and much faster)."""
     xy = np.asarray(xy, dtype=np.float64)
     half = fp.across_m / 2.0
     if len(xy) == 0:
@@ -153,7 +155,8 @@ def swept_pieces(xy: FloatArray, fp: Footprint) -> list[Any]:
             _rects(pts[:-1][leave], u[leave], fp.across_m, fp.along_m),
         ]
     )
-    return [shapely.union_all(np.concatenate([strips, discs, ends]))]
+    parts = np.concatenate([strips, discs, ends])
+    return list(parts) if raw else [shapely.union_all(parts)]
 
 
 def _strips(mid: FloatArray, u: FloatArray, length: FloatArray, across: float) -> Any:

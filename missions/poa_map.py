@@ -51,24 +51,68 @@ from dronekit_plzen.i18n import _
 FloatArray = NDArray[np.float64]
 
 #: (subject, terrain) → distance from the IPP in km within which 25/50/75/95 % were found
-#: (Koester 2008, ISRID). Terrain: "mountain"/"flat" = temperate climate; "dry-*" = dry climate.
+#: (Koester 2008, ISRID, the "Distance from IPP" table of each subject category; the book
+#: prints each figure in miles and km, these are the km). Terrain: "mountain"/"flat" =
+#: temperate climate, "dry-*" = dry climate, "urban". Rows are those that two independent
+#: public transcriptions of the tables give alike (a SAR planning library's ``LPB`` distance
+#: table and a lost-person-behaviour app's profile table with the case counts ``n``); where
+#: they differ, the book's pairing of miles and km decides: dementia flat 50 % is 0.6 mi =
+#: 1.0 km (one transcription has 0.8). Case counts (n) from the latter, for judging a row.
+#: An earlier version of this table was wrong for every category but hiker: miles read as
+#: km (dementia, child 1-3), another terrain's row (child 4-6 urban as mountain) and
+#: despondent rows matching neither transcription.
 RING_TABLE: dict[tuple[str, str], tuple[float, float, float, float]] = {
-    ("hiker", "mountain"): (1.1, 3.1, 5.8, 18.3),
-    ("hiker", "flat"): (0.6, 1.8, 3.2, 9.9),
-    ("hiker", "dry-mountain"): (1.6, 3.2, 6.5, 19.3),
-    ("hiker", "dry-flat"): (1.3, 2.1, 6.6, 13.1),
-    ("child-1-3", "mountain"): (0.1, 0.2, 0.6, 2.0),
-    ("child-1-3", "flat"): (0.1, 0.3, 0.6, 1.6),
-    ("child-4-6", "mountain"): (0.1, 0.5, 1.0, 3.4),
-    ("child-4-6", "flat"): (0.2, 0.4, 0.8, 2.1),
-    ("dementia", "mountain"): (0.2, 0.5, 1.2, 5.1),
-    ("dementia", "flat"): (0.2, 0.6, 1.5, 7.9),
-    ("despondent", "mountain"): (0.2, 0.7, 2.0, 12.8),
-    ("despondent", "flat"): (0.3, 0.8, 2.4, 8.0),
+    ("hiker", "mountain"): (1.1, 3.1, 5.8, 18.3),  # n = 568
+    ("hiker", "flat"): (0.6, 1.8, 3.2, 9.9),  # n = 274
+    ("hiker", "dry-mountain"): (1.6, 3.2, 6.5, 19.3),  # n = 221
+    ("hiker", "dry-flat"): (1.3, 2.1, 6.6, 13.1),  # n = 58
+    ("child-1-3", "mountain"): (0.2, 0.3, 0.6, 4.5),  # n = 58
+    ("child-1-3", "flat"): (0.2, 0.3, 1.0, 3.2),  # n = 61
+    ("child-4-6", "mountain"): (0.2, 0.8, 1.5, 3.7),  # n = 38
+    ("child-4-6", "flat"): (0.2, 0.6, 1.5, 6.6),  # n = 90
+    ("child-4-6", "urban"): (0.1, 0.5, 1.0, 3.4),  # n = 25
+    ("child-7-9", "mountain"): (0.8, 1.6, 3.2, 11.3),  # n = 38
+    ("child-7-9", "flat"): (0.2, 0.8, 2.0, 8.0),  # n = 79
+    ("child-7-9", "urban"): (0.2, 0.5, 1.5, 5.2),  # n = 22
+    ("child-10-12", "mountain"): (0.8, 1.6, 3.2, 9.0),  # n = 72
+    ("child-10-12", "flat"): (0.4, 1.6, 4.8, 10.0),  # n = 57
+    ("child-10-12", "urban"): (0.3, 1.5, 2.9, 5.8),  # n = 18
+    ("child-13-15", "mountain"): (0.8, 2.1, 4.8, 21.4),  # n = 74
+    ("child-13-15", "flat"): (0.6, 1.3, 3.2, 10.0),  # n = 80
+    ("dementia", "mountain"): (0.3, 0.8, 1.9, 8.3),  # n = 95
+    ("dementia", "flat"): (0.3, 1.0, 2.4, 12.8),  # n = 175
+    ("dementia", "urban"): (0.3, 1.1, 3.2, 12.6),  # n = 336
+    ("despondent", "mountain"): (0.3, 1.1, 3.2, 21.6),  # n = 103
+    ("despondent", "flat"): (0.3, 0.8, 2.3, 17.3),  # n = 193
+    ("despondent", "urban"): (0.1, 0.5, 1.5, 13.1),  # n = 96
+    ("autistic", "flat"): (0.6, 1.6, 3.7, 15.2),  # n = 20
+    ("autistic", "urban"): (0.3, 1.0, 3.8, 8.0),  # n = 16
+    ("mental-illness", "mountain"): (0.6, 2.3, 8.3, 14.6),  # n = 23
+    ("mental-illness", "flat"): (0.8, 1.0, 2.3, 8.1),  # n = 23
+    ("mental-illness", "urban"): (0.3, 0.6, 1.5, 12.5),  # n = 38
+    ("intellectual-disability", "mountain"): (0.6, 1.6, 3.2, 11.3),  # n = 31
+    ("intellectual-disability", "flat"): (0.3, 1.0, 2.1, 11.8),  # n = 36
+    ("intellectual-disability", "urban"): (0.3, 0.8, 3.7, 9.9),  # n = 44
+    ("hunter", "mountain"): (1.0, 2.1, 4.8, 17.2),  # n = 355
+    ("hunter", "flat"): (0.6, 1.6, 3.1, 13.7),  # n = 465
+    ("angler", "mountain"): (0.3, 1.5, 5.5, 9.9),  # n = 25
+    ("angler", "flat"): (0.8, 1.6, 3.9, 14.9),  # n = 62
+    ("camper", "mountain"): (0.2, 2.2, 3.0, 39.5),  # n = 17
+    ("camper", "flat"): (0.2, 1.1, 3.2, 12.8),  # n = 18
+    ("gatherer", "mountain"): (1.5, 3.2, 6.4, 12.9),  # n = 94
+    ("mountain-biker", "mountain"): (3.1, 4.0, 11.3, 25.0),  # n = 25
+    ("skier-nordic", "mountain"): (1.6, 3.5, 6.4, 19.6),  # n = 29
+    ("snowboarder", "mountain"): (1.6, 3.2, 6.2, 15.4),  # n = 31
 }
-SUBJECT_ALIASES = {"child": "child-4-6", "alzheimer": "dementia", "suicidal": "despondent"}
+SUBJECT_ALIASES = {
+    "child": "child-4-6",
+    "alzheimer": "dementia",
+    "suicidal": "despondent",
+    "autism": "autistic",
+    "mental-disability": "intellectual-disability",
+}
 SUBJECTS = sorted({s for s, _t in RING_TABLE})
-TERRAINS = ("flat", "mountain", "dry-flat", "dry-mountain")
+TERRAINS = ("flat", "mountain", "dry-flat", "dry-mountain", "urban")
 QUANTILES = (0.25, 0.50, 0.75, 0.95)
 SUPERSAMPLE = 4
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import json
 import subprocess
 import sys
@@ -11,13 +12,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.transform import Affine, from_origin
 
 from missions.poa import deconflict, layer_altitudes, plan_poa
 from missions.poa_cover import Footprint, coverage_fraction, covered_probability, swept_pieces
 from missions.poa_map import RING_TABLE, PoaGrid, ring_grid
+from missions.poa_search import sector_plan
 
 REPO = Path(__file__).resolve().parents[2]
 LKP_XY = (380_000.0, 5_510_000.0)
@@ -33,12 +35,40 @@ def _bench() -> object:
 
 def test_poa_ring_map_sums_to_one_and_matches_the_quartiles():
     q = RING_TABLE[("dementia", "flat")]
-    g = ring_grid(LKP_XY, q, 9000.0, 50.0, 32633)
+    g = ring_grid(LKP_XY, q, 16_000.0, 80.0, 32633)  # past the CDF's end (15.4 km): uncut
     assert g.prob.sum() == pytest.approx(1.0, abs=1e-9)
     x, y = g.centres()
     r = np.hypot(x[None, :] - LKP_XY[0], y[:, None] - LKP_XY[1])
     for km, want in zip(q, (0.25, 0.50, 0.75, 0.95), strict=True):
         assert g.prob[r <= km * 1000].sum() == pytest.approx(want, abs=0.02)
+
+
+def test_poa_ring_table_rows_are_koester_km():
+    # every row increasing; spot checks against Koester 2008 (km; the book's miles in brackets)
+    for key, q in RING_TABLE.items():
+        assert all(a < b for a, b in itertools.pairwise(q)), key
+    assert RING_TABLE[("hiker", "flat")] == (0.6, 1.8, 3.2, 9.9)
+    assert RING_TABLE[("dementia", "flat")] == (0.3, 1.0, 2.4, 12.8)  # (0.2, 0.6, 1.5, 7.9) mi
+    assert RING_TABLE[("dementia", "mountain")] == (0.3, 0.8, 1.9, 8.3)  # (0.2, 0.5, 1.2, 5.1) mi
+    assert RING_TABLE[("child-1-3", "flat")] == (0.2, 0.3, 1.0, 3.2)
+    assert RING_TABLE[("despondent", "flat")] == (0.3, 0.8, 2.3, 17.3)
+
+
+def test_poa_mass_split_gives_each_drone_its_own_corridor():
+    # two corridors leaving the launch point east and west: two drones, one each
+    n, cell = 80, 20.0
+    prob = np.full((n, n), 1e-6)
+    prob[39:41, 44:78] = 1.0  # east
+    prob[39:41, 2:36] = 1.0  # west
+    g = PoaGrid(prob / prob.sum(), 0.0, n * cell, cell, 32633)
+    fp = Footprint(40.0, 30.0)
+    launch = (800.0, 800.0)
+    paths, fracs = sector_plan(g, launch, [fp, fp], 900.0)
+    assert [np.allclose(p[0], launch) for p in paths] == [True, True]
+    east = [float((g.prob * f)[:, 40:].sum()) for f in fracs]
+    assert max(east) > 0.4 and min(east) < 0.05  # one drone east, the other west
+    plan = plan_poa(g, launch, [fp, fp], [50.0, 60.0], 900.0, curve_points=0)
+    assert plan.covered > 0.9
 
 
 def _uniform(n: int = 40, cell: float = 10.0) -> PoaGrid:
@@ -67,6 +97,7 @@ _tiny = ring_grid(LKP_XY, RING_TABLE[("child-1-3", "flat")], 300.0, 40.0, 32633)
 
 
 @pytest.mark.slow
+@settings(max_examples=30)  # each example plans up to 3 drones (~0.3 s); fuzz raises it
 @given(
     budget=st.floats(100.0, 1200.0),
     n=st.integers(1, 3),

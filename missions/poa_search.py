@@ -1,0 +1,353 @@
+"""The search steps of :mod:`missions.poa` (method 1–4 and the mass split of 6 there): the
+coarse footprint grid, the receding horizon with jumps, the candidate paths and the choice
+among them by overlap-exact coverage."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.ndimage import uniform_filter
+
+from missions.poa_cover import Footprint, coverage_fraction, swept_pieces, truncate
+from missions.poa_map import PoaGrid
+
+FloatArray = NDArray[np.float64]
+HORIZON = 7
+GAMMA = 0.97
+BLOCK = 5
+#: receding-horizon variants tried per drone: (jump factor, wall-following bonus)
+RH_VARIANTS = ((2.0, 1.0, 0.0), (3.0, 0.6, 0.0), (2.0, 1.0, 1.0), (2.0, 0.6, 1.2))
+DAMP = 0.1
+HYBRID_SHARES = (0.4, 0.6)
+_DIRS = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])  # (drow, dcol): N, E, S, W
+
+
+def _sequences(h: int) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """Cumulative offsets (S, h, 2) of all no-reversal 4-connected sequences and whether each
+    step enters a cell not visited earlier in the sequence (the start cell counts as visited)."""
+    seqs = [[d] for d in range(4)]
+    for _step in range(h - 1):
+        seqs = [[*s, d] for s in seqs for d in range(4) if d != (s[-1] + 2) % 4]
+    moves = _DIRS[np.asarray(seqs)]
+    cum = np.cumsum(moves, axis=1)
+    key = cum[..., 0] * 1000 + cum[..., 1]
+    first = np.ones(key.shape, dtype=bool)
+    first &= key != 0
+    for k in range(1, h):
+        first[:, k] &= ~(key[:, :k] == key[:, k : k + 1]).any(axis=1)
+    return cum, first
+
+
+_SEQ_CACHE: dict[int, tuple[NDArray[np.int64], NDArray[np.bool_]]] = {}
+
+
+def _coarse_values(
+    grid: PoaGrid, residual: FloatArray, origin: tuple[float, float], c: float
+) -> tuple[FloatArray, int, int]:
+    """Residual probability per coarse cell; coarse cell (r, q) has its centre at
+    ``origin + (q - q0) * c, origin - (r - r0) * c``. Returns values, r0, q0."""
+    ny, nx = grid.shape
+    xmin, xmax = grid.x0, grid.x0 + nx * grid.cell_m
+    ymax, ymin = grid.y0, grid.y0 - ny * grid.cell_m
+    ox, oy = origin
+    q_lo = math.floor((xmin - ox) / c - 0.5) - 1
+    q_hi = math.ceil((xmax - ox) / c + 0.5) + 1
+    r_lo = math.floor((oy - ymax) / c - 0.5) - 1
+    r_hi = math.ceil((oy - ymin) / c + 0.5) + 1
+    q_lo, r_lo = min(q_lo, 0), min(r_lo, 0)
+    q_hi, r_hi = max(q_hi, 0), max(r_hi, 0)
+    cols, rows = q_hi - q_lo + 1, r_hi - r_lo + 1
+    s = 4
+    sub = (np.arange(s) + 0.5) / s - 0.5
+    xs = ox + (np.arange(q_lo, q_hi + 1)[:, None] + sub[None, :]).ravel() * c
+    ys = oy - (np.arange(r_lo, r_hi + 1)[:, None] + sub[None, :]).ravel() * c
+    fi = np.floor((grid.y0 - ys) / grid.cell_m).astype(int)
+    fj = np.floor((xs - grid.x0) / grid.cell_m).astype(int)
+    vi, vj = (fi >= 0) & (fi < ny), (fj >= 0) & (fj < nx)
+    dens = residual / (grid.cell_m * grid.cell_m)
+    samp = dens[np.clip(fi, 0, ny - 1)][:, np.clip(fj, 0, nx - 1)] * vi[:, None] * vj[None, :]
+    v = samp.reshape(rows, s, cols, s).mean(axis=(1, 3)) * c * c
+    return v, -r_lo, -q_lo
+
+
+def _line_cells(a: FloatArray, b: FloatArray) -> NDArray[np.int64]:
+    n = max(2, math.ceil(float(np.hypot(*(b - a))) * 4) + 1)
+    t = np.linspace(0.0, 1.0, n)[:, None]
+    return np.unique(np.rint(a + (b - a) * t).astype(np.int64), axis=0)
+
+
+def plan_one(
+    values: FloatArray,
+    start: tuple[int, int],
+    steps: float,
+    horizon: int = HORIZON,
+    jump_factor: float = 1.2,
+    wall_bonus: float = 0.0,
+) -> FloatArray:
+    """Vertices (row, col, in cell units) of one drone's path over the coarse ``values``,
+    at most ``steps`` cell lengths long."""
+    if horizon not in _SEQ_CACHE:
+        _SEQ_CACHE[horizon] = _sequences(horizon)
+    cum, first = _SEQ_CACHE[horizon]
+    disc = GAMMA ** np.arange(horizon)
+    weight = first * disc
+    rows, cols = values.shape
+    h = horizon
+    # padded copy: outside the grid a step costs a lot, so no bounds checks per step
+    v = np.full((rows + 2 * h, cols + 2 * h), -1.0)
+    v[h:-h, h:-h] = values
+    inner = v[h:-h, h:-h]
+    # cells next to covered ones are worth a little more (``wall_bonus`` per covered
+    # neighbour): the path fills in rather than leaving holes it would have to come back for;
+    # ``vn`` = value × that factor, kept up to date around every visited cell
+    nb = np.ones_like(v)
+    vn = v.copy()
+    vn_flat = vn.ravel()
+    width = cols + 2 * h
+    offs = (cum[..., 0] + h) * width + (cum[..., 1] + h)
+    pos = np.array(start, dtype=np.int64)
+
+    # BLOCK×BLOCK sums of the values around every cell, kept up to date as cells are zeroed
+    block = uniform_filter(values, size=BLOCK, mode="constant") * (BLOCK * BLOCK)
+    half_b = BLOCK // 2
+
+    def zero(a: int, b: int) -> None:
+        old = inner[a, b]
+        if old:
+            inner[a, b] = 0.0
+            vn[a + h, b + h] = 0.0
+            block[max(a - half_b, 0) : a + half_b + 1, max(b - half_b, 0) : b + half_b + 1] -= old
+
+    def visit(p: NDArray[np.int64]) -> None:
+        zero(int(p[0]), int(p[1]))
+        r, q = p[0] + h, p[1] + h
+        if wall_bonus:
+            nb[r - 1 : r + 2, q - 1 : q + 2] += wall_bonus
+        vn[r - 1 : r + 2, q - 1 : q + 2] = (
+            v[r - 1 : r + 2, q - 1 : q + 2] * nb[r - 1 : r + 2, q - 1 : q + 2]
+        )
+
+    visit(pos)
+    pts = [pos.astype(np.float64)]
+    used = 0.0
+    last_jump_rate = math.inf
+    rr, cc = np.mgrid[0:rows, 0:cols]
+    while used + 1.0 <= steps + 1e-9:
+        vals = np.take(vn_flat, offs + (pos[0] * width + pos[1]))
+        score = np.einsum("ij,ij->i", vals, weight)
+        best = int(np.argmax(score))
+        local_rate = max(float(score[best]), 0.0) / horizon
+        if local_rate > 0 and local_rate >= last_jump_rate and len(pts) % 4:
+            pos = pos + cum[best, 0]  # collecting at least as well as the last jump promised
+            visit(pos)
+            used += 1.0
+            pts.append(pos.astype(np.float64))
+            continue
+        d = np.hypot(rr - pos[0], cc - pos[1])
+        rate = block / (d + BLOCK * BLOCK)
+        rate[(d < 2.0) | (d > steps - used)] = 0.0
+        t = np.unravel_index(int(np.argmax(rate)), rate.shape)
+        last_jump_rate = float(rate[t]) * jump_factor
+        if rate[t] > jump_factor * local_rate and rate[t] > 0:
+            target = np.array(t, dtype=np.int64)
+            for a, b in _line_cells(pos.astype(np.float64), target.astype(np.float64)):
+                if 0 <= a < rows and 0 <= b < cols:
+                    zero(int(a), int(b))
+            used += float(d[t])
+            pos = target
+            pts.append(pos.astype(np.float64))
+            continue
+        if score[best] <= 0.0:
+            break  # nothing left within reach
+        pos = pos + cum[best, 0]
+        visit(pos)
+        used += 1.0
+        pts.append(pos.astype(np.float64))
+    return _simplify(np.asarray(pts))
+
+
+def _simplify(pts: FloatArray) -> FloatArray:
+    """Drop vertices in the middle of straight runs."""
+    if len(pts) < 3:
+        return pts
+    d1 = np.diff(pts, axis=0)
+    cross = d1[:-1, 0] * d1[1:, 1] - d1[:-1, 1] * d1[1:, 0]
+    dot = (d1[:-1] * d1[1:]).sum(axis=1)
+    keep = np.concatenate([[True], (np.abs(cross) > 1e-9) | (dot <= 0), [True]])
+    return pts[keep]
+
+
+def spiral_from(c_xy: tuple[float, float], spacing_m: float, length_m: float) -> FloatArray:
+    """Outward Archimedean spiral from ``c_xy``, arms ``spacing_m`` apart, ``length_m`` long."""
+    th_max = math.sqrt(4 * math.pi * length_m / spacing_m) + 2 * math.pi
+    th = np.linspace(0.0, th_max, int(th_max * 12) + 2)
+    r = spacing_m * th / (2 * math.pi)
+    xy = np.column_stack([c_xy[0] + r * np.sin(th), c_xy[1] + r * np.cos(th)])
+    return truncate(xy, length_m)
+
+
+def _candidates(
+    values: FloatArray,
+    start: tuple[int, int],
+    budget_m: float,
+    c: float,
+    launch: tuple[float, float],
+) -> list[FloatArray]:
+    """Candidate paths for one drone (metric): the receding-horizon planner with two jump
+    thresholds, and a spiral around the launch point (the best plan when the probability falls
+    off evenly around it); the caller keeps the one covering the most residual probability."""
+    r0, q0 = start
+    out = []
+    steps = budget_m / c
+    ranked = np.sort(values.ravel())[::-1]
+    for jf, wb, focus in RH_VARIANTS:
+        v = values.copy()
+        if focus:
+            # the budget's worth of the best cells (× ``focus``): everything below is damped,
+            # so the path is drawn to the set it can cover instead of the local gradient
+            tau = ranked[min(len(ranked) - 1, int(focus * steps))]
+            v = np.where(v >= tau, v, v * DAMP)
+        cells = plan_one(v, start, steps, jump_factor=jf, wall_bonus=wb)
+        out.append(
+            np.column_stack(
+                [launch[0] + (cells[:, 1] - q0) * c, launch[1] - (cells[:, 0] - r0) * c]
+            )
+        )
+    out.append(spiral_from(launch, c, budget_m))
+    smooth = uniform_filter(values, size=BLOCK, mode="constant")
+    pr, pq = np.unravel_index(int(np.argmax(smooth)), smooth.shape)
+    peak = (launch[0] + (pq - q0) * c, launch[1] - (pr - r0) * c)
+    gap = math.hypot(peak[0] - launch[0], peak[1] - launch[1])
+    if 2 * c < gap < budget_m / 2:  # fly to the most probable spot, spiral out from there
+        out.append(np.vstack([np.array(launch)[None], spiral_from(peak, c, budget_m - gap)]))
+    return out
+
+
+def _to_metric(
+    cells: FloatArray, start: tuple[int, int], c: float, launch: tuple[float, float]
+) -> FloatArray:
+    r0, q0 = start
+    return np.column_stack([launch[0] + (cells[:, 1] - q0) * c, launch[1] - (cells[:, 0] - r0) * c])
+
+
+def _hybrid(
+    grid: PoaGrid,
+    residual: FloatArray,
+    launch_xy: tuple[float, float],
+    fp: Footprint,
+    budget_m: float,
+    head: FloatArray,
+) -> FloatArray:
+    """``head`` (a spiral: nearly no overlap), then the receding horizon on what it left,
+    from where it ends: the disc round the LKP swept tightly, the corridors reached after."""
+    c = fp.across_m
+    head = truncate(head, budget_m)
+    used = float(np.hypot(*np.diff(head, axis=0).T).sum()) if len(head) > 1 else 0.0
+    left = budget_m - used
+    if left < 2 * c:
+        return head
+    rest = residual * (1.0 - coverage_fraction(grid, swept_pieces(head, fp), k=2))
+    v, r0, q0 = _coarse_values(grid, rest, launch_xy, c)
+    end = head[-1]
+    a = round(float(r0 - (end[1] - launch_xy[1]) / c))
+    b = round(float(q0 + (end[0] - launch_xy[0]) / c))
+    rows, cols = v.shape
+    if not (0 <= a < rows and 0 <= b < cols):
+        return head
+    jump = float(
+        np.hypot(*(_to_metric(np.array([[a, b]], float), (r0, q0), c, launch_xy)[0] - end))
+    )
+    steps = (left - jump) / c
+    ranked = np.sort(v.ravel())[::-1]
+    tau = ranked[min(len(ranked) - 1, int(steps))]
+    v = np.where(v >= tau, v, v * DAMP)
+    cells = plan_one(v, (a, b), steps, jump_factor=2.0, wall_bonus=0.6)
+    return np.vstack([head, _to_metric(cells, (r0, q0), c, launch_xy)])
+
+
+def best_path(
+    grid: PoaGrid,
+    residual: FloatArray,
+    launch_xy: tuple[float, float],
+    fp: Footprint,
+    budget_m: float,
+    current: FloatArray | None = None,
+    light: bool = False,
+) -> tuple[float, FloatArray, FloatArray]:
+    """The candidate (and ``current``, when given) covering the most ``residual``
+    probability: (gain, path, covered fraction per cell). ``light``: the receding-horizon
+    candidates only."""
+    c = fp.across_m
+    v, r0, q0 = _coarse_values(grid, residual, launch_xy, c)
+    cands = _candidates(v, (r0, q0), budget_m, c, launch_xy)
+    heads = cands[-2:] if len(cands) > len(RH_VARIANTS) + 1 else cands[-1:]
+    if light:
+        cands, heads = cands[: len(RH_VARIANTS)], []
+    for head in heads:
+        for f in HYBRID_SHARES:
+            cands.append(
+                _hybrid(grid, residual, launch_xy, fp, budget_m, truncate(head, f * budget_m))
+            )
+    if current is not None:
+        cands.insert(0, current)
+    best: tuple[float, FloatArray] | None = None
+    for cand in cands:  # ranked at 4×4 sub-cells per cell, the winner scored exactly
+        xy = truncate(cand, budget_m)
+        gain = float(
+            (residual * coverage_fraction(grid, swept_pieces(xy, fp, raw=True), k=4)).sum()
+        )
+        if best is None or gain > best[0]:
+            best = (gain, xy)
+    assert best is not None
+    frac = coverage_fraction(grid, swept_pieces(best[1], fp, raw=True))
+    return float((residual * frac).sum()), best[1], frac
+
+
+def union_gain(prob: FloatArray, fracs: Sequence[FloatArray]) -> float:
+    miss = np.ones_like(prob)
+    for f in fracs:
+        miss *= 1.0 - f
+    return float((prob * (1.0 - miss)).sum())
+
+
+def sector_plan(
+    grid: PoaGrid,
+    launch_xy: tuple[float, float],
+    fps: Sequence[Footprint],
+    budget_m: float,
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """One sector per drone round the launch point, each holding an equal share of the
+    probability the fleet can cover (the most probable cells of the fleet's swept area);
+    cuts start where that set is thinnest (no corridor cut in two). Each drone is planned
+    on its own sector (the rest damped by ``DAMP``², still there for the transit), then on
+    what the earlier drones left."""
+    n = len(fps)
+    x, y = grid.centres()
+    ang = np.arctan2(x[None, :] - launch_xy[0], y[:, None] - launch_xy[1]) % (2 * math.pi)
+    cells = int(sum(budget_m * f.across_m for f in fps) / grid.cell_m**2)
+    flat = grid.prob.ravel()
+    top = np.argsort(flat)[::-1][: max(cells, 1)]
+    hist, edges = np.histogram(ang.ravel()[top], bins=72, range=(0, 2 * math.pi), weights=flat[top])
+    start = edges[int(np.argmin(hist))]
+    rel = (ang - start) % (2 * math.pi)
+    order = np.argsort(rel.ravel()[top])
+    cum = np.cumsum(flat[top][order])
+    cuts = [0.0]
+    for i in range(1, n):
+        k = int(np.searchsorted(cum, cum[-1] * i / n))
+        cuts.append(float(rel.ravel()[top][order][min(k, len(order) - 1)]))
+    cuts.append(2 * math.pi + 1e-9)
+    residual = grid.prob.copy()
+    paths: list[FloatArray] = []
+    fracs: list[FloatArray] = []
+    for i, fp in enumerate(fps):
+        inside = (rel >= cuts[i]) & (rel < cuts[i + 1])
+        weighted = residual * np.where(inside, 1.0, DAMP * DAMP)
+        _g, xy, frac = best_path(grid, weighted, launch_xy, fp, budget_m, light=True)
+        residual = residual * (1.0 - frac)
+        paths.append(xy)
+        fracs.append(frac)
+    return paths, fracs
