@@ -1,8 +1,12 @@
 """500-item mission upload + verification download: dronekit-plzen vs MAVSDK-Python, same run.
 
-Each client talks to its own simulated PX4 (``simulators.SimFleet``, in a child process with
-its own seeded lossy UDP relay, so the clients never share an interpreter, a GIL or a socket
-with the vehicle). Both clients stay connected for the whole loss level and their transfers
+Each client runs in a process of its own (as in a ground station application: its own
+interpreter, GIL and threads) and talks to its own simulated PX4 (``simulators.SimFleet``, in
+another child process with its own seeded lossy UDP relay, so no client shares an interpreter,
+a GIL or a socket with the vehicle or with the other client); each times its own transfers,
+from the call to the verified result (upload, then the download that verification needs;
+the comparison of the items, the same for both, after the clock stops). Both clients stay
+connected for the whole loss level and their transfers
 alternate (ours, MAVSDK, MAVSDK, ours, ...), so a busy machine slows both alike; the result per
 client is the best (and the median) of the rounds. At 20 % and 30 % the relay also duplicates
 and reorders 5 % of the datagrams, in both directions.
@@ -315,14 +319,58 @@ class Theirs:
         t0 = time.perf_counter()
         back = self.raw.download_mission()
         download_s = time.perf_counter() - t0
+        # the same check as ours (MissionItem.same_as: every field a vehicle stores), on the
+        # items MAVSDK returns, after the clock stopped as for ours
         ok = len(back) == len(items) and all(
-            b.command == a.command and b.x == round(a.lat_deg * 1e7) for a, b in zip(items, back)
+            a.same_as(MissionItem.from_wire(b, int_coords=True)) for a, b in zip(items, back)
         )
         return {"upload_s": upload_s, "download_s": download_s, "verified": ok}
 
     def close(self) -> None:
         self.raw.destroy()
         self.sdk.__exit__(None, None, None)
+
+
+CLIENTS = {c.name: c for c in (Ours, Theirs)}
+
+
+def client_main(name: str, port: int, items: list[MissionItem], conn: Any) -> None:
+    """Child process: one client (its own interpreter, GIL and threads, as in a ground station
+    application); times each transfer it is asked for and sends the result back."""
+    client = CLIENTS[name](port)
+    conn.send("ready")
+    while conn.recv() == "transfer":
+        try:
+            res = client.transfer(items)
+            res["error"] = None
+        except Exception as exc:  # a failed run is a result too
+            res = {"upload_s": None, "download_s": None, "verified": False}
+            res["error"] = repr(exc)[:300]
+        conn.send(res)
+    client.close()
+    conn.send("closed")
+
+
+class Remote:
+    """A client in a process of its own (:func:`client_main`)."""
+
+    def __init__(self, ctx: Any, name: str, port: int, items: list[MissionItem]) -> None:
+        self.name = name
+        self.conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=client_main, args=(name, port, items, child), daemon=True)
+        self.proc.start()
+        if self.conn.recv() != "ready":
+            raise RuntimeError(f"{name} did not start")
+
+    def transfer(self) -> dict[str, Any]:
+        self.conn.send("transfer")
+        res: dict[str, Any] = self.conn.recv()
+        return res
+
+    def close(self) -> None:
+        self.conn.send("close")
+        self.conn.recv()
+        self.proc.join(timeout=30)
 
 
 def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
@@ -407,7 +455,7 @@ def main() -> int:
         clients: list[Any] = []
         pipes: dict[str, Any] = {}
         procs = []
-        for ci, cls in enumerate((Ours, Theirs)):
+        for ci, name in enumerate(CLIENTS):
             port = free_udp_port()
             parent, child = ctx.Pipe()
             proc = ctx.Process(
@@ -416,8 +464,8 @@ def main() -> int:
             proc.start()
             parent.recv()
             procs.append(proc)
-            pipes[cls.name] = parent
-            clients.append(cls(port))
+            pipes[name] = parent
+            clients.append(Remote(ctx, name, port, items))
         runs: dict[str, list[dict[str, Any]]] = {c.name: [] for c in clients}
         for r in range(args.rounds if loss == 0 else args.lossy_rounds):
             order = clients if r % 2 == 0 else clients[::-1]
@@ -431,12 +479,8 @@ def main() -> int:
                 pipe = pipes[client.name]
                 pipe.send("snap")
                 before = pipe.recv()
-                try:
-                    res = client.transfer(items)
-                    res["error"] = None
-                except Exception as exc:  # a failed run is a result too
-                    res = {"upload_s": None, "download_s": None, "verified": False}
-                    res["error"] = repr(exc)[:300]
+                res = client.transfer()
+                if res["error"] is not None:
                     # a client that gave up may leave the vehicle in its upload (MAVSDK does
                     # not cancel it; each new MISSION_COUNT then only renews it): let the
                     # vehicle's own timeout end it, so one failure does not fail every round

@@ -54,6 +54,7 @@ from dronekit_plzen.link.codec import (
     SigningKey,
     _crc,
 )
+from dronekit_plzen.link.direct import DirectReader
 from dronekit_plzen.link.signing import allocate_link_id, release_link_id, sign_frame
 from dronekit_plzen.link.state import (
     LATEST_ONLY_MESSAGES,
@@ -320,6 +321,18 @@ class Link:
             )
         return snapshot(st, time.monotonic(), tracker.loss_pct if tracker else 0.0)
 
+    def autopilot_of(self, sysid: int) -> str:
+        """The autopilot vehicle ``sysid`` reports (from its heartbeats), without building a
+        whole :meth:`state_of` snapshot."""
+        with self._lock:
+            return self._states[sysid].autopilot
+
+    def loss_fraction_of(self, sysid: int) -> float:
+        """The fraction of vehicle ``sysid``'s packets lost so far (by their sequence numbers)."""
+        with self._lock:
+            tracker = self._trackers.get(sysid)
+            return tracker.loss_pct / 100.0 if tracker is not None else 0.0
+
     def wait_vehicle(self, sysid: int | None = None, timeout_s: float = 10.0) -> Any:
         """The first vehicle (or vehicle ``sysid``) whose heartbeat arrives within ``timeout_s``."""
         deadline = time.monotonic() + timeout_s
@@ -523,12 +536,15 @@ class Link:
     def direct_reader(self, skip: Subscription | None = None) -> Iterator[DirectReader | None]:
         """Read the transport on the calling thread for the duration of the ``with`` block.
 
-        Yields a :class:`DirectReader`, or None when that is not possible (another caller reads
-        directly, the caller is the I/O thread itself, the link is closed): then use a
-        subscription as usual. Every message read is dispatched as the I/O thread would
-        (state, subscriptions, listeners), except to ``skip`` (the caller's own subscription,
-        whose messages the caller gets from the reader); heartbeats go on. The I/O thread
-        resumes on exit.
+        Yields a :class:`~dronekit_plzen.link.direct.DirectReader`, or None when that is not
+        possible (another caller reads directly, the caller is the I/O thread itself, the link
+        is closed): then use a subscription as usual. The I/O thread is asked to park at once;
+        the reader waits for it at its first read (so the caller's first message and
+        preparations overlap the hand-over) and ends the loan (:attr:`DirectReader.broken`)
+        if it does not park. Every message read is dispatched as the I/O thread would (state,
+        subscriptions, listeners), except to ``skip`` (the caller's own subscription, whose
+        messages the caller gets from the reader, see :meth:`DirectReader.early`); heartbeats go
+        on. The I/O thread resumes on exit.
         """
         if threading.current_thread() is self._thread or self._stop.is_set():
             yield None
@@ -542,18 +558,6 @@ class Link:
             yield None
             return
         self._transport.interrupt()
-        with self._io_cond:
-            self._io_cond.wait_for(
-                lambda: self._io_parked or self._stop.is_set() or not self._thread.is_alive(),
-                timeout=2.0,
-            )
-            if not self._io_parked or self._stop.is_set():  # busy reconnecting, or closing
-                self._borrowed = False
-                self._io_cond.notify_all()
-                taken = False
-        if not taken:
-            yield None
-            return
         reader = DirectReader(self, skip)
         try:
             yield reader
@@ -734,77 +738,6 @@ class Link:
                 ),
                 sysid,
             )
-
-
-class DirectReader:
-    """The receive side of a link, lent to one thread by :meth:`Link.direct_reader`.
-
-    :meth:`recv` returns the checked frames (:class:`~dronekit_plzen.link.codec.Frame`: CRC and
-    signature verified, payload not decoded yet) *before* they are dispatched, so the caller can
-    decode what it waits for and answer first; :meth:`flush` (called by the next :meth:`recv`
-    and when the loan ends) dispatches them.
-    A transport error ends the loan early (:attr:`broken`): the I/O thread takes over again,
-    reconnecting as usual, and the caller continues with its subscription.
-    """
-
-    def __init__(self, link: Link, skip: Subscription | None = None) -> None:
-        self._link = link
-        self._skip = skip
-        self._transport = link._transport
-        # a UDP transport waits in recvfrom itself (see transports.recv_blocking): the loan is
-        # ended by this thread, and a close is noticed within a slice
-        self._recv: Callable[[float], bytes] = getattr(
-            link._transport, "recv_blocking", link._transport.recv
-        )
-        self._codec = link.codec
-        self._frames = link.codec.frames
-        self._datagram = link._datagram
-        self._undispatched: list[Frame] = []
-        self.broken = False
-
-    def recv(self, timeout_s: float) -> list[Frame]:
-        """Frames from one read of the transport (within ``timeout_s``), not yet dispatched."""
-        link = self._link
-        if self._undispatched:
-            self.flush()
-        if self.broken:
-            raise LinkError(_("the direct reading of the link has ended"))
-        if link._stop.is_set():
-            raise LinkError(_("link closed"))
-        now = time.monotonic()
-        if now >= link._next_hb:
-            link._tick(now)
-        until_hb = link._next_hb - now  # heartbeats go on while we read
-        if until_hb < timeout_s:
-            timeout_s = until_hb if until_hb > 0.0 else 0.0
-        try:
-            data = self._recv(timeout_s)
-        except LinkError:
-            if link._stop.is_set():
-                raise LinkError(_("link closed")) from None
-            self.give_back()
-            return []
-        if not data:
-            return []
-        frames = self._frames(data, datagram=self._datagram)
-        self._undispatched = frames
-        return frames
-
-    def flush(self) -> None:
-        """Dispatch the frames the last :meth:`recv` returned (state, queues, listeners)."""
-        frames, self._undispatched = self._undispatched, []
-        if frames:
-            self._link._dispatch(frames, self._skip)
-
-    def give_back(self) -> None:
-        """End the loan (idempotent): the I/O thread reads again."""
-        if self.broken:
-            return
-        self.broken = True
-        link = self._link
-        with link._io_cond:
-            link._borrowed = False
-            link._io_cond.notify_all()
 
 
 def connect(

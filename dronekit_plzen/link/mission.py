@@ -35,14 +35,18 @@ counts what it sent (:class:`TransferStats`).
 Per-item latency is the transfer time (one round trip per item), so on a
 :class:`~dronekit_plzen.link.connection.Link` the transfer reads the socket on its own thread
 (:meth:`~dronekit_plzen.link.connection.Link.direct_reader`, waiting inside ``recvfrom`` on
-UDP) and answers each request as soon as it is decoded, before the message's bookkeeping
-(state, queues, listeners). The vehicle's replies are decoded by hand from the checked frames
-(:mod:`~dronekit_plzen.link.mission_wire`: CRC with CRC_EXTRA and any signature verified by
-the codec, no pymavlink object built); each frame is packed once (the next item while the
-vehicle works on the current one; one item request for the whole download) and only its
-sequence number, CRC and signature are redone per send
-(:meth:`~dronekit_plzen.link.connection.Link.send_frame`). The downloaded items become
-:class:`MissionItem` objects after the last round trip.
+UDP) and answers each request where it arrives: a datagram that is one unsigned mission reply
+from the vehicle is recognised from its header (:func:`~dronekit_plzen.link.mission_wire.peek`:
+header, CRC with CRC_EXTRA, seq and mission type; no message object), the answer goes out at
+once, and only then is the datagram handed to the rest of the link (state, queues, listeners:
+in batches, in arrival order). A signed link, or a stream (TCP, serial), takes the general way:
+the codec checks every frame (signature and timestamp included) and the replies are decoded
+from the checked frames (:func:`~dronekit_plzen.link.mission_wire.decode`). Each item frame is
+packed once, a chunk ahead of the vehicle's requests, and an item request once for the whole
+download; only the sequence number, CRC and signature are redone per send
+(:meth:`~dronekit_plzen.link.connection.Link.send_frame`; the CRC covers the sequence number).
+Downloaded items are decoded a chunk at a time, together
+(:func:`~dronekit_plzen.link.mission_wire.items_of`), while the vehicle finds the next one.
 """
 
 from __future__ import annotations
@@ -69,6 +73,8 @@ from dronekit_plzen.link.mission_wire import (
     MissionMessage,
     decode,
     item_int_payload,
+    items_of,
+    peek,
     request_int_payload,
 )
 from dronekit_plzen.mission_items import MissionItem
@@ -280,6 +286,7 @@ class _Wire:
         self._request_frame: bytearray | None = None
         self._request_type = -1
         self._reader: Any = None
+        self._first_read = True
         self._pending: deque[Any] = deque()
         self._stack = contextlib.ExitStack()
         self._t0 = time.monotonic()
@@ -289,11 +296,11 @@ class _Wire:
             # the port's own subscription gets nothing while the reader hands us the messages
             skip = getattr(self.port, "sub", None)
             self._reader = self._stack.enter_context(self.link.direct_reader(skip))
-            self.stats.direct = self._reader is not None
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stack.close()
+        self.stats.direct = self._reader is not None and self._reader.active
         self.stats.elapsed_s = time.monotonic() - self._t0
         if self.link is not None:
             self.link.transfer_stats[(self.ts, self.stats.kind)] = self.stats
@@ -364,9 +371,11 @@ class _Wire:
     def next(self, timeout_s: float) -> MissionMessage | None:
         """The vehicle's next mission message within ``timeout_s`` (None: none came).
 
-        Read from the socket, the vehicle's mission replies are decoded straight from their
-        checked frames (:func:`~dronekit_plzen.link.mission_wire.decode`); everything read is
-        dispatched to the rest of the link by the reader's next read, after our answer.
+        Read from the socket, a datagram that is one unsigned mission reply from the vehicle is
+        recognised from its header (:func:`~dronekit_plzen.link.mission_wire.peek`); anything
+        else is parsed and checked by the codec (signatures included) and the replies in it
+        decoded (:func:`~dronekit_plzen.link.mission_wire.decode`). Everything read is
+        dispatched to the rest of the link by the reader, after our answer.
         """
         pending = self._pending
         if pending:
@@ -376,21 +385,30 @@ class _Wire:
             return self._from_port(timeout_s)
         deadline = time.monotonic() + timeout_s
         ts = self.ts
-        recv = reader.recv
+        recv = reader.recv_datagram
         wait = timeout_s
         while True:
-            got = None
-            for f in recv(wait):
-                if f[1] == ts and f[0] in MISSION_REPLY_IDS:  # from the vehicle, a reply
-                    m = decode(f)
-                    if m is None:
-                        continue
-                    if got is None:
-                        got = m
-                    else:
-                        pending.append(m)
-            if got is not None:
-                return got
+            data = recv(wait)
+            if self._first_read:  # what the I/O thread read for us before it parked comes first
+                self._first_read = False
+                for early in map(MissionMessage.of, reader.early()):
+                    if early is not None:
+                        pending.append(early)
+            if data:
+                m = peek(data, ts) if reader.fast else None
+                if m is not None:  # the usual case: answered before anything else is done
+                    reader.defer(data)
+                    if not pending:
+                        return m
+                    pending.append(m)
+                else:
+                    for f in reader.frames(data):
+                        if f[1] == ts and f[0] in MISSION_REPLY_IDS:  # from the vehicle
+                            m = decode(f)
+                            if m is not None:
+                                pending.append(m)
+            if pending:
+                return pending.popleft()
             if reader.broken:  # the transport failed: the I/O thread reconnects, use the queue
                 return self._from_port(max(0.0, deadline - time.monotonic()))
             wait = deadline - time.monotonic()
@@ -461,27 +479,37 @@ def upload(
     return st  # pragma: no cover - the last attempt raises instead of returning False
 
 
+#: items packed (upload) or decoded (download) at a time, while the vehicle works on one
+_CHUNK = 64
+
+
 class _ItemFrames:
-    """The items' MISSION_ITEM_INT frames, each packed once, on first need."""
+    """The items' MISSION_ITEM_INT frames, each packed once, a chunk at a time ahead of the
+    vehicle's requests (:meth:`pack_ahead`); a send only numbers, checksums (and signs) one."""
 
     def __init__(self, wire: _Wire, items: Sequence[MissionItem], mission_type: int) -> None:
         self.wire = wire
         self.items = items
         self.mission_type = mission_type
-        self.packed: list[Any] = [None] * len(items)
+        self.packed: list[Any] = []
         self.sends = [0] * len(items)
 
-    def prepare(self, seq: int) -> None:
-        if seq < len(self.items) and self.packed[seq] is None:
-            self.packed[seq] = self.wire.pack_item(self.items[seq], seq, self.mission_type)
+    def pack_ahead(self, seq: int) -> None:
+        """Pack the next chunk when fewer than :data:`_CHUNK` / 2 items past ``seq`` are."""
+        if seq + _CHUNK // 2 >= len(self.packed):
+            self._pack_to(seq + _CHUNK)
+
+    def _pack_to(self, seq: int) -> None:
+        n, end = len(self.packed), min(seq + 1, len(self.items))
+        if n < end:
+            pack, mt, items = self.wire.pack_item, self.mission_type, self.items
+            self.packed += [pack(items[i], i, mt) for i in range(n, end)]
 
     def send(self, seq: int) -> bool:
         """Send item ``seq``; True when it had been sent before (a retransmission)."""
-        packed = self.packed[seq]
-        if packed is None:
-            self.prepare(seq)
-            packed = self.packed[seq]
-        self.wire.send_packed(packed)
+        if seq >= len(self.packed):  # not expected yet (a vehicle that skips ahead)
+            self._pack_to(seq)
+        self.wire.send_packed(self.packed[seq])
         sends = self.sends[seq] + 1
         self.sends[seq] = sends
         if sends > 1:
@@ -509,7 +537,7 @@ def _upload_once(
     rto = _Rto(policy, wire.rtt_seed())
     count_msg = mav.mission_count_encode(ts, tc, count, mission_type)
     wire.send(count_msg)
-    frames.prepare(0)
+    frames.pack_ahead(0)  # while the vehicle takes the count (and the I/O thread hands over)
     last_sent: int | None = None
     sent_at: dict[int, float] = {}
     asked_at: dict[int, float] = {}  # when the vehicle last asked for an item
@@ -608,7 +636,7 @@ def _upload_once(
                 rto.next_message()
             sent_at[seq] = tx_at = now
             last_sent = seq
-            frames.prepare(seq + 1)  # while the vehicle stores this one
+            frames.pack_ahead(seq)  # while the vehicle stores this one
             if advanced and on_progress is not None:
                 on_progress(seq, count)
         elif mid == MISSION_ACK:
@@ -715,6 +743,7 @@ def _download(
     next_msg = wire.next
     monotonic = time.monotonic
     received: list[MissionMessage] = []
+    items: list[MissionItem] = []
     if count:
         request(0, mission_type)
         st.first_sends += 1
@@ -774,13 +803,28 @@ def _download(
         if rto.timeouts:
             rto.next_message()
         tx_at = now
-        received.append(got)  # made into a MissionItem after the transfer (off the round trips)
+        received.append(got)
+        if len(received) >= _CHUNK:  # decoded together, while the vehicle finds the next one
+            items += _items(received)
+            received.clear()
         if on_progress is not None:
             on_progress(seq + 1, count)
     if not count:
         wire.send(mav.mission_ack_encode(ts, tc, MAV_MISSION_ACCEPTED, mission_type))
     st.measured(rto)
-    return [MissionItem.from_wire(m.item, int_coords=m.int_coords) for m in received]
+    return items + _items(received)
+
+
+def _items(replies: list[MissionMessage]) -> list[MissionItem]:
+    """The downloaded items: those only peeked at during the transfer are decoded now, together."""
+    peeked = items_of([m.raw for m in replies if m.item is None and m.raw is not None])
+    fields = iter(peeked)
+    return [
+        MissionItem.from_wire(
+            m.item if m.item is not None else next(fields), int_coords=m.int_coords
+        )
+        for m in replies
+    ]
 
 
 def clear(

@@ -7,8 +7,12 @@ checked frames (:class:`~dronekit_plzen.link.codec.Frame`: CRC, CRC_EXTRA and, w
 on, the signature already verified by :meth:`Codec.frames
 <dronekit_plzen.link.codec.Codec.frames>`) with one ``struct`` unpack into a small
 :class:`MissionMessage`; the pymavlink message is built later, off the hot path, only if
-someone else on the link wants it. Layouts come from pymavlink's generated classes (the
-MAVLink 2 wire order, fields by size), so this module holds no layout of its own.
+someone else on the link wants it. On an unsigned datagram link even the codec is skipped:
+:func:`peek` recognises a datagram that is one mission reply from its header, checks its CRC
+and reads the two fields the transfer acts on; downloaded items are decoded later, a chunk at
+a time, into one numpy record array (:func:`items_of`). Layouts come from pymavlink's
+generated classes (the MAVLink 2 wire order, fields by size), so this module holds no layout of
+its own.
 
 Outgoing items and item requests are packed here too (:func:`item_int_payload`,
 :func:`request_int_payload`); the link frames them once and only patches the sequence number,
@@ -18,10 +22,14 @@ CRC and signature per send.
 from __future__ import annotations
 
 import operator
+import re
 import struct
+from collections.abc import Sequence
 from typing import Any, NamedTuple
 
-from dronekit_plzen.link.codec import MESSAGE_TYPES, Frame, _tuple_new
+import numpy as np
+
+from dronekit_plzen.link.codec import HEADER_LEN_V2, MESSAGE_TYPES, STX_V2, Frame, _crc, _tuple_new
 
 MISSION_ITEM = 39
 MISSION_REQUEST = 40
@@ -79,6 +87,8 @@ class MissionMessage(NamedTuple):
     result: int = 0
     #: MISSION_ITEM*'s fields
     item: WireItem | None = None
+    #: MISSION_ITEM* recognised by :func:`peek`: the datagram, decoded by :func:`item_of` later
+    raw: bytes | None = None
 
     @property
     def int_coords(self) -> bool:
@@ -138,13 +148,117 @@ def decode(frame: Frame) -> MissionMessage | None:
         vals = get(unpacker.unpack(raw[hl:end] + _ZEROS[: size - (end - hl)]))
     if mid in ITEM_IDS:
         item = _tuple_new(WireItem, vals)
-        return _tuple_new(MissionMessage, (mid, src, vals[-1], vals[0], 0, 0, item))
+        return _tuple_new(MissionMessage, (mid, src, vals[-1], vals[0], 0, 0, item, None))
     value, mt = vals
     if mid in REQUEST_IDS:
-        return _tuple_new(MissionMessage, (mid, src, mt, value, 0, 0, None))
+        return _tuple_new(MissionMessage, (mid, src, mt, value, 0, 0, None, None))
     if mid == MISSION_COUNT:
-        return _tuple_new(MissionMessage, (mid, src, mt, 0, value, 0, None))
-    return _tuple_new(MissionMessage, (mid, src, mt, 0, 0, value, None))  # MISSION_ACK
+        return _tuple_new(MissionMessage, (mid, src, mt, 0, value, 0, None, None))
+    return _tuple_new(MissionMessage, (mid, src, mt, 0, 0, value, None, None))  # MISSION_ACK
+
+
+# ---------------------------------------------------------------------------- header only
+def _offsets(msgid: int) -> dict[str, int]:
+    """Each field's offset in the payload (MAVLink 2 wire order), from pymavlink's layout."""
+    cls = MESSAGE_TYPES[msgid]
+    tokens = re.findall(r"\d*[a-zA-Z]", cls.unpacker.format.lstrip("<"))
+    out, pos = {}, 0
+    for name, token in zip(cls.ordered_fieldnames, tokens, strict=True):
+        out[name] = pos
+        pos += struct.calcsize("<" + token)
+    return out
+
+
+def _peek_spec(msgid: int, value: str) -> tuple[bytes, int, bool, int]:
+    """(CRC_EXTRA, offset of the value field, is it 16 bits, offset of mission_type)."""
+    off = _offsets(msgid)
+    wide = MESSAGE_TYPES[msgid].fieldtypes[MESSAGE_TYPES[msgid].fieldnames.index(value)]
+    return bytes((CRC_EXTRA[msgid],)), off[value], wide == "uint16_t", off["mission_type"]
+
+
+#: msgid -> how :func:`peek` reads it: the item's or request's seq, the count, the ACK's result
+_PEEK = {
+    **{mid: _peek_spec(mid, "seq") for mid in (*REQUEST_IDS, *ITEM_IDS)},
+    MISSION_COUNT: _peek_spec(MISSION_COUNT, "count"),
+    MISSION_ACK: _peek_spec(MISSION_ACK, "type"),
+}
+
+
+def peek(data: bytes, sysid: int) -> MissionMessage | None:
+    """The mission reply from ``sysid`` in ``data``, read from its header and two fields.
+
+    The hot path of a transfer: the datagram must be exactly one unsigned MAVLink 2 frame (the
+    caller makes sure no signing key applies) of a mission reply from ``sysid``, with a good CRC
+    (CRC_EXTRA included); only the fields a transfer acts on are read: the seq of
+    MISSION_REQUEST*/MISSION_ITEM*, the count of MISSION_COUNT, the MAV_MISSION_RESULT of
+    MISSION_ACK, and the mission type. An item keeps its datagram (``raw``) for :func:`item_of`.
+    Anything else (None) goes the general way (:meth:`Codec.frames
+    <dronekit_plzen.link.codec.Codec.frames>` and :func:`decode`).
+    """
+    n = len(data)
+    if n < 12 or data[0] != STX_V2 or data[2] or data[5] != sysid or n != data[1] + 12:
+        return None
+    mid = data[7] | data[8] << 8 | data[9] << 16
+    spec = _PEEK.get(mid)
+    if spec is None:
+        return None
+    extra, voff, wide, moff = spec
+    end = n - 2
+    if _crc(data[1:end], extra) != data[end] | data[end + 1] << 8:
+        return None
+    size = end - HEADER_LEN_V2  # MAVLink 2 cut the payload's trailing zeros
+    p = HEADER_LEN_V2 + voff
+    value = data[p] if voff < size else 0
+    if wide and voff + 1 < size:
+        value |= data[p + 1] << 8
+    mt = data[HEADER_LEN_V2 + moff] if moff < size else 0
+    if mid in REQUEST_IDS:
+        return _tuple_new(MissionMessage, (mid, sysid, mt, value, 0, 0, None, None))
+    if mid in ITEM_IDS:
+        return _tuple_new(MissionMessage, (mid, sysid, mt, value, 0, 0, None, data))
+    if mid == MISSION_COUNT:
+        return _tuple_new(MissionMessage, (mid, sysid, mt, 0, value, 0, None, None))
+    return _tuple_new(MissionMessage, (mid, sysid, mt, 0, 0, value, None, None))  # MISSION_ACK
+
+
+def item_of(data: bytes) -> WireItem:
+    """The MISSION_ITEM* in a datagram :func:`peek` accepted."""
+    n = len(data)
+    mid = data[7] | data[8] << 8 | data[9] << 16
+    frame = _tuple_new(Frame, (mid, data[5], data[6], data, HEADER_LEN_V2, n - 2, False))
+    msg = decode(frame)
+    if msg is None or msg.item is None:
+        raise ValueError("not a MISSION_ITEM datagram")
+    return msg.item
+
+
+_NP_CODES = {"f": "<f4", "d": "<f8", "i": "<i4", "I": "<u4", "h": "<i2", "H": "<u2", "b": "i1"}
+
+
+def _dtype(msgid: int) -> np.dtype[Any]:
+    """The payload as a numpy record (MAVLink 2 wire order, little-endian, no padding)."""
+    cls = MESSAGE_TYPES[msgid]
+    codes = cls.unpacker.format.lstrip("<")
+    return np.dtype([(f, _NP_CODES.get(c, "u1")) for f, c in zip(cls.ordered_fieldnames, codes)])
+
+
+_ITEM_DTYPES = {mid: _dtype(mid) for mid in ITEM_IDS}
+
+
+def items_of(datagrams: Sequence[bytes]) -> list[WireItem]:
+    """The MISSION_ITEM*s in datagrams :func:`peek` accepted, decoded together (one numpy
+    record array per message type instead of one ``struct`` unpack and tuple per item)."""
+    if not datagrams:
+        return []
+    mid = datagrams[0][7]
+    if any(d[7] != mid for d in datagrams):  # mixed legacy and INT items: one at a time
+        return [item_of(d) for d in datagrams]
+    dtype = _ITEM_DTYPES[mid]
+    size = dtype.itemsize
+    payloads = b"".join([d[HEADER_LEN_V2 : len(d) - 2].ljust(size, b"\0") for d in datagrams])
+    rec = np.frombuffer(payloads, dtype=dtype)
+    columns = [rec[f].tolist() for f in _ITEM_FIELDS]
+    return list(map(WireItem._make, zip(*columns, strict=True)))
 
 
 # ---------------------------------------------------------------------------- packing
@@ -188,5 +302,8 @@ __all__ = [
     "WireItem",
     "decode",
     "item_int_payload",
+    "item_of",
+    "items_of",
+    "peek",
     "request_int_payload",
 ]

@@ -95,7 +95,7 @@ class _Port:
 
     @property
     def loss_fraction(self) -> float:
-        return self.vehicle.state.packet_loss_pct / 100.0
+        return self.vehicle.link.loss_fraction_of(self.vehicle.sysid)
 
 
 def _shift_jump(item: MissionItem, by: int) -> MissionItem:
@@ -132,7 +132,7 @@ class Vehicle:
 
     @property
     def autopilot(self) -> str:
-        return self.state.autopilot
+        return self.link.autopilot_of(self.sysid)
 
     @property
     def connected(self) -> bool:

@@ -4,15 +4,21 @@
 MISSION_COUNT and MISSION_ACK straight from the frames :meth:`Codec.frames` checked (CRC with
 CRC_EXTRA, signature): the properties below hold it to pymavlink's own decoder (bytes in, the
 same fields out, or a rejection), and show that corrupted, cut and badly signed frames never
-get through. The end-to-end test shows that what the transfer decodes on its own thread still
+get through. :func:`peek`, the header-only fast path that skips the codec on an unsigned
+datagram link, is held to the codec plus :func:`decode`: whatever the codec would reject (a
+flipped bit, a cut frame, a signed frame, two frames in one datagram, another sender) never
+takes it, and :func:`items_of` decodes the items it only peeked at to the same fields. The
+end-to-end test shows that what the transfer decodes on its own thread still
 reaches the rest of the link (listeners, subscriptions, counters) after the answer.
 """
 
 from __future__ import annotations
 
 import math
+import socket
 import struct
 import threading
+import time
 from typing import Any
 
 import pytest
@@ -28,7 +34,10 @@ from dronekit_plzen.link.mission_wire import (
     MISSION_COUNT,
     REQUEST_IDS,
     MissionMessage,
+    WireItem,
     decode,
+    items_of,
+    peek,
 )
 from dronekit_plzen.safety import Clearance
 
@@ -291,3 +300,106 @@ def test_held_back_telemetry_gives_the_state_every_message_would() -> None:
         assert v.state.roll_deg == pytest.approx(math.degrees(-rolls[-1]))
         assert v.state.messages_received == base + 10
     vehicle.close()
+
+
+# ---------------------------------------------------------------- the header-only fast path
+def _general(raw: bytes, sysid: int) -> Any:
+    """What the general path makes of a datagram: the codec's frames, then :func:`decode`."""
+    frames = Codec(255, 190).frames(raw, datagram=True)
+    if len(frames) != 1 or frames[0].src != sysid:
+        return None
+    return decode(frames[0])
+
+
+def _same_item(a: WireItem, b: WireItem) -> bool:
+    return all(
+        (isinstance(x, float) and math.isnan(x) and math.isnan(y)) or x == y
+        for x, y in zip(a, b, strict=True)
+    )
+
+
+@given(mission_messages(), st.integers(1, 255), st.integers(0, 255), st.integers(0, 255))
+def test_peek_reads_what_the_codec_and_decode_read(
+    msg: Any, sysid: int, compid: int, seq: int
+) -> None:
+    raw = _pack(msg, sysid, compid, seq, False)
+    fast, general = peek(raw, sysid), _general(raw, sysid)
+    assert fast is not None and general is not None
+    assert fast[:6] == general[:6]  # msgid, sender, mission type, seq, count, result
+    if fast.msgid in ITEM_IDS:  # the item's fields are decoded later, from the datagram
+        assert fast.item is None and fast.raw == raw
+        (item,) = items_of([raw])
+        assert _same_item(item, general.item)
+    assert peek(raw, sysid % 255 + 1) is None  # from another system: not a reply to us
+
+
+@given(mission_messages(), st.data())
+def test_a_damaged_datagram_never_takes_the_fast_path(msg: Any, data: Any) -> None:
+    raw = _pack(msg, 1, 1, 0, False)
+    bad = bytearray(raw)
+    if data.draw(st.booleans(), "cut"):
+        bad = bad[: data.draw(st.integers(0, len(raw) - 1), "length")]
+    else:
+        bit = data.draw(st.integers(0, 8 * len(raw) - 1), "bit")
+        bad[bit // 8] ^= 1 << (bit % 8)
+    fast = peek(bytes(bad), 1)
+    # the codec rejects it, or (a changed id whose CRC_EXTRA happens to match) both agree
+    assert fast is None or fast[:6] == _general(bytes(bad), 1)[:6]
+
+
+@given(mission_messages())
+def test_signed_and_multi_frame_datagrams_take_the_general_path(msg: Any) -> None:
+    assert peek(_pack(msg, 1, 1, 0, True), 1) is None  # the signature must be checked
+    raw = _pack(msg, 1, 1, 0, False)
+    assert peek(raw + raw, 1) is None  # a second frame must not be missed
+
+
+def test_items_of_decodes_a_mixed_download_in_order() -> None:
+    """Legacy and INT items in one download (each decoded as its own type), cut payloads."""
+    msgs = [
+        mavlink2.MAVLink_mission_item_int_message(
+            255, 190, i, 6, 16, 0, 1, 0, 0, 0, math.nan, 497475000 + i, 133776000, 40.0, 0
+        )
+        if i % 3
+        else mavlink2.MAVLink_mission_item_message(
+            255, 190, i, 3, 16, 0, 1, 0, 0, 0, 0, 49.7475, 13.3776 + i, 0.0, 0
+        )
+        for i in range(7)
+    ]
+    raws = [_pack(m, 1, 1, i, False) for i, m in enumerate(msgs)]
+    want = [_general(r, 1).item for r in raws]
+    got = items_of(raws)
+    assert all(_same_item(a, b) for a, b in zip(got, want, strict=True))
+    uniform = [r for r in raws if r[7] == 73]
+    assert all(
+        _same_item(a, _general(r, 1).item) for a, r in zip(items_of(uniform), uniform, strict=True)
+    )
+    assert items_of([]) == []
+
+
+def test_a_reply_read_before_the_loan_began_reaches_the_reader() -> None:
+    """The I/O thread parks only at the reader's first read: what it read for the transfer's
+    own subscription until then is handed over (:meth:`DirectReader.early`), not lost."""
+    with connect("udpin://127.0.0.1:0", heartbeat_hz=0, request_streams=False) as link:
+        port = link.local_address[1] if link.local_address else 0
+        vehicle = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            mav = mavlink2.MAVLink(None, srcSystem=1, srcComponent=1)
+            hb = mavlink2.MAVLink_heartbeat_message(2, 12, 0, 0, 3, 3)
+            vehicle.sendto(bytes(hb.pack(mav)), ("127.0.0.1", port))
+            link.wait_vehicle(1, timeout_s=5)
+            with link.subscribe({"MISSION_COUNT"}, 1) as sub:
+                count = mavlink2.MAVLink_mission_count_message(255, 190, 12, 0)
+                vehicle.sendto(bytes(count.pack(mav)), ("127.0.0.1", port))
+                deadline = time.monotonic() + 5
+                while sub.queue.empty() and time.monotonic() < deadline:
+                    time.sleep(0.005)  # the I/O thread has read it (into our queue)
+                with link.direct_reader(sub) as reader:
+                    assert reader is not None
+                    assert reader.recv_datagram(0.01) == b""
+                    (early,) = reader.early()
+                    assert early.get_type() == "MISSION_COUNT" and early.count == 12
+                    assert reader.early() == []  # handed over once
+                    assert sub.queue.empty()
+        finally:
+            vehicle.close()
