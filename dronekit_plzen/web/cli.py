@@ -20,16 +20,22 @@ def _db(db_path: Path | None) -> Path:
     return db_path or app().config.db_path
 
 
-@click.command(name="serve", help=_("Start the crisis staff web portal on the flight database."))
-@_DB
-@click.option("--host", default="127.0.0.1", show_default=True, help=_("Address to listen on."))
-@click.option(
+_HOST = click.option(
+    "--host", default="127.0.0.1", show_default=True, help=_("Address to listen on.")
+)
+_PORT = click.option(
     "--port",
     default=8080,
     show_default=True,
     type=click.IntRange(1, 65535),
     help=_("Port to listen on."),
 )
+
+
+@click.command(name="serve", help=_("Start the crisis staff web portal on the flight database."))
+@_DB
+@_HOST
+@_PORT
 @click.option(
     "--secret-file",
     type=click.Path(path_type=Path),
@@ -178,14 +184,8 @@ def users_list(db_path: Path | None, as_json: bool) -> None:
 @click.option(
     "--deployment", "deployment_id", type=int, help=_("Deployment to show (default: last).")
 )
-@click.option("--host", default="127.0.0.1", show_default=True, help=_("Address to listen on."))
-@click.option(
-    "--port",
-    default=8080,
-    show_default=True,
-    type=click.IntRange(1, 65535),
-    help=_("Port to listen on."),
-)
+@_HOST
+@_PORT
 @click.option("--no-serve", is_flag=True, help=_("Only prepare the accounts and print them."))
 def web_demo(
     db_path: Path | None, deployment_id: int | None, host: str, port: int, no_serve: bool
