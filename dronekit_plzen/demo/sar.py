@@ -117,9 +117,42 @@ def demo_data(name: str) -> Path:
     return Path(str(resources.files("dronekit_plzen.demo").joinpath("data", name)))
 
 
-def free_port_offset(n: int) -> int:
-    """A port offset whose PX4 API ports 14540+off .. +n-1 are free on loopback."""
+def _start_fleet(opts: Any, fleet_cls: Any) -> tuple[Any, int]:
+    """The demo's simulator fleet, started; with no ``--port-offset`` a port taken by another
+    program between the check and the bind moves the fleet to the next free offset."""
+    from dronekit_plzen.errors import LinkError
+
+    taken: set[int] = set()
+    while True:
+        off = opts.port_offset
+        if off is None:
+            off = free_port_offset(opts.drones, frozenset(taken))
+        sim = fleet_cls(
+            n_vehicles=opts.drones,
+            autopilot="px4",
+            homes=[launch_point(i) for i in range(opts.drones)],
+            speedup=opts.speedup,
+            lockstep=opts.fast,
+            seed=7,
+            port_offset=off,
+            gcs_link=False,
+        )
+        try:
+            sim.start()
+        except LinkError as exc:
+            if opts.port_offset is not None or "bind" not in str(exc) or len(taken) >= 20:
+                raise
+            taken.add(off)
+            continue
+        return sim, off
+
+
+def free_port_offset(n: int, skip: frozenset[int] = frozenset()) -> int:
+    """A port offset whose PX4 API ports 14540+off .. +n-1 are free on loopback (not in
+    ``skip``: offsets whose ports were taken between this check and the simulator's bind)."""
     for off in [0, *range(1000, 40000, 100)]:
+        if off in skip:
+            continue
         socks = []
         try:
             for i in range(n):
@@ -252,20 +285,7 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
         with _step(_("3/6 start {n} simulated PX4 vehicles").format(n=opts.drones), echo):
             from simulators import SimFleet
 
-            off = (
-                opts.port_offset if opts.port_offset is not None else free_port_offset(opts.drones)
-            )
-            sim = SimFleet(
-                n_vehicles=opts.drones,
-                autopilot="px4",
-                homes=[launch_point(i) for i in range(opts.drones)],
-                speedup=opts.speedup,
-                lockstep=opts.fast,
-                seed=7,
-                port_offset=off,
-                gcs_link=False,
-            )
-            sim.start()
+            sim, off = _start_fleet(opts, SimFleet)
             stack.callback(sim.stop)
             for sv in sim.vehicles:  # the SITMP quads carry 16 Ah packs (about 40 min)
                 sv.set_battery(16000.0)

@@ -1,0 +1,65 @@
+"""The demo's simulator ports: a port taken between the check and the bind is not a failure."""
+
+from __future__ import annotations
+
+import socket
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from dronekit_plzen.demo import sar
+from dronekit_plzen.errors import LinkError
+
+
+@dataclass
+class _Opts:
+    drones: int = 2
+    port_offset: int | None = None
+    speedup: float = 10.0
+    fast: bool = True
+
+
+def test_a_port_taken_after_the_check_moves_the_fleet_to_the_next_free_offset(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Another program binds the chosen ports first (the race CI saw): the real simulator's bind
+    fails, and the demo starts on another offset instead of failing."""
+    from simulators import SimFleet
+
+    first = sar.free_port_offset(2)
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    checks: list[int] = []
+    real_free = sar.free_port_offset
+
+    def free_then_taken(n: int, skip: frozenset[int] = frozenset()) -> int:
+        off = real_free(n, skip)
+        if not checks:  # taken right after the check, before the simulator binds
+            squatter.bind(("127.0.0.1", 14580 + off))
+        checks.append(off)
+        return off
+
+    monkeypatch.setattr(sar, "free_port_offset", free_then_taken)
+    try:
+        sim, off = sar._start_fleet(_Opts(), SimFleet)
+        try:
+            assert checks[0] == first and off != first and len(checks) == 2
+            assert sim.ports(0)["api_local"] == 14580 + off
+        finally:
+            sim.stop()
+    finally:
+        squatter.close()
+
+
+def test_an_explicit_offset_whose_port_is_taken_fails_with_one_line() -> None:
+    from simulators import SimFleet
+
+    off = sar.free_port_offset(1)
+    squatter = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    squatter.bind(("127.0.0.1", 14580 + off))
+    try:
+        with pytest.raises(LinkError, match="cannot bind port"):
+            opts: Any = _Opts(drones=1, port_offset=off)
+            sar._start_fleet(opts, SimFleet)
+    finally:
+        squatter.close()
