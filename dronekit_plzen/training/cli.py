@@ -12,7 +12,7 @@ import click
 
 from dronekit_plzen.cliutil import app, info
 from dronekit_plzen.errors import BadInputError
-from dronekit_plzen.i18n import _, get_language
+from dronekit_plzen.i18n import _, get_language, ngettext
 
 DEFAULT_OUT = Path("training")
 
@@ -41,9 +41,14 @@ def check_cmd(exercise: str, seed: int | None) -> None:
     from dronekit_plzen.training.exercise import load_exercise
 
     ex = load_exercise(exercise, seed=seed)
+    n_rules, n_faults, n_vehicles = len(ex.rules), len(ex.faults), ex.fleet.vehicles
     click.echo(
-        _("{name}: valid ({n} rules, {f} faults, {v} vehicles, seed {seed})").format(
-            name=ex.name, n=len(ex.rules), f=len(ex.faults), v=ex.fleet.vehicles, seed=ex.fleet.seed
+        _("{name}: valid ({rules}, {faults}, {vehicles}, seed {seed})").format(
+            name=ex.name,
+            rules=ngettext("{n} rule", "{n} rules", n_rules).format(n=n_rules),
+            faults=ngettext("{n} fault", "{n} faults", n_faults).format(n=n_faults),
+            vehicles=ngettext("{n} vehicle", "{n} vehicles", n_vehicles).format(n=n_vehicles),
+            seed=ex.fleet.seed,
         )
     )
     for f in ex.faults:

@@ -233,3 +233,28 @@ def test_no_flight_scores_nothing() -> None:
     v = _track(0, t, np.full(t.size, home[0]), np.full(t.size, home[1]), 0.0, [])
     res = score(Recording({0: v}, [], None, [home], 30.0), ex)
     assert res and all(not r.passed and r.reason == "no drone took off" for r in res)
+
+
+@pytest.mark.parametrize(
+    "lang,exercise,expected",
+    [
+        ("en", "two_drone_search", "(4 rules, 1 fault, 2 vehicles, seed 29)"),
+        ("en", "gps_loss_altitude", "(3 rules, 1 fault, 1 vehicle, seed 7)"),
+        ("cs", "two_drone_search", "(4 pravidla, 1 porucha, 2 drony, seed 29)"),
+        ("cs", "gps_loss_altitude", "(3 pravidla, 1 porucha, 1 dron, seed 7)"),
+    ],
+)
+def test_check_counts_in_each_language_plural_forms(
+    capsys: pytest.CaptureFixture[str], lang: str, exercise: str, expected: str
+) -> None:
+    """`train check` counts with the language's plural forms (Czech has three)."""
+    from dronekit_plzen.cli.main import main
+    from dronekit_plzen.i18n import set_language
+
+    try:
+        code = main(["--lang", lang, "train", "check", exercise])
+    finally:
+        set_language("en")
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert expected in out.splitlines()[0], out
