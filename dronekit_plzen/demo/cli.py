@@ -80,7 +80,7 @@ def demo(
         out_dir=out_dir,
         fast=fast,
         speedup=speedup,
-        port_offset=port_offset,
+        port_offset=port_offset or None,  # 0: the first free ports (the standard ones if free)
         pod=pod,
         timeout_s=timeout_s,
         echo=(lambda s: None) if quiet else (lambda s: click.echo(s, err=as_json)),

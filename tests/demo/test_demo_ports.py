@@ -63,3 +63,22 @@ def test_an_explicit_offset_whose_port_is_taken_fails_with_one_line() -> None:
             sar._start_fleet(opts, SimFleet)
     finally:
         squatter.close()
+
+
+def test_the_cli_default_offset_0_means_find_free_ports(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`demo` without --port-offset (0) lets the demo find free ports; an offset is kept."""
+    from dronekit_plzen.cli.main import main
+
+    seen: list[Any] = []
+
+    def capture(opts: Any) -> Any:
+        seen.append(opts.port_offset)
+        raise LinkError("stop here")  # the options are what this test is about
+
+    monkeypatch.setattr(sar, "run_sar_demo", capture)
+    assert main(["demo", "--fast"]) == 1
+    assert main(["demo", "--fast", "--port-offset", "300"]) == 1
+    assert seen == [None, 300]
+    assert "stop here" in capsys.readouterr().err
