@@ -66,3 +66,42 @@ def sigint_as_at_a_terminal() -> None:
     ignore SIGINT and an ignored signal stays ignored across exec, so the child would never see
     the Ctrl-C a pilot's terminal sends; restore the default disposition first."""
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def simulator_ports_free(off: int) -> bool:
+    """Whether every port a simulator on offset ``off`` binds (either flavour, up to 3 vehicles)
+    and its clients listen on is free on loopback now (TCP and UDP)."""
+    import socket
+
+    ports = [5760 + off + 10 * i for i in range(3)] + [
+        p + off + i for p in (14540, 14550, 14580, 18570) for i in range(3)
+    ]
+    for port in ports:
+        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
+            with socket.socket(socket.AF_INET, kind) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    return False
+    return True
+
+
+#: offsets 1000-5900 are the training class's (18 sessions at once, tests/training), 6000-13900
+#: every other test's; 18570 + 13900 + 2 < 32768
+TRAINING_OFFSETS = range(1000, 6000, 100)
+TEST_OFFSETS = range(6000, 14000, 100)
+
+
+def free_simulator_offset(band: range = TEST_OFFSETS) -> int:
+    """A random port offset of ``band`` whose simulator ports are free now. Every port stays
+    below 32768, out of Linux's ephemeral range (32768-60999) where the other worker's client
+    sockets get their ports; the training class has a band of its own, so a test of the other
+    worker never takes a range the class has chosen but not bound yet."""
+    import random
+
+    start = random.SystemRandom().randrange(0, len(band))
+    for k in range(len(band)):
+        off = band[(start + k) % len(band)]
+        if simulator_ports_free(off):
+            return off
+    raise RuntimeError(f"no free simulator port range in {band}")

@@ -427,6 +427,11 @@ class _Wire:
                 return m
 
 
+#: error ACKs in one download after which the vehicle's refusal is taken as final (the ones
+#: before may answer late duplicates of the upload just finished)
+REFUSALS_FINAL = 3
+
+
 def _ack_error(code: int, mission_type: int, what: str) -> MissionTransferError:
     return MissionTransferError(
         _("{what} of the {kind} refused by the vehicle: {result}").format(
@@ -695,10 +700,12 @@ def _download(
     rto = _Rto(policy, wire.rtt_seed())
     # 1. the count
     count: int | None = None
-    # A refusal is final only when the vehicle repeats it: a single error ACK may be a stale
-    # answer to a late duplicate of the upload that has just finished (PX4 and ArduPilot both
-    # NACK an item that arrives after their final ACK).
+    # A refusal is final only when the vehicle repeats it: an error ACK may be a stale answer
+    # to a late duplicate of the upload that has just finished (PX4 and ArduPilot both NACK an
+    # item that arrives after their final ACK; a vehicle that re-requested the last items under
+    # load NACKs each duplicate), so the request is repeated until REFUSALS_FINAL came
     refusal: MissionMessage | None = None
+    refusals = 0
     retries = retry_budget(policy, wire.port.loss_fraction, 1)
     list_msg = mav.mission_request_list_encode(ts, tc, mission_type)
     # the adaptive timeout asks again soon on a fast link, but we give up only after the
@@ -725,7 +732,8 @@ def _download(
                 count = msg.item_count
                 break
             if _is_refusal(msg):
-                if refusal is not None:
+                refusals += 1
+                if refusals >= REFUSALS_FINAL:
                     raise _ack_error(msg.result, mission_type, _("download"))
                 refusal = msg
                 break  # ask again: a real refusal repeats
@@ -768,7 +776,8 @@ def _download(
                     st.ignored += 1  # a duplicate or a late answer to a re-sent request
                     continue
                 if _is_refusal(msg):
-                    if refusal is not None:
+                    refusals += 1
+                    if refusals >= REFUSALS_FINAL:
                         raise _ack_error(msg.result, mission_type, _("download"))
                     refusal = msg
                     refused = True

@@ -102,7 +102,7 @@ def test_output_files(sar_demo: tuple[dict, Path]) -> None:
 
 
 def test_failed_step_is_named_and_exits_non_zero(tmp_path: Path) -> None:
-    off = free_port_offset(3)
+    off = free_port_offset(3, frozenset({0}))  # --port-offset 0 would mean "find free ports"
     blocker = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     blocker.bind(("127.0.0.1", 14540 + off))  # our link cannot listen there
     try:

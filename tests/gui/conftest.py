@@ -7,12 +7,12 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import contextlib
-import random
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dkp_testkit import free_simulator_offset
 
 from dronekit_plzen.errors import LinkError
 from dronekit_plzen.i18n import set_language
@@ -26,7 +26,7 @@ SHOTS = Path("/tmp/gui-shots")
 def _sim_fleet(**kwargs: Any) -> Iterator[tuple[SimFleet, int]]:
     """A running SimFleet on a random port offset (another one when the ports are taken)."""
     for _attempt in range(10):
-        off = 1000 + random.randrange(200) * 100
+        off = free_simulator_offset()
         fleet = SimFleet(port_offset=off, **kwargs)
         try:
             fleet.__enter__()

@@ -7,13 +7,13 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import contextlib
-import random
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from dkp_testkit import free_simulator_offset
 from shapely.geometry import LineString, Point
 
 from dronekit_plzen.errors import LinkError
@@ -28,7 +28,7 @@ DATUM = (13.3985, 49.8003)  # lon, lat
 
 
 def _offset() -> int:
-    return 1000 + random.randrange(200) * 100
+    return free_simulator_offset()
 
 
 @contextlib.contextmanager

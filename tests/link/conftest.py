@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from dkp_testkit import free_simulator_offset
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from dronekit_plzen.mission_items import (
@@ -779,7 +780,7 @@ def sim_factory() -> Iterator[Any]:
     def factory(n: int = 1, autopilot: str = "px4", **kw: Any) -> Any:
         last: Exception | None = None
         for _attempt in range(5):
-            off = 1000 + random.randrange(0, 200) * 100
+            off = free_simulator_offset()
             kw.setdefault("speedup", 20.0)
             fleet = SimFleet(n_vehicles=n, autopilot=autopilot, port_offset=off, **kw)
             try:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dkp_testkit import free_simulator_offset
 from pymavlink.dialects.v20 import ardupilotmega as mavlink2
 
 from dronekit_plzen.cli.main import main
@@ -257,10 +258,9 @@ def test_key_file_end_to_end_with_the_simulator(
 
 
 def test_sim_and_status_cli_with_a_key_file(tmp_path: Path, capsys: Any) -> None:
-    import random
 
     good = key_file(tmp_path, name="good")
-    off = 1000 + random.randrange(0, 200) * 100
+    off = free_simulator_offset()
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "dronekit_plzen", "sim", "--autopilot", "ardupilot"),

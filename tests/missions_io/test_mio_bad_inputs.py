@@ -298,7 +298,11 @@ def test_bad_terrain_raster(
     bbox: tuple[float, float, float, float] | None,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    for path, needle in _dems(tmp_path):
+    dems = _dems(tmp_path)
+    # rasterio's one-time set-up (PROJ data search, first environment) logs at DEBUG in the
+    # first test of a worker process that relates two CRSs: done here, not under the capture
+    Raster.open(tmp_path / "ok.tif", bbox_lonlat=bbox)
+    for path, needle in dems:
         caplog.clear()
         with caplog.at_level(logging.DEBUG), pytest.raises(BadInputError) as ei:
             Raster.open(path, bbox_lonlat=bbox)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,7 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dkp_testkit import DemFn, offset, write_geotiff
+from dkp_testkit import DemFn, free_simulator_offset, offset, write_geotiff
 
 from dronekit_plzen.mission_items import (
     CMD_NAV_RETURN_TO_LAUNCH,
@@ -138,7 +137,7 @@ def sim_factory() -> Iterator[Any]:
     def factory(n: int = 1, autopilot: str = "px4", **kw: Any) -> Any:
         last: Exception | None = None
         for _attempt in range(5):
-            off = 1000 + random.randrange(0, 200) * 100
+            off = free_simulator_offset()
             kw.setdefault("speedup", 20.0)
             kw.setdefault("boot_settle_s", 0.0)
             fleet = SimFleet(n_vehicles=n, autopilot=autopilot, port_offset=off, **kw)

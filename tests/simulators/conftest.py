@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -15,7 +14,9 @@ from dronekit_plzen import mission_items as mi
 
 
 def _offset() -> int:
-    return 1000 + random.SystemRandom().randrange(0, 400) * 100
+    from dkp_testkit import free_simulator_offset
+
+    return free_simulator_offset()
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import random
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from dkp_testkit import free_simulator_offset
 
 HOME = (49.7230, 13.3500, 330.0)  # Plzeň-Bory
 
@@ -22,7 +22,7 @@ def sim_fleet() -> Iterator[Callable[..., Any]]:
     def start(n: int = 1, autopilot: str = "px4") -> Any:
         last: Exception | None = None
         for _ in range(5):
-            off = 1000 + random.randrange(0, 200) * 100
+            off = free_simulator_offset()
             fleet = SimFleet(
                 n_vehicles=n, autopilot=autopilot, home=HOME, speedup=20.0, port_offset=off
             )

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import random
 import threading
 from pathlib import Path
 from typing import Any
 
 import pytest
+from dkp_testkit import free_simulator_offset
 
 from dronekit_plzen import geo
 from dronekit_plzen.link import connect
@@ -26,7 +26,7 @@ def _fleet(n: int, autopilot: str = "px4") -> Any:
 
     last: Exception | None = None
     for _ in range(5):
-        off = 1000 + random.randrange(0, 200) * 100
+        off = free_simulator_offset()
         fleet = SimFleet(
             n_vehicles=n, autopilot=autopilot, home=HOME, speedup=20.0, port_offset=off
         )

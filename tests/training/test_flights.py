@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dkp_testkit import TRAINING_OFFSETS, simulator_ports_free
 
 from dronekit_plzen import mission_items as mi
 from dronekit_plzen.errors import CommandError
@@ -461,30 +462,15 @@ class Outcome:
     error: BaseException | None = None
 
 
-def _ports_free(off: int) -> bool:
-    """Whether every port a session on ``off`` binds (either flavour, up to 3 vehicles) is free."""
-    ports = [5760 + off + 10 * i for i in range(3)] + [
-        p + off + i for p in (14540, 14580, 18570) for i in range(3)
-    ]
-    for port in ports:
-        for kind in (socket.SOCK_STREAM, socket.SOCK_DGRAM):
-            with socket.socket(socket.AF_INET, kind) as sock:
-                try:
-                    sock.bind(("127.0.0.1", port))
-                except OSError:
-                    return False
-    return True
-
-
 def _offsets(n: int) -> list[int]:
-    """``n`` port offsets, 100 apart, whose ports are free now. Every port stays below 32768, out
-    of Linux's ephemeral range (32768-60999) where the clients' sockets of the other worker's
-    tests get their ports: a random offset there collided with one on a loaded machine."""
-    start = random.SystemRandom().randrange(0, 130)
+    """``n`` port offsets of the training band (see dkp_testkit), 100 apart, whose ports are free
+    now, all below Linux's ephemeral range (a random offset there collided on a loaded machine)."""
+    band = TRAINING_OFFSETS
+    start = random.SystemRandom().randrange(0, len(band))
     found: list[int] = []
-    for k in range(130):
-        off = 1000 + ((start + k) % 130) * 100  # 18570 + 13900 + 2 < 32768
-        if _ports_free(off):
+    for k in range(len(band)):
+        off = band[(start + k) % len(band)]
+        if simulator_ports_free(off):
             found.append(off)
             if len(found) == n:
                 return found

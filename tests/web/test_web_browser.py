@@ -10,7 +10,6 @@ import os
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
-import random
 import socket
 import threading
 import time
@@ -20,6 +19,7 @@ from typing import Any
 
 import httpx
 import pytest
+from dkp_testkit import free_simulator_offset
 from portal_kit import USERS, csrf_of, make_tiles, seed_users
 
 from dronekit_plzen.i18n import set_language
@@ -166,7 +166,7 @@ def _fly_one_drone(db: Path, deployment_id: int, live_check: Any) -> None:
             autopilot="px4",
             home=HOME,
             speedup=20.0,
-            port_offset=1000 + random.randrange(0, 200) * 100,
+            port_offset=free_simulator_offset(),
         )
         try:
             f.start()
