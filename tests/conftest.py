@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -29,6 +30,18 @@ def shared_data() -> Path:
     """``../shared/data`` (CI has it beside the clone). Missing data is an error, not a skip."""
     assert SHARED_DATA.is_dir(), f"sample data folder missing: {SHARED_DATA}"
     return SHARED_DATA
+
+
+@pytest.fixture(autouse=True)
+def _english_messages() -> Iterator[None]:
+    """Every test starts (and leaves the worker) in English: a test that switches to Czech and
+    fails before switching back must not turn the next tests' messages Czech (a worker runs
+    hundreds of tests in one process)."""
+    from dronekit_plzen.i18n import set_language
+
+    set_language("en")
+    yield
+    set_language("en")
 
 
 @pytest.fixture(autouse=True)
