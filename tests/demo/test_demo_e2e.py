@@ -17,7 +17,7 @@ import rasterio
 from dronekit_plzen.demo.sar import free_port_offset
 
 # one worker builds this module's expensive fixture once (make test runs --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("demo_e2e")
+pytestmark = pytest.mark.xdist_group("heavy")  # see tests/training
 
 
 def _run(*args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -20,7 +20,7 @@ from photo.exif import read_photos
 Processed = Any  # the session fixture's result (tests/photo/conftest.py)
 
 # one worker builds the processed capture once (make test runs --dist loadgroup)
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("photo_processed")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("heavy")]  # see tests/training
 
 
 def _gps_utm(processed: Processed) -> np.ndarray:

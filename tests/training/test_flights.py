@@ -43,7 +43,7 @@ from dronekit_plzen.training.session import Session, new_session, run_session
 from telemetry.tlog import iter_tlog
 
 # one worker builds this module's expensive fixture once (make test runs --dist loadgroup)
-pytestmark = pytest.mark.xdist_group("training_class")
+pytestmark = pytest.mark.xdist_group("heavy")  # never beside the photo pipeline or the demo
 
 # 12x real time: the shortest reaction window of an exercise (8 s of simulated time) is then
 # 0.67 s of the scripted student's real time, enough on two busy cores (at 25x it was 0.32 s
@@ -525,7 +525,7 @@ def _fly_once(case: Case, variant: str, out: Path, off: int) -> Outcome:
                     else f"tcp://127.0.0.1:{5760 + off + 10 * i}"
                 )
                 link = stack.enter_context(connect(url, heartbeat_hz=SPEEDUP * 1.5))
-                v = link.wait_vehicle(timeout_s=20)
+                v = link.wait_vehicle(timeout_s=60)  # a busy machine may starve the start
                 for mid, hz in QUIET.items():
                     v.set_message_interval(mid, hz)
                 ctx.vehicles.append(v)
