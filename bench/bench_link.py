@@ -283,8 +283,8 @@ class Ours:
             up, down = counts[(v.sysid, "upload")], counts[(v.sysid, "download")]
             keys = ("frames_sent", "retransmissions", "on_request", "on_timeout", "ignored")
             res["client_counts"] = {
-                "upload": {k: getattr(up, k) for k in (*keys, "restarts", "direct")},
-                "download": {k: getattr(down, k) for k in (*keys, "direct")},
+                "upload": {k: getattr(up, k) for k in (*keys, "restarts", "direct", "express")},
+                "download": {k: getattr(down, k) for k in (*keys, "direct", "express")},
                 "srtt_ms": round(1e3 * down.srtt_s, 3),
             }
         return res

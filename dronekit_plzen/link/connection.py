@@ -622,28 +622,39 @@ class Link:
         listeners = self._listeners
         subs = self._subs
         others = [s for s in subs if s is not skip] if len(subs) > (skip in subs) else None
+        quiet: list[Frame] = []  # in a row: counted together, in order, under one lock
         for frame in frames:
-            mid, sysid, compid, raw, hl = frame[:5]
+            mid, sysid = frame[0], frame[1]
             name = _TYPE_NAMES[mid]
             taken = listeners or (others and any(s.wants(name, sysid) for s in others))
-            latest_only = name in LATEST_ONLY_MESSAGES
-            if taken or (name in STATE_MESSAGES and not latest_only):
+            if taken or (name in STATE_MESSAGES and name not in LATEST_ONLY_MESSAGES):
+                if quiet:
+                    self._count_quiet(quiet)
+                    quiet = []
                 msg = self.codec.message(frame)
                 if msg is not None:
                     self._handle(msg, skip)
                 continue
-            # what _handle does with a message that changes no state and has no taker
-            now_mono = time.monotonic()
-            with self._lock:
-                st = self._states.get(sysid)
+            quiet.append(frame)
+        if quiet:
+            self._count_quiet(quiet)
+
+    def _count_quiet(self, frames: list[Frame]) -> None:
+        """What :meth:`_handle` does with messages that change no state and have no taker."""
+        now_mono = time.monotonic()
+        with self._lock:
+            states, trackers, counts = self._states, self._trackers, self._counted
+            for frame in frames:
+                mid, sysid, compid, raw, hl = frame[:5]
+                st = states.get(sysid)
                 if st is None or compid != st.compid:
                     continue
-                self._trackers[sysid].update(raw[4] if hl == HEADER_LEN_V2 else raw[2])
-                if latest_only:  # reduced when the state is read
+                trackers[sysid].update(raw[4] if hl == HEADER_LEN_V2 else raw[2])
+                if _TYPE_NAMES[mid] in LATEST_ONLY_MESSAGES:  # reduced when the state is read
                     self._latest[(sysid, mid)] = (frame, now_mono)
-                counted = self._counted.get(sysid)
+                counted = counts.get(sysid)
                 if counted is None:
-                    self._counted[sysid] = [1, now_mono]
+                    counts[sysid] = [1, now_mono]
                 else:
                     counted[0] += 1
                     counted[1] = now_mono

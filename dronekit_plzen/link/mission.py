@@ -52,6 +52,7 @@ Downloaded items are decoded a chunk at a time, together
 from __future__ import annotations
 
 import contextlib
+import itertools
 import math
 import time
 from collections import deque
@@ -61,6 +62,7 @@ from typing import Any, Protocol
 
 from dronekit_plzen.errors import LinkTimeout, MissionTransferError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.link.express import Lane
 from dronekit_plzen.link.mission_wire import (
     CRC_EXTRA,
     ITEM_IDS,
@@ -248,6 +250,8 @@ class TransferStats:
     min_rtt_s: float = math.inf
     #: the socket was read on the transfer's own thread (no hand-off between threads)
     direct: bool = False
+    #: round trips answered in the express lane (:mod:`~dronekit_plzen.link.express`)
+    express: int = 0
     elapsed_s: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
@@ -288,6 +292,9 @@ class _Wire:
         self._reader: Any = None
         self._first_read = True
         self._pending: deque[Any] = deque()
+        self._lane: Lane | None = None
+        #: may the express lane answer in-order round trips (:mod:`~dronekit_plzen.link.express`)
+        self.express = True
         self._stack = contextlib.ExitStack()
         self._t0 = time.monotonic()
 
@@ -402,11 +409,7 @@ class _Wire:
                         return m
                     pending.append(m)
                 else:
-                    for f in reader.frames(data):
-                        if f[1] == ts and f[0] in MISSION_REPLY_IDS:  # from the vehicle
-                            m = decode(f)
-                            if m is not None:
-                                pending.append(m)
+                    self._parse(data)
             if pending:
                 return pending.popleft()
             if reader.broken:  # the transport failed: the I/O thread reconnects, use the queue
@@ -414,6 +417,41 @@ class _Wire:
             wait = deadline - time.monotonic()
             if wait <= 0.0:
                 return None
+
+    def _parse(self, data: bytes) -> None:
+        """The mission replies from the vehicle in a datagram parsed and checked by the codec
+        (signatures included), to the pending queue."""
+        ts, pending = self.ts, self._pending
+        for f in self._reader.frames(data):
+            if f[1] == ts and f[0] in MISSION_REPLY_IDS:  # from the vehicle
+                m = decode(f)
+                if m is not None:
+                    pending.append(m)
+
+    def _take(self, data: bytes) -> None:
+        """A datagram the express lane read and did not handle: its replies to the pending
+        queue (:meth:`next` returns them first), as :meth:`next` would have taken it."""
+        reader = self._reader
+        m = peek(data, self.ts) if reader.fast else None
+        if m is not None:
+            reader.defer(data)
+            self._pending.append(m)
+        else:
+            self._parse(data)
+
+    def lane(self) -> Lane | None:
+        """The express lane for the round trips that come in order (see
+        :mod:`~dronekit_plzen.link.express`), where it applies now (nothing pending, the
+        socket read on this thread, no signing)."""
+        if self._pending or not self.express:
+            return None
+        lane = self._lane
+        if lane is None:
+            lane = self._lane = Lane.of(self)
+            if lane is None:
+                return None
+        reader = self._reader
+        return None if reader.broken or not reader.fast else lane
 
     def _from_port(self, timeout_s: float) -> MissionMessage | None:
         """The next mission message from the port's queue (pymavlink messages)."""
@@ -562,6 +600,29 @@ def _upload_once(
             wait_s = rto.item_timeout()
         else:
             wait_s = max(rto.default_timeout(), min(4 * reask_s, policy.timeout_s))
+        if (
+            last_sent is not None
+            and last_sent == highest_requested < count - 1
+            and restart_pos is None
+            and (lane := wire.lane()) is not None
+        ):  # the requests that come in order, answered in the express lane
+            run = lane.upload(
+                frames, highest_requested + 1, count - 1, tx_at + wait_s, wait_s, on_progress
+            )
+            if run.count:
+                t = run.times
+                last_sent = highest_requested = run.first + run.count - 1
+                # the round trips the general loop would have timed (Karn: items sent once)
+                prev_t = sent_at.get(run.first - 1) if frames.sends[run.first - 1] == 1 else None
+                limit = reask_s / 2
+                if prev_t is not None and t[0] - prev_t < limit:
+                    rto.sample(t[0] - prev_t)
+                for a, b in itertools.pairwise(t):
+                    if b - a < limit:
+                        rto.sample(b - a)
+                rto.next_message()
+                progress_at = tx_at = sent_at[last_sent] = asked_at[last_sent] = t[-1]
+                continue
         msg = wire.next(max(0.0, tx_at + wait_s - time.monotonic()))
         if msg is None:
             now = time.monotonic()
@@ -756,7 +817,26 @@ def _download(
         request(0, mission_type)
         st.first_sends += 1
     tx_at = monotonic()
-    for seq in range(count):
+    seq = 0
+    while seq < count:
+        if seq + 1 < count and (lane := wire.lane()) is not None:
+            # the items that come in order, each asked for next in the express lane
+            wait_s = rto.item_timeout()
+            run = lane.download(
+                seq, count - 2, tx_at + wait_s, wait_s, mission_type, on_progress, count
+            )
+            if run.count:
+                t = run.times
+                rto.sample(t[0] - tx_at)  # each request sent once (Karn)
+                for a, b in itertools.pairwise(t):
+                    rto.sample(b - a)
+                received += run.items
+                if len(received) >= _CHUNK:
+                    items += _items(received)
+                    received.clear()
+                seq += run.count
+                tx_at = t[-1]
+                continue
         got: MissionMessage | None = None
         first_at = tx_at
         attempts = 1
@@ -818,6 +898,7 @@ def _download(
             received.clear()
         if on_progress is not None:
             on_progress(seq + 1, count)
+        seq += 1
     if not count:
         wire.send(mav.mission_ack_encode(ts, tc, MAV_MISSION_ACCEPTED, mission_type))
     st.measured(rto)

@@ -23,7 +23,7 @@ import socket
 import struct
 import threading
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from dronekit_plzen.errors import LinkError
 from dronekit_plzen.i18n import _
@@ -54,6 +54,19 @@ class Transport(Protocol):
 
     @property
     def local_address(self) -> tuple[str, int] | None: ...
+
+
+class DatagramIO(NamedTuple):
+    """A UDP transport's socket calls, for a loop that answers datagrams itself."""
+
+    #: ``recvfrom(bufsize)``: (data, address); raises BlockingIOError after one empty slice
+    recvfrom: Callable[[int], tuple[bytes, Any]]
+    #: the transport's own send (every peer it sends to)
+    send: Callable[[Any], None]
+    #: the senders the transport knows (None: it takes datagrams from anyone)
+    peers: tuple[tuple[str, int], ...] | None
+    #: ``remember(data, address)``: a datagram from a sender not in ``peers`` was read
+    remember: Callable[[bytes, Any], Any]
 
 
 class _Waker:
@@ -163,6 +176,11 @@ class _UdpBase(_SelectMixin):
             log.debug("%s recv: %s", self.spec.scheme, exc)
             return b"", None
 
+    def datagram_io(self) -> DatagramIO | None:
+        """The socket's calls for a caller's own receive-and-answer loop (a mission transfer's
+        express lane): ``recvfrom`` waits at most one slice (:data:`BLOCKING_SLICE_S`)."""
+        return None
+
     def reopen(self) -> None:
         """Nothing to do: a bound UDP socket survives the peer going away."""
 
@@ -219,6 +237,13 @@ class UdpInTransport(_UdpBase):
             except OSError as exc:
                 log.debug("udpin send to %s: %s", addr, exc)
 
+    def datagram_io(self) -> DatagramIO | None:
+        return DatagramIO(self._sock.recvfrom, self.send, self._peers, self._from)
+
+
+def _no_peer(data: bytes, addr: Any) -> None:
+    """A transport that sends to one fixed address learns no peers."""
+
 
 class UdpOutTransport(_UdpBase):
     """Send to HOST:PORT from an ephemeral port; receive the answers."""
@@ -246,6 +271,9 @@ class UdpOutTransport(_UdpBase):
             self._sock.sendto(data, self._addr)
         except OSError as exc:
             log.debug("udpout send: %s", exc)
+
+    def datagram_io(self) -> DatagramIO | None:
+        return DatagramIO(self._sock.recvfrom, self.send, None, _no_peer)
 
 
 class TcpTransport(_SelectMixin):

@@ -835,3 +835,9 @@ def survey_items(n: int, lat0: float = 49.7475, lon0: float = 13.3776) -> list[M
 def survey() -> Any:
     """survey(n) -> a lawn-mower mission of n items (takeoff, speed, waypoints, land)."""
     return survey_items
+
+
+@pytest.fixture
+def scripted_vehicle_class() -> type[ScriptedVehicle]:
+    """The scripted vehicle's class, for a test that scripts a misbehaviour of its own."""
+    return ScriptedVehicle

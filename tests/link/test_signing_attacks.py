@@ -25,6 +25,7 @@ from dronekit_plzen.cli.main import main
 from dronekit_plzen.errors import BadInputError, LinkTimeout, SafetyViolation
 from dronekit_plzen.link import connect
 from dronekit_plzen.link.codec import Codec, SigningKey, signing_timestamp
+from dronekit_plzen.safety import Clearance
 from dronekit_plzen.signing_keys import new_key_file, read_key_file, write_key_file
 
 KEY = bytes(range(50, 82))
@@ -240,7 +241,7 @@ def test_setup_signing_only_over_a_secure_or_signed_link(sim_factory, sim_url_of
 
 @pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
 def test_key_file_end_to_end_with_the_simulator(
-    tmp_path: Path, sim_factory: Any, sim_url_of: Any, autopilot: str
+    tmp_path: Path, sim_factory: Any, sim_url_of: Any, autopilot: str, survey: Any
 ) -> None:
     good = key_file(tmp_path, name="good")
     sim = sim_factory(1, autopilot)
@@ -249,6 +250,11 @@ def test_key_file_end_to_end_with_the_simulator(
     with connect(url, signing_key_file=good, heartbeat_hz=10) as link:
         v = link.wait_vehicle(timeout_s=10)
         assert v.set_message_interval(mavlink2.MAVLINK_MSG_ID_ATTITUDE, 2.0).result == 0
+        # a signed mission transfer: every frame's signature checked, none in the express lane
+        items = survey(20)
+        v.upload_mission(items, clearance=Clearance.passed(items))  # verified: a download
+        assert link.transfer_stats[(v.sysid, "upload")].express == 0
+        assert link.transfer_stats[(v.sysid, "download")].express == 0
         assert link.stats().codec.bad_signatures == 0
     wrong = key_file(tmp_path, bytes(32 * [9]), name="wrong")
     with connect(url, signing_key_file=wrong, heartbeat_hz=10) as link:
