@@ -3,7 +3,7 @@
 A mission transfer is one round trip per item, and on a ground computer with few cores every
 microsecond our side spends per round trip is a microsecond the vehicle waits (the vehicle's
 process is woken on the core that sent to it, so even the work done after our send delays its
-answer). :class:`~dronekit_plzen.link.mission._Wire` already reads the socket on the transfer's
+answer). :class:`~dronekit_plzen.link.transfer._Wire` already reads the socket on the transfer's
 own thread; this module removes the layers between reading a request and sending its answer
 for the case that is nearly every round trip of a clean link: the vehicle asks for exactly the
 next item (upload), or sends exactly the item asked for (download).
@@ -41,7 +41,7 @@ from dronekit_plzen.link.mission_wire import (
 )
 
 if TYPE_CHECKING:
-    from dronekit_plzen.link.mission import _ItemFrames, _Wire
+    from dronekit_plzen.link.transfer import _ItemFrames, _Wire
 
 _REQ_EXTRA, _REQ_SEQ, _, _REQ_MT = _PEEK[MISSION_REQUEST_INT]
 #: ArduPilot asks with the legacy MISSION_REQUEST: the same fields in the same places

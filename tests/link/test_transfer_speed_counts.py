@@ -234,7 +234,7 @@ def test_retransmissions_stay_within_the_frames_lost(
 def test_frames_packed_once_match_pymavlink_byte_for_byte() -> None:
     """Items and requests are packed by hand once and re-sequenced per send: the bytes on the
     wire are exactly what pymavlink's encoder makes of the same message and sequence number."""
-    from dronekit_plzen.link.mission import TransferStats, _Wire
+    from dronekit_plzen.link.transfer import TransferStats, _Wire
 
     rx = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     rx.bind(("127.0.0.1", 0))
