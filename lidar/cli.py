@@ -16,7 +16,7 @@ from dronekit_plzen.cliutil import echo_json, info, progress
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import check_output_path
 
-GROUND_METHODS = ("smrf", "csf", "existing")
+GROUND_METHODS = ("smrf", "smrf-plain", "csf", "existing")
 
 
 def _run(doc: list[Any], as_json: bool, label: str, *, stream: bool | None = None) -> None:
@@ -59,6 +59,8 @@ def _reader(path: str, crs: str | None) -> dict[str, Any]:
 def _ground(method: str) -> list[dict[str, Any]]:
     if method == "existing":
         return []
+    if method == "smrf-plain":  # Pingel's SMRF on one grid (the default averages four)
+        return [{"type": "filters.outlier"}, {"type": "filters.smrf", "single_grid": True}]
     return [{"type": "filters.outlier"}, {"type": f"filters.{method}"}]
 
 
@@ -202,7 +204,7 @@ def pipeline_cmd(
 @out_opt
 @click.option(
     "--method",
-    type=click.Choice(["smrf", "csf"]),
+    type=click.Choice(["smrf", "smrf-plain", "csf"]),
     default="smrf",
     show_default=True,
     help=_("Ground filter."),

@@ -22,7 +22,7 @@ from dronekit_plzen.i18n import _
 FloatArray = NDArray[np.float64]
 
 #: points per block of the per-point steps (bounded temporaries on large clouds)
-_BLOCK = 1 << 18
+BLOCK = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -198,18 +198,19 @@ def check_grid_size(
 
 
 def masked_bounds(
-    x: FloatArray, y: FloatArray, mask: NDArray[np.bool_] | None = None
+    x: FloatArray, y: FloatArray, mask: NDArray[np.bool_] | None = None, *, block: int = BLOCK
 ) -> tuple[float, float, float, float]:
-    """(minx, miny, maxx, maxy) of the points (of those in ``mask``), without a masked copy."""
+    """(minx, miny, maxx, maxy) of the points (of those in ``mask``), without a masked copy
+    (the mask is read ``block`` points at a time)."""
     if mask is None:
         return (float(x.min()), float(y.min()), float(x.max()), float(y.max()))
     lo_x = lo_y = math.inf
     hi_x = hi_y = -math.inf
-    for lo in range(0, x.shape[0], _BLOCK):
-        m = mask[lo : lo + _BLOCK]
+    for lo in range(0, x.shape[0], block):
+        m = mask[lo : lo + block]
         if not m.any():
             continue
-        bx, by = x[lo : lo + _BLOCK][m], y[lo : lo + _BLOCK][m]
+        bx, by = x[lo : lo + block][m], y[lo : lo + block][m]
         lo_x, hi_x = min(lo_x, float(bx.min())), max(hi_x, float(bx.max()))
         lo_y, hi_y = min(lo_y, float(by.min())), max(hi_y, float(by.max()))
     return (lo_x, lo_y, hi_x, hi_y)
@@ -222,11 +223,13 @@ def cell_stat(
     v: FloatArray,
     how: str,
     mask: NDArray[np.bool_] | None = None,
+    *,
+    block: int = BLOCK,
 ) -> FloatArray:
     """Per-cell ``min``, ``max``, ``mean`` or ``count`` of ``v``; NaN (0 for count) where empty.
 
-    Only the points in ``mask`` (default: all) count. Points are binned a block at a time, so
-    the index temporaries stay bounded and a mask costs no copy of the cloud.
+    Only the points in ``mask`` (default: all) count. Points are binned ``block`` at a time,
+    so the index temporaries stay bounded and a mask costs no copy of the cloud.
     """
     if how not in ("min", "max", "mean", "count"):
         raise ValueError(f"unknown statistic {how!r}")
@@ -234,10 +237,10 @@ def cell_stat(
     cnt = np.zeros(n, dtype=np.int64)
     # the running min, max or sum (unused for a count)
     acc = np.full(n, {"min": np.inf, "max": -np.inf}.get(how, 0.0))
-    for lo in range(0, x.shape[0], _BLOCK):
-        bx, by, vb = x[lo : lo + _BLOCK], y[lo : lo + _BLOCK], v[lo : lo + _BLOCK]
+    for lo in range(0, x.shape[0], block):
+        bx, by, vb = x[lo : lo + block], y[lo : lo + block], v[lo : lo + block]
         if mask is not None:
-            m = mask[lo : lo + _BLOCK]
+            m = mask[lo : lo + block]
             bx, by, vb = bx[m], by[m], vb[m]
         r, c = grid.index(bx, by)
         flat = r * grid.cols + c

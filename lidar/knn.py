@@ -28,7 +28,7 @@ IntArray = NDArray[Any]  # int32 or int64, whichever the sizes need
 MAX_RING = 3
 
 #: points per block of the full-size temporaries (bounded work memory on large clouds)
-_BLOCK = 1 << 18
+BLOCK = 1 << 18
 
 #: numba's default (workqueue) threading layer must not run two parallel kernels at once:
 #: callers on several threads (a Dask worker's thread pool) take turns
@@ -146,13 +146,15 @@ def mean_knn_distance(xyz: FloatArray, k: int) -> FloatArray:
     return mean_knn_distance_xyz(xyz[:, 0], xyz[:, 1], xyz[:, 2], k)
 
 
-def mean_knn_distance_xyz(x: FloatArray, y: FloatArray, z: FloatArray, k: int) -> FloatArray:
+def mean_knn_distance_xyz(
+    x: FloatArray, y: FloatArray, z: FloatArray, k: int, *, block: int = BLOCK
+) -> FloatArray:
     """:func:`mean_knn_distance` on coordinate columns (no (n, 3) copy of the cloud).
 
     Distances are exact up to float32 rounding of the offsets from the cloud's corner (a
     millimetre over 10 km). Work memory: about 36 bytes per point (a sort key, the sorted
     float32 offsets, 32-bit voxel indices and the result), every full-size temporary built
-    a block at a time.
+    ``block`` points at a time (the answer does not depend on it).
     """
     n = x.shape[0]
     if n <= k:
@@ -164,12 +166,12 @@ def mean_knn_distance_xyz(x: FloatArray, y: FloatArray, z: FloatArray, k: int) -
         h = max(h, math.sqrt((span[0] + h) * (span[1] + h) / n))
     nx, ny = int(span[0] / h) + 1, int(span[1] / h) + 1
     nz = min(int(span[2] / h) + 1, 2**31 - 1)
-    col, vz, order = _sorted_voxels(x, y, z, (ox, oy, oz), h, (nx, ny, nz))
+    col, vz, order = _sorted_voxels(x, y, z, (ox, oy, oz), h, (nx, ny, nz), block)
     pts = np.empty((n, 3), dtype=np.float32)
-    for lo in range(0, n, _BLOCK):
-        o = order[lo : lo + _BLOCK]
+    for lo in range(0, n, block):
+        o = order[lo : lo + block]
         for j, (v, origin) in enumerate(((x, ox), (y, oy), (z, oz))):
-            pts[lo : lo + _BLOCK, j] = v[o] - origin
+            pts[lo : lo + block, j] = v[o] - origin
     colstart = np.searchsorted(col, np.arange(nx * ny + 1, dtype=np.int64))
     res = np.empty(n)
     with _PARALLEL:
@@ -190,6 +192,7 @@ def _sorted_voxels(
     origin: tuple[float, float, float],
     h: float,
     shape: tuple[int, int, int],
+    block: int = BLOCK,
 ) -> tuple[IntArray, NDArray[np.int32], IntArray]:
     """(column, voxel row, order): the points' voxels sorted by column then height, and the
     order that sorts the points so; 32-bit whenever the sizes allow."""
@@ -200,8 +203,8 @@ def _sorted_voxels(
     col = np.empty(n, dtype=col_t)
     vz = np.empty(n, dtype=np.int32)
     if float(nx) * ny * nz >= 2.0**62:  # absurd heights: sort by the two keys
-        for lo in range(0, n, _BLOCK):
-            b = slice(lo, lo + _BLOCK)
+        for lo in range(0, n, block):
+            b = slice(lo, lo + block)
             c = np.minimum(((x[b] - ox) / h).astype(np.int64), nx - 1) * ny
             c += np.minimum(((y[b] - oy) / h).astype(np.int64), ny - 1)
             col[b] = c
@@ -209,16 +212,16 @@ def _sorted_voxels(
         order = np.lexsort((vz, col)).astype(idx_t)
         return col[order], vz[order], order
     key = np.empty(n, dtype=np.int64)
-    for lo in range(0, n, _BLOCK):
-        b = slice(lo, lo + _BLOCK)
+    for lo in range(0, n, block):
+        b = slice(lo, lo + block)
         c = np.minimum(((x[b] - ox) / h).astype(np.int64), nx - 1) * ny
         c += np.minimum(((y[b] - oy) / h).astype(np.int64), ny - 1)
         key[b] = c * nz + np.minimum((z[b] - oz) / h, nz - 1).astype(np.int32)
     order64 = np.argsort(key)
     order = order64.astype(idx_t)
     del order64
-    for lo in range(0, n, _BLOCK):
-        b = slice(lo, lo + _BLOCK)
+    for lo in range(0, n, block):
+        b = slice(lo, lo + block)
         kb = key[order[b]]
         col[b] = kb // nz
         vz[b] = kb - (kb // nz) * nz

@@ -28,7 +28,7 @@ _TIF = (".tif", ".tiff")
 FloatArray = NDArray[np.float64]
 NODATA = -9999.0
 #: points per block of the per-point steps (bounded temporaries on large clouds)
-_BLOCK = 1 << 18
+BLOCK = 1 << 18
 
 
 def _centroids(
@@ -38,7 +38,7 @@ def _centroids(
     n = grid.rows * grid.cols
     cnt = np.zeros(n)
     sx, sy, sz = np.zeros(n), np.zeros(n), np.zeros(n)
-    block = _BLOCK  # bounded index temporaries on large clouds
+    block = BLOCK  # bounded index temporaries on large clouds
     for lo in range(0, x.shape[0], block):
         bx, by = x[lo : lo + block], y[lo : lo + block]
         r, c = grid.index(bx, by)
@@ -59,9 +59,12 @@ def _inside_hull(
     cx: FloatArray,
     cy: FloatArray,
     mask: NDArray[np.bool_] | None = None,
+    *,
+    block: int = BLOCK,
 ) -> np.ndarray:
     """Which cell centres lie inside the convex hull of the points (of those in ``mask``),
-    edges included. The hull is the hull of the blocks' hull vertices: no copy of the cloud."""
+    edges included. The hull is the hull of the hull vertices of each ``block`` of points: no
+    copy of the cloud."""
     import shapely
     from scipy.spatial import ConvexHull
 
@@ -71,10 +74,10 @@ def _inside_hull(
         except (QhullError, ValueError):
             return pts  # too few or collinear: keep them for the final hull
 
-    single = x.shape[0] <= _BLOCK
+    single = x.shape[0] <= block
     parts = []
-    for lo in range(0, x.shape[0], _BLOCK):
-        b = slice(lo, lo + _BLOCK)
+    for lo in range(0, x.shape[0], block):
+        b = slice(lo, lo + block)
         m = slice(None) if mask is None else mask[b]
         pts = np.column_stack([x[b][m], y[b][m]])
         if len(pts):
@@ -129,6 +132,8 @@ def planar_surface(
     y: FloatArray,
     z: FloatArray,
     mask: NDArray[np.bool_] | None = None,
+    *,
+    block: int = BLOCK,
 ) -> FloatArray:
     """The TIN DTM without triangulating every cell: a cell holding points takes its centroid's
     height moved to the cell centre along the local slope (the slope between the neighbouring
@@ -136,7 +141,7 @@ def planar_surface(
     cells bordering them (:func:`lidar.grid.inpaint_linear`). Cells outside the points' hull
     stay NaN, as in :func:`tin_surface`. A whole-grid Delaunay of a 10 M-point cloud's centroids
     was most of the DTM's time. Only the points in ``mask`` (default: all) count; they are
-    read a block at a time (no masked copy of the cloud).
+    read ``block`` points at a time (no masked copy of the cloud).
     """
     if (x.size if mask is None else np.count_nonzero(mask)) < 3:
         m = slice(None) if mask is None else mask
@@ -144,10 +149,10 @@ def planar_surface(
     n = grid.rows * grid.cols
     cnt = np.zeros(n)
     sx, sy, sz = np.zeros(n), np.zeros(n), np.zeros(n)
-    for lo in range(0, x.shape[0], _BLOCK):
-        bx, by, bz = x[lo : lo + _BLOCK], y[lo : lo + _BLOCK], z[lo : lo + _BLOCK]
+    for lo in range(0, x.shape[0], block):
+        bx, by, bz = x[lo : lo + block], y[lo : lo + block], z[lo : lo + block]
         if mask is not None:
-            bm = mask[lo : lo + _BLOCK]
+            bm = mask[lo : lo + block]
             bx, by, bz = bx[bm], by[bm], bz[bm]
         r, c = grid.index(bx, by)
         flat = r * grid.cols + c
@@ -185,7 +190,7 @@ def planar_surface(
     gaps = ~hit2
     # cells in no triangle of the points' hull stay empty (the TIN's rule)
     outside = gaps.copy()
-    outside[gaps] = ~_inside_hull(x, y, cx[gaps], cy[gaps], mask)
+    outside[gaps] = ~_inside_hull(x, y, cx[gaps], cy[gaps], mask, block=block)
     filled[outside] = np.nan
     return filled
 

@@ -64,6 +64,8 @@ class SMRFOptions:
     threshold: float = 0.5
     scalar: float = 1.25
     cut: float = 0.0
+    #: Pingel's SMRF on one grid; the default averages four grid orientations
+    single_grid: bool = False
     returns: str = "last,only"
 
     def check(self) -> list[str]:
@@ -244,7 +246,10 @@ def apply_outlier(cloud: PointCloud, o: OutlierOptions) -> PointCloud:
 
 
 def apply_smrf(cloud: PointCloud, o: SMRFOptions) -> PointCloud:
-    p = SMRFParams(o.cell, o.slope, o.window, o.threshold, o.scalar, o.cut).scaled(cloud.xy_unit_m)
+    grids = 1 if o.single_grid else SMRFParams.grids
+    p = SMRFParams(o.cell, o.slope, o.window, o.threshold, o.scalar, o.cut, grids).scaled(
+        cloud.xy_unit_m
+    )
     g = smrf(cloud.x, cloud.y, z_in_xy_units(cloud), p, _candidates(cloud, o.returns))
     return _set_ground(cloud, g)
 

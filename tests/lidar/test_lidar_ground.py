@@ -171,3 +171,46 @@ def test_agreement_with_provider_ground(
     assert raw["kappa"] > raw_kappa
     assert clear["kappa"] > clear_kappa
     assert clear["type1_pct"] < clear_type1
+
+
+def test_averaged_grids_do_not_depend_on_the_grid_origin(scene: Scene) -> None:
+    # a single grid's answer moves with its origin (where each cell's lowest point falls);
+    # the default averages grids of several orientations, so a half-cell shift of the
+    # coordinates moves it far less, at the same accuracy against the truth
+    c = scene.cloud
+    cand = scene.truth != NOISE
+    truth = scene.truth[cand] == GROUND
+    moved: dict[int, int] = {}
+    for grids in (1, SMRFParams.grids):
+        p = SMRFParams(grids=grids)
+        g = smrf(c.x, c.y, c.z, p, cand)
+        shifted = smrf(c.x + 0.5 * p.cell, c.y + 0.5 * p.cell, c.z, p, cand)
+        moved[grids] = int((g != shifted).sum())
+        e = ground_errors(truth, g[cand])
+        assert e["type1_pct"] < 0.5 and e["type2_pct"] < 3.0, (grids, e)
+    assert moved[1] > 50, moved
+    assert moved[SMRFParams.grids] < moved[1] / 2, moved
+    with pytest.raises(ValueError, match="grids"):
+        smrf(c.x, c.y, c.z, SMRFParams(grids=0))
+
+
+def test_plain_smrf_stays_reachable(cleaned) -> None:  # type: ignore[no-untyped-def]
+    plain = apply_smrf(cleaned, SMRFOptions(single_grid=True)).classification == GROUND
+    cand = cleaned.classification != NOISE
+    want = smrf(cleaned.x, cleaned.y, cleaned.z, SMRFParams(grids=1), cand)
+    assert np.array_equal(plain, want)
+
+
+def test_the_grids_on_several_threads_give_the_one_thread_answer(
+    scene: Scene, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the grids run on the machine's cores but are summed in their own order: the answer
+    # never depends on the number of threads or on which grid finishes first
+    import lidar.ground as ground
+
+    c = scene.cloud
+    answers = []
+    for workers in (1, 2, 3):
+        monkeypatch.setattr(ground, "_workers", lambda w=workers: w)
+        answers.append(smrf(c.x, c.y, c.z, SMRFParams(grids=4)))
+    assert all(np.array_equal(answers[0], a) for a in answers[1:])

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-import pytest
 
-from lidar import grid as grid_mod
 from lidar import knn, raster
 from lidar.grid import GridSpec, cell_stat, masked_bounds
 from lidar.ground import smrf
@@ -24,39 +22,31 @@ def test_masked_grid_statistics_equal_the_subset(scene: Scene) -> None:
         assert np.array_equal(got, want, equal_nan=True), how
 
 
-def test_smrf_candidates_read_in_place_equal_the_subset(
-    scene: Scene, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_smrf_candidates_read_in_place_equal_the_subset(scene: Scene) -> None:
     c = scene.cloud
     cand = np.random.default_rng(2).random(len(c)) < 0.8
     whole = smrf(c.x, c.y, c.z, candidates=cand)
     sub = smrf(c.x[cand], c.y[cand], c.z[cand])
     assert not whole[~cand].any()
     assert np.array_equal(whole[cand], sub)
-    monkeypatch.setattr(grid_mod, "_BLOCK", 4096)  # many blocks: the same answer
-    assert np.array_equal(smrf(c.x, c.y, c.z, candidates=cand), whole)
+    # many blocks: the same answer
+    assert np.array_equal(smrf(c.x, c.y, c.z, candidates=cand, block=4096), whole)
 
 
-def test_dtm_from_a_mask_with_block_hulls_equals_the_copy(
-    scene: Scene, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_dtm_from_a_mask_with_block_hulls_equals_the_copy(scene: Scene) -> None:
     c = scene.cloud
     ground = scene.truth == 2
     g = GridSpec.covering(*masked_bounds(c.x, c.y), 1.0)
     want = raster.planar_surface(g, c.x[ground], c.y[ground], c.z[ground])
     assert np.array_equal(raster.planar_surface(g, c.x, c.y, c.z, ground), want, equal_nan=True)
-    monkeypatch.setattr(raster, "_BLOCK", 5000)  # the hull of the blocks' hulls
-    got = raster.planar_surface(g, c.x, c.y, c.z, ground)
+    got = raster.planar_surface(g, c.x, c.y, c.z, ground, block=5000)  # hull of the blocks' hulls
     # the same cells filled; sums taken block by block differ in the last bits only
     assert np.array_equal(np.isnan(got), np.isnan(want))
     assert np.allclose(got, want, rtol=0, atol=1e-9, equal_nan=True)
 
 
-def test_block_wise_voxel_sort_gives_the_same_neighbours(
-    scene: Scene, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_block_wise_voxel_sort_gives_the_same_neighbours(scene: Scene) -> None:
     c = scene.cloud
     whole = knn.mean_knn_distance_xyz(c.x, c.y, c.z, 8)
-    monkeypatch.setattr(knn, "_BLOCK", 3000)
-    assert np.array_equal(knn.mean_knn_distance_xyz(c.x, c.y, c.z, 8), whole)
+    assert np.array_equal(knn.mean_knn_distance_xyz(c.x, c.y, c.z, 8, block=3000), whole)
     assert np.isfinite(whole).all()

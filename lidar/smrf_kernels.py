@@ -1,0 +1,148 @@
+"""Compiled kernels of the ground filter: 3×3 erosion/dilation, rotated-grid binning/sampling.
+
+SMRF's answer depends on the orientation and origin of its grid (where each cell's lowest point
+falls; which way the octagon's faces point). :func:`lidar.ground.smrf` averages over several
+orientations; these kernels bin and sample the points on a grid rotated about ``(cx, cy)`` by
+an angle given as its cosine and sine, computing the rotated coordinates point by point (no
+rotated copy of the cloud). In rotated coordinates ``u = dx·cos + dy·sin``,
+``v = −dx·sin + dy·cos`` with ``dx = x − cx``, ``dy = y − cy``; the grid is north-up in
+``(u, v)`` exactly like :class:`lidar.grid.GridSpec`.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+BoolArray = NDArray[np.bool_]
+
+
+@numba.njit(cache=True, nogil=True)
+def step3x3(a: FloatArray, cross: bool, dilate: bool) -> FloatArray:
+    """One erosion (or dilation) of a NaN-free grid with a 3×3 cross or square, edges
+    replicated: the same values as the padded ``np.minimum``/``np.maximum`` passes, in one
+    sweep instead of nine."""
+    rows, cols = a.shape
+    out = np.empty_like(a)
+    for r in range(rows):
+        ru = a[max(r - 1, 0)]
+        rm = a[r]
+        rd = a[min(r + 1, rows - 1)]
+        o = out[r]
+        for c in range(cols):
+            cl = max(c - 1, 0)
+            cr = min(c + 1, cols - 1)
+            if dilate:
+                m = max(max(max(rm[c], ru[c]), max(rd[c], rm[cl])), rm[cr])
+                if not cross:
+                    m = max(max(m, ru[cl]), max(max(ru[cr], rd[cl]), rd[cr]))
+            else:
+                m = min(min(min(rm[c], ru[c]), min(rd[c], rm[cl])), rm[cr])
+                if not cross:
+                    m = min(min(m, ru[cl]), min(min(ru[cr], rd[cl]), rd[cr]))
+            o[c] = m
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def rotated_bounds(
+    x: FloatArray,
+    y: FloatArray,
+    mask: BoolArray,
+    use_mask: bool,
+    rot: tuple[float, float, float, float],
+) -> tuple[float, float, float, float]:
+    """(min u, min v, max u, max v) of the points (of those in ``mask``) in rotated
+    coordinates; ``rot`` = (cx, cy, cos, sin)."""
+    cx, cy, co, si = rot
+    lo_u = lo_v = math.inf
+    hi_u = hi_v = -math.inf
+    for i in range(x.shape[0]):
+        if use_mask and not mask[i]:
+            continue
+        dx = x[i] - cx
+        dy = y[i] - cy
+        u = dx * co + dy * si
+        v = dy * co - dx * si
+        lo_u = min(lo_u, u)
+        hi_u = max(hi_u, u)
+        lo_v = min(lo_v, v)
+        hi_v = max(hi_v, v)
+    return lo_u, lo_v, hi_u, hi_v
+
+
+@numba.njit(cache=True, nogil=True)
+def rotated_cell_min(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    mask: BoolArray,
+    use_mask: bool,
+    rot: tuple[float, float, float, float],
+    grid: tuple[float, float, float, int, int],
+) -> FloatArray:
+    """Lowest ``z`` per cell of the rotated grid ``grid`` = (left, top, res, rows, cols); NaN
+    where empty."""
+    cx, cy, co, si = rot
+    left, top, res, rows, cols = grid
+    out = np.full((rows, cols), np.inf)
+    for i in range(x.shape[0]):
+        if use_mask and not mask[i]:
+            continue
+        dx = x[i] - cx
+        dy = y[i] - cy
+        u = dx * co + dy * si
+        v = dy * co - dx * si
+        c = min(max(math.floor((u - left) / res), 0), cols - 1)
+        r = min(max(math.floor((top - v) / res), 0), rows - 1)
+        if z[i] < out[r, c]:
+            out[r, c] = z[i]
+    for r in range(rows):
+        for c in range(cols):
+            if out[r, c] == np.inf:
+                out[r, c] = np.nan
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def accumulate_residuals(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    rot: tuple[float, float, float, float],
+    grid: tuple[float, float, float, int, int],
+    surface: FloatArray,
+    slope: FloatArray,
+    res_sum: NDArray[np.float32],
+    slope_sum: NDArray[np.float32],
+) -> None:
+    """Add each point's height above ``surface`` (bilinear at the point, as
+    :func:`lidar.grid.bilinear`) and the slope of its cell to the running sums."""
+    cx, cy, co, si = rot
+    left, top, res, rows, cols = grid
+    cmax = max(cols - 2, 0)
+    rmax = max(rows - 2, 0)
+    for i in range(x.shape[0]):
+        dx = x[i] - cx
+        dy = y[i] - cy
+        u = dx * co + dy * si
+        v = dy * co - dx * si
+        fc = min(max((u - left) / res - 0.5, 0.0), cols - 1.0)
+        fr = min(max((top - v) / res - 0.5, 0.0), rows - 1.0)
+        c0 = min(math.floor(fc), cmax)
+        r0 = min(math.floor(fr), rmax)
+        c1 = min(c0 + 1, cols - 1)
+        r1 = min(r0 + 1, rows - 1)
+        tc = fc - c0
+        tr = fr - r0
+        upper = surface[r0, c0] * (1 - tc) + surface[r0, c1] * tc
+        lower = surface[r1, c0] * (1 - tc) + surface[r1, c1] * tc
+        ez = upper * (1 - tr) + lower * tr
+        c = min(max(math.floor((u - left) / res), 0), cols - 1)
+        r = min(max(math.floor((top - v) / res), 0), rows - 1)
+        res_sum[i] += z[i] - ez
+        slope_sum[i] += slope[r, c]
