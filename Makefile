@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: setup demo demo-lidar demo-photo bench-lidar bench-poa bench-photo test fuzz lint format bench clean sysdeps interop web-assets serve
+.PHONY: setup demo demo-lidar demo-photo bench-lidar bench-poa bench-poa-sarenv bench-photo test fuzz lint format bench clean sysdeps interop web-assets serve
 
 setup: $(STAMP)
 
@@ -69,6 +69,13 @@ bench-lidar: setup
 
 bench-poa: setup
 	PROJ_NETWORK=OFF $(PY) bench/bench_poa.py
+
+# issue 16: our planner on SAREnv's maps against SAREnv's own baselines (needs a SAREnv checkout
+# and a venv with its analytics dependencies, both outside the repo; see README "Probability-driven search")
+SARENV ?= /work/data/sarenv
+SARENV_PYTHON ?= /work/data/sarenv-venv/bin/python
+bench-poa-sarenv: setup
+	PROJ_NETWORK=OFF SARENV_PYTHON=$(SARENV_PYTHON) $(PY) bench/bench_poa.py --sarenv $(SARENV)
 
 # all 57 Toledo photos (~15 min on 2 cores)
 bench-photo: setup

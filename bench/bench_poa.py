@@ -25,7 +25,9 @@ Baselines (best radius of several tried, r* = √(B·W/π) the disc the budget c
   piece), and sector splitting: the circle cut into 3 sectors, each drone a parallel track or a
   perimeter spiral over its own sector.
 
-Run: ``.venv/bin/python bench/bench_poa.py`` → ``bench/results/poa.json``.
+Run: ``.venv/bin/python bench/bench_poa.py`` → ``bench/results/poa.json``; with ``--sarenv DIR``
+(a SAREnv checkout) our planner on SAREnv's maps against SAREnv's own baselines instead
+(``scripts/sarenv_bench.py``), written to the ``sarenv`` key of the same file.
 """
 
 from __future__ import annotations
@@ -276,7 +278,49 @@ def compare(
     return res
 
 
+def sarenv_main(argv: list[str]) -> None:
+    """``--sarenv DIR``: our planner on SAREnv's maps against SAREnv's baselines
+    (``scripts/sarenv_bench.py``); the results go to the ``sarenv`` key of ``poa.json``."""
+    import argparse
+    import importlib.util
+    import sys
+
+    ap = argparse.ArgumentParser(prog="bench_poa.py")
+    ap.add_argument("--sarenv", type=Path, required=True, help="a SAREnv checkout")
+    ap.add_argument(
+        "--sarenv-python",
+        default=os.environ.get("SARENV_PYTHON", "/work/data/sarenv-venv/bin/python"),
+        help="Python of a venv with SAREnv's dependencies (numpy scipy shapely geopandas)",
+    )
+    ap.add_argument("--sizes", default="medium", help="comma-separated: small,medium,large")
+    ap.add_argument("--items", default=None, help="comma-separated item ids (default: all)")
+    a = ap.parse_args(argv)
+    path = Path(__file__).resolve().parents[1] / "scripts" / "sarenv_bench.py"
+    spec = importlib.util.spec_from_file_location("sarenv_bench", path)
+    assert spec is not None and spec.loader is not None
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = mod
+    spec.loader.exec_module(mod)
+    res = mod.run(
+        a.sarenv,
+        a.sarenv_python,
+        sizes=tuple(a.sizes.split(",")),
+        items=a.items.split(",") if a.items else None,
+    )
+    res["summary"]["load_average_1min"] = os.getloadavg()[0]
+    doc = json.loads(OUT.read_text()) if OUT.exists() else {}
+    doc["sarenv"] = res
+    OUT.parent.mkdir(exist_ok=True)
+    OUT.write_text(json.dumps(doc, indent=1))
+    print(json.dumps(res["summary"], indent=1))
+
+
 def main() -> None:
+    import sys
+
+    if any(a.startswith("--sarenv") for a in sys.argv[1:]):
+        sarenv_main(sys.argv[1:])
+        return
     cam = get_camera("mavic3t-thermal")
     across, along = cam.footprint_m(50.0)
     fp = Footprint(across, along)
@@ -322,6 +366,10 @@ def main() -> None:
             },
         },
     }
+    if OUT.exists():  # keep the SAREnv figures of an earlier ``--sarenv`` run
+        old = json.loads(OUT.read_text())
+        if "sarenv" in old:
+            out["sarenv"] = old["sarenv"]
     OUT.parent.mkdir(exist_ok=True)
     OUT.write_text(json.dumps(out, indent=1))
     print(json.dumps(out["summary"], indent=1))

@@ -34,6 +34,10 @@ from missions.cli_options import (
     vehicle_profile,
 )
 
+#: the farthest a searched cell may be from the launch point, as a share of the distance one
+#: battery flies (out and back is 2 × that; the rest for climbing, turns and a little search)
+REACH_SHARE = 0.4
+
 
 def _opts(f: Any, opts: list[Any]) -> Any:
     for o in reversed(opts):
@@ -89,7 +93,7 @@ def _footprints(o: dict[str, Any], alts: list[float]) -> tuple[list[Any], Any, A
         if not 0 < f < 170:
             raise BadInputError(_("--fov-deg must be in (0, 170), got {v:g}").format(v=f))
         w = [2.0 * a * math.tan(math.radians(f) / 2.0) for a in alts]
-        return [Footprint(x, x, 1.0) for x in w], None, None
+        return [Footprint(x, x, 1.0, disc=o.get("disc", False)) for x in w], None, None
     from missions.camera import get_camera
     from missions.detection import get_target, sweep_width_m
 
@@ -99,7 +103,7 @@ def _footprints(o: dict[str, Any], alts: list[float]) -> tuple[list[Any], Any, A
     for a in alts:
         sweep_width_m(cam, a, tgt)  # raises when the subject would be too small at this height
         across, along = cam.footprint_m(a)
-        fps.append(Footprint(across, along, tgt.pd_in_footprint))
+        fps.append(Footprint(across, along, tgt.pd_in_footprint, disc=o.get("disc", False)))
     return fps, cam, tgt
 
 
@@ -143,15 +147,29 @@ def _poa(**o: Any) -> None:
     veh = vehicle_profile(o.get("vehicle")) or resolve_vehicle(None, cam)
     if o.get("speed_m_s"):
         veh = veh.with_speed(o["speed_m_s"])
-    plan = plan_poa(grid, lxy, fps, alts, o["budget_m"], speed_m_s=veh.cruise_speed_m_s)
+    from missions.sorties import SORTIE_MARGIN
+
+    # a sortie flies out, searches and comes back on one battery: search only within reach
+    reach = REACH_SHARE * veh.usable_endurance_s * SORTIE_MARGIN * veh.cruise_speed_m_s
+    plan = plan_poa(
+        grid, lxy, fps, alts, o["budget_m"], speed_m_s=veh.cruise_speed_m_s, reach_m=reach
+    )
     epsg = geo.as_crs(grid.crs).to_epsg()
     if epsg is None:
         raise BadInputError(_("the map's CRS has no EPSG code"), where=str(o["poa"]))
     rep = summary(grid, plan)
     # the guard times a flight waypoint by waypoint (stops at the many short legs), the sortie
     # cutter with a smoother model: cut shorter until every sortie passes the endurance check
+    results: list[Any] = []
+    finals: list[Any] | None = None
     for share in (1.0, 0.8, 0.65, 0.5, 0.4, 0.3):
-        results, finals = _missions(o, plan, cam, tgt, veh, launch, int(epsg), share)
+        try:
+            cut, fin = _missions(o, plan, cam, tgt, veh, launch, int(epsg), share)
+        except BadInputError:
+            if not results:
+                raise
+            break  # shorter sorties no longer reach the far legs: the guard's verdict below
+        results, finals = cut, fin
         if finals is not None:
             break
     if finals is None:
@@ -391,6 +409,11 @@ def register_poa(plan: click.Group) -> None:
             click.option("--alt-m", type=float, required=True, help=_("Height above ground.")),
             click.option("--fov-deg", type=float, default=None, help=_("Camera field of view.")),
             click.option("--camera", default=None, help=_("Camera profile (see plan cameras).")),
+            click.option(
+                "--disc",
+                is_flag=True,
+                help=_("Detection within a radius of half the footprint width, any heading."),
+            ),
             click.option("--target", default=None, help=_("Search target, e.g. person.")),
             click.option("--launch", required=True, help=_("Launch point LAT,LON.")),
             click.option(

@@ -22,22 +22,31 @@ Method (:func:`plan_poa`)
    ``DAMP``, so the path heads for the set it can cover rather than up the local gradient), an
    outward spiral from the launch point and one from the probability peak, and hybrids: the
    first ``HYBRID_SHARES`` of either spiral (nearly no overlap round the LKP) continued by the
-   receding horizon on what the spiral left (the corridors beyond). All are ranked with the
-   overlap-exact coverage on the residual map (4×4 sub-cells; the winner scored at 8×8). On a
-   map whose probability falls off evenly round the launch point the spiral is close to
-   optimal, so the planner never does worse than it there.
+   receding horizon on what the spiral left (the corridors beyond); parallel tracks over the
+   most probable region the budget can sweep (:func:`missions.poa_search.sweep_path`, four
+   headings: the threshold on the footprint-smoothed residual is the lowest whose track fits),
+   and the classic patterns themselves (spirals from four bearings in both senses, concentric
+   circles). Every candidate is thinned to the vertices a line ``THIN_SHARE``·W away needs
+   (a spiral as legs tens of metres long, not a waypoint every few metres for the vehicle to
+   stop at) and all are ranked with the overlap-exact coverage on the residual map (4×4
+   sub-cells; the winner scored at 8×8). On a map whose probability falls off evenly round the
+   launch point the spiral is close to optimal, and it is one of the candidates.
 5. **Budget.** Each step costs ``W`` metres, a jump its straight length; the path stops when the
    next step would exceed the budget: every path starts at the launch point and is at most ``B``
    metres long (the return flight is the mission's RTL, outside ``B``; sorties cut endurance).
-6. **Multi-drone.** Two allocations, the one covering more (union) kept: sequential, each
+   With ``reach_m`` (the CLI: 40 % of one battery's flight distance) only the probability
+   within that distance of the launch point is searched, so every sortie can fly there and back.
+6. **Multi-drone.** Several allocations, the one covering more (union) kept: sequential, each
    drone on the residual map the earlier ones left (its true footprint overlap,
    :func:`missions.poa_cover.coverage_fraction`, removed, so no probability is counted twice;
    drones after the first with the receding-horizon candidates only), and split by
    probability mass (:func:`missions.poa_search.sector_plan`): one sector per drone round the
    launch point holding an equal share of the fleet's best cells, cuts where they are
-   thinnest. Each drone flies its own altitude layer (``ALT_STEP_M`` apart) since all paths
-   cross at the launch point, and the start delays of later drones are chosen so that no two
-   drones are in the same coarse cell at the same second (:func:`deconflict`).
+   thinnest; and equal sectors each swept outwards by arcs (the classic sector pattern, two
+   rotations, first arc at half or one W). Each drone flies its own altitude layer
+   (``ALT_STEP_M`` apart) since all paths cross at the launch point, and the start delays of
+   later drones are chosen so that no two drones are in the same coarse cell at the same
+   second (:func:`deconflict`).
 """
 
 from __future__ import annotations
@@ -60,7 +69,14 @@ from missions.poa_cover import (
     truncate,
 )
 from missions.poa_map import PoaGrid
-from missions.poa_search import best_path, sector_plan, union_gain
+from missions.poa_search import (
+    THIN_SHARE,
+    best_path,
+    pattern_candidates,
+    sector_plan,
+    thin,
+    union_gain,
+)
 
 FloatArray = NDArray[np.float64]
 ALT_STEP_M = 10.0
@@ -146,13 +162,19 @@ def plan_poa(
     budget_m: float,
     speed_m_s: float = 10.0,
     curve_points: int = 16,
+    reach_m: float | None = None,
 ) -> PoaPlan:
-    """Plan one path per footprint (drone), each from ``launch_xy`` within ``budget_m``."""
+    """Plan one path per footprint (drone), each from ``launch_xy`` within ``budget_m``;
+    ``reach_m``: only the probability within this distance of the launch point is searched
+    (a sortie must fly there and back on one battery)."""
     import time
 
     if not (budget_m > 0 and math.isfinite(budget_m)):
         raise BadInputError(_("the budget must be a positive number of metres"))
     t0, c0 = time.perf_counter(), time.process_time()
+    full = grid
+    if reach_m is not None:
+        grid = within_reach(grid, launch_xy, reach_m)
     fps = list(footprints)
     fracs: list[FloatArray] = []
     paths: list[FloatArray] = []
@@ -163,11 +185,21 @@ def plan_poa(
         paths.append(xy)
         fracs.append(frac)
     if len(fps) > 1:
-        # the alternative: the probability (not the area) split into one sector per drone
-        alt_paths, alt_fracs = sector_plan(grid, launch_xy, fps, budget_m)
-        if union_gain(grid.prob, alt_fracs) > union_gain(grid.prob, fracs):
-            paths, fracs = alt_paths, alt_fracs
-    residual = grid.prob.copy()
+        # the alternatives: the probability (not the area) split into one sector per drone,
+        # and the classic sector patterns (each drone sweeping its sector outwards)
+        alts = [sector_plan(grid, launch_xy, fps, budget_m)]
+        for pat in pattern_candidates(launch_xy, fps[0].across_m, budget_m, len(fps)):
+            cand = [thin(xy, THIN_SHARE * f.across_m) for xy, f in zip(pat, fps, strict=True)]
+            cf = [
+                coverage_fraction(grid, swept_pieces(xy, f, raw=True)) for xy, f in zip(cand, fps)
+            ]
+            alts.append((cand, cf))
+        best = union_gain(grid.prob, fracs)
+        for alt_paths, alt_fracs in alts:
+            g = union_gain(grid.prob, alt_fracs)
+            if g > best:
+                paths, fracs, best = alt_paths, alt_fracs, g
+    residual = full.prob.copy()
     out: list[DronePath] = []
     for xy, frac, fp, alt in zip(paths, fracs, fps, alts_m, strict=True):
         out.append(DronePath(xy, float(alt), fp, covered=float((residual * frac).sum())))
@@ -179,8 +211,24 @@ def plan_poa(
     plan.plan_time_s = time.perf_counter() - t0
     plan.plan_cpu_s = time.process_time() - c0
     if curve_points:
-        plan.curve = coverage_curve(grid, plan, curve_points)  # not part of plan_time_s
+        plan.curve = coverage_curve(full, plan, curve_points)  # not part of plan_time_s
     return plan
+
+
+def within_reach(grid: PoaGrid, launch_xy: tuple[float, float], reach_m: float) -> PoaGrid:
+    """``grid`` with the probability farther than ``reach_m`` from the launch point zeroed
+    (renormalised); a clear error when none is left."""
+    x, y = grid.centres()
+    far = np.hypot(x[None, :] - launch_xy[0], y[:, None] - launch_xy[1]) > reach_m
+    prob = np.where(far, 0.0, grid.prob)
+    if not prob.sum() > 0:
+        raise BadInputError(
+            _(
+                "no probability within {r:.0f} m of the launch point, the most a sortie can "
+                "reach and return from on one battery"
+            ).format(r=reach_m)
+        )
+    return PoaGrid(prob / prob.sum(), grid.x0, grid.y0, grid.cell_m, grid.crs)
 
 
 def coverage_curve(grid: PoaGrid, plan: PoaPlan, points: int = 16) -> list[tuple[float, float]]:

@@ -2,7 +2,9 @@
 
 :func:`read_prob_map` reads any single-band probability GeoTIFF that is north-up (no rotation
 terms): kept as is in a projected metric CRS with square pixels, else resampled (area-weighted,
-mass preserved) to the UTM zone of its centre. :func:`coverage_fraction` is the scoring used by
+mass preserved) to the UTM zone of its centre; NaN (an undeclared nodata value) and nodata
+cells count as zero, and a raster of more than :data:`MAX_CELLS` cells is block-averaged at read
+time. :func:`coverage_fraction` is the scoring used by
 the planner, the CLI, the bench and the tests alike: the swept footprint (a strip of the
 camera's across-track width along the path, round joins for the footprint turning at a vertex,
 and the full across × along footprint at every vertex heading in and heading out, so the ends
@@ -32,22 +34,30 @@ from missions.poa_map import PoaGrid
 FloatArray = NDArray[np.float64]
 #: sub-cells per cell side for the overlap fraction (64 samples: ≤ 1/8 cell error on an edge)
 OVERLAP_SUPERSAMPLE = 8
+#: the most cells a map is planned on (a 1000 × 1000 grid: 30 km square at 30 m); a bigger
+#: raster is read block-averaged (probability mass kept) to fit, never whole into memory
+MAX_CELLS = 1_000_000
 
 
 @dataclass(frozen=True)
 class Footprint:
     """The camera footprint on the ground: across-track and along-track size in metres, and the
-    probability of detecting the subject when inside it (the POD model's ``pd_in_footprint``)."""
+    probability of detecting the subject when inside it (the POD model's ``pd_in_footprint``);
+    ``disc``: a sensor that detects within ``across_m / 2`` of the point below it whatever the
+    heading (a sweep-width model, or the detection radius SAR benchmarks use)."""
 
     across_m: float
     along_m: float
     pd: float = 1.0
+    disc: bool = False
 
 
 def read_prob_map(path: Path) -> PoaGrid:
     """A probability grid (normalised to sum 1) from a single-band GeoTIFF."""
     import rasterio
+    from rasterio.enums import Resampling
     from rasterio.errors import RasterioIOError
+    from rasterio.transform import Affine
 
     p = Path(path)
     if not p.exists():
@@ -66,12 +76,20 @@ def read_prob_map(path: Path) -> PoaGrid:
                 )
             if ds.crs is None:
                 raise BadInputError(_("the map has no CRS"), where=str(p))
-            data = ds.read(1, masked=True).astype(np.float64).filled(0.0)
+            f = max(1, math.ceil(math.sqrt(ds.width * ds.height / MAX_CELLS)))
+            if f > 1:  # block-averaged at read time: a huge raster never whole in memory
+                shape = (max(1, ds.height // f), max(1, ds.width // f))
+                band = ds.read(1, masked=True, out_shape=shape, resampling=Resampling.average)
+                t = t @ Affine.scale(ds.width / shape[1], ds.height / shape[0])
+            else:
+                band = ds.read(1, masked=True)
+            data = band.astype(np.float64).filled(0.0)
             crs = ds.crs
-    except RasterioIOError as exc:
+    except (RasterioIOError, MemoryError) as exc:
         raise BadInputError(_("cannot read the map: {e}").format(e=exc), where=str(p)) from exc
-    if not np.all(np.isfinite(data)):
-        raise BadInputError(_("the map holds NaN or infinite values"), where=str(p))
+    if np.isinf(data).any():
+        raise BadInputError(_("the map holds infinite values"), where=str(p))
+    data[np.isnan(data)] = 0.0  # NaN = no data, as an undeclared nodata value often is
     if (data < 0).any():
         raise BadInputError(_("the map holds negative probabilities"), where=str(p))
     if not data.sum() > 0:
@@ -133,6 +151,8 @@ def swept_pieces(xy: FloatArray, fp: Footprint, raw: bool = False) -> list[Any]:
     d = np.hypot(*np.diff(xy, axis=0).T) if len(xy) > 1 else np.zeros(0)
     if len(xy) < 2 or not (d > 1e-9).any():
         x, y = xy[0]
+        if fp.disc:
+            return [shapely.buffer(shapely.points(xy[0]), half, quad_segs=8)]
         return [shapely.box(x - half, y - fp.along_m / 2, x + half, y + fp.along_m / 2)]
     keep = np.concatenate([[True], d > 1e-9])
     pts = xy[keep]
@@ -148,6 +168,10 @@ def swept_pieces(xy: FloatArray, fp: Footprint, raw: bool = False) -> list[Any]:
     mid = (pts[1:] + pts[:-1]) / 2.0
     length = np.hypot(*np.diff(pts, axis=0).T)
     strips = _strips(mid, u, length, fp.across_m)
+    if fp.disc:  # the strip with round joins and caps: the disc swept along the path
+        discs = shapely.buffer(shapely.points(pts), half, quad_segs=8)
+        parts = np.concatenate([strips, discs])
+        return list(parts) if raw else [shapely.union_all(parts)]
     discs = shapely.buffer(shapely.points(pts[1:-1]), half, quad_segs=4)
     ends = np.concatenate(
         [
@@ -182,12 +206,47 @@ def coverage_fraction(
     from rasterio.transform import from_origin
 
     ny, nx = grid.shape
+    out = np.zeros((ny, nx))
     geoms = [g for g in polygons if g is not None and not g.is_empty]
     if not geoms:
-        return np.zeros((ny, nx))
-    tr = from_origin(grid.x0, grid.y0, grid.cell_m / k, grid.cell_m / k)
-    m = rasterize(geoms, out_shape=(ny * k, nx * k), transform=tr, fill=0, default_value=1)
-    return np.asarray(m.reshape(ny, k, nx, k).mean(axis=(1, 3)), dtype=np.float64)
+        return out
+    # only the window of cells the geometries touch is rasterised: a path over a corner of a
+    # big map costs that corner, not the map × k²
+    xmin, ymin, xmax, ymax = shapely.total_bounds(np.asarray(geoms, dtype=object))
+    c = grid.cell_m
+    c0, c1 = max(0, math.floor((xmin - grid.x0) / c)), min(nx, math.ceil((xmax - grid.x0) / c))
+    r0, r1 = max(0, math.floor((grid.y0 - ymax) / c)), min(ny, math.ceil((grid.y0 - ymin) / c))
+    if c1 <= c0 or r1 <= r0:
+        return out
+    h, w = r1 - r0, c1 - c0
+    tr = from_origin(grid.x0 + c0 * c, grid.y0 - r0 * c, c / k, c / k)
+    m = rasterize(
+        _as_shapes(geoms),
+        out_shape=(h * k, w * k),
+        transform=tr,
+        fill=0,
+        default_value=1,
+        dtype=np.uint8,
+    )
+    out[r0:r1, c0:c1] = m.reshape(h, k, w, k).sum(axis=(1, 3), dtype=np.uint16) / float(k * k)
+    return out
+
+
+def _as_shapes(geoms: list[Any]) -> list[Any]:
+    """The geometries for :func:`rasterio.features.rasterize`: plain polygons (the many
+    rectangles and discs of a swept path) as GeoJSON-like dicts built from their coordinates in
+    bulk, much faster than one ``__geo_interface__`` per polygon; anything else as is."""
+    arr = np.empty(len(geoms), dtype=object)
+    arr[:] = geoms
+    plain = (shapely.get_type_id(arr) == 3) & (shapely.get_num_interior_rings(arr) == 0)
+    if not plain.any():
+        return geoms
+    coords, idx = shapely.get_coordinates(shapely.get_exterior_ring(arr[plain]), return_index=True)
+    cuts = np.cumsum(np.bincount(idx, minlength=int(plain.sum())))[:-1]
+    out: list[Any] = [
+        {"type": "Polygon", "coordinates": [ring.tolist()]} for ring in np.split(coords, cuts)
+    ]
+    return out + list(arr[~plain])
 
 
 def covered_probability(

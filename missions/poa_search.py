@@ -8,8 +8,10 @@ import math
 from collections.abc import Sequence
 
 import numpy as np
+import shapely
 from numpy.typing import NDArray
 from scipy.ndimage import uniform_filter
+from shapely.geometry import LineString
 
 from missions.poa_cover import Footprint, coverage_fraction, swept_pieces, truncate
 from missions.poa_map import PoaGrid
@@ -22,6 +24,10 @@ BLOCK = 5
 RH_VARIANTS = ((2.0, 1.0, 0.0), (3.0, 0.6, 0.0), (2.0, 1.0, 1.0), (2.0, 0.6, 1.2))
 DAMP = 0.1
 HYBRID_SHARES = (0.4, 0.6)
+#: headings of the parallel tracks over the most probable region (:func:`sweep_path`)
+SWEEP_ANGLES_DEG = (0.0, 45.0, 90.0, 135.0)
+#: every path thinned to the vertices a line this share of the footprint width away needs
+THIN_SHARE = 0.02
 _DIRS = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])  # (drow, dcol): N, E, S, W
 
 
@@ -180,13 +186,69 @@ def _simplify(pts: FloatArray) -> FloatArray:
     return pts[keep]
 
 
-def spiral_from(c_xy: tuple[float, float], spacing_m: float, length_m: float) -> FloatArray:
-    """Outward Archimedean spiral from ``c_xy``, arms ``spacing_m`` apart, ``length_m`` long."""
+def spiral_from(
+    c_xy: tuple[float, float],
+    spacing_m: float,
+    length_m: float,
+    start_rad: float = 0.0,
+    sense: float = 1.0,
+) -> FloatArray:
+    """Outward Archimedean spiral from ``c_xy``, arms ``spacing_m`` apart, ``length_m`` long,
+    starting towards bearing ``start_rad``, clockwise (``sense`` 1) or anticlockwise (-1)."""
     th_max = math.sqrt(4 * math.pi * length_m / spacing_m) + 2 * math.pi
     th = np.linspace(0.0, th_max, int(th_max * 12) + 2)
     r = spacing_m * th / (2 * math.pi)
-    xy = np.column_stack([c_xy[0] + r * np.sin(th), c_xy[1] + r * np.cos(th)])
+    b = start_rad + sense * th
+    xy = np.column_stack([c_xy[0] + r * np.sin(b), c_xy[1] + r * np.cos(b)])
     return truncate(xy, length_m)
+
+
+def sector_arcs(
+    c_xy: tuple[float, float],
+    spacing_m: float,
+    length_m: float,
+    a0: float,
+    a1: float,
+    first: float = 0.5,
+) -> FloatArray:
+    """Arcs round ``c_xy`` between bearings ``a0`` and ``a1`` (radians, clockwise), radii
+    ``spacing_m`` apart from ``first`` × it outwards, flown back and forth and joined radially, from
+    ``c_xy``: the sector (for a whole circle, concentric circles) swept outwards."""
+    pts = [np.array([c_xy])]
+    used, k = 0.0, 0
+    while used < length_m:
+        r = (k + first) * spacing_m
+        n = max(2, math.ceil((a1 - a0) * 12) + 1)  # as the spiral: 12 vertices per radian
+        b = np.linspace(a0, a1, n) if k % 2 == 0 else np.linspace(a1, a0, n)
+        pts.append(np.column_stack([c_xy[0] + r * np.sin(b), c_xy[1] + r * np.cos(b)]))
+        used += r * (a1 - a0) + spacing_m
+        k += 1
+    return truncate(np.vstack(pts), length_m)
+
+
+def pattern_candidates(
+    launch: tuple[float, float], c: float, budget_m: float, n: int, a0: float = 0.0
+) -> list[list[FloatArray]]:
+    """Classic patterns as candidate plans (one path per drone, each from the launch point):
+    for one drone outward spirals in both senses from four bearings and concentric circles; for
+    ``n`` drones ``n`` sectors from bearing ``a0`` (two offsets), each swept by outward arcs
+    (the first at half or one spacing)."""
+    if n == 1:
+        out = [
+            [spiral_from(launch, c, budget_m, q * math.pi / 2, sense)]
+            for q in range(4)
+            for sense in (1.0, -1.0)
+        ]
+        return [*out, [sector_arcs(launch, c, budget_m, 0.0, 2 * math.pi)]]
+    w = 2 * math.pi / n
+    return [
+        [
+            sector_arcs(launch, c, budget_m, a0 + off + i * w, a0 + off + (i + 1) * w, first)
+            for i in range(n)
+        ]
+        for off in (0.0, w / 2)
+        for first in (0.5, 1.0)
+    ]
 
 
 def _candidates(
@@ -224,6 +286,84 @@ def _candidates(
     if 2 * c < gap < budget_m / 2:  # fly to the most probable spot, spiral out from there
         out.append(np.vstack([np.array(launch)[None], spiral_from(peak, c, budget_m - gap)]))
     return out
+
+
+def _sweep_order(
+    lo: FloatArray, hi: FloatArray, strips: NDArray[np.int64], c: float, first_hi: bool
+) -> FloatArray:
+    """Boustrophedon vertices (u, v) through the strips' spans, starting at the first strip's
+    ``hi`` end when ``first_hi``."""
+    pts = []
+    for i, s in enumerate(strips):
+        a, b = (hi[i], lo[i]) if (i % 2 == 0) == first_hi else (lo[i], hi[i])
+        pts += [(a, s * c), (b, s * c)]
+    return np.asarray(pts, dtype=np.float64)
+
+
+def _length(uv: FloatArray) -> float:
+    return float(np.hypot(*np.diff(uv, axis=0).T).sum()) if len(uv) > 1 else 0.0
+
+
+def sweep_path(
+    grid: PoaGrid,
+    residual: FloatArray,
+    launch: tuple[float, float],
+    c: float,
+    budget_m: float,
+    angle_rad: float,
+) -> FloatArray | None:
+    """A parallel track (legs ``c`` apart, heading ``angle_rad``) over the most probable
+    region the budget can sweep: the cells whose footprint-smoothed residual is above a
+    threshold, each leg spanning that region's cells in its strip; the threshold is the lowest
+    whose track (with the transit from the launch point to its nearer end) fits the budget.
+    Metric vertices from the launch point, or None when nothing is left."""
+    k = max(1, round(c / grid.cell_m))
+    dens = uniform_filter(residual, size=k, mode="constant")
+    x, y = grid.centres()
+    dx, dy = x[None, :] - launch[0], y[:, None] - launch[1]
+    ca, sa = math.cos(angle_rad), math.sin(angle_rad)
+    u = (dx * ca + dy * sa).ravel()
+    strip = np.rint((-dx * sa + dy * ca) / c).astype(np.int64).ravel()
+    d = dens.ravel()
+    order = np.argsort(d)[::-1]
+    order = order[d[order] > 0]
+    if len(order) == 0:
+        return None
+    smin = int(strip.min())
+    nstrip = int(strip.max()) - smin + 1
+
+    def track(m: int) -> FloatArray:
+        sel = order[:m]
+        st = strip[sel] - smin
+        lo = np.full(nstrip, np.inf)
+        hi = np.full(nstrip, -np.inf)
+        np.minimum.at(lo, st, u[sel])
+        np.maximum.at(hi, st, u[sel])
+        used = np.flatnonzero(np.isfinite(lo))
+        best: FloatArray | None = None
+        for rev in (False, True):
+            idx = used[::-1] if rev else used
+            for first_hi in (False, True):
+                uv = np.vstack(
+                    [[0.0, 0.0], _sweep_order(lo[idx], hi[idx], idx + smin, c, first_hi)]
+                )
+                if best is None or _length(uv) < _length(best):
+                    best = uv
+        assert best is not None
+        return best
+
+    lo_m, hi_m = 1, len(order)
+    while lo_m < hi_m:  # the most cells whose track fits the budget
+        mid = (lo_m + hi_m + 1) // 2
+        if _length(track(mid)) <= budget_m:
+            lo_m = mid
+        else:
+            hi_m = mid - 1
+    uv = track(lo_m)
+    xy = np.column_stack(
+        [launch[0] + uv[:, 0] * ca - uv[:, 1] * sa, launch[1] + uv[:, 0] * sa + uv[:, 1] * ca]
+    )
+    return truncate(xy, budget_m)
 
 
 def _to_metric(
@@ -286,6 +426,12 @@ def best_path(
     heads = cands[-2:] if len(cands) > len(RH_VARIANTS) + 1 else cands[-1:]
     if light:
         cands, heads = cands[: len(RH_VARIANTS)], []
+    for a in SWEEP_ANGLES_DEG:
+        sw = sweep_path(grid, residual, launch_xy, c, budget_m, math.radians(a))
+        if sw is not None:
+            cands.append(sw)
+    if not light:
+        cands += [p[0] for p in pattern_candidates(launch_xy, c, budget_m, 1)]
     for head in heads:
         for f in HYBRID_SHARES:
             cands.append(
@@ -295,7 +441,7 @@ def best_path(
         cands.insert(0, current)
     best: tuple[float, FloatArray] | None = None
     for cand in cands:  # ranked at 4×4 sub-cells per cell, the winner scored exactly
-        xy = truncate(cand, budget_m)
+        xy = thin(truncate(cand, budget_m), THIN_SHARE * c)
         gain = float(
             (residual * coverage_fraction(grid, swept_pieces(xy, fp, raw=True), k=4)).sum()
         )
@@ -304,6 +450,16 @@ def best_path(
     assert best is not None
     frac = coverage_fraction(grid, swept_pieces(best[1], fp, raw=True))
     return float((residual * frac).sum()), best[1], frac
+
+
+def thin(xy: FloatArray, tol_m: float) -> FloatArray:
+    """``xy`` without the vertices a line ``tol_m`` away does not need (Douglas–Peucker, the
+    ends kept): a spiral as legs tens of metres long, not a waypoint every few metres for the
+    vehicle to stop at (the guard times a flight waypoint by waypoint)."""
+    if len(xy) < 3:
+        return xy
+    out = np.asarray(shapely.simplify(LineString(xy), tol_m).coords, dtype=np.float64)
+    return out if len(out) >= 2 else xy[[0, -1]]
 
 
 def union_gain(prob: FloatArray, fracs: Sequence[FloatArray]) -> float:
