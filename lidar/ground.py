@@ -188,12 +188,21 @@ def smrf_surface(
     return GroundSurface(grid, dem, objects | low)
 
 
+#: environment variable capping the threads of the toolkit's parallel steps (a positive integer;
+#: e.g. 1 where several processes share the cores, as the test workers do)
+THREADS_ENV = "DKP_THREADS"
+
+
 def _workers() -> int:
-    """Threads for the grids: the cores this process may run on (at most 4)."""
+    """Threads for the grids: the cores this process may run on (at most 4, at most
+    ``$DKP_THREADS``)."""
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
         n = os.cpu_count() or 1
+    cap = os.environ.get(THREADS_ENV, "").strip()
+    if cap.isdigit() and int(cap) > 0:
+        n = min(n, int(cap))
     return max(1, min(n, 4))
 
 

@@ -214,3 +214,13 @@ def test_the_grids_on_several_threads_give_the_one_thread_answer(
         monkeypatch.setattr(ground, "_workers", lambda w=workers: w)
         answers.append(smrf(c.x, c.y, c.z, SMRFParams(grids=4)))
     assert all(np.array_equal(answers[0], a) for a in answers[1:])
+
+
+def test_dkp_threads_caps_the_grid_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    import lidar.ground as ground
+
+    monkeypatch.setenv("DKP_THREADS", "1")
+    assert ground._workers() == 1
+    for junk in ("", "0", "-2", "many"):  # ignored: the machine's cores decide
+        monkeypatch.setenv("DKP_THREADS", junk)
+        assert 1 <= ground._workers() <= 4
