@@ -567,13 +567,32 @@ def flown(class_dir: Path, extra_dir: Path) -> dict[tuple[str, str], Outcome]:
             extra_dir / "ardupilot",
         ),
     ]
-    offsets = _offsets(len(jobs))
-    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
-        futs = {
-            (Path(c.exercise).stem, v): pool.submit(_fly_session, c, v, out, offsets[i])
-            for i, (c, v, out) in enumerate(jobs)
-        }
-        return {k: f.result() for k, f in futs.items()}
+    # one class at a time on this machine: a test worker that builds this fixture too (xdist
+    # moved part of the module's group to the other worker in CI, and a worker rebuilds a module
+    # fixture when another module's tests ran in between) waits here instead of picking the
+    # same free port ranges at the same moment (the students then heard no heartbeat)
+    with _machine_lock("dkp-training-class"):
+        offsets = _offsets(len(jobs))
+        with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+            futs = {
+                (Path(c.exercise).stem, v): pool.submit(_fly_session, c, v, out, offsets[i])
+                for i, (c, v, out) in enumerate(jobs)
+            }
+            return {k: f.result() for k, f in futs.items()}
+
+
+@contextlib.contextmanager
+def _machine_lock(name: str) -> Any:
+    """An exclusive lock shared by every process of this machine (flock on a temp file)."""
+    import fcntl
+    import tempfile
+
+    with open(Path(tempfile.gettempdir()) / f"{name}.lock", "w") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
 
 
 def test_every_bundled_exercise_has_a_student() -> None:
@@ -585,6 +604,7 @@ def test_every_bundled_exercise_has_a_student() -> None:
 def test_exercise_scored(case: Case, flown: dict[tuple[str, str], Outcome]) -> None:
     good = flown[(case.exercise, "right")]
     assert good.error is None, repr(good.error)
+    assert good.results, "the right flight was not scored (its session ended before scoring)"
     failed = {k: r.reason for k, r in good.results.items() if not r.passed}
     assert not failed, f"the right flight lost points: {failed}"
     bad = flown[(case.exercise, "mistake")]
