@@ -21,6 +21,7 @@ import itertools
 import math
 import os
 from collections import deque
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -193,14 +194,14 @@ def smrf_surface(
 THREADS_ENV = "DKP_THREADS"
 
 
-def _workers() -> int:
+def _workers(env: Mapping[str, str] = os.environ) -> int:
     """Threads for the grids: the cores this process may run on (at most 4, at most
-    ``$DKP_THREADS``)."""
+    ``DKP_THREADS`` of ``env``)."""
     try:
         n = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
         n = os.cpu_count() or 1
-    cap = os.environ.get(THREADS_ENV, "").strip()
+    cap = env.get(THREADS_ENV, "").strip()
     if cap.isdigit() and int(cap) > 0:
         n = min(n, int(cap))
     return max(1, min(n, 4))
@@ -218,13 +219,16 @@ def smrf(
     candidates: BoolArray | None = None,
     *,
     block: int = BLOCK,
+    threads: int | None = None,
 ) -> BoolArray:
     """Ground mask by the Simple Morphological Filter, averaged over ``params.grids`` grid
     orientations (see the module's note).
 
     ``candidates`` (default: all) are the points allowed to shape the minimum surface and to
     become ground (PDAL uses last and only returns that are not noise). ``block``: points read
-    at a time (bounded temporaries; the answer does not depend on it).
+    at a time (bounded temporaries; the answer does not depend on it). ``threads``: threads
+    for the grids (default: the cores, capped by ``$DKP_THREADS``; the answer does not depend
+    on it).
 
     >>> import numpy as np
     >>> xs, ys = np.meshgrid(np.arange(0, 30.0, 0.5), np.arange(0, 30.0, 0.5))
@@ -273,7 +277,7 @@ def smrf(
     # the grids are independent: built on the machine's cores (Qhull and the compiled kernels
     # release the GIL), summed in their own order so that the answer never depends on timing
     # (at most one surface per thread in flight: memory stays that of ``workers`` grids)
-    workers = min(p.grids, _workers())
+    workers = min(p.grids, threads if threads is not None and threads > 0 else _workers())
     with ThreadPoolExecutor(max_workers=workers) as pool:
         todo = iter(rotations)
         flight = deque((r, pool.submit(surface, r)) for r in itertools.islice(todo, workers))

@@ -52,8 +52,9 @@ class Footprint:
     disc: bool = False
 
 
-def read_prob_map(path: Path) -> PoaGrid:
-    """A probability grid (normalised to sum 1) from a single-band GeoTIFF."""
+def read_prob_map(path: Path, *, max_cells: int = MAX_CELLS) -> PoaGrid:
+    """A probability grid (normalised to sum 1) from a single-band GeoTIFF; a raster of more
+    than ``max_cells`` cells is block-averaged while it is read."""
     import rasterio
     from rasterio.enums import Resampling
     from rasterio.errors import RasterioIOError
@@ -76,7 +77,7 @@ def read_prob_map(path: Path) -> PoaGrid:
                 )
             if ds.crs is None:
                 raise BadInputError(_("the map has no CRS"), where=str(p))
-            f = max(1, math.ceil(math.sqrt(ds.width * ds.height / MAX_CELLS)))
+            f = max(1, math.ceil(math.sqrt(ds.width * ds.height / max_cells)))
             if f > 1:  # block-averaged at read time: a huge raster never whole in memory
                 shape = (max(1, ds.height // f), max(1, ds.width // f))
                 band = ds.read(1, masked=True, out_shape=shape, resampling=Resampling.average)

@@ -201,26 +201,17 @@ def test_plain_smrf_stays_reachable(cleaned) -> None:  # type: ignore[no-untyped
     assert np.array_equal(plain, want)
 
 
-def test_the_grids_on_several_threads_give_the_one_thread_answer(
-    scene: Scene, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_grids_on_several_threads_give_the_one_thread_answer(scene: Scene) -> None:
     # the grids run on the machine's cores but are summed in their own order: the answer
     # never depends on the number of threads or on which grid finishes first
-    import lidar.ground as ground
-
     c = scene.cloud
-    answers = []
-    for workers in (1, 2, 3):
-        monkeypatch.setattr(ground, "_workers", lambda w=workers: w)
-        answers.append(smrf(c.x, c.y, c.z, SMRFParams(grids=4)))
+    answers = [smrf(c.x, c.y, c.z, SMRFParams(grids=4), threads=t) for t in (1, 2, 3)]
     assert all(np.array_equal(answers[0], a) for a in answers[1:])
 
 
-def test_dkp_threads_caps_the_grid_threads(monkeypatch: pytest.MonkeyPatch) -> None:
-    import lidar.ground as ground
+def test_dkp_threads_caps_the_grid_threads() -> None:
+    from lidar.ground import _workers
 
-    monkeypatch.setenv("DKP_THREADS", "1")
-    assert ground._workers() == 1
+    assert _workers({"DKP_THREADS": "1"}) == 1
     for junk in ("", "0", "-2", "many"):  # ignored: the machine's cores decide
-        monkeypatch.setenv("DKP_THREADS", junk)
-        assert 1 <= ground._workers() <= 4
+        assert 1 <= _workers({"DKP_THREADS": junk}) <= 4

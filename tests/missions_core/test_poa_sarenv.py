@@ -16,7 +16,6 @@ from pyproj import Transformer
 from rasterio.transform import from_origin
 
 from dronekit_plzen.errors import BadInputError
-from missions import poa_cover
 from missions.poa import plan_poa
 from missions.poa_cover import Footprint, covered_probability, read_prob_map
 from missions.poa_map import PoaGrid
@@ -159,11 +158,10 @@ def test_poa_map_nan_is_no_data_and_sums_are_normalised(tmp_path: Path) -> None:
         read_prob_map(_tif(tmp_path / "inf.tif", a))
 
 
-def test_poa_map_huge_raster_is_block_averaged(tmp_path: Path, monkeypatch) -> None:
+def test_poa_map_huge_raster_is_block_averaged(tmp_path: Path) -> None:
     a = np.zeros((120, 120))
     a[60:90, 0:30] = 1.0
-    monkeypatch.setattr(poa_cover, "MAX_CELLS", 1000)  # a "huge" 14 400-cell raster
-    g = read_prob_map(_tif(tmp_path / "big.tif", a))
+    g = read_prob_map(_tif(tmp_path / "big.tif", a), max_cells=1000)  # a "huge" 14 400 cells
     assert g.prob.size <= 1000 and g.prob.sum() == pytest.approx(1.0)
     assert g.cell_m * g.shape[1] == pytest.approx(3600.0, rel=0.02)  # same extent
     x, _y = g.centres()
