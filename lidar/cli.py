@@ -16,7 +16,7 @@ from dronekit_plzen.cliutil import echo_json, info, progress
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import check_output_path
 
-GROUND_METHODS = ("smrf", "smrf-plain", "csf", "existing")
+GROUND_METHODS = ("auto", "smrf", "smrf-plain", "csf", "existing")
 
 
 def _run(doc: list[Any], as_json: bool, label: str, *, stream: bool | None = None) -> None:
@@ -32,6 +32,8 @@ def _run(doc: list[Any], as_json: bool, label: str, *, stream: bool | None = Non
     if as_json:
         echo_json(report)
     else:
+        if any(st.get("skipped") for st in report.stages):
+            info(_("ground: class 2 of the input kept (--ground-method smrf classifies again)"))
         for out in report.outputs:
             info(_("wrote {f}").format(f=out.get("file")))
         info(
@@ -59,6 +61,11 @@ def _reader(path: str, crs: str | None) -> dict[str, Any]:
 def _ground(method: str) -> list[dict[str, Any]]:
     if method == "existing":
         return []
+    if method == "auto":  # the file's own ground when it has any (as a GIS tool reads it)
+        return [
+            {"type": "filters.outlier", "keep_existing": True},
+            {"type": "filters.smrf", "keep_existing": True},
+        ]
     if method == "smrf-plain":  # Pingel's SMRF on one grid (the default averages four)
         return [{"type": "filters.outlier"}, {"type": "filters.smrf", "single_grid": True}]
     return [{"type": "filters.outlier"}, {"type": f"filters.{method}"}]
@@ -105,9 +112,12 @@ mem_opt = click.option(
 gm_opt = click.option(
     "--ground-method",
     type=click.Choice(GROUND_METHODS),
-    default="smrf",
+    default="auto",
     show_default=True,
-    help=_("How to find ground first (existing: use class 2 of the file)."),
+    help=_(
+        "How to find ground first (auto: class 2 of the file when it has any, else smrf; "
+        "existing: class 2 of the file; smrf, smrf-plain, csf: classify again)."
+    ),
 )
 
 

@@ -269,18 +269,64 @@ def fill_nearest(a: FloatArray) -> FloatArray:
     return np.asarray(a[ri, ci])
 
 
+#: two valid cells at most this many steps apart along a row, column or diagonal are bridged
+#: by :func:`inpaint_linear` without a triangulation (2: gaps of one cell)
+BRIDGE_SPAN = 2
+#: the TIN of the cells left takes the measured cells within this many cells of them
+TIN_RING = 1
+#: bridging passes (the second bridges from the first's values too: gaps of a few cells)
+BRIDGE_PASSES = 2
+
+
+def bridge_gaps(a: FloatArray, passes: int = BRIDGE_PASSES) -> FloatArray:
+    """``a`` with its short gaps filled on the grid (a copy; valid cells unchanged): a NaN cell
+    between two valid cells at most :data:`BRIDGE_SPAN` steps apart along a row, a column or a
+    diagonal takes the line between them at its place, the directions that bridge it averaged
+    with weights 1/length² (the shortest, most local line counts most). Each pass bridges from
+    the values of the one before. Linear: a plane is filled exactly."""
+    out = a.copy()
+    bad = ~np.isfinite(out)
+    for _pass in range(passes):
+        if not bad.any():
+            break
+        wsum = np.zeros(a.shape)
+        vsum = np.zeros(a.shape)
+        _bridge_pass(out, bad, BRIDGE_SPAN, wsum, vsum)
+        bridged = wsum > 0
+        if not bridged.any():
+            break
+        out[bridged] = vsum[bridged] / wsum[bridged]
+        bad &= ~bridged
+    return out
+
+
 def inpaint_linear(
     a: FloatArray, xs: FloatArray | None = None, ys: FloatArray | None = None
 ) -> FloatArray:
-    """Fill NaN cells by linear interpolation on a TIN of the valid cells bordering the gaps;
-    cells outside their hull take the nearest valid value. Valid cells are unchanged."""
+    """Fill NaN cells by linear interpolation; valid cells are unchanged.
+
+    Short gaps are bridged on the grid (:func:`bridge_gaps`); the cells left (removed
+    buildings, water, the gaps of a sparse cloud) are filled by linear interpolation on a TIN of
+    the valid cells within two cells of them; cells outside that hull take the nearest valid
+    value.
+
+    Why not one TIN of every cell bordering a gap: on an airborne cloud nearly every valid cell
+    borders one, and their Delaunay triangulation was most of SMRF's time (ISPRS CSite4,
+    1.8 points/m² at 1 m cells: five times the rest). The bridges leave the TIN a third as many
+    vertices there, at the same ISPRS error.
+    """
     bad = ~np.isfinite(a)
     if not bad.any() or bad.all():
         return a.copy()
-    border = ndimage.binary_dilation(bad, structure=np.ones((3, 3), bool)) & ~bad
-    rr, cc = np.nonzero(border)
-    out = a.copy()
-    br, bc = np.nonzero(bad)
+    out = bridge_gaps(a)
+    gap = ~np.isfinite(out)
+    if not gap.any():
+        return out
+    # the TIN's vertices are measured cells only (no bridged values), those near the cells left
+    near_gap = ndimage.binary_dilation(gap, structure=np.ones((3, 3), bool), iterations=TIN_RING)
+    rr, cc = np.nonzero(near_gap & ~bad)
+    del near_gap
+    gr, gc = np.nonzero(gap)
     if rr.size >= 3:
         with contextlib.suppress(
             QhullError, ValueError, RuntimeError
@@ -291,12 +337,92 @@ def inpaint_linear(
                 a.shape[0],
                 a.shape[1],
             )
-            out[br, bc] = tin[br, bc]
+            out[gr, gc] = tin[gr, gc]
     still = ~np.isfinite(out)
     if still.any():
         near = fill_nearest(a)
         out[still] = near[still]
     return out
+
+
+def inpaint_nearest(a: FloatArray) -> FloatArray:
+    """Short gaps bridged (:func:`bridge_gaps`), the rest the nearest valid value: no TIN, for
+    steps that only look one cell around (SMRF's low-outlier test)."""
+    out = bridge_gaps(a)
+    still = ~np.isfinite(out)
+    if still.any() and not still.all():
+        out[still] = fill_nearest(a)[still]
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _bridge_pass(
+    a: FloatArray, bad: NDArray[np.bool_], span: int, wsum: FloatArray, vsum: FloatArray
+) -> None:
+    """One bridging pass of :func:`bridge_gaps` in two sweeps: the steps back to the last valid
+    cell along the row, the column and both diagonals (capped), then, sweeping back, the steps
+    ahead; a gap cell whose two ends are at most ``span`` steps apart gets the line's value
+    (weight 1/length², added to ``wsum``/``vsum``)."""
+    rows, cols = a.shape
+    cap = span + 1
+    back = np.empty((4, rows, cols), dtype=np.uint8)
+    for r in range(rows):
+        for c in range(cols):
+            if not bad[r, c]:
+                for d in range(4):
+                    back[d, r, c] = 0
+                continue
+            back[0, r, c] = min(back[0, r, c - 1] + 1, cap) if c > 0 else cap
+            back[1, r, c] = min(back[1, r - 1, c] + 1, cap) if r > 0 else cap
+            back[2, r, c] = min(back[2, r - 1, c - 1] + 1, cap) if r > 0 and c > 0 else cap
+            back[3, r, c] = min(back[3, r - 1, c + 1] + 1, cap) if r > 0 and c < cols - 1 else cap
+    diag = math.sqrt(2.0)
+    # steps ahead: along the row within this row; down, down-right and down-left from the row
+    # below (``below``), written for this row into ``here``
+    below = np.full((3, cols), cap, dtype=np.int64)
+    here = np.full((3, cols), cap, dtype=np.int64)
+    for rr in range(rows):
+        r = rows - 1 - rr
+        right = cap  # steps ahead along the row, from (r, c + 1)
+        for k in range(cols):
+            c = cols - 1 - k
+            if not bad[r, c]:
+                here[0, c] = 0
+                here[1, c] = 0
+                here[2, c] = 0
+                right = 0
+                continue
+            ahead_row = min(right + 1, cap)
+            ahead_col = min(below[0, c] + 1, cap) if r < rows - 1 else cap
+            ahead_dr = min(below[1, c + 1] + 1, cap) if r < rows - 1 and c < cols - 1 else cap
+            ahead_dl = min(below[2, c - 1] + 1, cap) if r < rows - 1 and c > 0 else cap
+            here[0, c] = ahead_col
+            here[1, c] = ahead_dr
+            here[2, c] = ahead_dl
+            right = ahead_row
+            ws = 0.0
+            vs = 0.0
+            for d in range(4):
+                n0 = np.int64(back[d, r, c])
+                if d == 0:
+                    n1, dr, dc, step = ahead_row, 0, 1, 1.0
+                elif d == 1:
+                    n1, dr, dc, step = ahead_col, 1, 0, 1.0
+                elif d == 2:
+                    n1, dr, dc, step = ahead_dr, 1, 1, diag
+                else:
+                    n1, dr, dc, step = ahead_dl, 1, -1, diag
+                if n0 < cap and n1 < cap and n0 + n1 <= span:
+                    v0 = a[r - n0 * dr, c - n0 * dc]
+                    v1 = a[r + n1 * dr, c + n1 * dc]
+                    length = (n0 + n1) * step
+                    w = 1.0 / (length * length)
+                    ws += w
+                    vs += w * (v0 * n1 + v1 * n0) / (n0 + n1)
+            if ws > 0.0:
+                wsum[r, c] += ws
+                vsum[r, c] += vs
+        below, here = here, below
 
 
 def jitter(pts: FloatArray, spacing: float) -> FloatArray:

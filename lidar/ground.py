@@ -36,6 +36,7 @@ from lidar.grid import (
     check_grid_size,
     fill_nearest,
     inpaint_linear,
+    inpaint_nearest,
     masked_bounds,
     slope_rise_run,
 )
@@ -63,23 +64,35 @@ def _shift_min(a: FloatArray, cross: bool, fn: np.ufunc) -> FloatArray:
     return np.asarray(out)
 
 
-def _morph(a: FloatArray, radius: int, fn: np.ufunc) -> FloatArray:
+def _morph(a: FloatArray, radius: int, fn: np.ufunc, compiled: bool | None = None) -> FloatArray:
     # alternating diamond and square elements approximate a disk (an octagon) of ``radius``
+    if compiled is None:
+        compiled = _compiled(a)
     out = a
-    compiled = a.ndim == 2 and a.dtype == np.float64 and bool(np.isfinite(a).all())
     for i in range(radius):
-        if compiled:  # the same values, one sweep per step
-            out = kern.step3x3(out, i % 2 == 0, fn is np.maximum)
-        else:  # NaN must spread as np.minimum/np.maximum spread it
-            out = _shift_min(out, cross=(i % 2 == 0), fn=fn)
+        out = _morph_step(out, i, fn, compiled)
     return out
+
+
+def _compiled(a: FloatArray) -> bool:
+    """Whether the compiled 3×3 step applies (a NaN-free float64 grid; minimum and maximum of
+    finite values stay finite, so once per surface is enough)."""
+    return a.ndim == 2 and a.dtype == np.float64 and bool(np.isfinite(a).all())
+
+
+def _morph_step(a: FloatArray, i: int, fn: np.ufunc, compiled: bool) -> FloatArray:
+    """Step ``i`` of :func:`_morph` (a cross when ``i`` is even, else a square)."""
+    if compiled:
+        return kern.step3x3(a, i % 2 == 0, fn is np.maximum)  # the same values, one sweep
+    return _shift_min(a, cross=(i % 2 == 0), fn=fn)  # NaN spreads as np.minimum spreads it
 
 
 def opening(a: FloatArray, radius: int) -> FloatArray:
     """Grey-scale opening (erosion then dilation) with a disk-like element of ``radius`` cells."""
     if radius <= 0:
         return a.copy()
-    return _morph(_morph(a, radius, np.minimum), radius, np.maximum)
+    compiled = _compiled(a)
+    return _morph(_morph(a, radius, np.minimum, compiled), radius, np.maximum, compiled)
 
 
 def progressive_filter(
@@ -90,8 +103,20 @@ def progressive_filter(
     ``slope × radius × cell``."""
     obj = np.zeros(surface.shape, dtype=bool)
     prev = surface
+    # Opening the previous opening with the next element equals opening the surface itself
+    # (each element is the one before grown by one step, so it is open with respect to it: a
+    # granulometry), and the erosion by the next element is one more step of the erosion by
+    # this one. So each radius costs one erosion step and its dilation, not 2 × radius steps;
+    # min and max are exact, the answer is the same to the bit.
+    # (NaN spreads with every opening: a surface with gaps takes the plain path.)
+    finite = _compiled(surface)
+    eroded = surface
     for r in range(1, max_radius + 1):
-        cur = opening(prev, r)
+        if finite:
+            eroded = _morph_step(eroded, r - 1, np.minimum, True)
+            cur = _morph(eroded, r, np.maximum, True)
+        else:
+            cur = opening(prev, r)
         obj |= (prev - cur) > slope * r * cell
         prev = cur
     return obj
@@ -172,12 +197,12 @@ def smrf_surface(
         zmin = cell_stat(grid, x, y, z, "min", mask, block=block)
     else:
         zmin = kern.rotated_cell_min(x, y, z, m, mask is not None, rotation, _grid_tuple(grid))
-    zi = inpaint_linear(zmin)
-    # low outliers: a single-radius progressive filter on the negated surface (slope 5)
-    low = progressive_filter(-zi, p.cell, 5.0, 1)
+    # low outliers: a single-radius progressive filter on the negated surface (slope 5); a
+    # one-cell test, so the gaps need no TIN here
+    low = progressive_filter(-inpaint_nearest(zmin), p.cell, 5.0, 1)
     if low.any() and not low.all():
         zmin = np.where(low, np.nan, zmin)
-        zi = inpaint_linear(zmin)
+    zi = inpaint_linear(zmin)
     if p.cut > 0:
         zi = opening(zi, max(1, round(p.cut / p.cell)))
     objects = progressive_filter(zi, p.cell, p.slope, max(1, math.ceil(p.window / p.cell)))

@@ -58,7 +58,11 @@ class Pipeline:
 
     @property
     def streamable(self) -> bool:
-        return all(STAGES[s.type].streamable for s in self.stages)
+        # a stage that looks for ground in the whole cloud cannot decide chunk by chunk
+        return all(
+            STAGES[s.type].streamable and not getattr(s.options, "keep_existing", False)
+            for s in self.stages
+        )
 
 
 @dataclass
@@ -348,12 +352,21 @@ def _run_memory(pipe: Pipeline) -> Iterator[RunReport]:
         else:
             cache.clear()  # a filter makes a new cloud: its surfaces are new too
             assert spec.apply is not None
+            before = cloud
             try:
                 cloud = spec.apply(cloud, st.options)
             except BadInputError as exc:
                 if exc.where is None:  # a stage's error (a grid too large): name the input
                     exc.where = reader.filename
                 raise
+            if cloud is before and getattr(st.options, "keep_existing", False):
+                # the cloud's own ground was kept (``keep_existing``): say so
+                rep.stages.append(
+                    {**_timing(st.type, len(cloud), time.perf_counter() - t), "skipped": True}
+                )
+                rep.points_out = len(cloud)
+                yield rep
+                continue
         rep.stages.append(_timing(st.type, len(cloud), time.perf_counter() - t))
         rep.points_out = len(cloud)
         yield rep

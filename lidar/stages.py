@@ -46,6 +46,8 @@ class OutlierOptions:
     multiplier: float = 2.5
     radius: float = 1.0
     min_k: int = 2
+    #: leave a cloud that already has ground (class 2) as it is (``--ground-method auto``)
+    keep_existing: bool = False
 
     def check(self) -> list[str]:
         errs = []
@@ -67,6 +69,8 @@ class SMRFOptions:
     #: Pingel's SMRF on one grid; the default averages four grid orientations
     single_grid: bool = False
     returns: str = "last,only"
+    #: leave a cloud that already has ground (class 2) as it is (``--ground-method auto``)
+    keep_existing: bool = False
 
     def check(self) -> list[str]:
         if min(self.cell, self.window, self.threshold) <= 0 or self.slope < 0 or self.cut < 0:
@@ -84,6 +88,8 @@ class CSFOptions:
     iterations: int = 500
     smooth: bool = True
     returns: str = "last,only"
+    #: leave a cloud that already has ground (class 2) as it is (``--ground-method auto``)
+    keep_existing: bool = False
 
     def check(self) -> list[str]:
         errs = []
@@ -235,7 +241,13 @@ def _set_ground(cloud: PointCloud, ground: np.ndarray) -> PointCloud:
     return cloud.with_dims(classification=cls)
 
 
+def _has_ground(cloud: PointCloud) -> bool:
+    return bool((cloud.classification == GROUND).any())
+
+
 def apply_outlier(cloud: PointCloud, o: OutlierOptions) -> PointCloud:
+    if o.keep_existing and _has_ground(cloud):
+        return cloud
     if o.method == "statistical":
         cols = (cloud.x, cloud.y, z_in_xy_units(cloud))
         out = filters.statistical_outliers(cols, k=o.mean_k, multiplier=o.multiplier)
@@ -246,6 +258,8 @@ def apply_outlier(cloud: PointCloud, o: OutlierOptions) -> PointCloud:
 
 
 def apply_smrf(cloud: PointCloud, o: SMRFOptions) -> PointCloud:
+    if o.keep_existing and _has_ground(cloud):
+        return cloud
     grids = 1 if o.single_grid else SMRFParams.grids
     p = SMRFParams(o.cell, o.slope, o.window, o.threshold, o.scalar, o.cut, grids).scaled(
         cloud.xy_unit_m
@@ -255,6 +269,8 @@ def apply_smrf(cloud: PointCloud, o: SMRFOptions) -> PointCloud:
 
 
 def apply_csf(cloud: PointCloud, o: CSFOptions) -> PointCloud:
+    if o.keep_existing and _has_ground(cloud):
+        return cloud
     p = CSFParams(
         o.resolution, o.rigidness, o.step, o.threshold, o.hdiff, o.iterations, o.smooth
     ).scaled(cloud.xy_unit_m)

@@ -111,3 +111,118 @@ def test_one_pass_bad_outputs_one_line_exit_2(
     lines = [ln for ln in r.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and lines[0].startswith("error:") and needle in lines[0], r.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+# ----------------------------------------------------------------- gap filling and the opening
+def test_short_gaps_are_bridged_on_the_grid_and_a_plane_stays_exact() -> None:
+    from lidar.grid import BRIDGE_SPAN, bridge_gaps, inpaint_linear
+
+    assert BRIDGE_SPAN == 2
+    rows, cols = np.mgrid[0:40, 0:50].astype(float)
+    plane = 7.0 + 0.3 * cols - 0.2 * rows
+    a = plane.copy()
+    a[5, 10] = np.nan  # one cell: bridged along its row, column and diagonals
+    a[20, 10:14] = np.nan  # four cells in a row, valid above and below: bridged by columns
+    a[25:35, 25:40] = np.nan  # a wide hole: left to the TIN
+    b = bridge_gaps(a, passes=1)
+    assert b[5, 10] == pytest.approx(plane[5, 10], abs=1e-12)
+    assert np.allclose(b[20, 10:14], plane[20, 10:14], atol=1e-12)
+    assert np.isnan(b[30, 32])  # the middle of the wide hole is not bridged
+    assert np.array_equal(b[np.isfinite(a)], a[np.isfinite(a)])  # valid cells untouched
+    f = inpaint_linear(a)
+    assert np.isfinite(f).all()
+    assert np.abs(f - plane).max() < 1e-2  # the TIN's vertices are jittered by 0.1 %
+
+
+def test_inpaint_linear_is_linear_on_a_sparse_plane_with_a_hole() -> None:
+    from lidar.grid import inpaint_linear
+
+    rng = np.random.default_rng(5)
+    rows, cols = np.mgrid[0:80, 0:90].astype(float)
+    plane = 100.0 - 0.15 * cols + 0.4 * rows
+    a = plane.copy()
+    a[rng.random(a.shape) < 0.7] = np.nan  # a sparse cloud: 30 % of the cells hold points
+    a[30:55, 20:60] = np.nan  # a removed building
+    for edge in (np.s_[0, :], np.s_[-1, :], np.s_[:, 0], np.s_[:, -1]):
+        a[edge] = plane[edge]  # the hull is the whole grid: no nearest-value rim
+    f = inpaint_linear(a)
+    assert np.abs(f - plane).max() < 0.05
+    ok = np.isfinite(a)
+    assert np.array_equal(f[ok], a[ok])
+
+
+def test_progressive_filter_equals_opening_each_opening_again() -> None:
+    """The chained erosion (one step per radius) gives the same objects, to the bit, as opening
+    the previous opening with each radius (Pingel's description), ties and edges included."""
+    from lidar.ground import opening, progressive_filter
+
+    def reference(surface: np.ndarray, slope: float, radius: int) -> np.ndarray:
+        obj = np.zeros(surface.shape, dtype=bool)
+        prev = surface
+        for r in range(1, radius + 1):
+            cur = opening(prev, r)
+            obj |= (prev - cur) > slope * r
+            prev = cur
+        return obj
+
+    rng = np.random.default_rng(11)
+    for case in range(24):
+        shape = (int(rng.integers(1, 45)), int(rng.integers(1, 45)))
+        s = rng.normal(size=shape).cumsum(axis=0) + rng.uniform(0, 3) * rng.normal(size=shape)
+        if case % 3 == 0:
+            s = np.round(s)  # plateaus: ties everywhere
+        radius = int(rng.integers(1, 19))
+        got = progressive_filter(s, 1.0, 0.15, radius)
+        assert np.array_equal(got, reference(s, 0.15, radius)), case
+
+
+def _plane_with_roof(path: Path, ground_class: bool) -> None:
+    """A 60 m square of ground with a 10 m roof; class 2 on the ground when asked."""
+    rng = np.random.default_rng(2)
+    x, y = rng.uniform(0, 60, 20000), rng.uniform(0, 60, 20000)
+    roof = (np.abs(x - 30) < 8) & (np.abs(y - 30) < 8)
+    z = 200 + 0.05 * x + np.where(roof, 10.0, 0.0)
+    h = laspy.LasHeader(point_format=1, version="1.2")
+    h.scales = [0.01, 0.01, 0.01]
+    h.offsets = [0, 0, 0]
+    las = laspy.LasData(h)
+    las.x, las.y, las.z = x + 500000, y + 5500000, z
+    las.classification = np.where(roof | (not ground_class), 1, 2).astype(np.uint8)
+    las.write(path)
+
+
+@pytest.mark.parametrize(
+    ("classified", "method", "kept"),
+    [(True, None, True), (False, None, False), (True, "smrf", False), (True, "existing", None)],
+)
+def test_dtm_keeps_the_files_ground_unless_asked(
+    tmp_path: Path, classified: bool, method: str | None, kept: bool | None
+) -> None:
+    """`lidar ground` then `lidar dtm`: the second command reads the ground the first wrote
+    (auto), not classifying it again; a cloud with no ground is classified; `smrf` forces it."""
+    src = tmp_path / "in.las"
+    _plane_with_roof(src, classified)
+    args = [
+        "lidar",
+        "dtm",
+        str(src),
+        "-o",
+        str(tmp_path / "dtm.tif"),
+        "--json",
+        "--crs",
+        "EPSG:32633",
+    ]
+    if method:
+        args += ["--ground-method", method]
+    r = CliRunner().invoke(cli, args)
+    assert r.exit_code == 0, r.output
+    rows = {s["stage"]: s for s in json.loads(r.stdout)["stages"]}
+    if kept is None:
+        assert "filters.smrf" not in rows
+    else:
+        assert bool(rows["filters.smrf"].get("skipped")) is kept
+        assert bool(rows["filters.outlier"].get("skipped")) is kept
+    dtm, _g, _c = read_geotiff(tmp_path / "dtm.tif")
+    assert float(np.nanmax(dtm)) < 204.0  # the roof is never ground
+    r2 = CliRunner().invoke(cli, args[:-2] if method else args)
+    assert r2.exit_code == 0
