@@ -13,10 +13,12 @@ unsigned MAVLink 2 frame from the vehicle, message id, length, CRC with CRC_EXTR
 type, sequence number), answers it at once with a frame packed ahead (only its MAVLink sequence
 number and CRC change per send) and keeps the datagram for the rest of the link, which gets it
 after the answer, as on the direct path (:class:`~dronekit_plzen.link.direct.DirectReader`).
-Anything else it reads (telemetry, a repeated or reordered request, an ACK, a datagram from an
-unknown sender, a timeout, a socket error) ends the lane: the datagram goes to the transfer's
-general loop, which handles every case of the protocol as before, and enters the lane again
-once the exchange is back in order. The timings the general loop learns from (round trips,
+A datagram with no mission message for the transfer (telemetry, another system's traffic) is
+parsed and queued for the link, CRC checked, as the general loop would, and the lane goes on;
+anything else it reads (a repeated or reordered request, an ACK, a datagram from an unknown
+sender, a timeout, a socket error) ends the lane: the datagram goes to the transfer's general
+loop, which handles every case of the protocol as before, and enters the lane again once the
+exchange is back in order. The timings the general loop learns from (round trips,
 progress) are handed over in one batch when the lane ends.
 
 It runs only where it is exact: a datagram link (UDP) with no signing key; signed, TCP and
@@ -114,6 +116,15 @@ class Lane:
                 self.peers = io.peers
         self.wire._take(data)
 
+    def _aside(self, data: bytes, addr: Any) -> bool:
+        """A datagram from a known peer that is not the next round trip's: parsed (CRC checked)
+        and queued for the link as the general loop would; True when it held nothing for the
+        transfer (telemetry, another system's traffic), so the lane may go on; False when it
+        holds a mission message for the general loop (an ACK, a repeated or reordered request,
+        a request packed behind telemetry)."""
+        self._give_back(data, addr)
+        return not self.wire._pending
+
     def upload(
         self,
         frames: _ItemFrames,
@@ -148,6 +159,9 @@ class Lane:
                 break  # the general loop meets the error and handles it
             n = len(data)
             mid = data[7] if n >= 12 else -1
+            if peers is not None and addr not in peers:
+                self._give_back(data, addr)
+                break
             if (
                 (mid != MISSION_REQUEST_INT and mid != MISSION_REQUEST)
                 or data[5] != ts
@@ -156,9 +170,10 @@ class Lane:
                 or data[8]
                 or data[9]
                 or n != data[1] + 12
-                or (peers is not None and addr not in peers)
             ):
-                self._give_back(data, addr)
+                if self._aside(data, addr):
+                    undispatched = reader._undispatched
+                    continue  # telemetry: the link's, read in order; the lane goes on
                 break
             size = n - 12
             seq = data[10] if size > _REQ_SEQ else 0
@@ -244,6 +259,9 @@ class Lane:
             except OSError:
                 break
             n = len(data)
+            if peers is not None and addr not in peers:
+                self._give_back(data, addr)
+                break
             if (
                 n < 12
                 or data[7] != MISSION_ITEM_INT
@@ -253,9 +271,10 @@ class Lane:
                 or data[8]
                 or data[9]
                 or n != data[1] + 12
-                or (peers is not None and addr not in peers)
             ):
-                self._give_back(data, addr)
+                if self._aside(data, addr):
+                    undispatched = reader._undispatched
+                    continue  # telemetry: the link's, read in order; the lane goes on
                 break
             size = n - 12
             seq = data[10 + _ITEM_SEQ] if size > _ITEM_SEQ else 0

@@ -125,3 +125,63 @@ def test_no_lane_on_a_stream_link(pair: Any, survey: Any) -> None:
     down = link.transfer_stats[(v.sysid, "download")]
     assert (up.express, down.express) == (0, 0)
     assert up.first_sends == len(items) + 1  # ArduPilot's home first
+
+
+class _Chatty:
+    """A vehicle streaming telemetry between its mission replies, each in a datagram of its
+    own (as PX4 does at tens of messages a second): an ATTITUDE before every request and every
+    item, numbered by its time_boot_ms (a mixin for the scripted vehicle)."""
+
+    sysid: int
+    mav: Any
+    _raw_send: Any
+    told = 0
+
+    def _attitude(self) -> None:
+        self.told += 1
+        out = mavlink2.MAVLink(None, srcSystem=self.sysid, srcComponent=1)
+        out.seq = self.mav.seq
+        self.mav.seq = (self.mav.seq + 1) % 256
+        msg = mavlink2.MAVLink_attitude_message(self.told, 0.0, 0.0, 0.1, 0.0, 0.0, 0.0)
+        self._raw_send(bytes(msg.pack(out)))
+
+    def _request(self, seq: int, mission_type: int) -> None:
+        self._attitude()
+        super()._request(seq, mission_type)  # type: ignore[misc]
+
+    def _handle(self, m: Any) -> None:
+        if m.get_type() == "MISSION_REQUEST_INT":
+            self._attitude()
+        super()._handle(m)  # type: ignore[misc]
+
+
+def test_telemetry_between_round_trips_stays_in_the_lane_and_reaches_the_link(
+    survey: Any, scripted_vehicle_class: type
+) -> None:
+    """Telemetry read by the lane is the link's, in order and CRC-checked; it does not end the
+    lane (every round trip but the first is answered there)."""
+    link = connect("udpin://127.0.0.1:0", heartbeat_hz=5)
+    seen: list[int] = []
+    with link:
+        assert link.local_address is not None
+        peer = type("ChattyVehicle", (_Chatty, scripted_vehicle_class), {})(
+            "px4", 1, udp_target=("127.0.0.1", link.local_address[1])
+        )
+        try:
+            v = link.wait_vehicle(timeout_s=5)
+            v.wait_for(lambda s: s.home is not None, 5, "telemetry")
+            items = survey(N)
+            with link.subscribe({"ATTITUDE"}, sysid=v.sysid) as sub:
+                v.upload_mission(items, verify=False, clearance=Clearance.passed(items))
+                back = v.download_mission()
+                while (got := sub.get(timeout_s=1.0)) is not None and len(seen) < 2 * N:
+                    seen.append(int(got[0].time_boot_ms))
+            up = link.transfer_stats[(v.sysid, "upload")]
+            down = link.transfer_stats[(v.sysid, "download")]
+        finally:
+            peer.close()
+    assert len(back) == len(items) and all(a.same_as(b) for a, b in zip(items, back))
+    assert up.retransmissions == 0 and down.retransmissions == 0
+    assert up.express >= N - 1 and down.express >= N - 2
+    # every ATTITUDE sent during the transfers reached the subscriber, in order
+    assert len(seen) >= 2 * N - 2 and seen == sorted(seen) and len(set(seen)) == len(seen)
