@@ -25,8 +25,14 @@ Method (:func:`plan_poa`)
    receding horizon on what the spiral left (the corridors beyond); parallel tracks over the
    most probable region the budget can sweep (:func:`missions.poa_search.sweep_path`, four
    headings: the threshold on the footprint-smoothed residual is the lowest whose track fits),
-   and the classic patterns themselves (spirals from four bearings in both senses, concentric
-   circles). Every candidate is thinned to the vertices a line ``THIN_SHARE``·W away needs
+   region sweeps (:func:`missions.poa_search.region_sweep_path`, eight headings, four for the
+   later drones: the most probable W-wide cells decomposed into regions, boustrophedon cell
+   decomposition: a strip's run of selected cells continues a region while it overlaps only that
+   region's run in the next strip; each region swept back and forth on its own, so a zero block
+   or a band of low ground between probable patches is crossed once instead of in every leg; the
+   regions joined nearest entry first and improved by 2-opt), and the classic patterns
+   themselves (spirals from four bearings in both senses, concentric circles). Every
+   candidate is thinned to the vertices a line ``THIN_SHARE``·W away needs
    (a spiral as legs tens of metres long, not a waypoint every few metres for the vehicle to
    stop at) and all are ranked with the overlap-exact coverage on the residual map (4×4
    sub-cells; the winner scored at 8×8). On a map whose probability falls off evenly round the

@@ -430,6 +430,14 @@ def best_path(
         sw = sweep_path(grid, residual, launch_xy, c, budget_m, math.radians(a))
         if sw is not None:
             cands.append(sw)
+    regions = []
+    for a in REGION_ANGLES_DEG[:: 2 if light else 1]:
+        for gap, min_cells, smooth in REGION_VARIANTS:
+            rs = region_sweep_path(
+                grid, residual, launch_xy, c, budget_m, math.radians(a), gap, min_cells, smooth
+            )
+            if rs is not None:
+                regions.append(rs)
     if not light:
         cands += [p[0] for p in pattern_candidates(launch_xy, c, budget_m, 1)]
     for head in heads:
@@ -440,9 +448,11 @@ def best_path(
     if current is not None:
         cands.insert(0, current)
     best: tuple[float, FloatArray] | None = None
-    for cand in cands:  # ranked at 4×4 sub-cells per cell, the winner scored exactly
+    handicap = [1.0] * len(cands) + [1.0 / (1.0 + REGION_MARGIN)] * len(regions)
+    for cand, h in zip(cands + regions, handicap, strict=True):
+        # ranked at 4×4 sub-cells per cell, the winner scored exactly
         xy = thin(truncate(cand, budget_m), THIN_SHARE * c)
-        gain = float(
+        gain = h * float(
             (residual * coverage_fraction(grid, swept_pieces(xy, fp, raw=True), k=4)).sum()
         )
         if best is None or gain > best[0]:
@@ -507,3 +517,191 @@ def sector_plan(
         paths.append(xy)
         fracs.append(frac)
     return paths, fracs
+
+
+#: region sweeps (:func:`region_sweep_path`): headings tried (every other one for the drones
+#: planned with ``light``), and variants: (the widest gap
+#: in footprint widths inside a strip flown over rather than split, the fewest cells a region
+#: is swept for, the weight of the 3×3 mean in the ranking of cells)
+REGION_ANGLES_DEG = (0.0, 22.5, 45.0, 67.5, 90.0, 112.5, 135.0, 157.5)
+REGION_VARIANTS = ((1, 4, 0.5),)
+#: a region sweep wins only when it covers this share more than the best other candidate: a
+#: small lead is within what the sensor model decides (a centre-in-footprint count, as SAREnv
+#: scores, can rank a boustrophedon whose legs fall between cell centres below a spiral)
+REGION_MARGIN = 0.01
+
+
+def _rotated_mass(
+    grid: PoaGrid, residual: FloatArray, launch: tuple[float, float], c: float, angle_rad: float
+) -> tuple[FloatArray, int, int]:
+    """Residual probability binned in ``c``-wide cells of a raster turned by ``angle_rad``
+    round the launch point: row = strip (across the legs), column = position along a leg.
+    Returns the raster and the strip and column index of its row/column 0."""
+    x, y = grid.centres()
+    dx, dy = x[None, :] - launch[0], y[:, None] - launch[1]
+    ca, sa = math.cos(angle_rad), math.sin(angle_rad)
+    col = np.rint((dx * ca + dy * sa) / c).astype(np.int64).ravel()
+    strip = np.rint((-dx * sa + dy * ca) / c).astype(np.int64).ravel()
+    s0, q0 = int(strip.min()), int(col.min())
+    ns, nq = int(strip.max()) - s0 + 1, int(col.max()) - q0 + 1
+    flat = np.bincount((strip - s0) * nq + (col - q0), weights=residual.ravel(), minlength=ns * nq)
+    return np.asarray(flat, dtype=np.float64).reshape(ns, nq), s0, q0
+
+
+def _intervals(sel: NDArray[np.bool_], gap: int) -> list[list[tuple[int, int]]]:
+    """Per row of ``sel``, its runs of selected cells as (first, last) columns, runs at most
+    ``gap`` cells apart merged."""
+    rows, cols = sel.shape
+    pad = np.zeros((rows, cols + 2), dtype=np.int8)
+    pad[:, 1:-1] = sel
+    d = np.diff(pad, axis=1)
+    out: list[list[tuple[int, int]]] = [[] for _ in range(rows)]
+    r0, c0 = np.nonzero(d == 1)  # row-major: runs in order, row by row
+    if len(r0) == 0:
+        return out
+    c1 = np.nonzero(d == -1)[1] - 1
+    # a run starts a new interval unless it is in the same row as the previous one and at most
+    # ``gap`` cells after it
+    new = np.ones(len(r0), dtype=bool)
+    new[1:] = (r0[1:] != r0[:-1]) | (c0[1:] - c1[:-1] - 1 > gap)
+    first = np.flatnonzero(new)
+    last = np.concatenate([first[1:] - 1, [len(r0) - 1]]).astype(np.int64)
+    for r, a, b in zip(r0[first].tolist(), c0[first].tolist(), c1[last].tolist(), strict=True):
+        out[r].append((a, b))
+    return out
+
+
+def _regions(runs: list[list[tuple[int, int]]]) -> list[list[tuple[int, int, int]]]:
+    """Boustrophedon decomposition: runs of consecutive strips chained into regions while a run
+    overlaps exactly one run of the next strip and that one only it; a region is a list of
+    (strip, first, last), one run per strip, swept back and forth without leaving it."""
+    regions: list[list[tuple[int, int, int]]] = []
+    open_: dict[int, int] = {}  # index of a run in the previous strip → its region
+    for s, row in enumerate(runs):
+        prev = runs[s - 1] if s else []
+        nxt: dict[int, int] = {}
+        for i, (a, b) in enumerate(row):
+            over = [j for j, (pa, pb) in enumerate(prev) if pa <= b and a <= pb]
+            if len(over) == 1:
+                j = over[0]
+                pa, pb = prev[j]
+                if j in open_ and sum(1 for (ra, rb) in row if ra <= pb and pa <= rb) == 1:
+                    regions[open_[j]].append((s, a, b))
+                    nxt[i] = open_[j]
+                    continue
+            regions.append([(s, a, b)])
+            nxt[i] = len(regions) - 1
+        open_ = nxt
+    return regions
+
+
+def _region_track(reg: list[tuple[int, int, int]], rev: bool, hi_first: bool) -> FloatArray:
+    """Vertices (column, strip) sweeping a region back and forth, from its last strip when
+    ``rev``, starting at the high end of the first run when ``hi_first``."""
+    seq = reg[::-1] if rev else reg
+    pts = []
+    for i, (s, a, b) in enumerate(seq):
+        lo, hi = (b, a) if (i % 2 == 0) == hi_first else (a, b)
+        pts += [(lo, s), (hi, s)]
+    return np.asarray(pts, dtype=np.float64)
+
+
+def _order_regions(regions: list[list[tuple[int, int, int]]], start: FloatArray) -> FloatArray:
+    """The regions' sweeps joined into one track from ``start`` (cell units): nearest entry
+    (of four per region) first, then 2-opt on the order (a reversed stretch flies its regions'
+    sweeps backwards) while that shortens the transits."""
+    ends = np.array([[r[0], r[-1]] for r in regions], dtype=np.float64)  # (regions, 2, 3)
+    # the four entries (first strip low end, first high, last low, last high) as (col, strip)
+    entry = np.stack(
+        [ends[:, i, [j, 0]] for i in (0, 1) for j in (1, 2)], axis=1
+    )  # (regions, 4, 2)
+    left = np.ones(len(regions), dtype=bool)
+    pos = start
+    seq: list[FloatArray] = []
+    while left.any():
+        gap = np.hypot(*(entry - pos).transpose(2, 0, 1))  # (regions, 4)
+        gap[~left] = np.inf
+        k, e = np.unravel_index(int(np.argmin(gap)), gap.shape)
+        t = _region_track(regions[k], bool(e >= 2), bool(e % 2))
+        seq.append(t)
+        pos = t[-1]
+        left[k] = False
+    return np.vstack([start[None], *_two_opt(seq, start)])
+
+
+def _two_opt(seq: list[FloatArray], start: FloatArray, rounds: int = 200) -> list[FloatArray]:
+    """``seq`` (tracks flown in turn from ``start``, the end free) reordered by 2-opt moves:
+    the stretch i..j flown backwards when the transits into and out of it get shorter (the
+    best such move each round, all pairs at once)."""
+    n = len(seq)
+    for _round in range(rounds):
+        ent = np.array([t[0] for t in seq])
+        ext = np.array([t[-1] for t in seq])
+        prev = np.vstack([start[None], ext[:-1]])  # (i) where the drone is before track i
+        nxt = np.vstack([ent[1:], ent[-1:]])  # (j) the entry after track j
+        last = np.arange(n) == n - 1
+        old = (
+            np.hypot(*(ent - prev).T)[:, None]
+            + np.where(last, 0.0, np.hypot(*(nxt - ext).T))[None, :]
+        )
+        new = np.hypot(*(ext[None, :, :] - prev[:, None, :]).transpose(2, 0, 1)) + np.where(
+            last[None, :], 0.0, np.hypot(*(nxt[None, :, :] - ent[:, None, :]).transpose(2, 0, 1))
+        )
+        d = np.triu(new - old)
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        if d[i, j] > -1e-9:
+            break
+        seq[i : j + 1] = [t[::-1] for t in seq[i : j + 1][::-1]]
+    return seq
+
+
+def region_sweep_path(
+    grid: PoaGrid,
+    residual: FloatArray,
+    launch: tuple[float, float],
+    c: float,
+    budget_m: float,
+    angle_rad: float,
+    gap: int = 1,
+    min_cells: int = 4,
+    smooth: float = 0.5,
+) -> FloatArray | None:
+    """Parallel tracks over the most probable ground decomposed into regions: the cells (``c``
+    wide, in strips at heading ``angle_rad``) ranked by their residual probability (``smooth``:
+    the weight of their 3×3 mean, for compact regions), the best of them selected; each strip's
+    selected runs (split where more than ``gap`` cells are not selected) chained into regions
+    (:func:`_regions`), each swept back and forth on its own, so a zero block or a band of low
+    ground is flown round or crossed once rather than in every strip; regions of fewer than
+    ``min_cells`` cells left out; the regions joined by the shortest transits
+    (:func:`_order_regions`). The most cells whose track fits the budget are selected. Metric
+    vertices from the launch point, or None when nothing is left."""
+    mass, s0, q0 = _rotated_mass(grid, residual, launch, c, angle_rad)
+    flat = mass.ravel()
+    rank = (1.0 - smooth) * mass + smooth * uniform_filter(mass, size=3, mode="constant")
+    order = np.argsort(rank.ravel())[::-1]
+    order = order[flat[order] > 0]
+    if len(order) == 0:
+        return None
+    steps = budget_m / c
+    start = np.array([-q0, -s0], dtype=np.float64)  # the launch point in (column, strip)
+
+    def track(m: int) -> FloatArray:
+        sel = np.zeros(flat.shape, dtype=bool)
+        sel[order[:m]] = True
+        regs = _regions(_intervals(sel.reshape(mass.shape), gap))
+        regs = [r for r in regs if sum(b - a + 1 for _s, a, b in r) >= min_cells] or regs
+        return _order_regions(regs, start)
+
+    lo_m, hi_m = 1, len(order)
+    while lo_m < hi_m:  # the most cells whose track fits the budget
+        mid = (lo_m + hi_m + 1) // 2
+        if _length(track(mid)) <= steps:
+            lo_m = mid
+        else:
+            hi_m = mid - 1
+    cq = track(lo_m) + np.array([q0, s0])
+    ca, sa = math.cos(angle_rad), math.sin(angle_rad)
+    u, v = cq[:, 0] * c, cq[:, 1] * c
+    xy = np.column_stack([launch[0] + u * ca - v * sa, launch[1] + u * sa + v * ca])
+    xy[0] = launch
+    return truncate(xy, budget_m)
