@@ -33,6 +33,21 @@ def same_path(a: list[Any], b: list[Any], tol_deg: float = 2e-6) -> bool:
     )
 
 
+def same_fence(planned: list[Any], held: list[Any] | None, tol_deg: float = 2e-6) -> bool:
+    """Does the vehicle hold the plan's geofence (``held`` None: it could not be read)? The
+    same fence commands in the same order, their vertices or centres within ``tol_deg`` and
+    their vertex counts or radii (param1) within 1 % (the firmware stores them as floats)."""
+    if held is None or len(held) != len(planned) or not planned:
+        return False
+    for a, b in zip(planned, held, strict=True):
+        if int(a.command) != int(b.command) or not same_path([a], [b], tol_deg):
+            return False
+        p1, q1 = float(a.param1), float(b.param1)
+        if abs(p1 - q1) > 0.01 * max(abs(p1), 1.0):
+            return False
+    return True
+
+
 class OnBoardMixin:
     """State and helpers only; the session, the widgets and the command queue are the panel's."""
 
@@ -43,6 +58,7 @@ class OnBoardMixin:
     sorties: list[list[SortieView]]
     progress: dict[int, SortieProgress]
     on_board: dict[int, list[Any]]
+    fence_on_board: dict[int, list[Any] | None]
     clock: FlightClock
     vehicleRestarted: Any
     _restarted_ids: set[int]
@@ -77,7 +93,11 @@ class OnBoardMixin:
             if same_path(sortie.items, items):
                 prog = SortieProgress(self.sorties[idx])
                 prog.uploaded_sortie(sortie)
-                prog.fence = False  # not known: the pre-flight summary asks to upload it again
+                # the geofence read back with the mission: when it is not the sortie's (or could
+                # not be read), the pre-flight summary asks to upload it again
+                prog.fence = same_fence(
+                    list(sortie.mission.fence_items()), self.fence_on_board.get(sysid)
+                )
                 self.progress[sysid] = prog
                 return prog.label()
         return None

@@ -130,6 +130,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self._cameras: dict[str, Any] = {}
         #: the mission each vehicle holds, as read back from it (what it flies)
         self.on_board: dict[int, list[Any]] = {}
+        self.fence_on_board: dict[int, list[Any] | None] = {}  # None: could not be read
         self._boots: dict[int, int] = {}
         self._restarted_ids: set[int] = set()
         self._downloads: dict[int, int] = {}  # request → sysid
@@ -259,6 +260,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self._execute.connect(self._commander.execute)
         self._commander.result.connect(self._on_result)
         self._commander.prearm.connect(self._on_prearm)
+        self._commander.onboardFence.connect(self._on_onboard_fence)
         self._commander.onboard.connect(self._on_onboard)
         self._poller = StatePoller(self.session)
         pthread = QThread()
@@ -308,6 +310,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self.vehicles.clear()
         self.progress.clear()
         self.on_board.clear()
+        self.fence_on_board.clear()
         self._boots.clear()
         self._restarted_ids.clear()
         self._downloads.clear()
@@ -444,6 +447,11 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             self._refuse("connect", 0, _("unknown fleet preset {kind!r}").format(kind=kind))
             return
         self.connect_to(" ".join(self.connect_box.choose_preset(kind, n, port_offset)))
+
+    @pyqtSlot(int, int, object)
+    def _on_onboard_fence(self, req_id: int, sysid: int, fence: list[Any] | None) -> None:
+        """The vehicle's own geofence (read with its mission, just before it)."""
+        self.fence_on_board[sysid] = None if fence is None else list(fence)
 
     @pyqtSlot(int, int, object)
     def _on_onboard(self, req_id: int, sysid: int, items: list[Any]) -> None:

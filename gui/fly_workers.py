@@ -68,6 +68,7 @@ class Commander(QObject):
     prearm = pyqtSignal(int, str)  # sysid, the firmware's pre-arm message (as it changes)
     #: request id, sysid, the mission items a download found on board (before its ``result``)
     onboard = pyqtSignal(int, int, object)
+    onboardFence = pyqtSignal(int, int, object)  # the geofence on board, None when not read
 
     def __init__(self, session: FlySession):
         super().__init__()
@@ -107,5 +108,6 @@ class Commander(QObject):
             self.result.emit(req_id, name, sysid, False, describe_error(exc))
             return
         if isinstance(message, OnBoard):
+            self.onboardFence.emit(req_id, sysid, message.fence)  # before the mission
             self.onboard.emit(req_id, sysid, message.items)
         self.result.emit(req_id, name, sysid, True, str(message))

@@ -22,6 +22,7 @@ from dronekit_plzen.errors import (
     CommandError,
     LinkError,
     LinkTimeout,
+    ProtocolError,
     SafetyViolation,
 )
 from dronekit_plzen.i18n import _, ngettext
@@ -397,7 +398,12 @@ class FlySession:
         """The mission the vehicle holds (what it flies), as a message and the items."""
         items = vehicle.download_mission()
         text = ngettext("{n} item on board", "{n} items on board", len(items)).format(n=len(items))
-        return OnBoard(text, vehicle.sysid, list(items))
+        try:  # the geofence it holds: after a reconnect, a sortie's fence need not be sent again
+            fence: list[Any] | None = list(vehicle.download_mission(MISSION_TYPE_FENCE))
+        except (ProtocolError, LinkError, LinkTimeout) as exc:  # not known: uploaded again
+            log.info("vehicle %s: geofence not read back: %s", vehicle.sysid, exc)
+            fence = None
+        return OnBoard(text, vehicle.sysid, list(items), fence)
 
     def _goto(self, vehicle: Any, lat_deg: float, lon_deg: float, alt_m: float) -> str:
         """Fly to a confirmed target (guided reposition; altitude above home)."""
@@ -412,11 +418,15 @@ class OnBoard(str):
 
     sysid: int
     items: list[Any]
+    fence: list[Any] | None  # the geofence it holds; None when it could not be read
 
-    def __new__(cls, text: str, sysid: int, items: list[Any]) -> OnBoard:
+    def __new__(
+        cls, text: str, sysid: int, items: list[Any], fence: list[Any] | None = None
+    ) -> OnBoard:
         obj = super().__new__(cls, text)
         obj.sysid = sysid
         obj.items = items
+        obj.fence = fence
         return obj
 
 

@@ -173,7 +173,12 @@ def fly_sortie(
     info(label + _("uploading {n} items").format(n=len(items)))
     t0 = time.monotonic()
     granted = v.upload_mission(items, verify=True, clearance=sortie.clearance)
-    info(_("mission uploaded and verified in {t:.1f} s").format(t=time.monotonic() - t0))
+    took_s = time.monotonic() - t0  # a short mission takes hundredths of a second, not "0.0 s"
+    info(
+        _("mission uploaded and verified in {t} s").format(
+            t=f"{took_s:.1f}" if took_s >= 1.0 else f"{took_s:.2f}"
+        )
+    )
     arm_or_explain(v)
     if v.autopilot == "ardupilot":
         v.takeoff(_takeoff_alt(items, takeoff_alt_m))
