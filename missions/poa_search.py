@@ -5,7 +5,7 @@ among them by overlap-exact coverage."""
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import shapely
@@ -304,6 +304,19 @@ def _length(uv: FloatArray) -> float:
     return float(np.hypot(*np.diff(uv, axis=0).T).sum()) if len(uv) > 1 else 0.0
 
 
+def _most_that_fit(track: Callable[[int], FloatArray], n: int, limit: float) -> int:
+    """The most cells (1 … ``n``, best first) whose ``track`` is at most ``limit`` long, by
+    bisection (a track over more cells is no shorter); 1 when even one does not fit."""
+    lo, hi = 1, n
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if _length(track(mid)) <= limit:
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
+
+
 def sweep_path(
     grid: PoaGrid,
     residual: FloatArray,
@@ -352,14 +365,7 @@ def sweep_path(
         assert best is not None
         return best
 
-    lo_m, hi_m = 1, len(order)
-    while lo_m < hi_m:  # the most cells whose track fits the budget
-        mid = (lo_m + hi_m + 1) // 2
-        if _length(track(mid)) <= budget_m:
-            lo_m = mid
-        else:
-            hi_m = mid - 1
-    uv = track(lo_m)
+    uv = track(_most_that_fit(track, len(order), budget_m))
     xy = np.column_stack(
         [launch[0] + uv[:, 0] * ca - uv[:, 1] * sa, launch[1] + uv[:, 0] * sa + uv[:, 1] * ca]
     )
@@ -692,14 +698,7 @@ def region_sweep_path(
         regs = [r for r in regs if sum(b - a + 1 for _s, a, b in r) >= min_cells] or regs
         return _order_regions(regs, start)
 
-    lo_m, hi_m = 1, len(order)
-    while lo_m < hi_m:  # the most cells whose track fits the budget
-        mid = (lo_m + hi_m + 1) // 2
-        if _length(track(mid)) <= steps:
-            lo_m = mid
-        else:
-            hi_m = mid - 1
-    cq = track(lo_m) + np.array([q0, s0])
+    cq = track(_most_that_fit(track, len(order), steps)) + np.array([q0, s0])
     ca, sa = math.cos(angle_rad), math.sin(angle_rad)
     u, v = cq[:, 0] * c, cq[:, 1] * c
     xy = np.column_stack([launch[0] + u * ca - v * sa, launch[1] + u * sa + v * ca])
