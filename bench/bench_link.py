@@ -259,7 +259,8 @@ class Ours:
     name = "dronekit-plzen"
 
     def __init__(self, client_port: int) -> None:
-        self.link = connect(f"udpin://127.0.0.1:{client_port}", heartbeat_hz=10)
+        # 1 Hz heartbeats, as MAVSDK sends: the simulator handles the same traffic from both
+        self.link = connect(f"udpin://127.0.0.1:{client_port}", heartbeat_hz=1)
         self.v = self.link.wait_vehicle(timeout_s=20)
         # the default policy (adaptive timeouts, 20 ms floor): what a user gets; a lower floor
         # saves time at loss but turns a busy machine's pauses into needless retransmissions
