@@ -22,7 +22,7 @@ def _vehicle_mission(sim: Any, autopilot: str) -> list[Any]:
 
 @pytest.mark.parametrize(
     ("autopilot", "n_items", "loss"),
-    [("px4", 500, 0.10), ("px4", 500, 0.30), ("ardupilot", 40, 0.30)],
+    [("px4", 150, 0.10), ("px4", 500, 0.30), ("ardupilot", 40, 0.30)],
 )
 def test_sim_upload_verify_through_loss_dup_reorder(
     sim_factory: Any, make_proxy: Any, survey: Any, autopilot: str, n_items: int, loss: float
