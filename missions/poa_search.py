@@ -304,13 +304,13 @@ def _length(uv: FloatArray) -> float:
     return float(np.hypot(*np.diff(uv, axis=0).T).sum()) if len(uv) > 1 else 0.0
 
 
-def _most_that_fit(track: Callable[[int], FloatArray], n: int, limit: float) -> int:
-    """The most cells (1 … ``n``, best first) whose ``track`` is at most ``limit`` long, by
-    bisection (a track over more cells is no shorter); 1 when even one does not fit."""
+def _most_that_fit(fits: Callable[[int], bool], n: int) -> int:
+    """The most cells (1 … ``n``, best first) whose track ``fits`` (the budget), by bisection
+    (a track over more cells is no shorter); 1 when even one does not fit."""
     lo, hi = 1, n
     while lo < hi:
         mid = (lo + hi + 1) // 2
-        if _length(track(mid)) <= limit:
+        if fits(mid):
             lo = mid
         else:
             hi = mid - 1
@@ -365,7 +365,7 @@ def sweep_path(
         assert best is not None
         return best
 
-    uv = track(_most_that_fit(track, len(order), budget_m))
+    uv = track(_most_that_fit(lambda m: _length(track(m)) <= budget_m, len(order)))
     xy = np.column_stack(
         [launch[0] + uv[:, 0] * ca - uv[:, 1] * sa, launch[1] + uv[:, 0] * sa + uv[:, 1] * ca]
     )
@@ -535,6 +535,10 @@ REGION_VARIANTS = ((1, 4, 0.5),)
 #: small lead is within what the sensor model decides (a centre-in-footprint count, as SAREnv
 #: scores, can rank a boustrophedon whose legs fall between cell centres below a spiral)
 REGION_MARGIN = 0.01
+#: the most regions one region sweep joins: a selection falling apart into more (scattered
+#: cells, a flat map's ties) is the receding horizon's ground, and 2-opt costs n² per move (a
+#: uniform 1.8 km disc took 30 s to plan, 25 s of it in 2-opt over hundreds of regions)
+MAX_REGIONS = 120
 
 
 def _rotated_mass(
@@ -616,6 +620,18 @@ def _order_regions(regions: list[list[tuple[int, int, int]]], start: FloatArray)
     """The regions' sweeps joined into one track from ``start`` (cell units): nearest entry
     (of four per region) first, then 2-opt on the order (a reversed stretch flies its regions'
     sweeps backwards) while that shortens the transits."""
+    return _joined(start, _two_opt(_nearest_first(regions, start), start))
+
+
+def _joined(start: FloatArray, seq: list[FloatArray]) -> FloatArray:
+    return np.vstack([start[None], *seq])
+
+
+def _nearest_first(
+    regions: list[list[tuple[int, int, int]]], start: FloatArray
+) -> list[FloatArray]:
+    """The regions' sweeps in the order nearest entry (of four per region) first, from
+    ``start`` (cell units)."""
     ends = np.array([[r[0], r[-1]] for r in regions], dtype=np.float64)  # (regions, 2, 3)
     # the four entries (first strip low end, first high, last low, last high) as (col, strip)
     entry = np.stack(
@@ -632,7 +648,7 @@ def _order_regions(regions: list[list[tuple[int, int, int]]], start: FloatArray)
         seq.append(t)
         pos = t[-1]
         left[k] = False
-    return np.vstack([start[None], *_two_opt(seq, start)])
+    return seq
 
 
 def _two_opt(seq: list[FloatArray], start: FloatArray, rounds: int = 200) -> list[FloatArray]:
@@ -671,6 +687,7 @@ def region_sweep_path(
     gap: int = 1,
     min_cells: int = 4,
     smooth: float = 0.5,
+    max_regions: int = MAX_REGIONS,
 ) -> FloatArray | None:
     """Parallel tracks over the most probable ground decomposed into regions: the cells (``c``
     wide, in strips at heading ``angle_rad``) ranked by their residual probability (``smooth``:
@@ -679,8 +696,9 @@ def region_sweep_path(
     (:func:`_regions`), each swept back and forth on its own, so a zero block or a band of low
     ground is flown round or crossed once rather than in every strip; regions of fewer than
     ``min_cells`` cells left out; the regions joined by the shortest transits
-    (:func:`_order_regions`). The most cells whose track fits the budget are selected. Metric
-    vertices from the launch point, or None when nothing is left."""
+    (:func:`_order_regions`). The most cells whose track fits the budget, in at most
+    ``max_regions`` regions, are selected. Metric vertices from the launch point, or None when
+    nothing is left."""
     mass, s0, q0 = _rotated_mass(grid, residual, launch, c, angle_rad)
     flat = mass.ravel()
     rank = (1.0 - smooth) * mass + smooth * uniform_filter(mass, size=3, mode="constant")
@@ -691,14 +709,22 @@ def region_sweep_path(
     steps = budget_m / c
     start = np.array([-q0, -s0], dtype=np.float64)  # the launch point in (column, strip)
 
-    def track(m: int) -> FloatArray:
+    def regions(m: int) -> list[list[tuple[int, int, int]]]:
         sel = np.zeros(flat.shape, dtype=bool)
         sel[order[:m]] = True
         regs = _regions(_intervals(sel.reshape(mass.shape), gap))
-        regs = [r for r in regs if sum(b - a + 1 for _s, a, b in r) >= min_cells] or regs
-        return _order_regions(regs, start)
+        return [r for r in regs if sum(b - a + 1 for _s, a, b in r) >= min_cells] or regs
 
-    cq = track(_most_that_fit(track, len(order), steps)) + np.array([q0, s0])
+    def fits(m: int) -> bool:
+        regs = regions(m)
+        if len(regs) > max_regions:  # scattered cells: the receding horizon's ground
+            return False
+        seq = _nearest_first(regs, start)
+        if _length(_joined(start, seq)) <= steps:
+            return True  # 2-opt only shortens it
+        return _length(_joined(start, _two_opt(seq, start))) <= steps
+
+    cq = _order_regions(regions(_most_that_fit(fits, len(order))), start) + np.array([q0, s0])
     ca, sa = math.cos(angle_rad), math.sin(angle_rad)
     u, v = cq[:, 0] * c, cq[:, 1] * c
     xy = np.column_stack([launch[0] + u * ca - v * sa, launch[1] + u * sa + v * ca])

@@ -155,3 +155,24 @@ def test_poa_plan_with_regions_keeps_the_rules_for_three_drones() -> None:
     assert left == 0 and delays == [p.start_delay_s for p in plan.paths]
     ours = covered_probability(g, [p.xy for p in plan.paths], [fp] * 3)
     assert ours == pytest.approx(plan.covered, rel=0.02)
+
+
+def test_poa_region_sweep_joins_at_most_max_regions() -> None:
+    # the 25 fields of the test above, each a region: a sweep allowed 3 regions covers at most
+    # 3 fields (its selection stops growing when it would fall apart into more), the default
+    # all of them. The cap keeps a selection of scattered cells (a flat map's ties, a checker)
+    # from joining hundreds of regions by 2-opt, n² a move (a uniform 1.8 km disc: 30 s → 6 s)
+    prob = np.full((100, 100), 1e-4)
+    for r0 in range(5, 95, 20):
+        for c0 in range(5, 95, 20):
+            prob[r0 : r0 + 12, c0 : c0 + 12] = 1.0
+    g = PoaGrid(prob / prob.sum(), 0.0, 3000.0, 30.0, 32633)
+    fp = Footprint(60.0, 60.0)
+    field = 144 / (prob > 0.5).sum()  # one field's share of the fields' mass
+    covered = {}
+    for cap in (3, 120):
+        xy = region_sweep_path(g, g.prob, LAUNCH, 60.0, 60_000.0, 0.0, 1, 4, 0.5, max_regions=cap)
+        assert xy is not None and np.allclose(xy[0], LAUNCH) and _length(xy) <= 60_000.0 + 1e-6
+        covered[cap] = covered_probability(g, [xy], [fp])
+    assert covered[3] <= 3.5 * field
+    assert covered[120] >= 0.9
