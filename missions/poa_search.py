@@ -14,6 +14,7 @@ from scipy.ndimage import uniform_filter
 from shapely.geometry import LineString
 
 from missions.poa_cover import Footprint, coverage_fraction, swept_pieces, truncate
+from missions.poa_kernels import receding_horizon
 from missions.poa_map import PoaGrid
 
 FloatArray = NDArray[np.float64]
@@ -79,12 +80,6 @@ def _coarse_values(
     return v, -r_lo, -q_lo
 
 
-def _line_cells(a: FloatArray, b: FloatArray) -> NDArray[np.int64]:
-    n = max(2, math.ceil(float(np.hypot(*(b - a))) * 4) + 1)
-    t = np.linspace(0.0, 1.0, n)[:, None]
-    return np.unique(np.rint(a + (b - a) * t).astype(np.int64), axis=0)
-
-
 def plan_one(
     values: FloatArray,
     start: tuple[int, int],
@@ -94,85 +89,33 @@ def plan_one(
     wall_bonus: float = 0.0,
 ) -> FloatArray:
     """Vertices (row, col, in cell units) of one drone's path over the coarse ``values``,
-    at most ``steps`` cell lengths long."""
+    at most ``steps`` cell lengths long: at each step the best no-reversal sequence of
+    ``horizon`` moves (discounted by ``GAMMA``, each cell once), or a jump to the
+    ``BLOCK``×``BLOCK`` block with the best probability per unit of distance when it beats
+    the local rate by ``jump_factor``; ``wall_bonus``: how much more a cell next to covered
+    ones is worth (the path fills in rather than leaving holes). The walk is compiled
+    (:mod:`missions.poa_kernels`)."""
     if horizon not in _SEQ_CACHE:
         _SEQ_CACHE[horizon] = _sequences(horizon)
     cum, first = _SEQ_CACHE[horizon]
-    disc = GAMMA ** np.arange(horizon)
-    weight = first * disc
-    rows, cols = values.shape
-    h = horizon
-    # padded copy: outside the grid a step costs a lot, so no bounds checks per step
-    v = np.full((rows + 2 * h, cols + 2 * h), -1.0)
-    v[h:-h, h:-h] = values
-    inner = v[h:-h, h:-h]
-    # cells next to covered ones are worth a little more (``wall_bonus`` per covered
-    # neighbour): the path fills in rather than leaving holes it would have to come back for;
-    # ``vn`` = value × that factor, kept up to date around every visited cell
-    nb = np.ones_like(v)
-    vn = v.copy()
-    vn_flat = vn.ravel()
-    width = cols + 2 * h
-    offs = (cum[..., 0] + h) * width + (cum[..., 1] + h)
-    pos = np.array(start, dtype=np.int64)
-
+    weight = first * GAMMA ** np.arange(horizon)
+    vals = np.ascontiguousarray(values, dtype=np.float64)
     # BLOCK×BLOCK sums of the values around every cell, kept up to date as cells are zeroed
-    block = uniform_filter(values, size=BLOCK, mode="constant") * (BLOCK * BLOCK)
-    half_b = BLOCK // 2
-
-    def zero(a: int, b: int) -> None:
-        old = inner[a, b]
-        if old:
-            inner[a, b] = 0.0
-            vn[a + h, b + h] = 0.0
-            block[max(a - half_b, 0) : a + half_b + 1, max(b - half_b, 0) : b + half_b + 1] -= old
-
-    def visit(p: NDArray[np.int64]) -> None:
-        zero(int(p[0]), int(p[1]))
-        r, q = p[0] + h, p[1] + h
-        if wall_bonus:
-            nb[r - 1 : r + 2, q - 1 : q + 2] += wall_bonus
-        vn[r - 1 : r + 2, q - 1 : q + 2] = (
-            v[r - 1 : r + 2, q - 1 : q + 2] * nb[r - 1 : r + 2, q - 1 : q + 2]
-        )
-
-    visit(pos)
-    pts = [pos.astype(np.float64)]
-    used = 0.0
-    last_jump_rate = math.inf
-    rr, cc = np.mgrid[0:rows, 0:cols]
-    while used + 1.0 <= steps + 1e-9:
-        vals = np.take(vn_flat, offs + (pos[0] * width + pos[1]))
-        score = np.einsum("ij,ij->i", vals, weight)
-        best = int(np.argmax(score))
-        local_rate = max(float(score[best]), 0.0) / horizon
-        if local_rate > 0 and local_rate >= last_jump_rate and len(pts) % 4:
-            pos = pos + cum[best, 0]  # collecting at least as well as the last jump promised
-            visit(pos)
-            used += 1.0
-            pts.append(pos.astype(np.float64))
-            continue
-        d = np.hypot(rr - pos[0], cc - pos[1])
-        rate = block / (d + BLOCK * BLOCK)
-        rate[(d < 2.0) | (d > steps - used)] = 0.0
-        t = np.unravel_index(int(np.argmax(rate)), rate.shape)
-        last_jump_rate = float(rate[t]) * jump_factor
-        if rate[t] > jump_factor * local_rate and rate[t] > 0:
-            target = np.array(t, dtype=np.int64)
-            for a, b in _line_cells(pos.astype(np.float64), target.astype(np.float64)):
-                if 0 <= a < rows and 0 <= b < cols:
-                    zero(int(a), int(b))
-            used += float(d[t])
-            pos = target
-            pts.append(pos.astype(np.float64))
-            continue
-        if score[best] <= 0.0:
-            break  # nothing left within reach
-        pos = pos + cum[best, 0]
-        visit(pos)
-        used += 1.0
-        pts.append(pos.astype(np.float64))
-    return _simplify(np.asarray(pts))
+    block = uniform_filter(vals, size=BLOCK, mode="constant") * (BLOCK * BLOCK)
+    pts = receding_horizon(
+        vals,
+        block,
+        int(start[0]),
+        int(start[1]),
+        float(steps),
+        cum,
+        np.ascontiguousarray(weight, dtype=np.float64),
+        float(jump_factor),
+        float(wall_bonus),
+        BLOCK // 2,
+        float(BLOCK * BLOCK),
+    )
+    return _simplify(pts)
 
 
 def _simplify(pts: FloatArray) -> FloatArray:

@@ -1,0 +1,195 @@
+"""Compiled kernel of the POA planner's receding horizon (:func:`missions.poa_search.plan_one`).
+
+One drone's greedy walk over the coarse footprint grid: at every step the best of all
+no-reversal move sequences ``horizon`` long (discounted, each cell counted once), or a jump to
+the block of cells with the best probability per unit of distance when that promises more. The
+walk is inherently sequential (each step zeroes what it covers), so it is a loop; compiled it
+costs microseconds per step instead of the tens a NumPy step costs in Python.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+from numpy.typing import NDArray
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
+
+
+@numba.njit(cache=True, nogil=True)
+def _zero(
+    inner: FloatArray, vn: FloatArray, block: FloatArray, h: int, a: int, b: int, half_b: int
+) -> None:
+    """Cell (a, b) covered: its value leaves the grid, the scores and the block sums."""
+    rows, cols = inner.shape
+    if a < 0 or a >= rows or b < 0 or b >= cols:
+        return
+    old = inner[a, b]
+    if old != 0.0:
+        inner[a, b] = 0.0
+        vn[a + h, b + h] = 0.0
+        for i in range(max(a - half_b, 0), min(a + half_b + 1, rows)):
+            for j in range(max(b - half_b, 0), min(b + half_b + 1, cols)):
+                block[i, j] -= old
+
+
+@numba.njit(cache=True, nogil=True)
+def _visit(
+    v: FloatArray,
+    inner: FloatArray,
+    vn: FloatArray,
+    nb: FloatArray,
+    block: FloatArray,
+    h: int,
+    a: int,
+    b: int,
+    half_b: int,
+    wall_bonus: float,
+) -> None:
+    """The drone steps onto (a, b): zero it; its neighbours are worth ``wall_bonus`` more."""
+    _zero(inner, vn, block, h, a, b, half_b)
+    r, q = a + h, b + h
+    rr, cc = v.shape
+    for i in range(max(r - 1, 0), min(r + 2, rr)):
+        for j in range(max(q - 1, 0), min(q + 2, cc)):
+            if wall_bonus != 0.0:
+                nb[i, j] += wall_bonus
+            vn[i, j] = v[i, j] * nb[i, j]
+
+
+@numba.njit(cache=True, nogil=True)
+def _grow(pts: FloatArray) -> FloatArray:
+    out = np.empty((pts.shape[0] * 2, 2))
+    out[: pts.shape[0]] = pts
+    return out
+
+
+@numba.njit(cache=True, nogil=True)
+def receding_horizon(
+    values: FloatArray,
+    block: FloatArray,
+    r0: int,
+    c0: int,
+    steps: float,
+    cum: IntArray,
+    weight: FloatArray,
+    jump_factor: float,
+    wall_bonus: float,
+    half_b: int,
+    block_area: float,
+) -> FloatArray:
+    """Cells (row, col) visited from (r0, c0) within ``steps`` cell lengths.
+
+    ``values``: probability per coarse cell (read only); ``block``: its sums over the
+    ``2 half_b + 1`` square around each cell (updated in place); ``cum`` (S, h, 2): cumulative
+    offsets of the move sequences, in tree order (4 first moves, then 3 each, as
+    :func:`missions.poa_search._sequences` builds them); ``weight`` (S, h): discount × whether
+    the step enters a new cell; ``block_area``: cells per block (the jump rate's distance
+    offset)."""
+    rows, cols = values.shape
+    n_seq, h = weight.shape
+    # padded copy: outside the grid a step costs a lot, so no bounds checks per step
+    v = np.full((rows + 2 * h, cols + 2 * h), -1.0)
+    v[h : rows + h, h : cols + h] = values
+    inner = v[h : rows + h, h : cols + h]
+    nb = np.ones_like(v)
+    vn = v.copy()
+    width = cols + 2 * h
+    vn_flat = vn.reshape(-1)
+    # the sequences form a tree: node j of level k is the first k + 1 moves of sequence
+    # j * stride, and its parent is node j // 3 of level k - 1; each prefix is scored once
+    t_off = np.zeros((h, n_seq), dtype=np.int64)
+    t_w = np.zeros((h, n_seq))
+    cnt = 4
+    for k in range(h):
+        stride = n_seq // cnt
+        for j in range(cnt):
+            t_off[k, j] = (cum[j * stride, k, 0] + h) * width + (cum[j * stride, k, 1] + h)
+            t_w[k, j] = weight[j * stride, k]
+        cnt *= 3
+    a_s = np.empty(n_seq)
+    b_s = np.empty(n_seq)
+    pts = np.empty((int(steps) + 16, 2))
+    n = 0
+    pr, pc = r0, c0
+    _visit(v, inner, vn, nb, block, h, pr, pc, half_b, wall_bonus)
+    pts[0, 0] = pr
+    pts[0, 1] = pc
+    n = 1
+    used = 0.0
+    last_jump_rate = np.inf
+    while used + 1.0 <= steps + 1e-9:
+        base = pr * width + pc
+        for j in range(4):
+            a_s[j] = vn_flat[t_off[0, j] + base] * t_w[0, j]
+        cnt = 4
+        for k in range(1, h):
+            cnt *= 3
+            for j in range(cnt):
+                b_s[j] = a_s[j // 3] + vn_flat[t_off[k, j] + base] * t_w[k, j]
+            a_s, b_s = b_s, a_s
+        best = 0
+        for i in range(n_seq):
+            if a_s[i] > a_s[best]:
+                best = i
+        best_score = a_s[best]
+        local_rate = max(best_score, 0.0) / h
+        walk = local_rate > 0 and local_rate >= last_jump_rate and n % 4 != 0
+        if not walk:
+            # the block with the best probability per unit of distance (beyond the next cell,
+            # within what is left of the budget); a cell that cannot beat the best so far is
+            # skipped before its distance is taken: no cell nearer than 2 counts, so
+            # block / (2 + block_area) bounds its rate, and the answer is the plain argmax
+            left = steps - used
+            tr, tc, t_rate, t_dist = 0, 0, 0.0, 0.0
+            first = True
+            for i in range(rows):
+                for j in range(cols):
+                    if not first and max(block[i, j], 0.0) / (2.0 + block_area) <= t_rate:
+                        continue
+                    d = math.hypot(i - pr, j - pc)
+                    rate = block[i, j] / (d + block_area)
+                    if d < 2.0 or d > left:
+                        rate = 0.0
+                    if first or rate > t_rate:
+                        t_rate, tr, tc, t_dist = rate, i, j, d
+                        first = False
+            last_jump_rate = t_rate * jump_factor
+            if t_rate > jump_factor * local_rate and t_rate > 0:
+                # fly straight there: what the line passes over is covered on the way
+                m = max(2, math.ceil(t_dist * 4) + 1)
+                step = 1.0 / (m - 1)
+                for k in range(m):
+                    t = 1.0 if k == m - 1 else k * step
+                    _zero(
+                        inner,
+                        vn,
+                        block,
+                        h,
+                        int(np.rint(pr + (tr - pr) * t)),
+                        int(np.rint(pc + (tc - pc) * t)),
+                        half_b,
+                    )
+                used += t_dist
+                pr, pc = tr, tc
+                if n == pts.shape[0]:
+                    pts = _grow(pts)
+                pts[n, 0] = pr
+                pts[n, 1] = pc
+                n += 1
+                continue
+            if best_score <= 0.0:
+                break  # nothing left within reach
+        pr += cum[best, 0, 0]
+        pc += cum[best, 0, 1]
+        _visit(v, inner, vn, nb, block, h, pr, pc, half_b, wall_bonus)
+        used += 1.0
+        if n == pts.shape[0]:
+            pts = _grow(pts)
+        pts[n, 0] = pr
+        pts[n, 1] = pc
+        n += 1
+    return pts[:n].copy()
