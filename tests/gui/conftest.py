@@ -20,6 +20,9 @@ from simulators import SimFleet
 
 #: where the screenshots of the safety tests go (looked at by a person)
 SHOTS = Path("/tmp/gui-shots")
+#: a modal dialog nobody answers for this long fails the test (instead of hanging the worker:
+#: pytest-timeout's alarm cannot interrupt a modal dialog's event loop)
+MODAL_LIMIT_S = 20.0
 
 
 @contextlib.contextmanager
@@ -42,6 +45,44 @@ def _sim_fleet(**kwargs: Any) -> Iterator[tuple[SimFleet, int]]:
     raise AssertionError("no free port offset for the simulator after 10 attempts")
 
 
+@pytest.fixture(autouse=True)
+def _no_stuck_modal(qapp) -> Iterator[None]:  # type: ignore[no-untyped-def]
+    """Watch for a modal dialog left open, e.g. by pytest-qt closing a window that still has
+    vehicles airborne at teardown: reject it after ``MODAL_LIMIT_S`` and fail the test with its
+    title and text."""
+    import time
+
+    from PyQt5.QtCore import QTimer
+    from PyQt5.QtWidgets import QApplication, QDialog, QMessageBox
+
+    stuck: list[str] = []
+    seen: dict[int, float] = {}
+
+    def check() -> None:
+        w = QApplication.activeModalWidget()
+        if w is None or not w.isVisible():
+            seen.clear()
+            return
+        first = seen.setdefault(id(w), time.monotonic())
+        if time.monotonic() - first < MODAL_LIMIT_S:
+            return
+        text = w.text() if isinstance(w, QMessageBox) else ""
+        stuck.append(f"{w.windowTitle()}: {text}".strip())
+        if isinstance(w, QDialog):
+            w.reject()
+        else:
+            w.close()
+
+    timer = QTimer()
+    timer.setInterval(500)
+    timer.timeout.connect(check)
+    timer.start()
+    yield
+    timer.stop()
+    if stuck:
+        pytest.fail(f"modal dialog left unanswered for {MODAL_LIMIT_S:.0f} s: {stuck[0]}")
+
+
 @pytest.fixture
 def sim_fleet() -> Callable[..., Any]:
     """``with sim_fleet(n_vehicles=…, autopilot=…) as (fleet, port_offset):`` a running fleet."""
@@ -60,11 +101,14 @@ def main_window(qtbot, tmp_path: Path) -> Iterator[Any]:  # type: ignore[no-unty
 
     set_language("en")
     win = MainWindow(tmp_path / "flights.sqlite")
-    qtbot.addWidget(win)
     win.resize(1300, 850)
     win.show()
     yield win
+    # disconnect first, then close: closing a window still connected to an airborne vehicle
+    # asks the pilot what to do (pytest-qt's own teardown closes before the fixtures end)
     win.fly_panel.shutdown()
+    win.close()
+    win.deleteLater()
 
 
 @pytest.fixture
