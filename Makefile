@@ -16,6 +16,7 @@ $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
 	$(PY) -m pip install --quiet -e '.[all,dev]'
+	$(PY) scripts/warm_kernels.py
 	touch $(STAMP)
 
 sysdeps:

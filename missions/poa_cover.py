@@ -29,6 +29,7 @@ from shapely.geometry import Point
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from missions.poa_kernels import block_share, burn_polygons
 from missions.poa_map import PoaGrid
 
 FloatArray = NDArray[np.float64]
@@ -202,52 +203,45 @@ def coverage_fraction(
     grid: PoaGrid, polygons: Sequence[Any], k: int = OVERLAP_SUPERSAMPLE
 ) -> FloatArray:
     """Fraction (0..1) of every cell's area inside the union of ``polygons`` (each burnt on its
-    own, so overlapping pieces count once)."""
-    from rasterio.features import rasterize
-    from rasterio.transform import from_origin
-
+    own, so overlapping pieces count once): the share of the cell's ``k``×``k`` sub-cells whose
+    centre is inside (GDAL's rule, burnt by :func:`missions.poa_kernels.burn_polygons`)."""
     ny, nx = grid.shape
     out = np.zeros((ny, nx))
-    geoms = [g for g in polygons if g is not None and not g.is_empty]
-    if not geoms:
+    arr = np.empty(len(polygons), dtype=object)
+    arr[:] = list(polygons)
+    arr = arr[~shapely.is_missing(arr)]
+    parts = shapely.get_parts(arr[~shapely.is_empty(arr)])
+    parts = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]  # polygons
+    if len(parts) == 0:
         return out
     # only the window of cells the geometries touch is rasterised: a path over a corner of a
     # big map costs that corner, not the map × k²
-    xmin, ymin, xmax, ymax = shapely.total_bounds(np.asarray(geoms, dtype=object))
+    xmin, ymin, xmax, ymax = shapely.total_bounds(parts)
     c = grid.cell_m
     c0, c1 = max(0, math.floor((xmin - grid.x0) / c)), min(nx, math.ceil((xmax - grid.x0) / c))
     r0, r1 = max(0, math.floor((grid.y0 - ymax) / c)), min(ny, math.ceil((grid.y0 - ymin) / c))
     if c1 <= c0 or r1 <= r0:
         return out
     h, w = r1 - r0, c1 - c0
-    tr = from_origin(grid.x0 + c0 * c, grid.y0 - r0 * c, c / k, c / k)
-    m = rasterize(
-        _as_shapes(geoms),
-        out_shape=(h * k, w * k),
-        transform=tr,
-        fill=0,
-        default_value=1,
-        dtype=np.uint8,
+    rings, poly_of_ring = shapely.get_rings(parts, return_index=True)
+    xy, ring_of_vertex = shapely.get_coordinates(rings, return_index=True)
+    ring_start = np.zeros(len(rings) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(ring_of_vertex, minlength=len(rings)), out=ring_start[1:])
+    poly_ring = np.zeros(len(parts) + 1, dtype=np.int64)
+    np.cumsum(np.bincount(poly_of_ring, minlength=len(parts)), out=poly_ring[1:])
+    sub = c / k  # sub-cell size; coordinates in sub-cells from the window's top-left corner
+    m = np.zeros((h * k, w * k), dtype=np.uint8)
+    burn_polygons(
+        np.ascontiguousarray((xy[:, 0] - (grid.x0 + c0 * c)) / sub),
+        np.ascontiguousarray(((grid.y0 - r0 * c) - xy[:, 1]) / sub),
+        ring_start,
+        poly_ring,
+        m,
     )
-    out[r0:r1, c0:c1] = m.reshape(h, k, w, k).sum(axis=(1, 3), dtype=np.uint16) / float(k * k)
+    share = np.zeros((h, w))
+    block_share(m, k, share)
+    out[r0:r1, c0:c1] = share
     return out
-
-
-def _as_shapes(geoms: list[Any]) -> list[Any]:
-    """The geometries for :func:`rasterio.features.rasterize`: plain polygons (the many
-    rectangles and discs of a swept path) as GeoJSON-like dicts built from their coordinates in
-    bulk, much faster than one ``__geo_interface__`` per polygon; anything else as is."""
-    arr = np.empty(len(geoms), dtype=object)
-    arr[:] = geoms
-    plain = (shapely.get_type_id(arr) == 3) & (shapely.get_num_interior_rings(arr) == 0)
-    if not plain.any():
-        return geoms
-    coords, idx = shapely.get_coordinates(shapely.get_exterior_ring(arr[plain]), return_index=True)
-    cuts = np.cumsum(np.bincount(idx, minlength=int(plain.sum())))[:-1]
-    out: list[Any] = [
-        {"type": "Polygon", "coordinates": [ring.tolist()]} for ring in np.split(coords, cuts)
-    ]
-    return out + list(arr[~plain])
 
 
 def covered_probability(

@@ -193,3 +193,100 @@ def receding_horizon(
         pts[n, 1] = pc
         n += 1
     return pts[:n].copy()
+
+
+@numba.njit(cache=True, nogil=True)
+def burn_polygons(
+    px: FloatArray,
+    py: FloatArray,
+    ring_start: IntArray,
+    poly_ring: IntArray,
+    out: NDArray[np.uint8],
+) -> None:
+    """Set ``out`` to 1 on every pixel whose centre is inside one of the polygons.
+
+    Coordinates are in pixel units (column, row from the top-left corner); ring ``i`` is
+    vertices ``ring_start[i]`` … ``ring_start[i + 1] - 1`` (closed: the last repeats the
+    first) and polygon ``p`` is rings ``poly_ring[p]`` … ``poly_ring[p + 1] - 1`` (shell and
+    holes, filled even-odd). GDAL's scanline rule (``GDALdllImageFilledPolygon``, as
+    :func:`rasterio.features.rasterize` without ``all_touched``): at each row's centre line the
+    edges crossing it (half-open in y, horizontal ones skipped) give the x intersections, and
+    the pixels from ``floor(x_a + 0.5)`` up to before ``floor(x_b + 0.5)`` of each pair burn."""
+    h, w = out.shape
+    n_poly = poly_ring.shape[0] - 1
+    count = np.zeros(h + 1, dtype=np.int64)  # per row: where its crossings start in ``xs``
+    fill = np.zeros(h, dtype=np.int64)
+    xs = np.empty(1024)
+    for p in range(n_poly):
+        v0 = ring_start[poly_ring[p]]
+        v1 = ring_start[poly_ring[p + 1]]
+        if v1 - v0 < 3:
+            continue
+        ymin, ymax = np.inf, -np.inf
+        for i in range(v0, v1):
+            ymin = min(ymin, py[i])
+            ymax = max(ymax, py[i])
+        r_lo = max(math.ceil(ymin - 0.5), 0)
+        r_hi = min(math.ceil(ymax - 0.5), h)  # rows r_lo … r_hi - 1
+        if r_hi <= r_lo:
+            continue
+        n_rows = r_hi - r_lo
+        # each edge's crossings go to the rows it spans (work: the crossings, not rows × edges)
+        count[: n_rows + 1] = 0
+        for ring in range(poly_ring[p], poly_ring[p + 1]):
+            for i in range(ring_start[ring], ring_start[ring + 1] - 1):
+                ya, yb = min(py[i], py[i + 1]), max(py[i], py[i + 1])
+                a = max(math.ceil(ya - 0.5), r_lo)
+                b = min(math.ceil(yb - 0.5), r_hi)  # rows a … b - 1: ya <= r + .5 < yb
+                for r in range(a, b):
+                    count[r - r_lo + 1] += 1
+        for r in range(1, n_rows + 1):
+            count[r] += count[r - 1]
+        if xs.shape[0] < count[n_rows]:
+            xs = np.empty(2 * count[n_rows])
+        fill[:n_rows] = count[:n_rows]
+        for ring in range(poly_ring[p], poly_ring[p + 1]):
+            for i in range(ring_start[ring], ring_start[ring + 1] - 1):
+                ya, yb = py[i], py[i + 1]
+                xa, xb = px[i], px[i + 1]
+                if ya > yb:
+                    ya, yb = yb, ya
+                    xa, xb = xb, xa
+                a = max(math.ceil(ya - 0.5), r_lo)
+                b = min(math.ceil(yb - 0.5), r_hi)
+                for r in range(a, b):
+                    yc = r + 0.5
+                    if yc < ya or yc >= yb:  # rounding at the ends: the rule decides
+                        continue
+                    xs[fill[r - r_lo]] = xa + (yc - ya) * (xb - xa) / (yb - ya)
+                    fill[r - r_lo] += 1
+        for r in range(r_lo, r_hi):
+            lo, hi = count[r - r_lo], fill[r - r_lo]
+            for i in range(lo + 1, hi):  # insertion sort: a few crossings per row
+                x = xs[i]
+                j = i - 1
+                while j >= lo and xs[j] > x:
+                    xs[j + 1] = xs[j]
+                    j -= 1
+                xs[j + 1] = x
+            for i in range(lo, hi - 1, 2):
+                c0 = max(math.floor(xs[i] + 0.5), 0)
+                c1 = min(math.floor(xs[i + 1] + 0.5), w)
+                for c in range(c0, c1):
+                    out[r, c] = 1
+
+
+@numba.njit(cache=True, nogil=True)
+def block_share(m: NDArray[np.uint8], k: int, out: FloatArray) -> None:
+    """``out[r, c]`` (zero on entry) = the share of ``m``'s ``k``×``k`` block (r, c) that is set."""
+    h, w = out.shape
+    kk = float(k * k)
+    for r in range(h):
+        for i in range(r * k, r * k + k):
+            for c in range(w):
+                s = 0
+                for j in range(c * k, c * k + k):
+                    s += m[i, j]
+                out[r, c] += s
+        for c in range(w):
+            out[r, c] /= kk
