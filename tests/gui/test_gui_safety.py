@@ -334,7 +334,11 @@ def test_quitting_with_a_vehicle_airborne_asks_and_returns_it(  # type: ignore[n
         # Ctrl+Q, then Enter: the default answer is RTL for every airborne vehicle
         def enter(d: Any) -> None:
             assert d.grab().save(str(shots / "quit_dialog.png"))
-            QTest.keyClick(d, Qt.Key.Key_Return)
+            # Enter presses the default button; sent to that button itself, not to whatever has
+            # the focus (a worker that ran hundreds of GUI tests sometimes activated nothing, and
+            # Return reached no button)
+            assert d.defaultButton() is d.rtl_button
+            QTest.keyClick(d.defaultButton(), Qt.Key.Key_Return)
 
         dialogs = answer_modal(enter)
         main_window.activateWindow()
