@@ -223,9 +223,13 @@ def burn_polygons(
         if v1 - v0 < 3:
             continue
         ymin, ymax = np.inf, -np.inf
+        finite = True
         for i in range(v0, v1):
+            finite &= math.isfinite(px[i]) and math.isfinite(py[i])
             ymin = min(ymin, py[i])
             ymax = max(ymax, py[i])
+        if not finite:  # a polygon with a NaN or infinite vertex covers nothing
+            continue
         r_lo = max(math.ceil(ymin - 0.5), 0)
         r_hi = min(math.ceil(ymax - 0.5), h)  # rows r_lo … r_hi - 1
         if r_hi <= r_lo:

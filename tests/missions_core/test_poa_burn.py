@@ -83,3 +83,16 @@ def test_nothing_to_burn() -> None:
     assert coverage_fraction(GRID, []).sum() == 0.0
     off = shapely.box(GRID.x0 - 500, GRID.y0 + 100, GRID.x0 - 100, GRID.y0 + 400)
     assert coverage_fraction(GRID, [off, shapely.LineString([(0, 0), (1, 1)])]).sum() == 0.0
+
+
+def test_a_polygon_with_a_non_finite_vertex_burns_nothing() -> None:
+    from missions.poa_kernels import burn_polygons
+
+    out = np.zeros((10, 10), dtype=np.uint8)
+    px = np.array([1.0, 8.0, np.nan, 1.0, 2.0, 6.0, 6.0, 2.0])
+    py = np.array([1.0, 1.0, 8.0, 1.0, 2.0, 2.0, np.inf, 2.0])
+    burn_polygons(px, py, np.array([0, 4, 8]), np.array([0, 1, 2]), out)
+    assert out.sum() == 0
+    px[2], py[6] = 8.0, 6.0  # the same polygons, finite: they burn
+    burn_polygons(px, py, np.array([0, 4, 8]), np.array([0, 1, 2]), out)
+    assert out.sum() > 0
