@@ -209,8 +209,7 @@ def coverage_fraction(
     out = np.zeros((ny, nx))
     arr = np.empty(len(polygons), dtype=object)
     arr[:] = list(polygons)
-    arr = arr[~shapely.is_missing(arr)]
-    parts = shapely.get_parts(arr[~shapely.is_empty(arr)])
+    parts = shapely.get_parts(arr)  # multi-parts split, missing ones skipped
     parts = parts[(shapely.get_type_id(parts) == 3) & ~shapely.is_empty(parts)]  # polygons
     if len(parts) == 0:
         return out
@@ -238,9 +237,7 @@ def coverage_fraction(
         poly_ring,
         m,
     )
-    share = np.zeros((h, w))
-    block_share(m, k, share)
-    out[r0:r1, c0:c1] = share
+    block_share(m, k, out[r0:r1, c0:c1])
     return out
 
 

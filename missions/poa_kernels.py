@@ -61,13 +61,6 @@ def _visit(
 
 
 @numba.njit(cache=True, nogil=True)
-def _grow(pts: FloatArray) -> FloatArray:
-    out = np.empty((pts.shape[0] * 2, 2))
-    out[: pts.shape[0]] = pts
-    return out
-
-
-@numba.njit(cache=True, nogil=True)
 def receding_horizon(
     values: FloatArray,
     block: FloatArray,
@@ -112,8 +105,9 @@ def receding_horizon(
         cnt *= 3
     a_s = np.empty(n_seq)
     b_s = np.empty(n_seq)
-    pts = np.empty((int(steps) + 16, 2))
-    n = 0
+    # every vertex after the first costs at least one cell length (a jump at least 2), and a
+    # step is taken only while one more fits: at most floor(steps) + 1 vertices follow it
+    pts = np.empty((max(int(steps), 0) + 2, 2))
     pr, pc = r0, c0
     _visit(v, inner, vn, nb, block, h, pr, pc, half_b, wall_bonus)
     pts[0, 0] = pr
@@ -138,6 +132,7 @@ def receding_horizon(
         best_score = a_s[best]
         local_rate = max(best_score, 0.0) / h
         walk = local_rate > 0 and local_rate >= last_jump_rate and n % 4 != 0
+        jumped = False
         if not walk:
             # the block with the best probability per unit of distance (beyond the next cell,
             # within what is left of the budget); a cell that cannot beat the best so far is
@@ -158,7 +153,8 @@ def receding_horizon(
                         t_rate, tr, tc, t_dist = rate, i, j, d
                         first = False
             last_jump_rate = t_rate * jump_factor
-            if t_rate > jump_factor * local_rate and t_rate > 0:
+            jumped = t_rate > jump_factor * local_rate and t_rate > 0
+            if jumped:
                 # fly straight there: what the line passes over is covered on the way
                 m = max(2, math.ceil(t_dist * 4) + 1)
                 step = 1.0 / (m - 1)
@@ -175,20 +171,13 @@ def receding_horizon(
                     )
                 used += t_dist
                 pr, pc = tr, tc
-                if n == pts.shape[0]:
-                    pts = _grow(pts)
-                pts[n, 0] = pr
-                pts[n, 1] = pc
-                n += 1
-                continue
-            if best_score <= 0.0:
+            elif best_score <= 0.0:
                 break  # nothing left within reach
-        pr += cum[best, 0, 0]
-        pc += cum[best, 0, 1]
-        _visit(v, inner, vn, nb, block, h, pr, pc, half_b, wall_bonus)
-        used += 1.0
-        if n == pts.shape[0]:
-            pts = _grow(pts)
+        if not jumped:
+            pr += cum[best, 0, 0]
+            pc += cum[best, 0, 1]
+            _visit(v, inner, vn, nb, block, h, pr, pc, half_b, wall_bonus)
+            used += 1.0
         pts[n, 0] = pr
         pts[n, 1] = pc
         n += 1

@@ -109,7 +109,7 @@ def plan_one(
         int(start[1]),
         float(steps),
         cum,
-        np.ascontiguousarray(weight, dtype=np.float64),
+        weight,
         float(jump_factor),
         float(wall_bonus),
         BLOCK // 2,

@@ -133,6 +133,12 @@ def test_the_compiled_walk_is_the_reference_walk(case: tuple) -> None:  # type: 
     assert length <= steps + 1e-6
 
 
+def test_no_budget_no_walk() -> None:
+    values = np.ones((8, 8))
+    for steps in (0.0, 0.99, -3.0):  # a hybrid's head can leave less than nothing
+        np.testing.assert_array_equal(plan_one(values, (3, 4), steps), [[3.0, 4.0]])
+
+
 def test_the_walk_follows_a_ridge_and_jumps_to_a_far_block() -> None:
     values = np.zeros((30, 40))
     values[5, 2:20] = 1.0  # a ridge beside the start
