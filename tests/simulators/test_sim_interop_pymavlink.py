@@ -114,6 +114,8 @@ def test_pymavlink_gcs_flies_mission(autopilot, port_offset, gcs_factory):
                 break
         assert in_air_seen
         assert reached == list(range(first, len(items)))
+        # the heartbeat is sent mid-step; the fleet publishes its snapshot after the batch
+        assert fleet.wait_until(lambda: not fleet.vehicles[1].state.armed, 5.0)
         st = fleet.vehicles[1].state
         assert st.landed and not st.armed
         # landed at the LAND item's position (within GPS-free truth tolerance of 1 m)
