@@ -23,7 +23,9 @@ Writes ``bench/results/link.json``.
 
 Both use their default settings (ours: ``TransferPolicy()``, adaptive timeouts with a 20 ms
 floor). Run: ``.venv/bin/python bench/bench_link.py [--items 500] [--loss 0 0.2 0.3]
-[--rounds 7] [--lossy-rounds 3]``
+[--rounds 7] [--lossy-rounds 3] [--speedup 10] [--px4-dir PX4-Autopilot]``; with ``--px4-dir``
+(and ``BIND_LOOPBACK_SO``, as for ``make interop``) the two clients are compared on real PX4 SITL
+as well, one instance each, with no relay (key ``px4_sitl``).
 """
 
 from __future__ import annotations
@@ -188,7 +190,7 @@ def free_udp_port() -> int:
     return port
 
 
-def serve(loss: float, client_port: int, seed: int, conn: Any) -> None:
+def serve(loss: float, client_port: int, seed: int, conn: Any, speedup: float = 10.0) -> None:
     """Child process: the simulator and the relay (out of the clients' interpreter and GIL).
 
     Answers "snap" with the relay's counters until told "done".
@@ -198,7 +200,7 @@ def serve(loss: float, client_port: int, seed: int, conn: Any) -> None:
     for _attempt in range(10):
         off = 1000 + random.randrange(0, 200) * 100
         try:
-            sim = SimFleet(n_vehicles=1, autopilot="px4", speedup=10.0, port_offset=off).start()
+            sim = SimFleet(n_vehicles=1, autopilot="px4", speedup=speedup, port_offset=off).start()
             proxy = Proxy(sim.ports(0)["api_remote"], client_port, loss, seed=seed)
             break
         except OSError:
@@ -385,6 +387,9 @@ def summarise(runs: list[dict[str, Any]]) -> dict[str, Any]:
             best_upload_s=round(best["upload_s"], 4),
             best_download_s=round(best["download_s"], 4),
             median_total_s=round(statistics.median(totals), 4),
+        )
+    if ok and all(r.get("wire") for r in ok):
+        out.update(
             retransmissions=[r["wire"]["retransmissions"] for r in ok],
             client_response_us_median=[r["wire"]["client_response_us_median"] for r in ok],
             vehicle_response_us_median=[r["wire"]["vehicle_response_us_median"] for r in ok],
@@ -433,6 +438,43 @@ def compare(ours: list[dict[str, Any]], theirs: list[dict[str, Any]]) -> dict[st
     return out
 
 
+def firmware_level(
+    px4_dir: Path, items: list[MissionItem], rounds: int, ctx: Any
+) -> dict[str, Any]:
+    """Ours against MAVSDK on real PX4 SITL (``--px4-dir``, no loss, no relay): two instances,
+    one per client (PX4 instance i sends its API link to UDP 14540+i), the clients alternating
+    round by round as above. Started through ``scripts/interop/firmware.py`` (loopback only)."""
+    import tempfile
+
+    sys.path.insert(0, str(ROOT / "scripts" / "interop"))
+    import firmware  # type: ignore[import-not-found]
+
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in CLIENTS}
+    insts, clients = [], []
+    with tempfile.TemporaryDirectory(prefix="dkp-bench-px4-") as td:
+        try:
+            for i, name in enumerate(CLIENTS):
+                insts.append(firmware.start_px4(px4_dir, i, Path(td) / f"px4-{i}"))
+                clients.append(Remote(ctx, name, 14540 + i, items))
+            for r in range(rounds):
+                for client in clients if r % 2 == 0 else clients[::-1]:
+                    res = client.transfer()
+                    res.update(client=client.name, loss=0.0, round=r, wire=None)
+                    print(json.dumps(res), flush=True)
+                    runs[client.name].append(res)
+        finally:
+            for c in clients:
+                c.close()
+            for inst in insts:
+                inst.stop()
+    return {
+        "firmware": "PX4 v1.16.0 SITL (SIH), one instance per client",
+        "summary": {name: summarise(rs) for name, rs in runs.items()},
+        "comparison": compare(runs[Ours.name], runs[Theirs.name]),
+        "runs": [r for rs in runs.values() for r in rs],
+    }
+
+
 def main() -> int:
     import multiprocessing as mp
 
@@ -447,10 +489,21 @@ def main() -> int:
         default=1,
         help="MAVSDK rounds at a loss above 0 (each can take minutes to time out)",
     )
+    ap.add_argument("--speedup", type=float, default=10.0, help="the simulator's clock rate")
+    ap.add_argument(
+        "--px4-dir",
+        type=Path,
+        help="a built PX4-Autopilot tree: compare on real PX4 SITL too (BIND_LOOPBACK_SO as for "
+        "make interop); results under 'px4_sitl'",
+    )
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "link.json")
     args = ap.parse_args()
     items = survey(args.items)
     ctx = mp.get_context("spawn")
+    px4_sitl = None
+    if args.px4_dir is not None:
+        px4_sitl = firmware_level(args.px4_dir, items, args.rounds, ctx)
+        print(json.dumps({k: px4_sitl[k] for k in ("summary", "comparison")}), flush=True)
     levels = []
     for li, loss in enumerate(args.loss):
         clients: list[Any] = []
@@ -460,7 +513,7 @@ def main() -> int:
             port = free_udp_port()
             parent, child = ctx.Pipe()
             proc = ctx.Process(
-                target=serve, args=(loss, port, 42 + 10 * li + ci, child), daemon=True
+                target=serve, args=(loss, port, 42 + 10 * li + ci, child, args.speedup), daemon=True
             )
             proc.start()
             parent.recv()
@@ -530,6 +583,8 @@ def main() -> int:
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "levels": levels,
     }
+    if px4_sitl is not None:
+        out["px4_sitl"] = px4_sitl
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(out, indent=2))
     print(f"wrote {args.out}")
