@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError
@@ -149,6 +150,25 @@ def audit(
             json.dumps(detail or {}, ensure_ascii=False, sort_keys=True),
         ),
     )
+
+
+def recent_login_failures(store: Store, username: str, window_s: float) -> int:
+    """Wrong passwords for ``username`` (compared stripped and case-folded) in the last
+    ``window_s`` seconds since its last successful sign-in, from the audit log: the count
+    outlives a restart of the portal and is shared by all its worker processes."""
+    since = (datetime.now(timezone.utc) - timedelta(seconds=float(window_s))).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
+    key = username.strip().casefold()
+    n = 0
+    for actor, action in store.conn.execute(
+        "SELECT actor, action FROM audit_log "
+        "WHERE action IN ('login', 'login_failed') AND at >= ? ORDER BY id",
+        (since,),
+    ):
+        if str(actor).strip().casefold() == key:
+            n = 0 if action == "login" else n + 1
+    return n
 
 
 def audit_entries(

@@ -223,6 +223,13 @@ MIGRATIONS: tuple[Migration, ...] = (
             ON deployment_sightings(deployment_id, at);
         """,
     ),
+    Migration(
+        5,
+        "audit entries by action and time (the portal's sign-in pause reads recent failures)",
+        """
+        CREATE INDEX IF NOT EXISTS idx_audit_action_at ON audit_log(action, at);
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -14,9 +14,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
-import threading
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,34 +122,3 @@ def check_csrf(session_token: str | None, form_token: str | None) -> bool:
     if not session_token or not form_token:
         return False
     return hmac.compare_digest(session_token.encode(), form_token.encode())
-
-
-@dataclass
-class LoginThrottle:
-    """Refuse sign-in attempts for a user name after ``max_failures`` wrong passwords within
-    ``window_s`` (per process; the attempt is refused before any password is checked)."""
-
-    max_failures: int = 5
-    window_s: float = 600.0
-    _failures: dict[str, list[float]] = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def _recent(self, key: str, now: float) -> list[float]:
-        times = [t for t in self._failures.get(key, []) if now - t < self.window_s]
-        self._failures[key] = times
-        return times
-
-    def blocked(self, username: str) -> bool:
-        with self._lock:
-            return len(self._recent(username.strip().lower(), time.monotonic())) >= (
-                self.max_failures
-            )
-
-    def failed(self, username: str) -> None:
-        with self._lock:
-            key = username.strip().lower()
-            self._recent(key, time.monotonic()).append(time.monotonic())
-
-    def succeeded(self, username: str) -> None:
-        with self._lock:
-            self._failures.pop(username.strip().lower(), None)

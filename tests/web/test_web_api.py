@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from portal_kit import USERS, csrf_of, request_form
+from portal_kit import USERS, csrf_of, request_form, seed_users
 
 from telemetry import requests as rq
 from telemetry.store import open_store
@@ -406,3 +406,39 @@ def test_wrong_passwords_pause_the_account_and_are_audited(portal) -> None:
     with open_store(portal["db"]) as s:
         mine = [e["action"] for e in rq.audit_entries(s) if e["actor"] == "pcr1"][:3]
     assert mine == ["login_throttled", "login_failed", "login_failed"]
+
+
+def test_the_sign_in_pause_outlives_a_restart_and_a_success_resets_it(tmp_path) -> None:
+    """The wrong passwords are counted from the audit log, not in one process's memory: a
+    restarted portal (or another worker on the same database) keeps the account paused; the
+    name is compared as the form sends it, stripped and case-folded; a successful sign-in
+    starts the count again."""
+    from fastapi.testclient import TestClient
+
+    from dronekit_plzen.web.server import build_app
+
+    db = tmp_path / "flights.db"
+    seed_users(db)
+
+    def attempt(app: Any, user: str, pw: str) -> int:
+        c = TestClient(app)
+        token = csrf_of(c.get("/login").text)
+        r = c.post(
+            "/login",
+            data={"csrf_token": token, "username": user, "password": pw},
+            follow_redirects=False,
+        )
+        return r.status_code
+
+    right = USERS["pcr1"][0]
+    first = build_app(db, max_login_failures=3)
+    # two wrong, one right: the count starts again
+    assert [attempt(first, "pcr1", pw) for pw in ("x1", "x2", right)] == [401, 401, 303]
+    assert [attempt(first, u, "x") for u in ("pcr1", " PCR1 ", "Pcr1")] == [401, 401, 401]
+    restarted = build_app(db, max_login_failures=3)  # a new process on the same database
+    assert attempt(restarted, "pcr1", right) == 429
+    assert attempt(restarted, "hzs1", USERS["hzs1"][0]) == 303  # other accounts unaffected
+    with open_store(db) as s:
+        assert rq.recent_login_failures(s, "pcr1", 600.0) == 3
+        idx = {r["name"] for r in s.query("SELECT name FROM sqlite_master WHERE type='index'")}
+        assert "idx_audit_action_at" in idx
