@@ -191,3 +191,53 @@ def test_help_placeholders_survive_translation() -> None:
                 bad.append((msgid, text))
                 break
     assert not bad, bad
+
+
+CLICK_CASES = [
+    # (arguments, the Czech line's words, the English line's words)
+    (["plan", "poa", "--bogus"], "Volba '--bogus' neexistuje.", "No such option '--bogus'."),
+    (["plan", "poa"], "Chybí volba '--poa'.", "Missing option '--poa'."),
+    (
+        ["plan", "poa", "--drones", "x"],
+        "Neplatná hodnota pro '--drones': 'x' není platné číslo (integer).",
+        "Invalid value for '--drones': 'x' is not a valid integer.",
+    ),
+    (["bogus"], "Příkaz 'bogus' neexistuje.", "No such command 'bogus'."),
+]
+
+
+@pytest.mark.parametrize(("args", "czech", "english"), CLICK_CASES, ids=lambda v: str(v)[:24])
+def test_click_usage_errors_speak_the_chosen_language(args, czech, english) -> None:
+    """Click's own usage errors go through the translation layer: one Czech line under
+    ``--lang cs`` (no English mixed in), the same problem in English without it; exit 2."""
+    import subprocess
+    import sys
+
+    def run(*lang: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "dronekit_plzen", *lang, *args],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env={**__import__("os").environ, "LANG": "C.UTF-8"},
+        )
+
+    cs, en = run("--lang", "cs"), run("--lang", "en")
+    assert cs.returncode == 2 and en.returncode == 2
+    (cs_line,) = cs.stderr.strip().splitlines()
+    (en_line,) = en.stderr.strip().splitlines()
+    assert cs_line.startswith("chyba: ") and czech in cs_line, cs_line
+    assert en_line.startswith("error: ") and english in en_line, en_line
+
+
+def test_click_help_headings_are_czech() -> None:
+    i18n.set_language("cs")
+    try:
+        runner = click.testing.CliRunner()
+        out = runner.invoke(cli, ["--lang", "cs", "plan", "--help"]).output
+    finally:
+        i18n.set_language("en")
+    assert out.startswith("Použití: ")
+    assert "\nVolby:\n" in out and "\nPříkazy:\n" in out
+    assert "Vypsat tuto nápovědu a skončit." in out
+    assert "Usage:" not in out and "Show this message" not in out

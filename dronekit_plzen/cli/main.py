@@ -150,6 +150,27 @@ def cli(
     ctx.obj = AppContext(config=cfg, debug=debug, quiet=quiet)
 
 
+#: Click's modules that look their messages up through a module-level ``_``/``ngettext``
+_CLICK_MODULES = ("core", "decorators", "exceptions", "formatting", "parser", "termui", "types")
+
+
+def _click_speaks_our_language() -> None:
+    """Click's own messages (usage errors, help headings, prompts) go through the project's
+    translation layer (catalogue ``click.po``): each Click module calls its module-level
+    ``_``/``ngettext`` when it builds a message, which now are :mod:`dronekit_plzen.i18n`'s."""
+    from dronekit_plzen import i18n
+
+    for name in _CLICK_MODULES:
+        mod = importlib.import_module(f"click.{name}")
+        if hasattr(mod, "_"):
+            mod._ = i18n.gettext  # type: ignore[attr-defined]
+        if hasattr(mod, "ngettext"):
+            mod.ngettext = i18n.ngettext  # type: ignore[attr-defined]
+
+
+_click_speaks_our_language()
+
+
 def _debug_requested(argv: list[str]) -> bool:
     return "--debug" in argv or os.environ.get("DKP_DEBUG", "") not in ("", "0")
 
