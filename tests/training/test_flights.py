@@ -563,19 +563,22 @@ def _fly_once(case: Case, variant: str, out: Path, off: int) -> Outcome:
     return Outcome({r.id: r for r in holder["results"]}, ctx)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def class_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("class")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def extra_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("extra")
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def flown(class_dir: Path, extra_dir: Path) -> dict[tuple[str, str], Outcome]:
-    """The class (every case twice) and, in their own folders, the two extra flights."""
+    """The class (every case twice) and, in their own folders, the two extra flights.
+
+    Session-scoped: xdist hands a worker this module's tests in several chunks with other
+    modules' tests between them, and a module fixture was then flown again (twice per CI run)."""
     jobs = [(c, v, class_dir) for c in CASES for v in ("right", "mistake")]
     ap = ardupilot_link_loss(extra_dir)
     jobs += [
