@@ -468,7 +468,7 @@ def firmware_level(
             for inst in insts:
                 inst.stop()
     return {
-        "firmware": "PX4 v1.16.0 SITL (SIH), one instance per client",
+        "firmware": f"PX4 SITL (SIH) from {px4_dir}, one instance per client",
         "summary": {name: summarise(rs) for name, rs in runs.items()},
         "comparison": compare(runs[Ours.name], runs[Theirs.name]),
         "runs": [r for rs in runs.values() for r in rs],

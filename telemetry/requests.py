@@ -21,7 +21,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError
@@ -156,9 +155,7 @@ def recent_login_failures(store: Store, username: str, window_s: float) -> int:
     """Wrong passwords for ``username`` (compared stripped and case-folded) in the last
     ``window_s`` seconds since its last successful sign-in, from the audit log: the count
     outlives a restart of the portal and is shared by all its worker processes."""
-    since = (datetime.now(timezone.utc) - timedelta(seconds=float(window_s))).strftime(
-        "%Y-%m-%dT%H:%M:%SZ"
-    )
+    since = utc_now_iso(ago_s=float(window_s))
     key = username.strip().casefold()
     n = 0
     for actor, action in store.conn.execute(

@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import functools
 import inspect
+import os
 import re
+import subprocess
+import sys
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
@@ -193,6 +196,17 @@ def test_help_placeholders_survive_translation() -> None:
     assert not bad, bad
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in a fresh process (Click keeps a command's built --help option per process)."""
+    return subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "LANG": "C.UTF-8"},
+    )
+
+
 CLICK_CASES = [
     # (arguments, the Czech line's words, the English line's words)
     (["plan", "poa", "--bogus"], "Volba '--bogus' neexistuje.", "No such option '--bogus'."),
@@ -210,19 +224,7 @@ CLICK_CASES = [
 def test_click_usage_errors_speak_the_chosen_language(args, czech, english) -> None:
     """Click's own usage errors go through the translation layer: one Czech line under
     ``--lang cs`` (no English mixed in), the same problem in English without it; exit 2."""
-    import subprocess
-    import sys
-
-    def run(*lang: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "dronekit_plzen", *lang, *args],
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={**__import__("os").environ, "LANG": "C.UTF-8"},
-        )
-
-    cs, en = run("--lang", "cs"), run("--lang", "en")
+    cs, en = _cli("--lang", "cs", *args), _cli("--lang", "en", *args)
     assert cs.returncode == 2 and en.returncode == 2
     (cs_line,) = cs.stderr.strip().splitlines()
     (en_line,) = en.stderr.strip().splitlines()
@@ -231,17 +233,9 @@ def test_click_usage_errors_speak_the_chosen_language(args, czech, english) -> N
 
 
 def test_click_help_headings_are_czech() -> None:
-    """In a fresh process (Click builds a command's --help option once and keeps its text)."""
-    import subprocess
-    import sys
-
-    out = subprocess.run(
-        [sys.executable, "-m", "dronekit_plzen", "--lang", "cs", "plan", "--help"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=True,
-    ).stdout
+    run = _cli("--lang", "cs", "plan", "--help")
+    assert run.returncode == 0, run.stderr
+    out = run.stdout
     assert out.startswith("Použití: ")
     assert "\nVolby:\n" in out and "\nPříkazy:\n" in out
     assert "Vypsat tuto nápovědu a skončit." in out
