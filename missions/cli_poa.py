@@ -162,7 +162,9 @@ def _poa(**o: Any) -> None:
     # cutter with a smoother model: cut shorter until every sortie passes the endurance check
     results: list[Any] = []
     finals: list[Any] | None = None
-    for share in (1.0, 0.8, 0.65, 0.5, 0.4, 0.3):
+    # (finely at first: near the edge of the reach a sortie only 5 % shorter may still fly out
+    # to the far legs where one 20 % shorter cannot)
+    for share in (1.0, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3):
         try:
             cut, fin = _missions(o, plan, cam, tgt, veh, launch, int(epsg), share)
         except BadInputError:

@@ -14,6 +14,7 @@ from shapely.geometry import LineString, MultiLineString, MultiPolygon, Polygon
 
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from missions.area import to_lonlat
 from missions.camera import Camera, get_camera
 from missions.detection import (
@@ -84,6 +85,35 @@ class _Sensor:
     pod: float | None
     trigger_distance_m: float | None
     target: Target | None
+
+
+#: the longest search path one plan may hold: 2,000 km is some 80 sorties of a multicopter;
+#: beyond it the spacing is a slip (a spacing in cm, an overlap of 99.99 %) or the area wants
+#: splitting, and writing the plan would take minutes and gigabytes
+MAX_PLAN_LENGTH_M = 2_000_000.0
+#: the most photos one plan may trigger
+MAX_PLAN_PHOTOS = 200_000
+
+
+def check_effort(area_m2: float, sensor: _Sensor, passes: int = 1) -> None:
+    """Refuse a plan whose tracks over ``area_m2`` (``passes`` times, e.g. 2 cross-hatched)
+    would be absurdly long or trigger absurdly many photos, before it is built."""
+    length = passes * area_m2 / sensor.spacing_m
+    if length > MAX_PLAN_LENGTH_M:
+        raise BadInputError(
+            _(
+                "tracks {s:g} m apart over {a:.2f} km² would be about {l:,.0f} km long (at most "
+                "{m:,.0f} km in one plan): widen the spacing (altitude, overlap) or split the area"
+            ).format(s=sensor.spacing_m, a=area_m2 / 1e6, l=length / 1e3, m=MAX_PLAN_LENGTH_M / 1e3)
+        )
+    d = sensor.trigger_distance_m
+    if d is not None and d > 0 and length / d > MAX_PLAN_PHOTOS:
+        raise BadInputError(
+            _(
+                "a photo every {d:.3g} m along about {l:,.0f} km is {n:,.0f} photos (at most "
+                "{m:,}): lower the front overlap or split the area"
+            ).format(d=d, l=length / 1e3, n=length / d, m=MAX_PLAN_PHOTOS)
+        )
 
 
 def resolve_camera(camera: Camera | str | None) -> Camera | None:
@@ -310,14 +340,15 @@ def _extend(run: np.ndarray, d: float) -> np.ndarray:
 def _angle(
     area_m: Any, angle_deg: float | str, spacing_m: float, v: Vehicle, reach_m: float | None = None
 ) -> float:
-    if isinstance(angle_deg, str):
-        if angle_deg.strip().lower() != "auto":
-            try:
-                return float(angle_deg) % 180.0
-            except ValueError as exc:
-                raise BadInputError(f"angle must be 'auto' or degrees, got {angle_deg!r}") from exc
+    if isinstance(angle_deg, str) and angle_deg.strip().lower() == "auto":
         return best_angle_deg(area_m, spacing_m, v, reach_m=reach_m)
-    return float(angle_deg) % 180.0
+    try:
+        a = float(angle_deg)
+    except ValueError:
+        a = math.nan
+    if not math.isfinite(a):
+        raise BadInputError(f"angle must be 'auto' or degrees, got {angle_deg!r}")
+    return a % 180.0
 
 
 def _reach_m(sensor: _Sensor, landscape: bool) -> float | None:

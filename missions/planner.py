@@ -43,6 +43,7 @@ from missions.plan_core import (
     _home_xy,
     _reach_m,
     _rotated_square,
+    check_effort,
     finish,
     resolve_camera,
     resolve_sensor,
@@ -100,6 +101,7 @@ def plan_survey(
         trigger=trigger,
     )
     area_m, code = area.to_metric(epsg)
+    check_effort(area_m.area, sensor, 2 if cross_hatch else 1)
     reach = _reach_m(sensor, landscape)
     ang = _angle(area_m, angle_deg, sensor.spacing_m, veh, reach)
     router = InsideRouter(routing_domain(area_m))
@@ -276,6 +278,7 @@ def plan_creeping_line(
         cam, alt_m=alt_m, spacing_m=spacing_m, wanted_pod=wanted_pod, target=target, trigger=trigger
     )
     area_m, code = area.to_metric(epsg)
+    check_effort(area_m.area, sensor)
     start = _home_xy(home, code)
     path = creeping_line_path(
         area_m,
@@ -336,6 +339,7 @@ def plan_corridor(
     lat = [p[1] for p in polyline]
     code = epsg or geo.utm_epsg_for_area(lon, lat)
     line = project_geometry(LineString(polyline), geo.WGS84, code)
+    check_effort(line.length * width_m, sensor)
     path, poly = corridor_path(line, code, width_m, sensor.spacing_m)
     return finish(
         path,
@@ -382,6 +386,7 @@ def plan_perimeter(
         trigger=trigger,
     )
     area_m, code = area.to_metric(epsg)
+    check_effort(area_m.area, sensor)
     start = _home_xy(home, code)
     path = perimeter_path(area_m, code, sensor.spacing_m, start_xy=start)
     if start is not None:

@@ -31,12 +31,14 @@ Method (:func:`plan_poa`)
    region's run in the next strip; each region swept back and forth on its own, so a zero block
    or a band of low ground between probable patches is crossed once instead of in every leg; the
    regions joined nearest entry first and improved by 2-opt), and the classic patterns
-   themselves (spirals from four bearings in both senses, concentric circles). Every
-   candidate is thinned to the vertices a line ``THIN_SHARE``·W away needs
-   (a spiral as legs tens of metres long, not a waypoint every few metres for the vehicle to
-   stop at) and all are ranked with the overlap-exact coverage on the residual map (4×4
-   sub-cells; the winner scored at 8×8). On a map whose probability falls off evenly round the
-   launch point the spiral is close to optimal, and it is one of the candidates.
+   themselves (spirals from four bearings in both senses, concentric circles). The paths
+   drawn on the cell grid are thinned to the vertices a line ``THIN_SHARE``·W away needs; the
+   spirals and arcs are flown as generated, their vertices at the same bearings ring after ring
+   (``SPIRAL_SAG_SHARE``), so the swaths of neighbouring turns abut with no strips of
+   gap and overlap between chords (a 100 km spiral: 1,404 vertices). All are ranked with the
+   overlap-exact coverage on the residual map (4×4 sub-cells; the winner scored at 8×8). On a
+   map whose probability falls off evenly round the launch point the spiral is close to
+   optimal, and it is one of the candidates.
 5. **Budget.** Each step costs ``W`` metres, a jump its straight length; the path stops when the
    next step would exceed the budget: every path starts at the launch point and is at most ``B``
    metres long (the return flight is the mission's RTL, outside ``B``; sorties cut endurance).
@@ -76,11 +78,9 @@ from missions.poa_cover import (
 )
 from missions.poa_map import PoaGrid
 from missions.poa_search import (
-    THIN_SHARE,
     best_path,
     pattern_candidates,
     sector_plan,
-    thin,
     union_gain,
 )
 
@@ -195,7 +195,7 @@ def plan_poa(
         # and the classic sector patterns (each drone sweeping its sector outwards)
         alts = [sector_plan(grid, launch_xy, fps, budget_m)]
         for pat in pattern_candidates(launch_xy, fps[0].across_m, budget_m, len(fps)):
-            cand = [thin(xy, THIN_SHARE * f.across_m) for xy, f in zip(pat, fps, strict=True)]
+            cand = list(pat)  # flown as generated: arcs at the same bearings ring after ring
             cf = [
                 coverage_fraction(grid, swept_pieces(xy, f, raw=True)) for xy, f in zip(cand, fps)
             ]

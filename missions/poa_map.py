@@ -207,6 +207,12 @@ def ring_grid(
     """The ring model on a square grid centred on ``centre_xy`` (metric), cut at ``radius_m``."""
     if not (radius_m > 0 and cell_m > 0 and math.isfinite(radius_m) and math.isfinite(cell_m)):
         raise BadInputError(_("radius and cell size must be positive"))
+    if radius_m < 2 * cell_m:  # fewer than 4×4 cells: no ring left to model
+        raise BadInputError(
+            _("a cell of {c:g} m is too large for a radius of {r:g} m (at most {m:g} m)").format(
+                c=cell_m, r=radius_m, m=radius_m / 2
+            )
+        )
     n = math.ceil(radius_m / cell_m)
     if 2 * n > 4000:
         raise BadInputError(_("{n}×{n} cells is too many: use a larger cell size").format(n=2 * n))
@@ -220,6 +226,8 @@ def ring_grid(
     d = ring_density(r, q_km) * (r <= radius_m)
     mass = d.reshape(2 * n, k, 2 * n, k).mean(axis=(1, 3)) * cell_m * cell_m
     total = mass.sum()
+    if not total > 0:
+        raise BadInputError(_("the map is empty (all zero)"))
     return PoaGrid(mass / total, x0, y0, cell_m, crs)
 
 

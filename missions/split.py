@@ -34,6 +34,7 @@ from missions.plan_core import (
     PlanResult,
     _angle,
     _reach_m,
+    check_effort,
     resolve_camera,
     resolve_sensor,
     resolve_vehicle,
@@ -169,6 +170,7 @@ def plan_split(
     # one sweep angle for the whole area (the first drone's sensor), bands parallel to it
     kw0 = {k: v for k, v in pattern_kw.items() if k in _SENSOR_KEYS}
     s0 = resolve_sensor(cams[0], **{**kw0, "alt_m": _alt(drones, alt_layers_m, 0, pattern_kw)})
+    check_effort(area_m.area, s0)
     ang = _angle(area_m, angle_deg, s0.spacing_m, vehs[0], _reach_m(s0, True))
     c = area_m.centroid
     origin = (float(c.x), float(c.y))

@@ -16,8 +16,8 @@ from dronekit_plzen.cliutil import echo_json, info, progress
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _, ngettext
 from telemetry.cli_common import DB_OPTION as _DB
+from telemetry.cli_common import ROW_ID, flight_json
 from telemetry.cli_common import db_path_or_default as _db
-from telemetry.cli_common import flight_json
 from telemetry.cli_deployments import deployments
 
 __all__ = ["deployments", "flights", "import_logs", "record", "report"]
@@ -37,9 +37,9 @@ __all__ = ["deployments", "flights", "import_logs", "record", "report"]
 @click.option("--speed", type=float, default=1.0, show_default=True, help=_("Replay speed-up."))
 @_DB
 @click.option(
-    "--deployment", "deployment_id", type=int, help=_("Deployment the flights belong to.")
+    "--deployment", "deployment_id", type=ROW_ID, help=_("Deployment the flights belong to.")
 )
-@click.option("--pilot", "pilot_id", type=int, help=_("Pilot id."))
+@click.option("--pilot", "pilot_id", type=ROW_ID, help=_("Pilot id."))
 @click.option("--tlog", type=click.Path(path_type=Path), help=_("Raw archive (.tlog) path."))
 @click.option("--duration", "duration_s", type=float, help=_("Stop after this many seconds."))
 @click.option(
@@ -180,7 +180,7 @@ def _wait(stop: threading.Event, deadline: float | None, rec: Any, alive: Any) -
 @_DB
 @click.option("--vehicle", help=_("Vehicle name to file the flights under."))
 @click.option(
-    "--deployment", "deployment_id", type=int, help=_("Deployment the flights belong to.")
+    "--deployment", "deployment_id", type=ROW_ID, help=_("Deployment the flights belong to.")
 )
 @click.option("--camera-fov", help=_("Camera field of view H,V in degrees (covered area)."))
 @click.option("--json", "as_json", is_flag=True, help=_("Print the results as JSON."))
@@ -275,7 +275,7 @@ def flights() -> None:
 @click.option("--from", "date_from", help=_("First day (YYYY-MM-DD)."))
 @click.option("--to", "date_to", help=_("Last day (YYYY-MM-DD), inclusive."))
 @click.option("--vehicle", help=_("Vehicle name, key or id."))
-@click.option("--deployment", "deployment_id", type=int, help=_("Deployment id."))
+@click.option("--deployment", "deployment_id", type=ROW_ID, help=_("Deployment id."))
 @click.option("--json", "as_json", is_flag=True, help=_("One JSON object per flight."))
 def flights_list(
     db_path: Path | None,
@@ -329,7 +329,7 @@ def _day(text: str | None, option: str) -> str | None:
     name="pilot", help=_("Record who flew the flights (the pilot is created on first use).")
 )
 @click.argument("pilot_name")
-@click.argument("flight_ids", type=int, nargs=-1, required=True)
+@click.argument("flight_ids", type=ROW_ID, nargs=-1, required=True)
 @_DB
 @click.option("--licence", help=_("Pilot's licence number (stored once, with a new pilot)."))
 def flights_pilot(
@@ -348,7 +348,7 @@ def flights_pilot(
 
 
 @flights.command(name="show", help=_("One flight: summary, events and path."))
-@click.argument("flight_id", type=int)
+@click.argument("flight_id", type=ROW_ID)
 @_DB
 @click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 @click.option("--geojson", is_flag=True, help=_("Print the path as a GeoJSON Feature."))

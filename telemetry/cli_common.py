@@ -10,6 +10,10 @@ import click
 from dronekit_plzen.cliutil import app
 from dronekit_plzen.i18n import _
 
+#: a stored row's id (flight, deployment, pilot): what SQLite's INTEGER holds, from 1; a
+#: larger number is a usage error, not an overflow inside the query
+ROW_ID = click.IntRange(1, 2**63 - 1)
+
 DB_OPTION = click.option(
     "--db", "db_path", type=click.Path(path_type=Path), help=_("SQLite flight database.")
 )

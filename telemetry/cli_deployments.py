@@ -10,8 +10,8 @@ import click
 from dronekit_plzen.cliutil import echo_json
 from dronekit_plzen.i18n import _
 from telemetry.cli_common import DB_OPTION as _DB
+from telemetry.cli_common import ROW_ID, flight_json
 from telemetry.cli_common import db_path_or_default as _db
-from telemetry.cli_common import flight_json
 
 
 # -- deployments -----------------------------------------------------------------------------------
@@ -100,7 +100,7 @@ def deployments_list(
 
 
 @deployments.command(name="show", help=_("One deployment with its flights and status history."))
-@click.argument("deployment_id", type=int)
+@click.argument("deployment_id", type=ROW_ID)
 @_DB
 @click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 def deployments_show(deployment_id: int, db_path: Path | None, as_json: bool) -> None:
@@ -128,7 +128,7 @@ def deployments_show(deployment_id: int, db_path: Path | None, as_json: bool) ->
 @deployments.command(
     name="update", help=_("Change a deployment's status (validated), outcome or notes.")
 )
-@click.argument("deployment_id", type=int)
+@click.argument("deployment_id", type=ROW_ID)
 @_DB
 @click.option(
     "--status", help=_("New status: requested → accepted → in_progress → completed | cancelled.")
@@ -168,8 +168,8 @@ def deployments_update(
 
 
 @deployments.command(name="link-flight", help=_("Attribute flights to a deployment."))
-@click.argument("deployment_id", type=int)
-@click.argument("flight_ids", type=int, nargs=-1, required=True)
+@click.argument("deployment_id", type=ROW_ID)
+@click.argument("flight_ids", type=ROW_ID, nargs=-1, required=True)
 @_DB
 def deployments_link(deployment_id: int, flight_ids: tuple[int, ...], db_path: Path | None) -> None:
     from telemetry.deployments import link_flight

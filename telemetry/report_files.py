@@ -15,6 +15,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import atomic_output, prepare_output_dir, write_text
 from telemetry.indicator import IndicatorReport
@@ -286,6 +287,8 @@ def export_open_data(
     """Write flights.csv, deployments.csv (with CSVW metadata) and flights.geojson."""
     from dronekit_plzen.outputs import check_output_path
 
+    if year is not None and not 2000 <= year <= 2100:  # as the indicator: not an empty export
+        raise BadInputError(_("year out of range") + f": {year}")
     out = prepare_output_dir(out_dir)
     for name in ("flights.csv", "deployments.csv", "flights.geojson"):
         check_output_path(out / name)  # all checked before the first is written

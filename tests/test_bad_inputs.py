@@ -283,6 +283,34 @@ CASES = [
         2,
         r"nan\.geojson: the area has a non-finite coordinate",
     ),
+    # found from outside: these ran for minutes writing gigabytes, or crashed (angle NaN)
+    Case(
+        "survey-spacing-cm",
+        (*SURVEY, "--area", "{d}/sq.geojson", "--spacing-m", "0.01", "--out", "{o}"),
+        2,
+        r"tracks 0\.01 m apart over 0\.12 km² would be about 12,020 km long \(at most 2,000 km",
+        max_s=30.0,
+    ),
+    Case(
+        "survey-side-overlap-99.999",
+        (*SURVEY, "--area", "{d}/sq.geojson", "--side-overlap", "99.999", "--out", "{o}"),
+        2,
+        r"tracks [\d.e-]+ m apart .* widen the spacing",
+        max_s=30.0,
+    ),
+    Case(
+        "survey-front-overlap-99.99",
+        (*SURVEY, "--area", "{d}/sq.geojson", "--front-overlap", "99.99", "--out", "{o}"),
+        2,
+        r"a photo every [\d.]+ m along about [\d,]+ km is [\d,]+ photos \(at most 200,000\)",
+        max_s=30.0,
+    ),
+    Case(
+        "survey-angle-nan",
+        (*SURVEY, "--area", "{d}/sq.geojson", "--angle", "nan", "--out", "{o}"),
+        2,
+        r"angle must be 'auto' or degrees, got 'nan'",
+    ),
     Case(
         "area-empty",
         (*SURVEY, "--area", "{d}/empty.geojson", "--out", "{o}"),

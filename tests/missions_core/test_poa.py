@@ -115,6 +115,22 @@ def test_poa_paths_start_at_launch_and_stay_within_budget(budget: float, n: int,
     assert 0.0 <= plan.covered <= 1.0 + 1e-9
 
 
+def test_poa_all_the_probability_under_the_launch_point_still_gives_flyable_paths():
+    # found by trying maps from outside: every candidate that goes nowhere covered it all, a
+    # one-point path won and the mission writer failed on it (an internal error, exit 1)
+    prob = np.zeros((40, 40))
+    prob[20, 20] = 1.0
+    g = PoaGrid(prob, 0.0, 1200.0, 30.0, 32633)
+    launch = (615.0, 585.0)  # the middle of that cell
+    for n in (1, 3):
+        fps = [Footprint(60.0, 45.0)] * n
+        plan = plan_poa(g, launch, fps, layer_altitudes(50.0, n), 2000.0, curve_points=0)
+        assert plan.covered == pytest.approx(1.0)
+        for p in plan.paths:
+            assert len(p.xy) >= 2 and np.allclose(p.xy[0], launch)
+            assert 0.0 < p.length_m <= 2000.0 + 1e-6
+
+
 def test_poa_multi_drone_no_double_counting_and_deconflicted():
     g = _small_map()
     fps = [Footprint(40.0, 30.0)] * 3
@@ -305,6 +321,21 @@ BAD = [
             "{d}/x.tif",
         ),
         "CRS",
+    ),
+    (  # was a map of NaN written with exit 0 (no sample point of the one cell in the circle)
+        "cell-beyond-radius",
+        (
+            "poa-map",
+            "--lkp",
+            "49.74,13.37",
+            "--subject",
+            "hiker",
+            "--cell-m",
+            "1e7",
+            "-o",
+            "{d}/x.tif",
+        ),
+        "too large",
     ),
     (
         "rotated",

@@ -290,6 +290,35 @@ CASES = [
         "no deployment with id 99",
     ),
     # -- flights -------------------------------------------------------------------------------
+    # (found from outside: an id beyond SQLite's INTEGER was an OverflowError, exit 1)
+    Case(
+        "flights-show-id-beyond-sqlite",
+        ("flights", "show", "--db", "{db}", "99999999999999999999999"),
+        _nothing,
+        2,
+        r"Invalid value for 'FLIGHT_ID': 99999999999999999999999 is not in the range",
+    ),
+    Case(
+        "flights-list-deployment-beyond-sqlite",
+        ("flights", "list", "--db", "{db}", "--deployment", "99999999999999999999999"),
+        _nothing,
+        2,
+        r"Invalid value for '--deployment'",
+    ),
+    Case(
+        "deployments-show-id-beyond-sqlite",
+        ("deployments", "show", "--db", "{db}", "99999999999999999999999"),
+        _nothing,
+        2,
+        r"Invalid value for 'DEPLOYMENT_ID'",
+    ),
+    Case(
+        "report-export-year-99999",
+        ("report", "export", "--db", "{db}", "--out", "{tmp}/od", "--year", "99999"),
+        _nothing,
+        2,
+        r"year out of range: 99999",
+    ),
     Case(
         "flights-from-feb-30",
         ("flights", "list", "--db", "{db}", "--from", "2015-02-30"),
