@@ -27,6 +27,7 @@ from dronekit_plzen.mission_items import (
     CMD_NAV_LOITER_TURNS,
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
+    FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
     NAV_COMMANDS,
@@ -37,6 +38,13 @@ from missions.terrain import Raster
 
 FloatArray = NDArray[np.float64]
 CMD_NAV_SPLINE_WAYPOINT = 82
+#: the frames whose altitude has a datum the toolkit knows: AMSL, above home, above terrain
+#: (their ``*_INT`` twins map onto them); any other frame's altitude is left unresolved
+KNOWN_ALT_FRAMES = frozenset({FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT, FRAME_GLOBAL_TERRAIN_ALT})
+#: an item's altitude beyond this (either side of the datum) is a damaged file, not a flight
+MAX_ABS_ALT_M = 100_000.0
+#: samples of one leg at most
+MAX_LEG_SAMPLES = 100_000
 _PATH_COMMANDS = NAV_COMMANDS | {CMD_NAV_SPLINE_WAYPOINT}
 
 
@@ -83,6 +91,15 @@ def trajectory(
     """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D)."""
     notes: list[str] = []
     flags: dict[str, bool] = {}
+    for k, it in enumerate(mission.items):
+        # (a missing altitude, NaN, is reported as unresolved by the guard; ±inf and 1e308 are
+        # a damaged file)
+        if it.has_position and not (math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M):
+            raise BadInputError(
+                _("item {k}: altitude {a:g} m is not a flight altitude (a damaged file?)").format(
+                    k=k, a=it.alt_m
+                )
+            )
     pos_items = [it for it in mission.items if it.has_position]
     if mission.home is not None:
         hlon, hlat, home_amsl = mission.home
@@ -109,6 +126,8 @@ def trajectory(
 
     def amsl(it_frame: int, alt: float, x: float, y: float) -> float:
         f = canonical_frame(it_frame)
+        if f not in KNOWN_ALT_FRAMES:
+            return math.nan  # no datum the toolkit knows: the guard reports it, never guesses
         if f == FRAME_GLOBAL_RELATIVE_ALT:
             return home_amsl + alt
         if f == FRAME_GLOBAL_TERRAIN_ALT:
@@ -137,7 +156,10 @@ def trajectory(
         nonlocal cur, duration, length
         dx, dy, dz = to[0] - cur[0], to[1] - cur[1], to[2] - cur[2]
         h = math.hypot(dx, dy)
-        n = max(1, math.ceil(max(h, abs(dz)) / step_m))
+        span = max(h, abs(dz)) if math.isfinite(dz) else h
+        # at most MAX_LEG_SAMPLES per leg: a leg across a continent is reported, not sampled
+        # every 5 m into gigabytes
+        n = max(1, min(math.ceil(span / step_m), MAX_LEG_SAMPLES))
         t = np.arange(1, n + 1) / n
         lx, ly = cur[0] + t * dx, cur[1] + t * dy
         xs.append(lx)

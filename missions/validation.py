@@ -73,7 +73,7 @@ from missions.clearance import (
 )
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
 from missions.terrain import Raster, mission_bbox
-from missions.trajectory import Trajectory, leg_time_s, trajectory
+from missions.trajectory import KNOWN_ALT_FRAMES, Trajectory, leg_time_s, trajectory
 from missions.zones import Zone, load_zones
 
 FloatArray = NDArray[np.float64]
@@ -245,6 +245,26 @@ def validate(
             )
             bad_alt |= amsl_unknown
         notes.append(_("home altitude unknown: heights checked relative to home"))
+    odd_frame = np.array(
+        [
+            it.has_position and canonical_frame(it.frame) not in KNOWN_ALT_FRAMES
+            for it in mission.items
+        ]
+        + [False],
+        bool,
+    )
+    odd = odd_frame[np.where(tr.item >= 0, tr.item, len(mission.items))]
+    if odd.any():
+        _report_runs(
+            viol,
+            tr,
+            odd,
+            None,
+            "altitude_unresolved",
+            _("the item's frame has no altitude datum (not AMSL, above home or above terrain)"),
+            None,
+        )
+        bad_alt &= ~odd
     _report_runs(
         viol,
         tr,

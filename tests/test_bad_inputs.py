@@ -121,8 +121,9 @@ def _tif(path: Path, crs: str | None, data: np.ndarray | None = None, **kw: obje
         dst.write(a, 1)
 
 
-def _plan(lat: float) -> str:
-    """A small QGroundControl .plan; ``lat`` of the second waypoint (NaN makes bad JSON)."""
+def _plan(lat: float, alt: float = 30.0) -> str:
+    """A small QGroundControl .plan; ``lat`` and ``alt`` of the second waypoint (NaN makes bad
+    JSON)."""
     items = [
         {
             "type": "SimpleItem",
@@ -136,7 +137,7 @@ def _plan(lat: float) -> str:
             "type": "SimpleItem",
             "command": 16,
             "frame": 3,
-            "params": [0, 0, 0, None, lat, 13.3705, 30],
+            "params": [0, 0, 0, None, lat, 13.3705, alt],
             "autoContinue": True,
             "doJumpId": 2,
         },
@@ -221,6 +222,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     # missions
     (d / "good.plan").write_text(_plan(49.7405))
     (d / "nan.plan").write_text(_plan(float("nan")))
+    (d / "alt1e308.plan").write_text(_plan(49.7405, 1e308))
     (d / "garbage.plan").write_text("this is not JSON")
     (d / "nan.waypoints").write_text(
         "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t49.7401\t13.3701\t300\t1\n"
@@ -475,6 +477,12 @@ CASES = [
         ("plan", "validate", "{d}/nan.plan"),
         2,
         r"nan\.plan: NaN is not valid JSON",
+    ),
+    Case(  # found from outside: an internal error (a leg sampled every 5 m up to 1e308 m)
+        "validate-altitude-1e308",
+        ("plan", "validate", "{d}/alt1e308.plan"),
+        2,
+        r"item 1: altitude 1e\+308 m is not a flight altitude \(a damaged file\?\)",
     ),
     Case(
         "validate-nan-waypoints",

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from dronekit_plzen.errors import SafetyViolation
+from dronekit_plzen.errors import BadInputError, SafetyViolation
 from dronekit_plzen.mission_items import (
     CMD_NAV_LAND,
     FRAME_GLOBAL,
@@ -96,6 +96,35 @@ def test_amsl_frame_needs_a_known_home_or_a_dem(dems: dict[str, Path]) -> None:
         home=(ORIGIN[0], ORIGIN[1], 0.0),
     )
     assert "max_agl" in {v.rule for v in validate(high, dem=dems["flat"]).violations}
+
+
+@pytest.mark.parametrize("frame", [1, 4, 7, 77])  # local NED/ENU, LOCAL_OFFSET_NED, no frame
+def test_a_frame_without_an_altitude_datum_is_unsafe(dems: dict[str, Path], frame: int) -> None:
+    """Found from outside: a waypoint in frame 77 passed as if its altitude were AMSL."""
+    items = simple_items(ORIGIN, [offset(ORIGIN, 200, 0)], 50.0)
+    items[1] = MissionItem(
+        command=items[1].command,
+        lon_deg=items[1].lon_deg,
+        lat_deg=items[1].lat_deg,
+        alt_m=50.0,
+        frame=frame,
+    )
+    m = Mission(items=items, home=(ORIGIN[0], ORIGIN[1], GROUND_M))
+    for rep in (validate(m), validate(m, dem=dems["flat"])):
+        bad = [v for v in rep.violations if v.rule == "altitude_unresolved"]
+        assert bad and bad[0].item_index == 1 and "no altitude datum" in bad[0].message
+    assert validate(
+        Mission(
+            items=simple_items(ORIGIN, [offset(ORIGIN, 200, 0)], 50.0),
+            home=(ORIGIN[0], ORIGIN[1], GROUND_M),
+        )
+    ).ok
+
+
+def test_an_absurd_altitude_is_a_damaged_file_not_a_sampled_leg() -> None:
+    items = simple_items(ORIGIN, [offset(ORIGIN, 200, 0)], 1e308)
+    with pytest.raises(BadInputError, match=r"item 1: altitude 1e\+308 m is not a flight altitude"):
+        trajectory(Mission(items=items, home=(ORIGIN[0], ORIGIN[1], GROUND_M)))
 
 
 def _over_the_hill(alt_m: float, frame: int) -> Mission:
