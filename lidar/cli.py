@@ -6,6 +6,7 @@ completely and runs it; ``--json`` prints counts and timings on stdout.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from typing import Any
@@ -16,15 +17,33 @@ from dronekit_plzen.cliutil import echo_json, info, progress
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import check_output_path
 
+log = logging.getLogger(__name__)
+
 GROUND_METHODS = ("auto", "smrf", "smrf-plain", "csf", "existing")
 
 
-def _run(doc: list[Any], as_json: bool, label: str, *, stream: bool | None = None) -> None:
-    from lidar import pipeline
+def _run(
+    doc: list[Any],
+    as_json: bool,
+    label: str,
+    *,
+    stream: bool | None = None,
+    options: dict[int, str] | None = None,
+) -> None:
+    """Check the shortcut's outputs, then build, validate and run its pipeline.
 
-    for st in doc[1:]:  # the shortcut's own output: a plain message, not a pipeline's
+    ``options`` names the command-line option of each writer (by its index in ``doc``) for
+    the messages; a writer not in it is ``-o``.
+    """
+    from lidar import pipeline
+    from lidar.paths import check_outputs
+
+    outputs = []
+    for i, st in enumerate(doc[1:], start=1):  # the shortcut's own output: a plain message
         if "filename" in st:
             check_output_path(st["filename"], suffixes=pipeline.writer_suffixes(st))
+            outputs.append(((options or {}).get(i, "-o"), st["filename"]))
+    check_outputs(outputs, [doc[0]["filename"]])
 
     pipe = pipeline.parse({"pipeline": doc})
     total = pipeline.steps(pipe, stream=stream)
@@ -138,6 +157,8 @@ def info_cmd(input_path: str, crs: str | None, as_json: bool) -> None:
     from lidar.io import las_info
 
     d = las_info(input_path, crs=crs)
+    for w in d["warnings"]:  # a header that cannot be true: said, not printed as fact
+        log.warning("%s: %s", input_path, w)
     if as_json:
         echo_json(d)
         return
@@ -266,7 +287,9 @@ def ground_cmd(
         {"type": "writers.las", "filename": output},
         *rasters,
     ]
-    _run(doc, as_json, "ground")
+    first = len(doc) - len(rasters)
+    names = {first + k: f"--{r['product']}" for k, r in enumerate(rasters)}
+    _run(doc, as_json, "ground", options=names)
 
 
 def _raster(

@@ -20,12 +20,18 @@ from lidar.cli import crs_opt, in_arg, json_opt, mem_opt, out_opt, res_opt
 @json_opt
 def volume_cmd(top: str, base: str, as_json: bool) -> None:
     """Volume between two surfaces on one grid (e.g. a stockpile DSM over a base DTM)."""
+    from lidar.io import _units
     from lidar.raster import read_geotiff, volume_between
 
-    a, ga, _c = read_geotiff(top)
-    b, gb, _c2 = read_geotiff(base)
-    _check_same_grid(ga, gb, top, base)
-    v = volume_between(a, b, ga.res * ga.res)
+    a, ga, ca = read_geotiff(top)
+    b, gb, cb = read_geotiff(base)
+    _check_same_grid(ga, gb, ca, cb, top, base)
+    _check_overlap(a, b, top, base)
+    _check_metric(ca, top)
+    xy_m, z_m = _units(ca)  # cells and heights in feet give m² and m³ too
+    v = volume_between(a, b, (ga.res * xy_m) ** 2)
+    if z_m != 1.0:
+        v = {k: val * z_m if k != "area_m2" else val for k, val in v.items()}
     if as_json:
         echo_json(v)
     else:
@@ -45,12 +51,15 @@ def diff_cmd(new: str, old: str, output: str, as_json: bool) -> None:
     import numpy as np
 
     from dronekit_plzen.outputs import check_output_path
+    from lidar.paths import check_outputs
     from lidar.raster import difference, read_geotiff, write_geotiff
 
     check_output_path(output, suffixes=(".tif", ".tiff"))
+    check_outputs([("-o", output)], [new, old])
     a, ga, crs = read_geotiff(new)
-    b, gb, _c = read_geotiff(old)
-    _check_same_grid(ga, gb, new, old)
+    b, gb, crs_b = read_geotiff(old)
+    _check_same_grid(ga, gb, crs, crs_b, new, old)
+    _check_overlap(a, b, new, old)
     d = difference(a, b)
     write_geotiff(output, d, ga, crs, description="difference")
     stats = {
@@ -65,11 +74,43 @@ def diff_cmd(new: str, old: str, output: str, as_json: bool) -> None:
         info(_("wrote {f}").format(f=output))
 
 
-def _check_same_grid(ga: Any, gb: Any, a: str, b: str) -> None:
+def _check_same_grid(ga: Any, gb: Any, ca: Any, cb: Any, a: str, b: str) -> None:
+    """The same cells (origin, size, shape) in the same CRS, or one error naming both."""
     from dronekit_plzen.errors import BadInputError
 
     if ga != gb:
         raise BadInputError(_("rasters are on different grids: {a} and {b}").format(a=a, b=b))
+    if ca is not None and cb is not None and ca != cb:
+        raise BadInputError(
+            _("rasters are in different CRSs: {a} is in {ca}, {b} in {cb}").format(
+                a=a, b=b, ca=ca.name, cb=cb.name
+            )
+        )
+
+
+def _check_overlap(da: Any, db: Any, a: str, b: str) -> None:
+    """Refuse two rasters with no cell where both have data (all figures would be empty)."""
+    import numpy as np
+
+    from dronekit_plzen.errors import BadInputError
+
+    if not (np.isfinite(da) & np.isfinite(db)).any():
+        raise BadInputError(
+            _("the two rasters share no cells with data: {a} and {b}").format(a=a, b=b)
+        )
+
+
+def _check_metric(crs: Any, path: str) -> None:
+    """Refuse areas and volumes in a geographic CRS (cells in degrees, not metres)."""
+    from dronekit_plzen.errors import BadInputError
+
+    if crs is not None and crs.is_geographic:
+        raise BadInputError(
+            _("the raster is in degrees ({crs}): reproject it to a metric CRS for volumes").format(
+                crs=crs.name
+            ),
+            where=path,
+        )
 
 
 @click.command("products", help=_("DTM, DSM, CHM and hillshade in one go (what the demo shows)."))

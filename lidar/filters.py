@@ -7,6 +7,7 @@ pipeline converts metre parameters with the cloud's ``xy_unit_m``.
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
@@ -38,7 +39,46 @@ def reproject(cloud: PointCloud, dst_crs: Any, *, src_crs: Any = None) -> PointC
 
     xy_m, z_m = _units(dst)
     z = cloud.z * (cloud.z_unit_m / z_m)
-    return replace(cloud, x=x, y=y, z=z, crs=dst, xy_unit_m=xy_m, z_unit_m=z_m)
+    scales = cloud.scales
+    if not dst.equals(src):  # 0.01 m kept as 0.01° would put every point on one spot
+        scales = reprojected_scales(cloud.scales, src, dst, cloud.z_unit_m, z_m)
+    return replace(cloud, x=x, y=y, z=z, crs=dst, xy_unit_m=xy_m, z_unit_m=z_m, scales=scales)
+
+
+#: metres per degree of latitude (about; for choosing a scale, not for measuring)
+_M_PER_DEG = 111_320.0
+
+
+def _nice_scale(step: float) -> float:
+    """The power of ten at or below ``step`` (a LAS scale: 0.01, 1e-7 ...)."""
+    return float(10.0 ** math.floor(math.log10(step) + 1e-9))
+
+
+def reprojected_scales(
+    scales: tuple[float, float, float] | None,
+    src: Any,
+    dst: Any,
+    z_unit_src_m: float = 1.0,
+    z_unit_dst_m: float = 1.0,
+) -> tuple[float, float, float]:
+    """LAS scales for coordinates moved from ``src`` to ``dst``: the source's precision in
+    metres (0.01 m by default) expressed as a power of ten of the target's unit.
+
+    >>> from pyproj import CRS
+    >>> reprojected_scales((0.01, 0.01, 0.01), CRS(32633), CRS(4326))
+    (1e-08, 1e-08, 0.01)
+    >>> reprojected_scales((1e-07, 1e-07, 0.01), CRS(4326), CRS(32633))
+    (0.01, 0.01, 0.01)
+    """
+    from lidar.io import _units
+
+    sx, sy, sz = scales or (0.01, 0.01, 0.01)
+    src_m = _M_PER_DEG if src.is_geographic else _units(src)[0]
+    dst_m = _M_PER_DEG if dst.is_geographic else _units(dst)[0]
+    precision_m = min(sx, sy) * src_m
+    xy = _nice_scale(max(precision_m, 1e-4) / dst_m)  # 0.1 mm at best
+    zs = _nice_scale(sz * z_unit_src_m / z_unit_dst_m) if z_unit_src_m != z_unit_dst_m else sz
+    return (xy, xy, zs)
 
 
 def crop_bounds_mask(

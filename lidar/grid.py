@@ -40,8 +40,12 @@ class GridSpec:
         cls, minx: float, miny: float, maxx: float, maxy: float, res: float, *, snap: bool = True
     ) -> GridSpec:
         """The grid of cell size ``res`` covering the bounds (corners snapped to ``res``)."""
-        if res <= 0:
-            raise ValueError("resolution must be positive")
+        if not all(math.isfinite(v) for v in (minx, miny, maxx, maxy, res)) or res <= 0:
+            raise BadInputError(
+                _("the extent {b} or the resolution {r} is not a finite number").format(
+                    b=(minx, miny, maxx, maxy), r=res
+                )
+            )
         if snap:
             left = math.floor(minx / res) * res
             top = math.ceil(maxy / res) * res
@@ -110,11 +114,25 @@ def _ram_bytes() -> int | None:
         return None
 
 
+def available_memory() -> int | None:
+    """Bytes of memory the machine can still give (``MemAvailable``), else its physical RAM."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return _ram_bytes()
+
+
 def memory_budget(budget_mb: float | None = None) -> int:
     """The memory budget in bytes for one raster product.
 
     ``budget_mb`` if given, else the ``DKP_LIDAR_MEMORY_MB`` environment variable, else half
-    of the physical memory, at most 8 GiB (2 GiB when the memory size is unknown).
+    of the physical memory, at most 8 GiB (2 GiB when the memory size is unknown). A budget
+    given larger than the physical memory is capped at it (``1e308`` MiB is no promise the
+    machine can keep); :func:`check_grid_size` also checks the memory still available.
 
     >>> memory_budget(512)
     536870912
@@ -133,17 +151,27 @@ def memory_budget(budget_mb: float | None = None) -> int:
             raise BadInputError(
                 _("the memory budget must be a positive number of MiB, got {v}").format(v=budget_mb)
             )
-        return int(budget_mb * 1024**2)
+        ram = _ram_bytes()
+        want = budget_mb * 1024.0**2  # a float: 1e308 MiB is inf bytes, not an OverflowError
+        if ram and want > ram:
+            return ram
+        return int(min(want, float(2**62)))
     ram = _ram_bytes()
     return min(DEFAULT_BUDGET_BYTES, ram // 2) if ram else 2 * 1024**3
 
 
 def _size(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB", "PiB"):
-        if n < 1024 or unit == "PiB":
-            return f"{n:.1f} {unit}" if unit != "B" else f"{int(n)} B"
-        n /= 1024
-    return f"{n:.1f} PiB"  # pragma: no cover
+    """A byte count for people; any size (a Python int of 600 digits) or infinity.
+
+    >>> _size(1536), _size(10**40), _size(float("inf"))
+    ('1.5 KiB', '8.9e+24 PiB', 'inf PiB')
+    """
+    x = float(n) if n < 1e300 else math.inf
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if x < 1024:
+            return f"{x:.1f} {unit}" if unit != "B" else f"{int(x)} B"
+        x /= 1024
+    return f"{x:.1f} PiB" if x < 1e6 else f"{x:.2g} PiB"
 
 
 def check_grid_size(
@@ -172,29 +200,39 @@ def check_grid_size(
             ),
             where=where,
         )
-    cols = math.floor((maxx - minx) / res) + 2
-    rows = math.floor((maxy - miny) / res) + 2
-    cells = rows * cols
+    # floats first: a resolution of 1e-300 makes 1e302 columns (an int of 600 digits squared)
+    cells_f = ((maxx - minx) / res + 2.0) * ((maxy - miny) / res + 2.0)
+    need = cells_f * bytes_per_cell  # inf when it overflows: still compares
     budget = memory_budget() if budget_bytes is None else budget_bytes
-    need = cells * bytes_per_cell
-    if need > budget:
+    free = available_memory()
+    span = {"w": (maxx - minx) * unit_m, "h": (maxy - miny) * unit_m, "r": res * unit_m}
+    count = f"{_cells(bounds, res):,}" if cells_f < 2**62 else f"{cells_f:.3g}"
+    if need > budget and (free is None or budget < free):
         raise BadInputError(
             _(
                 "the grid is too large: the points span {w:,.0f} m × {h:,.0f} m, at {r:g} m per "
-                "cell that is {c:,} cells needing about {need} of memory, over the budget of "
+                "cell that is {c} cells needing about {need} of memory, over the budget of "
                 "{budget}; use a coarser --resolution, remove far-off points, or raise "
                 "--memory-budget"
-            ).format(
-                w=(maxx - minx) * unit_m,
-                h=(maxy - miny) * unit_m,
-                r=res * unit_m,
-                c=cells,
-                need=_size(need),
-                budget=_size(budget),
-            ),
+            ).format(**span, c=count, need=_size(need), budget=_size(budget)),
             where=where,
         )
-    return cells
+    if free is not None and need > free:  # a budget beyond what the machine has left
+        raise BadInputError(
+            _(
+                "the grid is too large: the points span {w:,.0f} m × {h:,.0f} m, at {r:g} m per "
+                "cell that is {c} cells needing about {need} of memory, more than the {free} "
+                "this machine has available; use a coarser --resolution or lidar tile"
+            ).format(**span, c=count, need=_size(need), free=_size(free)),
+            where=where,
+        )
+    return _cells(bounds, res)
+
+
+def _cells(bounds: tuple[float, float, float, float], res: float) -> int:
+    """Rows × columns of a grid over finite ``bounds`` (exact integers)."""
+    minx, miny, maxx, maxy = (float(v) for v in bounds)
+    return (math.floor((maxx - minx) / res) + 2) * (math.floor((maxy - miny) / res) + 2)
 
 
 def masked_bounds(

@@ -33,6 +33,7 @@ from dronekit_plzen.geo import as_crs
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import atomic_output, check_output_path
 from lidar.cloud import PointCloud, concat
+from lidar.lasfile import point_capacity
 
 log = logging.getLogger(__name__)
 
@@ -233,7 +234,7 @@ def _check_file(p: Path) -> None:
         ) from exc
 
 
-def _open(path: str | os.PathLike[str]) -> laspy.LasReader:
+def _open(path: str | os.PathLike[str], *, check_count: bool = True) -> laspy.LasReader:
     p = Path(path)
     _check_file(p)
     try:
@@ -245,10 +246,28 @@ def _open(path: str | os.PathLike[str]) -> laspy.LasReader:
         ) from exc
     try:
         check_header(reader.header, str(p))
+        if check_count:
+            problem = count_problem(p, reader.header)
+            if problem:
+                raise CorruptFileError(problem, where=str(p))
     except BaseException:
         reader.close()
         raise
     return reader
+
+
+def count_problem(path: Path, header: laspy.LasHeader) -> str | None:
+    """Why the header's point count cannot be true for this file's size, or None.
+
+    Checked before anything is allocated for the points (see :mod:`lidar.lasfile`).
+    """
+    n = int(header.point_count)
+    cap = point_capacity(path, header) if n else None
+    if cap is not None and n > cap:
+        return _(
+            "truncated or damaged: the header says {n:,} points, the file holds at most {m:,}"
+        ).format(n=n, m=cap)
+    return None
 
 
 def check_header(header: laspy.LasHeader, path: str) -> None:
@@ -313,11 +332,11 @@ def iter_chunks(
     with _open(path) as reader:
         header = reader.header
         c = resolve_crs(header, where, crs)
-        if check_crs:
+        expected = int(header.point_count)
+        if check_crs and expected:  # no points: the header's bounds (0, 0) mean nothing
             check_crs_plausible(c, (*header.mins, *header.maxs), where)
         meta = _meta(header, where, c)
         names = [n for n in header.point_format.dimension_names if n not in _SKIP]
-        expected = int(header.point_count)
         got = 0
         it = reader.chunk_iterator(chunk_size)
         while True:
@@ -356,8 +375,12 @@ def read_cloud(
     Raises :class:`CorruptFileError` for an empty, damaged or truncated file and
     :class:`UnknownCRSError` for a CRS that cannot be read or does not fit the data.
     """
-    with _open(path) as reader:
+    with _open(path) as reader:  # checks the header's count against the file's size
         total = int(reader.header.point_count)
+        if reader.header.are_points_compressed:
+            # a LAZ file whose chunk table cannot tell: no more than 8 points per byte up
+            # front (more points than that are still all read, by the path below)
+            total = min(total, 8 * Path(path).stat().st_size)
     out: PointCloud | None = None
     filled = 0
     for chunk in iter_chunks(path, crs=crs, chunk_size=chunk_size, check_crs=check_crs):
@@ -461,10 +484,16 @@ def read_copc(
 def las_info(path: str | os.PathLike[str], *, crs: Any = None) -> dict[str, Any]:
     """Header summary: version, format, count, bounds, scales, offsets, CRS, units, VLRs."""
     where = str(path)
-    with _open(path) as reader:
+    with _open(path, check_count=False) as reader:
         h = reader.header
         c = resolve_crs(h, where, crs)
         xy, z = _units(c)
+        warnings = []
+        problem = count_problem(Path(path), h)
+        if problem:
+            warnings.append(problem)
+        if int(h.point_count) and not np.all(np.isfinite([*h.mins, *h.maxs])):
+            warnings.append(_("the header's bounds are not finite numbers"))
         return {
             "file": where,
             "las_version": f"{h.version.major}.{h.version.minor}",
@@ -481,6 +510,7 @@ def las_info(path: str | os.PathLike[str], *, crs: Any = None) -> dict[str, Any]
             "z_unit_m": z,
             "vlrs": [type(v).__name__ for v in h.vlrs],
             "dimensions": list(h.point_format.dimension_names),
+            "warnings": warnings,
         }
 
 
@@ -501,7 +531,10 @@ def _header_for(cloud: PointCloud, scale: float | None) -> laspy.LasHeader:
     header.scales = np.array(s, dtype=np.float64)
     if len(cloud):
         mins = np.array([cloud.x.min(), cloud.y.min(), cloud.z.min()])
-        header.offsets = np.floor(mins / 1000.0) * 1000.0
+        # round offsets near the minimum: 1000 units, finer for fine scales (degrees at
+        # 1e-8 reach ±21° from the offset, so it is the minimum to 0.01°)
+        step = np.minimum(1000.0, header.scales * 1e6)
+        header.offsets = np.floor(mins / step) * step
         span = np.array([cloud.x.max(), cloud.y.max(), cloud.z.max()]) - header.offsets
         if np.any(span / header.scales >= 2**31 - 1):
             raise BadInputError(

@@ -38,6 +38,7 @@ from lidar.io import (
     read_cloud,
     write_cloud,
 )
+from lidar.paths import check_outputs
 from lidar.stages import STAGES
 
 ProgressFn = Callable[[str, int, int], None]
@@ -141,6 +142,8 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
         raise BadInputError(_("a pipeline is a non-empty list of stages (or {'pipeline': [...]})"))
     errors: list[str] = []
     stages: list[Stage] = []
+    inputs: list[Path] = []
+    outputs: list[tuple[str, Path]] = []
     base = base_dir or Path.cwd()
     for i, raw in enumerate(items):
         where = f"stage {i + 1}"
@@ -193,6 +196,8 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
                 errors.append(_("{w}: filename is required").format(w=where))
             elif not (fn if fn.is_absolute() else base / fn).exists():
                 errors.append(_("{w}: input file not found: {f}").format(w=where, f=fn))
+            else:
+                inputs.append(fn if fn.is_absolute() else base / fn)
             if opts.spatialreference is not None:
                 from dronekit_plzen.geo import as_crs
 
@@ -214,11 +219,15 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
                     )
                 except BadInputError as exc:
                     errors.append(f"{where}: {exc.message}")
+                else:
+                    outputs.append((where, fn if fn.is_absolute() else base / fn))
         stages.append(Stage(typ, opts, i))
-    if len(errors) == 1:
-        raise BadInputError(_("invalid pipeline:") + " " + errors[0])
-    if errors:
-        raise BadInputError(_("invalid pipeline:") + "\n  " + "\n  ".join(errors))
+    try:  # an output that is the input (or another output) would destroy data
+        check_outputs(outputs, inputs)
+    except BadInputError as exc:
+        errors.append(str(exc))
+    if errors:  # one line: every reason, joined
+        raise BadInputError(_("invalid pipeline:") + " " + "; ".join(errors))
     if not any(STAGES[s.type].kind == "writer" for s in stages):
         raise BadInputError(_("invalid pipeline: no writer stage, nothing would be produced"))
     return Pipeline(tuple(stages))
@@ -422,6 +431,8 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
             if not ok:
                 for _w, tmp in writers.values():
                     tmp.unlink(missing_ok=True)
+    if rep.points_in == 0:  # an empty file: bad input, not a failed write
+        raise BadInputError(_("the point cloud is empty"), where=reader.filename)
     for st in pipe.stages[1:]:
         if STAGES[st.type].kind == "writer":
             if st.index not in writers:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import logging
+import math
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -12,7 +15,7 @@ import numpy as np
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.outputs import check_output_path, prepare_output_dir
+from dronekit_plzen.outputs import check_output_path, output_error, prepare_output_dir
 from lidar import raster
 from lidar.cloud import NOISE, PointCloud
 from lidar.grid import (
@@ -52,7 +55,55 @@ def grid_for(
         bytes_per_cell=bytes_per_cell,
         where=cloud.source,
     )
-    return GridSpec.covering(b[0], b[1], b[3], b[4], res)
+    grid = GridSpec.covering(b[0], b[1], b[3], b[4], res)
+    check_grid_shape(grid, (b[0], b[1], b[3], b[4]), resolution_m, cloud.xy_unit_m, cloud.source)
+    return grid
+
+
+#: the smallest raster (rows, cols) a product is made on: gradients (hillshade), contours and
+#: the gap filling need a neighbour in both directions
+MIN_CELLS = 2
+
+
+def check_grid_shape(
+    grid: GridSpec,
+    bounds: tuple[float, float, float, float],
+    resolution_m: float,
+    unit_m: float,
+    where: str | None,
+) -> None:
+    """Refuse a grid of fewer than 2 × 2 cells: all points at one spot, or a cell size as
+    large as the cloud (``--resolution 1e9`` gave a 1 × 1 raster, ``1e308`` one reaching
+    to -inf)."""
+    minx, miny, maxx, maxy = bounds
+    if maxx - minx <= 0 and maxy - miny <= 0:
+        raise BadInputError(
+            _(
+                "all points lie at one spot ({x:.3f}, {y:.3f}): the cloud has no extent to "
+                "make a raster of"
+            ).format(x=minx, y=miny),
+            where=where,
+        )
+    if (
+        grid.rows < MIN_CELLS
+        or grid.cols < MIN_CELLS
+        or not all(math.isfinite(v) for v in grid.bounds)
+    ):
+        raise BadInputError(
+            _(
+                "--resolution {r:g} m is too coarse for the cloud's extent of {w:,.2f} m × "
+                "{h:,.2f} m: the raster would have {rows} × {cols} cells, at least {m} × {m} "
+                "are needed; use a finer --resolution"
+            ).format(
+                r=resolution_m,
+                w=(maxx - minx) * unit_m,
+                h=(maxy - miny) * unit_m,
+                rows=grid.rows,
+                cols=grid.cols,
+                m=MIN_CELLS,
+            ),
+            where=where,
+        )
 
 
 def warn_if_no_crs(cloud: PointCloud, output: str | os.PathLike[str]) -> None:
@@ -141,7 +192,13 @@ def write_product(
     )
     if name == "contours":
         d = product(cloud, "dtm", grid, method=method, cache=cache)
-        fc = raster.contours(grid, d, interval / cloud.z_unit_m)
+        fc = raster.contours(grid, d, interval / cloud.z_unit_m, unit_m=cloud.z_unit_m)
+        if not fc["features"]:
+            log.warning(
+                _("no contour lines in {f}: the heights cross no multiple of {i:g} m").format(
+                    f=os.fspath(path), i=interval
+                )
+            )
         raster.write_contours(fc, path, cloud.crs)
         return {
             "product": name,
@@ -168,6 +225,10 @@ def write_product(
     }
 
 
+#: what :func:`demo_products` writes, in this order (the CHM and hillshade reuse the DTM)
+DEMO_PRODUCTS = ("dtm", "dsm", "chm", "hillshade")
+
+
 def demo_products(
     input_laz: str | os.PathLike[str],
     out_dir: str | os.PathLike[str],
@@ -188,6 +249,8 @@ def demo_products(
     created = not Path(out_dir).exists()
     out = prepare_output_dir(out_dir)
     try:
+        for name in DEMO_PRODUCTS:  # an existing directory in the way: refused before the work
+            check_output_path(out / f"{Path(input_laz).stem}_{name}.tif", suffixes=(".tif",))
         cloud = read_cloud(input_laz, crs=crs)
         cloud = apply_smrf(apply_outlier(cloud, OutlierOptions()), SMRFOptions())
     except BadInputError as exc:
@@ -203,11 +266,31 @@ def demo_products(
     stem = Path(input_laz).stem
     warn_if_no_crs(cloud, out / f"{stem}_*.tif")
     cache: dict[Any, FloatArray] = {}
-    for name in ("dtm", "dsm", "chm", "hillshade"):
-        path = out / f"{stem}_{name}.tif"
-        write_product(
-            cloud, name, path, resolution_m=resolution_m, memory_mb=memory_mb, cache=cache
-        )
-        result[name] = str(path)
+    # all four into a hidden folder first, renamed into place when every one is written: a
+    # failure (a grid too small for a hillshade) leaves no partial set and no older file lost
+    work = Path(tempfile.mkdtemp(prefix=".products-", dir=out))
+    try:
+        for name in DEMO_PRODUCTS:
+            write_product(
+                cloud,
+                name,
+                work / f"{stem}_{name}.tif",
+                resolution_m=resolution_m,
+                memory_mb=memory_mb,
+                cache=cache,
+            )
+        for name in DEMO_PRODUCTS:
+            path = out / f"{stem}_{name}.tif"
+            try:
+                os.replace(work / path.name, path)
+            except OSError as exc:
+                raise output_error(path, exc) from exc
+            result[name] = str(path)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        if created and not any(out.iterdir()):
+            out.rmdir()
+        raise
+    work.rmdir()
     result["seconds"] = time.perf_counter() - t0
     return result

@@ -143,7 +143,17 @@ class VoxelOptions:
     cell: float = 0.5
 
     def check(self) -> list[str]:
-        return [] if self.cell > 0 else [_("cell must be positive")]
+        if not self.cell > 0:
+            return [_("cell must be positive")]
+        if self.cell > MAX_VOXEL_M:  # a voxel beyond any survey: distances would overflow
+            return [
+                _("cell must be at most {m:,.0f} m, got {v:g}").format(m=MAX_VOXEL_M, v=self.cell)
+            ]
+        return []
+
+
+#: largest voxel edge in metres (1000 km: larger than any cloud, and still finite squared)
+MAX_VOXEL_M = 1e6
 
 
 @dataclass(frozen=True)
@@ -279,6 +289,8 @@ def apply_csf(cloud: PointCloud, o: CSFOptions) -> PointCloud:
 
 
 def ground_mask(cloud: PointCloud) -> np.ndarray:
+    if len(cloud) == 0:  # not "no ground": no points at all
+        raise BadInputError(_("the point cloud is empty"), where=cloud.source or None)
     g = cloud.classification == GROUND
     if not g.any():
         raise BadInputError(

@@ -282,6 +282,15 @@ def run_tiled(
         raise BadInputError(_("the resolution must be a positive number"))
     if not (0 <= buffer_m < math.inf):
         raise BadInputError(_("the buffer must be zero or a positive number"))
+    if buffer_m > tile_size_m:  # every tile would read its neighbours' points, and more
+        raise BadInputError(
+            _(
+                "--buffer {b:g} m is larger than --tile-size {t:g} m: "
+                "use a buffer up to the tile size"
+            ).format(b=buffer_m, t=tile_size_m)
+        )
+    if workers is not None and workers < 1:
+        raise BadInputError(_("--workers must be at least 1, got {n}").format(n=workers))
     info = las_info(path, crs=crs)
     if info["point_count"] == 0:
         raise BadInputError(_("the point cloud is empty"), where=str(path))

@@ -1,0 +1,45 @@
+"""How many points a LAS/LAZ file can hold, from its size: a header's count is not trusted.
+
+A header that claims 4,294,967,295 points in a 37 kB file made the reader allocate 32 GiB
+before reading a single point. The claim is checked against the bytes first: an uncompressed
+file holds at most ``(size - offset_to_point_data) // record_length`` points; a LAZ file at
+most the sum of its chunk table's point counts (read by lazrs, a few bytes per chunk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from pathlib import Path
+
+import laspy
+
+
+def point_capacity(path: str | Path, header: laspy.LasHeader) -> int | None:
+    """The most points ``path`` can hold, or None when its size cannot tell (a LAZ file
+    whose chunk table cannot be read: the chunked reader then names the damage itself)."""
+    p = Path(path)
+    size = p.stat().st_size
+    start = int(header.offset_to_point_data)
+    if not header.are_points_compressed:
+        rec = int(header.point_format.size)
+        return max(0, size - start) // rec if rec > 0 else None
+    return _laz_capacity(p, start)
+
+
+def _laz_capacity(p: Path, start: int) -> int | None:
+    import lazrs
+
+    with p.open("rb") as fh:
+        try:
+            full = laspy.LasHeader.read_from(fh)  # with its LASzip record (the reader drops it)
+        except Exception:  # unreadable here means unreadable to laspy too: it names it
+            return None
+        vlr = next((v for v in full.vlrs if type(v).__name__ == "LasZipVlr"), None)
+        if vlr is None:
+            return None
+        with contextlib.suppress(Exception):  # lazrs raises its own types on a bad table
+            fh.seek(start)
+            table = lazrs.read_chunk_table(fh, lazrs.LazVlr(vlr.record_data))
+            if table is not None:
+                return int(sum(int(n) for n, _b in table))
+    return None

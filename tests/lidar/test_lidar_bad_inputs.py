@@ -1,0 +1,552 @@
+"""LiDAR bad inputs through the real CLI: one ``error:`` line, the right exit code, data kept.
+
+The same contract as tests/test_bad_inputs.py, for the cases an outside probe found: every case
+runs ``python -m dronekit_plzen lidar ...`` as a subprocess (in the inputs folder, so ``./x``
+paths work) on small synthetic files made here, and checks
+
+* the exit code (2 bad input, 0 for the warning and success cases);
+* exactly one ``error:`` line on stderr matching the case's pattern (none for exit 0), no
+  ``Traceback``, no ``internal error``, no Python warning (``RuntimeWarning``);
+* every input file byte-for-byte unchanged (SHA-256) and no file added to the inputs folder;
+* no file left in the case's output folder, unless the case expects one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import laspy
+import numpy as np
+import pytest
+import rasterio
+from pyproj import CRS
+from rasterio.transform import from_origin
+
+
+@dataclass(frozen=True)
+class Case:
+    """argv (``{d}`` inputs folder, ``{o}`` a fresh output folder) and what must happen."""
+
+    id: str
+    argv: tuple[str, ...]
+    code: int
+    pattern: str  # the error line (exit != 0) or the one warning line (``warns``)
+    creates: tuple[str, ...] = ()  # files the case does write (success cases)
+    warns: bool = False  # exit 0 with exactly one WARNING line matching the pattern
+    env: dict[str, str] = field(default_factory=dict)
+    max_s: float | None = None
+
+
+def _las(path: Path, x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) -> None:
+    header = laspy.LasHeader(point_format=1, version="1.2")
+    header.scales = np.array([0.01, 0.01, 0.01])
+    header.offsets = np.array([500_000.0, 4_500_000.0, 0.0])
+    header.add_crs(CRS.from_epsg(26912))  # NAD83 / UTM zone 12N, as the probe's files
+    rec = laspy.ScaleAwarePointRecord.zeros(len(x), header=header)
+    rec.x, rec.y = x, y
+    rec.z = 300.0 + np.sin(x) + np.cos(y) if z is None else z
+    rec.return_number[:] = 1
+    rec.number_of_returns[:] = 1
+    rec.classification[:] = 2
+    with laspy.open(str(path), mode="w", header=header) as w:
+        w.write_points(rec)
+
+
+def _tif(path: Path, a: np.ndarray, crs: str, *, geo: bool = False) -> None:
+    t = from_origin(13.3, 49.7, 1e-4, 1e-4) if geo else from_origin(500_000, 4_500_100, 1, 1)
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=a.shape[1],
+        height=a.shape[0],
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=t,
+        nodata=None if np.isnan(a).all() else -9999.0,
+    ) as dst:
+        dst.write(a.astype(np.float32), 1)
+
+
+def _patch(src: Path, dst: Path, fmt: str, offset: int, value: float) -> None:
+    raw = bytearray(src.read_bytes())
+    struct.pack_into(fmt, raw, offset, value)
+    dst.write_bytes(bytes(raw))
+
+
+@pytest.fixture(scope="module")
+def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every input of the table, made once (a 90 m cloud of 3000 points, rasters of 20 × 20)."""
+    d = tmp_path_factory.mktemp("lidar_bad_inputs")
+    rng = np.random.default_rng(5)
+    n = 3000
+    x, y = 500_000 + rng.uniform(0, 90, n), 4_500_000 + rng.uniform(0, 90, n)
+    _las(d / "inp.las", x, y)
+    las = laspy.read(str(d / "inp.las"))
+    las.write(str(d / "inp.laz"))
+    _las(
+        d / "same_points.las", np.full(50, 500_010.0), np.full(50, 4_500_010.0), np.full(50, 300.0)
+    )
+    _las(d / "zero_points.las", np.zeros(0), np.zeros(0), np.zeros(0))
+    _las(d / "flat.las", x, y, np.full(n, 300.5))
+    (d / "link.las").symlink_to("inp.las")
+    # the header's point count (LAS 1.2: offset 107) says 2**32 - 1
+    _patch(d / "inp.las", d / "huge_count.las", "<I", 107, 4294967295)
+    _patch(d / "inp.laz", d / "huge_count.laz", "<I", 107, 4294967295)
+    _patch(d / "inp.las", d / "nan_bounds.las", "<d", 179, float("nan"))  # max X
+    full = (d / "inp.las").read_bytes()
+    (d / "cut.las").write_bytes(full[: len(full) * 2 // 3])
+    a = 300.0 + rng.uniform(0, 1, (20, 20))
+    _tif(d / "d1.tif", a, "EPSG:26912")
+    _tif(d / "d1b.tif", a + 1, "EPSG:26912")
+    _tif(d / "allnodata.tif", np.full((20, 20), -9999.0), "EPSG:26912")
+    _tif(d / "allnan.tif", np.full((20, 20), np.nan), "EPSG:26912")
+    _tif(d / "crs5514.tif", a, "EPSG:5514")
+    _tif(d / "geo_top.tif", a + 1, "EPSG:4326", geo=True)
+    _tif(d / "geo_base.tif", a, "EPSG:4326", geo=True)
+    (d / "p.json").write_text(
+        json.dumps(["inp.las", {"type": "writers.las", "filename": "inp.las"}])
+    )
+    (d / "p2.json").write_text(
+        json.dumps(
+            [
+                "inp.las",
+                {"type": "writers.gdal", "filename": "same.tif", "product": "dsm"},
+                {"type": "writers.gdal", "filename": "./same.tif", "product": "dtm"},
+            ]
+        )
+    )
+    (d / "vox.json").write_text(
+        json.dumps(["inp.las", {"type": "filters.voxel", "cell": 1e308}, "v.las"])
+    )
+    (d / "multi.json").write_text(
+        json.dumps(
+            [
+                "inp.las",
+                {"type": "filters.bogus"},
+                {"type": "filters.voxel", "cell": -1},
+                {"type": "writers.las", "filename": "/nonexistent-dir/v.las"},
+            ]
+        )
+    )
+    return d
+
+
+L = ("lidar",)
+IN_OUT = ("{d}/inp.las", "-o", "{o}/x.tif")
+CONTOURS = ("{d}/inp.las", "-o", "{o}/c.geojson", "--product", "contours")
+SAME_AS_INPUT = r"^error: .*inp\.las: the output is the input file .*inp\.las \(-o\)"
+
+CASES = [
+    # ---- 1. an output that is an input, two outputs that are one file -------------------
+    *[
+        Case(f"{cmd}-o-input", (*L, cmd, "{d}/inp.las", "-o", "{d}/inp.las"), 2, SAME_AS_INPUT)
+        for cmd in ("ground", "classify", "hag", "thin")
+    ],
+    Case(
+        "reproject-o-input",
+        (*L, "reproject", "{d}/inp.las", "-o", "{d}/inp.las", "--to", "EPSG:32612"),
+        2,
+        SAME_AS_INPUT,
+    ),
+    Case(
+        "reproject-o-dot-input",
+        (*L, "reproject", "inp.las", "-o", "./inp.las", "--to", "EPSG:32612"),
+        2,
+        r"^error: \./inp\.las: the output is the input file inp\.las \(-o\)",
+    ),
+    Case(
+        "reproject-o-symlink-to-input",
+        (*L, "reproject", "{d}/inp.las", "-o", "{d}/link.las", "--to", "EPSG:32612"),
+        2,
+        r"^error: .*link\.las: the output is the input file .*inp\.las \(-o\)",
+    ),
+    Case(
+        "diff-o-input",
+        (*L, "diff", "{d}/d1.tif", "{d}/d1b.tif", "-o", "{d}/d1.tif"),
+        2,
+        r"^error: .*d1\.tif: the output is the input file .*d1\.tif \(-o\)",
+    ),
+    Case(
+        "diff-o-second-input",
+        (*L, "diff", "{d}/d1.tif", "{d}/d1b.tif", "-o", "d1b.tif"),
+        2,
+        r"^error: d1b\.tif: the output is the input file .*d1b\.tif \(-o\)",
+    ),
+    Case(
+        "pipeline-writer-is-reader",
+        (*L, "pipeline", "{d}/p.json"),
+        2,
+        r"^error: invalid pipeline: .*inp\.las: the output is the input file .*inp\.las "
+        r"\(stage 2 \(writers\.las\)\)",
+    ),
+    Case(
+        "pipeline-two-writers-one-file",
+        (*L, "pipeline", "{d}/p2.json"),
+        2,
+        r"^error: invalid pipeline: .*same\.tif: stage 2 \(writers\.gdal\) and stage 3 "
+        r"\(writers\.gdal\) name the same file",
+    ),
+    Case(
+        "ground-dtm-dsm-same-file",
+        (
+            *L,
+            "ground",
+            "{d}/inp.las",
+            "-o",
+            "{o}/g.las",
+            "--dtm",
+            "{o}/a.tif",
+            "--dsm",
+            "{o}/a.tif",
+        ),
+        2,
+        r"^error: .*a\.tif: --dtm and --dsm name the same file: one output would overwrite",
+    ),
+    # ---- 3. a header that claims more points than the file holds -----------------------
+    Case(
+        "dtm-huge-count",
+        (*L, "dtm", "{d}/huge_count.las", "-o", "{o}/h.tif"),
+        2,
+        r"^error: .*huge_count\.las: truncated or damaged: the header says 4,294,967,295 "
+        r"points, the file holds at most 3,000$",
+        max_s=30.0,
+    ),
+    Case(
+        "products-huge-count",
+        (*L, "products", "{d}/huge_count.las", "-o", "{o}/p"),
+        2,
+        r"huge_count\.las: truncated or damaged: the header says 4,294,967,295 points",
+        max_s=30.0,
+    ),
+    Case(
+        "dtm-huge-count-laz",
+        (*L, "dtm", "{d}/huge_count.laz", "-o", "{o}/h.tif"),
+        2,
+        r"huge_count\.laz: truncated or damaged: the header says 4,294,967,295 points, the "
+        r"file holds at most 50,000$",
+        max_s=30.0,
+    ),
+    Case(
+        "dsm-cut-las",
+        (*L, "dsm", "{d}/cut.las", "-o", "{o}/d.tif"),
+        2,
+        r"cut\.las: truncated or damaged: the header says 3,000 points, the file holds at most",
+    ),
+    Case(
+        "info-huge-count-warns",
+        (*L, "info", "{d}/huge_count.las"),
+        0,
+        r"^WARNING .*huge_count\.las: truncated or damaged: the header says 4,294,967,295",
+        warns=True,
+    ),
+    Case(
+        "info-nan-bounds-warns",
+        (*L, "info", "{d}/nan_bounds.las"),
+        0,
+        r"^WARNING .*nan_bounds\.las: the header's bounds are not finite numbers$",
+        warns=True,
+    ),
+    # ---- 4. resolutions and memory budgets that overflow -------------------------------
+    Case(
+        "dtm-resolution-1e-300",
+        (*L, "dtm", "{d}/inp.las", "-o", "{o}/x.tif", "--resolution", "1e-300"),
+        2,
+        r"^error: .*inp\.las: the grid is too large: the points span 90 m × 90 m, at 1e-300 m "
+        r"per cell .* over the budget of",
+    ),
+    Case(
+        "dtm-budget-1e308",
+        (*L, "dtm", "{d}/inp.las", "-o", "{o}/x.tif", "--memory-budget", "1e308"),
+        0,
+        "",
+        creates=("x.tif",),
+    ),
+    Case(
+        "dtm-budget-env-1e308",
+        (*L, "dtm", "{d}/inp.las", "-o", "{o}/x.tif"),
+        0,
+        "",
+        creates=("x.tif",),
+        env={"DKP_LIDAR_MEMORY_MB": "1e308"},
+    ),
+    Case(
+        "dtm-budget-above-ram",
+        (*L, "dtm", *IN_OUT, "--memory-budget", "1e9", "--resolution", "0.001"),
+        2,
+        r"^error: .*inp\.las: the grid is too large: .* cells needing about [\d.]+ TiB of "
+        r"memory, more than the [\d.]+ [KMGT]iB this machine has available",
+        max_s=30.0,
+    ),
+    # ---- 5. a cell as large as the cloud -------------------------------------------------
+    *[
+        Case(
+            f"{cmd}-resolution-{res}",
+            (*L, cmd, "{d}/inp.las", "-o", "{o}/x.tif", "--resolution", res),
+            2,
+            rf"^error: .*inp\.las: --resolution {re.escape(f'{float(res):g}')} m is too coarse "
+            r"for the cloud's extent of \d\d\.\d\d m × \d\d\.\d\d m: the raster would have \d × \d "
+            r"cells, at least 2 × 2",
+        )
+        for cmd, res in (("dtm", "1e308"), ("dtm", "1e9"), ("dsm", "1e308"))
+    ],
+    # ---- 6. a cloud on one spot; products leave nothing behind ---------------------------
+    Case(
+        "products-resolution-1e9",
+        (*L, "products", "{d}/inp.las", "-o", "{o}/outp", "--resolution", "1e9"),
+        2,
+        r"inp\.las: --resolution 1e\+09 m is too coarse",
+    ),
+    Case(
+        "products-same-points",
+        (*L, "products", "{d}/same_points.las", "-o", "{o}/outp"),
+        2,
+        r"same_points\.las: all points lie at one spot \(500010\.000, 4500010\.000\): the "
+        r"cloud has no extent",
+    ),
+    Case(
+        "raster-hillshade-same-points",
+        (*L, "raster", "{d}/same_points.las", "-o", "{o}/h.tif", "--product", "hillshade"),
+        2,
+        r"same_points\.las: all points lie at one spot",
+    ),
+    # ---- 7. contour intervals ------------------------------------------------------------
+    *[
+        Case(
+            f"contours-interval-{iv}",
+            (*L, "raster", *CONTOURS, f"--interval={iv}"),
+            2,
+            rf"^error: --interval {re.escape(f'{float(iv):g}')} m gives [\d,]+ contour levels "
+            r"over the heights [\d.]+ to [\d.]+ m, more than 1,000; use an --interval of at "
+            r"least [\d.]+ m$",
+            max_s=30.0,
+        )
+        for iv in ("1e-9", "1e-6", "1e-4")
+    ],
+    Case(
+        "contours-flat-warns",
+        (*L, "raster", "{d}/flat.las", "-o", "{o}/c.geojson", "--product", "contours"),
+        0,
+        r"^WARNING .*no contour lines in .*c\.geojson: the heights cross no multiple of 1 m$",
+        warns=True,
+        creates=("c.geojson",),
+    ),
+    # ---- 8. rasters with no common data, another CRS, degrees ---------------------------
+    *[
+        Case(
+            f"diff-{name}",
+            (*L, "diff", f"{{d}}/{name}.tif", "{d}/d1.tif", "-o", "{o}/x.tif"),
+            2,
+            rf"^error: the two rasters share no cells with data: .*{name}\.tif and .*d1\.tif$",
+        )
+        for name in ("allnodata", "allnan")
+    ],
+    Case(
+        "volume-allnodata",
+        (*L, "volume", "{d}/allnodata.tif", "{d}/d1.tif"),
+        2,
+        r"^error: the two rasters share no cells with data",
+    ),
+    Case(
+        "diff-other-crs",
+        (*L, "diff", "{d}/crs5514.tif", "{d}/d1.tif", "-o", "{o}/x.tif"),
+        2,
+        r"^error: rasters are in different CRSs: .*crs5514\.tif is in S-JTSK / Krovak East "
+        r"North, .*d1\.tif in NAD83 / UTM zone 12N$",
+    ),
+    Case(
+        "volume-other-crs",
+        (*L, "volume", "{d}/crs5514.tif", "{d}/d1.tif"),
+        2,
+        r"^error: rasters are in different CRSs: .*crs5514\.tif is in S-JTSK",
+    ),
+    Case(
+        "volume-degrees",
+        (*L, "volume", "{d}/geo_top.tif", "{d}/geo_base.tif"),
+        2,
+        r"^error: .*geo_top\.tif: the raster is in degrees \(WGS 84\): reproject it to a "
+        r"metric CRS",
+    ),
+    # ---- 9. lesser: no points, one-line pipelines, absurd voxels, tile options ---------
+    *[
+        Case(
+            f"{cmd}-zero-points",
+            (*L, cmd, "{d}/zero_points.las", "-o", *out),
+            2,
+            r"^error: .*zero_points\.las: the point cloud is empty$",
+        )
+        for cmd, out in (
+            ("dtm", ("{o}/z.tif",)),
+            ("classify", ("{o}/z.las",)),
+            ("products", ("{o}/zp",)),
+            ("reproject", ("{o}/z.las", "--to", "EPSG:4326")),
+        )
+    ],
+    Case(
+        "pipeline-errors-one-line",
+        (*L, "pipeline", "{d}/multi.json"),
+        2,
+        r"^error: invalid pipeline: stage 2: unknown stage type 'filters\.bogus' .*; stage 3 "
+        r"\(filters\.voxel\): cell must be positive; stage 4 \(writers\.las\): cannot write "
+        r"/nonexistent-dir/v\.las",
+    ),
+    Case(
+        "pipeline-voxel-1e308",
+        (*L, "pipeline", "{d}/vox.json"),
+        2,
+        r"^error: invalid pipeline: stage 2 \(filters\.voxel\): cell must be at most "
+        r"1,000,000 m, got 1e\+308$",
+    ),
+    *[
+        Case(
+            f"tile-workers-{w}",
+            (*L, "tile", "{d}/inp.las", "-o", "{o}/tiles", "--workers", w),
+            2,
+            rf"^error: --workers must be at least 1, got {w}$",
+        )
+        for w in ("0", "-1")
+    ],
+    Case(
+        "tile-buffer-1e9",
+        (*L, "tile", "{d}/inp.las", "-o", "{o}/tiles", "--buffer", "1e9"),
+        2,
+        r"^error: --buffer 1e\+09 m is larger than --tile-size 250 m",
+    ),
+]
+
+_BAD = re.compile(r"Traceback|internal error|Warning:|RuntimeWarning", re.M)
+
+
+def _digest(d: Path) -> dict[str, str]:
+    """Name → SHA-256 of every file in ``d`` (a symlink by its target's bytes)."""
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in d.iterdir() if p.is_file()}
+
+
+@pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
+def test_lidar_bad_input(case: Case, inputs: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    argv = [a.format(d=inputs, o=out) for a in case.argv]
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    env.pop("DKP_LIDAR_MEMORY_MB", None)
+    env.pop("DKP_DEBUG", None)
+    env.update(case.env)
+    before = _digest(inputs)
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=inputs,
+        timeout=120,
+    )
+    took = time.monotonic() - t0
+    detail = f"exit {proc.returncode}, stderr:\n{proc.stderr}"
+    assert proc.returncode == case.code, detail
+    assert not _BAD.search(proc.stderr), detail
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    if case.code:
+        assert len(errors) == 1, detail
+        assert len(proc.stderr.strip().splitlines()) == 1, detail
+        assert re.search(case.pattern, errors[0]), f"{case.pattern!r} not in {errors[0]!r}"
+    else:
+        assert not errors, detail
+    if case.warns:
+        warnings = [ln for ln in proc.stderr.splitlines() if ln.startswith("WARNING")]
+        assert len(warnings) == 1, detail
+        assert re.search(case.pattern, warnings[0]), f"{case.pattern!r} not in {warnings[0]!r}"
+    if case.max_s is not None:
+        assert took < case.max_s, f"took {took:.1f} s"
+    assert _digest(inputs) == before  # no input changed, none added, none removed
+    left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert left == sorted(case.creates), f"files left behind: {left}"
+
+
+# ---- in process: the library behind the table ---------------------------------------------
+
+
+def test_reproject_to_degrees_and_back_keeps_every_point(inputs: Path, tmp_path: Path) -> None:
+    """0.01 m scales kept for degrees put all points on one spot: the scales follow the CRS."""
+    from lidar import pipeline
+
+    geo, back = tmp_path / "geo.las", tmp_path / "back.las"
+    for src, dst, crs in ((inputs / "inp.las", geo, "EPSG:4326"), (geo, back, "EPSG:26912")):
+        doc = [str(src), {"type": "filters.reproject", "out_srs": crs}, str(dst)]
+        pipeline.run(pipeline.parse(doc))
+    a, g, b = (laspy.read(str(p)) for p in (inputs / "inp.las", geo, back))
+    assert g.header.scales[0] <= 1e-7  # about a centimetre or finer in degrees
+    assert abs(g.header.offsets[0] - float(np.min(g.x))) < 1.0  # offsets near the data
+
+    def unique_xy(las: laspy.LasData) -> int:
+        return len(np.unique(np.column_stack([las.X, las.Y]), axis=0))
+
+    assert unique_xy(g) == unique_xy(b) == unique_xy(a) == len(a.points)
+    assert np.abs(np.asarray(b.x) - np.asarray(a.x)).max() < 0.01
+    assert np.abs(np.asarray(b.y) - np.asarray(a.y)).max() < 0.01
+    assert np.abs(np.asarray(b.z) - np.asarray(a.z)).max() < 0.01
+
+
+def test_products_leave_no_partial_set_and_keep_older_files(
+    inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dronekit_plzen.errors import BadInputError
+    from lidar import raster
+    from lidar.products import demo_products
+
+    out = tmp_path / "p"
+    out.mkdir()
+    old = out / "inp_dtm.tif"
+    old.write_bytes(b"an older DTM")
+
+    def broken(*_a: object, **_k: object) -> None:
+        raise BadInputError("no hillshade today")
+
+    monkeypatch.setattr(raster, "hillshade", broken)
+    with pytest.raises(BadInputError, match="no hillshade today"):
+        demo_products(inputs / "inp.las", out)
+    assert sorted(p.name for p in out.iterdir()) == ["inp_dtm.tif"]  # no dsm/chm, no temp
+    assert old.read_bytes() == b"an older DTM"
+
+
+def test_overflowing_sizes_are_plain_errors(monkeypatch: pytest.MonkeyPatch) -> None:
+    from dronekit_plzen.errors import BadInputError
+    from lidar.grid import _ram_bytes, check_grid_size, memory_budget
+    from lidar.raster import MAX_CONTOUR_LEVELS, contour_levels
+
+    ram = _ram_bytes()
+    assert ram is None or memory_budget(1e308) == ram  # capped, no OverflowError
+    monkeypatch.setenv("DKP_LIDAR_MEMORY_MB", "1e308")
+    assert ram is None or memory_budget() == ram
+    with pytest.raises(BadInputError, match="over the budget"):
+        check_grid_size((0.0, 0.0, 90.0, 90.0), 1e-300, budget_bytes=2**30)
+    with pytest.raises(BadInputError, match="this machine has available"):
+        check_grid_size((0.0, 0.0, 90.0, 90.0), 1e-5, budget_bytes=2**62)
+    assert len(contour_levels(0.0, 999.0, 1.0)) == MAX_CONTOUR_LEVELS
+    for interval in (0.5, 1e-12, 1e-310):
+        with pytest.raises(BadInputError, match="more than 1,000"):
+            contour_levels(0.0, 999.0, interval)
+
+
+def test_outputs_are_compared_as_files(inputs: Path, tmp_path: Path) -> None:
+    from dronekit_plzen.errors import BadInputError
+    from lidar.paths import check_outputs, same_file
+
+    hard = tmp_path / "hard.las"
+    os.link(inputs / "inp.las", hard)
+    assert same_file(hard, inputs / "inp.las")
+    assert same_file(inputs / "link.las", inputs / "inp.las")
+    assert not same_file(tmp_path / "new.las", inputs / "inp.las")
+    with pytest.raises(BadInputError, match=r"the output is the input file .*inp\.las \(-o\)"):
+        check_outputs([("-o", hard)], [inputs / "inp.las"])
+    check_outputs([("-o", tmp_path / "a.las"), ("--dtm", tmp_path / "a.tif")], [inputs / "inp.las"])
