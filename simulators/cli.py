@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from dronekit_plzen.cliutil import app, info
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import parse_coordinate
 from dronekit_plzen.i18n import _
 
@@ -33,7 +33,33 @@ def parse_home(text: str) -> tuple[float, float, float]:
         lon, lat = parse_coordinate(coord)
     except BadInputError as exc:
         raise BadInputError(f"--home: {exc}") from None
+    if not -500.0 <= alt <= 9000.0:  # below the Dead Sea or above Everest: a slip
+        raise BadInputError(
+            _("--home: altitude {alt:g} m AMSL is not on the Earth's surface").format(alt=alt)
+        )
     return lat, lon, alt
+
+
+def check_bind(host: str) -> None:
+    """``--bind`` must be an IP address of this machine (the simulator never resolves names:
+    a typo must not bind somewhere unexpected)."""
+    import ipaddress
+    import socket
+
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        raise BadInputError(
+            _("--bind: {h!r} is not an IP address (e.g. 127.0.0.1)").format(h=host)
+        ) from None
+    fam = socket.AF_INET6 if ip.version == 6 else socket.AF_INET
+    with socket.socket(fam, socket.SOCK_DGRAM) as s:
+        try:
+            s.bind((host, 0))
+        except OSError:
+            raise BadInputError(
+                _("--bind: {h} is not an address of this machine").format(h=host)
+            ) from None
 
 
 @click.command(name="sim", help=_("Run the MAVLink multicopter simulator fleet."))
@@ -147,6 +173,7 @@ def sim(
 
         key = read_key_file(signing_key_file)
     home_lla = parse_home(home)
+    check_bind(bind_host)
     schedule = load_schedule(faults_file, n_vehicles) if faults_file else []
     common: dict[str, Any] = dict(
         speedup=speedup,
@@ -197,7 +224,10 @@ def sim(
         if not quiet:
             info(_("simulator running; press Ctrl+C to stop"))
         while not stop.wait(0.5):
-            pass
+            if fleet.crashed is not None:
+                raise DronekitPlzenError(
+                    _("the simulator stopped: {e}").format(e=fleet.crashed or type(fleet.crashed))
+                )
     finally:
         fleet.stop()
         for s, h in old.items():

@@ -231,6 +231,8 @@ def load_schedule(path: str | Path, n_vehicles: int | None = None) -> list[Sched
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInputError(f"{p}: cannot read fault schedule ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise BadInputError(f"{p}: fault schedule: not a UTF-8 text file (JSON or YAML)") from None
     try:
         if p.suffix.lower() in (".yaml", ".yml"):
             import yaml

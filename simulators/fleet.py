@@ -213,6 +213,8 @@ class SimFleet:
         self._cond = threading.Condition()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        #: what stopped the scheduler thread, when it stopped on an error
+        self.crashed: Exception | None = None
         self.steps = 0
         #: called on the scheduler thread after every step (training triggers, see
         #: simulators.scenario); deterministic because they run on the simulated clock
@@ -501,7 +503,9 @@ class SimFleet:
                 if now - last_pub >= publish_every / max(1.0, self.speedup) or self.lockstep:
                     self._publish()
                     last_pub = now
-        except Exception:
-            log.exception("simulator scheduler crashed")
+        except Exception as exc:
+            # kept for the owner (the CLI ends with one line): no traceback unless debugging
+            self.crashed = exc
+            log.error("simulator scheduler crashed: %s", exc, exc_info=log.isEnabledFor(10))
         finally:
             self._publish()

@@ -787,6 +787,28 @@ CASES = [
         r"missing\.yaml: cannot read fault schedule",
     ),
     Case("sim-unknown-exercise", ("sim", "--exercise", "nosuch"), 2, r"unknown exercise 'nosuch'"),
+    # found from outside: a crashed scheduler with the CLI left running, an internal error, and
+    # a name or a foreign address told to "try another --port-offset" (exit 1)
+    Case(
+        "sim-home-altitude-1e308",
+        ("sim", "--home", "49.7,13.3,1e308"),
+        2,
+        r"--home: altitude 1e\+308 m AMSL is not on the Earth's surface",
+        max_s=20.0,
+    ),
+    Case(
+        "sim-faults-binary",
+        ("sim", "--faults", "{d}/garbage.tif"),
+        2,
+        r"garbage\.tif: fault schedule: not a UTF-8 text file",
+    ),
+    Case("sim-bind-name", ("sim", "--bind", "nonsense"), 2, r"--bind: 'nonsense' is not an IP"),
+    Case(
+        "sim-bind-foreign",
+        ("sim", "--bind", "192.0.2.1"),  # TEST-NET-1: never an address of this machine
+        2,
+        r"--bind: 192\.0\.2\.1 is not an address of this machine",
+    ),
     Case(
         "sim-key-missing",
         ("sim", "--signing-key-file", "{d}/missing.key"),

@@ -180,3 +180,21 @@ def test_set_battery_and_capacity_param():
         v.set_battery(-5.0)
     with pytest.raises(BadInputError, match="outside"):
         v.set_param("BAT1_N_CELLS", 40)
+
+
+def test_a_crashed_scheduler_is_recorded_for_its_owner(port_offset, caplog):
+    """Found from outside: the scheduler died on an absurd home altitude while ``sim`` kept
+    running with a traceback on stderr; now the fleet keeps what stopped it (the CLI ends with
+    one line, exit 1) and logs one line without a traceback."""
+
+    def boom(_fleet: SimFleet) -> None:
+        raise RuntimeError("a step hook failed")
+
+    with SimFleet(home=(49.7475, 13.3776, 320.0), speedup=5, port_offset=port_offset) as fleet:
+        fleet.step_hooks.append(boom)
+        deadline = time.monotonic() + 10
+        while fleet.crashed is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert isinstance(fleet.crashed, RuntimeError)
+    assert "scheduler crashed: a step hook failed" in caplog.text
+    assert "Traceback" not in caplog.text
