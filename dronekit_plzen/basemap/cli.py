@@ -10,11 +10,18 @@ import click
 from dronekit_plzen.basemap.cache import TileCache, TileFetcher, TileFetchError, default_cache_dir
 from dronekit_plzen.basemap.grid import count_tiles
 from dronekit_plzen.basemap.mbtiles import MBTiles
-from dronekit_plzen.basemap.pack import area_bbox, pack_region, parse_bbox, parse_zooms
+from dronekit_plzen.basemap.pack import (
+    area_bbox,
+    check_pack,
+    pack_region,
+    parse_bbox,
+    parse_zooms,
+)
 from dronekit_plzen.basemap.sources import available_sources, get_source
 from dronekit_plzen.cliutil import app
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, ngettext
+from dronekit_plzen.outputs import check_output_path
 
 
 @click.group(help=_("Basemap tiles: sources, the tile cache and offline packs (MBTiles)."))
@@ -54,7 +61,7 @@ def sources_cmd() -> None:
 )
 @click.option(
     "--max-tiles",
-    type=int,
+    type=click.IntRange(min=1),
     help=_("Refuse packs of more tiles than this (default: the source's limit)."),
 )
 @click.option("--offline", is_flag=True, help=_("Only tiles already in the cache."))
@@ -78,12 +85,12 @@ def pack_cmd(
     if not (margin_m >= 0):
         raise BadInputError(_("the margin must be 0 or more metres"), where="--margin-m")
     region = parse_bbox(bbox) if bbox is not None else area_bbox(area_file, margin_m / 111_320.0)  # type: ignore[arg-type]
-    if output.is_dir():
-        raise BadInputError(_("the output is a directory"), where=str(output))
-    if output.exists():
-        output.unlink()
+    # an .mbtiles target only, checked before any work; an existing pack is replaced only when
+    # the new one is complete (written beside it, then renamed); nothing else is ever deleted
+    check_output_path(output, suffixes=(".mbtiles",))
+    check_pack(source, region, zooms, max_tiles)
     fetcher = TileFetcher(source, TileCache(default_cache_dir(), source), offline=offline)
-    if app().quiet:
+    if app().quiet or not sys.stderr.isatty():  # a bar only for a person at a terminal
         result = pack_region(fetcher, region, zooms, output, max_tiles=max_tiles)
     else:
         with click.progressbar(
@@ -96,20 +103,21 @@ def pack_cmd(
             result = pack_region(
                 fetcher, region, zooms, output, max_tiles=max_tiles, progress=progress
             )
-    click.echo(
-        ngettext("{n} tile written to {path}", "{n} tiles written to {path}", result.tiles).format(
-            n=result.tiles, path=result.path
-        )
-    )
-    if result.missing:
-        raise TileFetchError(
+    if not result.kept_previous:
+        click.echo(
             ngettext(
-                "{n} tile missing from the pack, the first: {first}",
-                "{n} tiles missing from the pack, the first: {first}",
-                len(result.missing),
-            ).format(n=len(result.missing), first=result.missing[0]),
-            where=str(output),
+                "{n} tile written to {path}", "{n} tiles written to {path}", result.tiles
+            ).format(n=result.tiles, path=result.path)
         )
+    if result.missing:
+        msg = ngettext(
+            "{n} tile missing from the pack, the first: {first}",
+            "{n} tiles missing from the pack, the first: {first}",
+            len(result.missing),
+        ).format(n=len(result.missing), first=result.missing[0])
+        if result.kept_previous:
+            msg += "; " + _("the existing pack is kept as it was")
+        raise TileFetchError(msg, where=str(output))
     with MBTiles(output) as check:
         if check.count() != result.tiles:
             raise BadInputError(_("the pack does not hold what was written"), where=str(output))

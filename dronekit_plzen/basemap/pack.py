@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,6 +11,7 @@ from pathlib import Path
 from dronekit_plzen.basemap.cache import TileFetcher, TileFetchError
 from dronekit_plzen.basemap.grid import TileId, check_bbox, check_zooms, count_tiles, tiles_in_bbox
 from dronekit_plzen.basemap.mbtiles import MBTiles
+from dronekit_plzen.basemap.sources import TileSource
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
 
@@ -21,6 +23,8 @@ class PackResult:
     path: Path
     tiles: int  #: tiles written
     missing: list[str] = field(default_factory=list)  #: why tiles could not be had
+    #: an existing pack left in place because the new one lacks tiles (it is discarded)
+    kept_previous: bool = False
 
 
 def parse_zooms(text: str) -> range:
@@ -110,11 +114,35 @@ def pack_region(
 
     Refuses (:class:`BadInputError`) more tiles than ``max_tiles`` (the source's limit by
     default: tile servers forbid bulk downloads). Tiles that cannot be had are listed in
-    :attr:`PackResult.missing`; the pack holds the rest.
+    :attr:`PackResult.missing`; a new pack holds the rest, but an existing ``out`` is then left
+    as it was (:attr:`PackResult.kept_previous`): it is replaced only by a complete pack, and
+    never half-written (the pack is built beside it and renamed).
     """
+    total = check_pack(fetcher.source, bbox, zooms, max_tiles)
+    result = PackResult(out, 0)
+    # written beside the target and renamed over it at the end: a pack that fails midway (a
+    # full disk, Ctrl-C) leaves what was there before untouched
+    part = out.with_name(f".{out.name}.part")
+    part.unlink(missing_ok=True)
+    try:
+        with MBTiles(part, "w") as pack:
+            _fill(pack, fetcher, bbox, zooms, total, result, progress)
+        if result.missing and out.exists():
+            result.kept_previous = True  # a complete old pack beats a new one with holes
+        else:
+            os.replace(part, out)
+    finally:
+        part.unlink(missing_ok=True)
+    result.path = out
+    return result
+
+
+def check_pack(src: TileSource, bbox: BBox, zooms: range, max_tiles: int | None) -> int:
+    """The number of tiles a pack of ``bbox`` at ``zooms`` holds; refuses (before any work)
+    zooms the source has not and more tiles than ``max_tiles`` (default: the source's limit:
+    tile servers forbid bulk downloads)."""
     check_bbox(bbox)
     check_zooms(zooms)
-    src = fetcher.source
     if zooms.start < src.min_zoom or zooms.stop - 1 > src.max_zoom:
         raise BadInputError(
             _("{source} has zoom levels {lo}..{hi}").format(
@@ -132,34 +160,44 @@ def pack_region(
             ).format(n=total, limit=limit, source=src.key),
             where="--zoom",
         )
-    result = PackResult(out, 0)
+    return total
+
+
+def _fill(
+    pack: MBTiles,
+    fetcher: TileFetcher,
+    bbox: BBox,
+    zooms: range,
+    total: int,
+    result: PackResult,
+    progress: Callable[[int, int], None] | None,
+) -> None:
+    """Metadata, then every tile of ``bbox`` at ``zooms`` (cache first), 256 per write."""
+    src = fetcher.source
+    pack.set_metadata(
+        {
+            "name": src.name,
+            "format": src.extension,
+            "bounds": ",".join(f"{v:.6f}" for v in bbox),
+            "center": f"{(bbox[0] + bbox[2]) / 2:.6f},{(bbox[1] + bbox[3]) / 2:.6f},{zooms.start}",
+            "minzoom": zooms.start,
+            "maxzoom": zooms.stop - 1,
+            "type": "baselayer",
+            "version": "1.3",
+            "attribution": src.attribution,
+            "description": f"dronekit-plzen offline pack of {src.key}",
+            "source": src.key,
+        }
+    )
     batch: list[tuple[TileId, bytes]] = []
-    with MBTiles(out, "w") as pack:
-        pack.set_metadata(
-            {
-                "name": src.name,
-                "format": src.extension,
-                "bounds": ",".join(f"{v:.6f}" for v in bbox),
-                "center": f"{(bbox[0] + bbox[2]) / 2:.6f},{(bbox[1] + bbox[3]) / 2:.6f},"
-                f"{zooms.start}",
-                "minzoom": zooms.start,
-                "maxzoom": zooms.stop - 1,
-                "type": "baselayer",
-                "version": "1.3",
-                "attribution": src.attribution,
-                "description": f"dronekit-plzen offline pack of {src.key}",
-                "source": src.key,
-            }
-        )
-        for i, tile in enumerate(tiles_in_bbox(bbox, zooms), start=1):
-            try:
-                batch.append((tile, fetcher.fetch(tile)))
-            except TileFetchError as exc:
-                result.missing.append(str(exc))
-            if len(batch) >= 256:
-                result.tiles += pack.put_many(batch)
-                batch = []
-            if progress is not None:
-                progress(i, total)
-        result.tiles += pack.put_many(batch)
-    return result
+    for i, tile in enumerate(tiles_in_bbox(bbox, zooms), start=1):
+        try:
+            batch.append((tile, fetcher.fetch(tile)))
+        except TileFetchError as exc:
+            result.missing.append(str(exc))
+        if len(batch) >= 256:
+            result.tiles += pack.put_many(batch)
+            batch = []
+        if progress is not None:
+            progress(i, total)
+    result.tiles += pack.put_many(batch)

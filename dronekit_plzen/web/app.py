@@ -181,7 +181,10 @@ def create_app(settings: WebSettings) -> FastAPI:
         return values
 
     def visible(user: User, s: Store, request_id: int) -> rq.MissionRequest:
-        """The request if this user may see it; 404 for someone else's (not disclosed)."""
+        """The request if this user may see it; 404 for someone else's (not disclosed) and
+        for an id no SQLite row can have (beyond its 64-bit INTEGER: an overflow, a 500)."""
+        if not 1 <= request_id < 2**63:
+            raise HTTPException(404)
         try:
             req = rq.get_request(s, request_id)
         except BadInputError:

@@ -248,9 +248,16 @@ def test_cli_pack_end_to_end(tile_server, tmp_path: Path) -> None:  # type: igno
             1,
             "not cached and the map is offline",
         ),
+        # found from outside: any existing file at -o was deleted before the pack started
+        # (an area GeoJSON became an SQLite file), /proc was exit 1, a negative limit passed
+        (["--bbox", "13,49,14,50", "--zoom", "10", "-o", "area.geojson"], 2, "must be .mbtiles"),
+        (["--bbox", "13,49,14,50", "--zoom", "10", "-o", "/proc/x.mbtiles"], 2, "cannot write"),
+        (["--bbox", "13,49,14,50", "--max-tiles", "-1", "-o", "x.mbtiles"], 2, "x>=1"),
     ],
 )
 def test_cli_bad_inputs(args: list[str], code: int, message: str, tmp_path: Path) -> None:
+    area = tmp_path / "area.geojson"
+    area.write_text('{"type": "Point", "coordinates": [13.37, 49.74]}')
     env = {
         "DKP_TILE_CACHE": str(tmp_path / "empty-cache"),
         "DKP_BASEMAP_URL_OSM": "http://127.0.0.1:9/{z}/{x}/{y}.png",
@@ -263,5 +270,24 @@ def test_cli_bad_inputs(args: list[str], code: int, message: str, tmp_path: Path
     assert res.returncode == code, res.stderr
     assert message in res.stderr
     assert "Traceback" not in res.stderr
-    lines = [ln for ln in res.stderr.splitlines() if ln.strip() and not ln.startswith("Tiles")]
-    assert len(lines) == 1, res.stderr
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == 1, res.stderr  # (no progress bar when stderr is not a terminal)
+    assert area.read_text().startswith('{"type": "Point"')  # an existing file is never deleted
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_a_failed_pack_leaves_the_previous_pack_untouched(tile_server, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    url, _seen = tile_server
+    env = {"DKP_BASEMAP_URL_OSM": url, "DKP_TILE_CACHE": str(tmp_path / "cache")}
+    out = tmp_path / "region.mbtiles"
+    bbox = ",".join(map(str, BBOX))
+    assert _cli("basemap", "pack", "--bbox", bbox, "--zoom", "14", "-o", str(out),
+                env=env).returncode == 0  # fmt: skip
+    before = out.read_bytes()
+    offline = {"DKP_TILE_CACHE": str(tmp_path / "empty"), "DKP_BASEMAP_URL_OSM": url}
+    res = _cli("basemap", "pack", "--bbox", bbox, "--zoom", "15", "--offline", "-o", str(out),
+               env=offline)  # fmt: skip
+    assert res.returncode == 1 and "not cached" in res.stderr
+    assert "the existing pack is kept as it was" in res.stderr
+    assert out.read_bytes() == before  # not replaced by a pack with holes (here: all holes)
+    assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]

@@ -37,6 +37,23 @@ def count_requests(db: Path) -> int:
         return s.count("mission_requests")
 
 
+def test_an_id_beyond_sqlite_is_not_found_not_a_server_error(portal, login) -> None:
+    """Found from outside: /requests/99999999999999999999999 overflowed SQLite's INTEGER (500)."""
+    pilot = login("pilot1")
+    huge = "99999999999999999999999"
+    for url in (
+        f"/requests/{huge}",
+        f"/api/requests/{huge}/live",
+        f"/requests/{huge}/orthophoto.png",
+        "/requests/0",
+        "/requests/-5",
+    ):
+        assert pilot.get(url).status_code == 404, url
+    for act in ("accept", "state"):
+        r = pilot.post(f"/requests/{huge}/{act}", data={"csrf_token": pilot.csrf, "state": "x"})
+        assert r.status_code == 404, act
+
+
 def test_requesters_see_only_their_organisations_requests(portal, login) -> None:
     hzs, pcr, pilot = login("hzs1"), login("pcr1"), login("pilot1")
     rid = file_request(hzs)
