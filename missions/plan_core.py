@@ -116,6 +116,27 @@ def check_effort(area_m2: float, sensor: _Sensor, passes: int = 1) -> None:
         )
 
 
+#: no point of one plan farther than this from where the path starts
+MAX_PLAN_REACH_M = 100_000.0
+
+
+def check_path_extent(xy: np.ndarray, pattern: str) -> None:
+    """Refuse a built path that no drone mission could be (a spacing or radius of 1e9 m): before
+    photos, sorties and the guard sample it, which would take hours."""
+    d = np.hypot(*(xy - xy[0]).T) if len(xy) else np.zeros(0)
+    far = float(d.max()) if len(d) else 0.0
+    length = float(np.hypot(*np.diff(xy, axis=0).T).sum()) if len(xy) > 1 else 0.0
+    if not (math.isfinite(far) and math.isfinite(length)):
+        raise BadInputError(_("the {p} path has a non-finite coordinate").format(p=pattern))
+    if far > MAX_PLAN_REACH_M or length > MAX_PLAN_LENGTH_M:
+        raise BadInputError(
+            _(
+                "the {p} path reaches {d:,.0f} km from its start and is {l:,.0f} km long: beyond "
+                "any drone mission (at most {m:,.0f} km away); check the spacing, radius or legs"
+            ).format(p=pattern, d=far / 1e3, l=length / 1e3, m=MAX_PLAN_REACH_M / 1e3)
+        )
+
+
 def resolve_camera(camera: Camera | str | None) -> Camera | None:
     return get_camera(camera) if isinstance(camera, str) else camera
 
@@ -210,6 +231,7 @@ def finish(
     """Photos, metrics, mission, sorties and lon/lat geometries for a metric path; ``passes``
     is how often the path covers the area (2 for a cross-hatch) for the cumulative POD."""
     epsg = path.epsg
+    check_path_extent(path.xy, pattern)
     runs = search_runs(path)
     photos, heads = photos_along(runs, sensor.trigger_distance_m)
     path = PathPlan(path.xy, path.seg_kind, epsg, photos, heads, dict(path.info))

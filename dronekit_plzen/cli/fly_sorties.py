@@ -81,7 +81,7 @@ class SortieProgress:
                 done = [int(k) for k in doc["done"]]
                 if doc.get("partial"):
                     partial = (int(doc["partial"][0]), int(doc["partial"][1]))
-            except (ValueError, KeyError, TypeError, IndexError) as exc:
+            except (OSError, ValueError, KeyError, TypeError, IndexError) as exc:
                 raise BadInputError(_("unreadable sortie progress file"), where=str(p)) from exc
         return cls(p, done, partial)
 

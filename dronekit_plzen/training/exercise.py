@@ -316,6 +316,8 @@ def load_exercise(name_or_path: str | Path, *, seed: int | None = None) -> Exerc
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise BadInputError(f"{p}: cannot read exercise ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise BadInputError(f"{p}: not a UTF-8 text file (an exercise is YAML)") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from dronekit_plzen.cliutil import app, echo_json, info
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, one_line
 from dronekit_plzen.i18n import _
 
 _DB = click.option(
@@ -146,7 +146,13 @@ def users_add(
     from telemetry.store import open_store
 
     if password_file is not None:
-        lines = password_file.read_text(encoding="utf-8").splitlines()
+        try:
+            lines = password_file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise BadInputError(
+                _("cannot read the password file: {err}").format(err=one_line(exc)),
+                where=str(password_file),
+            ) from None
         password = lines[0] if lines else ""
     else:
         password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)

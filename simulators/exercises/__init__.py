@@ -90,6 +90,8 @@ def load_exercise(name_or_path: str | Path) -> Exercise:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
         raise BadInputError(f"{p}: cannot read exercise ({exc.strerror})") from None
+    except UnicodeDecodeError:
+        raise BadInputError(f"{p}: not a UTF-8 text file (an exercise is YAML)") from None
     except yaml.YAMLError as exc:
         raise BadInputError(f"{p}: not valid YAML: {one_line(exc)}") from None
     return _parse(data, str(p))

@@ -137,3 +137,14 @@ def test_web_demo_links_the_deployment_and_prints_the_accounts(
     with open_store(db) as s:
         (req,) = list_requests(s, organisation="PCR")
         assert req.deployment_id == dep.id and get_request(s, req.id).state == "accepted"
+
+
+def test_a_binary_password_file_is_one_error_line(cli_db: Path, tmp_path: Path) -> None:
+    """Found from outside: a password file that is not UTF-8 was an internal error (exit 1)."""
+    pw = tmp_path / "pw.bin"
+    pw.write_bytes(b"\x80\x81\xfe\xff" * 8)
+    p = run("web", "users", "add", "x", "--role", "pilot", "--password-file", str(pw),
+            "--db", str(cli_db))  # fmt: skip
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1, p.stderr
+    assert "cannot read the password file" in lines[0]
