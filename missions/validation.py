@@ -46,7 +46,7 @@ override with its reason, who and when in ``Mission.metadata["safety_override"]`
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -177,6 +177,19 @@ def _closest_terrain_m(
     return np.nanmin(np.where(np.isnan(g), np.inf, d), axis=1)
 
 
+def _samples_of(
+    mission: Mission, tr: Trajectory, frame_test: Callable[[int], bool]
+) -> NDArray[np.bool_]:
+    """Per trajectory sample: does it fly to a positioned item whose (canonical) frame passes
+    ``frame_test``? (Home and return samples: no.)"""
+    per_item = np.array(
+        [it.has_position and frame_test(canonical_frame(it.frame)) for it in mission.items]
+        + [False],
+        bool,
+    )
+    return per_item[np.where(tr.item >= 0, tr.item, len(mission.items))]
+
+
 def validate(
     mission: Mission,
     *,
@@ -227,12 +240,7 @@ def validate(
     notes = home_notes + list(tr.notes)
     bad_alt = ~np.isfinite(tr.alt)
     if home_unknown:
-        absolute = np.array(
-            [canonical_frame(it.frame) == FRAME_GLOBAL and it.has_position for it in mission.items]
-            + [False],
-            bool,
-        )
-        amsl_unknown = absolute[np.where(tr.item >= 0, tr.item, len(mission.items))]
+        amsl_unknown = _samples_of(mission, tr, lambda f: f == FRAME_GLOBAL)
         if amsl_unknown.any():
             _report_runs(
                 viol,
@@ -245,15 +253,7 @@ def validate(
             )
             bad_alt |= amsl_unknown
         notes.append(_("home altitude unknown: heights checked relative to home"))
-    odd_frame = np.array(
-        [
-            it.has_position and canonical_frame(it.frame) not in KNOWN_ALT_FRAMES
-            for it in mission.items
-        ]
-        + [False],
-        bool,
-    )
-    odd = odd_frame[np.where(tr.item >= 0, tr.item, len(mission.items))]
+    odd = _samples_of(mission, tr, lambda f: f not in KNOWN_ALT_FRAMES)
     if odd.any():
         _report_runs(
             viol,
