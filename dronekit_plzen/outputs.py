@@ -105,6 +105,41 @@ def _bad(path: Path, reason: str) -> BadInputError:
     return BadInputError(_("cannot write {path}: {reason}").format(path=path, reason=reason))
 
 
+#: (device, inode) of the files the running command reads, while :func:`guarded_inputs` is
+#: active: no output may replace one of them
+_inputs: set[tuple[int, int]] | None = None
+
+
+@contextlib.contextmanager
+def guarded_inputs() -> Iterator[None]:
+    """While active, a file given to :func:`note_input` is refused as an output: a command never
+    writes over a file it reads (``plan survey --area survey.geojson --out .`` replaced the area
+    with the plan's GeoJSON). The CLI runs every command inside it; the desktop application,
+    which saves a mission over the file it opened, leaves it (:func:`stop_guarding_inputs`)."""
+    global _inputs
+    previous, _inputs = _inputs, set()
+    try:
+        yield
+    finally:
+        _inputs = previous
+
+
+def stop_guarding_inputs() -> None:
+    """Leave the guard of :func:`guarded_inputs` (a long-lived application that saves over what
+    it opened, on the user's word)."""
+    global _inputs
+    _inputs = None
+
+
+def note_input(path: str | os.PathLike[str]) -> None:
+    """Record that the running command reads ``path`` (no-op outside :func:`guarded_inputs`)."""
+    if _inputs is None:
+        return
+    with contextlib.suppress(OSError, ValueError):
+        st = os.stat(path)
+        _inputs.add((st.st_dev, st.st_ino))
+
+
 def check_output_path(
     path: str | os.PathLike[str],
     *,
@@ -181,6 +216,11 @@ def check_output_path(
         raise _bad(target, _("it is a directory"))
     if not stat.S_ISREG(st_target.st_mode):
         raise _bad(target, _("it is not a regular file"))
+    if _inputs and (st_target.st_dev, st_target.st_ino) in _inputs:
+        raise _bad(
+            target,
+            _("it is an input of this command; writing it would destroy it: choose another output"),
+        )
     if not overwrite:
         raise _bad(target, _("the file exists (give --overwrite to replace it)"))
     return target
@@ -308,8 +348,11 @@ def write_bytes(
 __all__ = [
     "atomic_output",
     "check_output_path",
+    "guarded_inputs",
+    "note_input",
     "output_error",
     "prepare_output_dir",
+    "stop_guarding_inputs",
     "write_bytes",
     "write_text",
 ]

@@ -69,6 +69,9 @@ def gui(
     screenshot: Path | None,
 ) -> None:
     """Open the desktop application (map, planning, flying, deployments)."""
+    from dronekit_plzen.outputs import stop_guarding_inputs
+
+    stop_guarding_inputs()  # the pilot saves a mission over the file opened, on purpose
     if pattern is not None and area is None:
         raise BadInputError(_("--pattern needs --area"))
     try:

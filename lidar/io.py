@@ -31,7 +31,7 @@ from dronekit_plzen.errors import (
 )
 from dronekit_plzen.geo import as_crs
 from dronekit_plzen.i18n import _
-from dronekit_plzen.outputs import atomic_output, check_output_path
+from dronekit_plzen.outputs import atomic_output, check_output_path, note_input
 from lidar.cloud import PointCloud, concat
 from lidar.lasfile import point_capacity
 
@@ -235,6 +235,7 @@ def _check_file(p: Path) -> None:
 
 
 def _open(path: str | os.PathLike[str], *, check_count: bool = True) -> laspy.LasReader:
+    note_input(path)  # never replaced by an output of the same command
     p = Path(path)
     _check_file(p)
     try:

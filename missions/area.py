@@ -45,6 +45,7 @@ from shapely.validation import explain_validity
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError, UnknownCRSError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import note_input
 from missions.area_readers import (
     _NUM,
     RawPolygon,
@@ -240,6 +241,7 @@ def parse_area(
 def load_area(path: str | Path, *, crs: Any = None, repair: bool = False) -> Area:
     """Read an area file: ``.geojson``/``.json``, ``.kml``, ``.kmz``, ``.wkt``, ``.txt``/``.csv``
     (coordinate list). See :func:`parse_area` for ``crs`` and ``repair``."""
+    note_input(path)  # never replaced by an output of the same command
     p = Path(path)
     where = str(p)
     try:

@@ -29,6 +29,7 @@ from shapely.geometry import Point
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import note_input
 from missions.poa_kernels import block_share, burn_polygons
 from missions.poa_map import PoaGrid
 
@@ -56,6 +57,7 @@ class Footprint:
 def read_prob_map(path: Path, *, max_cells: int = MAX_CELLS) -> PoaGrid:
     """A probability grid (normalised to sum 1) from a single-band GeoTIFF; a raster of more
     than ``max_cells`` cells is block-averaged while it is read."""
+    note_input(path)  # never replaced by an output of the same command
     import rasterio
     from rasterio.enums import Resampling
     from rasterio.errors import RasterioIOError

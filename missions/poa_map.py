@@ -47,6 +47,7 @@ from numpy.typing import NDArray
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import note_input
 
 FloatArray = NDArray[np.float64]
 
@@ -255,6 +256,7 @@ def _kind(props: dict[str, Any], geom_type: str) -> str | None:
 def read_features(path: Path, crs: Any) -> list[tuple[str, Any]]:
     """(kind, shapely geometry in ``crs``) of every feature of a known kind in a .gpkg or
     .geojson file (all layers of a GeoPackage)."""
+    note_input(path)  # never replaced by an output of the same command
     import pyogrio
     import shapely
 

@@ -38,6 +38,7 @@ from dronekit_plzen.mission_items import (
     MissionItem,
     canonical_frame,
 )
+from dronekit_plzen.outputs import note_input
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
 
 FloatArray = NDArray[np.float64]
@@ -72,6 +73,7 @@ class Raster:
         from rasterio.windows import Window, from_bounds
 
         p = Path(path)
+        note_input(p)  # never replaced by an output of the same command
         if not p.exists():
             raise BadInputError("terrain file not found", where=str(p))
         if p.is_dir():

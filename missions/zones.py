@@ -39,6 +39,7 @@ from shapely.geometry.base import BaseGeometry
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import note_input
 
 RESTRICTIONS = ("PROHIBITED", "REQ_AUTHORISATION", "CONDITIONAL", "NO_RESTRICTION")
 REFERENCES = ("AGL", "AMSL", "WGS84")
@@ -523,6 +524,7 @@ def load_zones(path: str | Path) -> list[Zone]:
     Raises :class:`BadInputError` (one line, naming the file and the feature) for anything
     that is not a well-formed zones file.
     """
+    note_input(path)  # never replaced by an output of the same command
     p = Path(path)
     try:
         raw = p.read_bytes()

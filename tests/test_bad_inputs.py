@@ -54,6 +54,8 @@ class Case:
     fsize: int | None = None  # RLIMIT_FSIZE in bytes: the disk is "full" after that many
     creates: tuple[str, ...] = ()  # files the case does write (warning cases)
     max_s: float | None = None  # the command must fail within this many seconds
+    #: (file in {d}, name in {o}) copied into the output folder first; each must be unchanged
+    seed: tuple[tuple[str, str], ...] = ()
 
 
 def _gj(coords: object, **extra: object) -> str:
@@ -344,6 +346,24 @@ CASES = [
         2,
         r"the sector path reaches 1,000,000 km from its start",
         max_s=30.0,
+    ),
+    # found from outside: the output replaced the input (the area became the plan's GeoJSON;
+    # the .plan became a waypoints file)
+    Case(
+        "survey-writes-over-its-area",
+        (*SURVEY, "--area", "{o}/survey_sortie1.geojson", "--out", "{o}", "--format", "geojson"),
+        2,
+        r"cannot write .*survey_sortie1\.geojson: it is an input of this command",
+        creates=("survey_sortie1.geojson",),
+        seed=(("sq.geojson", "survey_sortie1.geojson"),),
+    ),
+    Case(
+        "convert-onto-its-source",
+        ("plan", "convert", "{o}/m.plan", "{o}/m.plan", "--to", "waypoints"),
+        2,
+        r"cannot write .*m\.plan: it is an input of this command",
+        creates=("m.plan",),
+        seed=(("good.plan", "m.plan"),),
     ),
     Case(
         "survey-angle-nan",
@@ -949,6 +969,8 @@ def test_bad_input_gives_one_clear_error(case: Case, inputs: Path, tmp_path: Pat
     out.mkdir()
     port = str(_free_port())
     argv = [a.format(d=inputs, o=out, port=port) for a in case.argv]
+    for src, dst in case.seed:
+        (out / dst).write_bytes((inputs / src).read_bytes())
     env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8", "QT_QPA_PLATFORM": "offscreen"}
     env.pop("DKP_LIDAR_MEMORY_MB", None)
     env.pop("DKP_DEBUG", None)
@@ -977,3 +999,5 @@ def test_bad_input_gives_one_clear_error(case: Case, inputs: Path, tmp_path: Pat
         assert took < case.max_s, f"took {took:.1f} s"
     left = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
     assert left == sorted(case.creates), f"files left behind: {left}"
+    for src, dst in case.seed:
+        assert (out / dst).read_bytes() == (inputs / src).read_bytes(), f"{dst} was changed"

@@ -28,6 +28,7 @@ from dronekit_plzen.cliutil import AppContext
 from dronekit_plzen.config import load_config
 from dronekit_plzen.errors import DronekitPlzenError
 from dronekit_plzen.i18n import _, set_language
+from dronekit_plzen.outputs import guarded_inputs
 
 #: command name → (module, attribute, one-line help); the owning package defines the command.
 #: The help is an English msgid, translated when shown (this module is imported before --lang).
@@ -187,7 +188,8 @@ def main(argv: list[str] | None = None) -> int:
         elif a.startswith("--lang="):
             set_language(a.split("=", 1)[1])
     try:
-        rv = cli.main(args=args, prog_name="dronekit-plzen", standalone_mode=False)
+        with guarded_inputs():  # no command writes over a file it reads
+            rv = cli.main(args=args, prog_name="dronekit-plzen", standalone_mode=False)
         # without standalone mode click *returns* the code of a click.exceptions.Exit
         code = rv if isinstance(rv, int) and not isinstance(rv, bool) else 0
     except click.exceptions.Exit as exc:

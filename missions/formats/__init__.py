@@ -20,6 +20,7 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import note_input
 from missions.formats import csvfmt, geojson, kml, qgc_plan, waypoints, wpml
 from missions.model import Mission
 
@@ -102,6 +103,7 @@ def format_for(path: Path, format: str | None = None, *, reading: bool = False) 
 
 def load_mission(path: str | Path, format: str | None = None) -> Mission:
     """Read a mission file of any supported format."""
+    note_input(path)  # never replaced by an output of the same command
     p = Path(path)
     if not p.exists():
         raise BadInputError("file not found", where=str(p))
