@@ -232,9 +232,13 @@ def coverage_fraction(
     np.cumsum(np.bincount(poly_of_ring, minlength=len(parts)), out=poly_ring[1:])
     sub = c / k  # sub-cell size; coordinates in sub-cells from the window's top-left corner
     m = np.zeros((h * k, w * k), dtype=np.uint8)
+    # pixel coordinates as GDAL computes them (the inverse geotransform over the whole grid:
+    # -x0/s + x·(1/s)), less the window's whole-pixel offset (exact): at a tie, an edge through
+    # a sub-cell centre, the last bit decides as it does in GDAL
+    inv = 1.0 / sub
     burn_polygons(
-        np.ascontiguousarray((xy[:, 0] - (grid.x0 + c0 * c)) / sub),
-        np.ascontiguousarray(((grid.y0 - r0 * c) - xy[:, 1]) / sub),
+        np.ascontiguousarray((-grid.x0 / sub + xy[:, 0] * inv) - c0 * k),
+        np.ascontiguousarray((grid.y0 / sub + xy[:, 1] * -inv) - r0 * k),
         ring_start,
         poly_ring,
         m,

@@ -200,7 +200,8 @@ def burn_polygons(
     holes, filled even-odd). GDAL's scanline rule (``GDALdllImageFilledPolygon``, as
     :func:`rasterio.features.rasterize` without ``all_touched``): at each row's centre line the
     edges crossing it (half-open in y, horizontal ones skipped) give the x intersections, and
-    the pixels from ``floor(x_a + 0.5)`` up to before ``floor(x_b + 0.5)`` of each pair burn."""
+    the pixels from ``floor(x_a + 0.5)`` up to before ``floor(x_b + 0.5)`` of each pair burn;
+    a horizontal edge lying on a centre line burns its span as well (:func:`_burn_flat_edges`)."""
     h, w = out.shape
     n_poly = poly_ring.shape[0] - 1
     count = np.zeros(h + 1, dtype=np.int64)  # per row: where its crossings start in ``xs``
@@ -219,6 +220,7 @@ def burn_polygons(
             ymax = max(ymax, py[i])
         if not finite:  # a polygon with a NaN or infinite vertex covers nothing
             continue
+        _burn_flat_edges(px, py, ring_start, poly_ring, p, out)
         r_lo = max(math.ceil(ymin - 0.5), 0)
         r_hi = min(math.ceil(ymax - 0.5), h)  # rows r_lo … r_hi - 1
         if r_hi <= r_lo:
@@ -267,6 +269,37 @@ def burn_polygons(
                 c1 = min(math.floor(xs[i + 1] + 0.5), w)
                 for c in range(c0, c1):
                     out[r, c] = 1
+
+
+@numba.njit(cache=True, nogil=True)
+def _burn_flat_edges(
+    px: FloatArray,
+    py: FloatArray,
+    ring_start: IntArray,
+    poly_ring: IntArray,
+    p: int,
+    out: NDArray[np.uint8],
+) -> None:
+    """GDAL's one addition to the half-open scanline: a horizontal edge lying exactly on a row's
+    centre line burns its own span, with the same rule in x (found by fuzzing: a footprint
+    whose lower edge ran through sub-cell centres, and a swath with a flat step on one, each
+    burned one sub-cell less than GDAL). On the upper edge of an area the scanline has burned
+    that span already; on a lower edge (the bottom of a rectangle, the floor of a notch) only
+    this does."""
+    h, w = out.shape
+    for ring in range(poly_ring[p], poly_ring[p + 1]):
+        for i in range(ring_start[ring], ring_start[ring + 1] - 1):
+            y = py[i]
+            if y != py[i + 1]:
+                continue
+            r = math.floor(y - 0.5)
+            if y - 0.5 != r or r < 0 or r >= h:
+                continue
+            xa, xb = min(px[i], px[i + 1]), max(px[i], px[i + 1])
+            c0 = max(math.floor(xa + 0.5), 0)
+            c1 = min(math.floor(xb + 0.5), w)
+            for c in range(c0, c1):
+                out[r, c] = 1
 
 
 @numba.njit(cache=True, nogil=True)

@@ -56,6 +56,40 @@ def test_swept_paths_burn_the_sub_cells_gdal_burns(case: tuple) -> None:  # type
     np.testing.assert_array_equal(coverage_fraction(GRID, pieces, k=k), _rasterio(GRID, pieces, k))
 
 
+def test_a_lower_edge_through_sub_cell_centres_burns_as_gdal_burns() -> None:
+    """Found by ``make fuzz``: a 5 × 30 m footprint whose lower edge ran through sub-cell
+    centres burned one sub-cell less than GDAL, which also burns the polygon's last line when it
+    lies exactly on a row's centre line (and only that line: a top edge there is half-open)."""
+    xy = np.array([[500_790.0, 5_499_802.5]])
+    pieces = swept_pieces(xy, Footprint(5.0, 30.0), raw=False)
+    np.testing.assert_array_equal(coverage_fraction(GRID, pieces, k=3), _rasterio(GRID, pieces, 3))
+    # and a slanted edge through a sub-cell centre: a tie that the last bit of the pixel
+    # coordinate decides (they are now computed as GDAL computes them)
+    xy = np.array(
+        [[500_430.0, 5_500_012.5], [500_887.5, 5_499_487.5], [500_910.0, 5_499_517.5],
+         [501_112.5, 5_499_487.5], [501_157.5, 5_499_570.0]]
+    )  # fmt: skip
+    pieces = swept_pieces(xy, Footprint(6.0, 5.0), raw=False)
+    np.testing.assert_array_equal(coverage_fraction(GRID, pieces, k=3), _rasterio(GRID, pieces, 3))
+    for poly in (
+        shapely.box(500_030.0, 5_499_702.5, 500_090.0, 5_499_752.5),  # bottom and top on centres
+        shapely.Polygon(  # a zigzag bottom: local lowest points on a centre line
+            [
+                (500_030, 5_499_702.5),
+                (500_060, 5_499_732.5),
+                (500_090, 5_499_702.5),
+                (500_120, 5_499_732.5),
+                (500_150, 5_499_702.5),
+                (500_150, 5_499_800),
+                (500_030, 5_499_800),
+            ]
+        ),
+    ):
+        np.testing.assert_array_equal(
+            coverage_fraction(GRID, [poly], k=3), _rasterio(GRID, [poly], 3)
+        )
+
+
 def test_holes_multipolygons_and_edges() -> None:
     x0, y0 = GRID.x0, GRID.y0
     ring = shapely.box(x0 + 100, y0 - 500, x0 + 600, y0 - 100).difference(
