@@ -80,7 +80,18 @@ def test_h264_udp_stream_is_decoded_into_the_widget(qtbot, tmp_path: Path) -> No
         assert grey[50:70, 110:130].mean() > 200 > 120 > grey[50:70, 5:25].mean()
         widget.set_palette("ironbow")
         shown = widget.frames_shown
-        qtbot.waitUntil(lambda: widget.frames_shown >= shown + 2, timeout=10_000)
+
+        def coloured_again() -> bool:
+            # frames decoded before the switch may still be shown: wait for a coloured one
+            # (a loaded CI worker showed two more grey frames after the switch)
+            rgb = widget.last_rgb
+            return (
+                widget.frames_shown >= shown + 2
+                and rgb is not None
+                and not (rgb[..., 0] == rgb[..., 1]).all()
+            )
+
+        qtbot.waitUntil(coloured_again, timeout=10_000)
         assert ironbow is not None
     finally:
         stop.set()
