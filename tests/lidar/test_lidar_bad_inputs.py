@@ -497,25 +497,33 @@ def test_reproject_to_degrees_and_back_keeps_every_point(inputs: Path, tmp_path:
     assert np.abs(np.asarray(b.z) - np.asarray(a.z)).max() < 0.01
 
 
-def test_products_leave_no_partial_set_and_keep_older_files(
-    inputs: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    from dronekit_plzen.errors import BadInputError
-    from lidar import raster
-    from lidar.products import demo_products
+def test_products_leave_no_partial_set_and_keep_older_files(inputs: Path, tmp_path: Path) -> None:
+    """A real failure midway: the disk fills (a file-size limit below the largest product) while
+    the products are written; nothing of the new set appears and an older file stays."""
+    import resource
 
+    def run(out: Path, limit: int | None) -> subprocess.CompletedProcess[str]:
+        pre = (
+            None
+            if limit is None
+            else (lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit)))
+        )
+        return subprocess.run(
+            [sys.executable, "-m", "dronekit_plzen", "lidar", "products",
+             str(inputs / "inp.las"), "-o", str(out)],
+            capture_output=True, text=True, timeout=120, preexec_fn=pre,
+        )  # fmt: skip
+
+    full = tmp_path / "full"
+    assert run(full, None).returncode == 0
+    sizes = sorted(p.stat().st_size for p in full.iterdir() if p.is_file())
     out = tmp_path / "p"
     out.mkdir()
     old = out / "inp_dtm.tif"
     old.write_bytes(b"an older DTM")
-
-    def broken(*_a: object, **_k: object) -> None:
-        raise BadInputError("no hillshade today")
-
-    monkeypatch.setattr(raster, "hillshade", broken)
-    with pytest.raises(BadInputError, match="no hillshade today"):
-        demo_products(inputs / "inp.las", out)
-    assert sorted(p.name for p in out.iterdir()) == ["inp_dtm.tif"]  # no dsm/chm, no temp
+    p = run(out, sizes[-1] - 1)  # the largest product cannot be written
+    assert p.returncode != 0 and "Traceback" not in p.stderr, p.stderr
+    assert sorted(q.name for q in out.iterdir()) == ["inp_dtm.tif"], p.stderr  # no temp left
     assert old.read_bytes() == b"an older DTM"
 
 
