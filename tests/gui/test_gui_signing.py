@@ -257,7 +257,9 @@ def test_px4_ready_bit_in_the_health_mask_only(  # type: ignore[no-untyped-def]
         assert fly.vehicles[1].ready_to_arm is False
         ok, message = _arm(qtbot, fly)
         assert ok, message
-        assert fleet.vehicles[0].state.time_s >= 60.0
+        # a snapshot published after the arming (the one at the ACK may lag the step)
+        qtbot.waitUntil(lambda: fleet.vehicles[0].state.armed, timeout=5000)
+        assert fleet.vehicles[0].state.time_s >= 60.0  # not before the firmware was ready
         qtbot.waitUntil(lambda: fly.table.item(0, 2).text() == "yes", timeout=5000)  # Armed
         assert fly.table.item(0, READY_COL).text() == "—"
         fly.disconnect_link()
