@@ -151,6 +151,7 @@ def user_name() -> str:
 
 #: the validator's check names (missions.validation) as a pilot reads them
 CHECK_LABELS = {
+    "commands": N_("mission commands known"),
     "altitude_unresolved": N_("altitudes known"),
     "max_agl": N_("120 m above ground"),
     "home_altitude": N_("home altitude"),

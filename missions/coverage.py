@@ -26,6 +26,7 @@ from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
+    CMD_DO_DIGICAM_CONTROL,
     CMD_DO_SET_CAM_TRIGG_DIST,
     CMD_IMAGE_START_CAPTURE,
     CMD_NAV_LAND,
@@ -38,7 +39,6 @@ from dronekit_plzen.mission_items import (
 from missions.model import Mission
 from missions.terrain import Raster
 
-CMD_DO_DIGICAM_CONTROL = 203
 FloatArray = NDArray[np.float64]
 
 

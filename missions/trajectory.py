@@ -25,7 +25,9 @@ from dronekit_plzen.mission_items import (
     CMD_NAV_LAND,
     CMD_NAV_LOITER_TIME,
     CMD_NAV_LOITER_TURNS,
+    CMD_NAV_PAYLOAD_PLACE,
     CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_SPLINE_WAYPOINT,
     CMD_NAV_TAKEOFF,
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
@@ -37,7 +39,6 @@ from missions.model import Mission
 from missions.terrain import Raster
 
 FloatArray = NDArray[np.float64]
-CMD_NAV_SPLINE_WAYPOINT = 82
 #: the frames whose altitude has a datum the toolkit knows: AMSL, above home, above terrain
 #: (their ``*_INT`` twins map onto them); any other frame's altitude is left unresolved
 KNOWN_ALT_FRAMES = frozenset({FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT, FRAME_GLOBAL_TERRAIN_ALT})
@@ -45,7 +46,6 @@ KNOWN_ALT_FRAMES = frozenset({FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT, FRAME_GLO
 MAX_ABS_ALT_M = 100_000.0
 #: samples of one leg at most
 MAX_LEG_SAMPLES = 100_000
-_PATH_COMMANDS = NAV_COMMANDS | {CMD_NAV_SPLINE_WAYPOINT}
 
 
 @dataclass
@@ -211,7 +211,7 @@ def trajectory(
             leg((x, y, cur[2]), k, 1)
             leg((x, y, ground_at(x, y)), k, 0)
             returned = True
-        elif cmd in _PATH_COMMANDS and it.has_position:
+        elif cmd in NAV_COMMANDS and it.has_position:
             x, y = xy_of[id(it)]
             terrain = canonical_frame(it.frame) == FRAME_GLOBAL_TERRAIN_ALT
             leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 1, above_terrain=terrain)
@@ -222,6 +222,23 @@ def trajectory(
                 duration += abs(it.param1) * 2 * math.pi * r / v
             elif it.param1 > 0 and it.command == 16:
                 duration += it.param1  # hold time
+            elif cmd == CMD_NAV_PAYLOAD_PLACE:
+                # ArduCopter lowers the payload to the ground (at most param1 metres, 0: no
+                # limit), releases it and climbs back to the item's altitude
+                g = ground_at(x, y)
+                drop = cur[2] - g if it.param1 <= 0 else min(it.param1, cur[2] - g)
+                if math.isfinite(drop) and drop > 0:
+                    top = cur
+                    leg((x, y, cur[2] - drop), k, 0)
+                    leg(top, k, 0)
+            elif cmd == CMD_NAV_SPLINE_WAYPOINT and not flags.get("spline"):
+                flags["spline"] = True
+                notes.append(
+                    _(
+                        "spline waypoints checked along straight legs: the firmware's curve "
+                        "between them bends off the line"
+                    )
+                )
         k += 1
     if steps >= max_items:
         notes.append(_("mission too long to simulate completely"))

@@ -30,6 +30,10 @@
 ``home_altitude``
     a stated home altitude more than ``home_tolerance_m`` from the DEM at the launch point
     (a wrong datum, e.g. a placeholder 0.0 from another tool);
+``unchecked_command``
+    an item whose command the guard cannot fly on paper (:data:`CHECKED_COMMANDS`: the NAV
+    commands, DO_JUMP and the commands that do not move the aircraft), e.g. DO_SET_MODE,
+    DO_SET_HOME, NAV_GUIDED_ENABLE, DO_FENCE_ENABLE or an unknown number;
 ``plausibility``
     a point farther than ``max_range_m`` from the launch point, or a path entirely outside the
     DEM: most often latitude and longitude swapped.
@@ -59,7 +63,13 @@ from numpy.typing import NDArray
 from dronekit_plzen.errors import SafetyViolation, Violation
 from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _, ngettext
-from dronekit_plzen.mission_items import FRAME_GLOBAL, canonical_frame
+from dronekit_plzen.mission_items import (
+    CMD_DO_JUMP,
+    FRAME_GLOBAL,
+    NAV_COMMANDS,
+    QUIET_COMMANDS,
+    canonical_frame,
+)
 from dronekit_plzen.safety import Override
 
 # clear_for_flight: the one entry point for every door (plan, fly, fleet, demo, GUI); it calls
@@ -190,6 +200,53 @@ def _samples_of(
     return per_item[np.where(tr.item >= 0, tr.item, len(mission.items))]
 
 
+#: the commands the guard flies on paper (NAV), lets pass (camera, payload, speed, conditions,
+#: markers) or expands (DO_JUMP); any other command may take the aircraft off the checked path
+#: or change its limits (DO_SET_MODE, DO_SET_HOME, NAV_GUIDED_ENABLE, DO_FENCE_ENABLE, scripts…)
+CHECKED_COMMANDS = NAV_COMMANDS | QUIET_COMMANDS | {CMD_DO_JUMP}
+#: names of commands met in real plans that the guard does not check (MAVLink common and
+#: ArduPilot dialects)
+_COMMAND_NAMES = {
+    30: "NAV_CONTINUE_AND_CHANGE_ALT",
+    84: "NAV_VTOL_TAKEOFF",
+    85: "NAV_VTOL_LAND",
+    92: "NAV_GUIDED_ENABLE",
+    176: "DO_SET_MODE",
+    179: "DO_SET_HOME",
+    192: "DO_REPOSITION",
+    207: "DO_FENCE_ENABLE",
+    208: "DO_PARACHUTE",
+    601: "DO_JUMP_TAG",
+    3000: "DO_VTOL_TRANSITION",
+    42702: "NAV_SCRIPT_TIME",
+    42703: "NAV_ATTITUDE_TIME",
+}
+
+
+def _unchecked_commands(mission: Mission) -> list[Violation]:
+    """One violation per item whose command the guard cannot fly on paper."""
+    out = []
+    for k, it in enumerate(mission.items):
+        if it.command in CHECKED_COMMANDS:
+            continue
+        name = _COMMAND_NAMES.get(it.command)
+        placed = math.isfinite(it.lat_deg) and math.isfinite(it.lon_deg)
+        placed = placed and (it.lat_deg, it.lon_deg) != (0.0, 0.0) and abs(it.lat_deg) <= 90
+        out.append(
+            Violation(
+                "unchecked_command",
+                _(
+                    "command {cmd} is not one the safety guard can check: the aircraft may "
+                    "leave the checked path or its limits after it"
+                ).format(cmd=f"{name} ({it.command})" if name else str(it.command)),
+                item_index=k,
+                lat=it.lat_deg if placed else None,
+                lon=it.lon_deg if placed else None,
+            )
+        )
+    return out
+
+
 def validate(
     mission: Mission,
     *,
@@ -234,9 +291,9 @@ def validate(
         climb_rate_m_s=climb_rate_m_s,
         descent_rate_m_s=descent_rate_m_s,
     )
-    viol: list[Violation] = []
+    viol: list[Violation] = list(_unchecked_commands(mission))
     warn: list[Violation] = []
-    checked = ["altitude_unresolved", "max_agl"]
+    checked = ["commands", "altitude_unresolved", "max_agl"]
     notes = home_notes + list(tr.notes)
     bad_alt = ~np.isfinite(tr.alt)
     if home_unknown:

@@ -43,6 +43,7 @@ from lxml import etree
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
+    CMD_DO_DIGICAM_CONTROL,
     CMD_DO_SET_CAM_TRIGG_DIST,
     CMD_IMAGE_START_CAPTURE,
     CMD_NAV_LAND,
@@ -63,7 +64,6 @@ from missions.model import Mission
 log = logging.getLogger(__name__)
 
 WPML_NS = "http://www.dji.com/wpmz/1.0.2"
-CMD_DO_DIGICAM_CONTROL = 203
 _K = f"{{{KML_NS}}}"
 
 #: (droneEnumValue, droneSubEnumValue, payloadEnumValue) from DJI's enumeration tables

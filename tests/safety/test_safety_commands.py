@@ -1,0 +1,122 @@
+"""Every command of a mission is either flown on paper by the guard, known not to move the
+aircraft, or refused as unchecked: a spline waypoint at 400 m or an unknown command number
+must never pass as OK (both did: the guard skipped any command it did not model)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from dronekit_plzen.mission_items import (
+    CMD_DO_SET_ROI,
+    CMD_IMAGE_START_CAPTURE,
+    CMD_NAV_LOITER_TO_ALT,
+    CMD_NAV_PAYLOAD_PLACE,
+    CMD_NAV_SPLINE_WAYPOINT,
+    CMD_NAV_WAYPOINT,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    MissionItem,
+)
+from missions.model import Mission
+from missions.trajectory import trajectory
+from missions.validation import validate
+
+from .conftest import GROUND_M, ORIGIN, last_error, offset, run_cli, simple_items
+
+
+def _mission(extra: MissionItem, at: int = 2) -> Mission:
+    items = simple_items(ORIGIN, [offset(ORIGIN, 100, 0), offset(ORIGIN, 200, 0)], 60.0)
+    items.insert(at, extra)
+    return Mission(items=items, home=(ORIGIN[0], ORIGIN[1], GROUND_M))
+
+
+def _placed(command: int, alt_m: float, east_m: float = 150.0, **params: float) -> MissionItem:
+    lon, lat = offset(ORIGIN, east_m, 0)
+    return MissionItem(
+        command=command,
+        frame=FRAME_GLOBAL_RELATIVE_ALT,
+        lon_deg=lon,
+        lat_deg=lat,
+        alt_m=alt_m,
+        **params,
+    )
+
+
+@pytest.mark.parametrize("command", [CMD_NAV_SPLINE_WAYPOINT, CMD_NAV_LOITER_TO_ALT])
+def test_positioned_nav_commands_are_flown_and_checked(command: int) -> None:
+    """ArduCopter flies a spline waypoint (82) to its position: at 400 m it breaks 120 m AGL."""
+    rep = validate(_mission(_placed(command, 400.0)))
+    assert not rep.ok
+    high = [v for v in rep.violations if v.rule == "max_agl"]
+    assert high and high[0].item_index == 2 and high[0].value == pytest.approx(400.0, abs=1)
+    assert validate(_mission(_placed(command, 60.0))).ok
+
+
+def test_a_spline_leg_reaches_its_position_and_says_the_curve_is_not_modelled() -> None:
+    tr = trajectory(_mission(_placed(CMD_NAV_SPLINE_WAYPOINT, 60.0, east_m=900.0)))
+    assert tr.x.max() - tr.home_xy[0] == pytest.approx(900.0, abs=1.0)
+    assert any("spline" in n for n in tr.notes)
+
+
+def test_payload_place_descends_to_the_ground_and_climbs_back() -> None:
+    m = _mission(_placed(CMD_NAV_PAYLOAD_PLACE, 60.0, param1=0.0))
+    tr = trajectory(m)
+    at = tr.item == 2
+    assert tr.alt[at].min() == pytest.approx(GROUND_M, abs=0.01)
+    assert tr.alt[at][-1] == pytest.approx(GROUND_M + 60.0)
+    limited = trajectory(_mission(_placed(CMD_NAV_PAYLOAD_PLACE, 60.0, param1=20.0)))
+    assert limited.alt[limited.item == 2].min() == pytest.approx(GROUND_M + 40.0, abs=0.01)
+    assert validate(m).ok  # the descent is a landing-like phase, not a clearance breach
+
+
+@pytest.mark.parametrize(
+    "command", [CMD_DO_SET_ROI, CMD_IMAGE_START_CAPTURE, 178, 112, 115, 206, 2500, 42600]
+)
+def test_commands_that_do_not_move_the_aircraft_pass(command: int) -> None:
+    assert validate(_mission(MissionItem(command=command, param1=1.0))).ok
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [(99999, "99999"), (176, "DO_SET_MODE (176)"), (179, "DO_SET_HOME (179)"),
+     (92, "NAV_GUIDED_ENABLE (92)"), (207, "DO_FENCE_ENABLE (207)"), (601, "DO_JUMP_TAG (601)")],
+)  # fmt: skip
+def test_commands_the_guard_cannot_fly_are_unsafe(command: int, name: str) -> None:
+    rep = validate(_mission(MissionItem(command=command)))
+    bad = [v for v in rep.violations if v.rule == "unchecked_command"]
+    assert not rep.ok and len(bad) == 1
+    assert bad[0].item_index == 2 and name in bad[0].message
+    assert "commands" in rep.checked
+
+
+def test_plan_validate_refuses_an_unknown_command_and_convert_records_the_override(
+    tmp_path: Path,
+) -> None:
+    """The CLI door: exit 3 with the item named; writing it needs an override, recorded."""
+    lon, lat = offset(ORIGIN, 100, 0)
+    wpl = tmp_path / "odd.waypoints"
+    rows = [
+        f"0\t1\t0\t{CMD_NAV_WAYPOINT}\t0\t0\t0\t0\t{ORIGIN[1]:.7f}\t{ORIGIN[0]:.7f}\t{GROUND_M}\t1",
+        "1\t0\t3\t22\t0\t0\t0\t0\t0\t0\t30\t1",
+        f"2\t0\t3\t{CMD_NAV_WAYPOINT}\t0\t0\t0\t0\t{lat:.7f}\t{lon:.7f}\t40\t1",
+        "3\t0\t3\t99999\t0\t0\t0\t0\t0\t0\t0\t1",
+        "4\t0\t3\t20\t0\t0\t0\t0\t0\t0\t0\t1",
+    ]
+    wpl.write_text("QGC WPL 110\n" + "\n".join(rows) + "\n")
+    code, out, err = run_cli("plan", "validate", str(wpl), "--json")
+    assert code == 3, err
+    rep = json.loads(out)
+    assert [(v["rule"], v["item_index"]) for v in rep["violations"]] == [("unchecked_command", 2)]
+    assert "unchecked_command" in last_error(err) and "99999" in last_error(err)
+    dest = tmp_path / "odd.plan"
+    code, _o, err = run_cli("plan", "convert", str(wpl), str(dest))
+    assert code == 3 and not dest.exists(), err
+    code, _o, err = run_cli(
+        "plan", "convert", str(wpl), str(dest), "--override-safety", "--reason", "test rig"
+    )
+    assert code == 0, err
+    plan = json.loads(dest.read_text())
+    assert [i["command"] for i in plan["mission"]["items"]][2] == 99999
+    assert "test rig" in json.dumps(plan)
