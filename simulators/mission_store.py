@@ -45,6 +45,8 @@ MISSION_COMMANDS = frozenset(
         mi.CMD_NAV_LAND,
         mi.CMD_NAV_TAKEOFF,
         mi.CMD_NAV_DELAY,
+        mi.CMD_NAV_LOITER_TO_ALT,
+        mi.CMD_NAV_SPLINE_WAYPOINT,
         mi.CMD_DO_JUMP,
         mi.CMD_DO_CHANGE_SPEED,
         mi.CMD_DO_SET_HOME,
@@ -266,6 +268,8 @@ AP_PARAM_SLOTS: dict[int, tuple[Any, Any, Any, Any]] = {
     mi.CMD_NAV_LAND: (_U16, _ZERO, _ZERO, _ZERO),
     mi.CMD_NAV_TAKEOFF: (_U16, _ZERO, _ZERO, _ZERO),  # param1: minimum pitch
     mi.CMD_NAV_DELAY: (_F32, _I8, _I8, _I8),
+    mi.CMD_NAV_LOITER_TO_ALT: (_ZERO, _ZERO, _ZERO, _ZERO),  # param2/4: see _ap_pack
+    mi.CMD_NAV_SPLINE_WAYPOINT: (_U16, _ZERO, _ZERO, _ZERO),  # the delay, as a waypoint's
     CMD_CONDITION_DELAY: (_F32, _ZERO, _ZERO, _ZERO),
     CMD_CONDITION_YAW: (_F32, _F32, _I8, _U8),
     mi.CMD_DO_JUMP: (_U16, _I16, _ZERO, _ZERO),
@@ -291,6 +295,8 @@ AP_LOCATION_COMMANDS = frozenset(
         mi.CMD_NAV_LOITER_TIME,
         mi.CMD_NAV_LAND,
         mi.CMD_NAV_TAKEOFF,
+        mi.CMD_NAV_LOITER_TO_ALT,
+        mi.CMD_NAV_SPLINE_WAYPOINT,
         mi.CMD_DO_SET_HOME,
         CMD_DO_LAND_START,
         CMD_DO_SET_ROI,
@@ -338,6 +344,9 @@ def ardupilot_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         radius = float(_wrap_c(r, 8, False)) if r <= 255 else min(255.0, float(int(r * 0.1))) * 10
         out[2] = -radius if item.param3 < 0 else radius
         out[3] = 1.0 if item.param4 > 0 else 0.0
+    elif c == mi.CMD_NAV_LOITER_TO_ALT:  # the radius's size in p1, its sign as loiter_ccw
+        out[1] = math.copysign(_U16(abs(item.param2)), -1.0 if item.param2 < 0 else 1.0)
+        out[3] = 1.0 if item.param4 > 0 else 0.0
     elif c == mi.CMD_NAV_LOITER_TIME:
         out[2] = -1.0 if item.param3 < 0 else 1.0
         out[3] = 1.0 if item.param4 > 0 else 0.0
@@ -384,6 +393,7 @@ PX4_GLOBAL_PARAMS: dict[int, tuple[str, str, str, str]] = {
     mi.CMD_NAV_LOITER_TIME: ("f32", "bool", "f32", "bool"),
     mi.CMD_NAV_LAND: ("zero", "u16", "zero", "yaw"),
     mi.CMD_NAV_TAKEOFF: ("zero", "zero", "zero", "yaw"),
+    mi.CMD_NAV_LOITER_TO_ALT: ("bool", "f32", "zero", "bool"),
     CMD_DO_SET_ROI: ("f32", "zero", "zero", "zero"),
     mi.CMD_DO_SET_ROI_LOCATION: ("zero", "zero", "zero", "zero"),
 }

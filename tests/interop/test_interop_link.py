@@ -32,6 +32,7 @@ from missions.model import FenceCircle, FencePolygon, Mission, RallyPoint
 from missions.validation import clear_for_flight
 
 MAV_MISSION_UNSUPPORTED_FRAME = 2
+MAV_MISSION_UNSUPPORTED = 3
 
 
 def cleared(vehicle: Any, items: list[MissionItem]) -> tuple[list[MissionItem], Any]:
@@ -198,3 +199,34 @@ def test_terrain_frame_items(fw_kind: str, ready: Any) -> None:
                 v.upload_mission(items, override=override)
             print(f"px4 refused the terrain-frame item: {err.value}")
             assert err.value.mission_result == MAV_MISSION_UNSUPPORTED_FRAME
+
+
+def test_spline_and_loiter_to_alt_items(fw_kind: str, ready: Any) -> None:
+    """The guard flies these two NAV commands on paper; what does the firmware keep? ArduCopter
+    stores both, PX4 keeps LOITER_TO_ALT and refuses the spline waypoint (no such command)."""
+    with connect(ready.url) as link:
+        v = _vehicle(link, ready.inst.sysid)
+        home = v.state.home
+        lat, lon = offset(home, 10.0, 20.0)
+        climb = MissionItem(command=31, param2=-15.0, lat_deg=lat, lon_deg=lon, alt_m=30.0)
+        items = simple_mission(home)
+        items.insert(2, climb)
+        items, clearance = cleared(v, items)  # the guard flies it on paper and passes it
+        v.upload_mission(items, clearance=clearance)
+        kept = [b for b in v.download_mission() if b.command == 31]
+        assert len(kept) == 1 and kept[0].alt_m == pytest.approx(30.0, abs=0.01)
+        print(f"{fw_kind}: LOITER_TO_ALT kept as param2={kept[0].param2:g}")
+        spline = MissionItem(command=82, lat_deg=lat, lon_deg=lon, alt_m=30.0)
+        items = [spline if it.command == 31 else it for it in items]
+        items, clearance = cleared(v, items)
+        if fw_kind == "arducopter":
+            v.upload_mission(items, clearance=clearance)
+            kept = [b for b in v.download_mission() if b.command == 82]
+            assert len(kept) == 1 and kept[0].lat_deg == pytest.approx(lat, abs=1e-6)
+        else:
+            from dronekit_plzen.errors import MissionTransferError
+
+            with pytest.raises(MissionTransferError) as err:
+                v.upload_mission(items, clearance=clearance)
+            print(f"px4 refused the spline waypoint: {err.value}")
+            assert err.value.mission_result == MAV_MISSION_UNSUPPORTED

@@ -40,6 +40,12 @@ def test_mission_errors_fence_rally_clear(autopilot, port_offset, gcs_factory):
         # unsupported command / frame
         bad_cmd = [wp(49.748), mi.MissionItem(31000, lat_deg=49.748, lon_deg=13.3776, alt_m=10)]
         assert g.upload(bad_cmd)[0] == mav.MAV_MISSION_UNSUPPORTED
+        # a spline waypoint: ArduCopter flies it, PX4's mission parser has none
+        spline = [wp(49.748), mi.MissionItem(82, lat_deg=49.749, lon_deg=13.3776, alt_m=10)]
+        want = mav.MAV_MISSION_UNSUPPORTED if autopilot == "px4" else mav.MAV_MISSION_ACCEPTED
+        assert g.upload(spline)[0] == want
+        climb = mi.MissionItem(31, param2=-30.0, lat_deg=49.749, lon_deg=13.3776, alt_m=40)
+        assert g.upload([wp(49.748), climb])[0] == mav.MAV_MISSION_ACCEPTED  # both fly it
         bad_frame = [wp(49.748), wp(49.749, frame=mav.MAV_FRAME_LOCAL_NED)]
         assert g.upload(bad_frame)[0] == mav.MAV_MISSION_UNSUPPORTED_FRAME
         # out-of-sequence item
