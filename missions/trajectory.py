@@ -46,6 +46,8 @@ KNOWN_ALT_FRAMES = frozenset({FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT, FRAME_GLO
 MAX_ABS_ALT_M = 100_000.0
 #: samples of one leg at most
 MAX_LEG_SAMPLES = 100_000
+#: items walked at most (``DO_JUMP`` repeats expanded): a longer walk is reported unchecked
+MAX_WALK_ITEMS = 100_000
 
 
 @dataclass
@@ -66,6 +68,9 @@ class Trajectory:
     length_m: float
     returns_home: bool
     notes: list[str] = field(default_factory=list)
+    #: the item the walk stopped at when ``max_items`` steps (``DO_JUMP`` repeats) ran out
+    #: before the end of the mission (None: flown to its end)
+    stopped_at: int | None = None
 
 
 def leg_time_s(h_m: float, dz_m: float, v: float, accel: float, climb: float, sink: float) -> float:
@@ -86,7 +91,7 @@ def trajectory(
     accel_m_s2: float = 3.0,
     climb_rate_m_s: float = 3.0,
     descent_rate_m_s: float = 2.0,
-    max_items: int = 100_000,
+    max_items: int = MAX_WALK_ITEMS,
 ) -> Trajectory:
     """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D)."""
     notes: list[str] = []
@@ -240,8 +245,7 @@ def trajectory(
                     )
                 )
         k += 1
-    if steps >= max_items:
-        notes.append(_("mission too long to simulate completely"))
+    stopped_at = k if k < len(mission.items) else None
     X, Y, Z = (np.concatenate(a) for a in (xs, ys, zs))
     lon, lat = transform(X, Y, epsg, WGS84)
     return Trajectory(
@@ -259,4 +263,5 @@ def trajectory(
         length,
         returned,
         notes,
+        stopped_at,
     )

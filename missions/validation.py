@@ -83,7 +83,13 @@ from missions.clearance import (
 )
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
 from missions.terrain import Raster, mission_bbox
-from missions.trajectory import KNOWN_ALT_FRAMES, Trajectory, leg_time_s, trajectory
+from missions.trajectory import (
+    KNOWN_ALT_FRAMES,
+    MAX_WALK_ITEMS,
+    Trajectory,
+    leg_time_s,
+    trajectory,
+)
 from missions.zones import Zone, load_zones
 
 FloatArray = NDArray[np.float64]
@@ -292,6 +298,18 @@ def validate(
         descent_rate_m_s=descent_rate_m_s,
     )
     viol: list[Violation] = list(_unchecked_commands(mission))
+    if tr.stopped_at is not None:
+        k = tr.stopped_at
+        viol.append(
+            Violation(
+                "unchecked_command",
+                _(
+                    "the path was followed for {n} items (DO_JUMP repeats) and not to its end: "
+                    "the items from here on are not checked"
+                ).format(n=MAX_WALK_ITEMS),
+                item_index=k,
+            )
+        )
     warn: list[Violation] = []
     checked = ["commands", "altitude_unresolved", "max_agl"]
     notes = home_notes + list(tr.notes)
