@@ -33,6 +33,7 @@ from dronekit_plzen.mission_items import (
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
     NAV_COMMANDS,
+    POSITION_COMMANDS,
     canonical_frame,
 )
 from missions.model import Mission
@@ -99,7 +100,8 @@ def trajectory(
     for k, it in enumerate(mission.items):
         # (a missing altitude, NaN, is reported as unresolved by the guard; ±inf and 1e308 are
         # a damaged file)
-        if it.has_position and not (math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M):
+        placed = it.command in POSITION_COMMANDS
+        if placed and not (math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M):
             raise BadInputError(
                 _("item {k}: altitude {a:g} m is not a flight altitude (a damaged file?)").format(
                     k=k, a=it.alt_m
@@ -216,10 +218,17 @@ def trajectory(
             leg((x, y, cur[2]), k, 1)
             leg((x, y, ground_at(x, y)), k, 0)
             returned = True
-        elif cmd in NAV_COMMANDS and it.has_position:
-            x, y = xy_of[id(it)]
+        elif cmd in NAV_COMMANDS and cmd in POSITION_COMMANDS:
+            if it.has_position:
+                x, y = xy_of[id(it)]
+                z = amsl(it.frame, it.alt_m, x, y)
+            else:
+                # latitude = longitude = 0: ArduCopter flies it where the aircraft is, and an
+                # altitude of 0 keeps the aircraft's (ModeAuto::loc_from_cmd)
+                x, y = cur[0], cur[1]
+                z = cur[2] if it.alt_m == 0 else amsl(it.frame, it.alt_m, x, y)
             terrain = canonical_frame(it.frame) == FRAME_GLOBAL_TERRAIN_ALT
-            leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 1, above_terrain=terrain)
+            leg((x, y, z), k, 1, above_terrain=terrain)
             if cmd == CMD_NAV_LOITER_TIME:
                 duration += max(0.0, it.param1)
             elif cmd == CMD_NAV_LOITER_TURNS:

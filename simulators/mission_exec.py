@@ -32,6 +32,9 @@ class MissionRunner:
         self._arrived_s: float | None = None
         self._land_descending = False
         self._auto_takeoff_up: float | None = None
+        #: (seq, where the aircraft was when it started that item): ArduCopter's target for an
+        #: item without a position
+        self._in_place: tuple[int, tuple[float, float, float]] | None = None
 
     @property
     def items(self) -> list[mi.MissionItem]:
@@ -68,6 +71,7 @@ class MissionRunner:
         self.jump_counts = {}
         self._arrived_s = None
         self._land_descending = False
+        self._in_place = None
         self._auto_takeoff_up = None
 
     def set_current(self, seq: int) -> bool:
@@ -78,6 +82,7 @@ class MissionRunner:
         self.jump_counts = {}
         self._arrived_s = None
         self._land_descending = False
+        self._in_place = None
         self.vm.events.append(Event("mission_current", {"seq": self.seq}))
         return True
 
@@ -120,6 +125,7 @@ class MissionRunner:
             self.seq = seq
             self._arrived_s = None
             self._land_descending = False
+            self._in_place = None
             vm.events.append(Event("mission_current", {"seq": seq}))
             it = self.items[seq]
             if it.is_nav:
@@ -207,6 +213,8 @@ class MissionRunner:
             self._land_descending = True
             return (e, n, vm.pos[2]), -vm.land_speed_m_s()
         target = item_target_enu(it, vm.geo, vm.home[2])
+        if not vm.px4 and it.lat_deg == 0.0 and it.lon_deg == 0.0:
+            target = self._here(it, target[2])
         if self._arrived_s is None:
             if vm.px4:
                 radius = (
@@ -240,6 +248,14 @@ class MissionRunner:
         else:
             hold = 0.0
         return self._hold(target, hold, dt_s)
+
+    def _here(self, it: mi.MissionItem, up_m: float) -> tuple[float, float, float]:
+        """ArduCopter's ``loc_from_cmd`` for latitude = longitude = 0: where the aircraft was
+        when the item started, at the item's altitude (0: the aircraft's)."""
+        if self._in_place is None or self._in_place[0] != self.seq:
+            self._in_place = (self.seq, (self.vm.pos[0], self.vm.pos[1], self.vm.pos[2]))
+        e, n, u = self._in_place[1]
+        return e, n, u if it.alt_m == 0 else up_m
 
     def _hold(
         self, target: tuple[float, float, float], hold_s: float, dt_s: float

@@ -137,3 +137,19 @@ def test_items_after_a_do_jump_loop_are_checked_or_the_plan_is_unsafe(
     if repeat > 3:
         (bad,) = rep.violations
         assert "not to its end" in bad.message and bad.item_index in (1, 2, 3)
+
+
+@pytest.mark.parametrize(("alt_m", "rules"), [(400.0, ["max_agl"]), (0.0, [])])
+def test_a_waypoint_without_a_position_is_flown_where_the_aircraft_is(
+    alt_m: float, rules: list[str]
+) -> None:
+    """Latitude = longitude = 0: ArduCopter climbs in place to the altitude (0: keeps its own).
+    The guard skipped such items, so a 400 m climb passed as OK."""
+    here = MissionItem(command=CMD_NAV_WAYPOINT, alt_m=alt_m)
+    m = _mission(here)
+    rep = validate(m)
+    assert sorted({v.rule for v in rep.violations}) == rules
+    tr = trajectory(m)
+    at = tr.item == 2
+    assert tr.alt[at][-1] == pytest.approx(GROUND_M + (alt_m or 60.0))
+    assert tr.x[at][-1] == pytest.approx(tr.x[tr.item == 1][-1])  # where item 1 left it

@@ -388,3 +388,26 @@ def test_battery_drop_fault_and_speed_param():
         v.reposition(lat, lon, alt, -1, False)
         times.append(run(v, 200, lambda m: m.pos[1] > 299.0))
     assert times[0] > 1.7 * times[1]
+
+
+def test_ardupilot_flies_a_waypoint_without_a_position_where_it_is() -> None:
+    """ModeAuto::loc_from_cmd: latitude = longitude = 0 is the aircraft's position when the
+    item starts; altitude 0 keeps its altitude (the guard flies it the same way on paper)."""
+    vm = VehicleModel(1, "ardupilot", HOME, seed=1, boot_settle_s=3.0)
+    run(vm, 4.0)
+    vm.missions[0] = [
+        mi.MissionItem(mi.CMD_NAV_WAYPOINT, frame=0, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=0),
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, alt_m=20),
+        mi.MissionItem(mi.CMD_NAV_WAYPOINT, lat_deg=49.7480, lon_deg=13.3776, alt_m=20),
+        mi.MissionItem(mi.CMD_NAV_WAYPOINT, alt_m=45),  # climb in place
+        mi.MissionItem(mi.CMD_NAV_WAYPOINT, alt_m=0),  # stay
+        mi.MissionItem(mi.CMD_NAV_LOITER_UNLIM, alt_m=0),
+    ]
+    assert vm.set_mode("GUIDED") == RESULT_ACCEPTED
+    assert vm.arm() == RESULT_ACCEPTED
+    assert vm.mission_start() == RESULT_ACCEPTED
+    run(vm, 120.0, lambda v: v.runner.seq == 5)
+    assert vm.runner.seq == 5
+    run(vm, 5.0)
+    assert vm.rel_alt_m == pytest.approx(45.0, abs=1.0)
+    assert vm.pos[1] == pytest.approx(0.0005 * 111_200, abs=3.0)  # 55.6 m north, not at 0°, 0°
