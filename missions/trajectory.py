@@ -47,6 +47,8 @@ KNOWN_ALT_FRAMES = frozenset({FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT, FRAME_GLO
 MAX_ABS_ALT_M = 100_000.0
 #: samples of one leg at most
 MAX_LEG_SAMPLES = 100_000
+#: vertices of a sampled loiter circle
+LOITER_CIRCLE_VERTICES = 72
 #: items walked at most (``DO_JUMP`` repeats expanded): a longer walk is reported unchecked
 MAX_WALK_ITEMS = 100_000
 
@@ -155,7 +157,11 @@ def trajectory(
     length = 0.0
 
     def leg(
-        to: tuple[float, float, float], item: int, phase: int, above_terrain: bool = False
+        to: tuple[float, float, float],
+        item: int,
+        phase: int,
+        above_terrain: bool = False,
+        timed: bool = True,
     ) -> None:
         """Fly from ``cur`` to ``to``; ``above_terrain``: the autopilot follows the terrain
         along the leg (terrain frame), so each sample is the ground under it plus a height
@@ -181,7 +187,8 @@ def trajectory(
             zs.append(cur[2] + t * dz)
         its.append(np.full(n, item, np.int64))
         phs.append(np.full(n, phase, np.int8))
-        duration += leg_time_s(h, dz, v, accel_m_s2, climb_rate_m_s, descent_rate_m_s)
+        if timed:  # (a loiter circle's time is counted from its turns)
+            duration += leg_time_s(h, dz, v, accel_m_s2, climb_rate_m_s, descent_rate_m_s)
         length += math.hypot(h, dz)
         cur = to
 
@@ -232,8 +239,16 @@ def trajectory(
             if cmd == CMD_NAV_LOITER_TIME:
                 duration += max(0.0, it.param1)
             elif cmd == CMD_NAV_LOITER_TURNS:
-                r = abs(it.param3) or 10.0
+                r = abs(it.param3) or 10.0  # 0: CIRCLE_RADIUS, 10 m by default
                 duration += abs(it.param1) * 2 * math.pi * r / v
+                if it.param1 != 0:
+                    # ArduCopter flies out to the circle and around it: one turn sampled (the
+                    # others repeat it), then back to the centre, where the next leg starts
+                    centre = cur
+                    for a in np.linspace(0.0, 2 * math.pi, LOITER_CIRCLE_VERTICES + 1):
+                        on = (centre[0] + r * math.sin(a), centre[1] + r * math.cos(a), centre[2])
+                        leg(on, k, 1, above_terrain=terrain, timed=False)
+                    leg(centre, k, 1, above_terrain=terrain, timed=False)
             elif it.param1 > 0 and it.command == 16:
                 duration += it.param1  # hold time
             elif cmd == CMD_NAV_PAYLOAD_PLACE:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from dronekit_plzen.mission_items import (
@@ -153,3 +154,22 @@ def test_a_waypoint_without_a_position_is_flown_where_the_aircraft_is(
     at = tr.item == 2
     assert tr.alt[at][-1] == pytest.approx(GROUND_M + (alt_m or 60.0))
     assert tr.x[at][-1] == pytest.approx(tr.x[tr.item == 1][-1])  # where item 1 left it
+
+
+def test_a_loiter_circle_is_checked_all_the_way_round() -> None:
+    """LOITER_TURNS with a 300 m radius 100 m from home: the circle reaches 400 m from home.
+    Only its centre was checked, so a 250 m distance limit passed."""
+    lon, lat = offset(ORIGIN, 100, 0)
+    circle = MissionItem(
+        command=18, param1=2, param3=300.0, lon_deg=lon, lat_deg=lat, alt_m=60.0
+    )  # NAV_LOITER_TURNS
+    m = _mission(circle)
+    far = [v for v in validate(m, max_distance_m=250.0).violations if v.rule == "max_distance"]
+    assert far and far[0].value == pytest.approx(400.0, abs=2.0)
+    assert validate(m, max_distance_m=420.0).ok
+    tr = trajectory(m)
+    at = tr.item == 2
+    r = np.hypot(tr.x[at] - (tr.home_xy[0] + 100), tr.y[at] - tr.home_xy[1])
+    assert r.max() == pytest.approx(300.0, abs=0.5)
+    plain = trajectory(_mission(circle.with_(param3=0.0)))  # CIRCLE_RADIUS 10 m
+    assert plain.duration_s < tr.duration_s
