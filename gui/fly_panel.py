@@ -22,6 +22,7 @@ from PyQt5.QtCore import (
     QMetaObject,
     Qt,
     QThread,
+    QTimer,
     pyqtSignal,
     pyqtSlot,
 )
@@ -53,6 +54,8 @@ from gui.models import VehicleView
 from gui.plan_widgets import OverrideDialog
 from gui.workers import describe_error
 
+#: reads of a vehicle's mission tried again after a failure
+DOWNLOAD_RETRIES = 3
 log = logging.getLogger(__name__)
 
 RED = "#c62828"
@@ -134,6 +137,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self._boots: dict[int, int] = {}
         self._restarted_ids: set[int] = set()
         self._downloads: dict[int, int] = {}  # request → sysid
+        self._download_tries: dict[int, int] = {}  # sysid → reads of its mission that failed
         self.monitor = AlertMonitor()
         #: dialog classes (a test or an embedding application may put its own)
         self.preflight_dialog: type[PreflightDialog] = PreflightDialog
@@ -314,6 +318,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self._boots.clear()
         self._restarted_ids.clear()
         self._downloads.clear()
+        self._download_tries.clear()
         self.clock = FlightClock()
         self.monitor = AlertMonitor(link_loss_s=self.monitor.link_loss_s)
         self.banners.clear_all()
@@ -441,6 +446,21 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self._downloads[req] = sysid
         return req
 
+    def _read_again(self, sysid: int) -> None:
+        """A failed read of a vehicle's mission (a busy or lossy link) is tried again, after 1,
+        2 and 4 s: the map and the sortie progress depend on it."""
+        tries = self._download_tries.get(sysid, 0) + 1
+        self._download_tries[sysid] = tries
+        if tries > DOWNLOAD_RETRIES:
+            return
+        session = self.session
+
+        def again() -> None:
+            if self.session is session and session is not None and sysid not in self.on_board:
+                self.read_on_board(sysid)
+
+        QTimer.singleShot(1000 * 2 ** (tries - 1), again)
+
     def connect_fleet(self, kind: str, n: int, port_offset: int = 0) -> None:
         """Connect to a whole fleet by a preset's port convention (see ``fly_links.PRESETS``)."""
         if kind not in PRESETS:
@@ -457,6 +477,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
     def _on_onboard(self, req_id: int, sysid: int, items: list[Any]) -> None:
         """The vehicle's own mission: shown on the map; a planned sortie's progress restored."""
         self.on_board[sysid] = list(items)
+        self._download_tries.pop(sysid, None)
         restored = self._restore_progress(sysid, list(items))
         if restored is not None:
             self._log_line(
@@ -477,6 +498,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             self._downloads.pop(req_id, None)
             if not ok:
                 self._log(name, sysid, ok, message)
+                self._read_again(sysid)
             return
         if name == "wait_ready":
             self._on_ready_result(req_id, sysid, ok, message)

@@ -294,3 +294,21 @@ def test_arming_times_out_with_the_prearm_text_and_does_not_arm(  # type: ignore
         ]
         assert headers[-1] == "Ready to arm"
         fly.disconnect_link()
+
+
+def test_a_failed_read_of_the_mission_on_board_is_tried_again(  # type: ignore[no-untyped-def]
+    qtbot, main_window, sim_fleet
+) -> None:
+    """A read of the vehicle's mission that failed (a busy link at connect, seen in CI) is tried
+    again after 1 s, so the map and the sortie progress still learn what the vehicle holds."""
+    fly = main_window.fly_panel
+    with sim_fleet(n_vehicles=1, autopilot="px4", speedup=20, home=HOME) as (_fleet, off):
+        ok, message = _connect(qtbot, fly, f"udpin://127.0.0.1:{PX4_API + off}")
+        assert ok, message
+        qtbot.waitUntil(lambda: 1 in fly.on_board, timeout=20_000)
+        del fly.on_board[1]
+        fly._on_result(-1, "download", 1, False, "timed out")  # as the command thread reports it
+        assert any("timed out" in t for t in fly.log.lines())
+        qtbot.waitUntil(lambda: 1 in fly.on_board, timeout=10_000)  # read again, for real
+        assert fly._download_tries == {}
+        fly.disconnect_link()
