@@ -10,7 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 from dronekit_plzen import mission_items as mi
-from simulators.mission_store import CMD_DO_DIGICAM_CONTROL, item_target_enu
+from simulators.mission_store import item_target_enu
 from simulators.state import Event
 
 if TYPE_CHECKING:
@@ -32,9 +32,9 @@ class MissionRunner:
         self._arrived_s: float | None = None
         self._land_descending = False
         self._auto_takeoff_up: float | None = None
-        #: (seq, where the aircraft was when it started that item): ArduCopter's target for an
-        #: item without a position
-        self._in_place: tuple[int, tuple[float, float, float]] | None = None
+        #: where the aircraft was when the current item started (latched at its first step):
+        #: ArduCopter's target for an item without a position
+        self._in_place: tuple[float, float, float] | None = None
 
     @property
     def items(self) -> list[mi.MissionItem]:
@@ -153,7 +153,7 @@ class MissionRunner:
             vm.start_capture(it.param2, int(it.param3))
         elif c == mi.CMD_IMAGE_STOP_CAPTURE:
             vm.stop_capture()
-        elif c == CMD_DO_DIGICAM_CONTROL:
+        elif c == mi.CMD_DO_DIGICAM_CONTROL:
             vm.capture()
         elif c == mi.CMD_DO_SET_HOME:
             vm.set_home(it.param1 == 1, it.lat_deg, it.lon_deg, it.alt_m)
@@ -252,9 +252,9 @@ class MissionRunner:
     def _here(self, it: mi.MissionItem, up_m: float) -> tuple[float, float, float]:
         """ArduCopter's ``loc_from_cmd`` for latitude = longitude = 0: where the aircraft was
         when the item started, at the item's altitude (0: the aircraft's)."""
-        if self._in_place is None or self._in_place[0] != self.seq:
-            self._in_place = (self.seq, (self.vm.pos[0], self.vm.pos[1], self.vm.pos[2]))
-        e, n, u = self._in_place[1]
+        if self._in_place is None:
+            self._in_place = (self.vm.pos[0], self.vm.pos[1], self.vm.pos[2])
+        e, n, u = self._in_place
         return e, n, u if it.alt_m == 0 else up_m
 
     def _hold(

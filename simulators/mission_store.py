@@ -27,13 +27,7 @@ MISSION_INVALID_SEQUENCE = 13
 MISSION_DENIED = 14
 MISSION_OPERATION_CANCELLED = 15
 
-CMD_DO_LAND_START = mi.CMD_DO_LAND_START
-CMD_DO_SET_ROI = mi.CMD_DO_SET_ROI
-CMD_DO_SET_ROI_NONE = mi.CMD_DO_SET_ROI_NONE
-CMD_DO_DIGICAM_CONTROL = mi.CMD_DO_DIGICAM_CONTROL
 CMD_DO_VTOL_TRANSITION = 3000
-CMD_CONDITION_DELAY = mi.CMD_CONDITION_DELAY
-CMD_CONDITION_YAW = mi.CMD_CONDITION_YAW
 
 MISSION_COMMANDS = frozenset(
     {
@@ -56,12 +50,12 @@ MISSION_COMMANDS = frozenset(
         mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW,
         mi.CMD_IMAGE_START_CAPTURE,
         mi.CMD_IMAGE_STOP_CAPTURE,
-        CMD_DO_LAND_START,
-        CMD_DO_SET_ROI,
-        CMD_DO_SET_ROI_NONE,
-        CMD_DO_DIGICAM_CONTROL,
-        CMD_CONDITION_DELAY,
-        CMD_CONDITION_YAW,
+        mi.CMD_DO_LAND_START,
+        mi.CMD_DO_SET_ROI,
+        mi.CMD_DO_SET_ROI_NONE,
+        mi.CMD_DO_DIGICAM_CONTROL,
+        mi.CMD_CONDITION_DELAY,
+        mi.CMD_CONDITION_YAW,
     }
 )
 FENCE_COMMANDS = frozenset(
@@ -270,16 +264,16 @@ AP_PARAM_SLOTS: dict[int, tuple[Any, Any, Any, Any]] = {
     mi.CMD_NAV_DELAY: (_F32, _I8, _I8, _I8),
     mi.CMD_NAV_LOITER_TO_ALT: (_ZERO, _ZERO, _ZERO, _ZERO),  # param2/4: see _ap_pack
     mi.CMD_NAV_SPLINE_WAYPOINT: (_U16, _ZERO, _ZERO, _ZERO),  # the delay, as a waypoint's
-    CMD_CONDITION_DELAY: (_F32, _ZERO, _ZERO, _ZERO),
-    CMD_CONDITION_YAW: (_F32, _F32, _I8, _U8),
+    mi.CMD_CONDITION_DELAY: (_F32, _ZERO, _ZERO, _ZERO),
+    mi.CMD_CONDITION_YAW: (_F32, _F32, _I8, _U8),
     mi.CMD_DO_JUMP: (_U16, _I16, _ZERO, _ZERO),
     mi.CMD_DO_CHANGE_SPEED: (_U8, _F32, _F32, _ZERO),
     mi.CMD_DO_SET_HOME: (_U16, _ZERO, _ZERO, _ZERO),
-    CMD_DO_LAND_START: (_ZERO, _ZERO, _ZERO, _ZERO),
-    CMD_DO_SET_ROI: (_U16, _ZERO, _ZERO, _ZERO),
+    mi.CMD_DO_LAND_START: (_ZERO, _ZERO, _ZERO, _ZERO),
+    mi.CMD_DO_SET_ROI: (_U16, _ZERO, _ZERO, _ZERO),
     mi.CMD_DO_SET_ROI_LOCATION: (_ZERO, _ZERO, _ZERO, _ZERO),
-    CMD_DO_SET_ROI_NONE: (_ZERO, _ZERO, _ZERO, _ZERO),
-    CMD_DO_DIGICAM_CONTROL: (_U8, _U8, _I8, _U8),
+    mi.CMD_DO_SET_ROI_NONE: (_ZERO, _ZERO, _ZERO, _ZERO),
+    mi.CMD_DO_DIGICAM_CONTROL: (_U8, _U8, _I8, _U8),
     mi.CMD_DO_MOUNT_CONTROL: (_F32, _F32, _F32, _ZERO),
     mi.CMD_DO_SET_CAM_TRIGG_DIST: (_F32, _ZERO, _U8, _ZERO),
     mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW: (_I8, _I16, _I8, _I8),
@@ -298,8 +292,8 @@ AP_LOCATION_COMMANDS = frozenset(
         mi.CMD_NAV_LOITER_TO_ALT,
         mi.CMD_NAV_SPLINE_WAYPOINT,
         mi.CMD_DO_SET_HOME,
-        CMD_DO_LAND_START,
-        CMD_DO_SET_ROI,
+        mi.CMD_DO_LAND_START,
+        mi.CMD_DO_SET_ROI,
         mi.CMD_DO_SET_ROI_LOCATION,
     }
 )
@@ -365,10 +359,10 @@ def ardupilot_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         if loc is None:
             return MISSION_UNSUPPORTED_FRAME, None
         frame, lat, lon, alt = loc
-    elif c in (CMD_DO_DIGICAM_CONTROL, mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW):
+    elif c in (mi.CMD_DO_DIGICAM_CONTROL, mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW):
         # x/y (and z) are small integers here, not a position
         lat = _U8(round(item.lat_deg * 1e7)) / 1e7
-        lon = (_U8(round(item.lon_deg * 1e7)) if c == CMD_DO_DIGICAM_CONTROL else 0.0) / 1e7
+        lon = (_U8(round(item.lon_deg * 1e7)) if c == mi.CMD_DO_DIGICAM_CONTROL else 0.0) / 1e7
         alt = _U8(item.alt_m) if c == mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW else 0.0
     return MISSION_ACCEPTED, mi.MissionItem(
         c,
@@ -394,18 +388,18 @@ PX4_GLOBAL_PARAMS: dict[int, tuple[str, str, str, str]] = {
     mi.CMD_NAV_LAND: ("zero", "u16", "zero", "yaw"),
     mi.CMD_NAV_TAKEOFF: ("zero", "zero", "zero", "yaw"),
     mi.CMD_NAV_LOITER_TO_ALT: ("bool", "f32", "zero", "bool"),
-    CMD_DO_SET_ROI: ("f32", "zero", "zero", "zero"),
+    mi.CMD_DO_SET_ROI: ("f32", "zero", "zero", "zero"),
     mi.CMD_DO_SET_ROI_LOCATION: ("zero", "zero", "zero", "zero"),
 }
 #: PX4: commands accepted in MAV_FRAME_MISSION (all seven parameters kept as float)
 PX4_MISSION_FRAME_COMMANDS = frozenset(
     {
         mi.CMD_DO_JUMP,
-        CMD_DO_SET_ROI,
+        mi.CMD_DO_SET_ROI,
         mi.CMD_DO_CHANGE_SPEED,
         mi.CMD_DO_SET_HOME,
-        CMD_DO_LAND_START,
-        CMD_DO_DIGICAM_CONTROL,
+        mi.CMD_DO_LAND_START,
+        mi.CMD_DO_DIGICAM_CONTROL,
         mi.CMD_DO_MOUNT_CONTROL,
         mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW,
         mi.CMD_IMAGE_START_CAPTURE,
@@ -414,8 +408,8 @@ PX4_MISSION_FRAME_COMMANDS = frozenset(
         CMD_DO_VTOL_TRANSITION,
         mi.CMD_NAV_DELAY,
         mi.CMD_NAV_RETURN_TO_LAUNCH,
-        CMD_DO_SET_ROI_NONE,
-        CMD_CONDITION_DELAY,
+        mi.CMD_DO_SET_ROI_NONE,
+        mi.CMD_CONDITION_DELAY,
     }
 )
 
@@ -444,7 +438,7 @@ def px4_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         kinds = PX4_GLOBAL_PARAMS.get(item.command)
         if kinds is None:
             return MISSION_UNSUPPORTED, None
-        if item.command == CMD_DO_SET_ROI and int(item.param1) not in (0, 3):
+        if item.command == mi.CMD_DO_SET_ROI and int(item.param1) not in (0, 3):
             return MISSION_INVALID_PARAM1, None
         p = [
             _px4_param(k, v)
@@ -464,7 +458,7 @@ def px4_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         return MISSION_UNSUPPORTED_FRAME, None
     if item.command not in PX4_MISSION_FRAME_COMMANDS:
         return MISSION_UNSUPPORTED, None
-    if item.command == CMD_DO_SET_ROI and int(item.param1) not in (0, 1, 2):
+    if item.command == mi.CMD_DO_SET_ROI and int(item.param1) not in (0, 1, 2):
         return MISSION_INVALID_PARAM1, None
     p1, p2 = _f32(item.param1), _f32(item.param2)
     if item.command == mi.CMD_DO_JUMP:
