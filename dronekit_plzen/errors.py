@@ -123,6 +123,16 @@ class StorageError(DronekitPlzenError):
     """The database or an output file could not be read or written."""
 
 
+class DatabaseFileError(StorageError, BadInputError):
+    """The database path names no usable database: not SQLite, damaged, read-only. CLI exit 2.
+
+    What the user must fix (another path, a writable folder), unlike a locked database or a
+    full disk (:class:`StorageError`, exit 1), which are worth retrying as they are.
+    """
+
+    exit_code = 2
+
+
 class CorruptFileError(BadInputError):
     """A file is damaged or truncated; ``offset`` is the byte position where it went wrong."""
 
@@ -136,6 +146,7 @@ __all__ = [
     "CommandError",
     "ConfigError",
     "CorruptFileError",
+    "DatabaseFileError",
     "DronekitPlzenError",
     "LinkError",
     "LinkTimeout",

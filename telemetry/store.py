@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
-from dronekit_plzen.errors import StorageError
+from dronekit_plzen.errors import DatabaseFileError, StorageError
 from dronekit_plzen.i18n import _
 from telemetry.schema import LATEST_VERSION, current_version, migrate, utc_now_iso
 from telemetry.segment import SegmentParams
@@ -51,21 +51,28 @@ _EVENT_SQL = (
 
 
 def storage_error(exc: BaseException, path: Path | str) -> StorageError:
-    """Turn an sqlite3/OS error into a :class:`StorageError` a person can act on."""
+    """Turn an sqlite3/OS error into a :class:`StorageError` a person can act on.
+
+    A file that is not a usable database (damaged, not SQLite, read-only) is the user's to fix:
+    :class:`DatabaseFileError`, exit 2. A locked database, a full disk or an I/O error stays a
+    :class:`StorageError`, exit 1."""
     text = str(exc).lower()
+    cls: type[StorageError] = StorageError
     if "locked" in text or "busy" in text:
         msg = _("the database is locked by another program; retrying when it is free")
     elif "full" in text or getattr(exc, "errno", None) == 28:
         msg = _("the disk (or the database size limit) is full; free space to continue")
     elif "malformed" in text or "not a database" in text:
         msg = _("the database file is damaged or is not a SQLite database")
+        cls = DatabaseFileError
     elif "readonly" in text or "permission" in text or "unable to open" in text:
         msg = _("the database cannot be written (read-only file or folder)")
+        cls = DatabaseFileError
     elif "disk i/o error" in text:
         msg = _("the disk could not be read or written (full, removed or failing)")
     else:
         msg = _("database error") + f": {exc}"
-    err = StorageError(msg, where=str(path))
+    err = cls(msg, where=str(path))
     err.__cause__ = exc
     return err
 
@@ -377,7 +384,7 @@ def connect_readonly(path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Conn
                 break
     assert last is not None
     if "unable to open" in str(last):
-        raise StorageError(
+        raise DatabaseFileError(
             _("the database file cannot be opened for reading") + f": {last}", where=str(path)
         ) from last
     raise storage_error(last, path) from last

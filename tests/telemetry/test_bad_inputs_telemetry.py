@@ -221,6 +221,28 @@ CASES = [
         2,
         "--camera-fov takes H,V",
     ),
+    # a --db that is not a usable database is the user's to fix: exit 2, as for any input
+    Case(
+        "import-db-is-garbage",
+        ("import", "--db", "{in}", "{tmp}/none.tlog"),
+        _random("garbage.db"),
+        2,
+        "garbage.db: the database file is damaged or is not a SQLite database",
+    ),
+    Case(
+        "list-db-is-garbage",
+        ("flights", "list", "--db", "{in}"),
+        _random("garbage.db"),
+        2,
+        "garbage.db: the database file is damaged or is not a SQLite database",
+    ),
+    Case(
+        "import-db-under-proc",
+        ("import", "--db", "/proc/dkp-flights.db", "{tmp}/none.tlog"),
+        _nothing,
+        2,
+        "/proc/dkp-flights.db: the database cannot be written",
+    ),
     Case(
         "import-db-is-a-folder",
         ("import", "--db", "{in}", "{tmp}/none.tlog"),
@@ -694,7 +716,7 @@ def test_read_commands_on_a_read_only_database(base_db: Path, tmp_path: Path) ->
         assert "2023-07-06" in p.stdout
         # a write command says why it cannot write
         p = run("flights", "pilot", "Jana", "1", "--db", str(db))
-        assert p.returncode == 1, p.stderr
+        assert p.returncode == 2, p.stderr
         assert p.stderr.endswith("the database cannot be written (read-only file or folder)\n")
         assert sorted(x.name for x in folder.iterdir()) == ["flights.db"]
     assert (out / "od" / "flights.csv").read_text().count("\n") == 2
