@@ -276,7 +276,10 @@ def _split_pair(text: str) -> tuple[str, str]:
         if sep in t:
             a, b = t.split(sep, 1)
             if sep == "," and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", t):
-                break  # a single number with a decimal comma
+                raise BadInputError(  # "49,7": one number with a decimal comma, or 49 and 7?
+                    f"cannot tell whether {text!r} is one number with a decimal comma or two "
+                    "whole-degree coordinates: write 'LAT, LON' (with a space) or 'LAT;LON'"
+                )
             return a, b
     # "49°44'51"N 13°22'39"E" or "49.7 13.3": split before the second hemisphere or at spaces
     letters = [m.start() for m in re.finditer(r"[NSEWnsew]", t)]

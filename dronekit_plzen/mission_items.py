@@ -23,6 +23,12 @@ FRAME_GLOBAL_RELATIVE_ALT_INT = 6
 FRAME_GLOBAL_TERRAIN_ALT = 10  # above terrain
 FRAME_GLOBAL_TERRAIN_ALT_INT = 11
 
+#: an item's altitude beyond this (either side of the datum) is a damaged file, not a flight
+MAX_ABS_ALT_M = 100_000.0
+#: MAVLink carries the command in a uint16 and the frame in a uint8
+MAX_COMMAND = 65535
+MAX_FRAME = 255
+
 # MAV_MISSION_TYPE
 MISSION_TYPE_MISSION = 0
 MISSION_TYPE_FENCE = 1

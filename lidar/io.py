@@ -33,7 +33,7 @@ from dronekit_plzen.geo import as_crs
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import atomic_output, check_output_path, note_input
 from lidar.cloud import PointCloud, concat
-from lidar.lasfile import point_capacity
+from lidar.lasfile import laz_table_offset, point_capacity
 
 log = logging.getLogger(__name__)
 
@@ -263,6 +263,11 @@ def count_problem(path: Path, header: laspy.LasHeader) -> str | None:
     Checked before anything is allocated for the points (see :mod:`lidar.lasfile`).
     """
     n = int(header.point_count)
+    cut = laz_table_offset(path, header) if n else None
+    if cut is not None:
+        return _(
+            "truncated: the LAZ chunk table is due at byte {at:,}, the file has {size:,} bytes"
+        ).format(at=cut[0], size=cut[1])
     cap = point_capacity(path, header) if n else None
     if cap is not None and n > cap:
         return _(

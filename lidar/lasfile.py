@@ -26,6 +26,25 @@ def point_capacity(path: str | Path, header: laspy.LasHeader) -> int | None:
     return _laz_capacity(p, start)
 
 
+def laz_table_offset(path: str | Path, header: laspy.LasHeader) -> tuple[int, int] | None:
+    """(where the LAZ chunk table should start, the file's size) when that lies beyond the
+    file's end: the file was cut short (a copy or a download that stopped). None otherwise,
+    also for a file without the offset (LASzip writes -1 when it could not seek back)."""
+    if not header.are_points_compressed:
+        return None
+    p = Path(path)
+    size = p.stat().st_size
+    with p.open("rb") as fh:
+        fh.seek(int(header.offset_to_point_data))
+        raw = fh.read(8)
+    if len(raw) < 8:
+        return (int(header.offset_to_point_data) + 8, size)
+    table = int.from_bytes(raw, "little", signed=True)
+    if table > 0 and table + 8 > size:
+        return (table, size)
+    return None
+
+
 def _laz_capacity(p: Path, start: int) -> int | None:
     import lazrs
 

@@ -45,6 +45,7 @@ from shapely.validation import explain_validity
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError, UnknownCRSError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import read_input_bytes, read_zip_member
 from dronekit_plzen.outputs import note_input
 from missions.area_readers import (
     _NUM,
@@ -245,7 +246,7 @@ def load_area(path: str | Path, *, crs: Any = None, repair: bool = False) -> Are
     p = Path(path)
     where = str(p)
     try:
-        data = p.read_bytes()
+        data = read_input_bytes(p)
     except OSError as exc:
         raise BadInputError(f"cannot read the area file: {exc.strerror}", where=where) from exc
     suffix = p.suffix.lower()
@@ -256,7 +257,7 @@ def load_area(path: str | Path, *, crs: Any = None, repair: bool = False) -> Are
                 if not names:
                     raise BadInputError("KMZ contains no .kml file", where=where)
                 main = "doc.kml" if "doc.kml" in names else names[0]
-                data = z.read(main)
+                data = read_zip_member(z, main, where)
         except zipfile.BadZipFile as exc:
             raise BadInputError(f"not a valid KMZ (zip) file: {exc}", where=where) from exc
         suffix = ".kml"

@@ -252,7 +252,14 @@ def read_polyline(p: Path) -> list[tuple[float, float]]:
     from shapely.errors import ShapelyError
     from shapely.geometry import LineString, MultiLineString, shape
 
-    text = p.read_text(encoding="utf-8-sig")
+    from dronekit_plzen.inputs import read_input_bytes
+
+    try:
+        text = read_input_bytes(p).decode("utf-8-sig")
+    except OSError as exc:
+        raise BadInputError(f"cannot read: {exc.strerror or exc}", where=str(p)) from exc
+    except UnicodeDecodeError as exc:
+        raise BadInputError(f"not UTF-8 text (byte {exc.start})", where=str(p)) from exc
     geoms: list[Any] = []
     try:
         if p.suffix.lower() in (".geojson", ".json"):

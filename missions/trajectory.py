@@ -32,6 +32,7 @@ from dronekit_plzen.mission_items import (
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
+    MAX_ABS_ALT_M,
     NAV_COMMANDS,
     POSITION_COMMANDS,
     canonical_frame,
@@ -43,8 +44,6 @@ FloatArray = NDArray[np.float64]
 #: the frames whose altitude has a datum the toolkit knows: AMSL, above home, above terrain
 #: (their ``*_INT`` twins map onto them); any other frame's altitude is left unresolved
 KNOWN_ALT_FRAMES = frozenset({FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT, FRAME_GLOBAL_TERRAIN_ALT})
-#: an item's altitude beyond this (either side of the datum) is a damaged file, not a flight
-MAX_ABS_ALT_M = 100_000.0
 #: samples of one leg at most
 MAX_LEG_SAMPLES = 100_000
 #: vertices of a sampled loiter circle

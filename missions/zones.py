@@ -39,6 +39,7 @@ from shapely.geometry.base import BaseGeometry
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import read_input_bytes
 from dronekit_plzen.outputs import note_input
 
 RESTRICTIONS = ("PROHIBITED", "REQ_AUTHORISATION", "CONDITIONAL", "NO_RESTRICTION")
@@ -527,7 +528,7 @@ def load_zones(path: str | Path) -> list[Zone]:
     note_input(path)  # never replaced by an output of the same command
     p = Path(path)
     try:
-        raw = p.read_bytes()
+        raw = read_input_bytes(p)
     except FileNotFoundError as exc:
         raise BadInputError("zones file not found", where=str(p)) from exc
     except OSError as exc:

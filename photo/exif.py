@@ -18,7 +18,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 
 #: diagonal of the 36 × 24 mm film frame, the reference of FocalLengthIn35mmFilm
 FILM_DIAGONAL_MM = math.hypot(36.0, 24.0)
@@ -119,6 +119,20 @@ class SkippedPhoto:
         return _("{file}: skipped: {reason}").format(file=self.path, reason=self.reason)
 
 
+def too_few_photos(good: int, skipped: list[SkippedPhoto]) -> str:
+    """ "only 1 usable photo (at least 3 are needed)", with the first skipped photo's reason."""
+    text = ngettext(
+        "only {n} usable photo (at least 3 are needed)",
+        "only {n} usable photos (at least 3 are needed)",
+        good,
+    ).format(n=good)
+    if skipped:
+        text += "; " + skipped[0].message()
+        if len(skipped) > 1:
+            text += " " + _("(and {n} more skipped)").format(n=len(skipped) - 1)
+    return text
+
+
 class PhotoSkip(Exception):
     """A single bad photo; caught by :func:`read_photos`."""
 
@@ -204,7 +218,9 @@ def read_photo(path: Path) -> PhotoMeta:
             exif = im.getexif()
             width_px, height_px = im.size
             im.load()  # decodes the whole image: a truncated or corrupt JPEG fails here
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
+    except UnidentifiedImageError as exc:  # its text names an in-memory object, not the file
+        raise PhotoSkip(_("not an image file (JPEG, TIFF or PNG)")) from exc
+    except (OSError, SyntaxError, ValueError) as exc:
         raise PhotoSkip(_("not a readable image ({err})").format(err=exc)) from exc
     if not exif:
         raise PhotoSkip(_("no EXIF metadata"))

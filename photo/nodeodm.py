@@ -22,7 +22,7 @@ from urllib.parse import urlparse
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import prepare_output_dir
-from photo.exif import read_photos
+from photo.exif import read_photos, too_few_photos
 
 #: our product name → where ODM puts it inside all.zip (first existing candidate wins)
 ODM_LAYOUT: dict[str, tuple[str, ...]] = {
@@ -111,7 +111,7 @@ def process_nodeodm(
     good, bad = read_photos(paths)
     warnings = [s.message() for s in bad]
     if len(good) < 3:
-        raise BadInputError(_("only {n} usable photos (at least 3 are needed)").format(n=len(good)))
+        raise BadInputError(too_few_photos(len(good), bad))
     node = Node.from_url(node_url, timeout=int(max(timeout_s, 1)))
     times: dict[str, float] = {}
     try:

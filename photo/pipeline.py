@@ -25,7 +25,7 @@ from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.outputs import prepare_output_dir
 from photo import dense, georef, ortho, products, sfm, surface
 from photo.dtm import GroundFilter, dtm_from_cloud
-from photo.exif import PhotoMeta, PhotoSkip, SkippedPhoto, read_photo
+from photo.exif import PhotoMeta, PhotoSkip, SkippedPhoto, read_photo, too_few_photos
 from photo.report import camera_rows, report
 
 log = logging.getLogger(__name__)
@@ -151,13 +151,7 @@ def step_read(job: Job) -> None:
         log.warning("%s", s.message())
         job.warnings.append(s.message())
     if len(job.photos) < 3:
-        raise BadInputError(
-            ngettext(
-                "only {n} usable photo (at least 3 are needed)",
-                "only {n} usable photos (at least 3 are needed)",
-                len(job.photos),
-            ).format(n=len(job.photos))
-        )
+        raise BadInputError(too_few_photos(len(job.photos), job.skipped))
     crs = georef.output_crs(job.photos, job.opts.crs)
     world = georef.gps_positions(job.photos, crs)
     job.frame = georef.make_frame(world, crs)

@@ -27,6 +27,7 @@ import socket
 import subprocess
 import sys
 import time
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -188,6 +189,15 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         '<!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]><kml>&b;</kml>'
     )
     (d / "garbage.kmz").write_bytes(b"PK not a zip at all")
+    # a zip bomb: 300 MiB of KML inflated from about 300 kB (written in chunks: no 300 MiB here)
+    with (
+        zipfile.ZipFile(d / "bomb.kmz", "w", zipfile.ZIP_DEFLATED) as z,
+        z.open("doc.kml", "w") as f,
+    ):
+        f.write(b"<kml>")
+        for _ in range(300):
+            f.write(b" " * 1024**2)
+        f.write(b"</kml>")
     (d / "bad.wkt").write_text("POLYGON ((13.37 49.74, 13.38 49.74")
     (d / "area_dir.geojson").mkdir()
     # zones
@@ -226,6 +236,18 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "nan.plan").write_text(_plan(float("nan")))
     (d / "alt1e308.plan").write_text(_plan(49.7405, 1e308))
     (d / "garbage.plan").write_text("this is not JSON")
+    wpl = "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t{home}\t13.3701\t300\t1\n"
+    wp = "1\t0\t{frame}\t{cmd}\t0\t0\t0\t0\t49.7405\t13.3705\t{alt}\t1\n"
+    (d / "nanhome.waypoints").write_text(
+        wpl.format(home="nan") + wp.format(frame=3, cmd=16, alt=30)
+    )
+    (d / "cmd70000.waypoints").write_text(
+        wpl.format(home=49.7401) + wp.format(frame=3, cmd=70000, alt=30)
+    )
+    (d / "infalt.waypoints").write_text(
+        wpl.format(home=49.7401) + wp.format(frame=3, cmd=16, alt="inf")
+    )
+    (d / "header.waypoints").write_text("QGC WPL 110\n")
     (d / "nan.waypoints").write_text(
         "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t49.7401\t13.3701\t300\t1\n"
         "1\t0\t3\t16\t0\t0\t0\t0\tnan\t13.3705\t30\t1\n"
@@ -242,6 +264,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _las(d / "far1d.las", far, np.r_[y[: n // 2], y[: n // 2]])
     laz = (d / "ok.laz").read_bytes()
     (d / "trunc.laz").write_bytes(laz[: len(laz) * 2 // 3])
+    middle = bytearray(laz)  # whole, with its chunk table, but with garbage inside the points
+    middle[len(laz) // 3 : len(laz) // 3 + 200] = bytes(rng.integers(0, 256, 200, dtype=np.uint8))
+    (d / "damaged.laz").write_bytes(bytes(middle))
     raw = bytearray((d / "ok.las").read_bytes())
     raw[131:139] = np.float64(np.nan).tobytes()  # X scale factor
     (d / "nanscale.las").write_bytes(bytes(raw))
@@ -414,6 +439,20 @@ CASES = [
         r"garbage\.kmz: not a valid KMZ",
     ),
     Case(
+        "area-kmz-bomb",
+        (*SURVEY, "--area", "{d}/bomb.kmz", "--out", "{o}"),
+        2,
+        r"bomb\.kmz!doc\.kml: the document is 300 MiB, over the 256 MiB",
+        max_s=20,
+    ),
+    Case(
+        "mission-kmz-bomb",
+        ("plan", "validate", "{d}/bomb.kmz"),
+        2,
+        r"bomb\.kmz!doc\.kml: the document is 300 MiB, over the 256 MiB",
+        max_s=20,
+    ),
+    Case(
         "area-wkt-broken",
         (*SURVEY, "--area", "{d}/bad.wkt", "--out", "{o}"),
         2,
@@ -530,6 +569,30 @@ CASES = [
         r"corrupt\.tif: damaged GeoTIFF",
     ),
     # ---- plan: missions and outputs ------------------------------------------------------
+    Case(
+        "validate-home-nan",
+        ("plan", "validate", "{d}/nanhome.waypoints"),
+        2,
+        r"nanhome\.waypoints: the home position \(nan, 13\.3701\) is not a latitude/longitude",
+    ),
+    Case(
+        "validate-command-out-of-range",
+        ("plan", "validate", "{d}/cmd70000.waypoints"),
+        2,
+        r"cmd70000\.waypoints: item 0: command 70000 in frame 3 is not a MAVLink command",
+    ),
+    Case(
+        "convert-altitude-inf",
+        ("plan", "convert", "{d}/infalt.waypoints", "{o}/m.plan"),
+        2,
+        r"infalt\.waypoints: item 0: altitude inf m is not a flight altitude",
+    ),
+    Case(
+        "validate-header-only",
+        ("plan", "validate", "{d}/header.waypoints"),
+        2,
+        r"header\.waypoints: mission has no home and no positioned items",
+    ),
     Case(
         "validate-nan-plan",
         ("plan", "validate", "{d}/nan.plan"),
@@ -656,7 +719,13 @@ CASES = [
         "lidar-ground-truncated",
         ("lidar", "ground", "{d}/trunc.laz", "-o", "{o}/g.laz"),
         2,
-        r"trunc\.laz: damaged or truncated point data",
+        r"trunc\.laz: truncated: the LAZ chunk table is due at byte [\d,]+, the file has",
+    ),
+    Case(
+        "lidar-ground-damaged-chunk",
+        ("lidar", "ground", "{d}/damaged.laz", "-o", "{o}/g.laz"),
+        2,
+        r"damaged\.laz: damaged or truncated point data",
     ),
     Case(
         "lidar-dtm-far-2d",
@@ -748,7 +817,7 @@ CASES = [
         "lidar-chm-truncated",
         ("lidar", "chm", "{d}/trunc.laz", "-o", "{o}/chm.tif"),
         2,
-        r"trunc\.laz: damaged or truncated point data",
+        r"trunc\.laz: truncated: the LAZ chunk table",
     ),
     Case(
         "lidar-raster-contours-tif",
@@ -766,7 +835,7 @@ CASES = [
         "lidar-classify-truncated",
         ("lidar", "classify", "{d}/trunc.laz", "-o", "{o}/c.laz"),
         2,
-        r"trunc\.laz: damaged or truncated point data",
+        r"trunc\.laz: truncated: the LAZ chunk table",
     ),
     Case(
         "lidar-thin-out-dir",

@@ -20,6 +20,7 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.mission_items import MAX_ABS_ALT_M, MAX_COMMAND, MAX_FRAME, POSITION_COMMANDS
 from dronekit_plzen.outputs import note_input
 from missions.formats import csvfmt, geojson, kml, qgc_plan, waypoints, wpml
 from missions.model import Mission
@@ -119,8 +120,50 @@ _PLACE_COMMANDS = frozenset({16, 17, 18, 19, 31, 82})
 
 
 def _check_positions(mission: Mission, where: str) -> None:
-    """Refuse waypoints whose latitude/longitude is not a finite lon/lat (NaN, inf, 200°)."""
+    """Refuse what no autopilot could be sent: a command or frame number MAVLink cannot carry,
+    a waypoint whose latitude/longitude is not a finite lon/lat (NaN, inf, 200°), an altitude of
+    ±inf or 1e308 (a missing one, NaN, is left for the guard to report as unresolved), a home
+    that is not a place, or nothing to place the mission at all."""
+    if mission.home is not None:
+        hlon, hlat, halt = mission.home
+        if not (
+            math.isfinite(hlat) and math.isfinite(hlon) and abs(hlat) <= 90 and abs(hlon) <= 180
+        ):
+            raise BadInputError(
+                _("the home position ({lat}, {lon}) is not a latitude/longitude").format(
+                    lat=hlat, lon=hlon
+                ),
+                where=where,
+            )
+        if not (math.isnan(halt) or abs(halt) <= MAX_ABS_ALT_M):
+            raise BadInputError(
+                _("the home altitude {a:g} m is not an altitude (a damaged file?)").format(a=halt),
+                where=where,
+            )
+    elif not any(it.has_position for it in mission.items):
+        raise BadInputError(_("mission has no home and no positioned items"), where=where)
     for i, it in enumerate(mission.items):
+        if not (0 <= it.command <= MAX_COMMAND and 0 <= it.frame <= MAX_FRAME):
+            raise BadInputError(
+                _(
+                    "item {i}: command {c} in frame {f} is not a MAVLink command "
+                    "(command 0–65535, frame 0–255)"
+                ).format(
+                    i=i,
+                    c=it.command if abs(it.command) < 10**9 else f"{float(it.command):g}",
+                    f=it.frame if abs(it.frame) < 10**9 else f"{float(it.frame):g}",
+                ),
+                where=where,
+            )
+        if it.command in POSITION_COMMANDS and not (
+            math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M
+        ):
+            raise BadInputError(
+                _("item {i}: altitude {a:g} m is not a flight altitude (a damaged file?)").format(
+                    i=i, a=it.alt_m
+                ),
+                where=where,
+            )
         if it.command not in _PLACE_COMMANDS:
             continue
         lat, lon = it.lat_deg, it.lon_deg

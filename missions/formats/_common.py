@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.inputs import read_input_bytes
 from dronekit_plzen.mission_items import (
     CMD_NAV_FENCE_CIRCLE_EXCLUSION,
     CMD_NAV_FENCE_CIRCLE_INCLUSION,
@@ -179,7 +180,7 @@ def atomic_write_text(path: Path, text: str) -> Path:
 
 def read_text(path: Path) -> str:
     try:
-        return Path(path).read_text(encoding="utf-8-sig")
+        return read_input_bytes(path).decode("utf-8-sig")
     except FileNotFoundError as exc:
         raise BadInputError("file not found", where=str(path)) from exc
     except UnicodeDecodeError as exc:

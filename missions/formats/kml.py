@@ -24,6 +24,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError
+from dronekit_plzen.inputs import read_input_bytes, read_zip_member
 from dronekit_plzen.mission_items import (
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
@@ -281,9 +282,12 @@ def parse_kml(data: bytes, path: str = "<kml>") -> Mission:
 
 def read_kml(path: Path) -> Mission:
     try:
-        return parse_kml(Path(path).read_bytes(), str(path))
+        data = read_input_bytes(path)
     except FileNotFoundError as exc:
         raise BadInputError("file not found", where=str(path)) from exc
+    except OSError as exc:
+        raise BadInputError(f"cannot read: {exc.strerror or exc}", where=str(path)) from exc
+    return parse_kml(data, str(path))
 
 
 def write_kml(mission: Mission, path: Path, **extras: Any) -> Path:
@@ -312,4 +316,4 @@ def read_kmz(path: Path) -> Mission:
         if not names:
             raise BadInputError("KMZ contains no .kml document", where=str(path))
         name = "doc.kml" if "doc.kml" in names else names[0]
-        return parse_kml(z.read(name), f"{path}!{name}")
+        return parse_kml(read_zip_member(z, name, str(path)), f"{path}!{name}")

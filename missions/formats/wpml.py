@@ -41,6 +41,7 @@ from typing import Any
 from lxml import etree
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.inputs import read_zip_member
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
     CMD_DO_DIGICAM_CONTROL,
@@ -462,13 +463,13 @@ def read_wpml(path: Path) -> Mission:
         meta: dict[str, Any] = {}
         if "wpmz/res/dronekit_plzen.json" in names:
             try:
-                meta = json.loads(z.read("wpmz/res/dronekit_plzen.json"))
+                meta = json.loads(read_zip_member(z, "wpmz/res/dronekit_plzen.json", str(path)))
             except json.JSONDecodeError as exc:
                 raise BadInputError(f"bad metadata: {exc}", where=f"{path}!wpmz/res") from exc
         home = tuple(meta["home"]) if meta.get("home") else None
         for name in ("wpmz/waylines.wpml", "wpmz/template.kml"):
             if name in names:
-                m = parse_wpml(z.read(name), f"{path}!{name}", home=home)  # type: ignore[arg-type]
+                m = parse_wpml(read_zip_member(z, name, str(path)), f"{path}!{name}", home=home)  # type: ignore[arg-type]
                 m.metadata = dict(meta.get("metadata") or {})
                 return m
     raise BadInputError("KMZ has neither wpmz/waylines.wpml nor wpmz/template.kml", where=str(path))

@@ -145,6 +145,7 @@ def test_parse_sjtsk_both_conventions() -> None:
         ("abc, 13.0", "cannot read the first coordinate 'abc'"),
         ("49°75'00\"N 13°00'00\"E", "below 60"),
         ("13.5", "cannot split"),
+        ("91,0", "one number with a decimal comma or two whole-degree coordinates"),
         ("100000 200000", "outside the Czech and Slovak area"),
     ],
 )

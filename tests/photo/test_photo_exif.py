@@ -116,7 +116,7 @@ def _bad_files(toledo_dir: Path, d: Path) -> dict[str, str]:
     small.save(d / "unknown.jpg", exif=exif.tobytes())
     return {
         "truncated.jpg": "not a readable image",
-        "notes.jpg": "not a readable image",
+        "notes.jpg": "not an image file (JPEG, TIFF or PNG)",
         "noexif.jpg": "no EXIF",
         "nogps.jpg": "no GPS",
         "unknown.jpg": "unknown camera DJI FC999",

@@ -81,7 +81,7 @@ def test_commands_that_do_not_move_the_aircraft_pass(command: int) -> None:
 
 @pytest.mark.parametrize(
     ("command", "name"),
-    [(99999, "99999"), (176, "DO_SET_MODE (176)"), (179, "DO_SET_HOME (179)"),
+    [(30999, "30999"), (176, "DO_SET_MODE (176)"), (179, "DO_SET_HOME (179)"),
      (92, "NAV_GUIDED_ENABLE (92)"), (207, "DO_FENCE_ENABLE (207)"), (601, "DO_JUMP_TAG (601)")],
 )  # fmt: skip
 def test_commands_the_guard_cannot_fly_are_unsafe(command: int, name: str) -> None:
@@ -102,7 +102,7 @@ def test_plan_validate_refuses_an_unknown_command_and_convert_records_the_overri
         f"0\t1\t0\t{CMD_NAV_WAYPOINT}\t0\t0\t0\t0\t{ORIGIN[1]:.7f}\t{ORIGIN[0]:.7f}\t{GROUND_M}\t1",
         "1\t0\t3\t22\t0\t0\t0\t0\t0\t0\t30\t1",
         f"2\t0\t3\t{CMD_NAV_WAYPOINT}\t0\t0\t0\t0\t{lat:.7f}\t{lon:.7f}\t40\t1",
-        "3\t0\t3\t99999\t0\t0\t0\t0\t0\t0\t0\t1",
+        "3\t0\t3\t30999\t0\t0\t0\t0\t0\t0\t0\t1",
         "4\t0\t3\t20\t0\t0\t0\t0\t0\t0\t0\t1",
     ]
     wpl.write_text("QGC WPL 110\n" + "\n".join(rows) + "\n")
@@ -110,7 +110,7 @@ def test_plan_validate_refuses_an_unknown_command_and_convert_records_the_overri
     assert code == 3, err
     rep = json.loads(out)
     assert [(v["rule"], v["item_index"]) for v in rep["violations"]] == [("unchecked_command", 2)]
-    assert "unchecked_command" in last_error(err) and "99999" in last_error(err)
+    assert "unchecked_command" in last_error(err) and "30999" in last_error(err)
     dest = tmp_path / "odd.plan"
     code, _o, err = run_cli("plan", "convert", str(wpl), str(dest))
     assert code == 3 and not dest.exists(), err
@@ -119,7 +119,7 @@ def test_plan_validate_refuses_an_unknown_command_and_convert_records_the_overri
     )
     assert code == 0, err
     plan = json.loads(dest.read_text())
-    assert [i["command"] for i in plan["mission"]["items"]][2] == 99999
+    assert [i["command"] for i in plan["mission"]["items"]][2] == 30999
     assert "test rig" in json.dumps(plan)
 
 

@@ -1,0 +1,93 @@
+"""Reading small input documents (missions, areas, zones) with a size limit.
+
+A mission, an area or a zones file is text of a few kilobytes to a few megabytes. These readers
+load the whole document, so a file (or a KMZ member) far beyond that, by mistake or by design (a
+zip bomb: a few kilobytes that inflate to gigabytes), would exhaust the memory before the parser
+could say what is wrong. Both are refused up front, naming the file and its size.
+
+Example::
+
+    from dronekit_plzen.inputs import read_input_bytes, read_zip_member
+
+    data = read_input_bytes("area.geojson", what=_("area file"))
+    with zipfile.ZipFile("mission.kmz") as z:
+        kml = read_zip_member(z, "wpmz/template.kml", where="mission.kmz")
+
+This module is in the core layer: it imports only the standard library and the core's errors
+and translations.
+"""
+
+from __future__ import annotations
+
+import os
+import zipfile
+import zlib
+
+from dronekit_plzen.errors import BadInputError, CorruptFileError
+from dronekit_plzen.i18n import _
+
+#: the largest mission, area, zones or KMZ member document read (the largest real ones: a few MB)
+MAX_DOCUMENT_BYTES = 256 * 1024 * 1024
+
+_CHUNK = 1 << 20
+
+
+def _mib(n: int) -> str:
+    return f"{n / 1024**2:,.0f} MiB"
+
+
+def _too_large(size: int | None, where: str, limit: int) -> BadInputError:
+    return BadInputError(
+        _("the document is {size}, over the {limit} a mission, area or zones file can be").format(
+            size=_mib(size) if size is not None else _("larger than that"), limit=_mib(limit)
+        ),
+        where=where,
+    )
+
+
+def read_input_bytes(path: str | os.PathLike[str], limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+    """The bytes of ``path``, refusing a file over ``limit`` before reading it.
+
+    :class:`OSError` passes through for the caller to word (not found, permission ...).
+    """
+    with open(path, "rb") as f:
+        size = os.fstat(f.fileno()).st_size
+        if size > limit:
+            raise _too_large(size, os.fspath(path), limit)
+        data = f.read(limit + 1)  # a file that grows while it is read (or a device) stops here
+    if len(data) > limit:
+        raise _too_large(None, os.fspath(path), limit)
+    return data
+
+
+def read_zip_member(
+    z: zipfile.ZipFile, name: str, where: str, limit: int = MAX_DOCUMENT_BYTES
+) -> bytes:
+    """Member ``name`` of an open zip, inflated at most to ``limit`` bytes.
+
+    The size the archive declares is checked first; as it may lie, the inflated stream is read
+    in chunks and stopped at the limit as well.
+    """
+    label = f"{where}!{name}"
+    declared = z.getinfo(name).file_size
+    if declared > limit:
+        raise _too_large(declared, label, limit)
+    parts: list[bytes] = []
+    total = 0
+    try:
+        with z.open(name) as f:
+            while chunk := f.read(_CHUNK):
+                total += len(chunk)
+                if total > limit:
+                    raise _too_large(None, label, limit)
+                parts.append(chunk)
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        msg = _("damaged zip member: {reason}").format(reason=exc)
+        raise CorruptFileError(msg, where=label) from exc
+    except (NotImplementedError, RuntimeError) as exc:  # an unknown compression, a password
+        msg = _("unreadable zip member: {reason}").format(reason=exc)
+        raise BadInputError(msg, where=label) from exc
+    return b"".join(parts)
+
+
+__all__ = ["MAX_DOCUMENT_BYTES", "read_input_bytes", "read_zip_member"]
