@@ -123,12 +123,13 @@ def _poa(**o: Any) -> None:
     from dronekit_plzen import geo
     from missions.pipeline import parse_formats, write_mission_files
     from missions.plan_core import resolve_vehicle
-    from missions.poa import layer_altitudes, plan_poa, summary
+    from missions.poa import check_budget, layer_altitudes, plan_poa, summary
     from missions.poa_cover import point_in_grid, read_prob_map
 
     check_sizes(o)
     if not (o["budget_m"] > 0 and math.isfinite(o["budget_m"])):
         raise BadInputError(_("--budget-m must be > 0, got {v:g}").format(v=o["budget_m"]))
+    check_budget(o["budget_m"])
     formats = parse_formats(o["formats"])
     launch = parse_point(o["launch"], "--launch")
     n = o["drones"]

@@ -69,6 +69,7 @@ from numpy.typing import NDArray
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from missions.plan_core import MAX_PLAN_LENGTH_M
 from missions.poa_cover import (
     Footprint,
     coverage_fraction,
@@ -160,6 +161,18 @@ def deconflict(
     return delays, left
 
 
+def check_budget(budget_m: float) -> None:
+    """Refuse a budget no search needs: the walk's arrays grow with it (1e12 m ran out of
+    memory); 2,000 km per drone, the longest plan a survey may be, is some 80 sorties."""
+    if budget_m > MAX_PLAN_LENGTH_M:
+        raise BadInputError(
+            _(
+                "a budget of {b:,.0f} km per drone is beyond any search (at most {m:,.0f} km in "
+                "one plan, some 80 sorties)"
+            ).format(b=budget_m / 1e3, m=MAX_PLAN_LENGTH_M / 1e3)
+        )
+
+
 def plan_poa(
     grid: PoaGrid,
     launch_xy: tuple[float, float],
@@ -177,6 +190,7 @@ def plan_poa(
 
     if not (budget_m > 0 and math.isfinite(budget_m)):
         raise BadInputError(_("the budget must be a positive number of metres"))
+    check_budget(budget_m)
     t0, c0 = time.perf_counter(), time.process_time()
     full = grid
     if reach_m is not None:

@@ -363,6 +363,11 @@ BAD = [
         ("poa", "--poa", "{m}", "--budget-m", "-5", *POA, "--out", "{d}/o"),
         "budget",
     ),
+    (  # was an internal error (the walk ran out of memory), exit 1
+        "budget-absurd",
+        ("poa", "--poa", "{m}", "--budget-m", "1e12", *POA, "--out", "{d}/o"),
+        "beyond any search",
+    ),
     (
         "unwritable-out",
         ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--out", "/proc/poa-out"),
