@@ -91,6 +91,12 @@ class _Sensor:
 #: beyond it the spacing is a slip (a spacing in cm, an overlap of 99.99 %) or the area wants
 #: splitting, and writing the plan would take minutes and gigabytes
 MAX_PLAN_LENGTH_M = 2_000_000.0
+#: the altitudes (m above ground) a plan may be flown at: below 1 m or above 10 km it is a slip
+#: (a GSD in µm, an altitude in mm or in feet × 1e6); the guard's 120 m rule is checked later
+MIN_FLIGHT_ALT_M = 1.0
+MAX_FLIGHT_ALT_M = 10_000.0
+#: the closest tracks a plan may have (closer is a unit slip; longer plans fail the effort check)
+MIN_SPACING_M = 0.01
 #: the most photos one plan may trigger
 MAX_PLAN_PHOTOS = 200_000
 
@@ -181,6 +187,18 @@ def resolve_sensor(
         raise BadInputError("give an altitude (alt_m) or a GSD (gsd_cm)")
     if not alt_m > 0:
         raise BadInputError(f"altitude must be positive, got {alt_m} m")
+    if not MIN_FLIGHT_ALT_M <= alt_m <= MAX_FLIGHT_ALT_M:  # 1e9 m or a GSD of 0.0001 cm
+        raise BadInputError(
+            _(
+                "an altitude of {a:g} m above ground is not a flight altitude "
+                "({lo:g}–{hi:,.0f} m){why}"
+            ).format(
+                a=alt_m,
+                lo=MIN_FLIGHT_ALT_M,
+                hi=MAX_FLIGHT_ALT_M,
+                why=_(" (from a GSD of {g:g} cm)").format(g=gsd_cm) if gsd_cm is not None else "",
+            )
+        )
     width = None
     if camera is not None:
         width = (
@@ -190,6 +208,12 @@ def resolve_sensor(
         )
     if spacing_m is not None:
         s = float(spacing_m)
+        if s < MIN_SPACING_M:  # 20 legs 1 µm apart were written as a mission, exit 0
+            raise BadInputError(
+                _("tracks {s:g} m apart: no sensor needs them closer than {m:g} m").format(
+                    s=s, m=MIN_SPACING_M
+                )
+            )
     elif wanted_pod is not None:
         if width is None or tgt is None:
             raise BadInputError("a wanted POD needs a camera and a target (e.g. person)")

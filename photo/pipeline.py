@@ -461,6 +461,8 @@ def process(
     errs = opts.check()
     if errs:
         raise BadInputError("; ".join(errs))
+    if opts.dem is not None:  # before minutes of matching, not after
+        surface.check_dem(str(opts.dem))
     files = expand_inputs(paths)
     out = prepare_output_dir(opts.out_dir)
     pycolmap.logging.minloglevel = 2  # COLMAP's INFO/WARNING chatter off; errors still shown

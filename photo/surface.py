@@ -182,6 +182,24 @@ def sample_raster(data: FloatArray, grid: Grid, x: FloatArray, y: FloatArray) ->
     return np.where(inside.ravel(), vals, np.nan).reshape(np.shape(x))
 
 
+def check_dem(path: str) -> None:
+    """Open the DEM at ``path`` and read a corner of it: a file that is not a raster, has no
+    CRS or cannot be decoded is a :class:`~dronekit_plzen.errors.BadInputError` up front."""
+    import rasterio
+    from rasterio.windows import Window
+
+    from dronekit_plzen.errors import BadInputError
+    from dronekit_plzen.i18n import _
+
+    try:
+        with rasterio.open(path) as src:
+            if src.crs is None:
+                raise BadInputError(_("the DEM has no CRS"), where=path)
+            src.read(1, window=Window(0, 0, min(src.width, 256), min(src.height, 256)))
+    except rasterio.errors.RasterioError as exc:
+        raise BadInputError(_("not a readable raster: {err}").format(err=exc), where=path) from exc
+
+
 def sample_dem(path: str, frame: Any, grid: Grid) -> FloatArray:
     """Heights of the DEM at ``path`` on ``grid`` (model coordinates of ``frame``); NaN = no data.
 

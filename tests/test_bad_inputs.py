@@ -290,6 +290,9 @@ def _free_port() -> int:
 
 
 SURVEY = ("plan", "survey", *CAMERA, "--home", HOME)
+SQUARE_CMD = ("plan", "expanding-square", "--datum", HOME)
+SECTOR_CMD = ("plan", "sector", "--datum", HOME, "--camera", "generic-1in-20mp")
+GSD_SURVEY = ("plan", "survey", "--camera", "generic-1in-20mp")
 OK_SURVEY = (*SURVEY, "--area", "{d}/sq.geojson", "--out", "{o}/plans")
 
 CASES = [
@@ -319,6 +322,25 @@ CASES = [
         2,
         r"tracks 0\.01 m apart over 0\.12 km² would be about 12,020 km long \(at most 2,000 km",
         max_s=30.0,
+    ),
+    # these wrote a mission with exit 0 (a square of 1 µm legs; a plan at 0.8 mm above ground)
+    Case(
+        "square-spacing-micrometre",
+        (*SQUARE_CMD, "--legs", "20", "--spacing-m", "1e-6", *CAMERA, "--out", "{o}"),
+        2,
+        r"tracks 1e-06 m apart: no sensor needs them closer than 0\.01 m",
+    ),
+    Case(
+        "survey-gsd-micrometre",
+        (*GSD_SURVEY, "--gsd-cm", "0.0001", "--area", "{d}/sq.geojson", "--out", "{o}"),
+        2,
+        r"an altitude of [\d.e+-]+ m above ground is not a flight altitude \(1–10,000 m\)",
+    ),
+    Case(
+        "sector-altitude-1e9",
+        (*SECTOR_CMD, "--radius-m", "300", "--alt-m", "1e9", "--out", "{o}"),
+        2,
+        r"an altitude of 1e\+09 m above ground is not a flight altitude",
     ),
     Case(
         "survey-side-overlap-99.999",

@@ -29,6 +29,14 @@ def session_tlog(session: Path) -> Path:
         raise BadInputError(
             _("{path}: no recorded session (session.tlog) here").format(path=session)
         )
+    from telemetry.tlog import iter_tlog
+
+    with open(tlog, "rb") as fh:
+        head = fh.read(1 << 20)
+    if next(iter_tlog(head), None) is None:  # was "0 messages replayed", exit 0
+        raise BadInputError(
+            _("not a MAVLink telemetry log (no valid .tlog record in it)"), where=str(tlog)
+        )
     return tlog
 
 

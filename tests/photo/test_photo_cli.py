@@ -36,6 +36,9 @@ CASES = [
          r"cannot write .*notes\.jpg: it exists and is not a directory"),
     Case("out-under-a-file", ("photo", "process", "{one}", "-o", "{bad}/notes.jpg/out"), 2,
          r"cannot write .*notes\.jpg/out"),
+    # was found only after the photos were matched (minutes on a real set)
+    Case("dem-garbage", ("photo", "process", "{one}", "-o", "{o}", "--dem", "{bad}/notes.jpg"), 2,
+         r"notes\.jpg: not a readable raster"),
     Case("unknown-crs", ("photo", "process", "{one}", "-o", "{o}", "--crs", "EPSG:999999"), 2,
          r"unknown coordinate reference system"),
     Case("geographic-crs", ("photo", "process", "{one}", "-o", "{o}", "--crs", "EPSG:4326"), 2,

@@ -258,3 +258,30 @@ def test_check_counts_in_each_language_plural_forms(
     out = capsys.readouterr().out
     assert code == 0, out
     assert expected in out.splitlines()[0], out
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("garbage.tlog", bytes(range(256)) * 16, "garbage.tlog: not a MAVLink telemetry log"),
+        ("empty", None, "empty: no recorded session (session.tlog) here"),
+    ],
+)
+def test_replay_of_what_is_no_recording_exit_2(
+    tmp_path: Path, name: str, content: bytes | None, words: str
+) -> None:
+    """A file with no MAVLink in it was "0 messages replayed", exit 0."""
+    path = tmp_path / name
+    if content is None:
+        path.mkdir()
+    else:
+        path.write_bytes(content)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", "train", "replay", str(path), "--speed", "0"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and words in lines[0], proc.stderr
