@@ -249,7 +249,10 @@ def _echo_result(r: Any) -> None:
     elif r.duplicate and src:
         click.echo("  " + _("its data is in the database already (from {src})").format(src=src))
     for issue in r.issues:
-        click.echo(f"  {_('offset')} {issue.offset}: {issue.message}")
+        if issue.offset < 0:  # not at one place in the file
+            click.echo(f"  {issue.message}")
+        else:
+            click.echo(f"  {_('offset')} {issue.offset}: {issue.message}")
 
 
 def _fov(text: str | None) -> tuple[float, float] | None:

@@ -19,10 +19,16 @@ from typing import Any
 import numpy as np
 
 from dronekit_plzen.errors import BadInputError
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from telemetry.dataflash import DFRecords, looks_like_text_log
 from telemetry.tlog import LogIssue, ParseStats, iter_tlog
-from telemetry.track import MavlinkTrackBuilder, Track, empty_columns, tracks_from_builder
+from telemetry.track import (
+    MavlinkTrackBuilder,
+    Track,
+    drop_spikes,
+    empty_columns,
+    tracks_from_builder,
+)
 
 GPS_EPOCH_S = 315964800  # 1980-01-06 in Unix time
 #: the extensions of the formats read here
@@ -92,6 +98,21 @@ def read_log(path: Path, data: bytes) -> LogContent:
         )
     if content.messages == 0:
         raise BadInputError(_NOT_A_LOG[kind](), where=str(path))
+    for track in content.tracks:
+        track.columns, n = drop_spikes(track.columns)
+        if n:
+            content.issues.append(
+                LogIssue(
+                    -1,
+                    ngettext(
+                        "{n} sample of {key} left out: its altitude or position jumps and comes "
+                        "back faster than an aircraft flies (a damaged record)",
+                        "{n} samples of {key} left out: their altitude or position jumps and "
+                        "comes back faster than an aircraft flies (damaged records)",
+                        n,
+                    ).format(n=n, key=track.key),
+                )
+            )
     return content
 
 

@@ -307,3 +307,78 @@ def empty_columns(n: int) -> dict[str, np.ndarray]:
     cols = {name: np.full(n, np.nan) for name in SAMPLE_FIELDS[1:]}
     cols["armed"] = np.zeros(n)
     return cols
+
+
+#: a sample that jumps farther than these rates from both its neighbours, which agree with each
+#: other, is a damaged record, not flight: no multicopter or small fixed-wing climbs or sinks at
+#: 60 m/s or flies at 150 m/s. A DataFlash or ULog record has no checksum, so one flipped byte
+#: in an altitude made a 17 m flight's maximum height 1,843 m.
+MAX_VERTICAL_M_S = 60.0
+MAX_HORIZONTAL_M_S = 150.0
+#: what a jump may exceed the rate by (GPS noise, a clock's resolution, two samples at one time)
+SPIKE_TOLERANCE_M = 10.0
+_M_PER_DEG_LAT = 110_574.0
+_M_PER_DEG_LON = 111_320.0
+
+
+def _spikes(
+    t: np.ndarray, d_prev: np.ndarray, d_next: np.ndarray, d_skip: np.ndarray, rate: float
+) -> np.ndarray:
+    """Interior samples (of a series compressed to its finite values) that are isolated spikes:
+    the jump in and the jump out both exceed ``rate``, the neighbours agree with each other."""
+    dt_prev = t[1:-1] - t[:-2]
+    dt_next = t[2:] - t[1:-1]
+    lim_prev = rate * np.abs(dt_prev) + SPIKE_TOLERANCE_M
+    lim_next = rate * np.abs(dt_next) + SPIKE_TOLERANCE_M
+    lim_skip = rate * np.abs(t[2:] - t[:-2]) + SPIKE_TOLERANCE_M
+    out = np.zeros(t.size, dtype=bool)
+    out[1:-1] = (d_prev > lim_prev) & (d_next > lim_next) & (d_skip <= lim_skip)
+    return out
+
+
+def spike_masks(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(AMSL altitude, relative altitude, position) samples that are isolated spikes."""
+    t = cols["t_s"]
+    masks = []
+    for name in ("alt_amsl_m", "rel_alt_m"):
+        v = cols[name]
+        m = np.zeros(t.size, dtype=bool)
+        idx = np.flatnonzero(np.isfinite(v) & np.isfinite(t))
+        if idx.size >= 3:
+            tv, vv = t[idx], v[idx]
+            d_prev = np.abs(vv[1:-1] - vv[:-2])
+            d_next = np.abs(vv[2:] - vv[1:-1])
+            d_skip = np.abs(vv[2:] - vv[:-2])
+            m[idx] = _spikes(tv, d_prev, d_next, d_skip, MAX_VERTICAL_M_S)
+        masks.append(m)
+    lat, lon = cols["lat_deg"], cols["lon_deg"]
+    pm = np.zeros(t.size, dtype=bool)
+    idx = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon) & np.isfinite(t))
+    if idx.size >= 3:
+        la, lo, tp = lat[idx], lon[idx], t[idx]
+        k = np.cos(np.radians(np.clip(la, -89.9, 89.9))) * _M_PER_DEG_LON
+
+        def dist(i: slice, j: slice) -> np.ndarray:
+            dlon = (lo[i] - lo[j] + 180.0) % 360.0 - 180.0
+            return np.hypot((la[i] - la[j]) * _M_PER_DEG_LAT, dlon * k[j])
+
+        mid, before, after = slice(1, -1), slice(None, -2), slice(2, None)
+        pm[idx] = _spikes(
+            tp, dist(mid, before), dist(after, mid), dist(after, before), MAX_HORIZONTAL_M_S
+        )
+    masks.append(pm)
+    return masks[0], masks[1], masks[2]
+
+
+def drop_spikes(cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:
+    """``cols`` with isolated altitude and position spikes set to NaN, and how many samples
+    had one. A steady climb, a fast flight or a gap in the data is kept as it is."""
+    amsl, rel, pos = spike_masks(cols)
+    bad = amsl | rel | pos
+    if not bad.any():
+        return cols, 0
+    out = dict(cols)
+    for name, m in (("alt_amsl_m", amsl), ("rel_alt_m", rel), ("lat_deg", pos), ("lon_deg", pos)):
+        if m.any():
+            out[name] = np.where(m, np.nan, cols[name])
+    return out, int(bad.sum())
