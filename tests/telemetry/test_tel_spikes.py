@@ -14,6 +14,8 @@ import sys
 from pathlib import Path
 
 import numpy as np
+from hypothesis import given
+from hypothesis import strategies as st
 
 from telemetry.importer import import_file
 from telemetry.store import open_store
@@ -112,3 +114,24 @@ def test_the_shared_real_logs_lose_no_sample(shared_data: Path, tmp_path: Path) 
         for log in sorted((shared_data / "logs").iterdir()):
             res = import_file(store, log)
             assert not any(i.offset < 0 for i in res.issues), (log.name, res.issues)
+
+
+_RATES = st.lists(st.floats(-55.0, 55.0), min_size=3, max_size=200)
+_STEPS = st.lists(st.floats(0.01, 2.0), min_size=3, max_size=200)
+
+
+@given(_RATES, _STEPS, st.data())
+def test_property_flight_within_the_rates_loses_nothing_a_spike_is_found(
+    rates: list[float], steps: list[float], data: st.DataObject
+) -> None:
+    n = min(len(rates), len(steps))
+    dt = np.asarray(steps[:n])
+    t = np.cumsum(dt)
+    alt = np.cumsum(np.asarray(rates[:n]) * dt)
+    out, dropped = drop_spikes(_cols(t, alt))
+    assert dropped == 0
+    k = data.draw(st.integers(1, n - 2))
+    sign = data.draw(st.sampled_from([-1.0, 1.0]))
+    alt[k] += sign * 2_000.0
+    out, dropped = drop_spikes(_cols(t, alt))
+    assert dropped == 1 and np.isnan(out["rel_alt_m"][k])
