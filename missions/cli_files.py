@@ -145,6 +145,8 @@ def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
     from missions.coverage import audit_coverage, gaps_geojson
     from missions.formats._common import atomic_write_text
 
+    if o["swath_m"] is not None and not (o["swath_m"] > 0 and math.isfinite(o["swath_m"])):
+        raise BadInputError(_("--swath-m must be > 0, got {v:g}").format(v=o["swath_m"]))
     m = load_mission(mission_path)
     area = read_area(area_path, o["crs"], False)
     cam_name = o["camera"] or m.metadata.get("camera")

@@ -340,7 +340,7 @@ def flights_pilot(
 ) -> None:
     from telemetry.store import open_store
 
-    with open_store(_db(db_path)) as store, store.transaction():
+    with open_store(_db(db_path), create=False) as store, store.transaction():
         rows = store.query("SELECT id FROM pilots WHERE name = ?", (pilot_name,))
         pid = rows[0]["id"] if rows else store.add_pilot(pilot_name, licence)
         for fid in flight_ids:

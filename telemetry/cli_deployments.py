@@ -151,7 +151,7 @@ def deployments_update(
     from telemetry.deployments import update_deployment
     from telemetry.store import open_store
 
-    with open_store(_db(db_path)) as store:
+    with open_store(_db(db_path), create=False) as store:
         d = update_deployment(
             store,
             deployment_id,
@@ -175,7 +175,7 @@ def deployments_link(deployment_id: int, flight_ids: tuple[int, ...], db_path: P
     from telemetry.deployments import link_flight
     from telemetry.store import open_store
 
-    with open_store(_db(db_path)) as store:
+    with open_store(_db(db_path), create=False) as store:
         for fid in flight_ids:
             link_flight(store, deployment_id, fid)
     click.echo(

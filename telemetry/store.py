@@ -397,6 +397,7 @@ def open_store(
     migrate_schema: bool = True,
     busy_timeout_s: float = 5.0,
     readonly: bool = False,
+    create: bool = True,
 ) -> Iterator[Store]:
     """Open (creating and migrating as needed) the flight database at ``path``.
 
@@ -412,6 +413,9 @@ def open_store(
         Open an existing database read-only (``file:…?mode=ro``): works on a read-only file and
         folder, creates and migrates nothing. A missing file is a :class:`BadInputError`; an
         outdated schema is a :class:`StorageError` saying how to update it.
+    create
+        Create a missing database (default). With ``False`` a missing file is a
+        :class:`BadInputError`: a command that changes stored records has nothing to change.
     """
     p = Path(path).expanduser()
     if readonly:
@@ -421,6 +425,12 @@ def open_store(
             from dronekit_plzen.errors import BadInputError
 
             raise BadInputError(_("this is a folder, not a flight database"), where=str(p))
+        if not create and not p.exists():
+            from dronekit_plzen.errors import BadInputError
+
+            raise BadInputError(
+                _("no flight database here (import logs or record flights first)"), where=str(p)
+            )
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:

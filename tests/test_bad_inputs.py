@@ -342,6 +342,12 @@ CASES = [
         2,
         r"an altitude of 1e\+09 m above ground is not a flight altitude",
     ),
+    Case(  # was ignored: "no photos found: give --camera ... or --swath-m"
+        "coverage-swath-negative",
+        ("plan", "coverage", "{d}/good.plan", "--area", "{d}/sq.geojson", "--swath-m", "-5"),
+        2,
+        r"--swath-m must be > 0, got -5",
+    ),
     Case(
         "survey-side-overlap-99.999",
         (*SURVEY, "--area", "{d}/sq.geojson", "--side-overlap", "99.999", "--out", "{o}"),

@@ -383,6 +383,28 @@ CASES = [
         2,
         "nope.db: no flight database here",
     ),
+    # commands that change stored records made an empty database first, then found nothing
+    Case(
+        "flights-pilot-no-database",
+        ("flights", "pilot", "Jana", "1", "--db", "{tmp}/nope.db"),
+        _nothing,
+        2,
+        "nope.db: no flight database here",
+    ),
+    Case(
+        "deployments-update-no-database",
+        ("deployments", "update", "1", "--status", "completed", "--db", "{tmp}/nope.db"),
+        _nothing,
+        2,
+        "nope.db: no flight database here",
+    ),
+    Case(
+        "deployments-link-no-database",
+        ("deployments", "link-flight", "1", "1", "--db", "{tmp}/nope.db"),
+        _nothing,
+        2,
+        "nope.db: no flight database here",
+    ),
     Case(
         "flights-pilot-missing-flight",
         ("flights", "pilot", "Jana", "999", "--db", "{db}"),
