@@ -9,7 +9,7 @@ Example::
 
     from dronekit_plzen.inputs import read_input_bytes, read_zip_member
 
-    data = read_input_bytes("area.geojson", what=_("area file"))
+    data = read_input_bytes("area.geojson")
     with zipfile.ZipFile("mission.kmz") as z:
         kml = read_zip_member(z, "wpmz/template.kml", where="mission.kmz")
 

@@ -152,6 +152,12 @@ def step_read(job: Job) -> None:
         job.warnings.append(s.message())
     if len(job.photos) < 3:
         raise BadInputError(too_few_photos(len(job.photos), job.skipped))
+    if job.opts.dem is not None:
+        surface.check_dem_covers(
+            str(job.opts.dem),
+            np.array([p.lon_deg for p in job.photos]),
+            np.array([p.lat_deg for p in job.photos]),
+        )
     crs = georef.output_crs(job.photos, job.opts.crs)
     world = georef.gps_positions(job.photos, crs)
     job.frame = georef.make_frame(world, crs)

@@ -200,6 +200,29 @@ def check_dem(path: str) -> None:
         raise BadInputError(_("not a readable raster: {err}").format(err=exc), where=path) from exc
 
 
+def check_dem_covers(path: str, lon_deg: FloatArray, lat_deg: FloatArray) -> None:
+    """Fail when the DEM's bounds hold none of the photos' GPS positions (a DEM of another
+    place or in a wrong CRS), before the photos are matched rather than after."""
+    import rasterio
+    from pyproj import Transformer
+
+    from dronekit_plzen.errors import BadInputError
+    from dronekit_plzen.i18n import _
+
+    with rasterio.open(path) as src:
+        b = src.bounds
+        tr = Transformer.from_crs("EPSG:4326", src.crs, always_xy=True)
+    x, y = tr.transform(np.asarray(lon_deg, float), np.asarray(lat_deg, float))
+    x, y = np.asarray(x), np.asarray(y)
+    inside = (x >= min(b.left, b.right)) & (x <= max(b.left, b.right))
+    inside &= (y >= min(b.bottom, b.top)) & (y <= max(b.bottom, b.top))
+    if not inside.any():
+        raise BadInputError(
+            _("the DEM does not cover the photographed area (no photo position lies on it)"),
+            where=path,
+        )
+
+
 def sample_dem(path: str, frame: Any, grid: Grid) -> FloatArray:
     """Heights of the DEM at ``path`` on ``grid`` (model coordinates of ``frame``); NaN = no data.
 

@@ -8,6 +8,7 @@ the LiDAR pipeline), the cameras GeoJSON and the HTML report.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -161,3 +162,39 @@ def test_report_html(processed: Processed) -> None:
     on_disk = json.loads((processed.out / "report.json").read_text())
     assert on_disk["images_registered"] == processed.report["images_registered"]
     assert not list(processed.out.glob(".photo-work-*")), "the work folder is removed"
+
+
+def test_projected_onto_a_given_dem(processed: Processed, tmp_path: Path) -> None:
+    """``--dem``: the orthophoto is projected onto the given surface (here the first run's DSM)
+    instead of the photo model's; a DEM of another place is refused before any matching."""
+    from photo_testkit import run_cli
+
+    out = tmp_path / "dem_run"
+    dem = processed.out / "dsm.tif"
+    proc = run_cli(
+        "photo", "process", str(processed.images), "-o", str(out), "--dem", str(dem),
+        "--max-image-px", "800", "--features", "2048", "--json",
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    rep = json.loads(proc.stdout)
+    assert rep["surface"] == "dem", rep["surface"]
+    assert rep["images_registered"] == len(processed.subset)
+    with rasterio.open(out / "orthophoto.tif") as o, rasterio.open(dem) as d:
+        assert o.crs == d.crs
+        ob, db = o.bounds, d.bounds
+        # the orthophoto lies over the DEM (the same ground), not somewhere else
+        assert ob.left < db.right and db.left < ob.right and ob.bottom < db.top
+    # the same DEM moved 50 km east: no photo lies on it, refused after reading the metadata
+    far = tmp_path / "far.tif"
+    with rasterio.open(dem) as d:
+        profile = d.profile
+        data = d.read(1)
+        t = d.transform
+    profile.update(transform=rasterio.Affine(t.a, t.b, t.c + 50_000, t.d, t.e, t.f))
+    with rasterio.open(far, "w", **profile) as f:
+        f.write(data, 1)
+    proc = run_cli("photo", "process", str(processed.images), "-o", str(tmp_path / "x"),
+                   "--dem", str(far))  # fmt: skip
+    assert proc.returncode == 2, proc.stderr
+    assert "far.tif: the DEM does not cover the photographed area" in proc.stderr
+    assert "matching" not in proc.stderr
