@@ -90,3 +90,25 @@ def test_every_po_file_parses_and_has_no_empty_duplicates() -> None:
             cat = read_po(fh, locale="cs")
         untranslated = [m.id for m in cat if m.id and not m.string]
         assert not untranslated, f"{name}: untranslated {untranslated[:5]}"
+
+
+def test_grouped_numbers_are_written_the_czech_way() -> None:
+    """ "1,843 m" reads as 1.843 m to a Czech reader: grouped numbers get a no-break space and a
+    decimal comma in Czech messages; other numbers keep their form (coordinates stay 49.7)."""
+    msgid = "truncated: the LAZ chunk table is due at byte {at:,}, the file has {size:,} bytes"
+    try:
+        i18n.set_language("cs")
+        text = i18n._(msgid).format(at=536404, size=268210)
+        assert "536\u00a0404" in text and "268\u00a0210 bajtů" in text
+        km = i18n._(
+            "tracks {s:g} m apart over {a:.2f} km² would be about {l:,.0f} km long (at most "
+            "{m:,.0f} km in one plan): widen the spacing (altitude, overlap) or split the area"
+        )
+        assert "12\u00a0020 km" in km.format(s=0.01, a=0.12, l=12020.4, m=2000)
+        untranslated = "{x:,.1f}"  # a plain str: untouched
+        assert untranslated.format(x=1843.5) == "1,843.5"
+        pos = i18n._("item {i}: the position ({lat}, {lon}) is not a latitude/longitude")
+        assert "(49.7, 13.5)" in pos.format(i=0, lat=49.7, lon=13.5)
+    finally:
+        i18n.set_language("en")
+    assert i18n._(msgid).format(at=536404, size=268210).endswith("268,210 bytes")
