@@ -173,7 +173,7 @@ def test_projected_onto_a_given_dem(processed: Processed, tmp_path: Path) -> Non
     dem = processed.out / "dsm.tif"
     proc = run_cli(
         "photo", "process", str(processed.images), "-o", str(out), "--dem", str(dem),
-        "--max-image-px", "800", "--features", "2048", "--json",
+        "--max-image-px", "800", "--features", "2048", "--no-dense", "--json",
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
     rep = json.loads(proc.stdout)

@@ -261,8 +261,10 @@ def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
         text=True,
         cwd=REPO,
     )
-    assert p.returncode == 2 and "no deployment with id 1" in p.stderr
+    # a command that changes stored records does not make a database to find nothing in
+    assert p.returncode == 2 and "e.db: no flight database here" in p.stderr
     assert "Traceback" not in p.stderr and len(p.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "e.db").exists()
     bad = tmp_path / "bad.ulg"
     bad.write_bytes(b"ULog\x01\x12\x35\x01" + b"\x00" * 8 + b"\xff\xff\x00" * 10)
     p = subprocess.run(
