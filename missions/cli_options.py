@@ -252,14 +252,9 @@ def read_polyline(p: Path) -> list[tuple[float, float]]:
     from shapely.errors import ShapelyError
     from shapely.geometry import LineString, MultiLineString, shape
 
-    from dronekit_plzen.inputs import read_input_bytes
+    from missions.formats._common import read_text
 
-    try:
-        text = read_input_bytes(p).decode("utf-8-sig")
-    except OSError as exc:
-        raise BadInputError(f"cannot read: {exc.strerror or exc}", where=str(p)) from exc
-    except UnicodeDecodeError as exc:
-        raise BadInputError(f"not UTF-8 text (byte {exc.start})", where=str(p)) from exc
+    text = read_text(p)
     geoms: list[Any] = []
     try:
         if p.suffix.lower() in (".geojson", ".json"):

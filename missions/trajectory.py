@@ -84,6 +84,20 @@ def leg_time_s(h_m: float, dz_m: float, v: float, accel: float, climb: float, si
     return max(th, tv)
 
 
+def check_altitudes(mission: Mission, where: str | None = None) -> None:
+    """Refuse an item altitude of ±inf or 1e308: a damaged file, not a flight (a missing one,
+    NaN, is reported as unresolved by the guard)."""
+    for k, it in enumerate(mission.items):
+        placed = it.command in POSITION_COMMANDS
+        if placed and not (math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M):
+            raise BadInputError(
+                _("item {k}: altitude {a:g} m is not a flight altitude (a damaged file?)").format(
+                    k=k, a=it.alt_m
+                ),
+                where=where,
+            )
+
+
 def trajectory(
     mission: Mission,
     *,
@@ -98,16 +112,7 @@ def trajectory(
     """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D)."""
     notes: list[str] = []
     flags: dict[str, bool] = {}
-    for k, it in enumerate(mission.items):
-        # (a missing altitude, NaN, is reported as unresolved by the guard; ±inf and 1e308 are
-        # a damaged file)
-        placed = it.command in POSITION_COMMANDS
-        if placed and not (math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M):
-            raise BadInputError(
-                _("item {k}: altitude {a:g} m is not a flight altitude (a damaged file?)").format(
-                    k=k, a=it.alt_m
-                )
-            )
+    check_altitudes(mission)
     pos_items = [it for it in mission.items if it.has_position]
     if mission.home is not None:
         hlon, hlat, home_amsl = mission.home

@@ -19,7 +19,7 @@ from typing import Any
 
 import sqlite_utils
 
-from dronekit_plzen.errors import DatabaseFileError, StorageError
+from dronekit_plzen.errors import BadInputError, DatabaseFileError, StorageError
 from dronekit_plzen.i18n import _
 from telemetry.schema import LATEST_VERSION, current_version, migrate, utc_now_iso
 from telemetry.segment import SegmentParams
@@ -330,8 +330,6 @@ def _next_day(day: str) -> str:
     try:
         d = date.fromisoformat(day[:10])
     except ValueError:
-        from dronekit_plzen.errors import BadInputError
-
         raise BadInputError(_("not a date (YYYY-MM-DD)") + f": {day!r}") from None
     return (d + timedelta(days=1)).isoformat()
 
@@ -422,15 +420,9 @@ def open_store(
         conn = _open_readonly(p, busy_timeout_s)
     else:
         if p.is_dir():
-            from dronekit_plzen.errors import BadInputError
-
             raise BadInputError(_("this is a folder, not a flight database"), where=str(p))
         if not create and not p.exists():
-            from dronekit_plzen.errors import BadInputError
-
-            raise BadInputError(
-                _("no flight database here (import logs or record flights first)"), where=str(p)
-            )
+            raise _no_database(p)
         try:
             p.parent.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
@@ -453,15 +445,17 @@ def open_store(
         conn.close()
 
 
-def _open_readonly(p: Path, busy_timeout_s: float) -> sqlite3.Connection:
-    from dronekit_plzen.errors import BadInputError
+def _no_database(p: Path) -> BadInputError:
+    return BadInputError(
+        _("no flight database here (import logs or record flights first)"), where=str(p)
+    )
 
+
+def _open_readonly(p: Path, busy_timeout_s: float) -> sqlite3.Connection:
     if p.is_dir():
         raise BadInputError(_("this is a folder, not a flight database"), where=str(p))
     if not p.exists():
-        raise BadInputError(
-            _("no flight database here (import logs or record flights first)"), where=str(p)
-        )
+        raise _no_database(p)
     conn = connect_readonly(p, busy_timeout_s=busy_timeout_s)
     try:
         version = current_version(conn)

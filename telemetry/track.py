@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from dronekit_plzen import geo
+
 SAMPLE_FIELDS = (
     "sysid",
     "t_s",
@@ -317,8 +319,6 @@ MAX_VERTICAL_M_S = 60.0
 MAX_HORIZONTAL_M_S = 150.0
 #: what a jump may exceed the rate by (GPS noise, a clock's resolution, two samples at one time)
 SPIKE_TOLERANCE_M = 10.0
-_M_PER_DEG_LAT = 110_574.0
-_M_PER_DEG_LON = 111_320.0
 
 
 def _spikes(
@@ -352,15 +352,15 @@ def spike_masks(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
             m[idx] = _spikes(tv, d_prev, d_next, d_skip, MAX_VERTICAL_M_S)
         masks.append(m)
     lat, lon = cols["lat_deg"], cols["lon_deg"]
-    pm = np.zeros(t.size, dtype=bool)
-    idx = np.flatnonzero(np.isfinite(lat) & np.isfinite(lon) & np.isfinite(t))
+    given = np.isfinite(lat) & np.isfinite(lon)
+    on_earth = given & (np.abs(lat) <= 90.0) & (np.abs(lon) <= 180.0)
+    pm = given & ~on_earth  # a latitude of 200°: no place at all
+    idx = np.flatnonzero(on_earth & np.isfinite(t))
     if idx.size >= 3:
         la, lo, tp = lat[idx], lon[idx], t[idx]
-        k = np.cos(np.radians(np.clip(la, -89.9, 89.9))) * _M_PER_DEG_LON
 
         def dist(i: slice, j: slice) -> np.ndarray:
-            dlon = (lo[i] - lo[j] + 180.0) % 360.0 - 180.0
-            return np.hypot((la[i] - la[j]) * _M_PER_DEG_LAT, dlon * k[j])
+            return np.asarray(geo.geodesic_distance_m(lo[i], la[i], lo[j], la[j]))
 
         mid, before, after = slice(1, -1), slice(None, -2), slice(2, None)
         pm[idx] = _spikes(
@@ -371,8 +371,9 @@ def spike_masks(cols: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np
 
 
 def drop_spikes(cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int]:
-    """``cols`` with isolated altitude and position spikes set to NaN, and how many samples
-    had one. A steady climb, a fast flight or a gap in the data is kept as it is."""
+    """``cols`` with isolated altitude and position spikes (and positions off the Earth, a
+    latitude of 200°) set to NaN, and how many samples had one. A steady climb, a fast flight
+    or a gap in the data is kept as it is."""
     amsl, rel, pos = spike_masks(cols)
     bad = amsl | rel | pos
     if not bad.any():

@@ -20,10 +20,11 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.mission_items import MAX_ABS_ALT_M, MAX_COMMAND, MAX_FRAME, POSITION_COMMANDS
+from dronekit_plzen.mission_items import MAX_ABS_ALT_M, MAX_COMMAND, MAX_FRAME
 from dronekit_plzen.outputs import note_input
 from missions.formats import csvfmt, geojson, kml, qgc_plan, waypoints, wpml
 from missions.model import Mission
+from missions.trajectory import check_altitudes
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,8 @@ def load_mission(path: str | Path, format: str | None = None) -> Mission:
     if p.is_dir():
         raise BadInputError(_("a directory, not a mission file"), where=str(p))
     mission = format_for(p, format, reading=True).reader(p)
-    _check_positions(mission, str(p))
+    _check_items(mission, str(p))
+    check_altitudes(mission, str(p))
     return mission
 
 
@@ -119,11 +121,10 @@ def load_mission(path: str | Path, format: str | None = None) -> Mission:
 _PLACE_COMMANDS = frozenset({16, 17, 18, 19, 31, 82})
 
 
-def _check_positions(mission: Mission, where: str) -> None:
+def _check_items(mission: Mission, where: str) -> None:
     """Refuse what no autopilot could be sent: a command or frame number MAVLink cannot carry,
-    a waypoint whose latitude/longitude is not a finite lon/lat (NaN, inf, 200°), an altitude of
-    ±inf or 1e308 (a missing one, NaN, is left for the guard to report as unresolved), a home
-    that is not a place, or nothing to place the mission at all."""
+    a waypoint whose latitude/longitude is not a finite lon/lat (NaN, inf, 200°), a home that is
+    not a place, or nothing to place the mission at all."""
     if mission.home is not None:
         hlon, hlat, halt = mission.home
         if not (
@@ -146,22 +147,9 @@ def _check_positions(mission: Mission, where: str) -> None:
         if not (0 <= it.command <= MAX_COMMAND and 0 <= it.frame <= MAX_FRAME):
             raise BadInputError(
                 _(
-                    "item {i}: command {c} in frame {f} is not a MAVLink command "
+                    "item {i}: command {c:.6g} in frame {f:.6g} is not a MAVLink command "
                     "(command 0–65535, frame 0–255)"
-                ).format(
-                    i=i,
-                    c=it.command if abs(it.command) < 10**9 else f"{float(it.command):g}",
-                    f=it.frame if abs(it.frame) < 10**9 else f"{float(it.frame):g}",
-                ),
-                where=where,
-            )
-        if it.command in POSITION_COMMANDS and not (
-            math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M
-        ):
-            raise BadInputError(
-                _("item {i}: altitude {a:g} m is not a flight altitude (a damaged file?)").format(
-                    i=i, a=it.alt_m
-                ),
+                ).format(i=i, c=it.command, f=it.frame),
                 where=where,
             )
         if it.command not in _PLACE_COMMANDS:

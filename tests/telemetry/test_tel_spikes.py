@@ -135,3 +135,11 @@ def test_property_flight_within_the_rates_loses_nothing_a_spike_is_found(
     alt[k] += sign * 2_000.0
     out, dropped = drop_spikes(_cols(t, alt))
     assert dropped == 1 and np.isnan(out["rel_alt_m"][k])
+
+
+def test_a_position_off_the_earth_is_dropped() -> None:
+    t = np.arange(0, 20, 0.2)
+    lat = np.full(t.size, 49.74)
+    lat[10] = 200.0  # was passed to the distance as it was
+    out, n = drop_spikes(_cols(t, np.full(t.size, 30.0), lat))
+    assert n == 1 and np.isnan(out["lat_deg"][10]) and np.isnan(out["lon_deg"][10])
