@@ -307,6 +307,10 @@ def fill_nearest(a: FloatArray) -> FloatArray:
     return np.asarray(a[ri, ci])
 
 
+#: a grid with more cells than this per point is sparse: SMRF coarsens its cell
+#: (:func:`lidar.ground.sparse_cell`) and the TIN DTM triangulates the points themselves
+SPARSE_CELLS_PER_POINT = 16.0
+
 #: two valid cells at most this many steps apart along a row, column or diagonal are bridged
 #: by :func:`inpaint_linear` without a triangulation (2: gaps of one cell)
 BRIDGE_SPAN = 2

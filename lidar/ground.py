@@ -17,7 +17,9 @@ not on another. ``grids=1`` is Pingel's single-grid SMRF.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
+import logging
 import math
 import os
 from collections import deque
@@ -28,8 +30,10 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from dronekit_plzen.i18n import _
 from lidar import smrf_kernels as kern
 from lidar.grid import (
+    SPARSE_CELLS_PER_POINT,
     GridSpec,
     bilinear,
     cell_stat,
@@ -46,6 +50,8 @@ BoolArray = NDArray[np.bool_]
 
 #: points per block of the per-point steps (bounded temporaries on large clouds)
 BLOCK = 1 << 18
+
+log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- morphology
@@ -236,6 +242,54 @@ def _workers(env: Mapping[str, str] = os.environ) -> int:
     return max(1, min(n, 4))
 
 
+def sparse_cell(x: FloatArray, y: FloatArray, candidates: BoolArray | None, cell: float) -> float:
+    """The SMRF cell for the points (of those in ``candidates``): ``cell``, or for a cloud
+    sparser than :data:`SPARSE_CELLS_PER_POINT` cells per point, locally, the cell that gives
+    that many (about four cells between neighbouring points).
+
+    PDAL's 1,065-point sample ``simple.las`` spans 3.4 × 4.6 km: 1 m cells are 15.6 M cells,
+    14,650 per point, and SMRF took minutes on them for a meaningless answer; its cell becomes
+    about 30 m. The density is the local one (the median distance to the nearest neighbour,
+    0.47/√density for scattered points), so two dense tiles far apart keep their cell and meet
+    the grid-size limit instead of a cell too coarse for either. Every cloud denser than one
+    point per 16 cells (the ISPRS samples: 1.2–6 cells per point) keeps ``cell``.
+
+    >>> rng = np.random.default_rng(0)
+    >>> x, y = rng.uniform(0, 100, 10_000), rng.uniform(0, 100, 10_000)
+    >>> sparse_cell(x, y, None, 1.0)
+    1.0
+    >>> x, y = rng.uniform(0, 4000, 1_000), rng.uniform(0, 4000, 1_000)
+    >>> 25 < sparse_cell(x, y, None, 1.0) < 40
+    True
+    """
+    from scipy.spatial import cKDTree
+
+    bx, by = (x, y) if candidates is None else (x[candidates], y[candidates])
+    n = bx.shape[0]
+    if n < 3:
+        return cell
+    minx, maxx, miny, maxy = bx.min(), bx.max(), by.min(), by.max()
+    area = max(maxx - minx, cell) * max(maxy - miny, cell)
+    if not math.isfinite(area) or area / (cell * cell) / n <= SPARSE_CELLS_PER_POINT:
+        return cell  # dense over its whole extent: no need to look closer
+    step = max(1, n // _SPARSE_SAMPLE)
+    sx, sy = bx[::step], by[::step]
+    d, _i = cKDTree(np.column_stack([sx, sy])).query(np.column_stack([sx, sy]), k=2)
+    nn = d[:, 1][d[:, 1] > 0]
+    if nn.size == 0:
+        return cell
+    # a sample of m points is √(n/m) times as far apart as the cloud
+    spacing = float(np.median(nn)) * math.sqrt(sx.shape[0] / n)
+    per_point = (spacing / (0.47 * cell)) ** 2
+    if not math.isfinite(per_point) or per_point <= SPARSE_CELLS_PER_POINT:
+        return cell
+    return cell * math.sqrt(per_point / SPARSE_CELLS_PER_POINT)
+
+
+#: points sampled for the local density of a cloud that looks sparse over its extent
+_SPARSE_SAMPLE = 100_000
+
+
 def _grid_tuple(g: GridSpec) -> tuple[float, float, float, int, int]:
     return (g.left, g.top, g.res, g.rows, g.cols)
 
@@ -273,8 +327,19 @@ def smrf(
         raise ValueError(f"grids must be at least 1, got {p.grids}")
     n = x.shape[0]
     ground = np.zeros(n, dtype=bool)
-    if (n if candidates is None else np.count_nonzero(candidates)) < 3:
+    n_cand = n if candidates is None else int(np.count_nonzero(candidates))
+    if n_cand < 3:
         return ground
+    minx, miny, maxx, maxy = masked_bounds(x, y, candidates, block=block)
+    cell = sparse_cell(x, y, candidates, p.cell)
+    if cell > p.cell:
+        log.warning(
+            _(
+                "a sparse cloud ({n:,} points, about {d:,.3g} units apart): the ground "
+                "filter's grid has cells of {c:.3g} instead of {c0:.3g}"
+            ).format(n=n_cand, d=4 * cell, c=cell, c0=p.cell)
+        )
+        p = dataclasses.replace(p, cell=cell)
     if p.grids == 1:
         # no masked copy of the cloud: the grids read the candidates a block at a time
         gs = smrf_surface(x, y, z, p, candidates, block=block)
@@ -291,7 +356,6 @@ def smrf(
     # the grids' residuals and slopes summed per point (float32: 8 bytes per point)
     res_sum = np.zeros(n, dtype=np.float32)
     slope_sum = np.zeros(n, dtype=np.float32)
-    minx, miny, maxx, maxy = masked_bounds(x, y, candidates, block=block)
     cx, cy = 0.5 * (minx + maxx), 0.5 * (miny + maxy)
     rotations = [
         _IDENTITY if k == 0 else (cx, cy, math.cos(a), math.sin(a))
@@ -368,7 +432,7 @@ def _springs(h: FloatArray, movable: BoolArray, rigidness: int) -> FloatArray:
     """Internal forces: each movable particle moves toward its 4 neighbours, a full share when
     the neighbour is fixed and a half share when both can move, ``rigidness`` times."""
     mv = movable.astype(np.float64)
-    for _ in range(rigidness * _ROUNDS):
+    for _i in range(rigidness * _ROUNDS):
         p = np.pad(h, 1, mode="edge")
         pm = np.pad(mv, 1, mode="edge")
         delta = np.zeros_like(h)

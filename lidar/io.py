@@ -33,7 +33,7 @@ from dronekit_plzen.geo import as_crs
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import atomic_output, check_output_path, note_input
 from lidar.cloud import PointCloud, concat
-from lidar.lasfile import laz_table_offset, point_capacity
+from lidar.lasfile import laz_pointwise, laz_table_offset, point_capacity
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +142,22 @@ def header_crs(header: laspy.LasHeader, path: str) -> CRS | None:
     try:
         return header.parse_crs()
     except Exception as exc:  # laspy/pyproj raise various types for unreadable VLRs
+        if _blank_crs_records(header):
+            # PDAL's warsaw_small.las carries a WKT record holding an empty string: that is no
+            # CRS (as PDAL reads it), not an unreadable one; --crs gives one
+            log.warning(
+                _("{path}: the header's CRS record is empty; the file has no CRS").format(path=path)
+            )
+            return None
         raise UnknownCRSError(_("the CRS record in the header cannot be read"), where=path) from exc
+
+
+def _blank_crs_records(header: laspy.LasHeader) -> bool:
+    """Whether the header's only CRS records are WKT records with no text (and no GeoTIFF keys)."""
+    recs = [*header.vlrs, *(getattr(header, "evlrs", None) or [])]
+    wkt = [v for v in recs if type(v).__name__ == "WktCoordinateSystemVlr"]
+    geokeys = [v for v in recs if type(v).__name__ == "GeoKeyDirectoryVlr"]
+    return bool(wkt) and not geokeys and all(not str(v.string).strip(" '\"\x00") for v in wkt)
 
 
 def resolve_crs(header: laspy.LasHeader, path: str, user_crs: Any = None) -> CRS | None:
@@ -197,6 +212,8 @@ def _check_layout(p: Path) -> None:
         if head[:4] != b"LASF":
             return  # not LAS at all: laspy's own error says so
         need = 227 if len(head) < 227 else struct.unpack_from("<I", head, 96)[0]
+        if len(head) >= 227 and need <= size:  # a file cut short says so below
+            _check_vlrs(fh, p, head, need)
         if len(head) >= 26 and (head[24], head[25]) >= (1, 4):
             need = max(need, 375)
             if len(head) == 375:
@@ -216,6 +233,51 @@ def _check_layout(p: Path) -> None:
             where=str(p),
             offset=size,
         )
+
+
+def _at_scale(v: float, scale: float) -> float:
+    """A header bound rounded to its scale's decimals (848899.7, not 848899.7000000001)."""
+    if not (math.isfinite(v) and math.isfinite(scale) and scale > 0):
+        return float(v)
+    # three more decimals than the scale: an offset finer than the scale is kept too
+    return round(float(v), max(0, min(15, math.ceil(-math.log10(scale) - 1e-9) + 3)))
+
+
+def _check_vlrs(fh: Any, p: Path, head: bytes, point_start: int) -> None:
+    """Fail on a VLR count or a VLR length that runs into the point data, as PDAL does.
+
+    PDAL's ``garbage_nVariableLength.las`` claims 1,069,128,089 VLRs before its points at byte
+    227: laspy went on reading empty records past the end of the file for minutes and 1 GB.
+    """
+    header_size, _start, count = struct.unpack_from("<HII", head, 94)
+    room = point_start - header_size
+    if count * _VLR_HEADER > max(room, 0):
+        raise CorruptFileError(
+            _(
+                "the header counts {n:,} VLRs, but only {room:,} bytes lie between the header "
+                "and the point data"
+            ).format(n=count, room=max(room, 0)),
+            where=str(p),
+            offset=100,
+        )
+    pos = header_size
+    for i in range(count):
+        fh.seek(pos)
+        rec = fh.read(_VLR_HEADER)
+        length = struct.unpack_from("<H", rec, 20)[0] if len(rec) == _VLR_HEADER else 0
+        pos += _VLR_HEADER + length
+        if len(rec) < _VLR_HEADER or pos > point_start:
+            raise CorruptFileError(
+                _("VLR {i:,} of {n:,} runs into the point data (byte {at:,})").format(
+                    i=i + 1, n=count, at=point_start
+                ),
+                where=str(p),
+                offset=pos - _VLR_HEADER - length,
+            )
+
+
+#: bytes of a VLR's header (reserved, user id, record id, length, description)
+_VLR_HEADER = 54
 
 
 def _check_file(p: Path) -> None:
@@ -248,6 +310,14 @@ def _open(path: str | os.PathLike[str], *, check_count: bool = True) -> laspy.La
     try:
         check_header(reader.header, str(p))
         if check_count:
+            if reader.header.are_points_compressed and laz_pointwise(p):
+                raise BadInputError(
+                    _(
+                        "LAZ compressed point-wise without chunks (LASzip 1.x, compressor 1) "
+                        "cannot be read here: re-compress it with laszip or PDAL"
+                    ),
+                    where=str(p),
+                )
             problem = count_problem(p, reader.header)
             if problem:
                 raise CorruptFileError(problem, where=str(p))
@@ -506,8 +576,8 @@ def las_info(path: str | os.PathLike[str], *, crs: Any = None) -> dict[str, Any]
             "point_format": int(h.point_format.id),
             "point_count": int(h.point_count),
             "compressed": bool(reader.header.are_points_compressed),
-            "mins": [float(v) for v in h.mins],
-            "maxs": [float(v) for v in h.maxs],
+            "mins": [_at_scale(v, sc) for v, sc in zip(h.mins, h.scales, strict=True)],
+            "maxs": [_at_scale(v, sc) for v, sc in zip(h.maxs, h.scales, strict=True)],
             "scales": [float(v) for v in h.scales],
             "offsets": [float(v) for v in h.offsets],
             "crs": c.to_string() if c is not None else None,
@@ -531,8 +601,11 @@ def _header_for(cloud: PointCloud, scale: float | None) -> laspy.LasHeader:
     ]
     for name in extra:
         arr = cloud.dims[name]
-        dtype = arr.dtype if arr.dtype.kind in "iuf" else np.float64
-        header.add_extra_dim(laspy.ExtraBytesParams(name=name, type=dtype))
+        dtype = arr.dtype if arr.dtype.kind in "iuf" else np.dtype(np.float64)
+        # an extra-bytes array (e.g. PDAL's extrabytes.las: "Colors", 3 × uint16 per point)
+        # keeps its elements: laspy's type string "3u2"
+        kind = f"{arr.shape[1]}{dtype.str[1:]}" if arr.ndim == 2 else dtype
+        header.add_extra_dim(laspy.ExtraBytesParams(name=name, type=kind))
     s = (scale,) * 3 if scale else (cloud.scales or (0.001, 0.001, 0.001))
     header.scales = np.array(s, dtype=np.float64)
     if len(cloud):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 from pathlib import Path
+from typing import BinaryIO
 
 import laspy
 
@@ -35,6 +36,8 @@ def laz_table_offset(path: str | Path, header: laspy.LasHeader) -> tuple[int, in
     p = Path(path)
     size = p.stat().st_size
     with p.open("rb") as fh:
+        if _laz_compressor(fh) == _POINTWISE:
+            return None  # LASzip 1.x point-wise: no chunk table, no offset to one
         fh.seek(int(header.offset_to_point_data))
         raw = fh.read(8)
     if len(raw) < 8:
@@ -43,6 +46,31 @@ def laz_table_offset(path: str | Path, header: laspy.LasHeader) -> tuple[int, in
     if table > 0 and table + 8 > size:
         return (table, size)
     return None
+
+
+#: LASzip's compressor for point-wise compression without chunks (LASzip 1.0–1.2, e.g. PDAL's
+#: ``simple-laszip-compressor-version-1.2r0.laz``): its point data start with no chunk-table offset
+_POINTWISE = 1
+
+
+def laz_pointwise(path: str | Path) -> bool:
+    """Whether a LAZ file uses LASzip 1.x point-wise compression without chunks, which the
+    LAZ backend (lazrs) cannot decompress (it panics: "Variable-size chunks, but no chunk
+    table")."""
+    with Path(path).open("rb") as fh:
+        return _laz_compressor(fh) == _POINTWISE
+
+
+def _laz_compressor(fh: BinaryIO) -> int | None:
+    """The compressor field of the file's LASzip record (None when it cannot be read)."""
+    fh.seek(0)
+    try:
+        full = laspy.LasHeader.read_from(fh)
+    except Exception:  # unreadable here means unreadable to laspy too: it names it
+        return None
+    vlr = next((v for v in full.vlrs if type(v).__name__ == "LasZipVlr"), None)
+    data = bytes(getattr(vlr, "record_data", b"") or b"")
+    return int.from_bytes(data[:2], "little") if len(data) >= 2 else None
 
 
 def _laz_capacity(p: Path, start: int) -> int | None:

@@ -294,7 +294,10 @@ def ground_mask(cloud: PointCloud) -> np.ndarray:
     g = cloud.classification == GROUND
     if not g.any():
         raise BadInputError(
-            _("no ground points (class 2): run filters.smrf or filters.csf first"),
+            _(
+                "no ground points (class 2) among {n:,} points: a ground filter (filters.smrf, "
+                "filters.csf) has not run or found none in so few or so scattered points"
+            ).format(n=len(cloud)),
             where=cloud.source,
         )
     return np.asarray(g)

@@ -31,6 +31,8 @@ import rasterio
 from pyproj import CRS
 from rasterio.transform import from_origin
 
+from lidar.io import write_cloud
+
 
 @dataclass(frozen=True)
 class Case:
@@ -84,6 +86,34 @@ def _patch(src: Path, dst: Path, fmt: str, offset: int, value: float) -> None:
     dst.write_bytes(bytes(raw))
 
 
+def _empty_wkt(path: Path, x: np.ndarray, y: np.ndarray) -> None:
+    """A cloud whose only CRS record is a WKT record with no WKT in it (an empty quoted string)."""
+    from laspy.vlrs.known import WktCoordinateSystemVlr
+
+    header = laspy.LasHeader(point_format=1, version="1.2")
+    header.scales = np.array([0.01, 0.01, 0.01])
+    header.offsets = np.array([500_000.0, 4_500_000.0, 0.0])
+    header.vlrs.append(WktCoordinateSystemVlr("''"))  # as warsaw_small.las: two apostrophes
+    rec = laspy.ScaleAwarePointRecord.zeros(len(x), header=header)
+    rec.x, rec.y, rec.z = x, y, 300.0 + np.sin(x)
+    with laspy.open(str(path), mode="w", header=header) as w:
+        w.write_points(rec)
+
+
+def _pointwise(src: Path, dst: Path) -> None:
+    """``src`` with its LASzip record's compressor set to 1 (point-wise, no chunks)."""
+    raw = bytearray(src.read_bytes())
+    header_size, _start, count = struct.unpack_from("<HII", raw, 94)
+    pos = header_size
+    for _i in range(count):
+        user = bytes(raw[pos + 2 : pos + 18]).rstrip(b"\0")
+        length = struct.unpack_from("<H", raw, pos + 20)[0]
+        if user == b"laszip encoded":
+            struct.pack_into("<H", raw, pos + 54, 1)
+        pos += 54 + length
+    dst.write_bytes(bytes(raw))
+
+
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Every input of the table, made once (a 90 m cloud of 3000 points, rasters of 20 × 20)."""
@@ -106,6 +136,20 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _patch(d / "inp.las", d / "nan_bounds.las", "<d", 179, float("nan"))  # max X
     full = (d / "inp.las").read_bytes()
     (d / "cut.las").write_bytes(full[: len(full) * 2 // 3])
+    # quirks of real files (PDAL's test data): a garbage VLR count (garbage_nVariableLength.las),
+    # a VLR longer than the room before the points (bad_vlr_count.las), an empty WKT record
+    # (warsaw_small.las), a sparse cloud over kilometres (simple.las), LASzip 1.x point-wise
+    _patch(d / "inp.las", d / "garbage_nvlr.las", "<I", 100, 1_069_128_089)
+    _patch(d / "inp.las", d / "long_vlr.las", "<H", 227 + 20, 60_000)
+    _empty_wkt(d / "empty_wkt.las", x, y)
+    big = np.random.default_rng(6)
+    _las(
+        d / "sparse.las",
+        500_000 + big.uniform(0, 4000, 1000),
+        4_500_000 + big.uniform(0, 4000, 1000),
+    )
+    _las(d / "two.las", np.array([500_000.0, 500_050.0]), np.array([4_500_000.0, 4_500_050.0]))
+    _pointwise(d / "inp.laz", d / "pointwise.laz")
     a = 300.0 + rng.uniform(0, 1, (20, 20))
     _tif(d / "d1.tif", a, "EPSG:26912")
     _tif(d / "d1b.tif", a + 1, "EPSG:26912")
@@ -148,6 +192,57 @@ CONTOURS = ("{d}/inp.las", "-o", "{o}/c.geojson", "--product", "contours")
 SAME_AS_INPUT = r"^error: .*inp\.las: the output is the input file .*inp\.las \(-o\)"
 
 CASES = [
+    # ---- 0. quirks of real files (PDAL's test data) ------------------------------------------
+    *[
+        Case(
+            f"{cmd}-garbage-vlr-count",
+            (*L, cmd, "{d}/garbage_nvlr.las", *extra),
+            2,
+            r"^error: .*garbage_nvlr\.las.*: the header counts 1,069,128,089 VLRs, but only "
+            r"\d+ bytes lie between the header and the point data$",
+            max_s=30,
+        )
+        for cmd, extra in (("info", ()), ("ground", ("-o", "{o}/g.las")))
+    ],
+    Case(
+        "info-vlr-into-points",
+        (*L, "info", "{d}/long_vlr.las"),
+        2,
+        r"^error: .*long_vlr\.las.*: VLR 1 of \d runs into the point data \(byte \d+\)$",
+    ),
+    Case(
+        "ground-empty-wkt-is-no-crs",
+        (*L, "ground", "{d}/empty_wkt.las", "-o", "{o}/g.las"),
+        0,
+        r"empty_wkt\.las: the header's CRS record is empty; the file has no CRS$",
+        creates=("g.las",),
+        warns=True,
+    ),
+    Case(
+        "ground-sparse-cloud",
+        (*L, "ground", "{d}/sparse.las", "-o", "{o}/g.las", "--dtm", "{o}/d.tif"),
+        0,
+        r"a sparse cloud \(9\d\d points, about 1\d\d units apart\): the ground filter's "
+        r"grid has cells of \d\d\.?\d* instead of 1$",
+        creates=("g.las", "d.tif"),
+        warns=True,
+        max_s=90,
+    ),
+    Case(
+        "ground-two-points-no-ground",
+        (*L, "ground", "{d}/two.las", "-o", "{o}/g.las", "--dtm", "{o}/d.tif"),
+        2,
+        r"^error: .*two\.las.*: no ground points \(class 2\) among 2 points: a ground filter "
+        r"\(filters\.smrf, filters\.csf\) has not run or found none",
+        creates=("g.las",),  # the classified cloud is written before the DTM stage fails
+    ),
+    Case(
+        "ground-laz-pointwise",
+        (*L, "ground", "{d}/pointwise.laz", "-o", "{o}/g.las"),
+        2,
+        r"^error: .*pointwise\.laz.*: LAZ compressed point-wise without chunks \(LASzip 1\.x, "
+        r"compressor 1\) cannot be read here",
+    ),
     # ---- 1. an output that is an input, two outputs that are one file -------------------
     *[
         Case(f"{cmd}-o-input", (*L, cmd, "{d}/inp.las", "-o", "{d}/inp.las"), 2, SAME_AS_INPUT)
@@ -558,3 +653,65 @@ def test_outputs_are_compared_as_files(inputs: Path, tmp_path: Path) -> None:
     with pytest.raises(BadInputError, match=r"the output is the input file .*inp\.las \(-o\)"):
         check_outputs([("-o", hard)], [inputs / "inp.las"])
     check_outputs([("-o", tmp_path / "a.las"), ("--dtm", tmp_path / "a.tif")], [inputs / "inp.las"])
+
+
+def test_extra_bytes_arrays_survive_a_rewrite(tmp_path: Path) -> None:
+    """PDAL's extrabytes.las has array extra dimensions (3 × uint16 "Colors"): writing them
+    back failed with "could not broadcast (n, 3) into (n,)"."""
+    from lidar.io import read_cloud
+
+    header = laspy.LasHeader(point_format=3, version="1.2")
+    header.add_extra_dim(laspy.ExtraBytesParams(name="Colors", type="3u2"))
+    header.add_extra_dim(laspy.ExtraBytesParams(name="Flags", type="2i1"))
+    header.add_extra_dim(laspy.ExtraBytesParams(name="Time", type="u8"))
+    n = 50
+    rec = laspy.ScaleAwarePointRecord.zeros(n, header=header)
+    rng = np.random.default_rng(1)
+    rec.x, rec.y, rec.z = rng.uniform(0, 10, n), rng.uniform(0, 10, n), rng.uniform(0, 1, n)
+    rec["Colors"] = rng.integers(0, 65535, (n, 3))
+    rec["Flags"] = rng.integers(-100, 100, (n, 2))
+    rec["Time"] = rng.integers(0, 2**40, n)
+    src, dst = tmp_path / "eb.las", tmp_path / "eb_out.laz"
+    with laspy.open(str(src), mode="w", header=header) as w:
+        w.write_points(rec)
+    write_cloud(read_cloud(src), dst)
+    a, b = laspy.read(str(src)), laspy.read(str(dst))
+    for name in ("Colors", "Flags", "Time"):
+        assert np.array_equal(np.asarray(a[name]), np.asarray(b[name])), name
+
+
+def test_info_bounds_carry_no_float_noise(inputs: Path) -> None:
+    """Header bounds are shown at the scale's precision: 848899.7, not 848899.7000000001."""
+    from lidar.io import _at_scale
+
+    assert _at_scale(848899.7000000001, 0.01) == 848899.7
+    assert _at_scale(39.01259900000001, 1e-4) == 39.012599  # finer offsets are kept
+    assert _at_scale(float("nan"), 0.01) != _at_scale(float("nan"), 0.01)
+
+
+def test_sparse_cloud_smrf_cell_and_dtm_path() -> None:
+    """A cloud of one point per 16,000 m²: SMRF coarsens its grid (and finds the plane's
+    points ground); the TIN DTM of the points is the plane."""
+    from lidar.grid import GridSpec
+    from lidar.ground import SMRFParams, smrf, sparse_cell
+    from lidar.raster import planar_surface
+
+    rng = np.random.default_rng(2)
+    x, y = rng.uniform(0, 90, 3000), rng.uniform(0, 90, 3000)  # the table's cloud
+    assert sparse_cell(x, y, None, 1.0) == 1.0
+    # two dense tiles 500 km apart: sparse over the extent, dense where the points are
+    far_x, far_y = np.r_[x, x + 500_000], np.r_[y, y + 500_000]
+    assert sparse_cell(far_x, far_y, None, 1.0) == 1.0
+    x, y = rng.uniform(0, 4000, 1000), rng.uniform(0, 4000, 1000)
+    assert 25 < sparse_cell(x, y, None, 1.0) < 40  # about 126 m between points
+    assert sparse_cell(x, y, np.arange(1000) < 2, 1.0) == 1.0  # too few candidates
+    z = 100.0 + 0.01 * x - 0.02 * y
+    g = smrf(x, y, z, SMRFParams(), threads=1)
+    assert g.mean() > 0.95
+    grid = GridSpec.covering(0, 0, 4000, 4000, 10.0)
+    dtm = planar_surface(grid, x, y, z)
+    cx, cy = grid.centres()
+    ok = np.isfinite(dtm)
+    assert ok.mean() > 0.9
+    err = np.abs(dtm[ok] - (100.0 + 0.01 * cx[ok] - 0.02 * cy[ok]))
+    assert np.quantile(err, 0.99) < 1e-3  # the TIN of a plane (the hull's rim: nearest value)
