@@ -65,9 +65,13 @@ from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.mission_items import (
     CMD_DO_JUMP,
+    CMD_NAV_LAND,
+    CMD_NAV_TAKEOFF,
     FRAME_GLOBAL,
     NAV_COMMANDS,
+    POSITION_COMMANDS,
     QUIET_COMMANDS,
+    MissionItem,
     canonical_frame,
 )
 from dronekit_plzen.safety import Override
@@ -193,13 +197,26 @@ def _closest_terrain_m(
     return np.nanmin(np.where(np.isnan(g), np.inf, d), axis=1)
 
 
+def _alt_in_frame(it: MissionItem) -> bool:
+    """Is the item's altitude flown in its frame? A positioned item's is; so is a take-off's
+    and that of a NAV item at latitude = longitude = 0 (flown where the aircraft is) with an
+    altitude other than 0 (0 keeps the aircraft's altitude)."""
+    if it.has_position:
+        return True
+    if it.command not in POSITION_COMMANDS or it.command not in NAV_COMMANDS:
+        return False
+    if it.command == CMD_NAV_LAND:  # lands on the ground below, whatever its altitude
+        return False
+    return it.command == CMD_NAV_TAKEOFF or it.alt_m != 0
+
+
 def _samples_of(
     mission: Mission, tr: Trajectory, frame_test: Callable[[int], bool]
 ) -> NDArray[np.bool_]:
     """Per trajectory sample: does it fly to a positioned item whose (canonical) frame passes
     ``frame_test``? (Home and return samples: no.)"""
     per_item = np.array(
-        [it.has_position and frame_test(canonical_frame(it.frame)) for it in mission.items]
+        [_alt_in_frame(it) and frame_test(canonical_frame(it.frame)) for it in mission.items]
         + [False],
         bool,
     )
@@ -214,6 +231,7 @@ CHECKED_COMMANDS = NAV_COMMANDS | QUIET_COMMANDS | {CMD_DO_JUMP}
 #: ArduPilot dialects)
 _COMMAND_NAMES = {
     30: "NAV_CONTINUE_AND_CHANGE_ALT",
+    36: "NAV_ARC_WAYPOINT",
     84: "NAV_VTOL_TAKEOFF",
     85: "NAV_VTOL_LAND",
     92: "NAV_GUIDED_ENABLE",
@@ -222,6 +240,7 @@ _COMMAND_NAMES = {
     192: "DO_REPOSITION",
     207: "DO_FENCE_ENABLE",
     208: "DO_PARACHUTE",
+    218: "DO_AUX_FUNCTION",
     601: "DO_JUMP_TAG",
     3000: "DO_VTOL_TRANSITION",
     42702: "NAV_SCRIPT_TIME",
@@ -314,6 +333,8 @@ def validate(
     checked = ["commands", "altitude_unresolved", "max_agl"]
     notes = home_notes + list(tr.notes)
     bad_alt = ~np.isfinite(tr.alt)
+    # samples already reported with their cause, not again as "cannot be determined"
+    explained = np.zeros(bad_alt.shape, bool)
     if home_unknown:
         amsl_unknown = _samples_of(mission, tr, lambda f: f == FRAME_GLOBAL)
         if amsl_unknown.any():
@@ -326,6 +347,7 @@ def validate(
                 _("AMSL altitude cannot be checked: the home altitude is unknown (give a DEM)"),
                 None,
             )
+            explained |= amsl_unknown & ~bad_alt
             bad_alt |= amsl_unknown
         notes.append(_("home altitude unknown: heights checked relative to home"))
     odd = _samples_of(mission, tr, lambda f: f not in KNOWN_ALT_FRAMES)
@@ -343,7 +365,7 @@ def validate(
     _report_runs(
         viol,
         tr,
-        bad_alt,
+        bad_alt & ~explained,
         None,
         "altitude_unresolved",
         _("altitude cannot be determined (resolve 'above terrain' with a DEM)"),

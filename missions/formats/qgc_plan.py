@@ -62,10 +62,28 @@ _FRAME_TO_ALT_MODE = {
 }
 
 
-def _simple_item(d: dict[str, Any], where: str) -> tuple[MissionItem, int | None]:
+def _item_params(d: dict[str, Any], where: str) -> list[Any]:
+    """The 7 MAVLink parameters of a SimpleItem in any of the forms QGroundControl reads: the
+    current ``params`` of 7; the older ``params`` of 4 plus ``coordinate`` [lat, lon, alt]; the
+    oldest ``param1``..``param4`` keys plus ``coordinate`` (type ``missionItem``)."""
     params = d.get("params")
-    if not isinstance(params, list) or len(params) != 7:
-        raise BadInputError("SimpleItem needs 'params' with 7 values", where=where)
+    coord = d.get("coordinate")
+    if isinstance(params, list) and len(params) == 7:
+        return params
+    if coord is not None:
+        if not isinstance(coord, list) or len(coord) != 3:
+            raise BadInputError("SimpleItem 'coordinate' needs [lat, lon, alt]", where=where)
+        if isinstance(params, list) and len(params) == 4:
+            return [*params, *coord]
+        if params is None and all(f"param{k}" in d for k in range(1, 5)):
+            return [d[f"param{k}"] for k in range(1, 5)] + list(coord)
+    raise BadInputError(
+        "SimpleItem needs 'params' with 7 values (or 4 values and a 'coordinate')", where=where
+    )
+
+
+def _simple_item(d: dict[str, Any], where: str) -> tuple[MissionItem, int | None]:
+    params = _item_params(d, where)
     try:
         command = int(d["command"])
         frame = int(d["frame"])
@@ -83,7 +101,7 @@ def _simple_item(d: dict[str, Any], where: str) -> tuple[MissionItem, int | None
         amsl = d.get("AMSLAltAboveTerrain")
         if math.isnan(alt) and amsl is not None:
             alt = num(amsl, where, "AMSLAltAboveTerrain")
-    jump_id = d.get("doJumpId")
+    jump_id = d.get("doJumpId", d.get("id"))  # "id": the oldest .mission form
     item = MissionItem(
         command=command,
         frame=frame,
@@ -100,11 +118,28 @@ def _simple_item(d: dict[str, Any], where: str) -> tuple[MissionItem, int | None
     return item, (int(jump_id) if isinstance(jump_id, int | float) else None)
 
 
+#: complex items whose generated items QGroundControl does not store in the file: it builds
+#: them from the shape each time it loads the plan
+_UNSTORED_COMPLEX = {
+    "StructureScan": "a structure scan",
+    "fwLandingPattern": "a fixed-wing landing pattern",
+    "vtolLandingPattern": "a VTOL landing pattern",
+}
+
+
 def _complex_items(d: dict[str, Any], where: str) -> list[dict[str, Any]]:
     kind = d.get("complexItemType", "?")
     tsc = d.get("TransectStyleComplexItem")
     items = tsc.get("Items") if isinstance(tsc, dict) else d.get("Items")
     if not isinstance(items, list) or not items:
+        if kind in _UNSTORED_COMPLEX:
+            raise BadInputError(
+                f"complex item {kind!r} ({_UNSTORED_COMPLEX[str(kind)]}) cannot be checked: "
+                "QGroundControl does not store its waypoints in the .plan file but builds them "
+                "when it loads the plan; upload it from QGroundControl and save the vehicle's "
+                "mission (QGC WPL .waypoints), or replan it here",
+                where=where,
+            )
         raise BadInputError(
             f"complex item {kind!r} has no generated items stored; open and save the plan "
             "in QGroundControl 4.x, or replan it here",
@@ -121,7 +156,7 @@ def _load_items(raw_items: list[Any], path: str) -> list[MissionItem]:
         if not isinstance(d, dict):
             raise BadInputError("mission item is not an object", where=where)
         typ = d.get("type")
-        if typ == "SimpleItem":
+        if typ in ("SimpleItem", "missionItem"):  # missionItem: the oldest .mission files
             it, jid = _simple_item(d, where)
             if jid is not None:
                 jump_ids[jid] = len(items)
@@ -150,9 +185,7 @@ def _load_items(raw_items: list[Any], path: str) -> list[MissionItem]:
     return out
 
 
-def parse_plan(text: str, path: str = "<plan>") -> Mission:
-    """Parse the JSON text of a ``.plan`` file into a :class:`Mission`."""
-
+def _load_json(text: str, path: str) -> Any:
     def no_constant(name: str) -> Any:
         raise BadInputError(
             _("{c} is not valid JSON (a .plan writes a missing value as null)").format(c=name),
@@ -160,13 +193,22 @@ def parse_plan(text: str, path: str = "<plan>") -> Mission:
         )
 
     try:
-        doc = json.loads(text, parse_constant=no_constant)
+        return json.loads(text, parse_constant=no_constant)
     except json.JSONDecodeError as exc:
         raise BadInputError(
             f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=path
         ) from exc
     except RecursionError as exc:
         raise BadInputError(_("JSON nested too deeply"), where=path) from exc
+
+
+#: mission object versions this reader knows (QGroundControl writes 2; it reads 1 and 2)
+_MISSION_VERSIONS = (1, 2)
+
+
+def parse_plan(text: str, path: str = "<plan>") -> Mission:
+    """Parse the JSON text of a ``.plan`` file into a :class:`Mission`."""
+    doc = _load_json(text, path)
     if not isinstance(doc, dict) or doc.get("fileType") != "Plan":
         raise BadInputError("not a QGroundControl plan (fileType must be 'Plan')", where=path)
     if doc.get("version") != 1:
@@ -174,24 +216,84 @@ def parse_plan(text: str, path: str = "<plan>") -> Mission:
     mis = doc.get("mission")
     if not isinstance(mis, dict) or not isinstance(mis.get("items"), list):
         raise BadInputError("plan has no 'mission.items' list", where=path)
+    if "version" in mis and mis["version"] not in _MISSION_VERSIONS:
+        raise BadInputError(
+            f"unsupported mission version {mis['version']!r} (QGroundControl writes 2): "
+            "its items may not mean what this reader takes them to",
+            where=path,
+        )
+    try:
+        return _mission_from(doc, mis, path)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+        if isinstance(exc, BadInputError):
+            raise
+        raise BadInputError(f"malformed plan: {exc}", where=path) from exc
+
+
+def parse_legacy_mission(text: str, path: str = "<mission>") -> Mission:
+    """The JSON ``.mission`` files of QGroundControl before 3.2 (no ``fileType``; version
+    ``"1.0"`` with ``missionItem`` s and an item as home, or 2 with 4 ``params`` and a
+    ``coordinate`` per item and the home as [lat, lon, alt])."""
+    doc = _load_json(text, path)
+    if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
+        raise BadInputError("not a QGroundControl .mission file (no 'items' list)", where=path)
+    if doc.get("fileType") not in (None, "Mission"):
+        raise BadInputError(f"not a .mission file (fileType {doc['fileType']!r})", where=path)
+    if doc.get("complexItems"):
+        raise BadInputError(
+            "the survey ('complexItems') of this old .mission file stores no waypoints: open "
+            "it in QGroundControl and save it as a .plan, or replan it here",
+            where=path,
+        )
+    mis = dict(doc)
+    hp = doc.get("plannedHomePosition")
+    if isinstance(hp, dict):  # version 1: the home is a mission item
+        mis["plannedHomePosition"] = hp.get("coordinate")
+    if "firmwareType" not in mis and isinstance(doc.get("MAV_AUTOPILOT"), int):
+        mis["firmwareType"] = doc["MAV_AUTOPILOT"]
+    try:
+        return _mission_from({}, mis, path)
+    except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
+        if isinstance(exc, BadInputError):
+            raise
+        raise BadInputError(f"malformed .mission file: {exc}", where=path) from exc
+
+
+def _latlon(v: Any, path: str, what: str) -> tuple[float, float]:
+    """(lon, lat) of a QGC [lat, lon, ...] pair."""
+    if not isinstance(v, list) or len(v) < 2:
+        raise BadInputError(f"{what} needs [lat, lon]", where=path)
+    lon, lat = num(v[1], path, f"{what} longitude"), num(v[0], path, f"{what} latitude")
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        raise BadInputError(f"{what} has no latitude/longitude: {v!r}", where=path)
+    return lon, lat
+
+
+def _mission_from(doc: dict[str, Any], mis: dict[str, Any], path: str) -> Mission:
     items = _load_items(mis["items"], path)
     home = None
     hp = mis.get("plannedHomePosition")
     if isinstance(hp, list) and len(hp) >= 2 and hp[0] is not None:
+        lon, lat = _latlon(hp, path, "plannedHomePosition")
         alt = num(hp[2] if len(hp) > 2 else 0.0, path, "plannedHomePosition altitude")
-        home = (float(hp[1]), float(hp[0]), 0.0 if math.isnan(alt) else alt)
+        if (lat, lon) != (0.0, 0.0):  # 0/0: written by tools that had no home to give
+            home = (lon, lat, 0.0 if math.isnan(alt) else alt)
     fence = doc.get("geoFence") or {}
+    if not isinstance(fence, dict):
+        raise BadInputError("'geoFence' is not an object", where=path)
+    raw_polys = list(fence.get("polygons", []) or [])
+    legacy = fence.get("polygon")  # geoFence version 1: one inclusion polygon of [lat, lon]
+    if isinstance(legacy, list) and legacy:
+        raw_polys.append({"polygon": legacy, "inclusion": True})
     polys = []
-    for k, p in enumerate(fence.get("polygons", []) or []):
+    for k, p in enumerate(raw_polys):
+        where = f"{path}: geoFence polygon {k + 1}"
         verts = p.get("polygon") if isinstance(p, dict) else None
         if not isinstance(verts, list) or len(verts) < 3:
-            raise BadInputError(
-                "geofence polygon needs 3 or more vertices",
-                where=f"{path}: geoFence polygon {k + 1}",
-            )
+            raise BadInputError("geofence polygon needs 3 or more vertices", where=where)
         polys.append(
             FencePolygon(
-                tuple((float(v[1]), float(v[0])) for v in verts),
+                tuple(_latlon(v, where, "vertex") for v in verts),
                 bool(p.get("inclusion", True)),
             )
         )
@@ -212,11 +314,11 @@ def parse_plan(text: str, path: str = "<plan>") -> Mission:
             ) from exc
     rally = []
     for k, r in enumerate((doc.get("rallyPoints") or {}).get("points", []) or []):
+        where = f"{path}: rally point {k + 1}"
         if not isinstance(r, list) or len(r) < 3:
-            raise BadInputError(
-                "rally point needs [lat, lon, alt]", where=f"{path}: rally point {k + 1}"
-            )
-        rally.append(RallyPoint(float(r[1]), float(r[0]), float(r[2])))
+            raise BadInputError("rally point needs [lat, lon, alt]", where=where)
+        lon, lat = _latlon(r, where, "rally point")
+        rally.append(RallyPoint(lon, lat, num(r[2], where, "rally point altitude")))
     ours = doc.get("dronekitPlzen") or {}
     m = Mission(
         items=items,

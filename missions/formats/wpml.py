@@ -331,6 +331,25 @@ def write_wpml(mission: Mission, path: Path, **_extras: Any) -> Path:
     return atomic_write_bytes(path, mission_to_wpml_kmz(mission))
 
 
+class UnsupportedHeightMode(BadInputError):
+    """A wayline whose height mode this reader cannot turn into MAVLink altitudes."""
+
+
+#: WPML height modes → MAVLink frames (``executeHeightMode`` of waylines, ``heightMode`` of a
+#: template): EGM96 heights are above sea level; aboveGroundLevel (template) and
+#: realTimeFollowSurface are heights above the terrain
+_HEIGHT_MODES = {
+    "relativeToStartPoint": FRAME_GLOBAL_RELATIVE_ALT,
+    "EGM96": FRAME_GLOBAL,
+    "realTimeFollowSurface": FRAME_GLOBAL_TERRAIN_ALT,
+    "aboveGroundLevel": FRAME_GLOBAL_TERRAIN_ALT,
+}
+_MODE_HELP = {
+    "WGS84": "heights above the WGS84 ellipsoid, and no geoid model is bundled to turn them "
+    "into heights above sea level",
+}
+
+
 def _wfind(e: etree._Element, path: str) -> str | None:
     """Text of a ``wpml:`` child whatever the WPML version in the namespace."""
     cur: list[etree._Element] = [e]
@@ -381,6 +400,16 @@ def _parse_wpml(
     if mc is None:
         raise BadInputError("no wpml:missionConfig", where=where)
     m = Mission(home=home)
+    ref = _wfind(mc, "takeOffRefPoint")  # "lat,lon,ellipsoid height" of the take-off point
+    if m.home is None and ref:
+        parts = ref.split(",")
+        if len(parts) >= 2:
+            lat, lon = (
+                _f(parts[0], where, "takeOffRefPoint"),
+                _f(parts[1], where, "takeOffRefPoint"),
+            )
+            # the height is above the ellipsoid, not sea level: the home altitude stays unknown
+            m.home = (lon, lat, 0.0)
     takeoff = _f(_wfind(mc, "takeOffSecurityHeight") or "20", where, "takeOffSecurityHeight")
     items = [MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, alt_m=takeoff)]
     for folder in doc.findall(f"{_K}Folder"):
@@ -389,14 +418,15 @@ def _parse_wpml(
             or _wfind(folder, "waylineCoordinateSysParam/heightMode")
             or "relativeToStartPoint"
         )
-        if mode in ("relativeToStartPoint",):
-            frame = FRAME_GLOBAL_RELATIVE_ALT
-        elif mode in ("realTimeFollowSurface", "aboveGroundLevel"):
-            frame = FRAME_GLOBAL_TERRAIN_ALT
-        else:
-            raise BadInputError(
-                f"height mode {mode!r} is not supported (use relativeToStartPoint)", where=where
+        if mode not in _HEIGHT_MODES:
+            raise UnsupportedHeightMode(
+                f"height mode {mode!r} is not supported ({_MODE_HELP.get(mode, 'unknown mode')}); "
+                "export the route with heights relative to the take-off point "
+                "(relativeToStartPoint) or above sea level (EGM96)",
+                where=where,
             )
+        frame = _HEIGHT_MODES[mode]
+        global_height = _wfind(folder, "globalHeight")
         m.cruise_speed_m_s = _f(_wfind(folder, "autoFlightSpeed") or "10", where, "autoFlightSpeed")
         speed = m.cruise_speed_m_s
         pms = sorted(folder.findall(f"{_K}Placemark"), key=lambda p: int(_wfind(p, "index") or 0))
@@ -408,8 +438,14 @@ def _parse_wpml(
             if len(coords) < 2:
                 raise BadInputError("waypoint without coordinates", where=pw)
             lon, lat = _f(coords[0], pw, "longitude"), _f(coords[1], pw, "latitude")
-            h = _f(_wfind(pm, "executeHeight") or _wfind(pm, "height"), pw, "executeHeight")
-            wspeed = _f(_wfind(pm, "waypointSpeed") or str(speed), pw, "waypointSpeed")
+            h_text = _wfind(pm, "executeHeight") or _wfind(pm, "height")
+            if _wfind(pm, "useGlobalHeight") == "1" and global_height is not None:
+                h_text = global_height  # a template's waypoint at the route's height
+            h = _f(h_text, pw, "executeHeight")
+            w_text = _wfind(pm, "waypointSpeed")
+            if w_text is None or _wfind(pm, "useGlobalSpeed") == "1":
+                w_text = str(m.cruise_speed_m_s)
+            wspeed = _f(w_text, pw, "waypointSpeed")
             hover = 0.0
             photo = False
             dist_start: float | None = None
@@ -448,6 +484,8 @@ def _parse_wpml(
                     MissionItem(CMD_DO_CHANGE_SPEED, 2, param1=1.0, param2=wspeed, param3=-1.0)
                 )
                 speed = wspeed
+    if not any(it.command == CMD_NAV_WAYPOINT for it in items):
+        raise BadInputError("no wayline with waypoints", where=where)
     finish = _wfind(mc, "finishAction")
     if finish == "goHome":
         items.append(MissionItem(CMD_NAV_RETURN_TO_LAUNCH, 2))
@@ -457,27 +495,61 @@ def _parse_wpml(
     return m
 
 
+def _member(names: set[str], base: str) -> str | None:
+    """``wpmz/<base>`` as DJI writes it, else ``<base>`` anywhere in the archive."""
+    if f"wpmz/{base}" in names:
+        return f"wpmz/{base}"
+    return next((n for n in sorted(names) if n.rsplit("/", 1)[-1] == base), None)
+
+
 def read_wpml(path: Path) -> Mission:
     with open_kmz(path) as z:
         names = set(z.namelist())
         meta: dict[str, Any] = {}
-        if "wpmz/res/dronekit_plzen.json" in names:
+        res = _member(names, "dronekit_plzen.json")
+        if res is not None:
             try:
-                meta = json.loads(read_zip_member(z, "wpmz/res/dronekit_plzen.json", str(path)))
+                meta = json.loads(read_zip_member(z, res, str(path)))
             except json.JSONDecodeError as exc:
-                raise BadInputError(f"bad metadata: {exc}", where=f"{path}!wpmz/res") from exc
+                raise BadInputError(f"bad metadata: {exc}", where=f"{path}!{res}") from exc
         home = tuple(meta["home"]) if meta.get("home") else None
-        for name in ("wpmz/waylines.wpml", "wpmz/template.kml"):
-            if name in names:
+        waylines, template = _member(names, "waylines.wpml"), _member(names, "template.kml")
+        if waylines is None and template is None:
+            raise BadInputError(
+                "KMZ has neither wpmz/waylines.wpml nor wpmz/template.kml", where=str(path)
+            )
+        # waylines in ellipsoid heights: the template's waypoints hold the same route with the
+        # heights the pilot planned (relative, above ground or EGM96)
+        first: UnsupportedHeightMode | None = None
+        for name in (waylines, template):
+            if name is None:
+                continue
+            try:
                 m = parse_wpml(read_zip_member(z, name, str(path)), f"{path}!{name}", home=home)  # type: ignore[arg-type]
-                m.metadata = dict(meta.get("metadata") or {})
-                return m
-    raise BadInputError("KMZ has neither wpmz/waylines.wpml nor wpmz/template.kml", where=str(path))
+            except UnsupportedHeightMode as exc:
+                if first is None and name == waylines and template is not None:
+                    first = exc
+                    continue
+                raise first or exc from None
+            except BadInputError:
+                if first is not None:
+                    raise first from None
+                raise
+            m.metadata = dict(meta.get("metadata") or {})
+            if first is not None:
+                m.metadata.setdefault("wpml_heights_from", name)
+            return m
+        if first is not None:
+            raise first
+    raise BadInputError("KMZ has no wayline", where=str(path))
 
 
 def is_wpml_kmz(path: Path) -> bool:
     try:
         with zipfile.ZipFile(path) as z:
-            return any(n.startswith("wpmz/") for n in z.namelist())
+            return any(
+                n.startswith("wpmz/") or n.rsplit("/", 1)[-1] == "waylines.wpml"
+                for n in z.namelist()
+            )
     except (zipfile.BadZipFile, OSError):
         return False
