@@ -12,6 +12,7 @@ Text logs are what Mission Planner's "convert to text" and ArduPilot's own CLI d
 
 from __future__ import annotations
 
+import math
 import re
 import struct
 from dataclasses import dataclass, field
@@ -49,10 +50,14 @@ _COLUMN = re.compile(r"[!-~]{1,64}")  # printable ASCII, no spaces (SBRH has col
 _FMT_TYPE = 128
 #: message types the track builder reads (others are walked over, only their time is used)
 WANTED = frozenset(
-    {"GPS", "GPS2", "POS", "BAT", "CURR", "EV", "ARM", "MODE", "MSG", "ERR", "CAM", "TRIG", "PARM"}
+    {"GPS", "GPS2", "POS", "BAT", "CURR", "EV", "ARM", "STAT", "MODE", "MSG", "ERR", "CAM"}
+    | {"TRIG", "PARM", "BARO"}
 )
 #: a record's boot-time column, in order of preference, and its unit in seconds
 _TIME_COLUMNS = (("TimeUS", 1e-6), ("TimeMS", 1e-3), ("T", 1e-3))
+#: ArduCopter 3.0 / ArduPlane 2.7x logs carry no boot time in any record: their GPS ``Time``
+#: (GPS time of week, ms) is the only clock, and is used only while no boot time was seen
+_GPS_TOW_COLUMN = "Time"
 
 
 @dataclass(frozen=True)
@@ -67,21 +72,27 @@ class DFFormat:
     unpack: struct.Struct | None  #: binary layout (None in text logs)
     time_idx: int | None  #: the boot-time column, None when the record carries none
     time_scale: float
+    #: ``time_idx`` is the GPS time of week of a log with no boot time (ArduCopter 3.0)
+    time_is_tow: bool = False
 
     @property
     def colidx(self) -> dict[str, int]:
         return {c: i for i, c in enumerate(self.columns)}
 
 
-def _time_column(name: str, fmt: str, columns: tuple[str, ...]) -> tuple[int | None, float]:
+def _time_column(name: str, fmt: str, columns: tuple[str, ...]) -> tuple[int | None, float, bool]:
+    """(column index, unit in seconds, is the GPS time of week) of a record's clock."""
     cols = list(columns)
+    numeric = {c for c, ch in zip(cols, fmt) if ch not in _STRINGS | {"a"}}
     for col, scale in _TIME_COLUMNS:
         # old GPS records: TimeMS is the GPS time of week (with Week), T the boot time
         if col == "TimeMS" and name.startswith("GPS") and "Week" in cols:
             continue
-        if col in cols and fmt[cols.index(col)] not in _STRINGS | {"a"}:
-            return cols.index(col), scale
-    return None, 1.0
+        if col in numeric:
+            return cols.index(col), scale, False
+    if name.startswith("GPS") and _GPS_TOW_COLUMN in numeric:
+        return cols.index(_GPS_TOW_COLUMN), 1e-3, True
+    return None, 1.0, False
 
 
 def make_format(
@@ -101,8 +112,8 @@ def make_format(
         unpack = struct.Struct("<" + "".join(FORMAT_CHARS[c][0] for c in fmt))
         if length != 3 + unpack.size:
             return None
-    tidx, tscale = _time_column(name, fmt, columns)
-    return DFFormat(ftype, name, length or 0, fmt, columns, unpack, tidx, tscale)
+    tidx, tscale, tow = _time_column(name, fmt, columns)
+    return DFFormat(ftype, name, length or 0, fmt, columns, unpack, tidx, tscale, tow)
 
 
 _FMT_FORMAT = make_format(
@@ -131,10 +142,23 @@ class DFRecords:
     records: int = 0
     issues: list[LogIssue] = field(default_factory=list)
     max_issues: int = 50
+    #: text lines before the first FMT of a text log (the CLI dump's banner: firmware, RAM)
+    preamble: list[str] = field(default_factory=list)
 
     def issue(self, offset: int, message: str) -> None:
         if len(self.issues) < self.max_issues:
             self.issues.append(LogIssue(offset, message))
+
+    def date_first_rows(self, first_clock: float) -> None:
+        """Records read before the first one with a time (a NaN time) take ``first_clock``
+        (0 in a log with no time at all): an ArduCopter 3.0 ``EV 10`` logged before the first
+        GPS record is dated at it, not at a GPS time of week 0, days before the flight."""
+        first = first_clock if math.isfinite(first_clock) else 0.0
+        for rows in self.rows.values():
+            for i, (t, v) in enumerate(rows):
+                if t == t:
+                    break
+                rows[i] = (first, v)
 
 
 def _decode(fmt: DFFormat, raw: tuple[Any, ...]) -> dict[str, Any]:
@@ -175,7 +199,8 @@ def read_binary(data: bytes) -> DFRecords:
     res = DFRecords()
     assert _FMT_FORMAT is not None
     formats: dict[int, DFFormat] = {_FMT_TYPE: _FMT_FORMAT}
-    clock = 0.0
+    clock = first_clock = math.nan  # the records before the first time: see date_first_rows
+    boot_clock = False  # a record with a boot time was read (GPS time of week no longer used)
     n, p = len(data), 0
     while p + 3 <= n:
         if data[p] != 0xA3 or data[p + 1] != 0x95 or data[p + 2] not in formats:
@@ -205,12 +230,15 @@ def read_binary(data: bytes) -> DFRecords:
                 res.formats[new.name] = new
         else:
             res.records += 1
-            if fmt.time_idx is not None:
+            if fmt.time_idx is not None and not (fmt.time_is_tow and boot_clock):
                 t = raw[fmt.time_idx] * fmt.time_scale
                 clock = t if t == t else clock  # a NaN time keeps the clock
+                first_clock = clock if first_clock != first_clock else first_clock
+                boot_clock = boot_clock or not fmt.time_is_tow
             if fmt.name in WANTED:
                 res.rows.setdefault(fmt.name, []).append((clock, _decode(fmt, raw)))
         p += fmt.length
+    res.date_first_rows(first_clock)
     return res
 
 
@@ -239,7 +267,8 @@ def read_text(data: bytes) -> DFRecords:
     """
     res = DFRecords()
     formats: dict[str, DFFormat] = {}
-    clock = 0.0
+    clock = first_clock = math.nan  # the records before the first time: see date_first_rows
+    boot_clock = False  # a record with a boot time was read (GPS time of week no longer used)
     offset = 0
     for lineno, raw_line in enumerate(data.split(b"\n"), start=1):
         line_off = offset
@@ -250,12 +279,18 @@ def read_text(data: bytes) -> DFRecords:
         parts = [x.strip() for x in text.split(",")]
         name = parts[0]
         if name == "FMT":
+            if len(parts) > 3 and parts[3] == "FMT":
+                continue  # FMT's own definition (3.0/3.1 list 4 of its 5 columns): not needed
             new = _text_fmt(parts)
             if new is None:
                 res.issue(line_off, f"line {lineno}: bad FMT line; left out")
             else:
                 formats[new.name] = new
                 res.formats[new.name] = new
+            continue
+        if not formats:
+            # the dump's banner before the first FMT ("ArduCopter V3.0.1", "Free RAM: 1273")
+            res.preamble.append(text)
             continue
         fmt = formats.get(name)
         if fmt is None:
@@ -275,12 +310,15 @@ def read_text(data: bytes) -> DFRecords:
             continue
         row = {c: _text_value(ch, v) for c, ch, v in zip(fmt.columns, fmt.format, vals)}
         res.records += 1
-        if fmt.time_idx is not None:
+        if fmt.time_idx is not None and not (fmt.time_is_tow and boot_clock):
             t = row[fmt.columns[fmt.time_idx]]
             if isinstance(t, int | float) and t == t:
                 clock = t * fmt.time_scale
+                first_clock = clock if first_clock != first_clock else first_clock
+                boot_clock = boot_clock or not fmt.time_is_tow
         if name in WANTED:
             res.rows.setdefault(name, []).append((clock, row))
+    res.date_first_rows(first_clock)
     return res
 
 

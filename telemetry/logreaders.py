@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from dronekit_plzen.i18n import _, ngettext
 from telemetry.dataflash import DFRecords, looks_like_text_log
 from telemetry.tlog import LogIssue, ParseStats, iter_tlog
 from telemetry.track import (
+    MAVLINK_TRACK_MESSAGES,
     MavlinkTrackBuilder,
     Track,
     drop_spikes,
@@ -129,7 +131,7 @@ def read_tlog_content(data: bytes) -> LogContent:
     st = ParseStats()
     builder = MavlinkTrackBuilder()
     feed = builder.feed
-    for _off, t_s, msg in iter_tlog(data, st):
+    for _off, t_s, msg in iter_tlog(data, st, wanted=MAVLINK_TRACK_MESSAGES):
         feed(msg, t_s)
     return LogContent(
         "tlog", tracks_from_builder(builder), st.messages, st.bad_crc, list(st.issues)
@@ -138,6 +140,9 @@ def read_tlog_content(data: bytes) -> LogContent:
 
 # -- DataFlash -------------------------------------------------------------------------------------
 _EV_ARMED, _EV_DISARMED = 10, 11
+#: events ArduCopter logs only while the motors are armed (AUTO_ARMED, NOT_LANDED): a log that
+#: begins armed has no ARM record (logging starts at arming), and cut off in flight no disarm
+_EV_WHILE_ARMED = (15, 28)
 _INT_CHARS = set("bBhHiIqQ")
 #: GPS − UTC in seconds from the given UTC time on (leap seconds since the GPS epoch)
 _LEAP_SECONDS = ((1341100800, 16), (1435708800, 17), (1483228800, 18))
@@ -221,18 +226,28 @@ def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
         leap = gps_leap_s(float(np.median(gps_s)))
         offset = float(np.median(gps_s - leap - gt[fixed]))
     else:
-        offset = file_time_s(path) - (float(gt[-1]) if gt.size else 0.0)
+        last = max((r[-1][0] for r in rows.values() if r), default=0.0)
+        offset = file_time_s(path) - (float(gt[-1]) if gt.size else last)
         issues.append(LogIssue(0, "no GPS time in the log; times are based on the file date"))
     pos = rows.get("POS", [])
     src = pos if pos else gps
+    baro = _instance0(rows.get("BARO", []))
+    if baro and not _located(src):
+        # no position at all (no GPS, or never a fix: indoors): the flight is still a flight,
+        # its samples the barometer's height above the ground at boot, with no track
+        src = baro
+        issues.append(LogIssue(0, "no GPS position in the log; heights from the barometer"))
     t = _times(src) + offset
     cols = empty_columns(t.size)
     cols["t_s"] = t
     cols["lat_deg"] = _degrees(_col(src, "Lat"))
     cols["lon_deg"] = _degrees(_col(src, "Lng", "Lon"))
-    cols["alt_amsl_m"] = _col(src, "Alt")
-    # height above home: RelHomeAlt (3.6+), RelAlt (POS 3.3–3.5, GPS ≤ 3.2), RAlt (GPS 3.3)
-    cols["rel_alt_m"] = _col(src, "RelHomeAlt", "RelAlt", "RAlt")
+    if src is baro:
+        cols["rel_alt_m"] = _col(src, "Alt")
+    else:
+        cols["alt_amsl_m"] = _col(src, "Alt")
+        # height above home: RelHomeAlt (3.6+), RelAlt (POS 3.3–3.5, GPS ≤ 3.2), RAlt (GPS 3.3)
+        cols["rel_alt_m"] = _col(src, "RelHomeAlt", "RelAlt", "RAlt")
     if not np.isfinite(cols["rel_alt_m"]).any() and t.size:
         cols["rel_alt_m"] = cols["alt_amsl_m"] - cols["alt_amsl_m"][0]
     bad = ~(np.isfinite(cols["lat_deg"]) & ((cols["lat_deg"] != 0) | (cols["lon_deg"] != 0)))
@@ -262,16 +277,40 @@ def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
     for tt, v in rows.get("EV", []):
         if _num(v.get("Id")) in (_EV_ARMED, _EV_DISARMED):
             changes.append((tt + offset, _num(v.get("Id")) == _EV_ARMED))
+    if not changes:
+        changes = _armed_without_records(rows, offset, t)
     changes.sort()
     cols["armed"] = _armed_steps(changes, t)
     msgs = rows.get("MSG", [])
     params = rows.get("PARM", [])
-    events = _dataflash_events(rows, msgs, changes, cols, offset)
+    events = _dataflash_events(rows, msgs, changes, cols, offset, recs.preamble)
     key = _ardupilot_key([str(v.get("Message", "")) for _t, v in msgs])
     sysid = _sysid(params)
     key = key or f"sysid-{sysid}"
     track = Track(key, sysid, "ardupilot", None, cols, events)
     return LogContent(kind, [track] if track.n or events else [], recs.records, 0, issues)
+
+
+def _armed_without_records(
+    rows: dict[str, list[tuple[float, dict[str, Any]]]], offset: float, t: np.ndarray
+) -> list[tuple[float, bool]]:
+    """Arming changes of a log with no ARM or EV 10/11 record: from STAT's ``Armed`` (Plane,
+    Copter 4.x), else armed from the start when an event logged only while armed is there
+    (a copter log begun at arming and cut off before the disarm: a crash, a flat battery)."""
+    armed = [(tt + offset, _num(v.get("Armed"))) for tt, v in rows.get("STAT", [])]
+    stat = [(tt, a == 1) for tt, a in armed if math.isfinite(a)]
+    if stat:
+        return [c for i, c in enumerate(stat) if (c[1] if i == 0 else c[1] != stat[i - 1][1])]
+    seen = [tt + offset for tt, v in rows.get("EV", []) if _num(v.get("Id")) in _EV_WHILE_ARMED]
+    if not seen:
+        return []
+    return [(min(seen[0], float(t[0])) if t.size else seen[0], True)]
+
+
+def _located(rows: list[tuple[float, dict[str, Any]]]) -> bool:
+    """Some record has a position (GPS without a fix logs 0, 0)."""
+    lat, lon = _col(rows, "Lat"), _col(rows, "Lng", "Lon")
+    return bool((np.isfinite(lat) & ((lat != 0) | (lon != 0))).any())
 
 
 def _sysid(params: list[tuple[float, dict[str, Any]]]) -> int:
@@ -299,10 +338,11 @@ def _dataflash_events(
     changes: list[tuple[float, bool]],
     cols: dict[str, np.ndarray],
     offset: float,
+    preamble: Sequence[str] = (),
 ) -> list[tuple[Any, ...]]:
     from pymavlink import mavutil
 
-    firmware = " ".join(str(v.get("Message", "")) for _t, v in msgs[:20])
+    firmware = " ".join([*preamble, *(str(v.get("Message", "")) for _t, v in msgs[:20])])
     table = (
         mavutil.mode_mapping_apm
         if "ArduPlane" in firmware

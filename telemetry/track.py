@@ -254,6 +254,8 @@ _HANDLERS = {
     "CAMERA_TRIGGER": MavlinkTrackBuilder._camera_trigger,
     "AUTOPILOT_VERSION": MavlinkTrackBuilder._autopilot_version,
 }
+#: the MAVLink messages the track builder reads (a log reader may leave the others undecoded)
+MAVLINK_TRACK_MESSAGES = frozenset(_HANDLERS)
 
 
 @dataclass

@@ -54,7 +54,15 @@ PX4_NAV_STATES = {
 }
 
 
-def _ulog_record_ok(data: bytes, q: int, st: _UlogState, *, learn: bool) -> int:
+#: a definition, info or parameter record longer than this is believed only when a well-formed
+#: record (or the end of the file) follows it: a damaged size field must not swallow the data
+#: behind it, yet PX4 writes crash dumps (``hardfault_plain``) as 17 KB info records
+_ULOG_SHORT_RECORD = 4096
+
+
+def _ulog_record_ok(
+    data: bytes, q: int, st: _UlogState, *, learn: bool, look_ahead: bool = True
+) -> int:
     """Length of the well-formed record at ``q`` (0 when it is not one; -1 when cut off)."""
     n = len(data)
     if q + 3 > n:
@@ -78,9 +86,24 @@ def _ulog_record_ok(data: bytes, q: int, st: _UlogState, *, learn: bool) -> int:
     elif mtype == ord("L"):
         if size < 9 or not 0x30 <= data[q + 3] <= 0x37:
             return 0
-    elif size > 4096:
+    elif size > _ULOG_SHORT_RECORD and look_ahead and not _long_record_ok(data, q + 3 + size, st):
         return 0
     return 3 + size
+
+
+def _long_record_ok(data: bytes, q: int, st: _UlogState, depth: int = 16) -> bool:
+    """The records after a long one lead to a short well-formed record or the end of the file
+    (consecutive long records — the three parts of a crash dump — are walked over)."""
+    for _ in range(depth):
+        if q == len(data):
+            return True
+        step = _ulog_record_ok(data, q, st, learn=False, look_ahead=False)
+        if step <= 0:
+            return False
+        if step <= 3 + _ULOG_SHORT_RECORD:
+            return True
+        q += step
+    return False
 
 
 def _ulog_chain_ok(data: bytes, q: int, st: _UlogState, depth: int = 8) -> bool:
@@ -172,6 +195,13 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
     src = gpos if _get(gpos, "lat") is not None else gps
     lat = _get(src, "lat", "latitude_deg", int_scale=1e-7)
     lon = _get(src, "lon", "longitude_deg", int_scale=1e-7)
+    if (src is None or lat is None or lon is None) and _get(lpos, "z") is not None:
+        # no GPS (indoors, a flow or vision sensor): the flight is still a flight, its height
+        # from the local position, with no track
+        assert lpos is not None
+        src, lat = lpos, np.full(lpos["timestamp"].size, np.nan)
+        lon = lat.copy()
+        issues.append(LogIssue(0, "no GPS position in the log; heights from the local position"))
     if src is None or lat is None or lon is None:
         issues.append(LogIssue(0, "no position topic (vehicle_global_position, sensor_gps)"))
         return LogContent("ulog", [], count, 0, issues)
