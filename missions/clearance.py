@@ -221,6 +221,19 @@ def launch_offset_violation(
     )
 
 
+def _planning_speed(mission: Mission, vehicle: Any) -> float | None:
+    """The speed the guard times the legs at (before any DO_CHANGE_SPEED): the slower of the
+    file's planning speed and the vehicle profile's cruise speed. A QGroundControl plan of a
+    multirotor carries cruiseSpeed 15 m/s (QGC's fixed-wing figure) beside hoverSpeed 5 m/s;
+    timing it at 15 made the flight look a third as long to the endurance check. The vehicle
+    flies a mission without speed commands at its own default speed, which its profile holds;
+    the slower of the two never shortens the estimate."""
+    v_file = mission.cruise_speed_m_s
+    v_veh = getattr(vehicle, "cruise_speed_m_s", None)
+    speeds = [float(v) for v in (v_file, v_veh) if isinstance(v, int | float) and v > 0]
+    return min(speeds) if speeds else None
+
+
 def clear_for_flight(
     mission: Mission | Sequence[Mission],
     *,
@@ -316,6 +329,7 @@ def clear_for_flight(
             max_distance_m=max_distance_m,
             max_range_m=max_range_m,
             authorised_zones=authorised_zones,
+            speed_m_s=_planning_speed(m, vehicle),
             accel_m_s2=getattr(vehicle, "accel_m_s2", 3.0),
             climb_rate_m_s=getattr(vehicle, "climb_rate_m_s", 3.0),
             descent_rate_m_s=getattr(vehicle, "descent_rate_m_s", 2.0),

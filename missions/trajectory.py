@@ -73,6 +73,9 @@ class Trajectory:
     #: the item the walk stopped at when ``max_items`` steps (``DO_JUMP`` repeats) ran out
     #: before the end of the mission (None: flown to its end)
     stopped_at: int | None = None
+    #: the first ``DO_JUMP`` that repeats forever (repeat < 0) met on the walk: the aircraft
+    #: loops until its battery failsafe (None: no such jump)
+    endless_jump: int | None = None
 
 
 def leg_time_s(h_m: float, dz_m: float, v: float, accel: float, climb: float, sink: float) -> float:
@@ -198,6 +201,7 @@ def trajectory(
 
     jumps: dict[int, int] = {}
     returned = False
+    endless: int | None = None
     k = 0
     steps = 0
     while k < len(mission.items) and steps < max_items:
@@ -209,6 +213,7 @@ def trajectory(
             done = jumps.get(k, 0)
             if repeat < 0:
                 notes.append(_("endless DO_JUMP at item {k}: flown once").format(k=k))
+                endless = k if endless is None else endless
             elif done < repeat and 0 <= target < len(mission.items):
                 jumps[k] = done + 1
                 k = target
@@ -292,4 +297,5 @@ def trajectory(
         returned,
         notes,
         stopped_at,
+        endless,
     )

@@ -536,6 +536,18 @@ def validate(
     if endurance_s is not None:
         checked.append("endurance")
         usable = endurance_s * (1.0 - reserve_fraction)
+        if tr.endless_jump is not None:
+            # the loop is flown until the battery failsafe ends it: no endurance to check
+            viol.append(
+                Violation(
+                    "endurance",
+                    _(
+                        "item {k}: DO_JUMP repeats forever, so the flight lasts until the "
+                        "battery failsafe ends it"
+                    ).format(k=tr.endless_jump),
+                    tr.endless_jump,
+                )
+            )
         if duration > usable:
             viol.append(
                 Violation(

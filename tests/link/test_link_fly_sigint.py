@@ -29,14 +29,15 @@ def _long_plan(path: Path, lat: float, lon: float, amsl: float) -> Path:
     from missions.model import Mission
 
     items = [MissionItem(command=CMD_NAV_TAKEOFF, alt_m=30.0)]
-    items += [  # a 3 km zig-zag: minutes of simulated flight
+    items += [  # a 1.6 km zig-zag: minutes of simulated flight, within px4-quad's endurance
+        # at its cruise speed of 5 m/s (PX4's MPC_XY_CRUISE), which the guard times it at
         MissionItem(
             command=CMD_NAV_WAYPOINT,
             lat_deg=lat + 2e-3 * k,
             lon_deg=lon + (2e-3 if k % 2 else 0.0),
             alt_m=30.0,
         )
-        for k in range(1, 11)
+        for k in range(1, 7)
     ]
     items.append(MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH, frame=2))  # MAV_FRAME_MISSION
     return save_mission(Mission(items=items, home=(lon, lat, amsl)), path)
