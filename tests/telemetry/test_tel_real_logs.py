@@ -8,7 +8,6 @@ last tests at the real logs where they are at hand.
 
 from __future__ import annotations
 
-import os
 import struct
 from pathlib import Path
 from typing import Any
@@ -262,34 +261,6 @@ def test_ulog_damaged_long_size_is_still_skipped() -> None:
     count, issues, _ = scan_ulog(bytes(data))
     assert len(issues) == 1 and "bad ULog record" in issues[0].message
     assert count >= 2 + 7 + 1  # the record whose size was damaged is lost, the rest kept
-
-
-# -- the real logs, where the corpus is at hand ----------------------------------------------------
-CORPUS = Path(os.environ.get("DKP_LOG_CORPUS", "/work/data/logs_corpus"))
-
-
-def _corpus(name: str) -> Path:
-    path = CORPUS / name
-    if not path.is_file():
-        pytest.skip(f"real log not at hand: {path}")
-    return path
-
-
-def test_real_copter_log_cut_off_in_flight(tmp_path: Path) -> None:
-    """ArduCopter 4.1 SITL log (akj127/drone_rover logs/00000001.BIN): its tlog has the flight
-    (21 s, 5 m); the .bin, begun at arming and cut off, had none."""
-    path = _corpus("rover_akj127_00000001.BIN")
-    with open_store(tmp_path / "f.db") as store:
-        import_file(store, path)
-        (f,) = store.flights()
-    assert f["duration_s"] == pytest.approx(21.1, abs=0.2)
-    assert f["max_height_m"] == pytest.approx(5.0, abs=0.1)
-
-
-def test_real_ulog_with_appended_crash_dump() -> None:
-    path = _corpus("pyulog_sample_appended_multiple.ulg")
-    count, issues, _ = scan_ulog(path.read_bytes())
-    assert issues == [] and count > 7847
 
 
 # -- .tlog: only the messages a track uses are decoded ---------------------------------------------
