@@ -242,17 +242,25 @@ def _workers(env: Mapping[str, str] = os.environ) -> int:
     return max(1, min(n, 4))
 
 
-def sparse_cell(x: FloatArray, y: FloatArray, candidates: BoolArray | None, cell: float) -> float:
+def sparse_cell(
+    x: FloatArray,
+    y: FloatArray,
+    candidates: BoolArray | None,
+    cell: float,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> float:
     """The SMRF cell for the points (of those in ``candidates``): ``cell``, or for a cloud
     sparser than :data:`SPARSE_CELLS_PER_POINT` cells per point, locally, the cell that gives
-    that many (about four cells between neighbouring points).
+    that many (about four cells between neighbouring points). ``bounds``: the candidates'
+    (minx, miny, maxx, maxy) when the caller has them.
 
     PDAL's 1,065-point sample ``simple.las`` spans 3.4 × 4.6 km: 1 m cells are 15.6 M cells,
     14,650 per point, and SMRF took minutes on them for a meaningless answer; its cell becomes
     about 30 m. The density is the local one (the median distance to the nearest neighbour,
     0.47/√density for scattered points), so two dense tiles far apart keep their cell and meet
     the grid-size limit instead of a cell too coarse for either. Every cloud denser than one
-    point per 16 cells (the ISPRS samples: 1.2–6 cells per point) keeps ``cell``.
+    point per 16 cells over its extent (the ISPRS samples: 1.2–6 cells per point) keeps
+    ``cell`` at the cost of its bounds alone; only a cloud sparse over its extent is sampled.
 
     >>> rng = np.random.default_rng(0)
     >>> x, y = rng.uniform(0, 100, 10_000), rng.uniform(0, 100, 10_000)
@@ -264,22 +272,23 @@ def sparse_cell(x: FloatArray, y: FloatArray, candidates: BoolArray | None, cell
     """
     from scipy.spatial import cKDTree
 
-    bx, by = (x, y) if candidates is None else (x[candidates], y[candidates])
-    n = bx.shape[0]
+    n = x.shape[0] if candidates is None else int(np.count_nonzero(candidates))
     if n < 3:
         return cell
-    minx, maxx, miny, maxy = bx.min(), bx.max(), by.min(), by.max()
+    minx, miny, maxx, maxy = bounds or masked_bounds(x, y, candidates)
     area = max(maxx - minx, cell) * max(maxy - miny, cell)
     if not math.isfinite(area) or area / (cell * cell) / n <= SPARSE_CELLS_PER_POINT:
         return cell  # dense over its whole extent: no need to look closer
-    step = max(1, n // _SPARSE_SAMPLE)
-    sx, sy = bx[::step], by[::step]
-    d, _i = cKDTree(np.column_stack([sx, sy])).query(np.column_stack([sx, sy]), k=2)
+    # a sample of at most _SPARSE_SAMPLE candidates, no masked copy of the cloud
+    idx = np.arange(x.shape[0]) if candidates is None else np.flatnonzero(candidates)
+    idx = idx[:: max(1, n // _SPARSE_SAMPLE)]
+    pts = np.column_stack([x[idx], y[idx]])
+    d, _i = cKDTree(pts).query(pts, k=2)
     nn = d[:, 1][d[:, 1] > 0]
     if nn.size == 0:
         return cell
     # a sample of m points is √(n/m) times as far apart as the cloud
-    spacing = float(np.median(nn)) * math.sqrt(sx.shape[0] / n)
+    spacing = float(np.median(nn)) * math.sqrt(idx.shape[0] / n)
     per_point = (spacing / (0.47 * cell)) ** 2
     if not math.isfinite(per_point) or per_point <= SPARSE_CELLS_PER_POINT:
         return cell
@@ -331,7 +340,7 @@ def smrf(
     if n_cand < 3:
         return ground
     minx, miny, maxx, maxy = masked_bounds(x, y, candidates, block=block)
-    cell = sparse_cell(x, y, candidates, p.cell)
+    cell = sparse_cell(x, y, candidates, p.cell, (minx, miny, maxx, maxy))
     if cell > p.cell:
         log.warning(
             _(

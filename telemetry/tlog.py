@@ -9,10 +9,10 @@ with its byte offset, resynchronising on the next plausible record instead of gi
 from __future__ import annotations
 
 import struct
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 
 _TS = struct.Struct(">Q")
 _V1, _V2 = 0xFE, 0xFD
@@ -86,16 +86,22 @@ def _msg_id(frame: bytes | bytearray) -> int:
     return frame[7] | frame[8] << 8 | frame[9] << 16
 
 
-def _crc_ok(frame: bytes | bytearray, crc_extra: int) -> bool:
-    """The frame's checksum (CRC-16/MCRF4XX of header and payload, then the message's extra
-    byte) is right: what the decoder checks first, without decoding the payload."""
+def _crc16() -> Callable[[bytes], int]:
+    """CRC-16/MCRF4XX as the decoder computes it: fastcrc's C function when installed."""
     from pymavlink.generator import mavcrc
 
+    fast = mavcrc.mcrf4xx
+    if fast is not None:
+        return cast(Callable[[bytes], int], fast)
+    return lambda body: int(mavcrc.x25crc(body).crc)
+
+
+def _crc_ok(frame: bytes | bytearray, crc_extra: int, crc16: Callable[[bytes], int]) -> bool:
+    """The frame's checksum (CRC-16/MCRF4XX of header and payload, then the message's extra
+    byte) is right: what the decoder checks first, without decoding the payload."""
     end = (6 if frame[0] == _V1 else 10) + frame[1]
     body = bytes(frame[1:end]) + bytes([crc_extra])
-    fast = mavcrc.mcrf4xx  # fastcrc's C function, when installed
-    crc = fast(body) if fast is not None else mavcrc.x25crc(body).crc
-    return int(crc) == frame[end] | frame[end + 1] << 8
+    return int(crc16(body)) == frame[end] | frame[end + 1] << 8
 
 
 def iter_tlog(
@@ -116,6 +122,7 @@ def iter_tlog(
     decode = mav.decode
     keep: set[int] | None = None  # the message ids decoded (None: all)
     crc_extra: dict[int, int] = {}  # every message id the dialect knows → its CRC extra byte
+    crc16 = _crc16()
     if wanted is not None:
         from pymavlink.dialects.v20 import ardupilotmega as dialect
 
@@ -147,7 +154,7 @@ def iter_tlog(
             mid = _msg_id(frame)
             if mid not in keep:
                 extra = crc_extra.get(mid)
-                if extra is None or _crc_ok(frame, extra):
+                if extra is None or _crc_ok(frame, extra, crc16):
                     st.messages += 1
                 else:
                     st.bad_crc += 1
