@@ -33,6 +33,7 @@ This module is in the core layer: it imports only the standard library and
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import errno
 import os
 import stat
@@ -258,18 +259,82 @@ def atomic_output(
         raise output_error(target, exc) from exc
     os.close(fd)
     tmp_path = Path(tmp)
+    group = _group.get()
+    kept = False
     try:
         try:
             yield tmp_path
             umask = os.umask(0)
             os.umask(umask)
             os.chmod(tmp_path, 0o666 & ~umask)  # mkstemp creates 0600; outputs are ordinary files
-            os.replace(tmp_path, target)
+            if group is None:
+                os.replace(tmp_path, target)
+            else:  # renamed with the group's other files when the whole job has succeeded
+                group.pending.append((tmp_path, target))
+                kept = True
         except OSError as exc:
             raise output_error(target, exc) from exc
     finally:
-        with contextlib.suppress(OSError):
-            tmp_path.unlink()
+        if not kept:
+            with contextlib.suppress(OSError):
+                tmp_path.unlink()
+
+
+class OutputGroup:
+    """The outputs of one job, put in place together or not at all.
+
+    A job that writes several files (a ground-classified LAZ, then a DTM, DSM and CHM) must not
+    leave the first ones behind when a later one fails: the user would find a ``ground.laz``
+    beside no DTM, or an old DTM beside a new cloud. Writers run inside :meth:`collect`; their
+    finished temporary files wait, and :meth:`commit` renames them all at the end (in the order
+    written), or :meth:`discard` removes them and leaves every target as it was.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> g = OutputGroup()
+    >>> with g.collect(), atomic_output(d / "a.txt") as tmp:
+    ...     _ = tmp.write_text("a")
+    >>> (d / "a.txt").exists()
+    False
+    >>> g.commit(); (d / "a.txt").read_text()
+    'a'
+    """
+
+    def __init__(self) -> None:
+        self.pending: list[tuple[Path, Path]] = []
+
+    @contextlib.contextmanager
+    def collect(self) -> Iterator[OutputGroup]:
+        """Defer the renames of :func:`atomic_output` blocks run inside this block."""
+        token = _group.set(self)
+        try:
+            yield self
+        finally:
+            _group.reset(token)
+
+    def commit(self) -> None:
+        """Put every finished output in place."""
+        pending, self.pending = self.pending, []
+        for i, (tmp, target) in enumerate(pending):
+            try:
+                os.replace(tmp, target)
+            except OSError as exc:
+                for rest, _target in pending[i:]:
+                    with contextlib.suppress(OSError):
+                        rest.unlink()
+                raise output_error(target, exc) from exc
+
+    def discard(self) -> None:
+        """Remove the finished outputs' temporary files; the targets stay as they were."""
+        pending, self.pending = self.pending, []
+        for tmp, _target in pending:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+_group: contextvars.ContextVar[OutputGroup | None] = contextvars.ContextVar(
+    "dkp_output_group", default=None
+)
 
 
 def prepare_output_dir(path: str | os.PathLike[str]) -> Path:

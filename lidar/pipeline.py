@@ -28,7 +28,7 @@ import laspy
 
 from dronekit_plzen.errors import BadInputError, StorageError, one_line
 from dronekit_plzen.i18n import _
-from dronekit_plzen.outputs import check_output_path
+from dronekit_plzen.outputs import OutputGroup, check_output_path
 from lidar.cloud import PointCloud
 from lidar.io import (
     _header_for,
@@ -353,11 +353,31 @@ def _run_memory(pipe: Pipeline) -> Iterator[RunReport]:
     rep.points_out = len(cloud)
     yield rep
     cache: dict[Any, Any] = {}  # surfaces shared by the writers of one cloud (DTM -> CHM)
+    # the outputs are put in place together when every stage has succeeded: a DTM that fails
+    # leaves neither the ground cloud written before it nor a half-updated set of products
+    outputs = OutputGroup()
+    try:
+        yield from _memory_stages(pipe, cloud, rep, cache, outputs)
+    except BaseException:
+        outputs.discard()
+        raise
+    outputs.commit()
+
+
+def _memory_stages(
+    pipe: Pipeline,
+    cloud: PointCloud,
+    rep: RunReport,
+    cache: dict[Any, Any],
+    outputs: OutputGroup,
+) -> Iterator[RunReport]:
+    reader = pipe.stages[0].options
     for st in pipe.stages[1:]:
         t = time.perf_counter()
         spec = STAGES[st.type]
         if spec.kind == "writer":
-            rep.outputs.append(_write(cloud, st, cache))
+            with outputs.collect():
+                rep.outputs.append(_write(cloud, st, cache))
         else:
             cache.clear()  # a filter makes a new cloud: its surfaces are new too
             assert spec.apply is not None

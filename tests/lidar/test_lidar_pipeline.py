@@ -192,3 +192,32 @@ def test_demo_products_writes_four_cogs(tmp_path: Path) -> None:
         chm = src.read(1, masked=True)
     # MixedConifer is a conifer stand: canopy up to ~30 m
     assert 20.0 < float(chm.max()) < 40.0
+
+
+def test_cli_ground_failing_at_the_dtm_leaves_earlier_outputs_as_they_were(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`lidar ground -o g.laz --dtm d.tif` whose DTM fails writes neither file: a ground cloud
+    already there (an earlier run's) stays as it was, and no temporary file is left."""
+    from dronekit_plzen.errors import StorageError
+    from lidar import products
+
+    old = b"an earlier run's ground cloud"
+    (tmp_path / "g.laz").write_bytes(old)
+
+    def failing(*args: object, **kwargs: object) -> None:
+        raise StorageError("disk full", where=str(tmp_path / "d.tif"))
+
+    monkeypatch.setattr(products, "write_product", failing)
+    src = str(LIDAR / "MixedConifer.laz")
+    args = ["lidar", "ground", src, "-o", str(tmp_path / "g.laz"), "--dtm", str(tmp_path / "d.tif")]
+    r = CliRunner().invoke(cli, args)
+    assert isinstance(r.exception, StorageError), r.output
+    assert (tmp_path / "g.laz").read_bytes() == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.laz"]
+    # and when every stage succeeds, both are written
+    monkeypatch.undo()
+    r = CliRunner().invoke(cli, [*args, "--resolution", "2"])
+    assert r.exit_code == 0, r.output
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.tif", "g.laz"]
+    assert laspy.read(tmp_path / "g.laz").header.point_count == 37657
