@@ -77,11 +77,22 @@ class MissionTransferError(ProtocolError):
     """A mission upload/download ended with a ``MAV_MISSION_RESULT`` other than ACCEPTED."""
 
     def __init__(
-        self, message: str, *, mission_result: int, mission_type: int = 0, where: str | None = None
+        self,
+        message: str,
+        *,
+        mission_result: int,
+        mission_type: int = 0,
+        where: str | None = None,
+        seq: int | None = None,
+        command: int | None = None,
     ) -> None:
         super().__init__(message, where=where)
         self.mission_result = mission_result
         self.mission_type = mission_type
+        #: the refused item (its index on the wire) and its command, when the vehicle refused
+        #: one item of an upload
+        self.seq = seq
+        self.command = command
 
 
 @dataclass(frozen=True)

@@ -35,6 +35,8 @@ class MissionRunner:
         #: where the aircraft was when the current item started (latched at its first step):
         #: ArduCopter's target for an item without a position
         self._in_place: tuple[float, float, float] | None = None
+        #: NAV_PAYLOAD_PLACE in progress: (phase, east, north, descent start up, phase start s)
+        self._place: tuple[str, float, float, float, float] | None = None
 
     @property
     def items(self) -> list[mi.MissionItem]:
@@ -126,6 +128,7 @@ class MissionRunner:
             self._arrived_s = None
             self._land_descending = False
             self._in_place = None
+            self._place = None
             vm.events.append(Event("mission_current", {"seq": seq}))
             it = self.items[seq]
             if it.is_nav:
@@ -157,6 +160,12 @@ class MissionRunner:
             vm.capture()
         elif c == mi.CMD_DO_SET_HOME:
             vm.set_home(it.param1 == 1, it.lat_deg, it.lon_deg, it.alt_m)
+        elif c == mi.CMD_DO_GRIPPER:  # 0 = release, 1 = grab
+            action = "release" if int(it.param2) == 0 else "grab"
+            vm.events.append(Event("gripper", {"seq": seq, "action": action}))
+        elif c in (mi.CMD_DO_SET_SERVO, mi.CMD_DO_REPEAT_SERVO):
+            ev = {"seq": seq, "channel": int(it.param1), "pwm": int(it.param2)}
+            vm.events.append(Event("servo", ev))
         return None
 
     def _complete(self) -> None:
@@ -204,6 +213,8 @@ class MissionRunner:
             return vm._rtl_step(dt_s)
         if c == mi.CMD_NAV_DELAY:
             return self._hold(vm.target or (vm.pos[0], vm.pos[1], vm.pos[2]), it.param1, dt_s)
+        if c == mi.CMD_NAV_PAYLOAD_PLACE:
+            return self._payload_place(it)
         if c == mi.CMD_NAV_LAND:
             if it.lat_deg == 0.0 and it.lon_deg == 0.0:
                 return (vm.pos[0], vm.pos[1], vm.pos[2]), -vm.land_speed_m_s()
@@ -248,6 +259,57 @@ class MissionRunner:
         else:
             hold = 0.0
         return self._hold(target, hold, dt_s)
+
+    #: how far above the ground the payload touches down (it hangs below the aircraft)
+    PAYLOAD_TOUCHDOWN_M = 0.3
+    #: ArduCopter's ``placed_check_duration_ms``: touchdown must hold this long
+    PLACED_CHECK_S = 0.5
+
+    def _payload_place(self, it: mi.MissionItem) -> tuple[Target, float | None]:
+        """ArduCopter's ``PayloadPlace::run``: fly to the place at the current altitude, descend
+        at PLDP_SPEED_DN (else LAND_SPEED, at most WPNAV_SPEED_DN) until the payload touches
+        down, release it (the gripper), wait PLDP_DELAY, climb back to where the descent began.
+        A descent of more than param1 metres (0: no limit) climbs back without releasing."""
+        vm = self.vm
+        if self._place is None:
+            e, n = vm.pos[0], vm.pos[1]
+            if it.lat_deg != 0.0 or it.lon_deg != 0.0:
+                e, n, _u = item_target_enu(it, vm.geo, vm.home[2])
+            self._place = ("fly", e, n, vm.pos[2], vm.t_s)
+        phase, e, n, start_u, since = self._place
+        if phase == "fly":
+            if math.hypot(e - vm.pos[0], n - vm.pos[1]) > vm.p("WPNAV_RADIUS") / 100.0:
+                return (e, n, start_u), None
+            phase, start_u, since = "descend", vm.pos[2], vm.t_s
+        if phase == "descend":
+            speed = vm.p("PLDP_SPEED_DN") or vm.p("LAND_SPEED") / 100.0
+            speed = min(speed, vm.p("WPNAV_SPEED_DN") / 100.0)
+            low = self.PAYLOAD_TOUCHDOWN_M  # the simulated ground is flat, at home
+            if it.param1 > 0 and start_u - vm.pos[2] > it.param1:
+                vm.text("PayloadPlace: Reached maximum descent", 4)
+                phase, since = "ascend", vm.t_s
+            elif vm.pos[2] <= low + 0.05:
+                if vm.t_s - since >= self.PLACED_CHECK_S:
+                    vm.text("PayloadPlace: Releasing the gripper")
+                    vm.events.append(Event("gripper", {"seq": self.seq, "action": "release"}))
+                    phase, since = "delay", vm.t_s
+                self._place = (phase, e, n, start_u, since)
+                return (e, n, low), None
+            else:
+                since = vm.t_s  # touchdown must hold PLACED_CHECK_S from its first moment
+                self._place = (phase, e, n, start_u, since)
+                return (e, n, vm.pos[2]), -speed
+        if phase == "delay":
+            if vm.t_s - since < vm.p("PLDP_DELAY"):
+                self._place = (phase, e, n, start_u, since)
+                return (e, n, vm.pos[2]), None
+            phase = "ascend"
+        if abs(vm.pos[2] - start_u) > 0.5:
+            self._place = ("ascend", e, n, start_u, since)
+            return (e, n, start_u), None
+        self._place = None
+        self._complete()
+        return (vm.target if self.finished else (e, n, start_u)), None
 
     def _here(self, it: mi.MissionItem, up_m: float) -> tuple[float, float, float]:
         """ArduCopter's ``loc_from_cmd`` for latitude = longitude = 0: where the aircraft was

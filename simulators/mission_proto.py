@@ -65,7 +65,7 @@ from simulators.mission_store import (
     MISSION_OPERATION_CANCELLED,
     check_item,
     reported_frame,
-    store_item,
+    upload_result,
 )
 
 if TYPE_CHECKING:
@@ -276,11 +276,14 @@ def _on_item(
         return
     item = mi.MissionItem.from_wire(msg, int_coords=msg.get_type() == "MISSION_ITEM_INT")
     is_home_slot = mtype == mi.MISSION_TYPE_MISSION and not vm.px4 and seq == 0
-    result = MISSION_ACCEPTED if is_home_slot else check_item(item, vm.autopilot)
-    if result == MISSION_ACCEPTED and mtype == mi.MISSION_TYPE_MISSION and not is_home_slot:
-        result, stored = store_item(item, vm.autopilot)  # packed as the firmware stores it
+    if is_home_slot:
+        result = MISSION_ACCEPTED
+    elif mtype == mi.MISSION_TYPE_MISSION:
+        result, stored = upload_result(item, vm.autopilot)  # packed as the firmware stores it
         item = _corrupted(vm, seq, stored) if stored is not None else item
-    elif mtype == mi.MISSION_TYPE_FENCE or (mtype == mi.MISSION_TYPE_RALLY and not vm.px4):
+    else:
+        result = check_item(item, vm.autopilot)
+    if mtype == mi.MISSION_TYPE_FENCE or (mtype == mi.MISSION_TYPE_RALLY and not vm.px4):
         # fence vertices (both firmwares) and ArduPilot's rally points come back with
         # autocontinue 0; PX4 keeps a rally point's flag (ArduCopter 4.7-dev, PX4 v1.16 SITL)
         item = item.with_(autocontinue=False)

@@ -29,35 +29,6 @@ MISSION_OPERATION_CANCELLED = 15
 
 CMD_DO_VTOL_TRANSITION = 3000
 
-MISSION_COMMANDS = frozenset(
-    {
-        mi.CMD_NAV_WAYPOINT,
-        mi.CMD_NAV_LOITER_UNLIM,
-        mi.CMD_NAV_LOITER_TURNS,
-        mi.CMD_NAV_LOITER_TIME,
-        mi.CMD_NAV_RETURN_TO_LAUNCH,
-        mi.CMD_NAV_LAND,
-        mi.CMD_NAV_TAKEOFF,
-        mi.CMD_NAV_DELAY,
-        mi.CMD_NAV_LOITER_TO_ALT,
-        mi.CMD_NAV_SPLINE_WAYPOINT,
-        mi.CMD_DO_JUMP,
-        mi.CMD_DO_CHANGE_SPEED,
-        mi.CMD_DO_SET_HOME,
-        mi.CMD_DO_SET_ROI_LOCATION,
-        mi.CMD_DO_SET_CAM_TRIGG_DIST,
-        mi.CMD_DO_MOUNT_CONTROL,
-        mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW,
-        mi.CMD_IMAGE_START_CAPTURE,
-        mi.CMD_IMAGE_STOP_CAPTURE,
-        mi.CMD_DO_LAND_START,
-        mi.CMD_DO_SET_ROI,
-        mi.CMD_DO_SET_ROI_NONE,
-        mi.CMD_DO_DIGICAM_CONTROL,
-        mi.CMD_CONDITION_DELAY,
-        mi.CMD_CONDITION_YAW,
-    }
-)
 FENCE_COMMANDS = frozenset(
     {
         mi.CMD_NAV_FENCE_RETURN_POINT,
@@ -83,8 +54,13 @@ MAX_ITEMS = {mi.MISSION_TYPE_MISSION: 1000, mi.MISSION_TYPE_FENCE: 256, mi.MISSI
 
 def check_item(item: mi.MissionItem, autopilot: str) -> int:
     """MAV_MISSION_RESULT for one uploaded item (ACCEPTED when the firmware would store it)."""
+    if item.mission_type == mi.MISSION_TYPE_MISSION:
+        in_range = -90.0 <= item.lat_deg <= 90.0 and -180.0 <= item.lon_deg <= 180.0
+        positional = item.command in mi.POSITION_COMMANDS and item.command != mi.CMD_NAV_TAKEOFF
+        if autopilot == "px4" and positional and not in_range:
+            return MISSION_INVALID
+        return store_item(item, autopilot)[0]  # each firmware's own command and frame rules
     allowed = {
-        mi.MISSION_TYPE_MISSION: MISSION_COMMANDS,
         mi.MISSION_TYPE_FENCE: FENCE_COMMANDS,
         mi.MISSION_TYPE_RALLY: RALLY_COMMANDS,
     }.get(item.mission_type)
@@ -271,14 +247,55 @@ AP_PARAM_SLOTS: dict[int, tuple[Any, Any, Any, Any]] = {
     mi.CMD_DO_SET_HOME: (_U16, _ZERO, _ZERO, _ZERO),
     mi.CMD_DO_LAND_START: (_ZERO, _ZERO, _ZERO, _ZERO),
     mi.CMD_DO_SET_ROI: (_U16, _ZERO, _ZERO, _ZERO),
-    mi.CMD_DO_SET_ROI_LOCATION: (_ZERO, _ZERO, _ZERO, _ZERO),
-    mi.CMD_DO_SET_ROI_NONE: (_ZERO, _ZERO, _ZERO, _ZERO),
+    mi.CMD_DO_SET_ROI_LOCATION: (_U16, _ZERO, _ZERO, _ZERO),  # the gimbal device
+    mi.CMD_DO_SET_ROI_NONE: (_U16, _ZERO, _ZERO, _ZERO),
     mi.CMD_DO_DIGICAM_CONTROL: (_U8, _U8, _I8, _U8),
     mi.CMD_DO_MOUNT_CONTROL: (_F32, _F32, _F32, _ZERO),
     mi.CMD_DO_SET_CAM_TRIGG_DIST: (_F32, _ZERO, _U8, _ZERO),
     mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW: (_I8, _I16, _I8, _I8),
     mi.CMD_IMAGE_START_CAPTURE: (_U8, _F32, _U16, _U16),
     mi.CMD_IMAGE_STOP_CAPTURE: (_U8, _ZERO, _ZERO, _ZERO),
+    # the rest of ArduCopter 4.7's commands (``AP_Mission::mavlink_int_to_mission_cmd``; each
+    # uploaded to the real firmware and read back, tests/interop command probe)
+    30: (_U16, _ZERO, _ZERO, _ZERO),  # NAV_CONTINUE_AND_CHANGE_ALT
+    83: (_F32, _F32, _U8, _ZERO),  # NAV_ALTITUDE_WAIT
+    84: (_ZERO, _ZERO, _ZERO, _ZERO),  # NAV_VTOL_TAKEOFF
+    85: (_U16, _ZERO, _ZERO, _ZERO),  # NAV_VTOL_LAND
+    92: (_U16, _ZERO, _ZERO, _ZERO),  # NAV_GUIDED_ENABLE
+    mi.CMD_NAV_PAYLOAD_PLACE: (_ZERO, _ZERO, _ZERO, _ZERO),  # param1: see _ap_pack
+    mi.CMD_CONDITION_DISTANCE: (_F32, _ZERO, _ZERO, _ZERO),
+    mi.CMD_DO_SET_RELAY: (_U8, _U8, _ZERO, _ZERO),
+    mi.CMD_DO_REPEAT_RELAY: (_U8, _I16, _F32, _ZERO),
+    mi.CMD_DO_SET_SERVO: (_U8, _U16, _ZERO, _ZERO),
+    mi.CMD_DO_REPEAT_SERVO: (_U8, _U16, _I16, _F32),
+    188: (_ZERO, _ZERO, _ZERO, _ZERO),  # DO_RETURN_PATH_START
+    191: (_ZERO, _ZERO, _ZERO, _ZERO),  # DO_GO_AROUND
+    193: (_U16, _ZERO, _ZERO, _ZERO),  # DO_PAUSE_CONTINUE
+    194: (_U16, _ZERO, _ZERO, _ZERO),  # DO_SET_REVERSE
+    mi.CMD_DO_DIGICAM_CONFIGURE: (_U8, _U16, _U8, _U16),
+    207: (_U16, _ZERO, _ZERO, _ZERO),  # DO_FENCE_ENABLE
+    208: (_U16, _ZERO, _ZERO, _ZERO),  # DO_PARACHUTE
+    210: (_U16, _ZERO, _ZERO, _ZERO),  # DO_INVERTED_FLIGHT
+    mi.CMD_DO_GRIPPER: (_U8, _U8, _ZERO, _ZERO),
+    212: (_U16, _ZERO, _ZERO, _ZERO),  # DO_AUTOTUNE_ENABLE
+    213: (_F32, _F32, _U8, _ZERO),  # NAV_SET_YAW_SPEED
+    215: (_U16, _ZERO, _ZERO, _ZERO),  # DO_SET_RESUME_REPEAT_DIST
+    216: (_U16, _ZERO, _ZERO, _ZERO),  # DO_SPRAYER
+    217: (_U16, _F32, _F32, _F32),  # DO_SEND_SCRIPT_MESSAGE
+    218: (_U16, _U8, _ZERO, _ZERO),  # DO_AUX_FUNCTION
+    222: (_U16, _F32, _F32, _F32),  # DO_GUIDED_LIMITS
+    223: (_ZERO, _ZERO, _ZERO, _ZERO),  # DO_ENGINE_CONTROL: see _ap_pack
+    mi.CMD_SET_CAMERA_ZOOM: (_U8, _F32, _ZERO, _ZERO),
+    mi.CMD_SET_CAMERA_FOCUS: (_U8, _F32, _ZERO, _ZERO),
+    534: (_U8, _U8, _U8, _ZERO),  # SET_CAMERA_SOURCE
+    mi.CMD_JUMP_TAG: (_U16, _ZERO, _ZERO, _ZERO),
+    601: (_U16, _I16, _ZERO, _ZERO),  # DO_JUMP_TAG
+    mi.CMD_VIDEO_START_CAPTURE: (_U8, _ZERO, _ZERO, _ZERO),
+    mi.CMD_VIDEO_STOP_CAPTURE: (_U8, _ZERO, _ZERO, _ZERO),
+    CMD_DO_VTOL_TRANSITION: (_U8, _ZERO, _ZERO, _ZERO),
+    mi.CMD_DO_WINCH: (_U8, _U8, _F32, _F32),
+    42702: (_U8, _U8, _ZERO, _ZERO),  # NAV_SCRIPT_TIME: param3/4 as float16, see _ap_pack
+    42703: (_ZERO, _ZERO, _ZERO, _ZERO),  # NAV_ATTITUDE_TIME: see _ap_pack
 }
 #: ArduPilot's ``stored_in_location``: commands whose x/y/z are kept as a location
 AP_LOCATION_COMMANDS = frozenset(
@@ -295,9 +312,19 @@ AP_LOCATION_COMMANDS = frozenset(
         mi.CMD_DO_LAND_START,
         mi.CMD_DO_SET_ROI,
         mi.CMD_DO_SET_ROI_LOCATION,
+        30,  # NAV_CONTINUE_AND_CHANGE_ALT
+        84,  # NAV_VTOL_TAKEOFF
+        85,  # NAV_VTOL_LAND
+        92,  # NAV_GUIDED_ENABLE
+        mi.CMD_NAV_PAYLOAD_PLACE,
+        188,  # DO_RETURN_PATH_START
+        191,  # DO_GO_AROUND
     }
 )
-_AP_NAN_PARAM4 = frozenset({mi.CMD_NAV_WAYPOINT, mi.CMD_NAV_LAND, mi.CMD_NAV_TAKEOFF})
+#: ``sanity_check_params``: the commands whose param4 may be NaN (VTOL_LAND: param3 too)
+_AP_NAN_PARAM4 = frozenset(
+    {mi.CMD_NAV_WAYPOINT, mi.CMD_NAV_LOITER_UNLIM, mi.CMD_NAV_LAND, mi.CMD_NAV_TAKEOFF, 84, 85}
+)
 
 
 def _ap_location(item: mi.MissionItem) -> tuple[int, float, float, float] | None:
@@ -325,7 +352,7 @@ def ardupilot_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         return MISSION_UNSUPPORTED, None
     params = (item.param1, item.param2, item.param3, item.param4)
     for k, p in enumerate(params):
-        nan_ok = k == 3 and item.command in _AP_NAN_PARAM4
+        nan_ok = (k == 3 and item.command in _AP_NAN_PARAM4) or (k == 2 and item.command == 85)
         if math.isinf(p) or (math.isnan(p) and not nan_ok):
             return MISSION_INVALID_PARAM[k], None
     out = [conv(p) for conv, p in zip(slots, params)]
@@ -346,6 +373,20 @@ def ardupilot_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         out[3] = 1.0 if item.param4 > 0 else 0.0
     elif c == mi.CMD_NAV_LAND:
         out[3] = -1.0 if (not math.isnan(item.param4) and item.param4 < 0) else 1.0
+    elif c == mi.CMD_NAV_PAYLOAD_PLACE:  # the maximum descent in whole centimetres
+        cm = _U16(float(np.float32(item.param1) * np.float32(100.0)))
+        out[0] = float(np.float32(cm) * np.float32(0.01))
+    elif c == 223:  # DO_ENGINE_CONTROL: two flags, the height delay in cm, one option bit
+        out[0], out[1] = float(item.param1 > 0), float(item.param2 > 0)
+        out[2] = float(np.float32(_U16(float(item.param3 * 100.0))) * np.float32(0.01))
+        out[3] = float(int(_U16(item.param4)) & 1)
+    elif c == 42702:  # NAV_SCRIPT_TIME: arguments 1 and 2 as IEEE half floats
+        out[2], out[3] = float(np.float16(item.param3)), float(np.float16(item.param4))
+    elif c == 42703:  # NAV_ATTITUDE_TIME: angles out of range become 0
+        out[0] = _U16(min(max(item.param1, 0.0), 65535.0))
+        out[1] = _I16(item.param2) if abs(item.param2) <= 180 else 0.0
+        out[2] = _I8(item.param3) if abs(item.param3) <= 90 else 0.0
+        out[3] = _I16(item.param4) if -180 <= item.param4 <= 360 else 0.0
     lat = lon = alt = 0.0
     frame = mi.FRAME_GLOBAL
     if c in AP_LOCATION_COMMANDS:
@@ -359,11 +400,26 @@ def ardupilot_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         if loc is None:
             return MISSION_UNSUPPORTED_FRAME, None
         frame, lat, lon, alt = loc
-    elif c in (mi.CMD_DO_DIGICAM_CONTROL, mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW):
+    elif c in (
+        mi.CMD_DO_DIGICAM_CONTROL,
+        mi.CMD_DO_DIGICAM_CONFIGURE,
+        mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW,
+    ):
         # x/y (and z) are small integers here, not a position
         lat = _U8(round(item.lat_deg * 1e7)) / 1e7
-        lon = (_U8(round(item.lon_deg * 1e7)) if c == mi.CMD_DO_DIGICAM_CONTROL else 0.0) / 1e7
-        alt = _U8(item.alt_m) if c == mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW else 0.0
+        gimbal = c == mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW
+        lon = (_U8(round(item.lon_deg * 1e7)) if not gimbal else 0.0) / 1e7
+        if c == mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW:
+            alt = _U8(item.alt_m)
+        elif c == mi.CMD_DO_DIGICAM_CONFIGURE:
+            alt = _f32(item.alt_m)  # the engine cut-off time, a float
+    elif c == mi.CMD_DO_MOUNT_CONTROL:
+        alt = 2.0  # z reads back as MAV_MOUNT_MODE_MAVLINK_TARGETING, whatever was sent
+    elif c == 42702:  # NAV_SCRIPT_TIME: arguments 3 and 4 in x/y, int16
+        lat = _I16(round(item.lat_deg * 1e7)) / 1e7
+        lon = _I16(round(item.lon_deg * 1e7)) / 1e7
+    elif c == 42703:  # NAV_ATTITUDE_TIME: the climb rate in x, int16
+        lat = _I16(round(item.lat_deg * 1e7)) / 1e7
     return MISSION_ACCEPTED, mi.MissionItem(
         c,
         frame=frame,
@@ -388,8 +444,11 @@ PX4_GLOBAL_PARAMS: dict[int, tuple[str, str, str, str]] = {
     mi.CMD_NAV_LAND: ("zero", "u16", "zero", "yaw"),
     mi.CMD_NAV_TAKEOFF: ("zero", "zero", "zero", "yaw"),
     mi.CMD_NAV_LOITER_TO_ALT: ("bool", "f32", "zero", "bool"),
-    mi.CMD_DO_SET_ROI: ("f32", "zero", "zero", "zero"),
+    mi.CMD_DO_SET_ROI: ("zero", "zero", "zero", "zero"),  # the mode is kept, not reported
     mi.CMD_DO_SET_ROI_LOCATION: ("zero", "zero", "zero", "zero"),
+    80: ("zero", "zero", "zero", "zero"),  # NAV_ROI: stored as DO_SET_ROI
+    84: ("zero", "zero", "zero", "yaw"),  # NAV_VTOL_TAKEOFF
+    85: ("zero", "zero", "zero", "yaw"),  # NAV_VTOL_LAND
 }
 #: PX4: commands accepted in MAV_FRAME_MISSION (all seven parameters kept as float)
 PX4_MISSION_FRAME_COMMANDS = frozenset(
@@ -410,6 +469,23 @@ PX4_MISSION_FRAME_COMMANDS = frozenset(
         mi.CMD_NAV_RETURN_TO_LAUNCH,
         mi.CMD_DO_SET_ROI_NONE,
         mi.CMD_CONDITION_DELAY,
+        80,  # NAV_ROI (as DO_SET_ROI)
+        mi.CMD_CONDITION_DISTANCE,
+        mi.CMD_DO_GRIPPER,
+        mi.CMD_DO_WINCH,
+        mi.CMD_DO_SET_CAM_TRIGG_INTERVAL,
+        mi.CMD_SET_CAMERA_MODE,
+        mi.CMD_SET_CAMERA_FOCUS,
+        534,  # SET_CAMERA_SOURCE
+        mi.CMD_DO_GIMBAL_MANAGER_CONFIGURE,
+        mi.CMD_VIDEO_START_CAPTURE,
+        mi.CMD_VIDEO_STOP_CAPTURE,
+        187,  # DO_SET_ACTUATOR
+        196,  # DO_SET_ROI_WPNEXT_OFFSET
+        200,  # DO_CONTROL_VIDEO
+        204,  # DO_MOUNT_CONFIGURE
+        260,  # OBLIQUE_SURVEY
+        2003,  # DO_TRIGGER_CONTROL
     }
 )
 
@@ -438,13 +514,14 @@ def px4_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         kinds = PX4_GLOBAL_PARAMS.get(item.command)
         if kinds is None:
             return MISSION_UNSUPPORTED, None
-        if item.command == mi.CMD_DO_SET_ROI and int(item.param1) not in (0, 3):
+        if item.command in (80, mi.CMD_DO_SET_ROI) and int(item.param1) not in (0, 3):
             return MISSION_INVALID_PARAM1, None
         p = [
             _px4_param(k, v)
             for k, v in zip(kinds, (item.param1, item.param2, item.param3, item.param4))
         ]
         return MISSION_ACCEPTED, item.with_(
+            command=mi.CMD_DO_SET_ROI if item.command == 80 else item.command,
             frame=frame,
             param1=p[0],
             param2=p[1],
@@ -458,8 +535,10 @@ def px4_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         return MISSION_UNSUPPORTED_FRAME, None
     if item.command not in PX4_MISSION_FRAME_COMMANDS:
         return MISSION_UNSUPPORTED, None
-    if item.command == mi.CMD_DO_SET_ROI and int(item.param1) not in (0, 1, 2):
-        return MISSION_INVALID_PARAM1, None
+    if item.command in (80, mi.CMD_DO_SET_ROI):
+        if int(item.param1) not in (0, 1, 2):
+            return MISSION_INVALID_PARAM1, None
+        item = item.with_(command=mi.CMD_DO_SET_ROI)  # NAV_ROI is stored as DO_SET_ROI
     p1, p2 = _f32(item.param1), _f32(item.param2)
     if item.command == mi.CMD_DO_JUMP:
         p1, p2 = _I16(item.param1), _U16(item.param2)
@@ -474,6 +553,16 @@ def px4_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         lon_deg=y / 1e7,
         alt_m=_f32(item.alt_m),
     )
+
+
+def upload_result(item: mi.MissionItem, autopilot: str) -> tuple[int, mi.MissionItem | None]:
+    """The firmware's answer to one uploaded item: (MAV_MISSION_RESULT, the item as stored)."""
+    result = check_item(item, autopilot)
+    if result != MISSION_ACCEPTED:
+        return result, None
+    if item.mission_type != mi.MISSION_TYPE_MISSION:
+        return result, item
+    return store_item(item, autopilot)
 
 
 def store_item(item: mi.MissionItem, autopilot: str) -> tuple[int, mi.MissionItem | None]:

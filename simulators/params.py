@@ -102,6 +102,8 @@ def ardupilot_defaults(sysid: int) -> dict[str, Param]:
         "RTL_SPEED": _f(0.0, 0.0, 2000.0),
         "LAND_SPEED": _f(50.0, 30.0, 200.0),
         "LAND_SPEED_HIGH": _f(0.0, 0.0, 500.0),
+        "PLDP_SPEED_DN": _f(0.0, 0.0, 5.0),
+        "PLDP_DELAY": _f(0.0, 0.0, 120.0),
         "LAND_ALT_LOW": _f(1000.0, 100.0, 10000.0),
         "DISARM_DELAY": _i(10, 0, 127),
         "ARMING_CHECK": _i(1),

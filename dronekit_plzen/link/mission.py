@@ -341,7 +341,10 @@ def _upload_once(
                 continue  # a stale answer to an earlier transfer
             if code in (MAV_MISSION_ERROR, MAV_MISSION_OPERATION_CANCELLED) and not last:
                 return False  # the vehicle dropped the transfer (NACK, its retries): start again
-            raise _ack_error(code, mission_type, _("upload"))
+            err = _ack_error(code, mission_type, _("upload"))
+            if last_sent is not None:  # the vehicle answers the item it could not take
+                err.seq, err.command = last_sent, frames.items[last_sent].command
+            raise err
 
 
 def _cancel(wire: _Wire, mission_type: int) -> None:

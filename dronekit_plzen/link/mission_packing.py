@@ -85,6 +85,33 @@ def _gone(_x: float) -> float:
 
 
 # --------------------------------------------------------------------------- ArduPilot
+def _flag(x: float) -> float:
+    return 1.0 if x > 0 else 0.0
+
+
+def _half(x: float) -> float:
+    """Through ArduPilot's ``Float16_t`` (IEEE half precision)."""
+    import numpy as np
+
+    with np.errstate(over="ignore"):
+        return float(np.float16(x))
+
+
+def _payload_descent(x: float) -> float:
+    """NAV_PAYLOAD_PLACE's maximum descent: uint16 centimetres, read back ``p1 * 0.01f``."""
+    return _f32(_f32(U16(_f32(_f32(x) * _f32(100.0)))) * _f32(0.01))
+
+
+def _engine_height(x: float) -> float:
+    """DO_ENGINE_CONTROL's height delay: uint16 centimetres, read back ``cm * 0.01f``."""
+    return _f32(_f32(U16(_f32(x * 100.0))) * _f32(0.01))
+
+
+def _clamped(lo: float, hi: float, conv: Conv) -> Conv:
+    """NAV_ATTITUDE_TIME's angles: 0 outside [lo, hi], else ``conv``."""
+    return lambda x: conv(x) if lo <= x <= hi else 0.0
+
+
 _AP: dict[int, tuple[Conv, Conv, Conv, Conv]] = {
     16: (U16, _gone, _gone, _gone),  # NAV_WAYPOINT
     17: (_gone, _gone, _gone, _gone),  # NAV_LOITER_UNLIM (radius: special)
@@ -93,25 +120,73 @@ _AP: dict[int, tuple[Conv, Conv, Conv, Conv]] = {
     20: (_gone, _gone, _gone, _gone),  # NAV_RETURN_TO_LAUNCH
     21: (U16, _gone, _gone, _gone),  # NAV_LAND (+ param4 direction)
     22: (U16, _gone, _gone, _gone),  # NAV_TAKEOFF: minimum pitch
+    30: (U16, _gone, _gone, _gone),  # NAV_CONTINUE_AND_CHANGE_ALT: climb/descend
+    31: (_gone, _gone, _gone, _flag),  # NAV_LOITER_TO_ALT (radius: special)
+    82: (U16, _gone, _gone, _gone),  # NAV_SPLINE_WAYPOINT: whole-second delay
+    83: (F32, F32, U8, _gone),  # NAV_ALTITUDE_WAIT
+    84: (_gone, _gone, _gone, _gone),  # NAV_VTOL_TAKEOFF
+    85: (U16, _gone, _gone, _gone),  # NAV_VTOL_LAND: options
+    92: (U16, _gone, _gone, _gone),  # NAV_GUIDED_ENABLE
     93: (F32, I8, I8, I8),  # NAV_DELAY
+    94: (_payload_descent, _gone, _gone, _gone),  # NAV_PAYLOAD_PLACE
     112: (F32, _gone, _gone, _gone),  # CONDITION_DELAY
+    114: (F32, _gone, _gone, _gone),  # CONDITION_DISTANCE
     115: (F32, F32, I8, U8),  # CONDITION_YAW
     177: (U16, I16, _gone, _gone),  # DO_JUMP
     178: (U8, F32, F32, _gone),  # DO_CHANGE_SPEED
     179: (U16, _gone, _gone, _gone),  # DO_SET_HOME
+    181: (U8, U8, _gone, _gone),  # DO_SET_RELAY: number, state
+    182: (U8, I16, F32, _gone),  # DO_REPEAT_RELAY: number, count, cycle time
+    183: (U8, U16, _gone, _gone),  # DO_SET_SERVO: channel, PWM
+    184: (U8, U16, I16, F32),  # DO_REPEAT_SERVO: channel, PWM, count, cycle time
+    188: (_gone, _gone, _gone, _gone),  # DO_RETURN_PATH_START
     189: (_gone, _gone, _gone, _gone),  # DO_LAND_START
-    195: (_gone, _gone, _gone, _gone),  # DO_SET_ROI_LOCATION
-    197: (_gone, _gone, _gone, _gone),  # DO_SET_ROI_NONE
+    191: (_gone, _gone, _gone, _gone),  # DO_GO_AROUND
+    193: (U16, _gone, _gone, _gone),  # DO_PAUSE_CONTINUE
+    194: (U16, _gone, _gone, _gone),  # DO_SET_REVERSE
+    195: (U16, _gone, _gone, _gone),  # DO_SET_ROI_LOCATION: gimbal device
+    197: (U16, _gone, _gone, _gone),  # DO_SET_ROI_NONE: gimbal device
     201: (U16, _gone, _gone, _gone),  # DO_SET_ROI
+    202: (U8, U16, U8, U16),  # DO_DIGICAM_CONFIGURE (+ x, y, z)
     203: (U8, U8, I8, U8),  # DO_DIGICAM_CONTROL
-    205: (F32, F32, F32, _gone),  # DO_MOUNT_CONTROL
+    205: (F32, F32, F32, _gone),  # DO_MOUNT_CONTROL (z reads back as 2)
     206: (F32, _gone, U8, _gone),  # DO_SET_CAM_TRIGG_DIST
+    207: (U16, _gone, _gone, _gone),  # DO_FENCE_ENABLE
+    208: (U16, _gone, _gone, _gone),  # DO_PARACHUTE
+    210: (U16, _gone, _gone, _gone),  # DO_INVERTED_FLIGHT
+    211: (U8, U8, _gone, _gone),  # DO_GRIPPER: number, action
+    212: (U16, _gone, _gone, _gone),  # DO_AUTOTUNE_ENABLE
+    213: (F32, F32, U8, _gone),  # NAV_SET_YAW_SPEED
+    215: (U16, _gone, _gone, _gone),  # DO_SET_RESUME_REPEAT_DIST
+    216: (U16, _gone, _gone, _gone),  # DO_SPRAYER
+    217: (U16, F32, F32, F32),  # DO_SEND_SCRIPT_MESSAGE
+    218: (U16, U8, _gone, _gone),  # DO_AUX_FUNCTION: function, switch position
+    222: (U16, F32, F32, F32),  # DO_GUIDED_LIMITS
+    223: (_flag, _flag, _engine_height, lambda x: float(int(U16(x)) & 1)),  # DO_ENGINE_CONTROL
+    531: (U8, F32, _gone, _gone),  # SET_CAMERA_ZOOM
+    532: (U8, F32, _gone, _gone),  # SET_CAMERA_FOCUS
+    534: (U8, U8, U8, _gone),  # SET_CAMERA_SOURCE
+    600: (U16, _gone, _gone, _gone),  # JUMP_TAG
+    601: (U16, I16, _gone, _gone),  # DO_JUMP_TAG
     1000: (I8, I16, I8, I8),  # DO_GIMBAL_MANAGER_PITCHYAW
     2000: (U8, F32, U16, U16),  # IMAGE_START_CAPTURE
     2001: (U8, _gone, _gone, _gone),  # IMAGE_STOP_CAPTURE
+    2500: (U8, _gone, _gone, _gone),  # VIDEO_START_CAPTURE: stream
+    2501: (U8, _gone, _gone, _gone),  # VIDEO_STOP_CAPTURE: stream
+    3000: (U8, _gone, _gone, _gone),  # DO_VTOL_TRANSITION: state
+    42600: (U8, U8, F32, F32),  # DO_WINCH: number, action, length, rate
+    42702: (U8, U8, _half, _half),  # NAV_SCRIPT_TIME (+ x, y as int16)
+    42703: (  # NAV_ATTITUDE_TIME (+ x: climb rate, int16)
+        lambda x: U16(min(max(x, 0.0), 65535.0)),
+        _clamped(-180.0, 180.0, I16),
+        _clamped(-90.0, 90.0, I8),
+        _clamped(-180.0, 360.0, I16),
+    ),
 }
 #: AP_Mission::stored_in_location (the commands of _AP that keep x/y/z as a location)
-_AP_LOCATION = frozenset({16, 17, 18, 19, 21, 22, 179, 189, 195, 201})
+_AP_LOCATION = frozenset(
+    {16, 17, 18, 19, 21, 22, 30, 31, 82, 84, 85, 92, 94, 179, 188, 189, 191, 195, 201}
+)
 _AP_FRAMES = {
     FRAME_GLOBAL: FRAME_GLOBAL,
     FRAME_MISSION: FRAME_GLOBAL,
@@ -144,6 +219,9 @@ def _ap_params(item: MissionItem) -> list[float]:
         out[3] = 1.0 if p[3] > 0 else 0.0
     elif c == 21:
         out[3] = -1.0 if (not math.isnan(p[3]) and p[3] < 0) else 1.0
+    elif c == 31:  # the radius's size in p1, its sign as loiter_ccw
+        radius = U16(abs(p[1]))
+        out[1] = -radius if p[1] < 0 else radius
     return out
 
 
@@ -156,10 +234,16 @@ def _ardupilot(item: MissionItem) -> MissionItem:
         frame = _AP_FRAMES.get(canonical_frame(item.frame), canonical_frame(item.frame))
         lat, lon = round(item.lat_deg * 1e7) / 1e7, round(item.lon_deg * 1e7) / 1e7
         alt = _ap_alt_m(item.alt_m)
-    elif item.command in (203, 1000):  # x/y/z are small integers there, not a position
+    elif item.command in (202, 203, 1000):  # x/y/z are small integers there, not a position
         lat = U8(round(item.lat_deg * 1e7)) / 1e7
-        lon = U8(round(item.lon_deg * 1e7)) / 1e7 if item.command == 203 else 0.0
-        alt = U8(item.alt_m) if item.command == 1000 else 0.0
+        lon = U8(round(item.lon_deg * 1e7)) / 1e7 if item.command != 1000 else 0.0
+        alt = {202: _f32(item.alt_m), 1000: U8(item.alt_m)}.get(item.command, 0.0)
+    elif item.command == 205:
+        alt = 2.0  # MAV_MOUNT_MODE_MAVLINK_TARGETING, whatever was sent
+    elif item.command == 42702:  # arguments 3 and 4 in x/y as int16
+        lat, lon = I16(round(item.lat_deg * 1e7)) / 1e7, I16(round(item.lon_deg * 1e7)) / 1e7
+    elif item.command == 42703:  # the climb rate in x as int16
+        lat = I16(round(item.lat_deg * 1e7)) / 1e7
     return item.with_(
         frame=frame,
         param1=p[0],
@@ -183,19 +267,69 @@ def _yaw(x: float) -> float:
     return _f32(math.degrees(_f32(rad)))
 
 
-def _flag(x: float) -> float:
-    return 1.0 if x > 0 else 0.0
-
-
 _PX4_GLOBAL: dict[int, tuple[Conv, Conv, Conv, Conv]] = {
     16: (F32, F32, _gone, _yaw),  # NAV_WAYPOINT: hold, acceptance radius, -, yaw
     17: (_gone, _gone, F32, _yaw),  # NAV_LOITER_UNLIM
     19: (F32, _flag, F32, _flag),  # NAV_LOITER_TIME
     21: (_gone, U16, _gone, _yaw),  # NAV_LAND
     22: (_gone, _gone, _gone, _yaw),  # NAV_TAKEOFF
+    80: (_gone, _gone, _gone, _gone),  # NAV_ROI: stored and reported as DO_SET_ROI
+    84: (_gone, _gone, _gone, _yaw),  # NAV_VTOL_TAKEOFF
+    85: (_gone, _gone, _gone, _yaw),  # NAV_VTOL_LAND
     195: (_gone, _gone, _gone, _gone),  # DO_SET_ROI_LOCATION
-    201: (F32, _gone, _gone, _gone),  # DO_SET_ROI
+    201: (_gone, _gone, _gone, _gone),  # DO_SET_ROI (its mode is kept but not reported)
 }
+#: PX4 ``parse_mavlink_mission_item``: the commands it takes only in MAV_FRAME_MISSION
+#: (they carry no position; in a global frame PX4 refuses them as MAV_MISSION_UNSUPPORTED)
+PX4_MISSION_FRAME_ONLY = frozenset(
+    {
+        20,
+        93,
+        112,
+        114,
+        177,
+        178,
+        179,
+        187,
+        189,
+        196,
+        197,
+        200,
+        203,
+        204,
+        205,
+        206,
+        211,
+        214,
+        260,
+        530,
+        532,
+        534,
+        1000,
+        1001,
+        2000,
+        2001,
+        2003,
+        2500,
+        2501,
+        3000,
+        42600,
+    }
+)
+
+
+def for_autopilot(item: MissionItem, autopilot: str) -> MissionItem:
+    """``item`` as it is sent to ``autopilot``: for PX4, a command that carries no position goes
+    in MAV_FRAME_MISSION, the only frame PX4 takes it in (Mission Planner writes most of them in
+    the relative frame). Other items and autopilots unchanged."""
+    if (
+        autopilot == "px4"
+        and item.mission_type == 0
+        and item.command in PX4_MISSION_FRAME_ONLY
+        and canonical_frame(item.frame) in (FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT)
+    ):
+        return item.with_(frame=FRAME_MISSION)  # x/y/z travel as sent: PX4 keeps them as params
+    return item
 
 
 def _px4(item: MissionItem) -> MissionItem:
@@ -207,6 +341,7 @@ def _px4(item: MissionItem) -> MissionItem:
             return item  # refused by the firmware
         q = [conv(v) for conv, v in zip(convs, p)]
         return item.with_(
+            command=201 if item.command == 80 else item.command,
             frame=frame,
             param1=q[0],
             param2=q[1],
@@ -219,6 +354,8 @@ def _px4(item: MissionItem) -> MissionItem:
     if frame != FRAME_MISSION:
         return item  # refused (terrain frames and others)
     q = [_f32(v) for v in p]
+    if item.command == 80:  # NAV_ROI: stored as DO_SET_ROI
+        item = item.with_(command=201)
     if item.command == 177:  # DO_JUMP: int16 index, uint16 repeat count
         q[0], q[1] = I16(item.param1), U16(item.param2)
     return item.with_(

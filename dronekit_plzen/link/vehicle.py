@@ -576,13 +576,18 @@ class Vehicle:
                     granted.override.reason,
                     len(granted.override.violations),
                 )
+        # converted once here: PX4 takes a command without a position only in the mission frame
+        items = [packing.for_autopilot(it, self.autopilot) for it in items]
         wire = self._with_home(items, mission_type)
         pol = policy or self.transfer_policy
-        self._transfer(
-            lambda port: misproto.upload(
-                port, wire, mission_type, policy=pol, on_progress=on_progress
+        try:
+            self._transfer(
+                lambda port: misproto.upload(
+                    port, wire, mission_type, policy=pol, on_progress=on_progress
+                )
             )
-        )
+        except MissionTransferError as exc:
+            raise _refused_item(exc, len(wire) - len(items)) from exc
         if verify:
             back = self.download_mission(mission_type, policy=pol)
             sent = [it.with_(mission_type=mission_type) for it in items]
@@ -612,6 +617,42 @@ class Vehicle:
     def clear_mission(self, mission_type: int = MISSION_TYPE_MISSION) -> None:
         pol = self.transfer_policy
         self._transfer(lambda port: misproto.clear(port, mission_type, policy=pol))
+
+
+#: what a vehicle's refusal of one mission item means, for the pilot
+_REFUSALS = {
+    2: "the autopilot does not take this command in this frame",
+    3: "the autopilot does not support this command",
+    5: "the autopilot finds the item invalid",
+    6: "parameter 1 is out of the autopilot's range",
+    7: "parameter 2 is out of the autopilot's range",
+    8: "parameter 3 is out of the autopilot's range",
+    9: "parameter 4 is out of the autopilot's range",
+    10: "the latitude (x) is out of range",
+    11: "the longitude (y) is out of range",
+    12: "the altitude (z) is out of range",
+}
+
+
+def _refused_item(exc: MissionTransferError, offset: int) -> MissionTransferError:
+    """The vehicle's refusal of one item, named by the item's index in the caller's list
+    (``offset``: items the link put before them, ArduPilot's home) and its command."""
+    if exc.seq is None or exc.command is None or exc.seq < offset:
+        return exc
+    why = _REFUSALS.get(exc.mission_result)
+    msg = _("the vehicle refused item {i} ({command}): {why} ({result})").format(
+        i=exc.seq - offset,
+        command=packing.command_name(exc.command),
+        why=_(why) if why else _("refused"),
+        result=misproto.result_name(exc.mission_result),
+    )
+    return MissionTransferError(
+        msg,
+        mission_result=exc.mission_result,
+        mission_type=exc.mission_type,
+        seq=exc.seq - offset,
+        command=exc.command,
+    )
 
 
 _PREARM_PREFIXES = ("prearm", "preflight fail", "arm:", "arming denied")

@@ -1,0 +1,82 @@
+"""A payload drop (a life buoy for someone in the water) as ArduCopter and PX4 take it: the
+commands real firmware accepts are uploaded, verified and flown by the simulator; the ones it
+refuses are refused with the firmware's reason. Real MAVLink over loopback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dronekit_plzen import mission_items as mi
+from dronekit_plzen.errors import MissionTransferError
+from dronekit_plzen.link import connect
+from dronekit_plzen.mission_items import MissionItem
+from dronekit_plzen.safety import Clearance
+
+HB_HZ = 10.0
+
+
+def _ready(v: Any) -> Any:
+    v.wait_ready_to_arm(timeout_s=30)
+    return v.wait_for(lambda s: s.home is not None and s.position_known, 30, "home")
+
+
+def drop_mission(lat: float, lon: float, *, frame_of_do: int) -> list[MissionItem]:
+    """Take off, fly 40 m north, lower the buoy to the water and let it go, come home.
+    ``frame_of_do``: the frame of the commands without a position (Mission Planner writes 3)."""
+    place = (lat + 3.6e-4, lon)
+    return [
+        MissionItem(mi.CMD_NAV_TAKEOFF, alt_m=20.0),
+        MissionItem(mi.CMD_DO_CHANGE_SPEED, frame=frame_of_do, param1=1, param2=4.0, param3=-1),
+        MissionItem(mi.CMD_NAV_WAYPOINT, lat_deg=place[0], lon_deg=place[1], alt_m=20.0),
+        MissionItem(mi.CMD_NAV_PAYLOAD_PLACE, param1=25.0, lat_deg=place[0], lon_deg=place[1]),
+        MissionItem(mi.CMD_DO_SET_SERVO, frame=frame_of_do, param1=9, param2=1100),
+        MissionItem(mi.CMD_DO_GRIPPER, frame=frame_of_do, param1=1, param2=0),
+        MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=mi.FRAME_MISSION),
+    ]
+
+
+def test_ardupilot_flies_a_payload_place_and_releases(sim_factory: Any, sim_url_of: Any) -> None:
+    fleet = sim_factory(1, "ardupilot")
+    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        home = _ready(v).home
+        items = drop_mission(home[0], home[1], frame_of_do=mi.FRAME_GLOBAL_RELATIVE_ALT)
+        v.upload_mission(items, clearance=Clearance.passed(items))  # verified: no error
+        v.arm()
+        v.takeoff(20.0)
+        v.wait_for(lambda s: s.relative_alt_m > 15, 60, "climb")
+        v.start_mission()
+        low = v.wait_for(lambda s: s.mission_seq == 3 and s.relative_alt_m < 1.0, 180, "lowered")
+        assert low.lat_deg == pytest.approx(home[0] + 3.6e-4, abs=2e-5)
+        st = v.wait_for(lambda s: s.mission_seq >= 4 and s.relative_alt_m > 15, 180, "climbed")
+        texts = [t.text for t in st.statustexts]
+        assert "PayloadPlace: Releasing the gripper" in texts
+        v.wait_for(lambda s: not s.armed, 300, "home and disarmed")
+
+
+def test_px4_takes_the_commands_without_position_in_any_frame_and_refuses_payload_place(
+    sim_factory: Any, sim_url_of: Any
+) -> None:
+    """PX4 v1.16 refuses DO_CHANGE_SPEED, DO_SET_SERVO ... in a global frame (as Mission Planner
+    writes them): the link sends them in the mission frame. NAV_PAYLOAD_PLACE and DO_SET_SERVO
+    are not PX4 mission commands: refused with MAV_MISSION_UNSUPPORTED, as by the firmware."""
+    fleet = sim_factory(1, "px4")
+    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        home = _ready(v).home
+        items = drop_mission(home[0], home[1], frame_of_do=mi.FRAME_GLOBAL_RELATIVE_ALT)
+        with pytest.raises(MissionTransferError) as err:
+            v.upload_mission(items, clearance=Clearance.passed(items))
+        assert err.value.mission_result == 3  # MAV_MISSION_UNSUPPORTED: the payload place
+        assert str(err.value) == (
+            "the vehicle refused item 3 (NAV_PAYLOAD_PLACE): the autopilot does not support "
+            "this command (UNSUPPORTED)"
+        )
+        assert (err.value.seq, err.value.command) == (3, 94)
+        kept = [it for it in items if it.command not in (94, mi.CMD_DO_SET_SERVO)]
+        v.upload_mission(kept, clearance=Clearance.passed(kept))  # verified
+        back = v.download_mission()
+        assert [b.command for b in back] == [it.command for it in kept]
+        assert back[1].frame == mi.FRAME_MISSION and back[1].param2 == pytest.approx(4.0)
