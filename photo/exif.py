@@ -6,14 +6,23 @@ corrupt JPEG, a camera whose focal length cannot be known), never raising for a 
 
 Intrinsics come from the focal length in millimetres and the sensor width of the
 :data:`CAMERAS` database, or else from ``FocalLengthIn35mmFilm`` (measured on the diagonal, as
-CIPA DC-008 defines it). A focal length guessed from nothing drifts in self-calibration on flat
-nadir captures, so a photo without either is skipped rather than guessed.
+CIPA DC-008 defines it), or else from the focal length and ``FocalPlaneXResolution`` (pixels per
+inch/cm/mm of the sensor, which Canon compacts and many cameras write; used only when the sensor
+width it gives is plausible, 1 to 60 mm). A focal length guessed from nothing drifts in
+self-calibration on flat nadir captures, so a photo without any of them is skipped rather than
+guessed.
+
+GPS follows CIPA DC-008 and what exiftool reads: degrees/minutes/seconds as one to three
+rationals (one rational is decimal degrees), the hemisphere from the Ref tags whatever type the
+writer gave them, a rational with a zero denominator as "no value" (never NaN in a position).
 """
 
 from __future__ import annotations
 
+import io
 import math
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +112,8 @@ class PhotoMeta:
     flight_yaw_deg: float | None = None
     flight_roll_deg: float | None = None
     relative_alt_m: float | None = None
+    #: bits per sample: 8, or 16/32 (Pillow modes I;16, I, F: P4 Multispectral band TIFFs)
+    sample_bits: int = 8
 
     @property
     def camera_key(self) -> str:
@@ -144,10 +155,50 @@ def _ratio(v: object) -> float:
 
 
 def _dms(v: object) -> float:
-    parts = [_ratio(x) for x in v]  # type: ignore[attr-defined]
+    """Degrees from 1 to 3 rationals (one is decimal degrees; more than 3: the first 3, as
+    exiftool reads them)."""
+    items = list(v) if isinstance(v, (tuple, list)) else [v]
+    if not items:
+        raise ValueError("no GPS value")
+    parts = [_ratio(x) for x in items[:3]]
     while len(parts) < 3:
         parts.append(0.0)
     return parts[0] + parts[1] / 60.0 + parts[2] / 3600.0
+
+
+def _ref(v: object) -> str:
+    """A GPS Ref tag as upper-case text: ASCII as the standard says, or BYTE/UNDEFINED as some
+    writers store it (b"S\\x00", 83, (83, 0)), or AltitudeRef's 0/1."""
+    if isinstance(v, tuple):
+        v = bytes(x for x in v if isinstance(x, int) and 0 <= x < 256)
+    if isinstance(v, int) and 32 <= v < 127:
+        v = chr(v)
+    if isinstance(v, bytes):
+        v = v.decode("latin-1")
+    return str(v).strip("\x00 ").upper()
+
+
+def _below_sea_level(ref: object) -> bool:
+    """GPSAltitudeRef 1 (BYTE 1, b"\\x01" or the text "1"): the altitude is below sea level."""
+    if isinstance(ref, tuple):
+        ref = ref[0] if ref else 0
+    if isinstance(ref, bytes):
+        return ref[:1] in (b"\x01", b"1")
+    return ref == 1 or str(ref).strip("\x00 ") == "1"
+
+
+#: FocalPlaneResolutionUnit → millimetres (2 inch, 3 cm; 4 mm and 5 µm as exiftool lists them)
+_PLANE_UNIT_MM = {2: 25.4, 3: 10.0, 4: 1.0, 5: 0.001}
+
+#: sensor widths outside this range mean a broken FocalPlaneXResolution (seen: 857 mm)
+_PLAUSIBLE_SENSOR_MM = (1.0, 60.0)
+
+
+def _sample_bits(mode: str) -> int:
+    """Bits per sample of a Pillow mode: 16 for I;16*, 32 for I and F, else 8."""
+    if mode.startswith("I;16"):
+        return 16
+    return 32 if mode in ("I", "F") or mode.startswith("I;32") else 8
 
 
 _XMP_FIELDS = {
@@ -193,14 +244,51 @@ def focal_px_for(
     height_px: int,
     focal_mm: float | None,
     focal_35mm: float | None,
+    plane_px_per_mm: float | None = None,
 ) -> tuple[float, str] | None:
-    """Focal length in pixels and where it came from, or None when it cannot be known."""
-    sensor = lookup_sensor(make, model, width_px)
+    """Focal length in pixels and where it came from, or None when it cannot be known.
+
+    The database's sensor width is its long side, so it scales the image's long side: a photo
+    whose pixels were turned upright (portrait, Orientation 1) keeps its focal length.
+    ``plane_px_per_mm`` is ``FocalPlaneXResolution`` in pixels per millimetre of this image.
+    """
+    sensor = lookup_sensor(make, model, max(width_px, height_px))
     if sensor is not None and focal_mm and focal_mm > 0:
-        return focal_mm / sensor.width_mm * width_px, "exif_mm+sensor_db"
+        return focal_mm / sensor.width_mm * max(width_px, height_px), "exif_mm+sensor_db"
     if focal_35mm and focal_35mm > 0:
         return focal_35mm / FILM_DIAGONAL_MM * math.hypot(width_px, height_px), "exif_35mm"
+    if focal_mm and focal_mm > 0 and plane_px_per_mm and plane_px_per_mm > 0:
+        lo, hi = _PLAUSIBLE_SENSOR_MM
+        if lo <= max(width_px, height_px) / plane_px_per_mm <= hi:
+            return focal_mm * plane_px_per_mm, "exif_mm+focal_plane"
     return None
+
+
+def _plane_px_per_mm(ifd: dict[int, object], long_px: int) -> float | None:
+    """``FocalPlaneXResolution`` in pixels per mm of this image, whose long side is ``long_px``
+    (rescaled when the photo was resized after the camera wrote ``PixelX/YDimension``)."""
+    try:
+        res = _ratio(ifd[0xA20E]) if 0xA20E in ifd else None
+        unit = _PLANE_UNIT_MM.get(int(ifd.get(0xA210, 2)))  # type: ignore[call-overload]
+        camera_px = max(int(ifd.get(t, 0) or 0) for t in (0xA002, 0xA003))  # type: ignore[call-overload]
+    except (TypeError, ValueError, ZeroDivisionError):
+        return None
+    if res is None or unit is None or not math.isfinite(res) or res <= 0:
+        return None
+    return res / unit * (long_px / camera_px if camera_px > 0 else 1.0)
+
+
+def _xmp_packet(im: object, raw: bytes) -> bytes:
+    """The XMP packet where Pillow found it (JPEG APP1, TIFF tag 700, PNG iTXt), else the file's
+    first 256 KiB (DJI writes it near the start)."""
+    info = getattr(im, "info", {})
+    tags = getattr(im, "tag_v2", None)
+    for v in (info.get("xmp"), info.get("XML:com.adobe.xmp"), tags.get(700) if tags else None):
+        if isinstance(v, str):
+            v = v.encode("utf-8", "replace")
+        if isinstance(v, (bytes, bytearray)) and b"drone-dji:" in v:
+            return bytes(v)
+    return raw[: 256 * 1024]
 
 
 def read_photo(path: Path) -> PhotoMeta:
@@ -212,12 +300,22 @@ def read_photo(path: Path) -> PhotoMeta:
     except OSError as exc:
         raise PhotoSkip(_("cannot be read ({err})").format(err=exc.strerror or exc)) from exc
     try:
-        import io
-
-        with Image.open(io.BytesIO(raw)) as im:
-            exif = im.getexif()
-            width_px, height_px = im.size
-            im.load()  # decodes the whole image: a truncated or corrupt JPEG fails here
+        with warnings.catch_warnings():
+            # 89-179 megapixels (a 100 or 150 MP aerial camera): read, without a warning line
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(raw)) as im:
+                exif = im.getexif()
+                width_px, height_px = im.size
+                mode = im.mode
+                xmp = _xmp_packet(im, raw)
+                if im.format == "JPEG":  # decode every byte at 1/8 scale: 64× less memory
+                    im.draft(None, (max(1, width_px // 8), max(1, height_px // 8)))
+                im.load()  # decodes the whole image: a truncated or corrupt JPEG fails here
+    except Image.DecompressionBombError as exc:
+        limit = 2 * (Image.MAX_IMAGE_PIXELS or 0) / 1e6
+        raise PhotoSkip(
+            _("image too large (over {mp:.0f} megapixels): downscale it first").format(mp=limit)
+        ) from exc
     except UnidentifiedImageError as exc:  # its text names an in-memory object, not the file
         raise PhotoSkip(_("not an image file (JPEG, TIFF or PNG)")) from exc
     except (OSError, SyntaxError, ValueError) as exc:
@@ -229,18 +327,23 @@ def read_photo(path: Path) -> PhotoMeta:
     if not gps or 2 not in gps or 4 not in gps:
         raise PhotoSkip(_("no GPS position in EXIF"))
     try:
-        lat = _dms(gps[2]) * (-1.0 if str(gps.get(1, "N")).upper().startswith("S") else 1.0)
-        lon = _dms(gps[4]) * (-1.0 if str(gps.get(3, "E")).upper().startswith("W") else 1.0)
+        lat = _dms(gps[2]) * (-1.0 if _ref(gps.get(1, "N")).startswith("S") else 1.0)
+        lon = _dms(gps[4]) * (-1.0 if _ref(gps.get(3, "E")).startswith("W") else 1.0)
         alt: float | None = None
         if 6 in gps:
-            ref = gps.get(5, b"\x00")
-            below = ref in (1, b"\x01") or (isinstance(ref, bytes) and ref[:1] == b"\x01")
-            alt = _ratio(gps[6]) * (-1.0 if below else 1.0)
+            alt = _ratio(gps[6]) * (-1.0 if _below_sea_level(gps.get(5, 0)) else 1.0)
+            alt = alt if math.isfinite(alt) else None  # 0/0: no altitude, not NaN
     except (TypeError, ValueError, ZeroDivisionError) as exc:
         raise PhotoSkip(_("GPS position in EXIF is malformed")) from exc
-    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0) or (lat == 0.0 and lon == 0.0):
+    if not (math.isfinite(lat) and math.isfinite(lon)):
+        raise PhotoSkip(_("GPS position in EXIF is empty (a zero denominator: no fix)"))
+    if lat == 0.0 and lon == 0.0:
+        raise PhotoSkip(_("GPS position in EXIF is 0, 0 (no fix)"))
+    if not (-90.0 <= lat <= 90.0 and -180.0 <= lon <= 180.0):
         raise PhotoSkip(
-            _("GPS position in EXIF is invalid ({lat}, {lon})").format(lat=lat, lon=lon)
+            _("GPS position in EXIF is invalid ({lat}, {lon})").format(
+                lat=f"{lat:.6f}", lon=f"{lon:.6f}"
+            )
         )
     make = str(exif.get(0x010F, "") or "").strip("\x00 ")
     model = str(exif.get(0x0110, "") or "").strip("\x00 ")
@@ -253,14 +356,15 @@ def read_photo(path: Path) -> PhotoMeta:
         return v if v is not None and math.isfinite(v) and v > 0 else None
 
     focal_mm, focal_35 = num(0x920A), num(0xA405)
-    found = focal_px_for(make, model, width_px, height_px, focal_mm, focal_35)
+    plane = _plane_px_per_mm(ifd, max(width_px, height_px))
+    found = focal_px_for(make, model, width_px, height_px, focal_mm, focal_35, plane)
     if found is None:
         raise PhotoSkip(
             _("unknown camera {make} {model} and no FocalLengthIn35mmFilm").format(
                 make=make or "?", model=model or "?"
             )
         )
-    xmp = parse_dji_xmp(raw[: 256 * 1024]) if b"drone-dji:" in raw[: 256 * 1024] else {}
+    dji = parse_dji_xmp(xmp) if b"drone-dji:" in xmp else {}
     taken = ifd.get(0x9003) or exif.get(0x0132)
     return PhotoMeta(
         path=path,
@@ -276,7 +380,8 @@ def read_photo(path: Path) -> PhotoMeta:
         focal_px=found[0],
         focal_source=found[1],
         taken_at=str(taken) if taken else None,
-        **xmp,  # type: ignore[arg-type]
+        sample_bits=_sample_bits(mode),
+        **dji,  # type: ignore[arg-type]
     )
 
 

@@ -131,6 +131,19 @@ def expand_inputs(items: Sequence[str | Path]) -> list[Path]:
     return out
 
 
+def _local_photo(meta: PhotoMeta) -> PhotoMeta:
+    """``meta`` if the local engine can use its pixels. Its images are read as 8-bit (Pillow
+    clips wider samples: a 16-bit band TIFF would come out white); NodeODM reads them."""
+    if meta.sample_bits > 8:
+        raise PhotoSkip(
+            _(
+                "{bits}-bit samples (the local engine would read them as white): "
+                "save it as 8-bit RGB, or use --engine nodeodm"
+            ).format(bits=meta.sample_bits)
+        )
+    return meta
+
+
 def step_read(job: Job) -> None:
     job.progress.start(_("reading photo metadata"), len(job.paths))
     seen: set[str] = set()
@@ -141,7 +154,7 @@ def step_read(job: Job) -> None:
             )
         else:
             try:
-                job.photos.append(read_photo(p))
+                job.photos.append(_local_photo(read_photo(p)))
                 seen.add(p.name)
             except PhotoSkip as exc:
                 job.skipped.append(SkippedPhoto(p, str(exc)))

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import struct
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 
@@ -18,3 +20,74 @@ def run_cli(*args: str, timeout: float = 240.0) -> subprocess.CompletedProcess[s
         env=env,
         check=False,
     )
+
+
+_TYPES = {"BYTE": 1, "ASCII": 2, "SHORT": 3, "LONG": 4, "RATIONAL": 5, "UNDEFINED": 7}
+
+Entry = tuple[int, str, object]
+
+
+def _payload(typ: str, value: object) -> tuple[int, int, bytes]:
+    code = _TYPES[typ]
+    if typ == "ASCII":
+        b = str(value).encode("ascii") + b"\0"
+        return code, len(b), b
+    if isinstance(value, bytes):  # BYTE / UNDEFINED
+        return code, len(value), value
+    assert isinstance(value, tuple)
+    if typ == "RATIONAL":
+        return code, len(value), b"".join(struct.pack("<II", n, d) for n, d in value)
+    fmt = {"BYTE": "<B", "SHORT": "<H", "LONG": "<I"}[typ]
+    return code, len(value), b"".join(struct.pack(fmt, v) for v in value)
+
+
+def tiff_bytes(
+    ifd0: Sequence[Entry], exif: Sequence[Entry] = (), gps: Sequence[Entry] = (), blob: bytes = b""
+) -> bytes:
+    """A little-endian TIFF written by hand: header, ``blob`` (pixels) at byte 8, IFD0 (+ Exif
+    and GPS IFDs), then the values longer than 4 bytes (so an XMP lands after the pixels).
+    Entries are ``(tag, type, value)``: ASCII a str, BYTE/UNDEFINED bytes, SHORT/LONG a tuple
+    of ints, RATIONAL a tuple of (numerator, denominator). With ``blob=b""`` it is the body of
+    a JPEG's EXIF segment (prefix ``b"Exif\\0\\0"``)."""
+    ifds = [sorted(ifd0), sorted(exif), sorted(gps)]
+    if exif:
+        ifds[0] = sorted([*ifds[0], (0x8769, "LONG", (0,))])
+    if gps:
+        ifds[0] = sorted([*ifds[0], (0x8825, "LONG", (0,))])
+    sizes = [2 + 12 * len(e) + 4 if e else 0 for e in ifds]
+    start = 8 + len(blob)
+    offs = [start, start + sizes[0], start + sizes[0] + sizes[1]]
+    data_at = start + sum(sizes)
+    out = bytearray(b"II*\0" + struct.pack("<I", start) + blob)
+    data = bytearray()
+    for entries in ifds:
+        if not entries:
+            continue
+        out += struct.pack("<H", len(entries))
+        for tag, typ, value in entries:
+            if tag == 0x8769:
+                value = (offs[1],)
+            elif tag == 0x8825:
+                value = (offs[2],)
+            code, count, b = _payload(typ, value)
+            if len(b) <= 4:
+                out += struct.pack("<HHI", tag, code, count) + b.ljust(4, b"\0")
+            else:
+                out += struct.pack("<HHII", tag, code, count, data_at + len(data))
+                data += b + (b"\0" if len(b) % 2 else b"")
+        out += struct.pack("<I", 0)
+    return bytes(out + data)
+
+
+def claim_size(jpeg: bytes, w: int, h: int) -> bytes:
+    """The same JPEG with its frame header (SOF0-SOF2, not the EXIF thumbnail's) claiming
+    ``w`` × ``h`` pixels."""
+    b = bytearray(jpeg)
+    i = 2
+    while i + 4 <= len(b) and b[i] == 0xFF:
+        marker, length = b[i + 1], int.from_bytes(b[i + 2 : i + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            b[i + 5 : i + 9] = struct.pack(">HH", h, w)
+            return bytes(b)
+        i += 2 + length
+    raise ValueError("no frame header")

@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from photo_testkit import run_cli
+from photo_testkit import claim_size, run_cli, tiff_bytes
+from PIL import Image
 
 PRODUCTS = ("orthophoto.tif", "dsm.tif", "points.laz", "report.json")
 
@@ -54,6 +55,12 @@ CASES = [
          2, r"--engine nodeodm needs --node URL"),
     Case("nodeodm-bad-url", ("photo", "process", "{one}", "-o", "{o}", "--engine", "nodeodm",
                              "--node", "ftp://x"), 2, r"--node must be an http\(s\) URL"),
+    # a header claiming 900 megapixels: was a DecompressionBombError traceback
+    Case("too-large", ("photo", "process", "{big}", "{one}", "{one2}", "-o", "{o}"), 2,
+         r"only 2 usable photos .*big\.jpg: skipped: image too large \(over 179 megapixels\)"),
+    # a 16-bit band TIFF (P4 Multispectral): was taken, and read as white for the orthophoto
+    Case("sixteen-bit", ("photo", "process", "{band}", "{one}", "{one2}", "-o", "{o}"), 2,
+         r"only 2 usable photos .*band\.tif: skipped: 16-bit samples .*--engine nodeodm"),
     Case("nodeodm-refused", ("photo", "process", "{one}", "{one2}", "{one3}", "-o", "{o}",
                              "--engine", "nodeodm", "--node", "http://127.0.0.1:9"), 1,
          r"127\.0\.0\.1:9: cannot reach the node"),
@@ -66,7 +73,22 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, toledo_dir: Path) -> dict[s
     (d / "notes.jpg").write_text("not a photo")
     raw = (toledo_dir / "DJI_0061.JPG").read_bytes()
     (d / "cut.jpg").write_bytes(raw[:5000])
+    odd = tmp_path_factory.mktemp("odd_photos")
+    (odd / "big.jpg").write_bytes(claim_size(raw, 30000, 30000))
+    with Image.open(toledo_dir / "DJI_0061.JPG") as im:
+        exif = im.getexif()
+    pixels = bytes(64 * 48 * 2)
+    tags = [(0x010F, "ASCII", exif[0x010F]), (0x0110, "ASCII", exif[0x0110])]
+    tags += [(256, "SHORT", (64,)), (257, "SHORT", (48,)), (258, "SHORT", (16,))]
+    tags += [(259, "SHORT", (1,)), (262, "SHORT", (1,)), (273, "LONG", (8,))]
+    tags += [(277, "SHORT", (1,)), (278, "SHORT", (48,)), (279, "LONG", (len(pixels),))]
+    gps = [(1, "ASCII", "N"), (2, "RATIONAL", ((41, 1), (32, 1), (5500, 100)))]
+    gps += [(3, "ASCII", "W"), (4, "RATIONAL", ((83, 1), (41, 1), (5500, 100)))]
+    focal = [(0xA405, "SHORT", (20,))]
+    (odd / "band.tif").write_bytes(tiff_bytes(tags, focal, gps, blob=pixels))
     return {
+        "big": str(odd / "big.jpg"),
+        "band": str(odd / "band.tif"),
         "bad": str(d),
         "one": str(toledo_dir / "DJI_0061.JPG"),
         "one2": str(toledo_dir / "DJI_0062.JPG"),
