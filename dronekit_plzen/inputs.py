@@ -60,6 +60,25 @@ def read_input_bytes(path: str | os.PathLike[str], limit: int = MAX_DOCUMENT_BYT
     return data
 
 
+#: how a Git LFS pointer file begins (a clone or download without ``git lfs pull`` holds these
+#: few lines in place of the file; ``hawser`` is the spec's first name)
+_LFS_POINTER_HEADS = (
+    b"version https://git-lfs.github.com/spec/",
+    b"version https://hawser.github.com/spec/",
+)
+
+
+def is_lfs_pointer(head: bytes) -> bool:
+    """``head`` (the first bytes of a file) is a Git LFS pointer, not the file it stands for.
+
+    Callers word the refusal themselves (what the file should have been). Example::
+
+        >>> is_lfs_pointer(b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\n")
+        True
+    """
+    return head.lstrip(b"\xef\xbb\xbf").startswith(_LFS_POINTER_HEADS)
+
+
 def read_zip_member(
     z: zipfile.ZipFile, name: str, where: str, limit: int = MAX_DOCUMENT_BYTES
 ) -> bytes:
@@ -90,4 +109,4 @@ def read_zip_member(
     return b"".join(parts)
 
 
-__all__ = ["MAX_DOCUMENT_BYTES", "read_input_bytes", "read_zip_member"]
+__all__ = ["MAX_DOCUMENT_BYTES", "is_lfs_pointer", "read_input_bytes", "read_zip_member"]

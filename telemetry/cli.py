@@ -129,10 +129,12 @@ def record(
 
 def _check_tlog(path: Path) -> None:
     """A replay file must hold MAVLink frames (its first 1 MiB at least one)."""
+    from telemetry.logreaders import refuse_lfs_pointer
     from telemetry.tlog import iter_tlog
 
     with open(path, "rb") as fh:
         head = fh.read(1 << 20)
+    refuse_lfs_pointer(path, head)
     if next(iter_tlog(head), None) is None:
         raise BadInputError(
             _("not a MAVLink telemetry log (no valid .tlog record in it)"), where=str(path)
@@ -174,7 +176,10 @@ def _wait(stop: threading.Event, deadline: float | None, rec: Any, alive: Any) -
 # -- import ----------------------------------------------------------------------------------------
 @click.command(
     name="import",
-    help=_("Import .tlog, DataFlash .bin/.log and PX4 .ulg logs (idempotent; damage is reported)."),
+    help=_(
+        "Import .tlog, DataFlash .bin/.log and PX4 .ulg/.px4log logs (idempotent; damage is "
+        "reported)."
+    ),
 )
 @click.argument("files", nargs=-1, required=True, type=click.Path(path_type=Path))
 @_DB
@@ -248,6 +253,16 @@ def _echo_result(r: Any) -> None:
         click.echo("  " + text.format(n=r.skipped_flights, src=src))
     elif r.duplicate and src:
         click.echo("  " + _("its data is in the database already (from {src})").format(src=src))
+    if r.replaced_flights:
+        text = ngettext(
+            "replaced {n} stored flight ({ids}) by this fuller copy of it (it came from {src})",
+            "replaced {n} stored flights ({ids}) by this fuller copy of them (from {src})",
+            len(r.replaced_flights),
+        )
+        ids = ", ".join(f"#{i}" for i in r.replaced_flights)
+        click.echo(
+            "  " + text.format(n=len(r.replaced_flights), ids=ids, src=", ".join(r.replaced_from))
+        )
     for issue in r.issues:
         if issue.offset < 0:  # not at one place in the file
             click.echo(f"  {issue.message}")

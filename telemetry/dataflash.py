@@ -52,6 +52,7 @@ _FMT_TYPE = 128
 WANTED = frozenset(
     {"GPS", "GPS2", "POS", "BAT", "CURR", "EV", "ARM", "STAT", "MODE", "MSG", "ERR", "CAM"}
     | {"TRIG", "PARM", "BARO"}
+    | {"GPOS", "BATT"}  # PX4 sdlog2 (telemetry.sdlog2)
 )
 #: a record's boot-time column, in order of preference, and its unit in seconds
 _TIME_COLUMNS = (("TimeUS", 1e-6), ("TimeMS", 1e-3), ("T", 1e-3))
@@ -84,6 +85,8 @@ def _time_column(name: str, fmt: str, columns: tuple[str, ...]) -> tuple[int | N
     """(column index, unit in seconds, is the GPS time of week) of a record's clock."""
     cols = list(columns)
     numeric = {c for c, ch in zip(cols, fmt) if ch not in _STRINGS | {"a"}}
+    if name == "TIME" and "StartTime" in numeric:  # PX4 sdlog2: the clock of the next records
+        return cols.index("StartTime"), 1e-6, False
     for col, scale in _TIME_COLUMNS:
         # old GPS records: TimeMS is the GPS time of week (with Week), T the boot time
         if col == "TimeMS" and name.startswith("GPS") and "Week" in cols:

@@ -288,7 +288,7 @@ def link_flight(store: Store, deployment_id: int, flight_id: int) -> None:
         store.conn.execute(
             "UPDATE flights SET deployment_id = ? WHERE id = ?", (dep.id, int(flight_id))
         )
-        _refresh_times(store, dep.id)
+        refresh_times(store, dep.id)
         if dep.status in ("requested", "accepted"):
             now = utc_now_iso()
             path = ["accepted", "in_progress"] if dep.status == "requested" else ["in_progress"]
@@ -306,7 +306,8 @@ def link_flight(store: Store, deployment_id: int, flight_id: int) -> None:
             )
 
 
-def _refresh_times(store: Store, deployment_id: int) -> None:
+def refresh_times(store: Store, deployment_id: int) -> None:
+    """The deployment's first takeoff from its flights (after a link or a flight's new data)."""
     (first,) = store.conn.execute(
         "SELECT MIN(COALESCE(takeoff_utc, start_utc)) FROM flights WHERE deployment_id = ?",
         (deployment_id,),

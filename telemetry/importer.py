@@ -15,6 +15,9 @@ import numpy as np
 
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _
+from telemetry.fuller_copy import SAME_SHARE as _SAME_SHARE
+from telemetry.fuller_copy import SAME_T_S as _SAME_T_S
+from telemetry.fuller_copy import contained_flight, replace_flight
 from telemetry.logreaders import read_log
 from telemetry.segment import DEFAULT_PARAMS, Segment, SegmentParams, find_flights, summarize
 from telemetry.store import Store
@@ -41,6 +44,10 @@ class ImportResult:
     #: flights of this file already in the database (found by content) and their sources
     skipped_flights: int = 0
     skipped_from: list[str] = field(default_factory=list)
+    #: stored flights (ids, also in ``flight_ids``) this file holds in full and more: they now
+    #: have its samples, events and summary; ``replaced_from``: where they had come from
+    replaced_flights: list[int] = field(default_factory=list)
+    replaced_from: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -60,6 +67,8 @@ class ImportResult:
             "error": self.error,
             "skipped_flights": self.skipped_flights,
             "skipped_from": self.skipped_from,
+            "replaced_flights": self.replaced_flights,
+            "replaced_from": self.replaced_from,
         }
 
 
@@ -83,6 +92,9 @@ def import_file(
     data are compared by content (:func:`stored_already`): the flights of a truncated or
     re-exported copy, or of a killed recording's ``.tlog``, are reported in
     ``skipped_flights`` / ``skipped_from``, and a file with nothing new is a ``duplicate``.
+    A stored flight this file holds in full, with more samples (the truncated copy was imported
+    first), is replaced in place by the fuller one (``replaced_flights`` / ``replaced_from``):
+    it keeps its id, deployment, pilot and missions.
 
     ``camera_fov_deg`` (horizontal, vertical) turns camera trigger events into a covered area.
     Raises :class:`~dronekit_plzen.errors.DronekitPlzenError` for a file that cannot be read at
@@ -111,6 +123,7 @@ def import_file(
             issues=[i.to_dict() for i in content.issues],
         )
         skipped: dict[int, str] = {}
+        replaced: dict[int, tuple[str, ...]] = {}
         new_rows = 0
         for track in content.tracks:
             stored = store_track(
@@ -126,8 +139,11 @@ def import_file(
             res.samples += stored.samples
             res.skipped_flights += stored.skipped_flights
             skipped |= stored.skipped_sources
+            replaced |= stored.replaced
             new_rows += stored.samples + stored.events
         res.skipped_from = sorted(set(skipped.values()))
+        res.replaced_flights = sorted(replaced)
+        res.replaced_from = sorted({path for paths in replaced.values() for path in paths})
         if content.tracks and skipped and not new_rows:
             # every flight of the file is in the database already: keep nothing of it
             res.duplicate = True
@@ -137,12 +153,28 @@ def import_file(
         if camera_fov_deg is not None:
             for fid in res.flight_ids:
                 update_camera_coverage(store, fid, *camera_fov_deg)
+        linked = _refresh_deployments(store, res.replaced_flights)
     if deployment_id is not None and res.flight_ids:
         from telemetry.deployments import link_flight
 
         for fid in res.flight_ids:
-            link_flight(store, deployment_id, fid)
+            if fid not in linked:  # a replaced flight keeps the deployment it was linked to
+                link_flight(store, deployment_id, fid)
     return res
+
+
+def _refresh_deployments(store: Store, flight_ids: list[int]) -> set[int]:
+    """The deployments of replaced flights follow their new times; the flights linked to one."""
+    from telemetry.deployments import refresh_times
+
+    linked: set[int] = set()
+    for fid in flight_ids:
+        sql = "SELECT deployment_id FROM flights WHERE id = ?"
+        row = store.conn.execute(sql, (fid,)).fetchone()
+        if row is not None and row[0] is not None:
+            refresh_times(store, int(row[0]))
+            linked.add(fid)
+    return linked
 
 
 def read_input(p: Path) -> bytes:
@@ -196,6 +228,8 @@ class StoredTrack:
     skipped_flights: int = 0
     #: source id → path of the flights found already stored
     skipped_sources: dict[int, str] = field(default_factory=dict)
+    #: stored flight id → the path(s) it came from, of the flights replaced by fuller copies
+    replaced: dict[int, tuple[str, ...]] = field(default_factory=dict)
 
 
 def store_track(
@@ -212,7 +246,9 @@ def store_track(
 
     Data the database holds already (the same vehicle at the same times with the same
     positions: a truncated or re-exported copy of an imported log, the archive of a recording)
-    is skipped by content; a flight that overlaps stored data is skipped whole.
+    is skipped by content; a flight that overlaps stored data is skipped whole, unless it holds
+    all of a stored flight's samples and more (a fuller copy, :mod:`telemetry.fuller_copy`):
+    the stored flight then takes its samples, events and summary, and keeps its id and links.
     """
     key = f"name-{vehicle_name}" if vehicle_name else track.key
     vid = store.vehicle_id(
@@ -234,12 +270,17 @@ def store_track(
     flight_of = np.zeros(track.n, dtype=np.int64)
     spans: list[tuple[float, float, int]] = []
     skipped_spans: list[tuple[float, float]] = []
+    vids = _vehicle_ids(store, vid, track.key)
     for seg in segs:
+        fuller = None
         if known.mask[seg.start : seg.stop].any():
-            keep[seg.start : seg.stop] = False
-            out.skipped_flights += 1
-            skipped_spans.append((float(c["t_s"][seg.start]), float(c["t_s"][seg.stop - 1])))
-            continue
+            fuller = contained_flight(store, vids, c, seg)
+            if fuller is None:
+                keep[seg.start : seg.stop] = False
+                out.skipped_flights += 1
+                skipped_spans.append((float(c["t_s"][seg.start]), float(c["t_s"][seg.stop - 1])))
+                continue
+            keep[seg.start : seg.stop] = True  # the new flight's samples replace the stored
         summ = summarize(c, seg)
         row = summ.to_row()
         row.update(
@@ -249,7 +290,12 @@ def store_track(
             pilot_id=pilot_id,
             complete=1,
         )
-        fid = store.insert_flight(row)
+        if fuller is None:
+            fid = store.insert_flight(row)
+        else:
+            fid = replace_flight(store, fuller, vids, (summ.start_t_s, summ.end_t_s), row)
+            if fuller.flight_id is not None:
+                out.replaced[fid] = fuller.paths
         out.flight_ids.append(fid)
         flight_of[seg.start : seg.stop] = fid
         spans.append((summ.start_t_s, summ.end_t_s, fid))
@@ -263,7 +309,7 @@ def store_track(
     store.insert_samples((vid, f, source_id, *vals) for f, *vals in zip(fids, *cols))
     out.samples = int(idx.size)
     ev_rows = []
-    stored_events = _stored_events(store, _vehicle_ids(store, vid, track.key), track.events)
+    stored_events = _stored_events(store, vids, track.events)
     for ev in track.events:
         if any(a <= ev[0] <= b for a, b in skipped_spans) or stored_events.has(ev):
             continue
@@ -321,10 +367,9 @@ class KnownData:
     sources: dict[int, str]
 
 
-#: stored and new samples are the same when their times agree to this and their fingerprints
-#: (position, height) agree; a span is the same data when this share of its samples matches
-_SAME_T_S = 0.5
-_SAME_SHARE = 0.8
+#: (``_SAME_T_S``, ``_SAME_SHARE``, from :mod:`telemetry.fuller_copy`) stored and new samples
+#: are the same when their times agree to the first and their fingerprints (position, height)
+#: agree; a span is the same data when the second's share of its samples matches
 
 
 def stored_already(store: Store, vehicle_ids: list[int], cols: dict[str, np.ndarray]) -> KnownData:

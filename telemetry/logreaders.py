@@ -34,7 +34,7 @@ from telemetry.track import (
 
 GPS_EPOCH_S = 315964800  # 1980-01-06 in Unix time
 #: the extensions of the formats read here
-LOG_EXTENSIONS = (".tlog", ".bin", ".log", ".ulg")
+LOG_EXTENSIONS = (".tlog", ".bin", ".log", ".ulg", ".px4log")
 
 
 @dataclass
@@ -56,7 +56,13 @@ def detect_kind(path: Path, head: bytes) -> str:
         return "ulog"
     if looks_like_text_log(head):
         return "dataflash-log"
-    ext = {".tlog": "tlog", ".bin": "dataflash-bin", ".log": "dataflash-log", ".ulg": "ulog"}
+    ext = {
+        ".tlog": "tlog",
+        ".bin": "dataflash-bin",
+        ".px4log": "dataflash-bin",  # PX4 sdlog2: the same binary records (telemetry.sdlog2)
+        ".log": "dataflash-log",
+        ".ulg": "ulog",
+    }
     kind = ext.get(path.suffix.lower())
     if kind is not None:
         return kind
@@ -82,9 +88,10 @@ def read_log(path: Path, data: bytes) -> LogContent:
     Raises :class:`BadInputError` for a file that is not a log at all (unknown format, empty,
     random bytes: not one valid record); damage inside a log is returned as issues.
     """
+    refuse_lfs_pointer(path, data[:100])
     kind = detect_kind(path, data[:4096])
     if kind == "tlog":
-        content = read_tlog_content(data)
+        content = read_tlog_content(data, path)
     elif kind == "dataflash-bin":
         content = read_dataflash(path, data, binary=True)
     elif kind == "dataflash-log":
@@ -95,11 +102,19 @@ def read_log(path: Path, data: bytes) -> LogContent:
         content = read_ulog(path, data)
     else:
         raise BadInputError(
-            _("not a flight log: expected a .tlog, a DataFlash .bin/.log or a PX4 .ulg file"),
+            _(
+                "not a flight log: expected a .tlog, a DataFlash .bin/.log or a PX4 .ulg/.px4log "
+                "file"
+            ),
             where=str(path),
         )
     if content.messages == 0:
-        raise BadInputError(_NOT_A_LOG[kind](), where=str(path))
+        sdlog2 = path.suffix.lower() == ".px4log"
+        raise BadInputError(_NOT_A_LOG["px4log" if sdlog2 else kind](), where=str(path))
+    if not any(track.n for track in content.tracks):  # e.g. a few heartbeats: valid, but no track
+        content.issues.append(
+            LogIssue(0, "no position or height in the log: no flight can be made of it")
+        )
     for track in content.tracks:
         track.columns, n = drop_spikes(track.columns)
         if n:
@@ -118,24 +133,53 @@ def read_log(path: Path, data: bytes) -> LogContent:
     return content
 
 
+def refuse_lfs_pointer(path: Path, head: bytes) -> None:
+    """A Git LFS pointer in place of the log (a clone without ``git lfs pull``): bad input."""
+    from dronekit_plzen.inputs import is_lfs_pointer
+
+    if is_lfs_pointer(head):
+        raise BadInputError(
+            _("this is a Git LFS pointer, not the log itself (fetch the file: git lfs pull)"),
+            where=str(path),
+        )
+
+
 _NOT_A_LOG = {
     "tlog": lambda: _("not a MAVLink telemetry log (no valid .tlog record in it)"),
     "dataflash-bin": lambda: _("not an ArduPilot DataFlash log (no valid record in it)"),
     "dataflash-log": lambda: _("not an ArduPilot DataFlash text log (no valid record in it)"),
     "ulog": lambda: _("not a PX4 ULog file (no valid record in it)"),
+    "px4log": lambda: _("not a PX4 sdlog2 log (no valid record in it)"),
 }
 
 
 # -- tlog ------------------------------------------------------------------------------------------
-def read_tlog_content(data: bytes) -> LogContent:
+def read_tlog_content(data: bytes, path: Path | None = None) -> LogContent:
+    """A ``.tlog`` → tracks. A log timed by a relative clock (not Unix time) is dated by the
+    file's modification time (its last record then), and says so."""
+    from telemetry.tlog import is_unix_time_us
+
     st = ParseStats()
     builder = MavlinkTrackBuilder()
     feed = builder.feed
+    last_s = math.nan
     for _off, t_s, msg in iter_tlog(data, st, wanted=MAVLINK_TRACK_MESSAGES):
         feed(msg, t_s)
-    return LogContent(
-        "tlog", tracks_from_builder(builder), st.messages, st.bad_crc, list(st.issues)
-    )
+        last_s = t_s
+    tracks = tracks_from_builder(builder)
+    issues = list(st.issues)
+    if math.isfinite(last_s) and not is_unix_time_us(last_s * 1e6):
+        shift = (file_time_s(path) if path is not None else 0.0) - last_s
+        for track in tracks:
+            track.columns["t_s"] = track.columns["t_s"] + shift
+            track.events = [(e[0] + shift, *e[1:]) for e in track.events]
+        issues.append(
+            LogIssue(
+                0,
+                "timestamps are not Unix time (a relative clock); times are based on the file date",
+            )
+        )
+    return LogContent("tlog", tracks, st.messages, st.bad_crc, issues)
 
 
 # -- DataFlash -------------------------------------------------------------------------------------
@@ -216,6 +260,11 @@ def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
     rows = recs.rows
     if recs.records == 0 or not recs.formats:
         return LogContent(kind, [], 0, 0, issues)
+    from telemetry.sdlog2 import is_sdlog2, sdlog2_track
+
+    if binary and is_sdlog2(recs):
+        px4 = sdlog2_track(recs, path, issues)
+        return LogContent("px4log", [px4] if px4 else [], recs.records, 0, issues)
     gps = _instance0(rows.get("GPS", []))
     gt = _times(gps)
     week = _col(gps, "GWk", "Week")

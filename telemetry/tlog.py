@@ -130,7 +130,7 @@ def iter_tlog(
         keep = {i for i, c in dialect.mavlink_map.items() if c.msgname in set(wanted)}
     n = len(data)
     p = 0
-    last_us: int | None = None
+    last_us: int | None = relative_start_us(data)
     while p < n:
         if n - p < 9:
             st.add(p, f"truncated record at end of file ({n - p} bytes)")
@@ -183,6 +183,40 @@ def iter_tlog(
         last_us = us
         yield p, us * 1e-6, msg
         p = end
+
+
+def relative_start_us(data: bytes) -> int | None:
+    """The first timestamp of a ``.tlog`` whose clock is not Unix time (µs since some start, as
+    some tools write), when its first record is a whole MAVLink frame with a right checksum and
+    the next record (if any) is on the same clock; None otherwise (Unix times, or no such
+    frame: the reader then resynchronises as for damage).
+
+    Later records must follow within the usual jump of this clock, as they do of a Unix one.
+    """
+    if len(data) < 9 or data[8] not in (_V1, _V2) or _plausible(data, 0, None):
+        return None
+    end = 8 + _frame_len(data, 8)
+    if end > len(data):
+        return None
+    from pymavlink.dialects.v20 import ardupilotmega as dialect
+
+    frame = data[8:end]
+    cls = dialect.mavlink_map.get(_msg_id(frame))
+    if cls is None or not _crc_ok(frame, int(cls.crc_extra), _crc16()):
+        return None
+    (us,) = _TS.unpack_from(data, 0)
+    if end + 9 <= len(data):  # the next record follows on the same clock (a damaged stamp of a
+        (nxt,) = _TS.unpack_from(data, end)  # Unix-timed log does not set the clock)
+        if data[end + 8] not in (_V1, _V2) or _plausible(data, end, None):
+            return None
+        if abs(nxt - us) > _MAX_JUMP_US:
+            return None
+    return int(us)
+
+
+def is_unix_time_us(us: float) -> bool:
+    """A ``.tlog`` timestamp (µs) in Unix time (2000–2100), not a relative clock."""
+    return _MIN_US <= us <= _MAX_US
 
 
 def _resync(data: bytes, p: int, last_us: int | None) -> int:

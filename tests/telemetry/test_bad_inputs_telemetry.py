@@ -17,6 +17,7 @@ import resource
 import shutil
 import signal
 import sqlite3
+import struct
 import subprocess
 import sys
 import threading
@@ -144,6 +145,11 @@ def _export_dir_with_folder_in_place(tmp: Path) -> Path:
 
 
 NOT_A_LOG = "not a MAVLink telemetry log"
+LFS_POINTER = (
+    "version https://git-lfs.github.com/spec/v1\n"
+    "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+    "size 3452928\n"
+)
 CASES = [
     # -- import --------------------------------------------------------------------------------
     Case("import-random-tlog", ("import", "--db", "{db}", "{in}"), _random("r.tlog"), 2, NOT_A_LOG),
@@ -192,6 +198,24 @@ CASES = [
         _empty("e.log"),
         2,
         "not an ArduPilot DataFlash text log",
+    ),
+    # a clone or download without ``git lfs pull``: the pointer's three lines, not the log
+    *(
+        Case(
+            f"import-lfs-pointer-{ext}",
+            ("import", "--db", "{db}", "{in}"),
+            _text_file(f"flight.{ext}", LFS_POINTER),
+            2,
+            rf"flight\.{ext}: this is a Git LFS pointer, not the log itself",
+        )
+        for ext in ("bin", "tlog", "ulg", "px4log", "log")
+    ),
+    Case(
+        "import-random-px4log",
+        ("import", "--db", "{db}", "{in}"),
+        _random("r.px4log"),
+        2,
+        r"r\.px4log: not a PX4 sdlog2 log \(no valid record in it\)",
     ),
     Case(
         "import-folder",
@@ -272,6 +296,13 @@ CASES = [
         _nothing,
         2,
         "99999",
+    ),
+    Case(
+        "record-replay-lfs-pointer",
+        ("record", "--db", "{db}", "--replay", "{in}", "--tlog", "{tmp}/r.tlog"),
+        _text_file("flight.tlog", "\ufeff" + LFS_POINTER),
+        2,
+        r"flight\.tlog: this is a Git LFS pointer, not the log itself",
     ),
     Case(
         "record-no-source",
@@ -557,6 +588,73 @@ def test_bad_input_table(case: Case, base_db: Path, tmp_path: Path) -> None:
 def test_table_covers_every_command_group() -> None:
     groups = {c.args[0] for c in CASES}
     assert groups == {"import", "record", "flights", "deployments", "report"}
+
+
+# -- valid but short logs: imported, not refused ---------------------------------------------
+def _tiny_tlog(name: str, t0_us: int, position: bool) -> Callable[[Path], Path]:
+    """A heartbeat (armed) and a second heartbeat or a position, 0.1 s apart: 50–70 bytes."""
+
+    def make(tmp: Path) -> Path:
+        from pymavlink.dialects.v10 import ardupilotmega as m
+
+        mav = m.MAVLink(None, srcSystem=1, srcComponent=1)
+        hb = m.MAVLink_heartbeat_message(2, 3, 0x81, 0, 4, 3).pack(mav)
+        second = (
+            m.MAVLink_global_position_int_message(
+                1000, 497475000, 133776000, 350000, 0, 0, 0, 0, 0
+            ).pack(mav)
+            if position
+            else hb
+        )
+        p = tmp / name
+        p.write_bytes(struct.pack(">Q", t0_us) + hb + struct.pack(">Q", t0_us + 100_000) + second)
+        return p
+
+    return make
+
+
+@dataclass(frozen=True)
+class Short:
+    id: str
+    make: Callable[[Path], Path]
+    flights: int
+    pattern: str  #: in the report on stdout
+
+
+SHORT = [
+    # relative timestamps (µs since the recording started), not Unix time: were "not a MAVLink
+    # telemetry log"
+    Short(
+        "tlog-relative-time-position",
+        _tiny_tlog("rel.tlog", 0, True),
+        1,
+        r"rel\.tlog: imported \(tlog\): 1 flights, 2 messages.*\n.*timestamps are not Unix time",
+    ),
+    Short(
+        "tlog-relative-time-heartbeats",
+        _tiny_tlog("hb.tlog", 5_000, False),
+        0,
+        r"hb\.tlog: imported \(tlog\): 0 flights(.*\n)*.*no position or height in the log",
+    ),
+    Short(
+        "tlog-unix-time-heartbeats",
+        _tiny_tlog("unix.tlog", 1_700_000_000_000_000, False),
+        0,
+        r"unix\.tlog: imported \(tlog\): 0 flights.*\n.*no position or height in the log",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", SHORT, ids=[c.id for c in SHORT])
+def test_short_valid_logs_are_imported(case: Short, tmp_path: Path) -> None:
+    db = tmp_path / "s.db"
+    log = case.make(tmp_path)
+    assert log.stat().st_size < 80
+    p = run("import", "--db", str(db), str(log))
+    assert p.returncode == 0, p.stderr
+    assert re.search(case.pattern, p.stdout), p.stdout
+    with open_store(db) as store:
+        assert store.count("flights") == case.flights
 
 
 # -- outputs that cannot be written ----------------------------------------------------------
