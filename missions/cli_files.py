@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -216,8 +217,20 @@ def convert(src: Path, dst: Path, fmt: str | None, **o: Any) -> None:
         )
         for v in s.report.violations:
             info(f"  {v}")
-    out = save_mission(s.mission, dst, format=fmt)
+    out = save_mission(_timed_speed(s.mission, o), dst, format=fmt)
     info(_("{n} items written to {p}").format(n=len(s.mission.items), p=out))
+
+
+def _timed_speed(m: Any, o: dict[str, Any]) -> Any:
+    """The mission with the planning speed the guard timed its legs with: the slower of the
+    file's and the vehicle profile's (a QGC multirotor plan says 15 m/s, QGC's fixed-wing
+    figure). Written files state that speed, and a QGC WPL file commands it (ArduPilot flies
+    it), so the aircraft never flies faster than the flight was timed."""
+    veh = vehicle_profile(o["vehicle"] or m.metadata.get("vehicle"))
+    v = getattr(veh, "cruise_speed_m_s", None)
+    if isinstance(v, int | float) and 0 < v < m.cruise_speed_m_s:
+        return replace(m, cruise_speed_m_s=float(v))
+    return m
 
 
 @click.command(name="cameras", help=_("List camera profiles."))

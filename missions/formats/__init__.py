@@ -8,6 +8,26 @@ DJI WPML KMZ and CSV, behind two functions::
 
 The format comes from ``format`` or the file name (``.kmz`` holding ``wpmz/`` is read as WPML).
 Writes are atomic (temporary file + rename).
+
+Nothing a plan says is lost silently: each writer carries it, or writes it beside the file and
+says so, or warns where the loss cannot change the flight, or refuses (one line, exit 2):
+
+* ``plan``, ``kml``/``kmz``, ``geojson``: everything (items and jumps, cruise and hover speed,
+  geofence, rally points, metadata);
+* ``csv``: everything (the speeds as ``speed`` rows; metadata in ``NAME.csv.meta.json``);
+* ``waypoints``: items and jumps; the cruise speed as QGroundControl's ``DO_CHANGE_SPEED``
+  first item when the mission does not command its speed (ArduPilot flies it; read back as the
+  planning speed); the geofence and rally points in ``NAME.fence.waypoints`` and
+  ``NAME.rally.waypoints`` beside it, with a warning (Mission Planner's fence and rally files);
+  metadata in ``NAME.waypoints.meta.json``; the hover speed is not carried (QGroundControl's
+  estimate for multirotors, not used by the guard or flown);
+* ``wpml``: ``DO_JUMP`` loops unrolled; loiters, splines, delays refused; the cruise speed as
+  ``autoFlightSpeed``; commands that do not move the aircraft dropped with a warning; the
+  geofence and rally points kept in ``wpmz/res/dronekit_plzen.json`` with a warning that DJI
+  Pilot 2 does not enforce them.
+
+A plan of only a geofence (no items) reads back from every format but DJI WPML, which needs
+two waypoints and refuses it.
 """
 
 from __future__ import annotations
@@ -20,7 +40,7 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.mission_items import MAX_ABS_ALT_M, MAX_COMMAND, MAX_FRAME
+from dronekit_plzen.mission_items import FRAME_MISSION, MAX_ABS_ALT_M, MAX_COMMAND, MAX_FRAME
 from dronekit_plzen.outputs import note_input
 from missions.formats import csvfmt, geojson, kml, qgc_plan, waypoints, wpml
 from missions.model import Mission
@@ -118,7 +138,15 @@ def load_mission(path: str | Path, format: str | None = None) -> Mission:
 
 
 #: commands whose latitude/longitude is the place to fly to (no "current position" meaning)
-_PLACE_COMMANDS = frozenset({16, 17, 18, 19, 31, 82})
+_PLACE_NAMES = {
+    16: "NAV_WAYPOINT",
+    17: "NAV_LOITER_UNLIM",
+    18: "NAV_LOITER_TURNS",
+    19: "NAV_LOITER_TIME",
+    31: "NAV_LOITER_TO_ALT",
+    82: "NAV_SPLINE_WAYPOINT",
+}
+_PLACE_COMMANDS = frozenset(_PLACE_NAMES)
 
 
 def _check_items(mission: Mission, where: str) -> None:
@@ -154,6 +182,16 @@ def _check_items(mission: Mission, where: str) -> None:
             )
         if it.command not in _PLACE_COMMANDS:
             continue
+        if it.frame == FRAME_MISSION:
+            name = _PLACE_NAMES[it.command]
+            raise BadInputError(
+                _(
+                    "item {i}: {name} ({c}) is in frame 2 (MAV_FRAME_MISSION), which gives no "
+                    "position or altitude, but a {name} needs both: the file is malformed (use "
+                    "frame 0 above sea level, 3 above home or 10 above terrain)"
+                ).format(i=i, name=name, c=it.command),
+                where=where,
+            )
         lat, lon = it.lat_deg, it.lon_deg
         if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
             raise BadInputError(

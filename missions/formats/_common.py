@@ -11,12 +11,17 @@ from typing import Any
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.inputs import read_input_bytes
 from dronekit_plzen.mission_items import (
+    CMD_DO_CHANGE_SPEED,
+    CMD_DO_JUMP,
     CMD_NAV_FENCE_CIRCLE_EXCLUSION,
     CMD_NAV_FENCE_CIRCLE_INCLUSION,
     CMD_NAV_FENCE_POLYGON_VERTEX_EXCLUSION,
     CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
     CMD_NAV_RALLY_POINT,
+    CMD_NAV_TAKEOFF,
+    FRAME_MISSION,
     MISSION_TYPE_MISSION,
+    NAV_COMMANDS,
     MissionItem,
 )
 from missions.model import FenceCircle, FencePolygon, RallyPoint
@@ -35,6 +40,64 @@ ITEM_FIELDS = (
     "autocontinue",
     "mission_type",
 )
+
+
+#: MAV_TYPE_FIXED_WING: QGroundControl's speed item changes the airspeed (0) of a fixed-wing
+#: vehicle and the ground speed (1) of anything else
+MAV_TYPE_FIXED_WING = 1
+
+
+#: metadata key: ``"unknown"`` when the file a mission was read from stated no planning speed
+#: (a QGC WPL mission without a speed command, a foreign KML/GeoJSON line, an old CSV), so the
+#: model's default speed is not later written as if the plan had said it
+SPEED_SOURCE = "speed_source"
+
+
+def note_speed(metadata: dict[str, Any], stated: bool) -> None:
+    """Record in ``metadata`` whether the file stated the planning speed."""
+    if stated:
+        metadata.pop(SPEED_SOURCE, None)
+    else:
+        metadata[SPEED_SOURCE] = "unknown"
+
+
+def speed_stated(metadata: dict[str, Any]) -> bool:
+    return metadata.get(SPEED_SOURCE) != "unknown"
+
+
+def start_speed(items: Iterable[MissionItem]) -> float | None:
+    """The horizontal speed a mission commands before its first leg, or ``None``.
+
+    The first ``DO_CHANGE_SPEED`` (air or ground speed, param1 0 or 1, a speed > 0 in param2)
+    met before any NAV command other than a take-off (and before any ``DO_JUMP``). This is
+    where QGroundControl puts its "Flight speed" (``SpeedSection``, the first item) and where
+    our planner puts the vehicle's speed (after the take-off). Without it the aircraft flies the
+    legs at its own default speed and a file's planning speed is an estimate only.
+    """
+    for it in items:
+        if it.command == CMD_DO_CHANGE_SPEED:
+            if it.param1 in (0.0, 1.0) and math.isfinite(it.param2) and it.param2 > 0:
+                return float(it.param2)
+        elif it.command == CMD_DO_JUMP or (
+            it.command in NAV_COMMANDS and it.command != CMD_NAV_TAKEOFF
+        ):
+            return None
+    return None
+
+
+def speed_item(speed_m_s: float, vehicle_type: int) -> MissionItem:
+    """The ``DO_CHANGE_SPEED`` item QGroundControl writes for a plan's flight speed
+    (``SpeedSection``): frame 2, ground speed (air speed for a fixed-wing), no throttle change,
+    absolute."""
+    return MissionItem(
+        CMD_DO_CHANGE_SPEED,
+        FRAME_MISSION,
+        param1=0.0 if vehicle_type == MAV_TYPE_FIXED_WING else 1.0,
+        param2=float(speed_m_s),
+        param3=-1.0,
+        param4=0.0,
+        meta={"role": "speed"},
+    )
 
 
 def num_or_none(x: float) -> float | None:

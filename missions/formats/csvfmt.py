@@ -1,10 +1,13 @@
 """CSV: one row per item for spreadsheets and scripts.
 
-Columns: ``kind`` (``home``, ``mission``, ``fence``, ``rally``), ``index`` and the MAVLink fields
+Columns: ``kind`` (``home``, ``mission``, ``fence``, ``rally``, ``speed``), ``index`` and the
+MAVLink fields
 (``command``, ``frame``, ``param1``..``param4``, ``lat_deg``, ``lon_deg``, ``alt_m``,
 ``autocontinue``) and ``meta`` (JSON annotations, may be empty). Fence rows are the
 MAVLink fence items (vertex count or radius in param1), so polygons
-and circles read back. Metadata goes to ``NAME.csv.meta.json`` beside the file.
+and circles read back. The two ``speed`` rows hold the mission's planning speeds as
+``DO_CHANGE_SPEED`` rows (speed in param2): index 0 the cruise speed the safety guard times the
+legs with, index 1 the hover speed. Metadata goes to ``NAME.csv.meta.json`` beside the file.
 """
 
 from __future__ import annotations
@@ -17,8 +20,10 @@ from pathlib import Path
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.mission_items import (
+    CMD_DO_CHANGE_SPEED,
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
+    FRAME_MISSION,
     MISSION_TYPE_FENCE,
     MISSION_TYPE_RALLY,
     MissionItem,
@@ -29,9 +34,11 @@ from missions.formats._common import (
     fence_from_items,
     item_from_dict,
     json_safe,
+    note_speed,
     rally_from_items,
     read_sidecar,
     read_text,
+    speed_stated,
     write_sidecar,
 )
 from missions.model import Mission
@@ -64,6 +71,10 @@ def dump_csv(mission: Mission) -> str:
     rows += [("mission", k, it) for k, it in enumerate(mission.items)]
     rows += [("fence", k, it) for k, it in enumerate(mission.fence_items())]
     rows += [("rally", k, it) for k, it in enumerate(mission.rally_items())]
+    rows += [
+        ("speed", k, MissionItem(CMD_DO_CHANGE_SPEED, FRAME_MISSION, param2=v, param3=-1.0))
+        for k, v in enumerate((mission.cruise_speed_m_s, mission.hover_speed_m_s))
+    ]
     for kind, k, it in rows:
         meta = json.dumps(json_safe(it.meta), ensure_ascii=False) if it.meta else ""
         w.writerow([kind, k, *(_cell(getattr(it, f)) for f in COLUMNS[2:-1]), meta])
@@ -76,6 +87,7 @@ def parse_csv(text: str, path: str = "<csv>") -> Mission:
     if missing:
         raise BadInputError(f"CSV lacks columns: {', '.join(sorted(missing))}", where=f"{path}:1")
     m = Mission()
+    speed_rows = False
     fence: list[MissionItem] = []
     rally: list[MissionItem] = []
     for lineno, row in enumerate(reader, start=2):
@@ -89,16 +101,31 @@ def parse_csv(text: str, path: str = "<csv>") -> Mission:
             fence.append(it.with_(mission_type=MISSION_TYPE_FENCE))
         elif kind == "rally":
             rally.append(it.with_(mission_type=MISSION_TYPE_RALLY))
+        elif kind == "speed":
+            speed_rows = True
+            if not (math.isfinite(it.param2) and it.param2 > 0):
+                raise BadInputError(
+                    f"speed row needs a speed > 0 m/s in param2, not {it.param2}",
+                    where=f"{path}:{lineno}",
+                )
+            if str(row.get("index", "0")).strip() == "1":
+                m.hover_speed_m_s = it.param2
+            else:
+                m.cruise_speed_m_s = it.param2
         else:
             raise BadInputError(f"unknown row kind {kind!r}", where=f"{path}:{lineno}")
     m.fence_polygons, m.fence_circles = fence_from_items(fence, path)
     m.rally_points = rally_from_items(rally)
+    note_speed(m.metadata, speed_rows)  # (no speed rows: a CSV of an older version)
     return m
 
 
 def read_csv(path: Path) -> Mission:
     m = parse_csv(read_text(path), str(path))
+    stated = speed_stated(m.metadata)
     m.metadata = read_sidecar(path)
+    if not stated:
+        note_speed(m.metadata, False)
     return m
 
 

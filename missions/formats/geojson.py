@@ -36,6 +36,7 @@ from missions.formats._common import (
     item_from_dict,
     item_to_dict,
     json_safe,
+    note_speed,
     read_text,
 )
 from missions.model import FenceCircle, FencePolygon, Mission, RallyPoint
@@ -144,6 +145,8 @@ def parse_geojson(text: str, path: str = "<geojson>") -> Mission:
         m.cruise_speed_m_s = float(ours.get("cruise_speed_m_s", m.cruise_speed_m_s))
         m.hover_speed_m_s = float(ours.get("hover_speed_m_s", m.hover_speed_m_s))
         m.metadata = dict(ours.get("metadata") or {})
+    if "cruise_speed_m_s" not in ours:
+        note_speed(m.metadata, False)
     items: list[tuple[int, MissionItem]] = []
     lines: list[list[list[float]]] = []
     for k, f in enumerate(doc["features"]):
@@ -197,7 +200,8 @@ def parse_geojson(text: str, path: str = "<geojson>") -> Mission:
             )
             for c in lines[0]
         ]
-    if not m.items:
+    # a plan of only a geofence (or rally points) has no items: it reads back as such
+    if not (m.items or m.fence_polygons or m.fence_circles or m.rally_points):
         raise BadInputError(
             "no mission items (features with role 'item') and no single LineString path", where=path
         )

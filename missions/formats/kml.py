@@ -39,6 +39,7 @@ from missions.formats._common import (
     item_from_dict,
     item_to_dict,
     json_safe,
+    note_speed,
 )
 from missions.model import FenceCircle, FencePolygon, Mission, RallyPoint
 
@@ -222,6 +223,8 @@ def parse_kml(data: bytes, path: str = "<kml>") -> Mission:
     m.cruise_speed_m_s = float(top.get("dkp_cruise_speed_m_s", m.cruise_speed_m_s))
     m.hover_speed_m_s = float(top.get("dkp_hover_speed_m_s", m.hover_speed_m_s))
     m.metadata = dict(top.get("dkp_metadata") or {})
+    if "dkp_cruise_speed_m_s" not in top:
+        note_speed(m.metadata, False)
     items: list[tuple[int, MissionItem]] = []
     lines: list[tuple[str, list[tuple[float, ...]]]] = []
     for k, pm in enumerate(root.iter(f"{_K}Placemark")):
@@ -275,7 +278,8 @@ def parse_kml(data: bytes, path: str = "<kml>") -> Mission:
             )
             for p in pts
         ]
-    if not m.items:
+    # a plan of only a geofence (or rally points) has no items: it reads back as such
+    if not (m.items or m.fence_polygons or m.fence_circles or m.rally_points):
         raise BadInputError("no waypoints and no single LineString path in this KML", where=path)
     return m
 

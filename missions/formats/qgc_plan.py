@@ -41,9 +41,12 @@ from dronekit_plzen.mission_items import (
 from missions.formats._common import (
     atomic_write_text,
     json_safe,
+    note_speed,
     num,
     num_or_none,
     read_text,
+    speed_stated,
+    start_speed,
 )
 from missions.model import FenceCircle, FencePolygon, Mission, RallyPoint
 
@@ -332,8 +335,12 @@ def _mission_from(doc: dict[str, Any], mis: dict[str, Any], path: str) -> Missio
         m.autopilot = mis["firmwareType"]
     if isinstance(mis.get("vehicleType"), int):
         m.vehicle_type = mis["vehicleType"]
-    if isinstance(mis.get("cruiseSpeed"), int | float):
+    has_cruise = isinstance(mis.get("cruiseSpeed"), int | float)
+    if has_cruise:
         m.cruise_speed_m_s = float(mis["cruiseSpeed"])
+    # (a plan we wrote from a file that stated no speed keeps saying so in our metadata)
+    commanded = start_speed(items) is not None
+    note_speed(m.metadata, commanded or (has_cruise and speed_stated(m.metadata)))
     if isinstance(mis.get("hoverSpeed"), int | float):
         m.hover_speed_m_s = float(mis["hoverSpeed"])
     return m

@@ -20,16 +20,30 @@ Read as the tools that write it do:
 A ``.mission`` file holding JSON is QGroundControl's format before 3.2 and is read by
 :func:`missions.formats.qgc_plan.parse_legacy_mission`.
 
-The format carries no metadata; our metadata (e.g. a safety override) is written beside the
-file as ``NAME.waypoints.meta.json`` and read back from there.
+What the format cannot hold is written so that nothing the plan says is lost:
+
+* our metadata (e.g. a safety override) goes beside the file as ``NAME.waypoints.meta.json``;
+* the geofence and the rally points go beside it as ``NAME.fence.waypoints`` and
+  ``NAME.rally.waypoints``, the QGC WPL files Mission Planner saves and loads from its Fence
+  and Rally lists (a home line, then ``NAV_FENCE_*`` or ``NAV_RALLY_POINT`` lines); a mission
+  upload does not carry them, so the writer says where they went. Reading ``NAME.waypoints``
+  takes them back from there;
+* the planning speed: a mission that does not command its speed before its first leg starts
+  with the ``DO_CHANGE_SPEED`` QGroundControl writes for a plan's flight speed (its
+  ``SpeedSection``: frame 2, ground speed, no throttle change), so ArduPilot flies the speed
+  the safety guard timed the flight with (its cruise speed, capped by the vehicle's; never a
+  speed no file stated: see ``metadata["speed_source"]``). Reading takes
+  the mission's planning speed from the first such command (as QGroundControl does).
 """
 
 from __future__ import annotations
 
+import logging
 import math
 from pathlib import Path
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
     CMD_DO_JUMP,
     CMD_NAV_FENCE_CIRCLE_EXCLUSION,
@@ -42,17 +56,24 @@ from dronekit_plzen.mission_items import (
     FRAME_GLOBAL,
     MISSION_TYPE_FENCE,
     MISSION_TYPE_RALLY,
+    NAV_COMMANDS,
     MissionItem,
 )
 from missions.formats._common import (
     atomic_write_text,
     fence_from_items,
+    note_speed,
     rally_from_items,
     read_sidecar,
     read_text,
+    speed_item,
+    speed_stated,
+    start_speed,
     write_sidecar,
 )
 from missions.model import Mission
+
+log = logging.getLogger(__name__)
 
 HEADER = "QGC WPL 110"
 
@@ -66,39 +87,114 @@ def _f(x: float) -> str:
     return repr(float(x))
 
 
-def dump_waypoints(mission: Mission) -> str:
-    lines = [HEADER]
+def _home_line(mission: Mission) -> str:
     if mission.home is not None:
         lon, lat, alt = mission.home
     else:
         first = next((it for it in mission.items if it.has_position), None)
         lon, lat, alt = (first.lon_deg, first.lat_deg, 0.0) if first else (0.0, 0.0, 0.0)
-    lines.append(
-        "\t".join(["0", "1", str(FRAME_GLOBAL), "16", *["0"] * 4, _f(lat), _f(lon), _f(alt), "1"])
+    return "\t".join(
+        ["0", "1", str(FRAME_GLOBAL), "16", *["0"] * 4, _f(lat), _f(lon), _f(alt), "1"]
     )
-    for k, it in enumerate(mission.items, start=1):
+
+
+def _item_line(seq: int, it: MissionItem, p1: float) -> str:
+    fields = [
+        str(seq),
+        "0",
+        str(it.frame),
+        str(it.command),
+        _f(p1),
+        _f(it.param2),
+        _f(it.param3),
+        _f(it.param4),
+        _f(it.lat_deg),
+        _f(it.lon_deg),
+        _f(it.alt_m),
+        "1" if it.autocontinue else "0",
+    ]
+    return "\t".join(fields)
+
+
+def _flies(mission: Mission) -> bool:
+    return any(it.command in NAV_COMMANDS for it in mission.items)
+
+
+def flight_speed(mission: Mission) -> float:
+    """The speed the written speed item commands: the plan's cruise speed, the speed the safety
+    guard timed the legs with (capped by the vehicle's when one is known: ``plan convert
+    --vehicle``). Never the hover speed: a multirotor that flew slower than the guard timed it
+    would fly longer than the endurance check allowed."""
+    return mission.cruise_speed_m_s
+
+
+def flown_items(mission: Mission) -> list[MissionItem]:
+    """The items as written: with QGroundControl's speed item first when the mission does not
+    command its speed before its first leg (``DO_JUMP`` targets shifted to match)."""
+    if (
+        not _flies(mission)
+        or start_speed(mission.items) is not None
+        or not speed_stated(mission.metadata)
+    ):
+        return list(mission.items)
+    speed = flight_speed(mission)
+    if not (math.isfinite(speed) and speed > 0):
+        raise BadInputError(
+            _("the mission's planning speed {v} m/s is not a speed").format(v=speed)
+        )
+    shifted = [
+        it.with_(param1=it.param1 + 1) if it.command == CMD_DO_JUMP else it for it in mission.items
+    ]
+    return [speed_item(speed, mission.vehicle_type), *shifted]
+
+
+def dump_waypoints(mission: Mission) -> str:
+    """The ``QGC WPL 110`` text of the mission (its geofence and rally points not included:
+    see :func:`dump_fence` and :func:`dump_rally`)."""
+    lines = [HEADER, _home_line(mission)]
+    items = flown_items(mission)
+    shift = len(items) - len(mission.items)
+    for k, it in enumerate(items, start=1):
         if it.has_position and math.isnan(it.alt_m):
             raise BadInputError(
-                f"item {k - 1} has no resolved altitude (QGC 'above terrain' without terrain "
-                "data); resolve it with a DEM first (plan convert --dem)"
+                f"item {k - 1 - shift} has no resolved altitude (QGC 'above terrain' without "
+                "terrain data); resolve it with a DEM first (plan convert --dem)"
             )
         p1 = it.param1 + 1 if it.command == CMD_DO_JUMP else it.param1
-        fields = [
-            str(k),
-            "0",
-            str(it.frame),
-            str(it.command),
-            _f(p1),
-            _f(it.param2),
-            _f(it.param3),
-            _f(it.param4),
-            _f(it.lat_deg),
-            _f(it.lon_deg),
-            _f(it.alt_m),
-            "1" if it.autocontinue else "0",
-        ]
-        lines.append("\t".join(fields))
+        lines.append(_item_line(k, it, p1))
     return "\n".join(lines) + "\n"
+
+
+def dump_fence(mission: Mission) -> str | None:
+    """Mission Planner's fence file for the mission's geofence (``None`` without a fence)."""
+    items = mission.fence_items()
+    if not items:
+        return None
+    lines = [HEADER, _home_line(mission)]
+    lines += [_item_line(k, it, it.param1) for k, it in enumerate(items, start=1)]
+    return "\n".join(lines) + "\n"
+
+
+def dump_rally(mission: Mission) -> str | None:
+    """Mission Planner's rally file for the mission's rally points (``None`` without any)."""
+    items = mission.rally_items()
+    if not items:
+        return None
+    lines = [HEADER, _home_line(mission)]
+    lines += [_item_line(k, it, it.param1) for k, it in enumerate(items, start=1)]
+    return "\n".join(lines) + "\n"
+
+
+def fence_path(path: Path) -> Path:
+    """``survey.waypoints`` → ``survey.fence.waypoints``."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.fence{p.suffix or '.waypoints'}")
+
+
+def rally_path(path: Path) -> Path:
+    """``survey.waypoints`` → ``survey.rally.waypoints``."""
+    p = Path(path)
+    return p.with_name(f"{p.stem}.rally{p.suffix or '.waypoints'}")
 
 
 _FENCE_COMMANDS = frozenset(
@@ -178,25 +274,81 @@ def parse_waypoints(text: str, path: str = "<waypoints>") -> Mission:
             target = seq_to_index.get(int(t)) if math.isfinite(t) and t == int(t) else None
             items[k] = it.with_(param1=float(target) if target is not None else t - first)
     m = Mission(items=items, home=home)
+    speed = start_speed(items)
+    if speed is not None:
+        m.cruise_speed_m_s = speed
     m.fence_polygons, m.fence_circles = fence_from_items(fence, path)
     m.rally_points = rally_from_items(rally)
     return m
 
 
+def _is_side_file(path: Path) -> bool:
+    return Path(path).stem.endswith((".fence", ".rally"))
+
+
 def read_waypoints(path: Path) -> Mission:
     text = read_text(path)
-    if text.lstrip().startswith("{"):
+    legacy = text.lstrip().startswith("{")
+    if legacy:
         # a JSON ``.mission`` of QGroundControl before 3.2, not a waypoint list
         from missions.formats.qgc_plan import parse_legacy_mission
 
         m = parse_legacy_mission(text, str(path))
     else:
         m = parse_waypoints(text, str(path))
+    found = dict(m.metadata)
+    if not _is_side_file(path):
+        for side in (fence_path(path), rally_path(path)):
+            if side.is_file():
+                extra = parse_waypoints(read_text(side), str(side))
+                m.fence_polygons += extra.fence_polygons
+                m.fence_circles += extra.fence_circles
+                m.rally_points += extra.rally_points
     m.metadata = read_sidecar(path)
+    if legacy:
+        note_speed(m.metadata, speed_stated(found))
+    else:  # (a file that flies nothing has no speed to state)
+        note_speed(m.metadata, start_speed(m.items) is not None or not _flies(m))
     return m
 
 
+def _write_side(path: Path, text: str | None, message: str) -> None:
+    """Write (or, with nothing to write, remove a stale) fence or rally file beside a mission."""
+    if text is None:
+        if path.exists():
+            path.unlink()
+        return
+    atomic_write_text(path, text)
+    log.warning(message.format(p=path))
+
+
 def write_waypoints(mission: Mission, path: Path) -> Path:
+    side_name = _is_side_file(path)
+    if side_name and (mission.fence_polygons or mission.fence_circles or mission.rally_points):
+        raise BadInputError(
+            _(
+                "{name} is the name of a fence or rally file beside a mission: give the "
+                "mission another name"
+            ).format(name=Path(path).name),
+            where=str(path),
+        )
     atomic_write_text(path, dump_waypoints(mission))
     write_sidecar(path, mission.metadata)
+    if not side_name:
+        _write_side(
+            fence_path(path),
+            dump_fence(mission),
+            _(
+                "a QGC WPL mission cannot hold the geofence: written to {p}; upload it as the "
+                "vehicle's fence (Mission Planner: Fence list, Load File)"
+            ),
+        )
+        _write_side(
+            rally_path(path),
+            dump_rally(mission),
+            _(
+                "a QGC WPL mission cannot hold rally points: written to {p}; upload them as the "
+                "vehicle's rally points (Mission Planner: Rally list, Load File)"
+            ),
+        )
     return path

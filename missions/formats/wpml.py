@@ -21,9 +21,23 @@ MAVLink → WPML mapping (and back, so a mission in this canonical form reads ba
 
 Heights: items relative to home → ``relativeToStartPoint``; AMSL items are converted to
 relative with the mission's home altitude; terrain-frame items (all of them) →
-``realTimeFollowSurface`` (Mavic 3 Enterprise series only). Other commands (ROI, gimbal, jumps)
-have no WPML equivalent here and are listed in ``wpmz/res/dronekit_plzen.json`` as dropped,
-next to our metadata (a safety override included).
+``realTimeFollowSurface`` (Mavic 3 Enterprise series only).
+
+What a DJI wayline cannot say:
+
+* ``DO_JUMP``: a wayline cannot repeat, so the loop is written out (unrolled) as ArduPilot and
+  PX4 fly it, each jump taken its repeat count of times; the file holds the path the safety
+  guard checked (it expands the same jumps). An endless jump, a jump to an item the mission
+  does not have, or more than :data:`MAX_UNROLLED_ITEMS` items unrolled are refused;
+* other NAV commands (loiter turns/unlimited/to altitude, spline waypoints, delays, payload
+  place) change the flight path or its time: refused, one line naming the item;
+* commands that do not move the aircraft (ROI, gimbal, servo ...) are dropped with a warning
+  naming them, and listed in ``wpmz/res/dronekit_plzen.json``;
+* the geofence and rally points: DJI Pilot 2 does not take them from a wayline file. They are
+  kept in ``wpmz/res/dronekit_plzen.json`` (read back from there, so a check of the file still
+  sees the fence) and a warning says the aircraft will not enforce them.
+
+``wpmz/res/dronekit_plzen.json`` also holds our metadata (a safety override included).
 """
 
 from __future__ import annotations
@@ -41,10 +55,12 @@ from typing import Any
 from lxml import etree
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.inputs import read_zip_member
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
     CMD_DO_DIGICAM_CONTROL,
+    CMD_DO_JUMP,
     CMD_DO_SET_CAM_TRIGG_DIST,
     CMD_IMAGE_START_CAPTURE,
     CMD_NAV_LAND,
@@ -55,10 +71,18 @@ from dronekit_plzen.mission_items import (
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
+    NAV_COMMANDS,
     MissionItem,
     canonical_frame,
 )
-from missions.formats._common import atomic_write_bytes, json_safe
+from missions.formats._common import (
+    atomic_write_bytes,
+    fence_from_items,
+    item_from_dict,
+    item_to_dict,
+    json_safe,
+    rally_from_items,
+)
 from missions.formats.kml import KML_NS, open_kmz
 from missions.model import Mission
 
@@ -77,6 +101,64 @@ DJI_MODELS: dict[str, tuple[int, int, int]] = {
     "M300_H20T": (60, 0, 43),
     "M350_H20T": (89, 0, 43),
 }
+
+
+#: at most this many items once ``DO_JUMP`` loops are written out
+MAX_UNROLLED_ITEMS = 10_000
+
+
+def _too_long() -> BadInputError:
+    return BadInputError(
+        _(
+            "DJI WPML cannot repeat a loop, and the DO_JUMP loops of this mission written out "
+            "are more than {n} items: shorten the loops or use another format"
+        ).format(n=MAX_UNROLLED_ITEMS)
+    )
+
+
+def unroll_jumps(items: list[MissionItem]) -> list[tuple[int, MissionItem]]:
+    """The items in the order the autopilot flies them, ``DO_JUMP`` loops written out.
+
+    Each jump is taken its repeat count (param2, truncated to a whole number as the autopilots
+    store it) of times before the mission goes on past it, its counter kept for the whole
+    mission (ArduPilot's and PX4's rule, and the safety guard's). Returns (index in ``items``,
+    item) pairs without the jumps.
+    """
+    out: list[tuple[int, MissionItem]] = []
+    taken: dict[int, int] = {}
+    k = 0
+    steps = 0
+    while k < len(items):
+        steps += 1
+        if len(out) > MAX_UNROLLED_ITEMS or steps > 10 * MAX_UNROLLED_ITEMS:
+            raise _too_long()
+        it = items[k]
+        if it.command != CMD_DO_JUMP:
+            out.append((k, it))
+            k += 1
+            continue
+        target, repeat = it.param1, it.param2
+        if not math.isfinite(repeat) or repeat < 0:
+            raise BadInputError(
+                _(
+                    "item {k}: DO_JUMP repeats without end (repeat {r:g}); DJI WPML cannot "
+                    "repeat a loop: give the jump a repeat count"
+                ).format(k=k, r=repeat)
+            )
+        if not (math.isfinite(target) and target == int(target) and 0 <= target < len(items)):
+            raise BadInputError(
+                _("item {k}: DO_JUMP to item {t:g}, which the mission does not have").format(
+                    k=k, t=target
+                )
+            )
+        if taken.get(k, 0) < int(repeat):
+            taken[k] = taken.get(k, 0) + 1
+            k = int(target)
+        else:
+            k += 1
+    if len(out) > MAX_UNROLLED_ITEMS:
+        raise _too_long()
+    return out
 
 
 @dataclass
@@ -114,7 +196,7 @@ def _to_wayline(mission: Mission) -> _Wayline:
         if frames != {FRAME_GLOBAL_TERRAIN_ALT}:
             raise BadInputError("WPML cannot mix terrain-following and other height frames")
         wl.height_mode = "realTimeFollowSurface"
-    for k, it in enumerate(mission.items):
+    for k, it in unroll_jumps(mission.items):
         cmd = it.command
         if cmd == CMD_NAV_TAKEOFF:
             wl.takeoff_m = min(1500.0, max(2.0, it.alt_m))
@@ -152,14 +234,40 @@ def _to_wayline(mission: Mission) -> _Wayline:
             wl.finish = "goHome"
         elif cmd == CMD_NAV_LAND:
             wl.finish = "autoLand"
-        else:
+        elif cmd in NAV_COMMANDS:
+            raise BadInputError(
+                _(
+                    "item {k}: command {c} moves the aircraft in a way a DJI wayline cannot "
+                    "(loiter, spline, delay or payload place): replace it with waypoints or "
+                    "use another format"
+                ).format(k=k, c=cmd)
+            )
+        elif k not in wl.dropped:
             wl.dropped.append(k)
     if trig_start is not None:
         wl.dist_groups.append((trig_start[0], max(len(wl.wps) - 1, 0), trig_start[1]))
     if len(wl.wps) < 2:
-        raise BadInputError("DJI WPML needs at least two waypoints")
+        raise BadInputError(
+            _("DJI WPML needs at least two waypoints; this mission has {n}").format(n=len(wl.wps))
+        )
     if wl.dropped:
-        log.warning("WPML export dropped %d items with no DJI equivalent", len(wl.dropped))
+        log.warning(
+            _(
+                "DJI WPML has no equivalent of items {items} (commands {cmds}): not in the "
+                "wayline; they do not move the aircraft"
+            ).format(
+                items=", ".join(str(k) for k in wl.dropped),
+                cmds=", ".join(sorted({str(mission.items[k].command) for k in wl.dropped})),
+            )
+        )
+    if mission.fence_polygons or mission.fence_circles or mission.rally_points:
+        log.warning(
+            _(
+                "DJI WPML carries no geofence or rally points: DJI Pilot 2 will not enforce "
+                "them (they are kept in the file's wpmz/res/dronekit_plzen.json); the path was "
+                "checked against the fence before writing"
+            )
+        )
     return wl
 
 
@@ -319,6 +427,10 @@ def mission_to_wpml_kmz(mission: Mission, *, model: str | None = None) -> bytes:
         "dropped_items": wl.dropped,
         "metadata": json_safe(mission.metadata),
     }
+    if mission.fence_polygons or mission.fence_circles:
+        res["fence_items"] = [json_safe(item_to_dict(it)) for it in mission.fence_items()]
+    if mission.rally_points:
+        res["rally_items"] = [json_safe(item_to_dict(it)) for it in mission.rally_items()]
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr("wpmz/template.kml", _document(wl, model, template=True))
@@ -477,7 +589,7 @@ def _parse_wpml(
                 items.append(
                     MissionItem(CMD_DO_SET_CAM_TRIGG_DIST, 2, param1=dist_start, param3=1.0)
                 )
-            for _ in range(ends.pop(idx, 0)):
+            for _end in range(ends.pop(idx, 0)):
                 items.append(MissionItem(CMD_DO_SET_CAM_TRIGG_DIST, 2, param1=0.0))
             if wspeed != speed:
                 items.append(
@@ -493,6 +605,19 @@ def _parse_wpml(
         items.append(MissionItem(CMD_NAV_LAND, FRAME_GLOBAL_RELATIVE_ALT))
     m.items = items
     return m
+
+
+def _restore_fence_and_rally(m: Mission, meta: dict[str, Any], where: str) -> None:
+    """The geofence and rally points our writer keeps beside the wayline."""
+    for key in ("fence_items", "rally_items"):
+        raw = meta.get(key) or []
+        if not isinstance(raw, list) or not all(isinstance(d, dict) for d in raw):
+            raise BadInputError(f"'{key}' is not a list of items", where=where)
+        items = [item_from_dict(d, f"{where}: {key} {k + 1}") for k, d in enumerate(raw)]
+        if key == "fence_items":
+            m.fence_polygons, m.fence_circles = fence_from_items(items, where)
+        else:
+            m.rally_points = rally_from_items(items)
 
 
 def _member(names: set[str], base: str) -> str | None:
@@ -536,6 +661,7 @@ def read_wpml(path: Path) -> Mission:
                     raise first from None
                 raise
             m.metadata = dict(meta.get("metadata") or {})
+            _restore_fence_and_rally(m, meta, f"{path}!{res}")
             if first is not None:
                 m.metadata.setdefault("wpml_heights_from", name)
             return m

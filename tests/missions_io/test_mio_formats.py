@@ -380,6 +380,8 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
         save_mission(bad, p)
     assert p.read_bytes() == before
     assert sorted(f.name for f in tmp_path.iterdir()) == [
+        "keep.fence.waypoints",
+        "keep.rally.waypoints",
         "keep.waypoints",
         "keep.waypoints.meta.json",
     ]
@@ -403,7 +405,7 @@ item_st = st.builds(
     lon_deg=st.floats(min_value=-179, max_value=179, allow_nan=False),
     alt_m=st.floats(min_value=-100, max_value=5000, allow_nan=False),
     autocontinue=st.booleans(),
-)
+).filter(lambda it: not (it.frame == 2 and it.command in (16, 17, 19, 82)))  # malformed
 
 
 lonlat_st = st.tuples(st.floats(-179, 179, allow_nan=False), st.floats(-80, 80, allow_nan=False))
@@ -446,14 +448,19 @@ def test_property_export_import_equal(
     )
     for fmt in ("plan", "waypoints", "kml", "kmz", "geojson", "csv"):
         again = load_mission(save_mission(m, tmp_path / f"p{EXT[fmt]}", format=fmt), format=fmt)
-        assert len(again.items) == len(items), fmt
-        assert all(same(a, b) for a, b in zip(items, again.items)), fmt
+        back = again.items
+        if fmt == "waypoints" and len(back) == len(items) + 1:
+            # QGC WPL: the planning speed as QGroundControl's speed item, first
+            assert back[0].command == 178 and back[0].param2 == again.cruise_speed_m_s
+            back = [it.with_(param1=it.param1 - 1) if it.command == 177 else it for it in back[1:]]
+        assert len(back) == len(items), fmt
+        assert all(same(a, b) for a, b in zip(items, back)), fmt
         assert again.home == pytest.approx(home), fmt
         assert again.metadata == m.metadata, fmt
-        if fmt != "waypoints":  # QGC WPL carries no fence or rally points
-            assert again.fence_polygons == polys, fmt
-            assert again.fence_circles == circles, fmt
-            assert again.rally_points == rally, fmt
+        # every format carries the fence and rally points (QGC WPL in files beside it)
+        assert again.fence_polygons == polys, fmt
+        assert again.fence_circles == circles, fmt
+        assert again.rally_points == rally, fmt
 
 
 def test_every_registered_format_is_tested() -> None:

@@ -153,7 +153,9 @@ def test_resolve_qgc_above_terrain_item_from_a_dem(shared_data: Path, tmp_path: 
     assert resolved.items[5].alt_m == pytest.approx(680.0)
     assert resolved.items[5].lat_deg == it.lat_deg
     back = load_mission(save_mission(resolved, tmp_path / "r.waypoints"))
-    assert back.items[5].alt_m == pytest.approx(680.0) and back.items[5].frame == 0
+    # (the plan's first leg has no speed command: the WPL starts with QGC's speed item)
+    assert back.items[0].command == 178
+    assert back.items[6].alt_m == pytest.approx(680.0) and back.items[6].frame == 0
 
 
 def test_windowed_read_matches_the_full_raster(make_dem) -> None:
