@@ -312,6 +312,20 @@ class OutputGroup:
         finally:
             _group.reset(token)
 
+    @classmethod
+    @contextlib.contextmanager
+    def all_or_nothing(cls) -> Iterator[OutputGroup]:
+        """Collect the outputs written in the block; put them in place when it succeeds,
+        remove them when it raises."""
+        group = cls()
+        try:
+            with group.collect():
+                yield group
+        except BaseException:
+            group.discard()
+            raise
+        group.commit()
+
     def commit(self) -> None:
         """Put every finished output in place."""
         pending, self.pending = self.pending, []

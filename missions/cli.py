@@ -16,6 +16,7 @@ import click
 from dronekit_plzen.cliutil import echo_json, info
 from dronekit_plzen.errors import BadInputError, SafetyViolation
 from dronekit_plzen.i18n import _, ngettext
+from dronekit_plzen.outputs import OutputGroup
 from missions.cli_options import (
     F,
     area_options,
@@ -92,16 +93,22 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
             if len(sorties) > 1:
                 stem += f"_sortie{j + 1}"
             finals.append((r, mission, report, stem))
-    for r, mission, report, stem in finals:
-        paths = write_mission_files(
-            mission,
-            o["out_dir"],
-            stem,
-            formats,
-            area=r.area_lonlat,
-            footprints=r.footprints_lonlat or None,
-            coverage=r.swath_lonlat,
-        )
+    # every file of every drone and sortie is put in place together, or none of them: a writer
+    # that refuses (or a full disk) halfway must not leave a set that looks complete
+    with OutputGroup.all_or_nothing():
+        written = [
+            write_mission_files(
+                mission,
+                o["out_dir"],
+                stem,
+                formats,
+                area=r.area_lonlat,
+                footprints=r.footprints_lonlat or None,
+                coverage=r.swath_lonlat,
+            )
+            for r, mission, _report, stem in finals
+        ]
+    for (r, mission, report, stem), paths in zip(finals, written):
         entry = {
             "name": stem,
             "files": [str(p) for p in paths],

@@ -22,6 +22,7 @@ import numpy as np
 from dronekit_plzen.cliutil import echo_json, info
 from dronekit_plzen.errors import BadInputError, SafetyViolation
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import OutputGroup
 from missions.cli_options import (
     check_sizes,
     guard_options,
@@ -179,21 +180,23 @@ def _poa(**o: Any) -> None:
         finals = _guard(o, results, veh, raise_all=True)
     assert finals is not None
     files: list[str] = []
-    for i, mission, report, stem in finals:
-        fmts = [f for f in formats if f != "geojson"]
-        if fmts:
-            files += [str(p) for p in write_mission_files(mission, out_dir, stem, fmts)]
-        rep["drones"][i].setdefault("files", []).extend(files[-len(fmts) :] if fmts else [])
-        for w in report.warnings:
-            info(_("warning: {w}").format(w=w))
-    if "geojson" in formats:
-        files.append(str(_write_geojson(plan, grid.crs, out_dir / f"{o['name']}.geojson")))
     rep["sorties"] = [len(r.sorties or [r.mission]) for r in results]
     rep["deconfliction"] = {
         "alt_layers_m": [p.alt_m for p in plan.paths],
         "start_delays_s": [p.start_delay_s for p in plan.paths],
     }
-    rep["files"] = files + _write_report(rep, out_dir, o["name"])
+    # the plans of every drone and sortie, the GeoJSON and the report: all of them or none
+    with OutputGroup.all_or_nothing():
+        for i, mission, report, stem in finals:
+            fmts = [f for f in formats if f != "geojson"]
+            if fmts:
+                files += [str(p) for p in write_mission_files(mission, out_dir, stem, fmts)]
+            rep["drones"][i].setdefault("files", []).extend(files[-len(fmts) :] if fmts else [])
+            for w in report.warnings:
+                info(_("warning: {w}").format(w=w))
+        if "geojson" in formats:
+            files.append(str(_write_geojson(plan, grid.crs, out_dir / f"{o['name']}.geojson")))
+        rep["files"] = files + _write_report(rep, out_dir, o["name"])
     if o["as_json"]:
         echo_json(rep)
         return
