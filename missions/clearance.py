@@ -333,6 +333,7 @@ def clear_for_flight(
             accel_m_s2=getattr(vehicle, "accel_m_s2", 3.0),
             climb_rate_m_s=getattr(vehicle, "climb_rate_m_s", 3.0),
             descent_rate_m_s=getattr(vehicle, "descent_rate_m_s", 2.0),
+            max_speed_m_s=getattr(vehicle, "max_speed_m_s", None),
         )
         report.notes[:0] = home_notes
         if vehicle_position is not None:

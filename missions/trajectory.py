@@ -111,8 +111,14 @@ def trajectory(
     climb_rate_m_s: float = 3.0,
     descent_rate_m_s: float = 2.0,
     max_items: int = MAX_WALK_ITEMS,
+    max_speed_m_s: float | None = None,
 ) -> Trajectory:
-    """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D)."""
+    """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D).
+
+    ``DO_CHANGE_SPEED`` sets the horizontal speed of the legs after it (speed type 0 air, 1
+    ground), capped at ``max_speed_m_s`` (the vehicle's top speed: a faster command is flown at
+    it, so timing it faster would shorten the flight on paper), or lowers the climb (2) or
+    descent (3) rate."""
     notes: list[str] = []
     flags: dict[str, bool] = {}
     check_altitudes(mission)
@@ -221,7 +227,17 @@ def trajectory(
             k += 1
             continue
         if cmd == CMD_DO_CHANGE_SPEED and it.param2 > 0:
-            v = float(it.param2)
+            kind = int(it.param1) if math.isfinite(it.param1) else 1
+            # climb (2) and descent (3) speeds: ArduCopter takes them, PX4 does not, so only
+            # a slower one counts (the flight never gets shorter on paper than in the air)
+            if kind == 2:
+                climb_rate_m_s = min(climb_rate_m_s, float(it.param2))
+            elif kind == 3:
+                descent_rate_m_s = min(descent_rate_m_s, float(it.param2))
+            else:
+                v = float(it.param2)
+                if max_speed_m_s is not None and max_speed_m_s > 0:
+                    v = min(v, max_speed_m_s)
         elif cmd == CMD_NAV_TAKEOFF:
             x, y = xy_of.get(id(it), cur[:2])
             leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 0)

@@ -290,6 +290,7 @@ def validate(
     accel_m_s2: float = 3.0,
     climb_rate_m_s: float = 3.0,
     descent_rate_m_s: float = 2.0,
+    max_speed_m_s: float | None = None,
     geoid_offset_m: float = 0.0,
     max_range_m: float | None = None,
     home_tolerance_m: float = 50.0,
@@ -315,6 +316,7 @@ def validate(
         accel_m_s2=accel_m_s2,
         climb_rate_m_s=climb_rate_m_s,
         descent_rate_m_s=descent_rate_m_s,
+        max_speed_m_s=max_speed_m_s,
     )
     viol: list[Violation] = list(_unchecked_commands(mission))
     if tr.stopped_at is not None:

@@ -78,3 +78,29 @@ def test_an_endless_jump_cannot_pass_the_endurance_check() -> None:
     # without a vehicle profile there is no endurance to check: a note, as before
     fc = clear_for_flight(m, raise_on_unsafe=False)
     assert not any(v.rule == "endurance" for s in fc.sorties for v in s.report.violations)
+
+
+def test_a_speed_command_beyond_the_vehicle_is_timed_at_its_top_speed() -> None:
+    """DO_CHANGE_SPEED 40 m/s on a quad that tops out at 15 m/s: the aircraft flies 15, so the
+    legs are timed at 15 (timed at 40 the 6 km fitted the battery on paper)."""
+    from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED
+
+    m = _mission(5.0)
+    m.items.insert(1, MissionItem(command=CMD_DO_CHANGE_SPEED, param1=1.0, param2=40.0))
+    # 6 km at 15 m/s is ~7 min of 9 usable, at 40 m/s ~3 min: both fit; with 5 min usable only
+    # the 40 m/s figure fits
+    veh = Vehicle(
+        key="t", name="test quad", cruise_speed_m_s=15.0, max_speed_m_s=15.0, endurance_min=6.5
+    )
+    fc = clear_for_flight(m, vehicle=veh, raise_on_unsafe=False)
+    assert any(v.rule == "endurance" for s in fc.sorties for v in s.report.violations)
+
+
+def test_climb_and_descent_speed_commands_are_not_horizontal_speeds() -> None:
+    """Speed types 2 and 3 set the climb and descent speeds, not the legs' speed: a 1 m/s climb
+    speed read as a 1 m/s cruise made a 6 km flight look 100 minutes long."""
+    from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED
+
+    m = _mission(15.0)
+    m.items.insert(1, MissionItem(command=CMD_DO_CHANGE_SPEED, param1=2.0, param2=1.0))
+    assert not _endurance_violated(m, vehicle_cruise_m_s=15.0)
