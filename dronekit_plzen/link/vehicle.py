@@ -589,9 +589,19 @@ class Vehicle:
         except MissionTransferError as exc:
             raise _refused_item(exc, len(wire) - len(items)) from exc
         if verify:
-            back = self.download_mission(mission_type, policy=pol)
             sent = [it.with_(mission_type=mission_type) for it in items]
-            mismatch = _first_mismatch(sent, back, self.autopilot)
+            mismatch = None
+            for attempt in range(2):
+                if attempt:
+                    # PX4 v1.16 once in ~60 uploads answers a download sent right after its
+                    # final ACK with the mission before (seen on SITL): read again before
+                    # calling the upload bad
+                    log.info("vehicle %s: verification read again after a difference", self.sysid)
+                    time.sleep(VERIFY_REREAD_S)
+                back = self.download_mission(mission_type, policy=pol)
+                mismatch = _first_mismatch(sent, back, self.autopilot)
+                if mismatch is None:
+                    break
             if mismatch is not None:
                 raise MissionTransferError(
                     packing.describe(mismatch), mission_result=1, mission_type=mission_type
@@ -618,6 +628,9 @@ class Vehicle:
         pol = self.transfer_policy
         self._transfer(lambda port: misproto.clear(port, mission_type, policy=pol))
 
+
+#: seconds before the one second reading of a mission whose first reading differed
+VERIFY_REREAD_S = 0.5
 
 #: what a vehicle's refusal of one mission item means, for the pilot
 _REFUSALS = {
