@@ -105,3 +105,20 @@ def free_simulator_offset(band: range = TEST_OFFSETS) -> int:
         if simulator_ports_free(off):
             return off
     raise RuntimeError(f"no free simulator port range in {band}")
+
+
+def db_state(db: Path) -> str:
+    """A digest of every table's rows of a SQLite file (read-only: the check changes nothing)."""
+    import hashlib
+    import sqlite3
+
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        h = hashlib.sha256()
+        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        for t in sorted(tables):
+            rows = conn.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall()
+            h.update(f"{t}:{len(rows)}:{rows!r}".encode())
+        return h.hexdigest()
+    finally:
+        conn.close()

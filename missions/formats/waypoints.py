@@ -165,24 +165,23 @@ def dump_waypoints(mission: Mission) -> str:
     return "\n".join(lines) + "\n"
 
 
-def dump_fence(mission: Mission) -> str | None:
-    """Mission Planner's fence file for the mission's geofence (``None`` without a fence)."""
-    items = mission.fence_items()
+def _dump_side(mission: Mission, items: list[MissionItem]) -> str | None:
+    """A Mission Planner side file: the home line, then ``items`` (``None`` without any)."""
     if not items:
         return None
     lines = [HEADER, _home_line(mission)]
     lines += [_item_line(k, it, it.param1) for k, it in enumerate(items, start=1)]
     return "\n".join(lines) + "\n"
+
+
+def dump_fence(mission: Mission) -> str | None:
+    """Mission Planner's fence file for the mission's geofence (``None`` without a fence)."""
+    return _dump_side(mission, mission.fence_items())
 
 
 def dump_rally(mission: Mission) -> str | None:
     """Mission Planner's rally file for the mission's rally points (``None`` without any)."""
-    items = mission.rally_items()
-    if not items:
-        return None
-    lines = [HEADER, _home_line(mission)]
-    lines += [_item_line(k, it, it.param1) for k, it in enumerate(items, start=1)]
-    return "\n".join(lines) + "\n"
+    return _dump_side(mission, mission.rally_items())
 
 
 def fence_path(path: Path) -> Path:

@@ -8,7 +8,6 @@ two imports at once, a read-only database, a recorder killed with SIGKILL mid-fl
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import random
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dkp_testkit import db_state
 
 from telemetry.deployments import create_deployment, link_flight, update_deployment
 from telemetry.importer import import_file
@@ -48,20 +48,6 @@ def run(*args: str, cwd: Path | None = None, **kw: object) -> subprocess.Complet
         timeout=120,
         **kw,  # type: ignore[call-overload]
     )
-
-
-def db_state(db: Path) -> str:
-    """A digest of every table's rows (read-only: the check itself changes nothing)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        h = hashlib.sha256()
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for t in sorted(tables):
-            rows = conn.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall()
-            h.update(f"{t}:{len(rows)}:{rows!r}".encode())
-        return h.hexdigest()
-    finally:
-        conn.close()
 
 
 @pytest.fixture(scope="module")

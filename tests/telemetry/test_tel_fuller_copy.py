@@ -4,7 +4,6 @@ overlap of two different logs is still skipped; a failure mid-replacement loses 
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 import sqlite3
@@ -14,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dkp_testkit import db_state
 
 from telemetry.deployments import create_deployment, link_flight
 from telemetry.importer import import_file
@@ -24,20 +24,6 @@ BIN = "df_uob_2023-07-06_10-12-18.bin"
 TLOG = "tlog_dronekit_flight.tlog"
 #: what must not depend on the import order
 FIELDS = ("start_utc", "end_utc", "duration_s", "distance_m", "sample_count", "max_height_m")
-
-
-def db_state(db: Path) -> str:
-    """A digest of every table's rows (as in ``test_bad_inputs_telemetry``)."""
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
-    try:
-        h = hashlib.sha256()
-        tables = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        for t in sorted(tables):
-            rows = conn.execute(f"SELECT * FROM [{t}] ORDER BY rowid").fetchall()
-            h.update(f"{t}:{len(rows)}:{rows!r}".encode())
-        return h.hexdigest()
-    finally:
-        conn.close()
 
 
 def _flight(store: Store, fid: int) -> dict[str, Any]:
