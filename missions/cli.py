@@ -44,6 +44,11 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
     formats = parse_formats(o["formats"])
     plans = [m for r in results for m in (r.sorties or [r.mission])]
     dem = open_terrain(o.get("dem"), cfg.dem_file, plans)
+    # every input is read before anything is said about the plan: a bad --when or --zones is
+    # one line, not a warning about the launch point followed by the error
+    when = parse_when(o.get("when"))
+    dsm = open_terrain(o.get("dsm"), None, plans)
+    zones = open_zones(o.get("zones"))
     if dem is None and not o.get("home") and not o.get("launch"):
         lon, lat = plans[0].home[:2] if plans and plans[0].home else (float("nan"),) * 2
         info(
@@ -53,8 +58,6 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
                 "expect (swapped coordinates?)"
             ).format(lat=lat, lon=lon)
         )
-    dsm = open_terrain(o.get("dsm"), None, plans)
-    zones = open_zones(o.get("zones"))
     veh = vehicle_profile(o.get("vehicle"))
     if veh is None and results:
         from missions.vehicles import get_vehicle
@@ -76,7 +79,7 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
                     terrain=o["terrain"],
                     agl_tolerance_m=o["agl_tolerance_m"],
                     vehicle=veh,
-                    when=parse_when(o.get("when")),
+                    when=when,
                     max_distance_m=o.get("max_distance_m") or cfg.max_distance_m,
                     max_range_m=o.get("max_range_m"),
                     authorised_zones=o.get("authorised", ()),

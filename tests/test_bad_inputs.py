@@ -517,6 +517,39 @@ CASES = [
         r"--polyline: cannot split 'garbage'",
     ),
     # ---- plan: zones ---------------------------------------------------------------------
+    # without --home the launch-point warning came first, then the error: two lines
+    Case(
+        "survey-no-home-bad-when",
+        (
+            "plan",
+            "survey",
+            *CAMERA,
+            "--area",
+            "{d}/sq.geojson",
+            "--when",
+            "yesterday",
+            "--out",
+            "{o}",
+        ),
+        2,
+        r"--when must be an ISO date-time, got 'yesterday'",
+    ),
+    Case(
+        "survey-no-home-garbage-zones",
+        (
+            "plan",
+            "survey",
+            *CAMERA,
+            "--area",
+            "{d}/sq.geojson",
+            "--zones",
+            "{d}/garbage_zones.json",
+            "--out",
+            "{o}",
+        ),
+        2,
+        r"garbage_zones\.json: not a UTF-8 JSON file",
+    ),
     Case(
         "zones-ed269-abc",
         (*OK_SURVEY, "--zones", "{d}/abc_ed269.json"),
