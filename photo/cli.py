@@ -105,6 +105,13 @@ def photo() -> None:
     show_default=True,
     help=_("Dense matching for the DSM (--no-dense: grid the sparse points)."),
 )
+@click.option(
+    "--ortho-memory-mb",
+    type=int,
+    default=2048,
+    show_default=True,
+    help=_("Memory the orthophoto may take; its cell is coarsened to fit (with a warning)."),
+)
 @click.option("--keep-work", is_flag=True, help=_("Keep the COLMAP database and sparse model."))
 @click.option("--json", "as_json", is_flag=True, help=_("Print the report as JSON on stdout."))
 def process_cmd(
@@ -118,6 +125,7 @@ def process_cmd(
     max_image_px: int,
     features: int,
     dense: bool,
+    ortho_memory_mb: int,
     keep_work: bool,
     as_json: bool,
 ) -> None:
@@ -157,6 +165,7 @@ def process_cmd(
             sfm=SfmOptions(max_image_px=max_image_px, max_features=features),
             dense=DenseOptions() if dense else None,
             keep_work=keep_work,
+            ortho_memory_mb=ortho_memory_mb,
             ground_filter=_smrf(),
         )
         rep = process(images, opts, RichProgress())

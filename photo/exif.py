@@ -24,7 +24,7 @@ import math
 import re
 import warnings
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dronekit_plzen.i18n import _, ngettext
@@ -114,6 +114,13 @@ class PhotoMeta:
     relative_alt_m: float | None = None
     #: bits per sample: 8, or 16/32 (Pillow modes I;16, I, F: P4 Multispectral band TIFFs)
     sample_bits: int = 8
+    #: the photo's name in the job: its file name, made unique when another folder of the same
+    #: capture holds a file of that name (DJI numbers each flight's folder from DJI_0001)
+    name: str = ""
+
+    @property
+    def job_name(self) -> str:
+        return self.name or self.path.name
 
     @property
     def camera_key(self) -> str:
@@ -385,19 +392,53 @@ def read_photo(path: Path) -> PhotoMeta:
     )
 
 
+class JobNames:
+    """Unique names for the photos of one job, in the order they are given.
+
+    A file given twice is skipped; two files of the same name from different folders (two
+    flights' ``100MEDIA/DJI_0001.JPG`` and ``101MEDIA/DJI_0001.JPG``) are both used, the second
+    as ``DJI_0001-101MEDIA.JPG`` (and ``-2``, ``-3`` ... if that is taken too)."""
+
+    def __init__(self) -> None:
+        self._names: set[str] = set()
+        self._files: set[Path] = set()
+
+    def check(self, path: Path) -> None:
+        """Raise :class:`PhotoSkip` for a file already in the job."""
+        if _resolved(path) in self._files:
+            raise PhotoSkip(_("the same file is given twice"))
+
+    def take(self, meta: PhotoMeta) -> PhotoMeta:
+        """``meta`` with its unique name, which is now taken."""
+        path = meta.path
+        name = path.name
+        if name in self._names:
+            base = f"{path.stem}-{path.parent.name or 'photo'}"
+            name, k = f"{base}{path.suffix}", 2
+            while name in self._names:
+                name, k = f"{base}-{k}{path.suffix}", k + 1
+        self._names.add(name)
+        self._files.add(_resolved(path))
+        return meta if name == path.name else replace(meta, name=name)
+
+
+def _resolved(path: Path) -> Path:
+    try:
+        return path.resolve()
+    except OSError:
+        return path.absolute()
+
+
 def read_photos(paths: Iterable[Path]) -> tuple[list[PhotoMeta], list[SkippedPhoto]]:
     """Read every photo; the bad ones come back as :class:`SkippedPhoto` (name and reason)."""
     good: list[PhotoMeta] = []
     bad: list[SkippedPhoto] = []
-    seen: set[str] = set()
+    names = JobNames()
     for p in paths:
         path = Path(p)
-        if path.name in seen:
-            bad.append(SkippedPhoto(path, _("a photo with the same file name is already used")))
-            continue
         try:
-            good.append(read_photo(path))
-            seen.add(path.name)
+            names.check(path)
+            good.append(names.take(read_photo(path)))
         except PhotoSkip as exc:
             bad.append(SkippedPhoto(path, str(exc)))
     return good, bad

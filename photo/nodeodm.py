@@ -11,6 +11,7 @@ OUT_DIR layout as the local engine (:data:`ODM_LAYOUT`).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 import time
@@ -22,7 +23,7 @@ from urllib.parse import urlparse
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import prepare_output_dir
-from photo.exif import read_photos, too_few_photos
+from photo.exif import PhotoMeta, read_photos, too_few_photos
 
 #: our product name → where ODM puts it inside all.zip (first existing candidate wins)
 ODM_LAYOUT: dict[str, tuple[str, ...]] = {
@@ -129,13 +130,14 @@ def process_nodeodm(
                 progress.advance(max(0, int(pct - last[0])))
                 last[0] = float(int(pct))
 
-        task = node.create_task(
-            [str(p.path) for p in good],
-            odm_options(resolution_cm, crs),
-            name=f"dronekit-plzen {out.name}",
-            progress_callback=up,
-            parallel_uploads=2,
-        )
+        with tempfile.TemporaryDirectory(prefix="dkp-upload-") as links:
+            task = node.create_task(
+                _upload_paths(good, Path(links)),
+                odm_options(resolution_cm, crs),
+                name=f"dronekit-plzen {out.name}",
+                progress_callback=up,
+                parallel_uploads=2,
+            )
         if progress:
             progress.done()
         times["upload"] = round(time.perf_counter() - t0, 3)
@@ -217,3 +219,19 @@ def _map_results(src: Path, out: Path) -> list[str]:
                 found.append(ours)
                 break
     return found
+
+
+def _upload_paths(photos: Sequence[PhotoMeta], links: Path) -> list[str]:
+    """The files to upload: NodeODM names each photo by its file name, so a photo renamed in
+    the job (two flights' DJI_0001.JPG) is uploaded through a link of its job name in
+    ``links``."""
+    paths = []
+    for p in photos:
+        if p.job_name == p.path.name:
+            paths.append(str(p.path))
+            continue
+        link = links / p.job_name
+        link.unlink(missing_ok=True)
+        os.symlink(p.path.resolve(), link)
+        paths.append(str(link))
+    return paths

@@ -25,13 +25,17 @@ from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.outputs import prepare_output_dir
 from photo import dense, georef, ortho, products, sfm, surface
 from photo.dtm import GroundFilter, dtm_from_cloud
-from photo.exif import PhotoMeta, PhotoSkip, SkippedPhoto, read_photo, too_few_photos
+from photo.exif import JobNames, PhotoMeta, PhotoSkip, SkippedPhoto, read_photo, too_few_photos
 from photo.report import camera_rows, report
 
 log = logging.getLogger(__name__)
 
-#: largest orthophoto (cells) built in memory: about 2.4 GB of accumulators
-MAX_CELLS = 150_000_000
+#: memory (MB) the orthophoto may take by default, made and written: its cell is coarsened
+#: to fit (a warning and report.json's ``orthophoto_memory`` say so)
+ORTHO_MEMORY_MB = 2048
+#: bytes per orthophoto cell while it is written (the products step): the RGB + alpha kept,
+#: the 4-band copy, GDAL's in-memory dataset and the COG's overviews
+PRODUCTS_BYTES_PER_CELL = 16
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".tif", ".tiff", ".png")
 
@@ -64,6 +68,8 @@ class ProcessOptions:
     sfm: sfm.SfmOptions = field(default_factory=sfm.SfmOptions)
     dense: dense.DenseOptions | None = field(default_factory=dense.DenseOptions)
     keep_work: bool = False
+    #: memory budget (MB) of the orthophoto (see :data:`ORTHO_MEMORY_MB`)
+    ortho_memory_mb: int = ORTHO_MEMORY_MB
     #: ``(x, y, z) -> ground mask`` for the DTM (e.g. ``lidar.ground.smrf``); None: no DTM
     ground_filter: GroundFilter | None = None
 
@@ -71,6 +77,10 @@ class ProcessOptions:
         errs = list(self.sfm.check()) + (self.dense.check() if self.dense else [])
         if self.resolution_cm is not None and not (0.5 <= self.resolution_cm <= 10000):
             errs.append(_("--resolution-cm must be between 0.5 and 10000"))
+        if self.ortho_memory_mb < 256:
+            errs.append(
+                _("--ortho-memory-mb must be at least 256, got {n}").format(n=self.ortho_memory_mb)
+            )
         if self.dem is not None and not Path(self.dem).is_file():
             errs.append(_("--dem {path}: no such file").format(path=self.dem))
         return errs
@@ -112,6 +122,7 @@ class Job:
     rgb: np.ndarray | None = None
     alpha: np.ndarray | None = None
     hidden_fraction: float = 0.0  # of the orthophoto: seen by photos, none of them unoccluded
+    ortho_memory: dict[str, Any] = field(default_factory=dict)  # budget, estimate, coarsening
     outputs: dict[str, str] = field(default_factory=dict)
 
 
@@ -146,18 +157,13 @@ def _local_photo(meta: PhotoMeta) -> PhotoMeta:
 
 def step_read(job: Job) -> None:
     job.progress.start(_("reading photo metadata"), len(job.paths))
-    seen: set[str] = set()
+    names = JobNames()
     for p in job.paths:
-        if p.name in seen:
-            job.skipped.append(
-                SkippedPhoto(p, _("a photo with the same file name is already used"))
-            )
-        else:
-            try:
-                job.photos.append(_local_photo(read_photo(p)))
-                seen.add(p.name)
-            except PhotoSkip as exc:
-                job.skipped.append(SkippedPhoto(p, str(exc)))
+        try:
+            names.check(p)
+            job.photos.append(names.take(_local_photo(read_photo(p))))
+        except PhotoSkip as exc:
+            job.skipped.append(SkippedPhoto(p, str(exc)))
         job.progress.advance()
     job.progress.done()
     for s in job.skipped:
@@ -215,7 +221,7 @@ def step_map(job: Job) -> None:
     )
     job.progress.done()
     registered = {im.name for im in job.rec.images.values() if im.has_pose}
-    missing = [p.path.name for p in job.photos if sfm.image_name(p) not in registered]
+    missing = [p.job_name for p in job.photos if sfm.image_name(p) not in registered]
     if missing:
         job.warnings.append(
             ngettext(
@@ -306,13 +312,8 @@ def step_surface(job: Job) -> None:
             )
         else:
             res = want
-    job.grid = surface.Grid.covering(lo[0], lo[1], hi[0], hi[1], res)
-    if job.grid.rows * job.grid.cols > MAX_CELLS:
-        raise BadInputError(
-            _(
-                "the orthophoto would have {n} million cells: choose a coarser --resolution-cm"
-            ).format(n=job.grid.rows * job.grid.cols // 1_000_000)
-        )
+    job.grid = ortho_grid(job, lo, hi, res)
+    res = job.grid.res
     if job.opts.dem is not None:
         job.dsm_grid = job.grid.resampled(max(res, 0.25))
         dem = surface.sample_dem(str(job.opts.dem), job.frame, job.dsm_grid)
@@ -359,6 +360,59 @@ def step_surface(job: Job) -> None:
                 "detailed surface"
             ).format(n=len(xy), res=dres)
         )
+
+
+def image_cache_bytes(opts: ProcessOptions) -> int:
+    """Decoded photos the orthophoto keeps between tiles: a quarter of its budget at most."""
+    return min(ortho.IMAGE_CACHE_BYTES, opts.ortho_memory_mb * 1024 * 1024 // 4)
+
+
+def ortho_memory_bytes(grid: surface.Grid, views: Sequence[ortho.View], cache: int) -> int:
+    """Estimated peak bytes of making the orthophoto on ``grid`` and of writing it.
+
+    The DSM is taken as fine as the grid (at least 0.25 m, as every surface path makes it),
+    the most its occlusion test can cost."""
+    made = ortho.memory_estimate(grid, views, max(grid.res, 0.25), image_cache_bytes=cache)
+    return max(made, PRODUCTS_BYTES_PER_CELL * grid.rows * grid.cols)
+
+
+def ortho_grid(job: Job, lo: np.ndarray, hi: np.ndarray, res: float) -> surface.Grid:
+    """The orthophoto's grid over ``lo``..``hi`` at ``res`` m, coarsened until its estimated
+    memory (:func:`ortho_memory_bytes`) fits the budget; recorded in ``job.ortho_memory``."""
+    budget = job.opts.ortho_memory_mb * 1024 * 1024
+    cache = image_cache_bytes(job.opts)
+    grid = surface.Grid.covering(lo[0], lo[1], hi[0], hi[1], res)
+    need = ortho_memory_bytes(grid, job.views, cache)
+    first = need
+    while need > budget:
+        if ortho_memory_bytes(surface.Grid(0.0, 0.0, 1.0, 1, 1), job.views, cache) > budget:
+            raise BadInputError(
+                _("the photos are too large for the orthophoto's memory budget of {b} MB").format(
+                    b=job.opts.ortho_memory_mb
+                )
+            )
+        grid = surface.Grid.covering(
+            lo[0], lo[1], hi[0], hi[1], grid.res * max(1.05, float(np.sqrt(need / budget)))
+        )
+        need = ortho_memory_bytes(grid, job.views, cache)
+    mb = 1024 * 1024
+    job.ortho_memory = {
+        "budget_mb": job.opts.ortho_memory_mb,
+        "estimated_peak_mb": round(need / mb),
+        "resolution_cm_wanted": round(res * 100.0, 3),
+        "resolution_cm": round(grid.res * 100.0, 3),
+        "coarsened": grid.res != res,
+    }
+    if grid.res != res:
+        job.ortho_memory["estimated_peak_mb_wanted"] = round(first / mb)
+        msg = _(
+            "the orthophoto at {r:.1f} cm would need about {need} MB, more than its memory "
+            "budget of {b} MB: it is made at {new:.1f} cm"
+        ).format(
+            r=res * 100.0, need=round(first / mb), b=job.opts.ortho_memory_mb, new=grid.res * 100.0
+        )
+        job.warnings.append(msg)
+    return grid
 
 
 def _cloud(job: Job) -> tuple[np.ndarray, np.ndarray]:
@@ -409,18 +463,16 @@ def _load_rgb(view: ortho.View) -> np.ndarray:
 
 def step_ortho(job: Job) -> None:
     assert job.grid is not None and job.dsm is not None and job.dsm_grid is not None
-    xs, ys = job.grid.centres()
-    gx, gy = np.meshgrid(xs, ys)
-    z = surface.sample_raster(job.dsm, job.dsm_grid, gx, gy)
-    job.progress.start(_("projecting the orthophoto"), len(job.views))
+    job.progress.start(_("projecting the orthophoto"), len(ortho.tiles(job.grid)))
     res = ortho.orthophoto(
         job.views,
-        z,
+        None,  # heights sampled from the DSM tile by tile: no grid-sized float arrays
         job.grid,
         _load_rgb,
         lambda: job.progress.advance(),
         dsm=job.dsm,
         dsm_grid=job.dsm_grid,
+        image_cache_bytes=image_cache_bytes(job.opts),
     )
     job.progress.done()
     job.rgb, job.alpha, job.hidden_fraction = res.rgb, res.alpha, res.hidden_fraction
@@ -496,6 +548,7 @@ def process(
         if not opts.keep_work:
             shutil.rmtree(job.work, ignore_errors=True)
     rep = report(job)
+    rep["orthophoto_memory"] = job.ortho_memory
     products.write_json(out / "report.json", rep)
     products.write_report_html(out / "report.html", rep, "orthophoto_preview.png")
     rep["outputs"]["report"] = str(out / "report.json")

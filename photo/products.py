@@ -29,13 +29,17 @@ def _transform(grid: Grid, origin: tuple[float, float, float]) -> Any:
     return from_origin(grid.left + origin[0], grid.top + origin[1], grid.res, grid.res)
 
 
-def _write_cog(path: Path, bands: NDArray[Any], profile: dict[str, Any]) -> Path:
-    """Write ``bands`` (count, rows, cols) as a Cloud-Optimized GeoTIFF through a MEM dataset."""
+def _write_cog(
+    path: Path, bands: NDArray[Any] | list[NDArray[Any]], profile: dict[str, Any]
+) -> Path:
+    """Write ``bands`` ((count, rows, cols), or a list of (rows, cols)) as a Cloud-Optimized
+    GeoTIFF through a MEM dataset."""
     import rasterio
     import rasterio.shutil
     from rasterio.io import MemoryFile
 
-    count, rows, cols = bands.shape
+    count = len(bands)
+    rows, cols = bands[0].shape
     prof = {"driver": "GTiff", "count": count, "height": rows, "width": cols, **profile}
     try:
         with (
@@ -43,7 +47,8 @@ def _write_cog(path: Path, bands: NDArray[Any], profile: dict[str, Any]) -> Path
             MemoryFile() as mem,
             mem.open(**prof) as ds,
         ):
-            ds.write(bands)
+            for i, band in enumerate(bands, start=1):
+                ds.write(np.ascontiguousarray(band), i)
             if count == 4:
                 from rasterio.enums import ColorInterp
 
@@ -77,9 +82,9 @@ def write_orthophoto(
     origin: tuple[float, float, float],
 ) -> Path:
     """RGB + alpha COG (uint8, 4 bands)."""
-    bands = np.concatenate([np.moveaxis(rgb, -1, 0), alpha[None]], axis=0)
     profile = {"dtype": "uint8", "crs": crs.to_wkt(), "transform": _transform(grid, origin)}
-    return _write_cog(path, bands, profile)
+    # band by band into the in-memory dataset: no 4-band copy of the whole orthophoto
+    return _write_cog(path, [rgb[..., 0], rgb[..., 1], rgb[..., 2], alpha], profile)
 
 
 def write_dsm(
@@ -200,7 +205,9 @@ def write_preview_png(
     """A small RGBA PNG of the orthophoto for the HTML report."""
     from PIL import Image
 
-    im = Image.fromarray(np.dstack([rgb, alpha]), mode="RGBA")
+    # every k-th cell first (k leaves at least max_px): no full-size RGBA copy
+    k = max(1, max(alpha.shape) // max_px)
+    im = Image.fromarray(np.dstack([rgb[::k, ::k], alpha[::k, ::k]]), mode="RGBA")
     im.thumbnail((max_px, max_px))
     with atomic_output(path, suffixes=(".png",)) as tmp:
         im.save(tmp, format="PNG")

@@ -33,7 +33,8 @@ def camera_rows(job: Job) -> list[dict[str, Any]]:
             fp_ll = [[float(a), float(b)] for a, b in zip(flon, flat, strict=True)]
         rows.append(
             {
-                "image": p.path.name,
+                "image": p.job_name,
+                "file": str(p.path),
                 "camera": p.camera_key,
                 "lonlat": [float(lon[0]), float(lat[0])],
                 "x_m": float(world[0]),

@@ -74,8 +74,8 @@ class SfmOptions:
 
 
 def image_name(photo: PhotoMeta) -> str:
-    """The name of a photo inside the workspace: ``<camera>/<file name>``."""
-    return f"{photo.camera_key}/{photo.path.name}"
+    """The name of a photo inside the workspace: ``<camera>/<name in the job>``."""
+    return f"{photo.camera_key}/{photo.job_name}"
 
 
 def prepare_workspace(photos: Sequence[PhotoMeta], work: Path) -> Path:
@@ -84,7 +84,7 @@ def prepare_workspace(photos: Sequence[PhotoMeta], work: Path) -> Path:
     for p in photos:
         d = root / p.camera_key
         d.mkdir(parents=True, exist_ok=True)
-        link = d / p.path.name
+        link = d / p.job_name
         if link.is_symlink() or link.exists():
             link.unlink()
         os.symlink(p.path.resolve(), link)

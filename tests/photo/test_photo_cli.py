@@ -49,6 +49,8 @@ CASES = [
          r"--crs: the photos \(41\.54\d+, -83\.69\d+\) lie outside the area of use of S-JTSK"),
     Case("bad-resolution", ("photo", "process", "{one}", "-o", "{o}", "--resolution-cm", "0"), 2,
          r"--resolution-cm must be between"),
+    Case("tiny-ortho-memory", ("photo", "process", "{one}", "-o", "{o}", "--ortho-memory-mb",
+                               "100"), 2, r"--ortho-memory-mb must be at least 256, got 100"),
     Case("missing-dem", ("photo", "process", "{one}", "-o", "{o}", "--dem", "{bad}/dem.tif"), 2,
          r"--dem .*dem\.tif: no such file"),
     Case("nodeodm-without-node", ("photo", "process", "{one}", "-o", "{o}", "--engine", "nodeodm"),

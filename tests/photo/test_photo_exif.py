@@ -132,7 +132,29 @@ def test_bad_photos_named_and_skipped(toledo_dir: Path, tmp_path: Path) -> None:
     reasons = {s.path.name: s.reason for s in bad}
     for name, frag in expected.items():
         assert frag in reasons[name], (name, reasons[name])
-    assert "same file name" in reasons["DJI_0064.JPG"]
+    assert "given twice" in reasons["DJI_0064.JPG"]
     assert all(str(s.path) in s.message() for s in bad)
     with pytest.raises(PhotoSkip):
         read_photo(tmp_path / "missing.jpg")
+
+
+def test_same_file_name_from_two_flights_is_used_under_a_unique_name(
+    toledo_dir: Path, tmp_path: Path
+) -> None:
+    """DJI numbers each flight's folder from DJI_0001: two folders' DJI_0001.JPG are two photos
+    (the second was skipped as "the same file name"), the same file given twice is one."""
+    import shutil
+
+    a, b = tmp_path / "100MEDIA", tmp_path / "101MEDIA"
+    a.mkdir()
+    b.mkdir()
+    shutil.copy(toledo_dir / "DJI_0064.JPG", a / "DJI_0001.JPG")
+    shutil.copy(toledo_dir / "DJI_0065.JPG", b / "DJI_0001.JPG")
+    good, bad = read_photos([a / "DJI_0001.JPG", b / "DJI_0001.JPG", a / "DJI_0001.JPG"])
+    assert [p.job_name for p in good] == ["DJI_0001.JPG", "DJI_0001-101MEDIA.JPG"]
+    assert [(s.path, s.reason) for s in bad] == [
+        (a / "DJI_0001.JPG", "the same file is given twice")
+    ]
+    from photo.sfm import image_name
+
+    assert len({image_name(p) for p in good}) == 2

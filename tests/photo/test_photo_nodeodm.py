@@ -243,6 +243,28 @@ def test_task_runs_and_results_land_in_our_layout(
     assert not list(out.glob(".nodeodm-*"))  # the download folder is removed
 
 
+def test_two_flights_photos_of_the_same_name_reach_the_node_under_their_job_names(
+    fake_node: tuple[FakeNode, str], toledo_dir: Path, tmp_path: Path
+) -> None:
+    """The node names each upload by its file name: a second DJI_0001.JPG (another flight's
+    folder) would replace the first there. It goes under the name the job gave it."""
+    import shutil
+
+    node, url = fake_node
+    photos = []
+    for folder, src in (("100MEDIA", (1, 2)), ("101MEDIA", (3, 4))):
+        (tmp_path / folder).mkdir()
+        for k, i in enumerate(src, start=1):
+            dst = tmp_path / folder / f"DJI_000{k}.JPG"
+            shutil.copy(toledo_dir / f"DJI_006{i}.JPG", dst)
+            photos.append(dst)
+    process_nodeodm(photos, tmp_path / "out", url, poll_s=0.01)
+    (task,) = node.tasks.values()
+    assert sorted(task["files"]) == [
+        "DJI_0001-101MEDIA.JPG", "DJI_0001.JPG", "DJI_0002-101MEDIA.JPG", "DJI_0002.JPG",
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize("fake_node", ["failed"], indirect=True)
 def test_failed_task_is_an_error(
     fake_node: tuple[FakeNode, str], toledo_dir: Path, tmp_path: Path

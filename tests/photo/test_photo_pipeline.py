@@ -59,6 +59,10 @@ def test_model_figures(processed: Processed) -> None:
     assert rep["principal_point_shift_px"] == {"DJI_FC350_800x600": 0.0}
     # true orthophoto: almost every cell has a photo that sees it unoccluded
     assert 0.0 <= rep["orthophoto_hidden_fraction"] < 0.05
+    # made at the GSD: its estimated memory fits the budget
+    m = rep["orthophoto_memory"]
+    assert not m["coarsened"] and m["resolution_cm"] == pytest.approx(rep["resolution_cm"], 1e-4)
+    assert 0 < m["estimated_peak_mb"] <= m["budget_mb"]
     # the CLI separates the ground with the LiDAR package's SMRF: dtm.tif beside the DSM
     assert rep["dtm"]["made"] and rep["outputs"]["dtm"].endswith("dtm.tif")
 
