@@ -378,7 +378,8 @@ def ardupilot_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
         out[0] = float(np.float32(cm) * np.float32(0.01))
     elif c == 223:  # DO_ENGINE_CONTROL: two flags, the height delay in cm, one option bit
         out[0], out[1] = float(item.param1 > 0), float(item.param2 > 0)
-        out[2] = float(np.float32(_U16(float(item.param3 * 100.0))) * np.float32(0.01))
+        cm = _U16(float(np.float32(item.param3) * np.float32(100.0)))  # float * 100 in C
+        out[2] = float(np.float32(cm) * np.float32(0.01))
         out[3] = float(int(_U16(item.param4)) & 1)
     elif c == 42702:  # NAV_SCRIPT_TIME: arguments 1 and 2 as IEEE half floats
         out[2], out[3] = float(np.float16(item.param3)), float(np.float16(item.param4))

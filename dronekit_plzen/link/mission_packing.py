@@ -104,7 +104,7 @@ def _payload_descent(x: float) -> float:
 
 def _engine_height(x: float) -> float:
     """DO_ENGINE_CONTROL's height delay: uint16 centimetres, read back ``cm * 0.01f``."""
-    return _f32(_f32(U16(_f32(x * 100.0))) * _f32(0.01))
+    return _f32(_f32(U16(_f32(_f32(x) * _f32(100.0)))) * _f32(0.01))
 
 
 def _clamped(lo: float, hi: float, conv: Conv) -> Conv:
@@ -273,6 +273,7 @@ _PX4_GLOBAL: dict[int, tuple[Conv, Conv, Conv, Conv]] = {
     19: (F32, _flag, F32, _flag),  # NAV_LOITER_TIME
     21: (_gone, U16, _gone, _yaw),  # NAV_LAND
     22: (_gone, _gone, _gone, _yaw),  # NAV_TAKEOFF
+    31: (_flag, F32, _gone, _flag),  # NAV_LOITER_TO_ALT: heading flag, radius, -, exit flag
     80: (_gone, _gone, _gone, _gone),  # NAV_ROI: stored and reported as DO_SET_ROI
     84: (_gone, _gone, _gone, _yaw),  # NAV_VTOL_TAKEOFF
     85: (_gone, _gone, _gone, _yaw),  # NAV_VTOL_LAND

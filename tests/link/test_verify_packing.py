@@ -183,13 +183,20 @@ def test_frame_difference_is_named() -> None:
     assert [d.name for d in diffs] == ["frame"]
 
 
-_supported = st.sampled_from([16, 19, 21, 22, 177, 178, 206, 20])
+#: positional commands and the others, every one both firmwares were probed with (the table in
+#: ``data/firmware_command_probe.json``)
+_POSITIONAL = (16, 17, 18, 19, 21, 22, 30, 31, 82, 84, 85, 92, 94, 195, 201)
+_OTHERS = (20, 83, 93, 112, 114, 115, 177, 178, 179, 181, 182, 183, 184, 188, 189, 191, 193)
+_OTHERS += (197, 202, 203, 205, 206, 207, 208, 210, 211, 212, 213, 214, 215, 216, 217, 218, 222)
+_OTHERS += (223, 530, 531, 532, 534, 600, 601, 1000, 1001, 2000, 2001, 2500, 2501, 3000, 42600)
+_OTHERS += (42702, 42703)
+_supported = st.sampled_from(_POSITIONAL + _OTHERS)
 
 
 @st.composite
 def items(draw: st.DrawFn) -> MissionItem:
     cmd = draw(_supported)
-    positional = cmd in (16, 19, 21, 22)
+    positional = cmd in _POSITIONAL
     small = st.floats(min_value=0.0, max_value=1000.0, allow_nan=False)
     return MissionItem(
         cmd,
@@ -212,3 +219,18 @@ def test_link_and_simulator_agree(item: MissionItem, autopilot: str) -> None:
         return  # refused by the firmware: nothing is stored
     assert sim is not None
     assert item_diffs(item, sim, autopilot) == ()
+
+
+def test_fuzz_found_engine_height_and_loiter_to_alt() -> None:
+    """`make fuzz` found these: DO_ENGINE_CONTROL's height delay is float32 × 100 in C (the
+    link took the double product), and PX4 stores LOITER_TO_ALT's exit flag as 0/1 (the link
+    had no model of LOITER_TO_ALT on PX4, so a param4 of 2 failed verification)."""
+    for h in (0.53, 1.17, 2.09, 5.257, 655.34):
+        item = do(223, 1.0, 0.0, h, 0.0)
+        result, sim = store_item(item, "ardupilot")
+        assert result == MISSION_ACCEPTED and sim is not None
+        assert item_diffs(item, sim, "ardupilot") == ()
+    climb = MissionItem(31, frame=3, param2=-15.5, param4=2.0, lat_deg=LAT, lon_deg=LON, alt_m=30.0)
+    result, sim = store_item(climb, "px4")
+    assert result == MISSION_ACCEPTED and sim is not None and sim.param4 == 1.0
+    assert item_diffs(climb, sim, "px4") == ()
