@@ -140,7 +140,8 @@ def test_photos_too_large_for_the_budget_are_one_clear_error(tmp_path: Path) -> 
     job = _job(tmp_path, 1024, huge)
     with pytest.raises(BadInputError, match="too large for the orthophoto's memory budget"):
         pipeline.ortho_grid(job, np.array([0.0, 0.0]), np.array([10.0, 10.0]), 0.5)
-    assert "at least 256 MB" in pipeline.ProcessOptions(tmp_path, ortho_memory_mb=100).check()[0]
+    errs = pipeline.ProcessOptions(tmp_path, ortho_memory_mb=100).check()
+    assert "at least 256, got 100" in errs[0]
 
 
 def test_writing_the_orthophoto_makes_no_full_size_copy(tmp_path: Path) -> None:
