@@ -217,8 +217,33 @@ def convert(src: Path, dst: Path, fmt: str | None, **o: Any) -> None:
         )
         for v in s.report.violations:
             info(f"  {v}")
-    out = save_mission(_timed_speed(s.mission, o), dst, format=fmt)
+    timed = _timed_speed(s.mission, o)
+    out = save_mission(timed, dst, format=fmt)
     info(_("{n} items written to {p}").format(n=len(s.mission.items), p=out))
+    if fmt == "waypoints" or (fmt is None and Path(out).suffix.lower() == ".waypoints"):
+        _say_commanded_speed(timed, has_vehicle=bool(o["vehicle"] or timed.metadata.get("vehicle")))
+
+
+def _say_commanded_speed(m: Any, *, has_vehicle: bool) -> None:
+    """A QGC WPL file commands the planning speed when the mission commanded none: say which,
+    and, without a vehicle profile to cap it, that a multirotor plan's cruise speed may be
+    QGroundControl's fixed-wing figure."""
+    from missions.formats.waypoints import flown_items
+
+    if len(flown_items(m)) == len(m.items):
+        return  # the mission commands its own speed (or states none): nothing added
+    info(
+        _("the file starts with a speed command of {v:g} m/s (the plan's cruise speed)").format(
+            v=m.cruise_speed_m_s
+        )
+    )
+    if not has_vehicle and m.vehicle_type != 1 and m.cruise_speed_m_s > m.hover_speed_m_s:
+        info(
+            _(
+                "warning: a multirotor plan's cruise speed ({v:g} m/s) may be QGroundControl's "
+                "fixed-wing default; give --vehicle NAME to cap it at the aircraft's speed"
+            ).format(v=m.cruise_speed_m_s)
+        )
 
 
 def _timed_speed(m: Any, o: dict[str, Any]) -> Any:

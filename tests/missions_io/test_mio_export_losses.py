@@ -469,3 +469,27 @@ def test_convert_commands_no_faster_than_the_vehicle_was_timed(
     first = (tmp_path / "c.waypoints").read_text().splitlines()[2].split("\t")
     assert first[3] == "178" and float(first[5]) == 5.0
     assert math.isclose(load_mission(src).cruise_speed_m_s, 15.0)
+
+
+def test_convert_says_which_speed_the_waypoints_file_commands(inputs: Path, tmp_path: Path) -> None:
+    """A QGC multirotor plan (cruiseSpeed 15, hoverSpeed 5) converted to QGC WPL without a
+    vehicle commands 15 m/s: the pilot is told, and told how to cap it; with --vehicle, the
+    vehicle's speed is said and there is nothing to warn about."""
+
+    def convert(*extra: str) -> str:
+        proc = subprocess.run(
+            [*_CLI, "plan", "convert", str(inputs / "fenced.plan"), str(tmp_path / "c.waypoints"),
+             *extra],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        return proc.stderr
+
+    err = convert()
+    assert "the file starts with a speed command of 15 m/s" in err
+    assert "give --vehicle NAME to cap it" in err
+    err = convert("--vehicle", "px4-quad")
+    assert "the file starts with a speed command of 5 m/s" in err
+    assert "fixed-wing default" not in err
