@@ -35,7 +35,9 @@ ArduPilot packs every command and reports plain frames; PX4 keeps floats and the
 command, refuses terrain frames, and reports *_INT frames to MISSION_REQUEST_INT), so a download
 returns what the real vehicle would, not the bytes that were uploaded. For tests only,
 ``VehicleModel.corrupt_mission_items = {seq: {"alt_m": 60.0}}`` stores item ``seq`` with those
-fields changed (a vehicle that stored something else than it was sent).
+fields changed (a vehicle that stored something else than it was sent), and
+``VehicleModel.stale_mission_reads = N`` answers the next N downloads with the mission before the
+last upload (as PX4 v1.16 SITL now and then answers a download sent right after its final ACK).
 
 Timers run on ``server.clock_s`` (see :class:`simulators.protocol.VehicleServer`), the
 vehicle's simulated clock as in SITL: deterministic in lockstep, the wall clock times the
@@ -151,8 +153,14 @@ def _home_item(server: VehicleServer) -> mi.MissionItem:
     )
 
 
-def _stored(server: VehicleServer, mission_type: int) -> list[mi.MissionItem]:
-    items = list(server.vm.missions[mission_type])
+def _stored(
+    server: VehicleServer, mission_type: int, previous: bool = False
+) -> list[mi.MissionItem]:
+    vm = server.vm
+    if previous and mission_type in vm.previous_missions:
+        items = list(vm.previous_missions[mission_type])
+    else:
+        items = list(vm.missions[mission_type])
     if mission_type == mi.MISSION_TYPE_MISSION and not server.vm.px4:
         home = _home_item(server)
         items = [home, *items[1:]]
@@ -161,6 +169,7 @@ def _stored(server: VehicleServer, mission_type: int) -> list[mi.MissionItem]:
 
 def _store(server: VehicleServer, mission_type: int, items: list[mi.MissionItem]) -> None:
     vm = server.vm
+    vm.previous_missions[mission_type] = vm.missions[mission_type]
     vm.missions[mission_type] = items
     if mission_type == mi.MISSION_TYPE_MISSION:
         vm.runner.reset(clear_reached=True)
@@ -308,7 +317,7 @@ def _on_request(
     vm = server.vm
     if _busy(server, link, partner, mtype):
         return
-    items = _stored(server, mtype)
+    items = _stored(server, mtype, previous=link.reading_previous)
     if not 0 <= msg.seq < len(items):
         _ack(link, partner, MISSION_INVALID_SEQUENCE, mtype)
         return
@@ -335,9 +344,13 @@ def handle(server: VehicleServer, link: Link, msg: Any) -> None:
         _on_item(server, link, msg, partner, mtype)
     elif t == "MISSION_REQUEST_LIST":
         if not _busy(server, link, partner, mtype):
-            link.send(
-                c.mission_count_encode(partner[0], partner[1], vm.runner.wire_count(mtype), mtype)
-            )
+            link.reading_previous = vm.stale_mission_reads > 0 and mtype in vm.previous_missions
+            if link.reading_previous:
+                vm.stale_mission_reads -= 1
+                n = len(_stored(server, mtype, previous=True))
+            else:
+                n = vm.runner.wire_count(mtype)
+            link.send(c.mission_count_encode(partner[0], partner[1], n, mtype))
     elif t in ("MISSION_REQUEST_INT", "MISSION_REQUEST"):
         _on_request(server, link, msg, partner, mtype)
     elif t == "MISSION_ACK":

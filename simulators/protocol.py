@@ -71,6 +71,9 @@ class Link:
         self.parser.robust_parsing = True
         self.upload: Transfer | None = None
         self.last_upload: Transfer | None = None  # the last COMPLETED upload (re-ACK a resend)
+        #: this download is answered from the mission before the last upload (test-only fault
+        #: ``VehicleModel.stale_mission_reads``)
+        self.reading_previous = False
         self.sent = 0
         self.received = 0
         self.bad = 0

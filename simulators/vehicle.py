@@ -64,6 +64,11 @@ class VehicleModel:
         self.prearm_report_now = False
         #: test-only fault: {seq: {field: value}} applied to uploaded mission items as stored
         self.corrupt_mission_items: dict[int, dict[str, float]] = {}
+        #: test-only fault: the next N mission downloads are answered with the mission before the
+        #: last upload (PX4 v1.16 SITL did so for 1–2 of ~60 downloads sent right after its ACK)
+        self.stale_mission_reads = 0
+        #: the missions as they were before the last upload of each type
+        self.previous_missions: dict[int, list[mi.MissionItem]] = {}
         self.sysid = sysid
         self.autopilot = autopilot
         self.px4 = autopilot == "px4"

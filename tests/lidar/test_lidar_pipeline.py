@@ -195,29 +195,33 @@ def test_demo_products_writes_four_cogs(tmp_path: Path) -> None:
 
 
 def test_cli_ground_failing_at_the_dtm_leaves_earlier_outputs_as_they_were(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
 ) -> None:
-    """`lidar ground -o g.laz --dtm d.tif` whose DTM fails writes neither file: a ground cloud
-    already there (an earlier run's) stays as it was, and no temporary file is left."""
-    from dronekit_plzen.errors import StorageError
-    from lidar import products
-
+    """`lidar ground -o g.laz --dtm d.tif` whose DTM fails (a real input: two points, no ground
+    for the DTM) writes neither file: a ground cloud already there (an earlier run's) stays as
+    it was, and no temporary file is left."""
+    header = laspy.LasHeader(point_format=1, version="1.2")
+    header.scales = np.array([0.01, 0.01, 0.01])
+    header.offsets = np.array([500_000.0, 4_500_000.0, 0.0])
+    rec = laspy.ScaleAwarePointRecord.zeros(2, header=header)
+    rec.x, rec.y, rec.z = [500_000.0, 500_050.0], [4_500_000.0, 4_500_050.0], [300.0, 301.0]
+    two = tmp_path / "in" / "two.las"
+    two.parent.mkdir()
+    with laspy.open(str(two), mode="w", header=header) as w:
+        w.write_points(rec)
+    out = tmp_path / "out"
+    out.mkdir()
     old = b"an earlier run's ground cloud"
-    (tmp_path / "g.laz").write_bytes(old)
-
-    def failing(*args: object, **kwargs: object) -> None:
-        raise StorageError("disk full", where=str(tmp_path / "d.tif"))
-
-    monkeypatch.setattr(products, "write_product", failing)
-    src = str(LIDAR / "MixedConifer.laz")
-    args = ["lidar", "ground", src, "-o", str(tmp_path / "g.laz"), "--dtm", str(tmp_path / "d.tif")]
-    r = CliRunner().invoke(cli, args)
-    assert isinstance(r.exception, StorageError), r.output
-    assert (tmp_path / "g.laz").read_bytes() == old
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["g.laz"]
+    (out / "g.laz").write_bytes(old)
+    args = ["lidar", "ground", "-o", str(out / "g.laz"), "--dtm", str(out / "d.tif")]
+    r = CliRunner().invoke(cli, [*args[:2], str(two), *args[2:]])
+    assert isinstance(r.exception, BadInputError), r.output
+    assert "no ground points" in str(r.exception)
+    assert (out / "g.laz").read_bytes() == old
+    assert sorted(p.name for p in out.iterdir()) == ["g.laz"]
     # and when every stage succeeds, both are written
-    monkeypatch.undo()
-    r = CliRunner().invoke(cli, [*args, "--resolution", "2"])
+    src = str(LIDAR / "MixedConifer.laz")
+    r = CliRunner().invoke(cli, [*args[:2], src, *args[2:], "--resolution", "2"])
     assert r.exit_code == 0, r.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["d.tif", "g.laz"]
-    assert laspy.read(tmp_path / "g.laz").header.point_count == 37657
+    assert sorted(p.name for p in out.iterdir()) == ["d.tif", "g.laz"]
+    assert laspy.read(out / "g.laz").header.point_count == 37657

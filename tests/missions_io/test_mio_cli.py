@@ -620,29 +620,32 @@ def test_listings_with_clirunner() -> None:
         assert opt in res.output, opt
 
 
-def test_a_writer_failing_halfway_leaves_no_files(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The formats are written one after another; when one fails (here the DJI writer, as on a
-    full disk) the ones before it are not left behind as if the plan had been written."""
-    from dronekit_plzen.errors import StorageError
-    from missions import pipeline
+def test_a_writer_failing_halfway_leaves_no_files(tmp_path: Path) -> None:
+    """The formats are written one after another; when one fails (a real full disk: the command
+    runs with RLIMIT_FSIZE of 8 KiB, so the 3.7 kB CSV fits and the 20 kB .plan does not) the
+    ones before it are not left behind as if the plan had been written, and an earlier plan in
+    the folder stays as it was."""
+    import resource
 
-    real = pipeline.save_mission
-
-    def failing(mission: Mission, path: Path, format: str | None = None, **kw: object) -> Path:
-        if format == "wpml":
-            raise StorageError("disk full", where=str(path))
-        return real(mission, path, format=format, **kw)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(pipeline, "save_mission", failing)
     area = _area(tmp_path / "a.geojson", ORIGIN_LONLAT, 300, 200)
     out = tmp_path / "out"
     out.mkdir()
     (out / "survey.plan").write_text("an earlier plan")
     args = ["plan", "survey", "--area", str(area), "--camera", "mavic3e-wide", "--alt-m", "60"]
     args += ["--home", _latlon(offset(ORIGIN_LONLAT, -200, -150)), "--out", str(out)]
-    code, _out, err = run(capsys, *args)
-    assert code == 1 and "disk full" in err
-    assert sorted(p.name for p in out.iterdir()) == ["survey.plan"]
+    args += ["--format", "csv,plan"]
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    p = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_disk,
+    )
+    assert p.returncode == 1, p.stderr
+    assert "survey.plan: the file is too large" in p.stderr and "Traceback" not in p.stderr
+    assert sorted(q.name for q in out.iterdir()) == ["survey.plan"]
     assert (out / "survey.plan").read_text() == "an earlier plan"

@@ -187,9 +187,12 @@ def test_an_open_flight_is_not_replaced(tmp_path: Path) -> None:
         assert _flight(store, fid)["sample_count"] == 25
 
 
-def test_a_failure_during_the_replacement_loses_nothing(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_failure_during_the_replacement_loses_nothing(tmp_path: Path) -> None:
+    """The disk fills up while the fuller copy replaces the stored flight (a real EFBIG: the
+    import runs with RLIMIT_FSIZE of 4 KiB, so SQLite cannot write its journal): one line,
+    exit 1, and the database holds what it held; with space again the replacement goes through."""
+    import resource
+
     cut, whole = tmp_path / "cut.log", tmp_path / "whole.log"
     cut.write_bytes(_text_log(last=30))
     whole.write_bytes(_text_log())
@@ -198,14 +201,19 @@ def test_a_failure_during_the_replacement_loses_nothing(
         import_file(store, cut)
     before = db_state(db)
 
-    def fail(self: Store, rows: Any) -> None:
-        raise OSError("disk failed")  # after the stored flight's rows were deleted
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (4096, 4096))
 
-    monkeypatch.setattr(Store, "insert_events", fail)
-    with open_store(db) as store, pytest.raises(OSError, match="disk failed"):
-        import_file(store, whole)
+    p = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", "import", str(whole), "--db", str(db)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_disk,
+    )
+    assert p.returncode == 1, p.stderr
+    assert len(p.stderr.strip().splitlines()) == 1 and "Traceback" not in p.stderr, p.stderr
     assert db_state(db) == before
-    monkeypatch.undo()
     with open_store(db) as store:
         assert import_file(store, whole).replaced_flights == [1]
 
