@@ -169,6 +169,20 @@ _INT_FRAMES = {
 _FLOAT_FRAMES = {v: k for k, v in _INT_FRAMES.items()}
 
 
+def mavlink_command_name(command: int) -> str | None:
+    """``NAV_WAYPOINT`` for 16: the MAV_CMD name (common and ArduPilot dialects) without its
+    prefix, or ``None`` for a number no dialect defines."""
+    from pymavlink.dialects.v20 import ardupilotmega as mav
+
+    entry = mav.enums["MAV_CMD"].get(command)
+    return None if entry is None else str(entry.name).removeprefix("MAV_CMD_")
+
+
+def command_name(command: int) -> str:
+    """The MAV_CMD name of ``command`` (see :func:`mavlink_command_name`), else its number."""
+    return mavlink_command_name(command) or str(command)
+
+
 def canonical_frame(frame: int) -> int:
     """Map the ``*_INT`` frame variants to their plain counterparts (same meaning)."""
     return _FLOAT_FRAMES.get(frame, frame)

@@ -73,6 +73,7 @@ from dronekit_plzen.mission_items import (
     QUIET_COMMANDS,
     MissionItem,
     canonical_frame,
+    mavlink_command_name,
 )
 from dronekit_plzen.safety import Override
 
@@ -227,25 +228,6 @@ def _samples_of(
 #: markers) or expands (DO_JUMP); any other command may take the aircraft off the checked path
 #: or change its limits (DO_SET_MODE, DO_SET_HOME, NAV_GUIDED_ENABLE, DO_FENCE_ENABLE, scripts…)
 CHECKED_COMMANDS = NAV_COMMANDS | QUIET_COMMANDS | {CMD_DO_JUMP}
-#: names of commands met in real plans that the guard does not check (MAVLink common and
-#: ArduPilot dialects)
-_COMMAND_NAMES = {
-    30: "NAV_CONTINUE_AND_CHANGE_ALT",
-    36: "NAV_ARC_WAYPOINT",
-    84: "NAV_VTOL_TAKEOFF",
-    85: "NAV_VTOL_LAND",
-    92: "NAV_GUIDED_ENABLE",
-    176: "DO_SET_MODE",
-    179: "DO_SET_HOME",
-    192: "DO_REPOSITION",
-    207: "DO_FENCE_ENABLE",
-    208: "DO_PARACHUTE",
-    218: "DO_AUX_FUNCTION",
-    601: "DO_JUMP_TAG",
-    3000: "DO_VTOL_TRANSITION",
-    42702: "NAV_SCRIPT_TIME",
-    42703: "NAV_ATTITUDE_TIME",
-}
 
 
 def _unchecked_commands(mission: Mission) -> list[Violation]:
@@ -254,7 +236,7 @@ def _unchecked_commands(mission: Mission) -> list[Violation]:
     for k, it in enumerate(mission.items):
         if it.command in CHECKED_COMMANDS:
             continue
-        name = _COMMAND_NAMES.get(it.command)
+        name = mavlink_command_name(it.command)
         placed = math.isfinite(it.lat_deg) and math.isfinite(it.lon_deg)
         placed = placed and (it.lat_deg, it.lon_deg) != (0.0, 0.0) and abs(it.lat_deg) <= 90
         out.append(

@@ -48,6 +48,7 @@ from dronekit_plzen.mission_items import (
     FRAME_MISSION,
     MissionItem,
     canonical_frame,
+    command_name,
 )
 
 Conv = Callable[[float], float]
@@ -433,14 +434,6 @@ class Mismatch:
     @property
     def count_differs(self) -> bool:
         return self.sent_count != self.stored_count
-
-
-def command_name(command: int) -> str:
-    """``NAV_WAYPOINT`` for 16 (MAV_CMD name without its prefix), else the number."""
-    from pymavlink.dialects.v20 import ardupilotmega as mav
-
-    entry = mav.enums["MAV_CMD"].get(command)
-    return entry.name.removeprefix("MAV_CMD_") if entry is not None else str(command)
 
 
 def _same(a: float, b: float, tol: tuple[float, float]) -> bool:

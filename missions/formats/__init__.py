@@ -40,7 +40,13 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.mission_items import FRAME_MISSION, MAX_ABS_ALT_M, MAX_COMMAND, MAX_FRAME
+from dronekit_plzen.mission_items import (
+    FRAME_MISSION,
+    MAX_ABS_ALT_M,
+    MAX_COMMAND,
+    MAX_FRAME,
+    command_name,
+)
 from dronekit_plzen.outputs import note_input
 from missions.formats import csvfmt, geojson, kml, qgc_plan, waypoints, wpml
 from missions.model import Mission
@@ -138,15 +144,7 @@ def load_mission(path: str | Path, format: str | None = None) -> Mission:
 
 
 #: commands whose latitude/longitude is the place to fly to (no "current position" meaning)
-_PLACE_NAMES = {
-    16: "NAV_WAYPOINT",
-    17: "NAV_LOITER_UNLIM",
-    18: "NAV_LOITER_TURNS",
-    19: "NAV_LOITER_TIME",
-    31: "NAV_LOITER_TO_ALT",
-    82: "NAV_SPLINE_WAYPOINT",
-}
-_PLACE_COMMANDS = frozenset(_PLACE_NAMES)
+_PLACE_COMMANDS = frozenset({16, 17, 18, 19, 31, 82})
 
 
 def _check_items(mission: Mission, where: str) -> None:
@@ -183,7 +181,7 @@ def _check_items(mission: Mission, where: str) -> None:
         if it.command not in _PLACE_COMMANDS:
             continue
         if it.frame == FRAME_MISSION:
-            name = _PLACE_NAMES[it.command]
+            name = command_name(it.command)
             raise BadInputError(
                 _(
                     "item {i}: {name} ({c}) is in frame 2 (MAV_FRAME_MISSION), which gives no "

@@ -120,14 +120,6 @@ def _flies(mission: Mission) -> bool:
     return any(it.command in NAV_COMMANDS for it in mission.items)
 
 
-def flight_speed(mission: Mission) -> float:
-    """The speed the written speed item commands: the plan's cruise speed, the speed the safety
-    guard timed the legs with (capped by the vehicle's when one is known: ``plan convert
-    --vehicle``). Never the hover speed: a multirotor that flew slower than the guard timed it
-    would fly longer than the endurance check allowed."""
-    return mission.cruise_speed_m_s
-
-
 def flown_items(mission: Mission) -> list[MissionItem]:
     """The items as written: with QGroundControl's speed item first when the mission does not
     command its speed before its first leg (``DO_JUMP`` targets shifted to match)."""
@@ -137,7 +129,10 @@ def flown_items(mission: Mission) -> list[MissionItem]:
         or not speed_stated(mission.metadata)
     ):
         return list(mission.items)
-    speed = flight_speed(mission)
+    # the cruise speed: the one the guard timed the legs with (capped by the vehicle's in
+    # plan convert --vehicle); never the slower hover speed, which would make the flight last
+    # longer than the endurance check allowed
+    speed = mission.cruise_speed_m_s
     if not (math.isfinite(speed) and speed > 0):
         raise BadInputError(
             _("the mission's planning speed {v} m/s is not a speed").format(v=speed)
