@@ -302,6 +302,8 @@ class OutputGroup:
 
     def __init__(self) -> None:
         self.pending: list[tuple[Path, Path]] = []
+        #: stale outputs to remove when the group is put in place (see :func:`remove_output`)
+        self.removals: list[Path] = []
 
     @contextlib.contextmanager
     def collect(self) -> Iterator[OutputGroup]:
@@ -327,8 +329,9 @@ class OutputGroup:
         group.commit()
 
     def commit(self) -> None:
-        """Put every finished output in place."""
+        """Put every finished output in place, then remove the stale ones."""
         pending, self.pending = self.pending, []
+        removals, self.removals = self.removals, []
         for i, (tmp, target) in enumerate(pending):
             try:
                 os.replace(tmp, target)
@@ -337,10 +340,13 @@ class OutputGroup:
                     with contextlib.suppress(OSError):
                         rest.unlink()
                 raise output_error(target, exc) from exc
+        for stale in removals:
+            _unlink_output(stale)
 
     def discard(self) -> None:
         """Remove the finished outputs' temporary files; the targets stay as they were."""
         pending, self.pending = self.pending, []
+        self.removals = []
         for tmp, _target in pending:
             with contextlib.suppress(OSError):
                 tmp.unlink()
@@ -349,6 +355,39 @@ class OutputGroup:
 _group: contextvars.ContextVar[OutputGroup | None] = contextvars.ContextVar(
     "dkp_output_group", default=None
 )
+
+
+def _unlink_output(path: Path) -> None:
+    try:
+        path.unlink()
+    except FileNotFoundError:
+        pass
+    except OSError as exc:
+        raise output_error(path, exc) from exc
+
+
+def remove_output(path: str | os.PathLike[str]) -> None:
+    """Remove a stale output the job no longer writes (e.g. a fence file beside a mission that
+    now has no fence): at once, or inside an :class:`OutputGroup` together with its renames, so a
+    job that fails leaves the old file with the old outputs it belongs to.
+
+    >>> import tempfile, pathlib
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> _ = (d / "old.txt").write_text("x")
+    >>> g = OutputGroup()
+    >>> with g.collect():
+    ...     remove_output(d / "old.txt")
+    >>> (d / "old.txt").exists()
+    True
+    >>> g.commit(); (d / "old.txt").exists()
+    False
+    """
+    target = Path(path)
+    group = _group.get()
+    if group is None:
+        _unlink_output(target)
+    elif target.exists():
+        group.removals.append(target)
 
 
 def prepare_output_dir(path: str | os.PathLike[str]) -> Path:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 import time
 from collections.abc import Sequence
@@ -22,7 +21,7 @@ from urllib.parse import urlparse
 
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.outputs import prepare_output_dir
+from dronekit_plzen.outputs import OutputGroup, atomic_output, prepare_output_dir
 from photo.exif import PhotoMeta, read_photos, too_few_photos
 
 #: our product name → where ODM puts it inside all.zip (first existing candidate wins)
@@ -99,15 +98,44 @@ def process_nodeodm(
     poll_s: float = 3.0,
     timeout_s: float = 30.0,
 ) -> dict[str, Any]:
-    """Run the job on a NodeODM node; return the report (also written as report.json)."""
+    """Run the job on a NodeODM node; return the report (also written as report.json).
+
+    ODM's files and our reports are put in place together when all of them are there
+    (:class:`~dronekit_plzen.outputs.OutputGroup`): a task that fails, a download cut short or a
+    full disk leaves OUT_DIR as it was."""
+    check_node_url(node_url)
+    out = prepare_output_dir(out_dir)
+    with OutputGroup.all_or_nothing():
+        return _process(
+            paths,
+            out,
+            node_url,
+            resolution_cm=resolution_cm,
+            crs=crs,
+            progress=progress,
+            poll_s=poll_s,
+            timeout_s=timeout_s,
+        )
+
+
+def _process(
+    paths: Sequence[Path],
+    out: Path,
+    node_url: str,
+    *,
+    resolution_cm: float | None,
+    crs: str | None,
+    progress: Any,
+    poll_s: float,
+    timeout_s: float,
+) -> dict[str, Any]:
+    """The body of :func:`process_nodeodm`, inside its output group."""
     from pyodm import Node
     from pyodm.exceptions import NodeConnectionError, NodeResponseError, NodeServerError, OdmError
     from pyodm.types import TaskStatus
 
     from photo import products
 
-    check_node_url(node_url)
-    out = prepare_output_dir(out_dir)
     t0 = time.perf_counter()
     good, bad = read_photos(paths)
     warnings = [s.message() for s in bad]
@@ -159,6 +187,7 @@ def process_nodeodm(
         t2 = time.perf_counter()
         with tempfile.TemporaryDirectory(prefix=".nodeodm-", dir=out) as tmp:
             task.download_assets(tmp, parallel_downloads=1)
+            stats, stats_ok = _read_stats(Path(tmp))  # before its file leaves for the group
             outputs = _map_results(Path(tmp), out)
         times["download"] = round(time.perf_counter() - t2, 3)
         final = task.info()
@@ -170,12 +199,8 @@ def process_nodeodm(
         ) from exc
     if "orthophoto.tif" not in outputs:
         raise NodeODMError(_("the node's results have no orthophoto"), where=node_url)
-    stats: dict[str, Any] = {}
-    if (out / "odm_stats.json").is_file():
-        try:
-            stats = json.loads((out / "odm_stats.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            warnings.append(_("the node's stats.json could not be read"))
+    if not stats_ok:
+        warnings.append(_("the node's stats.json could not be read"))
     if final.status != TaskStatus.COMPLETED:  # pragma: no cover - wait_for_completion raised
         raise NodeODMError(_("the task did not complete"), where=node_url)
     rep: dict[str, Any] = {
@@ -208,14 +233,31 @@ def output_key(name: str) -> str:
     return stem if ext in ("tif", "laz", "geojson") else f"{stem}_{ext}"
 
 
+def _read_stats(src: Path) -> tuple[dict[str, Any], bool]:
+    """ODM's ``odm_report/stats.json`` in the download ``src`` (``{}`` when there is none), and
+    False when it is there but cannot be read."""
+    path = src / ODM_LAYOUT["odm_stats.json"][0]
+    if not path.is_file():
+        return {}, True
+    try:
+        stats = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}, False
+    return (stats, True) if isinstance(stats, dict) else ({}, False)
+
+
 def _map_results(src: Path, out: Path) -> list[str]:
-    """Move ODM's files into our layout; return the product names found."""
+    """Move ODM's files into our layout; return the product names found.
+
+    Each goes through :func:`atomic_output` (``src`` is a folder inside ``out``: a rename), so
+    that inside an output group it is put in place with the others."""
     found = []
     for ours, candidates in ODM_LAYOUT.items():
         for rel in candidates:
             p = src / rel
             if p.is_file():
-                shutil.move(str(p), str(out / ours))
+                with atomic_output(out / ours) as part:
+                    os.replace(p, part)
                 found.append(ours)
                 break
     return found

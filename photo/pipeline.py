@@ -22,7 +22,7 @@ import numpy as np
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, ngettext
-from dronekit_plzen.outputs import prepare_output_dir
+from dronekit_plzen.outputs import OutputGroup, prepare_output_dir, remove_output
 from photo import dense, georef, ortho, products, sfm, surface
 from photo.dtm import GroundFilter, dtm_from_cloud
 from photo.exif import JobNames, PhotoMeta, PhotoSkip, SkippedPhoto, read_photo, too_few_photos
@@ -485,28 +485,37 @@ def step_products(job: Job) -> None:
     out = job.opts.out_dir
     o = job.frame.origin_m
     job.progress.start(_("writing products"), 5)
-    products.write_orthophoto(
-        out / "orthophoto.tif", job.rgb, job.alpha, job.grid, job.frame.crs, o
-    )
+    # inside the job's OutputGroup (see process): the files are put in place after report.html
+    written = [
+        products.write_orthophoto(
+            out / "orthophoto.tif", job.rgb, job.alpha, job.grid, job.frame.crs, o
+        )
+    ]
     job.progress.advance()
     measured = job.dsm if job.dsm_measured is None else np.where(job.dsm_measured, job.dsm, np.nan)
-    products.write_dsm(out / "dsm.tif", measured, job.dsm_grid, job.frame.crs, o)
+    written.append(products.write_dsm(out / "dsm.tif", measured, job.dsm_grid, job.frame.crs, o))
     job.progress.advance()
     if job.dtm is not None:
-        products.write_dsm(out / "dtm.tif", job.dtm, job.dsm_grid, job.frame.crs, o)
+        written.append(products.write_dsm(out / "dtm.tif", job.dtm, job.dsm_grid, job.frame.crs, o))
+    else:  # an earlier run's DTM would pass for this survey's: removed with the group's commit
+        remove_output(out / "dtm.tif")
     cloud_xyz, cloud_rgb = _cloud(job)
-    products.write_points(
-        out / "points.laz", job.frame.to_world(cloud_xyz), cloud_rgb, job.frame.crs, job.ground
+    written.append(
+        products.write_points(
+            out / "points.laz", job.frame.to_world(cloud_xyz), cloud_rgb, job.frame.crs, job.ground
+        )
     )
     job.progress.advance()
-    products.write_json(out / "cameras.geojson", products.cameras_geojson(camera_rows(job)))
+    written.append(
+        products.write_json(out / "cameras.geojson", products.cameras_geojson(camera_rows(job)))
+    )
     job.progress.advance()
     products.write_preview_png(out / "orthophoto_preview.png", job.rgb, job.alpha)
     job.progress.advance()
     job.progress.done()
-    for name in ("orthophoto.tif", "dsm.tif", "dtm.tif", "points.laz", "cameras.geojson"):
-        if (out / name).is_file():
-            job.outputs[name.split(".")[0]] = str(out / name)
+    # the products of this run (not a dtm.tif an earlier run left: this one may have made none)
+    for path in written:
+        job.outputs[path.name.split(".")[0]] = str(path)
 
 
 STEPS: list[tuple[str, Callable[[Job], None]]] = [
@@ -538,18 +547,23 @@ def process(
     out = prepare_output_dir(opts.out_dir)
     pycolmap.logging.minloglevel = 2  # COLMAP's INFO/WARNING chatter off; errors still shown
     job = Job(paths=files, opts=opts, progress=progress or SilentProgress())
+    # the COLMAP workspace is scratch, not a product: removed at the end (kept with keep_work)
     job.work = Path(tempfile.mkdtemp(prefix=".photo-work-", dir=out))
-    try:
-        for name, step in STEPS:
-            t0 = time.perf_counter()
-            step(job)
-            job.times_s[name] = round(time.perf_counter() - t0, 3)
-    finally:
-        if not opts.keep_work:
-            shutil.rmtree(job.work, ignore_errors=True)
-    rep = report(job)
-    rep["orthophoto_memory"] = job.ortho_memory
-    products.write_json(out / "report.json", rep)
-    products.write_report_html(out / "report.html", rep, "orthophoto_preview.png")
+    # every product and both reports are put in place together when all have been written: a
+    # failure late in the run (a full disk at points.laz) leaves the folder as it was, never
+    # a new orthophoto beside the previous run's cloud and report
+    with OutputGroup.all_or_nothing():
+        try:
+            for name, step in STEPS:
+                t0 = time.perf_counter()
+                step(job)
+                job.times_s[name] = round(time.perf_counter() - t0, 3)
+        finally:
+            if not opts.keep_work:
+                shutil.rmtree(job.work, ignore_errors=True)
+        rep = report(job)
+        rep["orthophoto_memory"] = job.ortho_memory
+        products.write_json(out / "report.json", rep)
+        products.write_report_html(out / "report.html", rep, "orthophoto_preview.png")
     rep["outputs"]["report"] = str(out / "report.json")
     return rep

@@ -1,7 +1,8 @@
 """Writers of the photo products: COG GeoTIFFs, LAZ with RGB, cameras GeoJSON, reports.
 
 Every writer goes through :func:`dronekit_plzen.outputs.atomic_output`: a product either exists
-complete or not at all.
+complete or not at all. ``photo process`` runs them inside an
+:class:`~dronekit_plzen.outputs.OutputGroup`, so the products of one run are put in place together.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.outputs import atomic_output, prepare_output_dir, write_text
+from dronekit_plzen.outputs import OutputGroup, atomic_output, prepare_output_dir, write_text
 from telemetry.indicator import IndicatorReport
 from telemetry.store import Store
 
@@ -284,7 +284,12 @@ def export_open_data(
     year: int | None = None,
     include_pilot_names: bool = False,
 ) -> dict[str, Path]:
-    """Write flights.csv, deployments.csv (with CSVW metadata) and flights.geojson."""
+    """Write flights.csv, deployments.csv (with CSVW metadata) and flights.geojson.
+
+    The five files are put in place together when all have been written
+    (:class:`~dronekit_plzen.outputs.OutputGroup`): a full disk at the last one leaves the folder
+    as it was, not this year's flights.csv beside last year's flights.geojson.
+    """
     from dronekit_plzen.outputs import check_output_path
 
     if year is not None and not 2000 <= year <= 2100:  # as the indicator: not an empty export
@@ -317,16 +322,6 @@ def export_open_data(
         "deployments_csv": out / "deployments.csv",
         "flights_geojson": out / "flights.geojson",
     }
-    _write_csv(
-        files["flights_csv"],
-        FLIGHT_COLUMNS,
-        [{**f, "flight_id": f["id"]} for f in flights],
-    )
-    _write_csv(
-        files["deployments_csv"],
-        DEPLOYMENT_COLUMNS,
-        [{**d, "deployment_id": d["id"], "lat": d["lat_deg"], "lon": d["lon_deg"]} for d in deps],
-    )
     features = []
     for f in flights:
         if not f["path_geojson"]:
@@ -336,10 +331,24 @@ def export_open_data(
         features.append(
             {"type": "Feature", "geometry": json.loads(f["path_geojson"]), "properties": props}
         )
-    write_text(
-        files["flights_geojson"],
-        json.dumps({"type": "FeatureCollection", "features": features}),
-    )
+    with OutputGroup.all_or_nothing():
+        _write_csv(
+            files["flights_csv"],
+            FLIGHT_COLUMNS,
+            [{**f, "flight_id": f["id"]} for f in flights],
+        )
+        _write_csv(
+            files["deployments_csv"],
+            DEPLOYMENT_COLUMNS,
+            [
+                {**d, "deployment_id": d["id"], "lat": d["lat_deg"], "lon": d["lon_deg"]}
+                for d in deps
+            ],
+        )
+        write_text(
+            files["flights_geojson"],
+            json.dumps({"type": "FeatureCollection", "features": features}),
+        )
     return files
 
 

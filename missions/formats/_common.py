@@ -24,6 +24,7 @@ from dronekit_plzen.mission_items import (
     NAV_COMMANDS,
     MissionItem,
 )
+from dronekit_plzen.outputs import remove_output
 from missions.model import FenceCircle, FencePolygon, RallyPoint
 
 #: keys of a mission item's dictionary form (GeoJSON properties, KML ExtendedData, CSV columns)
@@ -263,8 +264,8 @@ def write_sidecar(path: Path, metadata: dict[str, Any]) -> None:
         atomic_write_text(
             side, json.dumps({"metadata": json_safe(metadata)}, indent=2, ensure_ascii=False)
         )
-    elif side.exists():
-        side.unlink()
+    else:  # a stale sidecar of an earlier mission under this name (with the job's outputs)
+        remove_output(side)
 
 
 def read_sidecar(path: Path) -> dict[str, Any]:

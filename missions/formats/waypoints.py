@@ -66,6 +66,7 @@ from missions.formats._common import (
     rally_from_items,
     read_sidecar,
     read_text,
+    remove_output,
     speed_item,
     speed_stated,
     start_speed,
@@ -309,8 +310,7 @@ def read_waypoints(path: Path) -> Mission:
 def _write_side(path: Path, text: str | None, message: str) -> None:
     """Write (or, with nothing to write, remove a stale) fence or rally file beside a mission."""
     if text is None:
-        if path.exists():
-            path.unlink()
+        remove_output(path)  # a stale one, removed with the job's other outputs
         return
     atomic_write_text(path, text)
     log.warning(message.format(p=path))

@@ -649,3 +649,42 @@ def test_a_writer_failing_halfway_leaves_no_files(tmp_path: Path) -> None:
     assert "survey.plan: the file is too large" in p.stderr and "Traceback" not in p.stderr
     assert sorted(q.name for q in out.iterdir()) == ["survey.plan"]
     assert (out / "survey.plan").read_text() == "an earlier plan"
+
+
+def test_a_writer_failing_halfway_keeps_the_earlier_side_files(tmp_path: Path) -> None:
+    """A new plan with no geofence removes a stale ``NAME.fence.waypoints`` of an earlier plan
+    under the same name, but only with the new plan's files: when a later format fails (a real
+    full disk, RLIMIT_FSIZE 8 KiB: the .waypoints fits, the 20 kB .plan does not), the earlier
+    fence file stays beside the earlier mission it belongs to."""
+    import resource
+
+    area = _area(tmp_path / "a.geojson", ORIGIN_LONLAT, 300, 200)
+    out = tmp_path / "out"
+    out.mkdir()
+    earlier = {"survey.waypoints": "an earlier mission", "survey.fence.waypoints": "its fence"}
+    for name, text in earlier.items():
+        (out / name).write_text(text)
+    args = ["plan", "survey", "--area", str(area), "--camera", "mavic3e-wide", "--alt-m", "60"]
+    args += ["--home", _latlon(offset(ORIGIN_LONLAT, -200, -150)), "--out", str(out)]
+    args += ["--format", "waypoints,plan"]
+
+    def small_disk() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (8192, 8192))
+
+    p = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=small_disk,
+    )
+    assert p.returncode == 1, p.stderr
+    assert "survey.plan: the file is too large" in p.stderr and "Traceback" not in p.stderr
+    assert {q.name: q.read_text() for q in out.iterdir()} == earlier
+    # without the limit the new plan replaces the mission and the stale fence goes with it
+    p = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *args], capture_output=True, text=True, timeout=120
+    )
+    assert p.returncode == 0, p.stderr
+    names = sorted(q.name for q in out.iterdir())
+    assert "survey.fence.waypoints" not in names and "survey.plan" in names, names
