@@ -222,6 +222,8 @@ def import_logs(
     else:
         for r in results:
             _echo_result(r)
+    for r in results:
+        _warn_result(r)
     if failed:
         raise (BadInputError if code == 2 else DronekitPlzenError)(
             _("{n} of {m} files could not be imported").format(n=len(failed), m=len(results))
@@ -236,6 +238,17 @@ def _echo_result(r: Any) -> None:
     if r.error:
         text = r.error if r.error.startswith(r.path) else f"{r.path}: {r.error}"
         click.echo(f"{_('error')}: {text}")
+        return
+    held = len(r.in_fuller_copy)
+    if r.duplicate and held and held == len(r.flight_ids):  # one line: where its flights are
+        text = ngettext(
+            "already imported: its flight is stored as flight {ids}, part of a fuller copy ({src})",
+            "already imported: its {n} flights are stored as flights {ids}, part of a fuller copy "
+            "({src})",
+            held,
+        )
+        ids = ", ".join(f"#{i}" for i in r.in_fuller_copy)
+        click.echo(f"{r.path}: " + text.format(n=held, ids=ids, src=", ".join(r.fuller_copy_from)))
         return
     state = _("already imported") if r.duplicate else _("imported")
     n = r.skipped_flights if r.duplicate and not r.flight_ids else len(r.flight_ids)
@@ -253,6 +266,14 @@ def _echo_result(r: Any) -> None:
         click.echo("  " + text.format(n=r.skipped_flights, src=src))
     elif r.duplicate and src:
         click.echo("  " + _("its data is in the database already (from {src})").format(src=src))
+    if held:
+        text = ngettext(
+            "flight {ids} is stored as part of a fuller copy ({src})",
+            "flights {ids} are stored as part of a fuller copy ({src})",
+            held,
+        )
+        ids = ", ".join(f"#{i}" for i in r.in_fuller_copy)
+        click.echo("  " + text.format(ids=ids, src=", ".join(r.fuller_copy_from)))
     if r.replaced_flights:
         text = ngettext(
             "replaced {n} stored flight ({ids}) by this fuller copy of it (it came from {src})",
@@ -268,6 +289,21 @@ def _echo_result(r: Any) -> None:
             click.echo(f"  {issue.message}")
         else:
             click.echo(f"  {_('offset')} {issue.offset}: {issue.message}")
+
+
+def _warn_result(r: Any) -> None:
+    if r.coverage_dropped:
+        text = ngettext(
+            "{path}: the camera coverage of flight {ids} is dropped: it was computed for the "
+            "shorter copy, with a field of view not kept in the database; import this file "
+            "again with --camera-fov H,V to compute it for the whole flight",
+            "{path}: the camera coverage of flights {ids} is dropped: it was computed for the "
+            "shorter copies, with a field of view not kept in the database; import this file "
+            "again with --camera-fov H,V to compute it for the whole flights",
+            len(r.coverage_dropped),
+        )
+        ids = ", ".join(f"#{i}" for i in r.coverage_dropped)
+        info(_("warning: {w}").format(w=text.format(path=r.path, ids=ids)))
 
 
 def _fov(text: str | None) -> tuple[float, float] | None:

@@ -18,6 +18,7 @@ import struct
 from dataclasses import dataclass, field
 from typing import Any
 
+from dronekit_plzen.i18n import _
 from telemetry.tlog import LogIssue
 
 #: format character → (struct code, multiplier) as ArduPilot's AP_Logger defines them
@@ -214,20 +215,23 @@ def read_binary(data: bytes) -> DFRecords:
                     break
                 q += 1
             q = n if q < 0 else q
-            res.issue(p, f"bad DataFlash record header; {q - p} bytes skipped")
+            res.issue(p, _("bad DataFlash record header; {n} bytes skipped").format(n=q - p))
             p = q
             continue
         fmt = formats[data[p + 2]]
         if p + fmt.length > n:
             res.issue(
-                p, f"truncated DataFlash record at end of file ({n - p} of {fmt.length} bytes)"
+                p,
+                _("truncated DataFlash record at end of file ({n} of {size} bytes)").format(
+                    n=n - p, size=fmt.length
+                ),
             )
             break
         raw = _unpack_row(fmt, data, p + 3)
         if fmt.type == _FMT_TYPE:
             new = _binary_fmt(raw)
             if new is None or (new.type == _FMT_TYPE and new.format != "BBnNZ"):
-                res.issue(p, "bad DataFlash FMT record; left out")
+                res.issue(p, _("bad DataFlash FMT record; left out"))
             elif new.type != _FMT_TYPE:
                 formats[new.type] = new
                 res.formats[new.name] = new
@@ -286,7 +290,9 @@ def read_text(data: bytes) -> DFRecords:
                 continue  # FMT's own definition (3.0/3.1 list 4 of its 5 columns): not needed
             new = _text_fmt(parts)
             if new is None:
-                res.issue(line_off, f"line {lineno}: bad FMT line; left out")
+                res.issue(
+                    line_off, _("line {lineno}: bad FMT line; left out").format(lineno=lineno)
+                )
             else:
                 formats[new.name] = new
                 res.formats[new.name] = new
@@ -298,7 +304,10 @@ def read_text(data: bytes) -> DFRecords:
         fmt = formats.get(name)
         if fmt is None:
             if _NAME.fullmatch(name) is None:
-                res.issue(line_off, f"line {lineno}: not a DataFlash record; skipped")
+                res.issue(
+                    line_off,
+                    _("line {lineno}: not a DataFlash record; skipped").format(lineno=lineno),
+                )
             continue
         vals = parts[1:]
         if len(vals) > len(fmt.columns) and fmt.format and fmt.format[-1] in _STRINGS:
@@ -307,8 +316,9 @@ def read_text(data: bytes) -> DFRecords:
         if len(vals) != len(fmt.columns):
             res.issue(
                 line_off,
-                f"line {lineno}: {name} has {len(vals)} fields, its FMT {len(fmt.columns)}; "
-                "skipped",
+                _("line {lineno}: {name} has {n} fields, its FMT {m}; skipped").format(
+                    lineno=lineno, name=name, n=len(vals), m=len(fmt.columns)
+                ),
             )
             continue
         row = {c: _text_value(ch, v) for c, ch, v in zip(fmt.columns, fmt.format, vals)}

@@ -6,7 +6,9 @@ overlaps the stored one: :func:`contained_flight` finds the stored flight whose 
 (to the content-match tolerance of :mod:`telemetry.importer`) among the new flight's, with fewer
 of them, and :func:`replace_flight` gives it the new samples, events and summary in place. The
 flight keeps its id, so its deployment, pilot, missions and manual fields stay with it; it now
-comes from the new source (the old source row is kept).
+comes from the new source (the old source row is kept, recorded in ``replaced_sources`` as held
+by the flight: the shorter copy imported again is named as stored in it). Its camera coverage is
+computed again by the importer from the whole track (``telemetry.importer.import_file``).
 
 Not replaced (the new flight is skipped, as before): a stored flight that only partly overlaps
 the new one (two different logs sharing a stretch), several stored flights inside one new
@@ -138,8 +140,25 @@ def replace_flight(
     flight's samples stand for them. The old source rows stay.
 
     The caller then inserts the new flight's samples and events under the id returned, in the
-    same transaction: a failure anywhere leaves the stored data as it was.
+    same transaction: a failure anywhere leaves the stored data as it was. The old sources are
+    recorded as held by the flight (``replaced_sources``, :func:`held_by_fuller_copies`): the
+    shorter copy imported again is named as part of it.
     """
+    fid = _replace(store, old, vehicle_ids, t_range, row)
+    store.conn.executemany(
+        "INSERT OR IGNORE INTO replaced_sources (source_id, flight_id) VALUES (?, ?)",
+        [(s, fid) for s in old.source_ids if s is not None],
+    )
+    return fid
+
+
+def _replace(
+    store: Store,
+    old: Contained,
+    vehicle_ids: list[int],
+    t_range: tuple[float, float],
+    row: dict[str, object],
+) -> int:
     fid = old.flight_id
     if fid is not None:
         store.conn.execute("DELETE FROM samples WHERE flight_id = ?", (fid,))
@@ -164,3 +183,15 @@ def replace_flight(
             values["pilot_id"] = row["pilot_id"]
     store.update_flight(fid, values)
     return fid
+
+
+def held_by_fuller_copies(store: Store, source_id: int) -> list[tuple[int, str]]:
+    """The stored flights holding data of the source ``source_id`` since a fuller copy replaced
+    them, other than its own flights: (flight id, the file the flight comes from now)."""
+    rows = store.conn.execute(
+        "SELECT r.flight_id, COALESCE(src.path, '') FROM replaced_sources r "
+        "JOIN flights f ON f.id = r.flight_id LEFT JOIN sources src ON src.id = f.source_id "
+        "WHERE r.source_id = ? AND f.source_id IS NOT r.source_id ORDER BY r.flight_id",
+        (int(source_id),),
+    ).fetchall()
+    return [(int(fid), str(path)) for fid, path in rows]

@@ -17,7 +17,7 @@ from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _
 from telemetry.fuller_copy import SAME_SHARE as _SAME_SHARE
 from telemetry.fuller_copy import SAME_T_S as _SAME_T_S
-from telemetry.fuller_copy import contained_flight, replace_flight
+from telemetry.fuller_copy import contained_flight, held_by_fuller_copies, replace_flight
 from telemetry.logreaders import read_log
 from telemetry.segment import DEFAULT_PARAMS, Segment, SegmentParams, find_flights, summarize
 from telemetry.store import Store
@@ -48,6 +48,13 @@ class ImportResult:
     #: have its samples, events and summary; ``replaced_from``: where they had come from
     replaced_flights: list[int] = field(default_factory=list)
     replaced_from: list[str] = field(default_factory=list)
+    #: a file imported before whose flights a fuller copy has replaced since: those stored
+    #: flights (ids, also in ``flight_ids``) and the files they come from now
+    in_fuller_copy: list[int] = field(default_factory=list)
+    fuller_copy_from: list[str] = field(default_factory=list)
+    #: replaced flights whose camera coverage could not be computed again (no field of view
+    #: stored with them): dropped, not left covering the shorter copy only
+    coverage_dropped: list[int] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -69,6 +76,9 @@ class ImportResult:
             "skipped_from": self.skipped_from,
             "replaced_flights": self.replaced_flights,
             "replaced_from": self.replaced_from,
+            "in_fuller_copy": self.in_fuller_copy,
+            "fuller_copy_from": self.fuller_copy_from,
+            "coverage_dropped": self.coverage_dropped,
         }
 
 
@@ -94,9 +104,19 @@ def import_file(
     ``skipped_flights`` / ``skipped_from``, and a file with nothing new is a ``duplicate``.
     A stored flight this file holds in full, with more samples (the truncated copy was imported
     first), is replaced in place by the fuller one (``replaced_flights`` / ``replaced_from``):
-    it keeps its id, deployment, pilot and missions.
+    it keeps its id, deployment, pilot and missions. The truncated copy imported again is a
+    ``duplicate`` whose flights are the replaced ones (``in_fuller_copy`` /
+    ``fuller_copy_from``); nothing is written.
 
-    ``camera_fov_deg`` (horizontal, vertical) turns camera trigger events into a covered area.
+    ``camera_fov_deg`` (horizontal, vertical) turns camera trigger events into a covered area
+    and is kept with each flight. A replaced flight's coverage is computed again from its whole
+    track with the field of view kept from its first import (or with ``camera_fov_deg`` when
+    given): a coverage map shows what the flight saw, not what the shorter copy held. A replaced
+    flight with a coverage but no kept field of view (imported before it was kept) has its
+    coverage dropped and is listed in ``coverage_dropped``: a footprint of part of the flight
+    passed off as the whole is worse than none. Importing a file again with ``camera_fov_deg``
+    computes the coverage of its flights.
+
     Raises :class:`~dronekit_plzen.errors.DronekitPlzenError` for a file that cannot be read at
     all; damage inside a readable file is reported in ``issues`` and the good data is kept.
     """
@@ -105,6 +125,12 @@ def import_file(
     digest = file_sha256(data)
     res = ImportResult(path=str(p))
     if _known_file(store, p, digest, res):
+        if not _has_flights(store, res.source_id):  # replaced before schema 6 recorded it?
+            _find_fuller_copies(store, read_log(p, data).tracks, params, res)
+        if camera_fov_deg is not None and res.flight_ids:
+            with store.transaction():
+                for fid in res.flight_ids:
+                    update_camera_coverage(store, fid, *camera_fov_deg)
         return res
     content = read_log(p, data)
     res.kind, res.messages = content.kind, content.messages
@@ -153,6 +179,8 @@ def import_file(
         if camera_fov_deg is not None:
             for fid in res.flight_ids:
                 update_camera_coverage(store, fid, *camera_fov_deg)
+        else:
+            res.coverage_dropped = _recompute_coverage(store, res.replaced_flights)
         linked = _refresh_deployments(store, res.replaced_flights)
     if deployment_id is not None and res.flight_ids:
         from telemetry.deployments import link_flight
@@ -203,7 +231,64 @@ def _known_file(store: Store, p: Path, digest: str, res: ImportResult) -> bool:
     res.flight_ids = [
         r["id"] for r in store.query("SELECT id FROM flights WHERE source_id = ?", (old["id"],))
     ]
+    held = held_by_fuller_copies(store, int(old["id"]))
+    res.in_fuller_copy = sorted({fid for fid, _path in held} - set(res.flight_ids))
+    res.fuller_copy_from = sorted({path for _fid, path in held if path})
+    res.flight_ids = sorted({*res.flight_ids, *res.in_fuller_copy})
     return True
+
+
+def _has_flights(store: Store, source_id: int | None) -> bool:
+    """The source has flights of its own or recorded as held by a fuller copy."""
+    if source_id is None:
+        return True
+    sql = (
+        "SELECT 1 FROM flights WHERE source_id = ? UNION ALL "
+        "SELECT 1 FROM replaced_sources WHERE source_id = ? LIMIT 1"
+    )
+    return store.conn.execute(sql, (source_id, source_id)).fetchone() is not None
+
+
+def _find_fuller_copies(
+    store: Store, tracks: list[Track], params: SegmentParams, res: ImportResult
+) -> None:
+    """A file with no flight of its own stored whose flights lie each inside one stored flight
+    of another file, by content: those flights were replaced by a fuller copy before the
+    database recorded it (``replaced_sources``, schema 6). Fills ``in_fuller_copy``."""
+    found: set[int] = set()
+    vids = [int(r[0]) for r in store.conn.execute("SELECT id FROM vehicles").fetchall()]
+    marks = ",".join("?" * len(vids))
+    for track in tracks:
+        c = track.columns
+        if not track.n or not vids:
+            continue
+        known = stored_already(store, vids, c)
+        for seg in find_flights(c["t_s"], c["armed"], c["rel_alt_m"], c["groundspeed_m_s"], params):
+            if known.mask[seg.start : seg.stop].mean() < _SAME_SHARE:
+                continue
+            t0, t1 = float(c["t_s"][seg.start]), float(c["t_s"][seg.stop - 1])
+            rows = store.conn.execute(
+                f"SELECT DISTINCT flight_id FROM samples WHERE vehicle_id IN ({marks}) "
+                "AND flight_id IS NOT NULL AND t_s BETWEEN ? AND ?",
+                (*vids, t0, t1),
+            ).fetchall()
+            if len(rows) != 1:
+                continue
+            fid = int(rows[0][0])
+            sql = "SELECT MIN(t_s), MAX(t_s) FROM samples WHERE flight_id = ?"
+            lo, hi = store.conn.execute(sql, (fid,)).fetchone()
+            if lo <= t0 + _SAME_T_S and hi >= t1 - _SAME_T_S:  # all of it, not a partial overlap
+                found.add(fid)
+    if not found:
+        return
+    marks = ",".join("?" * len(found))
+    rows = store.conn.execute(
+        f"SELECT DISTINCT COALESCE(s.path, '') FROM flights f LEFT JOIN sources s "
+        f"ON s.id = f.source_id WHERE f.id IN ({marks})",
+        sorted(found),
+    ).fetchall()
+    res.flight_ids, res.in_fuller_copy = sorted(found), sorted(found)
+    res.fuller_copy_from = sorted(str(r[0]) for r in rows if r[0])
 
 
 def import_files(store: Store, paths: Iterable[str | Path], **kw: Any) -> list[ImportResult]:
@@ -432,17 +517,24 @@ def update_camera_coverage(
 
     Each trigger's footprint is a nadir rectangle from the camera's field of view, its height
     above ground (the event's, else the nearest sample's height above home) and the heading at
-    that moment. Stores ``camera_area_m2`` and ``coverage_geojson``; returns the area (None when
-    the flight has no camera triggers).
+    that moment. Stores ``camera_area_m2`` and ``coverage_geojson`` (both NULL without camera
+    triggers) and keeps the field of view with the flight (``flight_cameras``: a fuller copy
+    replacing the flight has its coverage computed again); returns the area (None when the
+    flight has no camera triggers).
     """
     from telemetry.segment import camera_coverage
 
+    store.conn.execute(
+        "INSERT OR REPLACE INTO flight_cameras (flight_id, hfov_deg, vfov_deg) VALUES (?, ?, ?)",
+        (int(flight_id), float(hfov_deg), float(vfov_deg)),
+    )
     ev = store.conn.execute(
         "SELECT t_s, lat_deg, lon_deg, alt_m FROM events WHERE flight_id = ? AND kind = 'camera'"
         " ORDER BY t_s",
         (int(flight_id),),
     ).fetchall()
     if not ev:
+        store.update_flight(flight_id, {"camera_area_m2": None, "coverage_geojson": None})
         return None
     smp = store.conn.execute(
         "SELECT t_s, rel_alt_m, heading_deg FROM samples WHERE flight_id = ? ORDER BY t_s",
@@ -465,3 +557,24 @@ def update_camera_coverage(
         {"camera_area_m2": round(area, 1), "coverage_geojson": json.dumps(gj) if gj else None},
     )
     return area
+
+
+def _recompute_coverage(store: Store, flight_ids: list[int]) -> list[int]:
+    """The camera coverage of flights replaced by a fuller copy, computed again from their whole
+    track with the field of view kept with them (caller's transaction). A flight with a coverage
+    but no kept field of view (imported before the database kept it) cannot have it computed
+    again: its coverage is dropped (NULL), not left covering the shorter copy only. Returns the
+    flights whose coverage was dropped."""
+    dropped = []
+    for fid in flight_ids:
+        sql = "SELECT hfov_deg, vfov_deg FROM flight_cameras WHERE flight_id = ?"
+        fov = store.conn.execute(sql, (fid,)).fetchone()
+        if fov is not None:
+            update_camera_coverage(store, fid, float(fov[0]), float(fov[1]))
+            continue
+        sql = "SELECT camera_area_m2, coverage_geojson FROM flights WHERE id = ?"
+        row = store.conn.execute(sql, (fid,)).fetchone()
+        if row is not None and (row[0] is not None or row[1] is not None):
+            store.update_flight(fid, {"camera_area_m2": None, "coverage_geojson": None})
+            dropped.append(fid)
+    return dropped

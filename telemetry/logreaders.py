@@ -113,7 +113,7 @@ def read_log(path: Path, data: bytes) -> LogContent:
         raise BadInputError(_NOT_A_LOG["px4log" if sdlog2 else kind](), where=str(path))
     if not any(track.n for track in content.tracks):  # e.g. a few heartbeats: valid, but no track
         content.issues.append(
-            LogIssue(0, "no position or height in the log: no flight can be made of it")
+            LogIssue(0, _("no position or height in the log: no flight can be made of it"))
         )
     for track in content.tracks:
         track.columns, n = drop_spikes(track.columns)
@@ -176,7 +176,10 @@ def read_tlog_content(data: bytes, path: Path | None = None) -> LogContent:
         issues.append(
             LogIssue(
                 0,
-                "timestamps are not Unix time (a relative clock); times are based on the file date",
+                _(
+                    "timestamps are not Unix time (a relative clock); times are based on the "
+                    "file date"
+                ),
             )
         )
     return LogContent("tlog", tracks, st.messages, st.bad_crc, issues)
@@ -277,7 +280,7 @@ def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
     else:
         last = max((r[-1][0] for r in rows.values() if r), default=0.0)
         offset = file_time_s(path) - (float(gt[-1]) if gt.size else last)
-        issues.append(LogIssue(0, "no GPS time in the log; times are based on the file date"))
+        issues.append(LogIssue(0, _("no GPS time in the log; times are based on the file date")))
     pos = rows.get("POS", [])
     src = pos if pos else gps
     baro = _instance0(rows.get("BARO", []))
@@ -285,7 +288,7 @@ def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
         # no position at all (no GPS, or never a fix: indoors): the flight is still a flight,
         # its samples the barometer's height above the ground at boot, with no track
         src = baro
-        issues.append(LogIssue(0, "no GPS position in the log; heights from the barometer"))
+        issues.append(LogIssue(0, _("no GPS position in the log; heights from the barometer")))
     t = _times(src) + offset
     cols = empty_columns(t.size)
     cols["t_s"] = t

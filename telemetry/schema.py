@@ -230,6 +230,23 @@ MIGRATIONS: tuple[Migration, ...] = (
         CREATE INDEX IF NOT EXISTS idx_audit_action_at ON audit_log(action, at);
         """,
     ),
+    Migration(
+        6,
+        "fuller copies (telemetry/fuller_copy.py): the camera a flight's coverage was computed "
+        "with, and which stored flights hold a replaced copy's data",
+        """
+        CREATE TABLE IF NOT EXISTS flight_cameras (
+            flight_id INTEGER PRIMARY KEY REFERENCES flights(id),
+            hfov_deg REAL NOT NULL,            -- field of view (--camera-fov H,V)
+            vfov_deg REAL NOT NULL
+        );
+        CREATE TABLE IF NOT EXISTS replaced_sources (
+            source_id INTEGER NOT NULL REFERENCES sources(id),   -- the shorter copy
+            flight_id INTEGER NOT NULL REFERENCES flights(id),   -- holds its data now
+            PRIMARY KEY (source_id, flight_id)
+        );
+        """,
+    ),
 )
 
 LATEST_VERSION = MIGRATIONS[-1].version

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from dronekit_plzen.i18n import _
 from telemetry.dataflash import DFRecords
 from telemetry.tlog import LogIssue
 from telemetry.track import Track, empty_columns
@@ -62,7 +63,7 @@ def sdlog2_track(recs: DFRecords, path: Path, issues: list[LogIssue]) -> Track |
     else:
         last = max((r[-1][0] for r in rows.values() if r), default=0.0)
         offset = file_time_s(path) - last
-        issues.append(LogIssue(0, "no GPS time in the log; times are based on the file date"))
+        issues.append(LogIssue(0, _("no GPS time in the log; times are based on the file date")))
     src = rows.get("GPOS") or gps
     t = _times(src) + offset
     cols = empty_columns(t.size)

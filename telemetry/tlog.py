@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
+from dronekit_plzen.i18n import _
+
 _TS = struct.Struct(">Q")
 _V1, _V2 = 0xFE, 0xFD
 #: timestamps further than this from the last good one mark a false sync (3 days, as pymavlink)
@@ -133,12 +135,12 @@ def iter_tlog(
     last_us: int | None = relative_start_us(data)
     while p < n:
         if n - p < 9:
-            st.add(p, f"truncated record at end of file ({n - p} bytes)")
+            st.add(p, _("truncated record at end of file ({n} bytes)").format(n=n - p))
             st.bad_bytes += n - p
             return
         if not _plausible(data, p, last_us):
             q = _resync(data, p + 1, last_us)
-            st.add(p, f"{q - p} bytes of garbage skipped")
+            st.add(p, _("{n} bytes of garbage skipped").format(n=q - p))
             st.bad_bytes += q - p
             p = q
             continue
@@ -146,7 +148,12 @@ def iter_tlog(
         flen = _frame_len(data, p + 8)
         end = p + 8 + flen
         if end > n:
-            st.add(p, f"truncated MAVLink frame at end of file ({n - p} of {8 + flen} bytes)")
+            st.add(
+                p,
+                _("truncated MAVLink frame at end of file ({n} of {size} bytes)").format(
+                    n=n - p, size=8 + flen
+                ),
+            )
             st.bad_bytes += n - p
             return
         if keep is not None:
@@ -159,7 +166,7 @@ def iter_tlog(
                 else:
                     st.bad_crc += 1
                     if st.bad_crc <= 3:
-                        st.add(p, f"invalid MAVLink CRC in msgID {mid}")
+                        st.add(p, _("invalid MAVLink CRC in msgID {mid}").format(mid=mid))
                 last_us = us
                 p = end
                 continue
@@ -175,7 +182,7 @@ def iter_tlog(
                 last_us = us
             else:
                 q = _resync(data, p + 1, last_us)
-                st.add(p, f"{text}; {q - p} bytes skipped")
+                st.add(p, _("{text}; {n} bytes skipped").format(text=text, n=q - p))
                 st.bad_bytes += q - p
                 p = q
             continue

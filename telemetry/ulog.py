@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from dronekit_plzen.i18n import _
 from telemetry.logreaders import LogContent, _at, _ffill, file_time_s
 from telemetry.tlog import LogIssue
 from telemetry.track import Track, empty_columns
@@ -94,7 +95,7 @@ def _ulog_record_ok(
 def _long_record_ok(data: bytes, q: int, st: _UlogState, depth: int = 16) -> bool:
     """The records after a long one lead to a short well-formed record or the end of the file
     (consecutive long records — the three parts of a crash dump — are walked over)."""
-    for _ in range(depth):
+    for _step in range(depth):
         if q == len(data):
             return True
         step = _ulog_record_ok(data, q, st, learn=False, look_ahead=False)
@@ -109,7 +110,7 @@ def _long_record_ok(data: bytes, q: int, st: _UlogState, depth: int = 16) -> boo
 def _ulog_chain_ok(data: bytes, q: int, st: _UlogState, depth: int = 8) -> bool:
     """``depth`` consecutive well-formed records start at ``q`` (or reach the end)."""
     n = len(data)
-    for _ in range(depth):
+    for _step in range(depth):
         if q == n:
             return True
         step = _ulog_record_ok(data, q, st, learn=False)
@@ -130,7 +131,7 @@ def scan_ulog(data: bytes) -> tuple[int, list[LogIssue], bytes]:
     issues: list[LogIssue] = []
     n = len(data)
     if n < 16 or not data.startswith(b"ULog\x01\x12\x35"):
-        return 0, [LogIssue(0, "not a ULog file (bad magic)")], b""
+        return 0, [LogIssue(0, _("not a ULog file (bad magic)"))], b""
     st = _UlogState()
     parts: list[bytes] = [data[:16]]
     p, count = 16, 0
@@ -142,14 +143,24 @@ def scan_ulog(data: bytes) -> tuple[int, list[LogIssue], bytes]:
             while q < n and not _ulog_chain_ok(data, q, st):
                 q += 1
             issues.append(
-                LogIssue(p, f"bad ULog record (type {mtype:#04x}); {q - p} bytes skipped")
+                LogIssue(
+                    p,
+                    _("bad ULog record (type {type:#04x}); {n} bytes skipped").format(
+                        type=mtype, n=q - p
+                    ),
+                )
             )
             p = q
             continue
         if step < 0:
             size = struct.unpack_from("<H", data, p)[0]
             issues.append(
-                LogIssue(p, f"truncated ULog message at end of file ({n - p} of {size + 3} bytes)")
+                LogIssue(
+                    p,
+                    _("truncated ULog message at end of file ({n} of {size} bytes)").format(
+                        n=n - p, size=size + 3
+                    ),
+                )
             )
             p = n
             break
@@ -157,7 +168,9 @@ def scan_ulog(data: bytes) -> tuple[int, list[LogIssue], bytes]:
         count += 1
         p += step
     if 0 < n - p < 3:
-        issues.append(LogIssue(p, f"truncated ULog message at end of file ({n - p} bytes)"))
+        issues.append(
+            LogIssue(p, _("truncated ULog message at end of file ({n} bytes)").format(n=n - p))
+        )
     return count, issues, b"".join(parts)
 
 
@@ -169,7 +182,7 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             ulog = ULog(io.BytesIO(repaired))
     except Exception as exc:  # pyulog raises assorted errors on damaged headers
-        issues.append(LogIssue(0, f"unreadable ULog: {exc}"))
+        issues.append(LogIssue(0, _("unreadable ULog: {error}").format(error=exc)))
         return LogContent("ulog", [], count, 0, issues)
 
     def topic(*names: str) -> dict[str, np.ndarray] | None:
@@ -189,7 +202,7 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
             offset = float(np.median(utc[ok] - gps["timestamp"][ok]) * 1e-6)
     if not math.isfinite(offset):
         offset = file_time_s(path) - ulog.last_timestamp * 1e-6
-        issues.append(LogIssue(0, "no GPS time in the log; times are based on the file date"))
+        issues.append(LogIssue(0, _("no GPS time in the log; times are based on the file date")))
     gpos = topic("vehicle_global_position")
     lpos = topic("vehicle_local_position")
     src = gpos if _get(gpos, "lat") is not None else gps
@@ -201,9 +214,9 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
         assert lpos is not None
         src, lat = lpos, np.full(lpos["timestamp"].size, np.nan)
         lon = lat.copy()
-        issues.append(LogIssue(0, "no GPS position in the log; heights from the local position"))
+        issues.append(LogIssue(0, _("no GPS position in the log; heights from the local position")))
     if src is None or lat is None or lon is None:
-        issues.append(LogIssue(0, "no position topic (vehicle_global_position, sensor_gps)"))
+        issues.append(LogIssue(0, _("no position topic (vehicle_global_position, sensor_gps)")))
         return LogContent("ulog", [], count, 0, issues)
     t = src["timestamp"] * 1e-6 + offset
     cols = empty_columns(t.size)
