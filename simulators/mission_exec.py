@@ -18,6 +18,37 @@ if TYPE_CHECKING:
 
 Target = tuple[float, float, float] | None
 
+#: the DO commands ArduPilot's ``AP_Mission::verify_command`` completes itself: ArduCopter sends
+#: no MISSION_ITEM_REACHED for them (only the commands its ``ModeAuto::verify_command`` verifies
+#: are reported), nor for DO_JUMP, which is followed while the next command is looked up
+AP_MISSION_VERIFIED = frozenset(
+    {
+        mi.CMD_DO_JUMP,
+        211,  # DO_GRIPPER
+        183,  # DO_SET_SERVO
+        181,  # DO_SET_RELAY
+        184,  # DO_REPEAT_SERVO
+        182,  # DO_REPEAT_RELAY
+        202,  # DO_DIGICAM_CONFIGURE
+        203,  # DO_DIGICAM_CONTROL
+        206,  # DO_SET_CAM_TRIGG_DIST
+        208,  # DO_PARACHUTE
+        215,  # DO_SET_RESUME_REPEAT_DIST
+        216,  # DO_SPRAYER
+        217,  # DO_SEND_SCRIPT_MESSAGE
+        218,  # DO_AUX_FUNCTION
+        600,  # JUMP_TAG
+        1000,  # DO_GIMBAL_MANAGER_PITCHYAW
+        531,  # SET_CAMERA_ZOOM
+        532,  # SET_CAMERA_FOCUS
+        534,  # SET_CAMERA_SOURCE
+        2000,  # IMAGE_START_CAPTURE
+        2001,  # IMAGE_STOP_CAPTURE
+        2500,  # VIDEO_START_CAPTURE
+        2501,  # VIDEO_STOP_CAPTURE
+    }
+)
+
 
 class MissionRunner:
     """Progress through the stored mission of one vehicle model."""
@@ -37,6 +68,10 @@ class MissionRunner:
         self._in_place: tuple[float, float, float] | None = None
         #: NAV_PAYLOAD_PLACE in progress: (phase, east, north, descent start up, phase start s)
         self._place: tuple[str, float, float, float, float] | None = None
+        #: ArduCopter's running condition (CONDITION_DELAY or CONDITION_DISTANCE: command, value,
+        #: start s, sequence) and the DO commands after it that wait for it (sequence numbers)
+        self._condition: tuple[int, float, float, int] | None = None
+        self._waiting: list[int] = []
 
     @property
     def items(self) -> list[mi.MissionItem]:
@@ -75,6 +110,7 @@ class MissionRunner:
         self._land_descending = False
         self._in_place = None
         self._auto_takeoff_up = None
+        self._drop_conditions()
 
     def set_current(self, seq: int) -> bool:
         if not (0 <= seq < max(len(self.items), 1)):
@@ -85,6 +121,7 @@ class MissionRunner:
         self._arrived_s = None
         self._land_descending = False
         self._in_place = None
+        self._drop_conditions()
         self.vm.events.append(Event("mission_current", {"seq": self.seq}))
         return True
 
@@ -116,10 +153,18 @@ class MissionRunner:
     # -------------------------------------------------------------- internals
     def _reached(self, seq: int) -> None:
         self.reached.append(seq)
-        self.vm.events.append(Event("item_reached", {"seq": seq}))
+        if self.vm.px4 or self.items[seq].command not in AP_MISSION_VERIFIED:
+            self.vm.events.append(Event("item_reached", {"seq": seq}))
+
+    def _drop_conditions(self) -> None:
+        self._condition = None
+        self._waiting = []
 
     def _enter(self, seq: int) -> None:
         vm = self.vm
+        # ArduPilot's advance_current_nav_cmd: the DO commands of the finished leg that still
+        # waited for a condition are abandoned, never run
+        self._drop_conditions()
         for _guard in range(1000):
             if seq >= len(self.items):
                 self._finish()
@@ -135,10 +180,37 @@ class MissionRunner:
                 if it.command == mi.CMD_NAV_RETURN_TO_LAUNCH:
                     vm.start_rtl()
                 return
+            if self._condition is not None and it.command != mi.CMD_DO_JUMP:
+                self._waiting.append(seq)  # runs when the condition before it is met
+                seq += 1
+                continue
             jump = self._do(it, seq)
-            self._reached(seq)
+            if self._condition is None:
+                self._reached(seq)
             seq = jump if jump is not None else seq + 1
         self._finish()
+
+    def _run_waiting(self) -> None:
+        """ArduPilot's ``advance_current_do_cmd``: once the running condition is met, the DO
+        commands after it run in turn, up to the next condition."""
+        while self._condition is None and self._waiting:
+            seq = self._waiting.pop(0)
+            self._do(self.items[seq], seq)
+            if self._condition is None:
+                self._reached(seq)
+
+    def _condition_met(self, target: Target) -> bool:
+        """``verify_wait_delay`` / ``verify_within_distance`` of ArduCopter's ModeAuto: the
+        delay has passed, or the aircraft is within the distance (horizontal) of ``target``, the
+        position it flies to."""
+        assert self._condition is not None
+        command, value, start_s, _seq = self._condition
+        vm = self.vm
+        if command == mi.CMD_CONDITION_DELAY:
+            return vm.t_s - start_s > max(value, 0.0)
+        if target is None:
+            return False
+        return math.hypot(target[0] - vm.pos[0], target[1] - vm.pos[1]) < max(value, 0.0)
 
     def _do(self, it: mi.MissionItem, seq: int) -> int | None:
         vm = self.vm
@@ -166,6 +238,10 @@ class MissionRunner:
         elif c in (mi.CMD_DO_SET_SERVO, mi.CMD_DO_REPEAT_SERVO):
             ev = {"seq": seq, "channel": int(it.param1), "pwm": int(it.param2)}
             vm.events.append(Event("servo", ev))
+        elif c in (mi.CMD_CONDITION_DELAY, mi.CMD_CONDITION_DISTANCE) and not vm.px4:
+            # the DO commands after it wait until it is met (ArduPilot's AP_Mission runs one DO
+            # command at a time and moves on when verify_command says it is done)
+            self._condition = (c, it.param1, vm.t_s, seq)
         return None
 
     def _complete(self) -> None:
@@ -188,6 +264,14 @@ class MissionRunner:
 
     def step(self, dt_s: float) -> tuple[Target, float | None]:
         """Target and optional forced climb rate for this step of mission flight."""
+        out = self._step_nav(dt_s)
+        if self._condition is not None and self._condition_met(out[0]):
+            self._reached(self._condition[3])
+            self._condition = None
+            self._run_waiting()
+        return out
+
+    def _step_nav(self, dt_s: float) -> tuple[Target, float | None]:
         vm = self.vm
         if self.finished or self.seq >= len(self.items):
             return vm.target, None

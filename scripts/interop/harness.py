@@ -18,8 +18,11 @@ from typing import Any
 from pymavlink import mavutil
 
 from dronekit_plzen.mission_items import (
+    CMD_CONDITION_DELAY,
+    CMD_CONDITION_DISTANCE,
     CMD_DO_JUMP,
     CMD_DO_SET_CAM_TRIGG_DIST,
+    CMD_DO_SET_SERVO,
     CMD_NAV_LOITER_TIME,
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
@@ -45,6 +48,14 @@ def offset(home: tuple[float, float, float], north_m: float, east_m: float) -> t
     return (
         lat + north_m / M_PER_DEG_LAT,
         lon + east_m / (M_PER_DEG_LAT * math.cos(math.radians(lat))),
+    )
+
+
+def north_east(home: tuple[float, float, float], lat: float, lon: float) -> tuple[float, float]:
+    """The inverse of :func:`offset`: metres north and east of ``home``."""
+    return (
+        (lat - home[0]) * M_PER_DEG_LAT,
+        (lon - home[1]) * M_PER_DEG_LAT * math.cos(math.radians(home[0])),
     )
 
 
@@ -98,6 +109,39 @@ def full_mission(home: tuple[float, float, float], alt_m: float = 15.0) -> list[
     ]
 
 
+#: :func:`conditions_mission`: the two waypoints (north m), the delay (s), the distance (m)
+COND_WP1_M, COND_WP2_M, COND_DELAY_S, COND_DISTANCE_M = 40.0, 160.0, 3.0, 25.0
+
+
+def conditions_mission(home: tuple[float, float, float], alt_m: float = 15.0) -> list[MissionItem]:
+    """Takeoff; WP1; CONDITION_DELAY, DO_SET_SERVO (index 3), CONDITION_DISTANCE, DO_SET_SERVO
+    (index 5); WP2; a CONDITION_DELAY never met before WP2's leg ends, DO_SET_SERVO (index 8);
+    RTL. The DO commands after a condition run when it is met (ArduPilot's AP_Mission)."""
+    lat, lon, _ = home
+
+    def do(command: int, p1: float, p2: float = 0.0) -> MissionItem:
+        return MissionItem(command=command, frame=FRAME_MISSION, param1=p1, param2=p2)
+
+    return [
+        MissionItem(
+            command=CMD_NAV_TAKEOFF,
+            frame=FRAME_GLOBAL_RELATIVE_ALT,
+            lat_deg=lat,
+            lon_deg=lon,
+            alt_m=alt_m,
+        ),
+        wp(home, COND_WP1_M, 0.0, alt_m),
+        do(CMD_CONDITION_DELAY, COND_DELAY_S),
+        do(CMD_DO_SET_SERVO, 9, 1500),
+        do(CMD_CONDITION_DISTANCE, COND_DISTANCE_M),
+        do(CMD_DO_SET_SERVO, 10, 1500),
+        wp(home, COND_WP2_M, 0.0, alt_m),
+        do(CMD_CONDITION_DELAY, 600.0),
+        do(CMD_DO_SET_SERVO, 11, 1500),
+        MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH, frame=FRAME_MISSION),
+    ]
+
+
 def simple_mission(home: tuple[float, float, float], alt_m: float = 12.0) -> list[MissionItem]:
     """Takeoff, one waypoint 25 m north, RTL: the short flight of the fleet, GUI, pair checks."""
     lat, lon, _ = home
@@ -141,6 +185,10 @@ class Seen:
     """What the observer saw, appended to by its thread (read after the flight)."""
 
     reached: list[int] = field(default_factory=list)
+    #: each MISSION_ITEM_REACHED with where the aircraft was: (seq, north m, east m of home)
+    reached_at: list[tuple[int, float, float]] = field(default_factory=list)
+    #: the last GLOBAL_POSITION_INT (lat, lon)
+    position: tuple[float, float] | None = None
     statustexts: list[str] = field(default_factory=list)
     modes: list[str] = field(default_factory=list)
     armed_ever: bool = False
@@ -221,10 +269,14 @@ class Observer:
             elif t == "MISSION_ITEM_REACHED":
                 if not s.reached or s.reached[-1] != msg.seq:
                     s.reached.append(int(msg.seq))
+                    if s.position is not None and s.home is not None:
+                        north, east = north_east(s.home, *s.position)
+                        s.reached_at.append((int(msg.seq), north, east))
             elif t == "STATUSTEXT":
                 s.statustexts.append(str(msg.text))
             elif t == "GLOBAL_POSITION_INT":
                 s.rel_alt_m = msg.relative_alt / 1000.0
+                s.position = (msg.lat / 1e7, msg.lon / 1e7)
                 s.max_rel_alt_m = max(s.max_rel_alt_m, s.rel_alt_m)
             elif t == "SYS_STATUS":
                 s.healthy_prearm = bool(msg.onboard_control_sensors_health & PREARM_BIT)

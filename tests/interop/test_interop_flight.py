@@ -15,7 +15,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from harness import JUMP_TARGET, full_mission, simple_mission
+from harness import (
+    COND_DISTANCE_M,
+    COND_WP1_M,
+    COND_WP2_M,
+    JUMP_TARGET,
+    conditions_mission,
+    full_mission,
+    simple_mission,
+)
 
 from dronekit_plzen.fleet import Fleet
 from missions.formats import save_mission
@@ -202,3 +210,31 @@ def test_gui_backend_flight(fw_kind: str, ready: Any) -> None:
         ready.obs.wait_landed_disarmed(FLIGHT_TIMEOUT_S)
     finally:
         session.close()
+
+
+@pytest.mark.timeout(900)
+def test_conditions_hold_back_do_commands(fw_kind: str, ready: Any, tmp_path: Path) -> None:
+    """``fly`` a mission whose DO commands wait for CONDITION_DELAY / CONDITION_DISTANCE: where
+    ArduCopter reports each condition reached tells when the DO commands after it ran (it does
+    not report the DO_SET_SERVOs themselves). The simulator's ArduPilot flavour runs them the same
+    way (``tests/simulators/test_sim_conditions.py``).
+
+    Seen on ArduCopter 4.7.0-dev SITL: the 3 s delay met 23 m past WP1 (40 m), the 25 m distance
+    27 m before WP2 (the observer's position arrives at 4 Hz: up to 2.5 m late at 10 m/s), the
+    600 s delay never, nor the DO command after it."""
+    if fw_kind != "arducopter":
+        pytest.skip("the simulator models ArduPilot's conditions only")
+    home = ready.inst.home
+    plan = save_mission(_mission(fw_kind, conditions_mission(home), home), tmp_path / "c.plan")
+    summary = _assert_cli_ok(_fly_cli(plan, ready.url))
+    seen = ready.obs.wait_landed_disarmed(60.0)
+    print(f"{fw_kind}: reached at {seen.reached_at}, summary {summary}")
+    at = {seq: north for seq, north, _east in seen.reached_at}
+    delay, distance, never, never_do = (_wire_seq(fw_kind, i) for i in (2, 4, 7, 8))
+    assert delay in at and distance in at, f"conditions not met: {seen.reached_at}"
+    # the delay: met seconds after WP1, on the way to WP2, not at WP1
+    assert COND_WP1_M + 10.0 < at[delay] < COND_WP2_M - COND_DISTANCE_M, seen.reached_at
+    # the distance: met within it of WP2, not long before nor at WP2
+    assert COND_WP2_M - COND_DISTANCE_M - 5.0 < at[distance] < COND_WP2_M - 5.0, seen.reached_at
+    # the condition not met before WP2's leg ended: neither it nor its DO command ran
+    assert never not in at and never_do not in at, seen.reached_at

@@ -113,7 +113,10 @@ def test_pymavlink_gcs_flies_mission(autopilot, port_offset, gcs_factory):
             ):
                 break
         assert in_air_seen
-        assert reached == list(range(first, len(items)))
+        # ArduCopter reports no MISSION_ITEM_REACHED for the DO commands AP_Mission completes
+        # itself (here DO_SET_CAM_TRIGG_DIST, seq 3; seen on ArduCopter SITL); PX4 reports all
+        silent = {3} if autopilot == "ardupilot" else set()
+        assert reached == [s for s in range(first, len(items)) if s not in silent]
         # the heartbeat is sent mid-step; the fleet publishes its snapshot after the batch
         assert fleet.wait_until(lambda: not fleet.vehicles[1].state.armed, 5.0)
         st = fleet.vehicles[1].state
