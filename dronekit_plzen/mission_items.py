@@ -161,6 +161,58 @@ QUIET_COMMANDS = frozenset(
     }
 )
 
+#: the commands PX4 runs in a mission (v1.16, ``FeasibilityChecker::checkMissionItemValidity``;
+#: NAV_ROI is stored as DO_SET_ROI). PX4 stores CONDITION_DELAY and CONDITION_DISTANCE on upload
+#: but then finds the mission invalid: "Mission start denied! No valid mission" (seen on PX4
+#: SITL); the link refuses to send such a mission to PX4 instead
+PX4_MISSION_COMMANDS = frozenset(
+    {
+        0,  # NAV_CMD_IDLE
+        CMD_NAV_WAYPOINT,
+        CMD_NAV_LOITER_UNLIM,
+        CMD_NAV_LOITER_TIME,
+        CMD_NAV_RETURN_TO_LAUNCH,
+        CMD_NAV_LAND,
+        CMD_NAV_TAKEOFF,
+        CMD_NAV_LOITER_TO_ALT,
+        80,  # NAV_ROI, stored as DO_SET_ROI
+        84,  # NAV_VTOL_TAKEOFF
+        85,  # NAV_VTOL_LAND
+        CMD_NAV_DELAY,
+        4501,  # CONDITION_GATE
+        CMD_DO_WINCH,
+        CMD_DO_GRIPPER,
+        CMD_DO_JUMP,
+        CMD_DO_CHANGE_SPEED,
+        CMD_DO_SET_HOME,
+        CMD_DO_LAND_START,
+        2003,  # DO_TRIGGER_CONTROL
+        CMD_DO_DIGICAM_CONTROL,
+        CMD_IMAGE_START_CAPTURE,
+        CMD_IMAGE_STOP_CAPTURE,
+        CMD_VIDEO_START_CAPTURE,
+        CMD_VIDEO_STOP_CAPTURE,
+        200,  # DO_CONTROL_VIDEO
+        204,  # DO_MOUNT_CONFIGURE
+        CMD_DO_MOUNT_CONTROL,
+        CMD_DO_GIMBAL_MANAGER_PITCHYAW,
+        CMD_DO_GIMBAL_MANAGER_CONFIGURE,
+        187,  # DO_SET_ACTUATOR
+        CMD_DO_SET_ROI,
+        CMD_DO_SET_ROI_LOCATION,
+        196,  # DO_SET_ROI_WPNEXT_OFFSET
+        CMD_DO_SET_ROI_NONE,
+        CMD_DO_SET_CAM_TRIGG_DIST,
+        260,  # OBLIQUE_SURVEY
+        CMD_DO_SET_CAM_TRIGG_INTERVAL,
+        CMD_SET_CAMERA_MODE,
+        534,  # SET_CAMERA_SOURCE
+        CMD_SET_CAMERA_ZOOM,
+        CMD_SET_CAMERA_FOCUS,
+        3000,  # DO_VTOL_TRANSITION
+    }
+)
+
 _INT_FRAMES = {
     FRAME_GLOBAL: FRAME_GLOBAL_INT,
     FRAME_GLOBAL_RELATIVE_ALT: FRAME_GLOBAL_RELATIVE_ALT_INT,

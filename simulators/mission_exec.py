@@ -87,6 +87,14 @@ class MissionRunner:
     def nav_count(self) -> int:
         return sum(1 for it in self.items[self.first :] if it.is_nav)
 
+    def px4_valid(self) -> bool:
+        """PX4's view of the stored mission: something to fly, and every command one its
+        missions run (``FeasibilityChecker``; CONDITION_DELAY/DISTANCE are stored on upload but
+        make the mission invalid: PX4 then treats it as no mission)."""
+        return self.nav_count() > 0 and all(
+            it.command in mi.PX4_MISSION_COMMANDS for it in self.items[self.first :]
+        )
+
     def starts_with_takeoff(self) -> bool:
         for it in self.items[self.first :]:
             if it.is_nav:

@@ -119,7 +119,7 @@ def preflight_failure(vm: VehicleModel) -> str | None:
         if vm.mode in ("AUTO.RTL", "AUTO.LAND"):
             return "Arming denied: not possible in this mode"
         needs_mission = vm.mode == "AUTO.MISSION" or vm.p("COM_ARM_MIS_REQ") > 0
-        if needs_mission and vm.runner.nav_count() == 0:
+        if needs_mission and not vm.runner.px4_valid():
             return "Preflight Fail: No valid mission"
         return None
     if vm.mode in ("RTL", "LAND", "SMART_RTL", "CIRCLE"):

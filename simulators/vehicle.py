@@ -196,7 +196,7 @@ class VehicleModel:
             return RESULT_DENIED if self.px4 else RESULT_FAILED
         behaviour = md.behaviour_of(self.autopilot, name)
         if behaviour is md.Behaviour.MISSION and reason == "command":
-            if self.runner.nav_count() == 0:
+            if self.runner.nav_count() == 0 or (self.px4 and not self.runner.px4_valid()):
                 self.text(
                     "Auto: no mission" if not self.px4 else "Mission rejected: no mission",
                     SEVERITY_CRITICAL,
@@ -317,6 +317,9 @@ class VehicleModel:
         return self.set_mode(md.mode_for(self.autopilot, md.Behaviour.RTL))
 
     def mission_start(self, first: int = -1) -> int:
+        if self.px4 and not self.runner.px4_valid():
+            self.text("Mission start denied! No valid mission", SEVERITY_CRITICAL)
+            return RESULT_DENIED
         if self.runner.nav_count() == 0:
             return RESULT_DENIED if self.px4 else RESULT_FAILED
         if first >= 0:

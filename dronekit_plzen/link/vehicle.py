@@ -33,6 +33,7 @@ from dronekit_plzen.mission_items import (
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
     MISSION_TYPE_MISSION,
+    PX4_MISSION_COMMANDS,
     MissionItem,
 )
 from dronekit_plzen.safety import Clearance, Override, require_clearance
@@ -552,6 +553,7 @@ class Vehicle:
         on_progress: Callable[[int, int], None] | None = None,
         clearance: Clearance | None = None,
         override: Override | None = None,
+        startable_only: bool = True,
     ) -> Clearance | None:
         """Upload ``items`` (without ArduPilot's home: it is inserted here) and verify them.
 
@@ -563,6 +565,11 @@ class Vehicle:
         overridden :class:`~dronekit_plzen.safety.Clearance` for the caller to record. Geofence
         and rally uploads are not flight paths (they only restrict or redirect one) and need no
         clearance; they return ``None``.
+
+        A mission PX4 would store but refuse to start (a command outside
+        :data:`~dronekit_plzen.mission_items.PX4_MISSION_COMMANDS`) raises
+        :class:`~dronekit_plzen.errors.MissionTransferError` naming the item before anything is
+        sent; ``startable_only=False`` sends it anyway (to see what the firmware answers).
         """
         granted: Clearance | None = None
         if mission_type == MISSION_TYPE_MISSION:
@@ -576,6 +583,8 @@ class Vehicle:
                     granted.override.reason,
                     len(granted.override.violations),
                 )
+        if self.autopilot == "px4" and mission_type == MISSION_TYPE_MISSION and startable_only:
+            _refuse_px4_unstartable(items)
         # converted once here: PX4 takes a command without a position only in the mission frame
         items = [packing.for_autopilot(it, self.autopilot) for it in items]
         wire = self._with_home(items, mission_type)
@@ -632,6 +641,9 @@ class Vehicle:
 #: seconds before the one second reading of a mission whose first reading differed
 VERIFY_REREAD_S = 0.5
 
+#: MAV_MISSION_RESULT of a command the autopilot does not support
+MAV_MISSION_UNSUPPORTED = 3
+
 #: what a vehicle's refusal of one mission item means, for the pilot
 _REFUSALS = {
     2: "the autopilot does not take this command in this frame",
@@ -645,6 +657,24 @@ _REFUSALS = {
     11: "the longitude (y) is out of range",
     12: "the altitude (z) is out of range",
 }
+
+
+def _refuse_px4_unstartable(items: Sequence[MissionItem]) -> None:
+    """Refuse, before anything is sent, a mission PX4 would store but never start: an item whose
+    command its missions do not run (:data:`~dronekit_plzen.mission_items.PX4_MISSION_COMMANDS`;
+    PX4 v1.16 takes CONDITION_DELAY and CONDITION_DISTANCE on upload, then answers the start with
+    "Mission start denied! No valid mission", the aircraft armed on the ground)."""
+    for k, it in enumerate(items):
+        if it.command not in PX4_MISSION_COMMANDS:
+            raise MissionTransferError(
+                _(
+                    "item {i} ({command}) is not a command PX4 runs in a mission: PX4 would "
+                    "refuse to start it (its mission feasibility check); nothing was sent"
+                ).format(i=k, command=packing.command_name(it.command)),
+                mission_result=MAV_MISSION_UNSUPPORTED,
+                seq=k,
+                command=it.command,
+            )
 
 
 def _refused_item(exc: MissionTransferError, offset: int) -> MissionTransferError:

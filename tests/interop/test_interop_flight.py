@@ -222,10 +222,11 @@ def test_conditions_hold_back_do_commands(fw_kind: str, ready: Any, tmp_path: Pa
     Seen on ArduCopter 4.7.0-dev SITL: the 3 s delay met 23 m past WP1 (40 m), the 25 m distance
     27 m before WP2 (the observer's position arrives at 4 Hz: up to 2.5 m late at 10 m/s), the
     600 s delay never, nor the DO command after it."""
-    if fw_kind != "arducopter":
-        pytest.skip("the simulator models ArduPilot's conditions only")
     home = ready.inst.home
     plan = save_mission(_mission(fw_kind, conditions_mission(home), home), tmp_path / "c.plan")
+    if fw_kind == "px4":
+        _px4_refuses_conditions(ready, plan, home)
+        return
     summary = _assert_cli_ok(_fly_cli(plan, ready.url))
     seen = ready.obs.wait_landed_disarmed(60.0)
     print(f"{fw_kind}: reached at {seen.reached_at}, summary {summary}")
@@ -238,3 +239,30 @@ def test_conditions_hold_back_do_commands(fw_kind: str, ready: Any, tmp_path: Pa
     assert COND_WP2_M - COND_DISTANCE_M - 5.0 < at[distance] < COND_WP2_M - 5.0, seen.reached_at
     # the condition not met before WP2's leg ended: neither it nor its DO command ran
     assert never not in at and never_do not in at, seen.reached_at
+
+
+def _px4_refuses_conditions(ready: Any, plan: Path, home: tuple[float, float, float]) -> None:
+    """PX4 v1.16 stores CONDITION_DELAY/DISTANCE, then will not start the mission: ``fly``
+    refuses it before sending (exit 1, one line); sent anyway, the firmware denies the start."""
+    from dronekit_plzen.errors import CommandError
+    from dronekit_plzen.link import connect
+    from dronekit_plzen.safety import Override
+
+    proc = _fly_cli(plan, ready.url)
+    errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 1 and len(errors) == 1, proc.stderr[-2000:]
+    assert "item 2 (CONDITION_DELAY) is not a command PX4 runs in a mission" in errors[0]
+    assert not ready.obs.seen.armed_ever
+    items = conditions_mission(home)
+    items = [it for it in items if it.command != 183]  # PX4 refuses DO_SET_SERVO on upload
+    with connect(ready.url) as link:
+        v = link.wait_vehicle(timeout_s=30)
+        v.upload_mission(
+            items, override=Override.make("interop: PX4 and conditions"), startable_only=False
+        )
+        with pytest.raises(CommandError) as denied:
+            v.start_mission()
+    print(f"px4: start {denied.value}; statustexts {ready.obs.seen.statustexts[-5:]}")
+    ready.obs.wait(
+        lambda s: any("No valid mission" in t for t in s.statustexts), 10.0, "PX4's denial"
+    )

@@ -374,7 +374,7 @@ def test_command_acceptance_and_storage_match_the_models(
                 sent = packing.for_autopilot(item, autopilot)  # what the link puts on the wire
                 back = None
                 try:
-                    v.upload_mission(items, override=override, verify=False)
+                    v.upload_mission(items, override=override, verify=False, startable_only=False)
                     got = 0
                     back = v.download_mission()[2]
                 except MissionTransferError as exc:

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from dronekit_plzen import mission_items as mi
-from dronekit_plzen.errors import MissionTransferError
+from dronekit_plzen.errors import CommandError, MissionTransferError
 from dronekit_plzen.link import connect
 from dronekit_plzen.mission_items import MissionItem
 from dronekit_plzen.safety import Clearance
@@ -67,8 +67,17 @@ def test_px4_takes_the_commands_without_position_in_any_frame_and_refuses_payloa
         v = link.wait_vehicle(timeout_s=10)
         home = _ready(v).home
         items = drop_mission(home[0], home[1], frame_of_do=mi.FRAME_GLOBAL_RELATIVE_ALT)
+        # the link knows PX4 runs neither: refused before anything is sent
         with pytest.raises(MissionTransferError) as err:
             v.upload_mission(items, clearance=Clearance.passed(items))
+        assert str(err.value) == (
+            "item 3 (NAV_PAYLOAD_PLACE) is not a command PX4 runs in a mission: PX4 would refuse "
+            "to start it (its mission feasibility check); nothing was sent"
+        )
+        assert v.download_mission() == []
+        # sent anyway, the vehicle refuses it itself
+        with pytest.raises(MissionTransferError) as err:
+            v.upload_mission(items, clearance=Clearance.passed(items), startable_only=False)
         assert err.value.mission_result == 3  # MAV_MISSION_UNSUPPORTED: the payload place
         assert str(err.value) == (
             "the vehicle refused item 3 (NAV_PAYLOAD_PLACE): the autopilot does not support "
@@ -80,3 +89,36 @@ def test_px4_takes_the_commands_without_position_in_any_frame_and_refuses_payloa
         back = v.download_mission()
         assert [b.command for b in back] == [it.command for it in kept]
         assert back[1].frame == mi.FRAME_MISSION and back[1].param2 == pytest.approx(4.0)
+
+
+def test_px4_mission_with_a_condition_is_refused_before_it_is_sent(
+    sim_factory: Any, sim_url_of: Any
+) -> None:
+    """PX4 v1.16 stores CONDITION_DELAY on upload, then refuses to start the mission: "Mission
+    start denied! No valid mission", the aircraft armed on the ground (seen on PX4 SITL). The
+    link says so before sending; the simulator's PX4 answers the start as the firmware does."""
+    fleet = sim_factory(1, "px4")
+    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        home = _ready(v).home
+        items = [
+            MissionItem(mi.CMD_NAV_TAKEOFF, alt_m=20.0),
+            MissionItem(mi.CMD_NAV_WAYPOINT, lat_deg=home[0] + 3e-4, lon_deg=home[1], alt_m=20.0),
+            MissionItem(mi.CMD_CONDITION_DELAY, frame=mi.FRAME_MISSION, param1=3.0),
+            MissionItem(mi.CMD_DO_CHANGE_SPEED, frame=mi.FRAME_MISSION, param1=1, param2=4.0),
+            MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=mi.FRAME_MISSION),
+        ]
+        with pytest.raises(MissionTransferError) as err:
+            v.upload_mission(items, clearance=Clearance.passed(items))
+        assert (err.value.seq, err.value.command, err.value.mission_result) == (2, 112, 3)
+        assert "item 2 (CONDITION_DELAY) is not a command PX4 runs in a mission" in str(err.value)
+        assert v.download_mission() == []  # nothing was sent
+        # sent anyway: stored (verified), but the start is denied as PX4 denies it
+        v.upload_mission(items, clearance=Clearance.passed(items), startable_only=False)
+        with pytest.raises(CommandError) as denied:
+            v.start_mission()
+        assert denied.value.result == 2  # MAV_RESULT_DENIED
+        st = v.wait_for(
+            lambda s: any("No valid mission" in t.text for t in s.statustexts), 10, "denial"
+        )
+        assert not st.armed
