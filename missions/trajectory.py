@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import NDArray
 
+from dronekit_plzen import ap_spline
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.geo import WGS84, transform, utm_epsg_for_area
 from dronekit_plzen.i18n import _
@@ -29,12 +30,14 @@ from dronekit_plzen.mission_items import (
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_SPLINE_WAYPOINT,
     CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
     MAX_ABS_ALT_M,
     NAV_COMMANDS,
     POSITION_COMMANDS,
+    MissionItem,
     canonical_frame,
 )
 from missions.model import Mission
@@ -205,6 +208,51 @@ def trajectory(
         length += math.hypot(h, dz)
         cur = to
 
+    def curve_leg(pts: FloatArray, item: int) -> None:
+        """Fly from ``cur`` along ``pts`` (n × 3, the last one the destination)."""
+        nonlocal cur, duration, length
+        full = np.vstack([np.asarray(cur, float), pts])
+        seg = np.diff(full, axis=0)
+        h = float(np.hypot(seg[:, 0], seg[:, 1]).sum())
+        dz = float(full[-1, 2] - full[0, 2])
+        xs.append(pts[:, 0].copy())
+        ys.append(pts[:, 1].copy())
+        zs.append(pts[:, 2].copy())
+        its.append(np.full(len(pts), item, np.int64))
+        phs.append(np.full(len(pts), 1, np.int8))
+        duration += leg_time_s(h, dz, v, accel_m_s2, climb_rate_m_s, descent_rate_m_s)
+        length += float(np.linalg.norm(seg, axis=1).sum())
+        cur = (float(full[-1, 0]), float(full[-1, 1]), float(full[-1, 2]))
+
+    def next_nav(k: int) -> int | None:
+        """The index of the NAV command flown after item ``k`` (AP_Mission's get_next_nav_cmd:
+        a DO_JUMP still to be taken is followed, not counted)."""
+        j, seen = k + 1, 0
+        while j < len(mission.items) and seen < 1000:
+            seen += 1
+            nxt = mission.items[j]
+            if nxt.command == CMD_DO_JUMP:
+                target, repeat = int(nxt.param1), int(nxt.param2)
+                if 0 <= jumps.get(j, 0) < repeat and 0 <= target < len(mission.items):
+                    j = target
+                    continue
+            elif nxt.command in NAV_COMMANDS:
+                return j
+            j += 1
+        return None
+
+    def position_of(it: MissionItem) -> tuple[float, float, float] | None:
+        """An item's position (metric x, y and AMSL), None without one or in a terrain frame."""
+        if not it.has_position or it.command not in POSITION_COMMANDS:
+            return None
+        if canonical_frame(it.frame) == FRAME_GLOBAL_TERRAIN_ALT:
+            return None
+        x, y = xy_of[id(it)]
+        z = amsl(it.frame, it.alt_m, x, y)
+        return (x, y, z) if math.isfinite(z) else None
+
+    #: the NAV leg flown last when the aircraft did not stop at its end (ap_spline.origin_vector)
+    prev_leg: tuple[bool, ap_spline.Vec, ap_spline.Vec, ap_spline.Vec] | None = None
     jumps: dict[int, int] = {}
     returned = False
     endless: int | None = None
@@ -241,16 +289,47 @@ def trajectory(
         elif cmd == CMD_NAV_TAKEOFF:
             x, y = xy_of.get(id(it), cur[:2])
             leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 0)
+            prev_leg = None
         elif cmd == CMD_NAV_RETURN_TO_LAUNCH:
             leg((hx, hy, cur[2]), k, 1)
             leg((hx, hy, home_amsl), k, 0)
             returned = True
+            prev_leg = None
         elif cmd == CMD_NAV_LAND:
             x, y = xy_of.get(id(it), cur[:2])
             leg((x, y, cur[2]), k, 1)
             leg((x, y, ground_at(x, y)), k, 0)
             returned = True
+            prev_leg = None
+        elif (
+            cmd == CMD_NAV_SPLINE_WAYPOINT
+            and it.has_position
+            and canonical_frame(it.frame) != FRAME_GLOBAL_TERRAIN_ALT
+            and math.isfinite(cur[2])
+            and (dest := position_of(it)) is not None
+        ):
+            # ArduCopter's curve (dronekit_plzen.ap_spline), not the straight line
+            j = None if it.param1 > 0 else next_nav(k)
+            nxt_it = mission.items[j] if j is not None else None
+            vo = ap_spline.origin_vector(prev_leg)
+            vd = ap_spline.destination_vector(
+                cur,
+                dest,
+                position_of(nxt_it) if nxt_it is not None else None,
+                nxt_it is not None and nxt_it.command == CMD_NAV_SPLINE_WAYPOINT,
+                it.param1 > 0,
+            )
+            span = ap_spline.curve_length(cur, dest, vo, vd)
+            n = max(1, min(math.ceil(span / step_m), MAX_LEG_SAMPLES))
+            origin = cur
+            curve_leg(ap_spline.spline_points(cur, dest, vo, vd, n), k)
+            if it.param1 > 0:
+                duration += it.param1  # hold time
+            prev_leg = None if it.param1 > 0 else (True, origin, dest, vd)
+            k += 1
+            continue
         elif cmd in NAV_COMMANDS and cmd in POSITION_COMMANDS:
+            origin = cur
             if it.has_position:
                 x, y = xy_of[id(it)]
                 z = amsl(it.frame, it.alt_m, x, y)
@@ -286,13 +365,18 @@ def trajectory(
                     leg((x, y, cur[2] - drop), k, 0)
                     leg(top, k, 0)
             elif cmd == CMD_NAV_SPLINE_WAYPOINT and not flags.get("spline"):
-                flags["spline"] = True
+                flags["spline"] = True  # (in a terrain frame, or without a known altitude)
                 notes.append(
                     _(
                         "spline waypoints checked along straight legs: the firmware's curve "
                         "between them bends off the line"
                     )
                 )
+            fast = cmd == CMD_NAV_WAYPOINT and it.param1 <= 0
+            prev_leg = (False, origin, cur, ap_spline.ZERO) if fast else None
+        else:
+            if cmd in NAV_COMMANDS:
+                prev_leg = None  # take-off, RTL, land: the aircraft stops
         k += 1
     stopped_at = k if k < len(mission.items) else None
     X, Y, Z = (np.concatenate(a) for a in (xs, ys, zs))

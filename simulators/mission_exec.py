@@ -9,6 +9,9 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
+import numpy as np
+
+from dronekit_plzen import ap_spline
 from dronekit_plzen import mission_items as mi
 from simulators.mission_store import item_target_enu
 from simulators.state import Event
@@ -72,6 +75,13 @@ class MissionRunner:
         #: start s, sequence) and the DO commands after it that wait for it (sequence numbers)
         self._condition: tuple[int, float, float, int] | None = None
         self._waiting: list[int] = []
+        #: ArduCopter's spline leg being flown: the curve (n × 3, ENU) and the index reached
+        self._spline: tuple[np.ndarray, int] | None = None
+        self._spline_vd: ap_spline.Vec = ap_spline.ZERO
+        #: the last destination (a leg's origin in AC_WPNav) and the leg before when the aircraft
+        #: did not stop at its end (ap_spline.origin_vector)
+        self._last_dest: tuple[float, float, float] | None = None
+        self._prev_leg: tuple[bool, ap_spline.Vec, ap_spline.Vec, ap_spline.Vec] | None = None
 
     @property
     def items(self) -> list[mi.MissionItem]:
@@ -119,6 +129,9 @@ class MissionRunner:
         self._in_place = None
         self._auto_takeoff_up = None
         self._drop_conditions()
+        self._spline = None
+        self._last_dest = None
+        self._prev_leg = None
 
     def set_current(self, seq: int) -> bool:
         if not (0 <= seq < max(len(self.items), 1)):
@@ -130,6 +143,8 @@ class MissionRunner:
         self._land_descending = False
         self._in_place = None
         self._drop_conditions()
+        self._spline = None
+        self._prev_leg = None
         self.vm.events.append(Event("mission_current", {"seq": self.seq}))
         return True
 
@@ -182,6 +197,7 @@ class MissionRunner:
             self._land_descending = False
             self._in_place = None
             self._place = None
+            self._spline = None
             vm.events.append(Event("mission_current", {"seq": seq}))
             it = self.items[seq]
             if it.is_nav:
@@ -253,8 +269,82 @@ class MissionRunner:
         return None
 
     def _complete(self) -> None:
+        self._note_leg(self.items[self.seq])
         self._reached(self.seq)
         self._enter(self.seq + 1)
+
+    def _note_leg(self, it: mi.MissionItem) -> None:
+        """Remember the leg just flown for a spline after it (AC_WPNav's origin and origin
+        vector): a waypoint or spline without a hold continues, anything else stops."""
+        if self.vm.px4:
+            return
+        dest = self._target_of(it)
+        origin = self._last_dest
+        self._last_dest = dest or (self.vm.pos[0], self.vm.pos[1], self.vm.pos[2])
+        if dest is None or origin is None or it.param1 > 0:
+            self._prev_leg = None
+        elif it.command == mi.CMD_NAV_WAYPOINT:
+            self._prev_leg = (False, origin, dest, ap_spline.ZERO)
+        elif it.command == mi.CMD_NAV_SPLINE_WAYPOINT and self._spline is not None:
+            self._prev_leg = (True, origin, dest, self._spline_vd)
+        else:
+            self._prev_leg = None
+
+    def _target_of(self, it: mi.MissionItem) -> tuple[float, float, float] | None:
+        if not it.has_position or it.command not in mi.POSITION_COMMANDS:
+            return None
+        return item_target_enu(it, self.vm.geo, self.vm.home[2])
+
+    def _next_nav(self, seq: int) -> mi.MissionItem | None:
+        """The NAV command flown after ``seq`` (a DO_JUMP still to be taken is followed)."""
+        j, guard = seq + 1, 0
+        while j < len(self.items) and guard < 1000:
+            guard += 1
+            it = self.items[j]
+            if it.command == mi.CMD_DO_JUMP:
+                done = self.jump_counts.get(j, 0)
+                if it.param2 < 0 or done < it.param2:
+                    j = max(int(it.param1), self.first)
+                    continue
+            elif it.is_nav:
+                return it
+            j += 1
+        return None
+
+    #: how far ahead along the curve the simulated ArduCopter aims (m)
+    SPLINE_LOOKAHEAD_M = 12.0
+
+    def _spline_target(self, it: mi.MissionItem) -> tuple[float, float, float]:
+        """ArduCopter's spline leg (dronekit_plzen.ap_spline): the curve from the last
+        destination, built once, and a point on it ahead of the aircraft."""
+        vm = self.vm
+        if self._spline is None:
+            dest = item_target_enu(it, vm.geo, vm.home[2])
+            origin = self._last_dest or (vm.pos[0], vm.pos[1], vm.pos[2])
+            nxt = None if it.param1 > 0 else self._next_nav(self.seq)
+            nxt_dest = self._target_of(nxt) if nxt is not None else None
+            vo = ap_spline.origin_vector(self._prev_leg)
+            self._spline_vd = ap_spline.destination_vector(
+                origin,
+                dest,
+                nxt_dest,
+                nxt is not None and nxt.command == mi.CMD_NAV_SPLINE_WAYPOINT,
+                it.param1 > 0,
+            )
+            span = ap_spline.curve_length(origin, dest, vo, self._spline_vd)
+            n = max(1, math.ceil(span))
+            self._spline = (ap_spline.spline_points(origin, dest, vo, self._spline_vd, n), 0)
+        pts, k = self._spline
+        here = np.array([vm.pos[0], vm.pos[1], vm.pos[2]])
+        # the closest point from where it was, then the lookahead along the curve
+        window = pts[k : k + 60]
+        k += int(np.argmin(np.linalg.norm(window - here, axis=1)))
+        ahead = k
+        while ahead < len(pts) - 1 and np.linalg.norm(pts[ahead] - here) < self.SPLINE_LOOKAHEAD_M:
+            ahead += 1
+        self._spline = (pts, k)
+        p = pts[ahead]
+        return float(p[0]), float(p[1]), float(p[2])
 
     def _finish(self) -> None:
         vm = self.vm
@@ -318,6 +408,11 @@ class MissionRunner:
         target = item_target_enu(it, vm.geo, vm.home[2])
         if not vm.px4 and it.lat_deg == 0.0 and it.lon_deg == 0.0:
             target = self._here(it, target[2])
+        elif c == mi.CMD_NAV_SPLINE_WAYPOINT and not vm.px4 and self._arrived_s is None:
+            aim = self._spline_target(it)
+            dh = math.hypot(target[0] - vm.pos[0], target[1] - vm.pos[1])
+            if dh > vm.p("WPNAV_RADIUS") / 100.0 or abs(target[2] - vm.pos[2]) > 1.0:
+                return aim, None
         if self._arrived_s is None:
             if vm.px4:
                 radius = (

@@ -25,6 +25,7 @@ from dronekit_plzen.mission_items import (
     CMD_DO_SET_SERVO,
     CMD_NAV_LOITER_TIME,
     CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_SPLINE_WAYPOINT,
     CMD_NAV_TAKEOFF,
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL_RELATIVE_ALT,
@@ -142,6 +143,38 @@ def conditions_mission(home: tuple[float, float, float], alt_m: float = 15.0) ->
     ]
 
 
+def spline_mission(home: tuple[float, float, float], alt_m: float = 20.0) -> list[MissionItem]:
+    """Takeoff; a waypoint 100 m north; spline waypoints 100 m north 100 m east and 100 m east;
+    a waypoint back over home; RTL. ArduCopter flies the splines as curves that overshoot the
+    corners (see :mod:`dronekit_plzen.ap_spline`)."""
+    lat, lon, _ = home
+
+    def spline(n: float, e: float) -> MissionItem:
+        la, lo = offset(home, n, e)
+        return MissionItem(
+            command=CMD_NAV_SPLINE_WAYPOINT,
+            frame=FRAME_GLOBAL_RELATIVE_ALT,
+            lat_deg=la,
+            lon_deg=lo,
+            alt_m=alt_m,
+        )
+
+    return [
+        MissionItem(
+            command=CMD_NAV_TAKEOFF,
+            frame=FRAME_GLOBAL_RELATIVE_ALT,
+            lat_deg=lat,
+            lon_deg=lon,
+            alt_m=alt_m,
+        ),
+        wp(home, 100.0, 0.0, alt_m),
+        spline(100.0, 100.0),
+        spline(0.0, 100.0),
+        wp(home, 0.0, 0.0, alt_m),
+        MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH, frame=FRAME_MISSION),
+    ]
+
+
 def simple_mission(home: tuple[float, float, float], alt_m: float = 12.0) -> list[MissionItem]:
     """Takeoff, one waypoint 25 m north, RTL: the short flight of the fleet, GUI, pair checks."""
     lat, lon, _ = home
@@ -189,6 +222,8 @@ class Seen:
     reached_at: list[tuple[int, float, float]] = field(default_factory=list)
     #: the last GLOBAL_POSITION_INT (lat, lon)
     position: tuple[float, float] | None = None
+    #: every GLOBAL_POSITION_INT while armed: (lat, lon, metres above home)
+    track: list[tuple[float, float, float]] = field(default_factory=list)
     statustexts: list[str] = field(default_factory=list)
     modes: list[str] = field(default_factory=list)
     armed_ever: bool = False
@@ -277,6 +312,8 @@ class Observer:
             elif t == "GLOBAL_POSITION_INT":
                 s.rel_alt_m = msg.relative_alt / 1000.0
                 s.position = (msg.lat / 1e7, msg.lon / 1e7)
+                if s.armed:
+                    s.track.append((msg.lat / 1e7, msg.lon / 1e7, s.rel_alt_m))
                 s.max_rel_alt_m = max(s.max_rel_alt_m, s.rel_alt_m)
             elif t == "SYS_STATUS":
                 s.healthy_prearm = bool(msg.onboard_control_sensors_health & PREARM_BIT)

@@ -22,7 +22,9 @@ from harness import (
     JUMP_TARGET,
     conditions_mission,
     full_mission,
+    north_east,
     simple_mission,
+    spline_mission,
 )
 
 from dronekit_plzen.fleet import Fleet
@@ -266,3 +268,44 @@ def _px4_refuses_conditions(ready: Any, plan: Path, home: tuple[float, float, fl
     ready.obs.wait(
         lambda s: any("No valid mission" in t for t in s.statustexts), 10.0, "PX4's denial"
     )
+
+
+@pytest.mark.timeout(900)
+def test_spline_flown_as_the_guard_predicts(fw_kind: str, ready: Any, tmp_path: Path) -> None:
+    """``fly`` spline waypoints on ArduCopter and compare the flown track with the curve the
+    safety guard checks (``dronekit_plzen.ap_spline`` via ``missions.trajectory``): every
+    position on the spline legs lies within a few metres of the predicted curve, and the
+    overshoot past the corner is the predicted one. (PX4 refuses NAV_SPLINE_WAYPOINT.)"""
+    import numpy as np
+
+    from missions.trajectory import trajectory
+
+    if fw_kind != "arducopter":
+        pytest.skip("PX4 refuses NAV_SPLINE_WAYPOINT on upload")
+    home = ready.inst.home
+    mission = _mission(fw_kind, spline_mission(home), home)
+    plan = save_mission(mission, tmp_path / "spline.plan")
+    summary = _assert_cli_ok(_fly_cli(plan, ready.url))
+    seen = ready.obs.wait_landed_disarmed(60.0)
+    tr = trajectory(mission)
+    pred = np.array([north_east(home, la, lo) for la, lo in zip(tr.lat, tr.lon, strict=True)])
+    legs = (tr.item >= 1) & (tr.item <= 4)  # the waypoint, the two splines, the way back
+    py, px = pred[legs, 0], pred[legs, 1]  # north, east of home
+    spline_north = pred[(tr.item == 2) | (tr.item == 3), 0]
+    # the flown positions at cruise altitude (the climb and the RTL's descent left out)
+    flown = np.array(
+        [north_east(home, la, lo) for la, lo, alt in seen.track if alt > 15.0]
+    )  # north, east
+    d = np.hypot(flown[:, 1][:, None] - px[None, :], flown[:, 0][:, None] - py[None, :]).min(1)
+    beyond = flown[:, 0].max()  # how far north past the corner it went (the overshoot)
+    print(
+        f"{fw_kind}: {len(flown)} positions, off the predicted path median {np.median(d):.1f} m"
+        f" max {d.max():.1f} m; north at most {beyond:.1f} m, predicted {spline_north.max():.1f}"
+        " m; "
+        f"summary {summary['flown'][0]['validation']}"
+    )
+    assert len(flown) > 20
+    # the guard's curve overshoots the corner (straight legs would turn at 100 m), as flown
+    assert spline_north.max() > 110.0
+    assert abs(beyond - spline_north.max()) < 5.0
+    assert np.percentile(d, 95) < 5.0, np.percentile(d, 95)
