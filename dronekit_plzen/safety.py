@@ -144,6 +144,7 @@ class Clearance:
             "sortie": self.sortie,
             "digest": self.digest,
             "override": self.override.to_dict() if self.override else None,
+            "notes": list(self.notes),
         }
 
 

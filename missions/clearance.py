@@ -254,6 +254,7 @@ def clear_for_flight(
     override: bool | Override = False,
     reason: str | None = None,
     raise_on_unsafe: bool = True,
+    rtl_alt_m: float | None = None,
 ) -> FlightClearance:
     """Validate every sortie of a flight and issue a clearance for each.
 
@@ -280,6 +281,9 @@ def clear_for_flight(
         Let unsafe sorties through: ``True`` with a ``reason``, or a ready
         :class:`~dronekit_plzen.safety.Override`. Recorded in each overridden sortie's
         ``metadata["safety_override"]`` and its clearance.
+    rtl_alt_m
+        The altitude above home an RTL climbs to before it returns (the vehicle's RTL_ALT or
+        RTL_RETURN_ALT when flying); default: the profile's, else its autopilot's default.
     raise_on_unsafe
         ``False`` returns unsafe sorties with ``clearance=None`` instead of raising (to show
         the reports); uploading them is then refused by the link layer.
@@ -304,6 +308,8 @@ def clear_for_flight(
     endurance_s = None
     reserve = 0.25
     notes: list[str] = []
+    if rtl_alt_m is None and vehicle is not None and hasattr(vehicle, "return_alt_m"):
+        rtl_alt_m = vehicle.return_alt_m()
     if vehicle is not None and hasattr(vehicle, "endurance_min"):
         endurance_s = float(vehicle.endurance_min) * 60.0
         reserve = float(vehicle.battery_reserve_pct) / 100.0
@@ -334,6 +340,7 @@ def clear_for_flight(
             climb_rate_m_s=getattr(vehicle, "climb_rate_m_s", 3.0),
             descent_rate_m_s=getattr(vehicle, "descent_rate_m_s", 2.0),
             max_speed_m_s=getattr(vehicle, "max_speed_m_s", None),
+            rtl_alt_m=rtl_alt_m,
         )
         report.notes[:0] = home_notes
         if vehicle_position is not None:

@@ -115,13 +115,19 @@ def trajectory(
     descent_rate_m_s: float = 2.0,
     max_items: int = MAX_WALK_ITEMS,
     max_speed_m_s: float | None = None,
+    rtl_alt_m: float | None = None,
 ) -> Trajectory:
     """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D).
 
     ``DO_CHANGE_SPEED`` sets the horizontal speed of the legs after it (speed type 0 air, 1
     ground), capped at ``max_speed_m_s`` (the vehicle's top speed: a faster command is flown at
     it, so timing it faster would shorten the flight on paper), or lowers the climb (2) or
-    descent (3) rate."""
+    descent (3) rate.
+
+    RTL flies as the autopilots do: to the nearest of home and the mission's rally points, first
+    climbing to ``rtl_alt_m`` above home when lower (ArduCopter RTL_ALT, PX4 RTL_RETURN_ALT;
+    None: it returns at its altitude), then down to the ground there. (PX4's return cone, which
+    lowers the return altitude close to home, is not modelled: the climb is checked in full.)"""
     notes: list[str] = []
     flags: dict[str, bool] = {}
     check_altitudes(mission)
@@ -141,6 +147,15 @@ def trajectory(
     ix, iy = transform(np.array(lons), np.array(lats), WGS84, epsg)
     hx, hy = float(ix[0]), float(iy[0])
     xy_of = {id(it): (float(ix[k + 1]), float(iy[k + 1])) for k, it in enumerate(pos_items)}
+    rally_xy: list[tuple[float, float]] = []
+    if mission.rally_points:
+        rx, ry = transform(
+            np.array([r.lon_deg for r in mission.rally_points]),
+            np.array([r.lat_deg for r in mission.rally_points]),
+            WGS84,
+            epsg,
+        )
+        rally_xy = [(float(a), float(b)) for a, b in zip(rx, ry, strict=True)]
 
     def ground_at(x: float, y: float) -> float:
         if dem is None:
@@ -291,8 +306,27 @@ def trajectory(
             leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 0)
             prev_leg = None
         elif cmd == CMD_NAV_RETURN_TO_LAUNCH:
-            leg((hx, hy, cur[2]), k, 1)
-            leg((hx, hy, home_amsl), k, 0)
+            tx, ty = hx, hy
+            if rally_xy:  # the nearest of home and the rally points
+                d_home = math.hypot(cur[0] - hx, cur[1] - hy)
+                near = min(rally_xy, key=lambda p: math.hypot(cur[0] - p[0], cur[1] - p[1]))
+                if math.hypot(cur[0] - near[0], cur[1] - near[1]) < d_home:
+                    tx, ty = near
+            up = cur[2]
+            if rtl_alt_m is not None and math.isfinite(up):
+                up = max(up, home_amsl + rtl_alt_m)
+                if up > cur[2]:
+                    leg((cur[0], cur[1], up), k, 0)  # the climb before the return
+                    if not flags.get("rtl_climb"):
+                        flags["rtl_climb"] = True
+                        notes.append(
+                            _(
+                                "RTL checked as the autopilot flies it: up to {a:g} m above home "
+                                "before it returns"
+                            ).format(a=rtl_alt_m)
+                        )
+            leg((tx, ty, up), k, 1)
+            leg((tx, ty, ground_at(tx, ty) if (tx, ty) != (hx, hy) else home_amsl), k, 0)
             returned = True
             prev_leg = None
         elif cmd == CMD_NAV_LAND:

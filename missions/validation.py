@@ -276,13 +276,15 @@ def validate(
     geoid_offset_m: float = 0.0,
     max_range_m: float | None = None,
     home_tolerance_m: float = 50.0,
+    rtl_alt_m: float | None = None,
 ) -> ValidationReport:
     """Check the whole path of ``mission``; see the module documentation for the rules.
 
     ``zones``, ``dem`` and ``dsm`` may be paths (read around the mission only) or loaded
     objects. ``when`` is the planned take-off (UTC, default now). Zone limits given against the
     WGS84 ellipsoid are converted with ``geoid_offset_m`` (the local geoid undulation, about
-    46 m in Plzeň; 0 by default because no geoid grid is bundled).
+    46 m in Plzeň; 0 by default because no geoid grid is bundled). ``rtl_alt_m``: the altitude
+    above home an RTL climbs to first (see :func:`missions.trajectory.trajectory`).
     """
     box = mission_bbox(mission)
     dem_r = Raster.open(dem, bbox_lonlat=box) if isinstance(dem, str | Path) else dem
@@ -299,6 +301,7 @@ def validate(
         climb_rate_m_s=climb_rate_m_s,
         descent_rate_m_s=descent_rate_m_s,
         max_speed_m_s=max_speed_m_s,
+        rtl_alt_m=rtl_alt_m,
     )
     viol: list[Violation] = list(_unchecked_commands(mission))
     if tr.stopped_at is not None:

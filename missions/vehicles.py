@@ -42,6 +42,9 @@ class Vehicle:
     wind_limit_m_s: float = 10.0
     camera: str = ""
     autopilot: str = "px4"  # "px4" | "ardupilot" | "dji"
+    #: the altitude above home RTL climbs to before it returns (None: the autopilot's default,
+    #: :data:`RTL_ALT_DEFAULT_M`; ``fly`` reads the vehicle's own parameter instead)
+    rtl_alt_m: float | None = None
 
     def __post_init__(self) -> None:
         for k in ("cruise_speed_m_s", "accel_m_s2", "climb_rate_m_s", "descent_rate_m_s"):
@@ -51,6 +54,12 @@ class Vehicle:
             raise ConfigError(f"vehicle {self.key}: turn_mode must be 'stop' or 'coordinated'")
         if not 0 <= self.battery_reserve_pct < 100:
             raise ConfigError(f"vehicle {self.key}: battery_reserve_pct must be in [0, 100)")
+
+    def return_alt_m(self) -> float | None:
+        """The RTL climb altitude above home: the profile's, else the autopilot's default."""
+        return (
+            self.rtl_alt_m if self.rtl_alt_m is not None else RTL_ALT_DEFAULT_M.get(self.autopilot)
+        )
 
     @property
     def usable_endurance_s(self) -> float:
@@ -68,6 +77,10 @@ class Vehicle:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
 
 
+#: the firmware defaults of the altitude above home RTL climbs to first: ArduCopter RTL_ALT
+#: (1500 cm; higher flight returns at its altitude), PX4 RTL_RETURN_ALT (60 m)
+RTL_ALT_DEFAULT_M = {"ardupilot": 15.0, "px4": 60.0}
+
 _SPEC: dict[str, type] = {
     "key": str,
     "name": str,
@@ -84,6 +97,7 @@ _SPEC: dict[str, type] = {
     "wind_limit_m_s": float,
     "camera": str,
     "autopilot": str,
+    "rtl_alt_m": float,
 }
 
 

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 import re
 import time
@@ -24,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dronekit_plzen.errors import BadInputError, CommandError, LinkError
+from dronekit_plzen.errors import BadInputError, CommandError, DronekitPlzenError, LinkError
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Vehicle, VehicleState
+
+log = logging.getLogger(__name__)
 
 _SORTIE_RE = re.compile(r"^(?P<base>.+)_sortie(?P<k>\d+)$")
 ARMING_REASON_PREFIXES = ("PreArm", "Preflight", "Arm", "Arming")
@@ -142,8 +145,10 @@ def clear_sorties(
     max_range_m: float,
     max_launch_offset_m: float,
     max_distance_m: float | None = None,
+    rtl_alt_m: float | None = None,
 ) -> Any:
-    """Every sortie through the guard, against the vehicle's home and position."""
+    """Every sortie through the guard, against the vehicle's home and position (and its RTL
+    altitude, see :func:`vehicle_rtl_alt_m`)."""
     from missions.clearance import clear_for_flight
 
     return clear_for_flight(
@@ -158,7 +163,25 @@ def clear_sorties(
         max_launch_offset_m=max_launch_offset_m,
         override=override,
         reason=reason,
+        rtl_alt_m=rtl_alt_m,
     )
+
+
+def vehicle_rtl_alt_m(v: Vehicle) -> float | None:
+    """The altitude above home the vehicle's RTL climbs to first: ArduCopter's RTL_ALT (cm;
+    0 returns at the current altitude), PX4's RTL_RETURN_ALT (m). None when it cannot be read
+    (the profile's or the autopilot's default is checked instead)."""
+    name = "RTL_ALT" if v.autopilot == "ardupilot" else "RTL_RETURN_ALT"
+    try:
+        value = v.get_param(name, timeout_s=3.0)
+    except DronekitPlzenError as exc:
+        log.warning(
+            "vehicle %s: %s not read (%s): the RTL altitude is the default", v.sysid, name, exc
+        )
+        return None
+    if not math.isfinite(value) or value < 0:
+        return None
+    return value / 100.0 if v.autopilot == "ardupilot" else value
 
 
 def arming_reasons(st: VehicleState, since_s: float) -> list[str]:

@@ -396,3 +396,35 @@ def test_vehicle_silent_longer_than_link_loss_ends_fly(sim_factory: Any, tmp_pat
     progress = [ln for ln in err.splitlines() if ln.startswith("item ")]
     # no terminal: a progress line on change or every 5 s, not ~10 per second
     assert len(progress) < 40, len(progress)
+
+
+@pytest.mark.parametrize(
+    ("autopilot", "param", "value"),
+    [("px4", "RTL_RETURN_ALT", 130.0), ("ardupilot", "RTL_ALT", 13000)],
+)
+def test_fly_checks_the_rtl_climb_to_the_vehicles_return_altitude(
+    autopilot: str, param: str, value: float, sim_factory: Any, tmp_path: Path
+) -> None:
+    """A 30 m plan ending in RTL on a vehicle whose RTL climbs to 130 m first: the climb breaks
+    the 120 m rule, so ``fly`` refuses it (before, the guard flew the RTL home at 30 m). The
+    vehicle's own parameter is read over the link."""
+    fleet = sim_factory(1, autopilot, home=SIM_HOME)
+    with connect(sim_url(fleet), heartbeat_hz=10) as link:
+        v = _vehicle(link)
+        v.set_param(param, value)
+    home = (ORIGIN[0], ORIGIN[1], 0.0)
+    plan = save_mission(
+        Mission(items=simple_items(ORIGIN, [offset(ORIGIN, 250, 0)], 30.0), home=home),
+        tmp_path / "rtl.plan",
+    )
+    code, _o, err = run_cli(*_fly_args(fleet, plan))
+    assert code == 3, err
+    assert "max_agl" in last_error(err) and "130 m above" in last_error(err), last_error(err)
+    with connect(sim_url(fleet), heartbeat_hz=10) as link:
+        v = _vehicle(link)
+        assert v.download_mission() == []  # nothing was uploaded
+        v.set_param(param, value / 130 * 40)  # 40 m: the climb is fine
+    code, out, err = run_cli(*_fly_args(fleet, plan, "--json"))
+    assert code == 0, err
+    notes = json.loads(out)["flown"][0]["clearance"]["notes"]
+    assert any("up to 40 m above home" in n for n in notes), notes
