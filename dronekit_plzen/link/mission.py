@@ -170,15 +170,40 @@ def upload(
     st.kind, st.mission_type, st.items = "upload", mission_type, len(items)
     with _Wire(port, st) as wire:
         frames = _ItemFrames(wire, items, mission_type)
-        for attempt in range(max_restarts + 1):
-            if attempt:  # the count, and every item asked for again, are sent again
-                st.restarts += 1
-                st.retransmissions += 1
-            if _upload_once(
+        attempt = unsure = 0
+        while True:
+            outcome = _upload_once(
                 wire, frames, mission_type, policy, on_progress, last=attempt == max_restarts
-            ):
+            )
+            if outcome == _ACCEPTED:
                 return st
-    return st  # pragma: no cover - the last attempt raises instead of returning False
+            if outcome == _UNSURE:
+                unsure += 1
+                if unsure > MAX_UNSURE_RESTARTS:
+                    raise MissionTransferError(
+                        _(
+                            "the vehicle's answer to the final item was lost {n} times in a row;"
+                            " the upload may not be complete"
+                        ).format(n=unsure),
+                        mission_result=MAV_MISSION_ERROR,
+                        mission_type=mission_type,
+                    )
+            else:
+                attempt += 1
+            # the count, and every item asked for again, are sent again
+            st.restarts += 1
+            st.retransmissions += 1
+
+
+# outcomes of one upload attempt
+_ACCEPTED = "accepted"
+_DROPPED = "dropped"  # the vehicle dropped the transfer: start again (counts as a restart)
+# the final item was sent, then MAV_MISSION_ERROR came instead of the ACK: the vehicle may have
+# stored the mission and answered a late copy of the final item (ArduPilot NACKs an item that
+# arrives with no transfer running) after an ACK that was lost. Starting again is safe (the
+# upload replaces the mission) and does not use up the restarts meant for real refusals.
+_UNSURE = "unsure"
+MAX_UNSURE_RESTARTS = 8
 
 
 def _upload_once(
@@ -189,8 +214,8 @@ def _upload_once(
     on_progress: Callable[[int, int], None] | None,
     *,
     last: bool,
-) -> bool:
-    """One attempt; True when accepted, False when the vehicle dropped it (restart)."""
+) -> str:
+    """One attempt: :data:`_ACCEPTED`, :data:`_DROPPED` or :data:`_UNSURE` (restart)."""
     ts, tc, mav, st = wire.ts, wire.tc, wire.mav, wire.stats
     count = len(frames.items)
     retries = retry_budget(policy, wire.port.loss_fraction, count)
@@ -249,7 +274,7 @@ def _upload_once(
                 continue
             if now - progress_at > stall_limit_s:
                 if nacked and not last:
-                    return False
+                    return _DROPPED
                 _cancel(wire, mission_type)
                 raise LinkTimeout(
                     _("mission upload stalled at item {seq} of {n} for {t:.1f} s").format(
@@ -332,15 +357,17 @@ def _upload_once(
                     st.measured(rto)
                     if on_progress is not None:
                         on_progress(count, count)
-                    return True
+                    return _ACCEPTED
                 continue  # a stale ACK (earlier transfer, duplicated packet)
             if code == MAV_MISSION_INVALID_SEQUENCE:
                 nacked = True  # ArduPilot keeps going after this NACK; others drop the transfer
                 continue
             if code in (MAV_MISSION_ERROR, MAV_MISSION_OPERATION_CANCELLED) and last_sent is None:
                 continue  # a stale answer to an earlier transfer
+            if code == MAV_MISSION_ERROR and count > 0 and highest_requested == count - 1:
+                return _UNSURE
             if code in (MAV_MISSION_ERROR, MAV_MISSION_OPERATION_CANCELLED) and not last:
-                return False  # the vehicle dropped the transfer (NACK, its retries): start again
+                return _DROPPED  # the vehicle dropped the transfer (NACK, its retries): again
             err = _ack_error(code, mission_type, _("upload"))
             if last_sent is not None:  # the vehicle answers the item it could not take
                 err.seq, err.command = last_sent, frames.items[last_sent].command
