@@ -69,7 +69,7 @@ _LFS_POINTER_HEADS = (
 
 
 def is_lfs_pointer(head: bytes) -> bool:
-    """``head`` (the first bytes of a file) is a Git LFS pointer, not the file it stands for.
+    r"""``head`` (the first bytes of a file) is a Git LFS pointer, not the file it stands for.
 
     Callers word the refusal themselves (what the file should have been). Example::
 
@@ -110,3 +110,16 @@ def read_zip_member(
 
 
 __all__ = ["MAX_DOCUMENT_BYTES", "is_lfs_pointer", "read_input_bytes", "read_zip_member"]
+
+
+def json_int(digits: str) -> int | float:
+    """``parse_int`` for :func:`json.loads`: an integer of thousands of digits is a float
+    (infinity) that the readers' finite-number checks refuse, naming the file and the field,
+    instead of Python's ``ValueError`` about its integer digit limit (an internal error).
+
+    >>> json_int("42"), json_int("1" + "0" * 5000), json_int("-" + "9" * 400)
+    (42, inf, -inf)
+    """
+    if len(digits) > 300:
+        return float(digits)
+    return int(digits)

@@ -164,6 +164,9 @@ def mean_knn_distance_xyz(
     h = _voxel_edge(x, y, k)
     if (span[0] / h + 1) * (span[1] / h + 1) > n:  # sparse over a large box: fewer columns
         h = max(h, math.sqrt((span[0] + h) * (span[1] + h) / n))
+    # points along a line (one scan line, a wire): the area is nil and the edge above would be
+    # far finer than the spacing, so the ring search ran hundreds of rings per point (minutes)
+    h = max(h, max(span[0], span[1]) / n)
     nx, ny = int(span[0] / h) + 1, int(span[1] / h) + 1
     nz = min(int(span[2] / h) + 1, 2**31 - 1)
     col, vz, order = _sorted_voxels(x, y, z, (ox, oy, oz), h, (nx, ny, nz), block)

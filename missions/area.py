@@ -45,7 +45,7 @@ from shapely.validation import explain_validity
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError, UnknownCRSError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.inputs import read_input_bytes, read_zip_member
+from dronekit_plzen.inputs import json_int, read_input_bytes, read_zip_member
 from dronekit_plzen.outputs import note_input
 from missions.area_readers import (
     _NUM,
@@ -212,7 +212,7 @@ def parse_area(
         )
         if kind == "geojson":
             try:
-                obj = json.loads(text)
+                obj = json.loads(text, parse_int=json_int)
             except json.JSONDecodeError as exc:
                 raise BadInputError(
                     f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",

@@ -9,6 +9,7 @@ the configuration.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import click
@@ -189,6 +190,24 @@ def _drones(o: dict[str, Any]) -> list[Any] | None:
     return [DroneSpec(vehicle_profile(veh), parse_point(p, "--launch")) for p in launches]
 
 
+def _alt_layers(text: str | None) -> list[float] | None:
+    """``--alt-layers 60,70,80``: one finite altitude per drone (``a,b`` was an internal error)."""
+    if not text:
+        return None
+    out = []
+    for part in text.split(","):
+        try:
+            v = float(part)
+        except ValueError:
+            v = math.nan
+        if not math.isfinite(v):
+            raise BadInputError(
+                _("--alt-layers: {v!r} is not an altitude in metres").format(v=part.strip())
+            )
+        out.append(v)
+    return out
+
+
 def _area_pattern(pattern: str) -> F:
     @click.option(
         "--drones", type=int, default=1, show_default=True, help=_("Split the area among N drones.")
@@ -222,7 +241,7 @@ def _area_pattern(pattern: str) -> F:
         if drones:
             from missions.split import plan_split
 
-            layers = [float(v) for v in o["alt_layers"].split(",")] if o.get("alt_layers") else None
+            layers = _alt_layers(o.get("alt_layers"))
             kw.pop("vehicle", None)
             sp = plan_split(
                 area,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -14,6 +15,7 @@ from dronekit_plzen.cliutil import app, info
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.geo import parse_coordinate
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import json_int
 
 F = Callable[..., Any]
 
@@ -258,7 +260,7 @@ def read_polyline(p: Path) -> list[tuple[float, float]]:
     geoms: list[Any] = []
     try:
         if p.suffix.lower() in (".geojson", ".json"):
-            doc = json.loads(text)
+            doc = json.loads(text, parse_int=json_int)
             feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
             for f in feats or []:
                 g = f.get("geometry") if f.get("type") == "Feature" else f
@@ -314,8 +316,48 @@ _LIMITS: dict[str, tuple[float, bool]] = {
 }
 
 
+#: options in degrees: a bearing or sweep angle beyond a full turn either way is no bearing
+_ANGLES = ("first_bearing", "angle")
+
+
+def check_name(name: str | None) -> None:
+    """``--name`` is a file name stem: no folder part (it wrote beside or above ``--out``)."""
+    if name is None:
+        return
+    if name in (".", "..") or any(c in name for c in "/\\") or not name.isprintable():
+        raise BadInputError(
+            _("--name must be a file name without a folder, got {v!r}").format(v=name)
+        )
+
+
 def check_sizes(o: dict[str, Any]) -> None:
-    """Zero or negative counts and sizes are bad input (exit 2), named by their option."""
+    """Zero or negative counts and sizes are bad input (exit 2), named by their option; so is
+    any number option that is NaN or infinite (NaN passes every comparison: a NaN VLOS limit
+    or turnaround was a mission written with exit 0)."""
+    for key, v in o.items():
+        if isinstance(v, float) and not math.isfinite(v):
+            raise BadInputError(
+                _("--{opt} must be a finite number, got {v}").format(opt=key.replace("_", "-"), v=v)
+            )
+    for key in _ANGLES:
+        v = o.get(key)
+        if isinstance(v, str):
+            try:
+                v = float(v)
+            except ValueError:
+                continue
+        if isinstance(v, float) and abs(v) > 360:
+            raise BadInputError(
+                _("--{opt} must be an angle from -360 to 360°, got {v:g}").format(
+                    opt=key.replace("_", "-"), v=v
+                )
+            )
+    check_name(o.get("name"))
+    amsl = o.get("home_amsl_m")
+    if amsl is not None and not -500 <= amsl <= 9_000:  # 1e308 validated as "0 m above ground"
+        raise BadInputError(
+            _("--home-amsl-m: altitude {v:g} m AMSL is not on the Earth's surface").format(v=amsl)
+        )
     for key, (low, inclusive) in _LIMITS.items():
         v = o.get(key)
         if v is None or isinstance(v, bool):

@@ -47,6 +47,11 @@ FloatArray = NDArray[np.float64]
 TERRAIN_FRAME_AUTOPILOTS = frozenset({AUTOPILOT_ARDUPILOT})
 
 
+#: elevations a terrain or surface model can hold (the Dead Sea shore, Everest with a mast)
+MIN_ELEVATION_M = -1_000
+MAX_ELEVATION_M = 11_000
+
+
 @dataclass(frozen=True)
 class Raster:
     """A single-band elevation raster in memory (metres AMSL)."""
@@ -130,6 +135,18 @@ class Raster:
                 else _("the terrain raster has no elevation data around the mission"),
                 where=str(p),
             )
+        fin = data[np.isfinite(data)]
+        for v in (float(fin.min()), float(fin.max())):
+            # 1e30 or -1e6 in the cells (an undeclared nodata): every item was then refused as
+            # "not a flight altitude" without naming the raster, or a DSM "clearance" of -1e30 m
+            if not MIN_ELEVATION_M <= v <= MAX_ELEVATION_M:
+                raise BadInputError(
+                    _(
+                        "the terrain raster holds an elevation of {v:g} m, not on the Earth "
+                        "({lo:,} to {hi:,} m): an undeclared nodata value or another unit?"
+                    ).format(v=v, lo=MIN_ELEVATION_M, hi=MAX_ELEVATION_M),
+                    where=str(p),
+                )
         return cls(data, (t.a, t.b, c, t.d, t.e, f), crs_wkt, str(p))
 
     def sample_xy(self, x: ArrayLike, y: ArrayLike) -> FloatArray:

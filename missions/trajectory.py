@@ -90,10 +90,32 @@ def leg_time_s(h_m: float, dz_m: float, v: float, accel: float, climb: float, si
     return max(th, tv)
 
 
+#: a MAVLink mission's item count is a uint16 (MISSION_COUNT.count)
+MAX_MISSION_ITEMS = 65_535
+
+
 def check_altitudes(mission: Mission, where: str | None = None) -> None:
-    """Refuse an item altitude of ±inf or 1e308: a damaged file, not a flight (a missing one,
-    NaN, is reported as unresolved by the guard)."""
+    """Refuse an item altitude of ±inf or 1e308, an infinite parameter or more items than
+    MAVLink can upload: a damaged file, not a flight (a missing altitude, NaN, is reported as
+    unresolved by the guard)."""
+    if len(mission.items) > MAX_MISSION_ITEMS:
+        raise BadInputError(
+            _("the mission has {n:,} items, more than a MAVLink mission holds ({m:,})").format(
+                n=len(mission.items), m=MAX_MISSION_ITEMS
+            ),
+            where=where,
+        )
     for k, it in enumerate(mission.items):
+        # NaN is MAVLink's "unchanged"; an infinite parameter (1e400 in the file) is damage
+        # (a hold time of inf s was an internal error in the validation's clock)
+        for i, v in enumerate((it.param1, it.param2, it.param3, it.param4), start=1):
+            if math.isinf(v):
+                raise BadInputError(
+                    _("item {k}: parameter {i} is {v:g}, not a value (a damaged file?)").format(
+                        k=k, i=i, v=v
+                    ),
+                    where=where,
+                )
         placed = it.command in POSITION_COMMANDS
         if placed and not (math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M):
             raise BadInputError(

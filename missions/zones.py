@@ -39,7 +39,7 @@ from shapely.geometry.base import BaseGeometry
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _
-from dronekit_plzen.inputs import read_input_bytes
+from dronekit_plzen.inputs import json_int, read_input_bytes
 from dronekit_plzen.outputs import note_input
 
 RESTRICTIONS = ("PROHIBITED", "REQ_AUTHORISATION", "CONDITIONAL", "NO_RESTRICTION")
@@ -120,7 +120,7 @@ class Zone:
             x, y = transform(xy[:, 0], xy[:, 1], WGS84, epsg)
             return np.column_stack([x, y])
 
-        return shapely.transform(self.geometry, fn)
+        return shapely.transform(_within_reach(self.geometry, epsg), fn)
 
     def limits_amsl(self, ground_m: Any, geoid_offset_m: float = 0.0) -> tuple[Any, Any]:
         """Lower and upper limits as AMSL metres given the ground elevation(s) below."""
@@ -142,6 +142,28 @@ class Zone:
 
 #: largest circle radius accepted (m): a zone is a local thing
 MAX_RADIUS_M = 500_000.0
+
+
+def _within_reach(geom: BaseGeometry, epsg: int) -> BaseGeometry:
+    """A zone wider than a few degrees (a country, or a whole-world PROHIBITED test zone),
+    clipped to the metric CRS's area of use widened by 3° and densified: its far corners
+    projected into a UTM zone folded the polygon so that it no longer held the mission inside
+    it (exit 0 for a mission in a prohibited zone)."""
+    x0, y0, x1, y1 = geom.bounds
+    if x1 - x0 <= 6 and y1 - y0 <= 6:
+        return geom
+    from pyproj import CRS
+
+    aou = CRS.from_epsg(epsg).area_of_use
+    if aou is None:
+        return geom
+    box = shapely.box(
+        max(aou.west - 3, -180),
+        max(aou.south - 3, -89),
+        min(aou.east + 3, 180),
+        min(aou.north + 3, 89),
+    )
+    return shapely.segmentize(geom.intersection(box), 0.05)
 
 
 @contextlib.contextmanager
@@ -546,7 +568,7 @@ def load_zones(path: str | Path) -> list[Zone]:
             where=str(p),
         ) from exc
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=json_int)
     except json.JSONDecodeError as exc:
         raise BadInputError(
             f"invalid JSON at line {exc.lineno}, column {exc.colno}", where=str(p)

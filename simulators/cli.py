@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import signal
 import threading
 from pathlib import Path
@@ -14,6 +15,17 @@ from dronekit_plzen.cliutil import app, info
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import parse_coordinate
 from dronekit_plzen.i18n import _
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A :class:`click.FloatRange` that refuses NaN (it passes the range's comparisons:
+    ``--speedup nan`` crashed the simulator's scheduler)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(_("{v} is not a finite number.").format(v=v), param, ctx)
+        return v
 
 
 def parse_home(text: str) -> tuple[float, float, float]:
@@ -87,7 +99,7 @@ def check_bind(host: str) -> None:
 )
 @click.option(
     "--speedup",
-    type=click.FloatRange(min=0.01, max=1000),
+    type=FiniteFloatRange(min=0.01, max=1000),
     default=1.0,
     show_default=True,
     help=_("Real-time factor."),

@@ -226,6 +226,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _tif(d / "nocrs.tif", None)
     _tif(d / "nodata.tif", "EPSG:4326", np.full((20, 20), -9999.0, np.float32), nodata=-9999.0)
     _tif(d / "ok.tif", "EPSG:4326")
+    _tif(d / "elev1e30.tif", "EPSG:4326", np.full((20, 20), 1e30, np.float32))
     good = (d / "ok.tif").read_bytes()
     corrupt = bytearray(good)
     corrupt[200:400] = bytes(rng.integers(0, 256, 200, dtype=np.uint8))
@@ -280,6 +281,24 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "a_file").write_text("I am a regular file\n")
     (d / "a_dir.tif").mkdir()
     (d / "a_dir.laz").mkdir()
+    # found from outside (sweep 2): an integer of 5,000 digits, a fractional or huge command,
+    # an infinite hold time, more items than MAVLink holds
+    big = "1" + "0" * 5000
+    (d / "bigint.geojson").write_text(_gj([SQUARE]).replace("13.375", big, 1))
+    (d / "bigint.plan").write_text(_plan(49.7405).replace('"command": 16', f'"command": {big}'))
+    (d / "cmdfrac.plan").write_text(_plan(49.7405).replace('"command": 16', '"command": 16.7'))
+    (d / "infparam.waypoints").write_text(
+        wpl.format(home=49.7401) + "1\t0\t3\t16\t1e400\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
+    )
+    doc = json.loads(_plan(49.7405))
+    doc["mission"]["items"] = [
+        {**doc["mission"]["items"][1], "doJumpId": k + 1} for k in range(70_000)
+    ]
+    (d / "items70000.plan").write_text(json.dumps(doc))
+    world = [[-179.0, -80.0], [179.0, -80.0], [179.0, 80.0], [-179.0, 80.0], [-179.0, -80.0]]
+    (d / "world_ed269.json").write_text(
+        _ed269(horizontalProjection={"type": "Polygon", "coordinates": [world]})
+    )
     return d
 
 
@@ -751,6 +770,139 @@ CASES = [
         2,
         r"x\.png: cannot tell the mission format",
     ),
+    # ---- found from outside (sweep 2) ----------------------------------------------------
+    # NaN passed every size check: missions written with exit 0 (no VLOS limit, a NaN
+    # turnaround) or internal errors (NaN radius, width, altitude, bearing)
+    Case(
+        "survey-turnaround-nan",
+        (*OK_SURVEY, "--turnaround-m", "nan"),
+        2,
+        r"^error: --turnaround-m must be a finite number, got nan$",
+    ),
+    Case(
+        "survey-max-distance-nan",
+        (*OK_SURVEY, "--max-distance-m", "nan"),
+        2,
+        r"^error: --max-distance-m must be a finite number, got nan$",
+    ),
+    Case(
+        "expanding-square-radius-nan",
+        (*SQUARE_CMD, *CAMERA, "--radius-m", "nan", "--out", "{o}"),
+        2,
+        r"--radius-m must be a finite number, got nan",
+    ),
+    Case(
+        "expanding-square-bearing-1e308",
+        (*SQUARE_CMD, *CAMERA, "--legs", "4", "--first-bearing", "1e308", "--out", "{o}"),
+        2,
+        r"--first-bearing must be an angle from -360 to 360°, got 1e\+308",
+    ),
+    Case(
+        "sector-radius-inf",
+        (*SECTOR_CMD, "--alt-m", "60", "--radius-m", "inf", "--out", "{o}"),
+        2,
+        r"--radius-m must be a finite number, got inf",
+    ),
+    Case(
+        "corridor-width-nan",
+        (
+            "plan",
+            "corridor",
+            "--polyline",
+            "49.7401,13.3701;49.745,13.375",
+            "--width-m",
+            "nan",
+            *CAMERA,
+            "--out",
+            "{o}",
+        ),
+        2,
+        r"--width-m must be a finite number, got nan",
+    ),
+    Case(  # an internal error (float('a'))
+        "survey-alt-layers-letters",
+        (
+            *OK_SURVEY,
+            "--drones",
+            "2",
+            "--launch",
+            HOME,
+            "--launch",
+            "49.7402,13.3702",
+            "--alt-layers",
+            "a,b",
+        ),
+        2,
+        r"--alt-layers: 'a' is not an altitude in metres",
+    ),
+    Case(  # wrote the plan's files beside the output folder, not in it
+        "survey-name-with-folder",
+        (*OK_SURVEY, "--name", "../elsewhere"),
+        2,
+        r"--name must be a file name without a folder, got '\.\./elsewhere'",
+    ),
+    Case(
+        "validate-max-agl-nan",
+        ("plan", "validate", "{d}/good.plan", "--max-agl-m", "nan"),
+        2,
+        r"--max-agl-m must be a finite number, got nan",
+    ),
+    Case(  # validated as "max 0 m above ground", exit 0
+        "validate-home-amsl-1e308",
+        ("plan", "validate", "{d}/good.plan", "--home-amsl-m", "1e308"),
+        2,
+        r"--home-amsl-m: altitude 1e\+308 m AMSL is not on the Earth's surface",
+    ),
+    Case(  # every item refused as "not a flight altitude", the raster not named
+        "dem-elevation-1e30",
+        (*OK_SURVEY, "--dem", "{d}/elev1e30.tif"),
+        2,
+        r"elev1e30\.tif: the terrain raster holds an elevation of 1e\+30 m, not on the Earth",
+    ),
+    Case(  # a DSM "clearance" of -1e30 m, exit 3
+        "validate-dsm-elevation-1e30",
+        ("plan", "validate", "{d}/good.plan", "--dsm", "{d}/elev1e30.tif"),
+        2,
+        r"elev1e30\.tif: the terrain raster holds an elevation of 1e\+30 m, not on the Earth",
+    ),
+    # Python's integer digit limit: internal errors
+    Case(
+        "area-integer-5000-digits",
+        (*SURVEY, "--area", "{d}/bigint.geojson", "--out", "{o}"),
+        2,
+        r"bigint\.geojson: the area has a non-finite coordinate",
+    ),
+    Case(
+        "validate-command-5000-digits",
+        ("plan", "validate", "{d}/bigint.plan"),
+        2,
+        r"bigint\.plan: mission item 2: SimpleItem needs integer 'command' and 'frame' \(inf is",
+    ),
+    Case(  # read as command 16, exit 0
+        "validate-command-fraction",
+        ("plan", "validate", "{d}/cmdfrac.plan"),
+        2,
+        r"cmdfrac\.plan: mission item 2: .*\(16\.7 is not a whole number\)",
+    ),
+    Case(  # a hold time of inf s: an internal error in the validation's clock
+        "validate-param-inf",
+        ("plan", "validate", "{d}/infparam.waypoints"),
+        2,
+        r"infparam\.waypoints: item 0: parameter 1 is inf, not a value",
+    ),
+    Case(  # walked for 12 s and reported "DO_JUMP repeats" (exit 3)
+        "validate-too-many-items",
+        ("plan", "validate", "{d}/items70000.plan"),
+        2,
+        r"items70000\.plan: the mission has 70,000 items, more than a MAVLink mission holds",
+    ),
+    Case(  # a crashed scheduler, five lines, exit 1
+        "sim-speedup-nan",
+        ("sim", "--speedup", "nan"),
+        2,
+        r"^error: Invalid value for '--speedup': nan is not a finite number",
+        usage=True,
+    ),
     # ---- lidar ---------------------------------------------------------------------------
     Case(
         "lidar-info-nan-scale",
@@ -1131,3 +1283,37 @@ def test_bad_input_gives_one_clear_error(case: Case, inputs: Path, tmp_path: Pat
     assert left == sorted(case.creates), f"files left behind: {left}"
     for src, dst in case.seed:
         assert (out / dst).read_bytes() == (inputs / src).read_bytes(), f"{dst} was changed"
+
+
+#: a mission that is unsafe, not bad input: exit 3, the violation then the error line
+UNSAFE = [
+    # found from outside: a PROHIBITED zone spanning the globe folded when its far corners were
+    # projected into UTM 33N, and the mission inside it was converted with exit 0
+    (
+        "zone-spanning-the-globe",
+        ("plan", "convert", "{d}/good.plan", "{o}/m.waypoints", "--zones", "{d}/world_ed269.json"),
+        r"^error: mission is unsafe \(1 problem\): \[zone_prohibited\] .*"
+        r"enters prohibited zone Z1$",
+    ),
+]
+
+
+@pytest.mark.parametrize(("argv", "pattern"), [pytest.param(*c[1:], id=c[0]) for c in UNSAFE])
+def test_unsafe_mission_exits_3(
+    argv: tuple[str, ...], pattern: str, inputs: Path, tmp_path: Path
+) -> None:
+    args = [a.format(d=inputs, o=tmp_path) for a in argv]
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    env.pop("DKP_DEBUG", None)
+    proc = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    detail = f"exit {proc.returncode}, stderr:\n{proc.stderr}"
+    assert proc.returncode == 3, detail
+    assert not _RAW_LOG.search(proc.stderr), detail
+    assert re.search(pattern, proc.stderr.strip().splitlines()[-1]), detail
+    assert not list(tmp_path.iterdir()), "a file was written"

@@ -26,6 +26,7 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.inputs import json_int
 from dronekit_plzen.mission_items import (
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL_RELATIVE_ALT,
@@ -126,7 +127,7 @@ def dump_geojson(mission: Mission, **extras: Any) -> str:
 
 def parse_geojson(text: str, path: str = "<geojson>") -> Mission:
     try:
-        doc = json.loads(text)
+        doc = json.loads(text, parse_int=json_int)
     except json.JSONDecodeError as exc:
         raise BadInputError(
             f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=path
@@ -218,7 +219,7 @@ def write_geojson(mission: Mission, path: Path, **extras: Any) -> Path:
 
 def read_geojson_layers(path: Path, role: str) -> list[BaseGeometry]:
     """Geometries of one role (``footprint``, ``area``, ``gap`` ...) from one of our files."""
-    doc = json.loads(read_text(path))
+    doc = json.loads(read_text(path), parse_int=json_int)
     return [
         shape(f["geometry"])
         for f in doc.get("features", [])

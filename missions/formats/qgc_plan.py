@@ -28,6 +28,7 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import json_int
 from dronekit_plzen.mission_items import (
     CMD_DO_JUMP,
     FRAME_GLOBAL,
@@ -85,12 +86,19 @@ def _item_params(d: dict[str, Any], where: str) -> list[Any]:
     )
 
 
+def _whole(v: Any) -> int:
+    """A command or frame number: 16.7 was read as 16 (the file is damaged, not rounded)."""
+    if isinstance(v, float) and not v.is_integer():
+        raise ValueError(_("{v!r} is not a whole number").format(v=v))
+    return int(v)
+
+
 def _simple_item(d: dict[str, Any], where: str) -> tuple[MissionItem, int | None]:
     params = _item_params(d, where)
     try:
-        command = int(d["command"])
-        frame = int(d["frame"])
-    except (KeyError, TypeError, ValueError) as exc:
+        command = _whole(d["command"])
+        frame = _whole(d["frame"])
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise BadInputError(
             f"SimpleItem needs integer 'command' and 'frame' ({exc})", where=where
         ) from exc
@@ -196,7 +204,7 @@ def _load_json(text: str, path: str) -> Any:
         )
 
     try:
-        return json.loads(text, parse_constant=no_constant)
+        return json.loads(text, parse_constant=no_constant, parse_int=json_int)
     except json.JSONDecodeError as exc:
         raise BadInputError(
             f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=path

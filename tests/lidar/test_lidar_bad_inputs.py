@@ -128,6 +128,13 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         d / "same_points.las", np.full(50, 500_010.0), np.full(50, 4_500_010.0), np.full(50, 300.0)
     )
     _las(d / "zero_points.las", np.zeros(0), np.zeros(0), np.zeros(0))
+    m = 30_000  # one scan line: points 1 cm apart along x, all at one y
+    _las(
+        d / "scan_line.las",
+        500_000 + np.arange(m) * 0.01,
+        np.full(m, 4_500_000.0),
+        300 + rng.uniform(0, 1, m),
+    )
     _las(d / "flat.las", x, y, np.full(n, 300.5))
     (d / "link.las").symlink_to("inp.las")
     # the header's point count (LAS 1.2: offset 107) says 2**32 - 1
@@ -243,6 +250,14 @@ CASES = [
         2,
         r"^error: .*pointwise\.laz.*: LAZ compressed point-wise without chunks \(LASzip 1\.x, "
         r"compressor 1\) cannot be read here",
+    ),
+    Case(  # found from outside: minutes (the noise filter's k-NN ring search, a nil area)
+        "dsm-scan-line",
+        (*L, "dsm", "{d}/scan_line.las", "-o", "{o}/d.tif"),
+        0,
+        "",
+        creates=("d.tif",),
+        max_s=30,
     ),
     # ---- 1. an output that is an input, two outputs that are one file -------------------
     *[

@@ -384,6 +384,16 @@ BAD = [
         ("poa", "--poa", "{m}", "--budget-m", "1e12", *POA, "--out", "{d}/o"),
         "beyond any search",
     ),
+    (  # found from outside: an internal error (NaN altitude layers)
+        "alt-nan",
+        ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--alt-m", "nan", "--out", "{d}/o"),
+        "--alt-m must be a finite number, got nan",
+    ),
+    (  # found from outside: the plan, GeoJSON and reports were written beside --out
+        "name-with-folder",
+        ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--name", "../x", "--out", "{d}/o"),
+        "--name must be a file name without a folder",
+    ),
     (
         "unwritable-out",
         ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--out", "/proc/poa-out"),
