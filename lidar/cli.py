@@ -29,8 +29,8 @@ def _run(
     *,
     stream: bool | None = None,
     options: dict[int, str] | None = None,
-) -> None:
-    """Check the shortcut's outputs, then build, validate and run its pipeline.
+) -> Any:
+    """Check the shortcut's outputs, then build, validate and run its pipeline (its report).
 
     ``options`` names the command-line option of each writer (by its index in ``doc``) for
     the messages; a writer not in it is ``-o``.
@@ -60,6 +60,7 @@ def _run(
                 n_in=report.points_in, n_out=report.points_out, s=report.seconds
             )
         )
+    return report
 
 
 def _drive(reports: Any, total: int, label: str) -> Any:
@@ -289,7 +290,16 @@ def ground_cmd(
     ]
     first = len(doc) - len(rasters)
     names = {first + k: f"--{r['product']}" for k, r in enumerate(rasters)}
-    _run(doc, as_json, "ground", options=names)
+    report = _run(doc, as_json, "ground", options=names)
+    for out in report.outputs:
+        if out["stage"] == "writers.las" and out["points"] and out.get("ground") == 0:
+            # written as PDAL writes it (every point keeps its class), but a DTM from it fails
+            log.warning(
+                _(
+                    "{f}: the ground filter found no ground (class 2) among {n:,} points ({k:,} "
+                    "of them noise, class 7): a DTM cannot be made from this cloud"
+                ).format(f=out["file"], n=out["points"], k=out["noise"])
+            )
 
 
 def _raster(

@@ -350,7 +350,10 @@ def check_header(header: laspy.LasHeader, path: str) -> None:
     """Fail on a header whose scales, offsets or bounds cannot give real coordinates.
 
     A scale that is NaN, infinite, zero or negative, or a NaN/infinite offset makes every
-    coordinate of the file meaningless; say so instead of failing later in a grid or a TIN.
+    coordinate of the file meaningless; say so instead of failing later in a grid or a TIN. So
+    does a scale outside 1e-10–1000 (1e300 overflows the coordinates to infinity, 1e-300 puts
+    every point on the offset), an offset beyond 1e10, or a scale and offset that cannot reach
+    the header's own bounds.
     """
     for axis, scale, offset in zip("XYZ", header.scales, header.offsets, strict=True):
         s, o = float(scale), float(offset)
@@ -366,6 +369,60 @@ def check_header(header: laspy.LasHeader, path: str) -> None:
                 _("the header's {axis} offset is {v}: it must be a finite number").format(
                     axis=axis, v=o
                 ),
+                where=path,
+            )
+        if not MIN_SCALE <= s <= MAX_SCALE:
+            raise CorruptFileError(
+                _(
+                    "the header's {axis} scale is {v:g}: it must lie between {lo:g} and {hi:g} "
+                    "(0.01 and 0.001 are usual)"
+                ).format(axis=axis, v=s, lo=MIN_SCALE, hi=MAX_SCALE),
+                where=path,
+            )
+        if abs(o) > MAX_OFFSET:
+            raise CorruptFileError(
+                _(
+                    "the header's {axis} offset is {v:g}: no coordinate reference system has "
+                    "coordinates that far from 0 (at most {lim:g})"
+                ).format(axis=axis, v=o, lim=MAX_OFFSET),
+                where=path,
+            )
+    _check_reach(header, path)
+
+
+#: the finest and the coarsest step of the stored integers a header may declare: 1e-10 is
+#: 0.01 mm in degrees, 1000 a kilometre; real files use 0.01, 0.001 or 1e-7 (degrees)
+MIN_SCALE = 1e-10
+MAX_SCALE = 1e3
+#: no CRS puts a point on Earth 1e10 units from its origin (metres, feet or degrees)
+MAX_OFFSET = 1e10
+
+
+def _check_reach(header: laspy.LasHeader, path: str) -> None:
+    """Fail when the header's bounds lie outside what its scale and offset can encode.
+
+    Every coordinate is ``offset + scale * n`` with ``n`` a 32-bit integer, so the points lie
+    within ``offset ± scale * 2**31``. Bounds outside that range mean the scale or the offset is
+    damaged (a point's coordinates would then be nonsense, not the surveyed ones). Bounds left
+    at zero (some writers never fill them) and bounds that are not numbers (a warning of their
+    own) are not judged.
+    """
+    mins = [float(v) for v in header.mins]
+    maxs = [float(v) for v in header.maxs]
+    if not all(math.isfinite(v) for v in (*mins, *maxs)) or not any((*mins, *maxs)):
+        return
+    for axis, scale, offset, lo, hi in zip(
+        "XYZ", header.scales, header.offsets, mins, maxs, strict=True
+    ):
+        s, o = float(scale), float(offset)
+        reach = s * 2**31
+        if lo < o - reach - s or hi > o + reach + s:
+            raise CorruptFileError(
+                _(
+                    "the header's {axis} scale {s:g} and offset {o:g} give coordinates "
+                    "{a:.10g} to {b:.10g} only, not its {axis} bounds {lo:.10g} to {hi:.10g}: "
+                    "the scale or the offset is damaged"
+                ).format(axis=axis, s=s, o=o, a=o - reach, b=o + reach, lo=lo, hi=hi),
                 where=path,
             )
 
@@ -618,7 +675,7 @@ def _header_for(cloud: PointCloud, scale: float | None) -> laspy.LasHeader:
         if np.any(span / header.scales >= 2**31 - 1):
             raise BadInputError(
                 _("coordinates span too large for the scale {s}: choose a coarser scale").format(
-                    s=list(header.scales)
+                    s=", ".join(f"{float(v):g}" for v in header.scales)
                 ),
                 where=cloud.source,
             )

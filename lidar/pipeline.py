@@ -25,11 +25,12 @@ from pathlib import Path
 from typing import Any
 
 import laspy
+import numpy as np
 
 from dronekit_plzen.errors import BadInputError, StorageError, one_line
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import OutputGroup, check_output_path
-from lidar.cloud import PointCloud
+from lidar.cloud import GROUND, NOISE, PointCloud
 from lidar.io import (
     _header_for,
     atomic_output,
@@ -270,7 +271,14 @@ def _write(cloud: PointCloud, stage: Stage, cache: dict[Any, Any] | None = None)
     o = stage.options
     if stage.type == "writers.las":
         write_cloud(cloud, o.filename, scale=o.scale)
-        return {"stage": stage.type, "file": o.filename, "points": len(cloud)}
+        cls = cloud.classification
+        return {
+            "stage": stage.type,
+            "file": o.filename,
+            "points": len(cloud),
+            "ground": int(np.count_nonzero(cls == GROUND)),
+            "noise": int(np.count_nonzero(cls == NOISE)),
+        }
     from lidar.products import warn_if_no_crs, write_product
 
     warn_if_no_crs(cloud, o.filename)
@@ -348,6 +356,8 @@ def _run_memory(pipe: Pipeline) -> Iterator[RunReport]:
     rep = RunReport()
     t = time.perf_counter()
     cloud = read_cloud(reader.filename, crs=reader.spatialreference, chunk_size=reader.chunk_size)
+    if len(cloud) == 0:  # as when streaming: nothing to classify or grid, no empty output
+        raise BadInputError(_("the point cloud is empty"), where=reader.filename)
     rep.points_in = len(cloud)
     rep.stages.append(_timing("readers.las", len(cloud), time.perf_counter() - t))
     rep.points_out = len(cloud)

@@ -208,6 +208,17 @@ class LasWriterOptions:
     filename: str = ""
     scale: float | None = None
 
+    def check(self) -> list[str]:
+        from lidar.io import MAX_SCALE, MIN_SCALE
+
+        if self.scale is None or MIN_SCALE <= self.scale <= MAX_SCALE:
+            return []
+        return [
+            _(
+                "scale is {v:g}: it must lie between {lo:g} and {hi:g} (0.01 and 0.001 are usual)"
+            ).format(v=self.scale, lo=MIN_SCALE, hi=MAX_SCALE)
+        ]
+
 
 @dataclass(frozen=True)
 class GdalWriterOptions:

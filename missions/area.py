@@ -32,7 +32,7 @@ import math
 import re
 import zipfile
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -108,6 +108,9 @@ class Area:
     repairs: tuple[str, ...] = ()
     name: str = ""
     metadata: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    #: what the reader changed that the user should know, one line each (a dense boundary
+    #: simplified for planning)
+    warnings: tuple[str, ...] = ()
 
     @property
     def metric_epsg(self) -> int:
@@ -268,7 +271,7 @@ def load_area(path: str | Path, *, crs: Any = None, repair: bool = False) -> Are
         ".wkt": "wkt",
     }.get(suffix)
     area = parse_area(data, crs=crs, fmt=fmt, repair=repair, where=where)
-    return Area(area.geom_lonlat, area.crs_epsg, area.crs_wkt, area.repairs, name=p.stem)
+    return replace(area, name=p.stem)
 
 
 def _shapely_rings(g: BaseGeometry, where: str) -> list[RawPolygon]:
@@ -301,13 +304,13 @@ def check_rings(polys: list[RawPolygon], crs: Any = geo.WGS84) -> list[AreaProbl
             pts = np.asarray(ring, dtype=np.float64).reshape(-1, 2)
             closed = len(pts) >= 2 and np.array_equal(pts[0], pts[-1])
             core = pts[:-1] if closed else pts
-            distinct = np.unique(core, axis=0) if len(core) else core
-            if len(distinct) < 3:
+            distinct = _distinct_up_to_3(core)
+            if distinct < 3:
                 lon, lat = ll(*pts[0]) if len(pts) else (None, None)
                 probs.append(
                     AreaProblem(
                         "too-few-points",
-                        f"{what} has {len(distinct)} distinct points, a polygon needs at least 3",
+                        f"{what} has {distinct} distinct points, a polygon needs at least 3",
                         pi,
                         ri,
                         None,
@@ -365,7 +368,7 @@ def check_rings(polys: list[RawPolygon], crs: Any = geo.WGS84) -> list[AreaProbl
         return probs
     # topology: self-intersections, holes outside, ...
     for pi, rings in enumerate(polys):
-        poly = Polygon(rings[0], rings[1:])
+        poly = _polygon(rings)
         if poly.is_valid:
             continue
         reason = explain_validity(poly)
@@ -387,6 +390,27 @@ def check_rings(polys: list[RawPolygon], crs: Any = geo.WGS84) -> list[AreaProbl
         }.get(kind, text)
         probs.append(AreaProblem(kind, f"{label} ({text})", pi, 0, None, lon, lat))
     return probs
+
+
+def _polygon(rings: RawPolygon) -> Polygon:
+    """A shapely polygon of raw rings, built from arrays (from lists of tuples shapely walks
+    every point in Python: 13 s for a ring of 2 million vertices)."""
+    return Polygon(
+        np.asarray(rings[0], dtype=np.float64).reshape(-1, 2),
+        [np.asarray(h, dtype=np.float64).reshape(-1, 2) for h in rings[1:]],
+    )
+
+
+def _distinct_up_to_3(p: np.ndarray) -> int:
+    """How many distinct points ``p`` holds, counted up to 3 (all a ring check needs; sorting
+    2 million points to count them all took seconds)."""
+    if len(p) == 0:
+        return 0
+    other = np.any(p != p[0], axis=1)
+    if not other.any():
+        return 1
+    second = p[int(np.argmax(other))]
+    return 3 if bool(np.any(other & np.any(p != second, axis=1))) else 2
 
 
 def _shoelace(p: np.ndarray) -> float:
@@ -447,7 +471,7 @@ def repair_rings(polys: list[RawPolygon]) -> tuple[Polygon | MultiPolygon, list[
                 removed += 1
             if removed:
                 notes.append(f"removed {removed} spike vertices from the {what}")
-            if len(np.unique(pts, axis=0)) < 3 or _collinear(pts):
+            if _distinct_up_to_3(pts) < 3 or _collinear(pts):
                 notes.append(f"dropped the {what}: fewer than 3 points or zero area")
                 if ri == 0:
                     break
@@ -503,6 +527,20 @@ def _decode(data: bytes, where: str) -> str:
 
 #: largest area the planner accepts (km²): 20 km around a launch point is about 1,260 km²
 MAX_AREA_KM2 = 2_000.0
+#: smallest area accepted (m²): anything smaller is a unit or coordinate mistake (a 1 cm² area
+#: came out as a "survey" of two photos at one point); to photograph one spot, plan a waypoint
+MIN_AREA_M2 = 1.0
+#: vertices an area may have at all: more is refused before any geometry is built (2 million
+#: vertices already take about 1 GB while they are read)
+MAX_AREA_VERTICES = 5_000_000
+#: an area of more vertices is simplified for planning (Douglas-Peucker, topology kept) within
+#: :data:`SIMPLIFY_TOLERANCE_M` metres of its boundary, with a warning saying so: far below any
+#: sensor's swath or a drone's position error, and planning time grows faster than the vertex
+#: count (2 million vertices planned for minutes)
+SIMPLIFY_ABOVE_VERTICES = 10_000
+SIMPLIFY_TOLERANCE_M = 0.1
+#: vertices an area may still have once simplified: beyond that it is refused
+MAX_PLAN_VERTICES = 100_000
 
 
 def _finish(polys: list[RawPolygon], crs: Any, repair: bool, where: str) -> Area:
@@ -515,10 +553,26 @@ def _finish(polys: list[RawPolygon], crs: Any, repair: bool, where: str) -> Area
 
 
 def _finish_checked(polys: list[RawPolygon], crs: Any, repair: bool, where: str) -> Area:
+    count = sum(len(r) for rings in polys for r in rings)
+    if count > MAX_AREA_VERTICES:
+        raise BadInputError(
+            _(
+                "the area has {n:,} vertices, more than {max:,}: simplify it first (for "
+                "example with ogr2ogr -simplify 0.1 in a metric CRS)"
+            ).format(n=count, max=MAX_AREA_VERTICES),
+            where=where,
+        )
     flat = np.asarray([pt for rings in polys for r in rings for pt in r], dtype=np.float64)
     flat = flat.reshape(-1, 2)
-    if not np.all(np.isfinite(flat)):
-        raise BadInputError("the area has a non-finite coordinate (NaN or infinity)", where=where)
+    bad_xy = np.flatnonzero(~np.all(np.isfinite(flat), axis=1))
+    if bad_xy.size:
+        x, y = flat[bad_xy[0]]
+        raise BadInputError(
+            _(
+                "the area has a non-finite coordinate (NaN or infinity): {vertex} is ({x}, {y})"
+            ).format(vertex=_vertex_name(polys, int(bad_xy[0])), x=x, y=y),
+            where=where,
+        )
     if crs is None:
         crs = detect_crs(flat)
     epsg, wkt = _epsg_of(crs)
@@ -536,9 +590,7 @@ def _finish_checked(polys: list[RawPolygon], crs: Any, repair: bool, where: str)
         geom, notes = repair_rings(polys)
     else:
         geom = _polygonal(
-            MultiPolygon([Polygon(r[0], r[1:]) for r in polys])
-            if len(polys) > 1
-            else Polygon(polys[0][0], polys[0][1:])
+            MultiPolygon([_polygon(r) for r in polys]) if len(polys) > 1 else _polygon(polys[0])
         )
         if isinstance(geom, MultiPolygon) and not geom.is_valid:
             if not repair:
@@ -557,6 +609,7 @@ def _finish_checked(polys: list[RawPolygon], crs: Any, repair: bool, where: str)
         )
     area = Area(geom_ll, epsg, wkt, tuple(notes))
     _check_extent(area, where)
+    area = _simplified(area, where)
     if epsg == geo.WGS84:
         _check_not_swapped(area, where)
     return area
@@ -589,10 +642,66 @@ def _check_not_swapped(area: Area, where: str) -> None:
         )
 
 
+def _vertex_name(polys: list[RawPolygon], k: int) -> str:
+    """The ``k``-th point of all the rings in order, named: "vertex 3 of hole 1 of polygon 2"."""
+    for pi, rings in enumerate(polys):
+        for ri, ring in enumerate(rings):
+            if k < len(ring):
+                what = (
+                    _("vertex {v} of the exterior ring").format(v=k + 1)
+                    if ri == 0
+                    else _("vertex {v} of hole {h}").format(v=k + 1, h=ri)
+                )
+                if len(polys) > 1:
+                    what = _("{what} of polygon {p}").format(what=what, p=pi + 1)
+                return what
+            k -= len(ring)
+    return _("vertex {v} of the exterior ring").format(v=k + 1)
+
+
+def _simplified(area: Area, where: str) -> Area:
+    """The area with at most :data:`SIMPLIFY_ABOVE_VERTICES` vertices left as it is; a denser
+    one simplified within :data:`SIMPLIFY_TOLERANCE_M` of its boundary, with a warning."""
+    n = int(shapely.get_num_coordinates(area.geom_lonlat))
+    if n <= SIMPLIFY_ABOVE_VERTICES:
+        return area
+    metric, code = area.to_metric()
+    # plain Douglas-Peucker is 25 times faster; the topology-keeping variant only when it broke
+    # the polygon (a narrow neck or a hole closer to the boundary than the tolerance)
+    simple = shapely.simplify(metric, SIMPLIFY_TOLERANCE_M, preserve_topology=False)
+    if simple.is_empty or not simple.is_valid:
+        simple = shapely.simplify(metric, SIMPLIFY_TOLERANCE_M, preserve_topology=True)
+    m = int(shapely.get_num_coordinates(simple))
+    if m > MAX_PLAN_VERTICES:
+        raise BadInputError(
+            _(
+                "the area has {n:,} vertices, still {m:,} when simplified to {tol:g} m (at most "
+                "{max:,}): split it into smaller areas or simplify it further"
+            ).format(n=n, m=m, tol=SIMPLIFY_TOLERANCE_M, max=MAX_PLAN_VERTICES),
+            where=where,
+        )
+    geom = to_lonlat(simple, code)
+    if not geom.is_valid:  # the way back to lon/lat moved two close vertices across
+        geom = shapely.make_valid(geom)
+    note = _(
+        "{where}: the area's {n:,} vertices were simplified to {m:,} for planning (the boundary "
+        "moved at most {tol:g} m, far below any sensor's swath)"
+    ).format(where=where, n=n, m=m, tol=SIMPLIFY_TOLERANCE_M)
+    return replace(area, geom_lonlat=_polygonal(geom), warnings=(*area.warnings, note))
+
+
 def _check_extent(area: Area, where: str) -> None:
     """Refuse an area no drone mission could cover (wrong CRS, swapped or garbage coordinates)."""
     x0, y0, x1, y1 = area.geom_lonlat.bounds
     km2 = area.area_m2 / 1e6 if (x1 - x0) < 20 and (y1 - y0) < 20 else math.inf
+    if km2 * 1e6 < MIN_AREA_M2:
+        raise BadInputError(
+            _(
+                "the area is only {a:.2g} m², smaller than {min:g} m²: wrong units or "
+                "coordinates? (to photograph one spot, plan a waypoint)"
+            ).format(a=km2 * 1e6, min=MIN_AREA_M2),
+            where=where,
+        )
     if km2 > MAX_AREA_KM2:
         size = (
             _("{w:.1f}° × {h:.1f}°").format(w=x1 - x0, h=y1 - y0)

@@ -151,6 +151,12 @@ def _kml_polygons(text: bytes | str, where: str) -> list[RawPolygon]:
 
 
 _NUM = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
+#: a WKT coordinate as PostGIS may write it: a number, NaN or an infinity (NaN is refused with
+#: its vertex once the rings are read)
+_WKT_NUM = rf"(?:{_NUM}|(?i:[-+]?(?:nan|inf(?:inity)?))(?![\w.]))"
+_WKT_TOKEN = re.compile(
+    rf"(?P<paren>[(),])|(?P<xy>{_WKT_NUM}(?:\s+{_WKT_NUM}){{1,3}})(?=\s*[(),]|\s*$)|(?P<junk>[^\s(),][^(),]*)"
+)
 
 
 def _wkt_polygons(text: str, where: str) -> tuple[list[RawPolygon], int | None]:
@@ -160,13 +166,15 @@ def _wkt_polygons(text: str, where: str) -> tuple[list[RawPolygon], int | None]:
     if m:
         srid = int(m.group(1))
         s = s[m.end() :]
-    m = re.match(r"(?i)\s*(MULTIPOLYGON|POLYGON)\s*(Z|M|ZM)?\s*", s)
+    m = re.match(r"(?i)\s*(MULTIPOLYGON|POLYGON)\s*(ZM|Z|M)?\s*", s)
     if not m:
         raise BadInputError("WKT is not a POLYGON or MULTIPOLYGON", where=where)
     body = s[m.end() :]
-    # nest the parentheses into lists of numbers
+    # nest the parentheses into lists of numbers; anything else between them is named (it was
+    # skipped: "nan 49.74" dropped a vertex and the ring was reported as too short)
     stack: list[list[Any]] = [[]]
-    for tok in re.findall(rf"\(|\)|,|{_NUM}(?:\s+{_NUM})+", body):
+    for t in _WKT_TOKEN.finditer(body):
+        tok = t.group()
         if tok == "(":
             new: list[Any] = []
             stack[-1].append(new)
@@ -175,9 +183,25 @@ def _wkt_polygons(text: str, where: str) -> tuple[list[RawPolygon], int | None]:
             if len(stack) == 1:
                 raise BadInputError("unbalanced parentheses in WKT", where=where)
             stack.pop()
-        elif tok != ",":
+        elif tok == ",":
+            continue
+        elif t.lastgroup == "xy":
             nums = [float(v) for v in tok.split()]
             stack[-1].append((nums[0], nums[1]))
+        elif len(stack) == 1:
+            raise BadInputError(
+                _("the WKT polygon is EMPTY")
+                if tok.strip().upper() == "EMPTY"
+                else _("{tok} in the WKT, outside its parentheses").format(tok=_short(tok.strip())),
+                where=where,
+            )
+        else:
+            raise BadInputError(
+                _("WKT vertex {v} of a ring is {tok}, not a position (2 to 4 numbers)").format(
+                    v=len(stack[-1]) + 1, tok=_short(tok.strip())
+                ),
+                where=where,
+            )
     if len(stack) != 1 or not stack[0]:
         raise BadInputError("unbalanced parentheses in WKT", where=where)
     top = stack[0][0]

@@ -127,6 +127,13 @@ def validate_cmd(mission_path: Path, **o: Any) -> None:
         )
 
 
+#: the widest sensor swath ``plan coverage --swath-m`` takes (m): wider than a drone sees from
+#: any altitude it may fly
+MAX_SWATH_M = 10_000.0
+#: the gaps are GeoJSON
+_GAPS_SUFFIXES = (".geojson", ".json")
+
+
 @click.command(name="coverage", help=_("Audit a mission's camera coverage of an area; write gaps."))
 @click.argument("mission_path", type=click.Path(path_type=Path))
 @click.option("--area", "area_path", type=click.Path(path_type=Path), required=True)
@@ -148,6 +155,23 @@ def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
 
     if o["swath_m"] is not None and not (o["swath_m"] > 0 and math.isfinite(o["swath_m"])):
         raise BadInputError(_("--swath-m must be > 0, got {v:g}").format(v=o["swath_m"]))
+    if o["swath_m"] is not None and o["swath_m"] > MAX_SWATH_M:  # 1e300: an overflowing
+        # buffer, "coverage 0.00 %" with exit 0
+        raise BadInputError(
+            _(
+                "--swath-m {v:g} m is wider than any drone sensor sees (at most {max:,.0f} m)"
+            ).format(v=o["swath_m"], max=MAX_SWATH_M)
+        )
+    gaps_path = o["gaps_path"] or mission_path.with_name(mission_path.stem + ".gaps.geojson")
+    if not gaps_path.name.lower().endswith(_GAPS_SUFFIXES):  # GeoJSON text was written as g.png
+        raise BadInputError(
+            _("cannot write {path}: {reason}").format(
+                path=gaps_path,
+                reason=_("the extension must be {suffixes}").format(
+                    suffixes=_(" or ").join(_GAPS_SUFFIXES)
+                ),
+            )
+        )
     m = load_mission(mission_path)
     area = read_area(area_path, o["crs"], False)
     cam_name = o["camera"] or m.metadata.get("camera")
@@ -173,7 +197,6 @@ def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
         footprints_lonlat=fps,
         dem=open_terrain(o["dem"], None, [m]),
     )
-    gaps_path = o["gaps_path"] or mission_path.with_name(mission_path.stem + ".gaps.geojson")
     atomic_write_text(gaps_path, json.dumps(gaps_geojson(res), ensure_ascii=False) + "\n")
     if o["as_json"]:
         echo_json({**res.to_dict(), "gaps_file": str(gaps_path)})

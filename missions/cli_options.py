@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from collections.abc import Callable, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -213,6 +214,8 @@ def read_area(area_path: Path, crs: str | None, repair: bool) -> Any:
     area = load_area(area_path, crs=crs, repair=repair)
     for r in area.repairs:
         info(_("repaired: {r}").format(r=r))
+    for w in area.warnings:
+        info(_("warning: {w}").format(w=w))
     return area
 
 
@@ -250,6 +253,8 @@ def vehicle_profile(name: str | None) -> Any:
 
 def read_polyline(p: Path) -> list[tuple[float, float]]:
     """The first line in a GeoJSON, KML or WKT file, as WGS84 (lon, lat)."""
+    import warnings
+
     from shapely import wkt
     from shapely.errors import ShapelyError
     from shapely.geometry import LineString, MultiLineString, shape
@@ -259,36 +264,68 @@ def read_polyline(p: Path) -> list[tuple[float, float]]:
     text = read_text(p)
     geoms: list[Any] = []
     try:
-        if p.suffix.lower() in (".geojson", ".json"):
-            doc = json.loads(text, parse_int=json_int)
-            feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
-            for f in feats or []:
-                g = f.get("geometry") if f.get("type") == "Feature" else f
-                if g:
-                    geoms.append(shape(g))
-        elif p.suffix.lower() == ".kml":
-            import re
-
-            for c in re.findall(r"<LineString>.*?<coordinates>(.*?)</coordinates>", text, re.S):
-                pts = [tuple(float(v) for v in t.split(",")[:2]) for t in c.split()]
-                geoms.append(LineString(pts))
-        else:
-            geoms.append(wkt.loads(text))
+        # a NaN coordinate is named below, with its vertex, not as numpy's "invalid value"
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            if p.suffix.lower() in (".geojson", ".json"):
+                doc = json.loads(text, parse_int=json_int)
+                feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
+                for f in feats or []:
+                    g = f.get("geometry") if f.get("type") == "Feature" else f
+                    if g:
+                        geoms.append(shape(g))
+            elif p.suffix.lower() == ".kml":
+                for c in re.findall(r"<LineString>.*?<coordinates>(.*?)</coordinates>", text, re.S):
+                    pts = [tuple(float(v) for v in t.split(",")[:2]) for t in c.split()]
+                    geoms.append(LineString(pts))
+            else:
+                geoms.append(wkt.loads(text))
     except (ValueError, KeyError, TypeError, AttributeError, ShapelyError) as exc:
         raise BadInputError(f"cannot read a line: {exc}", where=str(p)) from exc
     for g in geoms:
         if isinstance(g, MultiLineString):
             g = g.geoms[0]
         if isinstance(g, LineString) and len(g.coords) >= 2:
-            return [(float(x), float(y)) for x, y, *_rest in g.coords]
+            line = [(float(x), float(y)) for x, y, *_rest in g.coords]
+            _check_line_lonlat(line, str(p))
+            return line
     raise BadInputError(_("no line with two or more points found"), where=str(p))
+
+
+def _check_line_lonlat(pts: Sequence[tuple[float, float]], where: str) -> None:
+    """Every vertex of a line read from a file is a finite WGS84 lon/lat (NaN reached the UTM
+    zone lookup: "no UTM zone for lon=nan", naming neither the file nor the vertex)."""
+    for k, (x, y) in enumerate(pts):
+        if not (math.isfinite(x) and math.isfinite(y)):
+            raise BadInputError(
+                _("vertex {k} of the line is ({x}, {y}): not a finite number").format(
+                    k=k + 1, x=x, y=y
+                ),
+                where=where,
+            )
+        if not (-180.0 <= x <= 180.0 and -90.0 <= y <= 90.0):
+            raise BadInputError(
+                _(
+                    "vertex {k} of the line ({x:g}, {y:g}) is not a longitude/latitude (the "
+                    "line must be in WGS84, longitude first)"
+                ).format(k=k + 1, x=x, y=y),
+                where=where,
+            )
 
 
 def parse_polyline(text: str) -> list[tuple[float, float]]:
     p = Path(text)
     if p.exists():
         return read_polyline(p)
-    pts = [parse_point(s, "--polyline") for s in text.split(";") if s.strip()]
+    pts = []
+    for k, s in enumerate(t for t in text.split(";") if t.strip()):
+        if re.search(r"(?i)\b[-+]?(nan|inf(inity)?)\b", s):
+            raise BadInputError(
+                _("--polyline: point {k} ({s!r}) is not a finite position").format(
+                    k=k + 1, s=s.strip()
+                )
+            )
+        pts.append(parse_point(s, "--polyline"))
     if len(pts) < 2:
         raise BadInputError(_("--polyline needs at least two points 'LAT,LON;LAT,LON'"))
     return pts

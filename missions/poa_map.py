@@ -37,6 +37,7 @@ OpenStreetMap tags (``highway``, ``waterway``, ``natural``, ``landuse``).
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -269,11 +270,14 @@ def read_features(path: Path, crs: Any) -> list[tuple[str, Any]]:
             meta, _fids, wkb, fields = pyogrio.raw.read(path, layer=layer)
             src = meta.get("crs") or "EPSG:4326"
             names = list(meta["fields"])
-            geoms = shapely.from_wkb(wkb)
+            with warnings.catch_warnings():  # NaN coordinates: named below, per feature
+                warnings.simplefilter("ignore", RuntimeWarning)
+                geoms = shapely.from_wkb(wkb)
             tr = geo.transformer(src, crs)
             for i, g in enumerate(geoms):
                 if g is None or g.is_empty:
                     continue
+                _check_finite(g, i, layer if len(layers) > 1 else None, str(path))
                 props = {n: fields[j][i] for j, n in enumerate(names)}
                 kind = _kind(props, g.geom_type)
                 if kind is None:
@@ -282,9 +286,34 @@ def read_features(path: Path, crs: Any) -> list[tuple[str, Any]]:
                     g, lambda c, t=tr: np.column_stack(t.transform(c[:, 0], c[:, 1]))
                 )
                 out.append((kind, g2))
+    except BadInputError:
+        raise
     except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as exc:
         raise BadInputError(_("cannot read features: {e}").format(e=exc), where=str(path)) from exc
     return out
+
+
+def _check_finite(g: Any, i: int, layer: str | None, where: str) -> None:
+    """A feature with a NaN or infinite coordinate is refused, naming it (its geometry was
+    rasterised as if the vertex were not there, and the map written with exit 0)."""
+    import shapely
+
+    xy = shapely.get_coordinates(g)
+    bad = np.flatnonzero(~np.all(np.isfinite(xy), axis=1))
+    if bad.size == 0:
+        return
+    x, y = xy[bad[0]]
+    feature = (
+        _("feature {i} of layer {layer}").format(i=i + 1, layer=layer)
+        if layer
+        else _("feature {i}").format(i=i + 1)
+    )
+    raise BadInputError(
+        _("{feature}: vertex {k} is ({x}, {y}), not a finite coordinate").format(
+            feature=feature, k=int(bad[0]) + 1, x=x, y=y
+        ),
+        where=where,
+    )
 
 
 def _fractions(grid: PoaGrid, features: list[tuple[str, Any]]) -> dict[str, FloatArray]:

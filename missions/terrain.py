@@ -92,6 +92,7 @@ class Raster:
                         )
                     if ds.crs is None:
                         raise UnknownCRSError("terrain raster has no CRS", where=str(p))
+                    _check_geotransform(ds.transform, str(p))
                     crs_wkt = ds.crs.to_wkt()
                     _check_crs_usable(crs_wkt, str(p))
                     window = None
@@ -252,6 +253,23 @@ class _ListHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:
         self.sink.append(record.getMessage())
+
+
+def _check_geotransform(t: Any, where: str) -> None:
+    """Pixels with a size on the ground: a geotransform of zero-size (or NaN) pixels cannot
+    place a cell (rasterio divided by zero, printed its warnings, then "Bounds and transform are
+    inconsistent")."""
+    coeffs = (t.a, t.b, t.c, t.d, t.e, t.f)
+    det = t.a * t.e - t.b * t.d
+    if all(math.isfinite(v) for v in coeffs) and math.isfinite(det) and det != 0.0:
+        return
+    raise BadInputError(
+        _(
+            "the terrain raster's geotransform is degenerate: its pixels have no area on the "
+            "ground (a={a:g}, b={b:g}, d={d:g}, e={e:g}); georeference the raster again"
+        ).format(a=t.a, b=t.b, d=t.d, e=t.e),
+        where=where,
+    )
 
 
 def _check_crs_usable(crs_wkt: str, where: str) -> None:

@@ -101,8 +101,25 @@ def normalise_category(value: str) -> str:
     return key
 
 
+#: the years a deployment's times may fall in: those the GOV 16 report and the open-data
+#: export cover (``report indicator --year``); year 1 was stored as "1-01-01T…" and broke the
+#: report, year 9999 sat in no report at all
+FIRST_YEAR, LAST_YEAR = 2000, 2100
+#: longest place name (the portal's request form allows as many) and longest notes/outcome
+MAX_LOCATION = 200
+MAX_TEXT = 2000
+
+
 def parse_time(value: str | datetime | None, what: str = "time") -> str | None:
-    """ISO 8601 (naive = UTC) → ``YYYY-MM-DDTHH:MM:SSZ``."""
+    """ISO 8601 (naive = UTC) → ``YYYY-MM-DDTHH:MM:SSZ``, in the years 2000–2100.
+
+    >>> parse_time("2024-05-02T08:15:00+02:00")
+    '2024-05-02T06:15:00Z'
+    >>> parse_time("9999-12-31", "requested_at")
+    Traceback (most recent call last):
+    ...
+    dronekit_plzen.errors.BadInputError: requested_at '9999-12-31' is out of range: ...2100...
+    """
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
@@ -117,7 +134,35 @@ def parse_time(value: str | datetime | None, what: str = "time") -> str | None:
             ) from None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=timezone.utc)
-    return dt.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:  # 0001-01-01T00:00+05:00 or 9999-12-31T23:59-05:00 overflow on the way to UTC
+        utc = dt.astimezone(timezone.utc)
+    except OverflowError:
+        utc = None
+    if utc is None or not FIRST_YEAR <= utc.year <= LAST_YEAR:
+        raise BadInputError(
+            _("{what} {value!r} is out of range: a time in the years {a} to {b} is needed").format(
+                what=what, value=str(value), a=FIRST_YEAR, b=LAST_YEAR
+            )
+        )
+    return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def check_text(value: str | None, what: str, limit: int) -> None:
+    """Refuse a text longer than ``limit`` characters (a place name, notes, an outcome)."""
+    if value is not None and len(value) > limit:
+        raise BadInputError(
+            _("{what} is too long: {n:,} characters, at most {m:,} are allowed").format(
+                what=what, n=len(value), m=limit
+            )
+        )
+
+
+def check_location(location: str) -> str:
+    """The place name stripped; refused when empty or longer than :data:`MAX_LOCATION`."""
+    if not location.strip():
+        raise BadInputError(_("a deployment needs a location"))
+    check_text(location.strip(), "location", MAX_LOCATION)
+    return location.strip()
 
 
 def create_deployment(
@@ -135,8 +180,8 @@ def create_deployment(
     """Register a deployment request; returns it with its id."""
     org = normalise_organisation(organisation)
     cat = normalise_category(category)
-    if not location.strip():
-        raise BadInputError(_("a deployment needs a location"))
+    location = check_location(location)
+    check_text(notes, "notes", MAX_TEXT)
     if status not in ("requested", "accepted"):
         raise BadInputError(_("a new deployment starts as 'requested' or 'accepted'"))
     if (lat_deg is None) != (lon_deg is None):
@@ -154,7 +199,7 @@ def create_deployment(
             "INSERT INTO deployments (organisation, category, location, lat_deg, lon_deg, "
             "requested_at, status, notes, created_at, updated_at) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (org, cat, location.strip(), lat_deg, lon_deg, req, status, notes, now, now),
+            (org, cat, location, lat_deg, lon_deg, req, status, notes, now, now),
         )
         dep_id = int(cur.lastrowid or 0)
         store.conn.execute(
@@ -236,6 +281,10 @@ def update_deployment(
 
     Moving to ``completed`` or ``cancelled`` sets ``ended_at`` (to ``at`` or now) when unset.
     """
+    check_text(outcome, "outcome", MAX_TEXT)
+    check_text(notes, "notes", MAX_TEXT)
+    if location is not None:
+        location = check_location(location)
     now = utc_now_iso()
     with store.transaction():
         dep = get_deployment(store, deployment_id)
@@ -331,6 +380,7 @@ def record_sighting(
     """Record a confirmed sighting (e.g. a person found) at a position; returns its id."""
     if not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180):
         raise BadInputError(_("coordinates out of range") + f": {lat_deg}, {lon_deg}")
+    check_text(note, "note", MAX_TEXT)
     when = parse_time(at, "at") or utc_now_iso()
     with store.transaction():
         get_deployment(store, deployment_id)

@@ -10,12 +10,16 @@ with the quarter shown (a yearly rate, evaluated every quarter), alongside the q
 
 from __future__ import annotations
 
+import logging
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
 from telemetry.store import Store
+
+log = logging.getLogger(__name__)
 
 BASELINE = 10
 TARGET = 30
@@ -96,7 +100,18 @@ class IndicatorReport:
 
 
 def quarter_of(iso: str) -> tuple[int, int]:
-    return int(iso[:4]), (int(iso[5:7]) - 1) // 3 + 1
+    """Year and quarter of a stored ``YYYY-MM-DD…`` time; ValueError for anything else.
+
+    >>> quarter_of("2024-05-02T06:15:00Z")
+    (2024, 2)
+    """
+    m = _DATE.match(iso or "")
+    if not m or not 1 <= int(m[2]) <= 12:
+        raise ValueError(iso)
+    return int(m[1]), (int(m[2]) - 1) // 3 + 1
+
+
+_DATE = re.compile(r"(\d{4})-(\d{2})-\d{2}")
 
 
 def _index(y: int, q: int) -> int:
@@ -126,7 +141,15 @@ def indicator_report(
     for r in rows:
         when = r["first_takeoff_at"] or r["flown_at"] or r["requested_at"]
         r["period_at"] = when
-        y, q = quarter_of(when)
+        try:
+            y, q = quarter_of(when)
+        except ValueError:  # stored before times were checked (year 1 as "1-01-01T…")
+            log.warning(
+                _("deployment #{id}: its time {t!r} is not a date; left out of the report").format(
+                    id=r["id"], t=when
+                )
+            )
+            continue
         per_q.setdefault(_index(y, q), []).append(r)
 
     def counted(r: dict[str, Any]) -> bool:

@@ -280,7 +280,7 @@ def _ask_next(k: int, n: int) -> bool:
     return bool(_answer_without_terminal(text, False, 1.0))
 
 
-def _profile(name: str | None, mission: Any, autopilot: str) -> Any:
+def _profile(name: str | None, mission: Any) -> Any:
     from missions.vehicles import get_vehicle
 
     key = name or mission.metadata.get("vehicle") or "px4-quad"
@@ -292,6 +292,68 @@ def _profile(name: str | None, mission: Any, autopilot: str) -> Any:
             ).format(key=key)
         )
     return veh
+
+
+#: the limits of fly's numeric options: (lowest, lowest allowed itself, highest). A take-off
+#: is at most the 120 m AGL limit; a heartbeat at least every 5 s keeps the vehicle's GCS
+#: failsafe (ArduPilot's FS_GCS_TIMEOUT is 5 s) from firing, and more than 50 a second floods
+#: the link; a flight of a day, a vehicle silent for an hour, an hour's wait to be ready
+#: already mean something is wrong
+_LIMITS: dict[str, tuple[float, bool, float]] = {
+    "--min-battery": (0.0, True, 100.0),
+    "--takeoff-alt": (0.0, False, 120.0),
+    "--timeout": (0.0, False, 86_400.0),
+    "--heartbeat-hz": (0.2, True, 50.0),
+    "--link-loss-s": (0.0, False, 3_600.0),
+    "--max-range-m": (0.0, False, math.inf),
+    "--max-distance-m": (0.0, False, math.inf),
+    "--max-launch-offset-m": (0.0, False, math.inf),
+    "--wait-ready": (0.0, True, 3_600.0),
+    "--vehicle": (1, True, 255),
+}
+
+
+def check_option(name: str, value: float | None) -> None:
+    """Refuse a value of ``fly``'s option ``name`` outside :data:`_LIMITS` (None: not given).
+
+    >>> check_option("--heartbeat-hz", 0.0)
+    Traceback (most recent call last):
+    ...
+    dronekit_plzen.errors.BadInputError: --heartbeat-hz must be from 0.2 to 50, got 0
+    """
+    if value is None:
+        return
+    lo, lo_ok, hi = _LIMITS[name]
+    if not math.isfinite(value):
+        raise BadInputError(_("{opt} must be a finite number, got {v}").format(opt=name, v=value))
+    if math.isinf(hi) and not lo_ok and value <= lo:
+        raise BadInputError(_("{opt} must be > 0, got {v:g}").format(opt=name, v=value))
+    if (value < lo if lo_ok else value <= lo) or value > hi:
+        text = (
+            _("{opt} must be from {lo:g} to {hi:g}, got {v:g}")
+            if lo_ok
+            else _("{opt} must be more than {lo:g} and at most {hi:g}, got {v:g}")
+        )
+        raise BadInputError(text.format(opt=name, lo=lo, hi=hi, v=value))
+
+
+def _check_url(url: str) -> None:
+    """A connection string that cannot reach a vehicle, refused before any socket is opened."""
+    from dronekit_plzen.link.url import parse_url
+
+    spec = parse_url(url)
+    if spec.scheme in ("udpout", "tcp") and spec.port == 0:
+        raise BadInputError(
+            _("port 0 cannot be sent to: give the vehicle's port (e.g. 14550, 5760)"), where=url
+        )
+
+
+def _open_guard_inputs(missions: list[Any], dem: Path | None, zones: Path | None) -> Any:
+    """The terrain model (around the missions) and the geozones, read before connecting."""
+    from missions.clearance import _open as open_terrain
+    from missions.zones import load_zones
+
+    return open_terrain(dem, missions), load_zones(zones) if zones else None
 
 
 @click.command(
@@ -407,11 +469,24 @@ def fly(
     wait_ready_s: float = 60.0,
     signing_key_file: Path | None = None,
 ) -> None:
+    # every option, the plan, the terrain, the zones and the profile are checked before the
+    # link is opened: a bad input fails at once, not after waiting for a vehicle
     if override_safety and not (reason and reason.strip()):
         raise BadInputError(_("--override-safety needs --reason explaining why"))
-    for name, value in (("--link-loss-s", link_loss_s), ("--max-range-m", max_range_m)):
-        if not value > 0:
-            raise BadInputError(_("{opt} must be > 0, got {v:g}").format(opt=name, v=value))
+    for name, value in (
+        ("--min-battery", min_battery),
+        ("--takeoff-alt", takeoff_alt),
+        ("--timeout", timeout_s),
+        ("--heartbeat-hz", heartbeat_hz),
+        ("--link-loss-s", link_loss_s),
+        ("--max-range-m", max_range_m),
+        ("--max-distance-m", max_distance_m),
+        ("--max-launch-offset-m", max_launch_offset_m),
+        ("--wait-ready", wait_ready_s),
+        ("--vehicle", sysid),
+    ):
+        check_option(name, value)
+    _check_url(url)
     found, base = load_sorties(mission_path, _load_mission)
     missions = [m for _p, m in found]
     for p, m in found:
@@ -433,6 +508,8 @@ def fly(
             missions[first - 1] = resumed
     cfg = app().config
     gcs = cfg.gcs_system_id
+    terrain, zone_list = _open_guard_inputs(missions, dem or cfg.dem_file, zones or cfg.zones_file)
+    veh_profile = _profile(profile, missions[0])
     flown: list[dict[str, Any]] = []
     with connect(
         url, system_id=gcs, heartbeat_hz=heartbeat_hz, signing_key_file=signing_key_file
@@ -447,9 +524,9 @@ def fly(
         fc = clear_sorties(
             missions,
             st,
-            dem=dem or cfg.dem_file,
-            zones=zones or cfg.zones_file,
-            profile=_profile(profile, missions[0], v.autopilot),
+            dem=terrain,
+            zones=zone_list,
+            profile=veh_profile,
             override=override_safety,
             reason=reason,
             max_range_m=max_range_m,

@@ -196,21 +196,53 @@ def _load_items(raw_items: list[Any], path: str) -> list[MissionItem]:
     return out
 
 
+class _Constant:
+    """Where ``NaN``/``Infinity`` stood in the JSON text (found after parsing, with its path)."""
+
+    __slots__ = ("name",)
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def _constant_at(doc: Any) -> tuple[str, str] | None:
+    """The first ``NaN``/``Infinity`` of ``doc`` in file order, and its path
+    (``mission.plannedHomePosition[0]``)."""
+    stack: list[tuple[Any, str]] = [(doc, "")]
+    while stack:
+        v, at = stack.pop()
+        if isinstance(v, _Constant):
+            return v.name, at
+        if isinstance(v, dict):
+            stack.extend((x, f"{at}.{k}" if at else str(k)) for k, x in reversed(v.items()))
+        elif isinstance(v, list):
+            stack.extend((x, f"{at}[{i}]") for i, x in reversed(list(enumerate(v))))
+    return None
+
+
 def _load_json(text: str, path: str) -> Any:
-    def no_constant(name: str) -> Any:
-        raise BadInputError(
-            _("{c} is not valid JSON (a .plan writes a missing value as null)").format(c=name),
-            where=path,
-        )
+    seen: list[str] = []
+
+    def constant(name: str) -> Any:
+        seen.append(name)
+        return _Constant(name)
 
     try:
-        return json.loads(text, parse_constant=no_constant, parse_int=json_int)
+        doc = json.loads(text, parse_constant=constant, parse_int=json_int)
     except json.JSONDecodeError as exc:
         raise BadInputError(
             f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=path
         ) from exc
     except RecursionError as exc:
         raise BadInputError(_("JSON nested too deeply"), where=path) from exc
+    if seen:
+        found = _constant_at(doc)
+        name, at = found if found else (seen[0], "")
+        msg = _("{c} is not valid JSON (a .plan writes a missing value as null)").format(c=name)
+        if at:
+            msg += _("; found at {at}").format(at=at)
+        raise BadInputError(msg, where=path)
+    return doc
 
 
 #: mission object versions this reader knows (QGroundControl writes 2; it reads 1 and 2)
@@ -259,7 +291,10 @@ def parse_legacy_mission(text: str, path: str = "<mission>") -> Mission:
     mis = dict(doc)
     hp = doc.get("plannedHomePosition")
     if isinstance(hp, dict):  # version 1: the home is a mission item
-        mis["plannedHomePosition"] = hp.get("coordinate")
+        if hp.get("coordinate") is None:
+            del mis["plannedHomePosition"]
+        else:
+            mis["plannedHomePosition"] = hp["coordinate"]
     if "firmwareType" not in mis and isinstance(doc.get("MAV_AUTOPILOT"), int):
         mis["firmwareType"] = doc["MAV_AUTOPILOT"]
     try:
@@ -280,15 +315,68 @@ def _latlon(v: Any, path: str, what: str) -> tuple[float, float]:
     return lon, lat
 
 
+def _planned_home(mis: dict[str, Any], path: str) -> tuple[float, float, float] | None:
+    """(lon, lat, alt) of ``plannedHomePosition`` [lat, lon, alt], None when there is none.
+
+    QGroundControl writes three JSON numbers, an unknown (NaN) value as ``null``; [0, 0, 0] is
+    what tools with no home to give write. Anything else is a damaged file, named with the
+    field (a string, an object, a list of one or five values, ``true`` for a latitude were read
+    as no home or as latitude 1, with exit 0).
+    """
+    if "plannedHomePosition" not in mis:
+        return None
+    hp = mis["plannedHomePosition"]
+    if not isinstance(hp, list) or len(hp) not in (2, 3):
+        raise BadInputError(
+            _("plannedHomePosition must be [latitude, longitude, altitude], got {v}").format(
+                v=_json_short(hp)
+            ),
+            where=path,
+        )
+    vals = [*hp, None][:3]
+    names = (_("latitude"), _("longitude"), _("altitude"))
+    for v, name in zip(vals, names):
+        if v is not None and (isinstance(v, bool) or not isinstance(v, int | float)):
+            raise BadInputError(
+                _("plannedHomePosition: the {what} is {v}, not a number").format(
+                    what=name, v=_json_short(v)
+                ),
+                where=path,
+            )
+        if v is not None and not math.isfinite(v):
+            raise BadInputError(
+                _("plannedHomePosition: the {what} is {v}, not a finite number").format(
+                    what=name, v=v
+                ),
+                where=path,
+            )
+    lat, lon, alt = vals
+    if lat is None and lon is None:  # QGroundControl's unknown coordinate
+        return None
+    if lat is None or lon is None:
+        raise BadInputError(
+            _("plannedHomePosition: the {what} is null").format(
+                what=names[0] if lat is None else names[1]
+            ),
+            where=path,
+        )
+    if (lat, lon) == (0, 0):  # 0/0: written by tools that had no home to give
+        return None
+    return float(lon), float(lat), 0.0 if alt is None else float(alt)
+
+
+def _json_short(v: Any, n: int = 40) -> str:
+    """``v`` as the JSON text it was read from (``null``, not ``None``), cut to ``n``."""
+    try:
+        text = json.dumps(v, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
 def _mission_from(doc: dict[str, Any], mis: dict[str, Any], path: str) -> Mission:
     items = _load_items(mis["items"], path)
-    home = None
-    hp = mis.get("plannedHomePosition")
-    if isinstance(hp, list) and len(hp) >= 2 and hp[0] is not None:
-        lon, lat = _latlon(hp, path, "plannedHomePosition")
-        alt = num(hp[2] if len(hp) > 2 else 0.0, path, "plannedHomePosition altitude")
-        if (lat, lon) != (0.0, 0.0):  # 0/0: written by tools that had no home to give
-            home = (lon, lat, 0.0 if math.isnan(alt) else alt)
+    home = _planned_home(mis, path)
     fence = doc.get("geoFence") or {}
     if not isinstance(fence, dict):
         raise BadInputError("'geoFence' is not an object", where=path)

@@ -157,6 +157,18 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     _las(d / "two.las", np.array([500_000.0, 500_050.0]), np.array([4_500_000.0, 4_500_050.0]))
     _pointwise(d / "inp.laz", d / "pointwise.laz")
+    # damaged scales and offsets (LAS 1.2: X/Y/Z scale at 131/139/147, X offset at 155)
+    _patch(d / "inp.las", d / "scale_huge.las", "<d", 131, 1e300)
+    _patch(d / "inp.laz", d / "scale_huge_z.laz", "<d", 147, 1e300)
+    _patch(d / "inp.las", d / "scale_1e10.las", "<d", 139, 1e10)
+    _patch(d / "inp.las", d / "scale_tiny.las", "<d", 131, 1e-300)
+    _patch(d / "inp.las", d / "scale_zero_y.las", "<d", 139, 0.0)
+    _patch(d / "inp.las", d / "scale_1e-9.las", "<d", 131, 1e-9)  # 90 m need 9e10 steps
+    _patch(d / "inp.las", d / "offset_huge.las", "<d", 155, 1e300)
+    _patch(d / "inp.las", d / "offset_far.las", "<d", 163, 5e9)  # Y: 4.5e6 is out of reach
+    noise = laspy.read(str(d / "inp.las"))
+    noise.classification[:] = 7  # every point noise: the ground filter leaves them so
+    noise.write(str(d / "all_noise.las"))
     a = 300.0 + rng.uniform(0, 1, (20, 20))
     _tif(d / "d1.tif", a, "EPSG:26912")
     _tif(d / "d1b.tif", a + 1, "EPSG:26912")
@@ -179,6 +191,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     (d / "vox.json").write_text(
         json.dumps(["inp.las", {"type": "filters.voxel", "cell": 1e308}, "v.las"])
+    )
+    (d / "scale.json").write_text(
+        json.dumps(["inp.las", {"type": "writers.las", "filename": "s.las", "scale": 1e300}])
     )
     (d / "multi.json").write_text(
         json.dumps(
@@ -374,7 +389,7 @@ CASES = [
         (*L, "dtm", "{d}/inp.las", "-o", "{o}/x.tif", "--resolution", "1e-300"),
         2,
         r"^error: .*inp\.las: the grid is too large: the points span 90 m × 90 m, at 1e-300 m "
-        r"per cell .* over the budget of",
+        r"per cell .* (over the budget of|this machine has available)",  # as memory is now
     ),
     Case(
         "dtm-budget-1e308",
@@ -532,6 +547,108 @@ CASES = [
         (*L, "tile", "{d}/inp.las", "-o", "{o}/tiles", "--buffer", "1e9"),
         2,
         r"^error: --buffer 1e\+09 m is larger than --tile-size 250 m",
+    ),
+    # ---- 10. header scales and offsets that cannot give real coordinates -----------------
+    # 1e300 overflowed every X to infinity (a grid of "inf PiB", a numpy RuntimeWarning, or a
+    # written cloud of nonsense); 1e-300 put every point on the offset; a Z scale of 1e300 in a
+    # LAZ gave a DTM of heights 1e302 m, exit 0
+    *[
+        Case(
+            f"{cmd}-scale-{name}",
+            (*L, cmd, f"{{d}}/{name}", *extra),
+            2,
+            rf"^error: .*{re.escape(name)}: the header's {axis} scale is {shown}: it must lie "
+            r"between 1e-10 and 1000 \(0\.01 and 0\.001 are usual\)$",
+        )
+        for name, axis, shown in (
+            ("scale_huge.las", "X", r"1e\+300"),
+            ("scale_huge_z.laz", "Z", r"1e\+300"),
+            ("scale_1e10.las", "Y", r"1e\+10"),
+            ("scale_tiny.las", "X", "1e-300"),
+        )
+        for cmd, extra in (
+            ("info", ()),
+            ("dtm", ("-o", "{o}/d.tif")),
+            ("ground", ("-o", "{o}/g.las")),
+            ("thin", ("-o", "{o}/t.las", "--voxel", "1")),
+        )
+    ],
+    Case(
+        "dsm-scale-zero",
+        (*L, "dsm", "{d}/scale_zero_y.las", "-o", "{o}/d.tif"),
+        2,
+        r"^error: .*scale_zero_y\.las: the header's Y scale is 0\.0: it must be a positive",
+    ),
+    Case(
+        "ground-offset-1e300",
+        (*L, "ground", "{d}/offset_huge.las", "-o", "{o}/g.las"),
+        2,
+        r"^error: .*offset_huge\.las: the header's X offset is 1e\+300: no coordinate reference "
+        r"system has coordinates that far from 0 \(at most 1e\+10\)$",
+    ),
+    Case(
+        "dtm-scale-cannot-reach-bounds",
+        (*L, "dtm", "{d}/scale_1e-9.las", "-o", "{o}/d.tif"),
+        2,
+        r"^error: .*scale_1e-9\.las: the header's X scale 1e-09 and offset 500000 give "
+        r"coordinates 499997\.8525 to 500002\.1475 only, not its X bounds 500000 to "
+        r"5000[89]\d(\.\d+)?: the scale or the offset is damaged$",
+    ),
+    Case(
+        "info-offset-cannot-reach-bounds",
+        (*L, "info", "{d}/offset_far.las"),
+        2,
+        r"^error: .*offset_far\.las: the header's Y scale 0\.01 and offset 5e\+09 give "
+        r"coordinates 4978525164 to 5021474836 only, not its Y bounds 4500000\.\d+ to "
+        r"4500089\.\d+: the scale or the offset is damaged$",
+    ),
+    Case(
+        "pipeline-writer-scale-1e300",
+        (*L, "pipeline", "{d}/scale.json"),
+        2,
+        r"^error: invalid pipeline: stage 2 \(writers\.las\): scale is 1e\+300: it must lie "
+        r"between 1e-10 and 1000",
+    ),
+    # ---- 11. ground on no points, or finding none ---------------------------------------
+    # a cloud of no points was written back empty with exit 0 (ground, thin), while dtm,
+    # classify and the streamed commands refused it
+    *[
+        Case(
+            f"{cmd}-zero-points{tag}",
+            (*L, cmd, "{d}/zero_points.las", "-o", *out),
+            2,
+            r"^error: .*zero_points\.las: the point cloud is empty$",
+        )
+        for cmd, tag, out in (
+            ("ground", "", ("{o}/z.las",)),
+            ("ground", "-with-dtm", ("{o}/z.las", "--dtm", "{o}/z.tif")),
+            ("thin", "", ("{o}/z.las", "--voxel", "1")),
+        )
+    ],
+    # the cloud is written (every point keeps its class, as PDAL writes it), but no longer
+    # silently: the ground filter found nothing, and a DTM of it is refused
+    Case(
+        "ground-all-noise-warns",
+        (*L, "ground", "{d}/all_noise.las", "-o", "{o}/g.las"),
+        0,
+        r"^WARNING .*g\.las: the ground filter found no ground \(class 2\) among 3,000 points "
+        r"\(3,000 of them noise, class 7\): a DTM cannot be made from this cloud$",
+        creates=("g.las",),
+        warns=True,
+    ),
+    Case(
+        "ground-two-points-warns",
+        (*L, "ground", "{d}/two.las", "-o", "{o}/g.las"),
+        0,
+        r"^WARNING .*g\.las: the ground filter found no ground \(class 2\) among 2 points",
+        creates=("g.las",),
+        warns=True,
+    ),
+    Case(
+        "dtm-all-noise",
+        (*L, "dtm", "{d}/all_noise.las", "-o", "{o}/d.tif"),
+        2,
+        r"^error: .*all_noise\.las: no ground points \(class 2\) among 3,000 points",
     ),
 ]
 

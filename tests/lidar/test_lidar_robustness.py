@@ -55,8 +55,10 @@ def test_grid_size_is_checked_before_allocating() -> None:
     assert time.perf_counter() - t0 < 1.0  # refused by arithmetic, not by a MemoryError
     msg = str(ei.value)
     assert msg.startswith("test.las: the grid is too large: the points span 1,000,0")
-    for needle in ("at 1 m per cell", "cells needing about", "TiB", "over the budget of"):
+    for needle in ("at 1 m per cell", "cells needing about", "TiB"):
         assert needle in msg
+    # the budget, or less when the machine has less memory available at the moment
+    assert "over the budget of" in msg or "this machine has available" in msg
     assert grid_for(c, 1.0).rows > 0  # the ordinary cloud is fine
 
 

@@ -131,6 +131,18 @@ def _export_dir_with_folder_in_place(tmp: Path) -> Path:
 
 
 NOT_A_LOG = "not a MAVLink telemetry log"
+_CREATE = (
+    "deployments",
+    "create",
+    "--db",
+    "{db}",
+    "--org",
+    "HZS",
+    "--category",
+    "sar",
+    "--location",
+    "Bory",
+)
 LFS_POINTER = (
     "version https://git-lfs.github.com/spec/v1\n"
     "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
@@ -489,6 +501,74 @@ CASES = [
         2,
         "not an ISO 8601 time",
     ),
+    # far dates were stored: year 1 as "1-01-01T00:00:00Z", which broke the yearly report
+    # (internal error), year 9999 in no report; a zone offset at the ends was an OverflowError
+    *(
+        Case(
+            f"deployments-create-{name}",
+            (*_CREATE, "--requested-at", when),
+            _nothing,
+            2,
+            rf"^error: requested_at '{re.escape(when)}' is out of range: a time in the years "
+            r"2000 to 2100 is needed$",
+        )
+        for name, when in (
+            ("year-9999", "9999-12-31T23:00:00"),
+            ("year-0001", "0001-01-01"),
+            ("overflow-to-utc-late", "9999-12-31T23:59:59-05:00"),
+            ("overflow-to-utc-early", "0001-01-01T00:00:00+05:00"),
+            ("before-2000", "1999-12-31T23:59:59Z"),
+        )
+    ),
+    Case(
+        "deployments-update-at-year-0001",
+        (
+            "deployments",
+            "update",
+            "2",
+            "--db",
+            "{db}",
+            "--status",
+            "accepted",
+            "--at",
+            "0001-01-01",
+        ),
+        _nothing,
+        2,
+        r"^error: at '0001-01-01' is out of range: a time in the years 2000 to 2100",
+    ),
+    # a place name of 120,000 characters (about the most one argument may hold) was stored
+    Case(
+        "deployments-create-long-location",
+        (*_CREATE[:-1], "x" * 120_000),
+        _nothing,
+        2,
+        r"^error: location is too long: 120,000 characters, at most 200 are allowed$",
+    ),
+    Case(
+        "deployments-update-long-location",
+        ("deployments", "update", "2", "--db", "{db}", "--location", "Bory " * 24_000),
+        _nothing,
+        2,
+        r"^error: location is too long: 119,999 characters, at most 200 are allowed$",
+    ),
+    Case(
+        "deployments-update-blank-location",
+        ("deployments", "update", "2", "--db", "{db}", "--location", "  "),
+        _nothing,
+        2,
+        r"^error: a deployment needs a location$",
+    ),
+    *(
+        Case(
+            f"deployments-update-long-{opt}",
+            ("deployments", "update", "2", "--db", "{db}", f"--{opt}", "x" * 100_000),
+            _nothing,
+            2,
+            rf"^error: {opt} is too long: 100,000 characters, at most 2,000 are allowed$",
+        )
+        for opt in ("notes", "outcome")
+    ),
     Case(
         "deployments-show-missing",
         ("deployments", "show", "99", "--db", "{db}"),
@@ -569,6 +649,33 @@ def test_bad_input_table(case: Case, base_db: Path, tmp_path: Path) -> None:
     assert after == [n for n in listing if not n.startswith("flights.db")]
     if case.id.startswith("record"):
         assert "recording into" not in p.stderr
+
+
+def test_yearly_report_survives_a_far_date_stored_before(base_db: Path, tmp_path: Path) -> None:
+    """Rows stored before times were checked: year 1 (written "1-01-01T00:00:00Z") was an
+    internal error in every yearly report; now that deployment is left out with one warning
+    and the rest of the year is reported, year 9999 simply falls in no report."""
+    db = tmp_path / "flights.db"
+    shutil.copy(base_db, db)
+    with sqlite3.connect(db) as con:
+        for when in ("1-01-01T00:00:00Z", "9999-12-31T23:00:00Z"):
+            con.execute(
+                "INSERT INTO deployments (organisation, category, location, requested_at, "
+                "status, created_at, updated_at) VALUES ('HZS', 'fire', 'X', ?, 'completed', "
+                "?, ?)",
+                (when, when, when),
+            )
+    p = run("report", "indicator", "--db", str(db), "--year", "2023", "--json")
+    assert p.returncode == 0, p.stderr
+    lines = p.stderr.strip().splitlines()
+    assert len(lines) == 1, p.stderr
+    assert re.search(
+        r"^WARNING .*deployment #3: its time '1-01-01T00:00:00Z' is not a date; left out of "
+        r"the report$",
+        lines[0],
+    ), lines[0]
+    report = json.loads(p.stdout)
+    assert report["total"] == 1  # the Wales deployment of 2023 is counted as before
 
 
 def test_table_covers_every_command_group() -> None:
