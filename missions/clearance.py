@@ -177,7 +177,9 @@ class FlightClearance:
         }
 
 
-def _open(raster: Raster | str | Path | None, missions: Sequence[Mission]) -> Raster | None:
+def open_terrain(raster: Raster | str | Path | None, missions: Sequence[Mission]) -> Raster | None:
+    """The terrain raster around ``missions`` (a path opened, a :class:`Raster` as it is); a
+    mission outside it is a :class:`SafetyViolation` (exit 3)."""
     if raster is None or isinstance(raster, Raster):
         return raster
     bbox = missions_bbox(missions)
@@ -302,8 +304,8 @@ def clear_for_flight(
         raise BadInputError(_("no mission to clear"))
     if override is True and not (reason and reason.strip()):
         raise BadInputError(_("--override-safety needs --reason explaining why"))
-    dem_r = _open(dem, plans)
-    dsm_r = _open(dsm, plans)
+    dem_r = open_terrain(dem, plans)
+    dsm_r = open_terrain(dsm, plans)
     zone_list = load_zones(zones) if isinstance(zones, str | Path) else list(zones or [])
     endurance_s = None
     reserve = 0.25
@@ -401,5 +403,6 @@ __all__ = [
     "clear_for_flight",
     "home_amsl_source",
     "launch_offset_violation",
+    "open_terrain",
     "resolve_home",
 ]

@@ -11,7 +11,6 @@ the file, no traceback, and that it took seconds, not the 15 s wait for a vehicl
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import socket
@@ -26,6 +25,8 @@ import pytest
 import rasterio
 from rasterio.transform import from_origin
 
+from tests.test_bad_inputs import _plan
+
 #: far below the 15 s wait for a heartbeat; the Python start-up and imports take most of it
 FAST_S = 5.0
 
@@ -39,39 +40,6 @@ class Case:
     code: int
     pattern: str
     max_s: float = FAST_S
-
-
-def _plan() -> str:
-    """A QGroundControl .plan of a take-off and one waypoint in Plzeň."""
-
-    def item(k: int, command: int, lat: float, lon: float) -> dict[str, object]:
-        return {
-            "type": "SimpleItem",
-            "command": command,
-            "frame": 3,
-            "params": [0, 0, 0, None, lat, lon, 30],
-            "autoContinue": True,
-            "doJumpId": k,
-        }
-
-    return json.dumps(
-        {
-            "fileType": "Plan",
-            "version": 1,
-            "groundStation": "QGroundControl",
-            "geoFence": {"circles": [], "polygons": [], "version": 2},
-            "rallyPoints": {"points": [], "version": 2},
-            "mission": {
-                "version": 2,
-                "firmwareType": 12,
-                "vehicleType": 2,
-                "cruiseSpeed": 10,
-                "hoverSpeed": 5,
-                "plannedHomePosition": [49.7401, 13.3701, 300],
-                "items": [item(1, 22, 49.7401, 13.3701), item(2, 16, 49.7405, 13.3705)],
-            },
-        }
-    )
 
 
 def _dem(path: Path, west: float, north: float) -> None:
@@ -93,7 +61,7 @@ def _dem(path: Path, west: float, north: float) -> None:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     d = tmp_path_factory.mktemp("fly_bad_inputs")
-    (d / "good.plan").write_text(_plan())
+    (d / "good.plan").write_text(_plan(49.7405))  # take-off and one waypoint in Plzeň
     (d / "garbage.json").write_text("{ not json")
     (d / "zones.txt").write_text("this is not a zones file\n")
     _dem(d / "elsewhere.tif", 14.5, 50.1)  # Prague: the mission in Plzeň lies outside it

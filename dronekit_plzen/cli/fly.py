@@ -350,7 +350,7 @@ def _check_url(url: str) -> None:
 
 def _open_guard_inputs(missions: list[Any], dem: Path | None, zones: Path | None) -> Any:
     """The terrain model (around the missions) and the geozones, read before connecting."""
-    from missions.clearance import _open as open_terrain
+    from missions.clearance import open_terrain
     from missions.zones import load_zones
 
     return open_terrain(dem, missions), load_zones(zones) if zones else None
