@@ -32,6 +32,7 @@ from dronekit_plzen.errors import (
 from dronekit_plzen.geo import as_crs
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import atomic_output, check_output_path, note_input
+from dronekit_plzen.quiet_logs import quiet
 from lidar.cloud import PointCloud, concat
 from lidar.lasfile import laz_pointwise, laz_table_offset, point_capacity
 
@@ -43,24 +44,16 @@ _SKIP = {"X", "Y", "Z"}
 
 @contextlib.contextmanager
 def quiet_library_logs(*names: str) -> Iterator[None]:
-    """Silence the loggers of third-party readers (laspy, rasterio) inside the block.
+    """Keep the records of third-party readers (laspy by default, rasterio) off the console
+    inside the block.
 
     laspy logs a decoding failure at ERROR level before raising it, and rasterio logs GDAL's
     warnings; the CLI shows WARNING and above, so the user would see raw library lines before
-    our one error line. Inside the block those records are dropped; our error names the file.
+    our one error line. Inside the block this thread's records are dropped (other threads' are
+    not: see :mod:`dronekit_plzen.quiet_logs`); our error names the file.
     """
-    loggers = [logging.getLogger(n) for n in (names or ("laspy",))]
-    sink = logging.NullHandler()
-    saved = [lg.propagate for lg in loggers]
-    for lg in loggers:  # records of child loggers (laspy.lasreader) stop here, unseen
-        lg.addHandler(sink)
-        lg.propagate = False
-    try:
+    with quiet(*(names or ("laspy",))):
         yield
-    finally:
-        for lg, was in zip(loggers, saved, strict=True):
-            lg.removeHandler(sink)
-            lg.propagate = was
 
 
 class CapturedStderr:

@@ -22,6 +22,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 import numpy as np
@@ -39,6 +40,7 @@ from dronekit_plzen.mission_items import (
     canonical_frame,
 )
 from dronekit_plzen.outputs import note_input
+from dronekit_plzen.quiet_logs import quiet
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
 
 FloatArray = NDArray[np.float64]
@@ -211,15 +213,17 @@ class _GdalMessages:
     """Collect GDAL's warnings (logged by rasterio) instead of letting them reach the console.
 
     The CLI shows log records of WARNING and above; a damaged GeoTIFF would print raw GDAL
-    lines before our error. Inside the block rasterio's records are kept here so the one error
-    raised can quote the first of them.
+    lines before our error. Inside the block this thread's rasterio records are kept here (see
+    :mod:`dronekit_plzen.quiet_logs`) so the one error raised can quote the first of them.
     """
 
     def __init__(self) -> None:
-        self.messages: list[str] = []
-        self._logger = logging.getLogger("rasterio")
-        self._handler = _ListHandler(self.messages)
-        self._propagate = True
+        self._block = quiet("rasterio")
+        self._records: list[logging.LogRecord] = []
+
+    @property
+    def messages(self) -> list[str]:
+        return [r.getMessage() for r in self._records if r.levelno >= logging.WARNING]
 
     def first(self) -> str:
         if not self.messages:
@@ -236,23 +240,16 @@ class _GdalMessages:
         return ""
 
     def __enter__(self) -> _GdalMessages:
-        self._propagate = self._logger.propagate
-        self._logger.addHandler(self._handler)
-        self._logger.propagate = False
+        self._records = self._block.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self._logger.removeHandler(self._handler)
-        self._logger.propagate = self._propagate
-
-
-class _ListHandler(logging.Handler):
-    def __init__(self, sink: list[str]) -> None:
-        super().__init__(logging.WARNING)
-        self.sink = sink
-
-    def emit(self, record: logging.LogRecord) -> None:
-        self.sink.append(record.getMessage())
+    def __exit__(
+        self,
+        typ: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._block.__exit__(typ, exc, tb)
 
 
 def _check_geotransform(t: Any, where: str) -> None:
