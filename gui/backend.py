@@ -20,7 +20,7 @@ import numpy as np
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import WGS84, path_length_m, transform
 from dronekit_plzen.i18n import _
-from gui.models import PlanRequest, PlanView, ZoneView
+from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
 
 log = logging.getLogger(__name__)
 
@@ -80,6 +80,16 @@ def load_area(path: Any) -> tuple[Any, Any]:
     fn = require("missions.area", "load_area", _("Loading areas"))
     area = fn(path)
     return area, area.geom_lonlat
+
+
+def area_warnings(area: Any) -> list[ViolationView]:
+    """What the area reader repaired or changed (an area of 2 M vertices simplified), as the
+    CLI prints it before planning."""
+    if area is None:
+        return []
+    out = [ViolationView(_("area repaired"), str(r)) for r in getattr(area, "repairs", ())]
+    out += [ViolationView(_("area"), str(w)) for w in getattr(area, "warnings", ())]
+    return out
 
 
 def list_cameras(user_dir: Any = None) -> list[tuple[str, str]]:
@@ -428,10 +438,11 @@ def plan(req: PlanRequest) -> PlanView:
 
 def _view(sorties: list[list[Any]], **kw: Any) -> PlanView:
     """A PlanView whose findings and reports are those of every drone's every sortie."""
-    from gui.clearance import violation_views
+    from gui.clearance import violation_views, warning_views
 
     return PlanView(
         violations=violation_views(sorties),
+        warnings=area_warnings(kw.get("area")) + warning_views(sorties),
         validated=all(s.report is not None for row in sorties for s in row),
         reports=[s.report for row in sorties for s in row],
         sorties=sorties,

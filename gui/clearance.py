@@ -232,6 +232,16 @@ def override_at_vehicle(sortie: SortieView, reason: str, problem: str, user: str
 
 def violation_views(drones: Sequence[Sequence[SortieView]]) -> list[ViolationView]:
     """Every finding, prefixed with the drone (``D2``) and sortie (``S3``) when several."""
+    return _finding_views(drones, "violations")
+
+
+def warning_views(drones: Sequence[Sequence[SortieView]]) -> list[ViolationView]:
+    """Every warning of the validator (a conditional zone entered), prefixed like a finding:
+    the plan may fly, but the pilot must see what the CLI prints."""
+    return _finding_views(drones, "warnings")
+
+
+def _finding_views(drones: Sequence[Sequence[SortieView]], kind: str) -> list[ViolationView]:
     out = []
     many_drones = len(drones) > 1
     for sorties in drones:
@@ -239,7 +249,7 @@ def violation_views(drones: Sequence[Sequence[SortieView]]) -> list[ViolationVie
             prefix = f"D{s.drone} " if many_drones else ""
             if s.count > 1:
                 prefix += f"S{s.index} "
-            for v in getattr(s.report, "violations", []):
+            for v in getattr(s.report, kind, []):
                 out.append(
                     ViolationView(
                         rule=prefix + str(v.rule),
@@ -299,4 +309,5 @@ __all__ = [
     "override_sorties",
     "vehicle_profile",
     "violation_views",
+    "warning_views",
 ]

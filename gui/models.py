@@ -69,6 +69,9 @@ class PlanView:
     homes: list[tuple[float, float]] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     violations: list[ViolationView] = field(default_factory=list)
+    #: what the validator and the area reader warn of (a conditional zone, a simplified area):
+    #: the plan may fly, the pilot sees them under the findings
+    warnings: list[ViolationView] = field(default_factory=list)
     validated: bool = False
     reports: list[Any] = field(default_factory=list)  # the validator's report per mission
     area: Any = None  # the area planned over (the backend's object)

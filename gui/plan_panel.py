@@ -328,7 +328,19 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.area_path = path
         self.plan_view = None
         self.area_label.setText(path.name)
-        self.statusMessage.emit(_("Area loaded: {name}").format(name=path.name))
+        self.validation.clear()
+        notes = backend.area_warnings(self.area)
+        self.validation.show_warnings(notes)
+        if notes:
+            self.statusMessage.emit(
+                ngettext(
+                    "Area loaded: {name}, with {n} warning (see the list).",
+                    "Area loaded: {name}, with {n} warnings (see the list).",
+                    len(notes),
+                ).format(name=path.name, n=len(notes))
+            )
+        else:
+            self.statusMessage.emit(_("Area loaded: {name}").format(name=path.name))
         self.areaLoaded.emit(geom)
         self._update_buttons()
 
@@ -433,17 +445,23 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.planReady.emit(view)
         if view.violations:
             n = len(view.violations)
-            self.statusMessage.emit(
-                ngettext(
-                    "Plan ready, but it FAILED validation: {n} problem (see the list).",
-                    "Plan ready, but it FAILED validation: {n} problems (see the list).",
-                    n,
-                ).format(n=n)
+            text = ngettext(
+                "Plan ready, but it FAILED validation: {n} problem (see the list).",
+                "Plan ready, but it FAILED validation: {n} problems (see the list).",
+                n,
+            )
+        elif view.validated and view.warnings:
+            n = len(view.warnings)
+            text = ngettext(
+                "Plan ready; validation passed with {n} warning (see the list).",
+                "Plan ready; validation passed with {n} warnings (see the list).",
+                n,
             )
         elif view.validated:
-            self.statusMessage.emit(_("Plan ready; validation passed."))
+            n, text = 0, _("Plan ready; validation passed.")
         else:
-            self.statusMessage.emit(_("Plan ready (not validated: the validator is missing)."))
+            n, text = 0, _("Plan ready (not validated: the validator is missing).")
+        self.statusMessage.emit(text.format(n=n))
         self._update_buttons()
 
     def _show_validation(self, view: PlanView) -> None:

@@ -6,6 +6,7 @@ import getpass
 from typing import Any
 
 from PyQt5.QtCore import QEvent, QObject, Qt
+from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import (
     QAbstractScrollArea,
     QAbstractSpinBox,
@@ -26,6 +27,9 @@ from PyQt5.QtWidgets import (
 from dronekit_plzen.i18n import _, ngettext
 from gui.models import ViolationView
 from gui.qtutil import must
+
+#: a warning in the findings list (the instruments' amber)
+WARNING_COLOUR = "#e65100"
 
 
 def N_(text: str) -> str:
@@ -175,6 +179,17 @@ def checks_text(reports: list[Any]) -> str:
     return ", ".join(_(CHECK_LABELS[c]) if c in CHECK_LABELS else c for c in names)
 
 
+def notes_text(reports: list[Any]) -> str:
+    """How the validator checked where it had to assume (no DEM: heights against the home
+    elevation), each note once, as the CLI prints them."""
+    notes: list[str] = []
+    for r in reports:
+        for n in getattr(r, "notes", []) or []:
+            if str(n) not in notes:
+                notes.append(str(n))
+    return "; ".join(notes)
+
+
 class ValidationList(QWidget):
     """The validation verdict, every finding in full (wrapped, with a tooltip), the checks run."""
 
@@ -215,16 +230,29 @@ class ValidationList(QWidget):
             self.label.setText(_("Validation passed"))
             self.label.setStyleSheet("color: #2e7d32; font-weight: bold")
         for v in violations:
-            where = (
-                f" ({v.lat:.5f}, {v.lon:.5f})" if v.lat is not None and v.lon is not None else ""
-            )
-            text = f"{v.rule}: {v.message}{where}"
-            item = QListWidgetItem(text)
-            item.setToolTip(text)
-            item.setData(Qt.ItemDataRole.UserRole, (v.lon, v.lat))
-            self.findings.addItem(item)
+            self._add(v)
+        self.show_warnings(getattr(view, "warnings", []))
         ran = checks_text(view.reports)
-        self.checks.setText(_("Checks run: {checks}").format(checks=ran) if ran else "")
+        text = _("Checks run: {checks}").format(checks=ran) if ran else ""
+        notes = notes_text(view.reports)
+        if notes:
+            text += ("\n" if text else "") + _("Notes: {notes}").format(notes=notes)
+        self.checks.setText(text)
+
+    def show_warnings(self, warnings: Any) -> None:
+        """Warnings below the findings, in amber: the plan may fly, the pilot reads them."""
+        for w in warnings:
+            self._add(w, prefix=_("Warning") + " – ", colour=WARNING_COLOUR)
+
+    def _add(self, v: Any, *, prefix: str = "", colour: str | None = None) -> None:
+        where = f" ({v.lat:.5f}, {v.lon:.5f})" if v.lat is not None and v.lon is not None else ""
+        text = f"{prefix}{v.rule}: {v.message}{where}"
+        item = QListWidgetItem(text)
+        item.setToolTip(text)
+        item.setData(Qt.ItemDataRole.UserRole, (v.lon, v.lat))
+        if colour:
+            item.setForeground(QColor(colour))
+        self.findings.addItem(item)
 
     def clear(self) -> None:
         self.findings.clear()

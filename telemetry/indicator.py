@@ -99,16 +99,42 @@ class IndicatorReport:
         }
 
 
+def month_of(iso: str) -> tuple[int, int]:
+    """Year and month of a stored ``YYYY-MM-DD…`` time; ValueError for anything else.
+
+    >>> month_of("2024-05-02T06:15:00Z")
+    (2024, 5)
+    """
+    m = _DATE.match(iso or "")
+    if not m or not 1 <= int(m[2]) <= 12:
+        raise ValueError(iso)
+    return int(m[1]), int(m[2])
+
+
 def quarter_of(iso: str) -> tuple[int, int]:
     """Year and quarter of a stored ``YYYY-MM-DD…`` time; ValueError for anything else.
 
     >>> quarter_of("2024-05-02T06:15:00Z")
     (2024, 2)
     """
-    m = _DATE.match(iso or "")
-    if not m or not 1 <= int(m[2]) <= 12:
-        raise ValueError(iso)
-    return int(m[1]), (int(m[2]) - 1) // 3 + 1
+    y, month = month_of(iso)
+    return y, (month - 1) // 3 + 1
+
+
+def period_at(row: Any) -> str:
+    """When a deployment counts (GOV 16, open data): its first take-off, else its first
+    recorded flight (``flown_at``), else its request."""
+    return str(row["first_takeoff_at"] or row["flown_at"] or row["requested_at"] or "")
+
+
+def skip_undated(row: Any, when: str) -> None:
+    """Log that a stored deployment's time is not a date (stored before times were checked,
+    year 1 as "1-01-01T…"): it is left out, the rest is reported."""
+    log.warning(
+        _("deployment #{id}: its time {t!r} is not a date; left out of the report").format(
+            id=row["id"], t=when
+        )
+    )
 
 
 _DATE = re.compile(r"(\d{4})-(\d{2})-\d{2}")
@@ -139,16 +165,11 @@ def indicator_report(
     quarters = [quarter] if quarter else [1, 2, 3, 4]
     per_q: dict[int, list[dict[str, Any]]] = {}
     for r in rows:
-        when = r["first_takeoff_at"] or r["flown_at"] or r["requested_at"]
-        r["period_at"] = when
+        when = r["period_at"] = period_at(r)
         try:
             y, q = quarter_of(when)
-        except ValueError:  # stored before times were checked (year 1 as "1-01-01T…")
-            log.warning(
-                _("deployment #{id}: its time {t!r} is not a date; left out of the report").format(
-                    id=r["id"], t=when
-                )
-            )
+        except ValueError:
+            skip_undated(r, when)
             continue
         per_q.setdefault(_index(y, q), []).append(r)
 

@@ -122,6 +122,18 @@ CASES = [
         2,
         r"^error: udpout://127\.0\.0\.1:0: port 0 cannot be sent to: give the vehicle's port",
     ),
+    Case(  # the same check in every command that opens a link (it was in fly alone)
+        "status-tcp-port-0",
+        ("status", "--connect", "tcp://127.0.0.1:0", "--once"),
+        2,
+        r"^error: tcp://127\.0\.0\.1:0: port 0 cannot be sent to: give the vehicle's port",
+    ),
+    Case(
+        "record-udpout-port-0",
+        ("record", "--connect", "udpout://127.0.0.1:0", "--db", "{d}/rec.sqlite"),
+        2,
+        r"^error: udpout://127\.0\.0\.1:0: port 0 cannot be sent to: give the vehicle's port",
+    ),
     # ---- files and names the guard needs: read before connecting ----------------------------
     Case(
         "dem-missing",

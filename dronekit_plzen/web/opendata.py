@@ -13,7 +13,16 @@ import io
 import math
 from typing import Any
 
-from telemetry.indicator import BASELINE, BASELINE_PERIOD, TARGET, TARGET_PERIOD, indicator_report
+from telemetry.indicator import (
+    BASELINE,
+    BASELINE_PERIOD,
+    TARGET,
+    TARGET_PERIOD,
+    indicator_report,
+    month_of,
+    period_at,
+    skip_undated,
+)
 from telemetry.store import Store
 
 CELL_DEG = 0.01
@@ -52,25 +61,31 @@ def snap(value: float | None, cell_deg: float = CELL_DEG) -> float | None:
 
 
 def deployment_rows(store: Store, year: int | None = None) -> list[dict[str, Any]]:
-    """One anonymised row per deployment, oldest first."""
-    where, params = "", []
-    if year is not None:
-        where, params = "WHERE substr(d.requested_at, 1, 4) = ?", [f"{int(year):04d}"]
+    """One anonymised row per deployment, oldest first, dated as the GOV 16 indicator dates it
+    (first take-off, else first flight, else request); a stored time that is not a date is
+    left out with a warning, as the indicator report leaves it out."""
     rows = store.query(
         "SELECT d.id, d.organisation, d.category, d.status, d.lat_deg, d.lon_deg, "
-        "COALESCE(d.first_takeoff_at, d.requested_at) AS at, COUNT(f.id) AS flights, "
+        "d.first_takeoff_at, d.requested_at, "
+        "MIN(COALESCE(f.takeoff_utc, f.start_utc)) AS flown_at, COUNT(f.id) AS flights, "
         "SUM(COALESCE(f.airborne_s, 0)) AS airborne_s FROM deployments d "
-        f"LEFT JOIN flights f ON f.deployment_id = d.id {where} "
-        "GROUP BY d.id ORDER BY d.requested_at, d.id",
-        params,
+        "LEFT JOIN flights f ON f.deployment_id = d.id "
+        "GROUP BY d.id ORDER BY d.requested_at, d.id"
     )
     out = []
     for r in rows:
-        month = int(r["at"][5:7])
+        when = period_at(r)
+        try:
+            y, month = month_of(when)
+        except ValueError:
+            skip_undated(r, when)
+            continue
+        if year is not None and y != year:
+            continue
         out.append(
             {
                 "deployment": r["id"],
-                "year": int(r["at"][:4]),
+                "year": y,
                 "quarter": (month - 1) // 3 + 1,
                 "month": month,
                 "organisation": r["organisation"],

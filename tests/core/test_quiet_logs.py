@@ -7,8 +7,12 @@ console. The blocks are now per thread; these tests replay that interleaving det
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
+from typing import TypeVar
 
 import pytest
 
@@ -17,32 +21,40 @@ from lidar.io import quiet_library_logs
 from missions.terrain import _GdalMessages
 
 LIB = logging.getLogger("rasterio._env")
+T = TypeVar("T")
 
 
 def _lib_records(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.name.startswith("rasterio")]
 
 
-def test_a_block_ending_in_another_thread_does_not_unquiet_this_one(
-    caplog: pytest.LogCaptureFixture,
-) -> None:
-    entered, mine_entered, other_left = threading.Event(), threading.Event(), threading.Event()
+@contextlib.contextmanager
+def _overlapping(mine: AbstractContextManager[T]) -> Iterator[T]:
+    """Another thread enters a rasterio quiet block, this thread enters ``mine``, the other
+    thread's block ends: the body of the ``with`` runs after that, inside ``mine``."""
+    other_in, mine_in, other_out = threading.Event(), threading.Event(), threading.Event()
 
     def other() -> None:
         with quiet_library_logs("rasterio"):
-            entered.set()
-            mine_entered.wait(5)
-        other_left.set()
+            other_in.set()
+            mine_in.wait(5)
+        other_out.set()
 
     t = threading.Thread(target=other)
-    with caplog.at_level(logging.DEBUG):
-        t.start()
-        assert entered.wait(5)
-        with _GdalMessages() as gdal:
-            mine_entered.set()
-            assert other_left.wait(5)
-            LIB.warning("CPLE_AppDefined: TIFFReadDirectory: bogus tag")
-        t.join(5)
+    t.start()
+    assert other_in.wait(5)
+    with mine as value:
+        mine_in.set()
+        assert other_out.wait(5)
+        yield value
+    t.join(5)
+
+
+def test_a_block_ending_in_another_thread_does_not_unquiet_this_one(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.DEBUG), _overlapping(_GdalMessages()) as gdal:
+        LIB.warning("CPLE_AppDefined: TIFFReadDirectory: bogus tag")
     assert _lib_records(caplog) == []
     assert gdal.messages == ["CPLE_AppDefined: TIFFReadDirectory: bogus tag"]
     assert gdal.damage() == "TIFFReadDirectory: bogus tag"
@@ -89,21 +101,8 @@ def test_overlapping_blocks_of_two_threads_leave_the_logger_as_it_was(
 ) -> None:
     # A enters, B enters, A leaves, B leaves: saving and restoring ``propagate`` per block left
     # it off for good, and pytest then attaches its capture handler to the library logger
-    a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
-
-    def a() -> None:
-        with quiet_library_logs("rasterio"):
-            a_in.set()
-            b_in.wait(5)
-        a_out.set()
-
-    t = threading.Thread(target=a)
-    t.start()
-    assert a_in.wait(5)
-    with quiet_library_logs("rasterio"):
-        b_in.set()
-        assert a_out.wait(5)
-    t.join(5)
+    with _overlapping(quiet_library_logs("rasterio")):
+        pass
     assert logging.getLogger("rasterio").propagate
     with caplog.at_level(logging.DEBUG):
         LIB.warning("after both blocks")

@@ -133,3 +133,102 @@ def test_a_qgc_plan_far_away_is_zoomed_to_and_stays_zoomable(  # type: ignore[no
     assert window.map.metres_per_pixel() == pytest.approx(before / 1.5, rel=1e-3)
     _wheel(window.map.viewport(), steps=1)
     assert window.map.metres_per_pixel() == pytest.approx(before / 1.5 / 1.25, rel=1e-3)
+
+
+def _dense_area(path: Path, n: int = 12_000) -> Path:
+    """A disc of ``n`` vertices (radius about 250 m) north of Bolevec: over the 10,000 the
+    planner keeps as they are, so the area reader simplifies it with a warning."""
+    import json
+    import math
+
+    lon0, lat0 = 13.398, 49.80
+    ring = [
+        [
+            lon0 + 0.0035 * math.cos(2 * math.pi * k / n),
+            lat0 + 0.00225 * math.sin(2 * math.pi * k / n),
+        ]
+        for k in range(n)
+    ]
+    ring.append(ring[0])
+    geom = {"type": "Polygon", "coordinates": [ring]}
+    path.write_text(json.dumps({"type": "Feature", "properties": {}, "geometry": geom}))
+    return path
+
+
+def _conditional_zone(path: Path) -> Path:
+    """One CONDITIONAL zone over the whole disc: the plan may fly, with a warning."""
+    import json
+
+    feature = {
+        "type": "Feature",
+        "geometry": {
+            "type": "Polygon",
+            "coordinates": [
+                [
+                    [13.39, 49.795],
+                    [13.406, 49.795],
+                    [13.406, 49.805],
+                    [13.39, 49.805],
+                    [13.39, 49.795],
+                ]
+            ],
+            "layer": {
+                "lower": 0,
+                "lowerReference": "AGL",
+                "upper": 300,
+                "upperReference": "AGL",
+                "uom": "m",
+            },
+        },
+        "properties": {
+            "identifier": "CZ-TEST-COND",
+            "name": "Bolevec nature reserve (test)",
+            "type": "COMMON",
+            "restriction": "CONDITIONAL",
+            "reason": ["NATURE"],
+        },
+    }
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    return path
+
+
+def test_area_and_zone_warnings_are_listed_in_amber_not_hidden(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    """The CLI prints the area reader's and the validator's warnings; the GUI listed only the
+    failures, so a simplified area or a conditional zone went unseen by the pilot."""
+    panel = window.plan_panel
+    messages: list[str] = []
+    panel.statusMessage.connect(messages.append)
+    with qtbot.waitSignal(panel.areaLoaded, timeout=60_000):
+        panel.load_area(_dense_area(tmp_path / "dense.geojson"))
+    findings = panel.validation.findings
+    assert findings.count() == 1
+    item = findings.item(0)
+    assert item.text().startswith("Warning – area: ") and "simplified to" in item.text()
+    assert item.foreground().color().name() == "#e65100"
+    assert messages[-1] == "Area loaded: dense.geojson, with 1 warning (see the list)."
+    with qtbot.waitSignal(panel.zonesLoaded, timeout=20_000):
+        panel.load_zones(_conditional_zone(tmp_path / "zones.geojson"))
+    qtbot.waitUntil(lambda: panel.camera.count() > 0, timeout=10_000)
+    with qtbot.waitSignal(panel.planReady, timeout=120_000) as blocker:
+        panel.plan_button.click()
+    view = blocker.args[0]
+    assert not view.violations and view.validated
+    rules = [w.rule for w in view.warnings]
+    assert rules[0] == "area" and any(r.endswith("zone_conditional") for r in rules)
+    texts = [findings.item(i).text() for i in range(findings.count())]
+    assert any("enters conditional zone" in t and t.startswith("Warning – ") for t in texts)
+    assert panel.validation.label.text() == "Validation passed"
+    # how it was checked without a DEM, as the CLI prints it
+    checks = panel.validation.checks.text()
+    assert "\nNotes: home altitude unknown: heights checked relative to home; no DEM: " in checks
+    n = len(view.warnings)
+    assert messages[-1] == f"Plan ready; validation passed with {n} warnings (see the list)."
+    shot = panel.validation.grab()
+    shot.save(str(tmp_path / "warnings.png"))
+    set_language("cs")
+    try:
+        assert _("Warning") == "Varování"
+    finally:
+        set_language("en")

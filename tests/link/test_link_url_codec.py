@@ -20,6 +20,7 @@ from dronekit_plzen.link.transports import open_transport
         ("tcp://127.0.0.1:5760", ConnectionSpec("tcp", "127.0.0.1", 5760)),
         ("udpin://:14540", ConnectionSpec("udpin", "0.0.0.0", 14540)),
         ("udp://:14540", ConnectionSpec("udpin", "0.0.0.0", 14540)),
+        ("udpin://127.0.0.1:0", ConnectionSpec("udpin", "127.0.0.1", 0)),  # a free port
         (
             "serial:///dev/ttyUSB0:57600",
             ConnectionSpec("serial", device="/dev/ttyUSB0", baud=57600),
@@ -40,6 +41,8 @@ def test_parse_url(url: str, spec: ConnectionSpec) -> None:
         ("udpin://127.0.0.1:port", "not a number"),
         ("tcp://127.0.0.1:70000", "out of range"),
         ("tcp://127.0.0.1", "HOST:PORT"),
+        ("tcp://127.0.0.1:0", "port 0 cannot be sent to"),
+        ("udpout://127.0.0.1:0", "port 0 cannot be sent to"),
     ],
 )
 def test_parse_url_errors_name_the_problem(url: str, fragment: str) -> None:

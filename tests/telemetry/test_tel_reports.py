@@ -324,3 +324,42 @@ def test_locked_database_is_a_clear_storage_error(db: Path, shared_data: Path) -
         blocker.close()
     with open_store(db) as store:  # nothing half-written
         assert store.query("SELECT COUNT(*) AS n FROM sources")[0]["n"] == 0
+
+
+def test_open_data_dates_deployments_as_the_indicator_does(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The open-data rows read the month by position (a stored time that is not a date was an
+    internal error in the portal) and dated a deployment by its request when its flight had no
+    take-off time on the deployment: requested 31 December, flown 1 January, the indicator
+    counted it in the new year and the open data in the old one."""
+    from dronekit_plzen.web import opendata
+
+    with open_store(tmp_path / "od.db") as store:
+        vid = store.vehicle_id("uav-1", name="M30T-1")
+        late = create_deployment(
+            store, organisation="HZS", category="fire", location="Bolevec",
+            requested_at="2023-12-31T23:30:00Z", status="accepted", lat_deg=49.79, lon_deg=13.39,
+        )  # fmt: skip
+        fid = _flight(store, vid, "2024-01-01T00:10:00Z", 900.0)
+        with store.transaction():  # a flight stored with its deployment, no take-off on it
+            store.conn.execute("UPDATE flights SET deployment_id = ? WHERE id = ?", (late.id, fid))
+            store.conn.execute(
+                "UPDATE deployments SET status = 'completed' WHERE id = ?", (late.id,)
+            )
+            store.conn.execute(
+                "INSERT INTO deployments (organisation, category, location, requested_at, status, "
+                "created_at, updated_at) VALUES ('HZS', 'fire', 'X', '1-01-01T00:00:00Z', "
+                "'completed', '1-01-01T00:00:00Z', '1-01-01T00:00:00Z')"
+            )
+        with caplog.at_level("WARNING"):
+            rows = opendata.deployment_rows(store)
+            rows_2024 = opendata.deployment_rows(store, 2024)
+            geo = opendata.gov16_geojson(store, 2024)
+        assert [(r["deployment"], r["year"], r["month"], r["quarter"]) for r in rows] == [
+            (late.id, 2024, 1, 1)
+        ]
+        assert rows_2024 == rows and opendata.deployment_rows(store, 2023) == []
+        q1 = geo["properties"]["quarters"][0]
+        assert q1["count"] == 1 and len(geo["features"]) == 1  # the indicator and the map agree
+        assert "its time '1-01-01T00:00:00Z' is not a date; left out of the report" in caplog.text
