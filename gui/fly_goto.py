@@ -28,6 +28,7 @@ from dronekit_plzen.geo import geodesic_distance_m
 from dronekit_plzen.i18n import _
 from gui import backend
 from gui.models import VehicleView
+from gui.plan_widgets import WARNING_COLOUR
 from gui.qtutil import must
 
 MAV_CMD_NAV_TAKEOFF, MAV_CMD_NAV_WAYPOINT = 22, 16
@@ -36,7 +37,8 @@ DEFAULT_GOTO_ALT_M = 30.0
 
 @dataclass(frozen=True)
 class TargetCheck:
-    """The guard's verdict on a go-to target: ``problems`` empty means it may be flown to."""
+    """The guard's verdict on a go-to target: ``problems`` empty means it may be flown to;
+    ``warnings`` (a conditional zone) do not stop it but are shown to the pilot."""
 
     lon: float
     lat: float
@@ -44,6 +46,7 @@ class TargetCheck:
     distance_vehicle_m: float | None
     distance_home_m: float | None
     problems: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -62,6 +65,7 @@ def check_target(
 ) -> TargetCheck:
     """Validate the leg home → target at ``alt_m`` above home with the toolkit's validator."""
     problems: list[str] = []
+    warnings: list[str] = []
     d_vehicle = (
         float(geodesic_distance_m(v.lon, v.lat, lon, lat))
         if v.lon is not None and v.lat is not None
@@ -83,7 +87,8 @@ def check_target(
         mission = mission_cls(items=items, home=(lon_h, lat_h, alt_h))
         report = validate(mission, zones=zones, dem=dem, max_distance_m=max_distance_m)
         problems += [str(x) for x in report.violations]
-    return TargetCheck(lon, lat, alt_m, d_vehicle, d_home, tuple(problems))
+        warnings += [str(x) for x in report.warnings]
+    return TargetCheck(lon, lat, alt_m, d_vehicle, d_home, tuple(problems), tuple(warnings))
 
 
 class GotoDialog(QDialog):
@@ -151,7 +156,12 @@ class GotoDialog(QDialog):
         if chk.distance_home_m is not None:
             parts.append(_("{d:.0f} m from home").format(d=chk.distance_home_m))
         self.distances.setText(", ".join(parts) or "—")
-        if chk.ok:
+        if chk.ok and chk.warnings:
+            self.verdict.setText(
+                _("Guard: the target passes, with warnings:") + "\n" + "\n".join(chk.warnings)
+            )
+            self.verdict.setStyleSheet(f"color: {WARNING_COLOUR}; font-weight: bold;")
+        elif chk.ok:
             self.verdict.setText(_("Guard: the target passes (altitude, geozones, VLOS)."))
             self.verdict.setStyleSheet("color: #2e7d32; font-weight: bold;")
         else:

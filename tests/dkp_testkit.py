@@ -122,3 +122,32 @@ def db_state(db: Path) -> str:
         return h.hexdigest()
     finally:
         conn.close()
+
+
+def zone_file(
+    path: Path,
+    restriction: str,
+    ring: list[list[float]] | None = None,
+    identifier: str = "CZ-TEST-ZONE",
+) -> Path:
+    """A one-zone GeoJSON file (ED-318 style properties) over ``ring`` (lon/lat; by default a
+    box north of Bolevec, Plzeň), from the ground to 300 m above it."""
+    import json
+
+    ring = ring or [
+        [13.39, 49.795], [13.406, 49.795], [13.406, 49.805], [13.39, 49.805], [13.39, 49.795]
+    ]  # fmt: skip
+    layer = {"lower": 0, "lowerReference": "AGL", "upper": 300, "upperReference": "AGL"}
+    feature = {
+        "type": "Feature",
+        "geometry": {"type": "Polygon", "coordinates": [ring], "layer": {**layer, "uom": "m"}},
+        "properties": {
+            "identifier": identifier,
+            "name": "Bolevec reserve (test)",
+            "type": "COMMON",
+            "restriction": restriction,
+            "reason": ["NATURE"],
+        },
+    }
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
+    return path

@@ -233,6 +233,16 @@ def fly_sortie(
     }
 
 
+def _show_warnings(fc: Any) -> None:
+    """What the guard warns of (a conditional zone entered) before the flight, as ``plan
+    validate`` prints it: the sortie may fly, the pilot reads it first."""
+    n = len(fc.sorties)
+    for s in fc.sorties:
+        label = _("sortie {k} of {n}: ").format(k=s.index, n=n) if n > 1 else ""
+        for w in s.report.warnings:
+            info(f"{label}{_('warning')} {w}")
+
+
 def _record_cleared(fc: Any, db_path: Path | None, sysid: int) -> None:
     """Keep every cleared sortie, with its validation and any override, in the flight database.
 
@@ -536,6 +546,7 @@ def fly(
                     by=ov.by, at=ov.at, reason=ov.reason, v="; ".join(ov.violations)
                 )
             )
+        _show_warnings(fc)
         _record_cleared(fc, cfg.db_path, v.sysid)
         k = first
         while True:

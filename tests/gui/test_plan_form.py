@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from dkp_testkit import zone_file
 from PyQt5.QtCore import QPoint, QPointF, Qt
 from PyQt5.QtGui import QWheelEvent
 from PyQt5.QtWidgets import QAction, QApplication, QScrollArea
@@ -155,43 +156,6 @@ def _dense_area(path: Path, n: int = 12_000) -> Path:
     return path
 
 
-def _conditional_zone(path: Path) -> Path:
-    """One CONDITIONAL zone over the whole disc: the plan may fly, with a warning."""
-    import json
-
-    feature = {
-        "type": "Feature",
-        "geometry": {
-            "type": "Polygon",
-            "coordinates": [
-                [
-                    [13.39, 49.795],
-                    [13.406, 49.795],
-                    [13.406, 49.805],
-                    [13.39, 49.805],
-                    [13.39, 49.795],
-                ]
-            ],
-            "layer": {
-                "lower": 0,
-                "lowerReference": "AGL",
-                "upper": 300,
-                "upperReference": "AGL",
-                "uom": "m",
-            },
-        },
-        "properties": {
-            "identifier": "CZ-TEST-COND",
-            "name": "Bolevec nature reserve (test)",
-            "type": "COMMON",
-            "restriction": "CONDITIONAL",
-            "reason": ["NATURE"],
-        },
-    }
-    path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
-    return path
-
-
 def test_area_and_zone_warnings_are_listed_in_amber_not_hidden(  # type: ignore[no-untyped-def]
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
@@ -209,7 +173,9 @@ def test_area_and_zone_warnings_are_listed_in_amber_not_hidden(  # type: ignore[
     assert item.foreground().color().name() == "#e65100"
     assert messages[-1] == "Area loaded: dense.geojson, with 1 warning (see the list)."
     with qtbot.waitSignal(panel.zonesLoaded, timeout=20_000):
-        panel.load_zones(_conditional_zone(tmp_path / "zones.geojson"))
+        panel.load_zones(
+            zone_file(tmp_path / "zones.geojson", "CONDITIONAL", identifier="CZ-TEST-COND")
+        )
     qtbot.waitUntil(lambda: panel.camera.count() > 0, timeout=10_000)
     with qtbot.waitSignal(panel.planReady, timeout=120_000) as blocker:
         panel.plan_button.click()

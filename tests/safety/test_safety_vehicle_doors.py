@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import signal
 import sqlite3
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dkp_testkit import sigint_as_at_a_terminal
+from dkp_testkit import sigint_as_at_a_terminal, zone_file
 
 from dronekit_plzen.errors import SafetyViolation
 from dronekit_plzen.fleet import Fleet
@@ -243,8 +244,17 @@ def test_fly_400_m_plan_refused_60_m_plan_flown(
     low = save_mission(
         Mission(items=simple_items(ORIGIN, wp, 30.0), home=(*ORIGIN, 0.0)), tmp_path / "l.plan"
     )
-    code, out, err = run_cli(*_fly_args(sim, low, "--dem", str(dems["flat"]), "--json"))
+    # through a conditional zone: it flies, and the guard's warning is printed first
+    lon0, lat0 = ORIGIN
+    ring = [[lon0 - 0.01, lat0 - 0.01], [lon0 + 0.01, lat0 - 0.01], [lon0 + 0.01, lat0 + 0.01],
+            [lon0 - 0.01, lat0 + 0.01], [lon0 - 0.01, lat0 - 0.01]]  # fmt: skip
+    zones = zone_file(tmp_path / "cond.geojson", "CONDITIONAL", ring)
+    code, out, err = run_cli(
+        *_fly_args(sim, low, "--dem", str(dems["flat"]), "--zones", str(zones), "--json")
+    )
     assert code == 0, err
+    warned = r"^warning \[zone_conditional\] .*enters conditional zone CZ-TEST-ZONE"
+    assert re.search(warned, err, re.M), err
     summary = json.loads(out)
     assert summary["validation"]["ok"] is True and summary["home_amsl_source"] == "vehicle"
     assert summary["flown"][0]["clearance"]["ok"] is True
