@@ -35,6 +35,13 @@ class ProfileChart(QWidget):
         self.colour = drone_colour(0)
         self.setMinimumHeight(170)
 
+    def axis_label(self) -> str:
+        """The datum of the height axis: above mean sea level, or above home when home has no
+        altitude (no DEM and none in the plan)."""
+        if self.profile is not None and not self.profile.home_known:
+            return _("m above home")
+        return _("m AMSL")
+
     def set_profile(self, profile: Profile | None, colour: QColor) -> None:
         self.profile = profile
         self.colour = colour
@@ -50,7 +57,7 @@ class ProfileChart(QWidget):
             p.drawText(self.rect(), Qt.AlignmentFlag.AlignCenter, _("No mission to profile"))
             p.end()
             return
-        left, right, top, bottom = 52.0, 12.0, 10.0, 26.0
+        left, right, top, bottom = 52.0, 12.0, 18.0, 26.0  # the axis label above the frame
         w = max(self.width() - left - right, 10.0)
         h = max(self.height() - top - bottom, 10.0)
         ground = pr.ground_amsl_m if pr.has_dem else np.full_like(pr.distance_m, pr.home_amsl_m)
@@ -110,7 +117,7 @@ class ProfileChart(QWidget):
             label = f"{x / 1000:.1f} km" if dmax >= 2000 else f"{x:.0f} m"
             p.drawText(QRectF(px - 30, top + h + 5, 60, 16), Qt.AlignmentFlag.AlignHCenter, label)
             x += dstep
-        p.drawText(QPointF(4, top + 10), _("m AMSL"))
+        p.drawText(QPointF(4, top - 5), self.axis_label())
         p.end()
 
 

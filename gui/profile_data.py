@@ -34,6 +34,9 @@ class Profile:
     item_distance_m: FloatArray  #: where the mission's points lie along the path
     home_amsl_m: float
     has_dem: bool
+    #: False when neither the plan nor the DEM gives home an altitude: the profile is then
+    #: relative to home (home at 0), not above mean sea level
+    home_known: bool = True
 
     @property
     def agl_m(self) -> FloatArray:
@@ -55,6 +58,7 @@ def mission_profile(mission: Any, dem: Any = None, step_m: float = 10.0) -> Prof
     The home's AMSL altitude is the DEM's ground at home when known, else the mission's home
     altitude, else 0 (then the profile is relative to home). None without two positioned points.
     """
+    from missions.clearance import HOME_UNKNOWN, home_amsl_source
     from missions.terrain import amsl_altitudes
 
     items = [it for it in mission.items if it.has_position and it.is_nav]
@@ -62,10 +66,11 @@ def mission_profile(mission: Any, dem: Any = None, step_m: float = 10.0) -> Prof
         return None
     home = mission.home
     home_amsl = float(home[2]) if home is not None and home[2] is not None else 0.0
+    home_known = home_amsl_source(mission) != HOME_UNKNOWN
     if dem is not None and home is not None:
         g = float(dem.sample([home[0]], [home[1]])[0])
         if math.isfinite(g):
-            home_amsl = g
+            home_amsl, home_known = g, True
     sub = type(mission)(items=items, home=home)
     alts = np.asarray(amsl_altitudes(sub, dem, home_amsl), dtype=np.float64)
     lon = np.array([it.lon_deg for it in items])
@@ -95,4 +100,4 @@ def mission_profile(mission: Any, dem: Any = None, step_m: float = 10.0) -> Prof
         if dem is not None
         else np.full(d.shape, np.nan)
     )
-    return Profile(d, alt, ground, cum, home_amsl, dem is not None)
+    return Profile(d, alt, ground, cum, home_amsl, dem is not None, home_known)
