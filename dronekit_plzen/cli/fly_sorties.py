@@ -260,13 +260,14 @@ class FlightWatch:
         self.last_known: VehicleState | None = None
 
     def progress_line(self, st: VehicleState) -> str:
+        # the altitude's datum is said; one not yet reported is "?", never 0 m
         return _(
-            "item {seq}/{n}  mode {mode}  alt {alt:.1f} m  battery {bat}%  link {age:.1f} s"
+            "item {seq}/{n}  mode {mode}  alt {alt} m above home  battery {bat}%  link {age:.1f} s"
         ).format(
             seq=max(st.mission_seq, 0),
             n=self.n_items,
             mode=st.mode,
-            alt=0.0 if math.isnan(st.relative_alt_m) else st.relative_alt_m,
+            alt="?" if not math.isfinite(st.relative_alt_m) else f"{st.relative_alt_m:.1f}",
             bat="?" if math.isnan(st.battery_remaining_pct) else int(st.battery_remaining_pct),
             age=st.heartbeat_age_s,
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import asdict
 from pathlib import Path
@@ -27,6 +28,11 @@ def state_row(key: str, st: VehicleState) -> dict[str, Any]:
     return d
 
 
+def _num(value: float, fmt: str) -> str:
+    """A reading as the table shows it: "?" while the vehicle has not reported it (NaN)."""
+    return fmt.format(value) if math.isfinite(value) else "?"
+
+
 def _table(rows: list[tuple[str, VehicleState]]) -> Any:
     from rich.table import Table
 
@@ -38,7 +44,7 @@ def _table(rows: list[tuple[str, VehicleState]]) -> Any:
         _("armed"),
         _("lat"),
         _("lon"),
-        _("alt m"),
+        _("alt m above home"),
         _("battery"),
         _("GPS"),
         _("item"),
@@ -52,10 +58,10 @@ def _table(rows: list[tuple[str, VehicleState]]) -> Any:
             st.autopilot,
             st.mode,
             _("yes") if st.armed else _("no"),
-            f"{st.lat_deg:.6f}",
-            f"{st.lon_deg:.6f}",
-            f"{st.relative_alt_m:.1f}",
-            f"{st.battery_remaining_pct:.0f}% {st.battery_voltage_v:.1f} V",
+            _num(st.lat_deg, "{:.6f}"),
+            _num(st.lon_deg, "{:.6f}"),
+            _num(st.relative_alt_m, "{:.1f}"),
+            f"{_num(st.battery_remaining_pct, '{:.0f}%')} {_num(st.battery_voltage_v, '{:.1f} V')}",
             f"{st.gps_fix_type}/{st.satellites}",
             f"{st.mission_seq}/{st.mission_count}",
             f"{st.heartbeat_age_s:.1f}",

@@ -153,3 +153,24 @@ def test_ctrl_c_asks_and_commands_rtl(pair) -> None:
     assert ask_rtl(v, confirm=lambda *a, **k: True) is True
     v.wait_for(lambda s: s.mode in ("AUTO.RTL", "RTL"), 5, "RTL")
     assert ask_rtl(v, confirm=lambda *a, **k: False) is False
+
+
+def test_status_table_names_the_datum_and_shows_unreported_readings_as_unknown() -> None:
+    """A vehicle heard before its first position and battery: "?" in those cells, not "nan"."""
+    import math
+
+    from rich.console import Console
+
+    from dronekit_plzen.cli.status import _table
+    from dronekit_plzen.link import VehicleState
+
+    nan = math.nan
+    st = VehicleState(
+        sysid=3, relative_alt_m=nan, lat_deg=nan, lon_deg=nan,
+        battery_remaining_pct=nan, battery_voltage_v=nan,
+    )  # fmt: skip
+    console = Console(width=250, record=True)
+    console.print(_table([("udpin://127.0.0.1:14540/3", st)]))
+    text = console.export_text()
+    assert "alt m above home" in text and "nan" not in text.lower()
+    assert "? ?" in text  # battery: neither the percentage nor the voltage reported yet

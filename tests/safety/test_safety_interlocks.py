@@ -117,3 +117,14 @@ def test_silent_vehicle_ends_the_watch_naming_it() -> None:
     msg = str(err.value)
     assert "vehicle 7 silent for 31 s" in msg and "limit 30 s" in msg
     assert "49.770000, 13.260000" in msg and "mode AUTO.MISSION" in msg  # last known, not "?"
+
+
+def test_progress_says_the_altitude_datum_and_never_shows_an_unknown_one_as_0() -> None:
+    clock, lines = _Clock(), []
+    w = _watch(True, clock, lines)
+    w.step(_state(0.1, alt=math.nan))
+    w.step(_state(0.1, alt=28.84))
+    assert lines == [
+        "item 3/10  mode AUTO.MISSION  alt ? m above home  battery 80%  link 0.1 s",
+        "item 3/10  mode AUTO.MISSION  alt 28.8 m above home  battery 80%  link 0.1 s",
+    ]
