@@ -357,9 +357,11 @@ def flights_list(
         flag = " " + _("ground run") if r["ground_run"] else ""
         if not r["complete"]:  # the recording ended (or was killed) before the disarm
             flag += " " + _("incomplete")
+        h = r["max_height_m"]  # above home (the take-off point); unknown is "?"
+        top = _("max {h} m above home").format(h=f"{h:6.1f}" if h is not None else "     ?")
         click.echo(
             f"#{r['id']:<4} {r['start_utc']}  {r['vehicle']}  {r['duration_s'] or 0:7.1f} s  "
-            f"{r['distance_m'] or 0:8.1f} m  max {r['max_height_m'] or 0:6.1f} m{flag}"
+            f"{r['distance_m'] or 0:8.1f} m  {top}{flag}"
         )
 
 

@@ -363,3 +363,18 @@ def test_open_data_dates_deployments_as_the_indicator_does(
         q1 = geo["properties"]["quarters"][0]
         assert q1["count"] == 1 and len(geo["features"]) == 1  # the indicator and the map agree
         assert "its time '1-01-01T00:00:00Z' is not a date; left out of the report" in caplog.text
+
+
+def test_flight_list_says_the_height_datum_and_an_unknown_height_is_not_0(tmp_path: Path) -> None:
+    with open_store(tmp_path / "h.db") as store:
+        vid = store.vehicle_id("uav-1", name="M30T-1")
+        known = _flight(store, vid, "2024-05-02T06:15:00Z", 600.0)
+        unknown = _flight(store, vid, "2024-05-03T06:15:00Z", 600.0)
+        with store.transaction():
+            store.conn.execute("UPDATE flights SET max_height_m = 87.3 WHERE id = ?", (known,))
+            store.conn.execute("UPDATE flights SET max_height_m = NULL WHERE id = ?", (unknown,))
+    r = CliRunner().invoke(cli, ["flights", "list", "--db", str(tmp_path / "h.db")])
+    assert r.exit_code == 0, r.output
+    lines = r.output.splitlines()
+    assert lines[0].endswith("max   87.3 m above home"), lines[0]
+    assert lines[1].endswith("max      ? m above home"), lines[1]
