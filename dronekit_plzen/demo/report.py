@@ -193,7 +193,7 @@ def drone_headers() -> list[str]:
         _("flown min"),
         _("flown km"),
         _("battery used %"),
-        _("max height m"),
+        _("max height m above home"),
         _("spacing m"),
         _("coverage %"),
         _("planned POD"),

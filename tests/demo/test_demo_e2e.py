@@ -90,6 +90,7 @@ def test_output_files(sar_demo: tuple[dict, Path]) -> None:
     assert "data:image/png;base64," in html
     assert 'src="http' not in html and 'href="http' not in html  # self-contained
     assert "GOV 16" in html and "SITMP-3" in html
+    assert "max height m above home" in html  # heights carry their datum
     fc = json.loads((out / "tracks.geojson").read_text())
     kinds = [f["properties"]["kind"] for f in fc["features"]]
     assert kinds.count("flown_track") == 3 and kinds.count("planned_track") == 3
