@@ -68,6 +68,7 @@ def charts(report: IndicatorReport, out_dir: Path) -> dict[str, Path]:
 
     matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     prepare_output_dir(out_dir)
     made: dict[str, Path] = {}
@@ -82,9 +83,12 @@ def charts(report: IndicatorReport, out_dir: Path) -> dict[str, Path]:
         ax.bar(labels, vals, bottom=bottom, label=org)
         bottom = [b + v for b, v in zip(bottom, vals)]
     ax.plot(labels, [q.rolling_4q for q in report.quarters], "k-o", label=_("last 4 quarters"))
-    ax.axhline(report.baseline, color="tab:red", ls="--", label=_("baseline") + " 10")
-    ax.axhline(report.target, color="tab:green", ls="--", label=_("target") + " 30")
+    base, goal = f"{_('baseline')} {report.baseline}", f"{_('target')} {report.target}"
+    ax.axhline(report.baseline, color="tab:red", ls="--", label=base)
+    ax.axhline(report.target, color="tab:green", ls="--", label=goal)
     ax.set_ylabel(_("deployments"))
+    counts = MaxNLocator(integer=True, steps=[1, 2, 5, 10])  # no 2.5 deployments
+    ax.yaxis.set_major_locator(counts)
     ax.set_title(_("GOV 16: UAV deployments for the IZS and crisis management"))
     ax.legend(fontsize=7, loc="upper left")
     made["quarters"] = _save(fig, out_dir / "indicator_quarters")
@@ -94,9 +98,12 @@ def charts(report: IndicatorReport, out_dir: Path) -> dict[str, Path]:
     cats = report.by_category or {_("none"): 0}
     ax1.barh(list(cats), list(cats.values()), color="tab:blue")
     ax1.set_title(_("by category"))
+    ax1.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
+    ax1.set_xlabel(_("deployments"))
     hours = report.hours_by_vehicle or {_("none"): 0.0}
     ax2.barh(list(hours), list(hours.values()), color="tab:orange")
     ax2.set_title(_("flight hours per vehicle"))
+    ax2.set_xlabel(_("hours"))
     fig.tight_layout()
     made["categories"] = _save(fig, out_dir / "indicator_categories")
     return made
