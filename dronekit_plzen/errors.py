@@ -183,3 +183,38 @@ def one_line(exc: BaseException) -> str:
     if problem and mark is not None:  # yaml.MarkedYAMLError
         return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
     return " ".join(str(exc).split()) or type(exc).__name__
+
+
+#: the toolkit's own top-level packages: an exception raised in them is not a library's verdict
+OWN_PACKAGES = frozenset(
+    {"dronekit_plzen", "missions", "telemetry", "lidar", "photo", "gui", "simulators"}
+)
+
+
+def raised_by_library(exc: BaseException) -> bool:
+    """True when ``exc`` was raised outside the toolkit (a file reader's complaint about the
+    file: laspy, pyulog, pymavlink), False when our own code raised it.
+
+    A reader's errors come in assorted types, so the places that read a file catch them broadly
+    and report a damaged file; a bug of ours (a ``NameError`` in the same block) must not be
+    reported as one: the caller re-raises it, and the CLI shows an internal error.
+
+    >>> import json
+    >>> try:
+    ...     json.loads("{")  # the reader's verdict on its input
+    ... except ValueError as exc:
+    ...     raised_by_library(exc)
+    True
+    >>> try:
+    ...     undefined_name  # a bug in a frame of ours (this module)
+    ... except NameError as exc:
+    ...     raised_by_library(exc)
+    False
+    """
+    tb = exc.__traceback__
+    if tb is None:
+        return True
+    while tb.tb_next is not None:
+        tb = tb.tb_next
+    module = str(tb.tb_frame.f_globals.get("__name__", ""))
+    return module.split(".")[0] not in OWN_PACKAGES

@@ -28,6 +28,7 @@ from dronekit_plzen.errors import (
     DronekitPlzenError,
     StorageError,
     UnknownCRSError,
+    raised_by_library,
 )
 from dronekit_plzen.geo import as_crs
 from dronekit_plzen.i18n import _
@@ -135,6 +136,8 @@ def header_crs(header: laspy.LasHeader, path: str) -> CRS | None:
     try:
         return header.parse_crs()
     except Exception as exc:  # laspy/pyproj raise various types for unreadable VLRs
+        if not raised_by_library(exc):
+            raise
         if _blank_crs_records(header):
             # PDAL's warsaw_small.las carries a WKT record holding an empty string: that is no
             # CRS (as PDAL reads it), not an unreadable one; --crs gives one
@@ -212,6 +215,9 @@ def _check_layout(p: Path) -> None:
             if len(head) == 375:
                 pos, count = struct.unpack_from("<QI", head, 235)  # first EVLR, EVLR count
                 for _i in range(count if pos else 0):
+                    if pos + 60 > size:  # beyond the file (or beyond any seekable offset)
+                        need = max(need, pos + 60)
+                        break
                     fh.seek(pos)
                     evlr = fh.read(60)
                     pos += 60 + (struct.unpack_from("<Q", evlr, 20)[0] if len(evlr) == 60 else 0)
@@ -297,6 +303,8 @@ def _open(path: str | os.PathLike[str], *, check_count: bool = True) -> laspy.La
         with quiet_library_logs():
             reader = laspy.open(str(p))
     except Exception as exc:
+        if not raised_by_library(exc):
+            raise
         raise CorruptFileError(
             _("not a readable LAS/LAZ file: {err}").format(err=exc), where=str(p)
         ) from exc
@@ -472,6 +480,8 @@ def iter_chunks(
             except StopIteration:
                 break
             except Exception as exc:
+                if not raised_by_library(exc):
+                    raise
                 raise CorruptFileError(
                     _("damaged or truncated point data after {n} of {total} points: {err}").format(
                         n=got, total=expected, err=exc
@@ -573,6 +583,8 @@ def read_copc(
             with quiet_library_logs():
                 reader = laspy.CopcReader.open(fh)
         except Exception as exc:
+            if not raised_by_library(exc):
+                raise
             raise BadInputError(_("not a COPC file: {err}").format(err=exc), where=where) from exc
         with reader:
             size = p.stat().st_size
@@ -597,6 +609,8 @@ def read_copc(
                 with quiet_library_logs():
                     pts = reader.query(bounds=q)
             except Exception as exc:
+                if not raised_by_library(exc):
+                    raise
                 raise CorruptFileError(
                     _("damaged COPC point data: {err}").format(err=exc), where=where
                 ) from exc

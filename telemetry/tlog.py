@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, cast
 
+from dronekit_plzen.errors import raised_by_library
 from dronekit_plzen.i18n import _
 
 _TS = struct.Struct(">Q")
@@ -173,6 +174,8 @@ def iter_tlog(
         try:
             msg = decode(bytearray(data[p + 8 : end]))
         except Exception as exc:  # pymavlink raises MAVError (and struct.error) on bad frames
+            if not raised_by_library(exc):
+                raise
             text = str(exc)
             if "CRC" in text:
                 st.bad_crc += 1

@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from dronekit_plzen.errors import raised_by_library
 from dronekit_plzen.i18n import _
 from telemetry.logreaders import LogContent, _at, _ffill, file_time_s
 from telemetry.tlog import LogIssue
@@ -182,6 +183,8 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
             ulog = ULog(io.BytesIO(repaired))
     except Exception as exc:  # pyulog raises assorted errors on damaged headers
+        if not raised_by_library(exc):
+            raise
         issues.append(LogIssue(0, _("unreadable ULog: {error}").format(error=exc)))
         return LogContent("ulog", [], count, 0, issues)
 

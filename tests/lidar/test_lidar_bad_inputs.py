@@ -149,6 +149,12 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _patch(d / "inp.las", d / "garbage_nvlr.las", "<I", 100, 1_069_128_089)
     _patch(d / "inp.las", d / "long_vlr.las", "<H", 227 + 20, 60_000)
     _empty_wkt(d / "empty_wkt.las", x, y)
+    # LAS 1.4 whose first EVLR lies at byte 2**64 - 1: beyond any offset a file can seek to
+    h14 = laspy.LasHeader(point_format=6, version="1.4")
+    h14.offsets, h14.scales = np.array([500_000.0, 4_500_000.0, 0.0]), np.full(3, 0.01)
+    laspy.LasData(h14).write(str(d / "l14.las"))
+    _patch(d / "l14.las", d / "evlr_far.las", "<Q", 235, 2**64 - 1)
+    _patch(d / "evlr_far.las", d / "evlr_far.las", "<I", 243, 1)
     big = np.random.default_rng(6)
     _las(
         d / "sparse.las",
@@ -226,6 +232,13 @@ CASES = [
         )
         for cmd, extra in (("info", ()), ("ground", ("-o", "{o}/g.las")))
     ],
+    Case(  # was a traceback: "cannot fit 'int' into an offset-sized integer" from seek
+        "info-evlr-offset-beyond-any-file",
+        (*L, "info", "{d}/evlr_far.las"),
+        2,
+        r"^error: .*evlr_far\.las.*: truncated: the file has \d+ bytes, its header and records "
+        r"need 18446744073709551675$",
+    ),
     Case(
         "info-vlr-into-points",
         (*L, "info", "{d}/long_vlr.las"),
