@@ -274,6 +274,8 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
                     ok=", ".join(report.checked),
                 )
             )
+            for w in report.warnings:  # a conditional zone: flown, and said
+                echo(f"   {name}: {_('warning')} {w}")
         echo(
             _("   area {a:.2f} km², sweep angle {ang:.0f}°, longest flight {t:.1f} min").format(
                 a=area.area_m2 / 1e6, ang=split.angle_deg, t=split.longest_flight_s / 60
