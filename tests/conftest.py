@@ -25,6 +25,10 @@ os.environ.setdefault("DKP_THREADS", "1")
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # dkp_testkit: helpers shared by folders
+# the project's packages before this folder: run as plain ``pytest`` (no working directory on
+# sys.path, the packages found by the editable install's finder, which runs last) the folder
+# tests/simulators was imported as a namespace package in place of simulators/
+sys.path.insert(0, str(REPO))
 SHARED_DATA = REPO.parent / "shared" / "data"
 
 
