@@ -23,6 +23,9 @@ from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.outputs import check_output_path
 
+#: a margin wider than this is a typing slip (a region is given by its area, not its margin)
+MAX_MARGIN_M = 50_000.0
+
 
 @click.group(help=_("Basemap tiles: sources, the tile cache and offline packs (MBTiles)."))
 def basemap() -> None:
@@ -84,6 +87,11 @@ def pack_cmd(
         raise BadInputError(_("give the region with exactly one of --bbox or --area"), where="pack")
     if not (margin_m >= 0):
         raise BadInputError(_("the margin must be 0 or more metres"), where="--margin-m")
+    if margin_m > MAX_MARGIN_M:  # (1e308 m passed as a margin, then read as a bad bbox)
+        raise BadInputError(
+            _("the margin is at most {n} metres").format(n=f"{MAX_MARGIN_M:.0f}"),
+            where="--margin-m",
+        )
     region = parse_bbox(bbox) if bbox is not None else area_bbox(area_file, margin_m / 111_320.0)  # type: ignore[arg-type]
     # an .mbtiles target only, checked before any work; an existing pack is replaced only when
     # the new one is complete (written beside it, then renamed); nothing else is ever deleted

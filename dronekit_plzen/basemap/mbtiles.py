@@ -6,6 +6,7 @@ Rows are stored the TMS way (``tile_row = 2**z - 1 - y``); :class:`MBTiles` take
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Iterable, Mapping
@@ -15,6 +16,8 @@ from types import TracebackType
 from dronekit_plzen.basemap.grid import TileId
 from dronekit_plzen.errors import BadInputError, CorruptFileError, StorageError
 from dronekit_plzen.i18n import _
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS metadata (name TEXT, value TEXT);
@@ -43,6 +46,7 @@ class MBTiles:
             if not self.path.is_file():
                 raise BadInputError(_("offline pack not found"), where=str(self.path))
             uri = f"file:{self.path.resolve()}?mode=ro"
+            self._damaged = False
             try:
                 self._db = sqlite3.connect(uri, uri=True, check_same_thread=False)
                 names = {r[0] for r in self._db.execute("SELECT name FROM sqlite_master")}
@@ -56,6 +60,16 @@ class MBTiles:
                     _("not an MBTiles file: the 'tiles' and 'metadata' tables are missing"),
                     where=str(self.path),
                 )
+            try:  # the columns every reader asks for (a look at the schema, no rows read)
+                self._db.execute(
+                    "SELECT zoom_level, tile_column, tile_row, tile_data FROM tiles LIMIT 0"
+                )
+                self._db.execute("SELECT name, value FROM metadata LIMIT 0")
+            except sqlite3.DatabaseError as exc:
+                self._db.close()
+                raise BadInputError(
+                    _("not an MBTiles file: {err}").format(err=exc), where=str(self.path)
+                ) from None
         elif mode == "w":
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -84,21 +98,40 @@ class MBTiles:
 
     # ------------------------------------------------------------------ reading
     def get(self, tile: TileId) -> bytes | None:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT tile_data FROM tiles WHERE zoom_level=? AND tile_column=? AND tile_row=?",
-                (tile.z, tile.x, tile.tms_y),
-            ).fetchone()
-        return bytes(row[0]) if row else None
+        """The tile's bytes, or None when the pack has it not, holds no bytes for it (NULL,
+        text) or is damaged where it is stored (a warning names the pack once; never raised:
+        the map shows the tile as missing)."""
+        try:
+            with self._lock:
+                row = self._db.execute(
+                    "SELECT tile_data FROM tiles "
+                    "WHERE zoom_level=? AND tile_column=? AND tile_row=?",
+                    (tile.z, tile.x, tile.tms_y),
+                ).fetchone()
+        except sqlite3.DatabaseError as exc:
+            if not getattr(self, "_damaged", False):
+                self._damaged = True
+                log.warning(_("offline pack %s is damaged: %s"), self.path, exc)
+            return None
+        if not row or not isinstance(row[0], bytes):
+            return None
+        return bytes(row[0])
+
+    def _read(self, sql: str) -> list[tuple[object, ...]]:
+        try:
+            with self._lock:
+                return list(self._db.execute(sql))
+        except sqlite3.DatabaseError as exc:
+            raise CorruptFileError(
+                _("the offline pack is damaged: {err}").format(err=exc), where=str(self.path)
+            ) from None
 
     @property
     def metadata(self) -> dict[str, str]:
-        with self._lock:
-            return {str(k): str(v) for k, v in self._db.execute("SELECT name, value FROM metadata")}
+        return {str(k): str(v) for k, v in self._read("SELECT name, value FROM metadata")}
 
     def count(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT COUNT(*) FROM tiles").fetchone()[0])
+        return int(str(self._read("SELECT COUNT(*) FROM tiles")[0][0]))
 
     def bounds(self) -> tuple[float, float, float, float] | None:
         """(west, south, east, north) from the metadata, when given."""

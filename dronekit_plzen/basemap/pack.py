@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -12,10 +13,13 @@ from dronekit_plzen.basemap.cache import TileFetcher, TileFetchError
 from dronekit_plzen.basemap.grid import TileId, check_bbox, check_zooms, count_tiles, tiles_in_bbox
 from dronekit_plzen.basemap.mbtiles import MBTiles
 from dronekit_plzen.basemap.sources import TileSource
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, one_line
 from dronekit_plzen.i18n import _
 
 BBox = tuple[float, float, float, float]
+#: no pack holds more tiles, whatever ``--max-tiles`` says (about 20 GB of tiles; the GUI and
+#: the portal read one tile at a time, and a pack of a country at zoom 19 is billions)
+HARD_MAX_PACK_TILES = 1_000_000
 
 
 @dataclass
@@ -79,16 +83,22 @@ def area_bbox(path: Path, margin_deg: float = 0.0) -> BBox:
             _("cannot read the area file: {err}").format(err=exc), where=str(path)
         ) from exc
     try:
-        if text.lstrip().startswith("{"):
+        if text.lstrip().startswith(("{", "[")):
             doc = json.loads(text)
             feats = doc.get("features") if doc.get("type") == "FeatureCollection" else [doc]
             geoms = [shape(f.get("geometry", f)) for f in feats or []]
         else:
             geoms = [wkt.loads(text)]
-    except (ValueError, TypeError, AttributeError, KeyError, ShapelyError) as exc:
+    except (ValueError, TypeError, AttributeError, KeyError, ShapelyError, RecursionError) as exc:
+        err = one_line(exc)  # a parser may quote the whole (one-line, megabytes long) file
+        if isinstance(exc, RecursionError):
+            err = _("nested too deeply")
         raise BadInputError(
-            _("not a GeoJSON or WKT area: {err}").format(err=exc), where=str(path)
-        ) from exc
+            _("not a GeoJSON or WKT area: {err}").format(
+                err=err if len(err) <= 200 else err[:200] + "…"
+            ),
+            where=str(path),
+        ) from None
     geoms = [g for g in geoms if not g.is_empty]
     if not geoms:
         raise BadInputError(_("the area file has no geometry"), where=str(path))
@@ -96,6 +106,11 @@ def area_bbox(path: Path, margin_deg: float = 0.0) -> BBox:
     s = min(g.bounds[1] for g in geoms) - margin_deg
     e = max(g.bounds[2] for g in geoms) + margin_deg
     n = max(g.bounds[3] for g in geoms) + margin_deg
+    if math.isfinite(w + s + e + n) and (w == e or s == n):
+        raise BadInputError(
+            _("the area is a point or a straight line; give it a margin (--margin-m)"),
+            where=str(path),
+        )
     bbox = (w, s, e, n)
     check_bbox(bbox, str(path))
     return bbox
@@ -152,6 +167,14 @@ def check_pack(src: TileSource, bbox: BBox, zooms: range, max_tiles: int | None)
         )
     total = count_tiles(bbox, zooms)
     limit = src.max_pack_tiles if max_tiles is None else max_tiles
+    if total > HARD_MAX_PACK_TILES:
+        raise BadInputError(
+            _(
+                "the pack would hold {n} tiles; no pack holds more than {limit}: "
+                "use a smaller region or fewer zoom levels"
+            ).format(n=total, limit=HARD_MAX_PACK_TILES),
+            where="--zoom",
+        )
     if total > limit:
         raise BadInputError(
             _(

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import FastAPI, HTTPException, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import (
     FileResponse,
     HTMLResponse,
@@ -41,7 +42,7 @@ from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import LANGUAGES, translations
 from dronekit_plzen.web import auth, opendata
 from dronekit_plzen.web.auth import User
-from dronekit_plzen.web.forms import validate_request
+from dronekit_plzen.web.forms import check_name, check_text, validate_request
 from dronekit_plzen.web.labels import LABELS, label
 from dronekit_plzen.web.results import Overlay, render_overlay
 from dronekit_plzen.web.tiles import TileService
@@ -76,6 +77,12 @@ class WebSettings:
 
 #: how long wrong passwords count towards the sign-in pause (the message says 10 minutes)
 LOGIN_PAUSE_S = 600.0
+#: request forms remembered as filed (a double click or a reload posts the same form again)
+FILED_FORMS_KEPT = 2000
+#: what a pilot's answer may hold (longer or more is refused, never cut silently)
+MAX_PILOT, MAX_DRONE, MAX_DRONES, MAX_REASON = 120, 60, 10, 500
+#: the years the open data covers (the indicator's range)
+OPENDATA_YEARS = (2000, 2100)
 
 
 class Page:
@@ -131,7 +138,9 @@ def _csrf_token(request: Request) -> str:
 
 
 def _flash(request: Request, text: str, kind: str = "info") -> None:
-    request.session.setdefault("flash", []).append({"kind": kind, "text": text})
+    # assigned, not appended in place: the session is saved only when it sees a change, and a
+    # second message before the next page (a form sent twice) would otherwise be lost
+    request.session["flash"] = [*request.session.get("flash", []), {"kind": kind, "text": text}]
 
 
 def _safe_next(target: str | None) -> str:
@@ -146,6 +155,8 @@ def create_app(settings: WebSettings) -> FastAPI:
     templates = Jinja2Templates(directory=str(HERE / "templates"))
     templates.env.autoescape = True
     overlays = _Overlays()
+    filing = threading.Lock()  # a double click posts twice at once: one check-and-file at a time
+    filed_forms: dict[tuple[int, str], int] = {}  # (user id, the form's form_id) → request id
 
     @contextmanager
     def store() -> Iterator[Store]:
@@ -204,6 +215,28 @@ def create_app(settings: WebSettings) -> FastAPI:
         if request.url.path.startswith("/api/"):
             return JSONResponse({"error": "login required"}, status_code=401)
         return RedirectResponse("/login?next=" + quote(exc.path), status_code=303)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, exc: RequestValidationError) -> Response:
+        """A path or query value of the wrong type (``/requests/abc``, ``?year=abc``): a page
+        address that cannot exist is not found; an API or open-data query is a 422 naming it."""
+        page = Page(request, None)
+        parts = []
+        for err in exc.errors():
+            loc = [str(v) for v in err.get("loc", ()) if v not in ("path", "query", "body")]
+            parts.append(
+                page.t("{name}: not a valid value {value!r}").format(
+                    name=".".join(loc) or "?", value=str(err.get("input", ""))[:40]
+                )
+            )
+        text = "; ".join(parts) or page.t("not found")
+        if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
+            return JSONResponse({"error": text}, status_code=422)
+        in_path = any(err.get("loc", ("",))[0] == "path" for err in exc.errors())
+        status = 404 if in_path else 400
+        return render(
+            request, page, "error.html", status, message=page.t("not found") if in_path else text
+        )
 
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Response:
@@ -366,7 +399,11 @@ def create_app(settings: WebSettings) -> FastAPI:
             page,
             "new.html",
             organisations=form_organisations(user),
-            values={"organisation": form_organisations(user)[0], "urgency": "urgent"},
+            values={
+                "organisation": form_organisations(user)[0],
+                "urgency": "urgent",
+                "form_id": auth.new_csrf_token(),  # one per rendered form: a resend is seen
+            },
             errors={},
             map_config=_map_config(settings),
         )
@@ -392,14 +429,31 @@ def create_app(settings: WebSettings) -> FastAPI:
             )
         new = result.request
 
-        def save() -> rq.MissionRequest:
-            with store() as s:
-                return rq.create_request(
+        key = (user.id, form.get("form_id", "")[:64])
+
+        def save() -> tuple[rq.MissionRequest, bool]:
+            """The new request, or the one this very form filed before (sent twice)."""
+            with filing, store() as s:
+                if key[1] and key in filed_forms:
+                    try:
+                        return rq.get_request(s, filed_forms[key]), False
+                    except BadInputError:  # deleted since: file it again
+                        pass
+                req = rq.create_request(
                     s, new, actor=user.username, role=user.role, user_id=user.id
                 )
+                if key[1]:
+                    while len(filed_forms) >= FILED_FORMS_KEPT:
+                        filed_forms.pop(next(iter(filed_forms)))
+                    filed_forms[key] = req.id
+                return req, True
 
-        req = await run_in_threadpool(save)
-        _flash(request, page.t("Request {id} filed; the pilots were notified.").format(id=req.id))
+        req, filed = await run_in_threadpool(save)
+        if filed:
+            text = page.t("Request {id} filed; the pilots were notified.")
+        else:
+            text = page.t("Request {id} was filed already; it was not filed twice.")
+        _flash(request, text.format(id=req.id))
         return RedirectResponse(f"/requests/{req.id}", status_code=303)
 
     @app.get("/requests/{request_id}", response_class=HTMLResponse)
@@ -444,15 +498,26 @@ def create_app(settings: WebSettings) -> FastAPI:
         user = require_user(request)
         if not user.can_answer:
             raise forbid(request)
+        t = Page(request, user).t
 
         def act(s: Store, u: User, form: dict[str, str]) -> None:
+            pilot = _field(t, "Pilot", check_name, form.get("pilot", ""), MAX_PILOT)
+            drones = [
+                _field(t, "Drones", check_name, d, MAX_DRONE)
+                for d in form.get("drones", "").split(",")
+            ]
+            drones = [d for d in drones if d]
+            if len(drones) > MAX_DRONES:
+                raise BadInputError(
+                    t("Drones") + ": " + t("at most {n} drones").format(n=MAX_DRONES)
+                )
             rq.accept_request(
                 s,
                 request_id,
                 actor=u.username,
                 role=u.role,
-                pilot=form.get("pilot", "").strip()[:120] or u.username,
-                drones=[d[:60] for d in form.get("drones", "").split(",")][:10],
+                pilot=pilot or u.username,
+                drones=drones,
             )
 
         return await answer(request, request_id, act)
@@ -463,27 +528,30 @@ def create_app(settings: WebSettings) -> FastAPI:
         if not user.can_answer:
             raise forbid(request)
 
+        t = Page(request, user).t
+
         def act(s: Store, u: User, form: dict[str, str]) -> None:
-            rq.refuse_request(
-                s, request_id, actor=u.username, role=u.role, reason=form.get("reason", "")[:500]
-            )
+            reason = _field(t, "Reason", check_text, form.get("reason", ""), MAX_REASON)
+            rq.refuse_request(s, request_id, actor=u.username, role=u.role, reason=reason)
 
         return await answer(request, request_id, act)
 
     @app.post("/requests/{request_id}/state")
     async def change_state(request: Request, request_id: int) -> Response:
+        t = Page(request, None).t
 
         def act(s: Store, u: User, form: dict[str, str]) -> None:
             new_state = form.get("state", "")
             if not u.can_answer and new_state != "cancelled":
-                raise HTTPException(403, Page(request, None).t("your role does not allow this"))
+                raise HTTPException(403, t("your role does not allow this"))
+            reason = _field(t, "Reason", check_text, form.get("reason", ""), MAX_REASON)
             rq.advance_request(
                 s,
                 request_id,
                 new_state,
                 actor=u.username,
                 role=u.role,
-                reason=form.get("reason", "")[:500] or None,
+                reason=reason or None,
             )
 
         return await answer(request, request_id, act)
@@ -558,10 +626,11 @@ def create_app(settings: WebSettings) -> FastAPI:
         page = Page(request, user)
 
         def save() -> None:
+            name = _field(page.t, "User name", check_name, form.get("username", ""), 64)
             with store() as s:
                 rq.add_user(
                     s,
-                    form.get("username", ""),
+                    name,
                     auth.hash_password(form.get("password", "")),
                     form.get("role", ""),
                     organisation=form.get("organisation") or None,
@@ -581,10 +650,24 @@ def create_app(settings: WebSettings) -> FastAPI:
     def opendata_index(request: Request) -> Response:
         return render(request, Page(request, current_user(request)), "opendata.html")
 
+    def _year(year: int | None) -> int | None:
+        """The asked year within :data:`OPENDATA_YEARS` (400 outside; ``year=0`` is a year out
+        of range, not "no year"), or None when none was asked."""
+        lo, hi = OPENDATA_YEARS
+        if year is not None and not lo <= year <= hi:
+            raise HTTPException(400, f"year out of range {lo}-{hi}")
+        return year
+
+    def _year_or_now(year: int | None) -> int:
+        from datetime import datetime, timezone
+
+        asked = _year(year)
+        return datetime.now(timezone.utc).year if asked is None else asked
+
     @app.get("/opendata/deployments.csv")
     def od_deployments_csv(year: int | None = None) -> Response:
         with store() as s:
-            rows = opendata.deployment_rows(s, year)
+            rows = opendata.deployment_rows(s, _year(year))
         return PlainTextResponse(
             opendata.to_csv(rows, opendata.DEPLOYMENT_COLUMNS), media_type="text/csv"
         )
@@ -592,21 +675,13 @@ def create_app(settings: WebSettings) -> FastAPI:
     @app.get("/opendata/deployments.geojson")
     def od_deployments_geojson(year: int | None = None) -> Response:
         with store() as s:
-            rows = opendata.deployment_rows(s, year)
+            rows = opendata.deployment_rows(s, _year(year))
         return JSONResponse(opendata.deployments_geojson(rows), media_type="application/geo+json")
-
-    def _year(year: int | None) -> int:
-        from datetime import datetime, timezone
-
-        y = year or datetime.now(timezone.utc).year
-        if not 2000 <= y <= 2100:
-            raise HTTPException(400, "year out of range 2000-2100")
-        return y
 
     @app.get("/opendata/gov16.csv")
     def od_gov16_csv(year: int | None = None) -> Response:
         with store() as s:
-            rows = opendata.gov16_rows(s, _year(year))
+            rows = opendata.gov16_rows(s, _year_or_now(year))
         return PlainTextResponse(
             opendata.to_csv(rows, opendata.GOV16_COLUMNS), media_type="text/csv"
         )
@@ -614,7 +689,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     @app.get("/opendata/gov16.geojson")
     def od_gov16_geojson(year: int | None = None) -> Response:
         with store() as s:
-            doc = opendata.gov16_geojson(s, _year(year))
+            doc = opendata.gov16_geojson(s, _year_or_now(year))
         return JSONResponse(doc, media_type="application/geo+json")
 
     # ------------------------------------------------------------------ basemap tiles
@@ -674,6 +749,20 @@ class _Overlays:
             "download": f"/requests/{req.id}/orthophoto",
             "bounds": overlay.bounds,
         }
+
+
+def _field(
+    t: Callable[[str], str],
+    name: str,
+    check: Callable[[str, Callable[[str], str], int], str],
+    value: str,
+    limit: int,
+) -> str:
+    """``check(value)`` with the field's translated name before a problem's message."""
+    try:
+        return check(value, t, limit)
+    except BadInputError as exc:
+        raise BadInputError(f"{t(name)}: {exc.message}") from None
 
 
 class _LoginRequired(Exception):

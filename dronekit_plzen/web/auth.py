@@ -102,14 +102,28 @@ def load_or_create_secret(path: Path) -> bytes:
 
 
 def _read_secret(path: Path) -> bytes:
+    if path.is_dir():
+        raise BadInputError(_("this is a folder, not a session secret file"), where=str(path))
     if path.stat().st_mode & 0o077:
         raise StorageError(
             _("the session secret is readable by other users; run chmod 600 on it"),
             where=str(path),
         )
-    data = path.read_bytes().strip()
+    try:
+        data = path.read_bytes().strip()
+    except OSError as exc:
+        raise StorageError(
+            _("cannot read the session secret") + f": {exc.strerror or exc}", where=str(path)
+        ) from None
     if len(data) < 32:
         raise StorageError(_("the session secret is too short or empty"), where=str(path))
+    # the session middleware takes the secret as text: a binary file (a wrong --secret-file)
+    # would fail later, inside the web stack
+    if not all(0x21 <= b <= 0x7E for b in data):
+        raise BadInputError(
+            _("the session secret is not text (printable ASCII, as the portal writes it)"),
+            where=str(path),
+        )
     return data
 
 

@@ -77,6 +77,7 @@ def serve(
     db = _db(db_path)
     with open_store(db):  # a wrong path fails now, before the web stack is imported
         pass
+    _check_listen(host, port)
 
     import uvicorn
 
@@ -104,6 +105,42 @@ def serve(
         log_level="warning",
         server_header=False,
     )
+
+
+def _check_listen(host: str, port: int) -> None:
+    """Bind ``host:port`` once and let go, so an address that is not this machine's, a name
+    that does not resolve or a port in use is one ``error:`` line before the server starts
+    (uvicorn would log it and exit 3 after the start message)."""
+    import errno
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except (OSError, UnicodeError) as exc:
+        raise BadInputError(
+            _("cannot resolve the address {host!r}: {err}").format(host=host, err=one_line(exc)),
+            where="--host",
+        ) from None
+    family, kind, proto, _name, address = infos[0]
+    try:
+        with socket.socket(family, kind, proto) as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(address)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            text = _("port {port} is in use by another program").format(port=port)
+        elif exc.errno == errno.EACCES:
+            text = _("port {port} needs administrator rights (use a port above 1023)").format(
+                port=port
+            )
+        elif exc.errno == errno.EADDRNOTAVAIL:
+            text = _("{host} is not an address of this computer").format(host=host)
+        else:
+            text = one_line(exc)
+        raise BadInputError(
+            _("cannot listen on {host}:{port}: {err}").format(host=host, port=port, err=text),
+            where="--host/--port",
+        ) from None
 
 
 @click.group(name="web", help=_("Web portal: start it, manage its accounts."))
@@ -156,6 +193,12 @@ def users_add(
         password = lines[0] if lines else ""
     else:
         password = click.prompt(_("Password"), hide_input=True, confirmation_prompt=True)
+    from dronekit_plzen.web.forms import check_name
+
+    try:  # control or invisible characters would be stored and shown in the portal
+        username = check_name(username, _, 64)
+    except BadInputError as exc:
+        raise BadInputError(exc.message, where="USERNAME") from None
     org = organisation.upper().replace("Č", "C") if organisation else None
     if password_file is not None and not password:
         raise BadInputError(_("the password file is empty"), where=str(password_file))
@@ -199,6 +242,8 @@ def web_demo(
     from dronekit_plzen.web.demo_portal import prepare_demo
 
     db = _db(db_path)
+    if not no_serve:
+        _check_listen(host, port)
     shown = prepare_demo(db, deployment_id)
     click.echo(
         _("Portal: http://{host}:{port}/requests/{id}").format(

@@ -16,6 +16,7 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.geo import parse_coordinate
+from missions.area import HOME_REGION_LONLAT
 from telemetry.requests import (
     REQUEST_CATEGORIES,
     REQUEST_ORGANISATIONS,
@@ -31,6 +32,13 @@ MAX_VERTICES = 500
 MAX_AREA_KM2 = 100.0
 _PHONE_RE = re.compile(r"^\+?[0-9][0-9 ()/-]{7,22}$")
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: a one-line name (user name, pilot, drone): no control characters, no line breaks, and no
+#: invisible format characters (a bidi override makes a name read differently than stored)
+_NAME_BAD_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]")
+#: where the portal's requests may lie: the unit's home region, the Czech Republic (12.09-18.86
+#: E, 48.55-51.06 N) with a margin, as the area reader uses it; a point elsewhere is a typing
+#: slip or swapped latitude and longitude
+SERVICE_AREA = HOME_REGION_LONLAT
 
 
 @dataclass
@@ -46,6 +54,40 @@ def _text(form: Mapping[str, Any], name: str) -> str:
     return "" if value is None else str(value).strip()
 
 
+def check_name(value: str, t: Translate, limit: int) -> str:
+    """A one-line name (a user name, a pilot, a drone) stripped, or :class:`BadInputError`
+    when it holds control or invisible format characters or is longer than ``limit``."""
+    return _checked(value, t, limit, _NAME_BAD_RE)
+
+
+def check_text(value: str, t: Translate, limit: int) -> str:
+    """A free text (a reason, a note) stripped, or :class:`BadInputError` when it holds control
+    characters (line breaks and tabs are allowed) or is longer than ``limit``."""
+    return _checked(value, t, limit, _CONTROL_RE)
+
+
+def _checked(value: str, t: Translate, limit: int, bad: re.Pattern[str]) -> str:
+    value = value.strip()
+    if bad.search(value):
+        raise BadInputError(t("the text contains control characters"))
+    if len(value) > limit:
+        raise BadInputError(t("at most {n} characters").format(n=limit))
+    return value
+
+
+def check_in_service_area(lon: float, lat: float, t: Translate) -> None:
+    """Refuse a position outside the Czech Republic, naming a likely swap of lat and lon."""
+    w, s, e, n = SERVICE_AREA
+    if w <= lon <= e and s <= lat <= n:
+        return
+    text = t("the position {lat:.5f}, {lon:.5f} lies outside the Czech Republic").format(
+        lat=lat, lon=lon
+    )
+    if w <= lat <= e and s <= lon <= n:
+        text += "; " + t("are latitude and longitude swapped?")
+    raise BadInputError(text)
+
+
 def parse_geometry(text: str, t: Translate) -> tuple[str, float, float, str | None]:
     """A GeoJSON Point or Polygon (lon/lat) from the map → (kind, lon, lat, polygon JSON)."""
     from shapely.geometry import shape
@@ -53,7 +95,7 @@ def parse_geometry(text: str, t: Translate) -> tuple[str, float, float, str | No
 
     try:
         doc = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: arrays nested thousands deep
         raise BadInputError(t("the drawn shape could not be read")) from None
     if isinstance(doc, dict) and doc.get("type") == "Feature":
         doc = doc.get("geometry")
@@ -70,11 +112,16 @@ def parse_geometry(text: str, t: Translate) -> tuple[str, float, float, str | No
     ):
         raise BadInputError(t("the coordinates lie outside WGS84 longitude/latitude"))
     if doc["type"] == "Point":
+        check_in_service_area(float(geom.x), float(geom.y), t)
         return "point", float(geom.x), float(geom.y), None
+    if len(doc.get("coordinates") or ()) > 1:  # holes would be dropped: refuse, do not guess
+        raise BadInputError(t("an area with holes cannot be requested; draw its outline only"))
     if len(coords) - 1 < 3 or len(coords) > MAX_VERTICES:
         raise BadInputError(t("an area needs 3 to {n} corners").format(n=MAX_VERTICES - 1))
     if not geom.is_valid:
         raise BadInputError(t("the area crosses itself") + f" ({explain_validity(geom)})")
+    for x, y, *_z in coords:
+        check_in_service_area(float(x), float(y), t)
     from dronekit_plzen.geo import lonlat_to_utm
 
     c = geom.centroid
@@ -93,7 +140,7 @@ def parse_geometry(text: str, t: Translate) -> tuple[str, float, float, str | No
 def parse_position(text: str, t: Translate) -> tuple[float, float]:
     """A typed position (WGS84 decimal, DMS, S-JTSK) → (lon, lat)."""
     try:
-        return parse_coordinate(text)
+        lon, lat = parse_coordinate(text)
     except BadInputError as exc:
         raise BadInputError(
             t(
@@ -102,6 +149,8 @@ def parse_position(text: str, t: Translate) -> tuple[float, float]:
             )
             + f" ({exc.message})"
         ) from None
+    check_in_service_area(lon, lat, t)
+    return lon, lat
 
 
 def parse_local_time(text: str, t: Translate, *, now: datetime | None = None) -> str:
@@ -110,11 +159,11 @@ def parse_local_time(text: str, t: Translate, *, now: datetime | None = None) ->
 
     try:
         dt = datetime.fromisoformat(text)
-    except ValueError:
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=ZoneInfo("Europe/Prague"))
+        utc = dt.astimezone(timezone.utc)  # OverflowError at year 1 or 9999 near midnight
+    except (ValueError, OverflowError):
         raise BadInputError(t("write the time as YYYY-MM-DD HH:MM")) from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=ZoneInfo("Europe/Prague"))
-    utc = dt.astimezone(timezone.utc)
     now = now or datetime.now(timezone.utc)
     if utc > now + timedelta(minutes=10):
         raise BadInputError(t("the last-known-position time lies in the future"))

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dronekit_plzen import geo
-from dronekit_plzen.errors import BadInputError, StorageError
+from dronekit_plzen.errors import BadInputError, StorageError, one_line
 from dronekit_plzen.i18n import _
 
 #: at most this many POA polygons on the page (a Leaflet layer stays fluid)
@@ -106,7 +106,7 @@ def searched_share(report: Path) -> float:
 def check_orthophoto(path: Path) -> Path:
     """The orthophoto's absolute path after checking it is a georeferenced RGB(A) GeoTIFF."""
     import rasterio
-    from rasterio.errors import RasterioIOError
+    from rasterio.errors import RasterioError, RasterioIOError
 
     p = Path(path)
     if not p.is_file():
@@ -127,6 +127,15 @@ def check_orthophoto(path: Path) -> Path:
         )
     if crs is None:
         raise BadInputError(_("the orthophoto has no CRS"), where=str(p))
+    try:  # the pixels too, as the portal will read them (a truncated copy has a valid header)
+        render_overlay(p)
+    except (RasterioError, ValueError, OSError) as exc:
+        raise BadInputError(
+            _("the orthophoto's pixels cannot be read (a truncated or damaged file?): {e}").format(
+                e=one_line(exc)
+            ),
+            where=str(p),
+        ) from None
     return p.resolve()
 
 
@@ -232,6 +241,8 @@ def attach(
 
     if poa is None and poa_report is None and orthophoto is None:
         raise BadInputError(_("nothing to attach: give --poa, --poa-report or --orthophoto"))
+    if not 1 <= request_id < 2**63:  # beyond SQLite's INTEGER: an OverflowError, not "no such"
+        raise BadInputError(_("no request with id {id}").format(id=request_id))
     poa_json = None if poa is None else json.dumps(poa_feature_collection(poa))
     share = None if poa_report is None else searched_share(poa_report)
     ortho = None if orthophoto is None else str(check_orthophoto(orthophoto))

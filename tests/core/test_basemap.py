@@ -191,6 +191,48 @@ def test_mbtiles_rejects_what_is_not_one(tmp_path: Path) -> None:
         MBTiles(junk)
 
 
+def test_a_damaged_or_odd_pack_is_refused_or_reads_as_missing_tiles(tmp_path: Path) -> None:
+    """Found from outside: a pack without the MBTiles columns opened and then failed on every
+    tile (a 500 per tile in the portal); a NULL tile was a TypeError, a number 5 zero bytes; a
+    pack damaged inside raised sqlite3's DatabaseError from get()."""
+    import sqlite3
+
+    from dronekit_plzen.errors import CorruptFileError
+
+    def sqlite_file(name: str, sql: str) -> Path:
+        path = tmp_path / name
+        with sqlite3.connect(path) as con:
+            con.executescript(sql)
+        return path
+
+    for sql in (
+        "CREATE TABLE tiles (a); CREATE TABLE metadata (b);",
+        "CREATE TABLE metadata (name, value); CREATE VIEW tiles AS SELECT 1 AS x;",
+    ):
+        with pytest.raises(BadInputError, match="not an MBTiles file: no such column"):
+            MBTiles(sqlite_file("columns.mbtiles", sql))
+        (tmp_path / "columns.mbtiles").unlink()
+    odd = sqlite_file(
+        "odd.mbtiles",
+        "CREATE TABLE tiles (zoom_level, tile_column, tile_row, tile_data); "
+        "CREATE TABLE metadata (name, value); "
+        "INSERT INTO tiles VALUES (1, 0, 1, NULL), (1, 1, 1, 'text'), (1, 0, 0, 5);",
+    )
+    with MBTiles(odd) as pack:
+        assert [pack.get(TileId(1, x, y)) for x, y in ((0, 0), (1, 0), (0, 1))] == [None] * 3
+    damaged = tmp_path / "damaged.mbtiles"
+    tile = b"\x89PNG\r\n\x1a\n" + bytes(3000)
+    with MBTiles(damaged, "w") as pack:
+        pack.put_many([(TileId(10, x, y), tile) for x in range(30) for y in range(30)])
+    data = bytearray(damaged.read_bytes())
+    data[20_000:60_000] = b"\xff" * 40_000
+    damaged.write_bytes(bytes(data))
+    with MBTiles(damaged) as pack:
+        assert pack.get(TileId(10, 5, 5)) is None and pack.get(TileId(10, 29, 29)) is None
+        with pytest.raises(CorruptFileError, match="damaged"):
+            pack.count()
+
+
 def test_zoom_and_area_parsing(tmp_path: Path) -> None:
     assert parse_zooms("10-17") == range(10, 18)
     assert parse_zooms("15") == range(15, 16)
@@ -253,11 +295,43 @@ def test_cli_pack_end_to_end(tile_server, tmp_path: Path) -> None:  # type: igno
         (["--bbox", "13,49,14,50", "--zoom", "10", "-o", "area.geojson"], 2, "must be .mbtiles"),
         (["--bbox", "13,49,14,50", "--zoom", "10", "-o", "/proc/x.mbtiles"], 2, "cannot write"),
         (["--bbox", "13,49,14,50", "--max-tiles", "-1", "-o", "x.mbtiles"], 2, "x>=1"),
+        # second sweep: a JSON area nested 200 000 deep was an internal RecursionError, one
+        # starting with "[" quoted the whole file; a point area without a margin was "west <
+        # east"; --max-tiles 10**15 let a pack of the world at zoom 0-19 start
+        (["--area", "deep.json", "-o", "x.mbtiles"], 2, "nested too deeply"),
+        (["--area", "deep-list.json", "-o", "x.mbtiles"], 2, "nested too deeply"),
+        (["--area", "area.geojson", "--margin-m", "0", "-o", "x.mbtiles"], 2, "a point or a"),
+        (
+            [
+                "--bbox",
+                "-180,-85,180,85",
+                "--zoom",
+                "0-19",
+                "--max-tiles",
+                "1000000000000000",
+                "--offline",
+                "-o",
+                "x.mbtiles",
+            ],
+            2,
+            "no pack holds more than 1000000",
+        ),
+        (["--bbox", "500,49,501,50", "-o", "x.mbtiles"], 2, "west < east"),
+        (["--bbox", "nan,49,14,50", "-o", "x.mbtiles"], 2, "non-finite"),
+        (["--bbox", "13,49,14,50", "--zoom", "-1", "-o", "x.mbtiles"], 2, "zoom must be"),
+        (["--area", "area.geojson", "--margin-m", "nan", "-o", "x.mbtiles"], 2, "margin must"),
+        (["--area", "area.geojson", "--margin-m", "1e308", "-o", "x.mbtiles"], 2, "at most 50000"),
+        (["--area", "binary.geojson", "-o", "x.mbtiles"], 2, "cannot read the area file"),
+        (["--bbox", "13,49,14,50", "--zoom", "10", "-o", "folder.mbtiles"], 2, "a directory"),
     ],
 )
 def test_cli_bad_inputs(args: list[str], code: int, message: str, tmp_path: Path) -> None:
     area = tmp_path / "area.geojson"
     area.write_text('{"type": "Point", "coordinates": [13.37, 49.74]}')
+    (tmp_path / "deep.json").write_text('{"type": "Polygon", "coordinates": ' + "[" * 200_000)
+    (tmp_path / "deep-list.json").write_text("[" * 200_000 + "]" * 200_000)
+    (tmp_path / "binary.geojson").write_bytes(bytes(range(128, 256)) * 20)
+    (tmp_path / "folder.mbtiles").mkdir()
     env = {
         "DKP_TILE_CACHE": str(tmp_path / "empty-cache"),
         "DKP_BASEMAP_URL_OSM": "http://127.0.0.1:9/{z}/{x}/{y}.png",
