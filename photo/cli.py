@@ -52,13 +52,13 @@ def photo() -> None:
 
 
 @photo.command(name="process", help=_("Process drone photos (files or folders) into OUT_DIR."))
-@click.argument("images", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("images", nargs=-1, type=click.Path())  # str: "" must not become "."
 @click.option(
     "-o",
     "--out",
     "out_dir",
     required=True,
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     help=_("Output folder (created if missing)."),
 )
 @click.option(
@@ -115,8 +115,8 @@ def photo() -> None:
 @click.option("--keep-work", is_flag=True, help=_("Keep the COLMAP database and sparse model."))
 @click.option("--json", "as_json", is_flag=True, help=_("Print the report as JSON on stdout."))
 def process_cmd(
-    images: tuple[Path, ...],
-    out_dir: Path,
+    images: tuple[str, ...],
+    out_dir: str,
     dem: Path | None,
     resolution_cm: float | None,
     crs: str | None,
@@ -138,6 +138,12 @@ def process_cmd(
 
     if not images:
         raise BadInputError(_("no images given"))
+    # "$DIR" with DIR unset: an empty path, which pathlib reads as the current folder
+    if not out_dir.strip():
+        raise BadInputError(_("the output path is empty"))
+    if any(not i.strip() for i in images):
+        raise BadInputError(_("an empty path is given as a photo or folder"))
+    out = Path(out_dir)
     if crs:
         georef.output_crs([], crs)  # a bad --crs is named before any work
     if engine == "nodeodm":
@@ -148,7 +154,7 @@ def process_cmd(
             raise BadInputError(_("--dem is not used by --engine nodeodm"))
         rep = process_nodeodm(
             expand_inputs(images),
-            out_dir,
+            out,
             str(node_url),
             resolution_cm=resolution_cm,
             crs=crs,
@@ -158,7 +164,7 @@ def process_cmd(
         if node_url:
             raise BadInputError(_("--node is only used with --engine nodeodm"))
         opts = ProcessOptions(
-            out_dir=out_dir,
+            out_dir=out,
             crs=crs,
             dem=dem,
             resolution_cm=resolution_cm,

@@ -15,6 +15,8 @@ guessed.
 GPS follows CIPA DC-008 and what exiftool reads: degrees/minutes/seconds as one to three
 rationals (one rational is decimal degrees), the hemisphere from the Ref tags whatever type the
 writer gave them, a rational with a zero denominator as "no value" (never NaN in a position).
+Values no camera writes skip the photo with the reason (:func:`check_plausible`): a hemisphere
+letter other than N/S/E/W, an altitude of 1e9 m, a focal length of 1 mm or 5e9 mm.
 """
 
 from __future__ import annotations
@@ -298,8 +300,77 @@ def _xmp_packet(im: object, raw: bytes) -> bytes:
     return raw[: 256 * 1024]
 
 
+#: GPS altitudes outside this range (metres) are a broken writer, not a flight: 1e9 m, -1e6 m
+PLAUSIBLE_ALT_M = (-1000.0, 20000.0)
+#: focal lengths outside this range (35 mm film equivalent, mm) are a broken EXIF, not a lens:
+#: below a full-frame fisheye's, above the longest drone zoom's (Zenmuse H20: about 556 mm)
+PLAUSIBLE_FOCAL_35MM = (4.0, 2500.0)
+
+
+def check_plausible(
+    alt_m: float | None, focal_px: float, width_px: int, height_px: int, lat_ref: str, lon_ref: str
+) -> None:
+    """Raise :class:`PhotoSkip` for values no camera writes: a GPS hemisphere letter other than
+    N/S and E/W, an altitude outside :data:`PLAUSIBLE_ALT_M`, a focal length (as 35 mm film
+    equivalent) outside :data:`PLAUSIBLE_FOCAL_35MM`. Empty Ref tags are north and east."""
+    if lat_ref and lat_ref[0] not in "NS":
+        raise PhotoSkip(
+            _("GPS latitude reference in EXIF is {ref!r}, not N or S").format(ref=lat_ref)
+        )
+    if lon_ref and lon_ref[0] not in "EW":
+        raise PhotoSkip(
+            _("GPS longitude reference in EXIF is {ref!r}, not E or W").format(ref=lon_ref)
+        )
+    lo, hi = PLAUSIBLE_ALT_M
+    if alt_m is not None and not lo <= alt_m <= hi:
+        raise PhotoSkip(
+            _(
+                "GPS altitude in EXIF is implausible ({alt:.0f} m; {lo:.0f} to {hi:.0f} m expected)"
+            ).format(alt=alt_m, lo=lo, hi=hi)
+        )
+    f35 = focal_px / math.hypot(width_px, height_px) * FILM_DIAGONAL_MM
+    lo, hi = PLAUSIBLE_FOCAL_35MM
+    if not lo <= f35 <= hi:
+        raise PhotoSkip(
+            _(
+                "focal length in EXIF is implausible ({f:.3g} mm as 35 mm film equivalent; "
+                "{lo:.0f} to {hi:.0f} mm expected)"
+            ).format(f=f35, lo=lo, hi=hi)
+        )
+
+
 def read_photo(path: Path) -> PhotoMeta:
-    """Read one photo's metadata. Raises :class:`PhotoSkip` with the reason when it is unusable."""
+    """Read one photo's metadata. Raises :class:`PhotoSkip` with the reason when it is unusable.
+
+    Pillow's warnings about a corrupt EXIF block ("Truncated File Read", "Tag data larger than
+    file") are caught, not printed: when the block yields no EXIF or no GPS, the reason names
+    the first of them."""
+    from PIL import Image
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            return _read_photo(path)
+        except PhotoSkip as exc:
+            notes = [
+                " ".join(str(w.message).split())
+                for w in caught
+                if not issubclass(w.category, Image.DecompressionBombWarning)
+            ]
+            if notes and isinstance(exc, _NoExif):
+                raise PhotoSkip(
+                    _("{reason} (the EXIF block is corrupt: {note})").format(
+                        reason=exc, note=notes[0]
+                    )
+                ) from exc
+            raise
+
+
+class _NoExif(PhotoSkip):
+    """No EXIF, or no GPS in it: which a corrupt EXIF block may explain."""
+
+
+def _read_photo(path: Path) -> PhotoMeta:
     from PIL import Image, UnidentifiedImageError
 
     try:
@@ -328,14 +399,15 @@ def read_photo(path: Path) -> PhotoMeta:
     except (OSError, SyntaxError, ValueError) as exc:
         raise PhotoSkip(_("not a readable image ({err})").format(err=exc)) from exc
     if not exif:
-        raise PhotoSkip(_("no EXIF metadata"))
+        raise _NoExif(_("no EXIF metadata"))
     ifd = exif.get_ifd(0x8769)
     gps = exif.get_ifd(0x8825)
     if not gps or 2 not in gps or 4 not in gps:
-        raise PhotoSkip(_("no GPS position in EXIF"))
+        raise _NoExif(_("no GPS position in EXIF"))
     try:
-        lat = _dms(gps[2]) * (-1.0 if _ref(gps.get(1, "N")).startswith("S") else 1.0)
-        lon = _dms(gps[4]) * (-1.0 if _ref(gps.get(3, "E")).startswith("W") else 1.0)
+        lat_ref, lon_ref = _ref(gps.get(1, "N")), _ref(gps.get(3, "E"))
+        lat = _dms(gps[2]) * (-1.0 if lat_ref.startswith("S") else 1.0)
+        lon = _dms(gps[4]) * (-1.0 if lon_ref.startswith("W") else 1.0)
         alt: float | None = None
         if 6 in gps:
             alt = _ratio(gps[6]) * (-1.0 if _below_sea_level(gps.get(5, 0)) else 1.0)
@@ -371,6 +443,7 @@ def read_photo(path: Path) -> PhotoMeta:
                 make=make or "?", model=model or "?"
             )
         )
+    check_plausible(alt, found[0], width_px, height_px, lat_ref, lon_ref)
     dji = parse_dji_xmp(xmp) if b"drone-dji:" in xmp else {}
     taken = ifd.get(0x9003) or exif.get(0x0132)
     return PhotoMeta(

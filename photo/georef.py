@@ -43,8 +43,10 @@ def output_crs(photos: Sequence[PhotoMeta], crs: Any = None) -> CRS:
         lat = np.array([p.lat_deg for p in photos])
         return as_crs(utm_epsg_for_area(lon, lat))
     c = as_crs(crs)
-    if photos and c.area_of_use is not None:
-        w, s, e, n = c.area_of_use.bounds
+    horizontal = c.sub_crs_list[0] if c.sub_crs_list else c  # a compound CRS: its 2D part
+    area = c.area_of_use or horizontal.area_of_use
+    if photos and area is not None:
+        w, s, e, n = area.bounds
         mlon = float(np.median([p.lon_deg for p in photos]))
         mlat = float(np.median([p.lat_deg for p in photos]))
         if not (w - 1.0 <= mlon <= e + 1.0 and s - 1.0 <= mlat <= n + 1.0):
@@ -63,7 +65,52 @@ def output_crs(photos: Sequence[PhotoMeta], crs: Any = None) -> CRS:
         raise BadInputError(
             _("--crs must be in metres, {crs} is in {unit}").format(crs=c.name, unit=unit)
         )
+    if photos:
+        check_scale(photos, horizontal)
     return c
+
+
+#: largest scale error of an output CRS at the photos: beyond it the orthophoto's cells, the
+#: GSD and the areas are wrong (Web Mercator at Plzeň: 53 %; UTM at a zone's edge: 0.1 %)
+MAX_SCALE_ERROR = 0.01
+
+
+def scale_error(crs: CRS, lon_deg: float, lat_deg: float) -> float:
+    """How far (a fraction) ``crs`` stretches or shrinks lengths at a point in the worst
+    direction: Tissot's indicatrix axes against 1; inf where the projection is undefined."""
+    from pyproj import Proj
+    from pyproj.exceptions import ProjError
+
+    try:
+        f = Proj(crs).get_factors(lon_deg, lat_deg)
+    except (ProjError, RuntimeError, ValueError):
+        return float("inf")
+    a, b = float(f.tissot_semimajor), float(f.tissot_semiminor)
+    if not (np.isfinite(a) and np.isfinite(b)):
+        return float("inf")
+    return max(abs(a - 1.0), abs(b - 1.0))
+
+
+def check_scale(photos: Sequence[PhotoMeta], crs: CRS) -> None:
+    """Fail when ``crs`` distorts lengths at the photos by more than :data:`MAX_SCALE_ERROR`
+    (Web Mercator, a projection for another place): every metre of the products is wrong."""
+    lon = np.array([p.lon_deg for p in photos])
+    lat = np.array([p.lat_deg for p in photos])
+    err = scale_error(crs, float(np.median(lon)), float(np.median(lat)))
+    if err > MAX_SCALE_ERROR:
+        shown = "∞" if not np.isfinite(err) else f"{err * 100.0:.1f}"
+        raise BadInputError(
+            _(
+                "{crs} distorts lengths at the photos by {pct} % (at most {most:.0f} % is "
+                "accepted): use a CRS made for this area, e.g. EPSG:{utm}"
+            ).format(
+                crs=crs.name,
+                pct=shown,
+                most=MAX_SCALE_ERROR * 100.0,
+                utm=utm_epsg_for_area(lon, lat),
+            ),
+            where="--crs",
+        )
 
 
 def gps_positions(photos: Sequence[PhotoMeta], crs: CRS) -> np.ndarray:

@@ -47,8 +47,12 @@ def check_node_url(url: str | None) -> str:
     """``http(s)://host:port[/?token=...]``; BadInputError otherwise."""
     if not url:
         raise BadInputError(_("--engine nodeodm needs --node URL (e.g. http://127.0.0.1:3000)"))
-    u = urlparse(url)
-    if u.scheme not in ("http", "https") or not u.hostname:
+    try:
+        u = urlparse(url)
+        _port = u.port  # "http://host:abc", "http://[::1": a ValueError here
+    except ValueError:
+        u = None
+    if u is None or u.scheme not in ("http", "https") or not u.hostname:
         raise BadInputError(_("--node must be an http(s) URL, not {url!r}").format(url=url))
     return url
 

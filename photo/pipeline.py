@@ -22,7 +22,7 @@ import numpy as np
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, ngettext
-from dronekit_plzen.outputs import OutputGroup, prepare_output_dir, remove_output
+from dronekit_plzen.outputs import OutputGroup, note_input, prepare_output_dir, remove_output
 from photo import dense, georef, ortho, products, sfm, surface
 from photo.dtm import GroundFilter, dtm_from_cloud
 from photo.exif import JobNames, PhotoMeta, PhotoSkip, SkippedPhoto, read_photo, too_few_photos
@@ -38,6 +38,24 @@ ORTHO_MEMORY_MB = 2048
 PRODUCTS_BYTES_PER_CELL = 16
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".tif", ".tiff", ".png")
+
+#: shortest photo side (pixels) the local engine takes: below it SIFT finds next to nothing
+MIN_PHOTO_SIDE_PX = 100
+#: widest spread (metres) of one capture's GPS positions: beyond it the photos are not one
+#: capture (another flight's folder, a photo with a wrong fix) and would never be matched
+MAX_CAPTURE_EXTENT_M = 100_000.0
+#: GPS positions all closer than this (metres) to their mean give the model no scale
+MIN_CAPTURE_SPREAD_M = 1.0
+
+
+def physical_memory_mb() -> int | None:
+    """This computer's memory in MB (None where the OS does not say)."""
+    import os
+
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // (1024 * 1024))
+    except (AttributeError, OSError, ValueError):
+        return None
 
 
 class Progress(Protocol):
@@ -77,9 +95,16 @@ class ProcessOptions:
         errs = list(self.sfm.check()) + (self.dense.check() if self.dense else [])
         if self.resolution_cm is not None and not (0.5 <= self.resolution_cm <= 10000):
             errs.append(_("--resolution-cm must be between 0.5 and 10000"))
+        ram_mb = physical_memory_mb()
         if self.ortho_memory_mb < 256:
             errs.append(
                 _("--ortho-memory-mb must be at least 256, got {n}").format(n=self.ortho_memory_mb)
+            )
+        elif ram_mb is not None and self.ortho_memory_mb > max(ram_mb, ORTHO_MEMORY_MB):
+            errs.append(
+                _(
+                    "--ortho-memory-mb must be at most this computer's memory ({ram} MB), got {n}"
+                ).format(ram=ram_mb, n=self.ortho_memory_mb)
             )
         if self.dem is not None and not Path(self.dem).is_file():
             errs.append(_("--dem {path}: no such file").format(path=self.dem))
@@ -132,7 +157,22 @@ def expand_inputs(items: Sequence[str | Path]) -> list[Path]:
     for it in items:
         p = Path(it)
         if p.is_dir():
-            out.extend(sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES))
+            try:
+                found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+            except OSError as exc:
+                raise BadInputError(
+                    _("cannot list the folder ({err})").format(err=exc.strerror or exc),
+                    where=str(p),
+                ) from exc
+            if not found:  # a DCIM folder (photos in 100MEDIA/...), an empty or wrong folder
+                raise BadInputError(
+                    _(
+                        "no photos ({suffixes}) directly in this folder; "
+                        "its subfolders are not searched"
+                    ).format(suffixes=", ".join(IMAGE_SUFFIXES)),
+                    where=str(p),
+                )
+            out.extend(found)
         elif p.exists():
             out.append(p)
         else:
@@ -140,6 +180,28 @@ def expand_inputs(items: Sequence[str | Path]) -> list[Path]:
     if not out:
         raise BadInputError(_("no images given"))
     return out
+
+
+#: the rasters a run writes into its output folder (any of them may be an earlier run's)
+RASTER_PRODUCTS = ("orthophoto.tif", "dsm.tif", "dtm.tif")
+
+
+def check_dem_not_replaced(dem: Path, out: Path) -> None:
+    """Fail before any work when ``--dem`` is a raster this run would write over (an earlier
+    run's ``dsm.tif`` in the same output folder): it would be read, then destroyed."""
+    for name in RASTER_PRODUCTS:
+        try:
+            same = (out / name).exists() and (out / name).samefile(dem)
+        except OSError:
+            same = False
+        if same:
+            raise BadInputError(
+                _(
+                    "--dem is the {name} this run writes into {out}: copy it elsewhere or "
+                    "choose another output folder"
+                ).format(name=name, out=out),
+                where=str(dem),
+            )
 
 
 def _local_photo(meta: PhotoMeta) -> PhotoMeta:
@@ -152,7 +214,39 @@ def _local_photo(meta: PhotoMeta) -> PhotoMeta:
                 "save it as 8-bit RGB, or use --engine nodeodm"
             ).format(bits=meta.sample_bits)
         )
+    if min(meta.width_px, meta.height_px) < MIN_PHOTO_SIDE_PX:
+        raise PhotoSkip(
+            _("image too small ({w} × {h} pixels; at least {n} on each side)").format(
+                w=meta.width_px, h=meta.height_px, n=MIN_PHOTO_SIDE_PX
+            )
+        )
     return meta
+
+
+def check_capture_extent(photos: Sequence[PhotoMeta], world_xyz: np.ndarray) -> None:
+    """Fail when the photos' GPS positions (``world_xyz``, metres in the output CRS) are not one
+    capture: spread over more than :data:`MAX_CAPTURE_EXTENT_M` (the photo farthest from the
+    median is named) or all within :data:`MIN_CAPTURE_SPREAD_M` of their mean (no scale)."""
+    xyz = np.asarray(world_xyz, dtype=np.float64)
+    far = np.hypot(*(xyz[:, :2] - np.median(xyz[:, :2], axis=0)).T)
+    i = int(np.argmax(far))
+    extent = float(np.hypot(*np.ptp(xyz[:, :2], axis=0)))
+    if extent > MAX_CAPTURE_EXTENT_M:
+        raise BadInputError(
+            _(
+                "the photos' GPS positions span {km:.0f} km, more than one capture "
+                "({most:.0f} km); the farthest from the others lies {d:.0f} km away"
+            ).format(km=extent / 1000.0, most=MAX_CAPTURE_EXTENT_M / 1000.0, d=far[i] / 1000.0),
+            where=str(photos[i].path),
+        )
+    spread = float(np.max(np.linalg.norm(xyz - xyz.mean(axis=0), axis=1)))
+    if spread < MIN_CAPTURE_SPREAD_M:
+        raise BadInputError(
+            _(
+                "the photos all have the same GPS position (within {d:.1f} m): the model "
+                "cannot be scaled and placed"
+            ).format(d=spread)
+        )
 
 
 def step_read(job: Job) -> None:
@@ -179,6 +273,7 @@ def step_read(job: Job) -> None:
         )
     crs = georef.output_crs(job.photos, job.opts.crs)
     world = georef.gps_positions(job.photos, crs)
+    check_capture_extent(job.photos, world)
     job.frame = georef.make_frame(world, crs)
     model = job.frame.to_world(np.zeros(3))
     job.priors = {sfm.image_name(p): world[i] - model for i, p in enumerate(job.photos)}
@@ -545,6 +640,11 @@ def process(
         surface.check_dem(str(opts.dem))
     files = expand_inputs(paths)
     out = prepare_output_dir(opts.out_dir)
+    if opts.dem is not None:
+        check_dem_not_replaced(opts.dem, out)
+        note_input(opts.dem)
+    for f in files:
+        note_input(f)  # never replaced by a product (a folder of outputs given as photos)
     pycolmap.logging.minloglevel = 2  # COLMAP's INFO/WARNING chatter off; errors still shown
     job = Job(paths=files, opts=opts, progress=progress or SilentProgress())
     # the COLMAP workspace is scratch, not a product: removed at the end (kept with keep_work)

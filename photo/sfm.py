@@ -43,6 +43,13 @@ class ReconstructionError(DronekitPlzenError):
     """Structure from motion could not build a model from the photos (exit code 1)."""
 
 
+#: the longest image side features may be extracted at: the largest photo Pillow reads
+#: (179 megapixels) is about 16,000 pixels long
+MAX_IMAGE_PX = 20_000
+#: the most SIFT features per photo (COLMAP's default is 8,192; 65,536 is already slow)
+MAX_FEATURES = 200_000
+
+
 @dataclass(frozen=True)
 class SfmOptions:
     """Options of the SfM stage. Lengths in metres, sizes in pixels."""
@@ -66,8 +73,20 @@ class SfmOptions:
         errs = []
         if self.max_image_px < 200:
             errs.append(_("max_image_px must be at least 200"))
+        elif self.max_image_px > MAX_IMAGE_PX:  # COLMAP's int: an overflow, not a bigger image
+            errs.append(
+                _("--max-image-px must be at most {most}, got {n}").format(
+                    most=MAX_IMAGE_PX, n=self.max_image_px
+                )
+            )
         if self.max_features < 500:
             errs.append(_("max_features must be at least 500"))
+        elif self.max_features > MAX_FEATURES:
+            errs.append(
+                _("--features must be at most {most}, got {n}").format(
+                    most=MAX_FEATURES, n=self.max_features
+                )
+            )
         if self.prior_sigma_h_m <= 0 or self.prior_sigma_v_m <= 0:
             errs.append(_("prior sigmas must be positive"))
         return errs

@@ -221,6 +221,17 @@ def check_dem_covers(path: str, lon_deg: FloatArray, lat_deg: FloatArray) -> Non
             _("the DEM does not cover the photographed area (no photo position lies on it)"),
             where=path,
         )
+    with rasterio.open(path) as src:
+        vals = np.ma.concatenate(
+            list(src.sample(zip(x[inside], y[inside]), indexes=1, masked=True))
+        )
+    z = np.ma.masked_invalid(np.ma.asarray(vals, dtype=np.float64))
+    if z.count() == 0:  # all no-data (or NaN) under the photos: found only after matching
+        raise BadInputError(
+            _("the DEM has no data under any photo position (only its no-data value or NaN)"),
+            where=path,
+        )
+    check_dem_heights(np.ma.filled(z, np.nan), path)
 
 
 def sample_dem(path: str, frame: Any, grid: Grid) -> FloatArray:
@@ -251,7 +262,33 @@ def sample_dem(path: str, frame: Any, grid: Grid) -> FloatArray:
             )
     except rasterio.errors.RasterioError as exc:
         raise BadInputError(_("not a readable raster: {err}").format(err=exc), where=path) from exc
+    check_dem_heights(dst, path)
     return dst - oz_of(frame)
+
+
+#: heights (metres) a DEM of the Earth's surface can hold: beyond them, an undeclared no-data
+#: value (3.4e38, -32768 on an unsigned band) or a DEM in another unit
+PLAUSIBLE_HEIGHT_M = (-1000.0, 20000.0)
+
+
+def check_dem_heights(z: FloatArray, path: str) -> None:
+    """Fail when the DEM's heights (NaN = no data) hold a value no terrain has."""
+    from dronekit_plzen.errors import BadInputError
+    from dronekit_plzen.i18n import _
+
+    vals = z[~np.isnan(z)]
+    if not vals.size:
+        return
+    lo, hi = PLAUSIBLE_HEIGHT_M
+    bad = vals[~((vals >= lo) & (vals <= hi))]
+    if bad.size:
+        raise BadInputError(
+            _(
+                "the DEM holds heights of {z:.4g} m under the photographed area ({lo:.0f} to "
+                "{hi:.0f} m expected): is its no-data value declared?"
+            ).format(z=float(bad[np.argmax(np.abs(bad))]), lo=lo, hi=hi),
+            where=path,
+        )
 
 
 def oz_of(frame: Any) -> float:
