@@ -215,7 +215,9 @@ def _check_layout(p: Path) -> None:
             if len(head) == 375:
                 pos, count = struct.unpack_from("<QI", head, 235)  # first EVLR, EVLR count
                 for _i in range(count if pos else 0):
-                    if pos + 60 > size:  # beyond the file (or beyond any seekable offset)
+                    if pos + 60 > size:
+                        if pos > _MAX_PLAUSIBLE_OFFSET:  # garbage, not a file cut short
+                            raise OverflowError(pos)
                         need = max(need, pos + 60)
                         break
                     fh.seek(pos)
@@ -274,6 +276,10 @@ def _check_vlrs(fh: Any, p: Path, head: bytes, point_start: int) -> None:
                 offset=pos - _VLR_HEADER - length,
             )
 
+
+#: an offset in a LAS header beyond this (256 TiB) is garbage, not a file cut short (and may be
+#: beyond what a file can seek to)
+_MAX_PLAUSIBLE_OFFSET = 2**48
 
 #: bytes of a VLR's header (reserved, user id, record id, length, description)
 _VLR_HEADER = 54

@@ -91,3 +91,17 @@ def claim_size(jpeg: bytes, w: int, h: int) -> bytes:
             return bytes(b)
         i += 2 + length
     raise ValueError("no frame header")
+
+
+def one_error_line(argv: Sequence[str], code: int, pattern: str) -> list[str]:
+    """Run the CLI with ``argv``: exit ``code``, its last stderr line one ``error:`` matching
+    ``pattern`` and no traceback; returns the non-empty stderr lines."""
+    import re
+
+    proc = run_cli(*argv, timeout=60)
+    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
+    assert proc.returncode == code, proc.stderr
+    assert lines and lines[-1].startswith("error: "), proc.stderr
+    assert re.search(pattern, lines[-1]), lines[-1]
+    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    return lines

@@ -7,12 +7,11 @@ that no product was written.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from photo_testkit import claim_size, run_cli, tiff_bytes
+from photo_testkit import claim_size, one_error_line, run_cli, tiff_bytes
 from PIL import Image
 
 PRODUCTS = ("orthophoto.tif", "dsm.tif", "points.laz", "report.json")
@@ -101,13 +100,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, toledo_dir: Path) -> dict[s
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_bad_input(case: Case, inputs: dict[str, str], tmp_path: Path) -> None:
     out = tmp_path / "out"
-    argv = [a.format(o=out, **inputs) for a in case.argv]
-    proc = run_cli(*argv, timeout=60)
-    lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
-    assert proc.returncode == case.code, proc.stderr
-    assert lines and lines[-1].startswith("error: "), proc.stderr
-    assert re.search(case.pattern, lines[-1]), lines[-1]
-    assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr
+    lines = one_error_line([a.format(o=out, **inputs) for a in case.argv], case.code, case.pattern)
     assert not any(ln.startswith("error") for ln in lines[:-1])
     for name in PRODUCTS:
         assert not (out / name).exists()
