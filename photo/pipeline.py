@@ -249,6 +249,26 @@ def check_capture_extent(photos: Sequence[PhotoMeta], world_xyz: np.ndarray) -> 
         )
 
 
+#: skipped photos named one per line on the console; the rest are counted (report.json lists all)
+MAX_SKIP_LINES = 10
+
+
+def skip_lines(skipped: Sequence[SkippedPhoto], limit: int = MAX_SKIP_LINES) -> list[str]:
+    """The console lines for the skipped photos: the first ``limit`` named with their reason,
+    then one line counting the rest (a folder of 5,000 thumbnails is not 5,000 lines)."""
+    lines = [s.message() for s in skipped[:limit]]
+    rest = len(skipped) - limit
+    if rest > 0:
+        lines.append(
+            ngettext(
+                "{n} more photo skipped (report.json lists every skipped photo and why)",
+                "{n} more photos skipped (report.json lists every skipped photo and why)",
+                rest,
+            ).format(n=rest)
+        )
+    return lines
+
+
 def step_read(job: Job) -> None:
     job.progress.start(_("reading photo metadata"), len(job.paths))
     names = JobNames()
@@ -260,9 +280,9 @@ def step_read(job: Job) -> None:
             job.skipped.append(SkippedPhoto(p, str(exc)))
         job.progress.advance()
     job.progress.done()
-    for s in job.skipped:
-        log.warning("%s", s.message())
-        job.warnings.append(s.message())
+    for line in skip_lines(job.skipped):
+        log.warning("%s", line)
+    job.warnings.extend(s.message() for s in job.skipped)  # every one in report.json
     if len(job.photos) < 3:
         raise BadInputError(too_few_photos(len(job.photos), job.skipped))
     if job.opts.dem is not None:

@@ -219,3 +219,18 @@ def test_final_bundle_adjustment_with_gps_priors_recovers_the_principal_point() 
     few.cameras[1].principal_point_x = 412.0
     res = refine_with_priors(few, gps, SfmOptions(min_photos_principal_point=13))
     assert res.cameras_fixed == (1,) and few.cameras[1].principal_point_x == 412.0
+
+
+def test_skipped_photos_beyond_ten_are_counted_not_listed_on_the_console() -> None:
+    from pathlib import Path
+
+    from photo.exif import SkippedPhoto
+    from photo.pipeline import skip_lines
+
+    skipped = [SkippedPhoto(Path(f"/cap/thumb_{k:04d}.jpg"), "no EXIF metadata") for k in range(25)]
+    lines = skip_lines(skipped)
+    assert len(lines) == 11
+    assert lines[0] == "/cap/thumb_0000.jpg: skipped: no EXIF metadata"
+    assert lines[-1] == "15 more photos skipped (report.json lists every skipped photo and why)"
+    assert skip_lines(skipped[:10]) == [s.message() for s in skipped[:10]]
+    assert skip_lines(skipped[:11])[-1].startswith("1 more photo skipped ")
