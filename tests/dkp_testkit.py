@@ -3,7 +3,11 @@ this folder on ``sys.path``). Real files only: GeoTIFF DEMs written with rasteri
 
 from __future__ import annotations
 
+import os
 import signal
+import subprocess
+import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -151,3 +155,29 @@ def zone_file(
     }
     path.write_text(json.dumps({"type": "FeatureCollection", "features": [feature]}))
     return path
+
+
+def run_dkp(
+    argv: list[str],
+    cwd: Path,
+    *,
+    env: dict[str, str] | None = None,
+    drop: tuple[str, ...] = (),
+    timeout_s: float = 120.0,
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """``python -m dronekit_plzen *argv`` in ``cwd`` as a user runs it (English UTF-8 locale,
+    no DKP_DEBUG, the variables ``drop`` removed, ``env`` added): the process and seconds."""
+    full = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    for name in ("DKP_DEBUG", *drop):
+        full.pop(name, None)
+    full.update(env or {})
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *argv],
+        capture_output=True,
+        text=True,
+        env=full,
+        cwd=cwd,
+        timeout=timeout_s,
+    )
+    return proc, time.monotonic() - t0

@@ -11,18 +11,15 @@ the file, no traceback, and that it took seconds, not the 15 s wait for a vehicl
 
 from __future__ import annotations
 
-import os
 import re
 import socket
-import subprocess
-import sys
-import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pytest
 import rasterio
+from dkp_testkit import run_dkp
 from rasterio.transform import from_origin
 
 from tests.test_bad_inputs import _plan
@@ -187,19 +184,8 @@ CASES = [
 def test_fly_refuses_bad_input_before_connecting(case: Case, inputs: Path) -> None:
     url = f"udpin://127.0.0.1:{_free_port()}"
     argv = [a.format(d=inputs, url=url) for a in case.argv]
-    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    env.pop("DKP_DEBUG", None)
     before = sorted(p.name for p in inputs.iterdir())
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "dronekit_plzen", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=inputs,
-        timeout=120,
-    )
-    took = time.monotonic() - t0
+    proc, took = run_dkp(argv, inputs)
     detail = f"exit {proc.returncode} after {took:.1f} s, stderr:\n{proc.stderr}"
     assert proc.returncode == case.code, detail
     assert "Traceback" not in proc.stderr and "internal error" not in proc.stderr, detail

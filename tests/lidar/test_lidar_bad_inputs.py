@@ -20,7 +20,6 @@ import re
 import struct
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +27,7 @@ import laspy
 import numpy as np
 import pytest
 import rasterio
+from dkp_testkit import run_dkp
 from pyproj import CRS
 from rasterio.transform import from_origin
 
@@ -678,21 +678,8 @@ def test_lidar_bad_input(case: Case, inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     argv = [a.format(d=inputs, o=out) for a in case.argv]
-    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
-    env.pop("DKP_LIDAR_MEMORY_MB", None)
-    env.pop("DKP_DEBUG", None)
-    env.update(case.env)
     before = _digest(inputs)
-    t0 = time.monotonic()
-    proc = subprocess.run(
-        [sys.executable, "-m", "dronekit_plzen", *argv],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=inputs,
-        timeout=120,
-    )
-    took = time.monotonic() - t0
+    proc, took = run_dkp(argv, inputs, env=case.env, drop=("DKP_LIDAR_MEMORY_MB",))
     detail = f"exit {proc.returncode}, stderr:\n{proc.stderr}"
     assert proc.returncode == case.code, detail
     assert not _BAD.search(proc.stderr), detail

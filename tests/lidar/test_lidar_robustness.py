@@ -200,27 +200,23 @@ def test_non_finite_options_are_refused(
         pipeline.parse(doc, base_dir=tmp_path)
 
 
-def _bug_in(module: str) -> object:
-    """A function whose frame belongs to ``module`` and that fails as a bug does."""
-    ns: dict[str, object] = {"__name__": module}
-    exec("def bug(*args, **kwargs):\n    return undefined_name\n", ns)
-    return ns["bug"]
-
-
-def test_a_bug_of_ours_is_not_reported_as_a_damaged_file(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_bug_of_ours_is_told_from_a_readers_verdict(tmp_path: Path) -> None:
     """The readers catch a library's assorted errors broadly and name the file as damaged; a
     NameError of our own in the same block was reported as "not a readable LAS/LAZ file:
-    name 'quiet' is not defined" (exit 2, the user blamed the file). It now propagates (the
-    CLI reports an internal error), while the library's own verdict is still a damaged file."""
+    name 'quiet' is not defined" (exit 2, the user blamed the file). They now re-raise what
+    ``raised_by_library`` says is ours (the CLI reports an internal error)."""
     import laspy
 
-    ok = write_cloud(_local(), tmp_path / "ok.las")
+    from dronekit_plzen.errors import raised_by_library
+    from lidar.io import _at_scale
+
     garbage = tmp_path / "garbage.las"
     garbage.write_bytes(b"NOTLAS" + bytes(range(256)) * 2)  # laspy itself refuses it
     with pytest.raises(CorruptFileError, match="not a readable LAS/LAZ file"):
         read_cloud(garbage)
-    monkeypatch.setattr(laspy, "open", _bug_in("lidar.quiet_logs_typo"))
-    with pytest.raises(NameError, match="undefined_name"):
-        read_cloud(ok)
+    with pytest.raises(laspy.LaspyException) as verdict:
+        laspy.open(str(garbage))
+    assert raised_by_library(verdict.value)
+    with pytest.raises(TypeError) as bug:  # raised in a frame of lidar.io: ours
+        _at_scale("848899.7", 0.01)  # type: ignore[arg-type]
+    assert not raised_by_library(bug.value)
