@@ -97,15 +97,22 @@ TEST_OFFSETS = range(6000, 14000, 100)
 
 
 def free_simulator_offset(band: range = TEST_OFFSETS) -> int:
-    """A random port offset of ``band`` whose simulator ports are free now. Every port stays
-    below 32768, out of Linux's ephemeral range (32768-60999) where the other worker's client
-    sockets get their ports; the training class has a band of its own, so a test of the other
-    worker never takes a range the class has chosen but not bound yet."""
+    """A random port offset of ``band`` (of this test worker's share of it) whose simulator
+    ports are free now. Every port stays below 32768, out of Linux's ephemeral range
+    (32768-60999) where the other worker's client sockets get their ports; the training class
+    has a band of its own, so a test of the other worker never takes a range the class has
+    chosen but not bound yet."""
     import random
 
-    start = random.SystemRandom().randrange(0, len(band))
-    for k in range(len(band)):
-        off = band[(start + k) % len(band)]
+    # each pytest-xdist worker draws from its own share of the band: between the check here and
+    # the simulator binding its ports (seconds, for a subprocess) the other worker saw the same
+    # offset free, and two simulators or clients on one TCP port kept closing each other's link
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), 1)
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")[2:]
+    mine = [off for k, off in enumerate(band) if k % count == (int(worker or 0) % count)]
+    start = random.SystemRandom().randrange(0, len(mine))
+    for k in range(len(mine)):
+        off = mine[(start + k) % len(mine)]
         if simulator_ports_free(off):
             return off
     raise RuntimeError(f"no free simulator port range in {band}")
