@@ -36,6 +36,7 @@ from dronekit_plzen.errors import BadInputError, SafetyViolation, Violation
 from dronekit_plzen.geo import geodesic_distance_m
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.mission_items import MissionItem
+from dronekit_plzen.rtl_cone import RtlParams
 from dronekit_plzen.safety import Clearance, Override
 from missions.model import Mission
 from missions.terrain import Raster, missions_bbox
@@ -257,6 +258,7 @@ def clear_for_flight(
     reason: str | None = None,
     raise_on_unsafe: bool = True,
     rtl_alt_m: float | None = None,
+    rtl: RtlParams | None = None,
 ) -> FlightClearance:
     """Validate every sortie of a flight and issue a clearance for each.
 
@@ -286,6 +288,11 @@ def clear_for_flight(
     rtl_alt_m
         The altitude above home an RTL climbs to before it returns (the vehicle's RTL_ALT or
         RTL_RETURN_ALT when flying); default: the profile's, else its autopilot's default.
+    rtl
+        Everything the RTL return altitude depends on, with the return cone
+        (:class:`dronekit_plzen.rtl_cone.RtlParams`; ``fly`` reads them from the vehicle);
+        default: the profile's (:meth:`missions.vehicles.Vehicle.rtl_params`), whose cone the
+        ceiling is not trusted with.
     raise_on_unsafe
         ``False`` returns unsafe sorties with ``clearance=None`` instead of raising (to show
         the reports); uploading them is then refused by the link layer.
@@ -310,7 +317,11 @@ def clear_for_flight(
     endurance_s = None
     reserve = 0.25
     notes: list[str] = []
-    if rtl_alt_m is None and vehicle is not None and hasattr(vehicle, "return_alt_m"):
+    if rtl is None and vehicle is not None and hasattr(vehicle, "rtl_params"):
+        rtl = vehicle.rtl_params()
+    if rtl is not None and rtl_alt_m is not None:
+        rtl, rtl_alt_m = replace(rtl, return_alt_m=rtl_alt_m), None
+    if rtl is None and rtl_alt_m is None and hasattr(vehicle, "return_alt_m"):
         rtl_alt_m = vehicle.return_alt_m()
     if vehicle is not None and hasattr(vehicle, "endurance_min"):
         endurance_s = float(vehicle.endurance_min) * 60.0
@@ -343,6 +354,7 @@ def clear_for_flight(
             descent_rate_m_s=getattr(vehicle, "descent_rate_m_s", 2.0),
             max_speed_m_s=getattr(vehicle, "max_speed_m_s", None),
             rtl_alt_m=rtl_alt_m,
+            rtl=rtl,
         )
         report.notes[:0] = home_notes
         if vehicle_position is not None:

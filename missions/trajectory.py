@@ -11,12 +11,12 @@ trapezoidal speed profile (stop at each waypoint) and the climb/descent rates.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from numpy.typing import NDArray
 
-from dronekit_plzen import ap_spline
+from dronekit_plzen import ap_spline, rtl_cone
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.geo import WGS84, transform, utm_epsg_for_area
 from dronekit_plzen.i18n import _
@@ -40,7 +40,8 @@ from dronekit_plzen.mission_items import (
     MissionItem,
     canonical_frame,
 )
-from missions.model import Mission
+from dronekit_plzen.rtl_cone import RtlParams
+from missions.model import AUTOPILOT_ARDUPILOT, Mission
 from missions.terrain import Raster
 
 FloatArray = NDArray[np.float64]
@@ -79,6 +80,15 @@ class Trajectory:
     #: the first ``DO_JUMP`` that repeats forever (repeat < 0) met on the walk: the aircraft
     #: loops until its battery failsafe (None: no such jump)
     endless_jump: int | None = None
+    #: the highest AMSL altitude the aircraft may fly at each sample, where it can differ from
+    #: ``alt`` (the lowest): an RTL whose return altitude depends on where it starts and on
+    #: the vehicle's cone parameters (:func:`trajectory`). None: the same as ``alt``.
+    alt_max: FloatArray | None = None
+
+    @property
+    def alt_high(self) -> FloatArray:
+        """The highest altitude per sample (the 120 m rule is checked with it)."""
+        return self.alt if self.alt_max is None else self.alt_max
 
 
 def leg_time_s(h_m: float, dz_m: float, v: float, accel: float, climb: float, sink: float) -> float:
@@ -138,6 +148,7 @@ def trajectory(
     max_items: int = MAX_WALK_ITEMS,
     max_speed_m_s: float | None = None,
     rtl_alt_m: float | None = None,
+    rtl: RtlParams | None = None,
 ) -> Trajectory:
     """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D).
 
@@ -147,12 +158,24 @@ def trajectory(
     descent (3) rate.
 
     RTL flies as the autopilots do: to the nearest of home and the mission's rally points, first
-    climbing to ``rtl_alt_m`` above home when lower (ArduCopter RTL_ALT, PX4 RTL_RETURN_ALT;
-    None: it returns at its altitude), then down to the ground there. (PX4's return cone, which
-    lowers the return altitude close to home, is not modelled: the climb is checked in full.)"""
+    climbing to the return altitude when lower, then down to the ground there. The return
+    altitude is computed as the firmware does (:mod:`dronekit_plzen.rtl_cone`: ArduCopter RTL_ALT
+    and RTL_CONE_SLOPE, PX4 RTL_RETURN_ALT, RTL_CONE_ANG, RTL_MIN_DIST and NAV_ACC_RAD): close to
+    home the cone lowers it. ``rtl``: the vehicle's values; else ``rtl_alt_m`` with the
+    firmware defaults of the mission's autopilot; neither: it returns at its altitude. Samples
+    are flown at the lowest return altitude the RTL may take (``alt``: terrain clearance) and
+    carry the highest (``alt_max``: the 120 m rule): the RTL may start anywhere within the
+    acceptance radius of the waypoint before it (PX4: the item's param2, else NAV_ACC_RAD;
+    ArduCopter: WPNAV_RADIUS), and values not read from the vehicle may be wrong about its cone
+    (:func:`dronekit_plzen.rtl_cone.altitude_band_m`)."""
     notes: list[str] = []
     flags: dict[str, bool] = {}
     check_altitudes(mission)
+    if rtl is None and rtl_alt_m is not None:
+        ap = "ardupilot" if mission.autopilot == AUTOPILOT_ARDUPILOT else "px4"
+        rtl = rtl_cone.defaults(ap, return_alt_m=rtl_alt_m)
+    elif rtl is not None and rtl_alt_m is not None:
+        rtl = replace(rtl, return_alt_m=rtl_alt_m)
     pos_items = [it for it in mission.items if it.has_position]
     if mission.home is not None:
         hlon, hlat, home_amsl = mission.home
@@ -204,6 +227,7 @@ def trajectory(
     xs: list[FloatArray] = [np.array([hx])]
     ys: list[FloatArray] = [np.array([hy])]
     zs: list[FloatArray] = [np.array([home_amsl])]
+    zhs: list[FloatArray] = [zs[0]]
     its: list[NDArray[np.int64]] = [np.array([-1])]
     phs: list[NDArray[np.int8]] = [np.array([0], np.int8)]
     duration = 0.0
@@ -215,10 +239,12 @@ def trajectory(
         phase: int,
         above_terrain: bool = False,
         timed: bool = True,
+        high: tuple[float, float] | None = None,
     ) -> None:
         """Fly from ``cur`` to ``to``; ``above_terrain``: the autopilot follows the terrain
         along the leg (terrain frame), so each sample is the ground under it plus a height
-        blended from the start's to the target's."""
+        blended from the start's to the target's. ``high``: (from, to) AMSL of the highest
+        altitudes the aircraft may fly on this leg instead (timed with them)."""
         nonlocal cur, duration, length
         dx, dy, dz = to[0] - cur[0], to[1] - cur[1], to[2] - cur[2]
         h = math.hypot(dx, dy)
@@ -238,8 +264,11 @@ def trajectory(
             zs.append(np.where(np.isnan(g), cur[2] + t * dz, g + h0 + t * (h1 - h0)))
         else:
             zs.append(cur[2] + t * dz)
+        zhs.append(zs[-1] if high is None else high[0] + t * (high[1] - high[0]))
         its.append(np.full(n, item, np.int64))
         phs.append(np.full(n, phase, np.int8))
+        if high is not None:
+            dz = high[1] - high[0]
         if timed:  # (a loiter circle's time is counted from its turns)
             duration += leg_time_s(h, dz, v, accel_m_s2, climb_rate_m_s, descent_rate_m_s)
         length += math.hypot(h, dz)
@@ -255,6 +284,7 @@ def trajectory(
         xs.append(pts[:, 0].copy())
         ys.append(pts[:, 1].copy())
         zs.append(pts[:, 2].copy())
+        zhs.append(zs[-1])
         its.append(np.full(len(pts), item, np.int64))
         phs.append(np.full(len(pts), 1, np.int8))
         duration += leg_time_s(h, dz, v, accel_m_s2, climb_rate_m_s, descent_rate_m_s)
@@ -291,6 +321,8 @@ def trajectory(
     #: the NAV leg flown last when the aircraft did not stop at its end (ap_spline.origin_vector)
     prev_leg: tuple[bool, ap_spline.Vec, ap_spline.Vec, ap_spline.Vec] | None = None
     jumps: dict[int, int] = {}
+    #: how far from the last position the RTL may start (the waypoint's acceptance radius)
+    rtl_tolerance_m = 0.0
     returned = False
     endless: int | None = None
     k = 0
@@ -311,6 +343,9 @@ def trajectory(
                 continue
             k += 1
             continue
+        if rtl is not None and cmd in NAV_COMMANDS and cmd != CMD_NAV_RETURN_TO_LAUNCH:
+            wp = cmd in (CMD_NAV_WAYPOINT, CMD_NAV_SPLINE_WAYPOINT)
+            rtl_tolerance_m = rtl.acceptance_m(max(0.0, it.param2)) if wp else 0.0
         if cmd == CMD_DO_CHANGE_SPEED and it.param2 > 0:
             kind = int(it.param1) if math.isfinite(it.param1) else 1
             # climb (2) and descent (3) speeds: ArduCopter takes them, PX4 does not, so only
@@ -334,21 +369,22 @@ def trajectory(
                 near = min(rally_xy, key=lambda p: math.hypot(cur[0] - p[0], cur[1] - p[1]))
                 if math.hypot(cur[0] - near[0], cur[1] - near[1]) < d_home:
                     tx, ty = near
-            up = cur[2]
-            if rtl_alt_m is not None and math.isfinite(up):
-                up = max(up, home_amsl + rtl_alt_m)
-                if up > cur[2]:
-                    leg((cur[0], cur[1], up), k, 0)  # the climb before the return
-                    if not flags.get("rtl_climb"):
-                        flags["rtl_climb"] = True
-                        notes.append(
-                            _(
-                                "RTL checked as the autopilot flies it: up to {a:g} m above home "
-                                "before it returns"
-                            ).format(a=rtl_alt_m)
-                        )
-            leg((tx, ty, up), k, 1)
-            leg((tx, ty, ground_at(tx, ty) if (tx, ty) != (hx, hy) else home_amsl), k, 0)
+            up = up_hi = cur[2]
+            if rtl is not None and math.isfinite(up):
+                d = math.hypot(tx - cur[0], ty - cur[1])
+                h = cur[2] - home_amsl
+                lo, hi = rtl_cone.altitude_band_m(rtl, d, h, rtl_tolerance_m)
+                full = rtl_cone.return_alt_m(rtl.without_cone(), d, h)
+                up, up_hi = home_amsl + lo, home_amsl + hi
+                if up_hi > cur[2]:  # the climb before the return
+                    leg((cur[0], cur[1], up), k, 0, high=(cur[2], up_hi))
+                for note in rtl_notes(rtl, lo, hi, h, full):
+                    if not flags.get(note):
+                        flags[note] = True
+                        notes.append(note)
+            leg((tx, ty, up), k, 1, high=(up_hi, up_hi))
+            down = ground_at(tx, ty) if (tx, ty) != (hx, hy) else home_amsl
+            leg((tx, ty, down), k, 0, high=(up_hi, down))
             returned = True
             prev_leg = None
         elif cmd == CMD_NAV_LAND:
@@ -435,7 +471,7 @@ def trajectory(
                 prev_leg = None  # take-off, RTL, land: the aircraft stops
         k += 1
     stopped_at = k if k < len(mission.items) else None
-    X, Y, Z = (np.concatenate(a) for a in (xs, ys, zs))
+    X, Y, Z, ZH = (np.concatenate(a) for a in (xs, ys, zs, zhs))
     lon, lat = transform(X, Y, epsg, WGS84)
     return Trajectory(
         epsg,
@@ -454,4 +490,33 @@ def trajectory(
         notes,
         stopped_at,
         endless,
+        None if np.array_equal(Z, ZH, equal_nan=True) else ZH,
     )
+
+
+def rtl_notes(
+    rtl: RtlParams, low_m: float, high_m: float, alt_m: float, full_m: float
+) -> list[str]:
+    """What the user reads about an RTL started at ``alt_m`` and checked at ``low_m`` ..
+    ``high_m`` above home (``full_m`` without a cone)."""
+    out: list[str] = []
+    if high_m > alt_m:
+        out.append(
+            _(
+                "RTL checked as the autopilot flies it: up to {a:g} m above home before it returns"
+            ).format(a=round(high_m, 1))
+        )
+    if low_m < full_m - 0.05:
+        cone = (  # parameter names: not translated
+            f"RTL_CONE_ANG {rtl.cone_half_angle_deg:g}°"
+            if rtl.autopilot == "px4"
+            else f"RTL_CONE_SLOPE {rtl.cone_slope:g}"
+        )
+        out.append(
+            _(
+                "RTL checked as the autopilot flies it: near home its return cone ({cone}) "
+                "lowers the return to {lo:g} m above home (terrain checked there, the 120 m "
+                "rule at {hi:g} m)"
+            ).format(cone=cone, lo=round(low_m, 1), hi=round(high_m, 1))
+        )
+    return out

@@ -8,16 +8,18 @@
     more than ``max_agl_m`` (120 m, EU Open category UAS.OPEN.010) from the closest point of
     the terrain: with a DEM the distance to the terrain within ``max_agl_m`` around the aircraft
     (so a path along a valley side is measured to the slope, not the valley floor); without a
-    DEM the height above the home elevation;
+    DEM the height above the home elevation; at the highest altitude a sample may be flown at
+    (an RTL's return altitude is a band, :mod:`dronekit_plzen.rtl_cone`);
 ``terrain_clearance`` / ``dsm_clearance``
     less than ``min_clearance_m`` above the DEM (ground) or a DSM (buildings, trees), outside
-    take-off and landing;
+    take-off and landing; at the lowest altitude a sample may be flown at;
 ``geofence``
     outside the mission's inclusion fences (ArduPilot: inside all of them; PX4: inside at least
     one) or inside an exclusion fence;
 ``zone_prohibited`` / ``zone_authorisation``
     inside a PROHIBITED (or, unless authorised, REQ_AUTHORISATION) geozone whose vertical limits
-    contain the aircraft and which applies during the flight (``when`` .. ``when`` + duration);
+    contain any altitude the aircraft may fly at and which applies during the flight
+    (``when`` .. ``when`` + duration);
     CONDITIONAL zones are reported as warnings;
 ``endurance``
     the flight time (acceleration, climb/descent, loiters; plus the way home when the mission
@@ -75,10 +77,11 @@ from dronekit_plzen.mission_items import (
     canonical_frame,
     mavlink_command_name,
 )
-from dronekit_plzen.safety import Override
 
 # clear_for_flight: the one entry point for every door (plan, fly, fleet, demo, GUI); it calls
 # validate() below (lazily, so the two modules can import each other)
+from dronekit_plzen.rtl_cone import RtlParams
+from dronekit_plzen.safety import Override
 from missions.clearance import (
     HOME_UNKNOWN,
     FlightClearance,
@@ -181,7 +184,7 @@ def _report_runs(
 
 
 def _closest_terrain_m(
-    tr: Trajectory, dem: Raster, idx: NDArray[np.intp], radius_m: float
+    tr: Trajectory, dem: Raster, idx: NDArray[np.intp], radius_m: float, alt: FloatArray
 ) -> FloatArray:
     """Distance from samples ``idx`` to the closest terrain point within ``radius_m``."""
     rings = np.array([0.0, 0.125, 0.25, 0.5, 0.75, 1.0]) * radius_m
@@ -193,7 +196,7 @@ def _closest_terrain_m(
     py = tr.y[idx][:, None] + oy[None, :]
     lo, la = transform(px.ravel(), py.ravel(), tr.epsg, WGS84)
     g = dem.sample(lo, la).reshape(px.shape)
-    dz = np.maximum(tr.alt[idx][:, None] - g, 0.0)
+    dz = np.maximum(alt[idx][:, None] - g, 0.0)
     d = np.hypot(r[None, :], dz)
     return np.nanmin(np.where(np.isnan(g), np.inf, d), axis=1)
 
@@ -277,6 +280,7 @@ def validate(
     max_range_m: float | None = None,
     home_tolerance_m: float = 50.0,
     rtl_alt_m: float | None = None,
+    rtl: RtlParams | None = None,
 ) -> ValidationReport:
     """Check the whole path of ``mission``; see the module documentation for the rules.
 
@@ -284,7 +288,8 @@ def validate(
     objects. ``when`` is the planned take-off (UTC, default now). Zone limits given against the
     WGS84 ellipsoid are converted with ``geoid_offset_m`` (the local geoid undulation, about
     46 m in Plzeň; 0 by default because no geoid grid is bundled). ``rtl_alt_m``: the altitude
-    above home an RTL climbs to first (see :func:`missions.trajectory.trajectory`).
+    above home an RTL climbs to first, ``rtl``: the vehicle's RTL parameters with its return
+    cone (see :func:`missions.trajectory.trajectory`).
     """
     box = mission_bbox(mission)
     dem_r = Raster.open(dem, bbox_lonlat=box) if isinstance(dem, str | Path) else dem
@@ -302,6 +307,7 @@ def validate(
         descent_rate_m_s=descent_rate_m_s,
         max_speed_m_s=max_speed_m_s,
         rtl_alt_m=rtl_alt_m,
+        rtl=rtl,
     )
     viol: list[Violation] = list(_unchecked_commands(mission))
     if tr.stopped_at is not None:
@@ -399,11 +405,14 @@ def validate(
         notes.append(_("no DEM: heights checked against the home elevation"))
     alt = np.where(bad_alt, ground, tr.alt)
     agl = alt - ground
-    high = agl > max_agl_m
-    dist_terrain = agl.copy()
+    # the 120 m rule with the highest altitude a sample may be flown at (an RTL's return
+    # altitude is a band), terrain and surface clearance with the lowest (``alt``)
+    alt_top = np.where(bad_alt, ground, tr.alt_high)
+    high = alt_top - ground > max_agl_m
+    dist_terrain = alt_top - ground
     if dem_r is not None and high.any():
         idx = np.flatnonzero(high)
-        dist_terrain[idx] = _closest_terrain_m(tr, dem_r, idx, max_agl_m)
+        dist_terrain[idx] = _closest_terrain_m(tr, dem_r, idx, max_agl_m, alt_top)
     _report_runs(
         viol,
         tr,
@@ -480,7 +489,8 @@ def validate(
             g = z.metric_geometry(tr.epsg)
             shapely.prepare(g)
             lo, hi = z.limits_amsl(ground, geoid_offset_m)
-            hit = shapely.contains_xy(g, tr.x, tr.y) & (alt >= lo) & (alt <= hi) & (agl > 0.5)
+            inside = (alt_top >= lo) & (alt <= hi)  # any altitude of the sample's band
+            hit = shapely.contains_xy(g, tr.x, tr.y) & inside & (alt_top - ground > 0.5)
             label = f"{z.identifier} {z.name}".strip()
             if z.restriction == "PROHIBITED":
                 _report_runs(

@@ -9,11 +9,13 @@ Example
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from dronekit_plzen import rtl_cone
 from dronekit_plzen.errors import BadInputError, ConfigError
+from dronekit_plzen.rtl_cone import RtlParams
 from missions._profiles import field_values, load_profiles, lookup
 
 
@@ -45,6 +47,13 @@ class Vehicle:
     #: the altitude above home RTL climbs to before it returns (None: the autopilot's default,
     #: :data:`RTL_ALT_DEFAULT_M`; ``fly`` reads the vehicle's own parameter instead)
     rtl_alt_m: float | None = None
+    #: the return cone (:mod:`dronekit_plzen.rtl_cone`; None: the autopilot's default; ``fly``
+    #: reads the vehicle's own parameters instead): PX4 RTL_CONE_ANG, RTL_MIN_DIST and
+    #: NAV_ACC_RAD, ArduCopter RTL_CONE_SLOPE
+    rtl_cone_deg: float | None = None
+    rtl_min_dist_m: float | None = None
+    nav_acc_rad_m: float | None = None
+    rtl_cone_slope: float | None = None
 
     def __post_init__(self) -> None:
         for k in ("cruise_speed_m_s", "accel_m_s2", "climb_rate_m_s", "descent_rate_m_s"):
@@ -61,6 +70,22 @@ class Vehicle:
             self.rtl_alt_m if self.rtl_alt_m is not None else RTL_ALT_DEFAULT_M.get(self.autopilot)
         )
 
+    def rtl_params(self) -> RtlParams | None:
+        """What the RTL return altitude depends on: the profile's values, else the autopilot's
+        defaults (None for an autopilot whose RTL is not modelled, e.g. DJI). Not read from the
+        vehicle, so the guard checks the ceiling with the climb a vehicle without cone flies."""
+        alt = self.return_alt_m()
+        if self.autopilot not in rtl_cone.AUTOPILOTS or alt is None:
+            return None
+        p = rtl_cone.defaults(self.autopilot, return_alt_m=alt)
+        return replace(
+            p,
+            cone_half_angle_deg=_or(self.rtl_cone_deg, p.cone_half_angle_deg),
+            min_dist_m=_or(self.rtl_min_dist_m, p.min_dist_m),
+            nav_acc_rad_m=_or(self.nav_acc_rad_m, p.nav_acc_rad_m),
+            cone_slope=_or(self.rtl_cone_slope, p.cone_slope),
+        )
+
     @property
     def usable_endurance_s(self) -> float:
         """Planned flight time available per battery (endurance minus reserve)."""
@@ -75,6 +100,10 @@ class Vehicle:
 
     def to_dict(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+def _or(value: float | None, default: float) -> float:
+    return default if value is None else value
 
 
 #: the firmware defaults of the altitude above home RTL climbs to first: ArduCopter RTL_ALT
@@ -98,6 +127,10 @@ _SPEC: dict[str, type] = {
     "camera": str,
     "autopilot": str,
     "rtl_alt_m": float,
+    "rtl_cone_deg": float,
+    "rtl_min_dist_m": float,
+    "nav_acc_rad_m": float,
+    "rtl_cone_slope": float,
 }
 
 

@@ -60,6 +60,9 @@ def px4_defaults(sysid: int) -> dict[str, Param]:
         "RTL_RETURN_ALT": _f(60.0, 0.0, 150.0),
         "RTL_DESCEND_ALT": _f(30.0, 2.0, 100.0),
         "RTL_LAND_DELAY": _f(0.0, -1.0, 300.0),
+        # the return cone (PX4 v1.16 rtl_params.c; dronekit_plzen.rtl_cone)
+        "RTL_CONE_ANG": _i(45, 0, 90),
+        "RTL_MIN_DIST": _f(10.0, 0.5, 100000.0),
         "COM_DISARM_LAND": _f(2.0, -1.0, 20.0),
         "COM_DISARM_PRFLT": _f(10.0, -1.0, 120.0),
         "COM_DL_LOSS_T": _f(10.0, 5.0, 300.0),
@@ -98,6 +101,9 @@ def ardupilot_defaults(sysid: int) -> dict[str, Param]:
         "ATC_RATE_Y_MAX": _f(0.0, 0.0, 1080.0),
         "RTL_ALT": _f(1500.0, 200.0, 300000.0),
         "RTL_ALT_FINAL": _f(0.0, 0.0, 1000.0),
+        # the return cone (ArduCopter config.h RTL_CONE_SLOPE_DEFAULT, RTL_CLIMB_MIN_DEFAULT cm)
+        "RTL_CONE_SLOPE": _f(3.0, 0.0, 10.0),
+        "RTL_CLIMB_MIN": _f(0.0, 0.0, 3000.0),
         "RTL_LOIT_TIME": _f(5000.0, 0.0, 60000.0),
         "RTL_SPEED": _f(0.0, 0.0, 2000.0),
         "LAND_SPEED": _f(50.0, 30.0, 200.0),

@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from dronekit_plzen import mission_items as mi
+from dronekit_plzen import rtl_cone
 from dronekit_plzen.errors import BadInputError
 from simulators import flight, preflight
 from simulators import modes as md
@@ -440,11 +441,23 @@ class VehicleModel:
         self.events.append(Event("reboot", {}))
 
     def start_rtl(self) -> None:
-        """Plan RTL: climb to the return altitude, fly to the nearest of home and rally points."""
+        """Plan RTL: climb to the return altitude, fly to the nearest of home and rally points.
+
+        The return altitude is the firmware's, with its cone near the destination
+        (:func:`dronekit_plzen.rtl_cone.return_alt_m` from this vehicle's own parameters)."""
         dests = [self.home] + [(e, n, self.home[2]) for e, n, _u in self.runner.rally_points_enu()]
         dest = min(dests, key=lambda d: math.hypot(d[0] - self.pos[0], d[1] - self.pos[1]))
-        ret_rel = self.p("RTL_RETURN_ALT") if self.px4 else self.p("RTL_ALT") / 100.0
-        ret_up = max(self.pos[2], dest[2] + ret_rel)
+        ap = "px4" if self.px4 else "ardupilot"
+        rtl = rtl_cone.from_param_values(ap, {k: self.p(k) for k in rtl_cone.PARAM_NAMES[ap]})
+        at = (self.pos[0], self.pos[1])
+        if not self.px4:
+            # ArduCopter measures from its stopping point (ModeRTL::build_path), not from where
+            # it is: v·|v| / (2·WPNAV_ACCEL) ahead
+            acc = max(0.5, self.p("WPNAV_ACCEL") / 100.0)
+            speed = math.hypot(self.vel[0], self.vel[1])
+            at = (at[0] + self.vel[0] * speed / (2 * acc), at[1] + self.vel[1] * speed / (2 * acc))
+        dist = math.hypot(dest[0] - at[0], dest[1] - at[1])
+        ret_up = dest[2] + rtl_cone.return_alt_m(rtl, dist, self.pos[2] - dest[2])
         self.rtl_target = (dest[0], dest[1], ret_up)
         self.rtl_phase = "climb" if not self.landed else "done"
         self.rtl_timer_s = 0.0

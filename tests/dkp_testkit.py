@@ -10,6 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -188,3 +189,44 @@ def run_dkp(
         timeout=timeout_s,
     )
     return proc, time.monotonic() - t0
+
+
+# --------------------------------------------------------------------------- the vehicle model
+#: where the simulator tests put the vehicle model's home (lat, lon, alt AMSL)
+SIM_HOME = (49.7475, 13.3776, 310.0)
+#: the model's step (s)
+SIM_DT = 0.02
+
+
+def sim_run(vm: Any, seconds: float, until: Callable[[Any], bool] | None = None) -> float:
+    """Step the vehicle model ``vm``; stop early when ``until(vm)`` holds. Returns the sim time
+    spent."""
+    t0 = vm.t_s
+    for _ in range(int(seconds / SIM_DT)):
+        vm.step(SIM_DT)
+        if until is not None and until(vm):
+            break
+    return float(vm.t_s - t0)
+
+
+def sim_airborne(
+    autopilot: str, alt_m: float = 30.0, home: tuple[float, float, float] = SIM_HOME
+) -> Any:
+    """A vehicle model (PX4 or ArduCopter flavour) with a GPS fix, armed, taken off and holding
+    ``alt_m`` above home (PX4 in AUTO.LOITER, ArduCopter in GUIDED)."""
+    from simulators.vehicle import RESULT_ACCEPTED, VehicleModel
+
+    vm = VehicleModel(1, autopilot, home, seed=1, boot_settle_s=3.0)
+    sim_run(vm, 4.0)  # GPS fix
+    if autopilot == "px4":
+        assert vm.arm() == RESULT_ACCEPTED
+        assert vm.takeoff(home[2] + alt_m) == RESULT_ACCEPTED
+    else:
+        assert vm.set_mode("GUIDED") == RESULT_ACCEPTED
+        assert vm.arm() == RESULT_ACCEPTED
+        assert vm.takeoff(alt_m) == RESULT_ACCEPTED
+    sim_run(vm, 60.0, lambda v: v.rel_alt_m > alt_m - 0.4)
+    sim_run(vm, 2.0)
+    assert abs(vm.rel_alt_m - alt_m) < 0.5
+    assert vm.mode == ("AUTO.LOITER" if autopilot == "px4" else "GUIDED")
+    return vm

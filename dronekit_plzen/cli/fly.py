@@ -28,7 +28,7 @@ from dronekit_plzen.cli.fly_sorties import (
     clear_sorties,
     load_sorties,
     resume_mission,
-    vehicle_rtl_alt_m,
+    vehicle_rtl_params,
 )
 from dronekit_plzen.cliutil import app, echo_json, info
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError, SafetyViolation
@@ -538,7 +538,7 @@ def fly(
             max_range_m=max_range_m,
             max_distance_m=max_distance_m or cfg.max_distance_m,
             max_launch_offset_m=max_launch_offset_m,
-            rtl_alt_m=vehicle_rtl_alt_m(v),
+            rtl=vehicle_rtl_params(v),
         )
         for ov in fc.overrides:
             info(

@@ -25,9 +25,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dronekit_plzen import rtl_cone
 from dronekit_plzen.errors import BadInputError, CommandError, DronekitPlzenError, LinkError
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Vehicle, VehicleState
+from dronekit_plzen.rtl_cone import RtlParams
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +148,10 @@ def clear_sorties(
     max_launch_offset_m: float,
     max_distance_m: float | None = None,
     rtl_alt_m: float | None = None,
+    rtl: RtlParams | None = None,
 ) -> Any:
     """Every sortie through the guard, against the vehicle's home and position (and its RTL
-    altitude, see :func:`vehicle_rtl_alt_m`)."""
+    altitude and return cone, see :func:`vehicle_rtl_params`)."""
     from missions.clearance import clear_for_flight
 
     return clear_for_flight(
@@ -164,24 +167,33 @@ def clear_sorties(
         override=override,
         reason=reason,
         rtl_alt_m=rtl_alt_m,
+        rtl=rtl,
     )
 
 
-def vehicle_rtl_alt_m(v: Vehicle) -> float | None:
-    """The altitude above home the vehicle's RTL climbs to first: ArduCopter's RTL_ALT (cm;
-    0 returns at the current altitude), PX4's RTL_RETURN_ALT (m). None when it cannot be read
-    (the profile's or the autopilot's default is checked instead)."""
-    name = "RTL_ALT" if v.autopilot == "ardupilot" else "RTL_RETURN_ALT"
-    try:
-        value = v.get_param(name, timeout_s=3.0)
-    except DronekitPlzenError as exc:
-        log.warning(
-            "vehicle %s: %s not read (%s): the RTL altitude is the default", v.sysid, name, exc
-        )
+def vehicle_rtl_params(v: Vehicle) -> RtlParams | None:
+    """Everything the vehicle's RTL return altitude depends on, read from the vehicle:
+    PX4 RTL_RETURN_ALT, RTL_CONE_ANG, RTL_MIN_DIST, NAV_ACC_RAD; ArduCopter RTL_ALT,
+    RTL_CONE_SLOPE, RTL_CLIMB_MIN, WPNAV_RADIUS and the altitude fence
+    (:data:`dronekit_plzen.rtl_cone.PARAM_NAMES`). None when the return altitude itself cannot
+    be read (the profile's values are checked instead); another value that cannot be read keeps
+    the firmware's default and is logged."""
+    if v.autopilot not in rtl_cone.AUTOPILOTS:
         return None
-    if not math.isfinite(value) or value < 0:
+    names = rtl_cone.PARAM_NAMES[v.autopilot]
+    values: dict[str, float] = {}
+    for k, name in enumerate(names):
+        try:
+            values[name] = v.get_param(name, timeout_s=3.0 if k == 0 else 2.0)
+        except DronekitPlzenError as exc:
+            log.warning("vehicle %s: %s not read (%s): its default is assumed", v.sysid, name, exc)
+            if k == 0:
+                return None
+    if not math.isfinite(values[names[0]]) or values[names[0]] < 0:
         return None
-    return value / 100.0 if v.autopilot == "ardupilot" else value
+    # the cone is trusted only when all of it was read (else the ceiling is the full climb)
+    known = all(n in values for n in rtl_cone.CONE_PARAM_NAMES[v.autopilot])
+    return rtl_cone.from_param_values(v.autopilot, values, from_vehicle=known)
 
 
 def arming_reasons(st: VehicleState, since_s: float) -> list[str]:

@@ -5,40 +5,16 @@ from __future__ import annotations
 import math
 
 import pytest
+from dkp_testkit import SIM_DT, SIM_HOME, sim_airborne, sim_run
 
 from dronekit_plzen import mission_items as mi
 from simulators import BatteryDrop, GpsLoss, SimFleet, SteadyWind, WindGust
 from simulators.vehicle import RESULT_ACCEPTED, RESULT_DENIED, RESULT_FAILED, VehicleModel
 
-HOME = (49.7475, 13.3776, 310.0)
-DT = 0.02
-
-
-def run(vm: VehicleModel, seconds: float, until=None) -> float:  # type: ignore[no-untyped-def]
-    """Step ``vm``; stop early when ``until(vm)`` holds. Returns the sim time spent."""
-    t0 = vm.t_s
-    for _ in range(int(seconds / DT)):
-        vm.step(DT)
-        if until is not None and until(vm):
-            break
-    return vm.t_s - t0
-
-
-def airborne(autopilot: str, alt_m: float = 30.0) -> VehicleModel:
-    vm = VehicleModel(1, autopilot, HOME, seed=1, boot_settle_s=3.0)
-    run(vm, 4.0)  # GPS fix
-    if autopilot == "px4":
-        assert vm.arm() == RESULT_ACCEPTED
-        assert vm.takeoff(HOME[2] + alt_m) == RESULT_ACCEPTED
-    else:
-        assert vm.set_mode("GUIDED") == RESULT_ACCEPTED
-        assert vm.arm() == RESULT_ACCEPTED
-        assert vm.takeoff(alt_m) == RESULT_ACCEPTED
-    run(vm, 60.0, lambda v: v.rel_alt_m > alt_m - 0.4)
-    run(vm, 2.0)
-    assert abs(vm.rel_alt_m - alt_m) < 0.5
-    assert vm.mode == ("AUTO.LOITER" if autopilot == "px4" else "GUIDED")
-    return vm
+HOME = SIM_HOME
+DT = SIM_DT
+run = sim_run
+airborne = sim_airborne
 
 
 def fly_away(vm: VehicleModel, north_m: float) -> None:

@@ -1,0 +1,114 @@
+"""The RTL return cone on real firmware: a short mission ending in RTL close to home, flown with
+``fly``; the highest altitude of the return is compared with what the safety guard predicts
+(``missions.trajectory`` with ``dronekit_plzen.rtl_cone``, from the vehicle's own parameters).
+
+Run by ``make interop`` only (see conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from harness import north_east, offset
+
+from dronekit_plzen.cli.fly_sorties import vehicle_rtl_params
+from dronekit_plzen.link import connect
+from dronekit_plzen.mission_items import (
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    FRAME_MISSION,
+    MissionItem,
+)
+from missions.formats import save_mission
+from missions.model import AUTOPILOT_ARDUPILOT, Mission
+from missions.trajectory import trajectory
+
+#: (firmware, case): the parameters set, the last waypoint's distance north of home, its
+#: altitude and the return altitude the firmware formula gives there
+CASES: dict[tuple[str, str], tuple[dict[str, float], float, float, float]] = {
+    # PX4: RTL_RETURN_ALT 60 m (the SIH airframe sets 30 m) and RTL_MIN_DIST 100 m (with the
+    # default 10 m the cone works only close by); 30 m from home: 30 / tan 45° = 30 m, not 60 m
+    ("px4", "mid"): ({"RTL_RETURN_ALT": 60.0, "RTL_MIN_DIST": 100.0}, 30.0, 10.0, 30.0),
+    # PX4 near home, RTL_MIN_DIST 10 m, NAV_ACC_RAD 2 m (the SIH airframe's): 8 / tan 45° = 8 m
+    ("px4", "near"): (
+        {"RTL_RETURN_ALT": 60.0, "RTL_MIN_DIST": 10.0, "NAV_ACC_RAD": 2.0},
+        8.0,
+        5.0,
+        8.0,
+    ),
+    # ArduCopter: RTL_ALT 60 m (6000 cm), 10 m from home: 10 × RTL_CONE_SLOPE 3 = 30 m
+    ("arducopter", "mid"): ({"RTL_ALT": 6000.0}, 10.0, 10.0, 30.0),
+    # ArduCopter near home, RTL_ALT 15 m (its default): 4 × 3 = 12 m
+    ("arducopter", "near"): ({"RTL_ALT": 1500.0}, 4.0, 5.0, 12.0),
+}
+TOLERANCE_M = 3.0
+
+
+def _items(home: tuple[float, float, float], north_m: float, alt_m: float) -> list[MissionItem]:
+    lat, lon, _alt = home
+    wlat, wlon = offset(home, north_m, 0.0)
+    return [
+        MissionItem(
+            CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon, alt_m=alt_m
+        ),
+        # param2 1 m: PX4 counts the waypoint reached within 1 m, not NAV_ACC_RAD (10 m)
+        MissionItem(
+            CMD_NAV_WAYPOINT,
+            frame=FRAME_GLOBAL_RELATIVE_ALT,
+            lat_deg=wlat,
+            lon_deg=wlon,
+            alt_m=alt_m,
+            param2=1.0,
+        ),
+        MissionItem(CMD_NAV_RETURN_TO_LAUNCH, frame=FRAME_MISSION),
+    ]
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("case", ["mid", "near"])
+def test_rtl_cone_flown_as_the_guard_predicts(
+    fw_kind: str, case: str, ready: Any, tmp_path: Path
+) -> None:
+    params, north_m, alt_m, formula_m = CASES[(fw_kind, case)]
+    home = ready.inst.home
+    with connect(ready.url, heartbeat_hz=2) as link:
+        v = link.wait_vehicle(timeout_s=30)
+        for name, value in params.items():
+            v.set_param(name, value)
+        rtl = vehicle_rtl_params(v)
+    assert rtl is not None and rtl.from_vehicle, "the RTL parameters could not be read"
+    print(f"{fw_kind}: {rtl}")
+    m = Mission(items=_items(home, north_m, alt_m), home=(home[1], home[0], home[2]))
+    if fw_kind == "arducopter":
+        m.autopilot = AUTOPILOT_ARDUPILOT
+    tr = trajectory(m, rtl=rtl)
+    ret = tr.item == 2
+    low = float(tr.alt[ret].max()) - home[2]
+    high = float(tr.alt_high[ret].max()) - home[2]
+    plan = save_mission(m, tmp_path / "rtl-cone.plan")
+    cmd = [sys.executable, "-m", "dronekit_plzen", "fly", str(plan), "--connect", ready.url]
+    cmd += ["--json", "--timeout", "400"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=460)
+    print(proc.stderr[-3000:])
+    assert proc.returncode == 0, proc.stderr[-800:]
+    notes = json.loads(proc.stdout)["flown"][0]["clearance"]["notes"]
+    seen = ready.obs.wait_landed_disarmed(90.0)
+    # the return: positions after the waypoint was reached, i.e. the top of the flight
+    flown_top = seen.max_rel_alt_m
+    at_top = max(seen.track, key=lambda p: p[2])
+    n, e = north_east(home, at_top[0], at_top[1])
+    print(
+        f"{fw_kind} {case}: return flown at most {flown_top:.1f} m above home (at {n:.1f} m N, "
+        f"{e:.1f} m E); guard predicts {low:.1f}..{high:.1f} m; firmware formula at the "
+        f"waypoint {formula_m:.1f} m; without the cone {rtl.return_alt_m:.1f} m; notes {notes}"
+    )
+    assert any("return cone" in x for x in notes), notes
+    assert low - TOLERANCE_M <= flown_top <= high + TOLERANCE_M
+    assert flown_top < rtl.return_alt_m - 2.0  # the cone, not the full climb
