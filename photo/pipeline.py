@@ -651,8 +651,6 @@ def process(
     paths: Sequence[str | Path], opts: ProcessOptions, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Run the whole job; return the report (also written as report.json and report.html)."""
-    import pycolmap
-
     errs = opts.check()
     if errs:
         raise BadInputError("; ".join(errs))
@@ -665,7 +663,6 @@ def process(
         note_input(opts.dem)
     for f in files:
         note_input(f)  # never replaced by a product (a folder of outputs given as photos)
-    pycolmap.logging.minloglevel = 2  # COLMAP's INFO/WARNING chatter off; errors still shown
     job = Job(paths=files, opts=opts, progress=progress or SilentProgress())
     # the COLMAP workspace is scratch, not a product: removed at the end (kept with keep_work)
     job.work = Path(tempfile.mkdtemp(prefix=".photo-work-", dir=out))
@@ -673,11 +670,12 @@ def process(
     # failure late in the run (a full disk at points.laz) leaves the folder as it was, never
     # a new orthophoto beside the previous run's cloud and report
     with OutputGroup.all_or_nothing():
-        try:
-            for name, step in STEPS:
-                t0 = time.perf_counter()
-                step(job)
-                job.times_s[name] = round(time.perf_counter() - t0, 3)
+        try:  # COLMAP's own log into the workspace, not onto the console
+            with sfm.colmap_log(job.work / "colmap.log"):
+                for name, step in STEPS:
+                    t0 = time.perf_counter()
+                    step(job)
+                    job.times_s[name] = round(time.perf_counter() - t0, 3)
         finally:
             if not opts.keep_work:
                 shutil.rmtree(job.work, ignore_errors=True)

@@ -23,9 +23,11 @@ fixed) moved the FC350's principal point by 11 px and brought the horizontal RMS
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Callable, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -41,6 +43,57 @@ log = logging.getLogger(__name__)
 
 class ReconstructionError(DronekitPlzenError):
     """Structure from motion could not build a model from the photos (exit code 1)."""
+
+
+#: COLMAP's log lines (glog): severity letter, date, time, thread, ``file:line] message``
+_GLOG_LINE = re.compile(r"^([IWEF])\d{8} [\d:.]+ +\d+ ([^\]]*)\] ?(.*)$")
+
+
+@contextlib.contextmanager
+def colmap_log(path: Path) -> Iterator[None]:
+    """COLMAP's own log (C++ glog) goes to the file ``path`` while the block runs, not to the
+    console: a failing step is one line of ours ("no model could be built …"), not COLMAP's
+    ``E… sfm.cc:…] Failed to create any sparse model`` before it, and glog leaves no
+    ``*.log.INFO.*`` files in /tmp. Warnings and errors are kept in the file (in the workspace:
+    see ``--keep-work``); the errors are passed on to this module's logger (shown with
+    ``-v``). glog's settings are the process's: they are restored after the block (its files
+    stay off)."""
+    import pycolmap
+
+    glog = pycolmap.logging
+    saved = (glog.minloglevel, glog.stderrthreshold, glog.alsologtostderr, glog.logtostderr)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    glog.logtostderr = False
+    glog.alsologtostderr = False
+    glog.stderrthreshold = 3  # FATAL only: COLMAP aborts the process on those anyway
+    glog.minloglevel = 1  # warnings and errors into the file; INFO is per-image chatter
+    # glog writes a message into the file of its severity and of every lower one: one file
+    # (INFO's, named from ``path``) holds them all; the others are turned off
+    glog.set_log_destination(glog.INFO, f"{path}.")
+    for level in (glog.WARNING, glog.ERROR, glog.FATAL):
+        glog.set_log_destination(level, "")
+    try:
+        yield
+    finally:
+        glog.set_log_destination(glog.INFO, "")  # closes the file; no files in /tmp either
+        glog.minloglevel, glog.stderrthreshold, glog.alsologtostderr, glog.logtostderr = saved
+        for line in _colmap_errors(path.parent, path.name):
+            log.info("COLMAP: %s", line)
+
+
+def _colmap_errors(folder: Path, prefix: str) -> list[str]:
+    """The error lines (``file:line] message``) of the COLMAP logs ``prefix.*`` in ``folder``."""
+    out = []
+    for f in sorted(folder.glob(prefix + ".*")):
+        try:
+            text = f.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        for line in text.splitlines():
+            m = _GLOG_LINE.match(line)
+            if m and m.group(1) in "EF":
+                out.append(f"{m.group(2)}] {m.group(3)}")
+    return out
 
 
 #: the longest image side features may be extracted at: the largest photo Pillow reads

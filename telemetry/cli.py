@@ -16,11 +16,16 @@ from dronekit_plzen.cliutil import echo_json, info, progress
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _, ngettext
 from telemetry.cli_common import DB_OPTION as _DB
-from telemetry.cli_common import ROW_ID, flight_json
+from telemetry.cli_common import ROW_ID, creating_database, flight_json
 from telemetry.cli_common import db_path_or_default as _db
 from telemetry.cli_deployments import deployments
 
 __all__ = ["deployments", "flights", "import_logs", "record", "report"]
+
+
+#: the slowest and fastest replay speed-up (0 replays as fast as the recorder takes it)
+MIN_REPLAY_SPEED = 0.001
+MAX_REPLAY_SPEED = 1_000_000.0
 
 
 # -- record --------------------------------------------------------------------------------------
@@ -61,20 +66,52 @@ def record(
     missions: tuple[Path, ...],
 ) -> None:
     from telemetry.deployments import get_deployment
-    from telemetry.recorder import Recorder, replay_tlog
     from telemetry.store import open_store
 
     if (url is None) == (replay is None):
         raise BadInputError(_("give exactly one of --connect URL or --replay FILE"))
+    # NaN and infinity replayed with thousands of samples dropped, 1e-300 crashed the replay
+    # thread (its next message due beyond the platform's clock): 0 is "as fast as possible"
+    if not (speed == 0 or MIN_REPLAY_SPEED <= speed <= MAX_REPLAY_SPEED):
+        raise BadInputError(
+            _("--speed must be 0 (as fast as possible) or from {lo:g} to {hi:g}, got {v:g}").format(
+                lo=MIN_REPLAY_SPEED, hi=MAX_REPLAY_SPEED, v=speed
+            )
+        )
     from dronekit_plzen.link.url import parse_url
 
     spec = parse_url(url) if url is not None else None  # a bad URL fails before anything
     if replay is not None:
         _check_tlog(replay)
     db = _db(db_path)
-    with open_store(db) as store:
-        if deployment_id is not None:
+    if deployment_id is not None:  # a deployment is in an existing database: none is created
+        with open_store(db, readonly=True) as store:
             get_deployment(store, deployment_id)
+    with creating_database(db) as announce:
+        with open_store(db):  # a bad database fails before the link opens
+            pass
+        _record(
+            db, spec, url, replay, speed, deployment_id, pilot_id, tlog, duration_s, missions,
+            announce=announce,
+        )  # fmt: skip
+
+
+def _record(
+    db: Path,
+    spec: Any,
+    url: str | None,
+    replay: Path | None,
+    speed: float,
+    deployment_id: int | None,
+    pilot_id: int | None,
+    tlog: Path | None,
+    duration_s: float | None,
+    missions: tuple[Path, ...],
+    *,
+    announce: Any,
+) -> None:
+    from telemetry.recorder import Recorder, replay_tlog
+
     stop = threading.Event()
     prev = {s: signal.signal(s, lambda *_a: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
     rec = Recorder(
@@ -94,6 +131,7 @@ def record(
                 link = stack.enter_context(connect(spec))
             _save_missions(db, missions, deployment_id)
             stack.enter_context(rec)
+            announce()  # a new database: said once the recording has started
             info(_("recording into {db} (raw archive {tlog})").format(db=db, tlog=rec.tlog_path))
             if replay is not None:
 
@@ -102,7 +140,7 @@ def record(
 
                 worker = threading.Thread(
                     target=replay_tlog,
-                    args=(replay, rec.on_message),
+                    args=(replay, rec.on_replayed),  # waits for the writer: drops nothing
                     kwargs={"speed": speed, "stop": stop, "on_start": started},
                     daemon=True,
                 )
@@ -197,7 +235,6 @@ def import_logs(
     camera_fov: str | None,
     as_json: bool,
 ) -> None:
-    from telemetry.importer import import_files
     from telemetry.store import open_store
 
     fov = _fov(camera_fov)
@@ -206,8 +243,23 @@ def import_logs(
 
         with open_store(_db(db_path), readonly=True) as store:
             get_deployment(store, deployment_id)
+    with creating_database(_db(db_path)):
+        _import_and_report(files, _db(db_path), vehicle, deployment_id, fov, as_json)
+
+
+def _import_and_report(
+    files: tuple[Path, ...],
+    db: Path,
+    vehicle: str | None,
+    deployment_id: int | None,
+    fov: Any,
+    as_json: bool,
+) -> None:
+    from telemetry.importer import import_files
+    from telemetry.store import open_store
+
     # another import of the same database (or file) waits for this one, then finds its data
-    with open_store(_db(db_path), busy_timeout_s=IMPORT_WAIT_S) as store:
+    with open_store(db, busy_timeout_s=IMPORT_WAIT_S) as store:
         results = []
         for f in progress(files, total=len(files), label=_("importing")):
             results += import_files(

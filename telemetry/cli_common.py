@@ -1,13 +1,16 @@
-"""What the telemetry CLI modules share: the --db option and the public flight JSON."""
+"""What the telemetry CLI modules share: the --db option, the new-database guard and the public
+flight JSON."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import app
+from dronekit_plzen.cliutil import app, info
 from dronekit_plzen.i18n import _
 
 #: a stored row's id (flight, deployment, pilot): what SQLite's INTEGER holds, from 1; a
@@ -21,6 +24,40 @@ DB_OPTION = click.option(
 
 def db_path_or_default(db_path: Path | None) -> Path:
     return db_path or app().config.db_path
+
+
+@contextlib.contextmanager
+def creating_database(db: Path) -> Iterator[Callable[[], None]]:
+    """Around a command that writes to the flight database ``db``, which it may create.
+
+    When the command creates it, it says so on stderr once ("created a new flight database
+    at …"), so that a typo in ``--db``'s file name is seen: when the command succeeds, or
+    earlier when it calls the ``announce`` it is given (a long-running command, before its
+    work starts). When the command fails before that, a database it created and left empty
+    is removed again: a refused command leaves no new empty database (and no line but its
+    error).
+    """
+    path = Path(db).expanduser()
+    new = not path.exists()
+    said = False
+
+    def announce() -> None:
+        nonlocal said
+        if new and not said and path.exists():
+            said = True
+            info(_("created a new flight database at {path}").format(path=path))
+
+    try:
+        yield announce
+    except BaseException:
+        from telemetry.store import remove_if_empty
+
+        # a database already announced is the user's; an unannounced one with records (an
+        # import that failed half-way) stays, and is announced now
+        if new and not said and path.exists() and not remove_if_empty(path):
+            announce()
+        raise
+    announce()
 
 
 def flight_json(row: dict[str, Any]) -> dict[str, Any]:

@@ -10,7 +10,7 @@ import click
 from dronekit_plzen.cliutil import echo_json
 from dronekit_plzen.i18n import _
 from telemetry.cli_common import DB_OPTION as _DB
-from telemetry.cli_common import ROW_ID, flight_json
+from telemetry.cli_common import ROW_ID, creating_database, flight_json
 from telemetry.cli_common import db_path_or_default as _db
 
 
@@ -59,7 +59,7 @@ def deployments_create(
     lon = lat = None
     if position:
         lon, lat = parse_coordinate(position)
-    with open_store(_db(db_path)) as store:
+    with creating_database(_db(db_path)), open_store(_db(db_path)) as store:
         d = create_deployment(
             store,
             organisation=organisation,

@@ -163,6 +163,23 @@ class Recorder:
 
     __call__ = on_message
 
+    def on_replayed(self, msg: Any, recv_time_s: float) -> None:
+        """Queue one message read from a file: waits while the queue is full (a file can wait,
+        a live link cannot), so a replay as fast as possible loses nothing. Drops and counts
+        only when the writer has stopped."""
+        with self._count_lock:
+            self.status.received += 1
+        while True:
+            try:
+                self._q.put((msg, recv_time_s), timeout=0.5)
+                return
+            except queue.Full:
+                writer = self._thread
+                if writer is None or not writer.is_alive():
+                    with self._count_lock:
+                        self.status.dropped += 1
+                    return
+
     # -- writer thread -------------------------------------------------------------------------
     def _run(self) -> None:
         tlog: TlogWriter | None = None

@@ -402,7 +402,10 @@ def open_store(
     Parameters
     ----------
     path
-        SQLite file; its folder is created when missing.
+        SQLite file. Its folder must exist (a typo in a folder name is an error, not a new
+        folder with a new empty database), except the toolkit's own data folder
+        (:func:`dronekit_plzen.config.default_data_dir`, where the default database lives),
+        which is created when missing.
     migrate_schema
         Apply pending migrations (default). With ``False`` an outdated database is an error.
     busy_timeout_s
@@ -421,12 +424,10 @@ def open_store(
     else:
         if p.is_dir():
             raise BadInputError(_("this is a folder, not a flight database"), where=str(p))
-        if not create and not p.exists():
-            raise _no_database(p)
-        try:
-            p.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise storage_error(exc, p) from exc
+        if not p.exists():
+            if not create:
+                raise _no_database(p)
+            _check_folder(p)
         conn = connect_sqlite(p, busy_timeout_s=busy_timeout_s)
     store = Store(path=p, db=sqlite_utils.Database(conn))
     try:
@@ -443,6 +444,67 @@ def open_store(
         yield store
     finally:
         conn.close()
+
+
+def _check_folder(p: Path) -> None:
+    """The folder a new database ``p`` goes into exists; only the toolkit's own data folder is
+    created. Any other missing folder is most likely a typo in ``--db``: a new folder with a
+    new empty database would silently take the pilot's records."""
+    from dronekit_plzen.config import default_data_dir
+
+    folder = p.parent
+    if folder.is_dir():
+        return
+    if folder.exists():
+        raise BadInputError(
+            _("the folder for the flight database is a file: {folder}").format(folder=folder),
+            where=str(p),
+        )
+    if not _same_path(folder, default_data_dir()):
+        raise BadInputError(
+            _("the folder for the flight database does not exist: {folder}").format(folder=folder),
+            where=str(p),
+        )
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise storage_error(exc, p) from exc
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    try:
+        return a.expanduser().resolve() == b.expanduser().resolve()
+    except (OSError, RuntimeError):  # a symlink loop: not our folder
+        return False
+
+
+def remove_if_empty(path: str | Path) -> bool:
+    """Remove the database at ``path`` (with its ``-wal``/``-shm``) if it holds no record.
+
+    For a command that created the database and then failed: a refused command leaves no new
+    empty database behind. A database with any row (other than its schema version), or one
+    that cannot be read, is kept: False."""
+    from urllib.parse import quote
+
+    p = Path(path).expanduser()
+    try:
+        conn = sqlite3.connect("file:" + quote(str(p.resolve())) + "?mode=ro", uri=True)
+        try:
+            names = conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall()
+            for (name,) in names:
+                if name in ("schema_version", "sqlite_sequence"):
+                    continue
+                quoted = '"' + str(name).replace('"', '""') + '"'
+                if conn.execute(f"SELECT EXISTS (SELECT 1 FROM {quoted})").fetchone()[0]:
+                    return False
+        finally:
+            conn.close()
+    except (sqlite3.Error, OSError):
+        return False
+    for suffix in ("", "-wal", "-shm"):
+        with contextlib.suppress(FileNotFoundError):
+            Path(str(p) + suffix).unlink()
+    return True
 
 
 def _no_database(p: Path) -> BadInputError:

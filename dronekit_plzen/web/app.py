@@ -650,46 +650,47 @@ def create_app(settings: WebSettings) -> FastAPI:
     def opendata_index(request: Request) -> Response:
         return render(request, Page(request, current_user(request)), "opendata.html")
 
-    def _year(year: int | None) -> int | None:
-        """The asked year within :data:`OPENDATA_YEARS` (400 outside; ``year=0`` is a year out
-        of range, not "no year"), or None when none was asked."""
+    def _year(request: Request, year: int | None) -> int | None:
+        """The asked year within :data:`OPENDATA_YEARS` (400 outside, in the reader's language;
+        ``year=0`` is a year out of range, not "no year"), or None when none was asked."""
         lo, hi = OPENDATA_YEARS
         if year is not None and not lo <= year <= hi:
-            raise HTTPException(400, f"year out of range {lo}-{hi}")
+            text = Page(request, None).t("year out of range {lo}-{hi}: {year}")
+            raise HTTPException(400, text.format(lo=lo, hi=hi, year=year))
         return year
 
-    def _year_or_now(year: int | None) -> int:
+    def _year_or_now(request: Request, year: int | None) -> int:
         from datetime import datetime, timezone
 
-        asked = _year(year)
+        asked = _year(request, year)
         return datetime.now(timezone.utc).year if asked is None else asked
 
     @app.get("/opendata/deployments.csv")
-    def od_deployments_csv(year: int | None = None) -> Response:
+    def od_deployments_csv(request: Request, year: int | None = None) -> Response:
         with store() as s:
-            rows = opendata.deployment_rows(s, _year(year))
+            rows = opendata.deployment_rows(s, _year(request, year))
         return PlainTextResponse(
             opendata.to_csv(rows, opendata.DEPLOYMENT_COLUMNS), media_type="text/csv"
         )
 
     @app.get("/opendata/deployments.geojson")
-    def od_deployments_geojson(year: int | None = None) -> Response:
+    def od_deployments_geojson(request: Request, year: int | None = None) -> Response:
         with store() as s:
-            rows = opendata.deployment_rows(s, _year(year))
+            rows = opendata.deployment_rows(s, _year(request, year))
         return JSONResponse(opendata.deployments_geojson(rows), media_type="application/geo+json")
 
     @app.get("/opendata/gov16.csv")
-    def od_gov16_csv(year: int | None = None) -> Response:
+    def od_gov16_csv(request: Request, year: int | None = None) -> Response:
         with store() as s:
-            rows = opendata.gov16_rows(s, _year_or_now(year))
+            rows = opendata.gov16_rows(s, _year_or_now(request, year))
         return PlainTextResponse(
             opendata.to_csv(rows, opendata.GOV16_COLUMNS), media_type="text/csv"
         )
 
     @app.get("/opendata/gov16.geojson")
-    def od_gov16_geojson(year: int | None = None) -> Response:
+    def od_gov16_geojson(request: Request, year: int | None = None) -> Response:
         with store() as s:
-            doc = opendata.gov16_geojson(s, _year_or_now(year))
+            doc = opendata.gov16_geojson(s, _year_or_now(request, year))
         return JSONResponse(doc, media_type="application/geo+json")
 
     # ------------------------------------------------------------------ basemap tiles

@@ -10,6 +10,7 @@ import click
 from dronekit_plzen.cliutil import app, echo_json, info
 from dronekit_plzen.errors import BadInputError, one_line
 from dronekit_plzen.i18n import _
+from telemetry.cli_common import creating_database
 
 _DB = click.option(
     "--db", "db_path", type=click.Path(path_type=Path), help=_("SQLite flight database.")
@@ -75,36 +76,38 @@ def serve(
     from telemetry.store import open_store
 
     db = _db(db_path)
-    with open_store(db):  # a wrong path fails now, before the web stack is imported
-        pass
-    _check_listen(host, port)
+    with creating_database(db) as announce:  # a refused start leaves no new empty database
+        with open_store(db):  # a wrong path fails now, before the web stack is imported
+            pass
+        _check_listen(host, port)
 
-    import uvicorn
+        import uvicorn
 
-    from dronekit_plzen.web.server import build_app
+        from dronekit_plzen.web.server import build_app
 
-    application = build_app(
-        db,
-        secret_file=secret_file,
-        secure_cookies=secure_cookies,
-        tile_cache=tile_cache,
-        packs=packs,
-        online_tiles=online_tiles,
-    )
-    info(
-        _("Portal on http://{host}:{port}/ (database {db}); Ctrl+C stops it.").format(
-            host=host, port=port, db=db
+        application = build_app(
+            db,
+            secret_file=secret_file,
+            secure_cookies=secure_cookies,
+            tile_cache=tile_cache,
+            packs=packs,
+            online_tiles=online_tiles,
         )
-    )
-    uvicorn.run(
-        application,
-        host=host,
-        port=port,
-        proxy_headers=True,
-        forwarded_allow_ips=forwarded_allow_ips,
-        log_level="warning",
-        server_header=False,
-    )
+        announce()
+        info(
+            _("Portal on http://{host}:{port}/ (database {db}); Ctrl+C stops it.").format(
+                host=host, port=port, db=db
+            )
+        )
+        uvicorn.run(
+            application,
+            host=host,
+            port=port,
+            proxy_headers=True,
+            forwarded_allow_ips=forwarded_allow_ips,
+            log_level="warning",
+            server_header=False,
+        )
 
 
 def _check_listen(host: str, port: int) -> None:
@@ -202,7 +205,7 @@ def users_add(
     org = organisation.upper().replace("Č", "C") if organisation else None
     if password_file is not None and not password:
         raise BadInputError(_("the password file is empty"), where=str(password_file))
-    with open_store(_db(db_path)) as store:
+    with creating_database(_db(db_path)), open_store(_db(db_path)) as store:
         uid = add_user(store, username, hash_password(password), role, organisation=org)
     info(_("account {name} ({role}) created, id {id}").format(name=username, role=role, id=uid))
 
@@ -214,7 +217,7 @@ def users_list(db_path: Path | None, as_json: bool) -> None:
     from telemetry.requests import list_users
     from telemetry.store import open_store
 
-    with open_store(_db(db_path)) as store:
+    with open_store(_db(db_path), readonly=True) as store:  # never a new empty database
         rows = list_users(store)
     if as_json:
         echo_json(rows)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -130,13 +131,41 @@ def check_orthophoto(path: Path) -> Path:
     try:  # the pixels too, as the portal will read them (a truncated copy has a valid header)
         render_overlay(p)
     except (RasterioError, ValueError, OSError) as exc:
-        raise BadInputError(
-            _("the orthophoto's pixels cannot be read (a truncated or damaged file?): {e}").format(
-                e=one_line(exc)
-            ),
-            where=str(p),
-        ) from None
+        raise BadInputError(unreadable_pixels(exc, p), where=str(p)) from None
     return p.resolve()
+
+
+#: GDAL's libtiff reader on a file that ends early: "… got 5112 bytes, expected 8100"
+_SHORT_READ = re.compile(r"got \d+ bytes, expected \d+")
+
+
+def unreadable_pixels(exc: BaseException, path: Path) -> str:
+    """Our one line for a raster whose header reads but whose pixels do not.
+
+    rasterio says only "Read failed. See previous exception for details."; GDAL's own reasons
+    are the exceptions chained below it, the most specific last. A short read there means the
+    file ends before its pixels do (a copy cut short); anything else is told with GDAL's most
+    specific reason."""
+    reasons = []
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        text = one_line(cur)
+        if "see previous exception" not in text.lower():
+            reasons.append(text)
+        cur = cur.__cause__ or cur.__context__
+    if any(_SHORT_READ.search(r) for r in reasons):
+        try:
+            size = path.stat().st_size
+        except OSError:
+            size = 0
+        return _(
+            "the orthophoto's pixels cannot be read: the file ends after {size:,} bytes, before "
+            "its pixels do (an incomplete copy? copy the whole file again)"
+        ).format(size=size)
+    reason = reasons[-1] if reasons else type(exc).__name__
+    return _("the orthophoto's pixels cannot be read (a damaged file?): {e}").format(e=reason)
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from photo_testkit import Entry, claim_size, one_error_line, tiff_bytes
 from PIL import Image
 
 PRODUCTS = ("orthophoto.tif", "dsm.tif", "points.laz", "report.json")
+#: a line of COLMAP's C++ logger (glog): ``E20261204 16:04:24.091176 140474545171328 sfm.cc:…``
+GLOG_LINE = re.compile(r"^[IWEF]\d{8} \d\d:\d\d:\d\d\.\d+ +\d+ ")
 SKIPPED = r"only 2 usable photos \(at least 3 are needed\); .*{file}: skipped: "
 
 
@@ -119,6 +121,11 @@ CASES = [
          r"brno\.jpg: the photos' GPS positions span \d+ km, more than one capture"),
     Case("photos-one-position", ("photo", "process", "{same}", "-o", "{o}"), 2,
          r"the photos all have the same GPS position \(within 0\.\d m\)"),
+    # three plain green photos: COLMAP finds nothing to map; its own log line
+    # "E20261204 16:04:24.091176 … sfm.cc:310] Failed to create any sparse model" came first
+    Case("photos-without-features", PLZEN, 1,
+         r"^error: no model could be built: the photos do not overlap enough or have too few "
+         r"features$"),
     Case("same-file-three-times", ("photo", "process", "{one}", "{one}", "{one}", "-o", "{o}"), 2,
          r"only 1 usable photo .*DJI_0061\.JPG: skipped: the same file is given twice "
          r"\(and 1 more skipped\)"),
@@ -272,7 +279,36 @@ def test_bad_input(case: Case, inputs: dict[str, str], tmp_path: Path) -> None:
     argv = [a.format_map({"o": out, **inputs}) for a in case.argv]
     lines = one_error_line(argv, case.code, case.pattern)
     assert not [ln for ln in lines if "UserWarning" in ln or "warnings.warn" in ln], lines
+    assert not [ln for ln in lines if GLOG_LINE.match(ln)], lines  # COLMAP's C++ log
     assert not any(ln.startswith("error") for ln in lines[:-1])
     for name in PRODUCTS:
         assert not (out / name).exists()
     assert prev_dsm.read_bytes() == before  # the --dem given is never replaced
+
+
+def test_colmaps_log_is_kept_in_the_workspace_not_on_the_console(
+    inputs: dict[str, str], tmp_path: Path
+) -> None:
+    """COLMAP's reason stays reachable: with ``-v`` as one INFO line of ours, with
+    ``--keep-work`` in the workspace's ``colmap.log.*``; glog writes no files in TMPDIR."""
+    import os
+    import subprocess
+    import sys
+
+    tmp = tmp_path / "tmpdir"
+    tmp.mkdir()
+    out = tmp_path / "out"
+    argv = ["-v", "photo", "process", inputs["plzen"], "-o", str(out), "--keep-work"]
+    env = {**os.environ, "TMPDIR": str(tmp)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *argv],
+        capture_output=True, text=True, timeout=120, env=env, check=False,
+    )  # fmt: skip
+    lines = proc.stderr.splitlines()
+    assert proc.returncode == 1, proc.stderr
+    assert lines[-1].startswith("error: no model could be built"), proc.stderr
+    assert not [ln for ln in lines if GLOG_LINE.match(ln)], lines
+    assert [ln for ln in lines if re.match(r"INFO photo\.sfm: COLMAP: sfm\.cc:\d+\] ", ln)], lines
+    (log,) = out.glob(".photo-work-*/colmap.log.*")
+    assert "Failed to create any sparse model" in log.read_text()
+    assert not [p.name for p in tmp.iterdir() if ".log." in p.name]

@@ -120,6 +120,17 @@ def _nothing(tmp: Path) -> None:
     return None
 
 
+def _real_log(name: str) -> Callable[[Path], Path]:
+    """A copy of a real sample log (a good input: the case is about something else)."""
+
+    def make(tmp: Path) -> Path:
+        p = tmp / name
+        shutil.copy(REPO.parent / "shared" / "data" / "logs" / name, p)
+        return p
+
+    return make
+
+
 def _report_dir_with_folder_in_place(tmp: Path) -> Path:
     (tmp / "rep" / "indicator_2023.html").mkdir(parents=True)
     return tmp / "rep"
@@ -302,6 +313,19 @@ CASES = [
         2,
         r"flight\.tlog: this is a Git LFS pointer, not the log itself",
     ),
+    # NaN and infinity replayed with thousands of samples dropped (exit 0); 1e-300 crashed the
+    # replay thread with a traceback (exit 0)
+    *[
+        Case(
+            f"record-replay-speed-{v}",
+            ("record", "--db", "{db}", "--replay", "{in}", "--speed", v),
+            _text_file("flight.tlog", "x"),
+            2,
+            r"^error: --speed must be 0 \(as fast as possible\) or from 0\.001 to 1e\+06, "
+            rf"got {re.escape(v)}$",
+        )
+        for v in ("nan", "inf", "-1", "1e-300")
+    ],
     Case(
         "record-no-source",
         ("record", "--db", "{db}", "--tlog", "{tmp}/r.tlog"),
@@ -332,6 +356,65 @@ CASES = [
         _random("r.tlog"),
         2,
         "r.tlog: " + NOT_A_LOG,
+    ),
+    # -- the database's folder and a new database -------------------------------------------
+    # a typo in --db's folder made that folder and a new empty database: the records went there
+    Case(
+        "import-db-folder-missing",
+        ("import", "--db", "{tmp}/flihgts/x.db", "{in}"),
+        _real_log(TLOG),
+        2,
+        r"flihgts/x\.db: the folder for the flight database does not exist: .*/flihgts$",
+    ),
+    Case(
+        "record-db-folder-missing",
+        (
+            "record",
+            "--db",
+            "{tmp}/flihgts/x.db",
+            "--replay",
+            "{in}",
+            "--speed",
+            "1000",
+            "--tlog",
+            "{tmp}/r.tlog",
+        ),
+        _real_log(TLOG),
+        2,
+        r"x\.db: the folder for the flight database does not exist",
+    ),
+    Case(
+        "deployments-create-db-folder-missing",
+        tuple("{tmp}/flihgts/x.db" if a == "{db}" else a for a in _CREATE),
+        _nothing,
+        2,
+        r"x\.db: the folder for the flight database does not exist",
+    ),
+    Case(
+        "import-db-folder-is-a-file",
+        ("import", "--db", "{in}/x.db", "{tmp}/none.tlog"),
+        _text_file("notes.txt", "not a folder\n"),
+        2,
+        r"notes\.txt/x\.db: the folder for the flight database is a file",
+    ),
+    # a refused command left the new empty database it had made (and its second line)
+    Case(
+        "import-new-db-not-a-log",
+        ("import", "--db", "{tmp}/new.db", "{in}"),
+        _random("r.tlog"),
+        2,
+        NOT_A_LOG,
+    ),
+    Case(
+        "deployments-create-new-db-bad-time",
+        (
+            *("{tmp}/new.db" if a == "{db}" else a for a in _CREATE),
+            "--requested-at",
+            "garbage",
+        ),
+        _nothing,
+        2,
+        r"requested_at is not an ISO 8601 time: 'garbage'",
     ),
     Case(
         "import-no-deployment",

@@ -212,7 +212,8 @@ def test_cli_deployments_round_trip(tmp_path: Path, shared_data: Path) -> None:
         ],
     )
     assert r.exit_code == 0, r.output
-    dep = json.loads(r.output)
+    dep = json.loads(r.stdout)  # the JSON alone on stdout; the new database said on stderr
+    assert r.stderr.splitlines() == [f"created a new flight database at {db}"]
     assert dep["lat_deg"] == pytest.approx(49.7781)
     r = run(
         cli,

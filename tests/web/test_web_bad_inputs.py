@@ -152,6 +152,26 @@ def test_bad_addresses_and_queries_are_4xx_with_a_message(
         assert "error" in r.json()
 
 
+#: the open data's year out of range, in the reader's language (was English only)
+YEAR_CASES = [
+    ("en", "/opendata/deployments.csv?year=0", "year out of range 2000-2100: 0"),
+    ("en", "/opendata/gov16.geojson?year=2101", "year out of range 2000-2100: 2101"),
+    ("cs", "/opendata/deployments.geojson?year=-1", "rok mimo rozsah 2000-2100: -1"),
+    ("cs", "/opendata/gov16.csv?year=99999", "rok mimo rozsah 2000-2100: 99999"),
+]
+
+
+@pytest.mark.parametrize(("lang", "path", "message"), YEAR_CASES, ids=[c[1] for c in YEAR_CASES])
+def test_open_data_year_out_of_range_in_the_readers_language(
+    portal: dict[str, Any], lang: str, path: str, message: str
+) -> None:
+    from fastapi.testclient import TestClient
+
+    r = TestClient(portal["app"], headers={"accept-language": lang}).get(path)
+    assert r.status_code == 400
+    assert r.json() == {"error": message}
+
+
 def test_malformed_bodies_are_4xx(portal: dict[str, Any], login: Any) -> None:
     from fastapi.testclient import TestClient
 
@@ -322,6 +342,15 @@ CLI_CASES: list[tuple[str, list[str], str]] = [
     ("users-add-db-corrupt", ["web", "users", "add", "x", "--role", "pilot", "--db",
                               "{corrupt}", "--password-file", "{pw}"], "damaged"),
     ("users-list-db-folder", ["web", "users", "list", "--db", "{folder}"], "this is a folder"),
+    # listed nothing from a new empty database it made (a typo in --db's file name)
+    ("users-list-db-missing", ["web", "users", "list", "--db", "{db}"],
+     "flights.db: no flight database here"),
+    # a typo in --db's folder made that folder and a new empty database
+    ("serve-db-folder-missing", ["serve", "--db", "{missing}", "--port", "{port}"],
+     "flihgts/x.db: the folder for the flight database does not exist"),
+    ("users-add-db-folder-missing", ["web", "users", "add", "x", "--role", "pilot", "--db",
+                                     "{missing}", "--password-file", "{pw}"],
+     "the folder for the flight database does not exist"),
 ]  # fmt: skip
 
 
@@ -350,6 +379,7 @@ def test_cli_bad_input_is_one_error_line_exit_2(
         "garbage": tmp_path / "garbage.mbtiles",
         "columns": tmp_path / "columns.mbtiles",
         "pw": tmp_path / "pw",
+        "missing": tmp_path / "flihgts" / "x.db",
         "port": _free_port(),
     }
     with socket.socket() as busy:
@@ -363,17 +393,26 @@ def test_cli_bad_input_is_one_error_line_exit_2(
     assert len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], p.stderr
     assert "Portal on" not in p.stdout + p.stderr  # refused before the start message
     assert corrupt.read_bytes() == corrupt_before  # a damaged database is never rewritten
+    # a refused command leaves no new (empty) database and no new folder
+    assert not list(tmp_path.glob("flights.db*")) and not (tmp_path / "flihgts").exists()
 
 
 @pytest.mark.parametrize(
     ("case", "message"),
     [
-        ("truncated-orthophoto", "the orthophoto's pixels cannot be read"),
+        # was "… (a truncated or damaged file?): Read failed. See previous exception for
+        # details." (rasterio's text, GDAL's reason lost)
+        ("truncated-orthophoto", "bad.tif: the orthophoto's pixels cannot be read: the file "
+         "ends after {size:,} bytes, before its pixels do (an incomplete copy? copy the whole "
+         "file again)"),
+        ("damaged-orthophoto", "bad.tif: the orthophoto's pixels cannot be read (a damaged "
+         "file?): ZIPDecode:Decoding error"),
         ("random-bytes-orthophoto", "not a GeoTIFF"),
         ("id-beyond-int64", "no request with id 99999999999999999999"),
     ],
-    ids=["truncated-orthophoto", "random-bytes-orthophoto", "id-beyond-int64"],
-)
+    ids=["truncated-orthophoto", "damaged-orthophoto", "random-bytes-orthophoto",
+         "id-beyond-int64"],
+)  # fmt: skip
 def test_web_attach_refuses_damaged_files_and_impossible_ids(
     tmp_path: Path, case: str, message: str
 ) -> None:
@@ -392,14 +431,21 @@ def test_web_attach_refuses_damaged_files_and_impossible_ids(
         rid = rq.create_request(s, new, actor="test").id
     good = tmp_path / "ortho.tif"
     profile = {"driver": "GTiff", "width": 300, "height": 300, "count": 3, "dtype": "uint8"}
+    if case == "damaged-orthophoto":
+        profile["compress"] = "deflate"
     with rasterio.open(
         good, "w", **profile, crs="EPSG:32633", transform=from_origin(380000, 5510000, 0.5, 0.5)
     ) as ds:
-        ds.write(np.full((3, 300, 300), 120, dtype="uint8"))
+        ds.write(np.random.default_rng(1).integers(0, 255, (3, 300, 300), dtype="uint8"))
     ortho, request_id = tmp_path / "bad.tif", str(rid)
     if case == "truncated-orthophoto":
         data = good.read_bytes()
         ortho.write_bytes(data[: len(data) // 2])
+        message = message.format(size=len(data) // 2)
+    elif case == "damaged-orthophoto":  # zeros in the middle of the compressed pixels
+        data = bytearray(good.read_bytes())
+        data[len(data) // 3 : len(data) // 3 + 2000] = bytes(2000)
+        ortho.write_bytes(bytes(data))
     elif case == "random-bytes-orthophoto":
         ortho.write_bytes(os.urandom(5000))
     else:

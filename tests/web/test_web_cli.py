@@ -85,6 +85,7 @@ def test_serve_answers_on_localhost_and_creates_a_private_secret(tmp_path: Path)
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     db = tmp_path / "srv" / "flights.db"
+    db.parent.mkdir()  # a missing folder is refused (a typo in --db), only the database is new
     proc = subprocess.Popen(
         [*CLI, "serve", "--db", str(db), "--port", str(port), "--tile-cache", str(tmp_path)],
         stdout=subprocess.PIPE,
@@ -106,7 +107,8 @@ def test_serve_answers_on_localhost_and_creates_a_private_secret(tmp_path: Path)
             assert r.read().decode().startswith("indicator,period,count")
     finally:
         proc.terminate()
-        proc.wait(15)
+        _out, err = proc.communicate(timeout=15)
+    assert f"created a new flight database at {db}" in err.splitlines()
     key = db.parent / "web-session.key"
     assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) >= 64
 
