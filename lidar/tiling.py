@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 
 #: most tiles a run may plan (each is a file and a task; far-off points would make millions)
 MAX_TILES = 10_000
+#: most worker processes a run may ask for (each holds a tile's points and grids)
+MAX_WORKERS = 256
 #: seconds to wait for a Dask scheduler before giving up
 SCHEDULER_TIMEOUT_S = 5.0
 #: bytes per cell of the mosaic (one float32 band written at once, plus the COG copy)
@@ -291,6 +293,10 @@ def run_tiled(
         )
     if workers is not None and workers < 1:
         raise BadInputError(_("--workers must be at least 1, got {n}").format(n=workers))
+    if workers is not None and workers > MAX_WORKERS:  # 2**63 was an OverflowError
+        raise BadInputError(
+            _("--workers must be at most {m}, got {n}").format(m=MAX_WORKERS, n=workers)
+        )
     info = las_info(path, crs=crs)
     if info["point_count"] == 0:
         raise BadInputError(_("the point cloud is empty"), where=str(path))

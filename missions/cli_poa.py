@@ -124,7 +124,14 @@ def _poa(**o: Any) -> None:
     from dronekit_plzen import geo
     from missions.pipeline import parse_formats, write_mission_files
     from missions.plan_core import resolve_vehicle
-    from missions.poa import check_budget, layer_altitudes, plan_poa, summary
+    from missions.poa import (
+        check_budget,
+        check_strips,
+        layer_altitudes,
+        plan_poa,
+        summary,
+        within_reach,
+    )
     from missions.poa_cover import point_in_grid, read_prob_map
 
     check_sizes(o)
@@ -136,6 +143,14 @@ def _poa(**o: Any) -> None:
     n = o["drones"]
     alts = layer_altitudes(o["alt_m"], n)
     fps, cam, tgt = _footprints(o, alts)
+    shortest = min(f.across_m for f in fps)
+    if o["budget_m"] < shortest:  # 1e-300 m wrote a plan that hovers over the launch point
+        raise BadInputError(
+            _(
+                "--budget-m {b:g} m is shorter than the camera's footprint ({w:.0f} m across): "
+                "the path would not leave the launch point"
+            ).format(b=o["budget_m"], w=shortest)
+        )
     out_dir: Path = o["out_dir"]
     grid = read_prob_map(o["poa"])
     x, y = geo.transform([launch[0]], [launch[1]], geo.WGS84, grid.crs)
@@ -145,7 +160,6 @@ def _poa(**o: Any) -> None:
             _("the launch point is far outside the map (latitude and longitude swapped?)"),
             where=str(o["poa"]),
         )
-    _mkdir(out_dir)
     veh = vehicle_profile(o.get("vehicle")) or resolve_vehicle(None, cam)
     if o.get("speed_m_s"):
         veh = veh.with_speed(o["speed_m_s"])
@@ -153,6 +167,8 @@ def _poa(**o: Any) -> None:
 
     # a sortie flies out, searches and comes back on one battery: search only within reach
     reach = REACH_SHARE * veh.usable_endurance_s * SORTIE_MARGIN * veh.cruise_speed_m_s
+    check_strips(within_reach(grid, lxy, reach), min(f.across_m for f in fps))
+    _mkdir(out_dir)
     plan = plan_poa(
         grid, lxy, fps, alts, o["budget_m"], speed_m_s=veh.cruise_speed_m_s, reach_m=reach
     )

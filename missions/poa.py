@@ -119,15 +119,13 @@ class PoaPlan:
 def layer_altitudes(alt_m: float, n: int, step_m: float = ALT_STEP_M) -> list[float]:
     """One altitude per drone, ``step_m`` apart: upwards, or downwards when that would pass
     the 120 m limit."""
-    up = [alt_m + i * step_m for i in range(n)]
-    if up[-1] <= MAX_AGL_M:
-        return up
-    down = [alt_m - i * step_m for i in range(n)]
-    if down[-1] <= 0:
+    if alt_m + (n - 1) * step_m <= MAX_AGL_M:  # checked before the list is built
+        return [alt_m + i * step_m for i in range(n)]
+    if alt_m - (n - 1) * step_m <= 0:
         raise BadInputError(
             _("{n} drones need {n} altitude layers {s:g} m apart below 120 m").format(n=n, s=step_m)
         )
-    return down
+    return [alt_m - i * step_m for i in range(n)]
 
 
 def deconflict(
@@ -173,6 +171,25 @@ def check_budget(budget_m: float) -> None:
         )
 
 
+#: the most footprint-wide strips the planner lays over the map's extent (per side): a 1.8 km
+#: radius map takes 180 strips of a 20 m footprint
+MAX_STRIPS = 2_000
+
+
+def check_strips(grid: PoaGrid, across_m: float) -> None:
+    """A footprint too narrow for the map (the planner's grid has one cell per footprint width:
+    a footprint of 1e-300 m asked numpy for an array beyond its size limit) is bad input."""
+    ny, nx = grid.shape
+    side_m = max(ny, nx) * grid.cell_m
+    if not (across_m > 0 and math.isfinite(across_m)) or side_m / across_m > MAX_STRIPS:
+        raise BadInputError(
+            _(
+                "the camera sees a strip {w:.3g} m wide: too narrow for a map {km:.3g} km "
+                "across (at most {n:,} strips; fly higher or use a smaller map)"
+            ).format(w=across_m, km=side_m / 1000.0, n=MAX_STRIPS)
+        )
+
+
 def plan_poa(
     grid: PoaGrid,
     launch_xy: tuple[float, float],
@@ -196,6 +213,7 @@ def plan_poa(
     if reach_m is not None:
         grid = within_reach(grid, launch_xy, reach_m)
     fps = list(footprints)
+    check_strips(grid, min(f.across_m for f in fps))
     # a budget beyond what the map can use only lengthens the candidates (2,000 km on a 1.5 km
     # map took 33 s to plan a 56 km path)
     budget_m = min(budget_m, useful_budget_m(grid, launch_xy, min(f.across_m for f in fps)))

@@ -416,7 +416,7 @@ CASES = [
         max_s=30.0,
     ),
     Case(  # found from outside: these ran past 60 s (sorties and the guard sampling the legs)
-        "expanding-square-spacing-1e9",
+        "expanding-square-spacing-50-km",
         (
             "plan",
             "expanding-square",
@@ -425,7 +425,7 @@ CASES = [
             "--alt-m",
             "60",
             "--spacing-m",
-            "1e9",
+            "5e4",
             "--legs",
             "12",
             "--out",
@@ -436,7 +436,7 @@ CASES = [
         max_s=30.0,
     ),
     Case(
-        "sector-radius-1e9",
+        "sector-radius-500-km",
         (
             "plan",
             "sector",
@@ -445,12 +445,12 @@ CASES = [
             "--alt-m",
             "60",
             "--radius-m",
-            "1e9",
+            "5e5",
             "--out",
             "{o}",
         ),
         2,
-        r"the sector path reaches 1,000,000 km from its start",
+        r"the sector path reaches 500 km from its start",
         max_s=30.0,
     ),
     # found from outside: the output replaced the input (the area became the plan's GeoJSON;
@@ -874,6 +874,25 @@ CASES = [
         (*OK_SURVEY, "--name", "../elsewhere"),
         2,
         r"--name must be a file name without a folder, got '\.\./elsewhere'",
+    ),
+    # ---- found by the CLI mutation sweep (2026-12-04) -------------------------------------
+    Case(  # an internal error: the file system refused the 5,000-character file name
+        "survey-name-too-long",
+        (*OK_SURVEY, "--name", "x" * 5000),
+        2,
+        r"^error: --name is too long for a file name \(5000 bytes, at most 120\)$",
+    ),
+    Case(  # numpy's overflow warning on stderr before the error line
+        "survey-turnaround-1e308",
+        (*OK_SURVEY, "--turnaround-m", "1e308"),
+        2,
+        r"^error: --turnaround-m 1e\+308 m is beyond any flight \(at most 1e\+06 m\)$",
+    ),
+    Case(
+        "sector-radius-huge",
+        (*SECTOR_CMD, "--alt-m", "60", "--radius-m", "2e6", "--out", "{o}"),
+        2,
+        r"--radius-m 2e\+06 m is beyond any flight",
     ),
     Case(
         "validate-max-agl-nan",

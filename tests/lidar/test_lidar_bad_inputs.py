@@ -555,6 +555,19 @@ CASES = [
         )
         for w in ("0", "-1")
     ],
+    Case(  # an internal error (OverflowError: Python int too large to convert to C int)
+        "tile-workers-2**63",
+        (*L, "tile", "{d}/inp.las", "-o", "{o}/tiles", "--workers", "9223372036854775808"),
+        2,
+        r"^error: --workers must be at most 256, got 9223372036854775808$",
+    ),
+    Case(  # the voxel indices overflowed: 4 of 110,000 points kept, exit 0
+        "thin-voxel-1e-300",
+        (*L, "thin", "{d}/inp.las", "-o", "{o}/t.las", "--voxel", "1e-300"),
+        2,
+        r"^error: .*inp\.las: voxel size 1e-300 \(in the CRS's units\) is far below the "
+        r"cloud's precision",
+    ),
     Case(
         "tile-buffer-1e9",
         (*L, "tile", "{d}/inp.las", "-o", "{o}/tiles", "--buffer", "1e9"),

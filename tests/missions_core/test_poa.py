@@ -399,6 +399,33 @@ BAD = [
         ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--out", "/proc/poa-out"),
         "cannot write",
     ),
+    # found by the CLI mutation sweep (2026-12-04)
+    (  # built one altitude layer per drone for ever (a hang)
+        "drones-2**63",
+        (
+            "poa",
+            "--poa",
+            "{m}",
+            "--budget-m",
+            "1000",
+            *POA,
+            "--drones",
+            "9223372036854775808",
+            "--out",
+            "{d}/o",
+        ),
+        "--drones 9223372036854775808 is more than one plan can split between (at most 50)",
+    ),
+    (  # a plan hovering over the launch point, exit 0
+        "budget-1e-300",
+        ("poa", "--poa", "{m}", "--budget-m", "1e-300", *POA, "--out", "{d}/o"),
+        "shorter than the camera's footprint",
+    ),
+    (  # an internal error: numpy's "Maximum allowed size exceeded" for a 1e-300 m footprint
+        "alt-1e-300",
+        ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--alt-m", "1e-300", "--out", "{d}/o"),
+        "too narrow for a map",
+    ),
 ]
 
 
