@@ -33,6 +33,7 @@ from typing import Any
 import tomllib
 
 from dronekit_plzen.errors import ConfigError
+from dronekit_plzen.i18n import _
 
 ENV_VARS = {
     "db_path": "DKP_DB",
@@ -94,25 +95,31 @@ def _convert(key: str, value: Any, where: str) -> Any:
             v: int = int(value)
         except (TypeError, ValueError) as exc:
             raise ConfigError(
-                f"gcs_system_id must be a whole number, got {value!r}", where=where
+                _("gcs_system_id must be a whole number, got {value!r}").format(value=value),
+                where=where,
             ) from exc
         if not 1 <= v <= 255:
-            raise ConfigError(f"gcs_system_id must be 1..255, got {v}", where=where)
+            raise ConfigError(_("gcs_system_id must be 1..255, got {v}").format(v=v), where=where)
         return v
     if key == "lang":
         lang = str(value).split(".")[0].split("_")[0].lower()
         if lang not in ("en", "cs", "c", "posix", ""):
-            raise ConfigError(f"language must be 'en' or 'cs', got {value!r}", where=where)
+            raise ConfigError(
+                _("language must be 'en' or 'cs', got {value!r}").format(value=value), where=where
+            )
         return "cs" if lang == "cs" else "en"
     if key == "max_distance_m":
         try:
             d = float(value)
         except (TypeError, ValueError) as exc:
             raise ConfigError(
-                f"max_distance_m must be a number of metres, got {value!r}", where=where
+                _("max_distance_m must be a number of metres, got {value!r}").format(value=value),
+                where=where,
             ) from exc
         if not (d > 0 and math.isfinite(d)):
-            raise ConfigError(f"max_distance_m must be > 0, got {value!r}", where=where)
+            raise ConfigError(
+                _("max_distance_m must be > 0, got {value!r}").format(value=value), where=where
+            )
         return d
     if key == "basemap_online":
         if isinstance(value, bool):
@@ -120,10 +127,13 @@ def _convert(key: str, value: Any, where: str) -> Any:
         text = str(value).strip().lower()
         if text in _TRUE or text in _FALSE:
             return text in _TRUE
-        raise ConfigError(f"basemap_online must be true or false (1/0), got {value!r}", where=where)
+        raise ConfigError(
+            _("basemap_online must be true or false (1/0), got {value!r}").format(value=value),
+            where=where,
+        )
     if key in ("db_path", "camera_dir", "vehicle_dir", "zones_file", "dem_file"):
         return Path(str(value)).expanduser()
-    raise ConfigError(f"unknown setting {key!r}", where=where)
+    raise ConfigError(_("unknown setting {key!r}").format(key=key), where=where)
 
 
 def load_config(
@@ -146,18 +156,22 @@ def load_config(
         try:
             data = tomllib.loads(cfg_path.read_text(encoding="utf-8"))
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"invalid TOML: {exc}", where=str(cfg_path)) from exc
+            raise ConfigError(
+                _("invalid TOML: {exc}").format(exc=exc), where=str(cfg_path)
+            ) from exc
         known = {f.name for f in fields(Config)} - {"source"}
         for k, v in data.items():
             if k not in known:
                 raise ConfigError(
-                    f"unknown setting {k!r} (known: {', '.join(sorted(known))})",
+                    _("unknown setting {k!r} (known: {known})").format(
+                        k=k, known=", ".join(sorted(known))
+                    ),
                     where=str(cfg_path),
                 )
             values[k] = _convert(k, v, str(cfg_path))
         sources.append(str(cfg_path))
     elif path is not None:
-        raise ConfigError("configuration file not found", where=str(path))
+        raise ConfigError(_("configuration file not found"), where=str(path))
     for key, var in ENV_VARS.items():
         if env.get(var):
             values[key] = _convert(key, env[var], f"${var}")

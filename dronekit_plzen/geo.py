@@ -29,6 +29,7 @@ from pyproj.enums import TransformDirection
 from pyproj.exceptions import CRSError
 
 from dronekit_plzen.errors import BadInputError, UnknownCRSError
+from dronekit_plzen.i18n import _
 
 WGS84 = 4326
 SJTSK = 5514  # S-JTSK / Krovak East North
@@ -51,7 +52,9 @@ def as_crs(crs: Any) -> CRS:
     try:
         return CRS.from_user_input(crs)
     except (CRSError, TypeError, ValueError) as exc:
-        raise UnknownCRSError(f"unknown coordinate reference system {crs!r}") from exc
+        raise UnknownCRSError(
+            _("unknown coordinate reference system {crs!r}").format(crs=crs)
+        ) from exc
 
 
 def _crs_key(crs: Any) -> str:
@@ -79,7 +82,11 @@ def transform(x: ArrayLike, y: ArrayLike, src: Any, dst: Any) -> tuple[FloatArra
     xa = np.asarray(x, dtype=np.float64)
     ya = np.asarray(y, dtype=np.float64)
     if xa.shape != ya.shape:
-        raise BadInputError(f"x and y have different shapes {xa.shape} and {ya.shape}")
+        raise BadInputError(
+            _("x and y have different shapes {shape_x} and {shape_y}").format(
+                shape_x=xa.shape, shape_y=ya.shape
+            )
+        )
     ox, oy = transformer(src, dst).transform(xa, ya)
     ox = np.asarray(ox, dtype=np.float64)
     oy = np.asarray(oy, dtype=np.float64)
@@ -87,8 +94,9 @@ def transform(x: ArrayLike, y: ArrayLike, src: Any, dst: Any) -> tuple[FloatArra
         bad = np.flatnonzero(~(np.isfinite(ox) & np.isfinite(oy)))
         i = int(bad[0])
         raise BadInputError(
-            f"coordinate #{i} ({float(xa.flat[i])}, {float(ya.flat[i])}) cannot be transformed "
-            f"from {_crs_key(src)} to {_crs_key(dst)}"
+            _("coordinate #{i} ({x}, {y}) cannot be transformed from {src} to {dst}").format(
+                i=i, x=float(xa.flat[i]), y=float(ya.flat[i]), src=_crs_key(src), dst=_crs_key(dst)
+            )
         )
     return ox, oy
 
@@ -99,7 +107,7 @@ def utm_epsg_for(lon: float, lat: float) -> int:
     Honours the Norway and Svalbard exceptions.
     """
     if not (-180.0 <= lon <= 180.0 and -80.0 <= lat <= 84.0):
-        raise BadInputError(f"no UTM zone for lon={lon}, lat={lat}")
+        raise BadInputError(_("no UTM zone for lon={lon}, lat={lat}").format(lon=lon, lat=lat))
     zone = int((lon + 180.0) // 6.0) + 1
     zone = min(zone, 60)
     if 56.0 <= lat < 64.0 and 3.0 <= lon < 12.0:
@@ -116,7 +124,7 @@ def utm_epsg_for_area(lon: ArrayLike, lat: ArrayLike) -> int:
     lo = np.asarray(lon, dtype=np.float64)
     la = np.asarray(lat, dtype=np.float64)
     if lo.size == 0:
-        raise BadInputError("empty area: no coordinates to choose a UTM zone from")
+        raise BadInputError(_("empty area: no coordinates to choose a UTM zone from"))
     return utm_epsg_for(float((lo.min() + lo.max()) / 2.0), float((la.min() + la.max()) / 2.0))
 
 
@@ -257,13 +265,17 @@ def _parse_angle(text: str, what: str) -> tuple[float, str | None]:
         pass
     m = _DMS_RE.match(t)
     if not m:
-        raise BadInputError(f"cannot read {what} {text.strip()!r} as degrees or DMS")
+        raise BadInputError(
+            _("cannot read {what} {text!r} as degrees or DMS").format(what=what, text=text.strip())
+        )
     hemi = (m.group("h1") or m.group("h2") or "").upper() or None
     d = float(m.group("d"))
     mi = float(m.group("m") or 0.0)
     s = float(m.group("s") or 0.0)
     if mi >= 60 or s >= 60:
-        raise BadInputError(f"minutes and seconds must be below 60 in {text.strip()!r}")
+        raise BadInputError(
+            _("minutes and seconds must be below 60 in {text!r}").format(text=text.strip())
+        )
     val = d + mi / 60.0 + s / 3600.0
     if hemi in ("S", "W"):
         val = -val
@@ -277,8 +289,10 @@ def _split_pair(text: str) -> tuple[str, str]:
             a, b = t.split(sep, 1)
             if sep == "," and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", t):
                 raise BadInputError(  # "49,7": one number with a decimal comma, or 49 and 7?
-                    f"cannot tell whether {text!r} is one number with a decimal comma or two "
-                    "whole-degree coordinates: write 'LAT, LON' (with a space) or 'LAT;LON'"
+                    _(
+                        "cannot tell whether {text!r} is one number with a decimal comma or two "
+                        "whole-degree coordinates: write 'LAT, LON' (with a space) or 'LAT;LON'"
+                    ).format(text=text)
                 )
             return a, b
     # "49°44'51"N 13°22'39"E" or "49.7 13.3": split before the second hemisphere or at spaces
@@ -290,7 +304,9 @@ def _split_pair(text: str) -> tuple[str, str]:
     parts = t.split()
     if len(parts) == 2:
         return parts[0], parts[1]
-    raise BadInputError(f"cannot split {text!r} into two coordinates (use 'LAT, LON')")
+    raise BadInputError(
+        _("cannot split {text!r} into two coordinates (use 'LAT, LON')").format(text=text)
+    )
 
 
 def parse_coordinate(text: str) -> tuple[float, float]:
@@ -318,8 +334,8 @@ def parse_coordinate(text: str) -> tuple[float, float]:
             forced_sjtsk = True
             break
     a_txt, b_txt = _split_pair(t)
-    a, ha = _parse_angle(a_txt, "the first coordinate")
-    b, hb = _parse_angle(b_txt, "the second coordinate")
+    a, ha = _parse_angle(a_txt, _("the first coordinate"))
+    b, hb = _parse_angle(b_txt, _("the second coordinate"))
     if forced_sjtsk or (abs(a) > 1000.0 and abs(b) > 1000.0):
         if a > 0 and b > 0:  # Czech convention: Y (west), X (south), positive
             east, north = -a, -b
@@ -327,7 +343,9 @@ def parse_coordinate(text: str) -> tuple[float, float]:
             east, north = a, b
         if not (-950_000 < east < -400_000 and -1_350_000 < north < -900_000):
             raise BadInputError(
-                f"S-JTSK coordinate {raw.strip()!r} lies outside the Czech and Slovak area"
+                _("S-JTSK coordinate {raw!r} lies outside the Czech and Slovak area").format(
+                    raw=raw.strip()
+                )
             )
         lon_a, lat_a = sjtsk_to_lonlat(east, north)
         return float(lon_a), float(lat_a)
@@ -336,9 +354,13 @@ def parse_coordinate(text: str) -> tuple[float, float]:
     else:
         lat, lon = a, b
     if not (-90.0 <= lat <= 90.0):
-        raise BadInputError(f"latitude {lat} out of range in {raw.strip()!r}")
+        raise BadInputError(
+            _("latitude {lat} out of range in {raw!r}").format(lat=lat, raw=raw.strip())
+        )
     if not (-180.0 <= lon <= 180.0):
-        raise BadInputError(f"longitude {lon} out of range in {raw.strip()!r}")
+        raise BadInputError(
+            _("longitude {lon} out of range in {raw!r}").format(lon=lon, raw=raw.strip())
+        )
     return lon, lat
 
 

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import tomllib
 
 from dronekit_plzen.errors import BadInputError, ConfigError
+from dronekit_plzen.i18n import _
 
 T = TypeVar("T")
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -29,28 +30,35 @@ def load_profiles(
     if user_dir is not None:
         d = Path(user_dir)
         if not d.is_dir():
-            raise ConfigError(f"profile folder {d} does not exist")
+            raise ConfigError(_("profile folder {d} does not exist").format(d=d))
         files += sorted(d.glob("*.toml"))
     out: dict[str, T] = {}
     for f in files:
         try:
             data = tomllib.loads(f.read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"cannot read profile: {exc}", where=str(f)) from exc
+            raise ConfigError(
+                _("cannot read profile: {exc}").format(exc=exc), where=str(f)
+            ) from exc
         data.setdefault("key", f.stem)
         out[str(data["key"])] = build(data, str(f))
     return out
 
 
 def lookup(profiles: dict[str, T], name: str, what: str) -> T:
-    """Find a profile by key or name, ignoring case and punctuation."""
+    """Find a profile by key or name, ignoring case and punctuation (``what``: "camera" or
+    "vehicle", named in the user's language)."""
     if name in profiles:
         return profiles[name]
     want = norm_key(name)
     for key, prof in profiles.items():
         if want in (norm_key(key), norm_key(str(getattr(prof, "name", "")))):
             return prof
-    raise BadInputError(f"unknown {what} {name!r}; known: {', '.join(sorted(profiles))}")
+    raise BadInputError(
+        _("unknown {what} {name!r}; known: {profiles}").format(
+            what=_(what), name=name, profiles=", ".join(sorted(profiles))
+        )
+    )
 
 
 def field_values(data: dict[str, Any], spec: dict[str, type], where: str) -> dict[str, Any]:
@@ -64,6 +72,9 @@ def field_values(data: dict[str, Any], spec: dict[str, type], where: str) -> dic
             out[k] = typ(v)
         except (TypeError, ValueError) as exc:
             raise ConfigError(
-                f"field {k!r} must be {typ.__name__}, got {v!r}", where=where
+                _("field {k!r} must be {type_name}, got {v!r}").format(
+                    k=k, type_name=typ.__name__, v=v
+                ),
+                where=where,
             ) from exc
     return out

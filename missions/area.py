@@ -74,12 +74,13 @@ class AreaProblem:
     lat: float | None = None
 
     def __str__(self) -> str:
-        where = f"polygon {self.polygon + 1}, " if self.polygon else ""
-        where += "exterior ring" if self.ring == 0 else f"hole {self.ring}"
+        parts = [_("polygon {n}").format(n=self.polygon + 1)] if self.polygon else []
+        parts.append(_("exterior ring") if self.ring == 0 else _("hole {n}").format(n=self.ring))
         if self.vertex is not None:
-            where += f", vertex {self.vertex + 1}"
+            parts.append(_("vertex {n}").format(n=self.vertex + 1))
+        where = ", ".join(parts)
         if self.lon is not None and self.lat is not None:
-            where += f" at lon {self.lon:.7f}, lat {self.lat:.7f}"
+            where += " " + _("at lon {lon:.7f}, lat {lat:.7f}").format(lon=self.lon, lat=self.lat)
         return f"{self.message} ({where})"
 
 
@@ -157,7 +158,7 @@ def detect_crs(xy: np.ndarray) -> int:
     Raises :class:`UnknownCRSError` for anything else (projected metres of unknown zone).
     """
     if xy.size == 0:
-        raise BadInputError("empty area: no coordinates")
+        raise BadInputError(_("empty area: no coordinates"))
     x, y = xy[:, 0], xy[:, 1]
     if np.all(np.abs(x) <= 180.0) and np.all(np.abs(y) <= 90.0):
         return geo.WGS84
@@ -165,8 +166,10 @@ def detect_crs(xy: np.ndarray) -> int:
         return geo.SJTSK
     i = int(np.argmax((np.abs(x) > 180.0) | (np.abs(y) > 90.0)))
     raise UnknownCRSError(
-        f"coordinate ({x[i]:g}, {y[i]:g}) is not WGS84 lon/lat and no CRS was given; "
-        "name the CRS (for example EPSG:32633 or EPSG:5514)"
+        _(
+            "coordinate ({x:g}, {y:g}) is not WGS84 lon/lat and no CRS was given; "
+            "name the CRS (for example EPSG:32633 or EPSG:5514)"
+        ).format(x=x[i], y=y[i])
     )
 
 
@@ -218,7 +221,9 @@ def parse_area(
                 obj = json.loads(text, parse_int=json_int)
             except json.JSONDecodeError as exc:
                 raise BadInputError(
-                    f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}",
+                    _("not valid JSON: {msg} at line {lineno} column {colno}").format(
+                        msg=exc.msg, lineno=exc.lineno, colno=exc.colno
+                    ),
                     where=where,
                 ) from exc
             except RecursionError as exc:
@@ -231,14 +236,17 @@ def parse_area(
         elif kind == "coords":
             polys, declared = _coordinate_list(text, where), geo.WGS84
         else:
-            raise BadInputError(f"unknown area format {fmt!r}", where=where)
+            raise BadInputError(_("unknown area format {fmt!r}").format(fmt=fmt), where=where)
     elif isinstance(source, (Sequence, np.ndarray)):
         arr = np.asarray(source, dtype=np.float64)
         if arr.ndim != 2 or arr.shape[1] < 2:
-            raise BadInputError("a coordinate list needs (x, y) pairs", where=where)
+            raise BadInputError(_("a coordinate list needs (x, y) pairs"), where=where)
         polys = [[_closed([(float(a), float(b)) for a, b in arr[:, :2]])]]
     else:
-        raise BadInputError(f"cannot read an area from {type(source).__name__}", where=where)
+        raise BadInputError(
+            _("cannot read an area from {type_name}").format(type_name=type(source).__name__),
+            where=where,
+        )
     return _finish(polys, crs if crs is not None else declared, repair, where)
 
 
@@ -251,18 +259,22 @@ def load_area(path: str | Path, *, crs: Any = None, repair: bool = False) -> Are
     try:
         data = read_input_bytes(p)
     except OSError as exc:
-        raise BadInputError(f"cannot read the area file: {exc.strerror}", where=where) from exc
+        raise BadInputError(
+            _("cannot read the area file: {strerror}").format(strerror=exc.strerror), where=where
+        ) from exc
     suffix = p.suffix.lower()
     if suffix == ".kmz":
         try:
             with zipfile.ZipFile(p) as z:
                 names = [n for n in z.namelist() if n.lower().endswith(".kml")]
                 if not names:
-                    raise BadInputError("KMZ contains no .kml file", where=where)
+                    raise BadInputError(_("KMZ contains no .kml file"), where=where)
                 main = "doc.kml" if "doc.kml" in names else names[0]
                 data = read_zip_member(z, main, where)
         except zipfile.BadZipFile as exc:
-            raise BadInputError(f"not a valid KMZ (zip) file: {exc}", where=where) from exc
+            raise BadInputError(
+                _("not a valid KMZ (zip) file: {exc}").format(exc=exc), where=where
+            ) from exc
         suffix = ".kml"
     fmt = {
         ".geojson": "geojson",
@@ -280,7 +292,9 @@ def _shapely_rings(g: BaseGeometry, where: str) -> list[RawPolygon]:
         return [[[(float(c[0]), float(c[1])) for c in r.coords] for r in rings]]
     if isinstance(g, MultiPolygon):
         return [r for p in g.geoms for r in _shapely_rings(p, where)]
-    raise BadInputError(f"a {g.geom_type} is not a polygon area", where=where)
+    raise BadInputError(
+        _("a {geom_type} is not a polygon area").format(geom_type=g.geom_type), where=where
+    )
 
 
 # ----------------------------------------------------------------------------- checking
@@ -581,7 +595,9 @@ def _finish_checked(polys: list[RawPolygon], crs: Any, repair: bool, where: str)
         bad = np.flatnonzero((np.abs(flat[:, 0]) > 180) | (np.abs(flat[:, 1]) > 90))
         if bad.size:
             x, y = flat[bad[0]]
-            raise BadInputError(f"coordinate ({x:g}, {y:g}) is out of lon/lat range", where=where)
+            raise BadInputError(
+                _("coordinate ({x:g}, {y:g}) is out of lon/lat range").format(x=x, y=y), where=where
+            )
     problems = check_rings(polys, src)
     notes: list[str] = []
     if problems:

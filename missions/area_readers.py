@@ -23,7 +23,7 @@ RawPolygon = list[Ring]
 def _geojson_polygons(obj: Any, where: str, depth: int = 0) -> tuple[list[RawPolygon], Any]:
     """Raw polygons and the legacy ``crs`` member (or None) of a GeoJSON object."""
     if not isinstance(obj, dict) or "type" not in obj:
-        raise BadInputError("not a GeoJSON object (no 'type')", where=where)
+        raise BadInputError(_("not a GeoJSON object (no 'type')"), where=where)
     if depth > 8:
         raise BadInputError(_("GeoJSON objects nested too deeply"), where=where)
     crs = None
@@ -61,7 +61,7 @@ def _geojson_polygons(obj: Any, where: str, depth: int = 0) -> tuple[list[RawPol
     elif t == "Feature":
         g = obj.get("geometry")
         if not g:
-            raise BadInputError("GeoJSON Feature has no geometry", where=where)
+            raise BadInputError(_("GeoJSON Feature has no geometry"), where=where)
         out.extend(_geojson_polygons(g, where, depth + 1)[0])
     elif t == "GeometryCollection":
         geoms = obj.get("geometries")
@@ -75,18 +75,18 @@ def _geojson_polygons(obj: Any, where: str, depth: int = 0) -> tuple[list[RawPol
     elif t == "MultiPolygon":
         polys = obj.get("coordinates")
         if not isinstance(polys, list):
-            raise BadInputError("polygon without coordinates", where=where)
+            raise BadInputError(_("polygon without coordinates"), where=where)
         out.extend(_rings(p, where) for p in polys)
     else:
-        raise BadInputError(f"GeoJSON {t} is not a polygon area", where=where)
+        raise BadInputError(_("GeoJSON {t} is not a polygon area").format(t=t), where=where)
     if not out:
-        raise BadInputError("no Polygon or MultiPolygon in the GeoJSON", where=where)
+        raise BadInputError(_("no Polygon or MultiPolygon in the GeoJSON"), where=where)
     return out, crs
 
 
 def _rings(coords: Any, where: str) -> RawPolygon:
     if not isinstance(coords, list) or not coords:
-        raise BadInputError("polygon without coordinates", where=where)
+        raise BadInputError(_("polygon without coordinates"), where=where)
     rings: RawPolygon = []
     for r in coords:
         if not isinstance(r, list):
@@ -99,7 +99,9 @@ def _rings(coords: Any, where: str) -> RawPolygon:
         try:
             rings.append([(float(p[0]), float(p[1])) for p in r])
         except (TypeError, ValueError, IndexError, KeyError) as exc:
-            raise BadInputError(f"bad coordinate in polygon ring: {exc}", where=where) from exc
+            raise BadInputError(
+                _("bad coordinate in polygon ring: {exc}").format(exc=exc), where=where
+            ) from exc
     return rings
 
 
@@ -114,7 +116,7 @@ def _kml_polygons(text: bytes | str, where: str) -> list[RawPolygon]:
     try:
         root = ET.fromstring(text)
     except ET.ParseError as exc:
-        raise BadInputError(f"not valid KML: {exc}", where=where) from exc
+        raise BadInputError(_("not valid KML: {exc}").format(exc=exc), where=where) from exc
 
     def local(tag: str) -> str:
         return tag.rsplit("}", 1)[-1]
@@ -128,7 +130,9 @@ def _kml_polygons(text: bytes | str, where: str) -> list[RawPolygon]:
                     try:
                         pts.append((float(parts[0]), float(parts[1])))
                     except (ValueError, IndexError) as exc:
-                        raise BadInputError(f"bad KML coordinate {tok!r}", where=where) from exc
+                        raise BadInputError(
+                            _("bad KML coordinate {tok!r}").format(tok=tok), where=where
+                        ) from exc
                 return pts
         return []
 
@@ -146,7 +150,7 @@ def _kml_polygons(text: bytes | str, where: str) -> list[RawPolygon]:
                 holes.append(ring_of(child))
         out.append([outer, *holes])
     if not out:
-        raise BadInputError("no Polygon in the KML", where=where)
+        raise BadInputError(_("no Polygon in the KML"), where=where)
     return out
 
 
@@ -168,7 +172,7 @@ def _wkt_polygons(text: str, where: str) -> tuple[list[RawPolygon], int | None]:
         s = s[m.end() :]
     m = re.match(r"(?i)\s*(MULTIPOLYGON|POLYGON)\s*(ZM|Z|M)?\s*", s)
     if not m:
-        raise BadInputError("WKT is not a POLYGON or MULTIPOLYGON", where=where)
+        raise BadInputError(_("WKT is not a POLYGON or MULTIPOLYGON"), where=where)
     body = s[m.end() :]
     # nest the parentheses into lists of numbers; anything else between them is named (it was
     # skipped: "nan 49.74" dropped a vertex and the ring was reported as too short)
@@ -181,7 +185,7 @@ def _wkt_polygons(text: str, where: str) -> tuple[list[RawPolygon], int | None]:
             stack.append(new)
         elif tok == ")":
             if len(stack) == 1:
-                raise BadInputError("unbalanced parentheses in WKT", where=where)
+                raise BadInputError(_("unbalanced parentheses in WKT"), where=where)
             stack.pop()
         elif tok == ",":
             continue
@@ -203,7 +207,7 @@ def _wkt_polygons(text: str, where: str) -> tuple[list[RawPolygon], int | None]:
                 where=where,
             )
     if len(stack) != 1 or not stack[0]:
-        raise BadInputError("unbalanced parentheses in WKT", where=where)
+        raise BadInputError(_("unbalanced parentheses in WKT"), where=where)
     top = stack[0][0]
     polys = [top] if m.group(1).upper() == "POLYGON" else top
     return [[list(r) for r in p] for p in polys], srid
@@ -216,7 +220,10 @@ def _coordinate_list(text: str, where: str) -> list[RawPolygon]:
         try:
             ring.append(geo.parse_coordinate(t))
         except BadInputError as exc:
-            raise BadInputError(f"coordinate {i + 1} {t!r}: {exc.message}", where=where) from exc
+            raise BadInputError(
+                _("coordinate {n} {t!r}: {message}").format(n=i + 1, t=t, message=exc.message),
+                where=where,
+            ) from exc
     return [[_closed(ring)]]
 
 

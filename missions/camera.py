@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError, ConfigError
+from dronekit_plzen.i18n import _
 from missions._profiles import field_values, load_profiles, lookup
 
 
@@ -47,11 +48,13 @@ class Camera:
     def __post_init__(self) -> None:
         for k in ("sensor_width_mm", "sensor_height_mm", "focal_length_mm"):
             if not getattr(self, k) > 0:
-                raise ConfigError(f"camera {self.key}: {k} must be positive")
+                raise ConfigError(_("camera {key}: {k} must be positive").format(key=self.key, k=k))
         if self.image_width_px <= 0 or self.image_height_px <= 0:
-            raise ConfigError(f"camera {self.key}: image size must be positive")
+            raise ConfigError(_("camera {key}: image size must be positive").format(key=self.key))
         if self.kind not in ("visual", "thermal"):
-            raise ConfigError(f"camera {self.key}: kind must be 'visual' or 'thermal'")
+            raise ConfigError(
+                _("camera {key}: kind must be 'visual' or 'thermal'").format(key=self.key)
+            )
 
     # --- QGC CameraCalc ---------------------------------------------------------------
     def gsd_cm(self, alt_m: float) -> float:
@@ -61,7 +64,7 @@ class Camera:
     def alt_for_gsd_m(self, gsd_cm: float) -> float:
         """Height above the surface giving ``gsd_cm`` cm/px."""
         if gsd_cm <= 0:
-            raise BadInputError(f"GSD must be positive, got {gsd_cm} cm/px")
+            raise BadInputError(_("GSD must be positive, got {gsd_cm} cm/px").format(gsd_cm=gsd_cm))
         return self.image_width_px * gsd_cm * self.focal_length_mm / (self.sensor_width_mm * 100.0)
 
     def footprint_m(self, alt_m: float, landscape: bool = True) -> tuple[float, float]:
@@ -75,14 +78,14 @@ class Camera:
         self, alt_m: float, side_overlap_pct: float, landscape: bool = True
     ) -> float:
         """Distance between survey lines for ``side_overlap_pct`` overlap."""
-        _check_overlap(side_overlap_pct, "side")
+        _check_overlap(side_overlap_pct, _("side overlap"))
         return self.footprint_m(alt_m, landscape)[0] * (100.0 - side_overlap_pct) / 100.0
 
     def trigger_distance_m(
         self, alt_m: float, front_overlap_pct: float, landscape: bool = True
     ) -> float:
         """Distance between photos along a line for ``front_overlap_pct`` overlap."""
-        _check_overlap(front_overlap_pct, "front")
+        _check_overlap(front_overlap_pct, _("front overlap"))
         return self.footprint_m(alt_m, landscape)[1] * (100.0 - front_overlap_pct) / 100.0
 
     @property
@@ -99,7 +102,7 @@ class Camera:
 
 def _check_overlap(pct: float, what: str) -> None:
     if not 0.0 <= pct < 100.0:
-        raise BadInputError(f"{what} overlap must be in [0, 100) %, got {pct}")
+        raise BadInputError(_("{what} must be in [0, 100) %, got {pct}").format(what=what, pct=pct))
 
 
 _SPEC: dict[str, type] = {
@@ -122,7 +125,9 @@ def camera_from_dict(data: dict[str, Any], where: str = "camera") -> Camera:
         k for k in _SPEC if k not in vals and k not in ("kind", "min_trigger_interval_s", "name")
     ]
     if missing:
-        raise ConfigError(f"camera profile lacks {', '.join(missing)}", where=where)
+        raise ConfigError(
+            _("camera profile lacks {missing}").format(missing=", ".join(missing)), where=where
+        )
     vals.setdefault("name", vals["key"])
     return Camera(**vals)
 

@@ -186,8 +186,10 @@ def _drones(o: dict[str, Any]) -> list[Any] | None:
         )
     from missions.split import DroneSpec
 
-    veh = o.get("vehicle") or "px4-quad"
-    return [DroneSpec(vehicle_profile(veh), parse_point(p, "--launch")) for p in launches]
+    veh = vehicle_profile(o.get("vehicle") or "px4-quad")
+    if o.get("speed_m_s"):  # was dropped: every drone flew its cruise speed
+        veh = veh.with_speed(o["speed_m_s"])
+    return [DroneSpec(veh, parse_point(p, "--launch")) for p in launches]
 
 
 def _alt_layers(text: str | None) -> list[float] | None:
@@ -384,6 +386,8 @@ def corridor(**o: Any) -> None:
     if o.get("vehicle"):
         kw["vehicle"] = vehicle_profile(o["vehicle"])
     kw.pop("wanted_pod", None)
+    if o.get("speed_m_s"):  # was dropped: the corridor flew the vehicle's cruise speed
+        kw["speed_m_s"] = o["speed_m_s"]
     home = parse_point(o["home"], "--home") if o.get("home") else None
     line = parse_polyline(o["polyline"])
     from shapely.geometry import LineString

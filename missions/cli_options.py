@@ -281,7 +281,7 @@ def read_polyline(p: Path) -> list[tuple[float, float]]:
             else:
                 geoms.append(wkt.loads(text))
     except (ValueError, KeyError, TypeError, AttributeError, ShapelyError) as exc:
-        raise BadInputError(f"cannot read a line: {exc}", where=str(p)) from exc
+        raise BadInputError(_("cannot read a line: {exc}").format(exc=exc), where=str(p)) from exc
     for g in geoms:
         if isinstance(g, MultiLineString):
             g = g.geoms[0]
@@ -313,10 +313,18 @@ def _check_line_lonlat(pts: Sequence[tuple[float, float]], where: str) -> None:
             )
 
 
+def _names_a_file(text: str) -> bool:
+    """Whether ``text`` is the path of an existing file (a name too long for the file system,
+    or one the system cannot look at, is not)."""
+    try:
+        return Path(text).exists()
+    except (OSError, ValueError):
+        return False
+
+
 def parse_polyline(text: str) -> list[tuple[float, float]]:
-    p = Path(text)
-    if p.exists():
-        return read_polyline(p)
+    if _names_a_file(text):
+        return read_polyline(Path(text))
     pts = []
     for k, s in enumerate(t for t in text.split(";") if t.strip()):
         if re.search(r"(?i)\b[-+]?(nan|inf(inity)?)\b", s):
@@ -353,6 +361,22 @@ _LIMITS: dict[str, tuple[float, bool]] = {
 }
 
 
+#: the largest length a metre option may take: beyond any flight (a 1e308 m turnaround overflowed
+#: the path's arithmetic; a 10,000 km spacing is a typo, not a plan)
+MAX_LENGTH_M = 1_000_000.0
+
+#: metre options with their own upper limit and message (the search budget: the longest plan;
+#: the altitude: the guard's flight altitude)
+_OWN_LENGTH_LIMITS = ("budget_m", "home_amsl_m", "alt_m")
+
+#: the most drones one plan splits its area or probability between (the deconfliction gives each
+#: its own altitude layer; a count of 2**63 built its layer list for ever)
+MAX_DRONES = 50
+
+#: the longest ``--name``: the file names add ``_sortie12.waypoints`` and the like, and a file
+#: system takes 255 bytes per name
+MAX_NAME_CHARS = 120
+
 #: options in degrees: a bearing or sweep angle beyond a full turn either way is no bearing
 _ANGLES = ("first_bearing", "angle")
 
@@ -364,6 +388,12 @@ def check_name(name: str | None) -> None:
     if name in (".", "..") or any(c in name for c in "/\\") or not name.isprintable():
         raise BadInputError(
             _("--name must be a file name without a folder, got {v!r}").format(v=name)
+        )
+    if len(name.encode("utf-8")) > MAX_NAME_CHARS:
+        raise BadInputError(
+            _("--name is too long for a file name ({n} bytes, at most {m})").format(
+                n=len(name.encode("utf-8")), m=MAX_NAME_CHARS
+            )
         )
 
 
@@ -395,6 +425,13 @@ def check_sizes(o: dict[str, Any]) -> None:
         raise BadInputError(
             _("--home-amsl-m: altitude {v:g} m AMSL is not on the Earth's surface").format(v=amsl)
         )
+    drones = o.get("drones")
+    if isinstance(drones, int) and not isinstance(drones, bool) and drones > MAX_DRONES:
+        raise BadInputError(
+            _("--drones {n} is more than one plan can split between (at most {m})").format(
+                n=drones, m=MAX_DRONES
+            )
+        )
     for key, (low, inclusive) in _LIMITS.items():
         v = o.get(key)
         if v is None or isinstance(v, bool):
@@ -404,6 +441,19 @@ def check_sizes(o: dict[str, Any]) -> None:
             raise BadInputError(
                 _("--{opt} must be {rel} {low:g}, got {v:g}").format(
                     opt=key.replace("_", "-"), rel=rel, low=low, v=v
+                )
+            )
+    for key, v in o.items():
+        if (
+            key.endswith("_m")
+            and key not in _OWN_LENGTH_LIMITS
+            and isinstance(v, float | int)
+            and not isinstance(v, bool)
+            and abs(v) > MAX_LENGTH_M
+        ):
+            raise BadInputError(
+                _("--{opt} {v:g} m is beyond any flight (at most {m:g} m)").format(
+                    opt=key.replace("_", "-"), v=v, m=MAX_LENGTH_M
                 )
             )
     for key in ("side_overlap", "front_overlap"):

@@ -22,6 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from missions._profiles import norm_key
 from missions.camera import Camera
 
@@ -63,7 +64,9 @@ def get_target(name: str, camera: Camera | None = None) -> Target:
     for t in TARGETS.values():
         if k in (norm_key(t.key), norm_key(t.name)):
             return t
-    raise BadInputError(f"unknown target {name!r}; known: {', '.join(TARGETS)}")
+    raise BadInputError(
+        _("unknown target {name!r}; known: {targets}").format(name=name, targets=", ".join(TARGETS))
+    )
 
 
 def max_alt_m(camera: Camera, target: Target) -> float:
@@ -80,8 +83,17 @@ def sweep_width_m(camera: Camera, alt_m: float, target: Target, landscape: bool 
     cap = max_alt_m(camera, target)
     if alt_m > cap * (1 + 1e-9):
         raise BadInputError(
-            f"at {alt_m:.1f} m a {target.name} covers {pixels_on_target(camera, alt_m, target):.1f}"
-            f" px on the {camera.name}; it needs {target.min_pixels:g} px: fly at most {cap:.1f} m"
+            _(
+                "at {alt_m:.1f} m a {target} covers {pixels:.1f}"
+                " px on the {camera}; it needs {min_pixels:g} px: fly at most {cap:.1f} m"
+            ).format(
+                alt_m=alt_m,
+                target=target.name,
+                pixels=pixels_on_target(camera, alt_m, target),
+                camera=camera.name,
+                min_pixels=target.min_pixels,
+                cap=cap,
+            )
         )
     return camera.footprint_m(alt_m, landscape)[0] * target.pd_in_footprint
 
@@ -89,7 +101,9 @@ def sweep_width_m(camera: Camera, alt_m: float, target: Target, landscape: bool 
 def coverage_factor(sweep_width_m: float, spacing_m: float) -> float:
     """C = W / S."""
     if spacing_m <= 0:
-        raise BadInputError(f"track spacing must be positive, got {spacing_m} m")
+        raise BadInputError(
+            _("track spacing must be positive, got {spacing_m} m").format(spacing_m=spacing_m)
+        )
     return sweep_width_m / spacing_m
 
 
@@ -106,7 +120,9 @@ def pod(sweep_width_m: float, spacing_m: float) -> float:
 def spacing_for_pod(sweep_width_m: float, wanted_pod: float) -> float:
     """Track spacing S giving ``wanted_pod`` in one pass: S = W / -ln(1 - POD)."""
     if not 0.0 < wanted_pod < 1.0:
-        raise BadInputError(f"POD must be in (0, 1), got {wanted_pod}")
+        raise BadInputError(
+            _("POD must be in (0, 1), got {wanted_pod}").format(wanted_pod=wanted_pod)
+        )
     return sweep_width_m / -math.log1p(-wanted_pod)
 
 
@@ -115,7 +131,7 @@ def cumulative_pod(pods: Iterable[float]) -> float:
     miss = 1.0
     for p in pods:
         if not 0.0 <= p <= 1.0:
-            raise BadInputError(f"POD must be in [0, 1], got {p}")
+            raise BadInputError(_("POD must be in [0, 1], got {p}").format(p=p))
         miss *= 1.0 - p
     return 1.0 - miss
 
@@ -123,5 +139,5 @@ def cumulative_pod(pods: Iterable[float]) -> float:
 def passes_for_pod(single_pod: float, wanted_pod: float) -> int:
     """Passes of ``single_pod`` needed to reach ``wanted_pod`` cumulatively."""
     if not 0.0 < single_pod < 1.0 or not 0.0 < wanted_pod < 1.0:
-        raise BadInputError("POD values must be in (0, 1)")
+        raise BadInputError(_("POD values must be in (0, 1)"))
     return max(1, math.ceil(math.log1p(-wanted_pod) / math.log1p(-single_pod) - 1e-12))

@@ -25,6 +25,7 @@ from shapely.geometry import LineString
 
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
     CMD_DO_SET_CAM_TRIGG_DIST,
@@ -54,11 +55,13 @@ class MissionOptions:
 
     def __post_init__(self) -> None:
         if self.trigger not in TRIGGERS:
-            raise BadInputError(f"trigger must be one of {', '.join(TRIGGERS)}")
+            raise BadInputError(
+                _("trigger must be one of {triggers}").format(triggers=", ".join(TRIGGERS))
+            )
         if self.end not in ("rtl", "land", "none"):
-            raise BadInputError("end must be 'rtl', 'land' or 'none'")
+            raise BadInputError(_("end must be 'rtl', 'land' or 'none'"))
         if self.hover_s < 0:
-            raise BadInputError("hover time must not be negative")
+            raise BadInputError(_("hover time must not be negative"))
 
 
 def search_runs(path: PathPlan) -> list[FloatArray]:

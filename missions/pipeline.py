@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.safety import Override
 from missions.clearance import (
     HOME_DEM,
@@ -49,11 +50,13 @@ def parse_formats(text: str | Sequence[str] | None) -> list[str]:
         if not f:
             continue
         if f not in FORMATS:
-            raise BadInputError(f"unknown format {f!r} (known: {', '.join(FORMATS)})")
+            raise BadInputError(
+                _("unknown format {f!r} (known: {formats})").format(f=f, formats=", ".join(FORMATS))
+            )
         if f not in out:
             out.append(f)
     if not out:
-        raise BadInputError("no output format given")
+        raise BadInputError(_("no output format given"))
     return out
 
 
@@ -116,7 +119,9 @@ def finalize_mission(
     elif dem is not None and terrain == "frame":
         m = to_terrain_frame(m)
     elif terrain not in ("follow", "frame", "none"):
-        raise BadInputError(f"terrain mode must be follow, frame or none, got {terrain!r}")
+        raise BadInputError(
+            _("terrain mode must be follow, frame or none, got {terrain!r}").format(terrain=terrain)
+        )
     ov: bool | Override = False
     if override:
         ov = Override.make(reason, who=who)

@@ -179,14 +179,14 @@ def resolve_sensor(
     tgt = get_target(target, camera) if isinstance(target, str) else target
     if alt_m is None and gsd_cm is not None:
         if camera is None:
-            raise BadInputError("a GSD needs a camera")
+            raise BadInputError(_("a GSD needs a camera"))
         alt_m = camera.alt_for_gsd_m(gsd_cm)
     if alt_m is None and camera is not None and tgt is not None:
         alt_m = math.floor(max_alt_m(camera, tgt) * 10.0) / 10.0
     if alt_m is None:
-        raise BadInputError("give an altitude (alt_m) or a GSD (gsd_cm)")
+        raise BadInputError(_("give an altitude (alt_m) or a GSD (gsd_cm)"))
     if not alt_m > 0:
-        raise BadInputError(f"altitude must be positive, got {alt_m} m")
+        raise BadInputError(_("altitude must be positive, got {alt_m} m").format(alt_m=alt_m))
     if not MIN_FLIGHT_ALT_M <= alt_m <= MAX_FLIGHT_ALT_M:  # 1e9 m or a GSD of 0.0001 cm
         raise BadInputError(
             _(
@@ -216,14 +216,14 @@ def resolve_sensor(
             )
     elif wanted_pod is not None:
         if width is None or tgt is None:
-            raise BadInputError("a wanted POD needs a camera and a target (e.g. person)")
+            raise BadInputError(_("a wanted POD needs a camera and a target (e.g. person)"))
         s = spacing_for_pod(width, wanted_pod)
     elif camera is not None:
         s = camera.line_spacing_m(alt_m, side_overlap_pct, landscape)
     else:
-        raise BadInputError("give a track spacing, a camera with overlaps, or a wanted POD")
+        raise BadInputError(_("give a track spacing, a camera with overlaps, or a wanted POD"))
     if not s > 0:
-        raise BadInputError(f"track spacing must be positive, got {s} m")
+        raise BadInputError(_("track spacing must be positive, got {s} m").format(s=s))
     trig = None
     if camera is not None and trigger != "none":
         trig = camera.trigger_distance_m(alt_m, front_overlap_pct, landscape)
@@ -393,7 +393,9 @@ def _angle(
     except ValueError:
         a = math.nan
     if not math.isfinite(a):
-        raise BadInputError(f"angle must be 'auto' or degrees, got {angle_deg!r}")
+        raise BadInputError(
+            _("angle must be 'auto' or degrees, got {angle_deg!r}").format(angle_deg=angle_deg)
+        )
     return a % 180.0
 
 

@@ -21,6 +21,7 @@ from shapely.geometry import LineString, Point
 
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from missions.area import Area, project_geometry
 from missions.camera import Camera
 from missions.detection import Target
@@ -321,7 +322,7 @@ def plan_corridor(
 ) -> PlanResult:
     """Corridor along a polyline (river bank, road, railway) ``width_m`` wide."""
     if len(polyline) < 2:
-        raise BadInputError("a corridor needs a polyline of at least 2 points")
+        raise BadInputError(_("a corridor needs a polyline of at least 2 points"))
     cam = resolve_camera(camera)
     veh = resolve_vehicle(vehicle, cam)
     if speed_m_s is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from missions.metrics import mission_time_s
 from missions.patterns.base import FloatArray, PathPlan
 from missions.vehicles import Vehicle
@@ -62,8 +63,10 @@ def cut_sorties(
         if mission_time_s(_sub(p, a, lo), vehicle, alt_m, home, hold_s) > budget:
             x, y = p.xy[a]
             raise BadInputError(
-                f"the leg from ({x:.0f}, {y:.0f}) cannot be flown within one battery "
-                f"({budget / 60:.1f} min usable) from home"
+                _(
+                    "the leg from ({x:.0f}, {y:.0f}) cannot be flown within one battery "
+                    "({budget_min:.1f} min usable) from home"
+                ).format(x=x, y=y, budget_min=budget / 60)
             )
         while lo < hi:  # largest b with time(a..b) <= budget
             mid = (lo + hi + 1) // 2

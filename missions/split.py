@@ -27,6 +27,7 @@ from shapely.geometry import MultiPolygon, Polygon, box
 
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from missions.area import Area, area_from_metric
 from missions.camera import Camera
 from missions.patterns.base import rotate_geom
@@ -92,7 +93,7 @@ def band_cuts(
     cuts = [y0]
     for f in cum:
         lo, hi = cuts[-1], y1
-        for _ in range(50):
+        for _step in range(50):
             mid = (lo + hi) / 2.0
             below = area_rot.intersection(box(x0 - 1, y0 - 1, x1 + 1, mid)).area
             if below < f * total:
@@ -155,13 +156,19 @@ def plan_split(
     ``alt_m`` override them, and ``alt_layers_m`` (one altitude per drone) overrides both.
     """
     if not drones:
-        raise BadInputError("no drones to split the area among")
+        raise BadInputError(_("no drones to split the area among"))
     if pattern not in PATTERNS:
-        raise BadInputError(f"pattern must be one of {', '.join(PATTERNS)} to split an area")
+        raise BadInputError(
+            _("pattern must be one of {patterns} to split an area").format(
+                patterns=", ".join(PATTERNS)
+            )
+        )
     if weighting not in ("equal", "capability"):
-        raise BadInputError("weighting must be 'equal' or 'capability'")
+        raise BadInputError(_("weighting must be 'equal' or 'capability'"))
     if alt_layers_m is not None and len(alt_layers_m) != len(drones):
-        raise BadInputError(f"give {len(drones)} altitude layers, one per drone")
+        raise BadInputError(
+            _("give {n_drones} altitude layers, one per drone").format(n_drones=len(drones))
+        )
     n = len(drones)
     area_m, epsg = area.to_metric()
     cams = [resolve_camera(d.camera or pattern_kw.get("camera")) for d in drones]
@@ -183,14 +190,14 @@ def plan_split(
     else:
         w = np.ones(n)
     if np.any(w <= 0):
-        raise BadInputError("drone weights must be positive")
+        raise BadInputError(_("drone weights must be positive"))
     launches_m = np.array(
         [geo.transform([d.launch[0]], [d.launch[1]], geo.WGS84, epsg) for d in drones]
     ).reshape(n, 2)
     # assign bands to drones once (on an equal split), then balance the band weights
     eq = [rotate_geom(b, -rot, origin) for b in band_cuts(area_rot, [1.0] * n)]
     if any(b.is_empty or b.area <= 0 for b in eq):
-        raise BadInputError("the area is too small to split among this many drones")
+        raise BadInputError(_("the area is too small to split among this many drones"))
     order = _assign(np.array([[b.centroid.x, b.centroid.y] for b in eq]), launches_m)
     wb = np.empty(n)
     for i in range(n):
@@ -199,7 +206,7 @@ def plan_split(
     for r in range(max(1, rounds)):
         bands = [rotate_geom(b, -rot, origin) for b in band_cuts(area_rot, list(wb))]
         if any(b.is_empty or b.area <= 0 for b in bands):
-            raise BadInputError("the area is too small to split among this many drones")
+            raise BadInputError(_("the area is too small to split among this many drones"))
         plans: list[PlanResult] = []
         parts_ll = []
         for i, d in enumerate(drones):

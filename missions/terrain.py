@@ -82,7 +82,7 @@ class Raster:
         p = Path(path)
         note_input(p)  # never replaced by an output of the same command
         if not p.exists():
-            raise BadInputError("terrain file not found", where=str(p))
+            raise BadInputError(_("terrain file not found"), where=str(p))
         if p.is_dir():
             raise BadInputError(_("the terrain file is a directory"), where=str(p))
         with _GdalMessages() as gdal:
@@ -93,7 +93,7 @@ class Raster:
                             _("damaged GeoTIFF: {msg}").format(msg=gdal.damage()), where=str(p)
                         )
                     if ds.crs is None:
-                        raise UnknownCRSError("terrain raster has no CRS", where=str(p))
+                        raise UnknownCRSError(_("terrain raster has no CRS"), where=str(p))
                     _check_geotransform(ds.transform, str(p))
                     crs_wkt = ds.crs.to_wkt()
                     _check_crs_usable(crs_wkt, str(p))
@@ -117,7 +117,7 @@ class Raster:
                             window = Window(c0, r0, c1 - c0, r1 - r0).intersection(full)
                         except (ValueError, rasterio.errors.WindowError):
                             raise BadInputError(
-                                "the mission lies outside the terrain raster", where=str(p)
+                                _("the mission lies outside the terrain raster"), where=str(p)
                             ) from None
                     arr = ds.read(1, masked=True, window=window)
                     data = np.ma.filled(arr.astype(np.float32), np.nan)
@@ -175,7 +175,7 @@ class Raster:
         inside = (col >= -0.5) & (col <= ncol - 0.5) & (row >= -0.5) & (row <= nrow - 0.5)
         inside &= np.isfinite(col) & np.isfinite(row)
         if ncol < 2 or nrow < 2:
-            raise BadInputError("terrain raster needs at least 2×2 pixels", where=self.path)
+            raise BadInputError(_("terrain raster needs at least 2×2 pixels"), where=self.path)
         ci = np.clip(c0, 0, ncol - 2).astype(np.intp)
         ri = np.clip(r0, 0, nrow - 2).astype(np.intp)
         z00 = self.data[ri, ci]
@@ -333,7 +333,9 @@ def resolve_above_terrain(mission: Mission, dem: Raster) -> Mission:
             z = float(dem.sample([it.lon_deg], [it.lat_deg])[0])
             if math.isnan(z):
                 raise BadInputError(
-                    f"item {k} at {it.lat_deg:.6f}, {it.lon_deg:.6f} lies outside the DEM",
+                    _("item {k} at {lat_deg:.6f}, {lon_deg:.6f} lies outside the DEM").format(
+                        k=k, lat_deg=it.lat_deg, lon_deg=it.lon_deg
+                    ),
                     where=dem.path,
                 )
             it = it.with_(alt_m=z + float(it.meta["above_terrain_m"]))
@@ -385,7 +387,7 @@ def follow_terrain(
     profile is raised (a climb starts early enough, a descent is delayed), never lowered.
     """
     if tolerance_m <= 0:
-        raise BadInputError("terrain tolerance must be positive")
+        raise BadInputError(_("terrain tolerance must be positive"))
     v = speed_m_s or mission.cruise_speed_m_s
     up = climb_rate_m_s / v
     down = descent_rate_m_s / v
@@ -420,7 +422,10 @@ def follow_terrain(
     ground = dem.sample(plon, plat)
     if np.any(np.isnan(ground)):
         i = int(np.flatnonzero(np.isnan(ground))[0])
-        raise BadInputError(f"path leaves the DEM at {plat[i]:.6f}, {plon[i]:.6f}", where=dem.path)
+        raise BadInputError(
+            _("path leaves the DEM at {plat:.6f}, {plon:.6f}").format(plat=plat[i], plon=plon[i]),
+            where=dem.path,
+        )
     dist = np.concatenate([[0.0], np.cumsum(np.hypot(np.diff(X), np.diff(Y)))])
     target = ground + W
     # climb limit (start climbing early): z[i] = max_j>=i (target[j] - up*(d[j]-d[i]));
@@ -475,14 +480,16 @@ def to_terrain_frame(mission: Mission, agl_m: float | None = None) -> Mission:
     """
     if mission.autopilot not in TERRAIN_FRAME_AUTOPILOTS:
         raise BadInputError(
-            "this autopilot does not fly MAV_FRAME_GLOBAL_TERRAIN_ALT missions; "
-            "use terrain following by waypoints"
+            _(
+                "this autopilot does not fly MAV_FRAME_GLOBAL_TERRAIN_ALT missions; "
+                "use terrain following by waypoints"
+            )
         )
     out = []
     for k, it in enumerate(mission.items):
         if it.has_position and it.command == CMD_NAV_WAYPOINT:
             if canonical_frame(it.frame) == FRAME_GLOBAL and agl_m is None:
-                raise BadInputError(f"item {k} is AMSL; give the height above ground")
+                raise BadInputError(_("item {k} is AMSL; give the height above ground").format(k=k))
             it = it.with_(
                 frame=FRAME_GLOBAL_TERRAIN_ALT, alt_m=agl_m if agl_m is not None else it.alt_m
             )

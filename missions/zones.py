@@ -213,7 +213,7 @@ def _dt(v: Any, where: str) -> datetime | None:
     try:
         d = datetime.fromisoformat(str(v).replace("Z", "+00:00"))
     except ValueError as exc:
-        raise BadInputError(f"bad date-time {v!r}", where=where) from exc
+        raise BadInputError(_("bad date-time {v!r}").format(v=v), where=where) from exc
     return d if d.tzinfo else d.replace(tzinfo=timezone.utc)
 
 
@@ -221,7 +221,7 @@ def _tm(v: Any, where: str) -> time:
     try:
         return time.fromisoformat(str(v).replace("Z", ""))
     except ValueError as exc:
-        raise BadInputError(f"bad time {v!r}", where=where) from exc
+        raise BadInputError(_("bad time {v!r}").format(v=v), where=where) from exc
 
 
 def _windows(items: Any, where: str) -> tuple[Window, ...]:
@@ -230,7 +230,7 @@ def _windows(items: Any, where: str) -> tuple[Window, ...]:
     out = []
     for a in items if isinstance(items, list) else [items]:
         if not isinstance(a, dict):
-            raise BadInputError("applicability must be an object", where=where)
+            raise BadInputError(_("applicability must be an object"), where=where)
         if str(a.get("permanent", "")).upper() == "YES":
             return ()
         scheds = []
@@ -270,7 +270,10 @@ def _restriction(v: Any, where: str) -> str:
     r = str(v or "PROHIBITED").upper()
     if r not in RESTRICTIONS:
         raise BadInputError(
-            f"unknown restriction {v!r} (one of {', '.join(RESTRICTIONS)})", where=where
+            _("unknown restriction {v!r} (one of {restrictions})").format(
+                v=v, restrictions=", ".join(RESTRICTIONS)
+            ),
+            where=where,
         )
     return r
 
@@ -306,7 +309,7 @@ def _uom(v: Any, where: str) -> str:
 def _ref(v: Any, where: str, default: str = "AGL") -> str:
     r = str(v or default).upper()
     if r not in REFERENCES:
-        raise BadInputError(f"unknown vertical reference {v!r}", where=where)
+        raise BadInputError(_("unknown vertical reference {v!r}").format(v=v), where=where)
     return r
 
 
@@ -370,7 +373,9 @@ def _checked(geom: BaseGeometry, where: str) -> BaseGeometry:
     if geom.is_empty or not geom.is_valid:
         from shapely.validation import explain_validity
 
-        raise BadInputError(f"invalid zone geometry: {explain_validity(geom)}", where=where)
+        raise BadInputError(
+            _("invalid zone geometry: {reason}").format(reason=explain_validity(geom)), where=where
+        )
     x0, y0, x1, y1 = geom.bounds
     if not (x0 >= -180.0 and x1 <= 180.0 and y0 >= -90.0 and y1 <= 90.0):
         raise BadInputError(
@@ -427,7 +432,7 @@ def _ed269_feature(f: Any, k: int, src: str) -> list[Zone]:
         )
         geoms = f.get("geometry")
         if not isinstance(geoms, list) or not geoms:
-            raise BadInputError("ED-269 feature needs a 'geometry' list of volumes", where=where)
+            raise BadInputError(_("ED-269 feature needs a 'geometry' list of volumes"), where=where)
         for g in geoms:
             g = _obj(g, _("a volume"), where)
             hp = _obj(g.get("horizontalProjection"), "horizontalProjection", where)
@@ -469,7 +474,7 @@ def _geojson_feature(f: Any, k: int, src: str) -> list[Zone]:
     with _guard(where):
         g = f.get("geometry")
         if not isinstance(g, dict):
-            raise BadInputError("feature without geometry", where=where)
+            raise BadInputError(_("feature without geometry"), where=where)
         plain = "restriction" not in props and "layer" not in g
         parts = (
             _list(g.get("geometries"), "geometries", where)
@@ -505,7 +510,10 @@ def _geojson_feature(f: Any, k: int, src: str) -> list[Zone]:
                 zones.append(Zone(geometry=_polygon(part, where), **common, **lim))
             else:
                 raise BadInputError(
-                    f"zone geometry {part.get('type')!r} is not an area", where=where
+                    _("zone geometry {part_type!r} is not an area").format(
+                        part_type=part.get("type")
+                    ),
+                    where=where,
                 )
     return zones
 
@@ -532,13 +540,15 @@ def _from_geojson(doc: dict[str, Any], src: str) -> list[Zone]:
 
 def parse_zones(doc: Any, src: str = "<zones>") -> list[Zone]:
     if not isinstance(doc, dict):
-        raise BadInputError("zones file must hold a JSON object", where=src)
+        raise BadInputError(_("zones file must hold a JSON object"), where=src)
     feats = doc.get("features")
     if doc.get("type") in ("FeatureCollection", "Feature"):
         return _from_geojson(doc, src)
     if isinstance(feats, list):
         return _from_ed269(doc, src)
-    raise BadInputError("neither ED-269 JSON (features) nor GeoJSON (FeatureCollection)", where=src)
+    raise BadInputError(
+        _("neither ED-269 JSON (features) nor GeoJSON (FeatureCollection)"), where=src
+    )
 
 
 def load_zones(path: str | Path) -> list[Zone]:
@@ -552,7 +562,7 @@ def load_zones(path: str | Path) -> list[Zone]:
     try:
         raw = read_input_bytes(p)
     except FileNotFoundError as exc:
-        raise BadInputError("zones file not found", where=str(p)) from exc
+        raise BadInputError(_("zones file not found"), where=str(p)) from exc
     except OSError as exc:
         raise BadInputError(
             _("cannot read the zones file: {reason}").format(reason=exc.strerror or exc),
@@ -571,7 +581,10 @@ def load_zones(path: str | Path) -> list[Zone]:
         doc = json.loads(text, parse_int=json_int)
     except json.JSONDecodeError as exc:
         raise BadInputError(
-            f"invalid JSON at line {exc.lineno}, column {exc.colno}", where=str(p)
+            _("invalid JSON at line {lineno}, column {colno}").format(
+                lineno=exc.lineno, colno=exc.colno
+            ),
+            where=str(p),
         ) from exc
     except RecursionError as exc:
         raise BadInputError(_("JSON nested too deeply"), where=str(p)) from exc

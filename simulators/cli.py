@@ -44,7 +44,7 @@ def parse_home(text: str) -> tuple[float, float, float]:
     try:
         lon, lat = parse_coordinate(coord)
     except BadInputError as exc:
-        raise BadInputError(f"--home: {exc}") from None
+        raise BadInputError(_("--home: {exc}").format(exc=exc)) from None
     if not -500.0 <= alt <= 9000.0:  # below the Dead Sea or above Everest: a slip
         raise BadInputError(
             _("--home: altitude {alt:g} m AMSL is not on the Earth's surface").format(alt=alt)

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError, one_line
+from dronekit_plzen.i18n import _
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,18 @@ class ScheduledFault:
 def parse_fault(entry: dict[str, Any], where: str) -> Any:
     """Build one fault from a mapping with ``type`` and the dataclass's fields."""
     if not isinstance(entry, dict):
-        raise BadInputError(f"{where}: a fault must be a mapping, got {type(entry).__name__}")
+        raise BadInputError(
+            _("{where}: a fault must be a mapping, got {type_name}").format(
+                where=where, type_name=type(entry).__name__
+            )
+        )
     kind = entry.get("type")
     cls = FAULT_TYPES.get(str(kind))
     if cls is None:
         raise BadInputError(
-            f"{where}: unknown fault type {kind!r} (one of {', '.join(FAULT_TYPES)})"
+            _("{where}: unknown fault type {kind!r} (one of {fault_types})").format(
+                where=where, kind=kind, fault_types=", ".join(FAULT_TYPES)
+            )
         )
     allowed = {f.name: f for f in fields(cls)}
     kwargs: dict[str, Any] = {}
@@ -161,31 +168,54 @@ def parse_fault(entry: dict[str, Any], where: str) -> Any:
             continue
         if key not in allowed:
             raise BadInputError(
-                f"{where}: field {key!r} not valid for {kind} "
-                f"(valid: {', '.join(allowed) or 'none'})"
+                _("{where}: field {key!r} not valid for {kind} (valid: {valid})").format(
+                    where=where, key=key, kind=kind, valid=", ".join(allowed) or _("none")
+                )
             )
         if key == "link":
             if value not in ("all", "api", "gcs", "tcp"):
-                raise BadInputError(f"{where}: link must be all, api, gcs or tcp, got {value!r}")
+                raise BadInputError(
+                    _("{where}: link must be all, api, gcs or tcp, got {value!r}").format(
+                        where=where, value=value
+                    )
+                )
             kwargs[key] = value
             continue
         if key == "sensor":
             if value not in SENSOR_TEXTS:
                 raise BadInputError(
-                    f"{where}: sensor must be one of {', '.join(SENSOR_TEXTS)}, got {value!r}"
+                    _("{where}: sensor must be one of {sensor_texts}, got {value!r}").format(
+                        where=where, sensor_texts=", ".join(SENSOR_TEXTS), value=value
+                    )
                 )
             kwargs[key] = value
             continue
         try:
             num = float(value)
         except (TypeError, ValueError):
-            raise BadInputError(f"{where}: field {key!r} must be a number, got {value!r}") from None
+            raise BadInputError(
+                _("{where}: field {key!r} must be a number, got {value!r}").format(
+                    where=where, key=key, value=value
+                )
+            ) from None
         if num < 0 or math.isnan(num):
-            raise BadInputError(f"{where}: field {key!r} must be ≥ 0, got {value!r}")
+            raise BadInputError(
+                _("{where}: field {key!r} must be ≥ 0, got {value!r}").format(
+                    where=where, key=key, value=value
+                )
+            )
         if key in ("loss", "duplicate", "corrupt") and num > 1:
-            raise BadInputError(f"{where}: field {key!r} is a probability in [0, 1], got {value!r}")
+            raise BadInputError(
+                _("{where}: field {key!r} is a probability in [0, 1], got {value!r}").format(
+                    where=where, key=key, value=value
+                )
+            )
         if key == "remaining_pct" and num > 100:
-            raise BadInputError(f"{where}: field {key!r} is a percentage 0..100, got {value!r}")
+            raise BadInputError(
+                _("{where}: field {key!r} is a percentage 0..100, got {value!r}").format(
+                    where=where, key=key, value=value
+                )
+            )
         kwargs[key] = num
     return cls(**kwargs)
 
@@ -194,31 +224,35 @@ def parse_schedule(data: Any, n_vehicles: int | None = None) -> list[ScheduledFa
     """Validate a whole schedule (a mapping with ``faults`` or a bare list), sorted by time."""
     entries = data.get("faults") if isinstance(data, dict) else data
     if not isinstance(entries, list):
-        raise BadInputError("fault schedule: expected a list under 'faults'")
+        raise BadInputError(_("fault schedule: expected a list under 'faults'"))
     out = []
     for i, e in enumerate(entries):
-        where = f"fault schedule entry {i + 1}"
+        where = _("fault schedule entry {n}").format(n=i + 1)
         if not isinstance(e, dict):
-            raise BadInputError(f"{where}: must be a mapping")
+            raise BadInputError(_("{where}: must be a mapping").format(where=where))
         events = [k for k in TRIGGERS[1:] if k in e]
         if events:
             raise BadInputError(
-                f"{where}: {events[0]} is an event trigger: only training exercises "
-                "(dronekit-plzen train) take those; a schedule takes at_s"
+                _(
+                    "{where}: {events} is an event trigger: only training exercises "
+                    "(dronekit-plzen train) take those; a schedule takes at_s"
+                ).format(where=where, events=events[0])
             )
         fault = parse_fault(e, where)
         try:
             at_s = float(e.get("at_s", 0.0))
         except (TypeError, ValueError):
-            raise BadInputError(f"{where}: at_s must be a number") from None
+            raise BadInputError(_("{where}: at_s must be a number").format(where=where)) from None
         if at_s < 0 or math.isnan(at_s):
-            raise BadInputError(f"{where}: at_s must be ≥ 0")
+            raise BadInputError(_("{where}: at_s must be ≥ 0").format(where=where))
         veh = e.get("vehicle")
         if veh is not None and (
             not isinstance(veh, int) or veh < 0 or (n_vehicles is not None and veh >= n_vehicles)
         ):
             raise BadInputError(
-                f"{where}: vehicle must be an index 0..{(n_vehicles or 1) - 1}, got {veh!r}"
+                _("{where}: vehicle must be an index 0..{last}, got {veh!r}").format(
+                    where=where, last=(n_vehicles or 1) - 1, veh=veh
+                )
             )
         out.append(ScheduledFault(at_s, veh, fault))
     return sorted(out, key=lambda s: s.at_s)
@@ -230,9 +264,13 @@ def load_schedule(path: str | Path, n_vehicles: int | None = None) -> list[Sched
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise BadInputError(f"{p}: cannot read fault schedule ({exc.strerror})") from None
+        raise BadInputError(
+            _("{p}: cannot read fault schedule ({strerror})").format(p=p, strerror=exc.strerror)
+        ) from None
     except UnicodeDecodeError:
-        raise BadInputError(f"{p}: fault schedule: not a UTF-8 text file (JSON or YAML)") from None
+        raise BadInputError(
+            _("{p}: fault schedule: not a UTF-8 text file (JSON or YAML)").format(p=p)
+        ) from None
     try:
         if p.suffix.lower() in (".yaml", ".yml"):
             import yaml
@@ -242,8 +280,11 @@ def load_schedule(path: str | Path, n_vehicles: int | None = None) -> list[Sched
             data = json.loads(text)
     except Exception as exc:
         raise BadInputError(
-            f"{p}: not valid {'YAML' if p.suffix.lower() in ('.yaml', '.yml') else 'JSON'}: "
-            f"{one_line(exc)}"
+            _("{p}: not valid {fmt}: {reason}").format(
+                p=p,
+                fmt="YAML" if p.suffix.lower() in (".yaml", ".yml") else "JSON",
+                reason=one_line(exc),
+            )
         ) from None
     try:
         return parse_schedule(data, n_vehicles)
@@ -292,35 +333,54 @@ class TriggeredFault:
 def parse_triggered(entries: Any, n_vehicles: int, where: str) -> list[TriggeredFault]:
     """Validate an exercise's fault list (time or event triggers, unique ids), in file order."""
     if not isinstance(entries, list):
-        raise BadInputError(f"{where}: expected a list of faults")
+        raise BadInputError(_("{where}: expected a list of faults").format(where=where))
     out: list[TriggeredFault] = []
     seen: set[str] = set()
     for i, e in enumerate(entries):
         at = f"{where}[{i + 1}]"
         if not isinstance(e, dict):
-            raise BadInputError(f"{at}: a fault must be a mapping")
+            raise BadInputError(_("{at}: a fault must be a mapping").format(at=at))
         fault = parse_fault(e, at)
         kinds = [k for k in TRIGGERS if k in e]
         if len(kinds) != 1:
+            if kinds:
+                raise BadInputError(
+                    _("{at}: give exactly one trigger of {triggers} (got {got})").format(
+                        at=at, triggers=", ".join(TRIGGERS), got=", ".join(kinds)
+                    )
+                )
             raise BadInputError(
-                f"{at}: give exactly one trigger of {', '.join(TRIGGERS)}"
-                + (f" (got {', '.join(kinds)})" if kinds else "")
+                _("{at}: give exactly one trigger of {triggers}").format(
+                    at=at, triggers=", ".join(TRIGGERS)
+                )
             )
         raw = e[kinds[0]]
         try:
             value = float(raw)
         except (TypeError, ValueError):
-            raise BadInputError(f"{at}: {kinds[0]} must be a number, got {raw!r}") from None
+            raise BadInputError(
+                _("{at}: {trigger} must be a number, got {raw!r}").format(
+                    at=at, trigger=kinds[0], raw=raw
+                )
+            ) from None
         if value < 0 or math.isnan(value) or math.isinf(value):
-            raise BadInputError(f"{at}: {kinds[0]} must be ≥ 0, got {raw!r}")
+            raise BadInputError(
+                _("{at}: {trigger} must be ≥ 0, got {raw!r}").format(
+                    at=at, trigger=kinds[0], raw=raw
+                )
+            )
         veh = e.get("vehicle")
         if veh is not None and (
             isinstance(veh, bool) or not isinstance(veh, int) or not 0 <= veh < n_vehicles
         ):
-            raise BadInputError(f"{at}: vehicle must be an index 0..{n_vehicles - 1}, got {veh!r}")
+            raise BadInputError(
+                _("{at}: vehicle must be an index 0..{last}, got {veh!r}").format(
+                    at=at, last=n_vehicles - 1, veh=veh
+                )
+            )
         fid = str(e.get("id", f"fault{i + 1}"))
         if fid in seen:
-            raise BadInputError(f"{at}: duplicate fault id {fid!r}")
+            raise BadInputError(_("{at}: duplicate fault id {fid!r}").format(at=at, fid=fid))
         seen.add(fid)
         out.append(TriggeredFault(fid, Trigger(kinds[0], value), veh, fault))
     return out

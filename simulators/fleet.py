@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 
 from dronekit_plzen.errors import BadInputError, LinkError
+from dronekit_plzen.i18n import _
 from simulators.faults import (
     BatteryDrop,
     GpsLoss,
@@ -85,9 +86,13 @@ class SimVehicle:
         the pack's state of charge.
         """
         if capacity_mah <= 0 or (hover_current_a is not None and hover_current_a <= 0):
-            raise BadInputError("battery capacity and hover current must be positive")
+            raise BadInputError(_("battery capacity and hover current must be positive"))
         if not 0.0 <= remaining_pct <= 100.0:
-            raise BadInputError(f"battery charge must be 0..100 %, got {remaining_pct}")
+            raise BadInputError(
+                _("battery charge must be 0..100 %, got {remaining_pct}").format(
+                    remaining_pct=remaining_pct
+                )
+            )
 
         def fit() -> None:
             bat = self.model.battery
@@ -144,7 +149,7 @@ class SimVehicle:
         elif callable(getattr(fault, "apply", None)):  # LowBattery, SensorFailure
             fault.apply(vm)
         else:
-            raise BadInputError(f"unknown fault {fault!r}")
+            raise BadInputError(_("unknown fault {fault!r}").format(fault=fault))
 
 
 class SimFleet:
@@ -177,13 +182,23 @@ class SimFleet:
         boot_settle_s: float | None = None,
     ) -> None:
         if autopilot not in ("px4", "ardupilot"):
-            raise BadInputError(f"autopilot must be px4 or ardupilot, got {autopilot!r}")
+            raise BadInputError(
+                _("autopilot must be px4 or ardupilot, got {autopilot!r}").format(
+                    autopilot=autopilot
+                )
+            )
         if n_vehicles < 1 or n_vehicles > 200:
-            raise BadInputError(f"n_vehicles must be 1..200, got {n_vehicles}")
+            raise BadInputError(
+                _("n_vehicles must be 1..200, got {n_vehicles}").format(n_vehicles=n_vehicles)
+            )
         if speedup <= 0:
-            raise BadInputError(f"speedup must be > 0, got {speedup}")
+            raise BadInputError(_("speedup must be > 0, got {speedup}").format(speedup=speedup))
         if homes is not None and len(homes) != n_vehicles:
-            raise BadInputError(f"homes has {len(homes)} entries for {n_vehicles} vehicles")
+            raise BadInputError(
+                _("homes has {n_homes} entries for {n_vehicles} vehicles").format(
+                    n_homes=len(homes), n_vehicles=n_vehicles
+                )
+            )
         self.autopilot = autopilot
         self.speedup = float(speedup)
         self.lockstep = lockstep
@@ -203,7 +218,7 @@ class SimFleet:
             else:
                 from simulators.physics import Geodetic
 
-                lat, lon, _ = Geodetic(*home).to_lla(spacing_m * i, 0.0, 0.0)
+                lat, lon, _alt = Geodetic(*home).to_lla(spacing_m * i, 0.0, 0.0)
                 h = (lat, lon, home[2])
             vm = VehicleModel(i + 1, autopilot, h, seed, boot_settle_s=boot_settle_s)
             self.vehicles.append(SimVehicle(self, i, vm, VehicleServer(vm)))
@@ -308,8 +323,10 @@ class SimFleet:
             except OSError as exc:
                 self._close()
                 raise LinkError(
-                    f"simulator vehicle {v.sysid}: cannot bind port ({exc.strerror}); "
-                    "try another --port-offset"
+                    _(
+                        "simulator vehicle {sysid}: cannot bind port ({strerror}); "
+                        "try another --port-offset"
+                    ).format(sysid=v.sysid, strerror=exc.strerror)
                 ) from None
             for name, ep in pairs:
                 link = v.server.add_link(name, ep.send)
@@ -409,7 +426,7 @@ class SimFleet:
         """Advance every vehicle by ``n`` steps (only when the scheduler thread is not running)."""
         if self._thread is not None and threading.current_thread() is not self._thread:
             raise RuntimeError("step() is for a fleet that is not started; use wait_until()")
-        for _ in range(n):
+        for _step in range(n):
             self._step_once()
         self._publish()
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import enum
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 
 
 class Behaviour(enum.Enum):
@@ -100,7 +101,7 @@ def px4_mode_name(main: int, sub: int) -> str:
             return name
     if main == PX4_MAIN_AUTO and sub == 0:
         return "AUTO.LOITER"
-    raise BadInputError(f"unknown PX4 mode main={main} sub={sub}")
+    raise BadInputError(_("unknown PX4 mode main={main} sub={sub}").format(main=main, sub=sub))
 
 
 def px4_mode_from_custom(custom_mode: int) -> str:
@@ -113,7 +114,7 @@ def arducopter_mode_name(number: int) -> str:
     for name, (n, _b) in ARDUCOPTER_MODES.items():
         if n == number:
             return name
-    raise BadInputError(f"unknown ArduCopter mode number {number}")
+    raise BadInputError(_("unknown ArduCopter mode number {number}").format(number=number))
 
 
 def behaviour_of(autopilot: str, mode: str) -> Behaviour:

@@ -20,6 +20,7 @@ from pymavlink.dialects.v20 import ardupilotmega as mav
 
 from dronekit_plzen import mission_items as mi
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from simulators import commands, telemetry
 from simulators import params as prm
 from simulators.mission_store import (
@@ -190,7 +191,7 @@ class VehicleServer:
         destination.
         """
         if key is not None and len(key) != 32:
-            raise BadInputError(f"signing key must be 32 bytes, got {len(key)}")
+            raise BadInputError(_("signing key must be 32 bytes, got {n}").format(n=len(key)))
         self.signing.set_key(key, initial_timestamp)
         self.vm.signing_enabled = key is not None
         for link in self.links:

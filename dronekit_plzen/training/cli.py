@@ -251,7 +251,7 @@ def sighting_cmd(position: str, port_offset: int, vehicle: int) -> None:
     try:
         lon, lat = parse_coordinate(position)
     except BadInputError as exc:
-        raise BadInputError(f"POSITION: {exc}") from None
+        raise BadInputError(_("POSITION: {exc}").format(exc=exc)) from None
     echo = report_sighting(lat, lon, port_offset=port_offset, vehicle=vehicle)
     info(
         _("sighting {lat:.6f}, {lon:.6f} reported; the vehicle says: {text}").format(

@@ -145,55 +145,81 @@ def _num(value: Any, where: str, *, minimum: float = -math.inf, positive: bool =
         if isinstance(value, bool):
             raise TypeError
     except (TypeError, ValueError):
-        raise BadInputError(f"{where}: must be a number, got {value!r}") from None
+        raise BadInputError(
+            _("{where}: must be a number, got {value!r}").format(where=where, value=value)
+        ) from None
     if math.isnan(num) or math.isinf(num) or num < minimum or (positive and num <= 0):
         bound = "> 0" if positive else f"≥ {minimum:g}"
-        raise BadInputError(f"{where}: must be a number {bound}, got {value!r}")
+        raise BadInputError(
+            _("{where}: must be a number {bound}, got {value!r}").format(
+                where=where, bound=bound, value=value
+            )
+        )
     return num
 
 
 def _mapping(value: Any, where: str, allowed: set[str] | None = None) -> dict[str, Any]:
     if not isinstance(value, dict):
-        raise BadInputError(f"{where}: must be a mapping, got {type(value).__name__}")
+        raise BadInputError(
+            _("{where}: must be a mapping, got {type_name}").format(
+                where=where, type_name=type(value).__name__
+            )
+        )
     if allowed is not None:
         extra = sorted(set(map(str, value)) - allowed)
         if extra:
             raise BadInputError(
-                f"{where}: unknown field {extra[0]!r} (valid: {', '.join(sorted(allowed))})"
+                _("{where}: unknown field {extra!r} (valid: {allowed})").format(
+                    where=where, extra=extra[0], allowed=", ".join(sorted(allowed))
+                )
             )
     return value
 
 
 def _texts(data: dict[str, Any], key: str, where: str) -> dict[str, str]:
     if key not in data:
-        raise BadInputError(f"{where}: missing field {key!r}")
+        raise BadInputError(_("{where}: missing field {key!r}").format(where=where, key=key))
     value = _mapping(data[key], f"{where}: {key}", {"en", "cs"})
     for lang in ("en", "cs"):
         text = value.get(lang)
         if not isinstance(text, str) or not text.strip():
-            raise BadInputError(f"{where}: {key}.{lang}: missing or empty text")
+            raise BadInputError(
+                _("{where}: {key}.{lang}: missing or empty text").format(
+                    where=where, key=key, lang=lang
+                )
+            )
     return {k: " ".join(str(v).split()) for k, v in value.items()}
 
 
 def _latlon(value: Any, where: str) -> tuple[float, float]:
     if not isinstance(value, (list, tuple)) or len(value) < 2:
-        raise BadInputError(f"{where}: must be [lat, lon], got {value!r}")
+        raise BadInputError(
+            _("{where}: must be [lat, lon], got {value!r}").format(where=where, value=value)
+        )
     lat = _num(value[0], f"{where}[0]")
     lon = _num(value[1], f"{where}[1]")
     if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise BadInputError(f"{where}: [lat, lon] out of range, got {value!r}")
+        raise BadInputError(
+            _("{where}: [lat, lon] out of range, got {value!r}").format(where=where, value=value)
+        )
     return lat, lon
 
 
 def _polygon(value: Any, where: str) -> tuple[tuple[float, float], ...]:
     if not isinstance(value, list) or len(value) < 3:
-        raise BadInputError(f"{where}: a polygon needs at least 3 [lat, lon] corners")
+        raise BadInputError(
+            _("{where}: a polygon needs at least 3 [lat, lon] corners").format(where=where)
+        )
     return tuple(_latlon(p, f"{where}[{i}]") for i, p in enumerate(value))
 
 
 def _seed(value: Any, where: str) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
-        raise BadInputError(f"{where}: must be an integer 0..4294967295, got {value!r}")
+        raise BadInputError(
+            _("{where}: must be an integer 0..4294967295, got {value!r}").format(
+                where=where, value=value
+            )
+        )
     return value
 
 
@@ -202,15 +228,25 @@ def _fleet(data: Any, where: str, seed_override: int | None) -> FleetSetup:
     d = _mapping(data, where, FLEET_KEYS)
     autopilot = d.get("autopilot", "px4")
     if autopilot not in ("px4", "ardupilot"):
-        raise BadInputError(f"{where}.autopilot: must be px4 or ardupilot, got {autopilot!r}")
+        raise BadInputError(
+            _("{where}.autopilot: must be px4 or ardupilot, got {autopilot!r}").format(
+                where=where, autopilot=autopilot
+            )
+        )
     n = d.get("vehicles", 1)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10:
-        raise BadInputError(f"{where}.vehicles: must be an integer 1..10, got {n!r}")
+        raise BadInputError(
+            _("{where}.vehicles: must be an integer 1..10, got {n!r}").format(where=where, n=n)
+        )
     if "home" not in d:
-        raise BadInputError(f"{where}: missing field 'home'")
+        raise BadInputError(_("{where}: missing field 'home'").format(where=where))
     home = d["home"]
     if not isinstance(home, list) or len(home) != 3:
-        raise BadInputError(f"{where}.home: must be [lat, lon, alt_amsl_m], got {home!r}")
+        raise BadInputError(
+            _("{where}.home: must be [lat, lon, alt_amsl_m], got {home!r}").format(
+                where=where, home=home
+            )
+        )
     lat, lon = _latlon(home[:2], f"{where}.home")
     alt = _num(home[2], f"{where}.home[2]", minimum=-500)
     seed = _seed(d.get("seed", 0), f"{where}.seed") if seed_override is None else seed_override
@@ -237,20 +273,20 @@ def parse_exercise(data: Any, where: str, *, seed: int | None = None) -> Exercis
     d = _mapping(data, where, TOP_KEYS)
     fleet = _fleet(d.get("fleet"), f"{where}: fleet", seed) if "fleet" in d else None
     if fleet is None:
-        raise BadInputError(f"{where}: missing field 'fleet'")
+        raise BadInputError(_("{where}: missing field 'fleet'").format(where=where))
     zones = []
     for i, z in enumerate(d.get("zones") or []):
         zw = f"{where}: zones[{i}]"
         zm = _mapping(z, zw, {"name", "polygon"})
         if "name" not in zm or "polygon" not in zm:
-            raise BadInputError(f"{zw}: needs name and polygon")
+            raise BadInputError(_("{zw}: needs name and polygon").format(zw=zw))
         zones.append(Zone(str(zm["name"]), _polygon(zm["polygon"], f"{zw}.polygon")))
     target = None
     if d.get("target") is not None:
         tw = f"{where}: target"
         t = _mapping(d["target"], tw, TARGET_KEYS)
         if "lat" not in t or "lon" not in t:
-            raise BadInputError(f"{tw}: needs lat and lon")
+            raise BadInputError(_("{tw}: needs lat and lon").format(tw=tw))
         lat, lon = _latlon([t["lat"], t["lon"]], tw)
         target = TargetSpec(
             lat,
@@ -263,12 +299,14 @@ def parse_exercise(data: Any, where: str, *, seed: int | None = None) -> Exercis
     for i, wp in enumerate(d.get("mission") or []):
         mw = f"{where}: mission[{i}]"
         if not isinstance(wp, list) or len(wp) != 3:
-            raise BadInputError(f"{mw}: must be [lat, lon, rel_alt_m], got {wp!r}")
+            raise BadInputError(
+                _("{mw}: must be [lat, lon, rel_alt_m], got {wp!r}").format(mw=mw, wp=wp)
+            )
         lat, lon = _latlon(wp[:2], mw)
         mission.append((lat, lon, _num(wp[2], f"{mw}[2]", positive=True)))
     faults = parse_triggered(d.get("faults") or [], fleet.vehicles, f"{where}: faults")
     if "rules" not in d:
-        raise BadInputError(f"{where}: missing field 'rules'")
+        raise BadInputError(_("{where}: missing field 'rules'").format(where=where))
     area = _polygon(d["area"], f"{where}: area") if d.get("area") is not None else ()
     ex = Exercise(
         name=str(d.get("name") or Path(where).stem),
@@ -315,11 +353,17 @@ def load_exercise(name_or_path: str | Path, *, seed: int | None = None) -> Exerc
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise BadInputError(f"{p}: cannot read exercise ({exc.strerror})") from None
+        raise BadInputError(
+            _("{p}: cannot read exercise ({strerror})").format(p=p, strerror=exc.strerror)
+        ) from None
     except UnicodeDecodeError:
-        raise BadInputError(f"{p}: not a UTF-8 text file (an exercise is YAML)") from None
+        raise BadInputError(
+            _("{p}: not a UTF-8 text file (an exercise is YAML)").format(p=p)
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
-        raise BadInputError(f"{p}: not valid YAML: {one_line(exc)}") from None
+        raise BadInputError(
+            _("{p}: not valid YAML: {reason}").format(p=p, reason=one_line(exc))
+        ) from None
     return replace(parse_exercise(data, p.name, seed=seed), source=str(p.resolve()))

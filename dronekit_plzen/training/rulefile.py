@@ -12,6 +12,7 @@ from dataclasses import fields
 from typing import TYPE_CHECKING, Any
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.training.recording import MODE_GROUPS
 from dronekit_plzen.training.rules import (
     RULE_TYPES,
@@ -33,31 +34,38 @@ if TYPE_CHECKING:
 
 def _trigger(value: Any, where: str, ex: Exercise) -> Trigger:
     if not isinstance(value, dict) or len(value) != 1 or not {"fault", "statustext"} >= set(value):
-        raise BadInputError(f"{where}: must be {{fault: <id>}} or {{statustext: <text>}}")
+        raise BadInputError(
+            _("{where}: must be {{fault: <id>}} or {{statustext: <text>}}").format(where=where)
+        )
     if "fault" in value:
         fid = str(value["fault"])
         if fid not in {f.id for f in ex.faults}:
             raise BadInputError(
-                f"{where}: unknown fault id {fid!r} "
-                f"(faults: {', '.join(f.id for f in ex.faults) or 'none'})"
+                _("{where}: unknown fault id {fid!r} (faults: {faults})").format(
+                    where=where, fid=fid, faults=", ".join(f.id for f in ex.faults) or _("none")
+                )
             )
         return Trigger(fault=fid)
     text = str(value["statustext"]).strip()
     if not text:
-        raise BadInputError(f"{where}: statustext must not be empty")
+        raise BadInputError(_("{where}: statustext must not be empty").format(where=where))
     return Trigger(statustext=text)
 
 
 def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
     """One rule from its YAML mapping; every field checked against the rule's dataclass."""
     if not isinstance(entry, dict):
-        raise BadInputError(f"{where}: a rule must be a mapping")
+        raise BadInputError(_("{where}: a rule must be a mapping").format(where=where))
     kind = entry.get("type")
     cls = RULE_TYPES.get(str(kind))
     if cls is None:
-        raise BadInputError(f"{where}: unknown rule type {kind!r} (one of {', '.join(RULE_TYPES)})")
+        raise BadInputError(
+            _("{where}: unknown rule type {kind!r} (one of {rule_types})").format(
+                where=where, kind=kind, rule_types=", ".join(RULE_TYPES)
+            )
+        )
     if "id" not in entry:
-        raise BadInputError(f"{where}: missing field 'id'")
+        raise BadInputError(_("{where}: missing field 'id'").format(where=where))
     allowed = {f.name: f for f in fields(cls)} | {"type": None}
     kwargs: dict[str, Any] = {}
     for key, value in entry.items():
@@ -66,14 +74,24 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
             continue
         if key not in allowed or key == "cell_m":
             valid = ", ".join(k for k in allowed if k not in ("type", "cell_m"))
-            raise BadInputError(f"{at}: not a field of {kind} (valid: {valid})")
+            raise BadInputError(
+                _("{at}: not a field of {kind} (valid: {valid})").format(
+                    at=at, kind=kind, valid=valid
+                )
+            )
         if key == "id":
             kwargs[key] = str(value)
         elif key == "vehicle":
             if isinstance(value, bool) or not isinstance(value, int):
-                raise BadInputError(f"{at}: must be a vehicle index, got {value!r}")
+                raise BadInputError(
+                    _("{at}: must be a vehicle index, got {value!r}").format(at=at, value=value)
+                )
             if not 0 <= value < ex.fleet.vehicles:
-                raise BadInputError(f"{at}: vehicle index 0..{ex.fleet.vehicles - 1}, got {value}")
+                raise BadInputError(
+                    _("{at}: vehicle index 0..{last}, got {value}").format(
+                        at=at, last=ex.fleet.vehicles - 1, value=value
+                    )
+                )
             kwargs[key] = value
         elif key == "after":
             kwargs[key] = _trigger(value, at, ex)
@@ -82,15 +100,20 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
             bad = [m for m in names if str(m) not in MODE_GROUPS]
             if bad or not names:
                 raise BadInputError(
-                    f"{at}: unknown mode group {bad[0] if bad else value!r} "
-                    f"(one of {', '.join(MODE_GROUPS)})"
+                    _("{at}: unknown mode group {bad!r} (one of {mode_groups})").format(
+                        at=at, bad=bad[0] if bad else value, mode_groups=", ".join(MODE_GROUPS)
+                    )
                 )
             kwargs[key] = tuple(str(m) for m in names)
         elif key in ("zone", "fault", "contains"):
             kwargs[key] = str(value)
         elif key == "when_absent":
             if value not in WHEN_ABSENT:
-                raise BadInputError(f"{at}: must be {' or '.join(WHEN_ABSENT)}, got {value!r}")
+                raise BadInputError(
+                    _("{at}: must be {when_absent}, got {value!r}").format(
+                        at=at, when_absent=_(" or ").join(WHEN_ABSENT), value=value
+                    )
+                )
             kwargs[key] = value
         else:
             try:
@@ -98,37 +121,50 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
                 if isinstance(value, bool):
                     raise TypeError
             except (TypeError, ValueError):
-                raise BadInputError(f"{at}: must be a number, got {value!r}") from None
+                raise BadInputError(
+                    _("{at}: must be a number, got {value!r}").format(at=at, value=value)
+                ) from None
             if math.isnan(num) or num < 0 or (key != "points" and num == 0 and key != "min_alt_m"):
-                raise BadInputError(f"{at}: must be a number > 0, got {value!r}")
+                raise BadInputError(
+                    _("{at}: must be a number > 0, got {value!r}").format(at=at, value=value)
+                )
             if key in ("min_pct",) and num > 100:
-                raise BadInputError(f"{at}: a percentage 0..100, got {value!r}")
+                raise BadInputError(
+                    _("{at}: a percentage 0..100, got {value!r}").format(at=at, value=value)
+                )
             kwargs[key] = num
     rule = cls(**kwargs)
     if isinstance(rule, (ModeWithin, ModesForbiddenAfter)) and "after" not in entry:
-        raise BadInputError(f"{where}: missing field 'after'")
+        raise BadInputError(_("{where}: missing field 'after'").format(where=where))
     if isinstance(rule, ProhibitedZone) and rule.zone not in {z.name for z in ex.zones}:
         raise BadInputError(
-            f"{where}.zone: unknown zone {rule.zone!r} "
-            f"(zones: {', '.join(z.name for z in ex.zones) or 'none'})"
+            _("{where}.zone: unknown zone {zone!r} (zones: {zones})").format(
+                where=where, zone=rule.zone, zones=", ".join(z.name for z in ex.zones) or _("none")
+            )
         )
     if isinstance(rule, NoArmDuringFault) and rule.fault not in {f.id for f in ex.faults}:
-        raise BadInputError(f"{where}.fault: unknown fault id {rule.fault!r}")
+        raise BadInputError(
+            _("{where}.fault: unknown fault id {fault!r}").format(where=where, fault=rule.fault)
+        )
     if isinstance(rule, NoStatustext) and not rule.contains:
-        raise BadInputError(f"{where}: missing field 'contains'")
+        raise BadInputError(_("{where}: missing field 'contains'").format(where=where))
     if isinstance(rule, Coverage) and not ex.area:
-        raise BadInputError(f"{where}: a coverage rule needs the exercise's 'area'")
+        raise BadInputError(
+            _("{where}: a coverage rule needs the exercise's 'area'").format(where=where)
+        )
     if isinstance(rule, SightingRule) and ex.target is None:
-        raise BadInputError(f"{where}: a sighting rule needs the exercise's 'target'")
+        raise BadInputError(
+            _("{where}: a sighting rule needs the exercise's 'target'").format(where=where)
+        )
     return rule
 
 
 def parse_rules(entries: Any, ex: Exercise, where: str) -> list[Rule]:
     if not isinstance(entries, list) or not entries:
-        raise BadInputError(f"{where}: expected a non-empty list of rules")
+        raise BadInputError(_("{where}: expected a non-empty list of rules").format(where=where))
     rules = [parse_rule(e, ex, f"{where}[{i}]") for i, e in enumerate(entries)]
     ids = [r.id for r in rules]
     dup = next((i for i in ids if ids.count(i) > 1), None)
     if dup is not None:
-        raise BadInputError(f"{where}: duplicate rule id {dup!r}")
+        raise BadInputError(_("{where}: duplicate rule id {dup!r}").format(where=where, dup=dup))
     return rules

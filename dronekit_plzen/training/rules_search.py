@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.training.recording import Recording
 from dronekit_plzen.training.rules_base import (
     Rule,
@@ -90,7 +91,7 @@ class SightingRule(Rule):
 
     def evaluate(self, rec: Recording, ex: Exercise) -> RuleResult:
         if rec.target is None:
-            raise BadInputError("sighting rule without a target")
+            raise BadInputError(_("sighting rule without a target"))
         sights = [s for s in rec.sightings() if self.vehicle in (None, s[1])]
         if not sights:
             return self.result(False, "no sighting reported", rec.end_s)

@@ -27,6 +27,7 @@ import numpy as np
 from pymavlink.dialects.v20 import ardupilotmega as mav
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.training.exercise import Exercise
 from dronekit_plzen.training.recording import load_recording
 from dronekit_plzen.training.rules import RuleResult, score
@@ -49,7 +50,7 @@ SETTLE_S = 5.0
 def slug(text: str) -> str:
     s = re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip()).strip("-.")
     if not s:
-        raise BadInputError(f"student name {text!r} has no usable characters")
+        raise BadInputError(_("student name {text!r} has no usable characters").format(text=text))
     return s[:60]
 
 
@@ -124,7 +125,9 @@ def build_fleet(s: Session) -> SimFleet:
             try:
                 v.model.set_param(name, value)
             except BadInputError as exc:
-                raise BadInputError(f"{ex.path}: fleet.params.{name}: {exc}") from None
+                raise BadInputError(
+                    _("{path}: fleet.params.{name}: {exc}").format(path=ex.path, name=name, exc=exc)
+                ) from None
         if w.speed_m_s > 0:
             v._apply(SteadyWind(w.speed_m_s, w.from_deg))
     s.target = placed_target(ex)

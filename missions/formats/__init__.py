@@ -114,13 +114,19 @@ def format_for(path: Path, format: str | None = None, *, reading: bool = False) 
     if format:
         key = format.lower().lstrip(".")
         if key not in FORMATS:
-            raise BadInputError(f"unknown mission format {format!r} (known: {', '.join(FORMATS)})")
+            raise BadInputError(
+                _("unknown mission format {format!r} (known: {formats})").format(
+                    format=format, formats=", ".join(FORMATS)
+                )
+            )
         return FORMATS[key]
     ext = Path(path).suffix.lower()
     if ext not in _BY_EXT:
         raise BadInputError(
-            f"cannot tell the mission format from the extension {ext or '(none)'!r}; "
-            f"use one of {', '.join(sorted(_BY_EXT))} or name the format",
+            _(
+                "cannot tell the mission format from the extension {ext!r}; "
+                "use one of {by_ext} or name the format"
+            ).format(ext=ext or _("(none)"), by_ext=", ".join(sorted(_BY_EXT))),
             where=str(path),
         )
     key = _BY_EXT[ext]
@@ -134,7 +140,7 @@ def load_mission(path: str | Path, format: str | None = None) -> Mission:
     note_input(path)  # never replaced by an output of the same command
     p = Path(path)
     if not p.exists():
-        raise BadInputError("file not found", where=str(p))
+        raise BadInputError(_("file not found"), where=str(p))
     if p.is_dir():
         raise BadInputError(_("a directory, not a mission file"), where=str(p))
     mission = format_for(p, format, reading=True).reader(p)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.inputs import read_input_bytes
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
@@ -115,7 +116,9 @@ def num(x: Any, where: str, what: str) -> float:
     try:
         return float(x)
     except (TypeError, ValueError) as exc:
-        raise BadInputError(f"{what} is not a number: {x!r}", where=where) from exc
+        raise BadInputError(
+            _("{what} is not a number: {x!r}").format(what=what, x=x), where=where
+        ) from exc
 
 
 def item_to_dict(it: MissionItem) -> dict[str, Any]:
@@ -149,7 +152,8 @@ def item_from_dict(d: dict[str, Any], where: str) -> MissionItem:
         frame = int(float(d.get("frame", 3)))
     except (KeyError, TypeError, ValueError) as exc:
         raise BadInputError(
-            f"mission item needs integer 'command' and 'frame': {exc}", where=where
+            _("mission item needs integer 'command' and 'frame': {exc}").format(exc=exc),
+            where=where,
         ) from exc
     meta = d.get("meta") or {}
     if isinstance(meta, str):
@@ -199,10 +203,11 @@ def fence_from_items(
             pending_cmd = it.command
             if expected < 3:
                 raise BadInputError(
-                    f"fence polygon with {expected} vertices", where=f"{where} #{i}"
+                    _("fence polygon with {expected} vertices").format(expected=expected),
+                    where=f"{where} #{i}",
                 )
         elif it.command != pending_cmd:
-            raise BadInputError("fence polygon vertices of mixed kinds", where=f"{where} #{i}")
+            raise BadInputError(_("fence polygon vertices of mixed kinds"), where=f"{where} #{i}")
         pending.append((it.lon_deg, it.lat_deg))
         if len(pending) == expected:
             polys.append(
@@ -211,7 +216,10 @@ def fence_from_items(
             pending = []
     if pending:
         raise BadInputError(
-            f"fence polygon has {len(pending)} of its {expected} vertices", where=where
+            _("fence polygon has {n_pending} of its {expected} vertices").format(
+                n_pending=len(pending), expected=expected
+            ),
+            where=where,
         )
     return polys, circles
 
@@ -246,11 +254,15 @@ def read_text(path: Path) -> str:
     try:
         return read_input_bytes(path).decode("utf-8-sig")
     except FileNotFoundError as exc:
-        raise BadInputError("file not found", where=str(path)) from exc
+        raise BadInputError(_("file not found"), where=str(path)) from exc
     except UnicodeDecodeError as exc:
-        raise BadInputError(f"not UTF-8 text (byte {exc.start})", where=str(path)) from exc
+        raise BadInputError(
+            _("not UTF-8 text (byte {start})").format(start=exc.start), where=str(path)
+        ) from exc
     except OSError as exc:
-        raise BadInputError(f"cannot read: {exc.strerror or exc}", where=str(path)) from exc
+        raise BadInputError(
+            _("cannot read: {reason}").format(reason=exc.strerror or exc), where=str(path)
+        ) from exc
 
 
 def sidecar_path(path: Path) -> Path:
@@ -275,7 +287,9 @@ def read_sidecar(path: Path) -> dict[str, Any]:
     try:
         data = json.loads(read_text(side))
     except json.JSONDecodeError as exc:
-        raise BadInputError(f"invalid JSON at line {exc.lineno}", where=str(side)) from exc
+        raise BadInputError(
+            _("invalid JSON at line {lineno}").format(lineno=exc.lineno), where=str(side)
+        ) from exc
     meta = data.get("metadata", {}) if isinstance(data, dict) else {}
     return dict(meta) if isinstance(meta, dict) else {}
 

@@ -19,6 +19,7 @@ import math
 from pathlib import Path
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
     CMD_NAV_WAYPOINT,
@@ -85,7 +86,10 @@ def parse_csv(text: str, path: str = "<csv>") -> Mission:
     reader = csv.DictReader(io.StringIO(text))
     missing = {"command", "lat_deg", "lon_deg", "alt_m"} - set(reader.fieldnames or [])
     if missing:
-        raise BadInputError(f"CSV lacks columns: {', '.join(sorted(missing))}", where=f"{path}:1")
+        raise BadInputError(
+            _("CSV lacks columns: {missing}").format(missing=", ".join(sorted(missing))),
+            where=f"{path}:1",
+        )
     m = Mission()
     speed_rows = False
     fence: list[MissionItem] = []
@@ -105,7 +109,9 @@ def parse_csv(text: str, path: str = "<csv>") -> Mission:
             speed_rows = True
             if not (math.isfinite(it.param2) and it.param2 > 0):
                 raise BadInputError(
-                    f"speed row needs a speed > 0 m/s in param2, not {it.param2}",
+                    _("speed row needs a speed > 0 m/s in param2, not {param2}").format(
+                        param2=it.param2
+                    ),
                     where=f"{path}:{lineno}",
                 )
             if str(row.get("index", "0")).strip() == "1":
@@ -113,7 +119,9 @@ def parse_csv(text: str, path: str = "<csv>") -> Mission:
             else:
                 m.cruise_speed_m_s = it.param2
         else:
-            raise BadInputError(f"unknown row kind {kind!r}", where=f"{path}:{lineno}")
+            raise BadInputError(
+                _("unknown row kind {kind!r}").format(kind=kind), where=f"{path}:{lineno}"
+            )
     m.fence_polygons, m.fence_circles = fence_from_items(fence, path)
     m.rally_points = rally_from_items(rally)
     note_speed(m.metadata, speed_rows)  # (no speed rows: a CSV of an older version)

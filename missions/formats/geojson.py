@@ -26,6 +26,7 @@ from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.inputs import json_int
 from dronekit_plzen.mission_items import (
     CMD_NAV_WAYPOINT,
@@ -130,14 +131,17 @@ def parse_geojson(text: str, path: str = "<geojson>") -> Mission:
         doc = json.loads(text, parse_int=json_int)
     except json.JSONDecodeError as exc:
         raise BadInputError(
-            f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=path
+            _("invalid JSON: {msg} (line {lineno}, column {colno})").format(
+                msg=exc.msg, lineno=exc.lineno, colno=exc.colno
+            ),
+            where=path,
         ) from exc
     if not isinstance(doc, dict):
-        raise BadInputError("GeoJSON must be an object", where=path)
+        raise BadInputError(_("GeoJSON must be an object"), where=path)
     if doc.get("type") == "Feature":
         doc = {"type": "FeatureCollection", "features": [doc]}
     if doc.get("type") != "FeatureCollection" or not isinstance(doc.get("features"), list):
-        raise BadInputError("GeoJSON mission must be a FeatureCollection", where=path)
+        raise BadInputError(_("GeoJSON mission must be a FeatureCollection"), where=path)
     m = Mission()
     ours = doc.get("dronekit_plzen") or {}
     if ours:
@@ -153,7 +157,7 @@ def parse_geojson(text: str, path: str = "<geojson>") -> Mission:
     for k, f in enumerate(doc["features"]):
         where = f"{path}: feature {k + 1}"
         if not isinstance(f, dict):
-            raise BadInputError("feature is not an object", where=where)
+            raise BadInputError(_("feature is not an object"), where=where)
         props = f.get("properties") or {}
         geom = f.get("geometry") or {}
         role = props.get("role")
@@ -187,7 +191,9 @@ def parse_geojson(text: str, path: str = "<geojson>") -> Mission:
             elif role is None and geom.get("type") == "LineString":
                 lines.append(coords)
         except (KeyError, TypeError, IndexError, ValueError) as exc:
-            raise BadInputError(f"malformed {role or 'feature'}: {exc}", where=where) from exc
+            raise BadInputError(
+                _("malformed {role}: {exc}").format(role=role or _("feature"), exc=exc), where=where
+            ) from exc
     items.sort(key=lambda t: t[0])
     m.items = [it for _, it in items]
     if not m.items and len(lines) == 1:
@@ -204,7 +210,8 @@ def parse_geojson(text: str, path: str = "<geojson>") -> Mission:
     # a plan of only a geofence (or rally points) has no items: it reads back as such
     if not (m.items or m.fence_polygons or m.fence_circles or m.rally_points):
         raise BadInputError(
-            "no mission items (features with role 'item') and no single LineString path", where=path
+            _("no mission items (features with role 'item') and no single LineString path"),
+            where=path,
         )
     return m
 

@@ -24,6 +24,7 @@ from shapely.geometry import MultiPolygon, Polygon
 from shapely.geometry.base import BaseGeometry
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.inputs import read_input_bytes, read_zip_member
 from dronekit_plzen.mission_items import (
     CMD_NAV_WAYPOINT,
@@ -202,7 +203,9 @@ def _parse_coords(text: str | None, where: str) -> list[tuple[float, ...]]:
         try:
             pts.append(tuple(float(v) for v in tok.split(",")))
         except ValueError as exc:
-            raise BadInputError(f"bad KML coordinate {tok!r}", where=where) from exc
+            raise BadInputError(
+                _("bad KML coordinate {tok!r}").format(tok=tok), where=where
+            ) from exc
     return pts
 
 
@@ -210,7 +213,7 @@ def parse_kml(data: bytes, path: str = "<kml>") -> Mission:
     try:
         root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False))
     except etree.XMLSyntaxError as exc:
-        raise BadInputError(f"invalid XML: {exc}", where=path) from exc
+        raise BadInputError(_("invalid XML: {exc}").format(exc=exc), where=path) from exc
     doc = root.find(f"{_K}Document")
     if doc is None:
         doc = root
@@ -280,7 +283,7 @@ def parse_kml(data: bytes, path: str = "<kml>") -> Mission:
         ]
     # a plan of only a geofence (or rally points) has no items: it reads back as such
     if not (m.items or m.fence_polygons or m.fence_circles or m.rally_points):
-        raise BadInputError("no waypoints and no single LineString path in this KML", where=path)
+        raise BadInputError(_("no waypoints and no single LineString path in this KML"), where=path)
     return m
 
 
@@ -288,9 +291,11 @@ def read_kml(path: Path) -> Mission:
     try:
         data = read_input_bytes(path)
     except FileNotFoundError as exc:
-        raise BadInputError("file not found", where=str(path)) from exc
+        raise BadInputError(_("file not found"), where=str(path)) from exc
     except OSError as exc:
-        raise BadInputError(f"cannot read: {exc.strerror or exc}", where=str(path)) from exc
+        raise BadInputError(
+            _("cannot read: {reason}").format(reason=exc.strerror or exc), where=str(path)
+        ) from exc
     return parse_kml(data, str(path))
 
 
@@ -309,15 +314,17 @@ def open_kmz(path: Path) -> zipfile.ZipFile:
     try:
         return zipfile.ZipFile(path)
     except FileNotFoundError as exc:
-        raise BadInputError("file not found", where=str(path)) from exc
+        raise BadInputError(_("file not found"), where=str(path)) from exc
     except zipfile.BadZipFile as exc:
-        raise CorruptFileError(f"not a valid KMZ (zip) file: {exc}", where=str(path)) from exc
+        raise CorruptFileError(
+            _("not a valid KMZ (zip) file: {exc}").format(exc=exc), where=str(path)
+        ) from exc
 
 
 def read_kmz(path: Path) -> Mission:
     with open_kmz(path) as z:
         names = [n for n in z.namelist() if n.lower().endswith(".kml")]
         if not names:
-            raise BadInputError("KMZ contains no .kml document", where=str(path))
+            raise BadInputError(_("KMZ contains no .kml document"), where=str(path))
         name = "doc.kml" if "doc.kml" in names else names[0]
         return parse_kml(read_zip_member(z, name, str(path)), f"{path}!{name}")

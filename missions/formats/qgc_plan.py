@@ -76,13 +76,13 @@ def _item_params(d: dict[str, Any], where: str) -> list[Any]:
         return params
     if coord is not None:
         if not isinstance(coord, list) or len(coord) != 3:
-            raise BadInputError("SimpleItem 'coordinate' needs [lat, lon, alt]", where=where)
+            raise BadInputError(_("SimpleItem 'coordinate' needs [lat, lon, alt]"), where=where)
         if isinstance(params, list) and len(params) == 4:
             return [*params, *coord]
         if params is None and all(f"param{k}" in d for k in range(1, 5)):
             return [d[f"param{k}"] for k in range(1, 5)] + list(coord)
     raise BadInputError(
-        "SimpleItem needs 'params' with 7 values (or 4 values and a 'coordinate')", where=where
+        _("SimpleItem needs 'params' with 7 values (or 4 values and a 'coordinate')"), where=where
     )
 
 
@@ -100,7 +100,7 @@ def _simple_item(d: dict[str, Any], where: str) -> tuple[MissionItem, int | None
         frame = _whole(d["frame"])
     except (KeyError, TypeError, ValueError, OverflowError) as exc:
         raise BadInputError(
-            f"SimpleItem needs integer 'command' and 'frame' ({exc})", where=where
+            _("SimpleItem needs integer 'command' and 'frame' ({exc})").format(exc=exc), where=where
         ) from exc
     p = [num(v, where, f"params[{k}]") for k, v in enumerate(params)]
     meta: dict[str, Any] = {}
@@ -129,13 +129,16 @@ def _simple_item(d: dict[str, Any], where: str) -> tuple[MissionItem, int | None
     return item, (int(jump_id) if isinstance(jump_id, int | float) else None)
 
 
-#: complex items whose generated items QGroundControl does not store in the file: it builds
-#: them from the shape each time it loads the plan
-_UNSTORED_COMPLEX = {
-    "StructureScan": "a structure scan",
-    "fwLandingPattern": "a fixed-wing landing pattern",
-    "vtolLandingPattern": "a VTOL landing pattern",
-}
+# complex items whose generated items QGroundControl does not store in the file: it builds
+# them from the shape each time it loads the plan
+def _unstored_complex(kind: str) -> str | None:
+    """What a complex item QGroundControl builds when it loads the plan is (in the current
+    language), None for another kind."""
+    return {
+        "StructureScan": _("a structure scan"),
+        "fwLandingPattern": _("a fixed-wing landing pattern"),
+        "vtolLandingPattern": _("a VTOL landing pattern"),
+    }.get(kind)
 
 
 def _complex_items(d: dict[str, Any], where: str) -> list[dict[str, Any]]:
@@ -143,17 +146,22 @@ def _complex_items(d: dict[str, Any], where: str) -> list[dict[str, Any]]:
     tsc = d.get("TransectStyleComplexItem")
     items = tsc.get("Items") if isinstance(tsc, dict) else d.get("Items")
     if not isinstance(items, list) or not items:
-        if kind in _UNSTORED_COMPLEX:
+        what = _unstored_complex(str(kind))
+        if what is not None:
             raise BadInputError(
-                f"complex item {kind!r} ({_UNSTORED_COMPLEX[str(kind)]}) cannot be checked: "
-                "QGroundControl does not store its waypoints in the .plan file but builds them "
-                "when it loads the plan; upload it from QGroundControl and save the vehicle's "
-                "mission (QGC WPL .waypoints), or replan it here",
+                _(
+                    "complex item {kind!r} ({what}) cannot be checked: "
+                    "QGroundControl does not store its waypoints in the .plan file but builds them "
+                    "when it loads the plan; upload it from QGroundControl and save the vehicle's "
+                    "mission (QGC WPL .waypoints), or replan it here"
+                ).format(kind=kind, what=what),
                 where=where,
             )
         raise BadInputError(
-            f"complex item {kind!r} has no generated items stored; open and save the plan "
-            "in QGroundControl 4.x, or replan it here",
+            _(
+                "complex item {kind!r} has no generated items stored; open and save the plan "
+                "in QGroundControl 4.x, or replan it here"
+            ).format(kind=kind),
             where=where,
         )
     return items
@@ -165,7 +173,7 @@ def _load_items(raw_items: list[Any], path: str) -> list[MissionItem]:
     for i, d in enumerate(raw_items):
         where = f"{path}: mission item {i + 1}"
         if not isinstance(d, dict):
-            raise BadInputError("mission item is not an object", where=where)
+            raise BadInputError(_("mission item is not an object"), where=where)
         typ = d.get("type")
         if typ in ("SimpleItem", "missionItem"):  # missionItem: the oldest .mission files
             it, jid = _simple_item(d, where)
@@ -182,14 +190,15 @@ def _load_items(raw_items: list[Any], path: str) -> list[MissionItem]:
             if isinstance(jid, int):
                 jump_ids[jid] = first
         else:
-            raise BadInputError(f"unknown item type {typ!r}", where=where)
+            raise BadInputError(_("unknown item type {typ!r}").format(typ=typ), where=where)
     out = []
     for k, it in enumerate(items):
         if it.command == CMD_DO_JUMP:
             target = int(it.param1)
             if target not in jump_ids:
                 raise BadInputError(
-                    f"DO_JUMP to doJumpId {target}, which no item has", where=f"{path}: item {k}"
+                    _("DO_JUMP to doJumpId {target}, which no item has").format(target=target),
+                    where=f"{path}: item {k}",
                 )
             it = it.with_(param1=float(jump_ids[target]))
         out.append(it)
@@ -231,7 +240,10 @@ def _load_json(text: str, path: str) -> Any:
         doc = json.loads(text, parse_constant=constant, parse_int=json_int)
     except json.JSONDecodeError as exc:
         raise BadInputError(
-            f"invalid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})", where=path
+            _("invalid JSON: {msg} (line {lineno}, column {colno})").format(
+                msg=exc.msg, lineno=exc.lineno, colno=exc.colno
+            ),
+            where=path,
         ) from exc
     except RecursionError as exc:
         raise BadInputError(_("JSON nested too deeply"), where=path) from exc
@@ -253,16 +265,21 @@ def parse_plan(text: str, path: str = "<plan>") -> Mission:
     """Parse the JSON text of a ``.plan`` file into a :class:`Mission`."""
     doc = _load_json(text, path)
     if not isinstance(doc, dict) or doc.get("fileType") != "Plan":
-        raise BadInputError("not a QGroundControl plan (fileType must be 'Plan')", where=path)
+        raise BadInputError(_("not a QGroundControl plan (fileType must be 'Plan')"), where=path)
     if doc.get("version") != 1:
-        raise BadInputError(f"unsupported plan version {doc.get('version')!r} (need 1)", where=path)
+        raise BadInputError(
+            _("unsupported plan version {version!r} (need 1)").format(version=doc.get("version")),
+            where=path,
+        )
     mis = doc.get("mission")
     if not isinstance(mis, dict) or not isinstance(mis.get("items"), list):
-        raise BadInputError("plan has no 'mission.items' list", where=path)
+        raise BadInputError(_("plan has no 'mission.items' list"), where=path)
     if "version" in mis and mis["version"] not in _MISSION_VERSIONS:
         raise BadInputError(
-            f"unsupported mission version {mis['version']!r} (QGroundControl writes 2): "
-            "its items may not mean what this reader takes them to",
+            _(
+                "unsupported mission version {version!r} (QGroundControl writes 2): "
+                "its items may not mean what this reader takes them to"
+            ).format(version=mis["version"]),
             where=path,
         )
     try:
@@ -270,7 +287,7 @@ def parse_plan(text: str, path: str = "<plan>") -> Mission:
     except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
         if isinstance(exc, BadInputError):
             raise
-        raise BadInputError(f"malformed plan: {exc}", where=path) from exc
+        raise BadInputError(_("malformed plan: {exc}").format(exc=exc), where=path) from exc
 
 
 def parse_legacy_mission(text: str, path: str = "<mission>") -> Mission:
@@ -279,13 +296,18 @@ def parse_legacy_mission(text: str, path: str = "<mission>") -> Mission:
     ``coordinate`` per item and the home as [lat, lon, alt])."""
     doc = _load_json(text, path)
     if not isinstance(doc, dict) or not isinstance(doc.get("items"), list):
-        raise BadInputError("not a QGroundControl .mission file (no 'items' list)", where=path)
+        raise BadInputError(_("not a QGroundControl .mission file (no 'items' list)"), where=path)
     if doc.get("fileType") not in (None, "Mission"):
-        raise BadInputError(f"not a .mission file (fileType {doc['fileType']!r})", where=path)
+        raise BadInputError(
+            _("not a .mission file (fileType {file_type!r})").format(file_type=doc["fileType"]),
+            where=path,
+        )
     if doc.get("complexItems"):
         raise BadInputError(
-            "the survey ('complexItems') of this old .mission file stores no waypoints: open "
-            "it in QGroundControl and save it as a .plan, or replan it here",
+            _(
+                "the survey ('complexItems') of this old .mission file stores no waypoints: open "
+                "it in QGroundControl and save it as a .plan, or replan it here"
+            ),
             where=path,
         )
     mis = dict(doc)
@@ -302,16 +324,21 @@ def parse_legacy_mission(text: str, path: str = "<mission>") -> Mission:
     except (TypeError, ValueError, IndexError, KeyError, AttributeError) as exc:
         if isinstance(exc, BadInputError):
             raise
-        raise BadInputError(f"malformed .mission file: {exc}", where=path) from exc
+        raise BadInputError(
+            _("malformed .mission file: {exc}").format(exc=exc), where=path
+        ) from exc
 
 
 def _latlon(v: Any, path: str, what: str) -> tuple[float, float]:
     """(lon, lat) of a QGC [lat, lon, ...] pair."""
     if not isinstance(v, list) or len(v) < 2:
-        raise BadInputError(f"{what} needs [lat, lon]", where=path)
-    lon, lat = num(v[1], path, f"{what} longitude"), num(v[0], path, f"{what} latitude")
+        raise BadInputError(_("{what} needs [lat, lon]").format(what=what), where=path)
+    lon = num(v[1], path, _("{what} longitude").format(what=what))
+    lat = num(v[0], path, _("{what} latitude").format(what=what))
     if not (math.isfinite(lon) and math.isfinite(lat)):
-        raise BadInputError(f"{what} has no latitude/longitude: {v!r}", where=path)
+        raise BadInputError(
+            _("{what} has no latitude/longitude: {v!r}").format(what=what, v=v), where=path
+        )
     return lon, lat
 
 
@@ -379,7 +406,7 @@ def _mission_from(doc: dict[str, Any], mis: dict[str, Any], path: str) -> Missio
     home = _planned_home(mis, path)
     fence = doc.get("geoFence") or {}
     if not isinstance(fence, dict):
-        raise BadInputError("'geoFence' is not an object", where=path)
+        raise BadInputError(_("'geoFence' is not an object"), where=path)
     raw_polys = list(fence.get("polygons", []) or [])
     legacy = fence.get("polygon")  # geoFence version 1: one inclusion polygon of [lat, lon]
     if isinstance(legacy, list) and legacy:
@@ -389,10 +416,10 @@ def _mission_from(doc: dict[str, Any], mis: dict[str, Any], path: str) -> Missio
         where = f"{path}: geoFence polygon {k + 1}"
         verts = p.get("polygon") if isinstance(p, dict) else None
         if not isinstance(verts, list) or len(verts) < 3:
-            raise BadInputError("geofence polygon needs 3 or more vertices", where=where)
+            raise BadInputError(_("geofence polygon needs 3 or more vertices"), where=where)
         polys.append(
             FencePolygon(
-                tuple(_latlon(v, where, "vertex") for v in verts),
+                tuple(_latlon(v, where, _("vertex")) for v in verts),
                 bool(p.get("inclusion", True)),
             )
         )
@@ -409,15 +436,16 @@ def _mission_from(doc: dict[str, Any], mis: dict[str, Any], path: str) -> Missio
             )
         except (KeyError, TypeError, IndexError, ValueError) as exc:
             raise BadInputError(
-                f"geofence circle is malformed ({exc})", where=f"{path}: geoFence circle {k + 1}"
+                _("geofence circle is malformed ({exc})").format(exc=exc),
+                where=f"{path}: geoFence circle {k + 1}",
             ) from exc
     rally = []
     for k, r in enumerate((doc.get("rallyPoints") or {}).get("points", []) or []):
         where = f"{path}: rally point {k + 1}"
         if not isinstance(r, list) or len(r) < 3:
-            raise BadInputError("rally point needs [lat, lon, alt]", where=where)
-        lon, lat = _latlon(r, where, "rally point")
-        rally.append(RallyPoint(lon, lat, num(r[2], where, "rally point altitude")))
+            raise BadInputError(_("rally point needs [lat, lon, alt]"), where=where)
+        lon, lat = _latlon(r, where, _("rally point"))
+        rally.append(RallyPoint(lon, lat, num(r[2], where, _("rally point altitude"))))
     ours = doc.get("dronekitPlzen") or {}
     m = Mission(
         items=items,

@@ -153,8 +153,10 @@ def dump_waypoints(mission: Mission) -> str:
     for k, it in enumerate(items, start=1):
         if it.has_position and math.isnan(it.alt_m):
             raise BadInputError(
-                f"item {k - 1 - shift} has no resolved altitude (QGC 'above terrain' without "
-                "terrain data); resolve it with a DEM first (plan convert --dem)"
+                _(
+                    "item {item} has no resolved altitude (QGC 'above terrain' without "
+                    "terrain data); resolve it with a DEM first (plan convert --dem)"
+                ).format(item=k - 1 - shift)
             )
         p1 = it.param1 + 1 if it.command == CMD_DO_JUMP else it.param1
         lines.append(_item_line(k, it, p1))
@@ -207,11 +209,13 @@ def parse_waypoints(text: str, path: str = "<waypoints>") -> Mission:
     lines = text.splitlines()
     if not lines or not lines[0].strip().startswith("QGC WPL"):
         raise BadInputError(
-            "not a waypoint file: first line must be 'QGC WPL 110'", where=f"{path}:1"
+            _("not a waypoint file: first line must be 'QGC WPL 110'"), where=f"{path}:1"
         )
     version = lines[0].split()[-1]
     if version not in ("110", "120"):
-        raise BadInputError(f"unsupported QGC WPL version {version}", where=f"{path}:1")
+        raise BadInputError(
+            _("unsupported QGC WPL version {version}").format(version=version), where=f"{path}:1"
+        )
     # 110 (ArduPilot) keeps home at index 0; 120 (old QGroundControl) has no home line
     first = 1 if version == "110" else 0
     home = None
@@ -225,16 +229,23 @@ def parse_waypoints(text: str, path: str = "<waypoints>") -> Mission:
             continue
         f = line.split()
         if len(f) != 12:
-            raise BadInputError(f"expected 12 fields, found {len(f)}", where=f"{path}:{lineno}")
+            raise BadInputError(
+                _("expected 12 fields, found {n}").format(n=len(f)), where=f"{path}:{lineno}"
+            )
         try:
             idx, _cur, frame, cmd = (int(v) for v in f[:4])
             vals = [float(v) for v in f[4:11]]
             ac = int(float(f[11]))
         except ValueError as exc:
-            raise BadInputError(f"not a number: {exc}", where=f"{path}:{lineno}") from exc
+            raise BadInputError(
+                _("not a number: {exc}").format(exc=exc), where=f"{path}:{lineno}"
+            ) from exc
         if idx != expected:
             raise BadInputError(
-                f"index {idx} out of order (expected {expected})", where=f"{path}:{lineno}"
+                _("index {idx} out of order (expected {expected})").format(
+                    idx=idx, expected=expected
+                ),
+                where=f"{path}:{lineno}",
             )
         expected += 1
         if idx == 0 and first == 1 and cmd == CMD_NAV_WAYPOINT:

@@ -194,7 +194,7 @@ def _to_wayline(mission: Mission) -> _Wayline:
     }
     if FRAME_GLOBAL_TERRAIN_ALT in frames:
         if frames != {FRAME_GLOBAL_TERRAIN_ALT}:
-            raise BadInputError("WPML cannot mix terrain-following and other height frames")
+            raise BadInputError(_("WPML cannot mix terrain-following and other height frames"))
         wl.height_mode = "realTimeFollowSurface"
     for k, it in unroll_jumps(mission.items):
         cmd = it.command
@@ -205,7 +205,9 @@ def _to_wayline(mission: Mission) -> _Wayline:
             if canonical_frame(it.frame) == FRAME_GLOBAL:
                 if mission.home is None:
                     raise BadInputError(
-                        f"item {k}: AMSL altitude needs the mission's home altitude for WPML"
+                        _(
+                            "item {k}: AMSL altitude needs the mission's home altitude for WPML"
+                        ).format(k=k)
                     )
                 h = it.alt_m - mission.home[2]
             hover = it.param1 if math.isfinite(it.param1) and it.param1 > 0 else 0.0
@@ -420,7 +422,11 @@ def mission_to_wpml_kmz(mission: Mission, *, model: str | None = None) -> bytes:
     wl = _to_wayline(mission)
     model = model or str(mission.metadata.get("dji_model", "M3E"))
     if model not in DJI_MODELS:
-        raise BadInputError(f"unknown DJI model {model!r} (known: {', '.join(DJI_MODELS)})")
+        raise BadInputError(
+            _("unknown DJI model {model!r} (known: {dji_models})").format(
+                model=model, dji_models=", ".join(DJI_MODELS)
+            )
+        )
     res = {
         "generator": "dronekit-plzen",
         "home": list(mission.home) if mission.home else None,
@@ -456,10 +462,16 @@ _HEIGHT_MODES = {
     "realTimeFollowSurface": FRAME_GLOBAL_TERRAIN_ALT,
     "aboveGroundLevel": FRAME_GLOBAL_TERRAIN_ALT,
 }
-_MODE_HELP = {
-    "WGS84": "heights above the WGS84 ellipsoid, and no geoid model is bundled to turn them "
-    "into heights above sea level",
-}
+
+
+def _mode_help(mode: str) -> str:
+    """Why a height mode is not read, in the current language."""
+    if mode == "WGS84":
+        return _(
+            "heights above the WGS84 ellipsoid, and no geoid model is bundled to turn them "
+            "into heights above sea level"
+        )
+    return _("unknown mode")
 
 
 def _wfind(e: etree._Element, path: str) -> str | None:
@@ -483,7 +495,9 @@ def _f(text: str | None, where: str, what: str) -> float:
     try:
         return float(text)  # type: ignore[arg-type]
     except (TypeError, ValueError) as exc:
-        raise BadInputError(f"missing or bad {what}: {text!r}", where=where) from exc
+        raise BadInputError(
+            _("missing or bad {what}: {text!r}").format(what=what, text=text), where=where
+        ) from exc
 
 
 def parse_wpml(
@@ -495,7 +509,7 @@ def parse_wpml(
     except (ValueError, TypeError, IndexError) as exc:
         if isinstance(exc, BadInputError):
             raise
-        raise BadInputError(f"malformed WPML: {exc}", where=where) from exc
+        raise BadInputError(_("malformed WPML: {exc}").format(exc=exc), where=where) from exc
 
 
 def _parse_wpml(
@@ -504,13 +518,13 @@ def _parse_wpml(
     try:
         root = etree.fromstring(data, parser=etree.XMLParser(resolve_entities=False))
     except etree.XMLSyntaxError as exc:
-        raise BadInputError(f"invalid XML: {exc}", where=where) from exc
+        raise BadInputError(_("invalid XML: {exc}").format(exc=exc), where=where) from exc
     doc = root.find(f"{_K}Document")
     if doc is None:
-        raise BadInputError("no KML Document", where=where)
+        raise BadInputError(_("no KML Document"), where=where)
     mc = next(iter(_children(doc, "missionConfig")), None)
     if mc is None:
-        raise BadInputError("no wpml:missionConfig", where=where)
+        raise BadInputError(_("no wpml:missionConfig"), where=where)
     m = Mission(home=home)
     ref = _wfind(mc, "takeOffRefPoint")  # "lat,lon,ellipsoid height" of the take-off point
     if m.home is None and ref:
@@ -532,9 +546,11 @@ def _parse_wpml(
         )
         if mode not in _HEIGHT_MODES:
             raise UnsupportedHeightMode(
-                f"height mode {mode!r} is not supported ({_MODE_HELP.get(mode, 'unknown mode')}); "
-                "export the route with heights relative to the take-off point "
-                "(relativeToStartPoint) or above sea level (EGM96)",
+                _(
+                    "height mode {mode!r} is not supported ({mode_help}); "
+                    "export the route with heights relative to the take-off point "
+                    "(relativeToStartPoint) or above sea level (EGM96)"
+                ).format(mode=mode, mode_help=_mode_help(mode)),
                 where=where,
             )
         frame = _HEIGHT_MODES[mode]
@@ -548,8 +564,8 @@ def _parse_wpml(
             pw = f"{where}: waypoint {idx}"
             coords = (pm.findtext(f"{_K}Point/{_K}coordinates") or "").strip().split(",")
             if len(coords) < 2:
-                raise BadInputError("waypoint without coordinates", where=pw)
-            lon, lat = _f(coords[0], pw, "longitude"), _f(coords[1], pw, "latitude")
+                raise BadInputError(_("waypoint without coordinates"), where=pw)
+            lon, lat = _f(coords[0], pw, _("longitude")), _f(coords[1], pw, _("latitude"))
             h_text = _wfind(pm, "executeHeight") or _wfind(pm, "height")
             if _wfind(pm, "useGlobalHeight") == "1" and global_height is not None:
                 h_text = global_height  # a template's waypoint at the route's height
@@ -597,7 +613,7 @@ def _parse_wpml(
                 )
                 speed = wspeed
     if not any(it.command == CMD_NAV_WAYPOINT for it in items):
-        raise BadInputError("no wayline with waypoints", where=where)
+        raise BadInputError(_("no wayline with waypoints"), where=where)
     finish = _wfind(mc, "finishAction")
     if finish == "goHome":
         items.append(MissionItem(CMD_NAV_RETURN_TO_LAUNCH, 2))
@@ -612,7 +628,7 @@ def _restore_fence_and_rally(m: Mission, meta: dict[str, Any], where: str) -> No
     for key in ("fence_items", "rally_items"):
         raw = meta.get(key) or []
         if not isinstance(raw, list) or not all(isinstance(d, dict) for d in raw):
-            raise BadInputError(f"'{key}' is not a list of items", where=where)
+            raise BadInputError(_("'{key}' is not a list of items").format(key=key), where=where)
         items = [item_from_dict(d, f"{where}: {key} {k + 1}") for k, d in enumerate(raw)]
         if key == "fence_items":
             m.fence_polygons, m.fence_circles = fence_from_items(items, where)
@@ -636,12 +652,14 @@ def read_wpml(path: Path) -> Mission:
             try:
                 meta = json.loads(read_zip_member(z, res, str(path)))
             except json.JSONDecodeError as exc:
-                raise BadInputError(f"bad metadata: {exc}", where=f"{path}!{res}") from exc
+                raise BadInputError(
+                    _("bad metadata: {exc}").format(exc=exc), where=f"{path}!{res}"
+                ) from exc
         home = tuple(meta["home"]) if meta.get("home") else None
         waylines, template = _member(names, "waylines.wpml"), _member(names, "template.kml")
         if waylines is None and template is None:
             raise BadInputError(
-                "KMZ has neither wpmz/waylines.wpml nor wpmz/template.kml", where=str(path)
+                _("KMZ has neither wpmz/waylines.wpml nor wpmz/template.kml"), where=str(path)
             )
         # waylines in ellipsoid heights: the template's waypoints hold the same route with the
         # heights the pilot planned (relative, above ground or EGM96)
@@ -667,7 +685,7 @@ def read_wpml(path: Path) -> Mission:
             return m
         if first is not None:
             raise first
-    raise BadInputError("KMZ has no wayline", where=str(path))
+    raise BadInputError(_("KMZ has no wayline"), where=str(path))
 
 
 def is_wpml_kmz(path: Path) -> bool:

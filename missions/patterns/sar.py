@@ -18,6 +18,7 @@ import shapely
 from shapely.geometry import LineString, MultiPolygon, Polygon
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from missions.patterns.base import (
     SEARCH,
     TURN,
@@ -42,22 +43,34 @@ def expanding_square_legs(
     """Leg lengths S, S, 2S, 2S, ...: ``legs`` of them, or until every side of the square is
     at least ``radius_m - S/2`` from the datum (tracks then cover the radius)."""
     if spacing_m <= 0:
-        raise BadInputError(f"track spacing must be positive, got {spacing_m} m")
+        raise BadInputError(
+            _("track spacing must be positive, got {spacing_m} m").format(spacing_m=spacing_m)
+        )
     if legs is None and radius_m is None:
-        raise BadInputError("expanding square needs a radius or a number of legs")
+        raise BadInputError(_("expanding square needs a radius or a number of legs"))
     if legs is not None:
         if legs < 1 or legs > MAX_LEGS:
-            raise BadInputError(f"number of legs must be in 1..{MAX_LEGS}, got {legs}")
+            raise BadInputError(
+                _("number of legs must be in 1..{max_legs}, got {legs}").format(
+                    max_legs=MAX_LEGS, legs=legs
+                )
+            )
         return [spacing_m * (i // 2 + 1) for i in range(legs)]
     assert radius_m is not None
     if radius_m <= 0:
-        raise BadInputError(f"radius must be positive, got {radius_m} m")
+        raise BadInputError(
+            _("radius must be positive, got {radius_m} m").format(radius_m=radius_m)
+        )
     # after 4k + 1 legs all four sides of the square are k*S from the datum; the last leg is
     # cut where it reaches the corner (its full length would only overshoot the radius)
     k = max(1, math.ceil((radius_m - spacing_m / 2.0) / spacing_m - 1e-9))
     n = 4 * k + 1
     if n > MAX_LEGS:
-        raise BadInputError(f"radius {radius_m} m needs {n} legs at spacing {spacing_m} m")
+        raise BadInputError(
+            _("radius {radius_m} m needs {n} legs at spacing {spacing_m} m").format(
+                radius_m=radius_m, n=n, spacing_m=spacing_m
+            )
+        )
     out = [spacing_m * (i // 2 + 1) for i in range(n)]
     out[-1] = 2 * k * spacing_m
     return out
@@ -106,7 +119,9 @@ def sector_path(
 ) -> PathPlan:
     """Sector search from ``datum_xy``; ``second_pattern`` adds one rotated 30° right."""
     if radius_m <= 0:
-        raise BadInputError(f"sector radius must be positive, got {radius_m} m")
+        raise BadInputError(
+            _("sector radius must be positive, got {radius_m} m").format(radius_m=radius_m)
+        )
     d = np.asarray(datum_xy, dtype=np.float64)
     xy = sector_points(d, radius_m, first_bearing_deg)
     if second_pattern:
@@ -141,7 +156,7 @@ def creeping_line_path(
     """Creeping line (``legs_along="minor"``: legs parallel to the minor axis, advancing along
     the major axis) or parallel track (``"major"``); the first track S/2 inside the edge."""
     if legs_along not in ("minor", "major"):
-        raise BadInputError("legs_along must be 'minor' or 'major'")
+        raise BadInputError(_("legs_along must be 'minor' or 'major'"))
     major = major_axis_bearing_deg(area)
     angle = major if legs_along == "major" else (major + 90.0) % 180.0
     plan = plan_survey_path(
@@ -171,9 +186,9 @@ def corridor_path(
     """Tracks parallel to ``line`` ``spacing_m`` apart across ``width_m``, flown back and forth;
     returns the path and the corridor polygon."""
     if width_m <= 0 or spacing_m <= 0:
-        raise BadInputError("corridor width and spacing must be positive")
+        raise BadInputError(_("corridor width and spacing must be positive"))
     if line.length <= 0:
-        raise BadInputError("the corridor polyline has zero length")
+        raise BadInputError(_("the corridor polyline has zero length"))
     n = max(1, math.ceil(width_m / spacing_m - 1e-9))
     offsets = (np.arange(n) - (n - 1) / 2.0) * spacing_m
     tracks: list[FloatArray] = []
@@ -220,11 +235,13 @@ def perimeter_path(
 ) -> PathPlan:
     """Perimeter spiral: rings offset inward by S/2, 3S/2, ... flown outside-in."""
     if spacing_m <= 0:
-        raise BadInputError(f"spacing must be positive, got {spacing_m} m")
+        raise BadInputError(
+            _("spacing must be positive, got {spacing_m} m").format(spacing_m=spacing_m)
+        )
     router = router or InsideRouter(routing_domain(area))
     rings: list[FloatArray] = []
     d = spacing_m / 2.0
-    for _ in range(max_rings):
+    for _ring in range(max_rings):
         g = area.buffer(-d, join_style="mitre")
         if g.is_empty:
             break
@@ -269,7 +286,9 @@ def photos_along(
     if trigger_m is None or not polylines:
         return np.zeros((0, 2)), np.zeros(0)
     if trigger_m <= 0:
-        raise BadInputError(f"trigger distance must be positive, got {trigger_m} m")
+        raise BadInputError(
+            _("trigger distance must be positive, got {trigger_m} m").format(trigger_m=trigger_m)
+        )
     xs: list[FloatArray] = []
     hs: list[FloatArray] = []
     for pl in polylines:

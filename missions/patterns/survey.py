@@ -23,6 +23,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from missions.patterns.base import (
     SEARCH,
     TRANSIT,
@@ -60,7 +61,9 @@ def transects(
 ) -> Transects:
     """All transect pieces of the area at ``angle_deg`` (vectorised clip with shapely)."""
     if spacing_m <= 0:
-        raise BadInputError(f"line spacing must be positive, got {spacing_m} m")
+        raise BadInputError(
+            _("line spacing must be positive, got {spacing_m} m").format(spacing_m=spacing_m)
+        )
     c = area.centroid
     origin = (float(c.x), float(c.y))
     rot = _rot_for(angle_deg)
@@ -196,7 +199,7 @@ def plan_survey_path(
     corner is covered too."""
     t = transects(area, spacing_m, angle_deg, first_offset_m)
     if len(t.y) == 0:
-        raise BadInputError("no transect fits in the area (is it smaller than the spacing?)")
+        raise BadInputError(_("no transect fits in the area (is it smaller than the spacing?)"))
     tips: dict[tuple[float, float], FloatArray] = {}
     if reach_m is not None:
         tips, t = _band_fixups(area, t, spacing_m, reach_m)
@@ -392,7 +395,9 @@ def _photos(segs: FloatArray, trigger_m: float | None) -> tuple[FloatArray, Floa
     if trigger_m is None or len(segs) == 0:
         return np.zeros((0, 2)), np.zeros(0)
     if trigger_m <= 0:
-        raise BadInputError(f"trigger distance must be positive, got {trigger_m} m")
+        raise BadInputError(
+            _("trigger distance must be positive, got {trigger_m} m").format(trigger_m=trigger_m)
+        )
     d = segs[:, 1] - segs[:, 0]
     length = np.hypot(d[:, 0], d[:, 1])
     counts = np.floor(length / trigger_m + 1e-9).astype(int) + 1
@@ -419,7 +424,7 @@ def _order_cells(
     left = np.ones(len(cell_segs), dtype=bool)
     out: list[FloatArray] = []
     p = np.asarray(pos, dtype=np.float64)
-    for _ in range(len(cell_segs)):
+    for _cell in range(len(cell_segs)):
         d = np.hypot(starts[..., 0] - p[0], starts[..., 1] - p[1])
         d[~left] = np.inf
         ci, vi = np.unravel_index(int(np.argmin(d)), d.shape)

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from dronekit_plzen.errors import BadInputError, one_line
+from dronekit_plzen.i18n import _
 from simulators.faults import ScheduledFault, parse_schedule
 
 HERE = Path(__file__).resolve().parent
@@ -45,20 +46,24 @@ def list_exercises() -> list[str]:
 
 def _parse(data: Any, where: str) -> Exercise:
     if not isinstance(data, dict):
-        raise BadInputError(f"{where}: an exercise must be a mapping")
+        raise BadInputError(_("{where}: an exercise must be a mapping").format(where=where))
     try:
         vehicles = int(data.get("vehicles", 1))
         home = tuple(float(x) for x in data["home"])
         if len(home) != 3:
             raise ValueError("home needs lat, lon, alt")
     except (KeyError, TypeError, ValueError) as exc:
-        raise BadInputError(f"{where}: bad vehicles/home ({exc})") from None
+        raise BadInputError(
+            _("{where}: bad vehicles/home ({exc})").format(where=where, exc=exc)
+        ) from None
     autopilot = str(data.get("autopilot", "px4"))
     if autopilot not in ("px4", "ardupilot"):
-        raise BadInputError(f"{where}: autopilot must be px4 or ardupilot")
+        raise BadInputError(_("{where}: autopilot must be px4 or ardupilot").format(where=where))
     params = data.get("params") or {}
     if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
-        raise BadInputError(f"{where}: params must map px4/ardupilot to name: value")
+        raise BadInputError(
+            _("{where}: params must map px4/ardupilot to name: value").format(where=where)
+        )
     try:
         faults = tuple(parse_schedule(data.get("faults") or [], vehicles))
     except BadInputError as exc:
@@ -84,14 +89,22 @@ def load_exercise(name_or_path: str | Path) -> Exercise:
         p = HERE / f"{name_or_path}.yaml"
         if not p.exists():
             raise BadInputError(
-                f"unknown exercise {name_or_path!r} (bundled: {', '.join(list_exercises())})"
+                _("unknown exercise {name_or_path!r} (bundled: {exercises})").format(
+                    name_or_path=name_or_path, exercises=", ".join(list_exercises())
+                )
             )
     try:
         data = yaml.safe_load(p.read_text(encoding="utf-8"))
     except OSError as exc:
-        raise BadInputError(f"{p}: cannot read exercise ({exc.strerror})") from None
+        raise BadInputError(
+            _("{p}: cannot read exercise ({strerror})").format(p=p, strerror=exc.strerror)
+        ) from None
     except UnicodeDecodeError:
-        raise BadInputError(f"{p}: not a UTF-8 text file (an exercise is YAML)") from None
+        raise BadInputError(
+            _("{p}: not a UTF-8 text file (an exercise is YAML)").format(p=p)
+        ) from None
     except yaml.YAMLError as exc:
-        raise BadInputError(f"{p}: not valid YAML: {one_line(exc)}") from None
+        raise BadInputError(
+            _("{p}: not valid YAML: {reason}").format(p=p, reason=one_line(exc))
+        ) from None
     return _parse(data, str(p))
