@@ -15,6 +15,7 @@ from typing import Any
 
 from dronekit_plzen import rtl_cone
 from dronekit_plzen.errors import BadInputError, ConfigError
+from dronekit_plzen.i18n import _
 from dronekit_plzen.rtl_cone import RtlParams
 from missions._profiles import field_values, load_profiles, lookup
 
@@ -58,11 +59,17 @@ class Vehicle:
     def __post_init__(self) -> None:
         for k in ("cruise_speed_m_s", "accel_m_s2", "climb_rate_m_s", "descent_rate_m_s"):
             if not getattr(self, k) > 0:
-                raise ConfigError(f"vehicle {self.key}: {k} must be positive")
+                raise ConfigError(
+                    _("vehicle {key}: {k} must be positive").format(key=self.key, k=k)
+                )
         if self.turn_mode not in ("stop", "coordinated"):
-            raise ConfigError(f"vehicle {self.key}: turn_mode must be 'stop' or 'coordinated'")
+            raise ConfigError(
+                _("vehicle {key}: turn_mode must be 'stop' or 'coordinated'").format(key=self.key)
+            )
         if not 0 <= self.battery_reserve_pct < 100:
-            raise ConfigError(f"vehicle {self.key}: battery_reserve_pct must be in [0, 100)")
+            raise ConfigError(
+                _("vehicle {key}: battery_reserve_pct must be in [0, 100)").format(key=self.key)
+            )
 
     def return_alt_m(self) -> float | None:
         """The RTL climb altitude above home: the profile's, else the autopilot's default."""
@@ -94,7 +101,9 @@ class Vehicle:
     def with_speed(self, speed_m_s: float) -> Vehicle:
         if not 0 < speed_m_s <= max(self.max_speed_m_s, self.cruise_speed_m_s):
             raise BadInputError(
-                f"speed {speed_m_s} m/s is outside (0, {self.max_speed_m_s}] for {self.name}"
+                _("speed {v} m/s is outside (0, {top}] for {name}").format(
+                    v=speed_m_s, top=self.max_speed_m_s, name=self.name
+                )
             )
         return Vehicle(**{**self.to_dict(), "cruise_speed_m_s": speed_m_s})
 
@@ -138,7 +147,7 @@ def vehicle_from_dict(data: dict[str, Any], where: str = "vehicle") -> Vehicle:
     vals = field_values(data, _SPEC, where)
     vals.setdefault("name", vals.get("key", "vehicle"))
     if "key" not in vals:
-        raise ConfigError("vehicle profile lacks key", where=where)
+        raise ConfigError(_("vehicle profile lacks key"), where=where)
     return Vehicle(**vals)
 
 

@@ -13,6 +13,7 @@ import struct
 from dataclasses import dataclass
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 
 PARAM_TYPE_INT32 = 6
 PARAM_TYPE_REAL32 = 9
@@ -164,4 +165,8 @@ def decode_value(autopilot: str, p: Param, wire_value: float, wire_type: int) ->
 def check_range(name: str, p: Param, value: float) -> None:
     """BadInputError if ``value`` is outside the parameter's range (firmware rejects it)."""
     if value != value or not (p.min_value <= value <= p.max_value):
-        raise BadInputError(f"parameter {name}={value} outside [{p.min_value:g}, {p.max_value:g}]")
+        raise BadInputError(
+            _("parameter {name}={value} outside [{lo:g}, {hi:g}]").format(
+                name=name, value=value, lo=p.min_value, hi=p.max_value
+            )
+        )

@@ -14,6 +14,7 @@ import numpy as np
 from dronekit_plzen import mission_items as mi
 from dronekit_plzen import rtl_cone
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
 from simulators import flight, preflight
 from simulators import modes as md
 from simulators.failsafes import check_failsafes
@@ -54,7 +55,9 @@ class VehicleModel:
             raise ValueError(f"unknown autopilot {autopilot!r} (px4 or ardupilot)")
         settle = preflight.DEFAULT_SETTLE_S[autopilot] if boot_settle_s is None else boot_settle_s
         if not (0.0 <= settle < math.inf):
-            raise BadInputError(f"boot settle time must be ≥ 0 s, got {boot_settle_s}")
+            raise BadInputError(
+                _("boot settle time must be ≥ 0 s, got {v}").format(v=boot_settle_s)
+            )
         #: simulated seconds after boot before the estimator uses GPS (not ready to arm)
         self.boot_settle_s = float(settle)
         #: home is reported (HOME_POSITION) once the estimator has a position, as the firmware
@@ -404,7 +407,7 @@ class VehicleModel:
     def set_param(self, name: str, value: float) -> None:
         """Set a parameter (BadInputError if unknown or out of range); wind params apply now."""
         if name not in self.params:
-            raise BadInputError(f"unknown parameter {name}")
+            raise BadInputError(_("unknown parameter {name}").format(name=name))
         check_range(name, self.params[name], value)
         self.params[name].value = value
         if name in ("SIM_WIND_SPD", "SIM_WIND_DIR"):
