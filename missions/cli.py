@@ -221,6 +221,14 @@ def _area_pattern(pattern: str) -> F:
         from missions import planner
 
         check_sizes(o)
+        if o.get("alt_layers") is not None and (o.get("drones") or 1) <= 1:
+            # was ignored: one drone flew --alt-m (or the default), not the layer asked for
+            raise BadInputError(
+                _(
+                    "--alt-layers gives one altitude per drone: use it with --drones N "
+                    "(one drone: --alt-m)"
+                )
+            )
         area = read_area(o["area_path"], o["crs"], o["repair"])
         kw = sensor_kw(o)
         home = parse_point(o["home"], "--home") if o.get("home") else None

@@ -882,6 +882,12 @@ CASES = [
         2,
         r"^error: --name is too long for a file name \(5000 bytes, at most 120\)$",
     ),
+    Case(  # was ignored: the one drone flew --alt-m, not the layer asked for
+        "survey-alt-layers-one-drone",
+        (*OK_SURVEY, "--alt-layers", "60"),
+        2,
+        r"^error: --alt-layers gives one altitude per drone: use it with --drones N",
+    ),
     Case(  # numpy's overflow warning on stderr before the error line
         "survey-turnaround-1e308",
         (*OK_SURVEY, "--turnaround-m", "1e308"),
