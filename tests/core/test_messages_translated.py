@@ -12,16 +12,14 @@ from __future__ import annotations
 import ast
 import functools
 import inspect
-import os
 import re
-import subprocess
-import sys
 from importlib import resources
 from pathlib import Path
 
 import pytest
 from babel.messages.extract import extract_from_file
 from babel.messages.pofile import read_po
+from dkp_testkit import run_dkp
 
 import dronekit_plzen.errors as errors_module
 
@@ -209,16 +207,6 @@ def test_every_wrapped_message_has_a_czech_entry() -> None:
     assert not mismatched, "placeholders differ:\n" + "\n".join(mismatched)
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "dronekit_plzen", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, "LANG": "C.UTF-8"},
-    )
-
-
 def _corridor(tmp: Path) -> list[str]:
     return [
         "plan",
@@ -269,7 +257,8 @@ CASES = [
 def test_errors_speak_the_chosen_language(build, czech, english, tmp_path: Path) -> None:
     """The one error line is Czech under ``--lang cs`` and English under ``--lang en``; exit 2."""
     args = build(tmp_path)
-    cs, en = _cli("--lang", "cs", *args), _cli("--lang", "en", *args)
+    cs, _t = run_dkp(["--lang", "cs", *args], tmp_path)
+    en, _t = run_dkp(["--lang", "en", *args], tmp_path)
     assert cs.returncode == 2 and en.returncode == 2, (cs.stderr, en.stderr)
     (cs_line,) = cs.stderr.strip().splitlines()
     (en_line,) = en.stderr.strip().splitlines()
