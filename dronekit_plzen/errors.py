@@ -9,6 +9,7 @@ carries its result.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 
@@ -218,3 +219,23 @@ def raised_by_library(exc: BaseException) -> bool:
         tb = tb.tb_next
     module = str(tb.tb_frame.f_globals.get("__name__", ""))
     return module.split(".")[0] not in OWN_PACKAGES
+
+
+#: GDAL's libtiff reader on a file that ends early: "… got 5112 bytes, expected 8100"
+_SHORT_READ = re.compile(r"got \d+ bytes, expected \d+")
+
+
+def library_reasons(exc: BaseException) -> tuple[list[str], bool]:
+    """The reasons chained below a raster library's error, most specific last, without
+    rasterio's "See previous exception for details" (which is all its own message says), and
+    whether one of them is a short read (the file ends before its pixels do)."""
+    reasons: list[str] = []
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        text = one_line(cur)
+        if "see previous exception" not in text.lower():
+            reasons.append(text)
+        cur = cur.__cause__ or cur.__context__
+    return reasons, any(_SHORT_READ.search(r) for r in reasons)

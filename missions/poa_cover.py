@@ -27,9 +27,10 @@ from numpy.typing import NDArray
 from shapely.geometry import Point
 
 from dronekit_plzen import geo
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, library_reasons
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import note_input
+from dronekit_plzen.quiet_logs import quiet
 from missions.poa_kernels import block_share, burn_polygons
 from missions.poa_map import PoaGrid
 
@@ -66,8 +67,8 @@ def read_prob_map(path: Path, *, max_cells: int = MAX_CELLS) -> PoaGrid:
     p = Path(path)
     if not p.exists():
         raise BadInputError(_("no such file"), where=str(p))
-    try:
-        with rasterio.open(p) as ds:
+    try:  # GDAL's warnings on a damaged file are not lines for the user: the error names it
+        with quiet("rasterio"), rasterio.open(p) as ds:
             if ds.count != 1:
                 raise BadInputError(
                     _("a probability map has one band, this one has {n}").format(n=ds.count),
@@ -90,7 +91,19 @@ def read_prob_map(path: Path, *, max_cells: int = MAX_CELLS) -> PoaGrid:
             data = band.astype(np.float64).filled(0.0)
             crs = ds.crs
     except (RasterioIOError, MemoryError) as exc:
-        raise BadInputError(_("cannot read the map: {e}").format(e=exc), where=str(p)) from exc
+        # rasterio's own words for pixels it cannot read are "Read failed. See previous
+        # exception for details": GDAL's reason is below it, a copy cut short said plainly
+        reasons, short = library_reasons(exc)
+        if short:
+            raise BadInputError(
+                _(
+                    "the map's cells cannot be read: the file ends before they do (an "
+                    "incomplete copy? copy the whole file again)"
+                ),
+                where=str(p),
+            ) from None
+        why = reasons[-1] if reasons else type(exc).__name__
+        raise BadInputError(_("cannot read the map: {e}").format(e=why), where=str(p)) from None
     if np.isinf(data).any():
         raise BadInputError(_("the map holds infinite values"), where=str(p))
     data[np.isnan(data)] = 0.0  # NaN = no data, as an undeclared nodata value often is

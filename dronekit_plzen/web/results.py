@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import math
-import re
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dronekit_plzen import geo
-from dronekit_plzen.errors import BadInputError, StorageError, one_line
+from dronekit_plzen.errors import BadInputError, StorageError, library_reasons
 from dronekit_plzen.i18n import _
 
 #: at most this many POA polygons on the page (a Leaflet layer stays fluid)
@@ -135,10 +134,6 @@ def check_orthophoto(path: Path) -> Path:
     return p.resolve()
 
 
-#: GDAL's libtiff reader on a file that ends early: "… got 5112 bytes, expected 8100"
-_SHORT_READ = re.compile(r"got \d+ bytes, expected \d+")
-
-
 def unreadable_pixels(exc: BaseException, path: Path) -> str:
     """Our one line for a raster whose header reads but whose pixels do not.
 
@@ -146,16 +141,8 @@ def unreadable_pixels(exc: BaseException, path: Path) -> str:
     are the exceptions chained below it, the most specific last. A short read there means the
     file ends before its pixels do (a copy cut short); anything else is told with GDAL's most
     specific reason."""
-    reasons = []
-    seen: set[int] = set()
-    cur: BaseException | None = exc
-    while cur is not None and id(cur) not in seen:
-        seen.add(id(cur))
-        text = one_line(cur)
-        if "see previous exception" not in text.lower():
-            reasons.append(text)
-        cur = cur.__cause__ or cur.__context__
-    if any(_SHORT_READ.search(r) for r in reasons):
+    reasons, short = library_reasons(exc)
+    if short:
         try:
             size = path.stat().st_size
         except OSError:

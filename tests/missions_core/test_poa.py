@@ -416,6 +416,11 @@ BAD = [
         ),
         "--drones 9223372036854775808 is more than one plan can split between (at most 50)",
     ),
+    (  # GDAL's warnings and rasterio's "Read failed. See previous exception for details."
+        "truncated-map",
+        ("poa", "--poa", "{d}/cut.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
+        "the map's cells cannot be read: the file ends before they do",
+    ),
     (  # a plan hovering over the launch point, exit 0
         "budget-1e-300",
         ("poa", "--poa", "{m}", "--budget-m", "1e-300", *POA, "--out", "{d}/o"),
@@ -437,6 +442,9 @@ def test_poa_bad_inputs(
     _plain(tmp_path / "zero.tif", np.zeros((4, 4)))
     _plain(tmp_path / "neg.tif", np.full((4, 4), -1.0))
     _plain(tmp_path / "nocrs.tif", np.ones((4, 4)), crs=None)
+    _plain(tmp_path / "whole.tif", np.ones((200, 200)))  # uncompressed: 160 kB of cells
+    whole = (tmp_path / "whole.tif").read_bytes()
+    (tmp_path / "cut.tif").write_bytes(whole[: len(whole) // 2])  # a copy cut short
     args = [a.format(d=tmp_path, m=poa_tif) for a in argv]
     p = _run(*args, cwd=tmp_path)
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]
