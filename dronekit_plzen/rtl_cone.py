@@ -44,8 +44,21 @@ ArduCopter 4.x
                                    (``AC_Fence::get_safe_alt_max``)
         return altitude            = max(t, h)
 
-    Defaults: ``RTL_ALT`` 1500 cm, ``RTL_CONE_SLOPE`` 3, ``RTL_CLIMB_MIN`` 0 cm. Not modelled:
-    ``RTL_ALT_TYPE`` 1 (above terrain) and a rally point's own altitude.
+    Defaults: ``RTL_ALT`` 1500 cm, ``RTL_CONE_SLOPE`` 3, ``RTL_CLIMB_MIN`` 0 cm. With
+    ``RTL_ALT_TYPE`` 1 the same formula runs on altitudes above the terrain (terrain database)
+    and the return follows the terrain; without terrain data the vehicle says "RTL: no terrain
+    data, using alt-above-home" and falls back to the formula above home, so the guard checks
+    both. Not modelled: a rally point's own altitude and ``RALLY_INCL_HOME`` 0.
+
+Where PX4 returns to (``RTL::setRtlTypeAndDestination``, ``findRtlDestination``,
+``init_rtl_mission_type``; :func:`px4_return_kind`)
+    ``RTL_TYPE`` 0: the closest of home and the rally points, directly; 1: the mission landing or
+    the closest rally point, home only when there is neither; 3: the closest of home, the
+    mission landing and the rally points; 2: along the mission to its landing when it has one,
+    else the mission path backwards (``RtlMissionFastReverse``: every earlier position item in
+    reverse order at its own altitude, then a landing at the first one); 4: the mission landing
+    when it is fewer items ahead than the start is behind, else backwards. A rally point within
+    10 m of home is ignored, and another destination wins only when it is more than 2 m closer.
 
 >>> p = defaults("px4")
 >>> [return_alt_m(p, d, 5.0) for d in (0.0, 4.0, 8.0, 11.0, 400.0)]
@@ -72,7 +85,7 @@ AP_FENCE_TYPE_ALT_MAX = 1
 
 #: the parameters each autopilot's RTL altitude depends on (as read over MAVLink)
 PARAM_NAMES = {
-    "px4": ("RTL_RETURN_ALT", "RTL_CONE_ANG", "RTL_MIN_DIST", "NAV_ACC_RAD"),
+    "px4": ("RTL_RETURN_ALT", "RTL_CONE_ANG", "RTL_MIN_DIST", "NAV_ACC_RAD", "RTL_TYPE"),
     "ardupilot": (
         "RTL_ALT",
         "RTL_CONE_SLOPE",
@@ -82,8 +95,17 @@ PARAM_NAMES = {
         "FENCE_TYPE",
         "FENCE_ALT_MAX",
         "FENCE_MARGIN",
+        "RTL_ALT_TYPE",
     ),
 }
+
+#: PX4 RTL_TYPE values (rtl_params.c) and ArduCopter RTL_ALT_TYPE values (Parameters.cpp)
+PX4_RTL_TYPES = (0, 1, 2, 3, 4)
+AP_RTL_ALT_TYPES = (0, 1)
+#: PX4 rtl.cpp: a rally point this close to home is not a destination; another destination
+#: wins only when it is this much closer
+PX4_RALLY_MIN_FROM_HOME_M = 10.0
+PX4_MIN_DIST_THRESHOLD_M = 2.0
 
 #: those without which the cone is not known
 CONE_PARAM_NAMES = {
@@ -111,6 +133,8 @@ class RtlParams:
     fence_alt_max_m: float | None = None  #: ArduCopter FENCE_ALT_MAX − FENCE_MARGIN when on
     wp_radius_m: float = 2.0  #: ArduCopter WPNAV_RADIUS (cm / 100)
     rotary_wing: bool = True  #: PX4 applies its cone to multicopters only
+    rtl_type: int = 0  #: PX4 RTL_TYPE (where it returns to and along which path)
+    alt_type: int = 0  #: ArduCopter RTL_ALT_TYPE (0 above home, 1 above terrain)
     from_vehicle: bool = False
 
     def __post_init__(self) -> None:
@@ -245,6 +269,7 @@ def from_param_values(
     if autopilot == "px4":
         return replace(
             p,
+            rtl_type=int(val("RTL_TYPE", 0.0)),
             return_alt_m=max(0.0, val("RTL_RETURN_ALT", p.return_alt_m)),
             cone_half_angle_deg=val("RTL_CONE_ANG", p.cone_half_angle_deg),
             min_dist_m=val("RTL_MIN_DIST", p.min_dist_m),
@@ -261,5 +286,55 @@ def from_param_values(
         climb_min_m=val("RTL_CLIMB_MIN", p.climb_min_m, 0.01),
         wp_radius_m=val("WPNAV_RADIUS", p.wp_radius_m, 0.01),
         fence_alt_max_m=fence,
+        alt_type=int(val("RTL_ALT_TYPE", 0.0)),
         from_vehicle=from_vehicle,
     )
+
+
+def px4_return_kind(rtl_type: int, has_landing: bool, landing_is_nearer: bool = False) -> str:
+    """How PX4 flies an RTL (``RTL::setRtlTypeAndDestination``): ``"direct"`` to a destination
+    chosen by :func:`px4_destinations`, ``"mission"`` on along the mission to its landing, or
+    ``"reverse"`` back along the mission path. An RTL_TYPE PX4 does not have flies as 0.
+    ``landing_is_nearer``: the mission landing is fewer items ahead than the mission's start is
+    behind (RTL_TYPE 4, ``RTL::reverseIsFurther``).
+
+    >>> [px4_return_kind(t, False) for t in range(6)]
+    ['direct', 'direct', 'reverse', 'direct', 'reverse', 'direct']
+    >>> px4_return_kind(2, True), px4_return_kind(4, True), px4_return_kind(4, True, True)
+    ('mission', 'reverse', 'mission')
+    """
+    if rtl_type in (0, 1, 3):
+        return "direct"
+    if rtl_type == 2:
+        return "mission" if has_landing else "reverse"
+    if rtl_type == 4:
+        return "mission" if has_landing and landing_is_nearer else "reverse"
+    return "direct"
+
+
+def px4_destinations(
+    rtl_type: int,
+    dist_home_m: float,
+    landing_dist_m: float | None,
+    rally: list[tuple[float, float]],
+) -> int:
+    """Which destination a direct PX4 RTL flies to (``RTL::findRtlDestination``, multicopter):
+    -1 home, -2 the mission landing, k ≥ 0 rally point k. ``rally``: (distance from the
+    vehicle, distance from home) per rally point; ``landing_dist_m``: from the vehicle to the
+    mission's landing, None without one.
+
+    >>> px4_destinations(0, 100.0, None, [(50.0, 60.0)]), px4_destinations(0, 100.0, 5.0, [])
+    (0, -1)
+    >>> px4_destinations(1, 10.0, None, [(500.0, 60.0)]), px4_destinations(1, 10.0, None, [])
+    (0, -1)
+    >>> px4_destinations(3, 100.0, 20.0, [(50.0, 60.0)])
+    -2
+    """
+    best, min_dist = -1, math.inf if rtl_type == 1 else dist_home_m
+    near = landing_dist_m is not None and landing_dist_m + PX4_MIN_DIST_THRESHOLD_M < min_dist
+    if rtl_type in (1, 3) and landing_dist_m is not None and near:
+        best, min_dist = -2, landing_dist_m
+    for k, (d, from_home) in enumerate(rally):
+        if from_home > PX4_RALLY_MIN_FROM_HOME_M and d + PX4_MIN_DIST_THRESHOLD_M < min_dist:
+            best, min_dist = k, d
+    return best

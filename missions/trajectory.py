@@ -23,6 +23,7 @@ from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
     CMD_DO_JUMP,
+    CMD_DO_LAND_START,
     CMD_NAV_LAND,
     CMD_NAV_LOITER_TIME,
     CMD_NAV_LOITER_TURNS,
@@ -240,11 +241,14 @@ def trajectory(
         above_terrain: bool = False,
         timed: bool = True,
         high: tuple[float, float] | None = None,
+        band: tuple[float, float, float, float] | None = None,
     ) -> None:
         """Fly from ``cur`` to ``to``; ``above_terrain``: the autopilot follows the terrain
         along the leg (terrain frame), so each sample is the ground under it plus a height
         blended from the start's to the target's. ``high``: (from, to) AMSL of the highest
-        altitudes the aircraft may fly on this leg instead (timed with them)."""
+        altitudes the aircraft may fly on this leg instead (timed with them). ``band``: (low,
+        high) above home or (low, high) above the ground under each sample, whichever the
+        autopilot takes (ArduCopter RTL_ALT_TYPE 1): the lowest and the highest of them."""
         nonlocal cur, duration, length
         dx, dy, dz = to[0] - cur[0], to[1] - cur[1], to[2] - cur[2]
         h = math.hypot(dx, dy)
@@ -256,7 +260,14 @@ def trajectory(
         lx, ly = cur[0] + t * dx, cur[1] + t * dy
         xs.append(lx)
         ys.append(ly)
-        if above_terrain and dem is not None:
+        if band is not None and dem is not None:
+            lo, la = transform(lx, ly, epsg, WGS84)
+            g = dem.sample(lo, la)
+            g = np.where(np.isnan(g), home_amsl, g)
+            zs.append(np.minimum(home_amsl + band[0], g + band[2]))
+            high = None
+            zhs.append(np.maximum(home_amsl + band[1], g + band[3]))
+        elif above_terrain and dem is not None:
             lo, la = transform(lx, ly, epsg, WGS84)
             g = dem.sample(lo, la)
             h0 = cur[2] - ground_at(cur[0], cur[1])
@@ -264,7 +275,8 @@ def trajectory(
             zs.append(np.where(np.isnan(g), cur[2] + t * dz, g + h0 + t * (h1 - h0)))
         else:
             zs.append(cur[2] + t * dz)
-        zhs.append(zs[-1] if high is None else high[0] + t * (high[1] - high[0]))
+        if band is None or dem is None:
+            zhs.append(zs[-1] if high is None else high[0] + t * (high[1] - high[0]))
         its.append(np.full(n, item, np.int64))
         phs.append(np.full(n, phase, np.int8))
         if high is not None:
@@ -318,6 +330,31 @@ def trajectory(
         z = amsl(it.frame, it.alt_m, x, y)
         return (x, y, z) if math.isfinite(z) else None
 
+    # PX4's mission landing (mavlink_mission.cpp): the first DO_LAND_START, else the first
+    # NAV_LAND; none without a NAV_LAND
+    land_idx = next((j for j, i in enumerate(mission.items) if i.command == CMD_NAV_LAND), None)
+    land_start = None
+    if land_idx is not None:
+        land_start = next(
+            (j for j, i in enumerate(mission.items) if i.command == CMD_DO_LAND_START), land_idx
+        )
+
+    def landing_legs(start: int) -> list[tuple[float, float, float]]:
+        """The positions of the mission's landing from item ``start`` to its NAV_LAND (flown
+        there at the altitude before it; the descent follows)."""
+        out: list[tuple[float, float, float]] = []
+        z = cur[2]
+        for j in range(start, (land_idx if land_idx is not None else start) + 1):
+            lj = mission.items[j]
+            if lj.command not in POSITION_COMMANDS or not lj.has_position:
+                continue
+            x, y = xy_of[id(lj)]
+            if lj.command != CMD_NAV_LAND:
+                zz = amsl(lj.frame, lj.alt_m, x, y)
+                z = zz if math.isfinite(zz) else z
+            out.append((x, y, z))
+        return out
+
     #: the NAV leg flown last when the aircraft did not stop at its end (ap_spline.origin_vector)
     prev_leg: tuple[bool, ap_spline.Vec, ap_spline.Vec, ap_spline.Vec] | None = None
     jumps: dict[int, int] = {}
@@ -363,28 +400,118 @@ def trajectory(
             leg((x, y, amsl(it.frame, it.alt_m, x, y)), k, 0)
             prev_leg = None
         elif cmd == CMD_NAV_RETURN_TO_LAUNCH:
+            rkind = "direct"
+            if rtl is not None and rtl.autopilot == "px4":
+                nearer = land_start is not None and land_start - k < k
+                rkind = rtl_cone.px4_return_kind(rtl.rtl_type, land_start is not None, nearer)
+                if rkind != "direct" or rtl.rtl_type not in rtl_cone.PX4_RTL_TYPES:
+                    note = px4_rtl_type_note(rtl.rtl_type, rkind)
+                    if not flags.get(note):
+                        flags[note] = True
+                        notes.append(note)
+            if rkind == "reverse":
+                # RtlMissionFastReverse: the earlier position items backwards, at their own
+                # altitudes, then a landing at the first (the take-off's place)
+                back = [
+                    j for j in range(k - 1, -1, -1) if mission.items[j].command in POSITION_COMMANDS
+                ]
+                for jb in back:
+                    bj = mission.items[jb]
+                    bx, by = xy_of.get(id(bj), (hx, hy))
+                    bz = amsl(bj.frame, bj.alt_m, bx, by)
+                    terrain = canonical_frame(bj.frame) == FRAME_GLOBAL_TERRAIN_ALT
+                    leg((bx, by, bz if math.isfinite(bz) else cur[2]), k, 1, above_terrain=terrain)
+                leg((cur[0], cur[1], ground_at(cur[0], cur[1])), k, 0)
+                returned = True
+                prev_leg = None
+                k += 1
+                continue
             tx, ty = hx, hy
-            if rally_xy:  # the nearest of home and the rally points
+            landing: list[tuple[float, float, float]] = []
+            if rkind == "mission" and land_start is not None:
+                landing = landing_legs(land_start)
+                for p in landing:
+                    leg(p, k, 1)
+                tx, ty = cur[0], cur[1]
+            else:
                 d_home = math.hypot(cur[0] - hx, cur[1] - hy)
-                near = min(rally_xy, key=lambda p: math.hypot(cur[0] - p[0], cur[1] - p[1]))
-                if math.hypot(cur[0] - near[0], cur[1] - near[1]) < d_home:
-                    tx, ty = near
+                if rtl is not None and rtl.autopilot == "px4":
+                    land_xy = None
+                    if land_start is not None and (lp := landing_legs(land_start)):
+                        land_xy = lp[0]
+                    pick = rtl_cone.px4_destinations(
+                        rtl.rtl_type,
+                        d_home,
+                        math.hypot(cur[0] - land_xy[0], cur[1] - land_xy[1]) if land_xy else None,
+                        [
+                            (
+                                math.hypot(cur[0] - p[0], cur[1] - p[1]),
+                                math.hypot(hx - p[0], hy - p[1]),
+                            )
+                            for p in rally_xy
+                        ],
+                    )
+                    if pick == -2 and land_start is not None:
+                        landing = landing_legs(land_start)
+                        tx, ty = landing[0][0], landing[0][1]
+                    elif pick >= 0:
+                        tx, ty = rally_xy[pick]
+                elif rally_xy:  # the nearest of home and the rally points
+                    near = min(rally_xy, key=lambda p: math.hypot(cur[0] - p[0], cur[1] - p[1]))
+                    if math.hypot(cur[0] - near[0], cur[1] - near[1]) < d_home:
+                        tx, ty = near
             up = up_hi = cur[2]
-            if rtl is not None and math.isfinite(up):
+            terrain_rtl = None
+            if rtl is not None and math.isfinite(up) and rkind == "direct":
                 d = math.hypot(tx - cur[0], ty - cur[1])
                 h = cur[2] - home_amsl
                 lo, hi = rtl_cone.altitude_band_m(rtl, d, h, rtl_tolerance_m)
                 full = rtl_cone.return_alt_m(rtl.without_cone(), d, h)
                 up, up_hi = home_amsl + lo, home_amsl + hi
+                if rtl.autopilot == "ardupilot" and rtl.alt_type == 1 and dem is not None:
+                    # RTL_ALT_TYPE 1: the same formula above the terrain, the return following
+                    # it; without terrain data the vehicle falls back to the above: both checked
+                    g0 = ground_at(cur[0], cur[1])
+                    t_lo, t_hi = rtl_cone.altitude_band_m(
+                        replace(rtl, fence_alt_max_m=None), d, cur[2] - g0, rtl_tolerance_m
+                    )
+                    if rtl.fence_alt_max_m is not None:  # the fence is above home
+                        cap = rtl.fence_alt_max_m + home_amsl - ground_at(tx, ty)
+                        t_lo, t_hi = (max(min(t, cap), cur[2] - g0) for t in (t_lo, t_hi))
+                    terrain_rtl = (t_lo, t_hi)
+                    up, up_hi = min(up, g0 + t_lo), max(up_hi, g0 + t_hi)
                 if up_hi > cur[2]:  # the climb before the return
                     leg((cur[0], cur[1], up), k, 0, high=(cur[2], up_hi))
                 for note in rtl_notes(rtl, lo, hi, h, full):
                     if not flags.get(note):
                         flags[note] = True
                         notes.append(note)
-            leg((tx, ty, up), k, 1, high=(up_hi, up_hi))
+                if rtl.autopilot == "ardupilot" and rtl.alt_type == 1 and dem is None:
+                    note = _(
+                        "RTL_ALT_TYPE 1: the return follows the terrain, which is not checked "
+                        "without a DEM"
+                    )
+                    if not flags.get(note):
+                        flags[note] = True
+                        notes.append(note)
+            if rkind == "direct":
+                if landing:  # to the start of the mission's landing, then along it
+                    leg((tx, ty, up), k, 1, high=(up_hi, up_hi))
+                    for p in landing[1:]:
+                        leg(p, k, 1)
+                    tx, ty = cur[0], cur[1]
+                elif terrain_rtl is not None:
+                    leg(
+                        (tx, ty, up),
+                        k,
+                        1,
+                        high=(up_hi, up_hi),
+                        band=(up - home_amsl, up_hi - home_amsl, *terrain_rtl),
+                    )
+                else:
+                    leg((tx, ty, up), k, 1, high=(up_hi, up_hi))
             down = ground_at(tx, ty) if (tx, ty) != (hx, hy) else home_amsl
-            leg((tx, ty, down), k, 0, high=(up_hi, down))
+            leg((tx, ty, down), k, 0, high=(max(up_hi, cur[2]), down))
             returned = True
             prev_leg = None
         elif cmd == CMD_NAV_LAND:
@@ -492,6 +619,23 @@ def trajectory(
         endless,
         None if np.array_equal(Z, ZH, equal_nan=True) else ZH,
     )
+
+
+def px4_rtl_type_note(rtl_type: int, kind: str) -> str:
+    """What the user reads about a PX4 RTL that does not fly straight home (RTL_TYPE)."""
+    if kind == "reverse":
+        return _(
+            "RTL_TYPE {t}: the vehicle returns along the mission path backwards, checked so "
+            "(flight time and every leg)"
+        ).format(t=rtl_type)
+    if kind == "mission":
+        return _("RTL_TYPE {t}: the vehicle flies on to the mission's landing, checked so").format(
+            t=rtl_type
+        )
+    return _(
+        "RTL_TYPE {t} is not a PX4 return type: PX4 flies it as RTL_TYPE 0 (straight to home "
+        "or a rally point), checked so; check the vehicle's RTL_TYPE"
+    ).format(t=rtl_type)
 
 
 def rtl_notes(

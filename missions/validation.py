@@ -546,12 +546,15 @@ def validate(
                 )
             )
         if duration > usable:
+            # a return that is not straight home is why a pilot may not expect the time
+            why = next((n for n in tr.notes if n.startswith("RTL_TYPE")), None)
             viol.append(
                 Violation(
                     "endurance",
                     _(
                         "flight takes {t:.0f} s but only {u:.0f} s are usable ({r:.0f} % reserve)"
-                    ).format(t=duration, u=usable, r=reserve_fraction * 100),
+                    ).format(t=duration, u=usable, r=reserve_fraction * 100)
+                    + (f" ({why})" if why else ""),
                     value=round(duration, 1),
                     limit=round(usable, 1),
                 )

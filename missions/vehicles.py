@@ -55,6 +55,11 @@ class Vehicle:
     rtl_min_dist_m: float | None = None
     nav_acc_rad_m: float | None = None
     rtl_cone_slope: float | None = None
+    #: where RTL returns to and how (``fly`` reads the vehicle's own values instead): PX4
+    #: RTL_TYPE (0 straight home, 2 and 4 the mission backwards, ...), ArduCopter RTL_ALT_TYPE
+    #: (1: above the terrain); None: 0, the firmware default
+    rtl_type: int | None = None
+    rtl_alt_type: int | None = None
 
     def __post_init__(self) -> None:
         for k in ("cruise_speed_m_s", "accel_m_s2", "climb_rate_m_s", "descent_rate_m_s"):
@@ -91,6 +96,8 @@ class Vehicle:
             min_dist_m=_or(self.rtl_min_dist_m, p.min_dist_m),
             nav_acc_rad_m=_or(self.nav_acc_rad_m, p.nav_acc_rad_m),
             cone_slope=_or(self.rtl_cone_slope, p.cone_slope),
+            rtl_type=self.rtl_type or 0,
+            alt_type=self.rtl_alt_type or 0,
         )
 
     @property
@@ -140,6 +147,8 @@ _SPEC: dict[str, type] = {
     "rtl_min_dist_m": float,
     "nav_acc_rad_m": float,
     "rtl_cone_slope": float,
+    "rtl_type": int,
+    "rtl_alt_type": int,
 }
 
 

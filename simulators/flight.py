@@ -22,7 +22,18 @@ def rtl_step(
         return (vm.pos[0], vm.pos[1], up), None
     if vm.rtl_phase == "return":
         if math.hypot(e - vm.pos[0], n - vm.pos[1]) < 1.0:
-            vm.rtl_phase = "descend"
+            vm.rtl_phase = "path" if vm.rtl_path else "descend"
+            if vm.rtl_path:
+                vm.rtl_target = vm.rtl_path.pop(0)
+                return vm.rtl_target, None
+        return (e, n, up), None
+    if vm.rtl_phase == "path":  # PX4 along mission items (RTL_TYPE 2/4, a mission landing)
+        if math.hypot(e - vm.pos[0], n - vm.pos[1]) < 1.0 and abs(up - vm.pos[2]) < 0.5:
+            if not vm.rtl_path:
+                vm.rtl_phase = "land"
+                return (e, n, vm.pos[2]), -vm.land_speed_m_s()
+            vm.rtl_target = vm.rtl_path.pop(0)
+            return vm.rtl_target, None
         return (e, n, up), None
     if vm.rtl_phase == "descend":
         if vm.px4:

@@ -118,6 +118,29 @@ class MissionRunner:
             for r in self.vm.missions[mi.MISSION_TYPE_RALLY]
         ]
 
+    def land_start(self) -> int | None:
+        """PX4's mission landing (mavlink_mission.cpp): the first DO_LAND_START, else the first
+        NAV_LAND; None without a NAV_LAND."""
+        items = self.items
+        land = next((j for j, it in enumerate(items) if it.command == mi.CMD_NAV_LAND), None)
+        if land is None:
+            return None
+        return next((j for j, it in enumerate(items) if it.command == mi.CMD_DO_LAND_START), land)
+
+    def path_enu(self, seqs: list[int]) -> list[tuple[float, float, float]]:
+        """The ENU targets of the position items ``seqs`` (a take-off without a position: at
+        home, at its altitude)."""
+        out: list[tuple[float, float, float]] = []
+        for j in seqs:
+            it = self.items[j]
+            if it.command not in mi.POSITION_COMMANDS:
+                continue
+            if it.has_position:
+                out.append(item_target_enu(it, self.vm.geo, self.vm.home[2]))
+            elif it.command == mi.CMD_NAV_TAKEOFF:
+                out.append((self.vm.home[0], self.vm.home[1], self.vm.home[2] + it.alt_m))
+        return out
+
     def reset(self, clear_reached: bool = False) -> None:
         self.seq = self.first
         self.finished = False

@@ -64,6 +64,7 @@ def px4_defaults(sysid: int) -> dict[str, Param]:
         # the return cone (PX4 v1.16 rtl_params.c; dronekit_plzen.rtl_cone)
         "RTL_CONE_ANG": _i(45, 0, 90),
         "RTL_MIN_DIST": _f(10.0, 0.5, 100000.0),
+        "RTL_TYPE": _i(0, 0, 4),
         "COM_DISARM_LAND": _f(2.0, -1.0, 20.0),
         "COM_DISARM_PRFLT": _f(10.0, -1.0, 120.0),
         "COM_DL_LOSS_T": _f(10.0, 5.0, 300.0),
@@ -105,6 +106,7 @@ def ardupilot_defaults(sysid: int) -> dict[str, Param]:
         # the return cone (ArduCopter config.h RTL_CONE_SLOPE_DEFAULT, RTL_CLIMB_MIN_DEFAULT cm)
         "RTL_CONE_SLOPE": _f(3.0, 0.0, 10.0),
         "RTL_CLIMB_MIN": _f(0.0, 0.0, 3000.0),
+        "RTL_ALT_TYPE": _i(0, 0, 1),
         "RTL_LOIT_TIME": _f(5000.0, 0.0, 60000.0),
         "RTL_SPEED": _f(0.0, 0.0, 2000.0),
         "LAND_SPEED": _f(50.0, 30.0, 200.0),

@@ -107,6 +107,11 @@ def prearm_failure(vm: VehicleModel) -> str | None:
         vm.p("BATT_ARM_VOLT") > 0 and vm.battery.voltage_v < vm.p("BATT_ARM_VOLT")
     ):
         return "PreArm: Battery 1 below minimum arming voltage"
+    if vm.p("RTL_ALT_TYPE") == 1:
+        # RTL above the terrain needs the terrain database loaded (AP_Arming_Copter::
+        # terrain_database_required, AP_Terrain::pre_arm_checks); the simulator has none and
+        # no ground station here answers TERRAIN_REQUEST
+        return "PreArm: waiting for terrain data"
     return None
 
 

@@ -114,6 +114,8 @@ class VehicleModel:
         self.armed_since_s = 0.0
         self.rtl_phase = ""
         self.rtl_target: tuple[float, float, float] = (0.0, 0.0, 0.0)
+        #: what PX4 flies after ``rtl_target`` (RTL_TYPE 2/4, a mission landing), then lands
+        self.rtl_path: list[tuple[float, float, float]] = []
         self.rtl_timer_s = 0.0
         self.fence_breached = False
         self.trig_dist_m = 0.0
@@ -444,26 +446,79 @@ class VehicleModel:
         self.events.append(Event("reboot", {}))
 
     def start_rtl(self) -> None:
-        """Plan RTL: climb to the return altitude, fly to the nearest of home and rally points.
+        """Plan RTL as the firmware does: climb to the return altitude, fly to the destination
+        and land; PX4's RTL_TYPE 2 and 4 fly the mission path backwards, or on to its landing.
 
         The return altitude is the firmware's, with its cone near the destination
-        (:func:`dronekit_plzen.rtl_cone.return_alt_m` from this vehicle's own parameters)."""
-        dests = [self.home] + [(e, n, self.home[2]) for e, n, _u in self.runner.rally_points_enu()]
-        dest = min(dests, key=lambda d: math.hypot(d[0] - self.pos[0], d[1] - self.pos[1]))
+        (:func:`dronekit_plzen.rtl_cone.return_alt_m` from this vehicle's own parameters); the
+        destination is the nearest of home and the rally points (PX4: as RTL_TYPE chooses,
+        :func:`dronekit_plzen.rtl_cone.px4_destinations`)."""
         ap = "px4" if self.px4 else "ardupilot"
         rtl = rtl_cone.from_param_values(ap, {k: self.p(k) for k in rtl_cone.PARAM_NAMES[ap]})
-        at = (self.pos[0], self.pos[1])
+        rally = [(e, n, self.home[2]) for e, n, _u in self.runner.rally_points_enu()]
+        self.rtl_path = []
+        self.rtl_timer_s = 0.0
+        if self.landed:
+            self.rtl_target, self.rtl_phase = (self.pos[0], self.pos[1], self.pos[2]), "done"
+            return
+        here = (self.pos[0], self.pos[1])
+        dest = min([self.home, *rally], key=lambda d: math.hypot(d[0] - here[0], d[1] - here[1]))
+        if self.px4:
+            runner = self.runner
+            start = runner.land_start()
+            land = next(
+                (j for j, it in enumerate(runner.items) if it.command == mi.CMD_NAV_LAND), None
+            )
+            in_mission = self.behaviour is md.Behaviour.MISSION
+            seq = runner.seq if in_mission else len(runner.items)
+            nearer = start is not None and start - seq < seq
+            kind = rtl_cone.px4_return_kind(rtl.rtl_type, start is not None, nearer)
+            if kind != "direct":
+                if kind == "reverse":
+                    path = runner.path_enu(list(range(seq - 1, -1, -1)))
+                else:
+                    path = runner.path_enu(list(range(start or 0, (land or 0) + 1)))
+                if path:  # along the mission at its altitudes, then land at the last one
+                    self.rtl_path = path[1:]
+                    self.rtl_target, self.rtl_phase = path[0], "path"
+                    return
+            else:
+
+                def dist(p: tuple[float, float, float]) -> float:
+                    return math.hypot(p[0] - here[0], p[1] - here[1])
+
+                landing = (
+                    runner.path_enu(list(range(start, land + 1)))
+                    if start is not None and land is not None
+                    else []
+                )
+                pick = rtl_cone.px4_destinations(
+                    rtl.rtl_type,
+                    dist(self.home),
+                    dist(landing[0]) if landing else None,
+                    [
+                        (dist(r), math.hypot(r[0] - self.home[0], r[1] - self.home[1]))
+                        for r in rally
+                    ],
+                )
+                dest = self.home if pick == -1 else landing[0] if pick == -2 else rally[pick]
+                if pick == -2:
+                    dest = (dest[0], dest[1], self.home[2])
+                    self.rtl_path = landing[1:]
+        elif rtl.alt_type == 1:
+            # no terrain data in the simulator (ModeRTL::compute_return_target's fallback)
+            self.text("RTL: no terrain data, using alt-above-home", SEVERITY_CRITICAL)
+        at = here
         if not self.px4:
             # ArduCopter measures from its stopping point (ModeRTL::build_path), not from where
             # it is: v·|v| / (2·WPNAV_ACCEL) ahead
             acc = max(0.5, self.p("WPNAV_ACCEL") / 100.0)
             speed = math.hypot(self.vel[0], self.vel[1])
             at = (at[0] + self.vel[0] * speed / (2 * acc), at[1] + self.vel[1] * speed / (2 * acc))
-        dist = math.hypot(dest[0] - at[0], dest[1] - at[1])
-        ret_up = dest[2] + rtl_cone.return_alt_m(rtl, dist, self.pos[2] - dest[2])
+        dist_m = math.hypot(dest[0] - at[0], dest[1] - at[1])
+        ret_up = dest[2] + rtl_cone.return_alt_m(rtl, dist_m, self.pos[2] - dest[2])
         self.rtl_target = (dest[0], dest[1], ret_up)
-        self.rtl_phase = "climb" if not self.landed else "done"
-        self.rtl_timer_s = 0.0
+        self.rtl_phase = "climb"
 
     # ------------------------------------------------------------------ stepping
     def _rtl_step(self, dt_s: float) -> tuple[tuple[float, float, float] | None, float | None]:

@@ -112,3 +112,79 @@ def test_rtl_cone_flown_as_the_guard_predicts(
     assert any("return cone" in x for x in notes), notes
     assert low - TOLERANCE_M <= flown_top <= high + TOLERANCE_M
     assert flown_top < rtl.return_alt_m - 2.0  # the cone, not the full climb
+
+
+def _l_items(home: tuple[float, float, float], leg_m: float, alt_m: float) -> list[MissionItem]:
+    """Take-off, ``leg_m`` north, then ``leg_m`` east of that, RTL (waypoints reached within
+    1 m, param2)."""
+    lat, lon, _alt = home
+    out = [
+        MissionItem(
+            CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon, alt_m=alt_m
+        )
+    ]
+    for n, e in ((leg_m, 0.0), (leg_m, leg_m)):
+        wlat, wlon = offset(home, n, e)
+        out.append(
+            MissionItem(
+                CMD_NAV_WAYPOINT,
+                frame=FRAME_GLOBAL_RELATIVE_ALT,
+                lat_deg=wlat,
+                lon_deg=wlon,
+                alt_m=alt_m,
+                param2=1.0,
+            )
+        )
+    out.append(MissionItem(CMD_NAV_RETURN_TO_LAUNCH, frame=FRAME_MISSION))
+    return out
+
+
+@pytest.mark.timeout(900)
+def test_rtl_type_flown_as_the_guard_predicts(fw_kind: str, ready: Any, tmp_path: Path) -> None:
+    """PX4 RTL_TYPE 2: the mission's RTL flies the mission back (over the first waypoint, not
+    the diagonal) and lands at the take-off, as the guard checks it. ArduCopter RTL_ALT_TYPE 1
+    without terrain data: it says so and returns above home, which the guard also checks."""
+    leg_m, alt_m = 40.0, 10.0
+    home = ready.inst.home
+    name, value = ("RTL_TYPE", 2.0) if fw_kind == "px4" else ("RTL_ALT_TYPE", 1.0)
+    with connect(ready.url, heartbeat_hz=2) as link:
+        v = link.wait_vehicle(timeout_s=30)
+        v.set_param(name, value)
+        rtl = vehicle_rtl_params(v)
+    assert rtl is not None
+    assert (rtl.rtl_type if fw_kind == "px4" else rtl.alt_type) == int(value), rtl
+    m = Mission(items=_l_items(home, leg_m, alt_m), home=(home[1], home[0], home[2]))
+    if fw_kind == "arducopter":
+        m.autopilot = AUTOPILOT_ARDUPILOT
+    tr = trajectory(m, rtl=rtl)
+    plan = save_mission(m, tmp_path / "rtl-type.plan")
+    cmd = [sys.executable, "-m", "dronekit_plzen", "fly", str(plan), "--connect", ready.url]
+    cmd += ["--json", "--timeout", "400"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=460)
+    print(proc.stderr[-3000:])
+    assert proc.returncode == 0, proc.stderr[-800:]
+    notes = json.loads(proc.stdout)["flown"][0]["clearance"]["notes"]
+    seen = ready.obs.wait_landed_disarmed(90.0)
+    ne = [(*north_east(home, la, lo), h) for la, lo, h in seen.track]
+    b = next(k for k, (n, e, _h) in enumerate(ne) if abs(n - leg_m) < 3 and abs(e - leg_m) < 3)
+    back = ne[b:]
+    near_first = min(abs(n - leg_m) + abs(e) for n, e, _h in back)
+    off_diagonal = min(((n - leg_m / 2) ** 2 + (e - leg_m / 2) ** 2) ** 0.5 for n, e, _h in back)
+    land_n, land_e, _h = back[-1]
+    top = max(h for _n, _e, h in back)
+    ret = tr.item == 3
+    low, high = float(tr.alt[ret].max()) - home[2], float(tr.alt_high[ret].max()) - home[2]
+    print(
+        f"{fw_kind} {name} {value:g}: after the last waypoint nearest the first one "
+        f"{near_first:.1f} m (L1), nearest the diagonal's middle {off_diagonal:.1f} m, landed at "
+        f"{land_n:.1f} m N {land_e:.1f} m E, top of the return {top:.1f} m (guard "
+        f"{low:.1f}..{high:.1f} m); notes {notes}; texts {seen.statustexts[-8:]}"
+    )
+    assert abs(land_n) < 5.0 and abs(land_e) < 5.0
+    assert low - TOLERANCE_M <= top <= high + TOLERANCE_M
+    if fw_kind == "px4":
+        assert any("backwards" in x for x in notes), notes
+        assert near_first < 6.0 and off_diagonal > 10.0
+    else:
+        assert any("RTL: no terrain data" in t for t in seen.statustexts), seen.statustexts
+        assert off_diagonal < 6.0  # straight home

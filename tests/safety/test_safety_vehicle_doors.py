@@ -438,3 +438,28 @@ def test_fly_checks_the_rtl_climb_to_the_vehicles_return_altitude(
     assert code == 0, err
     notes = json.loads(out)["flown"][0]["clearance"]["notes"]
     assert any("up to 40 m above home" in n for n in notes), notes
+
+
+def test_fly_reads_rtl_type_and_counts_the_backward_return(sim: Any, tmp_path: Path) -> None:
+    """PX4 RTL_TYPE 2 returns along the mission backwards: a survey that fits the battery with
+    a straight return does not with this one. ``fly`` reads RTL_TYPE from the vehicle and
+    refuses (exit 3, nothing uploaded); with RTL_TYPE 0 the same plan is cleared."""
+    from dronekit_plzen.cli.fly_sorties import vehicle_rtl_params
+
+    legs = [offset(ORIGIN, 300 * (k % 2), 40 * (k // 2) + 20 * (k % 2)) for k in range(1, 10)]
+    m = Mission(items=simple_items(ORIGIN, legs, 40.0), home=(*ORIGIN, 0.0))
+    plan = save_mission(m, tmp_path / "survey.plan")
+    prof = get_vehicle("px4-quad")
+    sim.vehicles[0].set_param("RTL_TYPE", 2)
+    code, _o, err = run_cli(*_fly_args(sim, plan, "--profile", "px4-quad"))
+    assert code == 3, err
+    assert "endurance" in last_error(err), err
+    assert "RTL_TYPE 2" in err and "backwards" in err, err
+    sim.vehicles[0].set_param("RTL_TYPE", 0)
+    with connect(sim_url(sim), heartbeat_hz=10) as link:
+        v = _vehicle(link)
+        assert v.download_mission() == []  # nothing was uploaded
+        rtl = vehicle_rtl_params(v)
+        assert rtl is not None and rtl.rtl_type == 0
+        fc = clear_for_flight(m, vehicle=prof, vehicle_home=v.state.home, rtl=rtl)
+        assert fc.sorties and fc.sorties[0].clearance is not None

@@ -1,0 +1,192 @@
+"""Where and along which path an RTL returns: PX4's RTL_TYPE and ArduCopter's RTL_ALT_TYPE.
+
+PX4 v1.16 (``navigator/rtl.cpp``, ``rtl_mission_fast_reverse.cpp``): RTL_TYPE 2 and 4 fly a
+mission without a landing backwards along its path, so the return is as long as the mission
+itself; 1 prefers a rally point to home, however far. ArduCopter RTL_ALT_TYPE 1 returns above
+the terrain when it has terrain data and above home when not. Before, the guard assumed a
+straight return home: a mission whose backward return empties the battery was passed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dronekit_plzen import rtl_cone
+from dronekit_plzen.mission_items import (
+    CMD_DO_LAND_START,
+    CMD_NAV_LAND,
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
+    MissionItem,
+)
+from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission, RallyPoint
+from missions.terrain import Raster
+from missions.trajectory import trajectory
+from missions.validation import validate
+
+from .conftest import GROUND_M, ORIGIN, offset, write_dem
+
+PX4 = replace(rtl_cone.defaults("px4"), from_vehicle=True)
+AP = replace(rtl_cone.defaults("ardupilot", return_alt_m=40.0), from_vehicle=True)
+
+
+def _wp(east_m: float, north_m: float, alt_m: float = 30.0, cmd: int = CMD_NAV_WAYPOINT):
+    lon, lat = offset(ORIGIN, east_m, north_m)
+    return MissionItem(cmd, frame=3, lat_deg=lat, lon_deg=lon, alt_m=alt_m)
+
+
+def _l_mission(autopilot: int = AUTOPILOT_PX4, extra: list[MissionItem] | None = None) -> Mission:
+    """Take-off at home, 600 m north, 600 m east, RTL: 1.2 km out, 849 m straight back."""
+    items = [
+        MissionItem(CMD_NAV_TAKEOFF, frame=3, lat_deg=ORIGIN[1], lon_deg=ORIGIN[0], alt_m=30.0),
+        _wp(0.0, 600.0),
+        _wp(600.0, 600.0),
+        *(extra or []),
+        MissionItem(CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+    return Mission(items=items, home=(ORIGIN[0], ORIGIN[1], GROUND_M), autopilot=autopilot)
+
+
+def _rtl_xy(tr, item: int) -> np.ndarray:  # type: ignore[no-untyped-def]
+    sel = tr.item == item
+    return np.column_stack([tr.x[sel] - tr.home_xy[0], tr.y[sel] - tr.home_xy[1]])
+
+
+@pytest.mark.parametrize("rtl_type", [2, 4])
+def test_px4_returns_backwards_along_the_mission(rtl_type: int) -> None:
+    m = _l_mission()
+    straight = trajectory(m, rtl=PX4)
+    back = trajectory(m, rtl=replace(PX4, rtl_type=rtl_type))
+    # the return passes over the first waypoint (600 m north) at its altitude, not the diagonal
+    xy = _rtl_xy(back, 3)
+    assert np.min(np.hypot(xy[:, 0], xy[:, 1] - 600.0)) < 1.0
+    assert np.max(xy[:, 0]) == pytest.approx(600.0, abs=1.0)
+    assert float(back.alt[back.item == 3].max()) - GROUND_M == pytest.approx(30.0, abs=0.1)
+    # 1.2 km back instead of 849 m (no climb to RTL_RETURN_ALT 60 m on the way)
+    assert back.length_m - straight.length_m == pytest.approx(1200.0 - 848.5 - 60.0, abs=6.0)
+    assert back.duration_s > straight.duration_s
+    assert any(f"RTL_TYPE {rtl_type}" in n and "backwards" in n for n in back.notes)
+    assert not any("RTL_TYPE" in n for n in straight.notes)
+
+
+def test_the_backward_return_counts_against_the_endurance() -> None:
+    """A flight that fits the battery with a straight return and not with the mission flown
+    back: the guard refuses it only for RTL_TYPE 2 (before, it passed)."""
+    m = _l_mission()
+    kw = {"speed_m_s": 5.0, "reserve_fraction": 0.25}
+    t_straight = trajectory(m, rtl=PX4, speed_m_s=5.0).duration_s
+    t_back = trajectory(m, rtl=replace(PX4, rtl_type=2), speed_m_s=5.0).duration_s
+    endurance_s = (t_straight + t_back) / 2 / 0.75
+    assert validate(m, rtl=PX4, endurance_s=endurance_s, **kw).ok
+    rep = validate(m, rtl=replace(PX4, rtl_type=2), endurance_s=endurance_s, **kw)
+    assert [v.rule for v in rep.violations] == ["endurance"], rep.violations
+
+
+def test_a_mission_landing_ends_rtl_type_2_on_the_mission() -> None:
+    """RTL_TYPE 2 with a landing in the mission: on along the mission to the landing (not home,
+    not backwards)."""
+    land = [
+        MissionItem(CMD_DO_LAND_START, frame=2),
+        _wp(900.0, 600.0, 20.0),
+        _wp(900.0, 300.0, 0.0, cmd=CMD_NAV_LAND),
+    ]
+    m = _l_mission()
+    m.items[3:3] = []
+    items = [*m.items[:3], MissionItem(CMD_NAV_RETURN_TO_LAUNCH, frame=2), *land]
+    m2 = Mission(items=items, home=m.home, autopilot=AUTOPILOT_PX4)
+    tr = trajectory(m2, rtl=replace(PX4, rtl_type=2))
+    xy = _rtl_xy(tr, 3)
+    assert xy[-1] == pytest.approx([900.0, 300.0], abs=1.0)
+    assert float(tr.alt[tr.item == 3][-1]) == pytest.approx(GROUND_M, abs=0.1)
+    assert any("mission's landing" in n for n in tr.notes)
+    # RTL_TYPE 0 ignores the mission landing: straight home
+    xy0 = _rtl_xy(trajectory(m2, rtl=PX4), 3)
+    assert xy0[-1] == pytest.approx([0.0, 0.0], abs=1.0)
+
+
+@pytest.mark.parametrize(
+    ("rtl_type", "rally_east_north", "ends_at"),
+    [
+        # RTL_TYPE 0: the closest of home and the rally point
+        (0, (0.0, 1500.0), (0.0, 0.0)),
+        (0, (700.0, 700.0), (700.0, 700.0)),
+        # RTL_TYPE 1: the rally point, however far (home only when there is none)
+        (1, (0.0, 1500.0), (0.0, 1500.0)),
+        # a rally point within 10 m of home is not a destination
+        (1, (5.0, 0.0), (0.0, 0.0)),
+        # RTL_TYPE 3 without a mission landing: as 0
+        (3, (0.0, 1500.0), (0.0, 0.0)),
+        # a value PX4 does not have flies as 0 (and is named in the notes)
+        (7, (0.0, 1500.0), (0.0, 0.0)),
+    ],
+)
+def test_px4_destination_by_rtl_type(
+    rtl_type: int, rally_east_north: tuple[float, float], ends_at: tuple[float, float]
+) -> None:
+    m = _l_mission()
+    lon, lat = offset(ORIGIN, *rally_east_north)
+    m.rally_points = [RallyPoint(lon_deg=lon, lat_deg=lat, alt_m=30.0)]
+    tr = trajectory(m, rtl=replace(PX4, rtl_type=rtl_type))
+    assert _rtl_xy(tr, 3)[-1] == pytest.approx(ends_at, abs=1.0)
+    assert any("not a PX4 return type" in n for n in tr.notes) == (rtl_type == 7)
+
+
+def test_rtl_type_is_read_in_firmware_units() -> None:
+    assert rtl_cone.from_param_values("px4", {"RTL_TYPE": 2.0}).rtl_type == 2
+    assert rtl_cone.from_param_values("ardupilot", {"RTL_ALT_TYPE": 1.0}).alt_type == 1
+    assert rtl_cone.from_param_values("px4", {}).rtl_type == 0
+    assert "RTL_TYPE" in rtl_cone.PARAM_NAMES["px4"]
+    assert "RTL_ALT_TYPE" in rtl_cone.PARAM_NAMES["ardupilot"]
+
+
+# ------------------------------------------------------------------ ArduCopter RTL_ALT_TYPE 1
+def _ridge(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """A 60 m ridge across the diagonal way home, 300 m from home."""
+    d = (dx + dy) / np.sqrt(2.0)
+    return GROUND_M + 60.0 * np.exp(-((d - 300.0) ** 2) / (2 * 40.0**2))
+
+
+def test_ardupilot_terrain_rtl_is_checked_both_ways(tmp_path: Path) -> None:
+    """RTL_ALT_TYPE 1: with terrain data the vehicle returns 40 m above the ridge; without it
+    ("RTL: no terrain data, using alt-above-home") 40 m above home, into the ridge. The guard
+    checks the lower of the two, and the higher against the 120 m rule."""
+    dem = Raster.open(write_dem(tmp_path / "ridge.tif", _ridge, half_m=1500.0, res_m=5.0))
+    m = _l_mission(AUTOPILOT_ARDUPILOT)
+    terrain = replace(AP, alt_type=1)
+    tr = trajectory(m, dem=dem, rtl=terrain)
+    ret = (tr.item == 3) & (tr.phase == 1)
+    lon, lat = tr.lon[ret], tr.lat[ret]
+    ground = dem.sample(lon, lat)
+    # the lowest: 40 m above home (the fallback), also over the ridge
+    assert float(np.max(tr.alt[ret])) - GROUND_M == pytest.approx(40.0, abs=0.1)
+    # the highest: 40 m above the ridge's top
+    assert float(np.max(tr.alt_high[ret] - ground)) == pytest.approx(40.0, abs=0.5)
+    assert float(np.max(tr.alt_high[ret])) - GROUND_M == pytest.approx(100.0, abs=1.0)
+    rep = validate(m, dem=dem, rtl=terrain)
+    assert any(v.rule == "terrain_clearance" and v.item_index == 3 for v in rep.violations)
+    # above home only (RTL_ALT_TYPE 0): the same clearance finding, a lower highest return
+    tr0 = trajectory(m, dem=dem, rtl=AP)
+    assert float(np.max(tr0.alt_high[ret])) - GROUND_M < 41.0
+    # without a DEM the terrain return is named as not checked
+    assert any("RTL_ALT_TYPE 1" in n for n in trajectory(m, rtl=terrain).notes)
+
+
+def test_a_profile_declares_the_vehicles_rtl_type() -> None:
+    """Planning without the vehicle: the profile says how it returns (``fly`` reads it)."""
+    from missions.vehicles import vehicle_from_dict
+
+    px4 = vehicle_from_dict({"key": "rev", "autopilot": "px4", "rtl_type": 2}).rtl_params()
+    ap = vehicle_from_dict({"key": "ter", "autopilot": "ardupilot", "rtl_alt_type": 1})
+    assert px4 is not None and px4.rtl_type == 2
+    assert ap.rtl_params() is not None and ap.rtl_params().alt_type == 1  # type: ignore[union-attr]
+    m = _l_mission()
+    profile = vehicle_from_dict({"key": "rev", "autopilot": "px4", "rtl_type": 2})
+    from missions.clearance import clear_for_flight
+
+    fc = clear_for_flight(m, vehicle=profile)
+    assert any("backwards" in n for n in fc.sorties[0].clearance.notes), fc.sorties[0].clearance

@@ -1,0 +1,119 @@
+"""The simulator returns where the firmware does: PX4's RTL_TYPE (2: the mission path
+backwards, ``RtlMissionFastReverse``; 1: a rally point before home) and ArduCopter's
+RTL_ALT_TYPE 1 without terrain data ("RTL: no terrain data, using alt-above-home")."""
+
+from __future__ import annotations
+
+import math
+import time
+
+from dkp_testkit import sim_airborne, sim_run
+
+from dronekit_plzen import mission_items as mi
+from dronekit_plzen.cli.fly_sorties import vehicle_rtl_params
+from dronekit_plzen.link import connect
+from missions.clearance import clear_for_flight
+from missions.model import AUTOPILOT_PX4, Mission
+from missions.trajectory import trajectory
+from simulators import SimFleet
+from simulators.vehicle import RESULT_ACCEPTED
+
+HOME = (49.7475, 13.3776, 310.0)
+M_PER_DEG = 111_320.0
+
+
+def _at(north: float, east: float = 0.0) -> tuple[float, float]:
+    return (
+        HOME[0] + north / M_PER_DEG,
+        HOME[1] + east / (M_PER_DEG * math.cos(math.radians(HOME[0]))),
+    )
+
+
+def _l_items() -> list[mi.MissionItem]:
+    """Take-off to 10 m, 60 m north, then 60 m east of that, RTL."""
+    a, b = _at(60.0), _at(60.0, 60.0)
+    return [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=10.0),
+        mi.MissionItem(mi.CMD_NAV_WAYPOINT, frame=3, lat_deg=a[0], lon_deg=a[1], alt_m=10.0),
+        mi.MissionItem(mi.CMD_NAV_WAYPOINT, frame=3, lat_deg=b[0], lon_deg=b[1], alt_m=10.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+
+
+def test_px4_rtl_type_2_flies_the_mission_back_over_the_link(port_offset: int) -> None:
+    """RTL_TYPE 2 read over UDP; the guard predicts the return over the first waypoint, and the
+    vehicle flies it so: it passes over (60 m N, 0 m E), never cuts the diagonal, and lands at
+    the take-off."""
+    with (
+        SimFleet(
+            autopilot="px4", home=HOME, speedup=10, port_offset=port_offset, boot_settle_s=0.0
+        ) as fleet,
+        connect(f"udpin://127.0.0.1:{fleet.ports(0)['api_remote']}", heartbeat_hz=5) as link,
+    ):
+        v = link.wait_vehicle(timeout_s=15)
+        v.wait_for(lambda s: s.home is not None and s.position_known, 30, "home")
+        v.set_param("RTL_TYPE", 2)
+        rtl = vehicle_rtl_params(v)
+        assert rtl is not None and rtl.rtl_type == 2
+        m = Mission(items=_l_items(), home=(HOME[1], HOME[0], HOME[2]), autopilot=AUTOPILOT_PX4)
+        tr = trajectory(m, rtl=rtl)
+        assert any("backwards" in n for n in tr.notes)
+        fc = clear_for_flight(m, vehicle_home=v.state.home, rtl=rtl)
+        v.upload_mission(fc.sorties[0].items, clearance=fc.sorties[0].clearance)
+        v.arm()
+        v.start_mission()
+        v.wait_for(lambda s: s.armed and s.relative_alt_m > 5.0, 30, "airborne")
+        track: list[tuple[float, float]] = []
+        deadline = time.monotonic() + 90.0
+        while time.monotonic() < deadline and v.state.armed:
+            st = v.state
+            if st.position_known:
+                n = (st.lat_deg - HOME[0]) * M_PER_DEG
+                e = (st.lon_deg - HOME[1]) * M_PER_DEG * math.cos(math.radians(HOME[0]))
+                track.append((n, e))
+            time.sleep(0.05)
+        assert not v.state.armed, "the vehicle did not land"
+    reached_b = next(k for k, (n, e) in enumerate(track) if math.hypot(n - 60, e - 60) < 3.0)
+    back = track[reached_b:]
+    assert min(math.hypot(n - 60.0, e) for n, e in back) < 3.0  # over the first waypoint
+    # never on the diagonal home (its middle, 30 m N 30 m E, is 21 m from the L)
+    assert min(math.hypot(n - 30.0, e - 30.0) for n, e in back) > 15.0
+    assert math.hypot(*back[-1]) < 2.0
+
+
+def test_px4_rtl_type_1_goes_to_the_rally_point_not_home() -> None:
+    vm = sim_airborne("px4", 20.0, HOME)
+    lat, lon = _at(200.0)
+    vm.missions[mi.MISSION_TYPE_RALLY] = [
+        mi.MissionItem(mi.CMD_NAV_RALLY_POINT, frame=3, lat_deg=lat, lon_deg=lon, alt_m=20.0)
+    ]
+    vm.set_param("RTL_TYPE", 1)
+    assert vm.rtl() == RESULT_ACCEPTED
+    sim_run(vm, 200.0, lambda v: not v.armed)
+    assert not vm.armed and abs(vm.pos[1] - 200.0) < 2.0 and abs(vm.pos[0]) < 2.0
+
+
+def test_ardupilot_terrain_rtl_without_terrain_data_says_so() -> None:
+    vm = sim_airborne("ardupilot", 20.0, HOME)
+    vm.set_param("RTL_ALT_TYPE", 1)
+    assert vm.set_mode("RTL") == RESULT_ACCEPTED
+    sim_run(vm, 1.0)
+    assert "RTL: no terrain data, using alt-above-home" in vm.statustexts, vm.statustexts
+    sim_run(vm, 120.0, lambda v: not v.armed)
+    assert not vm.armed and math.hypot(vm.pos[0], vm.pos[1]) < 1.5
+
+
+def test_ardupilot_terrain_rtl_needs_terrain_data_to_arm() -> None:
+    """ArduCopter with RTL_ALT_TYPE 1 arms only with its terrain database loaded
+    (AP_Arming_Copter::terrain_database_required): the simulator has none."""
+    from simulators.vehicle import VehicleModel
+
+    vm = VehicleModel(1, "ardupilot", HOME, seed=1, boot_settle_s=3.0)
+    sim_run(vm, 6.0)
+    vm.set_param("RTL_ALT_TYPE", 1)
+    assert vm.set_mode("GUIDED") == RESULT_ACCEPTED
+    assert vm.arm() != RESULT_ACCEPTED
+    sim_run(vm, 3.0)
+    assert "PreArm: waiting for terrain data" in vm.statustexts
+    vm.set_param("RTL_ALT_TYPE", 0)
+    assert vm.arm() == RESULT_ACCEPTED
