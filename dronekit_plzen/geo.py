@@ -382,3 +382,23 @@ def format_dms(lat: float, lon: float) -> str:
         return f"{d}°{m:02d}'{s:04.1f}\"{h}"
 
     return f"{one(lat, 'N', 'S')} {one(lon, 'E', 'W')}"
+
+
+#: ArduPilot's metres per degE7 of latitude (AP_Math/definitions.h LATLON_TO_M)
+AP_LATLON_TO_M = 0.011131884502145034
+
+
+def ap_node_latlon(
+    ref_lat_e7: NDArray[np.float64] | float,
+    ref_lon_e7: NDArray[np.float64] | float,
+    north_m: ArrayLike,
+    east_m: ArrayLike,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """(lat, lon) in degrees of the point ``north_m``/``east_m`` from a whole-degree reference
+    as ArduPilot measures it (``Location::get_distance_NE``: the longitude scaled by the cosine
+    of the latitude half-way between the reference and the point), which is where its terrain
+    lookup (``AP_Terrain::calculate_grid_info``) expects a grid node."""
+    lat_e7 = ref_lat_e7 + np.asarray(north_m, np.float64) / AP_LATLON_TO_M
+    scale = np.maximum(np.cos(np.radians((lat_e7 + ref_lat_e7) / 2 * 1e-7)), 0.01)
+    lon_e7 = ref_lon_e7 + np.asarray(east_m, np.float64) / (AP_LATLON_TO_M * scale)
+    return np.asarray(lat_e7 * 1e-7, np.float64), np.asarray(lon_e7 * 1e-7, np.float64)

@@ -96,6 +96,7 @@ PARAM_NAMES = {
         "FENCE_ALT_MAX",
         "FENCE_MARGIN",
         "RTL_ALT_TYPE",
+        "TERRAIN_SPACING",
     ),
 }
 
@@ -135,6 +136,8 @@ class RtlParams:
     rotary_wing: bool = True  #: PX4 applies its cone to multicopters only
     rtl_type: int = 0  #: PX4 RTL_TYPE (where it returns to and along which path)
     alt_type: int = 0  #: ArduCopter RTL_ALT_TYPE (0 above home, 1 above terrain)
+    #: ArduCopter TERRAIN_SPACING: the grid its terrain following interpolates on
+    terrain_spacing_m: float = 100.0
     from_vehicle: bool = False
 
     def __post_init__(self) -> None:
@@ -287,6 +290,7 @@ def from_param_values(
         wp_radius_m=val("WPNAV_RADIUS", p.wp_radius_m, 0.01),
         fence_alt_max_m=fence,
         alt_type=int(val("RTL_ALT_TYPE", 0.0)),
+        terrain_spacing_m=max(1.0, val("TERRAIN_SPACING", p.terrain_spacing_m)),
         from_vehicle=from_vehicle,
     )
 

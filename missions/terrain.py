@@ -29,7 +29,13 @@ import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError, UnknownCRSError
-from dronekit_plzen.geo import WGS84, transform, utm_epsg_for_area
+from dronekit_plzen.geo import (
+    AP_LATLON_TO_M,
+    WGS84,
+    ap_node_latlon,
+    transform,
+    utm_epsg_for_area,
+)
 from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
     CMD_NAV_WAYPOINT,
@@ -298,6 +304,42 @@ def open_raster(path: str | Path | None, mission: Mission | None = None) -> Rast
     if path is None:
         return None
     return Raster.open(path, bbox_lonlat=mission_bbox(mission) if mission else None)
+
+
+#: ArduCopter's TERRAIN_SPACING default (metres between the nodes of its terrain grid)
+AP_TERRAIN_SPACING_M = 100.0
+
+
+def ardupilot_terrain(
+    dem: Raster, lon: ArrayLike, lat: ArrayLike, spacing_m: float = AP_TERRAIN_SPACING_M
+) -> FloatArray:
+    """The terrain height ArduPilot flies above at WGS84 (lon, lat) when its terrain database
+    holds ``dem`` (what ``fly --dem`` serves, :mod:`dronekit_plzen.link.terrain`):
+    ``AP_Terrain::height_amsl`` interpolates bilinearly between the nodes of a grid every
+    ``spacing_m`` metres (TERRAIN_SPACING) aligned on whole degrees, so a crest narrower than
+    the grid is flown lower than the DEM has it. NaN where a node is outside the DEM."""
+    lo = np.asarray(lon, np.float64)
+    la = np.asarray(lat, np.float64)
+    ref_lat = np.floor(la) * 1e7
+    ref_lon = np.floor(lo) * 1e7
+    la7, lo7 = la * 1e7, lo * 1e7
+    dn = (la7 - ref_lat) * AP_LATLON_TO_M
+    scale = np.maximum(np.cos(np.radians((la7 + ref_lat) / 2e7)), 0.01)
+    de = (lo7 - ref_lon) * AP_LATLON_TO_M * scale
+    ix, iy = np.floor(dn / spacing_m), np.floor(de / spacing_m)
+    fx, fy = dn / spacing_m - ix, de / spacing_m - iy
+    corners = [(a, b) for a in (0, 1) for b in (0, 1)]
+    nla, nlo = zip(
+        *(
+            ap_node_latlon(ref_lat, ref_lon, (ix + a) * spacing_m, (iy + b) * spacing_m)
+            for a, b in corners
+        ),
+        strict=True,
+    )
+    h = dem.sample(np.concatenate(nlo), np.concatenate(nla)).reshape(4, -1)
+    h00, h01, h10, h11 = h  # (a, b): a north, b east
+    out = (h00 * (1 - fy) + h01 * fy) * (1 - fx) + (h10 * (1 - fy) + h11 * fy) * fx
+    return np.asarray(out.reshape(lo.shape), np.float64)
 
 
 def mission_bbox(mission: Mission) -> tuple[float, float, float, float] | None:

@@ -43,7 +43,7 @@ from dronekit_plzen.mission_items import (
 )
 from dronekit_plzen.rtl_cone import RtlParams
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
-from missions.terrain import Raster
+from missions.terrain import AP_TERRAIN_SPACING_M, Raster, ardupilot_terrain
 
 FloatArray = NDArray[np.float64]
 #: the frames whose altitude has a datum the toolkit knows: AMSL, above home, above terrain
@@ -203,6 +203,29 @@ def trajectory(
         )
         rally_xy = [(float(a), float(b)) for a, b in zip(rx, ry, strict=True)]
 
+    # ArduCopter follows the terrain of its own grid (TERRAIN_SPACING), not every DEM cell
+    ap_spacing = (
+        rtl.terrain_spacing_m
+        if rtl is not None and rtl.autopilot == "ardupilot"
+        else AP_TERRAIN_SPACING_M
+        if mission.autopilot == AUTOPILOT_ARDUPILOT
+        else None
+    )
+
+    def followed(lo: FloatArray, la: FloatArray) -> FloatArray:
+        """The terrain the autopilot follows at (lon, lat): ArduCopter's grid, else the DEM."""
+        assert dem is not None
+        if ap_spacing is None:
+            return dem.sample(lo, la)
+        return ardupilot_terrain(dem, lo, la, ap_spacing)
+
+    def followed_at(x: float, y: float) -> float:
+        if dem is None:
+            return home_amsl
+        lo, la = transform([x], [y], epsg, WGS84)
+        g = float(followed(lo, la)[0])
+        return ground_at(x, y) if math.isnan(g) else g
+
     def ground_at(x: float, y: float) -> float:
         if dem is None:
             return home_amsl
@@ -247,8 +270,8 @@ def trajectory(
         along the leg (terrain frame), so each sample is the ground under it plus a height
         blended from the start's to the target's. ``high``: (from, to) AMSL of the highest
         altitudes the aircraft may fly on this leg instead (timed with them). ``band``: (low,
-        high) above home or (low, high) above the ground under each sample, whichever the
-        autopilot takes (ArduCopter RTL_ALT_TYPE 1): the lowest and the highest of them."""
+        high) above home and (low, high) above the ground under each sample: the lowest and the
+        highest of them (ArduCopter RTL_ALT_TYPE 1 passes ±inf above home: the terrain only)."""
         nonlocal cur, duration, length
         dx, dy, dz = to[0] - cur[0], to[1] - cur[1], to[2] - cur[2]
         h = math.hypot(dx, dy)
@@ -262,14 +285,14 @@ def trajectory(
         ys.append(ly)
         if band is not None and dem is not None:
             lo, la = transform(lx, ly, epsg, WGS84)
-            g = dem.sample(lo, la)
+            g = followed(lo, la)
             g = np.where(np.isnan(g), home_amsl, g)
             zs.append(np.minimum(home_amsl + band[0], g + band[2]))
             high = None
             zhs.append(np.maximum(home_amsl + band[1], g + band[3]))
         elif above_terrain and dem is not None:
             lo, la = transform(lx, ly, epsg, WGS84)
-            g = dem.sample(lo, la)
+            g = followed(lo, la)
             h0 = cur[2] - ground_at(cur[0], cur[1])
             h1 = to[2] - ground_at(to[0], to[1])
             zs.append(np.where(np.isnan(g), cur[2] + t * dz, g + h0 + t * (h1 - h0)))
@@ -470,8 +493,10 @@ def trajectory(
                 up, up_hi = home_amsl + lo, home_amsl + hi
                 if rtl.autopilot == "ardupilot" and rtl.alt_type == 1 and dem is not None:
                     # RTL_ALT_TYPE 1: the same formula above the terrain, the return following
-                    # it; without terrain data the vehicle falls back to the above: both checked
-                    g0 = ground_at(cur[0], cur[1])
+                    # it. ArduCopter arms only with the terrain of home and of every mission
+                    # item loaded (AP_Terrain::pre_arm_checks), so this is what it flies; its
+                    # fallback above home needs the terrain data lost in flight
+                    g0 = followed_at(cur[0], cur[1])
                     t_lo, t_hi = rtl_cone.altitude_band_m(
                         replace(rtl, fence_alt_max_m=None), d, cur[2] - g0, rtl_tolerance_m
                     )
@@ -479,7 +504,14 @@ def trajectory(
                         cap = rtl.fence_alt_max_m + home_amsl - ground_at(tx, ty)
                         t_lo, t_hi = (max(min(t, cap), cur[2] - g0) for t in (t_lo, t_hi))
                     terrain_rtl = (t_lo, t_hi)
-                    up, up_hi = min(up, g0 + t_lo), max(up_hi, g0 + t_hi)
+                    up, up_hi = g0 + t_lo, g0 + t_hi
+                    note = _(
+                        "RTL_ALT_TYPE 1: the return checked {lo:g}..{hi:g} m above the terrain "
+                        "it follows"
+                    ).format(lo=round(t_lo, 1), hi=round(t_hi, 1))
+                    if not flags.get(note):
+                        flags[note] = True
+                        notes.append(note)
                 if up_hi > cur[2]:  # the climb before the return
                     leg((cur[0], cur[1], up), k, 0, high=(cur[2], up_hi))
                 for note in rtl_notes(rtl, lo, hi, h, full):
@@ -501,12 +533,14 @@ def trajectory(
                         leg(p, k, 1)
                     tx, ty = cur[0], cur[1]
                 elif terrain_rtl is not None:
+                    g1 = followed_at(tx, ty)
+                    up, up_hi = g1 + terrain_rtl[0], g1 + terrain_rtl[1]
                     leg(
                         (tx, ty, up),
                         k,
                         1,
                         high=(up_hi, up_hi),
-                        band=(up - home_amsl, up_hi - home_amsl, *terrain_rtl),
+                        band=(math.inf, -math.inf, *terrain_rtl),
                     )
                 else:
                     leg((tx, ty, up), k, 1, high=(up_hi, up_hi))

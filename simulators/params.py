@@ -107,6 +107,8 @@ def ardupilot_defaults(sysid: int) -> dict[str, Param]:
         "RTL_CONE_SLOPE": _f(3.0, 0.0, 10.0),
         "RTL_CLIMB_MIN": _f(0.0, 0.0, 3000.0),
         "RTL_ALT_TYPE": _i(0, 0, 1),
+        # the terrain grid (AP_Terrain: TERRAIN_SPACING m between nodes)
+        "TERRAIN_SPACING": _i(100, 5, 10000),
         "RTL_LOIT_TIME": _f(5000.0, 0.0, 60000.0),
         "RTL_SPEED": _f(0.0, 0.0, 2000.0),
         "LAND_SPEED": _f(50.0, 30.0, 200.0),

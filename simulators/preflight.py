@@ -107,10 +107,10 @@ def prearm_failure(vm: VehicleModel) -> str | None:
         vm.p("BATT_ARM_VOLT") > 0 and vm.battery.voltage_v < vm.p("BATT_ARM_VOLT")
     ):
         return "PreArm: Battery 1 below minimum arming voltage"
-    if vm.p("RTL_ALT_TYPE") == 1:
+    if vm.terrain_needed and not vm.terrain_ready:
         # RTL above the terrain needs the terrain database loaded (AP_Arming_Copter::
-        # terrain_database_required, AP_Terrain::pre_arm_checks); the simulator has none and
-        # no ground station here answers TERRAIN_REQUEST
+        # terrain_database_required, AP_Terrain::pre_arm_checks): the block around home,
+        # asked of the ground station with TERRAIN_REQUEST (VehicleModel.terrain_step)
         return "PreArm: waiting for terrain data"
     return None
 

@@ -228,6 +228,8 @@ class VehicleServer:
         c, d, vm = link.codec, ev.data, self.vm
         if ev.kind == "statustext":
             link.send(c.statustext_encode(d["severity"], d["text"].encode()[:50]))
+        elif ev.kind == "terrain_request":
+            link.send(c.terrain_request_encode(d["lat"], d["lon"], d["spacing"], d["mask"]))
         elif ev.kind == "item_reached":
             link.send(c.mission_item_reached_encode(d["seq"]))
         elif ev.kind == "mission_current":
@@ -321,6 +323,8 @@ class VehicleServer:
             self.set_signing_key(None if not any(key) else key, int(msg.initial_timestamp))
         elif t == "SET_POSITION_TARGET_GLOBAL_INT":
             commands.handle_position_target(self, msg)
+        elif t == "TERRAIN_DATA":
+            vm.terrain_data(int(msg.lat), int(msg.lon), int(msg.grid_spacing), int(msg.gridbit))
 
     def _request_data_stream(self, link: Link, msg: Any) -> None:
         groups = (

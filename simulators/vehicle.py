@@ -14,6 +14,7 @@ import numpy as np
 from dronekit_plzen import mission_items as mi
 from dronekit_plzen import rtl_cone
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.geo import AP_LATLON_TO_M
 from dronekit_plzen.i18n import _
 from simulators import flight, preflight
 from simulators import modes as md
@@ -116,6 +117,11 @@ class VehicleModel:
         self.rtl_target: tuple[float, float, float] = (0.0, 0.0, 0.0)
         #: what PX4 flies after ``rtl_target`` (RTL_TYPE 2/4, a mission landing), then lands
         self.rtl_path: list[tuple[float, float, float]] = []
+        #: ArduCopter's terrain database: the block around home and the sub-blocks the ground
+        #: station has filled (TERRAIN_DATA), see :meth:`terrain_step`
+        self.terrain_bits = 0
+        self.terrain_block: tuple[int, int, int] | None = None
+        self.terrain_asked_s = -1e9
         self.rtl_timer_s = 0.0
         self.fence_breached = False
         self.trig_dist_m = 0.0
@@ -505,8 +511,9 @@ class VehicleModel:
                 if pick == -2:
                     dest = (dest[0], dest[1], self.home[2])
                     self.rtl_path = landing[1:]
-        elif rtl.alt_type == 1:
-            # no terrain data in the simulator (ModeRTL::compute_return_target's fallback)
+        elif rtl.alt_type == 1 and not self.terrain_ready:
+            # no terrain data (ModeRTL::compute_return_target's fallback); with it the
+            # simulator's flat ground is the terrain, so the return is the same
             self.text("RTL: no terrain data, using alt-above-home", SEVERITY_CRITICAL)
         at = here
         if not self.px4:
@@ -524,10 +531,45 @@ class VehicleModel:
     def _rtl_step(self, dt_s: float) -> tuple[tuple[float, float, float] | None, float | None]:
         return flight.rtl_step(self, dt_s)
 
+    @property
+    def terrain_needed(self) -> bool:
+        """ArduCopter needs its terrain database to arm (RTL above the terrain)."""
+        return not self.px4 and self.p("RTL_ALT_TYPE") == 1
+
+    @property
+    def terrain_ready(self) -> bool:
+        return self.terrain_block is not None and self.terrain_bits == (1 << 56) - 1
+
+    def terrain_step(self) -> None:
+        """Ask the ground station for the missing sub-blocks of the terrain block around home
+        once a second (AP_Terrain::send_request), while they are needed."""
+        if not self.terrain_needed or not self.home_known or self.terrain_ready:
+            return
+        if self.t_s - self.terrain_asked_s < 1.0:
+            return
+        self.terrain_asked_s = self.t_s
+        lat, lon, _alt = self.geo.to_lla(self.home[0], self.home[1], self.home[2])
+        block = (*terrain_block_corner(lat, lon, int(self.p("TERRAIN_SPACING"))),)
+        if block != self.terrain_block:
+            self.terrain_block, self.terrain_bits = block, 0
+        mask = ((1 << 56) - 1) & ~self.terrain_bits
+        self.events.append(
+            Event(
+                "terrain_request",
+                {"lat": block[0], "lon": block[1], "spacing": block[2], "mask": mask},
+            )
+        )
+
+    def terrain_data(self, lat_e7: int, lon_e7: int, spacing_m: int, gridbit: int) -> None:
+        """A TERRAIN_DATA for the block around home fills its sub-block."""
+        if self.terrain_block == (lat_e7, lon_e7, spacing_m) and 0 <= gridbit < 56:
+            self.terrain_bits |= 1 << gridbit
+
     def step(self, dt_s: float) -> None:
         """Advance the vehicle by ``dt_s`` seconds of simulated time."""
         self.t_s += dt_s
         self.gps.step(self.t_s, dt_s, self.rng)
+        self.terrain_step()
         if not self.home_known and preflight.home_due(self):
             self.home_known = True
             self.events.append(Event("home", {}))
@@ -604,3 +646,26 @@ class VehicleModel:
         """(ground speed m/s, course over ground centidegrees)."""
         ge, gn = self.ground_velocity()
         return math.hypot(ge, gn), (math.degrees(math.atan2(ge, gn)) % 360.0) * 100.0
+
+
+def terrain_block_corner(lat_deg: float, lon_deg: float, spacing_m: int) -> tuple[int, int, int]:
+    """(lat, lon in degE7, spacing) of the south-west corner of ArduPilot's terrain block that
+    holds (``lat_deg``, ``lon_deg``): ``AP_Terrain::calculate_grid_info`` (blocks of 24 × 28
+    steps from a whole-degree reference, ``Location::offset`` to the corner)."""
+    s = float(max(1, spacing_m))
+    lat7, lon7 = round(lat_deg * 1e7), round(lon_deg * 1e7)
+    ref_lat = math.floor(lat_deg) * 10_000_000
+    ref_lon = math.floor(lon_deg) * 10_000_000
+    dn = (lat7 - ref_lat) * AP_LATLON_TO_M
+    de = (
+        (lon7 - ref_lon)
+        * AP_LATLON_TO_M
+        * max(math.cos(math.radians((lat7 + ref_lat) / 2e7)), 0.01)
+    )
+    north = (int(dn / s) // 24) * 24 * s
+    east = (int(de / s) // 28) * 28 * s
+    dlat = int(north / AP_LATLON_TO_M)
+    dlon = int(
+        east / AP_LATLON_TO_M / max(math.cos(math.radians((ref_lat + dlat / 2) * 1e-7)), 0.01)
+    )
+    return ref_lat + dlat, ref_lon + dlon, int(s)

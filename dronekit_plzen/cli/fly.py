@@ -12,6 +12,7 @@ to return to launch; with no terminal and no answer it returns to launch.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import select
 import sys
@@ -28,6 +29,7 @@ from dronekit_plzen.cli.fly_sorties import (
     clear_sorties,
     load_sorties,
     resume_mission,
+    terrain_server,
     vehicle_rtl_params,
 )
 from dronekit_plzen.cliutil import app, echo_json, info
@@ -517,16 +519,32 @@ def fly(
     terrain, zone_list = _open_guard_inputs(missions, dem or cfg.dem_file, zones or cfg.zones_file)
     veh_profile = _profile(profile, missions[0])
     flown: list[dict[str, Any]] = []
-    with connect(
-        url, system_id=gcs, heartbeat_hz=heartbeat_hz, signing_key_file=signing_key_file
-    ) as link:
+    dem_path = dem or cfg.dem_file
+    with (
+        connect(
+            url, system_id=gcs, heartbeat_hz=heartbeat_hz, signing_key_file=signing_key_file
+        ) as link,
+        contextlib.ExitStack() as stack,
+    ):
         v = link.wait_vehicle(sysid, timeout_s=15.0)
         info(
             _("vehicle {sysid} ({ap}) on {url}").format(
                 sysid=v.sysid, ap=v.autopilot, url=link.spec
             )
         )
-        st = _ready(v, 15.0, min_battery, 6, wait_ready_s)
+        # ArduCopter asks for terrain (RTL_ALT_TYPE 1, terrain-frame items): served from the DEM
+        tsrv = stack.enter_context(terrain_server(link, v, dem_path))
+        try:
+            st = _ready(v, 15.0, min_battery, 6, wait_ready_s)
+        except DronekitPlzenError:
+            if getattr(tsrv, "missing", None) is not None:
+                info(
+                    _(
+                        "the vehicle asked for terrain the DEM {p} does not cover (around "
+                        "{lat:.5f}, {lon:.5f}): give a DEM of the whole area"
+                    ).format(p=dem_path, lat=tsrv.missing[0], lon=tsrv.missing[1])
+                )
+            raise
         fc = clear_sorties(
             missions,
             st,

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -169,6 +170,34 @@ def clear_sorties(
         rtl_alt_m=rtl_alt_m,
         rtl=rtl,
     )
+
+
+def dem_heights(path: Path) -> Callable[[Any, Any], Any]:
+    """Heights (metres AMSL) at WGS84 (lat, lon) read from the DEM GeoTIFF ``path``, a window
+    around the points at a time (a terrain block is about 3 km across): NaN outside it."""
+    import numpy as np
+
+    from missions.terrain import Raster
+
+    def heights(lat: Any, lon: Any) -> Any:
+        bbox = (float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat)))
+        try:
+            r = Raster.open(path, bbox_lonlat=bbox, margin_m=100.0)
+        except BadInputError:  # the block lies outside the DEM
+            return np.full(np.shape(lat), np.nan)
+        return r.sample(lon, lat)
+
+    return heights
+
+
+def terrain_server(link: Any, v: Vehicle, dem_path: Path | None) -> Any:
+    """Serve ``v``'s terrain requests (ArduPilot's TERRAIN_REQUEST) from the DEM, as a context
+    manager (a null one without a DEM or for PX4, which asks for none)."""
+    from dronekit_plzen.link.terrain import TerrainServer
+
+    if dem_path is None or v.autopilot != "ardupilot":
+        return contextlib.nullcontext()
+    return TerrainServer(link, dem_heights(dem_path), sysid=v.sysid)
 
 
 def vehicle_rtl_params(v: Vehicle) -> RtlParams | None:

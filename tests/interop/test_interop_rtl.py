@@ -28,6 +28,7 @@ from dronekit_plzen.mission_items import (
 )
 from missions.formats import save_mission
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
+from missions.terrain import Raster
 from missions.trajectory import trajectory
 
 #: (firmware, case): the parameters set, the last waypoint's distance north of home, its
@@ -142,49 +143,82 @@ def _l_items(home: tuple[float, float, float], leg_m: float, alt_m: float) -> li
 @pytest.mark.timeout(900)
 def test_rtl_type_flown_as_the_guard_predicts(fw_kind: str, ready: Any, tmp_path: Path) -> None:
     """PX4 RTL_TYPE 2: the mission's RTL flies the mission back (over the first waypoint, not
-    the diagonal) and lands at the take-off, as the guard checks it. ArduCopter RTL_ALT_TYPE 1
-    without terrain data: it says so and returns above home, which the guard also checks."""
-    leg_m, alt_m = 40.0, 10.0
+    the diagonal) and lands at the take-off, as the guard checks it. ArduCopter RTL_ALT_TYPE 1:
+    it arms only once ``fly --dem`` has served its terrain requests from the DEM, and returns
+    above the terrain: over a 25 m hill (served, not in the simulator's physics) on the way
+    home it climbs, within the guard's band."""
     home = ready.inst.home
-    name, value = ("RTL_TYPE", 2.0) if fw_kind == "px4" else ("RTL_ALT_TYPE", 1.0)
+    px4 = fw_kind == "px4"
+    name, value = ("RTL_TYPE", 2.0) if px4 else ("RTL_ALT_TYPE", 1.0)
     with connect(ready.url, heartbeat_hz=2) as link:
         v = link.wait_vehicle(timeout_s=30)
         v.set_param(name, value)
         rtl = vehicle_rtl_params(v)
     assert rtl is not None
-    assert (rtl.rtl_type if fw_kind == "px4" else rtl.alt_type) == int(value), rtl
-    m = Mission(items=_l_items(home, leg_m, alt_m), home=(home[1], home[0], home[2]))
-    if fw_kind == "arducopter":
+    assert (rtl.rtl_type if px4 else rtl.alt_type) == int(value), rtl
+    leg_m = 40.0
+    dem_args: list[str] = []
+    dem = None
+    if px4:
+        items = _l_items(home, leg_m, 10.0)
+    else:  # 600 m north at 40 m and back, over a hill 300 m north (sigma 100 m)
+        items = _items(home, 600.0, 40.0)
+        dem_path = _hill_dem(tmp_path / "hill.tif", home, 300.0, 0.0, 25.0)
+        dem_args = ["--dem", str(dem_path)]
+        dem = Raster.open(dem_path)
+    m = Mission(items=items, home=(home[1], home[0], home[2]))
+    if not px4:
         m.autopilot = AUTOPILOT_ARDUPILOT
-    tr = trajectory(m, rtl=rtl)
+    tr = trajectory(m, dem=dem, rtl=rtl)
     plan = save_mission(m, tmp_path / "rtl-type.plan")
     cmd = [sys.executable, "-m", "dronekit_plzen", "fly", str(plan), "--connect", ready.url]
-    cmd += ["--json", "--timeout", "400"]
+    cmd += ["--json", "--timeout", "400", *dem_args]
     proc = subprocess.run(cmd, capture_output=True, text=True, timeout=460)
     print(proc.stderr[-3000:])
     assert proc.returncode == 0, proc.stderr[-800:]
     notes = json.loads(proc.stdout)["flown"][0]["clearance"]["notes"]
     seen = ready.obs.wait_landed_disarmed(90.0)
     ne = [(*north_east(home, la, lo), h) for la, lo, h in seen.track]
-    b = next(k for k, (n, e, _h) in enumerate(ne) if abs(n - leg_m) < 3 and abs(e - leg_m) < 3)
+    far_n, far_e = (leg_m, leg_m) if px4 else (600.0, 0.0)
+    b = next(k for k, (n, e, _h) in enumerate(ne) if abs(n - far_n) < 3 and abs(e - far_e) < 3)
     back = ne[b:]
-    near_first = min(abs(n - leg_m) + abs(e) for n, e, _h in back)
-    off_diagonal = min(((n - leg_m / 2) ** 2 + (e - leg_m / 2) ** 2) ** 0.5 for n, e, _h in back)
     land_n, land_e, _h = back[-1]
     top = max(h for _n, _e, h in back)
-    ret = tr.item == 3
+    top_n = max(back, key=lambda p: p[2])[0]
+    ret = tr.item == len(items) - 1
     low, high = float(tr.alt[ret].max()) - home[2], float(tr.alt_high[ret].max()) - home[2]
     print(
-        f"{fw_kind} {name} {value:g}: after the last waypoint nearest the first one "
-        f"{near_first:.1f} m (L1), nearest the diagonal's middle {off_diagonal:.1f} m, landed at "
-        f"{land_n:.1f} m N {land_e:.1f} m E, top of the return {top:.1f} m (guard "
-        f"{low:.1f}..{high:.1f} m); notes {notes}; texts {seen.statustexts[-8:]}"
+        f"{fw_kind} {name} {value:g}: landed at {land_n:.1f} m N {land_e:.1f} m E, top of the "
+        f"return {top:.1f} m above home at {top_n:.0f} m N (guard {low:.1f}..{high:.1f} m); "
+        f"notes {notes}; texts {seen.statustexts[-8:]}"
     )
     assert abs(land_n) < 5.0 and abs(land_e) < 5.0
     assert low - TOLERANCE_M <= top <= high + TOLERANCE_M
-    if fw_kind == "px4":
+    if px4:
+        near_first = min(abs(n - leg_m) + abs(e) for n, e, _h in back)
+        off_diagonal = min(
+            ((n - leg_m / 2) ** 2 + (e - leg_m / 2) ** 2) ** 0.5 for n, e, _h in back
+        )
+        print(f"nearest the first waypoint {near_first:.1f} m, the diagonal {off_diagonal:.1f} m")
         assert any("backwards" in x for x in notes), notes
         assert near_first < 6.0 and off_diagonal > 10.0
     else:
-        assert any("RTL: no terrain data" in t for t in seen.statustexts), seen.statustexts
-        assert off_diagonal < 6.0  # straight home
+        assert any("above the terrain it follows" in x for x in notes), notes
+        assert top > 40.0 + 10.0 and 200.0 < top_n < 400.0  # over the served hill
+
+
+def _hill_dem(
+    path: Path, home: tuple[float, float, float], north_m: float, east_m: float, height_m: float
+) -> Path:
+    """A DEM at the firmware's home altitude with a hill (sigma 100 m) ``north_m``/``east_m``
+    from home, 16 km square (the firmware asks for blocks of about 3 km aligned on whole
+    degrees: some corners lie 5 km away), 20 m cells (UTM 33N)."""
+    from dkp_testkit import write_geotiff
+
+    def fn(dx: Any, dy: Any) -> Any:
+        import numpy as np
+
+        r2 = (dx - east_m) ** 2 + (dy - north_m) ** 2
+        return home[2] + height_m * np.exp(-r2 / (2 * 100.0**2))
+
+    return write_geotiff(path, fn, center_lonlat=(home[1], home[0]), half_m=8000.0, res_m=20.0)

@@ -145,35 +145,59 @@ def test_rtl_type_is_read_in_firmware_units() -> None:
 
 
 # ------------------------------------------------------------------ ArduCopter RTL_ALT_TYPE 1
-def _ridge(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
-    """A 60 m ridge across the diagonal way home, 300 m from home."""
-    d = (dx + dy) / np.sqrt(2.0)
-    return GROUND_M + 60.0 * np.exp(-((d - 300.0) ** 2) / (2 * 40.0**2))
+def _mound(dx: np.ndarray, dy: np.ndarray) -> np.ndarray:
+    """A 60 m mound on the diagonal way home (300 m N, 300 m E), far from the mission's legs."""
+    return GROUND_M + 60.0 * np.exp(-((dx - 300.0) ** 2 + (dy - 300.0) ** 2) / (2 * 40.0**2))
 
 
-def test_ardupilot_terrain_rtl_is_checked_both_ways(tmp_path: Path) -> None:
-    """RTL_ALT_TYPE 1: with terrain data the vehicle returns 40 m above the ridge; without it
-    ("RTL: no terrain data, using alt-above-home") 40 m above home, into the ridge. The guard
-    checks the lower of the two, and the higher against the 120 m rule."""
-    dem = Raster.open(write_dem(tmp_path / "ridge.tif", _ridge, half_m=1500.0, res_m=5.0))
+def test_ardupilot_terrain_rtl_follows_the_terrain(tmp_path: Path) -> None:
+    """RTL_ALT_TYPE 1: ArduCopter arms only with the terrain of home and of every mission item
+    loaded, and returns RTL_ALT (40 m) above the terrain: over the mound at 100 m above home,
+    clear of it. Above home (RTL_ALT_TYPE 0) the same return flies into it."""
+    dem = Raster.open(write_dem(tmp_path / "mound.tif", _mound, half_m=1500.0, res_m=5.0))
     m = _l_mission(AUTOPILOT_ARDUPILOT)
-    terrain = replace(AP, alt_type=1)
-    tr = trajectory(m, dem=dem, rtl=terrain)
+    fine = replace(AP, alt_type=1, terrain_spacing_m=5.0)  # TERRAIN_SPACING 5 m: the DEM's
+    tr = trajectory(m, dem=dem, rtl=fine)
     ret = (tr.item == 3) & (tr.phase == 1)
-    lon, lat = tr.lon[ret], tr.lat[ret]
-    ground = dem.sample(lon, lat)
-    # the lowest: 40 m above home (the fallback), also over the ridge
-    assert float(np.max(tr.alt[ret])) - GROUND_M == pytest.approx(40.0, abs=0.1)
-    # the highest: 40 m above the ridge's top
-    assert float(np.max(tr.alt_high[ret] - ground)) == pytest.approx(40.0, abs=0.5)
-    assert float(np.max(tr.alt_high[ret])) - GROUND_M == pytest.approx(100.0, abs=1.0)
-    rep = validate(m, dem=dem, rtl=terrain)
-    assert any(v.rule == "terrain_clearance" and v.item_index == 3 for v in rep.violations)
-    # above home only (RTL_ALT_TYPE 0): the same clearance finding, a lower highest return
-    tr0 = trajectory(m, dem=dem, rtl=AP)
-    assert float(np.max(tr0.alt_high[ret])) - GROUND_M < 41.0
+    ground = dem.sample(tr.lon[ret], tr.lat[ret])
+    # 40 m above the ground all the way (the start's height above ground, 30 m, is lower)
+    assert np.allclose(tr.alt[ret] - ground, 40.0, atol=1.0)
+    assert np.allclose(tr.alt_high[ret] - ground, 40.0, atol=1.0)
+    assert float(np.max(tr.alt[ret])) - GROUND_M == pytest.approx(100.0, abs=1.0)
+    assert any("RTL_ALT_TYPE 1" in n and "above the terrain" in n for n in tr.notes), tr.notes
+    assert validate(m, dem=dem, rtl=fine).ok
+    above_home = validate(m, dem=dem, rtl=AP)
+    assert [(v.rule, v.item_index) for v in above_home.violations] == [("terrain_clearance", 3)]
     # without a DEM the terrain return is named as not checked
-    assert any("RTL_ALT_TYPE 1" in n for n in trajectory(m, rtl=terrain).notes)
+    assert any("not checked" in n for n in trajectory(m, rtl=fine).notes)
+
+
+def test_ardupilot_follows_its_terrain_grid_not_every_dem_cell(tmp_path: Path) -> None:
+    """TERRAIN_SPACING 100 m (the default): ArduCopter interpolates between grid nodes every
+    100 m, so over the 80 m wide, 60 m high mound it flies 40 m above its smoothed terrain,
+    which hardly rises: 1.6 m above the real crest. The guard flies it so and refuses it
+    (before, it checked 40 m above every DEM cell and passed)."""
+    from missions.terrain import ardupilot_terrain
+
+    dem = Raster.open(write_dem(tmp_path / "mound.tif", _mound, half_m=1500.0, res_m=5.0))
+    m = _l_mission(AUTOPILOT_ARDUPILOT)
+    coarse = replace(AP, alt_type=1)
+    tr = trajectory(m, dem=dem, rtl=coarse)
+    ret = (tr.item == 3) & (tr.phase == 1)
+    grid = ardupilot_terrain(dem, tr.lon[ret], tr.lat[ret], 100.0)
+    ground = dem.sample(tr.lon[ret], tr.lat[ret])
+    assert np.allclose(tr.alt[ret] - grid, 40.0, atol=0.5)
+    assert float(np.min(tr.alt[ret] - ground)) == pytest.approx(1.6, abs=0.5)  # crest cut off
+    rep = validate(m, dem=dem, rtl=coarse)
+    assert [(v.rule, v.item_index) for v in rep.violations] == [("terrain_clearance", 3)]
+    # a plane is followed exactly by the bilinear grid
+    ramp = Raster.open(
+        write_dem(tmp_path / "ramp.tif", lambda dx, dy: GROUND_M + 0.1 * dx, half_m=1500.0)
+    )
+    lon, lat = offset(ORIGIN, 123.0, 456.0)
+    assert float(ardupilot_terrain(ramp, [lon], [lat])[0]) == pytest.approx(
+        float(ramp.sample([lon], [lat])[0]), abs=0.05
+    )
 
 
 def test_a_profile_declares_the_vehicles_rtl_type() -> None:

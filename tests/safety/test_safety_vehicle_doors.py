@@ -463,3 +463,35 @@ def test_fly_reads_rtl_type_and_counts_the_backward_return(sim: Any, tmp_path: P
         assert rtl is not None and rtl.rtl_type == 0
         fc = clear_for_flight(m, vehicle=prof, vehicle_home=v.state.home, rtl=rtl)
         assert fc.sorties and fc.sorties[0].clearance is not None
+
+
+def test_fly_serves_the_vehicles_terrain_requests_from_the_dem(
+    sim_factory: Any, tmp_path: Path
+) -> None:
+    """ArduCopter with RTL_ALT_TYPE 1 arms only with its terrain database loaded: ``fly --dem``
+    answers its TERRAIN_REQUEST from the DEM (dronekit_plzen.link.terrain) and flies; without
+    a DEM the vehicle stays "PreArm: waiting for terrain data" and ``fly`` says so (exit 1)."""
+    from .conftest import flat, write_dem
+
+    fleet = sim_factory(1, "ardupilot", home=SIM_HOME)
+    fleet.vehicles[0].set_param("RTL_ALT_TYPE", 1)
+    # the firmware asks for a block of 2.4 × 2.8 km aligned on whole degrees: up to 5 km away
+    dem = write_dem(tmp_path / "wide.tif", flat, half_m=9000.0, res_m=50.0)
+    plan = save_mission(
+        Mission(items=simple_items(ORIGIN, [offset(ORIGIN, 150, 0)], 30.0), home=(*ORIGIN, 0.0)),
+        tmp_path / "t.plan",
+    )
+    code, _o, err = run_cli(*_fly_args(fleet, plan, "--wait-ready", "3"))
+    assert code == 1, err
+    assert "PreArm: waiting for terrain data" in last_error(err), err
+    code, out, err = run_cli(*_fly_args(fleet, plan, "--dem", str(dem), "--json"))
+    assert code == 0, err
+    notes = json.loads(out)["flown"][0]["clearance"]["notes"]
+    assert any("RTL_ALT_TYPE 1" in n and "above the terrain" in n for n in notes), notes
+    assert fleet.vehicles[0].model.terrain_ready
+    # a DEM that does not reach the firmware's block is named
+    small = write_dem(tmp_path / "small.tif", flat, half_m=600.0, res_m=10.0)
+    fleet2 = sim_factory(1, "ardupilot", home=SIM_HOME)
+    fleet2.vehicles[0].set_param("RTL_ALT_TYPE", 1)
+    code, _o, err = run_cli(*_fly_args(fleet2, plan, "--dem", str(small), "--wait-ready", "4"))
+    assert code == 1 and "does not cover" in err, err
