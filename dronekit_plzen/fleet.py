@@ -15,12 +15,16 @@ at once which drones did not start, pause or return.
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+from dronekit_plzen import rtl_cone
 from dronekit_plzen.errors import (
     BadInputError,
     CommandError,
@@ -31,7 +35,10 @@ from dronekit_plzen.errors import (
 from dronekit_plzen.i18n import _
 from dronekit_plzen.link import Link, Vehicle, connect
 from dronekit_plzen.mission_items import MissionItem
+from dronekit_plzen.rtl_cone import RtlParams
 from dronekit_plzen.safety import Clearance, Override
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -254,4 +261,70 @@ def _run_one(fn: Callable[[Vehicle], Any], v: Vehicle) -> VehicleResult:
     return VehicleResult(key, v.sysid, True, None, None, time.monotonic() - t0, value)
 
 
-__all__ = ["Fleet", "VehicleResult", "vehicle_key"]
+def vehicle_rtl_params(v: Vehicle) -> RtlParams | None:
+    """Everything the vehicle's RTL depends on, read from the vehicle: PX4 RTL_RETURN_ALT,
+    RTL_CONE_ANG, RTL_MIN_DIST, NAV_ACC_RAD, RTL_TYPE; ArduCopter RTL_ALT, RTL_CONE_SLOPE,
+    RTL_CLIMB_MIN, WPNAV_RADIUS, the altitude fence, RTL_ALT_TYPE and TERRAIN_SPACING
+    (:data:`dronekit_plzen.rtl_cone.PARAM_NAMES`). None when the return altitude itself cannot
+    be read (the profile's values are checked instead); another value that cannot be read keeps
+    the firmware's default and is logged."""
+    if v.autopilot not in rtl_cone.AUTOPILOTS:
+        return None
+    names = rtl_cone.PARAM_NAMES[v.autopilot]
+    values: dict[str, float] = {}
+    for k, name in enumerate(names):
+        try:
+            values[name] = v.get_param(name, timeout_s=3.0 if k == 0 else 2.0)
+        except DronekitPlzenError as exc:
+            log.warning("vehicle %s: %s not read (%s): its default is assumed", v.sysid, name, exc)
+            if k == 0:
+                return None
+    if not math.isfinite(values[names[0]]) or values[names[0]] < 0:
+        return None
+    # the cone is trusted only when all of it was read (else the ceiling is the full climb)
+    known = all(n in values for n in rtl_cone.CONE_PARAM_NAMES[v.autopilot])
+    return rtl_cone.from_param_values(v.autopilot, values, from_vehicle=known)
+
+
+def dem_heights(dem: Any) -> Callable[[Any, Any], Any]:
+    """Heights (metres AMSL) at WGS84 (lat, lon) from a DEM: a GeoTIFF path read a window
+    around the points at a time (a terrain block is about 3 km across), or a loaded raster
+    (anything with ``sample(lon, lat)``); NaN outside it."""
+    import numpy as np
+
+    from missions.terrain import Raster
+
+    if hasattr(dem, "sample"):
+        return lambda lat, lon: dem.sample(lon, lat)
+    path = dem
+
+    def heights(lat: Any, lon: Any) -> Any:
+        bbox = (float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat)))
+        try:
+            r = Raster.open(path, bbox_lonlat=bbox, margin_m=100.0)
+        except BadInputError:  # the block lies outside the DEM
+            return np.full(np.shape(lat), np.nan)
+        return r.sample(lon, lat)
+
+    return heights
+
+
+def terrain_server(link: Any, v: Vehicle, dem: Any) -> Any:
+    """Serve ``v``'s terrain requests (ArduPilot's TERRAIN_REQUEST) from the DEM (a path or a
+    raster, :func:`dem_heights`), as a context manager (a null one without a DEM or for PX4,
+    which asks for none)."""
+    from dronekit_plzen.link.terrain import TerrainServer
+
+    if dem is None or v.autopilot != "ardupilot":
+        return contextlib.nullcontext()
+    return TerrainServer(link, dem_heights(dem), sysid=v.sysid)
+
+
+__all__ = [
+    "Fleet",
+    "VehicleResult",
+    "dem_heights",
+    "terrain_server",
+    "vehicle_key",
+    "vehicle_rtl_params",
+]

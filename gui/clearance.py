@@ -184,12 +184,15 @@ def clear_at_vehicle(
     sortie: SortieView,
     home: tuple[float, float, float] | None,
     position: tuple[float, float] | None,
+    rtl: Any = None,
 ) -> tuple[list[Any], Clearance]:
     """Check ``sortie`` again against the vehicle it goes to; (items, clearance) to upload.
 
     The vehicle's HOME_POSITION (lat, lon, alt AMSL) becomes the home the relative altitudes are
-    flown from, and its GPS position must be near the planned launch point. A pilot's override
-    carries over; an unsafe sortie without one raises :class:`SafetyViolation`.
+    flown from, and its GPS position must be near the planned launch point; ``rtl``: its RTL
+    parameters (:func:`dronekit_plzen.fleet.vehicle_rtl_params`: return altitude, cone, where it
+    returns to), as ``fly`` reads them. A pilot's override carries over; an unsafe sortie without
+    one raises :class:`SafetyViolation`.
     """
     if sortie.clearance is None:
         raise SafetyViolation(
@@ -210,6 +213,7 @@ def clear_at_vehicle(
         vehicle_position=position,
         override=override if override is not None else False,
         raise_on_unsafe=True,
+        rtl=rtl,
     )
     s = fc.sorties[0]
     clearance = replace(s.clearance, sortie=sortie.index)

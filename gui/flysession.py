@@ -25,6 +25,7 @@ from dronekit_plzen.errors import (
     ProtocolError,
     SafetyViolation,
 )
+from dronekit_plzen.fleet import terrain_server, vehicle_rtl_params
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
 from gui.clearance import SortieView, clear_at_vehicle
@@ -141,6 +142,8 @@ class FlySession:
         self._closed = False
         #: vehicles whose last upload the guard refused at the vehicle (home, position)
         self.refused_at_vehicle: set[int] = set()
+        #: vehicles whose terrain requests the sortie's DEM answers (ArduCopter)
+        self._terrain: set[int] = set()
 
     # ------------------------------------------------------------------ life cycle
     def open(self) -> str:
@@ -358,6 +361,16 @@ class FlySession:
             len(targets),
         ).format(sysids=", ".join(str(s) for s in targets))
 
+    def _serve_terrain(self, vehicle: Any, dem: Any) -> None:
+        """Answer the vehicle's terrain requests from the sortie's DEM for the rest of the
+        session, as ``fly --dem`` does (ArduCopter arms with RTL_ALT_TYPE 1 or terrain-frame
+        items only once its terrain database is filled)."""
+        with self._lock:
+            if dem is None or vehicle.sysid in self._terrain or self._closed:
+                return
+            self._terrain.add(vehicle.sysid)
+            self._stack.enter_context(terrain_server(vehicle.link, vehicle, dem))
+
     def _upload(self, vehicle: Any, sortie: SortieView) -> str:
         """Check one sortie against this vehicle, upload and verify it (and its geofence).
 
@@ -368,12 +381,14 @@ class FlySession:
             raise BadInputError(_("only a validated sortie can be uploaded"))
         st = vehicle.state
         position = (st.lat_deg, st.lon_deg) if st.position_known else None
+        rtl = vehicle_rtl_params(vehicle)  # as fly reads them: one guard at every door
         try:
-            items, cleared = clear_at_vehicle(sortie, st.home, position)
+            items, cleared = clear_at_vehicle(sortie, st.home, position, rtl)
         except SafetyViolation:
             self.refused_at_vehicle.add(vehicle.sysid)  # the pilot may override it
             raise
         vehicle.upload_mission(items, verify=True, clearance=cleared)  # downloads back, compares
+        self._serve_terrain(vehicle, sortie.inputs.dem)
         fence = list(sortie.mission.fence_items())
         if fence:
             vehicle.upload_mission(fence, MISSION_TYPE_FENCE, verify=True)

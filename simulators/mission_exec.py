@@ -127,6 +127,17 @@ class MissionRunner:
             return None
         return next((j for j, it in enumerate(items) if it.command == mi.CMD_DO_LAND_START), land)
 
+    def closest_position_item(self, here: tuple[float, float]) -> int:
+        """The index of the position item nearest ``here`` (east, north), -1 without one."""
+        best, best_d = -1, math.inf
+        for j, it in enumerate(self.items):
+            if it.command in mi.POSITION_COMMANDS and it.has_position:
+                e, n, _u = item_target_enu(it, self.vm.geo, self.vm.home[2])
+                d = math.hypot(e - here[0], n - here[1])
+                if d < best_d:
+                    best, best_d = j, d
+        return best
+
     def path_enu(self, seqs: list[int]) -> list[tuple[float, float, float]]:
         """The ENU targets of the position items ``seqs`` (a take-off without a position: at
         home, at its altitude)."""

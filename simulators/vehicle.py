@@ -476,12 +476,14 @@ class VehicleModel:
                 (j for j, it in enumerate(runner.items) if it.command == mi.CMD_NAV_LAND), None
             )
             in_mission = self.behaviour is md.Behaviour.MISSION
-            seq = runner.seq if in_mission else len(runner.items)
-            nearer = start is not None and start - seq < seq
+            # RtlMissionFastReverse: from the item before the current one when RTL interrupts
+            # the mission, else from the closest position item (setMissionToClosestItem)
+            seq = runner.seq - 1 if in_mission else runner.closest_position_item(here)
+            nearer = start is not None and start - seq - 1 < seq + 1
             kind = rtl_cone.px4_return_kind(rtl.rtl_type, start is not None, nearer)
             if kind != "direct":
                 if kind == "reverse":
-                    path = runner.path_enu(list(range(seq - 1, -1, -1)))
+                    path = runner.path_enu(list(range(seq, -1, -1)))
                 else:
                     path = runner.path_enu(list(range(start or 0, (land or 0) + 1)))
                 if path:  # along the mission at its altitudes, then land at the last one
@@ -533,8 +535,14 @@ class VehicleModel:
 
     @property
     def terrain_needed(self) -> bool:
-        """ArduCopter needs its terrain database to arm (RTL above the terrain)."""
-        return not self.px4 and self.p("RTL_ALT_TYPE") == 1
+        """ArduCopter needs its terrain database to arm: RTL above the terrain, or a mission
+        with terrain-frame items (AP_Arming::terrain_database_required)."""
+        if self.px4:
+            return False
+        return self.p("RTL_ALT_TYPE") == 1 or any(
+            mi.canonical_frame(it.frame) == mi.FRAME_GLOBAL_TERRAIN_ALT
+            for it in self.missions[mi.MISSION_TYPE_MISSION]
+        )
 
     @property
     def terrain_ready(self) -> bool:

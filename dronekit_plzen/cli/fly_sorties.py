@@ -15,7 +15,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import logging
 import math
@@ -26,8 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from dronekit_plzen import rtl_cone
-from dronekit_plzen.errors import BadInputError, CommandError, DronekitPlzenError, LinkError
+from dronekit_plzen.errors import BadInputError, CommandError, LinkError
+from dronekit_plzen.fleet import terrain_server as terrain_server
+from dronekit_plzen.fleet import vehicle_rtl_params as vehicle_rtl_params
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Vehicle, VehicleState
 from dronekit_plzen.rtl_cone import RtlParams
@@ -170,59 +170,6 @@ def clear_sorties(
         rtl_alt_m=rtl_alt_m,
         rtl=rtl,
     )
-
-
-def dem_heights(path: Path) -> Callable[[Any, Any], Any]:
-    """Heights (metres AMSL) at WGS84 (lat, lon) read from the DEM GeoTIFF ``path``, a window
-    around the points at a time (a terrain block is about 3 km across): NaN outside it."""
-    import numpy as np
-
-    from missions.terrain import Raster
-
-    def heights(lat: Any, lon: Any) -> Any:
-        bbox = (float(np.min(lon)), float(np.min(lat)), float(np.max(lon)), float(np.max(lat)))
-        try:
-            r = Raster.open(path, bbox_lonlat=bbox, margin_m=100.0)
-        except BadInputError:  # the block lies outside the DEM
-            return np.full(np.shape(lat), np.nan)
-        return r.sample(lon, lat)
-
-    return heights
-
-
-def terrain_server(link: Any, v: Vehicle, dem_path: Path | None) -> Any:
-    """Serve ``v``'s terrain requests (ArduPilot's TERRAIN_REQUEST) from the DEM, as a context
-    manager (a null one without a DEM or for PX4, which asks for none)."""
-    from dronekit_plzen.link.terrain import TerrainServer
-
-    if dem_path is None or v.autopilot != "ardupilot":
-        return contextlib.nullcontext()
-    return TerrainServer(link, dem_heights(dem_path), sysid=v.sysid)
-
-
-def vehicle_rtl_params(v: Vehicle) -> RtlParams | None:
-    """Everything the vehicle's RTL return altitude depends on, read from the vehicle:
-    PX4 RTL_RETURN_ALT, RTL_CONE_ANG, RTL_MIN_DIST, NAV_ACC_RAD; ArduCopter RTL_ALT,
-    RTL_CONE_SLOPE, RTL_CLIMB_MIN, WPNAV_RADIUS and the altitude fence
-    (:data:`dronekit_plzen.rtl_cone.PARAM_NAMES`). None when the return altitude itself cannot
-    be read (the profile's values are checked instead); another value that cannot be read keeps
-    the firmware's default and is logged."""
-    if v.autopilot not in rtl_cone.AUTOPILOTS:
-        return None
-    names = rtl_cone.PARAM_NAMES[v.autopilot]
-    values: dict[str, float] = {}
-    for k, name in enumerate(names):
-        try:
-            values[name] = v.get_param(name, timeout_s=3.0 if k == 0 else 2.0)
-        except DronekitPlzenError as exc:
-            log.warning("vehicle %s: %s not read (%s): its default is assumed", v.sysid, name, exc)
-            if k == 0:
-                return None
-    if not math.isfinite(values[names[0]]) or values[names[0]] < 0:
-        return None
-    # the cone is trusted only when all of it was read (else the ceiling is the full climb)
-    known = all(n in values for n in rtl_cone.CONE_PARAM_NAMES[v.autopilot])
-    return rtl_cone.from_param_values(v.autopilot, values, from_vehicle=known)
 
 
 def arming_reasons(st: VehicleState, since_s: float) -> list[str]:

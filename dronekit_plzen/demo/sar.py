@@ -390,7 +390,9 @@ def launch_point(i: int) -> tuple[float, float, float]:
 def _clear_at_vehicles(
     by_sysid: dict[int, Any], outcomes: list[Any], missions: list[Any], zones: Any, vehicle: Any
 ) -> dict[Any, Any]:
-    """The guard again at each vehicle: its HOME_POSITION is the datum, its GPS the launch."""
+    """The guard again at each vehicle: its HOME_POSITION is the datum, its GPS the launch,
+    its RTL parameters how it returns (as ``fly`` and the GUI read them)."""
+    from dronekit_plzen.fleet import vehicle_rtl_params
     from missions.clearance import clear_for_flight
 
     out: dict[Any, Any] = {}
@@ -403,6 +405,7 @@ def _clear_at_vehicles(
             vehicle=vehicle,
             vehicle_home=st.home,
             vehicle_position=(st.lat_deg, st.lon_deg),
+            rtl=vehicle_rtl_params(v),
         )
         out[v] = fc.sorties[0]
     return out

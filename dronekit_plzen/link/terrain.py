@@ -44,6 +44,8 @@ GRID_MAVLINK_SIZE = 4
 SUBBLOCKS = GRID_BLOCK_MUL_X * GRID_BLOCK_MUL_Y
 #: a sub-block answered within this many seconds is not sent again for a repeated request
 RESEND_AFTER_S = 2.0
+#: blocks whose heights are kept (a block is about 2.4 × 2.8 km at the default spacing)
+MAX_CACHED_BLOCKS = 64
 
 #: heights (metres AMSL, NaN where unknown) at WGS84 (lat, lon) in degrees
 HeightsFn = Callable[[NDArray[np.float64], NDArray[np.float64]], NDArray[np.float64]]
@@ -93,6 +95,7 @@ class TerrainServer:
         self.missing: tuple[float, float] | None = None
         self.error: str | None = None  #: why ``heights`` failed (once)
         self._recent: dict[tuple[int, int, int, int], float] = {}
+        self._blocks: dict[tuple[int, int, int], NDArray[np.float64]] = {}
         self._q: queue.Queue[Any] = queue.Queue(maxsize=256)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="dkp-terrain", daemon=True)
@@ -139,6 +142,20 @@ class TerrainServer:
                     self.error = str(exc)
                     log.warning("terrain data not served: %s", exc)
 
+    def block_heights(self, lat_e7: int, lon_e7: int, spacing_m: int) -> NDArray[np.float64]:
+        """The heights of all 56 sub-blocks of a block (56 × 16), read once per block: the
+        vehicle repeats its request for what it still lacks, and a DEM window read each time
+        would cost a second of I/O per request on a 1 m city DEM."""
+        key = (lat_e7, lon_e7, spacing_m)
+        h = self._blocks.get(key)
+        if h is None:
+            lat, lon = subblock_points(lat_e7, lon_e7, float(spacing_m), list(range(SUBBLOCKS)))
+            h = np.asarray(self.heights(lat.ravel(), lon.ravel()), np.float64).reshape(lat.shape)
+            if len(self._blocks) >= MAX_CACHED_BLOCKS:
+                self._blocks.pop(next(iter(self._blocks)))
+            self._blocks[key] = h
+        return h
+
     def answer(self, sysid: int, lat_e7: int, lon_e7: int, spacing_m: int, mask: int) -> int:
         """Send the sub-blocks of ``mask`` (not sent in the last :data:`RESEND_AFTER_S`);
         returns how many were sent."""
@@ -153,8 +170,7 @@ class TerrainServer:
         ]
         if not bits:
             return 0
-        lat, lon = subblock_points(lat_e7, lon_e7, float(spacing_m), bits)
-        h = np.asarray(self.heights(lat.ravel(), lon.ravel()), np.float64).reshape(lat.shape)
+        h = self.block_heights(lat_e7, lon_e7, spacing_m)[bits]
         ok = np.all(np.isfinite(h) & (np.abs(h) < 32767), axis=1)
         if not ok.all() and self.missing is None:
             self.missing = (lat_e7 * 1e-7, lon_e7 * 1e-7)
@@ -169,15 +185,3 @@ class TerrainServer:
             n += 1
         self.sent += n
         return n
-
-
-def block_bbox(
-    lat: NDArray[np.float64], lon: NDArray[np.float64], pad_deg: float = 0.0
-) -> tuple[float, float, float, float]:
-    """(min lon, min lat, max lon, max lat) of points, padded."""
-    return (
-        float(np.min(lon)) - pad_deg,
-        float(np.min(lat)) - pad_deg,
-        float(np.max(lon)) + pad_deg,
-        float(np.max(lat)) + pad_deg,
-    )

@@ -52,24 +52,38 @@ CASES: dict[tuple[str, str], tuple[dict[str, float], float, float, float]] = {
 TOLERANCE_M = 3.0
 
 
-def _items(home: tuple[float, float, float], north_m: float, alt_m: float) -> list[MissionItem]:
+def _items(
+    home: tuple[float, float, float], north_m: float, alt_m: float, east_m: float = 0.0
+) -> list[MissionItem]:
+    """Take-off, a waypoint ``north_m``/``east_m`` from home, RTL."""
+    return _route(home, [(north_m, east_m)], alt_m)
+
+
+def _route(
+    home: tuple[float, float, float], legs: list[tuple[float, float]], alt_m: float
+) -> list[MissionItem]:
+    """Take-off at home, the waypoints (north, east metres from home), RTL."""
     lat, lon, _alt = home
-    wlat, wlon = offset(home, north_m, 0.0)
-    return [
+    out = [
         MissionItem(
             CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon, alt_m=alt_m
-        ),
-        # param2 1 m: PX4 counts the waypoint reached within 1 m, not NAV_ACC_RAD (10 m)
-        MissionItem(
-            CMD_NAV_WAYPOINT,
-            frame=FRAME_GLOBAL_RELATIVE_ALT,
-            lat_deg=wlat,
-            lon_deg=wlon,
-            alt_m=alt_m,
-            param2=1.0,
-        ),
-        MissionItem(CMD_NAV_RETURN_TO_LAUNCH, frame=FRAME_MISSION),
+        )
     ]
+    for n, e in legs:
+        wlat, wlon = offset(home, n, e)
+        # param2 1 m: PX4 counts the waypoint reached within 1 m, not NAV_ACC_RAD (10 m)
+        out.append(
+            MissionItem(
+                CMD_NAV_WAYPOINT,
+                frame=FRAME_GLOBAL_RELATIVE_ALT,
+                lat_deg=wlat,
+                lon_deg=wlon,
+                alt_m=alt_m,
+                param2=1.0,
+            )
+        )
+    out.append(MissionItem(CMD_NAV_RETURN_TO_LAUNCH, frame=FRAME_MISSION))
+    return out
 
 
 @pytest.mark.timeout(900)
@@ -115,31 +129,6 @@ def test_rtl_cone_flown_as_the_guard_predicts(
     assert flown_top < rtl.return_alt_m - 2.0  # the cone, not the full climb
 
 
-def _l_items(home: tuple[float, float, float], leg_m: float, alt_m: float) -> list[MissionItem]:
-    """Take-off, ``leg_m`` north, then ``leg_m`` east of that, RTL (waypoints reached within
-    1 m, param2)."""
-    lat, lon, _alt = home
-    out = [
-        MissionItem(
-            CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon, alt_m=alt_m
-        )
-    ]
-    for n, e in ((leg_m, 0.0), (leg_m, leg_m)):
-        wlat, wlon = offset(home, n, e)
-        out.append(
-            MissionItem(
-                CMD_NAV_WAYPOINT,
-                frame=FRAME_GLOBAL_RELATIVE_ALT,
-                lat_deg=wlat,
-                lon_deg=wlon,
-                alt_m=alt_m,
-                param2=1.0,
-            )
-        )
-    out.append(MissionItem(CMD_NAV_RETURN_TO_LAUNCH, frame=FRAME_MISSION))
-    return out
-
-
 @pytest.mark.timeout(900)
 def test_rtl_type_flown_as_the_guard_predicts(fw_kind: str, ready: Any, tmp_path: Path) -> None:
     """PX4 RTL_TYPE 2: the mission's RTL flies the mission back (over the first waypoint, not
@@ -160,7 +149,7 @@ def test_rtl_type_flown_as_the_guard_predicts(fw_kind: str, ready: Any, tmp_path
     dem_args: list[str] = []
     dem = None
     if px4:
-        items = _l_items(home, leg_m, 10.0)
+        items = _route(home, [(leg_m, 0.0), (leg_m, leg_m)], 10.0)  # an L
     else:  # 600 m north at 40 m and back, over a hill 300 m north (sigma 100 m)
         items = _items(home, 600.0, 40.0)
         dem_path = _hill_dem(tmp_path / "hill.tif", home, 300.0, 0.0, 25.0)

@@ -110,3 +110,20 @@ def test_link_listener_answers_on_its_worker() -> None:
                 break
             time.sleep(0.02)
     assert len(link.sent) == 3 and srv.requests == 1 and not handles
+
+
+def test_a_block_is_read_from_the_dem_once() -> None:
+    """The vehicle repeats its request for what it still lacks: the DEM is read once per
+    block, not once per request (a window of a 1 m city DEM is a second of I/O)."""
+    link = _Link()
+    calls: list[int] = []
+
+    def counted(lat: np.ndarray, lon: np.ndarray) -> np.ndarray:
+        calls.append(lat.size)
+        return np.where(lon < HOME[1], _plane(lat, lon), np.nan)
+
+    srv = TerrainServer(link, counted)
+    lat7, lon7, spacing = terrain_block_corner(*HOME, 100)
+    for _ in range(5):
+        srv.answer(1, lat7, lon7, spacing, (1 << SUBBLOCKS) - 1)
+    assert calls == [SUBBLOCKS * 16]

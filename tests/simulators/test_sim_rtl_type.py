@@ -117,3 +117,44 @@ def test_ardupilot_terrain_rtl_needs_terrain_data_to_arm() -> None:
     assert "PreArm: waiting for terrain data" in vm.statustexts
     vm.set_param("RTL_ALT_TYPE", 0)
     assert vm.arm() == RESULT_ACCEPTED
+
+
+def test_ardupilot_terrain_frame_mission_needs_terrain_data_to_arm() -> None:
+    """A mission with terrain-frame items: ArduCopter asks for the terrain block around home
+    (TERRAIN_REQUEST, all 56 sub-blocks) and arms once it is filled."""
+    from simulators.vehicle import VehicleModel
+
+    vm = VehicleModel(1, "ardupilot", HOME, seed=1, boot_settle_s=3.0)
+    sim_run(vm, 6.0)
+    lat, lon = _at(50.0)
+    vm.missions[mi.MISSION_TYPE_MISSION] = [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=10.0),
+        mi.MissionItem(mi.CMD_NAV_WAYPOINT, frame=10, lat_deg=lat, lon_deg=lon, alt_m=20.0),
+    ]
+    assert vm.set_mode("GUIDED") == RESULT_ACCEPTED
+    sim_run(vm, 1.5)
+    assert vm.arm() != RESULT_ACCEPTED
+    asked = [e for e in vm.events if e.kind == "terrain_request"]
+    assert asked and asked[-1].data["mask"] == (1 << 56) - 1 and asked[-1].data["spacing"] == 100
+    block = asked[-1].data
+    for bit in range(56):
+        vm.terrain_data(block["lat"], block["lon"], block["spacing"], bit)
+    assert vm.terrain_ready and vm.arm() == RESULT_ACCEPTED
+
+
+def test_px4_rtl_type_2_outside_the_mission_starts_at_the_closest_item() -> None:
+    """RTL commanded in LOITER with RTL_TYPE 2: PX4 goes to the mission's closest position item
+    and flies the mission back from there (setMissionToClosestItem), landing at the take-off."""
+    vm = sim_airborne("px4", 10.0, HOME)
+    vm.missions[mi.MISSION_TYPE_MISSION] = _l_items()
+    vm.set_param("RTL_TYPE", 2)
+    lat, lon = _at(55.0, 65.0)  # near the corner (60 m N, 60 m E)
+    assert vm.reposition(lat, lon, vm.pos[2] + HOME[2] - vm.home[2], -1.0, True) == RESULT_ACCEPTED
+    sim_run(vm, 60.0, lambda v: math.hypot(v.pos[0] - 65.0, v.pos[1] - 55.0) < 0.5)
+    assert vm.rtl() == RESULT_ACCEPTED
+    seen: list[tuple[float, float]] = []
+    sim_run(vm, 200.0, lambda v: seen.append((v.pos[1], v.pos[0])) or not v.armed)
+    assert not vm.armed and math.hypot(vm.pos[0], vm.pos[1]) < 1.5
+    assert min(math.hypot(n - 60.0, e - 60.0) for n, e in seen) < 1.5  # the corner first
+    assert min(math.hypot(n - 60.0, e) for n, e in seen) < 1.5  # then the first waypoint
+    assert min(math.hypot(n - 30.0, e - 30.0) for n, e in seen) > 15.0  # never the diagonal
