@@ -32,7 +32,7 @@ from dronekit_plzen.errors import (
     LinkTimeout,
     MissionTransferError,
 )
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, connect
 from dronekit_plzen.mission_items import MissionItem
 from dronekit_plzen.rtl_cone import RtlParams
@@ -320,11 +320,50 @@ def terrain_server(link: Any, v: Vehicle, dem: Any) -> Any:
     return TerrainServer(link, dem_heights(dem), sysid=v.sysid)
 
 
+MISSION_TYPE_RALLY = 2
+
+
+def vehicle_rally(v: Vehicle, missions: list[Any]) -> str | None:
+    """Make the guard check the rally points the vehicle will return to. A plan with rally
+    points uploads them with the sortie (:func:`upload_rally`); a plan without any leaves
+    the vehicle's own on board, so they are read from it and put in every sortie here. Returns
+    the note saying so (None: nothing read)."""
+    if any(m.rally_points for m in missions):
+        return None
+    from missions.formats._common import rally_from_items
+
+    try:
+        points = rally_from_items(v.download_mission(MISSION_TYPE_RALLY))
+    except DronekitPlzenError as exc:
+        log.warning("vehicle %s: rally points not read (%s)", v.sysid, exc)
+        return None
+    if not points:
+        return None
+    for m in missions:
+        m.rally_points = list(points)
+    return ngettext(
+        "the vehicle holds {n} rally point: checked as a place RTL may return to",
+        "the vehicle holds {n} rally points: checked as places RTL may return to",
+        len(points),
+    ).format(n=len(points))
+
+
+def upload_rally(v: Vehicle, mission: Any) -> int:
+    """Upload the plan's rally points (verified), as QGroundControl uploads a .plan's; 0 when
+    the plan has none (the vehicle's own stay, and were checked)."""
+    items = list(mission.rally_items())
+    if items:
+        v.upload_mission(items, MISSION_TYPE_RALLY, verify=True)
+    return len(items)
+
+
 __all__ = [
     "Fleet",
     "VehicleResult",
     "dem_heights",
     "terrain_server",
+    "upload_rally",
     "vehicle_key",
+    "vehicle_rally",
     "vehicle_rtl_params",
 ]

@@ -44,11 +44,13 @@ ArduCopter 4.x
                                    (``AC_Fence::get_safe_alt_max``)
         return altitude            = max(t, h)
 
-    Defaults: ``RTL_ALT`` 1500 cm, ``RTL_CONE_SLOPE`` 3, ``RTL_CLIMB_MIN`` 0 cm. With
+    Defaults: ``RTL_ALT`` 1500 cm, ``RTL_CONE_SLOPE`` 3, ``RTL_CLIMB_MIN`` 0 cm. The target
+    is the nearest rally point within RALLY_LIMIT_KM when nearer than home (or always, with
+    RALLY_INCL_HOME 0), at least as high as the rally point (:func:`ardupilot_destination`). With
     ``RTL_ALT_TYPE`` 1 the same formula runs on altitudes above the terrain (terrain database)
     and the return follows the terrain; without terrain data the vehicle says "RTL: no terrain
     data, using alt-above-home" and falls back to the formula above home, so the guard checks
-    both. Not modelled: a rally point's own altitude and ``RALLY_INCL_HOME`` 0.
+    both.
 
 Where PX4 returns to (``RTL::setRtlTypeAndDestination``, ``findRtlDestination``,
 ``init_rtl_mission_type``; :func:`px4_return_kind`)
@@ -97,6 +99,8 @@ PARAM_NAMES = {
         "FENCE_MARGIN",
         "RTL_ALT_TYPE",
         "TERRAIN_SPACING",
+        "RALLY_LIMIT_KM",
+        "RALLY_INCL_HOME",
     ),
 }
 
@@ -138,6 +142,10 @@ class RtlParams:
     alt_type: int = 0  #: ArduCopter RTL_ALT_TYPE (0 above home, 1 above terrain)
     #: ArduCopter TERRAIN_SPACING: the grid its terrain following interpolates on
     terrain_spacing_m: float = 100.0
+    #: ArduCopter RALLY_LIMIT_KM (km; a nearest rally point farther than this: home) and
+    #: RALLY_INCL_HOME (home a destination too); Copter defaults 0.3 km and 1
+    rally_limit_km: float = 0.3
+    rally_incl_home: bool = True
     from_vehicle: bool = False
 
     def __post_init__(self) -> None:
@@ -216,9 +224,10 @@ def ardupilot_return_alt_m(
     return max(t, alt_m)
 
 
-def return_alt_m(p: RtlParams, dist_m: float, alt_m: float) -> float:
+def return_alt_m(p: RtlParams, dist_m: float, alt_m: float, target_alt_m: float = 0.0) -> float:
     """The altitude above the destination an RTL started ``dist_m`` from it at ``alt_m``
-    above it returns at, as ``p.autopilot`` computes it."""
+    above it returns at, as ``p.autopilot`` computes it (ArduCopter: at least the
+    destination's own ``target_alt_m``, a rally point's altitude above home)."""
     if p.autopilot == "px4":
         return px4_return_alt_m(
             dist_m,
@@ -236,19 +245,20 @@ def return_alt_m(p: RtlParams, dist_m: float, alt_m: float) -> float:
         cone_slope=p.cone_slope,
         climb_min_m=p.climb_min_m,
         fence_alt_max_m=p.fence_alt_max_m,
+        target_alt_m=target_alt_m,
     )
 
 
 def altitude_band_m(
-    p: RtlParams, dist_m: float, alt_m: float, tolerance_m: float = 0.0
+    p: RtlParams, dist_m: float, alt_m: float, tolerance_m: float = 0.0, target_alt_m: float = 0.0
 ) -> tuple[float, float]:
     """(lowest, highest) return altitude above the destination of an RTL started between
     ``dist_m − tolerance_m`` and ``dist_m + tolerance_m`` from it (both formulas grow with the
     distance). Values not read from the vehicle (``p.from_vehicle`` False) may be wrong about
     the cone: the highest is then the climb without one."""
-    low = return_alt_m(p, max(0.0, dist_m - tolerance_m), alt_m)
+    low = return_alt_m(p, max(0.0, dist_m - tolerance_m), alt_m, target_alt_m)
     top = p if p.from_vehicle else p.without_cone()
-    return low, max(low, return_alt_m(top, dist_m + tolerance_m, alt_m))
+    return low, max(low, return_alt_m(top, dist_m + tolerance_m, alt_m, target_alt_m))
 
 
 def defaults(autopilot: str, *, return_alt_m: float | None = None) -> RtlParams:
@@ -291,8 +301,30 @@ def from_param_values(
         fence_alt_max_m=fence,
         alt_type=int(val("RTL_ALT_TYPE", 0.0)),
         terrain_spacing_m=max(1.0, val("TERRAIN_SPACING", p.terrain_spacing_m)),
+        rally_limit_km=val("RALLY_LIMIT_KM", p.rally_limit_km),
+        rally_incl_home=val("RALLY_INCL_HOME", 1.0) != 0,
         from_vehicle=from_vehicle,
     )
+
+
+def ardupilot_destination(
+    dist_home_m: float, rally_dist_m: list[float], limit_km: float = 0.3, incl_home: bool = True
+) -> int:
+    """Where an ArduCopter RTL goes (``AP_Rally::calc_best_rally_or_home_location``): -1 home,
+    k ≥ 0 rally point k. The nearest rally point counts only within RALLY_LIMIT_KM (0: no
+    limit); it is taken when it is nearer than home, or always with RALLY_INCL_HOME 0.
+
+    >>> ardupilot_destination(2000.0, [500.0])  # beyond the Copter default 0.3 km: home
+    -1
+    >>> ardupilot_destination(2000.0, [250.0]), ardupilot_destination(100.0, [250.0], 0, False)
+    (0, 0)
+    """
+    if not rally_dist_m:
+        return -1
+    k = min(range(len(rally_dist_m)), key=rally_dist_m.__getitem__)
+    if limit_km > 0 and rally_dist_m[k] > limit_km * 1000.0:
+        return -1
+    return k if not incl_home or rally_dist_m[k] < dist_home_m else -1
 
 
 def px4_return_kind(rtl_type: int, has_landing: bool, landing_is_nearer: bool = False) -> str:

@@ -9,6 +9,8 @@ thread and its locks; this class only keeps the ``ExitStack`` that closes the li
 from __future__ import annotations
 
 import contextlib
+import copy
+import dataclasses
 import logging
 import math
 import threading
@@ -25,7 +27,7 @@ from dronekit_plzen.errors import (
     ProtocolError,
     SafetyViolation,
 )
-from dronekit_plzen.fleet import terrain_server, vehicle_rtl_params
+from dronekit_plzen.fleet import terrain_server, upload_rally, vehicle_rally, vehicle_rtl_params
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
 from gui.clearance import SortieView, clear_at_vehicle
@@ -382,6 +384,10 @@ class FlySession:
         st = vehicle.state
         position = (st.lat_deg, st.lon_deg) if st.position_known else None
         rtl = vehicle_rtl_params(vehicle)  # as fly reads them: one guard at every door
+        if not sortie.mission.rally_points:  # the vehicle's own stay on board: check them
+            mission = copy.deepcopy(sortie.mission)
+            if vehicle_rally(vehicle, [mission]) is not None:
+                sortie = dataclasses.replace(sortie, mission=mission)
         try:
             items, cleared = clear_at_vehicle(sortie, st.home, position, rtl)
         except SafetyViolation:
@@ -392,6 +398,7 @@ class FlySession:
         fence = list(sortie.mission.fence_items())
         if fence:
             vehicle.upload_mission(fence, MISSION_TYPE_FENCE, verify=True)
+        rally = upload_rally(vehicle, sortie.mission) if sortie.mission.rally_points else 0
         text = ngettext(
             "{n} item uploaded and verified", "{n} items uploaded and verified", len(items)
         ).format(n=len(items))
@@ -403,6 +410,10 @@ class FlySession:
             text = _("sortie {label}: {text}").format(label=sortie.label, text=text)
         if fence:
             text += "; " + _("geofence uploaded")
+        if rally:
+            text += "; " + ngettext(
+                "{n} rally point uploaded", "{n} rally points uploaded", rally
+            ).format(n=rally)
         if cleared.override is not None:
             text += "; " + _("SAFETY OVERRIDE by {by}: {reason}").format(
                 by=cleared.override.by, reason=cleared.override.reason

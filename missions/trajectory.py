@@ -450,6 +450,7 @@ def trajectory(
                 k += 1
                 continue
             tx, ty = hx, hy
+            rally_alt_m = 0.0  # ArduCopter returns at least as high as its rally point
             landing: list[tuple[float, float, float]] = []
             if rkind == "mission" and land_start is not None:
                 landing = landing_legs(land_start)
@@ -479,17 +480,29 @@ def trajectory(
                         tx, ty = landing[0][0], landing[0][1]
                     elif pick >= 0:
                         tx, ty = rally_xy[pick]
-                elif rally_xy:  # the nearest of home and the rally points
-                    near = min(rally_xy, key=lambda p: math.hypot(cur[0] - p[0], cur[1] - p[1]))
-                    if math.hypot(cur[0] - near[0], cur[1] - near[1]) < d_home:
-                        tx, ty = near
+                elif rally_xy:  # ArduCopter: AP_Rally::calc_best_rally_or_home_location
+                    limit, incl = (
+                        (rtl.rally_limit_km, rtl.rally_incl_home)
+                        if rtl is not None
+                        else (0.3, True)
+                    )
+                    pick = rtl_cone.ardupilot_destination(
+                        d_home,
+                        [math.hypot(cur[0] - p[0], cur[1] - p[1]) for p in rally_xy],
+                        limit,
+                        incl,
+                    )
+                    if pick >= 0:
+                        tx, ty = rally_xy[pick]
+                        r_alt = mission.rally_points[pick].alt_m
+                        rally_alt_m = r_alt if math.isfinite(r_alt) else 0.0
             up = up_hi = cur[2]
             terrain_rtl = None
             if rtl is not None and math.isfinite(up) and rkind == "direct":
                 d = math.hypot(tx - cur[0], ty - cur[1])
                 h = cur[2] - home_amsl
-                lo, hi = rtl_cone.altitude_band_m(rtl, d, h, rtl_tolerance_m)
-                full = rtl_cone.return_alt_m(rtl.without_cone(), d, h)
+                lo, hi = rtl_cone.altitude_band_m(rtl, d, h, rtl_tolerance_m, rally_alt_m)
+                full = rtl_cone.return_alt_m(rtl.without_cone(), d, h, rally_alt_m)
                 up, up_hi = home_amsl + lo, home_amsl + hi
                 if rtl.autopilot == "ardupilot" and rtl.alt_type == 1 and dem is not None:
                     # RTL_ALT_TYPE 1: the same formula above the terrain, the return following

@@ -112,9 +112,9 @@ class MissionRunner:
         return False
 
     def rally_points_enu(self) -> list[tuple[float, float, float]]:
-        g = self.vm.geo
+        """The rally points (east, north, up at their own altitude)."""
         return [
-            g.to_enu(r.lat_deg, r.lon_deg, g.alt0_m)
+            item_target_enu(r, self.vm.geo, self.vm.home[2])
             for r in self.vm.missions[mi.MISSION_TYPE_RALLY]
         ]
 

@@ -109,6 +109,9 @@ def ardupilot_defaults(sysid: int) -> dict[str, Param]:
         "RTL_ALT_TYPE": _i(0, 0, 1),
         # the terrain grid (AP_Terrain: TERRAIN_SPACING m between nodes)
         "TERRAIN_SPACING": _i(100, 5, 10000),
+        # rally points (AP_Rally: Copter defaults)
+        "RALLY_LIMIT_KM": _f(0.3, 0.0, 1000.0),
+        "RALLY_INCL_HOME": _i(1, 0, 1),
         "RTL_LOIT_TIME": _f(5000.0, 0.0, 60000.0),
         "RTL_SPEED": _f(0.0, 0.0, 2000.0),
         "LAND_SPEED": _f(50.0, 30.0, 200.0),

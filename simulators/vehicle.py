@@ -461,7 +461,9 @@ class VehicleModel:
         :func:`dronekit_plzen.rtl_cone.px4_destinations`)."""
         ap = "px4" if self.px4 else "ardupilot"
         rtl = rtl_cone.from_param_values(ap, {k: self.p(k) for k in rtl_cone.PARAM_NAMES[ap]})
-        rally = [(e, n, self.home[2]) for e, n, _u in self.runner.rally_points_enu()]
+        rally_enu = self.runner.rally_points_enu()
+        rally = [(e, n, self.home[2]) for e, n, _u in rally_enu]
+        target_alt = 0.0  # ArduCopter: at least as high as the rally point it returns to
         self.rtl_path = []
         self.rtl_timer_s = 0.0
         if self.landed:
@@ -513,7 +515,17 @@ class VehicleModel:
                 if pick == -2:
                     dest = (dest[0], dest[1], self.home[2])
                     self.rtl_path = landing[1:]
-        elif rtl.alt_type == 1 and not self.terrain_ready:
+        else:  # AP_Rally::calc_best_rally_or_home_location
+            pick = rtl_cone.ardupilot_destination(
+                math.hypot(self.home[0] - here[0], self.home[1] - here[1]),
+                [math.hypot(r[0] - here[0], r[1] - here[1]) for r in rally],
+                rtl.rally_limit_km,
+                rtl.rally_incl_home,
+            )
+            dest = self.home if pick < 0 else rally[pick]
+            if pick >= 0:
+                target_alt = rally_enu[pick][2] - self.home[2]
+        if not self.px4 and rtl.alt_type == 1 and not self.terrain_ready:
             # no terrain data (ModeRTL::compute_return_target's fallback); with it the
             # simulator's flat ground is the terrain, so the return is the same
             self.text("RTL: no terrain data, using alt-above-home", SEVERITY_CRITICAL)
@@ -525,7 +537,7 @@ class VehicleModel:
             speed = math.hypot(self.vel[0], self.vel[1])
             at = (at[0] + self.vel[0] * speed / (2 * acc), at[1] + self.vel[1] * speed / (2 * acc))
         dist_m = math.hypot(dest[0] - at[0], dest[1] - at[1])
-        ret_up = dest[2] + rtl_cone.return_alt_m(rtl, dist_m, self.pos[2] - dest[2])
+        ret_up = dest[2] + rtl_cone.return_alt_m(rtl, dist_m, self.pos[2] - dest[2], target_alt)
         self.rtl_target = (dest[0], dest[1], ret_up)
         self.rtl_phase = "climb"
 

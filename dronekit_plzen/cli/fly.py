@@ -30,11 +30,13 @@ from dronekit_plzen.cli.fly_sorties import (
     load_sorties,
     resume_mission,
     terrain_server,
+    upload_rally,
+    vehicle_rally,
     vehicle_rtl_params,
 )
 from dronekit_plzen.cliutil import app, echo_json, info
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError, SafetyViolation
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, VehicleState, connect
 from dronekit_plzen.mission_items import CMD_NAV_TAKEOFF, MissionItem
 
@@ -176,6 +178,12 @@ def fly_sortie(
     info(label + _("uploading {n} items").format(n=len(items)))
     t0 = time.monotonic()
     granted = v.upload_mission(items, verify=True, clearance=sortie.clearance)
+    if n_rally := upload_rally(v, sortie.mission):
+        info(
+            ngettext("{n} rally point uploaded", "{n} rally points uploaded", n_rally).format(
+                n=n_rally
+            )
+        )
     took_s = time.monotonic() - t0  # a short mission takes hundredths of a second, not "0.0 s"
     info(
         _("mission uploaded and verified in {t} s").format(
@@ -545,6 +553,8 @@ def fly(
                     ).format(p=dem_path, lat=tsrv.missing[0], lon=tsrv.missing[1])
                 )
             raise
+        if rally_note := vehicle_rally(v, missions):
+            info(rally_note)
         fc = clear_sorties(
             missions,
             st,

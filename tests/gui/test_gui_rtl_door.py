@@ -98,3 +98,32 @@ def test_the_gui_serves_terrain_to_an_ardupilot_that_needs_it(
             while not fleet.vehicles[0].model.terrain_ready and time.monotonic() < deadline:
                 time.sleep(0.1)
             assert fleet.vehicles[0].model.terrain_ready
+
+
+def test_the_gui_door_checks_the_rally_points_on_board(sim_fleet: Any, tmp_path: Path) -> None:
+    """A sortie without rally points leaves the vehicle's own on board: the GUI reads them and
+    the guard checks the RTL to them (beyond a 200 m hill: refused), as ``fly`` does."""
+    import numpy as np
+
+    from dronekit_plzen.mission_items import CMD_NAV_RALLY_POINT
+
+    def hill(dx: Any, dy: Any) -> Any:
+        return HOME[2] + 200.0 * np.exp(-((dx - 600.0) ** 2 + dy**2) / (2 * 250.0**2))
+
+    dem = write_geotiff(
+        tmp_path / "hill.tif", hill, center_lonlat=(HOME[1], HOME[0]), half_m=3000.0, res_m=20.0
+    )
+    sortie = clear_drones([[_mission([(-200.0, 0.0)], "ardupilot")]], dem=str(dem))[0][0]
+    assert sortie.cleared, sortie.violations
+    r_lon, r_lat = offset((HOME[1], HOME[0]), 1200.0, 0.0)
+    with sim_fleet(n_vehicles=1, autopilot="ardupilot") as (fleet, off):
+        fleet.vehicles[0].set_param("RALLY_LIMIT_KM", 5.0)
+        fleet.vehicles[0].set_param("RALLY_INCL_HOME", 0)
+        with _session(off) as (session, sysid):
+            v = session._vehicles()[sysid]
+            rally = MissionItem(
+                CMD_NAV_RALLY_POINT, frame=3, lat_deg=r_lat, lon_deg=r_lon, alt_m=40
+            )
+            v.upload_mission([rally], 2, verify=True)
+            with pytest.raises(SafetyViolation, match="terrain_clearance"):
+                session.run("upload", sysid, sortie=sortie)

@@ -214,3 +214,46 @@ def test_a_profile_declares_the_vehicles_rtl_type() -> None:
 
     fc = clear_for_flight(m, vehicle=profile)
     assert any("backwards" in n for n in fc.sorties[0].clearance.notes), fc.sorties[0].clearance
+
+
+@pytest.mark.parametrize(
+    ("limit_km", "incl_home", "rally_east_north", "ends_at"),
+    [
+        # RALLY_LIMIT_KM 0.3 (the Copter default): a rally point 350 m away is not taken,
+        # though home is 849 m away
+        (0.3, True, (600.0, 250.0), (0.0, 0.0)),
+        # within the limit and nearer than home: taken
+        (0.3, True, (600.0, 350.0), (600.0, 350.0)),
+        # no limit
+        (0.0, True, (600.0, 250.0), (600.0, 250.0)),
+        # RALLY_INCL_HOME 0: the rally point even when home is nearer
+        (0.0, False, (0.0, -900.0), (0.0, -900.0)),
+        (0.0, True, (0.0, -900.0), (0.0, 0.0)),
+    ],
+)
+def test_ardupilot_destination_by_rally_parameters(
+    limit_km: float,
+    incl_home: bool,
+    rally_east_north: tuple[float, float],
+    ends_at: tuple[float, float],
+) -> None:
+    """AP_Rally::calc_best_rally_or_home_location: the nearest rally point within
+    RALLY_LIMIT_KM, when nearer than home or with RALLY_INCL_HOME 0. Before, the guard took the
+    nearest of home and the rally points: a return the vehicle does not fly."""
+    m = _l_mission(AUTOPILOT_ARDUPILOT)
+    lon, lat = offset(ORIGIN, *rally_east_north)
+    m.rally_points = [RallyPoint(lon_deg=lon, lat_deg=lat, alt_m=30.0)]
+    rtl = replace(AP, rally_limit_km=limit_km, rally_incl_home=incl_home)
+    assert _rtl_xy(trajectory(m, rtl=rtl), 3)[-1] == pytest.approx(ends_at, abs=1.0)
+
+
+def test_ardupilot_returns_at_least_as_high_as_its_rally_point() -> None:
+    """A rally point 90 m above home: ArduCopter climbs to it (RTL_ALT 40 m would be lower)."""
+    m = _l_mission(AUTOPILOT_ARDUPILOT)
+    lon, lat = offset(ORIGIN, 600.0, 400.0)
+    m.rally_points = [RallyPoint(lon_deg=lon, lat_deg=lat, alt_m=90.0)]
+    tr = trajectory(m, rtl=AP)
+    assert float(tr.alt[tr.item == 3].max()) - GROUND_M == pytest.approx(90.0, abs=0.1)
+    assert (
+        rtl_cone.from_param_values("ardupilot", {"RALLY_INCL_HOME": 0.0}).rally_incl_home is False
+    )

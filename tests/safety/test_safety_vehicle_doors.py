@@ -495,3 +495,45 @@ def test_fly_serves_the_vehicles_terrain_requests_from_the_dem(
     fleet2.vehicles[0].set_param("RTL_ALT_TYPE", 1)
     code, _o, err = run_cli(*_fly_args(fleet2, plan, "--dem", str(small), "--wait-ready", "4"))
     assert code == 1 and "does not cover" in err, err
+
+
+def test_fly_checks_the_rally_points_the_vehicle_returns_to(
+    sim_factory: Any, tmp_path: Path
+) -> None:
+    """A plan without rally points leaves the vehicle's own on board: ``fly`` reads them and
+    the guard checks the RTL to them (a rally point behind a 200 m hill: into it, exit 3). A
+    plan with rally points uploads them, and they are what the vehicle then holds."""
+    from dronekit_plzen.mission_items import CMD_NAV_RALLY_POINT
+    from missions.model import RallyPoint
+
+    from .conftest import hill, write_dem
+
+    fleet = sim_factory(1, "ardupilot", home=SIM_HOME)
+    dem = write_dem(tmp_path / "hill.tif", hill, half_m=3000.0, res_m=20.0)
+    # the vehicle's rally point 1.2 km east, beyond the hill (600 m east); RALLY_INCL_HOME 0
+    # and RALLY_LIMIT_KM 5: the RTL goes there, not home (AP_Rally)
+    r_lon, r_lat = offset(ORIGIN, 1200, 0)
+    fleet.vehicles[0].set_param("RALLY_LIMIT_KM", 5.0)
+    fleet.vehicles[0].set_param("RALLY_INCL_HOME", 0)
+    with connect(sim_url(fleet), heartbeat_hz=10) as link:
+        v = _vehicle(link)
+        v.upload_mission(
+            [MissionItem(CMD_NAV_RALLY_POINT, frame=3, lat_deg=r_lat, lon_deg=r_lon, alt_m=40.0)],
+            2,
+            verify=True,
+        )
+    # a flight 200 m west of home at 40 m, ending in RTL
+    m = Mission(items=simple_items(ORIGIN, [offset(ORIGIN, -200, 0)], 40.0), home=(*ORIGIN, 0.0))
+    plan = save_mission(m, tmp_path / "west.plan")
+    code, _o, err = run_cli(*_fly_args(fleet, plan, "--dem", str(dem)))
+    assert "the vehicle holds 1 rally point" in err, err
+    assert code == 3 and "terrain_clearance" in last_error(err), err
+    # the plan's own rally point (west of home) replaces it
+    m.rally_points = [RallyPoint(*offset(ORIGIN, -300, 0), 40.0)]
+    plan = save_mission(m, tmp_path / "west-rally.plan")
+    code, _o, err = run_cli(*_fly_args(fleet, plan, "--dem", str(dem)))
+    assert code == 0, err
+    assert "1 rally point uploaded" in err, err
+    with connect(sim_url(fleet), heartbeat_hz=10) as link:
+        held = _vehicle(link).download_mission(2)
+    assert len(held) == 1 and held[0].lon_deg == pytest.approx(m.rally_points[0].lon_deg)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import math
 import time
 
+import pytest
 from dkp_testkit import sim_airborne, sim_run
 
 from dronekit_plzen import mission_items as mi
@@ -158,3 +159,24 @@ def test_px4_rtl_type_2_outside_the_mission_starts_at_the_closest_item() -> None
     assert min(math.hypot(n - 60.0, e - 60.0) for n, e in seen) < 1.5  # the corner first
     assert min(math.hypot(n - 60.0, e) for n, e in seen) < 1.5  # then the first waypoint
     assert min(math.hypot(n - 30.0, e - 30.0) for n, e in seen) > 15.0  # never the diagonal
+
+
+def test_ardupilot_rally_limit_sends_it_home() -> None:
+    """RALLY_LIMIT_KM 0.3 (the Copter default): a rally point 350 m away is not taken though
+    home is 450 m away; with the limit at 1 km the rally point is, at its own altitude (50 m)."""
+    for limit, north in ((0.3, 0.0), (1.0, 800.0)):
+        vm = sim_airborne("ardupilot", 20.0, HOME)
+        lat, lon = _at(800.0)
+        vm.missions[mi.MISSION_TYPE_RALLY] = [
+            mi.MissionItem(mi.CMD_NAV_RALLY_POINT, frame=3, lat_deg=lat, lon_deg=lon, alt_m=50.0)
+        ]
+        vm.set_param("RALLY_LIMIT_KM", limit)
+        far, _far_lon = _at(450.0)
+        assert vm.reposition(far, HOME[1], HOME[2] + 20.0, -1.0, True) == RESULT_ACCEPTED
+        sim_run(vm, 120.0, lambda v: abs(v.pos[1] - 450.0) < 0.5)
+        assert vm.set_mode("RTL") == RESULT_ACCEPTED
+        peak: list[float] = []
+        sim_run(vm, 300.0, lambda v, p=peak: p.append(v.rel_alt_m) or not v.armed)
+        assert not vm.armed and abs(vm.pos[1] - north) < 2.0, (limit, vm.pos)
+        if north:
+            assert max(peak) == pytest.approx(50.0, abs=1.0)
