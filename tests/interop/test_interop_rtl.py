@@ -211,3 +211,45 @@ def _hill_dem(
         return home[2] + height_m * np.exp(-r2 / (2 * 100.0**2))
 
     return write_geotiff(path, fn, center_lonlat=(home[1], home[0]), half_m=8000.0, res_m=20.0)
+
+
+@pytest.mark.timeout(900)
+def test_rally_destination_flown_as_the_guard_predicts(
+    fw_kind: str, ready: Any, tmp_path: Path
+) -> None:
+    """A rally point on board 800 m north, the mission's RTL 450 m north: PX4 (RTL_TYPE 0)
+    returns to it, the nearer; ArduCopter returns home, because the rally point is beyond
+    RALLY_LIMIT_KM (0.3 km by default). ``fly`` reads the rally point from the vehicle and the
+    guard predicts each landing."""
+    from dronekit_plzen.mission_items import CMD_NAV_RALLY_POINT
+    from missions.model import RallyPoint
+
+    home = ready.inst.home
+    r_lat, r_lon = offset(home, 800.0, 0.0)
+    with connect(ready.url, heartbeat_hz=2) as link:
+        v = link.wait_vehicle(timeout_s=30)
+        rally = MissionItem(
+            CMD_NAV_RALLY_POINT, frame=FRAME_GLOBAL_RELATIVE_ALT, lat_deg=r_lat, lon_deg=r_lon,
+            alt_m=20.0,
+        )  # fmt: skip
+        v.upload_mission([rally], 2, verify=True)
+        rtl = vehicle_rtl_params(v)
+    assert rtl is not None
+    m = Mission(items=_items(home, 450.0, 20.0), home=(home[1], home[0], home[2]))
+    if fw_kind == "arducopter":
+        m.autopilot = AUTOPILOT_ARDUPILOT
+    plan = save_mission(m, tmp_path / "rally.plan")
+    m.rally_points = [RallyPoint(r_lon, r_lat, 20.0)]  # as fly reads it from the vehicle
+    tr = trajectory(m, rtl=rtl)
+    want_n, _want_e = north_east(home, float(tr.lat[-1]), float(tr.lon[-1]))
+    cmd = [sys.executable, "-m", "dronekit_plzen", "fly", str(plan), "--connect", ready.url]
+    cmd += ["--json", "--timeout", "400"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=460)
+    print(proc.stderr[-2000:])
+    assert proc.returncode == 0, proc.stderr[-800:]
+    assert "the vehicle holds 1 rally point" in proc.stderr
+    seen = ready.obs.wait_landed_disarmed(90.0)
+    land_n, land_e = north_east(home, *seen.track[-1][:2])
+    print(f"{fw_kind}: landed {land_n:.1f} m N {land_e:.1f} m E; guard {want_n:.1f} m N")
+    assert want_n == pytest.approx(800.0 if fw_kind == "px4" else 0.0, abs=1.0)
+    assert abs(land_n - want_n) < 5.0 and abs(land_e) < 5.0
