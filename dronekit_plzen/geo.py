@@ -388,6 +388,23 @@ def format_dms(lat: float, lon: float) -> str:
 AP_LATLON_TO_M = 0.011131884502145034
 
 
+def ap_from_degree(lat_deg: ArrayLike, lon_deg: ArrayLike) -> tuple[Any, Any, Any, Any]:
+    """(reference lat, lon in degE7, metres north, metres east) of WGS84 points from the whole
+    degree south-west of them, as ArduPilot's terrain code measures (``calculate_grid_info``:
+    ``Location::get_distance_NE``, the longitude scaled at the mean latitude)."""
+    la = np.asarray(lat_deg, np.float64)
+    lo = np.asarray(lon_deg, np.float64)
+    ref_lat, ref_lon = np.floor(la) * 1e7, np.floor(lo) * 1e7
+    la7, lo7 = la * 1e7, lo * 1e7
+    scale = np.maximum(np.cos(np.radians((la7 + ref_lat) / 2e7)), 0.01)
+    return (
+        ref_lat,
+        ref_lon,
+        (la7 - ref_lat) * AP_LATLON_TO_M,
+        (lo7 - ref_lon) * AP_LATLON_TO_M * scale,
+    )
+
+
 def ap_node_latlon(
     ref_lat_e7: NDArray[np.float64] | float,
     ref_lon_e7: NDArray[np.float64] | float,

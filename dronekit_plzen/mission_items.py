@@ -11,6 +11,7 @@ not need pymavlink).
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -337,3 +338,14 @@ class MissionItem:
             and abs(self.alt_m - other.alt_m) <= alt_tol_m
             and self.autocontinue == other.autocontinue
         )
+
+
+def px4_landing(items: Sequence[MissionItem]) -> tuple[int, int] | None:
+    """(land start, land) indices of a mission's landing as PX4 marks them on upload
+    (``mavlink_mission.cpp``): the first DO_LAND_START, else the first NAV_LAND, and the first
+    NAV_LAND; None without a NAV_LAND (PX4 then has no mission landing)."""
+    land = next((j for j, it in enumerate(items) if it.command == CMD_NAV_LAND), None)
+    if land is None:
+        return None
+    start = next((j for j, it in enumerate(items) if it.command == CMD_DO_LAND_START), land)
+    return start, land

@@ -30,8 +30,8 @@ from numpy.typing import ArrayLike, NDArray
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError, UnknownCRSError
 from dronekit_plzen.geo import (
-    AP_LATLON_TO_M,
     WGS84,
+    ap_from_degree,
     ap_node_latlon,
     transform,
     utm_epsg_for_area,
@@ -319,13 +319,7 @@ def ardupilot_terrain(
     ``spacing_m`` metres (TERRAIN_SPACING) aligned on whole degrees, so a crest narrower than
     the grid is flown lower than the DEM has it. NaN where a node is outside the DEM."""
     lo = np.asarray(lon, np.float64)
-    la = np.asarray(lat, np.float64)
-    ref_lat = np.floor(la) * 1e7
-    ref_lon = np.floor(lo) * 1e7
-    la7, lo7 = la * 1e7, lo * 1e7
-    dn = (la7 - ref_lat) * AP_LATLON_TO_M
-    scale = np.maximum(np.cos(np.radians((la7 + ref_lat) / 2e7)), 0.01)
-    de = (lo7 - ref_lon) * AP_LATLON_TO_M * scale
+    ref_lat, ref_lon, dn, de = ap_from_degree(lat, lo)
     ix, iy = np.floor(dn / spacing_m), np.floor(de / spacing_m)
     fx, fy = dn / spacing_m - ix, de / spacing_m - iy
     corners = [(a, b) for a in (0, 1) for b in (0, 1)]

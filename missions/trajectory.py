@@ -23,7 +23,6 @@ from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
     CMD_DO_JUMP,
-    CMD_DO_LAND_START,
     CMD_NAV_LAND,
     CMD_NAV_LOITER_TIME,
     CMD_NAV_LOITER_TURNS,
@@ -40,6 +39,7 @@ from dronekit_plzen.mission_items import (
     POSITION_COMMANDS,
     MissionItem,
     canonical_frame,
+    px4_landing,
 )
 from dronekit_plzen.rtl_cone import RtlParams
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
@@ -171,6 +171,12 @@ def trajectory(
     (:func:`dronekit_plzen.rtl_cone.altitude_band_m`)."""
     notes: list[str] = []
     flags: dict[str, bool] = {}
+
+    def note_once(note: str) -> None:
+        if not flags.get(note):
+            flags[note] = True
+            notes.append(note)
+
     check_altitudes(mission)
     if rtl is None and rtl_alt_m is not None:
         ap = "ardupilot" if mission.autopilot == AUTOPILOT_ARDUPILOT else "px4"
@@ -264,14 +270,14 @@ def trajectory(
         above_terrain: bool = False,
         timed: bool = True,
         high: tuple[float, float] | None = None,
-        band: tuple[float, float, float, float] | None = None,
+        band: tuple[float, float] | None = None,
     ) -> None:
         """Fly from ``cur`` to ``to``; ``above_terrain``: the autopilot follows the terrain
         along the leg (terrain frame), so each sample is the ground under it plus a height
         blended from the start's to the target's. ``high``: (from, to) AMSL of the highest
         altitudes the aircraft may fly on this leg instead (timed with them). ``band``: (low,
-        high) above home and (low, high) above the ground under each sample: the lowest and the
-        highest of them (ArduCopter RTL_ALT_TYPE 1 passes ±inf above home: the terrain only)."""
+        high) above the terrain the autopilot follows under each sample (ArduCopter
+        RTL_ALT_TYPE 1)."""
         nonlocal cur, duration, length
         dx, dy, dz = to[0] - cur[0], to[1] - cur[1], to[2] - cur[2]
         h = math.hypot(dx, dy)
@@ -287,9 +293,9 @@ def trajectory(
             lo, la = transform(lx, ly, epsg, WGS84)
             g = followed(lo, la)
             g = np.where(np.isnan(g), home_amsl, g)
-            zs.append(np.minimum(home_amsl + band[0], g + band[2]))
+            zs.append(g + band[0])
             high = None
-            zhs.append(np.maximum(home_amsl + band[1], g + band[3]))
+            zhs.append(g + band[1])
         elif above_terrain and dem is not None:
             lo, la = transform(lx, ly, epsg, WGS84)
             g = followed(lo, la)
@@ -353,14 +359,9 @@ def trajectory(
         z = amsl(it.frame, it.alt_m, x, y)
         return (x, y, z) if math.isfinite(z) else None
 
-    # PX4's mission landing (mavlink_mission.cpp): the first DO_LAND_START, else the first
-    # NAV_LAND; none without a NAV_LAND
-    land_idx = next((j for j, i in enumerate(mission.items) if i.command == CMD_NAV_LAND), None)
-    land_start = None
-    if land_idx is not None:
-        land_start = next(
-            (j for j, i in enumerate(mission.items) if i.command == CMD_DO_LAND_START), land_idx
-        )
+    # PX4's mission landing: from its land start to its NAV_LAND
+    marks = px4_landing(mission.items)
+    land_start, land_idx = marks if marks is not None else (None, None)
 
     def landing_legs(start: int) -> list[tuple[float, float, float]]:
         """The positions of the mission's landing from item ``start`` to its NAV_LAND (flown
@@ -429,9 +430,7 @@ def trajectory(
                 rkind = rtl_cone.px4_return_kind(rtl.rtl_type, land_start is not None, nearer)
                 if rkind != "direct" or rtl.rtl_type not in rtl_cone.PX4_RTL_TYPES:
                     note = px4_rtl_type_note(rtl.rtl_type, rkind)
-                    if not flags.get(note):
-                        flags[note] = True
-                        notes.append(note)
+                    note_once(note)
             if rkind == "reverse":
                 # RtlMissionFastReverse: the earlier position items backwards, at their own
                 # altitudes, then a landing at the first (the take-off's place)
@@ -460,9 +459,8 @@ def trajectory(
             else:
                 d_home = math.hypot(cur[0] - hx, cur[1] - hy)
                 if rtl is not None and rtl.autopilot == "px4":
-                    land_xy = None
-                    if land_start is not None and (lp := landing_legs(land_start)):
-                        land_xy = lp[0]
+                    lp = landing_legs(land_start) if land_start is not None else []
+                    land_xy = lp[0] if lp else None
                     pick = rtl_cone.px4_destinations(
                         rtl.rtl_type,
                         d_home,
@@ -475,8 +473,8 @@ def trajectory(
                             for p in rally_xy
                         ],
                     )
-                    if pick == -2 and land_start is not None:
-                        landing = landing_legs(land_start)
+                    if pick == -2 and lp:
+                        landing = lp
                         tx, ty = landing[0][0], landing[0][1]
                     elif pick >= 0:
                         tx, ty = rally_xy[pick]
@@ -522,23 +520,17 @@ def trajectory(
                         "RTL_ALT_TYPE 1: the return checked {lo:g}..{hi:g} m above the terrain "
                         "it follows"
                     ).format(lo=round(t_lo, 1), hi=round(t_hi, 1))
-                    if not flags.get(note):
-                        flags[note] = True
-                        notes.append(note)
+                    note_once(note)
                 if up_hi > cur[2]:  # the climb before the return
                     leg((cur[0], cur[1], up), k, 0, high=(cur[2], up_hi))
                 for note in rtl_notes(rtl, lo, hi, h, full):
-                    if not flags.get(note):
-                        flags[note] = True
-                        notes.append(note)
+                    note_once(note)
                 if rtl.autopilot == "ardupilot" and rtl.alt_type == 1 and dem is None:
                     note = _(
                         "RTL_ALT_TYPE 1: the return follows the terrain, which is not checked "
                         "without a DEM"
                     )
-                    if not flags.get(note):
-                        flags[note] = True
-                        notes.append(note)
+                    note_once(note)
             if rkind == "direct":
                 if landing:  # to the start of the mission's landing, then along it
                     leg((tx, ty, up), k, 1, high=(up_hi, up_hi))
@@ -553,7 +545,7 @@ def trajectory(
                         k,
                         1,
                         high=(up_hi, up_hi),
-                        band=(math.inf, -math.inf, *terrain_rtl),
+                        band=terrain_rtl,
                     )
                 else:
                     leg((tx, ty, up), k, 1, high=(up_hi, up_hi))

@@ -118,15 +118,6 @@ class MissionRunner:
             for r in self.vm.missions[mi.MISSION_TYPE_RALLY]
         ]
 
-    def land_start(self) -> int | None:
-        """PX4's mission landing (mavlink_mission.cpp): the first DO_LAND_START, else the first
-        NAV_LAND; None without a NAV_LAND."""
-        items = self.items
-        land = next((j for j, it in enumerate(items) if it.command == mi.CMD_NAV_LAND), None)
-        if land is None:
-            return None
-        return next((j for j, it in enumerate(items) if it.command == mi.CMD_DO_LAND_START), land)
-
     def closest_position_item(self, here: tuple[float, float]) -> int:
         """The index of the position item nearest ``here`` (east, north), -1 without one."""
         best, best_d = -1, math.inf

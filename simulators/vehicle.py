@@ -14,7 +14,7 @@ import numpy as np
 from dronekit_plzen import mission_items as mi
 from dronekit_plzen import rtl_cone
 from dronekit_plzen.errors import BadInputError
-from dronekit_plzen.geo import AP_LATLON_TO_M
+from dronekit_plzen.geo import AP_LATLON_TO_M, ap_from_degree
 from dronekit_plzen.i18n import _
 from simulators import flight, preflight
 from simulators import modes as md
@@ -473,10 +473,8 @@ class VehicleModel:
         dest = min([self.home, *rally], key=lambda d: math.hypot(d[0] - here[0], d[1] - here[1]))
         if self.px4:
             runner = self.runner
-            start = runner.land_start()
-            land = next(
-                (j for j, it in enumerate(runner.items) if it.command == mi.CMD_NAV_LAND), None
-            )
+            marks = mi.px4_landing(runner.items)
+            start, land = marks if marks is not None else (None, None)
             in_mission = self.behaviour is md.Behaviour.MISSION
             # RtlMissionFastReverse: from the item before the current one when RTL interrupts
             # the mission, else from the closest position item (setMissionToClosestItem)
@@ -673,15 +671,10 @@ def terrain_block_corner(lat_deg: float, lon_deg: float, spacing_m: int) -> tupl
     holds (``lat_deg``, ``lon_deg``): ``AP_Terrain::calculate_grid_info`` (blocks of 24 × 28
     steps from a whole-degree reference, ``Location::offset`` to the corner)."""
     s = float(max(1, spacing_m))
-    lat7, lon7 = round(lat_deg * 1e7), round(lon_deg * 1e7)
-    ref_lat = math.floor(lat_deg) * 10_000_000
-    ref_lon = math.floor(lon_deg) * 10_000_000
-    dn = (lat7 - ref_lat) * AP_LATLON_TO_M
-    de = (
-        (lon7 - ref_lon)
-        * AP_LATLON_TO_M
-        * max(math.cos(math.radians((lat7 + ref_lat) / 2e7)), 0.01)
+    ref_lat_f, ref_lon_f, dn, de = ap_from_degree(
+        round(lat_deg * 1e7) * 1e-7, round(lon_deg * 1e7) * 1e-7
     )
+    ref_lat, ref_lon = int(ref_lat_f), int(ref_lon_f)
     north = (int(dn / s) // 24) * 24 * s
     east = (int(de / s) // 28) * 28 * s
     dlat = int(north / AP_LATLON_TO_M)

@@ -29,13 +29,10 @@ from dronekit_plzen.cli.fly_sorties import (
     clear_sorties,
     load_sorties,
     resume_mission,
-    terrain_server,
-    upload_rally,
-    vehicle_rally,
-    vehicle_rtl_params,
 )
 from dronekit_plzen.cliutil import app, echo_json, info
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError, SafetyViolation
+from dronekit_plzen.fleet import terrain_server, upload_rally, vehicle_rally, vehicle_rtl_params
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, VehicleState, connect
 from dronekit_plzen.mission_items import CMD_NAV_TAKEOFF, MissionItem

@@ -26,10 +26,6 @@ from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.errors import BadInputError, CommandError, LinkError
-from dronekit_plzen.fleet import terrain_server as terrain_server
-from dronekit_plzen.fleet import upload_rally as upload_rally
-from dronekit_plzen.fleet import vehicle_rally as vehicle_rally
-from dronekit_plzen.fleet import vehicle_rtl_params as vehicle_rtl_params
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Vehicle, VehicleState
 from dronekit_plzen.rtl_cone import RtlParams

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import math
 import queue
 import threading
 import time
@@ -32,7 +31,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from dronekit_plzen.geo import AP_LATLON_TO_M as LATLON_TO_M
+from dronekit_plzen.geo import ap_from_degree
 from dronekit_plzen.geo import ap_node_latlon as node_latlon
 
 log = logging.getLogger(__name__)
@@ -62,21 +61,15 @@ def subblock_points(
     >>> lat, lon = subblock_points(497475000, 133776000, 100.0, [0, 9])
     >>> lat.shape, round(float(lat[0, 0]), 7), round(float(lon[0, 0]), 7)
     ((2, 16), 49.7475, 13.3776)
-    >>> round((float(lat[1, 0]) - 49.7475) * 1e7 * LATLON_TO_M, 3)  # sub-block 9: 4 points north
+    >>> from dronekit_plzen.geo import AP_LATLON_TO_M
+    >>> round((float(lat[1, 0]) - 49.7475) * 1e7 * AP_LATLON_TO_M, 3)  # sub-block 9: 4 north
     400.0
     """
     bits = np.asarray(gridbits, np.int64)
     k = np.arange(GRID_MAVLINK_SIZE * GRID_MAVLINK_SIZE)
     x = (bits // GRID_BLOCK_MUL_Y)[:, None] * GRID_MAVLINK_SIZE + k[None, :] // GRID_MAVLINK_SIZE
     y = (bits % GRID_BLOCK_MUL_Y)[:, None] * GRID_MAVLINK_SIZE + k[None, :] % GRID_MAVLINK_SIZE
-    ref_lat = math.floor(lat_e7 * 1e-7) * 1e7
-    ref_lon = math.floor(lon_e7 * 1e-7) * 1e7
-    dn = (lat_e7 - ref_lat) * LATLON_TO_M
-    de = (
-        (lon_e7 - ref_lon)
-        * LATLON_TO_M
-        * max(math.cos(math.radians((lat_e7 + ref_lat) / 2e7)), 0.01)
-    )
+    ref_lat, ref_lon, dn, de = ap_from_degree(lat_e7 * 1e-7, lon_e7 * 1e-7)
     return node_latlon(ref_lat, ref_lon, dn + x * spacing_m, de + y * spacing_m)
 
 

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 from harness import north_east, offset
 
-from dronekit_plzen.cli.fly_sorties import vehicle_rtl_params
+from dronekit_plzen.fleet import vehicle_rtl_params
 from dronekit_plzen.link import connect
 from dronekit_plzen.mission_items import (
     CMD_NAV_RETURN_TO_LAUNCH,

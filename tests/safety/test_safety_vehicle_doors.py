@@ -444,7 +444,7 @@ def test_fly_reads_rtl_type_and_counts_the_backward_return(sim: Any, tmp_path: P
     """PX4 RTL_TYPE 2 returns along the mission backwards: a survey that fits the battery with
     a straight return does not with this one. ``fly`` reads RTL_TYPE from the vehicle and
     refuses (exit 3, nothing uploaded); with RTL_TYPE 0 the same plan is cleared."""
-    from dronekit_plzen.cli.fly_sorties import vehicle_rtl_params
+    from dronekit_plzen.fleet import vehicle_rtl_params
 
     legs = [offset(ORIGIN, 300 * (k % 2), 40 * (k // 2) + 20 * (k % 2)) for k in range(1, 10)]
     m = Mission(items=simple_items(ORIGIN, legs, 40.0), home=(*ORIGIN, 0.0))

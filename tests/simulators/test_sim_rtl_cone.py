@@ -14,7 +14,7 @@ import pytest
 from dkp_testkit import sim_airborne
 
 from dronekit_plzen import mission_items as mi
-from dronekit_plzen.cli.fly_sorties import vehicle_rtl_params
+from dronekit_plzen.fleet import vehicle_rtl_params
 from dronekit_plzen.link import connect
 from missions.clearance import clear_for_flight
 from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
