@@ -75,8 +75,19 @@ def is_lfs_pointer(head: bytes) -> bool:
 
         >>> is_lfs_pointer(b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\n")
         True
+        >>> is_lfs_pointer(b"version https://git-lfs.github.com/spec/\xa3\x95\x80\x80")
+        False
+
+    A pointer is a short text file (at most 1024 bytes of printable ASCII lines): a binary
+    file that merely begins with the words (a damaged log, ``make fuzz``) is not one.
     """
-    return head.lstrip(b"\xef\xbb\xbf").startswith(_LFS_POINTER_HEADS)
+    h = head.lstrip(b"\xef\xbb\xbf")
+    if not h.startswith(_LFS_POINTER_HEADS):
+        return False
+    text = h[:1024]
+    return text.isascii() and not text.translate(None, b"\t\n\r").translate(
+        None, bytes(range(32, 127))
+    )
 
 
 def read_zip_member(

@@ -88,7 +88,7 @@ def read_log(path: Path, data: bytes) -> LogContent:
     Raises :class:`BadInputError` for a file that is not a log at all (unknown format, empty,
     random bytes: not one valid record); damage inside a log is returned as issues.
     """
-    refuse_lfs_pointer(path, data[:100])
+    refuse_lfs_pointer(path, data[:1024])
     kind = detect_kind(path, data[:4096])
     if kind == "tlog":
         content = read_tlog_content(data, path)

@@ -85,6 +85,8 @@ _ULG = (SAMPLE / "ulg_pyulog_sample_log_small.ulg").read_bytes()[:150_000]
 # the example that failed on a fresh machine: an FMTU record whose multiplier ids lost their end
 # (pymavlink's DFReader raised IndexError in set_mult_ids; the reader no longer uses it)
 @example(which="bin", edits=[(18054, b"\x00")], cut=150_000)
+# make fuzz: a damaged log that begins with the words of a Git LFS pointer was refused as one
+@example(which="bin", edits=[(0, b"version https://git-lfs.github.com/spec/")], cut=2000)
 def test_dataflash_and_ulog_readers_survive_damage(
     tmp_path_factory, which: str, edits: list[tuple[int, bytes]], cut: int
 ) -> None:  # type: ignore[no-untyped-def]
