@@ -29,6 +29,7 @@ from dronekit_plzen.errors import (
 )
 from dronekit_plzen.fleet import terrain_server, upload_rally, vehicle_rally, vehicle_rtl_params
 from dronekit_plzen.i18n import _, ngettext
+from dronekit_plzen.link.modes import arming_mode
 from gui import backend
 from gui.clearance import SortieView, clear_at_vehicle
 from gui.fly_links import BootTracker, ReadyTracker, latest_prearm, split_urls
@@ -316,6 +317,10 @@ class FlySession:
     def _arm(self, vehicle: Any) -> str:
         """Arm; a refusal raises :class:`ArmingDenied` with the autopilot's PreArm text."""
         since = time.monotonic()
+        landed_in = vehicle.state.mode
+        switched = arming_mode(vehicle.autopilot, landed_in)
+        if switched is not None:  # ArduCopter still in the mode it landed in (AUTO, RTL)
+            vehicle.set_mode(switched)
         try:
             vehicle.arm()
         except CommandError as exc:
@@ -326,6 +331,10 @@ class FlySession:
                 result=exc.result,
                 reason=reason,
             ) from exc
+        if switched is not None:
+            return _("accepted (switched to {mode}: the vehicle does not arm in {old})").format(
+                mode=switched, old=landed_in
+            )
         return _("accepted")
 
     def _wait_ready(
@@ -384,9 +393,11 @@ class FlySession:
         st = vehicle.state
         position = (st.lat_deg, st.lon_deg) if st.position_known else None
         rtl = vehicle_rtl_params(vehicle)  # as fly reads them: one guard at every door
+        on_board: str | None = None
         if not sortie.mission.rally_points:  # the vehicle's own stay on board: check them
             mission = copy.deepcopy(sortie.mission)
-            if vehicle_rally(vehicle, [mission]) is not None:
+            on_board = vehicle_rally(vehicle, [mission])
+            if on_board is not None:
                 sortie = dataclasses.replace(sortie, mission=mission)
         try:
             items, cleared = clear_at_vehicle(sortie, st.home, position, rtl)
@@ -398,7 +409,8 @@ class FlySession:
         fence = list(sortie.mission.fence_items())
         if fence:
             vehicle.upload_mission(fence, MISSION_TYPE_FENCE, verify=True)
-        rally = upload_rally(vehicle, sortie.mission) if sortie.mission.rally_points else 0
+        # the plan's own rally points go with it; the vehicle's own (read above) stay as they are
+        rally = upload_rally(vehicle, sortie.mission) if on_board is None else 0
         text = ngettext(
             "{n} item uploaded and verified", "{n} items uploaded and verified", len(items)
         ).format(n=len(items))
@@ -414,6 +426,8 @@ class FlySession:
             text += "; " + ngettext(
                 "{n} rally point uploaded", "{n} rally points uploaded", rally
             ).format(n=rally)
+        elif on_board is not None:  # the pilot learns where RTL may go besides home
+            text += "; " + on_board
         if cleared.override is not None:
             text += "; " + _("SAFETY OVERRIDE by {by}: {reason}").format(
                 by=cleared.override.by, reason=cleared.override.reason

@@ -35,6 +35,7 @@ from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError, 
 from dronekit_plzen.fleet import terrain_server, upload_rally, vehicle_rally, vehicle_rtl_params
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, VehicleState, connect
+from dronekit_plzen.link.modes import arming_mode
 from dronekit_plzen.mission_items import CMD_NAV_TAKEOFF, MissionItem
 
 GPS_FIX_3D = 3
@@ -164,18 +165,20 @@ def fly_sortie(
     link_loss_s: float = 30.0,
     interactive: bool | None = None,
     on_stop: Any = None,
+    send_rally: bool = True,
 ) -> dict[str, Any]:
     """Upload one cleared sortie (:class:`missions.clearance.SortieClearance`), fly it, land.
 
     ``on_stop(item)`` is called with the last item reached when the flight is interrupted
-    (Ctrl-C, a vehicle lost), so that the sortie can be resumed there.
+    (Ctrl-C, a vehicle lost), so that the sortie can be resumed there. ``send_rally``: upload
+    the plan's rally points with it (False when they were read from the vehicle: they stay).
     """
     items = list(sortie.items)
     label = _("sortie {k} of {n}: ").format(k=sortie.index, n=n_sorties) if n_sorties > 1 else ""
     info(label + _("uploading {n} items").format(n=len(items)))
     t0 = time.monotonic()
     granted = v.upload_mission(items, verify=True, clearance=sortie.clearance)
-    if n_rally := upload_rally(v, sortie.mission):
+    if send_rally and (n_rally := upload_rally(v, sortie.mission)):
         info(
             ngettext("{n} rally point uploaded", "{n} rally points uploaded", n_rally).format(
                 n=n_rally
@@ -187,6 +190,15 @@ def fly_sortie(
             t=f"{took_s:.1f}" if took_s >= 1.0 else f"{took_s:.2f}"
         )
     )
+    if mode := arming_mode(v.autopilot, v.state.mode):
+        # ArduCopter stays in the mode it landed in (AUTO after the mission's RTL), which
+        # refuses to arm ("Arm: Mode not armable"); it takes off in GUIDED anyway
+        info(
+            _("mode {old} does not allow arming: switching to {new}").format(
+                old=v.state.mode, new=mode
+            )
+        )
+        v.set_mode(mode)
     arm_or_explain(v)
     if v.autopilot == "ardupilot":
         v.takeoff(_takeoff_alt(items, takeoff_alt_m))
@@ -585,6 +597,7 @@ def fly(
                 timeout_s=timeout_s,
                 link_loss_s=link_loss_s,
                 on_stop=lambda item, k=k, m=s.mission: _stopped(progress, k, item, m),
+                send_rally=rally_note is None,
             )
             flown.append(summary)
             if n > 1:

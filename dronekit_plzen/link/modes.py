@@ -175,3 +175,42 @@ def mode_params(autopilot: str, name: str, vehicle_type: int = 2) -> tuple[float
             mode=name, autopilot=autopilot, known=", ".join(known)
         )
     )
+
+
+#: ArduCopter modes that refuse to arm (``Mode::allows_arming`` false; AUTO and AUTO_RTL unless
+#: AUTO_OPTIONS allows it). A copter that landed by its mission's RTL is still in AUTO, one that
+#: landed by RTL or LAND in those: arming there answers "Arm: Mode not armable".
+COPTER_NOT_ARMABLE = frozenset(
+    {
+        "AUTO",
+        "AUTO_RTL",
+        "RTL",
+        "SMART_RTL",
+        "LAND",
+        "CIRCLE",
+        "BRAKE",
+        "FLIP",
+        "AUTOTUNE",
+        "SYSTEMID",
+        "AVOID_ADSB",
+        "FOLLOW",
+        "AUTOROTATE",
+    }
+)
+
+
+def arming_mode(autopilot: str, mode: str | None) -> str | None:
+    """The mode to switch to before arming a vehicle in ``mode`` (None: arm as it is).
+
+    ArduCopter in a mode that refuses to arm goes to GUIDED, where a ground station may arm it
+    and where it takes off anyway. PX4 needs nothing: after disarming it returns by itself to
+    the last mode the pilot chose that allows arming (``UserModeIntention::onDisarm``).
+
+    >>> arming_mode("ardupilot", "AUTO"), arming_mode("ardupilot", "LOITER")
+    ('GUIDED', None)
+    >>> arming_mode("px4", "AUTO.RTL") is None
+    True
+    """
+    if autopilot == "ardupilot" and mode in COPTER_NOT_ARMABLE:
+        return "GUIDED"
+    return None

@@ -1,4 +1,4 @@
-"""Parameters: read and write one vehicle parameter (MAVLink parameter protocol).
+"""Parameters: read and write vehicle parameters (MAVLink parameter protocol).
 
 ``PARAM_REQUEST_READ`` → ``PARAM_VALUE``; ``PARAM_SET`` → the ``PARAM_VALUE`` the vehicle echoes
 with the value it now holds. A lost request or reply is sent again (the protocol has no ACK);
@@ -21,8 +21,9 @@ from __future__ import annotations
 import math
 import struct
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from dronekit_plzen.errors import BadInputError, LinkTimeout, ParameterError
 from dronekit_plzen.i18n import _
@@ -101,6 +102,19 @@ def encode_value(value: float, param_type: int, bytewise: bool) -> float:
     return float(struct.unpack("<f", word)[0])
 
 
+def _param_of(vehicle: Vehicle, m: Any) -> Param:
+    """A PARAM_VALUE message as a :class:`Param` (its name without the trailing NULs)."""
+    pid = m.param_id
+    pid = pid.decode("ascii", "replace") if isinstance(pid, bytes) else str(pid)
+    return Param(
+        name=pid.rstrip("\0"),
+        value=decode_value(m.param_value, m.param_type, _bytewise(vehicle)),
+        param_type=int(m.param_type),
+        index=int(m.param_index),
+        count=int(m.param_count),
+    )
+
+
 def _exchange(vehicle: Vehicle, name: str, msg: object, timeout_s: float, retries: int) -> Param:
     """Send ``msg`` until a PARAM_VALUE for ``name`` arrives (or the time is up)."""
     link = vehicle.link
@@ -113,18 +127,9 @@ def _exchange(vehicle: Vehicle, name: str, msg: object, timeout_s: float, retrie
                 got = sub.get(left)
                 if got is None:
                     break
-                m = got[0]
-                pid = m.param_id
-                pid = pid.decode("ascii", "replace") if isinstance(pid, bytes) else str(pid)
-                if pid.rstrip("\0") != name:
-                    continue
-                return Param(
-                    name=name,
-                    value=decode_value(m.param_value, m.param_type, _bytewise(vehicle)),
-                    param_type=int(m.param_type),
-                    index=int(m.param_index),
-                    count=int(m.param_count),
-                )
+                p = _param_of(vehicle, got[0])
+                if p.name == name:
+                    return p
     raise LinkTimeout(
         _("vehicle {v}: no PARAM_VALUE for {name} within {t:.0f} s").format(
             v=vehicle.sysid, name=name, t=timeout_s
@@ -139,12 +144,75 @@ def _check_name(name: str) -> bytes:
     return raw
 
 
+def _request_msg(vehicle: Vehicle, raw: bytes) -> object:
+    return vehicle.link.mav.param_request_read_encode(vehicle.sysid, vehicle.compid, raw, -1)
+
+
+def _request(vehicle: Vehicle, raw: bytes) -> None:
+    vehicle.link.send(_request_msg(vehicle, raw), vehicle.sysid)
+
+
 def read_param(vehicle: Vehicle, name: str, *, timeout_s: float = 6.0, retries: int = 3) -> Param:
     """The vehicle's current value of parameter ``name``."""
-    raw = _check_name(name)
-    mav = vehicle.link.mav
-    msg = mav.param_request_read_encode(vehicle.sysid, vehicle.compid, raw, -1)
-    return _exchange(vehicle, name, msg, timeout_s, retries)
+    return _exchange(vehicle, name, _request_msg(vehicle, _check_name(name)), timeout_s, retries)
+
+
+#: requests in flight at once in :func:`read_params`: ArduPilot queues 20 requests per link and
+#: drops what does not fit (``GCS_MAVLINK::param_requests``), PX4 answers each as it comes
+READ_WINDOW = 8
+
+
+def read_params(
+    vehicle: Vehicle,
+    names: Sequence[str],
+    *,
+    timeout_s: float = 3.0,
+    retries: int = 3,
+    window: int = READ_WINDOW,
+) -> dict[str, Param]:
+    """The values of several parameters, read together within ``timeout_s`` in all.
+
+    At most ``window`` requests are in flight; each answer lets the next request go. A name
+    still unanswered when its try's share of the time is up is asked again (``retries`` tries
+    in all). Neither firmware answers a name it does not have, so such a name costs the
+    shared time once, not a timeout of its own: the result simply lacks it (``read_param``
+    raises for one name instead)."""
+    wanted = list(dict.fromkeys(names))
+    raws = {n: _check_name(n) for n in wanted}
+    link = vehicle.link
+    got: dict[str, Param] = {}
+    asked = dict.fromkeys(wanted, 0)
+    per_try = timeout_s / max(1, retries)
+    with link.subscribe({"PARAM_VALUE"}, vehicle.sysid) as sub:
+        for _attempt in range(max(1, retries)):
+            # the names asked least often first: unanswered ones never crowd out the rest
+            todo = sorted((n for n in wanted if n not in got), key=asked.__getitem__)
+            if not todo:
+                break
+            first, waiting = todo[: max(1, window)], todo[max(1, window) :]
+            for n in first:
+                _request(vehicle, raws[n])
+                asked[n] += 1
+            in_flight = set(first)
+            deadline = time.monotonic() + per_try
+            while in_flight and (left := deadline - time.monotonic()) > 0:
+                m = sub.get(left)
+                if m is None:
+                    break
+                p = _param_of(vehicle, m[0])
+                if p.name not in raws or p.name in got:
+                    continue
+                got[p.name] = p
+                if p.name in in_flight:  # an answer lets the next request go
+                    in_flight.discard(p.name)
+                    while waiting:
+                        n = waiting.pop(0)
+                        if n not in got:
+                            _request(vehicle, raws[n])
+                            asked[n] += 1
+                            in_flight.add(n)
+                            break
+    return {n: got[n] for n in wanted if n in got}
 
 
 def write_param(
@@ -187,5 +255,6 @@ __all__ = [
     "decode_value",
     "encode_value",
     "read_param",
+    "read_params",
     "write_param",
 ]

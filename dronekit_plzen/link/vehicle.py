@@ -535,6 +535,11 @@ class Vehicle:
         """The vehicle's value of parameter ``name`` (see :mod:`dronekit_plzen.link.params`)."""
         return params.read_param(self, name, timeout_s=timeout_s).value
 
+    def get_params(self, names: Sequence[str], *, timeout_s: float = 3.0) -> dict[str, float]:
+        """The values of the ``names`` the vehicle answers within ``timeout_s`` in all (read
+        together, :func:`dronekit_plzen.link.params.read_params`); a name it lacks is absent."""
+        return {n: p.value for n, p in params.read_params(self, names, timeout_s=timeout_s).items()}
+
     def set_param(
         self, name: str, value: float, *, param_type: int | None = None, timeout_s: float = 6.0
     ) -> float:

@@ -6,6 +6,7 @@ simulator over UDP; no widgets."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -127,3 +128,32 @@ def test_the_gui_door_checks_the_rally_points_on_board(sim_fleet: Any, tmp_path:
             v.upload_mission([rally], 2, verify=True)
             with pytest.raises(SafetyViolation, match="terrain_clearance"):
                 session.run("upload", sysid, sortie=sortie)
+            # the same rally point on the flat side of home: cleared, and the pilot is told
+            # that RTL may go there (the vehicle's own rally points stay on board)
+            w_lon, w_lat = offset((HOME[1], HOME[0]), -600.0, 0.0)
+            rally = dataclasses.replace(rally, lat_deg=w_lat, lon_deg=w_lon)
+            v.upload_mission([rally], 2, verify=True)
+            text = session.run("upload", sysid, sortie=sortie)
+            assert "the vehicle holds 1 rally point" in str(text), text
+
+
+def test_the_gui_arms_an_arducopter_that_landed_in_auto(sim_fleet: Any) -> None:
+    """An ArduCopter that landed by its mission's RTL is still in AUTO, where it refuses to
+    arm ("Arm: Mode not armable"): the cockpit's Arm switches it to GUIDED first, says so,
+    and arms it (the next sortie could not be flown otherwise)."""
+    sortie = clear_drones([[_mission([(0.0, 100.0)], "ardupilot")]])[0][0]
+    assert sortie.cleared, sortie.violations
+    with (
+        sim_fleet(n_vehicles=1, autopilot="ardupilot", speedup=10) as (fleet, off),
+        _session(off) as (session, sysid),
+    ):
+        session.run("upload", sysid, sortie=sortie)
+        session.run("wait_ready", sysid)
+        session._vehicles()[sysid].set_mode("AUTO")
+        session._vehicles()[sysid].wait_for(lambda s: s.mode == "AUTO", 10, "AUTO")
+        text = session.run("arm", sysid)
+        assert "GUIDED" in text and "AUTO" in text, text
+        deadline = time.monotonic() + 10
+        while not fleet.vehicles[0].model.armed and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert fleet.vehicles[0].model.armed and fleet.vehicles[0].model.mode == "GUIDED"

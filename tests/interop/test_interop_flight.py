@@ -92,6 +92,24 @@ def test_fly_cli_full_mission(fw_kind: str, ready: Any, tmp_path: Path) -> None:
 
 
 @pytest.mark.timeout(900)
+def test_fly_cli_twice_on_one_boot(fw_kind: str, ready: Any, tmp_path: Path) -> None:
+    """Two sorties in a row without a reboot, as a pilot flies them: ArduCopter lands by the
+    mission's RTL still in AUTO, where it refuses to arm ("Arm: Mode not armable"), so ``fly``
+    switches it to GUIDED first; PX4 goes back to an armable mode by itself."""
+    home = ready.inst.home
+    plan = save_mission(_mission(fw_kind, simple_mission(home), home), tmp_path / "short.plan")
+    _assert_cli_ok(_fly_cli(plan, ready.url))
+    first = ready.obs.wait_landed_disarmed(60.0)
+    print(f"{fw_kind}: modes of the first flight {first.modes}")
+    proc = _fly_cli(plan, ready.url)
+    summary = _assert_cli_ok(proc)
+    assert summary["flown"][0]["flight_s"] > 5.0, summary
+    if fw_kind == "arducopter":
+        assert first.modes[-1] == "AUTO", first.modes
+        assert "switching to GUIDED" in proc.stderr
+
+
+@pytest.mark.timeout(900)
 def test_fly_cli_planner_plan(fw_kind: str, ready: Any, tmp_path: Path) -> None:
     """``plan expanding-square`` then ``fly`` its .plan: the planner's own output, flown."""
     lat, lon, _alt = ready.inst.home

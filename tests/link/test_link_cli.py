@@ -56,6 +56,15 @@ def test_fly_until_landed_exit_0(tmp_path, sim_factory, sim_url_of, autopilot) -
     assert summary["items"] == 4 and summary["autopilot"] == autopilot
     assert summary["validation"]["ok"] is True
     assert "mission uploaded and verified" in res.stderr
+    # landed by the mission's RTL: ArduCopter stays in AUTO, where it refuses to arm unless
+    # AUTO_OPTIONS allows it ("Arm: Mode not armable"); the next fly flies all the same
+    assert sim.vehicles[0].model.mode == ("AUTO" if autopilot == "ardupilot" else "AUTO.MISSION")
+    again = CliRunner().invoke(
+        cli,
+        ["fly", str(plan), "--connect", sim_url_of(sim, 0), "--heartbeat-hz", "10", "--json"],
+        catch_exceptions=False,
+    )
+    assert again.exit_code == 0, again.output
 
 
 def test_fly_refuses_an_unsafe_mission_unless_overridden_with_a_reason(

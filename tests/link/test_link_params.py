@@ -6,6 +6,7 @@ reader that decodes one way only reads NAV_DLL_ACT = 2 as 2.8e-45 on PX4.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from dronekit_plzen.link.params import (
     PARAM_TYPE_REAL32,
     decode_value,
     encode_value,
+    read_params,
 )
 
 CASES = {
@@ -59,3 +61,49 @@ def test_integer_encoding_round_trips(value: int, bytewise: bool) -> None:
 def test_px4_bytewise_is_not_a_cast() -> None:
     wire = encode_value(2, PARAM_TYPE_INT32, bytewise=True)
     assert wire != 2.0 and 0 < wire < 1e-40  # the float whose bits are 0x00000002
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+def test_read_params_asks_together_and_a_missing_name_costs_the_shared_time_once(
+    sim_factory: Any, sim_url_of: Any, autopilot: str
+) -> None:
+    """Twenty names and four the firmware lacks (put first, so they would hold the window of
+    requests in flight): every known one is read, with its value, within the one timeout;
+    asked one by one, the four missing names alone would cost four timeouts."""
+    fleet = sim_factory(1, autopilot, boot_settle_s=0.5)
+    sim_params = fleet.vehicles[0].model.params
+    known = list(sim_params)[:20]
+    missing = [f"NO_SUCH_{i}" for i in range(4)]
+    with connect(sim_url_of(fleet, 0), heartbeat_hz=5) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        t0 = time.monotonic()
+        got = read_params(v, [*missing, *known], timeout_s=1.5, window=4)
+        took = time.monotonic() - t0
+    assert list(got) == known  # in the order asked, the missing ones absent
+    for name in known:
+        assert got[name].value == pytest.approx(sim_params[name].value, rel=1e-6, abs=1e-6)
+    assert took < 1.5 + 1.0, took
+
+
+def test_vehicle_rtl_params_waits_once_for_names_an_older_firmware_lacks(
+    sim_factory: Any, sim_url_of: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """ArduCopter before 4.1 has no RTL_ALT_TYPE, older ones no RTL_CONE_SLOPE: the RTL
+    parameters are read in one go, the lacking ones keep their defaults, and the wait is the
+    shared 3 s, not 2 s per lacking name as when they were read one by one."""
+    from dronekit_plzen import rtl_cone
+    from dronekit_plzen.fleet import vehicle_rtl_params
+
+    lacking = ("RTL_OLD_A", "RTL_OLD_B", "RTL_OLD_C", "RTL_OLD_D")
+    names = dict(rtl_cone.PARAM_NAMES)
+    names["ardupilot"] = (*names["ardupilot"], *lacking)
+    monkeypatch.setattr(rtl_cone, "PARAM_NAMES", names)
+    fleet = sim_factory(1, "ardupilot", boot_settle_s=0.5)
+    with connect(sim_url_of(fleet, 0), heartbeat_hz=5) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        v.set_param("RTL_ALT", 4500.0)
+        t0 = time.monotonic()
+        rtl = vehicle_rtl_params(v)
+        took = time.monotonic() - t0
+    assert rtl is not None and rtl.from_vehicle and rtl.return_alt_m == pytest.approx(45.0)
+    assert took < 3.0 + 1.0, took  # one by one: 4 × 2 s for the lacking names alone

@@ -537,3 +537,8 @@ def test_fly_checks_the_rally_points_the_vehicle_returns_to(
     with connect(sim_url(fleet), heartbeat_hz=10) as link:
         held = _vehicle(link).download_mission(2)
     assert len(held) == 1 and held[0].lon_deg == pytest.approx(m.rally_points[0].lon_deg)
+    # the plan without rally points again: the one now on board (west, clear) is read and
+    # checked, and left as it is (not sent back as if it were the plan's)
+    code, _o, err = run_cli(*_fly_args(fleet, tmp_path / "west.plan", "--dem", str(dem)))
+    assert code == 0, err
+    assert "the vehicle holds 1 rally point" in err and "rally point uploaded" not in err, err
