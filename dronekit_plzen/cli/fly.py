@@ -553,7 +553,16 @@ def fly(
         tsrv = stack.enter_context(terrain_server(link, v, dem_path))
         try:
             st = _ready(v, 15.0, min_battery, 6, wait_ready_s)
-        except DronekitPlzenError:
+        except DronekitPlzenError as exc:
+            if dem_path is None and "terrain" in str(exc).lower():
+                # ArduCopter with RTL_ALT_TYPE 1 or terrain-frame items waits for terrain
+                # data from the ground station (TERRAIN_REQUEST), which fly serves from a DEM
+                info(
+                    _(
+                        "the vehicle waits for terrain data: give --dem DEM.tif and fly "
+                        "sends it the terrain of the area"
+                    )
+                )
             if getattr(tsrv, "missing", None) is not None:
                 info(
                     _(

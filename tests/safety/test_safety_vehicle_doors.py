@@ -484,6 +484,7 @@ def test_fly_serves_the_vehicles_terrain_requests_from_the_dem(
     code, _o, err = run_cli(*_fly_args(fleet, plan, "--wait-ready", "3"))
     assert code == 1, err
     assert "PreArm: waiting for terrain data" in last_error(err), err
+    assert "give --dem" in err, err  # what the pilot can do about it
     code, out, err = run_cli(*_fly_args(fleet, plan, "--dem", str(dem), "--json"))
     assert code == 0, err
     notes = json.loads(out)["flown"][0]["clearance"]["notes"]
