@@ -131,6 +131,11 @@ class SafetyViolation(DronekitPlzenError):
         self.violations = list(violations or [])
 
 
+class MissionIncomplete(DronekitPlzenError):
+    """The vehicle landed before the end of its mission (a failsafe, a geofence breach, the
+    pilot's switch): what it did not fly was not searched. CLI exit code 1."""
+
+
 class StorageError(DronekitPlzenError):
     """The database or an output file could not be read or written."""
 
@@ -162,6 +167,7 @@ __all__ = [
     "DronekitPlzenError",
     "LinkError",
     "LinkTimeout",
+    "MissionIncomplete",
     "MissionTransferError",
     "ParameterError",
     "ProtocolError",

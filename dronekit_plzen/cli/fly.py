@@ -24,6 +24,7 @@ import click
 
 from dronekit_plzen.cli.fly_sorties import (
     FlightWatch,
+    MissionCompletion,
     SortieProgress,
     arm_or_explain,
     clear_sorties,
@@ -31,7 +32,13 @@ from dronekit_plzen.cli.fly_sorties import (
     resume_mission,
 )
 from dronekit_plzen.cliutil import app, echo_json, info
-from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError, SafetyViolation
+from dronekit_plzen.errors import (
+    BadInputError,
+    DronekitPlzenError,
+    LinkError,
+    MissionIncomplete,
+    SafetyViolation,
+)
 from dronekit_plzen.fleet import terrain_server, upload_rally, vehicle_rally, vehicle_rtl_params
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, VehicleState, connect
@@ -217,11 +224,14 @@ def fly_sortie(
         interactive=sys.stderr.isatty() if interactive is None else interactive,
         echo=info,
     )
+    done = MissionCompletion.of(items)
+    home_offset = 1 if v.autopilot == "ardupilot" else 0  # ArduPilot's item 0 is home
     try:
         with link.subscribe(sysid=v.sysid, maxsize=1000) as sub:
             airborne = False
             while True:
                 st = v.state
+                done.mode(st.mode)
                 airborne = airborne or st.in_air or st.relative_alt_m > 2.0
                 watch.step(st)
                 if airborne and not st.armed and not st.in_air:
@@ -230,7 +240,11 @@ def fly_sortie(
                     raise DronekitPlzenError(
                         _("flight did not end within {t:.0f} s").format(t=timeout_s)
                     )
-                sub.get(1.0)
+                got = sub.get(1.0)
+                if got is not None and hasattr(got[0], "get_type"):
+                    kind = got[0].get_type()
+                    if kind in ("MISSION_CURRENT", "MISSION_ITEM_REACHED"):
+                        done.seen(kind, int(got[0].seq) - home_offset, v.state.mode)
     except KeyboardInterrupt:
         if on_stop is not None:
             on_stop(v.state.mission_seq)
@@ -241,6 +255,22 @@ def fly_sortie(
             on_stop(v.state.mission_seq)
         raise
     st = v.state
+    if not done.complete:
+        # landed short of the mission's end: a failsafe (battery, link, geofence) or the
+        # pilot's switch brought it back; the rest is not searched, and must not count as done
+        if on_stop is not None:
+            on_stop(done.furthest + 1)
+        raise MissionIncomplete(
+            _(
+                "the vehicle landed before the end of the mission: it left it in mode {mode} "
+                "after item {item} of {n}{why}; the rest was not flown: run fly again to fly it"
+            ).format(
+                mode=done.left_in or st.mode or "?",
+                item=max(done.furthest, 0),
+                n=done.goal,
+                why=_last_warning(st, started),
+            )
+        )
     return {
         "sortie": sortie.index,
         "items": len(items),
@@ -250,6 +280,13 @@ def fly_sortie(
         "clearance": granted.to_dict() if granted else None,
         "statustexts": [s.text for s in st.statustexts[-5:]],
     }
+
+
+def _last_warning(st: VehicleState, since_s: float) -> str:
+    """The vehicle's last warning since ``since_s`` (STATUSTEXT of severity WARNING or worse),
+    as ": TEXT", or ""."""
+    texts = [t.text for t in st.statustexts if t.time_s >= since_s and t.severity <= 4]
+    return f" ({texts[-1]})" if texts else ""
 
 
 def _show_warnings(fc: Any) -> None:
@@ -609,7 +646,7 @@ def fly(
                 send_rally=rally_note is None,
             )
             flown.append(summary)
-            if n > 1:
+            if n > 1 or progress.partial is not None:  # (a resumed single sortie: done now)
                 progress.mark_done(k)
             nxt = progress.next_sortie(n) if n > 1 else None
             if nxt is None:

@@ -1,0 +1,79 @@
+"""A sortie that ends before its mission does: ``fly`` must not report it flown.
+
+A failsafe (here PX4's critical battery), a geofence breach or the pilot's own mode switch
+brings the vehicle back with part of the area not searched. ``fly`` used to see a landed,
+disarmed vehicle and exit 0 with the sortie marked done; now it exits 1 naming the mode and
+the item it left the mission after, keeps where it stopped, and the next ``fly`` resumes there
+(ArduCopter, which stays in RTL after landing, is switched to GUIDED to arm again).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from simulators.faults import BatteryDrop
+
+from .test_link_fly_sigint import _long_plan
+
+
+def _fly(plan: Path, url: str, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "dronekit_plzen", "fly", str(plan), "--connect", url, *extra],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=dict(os.environ, PYTHONUNBUFFERED="1"),
+    )
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+def test_a_sortie_cut_short_is_not_reported_flown_and_resumes(
+    tmp_path: Path, sim_factory: Any, sim_url_of: Any, autopilot: str
+) -> None:
+    sim = sim_factory(1, autopilot, speedup=10.0)
+    veh = sim.vehicles[0]
+    st = veh.state
+    plan = _long_plan(tmp_path / "long.plan", st.home_lat_deg, st.home_lon_deg, st.home_alt_amsl_m)
+    if autopilot == "px4":
+        veh.set_param("COM_LOW_BAT_ACT", 1)  # RTL at the critical level
+    proc = _fly(plan, sim_url_of(sim, 0), "--heartbeat-hz", "5")
+    try:
+        mission = "AUTO.MISSION" if autopilot == "px4" else "AUTO"
+        assert sim.wait_until(
+            lambda: veh.state.mode == mission and veh.state.mission_current_seq >= 3, 120.0
+        ), "the vehicle never got into its mission"
+        if autopilot == "px4":
+            veh.inject(BatteryDrop(drop_pct=95.0))  # a failing pack: PX4 returns by itself
+        else:
+            sim.call(lambda: veh.model.set_mode("RTL"))  # the pilot's switch on the RC
+        _out, err = proc.communicate(timeout=300)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 1, err
+    last = [ln for ln in err.splitlines() if ln.startswith("error:")][-1]
+    assert "landed before the end of the mission" in last, last
+    assert ("AUTO.RTL" if autopilot == "px4" else "mode RTL") in last, last
+    if autopilot == "px4":
+        assert "battery level" in last, last  # what PX4 said when it turned back
+    assert "Traceback" not in err
+    progress = json.loads((tmp_path / "long.fly-progress.json").read_text())
+    stopped = progress["partial"]
+    assert stopped[0] == 1 and stopped[1] >= 2 and progress["done"] == [], progress
+    if autopilot == "px4":
+        return  # the pack is flat: the rest waits for a fresh one
+    again = _fly(plan, sim_url_of(sim, 0), "--heartbeat-hz", "5", "--json")
+    out, err = again.communicate(timeout=300)
+    assert again.returncode == 0, err
+    assert f"resuming sortie 1 at item {stopped[1]}" in err, err
+    assert "switching to GUIDED" in err, err  # landed in RTL, where it does not arm
+    # done now: a third fly flies the whole plan again, not the same rest
+    assert json.loads((tmp_path / "long.fly-progress.json").read_text()) == {"done": [1]}
+    assert json.loads(out)["flown"][0]["sortie"] == 1
