@@ -319,6 +319,63 @@ def terrain_server(link: Any, v: Vehicle, dem: Any) -> Any:
     return TerrainServer(link, dem_heights(dem), sysid=v.sysid)
 
 
+#: the modes in which the autopilots fly the uploaded mission
+MISSION_MODES = frozenset({"AUTO", "AUTO.MISSION"})
+
+
+@dataclass
+class MissionCompletion:
+    """Whether the vehicle flew its mission to the end, from what it reports while flying.
+
+    ``goal`` is the last item it must reach: the last NAV item before the closing RTL or
+    landing (a vehicle that returns by a failsafe, a geofence breach or the pilot's switch
+    lands too, but short of it). Only MISSION_CURRENT and MISSION_ITEM_REACHED received in a
+    mission mode count: in RTL PX4 may fly the mission's own landing items (RTL_TYPE 1) or
+    the mission backwards (2, 4), which is no progress, and the values the link held before
+    the flight may be an earlier mission's.
+    """
+
+    goal: int
+    furthest: int = -1
+    entered: bool = False
+    left_in: str | None = None
+
+    @classmethod
+    def of(cls, items: list[Any]) -> MissionCompletion:
+        from dronekit_plzen.mission_items import (
+            CMD_NAV_LAND,
+            CMD_NAV_RETURN_TO_LAUNCH,
+            NAV_COMMANDS,
+        )
+
+        closing = (CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_LAND)
+        nav = [k for k, it in enumerate(items) if it.command in NAV_COMMANDS]
+        while len(nav) > 1 and items[nav[-1]].command in closing:
+            nav.pop()
+        return cls(goal=nav[-1] if nav else -1)
+
+    def seen(self, msg_type: str, index: int, mode: str | None) -> None:
+        """A MISSION_CURRENT (the item flown to) or MISSION_ITEM_REACHED (an item reached),
+        in the mission's own indices, received while the vehicle was in ``mode``."""
+        self.mode(mode)
+        if mode not in MISSION_MODES or index < 0:
+            return
+        reached = index if msg_type == "MISSION_ITEM_REACHED" else index - 1
+        self.furthest = max(self.furthest, reached)
+
+    def mode(self, mode: str | None) -> None:
+        """The vehicle's mode now; the first other mode after a mission mode is where it left
+        the mission (at its end, or short of it)."""
+        if mode in MISSION_MODES:
+            self.entered = True
+        elif self.entered and self.left_in is None and mode:
+            self.left_in = mode
+
+    @property
+    def complete(self) -> bool:
+        return self.furthest >= self.goal
+
+
 MISSION_TYPE_RALLY = 2
 
 
@@ -357,7 +414,9 @@ def upload_rally(v: Vehicle, mission: Any) -> int:
 
 
 __all__ = [
+    "MISSION_MODES",
     "Fleet",
+    "MissionCompletion",
     "VehicleResult",
     "dem_heights",
     "terrain_server",

@@ -519,7 +519,10 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             self._on_key_result(ok, message)
         sortie = self._uploading.pop(req_id, None)
         if sortie is not None and ok and sysid in self.progress:
-            self.progress[sysid].uploaded_sortie(sortie)
+            seen = self.vehicles.get(sysid)
+            self.progress[sysid].uploaded_sortie(
+                sortie, seen.last_item_reached if seen is not None else None
+            )
             self.on_board[sysid] = sortie.items
         self._log(name, sysid, ok, message)
         if sortie is not None and not ok:

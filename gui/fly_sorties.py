@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dronekit_plzen.fleet import MissionCompletion
 from dronekit_plzen.i18n import _
 from gui.clearance import SortieView, resume_sortie
 from gui.models import VehicleView
@@ -45,7 +46,10 @@ class SortieProgress:
     fence: bool = False  # its geofence was uploaded too
     flying: bool = False  # armed since the upload
     finished: bool = False  # landed and disarmed after flying it
-    reached: int = -1  # highest mission item flown towards (of the items on board)
+    #: how far it flew the sortie on board (the rule ``fly`` follows too)
+    done: MissionCompletion | None = None
+    #: the MISSION_ITEM_REACHED the link held at the upload (an earlier mission's)
+    reached_before: int | None = None
     stopped_at: int | None = None  # landed before the end: the item it was flying to
 
     @property
@@ -77,9 +81,10 @@ class SortieProgress:
             text += "+"  # resumed part of the sortie
         return text
 
-    def uploaded_sortie(self, sortie: SortieView) -> None:
+    def uploaded_sortie(self, sortie: SortieView, reached_before: int | None = None) -> None:
         self.on_board, self.flying, self.finished = sortie, False, False
-        self.reached, self.stopped_at = -1, None
+        self.done, self.stopped_at = MissionCompletion.of(sortie.items), None
+        self.reached_before = reached_before
         self.fence = bool(sortie.mission.fence_items())
 
     def landed_after_flying(self, v: VehicleView, link_ok: bool) -> bool:
@@ -87,20 +92,27 @@ class SortieProgress:
 
         Flown: the vehicle was armed after the upload. Landed: disarmed and not in the air,
         seen over a live link (a lost vehicle is not "landed"). Landed before reaching the
-        sortie's last waypoint sets ``stopped_at``.
+        sortie's last waypoint (:class:`dronekit_plzen.fleet.MissionCompletion`: progress
+        counts in a mission mode only) sets ``stopped_at``, the item it was flying to.
         """
         if self.on_board is None or self.finished:
             return False
+        done = self.done or MissionCompletion.of(self.on_board.items)
+        self.done = done
         if v.armed:
             self.flying = True
+            done.mode(v.mode)
             if v.mission_seq is not None:
-                self.reached = max(self.reached, v.mission_seq)
+                done.seen("MISSION_CURRENT", v.mission_seq, v.mode)
+            if v.last_item_reached is not None and v.last_item_reached != self.reached_before:
+                done.seen("MISSION_ITEM_REACHED", v.last_item_reached, v.mode)
+                self.reached_before = None  # from now on, every report is this mission's
             return False
         if not self.flying or v.in_air or not link_ok:
             return False
         self.flying, self.finished = False, True
-        if self.reached < self.on_board.last_waypoint:
-            self.stopped_at = max(self.reached, 0)
+        if not done.complete:
+            self.stopped_at = done.furthest + 1
         return True
 
 

@@ -56,6 +56,11 @@ class ArmingDenied(CommandError):
         self.reason = reason
 
 
+def _reached(state: Any) -> int | None:
+    r = getattr(state, "last_item_reached", -1)
+    return int(r) if r is not None and int(r) >= 0 else None
+
+
 def _num(value: Any) -> float | None:
     try:
         f = float(value)
@@ -94,6 +99,7 @@ def view_of(
         packet_loss_pct=_num(getattr(state, "packet_loss_pct", None)),
         mission_seq=int(seq) if seq is not None and int(seq) >= 0 else None,
         mission_count=int(count) if count else None,
+        last_item_reached=_reached(state),
         in_air=bool(getattr(state, "in_air", False)),
         statustexts=texts,
         ready_to_arm=ready_to_arm,

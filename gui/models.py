@@ -100,6 +100,8 @@ class VehicleView:
     packet_loss_pct: float | None = None
     mission_seq: int | None = None
     mission_count: int | None = None
+    #: the last MISSION_ITEM_REACHED (the mission's own indices); None: none reported
+    last_item_reached: int | None = None
     in_air: bool = False  # EXTENDED_SYS_STATE landed state: taking off, flying or landing
     #: recent STATUSTEXTs as (time_s, severity, text), oldest first
     statustexts: tuple[tuple[float, int, str], ...] = ()

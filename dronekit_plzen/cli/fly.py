@@ -24,7 +24,6 @@ import click
 
 from dronekit_plzen.cli.fly_sorties import (
     FlightWatch,
-    MissionCompletion,
     SortieProgress,
     arm_or_explain,
     clear_sorties,
@@ -39,7 +38,13 @@ from dronekit_plzen.errors import (
     MissionIncomplete,
     SafetyViolation,
 )
-from dronekit_plzen.fleet import terrain_server, upload_rally, vehicle_rally, vehicle_rtl_params
+from dronekit_plzen.fleet import (
+    MissionCompletion,
+    terrain_server,
+    upload_rally,
+    vehicle_rally,
+    vehicle_rtl_params,
+)
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, VehicleState, connect
 from dronekit_plzen.link.modes import arming_mode

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
     CMD_NAV_RETURN_TO_LAUNCH,
@@ -56,3 +59,41 @@ def test_stopped_before_the_first_leg_flies_the_whole_sortie_again() -> None:
     s = _sortie()
     assert resume_sortie(s, 0) is s
     assert resume_sortie(s, 3) is s
+
+
+def _flown(snapshots: list[tuple[str, int | None, int | None]]) -> Any:
+    """A sortie on board, then snapshots (mode, MISSION_CURRENT, MISSION_ITEM_REACHED) while
+    armed, then landed and disarmed: the progress the fly panel keeps."""
+    from gui.fly_sorties import SortieProgress
+    from gui.models import VehicleView
+
+    s = _sortie()
+    prog = SortieProgress([s])
+    prog.uploaded_sortie(s, reached_before=11)  # the previous flight of the same sortie
+    for mode, seq, reached in snapshots:
+        v = VehicleView(1, mode=mode, armed=True, in_air=True, mission_seq=seq)
+        prog.landed_after_flying(replace(v, last_item_reached=reached), True)
+    assert prog.landed_after_flying(VehicleView(1, mode=snapshots[-1][0]), True)
+    return prog
+
+
+def test_a_sortie_is_flown_only_when_its_last_leg_is() -> None:
+    """Flying to the last waypoint (item 11) when a failsafe brought it back: not flown (the
+    last leg was counted as flown before); reaching it, or the RTL after it, is."""
+    cut = _flown([("AUTO.MISSION", 10, 9), ("AUTO.MISSION", 11, 10), ("AUTO.RTL", 11, 10)])
+    assert cut.stopped_at == 11 and cut.next_sortie() is not None
+    assert cut.next_sortie().resumed_from is not None  # the rest, not the next sortie
+    ended = _flown([("AUTO.MISSION", 11, 10), ("AUTO.MISSION", 11, 11), ("AUTO.RTL", 12, 11)])
+    assert ended.stopped_at is None and ended.finished
+    ap = _flown([("AUTO", 11, 10), ("AUTO", 12, 10), ("AUTO", 12, 10)])  # ArduCopter's RTL
+    assert ap.stopped_at is None
+
+
+def test_progress_in_rtl_is_not_progress() -> None:
+    """PX4's RTL_TYPE 1 flies to the mission's landing through the mission's own items: the
+    item numbers jump ahead while the rest of the area was never flown."""
+    prog = _flown([("AUTO.MISSION", 5, 4), ("AUTO.RTL", 12, 4), ("AUTO.RTL", 12, 12)])
+    assert prog.stopped_at == 5
+    # the report the link held from an earlier flight of the same sortie is not this one's
+    stale = _flown([("AUTO.MISSION", 3, 11), ("AUTO.LAND", 3, 11)])
+    assert stale.stopped_at == 3
