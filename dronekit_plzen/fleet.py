@@ -327,12 +327,25 @@ MISSION_MODES = frozenset({"AUTO", "AUTO.MISSION"})
 class MissionCompletion:
     """Whether the vehicle flew its mission to the end, from what it reports while flying.
 
-    ``goal`` is the last item it must reach: the last NAV item before the closing RTL or
-    landing (a vehicle that returns by a failsafe, a geofence breach or the pilot's switch
-    lands too, but short of it). Only MISSION_CURRENT and MISSION_ITEM_REACHED received in a
-    mission mode count: in RTL PX4 may fly the mission's own landing items (RTL_TYPE 1) or
-    the mission backwards (2, 4), which is no progress, and the values the link held before
-    the flight may be an earlier mission's.
+    ``goal`` is the last item it must reach: the last NAV item before the closing RTL,
+    landing or unlimited loiter (a vehicle that returns by a failsafe, a geofence breach or
+    the pilot's switch lands too, but short of it). Only MISSION_CURRENT and
+    MISSION_ITEM_REACHED received in a mission mode count: in RTL PX4 may fly the mission's
+    own landing items (RTL_TYPE 1) or the mission backwards (2, 4), which is no progress, and
+    the values the link held before the flight may be an earlier mission's.
+
+    >>> from dronekit_plzen.mission_items import MissionItem
+    >>> items = [MissionItem(22), MissionItem(16), MissionItem(178), MissionItem(16),
+    ...          MissionItem(20)]  # take-off, waypoint, speed, waypoint, RTL
+    >>> done = MissionCompletion.of(items)
+    >>> done.goal
+    3
+    >>> done.seen("MISSION_CURRENT", 3, "AUTO"); done.complete  # flying to the last waypoint
+    False
+    >>> done.seen("MISSION_CURRENT", 4, "AUTO.RTL"); done.complete  # a failsafe's RTL
+    False
+    >>> done.seen("MISSION_ITEM_REACHED", 3, "AUTO.MISSION"); done.complete
+    True
     """
 
     goal: int
@@ -344,11 +357,14 @@ class MissionCompletion:
     def of(cls, items: list[Any]) -> MissionCompletion:
         from dronekit_plzen.mission_items import (
             CMD_NAV_LAND,
+            CMD_NAV_LOITER_UNLIM,
             CMD_NAV_RETURN_TO_LAUNCH,
             NAV_COMMANDS,
         )
 
-        closing = (CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_LAND)
+        # the mission's own end: a return, a landing, or a loiter the pilot ends (the firmware
+        # never reports it reached)
+        closing = (CMD_NAV_RETURN_TO_LAUNCH, CMD_NAV_LAND, CMD_NAV_LOITER_UNLIM)
         nav = [k for k, it in enumerate(items) if it.command in NAV_COMMANDS]
         while len(nav) > 1 and items[nav[-1]].command in closing:
             nav.pop()
