@@ -288,8 +288,8 @@ def fly_sortie(
 
 
 def _last_warning(st: VehicleState, since_s: float) -> str:
-    """The vehicle's last warning since ``since_s`` (STATUSTEXT of severity WARNING or worse),
-    as ": TEXT", or ""."""
+    """The vehicle's last warning since ``since_s`` (STATUSTEXT of severity WARNING or worse)
+    as " (TEXT)", or ""."""
     texts = [t.text for t in st.statustexts if t.time_s >= since_s and t.severity <= 4]
     return f" ({texts[-1]})" if texts else ""
 

@@ -22,12 +22,14 @@ from harness import (
     JUMP_TARGET,
     conditions_mission,
     full_mission,
+    grid_mission,
     north_east,
     simple_mission,
     spline_mission,
 )
 
 from dronekit_plzen.fleet import Fleet
+from dronekit_plzen.mission_items import CMD_NAV_RETURN_TO_LAUNCH as MAV_CMD_NAV_RETURN_TO_LAUNCH
 from missions.formats import save_mission
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
 from missions.validation import clear_for_flight
@@ -107,6 +109,37 @@ def test_fly_cli_twice_on_one_boot(fw_kind: str, ready: Any, tmp_path: Path) -> 
     if fw_kind == "arducopter":
         assert first.modes[-1] == "AUTO", first.modes
         assert "switching to GUIDED" in proc.stderr
+
+
+@pytest.mark.timeout(900)
+def test_fly_cli_cut_short_is_not_flown_and_resumes(
+    fw_kind: str, ready: Any, tmp_path: Path
+) -> None:
+    """A second ground station commands RTL in the middle of the mission (as a failsafe or
+    the pilot's switch would): ``fly`` exits 1 saying the rest was not flown, and the next
+    ``fly`` resumes the sortie where it stopped and flies it to its end."""
+    home = ready.inst.home
+    items = grid_mission(home, 10, alt_m=15.0)  # take-off, 8 waypoints 8 m apart, RTL
+    plan = save_mission(_mission(fw_kind, items, home), tmp_path / "grid.plan")
+    cmd = [sys.executable, "-m", "dronekit_plzen", "fly", str(plan), "--connect", ready.url]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready.obs.wait(lambda s: any(r >= _wire_seq(fw_kind, 3) for r in s.reached), 300, "WP 3")
+        ready.obs.command(MAV_CMD_NAV_RETURN_TO_LAUNCH)
+        _out, err = proc.communicate(timeout=FLIGHT_TIMEOUT_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    print(err[-2000:])
+    last = [ln for ln in err.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 1 and last, err[-1000:]
+    assert "landed before the end of the mission" in last[-1], last[-1]
+    progress = json.loads((tmp_path / "grid.fly-progress.json").read_text())
+    assert progress["partial"][0] == 1 and 3 <= progress["partial"][1] < 9, progress
+    again = _fly_cli(plan, ready.url)
+    summary = _assert_cli_ok(again)
+    assert f"resuming sortie 1 at item {progress['partial'][1]}" in again.stderr
+    assert summary["flown"][0]["flight_s"] > 5.0
 
 
 @pytest.mark.timeout(900)
