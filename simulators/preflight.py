@@ -127,14 +127,19 @@ def preflight_failure(vm: VehicleModel) -> str | None:
         if needs_mission and not vm.runner.px4_valid():
             return "Preflight Fail: No valid mission"
         return None
+    # AP_Arming_Copter::mandatory_checks: "%s mode not armable" with the mode's name()
     if vm.mode in ("RTL", "LAND", "SMART_RTL", "CIRCLE"):
-        return "Arm: Mode not armable"
+        return f"Arm: {_AP_MODE_NAME.get(vm.mode, vm.mode)} mode not armable"
     if vm.mode == "AUTO":
         if not int(vm.p("AUTO_OPTIONS")) & 1:
-            return "Arm: Mode not armable"
+            return "Arm: AUTO mode not armable"
         if vm.runner.nav_count() == 0:
             return "Arm: Mode requires mission"
     return None
+
+
+#: ArduCopter's Mode::name() where it differs from the MAVLink mode name
+_AP_MODE_NAME = {"SMART_RTL": "SMARTRTL", "AUTO_RTL": "AUTO RTL"}
 
 
 def report(vm: VehicleModel) -> str | None:

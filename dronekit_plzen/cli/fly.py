@@ -204,7 +204,7 @@ def fly_sortie(
     )
     if mode := arming_mode(v.autopilot, v.state.mode):
         # ArduCopter stays in the mode it landed in (AUTO after the mission's RTL), which
-        # refuses to arm ("Arm: Mode not armable"); it takes off in GUIDED anyway
+        # refuses to arm ("Arm: AUTO mode not armable"); it takes off in GUIDED anyway
         info(
             _("mode {old} does not allow arming: switching to {new}").format(
                 old=v.state.mode, new=mode

@@ -179,7 +179,7 @@ def mode_params(autopilot: str, name: str, vehicle_type: int = 2) -> tuple[float
 
 #: ArduCopter modes that refuse to arm (``Mode::allows_arming`` false; AUTO and AUTO_RTL unless
 #: AUTO_OPTIONS allows it). A copter that landed by its mission's RTL is still in AUTO, one that
-#: landed by RTL or LAND in those: arming there answers "Arm: Mode not armable".
+#: landed by RTL or LAND in those: arming there answers "Arm: <MODE> mode not armable".
 COPTER_NOT_ARMABLE = frozenset(
     {
         "AUTO",

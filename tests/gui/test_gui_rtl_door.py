@@ -139,7 +139,7 @@ def test_the_gui_door_checks_the_rally_points_on_board(sim_fleet: Any, tmp_path:
 
 def test_the_gui_arms_an_arducopter_that_landed_in_auto(sim_fleet: Any) -> None:
     """An ArduCopter that landed by its mission's RTL is still in AUTO, where it refuses to
-    arm ("Arm: Mode not armable"): the cockpit's Arm switches it to GUIDED first, says so,
+    arm ("Arm: AUTO mode not armable"): the cockpit's Arm switches it to GUIDED first, says so,
     and arms it (the next sortie could not be flown otherwise)."""
     sortie = clear_drones([[_mission([(0.0, 100.0)], "ardupilot")]])[0][0]
     assert sortie.cleared, sortie.violations

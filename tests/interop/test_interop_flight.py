@@ -96,7 +96,7 @@ def test_fly_cli_full_mission(fw_kind: str, ready: Any, tmp_path: Path) -> None:
 @pytest.mark.timeout(900)
 def test_fly_cli_twice_on_one_boot(fw_kind: str, ready: Any, tmp_path: Path) -> None:
     """Two sorties in a row without a reboot, as a pilot flies them: ArduCopter lands by the
-    mission's RTL still in AUTO, where it refuses to arm ("Arm: Mode not armable"), so ``fly``
+    mission's RTL still in AUTO, where it refuses to arm ("Arm: AUTO mode not armable"), so ``fly``
     switches it to GUIDED first; PX4 goes back to an armable mode by itself."""
     home = ready.inst.home
     plan = save_mission(_mission(fw_kind, simple_mission(home), home), tmp_path / "short.plan")

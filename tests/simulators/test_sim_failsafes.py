@@ -228,7 +228,7 @@ def test_preflight_low_battery_and_missing_mission():
     ]
     assert ap.set_mode("AUTO") == RESULT_ACCEPTED
     assert ap.arm() == RESULT_FAILED  # ArduCopter refuses GCS arming in AUTO by default
-    assert "Arm: Mode not armable" in ap.statustexts
+    assert "Arm: AUTO mode not armable" in ap.statustexts
     ap.set_param("AUTO_OPTIONS", 1)
     assert ap.arm() == RESULT_ACCEPTED
 
