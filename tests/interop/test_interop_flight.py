@@ -261,6 +261,16 @@ def test_gui_backend_flight(fw_kind: str, ready: Any) -> None:
         assert views and views[0].armed
         print(session.run("rtl", sysid))
         ready.obs.wait_landed_disarmed(FLIGHT_TIMEOUT_S)
+        # the next sortie on the same boot: ArduCopter landed in RTL, where it does not arm;
+        # the cockpit's Arm switches it to GUIDED first (PX4 arms as it is)
+        time.sleep(2.0)
+        print(session.run("upload", sysid, sortie=sortie))
+        text = session.run("arm", sysid)
+        print(text)
+        if fw_kind == "arducopter":
+            assert "GUIDED" in text and "RTL" in text, text
+        ready.obs.wait(lambda s: s.armed, 10, "armed for the second sortie")
+        print(session.run("disarm", sysid))
     finally:
         session.close()
 
