@@ -354,7 +354,19 @@ class FlySession:
         Raises :class:`LinkTimeout` naming the last PreArm message when ``timeout_s`` has
         passed (nothing is armed then), :class:`LinkError` when the link is closed meanwhile.
         """
-        vehicle.wait_ready_to_arm(float(timeout_s), on_message=on_message)
+        try:
+            vehicle.wait_ready_to_arm(float(timeout_s), on_message=on_message)
+        except LinkTimeout as exc:
+            if "terrain" not in str(exc).lower() or vehicle.sysid in self._terrain:
+                raise
+            # ArduCopter (RTL_ALT_TYPE 1, terrain-frame items) waits for terrain data, which
+            # the cockpit sends only from a sortie's DEM
+            raise LinkTimeout(
+                _(
+                    "{error}: the vehicle waits for terrain data; plan the sortie with a DEM "
+                    "and upload it again (the cockpit sends the vehicle its terrain from the DEM)"
+                ).format(error=exc)
+            ) from exc
         return _("ready to arm")
 
     def _send_key(self, sysid: int, key_file: str | Path) -> str:

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from dkp_testkit import offset, write_geotiff
 
-from dronekit_plzen.errors import SafetyViolation
+from dronekit_plzen.errors import LinkTimeout, SafetyViolation
 from dronekit_plzen.mission_items import (
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
@@ -89,11 +89,14 @@ def test_the_gui_serves_terrain_to_an_ardupilot_that_needs_it(
     )
     sortie = clear_drones([[_mission([(0.0, 80.0)], "ardupilot")]], dem=str(dem))[0][0]
     assert sortie.cleared, sortie.violations
-    with sim_fleet(n_vehicles=1, autopilot="ardupilot") as (fleet, off):
+    with sim_fleet(n_vehicles=1, autopilot="ardupilot", speedup=10) as (fleet, off):
         fleet.vehicles[0].set_param("RTL_ALT_TYPE", 1)
         with _session(off) as (session, sysid):
             time.sleep(1.5)
             assert not fleet.vehicles[0].model.terrain_ready
+            # before any sortie with a DEM: not ready, and the pilot is told what to do
+            with pytest.raises(LinkTimeout, match="plan the sortie with a DEM"):
+                session.run("wait_ready", sysid, timeout_s=6.0)
             session.run("upload", sysid, sortie=sortie)
             deadline = time.monotonic() + 20
             while not fleet.vehicles[0].model.terrain_ready and time.monotonic() < deadline:
