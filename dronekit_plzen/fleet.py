@@ -34,6 +34,7 @@ from dronekit_plzen.errors import (
 )
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, connect
+from dronekit_plzen.link.modes import arming_mode
 from dronekit_plzen.mission_items import MissionItem
 from dronekit_plzen.rtl_cone import RtlParams
 from dronekit_plzen.safety import Clearance, Override
@@ -197,13 +198,21 @@ class Fleet:
     ) -> dict[str, VehicleResult]:
         """Wait until each vehicle is ready to arm (up to ``wait_ready_s``; 0: not), then arm.
 
-        A vehicle that does not get ready, or refuses to arm, fails with the firmware's reason;
-        the others go on (the results say which).
+        An ArduCopter still in a mode that refuses to arm (AUTO or RTL, where it landed) is
+        switched to GUIDED first, as ``fly`` and the GUI do
+        (:func:`dronekit_plzen.link.modes.arming_mode`). A vehicle that does not get ready, or
+        refuses to arm, fails with the firmware's reason; the others go on (the results say
+        which).
         """
 
         def one(v: Vehicle) -> Any:
             if wait_ready_s > 0:
                 v.wait_ready_to_arm(wait_ready_s)
+            if mode := arming_mode(v.autopilot, v.state.mode):
+                log.info(
+                    "vehicle %s: mode %s does not allow arming: %s", v.sysid, v.state.mode, mode
+                )
+                v.set_mode(mode)
             return v.arm()
 
         return self.for_each(one, vehicles)

@@ -225,3 +225,20 @@ def test_sim_link_loss_and_reconnect(sim_factory, sim_url_of) -> None:
             assert v.connected
             v.arm()
             v.disarm()
+
+
+def test_fleet_arms_an_arducopter_left_in_rtl(sim_factory, sim_url_of) -> None:
+    """An ArduCopter that landed by RTL stays in RTL, where it refuses to arm: ``arm_all``
+    switches it to GUIDED first, as ``fly`` and the GUI do."""
+    sim = sim_factory(1, "ardupilot")
+    model = sim.vehicles[0].model
+    with Fleet.connect([sim_url_of(sim, 0)], heartbeat_hz=HB_HZ) as fleet:
+        (v,) = fleet.wait_vehicles(1, timeout_s=15)
+        wait_ready(v)
+        sim.call(lambda: model.set_mode("RTL"))
+        v.wait_for(lambda s: s.mode == "RTL", 10, "RTL")
+        results = fleet.arm_all(wait_ready_s=0)
+        assert all(r.ok for r in results.values()), results
+        st = v.wait_for(lambda s: s.armed, 10, "armed")
+        assert st.mode == "GUIDED"
+        v.disarm()
