@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any
 
 
 class DronekitPlzenError(Exception):
@@ -133,7 +134,10 @@ class SafetyViolation(DronekitPlzenError):
 
 class MissionIncomplete(DronekitPlzenError):
     """The vehicle landed before the end of its mission (a failsafe, a geofence breach, the
-    pilot's switch): what it did not fly was not searched. CLI exit code 1."""
+    pilot's switch): what it did not fly was not searched. CLI exit code 1. ``summary``: what
+    was flown (``fly --json`` prints it)."""
+
+    summary: dict[str, Any] | None = None
 
 
 class StorageError(DronekitPlzenError):

@@ -260,12 +260,24 @@ def fly_sortie(
             on_stop(v.state.mission_seq)
         raise
     st = v.state
+    summary = {
+        "sortie": sortie.index,
+        "items": len(items),
+        "flight_s": round(time.monotonic() - started, 1),
+        "landed": {"lat_deg": st.lat_deg, "lon_deg": st.lon_deg},
+        "completed": done.complete,
+        "validation": sortie.mission.metadata.get("validation", {}),
+        "clearance": granted.to_dict() if granted else None,
+        "statustexts": [s.text for s in st.statustexts[-5:]],
+    }
     if not done.complete:
         # landed short of the mission's end: a failsafe (battery, link, geofence) or the
         # pilot's switch brought it back; the rest is not searched, and must not count as done
         if on_stop is not None:
             on_stop(done.furthest + 1)
-        raise MissionIncomplete(
+        summary["last_item_reached"] = max(done.furthest, 0)
+        summary["left_mission_in"] = done.left_in or st.mode or None
+        cut = MissionIncomplete(
             _(
                 "the vehicle landed before the end of the mission: it left it in mode {mode} "
                 "after item {item} of {n}{why}; the rest was not flown: run fly again to fly it"
@@ -276,15 +288,9 @@ def fly_sortie(
                 why=_last_warning(st, started),
             )
         )
-    return {
-        "sortie": sortie.index,
-        "items": len(items),
-        "flight_s": round(time.monotonic() - started, 1),
-        "landed": {"lat_deg": st.lat_deg, "lon_deg": st.lon_deg},
-        "validation": sortie.mission.metadata.get("validation", {}),
-        "clearance": granted.to_dict() if granted else None,
-        "statustexts": [s.text for s in st.statustexts[-5:]],
-    }
+        cut.summary = summary  # what was flown, for --json
+        raise cut
+    return summary
 
 
 def _last_warning(st: VehicleState, since_s: float) -> str:
@@ -637,19 +643,25 @@ def fly(
         _show_warnings(fc)
         _record_cleared(fc, cfg.db_path, v.sysid)
         k = first
+        cut: MissionIncomplete | None = None
         while True:
             s = fc.sorties[k - 1]
-            summary = fly_sortie(
-                link,
-                v,
-                s,
-                n_sorties=n,
-                takeoff_alt_m=takeoff_alt,
-                timeout_s=timeout_s,
-                link_loss_s=link_loss_s,
-                on_stop=lambda item, k=k, m=s.mission: _stopped(progress, k, item, m),
-                send_rally=rally_note is None,
-            )
+            try:
+                summary = fly_sortie(
+                    link,
+                    v,
+                    s,
+                    n_sorties=n,
+                    takeoff_alt_m=takeoff_alt,
+                    timeout_s=timeout_s,
+                    link_loss_s=link_loss_s,
+                    on_stop=lambda item, k=k, m=s.mission: _stopped(progress, k, item, m),
+                    send_rally=rally_note is None,
+                )
+            except MissionIncomplete as exc:  # reported below, with what was flown
+                flown.append(exc.summary or {})
+                cut = exc
+                break
             flown.append(summary)
             if n > 1 or progress.partial is not None:  # (a resumed single sortie: done now)
                 progress.mark_done(k)
@@ -678,9 +690,12 @@ def fly(
         "home_amsl_source": fc.home_source,
         "statustexts": last["statustexts"],
     }
+    result["completed"] = cut is None
     if override_safety and fc.overrides:
         result["safety_override"] = fc.overrides[0].to_dict()
     if as_json:
         echo_json(result)
-    else:
+    if cut is not None:
+        raise cut  # exit 1, the one line saying what was not flown
+    if not as_json:
         click.echo(_("landed and disarmed after {t:.0f} s").format(t=last["flight_s"]))

@@ -43,7 +43,7 @@ def test_a_sortie_cut_short_is_not_reported_flown_and_resumes(
     plan = _long_plan(tmp_path / "long.plan", st.home_lat_deg, st.home_lon_deg, st.home_alt_amsl_m)
     if autopilot == "px4":
         veh.set_param("COM_LOW_BAT_ACT", 1)  # RTL at the critical level
-    proc = _fly(plan, sim_url_of(sim, 0), "--heartbeat-hz", "5")
+    proc = _fly(plan, sim_url_of(sim, 0), "--heartbeat-hz", "5", "--json")
     try:
         mission = "AUTO.MISSION" if autopilot == "px4" else "AUTO"
         assert sim.wait_until(
@@ -53,7 +53,7 @@ def test_a_sortie_cut_short_is_not_reported_flown_and_resumes(
             veh.inject(BatteryDrop(drop_pct=95.0))  # a failing pack: PX4 returns by itself
         else:
             sim.call(lambda: veh.model.set_mode("RTL"))  # the pilot's switch on the RC
-        _out, err = proc.communicate(timeout=300)
+        out, err = proc.communicate(timeout=300)
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -64,6 +64,9 @@ def test_a_sortie_cut_short_is_not_reported_flown_and_resumes(
     if autopilot == "px4":
         assert "battery level" in last, last  # what PX4 said when it turned back
     assert "Traceback" not in err
+    summary = json.loads(out)  # --json still says what was flown, and that it was not all
+    assert summary["completed"] is False and summary["flown"][0]["completed"] is False
+    assert summary["flown"][0]["last_item_reached"] >= 1, summary
     progress = json.loads((tmp_path / "long.fly-progress.json").read_text())
     stopped = progress["partial"]
     assert stopped[0] == 1 and stopped[1] >= 2 and progress["done"] == [], progress
