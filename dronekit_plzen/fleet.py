@@ -199,20 +199,15 @@ class Fleet:
         """Wait until each vehicle is ready to arm (up to ``wait_ready_s``; 0: not), then arm.
 
         An ArduCopter still in a mode that refuses to arm (AUTO or RTL, where it landed) is
-        switched to GUIDED first, as ``fly`` and the GUI do
-        (:func:`dronekit_plzen.link.modes.arming_mode`). A vehicle that does not get ready, or
-        refuses to arm, fails with the firmware's reason; the others go on (the results say
-        which).
+        switched to GUIDED first (:func:`leave_unarmable_mode`). A vehicle that does not get
+        ready, or refuses to arm, fails with the firmware's reason; the others go on (the
+        results say which).
         """
 
         def one(v: Vehicle) -> Any:
             if wait_ready_s > 0:
                 v.wait_ready_to_arm(wait_ready_s)
-            if mode := arming_mode(v.autopilot, v.state.mode):
-                log.info(
-                    "vehicle %s: mode %s does not allow arming: %s", v.sysid, v.state.mode, mode
-                )
-                v.set_mode(mode)
+            leave_unarmable_mode(v)
             return v.arm()
 
         return self.for_each(one, vehicles)
@@ -268,6 +263,20 @@ def _run_one(fn: Callable[[Vehicle], Any], v: Vehicle) -> VehicleResult:
     except DronekitPlzenError as exc:
         return VehicleResult(key, v.sysid, False, str(exc), None, time.monotonic() - t0)
     return VehicleResult(key, v.sysid, True, None, None, time.monotonic() - t0, value)
+
+
+def leave_unarmable_mode(v: Vehicle) -> tuple[str, str] | None:
+    """Switch ``v`` out of a mode it refuses to arm in (an ArduCopter still in the AUTO or RTL
+    it landed in, :func:`dronekit_plzen.link.modes.arming_mode`) before arming it: ``(old,
+    new)`` mode when it switched, None when it may arm as it is. ``fly``, the GUI's Arm and
+    :meth:`Fleet.arm_all` all arm through it."""
+    old = v.state.mode
+    new = arming_mode(v.autopilot, old)
+    if new is None:
+        return None
+    log.info("vehicle %s: mode %s does not allow arming: switching to %s", v.sysid, old, new)
+    v.set_mode(new)
+    return old or "?", new
 
 
 def vehicle_rtl_params(v: Vehicle) -> RtlParams | None:
@@ -444,6 +453,7 @@ __all__ = [
     "MissionCompletion",
     "VehicleResult",
     "dem_heights",
+    "leave_unarmable_mode",
     "terrain_server",
     "upload_rally",
     "vehicle_key",

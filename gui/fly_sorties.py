@@ -95,10 +95,9 @@ class SortieProgress:
         sortie's last waypoint (:class:`dronekit_plzen.fleet.MissionCompletion`: progress
         counts in a mission mode only) sets ``stopped_at``, the item it was flying to.
         """
-        if self.on_board is None or self.finished:
+        done = self.done  # set with the sortie on board (uploaded_sortie)
+        if self.on_board is None or done is None or self.finished:
             return False
-        done = self.done or MissionCompletion.of(self.on_board.items)
-        self.done = done
         if v.armed:
             self.flying = True
             done.mode(v.mode)

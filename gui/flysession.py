@@ -27,9 +27,14 @@ from dronekit_plzen.errors import (
     ProtocolError,
     SafetyViolation,
 )
-from dronekit_plzen.fleet import terrain_server, upload_rally, vehicle_rally, vehicle_rtl_params
+from dronekit_plzen.fleet import (
+    leave_unarmable_mode,
+    terrain_server,
+    upload_rally,
+    vehicle_rally,
+    vehicle_rtl_params,
+)
 from dronekit_plzen.i18n import _, ngettext
-from dronekit_plzen.link.modes import arming_mode
 from gui import backend
 from gui.clearance import SortieView, clear_at_vehicle
 from gui.fly_links import BootTracker, ReadyTracker, latest_prearm, split_urls
@@ -323,10 +328,7 @@ class FlySession:
     def _arm(self, vehicle: Any) -> str:
         """Arm; a refusal raises :class:`ArmingDenied` with the autopilot's PreArm text."""
         since = time.monotonic()
-        landed_in = vehicle.state.mode
-        switched = arming_mode(vehicle.autopilot, landed_in)
-        if switched is not None:  # ArduCopter still in the mode it landed in (AUTO, RTL)
-            vehicle.set_mode(switched)
+        switched = leave_unarmable_mode(vehicle)  # ArduCopter still in AUTO or RTL
         try:
             vehicle.arm()
         except CommandError as exc:
@@ -339,7 +341,7 @@ class FlySession:
             ) from exc
         if switched is not None:
             return _("accepted (switched to {mode}: the vehicle does not arm in {old})").format(
-                mode=switched, old=landed_in
+                mode=switched[1], old=switched[0]
             )
         return _("accepted")
 

@@ -72,6 +72,19 @@ class SimVehicle:
         """Set a parameter as a PARAM_SET would (BadInputError if unknown or out of range)."""
         self.fleet.call(lambda: self.model.set_param(name, float(value)))
 
+    def lack_params(self, *names: str) -> None:
+        """Run a firmware build without these parameters, as an older version is (ArduCopter
+        before 4.1 has no RTL_ALT_TYPE): reads and writes of them go unanswered, and the
+        vehicle flies with their defaults."""
+        unknown = [n for n in names if n not in self.model.params]
+        if unknown:
+            raise BadInputError(_("unknown parameters: {names}").format(names=", ".join(unknown)))
+
+        def drop() -> None:
+            self.model.absent_params = self.model.absent_params | frozenset(names)
+
+        self.fleet.call(drop)
+
     def set_battery(
         self,
         capacity_mah: float,

@@ -336,8 +336,12 @@ class VehicleServer:
                 link.set_interval(mid, 1.0 / rate if rate > 0 else None)
 
     # ------------------------------------------------------------ parameters
+    def _param_names(self) -> list[str]:
+        """The parameter table as the link shows it (without a build's absent parameters)."""
+        return [n for n in self.vm.params if n not in self.vm.absent_params]
+
     def _param_value(self, link: Link, name: str) -> None:
-        names = list(self.vm.params)
+        names = self._param_names()
         p = self.vm.params[name]
         link.send(
             link.codec.param_value_encode(
@@ -352,7 +356,7 @@ class VehicleServer:
     def _param(self, link: Link, msg: Any) -> None:
         vm = self.vm
         t = msg.get_type()
-        names = list(vm.params)
+        names = self._param_names()
         if t == "PARAM_REQUEST_LIST":
             for name in names:
                 self._param_value(link, name)
@@ -360,7 +364,7 @@ class VehicleServer:
             name = _pid(msg.param_id)
             if msg.param_index >= 0 and msg.param_index < len(names):
                 name = names[msg.param_index]
-            if name in vm.params:
+            if name in names:
                 self._param_value(link, name)
             elif not vm.px4:
                 link.send(
@@ -368,7 +372,7 @@ class VehicleServer:
                 )
         elif t == "PARAM_SET":
             name = _pid(msg.param_id)
-            if name not in vm.params:
+            if name not in names:
                 return  # both firmwares ignore unknown names (the client times out)
             p = vm.params[name]
             value = prm.decode_value(vm.autopilot, p, msg.param_value, msg.param_type)

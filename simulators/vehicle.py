@@ -79,6 +79,9 @@ class VehicleModel:
         self.px4 = autopilot == "px4"
         self.geo = Geodetic(*home)
         self.params: dict[str, Param] = defaults(autopilot, sysid)
+        #: parameters this firmware build does not have (an older version): the link never
+        #: answers them, and the vehicle flies with their defaults
+        self.absent_params: frozenset[str] = frozenset()
         self.rng = np.random.default_rng([seed, sysid])
         self.t_s = 0.0
         self.boot_t0_s = 0.0

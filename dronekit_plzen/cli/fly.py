@@ -40,6 +40,7 @@ from dronekit_plzen.errors import (
 )
 from dronekit_plzen.fleet import (
     MissionCompletion,
+    leave_unarmable_mode,
     terrain_server,
     upload_rally,
     vehicle_rally,
@@ -47,7 +48,7 @@ from dronekit_plzen.fleet import (
 )
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, VehicleState, connect
-from dronekit_plzen.link.modes import arming_mode
+from dronekit_plzen.link.state import mission_index
 from dronekit_plzen.mission_items import CMD_NAV_TAKEOFF, MissionItem
 
 GPS_FIX_3D = 3
@@ -202,15 +203,14 @@ def fly_sortie(
             t=f"{took_s:.1f}" if took_s >= 1.0 else f"{took_s:.2f}"
         )
     )
-    if mode := arming_mode(v.autopilot, v.state.mode):
+    if switched := leave_unarmable_mode(v):
         # ArduCopter stays in the mode it landed in (AUTO after the mission's RTL), which
         # refuses to arm ("Arm: AUTO mode not armable"); it takes off in GUIDED anyway
         info(
             _("mode {old} does not allow arming: switching to {new}").format(
-                old=v.state.mode, new=mode
+                old=switched[0], new=switched[1]
             )
         )
-        v.set_mode(mode)
     arm_or_explain(v)
     if v.autopilot == "ardupilot":
         v.takeoff(_takeoff_alt(items, takeoff_alt_m))
@@ -230,7 +230,6 @@ def fly_sortie(
         echo=info,
     )
     done = MissionCompletion.of(items)
-    home_offset = 1 if v.autopilot == "ardupilot" else 0  # ArduPilot's item 0 is home
     try:
         with link.subscribe(sysid=v.sysid, maxsize=1000) as sub:
             airborne = False
@@ -249,7 +248,8 @@ def fly_sortie(
                 if got is not None and hasattr(got[0], "get_type"):
                     kind = got[0].get_type()
                     if kind in ("MISSION_CURRENT", "MISSION_ITEM_REACHED"):
-                        done.seen(kind, int(got[0].seq) - home_offset, v.state.mode)
+                        index = mission_index(v.autopilot, int(got[0].seq))
+                        done.seen(kind, index, v.state.mode)
     except KeyboardInterrupt:
         if on_stop is not None:
             on_stop(v.state.mission_seq)

@@ -250,8 +250,14 @@ def _home(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     return _replace(s, home=(_e7(m.latitude), _e7(m.longitude), m.altitude / 1000.0))
 
 
+def mission_index(autopilot: str, seq: int) -> int:
+    """A mission sequence number on the wire as an index of the mission the toolkit uploaded
+    (ArduPilot's item 0 is home)."""
+    return seq - (1 if autopilot == "ardupilot" else 0)
+
+
 def _offset(s: VehicleState) -> int:
-    return 1 if s.autopilot == "ardupilot" else 0
+    return -mission_index(s.autopilot, 0)
 
 
 MISSION_STATE_NO_MISSION = 1  # MAVLink MISSION_STATE

@@ -86,24 +86,26 @@ def test_read_params_asks_together_and_a_missing_name_costs_the_shared_time_once
 
 
 def test_vehicle_rtl_params_waits_once_for_names_an_older_firmware_lacks(
-    sim_factory: Any, sim_url_of: Any, monkeypatch: pytest.MonkeyPatch
+    sim_factory: Any, sim_url_of: Any
 ) -> None:
-    """ArduCopter before 4.1 has no RTL_ALT_TYPE, older ones no RTL_CONE_SLOPE: the RTL
-    parameters are read in one go, the lacking ones keep their defaults, and the wait is the
-    shared 3 s, not 2 s per lacking name as when they were read one by one."""
-    from dronekit_plzen import rtl_cone
+    """An ArduCopter build without RTL_ALT_TYPE, TERRAIN_SPACING and the rally parameters (an
+    older version): the RTL parameters are read in one go, the lacking ones keep their
+    defaults, and the wait is the shared 3 s, not 2 s per lacking name as when they were read
+    one by one."""
     from dronekit_plzen.fleet import vehicle_rtl_params
 
-    lacking = ("RTL_OLD_A", "RTL_OLD_B", "RTL_OLD_C", "RTL_OLD_D")
-    names = dict(rtl_cone.PARAM_NAMES)
-    names["ardupilot"] = (*names["ardupilot"], *lacking)
-    monkeypatch.setattr(rtl_cone, "PARAM_NAMES", names)
     fleet = sim_factory(1, "ardupilot", boot_settle_s=0.5)
+    fleet.vehicles[0].lack_params(
+        "RTL_ALT_TYPE", "TERRAIN_SPACING", "RALLY_LIMIT_KM", "RALLY_INCL_HOME"
+    )
     with connect(sim_url_of(fleet, 0), heartbeat_hz=5) as link:
         v = link.wait_vehicle(timeout_s=10)
         v.set_param("RTL_ALT", 4500.0)
+        with pytest.raises(LinkTimeout, match="RTL_ALT_TYPE"):
+            v.get_param("RTL_ALT_TYPE", timeout_s=1.0)  # the build has none
         t0 = time.monotonic()
         rtl = vehicle_rtl_params(v)
         took = time.monotonic() - t0
     assert rtl is not None and rtl.from_vehicle and rtl.return_alt_m == pytest.approx(45.0)
+    assert rtl.alt_type == 0 and rtl.rally_limit_km == pytest.approx(0.3)  # the defaults
     assert took < 3.0 + 1.0, took  # one by one: 4 × 2 s for the lacking names alone
