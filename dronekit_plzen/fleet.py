@@ -34,7 +34,8 @@ from dronekit_plzen.errors import (
 )
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, connect
-from dronekit_plzen.link.modes import arming_mode
+from dronekit_plzen.link.modes import arming_mode, mode_name
+from dronekit_plzen.link.state import mission_index
 from dronekit_plzen.mission_items import MissionItem
 from dronekit_plzen.rtl_cone import RtlParams
 from dronekit_plzen.safety import Clearance, Override
@@ -370,6 +371,8 @@ class MissionCompletion:
     furthest: int = -1
     entered: bool = False
     left_in: str | None = None
+    #: the mode of the last heartbeat followed (:meth:`follow`)
+    now: str | None = None
 
     @classmethod
     def of(cls, items: list[Any]) -> MissionCompletion:
@@ -397,9 +400,24 @@ class MissionCompletion:
         reached = index if msg_type == "MISSION_ITEM_REACHED" else index - 1
         self.furthest = max(self.furthest, reached)
 
+    def follow(self, msg: Any, autopilot: str, compid: int) -> None:
+        """One message from the vehicle, in the order the link received them: a HEARTBEAT of
+        its autopilot (component ``compid``) sets the mode, and MISSION_CURRENT and
+        MISSION_ITEM_REACHED count in the mode of the last heartbeat before them, however late
+        they are read. (PX4 reports its last waypoint reached and switches to RTL within the
+        same second; judged by the mode when the reader got to it, the reach could be lost.)"""
+        if msg.get_srcComponent() != compid:  # a gimbal's or a camera's, not the autopilot's
+            return
+        kind = msg.get_type()
+        if kind == "HEARTBEAT":
+            self.mode(mode_name(autopilot, msg.base_mode, msg.custom_mode, msg.type))
+        elif kind in ("MISSION_CURRENT", "MISSION_ITEM_REACHED"):
+            self.seen(kind, mission_index(autopilot, int(msg.seq)), self.now)
+
     def mode(self, mode: str | None) -> None:
         """The vehicle's mode now; the first other mode after a mission mode is where it left
         the mission (at its end, or short of it)."""
+        self.now = mode
         if mode in MISSION_MODES:
             self.entered = True
         elif self.entered and self.left_in is None and mode:

@@ -105,6 +105,8 @@ def view_of(
         mission_seq=int(seq) if seq is not None and int(seq) >= 0 else None,
         mission_count=int(count) if count else None,
         last_item_reached=_reached(state),
+        mission_seq_mode=str(getattr(state, "mission_seq_mode", "") or ""),
+        item_reached_mode=str(getattr(state, "item_reached_mode", "") or ""),
         in_air=bool(getattr(state, "in_air", False)),
         statustexts=texts,
         ready_to_arm=ready_to_arm,

@@ -102,6 +102,10 @@ class VehicleView:
     mission_count: int | None = None
     #: the last MISSION_ITEM_REACHED (the mission's own indices); None: none reported
     last_item_reached: int | None = None
+    #: the modes the vehicle was in when ``mission_seq`` and ``last_item_reached`` came ("":
+    #: unknown; the mode now is used)
+    mission_seq_mode: str = ""
+    item_reached_mode: str = ""
     in_air: bool = False  # EXTENDED_SYS_STATE landed state: taking off, flying or landing
     #: recent STATUSTEXTs as (time_s, severity, text), oldest first
     statustexts: tuple[tuple[float, int, str], ...] = ()

@@ -48,7 +48,6 @@ from dronekit_plzen.fleet import (
 )
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, VehicleState, connect
-from dronekit_plzen.link.state import mission_index
 from dronekit_plzen.mission_items import CMD_NAV_TAKEOFF, MissionItem
 
 GPS_FIX_3D = 3
@@ -232,10 +231,10 @@ def fly_sortie(
     done = MissionCompletion.of(items)
     try:
         with link.subscribe(sysid=v.sysid, maxsize=1000) as sub:
+            done.mode(v.state.mode)
             airborne = False
             while True:
                 st = v.state
-                done.mode(st.mode)
                 airborne = airborne or st.in_air or st.relative_alt_m > 2.0
                 watch.step(st)
                 if airborne and not st.armed and not st.in_air:
@@ -244,12 +243,16 @@ def fly_sortie(
                     raise DronekitPlzenError(
                         _("flight did not end within {t:.0f} s").format(t=timeout_s)
                     )
-                got = sub.get(1.0)
-                if got is not None and hasattr(got[0], "get_type"):
-                    kind = got[0].get_type()
-                    if kind in ("MISSION_CURRENT", "MISSION_ITEM_REACHED"):
-                        index = mission_index(v.autopilot, int(got[0].seq))
-                        done.seen(kind, index, v.state.mode)
+                # what is queued, in order (a reach counts in the mode it came in); at most
+                # 1000 before the vehicle's state is looked at again
+                wait_s = 1.0
+                for _n in range(1000):
+                    got = sub.get(wait_s)
+                    if got is None:
+                        break
+                    if hasattr(got[0], "get_type"):
+                        done.follow(got[0], v.autopilot, v.compid)
+                    wait_s = 0.0
     except KeyboardInterrupt:
         if on_stop is not None:
             on_stop(v.state.mission_seq)

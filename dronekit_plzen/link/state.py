@@ -75,6 +75,11 @@ class VehicleState:
     mission_count: int = 0
     mission_state: int = 0
     last_item_reached: int = -1
+    #: the mode the vehicle was in when ``mission_seq`` / ``last_item_reached`` came (the
+    #: last HEARTBEAT before it): a reach reported just before a switch to RTL is still the
+    #: mission's progress, however late a reader looks
+    mission_seq_mode: str = ""
+    item_reached_mode: str = ""
     statustexts: tuple[StatusText, ...] = ()
     landed_state: int = LANDED_UNDEFINED
     #: SYS_STATUS sensor bitmasks: present & enabled & not healthy
@@ -279,11 +284,12 @@ def _mission_current(s: VehicleState, m: Any, now_s: float) -> VehicleState:
         mission_seq=max(-1, m.seq - off),
         mission_count=count,
         mission_state=state,
+        mission_seq_mode=s.mode,
     )
 
 
 def _item_reached(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return _replace(s, last_item_reached=m.seq - _offset(s))
+    return _replace(s, last_item_reached=m.seq - _offset(s), item_reached_mode=s.mode)
 
 
 def _statustext(s: VehicleState, m: Any, now_s: float) -> VehicleState:

@@ -7,6 +7,7 @@ with vehicles airborne, link loss, battery and failsafe banners with a sound, fo
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -193,6 +194,10 @@ def test_sorties_are_uploaded_one_battery_at_a_time(  # type: ignore[no-untyped-
         assert stopped is not None and stopped >= 8
         banner = fly.banners.banners["sortie-1"]
         assert f"before the end of sortie 2/{n}" in banner.text()
+        # worded as fly words it: the mode it left the mission in, the last item reached
+        said = re.search(r"left the mission in mode (\S+) after item (\d+) of (\d+)", banner.text())
+        assert said is not None, banner.text()
+        assert "LAND" in said[1] and int(said[2]) == stopped - 1, banner.text()
         qtbot.wait(300)  # laid out and painted
         assert fly.grab().save(str(shots / "fly_panel_resume.png"))
         assert banner.action is not None and banner.action.text() == f"Resume sortie 2/{n}"

@@ -97,3 +97,39 @@ def test_progress_in_rtl_is_not_progress() -> None:
     # the report the link held from an earlier flight of the same sortie is not this one's
     stale = _flown([("AUTO.MISSION", 3, 11), ("AUTO.LAND", 3, 11)])
     assert stale.stopped_at == 3
+
+
+def test_a_reach_first_seen_after_the_switch_to_rtl_still_counts() -> None:
+    """The fly panel looks a few times a second, and PX4 reports its last waypoint reached and
+    switches to RTL within the same second: the first snapshot showing the reach may already
+    say AUTO.RTL. The link stamps each report with the mode it came in, and that one counts."""
+    from gui.fly_sorties import SortieProgress
+    from gui.models import VehicleView
+
+    s = _sortie()
+    prog = SortieProgress([s])
+    prog.uploaded_sortie(s)
+    flying = VehicleView(
+        1,
+        mode="AUTO.MISSION",
+        armed=True,
+        in_air=True,
+        mission_seq=11,
+        mission_seq_mode="AUTO.MISSION",
+        last_item_reached=10,
+        item_reached_mode="AUTO.MISSION",
+    )
+    assert not prog.landed_after_flying(flying, True)
+    late = replace(flying, mode="AUTO.RTL", mission_seq=12, last_item_reached=11)
+    assert not prog.landed_after_flying(late, True)
+    assert prog.landed_after_flying(VehicleView(1, mode="AUTO.RTL"), True)
+    assert prog.finished and prog.stopped_at is None
+    # a reach that came in RTL is not progress, however it is stamped
+    cut = SortieProgress([s])
+    cut.uploaded_sortie(s)
+    cut.landed_after_flying(flying, True)
+    cut.landed_after_flying(
+        replace(late, mission_seq_mode="AUTO.RTL", item_reached_mode="AUTO.RTL"), True
+    )
+    assert cut.landed_after_flying(VehicleView(1, mode="AUTO.RTL"), True)
+    assert cut.stopped_at == 11

@@ -80,3 +80,44 @@ def test_a_sortie_cut_short_is_not_reported_flown_and_resumes(
     # done now: a third fly flies the whole plan again, not the same rest
     assert json.loads((tmp_path / "long.fly-progress.json").read_text()) == {"done": [1]}
     assert json.loads(out)["flown"][0]["sortie"] == 1
+
+
+def _px4_mode(sub_mode: int) -> int:
+    return (4 << 16) | (sub_mode << 24)  # AUTO main mode, px4_custom_mode.h
+
+
+def test_a_reach_counts_in_the_mode_it_came_in_however_late_it_is_read() -> None:
+    """PX4 reports its last waypoint reached and switches to RTL within the same second. ``fly``
+    reads its queue in order and judges each report by the last heartbeat before it: read
+    after the RTL heartbeat had arrived, the reach used to be judged in RTL, and the finished
+    sortie called cut short. A gimbal's heartbeat (same system, its own component) is no mode."""
+    from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+    from dronekit_plzen.fleet import MissionCompletion
+    from dronekit_plzen.mission_items import MissionItem
+
+    ap = mavlink2.MAVLink(None, 1, 1)
+    gimbal = mavlink2.MAVLink(None, 1, 154)
+
+    def msg(link: Any, m: Any) -> Any:
+        return link.decode(bytearray(m.pack(link)))
+
+    armed = 128 | 1  # MAV_MODE_FLAG_SAFETY_ARMED | CUSTOM_MODE_ENABLED
+    stream = [
+        msg(ap, ap.heartbeat_encode(2, 12, armed, _px4_mode(4), 4)),  # AUTO.MISSION
+        msg(ap, ap.mission_current_encode(3)),
+        msg(gimbal, gimbal.heartbeat_encode(26, 8, 0, 0, 4)),  # a gimbal: no mode
+        msg(ap, ap.mission_item_reached_encode(3)),
+        msg(ap, ap.mission_current_encode(4)),  # the mission's RTL item
+        msg(ap, ap.heartbeat_encode(2, 12, armed, _px4_mode(5), 4)),  # AUTO.RTL
+    ]
+    items = [MissionItem(22), MissionItem(16), MissionItem(16), MissionItem(16), MissionItem(20)]
+    done = MissionCompletion.of(items)
+    for m in stream:
+        done.follow(m, "px4", 1)
+    assert done.goal == 3 and done.complete and done.left_in == "AUTO.RTL"
+    # the same reports after a failsafe's RTL heartbeat are no progress
+    late = MissionCompletion.of(items)
+    for m in (stream[0], stream[1], stream[5], stream[3], stream[4]):
+        late.follow(m, "px4", 1)
+    assert late.furthest == 2 and not late.complete and late.left_in == "AUTO.RTL"

@@ -90,6 +90,22 @@ def test_ardupilot_mission_progress_excludes_home() -> None:
     assert st.mission_seq == 4 and st.mission_count == 10
 
 
+def test_mission_reports_carry_the_mode_they_came_in() -> None:
+    """A reader that looks after the switch to RTL still sees the reach came in AUTO."""
+    st = VehicleState(sysid=1)
+    msgs = (
+        MAV.heartbeat_encode(2, 3, 1 | 128, 3, 4),  # ArduCopter AUTO, armed
+        MAV.mission_current_encode(8),
+        MAV.mission_item_reached_encode(7),
+        MAV.heartbeat_encode(2, 3, 1 | 128, 6, 4),  # RTL
+    )
+    for m in msgs:
+        m.pack(MAV)
+        st = apply_message(st, m, 0.0)
+    assert st.mode == "RTL" and st.last_item_reached == 6 and st.mission_seq == 7
+    assert st.item_reached_mode == "AUTO" and st.mission_seq_mode == "AUTO"
+
+
 def test_mission_current_total_no_mission_and_unsupported() -> None:
     """UINT16_MAX means no mission on the vehicle (after a reboot or a clear): 0 items, not the
     count of the last transfer; 0 means the field is not supported: the count is kept."""
