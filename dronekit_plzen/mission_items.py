@@ -26,6 +26,23 @@ FRAME_GLOBAL_TERRAIN_ALT_INT = 11
 
 #: an item's altitude beyond this (either side of the datum) is a damaged file, not a flight
 MAX_ABS_ALT_M = 100_000.0
+#: MISSION_ITEM_INT's "no value" for x/y (MAVLink: "NaN or INT32_MAX may be used in
+#: float/integer params (respectively) to indicate optional/default values")
+INT32_MAX = 2**31 - 1
+#: the largest latitude/longitude x/y carry (int32 in 1e-7 degrees)
+MAX_WIRE_DEG = INT32_MAX / 1e7
+
+
+def wire_deg_e7(deg: float) -> int:
+    """MISSION_ITEM_INT's x or y for ``deg``: 1e-7 degrees as int32, NaN (no value, e.g. a
+    command that takes no position) as INT32_MAX.
+
+    >>> wire_deg_e7(49.7475), wire_deg_e7(float("nan"))
+    (497475000, 2147483647)
+    """
+    return INT32_MAX if math.isnan(deg) else round(deg * 1e7)
+
+
 #: MAVLink carries the command in a uint16 and the frame in a uint8
 MAX_COMMAND = 65535
 MAX_FRAME = 255
@@ -284,8 +301,8 @@ class MissionItem:
             "param2": self.param2,
             "param3": self.param3,
             "param4": self.param4,
-            "x": round(self.lat_deg * 1e7),
-            "y": round(self.lon_deg * 1e7),
+            "x": wire_deg_e7(self.lat_deg),
+            "y": wire_deg_e7(self.lon_deg),
             "z": float(self.alt_m),
             "mission_type": self.mission_type,
         }

@@ -40,9 +40,10 @@ _ALT_Q = 100.0  # centimetres
 
 
 def _q(v: float, scale: float) -> int:
-    if not math.isfinite(v):
-        return -(2**62)  # NaN/inf params: one fixed code ("unused")
-    return round(v * scale)
+    x = v * scale
+    if not math.isfinite(x):
+        return -(2**62)  # NaN/inf params (or beyond a float at this scale): one fixed code
+    return round(x)
 
 
 def items_digest(items: Sequence[MissionItem]) -> str:

@@ -267,14 +267,18 @@ def read_features(path: Path, crs: Any) -> list[tuple[str, Any]]:
         layers = [str(row[0]) for row in pyogrio.list_layers(path)]
         out: list[tuple[str, Any]] = []
         for layer in layers:
-            meta, _fids, wkb, fields = pyogrio.raw.read(path, layer=layer)
+            # NaN coordinates and rings that do not close: named below, per feature (OGR
+            # and GEOS would only warn on stderr, or fail naming none)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                meta, _fids, wkb, fields = pyogrio.raw.read(path, layer=layer)
+                geoms = shapely.from_wkb(wkb, on_invalid="ignore")
             src = meta.get("crs") or "EPSG:4326"
             names = list(meta["fields"])
-            with warnings.catch_warnings():  # NaN coordinates: named below, per feature
-                warnings.simplefilter("ignore", RuntimeWarning)
-                geoms = shapely.from_wkb(wkb)
             tr = geo.transformer(src, crs)
             for i, g in enumerate(geoms):
+                if g is None and wkb[i] is not None:
+                    _unreadable(wkb[i], i, layer if len(layers) > 1 else None, str(path))
                 if g is None or g.is_empty:
                     continue
                 _check_finite(g, i, layer if len(layers) > 1 else None, str(path))
@@ -293,6 +297,37 @@ def read_features(path: Path, crs: Any) -> list[tuple[str, Any]]:
     return out
 
 
+def _feature_name(i: int, layer: str | None) -> str:
+    return (
+        _("feature {i} of layer {layer}").format(i=i + 1, layer=layer)
+        if layer
+        else _("feature {i}").format(i=i + 1)
+    )
+
+
+def _unreadable(wkb: bytes, i: int, layer: str | None, where: str) -> None:
+    """Refuse a feature whose geometry GEOS cannot build (a polygon ring that does not close,
+    too few points), naming it and GEOS's reason."""
+    import shapely
+
+    try:
+        shapely.from_wkb(wkb)
+    except shapely.errors.GEOSException as exc:
+        reason = str(exc).split("Exception: ", 1)[-1]
+        if "do not form a closed linestring" in reason:
+            reason = _("a polygon ring does not end where it starts")
+        elif "Invalid number of points in LinearRing" in reason:
+            reason = _("a polygon ring has fewer than 4 points")
+    else:  # pragma: no cover - on_invalid="ignore" returned None for a reason GEOS gives
+        reason = "?"
+    raise BadInputError(
+        _("{feature}: its geometry is not valid ({reason})").format(
+            feature=_feature_name(i, layer), reason=reason
+        ),
+        where=where,
+    )
+
+
 def _check_finite(g: Any, i: int, layer: str | None, where: str) -> None:
     """A feature with a NaN or infinite coordinate is refused, naming it (its geometry was
     rasterised as if the vertex were not there, and the map written with exit 0)."""
@@ -303,14 +338,9 @@ def _check_finite(g: Any, i: int, layer: str | None, where: str) -> None:
     if bad.size == 0:
         return
     x, y = xy[bad[0]]
-    feature = (
-        _("feature {i} of layer {layer}").format(i=i + 1, layer=layer)
-        if layer
-        else _("feature {i}").format(i=i + 1)
-    )
     raise BadInputError(
         _("{feature}: vertex {k} is ({x}, {y}), not a finite coordinate").format(
-            feature=feature, k=int(bad[0]) + 1, x=x, y=y
+            feature=_feature_name(i, layer), k=int(bad[0]) + 1, x=x, y=y
         ),
         where=where,
     )

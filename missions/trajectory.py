@@ -35,6 +35,7 @@ from dronekit_plzen.mission_items import (
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
     MAX_ABS_ALT_M,
+    MAX_WIRE_DEG,
     NAV_COMMANDS,
     POSITION_COMMANDS,
     MissionItem,
@@ -102,6 +103,9 @@ def leg_time_s(h_m: float, dz_m: float, v: float, accel: float, climb: float, si
     return max(th, tv)
 
 
+#: the largest finite 32-bit float: what MISSION_ITEM_INT's params carry
+FLOAT32_MAX = 3.4028234663852886e38
+
 #: a MAVLink mission's item count is a uint16 (MISSION_COUNT.count)
 MAX_MISSION_ITEMS = 65_535
 
@@ -120,12 +124,22 @@ def check_altitudes(mission: Mission, where: str | None = None) -> None:
     for k, it in enumerate(mission.items):
         # NaN is MAVLink's "unchanged"; an infinite parameter (1e400 in the file) is damage
         # (a hold time of inf s was an internal error in the validation's clock)
+        # 1e308 is beyond a 32-bit float: sent, it would be inf
         for i, v in enumerate((it.param1, it.param2, it.param3, it.param4), start=1):
-            if math.isinf(v):
+            if math.isinf(v) or abs(v) > FLOAT32_MAX:
                 raise BadInputError(
                     _("item {k}: parameter {i} is {v:g}, not a value (a damaged file?)").format(
                         k=k, i=i, v=v
                     ),
+                    where=where,
+                )
+        for name, v in (("x (param5)", it.lat_deg), ("y (param6)", it.lon_deg)):
+            if math.isinf(v) or abs(v) > MAX_WIRE_DEG:  # NaN goes as INT32_MAX: no value
+                raise BadInputError(
+                    _(
+                        "item {i}: {name} is {v:g}, more than MAVLink can carry (a 32-bit "
+                        "integer in 1e-7 degrees): a damaged file?"
+                    ).format(i=k, name=name, v=v),
                     where=where,
                 )
         placed = it.command in POSITION_COMMANDS

@@ -102,6 +102,8 @@ from missions.zones import Zone, load_zones
 
 FloatArray = NDArray[np.float64]
 _MAX_RUNS_PER_RULE = 20
+#: the longest flight a zone's activity is checked over (a hold time beyond it is a damaged file)
+YEAR_S = 366 * 86400.0
 
 
 @dataclass
@@ -480,7 +482,9 @@ def validate(
     start = when or datetime.now(timezone.utc)
     if start.tzinfo is None:
         start = start.replace(tzinfo=timezone.utc)
-    end = start + timedelta(seconds=tr.duration_s)
+    # a zone is checked for the whole flight; an absurd hold time (a damaged file) must not
+    # overflow the clock: beyond a year the zone counts as active for all of it
+    end = start + timedelta(seconds=min(tr.duration_s, YEAR_S) if tr.duration_s > 0 else 0.0)
     if zone_list:
         checked.append("zones")
         for z in zone_list:

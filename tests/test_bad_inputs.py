@@ -333,6 +333,29 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "home_nan.plan").write_text(
         _plan(49.7405).replace("[49.7401, 13.3701, 300]", "[NaN, 13.3701, 300]")
     )
+    # found by the file-content mutation sweep (2026-12-05): a parameter beyond a 32-bit float,
+    # an x beyond int32 in 1e-7 degrees, an autocontinue of inf, a hold time of 1e30 s, a
+    # forest ring that does not close
+    (d / "param1e308.waypoints").write_text(
+        wpl.format(home=49.7401) + "1\t0\t3\t16\t1e308\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
+    )
+    (d / "x1e308.waypoints").write_text(
+        wpl.format(home=49.7401)
+        + "1\t0\t3\t16\t0\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
+        + "2\t0\t2\t206\t20\t0\t1\t0\t-1e308\t0\t0\t1\n"
+    )
+    (d / "acinf.waypoints").write_text(
+        wpl.format(home=49.7401) + "1\t0\t3\t16\t0\t0\t0\t0\t49.7405\t13.3705\t30\tinf\n"
+    )
+    (d / "hold1e30.waypoints").write_text(
+        wpl.format(home=49.7401) + "1\t0\t3\t16\t1e30\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
+    )
+    open_ring = json.loads(_gj([SQUARE]))
+    open_ring["properties"] = {"landuse": "forest"}
+    open_ring["geometry"]["coordinates"][0][-1] = [13.3712, 49.7433]
+    (d / "open_ring_features.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [open_ring]})
+    )
     return d
 
 
@@ -1424,6 +1447,43 @@ CASES = [
         2,
         r"^error: Invalid value for '--drones'",
         usage=True,
+    ),
+    # ---- found by the file-content mutation sweep (2026-12-05) -----------------------------
+    Case(  # OverflowError in the clearance digest (1e308 × 1e7 is inf)
+        "validate-param-1e308",
+        ("plan", "validate", "{d}/param1e308.waypoints"),
+        2,
+        r"param1e308\.waypoints: item 0: parameter 1 is 1e\+308, not a value",
+    ),
+    Case(  # written to .plan with exit 0, then an internal error when packed for upload
+        "convert-x-1e308",
+        ("plan", "convert", "{d}/x1e308.waypoints", "{o}/m.plan"),
+        2,
+        r"x1e308\.waypoints: item 1: x \(param5\) is -1e\+308, more than MAVLink can carry",
+    ),
+    Case(  # OverflowError converting the autocontinue flag
+        "validate-autocontinue-inf",
+        ("plan", "validate", "{d}/acinf.waypoints"),
+        2,
+        r"acinf\.waypoints:3: not a number",
+    ),
+    Case(  # GEOSException: an internal error naming no feature
+        "poa-map-features-open-ring",
+        (
+            "plan",
+            "poa-map",
+            "--lkp",
+            "49.741,13.372",
+            "--subject",
+            "hiker",
+            "--features",
+            "{d}/open_ring_features.geojson",
+            "-o",
+            "{o}/poa.tif",
+        ),
+        2,
+        r"open_ring_features\.geojson: feature 1: its geometry is not valid \(a polygon ring "
+        r"does not end where it starts\)",
     ),
     Case(
         "demo-out-is-file",

@@ -236,7 +236,7 @@ def parse_waypoints(text: str, path: str = "<waypoints>") -> Mission:
             idx, _cur, frame, cmd = (int(v) for v in f[:4])
             vals = [float(v) for v in f[4:11]]
             ac = int(float(f[11]))
-        except ValueError as exc:
+        except (ValueError, OverflowError) as exc:  # OverflowError: autocontinue "inf"
             raise BadInputError(
                 _("not a number: {exc}").format(exc=exc), where=f"{path}:{lineno}"
             ) from exc

@@ -420,3 +420,20 @@ def test_a_reply_read_before_the_loan_began_reaches_the_reader() -> None:
                     assert sub.queue.empty()
         finally:
             vehicle.close()
+
+
+def test_an_item_without_a_position_goes_with_int32_max() -> None:
+    """A command that takes no position may carry NaN in x/y (a QGC WPL file says "nan"):
+    MISSION_ITEM_INT has no NaN, and MAVLink's "no value" for an integer is INT32_MAX. The
+    item used to stop the upload with an internal error (round(NaN))."""
+    from dronekit_plzen.link.mission_wire import item_int_payload
+    from dronekit_plzen.mission_items import INT32_MAX, MissionItem
+
+    it = MissionItem(command=206, frame=2, param1=20.0, lat_deg=math.nan, lon_deg=math.nan)
+    payload = item_int_payload(3, (1, 1), it, 0)
+    mav = mavlink2.MAVLink(None, 255, 190)
+    sent = mav.mission_item_int_encode(
+        1, 1, 3, 2, 206, 0, 1, 20.0, 0, 0, 0, INT32_MAX, INT32_MAX, 0.0, 0
+    )
+    assert payload == sent.pack(mav)[10:-2].ljust(len(payload), b"\0")[: len(payload)]
+    assert it.to_wire(3)["x"] == INT32_MAX and it.to_wire(3)["y"] == INT32_MAX

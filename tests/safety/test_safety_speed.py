@@ -104,3 +104,11 @@ def test_climb_and_descent_speed_commands_are_not_horizontal_speeds() -> None:
     m = _mission(15.0)
     m.items.insert(1, MissionItem(command=CMD_DO_CHANGE_SPEED, param1=2.0, param2=1.0))
     assert not _endurance_violated(m, vehicle_cruise_m_s=15.0)
+
+
+def test_a_hold_of_1e30_s_is_an_endurance_problem_not_a_crash() -> None:
+    """A damaged file's hold time of 1e30 s (within a 32-bit float) overflowed the clock the
+    airspace zones are checked over (an internal error); the flight is simply too long."""
+    m = _mission(5.0)
+    m.items[1] = m.items[1].with_(param1=1e30)
+    assert _endurance_violated(m, vehicle_cruise_m_s=5.0)
