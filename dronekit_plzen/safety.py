@@ -39,11 +39,15 @@ _DEG_Q = 1e7
 _ALT_Q = 100.0  # centimetres
 
 
+_Q_MAX = 2**63 - 1  # packed as int64
+
+
 def _q(v: float, scale: float) -> int:
     x = v * scale
     if not math.isfinite(x):
         return -(2**62)  # NaN/inf params (or beyond a float at this scale): one fixed code
-    return round(x)
+    # a damaged file's 1e23 (a float32 still) is beyond int64 at this scale: it saturates
+    return max(-_Q_MAX, min(_Q_MAX, round(x)))
 
 
 def items_digest(items: Sequence[MissionItem]) -> str:

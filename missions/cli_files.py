@@ -242,7 +242,8 @@ def convert(src: Path, dst: Path, fmt: str | None, **o: Any) -> None:
             info(f"  {v}")
     timed = _timed_speed(s.mission, o)
     out = save_mission(timed, dst, format=fmt)
-    info(_("{n} items written to {p}").format(n=len(s.mission.items), p=out))
+    n = len(s.mission.items)
+    info(ngettext("{n} item written to {p}", "{n} items written to {p}", n).format(n=n, p=out))
     if fmt == "waypoints" or (fmt is None and Path(out).suffix.lower() == ".waypoints"):
         _say_commanded_speed(timed, has_vehicle=bool(o["vehicle"] or timed.metadata.get("vehicle")))
 

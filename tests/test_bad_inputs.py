@@ -344,6 +344,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + "1\t0\t3\t16\t0\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
         + "2\t0\t2\t206\t20\t0\t1\t0\t-1e308\t0\t0\t1\n"
     )
+    (d / "param1e23.waypoints").write_text(
+        wpl.format(home=49.7401) + "1\t0\t3\t16\t0\t0\t0\t1e23\t49.7405\t13.3705\t30\t1\n"
+    )
     (d / "acinf.waypoints").write_text(
         wpl.format(home=49.7401) + "1\t0\t3\t16\t0\t0\t0\t0\t49.7405\t13.3705\t30\tinf\n"
     )
@@ -1454,6 +1457,13 @@ CASES = [
         ("plan", "validate", "{d}/param1e308.waypoints"),
         2,
         r"param1e308\.waypoints: item 0: parameter 1 is 1e\+308, not a value",
+    ),
+    Case(  # struct.error in the clearance digest (1e23 × 1e4 is beyond int64)
+        "convert-param-1e23",
+        ("plan", "convert", "{d}/param1e23.waypoints", "{o}/m.plan"),
+        0,
+        r"^1 item written to .*m\.plan",
+        creates=("m.plan",),
     ),
     Case(  # written to .plan with exit 0, then an internal error when packed for upload
         "convert-x-1e308",
