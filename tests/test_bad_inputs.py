@@ -369,6 +369,16 @@ def _free_port() -> int:
 
 
 SURVEY = ("plan", "survey", *CAMERA, "--home", HOME)
+
+
+def _poa_map_with(features: str) -> tuple[str, ...]:
+    """``plan poa-map`` around a hiker's LKP with land-cover features from the inputs folder."""
+    return (
+        *("plan", "poa-map", "--lkp", "49.741,13.372", "--subject", "hiker"),
+        *("--features", f"{{d}}/{features}", "-o", "{o}/poa.tif"),
+    )
+
+
 SQUARE_CMD = ("plan", "expanding-square", "--datum", HOME)
 SECTOR_CMD = ("plan", "sector", "--datum", HOME, "--camera", "generic-1in-20mp")
 GSD_SURVEY = ("plan", "survey", "--camera", "generic-1in-20mp")
@@ -1052,18 +1062,7 @@ CASES = [
     ),
     Case(  # numpy's RuntimeWarning, then the map written with exit 0
         "poa-map-features-nan",
-        (
-            "plan",
-            "poa-map",
-            "--lkp",
-            "49.741,13.372",
-            "--subject",
-            "hiker",
-            "--features",
-            "{d}/nan_features.geojson",
-            "-o",
-            "{o}/poa.tif",
-        ),
+        _poa_map_with("nan_features.geojson"),
         2,
         r"nan_features\.geojson: feature 2: vertex 2 is \(nan, 49\.745\), not a finite",
     ),
@@ -1479,18 +1478,7 @@ CASES = [
     ),
     Case(  # GEOSException: an internal error naming no feature
         "poa-map-features-open-ring",
-        (
-            "plan",
-            "poa-map",
-            "--lkp",
-            "49.741,13.372",
-            "--subject",
-            "hiker",
-            "--features",
-            "{d}/open_ring_features.geojson",
-            "-o",
-            "{o}/poa.tif",
-        ),
+        _poa_map_with("open_ring_features.geojson"),
         2,
         r"open_ring_features\.geojson: feature 1: its geometry is not valid \(a polygon ring "
         r"does not end where it starts\)",
