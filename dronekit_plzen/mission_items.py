@@ -289,6 +289,17 @@ class MissionItem:
     def with_(self, **changes: Any) -> MissionItem:
         return replace(self, **changes)
 
+    def wire_xy(self) -> tuple[int, int]:
+        """x and y as MISSION_ITEM_INT carries them (:func:`wire_deg_e7`). A NaN in
+        MAV_FRAME_MISSION, where x/y are plain parameters of a command that takes no position,
+        goes as 0: PX4 keeps x/y in a float there, and INT32_MAX came back as INT32_MIN (PX4
+        SITL), so the upload failed its verification; ArduPilot stores 0 anyway."""
+        if self.frame == FRAME_MISSION:
+            x = 0 if math.isnan(self.lat_deg) else round(self.lat_deg * 1e7)
+            y = 0 if math.isnan(self.lon_deg) else round(self.lon_deg * 1e7)
+            return x, y
+        return wire_deg_e7(self.lat_deg), wire_deg_e7(self.lon_deg)
+
     def to_wire(self, seq: int, current: bool = False) -> dict[str, Any]:
         """Fields of a MISSION_ITEM_INT message (x/y in 1e7 degrees, int frames kept as given)."""
         return {
@@ -301,8 +312,8 @@ class MissionItem:
             "param2": self.param2,
             "param3": self.param3,
             "param4": self.param4,
-            "x": wire_deg_e7(self.lat_deg),
-            "y": wire_deg_e7(self.lon_deg),
+            "x": self.wire_xy()[0],
+            "y": self.wire_xy()[1],
             "z": float(self.alt_m),
             "mission_type": self.mission_type,
         }

@@ -49,7 +49,6 @@ from dronekit_plzen.mission_items import (
     MissionItem,
     canonical_frame,
     command_name,
-    wire_deg_e7,
 )
 
 Conv = Callable[[float], float]
@@ -234,18 +233,18 @@ def _ardupilot(item: MissionItem) -> MissionItem:
     frame, lat, lon, alt = FRAME_GLOBAL, 0.0, 0.0, 0.0
     if item.command in _AP_LOCATION:
         frame = _AP_FRAMES.get(canonical_frame(item.frame), canonical_frame(item.frame))
-        lat, lon = wire_deg_e7(item.lat_deg) / 1e7, wire_deg_e7(item.lon_deg) / 1e7
+        lat, lon = item.wire_xy()[0] / 1e7, item.wire_xy()[1] / 1e7
         alt = _ap_alt_m(item.alt_m)
     elif item.command in (202, 203, 1000):  # x/y/z are small integers there, not a position
-        lat = U8(wire_deg_e7(item.lat_deg)) / 1e7
-        lon = U8(wire_deg_e7(item.lon_deg)) / 1e7 if item.command != 1000 else 0.0
+        lat = U8(item.wire_xy()[0]) / 1e7
+        lon = U8(item.wire_xy()[1]) / 1e7 if item.command != 1000 else 0.0
         alt = {202: _f32(item.alt_m), 1000: U8(item.alt_m)}.get(item.command, 0.0)
     elif item.command == 205:
         alt = 2.0  # MAV_MOUNT_MODE_MAVLINK_TARGETING, whatever was sent
     elif item.command == 42702:  # arguments 3 and 4 in x/y as int16
-        lat, lon = I16(wire_deg_e7(item.lat_deg)) / 1e7, I16(wire_deg_e7(item.lon_deg)) / 1e7
+        lat, lon = I16(item.wire_xy()[0]) / 1e7, I16(item.wire_xy()[1]) / 1e7
     elif item.command == 42703:  # the climb rate in x as int16
-        lat = I16(wire_deg_e7(item.lat_deg)) / 1e7
+        lat = I16(item.wire_xy()[0]) / 1e7
     return item.with_(
         frame=frame,
         param1=p[0],
@@ -350,8 +349,8 @@ def _px4(item: MissionItem) -> MissionItem:
             param2=q[1],
             param3=q[2],
             param4=q[3],
-            lat_deg=wire_deg_e7(item.lat_deg) / 1e7,
-            lon_deg=wire_deg_e7(item.lon_deg) / 1e7,
+            lat_deg=item.wire_xy()[0] / 1e7,
+            lon_deg=item.wire_xy()[1] / 1e7,
             alt_m=_f32(item.alt_m),
         )
     if frame != FRAME_MISSION:
@@ -366,8 +365,8 @@ def _px4(item: MissionItem) -> MissionItem:
         param2=q[1],
         param3=q[2],
         param4=q[3],
-        lat_deg=_f32(wire_deg_e7(item.lat_deg)) / 1e7,
-        lon_deg=_f32(wire_deg_e7(item.lon_deg)) / 1e7,
+        lat_deg=_f32(item.wire_xy()[0]) / 1e7,
+        lon_deg=_f32(item.wire_xy()[1]) / 1e7,
         alt_m=_f32(item.alt_m),
     )
 

@@ -30,7 +30,6 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from dronekit_plzen.link.codec import HEADER_LEN_V2, MESSAGE_TYPES, STX_V2, Frame, _crc, _tuple_new
-from dronekit_plzen.mission_items import wire_deg_e7
 
 MISSION_ITEM = 39
 MISSION_REQUEST = 40
@@ -277,7 +276,7 @@ def item_int_payload(
     """MISSION_ITEM_INT's payload (untruncated) for a :class:`MissionItem`."""
     return _ITEM_INT_PACK.pack(
         item.param1, item.param2, item.param3, item.param4,
-        wire_deg_e7(item.lat_deg), wire_deg_e7(item.lon_deg), float(item.alt_m),
+        *item.wire_xy(), float(item.alt_m),
         seq, item.command, target[0], target[1], item.frame, current,
         1 if item.autocontinue else 0, mission_type,
     )  # fmt: skip

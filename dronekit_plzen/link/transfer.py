@@ -29,7 +29,7 @@ from dronekit_plzen.link.mission_wire import (
     peek,
     request_int_payload,
 )
-from dronekit_plzen.mission_items import MissionItem, wire_deg_e7
+from dronekit_plzen.mission_items import MissionItem
 
 _REQUEST_INT_CRC = CRC_EXTRA[MISSION_REQUEST_INT]
 #: the longest a timeout backs off to (x the adaptive timeout), Karn's exponential backoff
@@ -251,7 +251,7 @@ class _Wire:
     def pack_item(self, item: MissionItem, seq: int, mission_type: int) -> Any:
         """What :meth:`send_packed` sends for item ``seq``: a frame (on a link) or a message."""
         if self.link is None:
-            x, y = wire_deg_e7(item.lat_deg), wire_deg_e7(item.lon_deg)
+            x, y = item.wire_xy()
             ac = 1 if item.autocontinue else 0
             return self.mav.mission_item_int_encode(
                 self.ts, self.tc, seq, item.frame, item.command, 0, ac, item.param1,

@@ -423,17 +423,23 @@ def test_a_reply_read_before_the_loan_began_reaches_the_reader() -> None:
 
 
 def test_an_item_without_a_position_goes_with_int32_max() -> None:
-    """A command that takes no position may carry NaN in x/y (a QGC WPL file says "nan"):
-    MISSION_ITEM_INT has no NaN, and MAVLink's "no value" for an integer is INT32_MAX. The
-    item used to stop the upload with an internal error (round(NaN))."""
+    """x/y may be NaN where a command takes no position (a QGC WPL file says "nan"), and
+    MISSION_ITEM_INT has no NaN: MAVLink's "no value" for an integer is INT32_MAX. In
+    MAV_FRAME_MISSION x/y are plain parameters, and PX4 keeps them in a float, returning
+    INT32_MAX as INT32_MIN (PX4 SITL: the upload failed its verification): 0 goes there.
+    Both used to stop the upload with an internal error (round(NaN))."""
     from dronekit_plzen.link.mission_wire import item_int_payload
     from dronekit_plzen.mission_items import INT32_MAX, MissionItem
 
-    it = MissionItem(command=206, frame=2, param1=20.0, lat_deg=math.nan, lon_deg=math.nan)
-    payload = item_int_payload(3, (1, 1), it, 0)
     mav = mavlink2.MAVLink(None, 255, 190)
-    sent = mav.mission_item_int_encode(
-        1, 1, 3, 2, 206, 0, 1, 20.0, 0, 0, 0, INT32_MAX, INT32_MAX, 0.0, 0
+    cases = (
+        (MissionItem(command=206, frame=2, param1=20.0, lat_deg=math.nan), 0),
+        (MissionItem(command=22, frame=3, alt_m=20.0, lat_deg=math.nan), INT32_MAX),
     )
-    assert payload == sent.pack(mav)[10:-2].ljust(len(payload), b"\0")[: len(payload)]
-    assert it.to_wire(3)["x"] == INT32_MAX and it.to_wire(3)["y"] == INT32_MAX
+    for it, x in cases:
+        payload = item_int_payload(3, (1, 1), it, 0)
+        sent = mav.mission_item_int_encode(
+            1, 1, 3, it.frame, it.command, 0, 1, it.param1, 0, 0, 0, x, 0, it.alt_m, 0
+        )
+        assert payload == sent.pack(mav)[10:-2].ljust(len(payload), b"\0")[: len(payload)]
+        assert it.to_wire(3)["x"] == x and it.wire_xy() == (x, 0)
