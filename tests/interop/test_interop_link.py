@@ -425,3 +425,19 @@ def test_command_acceptance_and_storage_match_the_models(
         ):
             bad.append(line)
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.timeout(240)
+def test_an_item_without_x_y_uploads_and_verifies(fw_kind: str, ready: Any) -> None:
+    """A DO command with NaN x/y (a QGC WPL file may say "nan"): the upload used to stop with
+    round(NaN); sent as INT32_MAX, PX4 (which keeps MAV_FRAME_MISSION x/y in a float) returned
+    INT32_MIN and the verification failed. Sent as 0, both firmwares store it and it verifies."""
+    with connect(ready.url) as link:
+        v = _vehicle(link, ready.inst.sysid)
+        items = list(grid_mission(v.state.home, 4))
+        cam = MissionItem(command=206, frame=2, param1=20.0, lat_deg=math.nan, lon_deg=math.nan)
+        items.insert(2, cam)
+        items, clearance = cleared(v, items)
+        v.upload_mission(items, clearance=clearance)  # verify=True: downloads and compares
+        stored = v.download_mission()[2]
+        assert stored.command == 206 and (stored.lat_deg, stored.lon_deg) == (0.0, 0.0), stored
