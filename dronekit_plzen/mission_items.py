@@ -33,16 +33,6 @@ INT32_MAX = 2**31 - 1
 MAX_WIRE_DEG = INT32_MAX / 1e7
 
 
-def wire_deg_e7(deg: float) -> int:
-    """MISSION_ITEM_INT's x or y for ``deg``: 1e-7 degrees as int32, NaN (no value, e.g. a
-    command that takes no position) as INT32_MAX.
-
-    >>> wire_deg_e7(49.7475), wire_deg_e7(float("nan"))
-    (497475000, 2147483647)
-    """
-    return INT32_MAX if math.isnan(deg) else round(deg * 1e7)
-
-
 #: MAVLink carries the command in a uint16 and the frame in a uint8
 MAX_COMMAND = 65535
 MAX_FRAME = 255
@@ -290,18 +280,25 @@ class MissionItem:
         return replace(self, **changes)
 
     def wire_xy(self) -> tuple[int, int]:
-        """x and y as MISSION_ITEM_INT carries them (:func:`wire_deg_e7`). A NaN in
-        MAV_FRAME_MISSION, where x/y are plain parameters of a command that takes no position,
-        goes as 0: PX4 keeps x/y in a float there, and INT32_MAX came back as INT32_MIN (PX4
-        SITL), so the upload failed its verification; ArduPilot stores 0 anyway."""
-        if self.frame == FRAME_MISSION:
-            x = 0 if math.isnan(self.lat_deg) else round(self.lat_deg * 1e7)
-            y = 0 if math.isnan(self.lon_deg) else round(self.lon_deg * 1e7)
-            return x, y
-        return wire_deg_e7(self.lat_deg), wire_deg_e7(self.lon_deg)
+        """x and y as MISSION_ITEM_INT carries them: 1e-7 degrees as int32; NaN (no value, a
+        command that takes no position) as INT32_MAX, MAVLink's "no value", but as 0 in
+        MAV_FRAME_MISSION, where x/y are plain parameters: PX4 keeps them in a float there and
+        returned INT32_MAX as INT32_MIN (PX4 SITL), failing the upload's verification;
+        ArduPilot stores 0 anyway.
+
+        >>> MissionItem(16, lat_deg=49.7475, lon_deg=float("nan")).wire_xy()
+        (497475000, 2147483647)
+        """
+        none = 0 if self.frame == FRAME_MISSION else INT32_MAX
+        lat, lon = self.lat_deg, self.lon_deg
+        return (
+            none if math.isnan(lat) else round(lat * 1e7),
+            none if math.isnan(lon) else round(lon * 1e7),
+        )
 
     def to_wire(self, seq: int, current: bool = False) -> dict[str, Any]:
         """Fields of a MISSION_ITEM_INT message (x/y in 1e7 degrees, int frames kept as given)."""
+        x, y = self.wire_xy()
         return {
             "seq": seq,
             "frame": self.frame,
@@ -312,8 +309,8 @@ class MissionItem:
             "param2": self.param2,
             "param3": self.param3,
             "param4": self.param4,
-            "x": self.wire_xy()[0],
-            "y": self.wire_xy()[1],
+            "x": x,
+            "y": y,
             "z": float(self.alt_m),
             "mission_type": self.mission_type,
         }

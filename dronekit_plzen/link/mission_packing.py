@@ -233,18 +233,21 @@ def _ardupilot(item: MissionItem) -> MissionItem:
     frame, lat, lon, alt = FRAME_GLOBAL, 0.0, 0.0, 0.0
     if item.command in _AP_LOCATION:
         frame = _AP_FRAMES.get(canonical_frame(item.frame), canonical_frame(item.frame))
-        lat, lon = item.wire_xy()[0] / 1e7, item.wire_xy()[1] / 1e7
+        x, y = item.wire_xy()
+        lat, lon = x / 1e7, y / 1e7
         alt = _ap_alt_m(item.alt_m)
     elif item.command in (202, 203, 1000):  # x/y/z are small integers there, not a position
-        lat = U8(item.wire_xy()[0]) / 1e7
-        lon = U8(item.wire_xy()[1]) / 1e7 if item.command != 1000 else 0.0
+        x, y = item.wire_xy()
+        lat = U8(x) / 1e7
+        lon = U8(y) / 1e7 if item.command != 1000 else 0.0
         alt = {202: _f32(item.alt_m), 1000: U8(item.alt_m)}.get(item.command, 0.0)
     elif item.command == 205:
         alt = 2.0  # MAV_MOUNT_MODE_MAVLINK_TARGETING, whatever was sent
     elif item.command == 42702:  # arguments 3 and 4 in x/y as int16
-        lat, lon = I16(item.wire_xy()[0]) / 1e7, I16(item.wire_xy()[1]) / 1e7
+        x, y = item.wire_xy()
+        lat, lon = I16(x) / 1e7, I16(y) / 1e7
     elif item.command == 42703:  # the climb rate in x as int16
-        lat = I16(item.wire_xy()[0]) / 1e7
+        lat = I16(item.wire_xy()[0]) / 1e7  # y unused
     return item.with_(
         frame=frame,
         param1=p[0],
@@ -337,6 +340,7 @@ def for_autopilot(item: MissionItem, autopilot: str) -> MissionItem:
 def _px4(item: MissionItem) -> MissionItem:
     frame = canonical_frame(item.frame)
     p = (item.param1, item.param2, item.param3, item.param4)
+    x, y = item.wire_xy()
     if frame in (FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT):
         convs = _PX4_GLOBAL.get(item.command)
         if convs is None:
@@ -349,8 +353,8 @@ def _px4(item: MissionItem) -> MissionItem:
             param2=q[1],
             param3=q[2],
             param4=q[3],
-            lat_deg=item.wire_xy()[0] / 1e7,
-            lon_deg=item.wire_xy()[1] / 1e7,
+            lat_deg=x / 1e7,
+            lon_deg=y / 1e7,
             alt_m=_f32(item.alt_m),
         )
     if frame != FRAME_MISSION:
@@ -365,8 +369,8 @@ def _px4(item: MissionItem) -> MissionItem:
         param2=q[1],
         param3=q[2],
         param4=q[3],
-        lat_deg=_f32(item.wire_xy()[0]) / 1e7,
-        lon_deg=_f32(item.wire_xy()[1]) / 1e7,
+        lat_deg=_f32(x) / 1e7,
+        lon_deg=_f32(y) / 1e7,
         alt_m=_f32(item.alt_m),
     )
 
