@@ -340,16 +340,13 @@ class VehicleServer:
         """The parameter table as the link shows it (without a build's absent parameters)."""
         return [n for n in self.vm.params if n not in self.vm.absent_params]
 
-    def _param_value(self, link: Link, name: str) -> None:
-        names = self._param_names()
+    def _param_value(self, link: Link, names: list[str], index: int) -> None:
+        """PARAM_VALUE of ``names[index]`` (``names``: :meth:`_param_names`)."""
+        name = names[index]
         p = self.vm.params[name]
         link.send(
             link.codec.param_value_encode(
-                name.encode(),
-                prm.encode_value(self.vm.autopilot, p),
-                p.ptype,
-                len(names),
-                names.index(name),
+                name.encode(), prm.encode_value(self.vm.autopilot, p), p.ptype, len(names), index
             )
         )
 
@@ -358,28 +355,28 @@ class VehicleServer:
         t = msg.get_type()
         names = self._param_names()
         if t == "PARAM_REQUEST_LIST":
-            for name in names:
-                self._param_value(link, name)
+            for index in range(len(names)):
+                self._param_value(link, names, index)
         elif t == "PARAM_REQUEST_READ":
             name = _pid(msg.param_id)
             if msg.param_index >= 0 and msg.param_index < len(names):
                 name = names[msg.param_index]
-            if name in names:
-                self._param_value(link, name)
+            if name in vm.params and name not in vm.absent_params:
+                self._param_value(link, names, names.index(name))
             elif not vm.px4:
                 link.send(
                     link.codec.statustext_encode(4, f"Unknown parameter {name}"[:50].encode())
                 )
         elif t == "PARAM_SET":
             name = _pid(msg.param_id)
-            if name not in names:
+            if name not in vm.params or name in vm.absent_params:
                 return  # both firmwares ignore unknown names (the client times out)
             p = vm.params[name]
             value = prm.decode_value(vm.autopilot, p, msg.param_value, msg.param_type)
             # out of range: the firmware answers with the unchanged value
             with contextlib.suppress(BadInputError):
                 vm.set_param(name, value)
-            self._param_value(link, name)
+            self._param_value(link, names, names.index(name))
 
     # ------------------------------------------------------------ missions
     def _mission(self, link: Link, msg: Any) -> None:
