@@ -412,6 +412,12 @@ class MissionRunner:
             )
             up = max(up, vm.pos[2] if not vm.landed else up)
             if vm.pos[2] >= up - (vm.p("NAV_MC_ALT_RAD") if vm.px4 else 1.0):
+                if vm.px4:
+                    # PX4 (Mission::set_mission_items): once climbed, the take-off becomes a
+                    # waypoint at its own position, whatever it is (0°N 0°E included)
+                    e, n, _u = item_target_enu(it, vm.geo, vm.home[2])
+                    if math.hypot(e - vm.pos[0], n - vm.pos[1]) > vm.p("NAV_ACC_RAD"):
+                        return (e, n, up), None
                 self._complete()
                 vm.hold_here()
                 return vm.target, None
@@ -423,7 +429,8 @@ class MissionRunner:
         if c == mi.CMD_NAV_PAYLOAD_PLACE:
             return self._payload_place(it)
         if c == mi.CMD_NAV_LAND:
-            if it.lat_deg == 0.0 and it.lon_deg == 0.0:
+            # ArduCopter's do_land: latitude = longitude = 0 lands here; PX4 flies there first
+            if not vm.px4 and it.lat_deg == 0.0 and it.lon_deg == 0.0:
                 return (vm.pos[0], vm.pos[1], vm.pos[2]), -vm.land_speed_m_s()
             e, n, _u = item_target_enu(it, vm.geo, vm.home[2])
             if not self._land_descending and math.hypot(e - vm.pos[0], n - vm.pos[1]) > 1.0:

@@ -323,6 +323,58 @@ PX4_MISSION_FRAME_ONLY = frozenset(
 )
 
 
+#: the NAV commands PX4 flies to the position of (``MissionBlock::item_contains_position``; a
+#: take-off, once climbed, becomes a waypoint at its own position): latitude = longitude = 0,
+#: ArduPilot's "where the aircraft is" (``ModeAuto::loc_from_cmd``, ``do_land``), is 0°N 0°E there
+PX4_FLIES_TO = frozenset({16, 17, 19, 21, 22, 31, 84, 85})
+
+#: the NAV commands of :data:`PX4_FLIES_TO` whose altitude 0 at latitude = longitude = 0 keeps
+#: the aircraft's altitude on ArduPilot (a take-off climbs, a landing descends whatever it says)
+_KEEPS_ALTITUDE = frozenset({16, 17, 19, 31})
+
+
+def here_positions(
+    items: Sequence[MissionItem], home_lat_lon: tuple[float, float]
+) -> dict[int, tuple[float, float]]:
+    """Where ArduPilot flies each NAV item at latitude = longitude = 0 ("here", as Mission
+    Planner writes a take-off or a landing), by index: where the aircraft is when the item
+    starts, the place the safety guard's walk of the mission has it too. That is the launch
+    point (``home_lat_lon``) before any positioned item and after an RTL, otherwise the last
+    positioned NAV item's place (DO_JUMPs not followed: the item before one in the list).
+
+    >>> from dronekit_plzen.mission_items import MissionItem
+    >>> wp = MissionItem(command=16, frame=3, lat_deg=49.75, lon_deg=13.38, alt_m=20)
+    >>> here = MissionItem(command=21, frame=3)  # NAV_LAND at 0, 0
+    >>> up = MissionItem(command=22, frame=3, alt_m=20)  # NAV_TAKEOFF at 0, 0
+    >>> here_positions([up, wp, here], (49.7, 13.3))
+    {0: (49.7, 13.3), 2: (49.75, 13.38)}
+    """
+    out: dict[int, tuple[float, float]] = {}
+    at = home_lat_lon
+    for k, it in enumerate(items):
+        if it.mission_type != 0:
+            continue
+        if it.command == 20:  # NAV_RETURN_TO_LAUNCH
+            at = home_lat_lon
+        elif it.command in PX4_FLIES_TO:
+            if it.lat_deg == 0.0 and it.lon_deg == 0.0:
+                out[k] = at
+            else:
+                at = (it.lat_deg, it.lon_deg)
+    return out
+
+
+def keeps_altitude_here(item: MissionItem) -> bool:
+    """True for a NAV item at latitude = longitude = 0 and altitude 0 that ArduPilot flies
+    where the aircraft is *at its altitude*: an altitude no other firmware is told."""
+    return (
+        item.command in _KEEPS_ALTITUDE
+        and item.lat_deg == 0.0
+        and item.lon_deg == 0.0
+        and item.alt_m == 0.0
+    )
+
+
 def for_autopilot(item: MissionItem, autopilot: str) -> MissionItem:
     """``item`` as it is sent to ``autopilot``: for PX4, a command that carries no position goes
     in MAV_FRAME_MISSION, the only frame PX4 takes it in (Mission Planner writes most of them in

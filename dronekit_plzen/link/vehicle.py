@@ -588,8 +588,10 @@ class Vehicle:
                     granted.override.reason,
                     len(granted.override.violations),
                 )
-        if self.autopilot == "px4" and mission_type == MISSION_TYPE_MISSION and startable_only:
-            _refuse_px4_unstartable(items)
+        if self.autopilot == "px4" and mission_type == MISSION_TYPE_MISSION:
+            if startable_only:
+                _refuse_px4_unstartable(items)
+            items = self._placed_for_px4(items)
         # converted once here: PX4 takes a command without a position only in the mission frame
         items = [packing.for_autopilot(it, self.autopilot) for it in items]
         wire = self._with_home(items, mission_type)
@@ -622,6 +624,71 @@ class Vehicle:
                 )
         return granted
 
+    def _placed_for_px4(self, items: Sequence[MissionItem]) -> list[MissionItem]:
+        """``items`` with every NAV item at latitude = longitude = 0 (ArduPilot's "where the
+        aircraft is", as Mission Planner writes a take-off or a landing) put at that place
+        (:func:`~dronekit_plzen.link.mission_packing.here_positions`, from the vehicle's home):
+        PX4 flies to an item's position as given, so such a landing went to 0°N 0°E. The guard
+        cleared the mission with the aircraft at those places, so it flies as cleared. A
+        waypoint or loiter there at altitude 0 (ArduPilot: at the aircraft's altitude) cannot
+        be told to PX4 and is refused before anything is sent."""
+        here = packing.here_positions(items, (0.0, 0.0))
+        if not here:
+            return list(items)
+        for k in here:
+            if packing.keeps_altitude_here(items[k]):
+                raise MissionTransferError(
+                    _(
+                        "item {i} ({command}) has latitude, longitude and altitude 0: ArduPilot "
+                        "flies it where the aircraft is, at its altitude; PX4 would fly it to "
+                        "0°N 0°E at the home altitude. Give the item its position and altitude; "
+                        "nothing was sent"
+                    ).format(i=k, command=packing.command_name(items[k].command)),
+                    mission_result=MAV_MISSION_INVALID,
+                    seq=k,
+                    command=items[k].command,
+                )
+        try:
+            home = self.wait_for(
+                lambda s: s.home is not None, HOME_WAIT_S, _("its home position")
+            ).home
+        except LinkTimeout as exc:
+            k = min(here)
+            raise MissionTransferError(
+                _(
+                    "item {i} ({command}) is at latitude = longitude = 0, which PX4 flies to as "
+                    "0°N 0°E, and the vehicle has not reported its home position to place it "
+                    "at: nothing was sent ({why})"
+                ).format(i=k, command=packing.command_name(items[k].command), why=exc),
+                mission_result=MAV_MISSION_INVALID,
+                seq=k,
+                command=items[k].command,
+            ) from exc
+        assert home is not None
+        places = packing.here_positions(items, (home[0], home[1]))
+        log.warning(
+            _(
+                'vehicle {sysid}: items at latitude = longitude = 0 (ArduPilot\'s "here"; PX4 '
+                "would fly to 0°N 0°E) sent at the places the mission has the aircraft then: "
+                "{where}"
+            ).format(
+                sysid=self.sysid,
+                where=", ".join(
+                    _("item {i} ({command}) at {lat:.7f}, {lon:.7f}").format(
+                        i=k,
+                        command=packing.command_name(items[k].command),
+                        lat=lat,
+                        lon=lon,
+                    )
+                    for k, (lat, lon) in sorted(places.items())
+                ),
+            )
+        )
+        return [
+            it.with_(lat_deg=places[k][0], lon_deg=places[k][1]) if k in places else it
+            for k, it in enumerate(items)
+        ]
+
     def download_mission(
         self,
         mission_type: int = MISSION_TYPE_MISSION,
@@ -648,6 +715,10 @@ VERIFY_REREAD_S = 0.5
 
 #: MAV_MISSION_RESULT of a command the autopilot does not support
 MAV_MISSION_UNSUPPORTED = 3
+#: MAV_MISSION_RESULT of an item the autopilot finds invalid
+MAV_MISSION_INVALID = 5
+#: seconds to wait for the vehicle's home position when an item is to be placed from it
+HOME_WAIT_S = 10.0
 
 #: what a vehicle's refusal of one mission item means, for the pilot
 _REFUSALS = {

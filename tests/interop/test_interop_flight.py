@@ -26,9 +26,11 @@ from harness import (
     north_east,
     simple_mission,
     spline_mission,
+    wp,
 )
 
 from dronekit_plzen.fleet import Fleet
+from dronekit_plzen.mission_items import CMD_NAV_LAND, CMD_NAV_TAKEOFF, MissionItem
 from dronekit_plzen.mission_items import CMD_NAV_RETURN_TO_LAUNCH as MAV_CMD_NAV_RETURN_TO_LAUNCH
 from missions.formats import save_mission
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
@@ -370,3 +372,33 @@ def test_spline_flown_as_the_guard_predicts(fw_kind: str, ready: Any, tmp_path: 
     assert spline_north.max() > 110.0
     assert abs(beyond - spline_north.max()) < 5.0
     assert np.percentile(d, 95) < 5.0, np.percentile(d, 95)
+
+
+@pytest.mark.timeout(900)
+def test_items_at_here_are_flown_where_the_guard_has_them(
+    fw_kind: str, ready: Any, tmp_path: Path
+) -> None:
+    """A take-off and a landing at latitude = longitude = 0, ArduPilot's "here" (Mission
+    Planner writes them so): ArduCopter climbs and lands where the aircraft is, and so does
+    the guard's walk of the mission. PX4 flies to each item's position as it is given, 0°N 0°E
+    too (its first-waypoint distance check only warns); ``fly`` sends PX4 those items at the
+    positions the guard has them: the launch point, the last waypoint."""
+    import math
+
+    home = ready.inst.home
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=3, lat_deg=0.0, lon_deg=0.0, alt_m=12.0),
+        wp(home, 30.0, 0.0, 12.0),
+        MissionItem(command=CMD_NAV_LAND, frame=3, lat_deg=0.0, lon_deg=0.0, alt_m=0.0),
+    ]
+    plan = save_mission(_mission(fw_kind, items, home), tmp_path / "here.plan")
+    proc = _fly_cli(plan, ready.url, timeout_s=240.0)
+    seen = ready.obs.wait_landed_disarmed(120.0)
+    flown = [north_east(home, la, lo) for la, lo, _ in seen.track]
+    far = max(math.hypot(n, e) for n, e in flown)
+    assert seen.position is not None
+    n, e = north_east(home, *seen.position)
+    print(f"{fw_kind}: at most {far:.1f} m from home, landed at {n:.1f} m N {e:.1f} m E")
+    _assert_cli_ok(proc)
+    assert far < 45.0, f"flew {far:.0f} m from home"
+    assert math.hypot(n - 30.0, e) < 6.0, f"landed at {n:.1f} m N {e:.1f} m E, not at the waypoint"

@@ -809,7 +809,17 @@ def sim_url_of() -> Any:
 
 
 def survey_items(n: int, lat0: float = 49.7475, lon0: float = 13.3776) -> list[MissionItem]:
-    items = [MissionItem(command=CMD_NAV_TAKEOFF, alt_m=30.0, frame=FRAME_GLOBAL_RELATIVE_ALT_INT)]
+    # the take-off at the launch point, as QGroundControl writes it (at 0, 0, ArduPilot's
+    # "here", the link would send PX4 the vehicle's home instead: test_link_px4_here)
+    items = [
+        MissionItem(
+            command=CMD_NAV_TAKEOFF,
+            lat_deg=lat0,
+            lon_deg=lon0,
+            alt_m=30.0,
+            frame=FRAME_GLOBAL_RELATIVE_ALT_INT,
+        )
+    ]
     items.append(
         MissionItem(
             command=CMD_DO_CHANGE_SPEED, frame=FRAME_MISSION, param1=1, param2=7.5, param3=-1
