@@ -21,7 +21,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from dronekit_plzen import rtl_cone
@@ -34,8 +34,8 @@ from dronekit_plzen.errors import (
 )
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, connect
-from dronekit_plzen.link.modes import arming_mode, mode_name
-from dronekit_plzen.link.state import mission_index
+from dronekit_plzen.link.modes import MISSION_MODES, arming_mode
+from dronekit_plzen.link.state import VehicleState, apply_message
 from dronekit_plzen.mission_items import MissionItem
 from dronekit_plzen.rtl_cone import RtlParams
 from dronekit_plzen.safety import Clearance, Override
@@ -338,10 +338,6 @@ def terrain_server(link: Any, v: Vehicle, dem: Any) -> Any:
     return TerrainServer(link, dem_heights(dem), sysid=v.sysid)
 
 
-#: the modes in which the autopilots fly the uploaded mission
-MISSION_MODES = frozenset({"AUTO", "AUTO.MISSION"})
-
-
 @dataclass
 class MissionCompletion:
     """Whether the vehicle flew its mission to the end, from what it reports while flying.
@@ -373,6 +369,8 @@ class MissionCompletion:
     left_in: str | None = None
     #: the mode of the last heartbeat followed (:meth:`follow`)
     now: str | None = None
+    #: the autopilot's reports followed so far, as the link reduces them (:meth:`follow`)
+    reports: VehicleState = field(default_factory=lambda: VehicleState(sysid=0))
 
     @classmethod
     def of(cls, items: list[Any]) -> MissionCompletion:
@@ -400,19 +398,25 @@ class MissionCompletion:
         reached = index if msg_type == "MISSION_ITEM_REACHED" else index - 1
         self.furthest = max(self.furthest, reached)
 
-    def follow(self, msg: Any, autopilot: str, compid: int) -> None:
+    def follow(self, msg: Any, compid: int) -> None:
         """One message from the vehicle, in the order the link received them: a HEARTBEAT of
         its autopilot (component ``compid``) sets the mode, and MISSION_CURRENT and
-        MISSION_ITEM_REACHED count in the mode of the last heartbeat before them, however late
-        they are read. (PX4 reports its last waypoint reached and switches to RTL within the
-        same second; judged by the mode when the reader got to it, the reach could be lost.)"""
+        MISSION_ITEM_REACHED count in the mode the link stamps them with (the last heartbeat's,
+        :func:`dronekit_plzen.link.state.reach_mode`), however late they are read. (PX4 reports
+        its last waypoint reached and switches to RTL within the same second; judged by the
+        mode when the reader got to it, the reach could be lost.)"""
+        kind = msg.get_type()
+        if kind not in ("HEARTBEAT", "MISSION_CURRENT", "MISSION_ITEM_REACHED"):
+            return
         if msg.get_srcComponent() != compid:  # a gimbal's or a camera's, not the autopilot's
             return
-        kind = msg.get_type()
+        self.reports = r = apply_message(self.reports, msg, 0.0)
         if kind == "HEARTBEAT":
-            self.mode(mode_name(autopilot, msg.base_mode, msg.custom_mode, msg.type))
-        elif kind in ("MISSION_CURRENT", "MISSION_ITEM_REACHED"):
-            self.seen(kind, mission_index(autopilot, int(msg.seq)), self.now)
+            self.mode(r.mode)
+        elif kind == "MISSION_CURRENT":
+            self.seen(kind, r.mission_seq, r.mission_seq_mode)
+        else:
+            self.seen(kind, r.last_item_reached, r.item_reached_mode)
 
     def mode(self, mode: str | None) -> None:
         """The vehicle's mode now; the first other mode after a mission mode is where it left

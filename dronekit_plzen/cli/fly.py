@@ -251,7 +251,7 @@ def fly_sortie(
                     if got is None:
                         break
                     if hasattr(got[0], "get_type"):
-                        done.follow(got[0], v.autopilot, v.compid)
+                        done.follow(got[0], v.compid)
                     wait_s = 0.0
     except KeyboardInterrupt:
         if on_stop is not None:

@@ -10,6 +10,12 @@ from __future__ import annotations
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
 
+#: the modes in which the autopilots fly the uploaded mission
+MISSION_MODES = frozenset({"AUTO", "AUTO.MISSION"})
+#: the mode PX4's navigator enters by itself when its mission is finished ("Mission finished,
+#: loitering"), before it flies the mission's closing RTL item
+PX4_MISSION_FINISHED_MODE = "AUTO.LOITER"
+
 AUTOPILOT_ARDUPILOT = 3  # MAV_AUTOPILOT_ARDUPILOTMEGA
 AUTOPILOT_PX4 = 12  # MAV_AUTOPILOT_PX4
 MODE_FLAG_CUSTOM_MODE_ENABLED = 1

@@ -14,7 +14,13 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from dronekit_plzen.link.modes import MODE_FLAG_SAFETY_ARMED, autopilot_name, mode_name
+from dronekit_plzen.link.modes import (
+    MISSION_MODES,
+    MODE_FLAG_SAFETY_ARMED,
+    PX4_MISSION_FINISHED_MODE,
+    autopilot_name,
+    mode_name,
+)
 
 LANDED_UNDEFINED = 0
 LANDED_ON_GROUND = 1
@@ -80,6 +86,11 @@ class VehicleState:
     #: mission's progress, however late a reader looks
     mission_seq_mode: str = ""
     item_reached_mode: str = ""
+    #: the mode before the last change of mode, and how many HEARTBEATs have said ``mode``
+    mode_before: str = ""
+    mode_heartbeats: int = 0
+    #: the last ``mission_seq`` received in a mission mode: the item the mission flew to
+    mission_target: int = -1
     statustexts: tuple[StatusText, ...] = ()
     landed_state: int = LANDED_UNDEFINED
     #: SYS_STATUS sensor bitmasks: present & enabled & not healthy
@@ -169,11 +180,15 @@ def _e7(v: int) -> float:
 
 def _heartbeat(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     ap = autopilot_name(m.autopilot)
+    mode = mode_name(ap, m.base_mode, m.custom_mode, m.type)
+    same = mode == s.mode
     return _replace(
         s,
         autopilot=ap,
         vehicle_type=m.type,
-        mode=mode_name(ap, m.base_mode, m.custom_mode, m.type),
+        mode=mode,
+        mode_before=s.mode_before if same else s.mode,
+        mode_heartbeats=s.mode_heartbeats + 1 if same else 1,
         armed=bool(m.base_mode & MODE_FLAG_SAFETY_ARMED),
         system_status=m.system_status,
         last_heartbeat_s=now_s,
@@ -279,17 +294,37 @@ def _mission_current(s: VehicleState, m: Any, now_s: float) -> VehicleState:
         count = 0
     else:
         count = max(0, total - off) if total else s.mission_count
+    seq = max(-1, m.seq - off)
     return _replace(
         s,
-        mission_seq=max(-1, m.seq - off),
+        mission_seq=seq,
         mission_count=count,
         mission_state=state,
         mission_seq_mode=s.mode,
+        mission_target=seq if s.mode in MISSION_MODES else s.mission_target,
     )
 
 
+def reach_mode(s: VehicleState, index: int) -> str:
+    """The mode a MISSION_ITEM_REACHED of item ``index`` counts in: the mode of the last
+    HEARTBEAT before it, except for the reach of the item the mission was flying to that comes
+    within the first heartbeat of PX4's "mission finished" loiter. PX4 v1.16 switches to
+    AUTO.LOITER when it reaches its last waypoint (then to RTL for a closing RTL item), and its
+    receiver thread sends the reach after its main thread's heartbeat may already have said
+    AUTO.LOITER (seen on SITL): that reach is the mission's, in the mission mode it left."""
+    if (
+        s.mode == PX4_MISSION_FINISHED_MODE
+        and s.mode_before in MISSION_MODES
+        and s.mode_heartbeats <= 1
+        and index == s.mission_target
+    ):
+        return s.mode_before
+    return s.mode
+
+
 def _item_reached(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return _replace(s, last_item_reached=m.seq - _offset(s), item_reached_mode=s.mode)
+    index = m.seq - _offset(s)
+    return _replace(s, last_item_reached=index, item_reached_mode=reach_mode(s, index))
 
 
 def _statustext(s: VehicleState, m: Any, now_s: float) -> VehicleState:

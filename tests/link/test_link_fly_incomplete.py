@@ -114,10 +114,50 @@ def test_a_reach_counts_in_the_mode_it_came_in_however_late_it_is_read() -> None
     items = [MissionItem(22), MissionItem(16), MissionItem(16), MissionItem(16), MissionItem(20)]
     done = MissionCompletion.of(items)
     for m in stream:
-        done.follow(m, "px4", 1)
+        done.follow(m, 1)
     assert done.goal == 3 and done.complete and done.left_in == "AUTO.RTL"
     # the same reports after a failsafe's RTL heartbeat are no progress
     late = MissionCompletion.of(items)
     for m in (stream[0], stream[1], stream[5], stream[3], stream[4]):
-        late.follow(m, "px4", 1)
+        late.follow(m, 1)
     assert late.furthest == 2 and not late.complete and late.left_in == "AUTO.RTL"
+
+
+def test_px4s_reach_sent_after_its_mission_finished_loiter_began_still_counts() -> None:
+    """PX4 v1.16 switches to AUTO.LOITER when it reaches its last waypoint ("Mission finished,
+    loitering"), then to RTL for the closing RTL item. Its receiver thread sends MISSION_CURRENT
+    and the reach after the main thread's heartbeat may already have said AUTO.LOITER: seen on
+    SITL, where ``fly`` called such a finished sortie cut short "in mode AUTO.LOITER after item
+    0 of 1". The reach of the item the mission flew to, within the first heartbeat of that
+    loiter, counts; later, of another item, or in RTL it does not."""
+    from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+    from dronekit_plzen.fleet import MissionCompletion
+    from dronekit_plzen.mission_items import MissionItem
+
+    ap = mavlink2.MAVLink(None, 1, 1)
+
+    def msg(m: Any) -> Any:
+        return ap.decode(bytearray(m.pack(ap)))
+
+    armed = 128 | 1
+    mission, loiter, rtl = (
+        msg(ap.heartbeat_encode(2, 12, armed, _px4_mode(sub), 4)) for sub in (4, 3, 5)
+    )
+    items = [MissionItem(22), MissionItem(16), MissionItem(20)]  # take-off, waypoint, RTL
+
+    def follow(*stream: Any) -> MissionCompletion:
+        done = MissionCompletion.of(items)
+        for m in stream:
+            done.follow(m, 1)
+        return done
+
+    cur1, cur2 = msg(ap.mission_current_encode(1)), msg(ap.mission_current_encode(2))
+    reach1, reach0 = msg(ap.mission_item_reached_encode(1)), msg(ap.mission_item_reached_encode(0))
+    done = follow(mission, cur1, loiter, cur2, reach1, rtl)
+    assert done.goal == 1 and done.complete and done.left_in == "AUTO.LOITER"
+    assert done.reports.item_reached_mode == "AUTO.MISSION"
+    assert not follow(mission, cur1, loiter, loiter, cur2, reach1).complete  # two beats later
+    assert not follow(mission, cur1, rtl, reach1).complete  # a failsafe's RTL
+    assert not follow(mission, msg(ap.mission_current_encode(0)), loiter, reach1).complete
+    assert follow(mission, cur1, loiter, reach0).furthest == 0  # not the item flown to
