@@ -253,6 +253,15 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t49.7401\t13.3701\t300\t1\n"
         "1\t0\t3\t16\t0\t0\t0\t0\tnan\t13.3705\t30\t1\n"
     )
+    # a take-off "here" as MAVLink's no value (nan, nan) reads as 0, 0; half of it is damage,
+    # and so is an ROI without a place (both were "no UTM zone for lon=nan", naming nothing)
+    for name, lat, lon, cmd in (("nantakeoff", "nan", "nan", 22), ("halfnan", "nan", 0, 22)):
+        (d / f"{name}.waypoints").write_text(
+            "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t49.7401\t13.3701\t300\t1\n"
+            f"1\t0\t3\t{cmd}\t0\t0\t0\t0\t{lat}\t{lon}\t30\t1\n"
+            "2\t0\t3\t16\t0\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
+            "3\t0\t3\t195\t0\t0\t0\t0\tnan\tnan\t0\t1\n"
+        )
     # point clouds
     n = 1500
     x = 400_000 + rng.uniform(0, 40, n)
@@ -760,6 +769,18 @@ CASES = [
         ("plan", "validate", "{d}/nan.waypoints"),
         2,
         r"nan\.waypoints: item \d+: the position \(nan, 13\.3705\) is not a latitude/longitude",
+    ),
+    Case(
+        "validate-takeoff-half-nan",
+        ("plan", "validate", "{d}/halfnan.waypoints"),
+        2,
+        r"halfnan\.waypoints: item 0: the position \(nan, 0(\.0)?\) is not a latitude/longitude",
+    ),
+    Case(
+        "validate-roi-nan",
+        ("plan", "validate", "{d}/nantakeoff.waypoints"),
+        2,
+        r"nantakeoff\.waypoints: item 2: the position \(nan, nan\) is not a latitude/longitude",
     ),
     Case(
         "validate-garbage-plan",

@@ -45,6 +45,7 @@ from dronekit_plzen.mission_items import (
     MAX_ABS_ALT_M,
     MAX_COMMAND,
     MAX_FRAME,
+    POSITION_COMMANDS,
     command_name,
 )
 from dronekit_plzen.outputs import note_input
@@ -155,8 +156,9 @@ _PLACE_COMMANDS = frozenset({16, 17, 18, 19, 31, 82})
 
 def _check_items(mission: Mission, where: str) -> None:
     """Refuse what no autopilot could be sent: a command or frame number MAVLink cannot carry,
-    a waypoint whose latitude/longitude is not a finite lon/lat (NaN, inf, 200°), a home that is
-    not a place, or nothing to place the mission at all."""
+    an item whose latitude/longitude is not a finite lon/lat (NaN, inf, 200°; a take-off or a
+    landing "here" is 0, 0), a home that is not a place, or nothing to place the mission at
+    all."""
     if mission.home is not None:
         hlon, hlat, halt = mission.home
         if not (
@@ -184,9 +186,9 @@ def _check_items(mission: Mission, where: str) -> None:
                 ).format(i=i, c=it.command, f=it.frame),
                 where=where,
             )
-        if it.command not in _PLACE_COMMANDS:
+        if it.command not in POSITION_COMMANDS:
             continue
-        if it.frame == FRAME_MISSION:
+        if it.command in _PLACE_COMMANDS and it.frame == FRAME_MISSION:
             name = command_name(it.command)
             raise BadInputError(
                 _(

@@ -15,7 +15,10 @@ Read as the tools that write it do:
   "home not set" placeholder and gives no home;
 * fence items (``NAV_FENCE_*``, Mission Planner's fence files) and rally points
   (``NAV_RALLY_POINT``, its rally files) become the mission's geofence and rally points, not
-  waypoints.
+  waypoints;
+* a NAV command's latitude and longitude both ``nan`` (MAVLink's "no value": where the
+  aircraft is) read as 0, 0, the way ArduPilot and Mission Planner write "here" and the way the
+  ``.plan`` reader reads QGroundControl's ``null``.
 
 A ``.mission`` file holding JSON is QGroundControl's format before 3.2 and is read by
 :func:`missions.formats.qgc_plan.parse_legacy_mission`.
@@ -253,6 +256,8 @@ def parse_waypoints(text: str, path: str = "<waypoints>") -> Mission:
             if (vals[4], vals[5]) != (0.0, 0.0):
                 home = (vals[5], vals[4], vals[6])
             continue
+        if cmd in NAV_COMMANDS and math.isnan(vals[4]) and math.isnan(vals[5]):
+            vals[4] = vals[5] = 0.0  # "no value": where the aircraft is, ArduPilot's 0, 0
         it = MissionItem(
             command=cmd,
             frame=frame,

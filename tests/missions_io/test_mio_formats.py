@@ -526,3 +526,23 @@ def test_fence_with_repeated_first_vertex_round_trips(tmp_path: Path, fmt: str) 
     )
     again = load_mission(save_mission(m, tmp_path / f"f{EXT[fmt]}", format=fmt), format=fmt)
     assert again.fence_polygons == [poly]
+
+
+def test_waypoints_nav_item_at_nan_nan_is_here() -> None:
+    """MAVLink's "no value" for a take-off's or a landing's position (nan, nan: where the
+    aircraft is) reads as 0, 0, ArduPilot's "here", as the .plan reader reads QGC's null."""
+    text = (
+        "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t49.7401\t13.3701\t300\t1\n"
+        "1\t0\t3\t22\t0\t0\t0\t0\tnan\tnan\t30\t1\n"
+        "2\t0\t3\t16\t0\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
+        "3\t0\t3\t21\t0\t0\t0\t0\tnan\tnan\t0\t1\n"
+        "4\t0\t2\t178\t1\t5\t-1\t0\tnan\tnan\tnan\t1\n"
+    )
+    m = parse_waypoints(text, "here.waypoints")
+    assert [(it.lat_deg, it.lon_deg) for it in m.items[:3]] == [
+        (0.0, 0.0),
+        (49.7405, 13.3705),
+        (0.0, 0.0),
+    ]
+    assert not m.items[0].has_position and not m.items[2].has_position
+    assert math.isnan(m.items[3].lat_deg)  # a DO command's x/y: no value, sent as such
