@@ -556,8 +556,13 @@ def validate(
                 Violation(
                     "endurance",
                     _(
-                        "flight takes {t:.0f} s but only {u:.0f} s are usable ({r:.0f} % reserve)"
-                    ).format(t=duration, u=usable, r=reserve_fraction * 100)
+                        "flight takes {t} s but only {u:.0f} s are usable ({r:.0f} % reserve)"
+                    ).format(
+                        # whole seconds; a damaged hold time (1e30 s) not as 31 digits
+                        t=f"{duration:.0f}" if duration < 1e9 else f"{duration:.3g}",
+                        u=usable,
+                        r=reserve_fraction * 100,
+                    )
                     + (f" ({why})" if why else ""),
                     value=round(duration, 1),
                     limit=round(usable, 1),

@@ -112,3 +112,7 @@ def test_a_hold_of_1e30_s_is_an_endurance_problem_not_a_crash() -> None:
     m = _mission(5.0)
     m.items[1] = m.items[1].with_(param1=1e30)
     assert _endurance_violated(m, vehicle_cruise_m_s=5.0)
+    veh = Vehicle(key="t", name="test quad", cruise_speed_m_s=5.0, endurance_min=12.0)
+    fc = clear_for_flight(m, vehicle=veh, raise_on_unsafe=False)
+    (why,) = [v.message for s in fc.sorties for v in s.report.violations if v.rule == "endurance"]
+    assert why.startswith("flight takes 1e+30 s but only 540 s are usable"), why
