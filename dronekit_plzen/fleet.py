@@ -359,6 +359,8 @@ class MissionCompletion:
     False
     >>> done.seen("MISSION_CURRENT", 4, "AUTO.RTL"); done.complete  # a failsafe's RTL
     False
+    >>> done.progress()
+    'after item 2, not reaching item 3'
     >>> done.seen("MISSION_ITEM_REACHED", 3, "AUTO.MISSION"); done.complete
     True
     """
@@ -430,6 +432,16 @@ class MissionCompletion:
     @property
     def complete(self) -> bool:
         return self.furthest >= self.goal
+
+    def progress(self) -> str:
+        """How far a mission cut short got, in the words ``fly`` and the GUI say it: "after
+        item 2, not reaching item 6" (0-based items, as the vehicle counts them; the second is
+        :attr:`goal`), "before reaching item 0" when no item was reached."""
+        if self.furthest < 0:
+            return _("before reaching item 0")
+        return _("after item {item}, not reaching item {goal}").format(
+            item=self.furthest, goal=self.goal
+        )
 
 
 MISSION_TYPE_RALLY = 2

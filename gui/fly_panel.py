@@ -625,15 +625,14 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             # worded as fly words it: the mode it left the mission in, the last item reached
             text = _(
                 "vehicle {sysid} landed before the end of sortie {k}/{n}: it left the mission "
-                "in mode {mode} after item {item} of {goal}; swap the battery, then resume the "
-                "sortie where it stopped"
+                "in mode {mode} {progress}; swap the battery, then resume the sortie where it "
+                "stopped"
             ).format(
                 sysid=v.sysid,
                 k=k,
                 n=n,
                 mode=prog.done.left_in or v.mode or "?",
-                item=max(prog.done.furthest, 0),
-                goal=prog.done.goal,
+                progress=prog.done.progress(),
             )
             button = _("Resume sortie {label}").format(label=nxt.label)
         else:

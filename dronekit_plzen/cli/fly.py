@@ -283,11 +283,10 @@ def fly_sortie(
         cut = MissionIncomplete(
             _(
                 "the vehicle landed before the end of the mission: it left it in mode {mode} "
-                "after item {item} of {n}{why}; the rest was not flown: run fly again to fly it"
+                "{progress}{why}; the rest was not flown: run fly again to fly it"
             ).format(
                 mode=done.left_in or st.mode or "?",
-                item=max(done.furthest, 0),
-                n=done.goal,
+                progress=done.progress(),
                 why=_last_warning(st, started),
             )
         )

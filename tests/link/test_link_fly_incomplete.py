@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -61,6 +62,8 @@ def test_a_sortie_cut_short_is_not_reported_flown_and_resumes(
     last = [ln for ln in err.splitlines() if ln.startswith("error:")][-1]
     assert "landed before the end of the mission" in last, last
     assert ("AUTO.RTL" if autopilot == "px4" else "mode RTL") in last, last
+    # 0-based items, as the vehicle counts them: the last reached and the last to reach
+    assert re.search(r" after item \d+, not reaching item \d+[ ;]", last), last
     if autopilot == "px4":
         assert "battery level" in last, last  # what PX4 said when it turned back
     assert "Traceback" not in err
