@@ -7,6 +7,8 @@ aircraft, and refuses what it cannot place."""
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -42,6 +44,18 @@ def _here_mission(lat: float, lon: float) -> list[MissionItem]:
     ]
 
 
+@contextmanager
+def _connected(
+    sim_factory: Any, sim_url_of: Any, autopilot: str
+) -> Iterator[tuple[Any, Any, list[MissionItem]]]:
+    """A simulated ``autopilot`` ready to fly: its vehicle, home and :func:`_here_mission`."""
+    fleet = sim_factory(1, autopilot)
+    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        home = _ready(v).home
+        yield v, home, _here_mission(home[0], home[1])
+
+
 def test_here_is_the_launch_point_then_the_last_place_then_home_after_an_rtl() -> None:
     wp = MissionItem(mi.CMD_NAV_WAYPOINT, frame=3, lat_deg=49.75, lon_deg=13.38, alt_m=20)
     up = MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, alt_m=20)
@@ -65,11 +79,7 @@ def test_here_is_the_launch_point_then_the_last_place_then_home_after_an_rtl() -
 def test_px4_is_sent_here_items_at_their_places_and_flies_them_there(
     sim_factory: Any, sim_url_of: Any, caplog: Any
 ) -> None:
-    fleet = sim_factory(1, "px4")
-    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
-        v = link.wait_vehicle(timeout_s=10)
-        home = _ready(v).home
-        items = _here_mission(home[0], home[1])
+    with _connected(sim_factory, sim_url_of, "px4") as (v, home, items):
         with caplog.at_level("WARNING", logger="dronekit_plzen.link.vehicle"):
             v.upload_mission(items, clearance=Clearance.passed(items))  # verified
         assert "item 0 (NAV_TAKEOFF) at" in caplog.text and "item 3 (NAV_LAND) at" in caplog.text
@@ -88,11 +98,7 @@ def test_px4_is_sent_here_items_at_their_places_and_flies_them_there(
 
 
 def test_ardupilot_is_sent_here_items_as_they_are(sim_factory: Any, sim_url_of: Any) -> None:
-    fleet = sim_factory(1, "ardupilot")
-    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
-        v = link.wait_vehicle(timeout_s=10)
-        home = _ready(v).home
-        items = _here_mission(home[0], home[1])
+    with _connected(sim_factory, sim_url_of, "ardupilot") as (v, _home, items):
         v.upload_mission(items, clearance=Clearance.passed(items))
         back = v.download_mission()
         assert [(b.lat_deg, b.lon_deg) for b in (back[0], back[3])] == [(0.0, 0.0), (0.0, 0.0)]
@@ -101,11 +107,7 @@ def test_ardupilot_is_sent_here_items_as_they_are(sim_factory: Any, sim_url_of: 
 def test_a_waypoint_here_at_altitude_0_is_refused_for_px4_before_anything_is_sent(
     sim_factory: Any, sim_url_of: Any
 ) -> None:
-    fleet = sim_factory(1, "px4")
-    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
-        v = link.wait_vehicle(timeout_s=10)
-        home = _ready(v).home
-        items = _here_mission(home[0], home[1])
+    with _connected(sim_factory, sim_url_of, "px4") as (v, _home, items):
         items.insert(2, MissionItem(mi.CMD_NAV_LOITER_TIME, frame=3, param1=5.0))
         with pytest.raises(MissionTransferError) as err:
             v.upload_mission(items, clearance=Clearance.passed(items))
