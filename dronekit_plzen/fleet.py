@@ -369,8 +369,6 @@ class MissionCompletion:
     furthest: int = -1
     entered: bool = False
     left_in: str | None = None
-    #: the mode of the last heartbeat followed (:meth:`follow`)
-    now: str | None = None
     #: the autopilot's reports followed so far, as the link reduces them (:meth:`follow`)
     reports: VehicleState = field(default_factory=lambda: VehicleState(sysid=0))
 
@@ -423,7 +421,6 @@ class MissionCompletion:
     def mode(self, mode: str | None) -> None:
         """The vehicle's mode now; the first other mode after a mission mode is where it left
         the mission (at its end, or short of it)."""
-        self.now = mode
         if mode in MISSION_MODES:
             self.entered = True
         elif self.entered and self.left_in is None and mode:

@@ -255,10 +255,10 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     # a take-off "here" as MAVLink's no value (nan, nan) reads as 0, 0; half of it is damage,
     # and so is an ROI without a place (both were "no UTM zone for lon=nan", naming nothing)
-    for name, lat, lon, cmd in (("nantakeoff", "nan", "nan", 22), ("halfnan", "nan", 0, 22)):
+    for name, lat, lon in (("nantakeoff", "nan", "nan"), ("halfnan", "nan", 0)):
         (d / f"{name}.waypoints").write_text(
             "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t49.7401\t13.3701\t300\t1\n"
-            f"1\t0\t3\t{cmd}\t0\t0\t0\t0\t{lat}\t{lon}\t30\t1\n"
+            f"1\t0\t3\t22\t0\t0\t0\t0\t{lat}\t{lon}\t30\t1\n"
             "2\t0\t3\t16\t0\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
             "3\t0\t3\t195\t0\t0\t0\t0\tnan\tnan\t0\t1\n"
         )

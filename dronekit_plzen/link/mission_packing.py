@@ -333,29 +333,27 @@ PX4_FLIES_TO = frozenset({16, 17, 19, 21, 22, 31, 84, 85})
 _KEEPS_ALTITUDE = frozenset({16, 17, 19, 31})
 
 
-def here_positions(
-    items: Sequence[MissionItem], home_lat_lon: tuple[float, float]
-) -> dict[int, tuple[float, float]]:
+def here_positions(items: Sequence[MissionItem]) -> dict[int, tuple[float, float] | None]:
     """Where ArduPilot flies each NAV item at latitude = longitude = 0 ("here", as Mission
     Planner writes a take-off or a landing), by index: where the aircraft is when the item
-    starts, the place the safety guard's walk of the mission has it too. That is the launch
-    point (``home_lat_lon``) before any positioned item and after an RTL, otherwise the last
-    positioned NAV item's place (DO_JUMPs not followed: the item before one in the list).
+    starts, the place the safety guard's walk of the mission has it too. ``None`` is the launch
+    point (before any positioned item and after an RTL), otherwise the last positioned NAV
+    item's place (DO_JUMPs not followed: the item before one in the list).
 
     >>> from dronekit_plzen.mission_items import MissionItem
     >>> wp = MissionItem(command=16, frame=3, lat_deg=49.75, lon_deg=13.38, alt_m=20)
     >>> here = MissionItem(command=21, frame=3)  # NAV_LAND at 0, 0
     >>> up = MissionItem(command=22, frame=3, alt_m=20)  # NAV_TAKEOFF at 0, 0
-    >>> here_positions([up, wp, here], (49.7, 13.3))
-    {0: (49.7, 13.3), 2: (49.75, 13.38)}
+    >>> here_positions([up, wp, here])
+    {0: None, 2: (49.75, 13.38)}
     """
-    out: dict[int, tuple[float, float]] = {}
-    at = home_lat_lon
+    out: dict[int, tuple[float, float] | None] = {}
+    at: tuple[float, float] | None = None
     for k, it in enumerate(items):
         if it.mission_type != 0:
             continue
         if it.command == 20:  # NAV_RETURN_TO_LAUNCH
-            at = home_lat_lon
+            at = None
         elif it.command in PX4_FLIES_TO:
             if it.lat_deg == 0.0 and it.lon_deg == 0.0:
                 out[k] = at
@@ -365,14 +363,10 @@ def here_positions(
 
 
 def keeps_altitude_here(item: MissionItem) -> bool:
-    """True for a NAV item at latitude = longitude = 0 and altitude 0 that ArduPilot flies
-    where the aircraft is *at its altitude*: an altitude no other firmware is told."""
-    return (
-        item.command in _KEEPS_ALTITUDE
-        and item.lat_deg == 0.0
-        and item.lon_deg == 0.0
-        and item.alt_m == 0.0
-    )
+    """True for an item of :func:`here_positions` that ArduPilot flies where the aircraft is
+    *at its altitude* (altitude 0 on a waypoint or loiter): an altitude no other firmware is
+    told. A take-off climbs and a landing descends whatever their altitude says."""
+    return item.command in _KEEPS_ALTITUDE and item.alt_m == 0.0
 
 
 def for_autopilot(item: MissionItem, autopilot: str) -> MissionItem:

@@ -632,7 +632,7 @@ class Vehicle:
         cleared the mission with the aircraft at those places, so it flies as cleared. A
         waypoint or loiter there at altitude 0 (ArduPilot: at the aircraft's altitude) cannot
         be told to PX4 and is refused before anything is sent."""
-        here = packing.here_positions(items, (0.0, 0.0))
+        here = packing.here_positions(items)
         if not here:
             return list(items)
         for k in here:
@@ -648,24 +648,28 @@ class Vehicle:
                     seq=k,
                     command=items[k].command,
                 )
-        try:
-            home = self.wait_for(
-                lambda s: s.home is not None, HOME_WAIT_S, _("its home position")
-            ).home
-        except LinkTimeout as exc:
-            k = min(here)
-            raise MissionTransferError(
-                _(
-                    "item {i} ({command}) is at latitude = longitude = 0, which PX4 flies to as "
-                    "0°N 0°E, and the vehicle has not reported its home position to place it "
-                    "at: nothing was sent ({why})"
-                ).format(i=k, command=packing.command_name(items[k].command), why=exc),
-                mission_result=MAV_MISSION_INVALID,
-                seq=k,
-                command=items[k].command,
-            ) from exc
-        assert home is not None
-        places = packing.here_positions(items, (home[0], home[1]))
+        places: dict[int, tuple[float, float]] = {k: at for k, at in here.items() if at}
+        if len(places) < len(here):  # some are at the launch point: the vehicle's home
+            launch = min(k for k in here if k not in places)
+            try:
+                home = self.wait_for(
+                    lambda s: s.home is not None, HOME_WAIT_S, _("its home position")
+                ).home
+            except LinkTimeout as exc:
+                raise MissionTransferError(
+                    _(
+                        "item {i} ({command}) is at latitude = longitude = 0, which PX4 flies "
+                        "to as 0°N 0°E, and the vehicle has not reported its home position to "
+                        "place it at: nothing was sent ({why})"
+                    ).format(
+                        i=launch, command=packing.command_name(items[launch].command), why=exc
+                    ),
+                    mission_result=MAV_MISSION_INVALID,
+                    seq=launch,
+                    command=items[launch].command,
+                ) from exc
+            assert home is not None
+            places.update({k: (home[0], home[1]) for k in here if k not in places})
         log.warning(
             _(
                 'vehicle {sysid}: items at latitude = longitude = 0 (ArduPilot\'s "here"; PX4 '

@@ -64,13 +64,13 @@ def test_here_is_the_launch_point_then_the_last_place_then_home_after_an_rtl() -
     roi = MissionItem(mi.CMD_DO_SET_ROI_LOCATION, frame=3, lat_deg=49.0, lon_deg=13.0)
     fence = MissionItem(mi.CMD_NAV_WAYPOINT, frame=3, mission_type=mi.MISSION_TYPE_FENCE)
     items = [up, roi, wp, land, fence, rtl, up, land]
-    assert here_positions(items, (49.7, 13.3)) == {
-        0: (49.7, 13.3),  # before any place: the launch point
+    assert here_positions(items) == {
+        0: None,  # before any place: the launch point
         3: (49.75, 13.38),  # the waypoint's, not the ROI's
-        6: (49.7, 13.3),  # after the RTL
-        7: (49.7, 13.3),
+        6: None,  # after the RTL
+        7: None,
     }
-    assert here_positions([wp, land.with_(lat_deg=49.8, lon_deg=13.4)], (49.7, 13.3)) == {}
+    assert here_positions([wp, land.with_(lat_deg=49.8, lon_deg=13.4)]) == {}
     assert keeps_altitude_here(MissionItem(mi.CMD_NAV_WAYPOINT, frame=3))
     assert not keeps_altitude_here(MissionItem(mi.CMD_NAV_WAYPOINT, frame=3, alt_m=20))
     assert not keeps_altitude_here(land)  # a landing descends whatever its altitude
