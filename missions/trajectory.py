@@ -23,6 +23,7 @@ from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
     CMD_DO_JUMP,
+    CMD_NAV_DELAY,
     CMD_NAV_LAND,
     CMD_NAV_LOITER_TIME,
     CMD_NAV_LOITER_TURNS,
@@ -40,6 +41,7 @@ from dronekit_plzen.mission_items import (
     POSITION_COMMANDS,
     MissionItem,
     canonical_frame,
+    command_name,
     px4_landing,
 )
 from dronekit_plzen.rtl_cone import RtlParams
@@ -142,6 +144,7 @@ def check_altitudes(mission: Mission, where: str | None = None) -> None:
                     ).format(i=k, name=name, v=v),
                     where=where,
                 )
+        _check_stored_range(it, k, where)
         placed = it.command in POSITION_COMMANDS
         if placed and not (math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M):
             raise BadInputError(
@@ -150,6 +153,81 @@ def check_altitudes(mission: Mission, where: str | None = None) -> None:
                 ),
                 where=where,
             )
+
+
+#: (command, parameter) → (lowest, highest, scale, unit, bits): the values ArduPilot stores as
+#: written (``AP_Mission::mavlink_int_to_mission_cmd`` keeps ``trunc(value * scale)``, which must
+#: lie within lowest..highest, in an integer of that many bits). Outside, ArduCopter flies another
+#: value: on ArduCopter SITL a hold of -1 s was stored as 65535 s, 70000 s as 4464 s, -2 loiter
+#: turns as 254 turns of 255 m, a 3000 m loiter radius as 2550 m, a 700 m payload descent as
+#: 44.64 m; a hold of 1e23 s stopped SITL with a floating-point exception. PX4 keeps floats, but
+#: holds no negative time either. A NAV_DELAY's seconds become milliseconds in a uint32 when
+#: positive (not positive: a time of day to wait for).
+STORED_RANGES: dict[tuple[int, int], tuple[float, float, float, str, int]] = {
+    (CMD_NAV_WAYPOINT, 1): (0, 65535, 1, " s", 16),  # hold time
+    (CMD_NAV_LOITER_TIME, 1): (0, 65535, 1, " s", 16),  # loiter time
+    (CMD_NAV_LOITER_TURNS, 1): (0, 255, 1, "", 8),  # turns (below 1: in 1/256)
+    (CMD_NAV_LOITER_TURNS, 3): (-2559, 2559, 1, " m", 8),  # radius: above 255 m in 10 m steps
+    (CMD_NAV_PAYLOAD_PLACE, 1): (0, 65535, 100, " m", 16),  # maximum descent, in centimetres
+    (CMD_NAV_DELAY, 1): (0, 2**32 - 1, 1000, " s", 32),  # seconds, when positive
+}
+
+
+def _check_stored_range(it: MissionItem, k: int, where: str | None) -> None:
+    """Refuse a parameter ArduPilot would store as another value (:data:`STORED_RANGES`) and a
+    NAV_DELAY time of day that is not one. NaN is left to the firmware's own check."""
+    params = (it.param1, it.param2, it.param3, it.param4)
+    delay_at = it.command == CMD_NAV_DELAY and not (math.isfinite(it.param1) and it.param1 > 0)
+    for i, v in enumerate(params, start=1):
+        rng = STORED_RANGES.get((it.command, i))
+        if rng is None or math.isnan(v) or (delay_at and i == 1):
+            continue
+        lo, hi, scale, unit, bits = rng
+        if not lo <= math.trunc(v * scale) <= hi:
+            raise BadInputError(
+                _(
+                    "item {k} ({cmd}): parameter {i} is {v:g}{unit}, outside {lo:g} to "
+                    "{hi:g}{unit}: ArduPilot stores it in {bits} bits and would fly another "
+                    "value (a damaged file?)"
+                ).format(
+                    k=k,
+                    cmd=command_name(it.command),
+                    i=i,
+                    v=v,
+                    unit=unit,
+                    lo=lo / scale,
+                    hi=hi / scale,
+                    bits=bits,
+                ),
+                where=where,
+            )
+    if delay_at:
+        hms = params[1:]
+        if any(math.isnan(v) for v in hms) or not (
+            -1 <= math.trunc(hms[0]) <= 23 and all(-1 <= math.trunc(v) <= 59 for v in hms[1:])
+        ):
+            raise BadInputError(
+                _(
+                    "item {k} (NAV_DELAY): {h:g}:{m:g}:{s:g} is not a time of day to wait for "
+                    "(hour 0 to 23, minute and second 0 to 59, -1 where not used)"
+                ).format(k=k, h=hms[0], m=hms[1], s=hms[2]),
+                where=where,
+            )
+
+
+def nav_delay_s(it: MissionItem, ardupilot: bool) -> tuple[float, bool]:
+    """(seconds, waits for a time of day) of a NAV_DELAY, the longest it may take. A positive
+    param1 is the delay; else ArduPilot waits until the UTC time param2:param3:param4 (-1 where
+    not used; ``AP_RTC::get_time_utc``): at most a day when the hour is given, an hour when the
+    minute is, a minute when only the second is, a second when none is. PX4 waits param1 seconds
+    and nothing when it is not positive (``MissionBlock::get_time_inside``)."""
+    if math.isfinite(it.param1) and it.param1 > 0:
+        return float(it.param1), False
+    if not ardupilot:
+        return 0.0, False
+    h, m, s = (math.trunc(v) for v in (it.param2, it.param3, it.param4))
+    longest = 86400.0 if h != -1 else 3600.0 if m != -1 else 60.0 if s != -1 else 1.0
+    return longest, (h, m, s) != (-1, -1, -1)
 
 
 class _Flight:
@@ -543,10 +621,32 @@ def trajectory(
             _fly_to_item(f, it, k)
             fast = cmd == CMD_NAV_WAYPOINT and it.param1 <= 0
             prev_leg = (False, origin, f.cur, ap_spline.ZERO) if fast else None
+        elif cmd == CMD_NAV_DELAY:  # the aircraft waits where it is
+            wait_s, clock = nav_delay_s(it, mission.autopilot == AUTOPILOT_ARDUPILOT)
+            f.duration += wait_s
+            if clock:
+                f.notes.append(
+                    _(
+                        "item {k}: NAV_DELAY waits for a time of day (UTC): counted as its "
+                        "longest wait, {t:.0f} s"
+                    ).format(k=k, t=wait_s)
+                )
+            prev_leg = None
         elif cmd in NAV_COMMANDS:
             prev_leg = None  # take-off, RTL, land: the aircraft stops
         k += 1
     return f.result(k if k < len(items) else None, endless, returned)
+
+
+def ap_loiter_turns(turns: float, radius_m: float) -> tuple[float, float]:
+    """(turns, radius in metres) of a LOITER_TURNS as ArduCopter flies it (``AP_Mission``
+    stores whole turns, or 1/256 turns below one, and the radius in whole metres, or 10 m steps
+    above 255 m); parameters within :data:`STORED_RANGES`, NaN as 0."""
+    t = 0.0 if math.isnan(turns) else turns
+    t = math.trunc(t * 256) / 256 if 0 < t < 1 else float(math.trunc(min(t, 255.0)))
+    r = 0.0 if math.isnan(radius_m) else abs(radius_m)
+    r = float(math.trunc(r)) if r <= 255 else min(255, math.trunc(r * 0.1)) * 10.0
+    return t, r
 
 
 def _fly_to_item(f: _Flight, it: MissionItem, k: int) -> None:
@@ -567,9 +667,10 @@ def _fly_to_item(f: _Flight, it: MissionItem, k: int) -> None:
     if cmd == CMD_NAV_LOITER_TIME:
         f.duration += max(0.0, it.param1)
     elif cmd == CMD_NAV_LOITER_TURNS:
-        r = abs(it.param3) or 10.0  # 0: CIRCLE_RADIUS, 10 m by default
-        f.duration += abs(it.param1) * 2 * math.pi * r / f.v
-        if it.param1 != 0:
+        turns, r = ap_loiter_turns(it.param1, it.param3)
+        r = r or 10.0  # 0: CIRCLE_RADIUS, 10 m by default
+        f.duration += turns * 2 * math.pi * r / f.v
+        if turns != 0:
             # ArduCopter flies out to the circle and around it: one turn sampled (the
             # others repeat it), then back to the centre, where the next leg starts
             centre = f.cur

@@ -360,9 +360,17 @@ def ardupilot_store(item: mi.MissionItem) -> tuple[int, mi.MissionItem | None]:
     if c == mi.CMD_NAV_LOITER_UNLIM:
         out[2] = math.copysign(_U16(abs(item.param3)), -1.0 if item.param3 < 0 else 1.0)
     elif c == mi.CMD_NAV_LOITER_TURNS:
-        out[0] = float(min(255, _wrap_c(item.param1, 16, False)) & 0xFF)
-        r = abs(item.param3)
-        radius = float(_wrap_c(r, 8, False)) if r <= 255 else min(255.0, float(int(r * 0.1))) * 10
+        # p1 = MIN(255, turns, times 256 when below one) | radius byte << 8 (radius above
+        # 255 m in tens); type_specific_bits flag the two scalings
+        turns = float(np.float32(item.param1))
+        small = 0.0 < turns < 1.0
+        kept = float(np.float32(turns) * np.float32(256.0)) if small else turns
+        p1 = _wrap_c(min(255.0, kept), 16, False)
+        r = abs(float(np.float32(item.param3)))
+        tens = r > 255
+        p1 |= _wrap_c(min(255.0, r * 0.1) if tens else r, 8, False) << 8
+        out[0] = (p1 & 0xFF) / 256.0 if small else float(p1 & 0xFF)
+        radius = float((p1 >> 8) & 0xFF) * (10.0 if tens else 1.0)
         out[2] = -radius if item.param3 < 0 else radius
         out[3] = 1.0 if item.param4 > 0 else 0.0
     elif c == mi.CMD_NAV_LOITER_TO_ALT:  # the radius's size in p1, its sign as loiter_ccw

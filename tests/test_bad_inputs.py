@@ -362,6 +362,19 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "hold1e30.waypoints").write_text(
         wpl.format(home=49.7401) + "1\t0\t3\t16\t1e30\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
     )
+    # values ArduCopter SITL stored as others (a hold of -1 s as 65535 s, -2 loiter turns of
+    # 25 m as 254 turns of 255 m) and a NAV_DELAY until 25:00 UTC
+    (d / "hold_negative.waypoints").write_text(
+        wpl.format(home=49.7401) + "1\t0\t3\t16\t-1\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
+    )
+    (d / "turns_negative.waypoints").write_text(
+        wpl.format(home=49.7401) + "1\t0\t3\t18\t-2\t0\t25\t0\t49.7405\t13.3705\t30\t1\n"
+    )
+    (d / "delay_25h.waypoints").write_text(
+        wpl.format(home=49.7401)
+        + "1\t0\t3\t16\t0\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
+        + "2\t0\t2\t93\t0\t25\t0\t0\t0\t0\t0\t1\n"
+    )
     open_ring = json.loads(_gj([SQUARE]))
     open_ring["properties"] = {"landuse": "forest"}
     open_ring["geometry"]["coordinates"][0][-1] = [13.3712, 49.7433]
@@ -781,6 +794,32 @@ CASES = [
         ("plan", "validate", "{d}/nantakeoff.waypoints"),
         2,
         r"nantakeoff\.waypoints: item 2: the position \(nan, nan\) is not a latitude/longitude",
+    ),
+    Case(
+        "validate-hold-1e30",
+        ("plan", "validate", "{d}/hold1e30.waypoints"),
+        2,
+        r"hold1e30\.waypoints: item 0 \(NAV_WAYPOINT\): parameter 1 is 1e\+30 s, outside 0 to "
+        r"65535 s: ArduPilot stores it in 16 bits",
+    ),
+    Case(
+        "validate-hold-negative",
+        ("plan", "validate", "{d}/hold_negative.waypoints"),
+        2,
+        r"hold_negative\.waypoints: item 0 \(NAV_WAYPOINT\): parameter 1 is -1 s, outside 0 to",
+    ),
+    Case(
+        "convert-turns-negative",
+        ("plan", "convert", "{d}/turns_negative.waypoints", "{o}/m.plan"),
+        2,
+        r"turns_negative\.waypoints: item 0 \(NAV_LOITER_TURNS\): parameter 1 is -2, outside 0 "
+        r"to 255: ArduPilot stores it in 8 bits",
+    ),
+    Case(
+        "validate-delay-25h",
+        ("plan", "validate", "{d}/delay_25h.waypoints"),
+        2,
+        r"delay_25h\.waypoints: item 1 \(NAV_DELAY\): 25:0:0 is not a time of day",
     ),
     Case(
         "validate-garbage-plan",

@@ -209,10 +209,17 @@ def _ap_params(item: MissionItem) -> list[float]:
         radius = U16(abs(p[2]))
         out[2] = -radius if p[2] < 0 else radius
     elif c == 18:
-        turns = min(255, int(U16(p[0])))
-        out[0] = float(turns & 0xFF)
-        r = abs(p[2])
-        radius = U8(r) if r <= 255 else min(255.0, U8(r * 0.1)) * 10.0
+        # turns in p1's low byte (0 < turns < 1: times 256, flagged), the radius in its high
+        # byte (above 255 m: a tenth, flagged); p1 = MIN(255, turns) | radius << 8, so a
+        # negative count (a uint16 of 65534 for -2) also fills the radius's byte
+        t = _f32(p[0])
+        fraction = 0 < t < 1
+        low = int(U16(min(255.0, _f32(t * 256.0) if fraction else t)))
+        r = abs(_f32(p[2]))
+        big = r > 255
+        p1 = low | (int(U8(min(255.0, r * 0.1) if big else r)) << 8)
+        out[0] = (p1 & 0xFF) / 256.0 if fraction else float(p1 & 0xFF)
+        radius = float((p1 >> 8) & 0xFF) * (10.0 if big else 1.0)
         out[2] = -radius if p[2] < 0 else radius
         out[3] = 1.0 if p[3] > 0 else 0.0
     elif c == 19:

@@ -239,6 +239,7 @@ COMMAND_PROBES: list[tuple[int, str, bool, tuple[float, float, float, float]]] =
     (16, "NAV_WAYPOINT", True, (2.6, 3.5, 0, 45.5)),
     (17, "NAV_LOITER_UNLIM", True, (0, 0, -30.7, 0)),
     (18, "NAV_LOITER_TURNS", True, (2.4, 0, 25.2, 1)),
+    (18, "NAV_LOITER_TURNS (a fraction, 10 m steps)", True, (0.3, 0, -263.7, 0)),
     (19, "NAV_LOITER_TIME", True, (5.5, 1, -12.3, 1)),
     (21, "NAV_LAND", True, (0, 0, 0, -10)),
     (30, "NAV_CONTINUE_AND_CHANGE_ALT", True, (1.6, 0, 0, 0)),

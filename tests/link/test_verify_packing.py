@@ -59,6 +59,47 @@ ARDUPILOT = [
         (3, 3.0, 0.0, 300.0, 1.0, 0.0, 0.0, 40.0),
         id="loiter-turns-radius-over-255-in-tens",
     ),
+    # seen on ArduCopter SITL (4.7.0-dev, 2026-12-05), uploaded and read back: turns below one
+    # are kept in 1/256 (the models read them as 0 turns, so a half-turn loiter failed the
+    # upload's verification); a negative count fills the radius's byte too; a hold, a loiter
+    # time and a payload descent wrap in 16 bits (the safety guard refuses those values)
+    *(
+        pytest.param(
+            MissionItem(18, frame=3, param1=t, param3=r, alt_m=40.0),
+            (3, t_back, 0.0, r_back, 0.0, 0.0, 0.0, 40.0),
+            id=f"loiter-turns-{t:g}-radius-{r:g}-as-on-sitl",
+        )
+        for t, r, t_back, r_back in (
+            (0.5, 25.0, 0.5, 25.0),
+            (0.3, 25.0, 0.296875, 25.0),
+            (0.999, 300.0, 0.99609375, 300.0),
+            (0.5, -25.0, 0.5, -25.0),
+            (-2.0, 25.0, 254.0, 255.0),
+            (300.0, 25.0, 255.0, 25.0),
+            (2.0, 3000.0, 2.0, 2550.0),
+            (2.0, 263.7, 2.0, 260.0),
+            (2.0, 0.5, 2.0, 0.0),
+            (2.5, 25.0, 2.0, 25.0),
+        )
+    ),
+    *(
+        pytest.param(
+            MissionItem(c, frame=3, param1=p1, lat_deg=LAT, lon_deg=LON, alt_m=40.0),
+            (3, back, 0.0, 1.0 if c == 19 else 0.0, 0.0, 49.7475123, 13.3776988, 40.0),
+            id=f"{c}-param1-{p1:g}-as-on-sitl",
+        )
+        for c, p1, back in (
+            (16, -1.0, 65535.0),
+            (16, -0.5, 0.0),
+            (16, 70000.0, 4464.0),
+            (16, 65535.9, 65535.0),
+            (19, -5.0, 65531.0),
+            (19, 70000.0, 4464.0),
+            (94, -1.0, 654.36),
+            (94, 655.36, 0.0),
+            (94, 700.0, 44.64),
+        )
+    ),
     pytest.param(do(177, 2.0, 3.0), (0, 2.0, 3.0, 0.0, 0.0, 0.0, 0.0, 0.0), id="do-jump"),
     pytest.param(
         do(178, 1.0, 7.5, -1.0), (0, 1.0, 7.5, -1.0, 0.0, 0.0, 0.0, 0.0), id="do-change-speed"

@@ -106,13 +106,18 @@ def test_climb_and_descent_speed_commands_are_not_horizontal_speeds() -> None:
     assert not _endurance_violated(m, vehicle_cruise_m_s=15.0)
 
 
-def test_a_hold_of_1e30_s_is_an_endurance_problem_not_a_crash() -> None:
-    """A damaged file's hold time of 1e30 s (within a 32-bit float) overflowed the clock the
-    airspace zones are checked over (an internal error); the flight is simply too long."""
+def test_a_flight_of_2e9_s_is_an_endurance_problem_not_a_crash() -> None:
+    """A hold time of 1e30 s (within a 32-bit float) overflowed the clock the airspace zones are
+    checked over (an internal error); such a hold is now refused as beyond what ArduPilot
+    stores (tests/safety/test_guard_stored_ranges.py), but a 65535 s hold repeated 30,000 times
+    by a DO_JUMP still makes a flight of 2e9 s: simply too long, said in three digits."""
+    from dronekit_plzen.mission_items import CMD_DO_JUMP
+
     m = _mission(5.0)
-    m.items[1] = m.items[1].with_(param1=1e30)
+    m.items[1] = m.items[1].with_(param1=65535.0)
+    m.items.insert(2, MissionItem(command=CMD_DO_JUMP, param1=1.0, param2=30000.0))
     assert _endurance_violated(m, vehicle_cruise_m_s=5.0)
     veh = Vehicle(key="t", name="test quad", cruise_speed_m_s=5.0, endurance_min=12.0)
     fc = clear_for_flight(m, vehicle=veh, raise_on_unsafe=False)
     (why,) = [v.message for s in fc.sorties for v in s.report.violations if v.rule == "endurance"]
-    assert why.startswith("flight takes 1e+30 s but only 540 s are usable"), why
+    assert why.startswith("flight takes 1.97e+09 s but only 540 s are usable"), why
