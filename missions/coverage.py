@@ -132,7 +132,7 @@ def photo_positions(
                 carry = 0.0
             continue
         if (
-            cmd == CMD_IMAGE_START_CAPTURE and int(it.param3) == 1
+            cmd == CMD_IMAGE_START_CAPTURE and 1 <= it.param3 < 2  # one image (NaN: not)
         ) or cmd == CMD_DO_DIGICAM_CONTROL:
             if prev:
                 px.append(prev[0])

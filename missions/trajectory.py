@@ -27,6 +27,7 @@ from dronekit_plzen.mission_items import (
     CMD_NAV_LAND,
     CMD_NAV_LOITER_TIME,
     CMD_NAV_LOITER_TURNS,
+    CMD_NAV_LOITER_UNLIM,
     CMD_NAV_PAYLOAD_PLACE,
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_SPLINE_WAYPOINT,
@@ -89,6 +90,10 @@ class Trajectory:
     #: ``alt`` (the lowest): an RTL whose return altitude depends on where it starts and on
     #: the vehicle's cone parameters (:func:`trajectory`). None: the same as ``alt``.
     alt_max: FloatArray | None = None
+    #: the first NAV_LOITER_UNLIM met on the walk: both autopilots hold there until the pilot
+    #: or the battery failsafe ends it; the items after it are still checked (None: no such
+    #: item)
+    loiter_unlimited: int | None = None
 
     @property
     def alt_high(self) -> FloatArray:
@@ -170,7 +175,11 @@ STORED_RANGES: dict[tuple[int, int], tuple[float, float, float, str, int]] = {
     (CMD_NAV_LOITER_TURNS, 3): (-2559, 2559, 1, " m", 8),  # radius: above 255 m in 10 m steps
     (CMD_NAV_PAYLOAD_PLACE, 1): (0, 65535, 100, " m", 16),  # maximum descent, in centimetres
     (CMD_NAV_DELAY, 1): (0, 2**32 - 1, 1000, " s", 32),  # seconds, when positive
+    (CMD_DO_JUMP, 1): (0, 65535, 1, "", 16),  # the item jumped to
+    (CMD_DO_JUMP, 2): (-1, 32767, 1, "", 16),  # repeat count (int16; -1: forever)
 }
+#: parameters the guard's walk needs as numbers (ArduPilot refuses NaN in them too)
+NEEDS_NUMBER = frozenset({(CMD_DO_JUMP, 1), (CMD_DO_JUMP, 2)})
 
 
 def _check_stored_range(it: MissionItem, k: int, where: str | None) -> None:
@@ -180,6 +189,14 @@ def _check_stored_range(it: MissionItem, k: int, where: str | None) -> None:
     delay_at = it.command == CMD_NAV_DELAY and not (math.isfinite(it.param1) and it.param1 > 0)
     for i, v in enumerate(params, start=1):
         rng = STORED_RANGES.get((it.command, i))
+        if math.isnan(v) and (it.command, i) in NEEDS_NUMBER:
+            raise BadInputError(
+                _(
+                    "item {k} ({cmd}): parameter {i} is not a number, and the mission cannot "
+                    "be followed without it (a damaged file?)"
+                ).format(k=k, cmd=command_name(it.command), i=i),
+                where=where,
+            )
         if rng is None or math.isnan(v) or (delay_at and i == 1):
             continue
         lo, hi, scale, unit, bits = rng
@@ -298,6 +315,7 @@ class _Flight:
         self.length = 0.0
         #: DO_JUMPs taken so far (item → times)
         self.jumps: dict[int, int] = {}
+        self.loiter_unlimited: int | None = None
         #: how far from the last position the RTL may start (the waypoint's acceptance radius)
         self.rtl_tolerance_m = 0.0
         # PX4's mission landing: from its land start to its NAV_LAND
@@ -489,6 +507,7 @@ class _Flight:
             stopped_at,
             endless,
             None if np.array_equal(Z, ZH, equal_nan=True) else ZH,
+            self.loiter_unlimited,
         )
 
 
@@ -508,10 +527,11 @@ def trajectory(
 ) -> Trajectory:
     """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D).
 
-    ``DO_CHANGE_SPEED`` sets the horizontal speed of the legs after it (speed type 0 air, 1
-    ground), capped at ``max_speed_m_s`` (the vehicle's top speed: a faster command is flown at
-    it, so timing it faster would shorten the flight on paper), or lowers the climb (2) or
-    descent (3) rate.
+    ``DO_CHANGE_SPEED`` sets the horizontal speed of the legs after it as the mission's
+    autopilot takes it (:func:`speed_change`: ArduCopter speed types 0 and 1, PX4 any type, and
+    a PX4 speed of 0 or less back to the first), capped at ``max_speed_m_s`` (the vehicle's top
+    speed: a faster command is flown at it, so timing it faster would shorten the flight on
+    paper), or lowers ArduCopter's climb (2) or descent (3) rate.
 
     RTL flies as the autopilots do: to the nearest of home and the mission's rally points, first
     climbing to the return altitude when lower, then down to the ground there. The return
@@ -539,6 +559,8 @@ def trajectory(
         rtl,
     )
     items = mission.items
+    start_v = f.v
+    override_v: float | None = None  # PX4: a ground speed the next leg may fly at
     #: the NAV leg flown last when the aircraft did not stop at its end (ap_spline.origin_vector)
     prev_leg: tuple[bool, ap_spline.Vec, ap_spline.Vec, ap_spline.Vec] | None = None
     returned = False
@@ -561,22 +583,23 @@ def trajectory(
                 continue
             k += 1
             continue
+        restore_v = None
+        if cmd in NAV_COMMANDS and override_v is not None:
+            # PX4: the leg right after a ground-speed change may fly at it (px4_speed_override)
+            restore_v, f.v, override_v = f.v, min(f.v, override_v), None
         if rtl is not None and cmd in NAV_COMMANDS and cmd != CMD_NAV_RETURN_TO_LAUNCH:
             wp = cmd in (CMD_NAV_WAYPOINT, CMD_NAV_SPLINE_WAYPOINT)
             f.rtl_tolerance_m = rtl.acceptance_m(max(0.0, it.param2)) if wp else 0.0
-        if cmd == CMD_DO_CHANGE_SPEED and it.param2 > 0:
-            kind = int(it.param1) if math.isfinite(it.param1) else 1
-            # climb (2) and descent (3) speeds: ArduCopter takes them, PX4 does not, so only
-            # a slower one counts (the flight never gets shorter on paper than in the air)
-            if kind == 2:
-                f.climb_rate_m_s = min(f.climb_rate_m_s, float(it.param2))
-            elif kind == 3:
-                f.descent_rate_m_s = min(f.descent_rate_m_s, float(it.param2))
-            else:
-                v = float(it.param2)
-                if max_speed_m_s is not None and max_speed_m_s > 0:
-                    v = min(v, max_speed_m_s)
-                f.v = v
+        if cmd == CMD_DO_CHANGE_SPEED:
+            f.v, f.climb_rate_m_s, f.descent_rate_m_s = speed_change(
+                it,
+                mission.autopilot == AUTOPILOT_ARDUPILOT,
+                (f.v, f.climb_rate_m_s, f.descent_rate_m_s),
+                start_v,
+                max_speed_m_s,
+            )
+            if mission.autopilot != AUTOPILOT_ARDUPILOT and (o := px4_speed_override(it)):
+                override_v = o if override_v is None else min(override_v, o)
         elif cmd == CMD_NAV_TAKEOFF:
             x, y = f.xy_of.get(id(it), f.cur[:2])
             f.leg((x, y, f.amsl(it.frame, it.alt_m, x, y)), k, 0)
@@ -619,6 +642,14 @@ def trajectory(
         elif cmd in NAV_COMMANDS and cmd in POSITION_COMMANDS:
             origin = f.cur
             _fly_to_item(f, it, k)
+            if cmd == CMD_NAV_LOITER_UNLIM and f.loiter_unlimited is None:
+                f.loiter_unlimited = k
+                f.notes.append(
+                    _(
+                        "item {k}: NAV_LOITER_UNLIM holds until the pilot or the battery "
+                        "failsafe ends it: its time is not counted"
+                    ).format(k=k)
+                )
             fast = cmd == CMD_NAV_WAYPOINT and it.param1 <= 0
             prev_leg = (False, origin, f.cur, ap_spline.ZERO) if fast else None
         elif cmd == CMD_NAV_DELAY:  # the aircraft waits where it is
@@ -634,8 +665,53 @@ def trajectory(
             prev_leg = None
         elif cmd in NAV_COMMANDS:
             prev_leg = None  # take-off, RTL, land: the aircraft stops
+        if restore_v is not None:
+            f.v = restore_v
         k += 1
     return f.result(k if k < len(items) else None, endless, returned)
+
+
+def px4_speed_override(it: MissionItem) -> float | None:
+    """The speed PX4's flight mode manager takes from a DO_CHANGE_SPEED for the leg it is flying
+    (``FlightModeManager``: ground speed, type ``uint8(param1 + 0.5) == 1``, and a positive
+    speed), else None. It outlasts the navigator's setpoint published before it: DO commands are
+    issued with the next leg's setpoint, so that leg flies at it, and the legs after at the
+    navigator's speed (:func:`speed_change`). Seen on PX4 SITL: ground speed 3 m/s then a climb
+    speed of 2 m/s before a leg, the setpoint said 2 m/s and the leg was flown at 3 m/s."""
+    t = it.param1 + 0.5
+    if math.isfinite(t) and 1.0 <= t < 2.0 and it.param2 > 0:
+        return float(it.param2)
+    return None
+
+
+def speed_change(
+    it: MissionItem,
+    ardupilot: bool,
+    speeds: tuple[float, float, float],
+    start_v: float,
+    max_speed_m_s: float | None = None,
+) -> tuple[float, float, float]:
+    """(legs' speed, climb rate, descent rate) in m/s after a DO_CHANGE_SPEED, as the firmware
+    runs it, from ``speeds`` before it. ArduCopter (``ModeAuto::do_change_speed``): a positive
+    speed of type 0 or 1 (its uint8) sets the legs' speed, 2 the climb and 3 the descent rate,
+    anything else nothing. PX4 (``Navigator``'s vehicle command): a positive speed of any type
+    sets the legs' speed (type 2 at 2 m/s flew a 150 m leg at 2 m/s on PX4 SITL), none resets it
+    to the default, ``start_v``. A climb or descent rate counts only when slower (the vehicle's
+    own may be slower than the walk's); the legs' speed is capped at ``max_speed_m_s``."""
+    v, climb, descent = speeds
+    speed = float(it.param2)
+    kind = math.trunc(it.param1) & 0xFF if math.isfinite(it.param1) else 1
+    if not speed > 0:
+        return (v if ardupilot else start_v), climb, descent
+    if ardupilot and kind == 2:
+        return v, min(climb, speed), descent
+    if ardupilot and kind == 3:
+        return v, climb, min(descent, speed)
+    if ardupilot and kind not in (0, 1):
+        return v, climb, descent
+    if max_speed_m_s is not None and max_speed_m_s > 0:
+        speed = min(speed, max_speed_m_s)
+    return speed, climb, descent
 
 
 def ap_loiter_turns(turns: float, radius_m: float) -> tuple[float, float]:

@@ -549,6 +549,17 @@ def validate(
                     tr.endless_jump,
                 )
             )
+        if tr.loiter_unlimited is not None:
+            viol.append(
+                Violation(
+                    "endurance",
+                    _(
+                        "item {k}: NAV_LOITER_UNLIM holds until the pilot or the battery "
+                        "failsafe ends it, so the flight's length is not known"
+                    ).format(k=tr.loiter_unlimited),
+                    tr.loiter_unlimited,
+                )
+            )
         if duration > usable:
             # a return that is not straight home is why a pilot may not expect the time
             why = next((n for n in tr.notes if n.startswith("RTL_TYPE")), None)

@@ -117,7 +117,7 @@ def handle_command(server: VehicleServer, link: Link, msg: Any) -> None:
         lat, lon, alt = _position(server, msg)
         vm.roi_reports.append((vm.t_s, float(lat), float(lon), float(alt)))
     elif cmd == mav.MAV_CMD_DO_CHANGE_SPEED:
-        result = vm.change_speed(p[1])
+        result = vm.change_speed(p[1], p[0], command=True)
     elif cmd == mav.MAV_CMD_DO_SET_HOME:
         lat, lon, alt = _position(server, msg)
         if msg.get_type() == "COMMAND_LONG":

@@ -270,7 +270,7 @@ class MissionRunner:
                 self.jump_counts[seq] = done + 1
                 return max(int(it.param1), self.first)
         elif c == mi.CMD_DO_CHANGE_SPEED:
-            vm.change_speed(it.param2)
+            vm.change_speed(it.param2, it.param1)
         elif c == mi.CMD_DO_SET_CAM_TRIGG_DIST:
             vm.set_trigger_distance(it.param1, it.param3 == 1)
         elif c == mi.CMD_IMAGE_START_CAPTURE:

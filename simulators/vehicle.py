@@ -371,8 +371,19 @@ class VehicleModel:
             self.landed = False
         return RESULT_ACCEPTED
 
-    def change_speed(self, speed_m_s: float) -> int:
-        if speed_m_s > 0:
+    def change_speed(
+        self, speed_m_s: float, speed_type: float = 1.0, *, command: bool = False
+    ) -> int:
+        """DO_CHANGE_SPEED. PX4's navigator sets the cruise speed from a positive speed of any
+        type and resets it without one. ArduCopter sets the horizontal speed from types 0 and 1
+        (2 and 3 are its climb and descent speeds, not modelled here, anything else nothing) and
+        ignores a speed that is not positive, which a command (not a mission item) is denied."""
+        if self.px4:
+            self.speed_override_m_s = speed_m_s if speed_m_s > 0 else None
+            return RESULT_ACCEPTED
+        if not speed_m_s > 0:
+            return RESULT_DENIED if command else RESULT_ACCEPTED
+        if (math.trunc(speed_type) & 0xFF if math.isfinite(speed_type) else 1) in (0, 1):
             self.speed_override_m_s = speed_m_s
         return RESULT_ACCEPTED
 

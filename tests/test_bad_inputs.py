@@ -375,6 +375,22 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + "1\t0\t3\t16\t0\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
         + "2\t0\t2\t93\t0\t25\t0\t0\t0\t0\t0\t1\n"
     )
+    # NaN where an integer is read: an internal error each (2026-12-05)
+    body = (
+        "1\t0\t3\t22\t0\t0\t0\t0\t0\t0\t30\t1\n2\t0\t3\t16\t0\t0\t0\t0\t49.7405\t13.3705\t30\t1\n"
+    )
+    (d / "jump_nan.waypoints").write_text(
+        wpl.format(home=49.7401) + body + "3\t0\t2\t177\t1\tnan\t0\t0\t0\t0\t0\t1\n"
+    )
+    (d / "capture_nan.waypoints").write_text(
+        wpl.format(home=49.7401)
+        + body
+        + "3\t0\t2\t2000\t0\t2\tnan\t0\t0\t0\t0\t1\n"
+        + "4\t0\t3\t16\t0\t0\t0\t0\t49.7410\t13.3705\t30\t1\n"
+    )
+    (d / "fence_nan.waypoints").write_text(
+        wpl.format(home=49.7401) + body + "3\t0\t3\t5001\tnan\t0\t0\t0\t49.741\t13.3705\t0\t1\n"
+    )
     open_ring = json.loads(_gj([SQUARE]))
     open_ring["properties"] = {"landuse": "forest"}
     open_ring["geometry"]["coordinates"][0][-1] = [13.3712, 49.7433]
@@ -820,6 +836,24 @@ CASES = [
         ("plan", "validate", "{d}/delay_25h.waypoints"),
         2,
         r"delay_25h\.waypoints: item 1 \(NAV_DELAY\): 25:0:0 is not a time of day",
+    ),
+    Case(
+        "validate-jump-repeat-nan",
+        ("plan", "validate", "{d}/jump_nan.waypoints"),
+        2,
+        r"jump_nan\.waypoints: item 2 \(DO_JUMP\): parameter 2 is not a number",
+    ),
+    Case(
+        "coverage-capture-count-nan",
+        ("plan", "coverage", "{d}/capture_nan.waypoints", "--area", "{d}/sq.geojson"),
+        2,
+        r"no photos found",
+    ),
+    Case(
+        "validate-fence-count-nan",
+        ("plan", "validate", "{d}/fence_nan.waypoints"),
+        2,
+        r"fence_nan\.waypoints #0: fence polygon with nan vertices",
     ),
     Case(
         "validate-garbage-plan",

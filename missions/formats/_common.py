@@ -199,11 +199,15 @@ def fence_from_items(
         ):
             continue  # return point etc.: not kept by the model
         if not pending:
-            expected = int(it.param1)
+            # param1 is the count (a uint8 on ArduPilot); NaN or 1e30 is no count
+            finite = math.isfinite(it.param1) and abs(it.param1) < 256
+            expected = int(it.param1) if finite else 0
             pending_cmd = it.command
             if expected < 3:
                 raise BadInputError(
-                    _("fence polygon with {expected} vertices").format(expected=expected),
+                    _("fence polygon with {expected} vertices").format(
+                        expected=expected if finite else f"{it.param1:g}"
+                    ),
                     where=f"{where} #{i}",
                 )
         elif it.command != pending_cmd:

@@ -194,10 +194,12 @@ def _load_items(raw_items: list[Any], path: str) -> list[MissionItem]:
     out = []
     for k, it in enumerate(items):
         if it.command == CMD_DO_JUMP:
-            target = int(it.param1)
-            if target not in jump_ids:
+            target = int(it.param1) if math.isfinite(it.param1) else None
+            if target is None or target not in jump_ids:
                 raise BadInputError(
-                    _("DO_JUMP to doJumpId {target}, which no item has").format(target=target),
+                    _("DO_JUMP to doJumpId {target}, which no item has").format(
+                        target=f"{it.param1:g}" if target is None else target
+                    ),
                     where=f"{path}: item {k}",
                 )
             it = it.with_(param1=float(jump_ids[target]))

@@ -226,7 +226,7 @@ def _to_wayline(mission: Mission) -> _Wayline:
             if it.param1 > 0:
                 trig_start = (at, float(it.param1))
         elif (
-            cmd == CMD_IMAGE_START_CAPTURE and int(it.param3) == 1
+            cmd == CMD_IMAGE_START_CAPTURE and 1 <= it.param3 < 2  # one image (NaN: not)
         ) or cmd == CMD_DO_DIGICAM_CONTROL:
             if wl.wps:
                 wl.wps[-1].photo = True

@@ -224,6 +224,9 @@ class Seen:
     position: tuple[float, float] | None = None
     #: every GLOBAL_POSITION_INT while armed: (lat, lon, metres above home)
     track: list[tuple[float, float, float]] = field(default_factory=list)
+    #: every GLOBAL_POSITION_INT while armed: (the MISSION_CURRENT seq then, ground speed m/s)
+    speeds: list[tuple[int, float]] = field(default_factory=list)
+    mission_current: int = -1
     statustexts: list[str] = field(default_factory=list)
     modes: list[str] = field(default_factory=list)
     armed_ever: bool = False
@@ -307,6 +310,8 @@ class Observer:
                     if s.position is not None and s.home is not None:
                         north, east = north_east(s.home, *s.position)
                         s.reached_at.append((int(msg.seq), north, east))
+            elif t == "MISSION_CURRENT":
+                s.mission_current = int(msg.seq)
             elif t == "STATUSTEXT":
                 s.statustexts.append(str(msg.text))
             elif t == "GLOBAL_POSITION_INT":
@@ -314,6 +319,7 @@ class Observer:
                 s.position = (msg.lat / 1e7, msg.lon / 1e7)
                 if s.armed:
                     s.track.append((msg.lat / 1e7, msg.lon / 1e7, s.rel_alt_m))
+                    s.speeds.append((s.mission_current, math.hypot(msg.vx, msg.vy) / 100.0))
                 s.max_rel_alt_m = max(s.max_rel_alt_m, s.rel_alt_m)
             elif t == "SYS_STATUS":
                 s.healthy_prearm = bool(msg.onboard_control_sensors_health & PREARM_BIT)

@@ -402,3 +402,67 @@ def test_items_at_here_are_flown_where_the_guard_has_them(
     _assert_cli_ok(proc)
     assert far < 45.0, f"flew {far:.0f} m from home"
     assert math.hypot(n - 30.0, e) < 6.0, f"landed at {n:.1f} m N {e:.1f} m E, not at the waypoint"
+
+
+SPEED_LEG_M = 120.0
+
+
+@pytest.mark.timeout(900)
+def test_speed_changes_flown_as_the_guard_times_them(
+    fw_kind: str, ready: Any, tmp_path: Path
+) -> None:
+    """``fly`` a mission with three DO_CHANGE_SPEEDs (ground speed 2 m/s, a climb speed of
+    4 m/s, then none) and compare each leg's ground speed with what the safety guard times it at
+    (``missions.trajectory.speed_change`` and ``px4_speed_override``, as the walk combines them).
+    ArduCopter: both legs at 2 m/s (the climb speed and a speed of -1 change nothing
+    horizontal). PX4: its navigator takes any type as the cruise speed (4 m/s in the setpoint)
+    and resets it without a speed (MPC_XY_CRUISE on the second leg), but its flight mode manager
+    takes a ground speed issued with the leg's setpoint over it (2 m/s on the first leg). The
+    guard had timed PX4's first leg at the navigator's speed."""
+    from dronekit_plzen.link import connect
+    from dronekit_plzen.mission_items import (
+        CMD_DO_CHANGE_SPEED,
+        FRAME_GLOBAL_RELATIVE_ALT,
+        FRAME_MISSION,
+    )
+    from missions.trajectory import px4_speed_override, speed_change
+
+    home = ready.inst.home
+    lat, lon, _ = home
+
+    def speed(kind: float, m_s: float) -> MissionItem:
+        return MissionItem(CMD_DO_CHANGE_SPEED, FRAME_MISSION, kind, m_s, -1.0, 0.0)
+
+    items = [
+        MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon, alt_m=15),
+        speed(1, 2.0),
+        speed(2, 4.0),
+        wp(home, SPEED_LEG_M, 0.0, 15.0),
+        speed(1, -1.0),
+        wp(home, 0.0, 0.0, 15.0),
+        MissionItem(CMD_NAV_LAND, FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon),
+    ]
+    ardupilot = fw_kind == "arducopter"
+    with connect(ready.url) as link:
+        v = link.wait_vehicle(ready.inst.sysid, timeout_s=30)
+        start_v = v.get_param("WPNAV_SPEED") / 100.0 if ardupilot else v.get_param("MPC_XY_CRUISE")
+    expected: dict[int, float] = {}
+    now, override = (start_v, 3.0, 2.0), None
+    for k, it in enumerate(items):
+        if it.command == CMD_DO_CHANGE_SPEED:
+            now = speed_change(it, ardupilot, now, start_v)
+            override = override if ardupilot else px4_speed_override(it) or override
+        elif k in (3, 5):
+            expected[_wire_seq(fw_kind, k)] = min(now[0], override or now[0])
+            override = None
+    plan = save_mission(_mission(fw_kind, items, home), tmp_path / "speed.plan")
+    _assert_cli_ok(_fly_cli(plan, ready.url))
+    seen = ready.obs.wait_landed_disarmed(60.0)
+    flown = {}
+    for seq in expected:
+        on_leg = sorted(gs for s, gs in seen.speeds if s == seq)
+        assert len(on_leg) >= 8, f"few samples on item {seq}: {on_leg}"
+        flown[seq] = on_leg[len(on_leg) // 2]
+    print(f"{fw_kind}: cruise {start_v} m/s; guard {expected}; flown (median) {flown}")
+    for seq, want in expected.items():
+        assert flown[seq] == pytest.approx(want, rel=0.15), (seq, flown, expected)

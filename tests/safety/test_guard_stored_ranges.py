@@ -17,6 +17,7 @@ import pytest
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.mission_items import (
+    CMD_DO_JUMP,
     CMD_NAV_DELAY,
     CMD_NAV_LOITER_TIME,
     CMD_NAV_LOITER_TURNS,
@@ -77,6 +78,10 @@ def _delay(p1: float, h: float = -1, m: float = -1, s: float = -1) -> MissionIte
     )
 
 
+def _jump(target: float, repeat: float) -> MissionItem:
+    return MissionItem(command=CMD_DO_JUMP, frame=FRAME_MISSION, param1=target, param2=repeat)
+
+
 REFUSED = [
     ("hold -1 s", _placed(CMD_NAV_WAYPOINT, p1=-1), r"NAV_WAYPOINT\): parameter 1 is -1 s"),
     ("hold 70000 s", _placed(CMD_NAV_WAYPOINT, p1=70000), r"is 70000 s, outside 0 to 65535 s"),
@@ -92,6 +97,11 @@ REFUSED = [
     ("delay until 25:00", _delay(0, 25), r"NAV_DELAY\): 25:-1:-1 is not a time of day"),
     ("delay until minute 60", _delay(-1, -1, 60), r"-1:60:-1 is not a time of day"),
     ("delay until NaN", _delay(0, math.nan), r"nan:-1:-1 is not a time of day"),
+    ("jump repeat 40000", _jump(1, 40000), r"DO_JUMP\): parameter 2 is 40000, outside -1 to 32767"),
+    ("jump repeat -2", _jump(1, -2), r"DO_JUMP\): parameter 2 is -2, outside -1 to 32767"),
+    ("jump to item -1", _jump(-1, 2), r"DO_JUMP\): parameter 1 is -1, outside 0 to 65535"),
+    ("jump repeat NaN", _jump(1, math.nan), r"DO_JUMP\): parameter 2 is not a number"),
+    ("jump to NaN", _jump(math.nan, 2), r"DO_JUMP\): parameter 1 is not a number"),
 ]
 
 
@@ -114,6 +124,8 @@ KEPT = [
     ("delay 4294967 s", _delay(4_294_967)),
     ("delay until 23:59:59", _delay(0, 23, 59, 59)),
     ("delay -1 with no time", _delay(-1)),
+    ("jump forever", _jump(1, -1)),
+    ("jump 32767 times", _jump(1, 32767)),
 ]
 
 

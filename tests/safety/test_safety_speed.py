@@ -7,6 +7,8 @@ as the battery allows passed the endurance check (found on MAVSDK's sample plans
 
 from __future__ import annotations
 
+import pytest
+
 from dronekit_plzen.mission_items import (
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
@@ -15,7 +17,8 @@ from dronekit_plzen.mission_items import (
     MissionItem,
 )
 from missions.clearance import clear_for_flight
-from missions.model import Mission
+from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
+from missions.trajectory import trajectory
 from missions.vehicles import Vehicle
 
 from .conftest import GROUND_M, ORIGIN
@@ -96,14 +99,59 @@ def test_a_speed_command_beyond_the_vehicle_is_timed_at_its_top_speed() -> None:
     assert any(v.rule == "endurance" for s in fc.sorties for v in s.report.violations)
 
 
-def test_climb_and_descent_speed_commands_are_not_horizontal_speeds() -> None:
-    """Speed types 2 and 3 set the climb and descent speeds, not the legs' speed: a 1 m/s climb
-    speed read as a 1 m/s cruise made a 6 km flight look 100 minutes long."""
+def test_climb_and_descent_speed_commands_are_not_horizontal_speeds_on_ardupilot() -> None:
+    """ArduCopter: speed types 2 and 3 set the climb and descent speeds, not the legs' speed: a
+    1 m/s climb speed read as a 1 m/s cruise made a 6 km flight look 100 minutes long."""
     from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED
 
     m = _mission(15.0)
+    m.autopilot = AUTOPILOT_ARDUPILOT
     m.items.insert(1, MissionItem(command=CMD_DO_CHANGE_SPEED, param1=2.0, param2=1.0))
     assert not _endurance_violated(m, vehicle_cruise_m_s=15.0)
+
+
+def test_px4_flies_a_climb_speed_command_as_its_cruise_speed() -> None:
+    """PX4's navigator sets the cruise speed from any DO_CHANGE_SPEED with a positive speed,
+    whatever its type: on PX4 SITL (v1.16 line) type 2 at 2 m/s flew a 150 m leg at 2 m/s.
+    The guard timed the legs at 15 m/s and passed a flight of 6 km at 1 m/s."""
+    from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED
+
+    m = _mission(15.0)
+    assert m.autopilot == AUTOPILOT_PX4
+    m.items.insert(1, MissionItem(command=CMD_DO_CHANGE_SPEED, param1=2.0, param2=1.0))
+    assert _endurance_violated(m, vehicle_cruise_m_s=15.0)
+    t = trajectory(m)
+    assert t.duration_s > t.length_m / 1.0 * 0.9
+
+
+def test_a_speed_of_zero_or_less_resets_px4_and_is_ignored_by_ardupilot() -> None:
+    """PX4 resets its cruise speed when a DO_CHANGE_SPEED carries none (seen on SITL: back to
+    5 m/s after 2 m/s); ArduCopter ignores it (``do_change_speed`` needs a positive speed)."""
+    from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED
+
+    def timed(autopilot: int) -> float:
+        m = _mission(5.0)
+        m.autopilot = autopilot
+        m.items.insert(1, MissionItem(command=CMD_DO_CHANGE_SPEED, param1=1.0, param2=15.0))
+        m.items.insert(3, MissionItem(command=CMD_DO_CHANGE_SPEED, param1=1.0, param2=-1.0))
+        return trajectory(m).duration_s
+
+    fast, reset = timed(AUTOPILOT_ARDUPILOT), timed(AUTOPILOT_PX4)
+    assert reset > fast * 1.8, (reset, fast)
+
+
+def test_ardupilot_ignores_a_speed_type_it_does_not_know() -> None:
+    """Type 7 is no SPEED_TYPE: ArduCopter does nothing with it (the guard had flown the legs at
+    its speed, 15 m/s for a 5 m/s mission)."""
+    from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED
+
+    m = _mission(5.0)
+    m.autopilot = AUTOPILOT_ARDUPILOT
+    base = trajectory(m).duration_s
+    m.items.insert(1, MissionItem(command=CMD_DO_CHANGE_SPEED, param1=7.0, param2=15.0))
+    assert trajectory(m).duration_s == pytest.approx(base)
+    m.items[1] = m.items[1].with_(param1=1.0)
+    assert trajectory(m).duration_s < base * 0.5
 
 
 def test_a_flight_of_2e9_s_is_an_endurance_problem_not_a_crash() -> None:
@@ -121,3 +169,47 @@ def test_a_flight_of_2e9_s_is_an_endurance_problem_not_a_crash() -> None:
     fc = clear_for_flight(m, vehicle=veh, raise_on_unsafe=False)
     (why,) = [v.message for s in fc.sorties for v in s.report.violations if v.rule == "endurance"]
     assert why.startswith("flight takes 1.97e+09 s but only 540 s are usable"), why
+
+
+def test_an_unlimited_loiter_cannot_pass_the_endurance_check() -> None:
+    """NAV_LOITER_UNLIM holds until the pilot ends it (ArduCopter's verify_loiter_unlimited and
+    PX4's "indefinite waypoint" never complete): the guard passed such a mission as an 85 s
+    flight. With a vehicle profile it is an endurance problem at the item; without one, a note;
+    the items after it are still checked."""
+    from dronekit_plzen.mission_items import CMD_NAV_LOITER_UNLIM
+
+    m = _mission(15.0)
+    m.items[2] = m.items[2].with_(command=CMD_NAV_LOITER_UNLIM)
+    veh = Vehicle(key="t", name="test quad", cruise_speed_m_s=15.0, endurance_min=12.0)
+    fc = clear_for_flight(m, vehicle=veh, raise_on_unsafe=False)
+    found = [v for s in fc.sorties for v in s.report.violations if v.rule == "endurance"]
+    assert found and "NAV_LOITER_UNLIM holds until the pilot" in found[0].message, found
+    assert found[0].item_index == 2
+    t = trajectory(m)
+    assert t.loiter_unlimited == 2 and any("NAV_LOITER_UNLIM" in n for n in t.notes)
+    assert set(t.item.tolist()) >= {3, 4}  # flown on after it on paper
+    fc = clear_for_flight(m, raise_on_unsafe=False)
+    assert not any(v.rule == "endurance" for s in fc.sorties for v in s.report.violations)
+
+
+def test_px4s_leg_after_a_ground_speed_change_is_timed_at_the_slower_of_the_two() -> None:
+    """PX4's flight mode manager takes a ground-speed DO_CHANGE_SPEED issued with a leg's
+    setpoint over the navigator's speed for that leg (px4_speed_override): ground speed 1 m/s
+    then a climb speed of 15 m/s before the first leg flies it at 1 m/s though the setpoint says
+    15; the legs after fly at 15. Timed at 15 throughout, the first leg was 15 times too short."""
+    from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED
+    from missions.trajectory import px4_speed_override
+
+    m = _mission(15.0)
+    m.items.insert(1, MissionItem(command=CMD_DO_CHANGE_SPEED, param1=1.0, param2=1.0))
+    m.items.insert(2, MissionItem(command=CMD_DO_CHANGE_SPEED, param1=2.0, param2=15.0))
+    first_leg_m = 1500.0  # take-off at home, the first waypoint 0.0135° (1.5 km) north
+    slow = trajectory(m).duration_s
+    plain = trajectory(_mission(15.0)).duration_s
+    assert slow - plain == pytest.approx(first_leg_m / 1.0 - first_leg_m / 15.0, rel=0.05)
+    m.autopilot = AUTOPILOT_ARDUPILOT  # ArduCopter: 1 m/s on every leg, the climb speed apart
+    assert trajectory(m).duration_s > slow * 2
+    assert px4_speed_override(m.items[1]) == 1.0
+    for p1, p2 in ((2.0, 1.0), (0.0, 1.0), (1.0, -1.0), (float("nan"), 1.0)):
+        assert px4_speed_override(m.items[1].with_(param1=p1, param2=p2)) is None
+    assert px4_speed_override(m.items[1].with_(param1=1.4, param2=3.0)) == 3.0
