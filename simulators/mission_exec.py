@@ -213,6 +213,7 @@ class MissionRunner:
         # ArduPilot's advance_current_nav_cmd: the DO commands of the finished leg that still
         # waited for a condition are abandoned, never run
         self._drop_conditions()
+        vm.leg_speed_m_s = None  # PX4: a ground-speed override lasts one leg
         for _guard in range(1000):
             if seq >= len(self.items):
                 self._finish()

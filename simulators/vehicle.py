@@ -111,6 +111,9 @@ class VehicleModel:
         self.target: tuple[float, float, float] | None = None
         self.takeoff_up_m = 0.0
         self.speed_override_m_s: float | None = None
+        #: PX4: a mission's ground-speed change flown on the leg it was issued with, over the
+        #: navigator's speed (FlightModeManager::overrideCruiseSpeed); the leg after drops it
+        self.leg_speed_m_s: float | None = None
         self.failsafes: set[str] = set()
         self.fs_timers: dict[str, float] = {}
         self.gcs_last_s: float | None = None
@@ -156,7 +159,7 @@ class VehicleModel:
 
     def limits(self) -> Limits:
         if self.px4:
-            sp = self.speed_override_m_s or self.p("MPC_XY_CRUISE")
+            sp = self.leg_speed_m_s or self.speed_override_m_s or self.p("MPC_XY_CRUISE")
             return Limits(
                 min(sp, self.p("MPC_XY_VEL_MAX")),
                 self.p("MPC_Z_V_AUTO_UP"),
@@ -231,6 +234,7 @@ class VehicleModel:
         self.speed_override_m_s = (
             None if behaviour is not md.Behaviour.MISSION else self.speed_override_m_s
         )
+        self.leg_speed_m_s = None
         if behaviour in (md.Behaviour.HOLD, md.Behaviour.GUIDED, md.Behaviour.MANUAL):
             self.hold_here()
         elif behaviour is md.Behaviour.RTL:
@@ -377,9 +381,14 @@ class VehicleModel:
         """DO_CHANGE_SPEED. PX4's navigator sets the cruise speed from a positive speed of any
         type and resets it without one. ArduCopter sets the horizontal speed from types 0 and 1
         (2 and 3 are its climb and descent speeds, not modelled here, anything else nothing) and
-        ignores a speed that is not positive, which a command (not a mission item) is denied."""
+        ignores a speed that is not positive, which a command (not a mission item) is denied.
+        PX4's flight mode manager flies the leg a mission's ground-speed change was issued with
+        at that speed, whatever the navigator's (:attr:`leg_speed_m_s`)."""
         if self.px4:
             self.speed_override_m_s = speed_m_s if speed_m_s > 0 else None
+            ground = math.isfinite(speed_type) and 1.0 <= speed_type + 0.5 < 2.0
+            if ground and speed_m_s > 0 and not command:  # FlightModeManager's override
+                self.leg_speed_m_s = speed_m_s
             return RESULT_ACCEPTED
         if not speed_m_s > 0:
             return RESULT_DENIED if command else RESULT_ACCEPTED

@@ -1,0 +1,92 @@
+"""DO_CHANGE_SPEED in the simulated autopilots, as both SITLs flew it (pure, simulated time).
+
+The mission (take-off; ground speed 2 m/s; climb speed 4 m/s; a leg of 150 m north; a speed
+of -1; the leg back; land) was flown on ArduCopter 4.7.0-dev and PX4 (v1.16 line) SITL
+(``tests/interop/test_interop_flight.py::test_speed_changes_flown_as_the_guard_times_them``):
+ArduCopter flew both legs at 2 m/s (type 2 is its climb speed, a speed of -1 is ignored); PX4
+flew the first at 2 m/s (its flight mode manager takes the ground speed issued with the leg,
+though the navigator's setpoint said 4 m/s: any type is a cruise speed to it) and the second at
+MPC_XY_CRUISE (the navigator resets it without a speed). The safety guard times the legs the
+same way (``missions.trajectory``); the three are checked against each other here.
+"""
+
+from __future__ import annotations
+
+import statistics
+
+import pytest
+
+from dronekit_plzen import mission_items as mi
+from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
+from missions.trajectory import trajectory
+from simulators.mission_store import upload_result
+from simulators.vehicle import VehicleModel
+
+HOME = (49.7475, 13.3776, 310.0)
+DT_S = 0.05
+M_PER_DEG = 111_200.0
+LEG_M = 150.0
+
+
+def _items() -> list[mi.MissionItem]:
+    north = HOME[0] + LEG_M / M_PER_DEG
+
+    def speed(kind: float, m_s: float) -> mi.MissionItem:
+        return mi.MissionItem(mi.CMD_DO_CHANGE_SPEED, frame=2, param1=kind, param2=m_s)
+
+    def at(lat: float) -> mi.MissionItem:
+        return mi.MissionItem(mi.CMD_NAV_WAYPOINT, frame=3, lat_deg=lat, lon_deg=HOME[1], alt_m=15)
+
+    return [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=15),
+        speed(1, 2.0),
+        speed(2, 4.0),
+        at(north),
+        speed(1, -1.0),
+        at(HOME[0]),
+        mi.MissionItem(mi.CMD_NAV_LAND, frame=3, lat_deg=HOME[0], lon_deg=HOME[1]),
+    ]
+
+
+def _leg_speeds(autopilot: str) -> tuple[float, float, float]:
+    """(median ground speed on the first leg, on the second, the default cruise speed)."""
+    vm = VehicleModel(1, autopilot, HOME, 0, boot_settle_s=1.0)
+    ap = autopilot == "ardupilot"
+    stored = [mi.MissionItem(16, 0, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=HOME[2])] if ap else []
+    for it in _items():
+        result, kept = upload_result(it, autopilot)
+        assert result == 0 and kept is not None
+        stored.append(kept)
+    vm.missions[0] = stored
+    vm.runner.reset(clear_reached=True)
+    for _ in range(100):
+        vm.step(DT_S)
+    if ap:
+        assert (vm.set_mode("GUIDED"), vm.arm(), vm.mission_start()) == (0, 0, 0)
+    else:
+        assert (vm.set_mode("AUTO.MISSION"), vm.arm()) == (0, 0)
+    first, second = 3 + ap, 5 + ap
+    speeds: dict[int, list[float]] = {first: [], second: []}
+    for _ in range(20000):
+        vm.step(DT_S)
+        if vm.runner.seq in speeds:
+            speeds[vm.runner.seq].append((vm.vel[0] ** 2 + vm.vel[1] ** 2) ** 0.5)
+        if not vm.armed:
+            break
+    cruise = vm.p("WPNAV_SPEED") / 100.0 if ap else vm.p("MPC_XY_CRUISE")
+    return statistics.median(speeds[first]), statistics.median(speeds[second]), cruise
+
+
+@pytest.mark.parametrize("autopilot", ["ardupilot", "px4"])
+def test_legs_fly_at_the_speeds_the_firmware_and_the_guard_give(autopilot: str) -> None:
+    first, second, cruise = _leg_speeds(autopilot)
+    want = (2.0, 2.0) if autopilot == "ardupilot" else (2.0, cruise)
+    assert (first, second) == pytest.approx(want, rel=0.1)
+    # the guard: each leg's time at these speeds
+    m = Mission(items=_items(), home=(HOME[1], HOME[0], HOME[2]))
+    m.autopilot = AUTOPILOT_ARDUPILOT if autopilot == "ardupilot" else AUTOPILOT_PX4
+    slow = trajectory(m, speed_m_s=cruise).duration_s
+    m.items = [it for it in m.items if it.command != mi.CMD_DO_CHANGE_SPEED]
+    plain = trajectory(m, speed_m_s=cruise).duration_s
+    extra = sum(LEG_M / v - LEG_M / cruise for v in want)
+    assert slow - plain == pytest.approx(extra, rel=0.1)
