@@ -150,6 +150,16 @@ def check_altitudes(mission: Mission, where: str | None = None) -> None:
                     where=where,
                 )
         _check_stored_range(it, k, where)
+        if it.command == CMD_DO_JUMP and not 0 <= it.param1 < len(mission.items):
+            # ArduPilot ends the mission at a jump to no item (AP_Mission::get_next_cmd), the
+            # guard would fly on: neither is what the file meant
+            raise BadInputError(
+                _(
+                    "item {k} (DO_JUMP): jumps to an item the mission does not have (a damaged "
+                    "file?)"
+                ).format(k=k),
+                where=where,
+            )
         placed = it.command in POSITION_COMMANDS
         if placed and not (math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M):
             raise BadInputError(
@@ -175,7 +185,6 @@ STORED_RANGES: dict[tuple[int, int], tuple[float, float, float, str, int]] = {
     (CMD_NAV_LOITER_TURNS, 3): (-2559, 2559, 1, " m", 8),  # radius: above 255 m in 10 m steps
     (CMD_NAV_PAYLOAD_PLACE, 1): (0, 65535, 100, " m", 16),  # maximum descent, in centimetres
     (CMD_NAV_DELAY, 1): (0, 2**32 - 1, 1000, " s", 32),  # seconds, when positive
-    (CMD_DO_JUMP, 1): (0, 65535, 1, "", 16),  # the item jumped to
     (CMD_DO_JUMP, 2): (-1, 32767, 1, "", 16),  # repeat count (int16; -1: forever)
 }
 #: parameters the guard's walk needs as numbers (ArduPilot refuses NaN in them too)

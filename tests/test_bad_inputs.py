@@ -388,6 +388,9 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         + "3\t0\t2\t2000\t0\t2\tnan\t0\t0\t0\t0\t1\n"
         + "4\t0\t3\t16\t0\t0\t0\t0\t49.7410\t13.3705\t30\t1\n"
     )
+    (d / "jump_home.waypoints").write_text(  # seq 0 is home: ArduPilot ends the mission there
+        wpl.format(home=49.7401) + body + "3\t0\t2\t177\t0\t2\t0\t0\t0\t0\t0\t1\n"
+    )
     (d / "fence_nan.waypoints").write_text(
         wpl.format(home=49.7401) + body + "3\t0\t3\t5001\tnan\t0\t0\t0\t49.741\t13.3705\t0\t1\n"
     )
@@ -842,6 +845,12 @@ CASES = [
         ("plan", "validate", "{d}/jump_nan.waypoints"),
         2,
         r"jump_nan\.waypoints: item 2 \(DO_JUMP\): parameter 2 is not a number",
+    ),
+    Case(
+        "validate-jump-to-home",
+        ("plan", "validate", "{d}/jump_home.waypoints"),
+        2,
+        r"jump_home\.waypoints: item 2 \(DO_JUMP\): jumps to an item the mission does not have",
     ),
     Case(
         "coverage-capture-count-nan",

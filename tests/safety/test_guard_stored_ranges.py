@@ -99,7 +99,8 @@ REFUSED = [
     ("delay until NaN", _delay(0, math.nan), r"nan:-1:-1 is not a time of day"),
     ("jump repeat 40000", _jump(1, 40000), r"DO_JUMP\): parameter 2 is 40000, outside -1 to 32767"),
     ("jump repeat -2", _jump(1, -2), r"DO_JUMP\): parameter 2 is -2, outside -1 to 32767"),
-    ("jump to item -1", _jump(-1, 2), r"DO_JUMP\): parameter 1 is -1, outside 0 to 65535"),
+    ("jump to item -1", _jump(-1, 2), r"DO_JUMP\): jumps to an item the mission does not have"),
+    ("jump to item 4 of 4", _jump(4, 2), r"DO_JUMP\): jumps to an item the mission does not"),
     ("jump repeat NaN", _jump(1, math.nan), r"DO_JUMP\): parameter 2 is not a number"),
     ("jump to NaN", _jump(math.nan, 2), r"DO_JUMP\): parameter 1 is not a number"),
 ]
