@@ -192,8 +192,9 @@ NEEDS_NUMBER = frozenset({(CMD_DO_JUMP, 1), (CMD_DO_JUMP, 2)})
 
 
 def _check_stored_range(it: MissionItem, k: int, where: str | None) -> None:
-    """Refuse a parameter ArduPilot would store as another value (:data:`STORED_RANGES`) and a
-    NAV_DELAY time of day that is not one. NaN is left to the firmware's own check."""
+    """Refuse a parameter ArduPilot would store as another value (:data:`STORED_RANGES`), a
+    NaN the walk needs (:data:`NEEDS_NUMBER`) and a NAV_DELAY time of day that is not one; other
+    NaNs are left to the firmware's own check (ArduPilot refuses them at upload)."""
     params = (it.param1, it.param2, it.param3, it.param4)
     delay_at = it.command == CMD_NAV_DELAY and not (math.isfinite(it.param1) and it.param1 > 0)
     for i, v in enumerate(params, start=1):
@@ -706,20 +707,24 @@ def speed_change(
     anything else nothing. PX4 (``Navigator``'s vehicle command): a positive speed of any type
     sets the legs' speed (type 2 at 2 m/s flew a 150 m leg at 2 m/s on PX4 SITL), none resets it
     to the default, ``start_v``. A climb or descent rate counts only when slower (the vehicle's
-    own may be slower than the walk's); the legs' speed is capped at ``max_speed_m_s``."""
+    own may be slower than the walk's); the legs' speed is capped at ``max_speed_m_s``. A type
+    outside 0..255 is a cast whose result differs between SITL (wrapped) and the flight
+    controller (saturated): for ArduPilot only a slower speed counts then."""
     v, climb, descent = speeds
     speed = float(it.param2)
-    kind = math.trunc(it.param1) & 0xFF if math.isfinite(it.param1) else 1
+    kind = math.trunc(it.param1) if math.isfinite(it.param1) else 1
     if not speed > 0:
         return (v if ardupilot else start_v), climb, descent
+    if max_speed_m_s is not None and max_speed_m_s > 0:
+        speed = min(speed, max_speed_m_s)
+    if ardupilot and not 0 <= kind <= 255:
+        return min(v, speed), climb, descent
     if ardupilot and kind == 2:
         return v, min(climb, speed), descent
     if ardupilot and kind == 3:
         return v, climb, min(descent, speed)
     if ardupilot and kind not in (0, 1):
         return v, climb, descent
-    if max_speed_m_s is not None and max_speed_m_s > 0:
-        speed = min(speed, max_speed_m_s)
     return speed, climb, descent
 
 

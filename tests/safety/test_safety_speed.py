@@ -213,3 +213,16 @@ def test_px4s_leg_after_a_ground_speed_change_is_timed_at_the_slower_of_the_two(
     for p1, p2 in ((2.0, 1.0), (0.0, 1.0), (1.0, -1.0), (float("nan"), 1.0)):
         assert px4_speed_override(m.items[1].with_(param1=p1, param2=p2)) is None
     assert px4_speed_override(m.items[1].with_(param1=1.4, param2=3.0)) == 3.0
+
+
+def test_an_ardupilot_speed_type_outside_a_byte_counts_only_when_slower() -> None:
+    """ArduPilot stores the type as a uint8: -1 wraps to 255 on SITL (ignored) and saturates to
+    0 on an ARM flight controller (air speed, taken): only a slower speed is counted then."""
+    from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED
+    from missions.trajectory import speed_change
+
+    for p1 in (-1.0, 256.0, 1e6):
+        it = MissionItem(command=CMD_DO_CHANGE_SPEED, param1=p1, param2=2.0)
+        assert speed_change(it, True, (5.0, 3.0, 2.0), 5.0) == (2.0, 3.0, 2.0)
+        assert speed_change(it.with_(param2=9.0), True, (5.0, 3.0, 2.0), 5.0) == (5.0, 3.0, 2.0)
+        assert speed_change(it.with_(param2=9.0), False, (5.0, 3.0, 2.0), 5.0)[0] == 9.0
