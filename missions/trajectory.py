@@ -187,6 +187,12 @@ STORED_RANGES: dict[tuple[int, int], tuple[float, float, float, str, int]] = {
     (CMD_NAV_DELAY, 1): (0, 2**32 - 1, 1000, " s", 32),  # seconds, when positive
     (CMD_DO_JUMP, 2): (-1, 32767, 1, "", 16),  # repeat count (int16; -1: forever)
 }
+#: the NAV commands ArduCopter flies at the aircraft's altitude when theirs is 0
+#: (``ModeAuto::loc_from_cmd`` in do_nav_wp, do_loiter_unlimited (and so loiter time) and
+#: do_circle; a spline waypoint's too, but its curve is built from the item's altitude here)
+AP_ALT_ZERO_KEEPS = frozenset(
+    {CMD_NAV_WAYPOINT, CMD_NAV_LOITER_UNLIM, CMD_NAV_LOITER_TURNS, CMD_NAV_LOITER_TIME}
+)
 #: parameters the guard's walk needs as numbers (ArduPilot refuses NaN in them too)
 NEEDS_NUMBER = frozenset({(CMD_DO_JUMP, 1), (CMD_DO_JUMP, 2)})
 
@@ -370,6 +376,13 @@ class _Flight:
                 self.note_once(_("terrain-frame altitudes taken above the home elevation (no DEM)"))
             return self.ground_at(x, y) + alt
         return alt
+
+    def same_height(self, it_frame: int, x: float, y: float) -> float:
+        """The AMSL altitude at (x, y) that keeps the aircraft's present altitude in the frame:
+        above terrain the same height over the ground there, else the same altitude."""
+        if canonical_frame(it_frame) == FRAME_GLOBAL_TERRAIN_ALT:
+            return self.ground_at(x, y) + (self.cur[2] - self.ground_at(self.cur[0], self.cur[1]))
+        return self.cur[2]
 
     def item_xyz(self, it: MissionItem) -> tuple[float, float, float]:
         """An item's metric position and AMSL altitude (NaN: no known datum)."""
@@ -747,6 +760,14 @@ def _fly_to_item(f: _Flight, it: MissionItem, k: int) -> None:
     if it.has_position:
         x, y = f.xy_of[id(it)]
         z = f.amsl(it.frame, it.alt_m, x, y)
+        ardupilot = f.mission.autopilot == AUTOPILOT_ARDUPILOT
+        if cmd == CMD_NAV_PAYLOAD_PLACE or (
+            ardupilot and cmd in AP_ALT_ZERO_KEEPS and math.trunc(it.alt_m * 100) == 0
+        ):
+            # ArduCopter flies a payload place at the aircraft's altitude whatever the item's
+            # (do_payload_place: shift_alt_to_current_alt), and an item whose altitude is 0
+            # (below 1 cm) at the aircraft's too (loc_from_cmd), in the item's frame
+            z = f.same_height(it.frame, x, y)
     else:
         # latitude = longitude = 0: ArduCopter flies it where the aircraft is, and an
         # altitude of 0 keeps the aircraft's (ModeAuto::loc_from_cmd)

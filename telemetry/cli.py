@@ -482,7 +482,18 @@ def flights_show(flight_id: int, db_path: Path | None, as_json: bool, geojson: b
     for k, v in flight_json(row).items():
         click.echo(f"{k:>18}: {v}")
     for e in events:
-        click.echo(f"  {e['t_s']:.1f} {e['kind']} {e['text'] or ''}")
+        click.echo(f"  {_clock(e['t_s'])} {e['kind']} {e['text'] or ''}")
+
+
+def _clock(t_s: float) -> str:
+    """An event's time of day, UTC, to a tenth of a second (the date is the flight's); a time
+    no clock has (NaN, 1e300 from a damaged log) as the number."""
+    from telemetry.segment import iso_utc
+
+    try:
+        return iso_utc(t_s)[11:21]
+    except (ValueError, OverflowError, OSError):
+        return f"{t_s:.1f}"
 
 
 # -- report ----------------------------------------------------------------------------------------

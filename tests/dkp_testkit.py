@@ -230,3 +230,24 @@ def sim_airborne(
     assert abs(vm.rel_alt_m - alt_m) < 0.5
     assert vm.mode == ("AUTO.LOITER" if autopilot == "px4" else "GUIDED")
     return vm
+
+
+def sim_with_mission(
+    items: list[Any], autopilot: str = "ardupilot", home: tuple[float, float, float] = SIM_HOME
+) -> Any:
+    """A vehicle model on the ground holding ``items`` as its firmware stores them (each item
+    accepted; ArduPilot's home at seq 0), its mission reset to the start."""
+    from dronekit_plzen import mission_items as mi
+    from simulators.mission_store import upload_result
+    from simulators.vehicle import VehicleModel
+
+    vm = VehicleModel(1, autopilot, home, 0, boot_settle_s=1.0)
+    ap = autopilot == "ardupilot"
+    stored = [mi.MissionItem(16, 0, lat_deg=home[0], lon_deg=home[1], alt_m=home[2])] if ap else []
+    for it in items:
+        result, kept = upload_result(it, autopilot)
+        assert result == 0 and kept is not None, (it, result)
+        stored.append(kept)
+    vm.missions[0] = stored
+    vm.runner.reset(clear_reached=True)
+    return vm

@@ -204,3 +204,28 @@ def test_the_loiter_circle_checked_is_the_one_flown() -> None:
     base = trajectory(_mission(_placed(CMD_NAV_WAYPOINT))).duration_s
     circling = 2 * 2 * math.pi * 260.0 / _mission(None).cruise_speed_m_s
     assert t.duration_s - base == pytest.approx(circling, rel=0.01)
+
+
+@pytest.mark.parametrize("command", [CMD_NAV_WAYPOINT, CMD_NAV_LOITER_TIME, CMD_NAV_LOITER_TURNS])
+def test_an_ardupilot_item_at_altitude_0_is_flown_at_the_aircrafts(command: int) -> None:
+    """ArduCopter flies a waypoint, loiter or circle whose altitude is 0 at the aircraft's
+    altitude (``ModeAuto::loc_from_cmd``); PX4 flies it at 0 m above home. The guard flew both
+    down to the ground (a false "terrain clearance" for the ArduPilot file)."""
+    it = _placed(command, p1=2.0, p3=20.0).with_(alt_m=0.0, lon_deg=LON + 0.002)
+    for autopilot, end_m in ((AUTOPILOT_ARDUPILOT, 30.0), (AUTOPILOT_PX4, 0.0)):
+        t = trajectory(_mission(it, autopilot))
+        on = t.item == 2
+        assert t.alt[on][-1] - GROUND_M == pytest.approx(end_m, abs=0.5), autopilot
+    rep = clear_for_flight(_mission(it, AUTOPILOT_ARDUPILOT), raise_on_unsafe=False)
+    assert not [v for s in rep.sorties for v in s.report.violations]
+
+
+def test_a_payload_place_is_flown_to_at_the_aircrafts_altitude() -> None:
+    """ArduCopter flies to a NAV_PAYLOAD_PLACE at its present altitude, whatever the item's
+    (``do_payload_place``: ``shift_alt_to_current_alt``), then lowers the payload: the guard
+    had flown the leg at the item's altitude, 100 m where the aircraft flies at 30 m."""
+    it = _placed(CMD_NAV_PAYLOAD_PLACE, p1=0.0).with_(alt_m=100.0, lon_deg=LON + 0.002)
+    t = trajectory(_mission(it))
+    on = t.item == 2
+    assert t.alt[on].max() - GROUND_M == pytest.approx(30.0, abs=0.5)
+    assert t.alt[on].min() - GROUND_M == pytest.approx(0.0, abs=0.5)  # lowered to the ground

@@ -3,8 +3,9 @@ time): the phases of ArduCopter's ``PayloadPlace::run`` and the payload events."
 
 from __future__ import annotations
 
+from dkp_testkit import sim_with_mission
+
 from dronekit_plzen import mission_items as mi
-from simulators.mission_store import upload_result
 from simulators.vehicle import VehicleModel
 
 HOME = (49.7475, 13.3776, 310.0)
@@ -12,14 +13,7 @@ DT_S = 0.02
 
 
 def _fly(items: list[mi.MissionItem]) -> tuple[VehicleModel, list[float], list[str]]:
-    vm = VehicleModel(1, "ardupilot", HOME, 0, boot_settle_s=1.0)
-    stored = [mi.MissionItem(16, 0, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=HOME[2])]
-    for it in items:
-        result, kept = upload_result(it, "ardupilot")
-        assert result == 0 and kept is not None
-        stored.append(kept)
-    vm.missions[0] = stored
-    vm.runner.reset(clear_reached=True)
+    vm = sim_with_mission(items, "ardupilot", HOME)
     for _ in range(300):
         vm.step(DT_S)
     assert (vm.set_mode("GUIDED"), vm.arm(), vm.takeoff(20.0)) == (0, 0, 0)

@@ -15,12 +15,11 @@ from __future__ import annotations
 import statistics
 
 import pytest
+from dkp_testkit import sim_with_mission
 
 from dronekit_plzen import mission_items as mi
 from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
 from missions.trajectory import trajectory
-from simulators.mission_store import upload_result
-from simulators.vehicle import VehicleModel
 
 HOME = (49.7475, 13.3776, 310.0)
 DT_S = 0.05
@@ -50,15 +49,8 @@ def _items() -> list[mi.MissionItem]:
 
 def _leg_speeds(autopilot: str) -> tuple[float, float, float]:
     """(median ground speed on the first leg, on the second, the default cruise speed)."""
-    vm = VehicleModel(1, autopilot, HOME, 0, boot_settle_s=1.0)
+    vm = sim_with_mission(_items(), autopilot, HOME)
     ap = autopilot == "ardupilot"
-    stored = [mi.MissionItem(16, 0, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=HOME[2])] if ap else []
-    for it in _items():
-        result, kept = upload_result(it, autopilot)
-        assert result == 0 and kept is not None
-        stored.append(kept)
-    vm.missions[0] = stored
-    vm.runner.reset(clear_reached=True)
     for _ in range(100):
         vm.step(DT_S)
     if ap:

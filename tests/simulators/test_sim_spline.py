@@ -8,11 +8,11 @@ the guard's path all the way (median 0.9 m)."""
 from __future__ import annotations
 
 import numpy as np
+from dkp_testkit import sim_with_mission
 
 from dronekit_plzen import mission_items as mi
 from missions.model import Mission
 from missions.trajectory import trajectory
-from simulators.mission_store import upload_result
 from simulators.vehicle import VehicleModel
 
 HOME = (49.7475, 13.3776, 310.0)
@@ -38,14 +38,7 @@ ITEMS = [
 
 def _fly(items: list[mi.MissionItem]) -> tuple[VehicleModel, np.ndarray]:
     """Fly ``items`` from the ground; the track (north, east) at cruise height."""
-    vm = VehicleModel(1, "ardupilot", HOME, 0, boot_settle_s=1.0)
-    stored = [mi.MissionItem(16, 0, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=HOME[2])]
-    for it in items:
-        result, kept = upload_result(it, "ardupilot")
-        assert result == 0 and kept is not None
-        stored.append(kept)
-    vm.missions[0] = stored
-    vm.runner.reset(clear_reached=True)
+    vm = sim_with_mission(items, "ardupilot", HOME)
     for _ in range(300):
         vm.step(DT_S)
     assert (vm.set_mode("GUIDED"), vm.arm()) == (0, 0)

@@ -16,6 +16,7 @@ from dronekit_plzen.cli.main import cli
 from telemetry.deployments import create_deployment, link_flight, update_deployment
 from telemetry.indicator import indicator_report
 from telemetry.report_files import export_open_data, write_html_report
+from telemetry.segment import iso_utc
 from telemetry.store import open_store
 
 REPO = Path(__file__).resolve().parents[2]
@@ -379,3 +380,21 @@ def test_flight_list_says_the_height_datum_and_an_unknown_height_is_not_0(tmp_pa
     lines = r.output.splitlines()
     assert lines[0].endswith("max   87.3 m above home"), lines[0]
     assert lines[1].endswith("max      ? m above home"), lines[1]
+
+
+def test_flights_show_gives_event_times_as_utc_times_of_day(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """A real log's events: "10:12:20.4 mode STABILIZE", not "1688638340.4 mode STABILIZE"."""
+    db = tmp_path / "f.db"
+    log = shared_data / "logs" / "df_uob_2023-07-06_10-12-18.bin"
+    r = CliRunner().invoke(cli, ["--db", str(db), "import", str(log)])
+    assert r.exit_code == 0, r.output
+    r = CliRunner().invoke(cli, ["--db", str(db), "flights", "show", "1", "--json"])
+    events = json.loads(r.output)["events"]
+    assert events
+    r = CliRunner().invoke(cli, ["--db", str(db), "flights", "show", "1"])
+    lines = r.output.splitlines()[-len(events) :]  # after the summary's "key: value" lines
+    for ln, e in zip(lines, events):
+        assert re.match(r"  \d\d:\d\d:\d\d\.\d \S", ln), ln
+        assert ln.startswith(f"  {iso_utc(e['t_s'])[11:21]} {e['kind']}"), ln
