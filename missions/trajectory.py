@@ -762,7 +762,7 @@ def _fly_to_item(f: _Flight, it: MissionItem, k: int) -> None:
         z = f.amsl(it.frame, it.alt_m, x, y)
         ardupilot = f.mission.autopilot == AUTOPILOT_ARDUPILOT
         if cmd == CMD_NAV_PAYLOAD_PLACE or (
-            ardupilot and cmd in AP_ALT_ZERO_KEEPS and math.trunc(it.alt_m * 100) == 0
+            ardupilot and cmd in AP_ALT_ZERO_KEEPS and abs(it.alt_m) < 0.01  # NaN: not
         ):
             # ArduCopter flies a payload place at the aircraft's altitude whatever the item's
             # (do_payload_place: shift_alt_to_current_alt), and an item whose altitude is 0

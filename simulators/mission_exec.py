@@ -441,7 +441,7 @@ class MissionRunner:
         target = item_target_enu(it, vm.geo, vm.home[2])
         if not vm.px4 and it.lat_deg == 0.0 and it.lon_deg == 0.0:
             target = self._here(it, target[2])
-        elif not vm.px4 and c in self._AP_ALT_ZERO_KEEPS and math.trunc(it.alt_m * 100) == 0:
+        elif not vm.px4 and c in self._AP_ALT_ZERO_KEEPS and abs(it.alt_m) < 0.01:
             # ArduCopter's loc_from_cmd: an altitude of 0 is the aircraft's when the item began
             if self._in_place is None:
                 self._in_place = (vm.pos[0], vm.pos[1], vm.pos[2])

@@ -466,3 +466,34 @@ def test_speed_changes_flown_as_the_guard_times_them(
     print(f"{fw_kind}: cruise {start_v} m/s; guard {expected}; flown (median) {flown}")
     for seq, want in expected.items():
         assert flown[seq] == pytest.approx(want, rel=0.15), (seq, flown, expected)
+
+
+@pytest.mark.timeout(600)
+def test_altitude_zero_is_flown_as_the_guard_has_it(
+    fw_kind: str, ready: Any, tmp_path: Path
+) -> None:
+    """A waypoint 40 m north whose altitude is 0, after a take-off to 15 m, then a landing
+    there. ArduCopter keeps the aircraft's altitude for it (``ModeAuto::loc_from_cmd``) and so
+    does the guard: ``fly`` flies it, the leg at 15 m. PX4 would fly to 0 m above home: the
+    guard refuses it (exit 3) and nothing is armed."""
+    home = ready.inst.home
+    lat, lon, _ = home
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=3, lat_deg=lat, lon_deg=lon, alt_m=15.0),
+        wp(home, 40.0, 0.0, 0.0),
+        MissionItem(command=CMD_NAV_LAND, frame=3, lat_deg=0.0, lon_deg=0.0, alt_m=0.0),
+    ]
+    plan = save_mission(_mission(fw_kind, items, home), tmp_path / "alt0.plan")
+    proc = _fly_cli(plan, ready.url, timeout_s=240.0)
+    if fw_kind == "px4":
+        assert proc.returncode == 3, proc.stderr[-800:]
+        assert not ready.obs.seen.armed_ever
+        return
+    seen = ready.obs.wait_landed_disarmed(120.0)
+    _assert_cli_ok(proc)
+    on_leg = [alt for la, lo, alt in seen.track if 10.0 < north_east(home, la, lo)[0] < 30.0]
+    print(f"{fw_kind}: heights between 10 and 30 m north: {min(on_leg):.1f}-{max(on_leg):.1f} m")
+    assert on_leg and min(on_leg) > 12.0 and max(on_leg) < 18.0
+    assert seen.position is not None
+    n, _e = north_east(home, *seen.position)
+    assert abs(n - 40.0) < 6.0, f"landed {n:.1f} m north"
