@@ -238,6 +238,20 @@ def mavlink_command_name(command: int) -> str | None:
     return None if entry is None else str(entry.name).removeprefix("MAV_CMD_")
 
 
+#: the NAV commands ArduCopter flies at the aircraft's altitude when theirs is 0
+#: (``ModeAuto::loc_from_cmd`` in do_nav_wp, do_loiter_unlimited, and so loiter time, and
+#: do_circle); PX4 flies them at 0 m
+AP_ALT_ZERO_KEEPS = frozenset(
+    {CMD_NAV_WAYPOINT, CMD_NAV_LOITER_UNLIM, CMD_NAV_LOITER_TURNS, CMD_NAV_LOITER_TIME}
+)
+
+
+def ap_keeps_altitude(item: MissionItem) -> bool:
+    """True for an item ArduCopter flies at the aircraft's altitude: one of
+    :data:`AP_ALT_ZERO_KEEPS` whose altitude is 0 once stored in whole centimetres (NaN: no)."""
+    return item.command in AP_ALT_ZERO_KEEPS and abs(item.alt_m) < 0.01
+
+
 def command_name(command: int) -> str:
     """The MAV_CMD name of ``command`` (see :func:`mavlink_command_name`), else its number."""
     return mavlink_command_name(command) or str(command)

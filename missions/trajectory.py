@@ -41,6 +41,7 @@ from dronekit_plzen.mission_items import (
     NAV_COMMANDS,
     POSITION_COMMANDS,
     MissionItem,
+    ap_keeps_altitude,
     canonical_frame,
     command_name,
     px4_landing,
@@ -187,12 +188,6 @@ STORED_RANGES: dict[tuple[int, int], tuple[float, float, float, str, int]] = {
     (CMD_NAV_DELAY, 1): (0, 2**32 - 1, 1000, " s", 32),  # seconds, when positive
     (CMD_DO_JUMP, 2): (-1, 32767, 1, "", 16),  # repeat count (int16; -1: forever)
 }
-#: the NAV commands ArduCopter flies at the aircraft's altitude when theirs is 0
-#: (``ModeAuto::loc_from_cmd`` in do_nav_wp, do_loiter_unlimited (and so loiter time) and
-#: do_circle; a spline waypoint's too, but its curve is built from the item's altitude here)
-AP_ALT_ZERO_KEEPS = frozenset(
-    {CMD_NAV_WAYPOINT, CMD_NAV_LOITER_UNLIM, CMD_NAV_LOITER_TURNS, CMD_NAV_LOITER_TIME}
-)
 #: parameters the guard's walk needs as numbers (ArduPilot refuses NaN in them too)
 NEEDS_NUMBER = frozenset({(CMD_DO_JUMP, 1), (CMD_DO_JUMP, 2)})
 
@@ -761,9 +756,7 @@ def _fly_to_item(f: _Flight, it: MissionItem, k: int) -> None:
         x, y = f.xy_of[id(it)]
         z = f.amsl(it.frame, it.alt_m, x, y)
         ardupilot = f.mission.autopilot == AUTOPILOT_ARDUPILOT
-        if cmd == CMD_NAV_PAYLOAD_PLACE or (
-            ardupilot and cmd in AP_ALT_ZERO_KEEPS and abs(it.alt_m) < 0.01  # NaN: not
-        ):
+        if cmd == CMD_NAV_PAYLOAD_PLACE or (ardupilot and ap_keeps_altitude(it)):
             # ArduCopter flies a payload place at the aircraft's altitude whatever the item's
             # (do_payload_place: shift_alt_to_current_alt), and an item whose altitude is 0
             # (below 1 cm) at the aircraft's too (loc_from_cmd), in the item's frame

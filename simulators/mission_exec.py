@@ -441,7 +441,7 @@ class MissionRunner:
         target = item_target_enu(it, vm.geo, vm.home[2])
         if not vm.px4 and it.lat_deg == 0.0 and it.lon_deg == 0.0:
             target = self._here(it, target[2])
-        elif not vm.px4 and c in self._AP_ALT_ZERO_KEEPS and abs(it.alt_m) < 0.01:
+        elif not vm.px4 and mi.ap_keeps_altitude(it):
             # ArduCopter's loc_from_cmd: an altitude of 0 is the aircraft's when the item began
             if self._in_place is None:
                 self._in_place = (vm.pos[0], vm.pos[1], vm.pos[2])
@@ -535,17 +535,6 @@ class MissionRunner:
         self._place = None
         self._complete()
         return (vm.target if self.finished else (e, n, start_u)), None
-
-    #: ArduCopter's NAV commands whose altitude 0 is the aircraft's (do_nav_wp,
-    #: do_loiter_unlimited and so loiter time, do_circle)
-    _AP_ALT_ZERO_KEEPS = frozenset(
-        {
-            mi.CMD_NAV_WAYPOINT,
-            mi.CMD_NAV_LOITER_UNLIM,
-            mi.CMD_NAV_LOITER_TURNS,
-            mi.CMD_NAV_LOITER_TIME,
-        }
-    )
 
     def _here(self, it: mi.MissionItem, up_m: float) -> tuple[float, float, float]:
         """ArduCopter's ``loc_from_cmd`` for latitude = longitude = 0: where the aircraft was
