@@ -159,7 +159,7 @@ CHECK_LABELS = {
     "altitude_unresolved": N_("altitudes known"),
     "max_agl": N_("120 m above ground"),
     "home_altitude": N_("home altitude"),
-    "terrain_clearance": N_("terrain clearance (DEM)"),
+    "terrain_clearance": N_("terrain clearance"),
     "dsm_clearance": N_("obstacle clearance (DSM)"),
     "geofence": N_("geofence"),
     "zones": N_("geozones"),

@@ -61,6 +61,11 @@ MAX_LEG_SAMPLES = 100_000
 LOITER_CIRCLE_VERTICES = 72
 #: items walked at most (``DO_JUMP`` repeats expanded): a longer walk is reported unchecked
 MAX_WALK_ITEMS = 100_000
+#: PX4 flies to a take-off's position after the climb when it is farther than this
+TAKEOFF_MOVE_M = 0.5
+#: the first item is climbed to first when it is higher than this above the aircraft (PX4's
+#: altitude acceptance radius for multicopters, NAV_MC_ALT_RAD default)
+CLIMB_FIRST_M = 0.8
 
 
 @dataclass
@@ -324,6 +329,8 @@ class _Flight:
         self.phs: list[NDArray[np.int8]] = [np.array([0], np.int8)]
         self.duration = 0.0
         self.length = 0.0
+        #: on the ground: at the start and after a landing (the next NAV item climbs first)
+        self.on_ground = True
         #: DO_JUMPs taken so far (item → times)
         self.jumps: dict[int, int] = {}
         self.loiter_unlimited: int | None = None
@@ -608,6 +615,17 @@ def trajectory(
         if rtl is not None and cmd in NAV_COMMANDS and cmd != CMD_NAV_RETURN_TO_LAUNCH:
             wp = cmd in (CMD_NAV_WAYPOINT, CMD_NAV_SPLINE_WAYPOINT)
             f.rtl_tolerance_m = rtl.acceptance_m(max(0.0, it.param2)) if wp else 0.0
+        if (
+            f.on_ground
+            and cmd in NAV_COMMANDS
+            and cmd in POSITION_COMMANDS
+            and cmd
+            not in (
+                CMD_NAV_TAKEOFF,
+                CMD_NAV_LAND,
+            )
+        ):
+            _climb_from_ground(f, it, k)
         if cmd == CMD_DO_CHANGE_SPEED:
             f.v, f.climb_rate_m_s, f.descent_rate_m_s = speed_change(
                 it,
@@ -619,8 +637,7 @@ def trajectory(
             if mission.autopilot != AUTOPILOT_ARDUPILOT and (o := px4_speed_override(it)):
                 override_v = o if override_v is None else min(override_v, o)
         elif cmd == CMD_NAV_TAKEOFF:
-            x, y = f.xy_of.get(id(it), f.cur[:2])
-            f.leg((x, y, f.amsl(it.frame, it.alt_m, x, y)), k, 0)
+            _take_off(f, it, k)
             prev_leg = None
         elif cmd == CMD_NAV_RETURN_TO_LAUNCH:
             fly_rtl(f, k)
@@ -630,6 +647,7 @@ def trajectory(
             x, y = f.xy_of.get(id(it), f.cur[:2])
             f.leg((x, y, f.cur[2]), k, 1)
             f.leg((x, y, f.ground_at(x, y)), k, 0)
+            f.on_ground = True
             returned = True
             prev_leg = None
         elif (
@@ -745,6 +763,54 @@ def ap_loiter_turns(turns: float, radius_m: float) -> tuple[float, float]:
     r = 0.0 if math.isnan(radius_m) else abs(radius_m)
     r = float(math.trunc(r)) if r <= 255 else min(255, math.trunc(r * 0.1)) * 10.0
     return t, r
+
+
+def _take_off(f: _Flight, it: MissionItem, k: int) -> None:
+    """NAV_TAKEOFF as the firmware flies it: straight up where the aircraft is. ArduCopter
+    (``ModeAuto::takeoff_start``) ignores the item's position and never descends (from the
+    ground at least 1 m up); PX4 (``Mission::handleTakeoff``) climbs where it is, then flies to
+    the item's position at that altitude, and in the air takes the item as a waypoint."""
+    cx, cy, cz = f.cur
+    ardupilot = f.mission.autopilot == AUTOPILOT_ARDUPILOT
+    x, y = f.xy_of.get(id(it), (cx, cy))
+    if not ardupilot and not f.on_ground:
+        f.leg((x, y, f.amsl(it.frame, it.alt_m, x, y)), k, 1)
+        return
+    z = f.amsl(it.frame, it.alt_m, cx, cy)
+    if math.isfinite(z):
+        z = max(z, cz + (1.0 if f.on_ground and ardupilot else 0.0))
+    f.leg((cx, cy, z), k, 0)
+    f.on_ground = False
+    if not ardupilot and math.hypot(x - cx, y - cy) > TAKEOFF_MOVE_M:
+        f.leg((x, y, z), k, 1)
+
+
+def _climb_from_ground(f: _Flight, it: MissionItem, k: int) -> None:
+    """The first NAV item flown from the ground without a take-off: straight up to its
+    altitude where the aircraft is. PX4 climbs so before it flies a mission's first item
+    (``MissionBase::checkClimbRequired``); ArduCopter does not start a mission on the ground
+    without a take-off item ("Auto: Missing Takeoff Cmd"), the pilot takes off, and the guard
+    takes the climb as PX4's. An item that keeps the aircraft's altitude climbs nothing."""
+    f.on_ground = False
+    cx, cy, cz = f.cur
+    if f.mission.autopilot == AUTOPILOT_ARDUPILOT and (
+        ap_keeps_altitude(it) or it.command == CMD_NAV_PAYLOAD_PLACE
+    ):
+        return
+    x, y = f.xy_of.get(id(it), (cx, cy))
+    if canonical_frame(it.frame) == FRAME_GLOBAL_TERRAIN_ALT:
+        z = f.ground_at(cx, cy) + it.alt_m
+    else:
+        z = f.amsl(it.frame, it.alt_m, x, y)
+    if not (math.isfinite(z) and z > cz + CLIMB_FIRST_M):
+        return
+    f.note_once(
+        _(
+            "no take-off item: the climb to the first item's altitude is taken straight up "
+            "at the launch point (PX4 climbs so; ArduCopter needs the pilot's take-off)"
+        )
+    )
+    f.leg((cx, cy, z), k, 0)
 
 
 def _fly_to_item(f: _Flight, it: MissionItem, k: int) -> None:

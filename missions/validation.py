@@ -12,7 +12,9 @@
     (an RTL's return altitude is a band, :mod:`dronekit_plzen.rtl_cone`);
 ``terrain_clearance`` / ``dsm_clearance``
     less than ``min_clearance_m`` above the DEM (ground) or a DSM (buildings, trees), outside
-    take-off and landing; at the lowest altitude a sample may be flown at;
+    take-off and landing; at the lowest altitude a sample may be flown at; where there is no
+    DEM, above the home elevation (the ground taken as flat: it catches a leg flown down to the
+    launch point's height, not a hill);
 ``geofence``
     outside the mission's inclusion fences (ArduPilot: inside all of them; PX4: inside at least
     one) or inside an exclusion fence;
@@ -424,19 +426,32 @@ def validate(
         _("{value:.0f} m above the closest terrain (limit {limit:g} m, EU Open category)"),
         max_agl_m,
     )
-    if dem_r is not None:
-        checked.append("terrain_clearance")
-        low = (tr.phase == 1) & ~outside & (agl < min_clearance_m)
-        _report_runs(
-            viol,
-            tr,
-            low,
-            agl,
-            "terrain_clearance",
-            _("only {value:.1f} m above the terrain (DEM)"),
-            min_clearance_m,
-            worst="min",
-        )
+    # terrain clearance outside take-off and landing: against the DEM, and where there is none
+    # against the home elevation (the ground taken as flat: a leg flown down to the launch
+    # point's height is refused, one over a hill the guard cannot see is not)
+    checked.append("terrain_clearance")
+    low = (tr.phase == 1) & ~bad_alt & (agl < min_clearance_m)
+    flat = np.ones(low.shape, bool) if dem_r is None else outside
+    _report_runs(
+        viol,
+        tr,
+        low & ~flat,
+        agl,
+        "terrain_clearance",
+        _("only {value:.1f} m above the terrain (DEM)"),
+        min_clearance_m,
+        worst="min",
+    )
+    _report_runs(
+        viol,
+        tr,
+        low & flat,
+        agl,
+        "terrain_clearance",
+        _("only {value:.1f} m above the home elevation (no DEM there: the ground taken as flat)"),
+        min_clearance_m,
+        worst="min",
+    )
     if dsm_r is not None:
         checked.append("dsm_clearance")
         surf = dsm_r.sample(tr.lon, tr.lat)

@@ -189,7 +189,16 @@ class MissionRunner:
         if it.command == mi.CMD_NAV_TAKEOFF:
             self.vm.landed = False
         elif self.vm.px4:
-            self._auto_takeoff_up = self.vm.home[2] + self.vm.p("MIS_TAKEOFF_ALT")
+            # PX4 (MissionBase::checkClimbRequired): straight up to the first position item's
+            # altitude when it is above the altitude acceptance radius, before flying to it
+            up = self.vm.home[2] + self.vm.p("MIS_TAKEOFF_ALT")
+            for nxt in self.items[self.seq :]:
+                if nxt.is_nav and nxt.command in mi.POSITION_COMMANDS and nxt.has_position:
+                    first_up = item_target_enu(nxt, self.vm.geo, self.vm.home[2])[2]
+                    if first_up > self.vm.pos[2] + self.vm.p("NAV_MC_ALT_RAD"):
+                        up = first_up
+                    break
+            self._auto_takeoff_up = up
             self.vm.landed = False
 
     def on_landed(self) -> None:

@@ -475,8 +475,8 @@ def test_altitude_zero_is_flown_as_the_guard_has_it(
     """A waypoint 40 m north whose altitude is 0, after a take-off to 15 m, then a landing
     there. ArduCopter keeps the aircraft's altitude for it (``ModeAuto::loc_from_cmd``) and so
     does the guard: the leg at 15 m. PX4 flies down to 0 m above home on the way, and so does
-    the guard's walk (with a DEM it refuses the flight for terrain clearance; without one that
-    rule is not checked, see README)."""
+    the guard's walk, which refuses it for terrain clearance (without a DEM above the home
+    elevation): flown here with the override to compare."""
     from missions.trajectory import trajectory
 
     home = ready.inst.home
@@ -487,7 +487,15 @@ def test_altitude_zero_is_flown_as_the_guard_has_it(
         MissionItem(command=CMD_NAV_LAND, frame=3, lat_deg=0.0, lon_deg=0.0, alt_m=0.0),
     ]
     plan = save_mission(_mission(fw_kind, items, home), tmp_path / "alt0.plan")
-    proc = _fly_cli(plan, ready.url, timeout_s=240.0)
+    override: tuple[str, ...] = ()
+    if fw_kind == "px4":
+        # without a DEM the guard takes the ground as flat at the home elevation: refused
+        refused = _fly_cli(plan, ready.url, timeout_s=60.0)
+        assert refused.returncode == 3, refused.stderr[-500:]
+        assert "[terrain_clearance] (item 1;" in refused.stderr
+        assert "above the home elevation" in refused.stderr
+        override = ("--override-safety", "--reason", "interop: fly the leg the guard refuses")
+    proc = _fly_cli(plan, ready.url, *override, timeout_s=240.0)
     seen = ready.obs.wait_landed_disarmed(120.0)
     _assert_cli_ok(proc)
     tr = trajectory(_mission(fw_kind, items, home))
@@ -496,6 +504,59 @@ def test_altitude_zero_is_flown_as_the_guard_has_it(
     print(f"{fw_kind}: 30-38 m north flown at {min(on_leg):.1f}-{max(on_leg):.1f} m, guard {at_wp}")
     assert on_leg and at_wp == (15.0 if fw_kind == "arducopter" else 0.0)
     assert abs(min(on_leg) - at_wp) < 4.0 and max(on_leg) < 18.0
+    assert seen.position is not None
+    n, _e = north_east(home, *seen.position)
+    assert abs(n - 40.0) < 6.0, f"landed {n:.1f} m north"
+
+
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("take_off", [True, False], ids=["take-off-placed-east", "no-take-off"])
+def test_take_off_flown_as_the_guard_has_it(
+    fw_kind: str, ready: Any, tmp_path: Path, take_off: bool
+) -> None:
+    """A take-off placed 40 m east of the launch point (20 m), or none; a waypoint 40 m north at
+    20 m; a landing there. Both firmwares climb straight up where the aircraft is
+    (ArduCopter's ``takeoff_start``; PX4's ``handleTakeoff`` and, without a take-off item,
+    ``checkClimbRequired``; ArduCopter without one: ``fly``'s take-off in GUIDED). PX4 then flies
+    to the take-off's position, ArduCopter does not. The guard's walk: the same."""
+    from missions.trajectory import trajectory
+
+    home = ready.inst.home
+    items = [
+        wp(home, 40.0, 0.0, 20.0),
+        MissionItem(command=CMD_NAV_LAND, frame=3, lat_deg=0.0, lon_deg=0.0, alt_m=0.0),
+    ]
+    if take_off:
+        placed = wp(home, 0.0, 40.0, 20.0)
+        items.insert(
+            0,
+            MissionItem(
+                command=CMD_NAV_TAKEOFF,
+                frame=3,
+                lat_deg=placed.lat_deg,
+                lon_deg=placed.lon_deg,
+                alt_m=20.0,
+            ),
+        )
+    plan = save_mission(_mission(fw_kind, items, home), tmp_path / "takeoff.plan")
+    proc = _fly_cli(plan, ready.url, timeout_s=240.0)
+    seen = ready.obs.wait_landed_disarmed(120.0)
+    _assert_cli_ok(proc)
+    ne = [(*north_east(home, la, lo), alt) for la, lo, alt in seen.track]
+    climbing = [abs(complex(n, e)) for n, e, alt in ne if 3.0 < alt < 15.0 and n < 20.0]
+    east = max(e for _n, e, _a in ne)
+    tr = trajectory(_mission(fw_kind, items, home))
+    hx, hy = tr.home_xy
+    up = (tr.phase == 0) & (tr.item == 0)
+    guard_climb = float(abs(tr.x[up] - hx).max() + abs(tr.y[up] - hy).max())
+    guard_east = float((tr.x - hx).max())
+    print(
+        f"{fw_kind} take-off={take_off}: climb flown within {max(climbing):.1f} m of the launch"
+        f" point (guard {guard_climb:.1f} m); furthest east {east:.1f} m (guard {guard_east:.1f})"
+    )
+    assert climbing and max(climbing) < 4.0 and guard_climb < 0.01
+    moves_east = take_off and fw_kind == "px4"
+    assert (east > 30.0, guard_east > 39.0) == (moves_east, moves_east)
     assert seen.position is not None
     n, _e = north_east(home, *seen.position)
     assert abs(n - 40.0) < 6.0, f"landed {n:.1f} m north"

@@ -1,0 +1,185 @@
+"""The guard flies a take-off and the first climb as the firmware does, and checks the clearance
+above the ground without a DEM too.
+
+ArduCopter climbs a NAV_TAKEOFF straight up where the aircraft is and ignores the item's position
+(``ModeAuto::takeoff_start``); PX4 climbs where it is and then flies to the item's position at that
+altitude (``Mission::handleTakeoff``). The guard had both fly a diagonal from the launch point to
+the item's position as take-off, unchecked for clearance. A mission without a take-off item:
+PX4 climbs straight up to the first item's altitude before it flies to it
+(``MissionBase::checkClimbRequired``); the guard had a diagonal from the ground, whose low part
+near the launch point it then either refused with a DEM (the real Mission Planner sample) or let
+through unchecked. Without a DEM the guard checked no clearance at all: a PX4 waypoint at 0 m
+above home passed and was flown along the ground on PX4 SITL.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dronekit_plzen.mission_items import (
+    CMD_NAV_LAND,
+    CMD_NAV_RETURN_TO_LAUNCH,
+    CMD_NAV_TAKEOFF,
+    CMD_NAV_WAYPOINT,
+    FRAME_GLOBAL_RELATIVE_ALT,
+    MissionItem,
+)
+from missions.formats import load_mission
+from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
+from missions.trajectory import Trajectory, trajectory
+from missions.validation import validate
+
+from .conftest import GROUND_M, ORIGIN, flat, write_dem
+
+LON, LAT = ORIGIN
+M_PER_DEG_LAT = 111_200.0
+M_PER_DEG_LON = 111_200.0 * float(np.cos(np.radians(LAT)))
+MISSION_PLANNER = Path(__file__).parents[2] / "../shared/data/missions/qgc_MissionPlanner.waypoints"
+
+
+def _at(east_m: float, north_m: float) -> tuple[float, float]:
+    return LAT + north_m / M_PER_DEG_LAT, LON + east_m / M_PER_DEG_LON
+
+
+def _wp(east_m: float, north_m: float, alt_m: float, cmd: int = CMD_NAV_WAYPOINT) -> MissionItem:
+    lat, lon = _at(east_m, north_m)
+    return MissionItem(
+        command=cmd, frame=FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon, alt_m=alt_m
+    )
+
+
+def _mission(items: list[MissionItem], autopilot: int) -> Mission:
+    m = Mission(items=items, home=(LON, LAT, GROUND_M))
+    m.autopilot = autopilot
+    return m
+
+
+def _from_home(tr: Trajectory, mask: np.ndarray) -> np.ndarray:
+    hx, hy = tr.home_xy
+    return np.asarray(np.hypot(tr.x[mask] - hx, tr.y[mask] - hy))
+
+
+def _take_off_away() -> list[MissionItem]:
+    """A take-off placed 100 m east to 20 m, a waypoint 100 m north at 20 m, RTL."""
+    return [
+        _wp(100.0, 0.0, 20.0, CMD_NAV_TAKEOFF),
+        _wp(0.0, 100.0, 20.0),
+        MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH),
+    ]
+
+
+def test_ardupilot_takes_off_straight_up_and_leaves_from_the_launch_point() -> None:
+    tr = trajectory(_mission(_take_off_away(), AUTOPILOT_ARDUPILOT))
+    climb = tr.item == 0
+    assert _from_home(tr, climb).max() < 0.01  # the item's position is ignored
+    assert tr.phase[climb].max() == 0
+    assert tr.alt[climb][-1] == pytest.approx(GROUND_M + 20.0)
+    # the leg to the waypoint starts at the launch point: its first sample is 5 m along a
+    # straight line from there, not from 100 m east
+    leg = tr.item == 1
+    assert _from_home(tr, leg)[0] == pytest.approx(5.0, abs=0.5)
+    assert tr.length_m == pytest.approx(20.0 + 100.0 + 100.0 + 20.0, abs=1.0)
+
+
+def test_px4_takes_off_straight_up_then_flies_to_the_take_off_position() -> None:
+    tr = trajectory(_mission(_take_off_away(), AUTOPILOT_PX4))
+    items = tr.item == 0
+    up = items & (tr.phase == 0)
+    assert _from_home(tr, up).max() < 0.01
+    assert tr.alt[up][-1] == pytest.approx(GROUND_M + 20.0)
+    across = items & (tr.phase == 1)
+    assert _from_home(tr, across)[-1] == pytest.approx(100.0, abs=0.5)
+    assert np.allclose(tr.alt[across], GROUND_M + 20.0)
+
+
+def test_ardupilot_take_off_never_descends_and_climbs_at_least_a_metre() -> None:
+    """``takeoff_start``: the target is at least the aircraft's altitude (+1 m on the ground)."""
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL_RELATIVE_ALT, alt_m=0.0),
+        _wp(0.0, 100.0, 20.0),
+        MissionItem(command=CMD_NAV_LAND),
+    ]
+    tr = trajectory(_mission(items, AUTOPILOT_ARDUPILOT))
+    assert tr.alt[tr.item == 0][-1] == pytest.approx(GROUND_M + 1.0)
+
+
+@pytest.mark.parametrize("autopilot", [AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4])
+def test_without_a_take_off_the_first_item_is_climbed_to_straight_up(autopilot: int) -> None:
+    items = [_wp(0.0, 300.0, 40.0), MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH)]
+    tr = trajectory(_mission(items, autopilot))
+    first = tr.item == 0
+    up = first & (tr.phase == 0)
+    assert _from_home(tr, up).max() < 0.01
+    assert tr.alt[up][-1] == pytest.approx(GROUND_M + 40.0)
+    assert np.allclose(tr.alt[first & (tr.phase == 1)], GROUND_M + 40.0)
+    assert any("no take-off item" in n for n in tr.notes)
+
+
+def test_a_low_leg_is_refused_without_a_dem() -> None:
+    """PX4 flies a waypoint at 0 m above home down to the launch point's height (seen on PX4
+    SITL: 40 m along the ground at 0.3-4 m); ArduCopter keeps the aircraft's altitude for it."""
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL_RELATIVE_ALT, alt_m=15.0),
+        _wp(0.0, 40.0, 0.0),
+        MissionItem(command=CMD_NAV_LAND),
+    ]
+    px4 = validate(_mission(items, AUTOPILOT_PX4))
+    assert not px4.ok
+    (v,) = [v for v in px4.violations if v.rule == "terrain_clearance"]
+    assert v.item_index == 1 and v.value == pytest.approx(0.0, abs=0.01)
+    assert "above the home elevation" in v.message and "no DEM" in v.message
+    assert "terrain_clearance" in px4.checked
+    assert validate(_mission(items, AUTOPILOT_ARDUPILOT)).ok
+
+
+@pytest.mark.parametrize(("alt_m", "ok"), [(9.0, False), (10.0, True)])
+def test_the_flat_ground_clearance_is_the_dem_rule(alt_m: float, ok: bool) -> None:
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL_RELATIVE_ALT, alt_m=alt_m),
+        _wp(0.0, 200.0, alt_m),
+        MissionItem(command=CMD_NAV_LAND),
+    ]
+    assert validate(_mission(items, AUTOPILOT_PX4)).ok is ok
+
+
+def test_outside_the_dem_the_home_elevation_is_the_ground(tmp_path: Path) -> None:
+    """The note says the home elevation is used outside the DEM: the clearance is checked
+    against it there, not skipped."""
+    dem = write_dem(tmp_path / "small.tif", flat, half_m=300.0)
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL_RELATIVE_ALT, alt_m=30.0),
+        _wp(0.0, 600.0, 30.0),
+        _wp(0.0, 900.0, 5.0),
+        MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH),
+    ]
+    r = validate(_mission(items, AUTOPILOT_PX4), dem=dem)
+    low = {(v.item_index, v.message) for v in r.violations if v.rule == "terrain_clearance"}
+    flat_ground = "only 5.0 m above the home elevation (no DEM there: the ground taken as flat)"
+    # the leg to 900 m north and the return at 5 m (PX4 without RTL values) beyond the DEM (one
+    # run, named after its first item), the rest of the return within it
+    assert low == {(2, flat_ground), (3, "only 5.0 m above the terrain (DEM)")}
+    assert any("outside the DEM" in n for n in r.notes)
+
+
+@pytest.mark.parametrize("with_dem", [False, True])
+def test_the_mission_planner_sample_passes_with_its_climb_from_the_ground(
+    tmp_path: Path, with_dem: bool
+) -> None:
+    """Its first leg climbs from the ground to 100 m without a take-off item; on a flat DEM at
+    the home elevation the diagonal from the ground used to be refused near the launch point."""
+    m = load_mission(MISSION_PLANNER)
+    dem = None
+    if with_dem:
+        assert m.home is not None
+        lon, lat, h = m.home
+        dem = write_dem(
+            tmp_path / "flat.tif",
+            lambda dx, _dy: np.full(dx.shape, h),
+            center=(lon, lat),
+            half_m=1500.0,
+        )
+    r = validate(m, dem=dem)
+    assert r.ok, r.violations
