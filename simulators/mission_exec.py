@@ -66,6 +66,8 @@ class MissionRunner:
         self._arrived_s: float | None = None
         self._land_descending = False
         self._auto_takeoff_up: float | None = None
+        #: PX4: the take-off item being flown began on the ground (in the air it is a waypoint)
+        self._ground_takeoff = False
         #: where the aircraft was when the current item started (latched at its first step):
         #: ArduCopter's target for an item without a position
         self._in_place: tuple[float, float, float] | None = None
@@ -76,7 +78,8 @@ class MissionRunner:
         self._condition: tuple[int, float, float, int] | None = None
         self._waiting: list[int] = []
         #: ArduCopter's spline leg being flown: the curve (n × 3, ENU) and the index reached
-        self._spline: tuple[np.ndarray, int] | None = None
+        #: (the curve's points, the distance along it to each, the target's distance)
+        self._spline: tuple[np.ndarray, np.ndarray, float] | None = None
         self._spline_vd: ap_spline.Vec = ap_spline.ZERO
         #: the last destination (a leg's origin in AC_WPNav) and the leg before when the aircraft
         #: did not stop at its end (ap_spline.origin_vector)
@@ -153,6 +156,7 @@ class MissionRunner:
         self._land_descending = False
         self._in_place = None
         self._auto_takeoff_up = None
+        self._ground_takeoff = False
         self._drop_conditions()
         self._spline = None
         self._last_dest = None
@@ -188,6 +192,7 @@ class MissionRunner:
         it = self.items[self.seq]
         if it.command == mi.CMD_NAV_TAKEOFF:
             self.vm.landed = False
+            self._ground_takeoff = True
         elif self.vm.px4:
             # PX4 (MissionBase::checkClimbRequired): straight up to the first position item's
             # altitude when it is above the altitude acceptance radius, before flying to it
@@ -314,6 +319,10 @@ class MissionRunner:
         if self.vm.px4:
             return
         dest = self._target_of(it)
+        if it.command == mi.CMD_NAV_TAKEOFF:
+            dest = None  # climbed where the aircraft was (takeoff_start): its position
+        elif dest is not None and mi.ap_keeps_altitude(it) and self._in_place is not None:
+            dest = (dest[0], dest[1], self._in_place[2])  # flown at the aircraft's altitude
         origin = self._last_dest
         self._last_dest = dest or (self.vm.pos[0], self.vm.pos[1], self.vm.pos[2])
         if dest is None or origin is None or it.param1 > 0:
@@ -349,9 +358,13 @@ class MissionRunner:
     #: how far ahead along the curve the simulated ArduCopter aims (m)
     SPLINE_LOOKAHEAD_M = 12.0
 
-    def _spline_target(self, it: mi.MissionItem) -> tuple[float, float, float]:
+    def _spline_target(self, it: mi.MissionItem, dt_s: float) -> tuple[float, float, float]:
         """ArduCopter's spline leg (dronekit_plzen.ap_spline): the curve from the last
-        destination, built once, and a point on it ahead of the aircraft."""
+        destination, built once, and the position target moving along it at the leg's speed
+        while the aircraft keeps within the lookahead of it (AC_WPNav advances its target in
+        time, held back when the aircraft lags). Aiming at the first curve point a lookahead
+        away from the aircraft stalled on a curve that starts with a loop shorter than it (the
+        leg before ran the other way): the aim flipped between the loop and the way back."""
         vm = self.vm
         if self._spline is None:
             dest = item_target_enu(it, vm.geo, vm.home[2])
@@ -368,17 +381,18 @@ class MissionRunner:
             )
             span = ap_spline.curve_length(origin, dest, vo, self._spline_vd)
             n = max(1, math.ceil(span))
-            self._spline = (ap_spline.spline_points(origin, dest, vo, self._spline_vd, n), 0)
-        pts, k = self._spline
+            pts = ap_spline.spline_points(origin, dest, vo, self._spline_vd, n)
+            pts = np.vstack([np.asarray(origin, float), pts])
+            along = np.concatenate([[0.0], np.cumsum(np.linalg.norm(np.diff(pts, axis=0), axis=1))])
+            self._spline = (pts, along, 0.0)
+        pts, along, s = self._spline
         here = np.array([vm.pos[0], vm.pos[1], vm.pos[2]])
-        # the closest point from where it was, then the lookahead along the curve
-        window = pts[k : k + 60]
-        k += int(np.argmin(np.linalg.norm(window - here, axis=1)))
-        ahead = k
-        while ahead < len(pts) - 1 and np.linalg.norm(pts[ahead] - here) < self.SPLINE_LOOKAHEAD_M:
-            ahead += 1
-        self._spline = (pts, k)
-        p = pts[ahead]
+        k = int(np.searchsorted(along, s, side="right")) - 1
+        if np.linalg.norm(pts[k] - here) < self.SPLINE_LOOKAHEAD_M:
+            s = min(float(along[-1]), s + vm.limits().speed_h_m_s * dt_s)
+            k = int(np.searchsorted(along, s, side="right")) - 1
+        self._spline = (pts, along, s)
+        p = pts[min(k, len(pts) - 1)]
         return float(p[0]), float(p[1]), float(p[2])
 
     def _finish(self) -> None:
@@ -420,8 +434,18 @@ class MissionRunner:
                 if mi.canonical_frame(it.frame) != mi.FRAME_GLOBAL
                 else it.alt_m - vm.geo.alt0_m
             )
+            if vm.px4 and not self._ground_takeoff:
+                # PX4 (Mission::handleTakeoff): no take-off needed in the air, the item is
+                # flown as a waypoint, to its position and its altitude (down too)
+                e, n, _u = item_target_enu(it, vm.geo, vm.home[2])
+                near = math.hypot(e - vm.pos[0], n - vm.pos[1]) <= vm.p("NAV_ACC_RAD")
+                if near and abs(up - vm.pos[2]) <= vm.p("NAV_MC_ALT_RAD"):
+                    self._complete()
+                    return (e, n, up), None
+                return (e, n, up), None
             up = max(up, vm.pos[2] if not vm.landed else up)
             if vm.pos[2] >= up - (vm.p("NAV_MC_ALT_RAD") if vm.px4 else 1.0):
+                self._ground_takeoff = False
                 if vm.px4:
                     # PX4 (Mission::set_mission_items): once climbed, the take-off becomes a
                     # waypoint at its own position, whatever it is (0°N 0°E included)
@@ -435,7 +459,12 @@ class MissionRunner:
         if c == mi.CMD_NAV_RETURN_TO_LAUNCH:
             return vm._rtl_step(dt_s)
         if c == mi.CMD_NAV_DELAY:
-            return self._hold(vm.target or (vm.pos[0], vm.pos[1], vm.pos[2]), it.param1, dt_s)
+            # both firmwares wait where the last leg left the aircraft (ArduCopter's waypoint
+            # controller keeps its destination, PX4 its position setpoint); the simulator had
+            # held at the guided target, the take-off point, and flown back toward it
+            if self._in_place is None:
+                self._in_place = (vm.pos[0], vm.pos[1], vm.pos[2])
+            return self._hold(self._in_place, it.param1, dt_s)
         if c == mi.CMD_NAV_PAYLOAD_PLACE:
             return self._payload_place(it)
         if c == mi.CMD_NAV_LAND:
@@ -456,7 +485,7 @@ class MissionRunner:
                 self._in_place = (vm.pos[0], vm.pos[1], vm.pos[2])
             target = (target[0], target[1], self._in_place[2])
         elif c == mi.CMD_NAV_SPLINE_WAYPOINT and not vm.px4 and self._arrived_s is None:
-            aim = self._spline_target(it)
+            aim = self._spline_target(it, dt_s)
             dh = math.hypot(target[0] - vm.pos[0], target[1] - vm.pos[1])
             if dh > vm.p("WPNAV_RADIUS") / 100.0 or abs(target[2] - vm.pos[2]) > 1.0:
                 return aim, None

@@ -69,6 +69,10 @@ def approach(current: float, target: float, speed_max: float, accel: float, dt_s
     return math.copysign(v, d) if abs(d) > 1e-3 else 0.0
 
 
+#: the least closing speed the vertical paces itself by while the aircraft turns onto a leg
+LINE_MIN_CLOSING_M_S = 0.5
+
+
 def guide_velocity(
     pos: tuple[float, float, float],
     vel: tuple[float, float, float],
@@ -87,17 +91,26 @@ def guide_velocity(
     else:
         de, dn = target[0] - pos[0], target[1] - pos[1]
         dist = math.hypot(de, dn)
-        if dist > 1e-3:
-            sp = min(limits.speed_h_m_s, math.sqrt(2.0 * limits.accel_h_m_s2 * dist))
-            sp = min(sp, dist / dt_s)
-            des_e, des_n = sp * de / dist, sp * dn / dist
-        else:
-            des_e = des_n = 0.0
         dz = target[2] - pos[2]
+        # the fastest each axis may go (its cap, braking to stop at the target) ...
+        sp_h = min(limits.speed_h_m_s, math.sqrt(2.0 * limits.accel_h_m_s2 * dist), dist / dt_s)
         cap = limits.speed_up_m_s if dz > 0 else limits.speed_down_m_s
-        des_u = math.copysign(
-            min(cap, math.sqrt(2.0 * limits.accel_v_m_s2 * abs(dz)), abs(dz) / dt_s), dz
-        )
+        sp_u = min(cap, math.sqrt(2.0 * limits.accel_v_m_s2 * abs(dz)), abs(dz) / dt_s)
+        # ... and both flown so that they arrive together: the straight 3-D line to the target,
+        # as both firmwares fly a leg (ArduCopter's AC_WPNav track; PX4's PositionSmoothing
+        # keeps the velocity along the line and scales it down to the tighter of its limits).
+        # Flying each axis at its own speed climbed a leg at the start and crossed the
+        # guard's sampled line metres above or below it.
+        t_h = dist / sp_h if dist > 1e-3 else 0.0
+        t_u = abs(dz) / sp_u if abs(dz) > 1e-3 else 0.0
+        togo_s = max(t_h, t_u)
+        # the vertical keeps pace with the horizontal progress actually made: turning onto a
+        # leg or speeding up along it, the aircraft does not climb ahead of its line
+        closing = (vel[0] * de + vel[1] * dn) / dist if dist > 1e-3 else 0.0
+        togo_u = max(togo_s, dist / max(closing, LINE_MIN_CLOSING_M_S)) if dist > 1.0 else togo_s
+        des_e = de / togo_s if dist > 1e-3 and togo_s > 0.0 else 0.0
+        des_n = dn / togo_s if dist > 1e-3 and togo_s > 0.0 else 0.0
+        des_u = dz / togo_u if abs(dz) > 1e-3 and togo_u > 0.0 else 0.0
     if vz_override_m_s is not None:
         des_u = vz_override_m_s
     # acceleration limit (horizontal as a vector, vertical separately)
