@@ -251,3 +251,151 @@ def sim_with_mission(
     vm.missions[0] = stored
     vm.runner.reset(clear_reached=True)
     return vm
+
+
+def random_mission(
+    rng: Any,
+    ap: bool,
+    home: tuple[float, float, float],
+    reach_m: float = 200.0,
+    alt_m: tuple[float, float] = (10.0, 60.0),
+    ends: tuple[str, ...] = ("rtl", "land", "none"),
+) -> list[Any]:
+    """A random mission (``rng``: a ``random.Random``) for the autopilot (``ap``: ArduCopter,
+    else PX4) around ``home`` (lat, lon, alt): a take-off (always on ArduCopter, which does not
+    start a mission on the ground without one; on PX4 sometimes placed up to 40 m away), one to
+    five of waypoints with or without a hold, loiters, speed changes of every type, NAV_DELAY,
+    DO_JUMP and, on ArduCopter, altitude-0 waypoints, loiter circles and spline waypoints; then
+    one of ``ends``. Altitudes above home; DO_JUMP targets are item indices (the link shifts
+    them for ArduPilot)."""
+    import math
+
+    from dronekit_plzen import mission_items as mi
+
+    def place(east: float, north: float) -> tuple[float, float]:
+        m_per_deg = 111_200.0
+        lon_scale = m_per_deg * math.cos(math.radians(home[0]))
+        return home[0] + north / m_per_deg, home[1] + east / lon_scale
+
+    def pos() -> tuple[float, float]:
+        return place(rng.uniform(-reach_m, reach_m), rng.uniform(-reach_m, reach_m))
+
+    def alt() -> float:
+        return rng.uniform(*alt_m)
+
+    items: list[Any] = []
+    if ap or rng.random() < 0.85:
+        la, lo = (
+            place(0.0, 0.0)
+            if ap or rng.random() < 0.5
+            else place(rng.uniform(-40, 40), rng.uniform(-40, 40))
+        )
+        items.append(
+            mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=la, lon_deg=lo, alt_m=alt())
+        )
+    kinds = ["wp", "wp", "loiter_time", "speed", "delay", "jump"]
+    kinds += ["alt0", "turns", "spline"] if ap else []
+    for _ in range(rng.randint(1, 5)):
+        kind = rng.choice(kinds)
+        if kind == "wp":
+            la, lo = pos()
+            hold = rng.choice([0.0, 0.0, 2.0])
+            items.append(
+                mi.MissionItem(16, frame=3, lat_deg=la, lon_deg=lo, alt_m=alt(), param1=hold)
+            )
+        elif kind == "alt0":
+            la, lo = pos()
+            items.append(mi.MissionItem(16, frame=3, lat_deg=la, lon_deg=lo, alt_m=0.0))
+        elif kind == "spline":
+            la, lo = pos()
+            items.append(
+                mi.MissionItem(
+                    mi.CMD_NAV_SPLINE_WAYPOINT, frame=3, lat_deg=la, lon_deg=lo, alt_m=alt()
+                )
+            )
+        elif kind == "loiter_time":
+            la, lo = pos()
+            items.append(
+                mi.MissionItem(
+                    mi.CMD_NAV_LOITER_TIME,
+                    frame=3,
+                    lat_deg=la,
+                    lon_deg=lo,
+                    alt_m=alt(),
+                    param1=rng.uniform(0.0, 8.0),
+                )
+            )
+        elif kind == "turns":
+            la, lo = pos()
+            items.append(
+                mi.MissionItem(
+                    mi.CMD_NAV_LOITER_TURNS,
+                    frame=3,
+                    lat_deg=la,
+                    lon_deg=lo,
+                    alt_m=alt(),
+                    param1=float(rng.choice([1, 2])),
+                    param3=rng.uniform(10.0, 30.0),
+                )
+            )
+        elif kind == "speed":
+            items.append(
+                mi.MissionItem(
+                    mi.CMD_DO_CHANGE_SPEED,
+                    frame=2,
+                    param1=float(rng.choice([0, 1, 2, 3])),
+                    param2=float(rng.choice([-1, 2, 4, 8, 12])),
+                )
+            )
+        elif kind == "delay":
+            items.append(
+                mi.MissionItem(
+                    mi.CMD_NAV_DELAY,
+                    frame=2,
+                    param1=rng.uniform(0.0, 5.0),
+                    param2=-1.0,
+                    param3=-1.0,
+                    param4=-1.0,
+                )
+            )
+        elif kind == "jump" and items:
+            target = float(rng.randrange(len(items)))
+            repeat = float(rng.choice([1, 2]))
+            items.append(mi.MissionItem(mi.CMD_DO_JUMP, frame=2, param1=target, param2=repeat))
+    if not any(it.is_nav and it.command != mi.CMD_NAV_DELAY for it in items):
+        la, lo = pos()  # PX4 refuses a mission with nowhere to go
+        items.append(mi.MissionItem(16, frame=3, lat_deg=la, lon_deg=lo, alt_m=alt()))
+    end = rng.choice(ends)
+    if end == "rtl":
+        items.append(mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2))
+    elif end == "land":
+        items.append(
+            mi.MissionItem(mi.CMD_NAV_LAND, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=0)
+        )
+    return items
+
+
+def off_the_walk(
+    walk: np.ndarray,
+    walk_top_m: np.ndarray,
+    flown: np.ndarray,
+    near_m: float = 12.0,
+    alt_tol_m: float = 5.0,
+) -> str | None:
+    """The first flown position (rows of east, north, height above home in metres) farther than
+    ``near_m`` from the guard's walk (the same, ``walk_top_m`` the highest height each sample may
+    be flown at) or more than ``alt_tol_m`` below the lowest / above the highest height the walk
+    has within ``near_m`` of it; None when the whole flight lies where the guard walked.
+    Positions below 1 m (take-off, touchdown) are judged horizontally only."""
+    for e, n, u in flown:
+        d = np.hypot(walk[:, 0] - e, walk[:, 1] - n)
+        near = d < near_m
+        where = f"({e:.0f} m E, {n:.0f} m N, {u:.1f} m up)"
+        if not near.any():
+            return f"flown {d.min():.0f} m off the guard's walk at {where}"
+        low, high = float(walk[near, 2].min()), float(walk_top_m[near].max())
+        if u > 1.0 and u < low - alt_tol_m:
+            return f"flown below the walk ({low:.1f} m) at {where}"
+        if u > high + alt_tol_m:
+            return f"flown above the walk ({high:.1f} m) at {where}"
+    return None

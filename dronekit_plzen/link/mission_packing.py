@@ -42,6 +42,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from dronekit_plzen.mission_items import (
+    CMD_DO_SET_ROI,
+    CMD_DO_SET_ROI_LOCATION,
+    CMD_DO_SET_ROI_NONE,
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
@@ -374,6 +377,45 @@ def keeps_altitude_here(item: MissionItem) -> bool:
     *at its altitude* (altitude 0 on a waypoint or loiter): an altitude no other firmware is
     told. A take-off climbs and a landing descends whatever their altitude says."""
     return item.command in _KEEPS_ALTITUDE and item.alt_m == 0.0
+
+
+#: MAV_ROI_LOCATION, the mode of DO_SET_ROI / NAV_ROI that carries a place
+MAV_ROI_LOCATION = 3
+#: MAV_CMD_NAV_ROI (ArduPilot's older name of DO_SET_ROI)
+CMD_NAV_ROI = 80
+
+
+def roi_off(item: MissionItem) -> bool:
+    """True for a region of interest at latitude, longitude and altitude 0, which ArduCopter takes
+    as "ROI off" (``AutoYaw::set_roi``: yaw back to its default, the mount's target cleared; the
+    altitude is compared in whole centimetres). PX4 points the aircraft at it, 0°N 0°E
+    (``Navigator``: the ROI's place from the command; ``MissionBase::heading_sp_update`` yaws a
+    multicopter toward it when MIS_MNT_YAW_CTL is 0, the default).
+
+    >>> roi_off(MissionItem(command=195, frame=3))
+    True
+    >>> roi_off(MissionItem(command=195, frame=3, lat_deg=49.75, lon_deg=13.38))
+    False
+    """
+    if item.mission_type != 0:
+        return False
+    located = item.command == CMD_DO_SET_ROI_LOCATION or (
+        item.command in (CMD_DO_SET_ROI, CMD_NAV_ROI) and item.param1 == MAV_ROI_LOCATION
+    )
+    return located and item.lat_deg == 0.0 and item.lon_deg == 0.0 and abs(item.alt_m) < 0.01
+
+
+def roi_none(item: MissionItem) -> MissionItem:
+    """The DO_SET_ROI_NONE that says to PX4 what ``item`` (:func:`roi_off`) says to ArduCopter,
+    for the same gimbal (DO_SET_ROI_LOCATION's param1; all of them for DO_SET_ROI)."""
+    gimbal = item.param1 if item.command == CMD_DO_SET_ROI_LOCATION else 0.0
+    return MissionItem(
+        command=CMD_DO_SET_ROI_NONE,
+        frame=FRAME_MISSION,
+        param1=gimbal,
+        mission_type=item.mission_type,
+        autocontinue=item.autocontinue,
+    )
 
 
 def for_autopilot(item: MissionItem, autopilot: str) -> MissionItem:

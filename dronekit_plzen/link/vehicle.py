@@ -592,6 +592,7 @@ class Vehicle:
             if startable_only:
                 _refuse_px4_unstartable(items)
             items = self._placed_for_px4(items)
+            items = self._roi_off_for_px4(items)
         # converted once here: PX4 takes a command without a position only in the mission frame
         items = [packing.for_autopilot(it, self.autopilot) for it in items]
         wire = self._with_home(items, mission_type)
@@ -623,6 +624,23 @@ class Vehicle:
                     packing.describe(mismatch), mission_result=1, mission_type=mission_type
                 )
         return granted
+
+    def _roi_off_for_px4(self, items: Sequence[MissionItem]) -> list[MissionItem]:
+        """``items`` with every region of interest at latitude, longitude and altitude 0
+        (ArduCopter's "ROI off", :func:`~dronekit_plzen.link.mission_packing.roi_off`) sent to
+        PX4 as DO_SET_ROI_NONE: PX4 would turn the aircraft toward 0°N 0°E for the rest of the
+        mission."""
+        off = [k for k, it in enumerate(items) if packing.roi_off(it)]
+        if not off:
+            return list(items)
+        log.warning(
+            _(
+                "vehicle {sysid}: regions of interest at latitude, longitude and altitude 0 "
+                '(ArduPilot\'s "ROI off"; PX4 would turn the aircraft toward 0°N 0°E) sent as '
+                "DO_SET_ROI_NONE: items {items}"
+            ).format(sysid=self.sysid, items=", ".join(str(k) for k in off))
+        )
+        return [packing.roi_none(it) if k in off else it for k, it in enumerate(items)]
 
     def _placed_for_px4(self, items: Sequence[MissionItem]) -> list[MissionItem]:
         """``items`` with every NAV item at latitude = longitude = 0 (ArduPilot's "where the

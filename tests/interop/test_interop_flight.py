@@ -560,3 +560,46 @@ def test_take_off_flown_as_the_guard_has_it(
     assert seen.position is not None
     n, _e = north_east(home, *seen.position)
     assert abs(n - 40.0) < 6.0, f"landed {n:.1f} m north"
+
+
+@pytest.mark.timeout(600)
+def test_roi_off_is_flown_as_roi_off(fw_kind: str, ready: Any, tmp_path: Path) -> None:
+    """A region of interest 60 m east, a waypoint 60 m north, a region of interest at latitude,
+    longitude and altitude 0 (ArduCopter's "ROI off", ``AutoYaw::set_roi``), a waypoint 120 m
+    north, a landing. With the ROI the aircraft faces east of north on the first leg; after the
+    "off" it faces along the leg, north, on both firmwares. PX4 would turn toward 0°N 0°E: the
+    link sends it DO_SET_ROI_NONE (``fly`` logs that)."""
+    import statistics
+
+    from dronekit_plzen.mission_items import CMD_DO_SET_ROI_LOCATION
+
+    home = ready.inst.home
+    east = wp(home, 0.0, 60.0, 0.0)
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=15),
+        MissionItem(
+            command=CMD_DO_SET_ROI_LOCATION, frame=3, lat_deg=east.lat_deg, lon_deg=east.lon_deg
+        ),
+        wp(home, 60.0, 0.0, 15.0),
+        MissionItem(command=CMD_DO_SET_ROI_LOCATION, frame=3),
+        wp(home, 120.0, 0.0, 15.0),
+        MissionItem(command=CMD_NAV_LAND, frame=3, lat_deg=0.0, lon_deg=0.0, alt_m=0.0),
+    ]
+    plan = save_mission(_mission(fw_kind, items, home), tmp_path / "roi.plan")
+    proc = _fly_cli(plan, ready.url, timeout_s=300.0)
+    seen = ready.obs.wait_landed_disarmed(120.0)
+    _assert_cli_ok(proc)
+    first, second = _wire_seq(fw_kind, 2), _wire_seq(fw_kind, 4)
+
+    def facing(seq: int, lo: float, hi: float) -> float:
+        # headings as signed degrees from north, on the leg's middle part
+        hs = [(h + 180.0) % 360.0 - 180.0 for s, n, h in seen.headings if s == seq and lo < n < hi]
+        assert len(hs) > 3, (seq, seen.headings[-20:])
+        return statistics.median(hs)
+
+    with_roi, after_off = facing(first, 15.0, 45.0), facing(second, 75.0, 105.0)
+    print(f"{fw_kind}: faced {with_roi:.0f} deg with the ROI, {after_off:.0f} deg after the off")
+    assert 45.0 < with_roi < 150.0
+    assert abs(after_off) < 25.0
+    if fw_kind == "px4":
+        assert "sent as DO_SET_ROI_NONE: items 3" in proc.stderr

@@ -1,0 +1,89 @@
+"""Random missions flown on real firmware where the safety guard walks them.
+
+The missions of ``tests/simulators/test_sim_guard_envelope.py`` (``dkp_testkit.random_mission``:
+take-off, waypoints with holds, loiters, speed changes of every type, NAV_DELAY, DO_JUMP and, on
+ArduCopter, altitude-0 waypoints, loiter circles and splines; then RTL or a landing), a few fixed
+seeds per firmware, flown with ``fly`` and compared with the guard's walk
+(``missions.trajectory``, the firmware's default speeds and RTL values): every position the
+observer saw within 12 m of the walk and 5 m of its heights there.
+"""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from dkp_testkit import off_the_walk, random_mission
+from harness import north_east
+from test_interop_flight import _assert_cli_ok, _fly_cli
+
+from dronekit_plzen import mission_items as mi
+from dronekit_plzen import rtl_cone
+from missions.formats import save_mission
+from missions.model import AUTOPILOT_ARDUPILOT, Mission
+from missions.trajectory import trajectory
+
+#: seeds whose missions hold most kinds of item and fly in under 4 minutes (ArduCopter: circles,
+#: a spline, a DO_JUMP back to the take-off in the air; PX4: a DO_JUMP back to the take-off,
+#: which PX4 flies as a waypoint, speed changes of types 0-3, delays)
+SEEDS = {"arducopter": (210, 284, 253, 243), "px4": (195, 83, 297, 228)}
+#: the firmware defaults the walk is timed with (ArduCopter WPNAV_SPEED 1000 cm/s in 4.7;
+#: PX4 MPC_XY_CRUISE 5 m/s); the geometry does not depend on them
+CRUISE_M_S = {"arducopter": 10.0, "px4": 5.0}
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.parametrize("case", range(4))
+def test_random_mission_flown_where_the_guard_walks(
+    fw_kind: str, ready: Any, tmp_path: Path, case: int
+) -> None:
+    ap = fw_kind == "arducopter"
+    seed = SEEDS[fw_kind][case]
+    home = ready.inst.home
+    rng = random.Random(seed * 2 + int(ap))
+    items = random_mission(rng, ap, home, reach_m=120.0, alt_m=(12.0, 40.0), ends=("rtl", "land"))
+    print(f"{fw_kind} seed {seed}: " + ", ".join(_describe(it) for it in items))
+    lat, lon, alt = home
+    mission = Mission(items=items, home=(lon, lat, alt))
+    if ap:
+        mission.autopilot = AUTOPILOT_ARDUPILOT
+    plan = save_mission(mission, tmp_path / f"random{seed}.plan")
+    proc = _fly_cli(plan, ready.url, timeout_s=600.0)
+    seen = ready.obs.wait_landed_disarmed(300.0)
+    _assert_cli_ok(proc)
+    rtl = rtl_cone.defaults("ardupilot" if ap else "px4")
+    tr = trajectory(mission, speed_m_s=CRUISE_M_S[fw_kind], rtl=rtl)
+    walk_ne = np.array([north_east(home, la, lo) for la, lo in zip(tr.lat, tr.lon, strict=True)])
+    walk = np.column_stack([walk_ne[:, 1], walk_ne[:, 0], tr.alt - alt])
+    top = (tr.alt if tr.alt_max is None else tr.alt_max) - alt
+    flown = np.array([(*north_east(home, la, lo)[::-1], h) for la, lo, h in seen.track])
+    problem = off_the_walk(walk, top, flown)
+    d = [float(np.hypot(walk[:, 0] - e, walk[:, 1] - n).min()) for e, n, _h in flown]
+    print(
+        f"{fw_kind} seed {seed}: {len(flown)} positions, off the walk median"
+        f" {np.median(d):.1f} m, max {max(d):.1f} m; {problem or 'all where the guard walks'}"
+    )
+    assert len(flown) > 20
+    assert problem is None, problem
+
+
+def _describe(it: mi.MissionItem) -> str:
+    names = {
+        mi.CMD_NAV_TAKEOFF: "take-off",
+        mi.CMD_NAV_WAYPOINT: "wp",
+        mi.CMD_NAV_SPLINE_WAYPOINT: "spline",
+        mi.CMD_NAV_LOITER_TIME: "loiter",
+        mi.CMD_NAV_LOITER_TURNS: "circle",
+        mi.CMD_NAV_DELAY: "delay",
+        mi.CMD_DO_CHANGE_SPEED: "speed",
+        mi.CMD_DO_JUMP: "jump",
+        mi.CMD_NAV_RETURN_TO_LAUNCH: "RTL",
+        mi.CMD_NAV_LAND: "land",
+    }
+    name = names.get(it.command, str(it.command))
+    if it.command in (mi.CMD_DO_CHANGE_SPEED, mi.CMD_DO_JUMP, mi.CMD_NAV_DELAY):
+        return f"{name}({it.param1:g}, {it.param2:g})"
+    return f"{name}({it.alt_m:.0f} m)" if it.has_position else name
