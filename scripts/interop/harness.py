@@ -8,11 +8,15 @@ landed and disarmed).
 
 from __future__ import annotations
 
+import json
 import math
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pymavlink import mavutil
@@ -432,3 +436,26 @@ def _git_hash(raw: bytes) -> str:
     if text and all(0x30 <= b < 0x7F for b in text):
         return text.decode("ascii")
     return raw[::-1].hex()
+
+
+#: how long ``fly`` may take for a flight of the interop checks
+FLIGHT_TIMEOUT_S = 420.0
+
+
+def fly_cli(plan: Path, url: str, *extra: str, timeout_s: float = FLIGHT_TIMEOUT_S) -> Any:
+    """Run ``dronekit-plzen fly PLAN --connect URL --json`` and print what it said."""
+    cmd = [sys.executable, "-m", "dronekit_plzen", "fly", str(plan), "--connect", url, "--json"]
+    cmd += ["--timeout", str(int(timeout_s)), *extra]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s + 60)
+    print(f"$ {' '.join(cmd[2:])}\n-> exit {proc.returncode}")
+    print(proc.stderr[-3000:])
+    return proc
+
+
+def assert_cli_ok(proc: Any) -> dict[str, Any]:
+    """``fly`` ended with exit 0: its JSON summary."""
+    err = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
+    assert proc.returncode == 0, (
+        f"fly exited {proc.returncode}: {err[-1] if err else proc.stderr[-500:]}"
+    )
+    return dict(json.loads(proc.stdout))

@@ -17,8 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 from dkp_testkit import off_the_walk, random_mission
-from harness import north_east
-from test_interop_flight import _assert_cli_ok, _fly_cli
+from harness import assert_cli_ok, fly_cli, north_east
 
 from dronekit_plzen import mission_items as mi
 from dronekit_plzen import rtl_cone
@@ -51,9 +50,9 @@ def test_random_mission_flown_where_the_guard_walks(
     if ap:
         mission.autopilot = AUTOPILOT_ARDUPILOT
     plan = save_mission(mission, tmp_path / f"random{seed}.plan")
-    proc = _fly_cli(plan, ready.url, timeout_s=600.0)
+    proc = fly_cli(plan, ready.url, timeout_s=600.0)
     seen = ready.obs.wait_landed_disarmed(300.0)
-    _assert_cli_ok(proc)
+    assert_cli_ok(proc)
     rtl = rtl_cone.defaults("ardupilot" if ap else "px4")
     tr = trajectory(mission, speed_m_s=CRUISE_M_S[fw_kind], rtl=rtl)
     walk_ne = np.array([north_east(home, la, lo) for la, lo in zip(tr.lat, tr.lon, strict=True)])

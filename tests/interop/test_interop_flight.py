@@ -19,6 +19,7 @@ from harness import (
     COND_DISTANCE_M,
     COND_WP1_M,
     COND_WP2_M,
+    FLIGHT_TIMEOUT_S,
     JUMP_TARGET,
     conditions_mission,
     full_mission,
@@ -28,6 +29,8 @@ from harness import (
     spline_mission,
     wp,
 )
+from harness import assert_cli_ok as _assert_cli_ok
+from harness import fly_cli as _fly_cli
 
 from dronekit_plzen.fleet import Fleet
 from dronekit_plzen.mission_items import CMD_NAV_LAND, CMD_NAV_TAKEOFF, MissionItem
@@ -35,8 +38,6 @@ from dronekit_plzen.mission_items import CMD_NAV_RETURN_TO_LAUNCH as MAV_CMD_NAV
 from missions.formats import save_mission
 from missions.model import AUTOPILOT_ARDUPILOT, Mission
 from missions.validation import clear_for_flight
-
-FLIGHT_TIMEOUT_S = 420.0
 
 
 def _mission(fw_kind: str, items: list[Any], home: tuple[float, float, float]) -> Mission:
@@ -50,23 +51,6 @@ def _mission(fw_kind: str, items: list[Any], home: tuple[float, float, float]) -
 def _wire_seq(fw_kind: str, index: int) -> int:
     """The firmware's sequence number of the project's item ``index`` (ArduPilot: home at 0)."""
     return index + (1 if fw_kind == "arducopter" else 0)
-
-
-def _fly_cli(plan: Path, url: str, *extra: str, timeout_s: float = FLIGHT_TIMEOUT_S) -> Any:
-    cmd = [sys.executable, "-m", "dronekit_plzen", "fly", str(plan), "--connect", url, "--json"]
-    cmd += ["--timeout", str(int(timeout_s)), *extra]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s + 60)
-    print(f"$ {' '.join(cmd[2:])}\n-> exit {proc.returncode}")
-    print(proc.stderr[-3000:])
-    return proc
-
-
-def _assert_cli_ok(proc: Any) -> dict[str, Any]:
-    err = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
-    assert proc.returncode == 0, (
-        f"fly exited {proc.returncode}: {err[-1] if err else proc.stderr[-500:]}"
-    )
-    return dict(json.loads(proc.stdout))
 
 
 @pytest.mark.timeout(900)
