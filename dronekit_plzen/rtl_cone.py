@@ -261,10 +261,21 @@ def altitude_band_m(
     return low, max(low, return_alt_m(top, dist_m + tolerance_m, alt_m, target_alt_m))
 
 
+#: PX4's multicopter defaults (rc.mc_defaults): RTL_RETURN_ALT and NAV_ACC_RAD
+PX4_MC_RETURN_ALT_M = 30.0
+PX4_MC_NAV_ACC_RAD_M = 2.0
+
+
 def defaults(autopilot: str, *, return_alt_m: float | None = None) -> RtlParams:
-    """The firmware defaults (PX4 v1.16, ArduCopter 4.x), optionally with another return
-    altitude (a profile's ``rtl_alt_m``)."""
-    base = RtlParams(autopilot, 60.0 if autopilot == "px4" else 15.0)
+    """The firmware defaults of a multicopter (PX4 v1.16, ArduCopter 4.x), optionally with another
+    return altitude (a profile's ``rtl_alt_m``). PX4's are those every multicopter airframe
+    sets (``ROMFS/.../init.d/rc.mc_defaults``: RTL_RETURN_ALT 30 m, NAV_ACC_RAD 2 m), not the
+    parameters' own defaults (60 m, 10 m, which a fixed wing keeps): PX4 SITL's quadrotor reads
+    back 30 m, and the guard had checked a PX4 return 30 m higher than it is flown."""
+    if autopilot == "px4":
+        base = RtlParams(autopilot, PX4_MC_RETURN_ALT_M, nav_acc_rad_m=PX4_MC_NAV_ACC_RAD_M)
+    else:
+        base = RtlParams(autopilot, 15.0)
     return base if return_alt_m is None else replace(base, return_alt_m=return_alt_m)
 
 

@@ -69,6 +69,7 @@ from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.mission_items import (
     CMD_DO_JUMP,
+    CMD_NAV_DELAY,
     CMD_NAV_LAND,
     CMD_NAV_TAKEOFF,
     FRAME_GLOBAL,
@@ -240,7 +241,23 @@ CHECKED_COMMANDS = NAV_COMMANDS | QUIET_COMMANDS | {CMD_DO_JUMP}
 def _unchecked_commands(mission: Mission) -> list[Violation]:
     """One violation per item whose command the guard cannot fly on paper."""
     out = []
+    px4 = mission.autopilot != AUTOPILOT_ARDUPILOT
     for k, it in enumerate(mission.items):
+        if px4 and it.command == CMD_NAV_DELAY and it.param1 > 0:
+            out.append(
+                Violation(
+                    "unchecked_command",
+                    _(
+                        "NAV_DELAY on PX4: while it waits, PX4 v1.16 moves its altitude setpoint "
+                        "to the delay item's altitude, 0 m above sea level, whenever the home "
+                        "position is updated, and the aircraft descends (seen on PX4 SITL: it "
+                        "landed in the middle of the mission); hold at a waypoint (its hold "
+                        "time) or use NAV_LOITER_TIME instead"
+                    ),
+                    item_index=k,
+                )
+            )
+            continue
         if it.command in CHECKED_COMMANDS:
             continue
         name = mavlink_command_name(it.command)

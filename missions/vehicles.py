@@ -124,7 +124,7 @@ def _or(value: float | None, default: float) -> float:
 
 #: the firmware defaults of the altitude above home RTL climbs to first: ArduCopter RTL_ALT
 #: (1500 cm; higher flight returns at its altitude), PX4 RTL_RETURN_ALT (60 m)
-RTL_ALT_DEFAULT_M = {"ardupilot": 15.0, "px4": 60.0}
+RTL_ALT_DEFAULT_M = {"ardupilot": 15.0, "px4": rtl_cone.PX4_MC_RETURN_ALT_M}
 
 _SPEC: dict[str, type] = {
     "key": str,

@@ -56,10 +56,10 @@ def px4_defaults(sysid: int) -> dict[str, Param]:
         "MPC_TKO_SPEED": _f(1.5, 1.0, 5.0),
         "MIS_TAKEOFF_ALT": _f(2.5, 0.0, 1000.0),
         "MIS_DIST_1WP": _f(900.0, -1.0, 10000.0),
-        "NAV_ACC_RAD": _f(10.0, 0.05, 200.0),
+        "NAV_ACC_RAD": _f(2.0, 0.05, 200.0),  # rc.mc_defaults (the parameter: 10)
         "NAV_MC_ALT_RAD": _f(0.8, 0.05, 10.0),
-        "RTL_RETURN_ALT": _f(60.0, 0.0, 150.0),
-        "RTL_DESCEND_ALT": _f(30.0, 2.0, 100.0),
+        "RTL_RETURN_ALT": _f(30.0, 0.0, 150.0),  # rc.mc_defaults (60)
+        "RTL_DESCEND_ALT": _f(10.0, 2.0, 100.0),  # rc.mc_defaults (30)
         "RTL_LAND_DELAY": _f(0.0, -1.0, 300.0),
         # the return cone (PX4 v1.16 rtl_params.c; dronekit_plzen.rtl_cone)
         "RTL_CONE_ANG": _i(45, 0, 90),

@@ -264,8 +264,8 @@ def random_mission(
     """A random mission (``rng``: a ``random.Random``) for the autopilot (``ap``: ArduCopter,
     else PX4) around ``home`` (lat, lon, alt): a take-off (always on ArduCopter, which does not
     start a mission on the ground without one; on PX4 sometimes placed up to 40 m away), one to
-    five of waypoints with or without a hold, loiters, speed changes of every type, NAV_DELAY,
-    DO_JUMP and, on ArduCopter, altitude-0 waypoints, loiter circles and spline waypoints; then
+    five of waypoints with or without a hold, loiters, speed changes of every type, DO_JUMP
+    and, on ArduCopter, NAV_DELAY, altitude-0 waypoints, loiter circles and spline waypoints; then
     one of ``ends``. Altitudes above home; DO_JUMP targets are item indices (the link shifts
     them for ArduPilot)."""
     import math
@@ -293,7 +293,8 @@ def random_mission(
         items.append(
             mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=la, lon_deg=lo, alt_m=alt())
         )
-    kinds = ["wp", "wp", "loiter_time", "speed", "delay", "jump"]
+    # NAV_DELAY: ArduCopter only, the guard refuses it for PX4 (it may descend while waiting)
+    kinds = ["wp", "wp", "loiter_time", "speed"] + (["delay"] if ap else []) + ["jump"]
     kinds += ["alt0", "turns", "spline"] if ap else []
     for _ in range(rng.randint(1, 5)):
         kind = rng.choice(kinds)

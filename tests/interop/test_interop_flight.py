@@ -587,3 +587,47 @@ def test_roi_off_is_flown_as_roi_off(fw_kind: str, ready: Any, tmp_path: Path) -
     assert abs(after_off) < 25.0
     if fw_kind == "px4":
         assert "sent as DO_SET_ROI_NONE: items 3" in proc.stderr
+
+
+@pytest.mark.timeout(600)
+def test_nav_delay_is_refused_on_px4_for_the_descent_it_flies(
+    fw_kind: str, ready: Any, tmp_path: Path
+) -> None:
+    """A waypoint 40 m north at 25 m, NAV_DELAY 8 s, a waypoint 80 m north, a landing. ArduCopter
+    waits at the waypoint at 25 m. PX4 v1.16 moves its altitude setpoint to the delay item's
+    altitude (0 m above sea level) each time the home position is updated while it waits
+    (``MissionBase::updateMissionAltAfterHomeChanged``; SITL updates it about every second in
+    flight) and descends; the next leg then follows a line from that altitude. The guard refuses
+    NAV_DELAY on PX4; flown here with the override to show the descent."""
+    from dronekit_plzen.mission_items import CMD_NAV_DELAY
+
+    home = ready.inst.home
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=25),
+        wp(home, 40.0, 0.0, 25.0),
+        MissionItem(command=CMD_NAV_DELAY, frame=2, param1=8.0, param2=-1, param3=-1, param4=-1),
+        wp(home, 80.0, 0.0, 25.0),
+        MissionItem(command=CMD_NAV_LAND, frame=3, lat_deg=0.0, lon_deg=0.0, alt_m=0.0),
+    ]
+    plan = save_mission(_mission(fw_kind, items, home), tmp_path / "delay.plan")
+    px4 = fw_kind == "px4"
+    extra: tuple[str, ...] = ()
+    if px4:
+        refused = _fly_cli(plan, ready.url, timeout_s=60.0)
+        assert refused.returncode == 3, refused.stderr[-500:]
+        assert "[unchecked_command] (item 2)" in refused.stderr or "(item 2" in refused.stderr
+        assert "NAV_DELAY on PX4" in refused.stderr
+        extra = ("--override-safety", "--reason", "interop: show the descent")
+    proc = _fly_cli(plan, ready.url, *extra, timeout_s=200.0)
+    seen = ready.obs.wait_landed_disarmed(150.0)
+    delay_seq = _wire_seq(fw_kind, 2)
+    during = [p[2] for p, s in zip(seen.track, seen.speeds, strict=False) if s[0] == delay_seq]
+    after = [p[2] for p, s in zip(seen.track, seen.speeds, strict=False) if s[0] > delay_seq]
+    low = min(during + after[: len(during)]) if during else float("nan")
+    print(f"{fw_kind}: during the delay and just after it flown down to {low:.1f} m (set 25 m)")
+    assert during, seen.speeds[-20:]
+    if px4:
+        assert low < 18.0  # descended while waiting or on the leg after it
+    else:
+        _assert_cli_ok(proc)
+        assert low > 22.0

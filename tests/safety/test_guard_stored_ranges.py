@@ -229,3 +229,25 @@ def test_a_payload_place_is_flown_to_at_the_aircrafts_altitude() -> None:
     on = t.item == 2
     assert t.alt[on].max() - GROUND_M == pytest.approx(30.0, abs=0.5)
     assert t.alt[on].min() - GROUND_M == pytest.approx(0.0, abs=0.5)  # lowered to the ground
+
+
+def test_a_nav_delay_is_refused_on_px4() -> None:
+    """PX4 v1.16 moves its altitude setpoint to a NAV_DELAY item's altitude (0 m above sea
+    level) whenever the home position is updated while it waits
+    (``MissionBase::updateMissionAltAfterHomeChanged``); on PX4 SITL the home was updated about
+    every second in flight, a quadrotor descended during a 4 s delay and landed in the middle
+    of the mission (interop ``test_nav_delay_is_refused_on_px4_for_the_descent_it_flies``).
+    ArduCopter waits at the waypoint. A delay that waits no time (param1 not positive: PX4 does
+    not wait for a time of day) is not refused."""
+    px4 = clear_for_flight(
+        _mission(_delay(5), autopilot=AUTOPILOT_PX4), raise_on_unsafe=False
+    ).sorties[0]
+    (v,) = [v for v in px4.report.violations if v.rule == "unchecked_command"]
+    assert v.item_index == 2 and v.message.startswith("NAV_DELAY on PX4: while it waits")
+    assert "NAV_LOITER_TIME" in v.message
+    ap = clear_for_flight(_mission(_delay(5)), raise_on_unsafe=False).sorties[0]
+    assert ap.report.ok, ap.report.violations
+    no_wait = clear_for_flight(
+        _mission(_delay(0, -1, -1, -1), autopilot=AUTOPILOT_PX4), raise_on_unsafe=False
+    )
+    assert no_wait.sorties[0].report.ok, no_wait.sorties[0].report.violations

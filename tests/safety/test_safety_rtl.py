@@ -60,10 +60,12 @@ def test_a_return_altitude_above_120_m_is_unsafe() -> None:
 
 
 def test_the_profile_gives_the_autopilots_default() -> None:
-    assert get_vehicle("px4-quad").return_alt_m() == 60.0
-    fc = clear_for_flight(_mission(), vehicle=get_vehicle("px4-quad"), raise_on_unsafe=False)
-    assert any("up to 60 m above home" in n for n in fc.sorties[0].report.notes)
+    # PX4's multicopter default (rc.mc_defaults), not the parameter's 60 m
+    assert get_vehicle("px4-quad").return_alt_m() == 30.0
+    low = _mission(alt_m=20.0)
+    fc = clear_for_flight(low, vehicle=get_vehicle("px4-quad"), raise_on_unsafe=False)
+    assert any("up to 30 m above home" in n for n in fc.sorties[0].report.notes)
     fc = clear_for_flight(
-        _mission(), vehicle=get_vehicle("px4-quad"), rtl_alt_m=15.0, raise_on_unsafe=False
+        low, vehicle=get_vehicle("px4-quad"), rtl_alt_m=15.0, raise_on_unsafe=False
     )
     assert not any("above home before it returns" in n for n in fc.sorties[0].report.notes)

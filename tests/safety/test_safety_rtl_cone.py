@@ -21,12 +21,22 @@ from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
 from missions.terrain import Raster
 from missions.trajectory import trajectory
 from missions.validation import validate
-from missions.vehicles import get_vehicle
+from missions.vehicles import RTL_ALT_DEFAULT_M, get_vehicle
 
 from .conftest import GROUND_M, ORIGIN, offset, write_dem
 
-PX4 = rtl_cone.defaults("px4")
+#: the formulas with PX4's parameter defaults (a multicopter airframe sets 30 m and 2 m)
+PX4 = replace(rtl_cone.defaults("px4"), return_alt_m=60.0, nav_acc_rad_m=10.0)
 AP = rtl_cone.defaults("ardupilot")
+
+
+def test_px4_defaults_are_the_multicopter_airframes() -> None:
+    """rc.mc_defaults, which every PX4 multicopter airframe runs (SITL's quadrotor reads them
+    back): RTL_RETURN_ALT 30 m, NAV_ACC_RAD 2 m; a vehicle profile without an RTL altitude
+    returns at 30 m too."""
+    p = rtl_cone.defaults("px4")
+    assert (p.return_alt_m, p.nav_acc_rad_m, p.from_vehicle) == (30.0, 2.0, False)
+    assert RTL_ALT_DEFAULT_M["px4"] == 30.0
 
 
 # ------------------------------------------------------------------ the formulas, by hand
@@ -94,7 +104,7 @@ def test_parameter_values_in_firmware_units() -> None:
     off = rtl_cone.from_param_values("ardupilot", {"FENCE_ENABLE": 1.0, "FENCE_TYPE": 6.0})
     assert off.fence_alt_max_m is None  # no altitude fence in FENCE_TYPE
     px4 = rtl_cone.from_param_values("px4", {"RTL_RETURN_ALT": 45.0, "RTL_CONE_ANG": 0.0})
-    assert (px4.return_alt_m, px4.cone_half_angle_deg, px4.nav_acc_rad_m) == (45.0, 0.0, 10.0)
+    assert (px4.return_alt_m, px4.cone_half_angle_deg, px4.nav_acc_rad_m) == (45.0, 0.0, 2.0)
 
 
 def test_band_widens_with_the_start_tolerance_and_unknown_cones() -> None:
@@ -108,8 +118,8 @@ def test_band_widens_with_the_start_tolerance_and_unknown_cones() -> None:
 
 def test_profile_fields_reach_the_parameters() -> None:
     p = get_vehicle("px4-quad").rtl_params()
-    assert p is not None and p.autopilot == "px4" and p.return_alt_m == 60.0
-    assert (p.cone_half_angle_deg, p.min_dist_m, p.nav_acc_rad_m) == (45.0, 10.0, 10.0)
+    assert p is not None and p.autopilot == "px4" and p.return_alt_m == 30.0
+    assert (p.cone_half_angle_deg, p.min_dist_m, p.nav_acc_rad_m) == (45.0, 10.0, 2.0)
     assert not p.from_vehicle
 
 
@@ -162,12 +172,14 @@ def test_a_mound_cleared_only_by_the_full_climb_is_reported(
         )
     )
     m = _near_home_mission(autopilot, last_east_m, 12.0)
-    tr = trajectory(m, dem=dem, rtl_alt_m=60.0)
+    # RTL_RETURN_ALT / RTL_ALT 60 m (PX4: with the parameter's NAV_ACC_RAD, 10 m)
+    params = PX4 if autopilot == AUTOPILOT_PX4 else replace(AP, return_alt_m=60.0)
+    tr = trajectory(m, dem=dem, rtl=params)
     rtl = tr.item == 3
     assert float(tr.alt[rtl].max()) - GROUND_M == pytest.approx(low_m, abs=0.1)
     assert float(tr.alt_high[rtl].max()) - GROUND_M == pytest.approx(60.0, abs=0.1)
     assert any("return cone" in n and f"{low_m:g} m above home" in n for n in tr.notes), tr.notes
-    rep = validate(m, dem=dem, rtl_alt_m=60.0)
+    rep = validate(m, dem=dem, rtl=params)
     low = [v for v in rep.violations if v.rule == "terrain_clearance"]
     assert low and low[0].item_index == 3, rep.violations
     assert low[0].value == pytest.approx(low_m - mound_m, abs=1.0)

@@ -31,7 +31,7 @@ from missions.validation import validate
 
 from .conftest import GROUND_M, ORIGIN, offset, write_dem
 
-PX4 = replace(rtl_cone.defaults("px4"), from_vehicle=True)
+PX4 = replace(rtl_cone.defaults("px4"), return_alt_m=60.0, from_vehicle=True)
 AP = replace(rtl_cone.defaults("ardupilot", return_alt_m=40.0), from_vehicle=True)
 
 

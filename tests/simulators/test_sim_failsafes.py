@@ -27,13 +27,14 @@ def fly_away(vm: VehicleModel, north_m: float) -> None:
 def test_px4_low_battery_return_then_land():
     vm = airborne("px4")
     vm.set_param("COM_LOW_BAT_ACT", 3)  # return at critical, land at emergency
+    vm.set_param("RTL_RETURN_ALT", 60.0)  # above the 30 m it flies at
     fly_away(vm, 150.0)
     vm.battery.soc_offset = vm.battery.remaining - 0.065  # 6.5 % left: below BAT_CRIT_THR 7 %
     run(vm, 1.0)
     assert vm.mode == "AUTO.RTL"
     assert "Critical battery level" in vm.statustexts
     run(vm, 5.0)
-    assert vm.rel_alt_m > 30.5  # climbing to RTL_RETURN_ALT (60 m) before returning
+    assert vm.rel_alt_m > 30.5  # climbing to RTL_RETURN_ALT before returning
     vm.battery.soc_offset += vm.battery.remaining - 0.045  # below BAT_EMERGEN_THR 5 %
     run(vm, 1.0)
     assert vm.mode == "AUTO.LAND"
@@ -336,7 +337,7 @@ def test_rtl_altitudes_and_rally_point():
         peak = max(peak, vm.rel_alt_m)
         if not vm.armed:
             break
-    assert 59.0 < peak < 61.0  # RTL_RETURN_ALT 60 m
+    assert 29.0 < peak < 31.0  # RTL_RETURN_ALT 30 m (a multicopter's, rc.mc_defaults)
     assert abs(vm.pos[1] - 180.0) < 1.5  # the nearer rally point, not home
     ap = airborne("ardupilot", 30.0)
     fly_away(ap, 100.0)

@@ -27,13 +27,15 @@ DT = 0.02
 M_PER_DEG = 111_320.0
 
 
-def _px4_hand(d: float, h: float, min_dist: float = 10.0) -> float:
-    """PX4 defaults (RTL_RETURN_ALT 60, RTL_CONE_ANG 45°, NAV_ACC_RAD 10 m) by hand."""
-    if d <= 10.0:
+def _px4_hand(
+    d: float, h: float, min_dist: float = 10.0, ret: float = 60.0, acc: float = 10.0
+) -> float:
+    """PX4 (RTL_RETURN_ALT ``ret``, RTL_CONE_ANG 45°, NAV_ACC_RAD ``acc``) by hand."""
+    if d <= acc:
         a = 2 * d
     else:
-        a = max(min(d, 60.0) if d <= min_dist else 60.0, 20.0)  # tan 45° = 1
-    return h if a < h else min(a, 60.0)
+        a = max(min(d, ret) if d <= min_dist else ret, 2 * acc)  # tan 45° = 1
+    return h if a < h else min(a, ret)
 
 
 def _ap_hand(d: float, h: float, rtl_alt: float = 15.0) -> float:
@@ -44,12 +46,15 @@ def _ap_hand(d: float, h: float, rtl_alt: float = 15.0) -> float:
 @pytest.mark.parametrize(
     ("autopilot", "params", "north_m", "alt_m", "hand"),
     [
-        # PX4 defaults: within NAV_ACC_RAD (10 m) of home the return is twice the distance
-        ("px4", {}, 8.0, 5.0, _px4_hand),
+        # PX4 with the parameters' NAV_ACC_RAD (10 m): within it, twice the distance
+        ("px4", {"NAV_ACC_RAD": 10.0, "RTL_RETURN_ALT": 60.0}, 8.0, 5.0, _px4_hand),
+        # a PX4 multicopter's defaults (NAV_ACC_RAD 2 m, RTL_RETURN_ALT 30 m): d inside
+        # RTL_MIN_DIST, at least 2 * NAV_ACC_RAD
+        ("px4", {}, 8.0, 5.0, lambda d, h: _px4_hand(d, h, ret=30.0, acc=2.0)),
         # PX4 with RTL_MIN_DIST 100 m: d / tan(45°) inside it
         (
             "px4",
-            {"RTL_MIN_DIST": 100.0},
+            {"RTL_MIN_DIST": 100.0, "NAV_ACC_RAD": 10.0, "RTL_RETURN_ALT": 60.0},
             30.0,
             5.0,
             lambda d, h: _px4_hand(d, h, min_dist=100.0),
@@ -65,7 +70,7 @@ def _ap_hand(d: float, h: float, rtl_alt: float = 15.0) -> float:
             lambda d, h: _ap_hand(d, h, rtl_alt=60.0),
         ),
     ],
-    ids=["px4-near", "px4-min-dist", "ardupilot-near", "ardupilot-rtl-alt-60"],
+    ids=["px4-near", "px4-mc-defaults", "px4-min-dist", "ardupilot-near", "ardupilot-rtl-alt-60"],
 )
 def test_rtl_close_to_home_climbs_inside_the_cone(
     autopilot: str, params: dict[str, float], north_m: float, alt_m: float, hand: object
