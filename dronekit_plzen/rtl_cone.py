@@ -62,9 +62,9 @@ Where PX4 returns to (``RTL::setRtlTypeAndDestination``, ``findRtlDestination``,
     when it is fewer items ahead than the start is behind, else backwards. A rally point within
     10 m of home is ignored, and another destination wins only when it is more than 2 m closer.
 
->>> p = defaults("px4")
->>> [return_alt_m(p, d, 5.0) for d in (0.0, 4.0, 8.0, 11.0, 400.0)]
-[5.0, 8.0, 16.0, 60.0, 60.0]
+>>> p = defaults("px4")  # a multicopter: RTL_RETURN_ALT 30 m, NAV_ACC_RAD 2 m
+>>> [round(return_alt_m(p, d, 5.0), 1) for d in (0.0, 4.0, 8.0, 11.0, 400.0)]
+[5.0, 5.0, 8.0, 30.0, 30.0]
 >>> a = defaults("ardupilot", return_alt_m=60.0)
 >>> [return_alt_m(a, d, 5.0) for d in (1.0, 10.0, 30.0)]
 [5.0, 30.0, 60.0]
