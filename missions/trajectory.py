@@ -765,6 +765,36 @@ def ap_loiter_turns(turns: float, radius_m: float) -> tuple[float, float]:
     return t, r
 
 
+def _circle(
+    f: _Flight, it: MissionItem, k: int, centre: tuple[float, float, float], terrain: bool
+) -> None:
+    """ArduCopter's LOITER_TURNS (``ModeAuto::circle_movetoedge_start``, ``AC_Circle``): to the
+    point of the circle closest to the aircraft, at the item's altitude; round the circle from
+    there, clockwise (counter-clockwise for a negative radius), for its turns; the next leg
+    starts where the turns end, on the circle, not at its centre (the guard had flown back to
+    the centre: on ArduCopter SITL the leg after a 25 m circle left 11.6 m from the walk)."""
+    x, y, z = centre
+    turns, r = ap_loiter_turns(it.param1, it.param3)
+    r = r or 10.0  # 0: CIRCLE_RADIUS, 10 m by default
+    # AC_Circle::calc_velocities: at most what half the acceleration holds on the radius, at
+    # most CIRCLE_RATE (20 deg/s)
+    v = min(f.v, math.sqrt(0.5 * f.accel_m_s2 * r), r * math.radians(20.0))
+    f.duration += turns * 2 * math.pi * r / v
+    cx, cy = f.cur[0], f.cur[1]
+    a0 = math.atan2(cx - x, cy - y) if math.hypot(cx - x, cy - y) > 1e-6 else 0.0
+    f.leg((x + r * math.sin(a0), y + r * math.cos(a0), z), k, 1, above_terrain=terrain)
+    # one turn covers every point of the circle (the others repeat it), then the part of a
+    # turn left, which ends where the next leg starts
+    arc = turns if turns < 1 else 1.0 + (turns - math.floor(turns))
+    if arc <= 0:
+        return
+    sense = -1.0 if it.param3 < 0 else 1.0
+    n = max(2, math.ceil(LOITER_CIRCLE_VERTICES * arc))
+    for a in a0 + sense * np.linspace(0.0, 2 * math.pi * arc, n + 1)[1:]:
+        on = (x + r * math.sin(a), y + r * math.cos(a), z)
+        f.leg(on, k, 1, above_terrain=terrain, timed=False)
+
+
 def _take_off(f: _Flight, it: MissionItem, k: int) -> None:
     """NAV_TAKEOFF as the firmware flies it: straight up where the aircraft is. ArduCopter
     (``ModeAuto::takeoff_start``) ignores the item's position and never descends (from the
@@ -833,6 +863,9 @@ def _fly_to_item(f: _Flight, it: MissionItem, k: int) -> None:
         x, y = cur[0], cur[1]
         z = cur[2] if it.alt_m == 0 else f.amsl(it.frame, it.alt_m, x, y)
     terrain = canonical_frame(it.frame) == FRAME_GLOBAL_TERRAIN_ALT
+    if cmd == CMD_NAV_LOITER_TURNS and f.mission.autopilot == AUTOPILOT_ARDUPILOT:
+        _circle(f, it, k, (x, y, z), terrain)
+        return
     f.leg((x, y, z), k, 1, above_terrain=terrain)
     if cmd == CMD_NAV_LOITER_TIME:
         f.duration += max(0.0, it.param1)

@@ -21,6 +21,20 @@ if TYPE_CHECKING:
 
 Target = tuple[float, float, float] | None
 
+#: ArduCopter's CIRCLE_RATE default, degrees per second
+CIRCLE_RATE_DEG_S = 20.0
+
+
+def circle_speed_m_s(speed_m_s: float, accel_m_s2: float, radius_m: float) -> float:
+    """The speed ArduCopter flies a circle at (``AC_Circle::calc_velocities``): the leg speed, at
+    most what half the acceleration holds on the radius, at most CIRCLE_RATE."""
+    return min(
+        speed_m_s,
+        math.sqrt(0.5 * accel_m_s2 * radius_m),
+        radius_m * math.radians(CIRCLE_RATE_DEG_S),
+    )
+
+
 #: the DO commands ArduPilot's ``AP_Mission::verify_command`` completes itself: ArduCopter sends
 #: no MISSION_ITEM_REACHED for them (only the commands its ``ModeAuto::verify_command`` verifies
 #: are reported), nor for DO_JUMP, which is followed while the next command is looked up
@@ -68,6 +82,8 @@ class MissionRunner:
         self._auto_takeoff_up: float | None = None
         #: PX4: the take-off item being flown began on the ground (in the air it is a waypoint)
         self._ground_takeoff = False
+        #: ArduCopter's LOITER_TURNS under way: (start angle from north, radians turned so far)
+        self._circle: tuple[float, float] | None = None
         #: where the aircraft was when the current item started (latched at its first step):
         #: ArduCopter's target for an item without a position
         self._in_place: tuple[float, float, float] | None = None
@@ -159,6 +175,7 @@ class MissionRunner:
         self._ground_takeoff = False
         self._drop_conditions()
         self._spline = None
+        self._circle = None
         self._last_dest = None
         self._prev_leg = None
 
@@ -173,6 +190,7 @@ class MissionRunner:
         self._in_place = None
         self._drop_conditions()
         self._spline = None
+        self._circle = None
         self._prev_leg = None
         self.vm.events.append(Event("mission_current", {"seq": self.seq}))
         return True
@@ -238,6 +256,7 @@ class MissionRunner:
             self._in_place = None
             self._place = None
             self._spline = None
+            self._circle = None
             vm.events.append(Event("mission_current", {"seq": seq}))
             it = self.items[seq]
             if it.is_nav:
@@ -319,8 +338,10 @@ class MissionRunner:
         if self.vm.px4:
             return
         dest = self._target_of(it)
-        if it.command == mi.CMD_NAV_TAKEOFF:
-            dest = None  # climbed where the aircraft was (takeoff_start): its position
+        if it.command in (mi.CMD_NAV_TAKEOFF, mi.CMD_NAV_LOITER_TURNS):
+            # climbed where the aircraft was (takeoff_start), left the circle where its turns
+            # ended: the aircraft's position
+            dest = None
         elif dest is not None and mi.ap_keeps_altitude(it) and self._in_place is not None:
             dest = (dest[0], dest[1], self._in_place[2])  # flown at the aircraft's altitude
         origin = self._last_dest
@@ -476,6 +497,8 @@ class MissionRunner:
                 return (e, n, vm.pos[2]), None
             self._land_descending = True
             return (e, n, vm.pos[2]), -vm.land_speed_m_s()
+        if c == mi.CMD_NAV_LOITER_TURNS and not vm.px4 and it.has_position:
+            return self._circle_step(it, dt_s)
         target = item_target_enu(it, vm.geo, vm.home[2])
         if not vm.px4 and it.lat_deg == 0.0 and it.lon_deg == 0.0:
             target = self._here(it, target[2])
@@ -581,6 +604,34 @@ class MissionRunner:
             self._in_place = (self.vm.pos[0], self.vm.pos[1], self.vm.pos[2])
         e, n, u = self._in_place
         return e, n, u if it.alt_m == 0 else up_m
+
+    def _circle_step(self, it: mi.MissionItem, dt_s: float) -> tuple[Target, None]:
+        """ArduCopter's LOITER_TURNS (``ModeAuto::circle_movetoedge_start``, ``AC_Circle``): to
+        the point of the circle closest to the aircraft at the item's altitude, then round it
+        (clockwise; counter-clockwise for a negative radius) at the leg speed for its turns, and
+        on from where they end. The simulator had held at the centre for the circle's time."""
+        vm = self.vm
+        e, n, up = item_target_enu(it, vm.geo, vm.home[2])
+        turns, r = abs(it.param1), abs(it.param3) or 10.0  # 0: CIRCLE_RADIUS, 10 m
+        sense = -1.0 if it.param3 < 0 else 1.0
+        if self._circle is None:
+            de, dn = vm.pos[0] - e, vm.pos[1] - n
+            a0 = math.atan2(de, dn) if math.hypot(de, dn) > 1e-6 else 0.0
+            edge = (e + r * math.sin(a0), n + r * math.cos(a0), up)
+            off = math.hypot(edge[0] - vm.pos[0], edge[1] - vm.pos[1])
+            if off > 1.0 or abs(up - vm.pos[2]) > 1.0:
+                return edge, None
+            self._circle = (a0, 0.0)
+        a0, turned = self._circle
+        lim = vm.limits()
+        turned += circle_speed_m_s(lim.speed_h_m_s, lim.accel_h_m_s2, r) / r * dt_s
+        if turned >= turns * 2 * math.pi:
+            turned = turns * 2 * math.pi
+            self._complete()
+        else:
+            self._circle = (a0, turned)
+        a = a0 + sense * turned
+        return (e + r * math.sin(a), n + r * math.cos(a), up), None
 
     def _hold(
         self, target: tuple[float, float, float], hold_s: float, dt_s: float

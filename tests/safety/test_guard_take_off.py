@@ -19,6 +19,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.mission_items import (
     CMD_NAV_LAND,
     CMD_NAV_RETURN_TO_LAUNCH,
@@ -183,3 +184,29 @@ def test_the_mission_planner_sample_passes_with_its_climb_from_the_ground(
         )
     r = validate(m, dem=dem)
     assert r.ok, r.violations
+
+
+def test_an_ardupilot_circle_starts_and_ends_at_its_closest_point() -> None:
+    """LOITER_TURNS on ArduCopter (``circle_movetoedge_start``, ``AC_Circle``): to the point of
+    the circle closest to the aircraft, round it, and on from there; the guard had flown to the
+    centre and back to it, so the leg after a circle left from the centre (on ArduCopter SITL up
+    to 11.6 m away from the flown leg with a 25 m radius; a radius of 100 m would be 100 m)."""
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL_RELATIVE_ALT, alt_m=30.0),
+        _wp(0.0, 300.0, 30.0, 18),  # LOITER_TURNS, 300 m north
+        MissionItem(command=CMD_NAV_LAND),
+    ]
+    items[1] = items[1].with_(param1=2.0, param3=100.0)
+    tr = trajectory(_mission(items, AUTOPILOT_ARDUPILOT))
+    circle = tr.item == 1
+    d = _from_home(tr, circle)
+    # approached from home: the closest point is 200 m north, and the circle never at 300 m
+    assert d[0] == pytest.approx(5.0, abs=0.5) and d.min() < 200.5
+    (cx,), (cy,) = transform([items[1].lon_deg], [items[1].lat_deg], WGS84, tr.epsg)
+    ring = np.hypot(tr.x[circle] - cx, tr.y[circle] - cy)
+    assert np.percentile(ring, 50) == pytest.approx(100.0, abs=0.5)
+    # the landing leaves from the circle's closest point, not from its centre
+    land = tr.item == 2
+    assert _from_home(tr, land).max() == pytest.approx(200.0, abs=0.5)
+    # two turns at most sqrt(0.5 * 3 m/s² * 100 m) = 12.2 m/s, at most 20°/s = 34.9 m/s
+    assert tr.duration_s > 2 * 2 * np.pi * 100.0 / min(10.0, np.sqrt(150.0))

@@ -83,8 +83,21 @@ def _check(ap: bool, items: list[mi.MissionItem]) -> None:
     walk[:, 2] -= home_up
     flown = track - np.array([0.0, 0.0, home_up])
     problem = off_the_walk(walk, top - home_up, flown, NEAR_M, ALT_TOL_M)
-    assert problem is None, problem
+    assert problem is None, (problem, [_brief(it) for it in items])
     assert flown_s <= 1.25 * tr.duration_s + 30.0, (flown_s, tr.duration_s)
+
+
+def _brief(it: mi.MissionItem) -> str:
+    e, n = _east_north(it.lat_deg, it.lon_deg) if it.has_position else (0.0, 0.0)
+    where = f"({e:.0f} E {n:.0f} N {it.alt_m:.1f} m)"
+    return f"{it.command} {where} p {it.param1:g} {it.param2:g} {it.param3:g}"
+
+
+def _east_north(lat: float, lon: float) -> tuple[float, float]:
+    return (
+        (lon - HOME[1]) * M_PER_DEG * math.cos(math.radians(HOME[0])),
+        (lat - HOME[0]) * M_PER_DEG,
+    )
 
 
 @settings(max_examples=100, deadline=None)
@@ -145,5 +158,27 @@ def test_a_spline_after_an_altitude_0_waypoint_starts_at_the_aircrafts_altitude(
         mi.MissionItem(16, frame=3, lat_deg=a[0], lon_deg=a[1], alt_m=0.0),
         mi.MissionItem(82, frame=3, lat_deg=b[0], lon_deg=b[1], alt_m=56.8),
         mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+    _check(True, items)
+
+
+def test_an_ardupilot_circle_is_flown_round_its_edge() -> None:
+    """LOITER_TURNS with a 60 m radius 200 m north: to the closest point of the circle, round it
+    and on from there (the simulator had held at the centre for the circle's time, the guard had
+    gone back to the centre: both 60 m from the flown leg after it)."""
+    centre, east = _place(0.0, 200.0), _place(150.0, 150.0)
+    items = [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=30.0),
+        mi.MissionItem(
+            mi.CMD_NAV_LOITER_TURNS,
+            frame=3,
+            lat_deg=centre[0],
+            lon_deg=centre[1],
+            alt_m=30.0,
+            param1=1.0,
+            param3=60.0,
+        ),
+        mi.MissionItem(16, frame=3, lat_deg=east[0], lon_deg=east[1], alt_m=30.0),
+        mi.MissionItem(mi.CMD_NAV_LAND, frame=3, lat_deg=east[0], lon_deg=east[1]),
     ]
     _check(True, items)
