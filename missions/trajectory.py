@@ -61,6 +61,9 @@ MAX_LEG_SAMPLES = 100_000
 LOITER_CIRCLE_VERTICES = 72
 #: items walked at most (``DO_JUMP`` repeats expanded): a longer walk is reported unchecked
 MAX_WALK_ITEMS = 100_000
+#: ArduCopter starts a circle where it is, not from the circle's closest point, when it is
+#: this close to the centre (``circle_movetoedge_start``)
+CIRCLE_AT_CENTRE_M = 3.0
 #: PX4 flies to a take-off's position after the climb when it is farther than this
 TAKEOFF_MOVE_M = 0.5
 #: the first item is climbed to first when it is higher than this above the aircraft (PX4's
@@ -331,6 +334,8 @@ class _Flight:
         self.length = 0.0
         #: on the ground: at the start and after a landing (the next NAV item climbs first)
         self.on_ground = True
+        #: where the last leg that moved the aircraft began (its heading points away from it)
+        self.came_from: tuple[float, float] | None = None
         #: DO_JUMPs taken so far (item → times)
         self.jumps: dict[int, int] = {}
         self.loiter_unlimited: int | None = None
@@ -443,6 +448,8 @@ class _Flight:
         if timed:  # (a loiter circle's time is counted from its turns)
             self.duration += self._time_s(h, dz)
         self.length += math.hypot(h, dz)
+        if h > 1.0:
+            self.came_from = (cur[0], cur[1])
         self.cur = to
 
     def curve_leg(self, pts: FloatArray, item: int) -> None:
@@ -780,8 +787,29 @@ def _circle(
     # most CIRCLE_RATE (20 deg/s)
     v = min(f.v, math.sqrt(0.5 * f.accel_m_s2 * r), r * math.radians(20.0))
     f.duration += turns * 2 * math.pi * r / v
-    cx, cy = f.cur[0], f.cur[1]
-    a0 = math.atan2(cx - x, cy - y) if math.hypot(cx - x, cy - y) > 1e-6 else 0.0
+    # circle_movetoedge_start: more than 3 m from the centre (in 3-D: below the circle counts)
+    # the aircraft first flies to the centre plus its offset scaled to the radius by that 3-D
+    # distance, at the circle's altitude (the closest point when level with it)
+    cx, cy, cz = f.cur
+    dz = cz - z if math.isfinite(cz - z) else 0.0
+    d3 = math.sqrt((cx - x) ** 2 + (cy - y) ** 2 + dz**2)
+    if d3 > CIRCLE_AT_CENTRE_M:
+        cx, cy = x + (cx - x) / d3 * r, y + (cy - y) / d3 * r
+        f.leg((cx, cy, z), k, 1, above_terrain=terrain)
+    if math.hypot(cx - x, cy - y) > 0.5:
+        a0 = math.atan2(cx - x, cy - y)  # AC_Circle::init_start_angle: from where it is
+    elif f.came_from is not None:
+        # at the centre: behind the aircraft (its heading less 180°), where the last leg began
+        a0 = math.atan2(f.came_from[0] - x, f.came_from[1] - y)
+    else:
+        # the heading is not known (no leg flown yet): taken as north, the circle from south
+        a0 = math.pi
+        f.note_once(
+            _(
+                "item {k}: the circle starts behind the aircraft, whose heading is not known "
+                "(taken as north): the leg after it may leave from elsewhere on the circle"
+            ).format(k=k)
+        )
     f.leg((x + r * math.sin(a0), y + r * math.cos(a0), z), k, 1, above_terrain=terrain)
     # one turn covers every point of the circle (the others repeat it), then the part of a
     # turn left, which ends where the next leg starts

@@ -82,8 +82,10 @@ class MissionRunner:
         self._auto_takeoff_up: float | None = None
         #: PX4: the take-off item being flown began on the ground (in the air it is a waypoint)
         self._ground_takeoff = False
-        #: ArduCopter's LOITER_TURNS under way: (start angle from north, radians turned so far)
+        #: ArduCopter's LOITER_TURNS under way: (start angle from north, radians turned so far),
+        #: and the place it flies to first (east, north; set once, as circle_movetoedge_start)
         self._circle: tuple[float, float] | None = None
+        self._circle_edge: tuple[float, float] | None = None
         #: where the aircraft was when the current item started (latched at its first step):
         #: ArduCopter's target for an item without a position
         self._in_place: tuple[float, float, float] | None = None
@@ -176,6 +178,7 @@ class MissionRunner:
         self._drop_conditions()
         self._spline = None
         self._circle = None
+        self._circle_edge = None
         self._last_dest = None
         self._prev_leg = None
 
@@ -191,6 +194,7 @@ class MissionRunner:
         self._drop_conditions()
         self._spline = None
         self._circle = None
+        self._circle_edge = None
         self._prev_leg = None
         self.vm.events.append(Event("mission_current", {"seq": self.seq}))
         return True
@@ -257,6 +261,7 @@ class MissionRunner:
             self._place = None
             self._spline = None
             self._circle = None
+            self._circle_edge = None
             vm.events.append(Event("mission_current", {"seq": seq}))
             it = self.items[seq]
             if it.is_nav:
@@ -615,12 +620,20 @@ class MissionRunner:
         turns, r = abs(it.param1), abs(it.param3) or 10.0  # 0: CIRCLE_RADIUS, 10 m
         sense = -1.0 if it.param3 < 0 else 1.0
         if self._circle is None:
-            de, dn = vm.pos[0] - e, vm.pos[1] - n
-            a0 = math.atan2(de, dn) if math.hypot(de, dn) > 1e-6 else 0.0
-            edge = (e + r * math.sin(a0), n + r * math.cos(a0), up)
-            off = math.hypot(edge[0] - vm.pos[0], edge[1] - vm.pos[1])
+            if self._circle_edge is None:
+                de, dn, du = vm.pos[0] - e, vm.pos[1] - n, vm.pos[2] - up
+                d3 = math.sqrt(de * de + dn * dn + du * du)
+                # circle_movetoedge_start: the offset scaled by the 3-D distance, if over 3 m
+                scale = r / d3 if d3 > 3.0 else 1.0
+                self._circle_edge = (e + de * scale, n + dn * scale)
+            at_e, at_n = self._circle_edge
+            off = math.hypot(at_e - vm.pos[0], at_n - vm.pos[1])
             if off > 1.0 or abs(up - vm.pos[2]) > 1.0:
-                return edge, None
+                return (at_e, at_n, up), None
+            if math.hypot(at_e - e, at_n - n) > 0.5:
+                a0 = math.atan2(at_e - e, at_n - n)  # init_start_angle: from where it is
+            else:  # at the centre: behind the aircraft
+                a0 = math.radians(vm.yaw_deg) + math.pi
             self._circle = (a0, 0.0)
         a0, turned = self._circle
         lim = vm.limits()
@@ -630,7 +643,11 @@ class MissionRunner:
             self._complete()
         else:
             self._circle = (a0, turned)
-        a = a0 + sense * turned
+        # the position controller's feed-forward keeps ArduCopter on the circle's moving target;
+        # the simulated one (no feed-forward) trails by about v²/2a: aim that far ahead
+        v = circle_speed_m_s(lim.speed_h_m_s, lim.accel_h_m_s2, r)
+        lead = 0.0 if self._circle is None else v * v / (2.0 * lim.accel_h_m_s2) / r
+        a = a0 + sense * (turned + lead)
         return (e + r * math.sin(a), n + r * math.cos(a), up), None
 
     def _hold(

@@ -126,7 +126,8 @@ def test_rtl_cone_flown_as_the_guard_predicts(
         f"{e:.1f} m E); guard predicts {low:.1f}..{high:.1f} m; firmware formula at the "
         f"waypoint {formula_m:.1f} m; without the cone {rtl.return_alt_m:.1f} m; notes {notes}"
     )
-    assert any("return cone" in x for x in notes), notes
+    if alt_m >= 10.0:  # (an overridden clearance keeps the guard's problems, not its notes)
+        assert any("return cone" in x for x in notes), notes
     assert low - TOLERANCE_M <= flown_top <= high + TOLERANCE_M
     assert flown_top < rtl.return_alt_m - 2.0  # the cone, not the full climb
 

@@ -207,9 +207,10 @@ def test_the_loiter_circle_checked_is_the_one_flown() -> None:
     base = trajectory(_mission(_placed(CMD_NAV_WAYPOINT))).duration_s
     v = _mission(None).cruise_speed_m_s
     circling = 2 * 2 * math.pi * 260.0 / v
-    # from the centre out to the circle (north: the aircraft arrives at the centre) and home
-    # from there, 260 m farther
-    assert t.duration_s - base == pytest.approx(circling + 2 * 260.0 / v, rel=0.02)
+    # the aircraft arrives at the centre from home: out to the circle behind it (AC_Circle's
+    # start angle, its heading less 180°), 260 m south, round it, and home from 60 m south
+    # of it instead of from 200 m north
+    assert t.duration_s - base == pytest.approx(circling + (260.0 + 60.0 - 200.0) / v, rel=0.02)
 
 
 @pytest.mark.parametrize("command", [CMD_NAV_WAYPOINT, CMD_NAV_LOITER_TIME, CMD_NAV_LOITER_TURNS])

@@ -34,7 +34,7 @@ from missions.trajectory import trajectory
 HOME = (49.7475, 13.3776, 310.0)
 DT_S = 0.05
 M_PER_DEG = 111_200.0
-NEAR_M = 12.0  # PX4 cuts a corner at its acceptance radius, NAV_ACC_RAD 10 m
+NEAR_M = 15.0  # a circle is left at its speed: the aircraft swings out before the next leg
 ALT_TOL_M = 5.0  # PX4 turns (and starts an RTL) up to NAV_ACC_RAD, 10 m, before a waypoint
 
 
@@ -84,7 +84,7 @@ def _check(ap: bool, items: list[mi.MissionItem]) -> None:
     flown = track - np.array([0.0, 0.0, home_up])
     problem = off_the_walk(walk, top - home_up, flown, NEAR_M, ALT_TOL_M)
     assert problem is None, (problem, [_brief(it) for it in items])
-    assert flown_s <= 1.25 * tr.duration_s + 30.0, (flown_s, tr.duration_s)
+    assert flown_s <= 1.3 * tr.duration_s + 30.0, (flown_s, tr.duration_s)
 
 
 def _brief(it: mi.MissionItem) -> str:
