@@ -246,6 +246,20 @@ AP_ALT_ZERO_KEEPS = frozenset(
 )
 
 
+#: ArduCopter's CIRCLE_RATE default, degrees per second
+AP_CIRCLE_RATE_DEG_S = 20.0
+
+
+def ap_circle_speed_m_s(speed_m_s: float, accel_m_s2: float, radius_m: float) -> float:
+    """The speed ArduCopter flies a LOITER_TURNS circle at (``AC_Circle::calc_velocities``): the
+    leg speed, at most what half the acceleration holds on the radius, at most CIRCLE_RATE."""
+    return min(
+        speed_m_s,
+        math.sqrt(0.5 * accel_m_s2 * radius_m),
+        radius_m * math.radians(AP_CIRCLE_RATE_DEG_S),
+    )
+
+
 def ap_keeps_altitude(item: MissionItem) -> bool:
     """True for an item ArduCopter flies at the aircraft's altitude: one of
     :data:`AP_ALT_ZERO_KEEPS` whose altitude is 0 once stored in whole centimetres (NaN: no)."""

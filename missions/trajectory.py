@@ -41,6 +41,7 @@ from dronekit_plzen.mission_items import (
     NAV_COMMANDS,
     POSITION_COMMANDS,
     MissionItem,
+    ap_circle_speed_m_s,
     ap_keeps_altitude,
     canonical_frame,
     command_name,
@@ -783,10 +784,7 @@ def _circle(
     x, y, z = centre
     turns, r = ap_loiter_turns(it.param1, it.param3)
     r = r or 10.0  # 0: CIRCLE_RADIUS, 10 m by default
-    # AC_Circle::calc_velocities: at most what half the acceleration holds on the radius, at
-    # most CIRCLE_RATE (20 deg/s)
-    v = min(f.v, math.sqrt(0.5 * f.accel_m_s2 * r), r * math.radians(20.0))
-    f.duration += turns * 2 * math.pi * r / v
+    f.duration += turns * 2 * math.pi * r / ap_circle_speed_m_s(f.v, f.accel_m_s2, r)
     # circle_movetoedge_start: more than 3 m from the centre (in 3-D: below the circle counts)
     # the aircraft first flies to the centre plus its offset scaled to the radius by that 3-D
     # distance, at the circle's altitude (the closest point when level with it)

@@ -21,19 +21,6 @@ if TYPE_CHECKING:
 
 Target = tuple[float, float, float] | None
 
-#: ArduCopter's CIRCLE_RATE default, degrees per second
-CIRCLE_RATE_DEG_S = 20.0
-
-
-def circle_speed_m_s(speed_m_s: float, accel_m_s2: float, radius_m: float) -> float:
-    """The speed ArduCopter flies a circle at (``AC_Circle::calc_velocities``): the leg speed, at
-    most what half the acceleration holds on the radius, at most CIRCLE_RATE."""
-    return min(
-        speed_m_s,
-        math.sqrt(0.5 * accel_m_s2 * radius_m),
-        radius_m * math.radians(CIRCLE_RATE_DEG_S),
-    )
-
 
 #: the DO commands ArduPilot's ``AP_Mission::verify_command`` completes itself: ArduCopter sends
 #: no MISSION_ITEM_REACHED for them (only the commands its ``ModeAuto::verify_command`` verifies
@@ -637,7 +624,8 @@ class MissionRunner:
             self._circle = (a0, 0.0)
         a0, turned = self._circle
         lim = vm.limits()
-        turned += circle_speed_m_s(lim.speed_h_m_s, lim.accel_h_m_s2, r) / r * dt_s
+        v = mi.ap_circle_speed_m_s(lim.speed_h_m_s, lim.accel_h_m_s2, r)
+        turned += v / r * dt_s
         if turned >= turns * 2 * math.pi:
             turned = turns * 2 * math.pi
             self._complete()
@@ -645,7 +633,6 @@ class MissionRunner:
             self._circle = (a0, turned)
         # the position controller's feed-forward keeps ArduCopter on the circle's moving target;
         # the simulated one (no feed-forward) trails by about v²/2a: aim that far ahead
-        v = circle_speed_m_s(lim.speed_h_m_s, lim.accel_h_m_s2, r)
         lead = 0.0 if self._circle is None else v * v / (2.0 * lim.accel_h_m_s2) / r
         a = a0 + sense * (turned + lead)
         return (e + r * math.sin(a), n + r * math.cos(a), up), None
