@@ -259,6 +259,7 @@ def clear_for_flight(
     raise_on_unsafe: bool = True,
     rtl_alt_m: float | None = None,
     rtl: RtlParams | None = None,
+    takeoff_alt_m: float | None = None,
 ) -> FlightClearance:
     """Validate every sortie of a flight and issue a clearance for each.
 
@@ -293,6 +294,10 @@ def clear_for_flight(
         (:class:`dronekit_plzen.rtl_cone.RtlParams`; ``fly`` reads them from the vehicle);
         default: the profile's (:meth:`missions.vehicles.Vehicle.rtl_params`), whose cone the
         ceiling is not trusted with.
+    takeoff_alt_m
+        ArduCopter without a take-off item: the altitude above home the ground station's
+        take-off climbs to before the mission starts (``fly --takeoff-alt``); the first leg is
+        walked from there. Default: straight up to the first item's altitude.
     raise_on_unsafe
         ``False`` returns unsafe sorties with ``clearance=None`` instead of raising (to show
         the reports); uploading them is then refused by the link layer.
@@ -355,6 +360,7 @@ def clear_for_flight(
             max_speed_m_s=getattr(vehicle, "max_speed_m_s", None),
             rtl_alt_m=rtl_alt_m,
             rtl=rtl,
+            takeoff_alt_m=takeoff_alt_m,
         )
         report.notes[:0] = home_notes
         if vehicle_position is not None:

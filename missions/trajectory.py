@@ -337,6 +337,9 @@ class _Flight:
         self.on_ground = True
         #: where the last leg that moved the aircraft began (its heading points away from it)
         self.came_from: tuple[float, float] | None = None
+        #: ArduCopter without a take-off item: the ground station's take-off altitude (m
+        #: above home), when known (:func:`trajectory`)
+        self.takeoff_alt_m: float | None = None
         #: DO_JUMPs taken so far (item → times)
         self.jumps: dict[int, int] = {}
         self.loiter_unlimited: int | None = None
@@ -557,6 +560,7 @@ def trajectory(
     max_speed_m_s: float | None = None,
     rtl_alt_m: float | None = None,
     rtl: RtlParams | None = None,
+    takeoff_alt_m: float | None = None,
 ) -> Trajectory:
     """Fly ``mission`` on paper and sample it every ``step_m`` metres (3-D).
 
@@ -576,7 +580,12 @@ def trajectory(
     carry the highest (``alt_max``: the 120 m rule): the RTL may start anywhere within the
     acceptance radius of the waypoint before it (PX4: the item's param2, else NAV_ACC_RAD;
     ArduCopter: WPNAV_RADIUS), and values not read from the vehicle may be wrong about its cone
-    (:func:`dronekit_plzen.rtl_cone.altitude_band_m`)."""
+    (:func:`dronekit_plzen.rtl_cone.altitude_band_m`).
+
+    ``takeoff_alt_m``: an ArduCopter mission without a take-off item starts in the air after
+    the ground station's take-off (``fly --takeoff-alt``: GUIDED, straight up to this altitude
+    above home); the first leg then leaves from there. ``None``: the climb is taken straight up
+    to the first item's altitude (as PX4 climbs)."""
     check_altitudes(mission)
     if rtl is None and rtl_alt_m is not None:
         ap = "ardupilot" if mission.autopilot == AUTOPILOT_ARDUPILOT else "px4"
@@ -591,6 +600,7 @@ def trajectory(
         (accel_m_s2, climb_rate_m_s, descent_rate_m_s),
         rtl,
     )
+    f.takeoff_alt_m = takeoff_alt_m
     items = mission.items
     start_v = f.v
     override_v: float | None = None  # PX4: a ground speed the next leg may fly at
@@ -846,9 +856,27 @@ def _climb_from_ground(f: _Flight, it: MissionItem, k: int) -> None:
     altitude where the aircraft is. PX4 climbs so before it flies a mission's first item
     (``MissionBase::checkClimbRequired``); ArduCopter does not start a mission on the ground
     without a take-off item ("Auto: Missing Takeoff Cmd"), the pilot takes off, and the guard
-    takes the climb as PX4's. An item that keeps the aircraft's altitude climbs nothing."""
+    takes the climb as PX4's, or, when it is known (``fly``), as the ground station's take-off
+    straight up to ``f.takeoff_alt_m`` above home, from where the first leg leaves. An item that
+    keeps the aircraft's altitude climbs nothing (but from that take-off)."""
     f.on_ground = False
     cx, cy, cz = f.cur
+    if f.mission.autopilot == AUTOPILOT_ARDUPILOT and f.takeoff_alt_m is not None:
+        # fly climbs to a take-off item's altitude found later in the mission, as it does
+        z = f.home_amsl + f.takeoff_alt_m
+        for t in f.mission.items:
+            if t.command == CMD_NAV_TAKEOFF:
+                zt = f.amsl(t.frame, t.alt_m, cx, cy)
+                z = zt if math.isfinite(zt) and zt > f.home_amsl else z
+                break
+        f.note_once(
+            _(
+                "no take-off item first: the take-off climbs straight up to {alt:.0f} m above "
+                "home at the launch point and the mission starts from there"
+            ).format(alt=z - f.home_amsl)
+        )
+        f.leg((cx, cy, max(z, cz + 1.0)), k, 0)
+        return
     if f.mission.autopilot == AUTOPILOT_ARDUPILOT and (
         ap_keeps_altitude(it) or it.command == CMD_NAV_PAYLOAD_PLACE
     ):

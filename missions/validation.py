@@ -302,6 +302,7 @@ def validate(
     home_tolerance_m: float = 50.0,
     rtl_alt_m: float | None = None,
     rtl: RtlParams | None = None,
+    takeoff_alt_m: float | None = None,
 ) -> ValidationReport:
     """Check the whole path of ``mission``; see the module documentation for the rules.
 
@@ -310,7 +311,8 @@ def validate(
     WGS84 ellipsoid are converted with ``geoid_offset_m`` (the local geoid undulation, about
     46 m in Plzeň; 0 by default because no geoid grid is bundled). ``rtl_alt_m``: the altitude
     above home an RTL climbs to first, ``rtl``: the vehicle's RTL parameters with its return
-    cone (see :func:`missions.trajectory.trajectory`).
+    cone, ``takeoff_alt_m``: the ground station's take-off altitude above home before an
+    ArduCopter mission without a take-off item (see :func:`missions.trajectory.trajectory`).
     """
     box = mission_bbox(mission)
     dem_r = Raster.open(dem, bbox_lonlat=box) if isinstance(dem, str | Path) else dem
@@ -329,6 +331,7 @@ def validate(
         max_speed_m_s=max_speed_m_s,
         rtl_alt_m=rtl_alt_m,
         rtl=rtl,
+        takeoff_alt_m=takeoff_alt_m,
     )
     viol: list[Violation] = list(_unchecked_commands(mission))
     if tr.stopped_at is not None:

@@ -48,7 +48,12 @@ from dronekit_plzen.fleet import (
 )
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, VehicleState, connect
-from dronekit_plzen.mission_items import CMD_NAV_TAKEOFF, MissionItem
+from dronekit_plzen.mission_items import (
+    CMD_NAV_TAKEOFF,
+    FRAME_GLOBAL,
+    MissionItem,
+    canonical_frame,
+)
 
 GPS_FIX_3D = 3
 
@@ -88,10 +93,30 @@ def _load_mission(path: Path) -> Any:
     return load_mission(path)
 
 
-def _takeoff_alt(items: list[MissionItem], default_m: float) -> float:
+def takeoff_alt_above_home_m(
+    items: list[MissionItem], default_m: float, home_amsl_m: float
+) -> float:
+    """The altitude above home ``fly``'s take-off (ArduCopter, GUIDED) climbs to: the mission's
+    take-off item's, in its frame, else ``default_m`` (also for an item at or below home).
+
+    The firmware's GUIDED take-off takes metres above home: an AMSL item is converted with the
+    home's altitude (it had been sent as is: 350 m AMSL climbed 350 m above home); an item
+    above terrain is taken above the launch point, where home is.
+
+    >>> from dronekit_plzen.mission_items import FRAME_GLOBAL
+    >>> amsl = MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL, lat_deg=49.7, lon_deg=13.3, alt_m=350.0)
+    >>> takeoff_alt_above_home_m([amsl], 20.0, 320.0)
+    30.0
+    >>> takeoff_alt_above_home_m([], 20.0, 320.0)
+    20.0
+    """
     for it in items:
-        if it.command == CMD_NAV_TAKEOFF and it.alt_m > 0:
-            return float(it.alt_m)
+        if it.command != CMD_NAV_TAKEOFF:
+            continue
+        alt = it.alt_m - home_amsl_m if canonical_frame(it.frame) == FRAME_GLOBAL else it.alt_m
+        if math.isfinite(alt) and alt > 0:
+            return float(alt)
+        return default_m
     return default_m
 
 
@@ -212,9 +237,13 @@ def fly_sortie(
         )
     arm_or_explain(v)
     if v.autopilot == "ardupilot":
-        v.takeoff(_takeoff_alt(items, takeoff_alt_m))
+        home = sortie.mission.home or v.state.home
+        alt = takeoff_alt_above_home_m(items, takeoff_alt_m, home[2] if home else math.nan)
+        v.takeoff(alt)
+        # the mission starts where the guard walked it from: at the take-off altitude (within
+        # a metre), not on the way up
         v.wait_for(
-            lambda s: s.relative_alt_m > 0.8 * _takeoff_alt(items, takeoff_alt_m),
+            lambda s: s.relative_alt_m > max(0.8 * alt, alt - 1.0),
             120,
             _("take-off"),
         )
@@ -635,6 +664,7 @@ def fly(
             max_distance_m=max_distance_m or cfg.max_distance_m,
             max_launch_offset_m=max_launch_offset_m,
             rtl=vehicle_rtl_params(v),
+            takeoff_alt_m=takeoff_alt,
         )
         for ov in fc.overrides:
             info(

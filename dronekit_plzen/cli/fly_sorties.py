@@ -148,9 +148,11 @@ def clear_sorties(
     max_distance_m: float | None = None,
     rtl_alt_m: float | None = None,
     rtl: RtlParams | None = None,
+    takeoff_alt_m: float | None = None,
 ) -> Any:
     """Every sortie through the guard, against the vehicle's home and position (and its RTL
-    altitude and return cone, see :func:`vehicle_rtl_params`)."""
+    altitude and return cone, see :func:`vehicle_rtl_params`; ``takeoff_alt_m``: the take-off
+    ``fly`` commands before an ArduCopter mission without a take-off item)."""
     from missions.clearance import clear_for_flight
 
     return clear_for_flight(
@@ -167,6 +169,7 @@ def clear_sorties(
         reason=reason,
         rtl_alt_m=rtl_alt_m,
         rtl=rtl,
+        takeoff_alt_m=takeoff_alt_m,
     )
 
 

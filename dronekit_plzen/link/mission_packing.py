@@ -418,6 +418,42 @@ def roi_none(item: MissionItem) -> MissionItem:
     )
 
 
+def roi_placed(item: MissionItem) -> bool:
+    """True for a DO_SET_ROI (or NAV_ROI) at a place other than 0°N 0°E whose mode is 0 or
+    MAV_ROI_LOCATION: ArduCopter points the aircraft at the place whatever the mode
+    (``ModeAuto::do_roi`` takes only the item's location; Mission Planner writes mode 0). PX4
+    takes mode 0 as "ROI none" and, for MAV_ROI_LOCATION, copies only the mode to its ROI
+    (``Navigator``: ``_vroi.mode = cmd.param1``, the place left at 0, 0): the aircraft would face
+    0°N 0°E. The place goes to PX4 as DO_SET_ROI_LOCATION (:func:`roi_location`).
+
+    >>> roi_placed(MissionItem(command=201, frame=3, lat_deg=49.75, lon_deg=13.38))
+    True
+    >>> roi_placed(MissionItem(command=201, frame=3, param1=1.0, lat_deg=49.75, lon_deg=13.38))
+    False
+    """
+    return (
+        item.mission_type == 0
+        and item.command in (CMD_DO_SET_ROI, CMD_NAV_ROI)
+        and item.param1 in (0.0, float(MAV_ROI_LOCATION))
+        and not (item.lat_deg == 0.0 and item.lon_deg == 0.0)
+        and canonical_frame(item.frame) in (FRAME_GLOBAL, FRAME_GLOBAL_RELATIVE_ALT)
+    )
+
+
+def roi_location(item: MissionItem) -> MissionItem:
+    """The DO_SET_ROI_LOCATION that points PX4 where ``item`` (:func:`roi_placed`) points
+    ArduCopter: the same place, altitude and frame, for every gimbal (param1 0)."""
+    return MissionItem(
+        command=CMD_DO_SET_ROI_LOCATION,
+        frame=item.frame,
+        lat_deg=item.lat_deg,
+        lon_deg=item.lon_deg,
+        alt_m=item.alt_m,
+        mission_type=item.mission_type,
+        autocontinue=item.autocontinue,
+    )
+
+
 def for_autopilot(item: MissionItem, autopilot: str) -> MissionItem:
     """``item`` as it is sent to ``autopilot``: for PX4, a command that carries no position goes
     in MAV_FRAME_MISSION, the only frame PX4 takes it in (Mission Planner writes most of them in

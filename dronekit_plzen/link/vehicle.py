@@ -629,18 +629,31 @@ class Vehicle:
         """``items`` with every region of interest at latitude, longitude and altitude 0
         (ArduCopter's "ROI off", :func:`~dronekit_plzen.link.mission_packing.roi_off`) sent to
         PX4 as DO_SET_ROI_NONE: PX4 would turn the aircraft toward 0°N 0°E for the rest of the
-        mission."""
+        mission; and every DO_SET_ROI at a place as DO_SET_ROI_LOCATION
+        (:func:`~dronekit_plzen.link.mission_packing.roi_placed`: PX4 would face no place or
+        0°N 0°E)."""
         off = [k for k, it in enumerate(items) if packing.roi_off(it)]
-        if not off:
-            return list(items)
-        log.warning(
-            _(
-                "vehicle {sysid}: regions of interest at latitude, longitude and altitude 0 "
-                '(ArduPilot\'s "ROI off"; PX4 would turn the aircraft toward 0°N 0°E) sent as '
-                "DO_SET_ROI_NONE: items {items}"
-            ).format(sysid=self.sysid, items=", ".join(str(k) for k in off))
-        )
-        return [packing.roi_none(it) if k in off else it for k, it in enumerate(items)]
+        placed = [k for k, it in enumerate(items) if packing.roi_placed(it)]
+        if off:
+            log.warning(
+                _(
+                    "vehicle {sysid}: regions of interest at latitude, longitude and altitude 0 "
+                    '(ArduPilot\'s "ROI off"; PX4 would turn the aircraft toward 0°N 0°E) sent '
+                    "as DO_SET_ROI_NONE: items {items}"
+                ).format(sysid=self.sysid, items=", ".join(str(k) for k in off))
+            )
+        if placed:
+            log.warning(
+                _(
+                    "vehicle {sysid}: DO_SET_ROI at a place (PX4 takes its mode 0 as no region "
+                    "of interest, and for mode 3 faces 0°N 0°E) sent as DO_SET_ROI_LOCATION: "
+                    "items {items}"
+                ).format(sysid=self.sysid, items=", ".join(str(k) for k in placed))
+            )
+        return [
+            packing.roi_none(it) if k in off else packing.roi_location(it) if k in placed else it
+            for k, it in enumerate(items)
+        ]
 
     def _placed_for_px4(self, items: Sequence[MissionItem]) -> list[MissionItem]:
         """``items`` with every NAV item at latitude = longitude = 0 (ArduPilot's "where the

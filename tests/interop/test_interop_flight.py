@@ -499,15 +499,19 @@ def test_take_off_flown_as_the_guard_has_it(
     fw_kind: str, ready: Any, tmp_path: Path, take_off: bool
 ) -> None:
     """A take-off placed 40 m east of the launch point (20 m), or none; a waypoint 40 m north at
-    20 m; a landing there. Both firmwares climb straight up where the aircraft is
+    30 m; a landing there. Both firmwares climb straight up where the aircraft is
     (ArduCopter's ``takeoff_start``; PX4's ``handleTakeoff`` and, without a take-off item,
-    ``checkClimbRequired``; ArduCopter without one: ``fly``'s take-off in GUIDED). PX4 then flies
-    to the take-off's position, ArduCopter does not. The guard's walk: the same."""
+    ``checkClimbRequired`` to the waypoint's 30 m; ArduCopter without one: ``fly``'s take-off in
+    GUIDED to its 20 m, then the diagonal up to the waypoint). PX4 then flies to the take-off's
+    position, ArduCopter does not. The guard's walk (given ``fly``'s take-off altitude): the
+    same, heights on the way north included."""
+    import numpy as np
+
     from missions.trajectory import trajectory
 
     home = ready.inst.home
     items = [
-        wp(home, 40.0, 0.0, 20.0),
+        wp(home, 40.0, 0.0, 30.0),
         MissionItem(command=CMD_NAV_LAND, frame=3, lat_deg=0.0, lon_deg=0.0, alt_m=0.0),
     ]
     if take_off:
@@ -529,16 +533,24 @@ def test_take_off_flown_as_the_guard_has_it(
     ne = [(*north_east(home, la, lo), alt) for la, lo, alt in seen.track]
     climbing = [abs(complex(n, e)) for n, e, alt in ne if 3.0 < alt < 15.0 and n < 20.0]
     east = max(e for _n, e, _a in ne)
-    tr = trajectory(_mission(fw_kind, items, home))
+    tr = trajectory(_mission(fw_kind, items, home), takeoff_alt_m=20.0)  # fly's --takeoff-alt
     hx, hy = tr.home_xy
     up = (tr.phase == 0) & (tr.item == 0)
     guard_climb = float(abs(tr.x[up] - hx).max() + abs(tr.y[up] - hy).max())
     guard_east = float((tr.x - hx).max())
+    # heights on the way north, 15-25 m from the launch point, east of it less than 5 m
+    mid = [alt for n, e, alt in ne if 15.0 < n < 25.0 and abs(e) < 5.0]
+    gm = (tr.y - hy > 15.0) & (tr.y - hy < 25.0) & (abs(tr.x - hx) < 5.0) & (tr.phase == 1)
+    guard_mid = float(np.median(tr.alt[gm] - tr.alt[0])) if gm.any() else float("nan")
     print(
         f"{fw_kind} take-off={take_off}: climb flown within {max(climbing):.1f} m of the launch"
-        f" point (guard {guard_climb:.1f} m); furthest east {east:.1f} m (guard {guard_east:.1f})"
+        f" point (guard {guard_climb:.1f} m); furthest east {east:.1f} m (guard {guard_east:.1f});"
+        f" {len(mid)} heights 15-25 m north, median {np.median(mid) if mid else float('nan'):.1f}"
+        f" m (guard {guard_mid:.1f} m)"
     )
     assert climbing and max(climbing) < 4.0 and guard_climb < 0.01
+    if mid and gm.any():
+        assert abs(float(np.median(mid)) - guard_mid) < 3.0
     moves_east = take_off and fw_kind == "px4"
     assert (east > 30.0, guard_east > 39.0) == (moves_east, moves_east)
     assert seen.position is not None
@@ -547,12 +559,17 @@ def test_take_off_flown_as_the_guard_has_it(
 
 
 @pytest.mark.timeout(600)
-def test_roi_off_is_flown_as_roi_off(fw_kind: str, ready: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("roi_cmd", [195, 201], ids=["roi-location", "do-set-roi-mode-0"])
+def test_roi_off_is_flown_as_roi_off(
+    fw_kind: str, ready: Any, tmp_path: Path, roi_cmd: int
+) -> None:
     """A region of interest 60 m east, a waypoint 60 m north, a region of interest at latitude,
     longitude and altitude 0 (ArduCopter's "ROI off", ``AutoYaw::set_roi``), a waypoint 120 m
     north, a landing. With the ROI the aircraft faces east of north on the first leg; after the
     "off" it faces along the leg, north, on both firmwares. PX4 would turn toward 0°N 0°E: the
-    link sends it DO_SET_ROI_NONE (``fly`` logs that)."""
+    link sends it DO_SET_ROI_NONE (``fly`` logs that). The first ROI is a DO_SET_ROI_LOCATION
+    or a DO_SET_ROI of mode 0 as Mission Planner writes it (ArduCopter points at its place; PX4
+    takes mode 0 as no ROI: the link sends it as DO_SET_ROI_LOCATION)."""
     import statistics
 
     from dronekit_plzen.mission_items import CMD_DO_SET_ROI_LOCATION
@@ -561,9 +578,7 @@ def test_roi_off_is_flown_as_roi_off(fw_kind: str, ready: Any, tmp_path: Path) -
     east = wp(home, 0.0, 60.0, 0.0)
     items = [
         MissionItem(command=CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=15),
-        MissionItem(
-            command=CMD_DO_SET_ROI_LOCATION, frame=3, lat_deg=east.lat_deg, lon_deg=east.lon_deg
-        ),
+        MissionItem(command=roi_cmd, frame=3, lat_deg=east.lat_deg, lon_deg=east.lon_deg),
         wp(home, 60.0, 0.0, 15.0),
         MissionItem(command=CMD_DO_SET_ROI_LOCATION, frame=3),
         wp(home, 120.0, 0.0, 15.0),
@@ -587,6 +602,7 @@ def test_roi_off_is_flown_as_roi_off(fw_kind: str, ready: Any, tmp_path: Path) -
     assert abs(after_off) < 25.0
     if fw_kind == "px4":
         assert "sent as DO_SET_ROI_NONE: items 3" in proc.stderr
+        assert ("sent as DO_SET_ROI_LOCATION: items 1" in proc.stderr) is (roi_cmd == 201)
 
 
 @pytest.mark.timeout(600)

@@ -183,3 +183,44 @@ def test_status_table_names_the_datum_and_shows_unreported_readings_as_unknown()
     text = console.export_text()
     assert "alt m above home" in text and "nan" not in text.lower()
     assert "? ?" in text  # battery: neither the percentage nor the voltage reported yet
+
+
+def test_fly_takes_off_to_an_amsl_take_off_item_above_home(tmp_path, sim_factory, sim_url_of):
+    """ArduCopter's GUIDED take-off takes metres above home: a take-off item in the AMSL frame
+    (Mission Planner's "Absolute") at home + 25 m was sent as 335 m and climbed 335 m above
+    home. Now it climbs to 25 m, where the guard walked it."""
+    import threading
+    import time
+
+    from dronekit_plzen.mission_items import FRAME_GLOBAL
+
+    sim = sim_factory(1, "ardupilot")
+    st = sim.vehicles[0].state
+    lat, lon, amsl = st.home_lat_deg, st.home_lon_deg, st.home_alt_amsl_m
+    plan = write_plan(tmp_path / "m.plan", (lat, lon, amsl))
+    from missions.formats import load_mission, save_mission
+
+    m = load_mission(plan)
+    m.items[0] = m.items[0].with_(frame=FRAME_GLOBAL, alt_m=amsl + 25.0)
+    save_mission(m, plan)
+    highest = [0.0]
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.is_set():
+            highest[0] = max(highest[0], sim.vehicles[0].model.rel_alt_m)
+            time.sleep(0.05)
+
+    t = threading.Thread(target=watch, daemon=True)
+    t.start()
+    try:
+        res = CliRunner().invoke(
+            cli,
+            ["fly", str(plan), "--connect", sim_url_of(sim, 0), "--heartbeat-hz", "10", "--json"],
+            catch_exceptions=False,
+        )
+    finally:
+        done.set()
+        t.join()
+    assert res.exit_code == 0, res.output
+    assert 23.0 < highest[0] < 27.0

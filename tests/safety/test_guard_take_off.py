@@ -210,3 +210,55 @@ def test_an_ardupilot_circle_starts_and_ends_at_its_closest_point() -> None:
     assert _from_home(tr, land).max() == pytest.approx(200.0, abs=0.5)
     # two turns at most sqrt(0.5 * 3 m/s² * 100 m) = 12.2 m/s, at most 20°/s = 34.9 m/s
     assert tr.duration_s > 2 * 2 * np.pi * 100.0 / min(10.0, np.sqrt(150.0))
+
+
+def test_ardupilot_without_a_take_off_is_walked_from_fly_s_take_off() -> None:
+    """``fly`` takes an ArduCopter mission without a take-off item off in GUIDED to
+    ``--takeoff-alt`` (20 m) and starts it there: the first leg is the diagonal from 20 m over
+    the launch point up to the item, lower near the launch point than the vertical climb to the
+    item's 60 m the guard had walked (a slope there was cleared at 60 m, flown at 20-30 m)."""
+    items = [_wp(0.0, 400.0, 60.0), MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH)]
+    tr = trajectory(_mission(items, AUTOPILOT_ARDUPILOT), takeoff_alt_m=20.0)
+    first = tr.item == 0
+    up = first & (tr.phase == 0)
+    assert _from_home(tr, up).max() < 0.01
+    assert tr.alt[up][-1] == pytest.approx(GROUND_M + 20.0)
+    leg = first & (tr.phase == 1)
+    d = _from_home(tr, leg)
+    # on the straight line from (0 m, 20 m) to (400 m, 60 m)
+    assert np.allclose(tr.alt[leg], GROUND_M + 20.0 + 40.0 * d / 400.0, atol=0.5)
+    assert any("take-off climbs straight up to 20 m" in n for n in tr.notes)
+    # without fly's take-off (plan validate) the climb is taken as PX4 flies it
+    tr0 = trajectory(_mission(items, AUTOPILOT_ARDUPILOT))
+    assert tr0.alt[(tr0.item == 0) & (tr0.phase == 0)][-1] == pytest.approx(GROUND_M + 60.0)
+
+
+def test_a_slope_below_fly_s_take_off_leg_is_refused(tmp_path: Path) -> None:
+    """Ground rising 25 m within 100 m north of the launch point: the item at 60 m 400 m north
+    clears it when climbed to straight up, but not on the leg from fly's 20 m take-off."""
+    dem = write_dem(
+        tmp_path / "slope.tif",
+        lambda _dx, dy: GROUND_M + np.clip(dy, 0.0, 100.0) * 0.25,
+        half_m=1500.0,
+    )
+    m = _mission([_wp(0.0, 400.0, 60.0), MissionItem(command=CMD_NAV_LAND)], AUTOPILOT_ARDUPILOT)
+    assert validate(m, dem=dem).ok
+    r = validate(m, dem=dem, takeoff_alt_m=20.0)
+    assert not r.ok
+    assert {v.rule for v in r.violations} == {"terrain_clearance"}
+    assert {v.item_index for v in r.violations} == {0}
+
+
+def test_fly_s_take_off_to_a_later_take_off_item_is_walked_at_its_altitude() -> None:
+    """A take-off item that is not the first NAV item: ``fly`` climbs to its altitude (AMSL
+    items converted to above home), and so does the walk."""
+    from dronekit_plzen.mission_items import FRAME_GLOBAL
+
+    items = [
+        _wp(0.0, 200.0, 40.0),
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL, alt_m=GROUND_M + 35.0),
+        MissionItem(command=CMD_NAV_LAND),
+    ]
+    tr = trajectory(_mission(items, AUTOPILOT_ARDUPILOT), takeoff_alt_m=20.0)
+    up = (tr.item == 0) & (tr.phase == 0)
+    assert tr.alt[up][-1] == pytest.approx(GROUND_M + 35.0)
