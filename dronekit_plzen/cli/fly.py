@@ -53,6 +53,7 @@ from dronekit_plzen.mission_items import (
     FRAME_GLOBAL,
     MissionItem,
     canonical_frame,
+    command_name,
 )
 
 GPS_FIX_3D = 3
@@ -604,12 +605,29 @@ def fly(
     if sortie is None and progress.partial is not None and progress.partial[0] == first:
         resumed = resume_mission(missions[first - 1], progress.partial[1])
         if resumed is not None:
+            at = int(resumed.metadata["resumed_at_item"])
             info(
-                _("resuming sortie {k} at item {i}, where it stopped").format(
+                _(
+                    "resuming sortie {k} where it stopped, on its way to item {i}: that leg is "
+                    "flown again from item {s}"
+                ).format(k=first, i=progress.partial[1], s=at)
+            )
+            replayed = resumed.items[: int(resumed.metadata["resumed_prefix"])]
+            if names := [
+                command_name(it.command) for it in replayed if it.command != CMD_NAV_TAKEOFF
+            ]:
+                info(
+                    _("settings made before item {s}, replayed first: {names}").format(
+                        s=at, names=", ".join(names)
+                    )
+                )
+            missions[first - 1] = resumed
+        else:
+            info(
+                _("sortie {k} stopped on its way to item {i}: flown again from its start").format(
                     k=first, i=progress.partial[1]
                 )
             )
-            missions[first - 1] = resumed
     cfg = app().config
     gcs = cfg.gcs_system_id
     terrain, zone_list = _open_guard_inputs(missions, dem or cfg.dem_file, zones or cfg.zones_file)

@@ -124,7 +124,9 @@ def test_fly_cli_cut_short_is_not_flown_and_resumes(
     assert progress["partial"][0] == 1 and 3 <= progress["partial"][1] < 9, progress
     again = _fly_cli(plan, ready.url)
     summary = _assert_cli_ok(again)
-    assert f"resuming sortie 1 at item {progress['partial'][1]}" in again.stderr
+    assert f"resuming sortie 1 where it stopped, on its way to item {progress['partial'][1]}" in (
+        again.stderr
+    )
     assert summary["flown"][0]["flight_s"] > 5.0
 
 

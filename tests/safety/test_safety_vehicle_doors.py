@@ -365,7 +365,7 @@ def test_sigint_without_a_terminal_returns_to_launch(sim_factory: Any, tmp_path:
     with connect(sim_url(sim), heartbeat_hz=10) as link:  # PX4 does not arm in AUTO.RTL
         _vehicle(link).set_mode("AUTO.LOITER")
     code, _o, err = run_cli(*_fly_args(sim, tmp_path / "long.plan", "--max-distance-m", "1"))
-    assert f"resuming sortie 1 at item {item}" in err
+    assert f"resuming sortie 1 where it stopped, on its way to item {item}" in err
     assert code == 3 and "max_distance" in last_error(err), err
 
 
@@ -381,11 +381,61 @@ def test_resume_mission_keeps_takeoff_speed_and_the_rest() -> None:
     m = Mission(items=simple_items(ORIGIN, [offset(ORIGIN, 100 * k, 0) for k in range(1, 6)], 30))
     m.items.insert(1, MissionItem(command=CMD_DO_CHANGE_SPEED, frame=2, param2=6.0))
     r = resume_mission(m, 4)
-    assert [it.command for it in r.items] == [22, 178, 16, 16, 16, 20]
-    assert r.items[2] == m.items[4] and r.metadata["resumed_at_item"] == 4
+    # the leg it stopped on (to item 4) is flown again from its start, item 3
+    assert [it.command for it in r.items] == [22, 178, 16, 16, 16, 16, 20]
+    assert r.items[2] == m.items[3] and r.metadata["resumed_at_item"] == 3
+    assert r.metadata["resumed_prefix"] == 2
     assert resume_mission(m, 1) is None  # not yet past the first waypoint
     m.items.insert(3, MissionItem(command=CMD_DO_JUMP, frame=2, param1=2, param2=1))
     assert resume_mission(m, 5) is None  # jump targets would move: flown again from the start
+
+
+def test_a_resumed_survey_flies_its_cut_leg_again_with_its_camera_settings() -> None:
+    """A survey stopped half-way along a leg (on its way to item 11): the leg is flown again from
+    its start (item 9, as QGroundControl resumes), after the settings made before it, the last
+    of each kind: ground speed, climb rate (another speed type), gimbal angle, interval photos,
+    the distance trigger. Single photos and a servo (a payload release) are not replayed, nor
+    interval photos that were stopped; a trigger turned off is replayed off."""
+    from dronekit_plzen import mission_items as mi
+    from dronekit_plzen.cli.fly_sorties import resume_mission
+
+    wps = simple_items(ORIGIN, [offset(ORIGIN, 100 * k, 0) for k in range(1, 5)], 30)
+    w = wps[1:5]
+
+    def do(cmd: int, **kw: float) -> MissionItem:
+        return MissionItem(command=cmd, frame=2, **kw)
+
+    items = [
+        wps[0],  # 0 take-off
+        do(mi.CMD_DO_CHANGE_SPEED, param1=1, param2=8.0),  # 1 ground speed
+        do(mi.CMD_DO_MOUNT_CONTROL, param1=-90.0),  # 2 gimbal down
+        do(mi.CMD_IMAGE_START_CAPTURE, param3=1),  # 3 one photo
+        do(mi.CMD_IMAGE_START_CAPTURE, param2=2.0),  # 4 a photo every 2 s
+        w[0],  # 5 first run starts
+        do(mi.CMD_DO_SET_CAM_TRIGG_DIST, param1=20.0),  # 6
+        do(mi.CMD_DO_CHANGE_SPEED, param1=2, param2=2.0),  # 7 climb rate
+        do(mi.CMD_DO_SET_SERVO, param1=9, param2=1900),  # 8 a release
+        w[1],  # 9 second run starts
+        do(mi.CMD_DO_SET_CAM_TRIGG_DIST, param1=25.0),  # 10
+        w[2],  # 11
+        do(mi.CMD_DO_SET_CAM_TRIGG_DIST, param1=0.0),  # 12
+        w[3],  # 13
+        wps[-1],  # 14 RTL
+    ]
+    m = Mission(items=items)
+    r = resume_mission(m, 11)
+    assert r.metadata["resumed_at_item"] == 9 and r.metadata["resumed_prefix"] == 6
+    assert r.items[:6] == [items[k] for k in (0, 1, 2, 4, 6, 7)]
+    assert r.items[6:] == items[9:]
+    # stopped on its way to the RTL: the trigger's last setting is off
+    r2 = resume_mission(m, 14)
+    assert r2.metadata["resumed_at_item"] == 13
+    pre = r2.items[: r2.metadata["resumed_prefix"]]
+    assert [it.param1 for it in pre if it.command == mi.CMD_DO_SET_CAM_TRIGG_DIST] == [0.0]
+    # interval photos stopped before the leg's start: neither start nor stop replayed
+    m3 = Mission(items=[*items[:9], do(mi.CMD_IMAGE_STOP_CAPTURE), *items[9:]])
+    r3 = resume_mission(m3, 12)
+    assert r3.items[:5] == [items[k] for k in (0, 1, 2, 6, 7)]
 
 
 def test_vehicle_silent_longer_than_link_loss_ends_fly(sim_factory: Any, tmp_path: Path) -> None:
