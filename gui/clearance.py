@@ -87,39 +87,29 @@ class SortieView:
         return _("passed")
 
 
-#: MAV_CMD_NAV_WAYPOINT, LOITER_UNLIM/TURNS/TIME: where a path resumes
+#: MAV_CMD_NAV_WAYPOINT, LOITER_UNLIM/TURNS/TIME: a sortie's end point is the last of them
 _WAYPOINTS = frozenset({16, 17, 18, 19})
-#: settings a resumed sortie must carry over from the part already flown (speed, camera trigger)
-_CARRIED = (178, 206)  # MAV_CMD_DO_CHANGE_SPEED, MAV_CMD_DO_SET_CAM_TRIGG_DIST
 
 
 def resume_sortie(sortie: SortieView, seq: int) -> SortieView:
-    """``sortie`` resumed where it stopped: its items before the first waypoint (take-off,
-    speed), the last speed and camera-trigger settings flown, then the path from the start of
-    the leg that was being flown when it stopped (item ``seq`` was its target).
+    """``sortie`` resumed where it stopped, item ``seq`` its target: the take-off, the settings
+    made before the leg it stopped on (the last of each kind), then the path from the start of
+    that leg (:func:`missions.resume.resume_items`, the rule ``fly`` resumes by); ``sortie``
+    itself when it is flown again whole.
 
     The result has no clearance of its own: :func:`clear_at_vehicle` checks it again before it
     is uploaded. ``resumed_from`` counts in the planned sortie's items.
     """
-    items = sortie.items
-    wps = [i for i, it in enumerate(items) if it.command in _WAYPOINTS and it.has_position]
-    if not wps or seq <= wps[0] + 1:
-        return sortie  # it stopped before the first leg: fly the whole sortie again
-    start = max(i for i in wps if i < seq)
-    prelude = items[: wps[0]]
-    carried = []
-    for cmd in _CARRIED:
-        flown = [i for i in range(wps[0], start) if items[i].command == cmd]
-        if flown:
-            carried.append(flown[-1])
-    new = prelude + [items[i] for i in sorted(carried)] + items[start:]
-    planned = start
+    resume_items = backend.require("missions.resume", "resume_items", _("Planning"))
+    r = resume_items(sortie.items, seq)
+    if r is None:
+        return sortie
+    planned = r.start
     if sortie.resumed_from is not None:  # a resumed sortie stopped again
-        planned = sortie.resumed_from + start - sortie.resume_head
+        planned = sortie.resumed_from + r.start - sortie.resume_head
     meta = {**sortie.mission.metadata, "resumed_from_item": planned}
-    mission = replace(sortie.mission, items=new, metadata=meta)
-    head = len(new) - (len(items) - start)
-    return replace(sortie, mission=mission, resumed_from=planned, resume_head=head)
+    mission = replace(sortie.mission, items=r.items, metadata=meta)
+    return replace(sortie, mission=mission, resumed_from=planned, resume_head=r.head)
 
 
 def vehicle_profile(key: str | None, camera: str | None = None) -> Any:

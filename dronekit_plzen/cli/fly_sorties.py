@@ -110,79 +110,22 @@ class SortieProgress:
         self.path.write_text(json.dumps(doc) + "\n", encoding="utf-8")
 
 
-def _state_key(it: Any) -> tuple[Any, ...] | None:
-    """What a DO command sets that lasts for the rest of the mission (its key: a later command
-    with the same key replaces it), or None for an action of the moment (a photo, a servo, a
-    payload release: never replayed on a resume)."""
-    from dronekit_plzen import mission_items as mi
-
-    cmd = it.command
-    if cmd == mi.CMD_DO_CHANGE_SPEED:
-        return ("speed", int(it.param1) if math.isfinite(it.param1) else 0)
-    if cmd in (mi.CMD_DO_SET_ROI, 80, mi.CMD_DO_SET_ROI_LOCATION, mi.CMD_DO_SET_ROI_NONE):
-        return ("roi",)
-    if cmd in (mi.CMD_DO_MOUNT_CONTROL, mi.CMD_DO_GIMBAL_MANAGER_PITCHYAW):
-        return ("gimbal",)
-    if cmd in (mi.CMD_DO_SET_CAM_TRIGG_DIST, mi.CMD_DO_SET_CAM_TRIGG_INTERVAL):
-        return ("trigger",)
-    if cmd in (mi.CMD_IMAGE_START_CAPTURE, mi.CMD_IMAGE_STOP_CAPTURE):
-        if cmd == mi.CMD_IMAGE_START_CAPTURE and it.param3 == 1:
-            return None  # one photo: an action, not a state
-        return ("images", it.param1)
-    if cmd in (mi.CMD_VIDEO_START_CAPTURE, mi.CMD_VIDEO_STOP_CAPTURE):
-        return ("video", it.param1)
-    if cmd in (
-        mi.CMD_DO_DIGICAM_CONFIGURE,
-        mi.CMD_DO_GIMBAL_MANAGER_CONFIGURE,
-        mi.CMD_SET_CAMERA_MODE,
-        mi.CMD_SET_CAMERA_ZOOM,
-        mi.CMD_SET_CAMERA_FOCUS,
-    ):
-        return ("set", cmd)
-    return None
-
-
 def resume_mission(mission: Any, item: int) -> Any | None:
     """The rest of ``mission`` after a fresh take-off, for a sortie that stopped while flying to
-    item ``item``; None when there is nothing to resume (it stopped on its way to the first
-    positioned item after the start) or it cannot be cut (``DO_JUMP``: its targets would move).
-
-    As QGroundControl resumes a mission (``MissionController::resumeMissionIndex``,
-    ``MissionManager::generateResumeMission``): the leg it stopped on is flown again from its
-    start (the positioned item before ``item``), so a survey leg cut half-way is photographed
-    whole; and the settings made before that start are replayed first, the last of each kind:
-    speeds (per speed type), region of interest, gimbal angle, camera triggering by distance or
-    time, interval photos and video (unless stopped), camera and gimbal configuration. A resumed
-    survey had flown on with its camera trigger off and its speed reset. Actions of the moment
-    (single photos, servos, relays, gripper, winch) are not replayed.
-
-    The result is a new path (home → take-off → straight to the leg's start), so it is cleared
-    again.
-    """
+    item ``item`` (:func:`missions.resume.resume_items`: the leg again from its start, after
+    the settings made before it); None when it is flown again whole. The result is a new path
+    (home → take-off → straight to the leg's start), so it is cleared again."""
     from dataclasses import replace
 
-    from dronekit_plzen import mission_items as mi
+    from missions.resume import resume_items
 
-    items = list(mission.items)
-    nav = [k for k, it in enumerate(items) if it.has_position]
-    if not nav or item <= nav[0] or item >= len(items):
+    r = resume_items(mission.items, item)
+    if r is None:
         return None
-    if any(it.command == mi.CMD_DO_JUMP for it in items):
-        return None
-    start = max(k for k in nav if k < item)
-    if start <= nav[0]:
-        return None  # the first leg: the whole sortie again
-    head = [it for it in items[:start] if it.command == mi.CMD_NAV_TAKEOFF][:1]
-    last: dict[tuple[Any, ...], int] = {}
-    for k, it in enumerate(items[:start]):
-        if (key := _state_key(it)) is not None:
-            last[key] = k
-    stopped = {mi.CMD_IMAGE_STOP_CAPTURE, mi.CMD_VIDEO_STOP_CAPTURE}
-    state = [items[k] for k in sorted(last.values()) if items[k].command not in stopped]
     meta = dict(mission.metadata)
-    meta["resumed_at_item"] = start
-    meta["resumed_prefix"] = len(head) + len(state)
-    return replace(mission, items=[*head, *state, *items[start:]], metadata=meta)
+    meta["resumed_at_item"] = r.start
+    meta["resumed_prefix"] = r.head
+    return replace(mission, items=r.items, metadata=meta)
 
 
 def clear_sorties(

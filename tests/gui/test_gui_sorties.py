@@ -50,9 +50,9 @@ def test_resume_flies_the_interrupted_leg_again_with_the_settings_in_force() -> 
     rr = resume_sortie(r, 6)  # flying to planned item 9, from planned item 7
     assert rr.resumed_from == 7
     assert rr.items == [items[0], items[1], items[3], *items[7:]]
-    # a later speed change is carried over too, in flying order
+    # a later speed change replaces the first (the last of each kind, in flying order)
     late = resume_sortie(s, 10)
-    assert late.items == [items[0], items[1], items[3], items[8], *items[9:]]
+    assert late.items == [items[0], items[3], items[8], *items[9:]]
 
 
 def test_stopped_before_the_first_leg_flies_the_whole_sortie_again() -> None:
