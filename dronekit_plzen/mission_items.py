@@ -402,3 +402,30 @@ def px4_landing(items: Sequence[MissionItem]) -> tuple[int, int] | None:
         return None
     start = next((j for j, it in enumerate(items) if it.command == CMD_DO_LAND_START), land)
     return start, land
+
+
+def takeoff_alt_above_home_m(
+    items: Sequence[MissionItem], default_m: float, home_amsl_m: float
+) -> float:
+    """The altitude above home a ground station's take-off (ArduCopter, GUIDED: ``fly``, the
+    GUI) climbs to before the mission starts: the mission's take-off item's, in its frame, else
+    ``default_m`` (also for an item at or below home).
+
+    The firmware's GUIDED take-off takes metres above home: an AMSL item is converted with the
+    home's altitude (it had been sent as is: 350 m AMSL climbed 350 m above home); an item
+    above terrain is taken above the launch point, where home is.
+
+    >>> amsl = MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL, lat_deg=49.7, lon_deg=13.3, alt_m=350.0)
+    >>> takeoff_alt_above_home_m([amsl], 20.0, 320.0)
+    30.0
+    >>> takeoff_alt_above_home_m([], 20.0, 320.0)
+    20.0
+    """
+    for it in items:
+        if it.command != CMD_NAV_TAKEOFF:
+            continue
+        alt = it.alt_m - home_amsl_m if canonical_frame(it.frame) == FRAME_GLOBAL else it.alt_m
+        if math.isfinite(alt) and alt > 0:
+            return float(alt)
+        return default_m
+    return default_m

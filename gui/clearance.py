@@ -175,14 +175,17 @@ def clear_at_vehicle(
     home: tuple[float, float, float] | None,
     position: tuple[float, float] | None,
     rtl: Any = None,
+    takeoff_alt_m: float | None = None,
 ) -> tuple[list[Any], Clearance]:
     """Check ``sortie`` again against the vehicle it goes to; (items, clearance) to upload.
 
     The vehicle's HOME_POSITION (lat, lon, alt AMSL) becomes the home the relative altitudes are
     flown from, and its GPS position must be near the planned launch point; ``rtl``: its RTL
     parameters (:func:`dronekit_plzen.fleet.vehicle_rtl_params`: return altitude, cone, where it
-    returns to), as ``fly`` reads them. A pilot's override carries over; an unsafe sortie without
-    one raises :class:`SafetyViolation`.
+    returns to), as ``fly`` reads them; ``takeoff_alt_m``: the pilot's take-off altitude above
+    home before an ArduCopter mission without a take-off item (the fly panel's), walked as
+    flown. A pilot's override carries over; an unsafe sortie without one raises
+    :class:`SafetyViolation`.
     """
     if sortie.clearance is None:
         raise SafetyViolation(
@@ -204,6 +207,7 @@ def clear_at_vehicle(
         override=override if override is not None else False,
         raise_on_unsafe=True,
         rtl=rtl,
+        takeoff_alt_m=takeoff_alt_m,
     )
     s = fc.sorties[0]
     clearance = replace(s.clearance, sortie=sortie.index)

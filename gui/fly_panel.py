@@ -37,6 +37,7 @@ from PyQt5.QtWidgets import (
 )
 
 from dronekit_plzen.i18n import _
+from dronekit_plzen.mission_items import CMD_NAV_TAKEOFF
 from gui.clearance import SortieView
 from gui.fly_alerts import CRITICAL, INFO, Alert, AlertMonitor, BannerStack, FoldingLog
 from gui.fly_arming import ArmingMixin
@@ -117,6 +118,10 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self._ids = itertools.count(1)
         self._pending: set[int] = set()
         self._uploading: dict[int, SortieView] = {}  # request → sortie being uploaded
+        #: request → take-off altitude the sortie being uploaded is cleared with; vehicle →
+        #: the one its sortie on board was cleared with (ArduCopter: the take-off it starts from)
+        self._uploading_takeoff: dict[int, float] = {}
+        self.cleared_takeoff_m: dict[int, float] = {}
         self._arm_then_start: dict[int, int] = {}  # arm request → sysid to start after it
         self._waiting_ready: dict[int, tuple[int, bool]] = {}
         self._sending_key: set[int] = set()
@@ -307,6 +312,8 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self._commander = None
         self._pending.clear()
         self._uploading.clear()
+        self._uploading_takeoff.clear()
+        self.cleared_takeoff_m.clear()
         self._arm_then_start.clear()
         self._waiting_ready.clear()
         self._sending_key.clear()
@@ -349,9 +356,14 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             self._refuse(name, 0, _("select a vehicle first"))
             return
         kwargs: dict[str, Any] = {}
+        why = None
         if name == "takeoff":
             kwargs["alt_m"] = self.takeoff_alt.value()
-        why = self.start_refusal(sysid) if name == "start" else None
+            if (on_board := self.on_board.get(sysid)) is not None:
+                kwargs["items"] = list(on_board)
+            why = self.takeoff_refusal(sysid, float(kwargs["alt_m"]))
+        elif name == "start":
+            why = self.start_refusal(sysid)
         if why is not None:
             self._refuse(name, sysid, why)
             return
@@ -359,6 +371,22 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             self.arm_vehicle(sysid)
             return
         self._send(name, sysid, kwargs)
+
+    def takeoff_refusal(self, sysid: int, alt_m: float) -> str | None:
+        """Why a take-off is refused: an ArduCopter starts its mission where the take-off left
+        it, and the sortie on board without a take-off item was cleared from the take-off
+        altitude set at its upload (a mission's own take-off item sets the altitude itself)."""
+        cleared = self.cleared_takeoff_m.get(sysid)
+        v = self.vehicles.get(sysid)
+        items = self.on_board.get(sysid)
+        if cleared is None or v is None or v.autopilot != "ardupilot" or items is None:
+            return None
+        if any(it.command == CMD_NAV_TAKEOFF for it in items) or abs(alt_m - cleared) < 0.05:
+            return None
+        return _(
+            "the sortie on board was cleared for a take-off to {c:.0f} m: take off to {c:.0f} m, "
+            "or upload it again to clear a take-off to {v:.0f} m"
+        ).format(c=cleared, v=alt_m)
 
     def start_refusal(self, sysid: int) -> str | None:
         """Why a mission start is refused: only a validated sortie uploaded here is flown."""
@@ -437,7 +465,10 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             self._refuse("upload", sysid, _("all {n} sorties have been flown").format(n=prog.count))
             return
         self.banners.clear(f"sortie-{sysid}")
-        self._uploading[self._send("upload", sysid, {"sortie": sortie})] = sortie
+        alt = float(self.takeoff_alt.value())
+        req = self._send("upload", sysid, {"sortie": sortie, "takeoff_alt_m": alt})
+        self._uploading[req] = sortie
+        self._uploading_takeoff[req] = alt
 
     # ------------------------------------------------------------------ signals in
     def read_on_board(self, sysid: int) -> int:
@@ -518,6 +549,9 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         if name == "send_key":
             self._on_key_result(ok, message)
         sortie = self._uploading.pop(req_id, None)
+        takeoff = self._uploading_takeoff.pop(req_id, None)
+        if sortie is not None and ok and takeoff is not None:
+            self.cleared_takeoff_m[sysid] = takeoff
         if sortie is not None and ok and sysid in self.progress:
             seen = self.vehicles.get(sysid)
             self.progress[sysid].uploaded_sortie(

@@ -35,6 +35,7 @@ from dronekit_plzen.fleet import (
     vehicle_rtl_params,
 )
 from dronekit_plzen.i18n import _, ngettext
+from dronekit_plzen.mission_items import CMD_NAV_TAKEOFF, takeoff_alt_above_home_m
 from gui import backend
 from gui.clearance import SortieView, clear_at_vehicle
 from gui.fly_links import BootTracker, ReadyTracker, latest_prearm, split_urls
@@ -323,7 +324,15 @@ class FlySession:
 
         return call
 
-    def _takeoff(self, vehicle: Any, alt_m: float = 20.0) -> str:
+    def _takeoff(self, vehicle: Any, alt_m: float = 20.0, items: Any = None) -> str:
+        """Take off to ``alt_m`` above home, or, with the mission on board (``items``) holding a
+        take-off item, to that item's altitude above home, as ``fly`` does (the guard walked
+        the mission from there)."""
+        if items is not None and any(it.command == CMD_NAV_TAKEOFF for it in items):
+            home = vehicle.state.home
+            alt_m = takeoff_alt_above_home_m(items, alt_m, home[2] if home else math.nan)
+            vehicle.takeoff(alt_m=float(alt_m))
+            return _("climbing to {alt:.0f} m (the mission's take-off)").format(alt=alt_m)
         vehicle.takeoff(alt_m=float(alt_m))
         return _("climbing to {alt:.0f} m").format(alt=alt_m)
 
@@ -404,11 +413,13 @@ class FlySession:
             self._terrain.add(vehicle.sysid)
             self._stack.enter_context(terrain_server(vehicle.link, vehicle, dem))
 
-    def _upload(self, vehicle: Any, sortie: SortieView) -> str:
+    def _upload(self, vehicle: Any, sortie: SortieView, takeoff_alt_m: float | None = None) -> str:
         """Check one sortie against this vehicle, upload and verify it (and its geofence).
 
-        The guard runs again with the vehicle's HOME_POSITION and GPS position; the link layer
-        refuses items its clearance does not cover. Nothing unvalidated is ever sent.
+        The guard runs again with the vehicle's HOME_POSITION and GPS position (and, for an
+        ArduCopter, the pilot's take-off altitude ``takeoff_alt_m`` the mission starts from);
+        the link layer refuses items its clearance does not cover. Nothing unvalidated is ever
+        sent.
         """
         if not isinstance(sortie, SortieView):
             raise BadInputError(_("only a validated sortie can be uploaded"))
@@ -422,7 +433,8 @@ class FlySession:
             if on_board is not None:
                 sortie = dataclasses.replace(sortie, mission=mission)
         try:
-            items, cleared = clear_at_vehicle(sortie, st.home, position, rtl)
+            takeoff = takeoff_alt_m if vehicle.autopilot == "ardupilot" else None
+            items, cleared = clear_at_vehicle(sortie, st.home, position, rtl, takeoff)
         except SafetyViolation:
             self.refused_at_vehicle.add(vehicle.sysid)  # the pilot may override it
             raise
@@ -450,6 +462,11 @@ class FlySession:
             ).format(n=rally)
         elif on_board is not None:  # the pilot learns where RTL may go besides home
             text += "; " + on_board
+        if takeoff is not None and not any(it.command == CMD_NAV_TAKEOFF for it in items):
+            # ArduCopter starts it where the pilot's take-off leaves it: the guard walked that
+            text += "; " + _("cleared from a take-off to {alt:.0f} m: take off to it").format(
+                alt=takeoff
+            )
         if cleared.override is not None:
             text += "; " + _("SAFETY OVERRIDE by {by}: {reason}").format(
                 by=cleared.override.by, reason=cleared.override.reason

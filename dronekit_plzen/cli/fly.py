@@ -50,10 +50,8 @@ from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.link import Link, Vehicle, VehicleState, connect
 from dronekit_plzen.mission_items import (
     CMD_NAV_TAKEOFF,
-    FRAME_GLOBAL,
-    MissionItem,
-    canonical_frame,
     command_name,
+    takeoff_alt_above_home_m,
 )
 
 GPS_FIX_3D = 3
@@ -92,33 +90,6 @@ def _load_mission(path: Path) -> Any:
     from missions.formats import load_mission
 
     return load_mission(path)
-
-
-def takeoff_alt_above_home_m(
-    items: list[MissionItem], default_m: float, home_amsl_m: float
-) -> float:
-    """The altitude above home ``fly``'s take-off (ArduCopter, GUIDED) climbs to: the mission's
-    take-off item's, in its frame, else ``default_m`` (also for an item at or below home).
-
-    The firmware's GUIDED take-off takes metres above home: an AMSL item is converted with the
-    home's altitude (it had been sent as is: 350 m AMSL climbed 350 m above home); an item
-    above terrain is taken above the launch point, where home is.
-
-    >>> from dronekit_plzen.mission_items import FRAME_GLOBAL
-    >>> amsl = MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL, lat_deg=49.7, lon_deg=13.3, alt_m=350.0)
-    >>> takeoff_alt_above_home_m([amsl], 20.0, 320.0)
-    30.0
-    >>> takeoff_alt_above_home_m([], 20.0, 320.0)
-    20.0
-    """
-    for it in items:
-        if it.command != CMD_NAV_TAKEOFF:
-            continue
-        alt = it.alt_m - home_amsl_m if canonical_frame(it.frame) == FRAME_GLOBAL else it.alt_m
-        if math.isfinite(alt) and alt > 0:
-            return float(alt)
-        return default_m
-    return default_m
 
 
 def _answer_without_terminal(text: str, default: bool, timeout_s: float) -> bool | None:
