@@ -338,6 +338,11 @@ def terrain_server(link: Any, v: Vehicle, dem: Any) -> Any:
     return TerrainServer(link, dem_heights(dem), sysid=v.sysid)
 
 
+#: MISSION_CURRENT.mission_state (MAVLink MISSION_STATE): flying it, and run to its end
+MISSION_STATE_ACTIVE = 3
+MISSION_STATE_COMPLETE = 5
+
+
 @dataclass
 class MissionCompletion:
     """Whether the vehicle flew its mission to the end, from what it reports while flying.
@@ -363,12 +368,25 @@ class MissionCompletion:
     'after item 2, not reaching item 3'
     >>> done.seen("MISSION_ITEM_REACHED", 3, "AUTO.MISSION"); done.complete
     True
+    >>> lossy = MissionCompletion.of(items)  # the last reach lost; the mission said complete
+    >>> lossy.seen("MISSION_CURRENT", 3, "AUTO", 3); lossy.seen("MISSION_CURRENT", 3, "AUTO", 5)
+    >>> lossy.complete
+    True
+    >>> stale = MissionCompletion.of(items)  # "complete" before this flight said active
+    >>> stale.seen("MISSION_CURRENT", 1, "AUTO", 5); stale.complete
+    False
+    >>> px4 = MissionCompletion.of(items)  # PX4: "complete" comes after the switch to RTL
+    >>> px4.seen("MISSION_CURRENT", 3, "AUTO.MISSION", 3); px4.seen("MISSION_CURRENT", 4,
+    ...     "AUTO.RTL", 5); px4.complete
+    True
     """
 
     goal: int
     furthest: int = -1
     entered: bool = False
     left_in: str | None = None
+    #: a MISSION_CURRENT in a mission mode said the mission active (see :meth:`seen`)
+    active_seen: bool = False
     #: the autopilot's reports followed so far, as the link reduces them (:meth:`follow`)
     reports: VehicleState = field(default_factory=lambda: VehicleState(sysid=0))
 
@@ -389,12 +407,26 @@ class MissionCompletion:
             nav.pop()
         return cls(goal=nav[-1] if nav else -1)
 
-    def seen(self, msg_type: str, index: int, mode: str | None) -> None:
+    def seen(self, msg_type: str, index: int, mode: str | None, mission_state: int = 0) -> None:
         """A MISSION_CURRENT (the item flown to) or MISSION_ITEM_REACHED (an item reached),
-        in the mission's own indices, received while the vehicle was in ``mode``."""
+        in the mission's own indices, received while the vehicle was in ``mode``.
+
+        A MISSION_CURRENT whose ``mission_state`` says the mission is complete (ArduPilot 4.5+:
+        ``AP_Mission`` ran out of items; PX4 since its extended MISSION_CURRENT: the navigator's
+        mission result "finished", also once it has switched to the RTL of a closing item;
+        PX4 v1.16 leaves it at 0), after one in a mission mode that said it active, counts as
+        its last item reached: a MISSION_ITEM_REACHED lost on a lossy link does not make a flown
+        mission look cut short (and flown again from there). A "complete" never seen active is
+        an earlier mission's, and does not count; a failsafe's RTL is never "complete"."""
         self.mode(mode)
+        if msg_type == "MISSION_CURRENT" and mission_state == MISSION_STATE_COMPLETE:
+            if self.active_seen:
+                self.furthest = max(self.furthest, self.goal)
+            return
         if mode not in MISSION_MODES or index < 0:
             return
+        if msg_type == "MISSION_CURRENT" and mission_state == MISSION_STATE_ACTIVE:
+            self.active_seen = True
         reached = index if msg_type == "MISSION_ITEM_REACHED" else index - 1
         self.furthest = max(self.furthest, reached)
 
@@ -414,7 +446,7 @@ class MissionCompletion:
         if kind == "HEARTBEAT":
             self.mode(r.mode)
         elif kind == "MISSION_CURRENT":
-            self.seen(kind, r.mission_seq, r.mission_seq_mode)
+            self.seen(kind, r.mission_seq, r.mission_seq_mode, r.mission_state)
         else:
             self.seen(kind, r.last_item_reached, r.item_reached_mode)
 

@@ -103,7 +103,9 @@ class SortieProgress:
             done.mode(v.mode)
             # each report in the mode it came in (a snapshot may come after the switch to RTL)
             if v.mission_seq is not None:
-                done.seen("MISSION_CURRENT", v.mission_seq, v.mission_seq_mode or v.mode)
+                done.seen(
+                    "MISSION_CURRENT", v.mission_seq, v.mission_seq_mode or v.mode, v.mission_state
+                )
             if v.last_item_reached is not None and v.last_item_reached != self.reached_before:
                 done.seen(
                     "MISSION_ITEM_REACHED", v.last_item_reached, v.item_reached_mode or v.mode

@@ -108,6 +108,7 @@ def view_of(
         last_item_reached=_reached(state),
         mission_seq_mode=str(getattr(state, "mission_seq_mode", "") or ""),
         item_reached_mode=str(getattr(state, "item_reached_mode", "") or ""),
+        mission_state=int(getattr(state, "mission_state", 0) or 0),
         in_air=bool(getattr(state, "in_air", False)),
         statustexts=texts,
         ready_to_arm=ready_to_arm,

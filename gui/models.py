@@ -106,6 +106,8 @@ class VehicleView:
     #: unknown; the mode now is used)
     mission_seq_mode: str = ""
     item_reached_mode: str = ""
+    #: MISSION_CURRENT.mission_state (5: complete, ArduPilot 4.5+; 0: not reported)
+    mission_state: int = 0
     in_air: bool = False  # EXTENDED_SYS_STATE landed state: taking off, flying or landing
     #: recent STATUSTEXTs as (time_s, severity, text), oldest first
     statustexts: tuple[tuple[float, int, str], ...] = ()

@@ -170,3 +170,39 @@ def test_px4s_reach_sent_after_its_mission_finished_loiter_began_still_counts() 
     assert not follow(mission, cur1, rtl, reach1).complete  # a failsafe's RTL
     assert not follow(mission, msg(ap.mission_current_encode(0)), loiter, reach1).complete
     assert follow(mission, cur1, loiter, reach0).furthest == 0  # not the item flown to
+
+
+def test_a_lost_last_reach_is_covered_by_the_mission_said_complete() -> None:
+    """On a lossy link the MISSION_ITEM_REACHED of the last waypoint can be lost; the finished
+    sortie was then called cut short (and flown again from its last leg). MISSION_CURRENT's
+    mission_state (ArduPilot 4.5+, PX4 with the extended message) says "complete" (5): counted
+    after the mission said "active" (3) in a mission mode, also once PX4 has switched to the
+    closing RTL; a "complete" left from an earlier mission, or a failsafe's "paused" (4), is
+    not."""
+    from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+    from dronekit_plzen.fleet import MissionCompletion
+    from dronekit_plzen.mission_items import MissionItem
+
+    ap = mavlink2.MAVLink(None, 1, 1)
+
+    def msg(m: Any) -> Any:
+        return ap.decode(bytearray(m.pack(ap)))
+
+    armed = 128 | 1
+    mission, rtl = (msg(ap.heartbeat_encode(2, 12, armed, _px4_mode(sub), 4)) for sub in (4, 5))
+    items = [MissionItem(22), MissionItem(16), MissionItem(16), MissionItem(20)]
+
+    def cur(seq: int, state: int) -> Any:
+        return msg(ap.mission_current_encode(seq, 4, state, 1))
+
+    def follow(*stream: Any) -> MissionCompletion:
+        done = MissionCompletion.of(items)
+        for m in stream:
+            done.follow(m, 1)
+        return done
+
+    assert follow(mission, cur(2, 3), rtl, cur(3, 5)).complete  # the reach of item 2 lost
+    assert not follow(mission, cur(2, 3), rtl, cur(3, 4)).complete  # a failsafe: paused
+    assert not follow(mission, cur(1, 5), cur(2, 5), rtl).complete  # never said active
+    assert not follow(rtl, cur(2, 3), cur(3, 5)).complete  # "active" only in RTL
