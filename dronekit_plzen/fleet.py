@@ -11,6 +11,10 @@ at once which drones did not start, pause or return.
 ...     cleared = {key: clear_for_flight(m, dem=dem).sorties[0] for key, m in plan.items()}
 ...     results = fleet.upload(cleared)  # each sortie carries its Clearance
 ...     fleet.start_all()
+
+ArduCopters whose missions have no take-off item start them in the air: take them off first
+(:meth:`Fleet.takeoff_all`) to the altitude the guard walked them from
+(``clear_for_flight(..., takeoff_alt_m=alt)``; ``fly`` and the GUI do the same).
 """
 
 from __future__ import annotations
