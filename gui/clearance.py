@@ -176,6 +176,7 @@ def clear_at_vehicle(
     position: tuple[float, float] | None,
     rtl: Any = None,
     takeoff_alt_m: float | None = None,
+    autopilot: str | None = None,
 ) -> tuple[list[Any], Clearance]:
     """Check ``sortie`` again against the vehicle it goes to; (items, clearance) to upload.
 
@@ -184,7 +185,8 @@ def clear_at_vehicle(
     parameters (:func:`dronekit_plzen.fleet.vehicle_rtl_params`: return altitude, cone, where it
     returns to), as ``fly`` reads them; ``takeoff_alt_m``: the pilot's take-off altitude above
     home before an ArduCopter mission without a take-off item (the fly panel's), walked as
-    flown. A pilot's override carries over; an unsafe sortie without one raises
+    flown; ``autopilot``: the vehicle's (``"ardupilot"``, ``"px4"``), whose firmware the
+    mission is walked as. A pilot's override carries over; an unsafe sortie without one raises
     :class:`SafetyViolation`.
     """
     if sortie.clearance is None:
@@ -208,6 +210,7 @@ def clear_at_vehicle(
         raise_on_unsafe=True,
         rtl=rtl,
         takeoff_alt_m=takeoff_alt_m,
+        flown_by=autopilot if autopilot in ("ardupilot", "px4") else None,
     )
     s = fc.sorties[0]
     clearance = replace(s.clearance, sortie=sortie.index)

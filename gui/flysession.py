@@ -435,7 +435,9 @@ class FlySession:
                 sortie = dataclasses.replace(sortie, mission=mission)
         try:
             takeoff = takeoff_alt_m if vehicle.autopilot == "ardupilot" else None
-            items, cleared = clear_at_vehicle(sortie, st.home, position, rtl, takeoff)
+            items, cleared = clear_at_vehicle(
+                sortie, st.home, position, rtl, takeoff, vehicle.autopilot
+            )
         except SafetyViolation:
             self.refused_at_vehicle.add(vehicle.sysid)  # the pilot may override it
             raise

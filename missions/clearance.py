@@ -38,7 +38,7 @@ from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.mission_items import MissionItem
 from dronekit_plzen.rtl_cone import RtlParams
 from dronekit_plzen.safety import Clearance, Override
-from missions.model import Mission
+from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
 from missions.terrain import Raster, missions_bbox
 from missions.zones import Zone, load_zones
 
@@ -237,6 +237,11 @@ def _planning_speed(mission: Mission, vehicle: Any) -> float | None:
     return min(speeds) if speeds else None
 
 
+#: the autopilots the guard walks missions for, by name (MAV_AUTOPILOT codes)
+_AUTOPILOT_CODES = {"ardupilot": AUTOPILOT_ARDUPILOT, "px4": AUTOPILOT_PX4}
+_AUTOPILOT_NAMES = {AUTOPILOT_ARDUPILOT: "ardupilot", AUTOPILOT_PX4: "px4"}
+
+
 def clear_for_flight(
     mission: Mission | Sequence[Mission],
     *,
@@ -260,6 +265,7 @@ def clear_for_flight(
     rtl_alt_m: float | None = None,
     rtl: RtlParams | None = None,
     takeoff_alt_m: float | None = None,
+    flown_by: str | None = None,
 ) -> FlightClearance:
     """Validate every sortie of a flight and issue a clearance for each.
 
@@ -298,6 +304,11 @@ def clear_for_flight(
         ArduCopter without a take-off item: the altitude above home the ground station's
         take-off climbs to before the mission starts (``fly --takeoff-alt``); the first leg is
         walked from there. Default: straight up to the first item's altitude.
+    flown_by
+        The autopilot that flies it (``"ardupilot"`` or ``"px4"``: the vehicle's at the flying
+        doors, a profile's at planning): the path is walked as that firmware flies each item,
+        whatever the plan file says it was written for (a Mission Planner ``.waypoints`` file
+        states none), with a note when they differ. Default: the plan's own.
     raise_on_unsafe
         ``False`` returns unsafe sorties with ``clearance=None`` instead of raising (to show
         the reports); uploading them is then refused by the link layer.
@@ -340,6 +351,15 @@ def clear_for_flight(
             plan, dem=dem_r, vehicle_home=vehicle_home, home_amsl_m=home_amsl_m
         )
         home_source = str(m.metadata["home_amsl_source"])
+        code = _AUTOPILOT_CODES.get(flown_by or "")
+        if code is not None and code != m.autopilot:
+            note = _(
+                "the plan is written for {plan}; checked as {flown} flies it (the vehicle's "
+                "autopilot)"
+            ).format(plan=_AUTOPILOT_NAMES.get(m.autopilot, str(m.autopilot)), flown=flown_by)
+            if note not in notes:
+                notes.append(note)
+            m = replace(m, autopilot=code)
         report = validate(
             m,
             zones=zone_list,

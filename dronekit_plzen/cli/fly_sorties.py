@@ -164,6 +164,7 @@ def clear_sorties(
         rtl_alt_m=rtl_alt_m,
         rtl=rtl,
         takeoff_alt_m=takeoff_alt_m,
+        flown_by=st.autopilot if st.autopilot in ("ardupilot", "px4") else None,
     )
 
 

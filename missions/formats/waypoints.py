@@ -75,7 +75,7 @@ from missions.formats._common import (
     start_speed,
     write_sidecar,
 )
-from missions.model import Mission
+from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +208,11 @@ _FENCE_COMMANDS = frozenset(
 )
 
 
+#: the sidecar's key for the autopilot a mission is written for, and the names it takes
+SIDECAR_AUTOPILOT = "autopilot"
+_AUTOPILOT_CODES = {"ardupilot": AUTOPILOT_ARDUPILOT, "px4": AUTOPILOT_PX4}
+
+
 def parse_waypoints(text: str, path: str = "<waypoints>") -> Mission:
     lines = text.splitlines()
     if not lines or not lines[0].strip().startswith("QGC WPL"):
@@ -222,6 +227,7 @@ def parse_waypoints(text: str, path: str = "<waypoints>") -> Mission:
     # 110 (ArduPilot) keeps home at index 0; 120 (old QGroundControl) has no home line
     first = 1 if version == "110" else 0
     home = None
+    home_line = False  # the ArduPilot convention: mission seq 0 is the home
     items: list[MissionItem] = []
     fence: list[MissionItem] = []
     rally: list[MissionItem] = []
@@ -253,6 +259,7 @@ def parse_waypoints(text: str, path: str = "<waypoints>") -> Mission:
         expected += 1
         if idx == 0 and first == 1 and cmd == CMD_NAV_WAYPOINT:
             # ArduPilot's home; 0/0 is its "home not set" placeholder
+            home_line = True
             if (vals[4], vals[5]) != (0.0, 0.0):
                 home = (vals[5], vals[4], vals[6])
             continue
@@ -285,6 +292,10 @@ def parse_waypoints(text: str, path: str = "<waypoints>") -> Mission:
             target = seq_to_index.get(int(t)) if math.isfinite(t) and t == int(t) else None
             items[k] = it.with_(param1=float(target) if target is not None else t - first)
     m = Mission(items=items, home=home)
+    if home_line:
+        # a home at seq 0 is ArduPilot's mission layout (Mission Planner, MAVProxy): the guard
+        # walks it as ArduPilot flies it unless told otherwise (PX4 keeps no home item)
+        m.autopilot = AUTOPILOT_ARDUPILOT
     speed = start_speed(items)
     if speed is not None:
         m.cruise_speed_m_s = speed
@@ -316,6 +327,10 @@ def read_waypoints(path: Path) -> Mission:
                 m.fence_circles += extra.fence_circles
                 m.rally_points += extra.rally_points
     m.metadata = read_sidecar(path)
+    # the autopilot our writer recorded beside the file (the format has no field for it)
+    flown = m.metadata.pop(SIDECAR_AUTOPILOT, None)
+    if flown in _AUTOPILOT_CODES:
+        m.autopilot = _AUTOPILOT_CODES[flown]
     if legacy:
         note_speed(m.metadata, speed_stated(found))
     else:  # (a file that flies nothing has no speed to state)
@@ -343,7 +358,8 @@ def write_waypoints(mission: Mission, path: Path) -> Path:
             where=str(path),
         )
     atomic_write_text(path, dump_waypoints(mission))
-    write_sidecar(path, mission.metadata)
+    name = {v: k for k, v in _AUTOPILOT_CODES.items()}.get(mission.autopilot)
+    write_sidecar(path, {**mission.metadata, SIDECAR_AUTOPILOT: name} if name else mission.metadata)
     if not side_name:
         _write_side(
             fence_path(path),
