@@ -39,7 +39,11 @@ def _safety_options(f: Any) -> Any:
         ),
         click.option("--max-agl-m", type=float, default=120.0, show_default=True),
         click.option("--min-clearance-m", type=float, default=10.0, show_default=True),
-        click.option("--vehicle", default=None, help=_("Vehicle profile for the endurance check.")),
+        click.option(
+            "--vehicle",
+            default=None,
+            help=_("Vehicle profile: its endurance, and its autopilot's rules for the path."),
+        ),
         click.option(
             "--home-amsl-m",
             type=float,
@@ -83,6 +87,8 @@ def _clear_file(m: Any, o: dict[str, Any], *, writing: bool = False, **kw: Any) 
         max_distance_m=o["max_distance_m"] or settings().max_distance_m,
         max_range_m=o["max_range_m"],
         authorised_zones=o["authorised"],
+        # a vehicle named here flies it: walked as its autopilot flies each item
+        flown_by=getattr(veh, "autopilot", None) if o["vehicle"] else None,
         **kw,
     )
 

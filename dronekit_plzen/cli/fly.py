@@ -360,12 +360,16 @@ def _ask_next(k: int, n: int) -> bool:
     return bool(_answer_without_terminal(text, False, 1.0))
 
 
-def _profile(name: str | None, mission: Any) -> Any:
+def _profile(name: str | None, mission: Any, autopilot: str | None = None) -> Any:
+    """The vehicle profile the endurance is checked with: ``--profile``, else the plan's, else
+    the generic quadcopter of the vehicle's autopilot (``autopilot``; None: not known yet, the
+    name is only checked)."""
     from missions.vehicles import get_vehicle
 
-    key = name or mission.metadata.get("vehicle") or "px4-quad"
+    default = "ardupilot-quad" if autopilot == "ardupilot" else "px4-quad"
+    key = name or mission.metadata.get("vehicle") or default
     veh = get_vehicle(key, app().config.vehicle_dir)
-    if not name and not mission.metadata.get("vehicle"):
+    if not name and not mission.metadata.get("vehicle") and autopilot is not None:
         info(
             _(
                 "endurance checked with the default profile {key} (choose one with --profile)"
@@ -602,7 +606,7 @@ def fly(
     cfg = app().config
     gcs = cfg.gcs_system_id
     terrain, zone_list = _open_guard_inputs(missions, dem or cfg.dem_file, zones or cfg.zones_file)
-    veh_profile = _profile(profile, missions[0])
+    _profile(profile, missions[0])  # a bad --profile fails before the link is opened
     flown: list[dict[str, Any]] = []
     dem_path = dem or cfg.dem_file
     with (
@@ -639,6 +643,7 @@ def fly(
                     ).format(p=dem_path, lat=tsrv.missing[0], lon=tsrv.missing[1])
                 )
             raise
+        veh_profile = _profile(profile, missions[0], v.autopilot)
         if rally_note := vehicle_rally(v, missions):
             info(rally_note)
         fc = clear_sorties(

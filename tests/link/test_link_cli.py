@@ -56,6 +56,9 @@ def test_fly_until_landed_exit_0(tmp_path, sim_factory, sim_url_of, autopilot) -
     assert summary["items"] == 4 and summary["autopilot"] == autopilot
     assert summary["validation"]["ok"] is True
     assert "mission uploaded and verified" in res.stderr
+    # the endurance is checked with the generic quadcopter of the vehicle's own autopilot
+    quad = "ardupilot-quad" if autopilot == "ardupilot" else "px4-quad"
+    assert f"endurance checked with the default profile {quad}" in res.stderr
     # landed by the mission's RTL: ArduCopter stays in AUTO, where it refuses to arm unless
     # AUTO_OPTIONS allows it ("Arm: AUTO mode not armable"); the next fly flies all the same
     assert sim.vehicles[0].model.mode == ("AUTO" if autopilot == "ardupilot" else "AUTO.MISSION")

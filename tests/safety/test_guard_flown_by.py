@@ -78,3 +78,14 @@ def test_waypoints_files_read_as_the_autopilot_they_are_written_for(tmp_path: Pa
         p = save_mission(_keep_altitude_mission(ap), tmp_path / f"m{ap}.waypoints")
         back = load_mission(p)
         assert back.autopilot == ap and "autopilot" not in back.metadata
+
+
+def test_plan_validate_walks_it_as_the_named_vehicle_s_autopilot(tmp_path: Path) -> None:
+    from .conftest import run_cli
+
+    plan = save_mission(_keep_altitude_mission(AUTOPILOT_PX4), tmp_path / "keep.plan")
+    code, _out, err = run_cli("plan", "validate", str(plan))
+    assert code == 3, err
+    code, _out, err = run_cli("plan", "validate", str(plan), "--vehicle", "ardupilot-quad")
+    assert code == 0, err
+    assert "checked as ardupilot flies it" in err
