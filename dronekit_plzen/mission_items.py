@@ -242,7 +242,13 @@ def mavlink_command_name(command: int) -> str | None:
 #: (``ModeAuto::loc_from_cmd`` in do_nav_wp, do_loiter_unlimited, and so loiter time, and
 #: do_circle); PX4 flies them at 0 m
 AP_ALT_ZERO_KEEPS = frozenset(
-    {CMD_NAV_WAYPOINT, CMD_NAV_LOITER_UNLIM, CMD_NAV_LOITER_TURNS, CMD_NAV_LOITER_TIME}
+    {
+        CMD_NAV_WAYPOINT,
+        CMD_NAV_SPLINE_WAYPOINT,  # do_spline_wp: loc_from_cmd too, the curve kept
+        CMD_NAV_LOITER_UNLIM,
+        CMD_NAV_LOITER_TURNS,
+        CMD_NAV_LOITER_TIME,
+    }
 )
 
 

@@ -679,11 +679,17 @@ def trajectory(
             j = None if it.param1 > 0 else f.next_nav(k)
             nxt_it = items[j] if j is not None else None
             cur = f.cur
+            ardupilot = mission.autopilot == AUTOPILOT_ARDUPILOT
+            if ardupilot and ap_keeps_altitude(it):  # loc_from_cmd: the aircraft's altitude
+                dest = (dest[0], dest[1], f.same_height(it.frame, dest[0], dest[1]))
+            nxt = f.position_of(nxt_it) if nxt_it is not None else None
+            if ardupilot and nxt is not None and nxt_it is not None and ap_keeps_altitude(nxt_it):
+                nxt = (nxt[0], nxt[1], dest[2])  # get_spline_from_cmd: loc_from_cmd(next, dest)
             vo = ap_spline.origin_vector(prev_leg)
             vd = ap_spline.destination_vector(
                 cur,
                 dest,
-                f.position_of(nxt_it) if nxt_it is not None else None,
+                nxt,
                 nxt_it is not None and nxt_it.command == CMD_NAV_SPLINE_WAYPOINT,
                 it.param1 > 0,
             )

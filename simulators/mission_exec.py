@@ -371,19 +371,23 @@ class MissionRunner:
     #: how far ahead along the curve the simulated ArduCopter aims (m)
     SPLINE_LOOKAHEAD_M = 12.0
 
-    def _spline_target(self, it: mi.MissionItem, dt_s: float) -> tuple[float, float, float]:
+    def _spline_target(
+        self, it: mi.MissionItem, dt_s: float, dest: tuple[float, float, float]
+    ) -> tuple[float, float, float]:
         """ArduCopter's spline leg (dronekit_plzen.ap_spline): the curve from the last
         destination, built once, and the position target moving along it at the leg's speed
         while the aircraft keeps within the lookahead of it (AC_WPNav advances its target in
         time, held back when the aircraft lags). Aiming at the first curve point a lookahead
         away from the aircraft stalled on a curve that starts with a loop shorter than it (the
-        leg before ran the other way): the aim flipped between the loop and the way back."""
+        leg before ran the other way): the aim flipped between the loop and the way back.
+        ``dest``: the leg's end (an altitude of 0 is the aircraft's, ``loc_from_cmd``)."""
         vm = self.vm
         if self._spline is None:
-            dest = item_target_enu(it, vm.geo, vm.home[2])
             origin = self._last_dest or (vm.pos[0], vm.pos[1], vm.pos[2])
             nxt = None if it.param1 > 0 else self._next_nav(self.seq)
             nxt_dest = self._target_of(nxt) if nxt is not None else None
+            if nxt_dest is not None and nxt is not None and mi.ap_keeps_altitude(nxt):
+                nxt_dest = (nxt_dest[0], nxt_dest[1], dest[2])  # loc_from_cmd(next, dest)
             vo = ap_spline.origin_vector(self._prev_leg)
             self._spline_vd = ap_spline.destination_vector(
                 origin,
@@ -492,15 +496,16 @@ class MissionRunner:
         if c == mi.CMD_NAV_LOITER_TURNS and not vm.px4 and it.has_position:
             return self._circle_step(it, dt_s)
         target = item_target_enu(it, vm.geo, vm.home[2])
-        if not vm.px4 and it.lat_deg == 0.0 and it.lon_deg == 0.0:
+        here = not vm.px4 and it.lat_deg == 0.0 and it.lon_deg == 0.0
+        if here:
             target = self._here(it, target[2])
         elif not vm.px4 and mi.ap_keeps_altitude(it):
             # ArduCopter's loc_from_cmd: an altitude of 0 is the aircraft's when the item began
             if self._in_place is None:
                 self._in_place = (vm.pos[0], vm.pos[1], vm.pos[2])
             target = (target[0], target[1], self._in_place[2])
-        elif c == mi.CMD_NAV_SPLINE_WAYPOINT and not vm.px4 and self._arrived_s is None:
-            aim = self._spline_target(it, dt_s)
+        if c == mi.CMD_NAV_SPLINE_WAYPOINT and not vm.px4 and not here and self._arrived_s is None:
+            aim = self._spline_target(it, dt_s, target)
             dh = math.hypot(target[0] - vm.pos[0], target[1] - vm.pos[1])
             if dh > vm.p("WPNAV_RADIUS") / 100.0 or abs(target[2] - vm.pos[2]) > 1.0:
                 return aim, None

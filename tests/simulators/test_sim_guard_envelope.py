@@ -22,6 +22,7 @@ import math
 from typing import Any
 
 import numpy as np
+import pytest
 from dkp_testkit import off_the_walk, random_mission, sim_with_mission
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -182,3 +183,26 @@ def test_an_ardupilot_circle_is_flown_round_its_edge() -> None:
         mi.MissionItem(mi.CMD_NAV_LAND, frame=3, lat_deg=east[0], lon_deg=east[1]),
     ]
     _check(True, items)
+
+
+def test_an_ardupilot_spline_at_altitude_0_keeps_the_aircrafts_altitude() -> None:
+    """ArduCopter flies a spline waypoint whose altitude is 0 at the aircraft's altitude
+    (``do_spline_wp`` → ``loc_from_cmd``), along its curve, and a next item at altitude 0 takes
+    the spline's end altitude for the curve's end direction. The guard and the simulator had
+    flown it down to the home's height."""
+    a, b, c = _place(60.0, 100.0), _place(-80.0, 200.0), _place(50.0, 300.0)
+    items = [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=30.0),
+        mi.MissionItem(16, frame=3, lat_deg=a[0], lon_deg=a[1], alt_m=45.0),
+        mi.MissionItem(82, frame=3, lat_deg=b[0], lon_deg=b[1], alt_m=0.0),
+        mi.MissionItem(82, frame=3, lat_deg=c[0], lon_deg=c[1], alt_m=0.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+    _check(True, items)
+    m = Mission(items=items, home=(HOME[1], HOME[0], HOME[2]))
+    m.autopilot = AUTOPILOT_ARDUPILOT
+    tr = trajectory(m)
+    # at 45 m (the curve bulges a little up, continuing the climb of the leg before it)
+    on_splines = (tr.item == 2) | (tr.item == 3)
+    assert np.all(np.abs(tr.alt[on_splines] - (HOME[2] + 45.0)) < 3.0)
+    assert tr.alt[tr.item == 2][-1] == pytest.approx(HOME[2] + 45.0, abs=0.1)
