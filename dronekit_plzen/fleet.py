@@ -342,6 +342,9 @@ def terrain_server(link: Any, v: Vehicle, dem: Any) -> Any:
     return TerrainServer(link, dem_heights(dem), sysid=v.sysid)
 
 
+#: how PX4's navigator says it has run out of mission items ("Mission finished, loitering",
+#: "Mission finished, landed")
+PX4_MISSION_FINISHED_TEXT = "Mission finished"
 #: MISSION_CURRENT.mission_state (MAVLink MISSION_STATE): flying it, and run to its end
 MISSION_STATE_ACTIVE = 3
 MISSION_STATE_COMPLETE = 5
@@ -379,6 +382,10 @@ class MissionCompletion:
     >>> stale = MissionCompletion.of(items)  # "complete" before this flight said active
     >>> stale.seen("MISSION_CURRENT", 1, "AUTO", 5); stale.complete
     False
+    >>> lost = MissionCompletion.of(items)  # PX4 main lost the reach; its navigator says it
+    >>> lost.seen("MISSION_CURRENT", 3, "AUTO.MISSION"); lost.said("Mission finished, loitering")
+    >>> lost.complete
+    True
     >>> px4 = MissionCompletion.of(items)  # PX4: "complete" comes after the switch to RTL
     >>> px4.seen("MISSION_CURRENT", 3, "AUTO.MISSION", 3); px4.seen("MISSION_CURRENT", 4,
     ...     "AUTO.RTL", 5); px4.complete
@@ -442,9 +449,13 @@ class MissionCompletion:
         its last waypoint reached and switches to RTL within the same second; judged by the
         mode when the reader got to it, the reach could be lost.)"""
         kind = msg.get_type()
-        if kind not in ("HEARTBEAT", "MISSION_CURRENT", "MISSION_ITEM_REACHED"):
+        if kind not in ("HEARTBEAT", "MISSION_CURRENT", "MISSION_ITEM_REACHED", "STATUSTEXT"):
             return
         if msg.get_srcComponent() != compid:  # a gimbal's or a camera's, not the autopilot's
+            return
+        if kind == "STATUSTEXT":
+            text = msg.text.decode("utf-8", "replace") if isinstance(msg.text, bytes) else msg.text
+            self.said(str(text))
             return
         self.reports = r = apply_message(self.reports, msg, 0.0)
         if kind == "HEARTBEAT":
@@ -453,6 +464,16 @@ class MissionCompletion:
             self.seen(kind, r.mission_seq, r.mission_seq_mode, r.mission_state)
         else:
             self.seen(kind, r.last_item_reached, r.item_reached_mode)
+
+    def said(self, text: str) -> None:
+        """A status text of the autopilot. PX4's navigator says "Mission finished" (loitering
+        or landed) when it has run out of items (``MissionBase::advance_mission``; never on a
+        failsafe's RTL): after this flight entered a mission mode, the mission was flown to its
+        end. PX4 ``main`` can lose a MISSION_ITEM_REACHED: its extended MISSION_CURRENT reads
+        the navigator's mission result in a second place, which takes the update the reach was
+        to be sent from (seen on SITL: a finished sortie reported cut short)."""
+        if self.entered and text.startswith(PX4_MISSION_FINISHED_TEXT):
+            self.furthest = max(self.furthest, self.goal)
 
     def mode(self, mode: str | None) -> None:
         """The vehicle's mode now; the first other mode after a mission mode is where it left

@@ -7,6 +7,7 @@ offered. :func:`preflight_row` sums up a vehicle before "Arm and start all".
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from dronekit_plzen.fleet import MissionCompletion
@@ -51,6 +52,8 @@ class SortieProgress:
     #: the MISSION_ITEM_REACHED the link held at the upload (an earlier mission's)
     reached_before: int | None = None
     stopped_at: int | None = None  # landed before the end: the item it was flying to
+    #: the time of the last status text followed (texts before the flight are not its own)
+    texts_after: float = -math.inf
 
     @property
     def count(self) -> int:
@@ -98,6 +101,13 @@ class SortieProgress:
         done = self.done  # set with the sortie on board (uploaded_sortie)
         if self.on_board is None or done is None or self.finished:
             return False
+        if v.armed and not self.flying:  # the autopilot's texts from now on are this flight's
+            self.texts_after = max((t for t, _sev, _x in v.statustexts), default=-math.inf)
+        if v.armed or self.flying:  # (PX4 says "Mission finished, landed" as it disarms)
+            for t, _sev, text in v.statustexts:
+                if t > self.texts_after:
+                    self.texts_after = t
+                    done.said(text)
         if v.armed:
             self.flying = True
             done.mode(v.mode)

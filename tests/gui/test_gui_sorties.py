@@ -133,3 +133,34 @@ def test_a_reach_first_seen_after_the_switch_to_rtl_still_counts() -> None:
     )
     assert cut.landed_after_flying(VehicleView(1, mode="AUTO.RTL"), True)
     assert cut.stopped_at == 11
+
+
+def test_px4_s_mission_finished_text_covers_a_lost_last_reach() -> None:
+    """PX4 ``main`` can lose the MISSION_ITEM_REACHED of the last waypoint (its extended
+    MISSION_CURRENT takes the navigator's update the reach is sent from; seen on SITL). Its
+    navigator still says "Mission finished, loitering": a text of this flight, after a mission
+    mode, counts as the sortie flown; the same text from before the flight does not."""
+    from gui.fly_sorties import SortieProgress
+    from gui.models import VehicleView
+
+    s = _sortie()
+    old = ((5.0, 6, "Mission finished, loitering"),)  # the previous flight's
+    prog = SortieProgress([s])
+    prog.uploaded_sortie(s)
+    flying = VehicleView(
+        1, mode="AUTO.MISSION", armed=True, in_air=True, mission_seq=11, statustexts=old
+    )
+    prog.landed_after_flying(flying, True)
+    assert not prog.done.complete  # type: ignore[union-attr]
+    said = (*old, (90.0, 6, "Mission finished, loitering"))
+    prog.landed_after_flying(replace(flying, mode="AUTO.LOITER", statustexts=said), True)
+    prog.landed_after_flying(replace(flying, mode="AUTO.RTL", statustexts=said), True)
+    assert prog.landed_after_flying(VehicleView(1, mode="AUTO.RTL", statustexts=said), True)
+    assert prog.finished and prog.stopped_at is None
+    # without it: the same flight is cut short after item 10
+    cut = SortieProgress([s])
+    cut.uploaded_sortie(s)
+    cut.landed_after_flying(flying, True)
+    cut.landed_after_flying(replace(flying, mode="AUTO.RTL"), True)
+    assert cut.landed_after_flying(VehicleView(1, mode="AUTO.RTL", statustexts=old), True)
+    assert cut.stopped_at == 11

@@ -206,3 +206,38 @@ def test_a_lost_last_reach_is_covered_by_the_mission_said_complete() -> None:
     assert not follow(mission, cur(2, 3), rtl, cur(3, 4)).complete  # a failsafe: paused
     assert not follow(mission, cur(1, 5), cur(2, 5), rtl).complete  # never said active
     assert not follow(rtl, cur(2, 3), cur(3, 5)).complete  # "active" only in RTL
+
+
+def test_px4_s_mission_finished_text_counts_as_the_end() -> None:
+    """PX4 ``main`` can lose the reach of the last waypoint; its navigator's "Mission finished"
+    (``MissionBase::advance_mission``, out of items; never said on a failsafe) counts once the
+    flight entered a mission mode; a gimbal's text or one before the mission does not."""
+    from pymavlink.dialects.v20 import ardupilotmega as mavlink2
+
+    from dronekit_plzen.fleet import MissionCompletion
+    from dronekit_plzen.mission_items import MissionItem
+
+    ap = mavlink2.MAVLink(None, 1, 1)
+    gimbal = mavlink2.MAVLink(None, 1, 154)
+
+    def msg(link: Any, m: Any) -> Any:
+        return link.decode(bytearray(m.pack(link)))
+
+    armed = 128 | 1
+    mission, loiter = (
+        msg(ap, ap.heartbeat_encode(2, 12, armed, _px4_mode(sub), 4)) for sub in (4, 3)
+    )
+    finished = msg(ap, ap.statustext_encode(6, b"Mission finished, loitering"))
+    items = [MissionItem(22), MissionItem(16), MissionItem(16), MissionItem(20)]
+
+    def follow(*stream: Any) -> MissionCompletion:
+        done = MissionCompletion.of(items)
+        for m in stream:
+            done.follow(m, 1)
+        return done
+
+    cur = msg(ap, ap.mission_current_encode(2))
+    assert follow(mission, cur, loiter, finished).complete
+    assert not follow(finished, mission, cur, loiter).complete  # before this mission
+    from_gimbal = msg(gimbal, gimbal.statustext_encode(6, b"Mission finished, loitering"))
+    assert not follow(mission, cur, loiter, from_gimbal).complete
