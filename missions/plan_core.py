@@ -147,17 +147,22 @@ def resolve_camera(camera: Camera | str | None) -> Camera | None:
     return get_camera(camera) if isinstance(camera, str) else camera
 
 
+#: the vehicle profile a plan is made for when none is named
+DEFAULT_VEHICLE = "px4-quad"
+
+
 def resolve_vehicle(vehicle: Vehicle | str | None, camera: Camera | None) -> Vehicle:
-    """The vehicle profile; by default the one that carries ``camera``, else a PX4 quad."""
+    """The vehicle profile; by default the one that carries ``camera`` (the PX4 quad when it is
+    one of several, e.g. the generic camera of the PX4 and ArduCopter quads), else a PX4 quad."""
     if isinstance(vehicle, Vehicle):
         return vehicle
     if isinstance(vehicle, str):
         return get_vehicle(vehicle)
     if camera is not None:
-        for v in load_vehicles().values():
-            if v.camera == camera.key:
-                return v
-    return get_vehicle("px4-quad")
+        carriers = [v for v in load_vehicles().values() if v.camera == camera.key]
+        for v in sorted(carriers, key=lambda v: v.key != DEFAULT_VEHICLE):
+            return v
+    return get_vehicle(DEFAULT_VEHICLE)
 
 
 def resolve_sensor(
