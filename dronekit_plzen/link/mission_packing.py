@@ -454,6 +454,17 @@ def roi_location(item: MissionItem) -> MissionItem:
     )
 
 
+def px4_roi(item: MissionItem) -> MissionItem:
+    """``item`` as PX4 must be told the region of interest ArduCopter takes from it: "ROI off"
+    (:func:`roi_off`) as DO_SET_ROI_NONE, a DO_SET_ROI at a place (:func:`roi_placed`) as
+    DO_SET_ROI_LOCATION; any other item as it is."""
+    if roi_off(item):
+        return roi_none(item)
+    if roi_placed(item):
+        return roi_location(item)
+    return item
+
+
 def for_autopilot(item: MissionItem, autopilot: str) -> MissionItem:
     """``item`` as it is sent to ``autopilot``: for PX4, a command that carries no position goes
     in MAV_FRAME_MISSION, the only frame PX4 takes it in (Mission Planner writes most of them in

@@ -650,10 +650,7 @@ class Vehicle:
                     "items {items}"
                 ).format(sysid=self.sysid, items=", ".join(str(k) for k in placed))
             )
-        return [
-            packing.roi_none(it) if k in off else packing.roi_location(it) if k in placed else it
-            for k, it in enumerate(items)
-        ]
+        return [packing.px4_roi(it) for it in items]
 
     def _placed_for_px4(self, items: Sequence[MissionItem]) -> list[MissionItem]:
         """``items`` with every NAV item at latitude = longitude = 0 (ArduPilot's "where the

@@ -372,7 +372,9 @@ def test_command_acceptance_and_storage_match_the_models(
                     continue  # positional items: probed once
                 items = simple_mission(home)
                 items.insert(2, item)
-                sent = packing.for_autopilot(item, autopilot)  # what the link puts on the wire
+                # what the link puts on the wire (PX4: the ROI ArduCopter means, told its way)
+                told = packing.px4_roi(item) if autopilot == "px4" else item
+                sent = packing.for_autopilot(told, autopilot)
                 back = None
                 try:
                     v.upload_mission(items, override=override, verify=False, startable_only=False)
