@@ -632,24 +632,27 @@ class Vehicle:
         mission; and every DO_SET_ROI at a place as DO_SET_ROI_LOCATION
         (:func:`~dronekit_plzen.link.mission_packing.roi_placed`: PX4 would face no place or
         0°N 0°E)."""
-        off = [k for k, it in enumerate(items) if packing.roi_off(it)]
-        placed = [k for k, it in enumerate(items) if packing.roi_placed(it)]
-        if off:
-            log.warning(
+        said = (
+            (
+                packing.roi_off,
                 _(
                     "vehicle {sysid}: regions of interest at latitude, longitude and altitude 0 "
                     '(ArduPilot\'s "ROI off"; PX4 would turn the aircraft toward 0°N 0°E) sent '
                     "as DO_SET_ROI_NONE: items {items}"
-                ).format(sysid=self.sysid, items=", ".join(str(k) for k in off))
-            )
-        if placed:
-            log.warning(
+                ),
+            ),
+            (
+                packing.roi_placed,
                 _(
                     "vehicle {sysid}: DO_SET_ROI at a place (PX4 takes its mode 0 as no region "
                     "of interest, and for mode 3 faces 0°N 0°E) sent as DO_SET_ROI_LOCATION: "
                     "items {items}"
-                ).format(sysid=self.sysid, items=", ".join(str(k) for k in placed))
-            )
+                ),
+            ),
+        )
+        for which, text in said:
+            if ks := [str(k) for k, it in enumerate(items) if which(it)]:
+                log.warning(text.format(sysid=self.sysid, items=", ".join(ks)))
         return [packing.px4_roi(it) for it in items]
 
     def _placed_for_px4(self, items: Sequence[MissionItem]) -> list[MissionItem]:

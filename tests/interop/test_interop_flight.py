@@ -499,24 +499,24 @@ def test_altitude_zero_is_flown_as_the_guard_has_it(
 def test_amsl_take_off_and_altitude_0_spline_on_arducopter(
     fw_kind: str, ready: Any, tmp_path: Path
 ) -> None:
-    """ArduCopter: a take-off item in the AMSL frame at home + 15 m (``fly``'s GUIDED take-off
-    takes metres above home: it had sent the AMSL figure), a waypoint 40 m north at 25 m, a
-    spline waypoint 80 m north and 30 m east at altitude 0 (``do_spline_wp`` → ``loc_from_cmd``:
-    the aircraft's 25 m, along the curve), a landing there. The guard walks the spline at 25 m;
-    it had walked it down to the home's height."""
+    """A take-off item in the AMSL frame at home + 15 m (``fly``'s GUIDED take-off on ArduCopter
+    takes metres above home: it had sent the AMSL figure), a waypoint 40 m north at 25 m, then
+    80 m north and 30 m east: on ArduCopter a spline waypoint at altitude 0 (``do_spline_wp`` →
+    ``loc_from_cmd``: the aircraft's 25 m, along the curve; the guard had walked it down to the
+    home's height), on PX4, which refuses splines, a waypoint at 25 m; a landing there. Both
+    take off to 15 m above home and fly the last leg at the guard's height."""
     import statistics
 
     from missions.trajectory import trajectory
 
-    if fw_kind != "arducopter":
-        pytest.skip("spline waypoints are ArduPilot's")
     home = ready.inst.home
     lat, lon, amsl = home
-    spline = wp(home, 80.0, 30.0, 0.0)
+    ap = fw_kind == "arducopter"
+    last = wp(home, 80.0, 30.0, 0.0 if ap else 25.0)
     items = [
         MissionItem(command=CMD_NAV_TAKEOFF, frame=0, lat_deg=lat, lon_deg=lon, alt_m=amsl + 15),
         wp(home, 40.0, 0.0, 25.0),
-        MissionItem(command=82, frame=3, lat_deg=spline.lat_deg, lon_deg=spline.lon_deg, alt_m=0.0),
+        last.with_(command=82) if ap else last,
         MissionItem(command=CMD_NAV_LAND, frame=3, lat_deg=0.0, lon_deg=0.0, alt_m=0.0),
     ]
     plan = save_mission(_mission(fw_kind, items, home), tmp_path / "spline0.plan")
@@ -526,13 +526,13 @@ def test_amsl_take_off_and_altitude_0_spline_on_arducopter(
     tr = trajectory(_mission(fw_kind, items, home))
     guard = float(statistics.median(tr.alt[tr.item == 2])) - amsl
     highest = max(alt for _la, _lo, alt in seen.track)
-    on_spline = [alt for la, lo, alt in seen.track if 55.0 < north_east(home, la, lo)[0] < 75.0]
+    on_leg = [alt for la, lo, alt in seen.track if 55.0 < north_east(home, la, lo)[0] < 75.0]
     print(
-        f"{fw_kind}: highest {highest:.1f} m; spline 55-75 m north flown at "
-        f"{min(on_spline):.1f}-{max(on_spline):.1f} m, guard median {guard:.1f} m"
+        f"{fw_kind}: highest {highest:.1f} m; last leg 55-75 m north flown at "
+        f"{min(on_leg):.1f}-{max(on_leg):.1f} m, guard median {guard:.1f} m"
     )
     assert highest < 32.0  # the take-off climbed to 15 m above home, not to 15 m + home AMSL
-    assert on_spline and abs(statistics.median(on_spline) - guard) < 3.0
+    assert on_leg and abs(statistics.median(on_leg) - guard) < 3.0
     assert abs(guard - 25.0) < 3.0
 
 

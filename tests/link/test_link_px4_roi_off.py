@@ -58,26 +58,36 @@ def _mission(home: tuple[float, float, float]) -> list[MissionItem]:
     ]
 
 
-@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
-def test_roi_off_reaches_each_firmware_as_it_means_it(
-    sim_factory: Any, sim_url_of: Any, caplog: Any, autopilot: str
-) -> None:
+def _upload_to_sim(
+    sim_factory: Any, sim_url_of: Any, caplog: Any, autopilot: str, mp_roi: bool = False
+) -> tuple[tuple[float, float, float], list[MissionItem]]:
+    """:func:`_mission` (its first ROI as Mission Planner's DO_SET_ROI of mode 0 with
+    ``mp_roi``) uploaded to a simulated vehicle and verified: (its home, what it holds)."""
     fleet = sim_factory(1, autopilot)
     with connect(sim_url_of(fleet, 0), heartbeat_hz=10.0) as link:
         v = link.wait_vehicle(timeout_s=10)
         v.wait_ready_to_arm(timeout_s=30)
         home = v.wait_for(lambda s: s.home is not None, 30, "home").home
         items = _mission(home)
+        if mp_roi:
+            items[1] = items[1].with_(command=mi.CMD_DO_SET_ROI)
         with caplog.at_level("WARNING", logger="dronekit_plzen.link.vehicle"):
             v.upload_mission(items, clearance=Clearance.passed(items))  # verified
-        back = v.download_mission()
-        if autopilot == "px4":
-            assert "sent as DO_SET_ROI_NONE: items 3" in caplog.text
-            assert back[3].command == mi.CMD_DO_SET_ROI_NONE
-            assert back[1].command == mi.CMD_DO_SET_ROI_LOCATION  # a real place: as it is
-        else:
-            assert "DO_SET_ROI_NONE" not in caplog.text
-            assert (back[3].command, back[3].lat_deg, back[3].alt_m) == (195, 0.0, 0.0)
+        return home, v.download_mission()
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+def test_roi_off_reaches_each_firmware_as_it_means_it(
+    sim_factory: Any, sim_url_of: Any, caplog: Any, autopilot: str
+) -> None:
+    _home, back = _upload_to_sim(sim_factory, sim_url_of, caplog, autopilot)
+    if autopilot == "px4":
+        assert "sent as DO_SET_ROI_NONE: items 3" in caplog.text
+        assert back[3].command == mi.CMD_DO_SET_ROI_NONE
+        assert back[1].command == mi.CMD_DO_SET_ROI_LOCATION  # a real place: as it is
+    else:
+        assert "DO_SET_ROI_NONE" not in caplog.text
+        assert (back[3].command, back[3].lat_deg, back[3].alt_m) == (195, 0.0, 0.0)
 
 
 @pytest.mark.parametrize(
@@ -111,17 +121,8 @@ def test_a_placed_do_set_roi_is_told_to_px4_as_a_location(item: MissionItem, pla
 def test_a_mission_planner_roi_reaches_px4_as_a_location(
     sim_factory: Any, sim_url_of: Any, caplog: Any, autopilot: str
 ) -> None:
-    fleet = sim_factory(1, autopilot)
-    with connect(sim_url_of(fleet, 0), heartbeat_hz=10.0) as link:
-        v = link.wait_vehicle(timeout_s=10)
-        v.wait_ready_to_arm(timeout_s=30)
-        home = v.wait_for(lambda s: s.home is not None, 30, "home").home
-        items = _mission(home)
-        items[1] = items[1].with_(command=mi.CMD_DO_SET_ROI)  # mode 0, as Mission Planner writes
-        with caplog.at_level("WARNING", logger="dronekit_plzen.link.vehicle"):
-            v.upload_mission(items, clearance=Clearance.passed(items))  # verified
-        back = v.download_mission()
-        want = mi.CMD_DO_SET_ROI_LOCATION if autopilot == "px4" else mi.CMD_DO_SET_ROI
-        assert back[1].command == want
-        assert back[1].lon_deg == pytest.approx(home[1] + NORTH_DEG, abs=1e-7)
-        assert ("sent as DO_SET_ROI_LOCATION: items 1" in caplog.text) is (autopilot == "px4")
+    home, back = _upload_to_sim(sim_factory, sim_url_of, caplog, autopilot, mp_roi=True)
+    want = mi.CMD_DO_SET_ROI_LOCATION if autopilot == "px4" else mi.CMD_DO_SET_ROI
+    assert back[1].command == want
+    assert back[1].lon_deg == pytest.approx(home[1] + NORTH_DEG, abs=1e-7)
+    assert ("sent as DO_SET_ROI_LOCATION: items 1" in caplog.text) is (autopilot == "px4")
