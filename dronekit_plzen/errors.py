@@ -13,6 +13,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from dronekit_plzen.i18n import _
+
 
 class DronekitPlzenError(Exception):
     """Root of every error raised by dronekit-plzen."""
@@ -112,7 +114,8 @@ class Violation:
     def __str__(self) -> str:
         loc = []
         if self.item_index is not None:
-            loc.append(f"item {self.item_index}")
+            # numbered from 1, as QGroundControl and Mission Planner number a mission's items
+            loc.append(_("item {n}").format(n=self.item_index + 1))
         if self.lat is not None and self.lon is not None:
             loc.append(f"{self.lat:.6f}, {self.lon:.6f}")
         prefix = f"[{self.rule}] " + (f"({'; '.join(loc)}) " if loc else "")

@@ -489,12 +489,13 @@ class MissionCompletion:
 
     def progress(self) -> str:
         """How far a mission cut short got, in the words ``fly`` and the GUI say it: "after
-        item 2, not reaching item 6" (0-based items, as the vehicle counts them; the second is
-        :attr:`goal`), "before reaching item 0" when no item was reached."""
+        item 3, not reaching item 7" (items numbered from 1, as QGroundControl and Mission
+        Planner number them: :attr:`furthest` and :attr:`goal` + 1), "before reaching item 1"
+        when no item was reached."""
         if self.furthest < 0:
-            return _("before reaching item 0")
+            return _("before reaching item 1")
         return _("after item {item}, not reaching item {goal}").format(
-            item=self.furthest, goal=self.goal
+            item=self.furthest + 1, goal=self.goal + 1
         )
 
 

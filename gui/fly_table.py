@@ -72,7 +72,7 @@ class FleetTable(QTableWidget):
                 "—" if v.battery_pct is None else f"{v.battery_pct:.0f} %",
                 gps_text(v),
                 link_text(v),
-                "—" if v.mission_seq is None else f"{v.mission_seq}/{count}",
+                "—" if v.mission_seq is None else f"{v.mission_seq + 1}/{count}",  # item no. from 1
                 prog.label() if prog is not None else "—",
                 _ready(v),
                 _signing(v),

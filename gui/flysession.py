@@ -453,7 +453,7 @@ class FlySession:
         ).format(n=len(items))
         if sortie.resumed_from is not None:
             text = _("sortie {label} resumed at item {item}: {text}").format(
-                label=sortie.label, item=sortie.resumed_from, text=text
+                label=sortie.label, item=sortie.resumed_from + 1, text=text
             )
         elif sortie.count > 1:
             text = _("sortie {label}: {text}").format(label=sortie.label, text=text)

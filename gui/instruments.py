@@ -104,7 +104,9 @@ def progress_text(v: VehicleView, sortie_label: str | None = None) -> str:
     if v.mission_seq is None or not v.mission_count:
         item = "—"
     else:
-        item = _("item {k}/{n}").format(k=min(v.mission_seq, v.mission_count), n=v.mission_count)
+        # the item flown to, numbered from 1 as QGroundControl and Mission Planner number them
+        k = min(v.mission_seq + 1, v.mission_count)
+        item = _("item {k}/{n}").format(k=k, n=v.mission_count)
     if sortie_label and sortie_label != "—":
         return _("{item}, sortie {sortie}").format(item=item, sortie=sortie_label)
     return item

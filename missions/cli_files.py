@@ -71,7 +71,7 @@ def _clear_file(m: Any, o: dict[str, Any], *, writing: bool = False, **kw: Any) 
                 _(
                     "item {k} has no resolved altitude (QGC 'above terrain'): give --dem to "
                     "resolve and check it"
-                ).format(k=k)
+                ).format(k=k + 1)
             )
     veh = vehicle_profile(o["vehicle"] or m.metadata.get("vehicle"))
     return clear_for_flight(

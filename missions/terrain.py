@@ -370,7 +370,7 @@ def resolve_above_terrain(mission: Mission, dem: Raster) -> Mission:
             if math.isnan(z):
                 raise BadInputError(
                     _("item {k} at {lat_deg:.6f}, {lon_deg:.6f} lies outside the DEM").format(
-                        k=k, lat_deg=it.lat_deg, lon_deg=it.lon_deg
+                        k=k + 1, lat_deg=it.lat_deg, lon_deg=it.lon_deg
                     ),
                     where=dem.path,
                 )
@@ -525,7 +525,9 @@ def to_terrain_frame(mission: Mission, agl_m: float | None = None) -> Mission:
     for k, it in enumerate(mission.items):
         if it.has_position and it.command == CMD_NAV_WAYPOINT:
             if canonical_frame(it.frame) == FRAME_GLOBAL and agl_m is None:
-                raise BadInputError(_("item {k} is AMSL; give the height above ground").format(k=k))
+                raise BadInputError(
+                    _("item {k} is AMSL; give the height above ground").format(k=k + 1)
+                )
             it = it.with_(
                 frame=FRAME_GLOBAL_TERRAIN_ALT, alt_m=agl_m if agl_m is not None else it.alt_m
             )

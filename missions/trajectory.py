@@ -146,7 +146,7 @@ def check_altitudes(mission: Mission, where: str | None = None) -> None:
             if math.isinf(v) or abs(v) > FLOAT32_MAX:
                 raise BadInputError(
                     _("item {k}: parameter {i} is {v:g}, not a value (a damaged file?)").format(
-                        k=k, i=i, v=v
+                        k=k + 1, i=i, v=v
                     ),
                     where=where,
                 )
@@ -156,7 +156,7 @@ def check_altitudes(mission: Mission, where: str | None = None) -> None:
                     _(
                         "item {i}: {name} is {v:g}, more than MAVLink can carry (a 32-bit "
                         "integer in 1e-7 degrees): a damaged file?"
-                    ).format(i=k, name=name, v=v),
+                    ).format(i=k + 1, name=name, v=v),
                     where=where,
                 )
         _check_stored_range(it, k, where)
@@ -167,14 +167,14 @@ def check_altitudes(mission: Mission, where: str | None = None) -> None:
                 _(
                     "item {k} (DO_JUMP): jumps to an item the mission does not have (a damaged "
                     "file?)"
-                ).format(k=k),
+                ).format(k=k + 1),
                 where=where,
             )
         placed = it.command in POSITION_COMMANDS
         if placed and not (math.isnan(it.alt_m) or abs(it.alt_m) <= MAX_ABS_ALT_M):
             raise BadInputError(
                 _("item {k}: altitude {a:g} m is not a flight altitude (a damaged file?)").format(
-                    k=k, a=it.alt_m
+                    k=k + 1, a=it.alt_m
                 ),
                 where=where,
             )
@@ -214,7 +214,7 @@ def _check_stored_range(it: MissionItem, k: int, where: str | None) -> None:
                 _(
                     "item {k} ({cmd}): parameter {i} is not a number, and the mission cannot "
                     "be followed without it (a damaged file?)"
-                ).format(k=k, cmd=command_name(it.command), i=i),
+                ).format(k=k + 1, cmd=command_name(it.command), i=i),
                 where=where,
             )
         if rng is None or math.isnan(v) or (delay_at and i == 1):
@@ -227,7 +227,7 @@ def _check_stored_range(it: MissionItem, k: int, where: str | None) -> None:
                     "{hi:g}{unit}: ArduPilot stores it in {bits} bits and would fly another "
                     "value (a damaged file?)"
                 ).format(
-                    k=k,
+                    k=k + 1,
                     cmd=command_name(it.command),
                     i=i,
                     v=v,
@@ -247,7 +247,7 @@ def _check_stored_range(it: MissionItem, k: int, where: str | None) -> None:
                 _(
                     "item {k} (NAV_DELAY): {h:g}:{m:g}:{s:g} is not a time of day to wait for "
                     "(hour 0 to 23, minute and second 0 to 59, -1 where not used)"
-                ).format(k=k, h=hms[0], m=hms[1], s=hms[2]),
+                ).format(k=k + 1, h=hms[0], m=hms[1], s=hms[2]),
                 where=where,
             )
 
@@ -618,7 +618,7 @@ def trajectory(
             target, repeat = int(it.param1), int(it.param2)
             done = f.jumps.get(k, 0)
             if repeat < 0:
-                f.notes.append(_("endless DO_JUMP at item {k}: flown once").format(k=k))
+                f.notes.append(_("endless DO_JUMP at item {k}: flown once").format(k=k + 1))
                 endless = k if endless is None else endless
             elif done < repeat and 0 <= target < len(items):
                 f.jumps[k] = done + 1
@@ -708,7 +708,7 @@ def trajectory(
                     _(
                         "item {k}: NAV_LOITER_UNLIM holds until the pilot or the battery "
                         "failsafe ends it: its time is not counted"
-                    ).format(k=k)
+                    ).format(k=k + 1)
                 )
             fast = cmd == CMD_NAV_WAYPOINT and it.param1 <= 0
             prev_leg = (False, origin, f.cur, ap_spline.ZERO) if fast else None
@@ -720,7 +720,7 @@ def trajectory(
                     _(
                         "item {k}: NAV_DELAY waits for a time of day (UTC): counted as its "
                         "longest wait, {t:.0f} s"
-                    ).format(k=k, t=wait_s)
+                    ).format(k=k + 1, t=wait_s)
                 )
             prev_leg = None
         elif cmd in NAV_COMMANDS:
@@ -822,7 +822,7 @@ def _circle(
             _(
                 "item {k}: the circle starts behind the aircraft, whose heading is not known "
                 "(taken as north): the leg after it may leave from elsewhere on the circle"
-            ).format(k=k)
+            ).format(k=k + 1)
         )
     f.leg((x + r * math.sin(a0), y + r * math.cos(a0), z), k, 1, above_terrain=terrain)
     # one turn covers every point of the circle (the others repeat it), then the part of a

@@ -580,7 +580,7 @@ def validate(
                     _(
                         "item {k}: DO_JUMP repeats forever, so the flight lasts until the "
                         "battery failsafe ends it"
-                    ).format(k=tr.endless_jump),
+                    ).format(k=tr.endless_jump + 1),
                     tr.endless_jump,
                 )
             )
@@ -591,7 +591,7 @@ def validate(
                     _(
                         "item {k}: NAV_LOITER_UNLIM holds until the pilot or the battery "
                         "failsafe ends it, so the flight's length is not known"
-                    ).format(k=tr.loiter_unlimited),
+                    ).format(k=tr.loiter_unlimited + 1),
                     tr.loiter_unlimited,
                 )
             )

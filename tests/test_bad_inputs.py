@@ -770,13 +770,13 @@ CASES = [
         "validate-command-out-of-range",
         ("plan", "validate", "{d}/cmd70000.waypoints"),
         2,
-        r"cmd70000\.waypoints: item 0: command 70000 in frame 3 is not a MAVLink command",
+        r"cmd70000\.waypoints: item 1: command 70000 in frame 3 is not a MAVLink command",
     ),
     Case(
         "convert-altitude-inf",
         ("plan", "convert", "{d}/infalt.waypoints", "{o}/m.plan"),
         2,
-        r"infalt\.waypoints: item 0: altitude inf m is not a flight altitude",
+        r"infalt\.waypoints: item 1: altitude inf m is not a flight altitude",
     ),
     Case(
         "validate-header-only",
@@ -794,7 +794,7 @@ CASES = [
         "validate-altitude-1e308",
         ("plan", "validate", "{d}/alt1e308.plan"),
         2,
-        r"item 1: altitude 1e\+308 m is not a flight altitude \(a damaged file\?\)",
+        r"item 2: altitude 1e\+308 m is not a flight altitude \(a damaged file\?\)",
     ),
     Case(
         "validate-nan-waypoints",
@@ -806,51 +806,51 @@ CASES = [
         "validate-takeoff-half-nan",
         ("plan", "validate", "{d}/halfnan.waypoints"),
         2,
-        r"halfnan\.waypoints: item 0: the position \(nan, 0(\.0)?\) is not a latitude/longitude",
+        r"halfnan\.waypoints: item 1: the position \(nan, 0(\.0)?\) is not a latitude/longitude",
     ),
     Case(
         "validate-roi-nan",
         ("plan", "validate", "{d}/nantakeoff.waypoints"),
         2,
-        r"nantakeoff\.waypoints: item 2: the position \(nan, nan\) is not a latitude/longitude",
+        r"nantakeoff\.waypoints: item 3: the position \(nan, nan\) is not a latitude/longitude",
     ),
     Case(
         "validate-hold-1e30",
         ("plan", "validate", "{d}/hold1e30.waypoints"),
         2,
-        r"hold1e30\.waypoints: item 0 \(NAV_WAYPOINT\): parameter 1 is 1e\+30 s, outside 0 to "
+        r"hold1e30\.waypoints: item 1 \(NAV_WAYPOINT\): parameter 1 is 1e\+30 s, outside 0 to "
         r"65535 s: ArduPilot stores it in 16 bits",
     ),
     Case(
         "validate-hold-negative",
         ("plan", "validate", "{d}/hold_negative.waypoints"),
         2,
-        r"hold_negative\.waypoints: item 0 \(NAV_WAYPOINT\): parameter 1 is -1 s, outside 0 to",
+        r"hold_negative\.waypoints: item 1 \(NAV_WAYPOINT\): parameter 1 is -1 s, outside 0 to",
     ),
     Case(
         "convert-turns-negative",
         ("plan", "convert", "{d}/turns_negative.waypoints", "{o}/m.plan"),
         2,
-        r"turns_negative\.waypoints: item 0 \(NAV_LOITER_TURNS\): parameter 1 is -2, outside 0 "
+        r"turns_negative\.waypoints: item 1 \(NAV_LOITER_TURNS\): parameter 1 is -2, outside 0 "
         r"to 255: ArduPilot stores it in 8 bits",
     ),
     Case(
         "validate-delay-25h",
         ("plan", "validate", "{d}/delay_25h.waypoints"),
         2,
-        r"delay_25h\.waypoints: item 1 \(NAV_DELAY\): 25:0:0 is not a time of day",
+        r"delay_25h\.waypoints: item 2 \(NAV_DELAY\): 25:0:0 is not a time of day",
     ),
     Case(
         "validate-jump-repeat-nan",
         ("plan", "validate", "{d}/jump_nan.waypoints"),
         2,
-        r"jump_nan\.waypoints: item 2 \(DO_JUMP\): parameter 2 is not a number",
+        r"jump_nan\.waypoints: item 3 \(DO_JUMP\): parameter 2 is not a number",
     ),
     Case(
         "validate-jump-to-home",
         ("plan", "validate", "{d}/jump_home.waypoints"),
         2,
-        r"jump_home\.waypoints: item 2 \(DO_JUMP\): jumps to an item the mission does not have",
+        r"jump_home\.waypoints: item 3 \(DO_JUMP\): jumps to an item the mission does not have",
     ),
     Case(
         "coverage-capture-count-nan",
@@ -1086,7 +1086,7 @@ CASES = [
         "validate-param-inf",
         ("plan", "validate", "{d}/infparam.waypoints"),
         2,
-        r"infparam\.waypoints: item 0: parameter 1 is inf, not a value",
+        r"infparam\.waypoints: item 1: parameter 1 is inf, not a value",
     ),
     Case(  # walked for 12 s and reported "DO_JUMP repeats" (exit 3)
         "validate-too-many-items",
@@ -1558,7 +1558,7 @@ CASES = [
         "validate-param-1e308",
         ("plan", "validate", "{d}/param1e308.waypoints"),
         2,
-        r"param1e308\.waypoints: item 0: parameter 1 is 1e\+308, not a value",
+        r"param1e308\.waypoints: item 1: parameter 1 is 1e\+308, not a value",
     ),
     Case(  # struct.error in the clearance digest (1e23 × 1e4 is beyond int64)
         "convert-param-1e23",
@@ -1571,7 +1571,7 @@ CASES = [
         "convert-x-1e308",
         ("plan", "convert", "{d}/x1e308.waypoints", "{o}/m.plan"),
         2,
-        r"x1e308\.waypoints: item 1: x \(param5\) is -1e\+308, more than MAVLink can carry",
+        r"x1e308\.waypoints: item 2: x \(param5\) is -1e\+308, more than MAVLink can carry",
     ),
     Case(  # OverflowError converting the autocontinue flag
         "validate-autocontinue-inf",

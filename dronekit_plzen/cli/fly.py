@@ -585,7 +585,7 @@ def fly(
                 _(
                     "resuming sortie {k} where it stopped, on its way to item {i}: that leg is "
                     "flown again from item {s}"
-                ).format(k=first, i=progress.partial[1], s=at)
+                ).format(k=first, i=progress.partial[1] + 1, s=at + 1)
             )
             replayed = resumed.items[: int(resumed.metadata["resumed_prefix"])]
             if names := [
@@ -593,14 +593,14 @@ def fly(
             ]:
                 info(
                     _("settings made before item {s}, replayed first: {names}").format(
-                        s=at, names=", ".join(names)
+                        s=at + 1, names=", ".join(names)
                     )
                 )
             missions[first - 1] = resumed
         else:
             info(
                 _("sortie {k} stopped on its way to item {i}: flown again from its start").format(
-                    k=first, i=progress.partial[1]
+                    k=first, i=progress.partial[1] + 1
                 )
             )
     cfg = app().config

@@ -248,7 +248,7 @@ class FlightWatch:
         return _(
             "item {seq}/{n}  mode {mode}  alt {alt} m above home  battery {bat}%  link {age:.1f} s"
         ).format(
-            seq=max(st.mission_seq, 0),
+            seq=max(st.mission_seq, 0) + 1,
             n=self.n_items,
             mode=st.mode,
             alt="?" if not math.isfinite(st.relative_alt_m) else f"{st.relative_alt_m:.1f}",

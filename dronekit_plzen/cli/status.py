@@ -63,7 +63,8 @@ def _table(rows: list[tuple[str, VehicleState]]) -> Any:
             _num(st.relative_alt_m, "{:.1f}"),
             f"{_num(st.battery_remaining_pct, '{:.0f}%')} {_num(st.battery_voltage_v, '{:.1f} V')}",
             f"{st.gps_fix_type}/{st.satellites}",
-            f"{st.mission_seq}/{st.mission_count}",
+            # the item flown to, numbered from 1 as QGroundControl numbers it
+            "—" if st.mission_seq < 0 else f"{st.mission_seq + 1}/{st.mission_count}",
             f"{st.heartbeat_age_s:.1f}",
             f"{st.packet_loss_pct:.0f}",
         )

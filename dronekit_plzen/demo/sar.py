@@ -476,7 +476,7 @@ def _follow(
                 for o in outcomes:
                     st = by_sysid[o.sysid].state
                     parts.append(
-                        f"{o.name} {st.mode or '?'} {max(st.mission_seq, 0)}/{o.planned_items}"
+                        f"{o.name} {st.mode or '?'} {max(st.mission_seq, 0) + 1}/{o.planned_items}"
                         f" {st.battery_remaining_pct:.0f}%"
                     )
                 echo("   " + " | ".join(parts))

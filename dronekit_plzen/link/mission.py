@@ -520,7 +520,7 @@ def _download(
                 _cancel(wire, mission_type)
                 raise LinkTimeout(
                     _("mission download: item {seq} of {n} not received after {r} retries").format(
-                        seq=seq, n=count, r=attempts - 1
+                        seq=seq + 1, n=count, r=attempts - 1
                     )
                 )
             if not refused:

@@ -660,5 +660,5 @@ def describe(m: Mismatch) -> str:
                 )
             )
     return _("verification failed: item {i} ({cmd}) differs after upload: {what}").format(
-        i=m.index, cmd=command_name(m.command), what="; ".join(parts)
+        i=m.index + 1, cmd=command_name(m.command), what="; ".join(parts)
     )

@@ -651,7 +651,7 @@ class Vehicle:
             ),
         )
         for which, text in said:
-            if ks := [str(k) for k, it in enumerate(items) if which(it)]:
+            if ks := [str(k + 1) for k, it in enumerate(items) if which(it)]:
                 log.warning(text.format(sysid=self.sysid, items=", ".join(ks)))
         return [packing.px4_roi(it) for it in items]
 
@@ -674,7 +674,7 @@ class Vehicle:
                         "flies it where the aircraft is, at its altitude; PX4 would fly it to "
                         "0°N 0°E at the home altitude. Give the item its position and altitude; "
                         "nothing was sent"
-                    ).format(i=k, command=packing.command_name(items[k].command)),
+                    ).format(i=k + 1, command=packing.command_name(items[k].command)),
                     mission_result=MAV_MISSION_INVALID,
                     seq=k,
                     command=items[k].command,
@@ -693,7 +693,7 @@ class Vehicle:
                         "to as 0°N 0°E, and the vehicle has not reported its home position to "
                         "place it at: nothing was sent ({why})"
                     ).format(
-                        i=launch, command=packing.command_name(items[launch].command), why=exc
+                        i=launch + 1, command=packing.command_name(items[launch].command), why=exc
                     ),
                     mission_result=MAV_MISSION_INVALID,
                     seq=launch,
@@ -710,7 +710,7 @@ class Vehicle:
                 sysid=self.sysid,
                 where=", ".join(
                     _("item {i} ({command}) at {lat:.7f}, {lon:.7f}").format(
-                        i=k,
+                        i=k + 1,
                         command=packing.command_name(items[k].command),
                         lat=lat,
                         lon=lon,
@@ -781,7 +781,7 @@ def _refuse_px4_unstartable(items: Sequence[MissionItem]) -> None:
                 _(
                     "item {i} ({command}) is not a command PX4 runs in a mission: PX4 would "
                     "refuse to start it (its mission feasibility check); nothing was sent"
-                ).format(i=k, command=packing.command_name(it.command)),
+                ).format(i=k + 1, command=packing.command_name(it.command)),
                 mission_result=MAV_MISSION_UNSUPPORTED,
                 seq=k,
                 command=it.command,
@@ -795,7 +795,7 @@ def _refused_item(exc: MissionTransferError, offset: int) -> MissionTransferErro
         return exc
     why = _REFUSALS.get(exc.mission_result)
     msg = _("the vehicle refused item {i} ({command}): {why} ({result})").format(
-        i=exc.seq - offset,
+        i=exc.seq - offset + 1,
         command=packing.command_name(exc.command),
         why=_(why) if why else _("refused"),
         result=misproto.result_name(exc.mission_result),

@@ -183,7 +183,7 @@ def _check_items(mission: Mission, where: str) -> None:
                 _(
                     "item {i}: command {c:.6g} in frame {f:.6g} is not a MAVLink command "
                     "(command 0–65535, frame 0–255)"
-                ).format(i=i, c=it.command, f=it.frame),
+                ).format(i=i + 1, c=it.command, f=it.frame),
                 where=where,
             )
         if it.command not in POSITION_COMMANDS:
@@ -195,14 +195,14 @@ def _check_items(mission: Mission, where: str) -> None:
                     "item {i}: {name} ({c}) is in frame 2 (MAV_FRAME_MISSION), which gives no "
                     "position or altitude, but a {name} needs both: the file is malformed (use "
                     "frame 0 above sea level, 3 above home or 10 above terrain)"
-                ).format(i=i, name=name, c=it.command),
+                ).format(i=i + 1, name=name, c=it.command),
                 where=where,
             )
         lat, lon = it.lat_deg, it.lon_deg
         if not (math.isfinite(lat) and math.isfinite(lon) and abs(lat) <= 90 and abs(lon) <= 180):
             raise BadInputError(
                 _("item {i}: the position ({lat}, {lon}) is not a latitude/longitude").format(
-                    i=i, lat=lat, lon=lon
+                    i=i + 1, lat=lat, lon=lon
                 ),
                 where=where,
             )

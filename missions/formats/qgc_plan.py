@@ -200,7 +200,7 @@ def _load_items(raw_items: list[Any], path: str) -> list[MissionItem]:
                     _("DO_JUMP to doJumpId {target}, which no item has").format(
                         target=f"{it.param1:g}" if target is None else target
                     ),
-                    where=f"{path}: item {k}",
+                    where=f"{path}: item {k + 1}",
                 )
             it = it.with_(param1=float(jump_ids[target]))
         out.append(it)

@@ -159,7 +159,7 @@ def dump_waypoints(mission: Mission) -> str:
                 _(
                     "item {item} has no resolved altitude (QGC 'above terrain' without "
                     "terrain data); resolve it with a DEM first (plan convert --dem)"
-                ).format(item=k - 1 - shift)
+                ).format(item=k - shift)
             )
         p1 = it.param1 + 1 if it.command == CMD_DO_JUMP else it.param1
         lines.append(_item_line(k, it, p1))

@@ -143,12 +143,12 @@ def unroll_jumps(items: list[MissionItem]) -> list[tuple[int, MissionItem]]:
                 _(
                     "item {k}: DO_JUMP repeats without end (repeat {r:g}); DJI WPML cannot "
                     "repeat a loop: give the jump a repeat count"
-                ).format(k=k, r=repeat)
+                ).format(k=k + 1, r=repeat)
             )
         if not (math.isfinite(target) and target == int(target) and 0 <= target < len(items)):
             raise BadInputError(
                 _("item {k}: DO_JUMP to item {t:g}, which the mission does not have").format(
-                    k=k, t=target
+                    k=k + 1, t=target + 1
                 )
             )
         if taken.get(k, 0) < int(repeat):
@@ -207,7 +207,7 @@ def _to_wayline(mission: Mission) -> _Wayline:
                     raise BadInputError(
                         _(
                             "item {k}: AMSL altitude needs the mission's home altitude for WPML"
-                        ).format(k=k)
+                        ).format(k=k + 1)
                     )
                 h = it.alt_m - mission.home[2]
             hover = it.param1 if math.isfinite(it.param1) and it.param1 > 0 else 0.0
@@ -242,7 +242,7 @@ def _to_wayline(mission: Mission) -> _Wayline:
                     "item {k}: command {c} moves the aircraft in a way a DJI wayline cannot "
                     "(loiter, spline, delay or payload place): replace it with waypoints or "
                     "use another format"
-                ).format(k=k, c=cmd)
+                ).format(k=k + 1, c=cmd)
             )
         elif k not in wl.dropped:
             wl.dropped.append(k)
@@ -258,7 +258,7 @@ def _to_wayline(mission: Mission) -> _Wayline:
                 "DJI WPML has no equivalent of items {items} (commands {cmds}): not in the "
                 "wayline; they do not move the aircraft"
             ).format(
-                items=", ".join(str(k) for k in wl.dropped),
+                items=", ".join(str(k + 1) for k in wl.dropped),
                 cmds=", ".join(sorted({str(mission.items[k].command) for k in wl.dropped})),
             )
         )

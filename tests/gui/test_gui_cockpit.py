@@ -137,7 +137,7 @@ def test_fly_with_instruments_restart_reconnect_and_go_to_a_sighting(  # type: i
         ok, message = _cmd(qtbot, fly, "upload", sysid)
         assert ok, message
     n_items = len(sortie.items)
-    qtbot.waitUntil(lambda: f"item 0/{n_items}" in _reading(window, 1, "progress"), timeout=5000)
+    qtbot.waitUntil(lambda: f"item 1/{n_items}" in _reading(window, 1, "progress"), timeout=5000)
     assert "sortie 1/1" in _reading(window, 1, "progress")
     # the checklist of the focused vehicle: the crew's five ticks close five items
     check = window.cockpit.checklist
@@ -300,7 +300,7 @@ def test_readings_units_levels_and_flight_clock() -> None:
     assert got["time"][0] == "1:15"
     assert got["battery"] == ("22 % · 14.6 V", "bad")  # below the low-battery level
     assert got["gps"] == ("3D (5) HDOP 2.6", "warn")  # few satellites, poor HDOP
-    assert got["progress"][0] == "item 4/17, sortie 2/3"
+    assert got["progress"][0] == "item 5/17, sortie 2/3"
     assert got["link"][1] == "ok"
     lost = {r.key: r for r in readings(v, link_ok=False)}
     assert lost["link"].text == "lost" and lost["link"].level == "bad"

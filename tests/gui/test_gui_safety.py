@@ -200,12 +200,12 @@ def test_sorties_are_uploaded_one_battery_at_a_time(  # type: ignore[no-untyped-
             banner.text(),
         )
         assert said is not None, banner.text()
-        assert "LAND" in said[1] and int(said[2]) == stopped - 1, banner.text()
+        assert "LAND" in said[1] and int(said[2]) == stopped, banner.text()
         qtbot.wait(300)  # laid out and painted
         assert fly.grab().save(str(shots / "fly_panel_resume.png"))
         assert banner.action is not None and banner.action.text() == f"Resume sortie 2/{n}"
         _name, _sysid, ok, message = _run(qtbot, fly, "upload", banner.action.click)
-        assert ok and message.startswith(f"sortie 2/{n} resumed at item {stopped - 1}"), message
+        assert ok and message.startswith(f"sortie 2/{n} resumed at item {stopped}"), message
         back = vehicle.download_mission()
         planned = sorties[1].items
         assert len(back) < len(planned)

@@ -124,9 +124,8 @@ def test_fly_cli_cut_short_is_not_flown_and_resumes(
     assert progress["partial"][0] == 1 and 3 <= progress["partial"][1] < 9, progress
     again = _fly_cli(plan, ready.url)
     summary = _assert_cli_ok(again)
-    assert f"resuming sortie 1 where it stopped, on its way to item {progress['partial'][1]}" in (
-        again.stderr
-    )
+    to_item = progress["partial"][1] + 1  # numbered from 1 in the text
+    assert f"resuming sortie 1 where it stopped, on its way to item {to_item}" in again.stderr
     assert summary["flown"][0]["flight_s"] > 5.0
 
 
@@ -302,7 +301,7 @@ def _px4_refuses_conditions(ready: Any, plan: Path, home: tuple[float, float, fl
     proc = _fly_cli(plan, ready.url)
     errors = [ln for ln in proc.stderr.splitlines() if ln.startswith("error:")]
     assert proc.returncode == 1 and len(errors) == 1, proc.stderr[-2000:]
-    assert "item 2 (CONDITION_DELAY) is not a command PX4 runs in a mission" in errors[0]
+    assert "item 3 (CONDITION_DELAY) is not a command PX4 runs in a mission" in errors[0]
     assert not ready.obs.seen.armed_ever
     items = conditions_mission(home)
     items = [it for it in items if it.command != 183]  # PX4 refuses DO_SET_SERVO on upload
@@ -478,7 +477,7 @@ def test_altitude_zero_is_flown_as_the_guard_has_it(
         # without a DEM the guard takes the ground as flat at the home elevation: refused
         refused = _fly_cli(plan, ready.url, timeout_s=60.0)
         assert refused.returncode == 3, refused.stderr[-500:]
-        assert "[terrain_clearance] (item 1;" in refused.stderr
+        assert "[terrain_clearance] (item 2;" in refused.stderr
         assert "above the home elevation" in refused.stderr
         override = ("--override-safety", "--reason", "interop: fly the leg the guard refuses")
     proc = _fly_cli(plan, ready.url, *override, timeout_s=240.0)
@@ -644,8 +643,8 @@ def test_roi_off_is_flown_as_roi_off(
     assert 45.0 < with_roi < 150.0
     assert abs(after_off) < 25.0
     if fw_kind == "px4":
-        assert "sent as DO_SET_ROI_NONE: items 3" in proc.stderr
-        assert ("sent as DO_SET_ROI_LOCATION: items 1" in proc.stderr) is (roi_cmd == 201)
+        assert "sent as DO_SET_ROI_NONE: items 4" in proc.stderr
+        assert ("sent as DO_SET_ROI_LOCATION: items 2" in proc.stderr) is (roi_cmd == 201)
 
 
 @pytest.mark.timeout(600)
@@ -674,7 +673,7 @@ def test_nav_delay_is_refused_on_px4_for_the_descent_it_flies(
     if px4:
         refused = _fly_cli(plan, ready.url, timeout_s=60.0)
         assert refused.returncode == 3, refused.stderr[-500:]
-        assert "[unchecked_command] (item 2)" in refused.stderr or "(item 2" in refused.stderr
+        assert "[unchecked_command] (item 3)" in refused.stderr or "(item 3" in refused.stderr
         assert "NAV_DELAY on PX4" in refused.stderr
         extra = ("--override-safety", "--reason", "interop: show the descent")
     proc = _fly_cli(plan, ready.url, *extra, timeout_s=200.0)

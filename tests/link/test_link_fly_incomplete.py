@@ -62,7 +62,7 @@ def test_a_sortie_cut_short_is_not_reported_flown_and_resumes(
     last = [ln for ln in err.splitlines() if ln.startswith("error:")][-1]
     assert "landed before the end of the mission" in last, last
     assert ("AUTO.RTL" if autopilot == "px4" else "mode RTL") in last, last
-    # 0-based items, as the vehicle counts them: the last reached and the last to reach
+    # items numbered from 1, as QGroundControl numbers them: the last reached, the last to reach
     assert re.search(r" after item \d+, not reaching item \d+[ ;]", last), last
     if autopilot == "px4":
         assert "battery level" in last, last  # what PX4 said when it turned back
@@ -80,9 +80,9 @@ def test_a_sortie_cut_short_is_not_reported_flown_and_resumes(
     assert again.returncode == 0, err
     # the leg it stopped on is flown again from its start: the whole sortie for the first leg
     again_text = (
-        f"resuming sortie 1 where it stopped, on its way to item {stopped[1]}"
+        f"resuming sortie 1 where it stopped, on its way to item {stopped[1] + 1}"
         if stopped[1] > 2
-        else f"sortie 1 stopped on its way to item {stopped[1]}: flown again from its start"
+        else f"sortie 1 stopped on its way to item {stopped[1] + 1}: flown again from its start"
     )
     assert again_text in err, err
     assert "switching to GUIDED" in err, err  # landed in RTL, where it does not arm

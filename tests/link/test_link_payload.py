@@ -71,7 +71,7 @@ def test_px4_takes_the_commands_without_position_in_any_frame_and_refuses_payloa
         with pytest.raises(MissionTransferError) as err:
             v.upload_mission(items, clearance=Clearance.passed(items))
         assert str(err.value) == (
-            "item 3 (NAV_PAYLOAD_PLACE) is not a command PX4 runs in a mission: PX4 would refuse "
+            "item 4 (NAV_PAYLOAD_PLACE) is not a command PX4 runs in a mission: PX4 would refuse "
             "to start it (its mission feasibility check); nothing was sent"
         )
         assert v.download_mission() == []
@@ -80,7 +80,7 @@ def test_px4_takes_the_commands_without_position_in_any_frame_and_refuses_payloa
             v.upload_mission(items, clearance=Clearance.passed(items), startable_only=False)
         assert err.value.mission_result == 3  # MAV_MISSION_UNSUPPORTED: the payload place
         assert str(err.value) == (
-            "the vehicle refused item 3 (NAV_PAYLOAD_PLACE): the autopilot does not support "
+            "the vehicle refused item 4 (NAV_PAYLOAD_PLACE): the autopilot does not support "
             "this command (UNSUPPORTED)"
         )
         assert (err.value.seq, err.value.command) == (3, 94)
@@ -111,7 +111,7 @@ def test_px4_mission_with_a_condition_is_refused_before_it_is_sent(
         with pytest.raises(MissionTransferError) as err:
             v.upload_mission(items, clearance=Clearance.passed(items))
         assert (err.value.seq, err.value.command, err.value.mission_result) == (2, 112, 3)
-        assert "item 2 (CONDITION_DELAY) is not a command PX4 runs in a mission" in str(err.value)
+        assert "item 3 (CONDITION_DELAY) is not a command PX4 runs in a mission" in str(err.value)
         assert v.download_mission() == []  # nothing was sent
         # sent anyway: stored (verified), but the start is denied as PX4 denies it
         v.upload_mission(items, clearance=Clearance.passed(items), startable_only=False)

@@ -82,7 +82,7 @@ def test_px4_is_sent_here_items_at_their_places_and_flies_them_there(
     with _connected(sim_factory, sim_url_of, "px4") as (v, home, items):
         with caplog.at_level("WARNING", logger="dronekit_plzen.link.vehicle"):
             v.upload_mission(items, clearance=Clearance.passed(items))  # verified
-        assert "item 0 (NAV_TAKEOFF) at" in caplog.text and "item 3 (NAV_LAND) at" in caplog.text
+        assert "item 1 (NAV_TAKEOFF) at" in caplog.text and "item 4 (NAV_LAND) at" in caplog.text
         back = v.download_mission()
         assert (back[0].lat_deg, back[0].lon_deg) == pytest.approx((home[0], home[1]), abs=2e-7)
         assert (back[3].lat_deg, back[3].lon_deg) == pytest.approx(
@@ -112,7 +112,7 @@ def test_a_waypoint_here_at_altitude_0_is_refused_for_px4_before_anything_is_sen
         with pytest.raises(MissionTransferError) as err:
             v.upload_mission(items, clearance=Clearance.passed(items))
         assert str(err.value).startswith(
-            "item 2 (NAV_LOITER_TIME) has latitude, longitude and altitude 0: ArduPilot flies it "
+            "item 3 (NAV_LOITER_TIME) has latitude, longitude and altitude 0: ArduPilot flies it "
             "where the aircraft is, at its altitude; PX4 would fly it to 0°N 0°E"
         )
         assert (err.value.seq, err.value.command) == (2, mi.CMD_NAV_LOITER_TIME)

@@ -82,7 +82,7 @@ def test_roi_off_reaches_each_firmware_as_it_means_it(
 ) -> None:
     _home, back = _upload_to_sim(sim_factory, sim_url_of, caplog, autopilot)
     if autopilot == "px4":
-        assert "sent as DO_SET_ROI_NONE: items 3" in caplog.text
+        assert "sent as DO_SET_ROI_NONE: items 4" in caplog.text
         assert back[3].command == mi.CMD_DO_SET_ROI_NONE
         assert back[1].command == mi.CMD_DO_SET_ROI_LOCATION  # a real place: as it is
     else:
@@ -125,4 +125,4 @@ def test_a_mission_planner_roi_reaches_px4_as_a_location(
     want = mi.CMD_DO_SET_ROI_LOCATION if autopilot == "px4" else mi.CMD_DO_SET_ROI
     assert back[1].command == want
     assert back[1].lon_deg == pytest.approx(home[1] + NORTH_DEG, abs=1e-7)
-    assert ("sent as DO_SET_ROI_LOCATION: items 1" in caplog.text) is (autopilot == "px4")
+    assert ("sent as DO_SET_ROI_LOCATION: items 2" in caplog.text) is (autopilot == "px4")

@@ -210,7 +210,7 @@ def test_real_difference_is_named() -> None:
     m = first_mismatch(sent, back, "ardupilot")
     assert m is not None and m.index == 1
     assert describe(m) == (
-        "verification failed: item 1 (NAV_WAYPOINT) differs after upload: "
+        "verification failed: item 2 (NAV_WAYPOINT) differs after upload: "
         "alt_m 60.0 sent, 45.0 stored"
     )
     short = first_mismatch(sent, back[:1], "ardupilot")

@@ -245,11 +245,11 @@ def test_wpml_unrolls_do_jump_as_the_autopilot_flies_it(tmp_path: Path) -> None:
     [
         (
             [_wp(A), _wp(B), MissionItem(177, 2, param1=0.0, param2=-1.0)],
-            r"item 2: DO_JUMP repeats without end \(repeat -1\)",
+            r"item 3: DO_JUMP repeats without end \(repeat -1\)",
         ),
         (
             [_wp(A), _wp(B), MissionItem(177, 2, param1=9.0, param2=1.0)],
-            r"item 2: DO_JUMP to item 9, which the mission does not have",
+            r"item 3: DO_JUMP to item 10, which the mission does not have",
         ),
         (
             [_wp(A), _wp(B), MissionItem(177, 2, param1=0.0, param2=6000.0)],
@@ -257,7 +257,7 @@ def test_wpml_unrolls_do_jump_as_the_autopilot_flies_it(tmp_path: Path) -> None:
         ),
         (
             [_wp(A), _wp(B, cmd=18, param1=3.0), _wp(C)],
-            r"item 1: command 18 moves the aircraft in a way a DJI wayline cannot",
+            r"item 2: command 18 moves the aircraft in a way a DJI wayline cannot",
         ),
     ],
     ids=["endless", "no-target", "too-long", "loiter-turns"],
@@ -284,7 +284,7 @@ def test_frame_2_waypoint_is_malformed(
     with pytest.raises(BadInputError) as exc:
         load_mission(p)
     assert str(exc.value) == (
-        f"{p}: item 0: NAV_WAYPOINT (16) is in frame 2 (MAV_FRAME_MISSION), which gives no "
+        f"{p}: item 1: NAV_WAYPOINT (16) is in frame 2 (MAV_FRAME_MISSION), which gives no "
         "position or altitude, but a NAV_WAYPOINT needs both: the file is malformed (use frame "
         "0 above sea level, 3 above home or 10 above terrain)"
     )
@@ -369,13 +369,13 @@ CASES = [
         "wpml-endless-jump",
         ("plan", "convert", "{d}/endless.plan", "{o}/x.kmz", "--to", "wpml"),
         2,
-        r"^error: item 3: DO_JUMP repeats without end \(repeat -1\); DJI WPML cannot repeat",
+        r"^error: item 4: DO_JUMP repeats without end \(repeat -1\); DJI WPML cannot repeat",
     ),
     Case(
         "wpml-loiter-turns",
         ("plan", "convert", "{d}/turns.plan", "{o}/x.kmz", "--to", "wpml"),
         2,
-        r"^error: item 2: command 18 moves the aircraft in a way a DJI wayline cannot",
+        r"^error: item 3: command 18 moves the aircraft in a way a DJI wayline cannot",
     ),
     Case(
         "wpml-fence-only",
@@ -401,14 +401,14 @@ CASES = [
         "frame2-waypoint",
         ("plan", "validate", "{d}/frame2.waypoints"),
         2,
-        r"^error: .*frame2\.waypoints: item 0: NAV_WAYPOINT \(16\) is in frame 2 "
+        r"^error: .*frame2\.waypoints: item 1: NAV_WAYPOINT \(16\) is in frame 2 "
         r"\(MAV_FRAME_MISSION\), which gives no position or altitude",
     ),
     Case(
         "unnamed-command-116",
         ("plan", "validate", "{d}/cmd116.waypoints"),
         3,
-        r"^error: .*cmd116\.waypoints is unsafe: 1 problem \(\[unchecked_command\] \(item 1\) "
+        r"^error: .*cmd116\.waypoints is unsafe: 1 problem \(\[unchecked_command\] \(item 2\) "
         r"command 116 is not one the safety guard can check",
     ),
 ]

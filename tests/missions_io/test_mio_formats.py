@@ -148,7 +148,7 @@ def test_real_waypoints_sample(shared_data: Path, tmp_path: Path) -> None:
 
 def test_waypoints_cannot_carry_unresolved_altitude(shared_data: Path, tmp_path: Path) -> None:
     m = load_mission(shared_data / PLAN)
-    with pytest.raises(BadInputError, match="item 5 has no resolved altitude"):
+    with pytest.raises(BadInputError, match="item 6 has no resolved altitude"):
         save_mission(m, tmp_path / "x.waypoints")
     assert not (tmp_path / "x.waypoints").exists()
 
@@ -376,7 +376,7 @@ def test_failed_write_keeps_the_old_file(tmp_path: Path) -> None:
     before = p.read_bytes()
     bad = plzen_mission()
     bad.items.append(MissionItem(16, 3, lat_deg=49.7, lon_deg=13.3, alt_m=math.nan))
-    with pytest.raises(BadInputError, match="item 10 has no resolved altitude"):
+    with pytest.raises(BadInputError, match="item 11 has no resolved altitude"):
         save_mission(bad, p)
     assert p.read_bytes() == before
     assert sorted(f.name for f in tmp_path.iterdir()) == [

@@ -114,7 +114,7 @@ def test_a_value_the_firmware_would_store_as_another_is_refused(
 ) -> None:
     with pytest.raises(BadInputError, match=why) as err:
         clear_for_flight(_mission(item), raise_on_unsafe=False)
-    assert str(err.value).startswith("item 2 ("), err.value
+    assert str(err.value).startswith("item 3 ("), err.value
 
 
 KEPT = [

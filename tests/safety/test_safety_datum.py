@@ -123,8 +123,8 @@ def test_a_frame_without_an_altitude_datum_is_unsafe(dems: dict[str, Path], fram
 
 def test_an_absurd_altitude_is_a_damaged_file_not_a_sampled_leg() -> None:
     items = simple_items(ORIGIN, [offset(ORIGIN, 200, 0)], 1e308)
-    # the take-off (item 0) carries it first: its climb is flown like any leg
-    with pytest.raises(BadInputError, match=r"item 0: altitude 1e\+308 m is not a flight altitude"):
+    # the take-off (item 1) carries it first: its climb is flown like any leg
+    with pytest.raises(BadInputError, match=r"item 1: altitude 1e\+308 m is not a flight altitude"):
         trajectory(Mission(items=items, home=(ORIGIN[0], ORIGIN[1], GROUND_M)))
 
 

@@ -125,6 +125,6 @@ def test_progress_says_the_altitude_datum_and_never_shows_an_unknown_one_as_0() 
     w.step(_state(0.1, alt=math.nan))
     w.step(_state(0.1, alt=28.84))
     assert lines == [
-        "item 3/10  mode AUTO.MISSION  alt ? m above home  battery 80%  link 0.1 s",
-        "item 3/10  mode AUTO.MISSION  alt 28.8 m above home  battery 80%  link 0.1 s",
+        "item 4/10  mode AUTO.MISSION  alt ? m above home  battery 80%  link 0.1 s",
+        "item 4/10  mode AUTO.MISSION  alt 28.8 m above home  battery 80%  link 0.1 s",
     ]

@@ -365,7 +365,7 @@ def test_sigint_without_a_terminal_returns_to_launch(sim_factory: Any, tmp_path:
     with connect(sim_url(sim), heartbeat_hz=10) as link:  # PX4 does not arm in AUTO.RTL
         _vehicle(link).set_mode("AUTO.LOITER")
     code, _o, err = run_cli(*_fly_args(sim, tmp_path / "long.plan", "--max-distance-m", "1"))
-    assert f"resuming sortie 1 where it stopped, on its way to item {item}" in err
+    assert f"resuming sortie 1 where it stopped, on its way to item {item + 1}" in err
     assert code == 3 and "max_distance" in last_error(err), err
 
 

@@ -97,7 +97,7 @@ def test_a_corrupted_item_is_reported_clearly(autopilot, port_offset):
     items = plan(autopilot)
     with SimFleet(autopilot=autopilot, home=HOME, speedup=20, port_offset=port_offset) as fleet:
         wire_seq = 4 + (1 if autopilot == "ardupilot" else 0)  # ArduPilot: home is seq 0
-        # documented test-only fault: the vehicle stores item 4 with another altitude
+        # documented test-only fault: the vehicle stores item 4 (0-based) with another altitude
         fleet.call(
             lambda: fleet.vehicles[0].model.corrupt_mission_items.update(
                 {wire_seq: {"alt_m": 60.0}}
@@ -108,7 +108,7 @@ def test_a_corrupted_item_is_reported_clearly(autopilot, port_offset):
             with pytest.raises(MissionTransferError) as err:
                 v.upload_mission(items, clearance=Clearance.passed(items))
     assert str(err.value) == (
-        "verification failed: item 4 (NAV_WAYPOINT) differs after upload: "
+        "verification failed: item 5 (NAV_WAYPOINT) differs after upload: "
         "alt_m 45.0 sent, 60.0 stored"
     )
 
