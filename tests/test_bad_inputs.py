@@ -237,6 +237,17 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "nan.plan").write_text(_plan(float("nan")))
     (d / "alt1e308.plan").write_text(_plan(49.7405, 1e308))
     (d / "garbage.plan").write_text("this is not JSON")
+    # our KML mission with a Data renamed or dropped (edited in another program): that field
+    # was left at its default without a word
+    from missions.formats import load_mission
+    from missions.formats.kml import mission_to_kml
+
+    kml = mission_to_kml(load_mission(d / "good.plan")).decode()
+    assert '<Data name="param1">' in kml
+    (d / "renamed.kml").write_text(kml.replace('<Data name="param1">', '<Data name="parm1">', 1))
+    (d / "dropped.kml").write_text(
+        re.sub(r'<Data name="alt_m">\s*<value>[^<]*</value>', '<Data name="alt_m">', kml, count=1)
+    )
     wpl = "QGC WPL 110\n0\t1\t0\t16\t0\t0\t0\t0\t{home}\t13.3701\t300\t1\n"
     wp = "1\t0\t{frame}\t{cmd}\t0\t0\t0\t0\t49.7405\t13.3705\t{alt}\t1\n"
     (d / "nanhome.waypoints").write_text(
@@ -765,6 +776,18 @@ CASES = [
         ("plan", "validate", "{d}/nanhome.waypoints"),
         2,
         r"nanhome\.waypoints: the home position \(nan, 13\.3701\) is not a latitude/longitude",
+    ),
+    Case(
+        "validate-kml-renamed-data",
+        ("plan", "validate", "{d}/renamed.kml"),
+        2,
+        r"renamed\.kml: Placemark \d+: mission item Data 'parm1' is not a field of a mission item",
+    ),
+    Case(
+        "validate-kml-dropped-value",
+        ("plan", "validate", "{d}/dropped.kml"),
+        2,
+        r"dropped\.kml: Placemark \d+: mission item lacks Data 'alt_m'",
     ),
     Case(
         "validate-command-out-of-range",

@@ -197,6 +197,37 @@ def _ext(pm: etree._Element) -> dict[str, Any]:
     return out
 
 
+#: the fields of a mission item placemark that must be there: a missing one would be taken
+#: as 0 (a hold of 0 s, a waypoint at latitude 0)
+_REQUIRED_ITEM_FIELDS = tuple(f for f in ITEM_FIELDS if f not in ("autocontinue", "mission_type"))
+
+
+def _check_item_fields(ext: dict[str, Any], where: str) -> None:
+    """A mission item placemark (ours: ``dkp_index`` and ``command``) holds every field of the
+    item and nothing else: a renamed or dropped ``Data`` (an edit in another program) would
+    leave that field at its default without a word."""
+    unknown = sorted(set(ext) - {"dkp_index", "meta", *ITEM_FIELDS})
+    if unknown:
+        raise BadInputError(
+            _(
+                "mission item Data {names} is not a field of a mission item ({fields}): "
+                "the file was edited or damaged"
+            ).format(
+                names=", ".join(repr(n[:40]) for n in unknown[:3]), fields=", ".join(ITEM_FIELDS)
+            ),
+            where=where,
+        )
+    missing = [f for f in _REQUIRED_ITEM_FIELDS if f not in ext]
+    if missing:
+        raise BadInputError(
+            _(
+                "mission item lacks Data {names} (a Data without a value counts as missing): "
+                "the file was edited or damaged"
+            ).format(names=", ".join(repr(n) for n in missing)),
+            where=where,
+        )
+
+
 def _parse_coords(text: str | None, where: str) -> list[tuple[float, ...]]:
     pts = []
     for tok in (text or "").split():
@@ -234,6 +265,7 @@ def parse_kml(data: bytes, path: str = "<kml>") -> Mission:
         where = f"{path}: Placemark {k + 1}"
         ext = _ext(pm)
         if "dkp_index" in ext and "command" in ext:
+            _check_item_fields(ext, where)
             items.append(
                 (
                     int(ext["dkp_index"]),
