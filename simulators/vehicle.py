@@ -111,6 +111,10 @@ class VehicleModel:
         self.target: tuple[float, float, float] | None = None
         self.takeoff_up_m = 0.0
         self.speed_override_m_s: float | None = None
+        #: ArduCopter: a mission's climb and descent speeds (DO_CHANGE_SPEED types 2 and 3,
+        #: ModeAuto::desired_speed_override.up/down), cleared with the horizontal one
+        self.climb_override_m_s: float | None = None
+        self.descent_override_m_s: float | None = None
         #: PX4: a mission's ground-speed change flown on the leg it was issued with, over the
         #: navigator's speed (FlightModeManager::overrideCruiseSpeed); the leg after drops it
         self.leg_speed_m_s: float | None = None
@@ -171,8 +175,8 @@ class VehicleModel:
         sp = self.speed_override_m_s or self.p("WPNAV_SPEED") / 100.0
         return Limits(
             sp,
-            self.p("WPNAV_SPEED_UP") / 100.0,
-            self.p("WPNAV_SPEED_DN") / 100.0,
+            self.climb_override_m_s or self.p("WPNAV_SPEED_UP") / 100.0,
+            self.descent_override_m_s or self.p("WPNAV_SPEED_DN") / 100.0,
             self.p("WPNAV_ACCEL") / 100.0,
             2.5,
             60.0,
@@ -231,9 +235,8 @@ class VehicleModel:
         if name == self.mode:
             return RESULT_ACCEPTED
         self.mode = name
-        self.speed_override_m_s = (
-            None if behaviour is not md.Behaviour.MISSION else self.speed_override_m_s
-        )
+        if behaviour is not md.Behaviour.MISSION:
+            self.speed_override_m_s = self.climb_override_m_s = self.descent_override_m_s = None
         self.leg_speed_m_s = None
         if behaviour in (md.Behaviour.HOLD, md.Behaviour.GUIDED, md.Behaviour.MANUAL):
             self.hold_here()
@@ -379,9 +382,10 @@ class VehicleModel:
         self, speed_m_s: float, speed_type: float = 1.0, *, command: bool = False
     ) -> int:
         """DO_CHANGE_SPEED. PX4's navigator sets the cruise speed from a positive speed of any
-        type and resets it without one. ArduCopter sets the horizontal speed from types 0 and 1
-        (2 and 3 are its climb and descent speeds, not modelled here, anything else nothing) and
-        ignores a speed that is not positive, which a command (not a mission item) is denied.
+        type and resets it without one. ArduCopter sets the horizontal speed from types 0 and 1,
+        the climb speed from 2 and the descent speed from 3 (``ModeAuto::do_change_speed``,
+        anything else nothing) and ignores a speed that is not positive, which a command (not
+        a mission item) is denied.
         PX4's flight mode manager flies the leg a mission's ground-speed change was issued with
         at that speed, whatever the navigator's (:attr:`leg_speed_m_s`)."""
         if self.px4:
@@ -392,8 +396,13 @@ class VehicleModel:
             return RESULT_ACCEPTED
         if not speed_m_s > 0:
             return RESULT_DENIED if command else RESULT_ACCEPTED
-        if (math.trunc(speed_type) & 0xFF if math.isfinite(speed_type) else 1) in (0, 1):
+        kind = math.trunc(speed_type) & 0xFF if math.isfinite(speed_type) else 1
+        if kind in (0, 1):
             self.speed_override_m_s = speed_m_s
+        elif kind == 2:
+            self.climb_override_m_s = speed_m_s
+        elif kind == 3:
+            self.descent_override_m_s = speed_m_s
         return RESULT_ACCEPTED
 
     def set_home(self, use_current: bool, lat_deg: float, lon_deg: float, alt_amsl_m: float) -> int:

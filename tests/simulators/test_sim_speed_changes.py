@@ -82,3 +82,56 @@ def test_legs_fly_at_the_speeds_the_firmware_and_the_guard_give(autopilot: str) 
     plain = trajectory(m, speed_m_s=cruise).duration_s
     extra = sum(LEG_M / v - LEG_M / cruise for v in want)
     assert slow - plain == pytest.approx(extra, rel=0.1)
+
+
+def test_arducopter_climbs_and_descends_at_a_missions_climb_and_descent_speeds() -> None:
+    """DO_CHANGE_SPEED type 2 sets ArduCopter's climb speed and 3 its descent speed
+    (``ModeAuto::do_change_speed``: ``wp_nav->set_speed_up_cms`` / ``set_speed_down_cms``).
+    The simulator had ignored both (it climbed at WPNAV_SPEED_UP, 2.5 m/s) while the guard
+    timed them; a 30 m climb at 1 m/s and a 30 m descent at 0.5 m/s are flown and timed so."""
+    north = HOME[0] + 20.0 / M_PER_DEG
+
+    def at(lat: float, alt_m: float) -> mi.MissionItem:
+        return mi.MissionItem(
+            mi.CMD_NAV_WAYPOINT, frame=3, lat_deg=lat, lon_deg=HOME[1], alt_m=alt_m
+        )
+
+    def speed(kind: float, m_s: float) -> mi.MissionItem:
+        return mi.MissionItem(mi.CMD_DO_CHANGE_SPEED, frame=2, param1=kind, param2=m_s)
+
+    items = [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=10),
+        speed(2, 1.0),
+        speed(3, 0.5),
+        at(north, 40.0),
+        at(HOME[0], 10.0),
+        mi.MissionItem(mi.CMD_NAV_LAND, frame=3, lat_deg=HOME[0], lon_deg=HOME[1]),
+    ]
+    vm = sim_with_mission(items, "ardupilot", HOME)
+    for _ in range(100):
+        vm.step(DT_S)
+    assert (vm.set_mode("GUIDED"), vm.arm(), vm.mission_start()) == (0, 0, 0)
+    up, down = 3 + 1, 4 + 1  # ArduPilot's sequence: home first
+    vz: dict[int, list[float]] = {up: [], down: []}
+    for _ in range(40000):
+        vm.step(DT_S)
+        if vm.runner.seq in vz:
+            vz[vm.runner.seq].append(vm.vel[2])
+        if not vm.armed:
+            break
+    # (the leg after the take-off starts with the take-off's climb, braked to the leg's)
+    climb, descent = statistics.median(vz[up]), -statistics.median(vz[down])
+    assert climb == pytest.approx(1.0, rel=0.05)
+    assert descent == pytest.approx(0.5, rel=0.05)
+    assert len(vz[up]) * DT_S == pytest.approx(30.0 / 1.0, rel=0.15)
+    assert len(vz[down]) * DT_S == pytest.approx(30.0 / 0.5, rel=0.15)
+    # the guard times the two legs at those speeds at least (it keeps the slower descent for
+    # the landing too, where ArduCopter descends at WPNAV_SPEED_DN again: the safe side)
+    m = Mission(items=items, home=(HOME[1], HOME[0], HOME[2]))
+    m.autopilot = AUTOPILOT_ARDUPILOT
+    slow = trajectory(m, climb_rate_m_s=2.5, descent_rate_m_s=1.5).duration_s
+    m.items = [it for it in items if it.command != mi.CMD_DO_CHANGE_SPEED]
+    plain = trajectory(m, climb_rate_m_s=2.5, descent_rate_m_s=1.5).duration_s
+    legs = (30 / 1.0 - 30 / 2.5) + (30 / 0.5 - 30 / 1.5)
+    landing = 10 / 0.5 - 10 / 1.5
+    assert slow - plain == pytest.approx(legs + landing, rel=0.1)
