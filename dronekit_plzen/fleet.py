@@ -371,8 +371,8 @@ class MissionCompletion:
     False
     >>> done.seen("MISSION_CURRENT", 4, "AUTO.RTL"); done.complete  # a failsafe's RTL
     False
-    >>> done.progress()
-    'after item 2, not reaching item 3'
+    >>> done.progress()  # numbered from 1, as QGroundControl numbers the items
+    'after item 3, not reaching item 4'
     >>> done.seen("MISSION_ITEM_REACHED", 3, "AUTO.MISSION"); done.complete
     True
     >>> lossy = MissionCompletion.of(items)  # the last reach lost; the mission said complete
