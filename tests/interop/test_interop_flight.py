@@ -454,6 +454,60 @@ def test_speed_changes_flown_as_the_guard_times_them(
 
 
 @pytest.mark.timeout(600)
+def test_climb_and_descent_speeds_flown_as_the_guard_times_them(
+    fw_kind: str, ready: Any, tmp_path: Path
+) -> None:
+    """``fly`` a take-off to 10 m, a climb speed of 1 m/s and a descent speed of 0.5 m/s
+    (DO_CHANGE_SPEED types 2 and 3), a climb to 40 m and a descent to 10 m where the aircraft
+    is, a landing. ArduCopter climbs and descends at those speeds (``ModeAuto::do_change_speed``);
+    PX4 takes any type as its cruise speed and keeps its own vertical speeds (MPC_Z_V_AUTO_UP,
+    MPC_Z_V_AUTO_DN). The guard (``missions.trajectory.speed_change``) times both legs so, and
+    the simulator flies them so (it had climbed ArduCopter at WPNAV_SPEED_UP)."""
+    from dronekit_plzen.link import connect
+    from dronekit_plzen.mission_items import (
+        CMD_DO_CHANGE_SPEED,
+        FRAME_GLOBAL_RELATIVE_ALT,
+        FRAME_MISSION,
+    )
+    from missions.trajectory import speed_change
+
+    home = ready.inst.home
+    lat, lon, _ = home
+
+    def speed(kind: float, m_s: float) -> MissionItem:
+        return MissionItem(CMD_DO_CHANGE_SPEED, FRAME_MISSION, kind, m_s, -1.0, 0.0)
+
+    items = [
+        MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon, alt_m=10),
+        speed(2, 1.0),
+        speed(3, 0.5),
+        wp(home, 0.0, 0.0, 40.0),
+        wp(home, 0.0, 0.0, 10.0),
+        MissionItem(CMD_NAV_LAND, FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon),
+    ]
+    ardupilot = fw_kind == "arducopter"
+    names = ("WPNAV_SPEED", "WPNAV_SPEED_UP", "WPNAV_SPEED_DN")
+    if not ardupilot:
+        names = ("MPC_XY_CRUISE", "MPC_Z_V_AUTO_UP", "MPC_Z_V_AUTO_DN")
+    with connect(ready.url) as link:
+        v = link.wait_vehicle(ready.inst.sysid, timeout_s=30)
+        got = [v.get_param(n) / (100.0 if ardupilot else 1.0) for n in names]
+    now = (got[0], got[1], got[2])
+    for it in items[1:3]:
+        now = speed_change(it, ardupilot, now, got[0])
+    up_seq, down_seq = _wire_seq(fw_kind, 3), _wire_seq(fw_kind, 4)
+    plan = save_mission(_mission(fw_kind, items, home), tmp_path / "climb.plan")
+    _assert_cli_ok(_fly_cli(plan, ready.url))
+    seen = ready.obs.wait_landed_disarmed(60.0)
+    climbing = sorted(c for s, c in seen.climbs if s == up_seq and c > 0.2)
+    sinking = sorted(-c for s, c in seen.climbs if s == down_seq and c < -0.2)
+    assert len(climbing) >= 8 and len(sinking) >= 8, (climbing, sinking)
+    flown = (climbing[len(climbing) // 2], sinking[len(sinking) // 2])
+    print(f"{fw_kind}: vertical speeds {got[1:]}; guard {now[1:]}; flown (median) {flown}")
+    assert flown == pytest.approx(now[1:], rel=0.15), (flown, now)
+
+
+@pytest.mark.timeout(600)
 def test_altitude_zero_is_flown_as_the_guard_has_it(
     fw_kind: str, ready: Any, tmp_path: Path
 ) -> None:
