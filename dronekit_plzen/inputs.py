@@ -134,3 +134,35 @@ def json_int(digits: str) -> int | float:
     if len(digits) > 300:
         return float(digits)
     return int(digits)
+
+
+#: the most cells of a raster read block-averaged to a smaller grid (a probability map, an
+#: orthophoto for the portal): 20,000 × 20,000. GDAL averages every cell it reads, so a bigger
+#: raster without overviews took minutes and gigabytes before anything was said
+MAX_READ_CELLS = 400_000_000
+
+
+def check_read_cells(
+    width: int, height: int, overviews: list[int], where: str, limit: int = MAX_READ_CELLS
+) -> None:
+    """Refuse a raster of ``width`` × ``height`` cells whose smallest overview (``overviews``:
+    the decimation factors GDAL reads a reduced grid from, rasterio's ``ds.overviews(1)``) still
+    has more than ``limit`` cells.
+
+    >>> check_read_cells(20_000, 20_000, [], "ok.tif")
+    >>> check_read_cells(200_000, 200_000, [16], "ok.tif")
+    >>> try:
+    ...     check_read_cells(200_000, 200_000, [], "big.tif")
+    ... except BadInputError as exc:
+    ...     print(str(exc)[:53])
+    big.tif: the raster is 200,000 × 200,000 cells, more
+    """
+    f = max([1, *overviews])
+    if (width / f) * (height / f) > limit:
+        raise BadInputError(
+            _(
+                "the raster is {w:,} × {h:,} cells, more than the {limit:,} read here: "
+                "resample it or add overviews (gdaladdo -r average)"
+            ).format(w=width, h=height, limit=limit),
+            where=where,
+        )

@@ -29,6 +29,7 @@ from shapely.geometry import Point
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError, library_reasons
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import check_read_cells
 from dronekit_plzen.outputs import note_input
 from dronekit_plzen.quiet_logs import quiet
 from missions.poa_kernels import block_share, burn_polygons
@@ -81,6 +82,7 @@ def read_prob_map(path: Path, *, max_cells: int = MAX_CELLS) -> PoaGrid:
                 )
             if ds.crs is None:
                 raise BadInputError(_("the map has no CRS"), where=str(p))
+            check_read_cells(ds.width, ds.height, ds.overviews(1), str(p))
             f = max(1, math.ceil(math.sqrt(ds.width * ds.height / max_cells)))
             if f > 1:  # block-averaged at read time: a huge raster never whole in memory
                 shape = (max(1, ds.height // f), max(1, ds.width // f))

@@ -66,6 +66,31 @@ def write_geotiff(
     return path
 
 
+def sparse_raster(path: Path, n: int, bands: int = 1) -> Path:
+    """An ``n`` × ``n`` GeoTIFF (UTM 33N, 1 m cells, tiled, no overviews) of a few hundred kB:
+    only one tile is written (GDAL's SPARSE_OK), every other reads as 0. Reading it whole,
+    or block-averaged without overviews, is what a huge raster costs."""
+    from rasterio.windows import Window
+
+    dtype = "uint8" if bands >= 3 else "float32"
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=n,
+        height=n,
+        count=bands,
+        dtype=dtype,
+        crs="EPSG:32633",
+        transform=Affine(1.0, 0.0, 380_000.0, 0.0, -1.0, 5_520_000.0),
+        tiled=True,
+        compress="deflate",
+        SPARSE_OK=True,
+    ) as ds:
+        ds.write(np.ones((bands, 256, 256), dtype), window=Window(0, 0, 256, 256))
+    return path
+
+
 def sigint_as_at_a_terminal() -> None:
     """``preexec_fn`` for a child that a test interrupts with SIGINT: pytest-xdist's workers
     ignore SIGINT and an ignored signal stays ignored across exec, so the child would never see

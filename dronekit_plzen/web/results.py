@@ -20,6 +20,7 @@ import numpy as np
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError, StorageError, library_reasons
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import check_read_cells
 
 #: at most this many POA polygons on the page (a Leaflet layer stays fluid)
 MAX_POA_CELLS = 2500
@@ -114,6 +115,7 @@ def check_orthophoto(path: Path) -> Path:
     try:
         with rasterio.open(p) as ds:
             driver, count, crs = ds.driver, ds.count, ds.crs
+            size = (ds.width, ds.height, ds.overviews(1))
     except RasterioIOError as exc:
         raise BadInputError(_("not a GeoTIFF: {e}").format(e=exc), where=str(p)) from None
     if driver != "GTiff":
@@ -127,6 +129,7 @@ def check_orthophoto(path: Path) -> Path:
         )
     if crs is None:
         raise BadInputError(_("the orthophoto has no CRS"), where=str(p))
+    check_read_cells(*size, where=str(p))
     try:  # the pixels too, as the portal will read them (a truncated copy has a valid header)
         render_overlay(p)
     except (RasterioError, ValueError, OSError) as exc:

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import rasterio
+from dkp_testkit import sparse_raster
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.transform import Affine, from_origin
@@ -426,6 +427,11 @@ BAD = [
         ("poa", "--poa", "{m}", "--budget-m", "1e-300", *POA, "--out", "{d}/o"),
         "shorter than the camera's footprint",
     ),
+    (  # found from outside: a sparse 200,000² GeoTIFF of 5 MB read for minutes (1.4 GB)
+        "huge-map",
+        ("poa", "--poa", "{d}/huge.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
+        "the raster is 40,000 × 40,000 cells, more than the 400,000,000 read here",
+    ),
     (  # an internal error: numpy's "Maximum allowed size exceeded" for a 1e-300 m footprint
         "alt-1e-300",
         ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--alt-m", "1e-300", "--out", "{d}/o"),
@@ -445,6 +451,8 @@ def test_poa_bad_inputs(
     _plain(tmp_path / "whole.tif", np.ones((200, 200)))  # uncompressed: 160 kB of cells
     whole = (tmp_path / "whole.tif").read_bytes()
     (tmp_path / "cut.tif").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    if case == "huge-map":
+        sparse_raster(tmp_path / "huge.tif", 40_000, bands=1)
     args = [a.format(d=tmp_path, m=poa_tif) for a in argv]
     p = _run(*args, cwd=tmp_path)
     lines = [ln for ln in p.stderr.splitlines() if ln.strip()]

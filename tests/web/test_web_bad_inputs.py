@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from dkp_testkit import sparse_raster
 from portal_kit import AREA, request_form
 
 from telemetry import requests as rq
@@ -409,9 +410,12 @@ def test_cli_bad_input_is_one_error_line_exit_2(
          "file?): ZIPDecode:Decoding error"),
         ("random-bytes-orthophoto", "not a GeoTIFF"),
         ("id-beyond-int64", "no request with id 99999999999999999999"),
+        # was 31 s and 1.35 GB of block averaging, then the answer
+        ("huge-orthophoto", "bad.tif: the raster is 40,000 × 40,000 cells, more than the "
+         "400,000,000 read here"),
     ],
     ids=["truncated-orthophoto", "damaged-orthophoto", "random-bytes-orthophoto",
-         "id-beyond-int64"],
+         "id-beyond-int64", "huge-orthophoto"],
 )  # fmt: skip
 def test_web_attach_refuses_damaged_files_and_impossible_ids(
     tmp_path: Path, case: str, message: str
@@ -448,6 +452,8 @@ def test_web_attach_refuses_damaged_files_and_impossible_ids(
         ortho.write_bytes(bytes(data))
     elif case == "random-bytes-orthophoto":
         ortho.write_bytes(os.urandom(5000))
+    elif case == "huge-orthophoto":  # a sparse 40,000² RGB GeoTIFF without overviews
+        sparse_raster(ortho, 40_000, bands=3)
     else:
         ortho, request_id = good, "99999999999999999999"
     p = _run("web", "attach", request_id, "--orthophoto", str(ortho), "--db", str(db), cwd=tmp_path)
