@@ -244,6 +244,13 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     kml = mission_to_kml(load_mission(d / "good.plan")).decode()
     assert '<Data name="param1">' in kml
+    # a CSV mission whose meta column is not a JSON object (edited by hand)
+    from missions.formats.csvfmt import dump_csv
+
+    rows = dump_csv(load_mission(d / "good.plan")).splitlines()
+    for name, meta in (("metabroken", '"{"'), ("metalist", '"[1,2]"')):
+        edited = [r + meta if r.startswith("mission,1,") else r for r in rows]
+        (d / f"{name}.csv").write_text("\n".join(edited) + "\n")
     (d / "renamed.kml").write_text(kml.replace('<Data name="param1">', '<Data name="parm1">', 1))
     (d / "dropped.kml").write_text(
         re.sub(r'<Data name="alt_m">\s*<value>[^<]*</value>', '<Data name="alt_m">', kml, count=1)
@@ -776,6 +783,18 @@ CASES = [
         ("plan", "validate", "{d}/nanhome.waypoints"),
         2,
         r"nanhome\.waypoints: the home position \(nan, 13\.3701\) is not a latitude/longitude",
+    ),
+    Case(  # found from outside: an internal JSONDecodeError / TypeError, no line named
+        "validate-csv-meta-not-json",
+        ("plan", "validate", "{d}/metabroken.csv"),
+        2,
+        r"metabroken\.csv:4: the item's meta is not JSON",
+    ),
+    Case(
+        "convert-csv-meta-not-an-object",
+        ("plan", "convert", "{d}/metalist.csv", "{o}/m.plan"),
+        2,
+        r"metalist\.csv:4: the item's meta is not a JSON object \(it is list\)",
     ),
     Case(
         "validate-kml-renamed-data",

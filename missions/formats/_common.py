@@ -156,8 +156,22 @@ def item_from_dict(d: dict[str, Any], where: str) -> MissionItem:
             where=where,
         ) from exc
     meta = d.get("meta") or {}
-    if isinstance(meta, str):
-        meta = json.loads(meta) if meta.strip() else {}
+    if isinstance(meta, str) and meta.strip():
+        try:
+            meta = json.loads(meta)
+        except (json.JSONDecodeError, RecursionError) as exc:
+            raise BadInputError(
+                _("the item's meta is not JSON: {exc}").format(exc=exc), where=where
+            ) from None
+    if not isinstance(meta, dict):
+        if meta not in ("", None):
+            raise BadInputError(
+                _("the item's meta is not a JSON object (it is {kind})").format(
+                    kind=type(meta).__name__
+                ),
+                where=where,
+            )
+        meta = {}
     return MissionItem(
         command=command,
         frame=frame,
