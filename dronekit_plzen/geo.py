@@ -119,6 +119,36 @@ def utm_epsg_for(lon: float, lat: float) -> int:
     return (32600 if lat >= 0 else 32700) + zone
 
 
+#: the most a metric CRS may stretch or shrink distances where it is used (UTM: 0.04 %, S-JTSK
+#: Křovák: 0.01 % in Czechia; Web Mercator: 55 % at Plzeň's latitude)
+MAX_SCALE_ERROR = 0.01
+
+
+def scale_error(crs: Any, lon: float, lat: float) -> float:
+    """How much a projected ``crs`` stretches (or shrinks) a distance at ``lon``, ``lat``: the
+    larger of its meridional and parallel scale factors' difference from 1 (0 for a true
+    metre; ``inf`` where it cannot be computed). A CRS in feet counts its units too (a foot
+    is 0.3048 of the metre a distance is planned in).
+
+    >>> round(scale_error("EPSG:32633", 13.37, 49.74), 4)
+    0.0002
+    >>> round(scale_error("EPSG:3857", 13.37, 49.74), 2)
+    0.55
+    """
+    from pyproj import Proj
+
+    c = as_crs(crs)
+    unit = (c.axis_info[0].unit_conversion_factor if c.axis_info else 1.0) or 1.0
+    try:
+        f = Proj(c).get_factors(lon, lat)
+        k = (f.meridional_scale, f.parallel_scale)
+    except Exception:  # pyproj raises several kinds for points outside a projection
+        return math.inf
+    if not all(math.isfinite(v) and v > 0 for v in k):
+        return math.inf
+    return max(abs(v / unit - 1.0) for v in k)
+
+
 def utm_epsg_for_area(lon: ArrayLike, lat: ArrayLike) -> int:
     """UTM zone for an area: the zone of the centre of its bounding box."""
     lo = np.asarray(lon, dtype=np.float64)

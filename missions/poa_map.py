@@ -424,6 +424,14 @@ def build_poa(
             raise BadInputError(_("unknown CRS {c!r}").format(c=crs)) from exc
         if not target.is_projected:
             raise BadInputError(_("the CRS {c} is not metric (projected)").format(c=crs))
+        if (err := geo.scale_error(target, lon, lat)) > geo.MAX_SCALE_ERROR:
+            # rings measured in its units would be drawn too small or too large on the ground
+            raise BadInputError(
+                _(
+                    "the CRS {c} does not measure distances in metres at the LKP (they are "
+                    "off by {p:.0%}): give UTM, S-JTSK (EPSG:5514) or leave --crs out"
+                ).format(c=crs, p=err)
+            )
     x, y = geo.transform([lon], [lat], geo.WGS84, target)
     r = float(radius_m) if radius_m is not None else q[3] * 1000.0
     grid = ring_grid((float(x[0]), float(y[0])), q, r, cell_m, target)
@@ -450,9 +458,10 @@ def write_poa(grid: PoaGrid, path: Path, meta: dict[str, Any] | None = None) -> 
     import json
 
     import rasterio
+    from rasterio._err import CPLE_BaseError
     from rasterio.transform import from_origin
 
-    from dronekit_plzen.outputs import atomic_output, check_output_path
+    from dronekit_plzen.outputs import atomic_output, check_output_path, library_write_errors
 
     target = check_output_path(path, suffixes=(".tif", ".tiff"))
     ny, nx = grid.shape
@@ -466,7 +475,11 @@ def write_poa(grid: PoaGrid, path: Path, meta: dict[str, Any] | None = None) -> 
         "transform": from_origin(grid.x0, grid.y0, grid.cell_m, grid.cell_m),
         "compress": "deflate",
     }
-    with atomic_output(target) as tmp, rasterio.open(tmp, "w", **profile) as dst:
+    with (  # a full disk: one error naming the cause, not libtiff's lines and "unknown error"
+        atomic_output(target) as tmp,
+        library_write_errors(target, tmp, (rasterio.errors.RasterioError, CPLE_BaseError)),
+        rasterio.open(tmp, "w", **profile) as dst,
+    ):
         dst.write(grid.prob.astype(np.float32), 1)
         dst.update_tags(
             POA="probability of area, sums to 1", **{"POA_META": json.dumps(meta or {})}

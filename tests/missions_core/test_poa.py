@@ -462,3 +462,60 @@ def test_poa_bad_inputs(
     ), lines
     assert "Traceback" not in p.stderr
     assert not (tmp_path / "x.tif").exists() and not (tmp_path / "o").exists()  # no output
+
+
+def test_a_web_mercator_map_is_planned_in_metres_on_the_ground(poa_tif: Path, tmp_path: Path):
+    """Found from outside: a probability map in Web Mercator (EPSG:3857, a common web export)
+    was planned in its units as if they were metres; at Plzeň's latitude they are 0.65 m, so the
+    footprint and the budget covered 1.55× the map's true distances. The map is now resampled
+    to UTM as a map in degrees is; the mass stays put."""
+    from rasterio.warp import Resampling, calculate_default_transform, reproject
+
+    from missions.poa_cover import read_prob_map
+
+    merc = tmp_path / "merc.tif"
+    with rasterio.open(poa_tif) as src:
+        t, w, h = calculate_default_transform(
+            src.crs, "EPSG:3857", src.width, src.height, *src.bounds
+        )
+        out = np.zeros((h, w), np.float32)
+        reproject(
+            src.read(1),
+            out,
+            src_transform=src.transform,
+            src_crs=src.crs,
+            dst_transform=t,
+            dst_crs="EPSG:3857",
+            resampling=Resampling.bilinear,
+        )
+        utm = read_prob_map(poa_tif)
+    with rasterio.open(
+        merc, "w", driver="GTiff", width=w, height=h, count=1, dtype="float32",
+        crs="EPSG:3857", transform=t,
+    ) as ds:  # fmt: skip
+        ds.write(out, 1)
+    grid = read_prob_map(merc)
+    assert grid.crs != "EPSG:3857" and "3857" not in str(grid.crs)
+    assert grid.cell_m == pytest.approx(utm.cell_m, rel=0.05)
+    extent = np.array(grid.prob.shape) * grid.cell_m
+    # (the warped rectangle grows a little at its corners; Web Mercator units were 55 % off)
+    assert extent == pytest.approx(np.array(utm.prob.shape) * utm.cell_m, rel=0.1)
+
+
+def test_poa_map_refuses_a_crs_that_does_not_measure_in_metres(tmp_path: Path):
+    """Found from outside: ``poa-map --crs EPSG:3857`` drew the rings in Web Mercator units
+    (0.65 m at Plzeň): 71 % of the probability within 1.8 km on the ground instead of 53 %."""
+    p = _run(
+        *("poa-map", "--lkp", "49.74,13.37", "--subject", "hiker", "--crs", "EPSG:3857"),
+        *("-o", str(tmp_path / "m.tif")),
+        cwd=tmp_path,
+    )
+    assert p.returncode == 2, p.stderr
+    assert "does not measure distances in metres at the LKP (they are off by 55%)" in p.stderr
+    assert not (tmp_path / "m.tif").exists()
+    ok = _run(
+        *("poa-map", "--lkp", "49.74,13.37", "--subject", "hiker", "--crs", "EPSG:5514"),
+        *("-o", str(tmp_path / "k.tif")),
+        cwd=tmp_path,
+    )
+    assert ok.returncode == 0, ok.stderr
