@@ -24,6 +24,7 @@ from dronekit_plzen.errors import BadInputError, SafetyViolation
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import OutputGroup
 from missions.cli_options import (
+    MAX_LENGTH_M,
     check_sizes,
     guard_options,
     open_terrain,
@@ -55,6 +56,12 @@ def _poa_map(**o: Any) -> None:
         if v is not None and not (v > 0 and math.isfinite(v)):
             raise BadInputError(
                 _("--{opt} must be > 0, got {v:g}").format(opt=k.replace("_", "-"), v=v)
+            )
+        if v is not None and v > MAX_LENGTH_M:  # (a 1e308 m radius was told in 666 digits)
+            raise BadInputError(
+                _("--{opt} {v:g} m is beyond any flight (at most {m:g} m)").format(
+                    opt=k.replace("_", "-"), v=v, m=MAX_LENGTH_M
+                )
             )
     from dronekit_plzen.outputs import check_output_path
 

@@ -217,7 +217,9 @@ def ring_grid(
         )
     n = math.ceil(radius_m / cell_m)
     if 2 * n > 4000:
-        raise BadInputError(_("{n}×{n} cells is too many: use a larger cell size").format(n=2 * n))
+        raise BadInputError(
+            _("{n:,}×{n:,} cells is too many: use a larger cell size").format(n=2 * n)
+        )
     x0 = centre_xy[0] - n * cell_m
     y0 = centre_xy[1] + n * cell_m
     k = SUPERSAMPLE

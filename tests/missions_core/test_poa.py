@@ -427,6 +427,21 @@ BAD = [
         ("poa", "--poa", "{m}", "--budget-m", "1e-300", *POA, "--out", "{d}/o"),
         "shorter than the camera's footprint",
     ),
+    (  # found from outside: the cell count was told in 666 digits
+        "radius-1e308",
+        (
+            "poa-map",
+            "--lkp",
+            "49.74,13.37",
+            "--subject",
+            "hiker",
+            "--radius-m",
+            "1e308",
+            "-o",
+            "{d}/x.tif",
+        ),
+        r"--radius-m 1e+308 m is beyond any flight (at most 1e+06 m)",
+    ),
     (  # found from outside: a sparse 200,000² GeoTIFF of 5 MB read for minutes (1.4 GB)
         "huge-map",
         ("poa", "--poa", "{d}/huge.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
