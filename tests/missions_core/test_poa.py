@@ -348,7 +348,7 @@ BAD = [
             "--subject",
             "hiker",
             "--cell-m",
-            "1e7",
+            "1e5",
             "-o",
             "{d}/x.tif",
         ),
