@@ -222,8 +222,21 @@ def report_cmd(sessions_dir: Path, out_dir: Path | None) -> None:
 def replay_cmd(session: Path, url: str, speed: float) -> None:
     from dronekit_plzen.training.replay import replay_session
 
+    if not (speed == 0 or MIN_REPLAY_SPEED <= speed <= MAX_REPLAY_SPEED):  # NaN too
+        # (1e-300 overflowed the clock: an internal error)
+        raise BadInputError(
+            _("--speed must be 0 (as fast as possible) or {lo:g} to {hi:g}, got {v:g}").format(
+                lo=MIN_REPLAY_SPEED, hi=MAX_REPLAY_SPEED, v=speed
+            )
+        )
+
     n = replay_session(session, url, speed=speed)
     info(_("{n} messages replayed to {url}").format(n=n, url=url))
+
+
+#: the slowest and fastest a session is replayed at (× real time; 0: as fast as possible)
+MIN_REPLAY_SPEED = 0.01
+MAX_REPLAY_SPEED = 1000.0
 
 
 @train.command(

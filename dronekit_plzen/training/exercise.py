@@ -205,6 +205,27 @@ def _latlon(value: Any, where: str) -> tuple[float, float]:
     return lat, lon
 
 
+#: how far from the fleet's home an exercise may place its route, target and area (the guard's
+#: plausibility range), and the highest a suggested waypoint may be above home (EU Open category)
+MAX_RANGE_M = 20_000.0
+MAX_REL_ALT_M = 120.0
+
+
+def _near_home(lat: float, lon: float, home: tuple[float, float, float], where: str) -> None:
+    """Refuse a place farther than :data:`MAX_RANGE_M` from the fleet's home (a typo in a
+    coordinate, or the two swapped)."""
+    from dronekit_plzen.geo import geodesic_distance_m
+
+    d = float(geodesic_distance_m(home[1], home[0], lon, lat))
+    if not d <= MAX_RANGE_M:
+        raise BadInputError(
+            _(
+                "{where}: {lat:g}, {lon:g} is {km:,.0f} km from the fleet's home, more than "
+                "the {m:,.0f} km an exercise spans (a typo, or latitude and longitude swapped?)"
+            ).format(where=where, lat=lat, lon=lon, km=d / 1000.0, m=MAX_RANGE_M / 1000.0)
+        )
+
+
 def _polygon(value: Any, where: str) -> tuple[tuple[float, float], ...]:
     if not isinstance(value, list) or len(value) < 3:
         raise BadInputError(
@@ -288,6 +309,7 @@ def parse_exercise(data: Any, where: str, *, seed: int | None = None) -> Exercis
         if "lat" not in t or "lon" not in t:
             raise BadInputError(_("{tw}: needs lat and lon").format(tw=tw))
         lat, lon = _latlon([t["lat"], t["lon"]], tw)
+        _near_home(lat, lon, fleet.home, tw)
         target = TargetSpec(
             lat,
             lon,
@@ -303,7 +325,16 @@ def parse_exercise(data: Any, where: str, *, seed: int | None = None) -> Exercis
                 _("{mw}: must be [lat, lon, rel_alt_m], got {wp!r}").format(mw=mw, wp=wp)
             )
         lat, lon = _latlon(wp[:2], mw)
-        mission.append((lat, lon, _num(wp[2], f"{mw}[2]", positive=True)))
+        _near_home(lat, lon, fleet.home, mw)
+        alt = _num(wp[2], f"{mw}[2]", positive=True)
+        if alt > MAX_REL_ALT_M:
+            raise BadInputError(
+                _(
+                    "{mw}[2]: {alt:g} m above home is above the {m:g} m a suggested route may "
+                    "fly (EU Open category)"
+                ).format(mw=mw, alt=alt, m=MAX_REL_ALT_M)
+            )
+        mission.append((lat, lon, alt))
     faults = parse_triggered(d.get("faults") or [], fleet.vehicles, f"{where}: faults")
     if "rules" not in d:
         raise BadInputError(_("{where}: missing field 'rules'").format(where=where))

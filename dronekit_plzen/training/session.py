@@ -19,6 +19,7 @@ import re
 import shutil
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,7 +27,7 @@ from typing import Any
 import numpy as np
 from pymavlink.dialects.v20 import ardupilotmega as mav
 
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, one_line
 from dronekit_plzen.i18n import _
 from dronekit_plzen.training.exercise import Exercise
 from dronekit_plzen.training.recording import load_recording
@@ -254,9 +255,39 @@ def finish(s: Session) -> dict[str, Any]:
     return data
 
 
+def read_session_meta(folder: Path) -> dict[str, Any]:
+    """A session's ``session.json``, with the fields scoring, reports and replays read
+    checked: a damaged or hand-edited file is bad input naming the file and the field."""
+    path = folder / "session.json"
+    try:
+        meta = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadInputError(
+            _("not a session record (session.json): {e}").format(e=one_line(exc)), where=str(path)
+        ) from None
+    if not isinstance(meta, dict):
+        raise BadInputError(_("not a session record (session.json)"), where=str(path))
+    checks: dict[str, Callable[[Any], bool]] = {
+        "seed": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32,
+        "vehicles": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64,
+        "t0_s": lambda v: isinstance(v, int | float) and math.isfinite(v) and 0 <= v < 2**33,
+        "student": lambda v: isinstance(v, str),
+        "exercise": lambda v: isinstance(v, str),
+    }
+    for key, ok in checks.items():
+        if key not in meta or not ok(meta[key]):
+            raise BadInputError(
+                _("the session record's {key!r} is missing or not valid: {v!r}").format(
+                    key=key, v=meta.get(key)
+                ),
+                where=str(path),
+            )
+    return meta
+
+
 def score_session(folder: Path, ex: Exercise) -> list[RuleResult]:
     """Score a finished session from its recording; writes ``score.json``."""
-    meta = json.loads((folder / "session.json").read_text(encoding="utf-8"))
+    meta = read_session_meta(folder)
     rec = load_recording(folder / "session.db", meta)
     results = score(rec, ex)
     total = sum(r.points for r in results)

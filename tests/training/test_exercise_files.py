@@ -82,6 +82,21 @@ BAD_FILES = [
         GOOD.replace("at_waypoint: 1", "at_waypoint: 1, vehicle: 3"),
         "vehicle must be an index 0..0",
     ),
+    (  # found from outside: "valid"
+        "route_1e308_m_up",
+        GOOD + "mission: [[49.748, 13.378, 1e308]]\n",
+        "mission[0][2]: 1e+308 m above home is above the 120 m a suggested route may fly",
+    ),
+    (
+        "route_far_away",
+        GOOD + "mission: [[89.9, 170.0, 40]]\n",
+        "mission[0]: 89.9, 170 is 4,499 km from the fleet's home, more than the 20 km",
+    ),
+    (
+        "target_swapped",
+        GOOD + "target: {lat: 13.3776, lon: 49.7477}\n",
+        "target: 13.3776, 49.7477 is",
+    ),
     (
         "bad_sensor",
         GOOD.replace("type: link, loss: 1.0", "type: sensor_failure, sensor: lidar"),
@@ -285,3 +300,44 @@ def test_replay_of_what_is_no_recording_exit_2(
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], proc.stderr
+
+
+#: found from outside: a damaged session folder was an internal error (exit 1)
+BAD_SESSIONS = [
+    ("garbage-json", ["report"], "garbage", "session.json: not a session record (session.json)"),
+    ("no-seed", ["report"], "{}", "session.json: the session record's 'seed' is missing"),
+    ("seed-text", ["report"], '{"seed": "x"}', "the session record's 'seed' is missing or not"),
+    ("no-t0", ["report"], '{"seed": 5}', "the session record's 'vehicles' is missing"),
+    (
+        "junk-db",
+        ["report"],
+        '{"seed": 5, "vehicles": 1, "t0_s": 1700000000, "student": "a", "exercise": "e"}',
+        "session.db: the database file is damaged or is not a SQLite database",
+    ),
+    ("speed-1e-300", ["replay", "--speed", "1e-300"], None, "--speed must be 0 (as fast as"),
+    ("speed-nan", ["replay", "--speed", "nan"], None, "got nan"),
+]
+
+
+@pytest.mark.parametrize("name,cmd,meta,words", BAD_SESSIONS, ids=[b[0] for b in BAD_SESSIONS])
+def test_damaged_session_folders_exit_2(
+    tmp_path: Path, name: str, cmd: list[str], meta: str | None, words: str
+) -> None:
+    folder = tmp_path / "sessions" / "s1"
+    folder.mkdir(parents=True)
+    (folder / "exercise.yaml").write_text(GOOD, encoding="utf-8")
+    (folder / "score.json").write_text("{}", encoding="utf-8")
+    (folder / "session.json").write_text(meta or "{}", encoding="utf-8")
+    (folder / "session.db").write_text("junk", encoding="utf-8")
+    where = ["--sessions", str(tmp_path / "sessions")] if cmd[0] == "report" else [str(folder)]
+    proc = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", "train", cmd[0], *where, *cmd[1:]],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
+    assert words in lines[0], lines[0]
