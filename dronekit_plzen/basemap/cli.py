@@ -111,7 +111,7 @@ def pack_cmd(
             result = pack_region(
                 fetcher, region, zooms, output, max_tiles=max_tiles, progress=progress
             )
-    if not result.kept_previous:
+    if not result.kept_previous and result.tiles:
         click.echo(
             ngettext(
                 "{n} tile written to {path}", "{n} tiles written to {path}", result.tiles

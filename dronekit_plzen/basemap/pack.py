@@ -129,7 +129,8 @@ def pack_region(
 
     Refuses (:class:`BadInputError`) more tiles than ``max_tiles`` (the source's limit by
     default: tile servers forbid bulk downloads). Tiles that cannot be had are listed in
-    :attr:`PackResult.missing`; a new pack holds the rest, but an existing ``out`` is then left
+    :attr:`PackResult.missing`; a new pack holds the rest (none is written when no tile could
+    be had), but an existing ``out`` is then left
     as it was (:attr:`PackResult.kept_previous`): it is replaced only by a complete pack, and
     never half-written (the pack is built beside it and renamed).
     """
@@ -144,8 +145,8 @@ def pack_region(
             _fill(pack, fetcher, bbox, zooms, total, result, progress)
         if result.missing and out.exists():
             result.kept_previous = True  # a complete old pack beats a new one with holes
-        else:
-            os.replace(part, out)
+        elif result.tiles or not result.missing:
+            os.replace(part, out)  # (a pack of no tile at all is not written: nothing to show)
     finally:
         part.unlink(missing_ok=True)
     result.path = out

@@ -347,6 +347,8 @@ def test_cli_bad_inputs(args: list[str], code: int, message: str, tmp_path: Path
     lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1, res.stderr  # (no progress bar when stderr is not a terminal)
     assert area.read_text().startswith('{"type": "Point"')  # an existing file is never deleted
+    # found from outside: an offline pack of no cached tile left a 20 kB pack of 0 tiles
+    assert not (tmp_path / "x.mbtiles").exists()
     assert not [p.name for p in tmp_path.iterdir() if p.name.endswith(".part")]
 
 
