@@ -19,6 +19,7 @@ from PyQt5.QtWidgets import (
     QMainWindow,
     QScrollArea,
     QTabWidget,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -38,13 +39,19 @@ from gui.qtutil import must
 from gui.requests_panel import RequestsPanel
 
 STATUS_TIMEOUT_MS = 15_000
+#: the panels' starting width: the fly panel's fleet table shows all its columns
+PANELS_WIDTH_PX = 780
 
 
-def _scrolled(widget: QWidget) -> QScrollArea:
+def _scrolled(widget: QWidget, *, sideways: bool = False) -> QScrollArea:
+    """``widget`` in a scroll area: it fills the area when there is room and scrolls when
+    there is not (a laptop's 1366 × 768 screen), instead of squeezing its rows over each other.
+    ``sideways``: scroll horizontally too (the fly panel's ten-column fleet table)."""
     area = QScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
-    area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    if not sideways:
+        area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
     return area
 
 
@@ -63,7 +70,8 @@ class MainWindow(QMainWindow):
         self.deploy_panel = DeploymentPanel(db_path)
         self.tabs = QTabWidget()
         self.tabs.addTab(_scrolled(self.plan_panel), _("Plan"))
-        self.tabs.addTab(self.fly_panel, _("Fly"))
+        self.fly_tab = self._fly_tab()
+        self.tabs.addTab(self.fly_tab, _("Fly"))
         self.tabs.addTab(_scrolled(self.deploy_panel), _("Deployment"))
         self.requests_panel = RequestsPanel(db_path)  # the web portal's queue (issue 18)
         self.requests_panel.attach_plan_panel(self.plan_panel)
@@ -74,8 +82,12 @@ class MainWindow(QMainWindow):
         dock.setObjectName("panels")
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
         dock.setWidget(self.tabs)
-        dock.setMinimumWidth(780)  # the fly panel's fleet table shows all its columns
         self.addDockWidget(Qt.DockWidgetArea.LeftDockWidgetArea, dock)
+        # wide enough at the start for the fly panel's fleet table to show all its columns
+        # (:meth:`showEvent`); it was forced so wide, and the window 1708 px at least, wider
+        # than a field laptop's screen: a narrower screen now gets a scroll bar instead
+        self.panels_dock = dock
+        self._sized = False
 
         self.strip = InstrumentStrip()
         strip_dock = QDockWidget(_("Instruments"), self)
@@ -338,6 +350,28 @@ class MainWindow(QMainWindow):
                     id=deployment_id
                 )
             )
+
+    def _fly_tab(self) -> QWidget:
+        """The fly panel's banners on top, always in view and wrapped to the tab's width, and
+        the rest of the panel under them, scrolled both ways on a small screen."""
+        fly = self.fly_panel
+        must(fly.layout()).removeWidget(fly.banners)
+        tab = QWidget()
+        lay = QVBoxLayout(tab)
+        lay.setContentsMargins(0, 0, 0, 0)
+        lay.addWidget(fly.banners)
+        lay.addWidget(_scrolled(fly, sideways=True), 1)
+        return tab
+
+    def show_fly_panel(self) -> None:
+        """Bring the Fly tab to the front."""
+        self.tabs.setCurrentWidget(self.fly_tab)
+
+    def showEvent(self, event: Any) -> None:
+        super().showEvent(event)
+        if not self._sized:  # docks take their sizes once the window has its own
+            self._sized = True
+            self.resizeDocks([self.panels_dock], [PANELS_WIDTH_PX], Qt.Orientation.Horizontal)
 
     def _vehicles_updated(self, views: list[VehicleView]) -> None:
         fly = self.fly_panel

@@ -7,7 +7,7 @@ from typing import Any
 
 from PyQt5.QtCore import QObject, Qt
 from PyQt5.QtGui import QKeySequence
-from PyQt5.QtWidgets import QAction, QDockWidget, QMainWindow, QShortcut
+from PyQt5.QtWidgets import QAction, QDockWidget, QMainWindow, QScrollArea, QShortcut
 
 from dronekit_plzen.i18n import _
 from gui.editing import PlanEditor
@@ -61,7 +61,10 @@ class MapTools(QObject):
         dock = QDockWidget(title, self.window)
         dock.setObjectName(name)
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-        dock.setWidget(widget)
+        area = QScrollArea()  # scrolls on a small screen instead of widening the window
+        area.setWidget(widget)
+        area.setWidgetResizable(True)
+        dock.setWidget(area)
         return dock
 
     def _build_menu(self, window: QMainWindow) -> None:

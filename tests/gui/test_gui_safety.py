@@ -54,7 +54,7 @@ def _wait_plan(qtbot, panel, start: Callable[[], None]) -> Any:  # type: ignore[
 def _connect(  # type: ignore[no-untyped-def]
     qtbot, fly, port: int, n: int = 1, url: str = "udpin://127.0.0.1:{port}"
 ) -> None:
-    fly.window().tabs.setCurrentWidget(fly)  # the pilot looks at the Fly tab
+    fly.window().show_fly_panel()  # the pilot looks at the Fly tab
     with qtbot.waitSignal(fly.commandFinished, timeout=30_000) as connected:
         fly.connect_to(url.format(port=port))
     assert connected.args[0] == "connect" and connected.args[2], connected.args
@@ -381,7 +381,7 @@ def test_link_loss_raises_a_banner_and_a_sound(  # type: ignore[no-untyped-def]
     assert banner.isVisible() and banner.level == "critical"
     assert "last position 49.8" in banner.text() and "mode AUTO" in banner.text()
     assert any("NO LINK" in line for line in fly.log.lines())
-    main_window.tabs.setCurrentWidget(fly)
+    main_window.show_fly_panel()
     qtbot.wait(300)
     assert fly.grab().save(str(shots / "fly_panel_banner.png"))
     fly.disconnect_link()

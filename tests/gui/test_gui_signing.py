@@ -26,7 +26,7 @@ READY_COL = 8
 
 
 def _connect(qtbot, fly, url: str, timeout: int = 30_000) -> tuple[bool, str]:  # type: ignore[no-untyped-def]
-    fly.window().tabs.setCurrentWidget(fly)
+    fly.window().show_fly_panel()
     fly.url.setCurrentText(url)
     with qtbot.waitSignal(
         fly.commandFinished, timeout=timeout, check_params_cb=lambda n, *_: n == "connect"
@@ -141,7 +141,7 @@ def test_a_key_file_others_can_read_is_refused_in_the_gui(  # type: ignore[no-un
     key = tmp_path / "shared.key"
     key.write_text("11" * 32 + "\n")
     key.chmod(0o644)
-    main_window.tabs.setCurrentWidget(fly)
+    main_window.show_fly_panel()
     box.key_file.setText(str(key))
     box.key_file.editingFinished.emit()  # as leaving the field does
     assert "accessible by others (mode 0644)" in box.status.text()

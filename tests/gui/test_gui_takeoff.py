@@ -57,7 +57,7 @@ def test_an_ardupilot_mission_is_cleared_from_the_panel_s_take_off(  # type: ign
     plan.open_mission(_mission(tmp_path / "no_takeoff.plan"))
     qtbot.waitUntil(lambda: bool(views), timeout=60_000)
     with sim_fleet(n_vehicles=1, autopilot="ardupilot", speedup=20, home=HOME) as (fleet, off):
-        fly.window().tabs.setCurrentWidget(fly)
+        fly.window().show_fly_panel()
         with qtbot.waitSignal(fly.commandFinished, timeout=30_000):
             fly.connect_to(f"tcp://127.0.0.1:{AP_TCP + off}")
         qtbot.waitUntil(lambda: fly.table.rowCount() == 1, timeout=10_000)

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QColor, QImage
-from PyQt5.QtWidgets import QAbstractButton, QLabel, QTabWidget
+from PyQt5.QtWidgets import QAbstractButton, QDockWidget, QLabel, QTabWidget
 
 from dronekit_plzen.cli.main import cli
 from dronekit_plzen.i18n import set_language
@@ -311,3 +311,41 @@ def test_gui_catalogue_is_not_overridden_by_other_packages() -> None:
         set_language("en")
     wrong = {k: v for k, v in shown.items() if v != catalog[k].string}
     assert wrong == {}
+
+
+@pytest.mark.parametrize("lang", ["en", "cs"])
+def test_the_window_fits_a_field_laptop_and_scrolls_rather_than_squeezes(  # type: ignore[no-untyped-def]
+    qtbot, tmp_path: Path, lang: str
+) -> None:
+    """Found looking at the cockpit: the window could not be made smaller than 1708 × 983 px
+    (the panels' dock forced 780 px, the layers dock 516 px, the fly panel its full height), so
+    on a field laptop's 1366 × 768 screen it ran off the screen, and where it was squeezed the
+    signing section's rows were drawn over each other. The panels now scroll instead; on a
+    large screen the fly panel still starts wide enough for all the fleet table's columns."""
+    set_language(lang)
+    try:
+        win = MainWindow(tmp_path / "flights.sqlite")
+        qtbot.addWidget(win)
+        win.resize(1920, 1040)
+        win.show()
+        qtbot.waitExposed(win)
+        win.tabs.setCurrentIndex(1)
+        table = win.fly_panel.table
+        panels = win.findChild(QDockWidget, "panels")
+        qtbot.waitUntil(lambda: panels.width() >= 760, timeout=3000)
+        # every column of the fleet table is visible without scrolling on a large screen
+        header = table.horizontalHeader()
+        assert header is not None and header.length() <= table.viewport().width() + 2
+        for d in win.flight_docks:  # as when vehicles are on the link
+            d.show()
+        qtbot.wait(50)
+        hint = win.minimumSizeHint()
+        assert hint.width() <= 1366 and hint.height() <= 700, hint
+        win.resize(1366, 700)
+        qtbot.wait(100)
+        assert win.width() <= 1366 and win.height() <= 700
+        # the signing section keeps its own height (its rows are not drawn over each other)
+        box = win.fly_panel.connect_box.signing_box
+        assert box.height() >= box.sizeHint().height() - 1
+    finally:
+        set_language("en")
