@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import signal
 import threading
 import time
@@ -26,6 +27,8 @@ __all__ = ["deployments", "flights", "import_logs", "record", "report"]
 #: the slowest and fastest replay speed-up (0 replays as fast as the recorder takes it)
 MIN_REPLAY_SPEED = 0.001
 MAX_REPLAY_SPEED = 1_000_000.0
+#: the longest ``--duration`` of a recording: 30 days (NaN, infinity, 0 and less are refused)
+MAX_RECORD_DURATION_S = 30 * 86400.0
 
 
 # -- record --------------------------------------------------------------------------------------
@@ -78,12 +81,20 @@ def record(
                 lo=MIN_REPLAY_SPEED, hi=MAX_REPLAY_SPEED, v=speed
             )
         )
+    # NaN, -1 and 0 recorded until the replay ended (exit 0), as if no limit had been given
+    if duration_s is not None and not 0 < duration_s <= MAX_RECORD_DURATION_S:
+        raise BadInputError(
+            _("--duration must be more than 0 and at most {hi:.0f} s (30 days), got {v:g}").format(
+                hi=MAX_RECORD_DURATION_S, v=duration_s
+            )
+        )
     from dronekit_plzen.link.url import parse_url
 
     spec = parse_url(url) if url is not None else None  # a bad URL fails before anything
     if replay is not None:
         _check_tlog(replay)
     db = _db(db_path)
+    _check_archive(tlog, db, replay, missions)
     if deployment_id is not None:  # a deployment is in an existing database: none is created
         with open_store(db, readonly=True) as store:
             get_deployment(store, deployment_id)
@@ -177,6 +188,33 @@ def _check_tlog(path: Path) -> None:
         raise BadInputError(
             _("not a MAVLink telemetry log (no valid .tlog record in it)"), where=str(path)
         )
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    """``a`` and ``b`` are one file (the same inode, or the same resolved path when one of
+    them does not exist yet)."""
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
+
+
+def _check_archive(
+    tlog: Path | None, db: Path, replay: Path | None, missions: tuple[Path, ...]
+) -> None:
+    """The raw archive ``--tlog`` is appended to: it must not be the replayed log (which grew
+    by its own frames), the database or a mission file."""
+    if tlog is None:
+        return
+    for opt, src in (("--replay", replay), ("--db", db), *(("--mission", m) for m in missions)):
+        if src is not None and _same_file(tlog, src):
+            raise BadInputError(
+                _(
+                    "the raw archive (--tlog) is the input file {f} ({opt}): appending to it "
+                    "would change the input; choose another --tlog file"
+                ).format(f=src, opt=opt),
+                where=str(tlog),
+            )
 
 
 def _save_missions(db: Path, missions: tuple[Path, ...], deployment_id: int | None) -> None:

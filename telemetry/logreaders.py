@@ -73,6 +73,17 @@ def detect_kind(path: Path, head: bytes) -> str:
     return "unknown"
 
 
+#: the times a flight log may hold (Unix seconds): 2000-01-01 to 2100-01-01, as deployments
+FIRST_TIME_S, END_TIME_S = 946684800.0, 4102444800.0
+
+
+def is_possible_time(t_s: np.ndarray) -> np.ndarray:
+    """Which Unix times (seconds) a flight can have been at: in the years 2000 to 2100 (a GPS
+    week of 65535, a timestamp with a flipped high bit, a clock at 0 are no times)."""
+    t = np.asarray(t_s, dtype=float)
+    return np.isfinite(t) & (t >= FIRST_TIME_S) & (t < END_TIME_S)
+
+
 def file_time_s(path: Path) -> float:
     """The file's modification time: the time base of a log without GPS time (0 when the data
     did not come from a file)."""
@@ -111,6 +122,7 @@ def read_log(path: Path, data: bytes) -> LogContent:
     if content.messages == 0:
         sdlog2 = path.suffix.lower() == ".px4log"
         raise BadInputError(_NOT_A_LOG["px4log" if sdlog2 else kind](), where=str(path))
+    _drop_impossible_times(path, content)
     if not any(track.n for track in content.tracks):  # e.g. a few heartbeats: valid, but no track
         content.issues.append(
             LogIssue(0, _("no position or height in the log: no flight can be made of it"))
@@ -131,6 +143,59 @@ def read_log(path: Path, data: bytes) -> LogContent:
                 )
             )
     return content
+
+
+def _year(t_s: float) -> str:
+    """The year of a Unix time as a message names it (any size: -7107, 3236)."""
+    return str(math.floor(1970 + t_s / 31_556_952)) if math.isfinite(t_s) else str(t_s)
+
+
+#: 1900-01-01: data not read from a file is dated to end at 1970-01-01 (:func:`file_time_s`),
+#: so the years before 2000 are not all impossible for a sample
+_EARLIEST_SAMPLE_S = -2208988800.0
+
+
+def _datable(t_s: np.ndarray) -> np.ndarray:
+    """Which times can date a sample: from 1900 to 2100."""
+    t = np.asarray(t_s, dtype=float)
+    return np.isfinite(t) & (t >= _EARLIEST_SAMPLE_S) & (t < END_TIME_S)
+
+
+def _drop_impossible_times(path: Path, content: LogContent) -> None:
+    """Samples and events whose time is before 1900 or from 2100 on (a damaged timestamp the
+    reader could not tell from a real one: a flipped high byte) are left out, with an issue;
+    a log with samples but none at a possible time is bad input (no flight can be dated)."""
+    had = any(track.n for track in content.tracks)
+    first_bad = math.nan
+    for track in content.tracks:
+        t = track.columns["t_s"]
+        ok = _datable(t)
+        ev_t = np.array([float(e[0]) for e in track.events], dtype=float)
+        ev_ok = _datable(ev_t)
+        left = int(t.size - ok.sum() + ev_t.size - ev_ok.sum())
+        if not left:
+            continue
+        bad_t = [*t[~ok].tolist(), *ev_t[~ev_ok].tolist()]
+        first_bad = first_bad if math.isfinite(first_bad) else float(bad_t[0])
+        track.columns = {k: v[ok] for k, v in track.columns.items()}
+        track.events = [e for e, keep in zip(track.events, ev_ok.tolist()) if keep]
+        content.issues.append(
+            LogIssue(
+                -1,
+                _(
+                    "{n} samples and events of {key} left out: their time is impossible (e.g. "
+                    "the year {year}; a damaged timestamp)"
+                ).format(n=left, key=track.key, year=_year(float(bad_t[0]))),
+            )
+        )
+    if had and not any(track.n for track in content.tracks):
+        raise BadInputError(
+            _(
+                "no time in the log is possible (e.g. the year {year}): no flight of it can be "
+                "dated"
+            ).format(year=_year(first_bad)),
+            where=str(path),
+        )
 
 
 def refuse_lfs_pointer(path: Path, head: bytes) -> None:
@@ -166,6 +231,7 @@ def read_tlog_content(data: bytes, path: Path | None = None) -> LogContent:
     for _off, t_s, msg in iter_tlog(data, st, wanted=MAVLINK_TRACK_MESSAGES):
         feed(msg, t_s)
         last_s = t_s
+    check_tlog_clock(st, path)
     tracks = tracks_from_builder(builder)
     issues = list(st.issues)
     if math.isfinite(last_s) and not is_unix_time_us(last_s * 1e6):
@@ -183,6 +249,38 @@ def read_tlog_content(data: bytes, path: Path | None = None) -> LogContent:
             )
         )
     return LogContent("tlog", tracks, st.messages, st.bad_crc, issues)
+
+
+#: a ``.tlog`` clock that stands still for this many records in a row is damaged (a link at
+#: its fastest brings a few records in a millisecond; an all-zero clock stamps them all 0)
+MAX_STILL_RECORDS = 200
+#: a clock that steps back at more than this share of the records (at least 100) is damaged
+MAX_BACKWARD_SHARE = 0.1
+
+
+def check_tlog_clock(st: ParseStats, path: Path | None) -> None:
+    """Refuse a ``.tlog`` whose record timestamps do not advance as a receiver's clock does:
+    standing still over many records (zeroed, or all 0xFF) or running backwards. Their
+    flights would be phantoms: hundreds of 0-second "ground runs" at one instant."""
+    where = str(path) if path is not None else None
+    if st.still_records >= MAX_STILL_RECORDS:
+        raise BadInputError(
+            _(
+                "the record timestamps stand still: {n} records from byte {offset} on are all "
+                "stamped {us} µs (a damaged clock); the times of the flights cannot be known"
+            ).format(n=st.still_records, offset=st.still_at, us=st.still_us),
+            where=where,
+        )
+    records = st.messages + st.bad_crc
+    if st.backward >= 100 and st.backward > MAX_BACKWARD_SHARE * records:
+        raise BadInputError(
+            _(
+                "the record timestamps run backwards: {n} of {m} records are stamped earlier "
+                "than the record before them, the first at byte {offset} (a damaged clock); "
+                "the times of the flights cannot be known"
+            ).format(n=st.backward, m=records, offset=st.backward_at),
+            where=where,
+        )
 
 
 # -- DataFlash -------------------------------------------------------------------------------------
@@ -273,10 +371,31 @@ def read_dataflash(path: Path, data: bytes, *, binary: bool) -> LogContent:
     week = _col(gps, "GWk", "Week")
     tow_ms = _col(gps, "GMS", "TimeMS")
     fixed = (_col(gps, "Status") >= 3) & (week > 0) & np.isfinite(tow_ms)
+    gps_s = GPS_EPOCH_S + week * 604800 + tow_ms * 1e-3
+    # a week of 65535 (year 3236) or a time of week beyond a week (GMS 0xFFFFFFFF: 49 days
+    # on) is no time: such records do not date the log
+    possible = (tow_ms >= 0) & (tow_ms < 604_800_000) & is_possible_time(gps_s)
+    if (fixed & ~possible).any():
+        issues.append(
+            LogIssue(
+                -1,
+                ngettext(
+                    "{n} GPS record with an impossible time (week {week:.0f}, {ms:.0f} ms) "
+                    "not used to date the log",
+                    "{n} GPS records with an impossible time (e.g. week {week:.0f}, {ms:.0f} "
+                    "ms) not used to date the log",
+                    int((fixed & ~possible).sum()),
+                ).format(
+                    n=int((fixed & ~possible).sum()),
+                    week=float(week[fixed & ~possible][0]),
+                    ms=float(tow_ms[fixed & ~possible][0]),
+                ),
+            )
+        )
+    fixed &= possible
     if fixed.any():
-        gps_s = GPS_EPOCH_S + week[fixed] * 604800 + tow_ms[fixed] * 1e-3
-        leap = gps_leap_s(float(np.median(gps_s)))
-        offset = float(np.median(gps_s - leap - gt[fixed]))
+        leap = gps_leap_s(float(np.median(gps_s[fixed])))
+        offset = float(np.median(gps_s[fixed] - leap - gt[fixed]))
     else:
         last = max((r[-1][0] for r in rows.values() if r), default=0.0)
         offset = file_time_s(path) - (float(gt[-1]) if gt.size else last)

@@ -51,13 +51,22 @@ def is_sdlog2(recs: DFRecords) -> bool:
 def sdlog2_track(recs: DFRecords, path: Path, issues: list[LogIssue]) -> Track | None:
     """The vehicle's track of an sdlog2 log (None without samples or events); ``issues`` gets
     what the reader had to assume."""
-    from telemetry.logreaders import _at, _col, _ffill, _field, _num, _times, file_time_s
+    from telemetry.logreaders import (
+        _at,
+        _col,
+        _ffill,
+        _field,
+        _num,
+        _times,
+        file_time_s,
+        is_possible_time,
+    )
 
     rows = recs.rows
     gps = rows.get("GPS", [])
     gt = _times(gps)
     utc = _col(gps, "GPSTime") * 1e-6
-    fixed = (_col(gps, "Fix") >= 3) & (utc > 946684800)
+    fixed = (_col(gps, "Fix") >= 3) & is_possible_time(utc)  # not a year-3000 time either
     if fixed.any():
         offset = float(np.median(utc[fixed] - gt[fixed]))
     else:

@@ -216,8 +216,12 @@ class Store:
 
     def with_open_summaries(self, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Flights left open (still recording, or the recorder was killed) are summarised from
-        their stored samples on reading; they stay marked incomplete (nothing is written)."""
+        their stored samples on reading; they stay marked incomplete (nothing is written).
+
+        A summary column holding text where a number belongs (a row edited or damaged outside
+        the toolkit) is a :class:`DatabaseFileError` naming the flight and the column."""
         for r in rows:
+            _check_flight_numbers(self.path, r)
             if not r["complete"] and r["end_utc"] is None:
                 summ = summary_from_samples(self, int(r["id"]))
                 if summ is not None:
@@ -296,6 +300,54 @@ class Store:
 
     def close(self) -> None:
         self.db.close()
+
+
+#: the flights table's number columns (REAL or INTEGER; NULL where unknown)
+FLIGHT_NUMBER_COLUMNS = (
+    "id",
+    "vehicle_id",
+    "duration_s",
+    "airborne_s",
+    "distance_m",
+    "max_height_m",
+    "max_distance_m",
+    "battery_used_pct",
+    "battery_used_mah",
+    "start_lat",
+    "start_lon",
+    "end_lat",
+    "end_lon",
+    "home_lat",
+    "home_lon",
+    "home_alt_m",
+    "ground_run",
+    "complete",
+    "sample_count",
+    "camera_area_m2",
+)
+
+
+def _check_flight_numbers(path: Path, row: dict[str, Any]) -> None:
+    """Every number column of a stored flight row is a number or NULL (SQLite keeps any text
+    a program writes into a REAL column)."""
+    for col in FLIGHT_NUMBER_COLUMNS:
+        v = row.get(col)
+        if v is None or (isinstance(v, int | float) and not isinstance(v, bool)):
+            continue
+        raise DatabaseFileError(
+            _(
+                "flight #{id}: the column {col} holds {value!r}, not a number (a damaged row: "
+                "correct or delete it)"
+            ).format(id=row.get("id"), col=col, value=_short(v)),
+            where=str(path),
+        )
+
+
+def _short(v: Any, n: int = 40) -> Any:
+    """A stored value as a message shows it: long text or bytes cut to ``n`` characters."""
+    if isinstance(v, bytes):
+        v = v[:n]
+    return v[:n] + "…" if isinstance(v, str) and len(v) > n else v
 
 
 def summary_from_samples(
@@ -428,6 +480,8 @@ def open_store(
             if not create:
                 raise _no_database(p)
             _check_folder(p)
+        else:
+            _refuse_foreign(p, busy_timeout_s)  # before WAL mode changes the file's header
         conn = connect_sqlite(p, busy_timeout_s=busy_timeout_s)
     store = Store(path=p, db=sqlite_utils.Database(conn))
     try:
@@ -513,6 +567,54 @@ def _no_database(p: Path) -> BadInputError:
     )
 
 
+#: the tables every flight database has had since its first schema version
+_OUR_TABLES = frozenset({"schema_version", "vehicles", "sources", "flights", "samples"})
+
+
+def _foreign_tables(conn: sqlite3.Connection) -> list[str]:
+    """The tables of another program's database: one with tables but not the flight
+    database's own (empty for a flight database, and for a new or empty file, which may
+    become one)."""
+    names = {
+        str(r[0])
+        for r in conn.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        ).fetchall()
+    }
+    if names <= {"schema_version"} or names >= _OUR_TABLES:
+        return []
+    return sorted(names)
+
+
+def _not_ours(p: Path, tables: list[str]) -> DatabaseFileError:
+    shown = ", ".join(sorted(tables)[:5]) + (", …" if len(tables) > 5 else "")
+    return DatabaseFileError(
+        _(
+            "not a flight database: an SQLite database of another program (tables {tables}); "
+            "it is left as it is: give --db a flight database or a new file"
+        ).format(tables=shown),
+        where=str(p),
+    )
+
+
+def _refuse_foreign(p: Path, busy_timeout_s: float) -> None:
+    """An existing SQLite file that is another program's database is refused before anything
+    is written to it (the flight tables added to it, or a migration failing half-way). A file
+    that cannot be read is left to the caller's own open, which reports it."""
+    try:
+        conn = connect_readonly(p, busy_timeout_s=busy_timeout_s)
+    except StorageError:
+        return
+    try:
+        tables = _foreign_tables(conn)
+    except sqlite3.Error:
+        return
+    finally:
+        conn.close()
+    if tables:
+        raise _not_ours(p, tables)
+
+
 def _open_readonly(p: Path, busy_timeout_s: float) -> sqlite3.Connection:
     if p.is_dir():
         raise BadInputError(_("this is a folder, not a flight database"), where=str(p))
@@ -521,9 +623,13 @@ def _open_readonly(p: Path, busy_timeout_s: float) -> sqlite3.Connection:
     conn = connect_readonly(p, busy_timeout_s=busy_timeout_s)
     try:
         version = current_version(conn)
+        foreign = _foreign_tables(conn)
     except sqlite3.Error as exc:
         conn.close()
         raise storage_error(exc, p) from exc
+    if foreign:
+        conn.close()
+        raise _not_ours(p, foreign)
     if version < LATEST_VERSION:
         conn.close()
         try:  # an outdated database we may write: update it once, then read

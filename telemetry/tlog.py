@@ -42,9 +42,38 @@ class ParseStats:
     #: at most this many issues are listed individually (the counters keep counting)
     max_issues: int = 50
 
+    #: the longest run of consecutive records with one timestamp: its first record's offset,
+    #: its length and the timestamp (µs)
+    still_at: int = 0
+    still_records: int = 0
+    still_us: int = 0
+    #: records stamped earlier than the record before them, and the first one's offset
+    backward: int = 0
+    backward_at: int = -1
+    _prev_us: int = -1
+    _run_at: int = 0
+    _run: int = 0
+
     def add(self, offset: int, message: str) -> None:
         if len(self.issues) < self.max_issues:
             self.issues.append(LogIssue(offset, message))
+
+    def clock(self, offset: int, us: int) -> None:
+        """Note the timestamp of the record at ``offset`` (runs of one stamp, steps back)."""
+        prev = self._prev_us
+        self._prev_us = us
+        if us == prev:
+            self._run += 1
+            if self._run > self.still_records:
+                self.still_at, self.still_records, self.still_us = self._run_at, self._run, us
+            return
+        if us < prev:
+            self.backward += 1
+            if self.backward_at < 0:
+                self.backward_at = offset
+        self._run_at, self._run = offset, 1
+        if self.still_records == 0:
+            self.still_at, self.still_records, self.still_us = offset, 1, us
 
 
 def make_codec() -> Any:
@@ -168,6 +197,7 @@ def iter_tlog(
                     st.bad_crc += 1
                     if st.bad_crc <= 3:
                         st.add(p, _("invalid MAVLink CRC in msgID {mid}").format(mid=mid))
+                st.clock(p, us)
                 last_us = us
                 p = end
                 continue
@@ -181,6 +211,7 @@ def iter_tlog(
                 st.bad_crc += 1
                 if st.bad_crc <= 3:
                     st.add(p, text)
+                st.clock(p, us)
                 p = end
                 last_us = us
             else:
@@ -190,6 +221,7 @@ def iter_tlog(
                 p = q
             continue
         st.messages += 1
+        st.clock(p, us)
         last_us = us
         yield p, us * 1e-6, msg
         p = end

@@ -18,7 +18,7 @@ import numpy as np
 
 from dronekit_plzen.errors import raised_by_library
 from dronekit_plzen.i18n import _
-from telemetry.logreaders import LogContent, _at, _ffill, file_time_s
+from telemetry.logreaders import LogContent, _at, _ffill, file_time_s, is_possible_time
 from telemetry.tlog import LogIssue
 from telemetry.track import Track, empty_columns
 
@@ -200,12 +200,20 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
     offset = math.nan
     utc = _get(gps, "time_utc_usec")
     if gps is not None and utc is not None:
-        ok = utc > 0
+        ok = is_possible_time(utc * 1e-6)  # 0 before the fix; a damaged one years off
+        bad = (utc != 0) & ~ok
+        if bad.any():
+            issues.append(
+                LogIssue(
+                    -1,
+                    _(
+                        "{n} GPS times not in the years 2000 to 2100 (e.g. {us:.0f} µs) not "
+                        "used to date the log"
+                    ).format(n=int(bad.sum()), us=float(utc[bad][0])),
+                )
+            )
         if ok.any():
             offset = float(np.median(utc[ok] - gps["timestamp"][ok]) * 1e-6)
-    if not math.isfinite(offset):
-        offset = file_time_s(path) - ulog.last_timestamp * 1e-6
-        issues.append(LogIssue(0, _("no GPS time in the log; times are based on the file date")))
     gpos = topic("vehicle_global_position")
     lpos = topic("vehicle_local_position")
     src = gpos if _get(gpos, "lat") is not None else gps
@@ -221,6 +229,11 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
     if src is None or lat is None or lon is None:
         issues.append(LogIssue(0, _("no position topic (vehicle_global_position, sensor_gps)")))
         return LogContent("ulog", [], count, 0, issues)
+    if not math.isfinite(offset):
+        # the end of the position topic, not pyulog's last timestamp: one damaged record of
+        # any topic (a flipped high byte) made that years off, and every time with it
+        offset = file_time_s(path) - _log_end_us(src["timestamp"]) * 1e-6
+        issues.append(LogIssue(0, _("no GPS time in the log; times are based on the file date")))
     t = src["timestamp"] * 1e-6 + offset
     cols = empty_columns(t.size)
     cols["t_s"] = t
@@ -295,6 +308,21 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
     uuid = ulog.msg_info_dict.get("sys_uuid") or ulog.msg_info_dict.get("ver_hw", "unknown")
     track = Track(f"px4-{uuid}", None, "px4", None, cols, events)
     return LogContent("ulog", [track], count, 0, issues)
+
+
+#: the longest a log is believed to run: timestamps further from the middle are damaged
+_MAX_LOG_SPAN_US = 86400 * 1_000_000
+
+
+def _log_end_us(ts: np.ndarray) -> float:
+    """The last timestamp (µs since boot) of a topic, leaving out damaged ones (more than a
+    day from its median)."""
+    t = np.asarray(ts, dtype=float)
+    t = t[np.isfinite(t)]
+    if not t.size:
+        return 0.0
+    near = t[np.abs(t - np.median(t)) <= _MAX_LOG_SPAN_US]
+    return float(near.max()) if near.size else 0.0
 
 
 def _get(

@@ -11,9 +11,12 @@ from typing import Any
 import click
 
 from dronekit_plzen.cliutil import app, echo_json
-from dronekit_plzen.errors import LinkError
+from dronekit_plzen.errors import BadInputError, LinkError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.link import VehicleState
+
+#: the longest ``--wait`` and ``--interval``: an hour
+MAX_WAIT_S = 3600.0
 
 
 def state_row(key: str, st: VehicleState) -> dict[str, Any]:
@@ -110,6 +113,15 @@ def status(
 ) -> None:
     from dronekit_plzen.fleet import Fleet
 
+    # 1e308 and infinity overflowed the link's timer (internal error); NaN, 0 and negative
+    # values silently listened for 0.1 s
+    for opt, value in (("--wait", wait_s), ("--interval", interval)):
+        if not 0 < value <= MAX_WAIT_S:
+            raise BadInputError(
+                _("{opt} must be more than 0 and at most {hi:g} s, got {v:g}").format(
+                    opt=opt, hi=MAX_WAIT_S, v=value
+                )
+            )
     gcs = app().config.gcs_system_id
     with Fleet.connect(list(urls), system_id=gcs, signing_key_file=signing_key_file) as fleet:
         deadline = time.monotonic() + wait_s

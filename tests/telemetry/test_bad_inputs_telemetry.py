@@ -30,6 +30,7 @@ from typing import Any
 import pytest
 from dkp_testkit import db_state
 
+from telemetry.dataflash import FORMAT_CHARS
 from telemetry.deployments import create_deployment, link_flight, update_deployment
 from telemetry.importer import import_file
 from telemetry.store import open_store
@@ -139,6 +140,77 @@ def _report_dir_with_folder_in_place(tmp: Path) -> Path:
 def _export_dir_with_folder_in_place(tmp: Path) -> Path:
     (tmp / "od" / "deployments.csv").mkdir(parents=True)
     return tmp / "od"
+
+
+def _tlog_records(data: bytes) -> list[int]:
+    """The offsets of a ``.tlog``'s records (8-byte stamp, then a MAVLink 1 or 2 frame)."""
+    out, p = [], 0
+    while p + 9 <= len(data) and data[p + 8] in (0xFE, 0xFD):
+        out.append(p)
+        magic, size = data[p + 8], data[p + 9]
+        p += 8 + (size + 8 if magic == 0xFE else size + 12 + (13 if data[p + 10] & 1 else 0))
+    return out
+
+
+def _tlog_stamped(name: str, how: str) -> Callable[[Path], Path]:
+    """The sample ``.tlog`` with its record timestamps damaged: ``zero`` (all 0), ``half-zero``
+    (the first half 0, the second half as recorded), ``ffff`` (the first half all ones) or
+    ``backwards`` (the stamps of the records in reverse order)."""
+
+    def make(tmp: Path) -> Path:
+        data = bytearray((REPO.parent / "shared" / "data" / "logs" / TLOG).read_bytes())
+        recs = _tlog_records(bytes(data))
+        assert len(recs) > 70_000  # the whole file walked
+        stamps = [struct.unpack_from(">Q", data, q)[0] for q in recs]
+        half = len(recs) // 2
+        for k, q in enumerate(recs):
+            new = {
+                "zero": 0,
+                "half-zero": 0 if k < half else stamps[k],
+                "ffff": 2**64 - 1 if k < half else stamps[k],
+                "backwards": stamps[-1 - k],
+            }[how]
+            struct.pack_into(">Q", data, q, new)
+        p = tmp / name
+        p.write_bytes(bytes(data))
+        return p
+
+    return make
+
+
+def _head_of_tlog(n: int) -> Callable[[Path], Path]:
+    def make(tmp: Path) -> Path:
+        p = tmp / "in.tlog"
+        p.write_bytes((REPO.parent / "shared" / "data" / "logs" / TLOG).read_bytes()[:n])
+        return p
+
+    return make
+
+
+def _damaged_flight_row(tmp: Path) -> Path:
+    """A flight database whose flight #1 has ``duration_s = 'x'`` (edited by another program)."""
+    db = tmp / "damaged.db"
+    with open_store(db) as store:
+        import_file(store, REPO.parent / "shared" / "data" / "logs" / BIN)
+    con = sqlite3.connect(db)
+    con.execute("UPDATE flights SET duration_s = 'x' WHERE id = 1")
+    con.commit()
+    con.execute("PRAGMA journal_mode = DELETE")  # one file: nothing beside it to compare
+    con.close()
+    return db
+
+
+def _other_program_db(sql: str) -> Callable[[Path], Path]:
+    """Another program's SQLite database (``sql`` makes its tables)."""
+
+    def make(tmp: Path) -> Path:
+        db = tmp / "other.db"
+        con = sqlite3.connect(db)
+        con.executescript(sql)
+        con.close()
+        return db
+
+    return make
 
 
 NOT_A_LOG = "not a MAVLink telemetry log"
@@ -283,6 +355,47 @@ CASES = [
         2,
         "db: this is a folder, not a flight database",
     ),
+    # record timestamps that do not advance: every one 0 made 74 phantom 0-s "ground runs"
+    # dated today; the first half 0 dropped the good second half as garbage (68 phantoms)
+    *(
+        Case(
+            f"import-tlog-stamps-{how}",
+            ("import", "--db", "{db}", "{in}"),
+            _tlog_stamped(f"{how}.tlog", how),
+            2,
+            rf"^error: .*{how}\.tlog: the record timestamps stand still: \d+ records from byte 0 "
+            rf"on are all stamped {us} µs \(a damaged clock\)",
+        )
+        for how, us in (("zero", 0), ("half-zero", 0), ("ffff", 2**64 - 1))
+    ),
+    Case(
+        "import-tlog-stamps-backwards",
+        ("import", "--db", "{db}", "{in}"),
+        _tlog_stamped("backwards.tlog", "backwards"),
+        2,
+        r"^error: .*backwards\.tlog: the record timestamps run backwards: \d+ of \d+ records are "
+        r"stamped earlier than the record before them, the first at byte 25",
+    ),
+    # another program's SQLite database got the flight tables added (or, with a table named
+    # flights, a schema_version table left behind and an internal error)
+    *(
+        Case(
+            f"import-into-{name}",
+            ("import", "--db", "{in}", "{tmp}/none.tlog"),
+            _other_program_db(sql),
+            2,
+            r"other\.db: not a flight database: an SQLite database of another program "
+            rf"\(tables {tables}\)",
+        )
+        for name, sql, tables in (
+            ("other-db", "CREATE TABLE t (x)", "t"),
+            (
+                "other-db-with-flights",
+                "CREATE TABLE flights (x); INSERT INTO flights VALUES (1)",
+                "flights",
+            ),
+        )
+    ),
     # -- record --------------------------------------------------------------------------------
     Case(
         "record-bad-url",
@@ -326,6 +439,33 @@ CASES = [
         )
         for v in ("nan", "inf", "-1", "1e-300")
     ],
+    # NaN, -1 and 0 recorded until the replay ended (exit 0)
+    *[
+        Case(
+            f"record-duration-{v}",
+            ("record", "--db", "{db}", "--replay", "{in}", "--duration", v),
+            _text_file("flight.tlog", "x"),
+            2,
+            r"^error: --duration must be more than 0 and at most 2592000 s \(30 days\), "
+            rf"got {re.escape(v)}$",
+        )
+        for v in ("nan", "inf", "-1", "0")
+    ],
+    # the replayed log was its own archive: appended to while read (5,000 → 9,978 bytes)
+    Case(
+        "record-archive-is-the-replayed-log",
+        ("record", "--db", "{db}", "--replay", "{in}", "--tlog", "{in}", "--speed", "100"),
+        _head_of_tlog(5000),
+        2,
+        r"in\.tlog: the raw archive \(--tlog\) is the input file .*in\.tlog \(--replay\)",
+    ),
+    Case(
+        "record-archive-is-the-database",
+        ("record", "--db", "{db}", "--replay", "{in}", "--tlog", "{db}", "--speed", "100"),
+        _head_of_tlog(5000),
+        2,
+        r"flights\.db: the raw archive \(--tlog\) is the input file .*flights\.db \(--db\)",
+    ),
     Case(
         "record-no-source",
         ("record", "--db", "{db}", "--tlog", "{tmp}/r.tlog"),
@@ -480,6 +620,38 @@ CASES = [
         _nothing,
         2,
         r"--from 2016-01-02 is after --to 2016-01-01",
+    ),
+    # text in a number column (an edit by another program) was an internal error: "Unknown
+    # format code 'f' for object of type 'str'"
+    *(
+        Case(
+            f"flights-{'-'.join(cmd)}-damaged-row",
+            ("flights", *cmd, "--db", "{in}"),
+            _damaged_flight_row,
+            2,
+            r"^error: .*damaged\.db: flight #1: the column duration_s holds 'x', not a number",
+        )
+        for cmd in (("list",), ("show", "1"))
+    ),
+    # a read command added 16 flight tables to another program's database (exit 0)
+    *(
+        Case(
+            f"flights-list-{name}",
+            ("flights", "list", "--db", "{in}"),
+            _other_program_db(sql),
+            2,
+            r"other\.db: not a flight database: an SQLite database of another program",
+        )
+        for name, sql in (
+            ("other-db", "CREATE TABLE t (x)"),
+            ("other-db-with-flights", "CREATE TABLE flights (x)"),
+            # a schema_version of its own: its version 3 was "updated" with our migrations
+            (
+                "other-db-with-schema-version",
+                "CREATE TABLE schema_version (version INTEGER); "
+                "INSERT INTO schema_version VALUES (3); CREATE TABLE users (name TEXT)",
+            ),
+        )
     ),
     Case(
         "flights-show-missing",
@@ -709,6 +881,39 @@ CASES = [
         2,
         "cannot write /dev/full/od",
     ),
+    Case(
+        "report-export-other-db",
+        ("report", "export", "--db", "{in}", "--out", "{tmp}/od"),
+        _other_program_db("CREATE TABLE t (x)"),
+        2,
+        r"other\.db: not a flight database",
+    ),
+    # -- status (the live fleet; nothing listens: the option is refused first) -----------------
+    # 1e308 and infinity were an internal error (OverflowError); NaN, -1 and 0 listened 0.1 s
+    *(
+        Case(
+            f"status-{opt[2:]}-{v}{'-json' if json_ else ''}",
+            (
+                "status",
+                "--connect",
+                "udpin://127.0.0.1:14998",
+                "--json" if json_ else "--once",
+                opt,
+                v,
+            ),
+            _nothing,
+            2,
+            rf"^error: {opt} must be more than 0 and at most 3600 s, got {re.escape(v)}$",
+        )
+        for opt, v, json_ in (
+            ("--wait", "1e+308", False),
+            ("--wait", "inf", True),
+            ("--wait", "nan", False),
+            ("--wait", "-1", False),
+            ("--wait", "0", False),
+            ("--interval", "nan", False),
+        )
+    ),
 ]
 
 
@@ -717,6 +922,7 @@ def test_bad_input_table(case: Case, base_db: Path, tmp_path: Path) -> None:
     db = tmp_path / "flights.db"
     shutil.copy(base_db, db)
     made = case.make(tmp_path)
+    given = made.read_bytes() if made is not None and made.is_file() else None
     before = db_state(db)
     listing = sorted(p.name for p in tmp_path.rglob("*"))
     fill = {"db": str(db), "in": str(made), "tmp": str(tmp_path)}
@@ -727,6 +933,8 @@ def test_bad_input_table(case: Case, base_db: Path, tmp_path: Path) -> None:
     assert re.search(case.pattern, lines[0]), lines[0]
     assert "Traceback" not in p.stdout + p.stderr
     assert db_state(db) == before
+    if given is not None:  # the input (a log, another program's database) is left as it was
+        assert made is not None and made.read_bytes() == given
     # nothing written beside: no partial output, no empty archive, no second database
     after = sorted(p.name for p in tmp_path.rglob("*") if not p.name.startswith("flights.db"))
     assert after == [n for n in listing if not n.startswith("flights.db")]
@@ -763,7 +971,7 @@ def test_yearly_report_survives_a_far_date_stored_before(base_db: Path, tmp_path
 
 def test_table_covers_every_command_group() -> None:
     groups = {c.args[0] for c in CASES}
-    assert groups == {"import", "record", "flights", "deployments", "report"}
+    assert groups == {"import", "record", "flights", "deployments", "report", "status"}
 
 
 # -- valid but short logs: imported, not refused ---------------------------------------------
@@ -831,6 +1039,127 @@ def test_short_valid_logs_are_imported(case: Short, tmp_path: Path) -> None:
     assert re.search(case.pattern, p.stdout), p.stdout
     with open_store(db) as store:
         assert store.count("flights") == case.flights
+
+
+# -- logs with an impossible time: imported without it, with a warning ----------------------
+ULOG = "ulg_pyulog_sample_log_small.ulg"
+#: the file date the damaged logs below are given: their times fall back to it
+FILE_DATE = "2024-05-01"
+
+
+def _dated(p: Path) -> Path:
+    """``p`` with its modification time at noon UTC on :data:`FILE_DATE` (returned)."""
+    t = time.mktime(time.strptime(FILE_DATE + " 12", "%Y-%m-%d %H")) - time.timezone
+    os.utime(p, (t, t))
+    return p
+
+
+def _flipped_ulog(tmp: Path) -> Path:
+    """The sample ULog with two bytes changed: the GPS topic's subscription is damaged and one
+    ``actuator_controls_0`` record stamped 288,230,376 s after boot (a flipped high byte)."""
+    data = bytearray((REPO.parent / "shared" / "data" / "logs" / ULOG).read_bytes())
+    data[20633], data[82848] = 48, 4
+    p = tmp / "flipped.ulg"
+    p.write_bytes(bytes(data))
+    return _dated(p)
+
+
+def _bin_records(data: bytes) -> dict[str, list[tuple[int, Any]]]:
+    """The records of a whole (undamaged) DataFlash log by name: (offset, format)."""
+    from telemetry.dataflash import read_binary
+
+    by_type = {f.type: f for f in read_binary(data).formats.values()}
+    out: dict[str, list[tuple[int, Any]]] = {}
+    p = 0
+    while p + 3 <= len(data) and data[p : p + 2] == b"\xa3\x95":
+        f = by_type.get(data[p + 2])
+        length = 89 if data[p + 2] == 128 else f.length if f is not None else 0
+        assert length, p
+        if f is not None:
+            out.setdefault(f.name, []).append((p, f))
+        p += length
+    return out
+
+
+def _bin_field(name: str, column: str, value: int, every: int = 1) -> Callable[[Path], Path]:
+    """The sample ``.bin`` with ``column`` of every ``every``-th ``name`` record set to
+    ``value`` (for ``TimeUS``: only its high byte, a flipped bit's kind of damage)."""
+
+    def make(tmp: Path) -> Path:
+        data = bytearray((REPO.parent / "shared" / "data" / "logs" / BIN).read_bytes())
+        recs = _bin_records(bytes(data))[name]
+        for p, f in recs[::every]:
+            i = f.columns.index(column)
+            codes = "".join(FORMAT_CHARS[c][0] for c in f.format[:i])
+            at = p + 3 + struct.calcsize("<" + codes)
+            code = FORMAT_CHARS[f.format[i]][0]
+            if column == "TimeUS":
+                data[at + 7] = value
+            else:
+                struct.pack_into("<" + code, data, at, value)
+        out = tmp / f"{name}-{column}.bin"
+        out.write_bytes(bytes(data))
+        return _dated(out)
+
+    return make
+
+
+@dataclass(frozen=True)
+class Dated:
+    id: str
+    make: Callable[[Path], Path]
+    flights: int
+    day: str  #: the day every flight starts on
+    pattern: str  #: the warning, in the report on stdout
+
+
+DATED = [
+    # was an internal error: "year -7107 is out of range" (the file date less 288,230,376 s)
+    Dated(
+        "ulog-flipped-high-byte-elsewhere",
+        _flipped_ulog,
+        1,
+        FILE_DATE,
+        r"no GPS time in the log; times are based on the file date",
+    ),
+    # every GPS week 65535: dated 3236-01-10 without a word
+    Dated(
+        "bin-gps-week-65535",
+        _bin_field("GPS", "GWk", 65535),
+        1,
+        FILE_DATE,
+        r"490 GPS records with an impossible time \(e\.g\. week 65535, \d+ ms\) not used",
+    ),
+    # every GPS time of week 0xFFFFFFFF ms (49 days): dated 2023-08-20, not 2023-07-06
+    Dated(
+        "bin-gps-time-of-week-max",
+        _bin_field("GPS", "GMS", 0xFFFFFFFF),
+        1,
+        FILE_DATE,
+        r"490 GPS records with an impossible time \(e\.g\. week 2269, 4294967295 ms\)",
+    ),
+    # a flipped high byte in the boot time of 2 POS records: the flight was split in two there
+    Dated(
+        "bin-pos-boot-time-high-byte",
+        _bin_field("POS", "TimeUS", 0x40, every=490),
+        1,
+        "2023-07-06",
+        r"2 samples and events of \S+ left out: their time is impossible "
+        r"\(e\.g\. the year \d+; a damaged timestamp\)",
+    ),
+]
+
+
+@pytest.mark.parametrize("case", DATED, ids=[c.id for c in DATED])
+def test_impossible_times_are_not_used(case: Dated, tmp_path: Path) -> None:
+    db = tmp_path / "d.db"
+    p = run("import", "--db", str(db), str(case.make(tmp_path)))
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stdout + p.stderr
+    assert re.search(case.pattern, p.stdout), p.stdout
+    flights = json.loads(run("flights", "list", "--db", str(db), "--json").stdout)
+    assert len(flights) == case.flights
+    assert {f["start_time_utc"][:10] for f in flights} == {case.day}, flights
 
 
 # -- outputs that cannot be written ----------------------------------------------------------
