@@ -102,6 +102,135 @@ def output_error(path: str | os.PathLike[str], exc: OSError) -> DronekitPlzenErr
     return cls(message)
 
 
+#: errno values a writer library that reports no errno (GDAL, lazrs) may have met: found by the
+#: C library's text of each (libtiff prints ``_tiffWriteProc: No space left on device.``)
+_STORAGE_ERRNOS = (errno.ENOSPC, errno.EFBIG, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EIO)
+#: free space below which a failed write is put down to a full disk
+_NEARLY_FULL_BYTES = 1024**2
+
+
+def _errno_of(detail: str, written: Path | None, path: Path) -> int | None:
+    """The errno behind a failed write: named in the library's ``detail``, else told by the
+    file system (the file at the process's size limit, the disk or the quota full)."""
+    low = detail.lower()
+    for code in _STORAGE_ERRNOS:
+        if os.strerror(code).lower() in low:
+            return code
+    import resource
+
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if written is not None and limit != resource.RLIM_INFINITY:
+        with contextlib.suppress(OSError):
+            if os.stat(written).st_size >= limit - 64 * 1024:
+                return errno.EFBIG
+    with contextlib.suppress(OSError):
+        st = os.statvfs((written or path).parent)
+        if st.f_bavail * st.f_frsize < _NEARLY_FULL_BYTES:
+            return errno.ENOSPC
+    return None
+
+
+def write_failure(
+    path: str | os.PathLike[str],
+    *,
+    written: str | os.PathLike[str] | None = None,
+    detail: str = "",
+    fallback: DronekitPlzenError | None = None,
+) -> DronekitPlzenError:
+    """The error for a writer library's failure that carries no :class:`OSError` (GDAL's
+    ``TIFFAppendToStrip: Write error``, lazrs's ``IoError``), as :func:`output_error` gives it:
+    ``cannot write <path>: <reason>``.
+
+    The reason is the C library's text in ``detail`` (what the library printed or raised), else
+    what the file system tells about ``written`` (the file being written: at the size limit of
+    ``ulimit -f``, or on a full disk); else ``fallback`` or "could not be written completely".
+
+    >>> str(write_failure("/d/dsm.tif", detail="_tiffWriteProc: No space left on device."))
+    'cannot write /d/dsm.tif: no space left on the device'
+    """
+    code = _errno_of(detail, Path(written) if written is not None else None, Path(path))
+    if code is not None:
+        return output_error(path, OSError(code, os.strerror(code)))
+    if fallback is not None:
+        return fallback
+    return StorageError(
+        _("cannot write {path}: {reason}").format(
+            path=os.fspath(path),
+            reason=_("the file could not be written completely (disk full?)"),
+        )
+    )
+
+
+class CapturedStderr:
+    """What C libraries wrote to file descriptor 2 inside :func:`capture_c_stderr`."""
+
+    text: str = ""
+
+
+@contextlib.contextmanager
+def capture_c_stderr() -> Iterator[CapturedStderr]:
+    """Hold back what C libraries print straight to stderr (libtiff inside GDAL prints
+    ``_tiffWriteProc: File too large.`` there, past any Python logging) inside the block.
+
+    On success the held-back text is written to stderr after all (nothing is lost); on failure
+    it is kept in the yielded object for the error message and not printed raw. Only the main
+    thread redirects (the descriptor is process-wide); elsewhere this does nothing.
+    """
+    import sys
+    import tempfile
+    import threading
+
+    box = CapturedStderr()
+    if threading.current_thread() is not threading.main_thread():
+        yield box
+        return
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as sink:
+        os.dup2(sink.fileno(), 2)
+        ok = False
+        try:
+            yield box
+            ok = True
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
+            sink.seek(0)
+            box.text = sink.read().decode("utf-8", "replace").strip()
+            if ok and box.text:
+                sys.stderr.write(box.text + "\n")
+
+
+@contextlib.contextmanager
+def library_write_errors(
+    path: str | os.PathLike[str],
+    written: str | os.PathLike[str],
+    errors: tuple[type[BaseException], ...],
+) -> Iterator[None]:
+    """Turn a writer library's ``errors`` (GDAL's, lazrs's) while writing ``written`` for
+    ``path`` into one error naming the cause (see :func:`write_failure`).
+
+    What C libraries print meanwhile (libtiff's ``_tiffWriteProc: No space left on device.``)
+    is held back (:func:`capture_c_stderr`) and gives the reason instead of extra lines. A
+    toolkit error among ``errors`` (a check that failed) is kept when no cause is found.
+    """
+    held: CapturedStderr | None = None
+    try:
+        with capture_c_stderr() as box:
+            try:
+                yield
+            finally:
+                held = box  # its text is filled in when the block is left
+    except errors as exc:
+        raise write_failure(
+            path,
+            written=written,
+            detail=f"{held.text if held else ''} {exc}",
+            fallback=exc if isinstance(exc, DronekitPlzenError) else None,
+        ) from exc
+
+
 def _bad(path: Path, reason: str) -> BadInputError:
     return BadInputError(_("cannot write {path}: {reason}").format(path=path, reason=reason))
 
@@ -464,13 +593,17 @@ def write_bytes(
 
 
 __all__ = [
+    "CapturedStderr",
     "atomic_output",
+    "capture_c_stderr",
     "check_output_path",
     "guarded_inputs",
+    "library_write_errors",
     "note_input",
     "output_error",
     "prepare_output_dir",
     "stop_guarding_inputs",
     "write_bytes",
+    "write_failure",
     "write_text",
 ]

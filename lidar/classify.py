@@ -68,6 +68,7 @@ def eigen_features(xyz: FloatArray, *, k: int = 10, batch: int = 200_000) -> dic
     if n < 3:
         return out
     kk = min(k, n)
+    batch = max(1, min(batch, 2_400_000 // kk))  # the (b, k, 3) neighbours: about 60 MB
     tree = cKDTree(xyz, balanced_tree=False, compact_nodes=False)
     for s in range(0, n, batch):
         e = min(n, s + batch)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import click
@@ -9,6 +10,8 @@ import click
 from dronekit_plzen.cliutil import echo_json, info
 from dronekit_plzen.i18n import _
 from lidar.cli import crs_opt, in_arg, json_opt, mem_opt, out_opt, res_opt
+
+log = logging.getLogger(__name__)
 
 
 @click.command(
@@ -21,12 +24,9 @@ from lidar.cli import crs_opt, in_arg, json_opt, mem_opt, out_opt, res_opt
 def volume_cmd(top: str, base: str, as_json: bool) -> None:
     """Volume between two surfaces on one grid (e.g. a stockpile DSM over a base DTM)."""
     from lidar.io import _units
-    from lidar.raster import read_geotiff, volume_between
+    from lidar.raster import volume_between
 
-    a, ga, ca = read_geotiff(top)
-    b, gb, cb = read_geotiff(base)
-    _check_same_grid(ga, gb, ca, cb, top, base)
-    _check_overlap(a, b, top, base)
+    a, b, ga, ca = _read_pair(top, base)
     _check_metric(ca, top)
     xy_m, z_m = _units(ca)  # cells and heights in feet give m² and m³ too
     v = volume_between(a, b, (ga.res * xy_m) ** 2)
@@ -52,14 +52,11 @@ def diff_cmd(new: str, old: str, output: str, as_json: bool) -> None:
 
     from dronekit_plzen.outputs import check_output_path
     from lidar.paths import check_outputs
-    from lidar.raster import difference, read_geotiff, write_geotiff
+    from lidar.raster import difference, write_geotiff
 
     check_output_path(output, suffixes=(".tif", ".tiff"))
     check_outputs([("-o", output)], [new, old])
-    a, ga, crs = read_geotiff(new)
-    b, gb, crs_b = read_geotiff(old)
-    _check_same_grid(ga, gb, crs, crs_b, new, old)
-    _check_overlap(a, b, new, old)
+    a, b, ga, crs = _read_pair(new, old)
     d = difference(a, b)
     write_geotiff(output, d, ga, crs, description="difference")
     stats = {
@@ -74,8 +71,31 @@ def diff_cmd(new: str, old: str, output: str, as_json: bool) -> None:
         info(_("wrote {f}").format(f=output))
 
 
+#: bytes per cell of each of the two rasters of ``volume`` and ``diff`` (its float64 copy, the
+#: difference and the masks of the sums)
+PAIR_BYTES_PER_CELL = 32
+
+
+def _read_pair(a: str, b: str) -> tuple[Any, Any, Any, Any]:
+    """Two rasters on one grid: (values of a, values of b, the grid, the CRS), checked before the
+    cells are read (the same grid and CRS, the memory they need) and after (common data, heights
+    that are elevations)."""
+    from lidar.raster import geotiff_grid, read_geotiff
+
+    ga, ca = geotiff_grid(a)
+    gb, cb = geotiff_grid(b)
+    _check_same_grid(ga, gb, ca, cb, a, b)
+    da = read_geotiff(a, bytes_per_cell=2 * PAIR_BYTES_PER_CELL)[0]  # both: the pair's memory
+    db = read_geotiff(b, bytes_per_cell=PAIR_BYTES_PER_CELL)[0]
+    _check_overlap(da, db, a, b)
+    _check_heights(da, ca or cb, a)
+    _check_heights(db, ca or cb, b)
+    return da, db, ga, ca or cb
+
+
 def _check_same_grid(ga: Any, gb: Any, ca: Any, cb: Any, a: str, b: str) -> None:
-    """The same cells (origin, size, shape) in the same CRS, or one error naming both."""
+    """The same cells (origin, size, shape) in the same CRS, or one error naming both; a raster
+    with no CRS beside one with a CRS is taken to be in it (said in a warning)."""
     from dronekit_plzen.errors import BadInputError
 
     if ga != gb:
@@ -85,6 +105,36 @@ def _check_same_grid(ga: Any, gb: Any, ca: Any, cb: Any, a: str, b: str) -> None
             _("rasters are in different CRSs: {a} is in {ca}, {b} in {cb}").format(
                 a=a, b=b, ca=ca.name, cb=cb.name
             )
+        )
+    if (ca is None) != (cb is None):
+        none, other, crs = (a, b, cb) if ca is None else (b, a, ca)
+        log.warning(
+            _(
+                "{none} has no CRS: taken to be in {crs} as {other}, whose grid it shares; "
+                "give both rasters a CRS if it is not"
+            ).format(none=none, crs=crs.name, other=other)
+        )
+
+
+def _check_heights(d: Any, crs: Any, path: str) -> None:
+    """Refuse heights no surface has (``1e38``: a fill value, not an elevation) before they make
+    volumes of 1e41 m³."""
+    import numpy as np
+
+    from dronekit_plzen.errors import BadInputError
+    from dronekit_plzen.mission_items import MAX_ABS_ALT_M
+    from lidar.io import _units
+
+    z_m = _units(crs)[1] if crs is not None else 1.0
+    finite = d[np.isfinite(d)]
+    worst = float(np.abs(finite).max()) * z_m if finite.size else 0.0
+    if worst > MAX_ABS_ALT_M:
+        raise BadInputError(
+            _(
+                "the raster has heights up to {z:g} m, beyond ±{m:,.0f} m: not elevations (a "
+                "fill value without a nodata tag, or a damaged file)"
+            ).format(z=worst, m=MAX_ABS_ALT_M),
+            where=path,
         )
 
 

@@ -102,6 +102,8 @@ def crop_polygon_mask(
         raise BadInputError(
             _("crop polygon is invalid: {why}").format(why=shapely.is_valid_reason(geom))
         )
+    if geom.is_empty or not geom.area > 0:  # POLYGON EMPTY: no point could lie inside
+        raise BadInputError(_("crop polygon is empty (it encloses no area)"))
     shapely.prepare(geom)
     inside = np.zeros(x.shape[0], dtype=bool)
     minx, miny, maxx, maxy = geom.bounds
@@ -208,6 +210,8 @@ def parse_ranges(expr: str) -> list[tuple[str, float, float, bool]]:
             raise BadInputError(
                 _("bad range {r!r}: limits must be numbers").format(r=part)
             ) from exc
+        if np.isnan(lo) or np.isnan(hi):  # every comparison with NaN is false: no point kept
+            raise BadInputError(_("bad range {r!r}: a limit is NaN").format(r=part))
         out.append((name.strip(), lo, hi, neg))
     if not out:
         raise BadInputError(_("empty range expression"))

@@ -229,6 +229,30 @@ def check_grid_size(
     return _cells(bounds, res)
 
 
+def check_raster_memory(
+    rows: int, cols: int, bytes_per_cell: int, *, budget_bytes: int | None = None, where: str
+) -> None:
+    """Refuse to read a raster of ``rows`` × ``cols`` cells whose work arrays (``bytes_per_cell``
+    each) would not fit the memory budget (see :func:`memory_budget`) or the memory available,
+    before anything is read (a sparse 200,000 × 200,000 GeoTIFF of 5 MB needs 149 GiB).
+
+    >>> check_raster_memory(100, 100, 48, budget_bytes=2**30, where="a.tif")
+    """
+    need = float(rows) * float(cols) * bytes_per_cell
+    budget = memory_budget() if budget_bytes is None else budget_bytes
+    free = available_memory()
+    limit = budget if free is None else min(budget, free)
+    if need > limit:
+        raise BadInputError(
+            _(
+                "the raster is too large: {rows:,} × {cols:,} cells need about {need} of memory, "
+                "more than the budget of {budget}; crop it to the area of interest or raise "
+                "{var}"
+            ).format(rows=rows, cols=cols, need=_size(need), budget=_size(limit), var=BUDGET_ENV),
+            where=where,
+        )
+
+
 def _cells(bounds: tuple[float, float, float, float], res: float) -> int:
     """Rows × columns of a grid over finite ``bounds`` (exact integers)."""
     minx, miny, maxx, maxy = (float(v) for v in bounds)

@@ -213,9 +213,13 @@ def smrf_surface(
     if low.any() and not low.all():
         zmin = np.where(low, np.nan, zmin)
         zi = inpaint_nearest(zmin)
+    # an element wider than the grid (rows + cols steps reach every cell from every cell)
+    # opens it to its minimum: larger radii change nothing, and would only cost time
+    widest = zi.shape[0] + zi.shape[1]
     if p.cut > 0:
-        zi = opening(zi, max(1, round(p.cut / p.cell)))
-    objects = progressive_filter(zi, p.cell, p.slope, max(1, math.ceil(p.window / p.cell)))
+        zi = opening(zi, min(widest, max(1, round(p.cut / p.cell))))
+    radii = min(widest, max(1, math.ceil(p.window / p.cell)))
+    objects = progressive_filter(zi, p.cell, p.slope, radii)
     provisional = np.where(objects | low, np.nan, zmin)
     if np.isfinite(provisional).any():
         dem = inpaint_linear(provisional)

@@ -26,13 +26,12 @@ from dronekit_plzen.errors import (
     BadInputError,
     CorruptFileError,
     DronekitPlzenError,
-    StorageError,
     UnknownCRSError,
     raised_by_library,
 )
 from dronekit_plzen.geo import as_crs
 from dronekit_plzen.i18n import _
-from dronekit_plzen.outputs import atomic_output, check_output_path, note_input
+from dronekit_plzen.outputs import atomic_output, check_output_path, note_input, write_failure
 from dronekit_plzen.quiet_logs import quiet
 from lidar.cloud import PointCloud, concat
 from lidar.lasfile import laz_pointwise, laz_table_offset, point_capacity
@@ -57,54 +56,17 @@ def quiet_library_logs(*names: str) -> Iterator[None]:
         yield
 
 
-class CapturedStderr:
-    """What C libraries wrote to file descriptor 2 inside :func:`capture_c_stderr`."""
-
-    text: str = ""
-
-
 @contextlib.contextmanager
-def capture_c_stderr() -> Iterator[CapturedStderr]:
-    """Hold back what C libraries print straight to stderr (libtiff inside GDAL prints
-    ``_tiffWriteProc: File too large.`` there, past any Python logging) inside the block.
-
-    On success the held-back text is written to stderr after all (nothing is lost); on failure
-    it is kept in the yielded object for the error message and not printed raw. Only the main
-    thread redirects (the descriptor is process-wide); elsewhere this does nothing.
-    """
-    import sys
-    import tempfile
-    import threading
-
-    box = CapturedStderr()
-    if threading.current_thread() is not threading.main_thread():
-        yield box
-        return
-    sys.stderr.flush()
-    saved = os.dup(2)
-    with tempfile.TemporaryFile() as sink:
-        os.dup2(sink.fileno(), 2)
-        ok = False
-        try:
-            yield box
-            ok = True
-        finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            sink.seek(0)
-            box.text = sink.read().decode("utf-8", "replace").strip()
-            if ok and box.text:
-                sys.stderr.write(box.text + "\n")
-
-
-@contextlib.contextmanager
-def las_write_errors(target: str | os.PathLike[str]) -> Iterator[None]:
-    """Turn a LAS/LAZ writer's failure into :class:`StorageError` naming ``target``.
+def las_write_errors(
+    target: str | os.PathLike[str], *, written: str | os.PathLike[str] | None = None
+) -> Iterator[None]:
+    """Turn a LAS/LAZ writer's failure into the error of a failed write naming ``target``.
 
     laspy's LAZ backend (lazrs) reports a failed write (a full disk, a file size limit) as its
-    own exception type, not :class:`OSError`; :class:`OSError` and the toolkit's errors pass
-    through (the atomic output turns the former into ``cannot write <path>: <reason>``).
+    own exception type, not :class:`OSError`: its cause is found from the file system (see
+    :func:`dronekit_plzen.outputs.write_failure`; ``written``: the file being written).
+    :class:`OSError` and the toolkit's errors pass through (the atomic output turns the former
+    into ``cannot write <path>: <reason>``).
     """
     try:
         yield
@@ -113,12 +75,7 @@ def las_write_errors(target: str | os.PathLike[str]) -> Iterator[None]:
     except Exception as exc:
         if "IoError" not in str(exc) and "write" not in str(exc).lower():
             raise
-        raise StorageError(
-            _("cannot write {path}: {reason}").format(
-                path=os.fspath(target),
-                reason=_("the file could not be written completely (disk full?)"),
-            )
-        ) from exc
+        raise write_failure(target, written=written, detail=str(exc)) from exc
 
 
 def _units(crs: CRS | None) -> tuple[float, float]:
@@ -167,9 +124,13 @@ def resolve_crs(header: laspy.LasHeader, path: str, user_crs: Any = None) -> CRS
 
 
 def check_crs_plausible(crs: CRS | None, bounds: tuple[float, ...], path: str) -> None:
-    """Fail when the data's centre lies far outside the CRS's area of use (a wrong CRS)."""
-    if crs is None or crs.area_of_use is None or not np.all(np.isfinite(bounds)):
+    """Fail when the data's centre lies far outside the CRS's area of use (a wrong CRS); a CRS
+    with none (a PROJ string such as ``+proj=longlat``) is checked against the globe, so metres
+    taken for degrees are refused as with ``EPSG:4326``."""
+    if crs is None or not np.all(np.isfinite(bounds)):
         return
+    if crs.area_of_use is None and not (crs.is_geographic or crs.is_projected):
+        return  # a local (engineering) CRS: no link to the globe to check against
     from dronekit_plzen.geo import transform
 
     cx = (bounds[0] + bounds[3]) / 2.0
@@ -180,7 +141,8 @@ def check_crs_plausible(crs: CRS | None, bounds: tuple[float, ...], path: str) -
         raise BadInputError(
             _("coordinates cannot be transformed with CRS {crs}").format(crs=crs.name), where=path
         ) from exc
-    w, s, e, n = crs.area_of_use.bounds
+    # no area of use: the globe (longitudes up to 360, as some geographic data count them)
+    w, s, e, n = crs.area_of_use.bounds if crs.area_of_use is not None else (-180, -90, 360, 90)
     margin = 5.0
     ok = (
         np.isfinite(lon[0])
@@ -191,7 +153,7 @@ def check_crs_plausible(crs: CRS | None, bounds: tuple[float, ...], path: str) -
         raise UnknownCRSError(
             _(
                 "the data ({x:.1f}, {y:.1f}) lie outside the area of use of {crs}: wrong CRS?"
-            ).format(x=cx, y=cy, crs=crs.name),
+            ).format(x=cx, y=cy, crs=crs.name if crs.name != "unknown" else crs.srs),
             where=path,
         )
 
@@ -207,6 +169,7 @@ def _check_layout(p: Path) -> None:
         head = fh.read(375)
         if head[:4] != b"LASF":
             return  # not LAS at all: laspy's own error says so
+        _check_format(head, p)
         need = 227 if len(head) < 227 else struct.unpack_from("<I", head, 96)[0]
         if len(head) >= 227 and need <= size:  # a file cut short says so below
             _check_vlrs(fh, p, head, need)
@@ -233,6 +196,35 @@ def _check_layout(p: Path) -> None:
             ),
             where=str(p),
             offset=size,
+        )
+
+
+#: the LAS versions (1.0 to 1.4) and point data formats (0 to 10) the specification defines
+_LAS_MINORS = range(5)
+_POINT_FORMATS = range(11)
+
+
+def _check_format(head: bytes, p: Path) -> None:
+    """Fail on a LAS version or a point data format the specification does not define (a damaged
+    byte 25 made laspy read a 1.4 header of garbage; byte 104 = 99 gave "… file: 35")."""
+    if len(head) >= 26 and (head[24] != 1 or head[25] not in _LAS_MINORS):
+        raise CorruptFileError(
+            _(
+                "the header's LAS version is {major}.{minor}: unknown (versions 1.0 to 1.4 are "
+                "defined)"
+            ).format(major=head[24], minor=head[25]),
+            where=str(p),
+            offset=24,
+        )
+    # bits 6 and 7 flag compression (LAZ); the format is in the low six bits
+    if len(head) >= 105 and head[104] & 0x3F not in _POINT_FORMATS:
+        raise CorruptFileError(
+            _(
+                "the header's point data format is {raw} (byte 104): unknown (formats 0 to 10 "
+                "are defined)"
+            ).format(raw=head[104]),
+            where=str(p),
+            offset=104,
         )
 
 
@@ -422,6 +414,14 @@ def _check_reach(header: laspy.LasHeader, path: str) -> None:
         "XYZ", header.scales, header.offsets, mins, maxs, strict=True
     ):
         s, o = float(scale), float(offset)
+        if lo > hi:
+            raise CorruptFileError(
+                _(
+                    "the header's {axis} bounds are inconsistent: the minimum {lo:.10g} lies "
+                    "above the maximum {hi:.10g}"
+                ).format(axis=axis, lo=lo, hi=hi),
+                where=path,
+            )
         reach = s * 2**31
         if lo < o - reach - s or hi > o + reach + s:
             raise CorruptFileError(
@@ -723,7 +723,7 @@ def write_cloud(
     with (
         atomic_output(target) as tmp,
         quiet_library_logs(),
-        las_write_errors(target),
+        las_write_errors(target, written=tmp),
         laspy.open(str(tmp), mode="w", header=header, do_compress=compressed) as writer,
     ):
         # chunk by chunk: the packed records of the whole cloud are never held at once

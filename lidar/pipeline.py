@@ -441,7 +441,7 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
                             )
                             writers[st.index] = (w, tmp)
                             counts[st.index] = 0
-                        with las_write_errors(st.options.filename):
+                        with las_write_errors(st.options.filename, written=writers[st.index][1]):
                             _append(writers[st.index][0], cloud)
                         counts[st.index] += len(cloud)
                     else:
@@ -451,9 +451,9 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
                 yield rep
             ok = True
         finally:
-            for idx, (w, _tmp) in writers.items():
+            for idx, (w, tmp) in writers.items():
                 if ok:
-                    with las_write_errors(pipe.stages[idx].options.filename):
+                    with las_write_errors(pipe.stages[idx].options.filename, written=tmp):
                         w.close()
                 else:  # already failing: the first error is the one to report
                     with contextlib.suppress(Exception):

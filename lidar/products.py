@@ -5,8 +5,6 @@ from __future__ import annotations
 import logging
 import math
 import os
-import shutil
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -15,7 +13,7 @@ import numpy as np
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.outputs import check_output_path, output_error, prepare_output_dir
+from dronekit_plzen.outputs import OutputGroup, check_output_path, prepare_output_dir
 from lidar import raster
 from lidar.cloud import NOISE, PointCloud
 from lidar.grid import (
@@ -266,31 +264,25 @@ def demo_products(
     stem = Path(input_laz).stem
     warn_if_no_crs(cloud, out / f"{stem}_*.tif")
     cache: dict[Any, FloatArray] = {}
-    # all four into a hidden folder first, renamed into place when every one is written: a
-    # failure (a grid too small for a hillshade) leaves no partial set and no older file lost
-    work = Path(tempfile.mkdtemp(prefix=".products-", dir=out))
+    # all four written beside their targets first, renamed into place when every one is
+    # written: a failure (a grid too small for a hillshade, a full disk) leaves no partial set
+    # and no older file lost, and its message names the product's own path
     try:
-        for name in DEMO_PRODUCTS:
-            write_product(
-                cloud,
-                name,
-                work / f"{stem}_{name}.tif",
-                resolution_m=resolution_m,
-                memory_mb=memory_mb,
-                cache=cache,
-            )
-        for name in DEMO_PRODUCTS:
-            path = out / f"{stem}_{name}.tif"
-            try:
-                os.replace(work / path.name, path)
-            except OSError as exc:
-                raise output_error(path, exc) from exc
-            result[name] = str(path)
+        with OutputGroup.all_or_nothing():
+            for name in DEMO_PRODUCTS:
+                path = out / f"{stem}_{name}.tif"
+                write_product(
+                    cloud,
+                    name,
+                    path,
+                    resolution_m=resolution_m,
+                    memory_mb=memory_mb,
+                    cache=cache,
+                )
+                result[name] = str(path)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
         if created and not any(out.iterdir()):
             out.rmdir()
         raise
-    work.rmdir()
     result["seconds"] = time.perf_counter() - t0
     return result

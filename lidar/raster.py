@@ -7,9 +7,11 @@ Computation functions return ``(GridSpec, ndarray)``-friendly arrays with NaN fo
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,16 +22,18 @@ from scipy.spatial import QhullError, cKDTree
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError, StorageError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.outputs import library_write_errors
 from lidar.grid import (
     SPARSE_CELLS_PER_POINT,
     GridSpec,
     cell_stat,
+    check_raster_memory,
     fill_nearest,
     inpaint_linear,
     jitter,
     rasterize_tin,
 )
-from lidar.io import atomic_output, capture_c_stderr, quiet_library_logs
+from lidar.io import atomic_output, quiet_library_logs
 
 _TIF = (".tif", ".tiff")
 
@@ -504,8 +508,12 @@ def write_geotiff(
     nodata: float = NODATA,
     description: str = "",
     dtype: str = "float32",
+    shown: str | os.PathLike[str] | None = None,
 ) -> Path:
-    """Write a single-band Cloud-Optimized GeoTIFF (DEFLATE, tiled, overviews) atomically."""
+    """Write a single-band Cloud-Optimized GeoTIFF (DEFLATE, tiled, overviews) atomically.
+
+    ``shown``: the path a failed write names instead of ``path`` (the output that a temporary
+    part is written for)."""
     import rasterio
     from rasterio.transform import from_origin
 
@@ -523,21 +531,37 @@ def write_geotiff(
         "compress": "DEFLATE",
         "BLOCKSIZE": 256,
     }
-    with atomic_output(target, suffixes=_TIF) as tmp, quiet_library_logs("rasterio"):
-        try:
-            with capture_c_stderr():
-                with rasterio.open(tmp, "w", **profile) as dst:
-                    dst.write(arr, 1)
-                    if description:
-                        dst.set_band_description(1, description)
-                verify_geotiff(tmp, arr)
-        except rasterio.errors.RasterioError as exc:
-            raise StorageError(
-                _("cannot write {path}: {reason}").format(
-                    path=target, reason=_("the file could not be written completely (disk full?)")
-                )
-            ) from exc
+    with (
+        atomic_output(target, suffixes=_TIF) as tmp,
+        quiet_library_logs("rasterio"),
+        gdal_write_errors(Path(shown) if shown is not None else target, tmp),
+    ):
+        with rasterio.open(tmp, "w", **profile) as dst:
+            dst.write(arr, 1)
+            if description:
+                dst.set_band_description(1, description)
+        verify_geotiff(tmp, arr)
     return target
+
+
+@contextlib.contextmanager
+def gdal_write_errors(target: Path, written: Path) -> Iterator[None]:
+    """Turn GDAL's failure to write ``written`` (for ``target``) into one error naming the cause.
+
+    GDAL reports a full disk or a file size limit as ``TIFFAppendToStrip: Write error`` (its
+    ``CPLE_AppDefinedError``, not a :class:`rasterio.errors.RasterioError`), while libtiff
+    prints the C library's reason (``_tiffWriteProc: No space left on device.``) to stderr: that
+    text is held back and gives the reason (see :func:`dronekit_plzen.outputs.write_failure`).
+    """
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
+
+    with library_write_errors(target, written, (RasterioError, CPLE_BaseError, WriteCheckError)):
+        yield
+
+
+class WriteCheckError(StorageError):
+    """A written GeoTIFF read back differs from the data written (a write that failed quietly)."""
 
 
 def verify_geotiff(path: str | os.PathLike[str], expected: NDArray[Any]) -> None:
@@ -552,27 +576,55 @@ def verify_geotiff(path: str | os.PathLike[str], expected: NDArray[Any]) -> None
     with rasterio.open(path) as src:
         back = src.read(1)
     if back.shape != expected.shape or not np.array_equal(back, expected, equal_nan=True):
-        raise StorageError(
+        raise WriteCheckError(
             _("cannot write {path}: {reason}").format(
                 path=path, reason=_("the file read back differs from the data written")
             )
         )
 
 
-def read_geotiff(path: str | os.PathLike[str]) -> tuple[FloatArray, GridSpec, CRS | None]:
-    """Read band 1 of a north-up GeoTIFF with square cells as (array with NaN, grid, CRS)."""
+def geotiff_grid(path: str | os.PathLike[str]) -> tuple[GridSpec, CRS | None]:
+    """The grid and CRS of a north-up GeoTIFF with square cells, without reading its cells."""
     import rasterio
 
     try:
         with quiet_library_logs("rasterio"), rasterio.open(path) as src:
+            return _grid_of(src, path), _crs_of(src)
+    except rasterio.errors.RasterioError as exc:
+        raise CorruptFileError(_("cannot read raster: {e}").format(e=exc), where=str(path)) from exc
+
+
+def _grid_of(src: Any, path: str | os.PathLike[str]) -> GridSpec:
+    t = src.transform
+    if abs(abs(t.a) - abs(t.e)) > 1e-9 or t.b != 0 or t.d != 0:
+        raise BadInputError(_("raster cells must be square and north-up"), where=str(path))
+    return GridSpec(t.c, t.f, t.a, src.height, src.width)
+
+
+def _crs_of(src: Any) -> CRS | None:
+    return CRS.from_wkt(src.crs.to_wkt()) if src.crs else None
+
+
+#: bytes per cell of reading band 1 as float64 (the band's own type, up to 8 bytes, and the copy)
+READ_BYTES_PER_CELL = 16
+
+
+def read_geotiff(
+    path: str | os.PathLike[str], *, bytes_per_cell: int = READ_BYTES_PER_CELL
+) -> tuple[FloatArray, GridSpec, CRS | None]:
+    """Read band 1 of a north-up GeoTIFF with square cells as (array with NaN, grid, CRS).
+
+    The raster's size is checked against the memory budget first (``bytes_per_cell``: what the
+    caller's work on it needs, see :func:`lidar.grid.check_raster_memory`)."""
+    import rasterio
+
+    try:
+        with quiet_library_logs("rasterio"), rasterio.open(path) as src:
+            grid = _grid_of(src, path)
+            check_raster_memory(grid.rows, grid.cols, bytes_per_cell, where=str(path))
             a = src.read(1).astype(np.float64)
             if src.nodata is not None:
                 a[a == src.nodata] = np.nan
-            t = src.transform
-            if abs(abs(t.a) - abs(t.e)) > 1e-9 or t.b != 0 or t.d != 0:
-                raise BadInputError(_("raster cells must be square and north-up"), where=str(path))
-            grid = GridSpec(t.c, t.f, t.a, src.height, src.width)
-            crs = CRS.from_wkt(src.crs.to_wkt()) if src.crs else None
-            return a, grid, crs
+            return a, grid, _crs_of(src)
     except rasterio.errors.RasterioError as exc:
         raise CorruptFileError(_("cannot read raster: {e}").format(e=exc), where=str(path)) from exc

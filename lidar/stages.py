@@ -38,6 +38,29 @@ class ReaderOptions:
     spatialreference: str | None = None
     chunk_size: int = 1_000_000
 
+    def check(self) -> list[str]:
+        if not MIN_CHUNK <= self.chunk_size <= MAX_CHUNK:
+            return [
+                _("chunk_size must be between {lo:,} and {hi:,} points, got {v:,}").format(
+                    lo=MIN_CHUNK, hi=MAX_CHUNK, v=self.chunk_size
+                )
+            ]
+        return []
+
+
+#: points read at a time by ``readers.las`` (``chunk_size``): at least one thousand (one
+#: point a time would take hours on a real cloud), at most a hundred million (a few GiB)
+MIN_CHUNK, MAX_CHUNK = 1_000, 100_000_000
+
+
+def _at_most(name: str, value: float, limit: float) -> list[str]:
+    """``name must be at most … m`` when a length option exceeds ``limit`` metres."""
+    if value > limit:
+        return [
+            _("{name} must be at most {m:,.0f} m, got {v:g}").format(name=name, m=limit, v=value)
+        ]
+    return []
+
 
 @dataclass(frozen=True)
 class OutlierOptions:
@@ -75,7 +98,26 @@ class SMRFOptions:
     def check(self) -> list[str]:
         if min(self.cell, self.window, self.threshold) <= 0 or self.slope < 0 or self.cut < 0:
             return [_("cell, window and threshold must be positive; slope and cut not negative")]
-        return []
+        errs = _at_most("cell", self.cell, MAX_CELL_M)
+        errs += _at_most("window", self.window, MAX_SMRF_WINDOW_M)
+        errs += _at_most("cut", self.cut, MAX_SMRF_WINDOW_M)
+        if not errs and self.window / self.cell > MAX_SMRF_RADII:
+            errs.append(
+                _(
+                    "window {w:g} m is {n:,.0f} cells of {c:g} m: at most {m:,} (each cell of "
+                    "the window is one more opening of the surface); use a larger cell or a "
+                    "smaller window"
+                ).format(w=self.window, n=self.window / self.cell, c=self.cell, m=MAX_SMRF_RADII)
+            )
+        return errs
+
+
+#: largest SMRF ``window`` (and ``cut``) in metres: the widest object (a roof) the filter
+#: removes; PDAL's default is 18 m, the largest halls span a few hundred metres (each step of
+#: the window is one more grey-scale opening of the whole surface: 10 km took hours)
+MAX_SMRF_WINDOW_M = 500.0
+#: most window steps (``window / cell``) of one SMRF run
+MAX_SMRF_RADII = 1000
 
 
 @dataclass(frozen=True)
@@ -97,12 +139,19 @@ class CSFOptions:
             errs.append(_("rigidness must be 1, 2 or 3"))
         if min(self.resolution, self.step, self.threshold) <= 0 or self.iterations < 1:
             errs.append(_("resolution, step, threshold and iterations must be positive"))
+        else:
+            errs += _at_most("resolution", self.resolution, MAX_CELL_M)
         return errs
 
 
 @dataclass(frozen=True)
 class HagOptions:
     cell: float = 1.0
+
+    def check(self) -> list[str]:
+        if not self.cell > 0:
+            return [_("cell must be positive")]
+        return _at_most("cell", self.cell, MAX_CELL_M)
 
 
 @dataclass(frozen=True)
@@ -112,6 +161,21 @@ class ClassifyOptions:
     medium_veg_max: float = 2.0
     building_min_height: float = 2.0
     k: int = 12
+
+    def check(self) -> list[str]:
+        if not MIN_CLASSIFY_K <= self.k <= MAX_CLASSIFY_K:
+            return [
+                _("k must be between {lo} and {hi} neighbours, got {v:,}").format(
+                    lo=MIN_CLASSIFY_K, hi=MAX_CLASSIFY_K, v=self.k
+                )
+            ]
+        return []
+
+
+#: neighbours of the roof test of ``filters.classify`` (``k``): three span a plane; beyond a
+#: hundred the neighbourhood is wider than a roof, and the time and memory grow with ``k``
+#: (``k`` 1000 took 2 GB for 37,000 points)
+MIN_CLASSIFY_K, MAX_CLASSIFY_K = 3, 100
 
 
 @dataclass(frozen=True)
@@ -145,15 +209,13 @@ class VoxelOptions:
     def check(self) -> list[str]:
         if not self.cell > 0:
             return [_("cell must be positive")]
-        if self.cell > MAX_VOXEL_M:  # a voxel beyond any survey: distances would overflow
-            return [
-                _("cell must be at most {m:,.0f} m, got {v:g}").format(m=MAX_VOXEL_M, v=self.cell)
-            ]
-        return []
+        # a voxel beyond any survey: distances would overflow
+        return _at_most("cell", self.cell, MAX_VOXEL_M)
 
 
-#: largest voxel edge in metres (1000 km: larger than any cloud, and still finite squared)
-MAX_VOXEL_M = 1e6
+#: largest voxel edge or grid cell of a stage in metres (1000 km: larger than any cloud, and
+#: still finite squared)
+MAX_CELL_M = MAX_VOXEL_M = 1e6
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ around its core so ground filters and TINs see the neighbourhood: the mosaic has
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import multiprocessing
@@ -23,7 +24,7 @@ from typing import Any
 import laspy
 import numpy as np
 
-from dronekit_plzen.errors import BadInputError, LinkError, StorageError
+from dronekit_plzen.errors import BadInputError, LinkError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import prepare_output_dir
 from lidar.grid import GridSpec, check_grid_size, memory_budget
@@ -32,6 +33,7 @@ from lidar.io import (
     atomic_output,
     iter_chunks,
     las_info,
+    las_write_errors,
     quiet_library_logs,
     read_cloud,
 )
@@ -108,10 +110,11 @@ def split_into_tiles(
                 part = chunk.select(m)
                 if t.name not in writers:
                     p = work_dir / f"{t.name}.laz"
-                    writers[t.name] = laspy.open(
-                        str(p), mode="w", header=_header_for(part, None), do_compress=True
-                    )
                     paths[t.name] = p
+                    with las_write_errors(work_dir.parent, written=p):
+                        writers[t.name] = laspy.open(
+                            str(p), mode="w", header=_header_for(part, None), do_compress=True
+                        )
                     counts[t.name] = 0
                 w = writers[t.name]
                 rec = laspy.ScaleAwarePointRecord.zeros(len(part), header=w.header)
@@ -120,11 +123,17 @@ def split_into_tiles(
                 for k, v in part.dims.items():
                     if k in names:
                         rec[k] = v
-                w.write_points(rec)
+                with las_write_errors(work_dir.parent, written=paths[t.name]):
+                    w.write_points(rec)
                 counts[t.name] += len(part)
-    finally:
+        for name, w in list(writers.items()):  # the last chunks are written when closing
+            del writers[name]
+            with las_write_errors(work_dir.parent, written=paths[name]):
+                w.close()
+    finally:  # already failing: the first error is the one to report
         for w in writers.values():
-            w.close()
+            with contextlib.suppress(Exception):
+                w.close()
     return {k: (paths[k], counts[k]) for k in paths}
 
 
@@ -190,7 +199,8 @@ def process_tile(job: TileJob) -> dict[str, Any]:
         co = round((c - win.left) / g.res)
         sub = a[ro : ro + core.rows, co : co + core.cols]
         p = Path(job.out_dir) / f"{job.tile.name}_{name}.tif"
-        write_geotiff(p, sub, core, cloud.crs, description=name)
+        # a failed write names the output folder, not the hidden one the parts are made in
+        write_geotiff(p, sub, core, cloud.crs, description=name, shown=Path(job.out_dir).parent)
         out["files"][name] = str(p)
     if job.classified_dir:
         from lidar.io import write_cloud
@@ -208,7 +218,7 @@ def _mosaic(parts: list[str], grid: GridSpec, crs_wkt: str | None, target: Path)
     from rasterio.transform import from_origin
     from rasterio.windows import Window
 
-    from lidar.raster import NODATA, verify_geotiff
+    from lidar.raster import NODATA, gdal_write_errors, verify_geotiff
 
     with tempfile.TemporaryDirectory(dir=target.parent) as td:
         tmp = Path(td) / "mosaic.tif"
@@ -224,7 +234,7 @@ def _mosaic(parts: list[str], grid: GridSpec, crs_wkt: str | None, target: Path)
             "transform": from_origin(grid.left, grid.top, grid.res, grid.res),
             "compress": "DEFLATE",
         }
-        with rasterio.open(tmp, "w", **profile) as dst:
+        with gdal_write_errors(target, tmp), rasterio.open(tmp, "w", **profile) as dst:
             dst.write(np.full((1, grid.rows, grid.cols), NODATA, np.float32))
             for p in parts:
                 with rasterio.open(p) as src:
@@ -232,19 +242,14 @@ def _mosaic(parts: list[str], grid: GridSpec, crs_wkt: str | None, target: Path)
                     row = round((grid.top - t.f) / grid.res)
                     col = round((t.c - grid.left) / grid.res)
                     dst.write(src.read(1), 1, window=Window(col, row, src.width, src.height))
-        with atomic_output(target, suffixes=(".tif", ".tiff")) as out:
-            try:
-                with quiet_library_logs("rasterio"):
-                    rio_copy(str(tmp), str(out), driver="COG", compress="DEFLATE")
-                    with rasterio.open(tmp) as src:
-                        verify_geotiff(out, src.read(1))
-            except rasterio.errors.RasterioError as exc:
-                raise StorageError(
-                    _("cannot write {path}: {reason}").format(
-                        path=target,
-                        reason=_("the file could not be written completely (disk full?)"),
-                    )
-                ) from exc
+        with (
+            atomic_output(target, suffixes=(".tif", ".tiff")) as out,
+            gdal_write_errors(target, out),
+            quiet_library_logs("rasterio"),
+        ):
+            rio_copy(str(tmp), str(out), driver="COG", compress="DEFLATE")
+            with rasterio.open(tmp) as src:
+                verify_geotiff(out, src.read(1))
 
 
 def run_tiled(
@@ -311,6 +316,10 @@ def run_tiled(
         bytes_per_cell=_MOSAIC_BYTES_PER_CELL,
         where=str(path),
     )
+    from lidar.products import check_grid_shape
+
+    extent = (mins[0], mins[1], maxs[0], maxs[1])  # a cell as large as the cloud: no mosaic
+    check_grid_shape(GridSpec.covering(*extent, res), extent, resolution_m, unit, str(path))
     n_tiles = (math.floor((maxs[0] - mins[0]) / size) + 2) * (
         math.floor((maxs[1] - mins[1]) / size) + 2
     )
@@ -329,6 +338,7 @@ def run_tiled(
             where=str(path),
         )
     client, own_client = _connect(scheduler)
+    created = not Path(out_dir).exists()
     try:
         out = prepare_output_dir(out_dir)
         return _run_tiled(
@@ -348,6 +358,10 @@ def run_tiled(
             progress,
             t0,
         )
+    except BaseException:
+        if created and Path(out_dir).is_dir() and not any(Path(out_dir).iterdir()):
+            Path(out_dir).rmdir()  # made for this run, nothing written: leave no trace
+        raise
     finally:
         if own_client and client is not None:
             client.close()

@@ -46,6 +46,7 @@ class Case:
     warns: bool = False  # exit 0 with exactly one WARNING line matching the pattern
     env: dict[str, str] = field(default_factory=dict)
     max_s: float | None = None
+    fsize_kib: int | None = None  # a file size limit (``ulimit -f``): a disk that fills up
 
 
 def _las(path: Path, x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) -> None:
@@ -63,7 +64,7 @@ def _las(path: Path, x: np.ndarray, y: np.ndarray, z: np.ndarray | None = None) 
         w.write_points(rec)
 
 
-def _tif(path: Path, a: np.ndarray, crs: str, *, geo: bool = False) -> None:
+def _tif(path: Path, a: np.ndarray, crs: str | None, *, geo: bool = False) -> None:
     t = from_origin(13.3, 49.7, 1e-4, 1e-4) if geo else from_origin(500_000, 4_500_100, 1, 1)
     with rasterio.open(
         path,
@@ -211,6 +212,45 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
             ]
         )
     )
+    # pipelines whose options made a hang, gigabytes or an internal error (one stage each)
+    for name, stage in (
+        ("smrf_window_1e4", {"type": "filters.smrf", "window": 1e4}),
+        ("smrf_window_1e308", {"type": "filters.smrf", "window": 1e308}),
+        ("smrf_window_cells", {"type": "filters.smrf", "window": 100, "cell": 0.05}),
+        ("classify_k0", {"type": "filters.classify", "k": 0}),
+        ("classify_k1e9", {"type": "filters.classify", "k": 1_000_000_000}),
+        ("hag_cell_1e308", {"type": "filters.hag", "cell": 1e308}),
+        ("range_nan", {"type": "filters.range", "limits": "Z[nan:nan]"}),
+        ("crop_empty", {"type": "filters.crop", "polygon": "POLYGON EMPTY"}),
+    ):
+        (d / f"{name}.json").write_text(json.dumps(["inp.las", stage, "out.las"]))
+    (d / "chunk0.json").write_text(
+        json.dumps([{"type": "readers.las", "filename": "inp.las", "chunk_size": 0}, "out.las"])
+    )
+    # a sparse 200,000 × 200,000 GeoTIFF of a few kB: reading it needed 149 GiB
+    with rasterio.open(
+        d / "huge.tif",
+        "w",
+        driver="GTiff",
+        width=200_000,
+        height=200_000,
+        count=1,
+        dtype="float32",
+        crs="EPSG:26912",
+        transform=from_origin(500_000, 4_500_100, 1, 1),
+        tiled=True,
+        blockxsize=2048,
+        blockysize=2048,
+        compress="deflate",
+        sparse_ok=True,
+    ) as dst:
+        dst.write(np.ones((1, 256, 256), np.float32), window=((0, 256), (0, 256)))
+    _tif(d / "fill_1e38.tif", np.full((20, 20), 1e38), "EPSG:26912")  # no nodata tag
+    _tif(d / "d1_nocrs.tif", a + 1, None)
+    # damaged header fields: point format (byte 104), version minor (25), min X (187)
+    _patch(d / "inp.las", d / "format_99.las", "<B", 104, 99)
+    _patch(d / "inp.las", d / "version_1_9.las", "<B", 25, 9)
+    _patch(d / "inp.las", d / "min_x_1e9.las", "<d", 187, 1e9)
     return d
 
 
@@ -676,6 +716,202 @@ CASES = [
         2,
         r"^error: .*all_noise\.las: no ground points \(class 2\) among 3,000 points",
     ),
+    # ---- 12. pipeline options out of range (a hang, gigabytes, internal errors, 0 points) --
+    *[
+        Case(
+            f"pipeline-{name}",
+            (*L, "pipeline", f"{{d}}/{name}.json"),
+            2,
+            rf"^error: invalid pipeline: stage {stage} \({typ}\): {why}$",
+            max_s=30,
+        )
+        for name, stage, typ, why in (
+            ("smrf_window_1e4", 2, r"filters\.smrf", r"window must be at most 500 m, got 10000"),
+            (
+                "smrf_window_1e308",
+                2,
+                r"filters\.smrf",
+                r"window must be at most 500 m, got 1e\+308",
+            ),
+            (
+                "smrf_window_cells",
+                2,
+                r"filters\.smrf",
+                r"window 100 m is 2,000 cells of 0\.05 m: at most 1,000 .*",
+            ),
+            (
+                "classify_k0",
+                2,
+                r"filters\.classify",
+                r"k must be between 3 and 100 neighbours, got 0",
+            ),
+            (
+                "classify_k1e9",
+                2,
+                r"filters\.classify",
+                r"k must be between 3 and 100 neighbours, got 1,000,000,000",
+            ),
+            (
+                "hag_cell_1e308",
+                2,
+                r"filters\.hag",
+                r"cell must be at most 1,000,000 m, got 1e\+308",
+            ),
+            (
+                "chunk0",
+                1,
+                r"readers\.las",
+                r"chunk_size must be between 1,000 and 100,000,000 points, got 0",
+            ),
+            ("range_nan", 2, r"filters\.range", r"bad range 'Z\[nan:nan\]': a limit is NaN"),
+            (
+                "crop_empty",
+                2,
+                r"filters\.crop",
+                r"crop polygon is empty \(it encloses no area\)",
+            ),
+        )
+    ],
+    Case(  # an internal error (OverflowError), where lidar products refused it
+        "tile-resolution-1e308",
+        (*L, "tile", "{d}/inp.las", "-o", "{o}/tiles", "--resolution", "1e308"),
+        2,
+        r"^error: .*inp\.las: --resolution 1e\+308 m is too coarse for the cloud's extent",
+    ),
+    # ---- 13. rasters too large to read, heights that are no elevations, no CRS ----------
+    Case(  # MemoryError: Unable to allocate 149 GiB
+        "volume-huge-raster",
+        (*L, "volume", "{d}/huge.tif", "{d}/huge.tif"),
+        2,
+        r"^error: .*huge\.tif: the raster is too large: 200,000 × 200,000 cells need about "
+        r"[\d.]+ TiB of memory, more than the budget of [\d.]+ [KMGT]iB",
+        max_s=30,
+    ),
+    Case(
+        "diff-huge-raster-other-grid",
+        (*L, "diff", "{d}/d1.tif", "{d}/huge.tif", "-o", "{o}/x.tif"),
+        2,
+        r"^error: rasters are on different grids: .*d1\.tif and .*huge\.tif$",
+        max_s=30,
+    ),
+    Case(  # fill_m3 8e41, exit 0
+        "volume-heights-1e38",
+        (*L, "volume", "{d}/fill_1e38.tif", "{d}/d1.tif"),
+        2,
+        r"^error: .*fill_1e38\.tif: the raster has heights up to 1e\+38 m, beyond ±100,000 m: "
+        r"not elevations",
+    ),
+    Case(
+        "volume-one-raster-without-crs-warns",
+        (*L, "volume", "{d}/d1_nocrs.tif", "{d}/d1.tif"),
+        0,
+        r"^WARNING .*d1_nocrs\.tif has no CRS: taken to be in NAD83 / UTM zone 12N as "
+        r".*d1\.tif, whose grid it shares",
+        warns=True,
+    ),
+    # ---- 14. a CRS the coordinates cannot be in; header fields no specification defines --
+    Case(  # metres taken for degrees: a GeoTIFF labelled EPSG:4326 at "500000 degrees", exit 0
+        "dsm-crs-proj-longlat",
+        (*L, "dsm", "{d}/inp.las", "-o", "{o}/x.tif", "--crs", "+proj=longlat"),
+        2,
+        r"^error: .*inp\.las: the data \(500\d+\.\d, 4500\d+\.\d\) lie outside the area of use "
+        r"of \+proj=longlat .*: wrong CRS\?$",
+    ),
+    *[
+        Case(
+            f"{cmd}-{name}",
+            (*L, cmd, f"{{d}}/{name}.las", *extra),
+            2,
+            rf"^error: .*{name}\.las: {why}$",
+        )
+        for name, why in (
+            (
+                "format_99",
+                r"the header's point data format is 99 \(byte 104\): unknown \(formats 0 to "
+                r"10 are defined\)",
+            ),
+            (
+                "version_1_9",
+                r"the header's LAS version is 1\.9: unknown \(versions 1\.0 to 1\.4 are "
+                r"defined\)",
+            ),
+            (
+                "min_x_1e9",
+                r"the header's X bounds are inconsistent: the minimum 1000000000 lies above the "
+                r"maximum 5000[89]\d(\.\d+)?",
+            ),
+        )
+        for cmd, extra in (("info", ()), ("dsm", ("-o", "{o}/d.tif")))
+    ],
+    # ---- 15. a disk that fills up (a file size limit): one line naming the cause, exit 1 --
+    *[
+        Case(
+            f"{tag}-disk-full",
+            argv,
+            1,
+            rf"^error: cannot write .*{target}: the file is too large for the file system or "
+            r"the size limit$",
+            fsize_kib=kib,
+            max_s=90,
+        )
+        for tag, argv, target, kib in (
+            ("dtm", (*L, "dtm", *IN_OUT, "--resolution", "0.3"), r"x\.tif", 20),
+            ("chm", (*L, "chm", *IN_OUT, "--resolution", "0.3"), r"x\.tif", 20),
+            (
+                "intensity",
+                (*L, "raster", *IN_OUT, "--product", "intensity", "--resolution", "0.3"),
+                r"x\.tif",
+                4,  # intensities all 0: a file of 10 kB
+            ),
+            (
+                "hillshade",
+                (*L, "raster", *IN_OUT, "--product", "hillshade", "--resolution", "0.2"),
+                r"x\.tif",
+                20,
+            ),
+            ("ground", (*L, "ground", "{d}/inp.las", "-o", "{o}/g.laz"), r"g\.laz", 8),
+            (
+                "ground-dtm",
+                (*L, "ground", "{d}/inp.las", "-o", "{o}/g.laz", "--dtm", "{o}/d.tif"),
+                r"g\.laz",
+                8,
+            ),
+            ("products", (*L, "products", "{d}/inp.las", "-o", "{o}/p"), r"p/inp_\w+\.tif", 20),
+            (
+                "tile",
+                (
+                    *L,
+                    "tile",
+                    "{d}/inp.las",
+                    "-o",
+                    "{o}/t",
+                    "--tile-size",
+                    "50",
+                    "--buffer",
+                    "5",
+                    "--workers",
+                    "1",
+                ),
+                r"/t",
+                8,
+            ),
+            (
+                "poa-map",
+                (
+                    "plan",
+                    "poa-map",
+                    "--lkp",
+                    "49.74,13.37",
+                    "--subject",
+                    "hiker",
+                    "-o",
+                    "{o}/p.tif",
+                ),
+                r"p\.tif",
+                20,
+            ),
+        )
+    ],
 ]
 
 _BAD = re.compile(r"Traceback|internal error|Warning:|RuntimeWarning", re.M)
@@ -686,13 +922,38 @@ def _digest(d: Path) -> dict[str, str]:
     return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in d.iterdir() if p.is_file()}
 
 
+def _run_fsize(
+    argv: list[str], cwd: Path, kib: int
+) -> tuple[subprocess.CompletedProcess[str], float]:
+    """As :func:`run_dkp`, under a file size limit of ``kib`` KiB (``ulimit -f``: writes beyond
+    it fail with EFBIG, as on a full disk; Python ignores SIGXFSZ)."""
+    import resource
+    import time
+
+    def limit() -> None:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (kib * 1024, kib * 1024))
+
+    env = {**os.environ, "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8"}
+    for name in ("DKP_DEBUG", "DKP_LIDAR_MEMORY_MB"):
+        env.pop(name, None)
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *argv],
+        capture_output=True, text=True, env=env, cwd=cwd, timeout=120, preexec_fn=limit,
+    )  # fmt: skip
+    return proc, time.monotonic() - t0
+
+
 @pytest.mark.parametrize("case", [pytest.param(c, id=c.id) for c in CASES])
 def test_lidar_bad_input(case: Case, inputs: Path, tmp_path: Path) -> None:
     out = tmp_path / "out"
     out.mkdir()
     argv = [a.format(d=inputs, o=out) for a in case.argv]
     before = _digest(inputs)
-    proc, took = run_dkp(argv, inputs, env=case.env, drop=("DKP_LIDAR_MEMORY_MB",))
+    if case.fsize_kib is None:
+        proc, took = run_dkp(argv, inputs, env=case.env, drop=("DKP_LIDAR_MEMORY_MB",))
+    else:
+        proc, took = _run_fsize(argv, inputs, case.fsize_kib)
     detail = f"exit {proc.returncode}, stderr:\n{proc.stderr}"
     assert proc.returncode == case.code, detail
     assert not _BAD.search(proc.stderr), detail
