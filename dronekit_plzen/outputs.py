@@ -447,7 +447,12 @@ class OutputGroup:
     @contextlib.contextmanager
     def all_or_nothing(cls) -> Iterator[OutputGroup]:
         """Collect the outputs written in the block; put them in place when it succeeds,
-        remove them when it raises."""
+        remove them when it raises. Inside another group's block, the outputs join that group
+        (put in place with the rest of the job, not ahead of it)."""
+        outer = _group.get()
+        if outer is not None:
+            yield outer
+            return
         group = cls()
         try:
             with group.collect():
@@ -484,6 +489,18 @@ class OutputGroup:
 _group: contextvars.ContextVar[OutputGroup | None] = contextvars.ContextVar(
     "dkp_output_group", default=None
 )
+
+
+def written_path(path: str | os.PathLike[str]) -> Path:
+    """Where the bytes of output ``path`` are now: its temporary file while the current
+    :class:`OutputGroup` has not put it in place yet, else ``path`` itself (a report that
+    inlines a chart it has just written reads it from there)."""
+    target = Path(path)
+    group = _group.get()
+    for tmp, pending in reversed(group.pending if group is not None else []):
+        if pending == target:
+            return tmp
+    return target
 
 
 def _unlink_output(path: Path) -> None:

@@ -17,7 +17,13 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.outputs import OutputGroup, atomic_output, prepare_output_dir, write_text
+from dronekit_plzen.outputs import (
+    OutputGroup,
+    atomic_output,
+    prepare_output_dir,
+    write_text,
+    written_path,
+)
 from telemetry.indicator import IndicatorReport
 from telemetry.store import Store
 
@@ -145,7 +151,7 @@ def track_chart(store: Store, flight_ids: list[int], out: Path) -> Path | None:
 
 
 def _img(png: Path) -> str:
-    data = base64.b64encode(png.read_bytes()).decode("ascii")
+    data = base64.b64encode(written_path(png).read_bytes()).decode("ascii")
     return f'<img alt="{html.escape(png.stem)}" src="data:image/png;base64,{data}">'
 
 
@@ -185,6 +191,17 @@ def write_html_report(
     prepare_output_dir(out.parent)
     check_output_path(out)  # before the charts are drawn: a folder in its place is bad input
     charts_dir = out.parent / (out.stem + "_charts")
+    with OutputGroup.all_or_nothing():  # a full disk at the report leaves no charts behind
+        return _html_report(report, out, charts_dir, store, extra_sections)
+
+
+def _html_report(
+    report: IndicatorReport,
+    out: Path,
+    charts_dir: Path,
+    store: Store | None,
+    extra_sections: list[tuple[str, str]] | None,
+) -> Path:
     pngs = charts(report, charts_dir)
     title = _("Indicator GOV 16 report")
     period = f"{report.year}" + (f" Q{report.quarter}" if report.quarter else "")

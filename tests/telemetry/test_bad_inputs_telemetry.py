@@ -1218,6 +1218,35 @@ def test_export_when_the_disk_fills_up_leaves_no_partial_file(
     assert p.returncode == 0, p.stderr  # with space again
 
 
+def _limit_file_size_40k() -> None:
+    # room for the first chart (about 30 kB), not for all of the report
+    resource.setrlimit(resource.RLIMIT_FSIZE, (40_000, 40_000))
+
+
+def test_indicator_report_when_the_disk_fills_up_leaves_nothing(
+    base_db: Path, tmp_path: Path
+) -> None:
+    """Found from outside: a full disk at the second chart left the first one's PNG and SVG
+    beside no report. The charts and the report are put in place together or not at all."""
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    db = folder / "flights.db"
+    shutil.copy(base_db, db)
+    out = tmp_path / "ind"
+    with read_only(db, folder):
+        args = ("report", "indicator", "--db", str(db), "--year", "2026", "--out", str(out))
+        p = run(*args, preexec_fn=_limit_file_size_40k)
+        assert p.returncode == 1, p.stderr
+        assert re.fullmatch(r"error: cannot write .*ind/\S+: the file is too large.*\n", p.stderr)
+        assert not [f for f in out.rglob("*") if f.is_file()], list(out.rglob("*"))
+        p = run(*args)
+    assert p.returncode == 0, p.stderr  # with space again
+    assert sorted(f.name for f in out.rglob("*.png")) == [
+        "indicator_categories.png",
+        "indicator_quarters.png",
+    ]
+
+
 # -- duplicates by content -----------------------------------------------------------------
 def test_truncated_copy_adds_no_flights(shared_data: Path, tmp_path: Path) -> None:
     db = tmp_path / "d.db"
