@@ -259,6 +259,15 @@ def _flight_hours(
     store: Store, lo: str, hi: str, pilot_names: bool
 ) -> tuple[dict[str, float], dict[str, float]]:
     """Airborne hours (take-off → landing) per vehicle and per pilot in ``[lo, hi)``."""
+    from telemetry.store import _check_flight_numbers
+
+    # SQLite's SUM takes text in a REAL column as 0: a damaged row is said, not summed as 0 h
+    for row in store.query(
+        "SELECT * FROM flights WHERE start_utc >= ? AND start_utc < ? "
+        "AND typeof(airborne_s) NOT IN ('integer', 'real', 'null') LIMIT 1",
+        (lo, hi),
+    ):
+        _check_flight_numbers(store.path, row)
     by_v = store.query(
         "SELECT v.name AS k, SUM(COALESCE(f.airborne_s, 0)) / 3600.0 AS h FROM flights f "
         "JOIN vehicles v ON v.id = f.vehicle_id WHERE f.start_utc >= ? AND f.start_utc < ? "

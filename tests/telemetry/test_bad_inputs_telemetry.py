@@ -187,13 +187,13 @@ def _head_of_tlog(n: int) -> Callable[[Path], Path]:
     return make
 
 
-def _damaged_flight_row(tmp: Path) -> Path:
-    """A flight database whose flight #1 has ``duration_s = 'x'`` (edited by another program)."""
+def _damaged_flight_row(tmp: Path, column: str = "duration_s") -> Path:
+    """A flight database whose flight #1 has ``column = 'x'`` (edited by another program)."""
     db = tmp / "damaged.db"
     with open_store(db) as store:
         import_file(store, REPO.parent / "shared" / "data" / "logs" / BIN)
     con = sqlite3.connect(db)
-    con.execute("UPDATE flights SET duration_s = 'x' WHERE id = 1")
+    con.execute(f"UPDATE flights SET {column} = 'x' WHERE id = 1")
     con.commit()
     con.execute("PRAGMA journal_mode = DELETE")  # one file: nothing beside it to compare
     con.close()
@@ -632,6 +632,13 @@ CASES = [
             r"^error: .*damaged\.db: flight #1: the column duration_s holds 'x', not a number",
         )
         for cmd in (("list",), ("show", "1"))
+    ),
+    Case(  # SQLite's SUM had counted the text as 0 h in the yearly indicator (exit 0)
+        "report-indicator-damaged-row",
+        ("report", "indicator", "--db", "{in}", "--year", "2023"),
+        lambda tmp: _damaged_flight_row(tmp, "airborne_s"),
+        2,
+        r"^error: .*damaged\.db: flight #1: the column airborne_s holds 'x', not a number",
     ),
     # a read command added 16 flight tables to another program's database (exit 0)
     *(
