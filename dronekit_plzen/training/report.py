@@ -10,14 +10,12 @@ from __future__ import annotations
 import csv
 import html
 import io
-import json
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dronekit_plzen.errors import BadInputError, one_line
 from dronekit_plzen.i18n import _, translations
 from dronekit_plzen.training.exercise import Exercise, load_exercise
 from dronekit_plzen.training.recording import Recording, load_recording
@@ -78,18 +76,6 @@ class SessionData:
     recording: Recording
 
 
-def _score_record(path: Path) -> dict[str, Any]:
-    try:
-        score = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadInputError(
-            _("not a session's score (score.json): {e}").format(e=one_line(exc)), where=str(path)
-        ) from None
-    if not isinstance(score, dict):
-        raise BadInputError(_("not a session's score (score.json)"), where=str(path))
-    return score
-
-
 def load_sessions(root: Path) -> list[SessionData]:
     """Every scored session under ``root`` (folders with session.json and score.json)."""
     out = []
@@ -97,10 +83,10 @@ def load_sessions(root: Path) -> list[SessionData]:
         folder = meta_path.parent
         if not (folder / "score.json").is_file() or not (folder / "exercise.yaml").is_file():
             continue
-        from dronekit_plzen.training.session import read_session_meta
+        from dronekit_plzen.training.session import read_json_record, read_session_meta
 
         meta = read_session_meta(folder)
-        score = _score_record(folder / "score.json")
+        score = read_json_record(folder / "score.json", _("not a session's score (score.json)"))
         ex = load_exercise(folder / "exercise.yaml", seed=int(meta["seed"]))
         out.append(
             SessionData(folder, meta, score, ex, load_recording(folder / "session.db", meta))

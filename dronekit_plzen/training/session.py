@@ -255,18 +255,23 @@ def finish(s: Session) -> dict[str, Any]:
     return data
 
 
+def read_json_record(path: Path, what: str) -> dict[str, Any]:
+    """A session's JSON file (``session.json``, ``score.json``) as a mapping; a file that is
+    not one is bad input saying ``what`` it should have been."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise BadInputError(f"{what}: {one_line(exc)}", where=str(path)) from None
+    if not isinstance(data, dict):
+        raise BadInputError(what, where=str(path))
+    return data
+
+
 def read_session_meta(folder: Path) -> dict[str, Any]:
     """A session's ``session.json``, with the fields scoring, reports and replays read
     checked: a damaged or hand-edited file is bad input naming the file and the field."""
     path = folder / "session.json"
-    try:
-        meta = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadInputError(
-            _("not a session record (session.json): {e}").format(e=one_line(exc)), where=str(path)
-        ) from None
-    if not isinstance(meta, dict):
-        raise BadInputError(_("not a session record (session.json)"), where=str(path))
+    meta = read_json_record(path, _("not a session record (session.json)"))
     checks: dict[str, Callable[[Any], bool]] = {
         "seed": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32,
         "vehicles": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64,

@@ -53,6 +53,13 @@ def _wire_seq(fw_kind: str, index: int) -> int:
     return index + (1 if fw_kind == "arducopter" else 0)
 
 
+def _speed_item(kind: float, m_s: float) -> MissionItem:
+    """A DO_CHANGE_SPEED of speed type ``kind`` (0 air, 1 ground, 2 climb, 3 descent)."""
+    from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED, FRAME_MISSION
+
+    return MissionItem(CMD_DO_CHANGE_SPEED, FRAME_MISSION, kind, m_s, -1.0, 0.0)
+
+
 @pytest.mark.timeout(900)
 def test_fly_cli_full_mission(fw_kind: str, ready: Any, tmp_path: Path) -> None:
     """``fly`` a .plan with takeoff, waypoints, DO_SET_CAM_TRIGG_DIST, DO_JUMP, loiter, RTL."""
@@ -405,19 +412,12 @@ def test_speed_changes_flown_as_the_guard_times_them(
     takes a ground speed issued with the leg's setpoint over it (2 m/s on the first leg). The
     guard had timed PX4's first leg at the navigator's speed."""
     from dronekit_plzen.link import connect
-    from dronekit_plzen.mission_items import (
-        CMD_DO_CHANGE_SPEED,
-        FRAME_GLOBAL_RELATIVE_ALT,
-        FRAME_MISSION,
-    )
+    from dronekit_plzen.mission_items import CMD_DO_CHANGE_SPEED, FRAME_GLOBAL_RELATIVE_ALT
     from missions.trajectory import px4_speed_override, speed_change
 
     home = ready.inst.home
     lat, lon, _ = home
-
-    def speed(kind: float, m_s: float) -> MissionItem:
-        return MissionItem(CMD_DO_CHANGE_SPEED, FRAME_MISSION, kind, m_s, -1.0, 0.0)
-
+    speed = _speed_item
     items = [
         MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon, alt_m=15),
         speed(1, 2.0),
@@ -464,19 +464,12 @@ def test_climb_and_descent_speeds_flown_as_the_guard_times_them(
     MPC_Z_V_AUTO_DN). The guard (``missions.trajectory.speed_change``) times both legs so, and
     the simulator flies them so (it had climbed ArduCopter at WPNAV_SPEED_UP)."""
     from dronekit_plzen.link import connect
-    from dronekit_plzen.mission_items import (
-        CMD_DO_CHANGE_SPEED,
-        FRAME_GLOBAL_RELATIVE_ALT,
-        FRAME_MISSION,
-    )
+    from dronekit_plzen.mission_items import FRAME_GLOBAL_RELATIVE_ALT
     from missions.trajectory import speed_change
 
     home = ready.inst.home
     lat, lon, _ = home
-
-    def speed(kind: float, m_s: float) -> MissionItem:
-        return MissionItem(CMD_DO_CHANGE_SPEED, FRAME_MISSION, kind, m_s, -1.0, 0.0)
-
+    speed = _speed_item
     items = [
         MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, lat_deg=lat, lon_deg=lon, alt_m=10),
         speed(2, 1.0),
