@@ -14,7 +14,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-from PyQt5.QtCore import Qt, QTimer
+from PyQt5.QtCore import Qt, QTimer, pyqtSignal
 from PyQt5.QtGui import QColor
 from PyQt5.QtWidgets import (
     QFrame,
@@ -259,6 +259,9 @@ class Banner(QFrame):
 class BannerStack(QWidget):
     """The banners shown above the fleet table, one per key (a newer one replaces it)."""
 
+    #: a banner was raised: its level (the window brings a critical one into view)
+    raised = pyqtSignal(str)
+
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
         self._lay = QVBoxLayout(self)
@@ -287,6 +290,7 @@ class BannerStack(QWidget):
         self._lay.insertWidget(0, banner)  # the newest on top
         self.setVisible(True)
         banner.show()  # at once, also when other banners already show the stack
+        self.raised.emit(level)
         return banner
 
     def _expire(self, key: str, banner: Banner) -> None:

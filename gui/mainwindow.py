@@ -25,6 +25,7 @@ from PyQt5.QtWidgets import (
 
 from dronekit_plzen.i18n import _, get_language, set_language
 from gui.deploy_panel import DeploymentPanel
+from gui.fly_alerts import CRITICAL
 from gui.fly_cockpit import Cockpit
 from gui.fly_goto import GotoDialog, check_target
 from gui.fly_panel import FlyPanel
@@ -361,7 +362,15 @@ class MainWindow(QMainWindow):
         lay.setContentsMargins(0, 0, 0, 0)
         lay.addWidget(fly.banners)
         lay.addWidget(_scrolled(fly, sideways=True), 1)
+        fly.banners.raised.connect(self._banner_raised)
         return tab
+
+    def _banner_raised(self, level: str) -> None:
+        """A critical banner (link lost, battery critical, an autopilot's CRITICAL or
+        EMERGENCY) is brought into view whatever tab the pilot is on; its sound already
+        plays. Warnings and information wait on the Fly tab."""
+        if level == CRITICAL and self.tabs.currentWidget() is not self.fly_tab:
+            self.show_fly_panel()
 
     def show_fly_panel(self) -> None:
         """Bring the Fly tab to the front."""

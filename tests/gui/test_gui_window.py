@@ -349,3 +349,21 @@ def test_the_window_fits_a_field_laptop_and_scrolls_rather_than_squeezes(  # typ
         assert box.height() >= box.sizeHint().height() - 1
     finally:
         set_language("en")
+
+
+def test_a_critical_banner_is_brought_into_view_from_another_tab(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow
+) -> None:
+    """The fly panel's banners are on the Fly tab: a pilot planning the next sortie on the Plan
+    tab heard a critical alert's sound but did not see its text. A critical banner now brings
+    the Fly tab to the front; a warning or information waits there."""
+    from gui.fly_alerts import CRITICAL, INFO, WARNING
+
+    window.tabs.setCurrentIndex(0)
+    banners = window.fly_panel.banners
+    banners.raise_alert("w", WARNING, "vehicle 1: battery low (25 %)")
+    banners.raise_alert("i", INFO, "vehicle 1: Disarmed by landing")
+    assert window.tabs.currentIndex() == 0
+    banners.raise_alert("link-1", CRITICAL, "vehicle 1: link lost for 5 s")
+    assert window.tabs.currentWidget() is window.fly_tab
+    qtbot.waitUntil(lambda: banners.banners["link-1"].isVisible(), timeout=2000)
