@@ -33,6 +33,8 @@ LOW_SATELLITES = 6
 LINK_SLOW_S = 1.5
 LINK_LOSSY_PCT = 10.0
 #: keys in display order (the strip's columns, the focus view's tiles)
+#: readings side by side in the vehicle-in-focus panel
+COLUMNS = 2
 KEYS = (
     "mode",
     "alt_rel",
@@ -337,13 +339,16 @@ class FocusView(QFrame):
         font.setPointSize(15)
         font.setBold(True)
         self.title.setFont(font)
-        grid.addWidget(self.title, 0, 0, 1, 3)
+        self.title.setWordWrap(True)  # (cut off at the dock's 400 px: "click one in …")
+        grid.addWidget(self.title, 0, 0, 1, COLUMNS)
         self.names: dict[str, QLabel] = {}
         self.values: dict[str, QLabel] = {}
         for i, key in enumerate(KEYS):
-            r, c = 1 + 2 * (i // 3), i % 3
+            # two columns: the dock's 400 px showed two of three, battery and mission cut off
+            r, c = 1 + 2 * (i // COLUMNS), i % COLUMNS
             name, value = QLabel(""), QLabel("—")
             name.setStyleSheet("color: #616161; font-size: 9pt;")
+            name.setWordWrap(True)
             value.setStyleSheet(_style("", 16))
             value.setWordWrap(True)
             grid.addWidget(name, r, c)

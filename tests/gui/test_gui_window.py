@@ -367,3 +367,22 @@ def test_a_critical_banner_is_brought_into_view_from_another_tab(  # type: ignor
     banners.raise_alert("link-1", CRITICAL, "vehicle 1: link lost for 5 s")
     assert window.tabs.currentWidget() is window.fly_tab
     qtbot.waitUntil(lambda: banners.banners["link-1"].isVisible(), timeout=2000)
+
+
+def test_every_reading_of_the_vehicle_in_focus_is_in_view(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """The vehicle-in-focus panel laid its twelve readings out in three columns; at its dock's
+    400 px the third (altitude AMSL, heading, battery, mission) was cut off. Two columns now."""
+    window.resize(1366, 768)
+    for d in window.flight_docks:
+        d.show()
+        d.raise_()
+    qtbot.wait(100)
+    focus = window.cockpit.focus
+    area = focus.parentWidget()
+    while area is not None and not hasattr(area, "viewport"):
+        area = area.parentWidget()
+    assert area is not None
+    right = area.viewport().mapToGlobal(area.viewport().rect().topRight()).x()
+    for key, value in focus.values.items():
+        edge = value.mapToGlobal(value.rect().topLeft()).x()
+        assert edge + 20 < right, (key, edge, right)
