@@ -205,16 +205,15 @@ def _latlon(value: Any, where: str) -> tuple[float, float]:
     return lat, lon
 
 
-#: how far from the fleet's home an exercise may place its route, target and area (the guard's
-#: plausibility range), and the highest a suggested waypoint may be above home (EU Open category)
-MAX_RANGE_M = 20_000.0
+#: the highest a suggested waypoint may be above home (EU Open category)
 MAX_REL_ALT_M = 120.0
 
 
 def _near_home(lat: float, lon: float, home: tuple[float, float, float], where: str) -> None:
-    """Refuse a place farther than :data:`MAX_RANGE_M` from the fleet's home (a typo in a
-    coordinate, or the two swapped)."""
+    """Refuse a place farther from the fleet's home than the guard's plausibility range
+    (:data:`missions.clearance.MAX_RANGE_M`: a typo in a coordinate, or the two swapped)."""
     from dronekit_plzen.geo import geodesic_distance_m
+    from missions.clearance import MAX_RANGE_M
 
     d = float(geodesic_distance_m(home[1], home[0], lon, lat))
     if not d <= MAX_RANGE_M:
