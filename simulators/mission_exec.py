@@ -636,10 +636,11 @@ class MissionRunner:
             self._complete()
         else:
             self._circle = (a0, turned)
-        # the position controller's feed-forward keeps ArduCopter on the circle's moving target;
-        # the simulated one (no feed-forward) trails by about v²/2a: aim that far ahead
-        lead = 0.0 if self._circle is None else v * v / (2.0 * lim.accel_h_m_s2) / r
-        a = a0 + sense * (turned + lead)
+        # AC_Circle::update_cms gives the position controller the moving point without its
+        # velocity (input_pos_vel_accel_NE_cm(target, 0, 0)): ArduCopter trails it, about 15°
+        # on a 16 m circle on SITL, and ends the turns that far short of their end (the
+        # simulator had aimed ahead of the point and ended them past it)
+        a = a0 + sense * turned
         return (e + r * math.sin(a), n + r * math.cos(a), up), None
 
     def _hold(

@@ -166,6 +166,8 @@ class UdpEndpoint(Endpoint):
         super().__init__(name, rng)
         self.sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         self.sock.setblocking(False)
+        with contextlib.suppress(OSError):  # the ground station's commands wait out a busy CPU
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
         self.sock.bind(bind)
         self.local_port = self.sock.getsockname()[1]
         self.remote = remote

@@ -129,6 +129,22 @@ class _SelectMixin:
         self._waker.wake()
 
 
+#: the receive buffer asked of the kernel for a UDP link (it grants at most ``rmem_max``). The
+#: default, 208 KiB, holds about 300 small datagrams: 3 vehicles streaming telemetry filled it
+#: while the receiving thread waited for a busy CPU (the demo beside a test run), and the kernel
+#: dropped what came next, a MISSION_ITEM_REACHED among it (sent once by both firmwares)
+UDP_RECV_BUFFER_B = 4 * 1024 * 1024
+
+
+def set_receive_buffer(sock: socket.socket, size_b: int = UDP_RECV_BUFFER_B) -> None:
+    """Ask for a ``size_b`` receive buffer on ``sock`` (never smaller than it has)."""
+    try:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF) < size_b:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, size_b)
+    except OSError as exc:  # a platform without it: the default buffer
+        log.debug("SO_RCVBUF %d: %s", size_b, exc)
+
+
 class _UdpBase(_SelectMixin):
     """What both UDP transports share: the bound socket's address, datagram receive, close."""
 
@@ -142,9 +158,11 @@ class _UdpBase(_SelectMixin):
         return (str(addr[0]), int(addr[1]))
 
     def _blocking_slices(self) -> None:
-        """Bound a blocking ``recvfrom`` to :data:`BLOCKING_SLICE_S` (the socket stays blocking)."""
+        """Bound a blocking ``recvfrom`` to :data:`BLOCKING_SLICE_S` (the socket stays blocking),
+        and give the socket :data:`UDP_RECV_BUFFER_B` to receive into."""
         us = round(BLOCKING_SLICE_S * 1e6)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, struct.pack("ll", 0, us))
+        set_receive_buffer(self._sock)
 
     def _recv_blocking_from(self, timeout_s: float) -> tuple[bytes, Any]:
         """One datagram within about ``timeout_s``, waited for in ``recvfrom`` itself.

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from dkp_testkit import off_the_walk, random_mission
-from harness import assert_cli_ok, fly_cli, north_east
+from harness import assert_cli_ok, fly_cli, north_east, offset
 
 from dronekit_plzen import mission_items as mi
 from dronekit_plzen.fleet import vehicle_rtl_params
@@ -46,12 +46,49 @@ def test_random_mission_flown_where_the_guard_walks(
     home = ready.inst.home
     rng = random.Random(seed * 2 + int(ap))
     items = random_mission(rng, ap, home, reach_m=120.0, alt_m=(12.0, 40.0), ends=("rtl", "land"))
-    print(f"{fw_kind} seed {seed}: " + ", ".join(_describe(it) for it in items))
+    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, f"seed {seed}")
+
+
+@pytest.mark.timeout(900)
+def test_circle_after_a_jump_back_to_the_take_off(
+    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
+) -> None:
+    """Found by ``make fuzz`` (the simulator flew 15 m off the walk): a take-off to 14 m, one
+    turn of a 16 m circle round the take-off point at 10 m, a DO_JUMP back to the take-off
+    twice (climbed where the circle ended), then a waypoint 128 m south and RTL."""
+    if fw_kind != "arducopter":
+        pytest.skip("PX4 flies LOITER_TURNS as a loiter (no circle)")
+    home = ready.inst.home
+    south = offset(home, -128.0, 0.0)
+    items = [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=14.0),
+        mi.MissionItem(
+            mi.CMD_NAV_LOITER_TURNS,
+            frame=3,
+            lat_deg=home[0],
+            lon_deg=home[1],
+            alt_m=10.0,
+            param1=1.0,
+            param3=16.0,
+        ),
+        mi.MissionItem(mi.CMD_DO_JUMP, frame=2, param1=0.0, param2=2.0),
+        mi.MissionItem(16, frame=3, lat_deg=south[0], lon_deg=south[1], alt_m=10.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_jump")
+
+
+def _fly_where_the_guard_walks(
+    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path, items: list[Any], name: str
+) -> None:
+    ap = fw_kind == "arducopter"
+    home = ready.inst.home
+    print(f"{fw_kind} {name}: " + ", ".join(_describe(it) for it in items))
     lat, lon, alt = home
     mission = Mission(items=items, home=(lon, lat, alt))
     if ap:
         mission.autopilot = AUTOPILOT_ARDUPILOT
-    plan = save_mission(mission, tmp_path / f"random{seed}.plan")
+    plan = save_mission(mission, tmp_path / f"random_{name}.plan".replace(" ", "_"))
     proc = fly_cli(plan, ready.url, timeout_s=600.0)
     seen = ready.obs.wait_landed_disarmed(300.0)
     assert_cli_ok(proc)
@@ -65,7 +102,7 @@ def test_random_mission_flown_where_the_guard_walks(
     flown = np.array([(*north_east(home, la, lo)[::-1], h) for la, lo, h in seen.track])
     problem = off_the_walk(walk, top, flown)
     # kept for a look afterwards: east, north, height above home of the walk and the flight
-    (out_dir / f"random_{fw_kind}_{seed}.json").write_text(
+    (out_dir / f"random_{fw_kind}_{name}.json".replace(" ", "_")).write_text(
         json.dumps(
             {
                 "items": [_describe(it) for it in items],
@@ -78,7 +115,7 @@ def test_random_mission_flown_where_the_guard_walks(
     )
     d = [float(np.hypot(walk[:, 0] - e, walk[:, 1] - n).min()) for e, n, _h in flown]
     print(
-        f"{fw_kind} seed {seed}: {len(flown)} positions, off the walk median"
+        f"{fw_kind} {name}: {len(flown)} positions, off the walk median"
         f" {np.median(d):.1f} m, max {max(d):.1f} m; {problem or 'all where the guard walks'}"
     )
     assert len(flown) > 20

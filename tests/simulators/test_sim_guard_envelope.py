@@ -13,7 +13,8 @@ take-off point instead of where the aircraft was, PX4 keeping its altitude for a
 reached again in the air (a DO_JUMP back to it: PX4 flies it as a waypoint), a spline stalled
 for good where its curve began with a loop shorter than the follower's lookahead, and
 ArduCopter splines that began at the ground after an altitude-0 waypoint or at the take-off's
-planned position.
+planned position. Later (``make fuzz``): ArduCopter circles aimed ahead of their moving point
+and ended past it; SITL trails the point and ends short.
 """
 
 from __future__ import annotations
@@ -206,3 +207,72 @@ def test_an_ardupilot_spline_at_altitude_0_keeps_the_aircrafts_altitude() -> Non
     on_splines = (tr.item == 2) | (tr.item == 3)
     assert np.all(np.abs(tr.alt[on_splines] - (HOME[2] + 45.0)) < 3.0)
     assert tr.alt[tr.item == 2][-1] == pytest.approx(HOME[2] + 45.0, abs=0.1)
+
+
+def _circle_jump_mission() -> list[mi.MissionItem]:
+    south = _place(0.0, -128.0)
+    return [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=14.0),
+        mi.MissionItem(
+            mi.CMD_NAV_LOITER_TURNS,
+            frame=3,
+            lat_deg=HOME[0],
+            lon_deg=HOME[1],
+            alt_m=10.0,
+            param1=1.0,
+            param3=16.0,
+        ),
+        mi.MissionItem(mi.CMD_DO_JUMP, frame=2, param1=0.0, param2=2.0),
+        mi.MissionItem(16, frame=3, lat_deg=south[0], lon_deg=south[1], alt_m=10.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+
+
+def test_a_circle_after_a_jump_back_to_the_take_off() -> None:
+    """Found by ``make fuzz``: a take-off to 14 m, a 16 m circle at 10 m round the take-off
+    point, a DO_JUMP back to the take-off twice, a waypoint 128 m south, RTL. ArduCopter SITL
+    (``tests/interop``, ``test_circle_after_a_jump_back_to_the_take_off``) stops where the
+    circle ended, climbs to 14 m there, comes down to the circle and goes round again from
+    there; it flew within 7.2 m of the guard's walk. The simulator had kept climbing on round
+    the circle (to 11 m), ending each circle further on, and left 15 m off the walk."""
+    _check(True, _circle_jump_mission())
+
+
+def test_an_ardupilot_circle_ends_trailing_its_point() -> None:
+    """``AC_Circle::update_cms`` hands the position controller the circle's moving point
+    without its velocity, so ArduCopter trails it; the turns are counted on the point, so the
+    aircraft is short of their end when they are done: on SITL 16° short on a 16 m circle at
+    4.5 m/s (the simulator had aimed ahead of the point and ended past it). Then it stops (a
+    take-off in the air) and climbs to the take-off's 14 m where it stopped."""
+    wire = [
+        it.with_(param1=it.param1 + 1) if it.command == mi.CMD_DO_JUMP else it
+        for it in _circle_jump_mission()
+    ]
+    vm = sim_with_mission(wire, "ardupilot", HOME)
+    for _ in range(120):
+        vm.step(DT_S)
+    assert (vm.set_mode("GUIDED"), vm.arm(), vm.mission_start()) == (0, 0, 0)
+    short_deg: list[float] = []  # how far short of the circle's end (south) each circle ended
+    starts: list[tuple[float, float]] = []  # where each take-off in the air began
+    peaks: list[float] = []  # the height above home it climbed to there
+    was_circling = False
+    for _ in range(int(300 / DT_S)):
+        vm.step(DT_S)
+        seq = vm.runner.seq
+        if seq != 2 and was_circling:
+            # clockwise from south: west of south is past the end, east of it short of it
+            short_deg.append(math.degrees(math.atan2(vm.pos[0], -vm.pos[1])))
+        if seq == 1 and was_circling:
+            starts.append((vm.pos[0], vm.pos[1]))
+            peaks.append(0.0)
+        if seq == 1 and starts:
+            e0, n0 = starts[-1]
+            assert math.hypot(vm.pos[0] - e0, vm.pos[1] - n0) < 4.5, "drifted on while climbing"
+        if starts and seq in (1, 2):
+            peaks[-1] = max(peaks[-1], vm.pos[2] - vm.home[2])
+        was_circling = seq == 2
+        if vm.runner.finished or seq > 3:
+            break
+    assert len(short_deg) == 3 and len(starts) == 2
+    assert all(5.0 < d < 30.0 for d in short_deg), short_deg
+    assert min(peaks) > 13.0, peaks  # the take-off's 14 m (it completes within 1 m of it)
