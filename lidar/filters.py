@@ -8,8 +8,9 @@ pipeline converts metre parameters with the cloud's ``xy_unit_m``.
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import replace
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import shapely
@@ -191,28 +192,55 @@ def voxel_thin(xyz: NDArray[np.float64], size: float) -> NDArray[np.intp]:
     return np.sort(order[first])
 
 
-def parse_ranges(expr: str) -> list[tuple[str, float, float, bool]]:
-    """Parse PDAL-style limits ``"Classification[2:2], Z[0:100]"``; ``!`` negates a range."""
-    out: list[tuple[str, float, float, bool]] = []
+class DimRange(NamedTuple):
+    """One limit of ``filters.range``: ``Name[lo:hi]``; ``(``/``)`` leave a bound out."""
+
+    name: str
+    lo: float
+    hi: float
+    negate: bool
+    lo_inclusive: bool = True
+    hi_inclusive: bool = True
+
+    def mask(self, v: NDArray[Any]) -> BoolArray:
+        above = v >= self.lo if self.lo_inclusive else v > self.lo
+        below = v <= self.hi if self.hi_inclusive else v < self.hi
+        return np.asarray(above & below, dtype=bool)
+
+
+_RANGE = re.compile(
+    r"^(?P<pre>!?)\s*(?P<name>[A-Za-z_][A-Za-z0-9_]*)\s*(?P<post>!?)\s*"
+    r"(?P<open>[\[(])(?P<lo>[^:\])]*):(?P<hi>[^:\])]*)(?P<close>[\])])$"
+)
+
+
+def parse_ranges(expr: str) -> list[DimRange]:
+    """Parse PDAL's ``filters.range`` limits, ``"Classification[2:2], Z[0:100]"``: an empty
+    bound is open (``Z[:100]``), ``(`` or ``)`` excludes the bound (``Z(0:100]``), and ``!``
+    after the name (PDAL's ``Classification![7:7]``) or before it negates the range. A range
+    whose lower bound is above its upper one is refused (PDAL keeps no point, silently)."""
+    out: list[DimRange] = []
     for part in [p.strip() for p in expr.split(",") if p.strip()]:
-        neg = part.startswith("!")
-        body = part.lstrip("!")
-        if "[" not in body or not body.endswith("]"):
+        m = _RANGE.match(part)
+        if m is None or (m["pre"] and m["post"]):
             raise BadInputError(_("bad range {r!r}: expected Name[min:max]").format(r=part))
-        name, rng = body[:-1].split("[", 1)
-        if ":" not in rng:
-            raise BadInputError(_("bad range {r!r}: expected Name[min:max]").format(r=part))
-        lo_s, hi_s = rng.split(":", 1)
         try:
-            lo = float(lo_s) if lo_s.strip() else -np.inf
-            hi = float(hi_s) if hi_s.strip() else np.inf
+            lo = float(m["lo"]) if m["lo"].strip() else -np.inf
+            hi = float(m["hi"]) if m["hi"].strip() else np.inf
         except ValueError as exc:
             raise BadInputError(
                 _("bad range {r!r}: limits must be numbers").format(r=part)
             ) from exc
         if np.isnan(lo) or np.isnan(hi):  # every comparison with NaN is false: no point kept
             raise BadInputError(_("bad range {r!r}: a limit is NaN").format(r=part))
-        out.append((name.strip(), lo, hi, neg))
+        lo_in, hi_in = m["open"] == "[", m["close"] == "]"
+        if lo > hi or (lo == hi and not (lo_in and hi_in)):
+            raise BadInputError(
+                _("bad range {r!r}: its lower limit is above its upper one: no value fits").format(
+                    r=part
+                )
+            )
+        out.append(DimRange(m["name"], lo, hi, bool(m["pre"] or m["post"]), lo_in, hi_in))
     if not out:
         raise BadInputError(_("empty range expression"))
     return out
@@ -248,13 +276,12 @@ def range_mask(cloud: PointCloud, expr: str) -> BoolArray:
     dimensions AND-ed; a negated range (``!``) excludes."""
     by_dim: dict[str, BoolArray] = {}
     neg_mask = np.ones(len(cloud), dtype=bool)
-    for name, lo, hi, neg in parse_ranges(expr):
-        v = dimension(cloud, name)
-        m = (v >= lo) & (v <= hi)
-        if neg:
+    for r in parse_ranges(expr):
+        m = r.mask(dimension(cloud, r.name))
+        if r.negate:
             neg_mask &= ~m
         else:
-            by_dim[name] = by_dim.get(name, np.zeros(len(cloud), dtype=bool)) | m
+            by_dim[r.name] = by_dim.get(r.name, np.zeros(len(cloud), dtype=bool)) | m
     mask = neg_mask
     for m in by_dim.values():
         mask = mask & m

@@ -221,6 +221,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("classify_k1e9", {"type": "filters.classify", "k": 1_000_000_000}),
         ("hag_cell_1e308", {"type": "filters.hag", "cell": 1e308}),
         ("range_nan", {"type": "filters.range", "limits": "Z[nan:nan]"}),
+        ("range_upside_down", {"type": "filters.range", "limits": "Z[10:5]"}),
         ("crop_empty", {"type": "filters.crop", "polygon": "POLYGON EMPTY"}),
     ):
         (d / f"{name}.json").write_text(json.dumps(["inp.las", stage, "out.las"]))
@@ -764,6 +765,12 @@ CASES = [
                 r"chunk_size must be between 1,000 and 100,000,000 points, got 0",
             ),
             ("range_nan", 2, r"filters\.range", r"bad range 'Z\[nan:nan\]': a limit is NaN"),
+            (  # kept no point, silently (PDAL too)
+                "range_upside_down",
+                2,
+                r"filters\.range",
+                r"bad range 'Z\[10:5\]': its lower limit is above its upper one: no value fits",
+            ),
             (
                 "crop_empty",
                 2,

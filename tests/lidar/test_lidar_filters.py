@@ -94,3 +94,23 @@ def test_planarity_of_a_roof_versus_a_crown() -> None:
     assert np.median(f["scattering"][:500]) < 0.01 < np.median(f["scattering"][500:])
     assert np.median(f["verticality"][:500]) < 0.05
     assert shapely is not None
+
+
+def test_ranges_as_pdal_writes_them(scene: Scene) -> None:
+    """PDAL's own forms: ``Name![lo:hi]`` negates (the ``!`` after the name), ``(``/``)``
+    leave a bound out, an empty bound is open; a range upside down keeps no point in PDAL,
+    silently: refused, named."""
+    c = scene.cloud.with_dims(classification=scene.truth)
+    t = scene.truth
+    assert np.array_equal(range_mask(c, "Classification![2:2]"), t != 2)
+    assert np.array_equal(range_mask(c, "!Classification[2:2]"), t != 2)
+    assert np.array_equal(range_mask(c, "Classification(2:6)"), (t > 2) & (t < 6))
+    assert np.array_equal(range_mask(c, "Classification[2:6)"), (t >= 2) & (t < 6))
+    assert np.array_equal(range_mask(c, "Classification(:3]"), t <= 3)
+    z = np.asarray(c.z)
+    mid = float(np.median(z))
+    assert np.array_equal(range_mask(c, f"Z({mid}:]"), z > mid)
+    for bad in ("Z[10:5]", "Z(5:5]", "Z![10:5]", "!Z![1:2]", "Z[1:2", "[1:2]", "Z[1:2]x"):
+        with pytest.raises(BadInputError) as e:
+            range_mask(c, bad)
+        assert repr(bad) in e.value.message
