@@ -78,6 +78,34 @@ def test_circle_after_a_jump_back_to_the_take_off(
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_jump")
 
 
+@pytest.mark.timeout(900)
+def test_a_wide_circle_left_where_the_guard_walks(
+    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
+) -> None:
+    """One turn of an 80 m circle round a point 100 m north (at WPNAV_SPEED: √(½·2.5·80) =
+    10 m/s round it), then a waypoint 150 m east of home and RTL: where the turns end and the
+    leg after them begins, against the guard's walk."""
+    if fw_kind != "arducopter":
+        pytest.skip("PX4 flies LOITER_TURNS as a loiter (no circle)")
+    home = ready.inst.home
+    centre, east = offset(home, 100.0, 0.0), offset(home, 0.0, 150.0)
+    items = [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=20.0),
+        mi.MissionItem(
+            mi.CMD_NAV_LOITER_TURNS,
+            frame=3,
+            lat_deg=centre[0],
+            lon_deg=centre[1],
+            alt_m=20.0,
+            param1=1.0,
+            param3=80.0,
+        ),
+        mi.MissionItem(16, frame=3, lat_deg=east[0], lon_deg=east[1], alt_m=20.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "wide_circle")
+
+
 def _fly_where_the_guard_walks(
     fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path, items: list[Any], name: str
 ) -> None:
