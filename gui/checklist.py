@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from PyQt5.QtCore import pyqtSignal
-from PyQt5.QtWidgets import QCheckBox, QGroupBox, QLabel, QVBoxLayout, QWidget
+from PyQt5.QtCore import Qt, pyqtSignal
+from PyQt5.QtGui import QMouseEvent
+from PyQt5.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from dronekit_plzen.i18n import _, ngettext
 from gui.fly_sorties import PreflightRow
@@ -66,6 +67,23 @@ def checklist_items(row: PreflightRow, ticked: set[str]) -> list[CheckItem]:
     return automatic_items(row) + crew
 
 
+class _BoxLabel(QLabel):
+    """A crew item's text beside its box, wrapped (a QCheckBox's own text never wraps: the
+    longest item held the vehicle-in-focus dock 100 px wider than its 400 px); a click on it
+    ticks the box, as a click on a check box's text does."""
+
+    def __init__(self, box: QCheckBox) -> None:
+        super().__init__("")
+        self.box = box
+        self.setWordWrap(True)
+        self.setBuddy(box)
+
+    def mouseReleaseEvent(self, ev: QMouseEvent | None) -> None:
+        if ev is not None and ev.button() == Qt.MouseButton.LeftButton and self.box.isEnabled():
+            self.box.toggle()
+        super().mouseReleaseEvent(ev)
+
+
 class ChecklistWidget(QGroupBox):
     """One vehicle's checklist; the crew's ticks are kept per vehicle."""
 
@@ -83,11 +101,17 @@ class ChecklistWidget(QGroupBox):
             self.auto_labels[key] = label
             lay.addWidget(label)
         self.boxes: dict[str, QCheckBox] = {}
+        self.box_labels: dict[str, QLabel] = {}
         for key in CREW_ITEMS:
             box = QCheckBox("")
             box.toggled.connect(lambda on, k=key: self._ticked(k, on))
             self.boxes[key] = box
-            lay.addWidget(box)
+            text = _BoxLabel(box)
+            self.box_labels[key] = text
+            row = QHBoxLayout()
+            row.addWidget(box, 0, Qt.AlignmentFlag.AlignTop)
+            row.addWidget(text, 1)
+            lay.addLayout(row)
         self.summary = QLabel("")
         lay.addWidget(self.summary)
         self.items: list[CheckItem] = []
@@ -126,7 +150,9 @@ class ChecklistWidget(QGroupBox):
         ticked = self.ticks.get(self.sysid, set()) if self.sysid is not None else set()
         for key, box in self.boxes.items():
             box.blockSignals(True)
-            box.setText(_(CREW_ITEMS[key]))
+            self.box_labels[key].setText(_(CREW_ITEMS[key]))
+            self.box_labels[key].setEnabled(row is not None)
+            box.setAccessibleName(_(CREW_ITEMS[key]))
             box.setChecked(key in ticked)
             box.setEnabled(row is not None)
             box.blockSignals(False)

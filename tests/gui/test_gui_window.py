@@ -386,3 +386,36 @@ def test_every_reading_of_the_vehicle_in_focus_is_in_view(qtbot, window: MainWin
     for key, value in focus.values.items():
         edge = value.mapToGlobal(value.rect().topLeft()).x()
         assert edge + 20 < right, (key, edge, right)
+
+
+def test_the_vehicle_in_focus_dock_needs_no_sideways_scrolling(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
+    """The crew's checklist items are check boxes, whose text never wraps: the longest
+    ("Airspace checked: geozones, NOTAMs, authorisation") held the panel at 503 px in its
+    400 px dock, behind a sideways scroll bar. Their texts now wrap beside the box, in both
+    languages, and a click on a text ticks its box."""
+    from PyQt5.QtCore import QPoint, Qt
+
+    window.resize(1366, 768)
+    for d in window.flight_docks:
+        d.show()
+        d.raise_()
+    area = window.cockpit.parentWidget()
+    while area is not None and not hasattr(area, "horizontalScrollBar"):
+        area = area.parentWidget()
+    assert area is not None
+    try:
+        for lang in ("en", "cs"):
+            window.switch_language(lang)
+            qtbot.wait(100)
+            assert area.horizontalScrollBar().maximum() == 0, lang
+            assert window.cockpit.minimumSizeHint().width() <= area.viewport().width(), lang
+    finally:
+        window.switch_language("en")
+    check = window.cockpit.checklist
+    check.setEnabled(True)
+    key, label = next(iter(check.box_labels.items()))
+    check.boxes[key].setEnabled(True)
+    label.setEnabled(True)
+    was = check.boxes[key].isChecked()
+    qtbot.mouseClick(label, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
+    assert check.boxes[key].isChecked() is not was
