@@ -153,7 +153,7 @@ def process_cmd(
         if dem is not None:
             raise BadInputError(_("--dem is not used by --engine nodeodm"))
         rep = process_nodeodm(
-            expand_inputs(images),
+            expand_inputs(images, out),
             out,
             str(node_url),
             resolution_cm=resolution_cm,
@@ -176,7 +176,9 @@ def process_cmd(
         )
         rep = process(images, opts, RichProgress())
     if as_json:
-        echo_json(rep)
+        from photo.products import utf8_clean
+
+        echo_json(utf8_clean(rep))
         return
     for w in rep.get("warnings", []):
         info(_("warning: {w}").format(w=w))

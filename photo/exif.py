@@ -21,9 +21,11 @@ letter other than N/S/E/W, an altitude of 1e9 m, a focal length of 1 mm or 5e9 m
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
 import re
+import stat
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
@@ -117,8 +119,11 @@ class PhotoMeta:
     #: bits per sample: 8, or 16/32 (Pillow modes I;16, I, F: P4 Multispectral band TIFFs)
     sample_bits: int = 8
     #: the photo's name in the job: its file name, made unique when another folder of the same
-    #: capture holds a file of that name (DJI numbers each flight's folder from DJI_0001)
+    #: capture holds a file of that name (DJI numbers each flight's folder from DJI_0001), and
+    #: valid UTF-8 (COLMAP's image names are; a file name may be any bytes on Linux)
     name: str = ""
+    #: a digest of the file's bytes: the same photo under two names is used once
+    digest: str = ""
 
     @property
     def job_name(self) -> str:
@@ -126,8 +131,10 @@ class PhotoMeta:
 
     @property
     def camera_key(self) -> str:
-        """One physical camera: make, model and image size (one intrinsics set each)."""
-        return f"{_key(self.make)}_{_key(self.model)}_{self.width_px}x{self.height_px}"
+        """One physical camera: make, model and image size (one intrinsics set each); a
+        folder name of the workspace, so nothing but letters, digits, ``.``, ``_``, ``-``."""
+        key = f"{_key(self.make)}_{_key(self.model)}_{self.width_px}x{self.height_px}"
+        return re.sub(r"[^0-9A-Za-z._-]+", "-", key)
 
 
 @dataclass(frozen=True)
@@ -374,8 +381,11 @@ def _read_photo(path: Path) -> PhotoMeta:
     from PIL import Image, UnidentifiedImageError
 
     try:
+        # a named pipe would block the read for ever, /dev/zero would fill the memory
+        if not stat.S_ISREG(path.stat().st_mode):
+            raise PhotoSkip(_("not a regular file (a folder, named pipe or device)"))
         raw = path.read_bytes()
-    except OSError as exc:
+    except OSError as exc:  # a symlink loop: "Too many levels of symbolic links"
         raise PhotoSkip(_("cannot be read ({err})").format(err=exc.strerror or exc)) from exc
     try:
         with warnings.catch_warnings():
@@ -424,8 +434,7 @@ def _read_photo(path: Path) -> PhotoMeta:
                 lat=f"{lat:.6f}", lon=f"{lon:.6f}"
             )
         )
-    make = str(exif.get(0x010F, "") or "").strip("\x00 ")
-    model = str(exif.get(0x0110, "") or "").strip("\x00 ")
+    make, model = _text(exif.get(0x010F)), _text(exif.get(0x0110))
 
     def num(tag: int) -> float | None:
         try:
@@ -461,20 +470,41 @@ def _read_photo(path: Path) -> PhotoMeta:
         focal_source=found[1],
         taken_at=str(taken) if taken else None,
         sample_bits=_sample_bits(mode),
+        digest=hashlib.blake2b(raw, digest_size=16).hexdigest(),
         **dji,  # type: ignore[arg-type]
     )
+
+
+def _text(v: object) -> str:
+    """An EXIF text tag (Make, Model) as text: ASCII as the standard says, or bytes as some
+    writers type it (``b"DJI\\0"``, not ``"b'DJI\\x00'"``)."""
+    if v is None:
+        return ""
+    if isinstance(v, (bytes, bytearray)):
+        v = bytes(v).decode("utf-8", "replace")
+    return str(v).strip("\x00 ")
+
+
+def utf8_name(name: str) -> str:
+    """``name`` as valid UTF-8 text: a file name's bytes that are not UTF-8 (Python keeps them
+    as lone surrogates) become U+FFFD, as COLMAP's image names and JSON need."""
+    return name.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
 class JobNames:
     """Unique names for the photos of one job, in the order they are given.
 
-    A file given twice is skipped; two files of the same name from different folders (two
-    flights' ``100MEDIA/DJI_0001.JPG`` and ``101MEDIA/DJI_0001.JPG``) are both used, the second
-    as ``DJI_0001-101MEDIA.JPG`` (and ``-2``, ``-3`` ... if that is taken too)."""
+    A file given twice is skipped, and so is a copy of a photo already taken (the same bytes:
+    ``DJI_0064 - Copy.JPG``, a folder copied into itself): it would add a second view with no
+    baseline and count its GPS position twice. Two files of the same name from different
+    folders (two flights' ``100MEDIA/DJI_0001.JPG`` and ``101MEDIA/DJI_0001.JPG``) are both
+    used, the second as ``DJI_0001-101MEDIA.JPG`` (and ``-2``, ``-3`` ... if that is taken
+    too). Names that are not UTF-8 get U+FFFD for their bad bytes (:func:`utf8_name`)."""
 
     def __init__(self) -> None:
         self._names: set[str] = set()
         self._files: set[Path] = set()
+        self._digests: dict[str, Path] = {}
 
     def check(self, path: Path) -> None:
         """Raise :class:`PhotoSkip` for a file already in the job."""
@@ -484,21 +514,27 @@ class JobNames:
     def take(self, meta: PhotoMeta) -> PhotoMeta:
         """``meta`` with its unique name, which is now taken."""
         path = meta.path
-        name = path.name
+        first = self._digests.get(meta.digest) if meta.digest else None
+        if first is not None:
+            raise PhotoSkip(_("a copy of {file} (the same bytes)").format(file=first))
+        name = utf8_name(path.name)
         if name in self._names:
-            base = f"{path.stem}-{path.parent.name or 'photo'}"
-            name, k = f"{base}{path.suffix}", 2
+            base = utf8_name(f"{path.stem}-{path.parent.name or 'photo'}")
+            suffix = utf8_name(path.suffix)
+            name, k = f"{base}{suffix}", 2
             while name in self._names:
-                name, k = f"{base}-{k}{path.suffix}", k + 1
+                name, k = f"{base}-{k}{suffix}", k + 1
         self._names.add(name)
         self._files.add(_resolved(path))
+        if meta.digest:
+            self._digests[meta.digest] = path
         return meta if name == path.name else replace(meta, name=name)
 
 
 def _resolved(path: Path) -> Path:
     try:
         return path.resolve()
-    except OSError:
+    except (OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return path.absolute()
 
 

@@ -41,7 +41,7 @@ def output_crs(photos: Sequence[PhotoMeta], crs: Any = None) -> CRS:
     if crs is None or crs == "":
         lon = np.array([p.lon_deg for p in photos])
         lat = np.array([p.lat_deg for p in photos])
-        return as_crs(utm_epsg_for_area(lon, lat))
+        return as_crs(utm_epsg_for_area(unwrap_lon(lon), lat))
     c = as_crs(crs)
     horizontal = c.sub_crs_list[0] if c.sub_crs_list else c  # a compound CRS: its 2D part
     area = c.area_of_use or horizontal.area_of_use
@@ -68,6 +68,21 @@ def output_crs(photos: Sequence[PhotoMeta], crs: Any = None) -> CRS:
     if photos:
         check_scale(photos, horizontal)
     return c
+
+
+def unwrap_lon(lon_deg: np.ndarray) -> np.ndarray:
+    """Longitudes of one capture made continuous across the antimeridian and put back in
+    -180..180 around their centre: a capture over 180° (Fiji, Chukotka, the Aleutians) has
+    longitudes -179.9998 and 179.9998 whose plain midpoint, 0°, chose a UTM zone on the other
+    side of the Earth (EPSG:32630, northings of 15,000 km, outside the zone's area)."""
+    lon = np.asarray(lon_deg, dtype=np.float64)
+    if lon.size == 0:
+        return lon
+    ref = float(lon[0])
+    near = ref + (lon - ref + 180.0) % 360.0 - 180.0  # each within 180° of the first
+    centre = (near.min() + near.max()) / 2.0
+    shift = 360.0 * np.floor((centre + 180.0) / 360.0)  # the centre back into -180..180
+    return np.clip(near - shift, -180.0, 180.0)
 
 
 #: largest scale error of an output CRS at the photos: beyond it the orthophoto's cells, the

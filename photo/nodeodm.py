@@ -11,9 +11,11 @@ OUT_DIR layout as the local engine (:data:`ODM_LAYOUT`).
 from __future__ import annotations
 
 import json
+import math
 import os
 import tempfile
 import time
+import zipfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -68,6 +70,22 @@ def odm_options(resolution_cm: float | None, crs: str | None) -> dict[str, Any]:
     return opts
 
 
+def _count(v: object) -> int | None:
+    """A count the node sent (``maxImages``): an int, else None (null, "many", 1.5)."""
+    return v if isinstance(v, int) and not isinstance(v, bool) and v > 0 else None
+
+
+def _number(v: object) -> float | int | None:
+    """A figure of ODM's stats.json: a finite number, else None ("NaN", a list, true)."""
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return None
+    return v if math.isfinite(v) else None
+
+
+def _dict(v: object) -> dict[str, Any]:
+    return v if isinstance(v, dict) else {}
+
+
 def _stats_figures(stats: dict[str, Any]) -> dict[str, Any]:
     """Our report's figures from ODM's ``odm_report/stats.json`` (OpenSfM's statistics).
 
@@ -75,19 +93,20 @@ def _stats_figures(stats: dict[str, Any]) -> dict[str, Any]:
     the camera centres against the GPS after its per-camera bias, and the mean reprojection
     error in ``reconstruction_statistics.reprojection_error_pixels``.
     """
-    rs = stats.get("reconstruction_statistics", {})
-    rms = stats.get("gps_errors", {}).get("error")
+    rs = _dict(stats.get("reconstruction_statistics"))
+    rms = _dict(_dict(stats.get("gps_errors")).get("error"))
+    axes = [_number(rms.get(k)) for k in "xyz"]
     gps = None
-    if isinstance(rms, dict) and all(isinstance(rms.get(k), (int, float)) for k in "xyz"):
-        e, n, u = float(rms["x"]), float(rms["y"]), float(rms["z"])
+    if all(a is not None for a in axes):
+        e, n, u = (float(a) for a in axes)  # type: ignore[arg-type]
         gps = {"e": e, "n": n, "u": u, "horizontal": (e * e + n * n) ** 0.5}
     return {
-        "images_registered": rs.get("reconstructed_shots_count"),
-        "images_total": rs.get("initial_shots_count"),
-        "mean_reprojection_error_px": rs.get("reprojection_error_pixels"),
-        "points_sparse": rs.get("reconstructed_points_count"),
+        "images_registered": _number(rs.get("reconstructed_shots_count")),
+        "images_total": _number(rs.get("initial_shots_count")),
+        "mean_reprojection_error_px": _number(rs.get("reprojection_error_pixels")),
+        "points_sparse": _number(rs.get("reconstructed_points_count")),
         "gps_residual_rms_m": gps,
-        "gsd_cm": stats.get("odm_processing_statistics", {}).get("average_gsd"),
+        "gsd_cm": _number(_dict(stats.get("odm_processing_statistics")).get("average_gsd")),
     }
 
 
@@ -149,9 +168,10 @@ def _process(
     times: dict[str, float] = {}
     try:
         info = node.info()
-        if info.max_images and len(good) > int(info.max_images):
+        most = _count(info.max_images)
+        if most is not None and len(good) > most:
             raise NodeODMError(
-                _("the node accepts at most {n} images").format(n=info.max_images), where=node_url
+                _("the node accepts at most {n} images").format(n=most), where=node_url
             )
         if progress:
             progress.start(_("uploading photos"), 100)
@@ -200,6 +220,15 @@ def _process(
     except (NodeResponseError, NodeServerError, OdmError) as exc:
         raise NodeODMError(
             _("the node refused or failed the task: {err}").format(err=exc), where=node_url
+        ) from exc
+    except (KeyError, TypeError, AttributeError, ValueError, zipfile.BadZipFile) as exc:
+        # pyodm reads the answers as NodeODM writes them: a JSON list for /info, a task
+        # without "status", an all.zip that is an HTML page were internal errors
+        raise NodeODMError(
+            _("the node's answer is not NodeODM's ({err})").format(
+                err=f"{type(exc).__name__}: {exc}"
+            ),
+            where=node_url,
         ) from exc
     if "orthophoto.tif" not in outputs:
         raise NodeODMError(_("the node's results have no orthophoto"), where=node_url)

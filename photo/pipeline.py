@@ -151,14 +151,33 @@ class Job:
     outputs: dict[str, str] = field(default_factory=dict)
 
 
-def expand_inputs(items: Sequence[str | Path]) -> list[Path]:
-    """Files as given; a folder stands for the images directly in it (sorted)."""
+#: the images a run writes into its output folder: when that folder is also the photos' folder
+#: (``photo process DIR -o DIR``), an earlier run's products there are not photos
+PRODUCT_IMAGES = ("orthophoto.tif", "dsm.tif", "dtm.tif", "orthophoto_preview.png")
+
+
+def _same_folder(a: Path, b: Path | None) -> bool:
+    try:
+        return b is not None and b.is_dir() and a.samefile(b)
+    except OSError:
+        return False
+
+
+def expand_inputs(items: Sequence[str | Path], out_dir: Path | None = None) -> list[Path]:
+    """Files as given; a folder stands for the images directly in it (sorted). In the output
+    folder ``out_dir`` the products of an earlier run (:data:`PRODUCT_IMAGES`) are left out:
+    they would be skipped as photos, then refused as outputs ("it is an input") at the end."""
     out: list[Path] = []
     for it in items:
         p = Path(it)
         if p.is_dir():
+            products = PRODUCT_IMAGES if _same_folder(p, out_dir) else ()
             try:
-                found = sorted(q for q in p.iterdir() if q.suffix.lower() in IMAGE_SUFFIXES)
+                found = sorted(
+                    q
+                    for q in p.iterdir()
+                    if q.suffix.lower() in IMAGE_SUFFIXES and q.name not in products
+                )
             except OSError as exc:
                 raise BadInputError(
                     _("cannot list the folder ({err})").format(err=exc.strerror or exc),
@@ -173,7 +192,7 @@ def expand_inputs(items: Sequence[str | Path]) -> list[Path]:
                     where=str(p),
                 )
             out.extend(found)
-        elif p.exists():
+        elif p.exists() or p.is_symlink():  # a symlink loop or a dangling link: named, skipped
             out.append(p)
         else:
             raise BadInputError(_("no such file or directory"), where=str(p))
@@ -656,7 +675,7 @@ def process(
         raise BadInputError("; ".join(errs))
     if opts.dem is not None:  # before minutes of matching, not after
         surface.check_dem(str(opts.dem))
-    files = expand_inputs(paths)
+    files = expand_inputs(paths, opts.out_dir)
     out = prepare_output_dir(opts.out_dir)
     if opts.dem is not None:
         check_dem_not_replaced(opts.dem, out)

@@ -144,10 +144,25 @@ def write_points(
     return path
 
 
+def utf8_clean(data: Any) -> Any:
+    """``data`` with every text valid UTF-8: a file name's bytes that are not UTF-8 (kept by
+    Python as lone surrogates, e.g. a photo named on a Windows-1250 card reader) become U+FFFD;
+    written as they are, they stopped report.json and cameras.geojson with an internal error."""
+    from photo.exif import utf8_name
+
+    if isinstance(data, str):
+        return utf8_name(data)
+    if isinstance(data, dict):
+        return {utf8_clean(k): utf8_clean(v) for k, v in data.items()}
+    if isinstance(data, (list, tuple)):
+        return [utf8_clean(v) for v in data]
+    return data
+
+
 def write_json(path: Path, data: Any) -> Path:
     from dronekit_plzen.cliutil import to_json
 
-    text = to_json(data)
+    text = to_json(utf8_clean(data))
     with atomic_output(path, suffixes=(".json", ".geojson")) as tmp:
         Path(tmp).write_text(text + "\n", encoding="utf-8")
     return path
@@ -169,6 +184,7 @@ def _rows(d: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
 
 def write_report_html(path: Path, report: dict[str, Any], ortho_png: str | None) -> Path:
     """A one-page HTML report: the figures, the warnings, a preview of the orthophoto."""
+    report = utf8_clean(report)
     title = html.escape(_("Photogrammetry report"))
     rows = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"

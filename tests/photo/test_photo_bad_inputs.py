@@ -10,6 +10,7 @@ it did before it was fixed; a case without one was already handled.
 from __future__ import annotations
 
 import io
+import os
 import re
 import shutil
 from dataclasses import dataclass
@@ -58,6 +59,18 @@ CASES = [
     # was "no images given": the photos are in DCIM/100MEDIA
     Case("dcim-folder", ("photo", "process", "{dcim}", "-o", "{o}"), 2,
          r"DCIM: no photos .* its subfolders are not searched"),
+    # hung for ever: the read of a named pipe waits for a writer
+    bad_photo("named-pipe", "pipe", r"not a regular file \(a folder, named pipe or device\)$"),
+    # was "internal error: RuntimeError: Symlink loop from ..."
+    bad_photo("symlink-loop", "symloop",
+              r"cannot be read \(Too many levels of symbolic links\)$"),
+    # was read to the end: the memory filled up
+    Case("dev-zero", ("photo", "process", "/dev/zero", "{one}", "{one2}", "-o", "{o}"), 2,
+         r"only 2 usable photos .*/dev/zero: skipped: not a regular file"),
+    # was taken as a fourth view with no baseline, its GPS position counted twice
+    Case("copy-of-a-photo", ("photo", "process", "{one}", "{copy}", "{one2}", "-o", "{o}"), 2,
+         r"only 2 usable photos .*DJI_0061 - Copy\.JPG: skipped: a copy of .*DJI_0061\.JPG "
+         r"\(the same bytes\)$"),
     # --- EXIF blocks -----------------------------------------------------------------------
     # these three printed Pillow's UserWarning and its source line on stderr
     bad_photo("exif-truncated", "exifcut",
@@ -221,6 +234,12 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, toledo_dir: Path) -> dict[s
     Image.new("RGB", (160, 120)).save(buf, "PNG")
     put("png", buf.getvalue())
     put("heic", b"\0\0\0\x18ftypheic\0\0\0\0mif1heic" + bytes(100))
+    os.mkfifo(d / "pipe.jpg")
+    files["pipe"] = str(d / "pipe.jpg")
+    os.symlink("symloop.jpg", d / "symloop.jpg")
+    files["symloop"] = str(d / "symloop.jpg")
+    shutil.copy(toledo_dir / "DJI_0061.JPG", d / "DJI_0061 - Copy.JPG")
+    files["copy"] = str(d / "DJI_0061 - Copy.JPG")
     good = b"Exif\0\0" + tiff_bytes(CAMERA, FOCAL, gps())
     photo("exifcut", exif_block=good[:40])
     head = b"Exif\0\0II*\0\x08\0\0\0"  # TIFF header, IFD0 at byte 8
@@ -253,7 +272,13 @@ def inputs(tmp_path_factory: pytest.TempPathFactory, toledo_dir: Path) -> dict[s
         (d / sub).mkdir()
         for i, (lat, lon) in enumerate(places):
             name = "brno.jpg" if lon > 16 else f"p{i}.jpg"
-            jpeg(d / sub / name, gps(lat, lon, (350 + i % 2, 1) if sub != "same" else (350, 1)))
+            # three shots at one position differ in their time (the same bytes: a copy)
+            taken: list[Entry] = [(0x9003, "ASCII", f"2024:05:01 10:00:0{i}")]
+            jpeg(
+                d / sub / name,
+                gps(lat, lon, (350 + i % 2, 1) if sub != "same" else (350, 1)),
+                exif=[*FOCAL, *taken],
+            )
         files[sub] = str(d / sub)
     files["dem_plzen"] = _dem(d / "dem_plzen.tif", 350.0)
     files["dem_nodata"] = _dem(d / "dem_nodata.tif", -9999.0, nodata=-9999.0)

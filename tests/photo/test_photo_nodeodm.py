@@ -58,7 +58,7 @@ def _laz() -> bytes:
     return buf.getvalue()
 
 
-def all_zip() -> bytes:
+def all_zip(stats_json: str | None = None) -> bytes:
     buf = io.BytesIO()
     stats = {
         "reconstruction_statistics": {
@@ -81,7 +81,7 @@ def all_zip() -> bytes:
         z.writestr(
             "odm_report/shots.geojson", json.dumps({"type": "FeatureCollection", "features": []})
         )
-        z.writestr("odm_report/stats.json", json.dumps(stats))
+        z.writestr("odm_report/stats.json", stats_json or json.dumps(stats))
         z.writestr("odm_report/report.pdf", b"")  # empty in NodeODM's test mode too
         z.writestr("odm_orthophoto/odm_orthophoto.png", b"")
         z.writestr("dsm_tiles/tilemapresource.xml", "<TileMap/>")
@@ -94,7 +94,12 @@ class FakeNode:
     def __init__(self, outcome: str = "completed") -> None:
         self.outcome = outcome
         self.tasks: dict[str, dict[str, Any]] = {}
-        self.zip = all_zip()
+        #: stats.json with the wrong types where OpenSfM writes objects and numbers
+        odd = (
+            '{"reconstruction_statistics": [1], "gps_errors": "x", '
+            '"odm_processing_statistics": {"average_gsd": "NaN"}}'
+        )
+        self.zip = all_zip(odd if outcome == "stats-wrong-types" else None)
         self.calls: list[str] = []
 
 
@@ -118,7 +123,9 @@ def handler_for(node: FakeNode) -> type[BaseHTTPRequestHandler]:
             path = self.path.split("?")[0]
             node.calls.append("GET " + path)
             parts = path.strip("/").split("/")
-            if path == "/info":
+            if path == "/info" and node.outcome == "info-list":
+                self._json([1, 2])
+            elif path == "/info":
                 self._json(
                     {
                         "version": "2.2.4",
@@ -135,10 +142,13 @@ def handler_for(node: FakeNode) -> type[BaseHTTPRequestHandler]:
             elif len(parts) == 3 and parts[0] == "task" and parts[2] == "info":
                 t = node.tasks[parts[1]]
                 t["polls"] += 1
+                if node.outcome == "task-without-status":
+                    self._json({"uuid": parts[1]})
+                    return
                 code, prog = (
                     (20, 50.0)
                     if t["polls"] < 3
-                    else ((40, 100.0) if node.outcome == "completed" else (30, 60.0))
+                    else ((30, 60.0) if node.outcome == "failed" else (40, 100.0))
                 )
                 status: dict[str, Any] = {"code": code}
                 if code == 30:
@@ -156,11 +166,12 @@ def handler_for(node: FakeNode) -> type[BaseHTTPRequestHandler]:
                     }
                 )
             elif len(parts) == 4 and parts[2] == "download" and parts[3] == "all.zip":
+                body = b"<html>proxy error</html>" if node.outcome == "zip-not-zip" else node.zip
                 self.send_response(200)
                 self.send_header("Content-Type", "application/zip")
-                self.send_header("Content-Length", str(len(node.zip)))
+                self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
-                self.wfile.write(node.zip)
+                self.wfile.write(body)
             else:
                 self._json({"error": "not found"}, 404)
 
@@ -275,6 +286,43 @@ def test_failed_task_is_an_error(
         process_nodeodm(photos, tmp_path / "out", url, poll_s=0.01)
     assert exc.value.exit_code == 1 and url in str(exc.value)
     assert not (tmp_path / "out" / "orthophoto.tif").exists()
+
+
+@pytest.mark.parametrize(
+    ("fake_node", "err"),
+    [
+        ("info-list", r"AttributeError: 'list' object has no attribute 'get'"),
+        ("task-without-status", r"KeyError: "),
+        ("zip-not-zip", r"BadZipFile: File is not a zip file"),
+    ],
+    indirect=["fake_node"],
+    ids=["info-list", "task-without-status", "zip-not-zip"],
+)
+def test_an_answer_that_is_not_nodeodms_is_one_error(
+    fake_node: tuple[FakeNode, str], err: str, toledo_dir: Path, tmp_path: Path
+) -> None:
+    """A proxy or another server on the node's port: these were internal errors (exit 1 with
+    a traceback hint), the all.zip one after the whole task."""
+    _node, url = fake_node
+    photos = [toledo_dir / f"DJI_006{i}.JPG" for i in (1, 2, 3)]
+    with pytest.raises(NodeODMError, match=r"the node's answer is not NodeODM's \(" + err) as exc:
+        process_nodeodm(photos, tmp_path / "out", url, poll_s=0.01)
+    assert exc.value.exit_code == 1 and url in str(exc.value)
+    assert not (tmp_path / "out" / "orthophoto.tif").exists()
+
+
+@pytest.mark.parametrize("fake_node", ["stats-wrong-types"], indirect=True)
+def test_stats_of_the_wrong_types_are_left_out(
+    fake_node: tuple[FakeNode, str], toledo_dir: Path, tmp_path: Path
+) -> None:
+    """stats.json with a list, a string and "NaN" where OpenSfM writes objects and numbers:
+    was an internal error (AttributeError), or "NaN" in report.json as a figure."""
+    _node, url = fake_node
+    photos = [toledo_dir / f"DJI_006{i}.JPG" for i in (1, 2, 3)]
+    rep = process_nodeodm(photos, tmp_path / "out", url, poll_s=0.01)
+    for key in ("images_registered", "gps_residual_rms_m", "gsd_cm"):
+        assert key not in rep
+    assert (tmp_path / "out" / "orthophoto.tif").is_file()
 
 
 def test_unreachable_node(toledo_dir: Path, tmp_path: Path) -> None:
