@@ -26,11 +26,12 @@ _MIN_US, _MAX_US = 946684800 * 1_000_000, 4102444800 * 1_000_000  # 2000-01-01 .
 
 @dataclass(frozen=True)
 class LogIssue:
-    offset: int
+    offset: int  # the byte where it is; -1 when it is not at one place in the file
     message: str
 
     def to_dict(self) -> dict[str, Any]:
-        return {"offset": self.offset, "message": self.message}
+        """As JSON: the offset null for an issue not at one place in the file (-1)."""
+        return {"offset": self.offset if self.offset >= 0 else None, "message": self.message}
 
 
 @dataclass
