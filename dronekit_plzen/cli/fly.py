@@ -158,6 +158,8 @@ def _ready(
     problems = preflight_problems(
         st, min_battery_pct=min_battery_pct, min_satellites=min_satellites
     )
+    if problems and st.implausible:  # a reading missing because it was nonsense: say which
+        problems.append(st.implausible)
     if problems:
         raise SafetyViolation(_("pre-flight check failed: {p}").format(p="; ".join(problems)))
     return st

@@ -11,7 +11,7 @@ from typing import Any
 import click
 
 from dronekit_plzen.cliutil import app, echo_json
-from dronekit_plzen.errors import BadInputError, LinkError
+from dronekit_plzen.errors import BadInputError, LinkError, LinkTimeout
 from dronekit_plzen.i18n import _
 from dronekit_plzen.link import VehicleState
 
@@ -125,18 +125,26 @@ def status(
     gcs = app().config.gcs_system_id
     with Fleet.connect(list(urls), system_id=gcs, signing_key_file=signing_key_file) as fleet:
         deadline = time.monotonic() + wait_s
-        for link in fleet.links:
+        silent: list[LinkError | LinkTimeout] = []
+        for link in fleet.links:  # a silent link (of several) is no reason to show none
             try:
                 link.wait_vehicle(timeout_s=max(0.1, deadline - time.monotonic()))
-            except LinkError:
-                continue
-        # let telemetry (position, battery) arrive before the first print
+            except (LinkError, LinkTimeout) as exc:
+                silent.append(exc)
+        # let telemetry (position, battery) arrive before the first print, within --wait in
+        # all: a vehicle that never sends a position is shown without one ("?"), and a link
+        # full of system ids (a broken radio) costs no extra time per id
         for v in fleet.vehicles.values():
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
             try:
-                v.wait_for(lambda s: s.position_known, max(0.1, deadline - time.monotonic()))
-            except LinkError:
+                v.wait_for(lambda s: s.position_known, remaining)
+            except (LinkError, LinkTimeout):
                 continue
         rows = [(k, v.state) for k, v in fleet.vehicles.items()]
+        if not rows and len(silent) == 1:
+            raise silent[0]  # names the link and why (a TCP peer that closed)
         if not rows:
             raise LinkError(
                 _("no vehicle heard within {t:.0f} s").format(t=wait_s), where=", ".join(urls)

@@ -230,6 +230,8 @@ class Link:
         self._next_hb = time.monotonic()
         self._connected = True
         self._reconnects = 0
+        #: the last transport failure (a TCP peer that closed), for wait_vehicle's error
+        self._broke = ""
         self._datagram = spec.scheme in ("udpin", "udpout")
         try:
             self._transport: Transport = open_transport(spec)
@@ -346,10 +348,10 @@ class Link:
                     break
                 self._vehicle_cond.wait(remaining)
         who = _("vehicle {sysid}").format(sysid=sysid) if sysid is not None else _("a vehicle")
-        raise LinkTimeout(
-            _("no heartbeat from {who} within {t:.1f} s").format(who=who, t=timeout_s),
-            where=str(self.spec),
-        )
+        text = _("no heartbeat from {who} within {t:.1f} s").format(who=who, t=timeout_s)
+        if self._broke:
+            text += " (" + _("the link broke: {err}").format(err=self._broke) + ")"
+        raise LinkTimeout(text, where=str(self.spec))
 
     def set_signing(self, sysid: int | None, key: SigningKey | None) -> None:
         """Sign to and require signatures from ``sysid`` (None: every system) with ``key``."""
@@ -596,7 +598,14 @@ class Link:
                 if self._stop.is_set():
                     break
                 self._connected = False
-                log.warning("%s: %s; reconnecting", self.spec, exc)
+                self._broke = exc.message
+                # before a vehicle is heard, the failure goes into wait_vehicle's one error line
+                # (a peer that sends garbage and closes); after, it is worth a warning
+                log.log(
+                    logging.WARNING if self._vehicles else logging.INFO,
+                    "%s; reconnecting",
+                    exc if exc.where else f"{self.spec}: {exc}",  # the error names the link
+                )
                 if self._stop.wait(backoff_s):
                     break
                 try:

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from dronekit_plzen.i18n import _
 from dronekit_plzen.link.modes import (
     MISSION_MODES,
     MODE_FLAG_SAFETY_ARMED,
@@ -97,6 +98,9 @@ class VehicleState:
     sensors_unhealthy: int = 0
     #: EKF_STATUS_REPORT.flags (ArduPilot only), None until the first report
     ekf_flags: int | None = None
+    #: the last reading dropped as impossible (a latitude beyond 90°, a charge of 120 %), named
+    #: with its message; empty while every reading made sense
+    implausible: str = ""
     #: monotonic time of the last HEARTBEAT (seconds); heartbeat_age_s is computed from it
     last_heartbeat_s: float = math.nan
     heartbeat_age_s: float = math.inf
@@ -178,6 +182,41 @@ def _e7(v: int) -> float:
     return v / 1e7
 
 
+def _lat_lon(lat_e7: int, lon_e7: int) -> tuple[float, float] | None:
+    """A latitude and longitude in 1e-7 degrees as degrees; None when they are no place on
+    Earth (beyond ±90° / ±180°: INT32_MAX is 214.7°) or both 0, which ArduPilot sends (and
+    QGroundControl reads) as "no position yet"."""
+    if lat_e7 == 0 and lon_e7 == 0:
+        return None
+    if not (-900_000_000 <= lat_e7 <= 900_000_000 and -1_800_000_000 <= lon_e7 <= 1_800_000_000):
+        return None
+    return lat_e7 / 1e7, lon_e7 / 1e7
+
+
+def _impossible_place(message: str, lat_e7: int, lon_e7: int) -> str:
+    return _("{message} gave an impossible position: lat {lat:.7f}°, lon {lon:.7f}°").format(
+        message=message, lat=lat_e7 / 1e7, lon=lon_e7 / 1e7
+    )
+
+
+def _finite(v: float) -> float:
+    """A float reading as sent, NaN for infinity (a reading that is not a number)."""
+    v = float(v)
+    return v if math.isfinite(v) else math.nan
+
+
+def _charge_pct(s: VehicleState, message: str, remaining: int) -> tuple[float, str]:
+    """``battery_remaining`` (0..100 %, -1 unknown) and the state's note: a charge over 100 %
+    (or below -1) is no reading, not a full battery."""
+    if remaining == -1:
+        return math.nan, s.implausible
+    if 0 <= remaining <= 100:
+        return float(remaining), s.implausible
+    return math.nan, _("{message} gave an impossible battery charge of {pct} %").format(
+        message=message, pct=remaining
+    )
+
+
 def _heartbeat(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     ap = autopilot_name(m.autopilot)
     mode = mode_name(ap, m.base_mode, m.custom_mode, m.type)
@@ -196,11 +235,26 @@ def _heartbeat(s: VehicleState, m: Any, now_s: float) -> VehicleState:
 
 
 def _global_position(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    hdg = s.heading_deg if m.hdg == 65535 else m.hdg / 100.0
+    # hdg: 0..35999 cdeg, UINT16_MAX unknown (anything else is no heading either)
+    hdg = m.hdg / 100.0 if m.hdg < 36000 else s.heading_deg
+    place = _lat_lon(m.lat, m.lon)
+    if place is None:  # no position (yet, or an impossible one): not a place at 214.7°
+        note = s.implausible
+        if m.lat or m.lon:
+            note = _impossible_place("GLOBAL_POSITION_INT", m.lat, m.lon)
+        return _replace(
+            s,
+            lat_deg=math.nan,
+            lon_deg=math.nan,
+            alt_amsl_m=math.nan,
+            relative_alt_m=math.nan,
+            heading_deg=hdg,
+            implausible=note,
+        )
     return _replace(
         s,
-        lat_deg=_e7(m.lat),
-        lon_deg=_e7(m.lon),
+        lat_deg=place[0],
+        lon_deg=place[1],
         alt_amsl_m=m.alt / 1000.0,
         relative_alt_m=m.relative_alt / 1000.0,
         vn_m_s=m.vx / 100.0,
@@ -213,26 +267,29 @@ def _global_position(s: VehicleState, m: Any, now_s: float) -> VehicleState:
 def _attitude(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     return _replace(
         s,
-        roll_deg=math.degrees(m.roll),
-        pitch_deg=math.degrees(m.pitch),
-        yaw_deg=math.degrees(m.yaw) % 360.0,
+        roll_deg=math.degrees(_finite(m.roll)),
+        pitch_deg=math.degrees(_finite(m.pitch)),
+        yaw_deg=math.degrees(_finite(m.yaw)) % 360.0,
     )
 
 
 def _vfr_hud(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return _replace(s, groundspeed_m_s=float(m.groundspeed), heading_deg=float(m.heading))
+    heading = float(m.heading) if 0 <= m.heading < 360 else s.heading_deg
+    return _replace(s, groundspeed_m_s=_finite(m.groundspeed), heading_deg=heading)
 
 
 def _sys_status(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     present = m.onboard_control_sensors_present & m.onboard_control_sensors_enabled
+    pct, note = _charge_pct(s, "SYS_STATUS", m.battery_remaining)
     return _replace(
         s,
         battery_voltage_v=(m.voltage_battery / 1000.0)
         if m.voltage_battery != 65535
         else s.battery_voltage_v,
         battery_current_a=(m.current_battery / 100.0) if m.current_battery >= 0 else math.nan,
-        battery_remaining_pct=float(m.battery_remaining) if m.battery_remaining >= 0 else math.nan,
+        battery_remaining_pct=pct,
         sensors_unhealthy=present & ~m.onboard_control_sensors_health,
+        implausible=note,
     )
 
 
@@ -241,15 +298,16 @@ def _battery_status(s: VehicleState, m: Any, now_s: float) -> VehicleState:
         return s
     cells = [v for v in m.voltages if v != 65535]
     volts = sum(cells) / 1000.0 if cells else s.battery_voltage_v
+    pct, note = _charge_pct(s, "BATTERY_STATUS", m.battery_remaining)
     return _replace(
         s,
         battery_voltage_v=volts,
         battery_current_a=(m.current_battery / 100.0)
         if m.current_battery >= 0
         else s.battery_current_a,
-        battery_remaining_pct=float(m.battery_remaining)
-        if m.battery_remaining >= 0
-        else s.battery_remaining_pct,
+        # -1 (not reported) keeps what SYS_STATUS said; an impossible charge is no reading
+        battery_remaining_pct=s.battery_remaining_pct if m.battery_remaining == -1 else pct,
+        implausible=note,
     )
 
 
@@ -267,7 +325,13 @@ def _ekf_status(s: VehicleState, m: Any, now_s: float) -> VehicleState:
 
 
 def _home(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    return _replace(s, home=(_e7(m.latitude), _e7(m.longitude), m.altitude / 1000.0))
+    place = _lat_lon(m.latitude, m.longitude)
+    if place is None:  # no home is better than a home at 214.7°N (the guard's datum)
+        note = s.implausible
+        if m.latitude or m.longitude:
+            note = _impossible_place("HOME_POSITION", m.latitude, m.longitude)
+        return _replace(s, home=None, implausible=note)
+    return _replace(s, home=(place[0], place[1], m.altitude / 1000.0))
 
 
 def mission_index(autopilot: str, seq: int) -> int:
@@ -327,9 +391,21 @@ def _item_reached(s: VehicleState, m: Any, now_s: float) -> VehicleState:
     return _replace(s, last_item_reached=index, item_reached_mode=reach_mode(s, index))
 
 
+def statustext_str(raw: bytes | str) -> str:
+    """A STATUSTEXT's text as shown to people: UTF-8 (bad bytes replaced), up to its first NUL
+    (50 characters with none), control characters (a terminal's escape sequences) as U+FFFD:
+    a vehicle's words must not recolour or rewrite the operator's terminal."""
+    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
+    text = text.split("\x00", 1)[0]
+    return text.translate(_CONTROL_CHARACTERS)
+
+
+#: C0 and C1 control characters and DEL -> U+FFFD
+_CONTROL_CHARACTERS = {c: "\ufffd" for c in (*range(0x20), *range(0x7F, 0xA0))}
+
+
 def _statustext(s: VehicleState, m: Any, now_s: float) -> VehicleState:
-    text = m.text.decode("utf-8", "replace") if isinstance(m.text, bytes) else str(m.text)
-    entry = StatusText(time_s=now_s, severity=int(m.severity), text=text.rstrip("\x00"))
+    entry = StatusText(time_s=now_s, severity=int(m.severity), text=statustext_str(m.text))
     return _replace(s, statustexts=(*s.statustexts, entry)[-STATUSTEXT_KEEP:])
 
 

@@ -27,7 +27,7 @@ from dronekit_plzen.link.codec import SigningKey, signing_timestamp
 from dronekit_plzen.link.commands import CommandPolicy, CommandResult
 from dronekit_plzen.link.mission import TransferPolicy
 from dronekit_plzen.link.modes import INTENT_MODES, mode_params
-from dronekit_plzen.link.state import VehicleState
+from dronekit_plzen.link.state import VehicleState, statustext_str
 from dronekit_plzen.mission_items import (
     CMD_DO_JUMP,
     CMD_NAV_WAYPOINT,
@@ -151,11 +151,12 @@ class Vehicle:
                     return st
                 remaining = deadline - time.monotonic()
                 if remaining <= 0:
-                    raise LinkTimeout(
-                        _("vehicle {sysid}: timed out waiting for {what}").format(
-                            sysid=self.sysid, what=what or _("a condition")
-                        )
+                    text = _("vehicle {sysid}: timed out waiting for {what}").format(
+                        sysid=self.sysid, what=what or _("a condition")
                     )
+                    if st.implausible:  # why it never came: the vehicle sent nonsense instead
+                        text += f" ({st.implausible})"
+                    raise LinkTimeout(text, where=str(self.link.spec))
                 sub.get(min(remaining, 1.0))
 
     def wait_ready_to_arm(
@@ -237,9 +238,7 @@ class Vehicle:
                 elif kind == "EKF_STATUS_REPORT":
                     ekf_heard = True
                 elif kind == "STATUSTEXT":
-                    raw = msg.text
-                    text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else str(raw)
-                    text = text.rstrip("\x00")
+                    text = statustext_str(msg.text)
                     if _is_prearm_text(text):
                         note(text)
 
