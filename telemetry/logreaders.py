@@ -21,6 +21,7 @@ import numpy as np
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, ngettext
+from dronekit_plzen.link.state import statustext_str
 from telemetry.dataflash import DFRecords, looks_like_text_log
 from telemetry.tlog import LogIssue, ParseStats, iter_tlog
 from telemetry.track import (
@@ -530,7 +531,8 @@ def _dataflash_events(
         events.append((tt, "mode", name, num, *_at(cols, tt)))
     for t0, v in msgs:
         tt = t0 + offset
-        events.append((tt, "statustext", str(v.get("Message", "")), math.nan, *_at(cols, tt)))
+        text = statustext_str(str(v.get("Message", "")))  # a log's words, not terminal codes
+        events.append((tt, "statustext", text, math.nan, *_at(cols, tt)))
     for t0, v in rows.get("ERR", []):
         tt = t0 + offset
         sub, code = _num(v.get("Subsys")), _num(v.get("ECode"))

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from dronekit_plzen import geo
+from dronekit_plzen.link.state import statustext_str
 
 SAMPLE_FIELDS = (
     "sysid",
@@ -151,10 +152,11 @@ class MavlinkTrackBuilder:
 
     def _global_position(self, msg: Any, t_s: float, sysid: int) -> None:
         st = self._vehicle(sysid)
-        if msg.lat == 0 and msg.lon == 0:
+        lat, lon, alt = msg.lat * 1e-7, msg.lon * 1e-7, msg.alt * 1e-3
+        if (msg.lat == 0 and msg.lon == 0) or not (abs(lat) <= 90 and abs(lon) <= 180):
+            # no fix yet (0, 0), or a position no vehicle can have (INT32_MAX: 214.7°) from a
+            # damaged or hostile sender: no position, as the link's state takes it
             lat = lon = alt = NAN
-        else:
-            lat, lon, alt = msg.lat * 1e-7, msg.lon * 1e-7, msg.alt * 1e-3
         st.lat_deg, st.lon_deg, st.alt_m = lat, lon, alt
         gs = math.hypot(msg.vx, msg.vy) * 0.01
         hdg = NAN if msg.hdg == 65535 else msg.hdg * 0.01
@@ -185,19 +187,18 @@ class MavlinkTrackBuilder:
         if msg.voltage_battery not in (0, 65535):
             st.voltage_v = msg.voltage_battery * 1e-3
         st.current_a = NAN if msg.current_battery == -1 else msg.current_battery * 0.01
-        st.battery_pct = NAN if msg.battery_remaining == -1 else float(msg.battery_remaining)
+        st.battery_pct = _charge_pct(msg.battery_remaining)
 
     def _battery_status(self, msg: Any, t_s: float, sysid: int) -> None:
         st = self._vehicle(sysid)
         if getattr(msg, "id", 0) == 0 and msg.current_consumed != -1:
             st.consumed_mah = float(msg.current_consumed)
-            if math.isnan(st.battery_pct) and msg.battery_remaining != -1:
-                st.battery_pct = float(msg.battery_remaining)
+            if math.isnan(st.battery_pct):
+                st.battery_pct = _charge_pct(msg.battery_remaining)
 
     def _statustext(self, msg: Any, t_s: float, sysid: int) -> None:
         self._vehicle(sysid)
-        text = msg.text if isinstance(msg.text, str) else bytes(msg.text).decode("utf-8", "replace")
-        text = text.rstrip("\x00")
+        text = statustext_str(msg.text if isinstance(msg.text, str) else bytes(msg.text))
         self._event(sysid, t_s, "statustext", text, float(msg.severity))
         if "failsafe" in text.lower():
             self._event(sysid, t_s, "failsafe", text, float(msg.severity))
@@ -385,3 +386,9 @@ def drop_spikes(cols: dict[str, np.ndarray]) -> tuple[dict[str, np.ndarray], int
         if m.any():
             out[name] = np.where(m, np.nan, cols[name])
     return out, int(bad.sum())
+
+
+def _charge_pct(remaining: int) -> float:
+    """A battery's remaining charge in %, NaN when unknown (-1) or impossible (above 100 %:
+    a damaged or hostile sender; the link's state refuses it too)."""
+    return float(remaining) if 0 <= remaining <= 100 else NAN

@@ -18,6 +18,7 @@ import numpy as np
 
 from dronekit_plzen.errors import raised_by_library
 from dronekit_plzen.i18n import _
+from dronekit_plzen.link.state import statustext_str
 from telemetry.logreaders import LogContent, _at, _ffill, file_time_s, is_possible_time
 from telemetry.tlog import LogIssue
 from telemetry.track import Track, empty_columns
@@ -285,7 +286,8 @@ def read_ulog(path: Path, data: bytes) -> LogContent:
         events += _status_events(st_t, armed, navs, fs, cols)
     for lm in ulog.logged_messages:
         tt = lm.timestamp * 1e-6 + offset
-        events.append((tt, "statustext", lm.message, float(lm.log_level), *_at(cols, tt)))
+        text = statustext_str(str(lm.message))  # a log's words, not terminal codes
+        events.append((tt, "statustext", text, float(lm.log_level), *_at(cols, tt)))
     cam = topic("camera_capture")
     if cam is not None:
         seq, clat, clon = _get(cam, "seq"), _get(cam, "lat"), _get(cam, "lon")
