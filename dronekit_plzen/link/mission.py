@@ -61,7 +61,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Sequence
 
-from dronekit_plzen.errors import LinkTimeout, MissionTransferError
+from dronekit_plzen.errors import LinkTimeout, MissionTransferError, ProtocolError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.link.mission_wire import (
     ITEM_IDS,
@@ -82,12 +82,16 @@ from dronekit_plzen.link.transfer import (
     _Wire,
     retry_budget,
 )
-from dronekit_plzen.mission_items import MissionItem
+from dronekit_plzen.mission_items import MISSION_TYPE_RALLY, MissionItem
 
 MAV_MISSION_ACCEPTED = 0
 MAV_MISSION_ERROR = 1
 MAV_MISSION_INVALID_SEQUENCE = 13
 MAV_MISSION_OPERATION_CANCELLED = 15
+#: the most items of a mission type a vehicle can hold: rally points are indexed by a byte in
+#: ArduPilot (``AP_Rally``) and PX4 keeps 32 (``DM_KEY_SAFE_POINTS_MAX``); a larger count is
+#: refused before the transfer
+MOST_ITEMS = {MISSION_TYPE_RALLY: 255}
 MISSION_RESULT_NAMES = {
     0: "ACCEPTED",
     1: "ERROR",
@@ -454,6 +458,17 @@ def _download(
             raise _ack_error(refusal.result, mission_type, _("download"))
         raise LinkTimeout(_("no MISSION_COUNT after {n} requests").format(n=attempt))
     st.items = count
+    most = MOST_ITEMS.get(mission_type)
+    if most is not None and count > most:
+        # a damaged or hostile answer: 65,535 "rally points" took 8 s and 147 MB on loopback,
+        # and a vehicle answering each just before the timeout could hold the link for hours
+        _cancel(wire, mission_type)
+        raise ProtocolError(
+            _(
+                "the vehicle announced {n} rally points; no autopilot holds more than {most}: "
+                "download cancelled"
+            ).format(n=count, most=most)
+        )
     # 2. the items, one at a time, in order; the next request goes out before this item is read
     retries = retry_budget(policy, wire.port.loss_fraction, count)
     give_up_s = retries * policy.item_timeout_s

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mav
 
-from dronekit_plzen.errors import MissionTransferError
+from dronekit_plzen.errors import MissionTransferError, ProtocolError
 from dronekit_plzen.link.mission import REFUSALS_FINAL, TransferPolicy, download
 
 
@@ -139,3 +139,33 @@ def test_a_repeated_refusal_is_final_and_typed(stage: str) -> None:
     # refused REFUSALS_FINAL times (after the count: plus the list request), not retried to the
     # end of the retry budget
     assert len(asked) <= REFUSALS_FINAL + (stage == "item")
+
+
+@pytest.mark.parametrize(("count", "refused"), [(255, False), (256, True), (65535, True)])
+def test_more_rally_points_than_any_autopilot_holds_are_not_downloaded(
+    count: int, refused: bool
+) -> None:
+    """A hostile or damaged vehicle announced 65,535 rally points: ``fly`` downloaded them all
+    (8 s, 147 MB on loopback; one answered just before each timeout would hold the link for
+    hours). ArduPilot indexes rally points by a byte, PX4 keeps 32: more than 255 is refused
+    and the transfer cancelled."""
+
+    def script(msg: Any, n: int) -> list[Any]:
+        v = port.vehicle
+        if msg.get_type() == "MISSION_REQUEST_LIST":
+            return [v.mission_count_encode(255, 190, count, 2)]
+        if msg.get_type() == "MISSION_REQUEST_INT":
+            it = _item(v, msg.seq)
+            it.mission_type = 2
+            return [it]
+        return []
+
+    port = ScriptedVehicle(script)
+    if not refused:
+        assert len(download(port, 2, policy=POLICY)) == count
+        return
+    with pytest.raises(ProtocolError, match=f"announced {count} rally points"):
+        download(port, 2, policy=POLICY)
+    assert not any(m.get_type() == "MISSION_REQUEST_INT" for m in port.sent)
+    cancel = [m for m in port.sent if m.get_type() == "MISSION_ACK"]
+    assert [(m.type, m.mission_type) for m in cancel] == [(mav.MAV_MISSION_OPERATION_CANCELLED, 2)]
