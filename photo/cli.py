@@ -86,6 +86,16 @@ def photo() -> None:
 )
 @click.option("--node", "node_url", default=None, help=_("NodeODM URL for --engine nodeodm."))
 @click.option(
+    "--node-retry-s",
+    "node_retry_s",
+    type=float,
+    default=None,
+    help=_(
+        "Seconds the upload of a photo to the node may wait in all to retry after a failure "
+        "(--engine nodeodm; default 30)."
+    ),
+)
+@click.option(
     "--max-image-px",
     type=int,
     default=1600,
@@ -122,6 +132,7 @@ def process_cmd(
     crs: str | None,
     engine: str,
     node_url: str | None,
+    node_retry_s: float | None,
     max_image_px: int,
     features: int,
     dense: bool,
@@ -147,9 +158,14 @@ def process_cmd(
     if crs:
         georef.output_crs([], crs)  # a bad --crs is named before any work
     if engine == "nodeodm":
-        from photo.nodeodm import check_node_url, process_nodeodm
+        from photo.nodeodm import MAX_RETRY_S, UPLOAD_RETRY_S, check_node_url, process_nodeodm
 
         check_node_url(node_url)
+        retry_s = UPLOAD_RETRY_S if node_retry_s is None else node_retry_s
+        if not 0 <= retry_s <= MAX_RETRY_S:  # NaN too
+            raise BadInputError(
+                _("--node-retry-s must be between 0 and {most}").format(most=MAX_RETRY_S)
+            )
         if dem is not None:
             raise BadInputError(_("--dem is not used by --engine nodeodm"))
         rep = process_nodeodm(
@@ -159,10 +175,13 @@ def process_cmd(
             resolution_cm=resolution_cm,
             crs=crs,
             progress=RichProgress(),
+            retry_s=retry_s,
         )
     else:
         if node_url:
             raise BadInputError(_("--node is only used with --engine nodeodm"))
+        if node_retry_s is not None:
+            raise BadInputError(_("--node-retry-s is only used with --engine nodeodm"))
         opts = ProcessOptions(
             out_dir=out,
             crs=crs,

@@ -27,7 +27,7 @@ import math
 import re
 import stat
 import warnings
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -538,8 +538,28 @@ def _resolved(path: Path) -> Path:
         return path.absolute()
 
 
-def read_photos(paths: Iterable[Path]) -> tuple[list[PhotoMeta], list[SkippedPhoto]]:
-    """Read every photo; the bad ones come back as :class:`SkippedPhoto` (name and reason)."""
+#: shortest photo side (pixels) either engine takes: below it SIFT (COLMAP's here, OpenSfM's on
+#: a NodeODM node) finds next to nothing
+MIN_PHOTO_SIDE_PX = 100
+
+
+def check_photo_size(meta: PhotoMeta) -> PhotoMeta:
+    """``meta`` if its shorter side has :data:`MIN_PHOTO_SIDE_PX` pixels; else
+    :class:`PhotoSkip` with the size."""
+    if min(meta.width_px, meta.height_px) < MIN_PHOTO_SIDE_PX:
+        raise PhotoSkip(
+            _("image too small ({w} × {h} pixels; at least {n} on each side)").format(
+                w=meta.width_px, h=meta.height_px, n=MIN_PHOTO_SIDE_PX
+            )
+        )
+    return meta
+
+
+def read_photos(
+    paths: Iterable[Path], check: Callable[[PhotoMeta], PhotoMeta] | None = None
+) -> tuple[list[PhotoMeta], list[SkippedPhoto]]:
+    """Read every photo; the bad ones come back as :class:`SkippedPhoto` (name and reason).
+    ``check`` (e.g. :func:`check_photo_size`) may skip a readable photo an engine cannot use."""
     good: list[PhotoMeta] = []
     bad: list[SkippedPhoto] = []
     names = JobNames()
@@ -547,7 +567,8 @@ def read_photos(paths: Iterable[Path]) -> tuple[list[PhotoMeta], list[SkippedPho
         path = Path(p)
         try:
             names.check(path)
-            good.append(names.take(read_photo(path)))
+            meta = read_photo(path)
+            good.append(names.take(check(meta) if check is not None else meta))
         except PhotoSkip as exc:
             bad.append(SkippedPhoto(path, str(exc)))
     return good, bad

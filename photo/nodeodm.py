@@ -24,7 +24,7 @@ from urllib.parse import urlparse
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError, LinkError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import OutputGroup, atomic_output, prepare_output_dir
-from photo.exif import PhotoMeta, read_photos, too_few_photos
+from photo.exif import PhotoMeta, check_photo_size, read_photos, too_few_photos
 
 #: our product name → where ODM puts it inside all.zip (first existing candidate wins)
 ODM_LAYOUT: dict[str, tuple[str, ...]] = {
@@ -39,6 +39,32 @@ ODM_LAYOUT: dict[str, tuple[str, ...]] = {
     "report.pdf": ("odm_report/report.pdf",),
     "odm_stats.json": ("odm_report/stats.json",),
 }
+
+
+#: default time (seconds) the upload of one photo may spend waiting between its retries
+#: (``photo process --node-retry-s``): pyodm's own default (5 retries, 5, 10, … 25 s apart)
+#: made a node that answers HTTP 500 to every upload take 75 s before its error, while a
+#: dropped connection or a proxy's 502/503 while the node restarts is over within seconds
+UPLOAD_RETRY_S = 30
+#: pyodm's wait before the first retry (seconds), the k-th waits k times as long
+RETRY_STEP_S = 5
+#: the longest ``--node-retry-s`` taken (an hour)
+MAX_RETRY_S = 3600
+
+
+def upload_retries(budget_s: float) -> tuple[int, int]:
+    """pyodm's ``(max_retries, retry_timeout)`` for the uploads of one photo waiting at most
+    ``budget_s`` seconds in all: pyodm waits ``k × retry_timeout`` whole seconds before the
+    k-th retry; as many retries as fit, :data:`RETRY_STEP_S` apart (1 s for a budget below it).
+
+    >>> upload_retries(30), upload_retries(75), upload_retries(3), upload_retries(0)
+    ((3, 5), (5, 5), (2, 1), (0, 1))
+    """
+    step = RETRY_STEP_S if budget_s >= RETRY_STEP_S else 1
+    n = 0
+    while step * (n + 1) * (n + 2) / 2 <= budget_s:
+        n += 1
+    return n, step
 
 
 class NodeODMError(DronekitPlzenError):
@@ -120,8 +146,14 @@ def process_nodeodm(
     progress: Any = None,
     poll_s: float = 3.0,
     timeout_s: float = 30.0,
+    retry_s: float = UPLOAD_RETRY_S,
 ) -> dict[str, Any]:
     """Run the job on a NodeODM node; return the report (also written as report.json).
+
+    A photo the local engine refuses as too small (:func:`~photo.exif.check_photo_size`) is
+    skipped here too, not uploaded. A failed upload of a photo (no connection, an HTTP error, a
+    NodeODM error) is retried while the waits add up to ``retry_s`` seconds at most
+    (:func:`upload_retries`); then the job fails.
 
     ODM's files and our reports are put in place together when all of them are there
     (:class:`~dronekit_plzen.outputs.OutputGroup`): a task that fails, a download cut short or a
@@ -138,6 +170,7 @@ def process_nodeodm(
             progress=progress,
             poll_s=poll_s,
             timeout_s=timeout_s,
+            retry_s=retry_s,
         )
 
 
@@ -151,6 +184,7 @@ def _process(
     progress: Any,
     poll_s: float,
     timeout_s: float,
+    retry_s: float,
 ) -> dict[str, Any]:
     """The body of :func:`process_nodeodm`, inside its output group."""
     from pyodm import Node
@@ -160,7 +194,7 @@ def _process(
     from photo import products
 
     t0 = time.perf_counter()
-    good, bad = read_photos(paths)
+    good, bad = read_photos(paths, check=check_photo_size)
     warnings = [s.message() for s in bad]
     if len(good) < 3:
         raise BadInputError(too_few_photos(len(good), bad))
@@ -182,6 +216,7 @@ def _process(
                 progress.advance(max(0, int(pct - last[0])))
                 last[0] = float(int(pct))
 
+        retries, retry_step = upload_retries(retry_s)
         with tempfile.TemporaryDirectory(prefix="dkp-upload-") as links:
             task = node.create_task(
                 _upload_paths(good, Path(links)),
@@ -189,6 +224,8 @@ def _process(
                 name=f"dronekit-plzen {out.name}",
                 progress_callback=up,
                 parallel_uploads=2,
+                max_retries=retries,
+                retry_timeout=retry_step,
             )
         if progress:
             progress.done()
@@ -218,8 +255,10 @@ def _process(
     except NodeConnectionError as exc:
         raise LinkError(_("cannot reach the node: {err}").format(err=exc), where=node_url) from exc
     except (NodeResponseError, NodeServerError, OdmError) as exc:
+        # pyodm's NodeServerError of an HTTP error is its bare status code: "500"
+        err = f"HTTP {exc}" if str(exc).isdigit() else str(exc)
         raise NodeODMError(
-            _("the node refused or failed the task: {err}").format(err=exc), where=node_url
+            _("the node refused or failed the task: {err}").format(err=err), where=node_url
         ) from exc
     except (KeyError, TypeError, AttributeError, ValueError, zipfile.BadZipFile) as exc:
         # pyodm reads the answers as NodeODM writes them: a JSON list for /info, a task

@@ -9,23 +9,41 @@ dictionary also written to ``report.json``.
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import os
 import shutil
 import tempfile
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, StorageError
 from dronekit_plzen.i18n import _, ngettext
-from dronekit_plzen.outputs import OutputGroup, note_input, prepare_output_dir, remove_output
+from dronekit_plzen.outputs import (
+    OutputGroup,
+    note_input,
+    output_error,
+    prepare_output_dir,
+    remove_output,
+    write_failure,
+)
 from photo import dense, georef, ortho, products, sfm, surface
 from photo.dtm import GroundFilter, dtm_from_cloud
-from photo.exif import JobNames, PhotoMeta, PhotoSkip, SkippedPhoto, read_photo, too_few_photos
+from photo.exif import (
+    JobNames,
+    PhotoMeta,
+    PhotoSkip,
+    SkippedPhoto,
+    check_photo_size,
+    read_photo,
+    too_few_photos,
+)
 from photo.report import camera_rows, report
 
 log = logging.getLogger(__name__)
@@ -39,8 +57,6 @@ PRODUCTS_BYTES_PER_CELL = 16
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".tif", ".tiff", ".png")
 
-#: shortest photo side (pixels) the local engine takes: below it SIFT finds next to nothing
-MIN_PHOTO_SIDE_PX = 100
 #: widest spread (metres) of one capture's GPS positions: beyond it the photos are not one
 #: capture (another flight's folder, a photo with a wrong fix) and would never be matched
 MAX_CAPTURE_EXTENT_M = 100_000.0
@@ -233,13 +249,7 @@ def _local_photo(meta: PhotoMeta) -> PhotoMeta:
                 "save it as 8-bit RGB, or use --engine nodeodm"
             ).format(bits=meta.sample_bits)
         )
-    if min(meta.width_px, meta.height_px) < MIN_PHOTO_SIDE_PX:
-        raise PhotoSkip(
-            _("image too small ({w} × {h} pixels; at least {n} on each side)").format(
-                w=meta.width_px, h=meta.height_px, n=MIN_PHOTO_SIDE_PX
-            )
-        )
-    return meta
+    return check_photo_size(meta)
 
 
 def check_capture_extent(photos: Sequence[PhotoMeta], world_xyz: np.ndarray) -> None:
@@ -268,7 +278,8 @@ def check_capture_extent(photos: Sequence[PhotoMeta], world_xyz: np.ndarray) -> 
         )
 
 
-#: skipped photos named one per line on the console; the rest are counted (report.json lists all)
+#: skipped photos named one per line on the console; the rest are counted, and listed with
+#: ``-v`` (and in report.json, which a run that stops early does not write)
 MAX_SKIP_LINES = 10
 
 
@@ -280,8 +291,10 @@ def skip_lines(skipped: Sequence[SkippedPhoto], limit: int = MAX_SKIP_LINES) -> 
     if rest > 0:
         lines.append(
             ngettext(
-                "{n} more photo skipped (report.json lists every skipped photo and why)",
-                "{n} more photos skipped (report.json lists every skipped photo and why)",
+                "{n} more photo skipped (-v lists it, and so does report.json when the run "
+                "completes)",
+                "{n} more photos skipped (-v lists them, and so does report.json when the run "
+                "completes)",
                 rest,
             ).format(n=rest)
         )
@@ -301,6 +314,8 @@ def step_read(job: Job) -> None:
     job.progress.done()
     for line in skip_lines(job.skipped):
         log.warning("%s", line)
+    for s in job.skipped[MAX_SKIP_LINES:]:  # with -v: a run that stops here writes no report
+        log.info("%s", s.message())
     job.warnings.extend(s.message() for s in job.skipped)  # every one in report.json
     if len(job.photos) < 3:
         raise BadInputError(too_few_photos(len(job.photos), job.skipped))
@@ -320,7 +335,81 @@ def step_read(job: Job) -> None:
         job.warnings.append(_("some photos have no GPS altitude: the median altitude is used"))
 
 
+#: What a run writes, measured on the Toledo photos of the shared test data (57 photos, 1600 ×
+#: 1200, ``--features 8192``, COLMAP 4.2 via pycolmap, 2026-12-05): SIFT kept up to 2 orientations
+#: per keypoint, so up to 2 × ``--features`` per photo (12,265 on average there, of 16,384), and
+#: the database took 152.6 bytes per feature (keypoint 6 × 4 bytes, descriptor 128 bytes, SQLite's
+#: pages): 106.7 MB for 699,106 features. The estimate takes every slot as filled.
+DB_BYTES_PER_FEATURE = 153
+SIFT_ORIENTATIONS = 2
+#: Matching then added 12.9 MB for 547 pairs, 23.6 kB a pair (the raw and the verified matches,
+#: 8 bytes each); the estimate takes twice that, at ``--features 8192``, for each photo's
+#: ``max_neighbors`` pairs: 186 MB for those 57 photos, which wrote 120 MB.
+DB_BYTES_PER_PAIR = 48 * 1024
+#: SQLite's write-ahead log beside the database (``colmap.db-wal``): 6.2 MB at most there
+DB_WAL_BYTES = 8 * 2**20
+#: the products, measured on seven Toledo photos at 800 × 600 (the tests' subset, dense on):
+#: points.laz 11.2 MB (the dense cloud is made from 800-pixel images whatever the photos' size:
+#: 1.6 MB a photo), orthophoto.tif, its preview, dsm.tif and dtm.tif 4.7 MB for 3.4 megapixels
+#: of photos (1.4 bytes a photo pixel: the orthophoto has about the photos' ground resolution)
+PRODUCT_BYTES_PER_PHOTO = 2 * 2**20
+PRODUCT_BYTES_PER_PHOTO_PIXEL = 2.0
+
+
+def work_bytes(n_photos: int, opts: sfm.SfmOptions) -> int:
+    """Estimated size of the COLMAP database (the largest file of the run) for ``n_photos``
+    photos: every photo's features at :attr:`~photo.sfm.SfmOptions.max_features` and the
+    matches of each with its :attr:`~photo.sfm.SfmOptions.max_neighbors` neighbours."""
+    features = n_photos * opts.max_features * SIFT_ORIENTATIONS * DB_BYTES_PER_FEATURE
+    pairs = n_photos * min(opts.max_neighbors, max(n_photos - 1, 0))
+    return features + pairs * DB_BYTES_PER_PAIR * opts.max_features // 8192
+
+
+def run_bytes(photos: Sequence[PhotoMeta], opts: ProcessOptions) -> int:
+    """Estimated bytes the whole run writes into the output folder at its peak: the COLMAP
+    workspace (:func:`work_bytes` and its write-ahead log) and the products."""
+    pixels = sum(p.width_px * p.height_px for p in photos)
+    made = len(photos) * PRODUCT_BYTES_PER_PHOTO + int(pixels * PRODUCT_BYTES_PER_PHOTO_PIXEL)
+    return work_bytes(len(photos), opts.sfm) + DB_WAL_BYTES + made
+
+
+def _mb(n: float) -> str:
+    return f"{n / 2**20:.1f} MB" if n < 10 * 2**20 else f"{n / 2**20:.0f} MB"
+
+
+def check_space(job: Job) -> None:
+    """Refuse the run before COLMAP starts when its output folder cannot take what it will
+    write (:func:`run_bytes`), or the process's file size limit (``ulimit -f``) cannot take its
+    database (:func:`work_bytes`): COLMAP's database code aborts the whole process on a failed
+    write (a C++ stack dump, the workspace left behind), which no Python code can catch."""
+    import resource
+
+    out = job.opts.out_dir
+    try:
+        free = shutil.disk_usage(job.work).free
+    except OSError:
+        free = None
+    need = run_bytes(job.photos, job.opts)
+    if free is not None and free < need:
+        raise StorageError(
+            _(
+                "not enough space in {folder}: this run writes about {need} (the COLMAP "
+                "database of {n} photos and the products), {free} are free"
+            ).format(folder=out, need=_mb(need), n=len(job.photos), free=_mb(free))
+        )
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    db = work_bytes(len(job.photos), job.opts.sfm)
+    if limit != resource.RLIM_INFINITY and limit < db:
+        raise StorageError(
+            _(
+                "not enough space in {folder}: the COLMAP database of {n} photos takes about "
+                "{need} in one file, the file size limit (ulimit -f) is {free}"
+            ).format(folder=out, need=_mb(db), n=len(job.photos), free=_mb(limit))
+        )
+
+
 def step_features(job: Job) -> None:
+    check_space(job)
     root = sfm.prepare_workspace(job.photos, job.work)
     job.progress.start(_("extracting features"), len(job.photos))
     sfm.extract(job.photos, job.work / "colmap.db", root, job.opts.sfm, job.progress.advance)
@@ -666,6 +755,27 @@ STEPS: list[tuple[str, Callable[[Job], None]]] = [
 ]
 
 
+@contextlib.contextmanager
+def _workspace_errors(work: Path) -> Iterator[None]:
+    """A write into the COLMAP workspace that fails (the disk filled up after
+    :func:`check_space`: the workspace's links and folders, COLMAP's database where pycolmap
+    raises instead of aborting) as the one line of :func:`~dronekit_plzen.outputs.write_failure`:
+    ``cannot write <file>: <reason>``; the workspace is removed by the caller."""
+    db = work / "colmap.db"
+    try:
+        yield
+    except OSError as exc:
+        names = [Path(os.fsdecode(f)) for f in (exc.filename, exc.filename2) if f is not None]
+        inside = [f for f in names if f.is_relative_to(work)]
+        if not inside and exc.errno not in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise  # not a write of the workspace (a photo that cannot be read)
+        raise output_error(inside[0] if inside else work, exc) from exc
+    except RuntimeError as exc:  # pycolmap: "[database_sqlite.cc:603] SQLite error: disk I/O error"
+        if "SQLite error" not in str(exc):
+            raise
+        raise write_failure(db, written=db, detail=str(exc)) from exc
+
+
 def process(
     paths: Sequence[str | Path], opts: ProcessOptions, progress: Progress | None = None
 ) -> dict[str, Any]:
@@ -684,13 +794,16 @@ def process(
         note_input(f)  # never replaced by a product (a folder of outputs given as photos)
     job = Job(paths=files, opts=opts, progress=progress or SilentProgress())
     # the COLMAP workspace is scratch, not a product: removed at the end (kept with keep_work)
-    job.work = Path(tempfile.mkdtemp(prefix=".photo-work-", dir=out))
+    try:
+        job.work = Path(tempfile.mkdtemp(prefix=".photo-work-", dir=out))
+    except OSError as exc:
+        raise output_error(out, exc) from exc
     # every product and both reports are put in place together when all have been written: a
     # failure late in the run (a full disk at points.laz) leaves the folder as it was, never
     # a new orthophoto beside the previous run's cloud and report
     with OutputGroup.all_or_nothing():
         try:  # COLMAP's own log into the workspace, not onto the console
-            with sfm.colmap_log(job.work / "colmap.log"):
+            with sfm.colmap_log(job.work / "colmap.log"), _workspace_errors(job.work):
                 for name, step in STEPS:
                     t0 = time.perf_counter()
                     step(job)

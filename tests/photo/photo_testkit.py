@@ -10,8 +10,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 
-def run_cli(*args: str, timeout: float = 240.0) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, timeout: float = 240.0, fsize_kib: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process; ``fsize_kib``: under that file size limit (``ulimit -f``:
+    a write beyond it fails with EFBIG, as on a full disk; Python ignores SIGXFSZ)."""
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[2])}
+
+    def limit() -> None:
+        import resource
+
+        if fsize_kib is not None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (fsize_kib * 1024, fsize_kib * 1024))
+
     return subprocess.run(
         [sys.executable, "-m", "dronekit_plzen", *args],
         capture_output=True,
@@ -19,6 +30,7 @@ def run_cli(*args: str, timeout: float = 240.0) -> subprocess.CompletedProcess[s
         timeout=timeout,
         env=env,
         check=False,
+        preexec_fn=limit if fsize_kib is not None else None,
     )
 
 
@@ -93,12 +105,15 @@ def claim_size(jpeg: bytes, w: int, h: int) -> bytes:
     raise ValueError("no frame header")
 
 
-def one_error_line(argv: Sequence[str], code: int, pattern: str) -> list[str]:
-    """Run the CLI with ``argv``: exit ``code``, its last stderr line one ``error:`` matching
-    ``pattern`` and no traceback; returns the non-empty stderr lines."""
+def one_error_line(
+    argv: Sequence[str], code: int, pattern: str, fsize_kib: int | None = None
+) -> list[str]:
+    """Run the CLI with ``argv`` (under a file size limit of ``fsize_kib``, see :func:`run_cli`):
+    exit ``code``, its last stderr line one ``error:`` matching ``pattern`` and no traceback;
+    returns the non-empty stderr lines."""
     import re
 
-    proc = run_cli(*argv, timeout=60)
+    proc = run_cli(*argv, timeout=60, fsize_kib=fsize_kib)
     lines = [ln for ln in proc.stderr.splitlines() if ln.strip()]
     assert proc.returncode == code, proc.stderr
     assert lines and lines[-1].startswith("error: "), proc.stderr

@@ -35,6 +35,8 @@ class Case:
     argv: tuple[str, ...]
     code: int
     pattern: str
+    #: a file size limit (``ulimit -f``, KiB): a disk that fills up
+    fsize_kib: int | None = None
 
 
 def bad_photo(case_id: str, stem: str, reason: str) -> Case:
@@ -142,6 +144,15 @@ CASES = [
     Case("same-file-three-times", ("photo", "process", "{one}", "{one}", "{one}", "-o", "{o}"), 2,
          r"only 1 usable photo .*DJI_0061\.JPG: skipped: the same file is given twice "
          r"\(and 1 more skipped\)"),
+    # --- a full disk ----------------------------------------------------------------------
+    # COLMAP's database code aborted the process on the first features (exit 134, a C++ stack
+    # dump on stderr, the .photo-work-* folder left in the output folder)
+    Case("full-disk-300-kib", THREE, 1,
+         r"^error: not enough space in .*/out: the COLMAP database of 3 photos takes about "
+         r"[\d.]+ MB in one file, the file size limit \(ulimit -f\) is 0\.3 MB$", fsize_kib=300),
+    Case("full-disk-3000-kib", THREE, 1,
+         r"^error: not enough space in .*/out: .* the file size limit \(ulimit -f\) is 2\.9 MB$",
+         fsize_kib=3000),
     # --- --dem -----------------------------------------------------------------------------
     Case("dem-elsewhere", (*THREE, "--dem", "{dem_plzen}"), 2,
          r"dem_plzen\.tif: the DEM does not cover the photographed area"),
@@ -302,12 +313,13 @@ def test_bad_input(case: Case, inputs: dict[str, str], tmp_path: Path) -> None:
     prev_dsm = Path(inputs["prev"]) / "dsm.tif"
     before = prev_dsm.read_bytes()
     argv = [a.format_map({"o": out, **inputs}) for a in case.argv]
-    lines = one_error_line(argv, case.code, case.pattern)
+    lines = one_error_line(argv, case.code, case.pattern, case.fsize_kib)
     assert not [ln for ln in lines if "UserWarning" in ln or "warnings.warn" in ln], lines
     assert not [ln for ln in lines if GLOG_LINE.match(ln)], lines  # COLMAP's C++ log
     assert not any(ln.startswith("error") for ln in lines[:-1])
     for name in PRODUCTS:
         assert not (out / name).exists()
+    assert not list(out.glob(".photo-work-*"))  # nor the COLMAP workspace
     assert prev_dsm.read_bytes() == before  # the --dem given is never replaced
 
 
@@ -337,3 +349,95 @@ def test_colmaps_log_is_kept_in_the_workspace_not_on_the_console(
     (log,) = out.glob(".photo-work-*/colmap.log.*")
     assert "Failed to create any sparse model" in log.read_text()
     assert not [p.name for p in tmp.iterdir() if ".log." in p.name]
+
+
+def _three(inputs: dict[str, str]) -> list[str]:
+    return [inputs["one"], inputs["one2"], inputs["one3"]]
+
+
+def test_a_disk_without_room_for_the_run_is_refused_before_colmap(
+    inputs: dict[str, str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The free space of the output folder below the run's estimate (the COLMAP database and the
+    products): one line naming the folder, the estimate and what is free; nothing left."""
+    from collections import namedtuple
+
+    import photo.pipeline as pipeline
+    from dronekit_plzen.errors import StorageError
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(pipeline.shutil, "disk_usage", lambda p: usage(10**9, 10**9 - 10**6, 10**6))
+    extracted: list[object] = []
+    monkeypatch.setattr(pipeline.sfm, "extract", lambda *a, **k: extracted.append(a))
+    out = tmp_path / "out"
+    with pytest.raises(StorageError) as exc:
+        pipeline.process(_three(inputs), pipeline.ProcessOptions(out_dir=out))
+    assert re.fullmatch(
+        rf"not enough space in {re.escape(str(out))}: this run writes about \d+ MB \(the COLMAP "
+        r"database of 3 photos and the products\), 1\.0 MB are free",
+        str(exc.value),
+    ), exc.value
+    assert exc.value.exit_code == 1 and not extracted
+    assert list(out.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("fail", "pattern"),
+    [
+        (OSError(28, "No space left on device"), r"/images: no space left on the device$"),
+        (RuntimeError("[database_sqlite.cc:603] SQLite error: disk I/O error"),
+         r"/colmap\.db: the file could not be written completely \(disk full\?\)$"),
+    ],
+    ids=["oserror-enospc", "colmap-sqlite-error"],
+)  # fmt: skip
+def test_a_write_failure_in_the_workspace_is_one_line_and_removes_it(
+    fail: Exception,
+    pattern: str,
+    inputs: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The disk filling up after the check (another program's files): the workspace's links
+    (an OSError) or COLMAP's database where pycolmap raises (a RuntimeError) were an internal
+    error naming ``OSError`` / ``RuntimeError``; now ``cannot write <file>: <reason>``."""
+    import photo.pipeline as pipeline
+    from dronekit_plzen.errors import StorageError
+
+    def extract(photos: object, db: Path, root: Path, *a: object, **k: object) -> None:
+        if isinstance(fail, OSError):
+            raise OSError(fail.errno, fail.strerror, str(root))
+        raise fail
+
+    monkeypatch.setattr(pipeline.sfm, "extract", extract)
+    out = tmp_path / "out"
+    with pytest.raises(StorageError) as exc:
+        pipeline.process(_three(inputs), pipeline.ProcessOptions(out_dir=out))
+    assert re.search(rf"^cannot write {re.escape(str(out))}/\.photo-work-[^/]+" + pattern,
+                     str(exc.value)), exc.value  # fmt: skip
+    assert list(out.iterdir()) == []  # the workspace is removed
+
+
+def test_more_than_ten_skipped_photos_are_listed_with_v_when_no_report_is_written(
+    inputs: dict[str, str], tmp_path: Path
+) -> None:
+    """Every photo skipped: the console counted the photos beyond the tenth "(report.json lists
+    every skipped photo and why)", but a run that stops there writes no report.json. With -v
+    each one is listed; the count line says so."""
+    folder = tmp_path / "thumbs"
+    folder.mkdir()
+    for k in range(12):
+        Image.new("RGB", (64, 48)).save(folder / f"thumb_{k:02d}.jpg")
+    out = tmp_path / "out"
+    for verbose in ((), ("-v",)):
+        lines = one_error_line(
+            [*verbose, "photo", "process", str(folder), "-o", str(out)], 2,
+            r"only 0 usable photos .*thumb_00\.jpg: skipped: no EXIF metadata "
+            r"\(and 11 more skipped\)$",
+        )  # fmt: skip
+        assert not (out / "report.json").exists()
+        assert not [ln for ln in lines if "report.json lists" in ln], lines
+        count = [ln for ln in lines if "more photos skipped" in ln]
+        assert count == ["WARNING photo.pipeline: 2 more photos skipped (-v lists them, and so "
+                         "does report.json when the run completes)"], lines  # fmt: skip
+        named = [k for k in range(12) if any(f"thumb_{k:02d}.jpg: skipped" in ln for ln in lines)]
+        assert named == list(range(12 if verbose else 10)), lines

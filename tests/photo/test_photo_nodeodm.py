@@ -188,6 +188,12 @@ def handler_for(node: FakeNode) -> type[BaseHTTPRequestHandler]:
                         opts.append({"name": auto, "value": True})
                 node.tasks[u] = {"name": "t", "options": opts, "images": 0, "polls": 0, "files": []}
                 self._json({"uuid": u})
+            elif path.startswith("/task/new/upload/") and node.outcome == "upload-500":
+                self.send_response(500)  # what a node whose disk is full answers, or a proxy
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", "21")
+                self.end_headers()
+                self.wfile.write(b"Internal Server Error")
             elif path.startswith("/task/new/upload/"):
                 t = node.tasks[path.rsplit("/", 1)[1]]
                 names = [n.split(b'"')[0].decode() for n in body.split(b'filename="')[1:]]
@@ -323,6 +329,79 @@ def test_stats_of_the_wrong_types_are_left_out(
     for key in ("images_registered", "gps_residual_rms_m", "gsd_cm"):
         assert key not in rep
     assert (tmp_path / "out" / "orthophoto.tif").is_file()
+
+
+def test_a_photo_too_small_for_the_local_engine_is_not_uploaded(
+    fake_node: tuple[FakeNode, str], toledo_dir: Path, tmp_path: Path
+) -> None:
+    """A 64 × 48 thumbnail with the full EXIF: the local engine skips it (below 100 pixels a
+    side SIFT finds next to nothing); it was uploaded to the node."""
+    from PIL import Image
+
+    node, url = fake_node
+    thumb = tmp_path / "thumb.jpg"
+    with Image.open(toledo_dir / "DJI_0064.JPG") as im:
+        im.resize((64, 48)).save(thumb, exif=im.info["exif"])
+    photos = [toledo_dir / f"DJI_006{i}.JPG" for i in (1, 2, 3)] + [thumb]
+    rep = process_nodeodm(photos, tmp_path / "out", url, poll_s=0.01)
+    (task,) = node.tasks.values()
+    assert sorted(task["files"]) == ["DJI_0061.JPG", "DJI_0062.JPG", "DJI_0063.JPG"]
+    assert rep["images_usable"] == 3 and rep["images_skipped"] == 1
+    reason = "image too small (64 × 48 pixels; at least 100 on each side)"
+    assert rep["skipped"] == [{"file": str(thumb), "reason": reason}]
+
+
+@pytest.mark.parametrize("fake_node", ["upload-500"], indirect=True)
+def test_http_500_on_upload_fails_within_the_retry_budget(
+    fake_node: tuple[FakeNode, str], toledo_dir: Path, tmp_path: Path
+) -> None:
+    """Every upload answered with HTTP 500: pyodm's own retries (5, 10, … 25 s apart) took
+    75 s before the exit-1 line. ``--node-retry-s 3``: retried (1 s, then 2 s), then one line."""
+    import time
+
+    from photo_testkit import run_cli
+
+    node, url = fake_node
+    photos = [str(toledo_dir / f"DJI_006{i}.JPG") for i in (1, 2, 3)]
+    out = tmp_path / "out"
+    t0 = time.monotonic()
+    proc = run_cli(
+        "photo", "process", *photos, "-o", str(out), "--engine", "nodeodm", "--node", url,
+        "--node-retry-s", "3", timeout=60,
+    )  # fmt: skip
+    took = time.monotonic() - t0
+    lines = proc.stderr.strip().splitlines()
+    assert proc.returncode == 1, proc.stderr
+    assert lines[-1] == f"error: {url}: the node refused or failed the task: HTTP 500", lines
+    assert not [ln for ln in lines if ln.startswith("error") or "Traceback" in ln][:-1]
+    assert took < 10, f"took {took:.1f} s"
+    uploads = [c for c in node.calls if c.startswith("POST /task/new/upload/")]
+    assert len(uploads) > len(photos)  # retried, not given up at the first answer
+    assert not out.exists() or not list(out.iterdir())
+
+
+def test_the_upload_retries_fit_their_budget() -> None:
+    from photo.nodeodm import UPLOAD_RETRY_S, upload_retries
+
+    for budget in (0, 0.5, 1, 3, 5, 14, 15, 30, 75, 600):
+        n, step = upload_retries(budget)
+        assert step * n * (n + 1) / 2 <= budget  # pyodm waits step, 2 × step, … n × step
+        assert step * (n + 1) * (n + 2) / 2 > budget  # and no retry more would fit
+    assert upload_retries(UPLOAD_RETRY_S) == (3, 5)  # 5, 10, 15 s: a restart of a proxy
+    assert upload_retries(75) == (5, 5)  # pyodm's own default
+
+
+def test_node_retry_s_is_checked() -> None:
+    from photo_testkit import one_error_line
+
+    base = ("photo", "process", "x.jpg", "-o", "out")
+    one_error_line(
+        (*base, "--engine", "nodeodm", "--node", "http://127.0.0.1:9", "--node-retry-s", "nan"),
+        2,
+        r"--node-retry-s must be between 0 and 3600",
+    )
+    one_error_line((*base, "--node-retry-s", "3"), 2,
+                   r"--node-retry-s is only used with --engine nodeodm")  # fmt: skip
 
 
 def test_unreachable_node(toledo_dir: Path, tmp_path: Path) -> None:

@@ -231,6 +231,8 @@ def test_skipped_photos_beyond_ten_are_counted_not_listed_on_the_console() -> No
     lines = skip_lines(skipped)
     assert len(lines) == 11
     assert lines[0] == "/cap/thumb_0000.jpg: skipped: no EXIF metadata"
-    assert lines[-1] == "15 more photos skipped (report.json lists every skipped photo and why)"
+    assert lines[-1] == (
+        "15 more photos skipped (-v lists them, and so does report.json when the run completes)"
+    )
     assert skip_lines(skipped[:10]) == [s.message() for s in skipped[:10]]
     assert skip_lines(skipped[:11])[-1].startswith("1 more photo skipped ")
