@@ -278,6 +278,41 @@ def sim_with_mission(
     return vm
 
 
+def loiter_turns(
+    lat_deg: float, lon_deg: float, alt_m: float, turns: float, radius_m: float
+) -> Any:
+    """A LOITER_TURNS item (relative altitude): ``turns`` round a circle of ``radius_m``
+    (negative: counter-clockwise)."""
+    from dronekit_plzen import mission_items as mi
+
+    return mi.MissionItem(
+        mi.CMD_NAV_LOITER_TURNS,
+        frame=3,
+        lat_deg=lat_deg,
+        lon_deg=lon_deg,
+        alt_m=alt_m,
+        param1=turns,
+        param3=radius_m,
+    )
+
+
+def circle_jump_mission(home: tuple[float, float, float]) -> list[Any]:
+    """``make fuzz``'s circle case around ``home`` (lat, lon, alt): a take-off to 14 m, one turn
+    of a 16 m circle at 10 m round the take-off point, a DO_JUMP back to the take-off twice, a
+    waypoint 128 m south, RTL (DO_JUMP targets are item indices)."""
+    from dronekit_plzen import mission_items as mi
+
+    lat, lon = home[0], home[1]
+    south = lat - 128.0 / 111_200.0
+    return [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=lat, lon_deg=lon, alt_m=14.0),
+        loiter_turns(lat, lon, 10.0, 1.0, 16.0),
+        mi.MissionItem(mi.CMD_DO_JUMP, frame=2, param1=0.0, param2=2.0),
+        mi.MissionItem(16, frame=3, lat_deg=south, lon_deg=lon, alt_m=10.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+
+
 def random_mission(
     rng: Any,
     ap: bool,

@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dkp_testkit import off_the_walk, random_mission
+from dkp_testkit import circle_jump_mission, loiter_turns, off_the_walk, random_mission
 from harness import assert_cli_ok, fly_cli, north_east, offset
 
 from dronekit_plzen import mission_items as mi
@@ -58,23 +58,7 @@ def test_circle_after_a_jump_back_to_the_take_off(
     twice (climbed where the circle ended), then a waypoint 128 m south and RTL."""
     if fw_kind != "arducopter":
         pytest.skip("PX4 flies LOITER_TURNS as a loiter (no circle)")
-    home = ready.inst.home
-    south = offset(home, -128.0, 0.0)
-    items = [
-        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=14.0),
-        mi.MissionItem(
-            mi.CMD_NAV_LOITER_TURNS,
-            frame=3,
-            lat_deg=home[0],
-            lon_deg=home[1],
-            alt_m=10.0,
-            param1=1.0,
-            param3=16.0,
-        ),
-        mi.MissionItem(mi.CMD_DO_JUMP, frame=2, param1=0.0, param2=2.0),
-        mi.MissionItem(16, frame=3, lat_deg=south[0], lon_deg=south[1], alt_m=10.0),
-        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
-    ]
+    items = circle_jump_mission(ready.inst.home)
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_jump")
 
 
@@ -91,15 +75,7 @@ def test_a_wide_circle_left_where_the_guard_walks(
     centre, east = offset(home, 100.0, 0.0), offset(home, 0.0, 150.0)
     items = [
         mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=20.0),
-        mi.MissionItem(
-            mi.CMD_NAV_LOITER_TURNS,
-            frame=3,
-            lat_deg=centre[0],
-            lon_deg=centre[1],
-            alt_m=20.0,
-            param1=1.0,
-            param3=80.0,
-        ),
+        loiter_turns(centre[0], centre[1], 20.0, 1.0, 80.0),
         mi.MissionItem(16, frame=3, lat_deg=east[0], lon_deg=east[1], alt_m=20.0),
         mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
     ]

@@ -24,7 +24,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dkp_testkit import off_the_walk, random_mission, sim_with_mission
+from dkp_testkit import (
+    circle_jump_mission,
+    loiter_turns,
+    off_the_walk,
+    random_mission,
+    sim_with_mission,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -171,15 +177,7 @@ def test_an_ardupilot_circle_is_flown_round_its_edge() -> None:
     centre, east = _place(0.0, 200.0), _place(150.0, 150.0)
     items = [
         mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=30.0),
-        mi.MissionItem(
-            mi.CMD_NAV_LOITER_TURNS,
-            frame=3,
-            lat_deg=centre[0],
-            lon_deg=centre[1],
-            alt_m=30.0,
-            param1=1.0,
-            param3=60.0,
-        ),
+        loiter_turns(centre[0], centre[1], 30.0, 1.0, 60.0),
         mi.MissionItem(16, frame=3, lat_deg=east[0], lon_deg=east[1], alt_m=30.0),
         mi.MissionItem(mi.CMD_NAV_LAND, frame=3, lat_deg=east[0], lon_deg=east[1]),
     ]
@@ -210,22 +208,7 @@ def test_an_ardupilot_spline_at_altitude_0_keeps_the_aircrafts_altitude() -> Non
 
 
 def _circle_jump_mission() -> list[mi.MissionItem]:
-    south = _place(0.0, -128.0)
-    return [
-        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=14.0),
-        mi.MissionItem(
-            mi.CMD_NAV_LOITER_TURNS,
-            frame=3,
-            lat_deg=HOME[0],
-            lon_deg=HOME[1],
-            alt_m=10.0,
-            param1=1.0,
-            param3=16.0,
-        ),
-        mi.MissionItem(mi.CMD_DO_JUMP, frame=2, param1=0.0, param2=2.0),
-        mi.MissionItem(16, frame=3, lat_deg=south[0], lon_deg=south[1], alt_m=10.0),
-        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
-    ]
+    return circle_jump_mission(HOME)
 
 
 def test_a_circle_after_a_jump_back_to_the_take_off() -> None:
