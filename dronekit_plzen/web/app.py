@@ -9,13 +9,22 @@ wrote and changes requests, deployments and accounts only.
 Access: requesters see and file their organisation's requests (and cancel them); pilots and
 admins see all and answer them; admins also read the audit log and manage accounts. Another
 organisation's request answers 404 (its existence is not disclosed); an action outside the
-role answers 403; a form without this session's CSRF token answers 403.
+role answers 403; a form without this session's CSRF token answers 403. A signed-out session
+stays signed out (the ``logout`` entry of the audit log), even from a copy of its cookie.
+
+Limits (see :class:`_BodyLimit`): a body over ``max_body_bytes`` is a 413 before it is read, one
+still arriving after ``body_timeout_s`` a 408; a form takes no file and at most
+:data:`MAX_FORM_FIELDS` fields. Every error, the framework's 404 and 405 too, is a page (JSON
+under ``/api/``, ``/opendata/``, ``/tiles/``) in the reader's language.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import threading
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -36,9 +45,12 @@ from fastapi.responses import (
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import ClientDisconnect
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.errors import BadInputError, StorageError
 from dronekit_plzen.i18n import LANGUAGES, translations
 from dronekit_plzen.web import auth, opendata
 from dronekit_plzen.web.auth import User
@@ -47,9 +59,11 @@ from dronekit_plzen.web.labels import LABELS, label
 from dronekit_plzen.web.results import Overlay, render_overlay
 from dronekit_plzen.web.tiles import TileService
 from telemetry import requests as rq
+from telemetry.schema import utc_now_iso
 from telemetry.store import Store, open_store
 
 HERE = Path(__file__).parent
+log = logging.getLogger(__name__)
 STATIC_DIR = HERE / "static"
 LEAFLET_DIR = STATIC_DIR / "node_modules" / "leaflet" / "dist"
 SESSION_COOKIE = "dkp_session"
@@ -72,6 +86,8 @@ class WebSettings:
     tile_sources: tuple[str, ...] = ("osm", "cuzk-orto", "cuzk-zm")
     poll_interval_s: float = 3.0
     max_login_failures: int = 5  #: wrong passwords per user name in 10 min before a pause
+    max_body_bytes: int = 1 << 20  #: a larger request body is refused (413) before it is read
+    body_timeout_s: float = 30.0  #: a body not received in full by then is refused (408)
     extra: dict[str, Any] = field(default_factory=dict)
 
 
@@ -83,6 +99,16 @@ FILED_FORMS_KEPT = 2000
 MAX_PILOT, MAX_DRONE, MAX_DRONES, MAX_REASON = 120, 60, 10, 500
 #: the years the open data covers (the indicator's range)
 OPENDATA_YEARS = (2000, 2100)
+#: flash messages waiting for the next page, and their length (they live in the cookie)
+MAX_FLASHES, MAX_FLASH_CHARS = 4, 300
+#: the most fields a form of the portal posts (the request form has 16); files: none
+MAX_FORM_FIELDS = 100
+#: sign-ins of one user name are checked one at a time (the pause counts every wrong password;
+#: parallel guesses had all passed the check before the first was counted): names share
+#: these locks by a hash
+LOGIN_LOCKS = 64
+#: what a TIFF or BigTIFF file starts with (an orthophoto download serves nothing else)
+TIFF_MAGIC = (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+")
 
 
 class Page:
@@ -139,8 +165,14 @@ def _csrf_token(request: Request) -> str:
 
 def _flash(request: Request, text: str, kind: str = "info") -> None:
     # assigned, not appended in place: the session is saved only when it sees a change, and a
-    # second message before the next page (a form sent twice) would otherwise be lost
-    request.session["flash"] = [*request.session.get("flash", []), {"kind": kind, "text": text}]
+    # second message before the next page (a form sent twice) would otherwise be lost. The
+    # messages travel in the session cookie, which a browser drops beyond 4 kB (and the session
+    # with it): a message quoting a posted value (an unknown state of 900 kB) is shortened,
+    # and only the last few are kept
+    if len(text) > MAX_FLASH_CHARS:
+        text = text[: MAX_FLASH_CHARS - 1] + "…"
+    kept = [*request.session.get("flash", []), {"kind": kind, "text": text}]
+    request.session["flash"] = kept[-MAX_FLASHES:]
 
 
 def _safe_next(target: str | None) -> str:
@@ -157,6 +189,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     overlays = _Overlays()
     filing = threading.Lock()  # a double click posts twice at once: one check-and-file at a time
     filed_forms: dict[tuple[int, str], int] = {}  # (user id, the form's form_id) → request id
+    login_locks = [threading.Lock() for _ in range(LOGIN_LOCKS)]
 
     @contextmanager
     def store() -> Iterator[Store]:
@@ -164,15 +197,31 @@ def create_app(settings: WebSettings) -> FastAPI:
             yield s
 
     def current_user(request: Request, s: Store | None = None) -> User | None:
-        uid = request.session.get("uid")
-        if not isinstance(uid, int):
+        uid, sid = request.session.get("uid"), request.session.get("sid")
+        if not isinstance(uid, int) or not isinstance(sid, str):
             return None
         if s is None:
             with store() as s2:
-                row = rq.get_user_by_id(s2, uid)
-        else:
-            row = rq.get_user_by_id(s, uid)
-        return None if row is None else User.from_row(row)
+                return signed_in_user(request, s2, uid, sid)
+        return signed_in_user(request, s, uid, sid)
+
+    def signed_in_user(request: Request, s: Store, uid: int, sid: str) -> User | None:
+        """The session's user, or None when the account is gone or the session was signed out
+        (its cookie, copied before, is then emptied: the cookie is signed, not stored, so the
+        sign-out is remembered in the audit log for as long as such a cookie is accepted)."""
+        row = rq.get_user_by_id(s, uid)
+        if row is None:
+            return None
+        signed_out = s.query(
+            "SELECT 1 FROM audit_log WHERE action = 'logout' AND at >= ? "
+            "AND CASE WHEN json_valid(detail) THEN json_extract(detail, '$.session') END = ? "
+            "LIMIT 1",
+            (utc_now_iso(ago_s=SESSION_MAX_AGE_S + 60), sid),
+        )
+        if signed_out:
+            request.session.clear()
+            return None
+        return User.from_row(row)
 
     def require_user(request: Request, s: Store | None = None) -> User:
         user = current_user(request, s)
@@ -185,7 +234,15 @@ def create_app(settings: WebSettings) -> FastAPI:
 
     async def posted(request: Request) -> dict[str, str]:
         """The form's fields after the CSRF check (403 without this session's token)."""
-        form = await request.form()
+        try:
+            form = await request.form(
+                max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=settings.max_body_bytes
+            )
+        except StarletteHTTPException:  # the parser's English: too many fields, a file, ...
+            text = Page(request, None).t(
+                "the form could not be read (malformed, a file attached or too many fields)"
+            )
+            raise HTTPException(400, text) from None
         values = {k: str(v) for k, v in form.items() if isinstance(v, str)}
         if not auth.check_csrf(request.session.get("csrf"), values.get("csrf_token")):
             raise HTTPException(403, Page(request, None).t("the form expired; reload the page"))
@@ -238,17 +295,69 @@ def create_app(settings: WebSettings) -> FastAPI:
             request, page, "error.html", status, message=page.t("not found") if in_path else text
         )
 
-    @app.exception_handler(HTTPException)
-    async def _http_error(request: Request, exc: HTTPException) -> Response:
+    @app.exception_handler(StarletteHTTPException)
+    async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        """Ours and the framework's (an unknown address, a wrong method, a missing static
+        file: had been English JSON ``{"detail": "Not Found"}``), in the reader's language."""
         page = Page(request, None)
-        text = (
-            exc.detail
-            if isinstance(exc.detail, str) and exc.status_code != 404
-            else page.t("not found")
-        )
+        if exc.status_code == 404:
+            text = page.t("not found")
+        elif exc.status_code == 405:
+            text = page.t("this address does not take this kind of request")
+        elif isinstance(exc, HTTPException) and isinstance(exc.detail, str):
+            text = exc.detail  # ours: translated where raised
+        else:
+            text = page.t("the request could not be processed")
+        headers = dict(exc.headers or {})
         if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
-            return JSONResponse({"error": text}, status_code=exc.status_code)
-        return render(request, page, "error.html", exc.status_code, message=text)
+            return JSONResponse({"error": text}, status_code=exc.status_code, headers=headers)
+        response = render(request, page, "error.html", exc.status_code, message=text)
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(_BodyRefused)
+    async def _body_refused(request: Request, exc: _BodyRefused) -> Response:
+        page = Page(request, None)
+        if exc.status == 413:
+            text = page.t("the request is larger than {n} kB; nothing was stored").format(
+                n=settings.max_body_bytes // 1024
+            )
+        else:
+            text = page.t("the request did not arrive within {n} s; nothing was stored").format(
+                n=f"{settings.body_timeout_s:g}"
+            )
+        headers = {"Connection": "close"}
+        if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
+            return JSONResponse({"error": text}, status_code=exc.status, headers=headers)
+        response = render(request, page, "error.html", exc.status, message=text)
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(StorageError)
+    async def _storage(request: Request, exc: StorageError) -> Response:
+        """The database locked by a long write (the recorder, the GUI), a full disk: a page
+        saying to try again (had been "Internal Server Error"); the reason and the database's
+        path go to the server's log, not to the reader."""
+        log.warning("portal: %s %s: %s", request.method, request.url.path, exc)
+        page = Page(request, None)
+        text = page.t("the flight database is busy or unavailable; try again in a moment")
+        headers = {"Retry-After": "5"}
+        if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
+            return JSONResponse({"error": text}, status_code=503, headers=headers)
+        response = render(request, page, "error.html", 503, message=text)
+        response.headers.update(headers)
+        return response
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        """The browser went away while sending (had been a stack trace in the log)."""
+        return Response(status_code=400)
+
+    # innermost (added first): the handler reads the body through it, and its refusal reaches
+    # the exception handlers above, not the header middleware's task group
+    app.add_middleware(
+        _BodyLimit, max_bytes=settings.max_body_bytes, timeout_s=settings.body_timeout_s
+    )
 
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Callable[..., Any]) -> Response:
@@ -259,7 +368,9 @@ def create_app(settings: WebSettings) -> FastAPI:
         response.headers["Referrer-Policy"] = "same-origin"
         if settings.secure_cookies:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        if "text/html" in response.headers.get("content-type", ""):
+        if "text/html" in response.headers.get("content-type", "") or (
+            request.url.path.startswith("/api/") and "cache-control" not in response.headers
+        ):  # a request's positions and people: kept by no browser or proxy cache
             response.headers["Cache-Control"] = "no-store"
         return response
 
@@ -301,19 +412,18 @@ def create_app(settings: WebSettings) -> FastAPI:
                 n = rq.recent_login_failures(s, name, LOGIN_PAUSE_S)
                 if n < settings.max_login_failures:
                     return False
-                with s.transaction():
-                    rq.audit(s, name or "-", "login_throttled")
+                # once a minute per name: a paused name costs no password check, so each of
+                # thousands of attempts a second had been a write to the database the
+                # recorder writes the flights to
+                told = s.query(
+                    "SELECT 1 FROM audit_log WHERE action = 'login_throttled' AND at >= ? "
+                    "AND actor = ? LIMIT 1",
+                    (utc_now_iso(ago_s=60.0), name or "-"),
+                )
+                if not told:
+                    with s.transaction():
+                        rq.audit(s, name or "-", "login_throttled")
                 return True
-
-        if await run_in_threadpool(paused_now):
-            return render(
-                request,
-                page,
-                "login.html",
-                429,
-                next=_safe_next(form.get("next")),
-                error=page.t("too many wrong passwords; try again in 10 minutes"),
-            )
 
         def check() -> User | None:
             with store() as s:
@@ -338,7 +448,25 @@ def create_app(settings: WebSettings) -> FastAPI:
                     )
                 return User.from_row(row)
 
-        user = await run_in_threadpool(check)
+        def attempt() -> tuple[bool, User | None]:
+            """(paused, the user or None); one attempt per name at a time, so parallel
+            guesses cannot all pass the pause before the first wrong one is counted."""
+            lock = login_locks[zlib.crc32(name.strip().casefold().encode()) % LOGIN_LOCKS]
+            with lock:
+                if paused_now():
+                    return True, None
+                return False, check()
+
+        paused, user = await run_in_threadpool(attempt)
+        if paused:
+            return render(
+                request,
+                page,
+                "login.html",
+                429,
+                next=_safe_next(form.get("next")),
+                error=page.t("too many wrong passwords; try again in 10 minutes"),
+            )
         if user is None:
             return render(
                 request,
@@ -350,7 +478,9 @@ def create_app(settings: WebSettings) -> FastAPI:
             )
         lang = request.session.get("lang")
         request.session.clear()  # a fresh session and CSRF token after signing in
-        request.session.update({"uid": user.id, "csrf": auth.new_csrf_token()})
+        request.session.update(
+            {"uid": user.id, "csrf": auth.new_csrf_token(), "sid": auth.new_csrf_token()}
+        )
         if lang:
             request.session["lang"] = lang
         return RedirectResponse(_safe_next(form.get("next")), status_code=303)
@@ -358,6 +488,21 @@ def create_app(settings: WebSettings) -> FastAPI:
     @app.post("/logout")
     async def logout(request: Request) -> Response:
         await posted(request)
+
+        def sign_out() -> None:
+            with store() as s:
+                user = current_user(request, s)
+                if user is not None:
+                    with s.transaction():
+                        rq.audit(
+                            s,
+                            user.username,
+                            "logout",
+                            role=user.role,
+                            detail={"session": request.session["sid"]},
+                        )
+
+        await run_in_threadpool(sign_out)
         lang = request.session.get("lang")
         request.session.clear()
         if lang:
@@ -582,9 +727,14 @@ def create_app(settings: WebSettings) -> FastAPI:
         user = require_user(request)
         with store() as s:
             req = visible(user, s, request_id)
-        if not req.orthophoto_path or not Path(req.orthophoto_path).is_file():
+        path = Path(req.orthophoto_path) if req.orthophoto_path else None
+        if path is None or not _is_tiff(path):
+            # the file was replaced since it was attached (by a symlink to the session secret,
+            # a text file): what is not a TIFF any more is not served
             raise HTTPException(404)
-        return FileResponse(req.orthophoto_path, filename=Path(req.orthophoto_path).name)
+        return FileResponse(
+            path, filename=path.name, headers={"Cache-Control": "private, no-store"}
+        )
 
     @app.get("/requests/{request_id}/orthophoto.png")
     def orthophoto_png(request: Request, request_id: int) -> Response:
@@ -764,6 +914,73 @@ def _field(
         return check(value, t, limit)
     except BadInputError as exc:
         raise BadInputError(f"{t(name)}: {exc.message}") from None
+
+
+def _is_tiff(path: Path) -> bool:
+    """A regular file (after symlinks) starting as a TIFF or BigTIFF does."""
+    try:
+        if not path.is_file():
+            return False
+        with path.open("rb") as fh:
+            return fh.read(4) in TIFF_MAGIC
+    except OSError:
+        return False
+
+
+class _BodyRefused(Exception):
+    """A request body over the size limit (413) or not received in time (408)."""
+
+    def __init__(self, status: int):
+        super().__init__(status)
+        self.status = status
+
+
+class _BodyLimit:
+    """Pure ASGI middleware: a body announced (Content-Length) or streamed (chunked) beyond
+    ``max_bytes``, or still arriving after ``timeout_s`` (a slow body: one byte a minute holds a
+    connection for ever), raises :class:`_BodyRefused` where the handler reads it, before the
+    form parser keeps it in memory or spools it to disk (Starlette limits a form field to 1 MB
+    but not the body, nor a file part). OWASP: limit request size; uvicorn has no such limit."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int, timeout_s: float):
+        self.app = app
+        self.max_bytes = max_bytes
+        self.timeout_s = timeout_s
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        announced = None
+        for key, value in scope.get("headers", ()):
+            if key == b"content-length":
+                try:
+                    announced = int(value)
+                except ValueError:
+                    announced = None
+        too_large = announced is not None and announced > self.max_bytes
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.timeout_s
+        received, complete = 0, False
+
+        async def limited() -> Message:
+            nonlocal received, complete
+            if complete:  # the body is in: waiting for a disconnect has no deadline
+                return await receive()
+            if too_large:
+                raise _BodyRefused(413)
+            try:
+                message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+            except asyncio.TimeoutError:
+                raise _BodyRefused(408) from None
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise _BodyRefused(413)
+                complete = not message.get("more_body", False)
+            return message
+
+        await self.app(scope, limited, send)
 
 
 class _LoginRequired(Exception):

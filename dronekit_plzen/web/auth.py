@@ -1,7 +1,9 @@
 """Accounts, passwords, the session secret and CSRF tokens of the web portal.
 
-* Passwords: argon2id (``argon2-cffi``'s defaults, RFC 9106 low-memory profile); a stored hash
-  with older parameters is re-hashed at the next successful login.
+* Passwords: argon2id (``argon2-cffi``'s defaults, RFC 9106 low-memory profile: 64 MiB, 3
+  passes, 4 lanes); a stored hash with older parameters is re-hashed at the next successful
+  login. At most :data:`MAX_PARALLEL_HASHES` hashes are computed at once (the others wait): 40
+  parallel sign-ins (the server's thread pool) had taken 40 × 64 MiB, anybody's to ask for.
 * Sessions: Starlette's signed cookie (``itsdangerous``) holding only the user id, the CSRF
   token and the language. The signing secret lives in a file created ``0600`` on first run
   beside the flight database (``web-session.key``) and is never part of the repository.
@@ -14,6 +16,7 @@ from __future__ import annotations
 import hmac
 import os
 import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,6 +30,9 @@ from dronekit_plzen.i18n import _
 SECRET_FILE_NAME = "web-session.key"
 MIN_PASSWORD_LEN = 10
 _hasher = PasswordHasher()
+#: password hashes computed at the same time (each takes the hasher's 64 MiB)
+MAX_PARALLEL_HASHES = 4
+_hashing = threading.BoundedSemaphore(MAX_PARALLEL_HASHES)
 
 
 @dataclass(frozen=True)
@@ -58,12 +64,14 @@ def hash_password(password: str) -> str:
             _("the password needs at least {n} characters").format(n=MIN_PASSWORD_LEN),
             where="password",
         )
-    return _hasher.hash(password)
+    with _hashing:
+        return _hasher.hash(password)
 
 
 def verify_password(stored_hash: str, password: str) -> bool:
     try:
-        return bool(_hasher.verify(stored_hash, password))
+        with _hashing:
+            return bool(_hasher.verify(stored_hash, password))
     except (VerificationError, InvalidHashError):
         return False
 
@@ -78,7 +86,8 @@ _dummy: list[str] = []
 def dummy_verify(password: str) -> None:
     """Verify against a throw-away hash: an unknown user name answers as slowly as a known one."""
     if not _dummy:
-        _dummy.append(_hasher.hash(secrets.token_hex(16)))
+        with _hashing:
+            _dummy.append(_hasher.hash(secrets.token_hex(16)))
     verify_password(_dummy[0], password)
 
 

@@ -119,12 +119,26 @@ def gov16_rows(store: Store, year: int) -> list[dict[str, Any]]:
     ]
 
 
+#: what makes a spreadsheet read a cell as a formula (OWASP "CSV injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as a CSV cell: a text starting like a formula gets a leading ``'`` (Excel and
+    LibreOffice then show it as text); numbers and None (an empty cell) stay as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
 def to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:
     buf = io.StringIO()
     w = csv.DictWriter(buf, fieldnames=list(columns), lineterminator="\n")
     w.writeheader()
     for r in rows:
-        w.writerow({k: "" if r.get(k) is None else r[k] for k in columns})
+        w.writerow({k: csv_cell(r.get(k)) for k in columns})
     return buf.getvalue()
 
 

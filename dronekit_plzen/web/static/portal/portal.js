@@ -11,6 +11,11 @@
   }
   if (category) { category.addEventListener("change", showSar); showSar(); }
   if (!el) { return; }
+  function text(value) {  // an element showing value as text (never parsed as HTML)
+    var span = document.createElement("span");
+    span.textContent = String(value);
+    return span;
+  }
   var cfg = JSON.parse(el.getAttribute("data-config"));
   if (typeof L === "undefined") { el.classList.add("nomap"); return; }
   var map = L.map(el).setView(cfg.center, cfg.zoom);
@@ -122,8 +127,10 @@
         if (ll.length > 1) { L.polyline(ll, { className: "dkp-track" }).addTo(layers); bounds.extend(ll); }
         if (tr.last && tr.live) {
           live += 1;
+          // a text node, not a string: Leaflet puts a string in as HTML, and a vehicle's name
+          // comes from a flight log or the vehicle itself
           L.circleMarker([tr.last.lat, tr.last.lon], { className: "dkp-drone", radius: 8 })
-            .addTo(layers).bindTooltip(tr.vehicle, { permanent: true });
+            .addTo(layers).bindTooltip(text(tr.vehicle), { permanent: true });
         }
       });
       badge.textContent = d.state_label;
