@@ -40,6 +40,7 @@ import stat
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError, StorageError
 from dronekit_plzen.i18n import _
@@ -624,3 +625,22 @@ __all__ = [
     "write_failure",
     "write_text",
 ]
+
+
+#: what makes a spreadsheet read a cell as a formula (OWASP "CSV injection")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_cell(value: Any) -> Any:
+    """``value`` as a CSV cell people open in a spreadsheet: a text starting like a formula
+    gets a leading ``'`` (Excel and LibreOffice then show it as text: a requester's location
+    ``=HYPERLINK(...)`` is not a link in the city's export); a number, a text that is a plain
+    number ("-0.005") and None (an empty cell) stay as they are."""
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        try:
+            float(value)
+        except ValueError:
+            return "'" + value
+    return value

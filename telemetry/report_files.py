@@ -20,6 +20,7 @@ from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import (
     OutputGroup,
     atomic_output,
+    csv_cell,
     prepare_output_dir,
     write_text,
     written_path,
@@ -381,7 +382,7 @@ def _write_csv(path: Path, columns: dict[str, str], rows: list[dict[str, Any]]) 
     w = csv.writer(buf, lineterminator="\n")
     w.writerow(list(columns))
     for r in rows:
-        w.writerow(["" if r.get(c) is None else r.get(c) for c in columns])
+        w.writerow([csv_cell(r.get(c)) for c in columns])  # a typed location is no formula
     write_text(path, buf.getvalue())
     meta = {
         "@context": "http://www.w3.org/ns/csvw",

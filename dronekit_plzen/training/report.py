@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from dronekit_plzen.i18n import _, translations
+from dronekit_plzen.outputs import csv_cell
 from dronekit_plzen.training.exercise import Exercise, load_exercise
 from dronekit_plzen.training.recording import Recording, load_recording
 from dronekit_plzen.training.rules import RuleResult, local_xy
@@ -341,7 +342,7 @@ def write_reports(root: Path, out_dir: Path, *, lang: str = "en") -> list[Path]:
     w = csv.DictWriter(buf, fieldnames=CLASS_COLUMNS, lineterminator="\n")
     w.writeheader()
     for row in class_rows(sessions):
-        w.writerow(row)
+        w.writerow({k: csv_cell(v) for k, v in row.items()})  # a student's name is no formula
     csv_path = out_dir / "class.csv"
     csv_path.write_text(buf.getvalue(), encoding="utf-8")
     written.append(csv_path)

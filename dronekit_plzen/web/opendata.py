@@ -13,6 +13,7 @@ import io
 import math
 from typing import Any
 
+from dronekit_plzen.outputs import csv_cell
 from telemetry.indicator import (
     BASELINE,
     BASELINE_PERIOD,
@@ -117,20 +118,6 @@ def gov16_rows(store: Store, year: int) -> list[dict[str, Any]]:
         }
         for q in rep.quarters
     ]
-
-
-#: what makes a spreadsheet read a cell as a formula (OWASP "CSV injection")
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def csv_cell(value: Any) -> Any:
-    """``value`` as a CSV cell: a text starting like a formula gets a leading ``'`` (Excel and
-    LibreOffice then show it as text); numbers and None (an empty cell) stay as they are."""
-    if value is None:
-        return ""
-    if isinstance(value, str) and value.startswith(FORMULA_START):
-        return "'" + value
-    return value
 
 
 def to_csv(rows: list[dict[str, Any]], columns: tuple[str, ...]) -> str:

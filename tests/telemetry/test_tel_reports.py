@@ -398,3 +398,25 @@ def test_flights_show_gives_event_times_as_utc_times_of_day(
     for ln, e in zip(lines, events):
         assert re.match(r"  \d\d:\d\d:\d\d\.\d \S", ln), ln
         assert ln.startswith(f"  {iso_utc(e['t_s'])[11:21]} {e['kind']}"), ln
+
+
+def test_open_data_cells_typed_by_people_are_never_formulas(db: Path, tmp_path: Path) -> None:
+    """A requester's location ``=HYPERLINK(...)`` went into deployments.csv as it was typed:
+    a link (or a command) when the city's staff open the export in a spreadsheet (OWASP "CSV
+    injection"). It gets a leading ``'``; numbers, negative ones too, stay numbers."""
+
+    with open_store(db) as store:
+        create_deployment(
+            store,
+            organisation="HZS",
+            category="fire",
+            location='=HYPERLINK("http://evil.example","Bolevec")',
+            requested_at="2024-05-01T10:00:00+00:00",
+            lat_deg=49.79,
+            lon_deg=-0.005,
+        )
+        files = export_open_data(store, tmp_path / "od", year=2024)
+    deps = list(csv.DictReader(files["deployments_csv"].open(encoding="utf-8")))
+    typed = [d for d in deps if "HYPERLINK" in d["location"]]
+    assert [d["location"][:11] for d in typed] == ["'=HYPERLINK"]
+    assert typed[0]["lon"] == "-0.005"
