@@ -52,7 +52,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dronekit_plzen.errors import BadInputError, StorageError
 from dronekit_plzen.i18n import LANGUAGES, translations
-from dronekit_plzen.web import auth, opendata
+from dronekit_plzen.web import accounts, auth, opendata
 from dronekit_plzen.web.auth import User
 from dronekit_plzen.web.forms import check_name, check_text, validate_request
 from dronekit_plzen.web.labels import LABELS, label
@@ -85,7 +85,13 @@ class WebSettings:
     tiles: TileService | None = None
     tile_sources: tuple[str, ...] = ("osm", "cuzk-orto", "cuzk-zm")
     poll_interval_s: float = 3.0
-    max_login_failures: int = 5  #: wrong passwords per user name in 10 min before a pause
+    max_login_failures: int = 5  #: wrong passwords per (user name, address) in 10 min
+    max_name_failures: int = 15  #: ... per user name from all addresses (ceiling, see login)
+    max_address_failures: int = 20  #: failed sign-ins per client address in 10 min (any name)
+    address_slots: int = 10_000  #: client addresses remembered for that (the oldest go first)
+    #: the Host names the portal answers to (a DNS rebinding page sends its own); None: any
+    #: (an app used in-process); ``serve`` always sets them
+    allowed_hosts: tuple[str, ...] | None = None
     max_body_bytes: int = 1 << 20  #: a larger request body is refused (413) before it is read
     body_timeout_s: float = 30.0  #: a body not received in full by then is refused (408)
     extra: dict[str, Any] = field(default_factory=dict)
@@ -190,6 +196,10 @@ def create_app(settings: WebSettings) -> FastAPI:
     filing = threading.Lock()  # a double click posts twice at once: one check-and-file at a time
     filed_forms: dict[tuple[int, str], int] = {}  # (user id, the form's form_id) → request id
     login_locks = [threading.Lock() for _ in range(LOGIN_LOCKS)]
+    failed_from = auth.FailureWindow(
+        settings.max_address_failures, LOGIN_PAUSE_S, max_keys=settings.address_slots
+    )
+    app.state.failed_from = failed_from  # the tests read and age it
 
     @contextmanager
     def store() -> Iterator[Store]:
@@ -218,7 +228,10 @@ def create_app(settings: WebSettings) -> FastAPI:
             "LIMIT 1",
             (utc_now_iso(ago_s=SESSION_MAX_AGE_S + 60), sid),
         )
-        if signed_out:
+        seq = request.session.get("seq")
+        if signed_out or accounts.session_revoked(
+            s, uid, seq if isinstance(seq, int) else 0, SESSION_MAX_AGE_S
+        ):  # signed out, or the account disabled or given a new password since
             request.session.clear()
             return None
         return User.from_row(row)
@@ -265,6 +278,21 @@ def create_app(settings: WebSettings) -> FastAPI:
         request: Request, page: Page, name: str, status: int = 200, **values: Any
     ) -> HTMLResponse:
         return templates.TemplateResponse(request, name, page.context(**values), status_code=status)
+
+    async def host_refused(scope: Scope, receive: Receive, send: Send, host: str) -> None:
+        """The translated 400 of :class:`_HostCheck` (no session: nothing is read or set)."""
+        request = Request({**scope, "session": {}}, receive)
+        page = Page(request, None)
+        text = page.t(
+            "this portal does not answer to the address {host!r}; open it by its own address"
+        ).format(host=host[:100])
+        response: Response
+        if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
+            response = JSONResponse({"error": text}, status_code=400)
+        else:
+            response = render(request, page, "error.html", 400, message=text)
+        _harden(response, request.url.path, settings.secure_cookies)
+        await response(scope, receive, send)
 
     # ------------------------------------------------------------------ errors and headers
     @app.exception_handler(_LoginRequired)
@@ -362,16 +390,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     @app.middleware("http")
     async def _security_headers(request: Request, call_next: Callable[..., Any]) -> Response:
         response: Response = await call_next(request)
-        response.headers["Content-Security-Policy"] = CSP
-        response.headers["X-Content-Type-Options"] = "nosniff"
-        response.headers["X-Frame-Options"] = "DENY"
-        response.headers["Referrer-Policy"] = "same-origin"
-        if settings.secure_cookies:
-            response.headers["Strict-Transport-Security"] = "max-age=31536000"
-        if "text/html" in response.headers.get("content-type", "") or (
-            request.url.path.startswith("/api/") and "cache-control" not in response.headers
-        ):  # a request's positions and people: kept by no browser or proxy cache
-            response.headers["Cache-Control"] = "no-store"
+        _harden(response, request.url.path, settings.secure_cookies)
         return response
 
     app.add_middleware(
@@ -382,6 +401,8 @@ def create_app(settings: WebSettings) -> FastAPI:
         same_site="lax",
         https_only=settings.secure_cookies,
     )
+    if settings.allowed_hosts is not None:  # outermost: a foreign Host gets nothing else
+        app.add_middleware(_HostCheck, allowed=settings.allowed_hosts, render=host_refused)
     if LEAFLET_DIR.is_dir():
         app.mount("/static/leaflet", StaticFiles(directory=LEAFLET_DIR), name="leaflet")
     app.mount("/static/portal", StaticFiles(directory=STATIC_DIR / "portal"), name="portal")
@@ -404,68 +425,110 @@ def create_app(settings: WebSettings) -> FastAPI:
     async def login(request: Request) -> Response:
         form = await posted(request)
         name = form.get("username", "")[:64]
+        key = accounts.fold(name)
+        addr = _client_address(request)
         page = Page(request, None)
 
-        def paused_now() -> bool:
-            # counted from the audit log: a restart or another worker does not lift the pause
-            with store() as s:
-                n = rq.recent_login_failures(s, name, LOGIN_PAUSE_S)
-                if n < settings.max_login_failures:
-                    return False
-                # once a minute per name: a paused name costs no password check, so each of
-                # thousands of attempts a second had been a write to the database the
-                # recorder writes the flights to
-                told = s.query(
-                    "SELECT 1 FROM audit_log WHERE action = 'login_throttled' AND at >= ? "
-                    "AND actor = ? LIMIT 1",
-                    (utc_now_iso(ago_s=60.0), name or "-"),
-                )
-                if not told:
-                    with s.transaction():
-                        rq.audit(s, name or "-", "login_throttled")
+        def name_paused(s: Store) -> bool:
+            """This name's wrong passwords since its last sign-in, counted from the audit log
+            (a restart or another worker does not lift the pause): paused for this address
+            after ``max_login_failures`` of its own, or after ``max_name_failures`` from all
+            addresses for an address that has failed on it too. An address that has not failed
+            on the name still gets its try: nobody keeps an account paused for its owner by
+            sending wrong passwords (OWASP: lockout must not become a denial of service)."""
+            total = mine = 0
+            for actor, action, detail in s.conn.execute(
+                "SELECT actor, action, detail FROM audit_log "
+                "WHERE action IN ('login', 'login_failed') AND at >= ? ORDER BY id",
+                (utc_now_iso(ago_s=LOGIN_PAUSE_S),),
+            ):
+                if accounts.fold(str(actor)) != key:
+                    continue
+                if action == "login":
+                    total = mine = 0
+                    continue
+                total += 1
+                mine += _address_of(detail) == addr
+            if mine >= settings.max_login_failures:
                 return True
+            return mine > 0 and total >= settings.max_name_failures
 
-        def check() -> User | None:
-            with store() as s:
-                row = rq.get_user(s, name)
-                if row is None:
-                    auth.dummy_verify(form.get("password", ""))
+        def throttled(s: Store, by: str) -> None:
+            """Audited once a minute per name (or address): a paused attempt costs no
+            password check, so each of thousands a second had been a database write."""
+            if by == "address":
+                if not failed_from.tell_once_a_minute(addr):
+                    return
+            elif s.query(
+                "SELECT 1 FROM audit_log WHERE action = 'login_throttled' AND at >= ? "
+                "AND actor = ? LIMIT 1",
+                (utc_now_iso(ago_s=60.0), name or "-"),
+            ):
+                return
+            with s.transaction():
+                rq.audit(s, name or "-", "login_throttled", detail={"addr": addr, "by": by})
+
+        def check(s: Store) -> _SignedIn | None:
+            row = rq.get_user(s, name)  # a disabled account: as an unknown name
+            if row is None:
+                auth.dummy_verify(form.get("password", ""))
+                ok = False
+            else:
+                ok = auth.verify_password(row["password_hash"], form.get("password", ""))
+            with s.transaction():
+                if (
+                    ok
+                    and row is not None
+                    and not s.conn.execute(
+                        "SELECT 1 FROM web_users WHERE id = ? AND active = 1 AND password_hash = ?",
+                        (row["id"], row["password_hash"]),
+                    ).fetchone()
+                ):  # disabled or given a new password while the hash was checked
                     ok = False
-                else:
-                    ok = auth.verify_password(row["password_hash"], form.get("password", ""))
-                with s.transaction():
-                    rq.audit(
-                        s,
-                        name or "-",
-                        "login" if ok else "login_failed",
-                        role=row["role"] if ok and row else None,
-                    )
-                if not ok or row is None:
-                    return None
-                if auth.needs_rehash(row["password_hash"]):
-                    rq.set_password_hash(
-                        s, row["id"], auth.hash_password(form["password"]), actor=row["username"]
-                    )
-                return User.from_row(row)
+                rq.audit(
+                    s,
+                    name or "-",
+                    "login" if ok else "login_failed",
+                    role=row["role"] if ok and row else None,
+                    detail={"addr": addr},
+                )
+                (seq,) = s.conn.execute("SELECT MAX(id) FROM audit_log").fetchone()
+            if not ok or row is None:
+                return None
+            if auth.needs_rehash(row["password_hash"]):
+                rq.set_password_hash(
+                    s, row["id"], auth.hash_password(form["password"]), actor=row["username"]
+                )
+            return _SignedIn(User.from_row(row), int(seq))
 
-        def attempt() -> tuple[bool, User | None]:
-            """(paused, the user or None); one attempt per name at a time, so parallel
-            guesses cannot all pass the pause before the first wrong one is counted."""
-            lock = login_locks[zlib.crc32(name.strip().casefold().encode()) % LOGIN_LOCKS]
-            with lock:
-                if paused_now():
-                    return True, None
-                return False, check()
+        def attempt() -> tuple[str | None, _SignedIn | None]:
+            """(what paused it: "address", "name" or None; the user or None). One attempt per
+            name at a time, so parallel guesses cannot all pass the pause before the first
+            wrong one is counted; the address's attempt is counted before its check."""
+            lock = login_locks[zlib.crc32(key.encode()) % LOGIN_LOCKS]
+            with lock, store() as s:
+                if failed_from.count(addr) >= settings.max_address_failures:
+                    throttled(s, "address")
+                    return "address", None
+                if name_paused(s):
+                    throttled(s, "name")
+                    return "name", None
+                if not failed_from.reserve(addr):  # parallel attempts of other names
+                    throttled(s, "address")
+                    return "address", None
+                user = check(s)
+                if user is not None:
+                    failed_from.forgive(addr)
+                return None, user
 
         paused, user = await run_in_threadpool(attempt)
         if paused:
+            if paused == "address":
+                text = page.t("too many failed sign-ins from this address; try again in 10 minutes")
+            else:
+                text = page.t("too many wrong passwords; try again in 10 minutes")
             return render(
-                request,
-                page,
-                "login.html",
-                429,
-                next=_safe_next(form.get("next")),
-                error=page.t("too many wrong passwords; try again in 10 minutes"),
+                request, page, "login.html", 429, next=_safe_next(form.get("next")), error=text
             )
         if user is None:
             return render(
@@ -479,7 +542,12 @@ def create_app(settings: WebSettings) -> FastAPI:
         lang = request.session.get("lang")
         request.session.clear()  # a fresh session and CSRF token after signing in
         request.session.update(
-            {"uid": user.id, "csrf": auth.new_csrf_token(), "sid": auth.new_csrf_token()}
+            {
+                "uid": user.user.id,
+                "csrf": auth.new_csrf_token(),
+                "sid": auth.new_csrf_token(),
+                "seq": user.seq,  # a later disable or new password ends this session
+            }
         )
         if lang:
             request.session["lang"] = lang
@@ -778,6 +846,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         def save() -> None:
             name = _field(page.t, "User name", check_name, form.get("username", ""), 64)
             with store() as s:
+                accounts.check_new_name(s, name)
                 rq.add_user(
                     s,
                     name,
@@ -927,6 +996,98 @@ def _is_tiff(path: Path) -> bool:
         return False
 
 
+def _harden(response: Response, path: str, secure_cookies: bool) -> None:
+    """The security headers of every answer."""
+    response.headers["Content-Security-Policy"] = CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["X-Frame-Options"] = "DENY"
+    response.headers["Referrer-Policy"] = "same-origin"
+    if secure_cookies:
+        response.headers["Strict-Transport-Security"] = "max-age=31536000"
+    if "text/html" in response.headers.get("content-type", "") or (
+        path.startswith("/api/") and "cache-control" not in response.headers
+    ):  # a request's positions and people: kept by no browser or proxy cache
+        response.headers["Cache-Control"] = "no-store"
+
+
+def _client_address(request: Request) -> str:
+    """The client's address as the server saw it: uvicorn puts the proxy's X-Forwarded-For
+    there only for a peer in ``--forwarded-allow-ips`` (the header itself is never read
+    here: anybody can send one)."""
+    return str(request.client.host) if request.client else "-"
+
+
+def _address_of(detail: Any) -> str | None:
+    """The ``addr`` of an audit entry's detail (None in entries written before it was kept)."""
+    try:
+        value = json.loads(detail or "{}")
+    except (TypeError, ValueError):
+        return None
+    return value.get("addr") if isinstance(value, dict) else None
+
+
+def normalise_host(value: str) -> str:
+    """A Host header's or an allowed name's host part: lower case, no port, no final dot, an
+    IPv6 address in brackets (``[::1]:8080`` → ``[::1]``, ``::1`` → ``[::1]``)."""
+    value = value.strip().lower()
+    if value.startswith("["):
+        end = value.find("]")
+        return value[: end + 1] if end > 0 else value
+    if value.count(":") > 1:  # a bare IPv6 address (an allowed name; no valid Host has it)
+        return f"[{value}]"
+    return value.split(":", 1)[0].rstrip(".")
+
+
+def host_allowed(host: str, allowed: tuple[str, ...]) -> bool:
+    """``host`` (a Host header) is one of ``allowed``: a name, ``*.domain`` for its
+    subdomains, or ``*`` for any."""
+    if not host.startswith("[") and host.count(":") > 1:
+        return False  # a bare IPv6 address is no Host (it needs brackets)
+    name = normalise_host(host)
+    if not name:
+        return False
+    for entry in allowed:
+        entry = entry.strip().lower()
+        if entry == "*":
+            return True
+        if entry.startswith("*.") and name.endswith(entry[1:].rstrip(".")):
+            return True
+        if normalise_host(entry) == name:
+            return True
+    return False
+
+
+class _HostCheck:
+    """Pure ASGI middleware: a request whose ``Host`` is not an allowed name (a page of another
+    site whose name was re-pointed to this address, DNS rebinding, or no Host at all) is a
+    translated 400 before anything else runs. Starlette's TrustedHostMiddleware takes a Host
+    ``[::1]:8080`` for ``[`` and answers in English."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        allowed: tuple[str, ...],
+        render: Callable[[Scope, Receive, Send, str], Any],
+    ):
+        self.app = app
+        self.allowed = tuple(allowed)
+        self.render = render
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        hosts = [v for k, v in scope.get("headers", ()) if k == b"host"]
+        host = hosts[0].decode("latin-1") if len(hosts) == 1 else ""
+        if host_allowed(host, self.allowed):
+            await self.app(scope, receive, send)
+            return
+        if scope["type"] == "websocket":
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        await self.render(scope, receive, send, host)
+
+
 class _BodyRefused(Exception):
     """A request body over the size limit (413) or not received in time (408)."""
 
@@ -981,6 +1142,14 @@ class _BodyLimit:
             return message
 
         await self.app(scope, limited, send)
+
+
+@dataclass(frozen=True)
+class _SignedIn:
+    """A successful sign-in: the user and the id of its ``login`` entry in the audit log."""
+
+    user: User
+    seq: int
 
 
 class _LoginRequired(Exception):

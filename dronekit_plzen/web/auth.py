@@ -17,6 +17,9 @@ import hmac
 import os
 import secrets
 import threading
+import time
+from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -145,3 +148,82 @@ def check_csrf(session_token: str | None, form_token: str | None) -> bool:
     if not session_token or not form_token:
         return False
     return hmac.compare_digest(session_token.encode(), form_token.encode())
+
+
+class FailureWindow:
+    """Failed sign-ins per key (a client address) within a sliding window, in memory.
+
+    At most ``max_keys`` keys are kept (the least recently failing is forgotten first) and at
+    most ``limit`` times per key, so a flood from many addresses costs bounded memory.
+    :meth:`reserve` counts an attempt *before* its password is checked (parallel guesses from
+    one address cannot all pass the limit at once); :meth:`forgive` takes it back when the
+    password was right.
+    """
+
+    def __init__(
+        self,
+        limit: int,
+        window_s: float,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.limit = limit
+        self.window_s = window_s
+        self.max_keys = max_keys
+        self._clock = clock
+        self._times: OrderedDict[str, deque[float]] = OrderedDict()
+        self._told: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def _recent(self, key: str, now: float) -> deque[float] | None:
+        times = self._times.get(key)
+        if times is None:
+            return None
+        while times and times[0] <= now - self.window_s:
+            times.popleft()
+        if not times:
+            del self._times[key]
+            self._told.pop(key, None)
+            return None
+        return times
+
+    def count(self, key: str) -> int:
+        with self._lock:
+            times = self._recent(key, self._clock())
+            return len(times) if times else 0
+
+    def reserve(self, key: str) -> bool:
+        """Count one attempt of ``key``; False (nothing counted) when it is over the limit."""
+        with self._lock:
+            now = self._clock()
+            times = self._recent(key, now)
+            if times is not None and len(times) >= self.limit:
+                return False
+            if times is None:
+                while len(self._times) >= self.max_keys:
+                    old, _times = self._times.popitem(last=False)
+                    self._told.pop(old, None)
+                times = self._times[key] = deque(maxlen=self.limit)
+            times.append(now)
+            self._times.move_to_end(key)
+            return True
+
+    def forgive(self, key: str) -> None:
+        """Take back the last attempt counted for ``key`` (its password was right)."""
+        with self._lock:
+            times = self._times.get(key)
+            if times:
+                times.pop()
+
+    def tell_once_a_minute(self, key: str) -> bool:
+        """True at most once a minute per key (for auditing a paused address)."""
+        with self._lock:
+            now = self._clock()
+            if now - self._told.get(key, -1e18) < 60.0:
+                return False
+            if key in self._times:
+                self._told[key] = now
+            return True
+
+    def __len__(self) -> int:
+        return len(self._times)

@@ -24,6 +24,15 @@ def _db(db_path: Path | None) -> Path:
 _HOST = click.option(
     "--host", default="127.0.0.1", show_default=True, help=_("Address to listen on.")
 )
+_ALLOWED_HOST = click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    help=_(
+        "A Host name the portal answers to (repeatable; *.domain for its subdomains); "
+        "always: the --host address, localhost, 127.0.0.1, [::1]."
+    ),
+)
 _PORT = click.option(
     "--port",
     default=8080,
@@ -49,10 +58,13 @@ _PORT = click.option(
 )
 @click.option(
     "--forwarded-allow-ips",
-    default="127.0.0.1",
-    show_default=True,
-    help=_("Reverse proxies whose X-Forwarded-For/-Proto headers are trusted."),
+    default=None,
+    help=_(
+        "Reverse proxies (addresses, comma-separated) whose X-Forwarded-For/-Proto headers "
+        "are trusted (default: none, the headers are ignored)."
+    ),
 )
+@_ALLOWED_HOST
 @click.option("--tile-cache", type=click.Path(path_type=Path), help=_("Basemap tile cache folder."))
 @click.option(
     "--tiles-pack",
@@ -68,7 +80,8 @@ def serve(
     port: int,
     secret_file: Path | None,
     secure_cookies: bool,
-    forwarded_allow_ips: str,
+    forwarded_allow_ips: str | None,
+    allowed_hosts: tuple[str, ...],
     tile_cache: Path | None,
     packs: tuple[Path, ...],
     online_tiles: bool,
@@ -83,10 +96,12 @@ def serve(
 
         import uvicorn
 
-        from dronekit_plzen.web.server import build_app
+        from dronekit_plzen.web.server import build_app, default_allowed_hosts
 
+        hosts = default_allowed_hosts(host, allowed_hosts)
         application = build_app(
             db,
+            allowed_hosts=hosts,
             secret_file=secret_file,
             secure_cookies=secure_cookies,
             tile_cache=tile_cache,
@@ -99,12 +114,19 @@ def serve(
                 host=host, port=port, db=db
             )
         )
+        info(
+            _("It answers to the Host names {names} (--allowed-host adds one).").format(
+                names=", ".join(hosts)
+            )
+        )
         uvicorn.run(
             application,
             host=host,
             port=port,
-            proxy_headers=True,
-            forwarded_allow_ips=forwarded_allow_ips,
+            # the client's address (the sign-in limits count per address) from the proxy's
+            # header only for a proxy named here; otherwise the header is anybody's to send
+            proxy_headers=bool(forwarded_allow_ips),
+            forwarded_allow_ips=forwarded_allow_ips or "",
             log_level="warning",
             server_header=False,
         )
@@ -205,9 +227,89 @@ def users_add(
     org = organisation.upper().replace("Č", "C") if organisation else None
     if password_file is not None and not password:
         raise BadInputError(_("the password file is empty"), where=str(password_file))
+    from dronekit_plzen.web.accounts import check_new_name
+
     with creating_database(_db(db_path)), open_store(_db(db_path)) as store:
+        check_new_name(store, username)  # "HZS1" beside "hzs1", a Cyrillic "а" for an "a"
         uid = add_user(store, username, hash_password(password), role, organisation=org)
     info(_("account {name} ({role}) created, id {id}").format(name=username, role=role, id=uid))
+
+
+def _existing_db(db_path: Path | None) -> Path:
+    """The flight database, which must exist (an account command never creates one)."""
+    db = _db(db_path)
+    if not db.is_file():
+        raise BadInputError(_("no flight database here (web users add creates one)"), where=str(db))
+    return db
+
+
+def _set_active(db_path: Path | None, username: str, active: bool) -> None:
+    from dronekit_plzen.web.accounts import set_active
+    from dronekit_plzen.web.results import actor_name
+    from telemetry.store import open_store
+
+    with open_store(_existing_db(db_path)) as store:
+        changed = set_active(store, username, active, actor=actor_name())
+    if active:
+        text = _("account {name} enabled") if changed else _("account {name} was enabled already")
+    elif changed:
+        text = _("account {name} disabled; its open sessions have ended")
+    else:
+        text = _("account {name} was disabled already")
+    info(text.format(name=username))
+
+
+@users.command(
+    name="disable",
+    help=_("Disable an account: it cannot sign in, its open sessions end (audited)."),
+)
+@_DB
+@click.argument("username")
+def users_disable(db_path: Path | None, username: str) -> None:
+    _set_active(db_path, username, False)
+
+
+@users.command(name="enable", help=_("Enable a disabled account again (audited)."))
+@_DB
+@click.argument("username")
+def users_enable(db_path: Path | None, username: str) -> None:
+    _set_active(db_path, username, True)
+
+
+@users.command(
+    name="set-password",
+    help=_("Give an account a new password (asked twice); its open sessions end (audited)."),
+)
+@_DB
+@click.argument("username")
+@click.option(
+    "--password-stdin",
+    is_flag=True,
+    help=_("Read the password from the first line of standard input."),
+)
+def users_set_password(db_path: Path | None, username: str, password_stdin: bool) -> None:
+    import sys
+
+    from dronekit_plzen.web.accounts import find_account, set_password
+    from dronekit_plzen.web.auth import hash_password
+    from dronekit_plzen.web.results import actor_name
+    from telemetry.store import open_store
+
+    db = _existing_db(db_path)
+    with open_store(db, readonly=True) as store:
+        find_account(store, username)  # an unknown name before the password is asked
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+        if not password:
+            raise BadInputError(_("no password on standard input"), where="--password-stdin")
+    else:
+        password = click.prompt(_("New password"), hide_input=True, confirmation_prompt=True)
+    password_hash = hash_password(password)  # too short: refused before anything is written
+    with open_store(db) as store:
+        set_password(store, username, password_hash, actor=actor_name())
+    info(
+        _("new password of account {name} set; its open sessions have ended").format(name=username)
+    )
 
 
 @users.command(name="list", help=_("List the portal accounts (never the password hashes)."))
@@ -223,7 +325,10 @@ def users_list(db_path: Path | None, as_json: bool) -> None:
         echo_json(rows)
         return
     for r in rows:
-        click.echo(f"{r['id']:>4}  {r['username']:<20} {r['role']:<10} {r['organisation'] or ''}")
+        off = "  " + _("(disabled)") if not r["active"] else ""
+        click.echo(
+            f"{r['id']:>4}  {r['username']:<20} {r['role']:<10} {r['organisation'] or ''}{off}"
+        )
 
 
 @web.command(
@@ -238,9 +343,15 @@ def users_list(db_path: Path | None, as_json: bool) -> None:
 )
 @_HOST
 @_PORT
+@_ALLOWED_HOST
 @click.option("--no-serve", is_flag=True, help=_("Only prepare the accounts and print them."))
 def web_demo(
-    db_path: Path | None, deployment_id: int | None, host: str, port: int, no_serve: bool
+    db_path: Path | None,
+    deployment_id: int | None,
+    host: str,
+    port: int,
+    allowed_hosts: tuple[str, ...],
+    no_serve: bool,
 ) -> None:
     from dronekit_plzen.web.demo_portal import prepare_demo
 
@@ -263,9 +374,10 @@ def web_demo(
         return
     import uvicorn
 
-    from dronekit_plzen.web.server import build_app
+    from dronekit_plzen.web.server import build_app, default_allowed_hosts
 
-    uvicorn.run(build_app(db), host=host, port=port, log_level="warning", server_header=False)
+    application = build_app(db, allowed_hosts=default_allowed_hosts(host, allowed_hosts))
+    uvicorn.run(application, host=host, port=port, log_level="warning", server_header=False)
 
 
 _FILE = click.Path(path_type=Path, dir_okay=False)
