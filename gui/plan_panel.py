@@ -13,6 +13,7 @@ from PyQt5.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
+    QGridLayout,
     QGroupBox,
     QHBoxLayout,
     QLabel,
@@ -128,11 +129,14 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.gsd_cm.setRange(0.1, 50.0)
         self.gsd_cm.setValue(2.0)
         self.gsd_cm.setSuffix(" cm/px")
-        row = QHBoxLayout()
-        row.addWidget(self.by_alt)
-        row.addWidget(self.alt_m)
-        row.addWidget(self.by_gsd)
-        row.addWidget(self.gsd_cm)
+        # one choice a line (side by side they held the panel at 585 px in Czech, wider than
+        # its dock on a 1366 px laptop, where the GSD was cut off)
+        row = QGridLayout()
+        row.addWidget(self.by_alt, 0, 0)
+        row.addWidget(self.alt_m, 0, 1)
+        row.addWidget(self.by_gsd, 1, 0)
+        row.addWidget(self.gsd_cm, 1, 1)
+        row.setColumnStretch(1, 1)
         pf.addRow(_("Height"), row)
 
         self.spacing_mode = QComboBox()
@@ -148,11 +152,12 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.front_overlap.setRange(0.0, 95.0)
         self.front_overlap.setValue(80.0)
         self.front_overlap.setSuffix(" %")
-        ov = QHBoxLayout()
-        ov.addWidget(QLabel(_("side")))
-        ov.addWidget(self.side_overlap)
-        ov.addWidget(QLabel(_("front")))
-        ov.addWidget(self.front_overlap)
+        ov = QGridLayout()
+        ov.addWidget(QLabel(_("side")), 0, 0)
+        ov.addWidget(self.side_overlap, 0, 1)
+        ov.addWidget(QLabel(_("front")), 1, 0)
+        ov.addWidget(self.front_overlap, 1, 1)
+        ov.setColumnStretch(1, 1)
         pf.addRow(_("Overlaps"), ov)
         self.spacing_m = QDoubleSpinBox()
         self.spacing_m.setRange(1.0, 2000.0)

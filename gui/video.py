@@ -184,8 +184,10 @@ class VideoWidget(QWidget):
         for key, name in palette_names().items():
             self.palette_box.addItem(name, key)
         self.palette_box.currentIndexChanged.connect(self._palette_changed)
-        row.addWidget(self.url, 1)
-        row.addWidget(self.palette_box)
+        # the address on a line of its own: beside the palette and the button (Czech: 396 px)
+        # it held the vehicle-in-focus dock wider than its 400 px
+        lay.addWidget(self.url)
+        row.addWidget(self.palette_box, 1)
         row.addWidget(self.start_button)
         lay.addLayout(row)
         self.picture = QLabel(_("No video"))

@@ -419,3 +419,43 @@ def test_the_vehicle_in_focus_dock_needs_no_sideways_scrolling(qtbot, window: Ma
     was = check.boxes[key].isChecked()
     qtbot.mouseClick(label, Qt.MouseButton.LeftButton, pos=QPoint(5, 5))
     assert check.boxes[key].isChecked() is not was
+
+
+@pytest.mark.parametrize("lang", ["en", "cs"])
+def test_nothing_is_cut_off_at_the_right_edge_on_a_field_laptop(qtbot, tmp_path, lang: str) -> None:  # type: ignore[no-untyped-def]
+    """Panels scroll up and down, not sideways, so whatever is wider than its dock was cut
+    off: in Czech at 1366 × 768 the planning panel's height row (altitude and GSD side by
+    side, 585 px in a 534 px dock) lost its GSD, and the video's address, palette and button
+    (396 px) did not fit the 400 px vehicle-in-focus dock. Each now fits, and an up-and-down
+    panel is never narrower than its contents; the window still fits the laptop."""
+    from PyQt5.QtWidgets import QScrollArea
+
+    from dronekit_plzen.i18n import set_language
+    from gui.mainwindow import MainWindow
+
+    set_language(lang)
+    win = MainWindow(tmp_path / "flights.sqlite")
+    qtbot.addWidget(win)
+    try:
+        win.resize(1366, 768)
+        win.show()
+        for d in win.flight_docks:
+            d.show()
+            d.raise_()
+        qtbot.wait(100)
+        assert win.minimumSizeHint().width() <= 1366
+        checked = 0
+        for area in win.findChildren(QScrollArea):
+            inner = area.widget()
+            if inner is None or not area.isVisible():
+                continue
+            if area.horizontalScrollBarPolicy() != Qt.ScrollBarPolicy.ScrollBarAlwaysOff:
+                continue
+            checked += 1
+            need, have = inner.minimumSizeHint().width(), area.viewport().width()
+            assert need <= have, (type(inner).__name__, need, have)
+        assert checked >= 2
+    finally:
+        win.fly_panel.shutdown()
+        win.close()
+        set_language("en")
