@@ -279,6 +279,19 @@ def create_app(settings: WebSettings) -> FastAPI:
     ) -> HTMLResponse:
         return templates.TemplateResponse(request, name, page.context(**values), status_code=status)
 
+    def error_response(
+        request: Request, page: Page, text: str, status: int, headers: dict[str, str] | None = None
+    ) -> Response:
+        """An error in the reader's language: JSON under the API, open data and tiles, else the
+        error page; with ``headers``."""
+        response: Response
+        if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
+            response = JSONResponse({"error": text}, status_code=status)
+        else:
+            response = render(request, page, "error.html", status, message=text)
+        response.headers.update(headers or {})
+        return response
+
     async def host_refused(scope: Scope, receive: Receive, send: Send, host: str) -> None:
         """The translated 400 of :class:`_HostCheck` (no session: nothing is read or set)."""
         request = Request({**scope, "session": {}}, receive)
@@ -286,11 +299,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         text = page.t(
             "this portal does not answer to the address {host!r}; open it by its own address"
         ).format(host=host[:100])
-        response: Response
-        if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
-            response = JSONResponse({"error": text}, status_code=400)
-        else:
-            response = render(request, page, "error.html", 400, message=text)
+        response = error_response(request, page, text, 400)
         _harden(response, request.url.path, settings.secure_cookies)
         await response(scope, receive, send)
 
@@ -336,12 +345,7 @@ def create_app(settings: WebSettings) -> FastAPI:
             text = exc.detail  # ours: translated where raised
         else:
             text = page.t("the request could not be processed")
-        headers = dict(exc.headers or {})
-        if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
-            return JSONResponse({"error": text}, status_code=exc.status_code, headers=headers)
-        response = render(request, page, "error.html", exc.status_code, message=text)
-        response.headers.update(headers)
-        return response
+        return error_response(request, page, text, exc.status_code, dict(exc.headers or {}))
 
     @app.exception_handler(_BodyRefused)
     async def _body_refused(request: Request, exc: _BodyRefused) -> Response:
@@ -354,12 +358,7 @@ def create_app(settings: WebSettings) -> FastAPI:
             text = page.t("the request did not arrive within {n} s; nothing was stored").format(
                 n=f"{settings.body_timeout_s:g}"
             )
-        headers = {"Connection": "close"}
-        if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
-            return JSONResponse({"error": text}, status_code=exc.status, headers=headers)
-        response = render(request, page, "error.html", exc.status, message=text)
-        response.headers.update(headers)
-        return response
+        return error_response(request, page, text, exc.status, {"Connection": "close"})
 
     @app.exception_handler(StorageError)
     async def _storage(request: Request, exc: StorageError) -> Response:
@@ -369,12 +368,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         log.warning("portal: %s %s: %s", request.method, request.url.path, exc)
         page = Page(request, None)
         text = page.t("the flight database is busy or unavailable; try again in a moment")
-        headers = {"Retry-After": "5"}
-        if request.url.path.startswith(("/api/", "/opendata/", "/tiles/")):
-            return JSONResponse({"error": text}, status_code=503, headers=headers)
-        response = render(request, page, "error.html", 503, message=text)
-        response.headers.update(headers)
-        return response
+        return error_response(request, page, text, 503, {"Retry-After": "5"})
 
     @app.exception_handler(ClientDisconnect)
     async def _gone(request: Request, exc: ClientDisconnect) -> Response:
