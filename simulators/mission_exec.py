@@ -613,7 +613,12 @@ class MissionRunner:
         sense = -1.0 if it.param3 < 0 else 1.0
         if self._circle is None:
             if self._circle_edge is None:
-                de, dn, du = vm.pos[0] - e, vm.pos[1] - n, vm.pos[2] - up
+                # from where the position controller's target rests (pos_desired: the last
+                # leg's end, where the aircraft stopped), not from the aircraft: a waypoint 1 m
+                # from the centre, inside WPNAV_RADIUS, is reached before the aircraft moves,
+                # and the circle began behind it (south) where ArduCopter begins it north
+                at = self._last_dest if self._last_dest is not None else vm.pos
+                de, dn, du = at[0] - e, at[1] - n, at[2] - up
                 d3 = math.sqrt(de * de + dn * dn + du * du)
                 # circle_movetoedge_start: the offset scaled by the 3-D distance, if over 3 m
                 scale = r / d3 if d3 > 3.0 else 1.0

@@ -82,6 +82,27 @@ def test_a_wide_circle_left_where_the_guard_walks(
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "wide_circle")
 
 
+@pytest.mark.timeout(900)
+def test_a_circle_after_a_waypoint_inside_the_radius(
+    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
+) -> None:
+    """Found by ``make fuzz``: a waypoint 1 m north of the take-off (inside WPNAV_RADIUS),
+    then one turn of a 16 m circle round the take-off point and RTL: where the circle begins
+    (the simulator had begun it south, the guard north)."""
+    if fw_kind != "arducopter":
+        pytest.skip("PX4 flies LOITER_TURNS as a loiter (no circle)")
+    home = ready.inst.home
+    north = offset(home, 1.0, 0.0)
+    items = [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=10.0),
+        mi.MissionItem(16, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=10.0),
+        mi.MissionItem(16, frame=3, lat_deg=north[0], lon_deg=north[1], alt_m=10.0),
+        loiter_turns(home[0], home[1], 10.0, 1.0, 16.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_inside")
+
+
 def _fly_where_the_guard_walks(
     fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path, items: list[Any], name: str
 ) -> None:

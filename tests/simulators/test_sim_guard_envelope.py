@@ -259,3 +259,21 @@ def test_an_ardupilot_circle_ends_trailing_its_point() -> None:
     assert len(short_deg) == 3 and len(starts) == 2
     assert all(5.0 < d < 30.0 for d in short_deg), short_deg
     assert min(peaks) > 13.0, peaks  # the take-off's 14 m (it completes within 1 m of it)
+
+
+def test_a_circle_after_a_waypoint_inside_the_radius_starts_where_ardupilot_starts_it() -> None:
+    """Found by ``make fuzz``: take-off to 10 m, a waypoint there, one 1 m north, one turn of a
+    16 m circle round the take-off point, RTL. The 1 m waypoint is inside WPNAV_RADIUS: the
+    simulator took it as reached before the aircraft moved, then began the circle behind the
+    aircraft (south) as if it stood at the centre, and climbed for the RTL 32 m from where
+    the guard has it. ArduCopter's circle begins from its position target (``pos_desired``),
+    the waypoint 1 m north (``AC_Circle::init_start_angle``): north, as the guard walks it."""
+    north = _place(0.0, 1.0)
+    items = [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=10.0),
+        mi.MissionItem(16, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=10.0),
+        mi.MissionItem(16, frame=3, lat_deg=north[0], lon_deg=north[1], alt_m=10.0),
+        loiter_turns(HOME[0], HOME[1], 10.0, 1.0, 16.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+    _check(True, items)
