@@ -313,6 +313,23 @@ def circle_jump_mission(home: tuple[float, float, float]) -> list[Any]:
     ]
 
 
+def circle_inside_radius_mission(home: tuple[float, float, float]) -> list[Any]:
+    """``make fuzz``'s second circle case around ``home`` (lat, lon, alt): a take-off to 10 m,
+    a waypoint there, one 1 m north (inside WPNAV_RADIUS), one turn of a 16 m circle round the
+    take-off point at 10 m, RTL."""
+    from dronekit_plzen import mission_items as mi
+
+    lat, lon = home[0], home[1]
+    north = lat + 1.0 / 111_200.0
+    return [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=lat, lon_deg=lon, alt_m=10.0),
+        mi.MissionItem(16, frame=3, lat_deg=lat, lon_deg=lon, alt_m=10.0),
+        mi.MissionItem(16, frame=3, lat_deg=north, lon_deg=lon, alt_m=10.0),
+        loiter_turns(lat, lon, 10.0, 1.0, 16.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+
+
 def random_mission(
     rng: Any,
     ap: bool,

@@ -17,7 +17,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from dkp_testkit import circle_jump_mission, loiter_turns, off_the_walk, random_mission
+from dkp_testkit import (
+    circle_inside_radius_mission,
+    circle_jump_mission,
+    loiter_turns,
+    off_the_walk,
+    random_mission,
+)
 from harness import assert_cli_ok, fly_cli, north_east, offset
 
 from dronekit_plzen import mission_items as mi
@@ -91,15 +97,7 @@ def test_a_circle_after_a_waypoint_inside_the_radius(
     (the simulator had begun it south, the guard north)."""
     if fw_kind != "arducopter":
         pytest.skip("PX4 flies LOITER_TURNS as a loiter (no circle)")
-    home = ready.inst.home
-    north = offset(home, 1.0, 0.0)
-    items = [
-        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=10.0),
-        mi.MissionItem(16, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=10.0),
-        mi.MissionItem(16, frame=3, lat_deg=north[0], lon_deg=north[1], alt_m=10.0),
-        loiter_turns(home[0], home[1], 10.0, 1.0, 16.0),
-        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
-    ]
+    items = circle_inside_radius_mission(ready.inst.home)
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_inside")
 
 

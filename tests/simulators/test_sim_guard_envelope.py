@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 import pytest
 from dkp_testkit import (
+    circle_inside_radius_mission,
     circle_jump_mission,
     loiter_turns,
     off_the_walk,
@@ -268,12 +269,5 @@ def test_a_circle_after_a_waypoint_inside_the_radius_starts_where_ardupilot_star
     aircraft (south) as if it stood at the centre, and climbed for the RTL 32 m from where
     the guard has it. ArduCopter's circle begins from its position target (``pos_desired``),
     the waypoint 1 m north (``AC_Circle::init_start_angle``): north, as the guard walks it."""
-    north = _place(0.0, 1.0)
-    items = [
-        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=10.0),
-        mi.MissionItem(16, frame=3, lat_deg=HOME[0], lon_deg=HOME[1], alt_m=10.0),
-        mi.MissionItem(16, frame=3, lat_deg=north[0], lon_deg=north[1], alt_m=10.0),
-        loiter_turns(HOME[0], HOME[1], 10.0, 1.0, 16.0),
-        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
-    ]
+    items = circle_inside_radius_mission(HOME)
     _check(True, items)
