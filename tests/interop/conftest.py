@@ -30,6 +30,10 @@ else:
         if "fw_kind" in metafunc.fixturenames:
             kinds = firmware.enabled_firmwares()
             assert kinds, "set SITL_BIN and/or PX4_DIR (see README, 'Real firmware (interop)')"
+            if metafunc.definition.get_closest_marker("arducopter_only"):
+                # checks of what only ArduCopter flies (LOITER_TURNS circles): not collected for
+                # PX4 rather than skipped there
+                kinds = [k for k in kinds if k == "arducopter"]
             metafunc.parametrize("fw_kind", kinds)
 
     def _base() -> int:

@@ -56,27 +56,25 @@ def test_random_mission_flown_where_the_guard_walks(
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
 def test_circle_after_a_jump_back_to_the_take_off(
     fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
 ) -> None:
     """Found by ``make fuzz`` (the simulator flew 15 m off the walk): a take-off to 14 m, one
     turn of a 16 m circle round the take-off point at 10 m, a DO_JUMP back to the take-off
     twice (climbed where the circle ended), then a waypoint 128 m south and RTL."""
-    if fw_kind != "arducopter":
-        pytest.skip("PX4 flies LOITER_TURNS as a loiter (no circle)")
     items = circle_jump_mission(ready.inst.home)
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_jump")
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
 def test_a_wide_circle_left_where_the_guard_walks(
     fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
 ) -> None:
     """One turn of an 80 m circle round a point 100 m north (at WPNAV_SPEED: √(½·2.5·80) =
     10 m/s round it), then a waypoint 150 m east of home and RTL: where the turns end and the
     leg after them begins, against the guard's walk."""
-    if fw_kind != "arducopter":
-        pytest.skip("PX4 flies LOITER_TURNS as a loiter (no circle)")
     home = ready.inst.home
     centre, east = offset(home, 100.0, 0.0), offset(home, 0.0, 150.0)
     items = [
@@ -89,14 +87,13 @@ def test_a_wide_circle_left_where_the_guard_walks(
 
 
 @pytest.mark.timeout(900)
+@pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
 def test_a_circle_after_a_waypoint_inside_the_radius(
     fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
 ) -> None:
     """Found by ``make fuzz``: a waypoint 1 m north of the take-off (inside WPNAV_RADIUS),
     then one turn of a 16 m circle round the take-off point and RTL: where the circle begins
     (the simulator had begun it south, the guard north)."""
-    if fw_kind != "arducopter":
-        pytest.skip("PX4 flies LOITER_TURNS as a loiter (no circle)")
     items = circle_inside_radius_mission(ready.inst.home)
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_inside")
 

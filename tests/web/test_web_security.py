@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import threading
 import time
@@ -399,7 +398,6 @@ setImmediate(() => setImmediate(() => {
 """
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_a_vehicles_name_is_shown_as_text_on_the_map(tmp_path: Path) -> None:
     """The live map's drone label: a name from a flight log or the vehicle itself (it can be
     ``<img src=x onerror=...>``) was given to Leaflet as a string, which it inserts as HTML."""
