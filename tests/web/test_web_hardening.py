@@ -14,9 +14,11 @@ only from ``--forwarded-allow-ips``); no way to disable an account or give it a 
 from __future__ import annotations
 
 import asyncio
-import io
 import json
+import os
 import socket
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -320,6 +322,20 @@ def _cli(*args: str) -> int:
     return main(list(args))
 
 
+def _cli_stdin(stdin: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """The CLI in its own process, ``stdin`` typed into it (``--password-stdin``)."""
+    env = dict(os.environ, PROJ_NETWORK="OFF")
+    return subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_a_disabled_account_cannot_sign_in_and_its_sessions_end(
     fresh_db: Path, capsys: pytest.CaptureFixture[str], english: None
 ) -> None:
@@ -354,9 +370,8 @@ def test_set_password_from_stdin_replaces_it_and_ends_the_sessions(
 
     app = build_app(fresh_db)
     _status, pilot = _sign_in(app, "pilot1", RIGHT)
-    monkeypatch.setattr("sys.stdin", io.StringIO("nove-heslo-2027\n"))
     args = ("web", "users", "set-password", "--db", str(fresh_db), "--password-stdin", "pilot1")
-    assert _cli(*args) == 0
+    assert _cli_stdin("nove-heslo-2027\n", *args).returncode == 0
     assert pilot.get("/requests", follow_redirects=False).status_code == 303
     assert _sign_in(app, "pilot1", RIGHT)[0] == 401
     assert _sign_in(app, "pilot1", "nove-heslo-2027")[0] == 303
@@ -404,9 +419,9 @@ def test_account_commands_refuse_with_one_czech_line_exit_2(
     stdin: str,
     message: str,
 ) -> None:
-    monkeypatch.setattr("sys.stdin", io.StringIO(stdin))
-    assert _cli("--lang", "cs", "web", "users", *args[:-1], "--db", str(db), args[-1]) == 2
-    lines = capsys.readouterr().err.strip().splitlines()
+    r = _cli_stdin(stdin, "--lang", "cs", "web", "users", *args[:-1], "--db", str(db), args[-1])
+    assert r.returncode == 2
+    lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("chyba: ") and message in lines[0], lines
 
 
