@@ -186,6 +186,18 @@ def sim(
         key = read_key_file(signing_key_file)
     home_lla = parse_home(home)
     check_bind(bind_host)
+    exc = ex.load_exercise(exercise) if exercise else None
+    if exc is not None and not given("n_vehicles"):
+        n_vehicles = exc.vehicles
+    if exc is not None:
+        needed = max((f.vehicle + 1 for f in exc.faults if f.vehicle is not None), default=0)
+        if n_vehicles < needed:  # its faults on a missing vehicle had never fired
+            raise BadInputError(
+                _(
+                    "--vehicles {n}: the exercise {name} injects a fault into vehicle {needed}"
+                ).format(n=n_vehicles, name=exc.name, needed=needed)
+            )
+    # checked against the vehicles that will fly (an exercise's 3, not --vehicles' default 1)
     schedule = load_schedule(faults_file, n_vehicles) if faults_file else []
     common: dict[str, Any] = dict(
         speedup=speedup,
@@ -196,12 +208,11 @@ def sim(
         gcs_link=not no_gcs_link,
         boot_settle_s=boot_settle_s,
     )
-    if exercise:
-        exc = ex.load_exercise(exercise)
+    if exc is not None:
         fleet = SimFleet.from_exercise(
             exc,
             autopilot=autopilot if given("autopilot") else None,
-            n_vehicles=n_vehicles if given("n_vehicles") else exc.vehicles,
+            n_vehicles=n_vehicles,
             home=home_lla if given("home") else exc.home,
             **common,
         )

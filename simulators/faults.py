@@ -21,12 +21,152 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import stat
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+import yaml
+from yaml.composer import ComposerError
+from yaml.constructor import ConstructorError
+
 from dronekit_plzen.errors import BadInputError, one_line
 from dronekit_plzen.i18n import _
+
+#: the largest exercise or fault schedule read (the bundled ones: 2-3 kB)
+MAX_SCENARIO_BYTES = 1024 * 1024
+#: YAML nesting an exercise needs: 5 levels; deeper is a broken or hostile file
+MAX_YAML_DEPTH = 32
+#: values of a document once its aliases are expanded (a "billion laughs" file: a few lines
+#: that expand to 9**9 values, which a consumer walking them or an error message's repr of
+#: them would hold in memory)
+MAX_YAML_VALUES = 100_000
+
+
+class Brief:
+    """A value in an error message, its ``repr`` cut to ``limit`` characters (a 10 kB value
+    or a list of 100,000 gives one short line)."""
+
+    def __init__(self, value: Any, limit: int = 60) -> None:
+        self.value, self.limit = value, limit
+
+    def __repr__(self) -> str:
+        text = repr(self.value)
+        return text if len(text) <= self.limit else text[: self.limit - 1] + "…"
+
+    __str__ = __repr__
+
+    def __format__(self, spec: str) -> str:
+        return format(repr(self), spec)
+
+
+def read_scenario_text(path: Path) -> str:
+    """The text of an exercise or fault schedule file: a regular file (a named pipe would
+    block for ever, ``/dev/zero`` fill the memory) of at most :data:`MAX_SCENARIO_BYTES`.
+
+    :class:`OSError` (not found, a directory, permission) and :class:`UnicodeDecodeError`
+    pass through for the caller to word; the rest is :class:`BadInputError`.
+    """
+    st = os.stat(path)
+    if stat.S_ISDIR(st.st_mode):
+        raise IsADirectoryError(21, os.strerror(21), str(path))
+    if not stat.S_ISREG(st.st_mode):
+        raise BadInputError(_("{p}: not a regular file (a named pipe or a device?)").format(p=path))
+    with open(path, "rb") as fh:
+        data = fh.read(MAX_SCENARIO_BYTES + 1)
+    if len(data) > MAX_SCENARIO_BYTES:
+        raise BadInputError(
+            _("{p}: larger than the {kib:,} KiB an exercise or fault schedule can be").format(
+                p=path, kib=MAX_SCENARIO_BYTES // 1024
+            )
+        )
+    return data.decode("utf-8")
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """PyYAML's safe loader that refuses duplicate keys (the second ``rules:`` of a file had
+    silently replaced the first), nesting deeper than :data:`MAX_YAML_DEPTH` and documents
+    whose aliases expand beyond :data:`MAX_YAML_VALUES` values."""
+
+    _depth = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        self._depth += 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise ComposerError(
+                    None,
+                    None,
+                    _("nested deeper than {n} levels").format(n=MAX_YAML_DEPTH),
+                    self.peek_event().start_mark,
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node: Any, deep: bool = False) -> Any:
+        if isinstance(node, yaml.MappingNode):
+            seen: set[Any] = set()
+            for key_node, _value in node.value:
+                key = key_node.value if isinstance(key_node, yaml.ScalarNode) else id(key_node)
+                if key in seen:
+                    raise ConstructorError(
+                        None,
+                        None,
+                        _("duplicate key {key!r}").format(key=Brief(key)),
+                        key_node.start_mark,
+                    )
+                seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
+def _expanded_size(node: Any, memo: dict[int, int]) -> int:
+    """Values under ``node`` with every alias expanded (an alias is the node it names)."""
+    done = memo.get(id(node))
+    if done is not None:
+        return done
+    memo[id(node)] = MAX_YAML_VALUES + 1  # an alias of a node inside itself: endless
+    n = 1
+    if isinstance(node, yaml.SequenceNode):
+        n += sum(_expanded_size(c, memo) for c in node.value)
+    elif isinstance(node, yaml.MappingNode):
+        n += sum(_expanded_size(k, memo) + _expanded_size(v, memo) for k, v in node.value)
+    memo[id(node)] = n = min(n, MAX_YAML_VALUES + 1)
+    return n
+
+
+def load_yaml(text: str, where: str | Path) -> Any:
+    """A YAML document (exercise, fault schedule) from ``text``; ``where`` names the file.
+
+    Bad YAML, duplicate keys, deep nesting and alias bombs are one :class:`BadInputError`
+    ``<file>: not valid YAML: <problem> (line L, column C)``.
+    """
+    loader = _StrictLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is not None and _expanded_size(node, {}) > MAX_YAML_VALUES:
+            raise ComposerError(
+                None,
+                None,
+                _("more than {n:,} values once its aliases (*name) are expanded").format(
+                    n=MAX_YAML_VALUES
+                ),
+                node.start_mark,
+            )
+        return None if node is None else loader.construct_document(node)
+    except yaml.YAMLError as exc:
+        raise BadInputError(
+            _("{p}: not valid YAML: {reason}").format(p=where, reason=one_line(exc))
+        ) from None
+    except RecursionError:
+        raise BadInputError(
+            _("{p}: not valid YAML: {reason}").format(
+                p=where, reason=_("nested deeper than {n} levels").format(n=MAX_YAML_DEPTH)
+            )
+        ) from None
+    finally:
+        loader.dispose()
 
 
 @dataclass(frozen=True)
@@ -145,6 +285,15 @@ class ScheduledFault:
     fault: Any
 
 
+#: the largest value of a fault's field (the simulated wind: ArduPilot's SIM_WIND_SPD range)
+FIELD_MAX = {
+    "speed_m_s": 40.0,
+    "from_deg": 360.0,
+    "drop_pct": 100.0,
+    "delay_s": 30.0,
+}
+
+
 def parse_fault(entry: dict[str, Any], where: str) -> Any:
     """Build one fault from a mapping with ``type`` and the dataclass's fields."""
     if not isinstance(entry, dict):
@@ -158,7 +307,7 @@ def parse_fault(entry: dict[str, Any], where: str) -> Any:
     if cls is None:
         raise BadInputError(
             _("{where}: unknown fault type {kind!r} (one of {fault_types})").format(
-                where=where, kind=kind, fault_types=", ".join(FAULT_TYPES)
+                where=where, kind=Brief(kind), fault_types=", ".join(FAULT_TYPES)
             )
         )
     allowed = {f.name: f for f in fields(cls)}
@@ -169,14 +318,14 @@ def parse_fault(entry: dict[str, Any], where: str) -> Any:
         if key not in allowed:
             raise BadInputError(
                 _("{where}: field {key!r} not valid for {kind} (valid: {valid})").format(
-                    where=where, key=key, kind=kind, valid=", ".join(allowed) or _("none")
+                    where=where, key=Brief(key), kind=kind, valid=", ".join(allowed) or _("none")
                 )
             )
         if key == "link":
             if value not in ("all", "api", "gcs", "tcp"):
                 raise BadInputError(
                     _("{where}: link must be all, api, gcs or tcp, got {value!r}").format(
-                        where=where, value=value
+                        where=where, value=Brief(value)
                     )
                 )
             kwargs[key] = value
@@ -185,35 +334,44 @@ def parse_fault(entry: dict[str, Any], where: str) -> Any:
             if value not in SENSOR_TEXTS:
                 raise BadInputError(
                     _("{where}: sensor must be one of {sensor_texts}, got {value!r}").format(
-                        where=where, sensor_texts=", ".join(SENSOR_TEXTS), value=value
+                        where=where, sensor_texts=", ".join(SENSOR_TEXTS), value=Brief(value)
                     )
                 )
             kwargs[key] = value
             continue
         try:
+            if isinstance(value, bool):  # YAML's yes/no: not a number of anything
+                raise TypeError
             num = float(value)
         except (TypeError, ValueError):
             raise BadInputError(
                 _("{where}: field {key!r} must be a number, got {value!r}").format(
-                    where=where, key=key, value=value
+                    where=where, key=key, value=Brief(value)
                 )
             ) from None
         if num < 0 or math.isnan(num):
             raise BadInputError(
                 _("{where}: field {key!r} must be ≥ 0, got {value!r}").format(
-                    where=where, key=key, value=value
+                    where=where, key=key, value=Brief(value)
+                )
+            )
+        hi = FIELD_MAX.get(key)
+        if hi is not None and num > hi:  # a gust of 1e308 m/s: the vehicle at lat 1e288
+            raise BadInputError(
+                _("{where}: field {key!r} must be 0 to {hi:g}, got {value!r}").format(
+                    where=where, key=key, hi=hi, value=Brief(value)
                 )
             )
         if key in ("loss", "duplicate", "corrupt") and num > 1:
             raise BadInputError(
                 _("{where}: field {key!r} is a probability in [0, 1], got {value!r}").format(
-                    where=where, key=key, value=value
+                    where=where, key=key, value=Brief(value)
                 )
             )
         if key == "remaining_pct" and num > 100:
             raise BadInputError(
                 _("{where}: field {key!r} is a percentage 0..100, got {value!r}").format(
-                    where=where, key=key, value=value
+                    where=where, key=key, value=Brief(value)
                 )
             )
         kwargs[key] = num
@@ -240,6 +398,8 @@ def parse_schedule(data: Any, n_vehicles: int | None = None) -> list[ScheduledFa
             )
         fault = parse_fault(e, where)
         try:
+            if isinstance(e.get("at_s"), bool):
+                raise TypeError
             at_s = float(e.get("at_s", 0.0))
         except (TypeError, ValueError):
             raise BadInputError(_("{where}: at_s must be a number").format(where=where)) from None
@@ -247,22 +407,35 @@ def parse_schedule(data: Any, n_vehicles: int | None = None) -> list[ScheduledFa
             raise BadInputError(_("{where}: at_s must be ≥ 0").format(where=where))
         veh = e.get("vehicle")
         if veh is not None and (
-            not isinstance(veh, int) or veh < 0 or (n_vehicles is not None and veh >= n_vehicles)
+            isinstance(veh, bool)  # "vehicle: yes" had been vehicle 1
+            or not isinstance(veh, int)
+            or veh < 0
+            or (n_vehicles is not None and veh >= n_vehicles)
         ):
             raise BadInputError(
                 _("{where}: vehicle must be an index 0..{last}, got {veh!r}").format(
-                    where=where, last=(n_vehicles or 1) - 1, veh=veh
+                    where=where, last=(n_vehicles or 1) - 1, veh=Brief(veh)
                 )
             )
         out.append(ScheduledFault(at_s, veh, fault))
     return sorted(out, key=lambda s: s.at_s)
 
 
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """A JSON object, refusing a key given twice (the second had replaced the first)."""
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise ValueError(_("duplicate key {key!r}").format(key=Brief(key)))
+        out[key] = value
+    return out
+
+
 def load_schedule(path: str | Path, n_vehicles: int | None = None) -> list[ScheduledFault]:
     """Read a JSON or YAML fault schedule file."""
     p = Path(path)
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_scenario_text(p)
     except OSError as exc:
         raise BadInputError(
             _("{p}: cannot read fault schedule ({strerror})").format(p=p, strerror=exc.strerror)
@@ -271,21 +444,15 @@ def load_schedule(path: str | Path, n_vehicles: int | None = None) -> list[Sched
         raise BadInputError(
             _("{p}: fault schedule: not a UTF-8 text file (JSON or YAML)").format(p=p)
         ) from None
-    try:
-        if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            data = yaml.safe_load(text)
-        else:
-            data = json.loads(text)
-    except Exception as exc:
-        raise BadInputError(
-            _("{p}: not valid {fmt}: {reason}").format(
-                p=p,
-                fmt="YAML" if p.suffix.lower() in (".yaml", ".yml") else "JSON",
-                reason=one_line(exc),
-            )
-        ) from None
+    if p.suffix.lower() in (".yaml", ".yml"):
+        data = load_yaml(text, p)
+    else:
+        try:
+            data = json.loads(text, object_pairs_hook=_unique_keys)
+        except (ValueError, RecursionError) as exc:
+            raise BadInputError(
+                _("{p}: not valid {fmt}: {reason}").format(p=p, fmt="JSON", reason=one_line(exc))
+            ) from None
     try:
         return parse_schedule(data, n_vehicles)
     except BadInputError as exc:
@@ -330,6 +497,10 @@ class TriggeredFault:
     fault: Any
 
 
+#: the highest mission item number (MISSION_ITEM_INT.seq is 16 bits)
+MAX_WAYPOINT = 65535
+
+
 def parse_triggered(entries: Any, n_vehicles: int, where: str) -> list[TriggeredFault]:
     """Validate an exercise's fault list (time or event triggers, unique ids), in file order."""
     if not isinstance(entries, list):
@@ -360,13 +531,26 @@ def parse_triggered(entries: Any, n_vehicles: int, where: str) -> list[Triggered
         except (TypeError, ValueError):
             raise BadInputError(
                 _("{at}: {trigger} must be a number, got {raw!r}").format(
-                    at=at, trigger=kinds[0], raw=raw
+                    at=at, trigger=kinds[0], raw=Brief(raw)
                 )
             ) from None
-        if value < 0 or math.isnan(value) or math.isinf(value):
+        if isinstance(raw, bool) or value < 0 or math.isnan(value) or math.isinf(value):
             raise BadInputError(
                 _("{at}: {trigger} must be ≥ 0, got {raw!r}").format(
-                    at=at, trigger=kinds[0], raw=raw
+                    at=at, trigger=kinds[0], raw=Brief(raw)
+                )
+            )
+        if kinds[0] == "at_waypoint" and not (value.is_integer() and value <= MAX_WAYPOINT):
+            # 1.5 had fired at waypoint 1 and 1e308 never, each "valid"
+            raise BadInputError(
+                _("{at}: at_waypoint must be a mission item number 0..{n}, got {raw!r}").format(
+                    at=at, n=MAX_WAYPOINT, raw=Brief(raw)
+                )
+            )
+        if kinds[0] == "battery_below_pct" and value > 100:  # 500 % had fired at power-on
+            raise BadInputError(
+                _("{at}: battery_below_pct is a percentage 0..100, got {raw!r}").format(
+                    at=at, raw=Brief(raw)
                 )
             )
         veh = e.get("vehicle")
@@ -375,7 +559,7 @@ def parse_triggered(entries: Any, n_vehicles: int, where: str) -> list[Triggered
         ):
             raise BadInputError(
                 _("{at}: vehicle must be an index 0..{last}, got {veh!r}").format(
-                    at=at, last=n_vehicles - 1, veh=veh
+                    at=at, last=n_vehicles - 1, veh=Brief(veh)
                 )
             )
         fid = str(e.get("id", f"fault{i + 1}"))

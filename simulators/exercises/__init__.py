@@ -7,15 +7,20 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dronekit_plzen.errors import BadInputError, one_line
+from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from simulators.faults import ScheduledFault, parse_schedule
+from simulators.faults import (
+    Brief,
+    ScheduledFault,
+    load_yaml,
+    parse_schedule,
+    read_scenario_text,
+)
 
 HERE = Path(__file__).resolve().parent
 
@@ -44,41 +49,142 @@ def list_exercises() -> list[str]:
     return sorted(p.stem for p in HERE.glob("*.yaml"))
 
 
-def _parse(data: Any, where: str) -> Exercise:
-    if not isinstance(data, dict):
-        raise BadInputError(_("{where}: an exercise must be a mapping").format(where=where))
-    try:
-        vehicles = int(data.get("vehicles", 1))
-        home = tuple(float(x) for x in data["home"])
-        if len(home) != 3:
-            raise ValueError("home needs lat, lon, alt")
-    except (KeyError, TypeError, ValueError) as exc:
+#: the fields of an exercise file (a misspelt ``falts:`` had been ignored: no fault at all)
+KEYS = {
+    "name",
+    "title",
+    "title_cs",
+    "description",
+    "autopilot",
+    "vehicles",
+    "home",
+    "params",
+    "faults",
+    "expected",
+}
+#: as many vehicles as ``dronekit-plzen sim --vehicles`` takes
+MAX_VEHICLES = 200
+
+
+def _number(value: Any, where: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
         raise BadInputError(
-            _("{where}: bad vehicles/home ({exc})").format(where=where, exc=exc)
-        ) from None
-    autopilot = str(data.get("autopilot", "px4"))
-    if autopilot not in ("px4", "ardupilot"):
-        raise BadInputError(_("{where}: autopilot must be px4 or ardupilot").format(where=where))
-    params = data.get("params") or {}
-    if not isinstance(params, dict) or not all(isinstance(v, dict) for v in params.values()):
+            _("{where}: must be a number, got {value!r}").format(where=where, value=Brief(value))
+        )
+    return float(value)
+
+
+def _home(value: Any, where: str) -> tuple[float, float, float]:
+    if not isinstance(value, list) or len(value) != 3:
+        raise BadInputError(
+            _("{where}.home: must be [lat, lon, alt_amsl_m], got {home!r}").format(
+                where=where, home=Brief(value)
+            )
+        )
+    lat, lon, alt = (_number(v, f"{where}.home[{i}]") for i, v in enumerate(value))
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        raise BadInputError(
+            _("{where}: [lat, lon] out of range, got {value!r}").format(
+                where=f"{where}.home", value=Brief(value[:2])
+            )
+        )
+    if not -500.0 <= alt <= 9000.0:  # NaN or 1e308 had crashed the simulator's scheduler
+        raise BadInputError(
+            _("{where}.home[2]: {alt:g} m AMSL is not on the Earth's surface").format(
+                where=where, alt=alt
+            )
+        )
+    return lat, lon, alt
+
+
+def _params(value: Any, where: str) -> dict[str, dict[str, float]]:
+    """``{px4: {NAME: value}, ardupilot: {...}}``, each name and value checked against the
+    simulated firmware's table (an unknown flavour had been ignored, a text value an internal
+    error)."""
+    from simulators.params import check_range, defaults
+
+    if value is None:
+        return {}
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
         raise BadInputError(
             _("{where}: params must map px4/ardupilot to name: value").format(where=where)
         )
+    out: dict[str, dict[str, float]] = {}
+    for flavour, table in value.items():
+        if flavour not in ("px4", "ardupilot"):
+            raise BadInputError(
+                _("{where}: params must map px4/ardupilot to name: value").format(where=where)
+            )
+        known = defaults(flavour, 1)
+        out[flavour] = {}
+        for name, raw in table.items():
+            at = f"{where}.params.{flavour}.{name}"
+            num = _number(raw, at)
+            try:
+                if name not in known:
+                    raise BadInputError(_("unknown parameter {name}").format(name=Brief(name)))
+                check_range(name, known[name], num)
+            except BadInputError as exc:
+                raise BadInputError(f"{where}: {exc}") from None
+            out[flavour][name] = num
+    return out
+
+
+def _text(data: dict[str, Any], key: str, where: str, default: str = "") -> str:
+    value = data.get(key, default)
+    if not isinstance(value, str):
+        raise BadInputError(
+            _("{where}: {key} must be a text, got {value!r}").format(
+                where=where, key=key, value=Brief(value)
+            )
+        )
+    return value
+
+
+def _parse(data: Any, where: str) -> Exercise:
+    if not isinstance(data, dict):
+        raise BadInputError(_("{where}: an exercise must be a mapping").format(where=where))
+    extra = sorted(set(map(str, data)) - KEYS)
+    if extra:
+        raise BadInputError(
+            _("{where}: unknown field {extra!r} (valid: {allowed})").format(
+                where=where, extra=Brief(extra[0]), allowed=", ".join(sorted(KEYS))
+            )
+        )
+    vehicles = data.get("vehicles", 1)
+    if (
+        isinstance(vehicles, bool)
+        or not isinstance(vehicles, int)
+        or not 1 <= vehicles <= MAX_VEHICLES
+    ):
+        raise BadInputError(  # 1.9 had been 1 vehicle
+            _("{where}.vehicles: must be an integer 1..{n}, got {value!r}").format(
+                where=where, n=MAX_VEHICLES, value=Brief(vehicles)
+            )
+        )
+    if "home" not in data:
+        raise BadInputError(_("{where}: missing field 'home'").format(where=where))
+    home = _home(data["home"], where)
+    autopilot = data.get("autopilot", "px4")
+    if autopilot not in ("px4", "ardupilot"):
+        raise BadInputError(_("{where}: autopilot must be px4 or ardupilot").format(where=where))
+    params = _params(data.get("params"), where)
     try:
         faults = tuple(parse_schedule(data.get("faults") or [], vehicles))
     except BadInputError as exc:
         raise BadInputError(f"{where}: {exc}") from None
+    title = _text(data, "title", where)
     return Exercise(
-        name=str(data.get("name", Path(where).stem)),
-        title=str(data.get("title", "")),
-        title_cs=str(data.get("title_cs", data.get("title", ""))),
-        description=" ".join(str(data.get("description", "")).split()),
+        name=_text(data, "name", where, Path(where).stem),
+        title=title,
+        title_cs=_text(data, "title_cs", where, title),
+        description=" ".join(_text(data, "description", where).split()),
         autopilot=autopilot,
         vehicles=vehicles,
-        home=(home[0], home[1], home[2]),
-        params={k: {n: float(v) for n, v in d.items()} for k, d in params.items()},
+        home=home,
+        params=params,
         faults=faults,
-        expected=str(data.get("expected", "")),
+        expected=_text(data, "expected", where),
     )
 
 
@@ -94,7 +200,7 @@ def load_exercise(name_or_path: str | Path) -> Exercise:
                 )
             )
     try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
+        text = read_scenario_text(p)
     except OSError as exc:
         raise BadInputError(
             _("{p}: cannot read exercise ({strerror})").format(p=p, strerror=exc.strerror)
@@ -103,8 +209,5 @@ def load_exercise(name_or_path: str | Path) -> Exercise:
         raise BadInputError(
             _("{p}: not a UTF-8 text file (an exercise is YAML)").format(p=p)
         ) from None
-    except yaml.YAMLError as exc:
-        raise BadInputError(
-            _("{p}: not valid YAML: {reason}").format(p=p, reason=one_line(exc))
-        ) from None
+    data = load_yaml(text, p)
     return _parse(data, str(p))
