@@ -13,6 +13,7 @@ import click
 from dronekit_plzen.cliutil import app, info
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, get_language, ngettext
+from simulators.cli import FiniteFloatRange
 
 DEFAULT_OUT = Path("training")
 
@@ -67,6 +68,13 @@ def check_cmd(exercise: str, seed: int | None) -> None:
         )
 
 
+def _path(raw: str, option: str) -> Path:
+    """A folder option's path (``--out ''`` had been the current folder)."""
+    if not raw.strip():
+        raise BadInputError(_("{option}: the path is empty").format(option=option))
+    return Path(raw)
+
+
 def _ports_line(port_offset: int, autopilot: str, i: int) -> str:
     if autopilot == "px4":
         return _(
@@ -89,7 +97,7 @@ def _ports_line(port_offset: int, autopilot: str, i: int) -> str:
 @click.option("--student", required=True, help=_("The student's name (the report's key)."))
 @click.option(
     "--speedup",
-    type=click.FloatRange(min=0.1, max=100.0),
+    type=FiniteFloatRange(min=0.1, max=100.0),  # NaN had crashed the simulator, then hung
     default=1.0,
     show_default=True,
     help=_("Simulated seconds per wall-clock second."),
@@ -105,15 +113,15 @@ def _ports_line(port_offset: int, autopilot: str, i: int) -> str:
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_OUT,
+    type=click.Path(),
+    default=str(DEFAULT_OUT),
     show_default=True,
     help=_("Folder of the class's sessions."),
 )
 @click.option(
     "--max-wall",
     "max_wall_s",
-    type=click.FloatRange(min=1.0),
+    type=FiniteFloatRange(min=1.0),
     default=None,
     help=_("End the session after this many wall-clock seconds."),
 )
@@ -123,7 +131,7 @@ def run_cmd(
     speedup: float,
     seed: int | None,
     port_offset: int,
-    out_dir: Path,
+    out_dir: str,
     max_wall_s: float | None,
 ) -> None:
     from dronekit_plzen.training.exercise import load_exercise
@@ -131,16 +139,19 @@ def run_cmd(
     ex = load_exercise(exercise, seed=seed)  # every problem reported before anything starts
     from dronekit_plzen.training.report import score_table
     from dronekit_plzen.training.session import (
+        abandon,
+        check_not_crashed,
+        check_student,
         finish,
         new_session,
         score_session,
-        slug,
         start,
         wait_end,
     )
 
-    slug(student)
-    s = new_session(ex, student, out_dir, speedup=speedup, port_offset=port_offset)
+    check_student(student)
+    out = _path(out_dir, "--out")
+    s = new_session(ex, student, out, speedup=speedup, port_offset=port_offset)
     lang = get_language()
     quiet = app().quiet
     if not quiet:
@@ -156,8 +167,14 @@ def run_cmd(
 
     if threading.current_thread() is threading.main_thread():
         old = {sg: signal.signal(sg, _on_signal) for sg in (signal.SIGINT, signal.SIGTERM)}
+    started = False
     try:
-        start(s)
+        try:
+            start(s)
+            started = True
+        except BaseException:
+            abandon(s)  # no session.json of a session that never ran
+            raise
         for i in range(ex.fleet.vehicles):
             info(_ports_line(port_offset, ex.fleet.autopilot, i))
         info(
@@ -167,10 +184,11 @@ def run_cmd(
         )
         ended = wait_end(s, wall_timeout_s=max_wall_s if max_wall_s else math.inf)
     finally:
-        if s.fleet is not None and s.recorder is not None:
+        if started:
             finish(s)
         for sg, h in old.items():
             signal.signal(sg, h)
+    check_not_crashed(s)
     info(_("session ended ({why}) after {t:.0f} s of simulated time").format(why=ended, t=s.end_s))
     results = score_session(s.folder, ex)
     click.echo(score_table(results, sum(r.points for r in ex.rules)))
@@ -180,22 +198,24 @@ def run_cmd(
 @click.option(
     "--sessions",
     "sessions_dir",
-    type=click.Path(path_type=Path),
-    default=DEFAULT_OUT,
+    type=click.Path(),
+    default=str(DEFAULT_OUT),
     show_default=True,
     help=_("Folder of the class's sessions."),
 )
 @click.option(
     "--out",
     "out_dir",
-    type=click.Path(path_type=Path),
+    type=click.Path(),
     default=None,
     help=_("Where to write the reports [default: the sessions folder]."),
 )
-def report_cmd(sessions_dir: Path, out_dir: Path | None) -> None:
+def report_cmd(sessions_dir: str, out_dir: str | None) -> None:
     from dronekit_plzen.training.report import write_reports
 
-    written = write_reports(sessions_dir, out_dir or sessions_dir, lang=get_language())
+    root = _path(sessions_dir, "--sessions")
+    out = root if out_dir is None else _path(out_dir, "--out")
+    written = write_reports(root, out, lang=get_language())
     for p in written:
         click.echo(str(p))
 

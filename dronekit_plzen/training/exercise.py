@@ -34,16 +34,37 @@ file and the field (``link_loss.yaml: rules[2].within_s: must be a number > 0, g
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from dronekit_plzen.errors import BadInputError, one_line
+from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from simulators.faults import TriggeredFault, parse_triggered
+from dronekit_plzen.training.fields import (
+    MAX_BOOT_SETTLE_S,
+    MAX_REL_ALT_M,
+    MAX_SPACING_M,
+    MAX_TARGET_M,
+    MAX_TIME_LIMIT_S,
+    WIND_RANGES,
+    area_polygon,
+    exercise_name,
+    latlon,
+    mapping,
+    near_home,
+    number,
+    params_checked,
+    polygon,
+    seed_value,
+    texts,
+)
+from simulators.faults import (
+    Brief,
+    TriggeredFault,
+    load_yaml,
+    parse_triggered,
+    read_scenario_text,
+)
 
 HERE = Path(__file__).resolve().parent / "exercises"
 TOP_KEYS = {
@@ -138,125 +159,22 @@ class Exercise:
         raise KeyError(name)
 
 
-# ---------------------------------------------------------------------------------- helpers
-def _num(value: Any, where: str, *, minimum: float = -math.inf, positive: bool = False) -> float:
-    try:
-        num = float(value)
-        if isinstance(value, bool):
-            raise TypeError
-    except (TypeError, ValueError):
-        raise BadInputError(
-            _("{where}: must be a number, got {value!r}").format(where=where, value=value)
-        ) from None
-    if math.isnan(num) or math.isinf(num) or num < minimum or (positive and num <= 0):
-        bound = "> 0" if positive else f"≥ {minimum:g}"
-        raise BadInputError(
-            _("{where}: must be a number {bound}, got {value!r}").format(
-                where=where, bound=bound, value=value
-            )
-        )
-    return num
-
-
-def _mapping(value: Any, where: str, allowed: set[str] | None = None) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise BadInputError(
-            _("{where}: must be a mapping, got {type_name}").format(
-                where=where, type_name=type(value).__name__
-            )
-        )
-    if allowed is not None:
-        extra = sorted(set(map(str, value)) - allowed)
-        if extra:
-            raise BadInputError(
-                _("{where}: unknown field {extra!r} (valid: {allowed})").format(
-                    where=where, extra=extra[0], allowed=", ".join(sorted(allowed))
-                )
-            )
-    return value
-
-
-def _texts(data: dict[str, Any], key: str, where: str) -> dict[str, str]:
-    if key not in data:
-        raise BadInputError(_("{where}: missing field {key!r}").format(where=where, key=key))
-    value = _mapping(data[key], f"{where}: {key}", {"en", "cs"})
-    for lang in ("en", "cs"):
-        text = value.get(lang)
-        if not isinstance(text, str) or not text.strip():
-            raise BadInputError(
-                _("{where}: {key}.{lang}: missing or empty text").format(
-                    where=where, key=key, lang=lang
-                )
-            )
-    return {k: " ".join(str(v).split()) for k, v in value.items()}
-
-
-def _latlon(value: Any, where: str) -> tuple[float, float]:
-    if not isinstance(value, (list, tuple)) or len(value) < 2:
-        raise BadInputError(
-            _("{where}: must be [lat, lon], got {value!r}").format(where=where, value=value)
-        )
-    lat = _num(value[0], f"{where}[0]")
-    lon = _num(value[1], f"{where}[1]")
-    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
-        raise BadInputError(
-            _("{where}: [lat, lon] out of range, got {value!r}").format(where=where, value=value)
-        )
-    return lat, lon
-
-
-#: the highest a suggested waypoint may be above home (EU Open category)
-MAX_REL_ALT_M = 120.0
-
-
-def _near_home(lat: float, lon: float, home: tuple[float, float, float], where: str) -> None:
-    """Refuse a place farther from the fleet's home than the guard's plausibility range
-    (:data:`missions.clearance.MAX_RANGE_M`: a typo in a coordinate, or the two swapped)."""
-    from dronekit_plzen.geo import geodesic_distance_m
-    from missions.clearance import MAX_RANGE_M
-
-    d = float(geodesic_distance_m(home[1], home[0], lon, lat))
-    if not d <= MAX_RANGE_M:
-        raise BadInputError(
-            _(
-                "{where}: {lat:g}, {lon:g} is {km:,.0f} km from the fleet's home, more than "
-                "the {m:,.0f} km an exercise spans (a typo, or latitude and longitude swapped?)"
-            ).format(where=where, lat=lat, lon=lon, km=d / 1000.0, m=MAX_RANGE_M / 1000.0)
-        )
-
-
-def _polygon(value: Any, where: str) -> tuple[tuple[float, float], ...]:
-    if not isinstance(value, list) or len(value) < 3:
-        raise BadInputError(
-            _("{where}: a polygon needs at least 3 [lat, lon] corners").format(where=where)
-        )
-    return tuple(_latlon(p, f"{where}[{i}]") for i, p in enumerate(value))
-
-
-def _seed(value: Any, where: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 2**32:
-        raise BadInputError(
-            _("{where}: must be an integer 0..4294967295, got {value!r}").format(
-                where=where, value=value
-            )
-        )
-    return value
-
-
 # ---------------------------------------------------------------------------------- parsing
 def _fleet(data: Any, where: str, seed_override: int | None) -> FleetSetup:
-    d = _mapping(data, where, FLEET_KEYS)
+    d = mapping(data, where, FLEET_KEYS)
     autopilot = d.get("autopilot", "px4")
     if autopilot not in ("px4", "ardupilot"):
         raise BadInputError(
             _("{where}.autopilot: must be px4 or ardupilot, got {autopilot!r}").format(
-                where=where, autopilot=autopilot
+                where=where, autopilot=Brief(autopilot)
             )
         )
     n = d.get("vehicles", 1)
     if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= 10:
         raise BadInputError(
-            _("{where}.vehicles: must be an integer 1..10, got {n!r}").format(where=where, n=n)
+            _("{where}.vehicles: must be an integer 1..10, got {n!r}").format(
+                where=where, n=Brief(n)
+            )
         )
     if "home" not in d:
         raise BadInputError(_("{where}: missing field 'home'").format(where=where))
@@ -264,24 +182,34 @@ def _fleet(data: Any, where: str, seed_override: int | None) -> FleetSetup:
     if not isinstance(home, list) or len(home) != 3:
         raise BadInputError(
             _("{where}.home: must be [lat, lon, alt_amsl_m], got {home!r}").format(
-                where=where, home=home
+                where=where, home=Brief(home)
             )
         )
-    lat, lon = _latlon(home[:2], f"{where}.home")
-    alt = _num(home[2], f"{where}.home[2]", minimum=-500)
-    seed = _seed(d.get("seed", 0), f"{where}.seed") if seed_override is None else seed_override
+    lat, lon = latlon(home[:2], f"{where}.home")
+    # 1e308 m had crashed the simulator's scheduler and the session was scored, exit 0
+    alt = number(home[2], f"{where}.home[2]", minimum=-500, maximum=9000)
+    seed = seed_value(d.get("seed", 0), f"{where}.seed") if seed_override is None else seed_override
     settle = d.get("boot_settle_s")
-    params = _mapping(d.get("params") or {}, f"{where}.params")
-    w = _mapping(d.get("wind") or {}, f"{where}.wind", WIND_KEYS)
-    wind = Wind(**{k: _num(v, f"{where}.wind.{k}", minimum=0) for k, v in w.items()})
+    params = mapping(d.get("params") or {}, f"{where}.params")
+    w = mapping(d.get("wind") or {}, f"{where}.wind", WIND_KEYS)
+    wind = Wind(
+        **{
+            k: number(v, f"{where}.wind.{k}", minimum=WIND_RANGES[k][0], maximum=WIND_RANGES[k][1])
+            for k, v in w.items()
+        }
+    )
     return FleetSetup(
         autopilot=autopilot,
         vehicles=n,
         home=(lat, lon, alt),
-        spacing_m=_num(d.get("spacing_m", 5.0), f"{where}.spacing_m", minimum=0),
+        spacing_m=number(
+            d.get("spacing_m", 5.0), f"{where}.spacing_m", minimum=0, maximum=MAX_SPACING_M
+        ),
         seed=seed,
-        boot_settle_s=None if settle is None else _num(settle, f"{where}.boot_settle_s", minimum=0),
-        params={str(k): _num(v, f"{where}.params.{k}") for k, v in params.items()},
+        boot_settle_s=None
+        if settle is None
+        else number(settle, f"{where}.boot_settle_s", minimum=0, maximum=MAX_BOOT_SETTLE_S),
+        params=params_checked(params, autopilot, f"{where}.params"),
         wind=wind,
     )
 
@@ -290,42 +218,73 @@ def parse_exercise(data: Any, where: str, *, seed: int | None = None) -> Exercis
     """Validate one exercise mapping (``where`` names the file in errors)."""
     from dronekit_plzen.training.rulefile import parse_rules
 
-    d = _mapping(data, where, TOP_KEYS)
+    if data is None:
+        raise BadInputError(
+            _("{where}: the file is empty (an exercise is a YAML mapping)").format(where=where)
+        )
+    d = mapping(data, where, TOP_KEYS)
     fleet = _fleet(d.get("fleet"), f"{where}: fleet", seed) if "fleet" in d else None
     if fleet is None:
         raise BadInputError(_("{where}: missing field 'fleet'").format(where=where))
-    zones = []
-    for i, z in enumerate(d.get("zones") or []):
+    zones: list[Zone] = []
+    raw_zones = d.get("zones") or []
+    if not isinstance(raw_zones, list):
+        raise BadInputError(
+            _("{where}: must be a list, got {type_name}").format(
+                where=f"{where}: zones", type_name=type(raw_zones).__name__
+            )
+        )
+    for i, z in enumerate(raw_zones):
         zw = f"{where}: zones[{i}]"
-        zm = _mapping(z, zw, {"name", "polygon"})
+        zm = mapping(z, zw, {"name", "polygon"})
         if "name" not in zm or "polygon" not in zm:
             raise BadInputError(_("{zw}: needs name and polygon").format(zw=zw))
-        zones.append(Zone(str(zm["name"]), _polygon(zm["polygon"], f"{zw}.polygon")))
+        zname = str(zm["name"])
+        if zname in {zz.name for zz in zones}:  # a rule names a zone: which one was it?
+            raise BadInputError(
+                _("{zw}: duplicate zone name {name!r}").format(zw=zw, name=Brief(zname))
+            )
+        zones.append(Zone(zname, polygon(zm["polygon"], f"{zw}.polygon")))
     target = None
     if d.get("target") is not None:
         tw = f"{where}: target"
-        t = _mapping(d["target"], tw, TARGET_KEYS)
+        t = mapping(d["target"], tw, TARGET_KEYS)
         if "lat" not in t or "lon" not in t:
             raise BadInputError(_("{tw}: needs lat and lon").format(tw=tw))
-        lat, lon = _latlon([t["lat"], t["lon"]], tw)
-        _near_home(lat, lon, fleet.home, tw)
+        lat, lon = latlon([t["lat"], t["lon"]], tw)
+        near_home(lat, lon, fleet.home, tw)
+        # a jitter of 1e308 m had placed the target at NaN, and any sighting then passed
         target = TargetSpec(
             lat,
             lon,
-            _num(t.get("detect_radius_m", 25.0), f"{tw}.detect_radius_m", positive=True),
-            _num(t.get("max_alt_m", 80.0), f"{tw}.max_alt_m", positive=True),
-            _num(t.get("jitter_m", 0.0), f"{tw}.jitter_m", minimum=0),
+            number(
+                t.get("detect_radius_m", 25.0),
+                f"{tw}.detect_radius_m",
+                positive=True,
+                maximum=MAX_TARGET_M,
+            ),
+            number(
+                t.get("max_alt_m", 80.0), f"{tw}.max_alt_m", positive=True, maximum=MAX_TARGET_M
+            ),
+            number(t.get("jitter_m", 0.0), f"{tw}.jitter_m", minimum=0, maximum=MAX_TARGET_M),
         )
     mission = []
-    for i, wp in enumerate(d.get("mission") or []):
+    raw_mission = d.get("mission") or []
+    if not isinstance(raw_mission, list):
+        raise BadInputError(
+            _("{where}: must be a list, got {type_name}").format(
+                where=f"{where}: mission", type_name=type(raw_mission).__name__
+            )
+        )
+    for i, wp in enumerate(raw_mission):
         mw = f"{where}: mission[{i}]"
         if not isinstance(wp, list) or len(wp) != 3:
             raise BadInputError(
-                _("{mw}: must be [lat, lon, rel_alt_m], got {wp!r}").format(mw=mw, wp=wp)
+                _("{mw}: must be [lat, lon, rel_alt_m], got {wp!r}").format(mw=mw, wp=Brief(wp))
             )
-        lat, lon = _latlon(wp[:2], mw)
-        _near_home(lat, lon, fleet.home, mw)
-        alt = _num(wp[2], f"{mw}[2]", positive=True)
+        lat, lon = latlon(wp[:2], mw)
+        near_home(lat, lon, fleet.home, mw)
+        alt = number(wp[2], f"{mw}[2]", positive=True)
         if alt > MAX_REL_ALT_M:
             raise BadInputError(
                 _(
@@ -337,14 +296,21 @@ def parse_exercise(data: Any, where: str, *, seed: int | None = None) -> Exercis
     faults = parse_triggered(d.get("faults") or [], fleet.vehicles, f"{where}: faults")
     if "rules" not in d:
         raise BadInputError(_("{where}: missing field 'rules'").format(where=where))
-    area = _polygon(d["area"], f"{where}: area") if d.get("area") is not None else ()
+    area = (
+        area_polygon(d["area"], f"{where}: area", fleet.home) if d.get("area") is not None else ()
+    )
     ex = Exercise(
-        name=str(d.get("name") or Path(where).stem),
+        name=exercise_name(d.get("name"), where),
         path=where,
-        title=_texts(d, "title", where),
-        briefing=_texts(d, "briefing", where),
+        title=texts(d, "title", where),
+        briefing=texts(d, "briefing", where),
         fleet=fleet,
-        time_limit_s=_num(d.get("time_limit_s", 900), f"{where}: time_limit_s", positive=True),
+        time_limit_s=number(
+            d.get("time_limit_s", 900),
+            f"{where}: time_limit_s",
+            positive=True,
+            maximum=MAX_TIME_LIMIT_S,
+        ),
         faults=tuple(faults),
         rules=(),
         area=area,
@@ -379,9 +345,9 @@ def load_exercise(name_or_path: str | Path, *, seed: int | None = None) -> Exerc
     """A bundled exercise by name, or an exercise YAML file; ``seed`` overrides the file's."""
     p = exercise_path(name_or_path)
     if seed is not None:
-        _seed(seed, "--seed")
+        seed_value(seed, "--seed")
     try:
-        text = p.read_text(encoding="utf-8")
+        text = read_scenario_text(p)
     except OSError as exc:
         raise BadInputError(
             _("{p}: cannot read exercise ({strerror})").format(p=p, strerror=exc.strerror)
@@ -390,10 +356,5 @@ def load_exercise(name_or_path: str | Path, *, seed: int | None = None) -> Exerc
         raise BadInputError(
             _("{p}: not a UTF-8 text file (an exercise is YAML)").format(p=p)
         ) from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        raise BadInputError(
-            _("{p}: not valid YAML: {reason}").format(p=p, reason=one_line(exc))
-        ) from None
+    data = load_yaml(text, p)
     return replace(parse_exercise(data, p.name, seed=seed), source=str(p.resolve()))

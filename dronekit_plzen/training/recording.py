@@ -14,6 +14,8 @@ from typing import Any
 
 import numpy as np
 
+from dronekit_plzen.errors import BadInputError, CorruptFileError
+from dronekit_plzen.i18n import _
 from simulators.scenario import SIGHTING_PREFIX
 
 #: flight-mode names (PX4 as pymavlink names them, ArduCopter) by what they do
@@ -130,6 +132,7 @@ def load_recording(db_path: str | Path, session: dict[str, Any]) -> Recording:
     t0 = float(session["t0_s"])
     n = int(session["vehicles"])
     vehicles: dict[int, VehicleTrack] = {}
+    _check_database(Path(db_path))
     with open_store(db_path, readonly=True) as store:
         for k in range(n):
             sysid = k + 1
@@ -192,6 +195,32 @@ def load_recording(db_path: str | Path, session: dict[str, Any]) -> Recording:
         homes=[(float(h[0]), float(h[1])) for h in session["homes"]],
         end_s=float(session["end_s"]),
     )
+
+
+#: how every SQLite database file begins
+SQLITE_HEAD = b"SQLite format 3\x00"
+
+
+def _check_database(path: Path) -> None:
+    """A recording that is no database is refused before the store opens it: the store takes
+    an empty file for a new database and writes its tables into it (a report had changed a
+    damaged session's file, then scored it as a session without a flight)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(SQLITE_HEAD))
+    except FileNotFoundError:
+        return  # the store says it: no flight database here
+    except OSError as exc:
+        raise BadInputError(
+            _("cannot read the session's recording ({reason})").format(reason=exc.strerror),
+            where=str(path),
+        ) from None
+    if head != SQLITE_HEAD:
+        raise CorruptFileError(
+            _("the session's recording is empty or damaged (not a SQLite database)"),
+            where=str(path),
+            offset=0,
+        )
 
 
 def _f(v: Any) -> float:

@@ -69,6 +69,31 @@ def replay_session(
         transport.close()
 
 
+def _check_near(v: Any, lat_deg: float, lon_deg: float, timeout_s: float) -> None:
+    """Refuse a sighting beyond the range of an exercise from the vehicle's home (or where it
+    is): latitude and longitude swapped, or a slip of a digit, had been recorded as the
+    student's first sighting, which the sighting rule scores (no second chance)."""
+    from dronekit_plzen.errors import LinkTimeout
+    from dronekit_plzen.geo import geodesic_distance_m
+    from missions.clearance import MAX_RANGE_M
+
+    try:
+        st = v.wait_for(lambda st: st.home is not None or st.position_known, timeout_s)
+    except LinkTimeout:
+        return  # the vehicle tells nothing of where it is: its own check decides
+    ref = st.home[:2] if st.home is not None else (st.lat_deg, st.lon_deg)
+    d = float(geodesic_distance_m(ref[1], ref[0], lon_deg, lat_deg))
+    if not d <= MAX_RANGE_M:
+        raise BadInputError(
+            _(
+                "{where}: {lat:g}, {lon:g} is {km:,.0f} km from the fleet's home, more than "
+                "the {m:,.0f} km an exercise spans (a typo, or latitude and longitude swapped?)"
+            ).format(
+                where="POSITION", lat=lat_deg, lon=lon_deg, km=d / 1000.0, m=MAX_RANGE_M / 1000.0
+            )
+        )
+
+
 def report_sighting(
     lat_deg: float, lon_deg: float, *, port_offset: int = 0, vehicle: int = 1, timeout_s: float = 10
 ) -> str:
@@ -84,6 +109,7 @@ def report_sighting(
     port = 14580 + port_offset + vehicle - 1  # the vehicle's API link (it replies to us)
     with connect(f"udpout://127.0.0.1:{port}", heartbeat_hz=5.0) as link:
         v = link.wait_vehicle(timeout_s=timeout_s)
+        _check_near(v, lat_deg, lon_deg, min(timeout_s, 5.0))
         v.command_int(
             CMD_ROI_LOCATION,
             FRAME_GLOBAL_RELATIVE_ALT_INT,

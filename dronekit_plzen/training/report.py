@@ -16,8 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from dronekit_plzen.cliutil import info
+from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, translations
-from dronekit_plzen.outputs import csv_cell
+from dronekit_plzen.outputs import OutputGroup, csv_cell, prepare_output_dir, write_text
 from dronekit_plzen.training.exercise import Exercise, load_exercise
 from dronekit_plzen.training.recording import Recording, load_recording
 from dronekit_plzen.training.rules import RuleResult, local_xy
@@ -78,20 +80,48 @@ class SessionData:
 
 
 def load_sessions(root: Path) -> list[SessionData]:
-    """Every scored session under ``root`` (folders with session.json and score.json)."""
+    """Every finished session under ``root`` (a folder with session.json), in folder order.
+
+    Nothing is left out quietly: a session without its exercise (exercise.yaml) is bad input
+    naming it; one without score.json (its scoring was interrupted) is scored here, in memory
+    (a report writes nothing into a session's folder). A folder with a recording but no
+    session.json (still running, or its process was killed) is named on stderr as left out.
+    """
+    from dronekit_plzen.training.records import read_score, read_session_meta
+    from dronekit_plzen.training.rules import score as score_rules
+
     out = []
     for meta_path in sorted(root.rglob("session.json")):
         folder = meta_path.parent
-        if not (folder / "score.json").is_file() or not (folder / "exercise.yaml").is_file():
-            continue
-        from dronekit_plzen.training.session import read_json_record, read_session_meta
-
         meta = read_session_meta(folder)
-        score = read_json_record(folder / "score.json", _("not a session's score (score.json)"))
+        if not (folder / "exercise.yaml").is_file():
+            raise BadInputError(
+                _("a session without its exercise (exercise.yaml)"), where=str(folder)
+            )
         ex = load_exercise(folder / "exercise.yaml", seed=int(meta["seed"]))
-        out.append(
-            SessionData(folder, meta, score, ex, load_recording(folder / "session.db", meta))
-        )
+        rec = load_recording(folder / "session.db", meta)
+        rule_ids = [r.id for r in ex.rules]
+        if (folder / "score.json").exists():
+            score = read_score(folder, meta, rule_ids)
+        else:
+            results = score_rules(rec, ex)
+            score = {
+                "student": meta["student"],
+                "exercise": meta["exercise"],
+                "seed": meta["seed"],
+                "points": sum(r.points for r in results),
+                "max_points": sum(r.points for r in ex.rules),
+                "rules": [r.as_dict() for r in results],
+            }
+        out.append(SessionData(folder, meta, score, ex, rec))
+    for db in sorted(root.rglob("session.db")):
+        if not (db.parent / "session.json").exists():
+            info(
+                _(
+                    "{folder}: left out: no session.json (the session is still running, or "
+                    "its process was stopped before the end)"
+                ).format(folder=db.parent)
+            )
     return out
 
 
@@ -320,30 +350,50 @@ def class_rows(sessions: list[SessionData]) -> list[dict[str, Any]]:
     return rows
 
 
-def write_reports(root: Path, out_dir: Path, *, lang: str = "en") -> list[Path]:
-    """``report-<student>.html`` per student and ``class.csv``; returns the paths written."""
-    from dronekit_plzen.errors import BadInputError
+def report_names(students: list[str]) -> dict[str, str]:
+    """``report-<slug>.html`` for each student; two names of one slug (``Jiří Malý``,
+    ``Jiří Malá`` before accents were kept apart, or two long names alike in their first 60
+    characters) get a short hash of the name each: one report had replaced the other."""
+    import hashlib
+
     from dronekit_plzen.training.session import slug
 
+    slugs = {s: slug(s) for s in students}
+    taken = [v.casefold() for v in slugs.values()]  # report-A and report-a: one file on some
+    out = {}
+    for student, sl in slugs.items():
+        if taken.count(sl.casefold()) > 1:
+            sl += "-" + hashlib.sha256(student.encode("utf-8")).hexdigest()[:8]
+        out[student] = f"report-{sl}.html"
+    return out
+
+
+def write_reports(root: Path, out_dir: Path, *, lang: str = "en") -> list[Path]:
+    """``report-<student>.html`` per student and ``class.csv``; returns the paths written.
+
+    The output folder is checked before the sessions are read, and the files are put in
+    place together or not at all (a full disk had left half the class's reports)."""
+    prepare_output_dir(out_dir)
     sessions = load_sessions(root)
     if not sessions:
         raise BadInputError(_("{root}: no scored training sessions found").format(root=root))
-    out_dir.mkdir(parents=True, exist_ok=True)
     by_student: dict[str, list[SessionData]] = {}
     for sd in sessions:
         by_student.setdefault(sd.meta["student"], []).append(sd)
+    names = report_names(sorted(by_student))
     written = []
-    for student, items in sorted(by_student.items()):
-        items.sort(key=lambda sd: sd.meta["started_utc"])
-        p = out_dir / f"report-{slug(student)}.html"
-        p.write_text(student_html(student, items, lang), encoding="utf-8")
-        written.append(p)
-    buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=CLASS_COLUMNS, lineterminator="\n")
-    w.writeheader()
-    for row in class_rows(sessions):
-        w.writerow({k: csv_cell(v) for k, v in row.items()})  # a student's name is no formula
-    csv_path = out_dir / "class.csv"
-    csv_path.write_text(buf.getvalue(), encoding="utf-8")
-    written.append(csv_path)
+    with OutputGroup.all_or_nothing():
+        for student, items in sorted(by_student.items()):
+            items.sort(key=lambda sd: sd.meta["started_utc"])
+            p = out_dir / names[student]
+            write_text(p, student_html(student, items, lang))
+            written.append(p)
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=CLASS_COLUMNS, lineterminator="\n")
+        w.writeheader()
+        for row in class_rows(sessions):
+            w.writerow({k: csv_cell(v) for k, v in row.items()})  # a student's name: no formula
+        csv_path = out_dir / "class.csv"
+        write_text(csv_path, buf.getvalue())
+        written.append(csv_path)
     return written

@@ -27,9 +27,14 @@ from dronekit_plzen.training.rules import (
     Trigger,
 )
 from dronekit_plzen.training.rules_base import WHEN_ABSENT
+from simulators.faults import Brief
 
 if TYPE_CHECKING:
     from dronekit_plzen.training.exercise import Exercise
+
+
+#: the most points one rule can give
+MAX_POINTS = 1000.0
 
 
 def _trigger(value: Any, where: str, ex: Exercise) -> Trigger:
@@ -42,7 +47,9 @@ def _trigger(value: Any, where: str, ex: Exercise) -> Trigger:
         if fid not in {f.id for f in ex.faults}:
             raise BadInputError(
                 _("{where}: unknown fault id {fid!r} (faults: {faults})").format(
-                    where=where, fid=fid, faults=", ".join(f.id for f in ex.faults) or _("none")
+                    where=where,
+                    fid=Brief(fid),
+                    faults=", ".join(f.id for f in ex.faults) or _("none"),
                 )
             )
         return Trigger(fault=fid)
@@ -61,7 +68,7 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
     if cls is None:
         raise BadInputError(
             _("{where}: unknown rule type {kind!r} (one of {rule_types})").format(
-                where=where, kind=kind, rule_types=", ".join(RULE_TYPES)
+                where=where, kind=Brief(kind), rule_types=", ".join(RULE_TYPES)
             )
         )
     if "id" not in entry:
@@ -84,7 +91,9 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
         elif key == "vehicle":
             if isinstance(value, bool) or not isinstance(value, int):
                 raise BadInputError(
-                    _("{at}: must be a vehicle index, got {value!r}").format(at=at, value=value)
+                    _("{at}: must be a vehicle index, got {value!r}").format(
+                        at=at, value=Brief(value)
+                    )
                 )
             if not 0 <= value < ex.fleet.vehicles:
                 raise BadInputError(
@@ -101,7 +110,9 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
             if bad or not names:
                 raise BadInputError(
                     _("{at}: unknown mode group {bad!r} (one of {mode_groups})").format(
-                        at=at, bad=bad[0] if bad else value, mode_groups=", ".join(MODE_GROUPS)
+                        at=at,
+                        bad=Brief(bad[0] if bad else value),
+                        mode_groups=", ".join(MODE_GROUPS),
                     )
                 )
             kwargs[key] = tuple(str(m) for m in names)
@@ -111,7 +122,7 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
             if value not in WHEN_ABSENT:
                 raise BadInputError(
                     _("{at}: must be {when_absent}, got {value!r}").format(
-                        at=at, when_absent=_(" or ").join(WHEN_ABSENT), value=value
+                        at=at, when_absent=_(" or ").join(WHEN_ABSENT), value=Brief(value)
                     )
                 )
             kwargs[key] = value
@@ -122,15 +133,27 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
                     raise TypeError
             except (TypeError, ValueError):
                 raise BadInputError(
-                    _("{at}: must be a number, got {value!r}").format(at=at, value=value)
+                    _("{at}: must be a number, got {value!r}").format(at=at, value=Brief(value))
                 ) from None
-            if math.isnan(num) or num < 0 or (key != "points" and num == 0 and key != "min_alt_m"):
+            # infinite points had made the class's percentages NaN; an infinite time or
+            # distance is no limit: leave the field out for that
+            if (
+                not math.isfinite(num)
+                or num < 0
+                or (key != "points" and num == 0 and key != "min_alt_m")
+            ):
                 raise BadInputError(
-                    _("{at}: must be a number > 0, got {value!r}").format(at=at, value=value)
+                    _("{at}: must be a number > 0, got {value!r}").format(at=at, value=Brief(value))
+                )
+            if key == "points" and num > MAX_POINTS:
+                raise BadInputError(
+                    _("{at}: at most {n:g} points, got {value!r}").format(
+                        at=at, n=MAX_POINTS, value=Brief(value)
+                    )
                 )
             if key in ("min_pct",) and num > 100:
                 raise BadInputError(
-                    _("{at}: a percentage 0..100, got {value!r}").format(at=at, value=value)
+                    _("{at}: a percentage 0..100, got {value!r}").format(at=at, value=Brief(value))
                 )
             kwargs[key] = num
     rule = cls(**kwargs)
@@ -139,12 +162,16 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
     if isinstance(rule, ProhibitedZone) and rule.zone not in {z.name for z in ex.zones}:
         raise BadInputError(
             _("{where}.zone: unknown zone {zone!r} (zones: {zones})").format(
-                where=where, zone=rule.zone, zones=", ".join(z.name for z in ex.zones) or _("none")
+                where=where,
+                zone=Brief(rule.zone),
+                zones=", ".join(z.name for z in ex.zones) or _("none"),
             )
         )
     if isinstance(rule, NoArmDuringFault) and rule.fault not in {f.id for f in ex.faults}:
         raise BadInputError(
-            _("{where}.fault: unknown fault id {fault!r}").format(where=where, fault=rule.fault)
+            _("{where}.fault: unknown fault id {fault!r}").format(
+                where=where, fault=Brief(rule.fault)
+            )
         )
     if isinstance(rule, NoStatustext) and not rule.contains:
         raise BadInputError(_("{where}: missing field 'contains'").format(where=where))
@@ -166,5 +193,7 @@ def parse_rules(entries: Any, ex: Exercise, where: str) -> list[Rule]:
     ids = [r.id for r in rules]
     dup = next((i for i in ids if ids.count(i) > 1), None)
     if dup is not None:
-        raise BadInputError(_("{where}: duplicate rule id {dup!r}").format(where=where, dup=dup))
+        raise BadInputError(
+            _("{where}: duplicate rule id {dup!r}").format(where=where, dup=Brief(dup))
+        )
     return rules

@@ -19,7 +19,7 @@ import re
 import shutil
 import threading
 import time
-from collections.abc import Callable
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,12 +27,13 @@ from typing import Any
 import numpy as np
 from pymavlink.dialects.v20 import ardupilotmega as mav
 
-from dronekit_plzen.errors import BadInputError, one_line
+from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.training.exercise import Exercise
 from dronekit_plzen.training.recording import load_recording
+from dronekit_plzen.training.records import read_session_meta
 from dronekit_plzen.training.rules import RuleResult, score
-from simulators.faults import SteadyWind
+from simulators.faults import Brief, SteadyWind
 from simulators.fleet import SimFleet
 from simulators.physics import Geodetic
 from simulators.scenario import ScenarioDriver, Target, gust_schedule
@@ -48,10 +49,40 @@ RECORD_RATES_HZ = {
 SETTLE_S = 5.0
 
 
+#: the longest student name taken (a name, not a file: 10 kB had been stored as it came)
+MAX_STUDENT_CHARS = 100
+
+
+def check_student(name: str) -> str:
+    """The student's name as typed, refused when it cannot be a name: not UTF-8 (it had been
+    stored, and every later ``train report`` of the class failed on it), control characters
+    (terminal escapes in every report), too long, or nothing a folder name can hold."""
+    shown = Brief(name)
+    if any(0xD800 <= ord(c) <= 0xDFFF for c in name):  # undecodable bytes (surrogateescape)
+        raise BadInputError(_("student name {text!r} is not UTF-8 text").format(text=shown))
+    if any(unicodedata.category(c) in ("Cc", "Cf", "Zl", "Zp") for c in name):
+        raise BadInputError(
+            _("student name {text!r} contains control characters").format(text=shown)
+        )
+    if len(name) > MAX_STUDENT_CHARS:
+        raise BadInputError(
+            _("student name {text!r} is longer than {n} characters").format(
+                text=shown, n=MAX_STUDENT_CHARS
+            )
+        )
+    slug(name)
+    return name
+
+
 def slug(text: str) -> str:
-    s = re.sub(r"[^A-Za-z0-9._-]+", "-", text.strip()).strip("-.")
+    """``text`` as a folder or file name: letters without their accents (``Jiří Malý`` and
+    ``Jiří Malá`` had both been ``Ji-Mal``), digits, ``._-``."""
+    plain = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    s = re.sub(r"[^A-Za-z0-9._-]+", "-", plain.strip()).strip("-.")
     if not s:
-        raise BadInputError(_("student name {text!r} has no usable characters").format(text=text))
+        raise BadInputError(
+            _("student name {text!r} has no usable characters").format(text=Brief(text))
+        )
     return s[:60]
 
 
@@ -203,9 +234,12 @@ def wait_end(s: Session, *, wall_timeout_s: float = math.inf) -> str:
             or time.monotonic() > deadline
         )
 
-    while not fleet.wait_until(over, 0.5):
-        pass
-    if s.stop.is_set():
+    while not fleet.wait_until(lambda: over() or fleet.crashed is not None, 0.5):
+        if fleet.crashed is not None:  # its clock stopped: the session had waited for ever
+            break
+    if fleet.crashed is not None:
+        s.ended_by = "simulator crashed"
+    elif s.stop.is_set():
         s.ended_by = "stopped"
     elif fleet.sim_time_s >= s.exercise.time_limit_s:
         s.ended_by = "time limit"
@@ -255,41 +289,6 @@ def finish(s: Session) -> dict[str, Any]:
     return data
 
 
-def read_json_record(path: Path, what: str) -> dict[str, Any]:
-    """A session's JSON file (``session.json``, ``score.json``) as a mapping; a file that is
-    not one is bad input saying ``what`` it should have been."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, ValueError, RecursionError) as exc:
-        raise BadInputError(f"{what}: {one_line(exc)}", where=str(path)) from None
-    if not isinstance(data, dict):
-        raise BadInputError(what, where=str(path))
-    return data
-
-
-def read_session_meta(folder: Path) -> dict[str, Any]:
-    """A session's ``session.json``, with the fields scoring, reports and replays read
-    checked: a damaged or hand-edited file is bad input naming the file and the field."""
-    path = folder / "session.json"
-    meta = read_json_record(path, _("not a session record (session.json)"))
-    checks: dict[str, Callable[[Any], bool]] = {
-        "seed": lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**32,
-        "vehicles": lambda v: isinstance(v, int) and not isinstance(v, bool) and 1 <= v <= 64,
-        "t0_s": lambda v: isinstance(v, int | float) and math.isfinite(v) and 0 <= v < 2**33,
-        "student": lambda v: isinstance(v, str),
-        "exercise": lambda v: isinstance(v, str),
-    }
-    for key, ok in checks.items():
-        if key not in meta or not ok(meta[key]):
-            raise BadInputError(
-                _("the session record's {key!r} is missing or not valid: {v!r}").format(
-                    key=key, v=meta.get(key)
-                ),
-                where=str(path),
-            )
-    return meta
-
-
 def score_session(folder: Path, ex: Exercise) -> list[RuleResult]:
     """Score a finished session from its recording; writes ``score.json``."""
     meta = read_session_meta(folder)
@@ -319,12 +318,26 @@ def new_session(
     gcs_link: bool = True,
     dt_s: float = 0.02,
 ) -> Session:
+    """A session of ``ex`` for ``student`` in a new folder of its own under ``out_dir``.
+
+    The folder is created here, atomically: two sessions started in the same second (the same
+    student twice, or two names of one slug) had shared one folder, and the second's
+    recording and session.json replaced the first's.
+    """
+    from dronekit_plzen.outputs import output_error, prepare_output_dir
+
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    folder = out_dir / slug(student) / f"{ex.name}-{stamp}"
+    parent = prepare_output_dir(out_dir / slug(student))
     n = 1
-    while folder.exists():
-        n += 1
-        folder = out_dir / slug(student) / f"{ex.name}-{stamp}-{n}"
+    while True:
+        folder = parent / (f"{ex.name}-{stamp}" + (f"-{n}" if n > 1 else ""))
+        try:
+            folder.mkdir()
+            break
+        except FileExistsError:
+            n += 1
+        except OSError as exc:
+            raise output_error(folder, exc) from exc
     return Session(
         ex,
         student,
@@ -337,12 +350,36 @@ def new_session(
     )
 
 
+def abandon(s: Session) -> None:
+    """A session that did not start (a port in use): stop what did start and remove its
+    folder, which it had left with a session.json of a flight that never was."""
+    if s.fleet is not None:
+        s.fleet.stop()
+    if s.recorder is not None:
+        s.recorder.stop()
+    shutil.rmtree(s.folder, ignore_errors=True)
+
+
 def run_session(s: Session, *, wall_timeout_s: float = math.inf) -> list[RuleResult]:
-    """Start, wait for the end, finish and score (the simulator always stops)."""
+    """Start, wait for the end, finish and score (the simulator always stops).
+
+    A simulator that crashed is :class:`DronekitPlzenError` (its session.json says so; it is
+    not scored)."""
     try:
         start(s)
+    except BaseException:
+        abandon(s)
+        raise
+    try:
         wait_end(s, wall_timeout_s=wall_timeout_s)
     finally:
-        if s.fleet is not None and s.recorder is not None:
-            finish(s)
+        finish(s)
+    check_not_crashed(s)
     return score_session(s.folder, s.exercise)
+
+
+def check_not_crashed(s: Session) -> None:
+    if s.fleet is not None and s.fleet.crashed is not None:
+        raise DronekitPlzenError(
+            _("the simulator stopped: {e}").format(e=s.fleet.crashed or type(s.fleet.crashed))
+        )

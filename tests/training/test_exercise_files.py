@@ -311,8 +311,10 @@ BAD_SESSIONS = [
     (
         "junk-db",
         ["report"],
-        '{"seed": 5, "vehicles": 1, "t0_s": 1700000000, "student": "a", "exercise": "e"}',
-        "session.db: the database file is damaged or is not a SQLite database",
+        '{"seed": 5, "vehicles": 1, "t0_s": 1700000000, "student": "a", "exercise": "e", '
+        '"end_s": 1, "started_utc": "x", "ended_by": "x", "homes": [[49.7, 13.3]], '
+        '"target": null, "faults": []}',
+        "session.db: the session's recording is empty or damaged (not a SQLite database)",
     ),
     ("speed-1e-300", ["replay", "--speed", "1e-300"], None, "--speed must be 0 (as fast as"),
     ("speed-nan", ["replay", "--speed", "nan"], None, "got nan"),
