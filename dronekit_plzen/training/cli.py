@@ -240,7 +240,7 @@ def report_cmd(sessions_dir: str, out_dir: str | None) -> None:
     help=_("Replay speed (0: as fast as possible)."),
 )
 def replay_cmd(session: Path, url: str, speed: float) -> None:
-    from dronekit_plzen.training.replay import replay_session
+    from dronekit_plzen.training.replay import recording_damage, replay_session
 
     if not (speed == 0 or MIN_REPLAY_SPEED <= speed <= MAX_REPLAY_SPEED):  # NaN too
         # (1e-300 overflowed the clock: an internal error)
@@ -250,8 +250,15 @@ def replay_cmd(session: Path, url: str, speed: float) -> None:
             )
         )
 
+    damage = recording_damage(session)
     n = replay_session(session, url, speed=speed)
     info(_("{n} messages replayed to {url}").format(n=n, url=url))
+    if damage:  # a truncated recording had been replayed in part without a word
+        info(
+            _("{path}: the recording is damaged: {damage}; the rest of it was replayed").format(
+                path=session, damage=damage
+            )
+        )
 
 
 #: the slowest and fastest a session is replayed at (× real time; 0: as fast as possible)

@@ -40,6 +40,26 @@ def session_tlog(session: Path) -> Path:
     return tlog
 
 
+def recording_damage(session: Path) -> str | None:
+    """What is wrong in a session's recording, in one phrase (None: nothing): a replay of a
+    damaged recording sends what is readable, and must say that something was not."""
+    from telemetry.tlog import ParseStats, iter_tlog
+
+    tlog = session_tlog(session)
+    stats = ParseStats()
+    for _item in iter_tlog(tlog.read_bytes(), stats, wanted=()):
+        pass
+    if not (stats.bad_bytes or stats.bad_crc):
+        return None
+    text = _("{bad:,} unreadable bytes, {crc:,} frames with a bad checksum").format(
+        bad=stats.bad_bytes, crc=stats.bad_crc
+    )
+    first = stats.issues[0] if stats.issues else None
+    if first is not None and first.offset >= 0:
+        text += ", " + _("first at byte {at:,}: {what}").format(at=first.offset, what=first.message)
+    return text
+
+
 def replay_session(
     session: Path, url: str, *, speed: float = 1.0, stop: threading.Event | None = None
 ) -> int:

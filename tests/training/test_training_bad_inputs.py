@@ -696,3 +696,25 @@ def test_sighting_far_from_the_exercise_is_refused(inputs: Path, tmp_path: Path)
     assert took < 10, f"took {took:.1f} s"
     (folder,) = (tmp_path / "s").iterdir()
     assert "Sighting" not in (folder / "session.tlog").read_bytes().decode("latin-1")
+
+
+def test_replay_of_a_damaged_recording_says_so(recorded: Path, tmp_path: Path) -> None:
+    """A recording cut short (a full disk, a killed recorder) had been replayed in part with
+    nothing said but the count: the instructor took it for the whole flight."""
+    data = (recorded / "session.tlog").read_bytes()
+    cut = tmp_path / "cut.tlog"
+    cut.write_bytes(data[: len(data) // 2 + 3])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as gcs:  # the ground station
+        gcs.bind(("127.0.0.1", 0))
+        port = gcs.getsockname()[1]
+        proc = _run_cli(
+            "train", "replay", str(cut), "--speed", "0", "--to", f"udpout://127.0.0.1:{port}"
+        )
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 2 and "messages replayed to" in lines[0], proc.stderr
+    assert re.search(
+        r"cut\.tlog: the recording is damaged: \d+ unreadable bytes, 0 frames with a bad "
+        r"checksum, first at byte [\d,]+: truncated MAVLink frame at end of file",
+        lines[1],
+    ), lines[1]
