@@ -166,6 +166,7 @@ def load_recording(db_path: str | Path, session: dict[str, Any]) -> Recording:
                 "WHERE v.system_id = ? ORDER BY e.t_s, e.id",
                 (sysid,),
             )
+            _check_readings(arr, db_path)
             vehicles[k] = VehicleTrack(
                 k,
                 sysid,
@@ -195,6 +196,40 @@ def load_recording(db_path: str | Path, session: dict[str, Any]) -> Recording:
         homes=[(float(h[0]), float(h[1])) for h in session["homes"]],
         end_s=float(session["end_s"]),
     )
+
+
+#: (column, name, least, greatest) of a sample: beyond, a reading the recorder never stores
+_READINGS = (
+    (0, "time", -1e10, 1e10),
+    (1, "latitude", -90.0, 90.0),
+    (2, "longitude", -180.0, 180.0),
+    (3, "altitude", -1e5, 1e5),
+    (4, "battery charge", -1.0, 100.0),
+    (5, "armed flag", 0.0, 1.0),
+)
+
+
+def _check_readings(arr: np.ndarray, db_path: str | Path) -> None:
+    """A sample beyond what a vehicle can report (a latitude of 1e308) is a damaged recording:
+    the report's map had been an internal error (NaN pixels), the scores nonsense."""
+    labels = {
+        "time": _("time"),
+        "latitude": _("latitude"),
+        "longitude": _("longitude"),
+        "altitude": _("altitude"),
+        "battery charge": _("battery charge"),
+        "armed flag": _("armed flag"),
+    }
+    for col, what, lo, hi in _READINGS:
+        v = arr[:, col]
+        bad = ~((v >= lo) & (v <= hi)) & ~(np.isnan(v) if col else False)
+        if bad.any():
+            raise CorruptFileError(
+                _("the recording holds an impossible {what}: {value:g} (a damaged file)").format(
+                    what=labels[what], value=float(v[np.argmax(bad)])
+                ),
+                where=str(db_path),
+            )
 
 
 #: how every SQLite database file begins

@@ -140,6 +140,13 @@ def _write(name: str, content: str | bytes | None) -> Callable[[Path], None]:
     return damage
 
 
+def _impossible_latitude(folder: Path) -> None:
+    """A sample at latitude 1e308 (a damaged or edited recording: the recorder stores none)."""
+    with sqlite3.connect(folder / "session.db") as conn:
+        conn.execute("UPDATE samples SET lat_deg = 1e308 WHERE id = (SELECT MIN(id) FROM samples)")
+    conn.close()
+
+
 def _second_session_without(name: str) -> Callable[[Path], None]:
     """A class of two sessions; the second has lost ``name``."""
 
@@ -447,6 +454,13 @@ CASES = [
         2,
         r"session\.db: the session's recording is empty or damaged \(not a SQLite database\)",
         damage=_write("session.db", b""),
+    ),
+    Case(  # internal error: ValueError (NaN pixels in the map)
+        "report-db-impossible-latitude",
+        REPORT,
+        2,
+        r"session\.db: the recording holds an impossible latitude: 1e\+308 \(a damaged file\)",
+        damage=_impossible_latitude,
     ),
     Case(  # the session was silently left out of its student's report
         "report-exercise-lost",
