@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dronekit_plzen.i18n import set_language
+from dronekit_plzen.i18n import _, set_language
 
 
 @dataclass(frozen=True)
@@ -42,23 +42,26 @@ def run(
         os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
     from PyQt5.QtWidgets import QApplication
 
+    from gui.crash import guard_slots
     from gui.mainwindow import MainWindow
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     window = MainWindow(db_path)
-    window.plan_panel.dem_path = dem
-    window.plan_panel.max_distance_m = max_distance_m
-    window.fly_panel.link_loss_s = link_loss_s
-    window.show()
-    if start_plan is not None:
-        _plan_when_loaded(window, start_plan)
-    if area is not None:
-        window.plan_panel.load_area(area)
-    if zones is not None:
-        window.plan_panel.load_zones(zones)
-    if screenshot is None:
-        return int(app.exec_())
-    return 0 if render_when_idle(app, window, screenshot) else 1
+    # from here on an exception escaping a slot is logged and shown, not fatal (qFatal)
+    with guard_slots(window):
+        window.plan_panel.dem_path = dem
+        window.plan_panel.max_distance_m = max_distance_m
+        window.fly_panel.link_loss_s = link_loss_s
+        window.show()
+        if start_plan is not None:
+            _plan_when_loaded(window, start_plan)
+        if area is not None:
+            window.plan_panel.load_area(area)
+        if zones is not None:
+            window.plan_panel.load_zones(zones)
+        if screenshot is None:
+            return int(app.exec_())
+        return 0 if render_when_idle(app, window, screenshot) else 1
 
 
 def _plan_when_loaded(window: Any, start: StartPlan) -> None:
@@ -71,7 +74,7 @@ def _plan_when_loaded(window: Any, start: StartPlan) -> None:
         if start.camera:
             idx = panel.camera.findData(start.camera)
             if idx < 0:
-                panel.statusMessage.emit(f"unknown camera {start.camera!r}")
+                panel.statusMessage.emit(_("unknown camera {name!r}").format(name=start.camera))
                 return
             panel.camera.setCurrentIndex(idx)
         if start.alt_m is not None:

@@ -24,8 +24,9 @@ from PyQt5.QtWidgets import (
 )
 
 from dronekit_plzen.i18n import _, get_language, set_language
+from gui.crash import SlotErrorGuard
 from gui.deploy_panel import DeploymentPanel
-from gui.fly_alerts import CRITICAL
+from gui.fly_alerts import CRITICAL, BannerStack
 from gui.fly_cockpit import Cockpit
 from gui.fly_goto import GotoDialog, check_target
 from gui.fly_panel import FlyPanel
@@ -80,7 +81,17 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(_("dronekit-plzen — mission planning and flight"))
         self.resize(1400, 900)
         self.map = MapCanvas(self)
-        self.setCentralWidget(self.map)
+        #: the window's own banners above the map, whatever tab is open (an internal error)
+        self.alerts = BannerStack()
+        centre = QWidget()
+        centre_lay = QVBoxLayout(centre)
+        centre_lay.setContentsMargins(0, 0, 0, 0)
+        centre_lay.setSpacing(0)
+        centre_lay.addWidget(self.alerts)
+        centre_lay.addWidget(self.map, 1)
+        self.setCentralWidget(centre)
+        #: the slot-error hook while :func:`gui.crash.guard_slots` runs (None otherwise)
+        self.slot_guard: SlotErrorGuard | None = None
 
         self.plan_panel = PlanPanel()
         self.fly_panel = FlyPanel()
@@ -268,6 +279,8 @@ class MainWindow(QMainWindow):
         self.cockpit.retranslate()
         self.deploy_panel.refresh()
         self.deploy_panel.chart.update()
+        if self.slot_guard is not None:
+            self.slot_guard.retranslate()
         for code, act in self.language_actions.items():
             act.setChecked(code == lang)
         self._vehicles_updated(list(self.fly_panel.vehicles.values()))
@@ -430,14 +443,23 @@ class MainWindow(QMainWindow):
             self.save_screenshot(Path(path))
 
     def save_screenshot(self, path: Path) -> bool:
-        """Render the whole window into a PNG; True when written."""
-        ok = bool(self.grab().save(str(path), "PNG"))
-        self.show_message(
-            _("Screenshot saved: {path}").format(path=path)
-            if ok
-            else _("Could not write {path}").format(path=path)
-        )
-        return ok
+        """Render the whole window into a PNG; True when written.
+
+        The path is checked first and the image written to a temporary file renamed into
+        place, so a refused path (a directory, a missing folder, ``/proc``) leaves no file and
+        the message says why (it had said only "Could not write")."""
+        from dronekit_plzen.errors import DronekitPlzenError, StorageError
+        from dronekit_plzen.outputs import atomic_output
+
+        try:
+            with atomic_output(path, suffixes=(".png",)) as tmp:
+                if not self.grab().save(str(tmp), "PNG"):
+                    raise StorageError(_("the image could not be encoded"), where=str(path))
+        except DronekitPlzenError as exc:
+            self.show_message(_("Error: {message}").format(message=exc))
+            return False
+        self.show_message(_("Screenshot saved: {path}").format(path=path))
+        return True
 
     def closeEvent(self, event: QCloseEvent | None) -> None:
         if not self.fly_panel.confirm_leaving():
