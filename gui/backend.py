@@ -209,20 +209,24 @@ def export_plan(view: PlanView, path: Path, fmt: str) -> list[Path]:
     """Write every drone's sorties in ``fmt`` with the area and footprints where the format can.
 
     A drone that needs several batteries gets one file per sortie (``…_s1``, ``…_s2``): a file
-    is always one flyable, validated sortie, never a mission longer than a battery.
+    is always one flyable, validated sortie, never a mission longer than a battery. The files
+    are put in place together or not at all: a refused path (a directory, a missing folder)
+    leaves none of them, not the first drones' files beside no file for the others.
     """
+    from dronekit_plzen.outputs import OutputGroup
+
     save = require("missions.formats", "save_mission", _("Mission export"))
     area = getattr(view.area, "geom_lonlat", None) if view.area is not None else None
     drones = [[s.mission for s in row] for row in view.sorties] or [[m] for m in view.missions]
     suffix = EXPORT_FORMATS.get(fmt, Path(path).suffix)
     out = []
-    for row, target in zip(drones, export_paths(Path(path), fmt, len(drones))):
-        stem = target.name[: -len(suffix)] if suffix else target.stem
-        for k, mission in enumerate(row):
-            name = target if len(row) == 1 else target.with_name(f"{stem}_s{k + 1}{suffix}")
-            out.append(
-                Path(save(mission, name, fmt, area=area, footprints=view.footprints or None))
-            )
+    with OutputGroup.all_or_nothing():
+        for row, target in zip(drones, export_paths(Path(path), fmt, len(drones))):
+            stem = target.name[: -len(suffix)] if suffix else target.stem
+            for k, mission in enumerate(row):
+                name = target if len(row) == 1 else target.with_name(f"{stem}_s{k + 1}{suffix}")
+                footprints = view.footprints or None
+                out.append(Path(save(mission, name, fmt, area=area, footprints=footprints)))
     return out
 
 
@@ -517,6 +521,39 @@ def load_zones(path: Any) -> tuple[Any, list[ZoneView]]:
             )
         )
     return zones, views
+
+
+# ----------------------------------------------------------------------------- terrain
+#: a terrain model of more cells is checked around its centre only (not read whole)
+DEM_CHECK_MAX_CELLS = 40_000_000
+
+
+def check_dem(path: Any) -> None:
+    """Read a terrain model as the validator will (CRS, geotransform, elevations); a large one
+    around its centre only (a city-wide 1 m DEM is not read whole). Raises the reader's
+    translated error naming the file."""
+    raster = require("missions.terrain", "Raster", _("Terrain model"))
+    raster.open(path, bbox_lonlat=_dem_centre_bbox(Path(path)))  # type: ignore[attr-defined]
+
+
+def _dem_centre_bbox(path: Path) -> tuple[float, float, float, float] | None:
+    """A point at a large raster's centre (the reader reads 1 km around it); None for a small
+    raster, or when it cannot be found (the reader then names what is wrong before it reads
+    a cell)."""
+    try:
+        import rasterio
+
+        with rasterio.open(path) as ds:
+            if ds.crs is None or ds.width * ds.height <= DEM_CHECK_MAX_CELLS:
+                return None
+            x, y = ds.xy(ds.height // 2, ds.width // 2)
+            lon, lat = transform([x], [y], ds.crs.to_wkt(), WGS84)
+    except Exception:  # the reader below words every failure
+        return None
+    lo, la = float(lon[0]), float(lat[0])
+    if not (np.isfinite(lo) and np.isfinite(la)):
+        return None
+    return (lo, la, lo, la)
 
 
 # ----------------------------------------------------------------------------- mission files

@@ -325,7 +325,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.runner.run(
             lambda: backend.load_area(path),
             lambda res: self._area_loaded(path, res),
-            self._failed,
+            self._load_failed,
         )
 
     def _area_loaded(self, path: Path, result: tuple[Any, Any]) -> None:
@@ -360,12 +360,12 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         """Load a mission file, validate it and show it like a plan (ready to fly)."""
         zones, dem = self.zones_source, self.dem_path
         self.statusMessage.emit(_("Loading mission {path}…").format(path=path))
-        self.override_reason = None
         self._planning = True
         self._update_buttons()
 
         def done(view: PlanView) -> None:
             self.mission_label.setText(path.name)
+            self.override_reason = None  # a new plan: the shown one's override is not its own
             self._planned(view)
 
         vehicle, camera = self.vehicle.currentData(), self.camera.currentData()
@@ -386,7 +386,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.runner.run(
             lambda: backend.load_zones(path),
             lambda res: self._zones_loaded(path, res),
-            self._failed,
+            self._load_failed,
         )
 
     def _zones_loaded(self, path: Path, result: tuple[Any, list[ZoneView]]) -> None:
@@ -431,10 +431,14 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
             self.statusMessage.emit(_("Load an area first."))
             return
         req = self.request()
-        self.override_reason = None
         self.statusMessage.emit(_("Planning…"))
         self._planning = True
-        self.runner.run(lambda: backend.plan(req), self._planned, self._failed)
+
+        def done(view: PlanView) -> None:
+            self.override_reason = None  # a new plan: the shown one's override is not its own
+            self._planned(view)
+
+        self.runner.run(lambda: backend.plan(req), done, self._failed)
         self._update_buttons()
 
     def _planned(self, view: PlanView) -> None:
@@ -492,6 +496,12 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
             self.centreRequested.emit(float(lon), float(lat))
 
     def _failed(self, message: str) -> None:
+        """A plan, a mission file or an export failed: the plan shown (and its override) stays."""
         self._planning = False
         self.statusMessage.emit(_("Error: {message}").format(message=message))
         self._update_buttons()
+
+    def _load_failed(self, message: str) -> None:
+        """An area, zones or terrain file was refused: what was loaded before stays, and a plan
+        being computed meanwhile goes on (its button stays disabled)."""
+        self.statusMessage.emit(_("Error: {message}").format(message=message))

@@ -15,6 +15,7 @@ from PyQt5.QtWidgets import QFileDialog, QLabel, QPushButton, QWidget
 
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
+from gui.workers import ThreadRunner
 
 
 class MapPickingMixin:
@@ -37,7 +38,12 @@ class MapPickingMixin:
     dem_label: QLabel
     _dem_path: Path | None
 
+    runner: ThreadRunner
+
     def _update_buttons(self) -> None:  # provided by the panel
+        raise NotImplementedError
+
+    def _load_failed(self, message: str) -> None:  # provided by the panel
         raise NotImplementedError
 
     def clear_plan(self) -> None:  # provided by the panel
@@ -79,8 +85,20 @@ class MapPickingMixin:
             "GeoTIFF (*.tif *.tiff);;All files (*)",
         )
         if path:
-            self.dem_path = Path(path)
-            self.statusMessage.emit(_("Terrain model: {name}").format(name=Path(path).name))
+            self.load_dem(Path(path))
+
+    def load_dem(self, path: Path) -> None:
+        """Check the terrain model in a worker (a GeoTIFF with a usable CRS and elevations);
+        only then plans are checked against it. A refused file leaves the previous one."""
+        self.runner.run(
+            lambda: backend.check_dem(path),
+            lambda _ok: self._dem_checked(path),
+            self._load_failed,
+        )
+
+    def _dem_checked(self, path: Path) -> None:
+        self.dem_path = path
+        self.statusMessage.emit(_("Terrain model: {name}").format(name=path.name))
 
     def start_picking(self, what: str) -> None:
         """The next map click(s) set the datum, the launch point or the centreline."""

@@ -294,8 +294,18 @@ class RequestsPanel(QWidget):
         pp = self.plan_panel
         if pp is None:
             return
+        try:
+            path = area_file(req, Path(self._tmp.name))
+        except (ValueError, TypeError, OSError) as exc:  # a damaged area in the database
+            self.statusMessage.emit(
+                _("Error: {message}").format(
+                    message=_("request {id}: its area cannot be read: {err}").format(
+                        id=req.id, err=exc
+                    )
+                )
+            )
+            return
         pp.clear_picks()
-        path = area_file(req, Path(self._tmp.name))
         if path is not None:
             pp.load_area(path)
             self._set_pattern(pp, "survey")

@@ -21,7 +21,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from dronekit_plzen.basemap import available_sources
+from dronekit_plzen.basemap import MBTiles, available_sources
 from dronekit_plzen.i18n import _
 from gui.map.raster import render_geotiff
 from gui.workers import ThreadRunner
@@ -32,6 +32,12 @@ RASTER_KINDS = {
     "hillshade": "terrain (hillshade)",
     "heat": "probability (heat map)",
 }
+
+
+def _check_pack(path: Path) -> None:
+    """Open an MBTiles pack read-only as the map will (raises the translated refusal)."""
+    with MBTiles(path):
+        pass
 
 
 def _slider(value: float) -> QSlider:
@@ -108,11 +114,25 @@ class LayerPanel(QWidget):
         self.canvas.basemap.configure(settings)
 
     def add_pack(self, path: Path) -> None:
+        """Open ``path`` read-only in a worker; only an MBTiles pack is added to the basemap.
+
+        A file that is not one (another program's SQLite, random bytes, a directory) is refused
+        with the reader's message naming it, and the packs already in use stay (it had been
+        "added" and silently ignored). The file is never written to.
+        """
+        path = Path(path)
+        self.runner.run(
+            lambda: _check_pack(path),
+            lambda _ok: self._pack_checked(path),
+            lambda msg: self.statusMessage.emit(_("Error: {message}").format(message=msg)),
+        )
+
+    def _pack_checked(self, path: Path) -> None:
         settings = self.canvas.basemap.settings
-        packs = [*settings.packs, Path(path)]
+        packs = [*settings.packs, path]
         self.canvas.basemap.configure(replace(settings, packs=packs))
         self.packs_label.setText(self._packs_text())
-        self.statusMessage.emit(_("Offline pack added: {name}").format(name=Path(path).name))
+        self.statusMessage.emit(_("Offline pack added: {name}").format(name=path.name))
 
     def _choose_pack(self) -> None:
         path, _f = QFileDialog.getOpenFileName(

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from dronekit_plzen.errors import BadInputError, CorruptFileError
+from dronekit_plzen.errors import BadInputError, CorruptFileError, UnknownCRSError
 from dronekit_plzen.i18n import _
 
 KINDS = ("auto", "rgb", "hillshade", "heat")
@@ -78,13 +78,68 @@ def heat_colours(p: NDArray[np.float64]) -> NDArray[np.uint8]:
     return np.stack([r, g, b, a], axis=-1).astype(np.uint8)
 
 
-def guess_kind(bands: int, data: NDArray[np.float64]) -> str:
+def guess_kind(bands: int, data: NDArray[np.float64], cells_per_sample: float = 1.0) -> str:
+    """``rgb``, ``heat`` or ``hillshade`` (see the module); ``data`` may be decimated, each
+    sample standing for ``cells_per_sample`` cells of the file."""
     if bands >= 3:
         return "rgb"
     finite = data[np.isfinite(data)]
-    if finite.size and finite.min() >= 0 and finite.max() <= 1 and abs(finite.sum() - 1) < 0.05:
+    total = finite.sum() * cells_per_sample
+    if finite.size and finite.min() >= 0 and finite.max() <= 1 and abs(total - 1) < 0.05:
         return "heat"
     return "hillshade"
+
+
+#: half the Web Mercator world's width (metres): a raster beyond it is not on the Earth
+MERCATOR_HALF_M = 20_037_508.34
+#: the widest raster shown (a whole region's orthophoto is a few hundred km)
+MAX_EXTENT_M = 2_000_000.0
+
+
+def _check_crs(crs: object, where: str) -> None:
+    """A CRS the map can reproject from (a local or engineering CRS cannot be placed)."""
+    from pyproj import CRS
+    from pyproj.exceptions import CRSError, ProjError
+
+    from dronekit_plzen.geo import transformer
+
+    try:
+        wkt = crs.to_wkt()  # type: ignore[attr-defined]
+        transformer(wkt, "EPSG:3857")
+    except (ProjError, CRSError) as exc:
+        try:
+            name = CRS.from_wkt(wkt).name
+        except CRSError:
+            name = str(crs)[:40]
+        raise UnknownCRSError(
+            _(
+                "the raster's CRS {name!r} cannot be placed on the map (a local or engineering "
+                "CRS?); reproject the raster to a known CRS such as EPSG:5514"
+            ).format(name=name),
+            where=where,
+        ) from exc
+
+
+def _check_extent(t: object, width: int, height: int, where: str) -> None:
+    """The raster, in Web Mercator, lies on the Earth and is not wider than a region."""
+    a, c, e, f = t.a, t.c, t.e, t.f  # type: ignore[attr-defined]
+    west, north = c, f
+    east, south = c + a * width, f + e * height
+    finite = all(math.isfinite(v) for v in (west, north, east, south))
+    on_earth = finite and all(abs(v) <= MERCATOR_HALF_M * 1.01 for v in (west, east))
+    on_earth = on_earth and all(abs(v) <= MERCATOR_HALF_M * 1.01 for v in (south, north))
+    size = max(abs(east - west), abs(north - south)) if finite else math.inf
+    if on_earth and size <= MAX_EXTENT_M:
+        return
+    raise BadInputError(
+        _(
+            "the raster is {size} km across or lies off the Earth (at most {limit:,.0f} km): "
+            "wrong CRS or georeference?"
+        ).format(
+            size=f"{size / 1000:,.0f}" if math.isfinite(size) else "∞", limit=MAX_EXTENT_M / 1000
+        ),
+        where=where,
+    )
 
 
 def render_geotiff(path: Path, kind: str = "auto", max_side_px: int = MAX_SIDE_PX) -> RasterImage:
@@ -100,27 +155,44 @@ def render_geotiff(path: Path, kind: str = "auto", max_side_px: int = MAX_SIDE_P
             )
         )
     p = Path(path)
+    if p.is_dir():
+        raise BadInputError(_("the raster file is a directory"), where=str(p))
     if not p.is_file():
         raise BadInputError(_("raster file not found"), where=str(p))
     try:
         with rasterio.open(p) as ds:
             if ds.crs is None:
                 raise BadInputError(_("the raster has no CRS"), where=str(p))
+            _check_crs(ds.crs, str(p))
             n_bands = 3 if ds.count >= 3 else 1
+            # read at most about the rendered size (GDAL decimates, using overviews when the
+            # file has them): a 100,000-pixel-wide raster had been read whole, tens of GB
+            step = max(1.0, max(ds.width, ds.height) / (2 * max_side_px))
+            src_w = max(1, round(ds.width / step))
+            src_h = max(1, round(ds.height / step))
+            src_transform = ds.transform @ ds.transform.scale(ds.width / src_w, ds.height / src_h)
             dst_transform, width, height = calculate_default_transform(
-                ds.crs, "EPSG:3857", ds.width, ds.height, *ds.bounds
+                ds.crs, "EPSG:3857", src_w, src_h, *ds.bounds
             )
+            _check_extent(dst_transform, width, height, str(p))
             factor = max(1.0, max(width, height) / max_side_px)
             width = max(1, int(width / factor))
             height = max(1, int(height / factor))
             dst_transform = dst_transform @ dst_transform.scale(factor, factor)
             out = np.full((n_bands, height, width), np.nan, dtype=np.float64)
+            sum_src = None
             for b in range(n_bands):
-                src = ds.read(b + 1, masked=True).astype(np.float64).filled(np.nan)
+                src = (
+                    ds.read(b + 1, masked=True, out_shape=(src_h, src_w))
+                    .astype(np.float64)
+                    .filled(np.nan)
+                )
+                if b == 0 and n_bands == 1 and kind in ("auto", "heat"):
+                    sum_src = src
                 reproject(
                     src,
                     out[b],
-                    src_transform=ds.transform,
+                    src_transform=src_transform,
                     src_crs=ds.crs,
                     src_nodata=np.nan,
                     dst_transform=dst_transform,
@@ -128,15 +200,13 @@ def render_geotiff(path: Path, kind: str = "auto", max_side_px: int = MAX_SIDE_P
                     dst_nodata=np.nan,
                     resampling=Resampling.bilinear,
                 )
-            sum_src = None
-            if n_bands == 1 and kind in ("auto", "heat"):
-                sum_src = ds.read(1, masked=True).astype(np.float64).filled(np.nan)
     except rasterio.errors.RasterioError as exc:
         raise CorruptFileError(
             _("cannot read the raster: {err}").format(err=exc), where=str(p)
         ) from exc
     if kind == "auto":
-        kind = guess_kind(n_bands, sum_src if sum_src is not None else out[0])
+        cells = (ds.width * ds.height) / (src_w * src_h) if sum_src is not None else 1.0
+        kind = guess_kind(n_bands, sum_src if sum_src is not None else out[0], cells)
     valid = np.all(np.isfinite(out), axis=0)
     if kind == "rgb":
         rgb = [
