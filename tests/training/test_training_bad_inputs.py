@@ -140,6 +140,10 @@ def _write(name: str, content: str | bytes | None) -> Callable[[Path], None]:
     return damage
 
 
+def _intact(folder: Path) -> None:
+    """The session as recorded."""
+
+
 def _impossible_latitude(folder: Path) -> None:
     """A sample at latitude 1e308 (a damaged or edited recording: the recorder stores none)."""
     with sqlite3.connect(folder / "session.db") as conn:
@@ -474,21 +478,21 @@ CASES = [
         ("train", "report", "--sessions", "{s}", "--out", "{d}/good.yaml"),
         2,
         r"cannot write .*good\.yaml: it exists and is not a directory",
-        damage=_write("score.json", None),
+        damage=_intact,
     ),
     Case(  # internal error: FileNotFoundError
         "report-out-proc",
         ("train", "report", "--sessions", "{s}", "--out", "/proc/dkp_x"),
         2,
         r"^error: cannot write /proc/dkp_x: ",
-        damage=_write("score.json", None),
+        damage=_intact,
     ),
     Case(  # internal error: OSError (file too large); the first reports were left
         "report-disk-full",
         REPORT,
         1,
         r"cannot write .*: the file is too large for the file system or the size limit",
-        damage=_write("score.json", None),
+        damage=_intact,
         fsize=1000,
     ),
     Case(  # "no scored training sessions found": a session whose scoring was cut short
@@ -532,7 +536,7 @@ def recorded(inputs: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
         capture_output=True, text=True, env=_env(), timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
-    (folder,) = (out / "Jan-Novak").iterdir()
+    (folder,) = out.glob("*/*")  # <student>/<exercise>-<stamp>
     with sqlite3.connect(folder / "session.db") as conn:
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         conn.execute("PRAGMA journal_mode=DELETE")
