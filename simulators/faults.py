@@ -149,7 +149,7 @@ def load_yaml(text: str, where: str | Path) -> Any:
             raise ComposerError(
                 None,
                 None,
-                _("more than {n:,} values once its aliases (*name) are expanded").format(
+                _("more than {n:,} values (each use of an alias *name counted)").format(
                     n=MAX_YAML_VALUES
                 ),
                 node.start_mark,
