@@ -317,11 +317,12 @@ def _split_pair(text: str) -> tuple[str, str]:
     for sep in (";", ", ", ","):
         if sep in t:
             a, b = t.split(sep, 1)
-            if sep == "," and re.fullmatch(r"\s*[-+]?\d+,\d+\s*", t):
-                raise BadInputError(  # "49,7": one number with a decimal comma, or 49 and 7?
+            if sep == "," and (t.count(",") > 1 or re.fullmatch(r"\s*[-+]?\d+,\d+\s*", t)):
+                # "50,13,5": 50 and 13.5, or 50.13 and 5? "49,7": 49.7, or 49 and 7?
+                raise BadInputError(
                     _(
-                        "cannot tell whether {text!r} is one number with a decimal comma or two "
-                        "whole-degree coordinates: write 'LAT, LON' (with a space) or 'LAT;LON'"
+                        "cannot tell which comma in {text!r} is a decimal comma and which "
+                        "separates the coordinates: write 'LAT, LON' (with a space) or 'LAT;LON'"
                     ).format(text=text)
                 )
             return a, b

@@ -145,7 +145,10 @@ def test_parse_sjtsk_both_conventions() -> None:
         ("abc, 13.0", "cannot read the first coordinate 'abc'"),
         ("49°75'00\"N 13°00'00\"E", "below 60"),
         ("13.5", "cannot split"),
-        ("91,0", "one number with a decimal comma or two whole-degree coordinates"),
+        ("91,0", "which comma in '91,0' is a decimal comma"),
+        # was read as 50, 13.5 (or is it 50.13, 5?)
+        ("50,13,5", "which comma in '50,13,5' is a decimal comma"),
+        ("49,7475,13,3776", "which comma in '49,7475,13,3776' is a decimal comma"),
         ("100000 200000", "outside the Czech and Slovak area"),
     ],
 )
