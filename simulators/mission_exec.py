@@ -108,9 +108,12 @@ class MissionRunner:
     def px4_valid(self) -> bool:
         """PX4's view of the stored mission: something to fly, and every command one its
         missions run (``FeasibilityChecker``; CONDITION_DELAY/DISTANCE are stored on upload but
-        make the mission invalid: PX4 then treats it as no mission)."""
-        return self.nav_count() > 0 and all(
-            it.command in mi.PX4_MISSION_COMMANDS for it in self.items[self.first :]
+        make the mission invalid: PX4 then treats it as no mission), once checked: not in the
+        moment after an upload (:data:`simulators.mission_proto.PX4_MISSION_CHECK_S`)."""
+        return (
+            self.vm.t_s >= self.vm.px4_mission_checked_s
+            and self.nav_count() > 0
+            and all(it.command in mi.PX4_MISSION_COMMANDS for it in self.items[self.first :])
         )
 
     def starts_with_takeoff(self) -> bool:

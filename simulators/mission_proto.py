@@ -75,6 +75,9 @@ if TYPE_CHECKING:
 
 PX4_RETRY_S = 0.25  # MAVLINK_MISSION_RETRY_TIMEOUT_DEFAULT
 PX4_TIMEOUT_S = 5.0  # MAVLINK_MISSION_PROTOCOL_TIMEOUT_DEFAULT
+#: PX4 takes a mission just uploaded as valid this long after it (simulated seconds): the
+#: navigator's feasibility check runs in its next cycle, commander re-reads it every 100 ms
+PX4_MISSION_CHECK_S = 0.15
 ARDUPILOT_RETRY_S = 1.0  # wp_recv_timeout_ms (1000 + stream slowdown)
 ARDUPILOT_TIMEOUT_S = 8.0  # upload_timeout_ms
 # Floors on the GCS's (wall) clock: never re-request faster than a loopback GCS can answer,
@@ -173,6 +176,7 @@ def _store(server: VehicleServer, mission_type: int, items: list[mi.MissionItem]
     vm.missions[mission_type] = items
     if mission_type == mi.MISSION_TYPE_MISSION:
         vm.runner.reset(clear_reached=True)
+        vm.px4_mission_checked_s = vm.t_s + PX4_MISSION_CHECK_S
         vm.events.append(_mc_event())
 
 

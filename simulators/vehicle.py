@@ -97,6 +97,10 @@ class VehicleModel:
         self.landed = True
         self.mode = "AUTO.LOITER" if self.px4 else "STABILIZE"
         self.missions: dict[int, list[mi.MissionItem]] = {0: [], 1: [], 2: []}
+        #: PX4: a mission just uploaded is not valid before this time (simulated seconds): its
+        #: navigator checks it in its next cycle, and commander re-reads the result every
+        #: 100 ms; MISSION_START meanwhile is DENIED ("No valid mission")
+        self.px4_mission_checked_s = 0.0
         self.runner = MissionRunner(self)
         self.events: list[Event] = []
         self.statustexts: list[str] = []

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from dronekit_plzen.errors import BadInputError, LinkTimeout, MissionTransferError
+from dronekit_plzen.errors import BadInputError, CommandError, LinkTimeout, MissionTransferError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.link import commands as cmdproto
 from dronekit_plzen.link import mission as misproto
@@ -60,6 +60,13 @@ FORCE_MAGIC = 21196
 MAV_FRAME_GLOBAL_INT = 5
 MAV_SYS_STATUS_PREARM_CHECK = 0x10000000
 MAVLINK_MSG_ID_EKF_STATUS_REPORT = 193
+#: how long after a mission upload a PX4 refusal is asked again: the navigator's check of the
+#: mission (commander re-reads its result every 100 ms; longer on a loaded machine)
+PX4_MISSION_CHECK_WAIT_S = 3.0
+PX4_MISSION_CHECK_RETRY_S = 0.2
+#: MAV_SEVERITY_ERROR: texts as severe as this, or more, explain a refusal; waited for so long
+SEVERITY_ERROR = 3
+REASON_WAIT_S = 1.0
 #: how long a ready ArduPilot may stay silent about its EKF before we ask for EKF_STATUS_REPORT
 EKF_REPORT_WAIT_S = 3.0
 MAV_FRAME_GLOBAL_RELATIVE_ALT_INT = 6
@@ -121,6 +128,8 @@ class Vehicle:
         self.transfer_policy = TransferPolicy()
         self._cmd_lock = threading.Lock()
         self._mission_lock = threading.Lock()
+        #: PX4 checks a mission just uploaded until then (monotonic s): see :meth:`_px4_settled`
+        self._px4_checks_until = -math.inf
 
     def __repr__(self) -> str:
         return f"<Vehicle {self.sysid} on {self.link.spec}>"
@@ -330,9 +339,34 @@ class Vehicle:
             )
 
     def arm(self, force: bool = False) -> CommandResult:
-        return self.command_long(
-            MAV_CMD_COMPONENT_ARM_DISARM, 1, FORCE_MAGIC if force else 0, name="arm"
+        return self._px4_settled(
+            lambda: self.command_long(
+                MAV_CMD_COMPONENT_ARM_DISARM, 1, FORCE_MAGIC if force else 0, name="arm"
+            )
         )
+
+    def _px4_settled(self, send: Callable[[], CommandResult]) -> CommandResult:
+        """``send()``, asked again while PX4 is still checking a mission just uploaded.
+
+        PX4's commander takes the mission as missing until the navigator's feasibility check
+        publishes it valid, and looks again every 100 ms (longer on a loaded machine): in
+        that moment MISSION_START is DENIED ("Mission start denied! No valid mission") and so
+        is arming or entering Mission mode where a mission is required (COM_ARM_MIS_REQ, or
+        in Mission mode). A refusal within :data:`PX4_MISSION_CHECK_WAIT_S` of an upload is
+        asked again; any other refusal stands at once.
+        """
+        while True:
+            try:
+                return send()
+            except CommandError as exc:
+                transient = exc.result in (
+                    cmdproto.MAV_RESULT_DENIED,
+                    cmdproto.MAV_RESULT_TEMPORARILY_REJECTED,
+                )
+                if not (transient and time.monotonic() < self._px4_checks_until):
+                    raise
+                log.info("vehicle %s: %s refused while PX4 checks the mission", self.sysid, exc)
+            time.sleep(PX4_MISSION_CHECK_RETRY_S)
 
     def disarm(self, force: bool = False) -> CommandResult:
         return self.command_long(
@@ -435,17 +469,46 @@ class Vehicle:
         )
 
     def start_mission(self) -> CommandResult:
+        """Start the stored mission (ArduPilot: in AUTO; PX4: MISSION_START arms it too).
+
+        PX4 refuses while it checks a mission just uploaded (:meth:`_px4_settled`); a refusal
+        that stands names what the vehicle said ("Mission start denied! No valid mission").
+        """
         if self.autopilot == "ardupilot":
             if self.state.mode != "AUTO":
                 self.set_mode("AUTO")
             return self.command_long(MAV_CMD_MISSION_START, 0, 0, name="start_mission")
-        return self.command_long(MAV_CMD_MISSION_START, 0, 0, name="start_mission")
+        t0 = time.monotonic()
+        try:
+            return self._px4_settled(
+                lambda: self.command_long(MAV_CMD_MISSION_START, 0, 0, name="start_mission")
+            )
+        except CommandError as exc:
+
+            def said_now(st: VehicleState) -> list[str]:
+                return [
+                    s.text
+                    for s in st.statustexts
+                    if s.time_s >= t0 - 0.5 and s.severity <= SEVERITY_ERROR
+                ]
+
+            try:  # PX4 says why in a STATUSTEXT that may come just after the COMMAND_ACK
+                said = said_now(self.wait_for(lambda st: bool(said_now(st)), REASON_WAIT_S))
+            except LinkTimeout:
+                raise exc from None
+            raise CommandError(
+                _("vehicle {sysid} refused to start the mission: {why}").format(
+                    sysid=self.sysid, why="; ".join(dict.fromkeys(said))
+                ),
+                command=exc.command,
+                result=exc.result,
+            ) from exc
 
     def pause_mission(self) -> CommandResult:
         return self.set_mode(self._intent("hold"))
 
     def continue_mission(self) -> CommandResult:
-        return self.set_mode(self._intent("mission"))
+        return self._px4_settled(lambda: self.set_mode(self._intent("mission")))
 
     def request_message(self, msg_id: int, *params: float) -> CommandResult:
         p = [float(x) for x in (*params, 0, 0, 0, 0, 0)[:5]]
@@ -604,6 +667,8 @@ class Vehicle:
             )
         except MissionTransferError as exc:
             raise _refused_item(exc, len(wire) - len(items)) from exc
+        if self.autopilot == "px4" and mission_type == MISSION_TYPE_MISSION:
+            self._px4_checks_until = time.monotonic() + PX4_MISSION_CHECK_WAIT_S
         if verify:
             sent = [it.with_(mission_type=mission_type) for it in items]
             mismatch = None

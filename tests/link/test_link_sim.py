@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 
 import pytest
 
@@ -10,6 +11,7 @@ from dronekit_plzen.errors import CommandError, LinkTimeout
 from dronekit_plzen.fleet import Fleet
 from dronekit_plzen.link import CommandPolicy, TransferPolicy, connect
 from dronekit_plzen.link.mission_packing import first_mismatch
+from dronekit_plzen.link.vehicle import PX4_MISSION_CHECK_WAIT_S
 from dronekit_plzen.mission_items import (
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
@@ -242,3 +244,37 @@ def test_fleet_arms_an_arducopter_left_in_rtl(sim_factory, sim_url_of) -> None:
         st = v.wait_for(lambda s: s.armed, 10, "armed")
         assert st.mode == "GUIDED"
         v.disarm()
+
+
+# PX4 checks a mission just uploaded before it lets it start: MISSION_START in that moment is
+# DENIED ("Mission start denied! No valid mission"; commander re-reads the navigator's check every
+# 100 ms). Full interop met it on PX4 SIH on a loaded machine: ``fly`` gave up on the first DENIED.
+# The simulator (speed 1, as the firmware runs) keeps the mission unchecked for 0.15 s.
+PX4_DENIED_TEXT = "Mission start denied! No valid mission"
+
+
+def test_px4_start_right_after_the_upload_waits_for_the_check(sim_factory, sim_url_of) -> None:
+    fleet = sim_factory(1, "px4", speedup=1.0)
+    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        st = wait_ready(v)
+        items = short_mission(st.home[0], st.home[1])
+        v.upload_mission(items, verify=False, clearance=Clearance.passed(items))
+        t0 = time.monotonic()
+        v.start_mission()  # at once, as fly does after a short upload
+        assert time.monotonic() - t0 < PX4_MISSION_CHECK_WAIT_S
+        st = v.wait_for(lambda s: s.mode == "AUTO.MISSION", 10, "mission mode")
+        # the first MISSION_START came inside the check and was refused
+        assert PX4_DENIED_TEXT in [s.text for s in st.statustexts]
+
+
+def test_px4_start_without_a_mission_names_why(sim_factory, sim_url_of) -> None:
+    fleet = sim_factory(1, "px4", speedup=1.0)
+    with connect(sim_url_of(fleet, 0), heartbeat_hz=HB_HZ) as link:
+        v = link.wait_vehicle(timeout_s=10)
+        wait_ready(v)
+        t0 = time.monotonic()
+        with pytest.raises(CommandError) as err:
+            v.start_mission()  # nothing uploaded, nothing being checked: refused at once
+        assert time.monotonic() - t0 < 2.0  # the reason's text waited for, not the check
+        assert str(err.value) == f"vehicle 1 refused to start the mission: {PX4_DENIED_TEXT}"

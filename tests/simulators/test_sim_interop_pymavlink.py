@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from pymavlink.dialects.v20 import ardupilotmega as mav
 
@@ -82,7 +84,14 @@ def test_pymavlink_gcs_flies_mission(autopilot, port_offset, gcs_factory):
 
         if autopilot == "px4":
             main, sub = 4, 4
-            assert gcs.command(mav.MAV_CMD_DO_SET_MODE, 1, main, sub) == mav.MAV_RESULT_ACCEPTED
+            # PX4 takes a mission just uploaded as missing until its navigator has checked it
+            # (mission_proto.PX4_MISSION_CHECK_S): Mission mode is refused until then
+            deadline = time.monotonic() + 3.0
+            while (
+                r := gcs.command(mav.MAV_CMD_DO_SET_MODE, 1, main, sub)
+            ) != mav.MAV_RESULT_ACCEPTED:
+                assert r == mav.MAV_RESULT_DENIED and time.monotonic() < deadline
+                time.sleep(0.05)
             assert gcs.command(mav.MAV_CMD_COMPONENT_ARM_DISARM, 1) == mav.MAV_RESULT_ACCEPTED
             gcs.recv(
                 "HEARTBEAT",
