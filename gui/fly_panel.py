@@ -253,9 +253,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         A signing key file the link would refuse (or one far too large to be a key) is
         refused here, before a link opens: its message shows under the key field."""
         if self.connect_box.key_path() is not None and not self.connect_box.check_key_file():
-            self.statusMessage.emit(
-                _("Error: {message}").format(message=self.connect_box.status.text())
-            )
+            self._refuse("connect", 0, self.connect_box.status.text())
             return
         self.url.setCurrentText(url)
         edit = self.url.lineEdit()
