@@ -26,7 +26,7 @@ from PyQt5.QtWidgets import (
 from dronekit_plzen.i18n import _, get_language, set_language
 from gui.crash import SlotErrorGuard
 from gui.deploy_panel import DeploymentPanel
-from gui.fly_alerts import CRITICAL, BannerStack
+from gui.fly_alerts import CRITICAL, WARNING, BannerStack
 from gui.fly_cockpit import Cockpit
 from gui.fly_goto import GotoDialog, check_target
 from gui.fly_panel import FlyPanel
@@ -41,6 +41,9 @@ from gui.qtutil import must
 from gui.requests_panel import RequestsPanel
 
 STATUS_TIMEOUT_MS = 15_000
+#: the last error of a door (a file, a save) shown above the map this long, or until dismissed
+ERROR_BANNER_S = 60.0
+ERROR_BANNER_KEY = "door-error"
 #: the panels' starting width: the fly panel's fleet table shows all its columns
 PANELS_WIDTH_PX = 780
 
@@ -247,7 +250,12 @@ class MainWindow(QMainWindow):
         self.close()
 
     def show_message(self, text: str) -> None:
+        """``text`` in the status bar; an error also above the map, wrapped in full: the status
+        bar cut a long one (a file's path first, the problem after it) at the window's edge,
+        and takes it away after 15 s."""
         must(self.statusBar()).showMessage(text, STATUS_TIMEOUT_MS)
+        if text.startswith(_("Error: {message}").format(message="")):
+            self.alerts.raise_alert(ERROR_BANNER_KEY, WARNING, text, ttl_s=ERROR_BANNER_S)
 
     def show_cursor(self, lon: float, lat: float) -> None:
         self.coords.setText(cursor_text(lon, lat))

@@ -343,6 +343,8 @@ def test_a_bad_file_is_refused_with_its_name_and_problem(  # type: ignore[no-unt
     assert "Traceback" not in message and "\n" not in message
     if lang == "cs":
         assert message.startswith("Chyba: "), message
+    # also above the map, wrapped in full (the status bar cuts a long path's problem off)
+    assert win.alerts.texts().get("door-error") == message
     if case.id in ("raster-absurd-extent", "pack-other-sqlite"):  # looked at by a person
         win.grab().save(str(SHOTS / f"bad-input-{case.id}-{lang}.png"))
     assert _state(win) == before  # nothing loaded before is lost, nothing half-loaded
