@@ -282,7 +282,12 @@ class BannerStack(QWidget):
         self.clear(key)
         banner = Banner(level, text, self)
         if ttl_s is not None:
-            QTimer.singleShot(int(ttl_s * 1000), lambda: self._expire(key, banner))
+            # a timer of the banner's own: it goes with the banner (a free single shot fired
+            # into a window already closed, its layout deleted)
+            timer = QTimer(banner)
+            timer.setSingleShot(True)
+            timer.timeout.connect(lambda: self._expire(key, banner))
+            timer.start(int(ttl_s * 1000))
         if action is not None:
             banner.add_action(*action)
         banner.dismiss.clicked.connect(lambda _checked=False, k=key: self.clear(k))

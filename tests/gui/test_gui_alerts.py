@@ -85,3 +85,18 @@ def test_autopilot_messages_are_banners_by_severity() -> None:
         ("msg-3", "info", False, False, "DEBUG: debug detail", 8.0),  # the log only
     ]
     assert mon.update([replace(V, statustexts=texts)]) == []  # each message once
+
+
+def test_a_banner_that_expires_after_its_window_closed_raises_nothing(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A banner's time to live had been a free single shot: it fired into a window already
+    closed (its layout deleted) and raised in the event loop (the next test's, in a run)."""
+    from PyQt5.QtCore import QEvent
+    from PyQt5.QtWidgets import QApplication
+
+    from gui.fly_alerts import WARNING, BannerStack
+
+    stack = BannerStack()
+    stack.raise_alert("door-error", WARNING, "Error: x", ttl_s=0.05)
+    stack.deleteLater()
+    QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    qtbot.wait(200)  # past the time to live: nothing fires
