@@ -11,11 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from PyQt5.QtCore import Qt, pyqtSignal
-from PyQt5.QtGui import QMouseEvent
 from PyQt5.QtWidgets import QCheckBox, QGroupBox, QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
 from dronekit_plzen.i18n import _, ngettext
 from gui.fly_sorties import PreflightRow
+from gui.qtutil import BoxLabel
 
 
 def N_(text: str) -> str:
@@ -67,23 +67,6 @@ def checklist_items(row: PreflightRow, ticked: set[str]) -> list[CheckItem]:
     return automatic_items(row) + crew
 
 
-class _BoxLabel(QLabel):
-    """A crew item's text beside its box, wrapped (a QCheckBox's own text never wraps: the
-    longest item held the vehicle-in-focus dock 100 px wider than its 400 px); a click on it
-    ticks the box, as a click on a check box's text does."""
-
-    def __init__(self, box: QCheckBox) -> None:
-        super().__init__("")
-        self.box = box
-        self.setWordWrap(True)
-        self.setBuddy(box)
-
-    def mouseReleaseEvent(self, ev: QMouseEvent | None) -> None:
-        if ev is not None and ev.button() == Qt.MouseButton.LeftButton and self.box.isEnabled():
-            self.box.toggle()
-        super().mouseReleaseEvent(ev)
-
-
 class ChecklistWidget(QGroupBox):
     """One vehicle's checklist; the crew's ticks are kept per vehicle."""
 
@@ -106,7 +89,7 @@ class ChecklistWidget(QGroupBox):
             box = QCheckBox("")
             box.toggled.connect(lambda on, k=key: self._ticked(k, on))
             self.boxes[key] = box
-            text = _BoxLabel(box)
+            text = BoxLabel(box)
             self.box_labels[key] = text
             row = QHBoxLayout()
             row.addWidget(box, 0, Qt.AlignmentFlag.AlignTop)

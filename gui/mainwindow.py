@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PyQt5.QtCore import QSize, Qt
+from PyQt5.QtCore import Qt
 from PyQt5.QtGui import QCloseEvent, QKeySequence
 from PyQt5.QtWidgets import (
     QAction,
@@ -37,7 +37,7 @@ from gui.mapcanvas import MapCanvas
 from gui.models import PlanView, VehicleView
 from gui.plan_panel import PlanPanel
 from gui.projection import MapProjection, sjtsk_of
-from gui.qtutil import must
+from gui.qtutil import UpDownScrollArea, must
 from gui.requests_panel import RequestsPanel
 
 STATUS_TIMEOUT_MS = 15_000
@@ -48,27 +48,12 @@ ERROR_BANNER_KEY = "door-error"
 PANELS_WIDTH_PX = 780
 
 
-class _UpDownScrollArea(QScrollArea):
-    """A scroll area that scrolls up and down only, and is never narrower than its widget
-    needs: the planning panel's rows (Czech: 585 px) had been cut off at the right edge of its
-    534 px dock at 1366 × 768, with no way to see them."""
-
-    def minimumSizeHint(self) -> QSize:
-        hint = super().minimumSizeHint()
-        inner = self.widget()
-        if inner is None:
-            return hint
-        bar = must(self.verticalScrollBar()).sizeHint().width()
-        width = inner.minimumSizeHint().width() + bar + 2 * self.frameWidth()
-        return QSize(max(hint.width(), width), hint.height())
-
-
 def _scrolled(widget: QWidget, *, sideways: bool = False) -> QScrollArea:
     """``widget`` in a scroll area: it fills the area when there is room and scrolls when
     there is not (a laptop's 1366 × 768 screen), instead of squeezing its rows over each other.
     ``sideways``: scroll horizontally too (the fly panel's ten-column fleet table); otherwise
     the area is as wide as the widget needs."""
-    area = QScrollArea() if sideways else _UpDownScrollArea()
+    area = QScrollArea() if sideways else UpDownScrollArea()
     area.setWidget(widget)
     area.setWidgetResizable(True)
     if not sideways:

@@ -24,6 +24,7 @@ from PyQt5.QtWidgets import (
 from dronekit_plzen.basemap import MBTiles, available_sources
 from dronekit_plzen.i18n import _
 from gui.map.raster import render_geotiff
+from gui.qtutil import BoxLabel
 from gui.workers import ThreadRunner
 
 RASTER_KINDS = {
@@ -38,6 +39,14 @@ def _check_pack(path: Path) -> None:
     """Open an MBTiles pack read-only as the map will (raises the translated refusal)."""
     with MBTiles(path):
         pass
+
+
+def _narrow(combo: QComboBox) -> None:
+    """A combo box that does not ask for its longest item's width (a long source or kind
+    name held the layer dock wider than it is: its rows were cut off behind a sideways
+    scroll bar); the open list still shows the items whole."""
+    combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+    combo.setMinimumContentsLength(10)
 
 
 def _slider(value: float) -> QSlider:
@@ -61,6 +70,7 @@ class LayerPanel(QWidget):
         base = QGroupBox(_("Basemap"))
         bf = QFormLayout(base)
         self.source = QComboBox()
+        _narrow(self.source)
         self.source.addItem(_("none"), None)
         for key, src in available_sources().items():
             self.source.addItem(src.name, key)
@@ -68,10 +78,13 @@ class LayerPanel(QWidget):
         self.source.setCurrentIndex(max(self.source.findData(current), 0))
         self.source.currentIndexChanged.connect(self._apply)
         bf.addRow(_("Source"), self.source)
-        self.online = QCheckBox(_("download missing tiles (online)"))
+        self.online = QCheckBox("")
         self.online.setChecked(canvas.basemap.settings.online)
         self.online.toggled.connect(self._apply)
-        bf.addRow(self.online)
+        online_row = QHBoxLayout()
+        online_row.addWidget(self.online, 0, Qt.AlignmentFlag.AlignTop)
+        online_row.addWidget(BoxLabel(self.online, _("download missing tiles (online)")), 1)
+        bf.addRow(online_row)
         self.base_opacity = _slider(canvas.basemap.opacity)
         self.base_opacity.valueChanged.connect(
             lambda v: canvas.set_layer_opacity("basemap", v / 100.0)
@@ -86,15 +99,14 @@ class LayerPanel(QWidget):
 
         over = QGroupBox(_("Overlays (GeoTIFF)"))
         self.over_lay = QVBoxLayout(over)
-        row = QHBoxLayout()
         self.kind = QComboBox()
+        _narrow(self.kind)
         for key, label in RASTER_KINDS.items():
             self.kind.addItem(_(label), key)
-        row.addWidget(self.kind)
+        self.over_lay.addWidget(self.kind)  # each on its own line: the dock stays narrow
         self.add_button = QPushButton(_("Add GeoTIFF…"))
         self.add_button.clicked.connect(self._choose_raster)
-        row.addWidget(self.add_button)
-        self.over_lay.addLayout(row)
+        self.over_lay.addWidget(self.add_button)
         self.rows: dict[str, QWidget] = {}
         lay.addWidget(over)
         lay.addStretch(1)

@@ -14,7 +14,7 @@ from gui.editing import PlanEditor
 from gui.map.layer_panel import LayerPanel
 from gui.models import PlanView
 from gui.profile import ProfileWidget
-from gui.qtutil import must
+from gui.qtutil import UpDownScrollArea, must
 
 
 class MapTools(QObject):
@@ -61,9 +61,13 @@ class MapTools(QObject):
         dock = QDockWidget(title, self.window)
         dock.setObjectName(name)
         dock.setFeatures(QDockWidget.DockWidgetMovable | QDockWidget.DockWidgetFloatable)
-        area = QScrollArea()  # scrolls on a small screen instead of widening the window
+        # scrolls on a small screen instead of widening the window; the layer switcher up and
+        # down only, never cut off at its right edge (the profile sideways too)
+        area = QScrollArea() if name == "profile" else UpDownScrollArea()
         area.setWidget(widget)
         area.setWidgetResizable(True)
+        if name != "profile":
+            area.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         dock.setWidget(area)
         return dock
 

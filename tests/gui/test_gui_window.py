@@ -439,6 +439,15 @@ def test_nothing_is_cut_off_at_the_right_edge_on_a_field_laptop(qtbot, tmp_path,
     try:
         win.resize(1366, 768)
         win.show()
+        qtbot.wait(100)
+        # planning: the layer switcher (its source, "download missing tiles", the GeoTIFF
+        # kind and button) had been cut off in a 215 px dock behind a sideways scroll bar
+        layers = win.map_tools.layers
+        area = layers.parentWidget().parentWidget()
+        assert isinstance(area, QScrollArea) and area.isVisible()
+        assert area.horizontalScrollBarPolicy() == Qt.ScrollBarPolicy.ScrollBarAlwaysOff
+        assert layers.minimumSizeHint().width() <= area.viewport().width()
+        assert win.map.width() >= 300  # the map keeps room
         for d in win.flight_docks:
             d.show()
             d.raise_()
