@@ -47,6 +47,7 @@ from dronekit_plzen.training.fields import (
     MAX_TARGET_M,
     MAX_TIME_LIMIT_S,
     WIND_RANGES,
+    a_list,
     area_polygon,
     exercise_name,
     latlon,
@@ -227,14 +228,7 @@ def parse_exercise(data: Any, where: str, *, seed: int | None = None) -> Exercis
     if fleet is None:
         raise BadInputError(_("{where}: missing field 'fleet'").format(where=where))
     zones: list[Zone] = []
-    raw_zones = d.get("zones") or []
-    if not isinstance(raw_zones, list):
-        raise BadInputError(
-            _("{where}: must be a list, got {type_name}").format(
-                where=f"{where}: zones", type_name=type(raw_zones).__name__
-            )
-        )
-    for i, z in enumerate(raw_zones):
+    for i, z in enumerate(a_list(d.get("zones") or [], f"{where}: zones")):
         zw = f"{where}: zones[{i}]"
         zm = mapping(z, zw, {"name", "polygon"})
         if "name" not in zm or "polygon" not in zm:
@@ -269,14 +263,7 @@ def parse_exercise(data: Any, where: str, *, seed: int | None = None) -> Exercis
             number(t.get("jitter_m", 0.0), f"{tw}.jitter_m", minimum=0, maximum=MAX_TARGET_M),
         )
     mission = []
-    raw_mission = d.get("mission") or []
-    if not isinstance(raw_mission, list):
-        raise BadInputError(
-            _("{where}: must be a list, got {type_name}").format(
-                where=f"{where}: mission", type_name=type(raw_mission).__name__
-            )
-        )
-    for i, wp in enumerate(raw_mission):
+    for i, wp in enumerate(a_list(d.get("mission") or [], f"{where}: mission")):
         mw = f"{where}: mission[{i}]"
         if not isinstance(wp, list) or len(wp) != 3:
             raise BadInputError(

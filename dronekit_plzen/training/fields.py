@@ -16,6 +16,31 @@ from dronekit_plzen.i18n import _
 from simulators.faults import Brief
 
 
+def as_float(value: Any, where: str) -> float:
+    """``value`` as a number (yes/no is not one), or the refusal naming ``where``."""
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        return float(value)
+    except (TypeError, ValueError):
+        raise BadInputError(
+            _("{where}: must be a number, got {value!r}").format(where=where, value=Brief(value))
+        ) from None
+
+
+def a_list(value: Any, where: str) -> list[Any]:
+    """``value`` (None: an empty list) if it is a list, or the refusal naming ``where``."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadInputError(
+            _("{where}: must be a list, got {type_name}").format(
+                where=where, type_name=type(value).__name__
+            )
+        )
+    return value
+
+
 def number(
     value: Any,
     where: str,
@@ -24,14 +49,7 @@ def number(
     positive: bool = False,
     maximum: float = math.inf,
 ) -> float:
-    try:
-        num = float(value)
-        if isinstance(value, bool):
-            raise TypeError
-    except (TypeError, ValueError):
-        raise BadInputError(
-            _("{where}: must be a number, got {value!r}").format(where=where, value=Brief(value))
-        ) from None
+    num = as_float(value, where)
     if math.isnan(num) or math.isinf(num) or num < minimum or (positive and num <= 0):
         bound = "> 0" if positive else f"≥ {minimum:g}"
         raise BadInputError(

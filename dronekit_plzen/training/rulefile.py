@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.training.fields import as_float
 from dronekit_plzen.training.recording import MODE_GROUPS
 from dronekit_plzen.training.rules import (
     RULE_TYPES,
@@ -127,14 +128,7 @@ def parse_rule(entry: Any, ex: Exercise, where: str) -> Rule:
                 )
             kwargs[key] = value
         else:
-            try:
-                num = float(value)
-                if isinstance(value, bool):
-                    raise TypeError
-            except (TypeError, ValueError):
-                raise BadInputError(
-                    _("{at}: must be a number, got {value!r}").format(at=at, value=Brief(value))
-                ) from None
+            num = as_float(value, at)
             # infinite points had made the class's percentages NaN; an infinite time or
             # distance is no limit: leave the field out for that
             if (
