@@ -46,7 +46,7 @@ def _narrow(combo: QComboBox) -> None:
     name held the layer dock wider than it is: its rows were cut off behind a sideways
     scroll bar); the open list still shows the items whole."""
     combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-    combo.setMinimumContentsLength(10)
+    combo.setMinimumContentsLength(8)
 
 
 def _slider(value: float) -> QSlider:
@@ -94,7 +94,8 @@ class LayerPanel(QWidget):
         self.pack_button.clicked.connect(self._choose_pack)
         self.packs_label = QLabel(self._packs_text())
         self.packs_label.setWordWrap(True)
-        bf.addRow(self.pack_button, self.packs_label)
+        bf.addRow(self.pack_button)  # the button and its packs a line each: the dock stays narrow
+        bf.addRow(self.packs_label)
         lay.addWidget(base)
 
         over = QGroupBox(_("Overlays (GeoTIFF)"))
