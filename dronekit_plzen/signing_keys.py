@@ -99,16 +99,28 @@ def check_private(path: Path) -> None:
         )
 
 
+#: the largest key file read: 64 hex digits, 32 bytes or a passphrase's line
+MAX_KEY_FILE_BYTES = 64 * 1024
+
+
 def read_key_file(path: str | os.PathLike[str]) -> bytes:
     """The 32-byte signing key in ``path`` (owner-only permissions required)."""
     p = Path(path).expanduser()
     check_private(p)
     try:
-        data = p.read_bytes()
+        with p.open("rb") as fh:
+            data = fh.read(MAX_KEY_FILE_BYTES + 1)
     except OSError as exc:
         raise BadInputError(
             _("cannot read the signing key file: {err}").format(err=exc.strerror), where=str(p)
         ) from None
+    if len(data) > MAX_KEY_FILE_BYTES:  # a 10 GB file chosen by mistake had been read whole
+        raise BadInputError(
+            _(
+                "the signing key file has {size:,} bytes, too many for a key (at most {limit:,})"
+            ).format(size=p.stat().st_size, limit=MAX_KEY_FILE_BYTES),
+            where=str(p),
+        )
     return parse_key(data, where=str(p))
 
 

@@ -8,7 +8,6 @@ the vehicles. Nothing here blocks: sending the key runs in the fly panel's comma
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from PyQt5.QtCore import Qt, pyqtSignal
@@ -29,33 +28,13 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from dronekit_plzen.errors import BadInputError, DronekitPlzenError
+from dronekit_plzen.errors import DronekitPlzenError
 from dronekit_plzen.i18n import _
 from gui.fly_links import fleet_urls, preset_urls, split_urls
 
 DEFAULT_URL = "udpin://127.0.0.1:14540"
 KNOWN_URLS = (DEFAULT_URL, "udpin://127.0.0.1:14550", "tcp://127.0.0.1:5760")
 RED, GREEN = "#c62828", "#2e7d32"
-
-
-#: the largest key file read: 64 hex digits, 32 bytes or a passphrase's line (a 10 GB file
-#: chosen by mistake had been read whole into memory, on the GUI thread)
-MAX_KEY_FILE_BYTES = 64 * 1024
-
-
-def _check_key_size(path: str) -> None:
-    """Refuse a key file far larger than any key, before a byte of it is read."""
-    try:
-        size = os.stat(os.path.expanduser(path)).st_size
-    except OSError:
-        return  # the key reader words a missing or unreadable file
-    if size > MAX_KEY_FILE_BYTES:
-        raise BadInputError(
-            _(
-                "the signing key file has {size:,} bytes, too many for a key (at most {limit:,})"
-            ).format(size=size, limit=MAX_KEY_FILE_BYTES),
-            where=path,
-        )
 
 
 class NoWheelSpinBox(QSpinBox):
@@ -283,7 +262,6 @@ class ConnectBox(QWidget):
         from dronekit_plzen.signing_keys import read_key_file
 
         try:
-            _check_key_size(path)
             read_key_file(path)
         except DronekitPlzenError as exc:
             self.show_status(str(exc), error=True)

@@ -81,6 +81,19 @@ def test_missing_empty_or_directory_key_files_are_clear_errors(tmp_path: Path) -
         read_key_file(d)
 
 
+def test_a_10_gb_key_file_is_refused_without_being_read(tmp_path: Path) -> None:
+    """A file chosen by mistake had been read whole (10 GB of memory) to find it was no key:
+    the CLI, the simulator and the GUI read keys here."""
+    big = tmp_path / "backup.img"
+    big.touch(mode=0o600)
+    with big.open("r+b") as f:
+        f.truncate(10 << 30)  # sparse: no disk used
+    t0 = time.monotonic()
+    with pytest.raises(BadInputError, match="10,737,418,240 bytes, too many for a key"):
+        read_key_file(big)
+    assert time.monotonic() - t0 < 1.0
+
+
 def test_cli_refuses_a_world_readable_key_file(tmp_path: Path, capsys: Any) -> None:
     p = key_file(tmp_path, mode=0o644)
     for argv in (
