@@ -19,6 +19,7 @@ and translations.
 
 from __future__ import annotations
 
+import errno
 import os
 import zipfile
 import zlib
@@ -43,6 +44,29 @@ def _too_large(size: int | None, where: str, limit: int) -> BadInputError:
         ),
         where=where,
     )
+
+
+def read_reason(exc: OSError) -> str:
+    """A short, translated reason why a file could not be read (the C library's English
+    ``strerror`` had reached Czech messages: "No such file or directory"); an errno not listed
+    keeps the C library's text.
+
+    >>> read_reason(FileNotFoundError(errno.ENOENT, "No such file or directory"))
+    'the file does not exist'
+    """
+    reasons = {
+        errno.ENOENT: _("the file does not exist"),
+        errno.EISDIR: _("it is a directory"),
+        errno.ENOTDIR: _("a part of the path is not a directory"),
+        errno.EACCES: _("permission denied"),
+        errno.EPERM: _("permission denied"),
+        errno.ELOOP: _("too many symbolic links (a loop?)"),
+        errno.ENAMETOOLONG: _("the file name is too long"),
+        errno.EIO: _("input/output error"),
+    }
+    if exc.errno in reasons:
+        return reasons[exc.errno]
+    return exc.strerror or str(exc) or type(exc).__name__
 
 
 def read_input_bytes(path: str | os.PathLike[str], limit: int = MAX_DOCUMENT_BYTES) -> bytes:

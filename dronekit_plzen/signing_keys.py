@@ -31,6 +31,7 @@ from pathlib import Path
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import read_reason
 
 KEY_LEN = 32
 _HEX_KEY = re.compile(rb"\s*([0-9a-fA-F]{64})\s*")
@@ -77,7 +78,7 @@ def check_private(path: Path) -> None:
         raise BadInputError(_("signing key file not found"), where=where) from None
     except OSError as exc:
         raise BadInputError(
-            _("cannot read the signing key file: {err}").format(err=exc.strerror), where=where
+            _("cannot read the signing key file: {err}").format(err=read_reason(exc)), where=where
         ) from None
     if not stat.S_ISREG(st.st_mode):
         raise BadInputError(_("the signing key file is not a regular file"), where=where)
@@ -112,7 +113,7 @@ def read_key_file(path: str | os.PathLike[str]) -> bytes:
             data = fh.read(MAX_KEY_FILE_BYTES + 1)
     except OSError as exc:
         raise BadInputError(
-            _("cannot read the signing key file: {err}").format(err=exc.strerror), where=str(p)
+            _("cannot read the signing key file: {err}").format(err=read_reason(exc)), where=str(p)
         ) from None
     if len(data) > MAX_KEY_FILE_BYTES:  # a 10 GB file chosen by mistake had been read whole
         raise BadInputError(

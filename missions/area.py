@@ -45,7 +45,7 @@ from shapely.validation import explain_validity
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError, UnknownCRSError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.inputs import json_int, read_input_bytes, read_zip_member
+from dronekit_plzen.inputs import json_int, read_input_bytes, read_reason, read_zip_member
 from dronekit_plzen.outputs import note_input
 from missions.area_readers import (
     _NUM,
@@ -260,7 +260,8 @@ def load_area(path: str | Path, *, crs: Any = None, repair: bool = False) -> Are
         data = read_input_bytes(p)
     except OSError as exc:
         raise BadInputError(
-            _("cannot read the area file: {strerror}").format(strerror=exc.strerror), where=where
+            _("cannot read the area file: {strerror}").format(strerror=read_reason(exc)),
+            where=where,
         ) from exc
     suffix = p.suffix.lower()
     if suffix == ".kmz":

@@ -39,7 +39,7 @@ from shapely.geometry.base import BaseGeometry
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import WGS84, transform
 from dronekit_plzen.i18n import _
-from dronekit_plzen.inputs import json_int, read_input_bytes
+from dronekit_plzen.inputs import json_int, read_input_bytes, read_reason
 from dronekit_plzen.outputs import note_input
 
 RESTRICTIONS = ("PROHIBITED", "REQ_AUTHORISATION", "CONDITIONAL", "NO_RESTRICTION")
@@ -565,7 +565,7 @@ def load_zones(path: str | Path) -> list[Zone]:
         raise BadInputError(_("zones file not found"), where=str(p)) from exc
     except OSError as exc:
         raise BadInputError(
-            _("cannot read the zones file: {reason}").format(reason=exc.strerror or exc),
+            _("cannot read the zones file: {reason}").format(reason=read_reason(exc)),
             where=str(p),
         ) from exc
     try:

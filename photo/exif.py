@@ -32,6 +32,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from dronekit_plzen.i18n import _, ngettext
+from dronekit_plzen.inputs import read_reason
 
 #: diagonal of the 36 × 24 mm film frame, the reference of FocalLengthIn35mmFilm
 FILM_DIAGONAL_MM = math.hypot(36.0, 24.0)
@@ -386,7 +387,7 @@ def _read_photo(path: Path) -> PhotoMeta:
             raise PhotoSkip(_("not a regular file (a folder, named pipe or device)"))
         raw = path.read_bytes()
     except OSError as exc:  # a symlink loop: "Too many levels of symbolic links"
-        raise PhotoSkip(_("cannot be read ({err})").format(err=exc.strerror or exc)) from exc
+        raise PhotoSkip(_("cannot be read ({err})").format(err=read_reason(exc))) from exc
     try:
         with warnings.catch_warnings():
             # 89-179 megapixels (a 100 or 150 MP aerial camera): read, without a warning line

@@ -25,6 +25,7 @@ import numpy as np
 
 from dronekit_plzen.errors import BadInputError, StorageError
 from dronekit_plzen.i18n import _, ngettext
+from dronekit_plzen.inputs import read_reason
 from dronekit_plzen.outputs import (
     OutputGroup,
     note_input,
@@ -196,7 +197,7 @@ def expand_inputs(items: Sequence[str | Path], out_dir: Path | None = None) -> l
                 )
             except OSError as exc:
                 raise BadInputError(
-                    _("cannot list the folder ({err})").format(err=exc.strerror or exc),
+                    _("cannot list the folder ({err})").format(err=read_reason(exc)),
                     where=str(p),
                 ) from exc
             if not found:  # a DCIM folder (photos in 100MEDIA/...), an empty or wrong folder

@@ -33,6 +33,7 @@ from yaml.constructor import ConstructorError
 
 from dronekit_plzen.errors import BadInputError, one_line
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import read_reason
 
 #: the largest exercise or fault schedule read (the bundled ones: 2-3 kB)
 MAX_SCENARIO_BYTES = 1024 * 1024
@@ -438,7 +439,7 @@ def load_schedule(path: str | Path, n_vehicles: int | None = None) -> list[Sched
         text = read_scenario_text(p)
     except OSError as exc:
         raise BadInputError(
-            _("{p}: cannot read fault schedule ({strerror})").format(p=p, strerror=exc.strerror)
+            _("{p}: cannot read fault schedule ({strerror})").format(p=p, strerror=read_reason(exc))
         ) from None
     except UnicodeDecodeError:
         raise BadInputError(

@@ -15,6 +15,7 @@ import numpy as np
 
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import read_reason
 from telemetry.fuller_copy import SAME_SHARE as _SAME_SHARE
 from telemetry.fuller_copy import SAME_T_S as _SAME_T_S
 from telemetry.fuller_copy import contained_flight, held_by_fuller_copies, replace_flight
@@ -214,7 +215,9 @@ def read_input(p: Path) -> bytes:
     try:
         return p.read_bytes()
     except OSError as exc:
-        raise BadInputError(_("cannot read the file") + f": {exc.strerror}", where=str(p)) from exc
+        raise BadInputError(
+            _("cannot read the file") + f": {read_reason(exc)}", where=str(p)
+        ) from exc
 
 
 def _known_file(store: Store, p: Path, digest: str, res: ImportResult) -> bool:

@@ -40,6 +40,7 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import read_reason
 from dronekit_plzen.training.fields import (
     MAX_BOOT_SETTLE_S,
     MAX_REL_ALT_M,
@@ -337,7 +338,7 @@ def load_exercise(name_or_path: str | Path, *, seed: int | None = None) -> Exerc
         text = read_scenario_text(p)
     except OSError as exc:
         raise BadInputError(
-            _("{p}: cannot read exercise ({strerror})").format(p=p, strerror=exc.strerror)
+            _("{p}: cannot read exercise ({strerror})").format(p=p, strerror=read_reason(exc))
         ) from None
     except UnicodeDecodeError:
         raise BadInputError(

@@ -16,6 +16,7 @@ import numpy as np
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import read_reason
 from simulators.scenario import SIGHTING_PREFIX
 
 #: flight-mode names (PX4 as pymavlink names them, ArduCopter) by what they do
@@ -247,7 +248,7 @@ def _check_database(path: Path) -> None:
         return  # the store says it: no flight database here
     except OSError as exc:
         raise BadInputError(
-            _("cannot read the session's recording ({reason})").format(reason=exc.strerror),
+            _("cannot read the session's recording ({reason})").format(reason=read_reason(exc)),
             where=str(path),
         ) from None
     if head != SQLITE_HEAD:

@@ -29,6 +29,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from dronekit_plzen.errors import BadInputError, StorageError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import read_reason
 
 SECRET_FILE_NAME = "web-session.key"
 MIN_PASSWORD_LEN = 10
@@ -125,7 +126,7 @@ def _read_secret(path: Path) -> bytes:
         data = path.read_bytes().strip()
     except OSError as exc:
         raise StorageError(
-            _("cannot read the session secret") + f": {exc.strerror or exc}", where=str(path)
+            _("cannot read the session secret") + f": {read_reason(exc)}", where=str(path)
         ) from None
     if len(data) < 32:
         raise StorageError(_("the session secret is too short or empty"), where=str(path))

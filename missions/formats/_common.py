@@ -10,7 +10,7 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.inputs import read_input_bytes
+from dronekit_plzen.inputs import read_input_bytes, read_reason
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
     CMD_DO_JUMP,
@@ -279,7 +279,7 @@ def read_text(path: Path) -> str:
         ) from exc
     except OSError as exc:
         raise BadInputError(
-            _("cannot read: {reason}").format(reason=exc.strerror or exc), where=str(path)
+            _("cannot read: {reason}").format(reason=read_reason(exc)), where=str(path)
         ) from exc
 
 

@@ -25,7 +25,7 @@ from shapely.geometry.base import BaseGeometry
 
 from dronekit_plzen.errors import BadInputError, CorruptFileError
 from dronekit_plzen.i18n import _
-from dronekit_plzen.inputs import read_input_bytes, read_zip_member
+from dronekit_plzen.inputs import read_input_bytes, read_reason, read_zip_member
 from dronekit_plzen.mission_items import (
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
@@ -326,7 +326,7 @@ def read_kml(path: Path) -> Mission:
         raise BadInputError(_("file not found"), where=str(path)) from exc
     except OSError as exc:
         raise BadInputError(
-            _("cannot read: {reason}").format(reason=exc.strerror or exc), where=str(path)
+            _("cannot read: {reason}").format(reason=read_reason(exc)), where=str(path)
         ) from exc
     return parse_kml(data, str(path))
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import read_reason
 from simulators.faults import (
     Brief,
     ScheduledFault,
@@ -203,7 +204,7 @@ def load_exercise(name_or_path: str | Path) -> Exercise:
         text = read_scenario_text(p)
     except OSError as exc:
         raise BadInputError(
-            _("{p}: cannot read exercise ({strerror})").format(p=p, strerror=exc.strerror)
+            _("{p}: cannot read exercise ({strerror})").format(p=p, strerror=read_reason(exc))
         ) from None
     except UnicodeDecodeError:
         raise BadInputError(

@@ -175,8 +175,9 @@ CASES = [
     Case("area-empty", "area", _empty, "a.geojson", "not valid JSON", "JSON"),
     Case("area-random", "area", _random, "a.geojson", "not a UTF-8 text file", "UTF-8"),
     Case("area-truncated", "area", _truncated(AREA), "a.geojson", "not valid JSON", "JSON"),
-    Case("area-directory", "area", _directory, "a.geojson", "Is a directory", "nelze přečíst"),
-    Case("area-missing", "area", _missing, "a.geojson", "No such file", "No such file"),
+    Case("area-directory", "area", _directory, "a.geojson", "it is a directory", "je to adresář"),
+    # Czech had shown the C library's English "No such file or directory"
+    Case("area-missing", "area", _missing, "a.geojson", "the file does not exist", "neexistuje"),
     Case("area-sparse-10gb", "area", _sparse, "a.geojson", "over the 256 MiB", "256 MiB"),
     Case(
         "area-nan",
