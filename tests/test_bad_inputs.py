@@ -1544,6 +1544,12 @@ CASES = [
         2,
         r"garbage://x: unknown connection scheme 'garbage'",
     ),
+    Case(  # had waited for a heartbeat from a host that cannot exist
+        "status-not-an-address",
+        ("status", "--connect", "udpout://256.1.1.1:14550", "--wait", "1"),
+        2,
+        r"udpout://256\.1\.1\.1:14550: '256\.1\.1\.1' is not an IP address",
+    ),
     Case(
         "fly-missing-plan",
         ("fly", "{d}/missing.plan", "--connect", "udpin://127.0.0.1:{port}"),

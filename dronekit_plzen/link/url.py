@@ -24,6 +24,7 @@ ConnectionSpec(scheme='udpin', host='127.0.0.1', port=14540, device=None, baud=N
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 
 from dronekit_plzen.errors import BadInputError
@@ -59,6 +60,29 @@ def _port(text: str, url: str) -> int:
     if not 0 <= port <= 65535:
         raise BadInputError(_("port out of range 0..65535: {port}").format(port=port), where=url)
     return port
+
+
+def _check_host(host: str, url: str) -> None:
+    """Refuse a host that is written as an IP address but is none (``256.1.1.1``, ``10.0.0``):
+    it went to the resolver as a name and the link waited for a heartbeat that could not come.
+    Names (``localhost``, ``gcs.local``) are left to the resolver.
+
+    >>> _check_host("256.1.1.1", "udpout://256.1.1.1:14550")
+    Traceback (most recent call last):
+    ...
+    dronekit_plzen.errors.BadInputError: udpout://256.1.1.1:14550: '256.1.1.1' is not an IP address
+    """
+    looks_numeric = all(c.isdigit() or c == "." for c in host) or (
+        ":" in host and all(c in "0123456789abcdefABCDEF:." for c in host)
+    )
+    if not looks_numeric:
+        return
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        raise BadInputError(
+            _("{host!r} is not an IP address").format(host=host), where=url
+        ) from None
 
 
 def parse_url(url: str) -> ConnectionSpec:
@@ -98,6 +122,7 @@ def parse_url(url: str) -> ConnectionSpec:
     if not sep:
         raise BadInputError(_("HOST:PORT expected after the scheme"), where=url)
     host = host.strip("[]") or ("0.0.0.0" if scheme == "udpin" else "127.0.0.1")
+    _check_host(host, url)
     port = _port(port_text, url)
     if port == 0 and scheme in ("udpout", "tcp"):  # udpin:0 binds a free port: fine
         raise BadInputError(

@@ -43,6 +43,10 @@ def test_parse_url(url: str, spec: ConnectionSpec) -> None:
         ("tcp://127.0.0.1", "HOST:PORT"),
         ("tcp://127.0.0.1:0", "port 0 cannot be sent to"),
         ("udpout://127.0.0.1:0", "port 0 cannot be sent to"),
+        # went to the resolver as a name: "no heartbeat" after the wait, nothing said
+        ("udpout://256.1.1.1:14550", "'256.1.1.1' is not an IP address"),
+        ("tcp://10.0.0:5760", "'10.0.0' is not an IP address"),
+        ("udpout://[::1::2]:14550", "'::1::2' is not an IP address"),
     ],
 )
 def test_parse_url_errors_name_the_problem(url: str, fragment: str) -> None:
