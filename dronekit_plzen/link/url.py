@@ -122,8 +122,8 @@ def parse_url(url: str) -> ConnectionSpec:
     if not sep:
         raise BadInputError(_("HOST:PORT expected after the scheme"), where=url)
     host = host.strip("[]") or ("0.0.0.0" if scheme == "udpin" else "127.0.0.1")
-    _check_host(host, url)
     port = _port(port_text, url)
+    _check_host(host, url)
     if port == 0 and scheme in ("udpout", "tcp"):  # udpin:0 binds a free port: fine
         raise BadInputError(
             _("port 0 cannot be sent to: give the vehicle's port (e.g. 14550, 5760)"), where=url
