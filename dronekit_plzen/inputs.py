@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import errno
 import os
+import stat
 import zipfile
 import zlib
 
@@ -72,8 +73,15 @@ def read_reason(exc: OSError) -> str:
 def read_input_bytes(path: str | os.PathLike[str], limit: int = MAX_DOCUMENT_BYTES) -> bytes:
     """The bytes of ``path``, refusing a file over ``limit`` before reading it.
 
-    :class:`OSError` passes through for the caller to word (not found, permission ...).
+    :class:`OSError` passes through for the caller to word (not found, permission ...). A
+    named pipe or a device is refused before it is opened (opening a pipe waits for a writer:
+    ``plan survey --area FIFO`` had hung for ever; ``/dev/zero`` was read to the limit).
     """
+    st = os.stat(path)
+    if not (stat.S_ISREG(st.st_mode) or stat.S_ISDIR(st.st_mode)):  # a folder: open() words it
+        raise BadInputError(
+            _("it is not a regular file (a named pipe or a device)"), where=os.fspath(path)
+        )
     with open(path, "rb") as f:
         size = os.fstat(f.fileno()).st_size
         if size > limit:

@@ -41,3 +41,26 @@ def test_a_damaged_zip_member_is_a_corrupt_file(tmp_path: Path) -> None:
     p.write_bytes(bytes(raw))
     with zipfile.ZipFile(p) as z, pytest.raises(CorruptFileError, match="damaged zip member"):
         read_zip_member(z, "doc.kml", str(p))
+
+
+def test_a_named_pipe_or_a_device_is_refused_before_it_is_opened(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """``plan survey --area FIFO`` had waited for ever for a writer; ``/dev/zero`` was read to
+    the 256 MiB limit. Both are refused at once, naming the file (one subprocess: the CLI)."""
+    import os
+    import subprocess
+    import sys
+
+    fifo = tmp_path / "area.geojson"
+    os.mkfifo(fifo)
+    for path in (fifo, "/dev/zero"):
+        with pytest.raises(BadInputError, match="not a regular file"):
+            read_input_bytes(path)
+    run = subprocess.run(
+        [sys.executable, "-m", "dronekit_plzen", "plan", "survey", "--area", str(fifo),
+         "--camera", "mavic3t-thermal", "--alt-m", "60", "--out", str(tmp_path / "o")],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.strip().splitlines() == [
+        f"error: {fifo}: it is not a regular file (a named pipe or a device)"
+    ]
