@@ -373,6 +373,36 @@ class MissionRunner:
 
     #: how far ahead along the curve the simulated ArduCopter aims (m)
     SPLINE_LOOKAHEAD_M = 12.0
+    #: off a straight ArduCopter leg by more than this (m), the simulator aims back at it ...
+    LINE_OFF_M = 1.0
+    #: ... this far ahead along it (m): far enough that the approach speed is not cut
+    LINE_LOOKAHEAD_M = 30.0
+
+    def _line_aim(
+        self, origin: tuple[float, float, float], dest: tuple[float, float, float]
+    ) -> tuple[float, float, float]:
+        """Where the simulated ArduCopter aims on a straight leg. AC_WPNav moves its position
+        target along the line from the leg's origin (the last destination) to its destination,
+        so an aircraft that begins the leg moving across it (it over-shot the last point: a
+        spline ended at speed before a take-off reached in the air) is pulled back onto the
+        line; on SITL it came back to within 2 m of the line. Aimed at the destination alone, it
+        swung wide, 15 m off the line (``make fuzz``). On the line (within ``LINE_OFF_M``) the
+        aim is the destination; off it, the point ``LINE_LOOKAHEAD_M`` ahead of the aircraft's
+        foot on the 3-D line."""
+        vm = self.vm
+        oe, on, ou = origin
+        de, dn, du = dest[0] - oe, dest[1] - on, dest[2] - ou
+        span = math.hypot(de, dn)
+        if span < 1e-6:
+            return dest
+        ue, un = de / span, dn / span
+        pe, pn = vm.pos[0] - oe, vm.pos[1] - on
+        s = min(max(pe * ue + pn * un, 0.0), span)
+        off = math.hypot(pe - ue * s, pn - un * s)
+        if off <= self.LINE_OFF_M:
+            return dest
+        f = min(span, s + min(max(off, 2.0 * self.LINE_OFF_M), self.LINE_LOOKAHEAD_M)) / span
+        return oe + de * f, on + dn * f, ou + du * f
 
     def _spline_target(
         self, it: mi.MissionItem, dt_s: float, dest: tuple[float, float, float]
@@ -512,6 +542,14 @@ class MissionRunner:
             dh = math.hypot(target[0] - vm.pos[0], target[1] - vm.pos[1])
             if dh > vm.p("WPNAV_RADIUS") / 100.0 or abs(target[2] - vm.pos[2]) > 1.0:
                 return aim, None
+        aim = target
+        if (
+            not vm.px4
+            and c in (mi.CMD_NAV_WAYPOINT, mi.CMD_NAV_LOITER_TIME)
+            and not here
+            and self._last_dest is not None
+        ):
+            aim = self._line_aim(self._last_dest, target)
         if self._arrived_s is None:
             if vm.px4:
                 radius = (
@@ -529,7 +567,7 @@ class MissionRunner:
             if dh <= radius and abs(target[2] - vm.pos[2]) <= alt_rad:
                 self._arrived_s = vm.t_s
             else:
-                return target, None
+                return aim, None
         if c == mi.CMD_NAV_LOITER_UNLIM:
             return target, None
         if c == mi.CMD_NAV_LOITER_TURNS:

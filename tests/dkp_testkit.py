@@ -3,6 +3,7 @@ this folder on ``sys.path``). Real files only: GeoTIFF DEMs written with rasteri
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -308,6 +309,25 @@ def circle_jump_mission(home: tuple[float, float, float]) -> list[Any]:
         mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=lat, lon_deg=lon, alt_m=14.0),
         loiter_turns(lat, lon, 10.0, 1.0, 16.0),
         mi.MissionItem(mi.CMD_DO_JUMP, frame=2, param1=0.0, param2=2.0),
+        mi.MissionItem(16, frame=3, lat_deg=south, lon_deg=lon, alt_m=10.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+
+
+def spline_jump_mission(home: tuple[float, float, float]) -> list[Any]:
+    """``make fuzz``'s spline case around ``home`` (lat, lon, alt): a take-off to 10 m, a
+    spline waypoint 106 m east and 108 m south at 10 m, a DO_JUMP back to the take-off once, a
+    waypoint 139 m south at 10 m, RTL (DO_JUMP targets are item indices)."""
+    from dronekit_plzen import mission_items as mi
+
+    lat, lon = home[0], home[1]
+    m_per_deg_lon = 111_200.0 * math.cos(math.radians(lat))
+    far = (lat - 108.0 / 111_200.0, lon + 106.0 / m_per_deg_lon)
+    south = lat - 139.0 / 111_200.0
+    return [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=lat, lon_deg=lon, alt_m=10.0),
+        mi.MissionItem(82, frame=3, lat_deg=far[0], lon_deg=far[1], alt_m=10.0),
+        mi.MissionItem(mi.CMD_DO_JUMP, frame=2, param1=0.0, param2=1.0),
         mi.MissionItem(16, frame=3, lat_deg=south, lon_deg=lon, alt_m=10.0),
         mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
     ]

@@ -23,6 +23,7 @@ from dkp_testkit import (
     loiter_turns,
     off_the_walk,
     random_mission,
+    spline_jump_mission,
 )
 from harness import assert_cli_ok, fly_cli, north_east, offset
 
@@ -96,6 +97,18 @@ def test_a_circle_after_a_waypoint_inside_the_radius(
     (the simulator had begun it south, the guard north)."""
     items = circle_inside_radius_mission(ready.inst.home)
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_inside")
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.arducopter_only  # the simulator's PX4 side of this mission is in the property test
+def test_a_spline_then_a_jump_back_to_the_take_off(
+    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
+) -> None:
+    """Found by ``make fuzz`` (the simulator flew 15 m off the walk): a take-off to 10 m, a
+    spline 106 m east and 108 m south, a DO_JUMP back to the take-off once, a waypoint 139 m
+    south and RTL: how the spline ends when the next item is a take-off reached in the air."""
+    items = spline_jump_mission(ready.inst.home)
+    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "spline_jump")
 
 
 def _fly_where_the_guard_walks(

@@ -14,7 +14,9 @@ reached again in the air (a DO_JUMP back to it: PX4 flies it as a waypoint), a s
 for good where its curve began with a loop shorter than the follower's lookahead, and
 ArduCopter splines that began at the ground after an altitude-0 waypoint or at the take-off's
 planned position. Later (``make fuzz``): ArduCopter circles aimed ahead of their moving point
-and ended past it; SITL trails the point and ends short.
+and ended past it; SITL trails the point and ends short. A straight ArduCopter leg begun with the
+aircraft moving across it (it over-shot the last point) swung wide of the line; AC_WPNav's
+target moves along the line from the last destination and pulls the aircraft back onto it.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from dkp_testkit import (
     off_the_walk,
     random_mission,
     sim_with_mission,
+    spline_jump_mission,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -271,3 +274,37 @@ def test_a_circle_after_a_waypoint_inside_the_radius_starts_where_ardupilot_star
     the waypoint 1 m north (``AC_Circle::init_start_angle``): north, as the guard walks it."""
     items = circle_inside_radius_mission(HOME)
     _check(True, items)
+
+
+def test_an_ardupilot_leg_begun_across_its_line_is_flown_back_onto_it() -> None:
+    """Found by ``make fuzz``: a take-off to 10 m, a spline 106 m east and 108 m south, a
+    DO_JUMP back to the take-off once, a waypoint 139 m south, RTL. The spline ends at speed
+    (its next NAV command is the take-off, reached in the air: complete at once), so the aircraft
+    over-shoots the spline's end by 16 m south-east before the waypoint leg west begins. On
+    ArduCopter SITL (``tests/interop``, ``test_a_spline_then_a_jump_back_to_the_take_off``) it
+    is pulled back to the line within 4 m of the spline's end and flies along it, within 8.9 m
+    of the guard's walk. The simulator had aimed straight at the waypoint and swung wide, 15 m
+    off the walk; it now comes back to the line as AC_WPNav's moving target brings it."""
+    items = spline_jump_mission(HOME)
+    _check(True, items)
+    wire = [it.with_(param1=it.param1 + 1) if it.command == mi.CMD_DO_JUMP else it for it in items]
+    vm = sim_with_mission(wire, "ardupilot", HOME)
+    for _ in range(120):
+        vm.step(DT_S)
+    assert (vm.set_mode("GUIDED"), vm.arm(), vm.mission_start()) == (0, 0, 0)
+    # the waypoint leg's line, from the spline's end to the waypoint (east, north)
+    o = np.array(_east_north(items[1].lat_deg, items[1].lon_deg))
+    d = np.array(_east_north(items[3].lat_deg, items[3].lon_deg))
+    u = (d - o) / np.linalg.norm(d - o)
+    worst_after_10_m = 0.0
+    for _ in range(int(120 / DT_S)):
+        vm.step(DT_S)
+        if vm.runner.seq == 5:
+            break
+        if vm.runner.seq == 4:
+            p = np.array([vm.pos[0], vm.pos[1]]) - o
+            along = float(p @ u)
+            if along > 10.0:  # 10 m along the leg, the aircraft is back on its line
+                worst_after_10_m = max(worst_after_10_m, abs(float(p[0] * u[1] - p[1] * u[0])))
+    assert vm.runner.seq == 5
+    assert worst_after_10_m < 3.0, worst_after_10_m
