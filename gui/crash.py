@@ -15,6 +15,14 @@ is then
 ``KeyboardInterrupt`` and ``SystemExit`` keep their meaning: the previous hook reports them and
 the application's event loop ends (exit code 130, or the ``SystemExit`` code), as a Python
 program ends on them.
+
+Work off the GUI thread fails the same way and is shown the same way: a slot of a worker living
+in a ``QThread`` (PyQt calls the hook on that thread) and a plain Python thread (through
+``threading.excepthook``, installed for the same block) hand their error to the GUI thread by a
+queued signal, where it is logged and shown. The hook had built the banner on the failing thread
+(Qt widgets may only be touched on the GUI thread), and a Python thread's error had gone to
+standard error only, never to the pilot. A ``SystemExit`` off the GUI thread ends that thread
+only, as in Python.
 """
 
 from __future__ import annotations
@@ -22,11 +30,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import sys
+import threading
 import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
+
+from PyQt5.QtCore import QCoreApplication, QObject, QThread, pyqtSignal
 
 from dronekit_plzen.i18n import _
 from gui.fly_alerts import WARNING, BannerStack
@@ -69,6 +80,17 @@ def _reaches_stderr(logger: logging.Logger) -> bool:
     return not found
 
 
+class _ToGuiThread(QObject):
+    """Carries an error raised on another thread to the GUI thread (a queued connection)."""
+
+    raised = pyqtSignal(object, object, object)
+
+
+def _on_gui_thread() -> bool:
+    app = QCoreApplication.instance()
+    return app is None or QThread.currentThread() is app.thread()
+
+
 class SlotErrorGuard:
     """The hook :func:`guard_slots` installs: log, tell the pilot once, go on."""
 
@@ -77,14 +99,33 @@ class SlotErrorGuard:
         self.status = status  # a callable showing a status-bar message, or None
         self.seen: dict[str, _Seen] = {}
         self.previous: Any = sys.excepthook
+        # built on the GUI thread, so a signal emitted on any other is queued to it
+        self._relay = _ToGuiThread()
+        self._relay.raised.connect(self._on_gui)
 
     # the hook itself: it must never raise (PyQt would abort on that too)
     def __call__(
         self, typ: type[BaseException], exc: BaseException, tb: TracebackType | None
     ) -> None:
+        if not _on_gui_thread():
+            if not issubclass(typ, SystemExit):  # ends that thread only, as in Python
+                try:
+                    self._relay.raised.emit(typ, exc, tb)
+                except Exception:  # the relay gone (the window closing): standard error
+                    sys.__excepthook__(typ, exc, tb)
+            return
         if issubclass(typ, KeyboardInterrupt | SystemExit):
             self._stop(typ, exc, tb)
             return
+        self._on_gui(typ, exc, tb)
+
+    def thread_hook(self, args: threading.ExceptHookArgs) -> None:
+        """``threading.excepthook``: a Python thread's error, shown as a slot's is."""
+        if args.exc_value is None or issubclass(args.exc_type, SystemExit):
+            return
+        self(args.exc_type, args.exc_value, args.exc_traceback)
+
+    def _on_gui(self, typ: Any, exc: BaseException, tb: TracebackType | None) -> None:
         try:
             self._report(exc, tb)
         except Exception:  # a failing report must not abort the process either
@@ -93,8 +134,6 @@ class SlotErrorGuard:
                 traceback.print_exc()
 
     def _stop(self, typ: type[BaseException], exc: BaseException, tb: TracebackType | None) -> None:
-        from PyQt5.QtCore import QCoreApplication
-
         if typ is KeyboardInterrupt:
             self.previous(typ, exc, tb)
             code = SIGINT_EXIT
@@ -151,15 +190,18 @@ class SlotErrorGuard:
 
 @contextlib.contextmanager
 def guard_slots(window: Any) -> Iterator[SlotErrorGuard]:
-    """Install the slot-error hook for ``window`` (a :class:`gui.mainwindow.MainWindow`) for
-    the block; the previous ``sys.excepthook`` comes back when it ends."""
+    """Install the slot-error hooks for ``window`` (a :class:`gui.mainwindow.MainWindow`) for
+    the block; the previous ``sys.excepthook`` and ``threading.excepthook`` come back when it
+    ends."""
     guard = SlotErrorGuard(window.alerts, window.show_message)
-    previous = sys.excepthook
+    previous, previous_thread_hook = sys.excepthook, threading.excepthook
     guard.previous = previous
     sys.excepthook = guard
+    threading.excepthook = guard.thread_hook
     window.slot_guard = guard
     try:
         yield guard
     finally:
         sys.excepthook = previous
+        threading.excepthook = previous_thread_hook
         window.slot_guard = None

@@ -14,11 +14,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
 from pathlib import Path
 
 import pytest
-from PyQt5.QtCore import QTimer
-from PyQt5.QtWidgets import QPushButton
+from PyQt5.QtCore import QObject, QThread, QTimer, pyqtSignal, pyqtSlot
+from PyQt5.QtWidgets import QApplication, QPushButton
 
 from gui.crash import guard_slots
 
@@ -77,6 +78,62 @@ def test_a_raising_slot_is_shown_once_logged_and_the_window_lives_on(  # type: i
     logged = " ".join(r.message for r in tracebacks)
     assert "in _divide" in logged and "ZeroDivisionError" in logged
     assert "in _lookup" in logged and "KeyError: 'battery'" in logged
+
+
+class _Worker(QObject):
+    """A worker living in a QThread, as the fly panel's link workers do."""
+
+    go = pyqtSignal()
+
+    @pyqtSlot()
+    def fail(self) -> None:
+        raise ValueError("the worker's bug")
+
+
+def _decode_frames() -> None:
+    raise OSError("the video decoder's bug")
+
+
+def test_errors_off_the_gui_thread_are_shown_on_it(  # type: ignore[no-untyped-def]
+    qtbot, main_window, caplog
+) -> None:
+    """A worker's slot in a QThread and a plain Python thread (the video decoder's kind) raise:
+    each error is logged and shown as a banner built on the GUI thread, and the window lives on.
+    The hook had built the worker's banner on the worker's thread (Qt widgets belong to the GUI
+    thread) and left a Python thread's error to standard error, never shown to the pilot."""
+    win = main_window
+    win.switch_language("en")
+    caplog.set_level(logging.ERROR, logger="gui.crash")
+    previous_thread_hook = threading.excepthook
+    thread, worker = QThread(), _Worker()
+    worker.moveToThread(thread)
+    worker.go.connect(worker.fail)  # queued: the slot runs on the worker's thread
+    thread.start()
+    try:
+        with guard_slots(win):
+            assert threading.excepthook is not previous_thread_hook
+            worker.go.emit()
+            py_thread = threading.Thread(target=_decode_frames, name="video-decoder")
+            py_thread.start()
+            py_thread.join(10)
+
+            def both_shown() -> None:
+                texts = win.alerts.texts()
+                assert any("ValueError: the worker's bug" in t for t in texts.values()), texts
+                assert any("OSError: the video decoder's bug" in t for t in texts.values()), texts
+
+            qtbot.waitUntil(both_shown, timeout=5000)
+            gui_thread = QApplication.instance().thread()
+            for key, banner in win.alerts.banners.items():
+                if key.startswith("internal-"):
+                    assert banner.thread() is gui_thread, key
+            assert win.isVisible()
+        assert threading.excepthook is previous_thread_hook  # given back when the run ends
+    finally:
+        thread.quit()
+        thread.wait(5000)
+    logged = " ".join(r.message for r in caplog.records if r.name == "gui.crash")
+    assert "in fail" in logged and "in _decode_frames" in logged
 
 
 PROGRAM = textwrap.dedent(
