@@ -219,6 +219,11 @@ class AlertMonitor:
 class Banner(QFrame):
     """One coloured bar: the text, an optional action button, and a dismiss button."""
 
+    #: its time to live ran out (its own timer's timeout, relayed signal to signal)
+    expired = pyqtSignal()
+    #: the pilot dismissed it (its ✕ button's click, relayed signal to signal)
+    dismissed = pyqtSignal()
+
     def __init__(self, level: str, text: str, parent: QWidget | None = None):
         super().__init__(parent)
         self.level = level
@@ -239,6 +244,7 @@ class Banner(QFrame):
         self.dismiss.setToolTip(_("Dismiss"))
         self.dismiss.setFixedWidth(28)
         lay.addWidget(self.dismiss)
+        self.dismiss.clicked.connect(self.dismissed)
 
     def text(self) -> str:
         return self.label.text()
@@ -281,16 +287,21 @@ class BannerStack(QWidget):
         """Show ``text`` under ``key`` (replacing that key's banner); ``ttl_s``: then remove it."""
         self.clear(key)
         banner = Banner(level, text, self)
+        # signal to signal and bound methods of Qt objects only, no Python closure: a closure
+        # holding this stack and its banner, kept by the banner's timer, made a reference
+        # cycle that Python's garbage collector broke while the widgets lived on (a window
+        # closed and dropped), and the timer then fired into it: a segmentation fault
         if ttl_s is not None:
             # a timer of the banner's own: it goes with the banner (a free single shot fired
             # into a window already closed, its layout deleted)
             timer = QTimer(banner)
             timer.setSingleShot(True)
-            timer.timeout.connect(lambda: self._expire(key, banner))
+            timer.timeout.connect(banner.expired)
             timer.start(int(ttl_s * 1000))
+        banner.expired.connect(self._expired)
+        banner.dismissed.connect(self._dismissed)
         if action is not None:
             banner.add_action(*action)
-        banner.dismiss.clicked.connect(lambda _checked=False, k=key: self.clear(k))
         self.banners[key] = banner
         self._lay.insertWidget(0, banner)  # the newest on top
         self.setVisible(True)
@@ -298,8 +309,18 @@ class BannerStack(QWidget):
         self.raised.emit(level)
         return banner
 
-    def _expire(self, key: str, banner: Banner) -> None:
-        if self.banners.get(key) is banner:
+    def _key_of_sender(self) -> str | None:
+        sender = self.sender()
+        return next((k for k, b in self.banners.items() if b is sender), None)
+
+    def _expired(self) -> None:
+        key = self._key_of_sender()  # None: the banner was replaced or cleared before
+        if key is not None:
+            self.clear(key)
+
+    def _dismissed(self) -> None:
+        key = self._key_of_sender()
+        if key is not None:
             self.clear(key)
 
     def clear(self, key: str) -> None:

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from PyQt5 import sip
 from PyQt5.QtCore import (
     QMetaObject,
     Qt,
@@ -493,6 +494,8 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         session = self.session
 
         def again() -> None:
+            if sip.isdeleted(self):  # the window closed and deleted meanwhile
+                return
             if self.session is session and session is not None and sysid not in self.on_board:
                 self.read_on_board(sysid)
 

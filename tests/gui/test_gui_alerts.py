@@ -100,3 +100,64 @@ def test_a_banner_that_expires_after_its_window_closed_raises_nothing(qtbot) -> 
     stack.deleteLater()
     QApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
     qtbot.wait(200)  # past the time to live: nothing fires
+
+
+DROPPED_STACK = """
+import gc, sys, time
+from PyQt5.QtWidgets import QApplication
+app = QApplication(sys.argv[:1])
+from gui.fly_alerts import WARNING, BannerStack
+stack = BannerStack()
+stack.show()
+for k in range(2):
+    stack.raise_alert(f"text-{k}", WARNING, "x", ttl_s=0.1 + 0.01 * k)
+stack.deleteLater()  # not run outside an event loop: the widgets live on
+del stack
+gc.collect()  # the window dropped by its owner, as a test's window at its end
+end = time.monotonic() + 0.4  # past both times to live
+while time.monotonic() < end:
+    app.processEvents()
+    time.sleep(0.005)
+print("alive")
+"""
+
+
+def test_banners_of_a_dropped_window_expire_without_a_crash() -> None:
+    """Two banners with a time to live on a stack its owner dropped (deleted later, collected
+    now), then the event loop runs past their time. Their timers had called a closure that
+    held the stack and the banner; the closure, kept by the banner's timer, closed a reference
+    cycle that Python's garbage collector broke while the widgets lived on, and the timers
+    fired into it: a segmentation fault (it killed a test worker in CI, in whatever test ran
+    next). Its own process: a crash must not take the test run with it."""
+    import os
+    import subprocess
+    import sys
+
+    proc = subprocess.run(
+        [sys.executable, "-c", DROPPED_STACK],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+    )
+    assert proc.returncode == 0 and "alive" in proc.stdout, (proc.returncode, proc.stderr[-800:])
+
+
+def test_a_banner_expires_and_is_dismissed_by_its_own_key(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Its time to live removes a banner; a newer banner under the same key is not removed by
+    the older one's timer; the ✕ removes only its own banner."""
+    from gui.fly_alerts import WARNING, BannerStack
+
+    stack = BannerStack()
+    qtbot.addWidget(stack)
+    stack.raise_alert("a", WARNING, "old a", ttl_s=0.1)
+    stack.raise_alert("a", WARNING, "new a")  # replaces it, without a time to live
+    stack.raise_alert("b", WARNING, "b", ttl_s=0.1)
+    stack.raise_alert("c", WARNING, "c")
+    qtbot.waitUntil(lambda: "b" not in stack.banners, timeout=2000)
+    qtbot.wait(100)
+    assert stack.texts() == {"a": "new a", "c": "c"}
+    stack.banners["c"].dismiss.click()
+    assert stack.texts() == {"a": "new a"}
+    stack.banners["a"].dismiss.click()
+    assert stack.texts() == {} and not stack.isVisible()
