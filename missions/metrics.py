@@ -1,10 +1,12 @@
 """Mission metrics: path length, flight time with acceleration and turns, photos, coverage.
 
 Time model (per vehicle profile): takeoff climb at ``climb_rate_m_s``, landing descent at
-``descent_rate_m_s``; the path is cut into straight runs at every corner sharper than
-``CORNER_DEG``; a ``"stop"`` vehicle flies each run with a trapezoidal speed profile (accelerate
-at ``accel_m_s2`` to cruise, decelerate to 0) and yaws at ``yaw_rate_deg_s`` at the corner; a
-``"coordinated"`` vehicle keeps cruise speed and turns on a circle of ``turn_radius_m``.
+``descent_rate_m_s``, slower near the ground as the firmware lands
+(:func:`missions.trajectory.landing_time_s`); the path is cut into straight runs at every
+corner sharper than ``CORNER_DEG``; a ``"stop"`` vehicle flies each run with a trapezoidal
+speed profile (accelerate at ``accel_m_s2`` to cruise, decelerate to 0) and yaws at
+``yaw_rate_deg_s`` at the corner; a ``"coordinated"`` vehicle keeps cruise speed and turns on a
+circle of ``turn_radius_m``.
 Hover-and-capture adds a stop and a hold at every photo.
 """
 
@@ -19,6 +21,7 @@ import shapely
 from shapely.geometry import MultiPolygon, Polygon
 
 from missions.patterns.base import SEARCH, FloatArray, PathPlan
+from missions.trajectory import landing_time_s
 from missions.vehicles import Vehicle
 
 CORNER_DEG = 20.0  # a heading change above this is a corner the vehicle stops or turns at
@@ -146,7 +149,9 @@ def mission_time_s(
     xy = plan.xy
     if home_xy is not None:
         xy = np.concatenate([[home_xy], xy, [home_xy]])
-    t = alt_m / vehicle.climb_rate_m_s + alt_m / vehicle.descent_rate_m_s
+    # the landing slows near the ground as the firmware lands (as the safety guard times it)
+    landing = landing_time_s(alt_m, vehicle.descent_rate_m_s, vehicle.autopilot == "ardupilot")
+    t = alt_m / vehicle.climb_rate_m_s + landing
     stops = plan.photos_xy if hold_s > 0 else None
     return t + path_time_s(xy, vehicle, stops, hold_s)
 

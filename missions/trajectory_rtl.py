@@ -20,11 +20,15 @@ from dronekit_plzen.mission_items import (
     canonical_frame,
 )
 from dronekit_plzen.rtl_cone import RtlParams
+from missions.model import AUTOPILOT_ARDUPILOT
 
 if TYPE_CHECKING:
     from missions.trajectory import _Flight
 
 Point = tuple[float, float, float]
+
+#: ArduCopter RTL_LOIT_TIME (5000 ms): the hover over the return point before its descent
+AP_RTL_LOITER_S = 5.0
 
 
 def fly_rtl(f: _Flight, k: int) -> None:
@@ -63,7 +67,9 @@ def fly_rtl(f: _Flight, k: int) -> None:
         else:
             f.leg((tx, ty, up), k, 1, high=(up_hi, up_hi))
     down = f.ground_at(tx, ty) if (tx, ty) != (f.hx, f.hy) else f.home_amsl
-    f.leg((tx, ty, down), k, 0, high=(max(up_hi, f.cur[2]), down))
+    if f.mission.autopilot == AUTOPILOT_ARDUPILOT:
+        f.duration += AP_RTL_LOITER_S  # the hover over the return point (RTL_LOIT_TIME)
+    f.touchdown((tx, ty, down), k, high=(max(up_hi, f.cur[2]), down))
 
 
 def _fly_back_along_mission(f: _Flight, k: int) -> None:
@@ -77,7 +83,7 @@ def _fly_back_along_mission(f: _Flight, k: int) -> None:
         bx, by, bz = f.item_xyz(bj)
         terrain = canonical_frame(bj.frame) == FRAME_GLOBAL_TERRAIN_ALT
         f.leg((bx, by, bz if math.isfinite(bz) else f.cur[2]), k, 1, above_terrain=terrain)
-    f.leg((f.cur[0], f.cur[1], f.ground_at(f.cur[0], f.cur[1])), k, 0)
+    f.touchdown((f.cur[0], f.cur[1], f.ground_at(f.cur[0], f.cur[1])), k)
 
 
 def _destination(f: _Flight) -> tuple[float, float, list[Point], float]:

@@ -188,9 +188,22 @@ class VehicleModel:
 
     def land_speed_m_s(self) -> float:
         if self.px4:
-            if self.rel_alt_m > self.p("MPC_LAND_ALT2"):
-                return self.p("MPC_Z_V_AUTO_DN")
-            return self.p("MPC_LAND_SPEED")
+            # FlightTaskAuto::_prepareLandSetpoints: MPC_Z_VEL_MAX_DN above MPC_LAND_ALT1,
+            # MPC_LAND_SPEED below MPC_LAND_ALT2, linear with the height between them, and
+            # MPC_LAND_CRWL below MPC_LAND_ALT3 with a distance sensor, which SIH has (the
+            # simulator had descended at MPC_Z_V_AUTO_DN down to MPC_LAND_ALT2)
+            if self.rel_alt_m <= self.p("MPC_LAND_ALT3"):
+                return self.p("MPC_LAND_CRWL")
+            alt1, alt2 = (
+                max(self.p("MPC_LAND_ALT1"), self.p("MPC_LAND_ALT2")),
+                self.p("MPC_LAND_ALT2"),
+            )
+            slow, fast = self.p("MPC_LAND_SPEED"), self.p("MPC_Z_VEL_MAX_DN")
+            if self.rel_alt_m >= alt1:
+                return fast
+            if self.rel_alt_m <= alt2 or alt1 <= alt2:
+                return slow
+            return slow + (fast - slow) * (self.rel_alt_m - alt2) / (alt1 - alt2)
         if self.rel_alt_m > self.p("LAND_ALT_LOW") / 100.0:
             high = self.p("LAND_SPEED_HIGH") or self.p("WPNAV_SPEED_DN")
             return high / 100.0

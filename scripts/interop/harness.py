@@ -232,6 +232,9 @@ class Seen:
     speeds: list[tuple[int, float]] = field(default_factory=list)
     #: every GLOBAL_POSITION_INT while armed: (the MISSION_CURRENT seq then, climb rate m/s)
     climbs: list[tuple[int, float]] = field(default_factory=list)
+    #: every GLOBAL_POSITION_INT while armed: (the MISSION_CURRENT seq then, its time_boot_ms
+    #: in seconds, metres above home)
+    heights: list[tuple[int, float, float]] = field(default_factory=list)
     #: every GLOBAL_POSITION_INT while armed with a heading: (MISSION_CURRENT seq, north m,
     #: heading degrees)
     headings: list[tuple[int, float, float]] = field(default_factory=list)
@@ -330,6 +333,7 @@ class Observer:
                     s.track.append((msg.lat / 1e7, msg.lon / 1e7, s.rel_alt_m))
                     s.speeds.append((s.mission_current, math.hypot(msg.vx, msg.vy) / 100.0))
                     s.climbs.append((s.mission_current, -msg.vz / 100.0))  # vz: cm/s down
+                    s.heights.append((s.mission_current, msg.time_boot_ms / 1000.0, s.rel_alt_m))
                     if msg.hdg != 65535 and s.home is not None:
                         north = north_east(s.home, *s.position)[0]
                         s.headings.append((s.mission_current, north, msg.hdg / 100.0))
