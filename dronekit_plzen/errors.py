@@ -252,3 +252,15 @@ def library_reasons(exc: BaseException) -> tuple[list[str], bool]:
             reasons.append(text)
         cur = cur.__cause__ or cur.__context__
     return reasons, any(_SHORT_READ.search(r) for r in reasons)
+
+
+def raster_read_reason(exc: BaseException) -> str:
+    """Why a raster's cells could not be read, in one line: a copy cut short said plainly,
+    else GDAL's most specific reason (rasterio's own "Read failed. See previous exception for
+    details" says nothing)."""
+    reasons, short = library_reasons(exc)
+    if short:
+        return _(
+            "the file ends before its cells do (an incomplete copy? copy the whole file again)"
+        )
+    return reasons[-1] if reasons else type(exc).__name__

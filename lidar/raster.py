@@ -20,7 +20,12 @@ from numpy.typing import NDArray
 from pyproj import CRS
 from scipy.spatial import QhullError, cKDTree
 
-from dronekit_plzen.errors import BadInputError, CorruptFileError, StorageError
+from dronekit_plzen.errors import (
+    BadInputError,
+    CorruptFileError,
+    StorageError,
+    raster_read_reason,
+)
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import library_write_errors
 from lidar.grid import (
@@ -591,7 +596,9 @@ def geotiff_grid(path: str | os.PathLike[str]) -> tuple[GridSpec, CRS | None]:
         with quiet_library_logs("rasterio"), rasterio.open(path) as src:
             return _grid_of(src, path), _crs_of(src)
     except rasterio.errors.RasterioError as exc:
-        raise CorruptFileError(_("cannot read raster: {e}").format(e=exc), where=str(path)) from exc
+        raise CorruptFileError(
+            _("cannot read raster: {e}").format(e=raster_read_reason(exc)), where=str(path)
+        ) from exc
 
 
 def _grid_of(src: Any, path: str | os.PathLike[str]) -> GridSpec:
@@ -627,4 +634,6 @@ def read_geotiff(
                 a[a == src.nodata] = np.nan
             return a, grid, _crs_of(src)
     except rasterio.errors.RasterioError as exc:
-        raise CorruptFileError(_("cannot read raster: {e}").format(e=exc), where=str(path)) from exc
+        raise CorruptFileError(
+            _("cannot read raster: {e}").format(e=raster_read_reason(exc)), where=str(path)
+        ) from exc

@@ -28,7 +28,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
 
-from dronekit_plzen.errors import BadInputError, CorruptFileError, UnknownCRSError
+from dronekit_plzen.errors import (
+    BadInputError,
+    CorruptFileError,
+    UnknownCRSError,
+    library_reasons,
+    raster_read_reason,
+)
 from dronekit_plzen.geo import (
     WGS84,
     ap_from_degree,
@@ -133,7 +139,11 @@ class Raster:
                         c += window.col_off * t.a + window.row_off * t.b
                         f += window.col_off * t.d + window.row_off * t.e
             except rasterio.errors.RasterioError as exc:
-                detail = gdal.first() or str(exc)
+                # rasterio's own words for cells it cannot read are "Read failed. See previous
+                # exception for details": GDAL's reason is below it, a copy cut short said so
+                detail = raster_read_reason(exc)
+                if not library_reasons(exc)[1]:
+                    detail = gdal.first() or detail
                 raise CorruptFileError(
                     _("cannot read the terrain raster: {e}").format(e=detail), where=str(p)
                 ) from exc

@@ -188,7 +188,7 @@ def check_dem(path: str) -> None:
     import rasterio
     from rasterio.windows import Window
 
-    from dronekit_plzen.errors import BadInputError
+    from dronekit_plzen.errors import BadInputError, raster_read_reason
     from dronekit_plzen.i18n import _
 
     try:
@@ -197,7 +197,9 @@ def check_dem(path: str) -> None:
                 raise BadInputError(_("the DEM has no CRS"), where=path)
             src.read(1, window=Window(0, 0, min(src.width, 256), min(src.height, 256)))
     except rasterio.errors.RasterioError as exc:
-        raise BadInputError(_("not a readable raster: {err}").format(err=exc), where=path) from exc
+        raise BadInputError(
+            _("not a readable raster: {err}").format(err=raster_read_reason(exc)), where=path
+        ) from exc
 
 
 def check_dem_covers(path: str, lon_deg: FloatArray, lat_deg: FloatArray) -> None:
@@ -243,7 +245,7 @@ def sample_dem(path: str, frame: Any, grid: Grid) -> FloatArray:
     from rasterio.transform import from_origin
     from rasterio.warp import Resampling, reproject
 
-    from dronekit_plzen.errors import BadInputError
+    from dronekit_plzen.errors import BadInputError, raster_read_reason
     from dronekit_plzen.i18n import _
 
     ox, oy, _oz = frame.origin_m
@@ -261,7 +263,9 @@ def sample_dem(path: str, frame: Any, grid: Grid) -> FloatArray:
                 resampling=Resampling.bilinear,
             )
     except rasterio.errors.RasterioError as exc:
-        raise BadInputError(_("not a readable raster: {err}").format(err=exc), where=path) from exc
+        raise BadInputError(
+            _("not a readable raster: {err}").format(err=raster_read_reason(exc)), where=path
+        ) from exc
     check_dem_heights(dst, path)
     return dst - oz_of(frame)
 

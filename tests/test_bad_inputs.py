@@ -232,6 +232,11 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     corrupt[200:400] = bytes(rng.integers(0, 256, 200, dtype=np.uint8))
     (d / "corrupt.tif").write_bytes(bytes(corrupt))
     (d / "garbage.tif").write_bytes(bytes(rng.integers(0, 256, 4000, dtype=np.uint8)))
+    # a copy cut short: the header whole, half of the cells missing
+    big = np.full((400, 400), 300.0, np.float32)
+    _tif(d / "big.tif", "EPSG:4326", big, transform=from_origin(13.36, 49.76, 0.0001, 0.0001))
+    whole = (d / "big.tif").read_bytes()
+    (d / "cut.tif").write_bytes(whole[: len(whole) // 2])
     # missions
     (d / "good.plan").write_text(_plan(49.7405))
     (d / "nan.plan").write_text(_plan(float("nan")))
@@ -752,6 +757,13 @@ CASES = [
         (*OK_SURVEY, "--dem", "{d}/garbage.tif"),
         2,
         r"garbage\.tif: cannot read the terrain raster",
+    ),
+    Case(
+        "dem-cut-short",
+        (*OK_SURVEY, "--dem", "{d}/cut.tif"),
+        2,
+        r"cut\.tif: cannot read the terrain raster: the file ends before its cells do \(an "
+        r"incomplete copy\? copy the whole file again\)$",
     ),
     Case(
         "dem-no-crs",
@@ -1464,6 +1476,12 @@ CASES = [
         ("lidar", "volume", "{d}/garbage.tif", "{d}/ok.tif"),
         2,
         r"garbage\.tif: cannot read raster",
+    ),
+    Case(
+        "lidar-volume-cut-short",
+        ("lidar", "volume", "{d}/cut.tif", "{d}/big.tif"),
+        2,
+        r"cut\.tif: cannot read raster: the file ends before its cells do",
     ),
     Case(
         "lidar-diff-png",

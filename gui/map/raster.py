@@ -21,7 +21,12 @@ from pathlib import Path
 import numpy as np
 from numpy.typing import NDArray
 
-from dronekit_plzen.errors import BadInputError, CorruptFileError, UnknownCRSError
+from dronekit_plzen.errors import (
+    BadInputError,
+    CorruptFileError,
+    UnknownCRSError,
+    raster_read_reason,
+)
 from dronekit_plzen.i18n import _
 
 KINDS = ("auto", "rgb", "hillshade", "heat")
@@ -202,7 +207,7 @@ def render_geotiff(path: Path, kind: str = "auto", max_side_px: int = MAX_SIDE_P
                 )
     except rasterio.errors.RasterioError as exc:
         raise CorruptFileError(
-            _("cannot read the raster: {err}").format(err=exc), where=str(p)
+            _("cannot read the raster: {err}").format(err=raster_read_reason(exc)), where=str(p)
         ) from exc
     if kind == "auto":
         cells = (ds.width * ds.height) / (src_w * src_h) if sum_src is not None else 1.0
