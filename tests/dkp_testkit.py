@@ -279,6 +279,18 @@ def sim_with_mission(
     return vm
 
 
+def start_sim_mission(vm: Any, settle_s: float = 6.0, dt_s: float = 0.05) -> None:
+    """Let ``vm`` (:func:`sim_with_mission`) settle ``settle_s`` on the ground, then start its
+    mission as a ground station does: ArduCopter GUIDED, armed, MISSION_START; PX4
+    AUTO.MISSION, armed (it takes off by itself)."""
+    for _ in range(round(settle_s / dt_s)):
+        vm.step(dt_s)
+    if vm.autopilot == "ardupilot":
+        assert (vm.set_mode("GUIDED"), vm.arm(), vm.mission_start()) == (0, 0, 0)
+    else:
+        assert (vm.set_mode("AUTO.MISSION"), vm.arm()) == (0, 0)
+
+
 def loiter_turns(
     lat_deg: float, lon_deg: float, alt_m: float, turns: float, radius_m: float
 ) -> Any:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from dkp_testkit import sim_with_mission
+from dkp_testkit import sim_with_mission, start_sim_mission
 
 from dronekit_plzen import mission_items as mi
 from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
@@ -58,12 +58,7 @@ def test_the_simulator_lands_as_long_as_the_guard_times_it(autopilot: str) -> No
     the climb plus that landing."""
     ap = autopilot == "ardupilot"
     vm = sim_with_mission(_items(), autopilot, HOME)
-    for _ in range(120):
-        vm.step(DT_S)
-    if ap:
-        assert (vm.set_mode("GUIDED"), vm.arm(), vm.mission_start()) == (0, 0, 0)
-    else:
-        assert (vm.set_mode("AUTO.MISSION"), vm.arm()) == (0, 0)
+    start_sim_mission(vm)
     top_t = top_h = 0.0
     for _ in range(int(300 / DT_S)):
         vm.step(DT_S)

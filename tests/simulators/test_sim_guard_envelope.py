@@ -34,6 +34,7 @@ from dkp_testkit import (
     random_mission,
     sim_with_mission,
     spline_jump_mission,
+    start_sim_mission,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -65,12 +66,7 @@ def _fly(ap: bool, items: list[mi.MissionItem]) -> tuple[Any, np.ndarray, float]
         for it in items
     ]
     vm = sim_with_mission(wire, "ardupilot" if ap else "px4", HOME)
-    for _ in range(120):
-        vm.step(DT_S)
-    if ap:
-        assert (vm.set_mode("GUIDED"), vm.arm(), vm.mission_start()) == (0, 0, 0)
-    else:
-        assert (vm.set_mode("AUTO.MISSION"), vm.arm()) == (0, 0)
+    start_sim_mission(vm, settle_s=120 * DT_S, dt_s=DT_S)
     t0 = vm.t_s
     track = []
     for i in range(int(900 / DT_S)):

@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 
 import pytest
-from dkp_testkit import sim_with_mission
+from dkp_testkit import sim_with_mission, start_sim_mission
 
 from dronekit_plzen import mission_items as mi
 from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
@@ -51,12 +51,7 @@ def _leg_speeds(autopilot: str) -> tuple[float, float, float]:
     """(median ground speed on the first leg, on the second, the default cruise speed)."""
     vm = sim_with_mission(_items(), autopilot, HOME)
     ap = autopilot == "ardupilot"
-    for _ in range(100):
-        vm.step(DT_S)
-    if ap:
-        assert (vm.set_mode("GUIDED"), vm.arm(), vm.mission_start()) == (0, 0, 0)
-    else:
-        assert (vm.set_mode("AUTO.MISSION"), vm.arm()) == (0, 0)
+    start_sim_mission(vm, settle_s=100 * DT_S, dt_s=DT_S)
     first, second = 3 + ap, 5 + ap
     speeds: dict[int, list[float]] = {first: [], second: []}
     for _ in range(20000):
