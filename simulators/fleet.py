@@ -273,7 +273,12 @@ class SimFleet:
                 "gcs_remote": PX4_GCS_REMOTE + off,
                 "gcs_local": PX4_GCS_LOCAL + off + i,
             }
-        return {"tcp": ARDUPILOT_TCP + off + 10 * i, "gcs_remote": PX4_GCS_REMOTE + off}
+        return {
+            "tcp": ARDUPILOT_TCP + off + 10 * i,
+            # SITL's SERIAL1 (tcp:2): a second ground station beside the pilot's on SERIAL0
+            "tcp2": ARDUPILOT_TCP + 2 + off + 10 * i,
+            "gcs_remote": PX4_GCS_REMOTE + off,
+        }
 
     @property
     def sim_time_s(self) -> float:
@@ -318,9 +323,10 @@ class SimFleet:
                             )
                         )
                 else:
-                    pairs.append(
-                        ("tcp", TcpServerEndpoint("tcp", rng, (self.bind_host, ports["tcp"])))
-                    )
+                    for key in ("tcp", "tcp2"):
+                        pairs.append(
+                            (key, TcpServerEndpoint(key, rng, (self.bind_host, ports[key])))
+                        )
                     if self.gcs_link:
                         pairs.append(
                             (

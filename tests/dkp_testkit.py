@@ -104,7 +104,7 @@ def simulator_ports_free(off: int) -> bool:
     and its clients listen on is free on loopback now (TCP and UDP)."""
     import socket
 
-    ports = [5760 + off + 10 * i for i in range(3)] + [
+    ports = [p + off + 10 * i for p in (5760, 5762) for i in range(3)] + [
         p + off + i for p in (14540, 14550, 14580, 18570) for i in range(3)
     ]
     for port in ports:

@@ -117,17 +117,24 @@ def _check_near(v: Any, lat_deg: float, lon_deg: float, timeout_s: float) -> Non
 def report_sighting(
     lat_deg: float, lon_deg: float, *, port_offset: int = 0, vehicle: int = 1, timeout_s: float = 10
 ) -> str:
-    """Send MAV_CMD_DO_SET_ROI_LOCATION to a running exercise's vehicle (PX4 API port).
+    """Send MAV_CMD_DO_SET_ROI_LOCATION to a running exercise's vehicle.
 
     What QGroundControl's "ROI at location" sends; the vehicle answers with the STATUSTEXT
-    ``Sighting <lat> <lon>`` that the session records; that text is returned.
+    ``Sighting <lat> <lon>`` that the session records; that text is returned. An ArduPilot
+    exercise's vehicle is reached on its SERIAL1 port (TCP 5762 + offset + 10 per vehicle, as
+    SITL has it: the student's ground station holds SERIAL0), a PX4 one on its API port (UDP
+    14580 + offset + vehicle - 1); it had reached PX4 vehicles only.
     """
+    from dronekit_plzen.errors import LinkError
     from dronekit_plzen.link import connect
 
     if not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180) or math.isnan(lat_deg + lon_deg):
         raise BadInputError(_("sighting position out of range"))
-    port = 14580 + port_offset + vehicle - 1  # the vehicle's API link (it replies to us)
-    with connect(f"udpout://127.0.0.1:{port}", heartbeat_hz=5.0) as link:
+    try:
+        link = connect(f"tcp://127.0.0.1:{5762 + port_offset + 10 * (vehicle - 1)}", heartbeat_hz=5)
+    except LinkError:  # nothing listens there in a PX4 exercise: refused at once
+        link = connect(f"udpout://127.0.0.1:{14580 + port_offset + vehicle - 1}", heartbeat_hz=5)
+    with link:
         v = link.wait_vehicle(timeout_s=timeout_s)
         _check_near(v, lat_deg, lon_deg, min(timeout_s, 5.0))
         v.command_int(

@@ -716,6 +716,39 @@ def test_sighting_far_from_the_exercise_is_refused(inputs: Path, tmp_path: Path)
     assert "Sighting" not in (folder / "session.tlog").read_bytes().decode("latin-1")
 
 
+@pytest.mark.parametrize("autopilot", ["ardupilot", "px4"])
+def test_a_sighting_reaches_the_exercises_vehicle(tmp_path: Path, autopilot: str) -> None:
+    """``train sighting`` in a running exercise of either autopilot: the vehicle confirms it
+    and the session records it. An ArduPilot vehicle is reached on its SERIAL1 port (TCP
+    5762 + offset, as on SITL; the student's ground station holds SERIAL0), a PX4 one on its API
+    port; it had reached PX4 vehicles only (an ArduPilot exercise waited 10 s for a heartbeat
+    on PX4's port and failed)."""
+    exercise = tmp_path / "ex.yaml"
+    exercise.write_text(_edit("autopilot: px4", f"autopilot: {autopilot}"), encoding="utf-8")
+    off = free_simulator_offset()
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dronekit_plzen", "train", "run", str(exercise),
+         "--student", "s", "--port-offset", str(off), "--out", str(tmp_path / "out"),
+         "--max-wall", "30"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
+    )  # fmt: skip
+    try:
+        assert run.stderr is not None
+        for line in run.stderr:  # the simulator is up once the session says it runs
+            if "running at" in line:
+                break
+        proc = _run_cli("train", "sighting", "49.748000,13.377600", "--port-offset", str(off))
+    finally:
+        run.terminate()
+        run.wait(timeout=30)
+    assert proc.returncode == 0, proc.stderr
+    assert "the vehicle says: Sighting 49.748000 13.377600" in proc.stderr, proc.stderr
+    (folder,) = (tmp_path / "out" / "s").iterdir()
+    assert "Sighting 49.748000 13.377600" in (folder / "session.tlog").read_bytes().decode(
+        "latin-1"
+    )
+
+
 def test_replay_of_a_damaged_recording_says_so(recorded: Path, tmp_path: Path) -> None:
     """A recording cut short (a full disk, a killed recorder) had been replayed in part with
     nothing said but the count: the instructor took it for the whole flight."""
