@@ -96,7 +96,7 @@ CASES = [
     ],
     *[
         _num(opt, "inf", FINITE.format(o=re.escape(opt), v="inf"))
-        for opt in ("--timeout", "--link-loss-s", "--wait-ready", "--max-range-m")
+        for opt in ("--timeout", "--link-loss-s", "--wait-ready", "--wait-vehicle", "--max-range-m")
     ],
     # ---- negative, zero and absurd values ---------------------------------------------------
     _num("--takeoff-alt", "-5", r"--takeoff-alt must be more than 0 and at most 120, got -5"),
@@ -110,6 +110,8 @@ CASES = [
     _num("--max-launch-offset-m", "0", r"--max-launch-offset-m must be > 0, got 0"),
     _num("--link-loss-s", "1e6", r"--link-loss-s must be more than 0 and at most 3600, got 1e\+06"),
     _num("--wait-ready", "1e300", r"--wait-ready must be from 0 to 3600, got 1e\+300"),
+    _num("--wait-vehicle", "0", r"--wait-vehicle must be more than 0 and at most 3600, got 0"),
+    _num("--wait-vehicle", "nan", FINITE.format(o="--wait-vehicle", v="nan")),
     _num("--vehicle", "0", r"--vehicle must be from 1 to 255, got 0"),
     _num("--vehicle", "300", r"--vehicle must be from 1 to 255, got 300"),
     # ---- a link that cannot reach a vehicle -------------------------------------------------
@@ -169,13 +171,24 @@ CASES = [
         3,
         r"^error: the mission lies outside the terrain model .*elsewhere\.tif",
     ),
-    # the control: valid options reach the link and wait there for a vehicle (exit 1)
+    # the control: valid options reach the link and wait there for a vehicle (exit 1), as
+    # long as --wait-vehicle says (15 s by default)
     Case(
         "valid-options-wait-for-the-vehicle",
-        (*FLY, "--takeoff-alt", "30", "--heartbeat-hz", "2", "--vehicle", "1"),
+        (
+            *FLY,
+            "--takeoff-alt",
+            "30",
+            "--heartbeat-hz",
+            "2",
+            "--vehicle",
+            "1",
+            "--wait-vehicle",
+            "2",
+        ),
         1,
-        r"^error: udpin://127\.0\.0\.1:\d+: no heartbeat from vehicle 1 within 15\.0 s$",
-        max_s=60.0,
+        r"^error: udpin://127\.0\.0\.1:\d+: no heartbeat from vehicle 1 within 2\.0 s$",
+        max_s=30.0,
     ),
 ]
 

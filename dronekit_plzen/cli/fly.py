@@ -395,6 +395,7 @@ _LIMITS: dict[str, tuple[float, bool, float]] = {
     "--max-distance-m": (0.0, False, math.inf),
     "--max-launch-offset-m": (0.0, False, math.inf),
     "--wait-ready": (0.0, True, 3_600.0),
+    "--wait-vehicle": (0.0, False, 3_600.0),
     "--vehicle": (1, True, 255),
 }
 
@@ -524,6 +525,14 @@ def _open_guard_inputs(missions: list[Any], dem: Path | None, zones: Path | None
     help=_("Seconds to wait for the vehicle to be ready to arm (its PreArm messages are shown)."),
 )
 @click.option(
+    "--wait-vehicle",
+    "wait_vehicle_s",
+    type=float,
+    default=15.0,
+    show_default=True,
+    help=_("Seconds to wait for the vehicle's first heartbeat (a radio link slow to come up)."),
+)
+@click.option(
     "--signing-key-file",
     type=click.Path(path_type=Path),
     default=None,
@@ -549,6 +558,7 @@ def fly(
     max_distance_m: float | None,
     max_launch_offset_m: float,
     wait_ready_s: float = 60.0,
+    wait_vehicle_s: float = 15.0,
     signing_key_file: Path | None = None,
 ) -> None:
     # every option, the plan, the terrain, the zones and the profile are checked before the
@@ -565,6 +575,7 @@ def fly(
         ("--max-distance-m", max_distance_m),
         ("--max-launch-offset-m", max_launch_offset_m),
         ("--wait-ready", wait_ready_s),
+        ("--wait-vehicle", wait_vehicle_s),
         ("--vehicle", sysid),
     ):
         check_option(name, value)
@@ -617,7 +628,7 @@ def fly(
         ) as link,
         contextlib.ExitStack() as stack,
     ):
-        v = link.wait_vehicle(sysid, timeout_s=15.0)
+        v = link.wait_vehicle(sysid, timeout_s=wait_vehicle_s)
         info(
             _("vehicle {sysid} ({ap}) on {url}").format(
                 sysid=v.sysid, ap=v.autopilot, url=link.spec
