@@ -13,6 +13,7 @@ simulated time at 100x on a free loopback port offset), damaged in one way each.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -23,7 +24,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -686,13 +687,14 @@ def test_sessions_started_in_one_second_get_a_folder_each(tmp_path: Path) -> Non
     assert a.folder != b.folder and a.folder.is_dir() and b.folder.is_dir()
 
 
-def test_sighting_far_from_the_exercise_is_refused(inputs: Path, tmp_path: Path) -> None:
-    """Latitude and longitude swapped had been recorded as the student's first sighting,
-    which the sighting rule scores (no second chance). Refused before anything is sent."""
+@contextlib.contextmanager
+def _running(exercise: Path, out: Path) -> Iterator[int]:
+    """``train run`` of ``exercise`` for student "s" into ``out``, up (its simulator running)
+    for the block; yields its port offset."""
     off = free_simulator_offset()
     run = subprocess.Popen(
-        [sys.executable, "-m", "dronekit_plzen", "train", "run", str(inputs / "good.yaml"),
-         "--student", "s", "--port-offset", str(off), "--out", str(tmp_path), "--max-wall", "20"],
+        [sys.executable, "-m", "dronekit_plzen", "train", "run", str(exercise),
+         "--student", "s", "--port-offset", str(off), "--out", str(out), "--max-wall", "30"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
     )  # fmt: skip
     try:
@@ -700,12 +702,19 @@ def test_sighting_far_from_the_exercise_is_refused(inputs: Path, tmp_path: Path)
         for line in run.stderr:  # the simulator is up once the session says it runs
             if "running at" in line:
                 break
-        t0 = time.monotonic()
-        proc = _run_cli("train", "sighting", "13.377600; 49.747700", "--port-offset", str(off))
-        took = time.monotonic() - t0
+        yield off
     finally:
         run.terminate()
         run.wait(timeout=30)
+
+
+def test_sighting_far_from_the_exercise_is_refused(inputs: Path, tmp_path: Path) -> None:
+    """Latitude and longitude swapped had been recorded as the student's first sighting,
+    which the sighting rule scores (no second chance). Refused before anything is sent."""
+    with _running(inputs / "good.yaml", tmp_path) as off:
+        t0 = time.monotonic()
+        proc = _run_cli("train", "sighting", "13.377600; 49.747700", "--port-offset", str(off))
+        took = time.monotonic() - t0
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and re.search(
@@ -725,22 +734,8 @@ def test_a_sighting_reaches_the_exercises_vehicle(tmp_path: Path, autopilot: str
     on PX4's port and failed)."""
     exercise = tmp_path / "ex.yaml"
     exercise.write_text(_edit("autopilot: px4", f"autopilot: {autopilot}"), encoding="utf-8")
-    off = free_simulator_offset()
-    run = subprocess.Popen(
-        [sys.executable, "-m", "dronekit_plzen", "train", "run", str(exercise),
-         "--student", "s", "--port-offset", str(off), "--out", str(tmp_path / "out"),
-         "--max-wall", "30"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=_env(),
-    )  # fmt: skip
-    try:
-        assert run.stderr is not None
-        for line in run.stderr:  # the simulator is up once the session says it runs
-            if "running at" in line:
-                break
+    with _running(exercise, tmp_path / "out") as off:
         proc = _run_cli("train", "sighting", "49.748000,13.377600", "--port-offset", str(off))
-    finally:
-        run.terminate()
-        run.wait(timeout=30)
     assert proc.returncode == 0, proc.stderr
     assert "the vehicle says: Sighting 49.748000 13.377600" in proc.stderr, proc.stderr
     (folder,) = (tmp_path / "out" / "s").iterdir()
