@@ -254,13 +254,14 @@ def library_reasons(exc: BaseException) -> tuple[list[str], bool]:
     return reasons, any(_SHORT_READ.search(r) for r in reasons)
 
 
-def raster_read_reason(exc: BaseException) -> str:
+def raster_read_reason(exc: BaseException, gdal_says: str | None = None) -> str:
     """Why a raster's cells could not be read, in one line: a copy cut short said plainly,
-    else GDAL's most specific reason (rasterio's own "Read failed. See previous exception for
-    details" says nothing)."""
+    else ``gdal_says`` (GDAL's first error, when the caller captured it) or GDAL's most
+    specific reason chained below ``exc`` (rasterio's own "Read failed. See previous exception
+    for details" says nothing)."""
     reasons, short = library_reasons(exc)
     if short:
         return _(
             "the file ends before its cells do (an incomplete copy? copy the whole file again)"
         )
-    return reasons[-1] if reasons else type(exc).__name__
+    return gdal_says or (reasons[-1] if reasons else type(exc).__name__)

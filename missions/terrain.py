@@ -32,7 +32,6 @@ from dronekit_plzen.errors import (
     BadInputError,
     CorruptFileError,
     UnknownCRSError,
-    library_reasons,
     raster_read_reason,
 )
 from dronekit_plzen.geo import (
@@ -141,9 +140,7 @@ class Raster:
             except rasterio.errors.RasterioError as exc:
                 # rasterio's own words for cells it cannot read are "Read failed. See previous
                 # exception for details": GDAL's reason is below it, a copy cut short said so
-                detail = raster_read_reason(exc)
-                if not library_reasons(exc)[1]:
-                    detail = gdal.first() or detail
+                detail = raster_read_reason(exc, gdal.first())
                 raise CorruptFileError(
                     _("cannot read the terrain raster: {e}").format(e=detail), where=str(p)
                 ) from exc
