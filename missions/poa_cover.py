@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from shapely.geometry import Point
 
 from dronekit_plzen import geo
-from dronekit_plzen.errors import BadInputError, library_reasons
+from dronekit_plzen.errors import BadInputError, raster_read_reason
 from dronekit_plzen.i18n import _
 from dronekit_plzen.inputs import check_read_cells
 from dronekit_plzen.outputs import note_input
@@ -93,18 +93,7 @@ def read_prob_map(path: Path, *, max_cells: int = MAX_CELLS) -> PoaGrid:
             data = band.astype(np.float64).filled(0.0)
             crs = ds.crs
     except (RasterioIOError, MemoryError) as exc:
-        # rasterio's own words for pixels it cannot read are "Read failed. See previous
-        # exception for details": GDAL's reason is below it, a copy cut short said plainly
-        reasons, short = library_reasons(exc)
-        if short:
-            raise BadInputError(
-                _(
-                    "the map's cells cannot be read: the file ends before they do (an "
-                    "incomplete copy? copy the whole file again)"
-                ),
-                where=str(p),
-            ) from None
-        why = reasons[-1] if reasons else type(exc).__name__
+        why = raster_read_reason(exc)
         raise BadInputError(_("cannot read the map: {e}").format(e=why), where=str(p)) from None
     if np.isinf(data).any():
         raise BadInputError(_("the map holds infinite values"), where=str(p))

@@ -420,7 +420,7 @@ BAD = [
     (  # GDAL's warnings and rasterio's "Read failed. See previous exception for details."
         "truncated-map",
         ("poa", "--poa", "{d}/cut.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
-        "the map's cells cannot be read: the file ends before they do",
+        "cannot read the map: the file ends before its cells do",
     ),
     (  # a plan hovering over the launch point, exit 0
         "budget-1e-300",
