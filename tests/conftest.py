@@ -19,7 +19,7 @@ settings.register_profile(
     "fuzz", max_examples=2000, derandomize=False, database=None, deadline=None, print_blob=True
 )
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
-# the test workers share the machine's cores (pytest -n 2) with real-time simulators: the
+# the test workers share the machine's cores (pytest -n 3) with real-time simulators: the
 # toolkit's parallel steps (SMRF's grids) run on one thread in each worker
 os.environ.setdefault("DKP_THREADS", "1")
 
