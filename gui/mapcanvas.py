@@ -26,6 +26,7 @@ from PyQt5.QtGui import (
     QPainterPath,
     QPolygonF,
     QResizeEvent,
+    QTransform,
     QWheelEvent,
 )
 from PyQt5.QtWidgets import (
@@ -107,6 +108,7 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
         self.rasters: dict[str, tuple[QGraphicsPixmapItem, RasterImage]] = {}
         self._press_pos: QPoint | None = None
         self._hidden: set[str] = set()
+        self._zone_labels: list[QGraphicsSimpleTextItem] = []
         # the whole Web Mercator world: the pilot can pan anywhere
         self._scene.setSceneRect(QRectF(-ORIGIN_M, -ORIGIN_M, 2 * ORIGIN_M, 2 * ORIGIN_M))
         self.basemap = BasemapLayer(self, basemap or BasemapSettings.from_env())
@@ -274,8 +276,10 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
             add_label(marker, f"H{i + 1}", dy=-7.0 + 12.0 * near)
 
     def show_zones(self, zones: Sequence[ZoneView]) -> None:
-        """Draw geozones, filled by restriction (prohibited red, authorisation orange, …)."""
+        """Draw geozones, filled by restriction (prohibited red, authorisation orange, …), each
+        named where its name fits (:meth:`_place_zone_labels`)."""
         self.clear_layer("zones")
+        self._zone_labels = []
         for z in zones:
             colour = zone_colour(z.restriction)
             fill = QColor(colour)
@@ -293,6 +297,46 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
                 label.setFont(QFont("Sans", 8))
                 label.setBrush(QBrush(colour.darker(150)))
                 label.setPos(x, y)
+                box = label.boundingRect()  # centred on the point, in pixels at every zoom
+                label.setTransform(QTransform.fromTranslate(-box.width() / 2, -box.height() / 2))
+                self._zone_labels.append(label)
+        self._place_zone_labels()
+
+    def _place_zone_labels(self) -> None:
+        """Name a zone only where its name can be read at the current zoom: the zone drawn as a
+        shape, not a dot (its on-screen box at least the name's height both ways), and the name
+        clear of the names already shown, the largest zones first (as GIS labelling avoids
+        collisions). At a country's zoom the national geozones' names had piled up into an
+        unreadable smear; a zone's tooltip still names it. A pan changes neither test, so only
+        a zoom calls this."""
+        if not self._zone_labels:
+            return
+        per_px = abs(self.transform().m11())  # pixels per scene unit
+        cell = 128.0  # px: the buckets of the shown names' boxes
+        shown: dict[tuple[int, int], list[QRectF]] = {}
+
+        def zone_area(label: QGraphicsSimpleTextItem) -> float:
+            r = must(label.parentItem()).boundingRect()
+            return -(r.width() * r.height())
+
+        for label in sorted(self._zone_labels, key=zone_area):
+            box = label.boundingRect()  # pixels: the name ignores the view's scale
+            zone = must(label.parentItem()).boundingRect()
+            visible = False
+            if min(zone.width(), zone.height()) * per_px >= box.height():
+                at = label.scenePos() * per_px  # pixels, up to the view's shift (kept by a pan)
+                w, h = box.width(), box.height()
+                rect = QRectF(at.x() - w / 2, at.y() - h / 2, w, h)
+                keys = [
+                    (i, j)
+                    for i in range(int(rect.left() // cell), int(rect.right() // cell) + 1)
+                    for j in range(int(rect.top() // cell), int(rect.bottom() // cell) + 1)
+                ]
+                if not any(rect.intersects(o) for k in keys for o in shown.get(k, ())):
+                    visible = True
+                    for k in keys:
+                        shown.setdefault(k, []).append(rect)
+            label.setVisible(visible)
 
     def show_draft(
         self,
@@ -361,6 +405,7 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
         mpp = self.metres_per_pixel()
         if mpp > max_mpp:
             self.scale(mpp / max_mpp, mpp / max_mpp)
+            self._place_zone_labels()
         self.center_on_lonlat(lon, lat)
         must(self.viewport()).update()
 
@@ -390,6 +435,7 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
         mpp = self.metres_per_pixel()
         if mpp < MIN_MPP:
             self.scale(mpp / MIN_MPP, mpp / MIN_MPP)
+        self._place_zone_labels()
         self.basemap.schedule()
 
     def scene_units_per_pixel(self) -> float:
@@ -409,6 +455,7 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
         towards = (mpp > MAX_MPP and factor > 1) or (mpp < MIN_MPP and factor < 1)
         if inside or towards:
             self.scale(factor, factor)
+            self._place_zone_labels()
             self.basemap.schedule()
             must(self.viewport()).update()
 

@@ -189,3 +189,82 @@ def test_layers_can_be_hidden(qtbot) -> None:  # type: ignore[no-untyped-def]
     canvas.update_vehicle(3, 13.39, 49.79, 0.0, "3")
     assert not canvas.layer_items("tracks")[0].isVisible()
     assert canvas.layer_items("vehicles")[0].isVisible()
+
+
+def _shown_name_boxes(canvas: MapCanvas) -> dict[str, tuple[float, float, float, float]]:
+    """The zone names drawn on screen now, as viewport boxes (left, top, right, bottom)."""
+    from PyQt5.QtWidgets import QGraphicsSimpleTextItem
+
+    out = {}
+    for zone in canvas.layer_items("zones"):
+        for child in zone.childItems():
+            if isinstance(child, QGraphicsSimpleTextItem) and child.isVisible():
+                at = canvas.mapFromScene(child.scenePos())
+                r = child.boundingRect()
+                # the name is centred on its point (its own transform, in pixels)
+                left, top = at.x() - r.width() / 2, at.y() - r.height() / 2
+                out[child.text()] = (left, top, left + r.width(), top + r.height())
+    return out
+
+
+def _zoom_to(canvas: MapCanvas, mpp: float) -> None:
+    canvas.zoom_by(canvas.metres_per_pixel() / mpp)
+    assert canvas.metres_per_pixel() == pytest.approx(mpp, rel=0.01)  # anchored under the mouse
+
+
+def test_zone_names_show_where_they_fit_and_never_overlap(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """Seen on the national geozones: at a country's zoom every name was drawn, hundreds piled
+    into a smear over the map. A name now shows only when its zone is drawn as a shape (at least
+    the name's height on screen), and never over a name already shown (the larger zone keeps its
+    name)."""
+    canvas = MapCanvas()
+    qtbot.addWidget(canvas)
+    canvas.resize(800, 600)
+    canvas.show()
+    qtbot.waitExposed(canvas)
+    d = 0.004  # 445 m north-south; the zones are 1.5 d (430 m) east-west at Plzeň
+    zones = [
+        ZoneView(
+            f"Z{i}{j}",
+            "prohibited",
+            Polygon(
+                [
+                    (13.30 + 0.014 * i, 49.70 + 0.009 * j),
+                    (13.30 + 0.014 * i + d * 1.5, 49.70 + 0.009 * j),
+                    (13.30 + 0.014 * i + d * 1.5, 49.70 + 0.009 * j + d),
+                    (13.30 + 0.014 * i, 49.70 + 0.009 * j + d),
+                ]
+            ),
+        )
+        for i in range(8)
+        for j in range(8)
+    ]
+    big = Polygon([(13.25, 49.65), (13.45, 49.65), (13.45, 49.80), (13.25, 49.80)])
+    twin = Polygon([(13.26, 49.66), (13.44, 49.66), (13.44, 49.79), (13.26, 49.79)])  # smaller
+    zones += [ZoneView("CTR PLZEN", "req_authorisation", big), ZoneView("TWIN", "prohibited", twin)]
+    canvas.show_zones(zones)
+    canvas.center_on_lonlat(13.35, 49.73)
+
+    _zoom_to(canvas, 4000.0)  # the whole country on screen: every zone a dot, no name
+    assert _shown_name_boxes(canvas) == {}
+
+    _zoom_to(canvas, 40.0)  # the CTR fits; the small zones (11 px) and the CTR's twin do not
+    assert set(_shown_name_boxes(canvas)) == {"CTR PLZEN"}
+
+    _zoom_to(canvas, 4.0)  # 110 px small zones: every one named, no two names overlap
+    boxes = _shown_name_boxes(canvas)
+    assert {f"Z{i}{j}" for i in range(8) for j in range(8)} <= set(boxes)
+    assert "TWIN" not in boxes or "CTR PLZEN" not in boxes
+    rects = list(boxes.values())
+    for a in range(len(rects)):
+        for b in range(a + 1, len(rects)):
+            ra, rb = rects[a], rects[b]
+            apart = ra[2] <= rb[0] or rb[2] <= ra[0] or ra[3] <= rb[1] or rb[3] <= ra[1]
+            assert apart, (list(boxes)[a], list(boxes)[b])
+    # a pan keeps the names; each name's zone is under it
+    canvas.center_on_lonlat(13.36, 49.72)
+    assert set(_shown_name_boxes(canvas)) == set(boxes)
+    for z in canvas.layer_items("zones"):
+        for child in z.childItems():
+            if child.isVisible():
+                assert z.contains(child.pos())
