@@ -63,6 +63,11 @@ PX4_NAV_STATES = {
 _ULOG_SHORT_RECORD = 4096
 
 
+#: pyulog's limit: a longer record of a type it does not expect is damage to it
+#: (``ULog._check_packet_corruption``)
+PYULOG_MAX_RECORD = 10_000
+
+
 def _ulog_record_ok(
     data: bytes, q: int, st: _UlogState, *, learn: bool, look_ahead: bool = True
 ) -> int:
@@ -166,7 +171,25 @@ def scan_ulog(data: bytes) -> tuple[int, list[LogIssue], bytes]:
             )
             p = n
             break
-        parts.append(data[p : p + step])
+        if step - 3 > PYULOG_MAX_RECORD and data[p + 2] not in b"IM":
+            # pyulog takes a longer record of a type it does not expect where it stands (a
+            # sync, dropout or data record among the definitions) for damage and resyncs byte
+            # by byte inside it, where a size field that runs past the end of the file sends
+            # it back before where it began: it looped for ever (make fuzz, a damaged sample
+            # log with an 18,767-byte sync record). Only info records (crash dumps) are that
+            # long in PX4's logs; any other is walked over here and left out of what pyulog
+            # reads.
+            issues.append(
+                LogIssue(
+                    p,
+                    _(
+                        "ULog record of {n:,} bytes (type {type!r}) left out: longer than the "
+                        "ULog parser reads ({max:,} bytes)"
+                    ).format(n=step - 3, type=chr(data[p + 2]), max=PYULOG_MAX_RECORD),
+                )
+            )
+        else:
+            parts.append(data[p : p + step])
         count += 1
         p += step
     if 0 < n - p < 3:

@@ -1169,6 +1169,38 @@ def test_impossible_times_are_not_used(case: Dated, tmp_path: Path) -> None:
     assert {f["start_time_utc"][:10] for f in flights} == {case.day}, flights
 
 
+def _long_record_ulg(tmp: Path) -> Path:
+    """The sample ULog damaged as ``make fuzz`` found it: a record 18,767 bytes long."""
+    data = bytearray((REPO.parent / "shared" / "data" / "logs" / ULOG).read_bytes())
+    for at, junk in (
+        (220, b"*\nQh\xe7\xa51\xed\x1a\xd5\xef;\x00\xd2FI4\xbc"),
+        (405, b"Mission: invalid sequence"),
+        (5536, b"\x0e^\xbb"),
+        (29155, b"\xeb\xca\t6\xe0\x9f\xf7"),
+        (34782, b"E"),
+    ):
+        data[at : at + len(junk)] = junk
+    p = tmp / "long-record.ulg"
+    p.write_bytes(bytes(data[:54846]))
+    return p
+
+
+def test_a_ulog_record_longer_than_pyulog_reads_is_left_out(tmp_path: Path) -> None:
+    """``make fuzz``: pyulog takes a record longer than 10,000 bytes for damage and resyncs
+    byte by byte inside it; there a size field ran past the end of the file and sent it back
+    before where it began, and ``import`` never ended. The record is now left out with a
+    line in the report, and the import ends at once."""
+    db = tmp_path / "d.db"
+    p = run("import", "--db", str(db), str(_long_record_ulg(tmp_path)))  # 120 s at most
+    assert p.returncode == 0, p.stderr
+    assert "Traceback" not in p.stdout + p.stderr
+    assert re.search(
+        r"offset 29178: ULog record of 18,767 bytes \(type 'S'\) left out: longer than the "
+        r"ULog parser reads \(10,000 bytes\)",
+        p.stdout,
+    ), p.stdout
+
+
 # -- outputs that cannot be written ----------------------------------------------------------
 @contextmanager
 def read_only(*paths: Path) -> Iterator[None]:

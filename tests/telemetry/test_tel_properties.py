@@ -90,6 +90,19 @@ _ULG = (SAMPLE / "ulg_pyulog_sample_log_small.ulg").read_bytes()[:150_000]
 # make fuzz: a ULog whose damaged timestamps (the year 2107) were left out with an issue not at
 # one place in the file (offset -1), which this test took for an offset outside the file
 @example(which="ulg", edits=[(64928, b"\x00\x00\x00\x00\t")], cut=64977)
+# make fuzz: a record made 18,767 bytes long, which pyulog takes for damage and resyncs inside;
+# a size field there ran past the end and sent it back before where it began, for ever
+@example(
+    which="ulg",
+    edits=[
+        (220, b"*\nQh\xe7\xa51\xed\x1a\xd5\xef;\x00\xd2FI4\xbc"),
+        (405, b"Mission: invalid sequence"),
+        (5536, b"\x0e^\xbb"),
+        (29155, b"\xeb\xca\t6\xe0\x9f\xf7"),
+        (34782, b"E"),
+    ],
+    cut=54846,
+)
 def test_dataflash_and_ulog_readers_survive_damage(
     tmp_path_factory, which: str, edits: list[tuple[int, bytes]], cut: int
 ) -> None:  # type: ignore[no-untyped-def]
