@@ -201,7 +201,8 @@ def burn_polygons(
     :func:`rasterio.features.rasterize` without ``all_touched``): at each row's centre line the
     edges crossing it (half-open in y, horizontal ones skipped) give the x intersections, and
     the pixels from ``floor(x_a + 0.5)`` up to before ``floor(x_b + 0.5)`` of each pair burn;
-    a horizontal edge lying on a centre line burns its span as well (:func:`_burn_flat_edges`)."""
+    a horizontal edge lying on a centre line below its ring's inside burns its span as well
+    (:func:`_burn_flat_edges`)."""
     h, w = out.shape
     n_poly = poly_ring.shape[0] - 1
     count = np.zeros(h + 1, dtype=np.int64)  # per row: where its crossings start in ``xs``
@@ -281,16 +282,24 @@ def _burn_flat_edges(
     out: NDArray[np.uint8],
 ) -> None:
     """GDAL's one addition to the half-open scanline: a horizontal edge lying exactly on a row's
-    centre line burns its own span, with the same rule in x (found by fuzzing: a footprint
-    whose lower edge ran through sub-cell centres, and a swath with a flat step on one, each
-    burned one sub-cell less than GDAL). On the upper edge of an area the scanline has burned
-    that span already; on a lower edge (the bottom of a rectangle, the floor of a notch) only
-    this does."""
+    centre line, with the ring's own inside above it, burns its own span, with the same rule
+    in x (found by fuzzing: a footprint whose lower edge ran through sub-cell centres, and a
+    swath with a flat step on one, each burned one sub-cell less than GDAL; then a swath whose
+    holes' top edges lay on centre lines burned a sub-row too many, as every flat edge was
+    burned). A shell's bottom edge burns here; a hole's top edge does not (the hole's inside
+    is below it)."""
     h, w = out.shape
     for ring in range(poly_ring[p], poly_ring[p + 1]):
+        # GDAL burns the edges it walks right to left with every ring turned clockwise on the
+        # map (as its result shows, whichever way a ring is given): where the ring's own inside
+        # lies above the edge on the raster. Twice the signed area in pixel units (y down):
+        # positive for a ring clockwise on the map.
+        area2 = 0.0
+        for i in range(ring_start[ring], ring_start[ring + 1] - 1):
+            area2 += px[i] * py[i + 1] - px[i + 1] * py[i]
         for i in range(ring_start[ring], ring_start[ring + 1] - 1):
             y = py[i]
-            if y != py[i + 1]:
+            if y != py[i + 1] or (px[i] > px[i + 1]) != (area2 > 0.0):
                 continue
             r = math.floor(y - 0.5)
             if y - 0.5 != r or r < 0 or r >= h:

@@ -90,6 +90,36 @@ def test_a_lower_edge_through_sub_cell_centres_burns_as_gdal_burns() -> None:
         )
 
 
+def test_a_holes_top_edge_on_a_sub_cell_centre_line_burns_as_gdal_burns() -> None:
+    """Found by ``make fuzz``: a swath (90 × 5 m footprint) over a path that crosses itself,
+    whose holes' top edges ran along sub-cell centre lines, burned a whole sub-row too many in
+    34 cells. GDAL burns a horizontal edge on a centre line only where the ring's own inside
+    lies above it (a shell's bottom edge, not a hole's top edge), whichever way the ring is
+    given."""
+    xy = np.array(
+        [[500332.5, 5499517.5], [501247.5, 5499412.5], [500302.5, 5499997.5],
+         [500572.5, 5499240.0], [500145.0, 5499150.0], [500842.5, 5499352.5],
+         [500250.0, 5499007.5], [501195.0, 5499862.5], [500227.5, 5499862.5],
+         [499912.5, 5499885.0], [500572.5, 5499622.5], [500820.0, 5499885.0]]
+    )  # fmt: skip
+    pieces = swept_pieces(xy, Footprint(90.0, 5.0), raw=False)
+    np.testing.assert_array_equal(coverage_fraction(GRID, pieces, k=3), _rasterio(GRID, pieces, 3))
+    x0, y0 = GRID.x0, GRID.y0
+    shell = shapely.box(x0 + 30, y0 - 302.5, x0 + 300, y0 - 32.5)  # bottom on a centre line
+    hole = [
+        (x0 + 90, y0 - 152.5),
+        (x0 + 210, y0 - 152.5),
+        (x0 + 210, y0 - 92.5),
+        (x0 + 90, y0 - 92.5),
+    ]
+    for ring in (hole, hole[::-1]):  # the hole's top and bottom on centre lines, either way round
+        for outer in (shell.exterior.coords, shell.exterior.coords[::-1]):
+            poly = shapely.Polygon(outer, [ring])
+            np.testing.assert_array_equal(
+                coverage_fraction(GRID, [poly], k=3), _rasterio(GRID, [poly], 3)
+            )
+
+
 def test_holes_multipolygons_and_edges() -> None:
     x0, y0 = GRID.x0, GRID.y0
     ring = shapely.box(x0 + 100, y0 - 500, x0 + 600, y0 - 100).difference(
