@@ -202,11 +202,9 @@ def planar_surface(
     del sx, sy, sz, cnt
     hit2 = hit.reshape(shape)
     out = _local_planes(grid, mx, my, mz, hit2)
-    if np.isfinite(out).all():
+    if hit2.all():
         return out
     filled = inpaint_linear(out)
-    alone = hit2 & ~np.isfinite(filled)  # no fitted cell anywhere: the centroids' heights
-    filled[alone] = mz[alone]
     gaps = ~hit2
     cx, cy = grid.centres()
     # cells in no triangle of the points' hull stay empty (the TIN's rule)
