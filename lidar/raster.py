@@ -238,22 +238,7 @@ def _local_planes(
     gave slopes of 10-50 and DTM spikes and pits of up to 11 m on real clouds (Topography.laz,
     autzen). Fitted to all the centroids around, the slope is as well determined as they are.
     """
-    out = np.full(mz.shape, np.nan)
     rows, cols = np.nonzero(hit)
-    out[rows, cols] = _fit_planes(grid, mx, my, mz, rows, cols)
-    return out
-
-
-def _fit_planes(
-    grid: GridSpec,
-    mx: FloatArray,
-    my: FloatArray,
-    mz: FloatArray,
-    rows: NDArray[np.intp],
-    cols: NDArray[np.intp],
-) -> FloatArray:
-    """The plane fit of :func:`_local_planes` for the cells (``rows``, ``cols``): the height
-    at each centre."""
     cx = grid.left + (cols + 0.5) * grid.res
     cy = grid.top - (rows + 0.5) * grid.res
     # a NaN border: every neighbour's flat index is valid, no bounds test per offset
@@ -295,8 +280,10 @@ def _fit_planes(
     num = sz * minor - sx * (sxz * syy - sxy * syz) + sy * (sxz * sxy - sxx * syz)
     with np.errstate(invalid="ignore", divide="ignore"):
         z = base + num / det
+    out = np.full(mz.shape, np.nan)
     # too few centroids, or on one line: the plane is a guess across them, kept within them
-    return np.where(spread >= PLANE_MIN_SPREAD, z, np.clip(z, lo, hi))
+    out[rows, cols] = np.where(spread >= PLANE_MIN_SPREAD, z, np.clip(z, lo, hi))
+    return out
 
 
 def idw_surface(
