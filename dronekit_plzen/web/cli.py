@@ -74,6 +74,27 @@ _PORT = click.option(
     help=_("Offline MBTiles pack (repeatable)."),
 )
 @click.option("--online-tiles", is_flag=True, help=_("Fetch tiles missing from the cache."))
+@click.option(
+    "--max-login-failures",
+    type=click.IntRange(1, 1000),
+    default=5,
+    show_default=True,
+    help=_("Wrong passwords per user name and address in 10 minutes before sign-in pauses."),
+)
+@click.option(
+    "--max-name-failures",
+    type=click.IntRange(1, 10000),
+    default=15,
+    show_default=True,
+    help=_("Wrong passwords per user name from all addresses in 10 minutes before it pauses."),
+)
+@click.option(
+    "--max-address-failures",
+    type=click.IntRange(1, 10000),
+    default=20,
+    show_default=True,
+    help=_("Wrong passwords from one address in 10 minutes before it pauses."),
+)
 def serve(
     db_path: Path | None,
     host: str,
@@ -85,6 +106,9 @@ def serve(
     tile_cache: Path | None,
     packs: tuple[Path, ...],
     online_tiles: bool,
+    max_login_failures: int,
+    max_name_failures: int,
+    max_address_failures: int,
 ) -> None:
     from telemetry.store import open_store
 
@@ -107,6 +131,9 @@ def serve(
             tile_cache=tile_cache,
             packs=packs,
             online_tiles=online_tiles,
+            max_login_failures=max_login_failures,
+            max_name_failures=max_name_failures,
+            max_address_failures=max_address_failures,
         )
         announce()
         info(

@@ -113,6 +113,48 @@ def test_serve_answers_on_localhost_and_creates_a_private_secret(tmp_path: Path)
     assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) >= 64
 
 
+def test_serve_pauses_sign_in_after_the_wrong_passwords_it_is_given(tmp_path: Path) -> None:
+    """The sign-in limits are ``serve`` options (they had been fixed in the code): with
+    ``--max-login-failures 2`` a real server answers the third wrong password with 429."""
+    import httpx
+    from portal_kit import csrf_of, seed_users
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    db = tmp_path / "flights.db"
+    seed_users(db)
+    proc = subprocess.Popen(
+        [*CLI, "serve", "--db", str(db), "--port", str(port), "--max-login-failures", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    page = c.get("/login")
+                    break
+                except httpx.TransportError:
+                    assert proc.poll() is None, proc.communicate()[1]
+                    assert time.monotonic() < deadline, "the portal did not answer"
+                    time.sleep(0.2)
+            token = csrf_of(page.text)
+            codes = [
+                c.post(
+                    "/login",
+                    data={"csrf_token": token, "username": "pcr1", "password": f"wrong-{k}"},
+                ).status_code
+                for k in range(3)
+            ]
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=15)
+    assert codes == [401, 401, 429]
+
+
 def test_web_demo_links_the_deployment_and_prints_the_accounts(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
