@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -42,6 +43,13 @@ _PORT = click.option(
 )
 
 
+def _sign_in_limit(name: str, default: int, text: str) -> Any:
+    """One of ``serve``'s sign-in limits (a count of wrong passwords, 1 to 10,000)."""
+    return click.option(
+        name, type=click.IntRange(1, 10_000), default=default, show_default=True, help=text
+    )
+
+
 @click.command(name="serve", help=_("Start the crisis staff web portal on the flight database."))
 @_DB
 @_HOST
@@ -74,26 +82,20 @@ _PORT = click.option(
     help=_("Offline MBTiles pack (repeatable)."),
 )
 @click.option("--online-tiles", is_flag=True, help=_("Fetch tiles missing from the cache."))
-@click.option(
+@_sign_in_limit(
     "--max-login-failures",
-    type=click.IntRange(1, 1000),
-    default=5,
-    show_default=True,
-    help=_("Wrong passwords per user name and address in 10 minutes before sign-in pauses."),
+    5,
+    _("Wrong passwords per user name and address in 10 minutes before sign-in pauses."),
 )
-@click.option(
+@_sign_in_limit(
     "--max-name-failures",
-    type=click.IntRange(1, 10000),
-    default=15,
-    show_default=True,
-    help=_("Wrong passwords per user name from all addresses in 10 minutes before it pauses."),
+    15,
+    _("Wrong passwords per user name from all addresses in 10 minutes before it pauses."),
 )
-@click.option(
+@_sign_in_limit(
     "--max-address-failures",
-    type=click.IntRange(1, 10000),
-    default=20,
-    show_default=True,
-    help=_("Wrong passwords from one address in 10 minutes before it pauses."),
+    20,
+    _("Wrong passwords from one address in 10 minutes before it pauses."),
 )
 def serve(
     db_path: Path | None,
