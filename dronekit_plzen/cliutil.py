@@ -14,8 +14,20 @@ from typing import Any, TypeVar
 import click
 
 from dronekit_plzen.config import Config
+from dronekit_plzen.i18n import _
 
 T = TypeVar("T")
+
+
+class FiniteFloatRange(click.FloatRange):
+    """A :class:`click.FloatRange` that refuses NaN (it passes the range's comparisons:
+    ``--speedup nan`` crashed the simulator's scheduler)."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        v = super().convert(value, param, ctx)
+        if not math.isfinite(v):
+            self.fail(_("{v} is not a finite number.").format(v=v), param, ctx)
+        return v
 
 
 @dataclass

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import signal
 import threading
 from pathlib import Path
@@ -11,21 +10,10 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import app, info
+from dronekit_plzen.cliutil import FiniteFloatRange, app, info
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import parse_coordinate
 from dronekit_plzen.i18n import _
-
-
-class FiniteFloatRange(click.FloatRange):
-    """A :class:`click.FloatRange` that refuses NaN (it passes the range's comparisons:
-    ``--speedup nan`` crashed the simulator's scheduler)."""
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        v = super().convert(value, param, ctx)
-        if not math.isfinite(v):
-            self.fail(_("{v} is not a finite number.").format(v=v), param, ctx)
-        return v
 
 
 def parse_home(text: str) -> tuple[float, float, float]:

@@ -10,10 +10,9 @@ from types import FrameType
 
 import click
 
-from dronekit_plzen.cliutil import app, info
+from dronekit_plzen.cliutil import FiniteFloatRange, app, info
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, get_language, ngettext
-from simulators.cli import FiniteFloatRange
 
 DEFAULT_OUT = Path("training")
 

@@ -8,9 +8,10 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import app, echo_json, info
+from dronekit_plzen.cliutil import FiniteFloatRange, app, echo_json, info
 from dronekit_plzen.errors import BadInputError, one_line
 from dronekit_plzen.i18n import _
+from dronekit_plzen.web.http_deadline import DEFAULT_HEADER_TIMEOUT_S, header_deadline_protocol
 from telemetry.cli_common import creating_database
 
 _DB = click.option(
@@ -97,6 +98,16 @@ def _sign_in_limit(name: str, default: int, text: str) -> Any:
     20,
     _("Wrong passwords from one address in 10 minutes before it pauses."),
 )
+@click.option(
+    "--header-timeout-s",
+    type=FiniteFloatRange(1.0, 3600.0),
+    default=DEFAULT_HEADER_TIMEOUT_S,
+    show_default=True,
+    help=_(
+        "Seconds a request's headers may take to arrive; a slower client gets 408 and is "
+        "disconnected (a slowly sent request holds a connection)."
+    ),
+)
 def serve(
     db_path: Path | None,
     host: str,
@@ -111,6 +122,7 @@ def serve(
     max_login_failures: int,
     max_name_failures: int,
     max_address_failures: int,
+    header_timeout_s: float,
 ) -> None:
     from telemetry.store import open_store
 
@@ -158,6 +170,7 @@ def serve(
             forwarded_allow_ips=forwarded_allow_ips or "",
             log_level="warning",
             server_header=False,
+            http=header_deadline_protocol(header_timeout_s),
         )
 
 
@@ -406,7 +419,14 @@ def web_demo(
     from dronekit_plzen.web.server import build_app, default_allowed_hosts
 
     application = build_app(db, allowed_hosts=default_allowed_hosts(host, allowed_hosts))
-    uvicorn.run(application, host=host, port=port, log_level="warning", server_header=False)
+    uvicorn.run(
+        application,
+        host=host,
+        port=port,
+        log_level="warning",
+        server_header=False,
+        http=header_deadline_protocol(DEFAULT_HEADER_TIMEOUT_S),
+    )
 
 
 _FILE = click.Path(path_type=Path, dir_okay=False)

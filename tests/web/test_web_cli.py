@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -10,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -113,11 +115,11 @@ def test_serve_answers_on_localhost_and_creates_a_private_secret(tmp_path: Path)
     assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) >= 64
 
 
-def test_serve_pauses_sign_in_after_the_wrong_passwords_it_is_given(tmp_path: Path) -> None:
-    """The sign-in limits are ``serve`` options (they had been fixed in the code): with
-    ``--max-login-failures 2`` a real server answers the third wrong password with 429."""
+@contextlib.contextmanager
+def _serving(tmp_path: Path, *options: str) -> Iterator[int]:
+    """A real ``serve`` on a free loopback port with ``options``, answering: yields the port."""
     import httpx
-    from portal_kit import csrf_of, seed_users
+    from portal_kit import seed_users
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -125,34 +127,93 @@ def test_serve_pauses_sign_in_after_the_wrong_passwords_it_is_given(tmp_path: Pa
     db = tmp_path / "flights.db"
     seed_users(db)
     proc = subprocess.Popen(
-        [*CLI, "serve", "--db", str(db), "--port", str(port), "--max-login-failures", "2"],
+        [*CLI, "serve", "--db", str(db), "--port", str(port), *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
     )
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c:
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    page = c.get("/login")
-                    break
-                except httpx.TransportError:
-                    assert proc.poll() is None, proc.communicate()[1]
-                    assert time.monotonic() < deadline, "the portal did not answer"
-                    time.sleep(0.2)
-            token = csrf_of(page.text)
-            codes = [
-                c.post(
-                    "/login",
-                    data={"csrf_token": token, "username": "pcr1", "password": f"wrong-{k}"},
-                ).status_code
-                for k in range(3)
-            ]
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
+                break
+            except httpx.TransportError:
+                assert proc.poll() is None, proc.communicate()[1]
+                assert time.monotonic() < deadline, "the portal did not answer"
+                time.sleep(0.2)
+        yield port
     finally:
         proc.terminate()
         proc.communicate(timeout=15)
+
+
+def test_serve_pauses_sign_in_after_the_wrong_passwords_it_is_given(tmp_path: Path) -> None:
+    """The sign-in limits are ``serve`` options (they had been fixed in the code): with
+    ``--max-login-failures 2`` a real server answers the third wrong password with 429."""
+    import httpx
+    from portal_kit import csrf_of
+
+    with (
+        _serving(tmp_path, "--max-login-failures", "2") as port,
+        httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as c,
+    ):
+        token = csrf_of(c.get("/login").text)
+        codes = [
+            c.post(
+                "/login",
+                data={"csrf_token": token, "username": "pcr1", "password": f"wrong-{k}"},
+            ).status_code
+            for k in range(3)
+        ]
     assert codes == [401, 401, 429]
+
+
+def _until_closed(sock: socket.socket, limit_s: float, drip: bytes = b"") -> tuple[bytes, float]:
+    """Read ``sock`` until the server closes it (at most ``limit_s``), sending ``drip`` every
+    0.3 s meanwhile: what came and after how many seconds."""
+    got, t0 = b"", time.monotonic()
+    sock.settimeout(0.3)
+    while time.monotonic() - t0 < limit_s:
+        try:
+            data = sock.recv(65536)
+        except TimeoutError:
+            if drip:
+                try:
+                    sock.sendall(drip)
+                except OSError:
+                    break
+            continue
+        except OSError:
+            break
+        if not data:
+            break
+        got += data
+    return got, time.monotonic() - t0
+
+
+def test_serve_disconnects_a_client_whose_headers_do_not_come(tmp_path: Path) -> None:
+    """uvicorn has no deadline for a request's headers (slowloris: a client that connects and
+    sends nothing, or a header line every few seconds, held the connection for ever).
+    ``--header-timeout-s 1.5``: both are disconnected after 1.5 s, the one that had begun a
+    request with a 408; a request sent at once is answered, and an idle keep-alive connection is
+    closed after its response."""
+    with _serving(tmp_path, "--header-timeout-s", "1.5") as port:
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as silent:
+            got, waited_s = _until_closed(silent, 10.0)
+        assert got == b"" and waited_s < 5.0, (got, waited_s)
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as slow:
+            slow.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            got, waited_s = _until_closed(slow, 10.0, drip=b"X-Slow: 1\r\n")
+        assert got.startswith(b"HTTP/1.1 408 "), got[:80]
+        assert waited_s < 5.0, waited_s
+
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as quick:
+            quick.sendall(b"GET /login HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            got, waited_s = _until_closed(quick, 10.0)
+        assert got.startswith(b"HTTP/1.1 200 "), got[:80]
+        assert b"</html>" in got and waited_s < 5.0, (got[-80:], waited_s)
 
 
 def test_web_demo_links_the_deployment_and_prints_the_accounts(
