@@ -45,6 +45,26 @@ PX4_API_REMOTE, PX4_API_LOCAL, PX4_GCS_REMOTE, PX4_GCS_LOCAL = 14540, 14580, 145
 ARDUPILOT_TCP = 5760
 
 
+def vehicle_ports(autopilot: str, port_offset: int, i: int) -> dict[str, int]:
+    """Ports vehicle ``i`` (from 0) of a fleet uses (remote = where it sends, local = where it
+    listens): PX4 SITL's (API 14540/14580 + i, ground station 14550) or ArduPilot SITL's (TCP
+    5760 + 10 i on SERIAL0, 5762 + 10 i on SERIAL1), all moved by ``port_offset``."""
+    off = port_offset
+    if autopilot == "px4":
+        return {
+            "api_remote": PX4_API_REMOTE + off + i,
+            "api_local": PX4_API_LOCAL + off + i,
+            "gcs_remote": PX4_GCS_REMOTE + off,
+            "gcs_local": PX4_GCS_LOCAL + off + i,
+        }
+    return {
+        "tcp": ARDUPILOT_TCP + off + 10 * i,
+        # SITL's SERIAL1 (tcp:2): a second ground station beside the pilot's on SERIAL0
+        "tcp2": ARDUPILOT_TCP + 2 + off + 10 * i,
+        "gcs_remote": PX4_GCS_REMOTE + off,
+    }
+
+
 class SimVehicle:
     """Handle on one simulated vehicle (thread-safe: everything goes through the scheduler)."""
 
@@ -264,21 +284,8 @@ class SimFleet:
 
     # ------------------------------------------------------------------ ports
     def ports(self, i: int) -> dict[str, int]:
-        """Ports vehicle ``i`` uses (remote = where it sends, local = where it listens)."""
-        off = self.port_offset
-        if self.autopilot == "px4":
-            return {
-                "api_remote": PX4_API_REMOTE + off + i,
-                "api_local": PX4_API_LOCAL + off + i,
-                "gcs_remote": PX4_GCS_REMOTE + off,
-                "gcs_local": PX4_GCS_LOCAL + off + i,
-            }
-        return {
-            "tcp": ARDUPILOT_TCP + off + 10 * i,
-            # SITL's SERIAL1 (tcp:2): a second ground station beside the pilot's on SERIAL0
-            "tcp2": ARDUPILOT_TCP + 2 + off + 10 * i,
-            "gcs_remote": PX4_GCS_REMOTE + off,
-        }
+        """Ports vehicle ``i`` uses (:func:`vehicle_ports`)."""
+        return vehicle_ports(self.autopilot, self.port_offset, i)
 
     @property
     def sim_time_s(self) -> float:

@@ -75,12 +75,15 @@ def _path(raw: str, option: str) -> Path:
 
 
 def _ports_line(port_offset: int, autopilot: str, i: int) -> str:
+    from simulators.fleet import vehicle_ports
+
+    ports = vehicle_ports(autopilot, port_offset, i)
     if autopilot == "px4":
         return _(
             "vehicle {n}: ground station UDP {gcs} (QGroundControl), API UDP {api} (GUI, MAVSDK)"
-        ).format(n=i + 1, gcs=14550 + port_offset, api=14540 + port_offset + i)
+        ).format(n=i + 1, gcs=ports["gcs_remote"], api=ports["api_remote"])
     return _("vehicle {n}: TCP {tcp} (MAVProxy, GUI), ground station UDP {gcs}").format(
-        n=i + 1, tcp=5760 + port_offset + 10 * i, gcs=14550 + port_offset
+        n=i + 1, tcp=ports["tcp"], gcs=ports["gcs_remote"]
     )
 
 

@@ -127,15 +127,15 @@ def report_sighting(
     """
     from dronekit_plzen.errors import LinkError
     from dronekit_plzen.link import connect
-    from simulators.fleet import ARDUPILOT_TCP, PX4_API_LOCAL
+    from simulators.fleet import vehicle_ports
 
     if not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180) or math.isnan(lat_deg + lon_deg):
         raise BadInputError(_("sighting position out of range"))
-    serial1 = ARDUPILOT_TCP + 2 + port_offset + 10 * (vehicle - 1)  # as SimFleet.ports has it
+    serial1 = vehicle_ports("ardupilot", port_offset, vehicle - 1)["tcp2"]
     try:
         link = connect(f"tcp://127.0.0.1:{serial1}", heartbeat_hz=5)
     except LinkError:  # nothing listens there in a PX4 exercise: refused at once
-        api = PX4_API_LOCAL + port_offset + vehicle - 1
+        api = vehicle_ports("px4", port_offset, vehicle - 1)["api_local"]
         link = connect(f"udpout://127.0.0.1:{api}", heartbeat_hz=5)
     with link:
         v = link.wait_vehicle(timeout_s=timeout_s)

@@ -343,3 +343,20 @@ def test_damaged_session_folders_exit_2(
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), proc.stderr
     assert words in lines[0], lines[0]
+
+
+def test_the_ports_a_student_is_told_are_the_ones_the_simulator_opens() -> None:
+    """``train run`` tells the student where to connect; the numbers come from the simulator's
+    own port plan (SITL's conventions: ArduPilot TCP 5760 + 10 per vehicle, PX4 API UDP
+    14540 + vehicle, the ground station on 14550), moved by the exercise's port offset."""
+    from dronekit_plzen.training.cli import _ports_line
+    from simulators.fleet import vehicle_ports
+
+    assert vehicle_ports("ardupilot", 10, 2) == {"tcp": 5790, "tcp2": 5792, "gcs_remote": 14560}
+    assert vehicle_ports("px4", 10, 1)["api_remote"] == 14551
+    assert _ports_line(10, "ardupilot", 2) == (
+        "vehicle 3: TCP 5790 (MAVProxy, GUI), ground station UDP 14560"
+    )
+    assert _ports_line(10, "px4", 1) == (
+        "vehicle 2: ground station UDP 14560 (QGroundControl), API UDP 14551 (GUI, MAVSDK)"
+    )
