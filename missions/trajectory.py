@@ -131,6 +131,15 @@ FLOAT32_MAX = 3.4028234663852886e38
 #: (``FlightTaskAuto::_prepareLandSetpoints``; counted always: the longer landing)
 AP_LAND_ALT_LOW_M = 10.0
 AP_LAND_SPEED_M_S = 0.5
+#: ArduCopter shapes the descent speed with its vertical acceleration (WPNAV_ACCEL_Z, 1 m/s²):
+#: it starts from a hover, and above LAND_ALT_LOW the speed is the square-root controller's of the
+#: height still to go to it (PSC_POSZ_P 1), so it slows before 10 m, not at it
+AP_ACCEL_Z_M_S2 = 1.0
+AP_POS_Z_P = 1.0
+#: PX4's auto trajectory reaches the descent speed with its jerk limit (MPC_JERK_AUTO, 4 m/s³;
+#: MPC_ACC_DOWN_MAX, 3 m/s², is not reached below 2.25 m/s)
+PX4_JERK_AUTO_M_S3 = 4.0
+PX4_ACC_DOWN_MAX_M_S2 = 3.0
 PX4_LAND_ALT1_M = 10.0
 PX4_LAND_ALT2_M = 5.0
 PX4_LAND_SPEED_M_S = 0.7
@@ -140,15 +149,18 @@ PX4_LAND_CRWL_M_S = 0.3
 
 def landing_time_s(drop_m: float, sink_m_s: float, ardupilot: bool) -> float:
     """Seconds a landing takes from ``drop_m`` above the ground: at ``sink_m_s`` high up, then
-    as the firmware slows near the ground (the constants above). The guard had timed the whole
-    descent at ``sink_m_s``: a landing from 50 m 25 s, where ArduCopter takes 47 s."""
+    as the firmware slows near the ground (the constants above), with the time the firmware takes
+    to reach ``sink_m_s`` from a hover. The guard had timed the whole descent at ``sink_m_s``: a
+    landing from 50 m 25 s, where ArduCopter takes 47 s."""
     if not drop_m > 0.0:
         return 0.0
     sink = max(sink_m_s, 1e-3)
     if ardupilot:
         slow = min(AP_LAND_SPEED_M_S, sink)
         low = min(drop_m, AP_LAND_ALT_LOW_M)
-        return (drop_m - low) / sink + low / slow
+        t = (drop_m - low) / sink + low / slow
+        above = drop_m - low
+        return t + _ap_start_s(above, sink, slow) + _ap_slowdown_s(above, sink, slow)
     slow = min(PX4_LAND_SPEED_M_S, sink)
     top, bottom = min(drop_m, PX4_LAND_ALT1_M), min(drop_m, PX4_LAND_ALT2_M)
     crawl = min(drop_m, PX4_LAND_ALT3_M)
@@ -158,7 +170,53 @@ def landing_time_s(drop_m: float, sink_m_s: float, ardupilot: bool) -> float:
         k = (sink - slow) / (PX4_LAND_ALT1_M - PX4_LAND_ALT2_M)
         v_top, v_bottom = slow + k * (top - PX4_LAND_ALT2_M), slow + k * (bottom - PX4_LAND_ALT2_M)
         t += math.log(v_top / v_bottom) / k if k > 1e-9 else (top - bottom) / slow
-    return t
+    return t + _px4_start_s(drop_m - top, sink)
+
+
+def _ap_start_s(above_m: float, sink: float, slow: float) -> float:
+    """What ArduCopter's start from a hover at WPNAV_ACCEL_Z adds to the landing: half the time
+    it takes to reach the speed its controller asks for at ``above_m`` over LAND_ALT_LOW."""
+    a, p = AP_ACCEL_Z_M_S2, AP_POS_Z_P
+    lin = a / (p * p)
+    e = max(above_m, 0.0)
+    v = p * e if e <= lin else math.sqrt(2.0 * a * (e - lin / 2.0))
+    return min(max(v, slow), sink) / (2.0 * a)
+
+
+def _ap_slowdown_s(above_m: float, sink: float, slow: float) -> float:
+    """What ArduCopter's slowing down above LAND_ALT_LOW adds to the landing timed as ``sink``
+    down to it and ``slow`` below. ``Mode::land_run_vertical_control``: the descent speed is
+    ``sqrt_controller(e)`` of the height ``e`` above LAND_ALT_LOW, between ``slow`` and ``sink``:
+    ``p e`` below ``a / p²``, ``sqrt(2 a (e - a / 2p²))`` above."""
+    a, p = AP_ACCEL_Z_M_S2, AP_POS_Z_P
+    if above_m <= 0.0 or sink <= slow:
+        return 0.0
+    lin = a / (p * p)
+
+    def height(v: float) -> float:  # where the controller asks for speed v
+        return v / p if v <= p * lin else v * v / (2.0 * a) + lin / 2.0
+
+    def time_from(e: float) -> float:  # seconds from height e down to 0 as the firmware flies
+        e_slow = height(slow)
+        t = min(e, e_slow) / slow
+        if e > e_slow:  # the linear part, then the square-root part
+            e_lin = min(e, lin)
+            if e_lin > e_slow:
+                t += math.log(e_lin / e_slow) / p
+            if e > lin:
+                t += (math.sqrt(2.0 * a * (e - lin / 2.0)) - math.sqrt(a * lin)) / a
+        return t
+
+    e_top = min(above_m, height(sink))
+    return max(time_from(e_top) - e_top / sink, 0.0)
+
+
+def _px4_start_s(drop_m: float, sink: float) -> float:
+    """What PX4's jerk-limited start from a hover adds to a descent timed at ``sink``: half
+    the time it takes to reach it (at MPC_JERK_AUTO, or MPC_ACC_DOWN_MAX once reached)."""
+    j, a = PX4_JERK_AUTO_M_S3, PX4_ACC_DOWN_MAX_M_S2
+    t_reach = 2.0 * math.sqrt(sink / j) if sink <= a * a / j else sink / a + a / j
+    return min(t_reach / 2.0, drop_m / sink)
 
 
 #: a MAVLink mission's item count is a uint16 (MISSION_COUNT.count)

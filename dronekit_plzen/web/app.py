@@ -858,6 +858,69 @@ def create_app(settings: WebSettings) -> FastAPI:
             _flash(request, page.t("Account created."))
         return RedirectResponse("/admin/users", status_code=303)
 
+    @app.post("/admin/users/active")
+    async def set_user_active(request: Request) -> Response:
+        """Disable or enable an account (``accounts.set_active``: audited; a disabled account's
+        sessions end). An administrator cannot disable the account it is signed in with: the
+        portal would be left without one to undo it."""
+        user = require_user(request)
+        if user.role != "admin":
+            raise forbid(request)
+        form = await posted(request)
+        page = Page(request, user)
+        name = form.get("username", "").strip()
+        active = form.get("active") == "1"
+
+        def save() -> bool:
+            if not active and name == user.username:
+                raise BadInputError(page.t("you cannot disable the account you are signed in with"))
+            with store() as s:
+                return accounts.set_active(s, name, active, actor=user.username)
+
+        try:
+            changed = await run_in_threadpool(save)
+        except BadInputError as exc:
+            _flash(request, exc.message, "error")
+        else:
+            if active:
+                text = "account {name} enabled" if changed else "account {name} was enabled already"
+            elif changed:
+                text = "account {name} disabled; its open sessions have ended"
+            else:
+                text = "account {name} was disabled already"
+            _flash(request, page.t(text).format(name=name))
+        return RedirectResponse("/admin/users", status_code=303)
+
+    @app.post("/admin/users/password")
+    async def set_user_password(request: Request) -> Response:
+        """Give an account a new password, typed twice (``accounts.set_password``: audited; its
+        open sessions end, the administrator's own when it is its account)."""
+        user = require_user(request)
+        if user.role != "admin":
+            raise forbid(request)
+        form = await posted(request)
+        page = Page(request, user)
+        name = form.get("username", "").strip()
+
+        def save() -> None:
+            password = form.get("password", "")
+            if password != form.get("password2", ""):
+                raise BadInputError(page.t("the two passwords differ; nothing was changed"))
+            with store() as s:
+                accounts.find_account(s, name)  # an unknown name before the slow hash
+            password_hash = auth.hash_password(password)
+            with store() as s:
+                accounts.set_password(s, name, password_hash, actor=user.username)
+
+        try:
+            await run_in_threadpool(save)
+        except BadInputError as exc:
+            _flash(request, exc.message, "error")
+        else:
+            text = page.t("new password of account {name} set; its open sessions have ended")
+            _flash(request, text.format(name=name))
+        return RedirectResponse("/admin/users", status_code=303)
+
     # ------------------------------------------------------------------ open data (public)
     @app.get("/opendata", response_class=HTMLResponse)
     def opendata_index(request: Request) -> Response:

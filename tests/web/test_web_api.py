@@ -82,6 +82,13 @@ def test_a_role_without_rights_gets_403(portal, login) -> None:
         (hzs, "get", "/audit", None),
         (hzs, "get", "/admin/users", None),
         (hzs, "post", "/admin/users", {"username": "x", "password": "y" * 12, "role": "admin"}),
+        (hzs, "post", "/admin/users/active", {"username": "pilot1", "active": "0"}),
+        (
+            pilot,
+            "post",
+            "/admin/users/password",
+            {"username": "admin1", "password": "y" * 12, "password2": "y" * 12},
+        ),
         (pilot, "get", "/audit", None),
         (pilot, "get", "/requests/new", None),
         (pilot, "post", "/requests/new", request_form()),

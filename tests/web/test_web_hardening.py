@@ -14,6 +14,7 @@ only from ``--forwarded-allow-ips``); no way to disable an account or give it a 
 from __future__ import annotations
 
 import asyncio
+import html
 import json
 import os
 import socket
@@ -395,6 +396,81 @@ def test_set_password_asks_twice(fresh_db: Path, english: None) -> None:
         from dronekit_plzen.web.auth import verify_password
 
         assert verify_password(rq.get_user(s, "pcr1")["password_hash"], "jine-heslo-2027")
+
+
+def _admin_form(admin: Any, url: str, **fields: str) -> str:
+    """Send one of the accounts page's forms as an administrator: the page it leads to."""
+    token = csrf_of(admin.get("/admin/users").text)
+    return html.unescape(admin.post(url, data={"csrf_token": token, **fields}).text)
+
+
+def test_the_accounts_page_disables_and_enables_an_account(fresh_db: Path) -> None:
+    """The accounts page has the CLI's disable/enable (they had been CLI only): the account's
+    open session ends, it cannot sign in until enabled, each change is audited with the
+    administrator's name; the administrator's own account cannot be disabled there."""
+    from dronekit_plzen.web.server import build_app
+
+    app = build_app(fresh_db)
+    _status, admin = _sign_in(app, "admin1", RIGHT)
+    _status, hzs = _sign_in(app, "hzs1", RIGHT)
+    page = _admin_form(admin, "/admin/users/active", username="hzs1", active="0")
+    assert "account hzs1 disabled; its open sessions have ended" in page
+    row = page.split("<td>hzs1", 1)[1].split("</tr>")[0]
+    assert "(disabled)" in row and ">Enable</button>" in row
+    assert hzs.get("/requests", follow_redirects=False).status_code == 303
+    assert _sign_in(app, "hzs1", RIGHT)[0] == 401
+    page = _admin_form(admin, "/admin/users/active", username="hzs1", active="0")
+    assert "account hzs1 was disabled already" in page
+    page = _admin_form(admin, "/admin/users/active", username="admin1", active="0")
+    assert "you cannot disable the account you are signed in with" in page
+    page = _admin_form(admin, "/admin/users/active", username="nobody", active="0")
+    assert "no account 'nobody'" in page
+    page = _admin_form(admin, "/admin/users/active", username="hzs1", active="1")
+    assert "account hzs1 enabled" in page
+    assert _sign_in(app, "hzs1", RIGHT)[0] == 303
+    with open_store(fresh_db) as s:
+        assert rq.get_user(s, "admin1")["active"] == 1
+        changes = ("user_disabled", "user_enabled")
+        entries = [e for e in rq.audit_entries(s) if e["action"] in changes]
+    assert [(e["action"], e["actor"], e["detail"]["user"]) for e in entries] == [
+        ("user_enabled", "admin1", "hzs1"),
+        ("user_disabled", "admin1", "hzs1"),
+    ]
+
+
+def test_the_accounts_page_sets_a_new_password_typed_twice(fresh_db: Path) -> None:
+    """A new password from the accounts page: two that differ, or one too short, change
+    nothing; a good one replaces the old, ends the account's session, and is audited without
+    the password."""
+    from dronekit_plzen.web.auth import verify_password
+    from dronekit_plzen.web.server import build_app
+
+    app = build_app(fresh_db)
+    _status, admin = _sign_in(app, "admin1", RIGHT)
+    _status, pilot = _sign_in(app, "pilot1", RIGHT)
+    url = "/admin/users/password"
+    page = _admin_form(admin, url, username="pilot1", password="nove-heslo-2027", password2="x")
+    assert "the two passwords differ; nothing was changed" in page
+    page = _admin_form(admin, url, username="pilot1", password="kratke", password2="kratke")
+    assert "the password needs at least 10 characters" in page
+    page = _admin_form(
+        admin, url, username="nikdo", password="nove-heslo-2027", password2="nove-heslo-2027"
+    )
+    assert "no account 'nikdo'" in page
+    with open_store(fresh_db) as s:
+        assert verify_password(rq.get_user(s, "pilot1")["password_hash"], RIGHT)
+    assert pilot.get("/requests", follow_redirects=False).status_code == 200
+    page = _admin_form(
+        admin, url, username="pilot1", password="nove-heslo-2027", password2="nove-heslo-2027"
+    )
+    assert "new password of account pilot1 set; its open sessions have ended" in page
+    assert pilot.get("/requests", follow_redirects=False).status_code == 303
+    assert _sign_in(app, "pilot1", RIGHT)[0] == 401
+    assert _sign_in(app, "pilot1", "nove-heslo-2027")[0] == 303
+    with open_store(fresh_db) as s:
+        (entry,) = [e for e in rq.audit_entries(s) if e["action"] == "password_set"]
+    assert entry["actor"] == "admin1" and entry["detail"]["user"] == "pilot1"
+    assert "nove-heslo" not in json.dumps(entry)
 
 
 ACCOUNT_ERRORS = [
