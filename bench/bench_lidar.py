@@ -306,7 +306,12 @@ def bench_isprs(folder: Path) -> dict[str, Any]:
         row["ours"] = _isprs_errors(truth, smrf(x, y, z, SMRFParams()))
         row["ours"]["seconds"] = time.perf_counter() - t
         t = time.perf_counter()
-        row["ours_plain"] = _isprs_errors(truth, smrf(x, y, z, SMRFParams(grids=1)))
+        no_growth = SMRFParams(grow_slope=0.0)
+        row["ours_no_growth"] = _isprs_errors(truth, smrf(x, y, z, no_growth))
+        row["ours_no_growth"]["seconds"] = time.perf_counter() - t
+        t = time.perf_counter()
+        plain = SMRFParams(grids=1, grow_slope=0.0)  # Pingel's single-grid SMRF
+        row["ours_plain"] = _isprs_errors(truth, smrf(x, y, z, plain))
         row["ours_plain"]["seconds"] = time.perf_counter() - t
         with tempfile.TemporaryDirectory() as td:
             las = Path(td) / f"{f.stem}.las"
@@ -317,13 +322,15 @@ def bench_isprs(folder: Path) -> dict[str, Any]:
             except Exception as exc:  # the peer failing on one sample is a figure, not a crash
                 row["whitebox"] = {"error": str(exc)}
         out["samples"][f.stem] = row
-    for who in ("ours", "ours_plain", "whitebox"):
+    for who in ("ours", "ours_no_growth", "ours_plain", "whitebox"):
         vals = [r[who] for r in out["samples"].values() if "total_pct" in r[who]]
         if vals:
             out[f"{who}_mean"] = {
                 k: statistics.mean(v[k] for v in vals)
                 for k in ("type1_pct", "type2_pct", "total_pct", "kappa_pct")
             }
+            if all("seconds" in v for v in vals):
+                out[f"{who}_mean"]["seconds_total"] = sum(v["seconds"] for v in vals)
     return out
 
 
@@ -395,7 +402,7 @@ def _print_summary(res: dict[str, Any]) -> None:
         print("\n== ISPRS filter test reference samples (Type I / Type II / total %) ==")
         for name, row in res["isprs"]["samples"].items():
             cells = []
-            for who in ("ours", "ours_plain", "whitebox"):
+            for who in ("ours", "ours_no_growth", "ours_plain", "whitebox"):
                 e = row.get(who, {})
                 cells.append(
                     f"{who} {e['type1_pct']:5.2f} {e['type2_pct']:5.2f} {e['total_pct']:5.2f}"
@@ -403,12 +410,13 @@ def _print_summary(res: dict[str, Any]) -> None:
                     else f"{who} failed"
                 )
             print(f"{name}  " + "   ".join(cells))
-        for who in ("ours", "ours_plain", "whitebox"):
+        for who in ("ours", "ours_no_growth", "ours_plain", "whitebox"):
             m = res["isprs"].get(f"{who}_mean")
             if m:
+                took = f", {m['seconds_total']:.2f} s" if "seconds_total" in m else ""
                 print(
                     f"mean {who}: Type I {m['type1_pct']:.2f} %, Type II {m['type2_pct']:.2f} %, "
-                    f"total {m['total_pct']:.2f} %, kappa {m['kappa_pct']:.1f} %"
+                    f"total {m['total_pct']:.2f} %, kappa {m['kappa_pct']:.1f} %{took}"
                 )
 
 

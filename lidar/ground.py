@@ -13,6 +13,11 @@ the DEMs is within the threshold (grown by their mean slope). A single grid's an
 where its cells and the faces of its octagonal element fall: on slopes and sparse clouds the
 lowest point of a cell sits anywhere in it, so crests and slope breaks are cut on one grid and
 not on another. ``grids=1`` is Pingel's single-grid SMRF.
+
+Then the ground grows (:func:`grow_ground`): SMRF's slope tolerance decides between terraces and
+low objects, and the points a steeper tolerance (0.4) accepts on the first grid, from the same
+openings, join the ground where they continue the thin-plate surface (:mod:`lidar.tps`) of the
+ground found so far. ``grow_slope=0`` turns it off (with ``grids=1``: Pingel's SMRF as published).
 """
 
 from __future__ import annotations
@@ -107,7 +112,15 @@ def progressive_filter(
     """Pingel's progressive morphological filter: open the surface with radii 1..max_radius;
     a cell is an object once the drop from the previous to the current opening exceeds
     ``slope × radius × cell``."""
-    obj = np.zeros(surface.shape, dtype=bool)
+    return progressive_filters(surface, cell, (slope,), max_radius)[0]
+
+
+def progressive_filters(
+    surface: FloatArray, cell: float, slopes: tuple[float, ...], max_radius: int
+) -> list[BoolArray]:
+    """:func:`progressive_filter` for several slopes at the cost of one: the openings are the
+    same, only the drop each slope tolerates differs."""
+    objs = [np.zeros(surface.shape, dtype=bool) for _ in slopes]
     prev = surface
     # Opening the previous opening with the next element equals opening the surface itself
     # (each element is the one before grown by one step, so it is open with respect to it: a
@@ -123,9 +136,11 @@ def progressive_filter(
             cur = _morph(eroded, r, np.maximum, True)
         else:
             cur = opening(prev, r)
-        obj |= (prev - cur) > slope * r * cell
+        drop = prev - cur
+        for obj, slope in zip(objs, slopes, strict=True):
+            obj |= drop > slope * r * cell
         prev = cur
-    return obj
+    return objs
 
 
 # --------------------------------------------------------------------------- SMRF
@@ -139,6 +154,12 @@ class SMRFParams:
     with local slope; cut: net cutting radius (0 skips it; a large value such as 40 m helps
     in dense city centres with big roofs); grids: grid orientations averaged (1 is Pingel's
     single-grid SMRF; ``n`` rotates the grid by multiples of 90°/n).
+
+    The growth (:func:`grow_ground`; ``grow_slope`` 0 turns it off): the points SMRF at the
+    steeper ``grow_slope`` calls ground and this SMRF does not join the ground when they lie
+    between ``grow_below`` under and ``grow_above`` over the thin-plate surface (bending weight
+    ``grow_lambda``, m², nodes at least ``grow_cell`` apart) of the ground so far, in
+    ``grow_rounds`` rounds.
     """
 
     cell: float = 1.0
@@ -148,18 +169,27 @@ class SMRFParams:
     scalar: float = 1.25
     cut: float = 0.0
     grids: int = 4
+    grow_slope: float = 0.4
+    grow_above: float = 0.5
+    grow_below: float = 1.0
+    grow_cell: float = 2.0
+    grow_lambda: float = 0.1
+    grow_rounds: int = 3
 
     def scaled(self, metres_per_unit: float) -> SMRFParams:
-        """The same parameters expressed in a CRS unit (lengths divided, slope kept)."""
+        """The same parameters expressed in a CRS unit (lengths divided, slopes kept, the
+        bending weight, an area, divided by the square)."""
         k = 1.0 / metres_per_unit
-        return SMRFParams(
-            self.cell * k,
-            self.slope,
-            self.window * k,
-            self.threshold * k,
-            self.scalar,
-            self.cut * k,
-            self.grids,
+        return dataclasses.replace(
+            self,
+            cell=self.cell * k,
+            window=self.window * k,
+            threshold=self.threshold * k,
+            cut=self.cut * k,
+            grow_above=self.grow_above * k,
+            grow_below=self.grow_below * k,
+            grow_cell=self.grow_cell * k,
+            grow_lambda=self.grow_lambda * k * k,
         )
 
 
@@ -170,6 +200,8 @@ class GroundSurface:
     grid: GridSpec
     surface: FloatArray
     objects: BoolArray
+    #: the provisional DEM at the steeper slope asked for (``smrf_surface(steep_slope=...)``)
+    steep: FloatArray | None = None
 
 
 #: a rotation of the grid: centre x, centre y, cosine, sine (the identity keeps the grid
@@ -188,10 +220,13 @@ def smrf_surface(
     *,
     rotation: Rotation | None = None,
     block: int = BLOCK,
+    steep_slope: float | None = None,
 ) -> GroundSurface:
     """Steps 1–3 of SMRF: minimum surface, low-outlier and object detection, provisional DEM,
     from the points in ``mask`` (default: all). With ``rotation`` the grid is north-up in the
-    rotated coordinates (see :mod:`lidar.smrf_kernels`). ``block``: points read at a time."""
+    rotated coordinates (see :mod:`lidar.smrf_kernels`). ``block``: points read at a time.
+    ``steep_slope``: also the provisional DEM of the objects found at that slope (the same
+    openings)."""
     if rotation is None:
         bounds = masked_bounds(x, y, mask, block=block)
     else:
@@ -219,13 +254,15 @@ def smrf_surface(
     if p.cut > 0:
         zi = opening(zi, min(widest, max(1, round(p.cut / p.cell))))
     radii = min(widest, max(1, math.ceil(p.window / p.cell)))
-    objects = progressive_filter(zi, p.cell, p.slope, radii)
-    provisional = np.where(objects | low, np.nan, zmin)
-    if np.isfinite(provisional).any():
-        dem = inpaint_linear(provisional)
-    else:
-        dem = zi
-    return GroundSurface(grid, dem, objects | low)
+    slopes = (p.slope,) if steep_slope is None else (p.slope, steep_slope)
+    found = progressive_filters(zi, p.cell, slopes, radii)
+
+    def provisional_dem(objects: BoolArray) -> FloatArray:
+        provisional = np.where(objects | low, np.nan, zmin)
+        return inpaint_linear(provisional) if np.isfinite(provisional).any() else zi
+
+    steep = provisional_dem(found[1]) if steep_slope is not None else None
+    return GroundSurface(grid, provisional_dem(found[0]), found[0] | low, steep)
 
 
 #: environment variable capping the threads of the toolkit's parallel steps (a positive integer;
@@ -353,19 +390,57 @@ def smrf(
             ).format(n=n_cand, d=4 * cell, c=cell, c0=p.cell)
         )
         p = dataclasses.replace(p, cell=cell)
-    if p.grids == 1:
-        # no masked copy of the cloud: the grids read the candidates a block at a time
-        gs = smrf_surface(x, y, z, p, candidates, block=block)
-        slope = slope_rise_run(gs.surface, p.cell)
-        # block by block: the interpolation's temporaries stay bounded whatever the size
+    bounds = (minx, miny, maxx, maxy)
+    growing = p.grow_rounds > 0 and p.grow_slope > p.slope
+    ground, steep = _smrf_mask(
+        x, y, z, p, candidates, bounds, block=block, threads=threads,
+        steep_slope=p.grow_slope if growing else None,
+    )  # fmt: skip
+    if steep is not None:
+        steep &= ~ground
+        ground = grow_ground(x, y, z, ground, steep, p, n_cand, bounds)
+    return ground
+
+
+def _smrf_mask(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    p: SMRFParams,
+    candidates: BoolArray | None,
+    bounds: tuple[float, float, float, float],
+    *,
+    block: int,
+    threads: int | None,
+    steep_slope: float | None = None,
+) -> tuple[BoolArray, BoolArray | None]:
+    """SMRF's ground mask with ``p`` as it is (no growth): one grid, or the mean of several;
+    with ``steep_slope``, also the mask single-grid SMRF gives at that slope (on the first grid,
+    from its openings)."""
+    n = x.shape[0]
+    ground = np.zeros(n, dtype=bool)
+    steep = None if steep_slope is None else np.zeros(n, dtype=bool)
+    minx, miny, maxx, maxy = bounds
+
+    def test(gs: GroundSurface, dem: FloatArray, out: BoolArray) -> None:
+        """Single-grid SMRF's last step on a north-up grid, block by block (the
+        interpolation's temporaries stay bounded whatever the size)."""
+        slope = slope_rise_run(dem, p.cell)
         for lo in range(0, n, block):
             b = slice(lo, lo + block)
             bx, by = x[b], y[b]
             r, c = gs.grid.index(bx, by)
-            ez = bilinear(gs.grid, gs.surface, bx, by)
+            ez = bilinear(gs.grid, dem, bx, by)
             ok = np.abs(z[b] - ez) <= p.threshold + p.scalar * slope[r, c]
-            ground[b] = ok if candidates is None else ok & candidates[b]
-        return ground
+            out[b] = ok if candidates is None else ok & candidates[b]
+
+    if p.grids == 1:
+        # no masked copy of the cloud: the grids read the candidates a block at a time
+        gs = smrf_surface(x, y, z, p, candidates, block=block, steep_slope=steep_slope)
+        test(gs, gs.surface, ground)
+        if steep is not None and gs.steep is not None:
+            test(gs, gs.steep, steep)
+        return ground, steep
     # the grids' residuals and slopes summed per point (float32: 8 bytes per point)
     res_sum = np.zeros(n, dtype=np.float32)
     slope_sum = np.zeros(n, dtype=np.float32)
@@ -377,7 +452,11 @@ def smrf(
     ]
 
     def surface(rot: Rotation) -> tuple[GroundSurface, FloatArray]:
-        gs = smrf_surface(x, y, z, p, candidates, rotation=rot, block=block)
+        first = rot is _IDENTITY  # north-up in the points' own coordinates
+        gs = smrf_surface(
+            x, y, z, p, candidates, rotation=rot, block=block,
+            steep_slope=steep_slope if first else None,
+        )  # fmt: skip
         return gs, slope_rise_run(gs.surface, p.cell)
 
     # the grids are independent: built on the machine's cores (Qhull and the compiled kernels
@@ -396,12 +475,67 @@ def smrf(
             kern.accumulate_residuals(
                 x, y, z, rot, _grid_tuple(gs.grid), gs.surface, slope, res_sum, slope_sum
             )
+            if steep is not None and gs.steep is not None:
+                test(gs, gs.steep, steep)
             del gs, slope, fut
     scale = np.float32(1.0 / p.grids)
     for lo in range(0, n, block):
         b = slice(lo, lo + block)
         ok = np.abs(res_sum[b] * scale) <= p.threshold + p.scalar * (slope_sum[b] * scale)
         ground[b] = ok if candidates is None else ok & candidates[b]
+    return ground, steep
+
+
+#: the growth's thin-plate nodes are this many times the points' mean spacing apart, and at
+#: least ``grow_cell`` (2 m for every cloud denser than 0.4 points/m²)
+GROW_SPACINGS = 1.25
+
+
+def grow_ground(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    ground: BoolArray,
+    joining: BoolArray,
+    p: SMRFParams,
+    n_points: int | None = None,
+    bounds: tuple[float, float, float, float] | None = None,
+) -> BoolArray:
+    """``ground`` grown by the points of ``joining`` that lie between ``p.grow_below`` under
+    and ``p.grow_above`` over the thin-plate surface (:func:`lidar.tps.thin_plate`, λ
+    ``p.grow_lambda``) of the ground so far, refitted ``p.grow_rounds`` times.
+
+    SMRF's slope tolerance decides between terraces and low objects: at PDAL's 0.15 it cuts
+    embankments, terrace edges and steep banks off the ground (Type I errors), at 0.4 it takes
+    low vegetation and buildings beside slopes (Type II). The steep answer is kept only where
+    it continues the surface the gentle one has found, as a thin plate continues its slope
+    across a gap. On the 15 ISPRS reference samples (one parameter set) this takes the mean
+    total error from 3.51 % to 3.33 % (samp53's terraces 5.63 → 4.5 %, samp61 2.67 → 2.0 %).
+    ``n_points`` and ``bounds``: the candidates' count and extent, when the caller has them
+    (the nodes' spacing comes from their density)."""
+    from lidar import tps
+
+    ground = ground.copy()
+    todo = np.flatnonzero(joining)
+    if todo.size == 0 or not ground.any():
+        return ground
+    minx, miny, maxx, maxy = bounds or masked_bounds(x, y, None)
+    n = x.shape[0] if n_points is None else n_points
+    area = max(maxx - minx, p.cell) * max(maxy - miny, p.cell)
+    h = max(p.grow_cell, GROW_SPACINGS / math.sqrt(max(n, 1) / area))
+    grid = tps.NodeGrid.covering(minx, miny, maxx, maxy, h)
+    check_grid_size((grid.x0, grid.y0, grid.x0 + grid.nx * h, grid.y0 + grid.ny * h), h)
+    surface = None
+    for _round in range(p.grow_rounds):
+        surface = tps.thin_plate(grid, x, y, z, p.grow_lambda, ground, start=surface)
+        dz = z[todo] - grid.sample(surface, x[todo], y[todo])
+        near = (dz <= p.grow_above) & (dz >= -p.grow_below)  # NaN (no surface): False
+        if not near.any():
+            break
+        ground[todo[near]] = True
+        todo = todo[~near]
+        if todo.size == 0:
+            break
     return ground
 
 

@@ -89,15 +89,27 @@ class SMRFOptions:
     threshold: float = 0.5
     scalar: float = 1.25
     cut: float = 0.0
-    #: Pingel's SMRF on one grid; the default averages four grid orientations
+    #: Pingel's SMRF on one grid, without the growth; the default averages four grid
+    #: orientations
     single_grid: bool = False
+    #: the steeper slope whose ground joins where it continues the thin-plate surface of the
+    #: ground (``lidar.ground.grow_ground``); 0, or not above ``slope``: no growth
+    grow_slope: float = 0.4
     returns: str = "last,only"
     #: leave a cloud that already has ground (class 2) as it is (``--ground-method auto``)
     keep_existing: bool = False
 
     def check(self) -> list[str]:
-        if min(self.cell, self.window, self.threshold) <= 0 or self.slope < 0 or self.cut < 0:
-            return [_("cell, window and threshold must be positive; slope and cut not negative")]
+        if (
+            min(self.cell, self.window, self.threshold) <= 0
+            or min(self.slope, self.cut, self.grow_slope) < 0
+        ):
+            return [
+                _(
+                    "cell, window and threshold must be positive; slope, grow_slope and cut "
+                    "not negative"
+                )
+            ]
         errs = _at_most("cell", self.cell, MAX_CELL_M)
         errs += _at_most("window", self.window, MAX_SMRF_WINDOW_M)
         errs += _at_most("cut", self.cut, MAX_SMRF_WINDOW_M)
@@ -344,9 +356,16 @@ def apply_smrf(cloud: PointCloud, o: SMRFOptions) -> PointCloud:
     if o.keep_existing and _has_ground(cloud):
         return cloud
     grids = 1 if o.single_grid else SMRFParams.grids
-    p = SMRFParams(o.cell, o.slope, o.window, o.threshold, o.scalar, o.cut, grids).scaled(
-        cloud.xy_unit_m
-    )
+    p = SMRFParams(
+        o.cell,
+        o.slope,
+        o.window,
+        o.threshold,
+        o.scalar,
+        o.cut,
+        grids,
+        grow_slope=0.0 if o.single_grid else o.grow_slope,
+    ).scaled(cloud.xy_unit_m)
     g = smrf(cloud.x, cloud.y, z_in_xy_units(cloud), p, _candidates(cloud, o.returns))
     return _set_ground(cloud, g)
 

@@ -217,6 +217,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("smrf_window_1e4", {"type": "filters.smrf", "window": 1e4}),
         ("smrf_window_1e308", {"type": "filters.smrf", "window": 1e308}),
         ("smrf_window_cells", {"type": "filters.smrf", "window": 100, "cell": 0.05}),
+        ("smrf_grow_slope_negative", {"type": "filters.smrf", "grow_slope": -0.4}),
         ("classify_k0", {"type": "filters.classify", "k": 0}),
         ("classify_k1e9", {"type": "filters.classify", "k": 1_000_000_000}),
         ("hag_cell_1e308", {"type": "filters.hag", "cell": 1e308}),
@@ -739,6 +740,13 @@ CASES = [
                 2,
                 r"filters\.smrf",
                 r"window 100 m is 2,000 cells of 0\.05 m: at most 1,000 .*",
+            ),
+            (
+                "smrf_grow_slope_negative",
+                2,
+                r"filters\.smrf",
+                r"cell, window and threshold must be positive; slope, grow_slope and cut not "
+                r"negative",
             ),
             (
                 "classify_k0",

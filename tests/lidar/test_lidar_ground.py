@@ -157,8 +157,10 @@ def _provider_agreement(name: str) -> tuple[dict[str, float], dict[str, float]]:
 @pytest.mark.parametrize(
     ("name", "raw_kappa", "clear_kappa", "clear_type1"),
     [
-        # measured: raw kappa 0.358 / 0.734 / 0.121; unambiguous kappa 0.772 / 0.981 / 0.840,
-        # Type I 2.4 / 1.4 / 5.2 %
+        # measured: raw kappa 0.356 / 0.730 / 0.115; unambiguous kappa 0.768 / 0.975 / 0.807,
+        # Type I 2.2 / 1.4 / 5.2 % (before the ground growth 0.359 / 0.734 / 0.121 and 0.775 /
+        # 0.981 / 0.839: it takes 826 more points on autzen's vegetated river bank, 0.6-1.5 m
+        # above the provider's sparse ground there)
         ("Topography.laz", 0.30, 0.72, 3.5),
         ("MixedConifer.laz", 0.68, 0.95, 2.5),
         ("autzen_trim.laz", 0.09, 0.80, 7.0),
@@ -197,7 +199,7 @@ def test_averaged_grids_do_not_depend_on_the_grid_origin(scene: Scene) -> None:
 def test_plain_smrf_stays_reachable(cleaned) -> None:  # type: ignore[no-untyped-def]
     plain = apply_smrf(cleaned, SMRFOptions(single_grid=True)).classification == GROUND
     cand = cleaned.classification != NOISE
-    want = smrf(cleaned.x, cleaned.y, cleaned.z, SMRFParams(grids=1), cand)
+    want = smrf(cleaned.x, cleaned.y, cleaned.z, SMRFParams(grids=1, grow_slope=0.0), cand)
     assert np.array_equal(plain, want)
 
 
