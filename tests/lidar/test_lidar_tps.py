@@ -7,6 +7,8 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from lidar import tps
 from lidar.ground import SMRFParams, smrf
@@ -193,3 +195,34 @@ def test_the_pipeline_turns_the_growth_off_and_plain_smrf_has_none() -> None:
     plain = apply_smrf(cloud, SMRFOptions(single_grid=True)).classification == GROUND
     assert np.array_equal(plain, smrf(x, y, z, SMRFParams(grids=1, grow_slope=0.0)))
     assert SMRFOptions(grow_slope=-0.4).check()
+
+
+@st.composite
+def _plane_points(draw: st.DrawFn) -> tuple[np.ndarray, ...]:
+    """A few to a few hundred points anywhere in a 1–150 m square (duplicates and lines
+    included), on a plane of any tilt up to 2."""
+    n = draw(st.integers(3, 300))
+    side = draw(st.floats(1.0, 150.0))
+    coords = st.floats(0.0, 1.0, allow_nan=False)
+    xy = np.array(draw(st.lists(st.tuples(coords, coords), min_size=n, max_size=n))) * side
+    a, b = draw(st.floats(-2, 2)), draw(st.floats(-2, 2))
+    return xy[:, 0], xy[:, 1], 250.0 + a * xy[:, 0] + b * xy[:, 1], np.array([a, b])
+
+
+@settings(max_examples=60, deadline=None)
+@given(_plane_points(), st.sampled_from([1.0, 2.0, 7.0]))
+def test_any_points_on_a_plane_give_the_plane_or_no_surface(
+    pts: tuple[np.ndarray, ...], h: float
+) -> None:
+    """Whatever the points (a few, repeated, on one line), the surface is finite where it is
+    given, never more than a millimetre off their plane at the points, and NaN only where it
+    has too few points or none within reach."""
+    x, y, z, _ab = pts
+    g = tps.NodeGrid.covering(float(x.min()), float(y.min()), float(x.max()), float(y.max()), h)
+    f = tps.thin_plate(g, x, y, z, 0.1, tile=48)
+    if x.size < tps.MIN_POINTS:
+        assert np.isnan(f).all()
+        return
+    at = g.sample(f, x, y)
+    assert np.isfinite(at).all()
+    assert np.abs(at - z).max() < 1e-3 * max(1.0, float(np.ptp(z)))
