@@ -32,6 +32,8 @@ import scipy.sparse.linalg as spla
 from numpy.typing import NDArray
 from scipy import ndimage
 
+from lidar.grid import BLOCK
+
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.intp]
@@ -49,8 +51,6 @@ COARSE = 4
 #: conjugate gradients' tolerance (relative to ‖Aᵀz‖) and most iterations
 CG_RTOL = 1e-6
 CG_MAX_ITER = 2000
-#: points per block of the per-point passes
-_BLOCK = 1 << 18
 
 
 @dataclass(frozen=True)
@@ -84,8 +84,8 @@ class NodeGrid:
     def sample(self, f: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:
         """The surface (node values, ``ny × nx``) at the points, bilinear."""
         out = np.empty(x.shape[0])
-        for lo in range(0, x.shape[0], _BLOCK):
-            b = slice(lo, lo + _BLOCK)
+        for lo in range(0, x.shape[0], BLOCK):
+            b = slice(lo, lo + BLOCK)
             i, j, u, v = self.cells(x[b], y[b])
             out[b] = (1 - v) * ((1 - u) * f[j, i] + u * f[j, i + 1]) + v * (
                 (1 - u) * f[j + 1, i] + u * f[j + 1, i + 1]
@@ -108,8 +108,8 @@ def _cell_sums(
     ata = np.zeros((len(_PAIRS), ncell))
     atz = np.zeros((4, ncell))
     count = np.zeros(ncell)
-    for lo in range(0, x.shape[0], _BLOCK):
-        b = slice(lo, lo + _BLOCK)
+    for lo in range(0, x.shape[0], BLOCK):
+        b = slice(lo, lo + BLOCK)
         bx, by, bz = x[b], y[b], z[b]
         if mask is not None:
             keep = mask[b]

@@ -829,13 +829,17 @@ def create_app(settings: WebSettings) -> FastAPI:
             users = rq.list_users(s)
         return render(request, Page(request, user), "users.html", users=users, error=None)
 
-    @app.post("/admin/users")
-    async def add_user(request: Request) -> Response:
+    async def admin_form(request: Request) -> tuple[User, dict[str, str], Page]:
+        """An administrator's posted form (403 for any other role), its fields and page."""
         user = require_user(request)
         if user.role != "admin":
             raise forbid(request)
         form = await posted(request)
-        page = Page(request, user)
+        return user, form, Page(request, user)
+
+    @app.post("/admin/users")
+    async def add_user(request: Request) -> Response:
+        user, form, page = await admin_form(request)
 
         def save() -> None:
             name = _field(page.t, "User name", check_name, form.get("username", ""), 64)
@@ -863,11 +867,7 @@ def create_app(settings: WebSettings) -> FastAPI:
         """Disable or enable an account (``accounts.set_active``: audited; a disabled account's
         sessions end). An administrator cannot disable the account it is signed in with: the
         portal would be left without one to undo it."""
-        user = require_user(request)
-        if user.role != "admin":
-            raise forbid(request)
-        form = await posted(request)
-        page = Page(request, user)
+        user, form, page = await admin_form(request)
         name = form.get("username", "").strip()
         active = form.get("active") == "1"
 
@@ -895,11 +895,7 @@ def create_app(settings: WebSettings) -> FastAPI:
     async def set_user_password(request: Request) -> Response:
         """Give an account a new password, typed twice (``accounts.set_password``: audited; its
         open sessions end, the administrator's own when it is its account)."""
-        user = require_user(request)
-        if user.role != "admin":
-            raise forbid(request)
-        form = await posted(request)
-        page = Page(request, user)
+        user, form, page = await admin_form(request)
         name = form.get("username", "").strip()
 
         def save() -> None:
