@@ -185,11 +185,11 @@ def thin_plate(
     everywhere with fewer than :data:`MIN_POINTS` points. ``lam``: the bending weight λ (an
     area, in the coordinates' units squared).
 
-    A grid of at most ``tile`` nodes a side is solved at once by sparse LU; a larger one by
-    conjugate gradients (Jacobi-preconditioned) from ``start`` (a surface of the same grid: the
-    previous one of an iteration), else from the surface on nodes :data:`COARSE` times as far
-    apart (solved the same way), which gives the shape across gaps that the gradients would
-    take long to find."""
+    With ``start`` (a surface of the same grid: the previous one of an iteration) it is solved
+    by conjugate gradients (Jacobi-preconditioned) from there. Without, a grid of at most
+    ``tile`` nodes a side is solved at once by sparse LU, a larger one by conjugate gradients
+    from the surface on nodes :data:`COARSE` times as far apart (solved the same way), which
+    gives the shape across gaps that the gradients would take long to find."""
     zs = z if mask is None else z[mask]
     if zs.shape[0] == 0:
         return np.full((g.ny, g.nx), np.nan)
@@ -200,7 +200,8 @@ def thin_plate(
     counts = count.reshape(g.ny - 1, g.nx - 1)
     if count.sum() < MIN_POINTS:
         return np.full((g.ny, g.nx), np.nan)
-    if g.nx <= tile and g.ny <= tile:
+    warm = start is not None and start.shape == (g.ny, g.nx)
+    if g.nx <= tile and g.ny <= tile and not warm:
         out = _lu(ata, atz, g, lam_h2)
     else:
         if start is None or start.shape != (g.ny, g.nx):
