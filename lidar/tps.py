@@ -13,7 +13,7 @@ scanning point clouds by means of regularization and bending energy", ISPRS J. 9
 use on ground filtering; Wahba 1990 for the smoothing spline).
 
 The normal equations are assembled from per-cell sums (one pass over the points with
-``np.bincount``, no point × node matrix). Up to :data:`TILE_NODES` nodes a side they are
+``np.bincount``, no point × node matrix). Up to :data:`LU_MAX_NODES` nodes a side they are
 solved by sparse LU (SuperLU, minimum-degree ordering on AᵀA + A); a larger grid by conjugate
 gradients started from the surface on a coarser grid (a two-level scheme), so time and memory
 grow with the area, not faster: 226,000 nodes through 4 M points in 1.5 s, 0.4 s from the
@@ -39,13 +39,13 @@ BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.intp]
 
 #: nodes a side of the largest grid solved by LU (256² nodes: about 0.4 s, 100 MB)
-TILE_NODES = 256
+LU_MAX_NODES = 256
 #: points a surface needs
 MIN_POINTS = 10
 #: a node farther than this many nodes from every point gets no surface (NaN): the plate would
 #: only continue a slope from far away
 REACH_NODES = 32
-#: a grid larger than a tile starts its conjugate gradients from the surface on nodes this many
+#: a grid larger than LU takes starts its conjugate gradients from the surface on nodes this many
 #: times as far apart
 COARSE = 4
 #: conjugate gradients' tolerance (relative to ‖Aᵀz‖) and most iterations
@@ -144,28 +144,23 @@ def _penalty(nx: int, ny: int) -> sp.csr_matrix:
 
 
 def _assemble(
-    ata: FloatArray, atz: FloatArray, nx: int, ny: int, cols: slice, rows: slice, lam_h2: float
+    ata: FloatArray, atz: FloatArray, g: NodeGrid, lam_h2: float
 ) -> tuple[sp.csr_matrix, FloatArray]:
-    """The normal equations on the nodes ``rows × cols`` from the sums of the cells between
-    them: AᵀA + λ/h² P (+ a 1e-9 ridge: a window whose points lie on a line) and Aᵀ(z − z0)."""
-    wx, wy = cols.stop - cols.start, rows.stop - rows.start
-    cx = np.arange(cols.start, cols.stop - 1)
-    cy = np.arange(rows.start, rows.stop - 1)
-    cell = (cy[:, None] * (nx - 1) + cx[None, :]).ravel()  # global cell ids
-    local = (np.arange(wy - 1)[:, None] * wx + np.arange(wx - 1)[None, :]).ravel()  # its LL node
-    corner = [local + dr * wx + dc for dr, dc in _CORNERS]
+    """The normal equations on the grid's nodes from the sums of its cells: AᵀA + λ/h² P (+ a
+    1e-9 ridge: points on a line) and Aᵀ(z − z0)."""
+    ll = (np.arange(g.ny - 1)[:, None] * g.nx + np.arange(g.nx - 1)[None, :]).ravel()
+    corner = [ll + dr * g.nx + dc for dr, dc in _CORNERS]  # per cell, its 4 nodes
     r_idx, c_idx, vals = [], [], []
     for p, (k, m) in enumerate(_PAIRS):
-        s = ata[p, cell]
         r_idx += [corner[k], corner[m]] if k != m else [corner[k]]
         c_idx += [corner[m], corner[k]] if k != m else [corner[k]]
-        vals += [s, s] if k != m else [s]
-    n = wx * wy
+        vals += [ata[p], ata[p]] if k != m else [ata[p]]
+    n = g.nx * g.ny
     a = sp.csr_matrix(
         (np.concatenate(vals), (np.concatenate(r_idx), np.concatenate(c_idx))), shape=(n, n)
     )
-    rhs = sum(np.bincount(corner[k], atz[k, cell], n) for k in range(4))
-    m = (a + lam_h2 * _penalty(wx, wy) + 1e-9 * sp.identity(n, format="csr")).tocsr()
+    rhs = sum(np.bincount(corner[k], atz[k], n) for k in range(4))
+    m = (a + lam_h2 * _penalty(g.nx, g.ny) + 1e-9 * sp.identity(n, format="csr")).tocsr()
     return m, np.asarray(rhs, dtype=np.float64)
 
 
@@ -178,7 +173,7 @@ def thin_plate(
     mask: BoolArray | None = None,
     *,
     start: FloatArray | None = None,
-    tile: int = TILE_NODES,
+    lu_max: int = LU_MAX_NODES,
 ) -> FloatArray:
     """The regularised thin-plate surface through the points in ``mask`` (default: all):
     node values, ``ny × nx``; NaN farther than :data:`REACH_NODES` nodes from every point, and
@@ -187,7 +182,7 @@ def thin_plate(
 
     With ``start`` (a surface of the same grid: the previous one of an iteration) it is solved
     by conjugate gradients (Jacobi-preconditioned) from there. Without, a grid of at most
-    ``tile`` nodes a side is solved at once by sparse LU, a larger one by conjugate gradients
+    ``lu_max`` nodes a side is solved at once by sparse LU, a larger one by conjugate gradients
     from the surface on nodes :data:`COARSE` times as far apart (solved the same way), which
     gives the shape across gaps that the gradients would take long to find."""
     zs = z if mask is None else z[mask]
@@ -196,37 +191,30 @@ def thin_plate(
     z0 = float(np.median(zs))
     del zs
     ata, atz, count = _cell_sums(g, x, y, z, mask, z0)
-    lam_h2 = lam / (g.h * g.h)
     counts = count.reshape(g.ny - 1, g.nx - 1)
     if count.sum() < MIN_POINTS:
         return np.full((g.ny, g.nx), np.nan)
-    warm = start is not None and start.shape == (g.ny, g.nx)
-    if g.nx <= tile and g.ny <= tile and not warm:
-        out = _lu(ata, atz, g, lam_h2)
+    if start is not None and start.shape != (g.ny, g.nx):
+        raise ValueError(f"start is {start.shape}, the grid {(g.ny, g.nx)}")
+    m, rhs = _assemble(ata, atz, g, lam / (g.h * g.h))
+    if start is None and g.nx <= lu_max and g.ny <= lu_max:
+        out = spla.splu(m.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs)
     else:
-        if start is None or start.shape != (g.ny, g.nx):
+        if start is None:
             coarse = NodeGrid(
                 g.x0, g.y0, g.h * COARSE, -(-g.nx // COARSE) + 1, -(-g.ny // COARSE) + 1
             )
-            cf = thin_plate(coarse, x, y, z, lam, mask, tile=tile)
+            cf = thin_plate(coarse, x, y, z, lam, mask, lu_max=lu_max)
             gx = g.x0 + g.h * np.arange(g.nx)
             gy = g.y0 + g.h * np.arange(g.ny)
             xx, yy = np.meshgrid(gx, gy)
             start = coarse.sample(np.where(np.isfinite(cf), cf, z0), xx.ravel(), yy.ravel())
         x0 = np.where(np.isfinite(start), start, z0).ravel() - z0
-        m, rhs = _assemble(ata, atz, g.nx, g.ny, slice(0, g.nx), slice(0, g.ny), lam_h2)
         jacobi = sp.diags(1.0 / m.diagonal())
-        f, _info = spla.cg(m, rhs, x0=x0, rtol=CG_RTOL, maxiter=CG_MAX_ITER, M=jacobi)
-        out = np.asarray(f).reshape(g.ny, g.nx)
+        out, _info = spla.cg(m, rhs, x0=x0, rtol=CG_RTOL, maxiter=CG_MAX_ITER, M=jacobi)
+    out = np.asarray(out).reshape(g.ny, g.nx)
     near = ndimage.maximum_filter(counts > 0, size=2 * REACH_NODES + 1, mode="constant")
     reached = np.zeros((g.ny, g.nx), dtype=bool)  # a node reaches the cells around it
     for dr, dc in _CORNERS:
         reached[dr : dr + g.ny - 1, dc : dc + g.nx - 1] |= near
     return np.where(reached, out + z0, np.nan)
-
-
-def _lu(ata: FloatArray, atz: FloatArray, g: NodeGrid, lam_h2: float) -> FloatArray:
-    """The surface (minus z0) of the whole grid by one sparse LU."""
-    m, rhs = _assemble(ata, atz, g.nx, g.ny, slice(0, g.nx), slice(0, g.ny), lam_h2)
-    f = spla.splu(m.tocsc(), permc_spec="MMD_AT_PLUS_A").solve(rhs)
-    return np.asarray(f).reshape(g.ny, g.nx)

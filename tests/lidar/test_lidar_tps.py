@@ -93,10 +93,10 @@ def test_a_large_grid_is_solved_by_gradients_from_a_coarse_surface() -> None:
     x, y = x[keep], y[keep]
     z = 300 + 5 * np.sin(x / 60) * np.cos(y / 45) + rng.normal(0, 0.05, x.size)
     g = tps.NodeGrid.covering(0, 0, 400, 300, 2.0)
-    exact = tps.thin_plate(g, x, y, z, 0.1, tile=1000)
-    two_level = tps.thin_plate(g, x, y, z, 0.1, tile=64)
+    exact = tps.thin_plate(g, x, y, z, 0.1, lu_max=1000)
+    two_level = tps.thin_plate(g, x, y, z, 0.1, lu_max=64)
     assert np.abs(two_level - exact).max() < 0.05
-    warm = tps.thin_plate(g, x, y, z, 0.1, tile=64, start=exact)
+    warm = tps.thin_plate(g, x, y, z, 0.1, lu_max=64, start=exact)
     assert np.abs(warm - exact).max() < 0.01
 
 
@@ -219,7 +219,7 @@ def test_any_points_on_a_plane_give_the_plane_or_no_surface(
     has too few points or none within reach."""
     x, y, z, _ab = pts
     g = tps.NodeGrid.covering(float(x.min()), float(y.min()), float(x.max()), float(y.max()), h)
-    f = tps.thin_plate(g, x, y, z, 0.1, tile=48)
+    f = tps.thin_plate(g, x, y, z, 0.1, lu_max=48)
     if x.size < tps.MIN_POINTS:
         assert np.isnan(f).all()
         return

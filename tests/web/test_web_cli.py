@@ -95,16 +95,9 @@ def test_serve_answers_on_localhost_and_creates_a_private_secret(tmp_path: Path)
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
-                    assert json.loads(r.read()) == {"status": "ok"}
-                    break
-            except OSError:
-                assert proc.poll() is None, proc.communicate()[1]
-                assert time.monotonic() < deadline, "the portal did not answer"
-                time.sleep(0.2)
+        _wait_answering(proc, port)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=2) as r:
+            assert json.loads(r.read()) == {"status": "ok"}
         with urllib.request.urlopen(f"http://127.0.0.1:{port}/opendata/gov16.csv") as r:
             assert r.read().decode().startswith("indicator,period,count")
     finally:
@@ -115,10 +108,22 @@ def test_serve_answers_on_localhost_and_creates_a_private_secret(tmp_path: Path)
     assert key.stat().st_mode & 0o777 == 0o600 and len(key.read_bytes()) >= 64
 
 
+def _wait_answering(proc: subprocess.Popen[str], port: int) -> None:
+    """Until the ``serve`` of ``proc`` answers on ``port`` (at most 30 s; it must not exit)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=2):
+                return
+        except OSError:
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "the portal did not answer"
+            time.sleep(0.2)
+
+
 @contextlib.contextmanager
 def _serving(tmp_path: Path, *options: str) -> Iterator[int]:
     """A real ``serve`` on a free loopback port with ``options``, answering: yields the port."""
-    import httpx
     from portal_kit import seed_users
 
     with socket.socket() as s:
@@ -133,15 +138,7 @@ def _serving(tmp_path: Path, *options: str) -> Iterator[int]:
         text=True,
     )
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                httpx.get(f"http://127.0.0.1:{port}/login", timeout=10)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, proc.communicate()[1]
-                assert time.monotonic() < deadline, "the portal did not answer"
-                time.sleep(0.2)
+        _wait_answering(proc, port)
         yield port
     finally:
         proc.terminate()
