@@ -326,6 +326,26 @@ def circle_jump_mission(home: tuple[float, float, float]) -> list[Any]:
     ]
 
 
+def circle_aside_jump_mission(home: tuple[float, float, float]) -> list[Any]:
+    """``make fuzz``'s second circle case around ``home`` (lat, lon, alt): a take-off to 10 m,
+    one turn of a 28 m circle round a point 22 m east (the take-off inside it), a DO_JUMP back to
+    the take-off twice, a waypoint 90 m east and 12 m north, RTL (the simulator flew 15 m off the
+    guard's walk at 19 m east, 12 m south)."""
+    from dronekit_plzen import mission_items as mi
+
+    lat, lon = home[0], home[1]
+    m_per_deg_lon = 111_200.0 * math.cos(math.radians(lat))
+    aside = lon + 22.0 / m_per_deg_lon
+    far = (lat + 12.0 / 111_200.0, lon + 90.0 / m_per_deg_lon)
+    return [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=lat, lon_deg=lon, alt_m=10.0),
+        loiter_turns(lat, aside, 10.0, 1.0, 28.0),
+        mi.MissionItem(mi.CMD_DO_JUMP, frame=2, param1=0.0, param2=2.0),
+        mi.MissionItem(16, frame=3, lat_deg=far[0], lon_deg=far[1], alt_m=10.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+
+
 def spline_jump_mission(home: tuple[float, float, float]) -> list[Any]:
     """``make fuzz``'s spline case around ``home`` (lat, lon, alt): a take-off to 10 m, a
     spline waypoint 106 m east and 108 m south at 10 m, a DO_JUMP back to the take-off once, a

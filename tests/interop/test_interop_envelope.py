@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import pytest
 from dkp_testkit import (
+    circle_aside_jump_mission,
     circle_inside_radius_mission,
     circle_jump_mission,
     loiter_turns,
@@ -66,6 +67,21 @@ def test_circle_after_a_jump_back_to_the_take_off(
     twice (climbed where the circle ended), then a waypoint 128 m south and RTL."""
     items = circle_jump_mission(ready.inst.home)
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_jump")
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
+def test_circle_aside_the_take_off_after_a_jump_back_to_it(
+    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
+) -> None:
+    """Found by ``make fuzz`` in session 31 (the simulator flew 15 m off the walk): one turn of
+    a 28 m circle round a point 22 m east of the take-off, a DO_JUMP back to the take-off twice,
+    a waypoint 90 m east and RTL. ArduCopter SITL 4.7 (2026-12-06) flew it as the simulator does
+    and this check failed: after the third circle the aircraft left for the waypoint from about
+    40° before the point where a full turn ends, 13.8 m off the guard's walk (which leaves from
+    the full turn's end). The guard does not yet model where repeated circles end."""
+    items = circle_aside_jump_mission(ready.inst.home)
+    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_aside_jump")
 
 
 @pytest.mark.timeout(900)
