@@ -266,6 +266,21 @@ def ap_circle_speed_m_s(speed_m_s: float, accel_m_s2: float, radius_m: float) ->
     )
 
 
+def ap_circle_trail_rad(speed_m_s: float, accel_m_s2: float, radius_m: float) -> float:
+    """How far (radians round the circle) ArduCopter trails a LOITER_TURNS circle's moving
+    point (``AC_Circle::update_cms`` hands the position controller the point without its
+    velocity): at the circle speed ``v`` (:func:`ap_circle_speed_m_s`) the aircraft closes on a
+    point ``v²/2a`` ahead, a chord of that length. The turns are counted on the point, so each
+    circle ends this far short of its end: 14° when the acceleration limits the speed (a
+    quarter of the radius behind), on SITL 16° on a 16 m circle and 13° a circle on a 28 m one
+    (three circles begun each where the last ended: 40° short)."""
+    if not radius_m > 0:
+        return 0.0
+    v = ap_circle_speed_m_s(speed_m_s, accel_m_s2, radius_m)
+    behind_m = v * v / (2.0 * accel_m_s2) if accel_m_s2 > 0 else 0.0
+    return 2.0 * math.asin(min(1.0, behind_m / (2.0 * radius_m)))
+
+
 def ap_keeps_altitude(item: MissionItem) -> bool:
     """True for an item ArduCopter flies at the aircraft's altitude: one of
     :data:`AP_ALT_ZERO_KEEPS` whose altitude is 0 once stored in whole centimetres (NaN: no)."""

@@ -42,6 +42,7 @@ from dronekit_plzen.mission_items import (
     POSITION_COMMANDS,
     MissionItem,
     ap_circle_speed_m_s,
+    ap_circle_trail_rad,
     ap_keeps_altitude,
     canonical_frame,
     command_name,
@@ -65,6 +66,9 @@ MAX_WALK_ITEMS = 100_000
 #: ArduCopter starts a circle where it is, not from the circle's closest point, when it is
 #: this close to the centre (``circle_movetoedge_start``)
 CIRCLE_AT_CENTRE_M = 3.0
+#: ArduCopter's take-off in the air is done at once within this of its altitude (below it too:
+#: it never descends)
+AP_TAKEOFF_DONE_M = 1.0
 #: PX4 flies to a take-off's position after the climb when it is farther than this
 TAKEOFF_MOVE_M = 0.5
 #: the first item is climbed to first when it is higher than this above the aircraft (PX4's
@@ -436,6 +440,11 @@ class _Flight:
         #: ArduCopter without a take-off item: the ground station's take-off altitude (m
         #: above home), when known (:func:`trajectory`)
         self.takeoff_alt_m: float | None = None
+        #: an ArduCopter circle just ended short of its turns' end (it trails its moving
+        #: point): (where the point ended, its item, terrain frame). The next leg leaves from
+        #: there (AC_WPNav's origin is the stopping point ahead of the aircraft), a circle
+        #: next begins where the aircraft is (:meth:`leave_circle`)
+        self.circle_exit: tuple[tuple[float, float, float], int, bool] | None = None
         #: DO_JUMPs taken so far (item → times)
         self.jumps: dict[int, int] = {}
         self.loiter_unlimited: int | None = None
@@ -445,6 +454,15 @@ class _Flight:
         marks = px4_landing(mission.items)
         self.land_start: int | None = marks[0] if marks is not None else None
         self.land_idx: int | None = marks[1] if marks is not None else None
+
+    def leave_circle(self) -> None:
+        """Fly from where an ArduCopter circle left the aircraft (short of the turns' end) to
+        where its point ended, the stopping point the next leg starts from; nothing pending,
+        nothing flown."""
+        if self.circle_exit is not None:
+            at, k, terrain = self.circle_exit
+            self.circle_exit = None
+            self.leg(at, k, 1, above_terrain=terrain, timed=False)
 
     def note_once(self, note: str) -> None:
         if not self.flags.get(note):
@@ -735,6 +753,8 @@ def trajectory(
             k += 1
             continue
         restore_v = None
+        if cmd in NAV_COMMANDS and not _circle_goes_on(f, it):
+            f.leave_circle()
         if cmd in NAV_COMMANDS and override_v is not None:
             # PX4: the leg right after a ground-speed change may fly at it (px4_speed_override)
             restore_v, f.v, override_v = f.v, min(f.v, override_v), None
@@ -836,6 +856,7 @@ def trajectory(
         if restore_v is not None:
             f.v = restore_v
         k += 1
+    f.leave_circle()
     return f.result(k if k < len(items) else None, endless, returned)
 
 
@@ -905,6 +926,7 @@ def _circle(
     there, clockwise (counter-clockwise for a negative radius), for its turns; the next leg
     starts where the turns end, on the circle, not at its centre (the guard had flown back to
     the centre: on ArduCopter SITL the leg after a 25 m circle left 11.6 m from the walk)."""
+    f.circle_exit = None  # begun where the last circle left the aircraft
     x, y, z = centre
     turns, r = ap_loiter_turns(it.param1, it.param3)
     r = r or 10.0  # 0: CIRCLE_RADIUS, 10 m by default
@@ -933,16 +955,40 @@ def _circle(
             ).format(k=k + 1)
         )
     f.leg((x + r * math.sin(a0), y + r * math.cos(a0), z), k, 1, above_terrain=terrain)
-    # one turn covers every point of the circle (the others repeat it), then the part of a
-    # turn left, which ends where the next leg starts
-    arc = turns if turns < 1 else 1.0 + (turns - math.floor(turns))
-    if arc <= 0:
+    if turns <= 0:
         return
+    # the turns are counted on the circle's moving point, which the aircraft trails: it is
+    # short of their end when they are done (at most half the arc on a short one)
+    short = min(ap_circle_trail_rad(f.v, f.accel_m_s2, r), math.pi * turns)
+    flown = turns - short / (2 * math.pi)
+    # one turn covers every point of the circle (the others repeat it), then the part of a
+    # turn left, which ends where the aircraft is when the turns are done
+    arc = flown if flown < 1 else 1.0 + (flown - math.floor(flown))
     sense = -1.0 if it.param3 < 0 else 1.0
     n = max(2, math.ceil(LOITER_CIRCLE_VERTICES * arc))
     for a in a0 + sense * np.linspace(0.0, 2 * math.pi * arc, n + 1)[1:]:
         on = (x + r * math.sin(a), y + r * math.cos(a), z)
         f.leg(on, k, 1, above_terrain=terrain, timed=False)
+    end = a0 + sense * 2 * math.pi * turns
+    f.circle_exit = ((x + r * math.sin(end), y + r * math.cos(end), z), k, terrain)
+
+
+def _circle_goes_on(f: _Flight, it: MissionItem) -> bool:
+    """True when ``it`` keeps an ArduCopter circle's end where the aircraft is: another
+    circle (``AC_Circle::init_start_angle`` starts it from the aircraft's position, the
+    stopping point ahead is on the circle), or a take-off in the air within 1 m of its
+    altitude, done at once. Seen on SITL: a 28 m circle flown three times through a DO_JUMP
+    back to such a take-off ended 40° short; one whose take-off climbed 4 m first stopped
+    where the point had ended and began the next circle there."""
+    if f.mission.autopilot != AUTOPILOT_ARDUPILOT or f.circle_exit is None:
+        return False
+    if it.command == CMD_NAV_LOITER_TURNS:
+        return True
+    if it.command != CMD_NAV_TAKEOFF or f.on_ground:
+        return False
+    cx, cy, cz = f.cur
+    z = f.amsl(it.frame, it.alt_m, cx, cy)
+    return not (math.isfinite(z) and z > cz + AP_TAKEOFF_DONE_M)
 
 
 def _take_off(f: _Flight, it: MissionItem, k: int) -> None:

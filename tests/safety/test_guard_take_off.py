@@ -212,6 +212,74 @@ def test_an_ardupilot_circle_starts_and_ends_at_its_closest_point() -> None:
     assert tr.duration_s > 2 * 2 * np.pi * 100.0 / min(10.0, np.sqrt(150.0))
 
 
+def test_the_trail_of_an_ardupilot_circle() -> None:
+    """The chord ``v²/2a`` behind the point: a quarter of the radius when the acceleration sets
+    the speed (14.4°), less when the leg speed does, nothing on a circle without radius."""
+    from dronekit_plzen.mission_items import ap_circle_trail_rad
+
+    assert np.degrees(ap_circle_trail_rad(5.0, 2.5, 16.0)) == pytest.approx(14.36, abs=0.01)
+    assert np.degrees(ap_circle_trail_rad(10.0, 2.5, 150.0)) == pytest.approx(7.64, abs=0.01)
+    assert ap_circle_trail_rad(5.0, 2.5, 0.0) == 0.0
+    assert ap_circle_trail_rad(5.0, 0.0, 16.0) == 0.0
+
+
+def _circles_through_a_jump(takeoff_alt_m: float) -> tuple[Trajectory, float, float]:
+    """A take-off to ``takeoff_alt_m``, one turn of a 28 m circle at 10 m round a point 22 m
+    east, a DO_JUMP back to the take-off twice, a waypoint 90 m east and 12 m north, RTL
+    (``make fuzz``'s case): the walk and the circle's centre in its metric CRS."""
+    from dronekit_plzen.mission_items import CMD_DO_JUMP, CMD_NAV_LOITER_TURNS
+
+    items = [
+        MissionItem(command=CMD_NAV_TAKEOFF, frame=FRAME_GLOBAL_RELATIVE_ALT, alt_m=takeoff_alt_m),
+        _wp(22.0, 0.0, 10.0, CMD_NAV_LOITER_TURNS).with_(param1=1.0, param3=28.0),
+        MissionItem(command=CMD_DO_JUMP, param1=0.0, param2=2.0),
+        _wp(90.0, 12.0, 10.0),
+        MissionItem(command=CMD_NAV_RETURN_TO_LAUNCH),
+    ]
+    tr = trajectory(_mission(items, AUTOPILOT_ARDUPILOT))
+    (cx,), (cy,) = transform([items[1].lon_deg], [items[1].lat_deg], WGS84, tr.epsg)
+    return tr, cx, cy
+
+
+def _bearing_deg(tr: Trajectory, cx: float, cy: float, mask: np.ndarray) -> np.ndarray:
+    """Bearings from the centre, clockwise from north, unwrapped along the walk."""
+    b = np.arctan2(tr.x[mask] - cx, tr.y[mask] - cy)
+    return np.asarray(np.degrees(np.unwrap(b)))
+
+
+def test_ardupilot_circles_flown_again_through_a_jump_begin_where_the_last_ended() -> None:
+    """ArduCopter trails a circle's moving point and counts the turns on the point, so each
+    circle ends short of its end (``mission_items.ap_circle_trail_rad``: 14.4° here), and a
+    circle flown again through a DO_JUMP to a take-off already reached begins where the
+    aircraft is. On ArduCopter SITL the third circle ended about 40° short and the leg to the
+    waypoint left from there; the guard had ended every circle at its full turn, 15 m from
+    where the simulator left it (``make fuzz``) and 13.8 m from where SITL did."""
+    tr, cx, cy = _circles_through_a_jump(10.0)
+    on = tr.item == 1
+    b = _bearing_deg(tr, cx, cy, on)
+    # begun west (the closest point from the take-off 22 m west of the centre); each circle
+    # begins where the last left the aircraft, a trail short: after three the aircraft is
+    # three trails short of the three turns, the point two, where the leg leaves from
+    assert b[0] == pytest.approx(-90.0, abs=2.0)  # (UTM grid north is 1.3° off true north)
+    assert b[-1] - b[0] == pytest.approx(1080.0 - 2 * 14.4, abs=1.0)
+    # the take-offs reached again where the last circle left the aircraft, and the circles
+    # begun there: 14.4° and 28.8° short of the first circle's start
+    again = _bearing_deg(tr, cx, cy, (tr.item == 0) & (tr.x != tr.x[0]))
+    assert np.allclose((again - b[0]) % 360.0, [360.0 - 14.4, 360.0 - 28.8], atol=1.0), again
+    ring = np.hypot(tr.x[on] - cx, tr.y[on] - cy)
+    assert ring[1:].min() > 27.5 and ring.max() < 28.01  # (from 22 m out to the edge first)
+
+
+def test_a_circle_after_a_climbing_take_off_begins_where_the_last_point_ended() -> None:
+    """The same with the take-off at 14 m: the aircraft stops (it brakes ahead, to where the
+    circle's point ended), climbs there and comes down to the circle: each circle begins
+    west again (SITL and the simulator: 7° to 17° short of the end each time on 16 m)."""
+    tr, cx, cy = _circles_through_a_jump(14.0)
+    climbs = (tr.item == 0) & (tr.phase == 0)
+    starts = _bearing_deg(tr, cx, cy, climbs)
+    assert np.allclose(((starts + 180.0) % 360.0) - 180.0, -90.0, atol=2.0)
+
+
 def test_ardupilot_without_a_take_off_is_walked_from_fly_s_take_off() -> None:
     """``fly`` takes an ArduCopter mission without a take-off item off in GUIDED to
     ``--takeoff-alt`` (20 m) and starts it there: the first leg is the diagonal from 20 m over

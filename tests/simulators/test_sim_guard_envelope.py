@@ -17,6 +17,8 @@ planned position. Later (``make fuzz``): ArduCopter circles aimed ahead of their
 and ended past it; SITL trails the point and ends short. A straight ArduCopter leg begun with the
 aircraft moving across it (it over-shot the last point) swung wide of the line; AC_WPNav's
 target moves along the line from the last destination and pulls the aircraft back onto it.
+Then the guard was wrong: it ended every ArduCopter circle at its full turn, where the aircraft
+(trailing the point) is short of it, and a circle flown again through a DO_JUMP begins there.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 import numpy as np
 import pytest
 from dkp_testkit import (
+    circle_aside_jump_mission,
     circle_inside_radius_mission,
     circle_jump_mission,
     loiter_turns,
@@ -259,6 +262,18 @@ def test_an_ardupilot_circle_ends_trailing_its_point() -> None:
     assert len(short_deg) == 3 and len(starts) == 2
     assert all(5.0 < d < 30.0 for d in short_deg), short_deg
     assert min(peaks) > 13.0, peaks  # the take-off's 14 m (it completes within 1 m of it)
+
+
+def test_ardupilot_circles_flown_again_each_begin_where_the_last_left_the_aircraft() -> None:
+    """Found by ``make fuzz``: a take-off to 10 m, one turn of a 28 m circle round a point 22 m
+    east, a DO_JUMP back to the take-off twice, a waypoint 90 m east and 12 m north, RTL. The
+    take-off is reached at once in the air, so each circle begins where the last left the
+    aircraft, 13° short of its end: ArduCopter SITL (``tests/interop``,
+    ``test_circle_aside_the_take_off_after_a_jump_back_to_it``) and the simulator both left the
+    third about 40° short. The guard ended every circle at its full turn and walked the leg from
+    there, 15 m from where the simulator flew it; it now ends each a trail short
+    (``mission_items.ap_circle_trail_rad``)."""
+    _check(True, circle_aside_jump_mission(HOME))
 
 
 def test_a_circle_after_a_waypoint_inside_the_radius_starts_where_ardupilot_starts_it() -> None:
