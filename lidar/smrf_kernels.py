@@ -146,3 +146,74 @@ def accumulate_residuals(
         r = min(max(math.floor((top - v) / res), 0), rows - 1)
         res_sum[i] += z[i] - ez
         slope_sum[i] += slope[r, c]
+
+
+@numba.njit(cache=True, nogil=True)
+def jacobi_cg(
+    indptr: NDArray[np.int32],
+    indices: NDArray[np.int32],
+    data: FloatArray,
+    b: FloatArray,
+    x0: FloatArray,
+    rtol: float,
+    maxiter: int,
+) -> tuple[FloatArray, int]:
+    """Conjugate gradients with the Jacobi preconditioner for the symmetric positive definite
+    CSR matrix ``(indptr, indices, data)``: ``A x = b`` from ``x0`` until ``‖b − A x‖ ≤ rtol ‖b‖``
+    or ``maxiter`` steps; (x, steps taken). ``scipy.sparse.linalg.cg`` does the same, but every
+    dot product there goes through the multi-threaded BLAS, whose threads wait for a core on a
+    busy machine: a 72 k-node surface took 19 s there and 1.7 s single-threaded (the autzen
+    sample cloud while the machine ran other work)."""
+    n = b.shape[0]
+    inv = np.zeros(n)
+    for i in range(n):
+        for k in range(indptr[i], indptr[i + 1]):
+            if indices[k] == i:
+                inv[i] += data[k]
+    for i in range(n):
+        inv[i] = 1.0 / inv[i] if inv[i] != 0.0 else 0.0
+    x = x0.copy()
+    r = np.empty(n)
+    bnorm2 = 0.0
+    for i in range(n):
+        s = 0.0
+        for k in range(indptr[i], indptr[i + 1]):
+            s += data[k] * x[indices[k]]
+        r[i] = b[i] - s
+        bnorm2 += b[i] * b[i]
+    if bnorm2 == 0.0:
+        return np.zeros(n), 0
+    tol2 = rtol * rtol * bnorm2
+    z = inv * r
+    p = z.copy()
+    rz = 0.0
+    for i in range(n):
+        rz += r[i] * z[i]
+    q = np.empty(n)
+    for step in range(maxiter):
+        rr = 0.0
+        for i in range(n):
+            rr += r[i] * r[i]
+        if rr <= tol2:
+            return x, step
+        pq = 0.0
+        for i in range(n):
+            s = 0.0
+            for k in range(indptr[i], indptr[i + 1]):
+                s += data[k] * p[indices[k]]
+            q[i] = s
+            pq += p[i] * s
+        if not pq > 0.0:  # not positive definite along p (or NaN): stop where it is
+            return x, step
+        alpha = rz / pq
+        rz_new = 0.0
+        for i in range(n):
+            x[i] += alpha * p[i]
+            r[i] -= alpha * q[i]
+            z[i] = inv[i] * r[i]
+            rz_new += r[i] * z[i]
+        beta = rz_new / rz
+        rz = rz_new
+        for i in range(n):
+            p[i] = z[i] + beta * p[i]
+    return x, maxiter

@@ -33,13 +33,18 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from lidar.grid import BLOCK
+from lidar.smrf_kernels import jacobi_cg
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
 IntArray = NDArray[np.intp]
 
-#: nodes a side of the largest grid solved by LU (256² nodes: about 0.4 s, 100 MB)
-LU_MAX_NODES = 256
+#: nodes a side of the largest grid solved by LU. The LU's fill grows faster than the grid:
+#: 150² nodes took 71 MB and 256² 250 MB (SuperLU, MMD ordering), a fixed cost that was 170 bytes
+#: per point at 1 M points and 970 on a 73 k-point cloud; above 64² the compiled conjugate
+#: gradients from the coarser surface are faster as well (1 M synthetic points: SMRF 1.7 →
+#: 0.7 s, one point of 956 k classified otherwise)
+LU_MAX_NODES = 64
 #: points a surface needs
 MIN_POINTS = 10
 #: a node farther than this many nodes from every point gets no surface (NaN): the plate would
@@ -210,8 +215,7 @@ def thin_plate(
             xx, yy = np.meshgrid(gx, gy)
             start = coarse.sample(np.where(np.isfinite(cf), cf, z0), xx.ravel(), yy.ravel())
         x0 = np.where(np.isfinite(start), start, z0).ravel() - z0
-        jacobi = sp.diags(1.0 / m.diagonal())
-        out, _info = spla.cg(m, rhs, x0=x0, rtol=CG_RTOL, maxiter=CG_MAX_ITER, M=jacobi)
+        out, _steps = jacobi_cg(m.indptr, m.indices, m.data, rhs, x0, CG_RTOL, CG_MAX_ITER)
     out = np.asarray(out).reshape(g.ny, g.nx)
     near = ndimage.maximum_filter(counts > 0, size=2 * REACH_NODES + 1, mode="constant")
     reached = np.zeros((g.ny, g.nx), dtype=bool)  # a node reaches the cells around it

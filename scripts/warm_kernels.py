@@ -29,6 +29,12 @@ def main() -> None:
     z = 0.05 * x + np.where((abs(x - 20) < 5) & (abs(y - 20) < 5), 6.0, 0.0)
     for grids in (1, 4):
         smrf(x, y, z, SMRFParams(grids=grids), threads=1)
+    import scipy.sparse as sp
+
+    from lidar.smrf_kernels import jacobi_cg
+
+    m = sp.identity(4, format="csr")
+    jacobi_cg(m.indptr, m.indices, m.data, np.ones(4), np.zeros(4), 1e-6, 10)
     print(f"numba kernels compiled and cached in {time.perf_counter() - t:.1f} s")
 
 

@@ -100,6 +100,30 @@ def test_a_large_grid_is_solved_by_gradients_from_a_coarse_surface() -> None:
     assert np.abs(warm - exact).max() < 0.01
 
 
+def test_the_compiled_gradients_solve_what_scipy_solves() -> None:
+    """``smrf_kernels.jacobi_cg`` (single-threaded, no BLAS) against a dense solve of the same
+    symmetric positive definite system, from zero and from the answer; a zero right-hand side
+    gives zero, and a matrix that is not positive definite stops instead of running on."""
+    import scipy.sparse as sp
+
+    from lidar.smrf_kernels import jacobi_cg
+
+    rng = np.random.default_rng(5)
+    b_ = sp.random(300, 300, density=0.02, random_state=6, format="csr")
+    m = (b_.T @ b_ + sp.diags(rng.uniform(0.5, 2.0, 300))).tocsr()
+    rhs = rng.normal(size=300)
+    exact = np.linalg.solve(m.toarray(), rhs)
+    x, steps = jacobi_cg(m.indptr, m.indices, m.data, rhs, np.zeros(300), 1e-10, 1000)
+    assert np.abs(x - exact).max() < 1e-8 and 0 < steps < 300
+    again, steps = jacobi_cg(m.indptr, m.indices, m.data, rhs, exact, 1e-8, 1000)
+    assert steps == 0 and np.array_equal(again, exact)
+    zero, _ = jacobi_cg(m.indptr, m.indices, m.data, np.zeros(300), rng.normal(size=300), 1e-6, 10)
+    assert not zero.any()
+    neg = (-m).tocsr()
+    x, steps = jacobi_cg(neg.indptr, neg.indices, neg.data, rhs, np.zeros(300), 1e-10, 1000)
+    assert np.isfinite(x).all() and steps < 1000
+
+
 def test_no_surface_far_from_the_points_or_from_too_few() -> None:
     """Beyond 32 nodes (64 m here) from every point the plate would only continue a slope from
     far away: no surface there (NaN), nor anywhere from fewer than 10 points."""
