@@ -11,7 +11,11 @@ import click
 from dronekit_plzen.cliutil import FiniteFloatRange, app, echo_json, info
 from dronekit_plzen.errors import BadInputError, one_line
 from dronekit_plzen.i18n import _
-from dronekit_plzen.web.http_deadline import DEFAULT_HEADER_TIMEOUT_S, header_deadline_protocol
+from dronekit_plzen.web.http_deadline import (
+    DEFAULT_HEADER_TIMEOUT_S,
+    DEFAULT_MAX_CONNECTIONS,
+    header_deadline_protocol,
+)
 from telemetry.cli_common import creating_database
 
 _DB = click.option(
@@ -108,6 +112,16 @@ def _sign_in_limit(name: str, default: int, text: str) -> Any:
         "disconnected (a slowly sent request holds a connection)."
     ),
 )
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1, 10_000),
+    default=DEFAULT_MAX_CONNECTIONS,
+    show_default=True,
+    help=_(
+        "Connections served at once; a request beyond them gets 503 at once (a flood of idle "
+        "connections cannot use up the server's open files)."
+    ),
+)
 def serve(
     db_path: Path | None,
     host: str,
@@ -123,6 +137,7 @@ def serve(
     max_name_failures: int,
     max_address_failures: int,
     header_timeout_s: float,
+    max_connections: int,
 ) -> None:
     from telemetry.store import open_store
 
@@ -131,6 +146,7 @@ def serve(
         with open_store(db):  # a wrong path fails now, before the web stack is imported
             pass
         _check_listen(host, port)
+        _open_files_for(max_connections)
 
         import uvicorn
 
@@ -171,7 +187,33 @@ def serve(
             log_level="warning",
             server_header=False,
             http=header_deadline_protocol(header_timeout_s),
+            limit_concurrency=max_connections,
         )
+
+
+#: open files the server needs besides its connections (database, tiles, packs, libraries)
+SPARE_OPEN_FILES = 100
+
+
+def _open_files_for(max_connections: int) -> None:
+    """Raise this process's open-file limit to hold ``max_connections`` and the server's own
+    files (up to the hard limit); beyond the hard limit, one ``error:`` line (exit 2), not
+    a server whose accept fails once the files run out."""
+    import resource
+
+    need = max_connections + SPARE_OPEN_FILES
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= need:
+        return
+    if hard != resource.RLIM_INFINITY and hard < need:
+        raise BadInputError(
+            _(
+                "--max-connections {n} needs {need} open files; this system allows {hard} "
+                "(ulimit -n): give fewer connections"
+            ).format(n=max_connections, need=need, hard=hard),
+            where="--max-connections",
+        )
+    resource.setrlimit(resource.RLIMIT_NOFILE, (need, hard))
 
 
 def _check_listen(host: str, port: int) -> None:
@@ -426,6 +468,7 @@ def web_demo(
         log_level="warning",
         server_header=False,
         http=header_deadline_protocol(DEFAULT_HEADER_TIMEOUT_S),
+        limit_concurrency=DEFAULT_MAX_CONNECTIONS,
     )
 
 

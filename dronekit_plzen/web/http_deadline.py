@@ -20,6 +20,10 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 #: seconds a request's headers may take (Apache mod_reqtimeout's first bound)
 DEFAULT_HEADER_TIMEOUT_S = 20.0
+#: connections served at once (uvicorn's ``limit_concurrency``: a request beyond gets 503);
+#: the deadline above frees a held one within its time, this bounds how many are held
+#: meanwhile (without it a flood of idle connections took file descriptors until accept failed)
+DEFAULT_MAX_CONNECTIONS = 200
 
 _TIMEOUT_RESPONSE = (
     b"HTTP/1.1 408 Request Timeout\r\n"

@@ -189,6 +189,48 @@ def _until_closed(sock: socket.socket, limit_s: float, drip: bytes = b"") -> tup
     return got, time.monotonic() - t0
 
 
+def test_serve_answers_503_beyond_its_connections(tmp_path: Path) -> None:
+    """``--max-connections 3``: with one idle connection held a request is answered; with two
+    held (three counting its own) it gets 503 at once, and once they go, 200 again. Without a
+    cap a flood of idle connections took a file descriptor each until accept failed."""
+    import httpx
+
+    with _serving(tmp_path, "--max-connections", "3") as port:
+        url = f"http://127.0.0.1:{port}/healthz"
+        with socket.create_connection(("127.0.0.1", port), timeout=10):
+            time.sleep(0.3)
+            assert httpx.get(url, timeout=10).status_code == 200
+            with socket.create_connection(("127.0.0.1", port), timeout=10):
+                time.sleep(0.3)
+                t0 = time.monotonic()
+                assert httpx.get(url, timeout=10).status_code == 503
+                assert time.monotonic() - t0 < 5.0
+        deadline = time.monotonic() + 10
+        while httpx.get(url, timeout=10).status_code != 200:
+            assert time.monotonic() < deadline, "the connections were not given back"
+            time.sleep(0.2)
+
+
+def test_serve_refuses_more_connections_than_open_files(tmp_path: Path) -> None:
+    """Under a hard limit of 150 open files, 100 connections (and the server's own files)
+    cannot be held: one error line, exit 2, before anything listens."""
+    import resource
+
+    def low_limit() -> None:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (150, 150))
+
+    p = subprocess.run(
+        [*CLI, "serve", "--db", str(tmp_path / "f.db"), "--port", "1", "--max-connections", "100"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=low_limit,
+    )
+    lines = p.stderr.strip().splitlines()
+    assert p.returncode == 2 and len(lines) == 1, p.stderr
+    assert "--max-connections 100 needs 200 open files" in lines[0] and "150" in lines[0]
+
+
 def test_serve_disconnects_a_client_whose_headers_do_not_come(tmp_path: Path) -> None:
     """uvicorn has no deadline for a request's headers (slowloris: a client that connects and
     sends nothing, or a header line every few seconds, held the connection for ever).
