@@ -148,7 +148,12 @@ def accumulate_residuals(
         slope_sum[i] += slope[r, c]
 
 
-@numba.njit(cache=True, nogil=True)
+#: rows of a block of the gradients' sums: each block's sum is taken alone, then the blocks'
+#: in order, so the answer does not depend on how many threads share the rows
+CG_BLOCK_ROWS = 2048
+
+
+@numba.njit(cache=True, parallel=True, nogil=True)
 def jacobi_cg(
     indptr: NDArray[np.int32],
     indices: NDArray[np.int32],
@@ -163,57 +168,85 @@ def jacobi_cg(
     or ``maxiter`` steps; (x, steps taken). ``scipy.sparse.linalg.cg`` does the same, but every
     dot product there goes through the multi-threaded BLAS, whose threads wait for a core on a
     busy machine: a 72 k-node surface took 19 s there and 1.7 s single-threaded (the autzen
-    sample cloud while the machine ran other work)."""
+    sample cloud while the machine ran other work). Here the rows are shared by the cores in
+    blocks of :data:`CG_BLOCK_ROWS` and each dot product is summed block by block in a fixed
+    order: the same answer, to the bit, on one core or many (1.5–1.8× faster on two)."""
     n = b.shape[0]
+    nblk = (n + CG_BLOCK_ROWS - 1) // CG_BLOCK_ROWS
+    part = np.zeros(nblk)
+    part2 = np.zeros(nblk)
     inv = np.zeros(n)
-    for i in range(n):
-        for k in range(indptr[i], indptr[i + 1]):
-            if indices[k] == i:
-                inv[i] += data[k]
-    for i in range(n):
-        inv[i] = 1.0 / inv[i] if inv[i] != 0.0 else 0.0
     x = x0.copy()
     r = np.empty(n)
+    z = np.empty(n)
+    p = np.empty(n)
+    q = np.empty(n)
+    for k in numba.prange(nblk):
+        s1 = 0.0
+        s2 = 0.0
+        for i in range(k * CG_BLOCK_ROWS, min(n, (k + 1) * CG_BLOCK_ROWS)):
+            d = 0.0
+            s = 0.0
+            for j in range(indptr[i], indptr[i + 1]):
+                if indices[j] == i:
+                    d += data[j]
+                s += data[j] * x[indices[j]]
+            inv[i] = 1.0 / d if d != 0.0 else 0.0
+            r[i] = b[i] - s
+            z[i] = inv[i] * r[i]
+            p[i] = z[i]
+            s1 += b[i] * b[i]
+            s2 += r[i] * r[i]
+        part[k] = s1
+        part2[k] = s2
     bnorm2 = 0.0
-    for i in range(n):
-        s = 0.0
-        for k in range(indptr[i], indptr[i + 1]):
-            s += data[k] * x[indices[k]]
-        r[i] = b[i] - s
-        bnorm2 += b[i] * b[i]
+    rr = 0.0
+    for k in range(nblk):
+        bnorm2 += part[k]
+        rr += part2[k]
     if bnorm2 == 0.0:
         return np.zeros(n), 0
-    tol2 = rtol * rtol * bnorm2
-    z = inv * r
-    p = z.copy()
     rz = 0.0
     for i in range(n):
         rz += r[i] * z[i]
-    q = np.empty(n)
+    tol2 = rtol * rtol * bnorm2
     for step in range(maxiter):
-        rr = 0.0
-        for i in range(n):
-            rr += r[i] * r[i]
         if rr <= tol2:
             return x, step
+        for k in numba.prange(nblk):
+            s1 = 0.0
+            for i in range(k * CG_BLOCK_ROWS, min(n, (k + 1) * CG_BLOCK_ROWS)):
+                s = 0.0
+                for j in range(indptr[i], indptr[i + 1]):
+                    s += data[j] * p[indices[j]]
+                q[i] = s
+                s1 += p[i] * s
+            part[k] = s1
         pq = 0.0
-        for i in range(n):
-            s = 0.0
-            for k in range(indptr[i], indptr[i + 1]):
-                s += data[k] * p[indices[k]]
-            q[i] = s
-            pq += p[i] * s
+        for k in range(nblk):
+            pq += part[k]
         if not pq > 0.0:  # not positive definite along p (or NaN): stop where it is
             return x, step
         alpha = rz / pq
+        for k in numba.prange(nblk):
+            s1 = 0.0
+            s2 = 0.0
+            for i in range(k * CG_BLOCK_ROWS, min(n, (k + 1) * CG_BLOCK_ROWS)):
+                x[i] += alpha * p[i]
+                r[i] -= alpha * q[i]
+                z[i] = inv[i] * r[i]
+                s1 += r[i] * z[i]
+                s2 += r[i] * r[i]
+            part[k] = s1
+            part2[k] = s2
         rz_new = 0.0
-        for i in range(n):
-            x[i] += alpha * p[i]
-            r[i] -= alpha * q[i]
-            z[i] = inv[i] * r[i]
-            rz_new += r[i] * z[i]
+        rr = 0.0
+        for k in range(nblk):
+            rz_new += part[k]
+            rr += part2[k]
         beta = rz_new / rz
         rz = rz_new
-        for i in range(n):
-            p[i] = z[i] + beta * p[i]
+        for k in numba.prange(nblk):
+            for i in range(k * CG_BLOCK_ROWS, min(n, (k + 1) * CG_BLOCK_ROWS)):
+                p[i] = z[i] + beta * p[i]
     return x, maxiter
