@@ -153,6 +153,17 @@ def accumulate_residuals(
 CG_BLOCK_ROWS = 2048
 
 
+@numba.njit(cache=True, nogil=True)
+def _in_order(a: FloatArray, b: FloatArray) -> tuple[float, float]:
+    """The sums of the blocks' partial sums, first block first."""
+    sa = 0.0
+    sb = 0.0
+    for k in range(a.shape[0]):
+        sa += a[k]
+        sb += b[k]
+    return sa, sb
+
+
 @numba.njit(cache=True, parallel=True, nogil=True)
 def jacobi_cg(
     indptr: NDArray[np.int32],
@@ -199,11 +210,7 @@ def jacobi_cg(
             s2 += r[i] * r[i]
         part[k] = s1
         part2[k] = s2
-    bnorm2 = 0.0
-    rr = 0.0
-    for k in range(nblk):
-        bnorm2 += part[k]
-        rr += part2[k]
+    bnorm2, rr = _in_order(part, part2)
     if bnorm2 == 0.0:
         return np.zeros(n), 0
     rz = 0.0
@@ -222,9 +229,7 @@ def jacobi_cg(
                 q[i] = s
                 s1 += p[i] * s
             part[k] = s1
-        pq = 0.0
-        for k in range(nblk):
-            pq += part[k]
+        pq = _in_order(part, part)[0]
         if not pq > 0.0:  # not positive definite along p (or NaN): stop where it is
             return x, step
         alpha = rz / pq
@@ -239,11 +244,7 @@ def jacobi_cg(
                 s2 += r[i] * r[i]
             part[k] = s1
             part2[k] = s2
-        rz_new = 0.0
-        rr = 0.0
-        for k in range(nblk):
-            rz_new += part[k]
-            rr += part2[k]
+        rz_new, rr = _in_order(part, part2)
         beta = rz_new / rz
         rz = rz_new
         for k in numba.prange(nblk):
