@@ -455,14 +455,18 @@ class _Flight:
         self.land_start: int | None = marks[0] if marks is not None else None
         self.land_idx: int | None = marks[1] if marks is not None else None
 
-    def leave_circle(self) -> None:
-        """Fly from where an ArduCopter circle left the aircraft (short of the turns' end) to
-        where its point ended, the stopping point the next leg starts from; nothing pending,
-        nothing flown."""
+    def leave_circle(self, swing: bool = False) -> None:
+        """Fly from where an ArduCopter circle left the aircraft (short of the turns' end) on
+        to where its point ended, where the next leg leaves from; with ``swing`` back again,
+        the next leg leaving from where the aircraft was (:data:`CIRCLE_SWUNG_OFF`). Nothing
+        pending, nothing flown."""
         if self.circle_exit is not None:
             at, k, terrain = self.circle_exit
             self.circle_exit = None
+            left = self.cur
             self.leg(at, k, 1, above_terrain=terrain, timed=False)
+            if swing:
+                self.leg(left, k, 1, above_terrain=terrain, timed=False)
 
     def note_once(self, note: str) -> None:
         if not self.flags.get(note):
@@ -754,7 +758,7 @@ def trajectory(
             continue
         restore_v = None
         if cmd in NAV_COMMANDS and not _circle_goes_on(f, it):
-            f.leave_circle()
+            f.leave_circle(swing=cmd in CIRCLE_SWUNG_OFF)
         if cmd in NAV_COMMANDS and override_v is not None:
             # PX4: the leg right after a ground-speed change may fly at it (px4_speed_override)
             restore_v, f.v, override_v = f.v, min(f.v, override_v), None
@@ -973,17 +977,33 @@ def _circle(
     f.circle_exit = ((x + r * math.sin(end), y + r * math.cos(end), z), k, terrain)
 
 
+#: NAV commands whose leg after an ArduCopter circle leaves from where the circle left the
+#: aircraft (AC_WPNav's line from there), the aircraft carrying on round the circle as it turns
+#: onto it; the guard walks both. On SITL, after half an 80 m circle the leg to a waypoint
+#: behind the aircraft kept within 5.2 m of these walks (15.8 m from the leg from the circle's
+#: end), after a quarter of one the leg to a 16 m circle elsewhere within 3.9 m (13.7 m).
+#: Others (an RTL, a landing, a take-off that climbs) leave from where the circle's point ended
+CIRCLE_SWUNG_OFF = frozenset({CMD_NAV_WAYPOINT, CMD_NAV_SPLINE_WAYPOINT, CMD_NAV_LOITER_TURNS})
+
+
 def _circle_goes_on(f: _Flight, it: MissionItem) -> bool:
-    """True when ``it`` keeps an ArduCopter circle's end where the aircraft is: another
-    circle (``AC_Circle::init_start_angle`` starts it from the aircraft's position, the
-    stopping point ahead is on the circle), or a take-off in the air within 1 m of its
-    altitude, done at once. Seen on SITL: a 28 m circle flown three times through a DO_JUMP
-    back to such a take-off ended 40° short; one whose take-off climbed 4 m first stopped
-    where the point had ended and began the next circle there."""
+    """True when ``it`` keeps an ArduCopter circle's end where the aircraft is: a circle
+    whose edge is within 3 m of it (``circle_movetoedge_start`` flies no leg to the edge, and
+    ``AC_Circle::init_start_angle`` starts it from the aircraft's position: the same circle
+    flown again), or a take-off in the air within 1 m of its altitude, done at once. Seen on
+    SITL: a 28 m circle flown three times through a DO_JUMP back to such a take-off ended 40°
+    short; one whose take-off climbed 4 m first stopped where the point had ended and began the
+    next circle there. Anything else is flown to as :data:`CIRCLE_SWUNG_OFF` says."""
     if f.mission.autopilot != AUTOPILOT_ARDUPILOT or f.circle_exit is None:
         return False
     if it.command == CMD_NAV_LOITER_TURNS:
-        return True
+        cx, cy, cz = f.cur
+        x, y = f.xy_of.get(id(it), (cx, cy))
+        at = f.position_of(it)
+        z = at[2] if at is not None and not ap_keeps_altitude(it) else cz
+        _turns, r = ap_loiter_turns(it.param1, it.param3)
+        off = math.hypot(math.hypot(cx - x, cy - y) - (r or 10.0), cz - z)
+        return off <= CIRCLE_AT_CENTRE_M
     if it.command != CMD_NAV_TAKEOFF or f.on_ground:
         return False
     cx, cy, cz = f.cur

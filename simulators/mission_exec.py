@@ -667,7 +667,15 @@ class MissionRunner:
             at_e, at_n = self._circle_edge
             off = math.hypot(at_e - vm.pos[0], at_n - vm.pos[1])
             if off > 1.0 or abs(up - vm.pos[2]) > 1.0:
-                return (at_e, at_n, up), None
+                # a leg of AC_WPNav to the edge: along the line from the last destination
+                # (after another circle, where it left the aircraft), the aircraft pulled onto
+                # it. Aimed at the edge alone, it swung on round the last circle: on SITL the
+                # leg to a 16 m circle after a quarter of an 80 m one kept within 3.9 m of that
+                # line, the simulator had flown 14 m from it
+                edge = (at_e, at_n, up)
+                if self._last_dest is None:
+                    return edge, None
+                return self._line_aim(self._last_dest, edge), None
             if math.hypot(at_e - e, at_n - n) > 0.5:
                 a0 = math.atan2(at_e - e, at_n - n)  # init_start_angle: from where it is
             else:  # at the centre: behind the aircraft

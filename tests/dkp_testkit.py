@@ -346,6 +346,46 @@ def circle_aside_jump_mission(home: tuple[float, float, float]) -> list[Any]:
     ]
 
 
+def _east_north_of(
+    home: tuple[float, float, float], east_m: float, north_m: float
+) -> tuple[float, float]:
+    """(lat, lon) ``east_m`` east and ``north_m`` north of ``home`` (lat, lon, alt)."""
+    return (
+        home[0] + north_m / 111_200.0,
+        home[1] + east_m / (111_200.0 * math.cos(math.radians(home[0]))),
+    )
+
+
+def wide_then_far_circle_mission(home: tuple[float, float, float]) -> list[Any]:
+    """A circle-heavy search's case around ``home`` (lat, lon, alt): a take-off to 10 m, a
+    quarter of an 80 m circle round a point 60 m east and 79 m south at 10 m, two turns of a
+    16 m circle round a point 51 m west and 133 m south at 40 m, RTL."""
+    from dronekit_plzen import mission_items as mi
+
+    first, second = _east_north_of(home, 60.0, -79.0), _east_north_of(home, -51.0, -133.0)
+    return [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=10.0),
+        loiter_turns(first[0], first[1], 10.0, 0.25, 80.0),
+        loiter_turns(second[0], second[1], 40.0, 2.0, 16.0),
+        mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
+    ]
+
+
+def wide_circle_then_back_mission(home: tuple[float, float, float]) -> list[Any]:
+    """A circle-heavy search's case around ``home`` (lat, lon, alt): a take-off to 14 m, half
+    of an 80 m circle counter-clockwise round a point 106 m east and 15 m south at 20 m, a
+    waypoint 81 m west and 77 m north at 10 m (behind the aircraft), a landing at home."""
+    from dronekit_plzen import mission_items as mi
+
+    centre, back = _east_north_of(home, 106.0, -15.0), _east_north_of(home, -81.0, 77.0)
+    return [
+        mi.MissionItem(mi.CMD_NAV_TAKEOFF, frame=3, lat_deg=home[0], lon_deg=home[1], alt_m=14.0),
+        loiter_turns(centre[0], centre[1], 20.0, 0.5, -80.0),
+        mi.MissionItem(16, frame=3, lat_deg=back[0], lon_deg=back[1], alt_m=10.0),
+        mi.MissionItem(mi.CMD_NAV_LAND, frame=3, lat_deg=home[0], lon_deg=home[1]),
+    ]
+
+
 def spline_jump_mission(home: tuple[float, float, float]) -> list[Any]:
     """``make fuzz``'s spline case around ``home`` (lat, lon, alt): a take-off to 10 m, a
     spline waypoint 106 m east and 108 m south at 10 m, a DO_JUMP back to the take-off once, a

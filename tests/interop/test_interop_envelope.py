@@ -25,6 +25,8 @@ from dkp_testkit import (
     off_the_walk,
     random_mission,
     spline_jump_mission,
+    wide_circle_then_back_mission,
+    wide_then_far_circle_mission,
 )
 from harness import assert_cli_ok, fly_cli, north_east, offset
 
@@ -101,6 +103,31 @@ def test_a_wide_circle_left_where_the_guard_walks(
         mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
     ]
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "wide_circle")
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
+def test_a_circle_elsewhere_after_a_wide_circle(
+    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
+) -> None:
+    """A quarter of an 80 m circle, then a 16 m circle 150 m away at 40 m and RTL: where the
+    leg to the second circle leaves the first (the guard had begun it a trail short of the
+    first circle's end, where the simulator's aircraft did not fly)."""
+    items = wide_then_far_circle_mission(ready.inst.home)
+    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "wide_then_far_circle")
+
+
+@pytest.mark.timeout(900)
+@pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
+def test_a_waypoint_behind_a_wide_circle(
+    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
+) -> None:
+    """Half of an 80 m circle counter-clockwise, then a waypoint behind the aircraft and a
+    landing: how the aircraft turns from the circle onto the leg (the simulator flies the
+    line from where the circle left it, the guard's walk goes on round to the circle's end
+    first: 16.9 m apart)."""
+    items = wide_circle_then_back_mission(ready.inst.home)
+    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "wide_circle_back")
 
 
 @pytest.mark.timeout(900)

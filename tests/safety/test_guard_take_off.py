@@ -259,9 +259,11 @@ def test_ardupilot_circles_flown_again_through_a_jump_begin_where_the_last_ended
     b = _bearing_deg(tr, cx, cy, on)
     # begun west (the closest point from the take-off 22 m west of the centre); each circle
     # begins where the last left the aircraft, a trail short: after three the aircraft is
-    # three trails short of the three turns, the point two, where the leg leaves from
+    # three trails short of the three turns, where the waypoint's leg leaves from, and the
+    # walk swings on to where the point ended, two trails short, and back
     assert b[0] == pytest.approx(-90.0, abs=2.0)  # (UTM grid north is 1.3° off true north)
-    assert b[-1] - b[0] == pytest.approx(1080.0 - 2 * 14.4, abs=1.0)
+    assert b[-1] - b[0] == pytest.approx(1080.0 - 3 * 14.4, abs=1.0)
+    assert b.max() - b[0] == pytest.approx(1080.0 - 2 * 14.4, abs=1.0)
     # the take-offs reached again where the last circle left the aircraft, and the circles
     # begun there: 14.4° and 28.8° short of the first circle's start
     again = _bearing_deg(tr, cx, cy, (tr.item == 0) & (tr.x != tr.x[0]))

@@ -38,6 +38,7 @@ from dkp_testkit import (
     sim_with_mission,
     spline_jump_mission,
     start_sim_mission,
+    wide_then_far_circle_mission,
 )
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -274,6 +275,16 @@ def test_ardupilot_circles_flown_again_each_begin_where_the_last_left_the_aircra
     there, 15 m from where the simulator flew it; it now ends each a trail short
     (``mission_items.ap_circle_trail_rad``)."""
     _check(True, circle_aside_jump_mission(HOME))
+
+
+def test_a_circle_elsewhere_after_a_wide_circle_is_flown_to_from_where_its_point_ended() -> None:
+    """Found by a circle-heavy search of random missions: a quarter of an 80 m circle (10 m/s
+    round it, 20 m behind its point), then two turns of a 16 m circle 150 m away at 40 m, RTL.
+    The aircraft carries on round the first circle as it turns toward the second; the guard
+    had begun that leg where the first circle left the aircraft, a trail short of its end, and
+    the simulator flew 26 m from it (``tests/interop``:
+    ``test_a_circle_elsewhere_after_a_wide_circle``)."""
+    _check(True, wide_then_far_circle_mission(HOME))
 
 
 def test_a_circle_after_a_waypoint_inside_the_radius_starts_where_ardupilot_starts_it() -> None:
