@@ -272,8 +272,8 @@ def ap_circle_trail_rad(speed_m_s: float, accel_m_s2: float, radius_m: float) ->
     velocity): at the circle speed ``v`` (:func:`ap_circle_speed_m_s`) the aircraft closes on a
     point ``v²/2a`` ahead, a chord of that length. The turns are counted on the point, so each
     circle ends this far short of its end: 14° when the acceleration limits the speed (a
-    quarter of the radius behind), on SITL 16° on a 16 m circle and 13° a circle on a 28 m one
-    (three circles begun each where the last ended: 40° short)."""
+    quarter of the radius behind); on SITL 16° on a 16 m circle, and about 13° a circle on a
+    28 m one (three circles, each begun where the last ended: 40° short)."""
     if not radius_m > 0:
         return 0.0
     v = ap_circle_speed_m_s(speed_m_s, accel_m_s2, radius_m)

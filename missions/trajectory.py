@@ -441,9 +441,8 @@ class _Flight:
         #: above home), when known (:func:`trajectory`)
         self.takeoff_alt_m: float | None = None
         #: an ArduCopter circle just ended short of its turns' end (it trails its moving
-        #: point): (where the point ended, its item, terrain frame). The next leg leaves from
-        #: there (AC_WPNav's origin is the stopping point ahead of the aircraft), a circle
-        #: next begins where the aircraft is (:meth:`leave_circle`)
+        #: point): (where the point ended, its item, terrain frame), for what the next NAV
+        #: item does with it (:func:`_circle_goes_on`, :data:`CIRCLE_SWUNG_OFF`)
         self.circle_exit: tuple[tuple[float, float, float], int, bool] | None = None
         #: DO_JUMPs taken so far (item → times)
         self.jumps: dict[int, int] = {}
@@ -927,9 +926,11 @@ def _circle(
 ) -> None:
     """ArduCopter's LOITER_TURNS (``ModeAuto::circle_movetoedge_start``, ``AC_Circle``): to the
     point of the circle closest to the aircraft, at the item's altitude; round the circle from
-    there, clockwise (counter-clockwise for a negative radius), for its turns; the next leg
-    starts where the turns end, on the circle, not at its centre (the guard had flown back to
-    the centre: on ArduCopter SITL the leg after a 25 m circle left 11.6 m from the walk)."""
+    there, clockwise (counter-clockwise for a negative radius), for its turns, which end with
+    the aircraft a trail short of their end (:func:`ap_circle_trail_rad`), on the circle, not
+    at its centre (the guard had flown back to the centre: on ArduCopter SITL the leg after a
+    25 m circle left 11.6 m from the walk). Where the next leg leaves from:
+    :func:`_circle_goes_on` and :data:`CIRCLE_SWUNG_OFF`."""
     f.circle_exit = None  # begun where the last circle left the aircraft
     x, y, z = centre
     turns, r = ap_loiter_turns(it.param1, it.param3)
@@ -980,8 +981,8 @@ def _circle(
 #: NAV commands whose leg after an ArduCopter circle leaves from where the circle left the
 #: aircraft (AC_WPNav's line from there), the aircraft carrying on round the circle as it turns
 #: onto it; the guard walks both. On SITL, after half an 80 m circle the leg to a waypoint
-#: behind the aircraft kept within 5.2 m of these walks (15.8 m from the leg from the circle's
-#: end), after a quarter of one the leg to a 16 m circle elsewhere within 3.9 m (13.7 m).
+#: behind the aircraft kept within 5.3 m of these walks (15.9 m from a leg from the circle's
+#: end), after a quarter of one the leg to a 16 m circle elsewhere within 4.1 m (13.8 m).
 #: Others (an RTL, a landing, a take-off that climbs) leave from where the circle's point ended
 CIRCLE_SWUNG_OFF = frozenset({CMD_NAV_WAYPOINT, CMD_NAV_SPLINE_WAYPOINT, CMD_NAV_LOITER_TURNS})
 

@@ -669,9 +669,9 @@ class MissionRunner:
             if off > 1.0 or abs(up - vm.pos[2]) > 1.0:
                 # a leg of AC_WPNav to the edge: along the line from the last destination
                 # (after another circle, where it left the aircraft), the aircraft pulled onto
-                # it. Aimed at the edge alone, it swung on round the last circle: on SITL the
-                # leg to a 16 m circle after a quarter of an 80 m one kept within 3.9 m of that
-                # line, the simulator had flown 14 m from it
+                # it. Aimed at the edge alone, the simulator swung on round the last circle;
+                # SITL, after a quarter of an 80 m circle, turned onto that line (within 4.1 m
+                # of the guard's walk, which follows it)
                 edge = (at_e, at_n, up)
                 if self._last_dest is None:
                     return edge, None
