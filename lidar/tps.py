@@ -15,9 +15,9 @@ use on ground filtering; Wahba 1990 for the smoothing spline).
 The normal equations are assembled from per-cell sums (one pass over the points with
 ``np.bincount``, no point × node matrix). Up to :data:`LU_MAX_NODES` nodes a side they are
 solved by sparse LU (SuperLU, minimum-degree ordering on AᵀA + A); a larger grid by conjugate
-gradients started from the surface on a coarser grid (a two-level scheme), so time and memory
-grow with the area, not faster: 226,000 nodes through 4 M points in 1.5 s, 0.4 s from the
-previous surface of an iteration.
+gradients (``smrf_kernels.jacobi_cg``) started from the surface on a grid :data:`COARSE` times
+coarser, itself solved the same way down to one the LU takes, so time and memory grow with the
+area, not faster.
 """
 
 from __future__ import annotations

@@ -59,31 +59,42 @@ def test_random_mission_flown_where_the_guard_walks(
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, f"seed {seed}")
 
 
-@pytest.mark.timeout(900)
-@pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
-def test_circle_after_a_jump_back_to_the_take_off(
-    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
-) -> None:
-    """Found by ``make fuzz`` (the simulator flew 15 m off the walk): a take-off to 14 m, one
-    turn of a 16 m circle round the take-off point at 10 m, a DO_JUMP back to the take-off
-    twice (climbed where the circle ended), then a waypoint 128 m south and RTL."""
-    items = circle_jump_mission(ready.inst.home)
-    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_jump")
+#: ArduCopter circle cases (``dkp_testkit`` builds each around the instance's home), by the
+#: name their flight is kept under:
+#: - circle_jump (``make fuzz``): a take-off to 14 m, one turn of a 16 m circle round the
+#:   take-off point at 10 m, a DO_JUMP back to the take-off twice (climbed where the circle
+#:   ended), a waypoint 128 m south, RTL;
+#: - circle_aside_jump (``make fuzz``, session 31): one turn of a 28 m circle round a point 22 m
+#:   east of the take-off, a DO_JUMP back to the take-off twice, a waypoint 90 m east, RTL. SITL
+#:   left the third circle 40° short of its full turn, 13.8 m off the guard's walk until the
+#:   guard ended circles a trail short and began a circle flown again where the last ended;
+#: - wide_then_far_circle (circle-heavy search, session 32): a quarter of an 80 m circle, then a
+#:   16 m circle 150 m away at 40 m, RTL: where the leg to the second circle leaves the first
+#:   (13.8 m off the walk that left from the first circle's end);
+#: - wide_circle_back (the same search): half of an 80 m circle counter-clockwise, a waypoint
+#:   behind the aircraft, a landing: how the aircraft turns from the circle onto the leg (15.9 m
+#:   off the walk that left from the circle's end);
+#: - circle_inside (``make fuzz``): a waypoint 1 m north of the take-off (inside WPNAV_RADIUS),
+#:   one turn of a 16 m circle round the take-off point, RTL: where the circle begins.
+CIRCLE_CASES = {
+    "circle_jump": circle_jump_mission,
+    "circle_aside_jump": circle_aside_jump_mission,
+    "wide_then_far_circle": wide_then_far_circle_mission,
+    "wide_circle_back": wide_circle_then_back_mission,
+    "circle_inside": circle_inside_radius_mission,
+}
 
 
 @pytest.mark.timeout(900)
 @pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
-def test_circle_aside_the_take_off_after_a_jump_back_to_it(
-    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
+@pytest.mark.parametrize("case", list(CIRCLE_CASES))
+def test_circle_flown_where_the_guard_walks(
+    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path, case: str
 ) -> None:
-    """Found by ``make fuzz`` in session 31 (the simulator flew 15 m off the walk): one turn of
-    a 28 m circle round a point 22 m east of the take-off, a DO_JUMP back to the take-off twice,
-    a waypoint 90 m east and RTL. ArduCopter SITL 4.7 (2026-12-06) flew it as the simulator does
-    and this check failed: after the third circle the aircraft left for the waypoint from about
-    40° before the point where a full turn ends, 13.8 m off the guard's walk (which leaves from
-    the full turn's end). The guard does not yet model where repeated circles end."""
-    items = circle_aside_jump_mission(ready.inst.home)
-    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_aside_jump")
+    """One of :data:`CIRCLE_CASES`: where the circles begin and end and where the legs after
+    them leave, against the guard's walk."""
+    items = CIRCLE_CASES[case](ready.inst.home)
+    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, case)
 
 
 @pytest.mark.timeout(900)
@@ -103,43 +114,6 @@ def test_a_wide_circle_left_where_the_guard_walks(
         mi.MissionItem(mi.CMD_NAV_RETURN_TO_LAUNCH, frame=2),
     ]
     _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "wide_circle")
-
-
-@pytest.mark.timeout(900)
-@pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
-def test_a_circle_elsewhere_after_a_wide_circle(
-    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
-) -> None:
-    """A quarter of an 80 m circle, then a 16 m circle 150 m away at 40 m and RTL: where the
-    leg to the second circle leaves the first (the guard had begun it a trail short of the
-    first circle's end, where the simulator's aircraft did not fly)."""
-    items = wide_then_far_circle_mission(ready.inst.home)
-    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "wide_then_far_circle")
-
-
-@pytest.mark.timeout(900)
-@pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
-def test_a_waypoint_behind_a_wide_circle(
-    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
-) -> None:
-    """Half of an 80 m circle counter-clockwise, then a waypoint behind the aircraft and a
-    landing: how the aircraft turns from the circle onto the leg (the simulator flies the
-    line from where the circle left it, the guard's walk goes on round to the circle's end
-    first: 16.9 m apart)."""
-    items = wide_circle_then_back_mission(ready.inst.home)
-    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "wide_circle_back")
-
-
-@pytest.mark.timeout(900)
-@pytest.mark.arducopter_only  # PX4 flies LOITER_TURNS as a loiter, no circle
-def test_a_circle_after_a_waypoint_inside_the_radius(
-    fw_kind: str, ready: Any, tmp_path: Path, out_dir: Path
-) -> None:
-    """Found by ``make fuzz``: a waypoint 1 m north of the take-off (inside WPNAV_RADIUS),
-    then one turn of a 16 m circle round the take-off point and RTL: where the circle begins
-    (the simulator had begun it south, the guard north)."""
-    items = circle_inside_radius_mission(ready.inst.home)
-    _fly_where_the_guard_walks(fw_kind, ready, tmp_path, out_dir, items, "circle_inside")
 
 
 @pytest.mark.timeout(900)

@@ -218,7 +218,7 @@ def _circle_jump_mission() -> list[mi.MissionItem]:
 def test_a_circle_after_a_jump_back_to_the_take_off() -> None:
     """Found by ``make fuzz``: a take-off to 14 m, a 16 m circle at 10 m round the take-off
     point, a DO_JUMP back to the take-off twice, a waypoint 128 m south, RTL. ArduCopter SITL
-    (``tests/interop``, ``test_circle_after_a_jump_back_to_the_take_off``) stops where the
+    (``tests/interop``, ``test_circle_flown_where_the_guard_walks[circle_jump]``) stops where the
     circle ended, climbs to 14 m there, comes down to the circle and goes round again from
     there; it flew within 7.2 m of the guard's walk. The simulator had kept climbing on round
     the circle (to 11 m), ending each circle further on, and left 15 m off the walk."""
@@ -270,7 +270,7 @@ def test_ardupilot_circles_flown_again_each_begin_where_the_last_left_the_aircra
     east, a DO_JUMP back to the take-off twice, a waypoint 90 m east and 12 m north, RTL. The
     take-off is reached at once in the air, so each circle begins where the last left the
     aircraft, 13° short of its end: ArduCopter SITL (``tests/interop``,
-    ``test_circle_aside_the_take_off_after_a_jump_back_to_it``) and the simulator both left the
+    ``test_circle_flown_where_the_guard_walks[circle_aside_jump]``) and the simulator both left the
     third about 40° short. The guard ended every circle at its full turn and walked the leg from
     there, 15 m from where the simulator flew it; it now ends each a trail short
     (``mission_items.ap_circle_trail_rad``)."""
@@ -283,7 +283,7 @@ def test_a_circle_elsewhere_after_a_wide_circle_is_flown_to_from_where_its_point
     The aircraft carries on round the first circle as it turns toward the second; the guard
     had begun that leg where the first circle left the aircraft, a trail short of its end, and
     the simulator flew 26 m from it (``tests/interop``:
-    ``test_a_circle_elsewhere_after_a_wide_circle``)."""
+    ``test_circle_flown_where_the_guard_walks[wide_then_far_circle]``)."""
     _check(True, wide_then_far_circle_mission(HOME))
 
 
