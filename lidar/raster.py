@@ -342,18 +342,34 @@ def dsm(
     first: NDArray[np.bool_],
     *,
     fill: bool = True,
+    block: int = BLOCK,
 ) -> FloatArray:
-    """Digital surface model: highest first return per cell; empty cells inside the hull filled
-    from a TIN of the cell maxima."""
+    """Digital surface model: highest first return per cell; empty cells inside the first
+    returns' hull filled linearly from the cell maxima around them (short gaps bridged on the
+    grid, the rest from a TIN of the cells bordering them: :func:`lidar.grid.inpaint_linear`).
+
+    The gaps had been filled from a Delaunay of every cell holding a maximum: on ISPRS CSite4
+    (518 k points, 1 m cells) 1.4 s of a 1.5 s DSM, five times the DTM; now 0.1 s. A grid far
+    finer than the points (more than :data:`SPARSE_CELLS_PER_POINT` cells per cell holding a
+    maximum) keeps the TIN of the maxima, which has no whole-grid passes.
+    """
     if not first.any():
         raise BadInputError(_("no first returns for a DSM"))
-    top = cell_stat(grid, x[first], y[first], z[first], "max")
-    if fill and (~np.isfinite(top)).any():
+    top = cell_stat(grid, x, y, z, "max", first, block=block)
+    gaps = ~np.isfinite(top)
+    if not fill or not gaps.any():
+        return top
+    held = top.size - int(np.count_nonzero(gaps))
+    if held < 3 or top.size > SPARSE_CELLS_PER_POINT * held:
         cx, cy = grid.centres()
-        ok = np.isfinite(top)
-        filled = tin_surface(grid, cx[ok], cy[ok], top[ok])
-        top = np.where(ok, top, filled)
-    return top
+        ok = ~gaps
+        return np.where(ok, top, tin_surface(grid, cx[ok], cy[ok], top[ok]))
+    filled = inpaint_linear(top)
+    cx, cy = grid.centres()
+    outside = gaps.copy()  # cells in no triangle of the first returns' hull stay empty
+    outside[gaps] = ~_inside_hull(x, y, cx[gaps], cy[gaps], first, block=block)
+    filled[outside] = np.nan
+    return filled
 
 
 def chm(dsm_m: FloatArray, dtm_m: FloatArray) -> FloatArray:

@@ -11,10 +11,11 @@ import rasterio
 from shapely.geometry import MultiPoint, Point
 
 from lidar.cloud import GROUND, PointCloud
-from lidar.grid import GridSpec
+from lidar.grid import GridSpec, cell_stat, inpaint_linear
 from lidar.products import grid_for, product, write_product
 from lidar.raster import (
     contours,
+    dsm,
     hillshade,
     idw_surface,
     planar_surface,
@@ -142,6 +143,41 @@ def test_dsm_chm_and_hillshade(truth_classified: PointCloud, scene: Scene) -> No
     assert np.allclose(chm, np.clip(dsm - dtm, 0, None), equal_nan=True)
     hs = hillshade(dtm, g.res)
     assert np.nanmin(hs) >= 0 and np.nanmax(hs) <= 255 and np.nanstd(hs) > 1
+
+
+def test_dsm_fills_its_gaps_from_the_cells_around_them_inside_the_hull() -> None:
+    """The DSM's gaps are filled as the DTM's are (bridged on the grid, the rest from a TIN of
+    the cells bordering them), not by a Delaunay of every cell: a plane comes back exact, a one-
+    cell gap between a roof and the ground takes the bridge's value, and cells beyond the first
+    returns' hull stay empty."""
+    rng = np.random.default_rng(3)
+    x, y = rng.uniform(0, 60, 6000), rng.uniform(0, 40, 6000)
+    keep = ~((x > 20) & (x < 32) & (y > 10) & (y < 22))  # a 12 m hole (a pond)
+    x, y = x[keep], y[keep]
+    z = 300 + 0.3 * x - 0.2 * y
+    first = np.ones(x.shape, dtype=bool)
+    first[::5] = False  # last returns lower down do not count
+    z = np.where(first, z, z - 7.0)
+    grid = GridSpec.covering(0, 0, 80, 40, 1.0)  # 20 m east of the data: outside the hull
+    got = dsm(grid, x, y, z, first)
+    cx, cy = grid.centres()
+    plane = 300 + 0.3 * cx - 0.2 * cy
+    assert np.all(np.isnan(got[cx > 61]))
+    inside = (cx > 1) & (cx < 59) & (cy > 1) & (cy < 39)
+    assert np.isfinite(got[inside]).all()
+    assert np.abs(got[inside] - plane[inside]).max() < 0.25  # the highest point of each cell
+    hole = (cx > 22) & (cx < 30) & (cy > 12) & (cy < 20)
+    top = cell_stat(grid, x, y, z, "max", first)
+    assert np.allclose(got[hole], inpaint_linear(top)[hole])
+    # a roof at 10 m, a one-cell gap, ground at 0 along a row: the bridge gives the middle
+    cols = np.array([0.5, 1.5, 2.5, 4.5, 5.5, 6.5])
+    xr = np.concatenate([cols, cols, cols])
+    yr = np.repeat([0.5, 1.5, 2.5], cols.size)
+    zr = np.where(xr < 3.0, 10.0, 0.0)
+    small = GridSpec.covering(0, 0, 7, 3, 1.0)
+    row = dsm(small, xr, yr, zr, np.ones(xr.shape, dtype=bool))
+    r, c = small.index(np.full(3, 3.5), np.array([0.5, 1.5, 2.5]))
+    assert np.allclose(row[r, c], 5.0)
 
 
 def test_hillshade_lights_slopes_facing_the_sun() -> None:
