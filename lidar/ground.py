@@ -423,16 +423,13 @@ def _smrf_mask(
     minx, miny, maxx, maxy = bounds
 
     def test(gs: GroundSurface, dem: FloatArray, out: BoolArray) -> None:
-        """Single-grid SMRF's last step on a north-up grid, block by block (the
-        interpolation's temporaries stay bounded whatever the size)."""
+        """Single-grid SMRF's last step on a north-up grid (compiled, point by point)."""
         slope = slope_rise_run(dem, p.cell)
-        for lo in range(0, n, block):
-            b = slice(lo, lo + block)
-            bx, by = x[b], y[b]
-            r, c = gs.grid.index(bx, by)
-            ez = bilinear(gs.grid, dem, bx, by)
-            ok = np.abs(z[b] - ez) <= p.threshold + p.scalar * slope[r, c]
-            out[b] = ok if candidates is None else ok & candidates[b]
+        m = _NO_MASK if candidates is None else candidates
+        kern.within_threshold(
+            x, y, z, m, candidates is not None, _grid_tuple(gs.grid), dem, slope,
+            p.threshold, p.scalar, out,
+        )  # fmt: skip
 
     if p.grids == 1:
         # no masked copy of the cloud: the grids read the candidates a block at a time
@@ -532,7 +529,7 @@ def grow_ground(
     surface = None
     for _round in range(p.grow_rounds):
         surface = tps.thin_plate(grid, x, y, z, p.grow_lambda, ground, start=surface)
-        dz = z[todo] - grid.sample(surface, x[todo], y[todo])
+        dz = z[todo] - grid.sample_at(surface, x, y, todo)
         near = (dz <= p.grow_above) & (dz >= -p.grow_below)  # NaN (no surface): False
         if not near.any():
             break

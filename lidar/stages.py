@@ -21,6 +21,7 @@ from lidar import filters
 from lidar.classify import ClassifyParams, classify_objects, height_above_ground
 from lidar.cloud import GROUND, NOISE, UNCLASSIFIED, PointCloud
 from lidar.ground import CSFParams, SMRFParams, csf, smrf
+from lidar.io import DEFAULT_CHUNK
 
 HAG = "HeightAboveGround"
 
@@ -36,7 +37,7 @@ def z_in_xy_units(cloud: PointCloud) -> np.ndarray:
 class ReaderOptions:
     filename: str = ""
     spatialreference: str | None = None
-    chunk_size: int = 1_000_000
+    chunk_size: int = DEFAULT_CHUNK
 
     def check(self) -> list[str]:
         if not MIN_CHUNK <= self.chunk_size <= MAX_CHUNK:

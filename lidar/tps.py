@@ -13,7 +13,7 @@ scanning point clouds by means of regularization and bending energy", ISPRS J. 9
 use on ground filtering; Wahba 1990 for the smoothing spline).
 
 The normal equations are assembled from per-cell sums (one pass over the points with
-``np.bincount``, no point × node matrix). Up to :data:`LU_MAX_NODES` nodes a side they are
+a compiled kernel, no point × node matrix). Up to :data:`LU_MAX_NODES` nodes a side they are
 solved by sparse LU (SuperLU, minimum-degree ordering on AᵀA + A); a larger grid by conjugate
 gradients (``smrf_kernels.jacobi_cg``) started from the surface on a grid :data:`COARSE` times
 coarser, itself solved the same way down to one the LU takes, so time and memory grow with the
@@ -33,7 +33,7 @@ from numpy.typing import NDArray
 from scipy import ndimage
 
 from lidar.grid import BLOCK
-from lidar.smrf_kernels import jacobi_cg
+from lidar.smrf_kernels import jacobi_cg, node_cell_sums, node_surface_at
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -86,6 +86,16 @@ class NodeGrid:
         j = np.clip(np.floor(fy).astype(np.intp), 0, self.ny - 2)
         return i, j, fx - i, fy - j
 
+    def as_tuple(self) -> tuple[float, float, float, int, int]:
+        """(x0, y0, h, nx, ny), as the compiled kernels take it."""
+        return (self.x0, self.y0, self.h, self.nx, self.ny)
+
+    def sample_at(self, f: FloatArray, x: FloatArray, y: FloatArray, idx: IntArray) -> FloatArray:
+        """:meth:`sample` at the points ``idx`` of ``x, y`` (compiled; no copy of them)."""
+        out = np.empty(idx.shape[0])
+        node_surface_at(f, x, y, np.asarray(idx, dtype=np.int64), self.as_tuple(), out)
+        return out
+
     def sample(self, f: FloatArray, x: FloatArray, y: FloatArray) -> FloatArray:
         """The surface (node values, ``ny × nx``) at the points, bilinear."""
         out = np.empty(x.shape[0])
@@ -113,21 +123,8 @@ def _cell_sums(
     ata = np.zeros((len(_PAIRS), ncell))
     atz = np.zeros((4, ncell))
     count = np.zeros(ncell)
-    for lo in range(0, x.shape[0], BLOCK):
-        b = slice(lo, lo + BLOCK)
-        bx, by, bz = x[b], y[b], z[b]
-        if mask is not None:
-            keep = mask[b]
-            bx, by, bz = bx[keep], by[keep], bz[keep]
-        i, j, u, v = g.cells(bx, by)
-        c = j * (g.nx - 1) + i
-        w = ((1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v)
-        dz = bz - z0
-        for p, (k, m) in enumerate(_PAIRS):
-            ata[p] += np.bincount(c, w[k] * w[m], ncell)
-        for k in range(4):
-            atz[k] += np.bincount(c, w[k] * dz, ncell)
-        count += np.bincount(c, minlength=ncell)
+    use = mask if mask is not None else np.zeros(0, dtype=bool)
+    node_cell_sums(x, y, z, use, mask is not None, g.as_tuple(), z0, ata, atz, count)
     return ata, atz, count
 
 

@@ -196,6 +196,31 @@ def test_averaged_grids_do_not_depend_on_the_grid_origin(scene: Scene) -> None:
         smrf(c.x, c.y, c.z, SMRFParams(grids=0))
 
 
+def test_the_compiled_threshold_test_is_the_bilinear_one() -> None:
+    """SMRF's last step, compiled point by point, answers as the numpy steps it replaced:
+    bilinear height of the DEM at the point, the slope of the point's cell, candidates only;
+    points beyond the grid take its edge."""
+    from lidar import smrf_kernels as kern
+    from lidar.grid import GridSpec, bilinear, slope_rise_run
+
+    rng = np.random.default_rng(4)
+    grid = GridSpec.covering(0, 0, 30, 20, 1.0)
+    rr, cc = np.mgrid[0 : grid.rows, 0 : grid.cols]
+    dem = 50 + 0.4 * cc + np.sin(rr / 2.0)
+    slope = slope_rise_run(dem, grid.res)
+    x = rng.uniform(-3, 33, 5000)
+    y = rng.uniform(-3, 23, 5000)
+    z = bilinear(grid, dem, x, y) + rng.normal(0, 0.6, 5000)
+    cand = rng.random(5000) < 0.8
+    r, c = grid.index(x, y)
+    want = (np.abs(z - bilinear(grid, dem, x, y)) <= 0.5 + 1.25 * slope[r, c]) & cand
+    got = np.zeros(5000, dtype=bool)
+    tup = (grid.left, grid.top, grid.res, grid.rows, grid.cols)
+    kern.within_threshold(x, y, z, cand, True, tup, dem, slope, 0.5, 1.25, got)
+    assert np.array_equal(got, want)
+    assert 0.2 < got.mean() < 0.8  # both answers occur
+
+
 def test_plain_smrf_stays_reachable(cleaned) -> None:  # type: ignore[no-untyped-def]
     plain = apply_smrf(cleaned, SMRFOptions(single_grid=True)).classification == GROUND
     cand = cleaned.classification != NOISE

@@ -66,6 +66,24 @@ def test_the_surface_is_the_least_squares_thin_plate_written_out() -> None:
     assert np.allclose(got, want, atol=1e-6)
 
 
+def test_the_compiled_sums_and_samples_follow_the_mask_and_the_grid_edges() -> None:
+    """The surface through the points of a mask is the surface through those points alone, and
+    the surface sampled at indexed points (compiled, no copies) is what ``sample`` gives, also
+    for points beyond the grid's last cells (clipped to them)."""
+    rng = np.random.default_rng(8)
+    x, y = rng.uniform(0, 40, 2000), rng.uniform(0, 30, 2000)
+    z = 90 + 0.3 * x + np.cos(y / 4) + rng.normal(0, 0.05, 2000)
+    g = tps.NodeGrid.covering(0, 0, 40, 30, 2.5)
+    keep = rng.random(2000) < 0.6
+    got = tps.thin_plate(g, x, y, z, 0.1, keep)
+    want = tps.thin_plate(g, x[keep], y[keep], z[keep], 0.1)
+    assert np.allclose(got, want, rtol=0, atol=1e-9)
+    px = np.concatenate([x, [-5.0, 60.0, 20.0]])
+    py = np.concatenate([y, [10.0, 50.0, -8.0]])
+    idx = np.array([5, 0, 1999, 2000, 2001, 2002, 7, 7])
+    assert np.array_equal(g.sample_at(got, px, py, idx), g.sample(got, px[idx], py[idx]))
+
+
 def test_a_plane_is_kept_and_continued_across_a_gap() -> None:
     """A plane bends nowhere: the surface is the plane, also over a 60 m hole in the points
     (where a nearest or harmonic fill would be flat)."""
