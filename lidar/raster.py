@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 from pyproj import CRS
@@ -181,18 +182,11 @@ def planar_surface(
         return tin_surface(grid, x[m], y[m], z[m])
     cnt = np.zeros(n)
     sx, sy, sz = np.zeros(n), np.zeros(n), np.zeros(n)
-    for lo in range(0, x.shape[0], block):
-        bx, by, bz = x[lo : lo + block], y[lo : lo + block], z[lo : lo + block]
-        if mask is not None:
-            bm = mask[lo : lo + block]
-            bx, by, bz = bx[bm], by[bm], bz[bm]
-        r, c = grid.index(bx, by)
-        flat = r * grid.cols + c
-        del r, c
-        cnt += np.bincount(flat, minlength=n)
-        sx += np.bincount(flat, weights=bx, minlength=n)
-        sy += np.bincount(flat, weights=by, minlength=n)
-        sz += np.bincount(flat, weights=bz, minlength=n)
+    use = mask if mask is not None else np.zeros(0, dtype=bool)
+    _centroid_sums(
+        x, y, z, use, mask is not None, (grid.left, grid.top, grid.res, grid.rows, grid.cols),
+        cnt, sx, sy, sz,
+    )  # fmt: skip
     hit = cnt > 0
     shape = (grid.rows, grid.cols)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -231,59 +225,112 @@ def _local_planes(
     the centroids (``mx``, ``my``, ``mz``; NaN where a cell holds none) of the cell (weight 2)
     and its 8 neighbours (weight 1); where they are too few or on one line to fix a plane
     (:data:`PLANE_MIN_SPREAD`), kept within their heights, as a TIN facet's value lies within
-    its vertices'. Vectorised over the cells.
+    its vertices'. Compiled, cell by cell (no whole-grid temporaries).
 
     The slope had been taken along each axis between two neighbouring centroids alone; two
     centroids close together across a cell edge (or offset along the other axis on a slope)
     gave slopes of 10-50 and DTM spikes and pits of up to 11 m on real clouds (Topography.laz,
     autzen). Fitted to all the centroids around, the slope is as well determined as they are.
     """
-    rows, cols = np.nonzero(hit)
-    cx = grid.left + (cols + 0.5) * grid.res
-    cy = grid.top - (rows + 0.5) * grid.res
-    # a NaN border: every neighbour's flat index is valid, no bounds test per offset
-    padded = [np.pad(a, 1, constant_values=np.nan).ravel() for a in (mx, my, mz)]
-    stride = mz.shape[1] + 2
-    at = (rows + 1) * stride + (cols + 1)
-    base = padded[2][at]  # heights relative to the cell's own centroid (precision)
-    sw, sx, sy, sxx, sxy, syy, sz, sxz, syz = (np.zeros(rows.shape) for _ in range(9))
-    lo, hi = base.copy(), base.copy()
-    for dr in (-1, 0, 1):
-        for dc in (-1, 0, 1):
-            k = at + (dr * stride + dc)
-            pz = padded[2].take(k)
-            ok = np.isfinite(pz)
-            w = np.where(ok, 2.0 if dr == dc == 0 else 1.0, 0.0)
-            dx = np.where(ok, (padded[0].take(k) - cx) / grid.res, 0.0)
-            dy = np.where(ok, (padded[1].take(k) - cy) / grid.res, 0.0)
-            dz = np.where(ok, pz - base, 0.0)
-            wdx, wdy = w * dx, w * dy
-            sw += w
-            sx += wdx
-            sy += wdy
-            sxx += wdx * dx
-            sxy += wdx * dy
-            syy += wdy * dy
-            sz += w * dz
-            sxz += wdx * dz
-            syz += wdy * dz
-            np.fmin(lo, pz, out=lo)  # fmin/fmax: a NaN neighbour leaves the bound
-            np.fmax(hi, pz, out=hi)
-    # the centroids' spread across their main direction: the covariance's smaller eigenvalue
-    vxx, vxy, vyy = sxx / sw - (sx / sw) ** 2, sxy / sw - sx * sy / sw**2, syy / sw - (sy / sw) ** 2
-    spread = (vxx + vyy) / 2 - np.sqrt(((vxx - vyy) / 2) ** 2 + vxy**2)
-    sxx += PLANE_RIDGE * sw
-    syy += PLANE_RIDGE * sw
-    # the intercept (the plane at the cell centre) of [[w x y] [x xx xy] [y xy yy]] by Cramer
-    minor = sxx * syy - sxy * sxy
-    det = sw * minor - sx * (sx * syy - sxy * sy) + sy * (sx * sxy - sxx * sy)
-    num = sz * minor - sx * (sxz * syy - sxy * syz) + sy * (sxz * sxy - sxx * syz)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = base + num / det
     out = np.full(mz.shape, np.nan)
-    # too few centroids, or on one line: the plane is a guess across them, kept within them
-    out[rows, cols] = np.where(spread >= PLANE_MIN_SPREAD, z, np.clip(z, lo, hi))
+    _planes(mx, my, mz, hit, grid.left, grid.top, grid.res, PLANE_RIDGE, PLANE_MIN_SPREAD, out)
     return out
+
+
+@numba.njit(cache=True, nogil=True)
+def _centroid_sums(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    mask: NDArray[np.bool_],
+    use_mask: bool,
+    grid: tuple[float, float, float, int, int],
+    cnt: FloatArray,
+    sx: FloatArray,
+    sy: FloatArray,
+    sz: FloatArray,
+) -> None:
+    """Per cell of ``grid`` = (left, top, res, rows, cols) (flat, row-major): the count and the
+    sums of x, y and z of the points (of ``mask`` when ``use_mask``), point by point."""
+    left, top, res, rows, cols = grid
+    for i in range(x.shape[0]):
+        if use_mask and not mask[i]:
+            continue
+        c = min(max(math.floor((x[i] - left) / res), 0), cols - 1)
+        r = min(max(math.floor((top - y[i]) / res), 0), rows - 1)
+        f = r * cols + c
+        cnt[f] += 1.0
+        sx[f] += x[i]
+        sy[f] += y[i]
+        sz[f] += z[i]
+
+
+@numba.njit(cache=True, nogil=True, error_model="numpy")
+def _planes(
+    mx: FloatArray,
+    my: FloatArray,
+    mz: FloatArray,
+    hit: NDArray[np.bool_],
+    left: float,
+    top: float,
+    res: float,
+    ridge: float,
+    min_spread: float,
+    out: FloatArray,
+) -> None:
+    """:func:`_local_planes` cell by cell (no whole-grid temporaries): the weighted sums over
+    the cell's and its 8 neighbours' centroids, the spread, and the intercept by Cramer."""
+    rows, cols = mz.shape
+    for r in range(rows):
+        for c in range(cols):
+            if not hit[r, c]:
+                continue
+            cx = left + (c + 0.5) * res
+            cy = top - (r + 0.5) * res
+            base = mz[r, c]  # heights relative to the cell's own centroid (precision)
+            sw = sx = sy = sxx = sxy = syy = sz = sxz = syz = 0.0
+            lo = base
+            hi = base
+            for dr in range(-1, 2):
+                for dc in range(-1, 2):
+                    rr = r + dr
+                    cc = c + dc
+                    if rr < 0 or rr >= rows or cc < 0 or cc >= cols:
+                        continue
+                    pz = mz[rr, cc]
+                    if not math.isfinite(pz):
+                        continue
+                    w = 2.0 if dr == 0 and dc == 0 else 1.0
+                    dx = (mx[rr, cc] - cx) / res
+                    dy = (my[rr, cc] - cy) / res
+                    dz = pz - base
+                    wdx = w * dx
+                    wdy = w * dy
+                    sw += w
+                    sx += wdx
+                    sy += wdy
+                    sxx += wdx * dx
+                    sxy += wdx * dy
+                    syy += wdy * dy
+                    sz += w * dz
+                    sxz += wdx * dz
+                    syz += wdy * dz
+                    lo = min(lo, pz)
+                    hi = max(hi, pz)
+            # the centroids' spread across their main direction: the covariance's smaller
+            # eigenvalue
+            vxx = sxx / sw - (sx / sw) ** 2
+            vxy = sxy / sw - sx * sy / sw**2
+            vyy = syy / sw - (sy / sw) ** 2
+            spread = (vxx + vyy) / 2 - math.sqrt(((vxx - vyy) / 2) ** 2 + vxy**2)
+            sxx += ridge * sw
+            syy += ridge * sw
+            minor = sxx * syy - sxy * sxy
+            det = sw * minor - sx * (sx * syy - sxy * sy) + sy * (sx * sxy - sxx * sy)
+            num = sz * minor - sx * (sxz * syy - sxy * syz) + sy * (sxz * sxy - sxx * syz)
+            zc = base + num / det
+            # too few centroids, or on one line: the plane is a guess across them, kept within
+            out[r, c] = zc if spread >= min_spread else min(max(zc, lo), hi)
 
 
 def idw_surface(

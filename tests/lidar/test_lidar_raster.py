@@ -145,6 +145,50 @@ def test_dsm_chm_and_hillshade(truth_classified: PointCloud, scene: Scene) -> No
     assert np.nanmin(hs) >= 0 and np.nanmax(hs) <= 255 and np.nanstd(hs) > 1
 
 
+def test_the_local_planes_are_the_weighted_least_squares_planes() -> None:
+    """The compiled plane fit, checked cell by cell against the fit written out: weights 2 for
+    the cell and 1 for each neighbour holding points, the ridge on the slopes, and the value
+    kept within the heights where the centroids are too few or on one line."""
+    from lidar import raster
+
+    rng = np.random.default_rng(11)
+    rows, cols = 9, 12
+    grid = GridSpec(left=100.0, top=50.0, res=1.0, rows=rows, cols=cols)
+    rr, cc = np.mgrid[0:rows, 0:cols]
+    hit = rng.random((rows, cols)) < 0.6
+    hit[4, :] = True
+    hit[3, :] = hit[5, :] = False  # a strip one cell wide: centroids on one line
+    hit[3, 0] = hit[5, 0] = True
+    mx = np.where(hit, grid.left + cc + rng.uniform(0.1, 0.9, hit.shape), np.nan)
+    my = np.where(hit, grid.top - rr - rng.uniform(0.1, 0.9, hit.shape), np.nan)
+    mz = np.where(hit, 7.0 + 0.3 * mx - 0.2 * my + rng.normal(0, 0.4, hit.shape), np.nan)
+    got = raster._local_planes(grid, mx, my, mz, hit)
+    assert np.array_equal(np.isfinite(got), hit)
+    clipped = 0
+    for r, c in zip(*np.nonzero(hit), strict=True):
+        cx, cy = grid.left + c + 0.5, grid.top - r - 0.5
+        a, w, dzs = [], [], []
+        for dr in (-1, 0, 1):
+            for dc in (-1, 0, 1):
+                i, j = r + dr, c + dc
+                if 0 <= i < rows and 0 <= j < cols and hit[i, j]:
+                    a.append([1.0, mx[i, j] - cx, my[i, j] - cy])
+                    w.append(2.0 if dr == dc == 0 else 1.0)
+                    dzs.append(mz[i, j] - mz[r, c])
+        am, wm, dz = np.array(a), np.diag(w), np.array(dzs)
+        m = am.T @ wm @ am + raster.PLANE_RIDGE * np.sum(w) * np.diag([0.0, 1.0, 1.0])
+        want = mz[r, c] + np.linalg.solve(m, am.T @ wm @ dz)[0]
+        mean = (np.array(w) @ am[:, 1:]) / np.sum(w)
+        d = am[:, 1:] - mean
+        spread = np.linalg.eigvalsh((d.T * w) @ d / np.sum(w))[0]
+        nb = mz[r, c] + dz
+        if spread < raster.PLANE_MIN_SPREAD:
+            want = np.clip(want, nb.min(), nb.max())
+            clipped += want in (nb.min(), nb.max())
+        assert got[r, c] == pytest.approx(want, abs=1e-9), (r, c)
+    assert clipped > 0
+
+
 def test_dsm_fills_its_gaps_from_the_cells_around_them_inside_the_hull() -> None:
     """The DSM's gaps are filled as the DTM's are (bridged on the grid, the rest from a TIN of
     the cells bordering them), not by a Delaunay of every cell: a plane comes back exact, a one-
