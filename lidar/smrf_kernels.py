@@ -181,6 +181,20 @@ def within_threshold(
 
 
 @numba.njit(cache=True, nogil=True)
+def _node_cell(
+    x: float, y: float, nodes: tuple[float, float, float, int, int]
+) -> tuple[int, int, float, float]:
+    """The column and row of the node-grid cell holding ``(x, y)`` (its lower-left node,
+    clipped to the grid) and the fractions across it, as :meth:`lidar.tps.NodeGrid.cells`."""
+    x0, y0, h, nx, ny = nodes
+    fx = (x - x0) / h
+    fy = (y - y0) / h
+    ci = min(max(math.floor(fx), 0), nx - 2)
+    cj = min(max(math.floor(fy), 0), ny - 2)
+    return ci, cj, fx - ci, fy - cj
+
+
+@numba.njit(cache=True, nogil=True)
 def node_cell_sums(
     x: FloatArray,
     y: FloatArray,
@@ -197,16 +211,11 @@ def node_cell_sums(
     the 10 products w_k w_m of each point's bilinear weights (pairs in the order of
     ``lidar.tps._PAIRS``), the 4 products w_k (z − z0) and the count, over the points of
     ``mask`` when ``use_mask`` (see :func:`lidar.tps._cell_sums`)."""
-    x0, y0, h, nx, ny = nodes
+    nx = nodes[3]
     for i in range(x.shape[0]):
         if use_mask and not mask[i]:
             continue
-        fx = (x[i] - x0) / h
-        fy = (y[i] - y0) / h
-        ci = min(max(math.floor(fx), 0), nx - 2)
-        cj = min(max(math.floor(fy), 0), ny - 2)
-        u = fx - ci
-        v = fy - cj
+        ci, cj, u, v = _node_cell(x[i], y[i], nodes)
         w = ((1 - u) * (1 - v), u * (1 - v), (1 - u) * v, u * v)
         c = cj * (nx - 1) + ci
         dz = z[i] - z0
@@ -231,15 +240,8 @@ def node_surface_at(
     """The node surface ``f`` (``ny × nx``) bilinear at the points ``idx`` (as
     :meth:`lidar.tps.NodeGrid.sample`), into ``out`` (one value per index): no copy of their
     coordinates."""
-    x0, y0, h, nx, ny = nodes
     for n in range(idx.shape[0]):
-        i = idx[n]
-        fx = (x[i] - x0) / h
-        fy = (y[i] - y0) / h
-        ci = min(max(math.floor(fx), 0), nx - 2)
-        cj = min(max(math.floor(fy), 0), ny - 2)
-        u = fx - ci
-        v = fy - cj
+        ci, cj, u, v = _node_cell(x[idx[n]], y[idx[n]], nodes)
         out[n] = (1 - v) * ((1 - u) * f[cj, ci] + u * f[cj, ci + 1]) + v * (
             (1 - u) * f[cj + 1, ci] + u * f[cj + 1, ci + 1]
         )
