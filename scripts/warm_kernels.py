@@ -28,7 +28,14 @@ def main() -> None:
     x, y = xs.ravel(), ys.ravel()
     z = 0.05 * x + np.where((abs(x - 20) < 5) & (abs(y - 20) < 5), 6.0, 0.0)
     for grids in (1, 4):
-        smrf(x, y, z, SMRFParams(grids=grids), threads=1)
+        ground = smrf(x, y, z, SMRFParams(grids=grids), threads=1)
+    from lidar.grid import GridSpec
+    from lidar.raster import planar_surface
+    from lidar.tps import NodeGrid
+
+    planar_surface(GridSpec.covering(0, 0, 40, 40, 1.0), x, y, z, ground)  # the DTM's kernels
+    nodes = NodeGrid.covering(0, 0, 40, 40, 2.5)
+    nodes.sample_at(np.zeros((nodes.ny, nodes.nx)), x, y, np.flatnonzero(~ground))
     import scipy.sparse as sp
 
     from lidar.smrf_kernels import jacobi_cg
