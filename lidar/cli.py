@@ -147,6 +147,9 @@ gm_opt = click.option(
 )
 def lidar() -> None:
     """Process LiDAR point clouds (LAS/LAZ) into classified clouds, DTM, DSM and CHM."""
+    from lidar.alloc import single_malloc_arena
+
+    single_malloc_arena()  # before the ground filter's threads: see lidar.alloc
 
 
 @lidar.command("info", help=_("Show the header: version, point count, bounds, CRS and units."))
