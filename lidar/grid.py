@@ -327,7 +327,7 @@ def fill_nearest(a: FloatArray) -> FloatArray:
     bad = ~np.isfinite(a)
     if not bad.any() or bad.all():
         return a.copy()
-    _d, (ri, ci) = ndimage.distance_transform_edt(bad, return_indices=True)
+    ri, ci = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
     return np.asarray(a[ri, ci])
 
 
