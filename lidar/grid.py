@@ -72,6 +72,10 @@ class GridSpec:
         ys = self.top - (np.arange(self.rows) + 0.5) * self.res
         return np.meshgrid(xs, ys)
 
+    def as_tuple(self) -> tuple[float, float, float, int, int]:
+        """(left, top, res, rows, cols), as the compiled kernels take a grid."""
+        return (self.left, self.top, self.res, self.rows, self.cols)
+
     def index(self, x: FloatArray, y: FloatArray) -> tuple[NDArray[np.intp], NDArray[np.intp]]:
         """(row, col) of the cell holding each point, clipped to the grid."""
         col = np.floor((x - self.left) / self.res).astype(np.intp)

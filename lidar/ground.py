@@ -237,7 +237,7 @@ def smrf_surface(
     if rotation is None:
         zmin = cell_stat(grid, x, y, z, "min", mask, block=block)
     else:
-        zmin = kern.rotated_cell_min(x, y, z, m, mask is not None, rotation, _grid_tuple(grid))
+        zmin = kern.rotated_cell_min(x, y, z, m, mask is not None, rotation, grid.as_tuple())
     # The surface the openings see: short gaps bridged, the rest the nearest measured cell (no
     # TIN). On the 15 ISPRS samples (4 grids) this gives a mean total error of 3.51 % against
     # 3.60 % with the TIN here (objects seen by few points stand out as wide as their nearest-
@@ -340,10 +340,6 @@ def sparse_cell(
 _SPARSE_SAMPLE = 100_000
 
 
-def _grid_tuple(g: GridSpec) -> tuple[float, float, float, int, int]:
-    return (g.left, g.top, g.res, g.rows, g.cols)
-
-
 def smrf(
     x: FloatArray,
     y: FloatArray,
@@ -427,7 +423,7 @@ def _smrf_mask(
         slope = slope_rise_run(dem, p.cell)
         m = _NO_MASK if candidates is None else candidates
         kern.within_threshold(
-            x, y, z, m, candidates is not None, _grid_tuple(gs.grid), dem, slope,
+            x, y, z, m, candidates is not None, gs.grid.as_tuple(), dem, slope,
             p.threshold, p.scalar, out,
         )  # fmt: skip
 
@@ -470,7 +466,7 @@ def _smrf_mask(
             if nxt is not None:
                 flight.append((nxt, pool.submit(surface, nxt)))
             kern.accumulate_residuals(
-                x, y, z, rot, _grid_tuple(gs.grid), gs.surface, slope, res_sum, slope_sum
+                x, y, z, rot, gs.grid.as_tuple(), gs.surface, slope, res_sum, slope_sum
             )
             if steep is not None and gs.steep is not None:
                 test(gs, gs.steep, steep)

@@ -40,6 +40,7 @@ from lidar.grid import (
     rasterize_tin,
 )
 from lidar.io import atomic_output, quiet_library_logs
+from lidar.smrf_kernels import cell_of
 
 _TIF = (".tif", ".tiff")
 
@@ -183,10 +184,7 @@ def planar_surface(
     cnt = np.zeros(n)
     sx, sy, sz = np.zeros(n), np.zeros(n), np.zeros(n)
     use = mask if mask is not None else np.zeros(0, dtype=bool)
-    _centroid_sums(
-        x, y, z, use, mask is not None, (grid.left, grid.top, grid.res, grid.rows, grid.cols),
-        cnt, sx, sy, sz,
-    )  # fmt: skip
+    _centroid_sums(x, y, z, use, mask is not None, grid.as_tuple(), cnt, sx, sy, sz)
     hit = cnt > 0
     shape = (grid.rows, grid.cols)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -198,10 +196,23 @@ def planar_surface(
     out = _local_planes(grid, mx, my, mz, hit2)
     if hit2.all():
         return out
-    filled = inpaint_linear(out)
-    gaps = ~hit2
+    return _fill_inside_hull(grid, out, ~hit2, x, y, mask, block)
+
+
+def _fill_inside_hull(
+    grid: GridSpec,
+    a: FloatArray,
+    gaps: NDArray[np.bool_],
+    x: FloatArray,
+    y: FloatArray,
+    mask: NDArray[np.bool_] | None,
+    block: int,
+) -> FloatArray:
+    """``a`` with its ``gaps`` filled linearly (:func:`lidar.grid.inpaint_linear`) where they
+    lie inside the hull of the points (of ``mask``); the gaps outside stay NaN (the TIN's rule:
+    a cell in no triangle is empty)."""
+    filled = inpaint_linear(a)
     cx, cy = grid.centres()
-    # cells in no triangle of the points' hull stay empty (the TIN's rule)
     outside = gaps.copy()
     outside[gaps] = ~_inside_hull(x, y, cx[gaps], cy[gaps], mask, block=block)
     filled[outside] = np.nan
@@ -252,12 +263,11 @@ def _centroid_sums(
 ) -> None:
     """Per cell of ``grid`` = (left, top, res, rows, cols) (flat, row-major): the count and the
     sums of x, y and z of the points (of ``mask`` when ``use_mask``), point by point."""
-    left, top, res, rows, cols = grid
+    cols = grid[4]
     for i in range(x.shape[0]):
         if use_mask and not mask[i]:
             continue
-        c = min(max(math.floor((x[i] - left) / res), 0), cols - 1)
-        r = min(max(math.floor((top - y[i]) / res), 0), rows - 1)
+        r, c = cell_of(x[i], y[i], grid)
         f = r * cols + c
         cnt[f] += 1.0
         sx[f] += x[i]
@@ -411,12 +421,7 @@ def dsm(
         cx, cy = grid.centres()
         ok = ~gaps
         return np.where(ok, top, tin_surface(grid, cx[ok], cy[ok], top[ok]))
-    filled = inpaint_linear(top)
-    cx, cy = grid.centres()
-    outside = gaps.copy()  # cells in no triangle of the first returns' hull stay empty
-    outside[gaps] = ~_inside_hull(x, y, cx[gaps], cy[gaps], first, block=block)
-    filled[outside] = np.nan
-    return filled
+    return _fill_inside_hull(grid, top, gaps, x, y, first, block)
 
 
 def chm(dsm_m: FloatArray, dtm_m: FloatArray) -> FloatArray:

@@ -76,6 +76,16 @@ def rotated_bounds(
 
 
 @numba.njit(cache=True, nogil=True)
+def cell_of(u: float, v: float, grid: tuple[float, float, float, int, int]) -> tuple[int, int]:
+    """The row and column of the cell of the north-up ``grid`` = (left, top, res, rows, cols)
+    holding ``(u, v)``, clipped to the grid (as :meth:`lidar.grid.GridSpec.index`)."""
+    left, top, res, rows, cols = grid
+    c = min(max(math.floor((u - left) / res), 0), cols - 1)
+    r = min(max(math.floor((top - v) / res), 0), rows - 1)
+    return r, c
+
+
+@numba.njit(cache=True, nogil=True)
 def rotated_cell_min(
     x: FloatArray,
     y: FloatArray,
@@ -88,17 +98,14 @@ def rotated_cell_min(
     """Lowest ``z`` per cell of the rotated grid ``grid`` = (left, top, res, rows, cols); NaN
     where empty."""
     cx, cy, co, si = rot
-    left, top, res, rows, cols = grid
+    rows, cols = grid[3], grid[4]
     out = np.full((rows, cols), np.inf)
     for i in range(x.shape[0]):
         if use_mask and not mask[i]:
             continue
         dx = x[i] - cx
         dy = y[i] - cy
-        u = dx * co + dy * si
-        v = dy * co - dx * si
-        c = min(max(math.floor((u - left) / res), 0), cols - 1)
-        r = min(max(math.floor((top - v) / res), 0), rows - 1)
+        r, c = cell_of(dx * co + dy * si, dy * co - dx * si, grid)
         if z[i] < out[r, c]:
             out[r, c] = z[i]
     for r in range(rows):
@@ -126,8 +133,7 @@ def _surface_at(
     tr = fr - r0
     upper = surface[r0, c0] * (1 - tc) + surface[r0, c1] * tc
     lower = surface[r1, c0] * (1 - tc) + surface[r1, c1] * tc
-    c = min(max(math.floor((u - left) / res), 0), cols - 1)
-    r = min(max(math.floor((top - v) / res), 0), rows - 1)
+    r, c = cell_of(u, v, grid)
     return upper * (1 - tr) + lower * tr, r, c
 
 
