@@ -44,17 +44,25 @@ Method (:func:`plan_poa`)
    metres long (the return flight is the mission's RTL, outside ``B``; sorties cut endurance).
    With ``reach_m`` (the CLI: 40 % of one battery's flight distance) only the probability
    within that distance of the launch point is searched, so every sortie can fly there and back.
-6. **Multi-drone.** Several allocations, the one covering more (union) kept: sequential, each
-   drone on the residual map the earlier ones left (its true footprint overlap,
-   :func:`missions.poa_cover.coverage_fraction`, removed, so no probability is counted twice;
-   drones after the first with the receding-horizon candidates only), and split by
-   probability mass (:func:`missions.poa_search.sector_plan`): one sector per drone round the
-   launch point holding an equal share of the fleet's best cells, cuts where they are
-   thinnest; and equal sectors each swept outwards by arcs (the classic sector pattern, two
-   rotations, first arc at half or one W). Each drone flies its own altitude layer
+6. **Multi-drone.** Three fleet plans (:func:`fleet_plan`): split by probability mass
+   (:func:`missions.poa_search.sector_plan`): one sector per drone round the launch point
+   holding an equal share of the fleet's best cells, cuts where they are thinnest, each drone
+   planned on its sector and on what the earlier drones left (its true footprint overlap,
+   :func:`missions.poa_cover.coverage_fraction`, removed, so no probability is counted twice);
+   equal sectors each swept outwards by arcs (the classic sector pattern, two rotations, first
+   arc at half or one W); and one path planned for the whole fleet's budget cut into pieces
+   (:func:`missions.poa_search.split_plan`: each drone after the first flies straight from the
+   launch point to where the previous piece ended). Each drone flies its own altitude layer
    (``ALT_STEP_M`` apart) since all paths cross at the launch point, and the start delays of
    later drones are chosen so that no two drones are in the same coarse cell at the same
    second (:func:`deconflict`).
+7. **Refinement.** Each fleet plan is improved drone by drone (:func:`refine`): a drone is
+   planned again on what all the other drones leave (not only the earlier ones), its current
+   path one of the candidates, and the new path kept when the fleet's union covers more; a
+   drone is planned again only when another one's path changed since its turn (at most
+   ``REFINE_REPLANS`` re-plans, so a 50-drone fleet stays quick). The refined plan covering
+   most is kept. On the bench's 3-drone maps refinement adds 0.7–1.6 % where it changes
+   anything (a drone that set out first on the whole map gives the others' ground back).
 """
 
 from __future__ import annotations
@@ -82,12 +90,15 @@ from missions.poa_search import (
     best_path,
     pattern_candidates,
     sector_plan,
+    split_plan,
     union_gain,
 )
 
 FloatArray = NDArray[np.float64]
 ALT_STEP_M = 10.0
 MAX_AGL_M = 120.0
+#: the most single-drone re-plans of the fleet refinement (method 7)
+REFINE_REPLANS = 12
 
 
 @dataclass
@@ -216,30 +227,14 @@ def plan_poa(
     check_strips(grid, min(f.across_m for f in fps))
     # a budget beyond what the map can use only lengthens the candidates (2,000 km on a 1.5 km
     # map took 33 s to plan a 56 km path)
-    budget_m = min(budget_m, useful_budget_m(grid, launch_xy, min(f.across_m for f in fps)))
-    fracs: list[FloatArray] = []
-    paths: list[FloatArray] = []
-    residual = grid.prob.copy()
-    for i, fp in enumerate(fps):  # sequential: each drone on what the earlier ones left
-        _gain, xy, frac = best_path(grid, residual, launch_xy, fp, budget_m, light=i > 0)
-        residual = residual * (1.0 - frac)
-        paths.append(xy)
-        fracs.append(frac)
-    if len(fps) > 1:
-        # the alternatives: the probability (not the area) split into one sector per drone,
-        # and the classic sector patterns (each drone sweeping its sector outwards)
-        alts = [sector_plan(grid, launch_xy, fps, budget_m)]
-        for pat in pattern_candidates(launch_xy, fps[0].across_m, budget_m, len(fps)):
-            cand = list(pat)  # flown as generated: arcs at the same bearings ring after ring
-            cf = [
-                coverage_fraction(grid, swept_pieces(xy, f, raw=True)) for xy, f in zip(cand, fps)
-            ]
-            alts.append((cand, cf))
-        best = union_gain(grid.prob, fracs)
-        for alt_paths, alt_fracs in alts:
-            g = union_gain(grid.prob, alt_fracs)
-            if g > best:
-                paths, fracs, best = alt_paths, alt_fracs, g
+    useful_m = useful_budget_m(grid, launch_xy, min(f.across_m for f in fps))
+    whole_budget_m = min(len(fps) * budget_m, useful_m)
+    budget_m = min(budget_m, useful_m)
+    if len(fps) == 1:
+        _gain, xy, frac = best_path(grid, grid.prob, launch_xy, fps[0], budget_m)
+        paths, fracs = [xy], [frac]
+    else:
+        paths, fracs = fleet_plan(grid, launch_xy, fps, budget_m, whole_budget_m)
     residual = full.prob.copy()
     out: list[DronePath] = []
     for xy, frac, fp, alt in zip(paths, fracs, fps, alts_m, strict=True):
@@ -254,6 +249,76 @@ def plan_poa(
     if curve_points:
         plan.curve = coverage_curve(full, plan, curve_points)  # not part of plan_time_s
     return plan
+
+
+def fleet_plan(
+    grid: PoaGrid,
+    launch_xy: tuple[float, float],
+    fps: Sequence[Footprint],
+    budget_m: float,
+    whole_budget_m: float,
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Method 6 and 7: the sector split, the best classic sector pattern and one path for the
+    whole fleet cut into pieces, each refined (:func:`refine`); the one covering most kept."""
+    plans = [sector_plan(grid, launch_xy, fps, budget_m)]
+    best_pat: tuple[list[FloatArray], list[FloatArray]] | None = None
+    best_g = -1.0
+    for pat in pattern_candidates(launch_xy, fps[0].across_m, budget_m, len(fps)):
+        cand = list(pat)  # flown as generated: arcs at the same bearings ring after ring
+        cf = [coverage_fraction(grid, swept_pieces(xy, f, raw=True)) for xy, f in zip(cand, fps)]
+        g = union_gain(grid.prob, cf)
+        if g > best_g:
+            best_pat, best_g = (cand, cf), g
+    if best_pat is not None:
+        plans.append(best_pat)
+    split = split_plan(grid, launch_xy, fps, budget_m, whole_budget_m)
+    if split is not None:
+        plans.append(split)
+    best: tuple[float, list[FloatArray], list[FloatArray]] | None = None
+    for paths, fracs in plans:
+        paths, fracs = refine(grid, launch_xy, fps, budget_m, paths, fracs)
+        g = union_gain(grid.prob, fracs)
+        if best is None or g > best[0]:
+            best = (g, paths, fracs)
+    assert best is not None  # the sector split always gives a plan
+    return best[1], best[2]
+
+
+def refine(
+    grid: PoaGrid,
+    launch_xy: tuple[float, float],
+    fps: Sequence[Footprint],
+    budget_m: float,
+    paths: list[FloatArray],
+    fracs: list[FloatArray],
+    replans: int = REFINE_REPLANS,
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Method 7: each drone planned again on the residual all the other drones leave, its
+    current path a candidate; a new path is kept only when the union covers more. A drone is
+    planned again only when another drone's path changed since its last turn; it stops when
+    none is left to plan or ``replans`` re-plans are spent."""
+    paths, fracs = list(paths), list(fracs)
+    n = len(fps)
+    best = union_gain(grid.prob, fracs)
+    stale = set(range(n))  # drones whose residual changed since they were last planned
+    i = 0
+    while stale and replans > 0:
+        if i in stale:
+            stale.discard(i)
+            replans -= 1
+            miss = np.ones_like(grid.prob)
+            for j, f in enumerate(fracs):
+                if j != i:
+                    miss *= 1.0 - f
+            _g, xy, frac = best_path(
+                grid, grid.prob * miss, launch_xy, fps[i], budget_m, current=paths[i], light=True
+            )
+            g = union_gain(grid.prob, [*fracs[:i], frac, *fracs[i + 1 :]])
+            if g > best * (1.0 + 1e-9):
+                paths[i], fracs[i], best = xy, frac, g
+                stale = set(range(n)) - {i}
+        i = (i + 1) % n
+    return paths, fracs
 
 
 def useful_budget_m(grid: PoaGrid, launch_xy: tuple[float, float], across_m: float) -> float:

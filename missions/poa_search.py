@@ -13,7 +13,7 @@ from numpy.typing import NDArray
 from scipy.ndimage import uniform_filter
 from shapely.geometry import LineString
 
-from missions.poa_cover import Footprint, coverage_fraction, swept_pieces, truncate
+from missions.poa_cover import Footprint, coverage_fraction, position_at, swept_pieces, truncate
 from missions.poa_kernels import receding_horizon
 from missions.poa_map import PoaGrid
 
@@ -507,6 +507,50 @@ def sector_plan(
         residual = residual * (1.0 - frac)
         paths.append(xy)
         fracs.append(frac)
+    return paths, fracs
+
+
+def _piece(xy: FloatArray, s0_m: float, s1_m: float) -> FloatArray:
+    """The part of the polyline ``xy`` between the arc lengths ``s0_m`` and ``s1_m``."""
+    cum = np.concatenate([[0.0], np.cumsum(np.hypot(*np.diff(xy, axis=0).T))])
+    ends = position_at(xy, np.array([s0_m, s1_m]))
+    inner = xy[(cum > s0_m) & (cum < s1_m)]
+    return np.vstack([ends[:1], inner, ends[1:]])
+
+
+def split_plan(
+    grid: PoaGrid,
+    launch_xy: tuple[float, float],
+    fps: Sequence[Footprint],
+    budget_m: float,
+    fleet_budget_m: float | None = None,
+) -> tuple[list[FloatArray], list[FloatArray]] | None:
+    """One path planned for the whole fleet's budget (``fleet_budget_m``, at most n × the
+    drone's) cut into one piece per drone: the first drone flies the first ``budget_m``, each
+    later one flies straight from the launch point to where the previous piece ended and on
+    along the path for what its budget has left. None when the path is too short to give every
+    drone a piece."""
+    n = len(fps)
+    launch = np.asarray(launch_xy, dtype=np.float64)
+    whole = n * budget_m if fleet_budget_m is None else fleet_budget_m
+    _g, xy, _f = best_path(grid, grid.prob, launch_xy, fps[0], whole)
+    total = float(np.hypot(*np.diff(xy, axis=0).T).sum()) if len(xy) > 1 else 0.0
+    paths: list[FloatArray] = []
+    s = 0.0
+    for _k in range(n):
+        if s >= total:
+            return None
+        start = position_at(xy, np.array([s]))[0]
+        transit = float(np.hypot(*(start - launch)))
+        if transit >= budget_m:
+            return None
+        e = min(s + budget_m - transit, total)
+        piece = _piece(xy, s, e)
+        if transit > 0.0:
+            piece = np.vstack([launch[None, :], piece])
+        paths.append(truncate(piece, budget_m))
+        s = e
+    fracs = [coverage_fraction(grid, swept_pieces(p, f, raw=True)) for p, f in zip(paths, fps)]
     return paths, fracs
 
 
