@@ -325,3 +325,90 @@ def block_share(m: NDArray[np.uint8], k: int, out: FloatArray) -> None:
                 out[r, c] += s
         for c in range(w):
             out[r, c] /= kk
+
+
+@numba.njit(cache=True, nogil=True)
+def two_opt_order(ent: FloatArray, ext: FloatArray, start: FloatArray, rounds: int) -> IntArray:
+    """2-opt over tracks flown in turn from ``start`` (the end free), each given by its entry
+    and exit (n, 2): every round the best move (the stretch i..j flown backwards, each track in
+    it reversed) over all pairs, while it shortens the transits by more than 1e-9 cell; the
+    same moves, in the same order, as the NumPy formulation in
+    :func:`missions.poa_search._two_opt` made (a tie goes to the lowest i, then j). Returns the
+    order as track numbers, ``~k`` for track k flown backwards."""
+    n = ent.shape[0]
+    order = np.arange(n)
+    en = ent.copy()
+    ex = ext.copy()
+    for _round in range(rounds):
+        best = 0.0
+        bi, bj = 0, 0
+        for i in range(n):
+            if i == 0:
+                px, py = start[0], start[1]
+            else:
+                px, py = ex[i - 1, 0], ex[i - 1, 1]
+            into = math.hypot(en[i, 0] - px, en[i, 1] - py)
+            for j in range(i, n):
+                if j == n - 1:
+                    out_old = 0.0
+                    out_new = 0.0
+                else:
+                    out_old = math.hypot(en[j + 1, 0] - ex[j, 0], en[j + 1, 1] - ex[j, 1])
+                    out_new = math.hypot(en[j + 1, 0] - en[i, 0], en[j + 1, 1] - en[i, 1])
+                d = (math.hypot(ex[j, 0] - px, ex[j, 1] - py) + out_new) - (into + out_old)
+                if d < best:
+                    best, bi, bj = d, i, j
+        if best > -1e-9:
+            break
+        a, b = bi, bj
+        while a < b:
+            for k in range(2):
+                t = en[a, k]
+                en[a, k] = ex[b, k]
+                ex[b, k] = t
+                t = ex[a, k]
+                ex[a, k] = en[b, k]
+                en[b, k] = t
+            t2 = order[a]
+            order[a] = ~order[b]
+            order[b] = ~t2
+            a += 1
+            b -= 1
+        if a == b:
+            for k in range(2):
+                t = en[a, k]
+                en[a, k] = ex[a, k]
+                ex[a, k] = t
+            order[a] = ~order[a]
+    return order
+
+
+@numba.njit(cache=True, nogil=True)
+def nearest_first_order(entry: FloatArray, exits: FloatArray, start: FloatArray) -> IntArray:
+    """Regions visited nearest entry first from ``start``: ``entry`` (regions, 4, 2) holds the
+    four ways into each region, ``exits`` (regions, 4, 2) where each way leaves it. Returns, per
+    visit, region × 4 + the entry taken; a tie goes to the lowest region, then entry (as
+    ``np.argmin`` over the regions × entries table)."""
+    n = entry.shape[0]
+    left = np.ones(n, dtype=np.bool_)
+    out = np.empty(n, dtype=np.int64)
+    px, py = start[0], start[1]
+    for v in range(n):
+        best = np.inf
+        bk, be = -1, 0
+        for k in range(n):
+            if not left[k]:
+                continue
+            for e in range(4):
+                g = math.hypot(entry[k, e, 0] - px, entry[k, e, 1] - py)
+                if g < best:
+                    best, bk, be = g, k, e
+        if bk < 0:  # only NaN distances left: the first region left, as argmin over inf
+            for k in range(n):
+                if left[k]:
+                    bk = k
+                    break
+        left[bk] = False
+        out[v] = bk * 4 + be
+        px, py = exits[bk, be, 0], exits[bk, be, 1]
+    return out

@@ -14,7 +14,7 @@ from scipy.ndimage import uniform_filter
 from shapely.geometry import LineString
 
 from missions.poa_cover import Footprint, coverage_fraction, position_at, swept_pieces, truncate
-from missions.poa_kernels import receding_horizon
+from missions.poa_kernels import nearest_first_order, receding_horizon, two_opt_order
 from missions.poa_map import PoaGrid
 
 FloatArray = NDArray[np.float64]
@@ -263,11 +263,12 @@ def _sweep_order(
 ) -> FloatArray:
     """Boustrophedon vertices (u, v) through the strips' spans, starting at the first strip's
     ``hi`` end when ``first_hi``."""
-    pts = []
-    for i, s in enumerate(strips):
-        a, b = (hi[i], lo[i]) if (i % 2 == 0) == first_hi else (lo[i], hi[i])
-        pts += [(a, s * c), (b, s * c)]
-    return np.asarray(pts, dtype=np.float64)
+    flip = (np.arange(len(strips)) % 2 == 0) == first_hi
+    out = np.empty((2 * len(strips), 2), dtype=np.float64)
+    out[0::2, 0] = np.where(flip, hi, lo)
+    out[1::2, 0] = np.where(flip, lo, hi)
+    out[:, 1] = np.repeat(strips * c, 2)
+    return out
 
 
 def _length(uv: FloatArray) -> float:
@@ -660,50 +661,37 @@ def _nearest_first(
     regions: list[list[tuple[int, int, int]]], start: FloatArray
 ) -> list[FloatArray]:
     """The regions' sweeps in the order nearest entry (of four per region) first, from
-    ``start`` (cell units)."""
+    ``start`` (cell units); the order is found by a compiled loop
+    (:func:`missions.poa_kernels.nearest_first_order`)."""
     ends = np.array([[r[0], r[-1]] for r in regions], dtype=np.float64)  # (regions, 2, 3)
     # the four entries (first strip low end, first high, last low, last high) as (col, strip)
     entry = np.stack(
         [ends[:, i, [j, 0]] for i in (0, 1) for j in (1, 2)], axis=1
     )  # (regions, 4, 2)
-    left = np.ones(len(regions), dtype=bool)
-    pos = start
-    seq: list[FloatArray] = []
-    while left.any():
-        gap = np.hypot(*(entry - pos).transpose(2, 0, 1))  # (regions, 4)
-        gap[~left] = np.inf
-        k, e = np.unravel_index(int(np.argmin(gap)), gap.shape)
-        t = _region_track(regions[k], bool(e >= 2), bool(e % 2))
-        seq.append(t)
-        pos = t[-1]
-        left[k] = False
-    return seq
+    # where each way in leaves the region: the last strip swept (the first one when entered
+    # from the last), at the end its back-and-forth reaches there
+    m = np.array([len(r) for r in regions])
+    exits = np.empty_like(entry)
+    for e in range(4):
+        last = ends[:, 0 if e >= 2 else 1]  # (regions, 3): strip, low, high
+        at_low = ((m - 1) % 2 == 0) == bool(e % 2)
+        exits[:, e, 0] = np.where(at_low, last[:, 1], last[:, 2])
+        exits[:, e, 1] = last[:, 0]
+    visits = nearest_first_order(entry, exits, np.asarray(start, dtype=np.float64))
+    return [_region_track(regions[v // 4], v % 4 >= 2, bool(v % 2)) for v in visits.tolist()]
 
 
 def _two_opt(seq: list[FloatArray], start: FloatArray, rounds: int = 200) -> list[FloatArray]:
     """``seq`` (tracks flown in turn from ``start``, the end free) reordered by 2-opt moves:
     the stretch i..j flown backwards when the transits into and out of it get shorter (the
-    best such move each round, all pairs at once)."""
-    n = len(seq)
-    for _round in range(rounds):
-        ent = np.array([t[0] for t in seq])
-        ext = np.array([t[-1] for t in seq])
-        prev = np.vstack([start[None], ext[:-1]])  # (i) where the drone is before track i
-        nxt = np.vstack([ent[1:], ent[-1:]])  # (j) the entry after track j
-        last = np.arange(n) == n - 1
-        old = (
-            np.hypot(*(ent - prev).T)[:, None]
-            + np.where(last, 0.0, np.hypot(*(nxt - ext).T))[None, :]
-        )
-        new = np.hypot(*(ext[None, :, :] - prev[:, None, :]).transpose(2, 0, 1)) + np.where(
-            last[None, :], 0.0, np.hypot(*(nxt[None, :, :] - ent[:, None, :]).transpose(2, 0, 1))
-        )
-        d = np.triu(new - old)
-        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
-        if d[i, j] > -1e-9:
-            break
-        seq[i : j + 1] = [t[::-1] for t in seq[i : j + 1][::-1]]
-    return seq
+    best such move each round over all pairs; compiled:
+    :func:`missions.poa_kernels.two_opt_order`)."""
+    if not seq:
+        return seq
+    ent = np.array([t[0] for t in seq], dtype=np.float64)
+    ext = np.array([t[-1] for t in seq], dtype=np.float64)
+    order = two_opt_order(ent, ext, np.asarray(start, dtype=np.float64), rounds)
+    return [seq[k] if k >= 0 else seq[~k][::-1] for k in order.tolist()]
 
 
 def region_sweep_path(

@@ -16,10 +16,12 @@ def main() -> None:
     from lidar.ground import SMRFParams, smrf
     from missions.poa_cover import Footprint, coverage_fraction, swept_pieces
     from missions.poa_map import PoaGrid
-    from missions.poa_search import plan_one
+    from missions.poa_search import _nearest_first, _two_opt, plan_one
 
     rng = np.random.default_rng(0)
     plan_one(rng.random((12, 12)), (6, 6), 30.0, jump_factor=2.0, wall_bonus=1.0)
+    start = np.zeros(2)
+    _two_opt(_nearest_first([[(0, 0, 2)], [(3, 1, 4), (4, 2, 5)]], start), start)  # region order
     grid = PoaGrid(np.full((20, 20), 1 / 400), 0.0, 300.0, 15.0, 32633)
     path = np.array([[20.0, 20.0], [250.0, 200.0], [40.0, 260.0]])
     for disc in (False, True):

@@ -14,7 +14,10 @@ from missions.poa_cover import Footprint, covered_probability
 from missions.poa_map import PoaGrid
 from missions.poa_search import (
     _intervals,
+    _nearest_first,
+    _region_track,
     _regions,
+    _sweep_order,
     _two_opt,
     pattern_candidates,
     region_sweep_path,
@@ -85,6 +88,95 @@ def test_poa_two_opt_never_lengthens_the_transits() -> None:
     after = transit(_two_opt(list(seq), start))
     assert after <= before + 1e-9
     assert after < 0.8 * before  # a random order has much to gain
+
+
+def _two_opt_numpy(seq: list[np.ndarray], start: np.ndarray) -> list[np.ndarray]:
+    """The 2-opt written with NumPy arrays (the planner's until session 34): every round the
+    best move over the whole pair table (``np.triu``, first minimum in row order)."""
+    seq = list(seq)
+    n = len(seq)
+    for _round in range(200):
+        ent = np.array([t[0] for t in seq])
+        ext = np.array([t[-1] for t in seq])
+        prev = np.vstack([start[None], ext[:-1]])
+        nxt = np.vstack([ent[1:], ent[-1:]])
+        last = np.arange(n) == n - 1
+        old = (
+            np.hypot(*(ent - prev).T)[:, None]
+            + np.where(last, 0.0, np.hypot(*(nxt - ext).T))[None, :]
+        )
+        new = np.hypot(*(ext[None, :, :] - prev[:, None, :]).transpose(2, 0, 1)) + np.where(
+            last[None, :], 0.0, np.hypot(*(nxt[None, :, :] - ent[:, None, :]).transpose(2, 0, 1))
+        )
+        d = np.triu(new - old)
+        i, j = np.unravel_index(int(np.argmin(d)), d.shape)
+        if d[i, j] > -1e-9:
+            break
+        seq[i : j + 1] = [t[::-1] for t in seq[i : j + 1][::-1]]
+    return seq
+
+
+def _nearest_first_numpy(
+    regions: list[list[tuple[int, int, int]]], start: np.ndarray
+) -> list[np.ndarray]:
+    ends = np.array([[r[0], r[-1]] for r in regions], dtype=np.float64)
+    entry = np.stack([ends[:, i, [j, 0]] for i in (0, 1) for j in (1, 2)], axis=1)
+    left = np.ones(len(regions), dtype=bool)
+    pos = start
+    seq = []
+    while left.any():
+        gap = np.hypot(*(entry - pos).transpose(2, 0, 1))
+        gap[~left] = np.inf
+        k, e = np.unravel_index(int(np.argmin(gap)), gap.shape)
+        t = _region_track(regions[k], bool(e >= 2), bool(e % 2))
+        seq.append(t)
+        pos = t[-1]
+        left[k] = False
+    return seq
+
+
+def test_poa_compiled_region_order_is_the_numpy_one() -> None:
+    # the compiled nearest-first and 2-opt take the same regions, ways in and moves, ties
+    # included (integer cells tie often), as the whole-table NumPy formulation
+    rng = np.random.default_rng(7)
+    for trial in range(400):
+        regions = []
+        for _r in range(int(rng.integers(1, 30))):
+            s0, m = int(rng.integers(0, 40)), int(rng.integers(1, 6))
+            regions.append(
+                [
+                    (s0 + k, a, a + int(rng.integers(0, 6)))
+                    for k, a in enumerate(rng.integers(0, 40, m))
+                ]
+            )
+        start = rng.integers(0, 40, 2).astype(float) if trial % 2 else rng.uniform(0, 40, 2)
+        want = _nearest_first_numpy(regions, start)
+        got = _nearest_first(regions, start)
+        assert len(got) == len(want)
+        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+        want = _two_opt_numpy(want, start)
+        got = _two_opt(got, start)
+        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def test_poa_compiled_two_opt_breaks_ties_as_numpy_did() -> None:
+    # tracks on a small lattice: equal gains are common, and the first in row order wins
+    rng = np.random.default_rng(11)
+    for _trial in range(300):
+        seq = [rng.integers(0, 4, (2, 2)).astype(float) for _ in range(int(rng.integers(2, 12)))]
+        start = rng.integers(0, 4, 2).astype(float)
+        want = _two_opt_numpy(seq, start)
+        got = _two_opt(list(seq), start)
+        assert all(np.array_equal(a, b) for a, b in zip(got, want, strict=True))
+
+
+def test_poa_sweep_order_alternates_the_legs() -> None:
+    lo, hi = np.array([0.0, 1.0, 2.0]), np.array([5.0, 6.0, 7.0])
+    strips = np.array([-1, 0, 1])
+    uv = _sweep_order(lo, hi, strips, 10.0, first_hi=False)
+    assert uv.tolist() == [[0, -10], [5, -10], [6, 0], [1, 0], [2, 10], [7, 10]]
+    uv = _sweep_order(lo, hi, strips, 10.0, first_hi=True)
+    assert uv.tolist() == [[5, -10], [0, -10], [1, 0], [6, 0], [7, 10], [2, 10]]
 
 
 @pytest.mark.parametrize("budget_m", [3000.0, 12_000.0, 30_000.0])
