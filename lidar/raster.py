@@ -82,6 +82,11 @@ def _centroids(
     return sx[hit] / k, sy[hit] / k, sz[hit] / k
 
 
+#: the most points one Qhull call of :func:`_inside_hull` takes (its memory grows with them;
+#: 32,768: 2 MiB, the same time as 262,144 on a 1 M-point cloud)
+HULL_BLOCK = 1 << 15
+
+
 def _inside_hull(
     x: FloatArray,
     y: FloatArray,
@@ -92,8 +97,9 @@ def _inside_hull(
     block: int = BLOCK,
 ) -> np.ndarray:
     """Which cell centres lie inside the convex hull of the points (of those in ``mask``),
-    edges included. The hull is the hull of the hull vertices of each ``block`` of points: no
-    copy of the cloud."""
+    edges included. The hull is the hull of the hull vertices of each ``block`` of points (at
+    most :data:`HULL_BLOCK`): no copy of the cloud, and Qhull's working memory stays small
+    (a block of 262,144 points took 12 MiB, a sixth of the 1 M-point DTM's own peak)."""
     import shapely
     from scipy.spatial import ConvexHull
 
@@ -103,6 +109,7 @@ def _inside_hull(
         except (QhullError, ValueError):
             return pts  # too few or collinear: keep them for the final hull
 
+    block = max(1, min(block, HULL_BLOCK))
     single = x.shape[0] <= block
     parts = []
     for lo in range(0, x.shape[0], block):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from lidar import knn, raster
 from lidar.grid import GridSpec, cell_stat, masked_bounds
@@ -50,3 +51,32 @@ def test_block_wise_voxel_sort_gives_the_same_neighbours(scene: Scene) -> None:
     whole = knn.mean_knn_distance_xyz(c.x, c.y, c.z, 8)
     assert np.array_equal(knn.mean_knn_distance_xyz(c.x, c.y, c.z, 8, block=3000), whole)
     assert np.isfinite(whole).all()
+
+
+def test_hull_takes_qhull_a_bounded_block_and_equals_the_whole_hull(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Qhull's memory grows with its input: whatever block the caller passes, one call takes at
+    # most HULL_BLOCK points, and the hull of the blocks' hulls is the hull of all the points
+    import scipy.spatial
+    import shapely
+
+    rng = np.random.default_rng(5)
+    n = 3 * raster.HULL_BLOCK + 123
+    r, t = 100.0 * np.sqrt(rng.random(n)), rng.random(n) * 2 * np.pi
+    x, y = 500.0 + r * np.cos(t), 800.0 + r * np.sin(t)
+    mask = rng.random(n) < 0.7
+    cx, cy = (a.ravel() for a in np.meshgrid(np.arange(390.0, 611.0), np.arange(690.0, 911.0)))
+    sizes: list[int] = []
+    real = scipy.spatial.ConvexHull
+
+    def spy(pts, *a, **k):  # type: ignore[no-untyped-def]
+        sizes.append(len(pts))
+        return real(pts, *a, **k)
+
+    monkeypatch.setattr(scipy.spatial, "ConvexHull", spy)
+    got = raster._inside_hull(x, y, cx, cy, mask, block=1 << 20)
+    assert max(sizes) <= raster.HULL_BLOCK
+    hull = shapely.MultiPoint(np.column_stack([x[mask], y[mask]])).convex_hull
+    assert np.array_equal(got, shapely.intersects_xy(hull, cx, cy))
+    assert 0 < got.sum() < got.size
