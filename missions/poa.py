@@ -231,7 +231,7 @@ def plan_poa(
     whole_budget_m = min(len(fps) * budget_m, useful_m)
     budget_m = min(budget_m, useful_m)
     if len(fps) == 1:
-        _gain, xy, frac = best_path(grid, grid.prob, launch_xy, fps[0], budget_m)
+        _gain, xy, frac = best_path(grid, grid.prob, launch_xy, fps[0], budget_m, tails=True)
         paths, fracs = [xy], [frac]
     else:
         paths, fracs = fleet_plan(grid, launch_xy, fps, budget_m, whole_budget_m)

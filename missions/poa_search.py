@@ -394,10 +394,11 @@ def best_path(
     budget_m: float,
     current: FloatArray | None = None,
     light: bool = False,
+    tails: bool = False,
 ) -> tuple[float, FloatArray, FloatArray]:
     """The candidate (and ``current``, when given) covering the most ``residual``
     probability: (gain, path, covered fraction per cell). ``light``: the receding-horizon
-    candidates only."""
+    candidates only; ``tails``: the winner's tail planned again (:func:`_new_tails`)."""
     c = fp.across_m
     v, r0, q0 = _coarse_values(grid, residual, launch_xy, c)
     cands = _candidates(v, (r0, q0), budget_m, c, launch_xy)
@@ -451,7 +452,44 @@ def best_path(
     if best is None:  # nothing but paths that go nowhere: the spiral round the launch point
         best = (0.0, spiral_from(launch_xy, c, budget_m))
     frac = coverage_fraction(grid, swept_pieces(best[1], fp, raw=True))
-    return float((residual * frac).sum()), best[1], frac
+    gain, xy = float((residual * frac).sum()), best[1]
+    if tails:
+        gain, xy, frac = _new_tails(grid, residual, fp, budget_m, gain, xy, frac)
+    return gain, xy, frac
+
+
+#: :func:`best_path` with ``tails``: the shares of the winner kept as the head before its tail
+#: is planned again
+TAIL_SHARES = (0.5, 0.7, 0.85)
+
+
+def _new_tails(
+    grid: PoaGrid,
+    residual: FloatArray,
+    fp: Footprint,
+    budget_m: float,
+    gain: float,
+    xy: FloatArray,
+    frac: FloatArray,
+) -> tuple[float, FloatArray, FloatArray]:
+    """The path ``xy`` with its tail after each of ``TAIL_SHARES`` of the budget planned again
+    (the receding-horizon, sweep and region candidates, from the head's end, on what the head
+    leaves), the best of them and ``xy`` kept: a region sweep or a spiral chosen for the whole
+    budget can end in ground another candidate covers better."""
+    for share in TAIL_SHARES:
+        head = truncate(xy, share * budget_m)
+        left = budget_m - _length(head)
+        if len(head) < 2 or left < fp.across_m:
+            continue
+        head_frac = coverage_fraction(grid, swept_pieces(head, fp, raw=True))
+        end = (float(head[-1, 0]), float(head[-1, 1]))
+        _g, tail, _f = best_path(grid, residual * (1.0 - head_frac), end, fp, left, light=True)
+        cand = truncate(np.vstack([head, tail[1:]]), budget_m)
+        cf = coverage_fraction(grid, swept_pieces(cand, fp, raw=True))
+        g = float((residual * cf).sum())
+        if g > gain:
+            gain, xy, frac = g, cand, cf
+    return gain, xy, frac
 
 
 def thin(xy: FloatArray, tol_m: float) -> FloatArray:

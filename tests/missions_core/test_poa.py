@@ -20,7 +20,7 @@ from rasterio.transform import Affine, from_origin
 from missions.poa import deconflict, layer_altitudes, plan_poa, refine, useful_budget_m
 from missions.poa_cover import Footprint, coverage_fraction, covered_probability, swept_pieces
 from missions.poa_map import RING_TABLE, PoaGrid, ring_grid
-from missions.poa_search import sector_plan, split_plan, union_gain
+from missions.poa_search import _new_tails, sector_plan, split_plan, union_gain
 
 REPO = Path(__file__).resolve().parents[2]
 LKP_XY = (380_000.0, 5_510_000.0)
@@ -118,6 +118,29 @@ def test_poa_split_plan_cuts_one_fleet_path_into_pieces_flown_from_the_launch_po
     assert union_gain(g.prob, fracs) > max(float((g.prob * f).sum()) for f in fracs)
     # a fleet budget shorter than the pieces need: no split plan
     assert split_plan(g, LKP_XY, [fp] * 3, budget, fleet_budget_m=budget) is None
+
+
+def test_poa_a_tail_into_empty_ground_is_planned_again():
+    # a path along the east corridor that then turns north into empty ground: its tail is
+    # planned again from the head's end and covers the corridor's rest or the west one
+    n, cell = 80, 20.0
+    prob = np.full((n, n), 1e-6)
+    prob[39:41, 44:78] = 1.0
+    prob[39:41, 2:36] = 1.0
+    g = PoaGrid(prob / prob.sum(), 0.0, n * cell, cell, 32633)
+    fp = Footprint(40.0, 30.0)
+    launch = (800.0, 800.0)
+    bad = np.array([launch, (1300.0, 800.0), (1300.0, 1500.0)])  # 500 m east, 700 m north
+    frac = coverage_fraction(g, swept_pieces(bad, fp, raw=True))
+    gain0 = float((g.prob * frac).sum())
+    gain, xy, fr = _new_tails(g, g.prob, fp, 1200.0, gain0, bad, frac)
+    assert gain > gain0 + 0.15
+    assert np.allclose(xy[0], launch)
+    assert float(np.hypot(*np.diff(xy, axis=0).T).sum()) <= 1200.0 + 1e-6
+    assert gain == pytest.approx(float((g.prob * fr).sum()))
+    # a path its tails cannot better is kept
+    again = _new_tails(g, g.prob, fp, 1200.0, gain, xy, fr)
+    assert again[1] is xy
 
 
 def _uniform(n: int = 40, cell: float = 10.0) -> PoaGrid:
