@@ -235,6 +235,7 @@ def plan_poa(
         paths, fracs = [xy], [frac]
     else:
         paths, fracs = fleet_plan(grid, launch_xy, fps, budget_m, whole_budget_m)
+    paths, fracs = trim_idle_ends(grid, fps, paths, fracs)
     residual = full.prob.copy()
     out: list[DronePath] = []
     for xy, frac, fp, alt in zip(paths, fracs, fps, alts_m, strict=True):
@@ -318,6 +319,59 @@ def refine(
                 paths[i], fracs[i], best = xy, frac, g
                 stale = set(range(n)) - {i}
         i = (i + 1) % n
+    return paths, fracs
+
+
+#: a path's end that adds less than this much probability to the fleet's union is cut
+IDLE_END_PROB = 1e-7
+
+
+def trim_idle_ends(
+    grid: PoaGrid,
+    fps: Sequence[Footprint],
+    paths: list[FloatArray],
+    fracs: list[FloatArray],
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Every path cut after the point from which it adds nothing (less than
+    ``IDLE_END_PROB``) to what the fleet covers: a budget larger than the map needs left the
+    walk wandering on through empty cells, out past the reach of one battery (3 drones ×
+    100 km on a 1.8 km map: legs 2.4 km from home that no sortie could fly back from). The
+    shortest such length by bisection on the covered probability, which never falls as a path
+    grows."""
+    paths, fracs = list(paths), list(fracs)
+    for i, fp in enumerate(fps):
+        xy = paths[i]
+        if len(xy) < 2:
+            continue
+        miss = np.ones_like(grid.prob)
+        for j, f in enumerate(fracs):
+            if j != i:
+                miss *= 1.0 - f
+        left = grid.prob * miss
+
+        def gain(
+            length_m: float, xy: FloatArray = xy, fp: Footprint = fp, left: FloatArray = left
+        ) -> float:
+            cut = truncate(xy, length_m)
+            if len(cut) < 2:
+                return 0.0
+            return float((left * coverage_fraction(grid, swept_pieces(cut, fp, raw=True))).sum())
+
+        total = float(np.hypot(*np.diff(xy, axis=0).T).sum())
+        need = float((left * fracs[i]).sum()) - IDLE_END_PROB
+        lo, hi = 0.0, total
+        if gain(0.999 * total) < need:
+            continue  # busy to the end: most paths
+        while hi - lo > fp.across_m / 2.0:
+            mid = 0.5 * (lo + hi)
+            if gain(mid) >= need:
+                hi = mid
+            else:
+                lo = mid
+        cut = truncate(xy, hi)
+        if len(cut) >= 2:
+            paths[i] = cut
+            fracs[i] = coverage_fraction(grid, swept_pieces(cut, fp, raw=True))
     return paths, fracs
 
 

@@ -33,6 +33,8 @@ THIN_SHARE = 0.02
 #: share of the ring spacing inside the arc: a 100 km spiral of 66 m arms has 64 vertices per
 #: turn from 415 m out, chords of 41–140 m
 SPIRAL_SAG_SHARE = 0.03
+#: values below this share of a smoothed map's largest are round-off of its running sums
+ROUNDOFF = 1e-9
 _DIRS = np.array([[-1, 0], [0, 1], [1, 0], [0, -1]])  # (drow, dcol): N, E, S, W
 
 
@@ -310,7 +312,10 @@ def sweep_path(
     strip = np.rint((-dx * sa + dy * ca) / c).astype(np.int64).ravel()
     d = dens.ravel()
     order = np.argsort(d)[::-1]
-    order = order[d[order] > 0]
+    # the running sums of uniform_filter leave round-off (1e-20) in cells far from any
+    # probability: taken as probable, a large budget's legs ran out to the map's corners,
+    # beyond the reach of one battery
+    order = order[d[order] > ROUNDOFF * max(float(d.max()), 0.0)]
     if len(order) == 0:
         return None
     smin = int(strip.min())

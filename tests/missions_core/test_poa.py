@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import itertools
 import json
+import math
 import subprocess
 import sys
 from pathlib import Path
@@ -17,10 +18,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from rasterio.transform import Affine, from_origin
 
-from missions.poa import deconflict, layer_altitudes, plan_poa, refine, useful_budget_m
+from missions.poa import (
+    deconflict,
+    layer_altitudes,
+    plan_poa,
+    refine,
+    trim_idle_ends,
+    useful_budget_m,
+)
 from missions.poa_cover import Footprint, coverage_fraction, covered_probability, swept_pieces
 from missions.poa_map import RING_TABLE, PoaGrid, ring_grid
-from missions.poa_search import _new_tails, sector_plan, split_plan, union_gain
+from missions.poa_search import _new_tails, sector_plan, split_plan, sweep_path, union_gain
 
 REPO = Path(__file__).resolve().parents[2]
 LKP_XY = (380_000.0, 5_510_000.0)
@@ -141,6 +149,65 @@ def test_poa_a_tail_into_empty_ground_is_planned_again():
     # a path its tails cannot better is kept
     again = _new_tails(g, g.prob, fp, 1200.0, gain, xy, fr)
     assert again[1] is xy
+
+
+def _disc_map(radius_m: float = 600.0) -> PoaGrid:
+    """Probability in a disc round LKP_XY, none in the corners of its 2.4 km square."""
+    g = ring_grid(LKP_XY, RING_TABLE[("hiker", "flat")], 1200.0, 30.0, 32633)
+    x, y = g.centres()
+    far = np.hypot(x[None, :] - LKP_XY[0], y[:, None] - LKP_XY[1]) > radius_m
+    prob = np.where(far, 0.0, g.prob)
+    return PoaGrid(prob / prob.sum(), g.x0, g.y0, g.cell_m, g.crs)
+
+
+def test_poa_sweep_takes_no_round_off_for_probability():
+    # uniform_filter's running sums leave 1e-20 in empty cells: with a budget larger than the
+    # disc needs, the parallel track had run its legs out to the map's corners
+    g = _disc_map()
+    for angle in (0.0, 45.0, 90.0):
+        # a 66 m swath smooths the 30 m cells over 2: the running sums' round-off appears
+        xy = sweep_path(g, g.prob, LKP_XY, 66.0, 200_000.0, math.radians(angle))
+        assert xy is not None
+        d = np.hypot(xy[:, 0] - LKP_XY[0], xy[:, 1] - LKP_XY[1])
+        assert d.max() < 600.0 + 2 * 66.0 + 30.0, angle
+
+
+def test_poa_a_large_budget_stays_within_reach_and_stops_when_nothing_is_left():
+    # 3 drones with far more budget than the reach holds: every vertex near the reach, and a
+    # path that has nothing left to find ends there instead of wandering on
+    g = _disc_map(900.0)
+    fp = Footprint(66.0, 50.0)
+    plan = plan_poa(g, LKP_XY, [fp] * 3, layer_altitudes(50.0, 3), 60_000.0, reach_m=600.0)
+    for p in plan.paths:
+        d = np.hypot(p.xy[:, 0] - LKP_XY[0], p.xy[:, 1] - LKP_XY[1])
+        assert d.max() < 600.0 + 66.0 + 30.0
+        assert np.allclose(p.xy[0], LKP_XY)
+    x, y = g.centres()
+    inside = np.hypot(x[None, :] - LKP_XY[0], y[:, None] - LKP_XY[1]) <= 600.0
+    assert plan.covered > 0.99 * float(g.prob[inside].sum())  # all there is within reach
+    assert sum(p.length_m for p in plan.paths) < 0.5 * 3 * 60_000.0
+
+
+def test_poa_trim_cuts_only_the_idle_end():
+    g = _disc_map()
+    fp = Footprint(40.0, 30.0)
+    # a spiral over the disc, then 3 km out into empty ground and back in
+    t = np.linspace(0.0, 2 * np.pi * 6, 400)
+    r = 100.0 * t / (2 * np.pi)
+    spiral = np.column_stack([LKP_XY[0] + r * np.cos(t), LKP_XY[1] + r * np.sin(t)])
+    out = np.array([[LKP_XY[0] + 1100.0, LKP_XY[1]], [LKP_XY[0] + 1100.0, LKP_XY[1] + 1000.0]])
+    xy = np.vstack([spiral, out])
+    frac = coverage_fraction(g, swept_pieces(xy, fp, raw=True))
+    paths, fracs = trim_idle_ends(g, [fp], [xy], [frac])
+    spiral_len = float(np.hypot(*np.diff(spiral, axis=0).T).sum())
+    cut_len = float(np.hypot(*np.diff(paths[0], axis=0).T).sum())
+    assert cut_len < spiral_len + 400.0  # the empty excursion is gone
+    assert union_gain(g.prob, fracs) == pytest.approx(union_gain(g.prob, [frac]), abs=1e-6)
+    # a path busy to its end is kept as it is
+    same, _f = trim_idle_ends(
+        g, [fp], [spiral], [coverage_fraction(g, swept_pieces(spiral, fp, raw=True))]
+    )
+    assert same[0] is spiral
 
 
 def _uniform(n: int = 40, cell: float = 10.0) -> PoaGrid:
