@@ -63,6 +63,19 @@ def test_poa_ring_table_rows_are_koester_km():
     assert RING_TABLE[("despondent", "flat")] == (0.3, 0.8, 2.3, 17.3)
 
 
+def _two_corridors() -> tuple[PoaGrid, Footprint, tuple[float, float]]:
+    """Two corridors leaving the launch point (the map's centre) east and west, 1.6 km map."""
+    n, cell = 80, 20.0
+    prob = np.full((n, n), 1e-6)
+    prob[39:41, 44:78] = 1.0  # east
+    prob[39:41, 2:36] = 1.0  # west
+    return (
+        PoaGrid(prob / prob.sum(), 0.0, n * cell, cell, 32633),
+        Footprint(40.0, 30.0),
+        (800.0, 800.0),
+    )
+
+
 def test_poa_mass_split_gives_each_drone_its_own_corridor():
     # two corridors leaving the launch point east and west: two drones, one each
     n, cell = 80, 20.0
@@ -83,13 +96,7 @@ def test_poa_mass_split_gives_each_drone_its_own_corridor():
 def test_poa_refinement_gives_a_drone_the_ground_the_others_leave():
     # two corridors east and west; both drones start out on the east one: re-planned on what
     # the other leaves, one of them takes the west corridor; a plan it cannot improve is kept
-    n, cell = 80, 20.0
-    prob = np.full((n, n), 1e-6)
-    prob[39:41, 44:78] = 1.0
-    prob[39:41, 2:36] = 1.0
-    g = PoaGrid(prob / prob.sum(), 0.0, n * cell, cell, 32633)
-    fp = Footprint(40.0, 30.0)
-    launch = (800.0, 800.0)
+    g, fp, launch = _two_corridors()
     east = np.array([launch, (800.0 + 700.0, 800.0)])
     frac = coverage_fraction(g, swept_pieces(east, fp, raw=True))
     before = union_gain(g.prob, [frac, frac])
@@ -131,13 +138,7 @@ def test_poa_split_plan_cuts_one_fleet_path_into_pieces_flown_from_the_launch_po
 def test_poa_a_tail_into_empty_ground_is_planned_again():
     # a path along the east corridor that then turns north into empty ground: its tail is
     # planned again from the head's end and covers the corridor's rest or the west one
-    n, cell = 80, 20.0
-    prob = np.full((n, n), 1e-6)
-    prob[39:41, 44:78] = 1.0
-    prob[39:41, 2:36] = 1.0
-    g = PoaGrid(prob / prob.sum(), 0.0, n * cell, cell, 32633)
-    fp = Footprint(40.0, 30.0)
-    launch = (800.0, 800.0)
+    g, fp, launch = _two_corridors()
     bad = np.array([launch, (1300.0, 800.0), (1300.0, 1500.0)])  # 500 m east, 700 m north
     frac = coverage_fraction(g, swept_pieces(bad, fp, raw=True))
     gain0 = float((g.prob * frac).sum())
