@@ -285,6 +285,16 @@ def fleet_plan(
     return best[1], best[2]
 
 
+def left_by_others(prob: FloatArray, fracs: Sequence[FloatArray], i: int) -> FloatArray:
+    """The probability every drone but drone ``i`` leaves (``fracs``: each drone's covered
+    fraction per cell)."""
+    miss = np.ones_like(prob)
+    for j, f in enumerate(fracs):
+        if j != i:
+            miss *= 1.0 - f
+    return prob * miss
+
+
 def refine(
     grid: PoaGrid,
     launch_xy: tuple[float, float],
@@ -307,12 +317,14 @@ def refine(
         if i in stale:
             stale.discard(i)
             replans -= 1
-            miss = np.ones_like(grid.prob)
-            for j, f in enumerate(fracs):
-                if j != i:
-                    miss *= 1.0 - f
             _g, xy, frac = best_path(
-                grid, grid.prob * miss, launch_xy, fps[i], budget_m, current=paths[i], light=True
+                grid,
+                left_by_others(grid.prob, fracs, i),
+                launch_xy,
+                fps[i],
+                budget_m,
+                current=paths[i],
+                light=True,
             )
             g = union_gain(grid.prob, [*fracs[:i], frac, *fracs[i + 1 :]])
             if g > best * (1.0 + 1e-9):
@@ -343,11 +355,7 @@ def trim_idle_ends(
         xy = paths[i]
         if len(xy) < 2:
             continue
-        miss = np.ones_like(grid.prob)
-        for j, f in enumerate(fracs):
-            if j != i:
-                miss *= 1.0 - f
-        left = grid.prob * miss
+        left = left_by_others(grid.prob, fracs, i)
 
         def gain(
             length_m: float, xy: FloatArray = xy, fp: Footprint = fp, left: FloatArray = left
