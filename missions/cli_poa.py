@@ -203,7 +203,8 @@ def _poa(**o: Any) -> None:
         finals = _guard(o, results, veh, raise_all=True)
     assert finals is not None
     files: list[str] = []
-    rep["sorties"] = [len(r.sorties or [r.mission]) for r in results]
+    by_drone = {r.mission.metadata["drone"]: len(r.sorties or [r.mission]) for r in results}
+    rep["sorties"] = [by_drone.get(i + 1, 0) for i in range(len(plan.paths))]
     rep["deconfliction"] = {
         "alt_layers_m": [p.alt_m for p in plan.paths],
         "start_delays_s": [p.start_delay_s for p in plan.paths],
@@ -224,6 +225,14 @@ def _poa(**o: Any) -> None:
         echo_json(rep)
         return
     for d in rep["drones"]:
+        if not d["needed"]:
+            click.echo(
+                _(
+                    "drone {i}: not needed, the other drones already cover all the probability "
+                    "within reach"
+                ).format(i=d["drone"])
+            )
+            continue
         click.echo(
             _(
                 "drone {i}: {p:.1f} % of the probability, {l:.0f} m at {a:g} m, start +{s:g} s"
@@ -252,6 +261,8 @@ def _missions(
     cut_veh = replace(veh, endurance_min=veh.endurance_min * share)
     results = []
     for i, p in enumerate(plan.paths):
+        if not p.needed:
+            continue  # stays on the ground: no mission
         sensor = resolve_sensor(
             cam, alt_m=p.alt_m, spacing_m=p.footprint.across_m, target=tgt, trigger="none"
         )
@@ -286,7 +297,8 @@ def _guard(o: dict[str, Any], results: list[Any], veh: Any, raise_all: bool) -> 
     dsm = open_terrain(o.get("dsm"), None, [r.mission for r in results])
     zones = open_zones(o.get("zones"))
     finals = []
-    for i, r in enumerate(results):
+    for r in results:
+        i = r.mission.metadata["drone"] - 1
         sorties = r.sorties or [r.mission]
         for j, sortie in enumerate(sorties):
             try:
@@ -321,20 +333,23 @@ def _write_geojson(plan: Any, crs: Any, path: Path) -> Path:
     feats = []
     for i, p in enumerate(plan.paths):
         lon, lat = geo.transform(p.xy[:, 0], p.xy[:, 1], crs, geo.WGS84)
+        line = {
+            "type": "LineString",
+            "coordinates": [[round(a, 7), round(b, 7)] for a, b in zip(lon, lat)],
+        }
         feats.append(
             {
                 "type": "Feature",
                 "properties": {
                     "drone": i + 1,
+                    "needed": p.needed,
                     "alt_m": p.alt_m,
                     "probability_covered": round(p.covered, 6),
                     "path_length_m": round(p.length_m, 1),
                     "start_delay_s": p.start_delay_s,
                 },
-                "geometry": {
-                    "type": "LineString",
-                    "coordinates": [[round(a, 7), round(b, 7)] for a, b in zip(lon, lat)],
-                },
+                # a drone that is not needed has no path: an unlocated feature (RFC 7946, 3.2)
+                "geometry": line if p.needed else None,
             }
         )
     doc = {"type": "FeatureCollection", "features": feats}
@@ -352,9 +367,14 @@ def _write_report(rep: dict[str, Any], out_dir: Path, name: str) -> list[str]:
         f"{40 + 540 * c['t_s'] / tmax:.1f},{260 - 240 * c['covered']:.1f}" for c in curve
     )
     rows = "".join(
-        f"<tr><td>{d['drone']}</td><td>{100 * d['probability_covered']:.1f} %</td>"
-        f"<td>{d['path_length_m']:.0f}</td><td>{d['alt_m']:g}</td><td>{d['start_delay_s']:g}</td>"
-        f"<td>{d['expected_time_to_detection_s'] or 0:.0f}</td></tr>"
+        (
+            f"<tr><td>{d['drone']}</td><td>{100 * d['probability_covered']:.1f} %</td>"
+            f"<td>{d['path_length_m']:.0f}</td><td>{d['alt_m']:g}</td>"
+            f"<td>{d['start_delay_s']:g}</td>"
+            f"<td>{d['expected_time_to_detection_s'] or 0:.0f}</td></tr>"
+        )
+        if d["needed"]
+        else f"<tr><td>{d['drone']}</td><td colspan='5'>{_('not needed')}</td></tr>"
         for d in rep["drones"]
     )
     html = (

@@ -116,6 +116,12 @@ class DronePath:
     def length_m(self) -> float:
         return float(np.hypot(*np.diff(self.xy, axis=0).T).sum()) if len(self.xy) > 1 else 0.0
 
+    @property
+    def needed(self) -> bool:
+        """False for a drone the plan leaves at the launch point: the other drones already
+        cover all it could (a budget larger than the map needs)."""
+        return len(self.xy) >= 2
+
 
 @dataclass
 class PoaPlan:
@@ -241,8 +247,11 @@ def plan_poa(
     for xy, frac, fp, alt in zip(paths, fracs, fps, alts_m, strict=True):
         out.append(DronePath(xy, float(alt), fp, covered=float((residual * frac).sum())))
         residual = residual * (1.0 - frac)
-    delays, _left = deconflict([p.xy for p in out], speed_m_s, min(f.across_m for f in footprints))
-    for p, dl in zip(out, delays, strict=True):
+    flying = [p for p in out if p.needed]
+    delays, _left = deconflict(
+        [p.xy for p in flying], speed_m_s, min(f.across_m for f in footprints)
+    )
+    for p, dl in zip(flying, delays, strict=True):
         p.start_delay_s = dl
     plan = PoaPlan(out, float(sum(p.covered for p in out)), speed_m_s)
     plan.plan_time_s = time.perf_counter() - t0
@@ -351,8 +360,9 @@ def trim_idle_ends(
     shortest such length by bisection on the covered probability, which never falls as a path
     grows."""
     paths, fracs = list(paths), list(fracs)
-    for i, fp in enumerate(fps):
-        xy = paths[i]
+    # the last drones first: of two drones that cover the same, the lower-numbered one flies
+    for i in reversed(range(len(fps))):
+        fp, xy = fps[i], paths[i]
         if len(xy) < 2:
             continue
         left = left_by_others(grid.prob, fracs, i)
@@ -367,6 +377,10 @@ def trim_idle_ends(
 
         total = float(np.hypot(*np.diff(xy, axis=0).T).sum())
         need = float((left * fracs[i]).sum()) - IDLE_END_PROB
+        if need <= 0.0 and any(len(p) >= 2 for j, p in enumerate(paths) if j != i):
+            # the others cover all this drone would: it stays at the launch point (not needed)
+            paths[i], fracs[i] = xy[:1].copy(), np.zeros_like(fracs[i])
+            continue
         lo, hi = 0.0, total
         if gain(0.999 * total) < need:
             continue  # busy to the end: most paths
@@ -415,12 +429,13 @@ def within_reach(grid: PoaGrid, launch_xy: tuple[float, float], reach_m: float) 
 def coverage_curve(grid: PoaGrid, plan: PoaPlan, points: int = 16) -> list[tuple[float, float]]:
     """Covered probability (union of all drones) against time since the first take-off."""
     v = plan.speed_m_s
-    end = max((p.start_delay_s + p.length_m / v for p in plan.paths), default=0.0)
+    flying = [p for p in plan.paths if p.needed]
+    end = max((p.start_delay_s + p.length_m / v for p in flying), default=0.0)
     out: list[tuple[float, float]] = []
     for t in np.linspace(0.0, end, points + 1):
         polys = [
             g
-            for p in plan.paths
+            for p in flying
             if t >= p.start_delay_s
             for g in swept_pieces(truncate(p.xy, max(0.0, (t - p.start_delay_s) * v)), p.footprint)
         ]
@@ -456,6 +471,7 @@ def summary(grid: PoaGrid, plan: PoaPlan) -> dict[str, Any]:
         drones.append(
             {
                 "drone": i + 1,
+                "needed": p.needed,
                 "probability_covered": round(p.covered, 6),
                 "probability_of_success": round(p.covered * p.footprint.pd, 6),
                 "path_length_m": round(p.length_m, 1),

@@ -9,6 +9,7 @@ import pytest
 import shapely
 from shapely.geometry import box
 
+from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.mission_items import (
     CMD_DO_CHANGE_SPEED,
@@ -237,3 +238,35 @@ def test_mplan_multipolygon_parts_and_capability_split():
     a_px4, a_m30 = (p.metrics.area_m2 for p in cap.plans)
     assert a_m30 > 1.3 * a_px4
     assert cap.longest_flight_s < eq.longest_flight_s
+
+
+def test_sorties_of_a_path_of_many_shallow_turns_pass_the_guards_endurance_check():
+    # a POA walk: 1,200 legs of 60 m turning 10° left and right. The guard times each leg from
+    # standstill to standstill; sorties cut by stopping at corners (> 20°) only were 15 % longer
+    # than that and failed the guard (plan poa on a 1.8 km map exited 3)
+    from missions.mission_build import MissionOptions
+    from missions.patterns.base import SEARCH, PathPlan
+    from missions.pipeline import finalize_mission
+    from missions.plan_core import finish, resolve_sensor
+
+    veh = get_vehicle("px4-quad")
+    heading = np.radians(6.0 * np.arange(1200))  # 20 turns round a 570 m circle
+    steps = 60.0 * np.column_stack([np.sin(heading), np.cos(heading)])
+    xy = np.vstack([[0.0, 0.0], np.cumsum(steps, axis=0)]) + np.array([E0, N0])
+    path = PathPlan(xy, np.full(len(xy) - 1, SEARCH, dtype=np.int8), 32633, info={})
+    lon, lat = geo.transform([E0], [N0], 32633, geo.WGS84)
+    home = (float(lon[0]), float(lat[0]))
+    sensor = resolve_sensor(None, alt_m=50.0, spacing_m=40.0, target=None, trigger="none")
+    r = finish(
+        path,
+        sensor,
+        veh,
+        pattern="poa",
+        area_m=None,
+        home=home,
+        options=MissionOptions(trigger="none"),
+    )
+    assert len(r.sorties) >= 5
+    for s in r.sorties:
+        _m, report = finalize_mission(s, vehicle=veh, max_range_m=None)
+        assert report.ok

@@ -23,6 +23,7 @@ from missions.poa import (
     layer_altitudes,
     plan_poa,
     refine,
+    summary,
     trim_idle_ends,
     useful_budget_m,
 )
@@ -266,9 +267,14 @@ def test_poa_all_the_probability_under_the_launch_point_still_gives_flyable_path
         fps = [Footprint(60.0, 45.0)] * n
         plan = plan_poa(g, launch, fps, layer_altitudes(50.0, n), 2000.0, curve_points=0)
         assert plan.covered == pytest.approx(1.0)
+        # one drone finds it all; the others are not needed and stay at the launch point
+        assert [p.needed for p in plan.paths] == [True] + [False] * (n - 1)
         for p in plan.paths:
-            assert len(p.xy) >= 2 and np.allclose(p.xy[0], launch)
-            assert 0.0 < p.length_m <= 2000.0 + 1e-6
+            assert np.allclose(p.xy[0], launch)
+            if p.needed:
+                assert len(p.xy) >= 2 and 0.0 < p.length_m <= 2000.0 + 1e-6
+            else:
+                assert len(p.xy) == 1 and p.covered == 0.0
 
 
 def test_poa_a_budget_beyond_what_the_map_can_use_is_planned_as_the_useful_one():
@@ -677,3 +683,75 @@ def test_poa_map_refuses_a_crs_that_does_not_measure_in_metres(tmp_path: Path):
         cwd=tmp_path,
     )
     assert ok.returncode == 0, ok.stderr
+
+
+def test_poa_a_drone_with_nothing_left_to_find_stays_at_the_launch_point():
+    # the second drone sees every cell whole: the first adds nothing to it
+    g = _disc_map()
+    fp = Footprint(40.0, 30.0)
+    t = np.linspace(0.0, 2 * np.pi * 6, 400)
+    r = 100.0 * t / (2 * np.pi)
+    xy = np.column_stack([LKP_XY[0] + r * np.cos(t), LKP_XY[1] + r * np.sin(t)])
+    frac = coverage_fraction(g, swept_pieces(xy, fp, raw=True))
+    paths, fracs = trim_idle_ends(g, [fp, fp], [xy, xy.copy()], [frac, np.ones_like(frac)])
+    assert paths[0].shape == (1, 2) and np.allclose(paths[0][0], LKP_XY)
+    assert not fracs[0].any()
+    assert np.array_equal(paths[1], xy)  # the other one flies all of it
+    # one drone alone is never left on the ground, even with nothing to find
+    alone, _f = trim_idle_ends(g, [fp], [xy], [np.zeros_like(frac)])
+    assert len(alone[0]) >= 2
+    # in a plan: three drones with far more budget than a 600 m reach holds
+    plan = plan_poa(
+        _disc_map(900.0),
+        LKP_XY,
+        [Footprint(66.0, 50.0)] * 3,
+        layer_altitudes(50.0, 3),
+        60_000.0,
+        reach_m=600.0,
+    )
+    idle = [p for p in plan.paths if not p.needed]
+    assert idle
+    for p in idle:
+        assert p.length_m == 0.0 and p.covered == 0.0 and p.start_delay_s == 0.0
+    rep = summary(_disc_map(900.0), plan)
+    assert [d["needed"] for d in rep["drones"]] == [p.needed for p in plan.paths]
+    assert all(d["expected_time_to_detection_s"] is None for d in rep["drones"] if not d["needed"])
+
+
+def test_poa_cli_writes_no_mission_for_a_drone_that_is_not_needed(tmp_path: Path):
+    g = _disc_map(300.0)
+    with rasterio.open(
+        tmp_path / "disc.tif",
+        "w",
+        driver="GTiff",
+        height=g.shape[0],
+        width=g.shape[1],
+        count=1,
+        dtype="float32",
+        crs="EPSG:32633",
+        transform=from_origin(g.x0, g.y0, g.cell_m, g.cell_m),
+    ) as ds:
+        ds.write(g.prob.astype(np.float32), 1)
+    from dronekit_plzen import geo
+
+    lon, lat = geo.transform([LKP_XY[0]], [LKP_XY[1]], 32633, geo.WGS84)
+    args = ["poa", "--poa", str(tmp_path / "disc.tif"), "--drones", "3", "--budget-m", "20000"]
+    args += ["--alt-m", "50", "--fov-deg", "67", "--launch", f"{lat[0]:.7f},{lon[0]:.7f}"]
+    p = _run(*args, "--out", str(tmp_path / "o"), "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    idle = [d["drone"] for d in rep["drones"] if not d["needed"]]
+    assert idle and rep["probability_covered"] > 0.99
+    for i in idle:
+        assert not list((tmp_path / "o").glob(f"poa_drone{i}*"))
+        assert rep["sorties"][i - 1] == 0 and rep["drones"][i - 1].get("files", []) == []
+    flying = [d["drone"] for d in rep["drones"] if d["needed"]]
+    assert all(list((tmp_path / "o").glob(f"poa_drone{i}*.plan")) for i in flying)
+    gj = json.loads((tmp_path / "o" / "poa.geojson").read_text())
+    assert [f["geometry"] is None for f in gj["features"]] == [
+        not d["needed"] for d in rep["drones"]
+    ]
+    assert "not needed" in (tmp_path / "o" / "poa_report.html").read_text()
+    text = _run(*args, "--out", str(tmp_path / "t"), cwd=tmp_path)
+    assert text.returncode == 0, text.stderr
+    assert f"drone {idle[0]}: not needed" in text.stdout
