@@ -89,14 +89,14 @@ class _Stages:
 
 
 def run_ours(las: Path, out_dir: Path, single_grid: bool = False) -> dict[str, Any]:
-    from lidar.alloc import single_malloc_arena
+    from lidar.alloc import setup_allocator
     from lidar.ground import smrf
     from lidar.io import las_info, read_cloud
     from lidar.knn import mean_knn_distance
     from lidar.products import write_product
     from lidar.stages import OutlierOptions, SMRFOptions, apply_outlier, apply_smrf
 
-    single_malloc_arena()  # as the ``lidar`` commands do (lidar.alloc)
+    setup_allocator()  # as the ``lidar`` commands do (lidar.alloc)
     rng = np.random.default_rng(0)
     mean_knn_distance(rng.random((64, 3)), 8)  # load compiled kernels
     smrf(*(rng.random((3, 64)) * 10.0))

@@ -147,9 +147,9 @@ gm_opt = click.option(
 )
 def lidar() -> None:
     """Process LiDAR point clouds (LAS/LAZ) into classified clouds, DTM, DSM and CHM."""
-    from lidar.alloc import single_malloc_arena
+    from lidar.alloc import setup_allocator
 
-    single_malloc_arena()  # before the ground filter's threads: see lidar.alloc
+    setup_allocator()  # before the ground filter's threads: see lidar.alloc
 
 
 @lidar.command("info", help=_("Show the header: version, point count, bounds, CRS and units."))

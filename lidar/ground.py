@@ -37,6 +37,7 @@ from numpy.typing import NDArray
 
 from dronekit_plzen.i18n import _
 from lidar import smrf_kernels as kern
+from lidar.alloc import worker_heap
 from lidar.grid import (
     SPARSE_CELLS_PER_POINT,
     GridSpec,
@@ -388,13 +389,14 @@ def smrf(
         p = dataclasses.replace(p, cell=cell)
     bounds = (minx, miny, maxx, maxy)
     growing = p.grow_rounds > 0 and p.grow_slope > p.slope
-    ground, steep = _smrf_mask(
-        x, y, z, p, candidates, bounds, block=block, threads=threads,
-        steep_slope=p.grow_slope if growing else None,
-    )  # fmt: skip
-    if steep is not None:
-        steep &= ~ground
-        ground = grow_ground(x, y, z, ground, steep, p, n_cand, bounds)
+    with worker_heap():  # grids by the hundred, allocated and freed: see lidar.alloc
+        ground, steep = _smrf_mask(
+            x, y, z, p, candidates, bounds, block=block, threads=threads,
+            steep_slope=p.grow_slope if growing else None,
+        )  # fmt: skip
+        if steep is not None:
+            steep &= ~ground
+            ground = grow_ground(x, y, z, ground, steep, p, n_cand, bounds)
     return ground
 
 
