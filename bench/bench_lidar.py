@@ -99,7 +99,7 @@ def run_ours(las: Path, out_dir: Path, single_grid: bool = False) -> dict[str, A
     setup_allocator()  # as the ``lidar`` commands do (lidar.alloc)
     rng = np.random.default_rng(0)
     mean_knn_distance(rng.random((64, 3)), 8)  # load compiled kernels
-    smrf(*(rng.random((3, 64)) * 10.0))
+    smrf(*(rng.random((3, 400)) * 20.0))  # its clean-up too (more points than its k)
     # and GDAL with its drivers and PROJ's database (tens of MiB of library, not of the cloud)
     from pyproj import CRS
 

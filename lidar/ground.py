@@ -50,6 +50,7 @@ from lidar.grid import (
     masked_bounds,
     slope_rise_run,
 )
+from lidar.ground_clean import clean_ground
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -161,6 +162,10 @@ class SMRFParams:
     between ``grow_below`` under and ``grow_above`` over the thin-plate surface (bending weight
     ``grow_lambda``, m², nodes at least ``grow_cell`` apart) of the ground so far, in
     ``grow_rounds`` rounds.
+
+    The clean-up (:func:`lidar.ground_clean.clean_ground`; ``clean_rounds`` 0 turns it off):
+    a ground point standing more than ``clean_above`` plus ``clean_spread`` times the scatter
+    of its ``clean_k`` nearest ground neighbours over their plane leaves the ground.
     """
 
     cell: float = 1.0
@@ -176,6 +181,10 @@ class SMRFParams:
     grow_cell: float = 2.5
     grow_lambda: float = 0.1
     grow_rounds: int = 3
+    clean_k: int = 24
+    clean_above: float = 0.2
+    clean_spread: float = 3.0
+    clean_rounds: int = 1
 
     def scaled(self, metres_per_unit: float) -> SMRFParams:
         """The same parameters expressed in a CRS unit (lengths divided, slopes kept, the
@@ -191,6 +200,7 @@ class SMRFParams:
             grow_below=self.grow_below * k,
             grow_cell=self.grow_cell * k,
             grow_lambda=self.grow_lambda * k * k,
+            clean_above=self.clean_above * k,
         )
 
 
@@ -397,6 +407,11 @@ def smrf(
         if steep is not None:
             steep &= ~ground
             ground = grow_ground(x, y, z, ground, steep, p, n_cand, bounds)
+        if p.clean_rounds > 0:
+            ground = clean_ground(
+                x, y, z, ground, k=p.clean_k, above=p.clean_above, spread=p.clean_spread,
+                rounds=p.clean_rounds,
+            )  # fmt: skip
     return ground
 
 

@@ -96,6 +96,9 @@ class SMRFOptions:
     #: the steeper slope whose ground joins where it continues the thin-plate surface of the
     #: ground (``lidar.ground.grow_ground``); 0, or not above ``slope``: no growth
     grow_slope: float = 0.4
+    #: drop ground points standing above the plane of their nearest ground neighbours by more
+    #: than those scatter (``lidar.ground_clean``); false: SMRF's (and the growth's) ground
+    clean: bool = True
     returns: str = "last,only"
     #: leave a cloud that already has ground (class 2) as it is (``--ground-method auto``)
     keep_existing: bool = False
@@ -366,6 +369,7 @@ def apply_smrf(cloud: PointCloud, o: SMRFOptions) -> PointCloud:
         o.cut,
         grids,
         grow_slope=0.0 if o.single_grid else o.grow_slope,
+        clean_rounds=SMRFParams.clean_rounds if o.clean and not o.single_grid else 0,
     ).scaled(cloud.xy_unit_m)
     g = smrf(cloud.x, cloud.y, z_in_xy_units(cloud), p, _candidates(cloud, o.returns))
     return _set_ground(cloud, g)

@@ -1,0 +1,141 @@
+"""The clean-up of SMRF's ground (``lidar.ground_clean``): a compiled k-nearest-neighbour plane
+per ground point, checked against a k-d tree and numpy, and what it drops and keeps."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.spatial import cKDTree
+
+from lidar.cloud import GROUND
+from lidar.ground import SMRFParams, smrf
+from lidar.ground_clean import clean_ground, plane_heights
+from lidar.synthetic import ground_errors, make_scene
+
+
+def _reference(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Height over the plane of the k nearest others and their scatter, by a k-d tree and
+    numpy on the same float32 offsets the kernel uses; and which points are comparable (no
+    tie at the k-th neighbour, neighbours not on one line)."""
+    f = [(v - v.min()).astype(np.float32).astype(np.float64) for v in (x, y, z)]
+    xy = np.column_stack(f[:2])
+    n = len(x)
+    kk = min(k + 2, n)
+    d, nb = cKDTree(xy).query(xy, k=kk)
+    d, nb = d.reshape(n, kk), nb.reshape(n, kk)
+    hgt, sc, ok = np.full(n, np.nan), np.full(n, np.nan), np.zeros(n, bool)
+    for i in range(n):
+        keep = nb[i] != i
+        others, dist = nb[i][keep][:k], d[i][keep]
+        if len(others) < 3:
+            ok[i] = True  # too few: NaN expected
+            continue
+        tie = len(dist) > k and abs(dist[k] - dist[k - 1]) < 1e-6
+        dx, dy = f[0][others] - f[0][i], f[1][others] - f[1][i]
+        a = np.column_stack([np.ones_like(dx), dx, dy])
+        m = a.T @ a + 1e-9 * np.eye(3)
+        coef = np.linalg.solve(m, a.T @ f[2][others])
+        r = f[2][others] - a @ coef
+        hgt[i] = f[2][i] - coef[0]
+        sc[i] = 1.4826 * np.median(np.abs(r - np.median(r)))
+        ok[i] = not tie and np.linalg.cond(m) < 1e6
+    return hgt, sc, ok
+
+
+def _check(x: np.ndarray, y: np.ndarray, z: np.ndarray, k: int) -> None:
+    got_h, got_s = plane_heights(x, y, z, k)
+    want_h, want_s, ok = _reference(x, y, z, k)
+    assert np.array_equal(np.isnan(got_h[ok]), np.isnan(want_h[ok]))
+    fin = ok & np.isfinite(want_h)
+    tol = 1e-3 * max(1.0, float(np.ptp(z)))
+    assert np.allclose(got_h[fin], want_h[fin], atol=tol)
+    assert np.allclose(got_s[fin], want_s[fin], atol=tol)
+
+
+def test_the_neighbours_planes_equal_a_kd_tree_and_numpy() -> None:
+    rng = np.random.default_rng(4)
+    # a rough slope with bushes, exact duplicates, a dense cluster and far stragglers
+    x, y = rng.uniform(0, 80, 5000), rng.uniform(0, 50, 5000)
+    z = 0.3 * x + 0.05 * rng.standard_normal(5000) + np.where(rng.random(5000) < 0.05, 0.4, 0)
+    cx, cy = rng.normal(40, 0.3, 400), rng.normal(25, 0.3, 400)
+    x = np.concatenate([x, x[:40], cx, [-900.0, 1500.0]]) + 640_000.0
+    y = np.concatenate([y, y[:40], cy, [0.0, 2000.0]]) + 5_500_000.0
+    z = np.concatenate([z, z[:40] + 0.2, 0.3 * cx + 1.0, [300.0, 0.0]]) + 300.0
+    for k in (3, 8, 24):
+        _check(x, y, z, k)
+
+
+def test_small_and_degenerate_point_sets() -> None:
+    h, s = plane_heights(np.zeros(0), np.zeros(0), np.zeros(0), 8)
+    assert h.size == 0 and s.size == 0
+    h, s = plane_heights(np.arange(3.0), np.zeros(3), np.zeros(3), 8)
+    assert np.isnan(h).all()  # two others: no plane
+    line = np.arange(200.0)
+    _check(line, 2.0 * line, 0.1 * line, 8)  # one line: no tilt across it
+    same = np.zeros(30)
+    h, s = plane_heights(same, same, same, 8)
+    assert np.allclose(h, 0.0) and np.allclose(s, 0.0)
+
+
+@st.composite
+def _clouds(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A few to a few hundred points in a 1-500 m square, heights on a tilted plane with
+    bumps (repeated points and lines come up)."""
+    n = draw(st.integers(1, 300))
+    side = draw(st.floats(1.0, 500.0))
+    unit = st.floats(0.0, 1.0, allow_nan=False)
+    pts = np.array(draw(st.lists(st.tuples(unit, unit, unit), min_size=n, max_size=n)))
+    tilt = draw(st.floats(-2.0, 2.0))
+    x, y = pts[:, 0] * side, pts[:, 1] * side
+    return x, y, tilt * x + np.round(pts[:, 2], 1)
+
+
+@settings(max_examples=80, deadline=None)
+@given(_clouds(), st.sampled_from([3, 5, 24]))
+def test_any_cloud_gives_the_reference_planes(cloud: tuple[np.ndarray, ...], k: int) -> None:
+    _check(*cloud, k)
+
+
+def _bushy_slope(rough_m: float) -> tuple[np.ndarray, ...]:
+    rng = np.random.default_rng(8)
+    n = 20_000
+    x, y = rng.uniform(0, 100, n), rng.uniform(0, 100, n)
+    z = 0.35 * x + 2.0 * np.sin(y / 15.0) + rough_m * rng.standard_normal(n)
+    # low vegetation: single returns and small shrubs (a metre across, a few points)
+    bush = rng.random(n) < 0.02
+    for cx, cy in rng.uniform(10, 90, (60, 2)):
+        bush |= np.hypot(x - cx, y - cy) < 0.5
+    z = z + np.where(bush, rng.uniform(0.3, 0.6, n), 0.0)
+    return x, y, z, bush
+
+
+def test_low_bushes_leave_the_ground_and_rough_sloping_ground_stays() -> None:
+    # what SMRF's 0.5 m threshold lets through: bushes 0.3-0.6 m up on a 35 % slope
+    x, y, z, bush = _bushy_slope(0.03)
+    kept = clean_ground(x, y, z, np.ones(len(x), bool), k=24, above=0.2, spread=3.0, rounds=1)
+    assert (~kept[bush]).mean() > 0.8
+    assert (~kept[~bush]).mean() < 0.005
+    # rough ground (10 cm scatter) is judged by its own scatter: almost nothing goes
+    x, y, z, _bush = _bushy_slope(0.10)
+    z[_bush] -= 0.45  # no bushes here
+    kept = clean_ground(x, y, z, np.ones(len(x), bool), k=24, above=0.2, spread=3.0, rounds=1)
+    assert (~kept).mean() < 0.002
+    # only ground leaves the ground, and no rounds change nothing
+    part = np.arange(len(x)) % 2 == 0
+    assert not (clean_ground(x, y, z, part, k=24, above=0.2, spread=3.0, rounds=1) & ~part).any()
+    same = clean_ground(x, y, z, part, k=24, above=0.2, spread=3.0, rounds=0)
+    assert np.array_equal(same, part)
+
+
+def test_smrf_cleans_its_ground_by_default() -> None:
+    s = make_scene((120.0, 120.0), 4.0, seed=5, n_buildings=10, n_trees=0)
+    x, y, z = s.cloud.x, s.cloud.y, s.cloud.z
+    truth = s.truth == GROUND
+    on = ground_errors(truth, smrf(x, y, z))
+    off = ground_errors(truth, smrf(x, y, z, SMRFParams(clean_rounds=0)))
+    # measured Type II 3.0 against 5.8 %, Type I unchanged
+    assert on["type2_pct"] < 0.7 * off["type2_pct"]
+    assert on["type1_pct"] <= off["type1_pct"] + 0.05
