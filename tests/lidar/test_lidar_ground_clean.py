@@ -80,6 +80,16 @@ def test_small_and_degenerate_point_sets() -> None:
     assert np.allclose(h, 0.0) and np.allclose(s, 0.0)
 
 
+def test_neighbours_are_ranked_by_float64_distances() -> None:
+    # found by make fuzz: squared distances ranked in float32 (5738.0625 and 5738.0627 m² are
+    # one float32) took a point 1 mm farther for the 24th neighbour: a plane 1 cm off
+    x = np.array([0.0] * 22 + [101.0, 101.0, 75.75, 0.0])
+    y = np.array([0.0] * 21 + [0.0123291016, 0.0, 50.5, 0.0, 0.0])
+    z = np.zeros(26)
+    z[21] = 1.0
+    _check(x, y, z, 24)
+
+
 @st.composite
 def _clouds(draw: st.DrawFn) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A few to a few hundred points in a 1-500 m square, heights on a tilted plane with
