@@ -70,11 +70,15 @@ def _plane_range(
     k: int,
     lo: int,
     hi: int,
+    lowest: NDArray[np.float32],
+    screen: float,
     height: NDArray[np.float32],
     scatter: NDArray[np.float32],
 ) -> None:
     """For sorted points ``lo..hi``: height over the plane of the ``k`` nearest others and
-    their robust scatter about it (NaN when fewer than 3 others exist)."""
+    their robust scatter about it (NaN when fewer than 3 others exist; -inf, not computed,
+    for a point less than ``screen`` over the lowest point of its 3 × 3 cells, ``lowest``
+    holding each cell's lowest)."""
     bd = np.empty(k, dtype=np.float64)  # the nearest so far: squared distances, ascending ...
     cj = np.empty(k, dtype=np.int64)  # ... and indices
     res = np.empty(k, dtype=np.float64)
@@ -83,6 +87,15 @@ def _plane_range(
         px, py = np.float64(pts[i, 0]), np.float64(pts[i, 1])
         # the point's cell, as _sorted_planes computed it
         ix, iy = min(int(px / h), nx - 1), min(int(py / h), ny - 1)
+        if screen > -np.inf:
+            low = np.inf
+            for a in range(max(ix - 1, 0), min(ix + 1, nx - 1) + 1):
+                for b in range(max(iy - 1, 0), min(iy + 1, ny - 1) + 1):
+                    low = min(low, lowest[a * ny + b])
+            if pts[i, 2] - low < screen:
+                height[i] = -np.inf
+                scatter[i] = 0.0
+                continue
         bd[:] = np.inf
         cj[:] = -1
         worst = np.inf
@@ -178,6 +191,8 @@ def _plane_all(
     ny: int,
     h: float,
     k: int,
+    lowest: NDArray[np.float32],
+    screen: float,
     height: NDArray[np.float32],
     scatter: NDArray[np.float32],
 ) -> None:
@@ -186,11 +201,17 @@ def _plane_all(
     nb = (n + block - 1) // block
     for b in numba.prange(nb):
         lo = b * block
-        _plane_range(pts, colstart, nx, ny, h, k, lo, min(n, lo + block), height, scatter)
+        hi = min(n, lo + block)
+        _plane_range(pts, colstart, nx, ny, h, k, lo, hi, lowest, screen, height, scatter)
 
 
 def _sorted_planes(
-    x: FloatArray, y: FloatArray, z: FloatArray, idx: NDArray[np.int64], k: int
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    idx: NDArray[np.int64],
+    k: int,
+    screen: float = -np.inf,
 ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]:
     """The points ``idx`` sorted by cell (their positions in ``idx``), and in that order each
     one's height over its neighbours' plane and their scatter (:func:`plane_heights`).
@@ -225,10 +246,14 @@ def _sorted_planes(
         pts[lo : lo + BLOCK, 0] = x[i] - ox
         pts[lo : lo + BLOCK, 1] = y[i] - oy
         pts[lo : lo + BLOCK, 2] = z[i] - oz
+    # every cell's lowest point (+inf where empty)
+    lowest = np.full(nx * ny, np.inf, dtype=np.float32)
+    full = np.flatnonzero(colstart[1:] > colstart[:-1])
+    lowest[full] = np.minimum.reduceat(pts[:, 2], colstart[full])
     height = np.empty(n, dtype=np.float32)
     scatter = np.empty(n, dtype=np.float32)
     with _PARALLEL:
-        _plane_all(pts, colstart, nx, ny, float(h), int(k), height, scatter)
+        _plane_all(pts, colstart, nx, ny, float(h), int(k), lowest, screen, height, scatter)
     return order, height, scatter
 
 
@@ -275,7 +300,10 @@ def clean_ground(
         idx = np.flatnonzero(ground)
         if idx.size <= k:
             break
-        order, hgt, sc = _sorted_planes(x, y, z, idx, k)
+        # a point less than ``above`` over the lowest point of its 3 × 3 cells (a few metres
+        # across) hardly stands above its neighbours: kept without its plane (CSite4: 87 % of
+        # the ground; the ISPRS samples 20-80 %, mean total error 3.167 -> 3.166 %)
+        order, hgt, sc = _sorted_planes(x, y, z, idx, k, screen=above)
         drop = idx[order[hgt > above + spread * sc]]  # NaN (too few neighbours): kept
         del order, hgt, sc
         if drop.size == 0:

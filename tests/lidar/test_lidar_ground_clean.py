@@ -149,3 +149,23 @@ def test_smrf_cleans_its_ground_by_default() -> None:
     # measured Type II 3.0 against 5.8 %, Type I unchanged
     assert on["type2_pct"] < 0.7 * off["type2_pct"]
     assert on["type1_pct"] <= off["type1_pct"] + 0.05
+
+
+def test_points_low_over_their_lowest_neighbour_are_not_judged_and_nothing_changes() -> None:
+    # clean_ground computes planes only for points at least `above` over the lowest point of
+    # their 3 x 3 cells (CSite4: 13 % of its ground); the answer is that of every plane
+    s = make_scene((120.0, 120.0), 4.0, seed=5, n_buildings=10, n_trees=60)
+    x, y, z = s.cloud.x, s.cloud.y, s.cloud.z
+    smrf_ground = smrf(x, y, z, SMRFParams(clean_rounds=0))
+    cases = [(x, y, z, smrf_ground)]
+    for rough in (0.03, 0.10):
+        bx, by, bz, _bush = _bushy_slope(rough)
+        cases.append((bx, by, bz, np.ones(len(bx), bool)))
+    for cx, cy, cz, g in cases:
+        got = clean_ground(cx, cy, cz, g, k=24, above=0.2, spread=3.0, rounds=1)
+        idx = np.flatnonzero(g)
+        hgt, sc = plane_heights(cx[idx], cy[idx], cz[idx], 24)
+        want = g.copy()
+        want[idx[hgt > 0.2 + 3.0 * sc]] = False
+        assert np.array_equal(got, want)
+        assert (g & ~got).any()
