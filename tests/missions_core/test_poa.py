@@ -190,13 +190,18 @@ def test_poa_a_large_budget_stays_within_reach_and_stops_when_nothing_is_left():
     assert sum(p.length_m for p in plan.paths) < 0.5 * 3 * 60_000.0
 
 
+def _spiral() -> np.ndarray:
+    """Six turns 100 m apart round LKP_XY (600 m across the disc map)."""
+    t = np.linspace(0.0, 2 * np.pi * 6, 400)
+    r = 100.0 * t / (2 * np.pi)
+    return np.column_stack([LKP_XY[0] + r * np.cos(t), LKP_XY[1] + r * np.sin(t)])
+
+
 def test_poa_trim_cuts_only_the_idle_end():
     g = _disc_map()
     fp = Footprint(40.0, 30.0)
     # a spiral over the disc, then 3 km out into empty ground and back in
-    t = np.linspace(0.0, 2 * np.pi * 6, 400)
-    r = 100.0 * t / (2 * np.pi)
-    spiral = np.column_stack([LKP_XY[0] + r * np.cos(t), LKP_XY[1] + r * np.sin(t)])
+    spiral = _spiral()
     out = np.array([[LKP_XY[0] + 1100.0, LKP_XY[1]], [LKP_XY[0] + 1100.0, LKP_XY[1] + 1000.0]])
     xy = np.vstack([spiral, out])
     frac = coverage_fraction(g, swept_pieces(xy, fp, raw=True))
@@ -446,7 +451,13 @@ def _rotated(path: Path) -> None:
         ds.write(np.ones((5, 5), np.float32), 1)
 
 
-def _plain(path: Path, values: np.ndarray, crs: str | None = "EPSG:32633") -> None:
+def _plain(
+    path: Path,
+    values: np.ndarray,
+    crs: str | None = "EPSG:32633",
+    origin: tuple[float, float] = (380000.0, 5510000.0),
+    cell_m: float = 10.0,
+) -> None:
     with rasterio.open(
         path,
         "w",
@@ -456,7 +467,7 @@ def _plain(path: Path, values: np.ndarray, crs: str | None = "EPSG:32633") -> No
         count=1,
         dtype="float32",
         crs=crs,
-        transform=from_origin(380000.0, 5510000.0, 10.0, 10.0),
+        transform=from_origin(*origin, cell_m, cell_m),
     ) as ds:
         ds.write(values.astype(np.float32), 1)
 
@@ -689,9 +700,7 @@ def test_poa_a_drone_with_nothing_left_to_find_stays_at_the_launch_point():
     # the second drone sees every cell whole: the first adds nothing to it
     g = _disc_map()
     fp = Footprint(40.0, 30.0)
-    t = np.linspace(0.0, 2 * np.pi * 6, 400)
-    r = 100.0 * t / (2 * np.pi)
-    xy = np.column_stack([LKP_XY[0] + r * np.cos(t), LKP_XY[1] + r * np.sin(t)])
+    xy = _spiral()
     frac = coverage_fraction(g, swept_pieces(xy, fp, raw=True))
     paths, fracs = trim_idle_ends(g, [fp, fp], [xy, xy.copy()], [frac, np.ones_like(frac)])
     assert paths[0].shape == (1, 2) and np.allclose(paths[0][0], LKP_XY)
@@ -720,18 +729,7 @@ def test_poa_a_drone_with_nothing_left_to_find_stays_at_the_launch_point():
 
 def test_poa_cli_writes_no_mission_for_a_drone_that_is_not_needed(tmp_path: Path):
     g = _disc_map(300.0)
-    with rasterio.open(
-        tmp_path / "disc.tif",
-        "w",
-        driver="GTiff",
-        height=g.shape[0],
-        width=g.shape[1],
-        count=1,
-        dtype="float32",
-        crs="EPSG:32633",
-        transform=from_origin(g.x0, g.y0, g.cell_m, g.cell_m),
-    ) as ds:
-        ds.write(g.prob.astype(np.float32), 1)
+    _plain(tmp_path / "disc.tif", g.prob, origin=(g.x0, g.y0), cell_m=g.cell_m)
     from dronekit_plzen import geo
 
     lon, lat = geo.transform([LKP_XY[0]], [LKP_XY[1]], 32633, geo.WGS84)
