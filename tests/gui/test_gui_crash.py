@@ -71,7 +71,8 @@ def test_a_raising_slot_is_shown_once_logged_and_the_window_lives_on(  # type: i
         # the cockpit still works: a language switch re-renders the banner
         win.switch_language("cs" if lang == "en" else "en")
         other = TEXT["cs" if lang == "en" else "en"][0]
-        assert all(t.startswith(other) for t in win.alerts.texts().values())
+        texts = win.alerts.texts()
+        assert all(t.startswith(other) for t in texts.values()), texts
     assert sys.excepthook is previous  # given back when the run ends
     tracebacks = [r for r in caplog.records if r.name == "gui.crash" and "Traceback" in r.message]
     assert len(tracebacks) == 2, [r.message for r in caplog.records]
