@@ -121,8 +121,11 @@ def _knn_all(
         _knn_range(pts, col, vz, colstart, nx, ny, h, k, lo, min(n, lo + block), out)
 
 
-def _voxel_edge(x: FloatArray, y: FloatArray, k: int) -> float:
-    """A voxel edge giving about ``k`` points per occupied column (a surface's density)."""
+def _voxel_edge(x: FloatArray, y: FloatArray, k: int, share: float = 0.7) -> float:
+    """A voxel edge giving about ``k`` points per occupied column (a surface's density):
+    ``share`` times the side of a square holding ``k + 1`` points, the density taken over
+    the occupied part of the points' box (a dense patch beside far stragglers keeps small
+    cells)."""
     x0, y0 = float(x.min()), float(y.min())
     sx = max(float(x.max()) - x0, 1e-9)
     sy = max(float(y.max()) - y0, 1e-9)
@@ -132,7 +135,7 @@ def _voxel_edge(x: FloatArray, y: FloatArray, k: int) -> float:
     occupied = np.count_nonzero(np.bincount(i, minlength=g * g))
     area = sx * sy * occupied / (g * g)
     density = x.shape[0] / max(area, 1e-12)
-    return max(0.7 * math.sqrt((k + 1) / density), 1e-6)
+    return max(share * math.sqrt((k + 1) / density), 1e-6)
 
 
 def mean_knn_distance(xyz: FloatArray, k: int) -> FloatArray:
