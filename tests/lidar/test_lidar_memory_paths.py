@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 from lidar import knn, raster
 from lidar.grid import GridSpec, cell_stat, masked_bounds
@@ -98,7 +97,6 @@ def test_hull_of_the_blocks_hulls_equals_the_whole_hull() -> None:
     assert 0 < got.sum() < got.size
 
 
-@pytest.mark.skipif(not Path("/proc/self/clear_refs").exists(), reason="Linux /proc needed")
 def test_hull_memory_stays_small_whatever_block_the_caller_passes(tmp_path: Path) -> None:
     # Qhull's memory grows with its input: a caller's block of 1 M points (420,000 masked) took
     # 19.6 MiB; at most HULL_BLOCK points a call, 3.3 MiB (measured in a fresh process)
