@@ -18,6 +18,10 @@ Then the ground grows (:func:`grow_ground`): SMRF's slope tolerance decides betw
 low objects, and the points a steeper tolerance (0.4) accepts on the first grid, from the same
 openings, join the ground where they continue the thin-plate surface (:mod:`lidar.tps`) of the
 ground found so far. ``grow_slope=0`` turns it off (with ``grids=1``: Pingel's SMRF as published).
+
+Last, the clean-up (:mod:`lidar.ground_clean`): ground points standing above the plane of their
+nearest ground neighbours leave, then the raised islands (small pieces of ground standing above
+the ground around them across a wall or a gap). ``clean_rounds=0`` turns both off.
 """
 
 from __future__ import annotations
@@ -50,7 +54,7 @@ from lidar.grid import (
     masked_bounds,
     slope_rise_run,
 )
-from lidar.ground_clean import clean_ground
+from lidar.ground_clean import clean_ground, drop_raised_islands
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -165,7 +169,10 @@ class SMRFParams:
 
     The clean-up (:func:`lidar.ground_clean.clean_ground`; ``clean_rounds`` 0 turns it off):
     a ground point standing more than ``clean_above`` plus ``clean_spread`` times the scatter
-    of its ``clean_k`` nearest ground neighbours over their plane leaves the ground.
+    of its ``clean_k`` nearest ground neighbours over their plane leaves the ground; then
+    the raised islands (:func:`lidar.ground_clean.drop_raised_islands`; ``island_area`` 0
+    turns them off): a piece of ground of at most ``island_area`` (m²), linked within
+    ``island_step`` plus its points' distance, that stands above the ground around it leaves.
     """
 
     cell: float = 1.0
@@ -185,6 +192,8 @@ class SMRFParams:
     clean_above: float = 0.2
     clean_spread: float = 3.0
     clean_rounds: int = 1
+    island_step: float = 0.2
+    island_area: float = 150.0
 
     def scaled(self, metres_per_unit: float) -> SMRFParams:
         """The same parameters expressed in a CRS unit (lengths divided, slopes kept, the
@@ -201,6 +210,8 @@ class SMRFParams:
             grow_cell=self.grow_cell * k,
             grow_lambda=self.grow_lambda * k * k,
             clean_above=self.clean_above * k,
+            island_step=self.island_step * k,
+            island_area=self.island_area * k * k,
         )
 
 
@@ -407,11 +418,16 @@ def smrf(
         if steep is not None:
             steep &= ~ground
             ground = grow_ground(x, y, z, ground, steep, p, n_cand, bounds)
+        del steep
         if p.clean_rounds > 0:
             ground = clean_ground(
                 x, y, z, ground, k=p.clean_k, above=p.clean_above, spread=p.clean_spread,
                 rounds=p.clean_rounds,
             )  # fmt: skip
+            if p.island_area > 0:
+                ground = drop_raised_islands(
+                    x, y, z, ground, step=p.island_step, area=p.island_area
+                )
     return ground
 
 

@@ -97,7 +97,8 @@ class SMRFOptions:
     #: ground (``lidar.ground.grow_ground``); 0, or not above ``slope``: no growth
     grow_slope: float = 0.4
     #: drop ground points standing above the plane of their nearest ground neighbours by more
-    #: than those scatter (``lidar.ground_clean``); false: SMRF's (and the growth's) ground
+    #: than those scatter, and small pieces of ground standing above the ground around them
+    #: (``lidar.ground_clean``); false: SMRF's (and the growth's) ground
     clean: bool = True
     returns: str = "last,only"
     #: leave a cloud that already has ground (class 2) as it is (``--ground-method auto``)
