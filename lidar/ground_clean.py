@@ -396,6 +396,10 @@ ISLAND_UP = 0.9
 #: cells of half the radius, searched 2 cells each way (5 × 5 cells: 6.25 r², against 9 r²
 #: for cells of the radius; a cell a point or less where the points are)
 ISLAND_SPLIT = 2
+#: a point looks at every one of its neighbours' candidates up to this many, beyond (a
+#: density a hundred times the mean: a hover spot, thousands of copies of a point) at an even
+#: share of them: 200,000 copies of one point took 100 s, all pairs
+ISLAND_PAIRS = 2048
 #: up to this many cells a point, every cell's first point is kept (a row's span read at
 #: once); beyond, only the occupied cells', found by binary search
 DENSE_CELLS = 4
@@ -461,6 +465,26 @@ def _row_span(keys: NDArray[np.int64], starts: NDArray[Any], lo: int, hi: int) -
 
 
 @numba.njit(cache=True, nogil=True)
+def _stride(
+    keys: NDArray[np.int64],
+    starts: NDArray[Any],
+    a0: int,
+    a1: int,
+    ny: int,
+    b0: int,
+    b1: int,
+    first: int,
+) -> int:
+    """Every how many of the points of rows ``a0..a1`` (cells ``b0..b1``, from sorted point
+    ``first`` on) a point looks at: 1, or more where they are more than ``ISLAND_PAIRS``."""
+    total = 0
+    for a in range(a0, a1 + 1):
+        lo, hi = _row_span(keys, starts, a * ny + b0, a * ny + b1)
+        total += max(hi - max(lo, first), 0)
+    return max(1, -(-total // ISLAND_PAIRS))
+
+
+@numba.njit(cache=True, nogil=True)
 def _island_links(
     pts: NDArray[np.float32],
     keys: NDArray[np.int64],
@@ -485,9 +509,11 @@ def _island_links(
         ix, iy = min(int(px / h), nx - 1), min(int(py / h), ny - 1)
         b0, b1 = max(iy - w, 0), min(iy + w, ny - 1)
         ri = _root(parent, i)
-        for a in range(ix, min(ix + w, nx - 1) + 1):  # rows from the point's own on: j > i
+        a1 = min(ix + w, nx - 1)
+        stride = _stride(keys, starts, ix, a1, ny, b0, b1, i + 1)
+        for a in range(ix, a1 + 1):  # rows from the point's own on: j > i
             lo, hi = _row_span(keys, starts, a * ny + b0, a * ny + b1)
-            for j in range(max(lo, i + 1), hi):
+            for j in range(max(lo, i + 1), hi, stride):
                 ex = np.float64(pts[j, 0]) - px
                 ey = np.float64(pts[j, 1]) - py
                 d2 = ex * ex + ey * ey
@@ -531,9 +557,11 @@ def _island_cuts(
         b0, b1 = max(iy - w, 0), min(iy + w, ny - 1)
         c = comp[i]
         k = ids[c]
-        for a in range(max(ix - w, 0), min(ix + w, nx - 1) + 1):
+        a0, a1 = max(ix - w, 0), min(ix + w, nx - 1)
+        stride = _stride(keys, starts, a0, a1, ny, b0, b1, 0)
+        for a in range(a0, a1 + 1):
             lo, hi = _row_span(keys, starts, a * ny + b0, a * ny + b1)
-            for j in range(lo, hi):
+            for j in range(lo, hi, stride):
                 if comp[j] == c:
                     continue
                 ex = np.float64(pts[j, 0]) - px

@@ -88,6 +88,12 @@ def _knn_range(
                         ey = pts[j, 1] - py
                         ez = pts[j, 2] - pz
                         _insert(best, ex * ex + ey * ey + ez * ez)
+                        if best[k] == 0.0:  # k others on the point: nothing comes nearer
+                            break  # (thousands of copies of one point had cost n²)
+                    if best[k] == 0.0:
+                        break
+                if best[k] == 0.0:
+                    break
             # every point within r * h of this one lies in the searched block
             if best[k] <= (r * h) * (r * h):
                 done = True

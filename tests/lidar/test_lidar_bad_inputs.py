@@ -163,6 +163,8 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         4_500_000 + big.uniform(0, 4000, 1000),
     )
     _las(d / "two.las", np.array([500_000.0, 500_050.0]), np.array([4_500_000.0, 4_500_050.0]))
+    copies = np.full(300_000, 500_000.0)  # one point, 300,000 times (a broken conversion)
+    _las(d / "copies.las", copies, copies - 500_000.0 + 4_500_000.0, np.full(300_000, 300.0))
     _pointwise(d / "inp.laz", d / "pointwise.laz")
     # damaged scales and offsets (LAS 1.2: X/Y/Z scale at 131/139/147, X offset at 155)
     _patch(d / "inp.las", d / "scale_huge.las", "<d", 131, 1e300)
@@ -304,6 +306,15 @@ CASES = [
         creates=("g.las", "d.tif"),
         warns=True,
         max_s=90,
+    ),
+    Case(  # the outlier filter's and the raised islands' neighbour searches took all pairs
+        # of the copies: 200,000 of them ran for 3 minutes (now seconds)
+        "ground-copies-of-one-point",
+        (*L, "ground", "{d}/copies.las", "-o", "{o}/g.las"),
+        0,
+        "",
+        creates=("g.las",),
+        max_s=60,
     ),
     Case(
         "ground-two-points-no-ground",
