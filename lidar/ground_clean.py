@@ -249,7 +249,7 @@ def _sort_into_cells(
     colstart = np.zeros(nx * ny + 1, dtype=np.int64)
     np.cumsum(np.bincount(col, minlength=nx * ny), out=colstart[1:])
     del col
-    return order, _offsets(x, y, z, idx, order, origin), colstart
+    return order, _offsets(x, y, z, idx, origin, order), colstart
 
 
 def _cell_keys(
@@ -284,19 +284,19 @@ def _offsets(
     x: FloatArray,
     y: FloatArray,
     z: FloatArray,
-    idx: NDArray[np.int64],
-    order: NDArray[np.int64],
+    idx: NDArray[Any],
     origin: tuple[float, float, float],
+    order: NDArray[np.int64] | None = None,
+    block: int = BLOCK,
 ) -> NDArray[np.float32]:
-    """The points ``idx[order]`` as float32 offsets from ``origin`` (an (n, 3) array)."""
+    """The points ``idx`` (``idx[order]`` with an order) as float32 offsets from ``origin``
+    (an (n, 3) array), ``block`` points at a time."""
     n = idx.shape[0]
-    ox, oy, oz = origin
     pts = np.empty((n, 3), dtype=np.float32)
-    for lo in range(0, n, BLOCK):
-        i = idx[order[lo : lo + BLOCK]]
-        pts[lo : lo + BLOCK, 0] = x[i] - ox
-        pts[lo : lo + BLOCK, 1] = y[i] - oy
-        pts[lo : lo + BLOCK, 2] = z[i] - oz
+    for lo in range(0, n, block):
+        i = idx[lo : lo + block] if order is None else idx[order[lo : lo + block]]
+        for c, v in enumerate((x, y, z)):
+            pts[lo : lo + block, c] = v[i] - origin[c]
     return pts
 
 
@@ -465,22 +465,43 @@ def _row_span(keys: NDArray[np.int64], starts: NDArray[Any], lo: int, hi: int) -
 
 
 @numba.njit(cache=True, nogil=True)
-def _stride(
+def _joined(dz: float, d2: float, step: float, slope: float) -> bool:
+    """Two ground points ``√d2`` apart with heights ``dz`` apart lie on one surface."""
+    dz = abs(dz)
+    return dz <= step or (dz - step) * (dz - step) <= slope * slope * d2
+
+
+@numba.njit(cache=True, nogil=True)
+def _block_spans(
+    pts: NDArray[np.float32],
+    i: int,
     keys: NDArray[np.int64],
     starts: NDArray[Any],
-    a0: int,
-    a1: int,
+    nx: int,
     ny: int,
-    b0: int,
-    b1: int,
-    first: int,
+    h: float,
+    after: bool,
+    spans: NDArray[np.int64],
 ) -> int:
-    """Every how many of the points of rows ``a0..a1`` (cells ``b0..b1``, from sorted point
-    ``first`` on) a point looks at: 1, or more where they are more than ``ISLAND_PAIRS``."""
+    """The sorted points in the block of cells around point ``i`` (``ISLAND_SPLIT`` cells each
+    way; ``after``: only the rows from its own on and the points after it, each pair once),
+    row by row into ``spans`` (first, end; empty rows: first = end); returns the stride at
+    which to read them: 1, or more where they are more than ``ISLAND_PAIRS``."""
+    w = ISLAND_SPLIT
+    ix = min(int(np.float64(pts[i, 0]) / h), nx - 1)
+    iy = min(int(np.float64(pts[i, 1]) / h), ny - 1)
+    b0, b1 = max(iy - w, 0), min(iy + w, ny - 1)
+    a0 = ix if after else max(ix - w, 0)
+    a1 = min(ix + w, nx - 1)
+    spans[:, :] = 0
     total = 0
     for a in range(a0, a1 + 1):
         lo, hi = _row_span(keys, starts, a * ny + b0, a * ny + b1)
-        total += max(hi - max(lo, first), 0)
+        if after:
+            lo = max(lo, i + 1)
+        if hi > lo:
+            spans[a - a0, 0], spans[a - a0, 1] = lo, hi
+            total += hi - lo
     return max(1, -(-total // ISLAND_PAIRS))
 
 
@@ -497,30 +518,22 @@ def _island_links(
     step: float,
     parent: NDArray[Any],
 ) -> None:
-    """Join the trees of ``parent`` of every pair of sorted points closer than ``r`` whose
-    heights differ by at most ``step + slope × distance``, each pair once (cells of side
-    ``h`` = ``r`` / ``ISLAND_SPLIT``: the occupied ones' ``keys``, their first points
-    ``starts``)."""
-    n = pts.shape[0]
+    """Join the trees of ``parent`` of every pair of sorted points closer than ``r`` on one
+    surface (:func:`_joined`), each pair once (cells of side ``h`` = ``r`` /
+    ``ISLAND_SPLIT``: the occupied ones' ``keys``, their first points ``starts``)."""
     r2 = r * r
-    w = ISLAND_SPLIT
-    for i in range(n):
-        px, py, pz = np.float64(pts[i, 0]), np.float64(pts[i, 1]), np.float64(pts[i, 2])
-        ix, iy = min(int(px / h), nx - 1), min(int(py / h), ny - 1)
-        b0, b1 = max(iy - w, 0), min(iy + w, ny - 1)
+    spans = np.empty((2 * ISLAND_SPLIT + 1, 2), dtype=np.int64)
+    for i in range(pts.shape[0]):
+        stride = _block_spans(pts, i, keys, starts, nx, ny, h, True, spans)
         ri = _root(parent, i)
-        a1 = min(ix + w, nx - 1)
-        stride = _stride(keys, starts, ix, a1, ny, b0, b1, i + 1)
-        for a in range(ix, a1 + 1):  # rows from the point's own on: j > i
-            lo, hi = _row_span(keys, starts, a * ny + b0, a * ny + b1)
-            for j in range(max(lo, i + 1), hi, stride):
-                ex = np.float64(pts[j, 0]) - px
-                ey = np.float64(pts[j, 1]) - py
+        for row in range(spans.shape[0]):
+            for j in range(spans[row, 0], spans[row, 1], stride):
+                ex = np.float64(pts[j, 0]) - np.float64(pts[i, 0])
+                ey = np.float64(pts[j, 1]) - np.float64(pts[i, 1])
                 d2 = ex * ex + ey * ey
-                if d2 > r2:
-                    continue
-                dz = abs(pz - np.float64(pts[j, 2]))
-                if dz > step and (dz - step) * (dz - step) > slope * slope * d2:
+                if d2 > r2 or not _joined(
+                    np.float64(pts[i, 2]) - np.float64(pts[j, 2]), d2, step, slope
+                ):
                     continue
                 rj = _root(parent, j)
                 if rj != ri:  # ri: i's root, kept up to date through the unions here
@@ -545,33 +558,27 @@ def _island_cuts(
     cut: NDArray[Any],
     up: NDArray[Any],
 ) -> None:
-    """For the sorted points ``todo``: their pairs closer than ``r`` that are not joined and
-    reach another component of ``comp``, counted for the point's component (``cut``, by its
-    number ``ids[root]``), and those where the point is the higher (``up``)."""
+    """For the sorted points ``todo``: their pairs closer than ``r`` that are not on one
+    surface and reach another component of ``comp``, counted for the point's component
+    (``cut``, by its number ``ids[root]``), and those where the point is the higher (``up``)."""
     r2 = r * r
-    w = ISLAND_SPLIT
+    spans = np.empty((2 * ISLAND_SPLIT + 1, 2), dtype=np.int64)
     for t in range(todo.shape[0]):
         i = todo[t]
-        px, py, pz = np.float64(pts[i, 0]), np.float64(pts[i, 1]), np.float64(pts[i, 2])
-        ix, iy = min(int(px / h), nx - 1), min(int(py / h), ny - 1)
-        b0, b1 = max(iy - w, 0), min(iy + w, ny - 1)
+        stride = _block_spans(pts, i, keys, starts, nx, ny, h, False, spans)
         c = comp[i]
         k = ids[c]
-        a0, a1 = max(ix - w, 0), min(ix + w, nx - 1)
-        stride = _stride(keys, starts, a0, a1, ny, b0, b1, 0)
-        for a in range(a0, a1 + 1):
-            lo, hi = _row_span(keys, starts, a * ny + b0, a * ny + b1)
-            for j in range(lo, hi, stride):
+        for row in range(spans.shape[0]):
+            for j in range(spans[row, 0], spans[row, 1], stride):
                 if comp[j] == c:
                     continue
-                ex = np.float64(pts[j, 0]) - px
-                ey = np.float64(pts[j, 1]) - py
+                ex = np.float64(pts[j, 0]) - np.float64(pts[i, 0])
+                ey = np.float64(pts[j, 1]) - np.float64(pts[i, 1])
                 d2 = ex * ex + ey * ey
-                if d2 > r2:
+                dz = np.float64(pts[i, 2]) - np.float64(pts[j, 2])
+                # a pair on one surface across components: one the link pass's stride skipped
+                if d2 > r2 or _joined(dz, d2, step, slope):
                     continue
-                dz = pz - np.float64(pts[j, 2])
-                if abs(dz) <= step or (abs(dz) - step) ** 2 <= slope * slope * d2:
-                    continue  # joined (cannot happen across components; kept exact)
                 cut[k] += 1
                 if dz > 0:
                     up[k] += 1
@@ -622,9 +629,10 @@ def drop_raised_islands(
     # small blocks of temporaries, no gather of the float64 coordinates
     it = np.int32 if x.shape[0] < 2**31 else np.int64
     bk = ISLAND_BLOCK
-    lo_hi = np.array([_extent(v, idx, bk) for v in (x, y, z)])
-    origin = float(lo_hi[0, 0]), float(lo_hi[1, 0]), float(lo_hi[2, 0])
-    sx, sy = float(lo_hi[0, 1] - lo_hi[0, 0]), float(lo_hi[1, 1] - lo_hi[1, 0])
+    lo = [float(np.min(v, where=ground, initial=np.inf)) for v in (x, y, z)]
+    hi = [float(np.max(v, where=ground, initial=-np.inf)) for v in (x, y)]
+    origin = lo[0], lo[1], lo[2]
+    sx, sy = hi[0] - lo[0], hi[1] - lo[1]
     few = idx[:: max(1, n // SPACING_SAMPLE)]  # the occupied area from a sample
     spacing = mean_spacing(x[few], y[few]) * math.sqrt(few.shape[0] / n)
     del few
@@ -634,24 +642,20 @@ def drop_raised_islands(
     keys = _cell_keys(x, y, idx, origin, h, nx, ny, bk)
     src = np.empty(n, dtype=it)  # the points' indices in the cloud, sorted by cell
     if nx * ny <= DENSE_CELLS * n:  # every cell's first point: a row's span read at once
-        starts = np.zeros(nx * ny + 1, dtype=np.int64 if n >= 2**31 else it)
+        starts = np.zeros(nx * ny + 1, dtype=it)
         _counting_sort(keys, idx, starts, src)
         keys = np.empty(0, dtype=np.int64)
     else:  # the occupied cells' keys, searched (a dense patch beside far stragglers)
         order = np.argsort(keys, kind="stable")
-        for lo in range(0, n, bk):
-            src[lo : lo + bk] = idx[order[lo : lo + bk]]
-            order[lo : lo + bk] = keys[order[lo : lo + bk]]  # sorted keys, in place
+        for b in range(0, n, bk):
+            src[b : b + bk] = idx[order[b : b + bk]]
+            order[b : b + bk] = keys[order[b : b + bk]]  # sorted keys, in place
         first = np.flatnonzero(np.r_[True, order[1:] != order[:-1]])
-        starts = np.append(first, n).astype(np.int64 if n >= 2**31 else it)
+        starts = np.append(first, n).astype(it)
         keys = np.ascontiguousarray(order[first])
         del first, order
     del idx
-    pts = np.empty((n, 3), dtype=np.float32)
-    for lo in range(0, n, bk):
-        i = src[lo : lo + bk]
-        for c in range(3):
-            pts[lo : lo + bk, c] = (x, y, z)[c][i] - origin[c]
+    pts = _offsets(x, y, z, src, origin, block=bk)
     comp = np.arange(n, dtype=it)
     geo = (pts, keys, starts, nx, ny, float(h), float(r), ISLAND_SLOPE, float(step))
     _island_links(*geo, comp)
@@ -686,15 +690,6 @@ def _raised(
         if island[c]:
             k = ids[c]
             island[c] = cut[k] > 0 and up[k] >= share * cut[k]
-
-
-def _extent(v: FloatArray, idx: NDArray[np.int64], block: int) -> tuple[float, float]:
-    """(min, max) of ``v[idx]``, ``block`` points at a time."""
-    lo, hi = np.inf, -np.inf
-    for b in range(0, idx.shape[0], block):
-        w = v[idx[b : b + block]]
-        lo, hi = min(lo, float(w.min())), max(hi, float(w.max()))
-    return lo, hi
 
 
 @numba.njit(cache=True, nogil=True)
