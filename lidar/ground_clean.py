@@ -42,7 +42,7 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 
-from lidar.knn import _PARALLEL, _voxel_edge
+from lidar.knn import _PARALLEL, CROWD, CROWD_DEPTH, _crowds, _voxel_edge
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -87,15 +87,17 @@ def _plane_range(
     height: NDArray[np.float32],
     scatter: NDArray[np.float32],
 ) -> None:
-    """For sorted points ``lo..hi``: height over the plane of the ``k`` nearest others and
-    their robust scatter about it (NaN when fewer than 3 others exist; -inf, not computed,
-    for a point less than ``screen`` over the lowest point of its 3 × 3 cells, ``lowest``
-    holding each cell's lowest)."""
+    """For sorted points ``lo..hi`` whose ``height`` is NaN: height over the plane of the
+    ``k`` nearest others and their robust scatter about it (NaN when fewer than 3 others
+    exist; -inf, not computed, for a point less than ``screen`` over the lowest point of its
+    3 × 3 cells, ``lowest`` holding each cell's lowest)."""
     bd = np.empty(k, dtype=np.float64)  # the nearest so far: squared distances, ascending ...
     cj = np.empty(k, dtype=np.int64)  # ... and indices
     res = np.empty(k, dtype=np.float64)
     rmax = max(nx, ny)
     for i in range(lo, hi):
+        if not np.isnan(height[i]):  # settled already (a crowd's point, on its own grid)
+            continue
         px, py = np.float64(pts[i, 0]), np.float64(pts[i, 1])
         # the point's cell, as _sorted_planes computed it
         ix, iy = min(int(px / h), nx - 1), min(int(py / h), ny - 1)
@@ -307,10 +309,13 @@ def _sorted_planes(
     idx: NDArray[np.int64],
     k: int,
     screen: float = -np.inf,
+    depth: int = 0,
 ) -> tuple[NDArray[np.int64], NDArray[np.float32], NDArray[np.float32]]:
     """The points ``idx`` sorted by cell (their positions in ``idx``), and in that order each
     one's height over its neighbours' plane and their scatter (:func:`plane_heights`).
-    Work memory about 28 bytes a point."""
+    Work memory about 28 bytes a point. The points of crowded cells (:data:`lidar.knn.CROWD`)
+    are settled first, on a grid of their own (``depth``: how many times this call refines a
+    crowd already)."""
     n = idx.shape[0]
     xi, yi = x[idx], y[idx]  # one gather for the extent and the density
     origin = float(xi.min()), float(yi.min()), float(z[idx].min())
@@ -322,11 +327,62 @@ def _sorted_planes(
     lowest = np.full(nx * ny, np.inf, dtype=np.float32)
     full = np.flatnonzero(colstart[1:] > colstart[:-1])
     lowest[full] = np.minimum.reduceat(pts[:, 2], colstart[full])
-    height = np.empty(n, dtype=np.float32)
+    height = np.full(n, np.nan, dtype=np.float32)
     scatter = np.empty(n, dtype=np.float32)
+    if depth < CROWD_DEPTH:
+        _settle_crowds(x, y, z, idx, k, screen, depth, order, pts, colstart, lowest, ny, height,
+                       scatter)  # fmt: skip
     with _PARALLEL:
         _plane_all(pts, colstart, nx, ny, float(h), int(k), lowest, screen, height, scatter)
     return order, height, scatter
+
+
+def _settle_crowds(
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    idx: NDArray[np.int64],
+    k: int,
+    screen: float,
+    depth: int,
+    order: NDArray[np.int64],
+    pts: NDArray[np.float32],
+    colstart: NDArray[np.int64],
+    lowest: NDArray[np.float32],
+    ny: int,
+    height: NDArray[np.float32],
+    scatter: NDArray[np.float32],
+) -> None:
+    """The planes of the points in crowded cells (:func:`lidar.knn._crowds`), written into
+    ``height`` and ``scatter`` at their sorted positions: screened as the kernel screens
+    them, the rest on a grid of their own over the points within two cells (exact: a crowd's
+    ``k`` nearest lie within its cell's diagonal). In a crowd the kernel read every point of
+    it for every point of it (200,000 points in a clump 10 cm across: 42 s)."""
+    nx = (colstart.shape[0] - 1) // ny
+    crowd, near = _crowds(None, colstart, nx, ny, CROWD * (k + 1))
+    if crowd.size == 0 or near.size >= idx.shape[0]:
+        return
+    if screen > -np.inf:  # the kernel's screen: the lowest point of the 3 × 3 cells
+        cell = np.searchsorted(colstart, crowd, side="right") - 1
+        ix, iy = np.divmod(cell, ny)
+        low = np.full(crowd.shape[0], np.inf, dtype=np.float32)
+        for da in (-1, 0, 1):
+            for db in (-1, 0, 1):
+                a, b = ix + da, iy + db
+                ok = (a >= 0) & (a < nx) & (b >= 0) & (b < ny)
+                low[ok] = np.minimum(low[ok], lowest[a[ok] * ny + b[ok]])
+        low_enough = pts[crowd, 2] - low < screen
+        height[crowd[low_enough]] = -np.inf
+        scatter[crowd[low_enough]] = 0.0
+        crowd = crowd[~low_enough]
+        if crowd.size == 0:
+            return
+    sub_order, sub_h, sub_s = _sorted_planes(x, y, z, idx[order[near]], k, depth=depth + 1)
+    at = np.empty(near.shape[0], dtype=np.int64)
+    at[sub_order] = np.arange(near.shape[0])  # near's t-th point is the sub-call's at[t]-th
+    t = at[np.searchsorted(near, crowd)]
+    height[crowd] = sub_h[t]
+    scatter[crowd] = sub_s[t]
 
 
 def plane_heights(
@@ -396,10 +452,11 @@ ISLAND_UP = 0.9
 #: cells of half the radius, searched 2 cells each way (5 × 5 cells: 6.25 r², against 9 r²
 #: for cells of the radius; a cell a point or less where the points are)
 ISLAND_SPLIT = 2
-#: a point looks at every one of its neighbours' candidates up to this many, beyond (a
-#: density a hundred times the mean: a hover spot, thousands of copies of a point) at an even
-#: share of them: 200,000 copies of one point took 100 s, all pairs
-ISLAND_PAIRS = 2048
+#: a point looks at every one of its neighbours' candidates up to this many (a normal cloud has
+#: about 40 in the 5 × 5 cells), beyond (more than ten times the mean density: a hover spot,
+#: thousands of copies of a point) at an even share of them: 200,000 copies of one point took
+#: 100 s, all pairs; 2,048 left a million points in a 10 cm ball 15 s (512: 3.5 s)
+ISLAND_PAIRS = 512
 #: up to this many cells a point, every cell's first point is kept (a row's span read at
 #: once); beyond, only the occupied cells', found by binary search
 DENSE_CELLS = 4

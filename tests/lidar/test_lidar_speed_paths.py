@@ -47,6 +47,23 @@ def test_voxel_neighbours_small_and_degenerate_clouds() -> None:
     assert np.allclose(mean_knn_distance(line, 2), _tree_mean(line, 2))
 
 
+def test_voxel_neighbours_of_a_crowd_equal_a_kd_tree() -> None:
+    # a scanner left running on the take-off spot: a dense ball (points a millimetre apart)
+    # inside a field of 1 point/m², and copies of one point inside the ball. The crowd's voxel
+    # was read whole for each of its points (200,000: 90 s); its points now get a grid of
+    # their own (crowds within it another), exactly
+    rng = np.random.default_rng(12)
+    field = np.column_stack([rng.uniform(0, 70, 5000), rng.uniform(0, 70, 5000)])
+    field = np.column_stack([field, 0.1 * field[:, 0]])
+    ball = rng.normal([35.0, 35.0, 4.0], 0.05, (30_000, 3))
+    copies = np.repeat([[35.0, 35.0, 4.0]], 600, axis=0)
+    xyz = np.vstack([field, ball, copies]) + np.array([640_000.0, 5_500_000.0, 300.0])
+    for k in (1, 8):
+        want = _tree_mean(xyz - xyz.min(axis=0), k)
+        got = mean_knn_distance(xyz, k)
+        assert np.allclose(got, want, rtol=1e-3, atol=1e-5)
+
+
 def test_chunked_read_and_write_equal_whole(tmp_path: Path) -> None:
     whole = read_cloud(LIDAR / "MixedConifer.laz")
     parts = read_cloud(LIDAR / "MixedConifer.laz", chunk_size=10_000)  # 4 chunks filled in
