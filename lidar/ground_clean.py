@@ -136,7 +136,13 @@ def _plane_range(
                             bd[q] = d2
                             cj[q] = j
                             worst = bd[k - 1]
+                            if worst == 0.0:  # k others on the point: nothing comes nearer
+                                break  # (copies of one point had cost every pair)
+                    if worst == 0.0:
+                        break
                     b += max(step, 1)
+                if worst == 0.0:
+                    break
             # every point nearer than the searched block's nearest edge lies in the block (no
             # edge on the grid's border: nothing lies beyond it)
             reach = np.inf
