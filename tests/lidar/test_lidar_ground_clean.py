@@ -118,9 +118,8 @@ def test_a_crowd_gets_its_planes_on_a_grid_of_its_own() -> None:
     # a scanner left running on the take-off spot: 20,000 points within a few decimetres
     # beside a field of 1 point/m². The crowd's cell was read whole for each of its points
     # (200,000: 42 s); now its points are settled on a grid of their own, exactly: the planes
-    # equal a float64 k-d tree and numpy (the crowd's own grid has float32 offsets from its
-    # own corner: a cloud-wide corner 70 m away rounded its millimetre spacings, a plane up to
-    # 7 mm off)
+    # equal a float64 k-d tree and numpy (the speed is pinned by the LiDAR bad-input table's
+    # crowd row)
     rng = np.random.default_rng(11)
     m, n = 5000, 20_000
     fx, fy = rng.uniform(0, 70, m), rng.uniform(0, 70, m)
