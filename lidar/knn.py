@@ -60,6 +60,18 @@ def _insert(best: NDArray[np.float64], d2: float) -> None:
 
 
 @numba.njit(cache=True, nogil=True)
+def _summary(best: NDArray[np.float64], k: int, kth: bool) -> float:
+    """The ``k``-th distance (``kth``) or the mean of the ``k`` distances after the point's own
+    (``best`` holds squared distances, ascending, the point's own 0 first)."""
+    if kth:
+        return math.sqrt(best[k])
+    s = 0.0
+    for j in range(1, k + 1):
+        s += math.sqrt(best[j])
+    return s / k
+
+
+@numba.njit(cache=True, nogil=True)
 def _lower_bound(v: NDArray[np.int32], lo: int, hi: int, value: int) -> int:
     """The first position in ``lo..hi`` of the ascending ``v`` whose value is at least
     ``value`` (``hi`` if none)."""
@@ -85,9 +97,11 @@ def _knn_range(
     lo: int,
     hi: int,
     out: NDArray[np.float64],
+    kth: bool,
 ) -> None:
-    """Mean distance to the ``k`` nearest other points for sorted points ``lo..hi`` whose
-    ``out`` is NaN (left NaN when ``MAX_RING`` rings of voxels do not settle it)."""
+    """Mean distance to the ``k`` nearest other points (the ``k``-th distance with ``kth``) for
+    sorted points ``lo..hi`` whose ``out`` is NaN (left NaN when ``MAX_RING`` rings of voxels
+    do not settle it)."""
     best = np.empty(k + 1, dtype=np.float64)
     for i in range(lo, hi):
         if not np.isnan(out[i]):  # settled already (a crowd's point, on its own grid)
@@ -126,10 +140,7 @@ def _knn_range(
                 done = True
                 break
         if done:
-            s = 0.0
-            for j in range(1, k + 1):
-                s += math.sqrt(best[j])
-            out[i] = s / k
+            out[i] = _summary(best, k, kth)
         else:
             out[i] = np.nan
 
@@ -145,13 +156,14 @@ def _knn_all(
     h: float,
     k: int,
     out: NDArray[np.float64],
+    kth: bool,
 ) -> None:
     n = pts.shape[0]
     block = 4096
     nb = (n + block - 1) // block
     for b in numba.prange(nb):
         lo = b * block
-        _knn_range(pts, col, vz, colstart, nx, ny, h, k, lo, min(n, lo + block), out)
+        _knn_range(pts, col, vz, colstart, nx, ny, h, k, lo, min(n, lo + block), out, kth)
 
 
 def _voxel_edge(x: FloatArray, y: FloatArray, k: int, share: float = 0.7) -> float:
@@ -182,10 +194,30 @@ def mean_knn_distance(xyz: FloatArray, k: int) -> FloatArray:
     return mean_knn_distance_xyz(xyz[:, 0], xyz[:, 1], xyz[:, 2], k)
 
 
+def kth_distance_xyz(x: FloatArray, y: FloatArray, z: FloatArray, k: int) -> FloatArray:
+    """The distance from every point to its ``k``-th nearest other point (as
+    :func:`mean_knn_distance_xyz`: exact, NaN with ``k`` or fewer points).
+
+    >>> import numpy as np
+    >>> g = np.stack(np.meshgrid(np.arange(5.0), np.arange(5.0), [0.0]), -1).reshape(-1, 3)
+    >>> round(float(kth_distance_xyz(g[:, 0], g[:, 1], g[:, 2], 5)[12]), 3)
+    1.414
+    """
+    return mean_knn_distance_xyz(x, y, z, k, kth=True)
+
+
 def mean_knn_distance_xyz(
-    x: FloatArray, y: FloatArray, z: FloatArray, k: int, *, block: int = BLOCK, depth: int = 0
+    x: FloatArray,
+    y: FloatArray,
+    z: FloatArray,
+    k: int,
+    *,
+    block: int = BLOCK,
+    depth: int = 0,
+    kth: bool = False,
 ) -> FloatArray:
-    """:func:`mean_knn_distance` on coordinate columns (no (n, 3) copy of the cloud).
+    """:func:`mean_knn_distance` on coordinate columns (no (n, 3) copy of the cloud); with
+    ``kth`` the distance to the ``k``-th nearest instead of the mean (:func:`kth_distance_xyz`).
 
     Distances are exact up to float32 rounding of the offsets from the cloud's corner (a
     millimetre over 10 km). Work memory: about 36 bytes per point (a sort key, the sorted
@@ -219,15 +251,15 @@ def mean_knn_distance_xyz(
         crowd, near = _crowds(vz, colstart, nx, ny, CROWD * (k + 1))
         if crowd.size and near.size < n:
             o = order[near]
-            sub = mean_knn_distance_xyz(x[o], y[o], z[o], k, block=block, depth=depth + 1)
+            sub = mean_knn_distance_xyz(x[o], y[o], z[o], k, block=block, depth=depth + 1, kth=kth)
             res[crowd] = sub[np.searchsorted(near, crowd)]
             del o, sub
         del crowd, near
     with _PARALLEL:
-        _knn_all(pts, col, vz, colstart, nx, ny, float(h), int(k), res)
+        _knn_all(pts, col, vz, colstart, nx, ny, float(h), int(k), res, kth)
         unresolved = np.flatnonzero(np.isnan(res))
         if unresolved.size:  # isolated points: whole columns, ring by ring, at any height
-            _knn_far_all(pts, col, colstart, nx, ny, float(h), int(k), unresolved, res)
+            _knn_far_all(pts, col, colstart, nx, ny, float(h), int(k), unresolved, res, kth)
     del col, vz, colstart, pts
     out = np.empty(n)
     out[order] = res
@@ -325,6 +357,7 @@ def _knn_far(
     k: int,
     i: int,
     best: NDArray[np.float64],
+    kth: bool,
 ) -> float:
     """Mean distance from sorted point ``i`` to its ``k`` nearest other points, searching whole
     columns (every height) ring by ring until the ``k``-th distance is certified."""
@@ -348,10 +381,7 @@ def _knn_far(
         if best[k] <= (r * h) * (r * h) or r >= max(ix, iy, nx - 1 - ix, ny - 1 - iy):
             break
         r += 1
-    s = 0.0
-    for j in range(1, k + 1):
-        s += math.sqrt(best[j])
-    return s / k
+    return _summary(best, k, kth)
 
 
 @numba.njit(cache=True, parallel=True)
@@ -365,7 +395,8 @@ def _knn_far_all(
     k: int,
     which: NDArray[np.int64],
     out: NDArray[np.float64],
+    kth: bool,
 ) -> None:
     for t in numba.prange(which.shape[0]):
         best = np.empty(k + 1, dtype=np.float64)
-        out[which[t]] = _knn_far(pts, col, colstart, nx, ny, h, k, which[t], best)
+        out[which[t]] = _knn_far(pts, col, colstart, nx, ny, h, k, which[t], best, kth)

@@ -241,8 +241,17 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("range_nan", {"type": "filters.range", "limits": "Z[nan:nan]"}),
         ("range_upside_down", {"type": "filters.range", "limits": "Z[10:5]"}),
         ("crop_empty", {"type": "filters.crop", "polygon": "POLYGON EMPTY"}),
+        ("outlier_mean_k_5000", {"type": "filters.outlier", "mean_k": 5000}),
+        ("outlier_min_k_1e5", {"type": "filters.outlier", "method": "radius", "min_k": 100_000}),
     ):
         (d / f"{name}.json").write_text(json.dumps(["inp.las", stage, "out.las"]))
+    # the radius outlier filter counted every point within its radius: every pair of the
+    # copies (and of the whole cloud for a radius of a kilometre)
+    written = tmp_path_factory.mktemp("pipeline_out")  # not among the inputs
+    for name, radius in (("radius_copies", 1.0), ("radius_1km", 1000.0)):
+        stage = {"type": "filters.outlier", "method": "radius", "radius": radius}
+        out = str(written / f"{name}.las")
+        (d / f"{name}.json").write_text(json.dumps(["copies.las", stage, out]))
     (d / "chunk0.json").write_text(
         json.dumps([{"type": "readers.las", "filename": "inp.las", "chunk_size": 0}, "out.las"])
     )
@@ -821,7 +830,31 @@ CASES = [
                 r"filters\.crop",
                 r"crop polygon is empty \(it encloses no area\)",
             ),
+            (
+                "outlier_mean_k_5000",
+                2,
+                r"filters\.outlier",
+                r"mean_k and min_k must be at most 100, got 5,000: every point's 5,000 nearest "
+                r"neighbours cost time as their square",
+            ),
+            (
+                "outlier_min_k_1e5",
+                2,
+                r"filters\.outlier",
+                r"mean_k and min_k must be at most 100, got 100,000: every point's 100,000 "
+                r"nearest neighbours cost time as their square",
+            ),
         )
+    ],
+    *[
+        Case(  # 500,000 points, 400,000 of them copies of one: minutes (now seconds)
+            f"pipeline-{name}",
+            (*L, "pipeline", f"{{d}}/{name}.json"),
+            0,
+            "",
+            max_s=60,
+        )
+        for name in ("radius_copies", "radius_1km")
     ],
     Case(  # an internal error (OverflowError), where lidar products refused it
         "tile-resolution-1e308",

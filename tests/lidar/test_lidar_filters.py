@@ -43,6 +43,32 @@ def test_outliers_find_isolated_points() -> None:
     assert s[:-2].mean() < 0.01 and r[:-2].mean() < 0.01
 
 
+def test_radius_outliers_equal_a_k_d_trees_count_within_the_radius() -> None:
+    # now the min_k-th nearest against the radius (a ball count cost every pair of a dense
+    # spot): the same mask as counting with a k-d tree, with a crowd, copies and far points
+    from scipy.spatial import cKDTree
+
+    rng = np.random.default_rng(3)
+    field = rng.uniform(0, 50, (20_000, 3)) * [1, 1, 0.1]
+    crowd = rng.normal(25, 0.01, (3000, 3))
+    copies = np.repeat([[10.0, 10.0, 1.0]], 500, axis=0)
+    far = np.array([[-400.0, 0.0, 0.0], [25.0, 25.0, 300.0]])
+    xyz = np.vstack([field, crowd, copies, far]) + np.array([640_000.0, 5_500_000.0, 300.0])
+    tree = cKDTree(xyz - xyz.min(axis=0))
+    for radius, min_k in [
+        (0.5, 2),
+        (1.0, 5),
+        (0.2, 1),
+        (3.0, 30),
+        (1e6, 2),
+        (1.0, 0),
+        (1.0, 10**6),
+    ]:
+        count = tree.query_ball_point(tree.data, r=radius, return_length=True) - 1
+        got = radius_outliers(xyz, radius=radius, min_k=min_k)
+        assert np.array_equal(got, count < min_k), (radius, min_k)
+
+
 def test_voxel_keeps_one_point_per_voxel() -> None:
     rng = np.random.default_rng(4)
     xyz = rng.uniform(0, 4, (20000, 3))
