@@ -336,8 +336,8 @@ def _sorted_planes(
     height = np.full(n, np.nan, dtype=np.float32)
     scatter = np.empty(n, dtype=np.float32)
     if depth < CROWD_DEPTH:
-        _settle_crowds(x, y, z, idx, k, screen, depth, order, pts, colstart, lowest, ny, height,
-                       scatter)  # fmt: skip
+        _settle_crowds(x, y, z, idx, k, screen, depth, order, pts, colstart, lowest, (nx, ny),
+                       height, scatter)  # fmt: skip
     with _PARALLEL:
         _plane_all(pts, colstart, nx, ny, float(h), int(k), lowest, screen, height, scatter)
     return order, height, scatter
@@ -355,7 +355,7 @@ def _settle_crowds(
     pts: NDArray[np.float32],
     colstart: NDArray[np.int64],
     lowest: NDArray[np.float32],
-    ny: int,
+    shape: tuple[int, int],
     height: NDArray[np.float32],
     scatter: NDArray[np.float32],
 ) -> None:
@@ -364,7 +364,7 @@ def _settle_crowds(
     them, the rest on a grid of their own over the points within two cells (exact: a crowd's
     ``k`` nearest lie within its cell's diagonal). In a crowd the kernel read every point of
     it for every point of it (200,000 points in a clump 10 cm across: 42 s)."""
-    nx = (colstart.shape[0] - 1) // ny
+    nx, ny = shape
     crowd, near = _crowds(None, colstart, nx, ny, CROWD * (k + 1))
     if crowd.size == 0 or near.size >= idx.shape[0]:
         return

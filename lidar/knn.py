@@ -194,38 +194,39 @@ def mean_knn_distance(xyz: FloatArray, k: int) -> FloatArray:
     return mean_knn_distance_xyz(xyz[:, 0], xyz[:, 1], xyz[:, 2], k)
 
 
-def kth_distance_xyz(x: FloatArray, y: FloatArray, z: FloatArray, k: int) -> FloatArray:
-    """The distance from every point to its ``k``-th nearest other point (as
-    :func:`mean_knn_distance_xyz`: exact, NaN with ``k`` or fewer points).
+def kth_distance_xyz(
+    x: FloatArray, y: FloatArray, z: FloatArray, k: int, *, block: int = BLOCK
+) -> FloatArray:
+    """The distance from every point to its ``k``-th nearest other point (found as
+    :func:`mean_knn_distance_xyz` finds them: exact, NaN with ``k`` or fewer points).
 
     >>> import numpy as np
     >>> g = np.stack(np.meshgrid(np.arange(5.0), np.arange(5.0), [0.0]), -1).reshape(-1, 3)
     >>> round(float(kth_distance_xyz(g[:, 0], g[:, 1], g[:, 2], 5)[12]), 3)
     1.414
     """
-    return mean_knn_distance_xyz(x, y, z, k, kth=True)
+    return _knn_distances(x, y, z, k, True, block, 0)
 
 
 def mean_knn_distance_xyz(
-    x: FloatArray,
-    y: FloatArray,
-    z: FloatArray,
-    k: int,
-    *,
-    block: int = BLOCK,
-    depth: int = 0,
-    kth: bool = False,
+    x: FloatArray, y: FloatArray, z: FloatArray, k: int, *, block: int = BLOCK
 ) -> FloatArray:
-    """:func:`mean_knn_distance` on coordinate columns (no (n, 3) copy of the cloud); with
-    ``kth`` the distance to the ``k``-th nearest instead of the mean (:func:`kth_distance_xyz`).
+    """:func:`mean_knn_distance` on coordinate columns (no (n, 3) copy of the cloud).
 
     Distances are exact up to float32 rounding of the offsets from the cloud's corner (a
     millimetre over 10 km). Work memory: about 36 bytes per point (a sort key, the sorted
     float32 offsets, 32-bit voxel indices and the result), every full-size temporary built
-    ``block`` points at a time (the answer does not depend on it). The points of crowded
-    voxels (``CROWD``) are settled first, on a grid of their own (``depth``: how many times
-    this call refines a crowd already).
+    ``block`` points at a time (the answer does not depend on it).
     """
+    return _knn_distances(x, y, z, k, False, block, 0)
+
+
+def _knn_distances(
+    x: FloatArray, y: FloatArray, z: FloatArray, k: int, kth: bool, block: int, depth: int
+) -> FloatArray:
+    """Every point's mean distance to its ``k`` nearest others, or (``kth``) the ``k``-th
+    distance. The points of crowded voxels (``CROWD``) are settled first, on a grid of their
+    own (``depth``: how many times this call refines a crowd already)."""
     n = x.shape[0]
     if n <= k:
         return np.full(n, np.nan)
@@ -251,7 +252,7 @@ def mean_knn_distance_xyz(
         crowd, near = _crowds(vz, colstart, nx, ny, CROWD * (k + 1))
         if crowd.size and near.size < n:
             o = order[near]
-            sub = mean_knn_distance_xyz(x[o], y[o], z[o], k, block=block, depth=depth + 1, kth=kth)
+            sub = _knn_distances(x[o], y[o], z[o], k, kth, block, depth + 1)
             res[crowd] = sub[np.searchsorted(near, crowd)]
             del o, sub
         del crowd, near
