@@ -36,6 +36,7 @@ OpenStreetMap tags (``highway``, ``waterway``, ``natural``, ``landuse``).
 
 from __future__ import annotations
 
+import json
 import math
 import warnings
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ from numpy.typing import NDArray
 from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import json_int
 from dronekit_plzen.outputs import note_input
 
 FloatArray = NDArray[np.float64]
@@ -278,6 +280,8 @@ def read_features(path: Path, crs: Any) -> list[tuple[str, Any]]:
             src = meta.get("crs") or "EPSG:4326"
             names = list(meta["fields"])
             tr = geo.transformer(src, crs)
+            if len(layers) == 1 and pyogrio.read_info(path).get("driver") == "GeoJSON":
+                _geojson_check(path, {i for i, w in enumerate(wkb) if w is None})
             for i, g in enumerate(geoms):
                 if g is None and wkb[i] is not None:
                     _unreadable(wkb[i], i, layer if len(layers) > 1 else None, str(path))
@@ -320,6 +324,9 @@ def _unreadable(wkb: bytes, i: int, layer: str | None, where: str) -> None:
             reason = _("a polygon ring does not end where it starts")
         elif "Invalid number of points in LinearRing" in reason:
             reason = _("a polygon ring has fewer than 4 points")
+        elif "point array must contain 0 or >1 elements" in reason:
+            reason = _("a line has a single point")
+        reason = " ".join(reason.split())
     else:  # pragma: no cover - on_invalid="ignore" returned None for a reason GEOS gives
         reason = "?"
     raise BadInputError(
@@ -328,6 +335,99 @@ def _unreadable(wkb: bytes, i: int, layer: str | None, where: str) -> None:
         ),
         where=where,
     )
+
+
+#: GeoJSON geometry types and how deep their coordinates nest (RFC 7946, 3.1)
+_GEOJSON_DEPTH = {
+    "Point": 1,
+    "MultiPoint": 2,
+    "LineString": 2,
+    "MultiLineString": 3,
+    "Polygon": 3,
+    "MultiPolygon": 4,
+}
+
+
+def _geojson_check(path: Path, lost: set[int]) -> None:
+    """OGR's GeoJSON reader gives no geometry, or one without the part, and no warning, for
+    what it cannot build (a coordinate written as text, a point of one number, an unknown
+    type): such a feature was left out of the map with exit 0 (water not excluded, a path not
+    weighted). Refuse the first feature whose geometry is wrong, naming it and what is wrong;
+    ``lost`` are the indices of the features OGR read without a geometry."""
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8-sig"), parse_int=json_int)
+    except (OSError, UnicodeDecodeError, ValueError, RecursionError):
+        return  # OGR read it and we cannot: its verdict stands
+    if isinstance(doc, dict) and doc.get("type") == "FeatureCollection":
+        feats = doc.get("features")
+    elif isinstance(doc, dict) and doc.get("type") == "Feature":
+        feats = [doc]
+    else:
+        feats = [{"geometry": doc}]
+    if not isinstance(feats, list):
+        return
+    for i, f in enumerate(feats):
+        g = f.get("geometry") if isinstance(f, dict) else None
+        if g is None or (isinstance(g, dict) and [] in (g.get("coordinates"), g.get("geometries"))):
+            continue  # no geometry, or an empty one (RFC 7946, 3.1): nothing to draw
+        reason = _geojson_problem(g)
+        if not reason and i in lost:
+            reason = _("GDAL cannot build it")
+        if reason:
+            raise BadInputError(
+                _("{feature}: its geometry cannot be read ({reason})").format(
+                    feature=_feature_name(i, None), reason=reason
+                ),
+                where=str(path),
+            )
+
+
+def _geojson_problem(geom: Any, depth: int = 0) -> str:
+    """What is wrong with a GeoJSON geometry ("" if nothing is).
+
+    >>> _geojson_problem({"type": "Point", "coordinates": [13.4, "x"]})
+    "coordinate 'x' is not a number"
+    >>> _geojson_problem({"type": "Polygon", "coordinates": "abc"})
+    'its coordinates are not nested as a Polygon'
+    >>> _geojson_problem({"type": "Point", "coordinates": [13.4]})
+    'a position has fewer than 2 numbers'
+    >>> _geojson_problem({"type": "Blob", "coordinates": [1, 2]})
+    "unknown geometry type 'Blob'"
+    """
+    if not isinstance(geom, dict):
+        return _("it is not a GeoJSON object")
+    kind = geom.get("type")
+    if kind == "GeometryCollection":
+        parts = geom.get("geometries")
+        if not isinstance(parts, list) or depth > 16:
+            return _("its geometries are not a list")
+        for part in parts:
+            reason = _geojson_problem(part, depth + 1)
+            if reason:
+                return reason
+        return ""
+    if kind not in _GEOJSON_DEPTH:
+        return _("unknown geometry type {kind!r}").format(kind=kind)
+    return _positions_problem(geom.get("coordinates"), _GEOJSON_DEPTH[str(kind)], str(kind))
+
+
+def _positions_problem(c: Any, depth: int, kind: str) -> str:
+    """The first thing wrong in ``c`` as a ``kind``'s coordinates, ``depth`` lists deep ("" if
+    nothing is)."""
+    if not isinstance(c, list):
+        return _("its coordinates are not nested as a {kind}").format(kind=kind)
+    if depth == 1:
+        for v in c:
+            if isinstance(v, bool) or not isinstance(v, (int, float)):
+                return _("coordinate {value} is not a number").format(value=repr(v)[:40])
+        if len(c) < 2:
+            return _("a position has fewer than 2 numbers")
+        return ""
+    for e in c:
+        reason = _positions_problem(e, depth - 1, kind)
+        if reason:
+            return reason
+    return ""
 
 
 def _check_finite(g: Any, i: int, layer: str | None, where: str) -> None:

@@ -423,6 +423,12 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "open_ring_features.geojson").write_text(
         json.dumps({"type": "FeatureCollection", "features": [open_ring]})
     )
+    text_xy = json.loads(_gj([SQUARE]))
+    text_xy["properties"] = {"natural": "water"}
+    text_xy["geometry"]["coordinates"][0][2] = [13.3712, "49.7433"]
+    (d / "text_coordinate_features.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [forest, text_xy]})
+    )
     return d
 
 
@@ -1651,6 +1657,13 @@ CASES = [
         2,
         r"open_ring_features\.geojson: feature 1: its geometry is not valid \(a polygon ring "
         r"does not end where it starts\)",
+    ),
+    Case(  # OGR gave the lake no geometry, and no warning: the map written without it, exit 0
+        "poa-map-features-text-coordinate",
+        _poa_map_with("text_coordinate_features.geojson"),
+        2,
+        r"text_coordinate_features\.geojson: feature 2: its geometry cannot be read \(coordinate "
+        r"'49\.7433' is not a number\)",
     ),
     Case(
         "demo-out-is-file",

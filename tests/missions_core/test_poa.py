@@ -753,3 +753,59 @@ def test_poa_cli_writes_no_mission_for_a_drone_that_is_not_needed(tmp_path: Path
     text = _run(*args, "--out", str(tmp_path / "t"), cwd=tmp_path)
     assert text.returncode == 0, text.stderr
     assert f"drone {idle[0]}: not needed" in text.stdout
+
+
+@pytest.mark.parametrize(
+    ("geometry", "reason"),
+    [
+        ({"type": "Polygon", "coordinates": "abc"}, "not nested as a Polygon"),
+        ({"type": "Blob", "coordinates": [1, 2]}, "unknown geometry type 'Blob'"),
+        ({"type": "Point", "coordinates": [13.37]}, "a position has fewer than 2 numbers"),
+        ({"type": "Point", "coordinates": [True, 49.74]}, "coordinate True is not a number"),
+        (
+            {"type": "LineString", "coordinates": [[13.37, 49.74, "z"], [13.38, 49.75]]},
+            "coordinate 'z' is not a number",
+        ),
+        (
+            {
+                "type": "GeometryCollection",
+                "geometries": [{"type": "Point", "coordinates": [1, "a"]}],
+            },
+            "coordinate 'a' is not a number",
+        ),
+        (
+            {
+                "type": "MultiPolygon",
+                "coordinates": [
+                    [[[13.37, 49.74], [13.38, 49.74], [13.38, 49.75], [13.37, 49.74]]],
+                    [[[13.37, 49.74], [13.38, 49.74], [13.38, "q"], [13.37, 49.74]]],
+                ],
+            },
+            "coordinate 'q' is not a number",
+        ),
+        (None, None),  # a feature without a geometry: nothing to draw, nothing wrong
+        ({"type": "Point", "coordinates": []}, None),  # empty (RFC 7946, 3.1)
+    ],
+)
+def test_a_geojson_geometry_ogr_cannot_build_is_refused_naming_it(
+    tmp_path: Path, geometry: object, reason: str | None
+) -> None:
+    """Found from outside: OGR's GeoJSON reader gives no geometry and no warning for a
+    coordinate written as text (or a part of a multi-polygon), and ``poa-map`` wrote the map
+    without that lake or path, exit 0."""
+    from dronekit_plzen.errors import BadInputError
+    from missions.poa_map import read_features
+
+    ok = {"type": "LineString", "coordinates": [[13.37, 49.74], [13.38, 49.75]]}
+    feats = [
+        {"type": "Feature", "properties": {"highway": "track"}, "geometry": ok},
+        {"type": "Feature", "properties": {"natural": "water"}, "geometry": geometry},
+    ]
+    path = tmp_path / "f.geojson"
+    path.write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    if reason is None:
+        assert [k for k, _g in read_features(path, "EPSG:32633")] == ["path"]
+        return
+    with pytest.raises(BadInputError, match="feature 2: its geometry cannot be read") as exc:
+        read_features(path, "EPSG:32633")
+    assert reason in str(exc.value)
