@@ -808,7 +808,7 @@ def test_a_geojson_geometry_ogr_cannot_build_is_refused_naming_it(
         assert [k for k, _g in read_features(path, "EPSG:32633")] == ["path"]
         return
     with pytest.raises(
-        BadInputError, match="feature 2: its geometry (cannot be read|is not valid)"
+        BadInputError, match=r"feature 2: its geometry (cannot be read|is not valid)"
     ) as exc:
         read_features(path, "EPSG:32633")
     assert reason in str(exc.value)
