@@ -607,6 +607,18 @@ BAD = [
         ("poa", "--poa", "{d}/huge.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
         "the raster is 40,000 × 40,000 cells, more than the 400,000,000 read here",
     ),
+    (  # found from outside: "coordinate #0 (300384000.0, ...) cannot be transformed", no file
+        "cells-1e7-m",
+        ("poa", "--poa", "{d}/hugecell.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
+        "hugecell.tif: the map's extent cannot be placed on the Earth in its CRS (EPSG:32633, "
+        "cells of 1e+07 × 1e+07)",
+    ),
+    (  # found from outside: "no UTM zone for lon=263.0, lat=-201.0", naming no file
+        "cells-50-degrees",
+        ("poa", "--poa", "{d}/hugedeg.tif", "--budget-m", "1000", *POA, "--out", "{d}/o"),
+        "hugedeg.tif: the map's extent cannot be placed on the Earth in its CRS (EPSG:4326, "
+        "cells of 50 × 50)",
+    ),
     (  # an internal error: numpy's "Maximum allowed size exceeded" for a 1e-300 m footprint
         "alt-1e-300",
         ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--alt-m", "1e-300", "--out", "{d}/o"),
@@ -626,6 +638,8 @@ def test_poa_bad_inputs(
     _plain(tmp_path / "whole.tif", np.ones((200, 200)))  # uncompressed: 160 kB of cells
     whole = (tmp_path / "whole.tif").read_bytes()
     (tmp_path / "cut.tif").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    _plain(tmp_path / "hugecell.tif", np.ones((4, 4)), cell_m=1e7)
+    _plain(tmp_path / "hugedeg.tif", np.ones((10, 10)), "EPSG:4326", (13.0, 49.0), 50.0)
     if case == "huge-map":
         sparse_raster(tmp_path / "huge.tif", 40_000, bands=1)
     args = [a.format(d=tmp_path, m=poa_tif) for a in argv]
