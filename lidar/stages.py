@@ -8,6 +8,8 @@ Length options are in metres and converted with the cloud's ``xy_unit_m``.
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -265,18 +267,60 @@ class ReprojectOptions:
         return errs
 
 
+#: PDAL's ``filters.crop`` bounds: ``([xmin, xmax], [ymin, ymax])``, optionally ``, [zmin, zmax]``
+_PDAL_BOUNDS = re.compile(
+    r"^\s*\(\s*"
+    + r"\s*,\s*".join([r"\[\s*([^],\s]+)\s*,\s*([^]\s]+)\s*\]"] * 2)
+    + r"(?:\s*,\s*\[\s*([^],\s]+)\s*,\s*([^]\s]+)\s*\])?\s*\)\s*$"
+)
+
+
+def crop_box(bounds: list[float] | str) -> tuple[float, ...]:
+    """(minx, miny, maxx, maxy) or (minx, miny, maxx, maxy, minz, maxz) of ``filters.crop``'s
+    ``bounds``: a list [minx, miny, maxx, maxy], or PDAL's text ``([xmin, xmax], [ymin, ymax])``
+    with an optional ``[zmin, zmax]`` (a pipeline written for PDAL runs as it is).
+
+    >>> crop_box("([0, 10.5], [-2, 3])")
+    (0.0, -2.0, 10.5, 3.0)
+    >>> crop_box("([0,1],[2,3],[100,200])")
+    (0.0, 2.0, 1.0, 3.0, 100.0, 200.0)
+    """
+    if isinstance(bounds, str):
+        m = _PDAL_BOUNDS.match(bounds)
+        try:
+            v = [float(t) for t in m.groups() if t is not None] if m else []
+        except ValueError:
+            v = []
+        if not v or not all(math.isfinite(t) for t in v):
+            raise BadInputError(
+                _(
+                    "bounds {b!r} is neither [minx, miny, maxx, maxy] nor PDAL's "
+                    "([xmin, xmax], [ymin, ymax]) or ([xmin, xmax], [ymin, ymax], [zmin, zmax])"
+                ).format(b=bounds[:80])
+            )
+        box = (v[0], v[2], v[1], v[3], *v[4:])
+    else:
+        if len(bounds) != 4:
+            raise BadInputError(_("bounds must be [minx, miny, maxx, maxy] with min < max"))
+        box = tuple(float(t) for t in bounds)
+    if not (box[0] < box[2] and box[1] < box[3]) or (len(box) == 6 and not box[4] <= box[5]):
+        raise BadInputError(_("bounds must be [minx, miny, maxx, maxy] with min < max"))
+    return box
+
+
 @dataclass(frozen=True)
 class CropOptions:
-    bounds: list[float] | None = None
+    bounds: list[float] | str | None = None
     polygon: str | None = None
 
     def check(self) -> list[str]:
         if (self.bounds is None) == (self.polygon is None):
             return [_("give exactly one of bounds [minx, miny, maxx, maxy] or polygon (WKT)")]
         if self.bounds is not None:
-            b = self.bounds
-            if len(b) != 4 or not (b[0] < b[2] and b[1] < b[3]):
-                return [_("bounds must be [minx, miny, maxx, maxy] with min < max")]
+            try:
+                crop_box(self.bounds)
+            except BadInputError as exc:
+                return [exc.message]
         if self.polygon is not None:
             try:
                 filters.crop_polygon_mask(np.zeros(1), np.zeros(1), self.polygon)
@@ -452,8 +496,11 @@ def apply_reproject(cloud: PointCloud, o: ReprojectOptions) -> PointCloud:
 
 def apply_crop(cloud: PointCloud, o: CropOptions) -> PointCloud:
     if o.bounds is not None:
-        b = o.bounds
-        return cloud.select(filters.crop_bounds_mask(cloud.x, cloud.y, (b[0], b[1], b[2], b[3])))
+        b = crop_box(o.bounds)
+        m = filters.crop_bounds_mask(cloud.x, cloud.y, (b[0], b[1], b[2], b[3]))
+        if len(b) == 6:  # PDAL's 3-D bounds: the heights too, in the cloud's own units
+            m &= (cloud.z >= b[4]) & (cloud.z <= b[5])
+        return cloud.select(m)
     assert o.polygon is not None
     return cloud.select(filters.crop_polygon_mask(cloud.x, cloud.y, o.polygon))
 
@@ -482,6 +529,7 @@ STAGES: dict[str, StageSpec] = {
     "filters.range": StageSpec(RangeOptions, apply_range, "filter", True),
     "filters.returns": StageSpec(ReturnsOptions, apply_returns, "filter", True),
     "filters.voxel": StageSpec(VoxelOptions, apply_voxel, "filter", False),
+    "filters.reprojection": StageSpec(ReprojectOptions, apply_reproject, "filter", True),
     "filters.reproject": StageSpec(ReprojectOptions, apply_reproject, "filter", True),
     "filters.crop": StageSpec(CropOptions, apply_crop, "filter", True),
     "filters.assign": StageSpec(AssignOptions, apply_assign, "filter", True),

@@ -105,16 +105,17 @@ def read_prob_map(path: Path, *, max_cells: int = MAX_CELLS) -> PoaGrid:
     ny, nx = data.shape
     try:  # the corners in lon/lat: a map whose cells are far too large is nowhere on the Earth
         lon, lat = geo.transform([t.c, t.c + t.a * nx], [t.f + t.e * ny, t.f], crs, geo.WGS84)
-        if not (np.abs(lon) <= 180.0).all() or not (np.abs(lat) <= 90.0).all():
-            raise BadInputError("beyond the Earth's lon/lat")
+        on_earth = bool((np.abs(lon) <= 180.0).all() and (np.abs(lat) <= 90.0).all())
     except BadInputError:
+        on_earth = False
+    if not on_earth:
         raise BadInputError(
             _(
                 "the map's extent cannot be placed on the Earth in its CRS "
                 "({crs}, cells of {a:g} × {e:g})"
             ).format(crs=crs.to_string(), a=t.a, e=-t.e),
             where=str(p),
-        ) from None
+        )
     metric = crs.is_projected and abs((crs.linear_units_factor or ("", 0))[1] - 1.0) < 1e-9
     if metric:  # planned in its units where they are metres on the ground (not Web Mercator)
         ny, nx = data.shape

@@ -225,3 +225,48 @@ def test_cli_ground_failing_at_the_dtm_leaves_earlier_outputs_as_they_were(
     assert r.exit_code == 0, r.output
     assert sorted(p.name for p in out.iterdir()) == ["d.tif", "g.laz"]
     assert laspy.read(out / "g.laz").header.point_count == 37657
+
+
+def test_a_pdal_pipeline_runs_as_written_crop_bounds_and_reprojection(tmp_path: Path) -> None:
+    """Found from outside: PDAL's own spelling of a crop (``"bounds": "([xmin, xmax], [ymin,
+    ymax])"``) and of a reprojection (``filters.reprojection``) were refused ("wrong type",
+    "unknown stage type"): a pipeline written for PDAL now runs unchanged, with the same points
+    as ours spelt our way; PDAL's 3-D bounds crop the heights too."""
+    src = LIDAR / "Topography.laz"
+
+    def run(*stages: dict[str, object]) -> np.ndarray:
+        out = tmp_path / "out.laz"
+        pipeline.run(pipeline.parse([str(src), *stages, str(out)]))
+        c = read_cloud(out)
+        return np.column_stack([c.x, c.y, c.z])
+
+    ours = run({"type": "filters.crop", "bounds": [273400, 5274400, 273500, 5274500]})
+    pdal = run({"type": "filters.crop", "bounds": "([273400, 273500], [5274400, 5274500])"})
+    assert 1000 < len(ours) < 73403 and np.array_equal(ours, pdal)
+    z_lo, z_hi = np.percentile(ours[:, 2], [25, 75])
+    pdal3 = run(
+        {"type": "filters.crop", "bounds": f"([273400,273500],[5274400,5274500],[{z_lo},{z_hi}])"}
+    )
+    inside = (ours[:, 2] >= z_lo) & (ours[:, 2] <= z_hi)
+    assert 0 < len(pdal3) < len(ours) and np.array_equal(pdal3, ours[inside])
+    reproject = run({"type": "filters.reproject", "out_srs": "EPSG:4326"})
+    reprojection = run({"type": "filters.reprojection", "out_srs": "EPSG:4326"})
+    assert np.array_equal(reproject, reprojection) and np.abs(reproject[:, 1]).max() < 90
+
+
+@pytest.mark.parametrize(
+    "bounds",
+    [
+        "garbage",
+        "([273400, nan], [5274400, 5274500])",
+        "([273500, 273400], [5274400, 5274500])",  # min above max
+        "([0, 1], [0, 1], [5, 4])",
+        "([0, 1])",
+        [1, 2, 3],
+    ],
+)
+def test_bad_crop_bounds_are_refused_before_anything_runs(tmp_path: Path, bounds: object) -> None:
+    doc = [str(LIDAR / "Topography.laz"), {"type": "filters.crop", "bounds": bounds}, "o.laz"]
+    with pytest.raises(BadInputError, match=r"stage 2 \(filters.crop\): bounds"):
+        pipeline.parse(doc, base_dir=tmp_path)
+    assert list(tmp_path.iterdir()) == []
