@@ -39,6 +39,10 @@ from missions.cli_options import (
 #: the farthest a searched cell may be from the launch point, as a share of the distance one
 #: battery flies (out and back is 2 × that; the rest for climbing, turns and a little search)
 REACH_SHARE = 0.4
+#: the farthest a path's vertex may be from the launch point, as a share of the distance one
+#: battery flies after the climb and the landing (out and back 92 %: the rest for the leg
+#: itself and the stops at its ends); the reach is never beyond it
+FARTHEST_SHARE = 0.46
 
 
 def _opts(f: Any, opts: list[Any]) -> Any:
@@ -128,6 +132,17 @@ def _mkdir(out: Path) -> None:
 
 
 def _poa(**o: Any) -> None:
+    out_dir = Path(o["out_dir"])
+    made = not out_dir.exists()
+    try:
+        _poa_run(**o)
+    except BaseException:
+        if made and out_dir.is_dir() and not any(out_dir.iterdir()):
+            out_dir.rmdir()  # a refused plan (the guard, a leg out of reach) leaves no folder
+        raise
+
+
+def _poa_run(**o: Any) -> None:
     from dronekit_plzen import geo
     from missions.pipeline import parse_formats, write_mission_files
     from missions.plan_core import resolve_vehicle
@@ -170,14 +185,31 @@ def _poa(**o: Any) -> None:
     veh = vehicle_profile(o.get("vehicle")) or resolve_vehicle(None, cam)
     if o.get("speed_m_s"):
         veh = veh.with_speed(o["speed_m_s"])
+    from missions.metrics import landing_time_s
     from missions.sorties import SORTIE_MARGIN
 
-    # a sortie flies out, searches and comes back on one battery: search only within reach
-    reach = REACH_SHARE * veh.usable_endurance_s * SORTIE_MARGIN * veh.cruise_speed_m_s
+    # a sortie flies out, searches and comes back on one battery: search only within reach,
+    # and no vertex farther out than a sortie can fly to and back from after its climb and
+    # landing (at the highest layer): at 200 m they take a quarter of a battery, and an
+    # expanding square's corners (√2 × the reach out) could not be cut into sorties at all
+    flight_s = veh.usable_endurance_s * SORTIE_MARGIN
+    top = max(alts)
+    up_down_s = top / veh.climb_rate_m_s + landing_time_s(
+        top, veh.descent_rate_m_s, veh.autopilot == "ardupilot"
+    )
+    farthest = FARTHEST_SHARE * max(flight_s - up_down_s, 0.0) * veh.cruise_speed_m_s
+    reach = min(REACH_SHARE * flight_s * veh.cruise_speed_m_s, farthest)
     check_strips(within_reach(grid, lxy, reach), min(f.across_m for f in fps))
     _mkdir(out_dir)
     plan = plan_poa(
-        grid, lxy, fps, alts, o["budget_m"], speed_m_s=veh.cruise_speed_m_s, reach_m=reach
+        grid,
+        lxy,
+        fps,
+        alts,
+        o["budget_m"],
+        speed_m_s=veh.cruise_speed_m_s,
+        reach_m=reach,
+        max_radius_m=farthest,
     )
     epsg = geo.as_crs(grid.crs).to_epsg()
     if epsg is None:

@@ -43,7 +43,9 @@ Method (:func:`plan_poa`)
    next step would exceed the budget: every path starts at the launch point and is at most ``B``
    metres long (the return flight is the mission's RTL, outside ``B``; sorties cut endurance).
    With ``reach_m`` (the CLI: 40 % of one battery's flight distance) only the probability
-   within that distance of the launch point is searched, so every sortie can fly there and back.
+   within that distance of the launch point is searched, and with ``max_radius_m`` (the CLI:
+   46 % of what the battery flies after the climb and the landing) no vertex lies farther out,
+   so every sortie can fly there and back.
 6. **Multi-drone.** Three fleet plans (:func:`fleet_plan`): split by probability mass
    (:func:`missions.poa_search.sector_plan`): one sector per drone round the launch point
    holding an equal share of the fleet's best cells, cuts where they are thinnest, each drone
@@ -216,10 +218,12 @@ def plan_poa(
     speed_m_s: float = 10.0,
     curve_points: int = 16,
     reach_m: float | None = None,
+    max_radius_m: float | None = None,
 ) -> PoaPlan:
     """Plan one path per footprint (drone), each from ``launch_xy`` within ``budget_m``;
     ``reach_m``: only the probability within this distance of the launch point is searched
-    (a sortie must fly there and back on one battery)."""
+    (a sortie must fly there and back on one battery); ``max_radius_m``: no path goes farther
+    from the launch point (:func:`pull_within`)."""
     import time
 
     if not (budget_m > 0 and math.isfinite(budget_m)):
@@ -242,6 +246,8 @@ def plan_poa(
     else:
         paths, fracs = fleet_plan(grid, launch_xy, fps, budget_m, whole_budget_m)
     paths, fracs = trim_idle_ends(grid, fps, paths, fracs)
+    if max_radius_m is not None:
+        paths, fracs = pull_within(grid, fps, launch_xy, paths, fracs, max_radius_m)
     residual = full.prob.copy()
     out: list[DronePath] = []
     for xy, frac, fp, alt in zip(paths, fracs, fps, alts_m, strict=True):
@@ -408,6 +414,37 @@ def useful_budget_m(grid: PoaGrid, launch_xy: tuple[float, float], across_m: flo
     corners_y = np.array([grid.y0, grid.y0, grid.y0 - h, grid.y0 - h])
     far = float(np.max(np.hypot(corners_x - launch_xy[0], corners_y - launch_xy[1])))
     return 2.0 * area / max(across_m, 1e-6) + 2.0 * math.hypot(w, h) + far
+
+
+def pull_within(
+    grid: PoaGrid,
+    fps: Sequence[Footprint],
+    launch_xy: tuple[float, float],
+    paths: list[FloatArray],
+    fracs: list[FloatArray],
+    radius_m: float,
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Every vertex farther than ``radius_m`` from the launch point pulled in along its
+    bearing onto that circle (a straight leg between two points of a disc stays in it), the
+    covered fractions of a changed path counted again. Only the probability within reach is
+    searched, but a candidate pattern reaches past it: an expanding square's corners lie √2
+    times as far out as its sides, and at 200 m a sortie could not fly out to them and back
+    on one battery, so no sorties could be cut at all."""
+    lx, ly = launch_xy
+    out_p, out_f = [], []
+    for xy, frac, fp in zip(paths, fracs, fps, strict=True):
+        d = np.hypot(xy[:, 0] - lx, xy[:, 1] - ly)
+        far = d > radius_m
+        if far.any():
+            xy = xy.copy()
+            xy[far, 0] = lx + (xy[far, 0] - lx) * (radius_m / d[far])
+            xy[far, 1] = ly + (xy[far, 1] - ly) * (radius_m / d[far])
+            keep = np.concatenate([[True], np.hypot(*np.diff(xy, axis=0).T) > 1e-6])
+            xy = xy[keep]
+            frac = coverage_fraction(grid, swept_pieces(xy, fp, raw=True))
+        out_p.append(xy)
+        out_f.append(frac)
+    return out_p, out_f
 
 
 def within_reach(grid: PoaGrid, launch_xy: tuple[float, float], reach_m: float) -> PoaGrid:

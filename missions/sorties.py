@@ -61,13 +61,7 @@ def cut_sorties(
     while a < n - 1:
         lo, hi = a + 1, n - 1
         if mission_time_s(_sub(p, a, lo), vehicle, alt_m, home, hold_s) > budget:
-            x, y = p.xy[a]
-            raise BadInputError(
-                _(
-                    "the leg from ({x:.0f}, {y:.0f}) cannot be flown within one battery "
-                    "({budget_min:.1f} min usable) from home"
-                ).format(x=x, y=y, budget_min=budget / 60)
-            )
+            raise BadInputError(_leg_too_far(p, a, home, alt_m, budget))
         while lo < hi:  # largest b with time(a..b) <= budget
             mid = (lo + hi + 1) // 2
             if mission_time_s(_sub(p, a, mid), vehicle, alt_m, home, hold_s) <= budget:
@@ -79,6 +73,27 @@ def cut_sorties(
             resume.append((float(p.xy[lo, 0]), float(p.xy[lo, 1])))
         a = lo
     return sorties, resume
+
+
+def _leg_too_far(
+    p: PathPlan, a: int, home: tuple[float, float], alt_m: float, budget_s: float
+) -> str:
+    """The line for a leg no sortie can fly: where it is in lon/lat (the planning CRS's metres
+    say nothing to a pilot), how far from home, and the battery."""
+    from dronekit_plzen import geo
+
+    x, y = p.xy[a]
+    lon, lat = geo.transform([x], [y], p.epsg, geo.WGS84)
+    return _(
+        "the leg from {lat:.6f}, {lon:.6f} ({d:.1f} km from home) cannot be flown at {alt:g} m "
+        "within one battery ({budget_min:.1f} min usable): move home nearer"
+    ).format(
+        lat=float(lat[0]),
+        lon=float(lon[0]),
+        d=float(np.hypot(x - home[0], y - home[1])) / 1000.0,
+        alt=alt_m,
+        budget_min=budget_s / 60,
+    )
 
 
 def sortie_count(paths: list[PathPlan]) -> int:

@@ -1658,6 +1658,16 @@ CASES = [
         r"open_ring_features\.geojson: feature 1: its geometry is not valid \(a polygon ring "
         r"does not end where it starts\)",
     ),
+    Case(  # the leg "from (382564, 5511327)": UTM metres with no CRS, no distance, no way out
+        "survey-area-out-of-reach",
+        (
+            *("plan", "survey", *CAMERA, "--home", "49.80,13.37", "--area", "{d}/sq.geojson"),
+            *("--out", "{o}/plans"),
+        ),
+        2,
+        r"the leg from 49\.74\d+, 13\.37\d+ \(6\.\d km from home\) cannot be flown at 80 m "
+        r"within one battery \(13\.3 min usable\): move home nearer",
+    ),
     Case(  # OGR gave the lake no geometry, and no warning: the map written without it, exit 0
         "poa-map-features-text-coordinate",
         _poa_map_with("text_coordinate_features.geojson"),

@@ -826,3 +826,49 @@ def test_a_geojson_geometry_ogr_cannot_build_is_refused_naming_it(
     ) as exc:
         read_features(path, "EPSG:32633")
     assert reason in str(exc.value)
+
+
+def test_a_high_search_is_refused_by_the_guard_and_flies_far_legs_with_an_override(
+    tmp_path: Path,
+) -> None:
+    """Found from outside: at 200 m over a 2 km map the walk reached an expanding square's
+    corners 1.6 km out (√2 × the reach), which no sortie could fly to and back after a 200 m
+    climb and landing: "the leg from (381436, 5511822) cannot be flown", exit 2, and never the
+    guard's verdict on the altitude. No vertex now lies farther out than 46 % of what a battery
+    flies after the climb and the landing (nor the reach): the guard refuses the altitude
+    (exit 3), and with the override every sortie is cut and written."""
+    p = _run(
+        *("poa-map", "--lkp", "49.74,13.37", "--subject", "child-4-6", "--radius-m", "2000"),
+        *("-o", str(tmp_path / "m.tif")),
+        cwd=tmp_path,
+    )
+    assert p.returncode == 0, p.stderr
+    poa = ("poa", "--poa", str(tmp_path / "m.tif"), "--budget-m", "30000", "--alt-m", "200")
+    poa += ("--fov-deg", "70", "--launch", "49.74,13.37")
+    p = _run(*poa, "--out", str(tmp_path / "refused"), cwd=tmp_path)
+    assert p.returncode == 3, p.stderr
+    assert "[max_agl]" in p.stderr and "200 m above the closest terrain" in p.stderr
+    assert not (tmp_path / "refused").exists()
+    over = ("--override-safety", "--reason", "cloud base test")
+    p = _run(*poa, *over, "--out", str(tmp_path / "o"), "--json", cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    r = json.loads(p.stdout)
+    assert r["sorties"][0] >= 2 and len(list((tmp_path / "o").glob("*.plan"))) == r["sorties"][0]
+
+
+def test_pull_within_keeps_every_vertex_on_or_inside_the_circle() -> None:
+    from missions.poa import pull_within
+
+    centre = (383000.0, 5510000.0)
+    grid = ring_grid(centre, (0.2, 0.5, 0.8, 1.5), 1000.0, 30.0, "EPSG:32633")
+    fp = Footprint(60.0, 45.0)
+    square = np.array([[0, 0], [500, 0], [500, 500], [-500, 500], [-500, -500], [300, -500]])
+    xy = square.astype(float) + np.array(centre)
+    launch = (float(xy[0, 0]), float(xy[0, 1]))
+    frac = np.zeros_like(grid.prob)
+    (out,), (f,) = pull_within(grid, [fp], launch, [xy], [frac], 450.0)
+    d = np.hypot(out[:, 0] - launch[0], out[:, 1] - launch[1])
+    assert d.max() <= 450.0 + 1e-9 and len(out) == len(xy)
+    inside = np.hypot(xy[:, 0] - launch[0], xy[:, 1] - launch[1]) <= 450.0
+    assert np.array_equal(out[inside], xy[inside])  # the rest untouched
+    assert f.sum() > 0  # counted again for the pulled-in path
