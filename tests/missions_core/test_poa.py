@@ -872,3 +872,28 @@ def test_pull_within_keeps_every_vertex_on_or_inside_the_circle() -> None:
     inside = np.hypot(xy[:, 0] - launch[0], xy[:, 1] - launch[1]) <= 450.0
     assert np.array_equal(out[inside], xy[inside])  # the rest untouched
     assert f.sum() > 0  # counted again for the pulled-in path
+
+
+@settings(max_examples=40)
+@given(
+    st.lists(st.tuples(st.floats(-3000, 3000), st.floats(-3000, 3000)), min_size=2, max_size=30),
+    st.floats(50.0, 2500.0),
+)
+def test_pulled_in_paths_stay_within_the_radius_and_keep_what_was_inside(
+    pts: list[tuple[float, float]], radius_m: float
+) -> None:
+    from missions.poa import pull_within
+
+    centre = (383000.0, 5510000.0)
+    grid = ring_grid(centre, (0.2, 0.5, 0.8, 1.5), 1000.0, 60.0, "EPSG:32633")
+    xy = np.array([(0.0, 0.0), *pts]) + np.array(centre)
+    (out,), (frac,) = pull_within(grid, [Footprint(60.0, 45.0)], centre, [xy], [None], radius_m)
+    d_out = np.hypot(out[:, 0] - centre[0], out[:, 1] - centre[1])
+    assert d_out.max() <= radius_m + 1e-6  # (UTM coordinates: 1e-10 m of round-off)
+    assert np.array_equal(out[0], xy[0])  # still from the launch point
+    d_in = np.hypot(xy[:, 0] - centre[0], xy[:, 1] - centre[1])
+    if (d_in <= radius_m).all():
+        assert out is xy and frac is None  # nothing to pull: the path and its cover as they were
+    else:  # no leg of zero length (two vertices pulled onto one point) for the guard to time
+        assert (np.hypot(*np.diff(out, axis=0).T) > 1e-6).all()
+        assert frac is not None and frac.shape == grid.prob.shape
