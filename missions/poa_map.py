@@ -281,7 +281,7 @@ def read_features(path: Path, crs: Any) -> list[tuple[str, Any]]:
             names = list(meta["fields"])
             tr = geo.transformer(src, crs)
             if len(layers) == 1 and pyogrio.read_info(path).get("driver") == "GeoJSON":
-                _geojson_check(path, {i for i, w in enumerate(wkb) if w is None})
+                _geojson_check(path, wkb, geoms)
             for i, g in enumerate(geoms):
                 if g is None and wkb[i] is not None:
                     _unreadable(wkb[i], i, layer if len(layers) > 1 else None, str(path))
@@ -348,12 +348,28 @@ _GEOJSON_DEPTH = {
 }
 
 
-def _geojson_check(path: Path, lost: set[int]) -> None:
+#: geometries OGR builds whole or not at all (a bad coordinate loses the whole geometry)
+_ALL_OR_NOTHING = ("Point", "LineString")
+
+
+def _geojson_check(path: Path, wkb: Any, built: Any) -> None:
     """OGR's GeoJSON reader gives no geometry, or one without the part, and no warning, for
     what it cannot build (a coordinate written as text, a point of one number, an unknown
-    type): such a feature was left out of the map with exit 0 (water not excluded, a path not
-    weighted). Refuse the first feature whose geometry is wrong, naming it and what is wrong;
-    ``lost`` are the indices of the features OGR read without a geometry."""
+    type, a bad hole of a polygon or member of a multi-polygon): such a feature was left out of
+    the map, or its hole filled, with exit 0 (water not excluded, a path not weighted). Refuse
+    the first feature OGR did not build whole, naming it and what is wrong. ``wkb`` and
+    ``built``: what OGR gave, in the file's order, and its geometries (None where OGR gave
+    none, or GEOS could not build it: :func:`_unreadable` names that). Only features with
+    several parts are counted position by position, and only a lost or short one is walked
+    coordinate by coordinate (a 35 MB file of paths: no walk at all)."""
+    import shapely
+
+    needed = [
+        w is None or (g is not None and g.geom_type not in _ALL_OR_NOTHING)
+        for w, g in zip(wkb, built, strict=True)
+    ]
+    if not any(needed):
+        return
     try:
         doc = json.loads(path.read_text(encoding="utf-8-sig"), parse_int=json_int)
     except (OSError, UnicodeDecodeError, ValueError, RecursionError):
@@ -366,20 +382,51 @@ def _geojson_check(path: Path, lost: set[int]) -> None:
         feats = [{"geometry": doc}]
     if not isinstance(feats, list):
         return
-    for i, f in enumerate(feats):
+    for i, f in enumerate(feats[: len(built)]):
         g = f.get("geometry") if isinstance(f, dict) else None
-        if g is None or (isinstance(g, dict) and [] in (g.get("coordinates"), g.get("geometries"))):
-            continue  # no geometry, or an empty one (RFC 7946, 3.1): nothing to draw
-        reason = _geojson_problem(g)
-        if not reason and i in lost:
-            reason = _("GDAL cannot build it")
-        if reason:
-            raise BadInputError(
-                _("{feature}: its geometry cannot be read ({reason})").format(
-                    feature=_feature_name(i, None), reason=reason
-                ),
-                where=str(path),
-            )
+        if not needed[i] or g is None:
+            continue
+        if isinstance(g, dict) and [] in (g.get("coordinates"), g.get("geometries")):
+            continue  # an empty geometry (RFC 7946, 3.1): nothing to draw
+        if built[i] is not None and _positions(g) == shapely.get_num_coordinates(built[i]):
+            continue  # built whole
+        reason = _geojson_problem(g) or _("GDAL cannot build it")
+        raise BadInputError(
+            _("{feature}: its geometry cannot be read ({reason})").format(
+                feature=_feature_name(i, None), reason=reason
+            ),
+            where=str(path),
+        )
+
+
+def _positions(geom: Any, depth: int = 0) -> int:
+    """The number of positions a GeoJSON geometry holds, counted by its rings and lines
+    (-1 when it is not nested as its type says).
+
+    >>> _positions({"type": "MultiPolygon", "coordinates": [[[[0, 0], [1, 0], [0, 1], [0, 0]]]]})
+    4
+    """
+    if not isinstance(geom, dict) or depth > 16:
+        return -1
+    kind = geom.get("type")
+    if kind == "GeometryCollection":
+        parts = geom.get("geometries")
+        counts = [_positions(p, depth + 1) for p in parts] if isinstance(parts, list) else [-1]
+        return -1 if -1 in counts else sum(counts)
+    levels = _GEOJSON_DEPTH.get(str(kind), 0) - 1
+    c = geom.get("coordinates")
+    if levels < 0 or not isinstance(c, list):
+        return -1
+    if levels == 0:
+        return 1
+    lists = [c]
+    for _level in range(levels - 1):
+        if not all(isinstance(e, list) for e in lists):
+            return -1
+        lists = [e for sub in lists for e in sub]
+    if not all(isinstance(e, list) for e in lists):
+        return -1
+    return sum(len(e) for e in lists)
 
 
 def _geojson_problem(geom: Any, depth: int = 0) -> str:

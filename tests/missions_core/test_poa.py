@@ -798,6 +798,23 @@ def test_poa_cli_writes_no_mission_for_a_drone_that_is_not_needed(tmp_path: Path
             "coordinate 'q' is not a number",
         ),
         ({"type": "LineString", "coordinates": [[13.37, 49.74]]}, "a line has a single point"),
+        (  # OGR kept the lake and dropped its island: the island's ground excluded as water
+            {
+                "type": "Polygon",
+                "coordinates": [
+                    [[13.37, 49.74], [13.38, 49.74], [13.38, 49.75], [13.37, 49.74]],
+                    [[13.375, 49.742], [13.376, "x"], [13.376, 49.743], [13.375, 49.742]],
+                ],
+            },
+            "coordinate 'x' is not a number",
+        ),
+        (
+            {
+                "type": "MultiLineString",
+                "coordinates": [[[13.37, 49.74], [13.38, 49.74]], [[13.37, "y"], [13.38, 49.7]]],
+            },
+            "coordinate 'y' is not a number",
+        ),
         (None, None),  # a feature without a geometry: nothing to draw, nothing wrong
         ({"type": "Point", "coordinates": []}, None),  # empty (RFC 7946, 3.1)
     ],
