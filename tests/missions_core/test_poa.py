@@ -248,16 +248,22 @@ _tiny = ring_grid(LKP_XY, RING_TABLE[("child-1-3", "flat")], 300.0, 40.0, 32633)
     budget=st.floats(100.0, 1200.0),
     n=st.integers(1, 3),
     dx=st.floats(-200.0, 200.0),
+    radius=st.none() | st.floats(60.0, 400.0),
 )
-def test_poa_paths_start_at_launch_and_stay_within_budget(budget: float, n: int, dx: float):
+def test_poa_paths_start_at_launch_and_stay_within_budget(
+    budget: float, n: int, dx: float, radius: float | None
+):
     g = _tiny
     launch = (LKP_XY[0] + dx, LKP_XY[1] - dx / 2)
     fps = [Footprint(40.0, 30.0)] * n
-    plan = plan_poa(g, launch, fps, layer_altitudes(50.0, n), budget, curve_points=0)
+    alts = layer_altitudes(50.0, n)
+    plan = plan_poa(g, launch, fps, alts, budget, curve_points=0, max_radius_m=radius)
     assert len(plan.paths) == n
     for p in plan.paths:
         assert np.allclose(p.xy[0], launch)
         assert p.length_m <= budget + 1e-6
+        if radius is not None:  # every vertex within the radius a sortie can fly back from
+            assert np.hypot(*(p.xy - np.array(launch)).T).max() <= radius + 1e-6
     assert 0.0 <= plan.covered <= 1.0 + 1e-9
 
 
