@@ -118,7 +118,6 @@ def read_prob_map(path: Path, *, max_cells: int = MAX_CELLS) -> PoaGrid:
         )
     metric = crs.is_projected and abs((crs.linear_units_factor or ("", 0))[1] - 1.0) < 1e-9
     if metric:  # planned in its units where they are metres on the ground (not Web Mercator)
-        ny, nx = data.shape
         lon, lat = geo.transform([t.c + t.a * nx / 2], [t.f + t.e * ny / 2], crs, geo.WGS84)
         metric = geo.scale_error(crs, float(lon[0]), float(lat[0])) <= geo.MAX_SCALE_ERROR
     if metric and math.isclose(t.a, -t.e, rel_tol=1e-6) and crs.to_epsg() is not None:
