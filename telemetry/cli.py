@@ -584,7 +584,7 @@ def report_indicator(
     for q in rep.quarters:
         click.echo(
             f"  {q.label}: {q.count:3d}   {_('last 4 quarters')}: {q.rolling_4q:3d} "
-            f"({q.progress_pct:.0f} %)   {_('exercises')}: {q.exercises}"
+            f"{_('progress %')}: {q.progress_pct:4.0f}   {_('exercises')}: {q.exercises}"
         )
     click.echo(f"  {_('by organisation')}: {rep.by_organisation}")
     click.echo(f"  {_('by category')}: {rep.by_category}")

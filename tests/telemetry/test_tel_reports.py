@@ -153,6 +153,12 @@ def test_cli_report_and_flights(db: Path, tmp_path: Path) -> None:
     data = json.loads(r.output)
     assert [q["count"] for q in data["quarters"]] == [2, 3, 0, 0]
     assert Path(data["html"]).exists()
+    # the text names what the percentage is (a bare "(-50 %)" beside the count read as a fall)
+    r = CliRunner().invoke(cli, ["report", "indicator", "--year", "2024", "--db", str(db)])
+    assert r.exit_code == 0, r.output
+    q1 = next(line for line in r.output.splitlines() if "2024-Q1" in line)
+    pct = data["quarters"][0]["progress_pct"]
+    assert f"progress %: {pct:4.0f}" in q1 and "last 4 quarters:" in q1, q1
     r = CliRunner().invoke(
         cli,
         [
