@@ -39,10 +39,10 @@ from missions.cli_options import (
 #: the farthest a searched cell may be from the launch point, as a share of the distance one
 #: battery flies (out and back is 2 × that; the rest for climbing, turns and a little search)
 REACH_SHARE = 0.4
-#: the farthest a path's vertex may be from the launch point, as a share of the distance one
-#: battery flies after the climb and the landing (out and back 92 %: the rest for the leg
-#: itself and the stops at its ends); the reach is never beyond it
-FARTHEST_SHARE = 0.46
+#: the farthest a path's vertex may be from the launch point: this share of half of what one
+#: battery flies after the climb, the landing and one piece of a leg (2 % for the stops at the
+#: ends of the legs); the reach is never beyond it
+FARTHEST_SHARE = 0.98
 
 
 def _opts(f: Any, opts: list[Any]) -> Any:
@@ -186,7 +186,7 @@ def _poa_run(**o: Any) -> None:
     if o.get("speed_m_s"):
         veh = veh.with_speed(o["speed_m_s"])
     from missions.metrics import landing_time_s
-    from missions.sorties import SORTIE_MARGIN
+    from missions.sorties import SORTIE_MARGIN, SORTIE_PIECES
 
     # a sortie flies out, searches and comes back on one battery: search only within reach,
     # and no vertex farther out than a sortie can fly to and back from after its climb and
@@ -197,7 +197,10 @@ def _poa_run(**o: Any) -> None:
     up_down_s = top / veh.climb_rate_m_s + landing_time_s(
         top, veh.descent_rate_m_s, veh.autopilot == "ardupilot"
     )
-    farthest = FARTHEST_SHARE * max(flight_s - up_down_s, 0.0) * veh.cruise_speed_m_s
+    # out and back, and one piece of a leg (the sortie cutter's unit), in what is left
+    piece_m = veh.cruise_speed_m_s * flight_s / SORTIE_PIECES
+    level_m = max(flight_s - up_down_s, 0.0) * veh.cruise_speed_m_s
+    farthest = FARTHEST_SHARE * max(level_m - piece_m, 0.0) / 2.0
     reach = min(REACH_SHARE * flight_s * veh.cruise_speed_m_s, farthest)
     check_strips(within_reach(grid, lxy, reach), min(f.across_m for f in fps))
     _mkdir(out_dir)

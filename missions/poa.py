@@ -44,8 +44,8 @@ Method (:func:`plan_poa`)
    metres long (the return flight is the mission's RTL, outside ``B``; sorties cut endurance).
    With ``reach_m`` (the CLI: 40 % of one battery's flight distance) only the probability
    within that distance of the launch point is searched, and with ``max_radius_m`` (the CLI:
-   46 % of what the battery flies after the climb and the landing) no vertex lies farther out,
-   so every sortie can fly there and back.
+   half of what the battery flies after the climb, the landing and one piece of a leg, less
+   2 %) no vertex lies farther out, so every sortie can fly there and back.
 6. **Multi-drone.** Three fleet plans (:func:`fleet_plan`): split by probability mass
    (:func:`missions.poa_search.sector_plan`): one sector per drone round the launch point
    holding an equal share of the fleet's best cells, cuts where they are thinnest, each drone

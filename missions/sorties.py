@@ -19,6 +19,9 @@ from missions.vehicles import Vehicle
 #: plan each sortie to at most this share of the usable endurance: the validator (and the real
 #: vehicle) time a flight with a slightly different model (climb/descent profile, wind)
 SORTIE_MARGIN = 0.95
+#: a path's legs are cut into pieces of at most 1/this of the distance a sortie flies, so that a
+#: cut can fall inside a long leg
+SORTIE_PIECES = 40
 
 
 def _densify(path: PathPlan, max_len_m: float) -> PathPlan:
@@ -53,7 +56,7 @@ def cut_sorties(
     home = home_xy if home_xy is not None else (float(path.xy[0, 0]), float(path.xy[0, 1]))
     if mission_time_s(path, vehicle, alt_m, home, hold_s) <= budget:
         return [path], []
-    p = _densify(path, max(vehicle.cruise_speed_m_s * budget / 40.0, 1.0))
+    p = _densify(path, max(vehicle.cruise_speed_m_s * budget / SORTIE_PIECES, 1.0))
     n = len(p.xy)
     sorties: list[PathPlan] = []
     resume: list[tuple[float, float]] = []

@@ -857,8 +857,8 @@ def test_a_high_search_is_refused_by_the_guard_and_flies_far_legs_with_an_overri
     """Found from outside: at 200 m over a 2 km map the walk reached an expanding square's
     corners 1.6 km out (√2 × the reach), which no sortie could fly to and back after a 200 m
     climb and landing: "the leg from (381436, 5511822) cannot be flown", exit 2, and never the
-    guard's verdict on the altitude. No vertex now lies farther out than 46 % of what a battery
-    flies after the climb and the landing (nor the reach): the guard refuses the altitude
+    guard's verdict on the altitude. No vertex now lies farther out than a sortie can fly to and
+    back after the climb and the landing (nor the reach): the guard refuses the altitude
     (exit 3), and with the override every sortie is cut and written."""
     p = _run(
         *("poa-map", "--lkp", "49.74,13.37", "--subject", "child-4-6", "--radius-m", "2000"),
