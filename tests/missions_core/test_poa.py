@@ -877,6 +877,12 @@ def test_a_high_search_is_refused_by_the_guard_and_flies_far_legs_with_an_overri
     assert p.returncode == 0, p.stderr
     r = json.loads(p.stdout)
     assert r["sorties"][0] >= 2 and len(list((tmp_path / "o").glob("*.plan"))) == r["sorties"][0]
+    # and at a legal height: 3 drones with 100 km each at 110 m exited 2 the same way
+    fleet = ("poa", "--poa", str(tmp_path / "m.tif"), "--drones", "3", "--budget-m", "100000")
+    fleet += ("--alt-m", "110", "--fov-deg", "70", "--launch", "49.74,13.37", "--json")
+    p = _run(*fleet, "--out", str(tmp_path / "fleet"), cwd=tmp_path)
+    assert p.returncode == 0, p.stderr
+    assert json.loads(p.stdout)["probability_covered"] > 0.95
 
 
 def test_pull_within_keeps_every_vertex_on_or_inside_the_circle() -> None:
