@@ -201,6 +201,13 @@ def _poa_run(**o: Any) -> None:
     piece_m = veh.cruise_speed_m_s * flight_s / SORTIE_PIECES
     level_m = max(flight_s - up_down_s, 0.0) * veh.cruise_speed_m_s
     farthest = FARTHEST_SHARE * max(level_m - piece_m, 0.0) / 2.0
+    if farthest <= 0.0:
+        raise BadInputError(
+            _(
+                "at {alt:g} m the climb and the landing alone take {t:.0f} s of the {u:.0f} s a "
+                "sortie may fly: no search is left (fly lower)"
+            ).format(alt=top, t=up_down_s, u=flight_s)
+        )
     reach = min(REACH_SHARE * flight_s * veh.cruise_speed_m_s, farthest)
     check_strips(within_reach(grid, lxy, reach), min(f.across_m for f in fps))
     _mkdir(out_dir)

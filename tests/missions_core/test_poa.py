@@ -625,6 +625,11 @@ BAD = [
         "hugedeg.tif: the map's extent cannot be placed on the Earth in its CRS (EPSG:4326, "
         "cells of 50 × 50)",
     ),
+    (  # was "no probability within 0 m of the launch point", the climb not named
+        "alt-2000",
+        ("poa", "--poa", "{m}", "--budget-m", "5000", *POA, "--alt-m", "2000", "--out", "{d}/o"),
+        "at 2000 m the climb and the landing alone take",
+    ),
     (  # an internal error: numpy's "Maximum allowed size exceeded" for a 1e-300 m footprint
         "alt-1e-300",
         ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--alt-m", "1e-300", "--out", "{d}/o"),
