@@ -280,6 +280,8 @@ def read_features(path: Path, crs: Any) -> list[tuple[str, Any]]:
             src = meta.get("crs") or "EPSG:4326"
             names = list(meta["fields"])
             tr = geo.transformer(src, crs)
+            if geo.as_crs(src).is_geographic:
+                _check_lonlat(geoms, layer if len(layers) > 1 else None, str(path))
             if len(layers) == 1 and pyogrio.read_info(path).get("driver") == "GeoJSON":
                 _geojson_check(path, wkb, geoms)
             for i, g in enumerate(geoms):
@@ -475,6 +477,27 @@ def _positions_problem(c: Any, depth: int, kind: str) -> str:
         if reason:
             return reason
     return ""
+
+
+def _check_lonlat(geoms: Any, layer: str | None, where: str) -> None:
+    """Refuse a feature with a vertex beyond ±180° / ±90° in a file in lon/lat: a GeoJSON of
+    projected coordinates without a ``crs`` member (GeoJSON's CRS is WGS84 lon/lat) was read as
+    degrees, its lake transformed to nowhere and left out of the map with exit 0."""
+    import shapely
+
+    xy, idx = shapely.get_coordinates(geoms, return_index=True)
+    with np.errstate(invalid="ignore"):
+        bad = np.flatnonzero((np.abs(xy[:, 0]) > 180.0) | (np.abs(xy[:, 1]) > 90.0))
+    if bad.size == 0:
+        return
+    x, y = xy[bad[0]]
+    raise BadInputError(
+        _(
+            "{feature}: vertex ({x:.10g}, {y:.10g}) is not a longitude and latitude, which the file "
+            "says its coordinates are (projected coordinates? name their CRS in the file)"
+        ).format(feature=_feature_name(int(idx[bad[0]]), layer), x=x, y=y),
+        where=where,
+    )
 
 
 def _check_finite(g: Any, i: int, layer: str | None, where: str) -> None:

@@ -429,6 +429,12 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (d / "text_coordinate_features.geojson").write_text(
         json.dumps({"type": "FeatureCollection", "features": [forest, text_xy]})
     )
+    utm_lake = json.loads(_gj([[[382000, 5510000], [382500, 5510000], [382500, 5510500],
+                               [382000, 5510000]]]))  # fmt: skip
+    utm_lake["properties"] = {"natural": "water"}
+    (d / "utm_without_crs_features.geojson").write_text(
+        json.dumps({"type": "FeatureCollection", "features": [forest, utm_lake]})
+    )
     return d
 
 
@@ -1667,6 +1673,13 @@ CASES = [
         2,
         r"the leg from 49\.74\d+, 13\.37\d+ \(6\.\d km from home\) cannot be flown at 80 m "
         r"within one battery \(13\.3 min usable\): move home nearer",
+    ),
+    Case(  # read as degrees, the lake transformed to nowhere: the map written without it, exit 0
+        "poa-map-features-utm-without-crs",
+        _poa_map_with("utm_without_crs_features.geojson"),
+        2,
+        r"utm_without_crs_features\.geojson: feature 2: vertex \(382000, 5510000\) is not a "
+        r"longitude and latitude",
     ),
     Case(  # OGR gave the lake no geometry, and no warning: the map written without it, exit 0
         "poa-map-features-text-coordinate",

@@ -931,3 +931,26 @@ def test_pulled_in_paths_stay_within_the_radius_and_keep_what_was_inside(
     else:  # no leg of zero length (two vertices pulled onto one point) for the guard to time
         assert (np.hypot(*np.diff(out, axis=0).T) > 1e-6).all()
         assert frac is not None and frac.shape == grid.prob.shape
+
+
+def test_features_in_a_named_projected_crs_are_read_in_it(tmp_path: Path) -> None:
+    """The lon/lat check of a GeoJSON's vertices applies to a file in lon/lat only: one that
+    names its projected CRS (the old ``crs`` member) is read in it."""
+    from missions.poa_map import read_features
+
+    lake = [[382000, 5510000], [382500, 5510000], [382500, 5510500], [382000, 5510000]]
+    doc = {
+        "type": "FeatureCollection",
+        "crs": {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::32633"}},
+        "features": [
+            {
+                "type": "Feature",
+                "properties": {"natural": "water"},
+                "geometry": {"type": "Polygon", "coordinates": [lake]},
+            }
+        ],
+    }
+    path = tmp_path / "utm.geojson"
+    path.write_text(json.dumps(doc))
+    ((kind, g),) = read_features(path, "EPSG:32633")
+    assert kind == "water" and g.bounds == pytest.approx((382000, 5510000, 382500, 5510500))
