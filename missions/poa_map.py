@@ -493,8 +493,8 @@ def _check_lonlat(geoms: Any, layer: str | None, where: str) -> None:
     x, y = xy[bad[0]]
     raise BadInputError(
         _(
-            "{feature}: vertex ({x:.10g}, {y:.10g}) is not a longitude and latitude, which the file "
-            "says its coordinates are (projected coordinates? name their CRS in the file)"
+            "{feature}: vertex ({x:.10g}, {y:.10g}) is not a longitude and latitude, which the "
+            "file says its coordinates are (projected coordinates? name their CRS in the file)"
         ).format(feature=_feature_name(int(idx[bad[0]]), layer), x=x, y=y),
         where=where,
     )
