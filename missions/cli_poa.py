@@ -185,7 +185,7 @@ def _poa_run(**o: Any) -> None:
     veh = vehicle_profile(o.get("vehicle")) or resolve_vehicle(None, cam)
     if o.get("speed_m_s"):
         veh = veh.with_speed(o["speed_m_s"])
-    from missions.metrics import landing_time_s
+    from missions.metrics import climb_and_landing_s
     from missions.sorties import SORTIE_MARGIN, SORTIE_PIECES
 
     # a sortie flies out, searches and comes back on one battery: search only within reach,
@@ -194,9 +194,7 @@ def _poa_run(**o: Any) -> None:
     # expanding square's corners (√2 × the reach out) could not be cut into sorties at all
     flight_s = veh.usable_endurance_s * SORTIE_MARGIN
     top = max(alts)
-    up_down_s = top / veh.climb_rate_m_s + landing_time_s(
-        top, veh.descent_rate_m_s, veh.autopilot == "ardupilot"
-    )
+    up_down_s = climb_and_landing_s(veh, top)
     # out and back, and one piece of a leg (the sortie cutter's unit), in what is left
     piece_m = veh.cruise_speed_m_s * flight_s / SORTIE_PIECES
     level_m = max(flight_s - up_down_s, 0.0) * veh.cruise_speed_m_s

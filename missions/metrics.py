@@ -138,6 +138,13 @@ def _stations(xy: FloatArray, cum: FloatArray, pts: FloatArray) -> FloatArray:
     return np.asarray(shapely.line_locate_point(line, shapely.points(pts)))
 
 
+def climb_and_landing_s(vehicle: Vehicle, alt_m: float) -> float:
+    """The take-off climb to ``alt_m`` and the landing from it, as a sortie flies them (the
+    landing slows near the ground as the firmware lands, as the safety guard times it)."""
+    landing = landing_time_s(alt_m, vehicle.descent_rate_m_s, vehicle.autopilot == "ardupilot")
+    return alt_m / vehicle.climb_rate_m_s + landing
+
+
 def mission_time_s(
     plan: PathPlan,
     vehicle: Vehicle,
@@ -149,9 +156,7 @@ def mission_time_s(
     xy = plan.xy
     if home_xy is not None:
         xy = np.concatenate([[home_xy], xy, [home_xy]])
-    # the landing slows near the ground as the firmware lands (as the safety guard times it)
-    landing = landing_time_s(alt_m, vehicle.descent_rate_m_s, vehicle.autopilot == "ardupilot")
-    t = alt_m / vehicle.climb_rate_m_s + landing
+    t = climb_and_landing_s(vehicle, alt_m)
     stops = plan.photos_xy if hold_s > 0 else None
     holds = len(stops) * hold_s if stops is not None else 0.0
     # the safety guard (missions.trajectory) times every leg from standstill to standstill: on a

@@ -280,16 +280,16 @@ def read_features(path: Path, crs: Any) -> list[tuple[str, Any]]:
             src = meta.get("crs") or "EPSG:4326"
             names = list(meta["fields"])
             tr = geo.transformer(src, crs)
-            if geo.as_crs(src).is_geographic:
-                _check_lonlat(geoms, layer if len(layers) > 1 else None, str(path))
-            if len(layers) == 1 and pyogrio.read_info(path).get("driver") == "GeoJSON":
+            name = layer if len(layers) > 1 else None
+            if name is None and pyogrio.read_info(path).get("driver") == "GeoJSON":
                 _geojson_check(path, wkb, geoms)
             for i, g in enumerate(geoms):
                 if g is None and wkb[i] is not None:
-                    _unreadable(wkb[i], i, layer if len(layers) > 1 else None, str(path))
+                    _unreadable(wkb[i], i, name, str(path))
+            _check_coordinates(geoms, geo.as_crs(src).is_geographic, name, str(path))
+            for i, g in enumerate(geoms):
                 if g is None or g.is_empty:
                     continue
-                _check_finite(g, i, layer if len(layers) > 1 else None, str(path))
                 props = {n: fields[j][i] for j, n in enumerate(names)}
                 kind = _kind(props, g.geom_type)
                 if kind is None:
@@ -479,43 +479,40 @@ def _positions_problem(c: Any, depth: int, kind: str) -> str:
     return ""
 
 
-def _check_lonlat(geoms: Any, layer: str | None, where: str) -> None:
-    """Refuse a feature with a vertex beyond ±180° / ±90° in a file in lon/lat: a GeoJSON of
-    projected coordinates without a ``crs`` member (GeoJSON's CRS is WGS84 lon/lat) was read as
-    degrees, its lake transformed to nowhere and left out of the map with exit 0."""
+def _check_coordinates(geoms: Any, lonlat: bool, layer: str | None, where: str) -> None:
+    """Refuse the first feature with a NaN or infinite vertex (its geometry was rasterised as
+    if the vertex were not there, and the map written with exit 0), and in a file in lon/lat
+    (``lonlat``) one with a vertex beyond ±180° / ±90° (a GeoJSON of projected coordinates
+    without a ``crs`` member, GeoJSON's CRS being WGS84 lon/lat, was read as degrees and its
+    lake transformed to nowhere). Every feature's vertices at once."""
     import shapely
 
     xy, idx = shapely.get_coordinates(geoms, return_index=True)
-    with np.errstate(invalid="ignore"):
-        bad = np.flatnonzero((np.abs(xy[:, 0]) > 180.0) | (np.abs(xy[:, 1]) > 90.0))
-    if bad.size == 0:
+    finite = np.isfinite(xy).all(axis=1)
+    bad = np.flatnonzero(~finite)
+    if bad.size:
+        i = int(idx[bad[0]])
+        k = int(bad[0] - np.searchsorted(idx, i))  # the vertex's place in its feature
+        x, y = xy[bad[0]]
+        raise BadInputError(
+            _("{feature}: vertex {k} is ({x}, {y}), not a finite coordinate").format(
+                feature=_feature_name(i, layer), k=k + 1, x=x, y=y
+            ),
+            where=where,
+        )
+    if not lonlat:
         return
-    x, y = xy[bad[0]]
-    raise BadInputError(
-        _(
-            "{feature}: vertex ({x:.10g}, {y:.10g}) is not a longitude and latitude, which the "
-            "file says its coordinates are (projected coordinates? name their CRS in the file)"
-        ).format(feature=_feature_name(int(idx[bad[0]]), layer), x=x, y=y),
-        where=where,
-    )
-
-
-def _check_finite(g: Any, i: int, layer: str | None, where: str) -> None:
-    """A feature with a NaN or infinite coordinate is refused, naming it (its geometry was
-    rasterised as if the vertex were not there, and the map written with exit 0)."""
-    import shapely
-
-    xy = shapely.get_coordinates(g)
-    bad = np.flatnonzero(~np.all(np.isfinite(xy), axis=1))
-    if bad.size == 0:
-        return
-    x, y = xy[bad[0]]
-    raise BadInputError(
-        _("{feature}: vertex {k} is ({x}, {y}), not a finite coordinate").format(
-            feature=_feature_name(i, layer), k=int(bad[0]) + 1, x=x, y=y
-        ),
-        where=where,
-    )
+    bad = np.flatnonzero((np.abs(xy[:, 0]) > 180.0) | (np.abs(xy[:, 1]) > 90.0))
+    if bad.size:
+        x, y = xy[bad[0]]
+        raise BadInputError(
+            _(
+                "{feature}: vertex ({x:.10g}, {y:.10g}) is not a longitude and latitude, which "
+                "the file says its coordinates are (projected coordinates? name their CRS in the "
+                "file)"
+            ).format(feature=_feature_name(int(idx[bad[0]]), layer), x=x, y=y),
+            where=where,
+        )
 
 
 def _fractions(grid: PoaGrid, features: list[tuple[str, Any]]) -> dict[str, FloatArray]:
