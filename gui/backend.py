@@ -92,10 +92,34 @@ def area_warnings(area: Any) -> list[ViolationView]:
     return out
 
 
-def list_cameras(user_dir: Any = None) -> list[tuple[str, str]]:
-    """(key, display name) of the camera profiles the planner knows (shipped and the user's)."""
+def camera_profiles(user_dir: Any = None) -> dict[str, Any]:
+    """The camera profiles the planner knows (shipped and the user's), by key: each has a
+    ``name`` and the geometry (``gsd_cm``, ``alt_for_gsd_m``, ``line_spacing_m``)."""
     fn = require("missions.camera", "load_cameras", _("Camera profiles"))
-    return [(str(k), str(getattr(c, "name", k))) for k, c in fn(user_dir).items()]
+    return {str(k): c for k, c in fn(user_dir).items()}
+
+
+def track_figures(
+    camera: Any,
+    alt_m: float,
+    *,
+    target: str,
+    side_overlap_pct: float | None = None,
+    spacing_m: float | None = None,
+    pod: float | None = None,
+) -> tuple[float, float | None]:
+    """(track spacing, POD for ``target``) the planner derives from one rule (the overlap, a
+    spacing or a wanted POD) at ``alt_m``: its own function, so the form shows what it plans."""
+    resolve = require("missions.planner", "resolve_sensor", _("Planning"))
+    kw: dict[str, Any] = {"alt_m": alt_m, "target": target, "trigger": "none"}
+    if spacing_m is not None:
+        kw["spacing_m"] = spacing_m
+    elif pod is not None:
+        kw["wanted_pod"] = pod
+    else:
+        kw["side_overlap_pct"] = side_overlap_pct
+    sensor = resolve(camera, **kw)
+    return float(sensor.spacing_m), None if sensor.pod is None else float(sensor.pod)
 
 
 def list_vehicles(user_dir: Any = None) -> list[tuple[str, str]]:
@@ -342,19 +366,22 @@ def plan_one(req: PlanRequest, area: Any) -> Any:
         return fn(area, **sensor, **overlaps, **height, angle_deg=angle)
     alt = _alt_for(req)
     if req.pattern == "expanding-square":
-        return fn(_datum(req), alt_m=alt, radius_m=req.radius_m, **sensor)
-    if req.pattern == "sector":
+        return fn(_datum(req), alt_m=alt, radius_m=req.radius_m, **sensor, **overlaps)
+    if req.pattern == "sector":  # no track spacing: the form offers none for it
         sensor.pop("wanted_pod", None)
         sensor.pop("spacing_m", None)
-        return fn(_datum(req), req.radius_m or 500.0, alt_m=alt, **sensor)
+        return fn(
+            _datum(req),
+            req.radius_m or 500.0,
+            alt_m=alt,
+            front_overlap_pct=overlaps["front_overlap_pct"],
+            **sensor,
+        )
     if req.pattern == "corridor":
         if len(req.polyline) < 2:
             raise BadInputError(_("a corridor needs a centreline: draw it on the map"))
-        sensor.pop("wanted_pod", None)
         return fn(list(req.polyline), req.width_m or 100.0, alt_m=alt, **sensor, **overlaps)
-    if req.pattern == "creeping-line":
-        return fn(area, alt_m=alt, **sensor)
-    return fn(area, alt_m=alt, **sensor, **overlaps)  # perimeter
+    return fn(area, alt_m=alt, **sensor, **overlaps)  # creeping line, perimeter
 
 
 def _split_and_plan(req: PlanRequest) -> list[Any]:
@@ -392,9 +419,9 @@ def split_plan(req: PlanRequest) -> Any:
     if req.pod is not None:
         kw["wanted_pod"] = req.pod
         kw["target"] = req.target or "person"
-    if req.side_overlap_pct is not None and req.pattern != "creeping-line":
+    if req.side_overlap_pct is not None:
         kw["side_overlap_pct"] = req.side_overlap_pct
-    if req.front_overlap_pct is not None and req.pattern != "creeping-line":
+    if req.front_overlap_pct is not None:
         kw["front_overlap_pct"] = req.front_overlap_pct
     angle: Any = "auto" if req.angle_deg is None else req.angle_deg
     return plan_split(req.area, drones, pattern=req.pattern, angle_deg=angle, **kw)

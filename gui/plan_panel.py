@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PyQt5.QtCore import Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QSignalBlocker, Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QButtonGroup,
     QCheckBox,
@@ -39,6 +39,7 @@ from gui.plan_widgets import (
     MISSION_FILTER,
     PATTERN_LABELS,
     TARGET_LABELS,
+    UNSPACED_PATTERNS,
     ZONES_FILTER,
     ValidationList,
     WheelGuard,
@@ -76,6 +77,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.picking: str | None = None
         self._dem_path: Path | None = None
         self.max_distance_m: float | None = None  # VLOS limit from the configuration
+        self._cameras: dict[str, Any] = {}  # key → camera profile (its geometry)
         self._build()
         QTimer.singleShot(0, self._fill_profiles)  # after the window has connected our signals
 
@@ -220,6 +222,19 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         lay.addWidget(place)
         self.spacing_mode.currentIndexChanged.connect(self._spacing_mode_changed)
         self.pattern.currentIndexChanged.connect(self._pattern_changed)
+        # the field a choice sets shows what it gives (it showed its default: "GSD 2.00 cm/px"
+        # beside a thermal camera at 80 m, 10.5 cm/px; a GSD typed there was ignored)
+        self._input_ranges = {
+            self.alt_m: (5.0, 500.0),
+            self.gsd_cm: (0.1, 50.0),
+            self.spacing_m: (1.0, 2000.0),
+            self.pod: (1.0, 99.9),
+        }
+        self.by_alt.toggled.connect(self._refresh_derived)
+        for box in (self.alt_m, self.gsd_cm, self.side_overlap, self.spacing_m, self.pod):
+            box.valueChanged.connect(self._refresh_derived)
+        for combo in (self.camera, self.target):
+            combo.currentIndexChanged.connect(self._refresh_derived)
         self._spacing_mode_changed()
 
         self.plan_button = QPushButton(_("Compute plan"))
@@ -268,6 +283,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.drones.setEnabled(pattern in AREA_PATTERNS)
         if pattern not in AREA_PATTERNS:
             self.drones.setValue(1)
+        self._spacing_mode_changed()
         self._update_buttons()
 
     @property
@@ -280,20 +296,90 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
 
     def _spacing_mode_changed(self) -> None:
         mode = self.spacing_mode.currentData()
-        self.side_overlap.setEnabled(mode == "overlap")
+        spaced = self.pattern.currentData() not in UNSPACED_PATTERNS
+        self.spacing_mode.setEnabled(spaced)
+        self.side_overlap.setEnabled(spaced and mode == "overlap")
         self.front_overlap.setEnabled(True)
-        self.spacing_m.setEnabled(mode == "spacing")
-        self.pod.setEnabled(mode == "pod")
+        self.spacing_m.setEnabled(spaced and mode == "spacing")
+        self.pod.setEnabled(spaced and mode == "pod")
+        self._refresh_derived()
+
+    def _show_derived(self, box: QDoubleSpinBox, value: float) -> None:
+        """``value`` in a field the user does not set now, without its signals; its input range
+        is widened for it (a GSD of 40 cm/px is 3,000 m up with a 35 mm lens)."""
+        lo, hi = self._input_ranges.get(box, (box.minimum(), box.maximum()))
+        with QSignalBlocker(box):
+            box.setRange(min(lo, value), max(hi, value))
+            box.setValue(value)
+
+    def _refresh_derived(self) -> None:
+        """The altitude or GSD the user sets is editable, the other shows what it gives with
+        the camera; of the track spacing and the POD for the target, the one not set shows what
+        the rule chosen gives. A plan's own figures replace these when it arrives."""
+        by_alt = self.by_alt.isChecked()
+        chosen = self.alt_m if by_alt else self.gsd_cm
+        self.alt_m.setEnabled(by_alt)
+        self.gsd_cm.setEnabled(not by_alt)
+        mode = self.spacing_mode.currentData()
+        inputs = [chosen, {"spacing": self.spacing_m, "pod": self.pod}.get(mode)]
+        for box in inputs:  # a range widened to show a derived value is the input's again
+            if box is not None:
+                with QSignalBlocker(box):
+                    box.setRange(*self._input_ranges[box])
+        cam = self._cameras.get(self.camera.currentData())
+        if cam is None:
+            return
+        try:
+            if by_alt:
+                alt = self.alt_m.value()
+                self._show_derived(self.gsd_cm, cam.gsd_cm(alt))
+            else:
+                alt = cam.alt_for_gsd_m(self.gsd_cm.value())
+                self._show_derived(self.alt_m, alt)
+            if self.pattern.currentData() in UNSPACED_PATTERNS:
+                return
+            spacing, pod = backend.track_figures(
+                cam,
+                alt,
+                target=str(self.target.currentData() or "person"),
+                side_overlap_pct=self.side_overlap.value(),
+                spacing_m=self.spacing_m.value() if mode == "spacing" else None,
+                pod=self.pod.value() / 100.0 if mode == "pod" else None,
+            )
+        except (ArithmeticError, ValueError, backend.BackendMissing):  # the planner says why
+            return
+        if mode != "spacing":
+            self._show_derived(self.spacing_m, spacing)
+        if mode != "pod" and pod is not None:
+            self._show_derived(self.pod, 100.0 * pod)
+
+    def _show_plan_figures(self, metrics: dict[str, Any]) -> None:
+        """The figures the plan was made with, in the fields the user did not set."""
+        figures = {
+            self.gsd_cm: metrics.get("gsd_cm") if self.by_alt.isChecked() else None,
+            self.alt_m: None if self.by_alt.isChecked() else metrics.get("alt_m"),
+        }
+        if self.pattern.currentData() not in UNSPACED_PATTERNS:
+            mode = self.spacing_mode.currentData()
+            if mode != "spacing":
+                figures[self.spacing_m] = metrics.get("spacing_m")
+            pod = metrics.get("pod")
+            if mode != "pod" and isinstance(pod, int | float):
+                figures[self.pod] = 100.0 * float(pod)
+        for box, value in figures.items():
+            if isinstance(value, int | float) and value > 0:
+                self._show_derived(box, float(value))
 
     def _fill_profiles(self) -> None:
         try:
-            cameras = backend.list_cameras()
+            cameras = backend.camera_profiles()
             vehicles = backend.list_vehicles()
         except backend.BackendMissing as exc:
             self.statusMessage.emit(str(exc))
             return
-        for key, name in cameras:
-            self.camera.addItem(name, key)
+        self._cameras = cameras
+        for key, cam in cameras.items():
+            self.camera.addItem(str(getattr(cam, "name", key)), key)
         self.vehicle.addItem(_("the camera's vehicle"), None)
         for key, name in vehicles:
             self.vehicle.addItem(name, key)
@@ -450,6 +536,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
             self.metrics.setItem(i, 0, QTableWidgetItem(label))
             self.metrics.setItem(i, 1, QTableWidgetItem(value))
         self.metrics.resizeColumnToContents(0)
+        self._show_plan_figures(view.metrics)
         self._show_validation(view)
         self.planReady.emit(view)
         if view.violations:

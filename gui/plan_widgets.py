@@ -53,6 +53,8 @@ TARGET_LABELS = {
 }
 DATUM_PATTERNS = ("expanding-square", "sector")
 AREA_PATTERNS = ("survey", "creeping-line", "perimeter")
+#: patterns without a track spacing (the sector's legs cross the datum at 120°)
+UNSPACED_PATTERNS = ("sector",)
 
 AREA_FILTER = "Areas (*.geojson *.json *.kml *.kmz *.wkt *.txt);;All files (*)"
 MISSION_FILTER = (

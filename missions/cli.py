@@ -19,6 +19,7 @@ from dronekit_plzen.errors import BadInputError, SafetyViolation
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.outputs import OutputGroup
 from missions.cli_options import (
+    SPACING_OPTIONS,
     F,
     area_options,
     check_range,
@@ -30,6 +31,7 @@ from missions.cli_options import (
     parse_polyline,
     parse_when,
     read_area,
+    refuse_unused,
     sensor_kw,
     sensor_options,
     settings,
@@ -96,7 +98,7 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
             stem = name if len(results) == 1 else f"{name}_drone{i + 1}"
             if len(sorties) > 1:
                 stem += f"_sortie{j + 1}"
-            finals.append((r, mission, report, stem))
+            finals.append((r, mission, report, stem, (i + 1, j + 1, len(sorties))))
     # every file of every drone and sortie is put in place together, or none of them: a writer
     # that refuses (or a full disk) halfway must not leave a set that looks complete
     with OutputGroup.all_or_nothing():
@@ -110,11 +112,14 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
                 footprints=r.footprints_lonlat or None,
                 coverage=r.swath_lonlat,
             )
-            for r, mission, _report, stem in finals
+            for r, mission, _report, stem, _place in finals
         ]
-    for (r, mission, report, stem), paths in zip(finals, written):
+    for (r, mission, report, stem, (drone, sortie, of)), paths in zip(finals, written):
         entry = {
             "name": stem,
+            "drone": drone,
+            "sortie": sortie,
+            "sorties": of,
             "files": [str(p) for p in paths],
             "metrics": r.metrics.to_dict(),
             "items": len(mission.items),
@@ -149,7 +154,9 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
         for w in report.warnings:
             info(_("warning: {w}").format(w=w))
     if o["as_json"]:
-        echo_json(out if len(finals) > 1 else {"pattern": pattern, **out["drones"][0]})
+        # one mission keeps its fields at the top (as before); "drones" lists every drone's
+        # every sortie in all cases, so a script reads one shape however the plan was cut
+        echo_json(out if len(finals) > 1 else {"pattern": pattern, **out["drones"][0], **out})
         return
     for d in out["drones"]:
         m = d["metrics"]
@@ -245,7 +252,7 @@ def _area_pattern(pattern: str) -> F:
                 cross_hatch=o["cross_hatch"],
                 turnaround_m=o["turnaround_m"],
             )
-        elif pattern == "perimeter":
+        else:  # creeping line and perimeter (--side-overlap had been dropped by the former)
             extra.update(side_overlap_pct=o["side_overlap"], front_overlap_pct=o["front_overlap"])
         drones = _drones(o)
         if drones:
@@ -311,6 +318,10 @@ def _datum_cmd(pattern: str) -> F:
         from missions import planner
 
         check_sizes(o)
+        if pattern == "sector":  # these had been dropped without a word
+            refuse_unused(
+                SPACING_OPTIONS, pattern, _("its legs cross the datum at 120° out to --radius-m")
+            )
         datum = parse_point(o["datum"], "--datum")
         kw = sensor_kw(o)
         home = parse_point(o["home"], "--home") if o.get("home") else None
@@ -321,23 +332,21 @@ def _datum_cmd(pattern: str) -> F:
             kw["vehicle"] = vehicle_profile(o["vehicle"])
         if o.get("speed_m_s"):
             kw["speed_m_s"] = o["speed_m_s"]
-        if pattern == "sector":
-            kw.pop("spacing_m", None)
         if pattern == "expanding-square":
             r = planner.plan_expanding_square(
                 datum,
-                spacing_m=o.get("spacing_m"),
                 radius_m=o.get("radius_m"),
                 legs=o.get("legs"),
                 first_bearing_deg=o["first_bearing"],
                 home=home,
                 end=o["end"],
-                **{k: v for k, v in kw.items() if k != "spacing_m"},
+                side_overlap_pct=o["side_overlap"],
+                front_overlap_pct=o["front_overlap"],
+                **kw,
             )
         else:
             if o.get("radius_m") is None:
                 raise BadInputError(_("sector search needs --radius-m"))
-            kw.pop("wanted_pod", None)
             r = planner.plan_sector(
                 datum,
                 o["radius_m"],
@@ -345,6 +354,7 @@ def _datum_cmd(pattern: str) -> F:
                 second_pattern=o["second_pattern"],
                 home=home,
                 end=o["end"],
+                front_overlap_pct=o["front_overlap"],
                 **kw,
             )
         _finish(pattern, [r], o)
@@ -393,7 +403,6 @@ def corridor(**o: Any) -> None:
     kw = sensor_kw(o)
     if o.get("vehicle"):
         kw["vehicle"] = vehicle_profile(o["vehicle"])
-    kw.pop("wanted_pod", None)
     if o.get("speed_m_s"):  # was dropped: the corridor flew the vehicle's cruise speed
         kw["speed_m_s"] = o["speed_m_s"]
     home = parse_point(o["home"], "--home") if o.get("home") else None

@@ -219,7 +219,39 @@ def read_area(area_path: Path, crs: str | None, repair: bool) -> Any:
     return area
 
 
+#: the options that set the track spacing, each a different rule (one may be given)
+SPACING_OPTIONS = {"spacing_m": "--spacing-m", "pod": "--pod", "side_overlap": "--side-overlap"}
+
+
+def given_options(names: dict[str, str]) -> list[str]:
+    """The options of ``names`` (parameter → option) the user gave, not left at their default."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return []
+    from click.core import ParameterSource
+
+    unset = (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+    return [opt for param, opt in names.items() if ctx.get_parameter_source(param) not in unset]
+
+
+def refuse_unused(names: dict[str, str], pattern: str, why: str) -> None:
+    """Bad input when an option of ``names`` is given to a pattern that cannot use it (it had
+    been dropped without a word: a sector flown without the POD the pilot asked for)."""
+    given = given_options(names)
+    if given:
+        raise BadInputError(
+            _("{opts}: not used by the {pattern} pattern ({why}); leave it out").format(
+                opts=", ".join(given), pattern=pattern, why=why
+            )
+        )
+
+
 def sensor_kw(o: dict[str, Any]) -> dict[str, Any]:
+    spacing = given_options(SPACING_OPTIONS)
+    if len(spacing) > 1:
+        raise BadInputError(
+            _("{opts} each set the track spacing: give one of them").format(opts=", ".join(spacing))
+        )
     kw: dict[str, Any] = {}
     if o.get("camera"):
         from missions.camera import get_camera

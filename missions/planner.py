@@ -167,6 +167,8 @@ def plan_expanding_square(
     camera: Camera | str | None = None,
     target: Target | str | None = None,
     wanted_pod: float | None = None,
+    side_overlap_pct: float = 70.0,
+    front_overlap_pct: float = 80.0,
     vehicle: Vehicle | str | None = None,
     home: LonLat | None = None,
     trigger: str = "none",
@@ -175,7 +177,8 @@ def plan_expanding_square(
     epsg: int | None = None,
 ) -> PlanResult:
     """IAMSAR expanding square from ``datum`` (lon, lat): legs S, S, 2S, 2S, ... to
-    ``radius_m`` or for ``legs`` legs. S is ``spacing_m`` or from ``wanted_pod``."""
+    ``radius_m`` or for ``legs`` legs. S is ``spacing_m``, from ``wanted_pod`` or from the
+    camera's ``side_overlap_pct``."""
     _, veh, sensor, code, dxy = _datum_plan_common(
         datum,
         camera,
@@ -186,6 +189,8 @@ def plan_expanding_square(
         spacing_m=spacing_m,
         wanted_pod=wanted_pod,
         target=target,
+        side_overlap_pct=side_overlap_pct,
+        front_overlap_pct=front_overlap_pct,
         trigger=trigger,
     )
     path = expanding_square_path(
@@ -218,6 +223,7 @@ def plan_sector(
     alt_m: float | None = None,
     camera: Camera | str | None = None,
     target: Target | str | None = None,
+    front_overlap_pct: float = 80.0,
     vehicle: Vehicle | str | None = None,
     home: LonLat | None = None,
     trigger: str = "none",
@@ -236,6 +242,7 @@ def plan_sector(
         alt_m=alt_m,
         spacing_m=radius_m,
         target=target,
+        front_overlap_pct=front_overlap_pct,
         trigger=trigger,
     )
     path = sector_path(
@@ -259,9 +266,12 @@ def plan_creeping_line(
     spacing_m: float | None = None,
     legs_along: str = "minor",
     alt_m: float | None = None,
+    gsd_cm: float | None = None,
     camera: Camera | str | None = None,
     target: Target | str | None = None,
     wanted_pod: float | None = None,
+    side_overlap_pct: float = 70.0,
+    front_overlap_pct: float = 80.0,
     vehicle: Vehicle | str | None = None,
     home: LonLat | None = None,
     trigger: str = "none",
@@ -276,7 +286,15 @@ def plan_creeping_line(
     if speed_m_s is not None:
         veh = veh.with_speed(speed_m_s)
     sensor = resolve_sensor(
-        cam, alt_m=alt_m, spacing_m=spacing_m, wanted_pod=wanted_pod, target=target, trigger=trigger
+        cam,
+        alt_m=alt_m,
+        gsd_cm=gsd_cm,
+        spacing_m=spacing_m,
+        wanted_pod=wanted_pod,
+        target=target,
+        side_overlap_pct=side_overlap_pct,
+        front_overlap_pct=front_overlap_pct,
+        trigger=trigger,
     )
     area_m, code = area.to_metric(epsg)
     check_effort(area_m.area, sensor)
@@ -313,6 +331,7 @@ def plan_corridor(
     side_overlap_pct: float = 70.0,
     front_overlap_pct: float = 80.0,
     target: Target | str | None = None,
+    wanted_pod: float | None = None,
     vehicle: Vehicle | str | None = None,
     home: LonLat | None = None,
     trigger: str = "distance",
@@ -331,6 +350,7 @@ def plan_corridor(
         cam,
         alt_m=alt_m,
         spacing_m=spacing_m,
+        wanted_pod=wanted_pod,
         target=target,
         side_overlap_pct=side_overlap_pct,
         front_overlap_pct=front_overlap_pct,

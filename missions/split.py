@@ -266,9 +266,6 @@ def _plan(pattern: str, part: Area, ang: float, kw: dict[str, Any]) -> PlanResul
     if pattern == "survey":
         return plan_survey(part, angle_deg=ang, **kw)
     kw.pop("angle_deg", None)
-    for k in ("side_overlap_pct", "front_overlap_pct", "gsd_cm"):
-        if pattern == "creeping-line":
-            kw.pop(k, None)
     if pattern == "creeping-line":
         return plan_creeping_line(part, **kw)
     return plan_perimeter(part, **kw)

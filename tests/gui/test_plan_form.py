@@ -198,3 +198,85 @@ def test_area_and_zone_warnings_are_listed_in_amber_not_hidden(  # type: ignore[
         assert _("Warning") == "Varování"
     finally:
         set_language("en")
+
+
+def _pick(combo, key: str) -> None:  # type: ignore[no-untyped-def]
+    combo.setCurrentIndex(combo.findData(key))
+    assert combo.currentData() == key
+
+
+def test_the_fields_a_choice_sets_show_what_it_gives(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow
+) -> None:
+    """Found from outside: beside a thermal camera at 80 m (10.5 cm/px, tracks 20.3 m apart) the
+    form showed "GSD 2.00 cm/px" and "Spacing 40.00 m", its defaults; a GSD typed while the
+    altitude was chosen was ignored; the sector offered a spacing and a POD it cannot use."""
+    from missions.camera import get_camera
+    from missions.planner import resolve_sensor
+
+    panel = window.plan_panel
+    qtbot.waitUntil(lambda: panel.camera.count() > 0, timeout=10_000)
+    cam = get_camera("mavic3t-thermal")
+    _pick(panel.camera, "mavic3t-thermal")
+    _pick(panel.pattern, "survey")
+    panel.by_alt.setChecked(True)
+    panel.alt_m.setValue(80.0)
+    assert panel.alt_m.isEnabled() and not panel.gsd_cm.isEnabled()
+    assert panel.gsd_cm.value() == pytest.approx(cam.gsd_cm(80.0), abs=0.006)
+    _pick(panel.spacing_mode, "overlap")
+    panel.side_overlap.setValue(50.0)
+    assert panel.spacing_m.value() == pytest.approx(cam.line_spacing_m(80.0, 50.0), abs=0.006)
+    pod_50 = resolve_sensor(cam, alt_m=80.0, side_overlap_pct=50.0, target="person").pod
+    assert panel.pod.value() == pytest.approx(100.0 * pod_50, abs=0.006)
+    # the GSD chosen: the altitude shows what it gives, beyond the input range if need be
+    panel.by_gsd.setChecked(True)
+    assert panel.gsd_cm.isEnabled() and not panel.alt_m.isEnabled()
+    panel.gsd_cm.setValue(5.0)
+    assert panel.alt_m.value() == pytest.approx(cam.alt_for_gsd_m(5.0), abs=0.006)
+    p1 = get_camera("p1-35mm")
+    _pick(panel.camera, "p1-35mm")
+    panel.gsd_cm.setValue(40.0)
+    assert p1.alt_for_gsd_m(40.0) > 500.0
+    assert panel.alt_m.value() == pytest.approx(p1.alt_for_gsd_m(40.0), abs=0.006)
+    _pick(panel.camera, "mavic3t-thermal")
+    panel.by_alt.setChecked(True)
+    assert panel.alt_m.maximum() == 500.0 and panel.alt_m.value() <= 500.0
+    panel.alt_m.setValue(60.0)
+    # a wanted POD sets the spacing
+    _pick(panel.spacing_mode, "pod")
+    panel.pod.setValue(90.0)
+    want = resolve_sensor(cam, alt_m=60.0, wanted_pod=0.9, target="person").spacing_m
+    assert panel.spacing_m.value() == pytest.approx(want, abs=0.006)
+    assert panel.pod.isEnabled() and not panel.spacing_m.isEnabled()
+    # the sector has no track spacing
+    _pick(panel.pattern, "sector")
+    assert not any(
+        w.isEnabled() for w in (panel.spacing_mode, panel.side_overlap, panel.spacing_m, panel.pod)
+    )
+    _pick(panel.pattern, "creeping-line")
+    assert panel.spacing_mode.isEnabled() and panel.pod.isEnabled()
+
+
+def test_the_creeping_line_flies_the_side_overlap_set(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow
+) -> None:
+    """The GUI's creeping line dropped the side overlap (70 % whatever was set); the plan's own
+    figures are shown in the fields the pilot did not set."""
+    from missions.camera import get_camera
+
+    panel = window.plan_panel
+    with qtbot.waitSignal(panel.areaLoaded, timeout=20_000):
+        panel.load_area(SAR_AREA)
+    qtbot.waitUntil(lambda: panel.camera.count() > 0, timeout=10_000)
+    _pick(panel.camera, "mavic3t-thermal")
+    _pick(panel.pattern, "creeping-line")
+    _pick(panel.spacing_mode, "overlap")
+    panel.alt_m.setValue(70.0)
+    panel.side_overlap.setValue(40.0)
+    panel.drones.setValue(2)
+    panel.spacing_m.setValue(1.0)  # disabled; the plan's figure replaces it
+    with qtbot.waitSignal(panel.planReady, timeout=120_000) as blocker:
+        panel.plan_button.click()
+    want = get_camera("mavic3t-thermal").line_spacing_m(70.0, 40.0)
+    assert blocker.args[0].metrics["spacing_m"] == pytest.approx(want, abs=1e-3)
+    assert panel.spacing_m.value() == pytest.approx(want, abs=0.006)

@@ -374,6 +374,83 @@ def test_sar_patterns_plan_validate_and_write(
     assert len(load_mission(tmp_path / "o" / f"{args[0]}.kml").items) == len(m.items)
 
 
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["survey", "--area", "AREA"],
+        ["creeping-line", "--area", "AREA"],
+        ["perimeter", "--area", "AREA"],
+        ["expanding-square", "--datum", "DATUM", "--radius-m", "250"],
+        ["corridor", "--polyline", "LINE", "--width-m", "120"],
+        ["creeping-line", "--area", "AREA", "--drones", "2", "--launch", "L", "--launch", "L"],
+    ],
+    ids=lambda a: a[0] + ("-2-drones" if "--drones" in a else ""),
+)
+def test_every_spaced_pattern_follows_the_side_overlap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str]
+) -> None:
+    """Found from outside: the creeping line and the expanding square dropped --side-overlap (a
+    pilot's 50 % flew 70 %, 20.3 m tracks instead of 33.8 m, with exit 0)."""
+    area = _area(tmp_path / "a.geojson", ORIGIN_LONLAT, 400, 300)
+    line = ";".join(_latlon(offset(ORIGIN_LONLAT, e, n)) for e, n in [(-300, 0), (300, 0)])
+    launch = _latlon(offset(ORIGIN_LONLAT, -100, -120))
+    subst = {"DATUM": _latlon(ORIGIN_LONLAT), "AREA": str(area), "LINE": line, "L": launch}
+    home = [] if "--drones" in args else ["--home", launch]
+    cam = get_camera("mavic3t-thermal")
+    for pct in (50.0, 70.0):
+        code, out, err = run(
+            capsys,
+            "plan",
+            *[subst.get(a, a) for a in args],
+            "--camera",
+            "mavic3t-thermal",
+            "--alt-m",
+            "80",
+            "--side-overlap",
+            f"{pct:g}",
+            *home,
+            "--format",
+            "plan",
+            "--out",
+            str(tmp_path / f"o{pct:g}"),
+            "--json",
+        )
+        assert code == 0, err
+        for entry in json.loads(out)["drones"]:
+            assert entry["metrics"]["spacing_m"] == pytest.approx(
+                cam.line_spacing_m(80.0, pct), abs=1e-3
+            )
+
+
+def test_pod_and_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The corridor honours --pod (it was dropped without a word); every plan's --json lists its
+    missions under "drones" with the drone and sortie numbers, one mission or several."""
+    line = ";".join(_latlon(offset(ORIGIN_LONLAT, e, n)) for e, n in [(-300, 0), (300, 0)])
+    common = ("--camera", "mavic3t-thermal", "--alt-m", "60", "--format", "plan", "--json")
+    home = ("--home", _latlon(offset(ORIGIN_LONLAT, -100, -120)))
+    code, out, err = run(
+        capsys, "plan", "corridor", "--polyline", line, "--width-m", "150", "--pod", "0.9",
+        "--target", "person", *common, *home, "--out", str(tmp_path / "c"),
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["metrics"]["pod"] == pytest.approx(0.9, abs=1e-6)
+    assert res["drones"] == [{k: res[k] for k in res["drones"][0]}]  # one mission: same fields
+    assert (res["drone"], res["sortie"], res["sorties"]) == (1, 1, 1)
+    area = _area(tmp_path / "a.geojson", ORIGIN_LONLAT, 2400, 2000)  # beyond one battery
+    code, out, err = run(
+        capsys, "plan", "creeping-line", "--area", str(area), *common, *home,
+        "--out", str(tmp_path / "s"),
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    n = len(res["drones"])
+    assert n > 1 and "metrics" not in res
+    assert [(d["drone"], d["sortie"], d["sorties"]) for d in res["drones"]] == [
+        (1, j + 1, n) for j in range(n)
+    ]
+
+
 def test_two_drones_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     area = _area(tmp_path / "a.geojson", ORIGIN_LONLAT, 400, 300)
     l1, l2 = offset(ORIGIN_LONLAT, -250, -200), offset(ORIGIN_LONLAT, 250, -200)
