@@ -167,10 +167,9 @@ def unlinked_flights(db_path: Any, since_utc: str | None = None) -> list[dict[st
 def link_flights(db_path: Any, deployment_id: int, flight_ids: list[int]) -> int:
     """Attribute flights to a deployment; returns how many were linked."""
     open_store = require("telemetry.store", "open_store", _("The flight database"))
-    link = require("telemetry.deployments", "link_flight", _("Deployments"))
+    link = require("telemetry.deployments", "link_flights", _("Deployments"))
     with open_store(db_path) as store:
-        for fid in flight_ids:
-            link(store, deployment_id, fid)
+        link(store, deployment_id, flight_ids)
     return len(flight_ids)
 
 

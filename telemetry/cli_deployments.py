@@ -137,6 +137,7 @@ def deployments_show(deployment_id: int, db_path: Path | None, as_json: bool) ->
 @click.option("--notes", help=_("Replace the notes."))
 @click.option("--location", help=_("Correct the place name."))
 @click.option("--at", "at", help=_("Time of the status change, ISO 8601 (default now)."))
+@click.option("--requested-at", help=_("Correct the request time, ISO 8601."))
 @click.option("--json", "as_json", is_flag=True, help=_("JSON output."))
 def deployments_update(
     deployment_id: int,
@@ -146,6 +147,7 @@ def deployments_update(
     notes: str | None,
     location: str | None,
     at: str | None,
+    requested_at: str | None,
     as_json: bool,
 ) -> None:
     from telemetry.deployments import update_deployment
@@ -160,6 +162,7 @@ def deployments_update(
             notes=notes,
             location=location,
             at=at,
+            requested_at=requested_at,
         )
     if as_json:
         echo_json(_dep_json(d))
@@ -172,12 +175,13 @@ def deployments_update(
 @click.argument("flight_ids", type=ROW_ID, nargs=-1, required=True)
 @_DB
 def deployments_link(deployment_id: int, flight_ids: tuple[int, ...], db_path: Path | None) -> None:
-    from telemetry.deployments import link_flight
+    from telemetry.deployments import link_flights
     from telemetry.store import open_store
 
     with open_store(_db(db_path), create=False) as store:
-        for fid in flight_ids:
-            link_flight(store, deployment_id, fid)
+        moved = link_flights(store, deployment_id, flight_ids)
+    for fid, before in sorted(moved.items()):
+        click.echo(_("flight #{f} moved from deployment #{d}").format(f=fid, d=before), err=True)
     click.echo(
         _("{n} flights linked to deployment #{id}").format(n=len(flight_ids), id=deployment_id)
     )

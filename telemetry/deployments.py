@@ -6,7 +6,8 @@ state; every change is validated and logged in ``deployment_status_log``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from datetime import datetime, timezone
 from typing import Any
 
@@ -147,6 +148,57 @@ def parse_time(value: str | datetime | None, what: str = "time") -> str | None:
     return utc.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+#: a time "now" may lead the clock by this much (a laptop's clock against the server's)
+CLOCK_SLACK_S = 300.0
+#: a flight may have taken off this long before its deployment was requested (a pilot already
+#: in the air, the request registered afterwards); beyond it the flight is another one
+FLIGHT_SLACK_S = 24 * 3600.0
+
+
+def _utc(iso: str) -> datetime:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+
+
+def _span(seconds: float) -> str:
+    """A duration as a person says it: 3 min, 5.2 h, 11.4 years."""
+    s = abs(seconds)
+    if s < 3600:
+        return _("{n:.0f} min").format(n=s / 60.0)
+    if s < 2 * 86400:
+        return _("{n:.1f} h").format(n=s / 3600.0)
+    if s < 365.25 * 86400:
+        return _("{n:.0f} days").format(n=s / 86400.0)
+    return _("{n:.1f} years").format(n=s / (365.25 * 86400.0))
+
+
+def check_past(when: str, what: str) -> str:
+    """``when`` (as :func:`parse_time` gives it) is not in the future: a deployment records
+    what has happened; a local time typed without its zone is read as UTC and lands an hour or
+    two ahead, which the message names."""
+    ahead = (_utc(when) - datetime.now(timezone.utc)).total_seconds()
+    if ahead > CLOCK_SLACK_S:
+        raise BadInputError(
+            _(
+                "{what} {when} is {span} in the future (now is {now}): a deployment records what "
+                "has happened; a time without a zone is UTC, give a local time with its zone "
+                "(e.g. +01:00)"
+            ).format(what=what, when=when, span=_span(ahead), now=utc_now_iso())
+        )
+    return when
+
+
+def check_after_request(when: str, what: str, dep: Deployment) -> str:
+    """``when`` is not before ``dep`` was requested (an end, a status change)."""
+    if when < dep.requested_at:
+        raise BadInputError(
+            _(
+                "{what} {when} is before deployment #{id} was requested ({req}): correct the "
+                "request time with --requested-at"
+            ).format(what=what, when=when, id=dep.id, req=dep.requested_at)
+        )
+    return when
+
+
 def check_text(value: str | None, what: str, limit: int) -> None:
     """Refuse a text longer than ``limit`` characters (a place name, notes, an outcome)."""
     if value is not None and len(value) > limit:
@@ -193,7 +245,8 @@ def create_deployment(
     ):
         raise BadInputError(_("coordinates out of range") + f": {lat_deg}, {lon_deg}")
     now = utc_now_iso()
-    req = parse_time(requested_at, "requested_at") or now
+    req = parse_time(requested_at, "requested_at")
+    req = now if req is None else check_past(req, "requested_at")
     with store.transaction():
         cur = store.conn.execute(
             "INSERT INTO deployments (organisation, category, location, lat_deg, lon_deg, "
@@ -276,10 +329,13 @@ def update_deployment(
     first_takeoff_at: str | datetime | None = None,
     ended_at: str | datetime | None = None,
     at: str | datetime | None = None,
+    requested_at: str | datetime | None = None,
 ) -> Deployment:
     """Change fields and/or move the status along a valid transition.
 
     Moving to ``completed`` or ``cancelled`` sets ``ended_at`` (to ``at`` or now) when unset.
+    No time may lie in the future, a status change or an end before the request, nor a take-off
+    more than :data:`FLIGHT_SLACK_S` before it (a corrected ``requested_at`` included).
     """
     check_text(outcome, "outcome", MAX_TEXT)
     check_text(notes, "notes", MAX_TEXT)
@@ -289,10 +345,19 @@ def update_deployment(
     with store.transaction():
         dep = get_deployment(store, deployment_id)
         values: dict[str, Any] = {}
+        req = parse_time(requested_at, "requested_at")
+        if req is not None:
+            values["requested_at"] = check_past(req, "requested_at")
+            dep = replace(dep, requested_at=req)
+            if dep.first_takeoff_at is not None:
+                check_takeoff(dep, dep.first_takeoff_at, _("its first flight"))
+            if dep.ended_at is not None:
+                check_after_request(dep.ended_at, "ended_at", dep)
         if status is not None:
             check_transition(dep.status, status)
             values["status"] = status
-            when = parse_time(at, "at") or now
+            given = parse_time(at, "at")
+            when = now if given is None else check_after_request(check_past(given, "at"), "at", dep)
             store.conn.execute(
                 "INSERT INTO deployment_status_log (deployment_id, from_status, to_status, at) "
                 "VALUES (?, ?, ?, ?)",
@@ -306,10 +371,14 @@ def update_deployment(
             values["notes"] = notes
         if location is not None:
             values["location"] = location
-        if first_takeoff_at is not None:
-            values["first_takeoff_at"] = parse_time(first_takeoff_at, "first_takeoff_at")
-        if ended_at is not None:
-            values["ended_at"] = parse_time(ended_at, "ended_at")
+        first = parse_time(first_takeoff_at, "first_takeoff_at")
+        if first is not None:
+            values["first_takeoff_at"] = check_takeoff(
+                dep, check_past(first, "first_takeoff_at"), "first_takeoff_at"
+            )
+        end = parse_time(ended_at, "ended_at")
+        if end is not None:
+            values["ended_at"] = check_after_request(check_past(end, "ended_at"), "ended_at", dep)
         if values:
             values["updated_at"] = now
             sets = ", ".join(f"{k} = ?" for k in values)
@@ -319,26 +388,56 @@ def update_deployment(
     return get_deployment(store, deployment_id)
 
 
-def link_flight(store: Store, deployment_id: int, flight_id: int) -> None:
-    """Attribute a flight to a deployment; the deployment's first takeoff and end follow it.
+def check_takeoff(dep: Deployment, takeoff: str, what: str) -> str:
+    """A take-off more than :data:`FLIGHT_SLACK_S` before ``dep`` was requested belongs to
+    another flight: linked, a 2015 log had moved a 2026 deployment into 2015's indicator."""
+    early = (_utc(dep.requested_at) - _utc(takeoff)).total_seconds()
+    if early > FLIGHT_SLACK_S:
+        raise BadInputError(
+            _(
+                "{what} took off at {t}, {span} before deployment #{id} was requested ({req}): "
+                "not a flight for it (a wrong id?); if the request came earlier, correct it "
+                "with deployments update {id} --requested-at"
+            ).format(what=what, t=takeoff, span=_span(early), id=dep.id, req=dep.requested_at)
+        )
+    return takeoff
+
+
+def link_flight(store: Store, deployment_id: int, flight_id: int) -> int | None:
+    """Attribute a flight to a deployment (:func:`link_flights`); the deployment it was moved
+    from, if any."""
+    return link_flights(store, deployment_id, [flight_id]).get(int(flight_id))
+
+
+def link_flights(store: Store, deployment_id: int, flight_ids: Sequence[int]) -> dict[int, int]:
+    """Attribute flights to a deployment, all or none; the deployment's first takeoff follows
+    them. Returns {flight: the deployment it was moved from}, whose times follow the flights it
+    keeps.
 
     A completed or cancelled deployment keeps its status; one still requested or accepted moves
-    to in_progress (a flight was flown for it).
+    to in_progress (a flight was flown for it). A flight that took off more than a day before
+    the request is refused (:func:`check_takeoff`), and then none is linked.
     """
+    moved: dict[int, int] = {}
     with store.transaction():
         dep = get_deployment(store, deployment_id)
-        row = store.conn.execute(
-            "SELECT start_utc, COALESCE(takeoff_utc, start_utc), COALESCE(end_utc, start_utc) "
-            "FROM flights WHERE id = ?",
-            (int(flight_id),),
-        ).fetchone()
-        if row is None:
-            raise BadInputError(_("no flight with id {id}").format(id=flight_id))
-        store.conn.execute(
-            "UPDATE flights SET deployment_id = ? WHERE id = ?", (dep.id, int(flight_id))
-        )
-        refresh_times(store, dep.id)
-        if dep.status in ("requested", "accepted"):
+        for flight_id in flight_ids:
+            row = store.conn.execute(
+                "SELECT COALESCE(takeoff_utc, start_utc), deployment_id FROM flights WHERE id = ?",
+                (int(flight_id),),
+            ).fetchone()
+            if row is None:
+                raise BadInputError(_("no flight with id {id}").format(id=flight_id))
+            if row[0]:
+                check_takeoff(dep, str(row[0]), _("flight #{id}").format(id=flight_id))
+            if row[1] not in (None, dep.id):
+                moved[int(flight_id)] = int(row[1])
+            store.conn.execute(
+                "UPDATE flights SET deployment_id = ? WHERE id = ?", (dep.id, int(flight_id))
+            )
+        for dep_id in {dep.id, *moved.values()}:
+            refresh_times(store, dep_id)
+        if dep.status in ("requested", "accepted") and flight_ids:
             now = utc_now_iso()
             path = ["accepted", "in_progress"] if dep.status == "requested" else ["in_progress"]
             prev = dep.status
@@ -353,18 +452,19 @@ def link_flight(store: Store, deployment_id: int, flight_id: int) -> None:
                 "UPDATE deployments SET status = 'in_progress', updated_at = ? WHERE id = ?",
                 (now, dep.id),
             )
+    return moved
 
 
 def refresh_times(store: Store, deployment_id: int) -> None:
-    """The deployment's first takeoff from its flights (after a link or a flight's new data)."""
+    """The deployment's first takeoff from its flights (after a link or a flight's new data;
+    none when its flights moved to another deployment)."""
     (first,) = store.conn.execute(
         "SELECT MIN(COALESCE(takeoff_utc, start_utc)) FROM flights WHERE deployment_id = ?",
         (deployment_id,),
     ).fetchone()
-    if first is not None:
-        store.conn.execute(
-            "UPDATE deployments SET first_takeoff_at = ? WHERE id = ?", (first, deployment_id)
-        )
+    store.conn.execute(  # none left (the flight moved to another): no take-off
+        "UPDATE deployments SET first_takeoff_at = ? WHERE id = ?", (first, deployment_id)
+    )
 
 
 def record_sighting(
@@ -381,7 +481,8 @@ def record_sighting(
     if not (-90 <= lat_deg <= 90 and -180 <= lon_deg <= 180):
         raise BadInputError(_("coordinates out of range") + f": {lat_deg}, {lon_deg}")
     check_text(note, "note", MAX_TEXT)
-    when = parse_time(at, "at") or utc_now_iso()
+    given = parse_time(at, "at")
+    when = utc_now_iso() if given is None else check_past(given, "at")
     with store.transaction():
         get_deployment(store, deployment_id)
         cur = store.conn.execute(

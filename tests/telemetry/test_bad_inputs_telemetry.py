@@ -57,7 +57,13 @@ def base_db(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path
     db = tmp_path_factory.mktemp("base") / "flights.db"
     with open_store(db) as store:
         (fid,) = import_file(store, shared_data / "logs" / BIN).flight_ids
-        d = create_deployment(store, organisation="HZS", category="fire", location="Plzeň")
+        d = create_deployment(
+            store,
+            organisation="HZS",
+            category="fire",
+            location="Plzeň",
+            requested_at="2023-07-06T08:00:00Z",  # the flight's day: a later request refuses it
+        )
         link_flight(store, d.id, fid)
         update_deployment(store, d.id, status="completed")
         create_deployment(store, organisation="PCR", category="sar", location="Bory")
@@ -781,6 +787,59 @@ CASES = [
             ("overflow-to-utc-early", "0001-01-01T00:00:00+05:00"),
             ("before-2000", "1999-12-31T23:59:59Z"),
         )
+    ),
+    # found from outside: a 2015 log linked to a deployment requested in 2026 moved the
+    # deployment into 2015's indicator (its quarter is its first take-off's); a request dated
+    # in 2030 counted in 2030's
+    Case(
+        "deployments-create-in-the-future",
+        (*_CREATE, "--requested-at", "2099-01-01T00:00:00Z"),
+        _nothing,
+        2,
+        r"^error: requested_at 2099-01-01T00:00:00Z is [\d.]+ years in the future \(now is "
+        r"20\d\d-.*\): a deployment records what has happened; a time without a zone is UTC",
+    ),
+    Case(
+        "deployments-link-flight-years-before-the-request",
+        ("deployments", "link-flight", "2", "1", "--db", "{db}"),
+        _nothing,
+        2,
+        r"^error: flight #1 took off at 2023-07-06T09:\d\d:[\d.]+Z, [\d.]+ years before "
+        r"deployment #2 was requested \(20\d\d-.*Z\): not a flight for it \(a wrong id\?\)",
+    ),
+    Case(
+        "import-a-log-years-before-the-deployment",
+        ("import", "--db", "{db}", "--deployment", "2", "{in}"),
+        _real_log(TLOG),
+        2,
+        r"^error: a flight of tlog_dronekit_flight\.tlog took off at 2015-07-05T00:34:[\d.]+Z, "
+        r"[\d.]+ years before deployment #2 was requested",
+    ),
+    Case(
+        "deployments-update-at-before-the-request",
+        (
+            "deployments",
+            "update",
+            "2",
+            "--db",
+            "{db}",
+            "--status",
+            "accepted",
+            "--at",
+            "2024-01-01",
+        ),
+        _nothing,
+        2,
+        r"^error: at 2024-01-01T00:00:00Z is before deployment #2 was requested \(20\d\d-.*Z\): "
+        r"correct the request time with --requested-at$",
+    ),
+    Case(
+        "deployments-update-request-after-its-flight",
+        ("deployments", "update", "1", "--db", "{db}", "--requested-at", "2023-07-08"),
+        _nothing,
+        2,
+        r"^error: its first flight took off at 2023-07-06T09:\d\d:[\d.]+Z, 38\.\d h before "
+        r"deployment #1 was requested \(2023-07-08T00:00:00Z\)",
     ),
     Case(
         "deployments-update-at-year-0001",

@@ -44,7 +44,13 @@ def db(tmp_path_factory: pytest.TempPathFactory, shared_data: Path) -> Path:
         (fid,) = import_file(
             store, shared_data / "logs" / "df_uob_2023-07-06_10-12-18.bin"
         ).flight_ids
-        d = create_deployment(store, organisation="HZS", category="fire", location="Plzeň")
+        d = create_deployment(
+            store,
+            organisation="HZS",
+            category="fire",
+            location="Plzeň",
+            requested_at="2023-07-06T08:00:00Z",  # the flight's day: a later request refuses it
+        )
         link_flight(store, d.id, fid)
         update_deployment(store, d.id, status="completed")
         create_deployment(store, organisation="PCR", category="sar", location="Bory")

@@ -66,7 +66,13 @@ def test_real_log_cut_first_then_whole_keeps_the_whole_flight(
         fid = first.flight_ids[-1]
         assert fid == replaced
         cut_flight = _flight(store, fid)
-        dep = create_deployment(store, organisation="HZS", category="sar", location="Bory")
+        dep = create_deployment(
+            store,
+            organisation="HZS",
+            category="sar",
+            location="Bory",
+            requested_at=str(store.flight(fid)["start_utc"]),  # type: ignore[index]
+        )
         link_flight(store, dep.id, fid)
         pilot = store.add_pilot("Jana Nováková")
         store.update_flight(fid, {"pilot_id": pilot})

@@ -215,6 +215,8 @@ def test_cli_deployments_round_trip(tmp_path: Path, shared_data: Path) -> None:
             "Plzeň, Bolevecký rybník",
             "--at",
             "49.7781,13.3862",
+            "--requested-at",  # the day of the flight imported for it below
+            "2023-07-06T08:00:00Z",
             "--json",
         ],
     )

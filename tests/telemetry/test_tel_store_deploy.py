@@ -12,7 +12,9 @@ from telemetry.deployments import (
     create_deployment,
     get_deployment,
     link_flight,
+    link_flights,
     list_deployments,
+    record_sighting,
     update_deployment,
 )
 from telemetry.schema import LATEST_VERSION, MIGRATIONS, migrate
@@ -120,7 +122,13 @@ def test_bad_deployment_input(tmp_path: Path, kw: dict, match: str) -> None:  # 
 
 def test_link_flight_moves_status_and_sets_first_takeoff(tmp_path: Path) -> None:
     with open_store(tmp_path / "l.db") as store:
-        d = create_deployment(store, organisation="HZS", category="fire", location="Doubravka")
+        d = create_deployment(
+            store,
+            organisation="HZS",
+            category="fire",
+            location="Doubravka",
+            requested_at="2024-06-01T09:55:00Z",
+        )
         vid = store.vehicle_id("uav-1")
         fid = store.insert_flight(
             {
@@ -139,3 +147,64 @@ def test_link_flight_moves_status_and_sets_first_takeoff(tmp_path: Path) -> None
             link_flight(store, d.id, 999)
         with pytest.raises(BadInputError, match="no deployment with id 77"):
             link_flight(store, 77, fid)
+
+
+def test_a_flight_belongs_to_a_deployment_by_its_time(tmp_path: Path) -> None:
+    """Found from outside: a 2015 flight linked to a deployment requested in 2026 became its
+    first take-off (2015's indicator counted it); a flight moved to another deployment left the
+    first one's take-off behind; a request in 2030 was stored."""
+    with open_store(tmp_path / "t.db") as store:
+        vid = store.vehicle_id("uav-1")
+
+        def flight(takeoff: str) -> int:
+            return store.insert_flight(
+                {"vehicle_id": vid, "start_utc": takeoff, "takeoff_utc": takeoff,
+                 "end_utc": takeoff}
+            )  # fmt: skip
+
+        old, day, later = (
+            flight("2015-07-05T00:34:00Z"),
+            flight("2024-06-01T10:00:00Z"),
+            flight("2024-06-01T12:00:00Z"),
+        )
+        a = create_deployment(
+            store, organisation="HZS", category="fire", location="A",
+            requested_at="2024-06-01T10:30:00+00:00",
+        )  # fmt: skip
+        # all or none: the 2015 flight refuses the set, the good one stays unlinked
+        with pytest.raises(BadInputError, match=r"flight #1 took off at 2015-07-05T00:34:00Z, "):
+            link_flights(store, a.id, [day, old])
+        assert store.flight(day)["deployment_id"] is None  # type: ignore[index]
+        assert get_deployment(store, a.id).status == "requested"
+        # half an hour before the request: a pilot already up when it was registered
+        assert link_flights(store, a.id, [day, later]) == {}
+        assert get_deployment(store, a.id).first_takeoff_at == "2024-06-01T10:00:00Z"
+        b = create_deployment(
+            store, organisation="PCR", category="sar", location="B",
+            requested_at="2024-06-01T09:00:00Z",
+        )  # fmt: skip
+        assert link_flight(store, b.id, day) == a.id  # moved: A now starts with the later one
+        assert get_deployment(store, a.id).first_takeoff_at == "2024-06-01T12:00:00Z"
+        assert link_flight(store, b.id, later) == a.id
+        assert get_deployment(store, a.id).first_takeoff_at is None
+        # the request time corrected, the old flight belongs
+        with pytest.raises(BadInputError, match="its first flight took off"):
+            update_deployment(store, b.id, requested_at="2024-06-03T00:00:00Z")
+        update_deployment(store, b.id, requested_at="2015-07-05T00:00:00Z")
+        link_flight(store, b.id, old)
+        assert get_deployment(store, b.id).first_takeoff_at == "2015-07-05T00:34:00Z"
+        for call in (
+            lambda: create_deployment(
+                store,
+                organisation="HZS",
+                category="fire",
+                location="C",
+                requested_at="2030-01-01T00:00:00Z",
+            ),
+            lambda: update_deployment(store, b.id, status="cancelled", at="2031-01-01"),
+            lambda: record_sighting(store, b.id, 49.7, 13.3, at="2032-01-01T00:00:00Z"),
+        ):
+            with pytest.raises(BadInputError, match=r"years in the future"):
+                call()
+        with pytest.raises(BadInputError, match=r"is before deployment #2 was requested"):
+            update_deployment(store, b.id, status="cancelled", at="2014-12-31")
