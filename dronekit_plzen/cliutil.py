@@ -87,6 +87,18 @@ def echo_json(data: Any) -> None:
     click.echo(to_json(data))
 
 
+def given_options(names: dict[str, str]) -> list[str]:
+    """The options of ``names`` (parameter → option) the user gave, not left at their default
+    (none outside a click command)."""
+    ctx = click.get_current_context(silent=True)
+    if ctx is None:
+        return []
+    from click.core import ParameterSource
+
+    unset = (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
+    return [opt for param, opt in names.items() if ctx.get_parameter_source(param) not in unset]
+
+
 def info(message: str) -> None:
     """A progress/informational line for people, on stderr (stdout stays for data)."""
     if not app().quiet:

@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import app, info
+from dronekit_plzen.cliutil import app, given_options, info
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.geo import parse_coordinate
 from dronekit_plzen.i18n import _
@@ -221,17 +221,6 @@ def read_area(area_path: Path, crs: str | None, repair: bool) -> Any:
 
 #: the options that set the track spacing, each a different rule (one may be given)
 SPACING_OPTIONS = {"spacing_m": "--spacing-m", "pod": "--pod", "side_overlap": "--side-overlap"}
-
-
-def given_options(names: dict[str, str]) -> list[str]:
-    """The options of ``names`` (parameter → option) the user gave, not left at their default."""
-    ctx = click.get_current_context(silent=True)
-    if ctx is None:
-        return []
-    from click.core import ParameterSource
-
-    unset = (None, ParameterSource.DEFAULT, ParameterSource.DEFAULT_MAP)
-    return [opt for param, opt in names.items() if ctx.get_parameter_source(param) not in unset]
 
 
 def refuse_unused(names: dict[str, str], pattern: str, why: str) -> None:

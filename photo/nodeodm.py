@@ -85,9 +85,16 @@ def check_node_url(url: str | None) -> str:
     return url
 
 
-def odm_options(resolution_cm: float | None, crs: str | None) -> dict[str, Any]:
-    """NodeODM task options equivalent to ours: DSM + DTM, COG output, the resolution asked."""
+def odm_options(resolution_cm: float | None, crs: str | None, dense: bool = True) -> dict[str, Any]:
+    """NodeODM task options equivalent to ours: DSM + DTM, COG output, the resolution asked;
+    without dense matching ODM's ``fast-orthophoto`` (the orthophoto from the sparse points).
+
+    >>> odm_options(None, None, dense=False)
+    {'dsm': True, 'dtm': True, 'cog': True, 'fast-orthophoto': True}
+    """
     opts: dict[str, Any] = {"dsm": True, "dtm": True, "cog": True}
+    if not dense:
+        opts["fast-orthophoto"] = True
     if resolution_cm is not None:
         opts["orthophoto-resolution"] = resolution_cm
         opts["dem-resolution"] = max(resolution_cm, 5.0)
@@ -143,6 +150,7 @@ def process_nodeodm(
     *,
     resolution_cm: float | None = None,
     crs: str | None = None,
+    dense: bool = True,
     progress: Any = None,
     poll_s: float = 3.0,
     timeout_s: float = 30.0,
@@ -167,6 +175,7 @@ def process_nodeodm(
             node_url,
             resolution_cm=resolution_cm,
             crs=crs,
+            dense=dense,
             progress=progress,
             poll_s=poll_s,
             timeout_s=timeout_s,
@@ -181,6 +190,7 @@ def _process(
     *,
     resolution_cm: float | None,
     crs: str | None,
+    dense: bool,
     progress: Any,
     poll_s: float,
     timeout_s: float,
@@ -220,7 +230,7 @@ def _process(
         with tempfile.TemporaryDirectory(prefix="dkp-upload-") as links:
             task = node.create_task(
                 _upload_paths(good, Path(links)),
-                odm_options(resolution_cm, crs),
+                odm_options(resolution_cm, crs, dense),
                 name=f"dronekit-plzen {out.name}",
                 progress_callback=up,
                 parallel_uploads=2,

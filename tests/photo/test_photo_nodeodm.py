@@ -404,6 +404,32 @@ def test_node_retry_s_is_checked() -> None:
                    r"--node-retry-s is only used with --engine nodeodm")  # fmt: skip
 
 
+def test_local_options_are_not_dropped_with_nodeodm(
+    fake_node: tuple[FakeNode, str], toledo_dir: Path, tmp_path: Path
+) -> None:
+    """Found from outside: with --engine nodeodm, --no-dense, --features, --max-image-px,
+    --ortho-memory-mb and --keep-work were dropped without a word. --no-dense is ODM's
+    fast-orthophoto; the others have no equivalent there and are refused naming them."""
+    from photo_testkit import one_error_line
+
+    node, url = fake_node
+    photos = [toledo_dir / f"DJI_006{i}.JPG" for i in (1, 2, 3)]
+    process_nodeodm(photos, tmp_path / "out", url, dense=False, poll_s=0.01)
+    (task,) = node.tasks.values()
+    assert {"name": "fast-orthophoto", "value": True} in task["options"]
+    base = ("photo", "process", "x.jpg", "-o", "out", "--engine", "nodeodm", "--node", url)
+    one_error_line(
+        (*base, "--features", "4000", "--keep-work"),
+        2,
+        r"--features, --keep-work: only used with --engine local \(NodeODM chooses its own\)",
+    )
+    one_error_line(
+        (*base, "--max-image-px", "1600", "--ortho-memory-mb", "2048"),  # the defaults, given
+        2,
+        r"--max-image-px, --ortho-memory-mb: only used with --engine local",
+    )
+
+
 def test_unreachable_node(toledo_dir: Path, tmp_path: Path) -> None:
     photos = [toledo_dir / f"DJI_006{i}.JPG" for i in (1, 2, 3)]
     with pytest.raises(LinkError, match="cannot reach the node"):
