@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import echo_json, info, progress
+from dronekit_plzen.cliutil import echo_json, given_options, info, progress
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import check_output_path
 
@@ -285,6 +285,13 @@ def ground_cmd(
         for name, path in (("dtm", dtm_path), ("dsm", dsm_path), ("chm", chm_path))
         if path
     ]
+    if not rasters and given_options({"resolution_m": "--resolution"}):
+        from dronekit_plzen.errors import BadInputError
+
+        # it had been dropped without a word: the ground filter's cell is its own
+        raise BadInputError(
+            _("--resolution is the cell of --dtm, --dsm and --chm: give one of them")
+        )
     doc = [
         _reader(input_path, crs),
         *_ground(method),

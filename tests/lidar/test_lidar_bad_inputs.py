@@ -313,6 +313,12 @@ CASES = [
         2,
         r"^error: .*long_vlr\.las.*: VLR 1 of \d runs into the point data \(byte \d+\)$",
     ),
+    Case(  # found from outside: the cell asked for was dropped without a word
+        "ground-resolution-without-a-raster",
+        (*L, "ground", "{d}/inp.las", "-o", "{o}/g.las", "--resolution", "0.5"),
+        2,
+        r"^error: --resolution is the cell of --dtm, --dsm and --chm: give one of them$",
+    ),
     Case(
         "ground-empty-wkt-is-no-crs",
         (*L, "ground", "{d}/empty_wkt.las", "-o", "{o}/g.las"),
