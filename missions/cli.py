@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import echo_json, info
+from dronekit_plzen.cliutil import echo_json, given_options, info
 from dronekit_plzen.errors import BadInputError, SafetyViolation
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.outputs import OutputGroup
@@ -234,6 +234,14 @@ def _area_pattern(pattern: str) -> F:
                 _(
                     "--alt-layers gives one altitude per drone: use it with --drones N "
                     "(one drone: --alt-m)"
+                )
+            )
+        height = given_options({"alt_m": "--alt-m", "gsd_cm": "--gsd-cm"})
+        if o.get("alt_layers") is not None and height and _alt_layers(o["alt_layers"]):
+            # --alt-m was dropped without a word: every drone flew its layer
+            raise BadInputError(
+                _("--alt-layers sets each drone's altitude: leave out {opts}").format(
+                    opts=", ".join(height)
                 )
             )
         area = read_area(o["area_path"], o["crs"], o["repair"])

@@ -1128,6 +1128,22 @@ CASES = [
         2,
         r"^error: --alt-layers gives one altitude per drone: use it with --drones N",
     ),
+    Case(  # found from outside: --alt-m was dropped without a word, each drone flew its layer
+        "survey-alt-layers-and-alt-m",
+        (
+            *OK_SURVEY,
+            "--drones",
+            "2",
+            "--launch",
+            HOME,
+            "--launch",
+            "49.7402,13.3702",
+            "--alt-layers",
+            "60,90",
+        ),
+        2,
+        r"^error: --alt-layers sets each drone's altitude: leave out --alt-m$",
+    ),
     Case(  # numpy's overflow warning on stderr before the error line
         "survey-turnaround-1e308",
         (*OK_SURVEY, "--turnaround-m", "1e308"),
