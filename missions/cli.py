@@ -39,6 +39,14 @@ from missions.cli_options import (
 )
 
 
+def _sortie_time_s(metrics: Any, sortie: int, of: int) -> float:
+    """The flight time of sortie ``sortie`` of ``of`` (the whole flight when it is the only one)."""
+    times = tuple(getattr(metrics, "sortie_times_s", ()) or ())
+    if of > 1 and len(times) == of:
+        return round(float(times[sortie - 1]), 1)
+    return round(float(metrics.flight_time_s), 1)
+
+
 def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
     """Terrain, validation, override and files for one or more plans; then the summary."""
     from missions.pipeline import finalize_mission, parse_formats, write_mission_files
@@ -120,6 +128,8 @@ def _finish(pattern: str, results: list[Any], o: dict[str, Any]) -> None:
             "drone": drone,
             "sortie": sortie,
             "sorties": of,
+            # "metrics" are the drone's whole plan; this one sortie's flight (one battery)
+            "sortie_flight_time_s": _sortie_time_s(r.metrics, sortie, of),
             "files": [str(p) for p in paths],
             "metrics": r.metrics.to_dict(),
             "items": len(mission.items),

@@ -449,6 +449,10 @@ def test_pod_and_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
     assert [(d["drone"], d["sortie"], d["sorties"]) for d in res["drones"]] == [
         (1, j + 1, n) for j in range(n)
     ]
+    # each sortie's own flight (one battery); "metrics" are the drone's whole plan
+    times = [d["sortie_flight_time_s"] for d in res["drones"]]
+    assert times == res["drones"][0]["metrics"]["sortie_times_s"]
+    assert max(times) < res["drones"][0]["metrics"]["flight_time_s"]
 
 
 def test_two_drones_split(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
