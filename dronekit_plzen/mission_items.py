@@ -297,6 +297,24 @@ def canonical_frame(frame: int) -> int:
     return _FLOAT_FRAMES.get(frame, frame)
 
 
+#: what an item's altitude is measured from, by frame (a file's reader sees it named)
+ALT_DATUMS = {
+    FRAME_GLOBAL: "AMSL",
+    FRAME_GLOBAL_RELATIVE_ALT: "above home",
+    FRAME_GLOBAL_TERRAIN_ALT: "above terrain",
+}
+
+
+def alt_datum(frame: int) -> str | None:
+    """The datum of an altitude in ``frame``: "AMSL", "above home" or "above terrain" (None
+    for a frame without a global altitude).
+
+    >>> alt_datum(6), alt_datum(FRAME_MISSION)
+    ('above home', None)
+    """
+    return ALT_DATUMS.get(canonical_frame(frame))
+
+
 @dataclass(frozen=True)
 class MissionItem:
     """One mission item. ``lat_deg``/``lon_deg`` are WGS84, ``alt_m`` in the item's frame."""

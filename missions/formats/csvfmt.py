@@ -3,7 +3,9 @@
 Columns: ``kind`` (``home``, ``mission``, ``fence``, ``rally``, ``speed``), ``index`` and the
 MAVLink fields
 (``command``, ``frame``, ``param1``..``param4``, ``lat_deg``, ``lon_deg``, ``alt_m``,
-``autocontinue``) and ``meta`` (JSON annotations, may be empty). Fence rows are the
+``autocontinue``), ``alt_datum`` beside ``alt_m`` (what the altitude is measured from: "AMSL",
+"above home", "above terrain"; the home's "unknown" when no DEM gave it; written for the
+reader, the frame decides) and ``meta`` (JSON annotations, may be empty). Fence rows are the
 MAVLink fence items (vertex count or radius in param1), so polygons
 and circles read back. The two ``speed`` rows hold the mission's planning speeds as
 ``DO_CHANGE_SPEED`` rows (speed in param2): index 0 the cruise speed the safety guard times the
@@ -28,6 +30,7 @@ from dronekit_plzen.mission_items import (
     MISSION_TYPE_FENCE,
     MISSION_TYPE_RALLY,
     MissionItem,
+    alt_datum,
 )
 from missions.formats._common import (
     ITEM_FIELDS,
@@ -44,7 +47,10 @@ from missions.formats._common import (
 )
 from missions.model import Mission
 
-COLUMNS = ("kind", "index", *[f for f in ITEM_FIELDS if f != "mission_type"], "meta")
+_FIELDS = tuple(f for f in ITEM_FIELDS if f != "mission_type")
+#: the item's fields, with what its altitude is measured from beside alt_m (read by name)
+COLUMNS = ("kind", "index", *_FIELDS[: _FIELDS.index("alt_m") + 1], "alt_datum",
+           *_FIELDS[_FIELDS.index("alt_m") + 1 :], "meta")  # fmt: skip
 
 
 def _cell(v: object) -> str:
@@ -76,9 +82,15 @@ def dump_csv(mission: Mission) -> str:
         ("speed", k, MissionItem(CMD_DO_CHANGE_SPEED, FRAME_MISSION, param2=v, param3=-1.0))
         for k, v in enumerate((mission.cruise_speed_m_s, mission.hover_speed_m_s))
     ]
+    home_known = mission.metadata.get("home_amsl_source") != "unknown"
     for kind, k, it in rows:
         meta = json.dumps(json_safe(it.meta), ensure_ascii=False) if it.meta else ""
-        w.writerow([kind, k, *(_cell(getattr(it, f)) for f in COLUMNS[2:-1]), meta])
+        datum = alt_datum(it.frame) if it.has_position else None
+        if kind == "home" and not home_known:
+            datum = "unknown"
+        cells = {f: _cell(getattr(it, f)) for f in _FIELDS}
+        cells["alt_datum"] = datum or ""
+        w.writerow([kind, k, *(cells[f] for f in COLUMNS[2:-1]), meta])
     return buf.getvalue()
 
 

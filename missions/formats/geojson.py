@@ -2,7 +2,8 @@
 
 One ``FeatureCollection``; every feature has a ``role`` property:
 
-* ``path``: the flight path as a ``LineString`` (lon, lat, alt_m in the items' frames);
+* ``path``: the flight path as a ``LineString`` (lon, lat, alt_m in the items' frames, named
+  by its ``z_datum``: "above home", "AMSL" or "above terrain"; not RFC 7946's ellipsoid);
 * ``item``: one ``Point`` (or ``null`` geometry) per mission item with every MAVLink field, so
   the mission reads back exactly;
 * ``home``, ``fence`` (Polygon, ``inclusion``), ``fence_circle`` (Point, ``radius_m``),
@@ -32,6 +33,7 @@ from dronekit_plzen.mission_items import (
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL_RELATIVE_ALT,
     MissionItem,
+    alt_datum,
 )
 from missions.formats._common import (
     atomic_write_text,
@@ -58,23 +60,28 @@ def mission_to_geojson(
 ) -> dict[str, Any]:
     feats: list[dict[str, Any]] = []
     path = [list(p) for p in mission.waypoints_lonlat_alt()]
+    # RFC 7946 reads a third coordinate as height above the ellipsoid; ours are the items'
+    # altitudes in their frames, so the path and every item name their datum
+    datums = {alt_datum(it.frame) for it in mission.items if it.has_position}
+    z_datum = datums.pop() if len(datums) == 1 else "mixed: see each item's alt_datum"
     if any(not math.isfinite(p[2]) for p in path):  # unresolved altitudes: a 2-D path
         path = [p[:2] for p in path]
     if len(path) >= 2:
-        feats.append(
-            _feature(
-                {"type": "LineString", "coordinates": path},
-                role="path",
-                name=str(mission.metadata.get("name", "mission")),
-            )
-        )
+        props: dict[str, Any] = {"name": str(mission.metadata.get("name", "mission"))}
+        if len(path[0]) == 3:
+            props["z_datum"] = z_datum
+        feats.append(_feature({"type": "LineString", "coordinates": path}, role="path", **props))
     if mission.home is not None:
-        feats.append(_feature({"type": "Point", "coordinates": list(mission.home)}, role="home"))
+        home = list(mission.home)
+        known = mission.metadata.get("home_amsl_source") != "unknown"
+        extra = {"alt_datum": "AMSL" if known else "unknown"} if len(home) == 3 else {}
+        feats.append(_feature({"type": "Point", "coordinates": home}, role="home", **extra))
     for k, it in enumerate(mission.items):
         geom = (
             {"type": "Point", "coordinates": [it.lon_deg, it.lat_deg]} if it.has_position else None
         )
-        feats.append(_feature(geom, role="item", index=k, **json_safe(item_to_dict(it))))
+        datum = {"alt_datum": alt_datum(it.frame)} if it.has_position else {}
+        feats.append(_feature(geom, role="item", index=k, **json_safe(item_to_dict(it)), **datum))
     for p in mission.fence_polygons:
         ring = [list(v) for v in p.vertices] + [list(p.vertices[0])]
         feats.append(

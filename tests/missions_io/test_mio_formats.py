@@ -163,6 +163,36 @@ def test_round_trip_full_mission(tmp_path: Path, fmt: str) -> None:
     assert_missions_equal(m, again)
 
 
+def test_geojson_and_csv_name_every_altitude_datum(tmp_path: Path) -> None:
+    """Found from outside: the GeoJSON path's third coordinate (RFC 7946: height above the
+    ellipsoid) was 40-60 m above home and 370 m AMSL in one line, nothing saying which; the
+    CSV's alt_m too. Each altitude now names its datum; the files read back as before."""
+    import csv
+
+    m = plzen_mission()  # items above home, one AMSL; home AMSL known
+    gj = json.loads(save_mission(m, tmp_path / "m.geojson", format="geojson").read_text())
+    by_role: dict[str, list[dict[str, object]]] = {}
+    for f in gj["features"]:
+        by_role.setdefault(f["properties"]["role"], []).append(f["properties"])
+    assert by_role["path"][0]["z_datum"] == "mixed: see each item's alt_datum"
+    assert by_role["home"][0]["alt_datum"] == "AMSL"
+    datums = {p["index"]: p.get("alt_datum") for p in by_role["item"]}
+    assert datums[0] == datums[2] == "above home" and datums[8] == "AMSL"
+    assert "alt_datum" not in by_role["item"][1]  # DO_CHANGE_SPEED: no position
+    rows = list(csv.DictReader(save_mission(m, tmp_path / "m.csv", format="csv").open()))
+    assert [r["alt_datum"] for r in rows[:4]] == ["AMSL", "above home", "", "above home"]
+    assert rows[9]["alt_datum"] == "AMSL"
+    # one datum: named on the path; a home whose altitude no DEM gave says so
+    m.items = [it for it in m.items if it.frame != 0]
+    m.metadata["home_amsl_source"] = "unknown"
+    gj = json.loads(save_mission(m, tmp_path / "n.geojson", format="geojson").read_text())
+    props = {f["properties"]["role"]: f["properties"] for f in gj["features"]}
+    assert props["path"]["z_datum"] == "above home" and props["home"]["alt_datum"] == "unknown"
+    rows = list(csv.DictReader(save_mission(m, tmp_path / "n.csv", format="csv").open()))
+    assert rows[0]["kind"] == "home" and rows[0]["alt_datum"] == "unknown"
+    assert_missions_equal(m, load_mission(tmp_path / "n.csv"))
+
+
 def test_round_trip_waypoints_items_home_and_sidecar_metadata(tmp_path: Path) -> None:
     m = plzen_mission()
     p = save_mission(m, tmp_path / "m.waypoints")
