@@ -511,7 +511,10 @@ def flights_show(flight_id: int, db_path: Path | None, as_json: bool, geojson: b
         )
     path = json.loads(row["path_geojson"]) if row["path_geojson"] else None
     if geojson:
-        echo_json({"type": "Feature", "geometry": path, "properties": flight_json(row)})
+        from telemetry.segment import track_datum
+
+        props = flight_json(row) | track_datum(path)
+        echo_json({"type": "Feature", "geometry": path, "properties": props})
         return
     data = flight_json(row) | {"events": events}
     if as_json:

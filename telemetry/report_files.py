@@ -26,6 +26,7 @@ from dronekit_plzen.outputs import (
     written_path,
 )
 from telemetry.indicator import IndicatorReport
+from telemetry.segment import track_datum
 from telemetry.store import Store
 
 #: open-data columns of flights.csv: name → description
@@ -353,9 +354,9 @@ def export_open_data(
             continue
         props = {k: f.get(k) for k in FLIGHT_COLUMNS if k not in ("flight_id",)}
         props["flight_id"] = f["id"]
-        features.append(
-            {"type": "Feature", "geometry": json.loads(f["path_geojson"]), "properties": props}
-        )
+        geometry = json.loads(f["path_geojson"])
+        props |= track_datum(geometry)
+        features.append({"type": "Feature", "geometry": geometry, "properties": props})
     with OutputGroup.all_or_nothing():
         _write_csv(
             files["flights_csv"],

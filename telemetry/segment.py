@@ -123,7 +123,7 @@ class FlightSummary:
     home_alt_m: float | None
     ground_run: bool
     sample_count: int
-    path: dict[str, Any]  #: GeoJSON LineString (lon, lat, alt AMSL m)
+    path: dict[str, Any]  #: GeoJSON LineString (lon, lat, alt AMSL m: :data:`TRACK_Z_DATUM`)
 
     def to_row(self) -> dict[str, Any]:
         """Columns of the ``flights`` table."""
@@ -155,6 +155,17 @@ class FlightSummary:
 def iso_utc(t_s: float) -> str:
     dt = datetime.fromtimestamp(float(t_s), tz=timezone.utc)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.") + f"{dt.microsecond // 1000:03d}Z"
+
+
+#: the datum of a stored track's third coordinate (the position fixes' altitude); a GeoJSON
+#: written from it names it, as RFC 7946 would read a bare one as height above the ellipsoid
+TRACK_Z_DATUM = "AMSL"
+
+
+def track_datum(path: dict[str, Any] | None) -> dict[str, str]:
+    """``{"z_datum": "AMSL"}`` for a track with heights, else nothing (a 2-D track)."""
+    coords = (path or {}).get("coordinates") or []
+    return {"z_datum": TRACK_Z_DATUM} if any(len(c) > 2 for c in coords) else {}
 
 
 def _json(obj: Any) -> str:

@@ -260,6 +260,13 @@ def test_cli_deployments_round_trip(tmp_path: Path, shared_data: Path) -> None:
     assert json.loads(r.output)["status"] == "completed"
     r = run(cli, ["flights", "list", "--db", db, "--deployment", str(dep["id"]), "--json"])
     assert len(json.loads(r.output)) == 1
+    # the real track's heights name their datum (RFC 7946 would read them as ellipsoidal)
+    fid = str(res["flight_ids"][0])
+    feat = json.loads(run(cli, ["flights", "show", fid, "--db", db, "--geojson"]).output)
+    assert len(feat["geometry"]["coordinates"][0]) == 3 and feat["properties"]["z_datum"] == "AMSL"
+    r = run(cli, ["report", "export", "--db", db, "--out", str(tmp_path / "od"), "--json"])
+    gj = json.loads(Path(json.loads(r.output)["flights_geojson"]).read_text())
+    assert gj["features"][0]["properties"]["z_datum"] == "AMSL"
 
 
 def test_cli_errors_are_one_line_without_traceback(tmp_path: Path) -> None:
