@@ -138,15 +138,40 @@ def categories() -> dict[str, str]:
 
 
 def create_deployment(
-    db_path: Any, organisation: str, category: str, location: str, notes: str | None
+    db_path: Any,
+    organisation: str,
+    category: str,
+    location: str,
+    notes: str | None,
+    requested_at: str | None = None,
 ) -> Any:
-    """Register a deployment in the flight database; returns the stored deployment."""
+    """Register a deployment in the flight database (requested at ``requested_at``, ISO 8601,
+    default now); returns the stored deployment."""
     open_store = require("telemetry.store", "open_store", _("The flight database"))
     create = require("telemetry.deployments", "create_deployment", _("Deployments"))
     with open_store(db_path) as store:
         return create(
-            store, organisation=organisation, category=category, location=location, notes=notes
+            store,
+            organisation=organisation,
+            category=category,
+            location=location,
+            notes=notes,
+            requested_at=requested_at,
         )
+
+
+def flight_fits(flight: dict[str, Any], deployment: Any) -> bool:
+    """The flight may belong to ``deployment`` by the database's own rule (it took off at most
+    a day before the request): the panel checks only those for linking."""
+    check = require("telemetry.deployments", "check_takeoff", _("Deployments"))
+    takeoff = flight.get("takeoff_utc") or flight.get("start_utc")
+    if not takeoff:
+        return True
+    try:
+        check(deployment, str(takeoff), "")
+    except BadInputError:
+        return False
+    return True
 
 
 def list_deployments(db_path: Any) -> list[Any]:

@@ -7,9 +7,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from PyQt5.QtCore import Qt, QTimer, pyqtSignal
+from PyQt5.QtCore import QDateTime, Qt, QTimer, pyqtSignal
 from PyQt5.QtWidgets import (
     QComboBox,
+    QDateTimeEdit,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -98,6 +99,12 @@ class DeploymentPanel(QWidget):
         self.location = QLineEdit()
         self.location.setPlaceholderText(_("e.g. Bolevec, forest north of the ponds"))
         form.addRow(_("Location"), self.location)
+        # when the request came (local time; stored in UTC): a deployment registered afterwards
+        # keeps its true time, and the flights flown for it can be linked
+        self.requested_at = QDateTimeEdit(QDateTime.currentDateTime())
+        self.requested_at.setDisplayFormat("yyyy-MM-dd HH:mm")
+        self.requested_at.setCalendarPopup(True)
+        form.addRow(_("Requested at"), self.requested_at)
         self.notes = QPlainTextEdit()
         self.notes.setMaximumHeight(70)
         form.addRow(_("Notes"), self.notes)
@@ -150,13 +157,19 @@ class DeploymentPanel(QWidget):
         cat = str(self.category.currentData())
         notes = self.notes.toPlainText().strip() or None
         db = self.db_path
+        when = (
+            self.requested_at.dateTime()
+            .toOffsetFromUtc(self.requested_at.dateTime().offsetFromUtc())
+            .toString(Qt.DateFormat.ISODate)
+        )
         self.runner.run(
-            lambda: backend.create_deployment(db, org, cat, location, notes),
+            lambda: backend.create_deployment(db, org, cat, location, notes, when),
             self._created,
             self._failed,
         )
 
     def _created(self, dep: Any) -> None:
+        self.requested_at.setDateTime(QDateTime.currentDateTime())  # the next one's default
         self.current_id = int(dep.id)
         self.deploymentSelected.emit(self.current_id)
         self.statusMessage.emit(
@@ -214,9 +227,25 @@ class DeploymentPanel(QWidget):
                 f"{float(dur) / 60:.1f} min"
             )
             item.setData(Qt.ItemDataRole.UserRole, int(f["id"]))
+            item.setData(Qt.ItemDataRole.UserRole + 1, f)
             item.setFlags(item.flags() | Qt.ItemFlag.ItemIsUserCheckable)
-            item.setCheckState(Qt.CheckState.Checked)
             self.flights.addItem(item)
+        self._check_fitting()
+
+    def _check_fitting(self) -> None:
+        """Check the flights that may belong to the selected deployment (flown at most a day
+        before its request); the others stay unchecked: linked, an older flight is refused."""
+        dep = self.deps.get(self.current_id) if self.current_id is not None else None
+        for i in range(self.flights.count()):
+            item = self.flights.item(i)
+            if item is None:
+                continue
+            flight = item.data(Qt.ItemDataRole.UserRole + 1) or {}
+            try:
+                fits = dep is None or backend.flight_fits(flight, dep)
+            except backend.BackendMissing:
+                fits = True
+            item.setCheckState(Qt.CheckState.Checked if fits else Qt.CheckState.Unchecked)
 
     def _select(self, item: QListWidgetItem | None, _previous: QListWidgetItem | None) -> None:
         if item is None:
@@ -224,6 +253,7 @@ class DeploymentPanel(QWidget):
         self.current_id = int(item.data(Qt.ItemDataRole.UserRole))
         self.deploymentSelected.emit(self.current_id)
         self.show_current()
+        self._check_fitting()
 
     def show_current(self) -> None:
         """The selected deployment in the editor, with its allowed statuses and sightings."""

@@ -117,7 +117,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.vehicle = QComboBox()
         pf.addRow(_("Vehicle"), self.vehicle)
 
-        self.by_alt = QRadioButton(_("Altitude"))
+        self.by_alt = QRadioButton(_("Altitude above ground"))
         self.by_gsd = QRadioButton(_("GSD"))
         self.by_alt.setChecked(True)
         self._height_group = QButtonGroup(self)

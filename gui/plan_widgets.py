@@ -70,7 +70,7 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
         ("flight_time_s", _("Flight time"), "time"),
         ("photo_count", _("Photos"), "{:d}"),
         ("gsd_cm", _("GSD"), "{:.2f} cm/px"),
-        ("alt_m", _("Altitude"), "{:.0f} m"),
+        ("alt_m", _("Altitude above ground"), "{:.0f} m"),
         ("spacing_m", _("Line spacing"), "{:.1f} m"),
         ("sweep_width_m", _("Sweep width"), "{:.1f} m"),
         ("trigger_distance_m", _("Photo every"), "{:.1f} m"),

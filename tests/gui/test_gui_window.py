@@ -182,12 +182,23 @@ def test_deployment_registered_and_flight_linked(qtbot, tmp_path: Path, english:
     panel.category.setCurrentIndex(panel.category.findData("sar"))
     panel.location.setText("Bolevec, les severne od rybniku")
     panel.notes.setPlainText("missing person, 78 years")
+    # registered now, the flight of 22 November cannot be its: listed, not checked
+    with qtbot.waitSignal(panel.deploymentCreated, timeout=10_000) as created:
+        panel.register_button.click()
+    qtbot.waitUntil(lambda: panel.flights.count() == 1 and panel.deployments.count() == 1)
+    assert panel.checked_flight_ids() == []
+    # registered afterwards with its true request time (local time with its zone, as Qt gives)
+    from PyQt5.QtCore import QDateTime
+
+    panel.location.setText("Bolevec, les severne od rybniku")
+    panel.requested_at.setDateTime(QDateTime.fromString("2026-11-22T09:45:00Z", Qt.ISODate))
     with qtbot.waitSignal(panel.deploymentCreated, timeout=10_000) as created:
         panel.register_button.click()
     dep = created.args[0]
     assert dep.organisation == "PCR" and dep.category == "sar" and dep.status == "requested"
-    qtbot.waitUntil(lambda: panel.flights.count() == 1 and panel.deployments.count() == 1)
-    assert panel.checked_flight_ids() == [fid]
+    assert dep.requested_at == "2026-11-22T09:45:00Z"
+    qtbot.waitUntil(lambda: panel.deployments.count() == 2 and panel.current_id == dep.id)
+    qtbot.waitUntil(lambda: panel.checked_flight_ids() == [fid])
     panel.link_button.click()
     qtbot.waitUntil(lambda: panel.flights.count() == 0, timeout=10_000)
     with open_store(db) as store:
@@ -195,7 +206,7 @@ def test_deployment_registered_and_flight_linked(qtbot, tmp_path: Path, english:
         status = store.query("SELECT status FROM deployments WHERE id = ?", (dep.id,))[0]
     assert row["deployment_id"] == dep.id
     assert status["status"] == "in_progress"
-    assert "1 flights linked" in win.statusBar().currentMessage() or panel.deployments.count() == 1
+    assert "1 flights linked" in win.statusBar().currentMessage() or panel.deployments.count() == 2
 
 
 def test_deployment_without_location_is_refused(qtbot, window: MainWindow) -> None:  # type: ignore[no-untyped-def]
