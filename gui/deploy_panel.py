@@ -210,7 +210,8 @@ class DeploymentPanel(QWidget):
         self.deployments.clear()
         for d in deps:
             item = QListWidgetItem(
-                f"#{d.id} {d.requested_at[:16]} {d.organisation} {d.category} — {d.location} "
+                f"#{d.id} {d.requested_at[:16].replace('T', ' ')} UTC {d.organisation} "
+                f"{d.category} — {d.location} "
                 f"[{_(STATUS_LABELS.get(d.status, d.status))}]"
             )
             item.setData(Qt.ItemDataRole.UserRole, d.id)
