@@ -60,10 +60,13 @@ def check_cmd(exercise: str, seed: int | None) -> None:
             )
         )
     for r in ex.rules:
+        whole = float(r.points).is_integer()  # "1 points" was printed; 1.5 takes the plural
         click.echo(
-            _("  rule {id}: {type} ({points:g} points)").format(
-                id=r.id, type=r.type, points=r.points
-            )
+            ngettext(
+                "  rule {id}: {type} ({points:g} point)",
+                "  rule {id}: {type} ({points:g} points)",
+                int(r.points) if whole else 5,
+            ).format(id=r.id, type=r.type, points=r.points)
         )
 
 

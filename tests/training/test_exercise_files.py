@@ -273,6 +273,9 @@ def test_check_counts_in_each_language_plural_forms(
     out = capsys.readouterr().out
     assert code == 0, out
     assert expected in out.splitlines()[0], out
+    # a rule's points too ("1 points" was printed)
+    one = {"en": "(1 point)", "cs": "(1 bod)"}[lang]
+    assert any(line.endswith(one) for line in out.splitlines()), out
 
 
 @pytest.mark.parametrize(
