@@ -490,7 +490,12 @@ def flights_pilot(
             if store.flight(fid) is None:
                 raise BadInputError(_("no flight with id {id}").format(id=fid))
             store.update_flight(fid, {"pilot_id": pid})
-    click.echo(_("pilot #{pid} set on {n} flights").format(pid=pid, n=len(flight_ids)))
+    n = len(flight_ids)
+    click.echo(
+        ngettext("pilot #{pid} set on {n} flight", "pilot #{pid} set on {n} flights", n).format(
+            pid=pid, n=n
+        )
+    )
 
 
 @flights.command(name="show", help=_("One flight: summary, events and path."))

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from dronekit_plzen.cliutil import echo_json
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from telemetry.cli_common import DB_OPTION as _DB
 from telemetry.cli_common import ROW_ID, creating_database, flight_json
 from telemetry.cli_common import db_path_or_default as _db
@@ -182,6 +182,9 @@ def deployments_link(deployment_id: int, flight_ids: tuple[int, ...], db_path: P
         moved = link_flights(store, deployment_id, flight_ids)
     for fid, before in sorted(moved.items()):
         click.echo(_("flight #{f} moved from deployment #{d}").format(f=fid, d=before), err=True)
+    n = len(flight_ids)
     click.echo(
-        _("{n} flights linked to deployment #{id}").format(n=len(flight_ids), id=deployment_id)
+        ngettext(
+            "{n} flight linked to deployment #{id}", "{n} flights linked to deployment #{id}", n
+        ).format(n=n, id=deployment_id)
     )

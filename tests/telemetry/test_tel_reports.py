@@ -262,6 +262,11 @@ def test_cli_deployments_round_trip(tmp_path: Path, shared_data: Path) -> None:
     assert len(json.loads(r.output)) == 1
     # the real track's heights name their datum (RFC 7946 would read them as ellipsoidal)
     fid = str(res["flight_ids"][0])
+    # counts in the singular ("1 flights linked" was printed)
+    r = run(cli, ["deployments", "link-flight", str(dep["id"]), fid, "--db", db])
+    assert r.stdout.strip() == f"1 flight linked to deployment #{dep['id']}", r.output
+    r = run(cli, ["flights", "pilot", "Jana Nováková", fid, "--db", db])
+    assert r.stdout.strip().endswith("set on 1 flight"), r.output
     feat = json.loads(run(cli, ["flights", "show", fid, "--db", db, "--geojson"]).output)
     assert len(feat["geometry"]["coordinates"][0]) == 3 and feat["properties"]["z_datum"] == "AMSL"
     r = run(cli, ["report", "export", "--db", db, "--out", str(tmp_path / "od"), "--json"])
