@@ -6,6 +6,7 @@ state; every change is validated and logged in ``deployment_status_log``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timezone
@@ -155,8 +156,14 @@ CLOCK_SLACK_S = 300.0
 FLIGHT_SLACK_S = 24 * 3600.0
 
 
-def _utc(iso: str) -> datetime:
-    return datetime.fromisoformat(iso.replace("Z", "+00:00"))
+def _utc(iso: str) -> datetime | None:
+    """A stored time as an aware UTC datetime (a naive one is UTC); None for one that is not a
+    time (a row written by hand: such a row is judged by nothing rather than a traceback)."""
+    try:
+        t = datetime.fromisoformat(str(iso).strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return t.replace(tzinfo=timezone.utc) if t.tzinfo is None else t
 
 
 def _span(seconds: float) -> str:
@@ -175,7 +182,8 @@ def check_past(when: str, what: str) -> str:
     """``when`` (as :func:`parse_time` gives it) is not in the future: a deployment records
     what has happened; a local time typed without its zone is read as UTC and lands an hour or
     two ahead, which the message names."""
-    ahead = (_utc(when) - datetime.now(timezone.utc)).total_seconds()
+    t = _utc(when)
+    ahead = math.nan if t is None else (t - datetime.now(timezone.utc)).total_seconds()
     if ahead > CLOCK_SLACK_S:
         raise BadInputError(
             _(
@@ -189,7 +197,8 @@ def check_past(when: str, what: str) -> str:
 
 def check_after_request(when: str, what: str, dep: Deployment) -> str:
     """``when`` is not before ``dep`` was requested (an end, a status change)."""
-    if when < dep.requested_at:
+    t, req = _utc(when), _utc(dep.requested_at)
+    if t is not None and req is not None and t < req:
         raise BadInputError(
             _(
                 "{what} {when} is before deployment #{id} was requested ({req}): correct the "
@@ -391,7 +400,8 @@ def update_deployment(
 def check_takeoff(dep: Deployment, takeoff: str, what: str) -> str:
     """A take-off more than :data:`FLIGHT_SLACK_S` before ``dep`` was requested belongs to
     another flight: linked, a 2015 log had moved a 2026 deployment into 2015's indicator."""
-    early = (_utc(dep.requested_at) - _utc(takeoff)).total_seconds()
+    t, req = _utc(takeoff), _utc(dep.requested_at)
+    early = math.nan if t is None or req is None else (req - t).total_seconds()
     if early > FLIGHT_SLACK_S:
         raise BadInputError(
             _(

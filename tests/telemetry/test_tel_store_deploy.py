@@ -208,3 +208,10 @@ def test_a_flight_belongs_to_a_deployment_by_its_time(tmp_path: Path) -> None:
                 call()
         with pytest.raises(BadInputError, match=r"is before deployment #2 was requested"):
             update_deployment(store, b.id, status="cancelled", at="2014-12-31")
+        # a time stored without its zone (a row of an older program) is UTC, not a traceback
+        naive = store.insert_flight(
+            {"vehicle_id": vid, "start_utc": "2015-07-05 01:00:00", "takeoff_utc": None}
+        )
+        link_flight(store, b.id, naive)
+        with pytest.raises(BadInputError, match=r"is before deployment #2 was requested"):
+            update_deployment(store, b.id, status="cancelled", at="2015-07-04T23:59:59.5Z")
