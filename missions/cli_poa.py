@@ -104,6 +104,13 @@ def _footprints(o: dict[str, Any], alts: list[float]) -> tuple[list[Any], Any, A
         f = o["fov_deg"]
         if not 0 < f < 170:
             raise BadInputError(_("--fov-deg must be in (0, 170), got {v:g}").format(v=f))
+        if o.get("target"):  # it was dropped without a word: detection was certain in view
+            raise BadInputError(
+                _(
+                    "--target needs --camera: how well a subject is seen depends on the camera's "
+                    "pixels (with --fov-deg alone, everything in view is found)"
+                )
+            )
         w = [2.0 * a * math.tan(math.radians(f) / 2.0) for a in alts]
         return [Footprint(x, x, 1.0, disc=o.get("disc", False)) for x in w], None, None
     from missions.camera import get_camera

@@ -551,6 +551,11 @@ BAD = [
         ("poa", "--poa", "{m}", "--budget-m", "1e12", *POA, "--out", "{d}/o"),
         "beyond any search",
     ),
+    (  # found from outside: the target was dropped without a word (all in view found)
+        "target-without-camera",
+        ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--target", "person", "--out", "{d}/o"),
+        "--target needs --camera",
+    ),
     (  # found from outside: an internal error (NaN altitude layers)
         "alt-nan",
         ("poa", "--poa", "{m}", "--budget-m", "1000", *POA, "--alt-m", "nan", "--out", "{d}/o"),
