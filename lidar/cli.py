@@ -434,6 +434,18 @@ def raster_cmd(
 ) -> None:
     """Intensity, density, hillshade rasters or contour lines (GeoJSON)."""
     needs_ground = product in ("hillshade", "contours")
+    unused = {"interval": "--interval"} if product != "contours" else {}
+    if not needs_ground:
+        unused["ground_method"] = "--ground-method"
+    given = given_options(unused)
+    if given:  # they had been dropped without a word
+        from dronekit_plzen.errors import BadInputError
+
+        raise BadInputError(
+            _("{opts}: not used by --product {product}").format(
+                opts=", ".join(given), product=product
+            )
+        )
     stages = _ground(ground_method) if needs_ground else []
     doc = [
         _reader(input_path, crs),

@@ -313,6 +313,22 @@ CASES = [
         2,
         r"^error: .*long_vlr\.las.*: VLR 1 of \d runs into the point data \(byte \d+\)$",
     ),
+    Case(  # found from outside: both were dropped without a word
+        "raster-intensity-with-contour-options",
+        (
+            *L,
+            "raster",
+            *IN_OUT,
+            "--product",
+            "intensity",
+            "--interval",
+            "5",
+            "--ground-method",
+            "csf",
+        ),
+        2,
+        r"^error: --interval, --ground-method: not used by --product intensity$",
+    ),
     Case(  # found from outside: the cell asked for was dropped without a word
         "ground-resolution-without-a-raster",
         (*L, "ground", "{d}/inp.las", "-o", "{o}/g.las", "--resolution", "0.5"),
