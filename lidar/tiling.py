@@ -296,6 +296,10 @@ def run_tiled(
                 "use a buffer up to the tile size"
             ).format(b=buffer_m, t=tile_size_m)
         )
+    if workers is not None and scheduler is not None:  # the scheduler's workers ran it
+        raise BadInputError(
+            _("--workers is for the local process pool: the Dask scheduler has its own workers")
+        )
     if workers is not None and workers < 1:
         raise BadInputError(_("--workers must be at least 1, got {n}").format(n=workers))
     if workers is not None and workers > MAX_WORKERS:  # 2**63 was an OverflowError

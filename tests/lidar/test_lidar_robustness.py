@@ -168,6 +168,10 @@ def test_unreachable_scheduler_fails_fast(tmp_path: Path) -> None:
     assert not (tmp_path / "tiles").exists()  # nothing made before the check
     with pytest.raises(BadInputError, match="not a Dask scheduler address"):
         run_tiled(src, tmp_path / "tiles", scheduler="garbage://x")
+    # the pool's size beside a scheduler had been dropped without a word
+    with pytest.raises(BadInputError, match="--workers is for the local process pool"):
+        run_tiled(src, tmp_path / "tiles", workers=2, scheduler=f"tcp://127.0.0.1:{port}")
+    assert not (tmp_path / "tiles").exists()
 
 
 @pytest.mark.parametrize(
