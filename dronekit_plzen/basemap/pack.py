@@ -68,8 +68,10 @@ def parse_bbox(text: str) -> BBox:
     return bbox
 
 
-def area_bbox(path: Path, margin_deg: float = 0.0) -> BBox:
-    """The lon/lat bounding box of a GeoJSON or WKT area file."""
+def area_bbox(path: Path, margin_m: float = 0.0) -> BBox:
+    """The lon/lat bounding box of a GeoJSON or WKT area file, ``margin_m`` metres wider on
+    every side (a degree of longitude is cos(latitude) of a degree of latitude: at Plzeň a
+    margin of 500 m taken as 500/111,320 degrees on both axes was 323 m east and west)."""
     from shapely import wkt
     from shapely.errors import ShapelyError
     from shapely.geometry import shape
@@ -102,10 +104,16 @@ def area_bbox(path: Path, margin_deg: float = 0.0) -> BBox:
     geoms = [g for g in geoms if not g.is_empty]
     if not geoms:
         raise BadInputError(_("the area file has no geometry"), where=str(path))
-    w = min(g.bounds[0] for g in geoms) - margin_deg
-    s = min(g.bounds[1] for g in geoms) - margin_deg
-    e = max(g.bounds[2] for g in geoms) + margin_deg
-    n = max(g.bounds[3] for g in geoms) + margin_deg
+    w, s, e, n = (
+        min(g.bounds[0] for g in geoms),
+        min(g.bounds[1] for g in geoms),
+        max(g.bounds[2] for g in geoms),
+        max(g.bounds[3] for g in geoms),
+    )
+    dlat = margin_m / 111_320.0
+    far = min(max(abs(s), abs(n)) + dlat, 85.0)  # the edge where a degree of longitude is least
+    dlon = dlat / math.cos(math.radians(far)) if math.isfinite(far) else dlat
+    w, s, e, n = w - dlon, s - dlat, e + dlon, n + dlat
     if math.isfinite(w + s + e + n) and (w == e or s == n):
         raise BadInputError(
             _("the area is a point or a straight line; give it a margin (--margin-m)"),

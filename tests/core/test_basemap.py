@@ -242,6 +242,18 @@ def test_zoom_and_area_parsing(tmp_path: Path) -> None:
         "[[[13.36, 49.73], [13.37, 49.73], [13.37, 49.74], [13.36, 49.73]]]}}"
     )
     assert area_bbox(area) == pytest.approx((13.36, 49.73, 13.37, 49.74))
+    # a margin in metres on every side: longitude degrees are shorter at Plzeň (it had been
+    # 500/111,320 degrees both ways: 323 m east and west)
+    from dronekit_plzen.geo import geodesic_distance_m
+
+    w, s, e, n = area_bbox(area, 500.0)
+    assert geodesic_distance_m(w, 49.74, 13.36, 49.74) >= 499.0
+    assert geodesic_distance_m(13.37, 49.74, e, 49.74) >= 499.0
+    assert geodesic_distance_m(13.36, s, 13.36, 49.73) == pytest.approx(500.0, abs=3.0)
+    assert geodesic_distance_m(13.36, 49.74, 13.36, n) == pytest.approx(500.0, abs=3.0)
+    p = _cli("basemap", "pack", "--bbox", "13.36,49.73,13.37,49.74", "--margin-m", "500",
+             "--offline", "-o", str(tmp_path / "x.mbtiles"))  # fmt: skip
+    assert p.returncode == 2 and "--margin-m widens --area" in p.stderr, p.stderr
 
 
 def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
