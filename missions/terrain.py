@@ -114,11 +114,13 @@ class Raster:
                         xs, ys = transform(
                             [lo0, lo1, lo0, lo1], [la0, la0, la1, la1], WGS84, crs_wkt
                         )
-                        m = margin_m
-                        if ds.crs.is_geographic:
-                            m = margin_m / 111_320.0
+                        mx = my = margin_m
+                        if ds.crs.is_geographic:  # a degree of longitude is cos(lat) shorter
+                            my = margin_m / 111_320.0
+                            far = min(max(abs(la0), abs(la1)), 85.0)
+                            mx = my / math.cos(math.radians(far))
                         w = from_bounds(
-                            xs.min() - m, ys.min() - m, xs.max() + m, ys.max() + m, ds.transform
+                            xs.min() - mx, ys.min() - my, xs.max() + mx, ys.max() + my, ds.transform
                         )
                         full = Window(0, 0, ds.width, ds.height)
                         c0, r0 = math.floor(w.col_off), math.floor(w.row_off)
