@@ -159,6 +159,8 @@ def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
     from missions.coverage import audit_coverage, gaps_geojson
     from missions.formats._common import atomic_write_text
 
+    if o["swath_m"] is not None and o.get("camera"):  # the camera had been dropped
+        raise BadInputError(_("give --camera or --swath-m, not both"))
     if o["swath_m"] is not None and not (o["swath_m"] > 0 and math.isfinite(o["swath_m"])):
         raise BadInputError(_("--swath-m must be > 0, got {v:g}").format(v=o["swath_m"]))
     if o["swath_m"] is not None and o["swath_m"] > MAX_SWATH_M:  # 1e300: an overflowing

@@ -542,6 +542,22 @@ CASES = [
         2,
         r"an altitude of 1e\+09 m above ground is not a flight altitude",
     ),
+    Case(  # found from outside: the camera was dropped without a word, the swath used
+        "coverage-camera-and-swath",
+        (
+            "plan",
+            "coverage",
+            "{d}/good.plan",
+            "--area",
+            "{d}/sq.geojson",
+            "--camera",
+            "generic-1in-20mp",
+            "--swath-m",
+            "5",
+        ),
+        2,
+        r"^error: give --camera or --swath-m, not both$",
+    ),
     Case(  # was ignored: "no photos found: give --camera ... or --swath-m"
         "coverage-swath-negative",
         ("plan", "coverage", "{d}/good.plan", "--area", "{d}/sq.geojson", "--swath-m", "-5"),
