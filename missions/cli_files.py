@@ -24,7 +24,7 @@ from missions.cli_options import (
     settings,
     vehicle_profile,
 )
-from missions.formats import load_mission, save_mission
+from missions.formats import check_name_fits, load_mission, save_mission
 
 
 def _safety_options(f: Any) -> Any:
@@ -231,6 +231,8 @@ def coverage_cmd(mission_path: Path, area_path: Path, **o: Any) -> None:
 )
 @click.option("--reason", default=None, help=_("Why the safety override is needed."))
 def convert(src: Path, dst: Path, fmt: str | None, **o: Any) -> None:
+    if fmt and Path(dst).resolve() != Path(src).resolve():  # onto SRC: refused as an input
+        check_name_fits(dst, fmt)
     m = load_mission(src)
     try:
         fc = _clear_file(m, o, writing=True, override=o["override_safety"], reason=o["reason"])

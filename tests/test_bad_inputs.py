@@ -542,6 +542,13 @@ CASES = [
         2,
         r"an altitude of 1e\+09 m above ground is not a flight altitude",
     ),
+    Case(  # found from outside: a QGC WPL text was written as out.kml (exit 0)
+        "convert-to-against-the-name",
+        ("plan", "convert", "{d}/good.plan", "{o}/out.kml", "--to", "waypoints"),
+        2,
+        r"^error: .*out\.kml: the name says kml, not waypoints: name it \.waypoints or leave "
+        r"out --to$",
+    ),
     Case(  # found from outside: the camera was dropped without a word, the swath used
         "coverage-camera-and-swath",
         (

@@ -136,6 +136,22 @@ def format_for(path: Path, format: str | None = None, *, reading: bool = False) 
     return FORMATS[key]
 
 
+def check_name_fits(path: Path, format: str) -> None:
+    """Refuse writing ``format`` under a name whose known extension says another format (a
+    .waypoints text written as out.kml, which every reader then took for KML); an unknown
+    extension is what naming the format is for."""
+    want = format_for(path, format).name
+    named = _BY_EXT.get(Path(path).suffix.lower())
+    if named is None or named == want or (named, want) == ("kmz", "wpml"):
+        return
+    raise BadInputError(
+        _("the name says {named}, not {want}: name it {ext} or leave out --to").format(
+            named=named, want=want, ext=FORMATS[want].extension
+        ),
+        where=str(path),
+    )
+
+
 def load_mission(path: str | Path, format: str | None = None) -> Mission:
     """Read a mission file of any supported format."""
     note_input(path)  # never replaced by an output of the same command
