@@ -403,6 +403,13 @@ CASES = [
         )
     ),
     # -- record --------------------------------------------------------------------------------
+    Case(  # found from outside: the speed-up was dropped without a word on a live link
+        "record-live-with-speed",
+        ("record", "--db", "{db}", "--connect", "udpin://127.0.0.1:9", "--speed", "5"),
+        _nothing,
+        2,
+        r"^error: --speed is the replay's speed-up: a live link runs in real time$",
+    ),
     Case(
         "record-bad-url",
         ("record", "--db", "{db}", "--connect", "bogus://x", "--tlog", "{tmp}/r.tlog"),
