@@ -111,15 +111,22 @@ def track_figures(
     """(track spacing, POD for ``target``) the planner derives from one rule (the overlap, a
     spacing or a wanted POD) at ``alt_m``: its own function, so the form shows what it plans."""
     resolve = require("missions.planner", "resolve_sensor", _("Planning"))
-    kw: dict[str, Any] = {"alt_m": alt_m, "target": target, "trigger": "none"}
+    kw: dict[str, Any] = {"alt_m": alt_m, "trigger": "none"}
     if spacing_m is not None:
         kw["spacing_m"] = spacing_m
     elif pod is not None:
         kw["wanted_pod"] = pod
     else:
         kw["side_overlap_pct"] = side_overlap_pct
-    sensor = resolve(camera, **kw)
-    return float(sensor.spacing_m), None if sensor.pod is None else float(sensor.pod)
+    if pod is not None:  # the spacing comes from the target's sweep width
+        sensor = resolve(camera, target=target, **kw)
+        return float(sensor.spacing_m), None if sensor.pod is None else float(sensor.pod)
+    spacing = float(resolve(camera, **kw).spacing_m)  # the target plays no part in it
+    try:  # the subject may be too small to be seen at this height: no POD, the spacing stands
+        seen = resolve(camera, target=target, **kw).pod
+    except BadInputError:
+        seen = None
+    return spacing, None if seen is None else float(seen)
 
 
 def list_vehicles(user_dir: Any = None) -> list[tuple[str, str]]:

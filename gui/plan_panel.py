@@ -309,8 +309,18 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         is widened for it (a GSD of 40 cm/px is 3,000 m up with a 35 mm lens)."""
         lo, hi = self._input_ranges.get(box, (box.minimum(), box.maximum()))
         with QSignalBlocker(box):
+            box.setSpecialValueText("")
             box.setRange(min(lo, value), max(hi, value))
             box.setValue(value)
+
+    def _show_unknown(self, box: QDoubleSpinBox) -> None:
+        """A dash in a derived field with no value (a subject too small to be seen at this
+        height has no POD: the last one shown would have been a stale figure)."""
+        hi = self._input_ranges[box][1]
+        with QSignalBlocker(box):
+            box.setRange(0.0, hi)
+            box.setSpecialValueText("—")
+            box.setValue(0.0)
 
     def _refresh_derived(self) -> None:
         """The altitude or GSD the user sets is editable, the other shows what it gives with
@@ -325,7 +335,11 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         for box in inputs:  # a range widened to show a derived value is the input's again
             if box is not None:
                 with QSignalBlocker(box):
+                    unknown = box.specialValueText() == "—" and box.value() == box.minimum()
+                    box.setSpecialValueText("")
                     box.setRange(*self._input_ranges[box])
+                    if unknown:  # an input again: its default, not the range's floor
+                        box.setValue(80.0 if box is self.pod else 40.0)
         cam = self._cameras.get(self.camera.currentData())
         if cam is None:
             return
@@ -347,11 +361,16 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
                 pod=self.pod.value() / 100.0 if mode == "pod" else None,
             )
         except (ArithmeticError, ValueError, backend.BackendMissing):  # the planner says why
+            if mode == "pod":  # no spacing gives that POD here (a subject too small to see)
+                self._show_unknown(self.spacing_m)
             return
         if mode != "spacing":
             self._show_derived(self.spacing_m, spacing)
-        if mode != "pod" and pod is not None:
-            self._show_derived(self.pod, 100.0 * pod)
+        if mode != "pod":
+            if pod is None:
+                self._show_unknown(self.pod)
+            else:
+                self._show_derived(self.pod, 100.0 * pod)
 
     def _show_plan_figures(self, metrics: dict[str, Any]) -> None:
         """The figures the plan was made with, in the fields the user did not set."""

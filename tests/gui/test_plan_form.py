@@ -228,6 +228,17 @@ def test_the_fields_a_choice_sets_show_what_it_gives(  # type: ignore[no-untyped
     assert panel.spacing_m.value() == pytest.approx(cam.line_spacing_m(80.0, 50.0), abs=0.006)
     pod_50 = resolve_sensor(cam, alt_m=80.0, side_overlap_pct=50.0, target="person").pod
     assert panel.pod.value() == pytest.approx(100.0 * pod_50, abs=0.006)
+    # a person too small to be seen at 400 m: no POD (the 80 m figure is not left standing);
+    # the spacing still follows the overlap
+    panel.alt_m.setValue(400.0)
+    assert panel.pod.text() == "—"
+    assert panel.spacing_m.value() == pytest.approx(cam.line_spacing_m(400.0, 50.0), abs=0.006)
+    _pick(panel.spacing_mode, "pod")  # an input again: its default, not 1 %
+    assert panel.pod.text() == "80.00 %" and panel.pod.isEnabled()
+    assert panel.spacing_m.text() == "—"  # no spacing sees a person from 400 m
+    _pick(panel.spacing_mode, "overlap")
+    panel.alt_m.setValue(80.0)
+    assert panel.pod.value() == pytest.approx(100.0 * pod_50, abs=0.006)
     # the GSD chosen: the altitude shows what it gives, beyond the input range if need be
     panel.by_gsd.setChecked(True)
     assert panel.gsd_cm.isEnabled() and not panel.alt_m.isEnabled()
