@@ -126,6 +126,17 @@ def _footprints(o: dict[str, Any], alts: list[float]) -> tuple[list[Any], Any, A
     return fps, cam, tgt
 
 
+def _sha256(path: Path) -> str:
+    """The file's SHA-256 (hex), read in 1 MiB blocks."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def _mkdir(out: Path) -> None:
     from dronekit_plzen.outputs import output_error
 
@@ -256,6 +267,8 @@ def _poa_run(**o: Any) -> None:
         "alt_layers_m": [p.alt_m for p in plan.paths],
         "start_delays_s": [p.start_delay_s for p in plan.paths],
     }
+    # the map the shares are of: the portal checks a report against the map it is shown with
+    rep["poa_map"] = {"path": str(Path(o["poa"]).resolve()), "sha256": _sha256(Path(o["poa"]))}
     # the plans of every drone and sortie, the GeoJSON and the report: all of them or none
     with OutputGroup.all_or_nothing():
         for i, mission, report, stem in finals:

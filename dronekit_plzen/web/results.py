@@ -104,6 +104,29 @@ def searched_share(report: Path) -> float:
     return float(value)
 
 
+def check_report_map(report: Path, poa: Path) -> None:
+    """A report that names the map it was planned on (``poa_map.sha256``, plan poa since
+    2026-12) must be of ``poa``: its searched share had been shown over another map."""
+    import hashlib
+
+    doc = json.loads(Path(report).read_text(encoding="utf-8"))  # read by searched_share first
+    named = doc.get("poa_map") if isinstance(doc, dict) else None
+    if not isinstance(named, dict) or not isinstance(named.get("sha256"), str):
+        return  # a report of an earlier version: nothing to compare
+    digest = named["sha256"]
+    h = hashlib.sha256()
+    with Path(poa).open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    if h.hexdigest() != digest:
+        raise BadInputError(
+            _("the report was planned on another map ({map}), not {poa}").format(
+                map=named.get("path", "?"), poa=Path(poa).name
+            ),
+            where=str(report),
+        )
+
+
 def check_orthophoto(path: Path) -> Path:
     """The orthophoto's absolute path after checking it is a georeferenced RGB(A) GeoTIFF."""
     import rasterio
@@ -264,6 +287,8 @@ def attach(
         raise BadInputError(_("no request with id {id}").format(id=request_id))
     poa_json = None if poa is None else json.dumps(poa_feature_collection(poa))
     share = None if poa_report is None else searched_share(poa_report)
+    if poa is not None and poa_report is not None:
+        check_report_map(poa_report, poa)
     ortho = None if orthophoto is None else str(check_orthophoto(orthophoto))
     db = Path(db_path).expanduser()
     if db.is_dir():

@@ -161,6 +161,9 @@ def bad_files(flown: dict[str, Any]) -> Path:
     (d / "ro").mkdir()  # a database whose WAL file cannot be created (a folder is in the way)
     (d / "ro" / "flights.db").write_bytes(Path(flown["dir"].parent / "flights.db").read_bytes())
     (d / "ro" / "flights.db-wal").mkdir()
+    p = run("plan", "poa-map", "--lkp", "49.75,13.38", "--subject", "hiker", "--radius-m",
+            "300", "-o", str(d / "other.tif"), cwd=flown["dir"])  # fmt: skip
+    assert p.returncode == 0, p.stderr
     return d
 
 
@@ -175,6 +178,11 @@ BAD = [
     (["{id}", "--poa-report", "bad/broken.json"], "not a JSON file"),
     (["{id}", "--poa-report", "bad/share.json"], "fraction 0–1"),
     (["{id}"], "nothing to attach"),
+    # found from outside: a report's searched share was shown over another map
+    (
+        ["{id}", "--poa", "bad/other.tif", "--poa-report", OK_REPORT],
+        "the report was planned on another map",
+    ),
     (["{id}", "--poa-report", OK_REPORT, "--db", "bad/none.db"], "no flight database here"),
     (["{id}", "--poa-report", OK_REPORT, "--db", "bad/notdb.db"], "not a SQLite database"),
     (["{id}", "--poa-report", OK_REPORT, "--db", "bad/ro/flights.db"], "cannot be written"),
