@@ -114,6 +114,13 @@ CASES = [
     _num("--wait-vehicle", "nan", FINITE.format(o="--wait-vehicle", v="nan")),
     _num("--vehicle", "0", r"--vehicle must be from 1 to 255, got 0"),
     _num("--vehicle", "300", r"--vehicle must be from 1 to 255, got 300"),
+    Case(  # found from outside: the mission's own take-off won, the altitude was dropped
+        "takeoff-alt-with-a-takeoff-item",
+        (*FLY, "--takeoff-alt", "40"),
+        2,
+        r"^error: .*good\.plan: --takeoff-alt is for a mission without a take-off item; this "
+        r"one takes off at item 1 \(\d+ m above home\): change it in the plan$",
+    ),
     # ---- a link that cannot reach a vehicle -------------------------------------------------
     Case(
         "udpout-port-0",
@@ -177,8 +184,6 @@ CASES = [
         "valid-options-wait-for-the-vehicle",
         (
             *FLY,
-            "--takeoff-alt",
-            "30",
             "--heartbeat-hz",
             "2",
             "--vehicle",

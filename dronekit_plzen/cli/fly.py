@@ -30,7 +30,7 @@ from dronekit_plzen.cli.fly_sorties import (
     load_sorties,
     resume_mission,
 )
-from dronekit_plzen.cliutil import app, echo_json, info
+from dronekit_plzen.cliutil import app, echo_json, given_options, info
 from dronekit_plzen.errors import (
     BadInputError,
     DronekitPlzenError,
@@ -585,6 +585,21 @@ def fly(
     for p, m in found:
         if not m.items:
             raise BadInputError(_("the mission has no items"), where=str(p))
+    if given_options({"takeoff_alt": "--takeoff-alt"}):
+        # the mission's own take-off item wins (the guard walked that climb); the altitude
+        # asked for had been dropped without a word
+        for p, m in found:
+            home_amsl = m.home[2] if m.home is not None else math.nan
+            alt = takeoff_alt_above_home_m(m.items, math.nan, home_amsl)
+            if math.isfinite(alt):  # NaN: no take-off item with an altitude (the option's case)
+                k = next(k for k, it in enumerate(m.items) if it.command == CMD_NAV_TAKEOFF)
+                raise BadInputError(
+                    _(
+                        "--takeoff-alt is for a mission without a take-off item; this one takes "
+                        "off at item {k} ({alt:g} m above home): change it in the plan"
+                    ).format(k=k + 1, alt=alt),
+                    where=str(p),
+                )
     n = len(missions)
     progress = SortieProgress.for_plan(mission_path, base)
     first = sortie if sortie is not None else (progress.next_sortie(n) or 1)
