@@ -100,6 +100,17 @@ _LFS_POINTER_HEADS = (
 )
 
 
+def path_sha256(path: str | os.PathLike[str]) -> str:
+    """The file's SHA-256 (hex), read in 1 MiB blocks (a map or a log of any size)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def is_lfs_pointer(head: bytes) -> bool:
     r"""``head`` (the first bytes of a file) is a Git LFS pointer, not the file it stands for.
 

@@ -22,6 +22,7 @@ import numpy as np
 from dronekit_plzen.cliutil import echo_json, info
 from dronekit_plzen.errors import BadInputError, SafetyViolation
 from dronekit_plzen.i18n import _
+from dronekit_plzen.inputs import path_sha256
 from dronekit_plzen.outputs import OutputGroup
 from missions.cli_options import (
     MAX_LENGTH_M,
@@ -124,17 +125,6 @@ def _footprints(o: dict[str, Any], alts: list[float]) -> tuple[list[Any], Any, A
         across, along = cam.footprint_m(a)
         fps.append(Footprint(across, along, tgt.pd_in_footprint, disc=o.get("disc", False)))
     return fps, cam, tgt
-
-
-def _sha256(path: Path) -> str:
-    """The file's SHA-256 (hex), read in 1 MiB blocks."""
-    import hashlib
-
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _mkdir(out: Path) -> None:
@@ -268,7 +258,7 @@ def _poa_run(**o: Any) -> None:
         "start_delays_s": [p.start_delay_s for p in plan.paths],
     }
     # the map the shares are of: the portal checks a report against the map it is shown with
-    rep["poa_map"] = {"path": str(Path(o["poa"]).resolve()), "sha256": _sha256(Path(o["poa"]))}
+    rep["poa_map"] = {"path": str(Path(o["poa"]).resolve()), "sha256": path_sha256(o["poa"])}
     # the plans of every drone and sortie, the GeoJSON and the report: all of them or none
     with OutputGroup.all_or_nothing():
         for i, mission, report, stem in finals:

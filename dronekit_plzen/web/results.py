@@ -107,18 +107,14 @@ def searched_share(report: Path) -> float:
 def check_report_map(report: Path, poa: Path) -> None:
     """A report that names the map it was planned on (``poa_map.sha256``, plan poa since
     2026-12) must be of ``poa``: its searched share had been shown over another map."""
-    import hashlib
+    from dronekit_plzen.inputs import path_sha256
 
     doc = json.loads(Path(report).read_text(encoding="utf-8"))  # read by searched_share first
     named = doc.get("poa_map") if isinstance(doc, dict) else None
     if not isinstance(named, dict) or not isinstance(named.get("sha256"), str):
         return  # a report of an earlier version: nothing to compare
     digest = named["sha256"]
-    h = hashlib.sha256()
-    with Path(poa).open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    if h.hexdigest() != digest:
+    if path_sha256(poa) != digest:
         raise BadInputError(
             _("the report was planned on another map ({map}), not {poa}").format(
                 map=named.get("path", "?"), poa=Path(poa).name
