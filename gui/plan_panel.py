@@ -38,6 +38,7 @@ from gui.plan_widgets import (
     DATUM_PATTERNS,
     MISSION_FILTER,
     PATTERN_LABELS,
+    PHOTO_PATTERNS,
     TARGET_LABELS,
     UNSPACED_PATTERNS,
     ZONES_FILTER,
@@ -299,7 +300,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         spaced = self.pattern.currentData() not in UNSPACED_PATTERNS
         self.spacing_mode.setEnabled(spaced)
         self.side_overlap.setEnabled(spaced and mode == "overlap")
-        self.front_overlap.setEnabled(True)
+        self.front_overlap.setEnabled(self.pattern.currentData() in PHOTO_PATTERNS)
         self.spacing_m.setEnabled(spaced and mode == "spacing")
         self.pod.setEnabled(spaced and mode == "pod")
         self._refresh_derived()

@@ -266,6 +266,10 @@ def test_the_fields_a_choice_sets_show_what_it_gives(  # type: ignore[no-untyped
     )
     _pick(panel.pattern, "creeping-line")
     assert panel.spacing_mode.isEnabled() and panel.pod.isEnabled()
+    # the IAMSAR searches take no photos (the camera streams): no front overlap to set
+    assert not panel.front_overlap.isEnabled()
+    _pick(panel.pattern, "survey")
+    assert panel.front_overlap.isEnabled()
 
 
 def test_the_creeping_line_flies_the_side_overlap_set(  # type: ignore[no-untyped-def]
