@@ -191,6 +191,22 @@ def plan() -> None:
     """Plan survey grids and IAMSAR search patterns."""
 
 
+#: the trigger a pattern's planner uses when --trigger is not given (planner's signatures)
+_DEFAULT_TRIGGER = {"creeping-line": "none", "expanding-square": "none", "sector": "none"}
+
+
+def _check_front_overlap(o: dict[str, Any], pattern: str) -> None:
+    """--front-overlap sets the distance between photos: with no photos it had been dropped."""
+    trigger = o.get("trigger") or _DEFAULT_TRIGGER.get(pattern, "distance")
+    if trigger == "none" and given_options({"front_overlap": "--front-overlap"}):
+        raise BadInputError(
+            _(
+                "--front-overlap sets how often photos are taken: the {pattern} plan takes none "
+                "(give --trigger distance)"
+            ).format(pattern=pattern)
+        )
+
+
 def _drones(o: dict[str, Any]) -> list[Any] | None:
     check_sizes(o)
     n = o["drones"] if o.get("drones") is not None else 1
@@ -238,6 +254,7 @@ def _area_pattern(pattern: str) -> F:
         from missions import planner
 
         check_sizes(o)
+        _check_front_overlap(o, pattern)
         if o.get("alt_layers") is not None and (o.get("drones") or 1) <= 1:
             # was ignored: one drone flew --alt-m (or the default), not the layer asked for
             raise BadInputError(
@@ -336,6 +353,7 @@ def _datum_cmd(pattern: str) -> F:
         from missions import planner
 
         check_sizes(o)
+        _check_front_overlap(o, pattern)
         if pattern == "sector":  # these had been dropped without a word
             refuse_unused(
                 SPACING_OPTIONS, pattern, _("its legs cross the datum at 120° out to --radius-m")
@@ -418,6 +436,7 @@ def corridor(**o: Any) -> None:
     from missions import planner
 
     check_sizes(o)
+    _check_front_overlap(o, "corridor")
     kw = sensor_kw(o)
     if o.get("vehicle"):
         kw["vehicle"] = vehicle_profile(o["vehicle"])

@@ -501,6 +501,25 @@ CASES = [
         2,
         r"an altitude of [\d.e+-]+ m above ground is not a flight altitude \(1–10,000 m\)",
     ),
+    Case(  # found from outside: the creeping line takes no photos; the overlap was dropped
+        "creeping-line-front-overlap-without-photos",
+        (
+            "plan",
+            "creeping-line",
+            *CAMERA,
+            "--home",
+            HOME,
+            "--area",
+            "{d}/sq.geojson",
+            "--front-overlap",
+            "90",
+            "--out",
+            "{o}",
+        ),
+        2,
+        r"^error: --front-overlap sets how often photos are taken: the creeping-line plan takes "
+        r"none \(give --trigger distance\)$",
+    ),
     Case(  # found from outside: the sector had been flown without the POD asked for
         "sector-pod",
         (
