@@ -422,6 +422,28 @@ def test_every_spaced_pattern_follows_the_side_overlap(
             )
 
 
+def test_searches_taking_photos_follow_the_front_overlap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """With --trigger distance the creeping line and the expanding square take photos every
+    (1 - front overlap) footprint; they had dropped --front-overlap (80 % whatever was given)."""
+    area = _area(tmp_path / "a.geojson", ORIGIN_LONLAT, 300, 200)
+    cam = get_camera("mavic3e-wide")
+    for args in (
+        ["creeping-line", "--area", str(area)],
+        ["expanding-square", "--datum", _latlon(ORIGIN_LONLAT), "--radius-m", "150"],
+    ):
+        code, out, err = run(
+            capsys, "plan", *args, "--camera", "mavic3e-wide", "--alt-m", "60", "--trigger",
+            "distance", "--front-overlap", "90", "--home", _latlon(ORIGIN_LONLAT), "--format",
+            "plan", "--out", str(tmp_path / args[0]), "--json",
+        )  # fmt: skip
+        assert code == 0, err
+        metrics = json.loads(out)["drones"][0]["metrics"]
+        want = cam.trigger_distance_m(60.0, 90.0)
+        assert metrics["trigger_distance_m"] == pytest.approx(want, abs=1e-3), args[0]
+
+
 def test_pod_and_json_shape(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """The corridor honours --pod (it was dropped without a word); every plan's --json lists its
     missions under "drones" with the drone and sortie numbers, one mission or several."""
