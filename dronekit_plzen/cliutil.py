@@ -99,6 +99,16 @@ def given_options(names: dict[str, str]) -> list[str]:
     return [opt for param, opt in names.items() if ctx.get_parameter_source(param) not in unset]
 
 
+def refuse_given(names: dict[str, str], message: str, **fields: Any) -> None:
+    """Bad input naming the options of ``names`` the user gave where they do nothing (they had
+    been dropped without a word); ``message`` may hold ``{opts}`` and ``fields``."""
+    given = given_options(names)
+    if given:
+        from dronekit_plzen.errors import BadInputError
+
+        raise BadInputError(message.format(opts=", ".join(given), **fields))
+
+
 def info(message: str) -> None:
     """A progress/informational line for people, on stderr (stdout stays for data)."""
     if not app().quiet:

@@ -254,6 +254,19 @@ def geodesic_distance_m(lon1: ArrayLike, lat1: ArrayLike, lon2: ArrayLike, lat2:
     return distance_bearing(lon1, lat1, lon2, lat2)[0]
 
 
+def margin_deg(margin_m: float, south: float, north: float) -> tuple[float, float]:
+    """(longitude, latitude) degrees that are at least ``margin_m`` metres on the ground over
+    the latitudes ``south``..``north`` (a degree of longitude is cos(latitude) of a degree of
+    latitude; taken at the edge farthest from the equator, at most 85°).
+
+    >>> [round(d, 5) for d in margin_deg(500.0, 49.73, 49.74)]
+    [0.00695, 0.00449]
+    """
+    dlat = margin_m / 111_320.0
+    far = min(max(abs(south), abs(north)) + dlat, 85.0)
+    return dlat / math.cos(math.radians(far)), dlat
+
+
 def path_length_m(lon: ArrayLike, lat: ArrayLike) -> float:
     """Geodesic length of a polyline in metres."""
     lo = np.asarray(lon, np.float64)

@@ -118,15 +118,25 @@ def track_figures(
         kw["wanted_pod"] = pod
     else:
         kw["side_overlap_pct"] = side_overlap_pct
-    if pod is not None:  # the spacing comes from the target's sweep width
+    try:
         sensor = resolve(camera, target=target, **kw)
-        return float(sensor.spacing_m), None if sensor.pod is None else float(sensor.pod)
-    spacing = float(resolve(camera, **kw).spacing_m)  # the target plays no part in it
-    try:  # the subject may be too small to be seen at this height: no POD, the spacing stands
-        seen = resolve(camera, target=target, **kw).pod
     except BadInputError:
-        seen = None
-    return spacing, None if seen is None else float(seen)
+        if pod is not None:  # the spacing comes from the target's sweep width: none here
+            raise
+        # the subject is too small to be seen at this height: no POD; the overlap's or the
+        # given spacing stands (the target plays no part in it)
+        return float(resolve(camera, **kw).spacing_m), None
+    return float(sensor.spacing_m), None if sensor.pod is None else float(sensor.pod)
+
+
+def takes_photos(pattern: str) -> bool:
+    """The pattern's plan takes photos along its legs (the front overlap sets how often); the
+    IAMSAR searches fly with the camera streaming (the planner's default trigger)."""
+    try:
+        trigger = require("missions.planner", "default_trigger", _("Planning"))(pattern)
+    except (BackendMissing, BadInputError):
+        return True
+    return bool(trigger != "none")
 
 
 def list_vehicles(user_dir: Any = None) -> list[tuple[str, str]]:

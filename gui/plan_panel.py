@@ -38,7 +38,6 @@ from gui.plan_widgets import (
     DATUM_PATTERNS,
     MISSION_FILTER,
     PATTERN_LABELS,
-    PHOTO_PATTERNS,
     TARGET_LABELS,
     UNSPACED_PATTERNS,
     ZONES_FILTER,
@@ -225,12 +224,9 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.pattern.currentIndexChanged.connect(self._pattern_changed)
         # the field a choice sets shows what it gives (it showed its default: "GSD 2.00 cm/px"
         # beside a thermal camera at 80 m, 10.5 cm/px; a GSD typed there was ignored)
-        self._input_ranges = {
-            self.alt_m: (5.0, 500.0),
-            self.gsd_cm: (0.1, 50.0),
-            self.spacing_m: (1.0, 2000.0),
-            self.pod: (1.0, 99.9),
-        }
+        derived = (self.alt_m, self.gsd_cm, self.spacing_m, self.pod)
+        self._input_ranges = {b: (b.minimum(), b.maximum()) for b in derived}
+        self._input_defaults = {b: b.value() for b in derived}
         self.by_alt.toggled.connect(self._refresh_derived)
         for box in (self.alt_m, self.gsd_cm, self.side_overlap, self.spacing_m, self.pod):
             box.valueChanged.connect(self._refresh_derived)
@@ -300,7 +296,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         spaced = self.pattern.currentData() not in UNSPACED_PATTERNS
         self.spacing_mode.setEnabled(spaced)
         self.side_overlap.setEnabled(spaced and mode == "overlap")
-        self.front_overlap.setEnabled(self.pattern.currentData() in PHOTO_PATTERNS)
+        self.front_overlap.setEnabled(backend.takes_photos(str(self.pattern.currentData())))
         self.spacing_m.setEnabled(spaced and mode == "spacing")
         self.pod.setEnabled(spaced and mode == "pod")
         self._refresh_derived()
@@ -308,7 +304,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
     def _show_derived(self, box: QDoubleSpinBox, value: float) -> None:
         """``value`` in a field the user does not set now, without its signals; its input range
         is widened for it (a GSD of 40 cm/px is 3,000 m up with a 35 mm lens)."""
-        lo, hi = self._input_ranges.get(box, (box.minimum(), box.maximum()))
+        lo, hi = self._input_ranges[box]
         with QSignalBlocker(box):
             box.setSpecialValueText("")
             box.setRange(min(lo, value), max(hi, value))
@@ -340,7 +336,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
                     box.setSpecialValueText("")
                     box.setRange(*self._input_ranges[box])
                     if unknown:  # an input again: its default, not the range's floor
-                        box.setValue(80.0 if box is self.pod else 40.0)
+                        box.setValue(self._input_defaults[box])
         cam = self._cameras.get(self.camera.currentData())
         if cam is None:
             return

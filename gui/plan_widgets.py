@@ -55,9 +55,6 @@ DATUM_PATTERNS = ("expanding-square", "sector")
 AREA_PATTERNS = ("survey", "creeping-line", "perimeter")
 #: patterns without a track spacing (the sector's legs cross the datum at 120°)
 UNSPACED_PATTERNS = ("sector",)
-#: patterns that take photos along their legs (the front overlap sets how often); the IAMSAR
-#: searches fly with the camera streaming (no trigger), so a front overlap there does nothing
-PHOTO_PATTERNS = ("survey", "corridor", "perimeter")
 
 AREA_FILTER = "Areas (*.geojson *.json *.kml *.kmz *.wkt *.txt);;All files (*)"
 MISSION_FILTER = (

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import echo_json, given_options, info, progress
+from dronekit_plzen.cliutil import echo_json, info, progress, refuse_given
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import check_output_path
 
@@ -285,12 +285,10 @@ def ground_cmd(
         for name, path in (("dtm", dtm_path), ("dsm", dsm_path), ("chm", chm_path))
         if path
     ]
-    if not rasters and given_options({"resolution_m": "--resolution"}):
-        from dronekit_plzen.errors import BadInputError
-
-        # it had been dropped without a word: the ground filter's cell is its own
-        raise BadInputError(
-            _("--resolution is the cell of --dtm, --dsm and --chm: give one of them")
+    if not rasters:  # --resolution had been dropped: the ground filter's cell is its own
+        refuse_given(
+            {"resolution_m": "--resolution"},
+            _("--resolution is the cell of --dtm, --dsm and --chm: give one of them"),
         )
     doc = [
         _reader(input_path, crs),
@@ -437,15 +435,8 @@ def raster_cmd(
     unused = {"interval": "--interval"} if product != "contours" else {}
     if not needs_ground:
         unused["ground_method"] = "--ground-method"
-    given = given_options(unused)
-    if given:  # they had been dropped without a word
-        from dronekit_plzen.errors import BadInputError
-
-        raise BadInputError(
-            _("{opts}: not used by --product {product}").format(
-                opts=", ".join(given), product=product
-            )
-        )
+    # they had been dropped without a word
+    refuse_given(unused, _("{opts}: not used by --product {product}"), product=product)
     stages = _ground(ground_method) if needs_ground else []
     doc = [
         _reader(input_path, crs),

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import echo_json, given_options, info
+from dronekit_plzen.cliutil import echo_json, info, refuse_given
 from dronekit_plzen.errors import BadInputError, SafetyViolation
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.outputs import OutputGroup
@@ -31,7 +31,6 @@ from missions.cli_options import (
     parse_polyline,
     parse_when,
     read_area,
-    refuse_unused,
     sensor_kw,
     sensor_options,
     settings,
@@ -41,7 +40,7 @@ from missions.cli_options import (
 
 def _sortie_time_s(metrics: Any, sortie: int, of: int) -> float:
     """The flight time of sortie ``sortie`` of ``of`` (the whole flight when it is the only one)."""
-    times = tuple(getattr(metrics, "sortie_times_s", ()) or ())
+    times = metrics.sortie_times_s
     if of > 1 and len(times) == of:
         return round(float(times[sortie - 1]), 1)
     return round(float(metrics.flight_time_s), 1)
@@ -191,19 +190,18 @@ def plan() -> None:
     """Plan survey grids and IAMSAR search patterns."""
 
 
-#: the trigger a pattern's planner uses when --trigger is not given (planner's signatures)
-_DEFAULT_TRIGGER = {"creeping-line": "none", "expanding-square": "none", "sector": "none"}
-
-
 def _check_front_overlap(o: dict[str, Any], pattern: str) -> None:
     """--front-overlap sets the distance between photos: with no photos it had been dropped."""
-    trigger = o.get("trigger") or _DEFAULT_TRIGGER.get(pattern, "distance")
-    if trigger == "none" and given_options({"front_overlap": "--front-overlap"}):
-        raise BadInputError(
+    from missions.planner import default_trigger
+
+    if (o.get("trigger") or default_trigger(pattern)) == "none":
+        refuse_given(
+            {"front_overlap": "--front-overlap"},
             _(
                 "--front-overlap sets how often photos are taken: the {pattern} plan takes none "
                 "(give --trigger distance)"
-            ).format(pattern=pattern)
+            ),
+            pattern=pattern,
         )
 
 
@@ -263,37 +261,35 @@ def _area_pattern(pattern: str) -> F:
                     "(one drone: --alt-m)"
                 )
             )
-        height = given_options({"alt_m": "--alt-m", "gsd_cm": "--gsd-cm"})
-        if o.get("alt_layers") is not None and height and _alt_layers(o["alt_layers"]):
-            # --alt-m was dropped without a word: every drone flew its layer
-            raise BadInputError(
-                _("--alt-layers sets each drone's altitude: leave out {opts}").format(
-                    opts=", ".join(height)
-                )
+        layers = _alt_layers(o.get("alt_layers"))
+        if layers is not None:  # --alt-m had been dropped without a word: each drone its layer
+            refuse_given(
+                {"alt_m": "--alt-m", "gsd_cm": "--gsd-cm"},
+                _("--alt-layers sets each drone's altitude: leave out {opts}"),
             )
         area = read_area(o["area_path"], o["crs"], o["repair"])
         kw = sensor_kw(o)
         home = parse_point(o["home"], "--home") if o.get("home") else None
         launches = [parse_point(t, "--launch") for t in o.get("launch") or ()]
         check_range([home] if home else launches, area.geom_lonlat, o.get("max_range_m"), _("area"))
-        extra: dict[str, Any] = {"end": o["end"]}
+        # every area pattern follows the overlaps (the creeping line had dropped them)
+        extra: dict[str, Any] = {
+            "end": o["end"],
+            "side_overlap_pct": o["side_overlap"],
+            "front_overlap_pct": o["front_overlap"],
+        }
         if o.get("speed_m_s"):
             extra["speed_m_s"] = o["speed_m_s"]
         if pattern == "survey":
             extra.update(
                 angle_deg=o["angle"],
-                side_overlap_pct=o["side_overlap"],
-                front_overlap_pct=o["front_overlap"],
                 cross_hatch=o["cross_hatch"],
                 turnaround_m=o["turnaround_m"],
             )
-        else:  # creeping line and perimeter (--side-overlap had been dropped by the former)
-            extra.update(side_overlap_pct=o["side_overlap"], front_overlap_pct=o["front_overlap"])
         drones = _drones(o)
         if drones:
             from missions.split import plan_split
 
-            layers = _alt_layers(o.get("alt_layers"))
             kw.pop("vehicle", None)
             sp = plan_split(
                 area,
@@ -355,8 +351,11 @@ def _datum_cmd(pattern: str) -> F:
         check_sizes(o)
         _check_front_overlap(o, pattern)
         if pattern == "sector":  # these had been dropped without a word
-            refuse_unused(
-                SPACING_OPTIONS, pattern, _("its legs cross the datum at 120° out to --radius-m")
+            refuse_given(
+                SPACING_OPTIONS,
+                _("{opts}: not used by the {pattern} pattern ({why}); leave it out"),
+                pattern=pattern,
+                why=_("its legs cross the datum at 120° out to --radius-m"),
             )
         datum = parse_point(o["datum"], "--datum")
         kw = sensor_kw(o)

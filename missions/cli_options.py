@@ -223,18 +223,6 @@ def read_area(area_path: Path, crs: str | None, repair: bool) -> Any:
 SPACING_OPTIONS = {"spacing_m": "--spacing-m", "pod": "--pod", "side_overlap": "--side-overlap"}
 
 
-def refuse_unused(names: dict[str, str], pattern: str, why: str) -> None:
-    """Bad input when an option of ``names`` is given to a pattern that cannot use it (it had
-    been dropped without a word: a sector flown without the POD the pilot asked for)."""
-    given = given_options(names)
-    if given:
-        raise BadInputError(
-            _("{opts}: not used by the {pattern} pattern ({why}); leave it out").format(
-                opts=", ".join(given), pattern=pattern, why=why
-            )
-        )
-
-
 def sensor_kw(o: dict[str, Any]) -> dict[str, Any]:
     spacing = given_options(SPACING_OPTIONS)
     if len(spacing) > 1:

@@ -53,6 +53,17 @@ from missions.plan_core import (
 from missions.vehicles import Vehicle
 
 
+def default_trigger(pattern: str) -> str:
+    """The camera trigger a pattern's planner uses unless told: its signature's default
+    ("none" for the IAMSAR searches, which fly with the camera streaming)."""
+    import inspect
+
+    fn = globals().get("plan_" + pattern.replace("-", "_"))
+    if fn is None:
+        raise BadInputError(_("unknown pattern {name!r}").format(name=pattern))
+    return str(inspect.signature(fn).parameters["trigger"].default)
+
+
 def plan_survey(
     area: Area,
     camera: Camera | str | None = None,

@@ -38,6 +38,7 @@ from dronekit_plzen.geo import (
     WGS84,
     ap_from_degree,
     ap_node_latlon,
+    margin_deg,
     transform,
     utm_epsg_for_area,
 )
@@ -116,9 +117,7 @@ class Raster:
                         )
                         mx = my = margin_m
                         if ds.crs.is_geographic:  # a degree of longitude is cos(lat) shorter
-                            my = margin_m / 111_320.0
-                            far = min(max(abs(la0), abs(la1)), 85.0)
-                            mx = my / math.cos(math.radians(far))
+                            mx, my = margin_deg(margin_m, la0, la1)
                         w = from_bounds(
                             xs.min() - mx, ys.min() - my, xs.max() + mx, ys.max() + my, ds.transform
                         )

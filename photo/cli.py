@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import app, echo_json, given_options, info
+from dronekit_plzen.cliutil import app, echo_json, info, refuse_given
 from dronekit_plzen.i18n import _
 
 
@@ -170,20 +170,15 @@ def process_cmd(
             raise BadInputError(_("--dem is not used by --engine nodeodm"))
         # ODM has no equivalent of these (its min-num-features is a floor, not our cap; its
         # feature-quality scales by halves); they had been dropped without a word
-        local_only = given_options(
+        refuse_given(
             {
                 "max_image_px": "--max-image-px",
                 "features": "--features",
                 "ortho_memory_mb": "--ortho-memory-mb",
                 "keep_work": "--keep-work",
-            }
+            },
+            _("{opts}: only used with --engine local (NodeODM chooses its own)"),
         )
-        if local_only:
-            raise BadInputError(
-                _("{opts}: only used with --engine local (NodeODM chooses its own)").format(
-                    opts=", ".join(local_only)
-                )
-            )
         rep = process_nodeodm(
             expand_inputs(images, out),
             out,

@@ -13,7 +13,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import echo_json, given_options, info, progress
+from dronekit_plzen.cliutil import echo_json, info, progress, refuse_given
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.i18n import _, ngettext
 from telemetry.cli_common import DB_OPTION as _DB
@@ -73,8 +73,11 @@ def record(
 
     if (url is None) == (replay is None):
         raise BadInputError(_("give exactly one of --connect URL or --replay FILE"))
-    if url is not None and given_options({"speed": "--speed"}):  # it had been dropped
-        raise BadInputError(_("--speed is the replay's speed-up: a live link runs in real time"))
+    if url is not None:  # --speed had been dropped without a word
+        refuse_given(
+            {"speed": "--speed"},
+            _("--speed is the replay's speed-up: a live link runs in real time"),
+        )
     # NaN and infinity replayed with thousands of samples dropped, 1e-300 crashed the replay
     # thread (its next message due beyond the platform's clock): 0 is "as fast as possible"
     if not (speed == 0 or MIN_REPLAY_SPEED <= speed <= MAX_REPLAY_SPEED):

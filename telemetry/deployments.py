@@ -420,48 +420,57 @@ def link_flight(store: Store, deployment_id: int, flight_id: int) -> int | None:
 
 
 def link_flights(store: Store, deployment_id: int, flight_ids: Sequence[int]) -> dict[int, int]:
-    """Attribute flights to a deployment, all or none; the deployment's first takeoff follows
-    them. Returns {flight: the deployment it was moved from}, whose times follow the flights it
-    keeps.
+    """Attribute flights to a deployment, all or none (:func:`attach_flights` in one
+    transaction). Returns {flight: the deployment it was moved from}."""
+    with store.transaction():
+        return attach_flights(store, deployment_id, flight_ids)
+
+
+def attach_flights(
+    store: Store, deployment_id: int, flight_ids: Sequence[int], what: str | None = None
+) -> dict[int, int]:
+    """Attribute flights to a deployment inside the caller's transaction; the deployment's
+    first takeoff follows them. Returns {flight: the deployment it was moved from}, whose times
+    follow the flights it keeps.
 
     A completed or cancelled deployment keeps its status; one still requested or accepted moves
     to in_progress (a flight was flown for it). A flight that took off more than a day before
-    the request is refused (:func:`check_takeoff`), and then none is linked.
+    the request is refused (:func:`check_takeoff`; named ``what``, default "flight #N"), and the
+    caller's transaction then keeps none of them.
     """
     moved: dict[int, int] = {}
-    with store.transaction():
-        dep = get_deployment(store, deployment_id)
-        for flight_id in flight_ids:
-            row = store.conn.execute(
-                "SELECT COALESCE(takeoff_utc, start_utc), deployment_id FROM flights WHERE id = ?",
-                (int(flight_id),),
-            ).fetchone()
-            if row is None:
-                raise BadInputError(_("no flight with id {id}").format(id=flight_id))
-            if row[0]:
-                check_takeoff(dep, str(row[0]), _("flight #{id}").format(id=flight_id))
-            if row[1] not in (None, dep.id):
-                moved[int(flight_id)] = int(row[1])
+    dep = get_deployment(store, deployment_id)
+    for flight_id in flight_ids:
+        row = store.conn.execute(
+            "SELECT COALESCE(takeoff_utc, start_utc), deployment_id FROM flights WHERE id = ?",
+            (int(flight_id),),
+        ).fetchone()
+        if row is None:
+            raise BadInputError(_("no flight with id {id}").format(id=flight_id))
+        if row[0]:
+            check_takeoff(dep, str(row[0]), what or _("flight #{id}").format(id=flight_id))
+        if row[1] not in (None, dep.id):
+            moved[int(flight_id)] = int(row[1])
+        store.conn.execute(
+            "UPDATE flights SET deployment_id = ? WHERE id = ?", (dep.id, int(flight_id))
+        )
+    for dep_id in {dep.id, *moved.values()}:
+        refresh_times(store, dep_id)
+    if dep.status in ("requested", "accepted") and flight_ids:
+        now = utc_now_iso()
+        path = ["accepted", "in_progress"] if dep.status == "requested" else ["in_progress"]
+        prev = dep.status
+        for st in path:
             store.conn.execute(
-                "UPDATE flights SET deployment_id = ? WHERE id = ?", (dep.id, int(flight_id))
+                "INSERT INTO deployment_status_log (deployment_id, from_status, to_status, at)"
+                " VALUES (?, ?, ?, ?)",
+                (dep.id, prev, st, now),
             )
-        for dep_id in {dep.id, *moved.values()}:
-            refresh_times(store, dep_id)
-        if dep.status in ("requested", "accepted") and flight_ids:
-            now = utc_now_iso()
-            path = ["accepted", "in_progress"] if dep.status == "requested" else ["in_progress"]
-            prev = dep.status
-            for st in path:
-                store.conn.execute(
-                    "INSERT INTO deployment_status_log (deployment_id, from_status, to_status, at)"
-                    " VALUES (?, ?, ?, ?)",
-                    (dep.id, prev, st, now),
-                )
-                prev = st
-            store.conn.execute(
-                "UPDATE deployments SET status = 'in_progress', updated_at = ? WHERE id = ?",
-                (now, dep.id),
-            )
+            prev = st
+        store.conn.execute(
+            "UPDATE deployments SET status = 'in_progress', updated_at = ? WHERE id = ?",
+            (now, dep.id),
+        )
     return moved
 
 

@@ -183,28 +183,15 @@ def import_file(
         else:
             res.coverage_dropped = _recompute_coverage(store, res.replaced_flights)
         linked = _refresh_deployments(store, res.replaced_flights)
+        # a replaced flight keeps the deployment it was linked to; refused, nothing is kept
         new = [fid for fid in res.flight_ids if fid not in linked]
         if deployment_id is not None and new:
-            _check_takeoffs(store, deployment_id, new, p.name)  # refused: nothing is kept
-    if deployment_id is not None and new:
-        from telemetry.deployments import link_flights
+            from telemetry.deployments import attach_flights
 
-        # a replaced flight keeps the deployment it was linked to
-        link_flights(store, deployment_id, new)
+            attach_flights(
+                store, deployment_id, new, what=_("a flight of {name}").format(name=p.name)
+            )
     return res
-
-
-def _check_takeoffs(store: Store, deployment_id: int, flight_ids: list[int], name: str) -> None:
-    """Each flight may belong to the deployment by its take-off time (a 2015 log given to a
-    2026 deployment had put the deployment into 2015's indicator)."""
-    from telemetry.deployments import check_takeoff, get_deployment
-
-    dep = get_deployment(store, deployment_id)
-    for fid in flight_ids:
-        flight = store.flight(fid) or {}
-        takeoff = flight.get("takeoff_utc") or flight.get("start_utc")
-        if takeoff:
-            check_takeoff(dep, str(takeoff), _("a flight of {name}").format(name=name))
 
 
 def _refresh_deployments(store: Store, flight_ids: list[int]) -> set[int]:

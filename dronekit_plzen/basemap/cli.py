@@ -18,7 +18,7 @@ from dronekit_plzen.basemap.pack import (
     parse_zooms,
 )
 from dronekit_plzen.basemap.sources import available_sources, get_source
-from dronekit_plzen.cliutil import app, given_options
+from dronekit_plzen.cliutil import app, refuse_given
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.outputs import check_output_path
@@ -92,8 +92,11 @@ def pack_cmd(
             _("the margin is at most {n} metres").format(n=f"{MAX_MARGIN_M:.0f}"),
             where="--margin-m",
         )
-    if bbox is not None and given_options({"margin_m": "--margin-m"}):  # it had been dropped
-        raise BadInputError(_("--margin-m widens --area; a --bbox is the region as given"))
+    if bbox is not None:  # --margin-m had been dropped without a word
+        refuse_given(
+            {"margin_m": "--margin-m"},
+            _("--margin-m widens --area; a --bbox is the region as given"),
+        )
     region = parse_bbox(bbox) if bbox is not None else area_bbox(area_file, margin_m)  # type: ignore[arg-type]
     # an .mbtiles target only, checked before any work; an existing pack is replaced only when
     # the new one is complete (written beside it, then renamed); nothing else is ever deleted

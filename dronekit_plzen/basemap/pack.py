@@ -14,6 +14,7 @@ from dronekit_plzen.basemap.grid import TileId, check_bbox, check_zooms, count_t
 from dronekit_plzen.basemap.mbtiles import MBTiles
 from dronekit_plzen.basemap.sources import TileSource
 from dronekit_plzen.errors import BadInputError, one_line
+from dronekit_plzen.geo import margin_deg
 from dronekit_plzen.i18n import _
 
 BBox = tuple[float, float, float, float]
@@ -110,9 +111,7 @@ def area_bbox(path: Path, margin_m: float = 0.0) -> BBox:
         max(g.bounds[2] for g in geoms),
         max(g.bounds[3] for g in geoms),
     )
-    dlat = margin_m / 111_320.0
-    far = min(max(abs(s), abs(n)) + dlat, 85.0)  # the edge where a degree of longitude is least
-    dlon = dlat / math.cos(math.radians(far)) if math.isfinite(far) else dlat
+    dlon, dlat = margin_deg(margin_m, s, n)
     w, s, e, n = w - dlon, s - dlat, e + dlon, n + dlat
     if math.isfinite(w + s + e + n) and (w == e or s == n):
         raise BadInputError(

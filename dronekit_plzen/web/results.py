@@ -80,8 +80,11 @@ def poa_feature_collection(path: Path, max_cells: int = MAX_POA_CELLS) -> dict[s
     }
 
 
-def searched_share(report: Path) -> float:
-    """The probability the flown plan covered, from the POA planner's ``NAME_report.json``."""
+def searched_share(report: Path, poa: Path | None = None) -> float:
+    """The probability the flown plan covered, from the POA planner's ``NAME_report.json``.
+
+    A report that names the map it was planned on (``poa_map.sha256``, plan poa since 2026-12)
+    must be of ``poa`` when that is given: its share had been shown over another map."""
     p = Path(report)
     if not p.is_file():
         raise BadInputError(_("no such file"), where=str(p))
@@ -101,26 +104,18 @@ def searched_share(report: Path) -> float:
         raise BadInputError(
             _("the searched share is a fraction 0–1") + f": {value}", where=f"{p}: {REPORT_KEY}"
         )
+    named = doc.get("poa_map")
+    if poa is not None and isinstance(named, dict) and isinstance(named.get("sha256"), str):
+        from dronekit_plzen.inputs import path_sha256
+
+        if path_sha256(poa) != named["sha256"]:
+            raise BadInputError(
+                _("the report was planned on another map ({map}), not {poa}").format(
+                    map=named.get("path", "?"), poa=Path(poa).name
+                ),
+                where=str(p),
+            )
     return float(value)
-
-
-def check_report_map(report: Path, poa: Path) -> None:
-    """A report that names the map it was planned on (``poa_map.sha256``, plan poa since
-    2026-12) must be of ``poa``: its searched share had been shown over another map."""
-    from dronekit_plzen.inputs import path_sha256
-
-    doc = json.loads(Path(report).read_text(encoding="utf-8"))  # read by searched_share first
-    named = doc.get("poa_map") if isinstance(doc, dict) else None
-    if not isinstance(named, dict) or not isinstance(named.get("sha256"), str):
-        return  # a report of an earlier version: nothing to compare
-    digest = named["sha256"]
-    if path_sha256(poa) != digest:
-        raise BadInputError(
-            _("the report was planned on another map ({map}), not {poa}").format(
-                map=named.get("path", "?"), poa=Path(poa).name
-            ),
-            where=str(report),
-        )
 
 
 def check_orthophoto(path: Path) -> Path:
@@ -282,9 +277,7 @@ def attach(
     if not 1 <= request_id < 2**63:  # beyond SQLite's INTEGER: an OverflowError, not "no such"
         raise BadInputError(_("no request with id {id}").format(id=request_id))
     poa_json = None if poa is None else json.dumps(poa_feature_collection(poa))
-    share = None if poa_report is None else searched_share(poa_report)
-    if poa is not None and poa_report is not None:
-        check_report_map(poa_report, poa)
+    share = None if poa_report is None else searched_share(poa_report, poa)
     ortho = None if orthophoto is None else str(check_orthophoto(orthophoto))
     db = Path(db_path).expanduser()
     if db.is_dir():

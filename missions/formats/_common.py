@@ -26,7 +26,7 @@ from dronekit_plzen.mission_items import (
     MissionItem,
 )
 from dronekit_plzen.outputs import remove_output
-from missions.model import FenceCircle, FencePolygon, RallyPoint
+from missions.model import FenceCircle, FencePolygon, Mission, RallyPoint
 
 #: keys of a mission item's dictionary form (GeoJSON properties, KML ExtendedData, CSV columns)
 ITEM_FIELDS = (
@@ -327,3 +327,12 @@ def json_safe(o: Any) -> Any:
     if hasattr(o, "isoformat"):
         return o.isoformat()
     return str(o)
+
+
+def home_alt_datum(mission: Mission) -> str:
+    """The datum of the home's altitude as a file names it: "AMSL", or "unknown" when no DEM,
+    vehicle or plan gave it (the clearance's own rule, ``missions.clearance.home_amsl_source``:
+    a 0.0 without a record is the old placeholder)."""
+    from missions.clearance import HOME_UNKNOWN, home_amsl_source
+
+    return "unknown" if home_amsl_source(mission) == HOME_UNKNOWN else "AMSL"

@@ -36,6 +36,7 @@ from missions.formats._common import (
     ITEM_FIELDS,
     atomic_write_text,
     fence_from_items,
+    home_alt_datum,
     item_from_dict,
     json_safe,
     note_speed,
@@ -82,12 +83,11 @@ def dump_csv(mission: Mission) -> str:
         ("speed", k, MissionItem(CMD_DO_CHANGE_SPEED, FRAME_MISSION, param2=v, param3=-1.0))
         for k, v in enumerate((mission.cruise_speed_m_s, mission.hover_speed_m_s))
     ]
-    home_known = mission.metadata.get("home_amsl_source") != "unknown"
     for kind, k, it in rows:
         meta = json.dumps(json_safe(it.meta), ensure_ascii=False) if it.meta else ""
         datum = alt_datum(it.frame) if it.has_position else None
-        if kind == "home" and not home_known:
-            datum = "unknown"
+        if kind == "home":
+            datum = home_alt_datum(mission)
         cells = {f: _cell(getattr(it, f)) for f in _FIELDS}
         cells["alt_datum"] = datum or ""
         w.writerow([kind, k, *(cells[f] for f in COLUMNS[2:-1]), meta])

@@ -37,6 +37,7 @@ from dronekit_plzen.mission_items import (
 )
 from missions.formats._common import (
     atomic_write_text,
+    home_alt_datum,
     item_from_dict,
     item_to_dict,
     json_safe,
@@ -73,8 +74,7 @@ def mission_to_geojson(
         feats.append(_feature({"type": "LineString", "coordinates": path}, role="path", **props))
     if mission.home is not None:
         home = list(mission.home)
-        known = mission.metadata.get("home_amsl_source") != "unknown"
-        extra = {"alt_datum": "AMSL" if known else "unknown"} if len(home) == 3 else {}
+        extra = {"alt_datum": home_alt_datum(mission)} if len(home) == 3 else {}
         feats.append(_feature({"type": "Point", "coordinates": home}, role="home", **extra))
     for k, it in enumerate(mission.items):
         geom = (
