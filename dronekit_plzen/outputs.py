@@ -537,6 +537,39 @@ def remove_output(path: str | os.PathLike[str]) -> None:
         group.removals.append(target)
 
 
+#: extensions of the files the toolkit reads or writes: a new output folder is not named so
+FILE_SUFFIXES = frozenset(
+    {
+        ".plan",
+        ".waypoints",
+        ".kml",
+        ".kmz",
+        ".geojson",
+        ".json",
+        ".csv",
+        ".wpml",
+        ".html",
+        ".htm",
+        ".tif",
+        ".tiff",
+        ".laz",
+        ".las",
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gpkg",
+        ".zip",
+        ".db",
+        ".sqlite",
+        ".tlog",
+        ".bin",
+        ".ulg",
+        ".pdf",
+        ".txt",
+    }
+)
+
+
 def prepare_output_dir(path: str | os.PathLike[str]) -> Path:
     """Create the output directory ``path`` (and its parents) if needed; return it.
 
@@ -547,6 +580,8 @@ def prepare_output_dir(path: str | os.PathLike[str]) -> Path:
     >>> d = pathlib.Path(tempfile.mkdtemp())
     >>> prepare_output_dir(d / "a" / "b").is_dir()
     True
+
+    A new folder named like a file (``out.plan``) is refused: the user meant a file.
     """
     raw = os.fspath(path)
     if not raw or not raw.strip():
@@ -554,6 +589,15 @@ def prepare_output_dir(path: str | os.PathLike[str]) -> Path:
     target = Path(raw)
     if target.exists() and not target.is_dir():
         raise _bad(target, _("it exists and is not a directory"))
+    if not target.exists() and target.suffix.lower() in FILE_SUFFIXES:
+        # `plan survey --out area.plan`, `report export --out flights.csv`: a folder of that
+        # name holding the files surprised its user; a folder that exists is taken as it is
+        raise _bad(
+            target,
+            _(
+                "a folder is asked for here, and the name ends in {suffix}, a file's extension"
+            ).format(suffix=target.suffix),
+        )
     try:
         target.mkdir(parents=True, exist_ok=True)
     except FileExistsError as exc:  # a parent is a file
@@ -635,9 +679,16 @@ def csv_cell(value: Any) -> Any:
     """``value`` as a CSV cell people open in a spreadsheet: a text starting like a formula
     gets a leading ``'`` (Excel and LibreOffice then show it as text: a requester's location
     ``=HYPERLINK(...)`` is not a link in the city's export); a number, a text that is a plain
-    number ("-0.005") and None (an empty cell) stay as they are."""
+    number ("-0.005") and None (an empty cell) stay as they are. A float has at most 9
+    decimals: a coordinate stored in 1e-7 degrees reads 149.1657211, not 149.16572109999998.
+
+    >>> csv_cell(1491657211 * 1e-7), csv_cell("=1+1"), csv_cell(None)
+    (149.1657211, "'=1+1", '')
+    """
     if value is None:
         return ""
+    if isinstance(value, float):
+        return round(value, 9)
     if isinstance(value, str) and value.startswith(FORMULA_START):
         try:
             float(value)

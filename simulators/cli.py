@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import FiniteFloatRange, app, info
+from dronekit_plzen.cliutil import FiniteFloatRange, app, info, refuse_given
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import parse_coordinate
 from dronekit_plzen.i18n import _
@@ -167,6 +167,11 @@ def sim(
     def given(param: str) -> bool:
         return ctx.get_parameter_source(param) is not click.core.ParameterSource.DEFAULT
 
+    if lockstep:  # --speedup had been dropped: lockstep runs as fast as the CPU allows
+        refuse_given(
+            {"speedup": "--speedup"},
+            _("--speedup paces the real-time mode; --lockstep runs as fast as it can: give one"),
+        )
     key = None
     if signing_key_file is not None:
         from dronekit_plzen.signing_keys import read_key_file

@@ -442,6 +442,22 @@ def flights_list(
             _("--from {a} is after --to {b}").format(a=first, b=last), where="--from"
         )
     with open_store(_db(db_path), readonly=True) as store:
+        # a misspelt vehicle or a deployment that does not exist had listed nothing, exit 0
+        if vehicle and not store.query(
+            "SELECT 1 FROM vehicles WHERE name = ? OR key = ? OR CAST(id AS TEXT) = ?",
+            (vehicle, vehicle, vehicle),
+        ):
+            known = [r["name"] for r in store.query("SELECT name FROM vehicles ORDER BY name")]
+            raise BadInputError(
+                _("no vehicle {v!r} in the flight database; it has: {known}").format(
+                    v=vehicle, known=", ".join(known) or "—"
+                ),
+                where="--vehicle",
+            )
+        if deployment_id is not None:
+            from telemetry.deployments import get_deployment
+
+            get_deployment(store, deployment_id)
         rows = store.flights(
             date_from=first, date_to=last, vehicle=vehicle, deployment_id=deployment_id
         )
@@ -511,6 +527,8 @@ def flights_pilot(
 def flights_show(flight_id: int, db_path: Path | None, as_json: bool, geojson: bool) -> None:
     from telemetry.store import open_store
 
+    if geojson:  # --json had been dropped: the GeoJSON Feature is JSON already
+        refuse_given({"as_json": "--json"}, _("--geojson prints JSON already: leave out --json"))
     with open_store(_db(db_path), readonly=True) as store:
         row = store.flight(flight_id)
         if row is None:

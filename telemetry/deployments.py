@@ -286,6 +286,15 @@ def list_deployments(
     status: str | None = None,
     organisation: str | None = None,
 ) -> list[Deployment]:
+    from telemetry.indicator import check_year
+
+    check_year(year)  # a year 99999 or a status "done" had listed nothing, exit 0
+    if status is not None and status not in STATUSES:
+        raise BadInputError(
+            _("unknown status {value!r}; use one of {choices}").format(
+                value=status, choices=", ".join(STATUSES)
+            )
+        )
     where, params = ["1 = 1"], []
     if year is not None:
         where.append("substr(requested_at, 1, 4) = ?")

@@ -144,6 +144,16 @@ def _index(y: int, q: int) -> int:
     return y * 4 + (q - 1)
 
 
+#: the years a report, an export or a list may ask for (a year 99999 had listed nothing)
+REPORT_YEARS = (2000, 2100)
+
+
+def check_year(year: int | None) -> None:
+    """Bad input unless ``year`` (None: no year asked) lies within :data:`REPORT_YEARS`."""
+    if year is not None and not REPORT_YEARS[0] <= year <= REPORT_YEARS[1]:
+        raise BadInputError(_("year out of range") + f": {year}")
+
+
 def indicator_report(
     store: Store,
     year: int,
@@ -155,8 +165,7 @@ def indicator_report(
     """Compute indicator GOV 16 for ``year`` (one ``quarter`` 1–4, or all four)."""
     if quarter is not None and quarter not in (1, 2, 3, 4):
         raise BadInputError(_("quarter must be 1, 2, 3 or 4") + f": {quarter}")
-    if not 2000 <= year <= 2100:
-        raise BadInputError(_("year out of range") + f": {year}")
+    check_year(year)
     rows = store.query(
         "SELECT d.*, MIN(COALESCE(f.takeoff_utc, f.start_utc)) AS flown_at, "
         "COUNT(f.id) AS flights FROM deployments d LEFT JOIN flights f ON f.deployment_id = d.id "

@@ -15,7 +15,6 @@ import json
 from pathlib import Path
 from typing import Any
 
-from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import (
     OutputGroup,
@@ -25,7 +24,7 @@ from dronekit_plzen.outputs import (
     write_text,
     written_path,
 )
-from telemetry.indicator import IndicatorReport
+from telemetry.indicator import IndicatorReport, check_year
 from telemetry.segment import track_datum
 from telemetry.store import Store
 
@@ -318,8 +317,7 @@ def export_open_data(
     """
     from dronekit_plzen.outputs import check_output_path
 
-    if year is not None and not 2000 <= year <= 2100:  # as the indicator: not an empty export
-        raise BadInputError(_("year out of range") + f": {year}")
+    check_year(year)  # as the indicator: not an empty export
     out = prepare_output_dir(out_dir)
     for name in ("flights.csv", "deployments.csv", "flights.geojson"):
         check_output_path(out / name)  # all checked before the first is written

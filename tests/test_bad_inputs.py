@@ -1038,6 +1038,12 @@ CASES = [
         r"cannot write .*a_file: it exists and is not a directory",
     ),
     Case(
+        "survey-out-named-like-a-plan",
+        (*SURVEY, "--area", "{d}/sq.geojson", "--out", "{d}/area.plan"),
+        2,
+        r"cannot write .*area\.plan: a folder is asked for here, and the name ends in \.plan",
+    ),
+    Case(
         "survey-out-under-file",
         (*SURVEY, "--area", "{d}/sq.geojson", "--out", "{d}/a_file/plans"),
         2,
@@ -1621,6 +1627,12 @@ CASES = [
         r"missing\.yaml: cannot read fault schedule",
     ),
     Case("sim-unknown-exercise", ("sim", "--exercise", "nosuch"), 2, r"unknown exercise 'nosuch'"),
+    Case(  # lockstep had run as fast as it could, the speed-up given dropped
+        "sim-lockstep-and-speedup",
+        ("sim", "--lockstep", "--speedup", "5"),
+        2,
+        r"--speedup paces the real-time mode; --lockstep runs as fast as it can",
+    ),
     # found from outside: a crashed scheduler with the CLI left running, an internal error, and
     # a name or a foreign address told to "try another --port-offset" (exit 1)
     Case(
@@ -1672,6 +1684,12 @@ CASES = [
         ("status", "--connect", "udpout://256.1.1.1:14550", "--wait", "1"),
         2,
         r"udpout://256\.1\.1\.1:14550: '256\.1\.1\.1' is not an IP address",
+    ),
+    Case(  # the refresh interval of a table printed once had been dropped
+        "status-interval-with-once",
+        ("status", "--connect", "udpin://127.0.0.1:{port}", "--once", "--interval", "5"),
+        2,
+        r"--interval is the live table's refresh: not used with --once or --json",
     ),
     Case(
         "fly-missing-plan",

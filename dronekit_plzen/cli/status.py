@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from dronekit_plzen.cliutil import app, echo_json
+from dronekit_plzen.cliutil import app, echo_json, refuse_given
 from dronekit_plzen.errors import BadInputError, LinkError, LinkTimeout
 from dronekit_plzen.i18n import _
 from dronekit_plzen.link import VehicleState
@@ -122,6 +122,11 @@ def status(
                     opt=opt, hi=MAX_WAIT_S, v=value
                 )
             )
+    if once or as_json:  # the refresh interval of a table printed once had been dropped
+        refuse_given(
+            {"interval": "--interval"},
+            _("--interval is the live table's refresh: not used with --once or --json"),
+        )
     gcs = app().config.gcs_system_id
     with Fleet.connect(list(urls), system_id=gcs, signing_key_file=signing_key_file) as fleet:
         deadline = time.monotonic() + wait_s

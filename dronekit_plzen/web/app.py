@@ -59,6 +59,7 @@ from dronekit_plzen.web.labels import LABELS, label
 from dronekit_plzen.web.results import Overlay, render_overlay
 from dronekit_plzen.web.tiles import TileService
 from telemetry import requests as rq
+from telemetry.indicator import REPORT_YEARS
 from telemetry.schema import utc_now_iso
 from telemetry.store import Store, open_store
 
@@ -104,7 +105,7 @@ FILED_FORMS_KEPT = 2000
 #: what a pilot's answer may hold (longer or more is refused, never cut silently)
 MAX_PILOT, MAX_DRONE, MAX_DRONES, MAX_REASON = 120, 60, 10, 500
 #: the years the open data covers (the indicator's range)
-OPENDATA_YEARS = (2000, 2100)
+OPENDATA_YEARS = REPORT_YEARS
 #: flash messages waiting for the next page, and their length (they live in the cookie)
 MAX_FLASHES, MAX_FLASH_CHARS = 4, 300
 #: the most fields a form of the portal posts (the request form has 16); files: none

@@ -680,6 +680,42 @@ CASES = [
         2,
         "no flight with id 999",
     ),
+    # a filter naming nothing that exists had listed nothing, exit 0; one option dropped
+    Case(
+        "flights-list-unknown-vehicle",
+        ("flights", "list", "--db", "{db}", "--vehicle", "M30T-9"),
+        _nothing,
+        2,
+        r"--vehicle: no vehicle 'M30T-9' in the flight database; it has: ",
+    ),
+    Case(
+        "flights-list-unknown-deployment",
+        ("flights", "list", "--db", "{db}", "--deployment", "77"),
+        _nothing,
+        2,
+        "no deployment with id 77",
+    ),
+    Case(
+        "deployments-list-unknown-status",
+        ("deployments", "list", "--db", "{db}", "--status", "done"),
+        _nothing,
+        2,
+        "unknown status 'done'; use one of requested, accepted, in_progress, completed",
+    ),
+    Case(
+        "deployments-list-year-out-of-range",
+        ("deployments", "list", "--db", "{db}", "--year", "20230"),
+        _nothing,
+        2,
+        "year out of range: 20230",
+    ),
+    Case(
+        "flights-show-json-and-geojson",
+        ("flights", "show", "1", "--db", "{db}", "--json", "--geojson"),
+        _nothing,
+        2,
+        "--geojson prints JSON already: leave out --json",
+    ),
     Case(
         "flights-list-no-database",
         ("flights", "list", "--db", "{tmp}/nope.db"),
@@ -939,6 +975,20 @@ CASES = [
         _text_file("taken", "x"),
         2,
         "cannot write .*taken: it exists and is not a directory",
+    ),
+    Case(
+        "export-out-named-like-a-file",
+        ("report", "export", "--db", "{db}", "--out", "{in}"),
+        lambda tmp: tmp / "flights.csv",
+        2,
+        r"cannot write .*flights\.csv: a folder is asked for here, and the name ends in \.csv",
+    ),
+    Case(
+        "report-out-named-like-a-file",
+        ("report", "indicator", "--db", "{db}", "--year", "2023", "--out", "{in}"),
+        lambda tmp: tmp / "gov16.html",
+        2,
+        r"cannot write .*gov16\.html: a folder is asked for here",
     ),
     Case(
         "export-csv-is-a-folder",
