@@ -12,6 +12,10 @@ from photo import sfm
 if TYPE_CHECKING:
     from photo.pipeline import Job
 
+#: the heights of every product (cameras' ``z_m``, DSM, DTM, points): the photos' GPS altitudes
+#: as their EXIF gives them (a ``--dem`` is shifted onto them, the offset among the warnings)
+HEIGHT_DATUM = "GPS altitude of the photos (EXIF)"
+
 
 def camera_rows(job: Job) -> list[dict[str, Any]]:
     """One row per registered photo: position, off-nadir angle, heading, residual, footprint."""
@@ -40,6 +44,7 @@ def camera_rows(job: Job) -> list[dict[str, Any]]:
                 "x_m": float(world[0]),
                 "y_m": float(world[1]),
                 "z_m": float(world[2]),
+                "z_datum": HEIGHT_DATUM,
                 "off_nadir_deg": float(np.degrees(np.arccos(np.clip(-look[2], -1, 1)))),
                 "heading_deg": float(np.degrees(np.arctan2(up[0], up[1])) % 360.0),
                 "gps_residual_m": res.get(v.name),
@@ -124,6 +129,7 @@ def report(job: Job) -> dict[str, Any]:
         "dtm": job.dtm_info,
         "covered_area_m2": covered,
         "crs": job.frame.crs.to_string() if job.frame else None,
+        "height_datum": HEIGHT_DATUM,
         "cameras": cams,
         "times_s": job.times_s,
         "seconds_per_image": (sum(job.times_s.values()) / max(len(job.photos), 1)),

@@ -150,8 +150,11 @@ def test_cameras_geojson(processed: Processed) -> None:
     gps = _gps_utm(processed)
     for f in cams:
         p = f["properties"]
-        d = np.hypot(gps[:, 0] - p["x_m"], gps[:, 1] - p["y_m"]).min()
-        assert d < 4.0
+        i = np.argmin(np.hypot(gps[:, 0] - p["x_m"], gps[:, 1] - p["y_m"]))
+        assert np.hypot(gps[i, 0] - p["x_m"], gps[i, 1] - p["y_m"]) < 4.0
+        # the height names its datum: the photos' EXIF GPS altitude, which it stays close to
+        assert p["z_datum"] == "GPS altitude of the photos (EXIF)"
+        assert abs(gps[i, 2] - p["z_m"]) < 5.0
         assert p["off_nadir_deg"] < 15.0  # a nadir capture
         lon, lat = f["geometry"]["coordinates"]
         assert -83.71 < lon < -83.69 and 41.54 < lat < 41.56
@@ -165,6 +168,7 @@ def test_report_html(processed: Processed) -> None:
     assert (processed.out / "orthophoto_preview.png").stat().st_size > 10_000
     on_disk = json.loads((processed.out / "report.json").read_text())
     assert on_disk["images_registered"] == processed.report["images_registered"]
+    assert on_disk["height_datum"] == "GPS altitude of the photos (EXIF)"
     assert not list(processed.out.glob(".photo-work-*")), "the work folder is removed"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
 import subprocess
@@ -440,3 +441,21 @@ def test_open_data_cells_typed_by_people_are_never_formulas(db: Path, tmp_path: 
     typed = [d for d in deps if "HYPERLINK" in d["location"]]
     assert [d["location"][:11] for d in typed] == ["'=HYPERLINK"]
     assert typed[0]["lon"] == "-0.005"
+
+
+def test_open_data_coordinates_read_as_the_autopilot_sent_them(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """A position sent in 1e-7 degrees is exported with its 7 decimals (149.1657211), not with
+    the binary float's tail (149.16572109999998 in flights.csv)."""
+    db = str(tmp_path / "c.db")
+    log = str(shared_data / "logs" / "tlog_dronekit_flight.tlog")
+    r = CliRunner().invoke(cli, ["import", "--db", db, log])
+    assert r.exit_code == 0, r.output
+    with open_store(db) as store:
+        files = export_open_data(store, tmp_path / "od")
+    text = files["flights_csv"].read_text(encoding="utf-8")
+    row = next(csv.DictReader(io.StringIO(text)))
+    for col in ("start_lat", "start_lon", "end_lat", "end_lon"):
+        assert len(row[col].partition(".")[2]) <= 7, (col, row[col])
+    assert row["start_lon"] == "149.1657211"
