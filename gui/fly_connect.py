@@ -31,6 +31,7 @@ from PyQt5.QtWidgets import (
 from dronekit_plzen.errors import DronekitPlzenError
 from dronekit_plzen.i18n import _
 from gui.fly_links import fleet_urls, preset_urls, split_urls
+from gui.qtutil import CompactComboBox
 
 DEFAULT_URL = "udpin://127.0.0.1:14540"
 KNOWN_URLS = (DEFAULT_URL, "udpin://127.0.0.1:14550", "tcp://127.0.0.1:5760")
@@ -84,7 +85,7 @@ class ConnectBox(QWidget):
         lay.addLayout(row)
 
         fleet_row = QHBoxLayout()
-        self.preset = QComboBox()
+        self.preset = CompactComboBox(16)
         self._fill_presets()
         self.preset.setToolTip(
             _("Fills the links of a whole fleet: choose it, the number of vehicles, Connect")
@@ -109,16 +110,21 @@ class ConnectBox(QWidget):
         self.fleet_button.clicked.connect(self._fleet_clicked)
         self.fleet_size.valueChanged.connect(self._preset_changed)
         self.port_offset.valueChanged.connect(self._preset_changed)
-        fleet_row.addWidget(self.preset)
-        self.vehicles_label = QLabel(_("Vehicles"))
-        fleet_row.addWidget(self.vehicles_label)
-        fleet_row.addWidget(self.fleet_size)
-        self.offset_label = QLabel(_("Port offset"))
-        fleet_row.addWidget(self.offset_label)
-        fleet_row.addWidget(self.port_offset)
+        # the preset on its own row, narrowed to a few characters (its list shows the whole
+        # names): one row of preset, counts and button had made the panel 750 px wide
+        self.preset.setSizePolicy(QSizePolicy.Expanding, QSizePolicy.Fixed)
+        fleet_row.addWidget(self.preset, 1)
         fleet_row.addWidget(self.fleet_button)
-        fleet_row.addStretch(1)
         lay.addLayout(fleet_row)
+        counts_row = QHBoxLayout()
+        self.vehicles_label = QLabel(_("Vehicles"))
+        counts_row.addWidget(self.vehicles_label)
+        counts_row.addWidget(self.fleet_size)
+        self.offset_label = QLabel(_("Port offset"))
+        counts_row.addWidget(self.offset_label)
+        counts_row.addWidget(self.port_offset)
+        counts_row.addStretch(1)
+        lay.addLayout(counts_row)
 
         box = QGroupBox(_("MAVLink 2 signing"))
         grid = QGridLayout(box)
@@ -146,10 +152,15 @@ class ConnectBox(QWidget):
         grid.addWidget(QLabel(_("Key file")), 0, 0)
         grid.addWidget(self.key_file, 0, 1, 1, 2)
         grid.addWidget(self.browse_button, 0, 3)
-        grid.addWidget(self.secure, 1, 0, 1, 2)
-        grid.addWidget(self.new_key_button, 1, 2)
-        grid.addWidget(self.send_key_button, 1, 3)
-        grid.addWidget(self.status, 2, 0, 1, 4)
+        # the check box on a row of its own: beside the two buttons it made the panel wider
+        # than a field laptop's (700 px in Czech)
+        grid.addWidget(self.secure, 1, 0, 1, 4)
+        keys = QHBoxLayout()
+        keys.addWidget(self.new_key_button)
+        keys.addWidget(self.send_key_button)
+        keys.addStretch(1)
+        grid.addLayout(keys, 2, 0, 1, 4)
+        grid.addWidget(self.status, 3, 0, 1, 4)
         grid.setColumnStretch(1, 1)
         lay.addWidget(box)
         self.signing_box = box

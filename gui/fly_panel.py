@@ -30,6 +30,7 @@ from PyQt5.QtCore import (
 from PyQt5.QtWidgets import (
     QApplication,
     QDoubleSpinBox,
+    QFormLayout,
     QGridLayout,
     QLabel,
     QPushButton,
@@ -108,7 +109,8 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
     sortieFinished = pyqtSignal(int, int, int)  # sysid, sortie, sorties
     _execute = pyqtSignal(int, str, int, object)
 
-    COMMANDS = ("arm", "takeoff", "start", "pause", "rtl", "land")
+    #: in the order of the buttons' grid, three a row: the return to launch above "RTL all"
+    COMMANDS = ("arm", "takeoff", "start", "pause", "land", "rtl")
 
     def __init__(self, parent: QWidget | None = None):
         super().__init__(parent)
@@ -188,13 +190,16 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self.upload_button = QPushButton(_("Upload + verify"))
         self.upload_button.setToolTip(_("Uploads the vehicle's next sortie (one battery)"))
         self.upload_button.clicked.connect(self.upload_selected)
-        grid.addWidget(self.upload_button, 0, 0, 1, 2)
+        grid.addWidget(self.upload_button, 0, 0, 1, 3)
+        # the two settings in a form under the buttons: three columns of buttons fit a field
+        # laptop's panel (1366 px screen); a fourth column and the settings' long labels in
+        # the buttons' columns had pushed "Start mission" and the take-off altitude out of view
         self.takeoff_alt = QDoubleSpinBox()
         self.takeoff_alt.setRange(2.0, 120.0)
         self.takeoff_alt.setValue(20.0)
         self.takeoff_alt.setSuffix(" m")
-        grid.addWidget(QLabel(_("Takeoff altitude")), 0, 2)
-        grid.addWidget(self.takeoff_alt, 0, 3)
+        settings = QFormLayout()  # its own columns: a long label does not widen the buttons'
+        settings.addRow(_("Takeoff altitude"), self.takeoff_alt)
         self.ready_wait = NoWheelSpinBox()
         self.ready_wait.setRange(1, 600)
         self.ready_wait.setValue(int(READY_WAIT_S))
@@ -202,8 +207,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self.ready_wait.setToolTip(
             _('Arming waits this long for the vehicle\'s own "ready to arm" (its PreArm checks)')
         )
-        grid.addWidget(QLabel(_("Wait for ready to arm")), 4, 0)
-        grid.addWidget(self.ready_wait, 4, 1)
+        settings.addRow(_("Wait for ready to arm"), self.ready_wait)
         labels = {
             "arm": _("Arm"),
             "takeoff": _("Take off"),
@@ -230,6 +234,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             self.buttons[name] = b
             grid.addWidget(b, 3, i)
         lay.addLayout(grid)
+        lay.addLayout(settings)
         lay.addWidget(QLabel(_("Command log")))
         self.log = FoldingLog()
         lay.addWidget(self.log, 1)

@@ -18,6 +18,10 @@ RED = "#c62828"
 BATTERY_COL, LINK_COL, READY_COL, SIGNING_COL = 3, 5, 8, 9
 
 
+#: the vehicles the fleet table shows without scrolling, at least
+VISIBLE_ROWS = 4
+
+
 class FleetTable(QTableWidget):
     """The vehicles on the link; the first column carries the system id (UserRole)."""
 
@@ -43,6 +47,15 @@ class FleetTable(QTableWidget):
         self.setSelectionMode(QTableWidget.SingleSelection)
         self.setEditTriggers(QTableWidget.NoEditTriggers)
 
+    def _fit_rows(self, n: int) -> None:
+        """Never shorter than its first ``VISIBLE_ROWS`` vehicles (and the sideways scroll
+        bar): in the scrolled fly panel a table of two vehicles had shown one."""
+        rows = min(max(n, 1), VISIBLE_ROWS)
+        row_h = must(self.verticalHeader()).defaultSectionSize()
+        head = must(self.horizontalHeader()).sizeHint().height()
+        bar = must(self.horizontalScrollBar()).sizeHint().height()
+        self.setMinimumHeight(head + rows * row_h + bar + 2 * self.frameWidth())
+
     def selected_sysid(self) -> int | None:
         model = self.selectionModel()
         rows = model.selectedRows() if model is not None else []
@@ -61,6 +74,8 @@ class FleetTable(QTableWidget):
     ) -> None:
         """Show ``views`` (sorted by system id), keeping the selected vehicle selected."""
         selected = self.selected_sysid()
+        if len(views) != self.rowCount():
+            self._fit_rows(len(views))
         self.setRowCount(len(views))
         for row, v in enumerate(sorted(views, key=lambda v: v.sysid)):
             prog = progress.get(v.sysid)

@@ -79,8 +79,15 @@ class Reading:
     level: str = ""
 
 
-def _fmt(value: float | None, pattern: str) -> str:
-    return "—" if value is None or not math.isfinite(value) else pattern.format(value)
+def fmt_reading(value: float | None, pattern: str) -> str:
+    """``value`` in ``pattern``; "—" when unknown. A value that rounds to zero is shown
+    without a sign (a climb of -0.01 m/s read "-0.0 m/s")."""
+    if value is None or not math.isfinite(value):
+        return "—"
+    text = pattern.format(value)
+    if text in (pattern.format(-0.0), pattern.format(0.0)):
+        return pattern.format(0.0).replace("+", "", 1)
+    return text
 
 
 def distance_home_m(v: VehicleView) -> float | None:
@@ -129,12 +136,12 @@ def readings(
         out[key] = Reading(key, names[key], text, level)
 
     put("mode", (v.mode or "?") + (" · " + _("ARMED") if v.armed else ""), BAD if v.armed else "")
-    put("alt_rel", _fmt(v.alt_rel_m, "{:.1f} m"), BAD if (v.alt_rel_m or 0) > 120 else "")
-    put("alt_amsl", _fmt(v.alt_amsl_m, "{:.1f} m"))
-    put("speed", _fmt(v.groundspeed_m_s, "{:.1f} m/s"))
-    put("climb", _fmt(v.climb_m_s, "{:+.1f} m/s"))
+    put("alt_rel", fmt_reading(v.alt_rel_m, "{:.1f} m"), BAD if (v.alt_rel_m or 0) > 120 else "")
+    put("alt_amsl", fmt_reading(v.alt_amsl_m, "{:.1f} m"))
+    put("speed", fmt_reading(v.groundspeed_m_s, "{:.1f} m/s"))
+    put("climb", fmt_reading(v.climb_m_s, "{:+.1f} m/s"))
     put("heading", f"{v.heading_deg:03.0f}°")
-    put("home", _fmt(distance_home_m(v), "{:.0f} m"))
+    put("home", fmt_reading(distance_home_m(v), "{:.0f} m"))
     put("time", flight_time_text(flight_s))
     if v.battery_pct is None and v.battery_v is None:
         put("battery", "—", WARN)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from PyQt5.QtCore import Qt
+from PyQt5.QtCore import Qt, QTimer
 from PyQt5.QtGui import QCloseEvent, QKeySequence
 from PyQt5.QtWidgets import (
     QAction,
@@ -18,6 +18,7 @@ from PyQt5.QtWidgets import (
     QLabel,
     QMainWindow,
     QScrollArea,
+    QTabBar,
     QTabWidget,
     QVBoxLayout,
     QWidget,
@@ -31,7 +32,7 @@ from gui.fly_cockpit import Cockpit
 from gui.fly_goto import GotoDialog, check_target
 from gui.fly_panel import FlyPanel
 from gui.i18n_switch import Retranslator
-from gui.instruments import InstrumentStrip
+from gui.instruments import InstrumentStrip, fmt_reading
 from gui.map.tools import install_map_tools
 from gui.mapcanvas import MapCanvas
 from gui.models import PlanView, VehicleView
@@ -115,6 +116,8 @@ class MainWindow(QMainWindow):
         strip_dock.setWidget(strip_area)
         self.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, strip_dock)
         self.resizeDocks([strip_dock], [120], Qt.Orientation.Vertical)
+        self.strip_dock, self.strip_area = strip_dock, strip_area
+        self._strip_rows = 0  # the rows the strip's height was last fitted to
         self.cockpit = Cockpit()
         cockpit_dock = QDockWidget(_("Vehicle in focus"), self)
         cockpit_dock.setObjectName("cockpit")
@@ -411,7 +414,13 @@ class MainWindow(QMainWindow):
             for d in self.flight_docks:
                 d.show()
                 d.raise_()  # in front of docks tabified with it (layers, profile)
+            # the docks take their room from the map: the plan fitted to the wider map had
+            # its far side cut off; fitted again once the window is laid out (plan, vehicles)
+            QTimer.singleShot(0, self.map.fit_all)
         self.strip.show_vehicles({v.sysid: fly.readings_of(v) for v in views})
+        if len(views) != self._strip_rows:
+            self._strip_rows = len(views)
+            QTimer.singleShot(0, self._fit_strip)
         if self.focused is None and views:
             self.focused = self.strip.focused = min(v.sysid for v in views)
         focus = fly.vehicles.get(self.focused) if self.focused is not None else None
@@ -421,14 +430,43 @@ class MainWindow(QMainWindow):
             self.cockpit.show_vehicle(
                 focus.sysid, fly.readings_of(focus), fly.preflight_of(focus.sysid)
             )
+        # a vehicle heard with its position for the first time and out of view brings the
+        # map to it (with the plan): a pilot who connected saw an empty map, the vehicle
+        # kilometres away from the view of the planning
+        first = [
+            v
+            for v in views
+            if v.lon is not None and v.lat is not None and not self.map.has_vehicle(v.sysid)
+        ]
         for v in views:
             if v.lon is None or v.lat is None:
                 continue
             self.map.set_vehicle_footprint(v.sysid, fly.footprint_of(v))
-            alt = "" if v.alt_rel_m is None else f" {v.alt_rel_m:.0f} m"
+            alt = "" if v.alt_rel_m is None else " " + fmt_reading(v.alt_rel_m, "{:.0f} m")
             self.map.update_vehicle(
                 v.sysid, v.lon, v.lat, v.heading_deg, f"{v.sysid} {v.mode}{alt}"
             )
+        if any(not self.map.shows_lonlat(v.lon, v.lat) for v in first):  # type: ignore[arg-type]
+            self.map.fit_all()
+
+    def _fit_strip(self) -> None:
+        """The instruments dock as tall as its rows (at most a third of the window): at its
+        first 120 px a second vehicle's row was cut in half and a third hidden."""
+        dock, area = self.strip_dock, self.strip_area
+        if dock.isHidden() or dock.isFloating():
+            return
+        # room for the sideways scroll bar too: the strip is often wider than the window, and
+        # the bar appearing with the first long reading had cut the last row again
+        bar = must(area.horizontalScrollBar()).sizeHint().height()
+        around = dock.height() - area.height() + 2 * area.frameWidth()
+        want = around + self.strip.sizeHint().height() + bar
+        # tabified (with the altitude profile), the size given is the group's: its tab bar too
+        title = dock.windowTitle()
+        for tabs in self.findChildren(QTabBar):
+            mine = tabs.parent() is self and tabs.isVisible()
+            if mine and any(tabs.tabText(i) == title for i in range(tabs.count())):
+                want += tabs.height()
+        self.resizeDocks([dock], [min(want, self.height() // 3)], Qt.Orientation.Vertical)
 
     def _choose_screenshot(self) -> None:
         path, _filter = QFileDialog.getSaveFileName(self, _("Save screenshot"), "map.png", "*.png")

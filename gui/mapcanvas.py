@@ -99,7 +99,9 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
         self.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
         self.setBackgroundBrush(QBrush(QColor("#f4f1ea")))
         self.setMouseTracking(True)
-        self.setMinimumSize(400, 300)
+        # 360 px: beside the planning panel (Czech) and the vehicle in focus the window still
+        # fits a 1366 px field laptop's screen (400 px had made it 1369 px at least)
+        self.setMinimumSize(360, 300)
         self._items: dict[str, list[QGraphicsItem]] = {name: [] for name in LAYERS}
         self._vehicles: dict[Any, tuple[QGraphicsPolygonItem, QGraphicsSimpleTextItem]] = {}
         self._tracks: dict[Any, tuple[QGraphicsPathItem, list[tuple[float, float]]]] = {}
@@ -408,6 +410,15 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
             self._place_zone_labels()
         self.center_on_lonlat(lon, lat)
         must(self.viewport()).update()
+
+    def has_vehicle(self, key: Any) -> bool:
+        """Whether vehicle ``key`` is drawn."""
+        return key in self._vehicles
+
+    def shows_lonlat(self, lon: float, lat: float) -> bool:
+        """Whether lon/lat lies within the part of the map in view."""
+        seen = self.mapToScene(must(self.viewport()).rect()).boundingRect()
+        return seen.contains(QPointF(*self.projection.point_to_scene(lon, lat)))
 
     def view_center_lonlat(self) -> tuple[float, float]:
         c = self.mapToScene(must(self.viewport()).rect().center())

@@ -1,5 +1,5 @@
 """Small helpers: PyQt5's optional return values, a check box whose text wraps, a scroll
-area that scrolls up and down only."""
+area that scrolls up and down only, a combo box as narrow as a few characters."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import TypeVar
 
 from PyQt5.QtCore import QSize, Qt
 from PyQt5.QtGui import QMouseEvent
-from PyQt5.QtWidgets import QCheckBox, QLabel, QScrollArea
+from PyQt5.QtWidgets import QCheckBox, QComboBox, QLabel, QScrollArea
 
 T = TypeVar("T")
 
@@ -50,3 +50,20 @@ class UpDownScrollArea(QScrollArea):
         bar = must(self.verticalScrollBar()).sizeHint().width()
         width = inner.minimumSizeHint().width() + bar + 2 * self.frameWidth()
         return QSize(max(hint.width(), width), hint.height())
+
+
+class CompactComboBox(QComboBox):
+    """A combo box as wide as ``chars`` characters (the rest of a longer choice is elided in
+    the box) whose open list shows every choice whole: sized to its longest choice, a camera
+    or a fleet preset had held its panel wider than the dock of a 1366 px field laptop."""
+
+    def __init__(self, chars: int = 18) -> None:
+        super().__init__()
+        self.setSizeAdjustPolicy(QComboBox.AdjustToMinimumContentsLengthWithIcon)
+        self.setMinimumContentsLength(chars)
+
+    def showPopup(self) -> None:
+        view = must(self.view())
+        bar = must(view.verticalScrollBar()).sizeHint().width()
+        view.setMinimumWidth(max(self.width(), view.sizeHintForColumn(0) + bar + 8))
+        super().showPopup()

@@ -9,6 +9,7 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -295,6 +296,10 @@ def test_readings_units_levels_and_flight_clock() -> None:
     got = {r.key: (r.text, r.level) for r in readings(v, flight_s=75.0, sortie_label="2/3")}
     assert got["alt_rel"] == ("35.0 m", "")
     assert got["climb"] == ("-0.4 m/s", "")
+    for still in (-0.01, 0.0, 0.04):  # a vehicle on the ground: no "-0.0 m/s"
+        level = {r.key: r.text for r in readings(replace(v, climb_m_s=still, alt_rel_m=-0.02))}
+        assert level["climb"] == "0.0 m/s" and level["alt_rel"] == "0.0 m", level
+    assert {r.key: r.text for r in readings(replace(v, climb_m_s=0.06))}["climb"] == "+0.1 m/s"
     assert got["heading"][0] == "087°"
     assert got["home"][0] == "100 m"
     assert got["time"][0] == "1:15"
@@ -329,3 +334,47 @@ def test_fleet_presets_follow_the_port_conventions() -> None:
         preset_urls("mavros", 2)
     with pytest.raises(BadInputError, match="1 to 64"):
         preset_urls("sim", 0)
+
+
+def test_a_field_laptop_screen_shows_the_fleet_and_every_fly_control(  # type: ignore[no-untyped-def]
+    qtbot, main_window: MainWindow, fleet: tuple[Any, int], tmp_path: Path
+) -> None:
+    """On a 1366 × 768 screen, with the vehicles connected and in either language: the window
+    fits the screen, the fly panel needs no sideways scrolling (its fleet preset, signing row
+    and fourth column of buttons had pushed "Start mission" and the take-off altitude out of
+    view) and the map shows the vehicles, heard kilometres from the planning view (the pilot
+    had seen an empty map)."""
+    _sim, off = fleet
+    win = main_window
+    win.resize(1366, 768)
+    lon0, lat0 = win.map.view_center_lonlat()
+    assert geodesic_distance_m(lon0, lat0, HOME[1], HOME[0]) > 3000  # far from the vehicles
+    _connect(qtbot, win, off)
+    fly = win.fly_panel
+    qtbot.waitUntil(lambda: win.map.has_vehicle(1) and win.map.has_vehicle(2), timeout=15_000)
+    for lang in ("en", "cs"):
+        win.switch_language(lang)
+        qtbot.wait(300)
+        assert win.minimumSizeHint().width() <= 1366, lang
+        assert win.width() <= 1366, lang
+        view = fly.parentWidget()  # the scroll area's viewport
+        assert fly.minimumSizeHint().width() <= view.width(), (lang, fly.minimumSizeHint())
+        for b in [fly.upload_button, *fly.buttons.values(), fly.takeoff_alt]:
+            right = b.mapTo(view, b.rect().topRight()).x()
+            assert b.mapTo(view, b.rect().topLeft()).x() >= 0 and right < view.width(), (
+                lang,
+                b.text() if hasattr(b, "text") else b,
+            )
+        for sysid in (1, 2):
+            v = fly.vehicles[sysid]
+            assert win.map.shows_lonlat(v.lon, v.lat), (lang, sysid)
+            # each vehicle's row whole in the fleet table and in the instruments strip (the
+            # table had shown one of two vehicles, the strip half of the second's row)
+            cell = win.strip.rows[sysid].values["mode"]
+            bottom = cell.mapTo(win.strip_area.viewport(), cell.rect().bottomLeft()).y()
+            assert bottom < win.strip_area.viewport().height(), (lang, sysid)
+            rect = fly.table.visualRect(fly.table.model().index(sysid - 1, 0))
+            assert rect.bottom() < fly.table.viewport().height(), (lang, sysid)
+        win.grab().save(str(tmp_path / f"laptop-{lang}.png"))
+    win.switch_language("en")
+    fly.disconnect_link()
