@@ -10,6 +10,7 @@ count ("link lost ×5").
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -80,6 +81,12 @@ class Alert:
     log: bool = True  # False: no log line
     log_text: str = ""  # the log line, when it differs from the banner's text
     ttl_s: float | None = None  # the banner goes away by itself after this long
+    #: the text again in the language chosen later (a banner shown when it is switched)
+    render: Callable[[], str] | None = None
+
+
+def _said(sysid: int, text: str) -> str:
+    return _("vehicle {sysid}: {text}").format(sysid=sysid, text=text)
 
 
 def _is_return(mode: str) -> bool:
@@ -131,15 +138,22 @@ class AlertMonitor:
         elif not dropped and seen.dropped:
             out.append(Alert(f"drop-{v.sysid}", v.sysid, INFO, _("link regained"), banner=False))
         if lost and not seen.lost:
-            where = (
-                _("last position {lat:.5f}, {lon:.5f}").format(lat=v.lat, lon=v.lon)
-                if v.lat is not None and v.lon is not None
-                else _("position unknown")
+            lat, lon, mode, sysid = v.lat, v.lon, v.mode, v.sysid
+            since = age if age is not None else 0.0
+
+            def no_link() -> str:
+                where = (
+                    _("last position {lat:.5f}, {lon:.5f}").format(lat=lat, lon=lon)
+                    if lat is not None and lon is not None
+                    else _("position unknown")
+                )
+                return _("vehicle {sysid}: NO LINK for {age:.0f} s ({where}, mode {mode})").format(
+                    sysid=sysid, age=since, where=where, mode=mode
+                )
+
+            out.append(
+                Alert(f"link-{sysid}", sysid, CRITICAL, no_link(), sound=True, render=no_link)
             )
-            text = _("vehicle {sysid}: NO LINK for {age:.0f} s ({where}, mode {mode})").format(
-                sysid=v.sysid, age=age if age is not None else 0.0, where=where, mode=v.mode
-            )
-            out.append(Alert(f"link-{v.sysid}", v.sysid, CRITICAL, text, sound=True))
         elif not lost and seen.lost:
             out.append(Alert(f"link-{v.sysid}", v.sysid, INFO, "", clear=True))
         seen.dropped, seen.lost = dropped, lost
@@ -156,13 +170,20 @@ class AlertMonitor:
         key = f"battery-{v.sysid}"
         if not level:
             return [Alert(key, v.sysid, INFO, "", clear=True)]
+        sysid = v.sysid
         if level == "critical":
-            text = _("vehicle {sysid}: battery CRITICAL ({pct:.0f} %), land now").format(
-                sysid=v.sysid, pct=pct
-            )
-            return [Alert(key, v.sysid, CRITICAL, text, sound=True)]
-        text = _("vehicle {sysid}: battery low ({pct:.0f} %)").format(sysid=v.sysid, pct=pct)
-        return [Alert(key, v.sysid, WARNING, text)]
+
+            def critical() -> str:
+                return _("vehicle {sysid}: battery CRITICAL ({pct:.0f} %), land now").format(
+                    sysid=sysid, pct=pct
+                )
+
+            return [Alert(key, sysid, CRITICAL, critical(), sound=True, render=critical)]
+
+        def low() -> str:
+            return _("vehicle {sysid}: battery low ({pct:.0f} %)").format(sysid=sysid, pct=pct)
+
+        return [Alert(key, sysid, WARNING, low(), render=low)]
 
     def _failsafe(self, v: VehicleView, seen: _Seen) -> list[Alert]:
         before, seen.mode = seen.mode, v.mode
@@ -174,10 +195,16 @@ class AlertMonitor:
         last = v.mission_count is not None and (v.mission_seq or 0) >= v.mission_count - 1
         if last and v.mission_count:  # the mission's own final RTL / LAND item
             return []
-        text = _("vehicle {sysid}: FAILSAFE, the vehicle switched itself to {mode}").format(
-            sysid=v.sysid, mode=v.mode
-        )
-        return [Alert(f"failsafe-{v.sysid}", v.sysid, CRITICAL, text, sound=True)]
+        sysid, mode = v.sysid, v.mode
+
+        def failsafe() -> str:
+            return _("vehicle {sysid}: FAILSAFE, the vehicle switched itself to {mode}").format(
+                sysid=sysid, mode=mode
+            )
+
+        return [
+            Alert(f"failsafe-{sysid}", sysid, CRITICAL, failsafe(), sound=True, render=failsafe)
+        ]
 
     def _texts(self, v: VehicleView, seen: _Seen) -> list[Alert]:
         out = []
@@ -186,7 +213,9 @@ class AlertMonitor:
                 continue
             seen.text_t = t
             line = f"{SEVERITY_NAMES.get(severity, '?')}: {text}"
-            msg = _("vehicle {sysid}: {text}").format(sysid=v.sysid, text=text)
+            # the vehicle's own words stay as it sent them; our prefix follows the language
+            said = functools.partial(_said, v.sysid, text)
+            msg = said()
             if severity <= SEVERITY_WARNING:
                 red = severity <= SEVERITY_CRITICAL
                 out.append(
@@ -198,6 +227,7 @@ class AlertMonitor:
                         log_text=line,
                         ttl_s=TEXT_TTL_S,
                         sound=red,
+                        render=said,
                     )
                 )
             else:  # NOTICE/INFO: a transient banner; DEBUG: the log only
@@ -211,6 +241,7 @@ class AlertMonitor:
                         banner=info,
                         log_text=line,
                         ttl_s=INFO_TTL_S,
+                        render=said if info else None,
                     )
                 )
         return out
@@ -224,9 +255,14 @@ class Banner(QFrame):
     #: the pilot dismissed it (its ✕ button's click, relayed signal to signal)
     dismissed = pyqtSignal()
 
-    def __init__(self, level: str, text: str, parent: QWidget | None = None):
+    def __init__(
+        self, level: str, text: str | Callable[[], str], parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.level = level
+        #: renders the text again in the language chosen later (None: a fixed text)
+        self.text_render = text if callable(text) else None
+        text = text() if callable(text) else text
         self.setObjectName("alertBanner")
         bg, fg = _STYLE.get(level, _STYLE[INFO])
         self.setStyleSheet(
@@ -240,6 +276,7 @@ class Banner(QFrame):
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         lay.addWidget(self.label, 1)
         self.action: QPushButton | None = None
+        self.action_render: Callable[[], str] | None = None
         self.dismiss = QPushButton("✕")
         self.dismiss.setToolTip(_("Dismiss"))
         self.dismiss.setFixedWidth(28)
@@ -249,8 +286,9 @@ class Banner(QFrame):
     def text(self) -> str:
         return self.label.text()
 
-    def add_action(self, text: str, fn: Callable[[], object]) -> QPushButton:
-        self.action = QPushButton(text)
+    def add_action(self, text: str | Callable[[], str], fn: Callable[[], object]) -> QPushButton:
+        self.action_render = text if callable(text) else None
+        self.action = QPushButton(text() if callable(text) else text)
 
         def run(_checked: bool = False) -> None:
             fn()
@@ -280,11 +318,12 @@ class BannerStack(QWidget):
         self,
         key: str,
         level: str,
-        text: str,
-        action: tuple[str, Callable[[], object]] | None = None,
+        text: str | Callable[[], str],
+        action: tuple[str | Callable[[], str], Callable[[], object]] | None = None,
         ttl_s: float | None = None,
     ) -> Banner:
-        """Show ``text`` under ``key`` (replacing that key's banner); ``ttl_s``: then remove it."""
+        """Show ``text`` under ``key`` (replacing that key's banner); ``ttl_s``: then remove it.
+        A function as ``text`` renders it, again when the language is switched."""
         self.clear(key)
         banner = Banner(level, text, self)
         # signal to signal and bound methods of Qt objects only, no Python closure: a closure
@@ -308,6 +347,14 @@ class BannerStack(QWidget):
         banner.show()  # at once, also when other banners already show the stack
         self.raised.emit(level)
         return banner
+
+    def retranslate(self) -> None:
+        """The banners' texts in the language now chosen (their action buttons too)."""
+        for banner in self.banners.values():
+            if banner.text_render is not None:
+                banner.label.setText(banner.text_render())
+            if banner.action is not None and banner.action_render is not None:
+                banner.action.setText(banner.action_render())
 
     def _key_of_sender(self) -> str | None:
         sender = self.sender()

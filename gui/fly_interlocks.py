@@ -92,10 +92,16 @@ class InterlocksMixin:
         if self.session is None or sysid not in self.session.refused_at_vehicle:
             return
         self.session.refused_at_vehicle.discard(sysid)
-        action = (_("Override…"), functools.partial(self.override_upload, sysid, sortie, message))
-        text = _("vehicle {sysid}: upload refused at the vehicle: {why}").format(
-            sysid=sysid, why=message
-        )
+
+        def override() -> str:
+            return _("Override…")
+
+        def text() -> str:
+            return _("vehicle {sysid}: upload refused at the vehicle: {why}").format(
+                sysid=sysid, why=message
+            )
+
+        action = (override, functools.partial(self.override_upload, sysid, sortie, message))
         self.banners.raise_alert(f"refused-{sysid}", CRITICAL, text, action=action)
 
     def override_upload(self, sysid: int, sortie: SortieView, problem: str) -> bool:

@@ -108,17 +108,14 @@ class OnBoardMixin:
         self.on_board.pop(sysid, None)
         self._restarted_ids.add(sysid)
         self.clock.reset(sysid)
-        text = _(
-            "vehicle {sysid} restarted: its sortie progress was reset; the mission on board is "
-            "read again; upload the sortie again before flying"
-        ).format(sysid=sysid)
-        self._log_line(
-            lambda: _(
+
+        def text() -> str:
+            return _(
                 "vehicle {sysid} restarted: its sortie progress was reset; the mission on board "
                 "is read again; upload the sortie again before flying"
-            ).format(sysid=sysid),
-            RED,
-        )
+            ).format(sysid=sysid)
+
+        self._log_line(text, RED)
         self.banners.raise_alert(f"restart-{sysid}", INFO, text, ttl_s=30.0)
         self.vehicleRestarted.emit(sysid)
         self.read_on_board(sysid)

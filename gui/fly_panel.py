@@ -649,7 +649,8 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             color = None if alert.level == INFO else RED
             self._log_line(f"[{alert.sysid}] {alert.log_text or alert.text}", color, fold=True)
         if alert.banner:
-            self.banners.raise_alert(alert.key, alert.level, alert.text, ttl_s=alert.ttl_s)
+            text = alert.render or alert.text
+            self.banners.raise_alert(alert.key, alert.level, text, ttl_s=alert.ttl_s)
         if alert.sound:
             QApplication.beep()
             self.alarm.emit(alert.sysid, alert.text)
@@ -669,29 +670,34 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
                 )
             )
             return
+        sysid, label = v.sysid, nxt.label
         if prog.stopped_at is not None and prog.done is not None:
             # worded as fly words it: the mode it left the mission in, the last item reached
-            text = _(
-                "vehicle {sysid} landed before the end of sortie {k}/{n}: it left the mission "
-                "in mode {mode} {progress}; swap the battery, then resume the sortie where it "
-                "stopped"
-            ).format(
-                sysid=v.sysid,
-                k=k,
-                n=n,
-                mode=prog.done.left_in or v.mode or "?",
-                progress=prog.done.progress(),
-            )
-            button = _("Resume sortie {label}").format(label=nxt.label)
+            mode, done = prog.done.left_in or v.mode or "?", prog.done.progress
+
+            def text() -> str:
+                return _(
+                    "vehicle {sysid} landed before the end of sortie {k}/{n}: it left the "
+                    "mission in mode {mode} {progress}; swap the battery, then resume the "
+                    "sortie where it stopped"
+                ).format(sysid=sysid, k=k, n=n, mode=mode, progress=done())
+
+            def button() -> str:
+                return _("Resume sortie {label}").format(label=label)
         else:
-            text = _(
-                "vehicle {sysid} landed after sortie {k}/{n}: swap the battery, then upload "
-                "sortie {next} (it resumes where this one stopped)"
-            ).format(sysid=v.sysid, k=k, n=n, next=nxt.label)
-            button = _("Upload sortie {next}").format(next=nxt.label)
-        self._log_line(f"[{v.sysid}] {text}")
-        action = (button, functools.partial(self.upload_next, v.sysid))
-        self.banners.raise_alert(f"sortie-{v.sysid}", INFO, text, action=action)
+
+            def text() -> str:
+                return _(
+                    "vehicle {sysid} landed after sortie {k}/{n}: swap the battery, then upload "
+                    "sortie {next} (it resumes where this one stopped)"
+                ).format(sysid=sysid, k=k, n=n, next=label)
+
+            def button() -> str:
+                return _("Upload sortie {next}").format(next=label)
+
+        self._log_line(lambda: f"[{sysid}] {text()}")
+        action = (button, functools.partial(self.upload_next, sysid))
+        self.banners.raise_alert(f"sortie-{sysid}", INFO, text, action=action)
 
     def _link_ok(self, v: VehicleView) -> bool:
         age = v.heartbeat_age_s

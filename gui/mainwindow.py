@@ -271,8 +271,12 @@ class MainWindow(QMainWindow):
         set_language(lang)
         self._retranslator.run(self, old)
         self.fly_panel.log.retranslate()
+        self.fly_panel.banners.retranslate()
+        self.alerts.retranslate()
         self.strip.retranslate()
         self.cockpit.retranslate()
+        self.map_tools.profile.retranslate()
+        self.plan_panel.retranslate()
         self.deploy_panel.refresh()
         self.deploy_panel.chart.update()
         if self.slot_guard is not None:

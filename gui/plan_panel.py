@@ -543,15 +543,24 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.runner.run(lambda: backend.plan(req), done, self._failed)
         self._update_buttons()
 
-    def _planned(self, view: PlanView) -> None:
-        self._planning = False
-        self.plan_view = view
+    def _fill_metrics(self, view: PlanView) -> None:
         rows = metric_rows(view.metrics)
         self.metrics.setRowCount(len(rows))
         for i, (label, value) in enumerate(rows):
             self.metrics.setItem(i, 0, QTableWidgetItem(label))
             self.metrics.setItem(i, 1, QTableWidgetItem(value))
         self.metrics.resizeColumnToContents(0)
+
+    def retranslate(self) -> None:
+        """The plan's figures in the language now set (the window's retranslation does not
+        reach a table's cells: "Path length" had stayed English in Czech)."""
+        if self.plan_view is not None and self.metrics.rowCount():
+            self._fill_metrics(self.plan_view)
+
+    def _planned(self, view: PlanView) -> None:
+        self._planning = False
+        self.plan_view = view
+        self._fill_metrics(view)
         self._show_plan_figures(view.metrics)
         self._show_validation(view)
         self.planReady.emit(view)

@@ -169,6 +169,11 @@ class ProfileWidget(QWidget):
         self.choice.blockSignals(False)
         self._redraw()
 
+    def retranslate(self) -> None:
+        """The missions' names ("Drone 1", "sortie 1/2") and the summary in the language now
+        set (the window's retranslation cannot find a formatted text's message)."""
+        self.set_plan(self.view, self.dem_path)
+
     def selected_profile(self) -> Profile | None:
         return self.chart.profile
 

@@ -161,3 +161,34 @@ def test_a_banner_expires_and_is_dismissed_by_its_own_key(qtbot) -> None:  # typ
     assert stack.texts() == {"a": "new a"}
     stack.banners["a"].dismiss.click()
     assert stack.texts() == {} and not stack.isVisible()
+
+
+def test_banners_follow_a_language_switch(qtbot) -> None:  # type: ignore[no-untyped-def]
+    """A banner up when the pilot switches the language is shown in the new one (it had
+    kept "vehicle 3: …" in Czech); the vehicle's own words stay as it sent them."""
+    from gui.fly_alerts import BannerStack
+
+    set_language("en")
+    stack = BannerStack()
+    qtbot.addWidget(stack)
+    mon = AlertMonitor(low_pct=30.0, critical_pct=15.0, link_loss_s=30.0)
+    mon.update([V])
+    alerts = mon.update([replace(V, battery_pct=9.0, statustexts=((1.0, 2, "EKF variance"),))])
+    alerts += mon.update([replace(V, heartbeat_age_s=31.0)])
+    for a in alerts:
+        if a.banner and not a.clear:
+            stack.raise_alert(a.key, a.level, a.render or a.text)
+    english = {k: b.text() for k, b in stack.banners.items()}
+    assert english["text-3"] == "vehicle 3: EKF variance"
+    try:
+        set_language("cs")
+        stack.retranslate()
+        czech = {k: b.text() for k, b in stack.banners.items()}
+    finally:
+        set_language("en")
+    assert czech["text-3"] == "dron 3: EKF variance"
+    assert czech["battery-3"].startswith("dron 3: ") and "9 %" in czech["battery-3"]
+    assert czech["link-3"].startswith("dron 3: ") and "49.80000, 13.39800" in czech["link-3"]
+    assert all(czech[k] != english[k] for k in english)
+    stack.retranslate()
+    assert {k: b.text() for k, b in stack.banners.items()} == english

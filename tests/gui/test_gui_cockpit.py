@@ -240,15 +240,24 @@ def test_fly_with_instruments_restart_reconnect_and_go_to_a_sighting(  # type: i
     assert "sortie" not in _reading(window, 2, "progress")
 
     # language switched while flying: every panel and the log in Czech, then back
+    metrics = window.plan_panel.metrics
+    english = [metrics.item(r, 0).text() for r in range(metrics.rowCount())]
+    assert "Path length" in english
     window.switch_language("cs")
+    czech = [metrics.item(r, 0).text() for r in range(metrics.rowCount())]
+    assert "Délka trasy" in czech and not set(czech) & set(english) - {"GSD"}, czech
     assert window.tabs.tabText(1) == "Let"
     assert window.strip.rows[1].names["alt_rel"].text() == "Výška nad místem startu"
     assert fly.connect_button.text() == "Odpojit"
     lines = fly.log.lines()
     assert not any("upload: OK" in line for line in lines)
     assert any("nahrání: OK" in line for line in lines), lines
+    profile = window.map_tools.profile.choice  # formatted names too (it had kept "Drone 1")
+    assert profile.itemText(0) == "Dron 1", profile.itemText(0)
     window.switch_language("en")
     assert window.tabs.tabText(1) == "Fly" and fly.connect_button.text() == "Disconnect"
+    assert profile.itemText(0) == "Drone 1"
+    assert [metrics.item(r, 0).text() for r in range(metrics.rowCount())] == english
     assert any("upload: OK" in line for line in fly.log.lines())
 
     # reconnect after a new plan was drawn: the map shows what the vehicles hold
@@ -378,3 +387,93 @@ def test_a_field_laptop_screen_shows_the_fleet_and_every_fly_control(  # type: i
         win.grab().save(str(tmp_path / f"laptop-{lang}.png"))
     win.switch_language("en")
     fly.disconnect_link()
+
+
+def _shown_texts(win: MainWindow) -> list[tuple[str, str]]:
+    """Every text a person sees in the window: labels, buttons and their tips, placeholders,
+    choices, group and dock titles, tabs, table headers and cells."""
+    from PyQt5.QtWidgets import (
+        QAbstractButton,
+        QComboBox,
+        QDockWidget,
+        QGroupBox,
+        QLabel,
+        QLineEdit,
+        QTableWidget,
+        QTabWidget,
+        QWidget,
+    )
+
+    out: list[tuple[str, str]] = []
+    for w in win.findChildren(QWidget):
+        if not w.isVisibleTo(win):
+            continue
+        name = f"{type(w).__name__} {w.objectName()}".strip()
+        if isinstance(w, (QLabel, QAbstractButton)):
+            out += [(name, w.text()), (name + " tip", w.toolTip())]
+        elif isinstance(w, QLineEdit):
+            out.append((name, w.placeholderText()))
+        elif isinstance(w, QComboBox):
+            out += [(name, w.itemText(i)) for i in range(w.count())]
+        elif isinstance(w, QGroupBox):
+            out.append((name, w.title()))
+        elif isinstance(w, QDockWidget):
+            out.append((name, w.windowTitle()))
+        elif isinstance(w, QTabWidget):
+            out += [(name, w.tabText(i)) for i in range(w.count())]
+        if isinstance(w, QTableWidget):
+            heads = [w.horizontalHeaderItem(c) for c in range(w.columnCount())]
+            out += [(name, h.text()) for h in heads if h is not None]
+            cells = [w.item(r, c) for r in range(w.rowCount()) for c in range(w.columnCount())]
+            out += [(name, it.text()) for it in cells if it is not None]
+    return [(n, t) for n, t in out if t]
+
+
+def test_switched_language_leaves_no_text_in_the_other(  # type: ignore[no-untyped-def]
+    qtbot, main_window: MainWindow, fleet: tuple[Any, int]
+) -> None:
+    """Planned, a deployment registered, vehicles connected, then Czech: no text shown on any
+    tab is still an English message (the plan's figures and the altitude profile's missions had
+    stayed English); back in English, none is Czech."""
+    import re
+
+    from gui.i18n_switch import reverse_catalogue
+
+    _sim, off = fleet
+    win = main_window
+    win.resize(1366, 768)
+    _plan(qtbot, win)
+    dep = win.deploy_panel
+    dep.location.setText("Bolevec")
+    with qtbot.waitSignal(dep.deploymentCreated, timeout=10_000):
+        dep.register_button.click()
+    _connect(qtbot, win, off)
+    czech = reverse_catalogue("cs")  # Czech text -> English message
+    english = set(czech.values())
+    formats = [
+        re.compile("^" + re.sub(r"\\\{[^}]*\\\}", ".+", re.escape(m)) + "$")
+        for m in english  # a message with words of its own: "{a}: {b}" matches anything
+        if "{" in m and sum(c.isalpha() for c in re.sub(r"\{[^}]*\}", "", m)) >= 6
+    ]
+
+    def left_over(lang: str) -> list[tuple[str, str]]:
+        found = []
+        for tab in range(win.tabs.count()):
+            win.tabs.setCurrentIndex(tab)
+            qtbot.wait(50)
+            for name, text in _shown_texts(win):
+                if lang == "cs":
+                    stale = text not in czech and (
+                        text in english or any(f.match(text) for f in formats)
+                    )
+                else:
+                    stale = text in czech and text not in english
+                if stale:
+                    found.append((name, text))
+        return sorted(set(found))
+
+    win.switch_language("cs")
+    assert left_over("cs") == []
+    win.switch_language("en")
+    assert left_over("en") == []
+    win.fly_panel.disconnect_link()
