@@ -4,10 +4,12 @@ Written for Google Earth / QGIS: a ``Document`` with folders ``Path``, ``Waypoin
 ``Area``, ``Footprints``, ``Geofence``, ``Rally``. Each waypoint ``Placemark`` carries every
 MAVLink field in ``ExtendedData`` so the mission reads back exactly; the document's
 ``ExtendedData`` holds the mission settings and our metadata (JSON) including any safety
-override. The displayed path uses KML's ``absolute`` altitude (AMSL: items relative to home are
-shifted by the home altitude). A KML without our waypoint data but with one ``LineString``
-is read as waypoints (``absolute`` → AMSL frame, ``relativeToGround`` → terrain frame,
-otherwise relative to home). KMZ is the same document zipped as ``doc.kml``.
+override. The displayed path and points are drawn above sea level (``absolute``: items relative
+to home shifted by the home's altitude) or, for items above the terrain and above a home whose
+altitude is unknown, above the ground (``relativeToGround``). A KML without our waypoint data
+but with one ``LineString`` is read as waypoints (``absolute`` → AMSL frame,
+``relativeToGround`` → terrain frame, otherwise relative to home). KMZ is the same document
+zipped as ``doc.kml``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from dronekit_plzen.mission_items import (
 from missions.formats._common import (
     ITEM_FIELDS,
     atomic_write_bytes,
+    home_alt_datum,
     item_from_dict,
     item_to_dict,
     json_safe,
@@ -85,12 +88,20 @@ def _geom_placemark(folder: etree._Element, name: str, geom: BaseGeometry) -> No
             _polygon(parent, p)
 
 
-def _amsl(mission: Mission, it: MissionItem) -> float:
-    if math.isnan(it.alt_m):
-        return 0.0
-    if canonical_frame(it.frame) == FRAME_GLOBAL_RELATIVE_ALT and mission.home is not None:
-        return it.alt_m + mission.home[2]
-    return it.alt_m
+def _drawn(mission: Mission, it: MissionItem, home_known: bool) -> tuple[str, float]:
+    """The KML altitude mode and height an item is drawn at: above sea level when its
+    altitude is AMSL or above a home of known altitude; above the ground when it is above
+    the terrain, or above a home whose altitude is unknown (drawn "absolute", 60 m above a
+    home at Plzeň's 310 m had been 250 m underground in Google Earth)."""
+    alt = 0.0 if math.isnan(it.alt_m) else it.alt_m
+    frame = canonical_frame(it.frame)
+    if frame == FRAME_GLOBAL_TERRAIN_ALT:
+        return "relativeToGround", alt
+    if frame == FRAME_GLOBAL_RELATIVE_ALT:
+        if home_known and mission.home is not None:
+            return "absolute", alt + mission.home[2]
+        return "relativeToGround", alt
+    return "absolute", alt
 
 
 def mission_to_kml(
@@ -117,19 +128,34 @@ def mission_to_kml(
         },
     )
     positioned = [it for it in mission.items if it.has_position]
+    home_known = home_alt_datum(mission) == "AMSL"
     if len(positioned) >= 2:
         f = _el(doc, "Folder")
         _el(f, "name", "Path")
         pm = _el(f, "Placemark")
         _el(pm, "name", "Flight path")
+        drawn = [_drawn(mission, it, home_known) for it in positioned]
+        modes = {mode for mode, _alt in drawn}
+        if not home_known and any(
+            canonical_frame(it.frame) == FRAME_GLOBAL_RELATIVE_ALT for it in positioned
+        ):
+            _el(
+                pm,
+                "description",
+                _(
+                    "Heights above home, drawn above the ground: the home's altitude is "
+                    "unknown (plan with a terrain model to draw them above sea level)"
+                ),
+            )
         ls = _el(pm, "LineString")
-        terrain = all(canonical_frame(it.frame) == FRAME_GLOBAL_TERRAIN_ALT for it in positioned)
-        _el(ls, "altitudeMode", "relativeToGround" if terrain else "absolute")
-        _el(
-            ls,
-            "coordinates",
-            _coords([(it.lon_deg, it.lat_deg, _amsl(mission, it)) for it in positioned]),
-        )
+        # one mode a line: a mix (AMSL items beside ones above a home of unknown height) is
+        # drawn above sea level, each waypoint below in its own mode
+        _el(ls, "altitudeMode", modes.pop() if len(modes) == 1 else "absolute")
+        heights = [alt for _mode, alt in drawn]
+        pts: list[tuple[float, ...]] = [
+            (it.lon_deg, it.lat_deg, z) for it, z in zip(positioned, heights, strict=True)
+        ]
+        _el(ls, "coordinates", _coords(pts))
     f = _el(doc, "Folder")
     _el(f, "name", "Waypoints")
     for k, it in enumerate(mission.items):
@@ -138,9 +164,9 @@ def mission_to_kml(
         _data(pm, {"dkp_index": k, **json_safe(item_to_dict(it))})
         if it.has_position:
             pt = _el(pm, "Point")
-            on_terrain = canonical_frame(it.frame) == FRAME_GLOBAL_TERRAIN_ALT
-            _el(pt, "altitudeMode", "relativeToGround" if on_terrain else "absolute")
-            _el(pt, "coordinates", _coords([(it.lon_deg, it.lat_deg, _amsl(mission, it))]))
+            mode, alt = _drawn(mission, it, home_known)
+            _el(pt, "altitudeMode", mode)
+            _el(pt, "coordinates", _coords([(it.lon_deg, it.lat_deg, alt)]))
     if area is not None:
         fa = _el(doc, "Folder")
         _el(fa, "name", "Area")

@@ -576,3 +576,36 @@ def test_waypoints_nav_item_at_nan_nan_is_here() -> None:
     ]
     assert not m.items[0].has_position and not m.items[2].has_position
     assert math.isnan(m.items[3].lat_deg)  # a DO command's x/y: no value, sent as such
+
+
+def test_kml_draws_each_altitude_from_its_datum(tmp_path: Path) -> None:
+    """Google Earth reads ``absolute`` as above sea level: heights above a home of known
+    altitude are drawn so (60 m over a 310 m home at 370 m), AMSL items as they are, and
+    heights above a home of unknown altitude above the ground (they had been drawn 60 m above
+    sea level, 250 m under Plzeň), the path saying why."""
+    from dataclasses import replace
+
+    ns = {"k": "http://www.opengis.net/kml/2.2"}
+
+    def drawn(m: Mission) -> tuple[etree._Element, list[tuple[str, float]]]:
+        root = etree.parse(str(save_mission(m, tmp_path / "m.kml", format="kml"))).getroot()
+        points = []
+        for pt in root.iterfind(".//k:Folder[k:name='Waypoints']//k:Point", ns):
+            z = float(pt.findtext("k:coordinates", namespaces=ns).split(",")[2])
+            points.append((pt.findtext("k:altitudeMode", namespaces=ns), z))
+        return root, points
+
+    known = plzen_mission()  # home 310 m stated: relative items drawn above sea level
+    root, points = drawn(known)
+    assert ("absolute", 370.0) in points and ("absolute", 350.0) in points
+    assert points[-1] == ("absolute", 370.0)  # the AMSL waypoint as it is
+    assert root.findtext(".//k:LineString/k:altitudeMode", namespaces=ns) == "absolute"
+    rel = [it for it in known.items if it.frame != 0]
+    unknown = replace(known, home=(13.3776, 49.7475, 0.0), items=rel)  # the 0.0 placeholder
+    root, points = drawn(unknown)
+    assert points and all(mode == "relativeToGround" for mode, _z in points), points
+    assert ("relativeToGround", 60.0) in points
+    path = root.find(".//k:Placemark[k:LineString]", ns)
+    assert path.findtext("k:LineString/k:altitudeMode", namespaces=ns) == "relativeToGround"
+    assert "home's altitude is unknown" in path.findtext("k:description", namespaces=ns)
+    assert load_mission(tmp_path / "m.kml").items == unknown.items  # reads back unchanged
