@@ -15,7 +15,7 @@ import numpy as np
 from shapely.geometry import LineString, MultiPolygon, Polygon, mapping
 from shapely.ops import unary_union
 
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 
 COLOURS = ("#d62728", "#1f77b4", "#2ca02c", "#9467bd", "#ff7f0e")
 
@@ -295,7 +295,11 @@ def print_summary(
     echo(_("   whole area: coverage {c:.1f} %, POD {p:.2f}").format(c=total_cov, p=total_pod))
     q = [x for x in ind["quarters"] if x["count"] or x["exercises"]]
     echo(
-        _("   indicator GOV 16 ({y}): {n} deployments (baseline {b}, target {t})").format(
+        ngettext(
+            "   indicator GOV 16 ({y}): {n} deployment (baseline {b}, target {t})",
+            "   indicator GOV 16 ({y}): {n} deployments (baseline {b}, target {t})",
+            ind["total"],
+        ).format(
             y=ind["year"], n=ind["total"], b=ind["baseline"]["value"], t=ind["target"]["value"]
         )
     )

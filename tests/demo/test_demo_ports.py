@@ -82,3 +82,24 @@ def test_the_cli_default_offset_0_means_find_free_ports(
     assert main(["demo", "--fast", "--port-offset", "300"]) == 1
     assert seen == [None, 300]
     assert "stop here" in capsys.readouterr().err
+
+
+def test_the_summary_counts_deployments_in_the_right_number() -> None:
+    """ "1 deployments" in the demo's summary: one deployment is singular (Czech: nasazení)."""
+    from types import SimpleNamespace
+
+    from dronekit_plzen.demo.report import print_summary
+    from dronekit_plzen.i18n import set_language
+
+    drone = SimpleNamespace(
+        name="SITMP-1", sysid=1, planned_length_m=9390.0, planned_time_s=1578.0,
+        flown_time_s=1524.0, flown_distance_m=11070.0, battery_used_pct=59.0, max_height_m=95.0,
+        spacing_m=72.0, flown_coverage_pct=99.0, planned_pod=0.63, flown_pod=0.62,
+        reached=[1, 2], nav_seqs=[1, 2],
+    )  # fmt: skip
+    ind = {"year": 2026, "quarters": [], "baseline": {"value": 10}, "target": {"value": 30}}
+    for n, text in ((1, "1 deployment ("), (2, "2 deployments (")):
+        lines: list[str] = []
+        set_language("en")
+        print_summary(lines.append, [drone], 99.0, 0.62, ind | {"total": n}, {})
+        assert any(text in line for line in lines), lines
