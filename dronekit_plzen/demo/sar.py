@@ -204,6 +204,10 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
                 "Thermal search requested by the police operations centre.",
             )
             update_deployment(store, dep.id, status="accepted")
+            # the fleet's aircraft under their names: the recorder files vehicle i's flights
+            # under "sysid-i" (the report's flight hours had read sysid-1 beside SITMP-1)
+            for i in range(opts.drones):
+                store.vehicle_id(f"sysid-{i + 1}", name=_drone_name(i), system_id=i + 1)
         echo(_("   deployment #{id}: PČR, search and rescue").format(id=dep.id))
 
     # 2 ------------------------------------------------------------------ plan
@@ -235,7 +239,7 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
         plans_dir = out / "plans"
         for i, plan in enumerate(split.plans):
             mission, report = finalize_mission(plan.mission, zones=zones, vehicle=vehicle)
-            name = DRONE_NAMES[i] if i < len(DRONE_NAMES) else f"SITMP-{i + 1}"
+            name = _drone_name(i)
             mission.metadata["name"] = f"{name} thermal SAR grid, deployment #{dep.id}"
             for p in write_mission_files(
                 mission, plans_dir, name.lower(), ["plan", "geojson", "kml", "wpml"]
@@ -409,6 +413,11 @@ def _clear_at_vehicles(
         )
         out[v] = fc.sorties[0]
     return out
+
+
+def _drone_name(i: int) -> str:
+    """The name of the demo's drone ``i`` (system id ``i + 1``)."""
+    return DRONE_NAMES[i] if i < len(DRONE_NAMES) else f"SITMP-{i + 1}"
 
 
 def _record_missions(db_path: Path, deployment_id: int, cleared: dict[Any, Any]) -> None:

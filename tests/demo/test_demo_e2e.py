@@ -75,6 +75,13 @@ def test_flights_recorded_under_the_deployment(sar_demo: tuple[dict, Path]) -> N
             (res["deployment_id"],),
         ).fetchone()[0]
         assert n == 3
+        # the flights filed under the fleet's names (the report had read sysid-1 … sysid-3)
+        names = con.execute(
+            "SELECT DISTINCT v.name FROM flights f JOIN vehicles v ON v.id = f.vehicle_id "
+            "WHERE f.deployment_id = ? ORDER BY v.name",
+            (res["deployment_id"],),
+        ).fetchall()
+        assert names == [("SITMP-1",), ("SITMP-2",), ("SITMP-3",)]
         samples = con.execute("SELECT COUNT(*) FROM samples").fetchone()[0]
         assert samples > 3 * 1000
     finally:
