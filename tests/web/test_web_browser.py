@@ -287,6 +287,13 @@ def test_request_on_the_map_accepted_in_the_gui_flown_and_seen_completed(
     assert the_map.get_attribute("data-live") == "0"
     assert not browser.find_element(By.ID, "cancel-form").is_displayed()
     assert browser.find_elements(By.CSS_SELECTOR, "path.dkp-track")
+    # the legend names every kind of line and mark the map draws (the area's dashed outline
+    # and the last known position's ring had no entry)
+    legend = browser.find_element(By.CSS_SELECTOR, "p.legend").text
+    for entry in ("search area", "Last known position", "flown track", "drone now"):
+        assert entry in legend, legend
+    assert browser.find_elements(By.CSS_SELECTOR, "path.dkp-area")
+    assert browser.find_elements(By.CSS_SELECTOR, "path.dkp-lkp")
     browser.save_screenshot(str(SHOTS / "4-completed-with-track.png"))
     with open_store(db) as s:
         flights = s.flights(deployment_id=req.deployment_id)

@@ -118,7 +118,7 @@
         L.marker([d.point[1], d.point[0]]).addTo(layers);
       }
       if (d.lkp) {
-        L.circleMarker([d.lkp[1], d.lkp[0]], { className: "dkp-lkp", radius: 7 }).addTo(layers).bindTooltip("LKP");
+        L.circleMarker([d.lkp[1], d.lkp[0]], { className: "dkp-lkp", radius: 7 }).addTo(layers).bindTooltip(el.getAttribute("data-lkp") || "LKP");
       }
       var live = 0, pts = 0;
       d.tracks.forEach(function (tr) {
