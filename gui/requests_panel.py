@@ -86,6 +86,49 @@ def _login() -> str:
         return "pilot"
 
 
+def request_details(r: Any) -> str:
+    """What a pilot plans from, in the portal's names: the place (an area or a point), the
+    organisation, urgency and who filed it, the missing person's category and description
+    (the category picks the POA map's statistics), the last known position and its time,
+    the contact and the notes."""
+    from telemetry.requests import label
+
+    where = ", " + _("area") if r.area_geojson else ""
+    lines = [
+        f"{r.location} ({r.lat_deg:.5f}, {r.lon_deg:.5f}{where})",
+        " · ".join(
+            (
+                label(_, "organisation", r.organisation),
+                label(_, "category", r.category),
+                label(_, "urgency", r.urgency),
+                _("filed {at} UTC by {who}").format(
+                    at=str(r.created_at)[:16].replace("T", " "), who=r.requested_by_name or "?"
+                ),
+            )
+        ),
+    ]
+    if r.subject_category or r.subject_description:
+        who = ": ".join(
+            t
+            for t in (label(_, "subject", r.subject_category) if r.subject_category else "",
+                      r.subject_description or "")
+            if t
+        )  # fmt: skip
+        lines.append(_("Missing person: {text}").format(text=who))
+    if r.lkp_lat_deg is not None and r.lkp_lon_deg is not None:
+        lines.append(
+            _("Last known position: {lat:.5f}, {lon:.5f} at {time} UTC").format(
+                lat=r.lkp_lat_deg,
+                lon=r.lkp_lon_deg,
+                time=str(r.lkp_time or "?")[:16].replace("T", " "),
+            )
+        )
+    lines.append(_("Contact: {name}, {phone}").format(name=r.contact_name, phone=r.contact_phone))
+    if r.notes:
+        lines.append(r.notes)
+    return "\n".join(lines)
+
+
 def area_file(req: Any, folder: Path) -> Path | None:
     """The request's area as a GeoJSON file the planner reads (None for a point request)."""
     if not req.area_geojson:
@@ -222,15 +265,7 @@ class RequestsPanel(QWidget):
         if r is None:
             self.details.setText(_("No request selected."))
         else:
-            lines = [
-                f"{r.location} ({r.lat_deg:.5f}, {r.lon_deg:.5f})",
-                _("Contact: {name}, {phone}").format(name=r.contact_name, phone=r.contact_phone),
-            ]
-            if r.subject_description:
-                lines.append(_("Missing person: {text}").format(text=r.subject_description))
-            if r.notes:
-                lines.append(r.notes)
-            self.details.setText("\n".join(lines))
+            self.details.setText(request_details(r))
         self.banner.setVisible(False)
         self._update_buttons()
 

@@ -19,7 +19,7 @@ Access rules (who may see or do what) are the portal's; this module records who 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -53,6 +53,53 @@ STATES: tuple[str, ...] = (
     "refused",
 )
 OPEN_STATES: tuple[str, ...] = ("requested", "accepted", "in_progress")
+#: the display names of the codes above, in English: message ids (``web.po``), translated
+#: where shown (the portal's pages, the GUI's requests panel)
+LABELS: dict[str, dict[str, str]] = {
+    "state": {
+        "requested": "Requested",
+        "accepted": "Accepted",
+        "in_progress": "In flight",
+        "completed": "Completed",
+        "cancelled": "Cancelled",
+        "refused": "Refused",
+    },
+    "organisation": {
+        "HZS": "Fire and Rescue Service (HZS)",
+        "PCR": "Police of the Czech Republic (PČR)",
+        "ZZS": "Emergency Medical Service (ZZS)",
+        "KRIZ": "City crisis staff",
+    },
+    "category": {
+        "sar": "Search and rescue",
+        "fire": "Fire",
+        "flood": "Flood",
+        "accident": "Accident",
+        "exercise": "Exercise",
+    },
+    "urgency": {
+        "immediate": "immediate (lives at risk)",
+        "urgent": "urgent (within the hour)",
+        "routine": "routine (planned)",
+    },
+    "subject": {
+        "child": "child",
+        "elderly": "elderly person",
+        "dementia": "person with dementia",
+        "hiker": "hiker",
+        "despondent": "despondent person",
+        "other": "other",
+    },
+    "role": {"requester": "requester", "pilot": "pilot", "admin": "administrator"},
+}
+
+
+def label(t: Callable[[str], str], kind: str, code: str | None) -> str:
+    """The display name of ``code`` translated by ``t`` (the code itself when unknown)."""
+    if code is None:
+        return "—"
+    text = LABELS.get(kind, {}).get(code)
+    return t(text) if text else code
 
 
 @dataclass(frozen=True)

@@ -55,11 +55,11 @@ from dronekit_plzen.i18n import LANGUAGES, translations
 from dronekit_plzen.web import accounts, auth, opendata
 from dronekit_plzen.web.auth import User
 from dronekit_plzen.web.forms import check_name, check_text, validate_request
-from dronekit_plzen.web.labels import LABELS, label
 from dronekit_plzen.web.results import Overlay, render_overlay
 from dronekit_plzen.web.tiles import TileService
 from telemetry import requests as rq
 from telemetry.indicator import REPORT_YEARS
+from telemetry.requests import LABELS, label
 from telemetry.schema import utc_now_iso
 from telemetry.store import Store, open_store
 

@@ -232,7 +232,13 @@ def test_request_on_the_map_accepted_in_the_gui_flown_and_seen_completed(
     assert "New request from the portal" in panel.banner.text()
     panel.grab().save(str(SHOTS / "2-gui-notification.png"))
     assert panel.select_request(rid) and panel.accept_button.isEnabled()
-    assert "npor. Novák" in panel.details.text() and "modrá bunda" in panel.details.text()
+    shown = panel.details.text()
+    assert "npor. Novák" in shown and "modrá bunda" in shown
+    # what a pilot plans from, as the portal names it: the subject's category (the POA
+    # map's statistics), the last known position and its time, who filed it
+    for text in ("person with dementia", "Last known position: 49.72317, 13.35060 at ", "hzs1"):
+        assert text in shown, shown
+    qtbot.wait(200)  # laid out
     panel.grab().save(str(SHOTS / "2-gui-requests-panel.png"))
     panel.pilot.setText("Jan Pilot")
     panel.drones.setText("dron-1")
