@@ -177,19 +177,26 @@ class LayerPanel(QWidget):
         for name, (item, image) in self.canvas.rasters.items():
             if name in self.rows:
                 continue
+            # the layer's name and its remove button on a line, its opacity under them: in
+            # one line of the narrow dock the slider had been squeezed to a dot
             w = QWidget()
-            row = QHBoxLayout(w)
-            row.setContentsMargins(0, 0, 0, 0)
+            col = QVBoxLayout(w)
+            col.setContentsMargins(0, 0, 0, 4)
+            col.setSpacing(2)
+            row = QHBoxLayout()
             box = QCheckBox(f"{name} ({image.kind})")
             box.setChecked(item.isVisible())
             box.toggled.connect(lambda on, n=name: self.canvas.set_raster_visible(n, on))
-            row.addWidget(box, 2)
-            op = _slider(item.opacity())
-            op.valueChanged.connect(lambda v, n=name: self.canvas.set_layer_opacity(n, v / 100.0))
-            row.addWidget(op, 1)
+            row.addWidget(box, 1)
             rm = QPushButton("✕")
             rm.setToolTip(_("Remove the layer"))
+            rm.setFixedWidth(28)
             rm.clicked.connect(lambda _c=False, n=name: self.canvas.remove_raster(n))
             row.addWidget(rm)
+            col.addLayout(row)
+            op = _slider(item.opacity())
+            op.setToolTip(_("Opacity"))
+            op.valueChanged.connect(lambda v, n=name: self.canvas.set_layer_opacity(n, v / 100.0))
+            col.addWidget(op)
             self.over_lay.addWidget(w)
             self.rows[name] = w

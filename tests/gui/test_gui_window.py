@@ -473,3 +473,26 @@ def test_nothing_is_cut_off_at_the_right_edge_on_a_field_laptop(qtbot, tmp_path,
         win.fly_panel.shutdown()
         win.close()
         set_language("en")
+
+
+def test_an_overlay_row_keeps_its_opacity_slider_usable(
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
+    """A GeoTIFF overlay's row in the Layers dock at 1366 × 768: the opacity slider is wide
+    enough to drag (its name, slider and remove button on one line had squeezed it to a dot)
+    and the remove button stays in view."""
+    from PyQt5.QtWidgets import QPushButton, QSlider
+
+    from tests.gui.test_gui_bad_inputs import GOOD_TIF
+
+    window.resize(1366, 768)
+    layers = window.map_tools.layers
+    layers.add_raster(GOOD_TIF(tmp_path, "ortho.tif"))
+    qtbot.waitUntil(lambda: "ortho.tif" in layers.rows, timeout=20_000)
+    qtbot.wait(100)
+    row = layers.rows["ortho.tif"]
+    slider = row.findChild(QSlider)
+    assert slider is not None and slider.width() >= 150, slider.width()
+    remove = next(b for b in row.findChildren(QPushButton) if b.text() == "✕")
+    right = remove.mapTo(layers, remove.rect().topRight()).x()
+    assert right <= layers.width(), (right, layers.width())
