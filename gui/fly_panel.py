@@ -38,7 +38,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
-from dronekit_plzen.i18n import _
+from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.mission_items import CMD_NAV_TAKEOFF
 from gui.clearance import SortieView
 from gui.fly_alerts import CRITICAL, INFO, Alert, AlertMonitor, BannerStack, FoldingLog
@@ -406,7 +406,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         if prog is None or prog.on_board is None:
             return _("no validated sortie was uploaded to this vehicle: upload one first")
         if prog.finished and prog.next_sortie() is None:
-            return _("all {n} sorties have been flown").format(n=prog.count)
+            return _all_flown(prog.count)
         if prog.finished:
             return _("sortie {label} has been flown: upload the next one first").format(
                 label=prog.on_board.label
@@ -427,9 +427,11 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
                 self._refuse(
                     "upload",
                     0,
-                    _("the plan has {n} drones but only {m} vehicles are connected").format(
-                        n=len(self.sorties), m=len(sysids)
-                    ),
+                    ngettext(
+                        "the plan has {n} drones but only {m} vehicle is connected",
+                        "the plan has {n} drones but only {m} vehicles are connected",
+                        len(sysids),
+                    ).format(n=len(self.sorties), m=len(sysids)),
                 )
                 return
             for sysid in sysids[: len(self.sorties)]:
@@ -474,7 +476,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             return
         sortie = prog.next_sortie()
         if sortie is None:
-            self._refuse("upload", sysid, _("all {n} sorties have been flown").format(n=prog.count))
+            self._refuse("upload", sysid, _all_flown(prog.count))
             return
         self.banners.clear(f"sortie-{sysid}")
         alt = float(self.takeoff_alt.value())
@@ -716,3 +718,10 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
 
     def shutdown(self) -> None:
         self.disconnect_link()
+
+
+def _all_flown(n: int) -> str:
+    """Every sortie of the vehicle's plan flown ("all 1 sorties" read oddly)."""
+    if n == 1:
+        return _("the only sortie has been flown")
+    return _("all {n} sorties have been flown").format(n=n)

@@ -175,9 +175,11 @@ def _record(
             signal.signal(s, h)
     st = rec.status
     info(
-        _("recorded {m} messages, {s} samples, {f} flights; {d} dropped").format(
-            m=st.received, s=st.samples_written, f=st.flights_closed, d=st.dropped
-        )
+        ngettext(
+            "recorded {m} messages, {s} samples, {f} flight; {d} dropped",
+            "recorded {m} messages, {s} samples, {f} flights; {d} dropped",
+            st.flights_closed,
+        ).format(m=st.received, s=st.samples_written, f=st.flights_closed, d=st.dropped)
     )
 
 

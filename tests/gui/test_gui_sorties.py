@@ -164,3 +164,19 @@ def test_px4_s_mission_finished_text_covers_a_lost_last_reach() -> None:
     cut.landed_after_flying(replace(flying, mode="AUTO.RTL"), True)
     assert cut.landed_after_flying(VehicleView(1, mode="AUTO.RTL", statustexts=old), True)
     assert cut.stopped_at == 11
+
+
+def test_a_plan_of_one_sortie_is_flown_in_the_singular() -> None:
+    """ "all 1 sorties have been flown" read oddly: one sortie is "the only sortie"."""
+    from dronekit_plzen.i18n import set_language
+    from gui.fly_panel import _all_flown
+
+    set_language("en")
+    assert _all_flown(1) == "the only sortie has been flown"
+    assert _all_flown(3) == "all 3 sorties have been flown"
+    try:
+        set_language("cs")
+        assert _all_flown(1) == "jediný let je odlétán"
+        assert _all_flown(3) == "všechny lety (3) jsou odlétány"
+    finally:
+        set_language("en")

@@ -253,3 +253,19 @@ def test_sigkill_mid_flight_loses_at_most_a_second(shared_data: Path, tmp_path: 
         ids = close_open_flights(store)
         (f,) = [store.flight(i) for i in ids]
     assert f is not None and f["complete"] == 0 and f["duration_s"] > 10
+
+
+@pytest.mark.parametrize(("lang", "one"), [("en", "1 flight;"), ("cs", "1 let;")])
+def test_the_summary_of_one_recorded_flight_is_singular(
+    tmp_path: Path, shared_data: Path, lang: str, one: str
+) -> None:
+    """The real tlog's first half holds one flight: "1 flight" ("1 let"), not "1 flights"."""
+    from dkp_testkit import run_dkp
+
+    whole = (shared_data / "logs" / "tlog_dronekit_flight.tlog").read_bytes()
+    half = tmp_path / "half.tlog"
+    half.write_bytes(whole[: len(whole) // 2])
+    argv = ["--lang", lang, "record", "--replay", str(half), "--speed", "0"]
+    r, _s = run_dkp([*argv, "--db", str(tmp_path / "r.db")], tmp_path)
+    assert r.returncode == 0, r.stderr
+    assert one in r.stderr, r.stderr
