@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -182,10 +183,79 @@ def _rows(d: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
+#: the heights of every product (cameras' ``z_m``, DSM, DTM, points): the photos' GPS altitudes
+#: as their EXIF gives them (a ``--dem`` is shifted onto them, the offset among the warnings)
+HEIGHT_DATUM = "GPS altitude of the photos (EXIF)"
+
+
+def summary_rows(report: dict[str, Any]) -> list[tuple[str, str]]:
+    """The figures a surveyor reads first, named and with their units (the table under them
+    keeps every field as ``report.json`` names it); a figure the report lacks is left out."""
+    out: list[tuple[str, str]] = []
+
+    def num(key: str) -> float | None:
+        v = report.get(key)
+        return float(v) if isinstance(v, int | float) and math.isfinite(v) else None
+
+    if num("images_total") is not None:
+        out.append(
+            (
+                _("Photos registered"),
+                _("{r} of {n} ({s} skipped)").format(
+                    r=report.get("images_registered", "?"),
+                    n=report["images_total"],
+                    s=report.get("images_skipped", 0),
+                ),
+            )
+        )
+    if (e := num("mean_reprojection_error_px")) is not None:
+        out.append((_("Mean reprojection error"), f"{e:.2f} px"))
+    rms = report.get("gps_residual_rms_m")
+    if isinstance(rms, dict) and {"horizontal", "u"} <= set(rms):
+        out.append(
+            (
+                _("Position against GPS (RMS)"),
+                _("{h:.2f} m horizontal, {v:.2f} m vertical").format(
+                    h=rms["horizontal"], v=rms["u"]
+                ),
+            )
+        )
+    if (g := num("gsd_cm")) is not None:
+        res = num("resolution_cm")
+        text = f"{g:.1f} cm/px" + (
+            "" if res is None else ", " + _("orthophoto {r:.1f} cm").format(r=res)
+        )
+        out.append((_("Ground sampling distance"), text))
+    if (d := num("dsm_resolution_m")) is not None:
+        out.append((_("Surface model cells"), f"{d:.2f} m ({report.get('surface', '?')})"))
+    if (a := num("covered_area_m2")) is not None:
+        out.append((_("Area covered"), f"{a:,.0f} m² ({a / 1e4:.2f} ha)".replace(",", " ")))
+    for key, name in (("points_sparse", _("Tie points")), ("points_dense", _("Dense points"))):
+        if (v := num(key)) is not None and v > 0:
+            out.append((name, f"{v:,.0f}".replace(",", " ")))
+    if report.get("crs"):
+        out.append((_("Coordinate system"), str(report["crs"])))
+    if report.get("height_datum"):
+        datum = str(report["height_datum"])
+        if datum == HEIGHT_DATUM:  # in the reader's language (report.json keeps it English)
+            datum = _("GPS altitude of the photos (EXIF)")
+        out.append((_("Heights"), datum))
+    times = report.get("times_s")
+    if isinstance(times, dict) and times:
+        total = sum(float(t) for t in times.values() if isinstance(t, int | float))
+        out.append((_("Processing time"), f"{total / 60:.1f} min"))
+    return out
+
+
 def write_report_html(path: Path, report: dict[str, Any], ortho_png: str | None) -> Path:
-    """A one-page HTML report: the figures, the warnings, a preview of the orthophoto."""
+    """A one-page HTML report: the main figures named, a preview of the orthophoto, the
+    warnings, every figure of ``report.json`` and the photos skipped."""
     report = utf8_clean(report)
     title = html.escape(_("Photogrammetry report"))
+    summary = "\n".join(
+        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
+        for k, v in summary_rows(report)
+    )
     rows = "\n".join(
         f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
         for k, v in _rows({k: v for k, v in report.items() if k not in ("warnings", "skipped")})
@@ -204,10 +274,11 @@ def write_report_html(path: Path, report: dict[str, Any], ortho_png: str | None)
 <html lang="{html.escape(report.get("lang", "en"))}"><head><meta charset="utf-8">
 <title>{title}</title>
 <style>body{{font-family:sans-serif;max-width:60em;margin:2em auto}}
-th{{text-align:left;padding-right:1em}}td{{font-family:monospace}}</style></head>
-<body><h1>{title}</h1>{img}
-<h2>{html.escape(_("Figures"))}</h2><table>{rows}</table>
+th{{text-align:left;padding-right:1em}}td{{font-family:monospace}}
+table.summary td{{font-family:sans-serif;font-size:1.1em}}</style></head>
+<body><h1>{title}</h1><table class="summary">{summary}</table>{img}
 <h2>{html.escape(_("Warnings"))}</h2><ul>{warns}</ul>
+<h2>{html.escape(_("Figures"))}</h2><table>{rows}</table>
 <h2>{html.escape(_("Skipped photos"))}</h2><ul>{skipped}</ul>
 </body></html>
 """

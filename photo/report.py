@@ -8,13 +8,10 @@ import numpy as np
 
 from dronekit_plzen.i18n import get_language
 from photo import sfm
+from photo.products import HEIGHT_DATUM
 
 if TYPE_CHECKING:
     from photo.pipeline import Job
-
-#: the heights of every product (cameras' ``z_m``, DSM, DTM, points): the photos' GPS altitudes
-#: as their EXIF gives them (a ``--dem`` is shifted onto them, the offset among the warnings)
-HEIGHT_DATUM = "GPS altitude of the photos (EXIF)"
 
 
 def camera_rows(job: Job) -> list[dict[str, Any]]:

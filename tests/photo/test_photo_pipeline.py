@@ -169,6 +169,18 @@ def test_report_html(processed: Processed) -> None:
     on_disk = json.loads((processed.out / "report.json").read_text())
     assert on_disk["images_registered"] == processed.report["images_registered"]
     assert on_disk["height_datum"] == "GPS altitude of the photos (EXIF)"
+    # the main figures named with their units before the field-by-field table
+    n = len(processed.subset)
+    summary = page.split('<table class="summary">')[1].split("</table>")[0]
+    for text in (
+        f"<th>Photos registered</th><td>{n} of {n} (0 skipped)</td>",
+        "<th>Position against GPS (RMS)</th>",
+        " m horizontal, ",
+        "<th>Ground sampling distance</th>",
+        "<th>Coordinate system</th><td>EPSG:32617</td>",
+        "<th>Heights</th><td>GPS altitude of the photos (EXIF)</td>",
+    ):
+        assert text in summary, (text, summary)
     assert not list(processed.out.glob(".photo-work-*")), "the work folder is removed"
 
 
