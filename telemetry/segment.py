@@ -178,6 +178,13 @@ def _opt(x: float) -> float | None:
     return None if x is None or not math.isfinite(x) else float(x)
 
 
+def _deg(x: float) -> float | None:
+    """A latitude or longitude to 1e-7 degrees, MAVLink's own resolution (1 cm): 1491657211
+    sent in 1e-7 degrees reads 149.1657211, not the binary float's 149.16572109999998."""
+    v = _opt(x)
+    return None if v is None else round(v, 7)
+
+
 def _first_last(v: np.ndarray) -> tuple[float, float]:
     idx = np.flatnonzero(np.isfinite(v))
     if idx.size == 0:
@@ -247,12 +254,12 @@ def summarize(
         max_distance_m=max_dist,
         battery_used_pct=_opt(p0 - p1),
         battery_used_mah=_opt(m1 - m0),
-        start_lat=_opt(start[0]),
-        start_lon=_opt(start[1]),
-        end_lat=_opt(end[0]),
-        end_lon=_opt(end[1]),
-        home_lat=_opt(home_lat),
-        home_lon=_opt(home_lon),
+        start_lat=_deg(start[0]),
+        start_lon=_deg(start[1]),
+        end_lat=_deg(end[0]),
+        end_lon=_deg(end[1]),
+        home_lat=_deg(home_lat),
+        home_lon=_deg(home_lon),
         home_alt_m=_opt(home_alt),
         ground_run=seg.ground_run,
         sample_count=int(t.size),

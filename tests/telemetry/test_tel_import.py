@@ -60,6 +60,8 @@ def test_tlog_canberra_flights(imported) -> None:  # type: ignore[no-untyped-def
     # near Canberra (Mount Stromlo area), on 5 July 2015
     assert fl[0]["start_lat"] == pytest.approx(-35.36233, abs=1e-5)
     assert fl[0]["start_lon"] == pytest.approx(149.16572, abs=1e-5)
+    # as sent, in 1e-7 degrees: 149.1657211 (not 149.16572109999998) wherever it is shown
+    assert repr(fl[0]["start_lon"]) == "149.1657211" and repr(fl[0]["start_lat"]) == "-35.3623323"
     assert fl[0]["start_utc"].startswith("2015-07-05T00:34:25.5")
     # times follow the vehicle's clock (time_boot_ms) anchored at the first receive time, so
     # the radio link's delays do not stretch or shrink flights
