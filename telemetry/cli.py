@@ -619,8 +619,13 @@ def report_indicator(
             f"  {q.label}: {q.count:3d}   {_('last 4 quarters')}: {q.rolling_4q:3d} "
             f"{_('progress %')}: {q.progress_pct:4.0f}   {_('exercises')}: {q.exercises}"
         )
-    click.echo(f"  {_('by organisation')}: {rep.by_organisation}")
-    click.echo(f"  {_('by category')}: {rep.by_category}")
+    # (a Python dict had been printed: {'PCR': 1})
+    for name, counts in (
+        (_("by organisation"), rep.by_organisation),
+        (_("by category"), rep.by_category),
+    ):
+        shown = ", ".join(f"{k} {v}" for k, v in counts.items()) or "—"
+        click.echo(f"  {name}: {shown}")
     for k, v in rep.hours_by_vehicle.items():
         click.echo(f"  {k}: {v:.2f} h")
     if html_path:

@@ -160,6 +160,9 @@ def test_cli_report_and_flights(db: Path, tmp_path: Path) -> None:
     q1 = next(line for line in r.output.splitlines() if "2024-Q1" in line)
     pct = data["quarters"][0]["progress_pct"]
     assert f"progress %: {pct:4.0f}" in q1 and "last 4 quarters:" in q1, q1
+    # counts as a person reads them, not a Python dict ({'HZS': 1, ...})
+    org = next(line for line in r.output.splitlines() if "by organisation" in line)
+    assert "{" not in org and "HZS " in org, org
     r = CliRunner().invoke(
         cli,
         [
