@@ -304,7 +304,8 @@ def print_summary(
         )
     )
     for row in q:
-        echo(f"     {row['period']}: {row['count']}  {row['by_organisation']}")
+        orgs = ", ".join(f"{k} {v}" for k, v in row["by_organisation"].items())
+        echo(f"     {row['period']}: {row['count']}" + (f"  ({orgs})" if orgs else ""))
     echo(_("   outputs:"))
     for k in ("report", "map", "tracks", "database"):
         if k in files:

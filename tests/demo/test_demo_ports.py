@@ -97,9 +97,11 @@ def test_the_summary_counts_deployments_in_the_right_number() -> None:
         spacing_m=72.0, flown_coverage_pct=99.0, planned_pod=0.63, flown_pod=0.62,
         reached=[1, 2], nav_seqs=[1, 2],
     )  # fmt: skip
-    ind = {"year": 2026, "quarters": [], "baseline": {"value": 10}, "target": {"value": 30}}
+    quarter = {"period": "2026-Q4", "count": 1, "exercises": 0, "by_organisation": {"PCR": 1}}
+    ind = {"year": 2026, "quarters": [quarter], "baseline": {"value": 10}, "target": {"value": 30}}
     for n, text in ((1, "1 deployment ("), (2, "2 deployments (")):
         lines: list[str] = []
         set_language("en")
         print_summary(lines.append, [drone], 99.0, 0.62, ind | {"total": n}, {})
         assert any(text in line for line in lines), lines
+        assert "     2026-Q4: 1  (PCR 1)" in lines, lines  # not a Python dict
