@@ -32,18 +32,10 @@ from PyQt5.QtWidgets import (
 
 from dronekit_plzen.i18n import _
 from gui.workers import ThreadRunner
+from telemetry.requests import label
 
 POLL_MS = 5_000
 _ROLE = "pilot"
-#: request states as the list shows them (the portal's words)
-STATE_NAMES = {
-    "requested": "Requested",
-    "accepted": "Accepted",
-    "in_progress": "In flight",
-    "completed": "Completed",
-    "cancelled": "Cancelled",
-    "refused": "Refused",
-}
 
 
 # ----------------------------------------------------------------------------- adapter (no Qt)
@@ -91,8 +83,6 @@ def request_details(r: Any) -> str:
     organisation, urgency and who filed it, the missing person's category and description
     (the category picks the POA map's statistics), the last known position and its time,
     the contact and the notes."""
-    from telemetry.requests import label
-
     where = ", " + _("area") if r.area_geojson else ""
     lines = [
         f"{r.location} ({r.lat_deg:.5f}, {r.lon_deg:.5f}{where})",
@@ -218,7 +208,7 @@ class RequestsPanel(QWidget):
         current = self.selected()
         self.list.clear()
         for r in self.requests:
-            state = _(STATE_NAMES.get(r.state, r.state))
+            state = label(_, "state", r.state)  # the portal's words
             item = QListWidgetItem(
                 f"#{r.id} [{state}] {r.urgency.upper()} · {r.organisation} · "
                 f"{r.category} · {r.location}"
