@@ -208,10 +208,13 @@ class RequestsPanel(QWidget):
         current = self.selected()
         self.list.clear()
         for r in self.requests:
-            state = label(_, "state", r.state)  # the portal's words
+            # the portal's words in the pilot's language (the codes "IMMEDIATE", "sar" had
+            # stayed English in Czech); the urgency without its explanation, in capitals
+            state = label(_, "state", r.state)
+            urgency = label(_, "urgency", r.urgency).split(" (")[0].upper()
+            category = label(_, "category", r.category)
             item = QListWidgetItem(
-                f"#{r.id} [{state}] {r.urgency.upper()} · {r.organisation} · "
-                f"{r.category} · {r.location}"
+                f"#{r.id} [{state}] {urgency} · {r.organisation} · {category} · {r.location}"
             )
             item.setData(256, r.id)
             self.list.addItem(item)

@@ -78,3 +78,23 @@ def test_point_search_planned_around_the_lkp_and_refusal_needs_a_reason(
     assert entry["action"] == "request_refused" and entry["actor"].startswith("gui:")
     assert entry["detail"]["reason"] == "mlha, dohlednost 200 m"
     panel.shutdown()
+
+
+def test_the_queue_reads_in_the_pilots_language(qtbot: Any, tmp_path: Path) -> None:
+    """The list names state, urgency and category in the pilot's language (the codes
+    "URGENT" and "sar" had stayed English in Czech), as the portal names them."""
+    from gui.requests_panel import RequestsPanel
+
+    db = tmp_path / "flights.db"
+    _point_search(db)
+    lines = {}
+    for lang in ("en", "cs"):
+        set_language(lang)
+        panel = RequestsPanel(db, poll_ms=0)
+        qtbot.addWidget(panel)
+        panel.refresh()
+        qtbot.waitUntil(lambda p=panel: p.list.count() == 1, timeout=10_000)
+        lines[lang] = panel.list.item(0).text()
+    set_language("en")
+    assert lines["en"].startswith("#1 [Requested] URGENT · PCR · Search and rescue · Lochotín")
+    assert lines["cs"].startswith("#1 [Vyžádáno] NALÉHAVĚ · PCR · Pátrání a záchrana · Lochotín")
