@@ -209,9 +209,11 @@ class DeploymentPanel(QWidget):
         self.deployments.blockSignals(True)
         self.deployments.clear()
         for d in deps:
+            # the category by name, in the pilot's language (the code "sar" had been shown)
+            category = CATEGORY_LABELS.get(d.category)
             item = QListWidgetItem(
                 f"#{d.id} {d.requested_at[:16].replace('T', ' ')} UTC {d.organisation} "
-                f"{d.category} — {d.location} "
+                f"{_(category) if category else d.category} — {d.location} "
                 f"[{_(STATUS_LABELS.get(d.status, d.status))}]"
             )
             item.setData(Qt.ItemDataRole.UserRole, d.id)

@@ -619,6 +619,12 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             RED,
         )
 
+    def retranslate(self) -> None:
+        """The fleet table's cells (yes/no, ready, the link) in the language now chosen: they
+        had kept the old one until the next telemetry, for ever on a link that went quiet."""
+        views = list(self.vehicles.values())
+        self.table.fill(views, self.progress, self._link_ok, self._link_text)
+
     @pyqtSlot(object)
     def _on_vehicles(self, views: list[VehicleView]) -> None:
         if self.session is None:

@@ -271,6 +271,7 @@ class MainWindow(QMainWindow):
         set_language(lang)
         self._retranslator.run(self, old)
         self.fly_panel.log.retranslate()
+        self.fly_panel.retranslate()
         self.fly_panel.banners.retranslate()
         self.alerts.retranslate()
         self.strip.retranslate()

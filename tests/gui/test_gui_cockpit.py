@@ -472,7 +472,12 @@ def test_switched_language_leaves_no_text_in_the_other(  # type: ignore[no-untyp
                     found.append((name, text))
         return sorted(set(found))
 
-    win.switch_language("cs")
+    table = win.fly_panel.table
+    armed = [table.item(r, 2).text() for r in range(table.rowCount())]
+    assert len(armed) == 2 and set(armed) <= {"yes", "no"}, armed
+    win.switch_language("cs")  # at once, without waiting for the next telemetry
+    armed = [table.item(r, 2).text() for r in range(table.rowCount())]
+    assert set(armed) <= {"ano", "ne"}, armed
     assert left_over("cs") == []
     win.switch_language("en")
     assert left_over("en") == []

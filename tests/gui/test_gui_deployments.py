@@ -81,6 +81,10 @@ def test_status_flow_outcome_and_indicator_chart(qtbot, tmp_path: Path) -> None:
     for back, (counted, exercises, _cancelled) in HISTORY.items():
         assert bars[THIS_YEAR - back].count == counted
         assert bars[THIS_YEAR - back].exercises == exercises
+    # the list names the category (the code "sar" had been shown)
+    texts = [panel.deployments.item(i).text() for i in range(panel.deployments.count())]
+    assert any("HZS Search and rescue — Bolevec, rybníky [" in t for t in texts), texts
+    assert not any(" sar — " in t for t in texts), texts
     # the status moves only along the CLI's flow: requested → accepted or cancelled
     _select(panel, open_id)
     editor = panel.editor
