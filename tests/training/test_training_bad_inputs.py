@@ -761,6 +761,7 @@ def test_replay_of_a_damaged_recording_says_so(recorded: Path, tmp_path: Path) -
     assert len(lines) == 2 and "messages replayed to" in lines[0], proc.stderr
     assert re.search(
         r"cut\.tlog: the recording is damaged: \d+ unreadable bytes, 0 frames with a bad "
-        r"checksum, first at byte [\d,]+: truncated MAVLink frame at end of file",
+        # the cut lands in a frame or in its record's timestamp, as the recording's timing fell
+        r"checksum, first at byte [\d,]+: truncated (MAVLink frame|record) at end of file",
         lines[1],
     ), lines[1]
