@@ -622,7 +622,9 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
     def retranslate(self) -> None:
         """The fleet table's cells (yes/no, ready, the link) in the language now chosen: they
         had kept the old one until the next telemetry, for ever on a link that went quiet."""
-        views = list(self.vehicles.values())
+        self._fill_table(list(self.vehicles.values()))
+
+    def _fill_table(self, views: list[VehicleView]) -> None:
         self.table.fill(views, self.progress, self._link_ok, self._link_text)
 
     @pyqtSlot(object)
@@ -643,7 +645,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
             self._raise(alert)
         for v in views:
             self._track_sortie(v)
-        self.table.fill(views, self.progress, self._link_ok, self._link_text)
+        self._fill_table(views)
         if self._open_preflight is not None:
             self._open_preflight.update_rows([self.preflight_row(v.sysid) for v in views])
         self.vehiclesUpdated.emit(views)

@@ -46,7 +46,7 @@ from gui.plan_widgets import (
     guard_wheel,
     metric_rows,
 )
-from gui.qtutil import CompactComboBox, must
+from gui.qtutil import must
 from gui.workers import ThreadRunner
 
 
@@ -108,13 +108,13 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
 
         params = QGroupBox(_("Pattern"))
         pf = QFormLayout(params)
-        self.pattern = CompactComboBox()
+        self.pattern = QComboBox()
         for p in backend.PATTERNS:
             self.pattern.addItem(_(PATTERN_LABELS[p]), p)
         pf.addRow(_("Pattern"), self.pattern)
-        self.camera = CompactComboBox()
+        self.camera = QComboBox()
         pf.addRow(_("Camera"), self.camera)
-        self.vehicle = CompactComboBox()
+        self.vehicle = QComboBox()
         pf.addRow(_("Vehicle"), self.vehicle)
 
         self.by_alt = QRadioButton(_("Altitude above ground"))
@@ -185,7 +185,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.drones = QSpinBox()
         self.drones.setRange(1, 10)
         pf.addRow(_("Drones"), self.drones)
-        self.target = CompactComboBox()
+        self.target = QComboBox()
         self.target.addItem(_("person (matching the camera)"), "person")
         for key, label in TARGET_LABELS.items():
             self.target.addItem(_(label), key)

@@ -54,8 +54,8 @@ class UpDownScrollArea(QScrollArea):
 
 class CompactComboBox(QComboBox):
     """A combo box as wide as ``chars`` characters (the rest of a longer choice is elided in
-    the box) whose open list shows every choice whole: sized to its longest choice, a camera
-    or a fleet preset had held its panel wider than the dock of a 1366 px field laptop."""
+    the box) whose open list shows every choice whole: sized to its longest choice, the fly
+    panel's fleet preset had held the panel wider than its dock on a 1366 px field laptop."""
 
     def __init__(self, chars: int = 18) -> None:
         super().__init__()

@@ -445,14 +445,10 @@ def flights_list(
         )
     with open_store(_db(db_path), readonly=True) as store:
         # a misspelt vehicle or a deployment that does not exist had listed nothing, exit 0
-        if vehicle and not store.query(
-            "SELECT 1 FROM vehicles WHERE name = ? OR key = ? OR CAST(id AS TEXT) = ?",
-            (vehicle, vehicle, vehicle),
-        ):
-            known = [r["name"] for r in store.query("SELECT name FROM vehicles ORDER BY name")]
+        if vehicle and not store.has_vehicle(vehicle):
             raise BadInputError(
                 _("no vehicle {v!r} in the flight database; it has: {known}").format(
-                    v=vehicle, known=", ".join(known) or "—"
+                    v=vehicle, known=", ".join(store.vehicle_names()) or "—"
                 ),
                 where="--vehicle",
             )

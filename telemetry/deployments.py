@@ -14,6 +14,7 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
+from telemetry.indicator import check_year
 from telemetry.schema import utc_now_iso
 from telemetry.store import Store
 
@@ -286,8 +287,6 @@ def list_deployments(
     status: str | None = None,
     organisation: str | None = None,
 ) -> list[Deployment]:
-    from telemetry.indicator import check_year
-
     check_year(year)  # a year 99999 or a status "done" had listed nothing, exit 0
     if status is not None and status not in STATUSES:
         raise BadInputError(

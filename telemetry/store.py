@@ -85,6 +85,10 @@ def is_transient(exc: BaseException) -> bool:
     )
 
 
+#: a vehicle given by its name, key or number (``v`` is the vehicles table)
+VEHICLE_MATCH = "(v.name = ? OR v.key = ? OR CAST(v.id AS TEXT) = ?)"
+
+
 @dataclass
 class Store:
     """An open flight database. Use :func:`open_store` to get one."""
@@ -228,6 +232,14 @@ class Store:
                     r.update(summ, complete=0)
         return rows
 
+    def has_vehicle(self, text: str) -> bool:
+        """Whether a vehicle is named, keyed or numbered ``text`` (as :meth:`flights` finds
+        it)."""
+        return bool(self.query(f"SELECT 1 FROM vehicles v WHERE {VEHICLE_MATCH}", (text,) * 3))
+
+    def vehicle_names(self) -> list[str]:
+        return [str(r["name"]) for r in self.query("SELECT name FROM vehicles ORDER BY name")]
+
     def flights(
         self,
         *,
@@ -246,7 +258,7 @@ class Store:
             where.append("f.start_utc < ?")
             params.append(_next_day(date_to))
         if vehicle:
-            where.append("(v.name = ? OR v.key = ? OR CAST(v.id AS TEXT) = ?)")
+            where.append(VEHICLE_MATCH)
             params += [vehicle, vehicle, vehicle]
         if deployment_id is not None:
             where.append("f.deployment_id = ?")
