@@ -25,7 +25,15 @@ from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
 log = logging.getLogger(__name__)
 
 #: planner patterns the planning panel offers (the CLI's names)
-PATTERNS = ("survey", "expanding-square", "sector", "creeping-line", "corridor", "perimeter")
+PATTERNS = (
+    "survey",
+    "expanding-square",
+    "sector",
+    "creeping-line",
+    "corridor",
+    "perimeter",
+    "poa",
+)
 
 #: export formats (the CLI's ``--format`` names) and their file suffixes
 EXPORT_FORMATS = {
@@ -132,6 +140,8 @@ def track_figures(
 def takes_photos(pattern: str) -> bool:
     """The pattern's plan takes photos along its legs (the front overlap sets how often); the
     IAMSAR searches fly with the camera streaming (the planner's default trigger)."""
+    if pattern == "poa":  # a probability search flies with the camera streaming, as plan poa
+        return False
     try:
         trigger = require("missions.planner", "default_trigger", _("Planning"))(pattern)
     except (BackendMissing, BadInputError):
@@ -292,7 +302,22 @@ def export_plan(view: PlanView, path: Path, fmt: str) -> list[Path]:
                 name = target if len(row) == 1 else target.with_name(f"{stem}_s{k + 1}{suffix}")
                 footprints = view.footprints or None
                 out.append(Path(save(mission, name, fmt, area=area, footprints=footprints)))
+        if view.poa_path is not None:  # the map the search was planned on goes with it
+            out.append(_copy_poa_map(Path(view.poa_path), Path(path), suffix))
     return out
+
+
+def _copy_poa_map(poa: Path, path: Path, suffix: str) -> Path:
+    """``poa`` beside the exported missions, as ``<name>_poa.tif``."""
+    import shutil
+
+    from dronekit_plzen.outputs import atomic_output
+
+    stem = path.name[: -len(suffix)] if suffix and path.name.endswith(suffix) else path.stem
+    target = path.with_name(f"{stem}_poa.tif")
+    with atomic_output(target) as tmp:
+        shutil.copyfile(poa, tmp)
+    return target
 
 
 def record_override(view: PlanView, reason: str, user: str) -> Any:
@@ -468,8 +493,13 @@ def split_plan(req: PlanRequest) -> Any:
     return plan_split(req.area, drones, pattern=req.pattern, angle_deg=angle, **kw)
 
 
-def plan(req: PlanRequest) -> PlanView:
-    """Plan (and split) with the planner's facade, then validate each drone's mission."""
+def plan(req: PlanRequest, poa_dir: Path | None = None) -> PlanView:
+    """Plan (and split) with the planner's facade, then validate each drone's mission (a
+    probability search: :func:`plan_poa_search`, its map written in ``poa_dir``)."""
+    if req.pattern == "poa":
+        if poa_dir is None:
+            raise BadInputError(_("a probability search needs a folder for its POA map"))
+        return plan_poa_search(req, poa_dir)
     results = _split_and_plan(req)
     missions, paths, footprints, homes = [], [], [], []
     per_drone: list[dict[str, Any]] = []
@@ -552,6 +582,111 @@ def fleet_metrics(parts: list[dict[str, Any]]) -> dict[str, Any]:
             nums = [float(v) for v in raw if v is not None]
             out[key] = sum(v * a for v, a in zip(nums, areas)) / sum(areas)
     return out
+
+
+# ----------------------------------------------------------------------------- POA search
+#: the portal's missing-person categories planned as a probability search → the POA map's
+#: lost-person statistics (ISRID groups, :data:`missions.poa_map.SUBJECTS`); a child's are by
+#: age, which the pilot picks (None). "elderly" and "other" have no statistics of their own: an
+#: expanding square from the last known position, as before
+REQUEST_SUBJECTS: dict[str, str | None] = {
+    "child": None,
+    "dementia": "dementia",
+    "hiker": "hiker",
+    "despondent": "despondent",
+}
+#: the POA map's cells (m): the size ``plan poa-map`` makes by default and the benchmark plans on
+POA_CELL_M = 30.0
+
+
+def _poa_cleared(req: PlanRequest, veh: Any) -> Callable[[list[Any]], list[list[Any]] | None]:
+    """The guard over every sortie of every drone, as the sortie cutter asks it: None when only
+    the endurance check failed somewhere (shorter sorties may pass), else the sorties."""
+    from gui import clearance
+
+    def check(results: list[Any]) -> list[list[Any]] | None:
+        drones = [list(getattr(r, "sorties", None) or [r.mission]) for r in results]
+        views = clearance.clear_drones(
+            drones, zones=req.zones_source, dem=req.dem, vehicle=veh,
+            max_distance_m=req.max_distance_m,
+        )  # fmt: skip
+        failed = [s for row in views for s in row if not s.cleared]
+        rules = {
+            getattr(v, "rule", "") for s in failed for v in getattr(s.report, "violations", [])
+        }
+        return None if failed and rules == {"endurance"} else views
+
+    return check
+
+
+def plan_poa_search(req: PlanRequest, poa_dir: Path) -> PlanView:
+    """A probability-driven search from the last known position (``req.datum``): the POA map
+    of the missing person's category (``req.subject``, :func:`missions.poa_map.build_poa`,
+    written as ``poa_dir/poa_<subject>.tif`` and shown as a heat layer), one path per drone of
+    at most ``req.budget_m`` from the launch point (the LKP when none is picked) where the
+    probability per metre is highest, cut into sorties, each through the guard. The core is
+    ``plan poa``'s (:mod:`missions.poa_plan`)."""
+    import math
+
+    from gui import clearance
+    from gui.map.raster import render_geotiff
+    from missions import poa_plan
+    from missions.poa import check_budget, layer_altitudes, summary
+    from missions.poa_map import build_poa, write_poa
+
+    if req.datum is None:
+        raise BadInputError(
+            _("a probability search needs the last known position: pick it on the map")
+        )
+    if not req.subject:
+        raise BadInputError(_("pick the missing person's category"))
+    budget = req.budget_m
+    if budget is None or not (budget > 0 and math.isfinite(budget)):
+        raise BadInputError(_("give the flight budget per drone"))
+    check_budget(budget)
+    alt = _alt_for(req)
+    if alt is None:
+        raise BadInputError(_("give the altitude above ground"))
+    grid, meta = build_poa(req.datum, req.subject, radius_m=req.radius_m, cell_m=POA_CELL_M)
+    poa_dir.mkdir(parents=True, exist_ok=True)
+    tif = write_poa(grid, poa_dir / f"poa_{req.subject}.tif", meta)
+    veh = clearance.vehicle_profile(req.vehicle, req.camera)
+    alts = layer_altitudes(alt, max(req.drones, 1))
+    fps, cam, tgt = poa_plan.footprints(alts, camera=req.camera, target=req.target)
+    launch = req.launch or req.datum
+    setup = poa_plan.prepare_search(grid, launch, alts, veh, where=str(tif))
+    plan = poa_plan.plan_search(grid, setup, fps, alts, budget, veh)
+    results, sorties = poa_plan.cut_into_sorties(
+        plan, setup, cam, tgt, veh, _poa_cleared(req, veh), poa_name=str(tif)
+    )
+    if sorties is None:  # no cut passes the endurance check: the guard's findings are shown
+        sorties = clearance.clear_drones(
+            [list(getattr(r, "sorties", None) or [r.mission]) for r in results],
+            zones=req.zones_source, dem=req.dem, vehicle=veh, max_distance_m=req.max_distance_m,
+        )  # fmt: skip
+    rep = summary(grid, plan)
+    per_drone = [
+        r.metrics.to_dict() if hasattr(r.metrics, "to_dict") else _as_dict(r.metrics)
+        for r in results
+    ]
+    metrics = fleet_metrics(per_drone)
+    metrics.pop("photo_count", None)  # the camera streams: no photos are taken
+    metrics.update(
+        drones=len(results),
+        probability_covered=rep["probability_covered"],
+        expected_time_to_detection_s=rep["expected_time_to_detection_s"],
+        poa_quartiles_km=meta.get("quartiles_km"),
+    )
+    return _view(
+        sorties,
+        missions=[r.mission for r in results],
+        paths=[_coords_lonlat(r.path_lonlat, None) or _mission_path(r.mission) for r in results],
+        homes=[(r.mission.home[0], r.mission.home[1]) for r in results if r.mission.home],
+        metrics=metrics,
+        raw=results,
+        overlay=render_geotiff(tif, "heat"),
+        poa_path=tif,
+    )
 
 
 # ----------------------------------------------------------------------------- safety

@@ -362,6 +362,8 @@ class MainWindow(QMainWindow):
 
     def _plan_ready(self, view: PlanView) -> None:
         self._plan_view = view
+        if view.overlay is not None:  # a probability search's map under its paths
+            self.map.add_raster_image(view.overlay, opacity=0.6)
         self.map.show_plan(view.paths, view.footprints, view.homes)
         self.map.show_violations(
             [

@@ -57,6 +57,8 @@ class PlanRequest:
     launch: tuple[float, float] | None = None  # lon/lat of the launch point
     dem: Any = None  # terrain GeoTIFF for validation
     max_distance_m: float | None = None  # VLOS limit (the configuration's), None: none
+    subject: str | None = None  # probability search: the missing person's category (ISRID)
+    budget_m: float | None = None  # probability search: the path length per drone
 
 
 @dataclass
@@ -78,6 +80,9 @@ class PlanView:
     raw: Any = None  # the planner's own result object(s)
     #: per drone, its sorties (gui.clearance.SortieView): what is uploaded, one battery each
     sorties: list[list[Any]] = field(default_factory=list)
+    #: a probability search's POA map: the GeoTIFF written and its heat image for the map
+    poa_path: Any = None
+    overlay: Any = None
 
 
 @dataclass(frozen=True)

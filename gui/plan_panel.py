@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -34,10 +35,11 @@ from gui.plan_export import PlanExportMixin
 from gui.plan_picking import MapPickingMixin
 from gui.plan_widgets import (
     AREA_FILTER,
-    AREA_PATTERNS,
     DATUM_PATTERNS,
+    FLEET_PATTERNS,
     MISSION_FILTER,
     PATTERN_LABELS,
+    SUBJECT_LABELS,
     TARGET_LABELS,
     UNSPACED_PATTERNS,
     ZONES_FILTER,
@@ -46,7 +48,7 @@ from gui.plan_widgets import (
     guard_wheel,
     metric_rows,
 )
-from gui.qtutil import must
+from gui.qtutil import CompactComboBox, must
 from gui.workers import ThreadRunner
 
 
@@ -78,6 +80,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self._dem_path: Path | None = None
         self.max_distance_m: float | None = None  # VLOS limit from the configuration
         self._cameras: dict[str, Any] = {}  # key → camera profile (its geometry)
+        self._poa_tmp: tempfile.TemporaryDirectory[str] | None = None
         self._build()
         QTimer.singleShot(0, self._fill_profiles)  # after the window has connected our signals
 
@@ -185,6 +188,28 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.drones = QSpinBox()
         self.drones.setRange(1, 10)
         pf.addRow(_("Drones"), self.drones)
+        # a probability search: whom the map's statistics are of, and how far each drone flies
+        # (compact: the longest Czech category had held the panel wider than its dock)
+        self.subject = CompactComboBox(12)
+        self.subject.addItem(_("choose…"), None)  # the statistics are a choice, never a default
+        for key, label in SUBJECT_LABELS.items():
+            self.subject.addItem(_(label), key)
+        self.subject.setToolTip(
+            _(
+                "The lost-person statistics (ISRID) the probability map is made of, around the "
+                "last known position"
+            )
+        )
+        pf.addRow(_("Subject category"), self.subject)
+        self.budget_km = QDoubleSpinBox()
+        self.budget_km.setRange(0.5, 500.0)
+        self.budget_km.setValue(10.0)
+        self.budget_km.setDecimals(1)
+        self.budget_km.setSuffix(" km")
+        self.budget_km.setToolTip(
+            _("The path each drone searches along; cut into sorties of one battery each")
+        )
+        pf.addRow(_("Path per drone"), self.budget_km)
         self.target = QComboBox()
         self.target.addItem(_("person (matching the camera)"), "person")
         for key, label in TARGET_LABELS.items():
@@ -271,16 +296,24 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
     def _pattern_changed(self) -> None:
         pattern = self.pattern.currentData()
         datum = pattern in DATUM_PATTERNS
+        poa = pattern == "poa"
         self.datum_button.setEnabled(datum)
-        self.radius_m.setEnabled(datum)
+        self.datum_button.setText(
+            _("Pick last known position on map") if poa else _("Pick datum on map")
+        )
+        # the map reaches the category's 95 % distance (plan poa-map's default)
+        self.radius_m.setEnabled(datum and not poa)
+        self.subject.setEnabled(poa)
+        self.budget_km.setEnabled(poa)
         self.line_button.setEnabled(pattern == "corridor")
         self.width_m.setEnabled(pattern == "corridor")
         self.angle_auto.setEnabled(pattern == "survey")
         self.angle_deg.setEnabled(pattern == "survey" and not self.angle_auto.isChecked())
-        self.drones.setEnabled(pattern in AREA_PATTERNS)
-        if pattern not in AREA_PATTERNS:
+        self.drones.setEnabled(pattern in FLEET_PATTERNS)
+        if pattern not in FLEET_PATTERNS:
             self.drones.setValue(1)
         self._spacing_mode_changed()
+        self._emit_draft()  # the datum's marker is named as the pattern names it
         self._update_buttons()
 
     @property
@@ -405,6 +438,8 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         pattern = self.pattern.currentData()
         if pattern == "corridor":
             ready = len(self.polyline) >= 2 and self.picking != "line"
+        elif pattern == "poa":  # the map is made around the last known position
+            ready = self.datum is not None
         elif pattern in DATUM_PATTERNS:
             ready = self.area is not None or self.datum is not None
         else:
@@ -502,6 +537,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
     def request(self) -> PlanRequest:
         """The planning request the widgets describe."""
         mode = self.spacing_mode.currentData()
+        poa = self.pattern.currentData() == "poa"
         return PlanRequest(
             pattern=str(self.pattern.currentData()),
             area=self.area,
@@ -517,20 +553,26 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
             drones=self.drones.value(),
             zones=tuple(self.zones),
             zones_source=self.zones_source,
-            target=self.target.currentData() if mode == "pod" else None,
+            # what is searched for sets the POD of a spacing, and a probability search's
+            target=self.target.currentData() if mode == "pod" or poa else None,
             datum=self.datum,
-            radius_m=self.radius_m.value(),
+            radius_m=None if poa else self.radius_m.value(),
             width_m=self.width_m.value(),
             polyline=tuple(self.polyline),
             launch=self.launch,
             dem=self.dem_path,
             max_distance_m=self.max_distance_m,
+            subject=self.subject.currentData() if poa else None,
+            budget_m=1000.0 * self.budget_km.value() if poa else None,
         )
 
     def start_plan(self) -> None:
         pattern = self.pattern.currentData()
         if self.area is None and pattern not in DATUM_PATTERNS and pattern != "corridor":
             self.statusMessage.emit(_("Load an area first."))
+            return
+        if pattern == "poa" and self.subject.currentData() is None:
+            self.statusMessage.emit(_("Pick the missing person's category first."))
             return
         req = self.request()
         self.statusMessage.emit(_("Planning…"))
@@ -540,8 +582,16 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
             self.override_reason = None  # a new plan: the shown one's override is not its own
             self._planned(view)
 
-        self.runner.run(lambda: backend.plan(req), done, self._failed)
+        poa_dir = self._poa_dir()
+        self.runner.run(lambda: backend.plan(req, poa_dir), done, self._failed)
         self._update_buttons()
+
+    def _poa_dir(self) -> Path:
+        """Where a probability search's POA maps are written while the window is open (each
+        export copies the map beside its missions)."""
+        if self._poa_tmp is None:
+            self._poa_tmp = tempfile.TemporaryDirectory(prefix="dkp-poa-")
+        return Path(self._poa_tmp.name)
 
     def _fill_metrics(self, view: PlanView) -> None:
         rows = metric_rows(view.metrics)

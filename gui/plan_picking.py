@@ -161,7 +161,10 @@ class MapPickingMixin:
     def _emit_draft(self) -> None:
         points = []
         if self.datum is not None:
-            points.append((self.datum[0], self.datum[1], _("datum")))
+            pattern = getattr(self, "pattern", None)
+            lkp = pattern is not None and pattern.currentData() == "poa"
+            name = _("last known position") if lkp else _("datum")
+            points.append((self.datum[0], self.datum[1], name))
         if self.launch is not None:
             points.append((self.launch[0], self.launch[1], _("launch")))
         self.draftChanged.emit(points, list(self.polyline))

@@ -44,6 +44,7 @@ PATTERN_LABELS = {
     "creeping-line": N_("Creeping line"),
     "corridor": N_("Corridor"),
     "perimeter": N_("Perimeter spiral"),
+    "poa": N_("Probability search (POA)"),
 }
 
 TARGET_LABELS = {
@@ -51,10 +52,35 @@ TARGET_LABELS = {
     "person-visual": N_("person (visual)"),
     "vehicle-visual": N_("car (visual)"),
 }
-DATUM_PATTERNS = ("expanding-square", "sector")
+#: the missing person's categories of a probability search (ISRID's groups, as
+#: :data:`missions.poa_map.SUBJECTS` names them); the portal's terms where it has them
+SUBJECT_LABELS = {
+    "hiker": N_("hiker"),
+    "dementia": N_("person with dementia"),
+    "despondent": N_("despondent person"),
+    "child-1-3": N_("child 1–3 years"),
+    "child-4-6": N_("child 4–6 years"),
+    "child-7-9": N_("child 7–9 years"),
+    "child-10-12": N_("child 10–12 years"),
+    "child-13-15": N_("child 13–15 years"),
+    "autistic": N_("autistic person"),
+    "intellectual-disability": N_("person with an intellectual disability"),
+    "mental-illness": N_("person with a mental illness"),
+    "gatherer": N_("gatherer (mushrooms, berries)"),
+    "hunter": N_("hunter"),
+    "angler": N_("angler"),
+    "camper": N_("camper"),
+    "mountain-biker": N_("mountain biker"),
+    "skier-nordic": N_("cross-country skier"),
+    "snowboarder": N_("snowboarder"),
+}
+DATUM_PATTERNS = ("expanding-square", "sector", "poa")
 AREA_PATTERNS = ("survey", "creeping-line", "perimeter")
-#: patterns without a track spacing (the sector's legs cross the datum at 120°)
-UNSPACED_PATTERNS = ("sector",)
+#: patterns without a track spacing (the sector's legs cross the datum at 120°; a probability
+#: search's paths are a footprint apart where they sweep)
+UNSPACED_PATTERNS = ("sector", "poa")
+#: patterns flown by several drones at once (an area split among them, or one path each)
+FLEET_PATTERNS = (*AREA_PATTERNS, "poa")
 
 AREA_FILTER = "Areas (*.geojson *.json *.kml *.kmz *.wkt *.txt);;All files (*)"
 MISSION_FILTER = (
@@ -77,6 +103,8 @@ def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:
         ("area_m2", _("Area"), "area"),
         ("coverage_pct", _("Coverage"), "{:.1f} %"),
         ("pod", _("POD"), "pct"),
+        ("probability_covered", _("Probability covered"), "pct"),
+        ("expected_time_to_detection_s", _("Expected time to detection"), "time"),
         ("turns", _("Turns"), "{:d}"),
         ("sorties", _("Sorties"), "{:d}"),
         ("angle_deg", _("Sweep angle"), "{:.0f}°"),

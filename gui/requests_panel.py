@@ -31,6 +31,7 @@ from PyQt5.QtWidgets import (
 )
 
 from dronekit_plzen.i18n import _
+from gui.backend import REQUEST_SUBJECTS
 from gui.workers import ThreadRunner
 from telemetry.requests import label
 
@@ -334,11 +335,18 @@ class RequestsPanel(QWidget):
             )
             return
         pp.clear_picks()
+        poa = path is None and (req.subject_category or "") in REQUEST_SUBJECTS
+        subject = REQUEST_SUBJECTS.get(req.subject_category or "")
         if path is not None:
             pp.load_area(path)
             self._set_pattern(pp, "survey")
         else:
-            self._set_pattern(pp, "expanding-square")
+            # a missing person whose category has lost-person statistics: a probability search
+            # around the last known position (a child's age group is the pilot's to pick);
+            # otherwise an expanding square from it
+            self._set_pattern(pp, "poa" if poa else "expanding-square")
+            if poa:
+                pp.subject.setCurrentIndex(max(pp.subject.findData(subject), 0))
             lon, lat = (
                 (req.lkp_lon_deg, req.lkp_lat_deg)
                 if req.lkp_lon_deg is not None
@@ -349,11 +357,14 @@ class RequestsPanel(QWidget):
         pp.start_picking("launch")
         pp.map_clicked(req.lon_deg, req.lat_deg)
         pp.centreRequested.emit(req.lon_deg, req.lat_deg)
-        self.statusMessage.emit(
-            _("Request {id} is in the Plan tab: check the launch point, then plan.").format(
-                id=req.id
+        if poa and subject is None:
+            text = _(
+                "Request {id} is in the Plan tab: pick the missing person's category (a child's "
+                "by age), check the launch point, then plan."
             )
-        )
+        else:
+            text = _("Request {id} is in the Plan tab: check the launch point, then plan.")
+        self.statusMessage.emit(text.format(id=req.id))
 
     @staticmethod
     def _set_pattern(pp: Any, pattern: str) -> None:

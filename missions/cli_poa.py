@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import click
-import numpy as np
 
 from dronekit_plzen.cliutil import echo_json, info
 from dronekit_plzen.errors import BadInputError, SafetyViolation
@@ -36,14 +35,6 @@ from missions.cli_options import (
     settings,
     vehicle_profile,
 )
-
-#: the farthest a searched cell may be from the launch point, as a share of the distance one
-#: battery flies (out and back is 2 × that; the rest for climbing, turns and a little search)
-REACH_SHARE = 0.4
-#: the farthest a path's vertex may be from the launch point: this share of half of what one
-#: battery flies after the climb, the landing and one piece of a leg (2 % for the stops at the
-#: ends of the legs); the reach is never beyond it
-FARTHEST_SHARE = 0.98
 
 
 def _opts(f: Any, opts: list[Any]) -> Any:
@@ -97,34 +88,16 @@ def _poa_map(**o: Any) -> None:
 
 
 def _footprints(o: dict[str, Any], alts: list[float]) -> tuple[list[Any], Any, Any]:
-    from missions.poa_cover import Footprint
+    from missions.poa_plan import footprints
 
-    if (o.get("fov_deg") is None) == (o.get("camera") is None):
-        raise BadInputError(_("give either --fov-deg or --camera"))
-    if o.get("fov_deg") is not None:
-        f = o["fov_deg"]
-        if not 0 < f < 170:
-            raise BadInputError(_("--fov-deg must be in (0, 170), got {v:g}").format(v=f))
-        if o.get("target"):  # it was dropped without a word: detection was certain in view
-            raise BadInputError(
-                _(
-                    "--target needs --camera: how well a subject is seen depends on the camera's "
-                    "pixels (with --fov-deg alone, everything in view is found)"
-                )
-            )
-        w = [2.0 * a * math.tan(math.radians(f) / 2.0) for a in alts]
-        return [Footprint(x, x, 1.0, disc=o.get("disc", False)) for x in w], None, None
-    from missions.camera import get_camera
-    from missions.detection import get_target, sweep_width_m
-
-    cam = get_camera(o["camera"], settings().camera_dir)
-    tgt = get_target(o.get("target") or "person", cam)
-    fps = []
-    for a in alts:
-        sweep_width_m(cam, a, tgt)  # raises when the subject would be too small at this height
-        across, along = cam.footprint_m(a)
-        fps.append(Footprint(across, along, tgt.pd_in_footprint, disc=o.get("disc", False)))
-    return fps, cam, tgt
+    return footprints(
+        alts,
+        fov_deg=o.get("fov_deg"),
+        camera=o.get("camera"),
+        target=o.get("target"),
+        disc=o.get("disc", False),
+        camera_dir=settings().camera_dir,
+    )
 
 
 def _mkdir(out: Path) -> None:
@@ -151,18 +124,11 @@ def _poa(**o: Any) -> None:
 
 
 def _poa_run(**o: Any) -> None:
-    from dronekit_plzen import geo
+    from missions import poa_plan
     from missions.pipeline import parse_formats, write_mission_files
     from missions.plan_core import resolve_vehicle
-    from missions.poa import (
-        check_budget,
-        check_strips,
-        layer_altitudes,
-        plan_poa,
-        summary,
-        within_reach,
-    )
-    from missions.poa_cover import point_in_grid, read_prob_map
+    from missions.poa import check_budget, layer_altitudes, summary
+    from missions.poa_cover import read_prob_map
 
     check_sizes(o)
     if not (o["budget_m"] > 0 and math.isfinite(o["budget_m"])):
@@ -183,70 +149,24 @@ def _poa_run(**o: Any) -> None:
         )
     out_dir: Path = o["out_dir"]
     grid = read_prob_map(o["poa"])
-    x, y = geo.transform([launch[0]], [launch[1]], geo.WGS84, grid.crs)
-    lxy = (float(x[0]), float(y[0]))
-    if not point_in_grid(grid, lxy):
-        raise BadInputError(
-            _("the launch point is far outside the map (latitude and longitude swapped?)"),
-            where=str(o["poa"]),
-        )
     veh = vehicle_profile(o.get("vehicle")) or resolve_vehicle(None, cam)
     if o.get("speed_m_s"):
         veh = veh.with_speed(o["speed_m_s"])
-    from missions.metrics import climb_and_landing_s
-    from missions.sorties import SORTIE_MARGIN, SORTIE_PIECES
-
-    # a sortie flies out, searches and comes back on one battery: search only within reach,
-    # and no vertex farther out than a sortie can fly to and back from after its climb and
-    # landing (at the highest layer): at 200 m they take a quarter of a battery, and an
-    # expanding square's corners (√2 × the reach out) could not be cut into sorties at all
-    flight_s = veh.usable_endurance_s * SORTIE_MARGIN
-    top = max(alts)
-    up_down_s = climb_and_landing_s(veh, top)
-    # out and back, and one piece of a leg (the sortie cutter's unit), in what is left
-    piece_m = veh.cruise_speed_m_s * flight_s / SORTIE_PIECES
-    level_m = max(flight_s - up_down_s, 0.0) * veh.cruise_speed_m_s
-    farthest = FARTHEST_SHARE * max(level_m - piece_m, 0.0) / 2.0
-    if farthest <= 0.0:
-        raise BadInputError(
-            _(
-                "at {alt:g} m the climb and the landing alone take {t:.0f} s of the {u:.0f} s a "
-                "sortie may fly: no search is left (fly lower)"
-            ).format(alt=top, t=up_down_s, u=flight_s)
-        )
-    reach = min(REACH_SHARE * flight_s * veh.cruise_speed_m_s, farthest)
-    check_strips(within_reach(grid, lxy, reach), min(f.across_m for f in fps))
+    setup = poa_plan.prepare_search(grid, launch, alts, veh, where=str(o["poa"]))
     _mkdir(out_dir)
-    plan = plan_poa(
-        grid,
-        lxy,
-        fps,
-        alts,
-        o["budget_m"],
-        speed_m_s=veh.cruise_speed_m_s,
-        reach_m=reach,
-        max_radius_m=farthest,
-    )
-    epsg = geo.as_crs(grid.crs).to_epsg()
-    if epsg is None:
-        raise BadInputError(_("the map's CRS has no EPSG code"), where=str(o["poa"]))
+    plan = poa_plan.plan_search(grid, setup, fps, alts, o["budget_m"], veh)
     rep = summary(grid, plan)
-    # the guard times a flight waypoint by waypoint (stops at the many short legs), the sortie
-    # cutter with a smoother model: cut shorter until every sortie passes the endurance check
-    results: list[Any] = []
-    finals: list[Any] | None = None
-    # (finely at first: near the edge of the reach a sortie only 5 % shorter may still fly out
-    # to the far legs where one 20 % shorter cannot)
-    for share in (1.0, 0.95, 0.9, 0.85, 0.8, 0.7, 0.6, 0.5, 0.4, 0.3):
-        try:
-            cut, fin = _missions(o, plan, cam, tgt, veh, launch, int(epsg), share)
-        except BadInputError:
-            if not results:
-                raise
-            break  # shorter sorties no longer reach the far legs: the guard's verdict below
-        results, finals = cut, fin
-        if finals is not None:
-            break
+    # every sortie through the guard; cut shorter while only the endurance check fails
+    results, finals = poa_plan.cut_into_sorties(
+        plan,
+        setup,
+        cam,
+        tgt,
+        veh,
+        lambda rs: _guard(o, rs, veh, raise_all=False),
+        end=o["end"],
+        poa_name=str(o["poa"]),
+    )
     if finals is None:
         finals = _guard(o, results, veh, raise_all=True)
     assert finals is not None
@@ -297,45 +217,6 @@ def _poa_run(**o: Any) -> None:
     click.echo(_("total: {p:.1f} % of the probability").format(p=100 * rep["probability_covered"]))
     for f in rep["files"]:
         click.echo(f"  {f}")
-
-
-def _missions(
-    o: dict[str, Any], plan: Any, cam: Any, tgt: Any, veh: Any, launch: Any, epsg: int, share: float
-) -> tuple[list[Any], list[Any] | None]:
-    from dataclasses import replace
-
-    from missions.mission_build import MissionOptions
-    from missions.patterns.base import SEARCH, PathPlan
-    from missions.plan_core import finish, resolve_sensor
-
-    cut_veh = replace(veh, endurance_min=veh.endurance_min * share)
-    results = []
-    for i, p in enumerate(plan.paths):
-        if not p.needed:
-            continue  # stays on the ground: no mission
-        sensor = resolve_sensor(
-            cam, alt_m=p.alt_m, spacing_m=p.footprint.across_m, target=tgt, trigger="none"
-        )
-        path = PathPlan(p.xy, np.full(len(p.xy) - 1, SEARCH, dtype=np.int8), epsg, info={})
-        meta = {
-            "drone": i + 1,
-            "probability_covered": round(p.covered, 6),
-            "start_delay_s": p.start_delay_s,
-            "poa_map": str(o["poa"]),
-        }
-        results.append(
-            finish(
-                path,
-                sensor,
-                cut_veh,
-                pattern="poa",
-                area_m=None,
-                home=launch,
-                options=MissionOptions(trigger="none", end=o["end"]),
-                extra_meta=meta,
-            )
-        )
-    return results, _guard(o, results, veh, raise_all=False)
 
 
 def _guard(o: dict[str, Any], results: list[Any], veh: Any, raise_all: bool) -> list[Any] | None:

@@ -350,3 +350,65 @@ def test_corridor_along_a_centreline_drawn_on_the_map(  # type: ignore[no-untype
     far = max(axis.distance(Point(a, b)) for a, b in zip(pe, pn))
     assert far < 80.0
     assert view.metrics["path_length_m"] > axis.length
+
+
+def test_probability_search_around_a_last_known_position(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    """The Plan tab plans a probability search as ``plan poa`` does: the POA map of the missing
+    person's category around the LKP shown as a heat layer, one path per drone from the launch
+    point within its length, every sortie through the guard, the map exported with the plans."""
+    import rasterio
+
+    panel = window.plan_panel
+    _select(panel.pattern, "poa")
+    _select(panel.camera, "mavic3t-thermal")
+    panel.alt_m.setValue(50.0)
+    panel.drones.setValue(2)
+    panel.budget_km.setValue(3.0)
+    assert panel.drones.isEnabled() and panel.subject.isEnabled()
+    assert not panel.radius_m.isEnabled()  # the map reaches the category's 95 % distance
+    assert panel.datum_button.text() == "Pick last known position on map"
+    assert not panel.plan_button.isEnabled()  # a loaded area is no LKP
+    panel.start_picking("datum")
+    window.map.clicked.emit(13.3990, 49.8010)
+    panel.start_picking("launch")
+    window.map.clicked.emit(13.4000, 49.8000)
+    marks = [i.toolTip() for i in window.map.layer_items("draft")]
+    assert "last known position" in marks and "datum" not in marks
+    # the category is the pilot's choice, never a default
+    assert panel.subject.currentData() is None
+    with qtbot.waitSignal(panel.statusMessage, timeout=10_000) as msg:
+        panel.plan_button.click()
+    assert msg.args[0] == "Pick the missing person's category first." and not panel.planning
+    _select(panel.subject, "child-4-6")
+    view = _plan(qtbot, panel)
+    assert len(view.paths) == 2 and view.validated and view.violations == []
+    launch = (13.4000, 49.8000)
+    for path in view.paths:
+        assert path[0] == pytest.approx(launch, abs=1e-6)
+    for r in view.raw:
+        assert r.metrics.search_length_m <= 3000.0 + 1e-6
+    table = _metrics_table(panel)
+    covered = float(table["Probability covered"].rstrip(" %"))
+    assert 0.0 < covered < 100.0
+    assert covered == pytest.approx(100.0 * view.metrics["probability_covered"], abs=0.06)
+    assert "Expected time to detection" in table and "Photos" not in table
+    # the map under the paths, as a heat layer
+    name = "poa_child-4-6.tif"
+    assert name in window.map.rasters and window.map.rasters[name][1].kind == "heat"
+    with rasterio.open(view.poa_path) as src:
+        assert float(src.read(1).sum()) == pytest.approx(1.0, abs=1e-6)
+    # exported: each drone's sorties and the map beside them
+    target = tmp_path / "search.plan"
+    with qtbot.waitSignal(panel.statusMessage, timeout=20_000) as done:
+        panel.export(target, "plan")
+    assert "Exported" in done.args[0]
+    files = sorted(p.name for p in tmp_path.iterdir() if p.name.startswith("search"))
+    assert "search_poa.tif" in files
+    plans = [f for f in files if f.endswith(".plan")]
+    assert len(plans) == sum(len(row) for row in view.sorties)
+    for f in plans:
+        back = load_mission(tmp_path / f)
+        assert back.metadata["validation"]["ok"] is True
+        assert back.metadata["pattern"] == "poa"

@@ -959,3 +959,29 @@ def test_features_in_a_named_projected_crs_are_read_in_it(tmp_path: Path) -> Non
     path.write_text(json.dumps(doc))
     ((kind, g),) = read_features(path, "EPSG:32633")
     assert kind == "water" and g.bounds == pytest.approx((382000, 5510000, 382500, 5510500))
+
+
+def test_a_search_is_planned_on_the_cells_within_reach_alone() -> None:
+    """``poa_plan.crop_to_reach``: a map reaching far beyond a sortie's reach (a dementia map
+    to its 95 % distance, 12.8 km, or a child's, 6.6 km) is planned on the window within
+    reach, with the same paths and the same shares of the whole map covered as on all of it."""
+    from missions import poa_plan
+    from missions.poa_map import build_poa
+
+    grid, _meta = build_poa((13.3776, 49.7475), "child-4-6")
+    lkp = (grid.x0 + grid.cell_m * grid.shape[1] / 2, grid.y0 - grid.cell_m * grid.shape[0] / 2)
+    launch = (lkp[0] + 200.0, lkp[1] - 150.0)
+    reach = 1000.0
+    small = poa_plan.crop_to_reach(grid, launch, reach)
+    assert small.shape[0] * small.shape[1] < grid.shape[0] * grid.shape[1] / 25
+    assert small.prob.sum() < 1.0  # not renormalised: a share of the whole map
+    x, y = small.centres()
+    assert x[0] - launch[0] < -reach and x[-1] - launch[0] > reach
+    assert y[-1] - launch[1] < -reach and y[0] - launch[1] > reach
+    fp = [Footprint(40.0, 30.0, 1.0)]
+    full = plan_poa(grid, launch, fp, [50.0], 1500.0, reach_m=reach, curve_points=0)
+    cropped = plan_poa(small, launch, fp, [50.0], 1500.0, reach_m=reach, curve_points=0)
+    assert np.array_equal(full.paths[0].xy, cropped.paths[0].xy)
+    assert cropped.covered == pytest.approx(full.covered, rel=1e-12)
+    # a window reaching past the map's edges is the map itself
+    assert poa_plan.crop_to_reach(grid, launch, 50_000.0) is grid

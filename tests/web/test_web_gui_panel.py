@@ -1,5 +1,6 @@
-"""The pilots' requests panel (real widgets, offscreen): a point search goes to the plan as
-an expanding square around the last known position; a refusal needs a reason."""
+"""The pilots' requests panel (real widgets, offscreen): a point search for a missing person
+goes to the plan as a probability search around the last known position (an expanding square
+when the category has no lost-person statistics); a refusal needs a reason."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from telemetry import requests as rq
 from telemetry.store import open_store
 
 
-def _point_search(db: Path) -> int:
+def _point_search(db: Path, subject: str = "child") -> int:
     new = rq.NewRequest(
         organisation="PCR",
         category="sar",
@@ -27,7 +28,7 @@ def _point_search(db: Path) -> int:
         lon_deg=13.3700,
         contact_name="pprap. Dvořák",
         contact_phone="974 321 111",
-        subject_category="child",
+        subject_category=subject,
         subject_description="dívka 9 let",
         lkp_lat_deg=49.7690,
         lkp_lon_deg=13.3710,
@@ -46,6 +47,7 @@ def test_point_search_planned_around_the_lkp_and_refusal_needs_a_reason(
     set_language("en")
     db = tmp_path / "flights.db"
     first, second = _point_search(db), _point_search(db)
+    dementia, elderly = _point_search(db, "dementia"), _point_search(db, "elderly")
     panel, plan = RequestsPanel(db, poll_ms=0), PlanPanel()
     qtbot.addWidget(panel)
     qtbot.addWidget(plan)
@@ -54,14 +56,27 @@ def test_point_search_planned_around_the_lkp_and_refusal_needs_a_reason(
     panel.statusMessage.connect(messages.append)
     with qtbot.waitSignal(panel.newRequests, timeout=10_000) as new:
         panel.refresh()
-    assert new.args == [2] and "2 new requests" in panel.banner.text()
+    assert new.args == [4] and "4 new requests" in panel.banner.text()
+    for rid, pattern, subject in (
+        (dementia, "poa", "dementia"),  # its statistics are chosen with it
+        (elderly, "expanding-square", None),  # no statistics of its own
+    ):
+        panel.select_request(rid)
+        with qtbot.waitSignal(panel.planRequested, timeout=10_000):
+            panel.plan_selected()
+        assert plan.pattern.currentData() == pattern
+        if subject:
+            assert plan.subject.currentData() == subject
+            assert messages[-1].endswith("check the launch point, then plan.")
     panel.select_request(first)
     with qtbot.waitSignal(panel.planRequested, timeout=10_000):
         panel.accept_selected()
-    assert plan.pattern.currentData() == "expanding-square"
+    # a child's statistics are by age: the pilot picks the group (the request says "9 let")
+    assert plan.pattern.currentData() == "poa" and plan.subject.currentData() is None
+    assert "a child's by age" in messages[-1]
     assert plan.datum == pytest.approx((13.3710, 49.7690))  # the last known position
     assert plan.launch == pytest.approx((13.3700, 49.7680))
-    qtbot.waitUntil(lambda: panel.list.count() == 2 and not panel._loading, timeout=10_000)
+    qtbot.waitUntil(lambda: panel.list.count() == 4 and not panel._loading, timeout=10_000)
     with qtbot.assertNotEmitted(panel.newRequests):  # already shown: no second notification
         panel.refresh()
         qtbot.waitUntil(lambda: not panel._loading, timeout=10_000)
