@@ -675,7 +675,6 @@ def plan_poa_search(req: PlanRequest, poa_dir: Path) -> PlanView:
         drones=len(results),
         probability_covered=rep["probability_covered"],
         expected_time_to_detection_s=rep["expected_time_to_detection_s"],
-        poa_quartiles_km=meta.get("quartiles_km"),
     )
     return _view(
         sorties,
