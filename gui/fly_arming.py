@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from PyQt5.QtCore import pyqtSlot
+from PyQt5.QtCore import QTimer, pyqtSlot
 from PyQt5.QtWidgets import QDialog, QWidget
 
 from dronekit_plzen.i18n import _
@@ -43,6 +43,8 @@ class ArmingMixin:
     progress: dict[int, SortieProgress]
     #: sysid → the crew's checklist items not ticked (the main window wires the cockpit's)
     crew_open: Callable[[int], list[str]] | None
+    #: sysid → the timer of its planned, staggered start ("Arm and start all")
+    _delayed_starts: dict[int, QTimer]
 
     def _send(self, name: str, sysid: int, kwargs: dict[str, Any]) -> int:
         raise NotImplementedError
@@ -104,8 +106,58 @@ class ArmingMixin:
             if why is not None:  # not even armed
                 self._refuse("start", sysid, why)
                 continue
+            delay = self.start_delay_s(sysid)
+            if delay > 0:
+                self._start_later(sysid, delay)
+                continue
             self.arm_vehicle(sysid, then_start=True)
         return True
+
+    def start_delay_s(self, sysid: int) -> float:
+        """The delay the plan gives the vehicle's first sortie (a probability search staggers
+        its drones so that no two are over one cell at once, take-off included); 0 for a
+        later or resumed sortie, or a plan without one."""
+        prog = self.progress.get(sysid)
+        sortie = None if prog is None else prog.on_board
+        if sortie is None or sortie.index != 1 or sortie.resumed_from is not None:
+            return 0.0
+        value = (getattr(sortie.mission, "metadata", None) or {}).get("start_delay_s")
+        return float(value) if isinstance(value, int | float) and value > 0 else 0.0
+
+    def _start_later(self, sysid: int, delay_s: float) -> None:
+        """Arm and start ``sysid`` in ``delay_s`` seconds; any other command to it (or a
+        disconnection) before then cancels the start."""
+        self.cancel_delayed_start(sysid)
+        timer = QTimer(self if isinstance(self, QWidget) else None)
+        timer.setSingleShot(True)
+        timer.timeout.connect(lambda: self._delayed_start_due(sysid))
+        self._delayed_starts[sysid] = timer
+        timer.start(round(1000.0 * delay_s))
+        self._log_line(
+            _(
+                "[{sysid}] arms and starts in {t:g} s, as planned: the drones are staggered so "
+                "that no two are over one place at once"
+            ).format(sysid=sysid, t=delay_s)
+        )
+
+    def _delayed_start_due(self, sysid: int) -> None:
+        timer = self._delayed_starts.pop(sysid, None)
+        if timer is not None:
+            timer.deleteLater()
+        if self.session is None:
+            return  # disconnected meanwhile (the start was cancelled then)
+        self.arm_vehicle(sysid, then_start=True)
+
+    def cancel_delayed_start(self, sysid: int, why: str | None = None) -> None:
+        """Forget ``sysid``'s staggered start (0: every vehicle's), saying ``why`` in the log."""
+        for s in [k for k in self._delayed_starts if sysid in (0, k)]:
+            timer = self._delayed_starts.pop(s)
+            timer.stop()
+            timer.deleteLater()
+            if why:
+                self._log_line(
+                    _("[{sysid}] planned start cancelled: {why}").format(sysid=s, why=why)
+                )
 
     def preflight_row(self, sysid: int) -> PreflightRow:
         v = self.vehicles.get(sysid, VehicleView(sysid=sysid))

@@ -59,6 +59,9 @@ from gui.workers import describe_error
 
 #: reads of a vehicle's mission tried again after a failure
 DOWNLOAD_RETRIES = 3
+#: commands that do not take a vehicle over: a staggered start waiting for its time goes on
+#: (any other, such as RTL, land, a take-off or a new upload, cancels it)
+_START_STEPS = ("wait_ready", "arm", "start", "download", "send_key", "connect")
 log = logging.getLogger(__name__)
 
 RED = "#c62828"
@@ -127,6 +130,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         self.cleared_takeoff_m: dict[int, float] = {}
         self._arm_then_start: dict[int, int] = {}  # arm request → sysid to start after it
         self._waiting_ready: dict[int, tuple[int, bool]] = {}
+        self._delayed_starts: dict[int, QTimer] = {}
         self._sending_key: set[int] = set()
         self.prearm_texts: dict[int, str] = {}
         self._open_preflight: PreflightDialog | None = None
@@ -300,6 +304,7 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
         if self.session is None:
             return
         session = self.session
+        self.cancel_delayed_start(0, _("disconnected"))
         self.session = None
         cthread, pthread = self._threads
         if self._poller is not None and pthread.isRunning():
@@ -349,6 +354,11 @@ class FlyPanel(OnBoardMixin, ArmingMixin, InterlocksMixin, QWidget):
 
     # ------------------------------------------------------------------ commands
     def _send(self, name: str, sysid: int, kwargs: dict[str, Any]) -> int:
+        if name not in _START_STEPS and self._delayed_starts:
+            # the pilot has taken the vehicle over before its staggered start: no start after
+            self.cancel_delayed_start(
+                sysid, _("{command} sent").format(command=command_label(name))
+            )
         req = next(self._ids)
         self._pending.add(req)
         if name in ("rtl", "land"):

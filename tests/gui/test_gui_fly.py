@@ -322,3 +322,66 @@ def test_arm_take_off_and_land(qtbot, window: MainWindow) -> None:  # type: igno
         qtbot.waitUntil(lambda: not fly.vehicles[1].armed, timeout=60_000)  # landed, disarmed
         assert (fly.vehicles[1].alt_rel_m or 0.0) < 1.0
         fly.disconnect_link()
+
+
+def test_arm_and_start_all_staggers_a_probability_search_as_planned(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, answer_modal
+) -> None:
+    """A probability search's drones share the launch point: its plan starts the second
+    drone a few seconds after the first (no two over one cell at once). "Arm and start all"
+    keeps that delay, says so in the log, and any command to the waiting vehicle cancels it."""
+    import time
+
+    fly = window.fly_panel
+    plan = window.plan_panel
+    plan.pattern.setCurrentIndex(plan.pattern.findData("poa"))
+    plan.camera.setCurrentIndex(plan.camera.findData("mavic3t-thermal"))
+    plan.subject.setCurrentIndex(plan.subject.findData("child-4-6"))
+    plan.alt_m.setValue(40.0)
+    plan.drones.setValue(2)
+    plan.budget_km.setValue(1.0)
+    plan.start_picking("datum")
+    window.map.clicked.emit(*DATUM)  # the launch point is the last known position
+    view = _plan(qtbot, plan)
+    delay = view.sorties[1][0].mission.metadata["start_delay_s"]
+    assert view.sorties[0][0].mission.metadata["start_delay_s"] == 0.0 and delay > 0
+    with _fleet(n_vehicles=2, autopilot="px4", speedup=20, home=(DATUM[1], DATUM[0], 330.0)) as off:
+        with qtbot.waitSignal(fly.commandFinished, timeout=30_000) as connected:
+            fly.connect_to(f"udpin://127.0.0.1:{14550 + off}")
+        assert connected.args[2], connected.args
+        qtbot.waitUntil(lambda: fly.table.rowCount() == 2, timeout=15_000)
+        for sysid in (1, 2):
+            v = fly.session.vehicle(sysid)
+            qtbot.waitUntil(lambda v=v: v.state.home is not None, timeout=30_000)
+            window.cockpit.checklist.ticks[sysid] = set(CREW_ITEMS)
+        results: list[tuple[float, str, int, bool, str]] = []
+        fly.commandFinished.connect(lambda *a: results.append((time.monotonic(), *a)))
+        fly.buttons["upload_all"].click()
+        qtbot.waitUntil(lambda: len(results) == 2, timeout=60_000)
+        assert all(r[1] == "upload" and r[3] for r in results), results
+        # the second vehicle is taken over while it waits: its start is cancelled
+        answer_modal(lambda d: d.start_button.click())
+        fly.buttons["start_all"].click()
+        assert any(f"[2] arms and starts in {delay:g} s, as planned" in t for t in fly.log.lines())
+        fly.table.selectRow(1)
+        fly.upload_button.click()  # its sortie uploaded again
+        assert "[2] planned start cancelled: upload sent" in fly.log.lines()
+        qtbot.waitUntil(lambda: any(r[1] == "start" and r[2] == 1 for r in results), timeout=30_000)
+        qtbot.wait(round(1000 * delay) + 1500)
+        assert not any(r[1] in ("arm", "start") and r[2] == 2 for r in results), results
+        assert [r[3] for r in results if r[1] == "upload" and r[2] == 2] == [True, True]
+        assert not fly.vehicles[2].armed
+        # started again alone: it arms and starts the plan's delay after the pilot's go
+        answer_modal(lambda d: d.start_button.click())
+        go = time.monotonic()
+        fly.start_all([2])
+        qtbot.waitUntil(
+            lambda: any(r[1] == "start" and r[2] == 2 for r in results),
+            timeout=round(1000 * delay) + 30_000,
+        )
+        arm2 = next(r for r in results if r[1] == "arm" and r[2] == 2)
+        start2 = next(r for r in results if r[1] == "start" and r[2] == 2)
+        assert arm2[3] and start2[3], (arm2, start2)
+        assert arm2[0] - go >= delay - 0.2
+        fly.buttons["rtl_all"].click()
+        fly.disconnect_link()
