@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
-from dronekit_plzen.geo import WGS84, path_length_m, transform
+from dronekit_plzen.geo import WGS84, geodesic_distance_m, path_length_m, transform
 from dronekit_plzen.i18n import _
 from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
 
@@ -654,6 +654,14 @@ def plan_poa_search(req: PlanRequest, poa_dir: Path) -> PlanView:
     alts = layer_altitudes(alt, max(req.drones, 1))
     fps, cam, tgt = poa_plan.footprints(alts, camera=req.camera, target=req.target)
     launch = req.launch or req.datum
+    half_m = 0.5 * grid.cell_m * min(grid.shape)
+    if (far_m := geodesic_distance_m(*launch, *req.datum)) > half_m:  # (not the map file's fault)
+        raise BadInputError(
+            _(
+                "the launch point is {d:.1f} km from the last known position, outside the "
+                "probability map (it reaches {r:.1f} km): pick a launch point nearer"
+            ).format(d=far_m / 1000.0, r=half_m / 1000.0)
+        )
     setup = poa_plan.prepare_search(grid, launch, alts, veh, where=str(tif))
     plan = poa_plan.plan_search(grid, setup, fps, alts, budget, veh)
     results, sorties = poa_plan.cut_into_sorties(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
@@ -412,3 +413,36 @@ def test_probability_search_around_a_last_known_position(  # type: ignore[no-unt
         back = load_mission(tmp_path / f)
         assert back.metadata["validation"]["ok"] is True
         assert back.metadata["pattern"] == "poa"
+
+
+def test_a_probability_search_refuses_what_it_cannot_plan(tmp_path: Path) -> None:
+    """One line naming the problem, before any planning: no LKP, no category, a launch point
+    outside the map (it had named a temporary file and asked whether latitude and longitude
+    were swapped)."""
+    from dronekit_plzen.errors import BadInputError
+    from gui import backend
+    from gui.models import PlanRequest
+
+    base = PlanRequest(
+        pattern="poa",
+        area=None,
+        camera="mavic3t-thermal",
+        alt_m=50.0,
+        datum=(13.3776, 49.7475),
+        subject="child-4-6",
+        budget_m=3000.0,
+    )
+    cases = [
+        (replace(base, datum=None), "needs the last known position: pick it on the map"),
+        (replace(base, subject=None), "pick the missing person's category"),
+        (replace(base, budget_m=float("nan")), "give the flight budget per drone"),
+        (
+            replace(base, launch=(14.5, 50.1)),
+            "the launch point is 89.6 km from the last known position, outside the "
+            "probability map (it reaches 6.6 km): pick a launch point nearer",
+        ),
+    ]
+    for req, message in cases:
+        with pytest.raises(BadInputError) as err:
+            backend.plan(req, tmp_path)
+        assert message in str(err.value)
