@@ -20,6 +20,9 @@ from missions.formats import load_mission
 from missions.zones import sample_zones_path
 
 REPO = Path(__file__).resolve().parents[2]
+#: README screenshots are refreshed only on request (DKP_DOCS_SCREENSHOTS=1); a plain test run
+#: writes them to its temporary folder and leaves the clone as it was
+DOCS_IMG = REPO / "docs" / "img"
 SAR_AREA = REPO / "dronekit_plzen" / "demo" / "data" / "sar_area_bolevec.geojson"
 
 
@@ -400,6 +403,16 @@ def test_probability_search_around_a_last_known_position(  # type: ignore[no-unt
     assert name in window.map.rasters and window.map.rasters[name][1].kind == "heat"
     with rasterio.open(view.poa_path) as src:
         assert float(src.read(1).sum()) == pytest.approx(1.0, abs=1e-6)
+    # the README's picture: the form's search fields in view, the map over the paths
+    scroll = panel.parentWidget()
+    while scroll is not None and not hasattr(scroll, "ensureWidgetVisible"):
+        scroll = scroll.parentWidget()
+    if scroll is not None:
+        scroll.ensureWidgetVisible(panel.budget_km)
+    window.map.focus_on(13.3990, 49.8010, max_mpp=3.0)
+    qtbot.wait(300)
+    shots = DOCS_IMG if os.environ.get("DKP_DOCS_SCREENSHOTS") == "1" else tmp_path
+    assert window.grab().save(str(shots / "gui-probability-search.png"))
     # exported: each drone's sorties and the map beside them
     target = tmp_path / "search.plan"
     with qtbot.waitSignal(panel.statusMessage, timeout=20_000) as done:
