@@ -552,6 +552,36 @@ def _view(sorties: list[list[Any]], **kw: Any) -> PlanView:
     )
 
 
+def retranslated(view: PlanView) -> PlanView:
+    """``view`` with its findings in the language now set: each drone's sorties through the
+    guard again, with the inputs they were cleared with, for the reports' messages (rendered
+    when the guard writes them); the clearances, a pilot's override included, are kept: the
+    items have not changed."""
+    from dataclasses import fields, replace
+
+    from gui import clearance
+
+    rows = []
+    for row in view.sorties:
+        if not row:
+            rows.append(row)
+            continue
+        inputs = row[0].inputs
+        fresh = clearance.clear_drones(
+            [[s.mission for s in row]],
+            zones=inputs.zones,
+            dem=inputs.dem,
+            vehicle=inputs.vehicle,
+            max_distance_m=inputs.max_distance_m,
+        )[0]
+        rows.append([replace(s, report=f.report) for s, f in zip(row, fresh, strict=True)])
+    derived = {"violations", "warnings", "validated", "reports", "sorties"}
+    kept = {f.name: getattr(view, f.name) for f in fields(view) if f.name not in derived}
+    out = _view(rows, **kept)
+    out.validated = view.validated
+    return out
+
+
 _SUMMED = ("path_length_m", "photo_count", "turns", "sorties", "area_m2", "search_length_m")
 _AREA_WEIGHTED = ("coverage_pct", "pod")
 

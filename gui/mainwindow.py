@@ -148,6 +148,7 @@ class MainWindow(QMainWindow):
         self.plan_panel.areaLoaded.connect(self._area_loaded)
         self.plan_panel.zonesLoaded.connect(self._zones_loaded)
         self.plan_panel.planReady.connect(self._plan_ready)
+        self.plan_panel.findingsRetranslated.connect(self._findings_retranslated)
         self.plan_panel.overrideRecorded.connect(self.fly_panel.log_override)
         self.fly_panel.crew_open = self.cockpit.checklist.open_crew
         self.plan_panel.centreRequested.connect(self.map.focus_on)
@@ -365,6 +366,17 @@ class MainWindow(QMainWindow):
         if view.overlay is not None:  # a probability search's map under its paths
             self.map.add_raster_image(view.overlay, opacity=0.6)
         self.map.show_plan(view.paths, view.footprints, view.homes)
+        self.show_findings(view)
+        self.fly_panel.set_plan(view.missions, view.sorties)
+        self.map.fit_all()
+
+    def _findings_retranslated(self, view: PlanView) -> None:
+        """The plan's findings in the language now set: the map's markers say them anew."""
+        self._plan_view = view
+        self.show_findings(view)
+
+    def show_findings(self, view: PlanView) -> None:
+        """The plan's located findings as markers on the map."""
         self.map.show_violations(
             [
                 (v.lon, v.lat, f"{v.rule}: {v.message}")
@@ -372,8 +384,6 @@ class MainWindow(QMainWindow):
                 if v.lon is not None and v.lat is not None
             ]
         )
-        self.fly_panel.set_plan(view.missions, view.sorties)
-        self.map.fit_all()
 
     def _deployment_selected(self, deployment_id: int) -> None:
         self.fly_panel.deployment_id = deployment_id

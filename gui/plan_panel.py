@@ -28,6 +28,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from dronekit_plzen.errors import DronekitPlzenError
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
 from gui.models import PlanRequest, PlanView, ZoneView
@@ -59,6 +60,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
     draftChanged = pyqtSignal(object, object)  # [(lon, lat, label)], [(lon, lat)] centreline
     zonesLoaded = pyqtSignal(object)  # list[ZoneView]
     planReady = pyqtSignal(object)  # PlanView
+    findingsRetranslated = pyqtSignal(object)  # PlanView: the same plan, its findings anew
     overrideRecorded = pyqtSignal(object)  # dronekit_plzen.safety.Override
     centreRequested = pyqtSignal(float, float)
     statusMessage = pyqtSignal(str)
@@ -606,6 +608,20 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         reach a table's cells: "Path length" had stayed English in Czech)."""
         if self.plan_view is not None and self.metrics.rowCount():
             self._fill_metrics(self.plan_view)
+        view = self.plan_view
+        if view is None or not view.sorties or not (view.violations or view.warnings):
+            return
+        # the guard wrote its findings in the language of the time ("max_agl: 150 m nad…" had
+        # stayed Czech in English): their sorties are checked again for the words, at once
+        # (milliseconds a sortie; the switch is rare and the panel must not show both)
+        try:
+            new = backend.retranslated(view)
+        except DronekitPlzenError as exc:  # a DEM deleted since: the findings stay as they were
+            self.statusMessage.emit(_("Error: {message}").format(message=exc))
+            return
+        self.plan_view = new
+        self._show_validation(new)
+        self.findingsRetranslated.emit(new)
 
     def _planned(self, view: PlanView) -> None:
         self._planning = False

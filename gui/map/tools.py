@@ -120,13 +120,7 @@ class MapTools(QObject):
         """An edit validated again: redraw (without moving the view) and hand it on."""
         w = self.window
         w.map.show_plan(view.paths, view.footprints, view.homes)
-        w.map.show_violations(
-            [
-                (v.lon, v.lat, f"{v.rule}: {v.message}")
-                for v in view.violations
-                if v.lon is not None and v.lat is not None
-            ]
-        )
+        w.show_findings(view)
         w.plan_panel.show_edited(view)
         w.fly_panel.set_plan(view.missions, view.sorties)
         if hasattr(w, "_plan_view"):

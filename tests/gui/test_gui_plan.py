@@ -459,3 +459,40 @@ def test_a_probability_search_refuses_what_it_cannot_plan(tmp_path: Path) -> Non
         with pytest.raises(BadInputError) as err:
             backend.plan(req, tmp_path)
         assert message in str(err.value)
+
+
+def test_the_findings_follow_a_language_switch(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow
+) -> None:
+    """The guard writes its findings in the language of the time: after a switch they are
+    written again (the list and the map's markers), the plan and its clearances unchanged."""
+    panel = window.plan_panel
+    _select(panel.pattern, "creeping-line")
+    _select(panel.camera, "mavic3t-thermal")
+    _select(panel.spacing_mode, "spacing")
+    panel.spacing_m.setValue(60.0)
+    panel.alt_m.setValue(150.0)  # above the EU open category's 120 m
+    view = _plan(qtbot, panel)
+    english = [panel.violations.item(i).text() for i in range(panel.violations.count())]
+    assert english and view.violations
+
+    def markers() -> list[str]:
+        return sorted(i.toolTip() for i in window.map.layer_items("violations"))
+
+    before = markers()
+    try:
+        with qtbot.waitSignal(panel.findingsRetranslated, timeout=1_000):
+            window.switch_language("cs")  # at once: the panel never shows both languages
+        czech = [panel.violations.item(i).text() for i in range(panel.violations.count())]
+        assert len(czech) == len(english) and czech != english
+        assert panel.validation_label.text().startswith("Kontrola")
+        assert markers() != before and len(markers()) == len(before)
+        new = panel.plan_view
+        assert new is not view and new.missions is view.missions
+        assert [v.rule for v in new.violations] == [v.rule for v in view.violations]
+        assert [s.clearance for r in new.sorties for s in r] == [
+            s.clearance for r in view.sorties for s in r
+        ]
+        assert panel.override_button.isEnabled()
+    finally:
+        set_language("en")
