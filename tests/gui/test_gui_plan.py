@@ -64,6 +64,16 @@ def _plan(qtbot, panel):  # type: ignore[no-untyped-def]
     return views[0]
 
 
+def _plan_too_high(qtbot, panel):  # type: ignore[no-untyped-def]
+    """A creeping line at 150 m, above the EU open category's 120 m: a plan with findings."""
+    _select(panel.pattern, "creeping-line")
+    _select(panel.camera, "mavic3t-thermal")
+    _select(panel.spacing_mode, "spacing")
+    panel.spacing_m.setValue(60.0)
+    panel.alt_m.setValue(150.0)
+    return _plan(qtbot, panel)
+
+
 def test_survey_plan_drawn_with_metrics_validated_and_exported(  # type: ignore[no-untyped-def]
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
@@ -125,12 +135,7 @@ def test_unsafe_plan_needs_explicit_override_with_reason(  # type: ignore[no-unt
     qtbot, window: MainWindow, tmp_path: Path
 ) -> None:
     panel = window.plan_panel
-    _select(panel.pattern, "creeping-line")
-    _select(panel.camera, "mavic3t-thermal")
-    _select(panel.spacing_mode, "spacing")
-    panel.spacing_m.setValue(60.0)
-    panel.alt_m.setValue(150.0)  # above the EU open category's 120 m
-    view = _plan(qtbot, panel)
+    view = _plan_too_high(qtbot, panel)
     assert view.validated and view.violations
     assert any("agl" in v.rule.lower() for v in view.violations)
     assert panel.validation_label.text().startswith("Validation FAILED")
@@ -467,12 +472,7 @@ def test_the_findings_follow_a_language_switch(  # type: ignore[no-untyped-def]
     """The guard writes its findings in the language of the time: after a switch they are
     written again (the list and the map's markers), the plan and its clearances unchanged."""
     panel = window.plan_panel
-    _select(panel.pattern, "creeping-line")
-    _select(panel.camera, "mavic3t-thermal")
-    _select(panel.spacing_mode, "spacing")
-    panel.spacing_m.setValue(60.0)
-    panel.alt_m.setValue(150.0)  # above the EU open category's 120 m
-    view = _plan(qtbot, panel)
+    view = _plan_too_high(qtbot, panel)
     english = [panel.violations.item(i).text() for i in range(panel.violations.count())]
     assert english and view.violations
 
