@@ -11,7 +11,7 @@ from __future__ import annotations
 import importlib
 import logging
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass
+from dataclasses import asdict, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -294,6 +294,9 @@ def export_plan(view: PlanView, path: Path, fmt: str) -> list[Path]:
     area = getattr(view.area, "geom_lonlat", None) if view.area is not None else None
     drones = [[s.mission for s in row] for row in view.sorties] or [[m] for m in view.missions]
     suffix = EXPORT_FORMATS.get(fmt, Path(path).suffix)
+    # a probability search's map goes with its missions, which name it (not the window's
+    # temporary copy, gone when it closes)
+    poa_map = _poa_map_path(Path(path), suffix) if view.poa_path is not None else None
     out = []
     with OutputGroup.all_or_nothing():
         for row, target in zip(drones, export_paths(Path(path), fmt, len(drones))):
@@ -301,22 +304,28 @@ def export_plan(view: PlanView, path: Path, fmt: str) -> list[Path]:
             for k, mission in enumerate(row):
                 name = target if len(row) == 1 else target.with_name(f"{stem}_s{k + 1}{suffix}")
                 footprints = view.footprints or None
+                if poa_map is not None:
+                    meta = {**(mission.metadata or {}), "poa_map": poa_map.name}
+                    mission = replace(mission, metadata=meta)
                 out.append(Path(save(mission, name, fmt, area=area, footprints=footprints)))
-        if view.poa_path is not None:  # the map the search was planned on goes with it
-            out.append(_copy_poa_map(Path(view.poa_path), Path(path), suffix))
+        if poa_map is not None:
+            out.append(_copy_file(Path(view.poa_path), poa_map))
     return out
 
 
-def _copy_poa_map(poa: Path, path: Path, suffix: str) -> Path:
-    """``poa`` beside the exported missions, as ``<name>_poa.tif``."""
+def _poa_map_path(path: Path, suffix: str) -> Path:
+    """Where the exported missions' POA map goes: ``<name>_poa.tif`` beside them."""
+    stem = path.name[: -len(suffix)] if suffix and path.name.endswith(suffix) else path.stem
+    return path.with_name(f"{stem}_poa.tif")
+
+
+def _copy_file(source: Path, target: Path) -> Path:
     import shutil
 
     from dronekit_plzen.outputs import atomic_output
 
-    stem = path.name[: -len(suffix)] if suffix and path.name.endswith(suffix) else path.stem
-    target = path.with_name(f"{stem}_poa.tif")
     with atomic_output(target) as tmp:
-        shutil.copyfile(poa, tmp)
+        shutil.copyfile(source, tmp)
     return target
 
 
@@ -557,7 +566,7 @@ def retranslated(view: PlanView) -> PlanView:
     guard again, with the inputs they were cleared with, for the reports' messages (rendered
     when the guard writes them); the clearances, a pilot's override included, are kept: the
     items have not changed."""
-    from dataclasses import fields, replace
+    from dataclasses import fields
 
     from gui import clearance
 

@@ -431,6 +431,7 @@ def test_probability_search_around_a_last_known_position(  # type: ignore[no-unt
         back = load_mission(tmp_path / f)
         assert back.metadata["validation"]["ok"] is True
         assert back.metadata["pattern"] == "poa"
+        assert back.metadata["poa_map"] == "search_poa.tif"  # beside it, not the window's copy
 
 
 def test_a_probability_search_refuses_what_it_cannot_plan(tmp_path: Path) -> None:
