@@ -686,7 +686,9 @@ def plan_poa_search(req: PlanRequest, poa_dir: Path) -> PlanView:
     alt = _alt_for(req)
     if alt is None:
         raise BadInputError(_("give the altitude above ground"))
-    grid, meta = build_poa(req.datum, req.subject, radius_m=req.radius_m, cell_m=POA_CELL_M)
+    grid, meta = build_poa(
+        req.datum, req.subject, terrain=req.terrain, radius_m=req.radius_m, cell_m=POA_CELL_M
+    )
     poa_dir.mkdir(parents=True, exist_ok=True)
     tif = write_poa(grid, poa_dir / f"poa_{req.subject}.tif", meta)
     veh = clearance.vehicle_profile(req.vehicle, req.camera)

@@ -59,6 +59,7 @@ class PlanRequest:
     max_distance_m: float | None = None  # VLOS limit (the configuration's), None: none
     subject: str | None = None  # probability search: the missing person's category (ISRID)
     budget_m: float | None = None  # probability search: the path length per drone
+    terrain: str = "flat"  # probability search: the terrain of the statistics (ISRID's)
 
 
 @dataclass

@@ -42,6 +42,7 @@ from gui.plan_widgets import (
     PATTERN_LABELS,
     SUBJECT_LABELS,
     TARGET_LABELS,
+    TERRAIN_LABELS,
     UNSPACED_PATTERNS,
     ZONES_FILTER,
     ValidationList,
@@ -203,6 +204,13 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
             )
         )
         pf.addRow(_("Subject category"), self.subject)
+        self.terrain = QComboBox()
+        for key, label in TERRAIN_LABELS.items():
+            self.terrain.addItem(_(label), key)
+        self.terrain.setToolTip(
+            _("Lost people are found nearer in towns and mountains than on flat land")
+        )
+        pf.addRow(_("Terrain"), self.terrain)
         self.budget_km = QDoubleSpinBox()
         self.budget_km.setRange(0.5, 500.0)
         self.budget_km.setValue(10.0)
@@ -306,6 +314,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         # the map reaches the category's 95 % distance (plan poa-map's default)
         self.radius_m.setEnabled(datum and not poa)
         self.subject.setEnabled(poa)
+        self.terrain.setEnabled(poa)
         self.budget_km.setEnabled(poa)
         self.line_button.setEnabled(pattern == "corridor")
         self.width_m.setEnabled(pattern == "corridor")
@@ -565,6 +574,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
             dem=self.dem_path,
             max_distance_m=self.max_distance_m,
             subject=self.subject.currentData() if poa else None,
+            terrain=str(self.terrain.currentData()),
             budget_m=1000.0 * self.budget_km.value() if poa else None,
         )
 

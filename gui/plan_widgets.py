@@ -74,6 +74,14 @@ SUBJECT_LABELS = {
     "skier-nordic": N_("cross-country skier"),
     "snowboarder": N_("snowboarder"),
 }
+#: the terrain a probability search's statistics are of (:data:`missions.poa_map.TERRAINS`)
+TERRAIN_LABELS = {
+    "flat": N_("flat land"),
+    "mountain": N_("mountains"),
+    "urban": N_("town"),
+    "dry-flat": N_("flat land, dry climate"),
+    "dry-mountain": N_("mountains, dry climate"),
+}
 DATUM_PATTERNS = ("expanding-square", "sector", "poa")
 AREA_PATTERNS = ("survey", "creeping-line", "perimeter")
 #: patterns without a track spacing (the sector's legs cross the datum at 120°; a probability

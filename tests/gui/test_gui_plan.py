@@ -391,6 +391,7 @@ def test_probability_search_around_a_last_known_position(  # type: ignore[no-unt
         panel.plan_button.click()
     assert msg.args[0] == "Pick the missing person's category first." and not panel.planning
     _select(panel.subject, "child-4-6")
+    _select(panel.terrain, "urban")  # a child lost in town is found nearer: 95 % within 3.4 km
     view = _plan(qtbot, panel)
     assert len(view.paths) == 2 and view.validated and view.violations == []
     launch = (13.4000, 49.8000)
@@ -408,6 +409,7 @@ def test_probability_search_around_a_last_known_position(  # type: ignore[no-unt
     assert name in window.map.rasters and window.map.rasters[name][1].kind == "heat"
     with rasterio.open(view.poa_path) as src:
         assert float(src.read(1).sum()) == pytest.approx(1.0, abs=1e-6)
+        assert src.width * src.res[0] / 2 == pytest.approx(3400.0, abs=60.0)
     # the README's picture: the form's search fields in view, the map over the paths
     scroll = panel.parentWidget()
     while scroll is not None and not hasattr(scroll, "ensureWidgetVisible"):
@@ -455,6 +457,10 @@ def test_a_probability_search_refuses_what_it_cannot_plan(tmp_path: Path) -> Non
         (replace(base, datum=None), "needs the last known position: pick it on the map"),
         (replace(base, subject=None), "pick the missing person's category"),
         (replace(base, budget_m=float("nan")), "give the flight budget per drone"),
+        (
+            replace(base, subject="snowboarder"),
+            "no statistics for snowboarder in terrain 'flat'; known: mountain",
+        ),
         (
             replace(base, launch=(14.5, 50.1)),
             "the launch point is 89.6 km from the last known position, outside the "
