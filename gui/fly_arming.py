@@ -82,6 +82,7 @@ class ArmingMixin:
             [self.preflight_row(s) for s in sysids],
             self if isinstance(self, QWidget) else None,
             crew_open=crew,
+            delays_s={s: self.start_delay_s(s) for s in sysids},
         )
         self._open_preflight = dlg
         try:

@@ -37,6 +37,7 @@ class PreflightDialog(QDialog):
         rows: list[PreflightRow],
         parent: QWidget | None = None,
         crew_open: dict[int, list[str]] | None = None,
+        delays_s: dict[int, float] | None = None,
     ):
         super().__init__(parent)
         self.setObjectName("preflightDialog")
@@ -95,6 +96,21 @@ class PreflightDialog(QDialog):
         if warn_n:
             self.warning.setStyleSheet(f"color: {RED}; font-weight: bold")
         lay.addWidget(self.warning)
+        #: the plan's staggered start (a probability search's drones share the launch point)
+        later = {k: v for k, v in sorted((delays_s or {}).items()) if v > 0}
+        self.stagger_label = QLabel(
+            _("Staggered as planned: {starts}.").format(
+                starts=", ".join(
+                    _("[{sysid}] {t:g} s after the start").format(sysid=k, t=v)
+                    for k, v in later.items()
+                )
+            )
+            if later
+            else ""
+        )
+        self.stagger_label.setWordWrap(True)
+        if later:
+            lay.addWidget(self.stagger_label)
         #: with crew items open, the start needs an explicit tick (the log records it)
         self.crew_label = QLabel(self._crew_text())
         self.crew_label.setWordWrap(True)

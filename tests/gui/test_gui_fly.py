@@ -360,8 +360,11 @@ def test_arm_and_start_all_staggers_a_probability_search_as_planned(  # type: ig
         qtbot.waitUntil(lambda: len(results) == 2, timeout=60_000)
         assert all(r[1] == "upload" and r[3] for r in results), results
         # the second vehicle is taken over while it waits: its start is cancelled
-        answer_modal(lambda d: d.start_button.click())
+        dialogs = answer_modal(lambda d: d.start_button.click())
         fly.buttons["start_all"].click()
+        assert dialogs[0].stagger_label.text() == (
+            f"Staggered as planned: [2] {delay:g} s after the start."
+        )
         assert any(f"[2] arms and starts in {delay:g} s, as planned" in t for t in fly.log.lines())
         fly.table.selectRow(1)
         fly.upload_button.click()  # its sortie uploaded again
