@@ -681,7 +681,7 @@ def plan_poa_search(req: PlanRequest, poa_dir: Path) -> PlanView:
         raise BadInputError(_("pick the missing person's category"))
     budget = req.budget_m
     if budget is None or not (budget > 0 and math.isfinite(budget)):
-        raise BadInputError(_("give the flight budget per drone"))
+        raise BadInputError(_("give the path length per drone (Path per drone)"))
     check_budget(budget)
     alt = _alt_for(req)
     if alt is None:

@@ -456,7 +456,7 @@ def test_a_probability_search_refuses_what_it_cannot_plan(tmp_path: Path) -> Non
     cases = [
         (replace(base, datum=None), "needs the last known position: pick it on the map"),
         (replace(base, subject=None), "pick the missing person's category"),
-        (replace(base, budget_m=float("nan")), "give the flight budget per drone"),
+        (replace(base, budget_m=float("nan")), "give the path length per drone (Path per drone)"),
         (
             replace(base, subject="snowboarder"),
             "no statistics for snowboarder in terrain 'flat'; known: mountain",
