@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import importlib
 import logging
+import math
 from collections.abc import Callable
-from dataclasses import asdict, is_dataclass, replace
+from dataclasses import asdict, fields, is_dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -510,6 +511,34 @@ def plan(req: PlanRequest, poa_dir: Path | None = None) -> PlanView:
             raise BadInputError(_("a probability search needs a folder for its POA map"))
         return plan_poa_search(req, poa_dir)
     results = _split_and_plan(req)
+    from gui import clearance
+
+    vehicle = clearance.vehicle_profile(req.vehicle, req.camera) if req.vehicle else None
+    return _view(_clear(req, _sorties_of(results), vehicle), area=req.area, **_view_parts(results))
+
+
+def _sorties_of(results: list[Any]) -> list[list[Any]]:
+    """Each planned drone's sorties, one battery each (its mission when one is enough)."""
+    return [list(getattr(r, "sorties", None) or [r.mission]) for r in results]
+
+
+def _clear(req: PlanRequest, drones: list[list[Any]], vehicle: Any) -> list[list[Any]]:
+    """Every sortie of every drone through the guard with the request's zones, DEM and VLOS
+    limit (``vehicle``: the profile; None: each mission's own)."""
+    from gui import clearance
+
+    return clearance.clear_drones(
+        drones,
+        zones=req.zones_source,
+        dem=req.dem,
+        vehicle=vehicle,
+        max_distance_m=req.max_distance_m,
+    )
+
+
+def _view_parts(results: list[Any]) -> dict[str, Any]:
+    """What the map and the figures table show of the planner's results: each drone's
+    mission, path, footprints and home, and the fleet's figures."""
     missions, paths, footprints, homes = [], [], [], []
     per_drone: list[dict[str, Any]] = []
     for r in results:
@@ -524,27 +553,14 @@ def plan(req: PlanRequest, poa_dir: Path | None = None) -> PlanView:
         )
     metrics = fleet_metrics(per_drone)
     metrics["drones"] = len(results)
-    from gui import clearance
-
-    drones = [list(getattr(r, "sorties", None) or [r.mission]) for r in results]
-    vehicle = clearance.vehicle_profile(req.vehicle, req.camera) if req.vehicle else None
-    sorties = clearance.clear_drones(
-        drones,
-        zones=req.zones_source,
-        dem=req.dem,
-        vehicle=vehicle,
-        max_distance_m=req.max_distance_m,
-    )
-    return _view(
-        sorties,
-        missions=missions,
-        paths=paths,
-        footprints=footprints,
-        homes=homes,
-        metrics=metrics,
-        area=req.area,
-        raw=results,
-    )
+    return {
+        "missions": missions,
+        "paths": paths,
+        "footprints": footprints,
+        "homes": homes,
+        "metrics": metrics,
+        "raw": results,
+    }
 
 
 def _view(sorties: list[list[Any]], **kw: Any) -> PlanView:
@@ -566,8 +582,6 @@ def retranslated(view: PlanView) -> PlanView:
     guard again, with the inputs they were cleared with, for the reports' messages (rendered
     when the guard writes them); the clearances, a pilot's override included, are kept: the
     items have not changed."""
-    from dataclasses import fields
-
     from gui import clearance
 
     rows = []
@@ -585,10 +599,9 @@ def retranslated(view: PlanView) -> PlanView:
         )[0]
         rows.append([replace(s, report=f.report) for s, f in zip(row, fresh, strict=True)])
     derived = {"violations", "warnings", "validated", "reports", "sorties"}
-    kept = {f.name: getattr(view, f.name) for f in fields(view) if f.name not in derived}
-    out = _view(rows, **kept)
-    out.validated = view.validated
-    return out
+    return _view(
+        rows, **{f.name: getattr(view, f.name) for f in fields(view) if f.name not in derived}
+    )
 
 
 _SUMMED = ("path_length_m", "photo_count", "turns", "sorties", "area_m2", "search_length_m")
@@ -641,14 +654,9 @@ POA_CELL_M = 30.0
 def _poa_cleared(req: PlanRequest, veh: Any) -> Callable[[list[Any]], list[list[Any]] | None]:
     """The guard over every sortie of every drone, as the sortie cutter asks it: None when only
     the endurance check failed somewhere (shorter sorties may pass), else the sorties."""
-    from gui import clearance
 
     def check(results: list[Any]) -> list[list[Any]] | None:
-        drones = [list(getattr(r, "sorties", None) or [r.mission]) for r in results]
-        views = clearance.clear_drones(
-            drones, zones=req.zones_source, dem=req.dem, vehicle=veh,
-            max_distance_m=req.max_distance_m,
-        )  # fmt: skip
+        views = _clear(req, _sorties_of(results), veh)
         failed = [s for row in views for s in row if not s.cleared]
         rules = {
             getattr(v, "rule", "") for s in failed for v in getattr(s.report, "violations", [])
@@ -665,8 +673,6 @@ def plan_poa_search(req: PlanRequest, poa_dir: Path) -> PlanView:
     at most ``req.budget_m`` from the launch point (the LKP when none is picked) where the
     probability per metre is highest, cut into sorties, each through the guard. The core is
     ``plan poa``'s (:mod:`missions.poa_plan`)."""
-    import math
-
     from gui import clearance
     from gui.map.raster import render_geotiff
     from missions import poa_plan
@@ -709,32 +715,15 @@ def plan_poa_search(req: PlanRequest, poa_dir: Path) -> PlanView:
         plan, setup, cam, tgt, veh, _poa_cleared(req, veh), poa_name=str(tif)
     )
     if sorties is None:  # no cut passes the endurance check: the guard's findings are shown
-        sorties = clearance.clear_drones(
-            [list(getattr(r, "sorties", None) or [r.mission]) for r in results],
-            zones=req.zones_source, dem=req.dem, vehicle=veh, max_distance_m=req.max_distance_m,
-        )  # fmt: skip
+        sorties = _clear(req, _sorties_of(results), veh)
     rep = summary(grid, plan)
-    per_drone = [
-        r.metrics.to_dict() if hasattr(r.metrics, "to_dict") else _as_dict(r.metrics)
-        for r in results
-    ]
-    metrics = fleet_metrics(per_drone)
-    metrics.pop("photo_count", None)  # the camera streams: no photos are taken
-    metrics.update(
-        drones=len(results),
+    parts = _view_parts(results)
+    parts["metrics"].pop("photo_count", None)  # the camera streams: no photos are taken
+    parts["metrics"].update(
         probability_covered=rep["probability_covered"],
         expected_time_to_detection_s=rep["expected_time_to_detection_s"],
     )
-    return _view(
-        sorties,
-        missions=[r.mission for r in results],
-        paths=[_coords_lonlat(r.path_lonlat, None) or _mission_path(r.mission) for r in results],
-        homes=[(r.mission.home[0], r.mission.home[1]) for r in results if r.mission.home],
-        metrics=metrics,
-        raw=results,
-        overlay=render_geotiff(tif, "heat"),
-        poa_path=tif,
-    )
+    return _view(sorties, overlay=render_geotiff(tif, "heat"), poa_path=tif, **parts)
 
 
 # ----------------------------------------------------------------------------- safety
