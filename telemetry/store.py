@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sqlite3
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -409,7 +410,7 @@ def connect_sqlite(path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connec
             str(path), timeout=busy_timeout_s, isolation_level=None, check_same_thread=False
         )
         conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
-        conn.execute("PRAGMA journal_mode=WAL")
+        _set_wal(conn, busy_timeout_s)
         # NORMAL in WAL mode: a committed transaction survives a process crash (SIGKILL);
         # only a power loss may roll back the last commits. The database never corrupts.
         conn.execute("PRAGMA synchronous=NORMAL")
@@ -417,6 +418,28 @@ def connect_sqlite(path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connec
     except sqlite3.Error as exc:
         raise storage_error(exc, path) from exc
     return conn
+
+
+def _set_wal(conn: sqlite3.Connection, busy_timeout_s: float) -> None:
+    """``PRAGMA journal_mode=WAL``, waiting for another connection's lock as any statement does.
+
+    SQLite answers this pragma "database is locked" at once, without its busy handler, while
+    another connection holds a lock on a database still in rollback mode: two programs (or the
+    GUI's panels, each in its thread) opening a new database together failed half the time
+    under load. Retried with growing pauses until ``busy_timeout_s`` has passed."""
+    deadline = time.monotonic() + busy_timeout_s
+    pause_s = 0.002
+    while True:
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            if time.monotonic() + pause_s > deadline:
+                raise
+        time.sleep(pause_s)
+        pause_s = min(pause_s * 2, 0.05)
 
 
 def connect_readonly(path: Path, *, busy_timeout_s: float = 5.0) -> sqlite3.Connection:

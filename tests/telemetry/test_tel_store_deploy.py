@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,70 @@ def test_new_database_has_every_table_and_version(tmp_path: Path) -> None:
         rows = store.query("SELECT version, description FROM schema_version ORDER BY version")
         assert [r["version"] for r in rows] == [m.version for m in MIGRATIONS]
         assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def _hold_write_lock(db: Path, hold_s: float) -> threading.Event:
+    """Another program writes into ``db``, a flight database still in rollback mode, for
+    ``hold_s``; the event is set once its lock is held."""
+    held = threading.Event()
+
+    def hold() -> None:
+        conn = sqlite3.connect(db, isolation_level=None)
+        migrate(conn, target=1)  # a flight database of the first schema, never opened in WAL
+        conn.execute("BEGIN IMMEDIATE")
+        conn.execute("INSERT INTO vehicles (key, name) VALUES ('uav-1', 'Plzeň 1')")
+        held.set()
+        time.sleep(hold_s)
+        conn.execute("ROLLBACK")
+        conn.close()
+
+    threading.Thread(target=hold, daemon=True).start()
+    assert held.wait(10)
+    return held
+
+
+def test_opening_a_database_another_connection_writes_waits_for_its_lock(tmp_path: Path) -> None:
+    """Turning a database to WAL mode meets another connection's lock: SQLite answers that
+    pragma "database is locked" at once, without the busy timeout every other statement waits.
+    The GUI's panels open a new database each in its thread at start-up, and under load one of
+    them showed "the database is locked by another program" (an error banner in the cockpit)."""
+    db = tmp_path / "new.db"
+    _hold_write_lock(db, 0.3)
+    t0 = time.monotonic()
+    with open_store(db) as store:
+        assert store.schema_version == LATEST_VERSION
+        assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert time.monotonic() - t0 >= 0.2  # it waited for the lock, and got it
+    # a lock held beyond the timeout is still the clear error, after the timeout
+    db2 = tmp_path / "held.db"
+    _hold_write_lock(db2, 1.5)
+    t0 = time.monotonic()
+    with (
+        pytest.raises(StorageError, match="locked by another program"),
+        open_store(db2, busy_timeout_s=0.3),
+    ):
+        pass
+    assert 0.25 <= time.monotonic() - t0 < 1.4
+
+
+def test_threads_opening_a_new_database_together_all_get_it(tmp_path: Path) -> None:
+    errors: list[str] = []
+
+    def open_one(db: Path) -> None:
+        try:
+            with open_store(db) as store:
+                assert store.schema_version == LATEST_VERSION
+        except Exception as exc:  # collected: the assertion below names them
+            errors.append(f"{db.name}: {type(exc).__name__}: {exc}")
+
+    for trial in range(100):
+        db = tmp_path / f"new{trial}.db"
+        threads = [threading.Thread(target=open_one, args=(db,)) for _ in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+    assert errors == []
 
 
 def test_old_database_is_migrated_and_keeps_data(tmp_path: Path) -> None:
