@@ -21,7 +21,7 @@ import numpy as np
 from dronekit_plzen.errors import BadInputError, DronekitPlzenError
 from dronekit_plzen.geo import WGS84, geodesic_distance_m, path_length_m, transform
 from dronekit_plzen.i18n import _
-from gui.models import PlanRequest, PlanView, ViolationView, ZoneView
+from gui.models import FeaturesView, PlanRequest, PlanView, ViolationView, ZoneView
 
 log = logging.getLogger(__name__)
 
@@ -693,7 +693,12 @@ def plan_poa_search(req: PlanRequest, poa_dir: Path) -> PlanView:
     if alt is None:
         raise BadInputError(_("give the altitude above ground"))
     grid, meta = build_poa(
-        req.datum, req.subject, terrain=req.terrain, radius_m=req.radius_m, cell_m=POA_CELL_M
+        req.datum,
+        req.subject,
+        terrain=req.terrain,
+        radius_m=req.radius_m,
+        cell_m=POA_CELL_M,
+        features=req.features,
     )
     poa_dir.mkdir(parents=True, exist_ok=True)
     tif = write_poa(grid, poa_dir / f"poa_{req.subject}.tif", meta)
@@ -761,6 +766,26 @@ def load_zones(path: Any) -> tuple[Any, list[ZoneView]]:
             )
         )
     return zones, views
+
+
+def load_features(path: Path) -> FeaturesView:
+    """Read a land-cover file as ``plan poa-map --features`` reads it (the same refusals: a
+    feature GDAL cannot build whole, coordinates beyond the Earth's) in lon/lat."""
+    from missions.poa_map import read_features
+
+    feats = read_features(Path(path), "EPSG:4326")
+    if not feats:  # the map would be the rings alone while the pilot thinks otherwise
+        raise BadInputError(
+            _(
+                "no land-cover feature of a known kind: give each a kind property (path, road, "
+                "stream, forest, water, cliff) or OpenStreetMap tags"
+            ),
+            where=str(path),
+        )
+    counts: dict[str, int] = {}
+    for kind, _g in feats:
+        counts[kind] = counts.get(kind, 0) + 1
+    return FeaturesView(feats, counts)
 
 
 # ----------------------------------------------------------------------------- terrain

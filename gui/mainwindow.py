@@ -37,6 +37,7 @@ from gui.map.tools import install_map_tools
 from gui.mapcanvas import MapCanvas
 from gui.models import PlanView, VehicleView
 from gui.plan_panel import PlanPanel
+from gui.plan_widgets import FEATURE_KIND_LABELS
 from gui.projection import MapProjection, sjtsk_of
 from gui.qtutil import UpDownScrollArea, must
 from gui.requests_panel import RequestsPanel
@@ -147,6 +148,7 @@ class MainWindow(QMainWindow):
             panel.statusMessage.connect(self.show_message)
         self.plan_panel.areaLoaded.connect(self._area_loaded)
         self.plan_panel.zonesLoaded.connect(self._zones_loaded)
+        self.plan_panel.featuresLoaded.connect(self._features_loaded)
         self.plan_panel.planReady.connect(self._plan_ready)
         self.plan_panel.findingsRetranslated.connect(self._findings_retranslated)
         self.plan_panel.overrideRecorded.connect(self.fly_panel.log_override)
@@ -203,6 +205,7 @@ class MainWindow(QMainWindow):
         view_menu.addAction(zout)
         view_menu.addSeparator()
         layer_names = {
+            "landcover": _("Land cover"),
             "zones": _("Geozones"),
             "area": _("Area"),
             "footprints": _("Camera footprints"),
@@ -263,6 +266,14 @@ class MainWindow(QMainWindow):
 
     def _zones_loaded(self, zones: Any) -> None:
         self.map.show_zones(zones)
+
+    def _features_loaded(self, view: Any) -> None:
+        """A probability search's land cover drawn under the zones (None: taken away)."""
+        if view is None:
+            self.map.clear_layer("landcover")
+            return
+        labels = {k: _(label) for k, label in FEATURE_KIND_LABELS.items()}
+        self.map.show_features(view.features, labels)
 
     def switch_language(self, lang: str) -> None:
         """Show every text in ``lang`` (en/cs) from now on; panels keep their state."""

@@ -48,6 +48,7 @@ from gui.map.decorations import draw_attribution, draw_scale_bar, draw_zone_lege
 from gui.map.handles import Handle
 from gui.map.items import (
     DRONE_COLOURS,
+    FEATURE_STYLES,
     LAYERS,
     ZONE_COLOURS,
     add_label,
@@ -276,6 +277,37 @@ class MapCanvas(VehiclesMixin, RastersMixin, HandlesMixin, QGraphicsView):
             marker.setToolTip(f"H{i + 1}")
             self._add("homes", marker)
             add_label(marker, f"H{i + 1}", dy=-7.0 + 12.0 * near)
+
+    def show_features(self, features: Sequence[tuple[str, Any]], labels: dict[str, str]) -> None:
+        """Draw a probability search's land cover ((kind, shapely geometry in lon/lat) each):
+        one item per kind, polygons filled (woodland green, water blue), lines in the kind's
+        colour (paths dashed); ``labels`` names the kinds in the tooltips."""
+        self.clear_layer("landcover")
+        by_kind: dict[str, QPainterPath] = {}
+        for kind, geom in features:
+            path = by_kind.setdefault(kind, QPainterPath())
+            path.setFillRule(Qt.FillRule.OddEvenFill)
+            parts = list(geom.geoms) if hasattr(geom, "geoms") else [geom]
+            for part in parts:
+                if part.is_empty:
+                    continue
+                if part.geom_type == "Polygon":
+                    path.addPath(self._geometry_path(part))
+                elif part.geom_type in ("LineString", "LinearRing"):
+                    path.addPath(self._line_path(list(part.coords)))
+                elif part.geom_type == "Point":
+                    x, y = self.projection.point_to_scene(part.x, part.y)
+                    path.addEllipse(QPointF(x, y), 1.0, 1.0)
+        for kind, path in by_kind.items():
+            line, fill, width, dashed = FEATURE_STYLES.get(kind, ("#9e9e9e", None, 1.0, False))
+            item = QGraphicsPathItem(path)
+            style = Qt.PenStyle.DashLine if dashed else Qt.PenStyle.SolidLine
+            item.setPen(cosmetic(QColor(line), width, style))
+            if fill is not None:
+                item.setBrush(QBrush(QColor(fill)))
+            item.setToolTip(labels.get(kind, kind))
+            item.setData(0, kind)
+            self._add("landcover", item)
 
     def show_zones(self, zones: Sequence[ZoneView]) -> None:
         """Draw geozones, filled by restriction (prohibited red, authorisation orange, …), each

@@ -60,6 +60,17 @@ class PlanRequest:
     subject: str | None = None  # probability search: the missing person's category (ISRID)
     budget_m: float | None = None  # probability search: the path length per drone
     terrain: str = "flat"  # probability search: the terrain of the statistics (ISRID's)
+    #: probability search: land cover and linear features (.gpkg/.geojson), None: rings alone
+    features: Any = None
+
+
+@dataclass(frozen=True)
+class FeaturesView:
+    """A probability search's land cover as the map draws it: (kind, shapely geometry in
+    lon/lat) per feature of a known kind, and how many of each kind."""
+
+    features: list[tuple[str, Any]]
+    counts: dict[str, int]
 
 
 @dataclass

@@ -31,12 +31,13 @@ from PyQt5.QtWidgets import (
 from dronekit_plzen.errors import DronekitPlzenError
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
-from gui.models import PlanRequest, PlanView, ZoneView
+from gui.models import FeaturesView, PlanRequest, PlanView, ZoneView
 from gui.plan_export import PlanExportMixin
 from gui.plan_picking import MapPickingMixin
 from gui.plan_widgets import (
     AREA_FILTER,
     DATUM_PATTERNS,
+    FEATURES_FILTER,
     FLEET_PATTERNS,
     MISSION_FILTER,
     PATTERN_LABELS,
@@ -47,6 +48,7 @@ from gui.plan_widgets import (
     ZONES_FILTER,
     ValidationList,
     WheelGuard,
+    features_text,
     guard_wheel,
     metric_rows,
 )
@@ -60,6 +62,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
     areaLoaded = pyqtSignal(object)  # shapely geometry in lon/lat
     draftChanged = pyqtSignal(object, object)  # [(lon, lat, label)], [(lon, lat)] centreline
     zonesLoaded = pyqtSignal(object)  # list[ZoneView]
+    featuresLoaded = pyqtSignal(object)  # FeaturesView of a probability search, None: dropped
     planReady = pyqtSignal(object)  # PlanView
     findingsRetranslated = pyqtSignal(object)  # PlanView: the same plan, its findings anew
     overrideRecorded = pyqtSignal(object)  # dronekit_plzen.safety.Override
@@ -84,6 +87,8 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.max_distance_m: float | None = None  # VLOS limit from the configuration
         self._cameras: dict[str, Any] = {}  # key → camera profile (its geometry)
         self._poa_tmp: tempfile.TemporaryDirectory[str] | None = None
+        self.features_path: Path | None = None  # a probability search's land cover
+        self.features: FeaturesView | None = None
         self._build()
         QTimer.singleShot(0, self._fill_profiles)  # after the window has connected our signals
 
@@ -211,6 +216,26 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
             _("Lost people are found nearer in towns and mountains than on flat land")
         )
         pf.addRow(_("Terrain"), self.terrain)
+        # paths, streams, woodland draw the probability to them; water and cliffs take it away
+        self.features_button = QPushButton(_("Land cover…"))
+        self.features_button.setToolTip(
+            _(
+                "Paths, roads, streams and woodland (.gpkg or .geojson, a kind property or "
+                "OpenStreetMap tags): lost people are found along them; water and cliffs are "
+                "not searched"
+            )
+        )
+        self.features_button.clicked.connect(self._choose_features)
+        self.features_label = QLabel(_("none: by distance alone"))
+        self.features_label.setWordWrap(True)
+        self.features_clear = QPushButton("×")
+        self.features_clear.setToolTip(_("Plan without the land cover"))
+        self.features_clear.setFixedWidth(28)
+        self.features_clear.clicked.connect(self.clear_features)
+        cover = QHBoxLayout()
+        cover.addWidget(self.features_label, 1)
+        cover.addWidget(self.features_clear)
+        pf.addRow(self.features_button, cover)
         self.budget_km = QDoubleSpinBox()
         self.budget_km.setRange(0.5, 500.0)
         self.budget_km.setValue(10.0)
@@ -316,6 +341,8 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.subject.setEnabled(poa)
         self.terrain.setEnabled(poa)
         self.budget_km.setEnabled(poa)
+        self.features_button.setEnabled(poa)
+        self.features_clear.setEnabled(poa and self.features_path is not None)
         self.line_button.setEnabled(pattern == "corridor")
         self.width_m.setEnabled(pattern == "corridor")
         self.angle_auto.setEnabled(pattern == "survey")
@@ -544,6 +571,41 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.statusMessage.emit(ngettext("{n} zone loaded", "{n} zones loaded", n).format(n=n))
         self.zonesLoaded.emit(self.zones)
 
+    def _choose_features(self) -> None:
+        path, _filter = QFileDialog.getOpenFileName(self, _("Land cover"), "", FEATURES_FILTER)
+        if path:
+            self.load_features(Path(path))
+
+    def load_features(self, path: Path) -> None:
+        """Read a probability search's land cover (checked as ``plan poa-map --features``
+        checks it); a refused file leaves the one loaded before."""
+        self.runner.run(
+            lambda: backend.load_features(path),
+            lambda view: self._features_loaded(path, view),
+            self._load_failed,
+        )
+
+    def _features_loaded(self, path: Path, view: FeaturesView) -> None:
+        self.features_path, self.features = path, view
+        n = len(view.features)
+        self.features_label.setText(f"{path.name}: {features_text(view.counts)}")
+        self.features_clear.setEnabled(self.pattern.currentData() == "poa")
+        self.statusMessage.emit(
+            ngettext(
+                "Land cover loaded: {n} feature ({kinds}).",
+                "Land cover loaded: {n} features ({kinds}).",
+                n,
+            ).format(n=n, kinds=features_text(view.counts))
+        )
+        self.featuresLoaded.emit(view)
+
+    def clear_features(self) -> None:
+        """Plan the probability search on the rings alone."""
+        self.features_path = self.features = None
+        self.features_label.setText(_("none: by distance alone"))
+        self.features_clear.setEnabled(False)
+        self.featuresLoaded.emit(None)
+
     # ------------------------------------------------------------------ planning
     def request(self) -> PlanRequest:
         """The planning request the widgets describe."""
@@ -576,6 +638,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
             subject=self.subject.currentData() if poa else None,
             terrain=str(self.terrain.currentData()),
             budget_m=1000.0 * self.budget_km.value() if poa else None,
+            features=self.features_path if poa else None,
         )
 
     def start_plan(self) -> None:
@@ -618,6 +681,10 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         reach a table's cells: "Path length" had stayed English in Czech)."""
         if self.plan_view is not None and self.metrics.rowCount():
             self._fill_metrics(self.plan_view)
+        if self.features_path is not None and self.features is not None:
+            self.features_label.setText(
+                f"{self.features_path.name}: {features_text(self.features.counts)}"
+            )
         view = self.plan_view
         if view is None or not view.sorties or not (view.violations or view.warnings):
             return

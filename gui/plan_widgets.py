@@ -82,6 +82,15 @@ TERRAIN_LABELS = {
     "dry-flat": N_("flat land, dry climate"),
     "dry-mountain": N_("mountains, dry climate"),
 }
+#: a probability search's land-cover kinds (missions.poa_map), as the panel names them
+FEATURE_KIND_LABELS = {
+    "path": N_("paths"),
+    "road": N_("roads"),
+    "stream": N_("streams"),
+    "forest": N_("woodland"),
+    "water": N_("water"),
+    "cliff": N_("cliffs"),
+}
 DATUM_PATTERNS = ("expanding-square", "sector", "poa")
 AREA_PATTERNS = ("survey", "creeping-line", "perimeter")
 #: patterns without a track spacing (the sector's legs cross the datum at 120°; a probability
@@ -95,6 +104,13 @@ MISSION_FILTER = (
     "Missions (*.plan *.waypoints *.mission *.kml *.kmz *.geojson *.json *.csv);;All files (*)"
 )
 ZONES_FILTER = "Geozones (*.json *.geojson);;All files (*)"
+FEATURES_FILTER = "Land cover (*.gpkg *.geojson *.json);;All files (*)"
+
+
+def features_text(counts: dict[str, int]) -> str:
+    """How many features of each kind a land-cover file gave, in the panel's order."""
+    shown = [(label, counts[kind]) for kind, label in FEATURE_KIND_LABELS.items() if kind in counts]
+    return ", ".join(f"{_(label)} {n}" for label, n in shown)
 
 
 def metric_rows(metrics: dict[str, Any]) -> list[tuple[str, str]]:

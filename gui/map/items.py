@@ -26,6 +26,7 @@ ZONE_COLOURS = {
 
 #: drawing order of the vector layers (bottom first); basemap and rasters lie below them all
 LAYERS = (
+    "landcover",
     "zones",
     "area",
     "footprints",
@@ -39,6 +40,17 @@ LAYERS = (
     "vehicles",
     "edit",
 )
+
+
+#: a probability search's land cover: (line colour, fill or None, line width px, dashed)
+FEATURE_STYLES: dict[str, tuple[str, str | None, float, bool]] = {
+    "path": ("#6d4c41", None, 1.5, True),
+    "road": ("#616161", None, 2.0, False),
+    "stream": ("#1e88e5", None, 1.5, False),
+    "forest": ("#2e7d32", "#662e7d32", 0.8, False),
+    "water": ("#1565c0", "#801e88e5", 1.0, False),
+    "cliff": ("#212121", None, 2.5, False),
+}
 
 
 def drone_colour(index: int) -> QColor:

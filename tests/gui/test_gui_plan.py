@@ -436,6 +436,132 @@ def test_probability_search_around_a_last_known_position(  # type: ignore[no-unt
         assert back.metadata["poa_map"] == "search_poa.tif"  # beside it, not the window's copy
 
 
+def _cover_file(path: Path, lkp: tuple[float, float], features: list[dict]) -> Path:
+    """A land-cover GeoJSON in lon/lat, coordinates in metres east/north of ``lkp``."""
+    import json
+    import math
+
+    lon0, lat0 = lkp
+    k_lat = 1.0 / 111_320.0
+    k_lon = k_lat / math.cos(math.radians(lat0))
+
+    def ll(coords: list) -> list:
+        if coords and isinstance(coords[0], (int, float)):
+            return [lon0 + coords[0] * k_lon, lat0 + coords[1] * k_lat]
+        return [ll(c) for c in coords]
+
+    doc = {
+        "type": "FeatureCollection",
+        "features": [
+            {
+                "type": "Feature",
+                "properties": f["properties"],
+                "geometry": {"type": f["type"], "coordinates": ll(f["coordinates"])},
+            }
+            for f in features
+        ],
+    }
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def test_a_probability_search_follows_the_land_cover(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, tmp_path: Path
+) -> None:
+    """The land cover of ``plan poa-map --features`` in the Plan tab: a path draws the
+    probability to it, a lake has none; drawn on the map; a refused file leaves the one loaded
+    before; without it the map is the rings alone. (The GUI had planned the rings alone.)"""
+    import numpy as np
+    import rasterio
+    from pyproj import Transformer
+
+    lkp = (13.3990, 49.8010)
+    lake = [[[400, -200], [800, -200], [800, 200], [400, 200], [400, -200]]]
+    cover = _cover_file(
+        tmp_path / "cover.geojson",
+        lkp,
+        [
+            {
+                "type": "LineString",
+                "coordinates": [[0, 0], [0, 2500]],
+                "properties": {"kind": "path"},
+            },
+            {"type": "Polygon", "coordinates": lake, "properties": {"natural": "water"}},
+            {"type": "Point", "coordinates": [10, 10], "properties": {"amenity": "bench"}},
+        ],
+    )
+    panel = window.plan_panel
+    assert not panel.features_button.isEnabled()  # a survey has no land cover
+    _select(panel.pattern, "poa")
+    assert panel.features_button.isEnabled() and not panel.features_clear.isEnabled()
+    assert panel.features_label.text() == "none: by distance alone"
+    with qtbot.waitSignal(panel.featuresLoaded, timeout=20_000):
+        panel.load_features(cover)
+    assert panel.features_label.text() == "cover.geojson: paths 1, water 1"  # the bench: no kind
+    assert panel.features_clear.isEnabled()
+    drawn = {i.data(0): i.toolTip() for i in window.map.layer_items("landcover")}
+    assert drawn == {"path": "paths", "water": "water"}
+    # a refused file: one line naming it, the land cover loaded before stays
+    for bad, why in (
+        (tmp_path / "broken.geojson", "cannot read features"),
+        (
+            _cover_file(
+                tmp_path / "benches.geojson",
+                lkp,
+                [{"type": "Point", "coordinates": [0, 0], "properties": {"amenity": "bench"}}],
+            ),
+            "no land-cover feature of a known kind",
+        ),
+    ):
+        if bad.name == "broken.geojson":
+            bad.write_text('{"type": "FeatureCollection", "features": [')
+        with qtbot.waitSignal(panel.statusMessage, timeout=20_000) as msg:
+            panel.load_features(bad)
+        assert msg.args[0].startswith("Error: ") and bad.name in msg.args[0], msg.args[0]
+        assert why in msg.args[0], msg.args[0]
+        assert panel.features_path == cover
+    _select(panel.camera, "mavic3t-thermal")
+    panel.alt_m.setValue(50.0)
+    panel.budget_km.setValue(3.0)
+    _select(panel.subject, "child-4-6")
+    _select(panel.terrain, "urban")
+    panel.start_picking("datum")
+    window.map.clicked.emit(*lkp)
+    view = _plan(qtbot, panel)
+    assert view.validated and view.violations == []
+
+    def cells(path: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(probabilities, east, north of each cell's centre from the LKP in metres)"""
+        with rasterio.open(path) as src:
+            prob, t = src.read(1), src.transform
+            x0, y0 = Transformer.from_crs(4326, src.crs, always_xy=True).transform(*lkp)
+        rows, cols = np.indices(prob.shape)
+        return prob, t.c + (cols + 0.5) * t.a - x0, t.f + (rows + 0.5) * t.e - y0
+
+    prob, east, north = cells(view.poa_path)
+    assert float(prob.sum()) == pytest.approx(1.0, abs=1e-6)
+    in_lake = (east > 430) & (east < 770) & (np.abs(north) < 170)
+    assert in_lake.sum() > 50 and float(prob[in_lake].max()) == 0.0  # not searched
+    on_path = (np.abs(east) <= 15) & (north > 500) & (north < 2000)  # the column the path is in
+    mirror = (np.abs(east) <= 15) & (north < -500) & (north > -2000)  # the same rings, no path
+    assert float(prob[on_path].mean()) > 3.0 * float(prob[mirror].mean())  # 3.3 × measured
+    # taken away: the rings alone again, the layer gone
+    panel.clear_features()
+    assert panel.features_label.text() == "none: by distance alone"
+    assert window.map.layer_items("landcover") == [] and panel.request().features is None
+    bare = _plan(qtbot, panel)
+    prob2, _e, _n = cells(bare.poa_path)
+    assert float(prob2[in_lake].min()) > 0.0
+    # loaded again, the label follows a language switch
+    with qtbot.waitSignal(panel.featuresLoaded, timeout=20_000):
+        panel.load_features(cover)
+    window.switch_language("cs")
+    try:
+        assert panel.features_label.text() == "cover.geojson: cesty 1, voda 1"
+    finally:
+        window.switch_language("en")
+
+
 def test_a_probability_search_refuses_what_it_cannot_plan(tmp_path: Path) -> None:
     """One line naming the problem, before any planning: no LKP, no category, a launch point
     outside the map (it had named a temporary file and asked whether latitude and longitude
