@@ -10,7 +10,7 @@ at once which drones did not start, pause or return.
 ...     fleet.wait_vehicles(2, timeout_s=10)
 ...     cleared = {key: clear_for_flight(m, dem=dem).sorties[0] for key, m in plan.items()}
 ...     results = fleet.upload(cleared)  # each sortie carries its Clearance
-...     fleet.start_all()
+...     fleet.launch_all(planned_start_delays(cleared))  # arm and start, staggered as planned
 
 ArduCopters whose missions have no take-off item start them in the air: take them off first
 (:meth:`Fleet.takeoff_all`) to the altitude the guard walked them from
@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -217,6 +218,47 @@ class Fleet:
 
         return self.for_each(one, vehicles)
 
+    def launch_all(
+        self,
+        delays_s: Mapping[str | Vehicle, float] | None = None,
+        vehicles: Iterable[str | Vehicle] | None = None,
+        *,
+        wait_ready_s: float = 60.0,
+        cancel: threading.Event | None = None,
+    ) -> dict[str, VehicleResult]:
+        """Arm and start every (or the given) vehicle's mission, each after its delay.
+
+        ``delays_s`` (seconds from now, per vehicle; :func:`planned_start_delays` reads them
+        from the plans) staggers drones that share a launch point: ``plan poa`` gives each a
+        start delay so that no two are over one cell at once, take-off included. A vehicle is
+        armed only when its time comes (a copter armed on the ground disarms itself after some
+        seconds: ArduCopter's DISARM_DELAY, PX4's COM_DISARM_PRFLT), then started as
+        :meth:`arm_all` and :meth:`start_all` do. Setting ``cancel`` before a vehicle's time
+        stops its start (nothing is sent to it; its result says so). Delays are checked before
+        anything is sent: a negative, infinite or NaN one is a :class:`BadInputError`.
+        """
+        wait: dict[str, float] = {}
+        for k, d in (delays_s or {}).items():
+            if not (isinstance(d, int | float) and math.isfinite(d) and 0.0 <= d <= MAX_DELAY_S):
+                raise BadInputError(
+                    _("a start delay must be 0 to {m:g} s, got {d!r}").format(m=MAX_DELAY_S, d=d),
+                    where=vehicle_key(self._resolve(k)),
+                )
+            wait[vehicle_key(self._resolve(k))] = float(d)
+        stop = cancel if cancel is not None else threading.Event()
+
+        def one(v: Vehicle) -> Any:
+            delay = wait.get(vehicle_key(v), 0.0)
+            if stop.wait(delay) if delay > 0 else stop.is_set():
+                raise CancelledStart(_("start cancelled before its planned time; nothing sent"))
+            if wait_ready_s > 0:
+                v.wait_ready_to_arm(wait_ready_s)
+            leave_unarmable_mode(v)
+            v.arm()
+            return v.start_mission()
+
+        return self.for_each(one, vehicles)
+
     def takeoff_all(
         self, alt_m: float, vehicles: Iterable[str | Vehicle] | None = None
     ) -> dict[str, VehicleResult]:
@@ -242,6 +284,32 @@ class Fleet:
 
     def land_all(self, vehicles: Iterable[str | Vehicle] | None = None) -> dict[str, VehicleResult]:
         return self.for_each(lambda v: v.land(), vehicles)
+
+
+#: the longest start delay :meth:`Fleet.launch_all` takes (a plan's are seconds to minutes)
+MAX_DELAY_S = 3600.0
+
+
+class CancelledStart(DronekitPlzenError):
+    """A staggered start was cancelled before its time (:meth:`Fleet.launch_all`)."""
+
+
+def planned_start_delays(missions: Mapping[Any, Any]) -> dict[Any, float]:
+    """Each vehicle's planned start delay in seconds, for :meth:`Fleet.launch_all`: the
+    ``start_delay_s`` a plan gives a vehicle's first sortie (``plan poa``'s missions carry it
+    in their metadata); 0 for a later sortie (it starts when the pilot sends it) or a plan
+    without one. A value is a Mission or a sortie of :func:`missions.clearance.clear_for_flight`
+    (``.mission``, ``.index``), as :meth:`Fleet.upload` takes them."""
+    out: dict[Any, float] = {}
+    for key, m in missions.items():
+        mission = getattr(m, "mission", m)
+        meta = getattr(mission, "metadata", None) or {}
+        value = meta.get("start_delay_s") if getattr(m, "index", 1) == 1 else None
+        if isinstance(value, int | float) and math.isfinite(value) and value > 0:
+            out[key] = float(value)
+        else:
+            out[key] = 0.0
+    return out
 
 
 def _items_of(m: Any) -> list[MissionItem]:

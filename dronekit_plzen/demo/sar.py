@@ -305,7 +305,7 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
             )
 
         with _step(_("4/6 upload, verify and fly the missions"), echo):
-            from dronekit_plzen.fleet import Fleet
+            from dronekit_plzen.fleet import Fleet, planned_start_delays
             from telemetry.recorder import Recorder
 
             urls = [f"udpin://127.0.0.1:{PX4_API_PORT + off + i}" for i in range(opts.drones)]
@@ -332,8 +332,8 @@ def run_sar_demo(opts: DemoOptions) -> DemoResult:
             _check(fleet.upload(cleared))
             _record_missions(db_path, dep.id, cleared)
             echo(_("   {n} missions cleared, uploaded and verified").format(n=len(missions)))
-            _check(fleet.arm_all())
-            _check(fleet.start_all())
+            # each vehicle armed and started at the time its plan gives (the grid's: at once)
+            _check(fleet.launch_all(planned_start_delays(cleared)))
             echo(_("   armed and started"))
             _follow(by_sysid, outcomes, opts, echo)
 

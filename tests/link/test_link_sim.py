@@ -278,3 +278,94 @@ def test_px4_start_without_a_mission_names_why(sim_factory, sim_url_of) -> None:
             v.start_mission()  # nothing uploaded, nothing being checked: refused at once
         assert time.monotonic() - t0 < 2.0  # the reason's text waited for, not the check
         assert str(err.value) == f"vehicle 1 refused to start the mission: {PX4_DENIED_TEXT}"
+
+
+@pytest.mark.parametrize("autopilot", ["px4", "ardupilot"])
+def test_fleet_launches_each_vehicle_at_its_planned_time(
+    sim_factory, sim_url_of, autopilot: str
+) -> None:
+    """``launch_all`` arms and starts each vehicle when its plan's start delay has passed
+    (``plan poa`` staggers drones sharing a launch point): the first at once, the second only
+    later, not armed meanwhile (a copter armed on the ground disarms itself); a cancel before a
+    vehicle's time sends it nothing. ``start_all`` had started every drone at once."""
+    import threading
+
+    from dronekit_plzen.errors import BadInputError
+    from dronekit_plzen.fleet import planned_start_delays
+    from missions.model import Mission
+
+    sim = sim_factory(2, autopilot)
+    urls = [sim_url_of(sim, i) for i in range(2)]
+    with Fleet.connect(urls, heartbeat_hz=HB_HZ) as fleet:
+        first, second = fleet.wait_vehicles(2, timeout_s=15)
+        for v in (first, second):
+            wait_ready(v)
+        plans = {}
+        for v, delay in ((first, 0.0), (second, 2.0)):
+            items = short_mission(v.state.home[0], v.state.home[1], n=2)
+            plans[v] = Mission(items=items, metadata={"start_delay_s": delay})
+        results = fleet.upload(
+            plans, clearances={v: Clearance.passed(m.items) for v, m in plans.items()}
+        )
+        assert all(r.ok for r in results.values()), results
+        delays = planned_start_delays(plans)
+        assert delays == {first: 0.0, second: 2.0}
+        with pytest.raises(BadInputError, match="a start delay must be 0 to 3600 s, got nan"):
+            fleet.launch_all({second: float("nan")})  # refused before anything is sent
+        assert not first.state.armed and not second.state.armed
+        launched: dict[str, object] = {}
+        t0 = time.monotonic()
+        worker = threading.Thread(target=lambda: launched.update(fleet.launch_all(delays)))
+        worker.start()
+        first.wait_for(lambda s: s.armed, 15, "the first armed")
+        assert time.monotonic() - t0 < 2.0 and not second.state.armed
+        second.wait_for(lambda s: s.armed, 20, "the second armed")
+        assert time.monotonic() - t0 >= 2.0
+        worker.join(30)
+        assert all(r.ok for r in launched.values()), launched  # type: ignore[attr-defined]
+        for v in (first, second):
+            v.wait_for(lambda s: s.in_air and s.mission_seq >= 1, 60, "flying its mission")
+        assert all(r.ok for r in fleet.rtl_all().values())
+    # a cancel before the time: nothing sent, said in the result, without the whole wait
+    sim = sim_factory(1, autopilot)
+    with Fleet.connect([sim_url_of(sim, 0)], heartbeat_hz=HB_HZ) as fleet:
+        (v,) = fleet.wait_vehicles(1, timeout_s=15)
+        wait_ready(v)
+        cancel = threading.Event()
+        threading.Timer(0.3, cancel.set).start()
+        t0 = time.monotonic()
+        (result,) = fleet.launch_all({v: 30.0}, cancel=cancel).values()
+        assert time.monotonic() - t0 < 5.0
+        assert not result.ok and "start cancelled before its planned time" in str(result.error)
+        assert not v.state.armed
+
+
+def test_planned_start_delays_are_a_first_sorties_alone() -> None:
+    """A plan's delay belongs to its first sortie: a later one starts when the pilot sends it;
+    a missing, negative or NaN value is no delay."""
+    from types import SimpleNamespace
+
+    from dronekit_plzen.fleet import planned_start_delays
+    from missions.model import Mission
+
+    def sortie(index: int, value: object) -> SimpleNamespace:
+        return SimpleNamespace(index=index, mission=Mission(metadata={"start_delay_s": value}))
+
+    plans = {
+        "a": sortie(1, 12.5),
+        "b": sortie(2, 12.5),
+        "c": Mission(metadata={"start_delay_s": 7}),
+        "d": Mission(),
+        "e": sortie(1, float("nan")),
+        "f": sortie(1, -3.0),
+        "g": sortie(1, "5"),
+    }
+    assert planned_start_delays(plans) == {
+        "a": 12.5,
+        "b": 0.0,
+        "c": 7.0,
+        "d": 0.0,
+        "e": 0.0,
+        "f": 0.0,
+        "g": 0.0,
+    }
