@@ -539,7 +539,15 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self._update_buttons()
 
         def done(view: PlanView) -> None:
-            self.mission_label.setText(path.name)
+            meta = getattr(view.missions[0], "metadata", None) if view.missions else None
+            shown = self._form_from_file(meta or {})
+            self.mission_label.setText(
+                path.name
+                if shown
+                else _("{name} (planned elsewhere: the form is for a new plan)").format(
+                    name=path.name
+                )
+            )
             self.override_reason = None  # a new plan: the shown one's override is not its own
             self._planned(view)
 
@@ -551,6 +559,31 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
             done,
             self._failed,
         )
+
+    def _form_from_file(self, meta: dict[str, Any]) -> bool:
+        """Show in the form what an opened mission file was planned with, where the file says
+        (the toolkit's own files do: pattern, camera, vehicle, height, target): the form had
+        kept its own values, 60 m beside a file flown at 100 m. False: the file says none of
+        them (a QGroundControl or DJI file)."""
+
+        def pick(combo: QComboBox, value: Any) -> bool:
+            i = combo.findData(value) if isinstance(value, str) and value else -1
+            if i >= 0:
+                combo.setCurrentIndex(i)
+            return i >= 0
+
+        shown = [
+            pick(self.pattern, meta.get("pattern")),
+            pick(self.camera, meta.get("camera")),
+            pick(self.vehicle, meta.get("vehicle")),
+            pick(self.target, meta.get("target")),
+        ]
+        alt = meta.get("alt_m")
+        if isinstance(alt, int | float) and self.alt_m.minimum() <= alt <= self.alt_m.maximum():
+            self.by_alt.setChecked(True)
+            self.alt_m.setValue(float(alt))
+            shown.append(True)
+        return any(shown)
 
     def _choose_zones(self) -> None:
         path, _filter = QFileDialog.getOpenFileName(self, _("Load zones"), "", ZONES_FILTER)

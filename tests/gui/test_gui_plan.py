@@ -285,12 +285,46 @@ def test_open_a_qgc_plan_file_to_fly(qtbot, window: MainWindow, shared_data: Pat
     n = len(expected.waypoints_lonlat_alt())
     assert len(view.paths[0]) == n >= 2  # type: ignore[attr-defined]
     assert window.map.layer_items("paths")[0].path().elementCount() == n
-    assert window.plan_panel.mission_label.text() == path.name
+    # a QGroundControl file does not say how it was planned: the form keeps its values, and
+    # says it is for a new plan
+    assert window.plan_panel.mission_label.text() == (
+        f"{path.name} (planned elsewhere: the form is for a new plan)"
+    )
     assert view.validated  # type: ignore[attr-defined]
     assert [it.command for it in window.fly_panel.missions[0].items] == [
         it.command for it in expected.items
     ]
     assert "Path length" in _metrics_table(window.plan_panel)
+
+
+def test_an_opened_file_shows_how_it_was_planned(  # type: ignore[no-untyped-def]
+    qtbot, window: MainWindow, shared_data: Path, tmp_path: Path
+) -> None:
+    """The toolkit's own files say how they were planned: the form shows it (it had kept its
+    own 60 m beside a file flown at 85 m, and its own camera)."""
+    from missions.formats import save_mission
+
+    mission = load_mission(shared_data / "missions" / "qgc_ArduPilotSITL-ArduCopter.plan")
+    mission.metadata.update(
+        pattern="expanding-square",
+        camera="mavic3t-thermal",
+        vehicle="mavic3t",
+        alt_m=85.0,
+        target="person",
+    )
+    path = save_mission(mission, tmp_path / "ours.plan")
+    panel = window.plan_panel
+    assert panel.pattern.currentData() == "survey" and panel.alt_m.value() == 60.0
+    views: list[object] = []
+    panel.planReady.connect(views.append)
+    panel.open_mission(path)
+    qtbot.waitUntil(lambda: bool(views), timeout=60_000)
+    assert panel.mission_label.text() == "ours.plan"
+    assert panel.pattern.currentData() == "expanding-square"
+    assert panel.camera.currentData() == "mavic3t-thermal"
+    assert panel.vehicle.currentData() == "mavic3t"
+    assert panel.by_alt.isChecked() and panel.alt_m.value() == 85.0
+    assert panel.plan_view is views[0]  # the file's plan is shown, not a new one
 
 
 def test_backend_gsd_and_pod_requests_reach_the_planner() -> None:
