@@ -279,12 +279,18 @@ def _write(cloud: PointCloud, stage: Stage, cache: dict[Any, Any] | None = None)
             "ground": int(np.count_nonzero(cls == GROUND)),
             "noise": int(np.count_nonzero(cls == NOISE)),
         }
-    from lidar.products import warn_if_no_crs, write_product
+    from lidar.products import warn_if_no_crs, write_pdal_grid, write_product
 
+    if o.pdal_grid:  # PDAL's gridding options: the bands PDAL's writers.gdal writes
+        if o.override_srs is None and o.spatialreference is None and o.default_srs is None:
+            warn_if_no_crs(cloud, o.filename)
+        res = write_pdal_grid(cloud, o)
+        res["stage"] = stage.type
+        return res
     warn_if_no_crs(cloud, o.filename)
     res = write_product(
         cloud,
-        o.product,
+        o.product_name,
         o.filename,
         resolution_m=o.resolution,
         method=o.method,

@@ -286,3 +286,122 @@ def demo_products(
         raise
     result["seconds"] = time.perf_counter() - t0
     return result
+
+
+#: bytes a cell of PDAL's gridding holds while it is computed (count, six statistics, the
+#: inverse-distance sums and the written copy)
+PDAL_GRID_BYTES_PER_CELL = 8 * 11
+
+
+def write_pdal_grid(cloud: PointCloud, o: Any) -> dict[str, Any]:
+    """``writers.gdal`` with PDAL's gridding options (``o``: :class:`lidar.stages.GdalWriterOptions`
+    with :attr:`~lidar.stages.GdalWriterOptions.pdal_grid`): the bands PDAL writes, in its order,
+    as a GeoTIFF; lengths in the cloud's own units, as PDAL takes them."""
+    import rasterio
+    from rasterio.transform import from_origin
+
+    from dronekit_plzen.geo import as_crs
+    from dronekit_plzen.outputs import atomic_output
+    from lidar import filters
+    from lidar.io import quiet_library_logs
+    from lidar.pdal_grid import PdalGrid, grid_stats, parse_output_types
+    from lidar.stages import DATA_TYPES, crop_box, gdal_options
+
+    t0 = time.perf_counter()
+    target = check_output_path(o.filename, suffixes=(".tif", ".tiff"))
+    if not len(cloud):
+        raise BadInputError(_("no points reach writers.gdal: nothing to grid"), where=o.filename)
+    values = np.asarray(filters.dimension(cloud, o.dimension or "Z"), dtype=np.float64)
+    if values.ndim != 1:
+        raise BadInputError(
+            _("dimension {d!r} has several values a point: grid one of them").format(d=o.dimension)
+        )
+    res = float(o.resolution)
+    box: tuple[float, ...]
+    if o.width is not None:
+        box = (o.origin_x, o.origin_y, o.origin_x + res * o.width, o.origin_y + res * o.height)
+    elif o.bounds is not None:
+        box = crop_box(o.bounds)[:4]
+    else:
+        box = (cloud.x.min(), cloud.y.min(), cloud.x.max(), cloud.y.max())
+    minx, miny, maxx, maxy = (float(v) for v in box)
+    # before anything is allocated: points 1000 km apart at 1 m need terabytes
+    check_grid_size(
+        (minx, miny, maxx, maxy),
+        res,
+        budget_bytes=memory_budget(o.memory_mb),
+        bytes_per_cell=PDAL_GRID_BYTES_PER_CELL,
+        where=o.filename,
+    )
+    if o.width is not None:
+        grid = PdalGrid(minx, miny, res, int(o.width), int(o.height))
+    else:
+        grid = PdalGrid.covering(minx, miny, maxx, maxy, res)
+    outputs = parse_output_types(o.output_type)
+    bands = grid_stats(
+        cloud.x,
+        cloud.y,
+        values,
+        grid,
+        outputs,
+        radius=float(o.radius) if o.radius is not None else res * math.sqrt(2.0),
+        power=float(o.power) if o.power is not None else 1.0,
+        window_size=int(o.window_size or 0),
+        binmode=bool(o.binmode),
+    )
+    dtype, default_nodata = DATA_TYPES[(o.data_type or "double").lower()]
+    nodata = float(o.nodata) if o.nodata is not None else default_nodata
+    srs = o.override_srs or o.spatialreference
+    crs = as_crs(srs) if srs else cloud.crs or (as_crs(o.default_srs) if o.default_srs else None)
+    arrays = [_cast(bands[k], dtype, nodata) for k in bands]
+    profile = {
+        "driver": "GTiff",
+        "width": grid.width,
+        "height": grid.height,
+        "count": len(arrays),
+        "dtype": dtype,
+        "crs": crs.to_wkt() if crs is not None else None,
+        "transform": from_origin(grid.origin_x, grid.top, res, res),
+        "nodata": nodata,
+        **{k.lower(): v for k, v in gdal_options(o.gdalopts).items()},
+    }
+    with (
+        atomic_output(target, suffixes=(".tif", ".tiff")) as tmp,
+        quiet_library_logs("rasterio"),
+        raster.gdal_write_errors(target, tmp),
+    ):
+        with rasterio.open(tmp, "w", **profile) as dst:
+            for i, (name, arr) in enumerate(zip(bands, arrays), start=1):
+                dst.write(arr, i)
+                dst.set_band_description(i, name)
+            tags = gdal_options(o.metadata)
+            if tags:
+                dst.update_tags(**tags)
+        with rasterio.open(tmp) as back:  # a write that failed quietly leaves another file
+            if back.count != len(arrays) or not np.array_equal(back.read(1), arrays[0]):
+                raise raster.WriteCheckError(
+                    _("cannot write {path}: {reason}").format(
+                        path=target, reason=_("the file read back differs from the data written")
+                    )
+                )
+    first = next(iter(bands.values()))
+    valid = np.isfinite(first) if "count" not in bands else bands["count"] > 0
+    return {
+        "product": "pdal-grid",
+        "file": str(target),
+        "bands": list(bands),
+        "rows": grid.height,
+        "cols": grid.width,
+        "valid_cells": int(valid.sum()),
+        "seconds": time.perf_counter() - t0,
+    }
+
+
+def _cast(a: FloatArray, dtype: str, nodata: float) -> np.ndarray:
+    """A band in the file's type: nodata where NaN; integers rounded and held to the type's
+    range (as GDAL converts)."""
+    if np.dtype(dtype).kind == "f":
+        return np.where(np.isfinite(a), a, nodata).astype(dtype)
+    info = np.iinfo(np.dtype(dtype))
+    out = np.clip(np.rint(np.where(np.isfinite(a), a, nodata)), info.min, info.max)
+    return out.astype(dtype)

@@ -356,29 +356,186 @@ class LasWriterOptions:
         ]
 
 
+#: ``writers.gdal`` options of PDAL's gridding (:mod:`lidar.pdal_grid`): any of them makes the
+#: writer grid the points as PDAL does instead of computing a ``product``
+PDAL_GRID_OPTIONS = (
+    "output_type",
+    "radius",
+    "power",
+    "window_size",
+    "dimension",
+    "binmode",
+    "data_type",
+    "nodata",
+    "gdaldriver",
+    "gdalopts",
+    "bounds",
+    "origin_x",
+    "origin_y",
+    "width",
+    "height",
+    "override_srs",
+    "default_srs",
+    "spatialreference",
+    "metadata",
+)
+#: PDAL's type names for ``data_type`` → numpy's, with PDAL's default nodata for each
+DATA_TYPES: dict[str, tuple[str, float]] = {
+    "double": ("float64", -9999.0),
+    "float64": ("float64", -9999.0),
+    "float": ("float32", -9999.0),
+    "float32": ("float32", -9999.0),
+    "int64": ("int64", -9999.0),
+    "int32": ("int32", -9999.0),
+    "int16": ("int16", -9999.0),
+    "int8": ("int8", -128.0),
+    "uint64": ("uint64", 9999.0),
+    "uint32": ("uint32", 9999.0),
+    "uint16": ("uint16", 9999.0),
+    "uint8": ("uint8", 255.0),
+}
+
+
 @dataclass(frozen=True)
 class GdalWriterOptions:
     filename: str = ""
-    product: str = "dtm"
+    #: a product (dtm, dsm, chm, …); None: "dtm", unless PDAL's gridding options are given
+    product: str | None = None
     resolution: float = 1.0
     method: str = "tin"
     interval: float = 1.0
     #: memory budget of the grid in MiB (default: DKP_LIDAR_MEMORY_MB or min(2 GiB, RAM/2))
     memory_mb: float | None = None
+    # PDAL's gridding (lidar.pdal_grid), its option names and defaults
+    output_type: str | list[str] | None = None
+    radius: float | None = None
+    power: float | None = None
+    window_size: int | None = None
+    dimension: str | None = None
+    binmode: bool | None = None
+    data_type: str | None = None
+    nodata: float | None = None
+    gdaldriver: str | None = None
+    gdalopts: str | list[str] | None = None
+    bounds: str | None = None
+    origin_x: float | None = None
+    origin_y: float | None = None
+    width: int | None = None
+    height: int | None = None
+    override_srs: str | None = None
+    default_srs: str | None = None
+    spatialreference: str | None = None
+    metadata: str | None = None
+
+    @property
+    def pdal_grid(self) -> bool:
+        """The points are gridded as PDAL's writers.gdal does (an option of its given)."""
+        return any(getattr(self, k) is not None for k in PDAL_GRID_OPTIONS)
+
+    @property
+    def product_name(self) -> str:
+        return self.product or "dtm"
 
     def check(self) -> list[str]:
         errs = []
         if self.memory_mb is not None and not (0 < self.memory_mb < float("inf")):
             errs.append(_("memory_mb must be a positive number of MiB"))
-        if self.product not in PRODUCTS:
-            errs.append(_("product must be one of {p}").format(p=", ".join(sorted(PRODUCTS))))
         if self.resolution <= 0:
             errs.append(_("resolution must be positive"))
+        if self.pdal_grid:
+            return errs + self._check_pdal()
+        if self.product_name not in PRODUCTS:
+            errs.append(_("product must be one of {p}").format(p=", ".join(sorted(PRODUCTS))))
         if self.method not in ("tin", "idw"):
             errs.append(_("method must be tin or idw"))
         if not self.interval > 0:
             errs.append(_("the contour interval must be positive"))
         return errs
+
+    def _check_pdal(self) -> list[str]:
+        from lidar.pdal_grid import parse_output_types
+
+        given = [k for k in PDAL_GRID_OPTIONS if getattr(self, k) is not None]
+        errs = []
+        if self.product is not None:
+            errs.append(
+                _(
+                    "product {p!r} and PDAL's gridding ({given}) are two ways to make the raster: "
+                    "give one"
+                ).format(p=self.product, given=", ".join(given))
+            )
+        try:
+            parse_output_types(self.output_type)
+        except BadInputError as exc:
+            errs.append(exc.message)
+        if self.radius is not None and not self.radius > 0:
+            errs.append(_("radius must be positive"))
+        if self.power is not None and not self.power > 0:
+            errs.append(_("power must be positive"))
+        if self.window_size is not None and not 0 <= self.window_size <= 100:
+            errs.append(_("window_size must be 0 to 100 cells"))
+        if self.data_type is not None and self.data_type.lower() not in DATA_TYPES:
+            errs.append(
+                _("data_type {t!r} is not one of {k}").format(
+                    t=self.data_type, k=", ".join(DATA_TYPES)
+                )
+            )
+        if self.gdaldriver is not None and self.gdaldriver.lower() != "gtiff":
+            errs.append(
+                _("gdaldriver {d!r}: only GTiff (GeoTIFF) is written").format(d=self.gdaldriver)
+            )
+        try:
+            gdal_options(self.gdalopts)
+            gdal_options(self.metadata)
+        except BadInputError as exc:
+            errs.append(exc.message)
+        fixed = [self.origin_x, self.origin_y, self.width, self.height]
+        if any(v is not None for v in fixed) and not all(v is not None for v in fixed):
+            errs.append(_("give all or none of origin_x, origin_y, width and height"))
+        if all(v is not None for v in fixed) and self.bounds is not None:
+            errs.append(_("give bounds or origin_x/origin_y/width/height, not both"))
+        if (
+            self.width is not None
+            and self.height is not None
+            and (self.width < 1 or self.height < 1)
+        ):
+            errs.append(_("width and height must be at least 1 cell"))
+        if self.bounds is not None:
+            try:
+                box = crop_box(self.bounds)
+                if len(box) != 4:
+                    errs.append(_("bounds of writers.gdal are ([xmin, xmax], [ymin, ymax])"))
+            except BadInputError as exc:
+                errs.append(exc.message)
+        srs = [self.override_srs, self.default_srs, self.spatialreference]
+        if sum(v is not None for v in srs) > 1:
+            errs.append(_("give one of override_srs (spatialreference) and default_srs"))
+        for name, value in zip(("override_srs", "default_srs", "spatialreference"), srs):
+            if value is not None:
+                try:
+                    as_crs(value)
+                except Exception:
+                    errs.append(_("{k}: unknown CRS {v!r}").format(k=name, v=value))
+        return errs
+
+
+def gdal_options(value: str | list[str] | None) -> dict[str, str]:
+    """PDAL's ``gdalopts``/``metadata``: ``NAME=VALUE,NAME2=VALUE2`` (or a list of such)."""
+    items = [value] if isinstance(value, str) else list(value or [])
+    out: dict[str, str] = {}
+    for item in items:
+        for part in str(item).split(","):
+            if not part.strip():
+                continue
+            name, eq, val = part.partition("=")
+            if not eq or not name.strip():
+                raise BadInputError(
+                    _("{p!r} is not NAME=VALUE (gdalopts and metadata are NAME=VALUE,…)").format(
+                        p=part.strip()
+                    )
+                )
+            out[name.strip()] = val.strip()
+    return out
 
 
 PRODUCTS = {"dtm", "dsm", "chm", "intensity", "density", "hillshade", "contours"}

@@ -245,6 +245,22 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("outlier_min_k_1e5", {"type": "filters.outlier", "method": "radius", "min_k": 100_000}),
     ):
         (d / f"{name}.json").write_text(json.dumps(["inp.las", stage, "out.las"]))
+    # PDAL's writers.gdal gridding options (the writer is stage 2; nothing may be written)
+    refused = tmp_path_factory.mktemp("gdal_refused")
+    for name, extra in (
+        ("gdal_output_median", {"output_type": "min,median"}),
+        ("gdal_product_and_output", {"product": "dsm", "output_type": "max"}),
+        ("gdal_driver_png", {"gdaldriver": "PNG"}),
+        ("gdal_data_type_cplx", {"data_type": "complex64"}),
+        ("gdal_origin_alone", {"origin_x": 500_000.0}),
+        ("gdal_gdalopts_bad", {"gdalopts": "COMPRESS"}),
+        ("gdal_radius_zero", {"output_type": "idw", "radius": 0}),
+        ("gdal_srs_unknown", {"override_srs": "EPSG:99999"}),
+        ("gdal_dimension_missing", {"output_type": "mean", "dimension": "Reflectance"}),
+        ("gdal_radius_huge", {"output_type": "idw", "radius": 1e6}),
+    ):
+        writer = {"type": "writers.gdal", "filename": str(refused / f"{name}.tif"), **extra}
+        (d / f"{name}.json").write_text(json.dumps(["inp.las", writer]))
     # the radius outlier filter counted every point within its radius: every pair of the
     # copies (and of the whole cloud for a radius of a kilometre)
     written = tmp_path_factory.mktemp("pipeline_out")  # not among the inputs
@@ -865,6 +881,64 @@ CASES = [
                 r"filters\.outlier",
                 r"mean_k and min_k must be at most 100, got 100,000: every point's 100,000 "
                 r"nearest neighbours cost time as their square",
+            ),
+        )
+    ],
+    *[
+        Case(
+            f"pipeline-{name}",
+            (*L, "pipeline", f"{{d}}/{name}.json"),
+            2,
+            rf"^error: {why}$",
+        )
+        for name, why in (
+            (
+                "gdal_output_median",
+                r"invalid pipeline: stage 2 \(writers\.gdal\): output_type 'median' is not one "
+                r"of min, max, mean, idw, count, stdev, all",
+            ),
+            (
+                "gdal_product_and_output",
+                r"invalid pipeline: stage 2 \(writers\.gdal\): product 'dsm' and PDAL's gridding "
+                r"\(output_type\) are two ways to make the raster: give one",
+            ),
+            (
+                "gdal_driver_png",
+                r"invalid pipeline: stage 2 \(writers\.gdal\): gdaldriver 'PNG': only GTiff "
+                r"\(GeoTIFF\) is written",
+            ),
+            (
+                "gdal_data_type_cplx",
+                r"invalid pipeline: stage 2 \(writers\.gdal\): data_type 'complex64' is not one "
+                r"of double, .*",
+            ),
+            (
+                "gdal_origin_alone",
+                r"invalid pipeline: stage 2 \(writers\.gdal\): give all or none of origin_x, "
+                r"origin_y, width and height",
+            ),
+            (
+                "gdal_gdalopts_bad",
+                r"invalid pipeline: stage 2 \(writers\.gdal\): 'COMPRESS' is not NAME=VALUE "
+                r"\(gdalopts and metadata are NAME=VALUE,…\)",
+            ),
+            (
+                "gdal_radius_zero",
+                r"invalid pipeline: stage 2 \(writers\.gdal\): radius must be positive",
+            ),
+            (
+                "gdal_srs_unknown",
+                r"invalid pipeline: stage 2 \(writers\.gdal\): override_srs: unknown CRS "
+                r"'EPSG:99999'",
+            ),
+            (  # at run time: the dimensions are the cloud's
+                "gdal_dimension_missing",
+                r".*inp\.las: the cloud has no dimension 'Reflectance'",
+            ),
+            (  # a radius of a million metres at 1 m cells: every point visits 4e12 cells
+                "gdal_radius_huge",
+                r"a radius of 1e\+06 reaches [\d,]+ cells around each of 3,000 points: give a "
+                r"smaller radius or a coarser resolution",
             ),
         )
     ],
