@@ -9,12 +9,14 @@ renamed on success, so a failed run never leaves a partial output that looks com
 from __future__ import annotations
 
 import contextlib
+import datetime as _dt
 import logging
 import math
 import os
 import struct
+import uuid
 from collections.abc import Iterator
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -663,48 +665,314 @@ def las_info(path: str | os.PathLike[str], *, crs: Any = None) -> dict[str, Any]
         }
 
 
-def _header_for(cloud: PointCloud, scale: float | None) -> laspy.LasHeader:
-    fmt = cloud.point_format
-    version = cloud.las_version if cloud.las_version in ("1.2", "1.3", "1.4") else "1.4"
-    if fmt > 5 and version != "1.4":
-        version = "1.4"
+#: the fields of every LAS point format (one converted to another drops those it lacks)
+LAS_FIELDS = frozenset(name for f in range(11) for name in laspy.PointFormat(f).dimension_names) - {
+    "X",
+    "Y",
+    "Z",
+}
+#: PDAL's ``forward`` groups (writers.las)
+FORWARD_HEADER = (
+    "major_version",
+    "minor_version",
+    "dataformat_id",
+    "filesource_id",
+    "global_encoding",
+    "project_id",
+    "system_id",
+    "software_id",
+    "creation_doy",
+    "creation_year",
+)
+FORWARD_SCALE = ("scale_x", "scale_y", "scale_z")
+FORWARD_OFFSET = ("offset_x", "offset_y", "offset_z")
+FORWARD_NAMES = (*FORWARD_HEADER, *FORWARD_SCALE, *FORWARD_OFFSET, "vlr")
+#: VLRs PDAL does not forward: they describe the file's own layout and are written anew
+_NOT_FORWARDED = ("LASF_Projection", "liblas", "laszip encoded")
+#: extra-bytes types by PDAL's names (writers.las ``extra_dims``)
+EXTRA_TYPES = {
+    "int8": "i1",
+    "int16": "i2",
+    "int32": "i4",
+    "int64": "i8",
+    "uint8": "u1",
+    "uint16": "u2",
+    "uint32": "u4",
+    "uint64": "u8",
+    "float": "f4",
+    "double": "f8",
+    "float32": "f4",
+    "float64": "f8",
+}
+
+
+def expand_forward(items: tuple[str, ...]) -> frozenset[str]:
+    """PDAL's ``forward`` values with its groups (``header``, ``scale``, ``offset``, ``all``)
+    expanded; an unknown one is a :class:`BadInputError`."""
+    out: set[str] = set()
+    for item in items:
+        name = item.strip()
+        if name == "all":
+            out.update(FORWARD_NAMES)
+        elif name == "header":
+            out.update(FORWARD_HEADER)
+        elif name == "scale":
+            out.update(FORWARD_SCALE)
+        elif name == "offset":
+            out.update(FORWARD_OFFSET)
+        elif name in FORWARD_NAMES:
+            out.add(name)
+        elif name:
+            raise BadInputError(
+                _("forward {v!r} is not one of {k}").format(
+                    v=name, k=", ".join(("all", "header", "scale", "offset", *FORWARD_NAMES))
+                )
+            )
+    return frozenset(out)
+
+
+@dataclass(frozen=True)
+class LasLayout:
+    """How a LAS/LAZ file is laid out, from PDAL's ``writers.las`` options. ``None`` fields keep
+    the toolkit's defaults: the source's point format, version and scales, offsets rounded near
+    the minimum, the cloud's CRS, every dimension the format lacks as extra bytes."""
+
+    minor_version: int | None = None
+    point_format: int | None = None
+    #: per axis: a scale, "auto" (PDAL's: the values fill [0, 2**31 - 1]) or None
+    scales: tuple[float | str | None, ...] = (None, None, None)
+    #: per axis: an offset, "auto" (the minimum) or None
+    offsets: tuple[float | str | None, ...] = (None, None, None)
+    crs: CRS | None = None
+    system_id: str | None = None
+    software_id: str | None = None
+    creation_doy: int | None = None
+    creation_year: int | None = None
+    global_encoding: int | None = None
+    project_id: str | None = None
+    file_source_id: int | None = None
+    forward: frozenset[str] = frozenset()
+    #: (name, numpy type) of the extra dimensions to write; None: every one the format lacks
+    extra_dims: tuple[tuple[str, str], ...] | None = None
+    discard_high_returns: bool = False
+    #: (user_id, record_id, description, data, as an EVLR)
+    vlrs: tuple[tuple[str, int, str, bytes, bool], ...] = field(default=())
+
+
+def _source_header(cloud: PointCloud) -> laspy.LasHeader:
+    """The header of the file the cloud was read from (PDAL's ``forward``)."""
+    if not cloud.source or not Path(cloud.source).is_file():
+        raise BadInputError(
+            _("forward needs the source LAS/LAZ file, which is not at hand"),
+            where=cloud.source or None,
+        )
+    with _open(cloud.source, check_count=False) as reader:
+        return reader.header
+
+
+def _pick(explicit: Any, forwarded: bool, source: Any, default: Any) -> Any:
+    if explicit is not None:
+        return explicit
+    return source if forwarded else default
+
+
+def _header_for(
+    cloud: PointCloud, scale: float | None, layout: LasLayout | None = None
+) -> laspy.LasHeader:
+    lay = layout or LasLayout()
+    fwd = lay.forward
+    src = _source_header(cloud) if fwd else None
+    src_fmt = int(src.point_format.id) if src is not None else None
+    fmt = _pick(lay.point_format, "dataformat_id" in fwd, src_fmt, cloud.point_format)
+    src_minor = src.version.minor if src is not None else None
+    minor = _pick(lay.minor_version, "minor_version" in fwd, src_minor, None)
+    if minor is not None:
+        version = f"1.{minor}"
+        if fmt > 5 and minor < 4:
+            raise BadInputError(
+                _("point format {f} needs LAS 1.4, not 1.{m}: give minor_version 4").format(
+                    f=fmt, m=minor
+                ),
+                where=cloud.source or None,
+            )
+    else:
+        version = cloud.las_version if cloud.las_version in ("1.2", "1.3", "1.4") else "1.4"
+        if fmt > 5 and version != "1.4":
+            version = "1.4"
     header = laspy.LasHeader(point_format=fmt, version=version)
-    extra = [
-        k for k in cloud.dims if k not in set(header.point_format.dimension_names) and k != "tmp"
-    ]
-    for name in extra:
+    own = set(header.point_format.dimension_names)
+    extra: list[tuple[str, str | None]]
+    if lay.extra_dims is None:  # a field of another point format is no extra dimension
+        extra = [(k, None) for k in cloud.dims if k not in own | LAS_FIELDS and k != "tmp"]
+    else:
+        missing = [k for k, _t in lay.extra_dims if k not in cloud.dims]
+        if missing:
+            raise BadInputError(
+                _("extra_dims: the cloud has no dimension {d} (it has {have})").format(
+                    d=", ".join(missing), have=", ".join(sorted(cloud.dims)) or "-"
+                ),
+                where=cloud.source or None,
+            )
+        extra = [(k, t) for k, t in lay.extra_dims if k not in own]
+    for name, want in extra:
         arr = cloud.dims[name]
         dtype = arr.dtype if arr.dtype.kind in "iuf" else np.dtype(np.float64)
+        if want is not None:
+            dtype = np.dtype(want)
         # an extra-bytes array (e.g. PDAL's extrabytes.las: "Colors", 3 × uint16 per point)
         # keeps its elements: laspy's type string "3u2"
         kind = f"{arr.shape[1]}{dtype.str[1:]}" if arr.ndim == 2 else dtype
         header.add_extra_dim(laspy.ExtraBytesParams(name=name, type=kind))
-    s = (scale,) * 3 if scale else (cloud.scales or (0.001, 0.001, 0.001))
-    header.scales = np.array(s, dtype=np.float64)
+    default = (scale,) * 3 if scale else (cloud.scales or (0.001, 0.001, 0.001))
+    cols = (cloud.x, cloud.y, cloud.z)
+    mins = np.array([c.min() for c in cols]) if len(cloud) else np.zeros(3)
+    maxs = np.array([c.max() for c in cols]) if len(cloud) else np.zeros(3)
+    # round offsets near the minimum: 1000 units, finer for fine scales (degrees at 1e-8 reach
+    # ±21° from the offset, so it is the minimum to 0.01°)
+    offsets = np.zeros(3)
+    scales = np.zeros(3)
+    for a in range(3):
+        o = _pick(
+            lay.offsets[a],
+            FORWARD_OFFSET[a] in fwd,
+            float(src.offsets[a]) if src is not None else None,
+            None,
+        )
+        sc = _pick(
+            lay.scales[a],
+            FORWARD_SCALE[a] in fwd,
+            float(src.scales[a]) if src is not None else None,
+            float(default[a]),
+        )
+        offsets[a] = mins[a] if o == "auto" else (math.nan if o is None else float(o))
+        if sc == "auto":  # PDAL's: the stored values fill [0, 2**31 - 1] from the offset
+            off = mins[a] if math.isnan(offsets[a]) else offsets[a]
+            reach = max(abs(maxs[a] - off), abs(mins[a] - off))
+            # (a hair above, so the farthest point's rounding stays inside the range)
+            scales[a] = reach / (2**31 - 1) * (1 + 1e-12) if reach > 0 else 1e-9
+        else:
+            scales[a] = float(sc)
+        if math.isnan(offsets[a]):
+            step = min(1000.0, scales[a] * 1e6)
+            offsets[a] = math.floor(mins[a] / step) * step
+    header.scales, header.offsets = scales, offsets
     if len(cloud):
-        mins = np.array([cloud.x.min(), cloud.y.min(), cloud.z.min()])
-        # round offsets near the minimum: 1000 units, finer for fine scales (degrees at
-        # 1e-8 reach ±21° from the offset, so it is the minimum to 0.01°)
-        step = np.minimum(1000.0, header.scales * 1e6)
-        header.offsets = np.floor(mins / step) * step
-        span = np.array([cloud.x.max(), cloud.y.max(), cloud.z.max()]) - header.offsets
-        if np.any(span / header.scales >= 2**31 - 1):
+        lo = (mins - offsets) / scales
+        hi = (maxs - offsets) / scales
+        if np.any(hi > 2**31 - 1) or np.any(lo < -(2**31)):
             raise BadInputError(
-                _("coordinates span too large for the scale {s}: choose a coarser scale").format(
-                    s=", ".join(f"{float(v):g}" for v in header.scales)
+                _(
+                    "coordinates span too large for the scale {s} and offset {o}: choose a "
+                    "coarser scale or an offset within the data"
+                ).format(
+                    s=", ".join(f"{float(v):g}" for v in header.scales),
+                    o=", ".join(f"{float(v):g}" for v in header.offsets),
                 ),
-                where=cloud.source,
+                where=cloud.source or None,
             )
-    if cloud.crs is not None:
+    _header_fields(header, lay, src)
+    crs = lay.crs or cloud.crs
+    if crs is not None:
         try:
-            header.add_crs(cloud.crs)
+            header.add_crs(crs)
         except Exception:  # GeoTIFF keys need an EPSG code: fall back to the OGC WKT record
             from laspy.vlrs.known import WktCoordinateSystemVlr
 
-            header.vlrs.append(WktCoordinateSystemVlr(cloud.crs.to_wkt()))
+            header.vlrs.append(WktCoordinateSystemVlr(crs.to_wkt()))
             if version == "1.4":
                 header.global_encoding.wkt = True
+    if src is not None and "vlr" in fwd:
+        for v in src.vlrs:
+            uid, rid = str(v.user_id), int(v.record_id)
+            if uid in _NOT_FORWARDED or (uid == "LASF_Spec" and rid not in (0, 3)):
+                continue
+            header.vlrs.append(laspy.VLR(uid, rid, str(v.description), v.record_data_bytes()))
+    for uid, rid, desc, data, evlr in lay.vlrs:
+        record = laspy.VLR(uid, rid, desc, data)
+        if evlr:
+            if header.evlrs is None:
+                from laspy.vlrs.vlrlist import VLRList
+
+                header.evlrs = VLRList()
+            header.evlrs.append(record)
+        else:
+            header.vlrs.append(record)
     return header
+
+
+def _header_fields(header: laspy.LasHeader, lay: LasLayout, src: laspy.LasHeader | None) -> None:
+    """The identifying fields: given, forwarded from the source, or laspy's defaults."""
+    fwd = lay.forward
+
+    def get(name: str, explicit: Any, from_src: Any) -> Any:
+        return _pick(explicit, name in fwd and src is not None, from_src, None)
+
+    system = get("system_id", lay.system_id, src and src.system_identifier)
+    if system is not None:
+        header.system_identifier = str(system)
+    software = get("software_id", lay.software_id, src and src.generating_software)
+    if software is not None:
+        header.generating_software = str(software)
+    src_date = src.creation_date if src is not None else None
+    year = get("creation_year", lay.creation_year, src_date.year if src_date else None)
+    doy = get("creation_doy", lay.creation_doy, src_date.timetuple().tm_yday if src_date else None)
+    if year is not None or doy is not None:
+        y = int(year) if year is not None else _dt.date.today().year
+        d = int(doy) if doy is not None else 1
+        header.creation_date = _dt.date(y, 1, 1) + _dt.timedelta(days=d - 1)
+    enc = get("global_encoding", lay.global_encoding, src and int(src.global_encoding.value))
+    if enc is not None:
+        header.global_encoding.value = int(enc)
+    uid = get("project_id", lay.project_id, src and src.uuid)
+    if uid is not None:
+        header.uuid = uid if isinstance(uid, uuid.UUID) else uuid.UUID(str(uid))
+    fsid = get("filesource_id", lay.file_source_id, src and int(src.file_source_id))
+    if fsid is not None:
+        header.file_source_id = int(fsid)
+
+
+def fit_returns(cloud: PointCloud, point_format: int, discard: bool) -> PointCloud:
+    """The points as ``point_format`` holds them. Its return fields: formats 0–5 keep 3 bits
+    (up to 7), 6–10 four (up to 15). ``discard`` (PDAL's ``discard_high_return_numbers``) drops
+    the points whose return number is above the format's maximum (5, or 15); otherwise a value
+    that does not fit is refused before the file is begun (laspy raises OverflowError
+    mid-write), as is a class above 31 in formats 0–5. The scan angle moves between the
+    formats' fields (whole degrees in 0–5, steps of 0.006° in 6–10)."""
+    legacy = point_format <= 5
+    dims = cloud.dims
+    if legacy and "scan_angle" in dims and "scan_angle_rank" not in dims:
+        rank = np.clip(np.rint(dims["scan_angle"] * 0.006), -90, 90).astype(np.int8)
+        cloud = cloud.with_dims(scan_angle_rank=rank)
+    elif not legacy and "scan_angle_rank" in dims and "scan_angle" not in dims:
+        angle = np.rint(dims["scan_angle_rank"].astype(np.float64) / 0.006).astype(np.int16)
+        cloud = cloud.with_dims(scan_angle=angle)
+    cls = cloud.dims.get("classification")
+    if legacy and cls is not None and len(cls) and int(cls.max()) > 31:
+        raise BadInputError(
+            _(
+                "{n:,} points have classes above 31, which point format {f} cannot hold: give "
+                "dataformat_id 6 or higher"
+            ).format(n=int(np.count_nonzero(cls > 31)), f=point_format),
+            where=cloud.source or None,
+        )
+    rn = cloud.dims.get("return_number")
+    if rn is None or not len(cloud):
+        return cloud
+    if discard:
+        keep = rn <= (5 if legacy else 15)
+        return cloud if bool(keep.all()) else cloud.select(keep)
+    top = 7 if legacy else 15
+    nr = cloud.dims.get("number_of_returns", rn)
+    bad = int(np.count_nonzero((rn > top) | (nr > top)))
+    if bad:
+        raise BadInputError(
+            _(
+                "{n:,} points have return numbers above {top}, which point format {f} cannot "
+                "hold: give discard_high_return_numbers, or dataformat_id 6 or higher"
+            ).format(n=bad, top=top, f=point_format),
+            where=cloud.source or None,
+        )
+    return cloud
 
 
 def write_cloud(
@@ -713,14 +981,19 @@ def write_cloud(
     *,
     scale: float | None = None,
     chunk_size: int = DEFAULT_CHUNK,
+    layout: LasLayout | None = None,
 ) -> Path:
     """Write ``cloud`` to LAS or LAZ (by extension) atomically, with scales, offsets and CRS VLR.
 
     The point format and LAS version of the source are kept (formats 6–10 force LAS 1.4);
     dimensions the format lacks (e.g. ``HeightAboveGround``) are written as extra bytes.
+    ``layout`` sets what PDAL's writers.las options set (format, version, scales, offsets, …).
     """
     target = check_output_path(path, suffixes=(".las", ".laz"))
-    header = _header_for(cloud, scale)
+    header = _header_for(cloud, scale, layout)
+    cloud = fit_returns(
+        cloud, int(header.point_format.id), bool(layout and layout.discard_high_returns)
+    )
     names = set(header.point_format.dimension_names)
     compressed = target.suffix.lower() == ".laz"
     with (
@@ -740,4 +1013,11 @@ def write_cloud(
                 if k in names:
                     record[k] = v
             writer.write_points(record)
+        write_evlrs(writer, header)
     return target
+
+
+def write_evlrs(writer: laspy.LasWriter, header: laspy.LasHeader) -> None:
+    """The extended VLRs asked for (writers.las ``vlrs`` with ``evlr``), after the points."""
+    if header.evlrs:
+        writer.write_evlrs(header.evlrs)

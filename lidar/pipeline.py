@@ -34,10 +34,12 @@ from lidar.cloud import GROUND, NOISE, PointCloud
 from lidar.io import (
     _header_for,
     atomic_output,
+    fit_returns,
     iter_chunks,
     las_write_errors,
     read_cloud,
     write_cloud,
+    write_evlrs,
 )
 from lidar.paths import check_outputs
 from lidar.stages import STAGES
@@ -62,7 +64,9 @@ class Pipeline:
     def streamable(self) -> bool:
         # a stage that looks for ground in the whole cloud cannot decide chunk by chunk
         return all(
-            STAGES[s.type].streamable and not getattr(s.options, "keep_existing", False)
+            STAGES[s.type].streamable
+            and not getattr(s.options, "keep_existing", False)
+            and not getattr(s.options, "whole_cloud", False)  # an "auto" scale or offset
             for s in self.stages
         )
 
@@ -95,6 +99,30 @@ def _check_type(value: Any, hint: Any) -> bool:
     if isinstance(hint, type):
         return isinstance(value, hint)
     return True
+
+
+def _coerce(value: Any, hint: Any) -> Any:
+    """PDAL's options are often written as text (``"scale_x": "0.01"``, ``"minor_version":
+    "4"``, ``"binmode": "true"``): text that reads as the number or truth value the option
+    takes becomes one; other text is left for the type check to refuse."""
+    if not isinstance(value, str):
+        return value
+    args = set(typing.get_args(hint)) or {hint}
+    text = value.strip()
+    if bool in args and text.lower() in ("true", "false"):
+        return text.lower() == "true"
+    if int in args:
+        try:
+            return int(text)
+        except ValueError:
+            pass
+    if float in args:
+        try:
+            number = float(text)
+        except ValueError:
+            return value
+        return number if math.isfinite(number) or str not in args else value
+    return value
 
 
 def _normalise(raw: Any, i: int, n: int) -> dict[str, Any]:
@@ -167,7 +195,18 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
         names = {f.name for f in dataclasses.fields(spec.options)}
         if typ == "readers.las" and "spatialreference" not in d and "crs" in d:
             d["spatialreference"] = d.pop("crs")
+        if typ == "writers.las" and isinstance(d.get("vlrs"), list):
+            # a VLR's file, like every file of the pipeline, beside the pipeline's own file
+            d["vlrs"] = [
+                {**v, "filename": str(base / v["filename"])}
+                if isinstance(v, dict) and isinstance(v.get("filename"), str)
+                else v
+                for v in d["vlrs"]
+            ]
         bad = False
+        for k in list(d):
+            if k in names:
+                d[k] = _coerce(d[k], hints[k])
         for k, v in d.items():
             if k not in names:
                 errors.append(_("{w}: unknown option {k!r}").format(w=where, k=k))
@@ -270,7 +309,7 @@ def _rebase(pipe: Pipeline, base: Path) -> Pipeline:
 def _write(cloud: PointCloud, stage: Stage, cache: dict[Any, Any] | None = None) -> dict[str, Any]:
     o = stage.options
     if stage.type == "writers.las":
-        write_cloud(cloud, o.filename, scale=o.scale)
+        write_cloud(cloud, o.filename, scale=None, layout=o.layout())
         cls = cloud.classification
         return {
             "stage": stage.type,
@@ -421,6 +460,7 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
     reader = pipe.stages[0].options
     rep = RunReport(streamed=True)
     writers: dict[int, tuple[laspy.LasWriter, Path]] = {}
+    evlrs: dict[int, laspy.LasHeader] = {}  # each writer's header as asked (its EVLRs)
     counts: dict[int, int] = {}
     ok = False
     from contextlib import ExitStack
@@ -438,18 +478,26 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
                         if st.index not in writers:
                             tmp_ctx = atomic_output(st.options.filename)
                             tmp = stack.enter_context(tmp_ctx)
-                            header = _header_for(cloud, st.options.scale)
+                            layout = st.options.layout()
+                            header = _header_for(cloud, None, layout)
                             w = laspy.open(
                                 str(tmp),
                                 mode="w",
                                 header=header,
                                 do_compress=Path(st.options.filename).suffix.lower() == ".laz",
                             )
+                            evlrs[st.index] = header
                             writers[st.index] = (w, tmp)
                             counts[st.index] = 0
+                        w = writers[st.index][0]
+                        part = fit_returns(
+                            cloud,
+                            int(w.header.point_format.id),
+                            bool(st.options.discard_high_return_numbers),
+                        )
                         with las_write_errors(st.options.filename, written=writers[st.index][1]):
-                            _append(writers[st.index][0], cloud)
-                        counts[st.index] += len(cloud)
+                            _append(w, part)
+                        counts[st.index] += len(part)
                     else:
                         assert spec.apply is not None
                         cloud = spec.apply(cloud, st.options)
@@ -460,6 +508,7 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
             for idx, (w, tmp) in writers.items():
                 if ok:
                     with las_write_errors(pipe.stages[idx].options.filename, written=tmp):
+                        write_evlrs(w, evlrs[idx])
                         w.close()
                 else:  # already failing: the first error is the one to report
                     with contextlib.suppress(Exception):

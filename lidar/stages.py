@@ -343,17 +343,248 @@ class AssignOptions:
 class LasWriterOptions:
     filename: str = ""
     scale: float | None = None
+    # PDAL's writers.las options (lidar.io.LasLayout); None keeps the toolkit's defaults
+    forward: str | list[str] | None = None
+    minor_version: int | None = None
+    dataformat_id: int | None = None
+    scale_x: float | str | None = None
+    scale_y: float | str | None = None
+    scale_z: float | str | None = None
+    offset_x: float | str | None = None
+    offset_y: float | str | None = None
+    offset_z: float | str | None = None
+    a_srs: str | None = None
+    compression: bool | str | None = None
+    software_id: str | None = None
+    system_id: str | None = None
+    creation_doy: int | None = None
+    creation_year: int | None = None
+    global_encoding: int | None = None
+    project_id: str | None = None
+    filesource_id: int | None = None
+    extra_dims: str | None = None
+    discard_high_return_numbers: bool | None = None
+    pdal_metadata: bool | None = None
+    vlrs: list[dict] | None = None  # type: ignore[type-arg]
+    where: str | None = None
+    where_merge: str | bool | None = None
+
+    @property
+    def whole_cloud(self) -> bool:
+        """An "auto" scale or offset needs every point's extent before the header is written."""
+        axes = (self.scale_x, self.scale_y, self.scale_z, self.offset_x, self.offset_y)
+        return any(v == "auto" for v in (*axes, self.offset_z))
 
     def check(self) -> list[str]:
         from lidar.io import MAX_SCALE, MIN_SCALE
 
-        if self.scale is None or MIN_SCALE <= self.scale <= MAX_SCALE:
-            return []
-        return [
-            _(
-                "scale is {v:g}: it must lie between {lo:g} and {hi:g} (0.01 and 0.001 are usual)"
-            ).format(v=self.scale, lo=MIN_SCALE, hi=MAX_SCALE)
-        ]
+        errs = []
+        if self.scale is not None and not MIN_SCALE <= self.scale <= MAX_SCALE:
+            errs.append(
+                _(
+                    "scale is {v:g}: it must lie between {lo:g} and {hi:g} (0.01 and 0.001 are "
+                    "usual)"
+                ).format(v=self.scale, lo=MIN_SCALE, hi=MAX_SCALE)
+            )
+        try:
+            self.layout()
+        except BadInputError as exc:
+            errs.append(exc.message)
+        return errs
+
+    def layout(self) -> Any:
+        """The :class:`lidar.io.LasLayout` these options ask for; a refused value is a
+        :class:`BadInputError` naming it."""
+        import datetime as dt
+        import uuid
+        from pathlib import Path
+
+        from lidar.io import EXTRA_TYPES, MAX_SCALE, MIN_SCALE, LasLayout, expand_forward
+
+        if self.where is not None or self.where_merge is not None:
+            raise BadInputError(
+                _(
+                    "where (PDAL's expressions on a writer) is not supported: select the points "
+                    "with filters.range before the writer"
+                )
+            )
+        if self.pdal_metadata:
+            raise BadInputError(
+                _("pdal_metadata: PDAL's own metadata and pipeline records are not written here")
+            )
+        scales = (self.scale_x, self.scale_y, self.scale_z)
+        if self.scale is not None and any(v is not None for v in scales):
+            raise BadInputError(_("give scale or scale_x/scale_y/scale_z, not both"))
+        for name, v in zip(("scale_x", "scale_y", "scale_z"), scales):
+            if isinstance(v, str) and v != "auto":
+                raise BadInputError(
+                    _("{k} must be a number or auto, got {v!r}").format(k=name, v=v)
+                )
+            if isinstance(v, int | float) and not MIN_SCALE <= v <= MAX_SCALE:
+                raise BadInputError(
+                    _("{k} is {v:g}: it must lie between {lo:g} and {hi:g}").format(
+                        k=name, v=v, lo=MIN_SCALE, hi=MAX_SCALE
+                    )
+                )
+        offsets = (self.offset_x, self.offset_y, self.offset_z)
+        for name, v in zip(("offset_x", "offset_y", "offset_z"), offsets):
+            if isinstance(v, str) and v != "auto":
+                raise BadInputError(
+                    _("{k} must be a number or auto, got {v!r}").format(k=name, v=v)
+                )
+        if self.minor_version is not None and self.minor_version not in (1, 2, 3, 4):
+            raise BadInputError(
+                _("minor_version must be 1 to 4, got {v}").format(v=self.minor_version)
+            )
+        fmt = self.dataformat_id
+        if fmt is not None and fmt not in (0, 1, 2, 3, 6, 7, 8):
+            raise BadInputError(
+                _(
+                    "dataformat_id {v}: point formats 0–3 and 6–8 are written (4, 5, 9 and 10 "
+                    "carry waveforms)"
+                ).format(v=fmt)
+            )
+        if fmt is not None and fmt >= 6 and self.minor_version not in (None, 4):
+            raise BadInputError(
+                _("point format {f} needs LAS 1.4, not 1.{m}: give minor_version 4").format(
+                    f=fmt, m=self.minor_version
+                )
+            )
+        compress = _truth(self.compression, "compression", ("laszip", "lazperf"))
+        suffix = Path(self.filename).suffix.lower()
+        if compress is True and suffix == ".las":
+            raise BadInputError(_("compression writes LAZ: name the file .laz"))
+        if compress is False and suffix == ".laz":
+            raise BadInputError(_("compression is false but the file is named .laz"))
+        for name, text in (("software_id", self.software_id), ("system_id", self.system_id)):
+            if text is not None and (len(text.encode("utf-8")) > 32 or not text.isascii()):
+                raise BadInputError(
+                    _("{k} must be at most 32 ASCII characters, got {v!r}").format(k=name, v=text)
+                )
+        if self.creation_doy is not None and not 1 <= self.creation_doy <= 366:
+            raise BadInputError(_("creation_doy must be 1 to 366"))
+        if self.creation_year is not None and not 1900 <= self.creation_year <= 9999:
+            raise BadInputError(_("creation_year must be 1900 to 9999"))
+        if self.creation_doy is not None:
+            year = self.creation_year or dt.date.today().year
+            if self.creation_doy > (dt.date(year, 12, 31) - dt.date(year, 1, 1)).days + 1:
+                raise BadInputError(
+                    _("creation_doy {d} is not a day of {y}").format(d=self.creation_doy, y=year)
+                )
+        if self.global_encoding is not None and not 0 <= self.global_encoding <= 65535:
+            raise BadInputError(_("global_encoding must be 0 to 65535"))
+        if self.filesource_id is not None and not 0 <= self.filesource_id <= 65535:
+            raise BadInputError(_("filesource_id must be 0 to 65535"))
+        if self.project_id is not None:
+            try:
+                uuid.UUID(self.project_id)
+            except ValueError:
+                raise BadInputError(
+                    _("project_id must be a UUID, got {v!r}").format(v=self.project_id)
+                ) from None
+        fwd = self.forward
+        forward = expand_forward(
+            tuple(",".join([fwd] if isinstance(fwd, str) else fwd or []).split(","))
+        )
+        extra = None
+        if self.extra_dims is not None and self.extra_dims.strip() != "all":
+            pairs = []
+            for part in self.extra_dims.split(","):
+                name, eq, kind = part.strip().partition("=")
+                if not eq or kind.strip().lower() not in EXTRA_TYPES or not name.strip():
+                    raise BadInputError(
+                        _("extra_dims {p!r} is not NAME=TYPE (types {t}) or all").format(
+                            p=part.strip(), t=", ".join(EXTRA_TYPES)
+                        )
+                    )
+                pairs.append((name.strip(), EXTRA_TYPES[kind.strip().lower()]))
+            extra = tuple(pairs)
+        records = [_vlr(entry, i) for i, entry in enumerate(self.vlrs or [])]
+        crs = None
+        if self.a_srs is not None:
+            try:
+                crs = as_crs(self.a_srs)
+            except Exception:
+                raise BadInputError(_("a_srs: unknown CRS {v!r}").format(v=self.a_srs)) from None
+        return LasLayout(
+            minor_version=self.minor_version,
+            point_format=fmt,
+            scales=scales if self.scale is None else (self.scale,) * 3,
+            offsets=offsets,
+            crs=crs,
+            system_id=self.system_id,
+            software_id=self.software_id,
+            creation_doy=self.creation_doy,
+            creation_year=self.creation_year,
+            global_encoding=self.global_encoding,
+            project_id=self.project_id,
+            file_source_id=self.filesource_id,
+            forward=forward,
+            extra_dims=extra,
+            discard_high_returns=bool(self.discard_high_return_numbers),
+            vlrs=tuple(records),
+        )
+
+
+def _truth(value: bool | str | None, name: str, also_true: tuple[str, ...] = ()) -> bool | None:
+    """PDAL's boolean option: true/false as JSON or text (and a few words meaning true)."""
+    if value is None or isinstance(value, bool):
+        return value
+    text = value.strip().lower()
+    if text in ("true", *also_true):
+        return True
+    if text == "false":
+        return False
+    raise BadInputError(_("{k} must be true or false, got {v!r}").format(k=name, v=value))
+
+
+def _vlr(v: Any, i: int) -> tuple[str, int, str, bytes, bool]:
+    """One of PDAL's ``vlrs`` entries: ``user_id``, ``record_id``, ``description``, and
+    ``data`` (base64) or ``filename`` (its bytes); ``evlr`` for an extended record."""
+    import base64
+    from pathlib import Path
+
+    where = _("vlrs[{i}]").format(i=i)
+    if not isinstance(v, dict):
+        raise BadInputError(_("{w}: a VLR is an object").format(w=where))
+    unknown = set(v) - {"user_id", "record_id", "description", "data", "filename", "evlr"}
+    if "metadata" in v:
+        raise BadInputError(
+            _("{w}: metadata VLRs (PDAL's own metadata) are not written here").format(w=where)
+        )
+    if unknown:
+        raise BadInputError(_("{w}: unknown key {k}").format(w=where, k=", ".join(sorted(unknown))))
+    uid, rid = v.get("user_id"), v.get("record_id")
+    if not isinstance(uid, str) or not uid or len(uid.encode()) > 16 or not uid.isascii():
+        raise BadInputError(_("{w}: user_id must be 1 to 16 ASCII characters").format(w=where))
+    if not isinstance(rid, int) or isinstance(rid, bool) or not 0 <= rid <= 65535:
+        raise BadInputError(_("{w}: record_id must be 0 to 65535").format(w=where))
+    desc = v.get("description", "")
+    if not isinstance(desc, str) or len(desc.encode()) > 32 or not desc.isascii():
+        raise BadInputError(
+            _("{w}: description must be at most 32 ASCII characters").format(w=where)
+        )
+    if ("data" in v) == ("filename" in v):
+        raise BadInputError(_("{w}: give one of data (base64) and filename").format(w=where))
+    if "data" in v:
+        try:
+            data = base64.b64decode(str(v["data"]), validate=True)
+        except ValueError:
+            raise BadInputError(_("{w}: data is not base64").format(w=where)) from None
+    else:
+        try:
+            data = Path(str(v["filename"])).read_bytes()
+        except OSError as exc:
+            raise BadInputError(
+                _("{w}: cannot read {f}: {e}").format(w=where, f=v["filename"], e=exc.strerror)
+            ) from None
+    if len(data) > 65535 and not v.get("evlr"):
+        raise BadInputError(
+            _("{w}: {n:,} bytes: a VLR holds at most 65,535 (give evlr true)").format(
+                w=where, n=len(data)
+            )
+        )
+    return uid, rid, desc, data, bool(v.get("evlr", False))
 
 
 #: ``writers.gdal`` options of PDAL's gridding (:mod:`lidar.pdal_grid`): any of them makes the

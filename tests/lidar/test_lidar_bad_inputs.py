@@ -261,6 +261,23 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ):
         writer = {"type": "writers.gdal", "filename": str(refused / f"{name}.tif"), **extra}
         (d / f"{name}.json").write_text(json.dumps(["inp.las", writer]))
+    # PDAL's writers.las options
+    for name, extra in (
+        ("las_where", {"where": "Classification == 2"}),
+        ("las_format_5", {"dataformat_id": 5}),
+        ("las_laz_uncompressed", {"compression": "false"}),
+        ("las_scale_text", {"scale_x": "fine"}),
+        ("las_returns_legacy", {"dataformat_id": 0, "minor_version": 2}),
+    ):
+        writer = {"type": "writers.las", "filename": str(refused / f"{name}.laz"), **extra}
+        (d / f"{name}.json").write_text(json.dumps(["returns9.las", writer]))
+    r9 = laspy.LasHeader(point_format=6, version="1.4")
+    r9.offsets, r9.scales = np.array([500_000.0, 4_500_000.0, 0.0]), np.full(3, 0.01)
+    nine = laspy.LasData(r9)
+    nine.x, nine.y, nine.z = x[:100], y[:100], np.full(100, 300.0)
+    nine.return_number = np.full(100, 9, np.uint8)
+    nine.number_of_returns = np.full(100, 9, np.uint8)
+    nine.write(str(d / "returns9.las"))
     # the radius outlier filter counted every point within its radius: every pair of the
     # copies (and of the whole cloud for a radius of a kilometre)
     written = tmp_path_factory.mktemp("pipeline_out")  # not among the inputs
@@ -934,6 +951,32 @@ CASES = [
             (  # at run time: the dimensions are the cloud's
                 "gdal_dimension_missing",
                 r".*inp\.las: the cloud has no dimension 'Reflectance'",
+            ),
+            (
+                "las_where",
+                r"invalid pipeline: stage 2 \(writers\.las\): where \(PDAL's expressions on a "
+                r"writer\) is not supported: select the points with filters\.range before the "
+                r"writer",
+            ),
+            (
+                "las_format_5",
+                r"invalid pipeline: stage 2 \(writers\.las\): dataformat_id 5: point formats "
+                r"0–3 and 6–8 are written \(4, 5, 9 and 10 carry waveforms\)",
+            ),
+            (
+                "las_laz_uncompressed",
+                r"invalid pipeline: stage 2 \(writers\.las\): compression is false but the file "
+                r"is named \.laz",
+            ),
+            (
+                "las_scale_text",
+                r"invalid pipeline: stage 2 \(writers\.las\): scale_x must be a number or auto, "
+                r"got 'fine'",
+            ),
+            (  # named before writing (laspy would raise OverflowError mid-write)
+                "las_returns_legacy",
+                r".*returns9\.las: 100 points have return numbers above 7, which point format 0 "
+                r"cannot hold: give discard_high_return_numbers, or dataformat_id 6 or higher",
             ),
             (  # a radius of a million metres at 1 m cells: every point visits 4e12 cells
                 "gdal_radius_huge",
