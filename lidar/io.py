@@ -118,14 +118,28 @@ def _blank_crs_records(header: laspy.LasHeader) -> bool:
     return bool(wkt) and not geokeys and all(not str(v.string).strip(" '\"\x00") for v in wkt)
 
 
-def resolve_crs(header: laspy.LasHeader, path: str, user_crs: Any = None) -> CRS | None:
-    """The user's CRS if given (it overrides the header), else the header's."""
+def resolve_crs(
+    header: laspy.LasHeader,
+    path: str,
+    user_crs: Any = None,
+    *,
+    default_crs: Any = None,
+    use_header: bool = True,
+) -> CRS | None:
+    """The user's CRS if given (it overrides the header), else the header's (unless
+    ``use_header`` is false: PDAL's ``nosrs``), else ``default_crs`` (PDAL's ``default_srs``)."""
     if user_crs is not None:
         try:
             return as_crs(user_crs)
         except UnknownCRSError as exc:
             raise UnknownCRSError(exc.message, where=path) from exc
-    return header_crs(header, path)
+    found = header_crs(header, path) if use_header else None
+    if found is None and default_crs is not None:
+        try:
+            return as_crs(default_crs)
+        except UnknownCRSError as exc:
+            raise UnknownCRSError(exc.message, where=path) from exc
+    return found
 
 
 def check_crs_plausible(crs: CRS | None, bounds: tuple[float, ...], path: str) -> None:
@@ -471,12 +485,15 @@ def iter_chunks(
     crs: Any = None,
     chunk_size: int = DEFAULT_CHUNK,
     check_crs: bool = True,
+    default_crs: Any = None,
+    use_header_crs: bool = True,
 ) -> Iterator[PointCloud]:
-    """Stream a LAS/LAZ file as :class:`PointCloud` chunks of at most ``chunk_size`` points."""
+    """Stream a LAS/LAZ file as :class:`PointCloud` chunks of at most ``chunk_size`` points
+    (the CRS: see :func:`resolve_crs`)."""
     where = str(path)
     with _open(path) as reader:
         header = reader.header
-        c = resolve_crs(header, where, crs)
+        c = resolve_crs(header, where, crs, default_crs=default_crs, use_header=use_header_crs)
         expected = int(header.point_count)
         if check_crs and expected:  # no points: the header's bounds (0, 0) mean nothing
             check_crs_plausible(c, (*header.mins, *header.maxs), where)
@@ -516,6 +533,8 @@ def read_cloud(
     crs: Any = None,
     chunk_size: int = DEFAULT_CHUNK,
     check_crs: bool = True,
+    default_crs: Any = None,
+    use_header_crs: bool = True,
 ) -> PointCloud:
     """Read a whole LAS/LAZ file into memory (in chunks, so a damaged file fails cleanly).
 
@@ -530,7 +549,8 @@ def read_cloud(
             total = min(total, 8 * Path(path).stat().st_size)
     out: PointCloud | None = None
     filled = 0
-    for chunk in iter_chunks(path, crs=crs, chunk_size=chunk_size, check_crs=check_crs):
+    opts = {"crs": crs, "default_crs": default_crs, "use_header_crs": use_header_crs}
+    for chunk in iter_chunks(path, chunk_size=chunk_size, check_crs=check_crs, **opts):
         m = len(chunk)
         if out is None:
             if m >= total:  # one chunk: no second copy of the coordinates
@@ -549,7 +569,7 @@ def read_cloud(
                 dims={k: np.empty(total, dtype=v.dtype) for k, v in chunk.dims.items()},
             )
         if filled + m > total:  # more points than the header says: keep them all
-            rest = list(iter_chunks(path, crs=crs, chunk_size=chunk_size, check_crs=False))
+            rest = list(iter_chunks(path, chunk_size=chunk_size, check_crs=False, **opts))
             return concat(rest)
         out.x[filled : filled + m] = chunk.x
         out.y[filled : filled + m] = chunk.y

@@ -193,8 +193,13 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
         where = f"{where} ({typ})"
         hints = typing.get_type_hints(spec.options)
         names = {f.name for f in dataclasses.fields(spec.options)}
-        if typ == "readers.las" and "spatialreference" not in d and "crs" in d:
-            d["spatialreference"] = d.pop("crs")
+        if typ == "readers.las":
+            srs = [k for k in ("spatialreference", "override_srs", "crs") if k in d]
+            if len(srs) > 1:
+                errors.append(_("{w}: give one of {k}").format(w=where, k=", ".join(srs)))
+                continue
+            if srs:  # PDAL's override_srs and spatialreference are one option
+                d["spatialreference"] = d.pop(srs[0])
         if typ == "writers.las" and isinstance(d.get("vlrs"), list):
             # a VLR's file, like every file of the pipeline, beside the pipeline's own file
             d["vlrs"] = [
@@ -396,11 +401,22 @@ def _timing(stage: str, points: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def _crs_options(reader: Any) -> dict[str, Any]:
+    """readers.las's CRS options as :func:`lidar.io.iter_chunks` takes them."""
+    return {
+        "crs": reader.spatialreference,
+        "default_crs": reader.default_srs,
+        "use_header_crs": not reader.nosrs,
+    }
+
+
 def _run_memory(pipe: Pipeline) -> Iterator[RunReport]:
     reader = pipe.stages[0].options
     rep = RunReport()
     t = time.perf_counter()
-    cloud = read_cloud(reader.filename, crs=reader.spatialreference, chunk_size=reader.chunk_size)
+    cloud = read_cloud(reader.filename, chunk_size=reader.chunk_size, **_crs_options(reader))
+    if reader.count is not None and len(cloud) > reader.count:
+        cloud = cloud.select(slice(0, reader.count))
     if len(cloud) == 0:  # as when streaming: nothing to classify or grid, no empty output
         raise BadInputError(_("the point cloud is empty"), where=reader.filename)
     rep.points_in = len(cloud)
@@ -468,8 +484,12 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
     with ExitStack() as stack:
         try:
             for chunk in iter_chunks(
-                reader.filename, crs=reader.spatialreference, chunk_size=reader.chunk_size
+                reader.filename, chunk_size=reader.chunk_size, **_crs_options(reader)
             ):
+                if reader.count is not None:  # PDAL's count: the first points only
+                    chunk = chunk.select(slice(0, reader.count - rep.points_in))
+                    if not len(chunk):
+                        break
                 rep.points_in += len(chunk)
                 cloud = chunk
                 for st in pipe.stages[1:]:

@@ -38,17 +38,36 @@ def z_in_xy_units(cloud: PointCloud) -> np.ndarray:
 @dataclass(frozen=True)
 class ReaderOptions:
     filename: str = ""
+    #: the CRS of the points, over the file's (PDAL's ``override_srs``, ``spatialreference``)
     spatialreference: str | None = None
     chunk_size: int = DEFAULT_CHUNK
+    # PDAL's readers.las options
+    default_srs: str | None = None  # the CRS when the file names none
+    nosrs: bool | None = None  # the file's CRS is not read
+    count: int | None = None  # at most this many points are read (the first ones)
+    use_eb_vlr: bool | None = None  # extra bytes are read from their VLR in every LAS version
+    threads: int | None = None  # accepted; decoding here does not take a thread count
 
     def check(self) -> list[str]:
+        errs = []
         if not MIN_CHUNK <= self.chunk_size <= MAX_CHUNK:
-            return [
+            errs.append(
                 _("chunk_size must be between {lo:,} and {hi:,} points, got {v:,}").format(
                     lo=MIN_CHUNK, hi=MAX_CHUNK, v=self.chunk_size
                 )
-            ]
-        return []
+            )
+        if self.count is not None and self.count < 1:
+            errs.append(_("count must be at least 1 point, got {v:,}").format(v=self.count))
+        if self.threads is not None and self.threads < 1:
+            errs.append(_("threads must be at least 1"))
+        if self.use_eb_vlr is False:
+            errs.append(_("use_eb_vlr false: extra bytes are always read from their VLR here"))
+        if self.default_srs is not None:
+            try:
+                as_crs(self.default_srs)
+            except Exception:
+                errs.append(_("default_srs: unknown CRS {v!r}").format(v=self.default_srs))
+        return errs
 
 
 #: points read at a time by ``readers.las`` (``chunk_size``): at least one thousand (one
@@ -893,6 +912,26 @@ def apply_crop(cloud: PointCloud, o: CropOptions) -> PointCloud:
     return cloud.select(filters.crop_polygon_mask(cloud.x, cloud.y, o.polygon))
 
 
+@dataclass(frozen=True)
+class DecimationOptions:
+    """PDAL's ``filters.decimation``: every ``step``-th point from ``offset``, at most ``limit``
+    of them (0: no limit)."""
+
+    step: int = 1
+    offset: int = 0
+    limit: int = 0
+
+    def check(self) -> list[str]:
+        if self.step < 1 or self.offset < 0 or self.limit < 0:
+            return [_("step must be at least 1; offset and limit not negative")]
+        return []
+
+
+def apply_decimation(cloud: PointCloud, o: DecimationOptions) -> PointCloud:
+    keep = np.arange(o.offset, len(cloud), o.step)
+    return cloud.select(keep[: o.limit] if o.limit else keep)
+
+
 def apply_assign(cloud: PointCloud, o: AssignOptions) -> PointCloud:
     return cloud.with_dims(classification=np.full(len(cloud), o.classification, np.uint8))
 
@@ -921,6 +960,8 @@ STAGES: dict[str, StageSpec] = {
     "filters.reproject": StageSpec(ReprojectOptions, apply_reproject, "filter", True),
     "filters.crop": StageSpec(CropOptions, apply_crop, "filter", True),
     "filters.assign": StageSpec(AssignOptions, apply_assign, "filter", True),
+    # the points' order counts across the whole cloud: not chunk by chunk
+    "filters.decimation": StageSpec(DecimationOptions, apply_decimation, "filter", False),
     "writers.las": StageSpec(LasWriterOptions, None, "writer", True),
     "writers.gdal": StageSpec(GdalWriterOptions, None, "writer", False),
 }

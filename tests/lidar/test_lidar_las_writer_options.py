@@ -188,3 +188,63 @@ def test_extra_dims_names_what_is_written(tmp_path: Path) -> None:
     writer["extra_dims"] = "Reflectance=double"
     with pytest.raises(BadInputError, match="extra_dims: the cloud has no dimension Reflectance"):
         pipeline.run(pipeline.parse([str(src), writer]))
+
+
+def test_pdals_reader_options_and_decimation(tmp_path: Path) -> None:
+    """readers.las's ``override_srs``, ``default_srs``, ``nosrs``, ``count`` (PDAL's names; they
+    were unknown options) and filters.decimation."""
+    from laspy.vlrs.vlrlist import VLRList
+
+    from lidar.io import read_cloud
+
+    src = tmp_path / "src.las"
+    _source(src)  # in UTM 33N
+    bare = tmp_path / "bare.las"
+    las = laspy.read(str(src))
+    las.header.vlrs = VLRList(v for v in las.header.vlrs if v.user_id != "LASF_Projection")
+    las.write(str(bare))  # the same points without a CRS
+
+    def run(reader: dict[str, object], *stages: dict[str, object], stream: bool = True) -> object:
+        out = tmp_path / "r.las"
+        doc = [
+            {"type": "readers.las", **reader},
+            *stages,
+            {"type": "writers.las", "filename": str(out)},
+        ]
+        pipe = pipeline.parse(doc)
+        rep = pipeline.run(pipe, stream=stream and pipe.streamable)
+        return read_cloud(out), rep
+
+    utm = CRS.from_epsg(32633)
+    cloud, _ = run({"filename": str(src), "default_srs": "EPSG:5514"})
+    assert cloud.crs == utm  # the file names one: the default is not used
+    assert read_cloud(bare, check_crs=False).crs is None
+    cloud, _ = run({"filename": str(bare), "default_srs": "EPSG:32633"})
+    assert cloud.crs == utm  # the file names none: the default is its CRS
+    cloud, _ = run({"filename": str(src), "nosrs": "true", "default_srs": "EPSG:32633"})
+    assert cloud.crs == utm
+    with pytest.raises(BadInputError, match="lie outside the area of use of S-JTSK"):
+        run({"filename": str(src), "override_srs": "EPSG:5514"})  # metres of UTM in S-JTSK
+    for stream in (True, False):
+        cloud, rep = run(
+            {"filename": str(src), "count": "120", "threads": 4, "use_eb_vlr": True}, stream=stream
+        )
+        assert len(cloud) == 120 and rep.points_in == 120  # type: ignore[attr-defined]
+        assert np.array_equal(cloud.x, las.x[:120])
+    cloud, rep = run(
+        {"filename": str(src)}, {"type": "filters.decimation", "step": 3, "offset": 1, "limit": 5}
+    )
+    assert not rep.streamed  # type: ignore[attr-defined]
+    assert np.array_equal(cloud.x, las.x[[1, 4, 7, 10, 13]])
+    with pytest.raises(BadInputError, match="give one of spatialreference, override_srs"):
+        pipeline.parse(
+            [
+                {
+                    "type": "readers.las",
+                    "filename": str(src),
+                    "spatialreference": "EPSG:32633",
+                    "override_srs": "EPSG:32633",
+                },
+                "o.las",
+            ]
+        )
