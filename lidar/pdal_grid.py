@@ -16,8 +16,7 @@ raster. The rules are PDAL's (its ``writers.gdal`` documentation and ``GDALGrid`
   many cells (Chebyshev distance d, weights 1 / d, every band but ``count``); otherwise it is
   nodata.
 
-Vectorised: the cells around the points are visited offset by offset (25 offsets for the default
-radius), each over every point of a chunk at once.
+Compiled (numba): one pass over the points, each into the cells within its reach.
 """
 
 from __future__ import annotations
@@ -25,6 +24,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numpy.typing import NDArray
 
@@ -35,8 +35,6 @@ FloatArray = NDArray[np.float64]
 
 #: PDAL's band order
 OUTPUT_TYPES = ("min", "max", "mean", "idw", "count", "stdev")
-#: points handled at once (a few arrays of this length per offset)
-CHUNK = 1_000_000
 #: the largest grid accepted, in cells (PDAL's limit is the int range; this is a memory limit:
 #: about 9 arrays of 8 bytes a cell)
 MAX_CELLS = 400_000_000
@@ -128,44 +126,30 @@ def grid_stats(
                 "radius or a coarser resolution"
             ).format(r=radius, n=(2 * reach + 1) ** 2, p=len(x))
         )
-    offsets = [(di, dj) for dj in range(-reach, reach + 1) for di in range(-reach, reach + 1)]
-    for lo in range(0, len(x), CHUNK):
-        px, py = x[lo : lo + CHUNK], y[lo : lo + CHUNK]
-        raw = values[lo : lo + CHUNK]
-        pv = raw - ref
-        i0 = np.floor((px - grid.origin_x) / res).astype(np.int64)
-        j0 = np.floor((py - grid.origin_y) / res).astype(np.int64)
-        for di, dj in offsets:
-            ci, cj = i0 + di, j0 + dj
-            d = np.hypot(
-                grid.origin_x + (ci + 0.5) * res - px, grid.origin_y + (cj + 0.5) * res - py
-            )
-            ok = (ci >= 0) & (ci < w) & (cj >= 0) & (cj < h)
-            if not binmode:
-                ok &= d < radius
-            if not ok.any():
-                continue
-            cell = ((h - 1 - cj[ok]) * w + ci[ok]).astype(np.int64)  # north-up rows
-            v, r, dd = pv[ok], raw[ok], d[ok]
-            count += np.bincount(cell, minlength=n_cells)
-            if vmin is not None:
-                np.minimum.at(vmin, cell, r)
-            if vmax is not None:
-                np.maximum.at(vmax, cell, r)
-            if vsum is not None:
-                vsum += np.bincount(cell, weights=v, minlength=n_cells)
-            if vsq is not None:
-                vsq += np.bincount(cell, weights=v * v, minlength=n_cells)
-            if idw_num is not None and idw_den is not None and exact is not None:
-                on = dd == 0.0
-                if on.any():  # a point on the centre gives the cell its value (the first one)
-                    first, at = np.unique(cell[on], return_index=True)
-                    fresh = np.isnan(exact[first])
-                    exact[first[fresh]] = r[on][at][fresh]
-                wgt = np.zeros_like(dd)
-                wgt[~on] = dd[~on] ** -power
-                idw_num += np.bincount(cell, weights=wgt * v, minlength=n_cells)
-                idw_den += np.bincount(cell, weights=wgt, minlength=n_cells)
+    empty = np.zeros(0)
+    _accumulate(
+        np.ascontiguousarray(x, dtype=np.float64),
+        np.ascontiguousarray(y, dtype=np.float64),
+        np.ascontiguousarray(values, dtype=np.float64),
+        grid.origin_x,
+        grid.origin_y,
+        res,
+        w,
+        h,
+        radius,
+        power,
+        reach,
+        binmode,
+        ref,
+        count,
+        empty if vmin is None else vmin,
+        empty if vmax is None else vmax,
+        empty if vsum is None else vsum,
+        empty if vsq is None else vsq,
+        empty if idw_num is None else idw_num,
+        empty if idw_den is None else idw_den,
+        empty if exact is None else exact,
+    )
     has = count > 0
     out: dict[str, FloatArray] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -188,6 +172,72 @@ def grid_stats(
     if window_size > 0:
         _window_fill(grids, has.reshape(h, w), window_size)
     return {k: grids[k] for k in OUTPUT_TYPES if k in grids}
+
+
+@numba.njit(cache=True, nogil=True)
+def _accumulate(
+    x: FloatArray,
+    y: FloatArray,
+    v: FloatArray,
+    ox: float,
+    oy: float,
+    res: float,
+    w: int,
+    h: int,
+    radius: float,
+    power: float,
+    reach: int,
+    binmode: bool,
+    ref: float,
+    count: FloatArray,
+    vmin: FloatArray,
+    vmax: FloatArray,
+    vsum: FloatArray,
+    vsq: FloatArray,
+    idw_num: FloatArray,
+    idw_den: FloatArray,
+    exact: FloatArray,
+) -> None:
+    """Each point into every cell whose centre lies within ``radius`` (its own cell only in
+    ``binmode``), cells in north-up order; an empty array is a statistic not asked for. Sums
+    are taken about ``ref``; min, max and a centre's exact value are the points' own."""
+    r2 = radius * radius
+    for p in range(x.shape[0]):
+        px, py, pv = x[p], y[p], v[p]
+        i0 = math.floor((px - ox) / res)
+        j0 = math.floor((py - oy) / res)
+        for dj in range(-reach, reach + 1):
+            cj = j0 + dj
+            if cj < 0 or cj >= h:
+                continue
+            cy = oy + (cj + 0.5) * res - py
+            for di in range(-reach, reach + 1):
+                ci = i0 + di
+                if ci < 0 or ci >= w:
+                    continue
+                dx = ox + (ci + 0.5) * res - px
+                d2 = dx * dx + cy * cy
+                if not binmode and (d2 > r2 * 1.000001 or not math.sqrt(d2) < radius):
+                    continue  # (PDAL compares the square root, as here, not the square)
+                k = (h - 1 - cj) * w + ci
+                count[k] += 1.0
+                if vmin.shape[0]:
+                    vmin[k] = min(vmin[k], pv)
+                if vmax.shape[0]:
+                    vmax[k] = max(vmax[k], pv)
+                c = pv - ref
+                if vsum.shape[0]:
+                    vsum[k] += c
+                if vsq.shape[0]:
+                    vsq[k] += c * c
+                if idw_num.shape[0]:
+                    if d2 == 0.0:
+                        if math.isnan(exact[k]):  # the first point on the centre
+                            exact[k] = pv
+                    else:
+                        wgt = 1.0 / math.sqrt(d2) if power == 1.0 else d2 ** (-0.5 * power)
+                        idw_num[k] += wgt * c
+                        idw_den[k] += wgt
 
 
 def _window_fill(grids: dict[str, FloatArray], has: NDArray[np.bool_], size: int) -> None:

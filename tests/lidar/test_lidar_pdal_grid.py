@@ -43,7 +43,8 @@ def reference(
         own = (math.floor((px - g.origin_x) / res), math.floor((py - g.origin_y) / res))
         for i in range(w):
             for j in range(h):
-                d = math.hypot(g.origin_x + (i + 0.5) * res - px, g.origin_y + (j + 0.5) * res - py)
+                dx, dy = g.origin_x + (i + 0.5) * res - px, g.origin_y + (j + 0.5) * res - py
+                d = math.sqrt(dx * dx + dy * dy)  # as PDAL's GDALGrid::distance
                 if (binmode and (i, j) == own) or (not binmode and d < radius):
                     near.setdefault((i, j), []).append((float(pv), d))
     out = {k: np.full((h, w), np.nan) for k in OUTPUT_TYPES}
@@ -120,6 +121,17 @@ def test_the_bands_equal_a_brute_force_reference(seed: int) -> None:
         binmode=kw["binmode"],
     )
     _same(ours, reference(x, y, v, g, **kw))
+
+
+def test_a_point_exactly_a_radius_away_is_left_out() -> None:
+    """PDAL counts a point closer than the radius: the middle cell's centre lies exactly √2
+    from both points, so neither counts there (their squared distance 2.0 is below the squared
+    radius 2.0000000000000004: the square root is compared, as PDAL does)."""
+    x, y, v = np.array([0.5, 2.5]), np.array([0.5, 2.5]), np.array([1.0, 4.0])
+    g = PdalGrid(0.0, 0.0, 1.0, 3, 3)
+    out = grid_stats(x, y, v, g, ("count",), radius=math.sqrt(2.0))["count"]
+    assert out[1, 1] == 0.0
+    assert np.array_equal(out, reference(x, y, v, g, radius=math.sqrt(2.0))["count"])
 
 
 @given(
