@@ -262,12 +262,30 @@ _ALIASES = {
     "numberofreturns": "number_of_returns",
     "heightaboveground": "HeightAboveGround",
     "hag": "HeightAboveGround",
+    "gpstime": "gps_time",
+    "pointsourceid": "point_source_id",
+    "userdata": "user_data",
+    "scananglerank": "scan_angle_rank",
+    "scanangle": "scan_angle",
+    "scandirectionflag": "scan_direction_flag",
+    "edgeofflightline": "edge_of_flight_line",
+    "red": "red",
+    "green": "green",
+    "blue": "blue",
+    "infrared": "nir",
+    "nir": "nir",
 }
+
+
+def dimension_key(name: str) -> str:
+    """The cloud's key of a dimension named as PDAL or laspy name it (``ReturnNumber`` →
+    ``return_number``, ``Z`` → ``z``); another name is kept as it is."""
+    return _ALIASES.get(name.replace("_", "").lower(), name)
 
 
 def dimension(cloud: PointCloud, name: str) -> NDArray[Any]:
     """A dimension by PDAL or laspy name (``Classification``, ``ReturnNumber``, ``Z`` ...)."""
-    key = _ALIASES.get(name.replace("_", "").lower(), name)
+    key = dimension_key(name)
     if key in ("x", "y", "z"):
         return np.asarray(getattr(cloud, key))
     if key not in cloud.dims:

@@ -871,6 +871,119 @@ def apply_hag(cloud: PointCloud, o: HagOptions) -> PointCloud:
     return cloud.with_dims(**{HAG: h * (cloud.xy_unit_m / cloud.z_unit_m)})
 
 
+@dataclass(frozen=True)
+class HagNnOptions:
+    """PDAL's ``filters.hag_nn``: the height above the ``count`` nearest ground points (in
+    plan), weighted by 1 / squared distance, those beyond ``max_distance`` (0: no limit) left
+    out; a point beyond the ground's bounding box keeps height 0 unless
+    ``allow_extrapolation`` (PDAL's default: true)."""
+
+    count: int = 1
+    max_distance: float = 0.0
+    allow_extrapolation: bool = True
+
+    def check(self) -> list[str]:
+        errs = []
+        if not 1 <= self.count <= MAX_CLASSIFY_K:
+            errs.append(
+                _("count must be between 1 and {hi} ground points, got {v:,}").format(
+                    hi=MAX_CLASSIFY_K, v=self.count
+                )
+            )
+        if self.max_distance < 0:
+            errs.append(_("max_distance must not be negative"))
+        return errs
+
+
+def apply_hag_nn(cloud: PointCloud, o: HagNnOptions) -> PointCloud:
+    """PDAL's HagNnFilter, vectorised: ground points 0; every other point its height over the
+    nearest ground point (``count`` 1, or a ground point at the same x, y), else over the
+    inverse-squared-distance mean of those within ``max_distance`` (none: 0)."""
+    from scipy.spatial import cKDTree
+
+    g = ground_mask(cloud)
+    hag = np.zeros(len(cloud))
+    gx, gy, gz = cloud.x[g], cloud.y[g], cloud.z[g]
+    rest = np.flatnonzero(~g)
+    if not len(rest):
+        return cloud.with_dims(**{HAG: hag})
+    k = min(o.count, len(gx))
+    tree = cKDTree(np.column_stack([gx, gy]))
+    px, py, pz = cloud.x[rest], cloud.y[rest], cloud.z[rest]
+    dist, idx = tree.query(np.column_stack([px, py]), k=k)
+    dist, idx = dist.reshape(len(rest), k), idx.reshape(len(rest), k)
+    nearest = gz[idx[:, 0]]
+    same = (gx[idx[:, 0]] == px) & (gy[idx[:, 0]] == py)
+    d2 = dist * dist
+    with np.errstate(divide="ignore", invalid="ignore"):
+        w = np.where(d2 > 0, 1.0 / d2, 0.0)
+        if o.max_distance > 0:
+            w[d2 > o.max_distance * o.max_distance] = 0.0
+        wsum = w.sum(axis=1)
+        ground_z = np.where(wsum > 0, (w * gz[idx]).sum(axis=1) / wsum, pz)
+    if k == 1:
+        ground_z = nearest
+    ground_z = np.where(same, nearest, ground_z)
+    if not o.allow_extrapolation and k > 1:
+        outside = (px < gx.min()) | (px > gx.max()) | (py < gy.min()) | (py > gy.max())
+        ground_z = np.where(outside & ~same, pz, ground_z)
+    hag[rest] = pz - ground_z
+    return cloud.with_dims(**{HAG: hag})
+
+
+@dataclass(frozen=True)
+class FerryOptions:
+    """PDAL's ``filters.ferry``: ``dimensions`` ``"A=>B, C=>D"`` copies A into B (a new
+    dimension, or X, Y, Z, Classification, …); ``"=>B"`` makes B, filled with 0."""
+
+    dimensions: str | list[str] = ""
+
+    def pairs(self) -> list[tuple[str, str]]:
+        items = [self.dimensions] if isinstance(self.dimensions, str) else self.dimensions
+        out = []
+        for item in items:
+            for part in str(item).split(","):
+                if not part.strip():
+                    continue
+                src, arrow, dst = part.partition("=>")
+                if not arrow or not dst.strip():
+                    raise BadInputError(
+                        _("dimensions {p!r} is not SOURCE=>TARGET").format(p=part.strip())
+                    )
+                out.append((src.strip(), dst.strip()))
+        if not out:
+            raise BadInputError(_("dimensions is empty: give SOURCE=>TARGET, …"))
+        return out
+
+    def check(self) -> list[str]:
+        try:
+            self.pairs()
+        except BadInputError as exc:
+            return [exc.message]
+        return []
+
+
+def apply_ferry(cloud: PointCloud, o: FerryOptions) -> PointCloud:
+    for src, dst in o.pairs():
+        values = (
+            np.zeros(len(cloud))
+            if not src
+            else np.array(filters.dimension(cloud, src), dtype=np.float64, copy=True)
+        )
+        key = filters.dimension_key(dst)
+        if key == "x":
+            cloud = replace(cloud, x=values)
+        elif key == "y":
+            cloud = replace(cloud, y=values)
+        elif key == "z":
+            cloud = replace(cloud, z=values)
+        elif key in cloud.dims:  # a field of the format keeps its type
+            cloud = cloud.with_dims(**{key: values.astype(cloud.dims[key].dtype)})
+        else:
+            cloud = cloud.with_dims(**{key: values})
+    return cloud
+
+
 def apply_classify(cloud: PointCloud, o: ClassifyOptions) -> PointCloud:
     if HAG not in cloud.dims:
         cloud = apply_hag(cloud, HagOptions())
@@ -952,6 +1065,8 @@ STAGES: dict[str, StageSpec] = {
     "filters.smrf": StageSpec(SMRFOptions, apply_smrf, "filter", False),
     "filters.csf": StageSpec(CSFOptions, apply_csf, "filter", False),
     "filters.hag": StageSpec(HagOptions, apply_hag, "filter", False),
+    "filters.hag_nn": StageSpec(HagNnOptions, apply_hag_nn, "filter", False),
+    "filters.ferry": StageSpec(FerryOptions, apply_ferry, "filter", True),
     "filters.classify": StageSpec(ClassifyOptions, apply_classify, "filter", False),
     "filters.range": StageSpec(RangeOptions, apply_range, "filter", True),
     "filters.returns": StageSpec(ReturnsOptions, apply_returns, "filter", True),

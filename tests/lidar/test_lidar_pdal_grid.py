@@ -259,3 +259,66 @@ def test_without_pdals_options_the_writer_makes_our_dtm(tmp_path: Path) -> None:
     assert rep.outputs[0]["product"] == "dtm"
     with rasterio.open(tmp_path / "d.tif") as f:
         assert f.count == 1 and f.dtypes == ("float32",)
+
+
+def _hag_nn_reference(cloud: PointCloud, count: int, max_distance: float) -> np.ndarray:
+    """PDAL's HagNnFilter point by point (allow_extrapolation true, its default)."""
+    g = cloud.classification == 2
+    gx, gy, gz = cloud.x[g], cloud.y[g], cloud.z[g]
+    out = np.zeros(len(cloud))
+    for i in np.flatnonzero(~g):
+        d2 = (gx - cloud.x[i]) ** 2 + (gy - cloud.y[i]) ** 2
+        order = np.argsort(d2, kind="stable")[:count]
+        near = order[0]
+        if (gx[near] == cloud.x[i] and gy[near] == cloud.y[i]) or count == 1:
+            z1 = gz[near]
+        else:
+            keep = [j for j in order if not (max_distance > 0 and d2[j] > max_distance**2)]
+            w = np.array([1.0 / d2[j] for j in keep])
+            z1 = float((w * gz[keep]).sum() / w.sum()) if len(keep) else cloud.z[i]
+        out[i] = cloud.z[i] - z1
+    return out
+
+
+@pytest.mark.parametrize(("count", "max_distance"), [(1, 0.0), (4, 0.0), (6, 1.5)])
+def test_hag_nn_equals_pdals_filter(tmp_path: Path, count: int, max_distance: float) -> None:
+    from lidar.stages import HagNnOptions, apply_hag_nn
+
+    cloud = _cloud_file(tmp_path / "c.las", n=600, seed=count)
+    hag = apply_hag_nn(cloud, HagNnOptions(count=count, max_distance=max_distance))
+    want = _hag_nn_reference(cloud, count, max_distance)
+    assert np.allclose(hag.dims["HeightAboveGround"], want, rtol=0, atol=1e-9)
+    assert (hag.dims["HeightAboveGround"][cloud.classification == 2] == 0).all()
+
+
+def test_pdals_chm_recipe_runs_unchanged(tmp_path: Path) -> None:
+    """filters.hag_nn, then writers.gdal gridding HeightAboveGround, and filters.ferry putting
+    the heights into Z (PDAL's documented examples)."""
+    src = tmp_path / "cloud.las"
+    cloud = _cloud_file(src)
+    doc = [
+        str(src),
+        {"type": "filters.hag_nn"},
+        {
+            "type": "writers.gdal",
+            "filename": str(tmp_path / "chm.tif"),
+            "dimension": "HeightAboveGround",
+            "output_type": "max",
+            "resolution": 2,
+        },
+    ]
+    pipeline.run(pipeline.parse(doc))
+    with rasterio.open(tmp_path / "chm.tif") as f:
+        top = f.read(1, masked=True)
+    assert 4.5 < float(top.max()) < 5.5  # the objects stand 5 m over the slope
+    doc = [
+        str(src),
+        {"type": "filters.hag_nn", "count": 3},
+        {"type": "filters.ferry", "dimensions": "HeightAboveGround=>Z, =>Marker"},
+        {"type": "writers.las", "filename": str(tmp_path / "heights.las")},
+    ]
+    pipeline.run(pipeline.parse(doc))
+    back = read_cloud(tmp_path / "heights.las")
+    ground = cloud.classification == 2
+    assert np.abs(back.z[ground]).max() < 0.01  # ground at height 0 (to the file's scale)
+    assert back.z[~ground].min() > 4.0 and (back.dims["Marker"] == 0).all()
