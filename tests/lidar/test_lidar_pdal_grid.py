@@ -134,6 +134,18 @@ def test_a_point_exactly_a_radius_away_is_left_out() -> None:
     assert np.array_equal(out, reference(x, y, v, g, radius=math.sqrt(2.0))["count"])
 
 
+def test_equal_heights_have_no_spread() -> None:
+    """Found by ``make fuzz``: three equal heights of -12 m in a cell had a standard deviation
+    of 6e-8 m (a sum of squares less the squared mean); Welford's updates, as PDAL's, give 0."""
+    pts = [(0.0, 0.0, 0.0), (0.0, 0.0, 0.0), (0.0, 0.0, -1.1662186671316732)]
+    pts += [(1.75, 1.25, -12.0)] * 3
+    x, y, v = (np.array(c, dtype=np.float64) for c in zip(*pts))
+    g = PdalGrid.covering(x.min(), y.min(), x.max(), y.max(), 0.5)
+    ours = grid_stats(x, y, v, g, OUTPUT_TYPES, radius=0.25)
+    _same(ours, reference(x, y, v, g, radius=0.25))
+    assert np.nanmin(ours["stdev"]) == 0.0
+
+
 @given(
     pts=st.lists(
         st.tuples(
