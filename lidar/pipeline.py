@@ -200,6 +200,8 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
                 continue
             if srs:  # PDAL's override_srs and spatialreference are one option
                 d["spatialreference"] = d.pop(srs[0])
+        if typ == "filters.elm" and "class" in d:  # PDAL's name, a Python keyword here
+            d["noise_class"] = d.pop("class")
         if typ == "writers.las" and isinstance(d.get("vlrs"), list):
             # a VLR's file, like every file of the pipeline, beside the pipeline's own file
             d["vlrs"] = [

@@ -137,8 +137,15 @@ class SMRFOptions:
     returns: str = "last,only"
     #: leave a cloud that already has ground (class 2) as it is (``--ground-method auto``)
     keep_existing: bool = False
+    #: PDAL's ``ignore``: points in these ranges (``Classification[7:7]``) are left as they are
+    ignore: str | None = None
 
     def check(self) -> list[str]:
+        if self.ignore is not None:
+            try:
+                filters.parse_ranges(self.ignore)
+            except BadInputError as exc:
+                return [exc.message]
         if (
             min(self.cell, self.window, self.threshold) <= 0
             or min(self.slope, self.cut, self.grow_slope) < 0
@@ -183,8 +190,15 @@ class CSFOptions:
     returns: str = "last,only"
     #: leave a cloud that already has ground (class 2) as it is (``--ground-method auto``)
     keep_existing: bool = False
+    #: PDAL's ``ignore``: points in these ranges (``Classification[7:7]``) are left as they are
+    ignore: str | None = None
 
     def check(self) -> list[str]:
+        if self.ignore is not None:
+            try:
+                filters.parse_ranges(self.ignore)
+            except BadInputError as exc:
+                return [exc.message]
         errs = []
         if self.rigidness not in (1, 2, 3):
             errs.append(_("rigidness must be 1, 2 or 3"))
@@ -350,12 +364,82 @@ class CropOptions:
         return []
 
 
+#: PDAL's ``filters.assign`` ``value``: ``Dimension = number`` (no WHERE clause)
+_ASSIGN_VALUE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([-+0-9.eE]+)\s*$")
+#: its ``assignment``: ``Dimension[lo:hi]=number``
+_ASSIGNMENT = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*\s*[\[(][^\])]*[\])])\s*=\s*(\S+)\s*$")
+
+
 @dataclass(frozen=True)
 class AssignOptions:
-    classification: int = 1
+    """Every point's class (``classification``, ours), or PDAL's ``assignment``
+    (``"Classification[:]=0"``: the points in the range get the value; a list applies in
+    order) or ``value`` (``"Classification = 2"``; PDAL's WHERE expressions are refused)."""
+
+    classification: int | None = None
+    assignment: str | list[str] | None = None
+    value: str | list[str] | None = None
+
+    def rules(self) -> list[tuple[str, str | None, float]]:
+        """(dimension, range or None for every point, value) in the order they apply."""
+        given = [
+            k for k in ("classification", "assignment", "value") if getattr(self, k) is not None
+        ]
+        if len(given) > 1:
+            raise BadInputError(_("give one of {k}").format(k=", ".join(given)))
+        if self.classification is not None or not given:
+            c = 1 if self.classification is None else self.classification
+            if not 0 <= c <= 255:
+                raise BadInputError(_("classification must be 0–255"))
+            return [("Classification", None, float(c))]
+        out: list[tuple[str, str | None, float]] = []
+        if self.assignment is not None:
+            items = [self.assignment] if isinstance(self.assignment, str) else self.assignment
+            for item in items:
+                m = _ASSIGNMENT.match(str(item))
+                number = _number(m.group(2)) if m else None
+                if m is None or number is None:
+                    raise BadInputError(
+                        _("assignment {a!r} is not Dimension[min:max]=value").format(a=item)
+                    )
+                (r,) = filters.parse_ranges(m.group(1))  # a bad range is named by the parser
+                out.append((r.name, m.group(1), number))
+        else:
+            items = [self.value] if isinstance(self.value, str) else list(self.value or [])
+            for item in items:
+                if " where " in f" {str(item).lower()} ":
+                    raise BadInputError(
+                        _(
+                            "value {v!r}: PDAL's WHERE expressions are not supported: give "
+                            "assignment with a range (Classification[1:1]=2)"
+                        ).format(v=item)
+                    )
+                m = _ASSIGN_VALUE.match(str(item))
+                number = _number(m.group(2)) if m else None
+                if m is None or number is None:
+                    raise BadInputError(_("value {v!r} is not Dimension = number").format(v=item))
+                out.append((m.group(1), None, number))
+        for dim, _r, number in out:
+            if filters.dimension_key(dim) == "classification" and not (
+                0 <= number <= 255 and number == int(number)
+            ):
+                raise BadInputError(_("classification must be 0–255"))
+        return out
 
     def check(self) -> list[str]:
-        return [] if 0 <= self.classification <= 255 else [_("classification must be 0–255")]
+        try:
+            self.rules()
+        except BadInputError as exc:
+            return [exc.message]
+        return []
+
+
+def _number(text: str) -> float | None:
+    try:
+        v = float(text)
+    except ValueError:
+        return None
+    return v if math.isfinite(v) else None
 
 
 @dataclass(frozen=True)
@@ -798,11 +882,20 @@ def _candidates(cloud: PointCloud, returns: str) -> np.ndarray:
     return np.asarray(mask & (cloud.classification != NOISE))
 
 
-def _set_ground(cloud: PointCloud, ground: np.ndarray) -> PointCloud:
+def _set_ground(
+    cloud: PointCloud, ground: np.ndarray, ignored: np.ndarray | None = None
+) -> PointCloud:
     cls = cloud.classification.copy()
-    cls[(cls == GROUND) & ~ground] = UNCLASSIFIED
+    was_ground = cls == GROUND
+    if ignored is not None:  # PDAL's ignore: those points keep their class
+        was_ground &= ~ignored
+    cls[was_ground & ~ground] = UNCLASSIFIED
     cls[ground] = GROUND
     return cloud.with_dims(classification=cls)
+
+
+def _ignored(cloud: PointCloud, ignore: str | None) -> np.ndarray | None:
+    return None if ignore is None else filters.range_mask(cloud, ignore)
 
 
 def _has_ground(cloud: PointCloud) -> bool:
@@ -836,8 +929,12 @@ def apply_smrf(cloud: PointCloud, o: SMRFOptions) -> PointCloud:
         grow_slope=0.0 if o.single_grid else o.grow_slope,
         clean_rounds=SMRFParams.clean_rounds if o.clean and not o.single_grid else 0,
     ).scaled(cloud.xy_unit_m)
-    g = smrf(cloud.x, cloud.y, z_in_xy_units(cloud), p, _candidates(cloud, o.returns))
-    return _set_ground(cloud, g)
+    ignored = _ignored(cloud, o.ignore)
+    cand = _candidates(cloud, o.returns)
+    if ignored is not None:
+        cand &= ~ignored
+    g = smrf(cloud.x, cloud.y, z_in_xy_units(cloud), p, cand)
+    return _set_ground(cloud, g, ignored)
 
 
 def apply_csf(cloud: PointCloud, o: CSFOptions) -> PointCloud:
@@ -846,8 +943,12 @@ def apply_csf(cloud: PointCloud, o: CSFOptions) -> PointCloud:
     p = CSFParams(
         o.resolution, o.rigidness, o.step, o.threshold, o.hdiff, o.iterations, o.smooth
     ).scaled(cloud.xy_unit_m)
-    g = csf(cloud.x, cloud.y, z_in_xy_units(cloud), p, _candidates(cloud, o.returns))
-    return _set_ground(cloud, g)
+    ignored = _ignored(cloud, o.ignore)
+    cand = _candidates(cloud, o.returns)
+    if ignored is not None:
+        cand &= ~ignored
+    g = csf(cloud.x, cloud.y, z_in_xy_units(cloud), p, cand)
+    return _set_ground(cloud, g, ignored)
 
 
 def ground_mask(cloud: PointCloud) -> np.ndarray:
@@ -1026,6 +1127,71 @@ def apply_crop(cloud: PointCloud, o: CropOptions) -> PointCloud:
 
 
 @dataclass(frozen=True)
+class ElmOptions:
+    """PDAL's ``filters.elm`` (Extended Local Minimum, Chen et al. 2012): in cells of ``cell``
+    (metres), the lowest points are low noise (class ``class``, 7) while the next point above
+    each is more than ``threshold`` (metres) higher; ``maximum`` marks high noise alike from the
+    top."""
+
+    cell: float = 10.0
+    threshold: float = 1.0
+    maximum: bool = False
+    noise_class: int = NOISE
+
+    def check(self) -> list[str]:
+        errs = []
+        if not self.cell > 0 or not self.threshold > 0:
+            errs.append(_("cell and threshold must be positive"))
+        errs += _at_most("cell", self.cell, MAX_CELL_M)
+        if not 0 <= self.noise_class <= 255:
+            errs.append(_("class must be 0–255"))
+        return errs
+
+
+def elm_noise(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, cell: float, threshold: float
+) -> np.ndarray:
+    """The points ELM marks as low noise, vectorised: per cell, ascending heights; a point is
+    noise while every gap from it up to the next point is at least ``threshold`` (the walk up
+    stops at the first smaller gap; the cell's top point is never noise)."""
+    n = len(z)
+    if n < 2:
+        return np.zeros(n, bool)
+    col = np.floor((x - x.min()) / cell).astype(np.int64)
+    row = np.floor((y - y.min()) / cell).astype(np.int64)
+    key = col * (int(row.max()) + 1) + row
+    order = np.lexsort((z, key))
+    k, zs = key[order], z[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    ends = np.r_[starts[1:], n]
+    pos = np.arange(n)
+    # gap_ok[i]: the step from sorted point i to i + 1 (same cell) is below the threshold
+    same = np.r_[k[1:] == k[:-1], False]
+    gap_ok = same & (np.abs(np.r_[np.diff(zs), 0.0]) < threshold)
+    stop = np.minimum.reduceat(np.where(gap_ok, pos, n), starts)  # first small gap per cell
+    limit = np.minimum(stop, ends - 1)  # noise: positions before the limit
+    cell_of = np.repeat(np.arange(len(starts)), ends - starts)
+    noise_sorted = pos < limit[cell_of]
+    out = np.zeros(n, bool)
+    out[order] = noise_sorted
+    return out
+
+
+def apply_elm(cloud: PointCloud, o: ElmOptions) -> PointCloud:
+    if not len(cloud):
+        return cloud
+    cell = o.cell / cloud.xy_unit_m
+    zx = z_in_xy_units(cloud)
+    thr = o.threshold / cloud.xy_unit_m
+    noise = elm_noise(cloud.x, cloud.y, zx, cell, thr)
+    if o.maximum:
+        noise |= elm_noise(cloud.x, cloud.y, -zx, cell, thr)
+    cls = cloud.classification.copy()
+    cls[noise] = o.noise_class
+    return cloud.with_dims(classification=cls)
+
+
+@dataclass(frozen=True)
 class DecimationOptions:
     """PDAL's ``filters.decimation``: every ``step``-th point from ``offset``, at most ``limit``
     of them (0: no limit)."""
@@ -1046,7 +1212,24 @@ def apply_decimation(cloud: PointCloud, o: DecimationOptions) -> PointCloud:
 
 
 def apply_assign(cloud: PointCloud, o: AssignOptions) -> PointCloud:
-    return cloud.with_dims(classification=np.full(len(cloud), o.classification, np.uint8))
+    for dim, rng, number in o.rules():
+        key = filters.dimension_key(dim)
+        where = np.ones(len(cloud), bool) if rng is None else filters.range_mask(cloud, rng)
+        if key in ("x", "y", "z"):
+            values = np.array(getattr(cloud, key), copy=True)
+            values[where] = number
+            cloud = replace(cloud, **{key: values})  # type: ignore[arg-type]
+            continue
+        current: np.ndarray
+        if key == "classification":
+            current = cloud.classification.copy()
+        elif key in cloud.dims:
+            current = np.array(cloud.dims[key], copy=True)
+        else:
+            current = np.zeros(len(cloud))
+        current[where] = number
+        cloud = cloud.with_dims(**{key: current})
+    return cloud
 
 
 @dataclass(frozen=True)
@@ -1075,6 +1258,7 @@ STAGES: dict[str, StageSpec] = {
     "filters.reproject": StageSpec(ReprojectOptions, apply_reproject, "filter", True),
     "filters.crop": StageSpec(CropOptions, apply_crop, "filter", True),
     "filters.assign": StageSpec(AssignOptions, apply_assign, "filter", True),
+    "filters.elm": StageSpec(ElmOptions, apply_elm, "filter", False),
     # the points' order counts across the whole cloud: not chunk by chunk
     "filters.decimation": StageSpec(DecimationOptions, apply_decimation, "filter", False),
     "writers.las": StageSpec(LasWriterOptions, None, "writer", True),

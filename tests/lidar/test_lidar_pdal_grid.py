@@ -8,8 +8,10 @@ statistics are checked against a brute-force reference written from PDAL's docum
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -334,3 +336,115 @@ def test_pdals_chm_recipe_runs_unchanged(tmp_path: Path) -> None:
     ground = cloud.classification == 2
     assert np.abs(back.z[ground]).max() < 0.01  # ground at height 0 (to the file's scale)
     assert back.z[~ground].min() > 4.0 and (back.dims["Marker"] == 0).all()
+
+
+def _elm_reference(
+    x: np.ndarray, y: np.ndarray, z: np.ndarray, cell: float, thr: float
+) -> np.ndarray:
+    """PDAL's ELMFilter::cull, point by point: per cell, ascending heights; the lowest is noise
+    while the next one is at least the threshold above it."""
+    noise = np.zeros(len(z), bool)
+    cells: dict[tuple[int, int], list[int]] = {}
+    for i in range(len(z)):
+        key = (math.floor((x[i] - x.min()) / cell), math.floor((y[i] - y.min()) / cell))
+        cells.setdefault(key, []).append(i)
+    for ids in cells.values():
+        ids.sort(key=lambda i: (z[i], i))
+        for a, b in itertools.pairwise(ids):
+            if abs(z[a] - z[b]) < thr:
+                break
+            noise[a] = True
+    return noise
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_elm_marks_the_low_points_pdal_marks(seed: int) -> None:
+    from lidar.stages import elm_noise
+
+    rng = np.random.default_rng(seed)
+    n = 3000
+    x, y = rng.uniform(0, 80, n), rng.uniform(0, 60, n)
+    z = 300 + rng.normal(0, 0.3, n)
+    low = rng.choice(n, 40, replace=False)
+    z[low] -= rng.uniform(0.5, 30, 40)  # some far below (noise), some within the threshold
+    got = elm_noise(x, y, z, 10.0, 1.0)
+    assert np.array_equal(got, _elm_reference(x, y, z, 10.0, 1.0))
+    assert 10 < got.sum() <= 40
+    high = elm_noise(x, y, -z, 10.0, 1.0)  # maximum: the same walk from the top
+    assert np.array_equal(high, _elm_reference(x, y, -z, 10.0, 1.0))
+
+
+def test_pdals_ground_recipe_runs_as_written(tmp_path: Path) -> None:
+    """PDAL's documented ground recipe: assign every class 0, ELM and the outlier filter mark
+    noise (class 7), SMRF ignores it, the range keeps the ground. The assignment, ELM and
+    SMRF's ignore had been refused."""
+    src = tmp_path / "cloud.las"
+    cloud = _cloud_file(src, n=6000)
+    z = cloud.z.copy()
+    z[:5] -= 25.0  # five points deep below the terrain: low noise
+    write_cloud(replace(cloud, z=z), src)
+    doc = [
+        str(src),
+        {"type": "filters.assign", "assignment": "Classification[:]=0"},
+        {"type": "filters.elm"},
+        {"type": "filters.outlier"},
+        {"type": "filters.smrf", "ignore": "Classification[7:7]", "slope": 0.2, "window": 16},
+        {"type": "filters.range", "limits": "Classification[2:2]"},
+        {"type": "writers.las", "filename": str(tmp_path / "ground.las")},
+    ]
+    rep = pipeline.run(pipeline.parse(doc))
+    ground = read_cloud(tmp_path / "ground.las")
+    assert 3000 < len(ground) < 6000 and rep.points_out == len(ground)
+    assert ground.z.min() > 310.0  # the noise, about 300 m, is not ground (the terrain: 320)
+    # the noise, as ELM marked it, kept its class through SMRF
+    marked = pipeline.run(
+        pipeline.parse([*doc[:5], {"type": "writers.las", "filename": str(tmp_path / "all.las")}])
+    )
+    assert marked.points_out == 6000
+    allc = read_cloud(tmp_path / "all.las")
+    assert set(np.flatnonzero(allc.classification == 7)) >= set(range(5))
+
+
+@pytest.mark.parametrize(
+    ("opts", "expected"),
+    [
+        ({"assignment": "Classification[:]=0"}, lambda c: np.zeros(len(c))),
+        (
+            {"assignment": ["Classification[:]=0", "Classification[0:0]=5"]},
+            lambda c: np.full(len(c), 5),
+        ),
+        ({"value": "Classification = 9"}, lambda c: np.full(len(c), 9)),
+        ({"classification": 3}, lambda c: np.full(len(c), 3)),
+        (
+            {"assignment": "Z[:320]=0"},
+            None,  # the heights below 320 m set to 0, the classes as they were
+        ),
+    ],
+)
+def test_filters_assign_as_pdal(tmp_path: Path, opts: dict[str, object], expected: object) -> None:
+    from lidar.stages import AssignOptions, apply_assign
+
+    cloud = _cloud_file(tmp_path / "c.las", n=200)
+    out = apply_assign(cloud, AssignOptions(**opts))  # type: ignore[arg-type]
+    if expected is None:
+        assert np.array_equal(out.z, np.where(cloud.z <= 320, 0.0, cloud.z))
+        assert np.array_equal(out.classification, cloud.classification)
+    else:
+        assert np.array_equal(out.classification, expected(cloud))  # type: ignore[operator]
+
+
+@pytest.mark.parametrize(
+    ("opts", "message"),
+    [
+        ({"value": "Classification = 2 WHERE Z > 300"}, "PDAL's WHERE expressions"),
+        ({"assignment": "Classification=2"}, "is not Dimension[min:max]=value"),
+        ({"assignment": "Classification[:]=300"}, "classification must be 0–255"),
+        ({"classification": 2, "value": "Classification = 2"}, "give one of classification"),
+    ],
+)
+def test_filters_assign_refuses_what_it_cannot_do(opts: dict[str, object], message: str) -> None:
+    from dronekit_plzen.errors import BadInputError
+
+    with pytest.raises(BadInputError) as err:
+        pipeline.parse(["in.las", {"type": "filters.assign", **opts}, "out.las"])
+    assert message in str(err.value)
