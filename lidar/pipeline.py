@@ -174,13 +174,33 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
     inputs: list[Path] = []
     outputs: list[tuple[str, Path]] = []
     base = base_dir or Path.cwd()
+    tags: list[str | None] = []
     for i, raw in enumerate(items):
         where = f"stage {i + 1}"
         try:
             d = _normalise(raw, i, len(items))
         except BadInputError as exc:
             errors.append(exc.message)
+            tags.append(None)
             continue
+        # PDAL's stage plumbing: a tag names a stage, inputs name the stages it reads; a
+        # stage reads the one before it when it names none (this runner is a chain)
+        tag, ins = d.pop("tag", None), d.pop("inputs", None)
+        d.pop("user_data", None)  # PDAL's free metadata of a stage: nothing to run
+        tags.append(tag if isinstance(tag, str) else None)
+        if ins is not None:
+            names_in = [ins] if isinstance(ins, str) else ins
+            previous = tags[-2] if len(tags) > 1 else None
+            if not (isinstance(names_in, list) and names_in == [previous] and previous):
+                errors.append(
+                    _(
+                        "{w}: inputs {i!r}: only a chain of stages runs here, each reading the "
+                        "stage before it (merging or branching pipelines are not supported)"
+                    ).format(w=where, i=ins)
+                )
+                continue
+        if "type" not in d and isinstance(d.get("filename"), str):  # PDAL infers it
+            d["type"] = _normalise(d["filename"], i, len(items))["type"]
         typ = d.pop("type", None)
         spec = STAGES.get(typ) if isinstance(typ, str) else None
         if spec is None:

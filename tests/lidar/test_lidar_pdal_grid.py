@@ -21,6 +21,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pyproj import CRS
 
+from dronekit_plzen.errors import BadInputError
 from lidar import pipeline
 from lidar.cloud import PointCloud
 from lidar.io import read_cloud, write_cloud
@@ -443,8 +444,28 @@ def test_filters_assign_as_pdal(tmp_path: Path, opts: dict[str, object], expecte
     ],
 )
 def test_filters_assign_refuses_what_it_cannot_do(opts: dict[str, object], message: str) -> None:
-    from dronekit_plzen.errors import BadInputError
 
     with pytest.raises(BadInputError) as err:
         pipeline.parse(["in.las", {"type": "filters.assign", **opts}, "out.las"])
     assert message in str(err.value)
+
+
+def test_pdals_stage_plumbing_tags_inputs_and_untyped_files(tmp_path: Path) -> None:
+    """``tag``, ``inputs`` naming the stage before, ``user_data`` and a stage given by its
+    filename alone (PDAL infers readers.las / writers.las) are read as PDAL reads them; inputs
+    that merge or branch are refused, naming the stage."""
+    src = tmp_path / "cloud.las"
+    _cloud_file(src)
+    doc = {
+        "pipeline": [
+            {"filename": str(src), "tag": "A"},
+            {"type": "filters.range", "limits": "Classification[2:2]", "inputs": ["A"], "tag": "B"},
+            {"type": "filters.decimation", "step": 2, "inputs": "B", "user_data": {"by": "SITMP"}},
+            {"filename": str(tmp_path / "out.laz")},
+        ]
+    }
+    rep = pipeline.run(pipeline.parse(doc))
+    assert rep.points_out == 1500 and len(read_cloud(tmp_path / "out.laz")) == 1500
+    doc["pipeline"][2]["inputs"] = "A"  # type: ignore[index]
+    with pytest.raises(BadInputError, match="stage 3: inputs 'A': only a chain of stages runs"):
+        pipeline.parse(doc)
