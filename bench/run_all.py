@@ -24,6 +24,7 @@ BENCHES = {
     "link": "bench_link.py",
     "telemetry": "bench_telemetry.py",
     "lidar": "bench_lidar.py",
+    "grid": "bench_grid.py",
     "poa": "bench_poa.py",
     "photo": "bench_photo.py",
 }
