@@ -335,6 +335,11 @@ def _rebase(pipe: Pipeline, base: Path) -> Pipeline:
 
 def _write(cloud: PointCloud, stage: Stage, cache: dict[Any, Any] | None = None) -> dict[str, Any]:
     o = stage.options
+    if o.where is not None:  # PDAL's where: the writer's points; later stages see them all
+        from lidar.stages import where_mask
+
+        cloud = cloud.select(where_mask(cloud, o.where))
+        cache = None  # the surfaces shared between writers were of all the points
     if stage.type == "writers.las":
         write_cloud(cloud, o.filename, scale=None, layout=o.layout())
         cls = cloud.classification
@@ -517,11 +522,19 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
                 for st in pipe.stages[1:]:
                     spec = STAGES[st.type]
                     if spec.kind == "writer":
+                        if st.options.where is not None:
+                            from lidar.stages import where_mask
+
+                            part_in = cloud.select(where_mask(cloud, st.options.where))
+                        else:
+                            part_in = cloud
+                        if not len(part_in) and st.index not in writers:
+                            continue  # the header is laid out on the first points it gets
                         if st.index not in writers:
                             tmp_ctx = atomic_output(st.options.filename)
                             tmp = stack.enter_context(tmp_ctx)
                             layout = st.options.layout()
-                            header = _header_for(cloud, None, layout)
+                            header = _header_for(part_in, None, layout)
                             w = laspy.open(
                                 str(tmp),
                                 mode="w",
@@ -533,7 +546,7 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
                             counts[st.index] = 0
                         w = writers[st.index][0]
                         part = fit_returns(
-                            cloud,
+                            part_in,
                             int(w.header.point_format.id),
                             bool(st.options.discard_high_return_numbers),
                         )

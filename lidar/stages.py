@@ -504,12 +504,13 @@ class LasWriterOptions:
 
         from lidar.io import EXTRA_TYPES, MAX_SCALE, MIN_SCALE, LasLayout, expand_forward
 
-        if self.where is not None or self.where_merge is not None:
+        if self.where is not None:
+            from lidar import expression
+
+            expression.parse(self.where)
+        if isinstance(self.where_merge, str) and self.where_merge not in ("auto", "true", "false"):
             raise BadInputError(
-                _(
-                    "where (PDAL's expressions on a writer) is not supported: select the points "
-                    "with filters.range before the writer"
-                )
+                _("where_merge must be auto, true or false, got {v!r}").format(v=self.where_merge)
             )
         if self.pdal_metadata:
             raise BadInputError(
@@ -760,6 +761,9 @@ class GdalWriterOptions:
     default_srs: str | None = None
     spatialreference: str | None = None
     metadata: str | None = None
+    #: PDAL's writer ``where``: only the points the expression holds for are written
+    where: str | None = None
+    where_merge: str | bool | None = None
 
     @property
     def pdal_grid(self) -> bool:
@@ -772,6 +776,13 @@ class GdalWriterOptions:
 
     def check(self) -> list[str]:
         errs = []
+        if self.where is not None:
+            from lidar import expression
+
+            try:
+                expression.parse(self.where)
+            except BadInputError as exc:
+                errs.append(exc.message)
         if self.memory_mb is not None and not (0 < self.memory_mb < float("inf")):
             errs.append(_("memory_mb must be a positive number of MiB"))
         if self.resolution <= 0:
@@ -1127,6 +1138,34 @@ def apply_crop(cloud: PointCloud, o: CropOptions) -> PointCloud:
 
 
 @dataclass(frozen=True)
+class ExpressionOptions:
+    """PDAL's ``filters.expression``: the points the expression holds for
+    (``Classification == 2 && Z > 100``; :mod:`lidar.expression`)."""
+
+    expression: str = ""
+
+    def check(self) -> list[str]:
+        from lidar import expression
+
+        try:
+            expression.parse(self.expression)
+        except BadInputError as exc:
+            return [exc.message]
+        return []
+
+
+def apply_expression(cloud: PointCloud, o: ExpressionOptions) -> PointCloud:
+    return cloud.select(where_mask(cloud, o.expression))
+
+
+def where_mask(cloud: PointCloud, text: str) -> np.ndarray:
+    """The points a PDAL expression holds for."""
+    from lidar import expression
+
+    return np.asarray(expression.evaluate(expression.parse(text), cloud), dtype=bool)
+
+
+@dataclass(frozen=True)
 class ElmOptions:
     """PDAL's ``filters.elm`` (Extended Local Minimum, Chen et al. 2012): in cells of ``cell``
     (metres), the lowest points are low noise (class ``class``, 7) while the next point above
@@ -1259,6 +1298,7 @@ STAGES: dict[str, StageSpec] = {
     "filters.crop": StageSpec(CropOptions, apply_crop, "filter", True),
     "filters.assign": StageSpec(AssignOptions, apply_assign, "filter", True),
     "filters.elm": StageSpec(ElmOptions, apply_elm, "filter", False),
+    "filters.expression": StageSpec(ExpressionOptions, apply_expression, "filter", True),
     # the points' order counts across the whole cloud: not chunk by chunk
     "filters.decimation": StageSpec(DecimationOptions, apply_decimation, "filter", False),
     "writers.las": StageSpec(LasWriterOptions, None, "writer", True),

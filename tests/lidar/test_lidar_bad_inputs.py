@@ -263,7 +263,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         (d / f"{name}.json").write_text(json.dumps(["inp.las", writer]))
     # PDAL's writers.las options
     for name, extra in (
-        ("las_where", {"where": "Classification == 2"}),
+        ("las_where", {"where": "Classification == 2 &&"}),
         ("las_format_5", {"dataformat_id": 5}),
         ("las_laz_uncompressed", {"compression": "false"}),
         ("las_scale_text", {"scale_x": "fine"}),
@@ -954,9 +954,8 @@ CASES = [
             ),
             (
                 "las_where",
-                r"invalid pipeline: stage 2 \(writers\.las\): where \(PDAL's expressions on a "
-                r"writer\) is not supported: select the points with filters\.range before the "
-                r"writer",
+                r"invalid pipeline: stage 2 \(writers\.las\): expression 'Classification == 2 "
+                r"&&': a value is missing at character 23",
             ),
             (
                 "las_format_5",

@@ -141,7 +141,7 @@ def test_return_numbers_a_format_cannot_hold(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("writer", "message"),
     [
-        ({"where": "Classification == 2"}, "where (PDAL's expressions on a writer) is not"),
+        ({"where": "Classification = 2"}, "expression 'Classification = 2': cannot read"),
         ({"pdal_metadata": True}, "pdal_metadata: PDAL's own metadata"),
         ({"dataformat_id": 5}, "dataformat_id 5: point formats 0–3 and 6–8 are written"),
         ({"dataformat_id": 6, "minor_version": 2}, "point format 6 needs LAS 1.4, not 1.2"),

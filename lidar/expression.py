@@ -1,0 +1,215 @@
+"""PDAL's expressions (``filters.expression``, a writer's ``where``) over a point cloud.
+
+The grammar PDAL documents for them: comparisons (``==``, ``!=``, ``<``, ``<=``, ``>``,
+``>=``) of arithmetic (``+``, ``-``, ``*``, ``/``, unary minus, parentheses) over dimensions and
+numbers, joined by ``&&`` and ``||`` and negated by ``!``: ``Classification == 2 && Z > 100``,
+``!(ReturnNumber == NumberOfReturns)``. Parsed once into a tree (every problem named with its
+place in the text before any point is read), evaluated on whole numpy arrays.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.i18n import _
+
+_TOKEN = re.compile(
+    r"\s*(?:(?P<num>(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>&&|\|\||==|!=|<=|>=|[<>!()+\-*/]))"
+)
+_COMPARE = ("==", "!=", "<", "<=", ">", ">=")
+
+
+@dataclass(frozen=True)
+class Node:
+    """``op`` with its ``args`` (``num``: a number, ``dim``: a dimension's name)."""
+
+    op: str
+    args: tuple[Any, ...]
+
+
+def _tokens(text: str) -> list[tuple[str, str, int]]:
+    out: list[tuple[str, str, int]] = []
+    pos = 0
+    text = text.rstrip()
+    while pos < len(text):
+        m = _TOKEN.match(text, pos)
+        if m is None or m.end() == pos:
+            raise BadInputError(
+                _("expression {e!r}: cannot read {t!r} at character {p}").format(
+                    e=text, t=text[pos:].strip()[:10], p=pos + 1
+                )
+            )
+        kind = m.lastgroup or "op"
+        out.append((kind, m.group(kind), m.start(kind)))
+        pos = m.end()
+    return out
+
+
+class _Parser:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.toks = _tokens(text)
+        self.i = 0
+
+    def peek(self) -> str | None:
+        return self.toks[self.i][1] if self.i < len(self.toks) else None
+
+    def take(self) -> tuple[str, str, int]:
+        if self.i >= len(self.toks):
+            raise BadInputError(_("expression {e!r}: it ends too early").format(e=self.text))
+        self.i += 1
+        return self.toks[self.i - 1]
+
+    def fail(self, what: str) -> BadInputError:
+        at = self.toks[self.i][2] + 1 if self.i < len(self.toks) else len(self.text) + 1
+        return BadInputError(
+            _("expression {e!r}: {w} at character {p}").format(e=self.text, w=what, p=at)
+        )
+
+    def parse(self) -> Node:
+        node = self.or_()
+        if self.i != len(self.toks):
+            raise self.fail(_("unexpected {t!r}").format(t=self.peek()))
+        return node
+
+    def or_(self) -> Node:
+        node = self.and_()
+        while self.peek() == "||":
+            self.take()
+            node = Node("||", (node, self.and_()))
+        return node
+
+    def and_(self) -> Node:
+        node = self.not_()
+        while self.peek() == "&&":
+            self.take()
+            node = Node("&&", (node, self.not_()))
+        return node
+
+    def not_(self) -> Node:
+        if self.peek() == "!":
+            self.take()
+            return Node("!", (self.not_(),))
+        return self.compare()
+
+    def compare(self) -> Node:
+        node = self.sum_()
+        if self.peek() in _COMPARE:
+            op = self.take()[1]
+            node = Node(op, (node, self.sum_()))
+        return node
+
+    def sum_(self) -> Node:
+        node = self.prod()
+        while self.peek() in ("+", "-"):
+            op = self.take()[1]
+            node = Node(op, (node, self.prod()))
+        return node
+
+    def prod(self) -> Node:
+        node = self.unary()
+        while self.peek() in ("*", "/"):
+            op = self.take()[1]
+            node = Node(op, (node, self.unary()))
+        return node
+
+    def unary(self) -> Node:
+        if self.peek() == "-":
+            self.take()
+            return Node("neg", (self.unary(),))
+        if self.i >= len(self.toks):
+            raise self.fail(_("a value is missing"))
+        kind, text, _pos = self.toks[self.i]
+        if kind == "num":
+            self.take()
+            return Node("num", (float(text),))
+        if kind == "name":
+            self.take()
+            return Node("dim", (text,))
+        if text == "(":
+            self.take()
+            node = self.or_()
+            if self.peek() != ")":
+                raise self.fail(_("a ')' is missing"))
+            self.take()
+            return node
+        raise self.fail(_("a value is missing before {t!r}").format(t=text))
+
+
+def _is_test(node: Node) -> bool:
+    return node.op in (*_COMPARE, "&&", "||", "!")
+
+
+def _check(node: Node, text: str, want_test: bool) -> None:
+    """True/false where a test is wanted (&&, ||, !, the whole), numbers elsewhere."""
+    if want_test != _is_test(node):
+        raise BadInputError(
+            _(
+                "expression {e!r}: a comparison is needed where a number stands, or the other "
+                "way round (Classification == 2 && Z > 100)"
+            ).format(e=text)
+        )
+    if node.op in ("&&", "||", "!"):
+        for a in node.args:
+            _check(a, text, True)
+    elif node.op not in ("num", "dim"):
+        for a in node.args:
+            _check(a, text, False)
+
+
+def parse(text: str) -> Node:
+    """The expression's tree; a :class:`BadInputError` names what is wrong and where."""
+    if not isinstance(text, str) or not text.strip():
+        raise BadInputError(_("the expression is empty"))
+    node = _Parser(text).parse()
+    _check(node, text, True)
+    return node
+
+
+def dimensions(node: Node) -> set[str]:
+    """The dimension names the expression reads."""
+    if node.op == "dim":
+        return {node.args[0]}
+    out: set[str] = set()
+    for a in node.args:
+        if isinstance(a, Node):
+            out |= dimensions(a)
+    return out
+
+
+def evaluate(node: Node, cloud: Any) -> np.ndarray:
+    """The expression over every point (a bool array for a test)."""
+    from lidar import filters
+
+    op, args = node.op, node.args
+    if op == "num":
+        return np.full(len(cloud), args[0])
+    if op == "dim":
+        return np.asarray(filters.dimension(cloud, args[0]), dtype=np.float64)
+    if op == "neg":
+        return -evaluate(args[0], cloud)
+    if op == "!":
+        return ~evaluate(args[0], cloud)
+    a, b = evaluate(args[0], cloud), evaluate(args[1], cloud)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        result = {
+            "&&": lambda: a & b,
+            "||": lambda: a | b,
+            "==": lambda: a == b,
+            "!=": lambda: a != b,
+            "<": lambda: a < b,
+            "<=": lambda: a <= b,
+            ">": lambda: a > b,
+            ">=": lambda: a >= b,
+            "+": lambda: a + b,
+            "-": lambda: a - b,
+            "*": lambda: a * b,
+            "/": lambda: a / b,
+        }[op]()
+    return np.asarray(result)
