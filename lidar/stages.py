@@ -1122,6 +1122,24 @@ def apply_voxel(cloud: PointCloud, o: VoxelOptions) -> PointCloud:
     return cloud.select(filters.voxel_thin(xyz, o.cell / cloud.xy_unit_m))
 
 
+@dataclass(frozen=True)
+class VoxelCenterOptions:
+    """PDAL's ``filters.voxelcenternearestneighbor``: the point nearest each voxel's centre,
+    ``cell`` in the cloud's own units (PDAL's; ``filters.voxel`` takes metres)."""
+
+    cell: float = 1.0
+
+    def check(self) -> list[str]:
+        if not self.cell > 0:
+            return [_("cell must be positive")]
+        return _at_most("cell", self.cell, MAX_VOXEL_M)
+
+
+def apply_voxel_center(cloud: PointCloud, o: VoxelCenterOptions) -> PointCloud:
+    xyz = np.column_stack([cloud.x, cloud.y, cloud.z])
+    return cloud.select(filters.voxel_thin(xyz, o.cell))
+
+
 def apply_reproject(cloud: PointCloud, o: ReprojectOptions) -> PointCloud:
     return filters.reproject(cloud, o.out_srs, src_crs=o.in_srs)
 
@@ -1293,6 +1311,9 @@ STAGES: dict[str, StageSpec] = {
     "filters.range": StageSpec(RangeOptions, apply_range, "filter", True),
     "filters.returns": StageSpec(ReturnsOptions, apply_returns, "filter", True),
     "filters.voxel": StageSpec(VoxelOptions, apply_voxel, "filter", False),
+    "filters.voxelcenternearestneighbor": StageSpec(
+        VoxelCenterOptions, apply_voxel_center, "filter", False
+    ),
     "filters.reprojection": StageSpec(ReprojectOptions, apply_reproject, "filter", True),
     "filters.reproject": StageSpec(ReprojectOptions, apply_reproject, "filter", True),
     "filters.crop": StageSpec(CropOptions, apply_crop, "filter", True),

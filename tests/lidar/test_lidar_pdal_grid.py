@@ -469,3 +469,27 @@ def test_pdals_stage_plumbing_tags_inputs_and_untyped_files(tmp_path: Path) -> N
     doc["pipeline"][2]["inputs"] = "A"  # type: ignore[index]
     with pytest.raises(BadInputError, match="stage 3: inputs 'A': only a chain of stages runs"):
         pipeline.parse(doc)
+
+
+def test_voxel_center_nearest_neighbor_as_pdal(tmp_path: Path) -> None:
+    """PDAL's filters.voxelcenternearestneighbor: per voxel (from the cloud's minimum) the point
+    nearest the voxel's centre, brute force as the reference."""
+    cloud = _cloud_file(tmp_path / "c.las", n=2000)
+    out = tmp_path / "v.las"
+    doc = [
+        str(tmp_path / "c.las"),
+        {"type": "filters.voxelcenternearestneighbor", "cell": 4.0},
+        str(out),
+    ]
+    pipeline.run(pipeline.parse(doc))
+    got = read_cloud(out)
+    xyz = np.column_stack([cloud.x, cloud.y, cloud.z])
+    lo = xyz.min(axis=0)
+    best: dict[tuple[int, ...], tuple[float, int]] = {}
+    for i, p in enumerate(xyz):
+        key = tuple(int(v) for v in np.floor((p - lo) / 4.0))
+        d = float(((p - (lo + (np.array(key) + 0.5) * 4.0)) ** 2).sum())
+        if key not in best or d < best[key][0]:
+            best[key] = (d, i)
+    want = np.sort(cloud.x[[i for _d, i in best.values()]])
+    assert np.allclose(np.sort(got.x), want, atol=0.001)
