@@ -441,9 +441,23 @@ def _run_memory(pipe: Pipeline) -> Iterator[RunReport]:
     reader = pipe.stages[0].options
     rep = RunReport()
     t = time.perf_counter()
-    cloud = read_cloud(reader.filename, chunk_size=reader.chunk_size, **_crs_options(reader))
-    if reader.count is not None and len(cloud) > reader.count:
-        cloud = cloud.select(slice(0, reader.count))
+    if reader.count is None:
+        cloud = read_cloud(reader.filename, chunk_size=reader.chunk_size, **_crs_options(reader))
+    else:  # PDAL's count: the first points only, the rest of the file never decoded
+        from lidar.cloud import concat
+
+        parts: list[PointCloud] = []
+        got = 0
+        for chunk in iter_chunks(
+            reader.filename, chunk_size=reader.chunk_size, **_crs_options(reader)
+        ):
+            parts.append(chunk.select(slice(0, reader.count - got)))
+            got += len(parts[-1])
+            if got >= reader.count:
+                break
+        if not parts:
+            raise BadInputError(_("the point cloud is empty"), where=reader.filename)
+        cloud = concat(parts) if len(parts) > 1 else parts[0]
     if len(cloud) == 0:  # as when streaming: nothing to classify or grid, no empty output
         raise BadInputError(_("the point cloud is empty"), where=reader.filename)
     rep.points_in = len(cloud)

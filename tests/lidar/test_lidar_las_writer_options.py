@@ -231,6 +231,11 @@ def test_pdals_reader_options_and_decimation(tmp_path: Path) -> None:
         )
         assert len(cloud) == 120 and rep.points_in == 120  # type: ignore[attr-defined]
         assert np.array_equal(cloud.x, las.x[:120])
+    empty = tmp_path / "empty.las"
+    laspy.LasData(laspy.LasHeader(point_format=3, version="1.2")).write(str(empty))
+    for stream in (True, False):
+        with pytest.raises(BadInputError, match="the point cloud is empty"):
+            run({"filename": str(empty), "count": 10}, stream=stream)
     cloud, rep = run(
         {"filename": str(src)}, {"type": "filters.decimation", "step": 3, "offset": 1, "limit": 5}
     )
