@@ -12,6 +12,7 @@ import re
 from dataclasses import replace
 from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 import shapely
 from numpy.typing import NDArray
@@ -330,3 +331,103 @@ def returns_mask(
             raise BadInputError(_("unknown return kind {w!r}").format(w=w))
         out |= masks[w]
     return out
+
+
+def poisson_sample(x: NDArray[Any], y: NDArray[Any], z: NDArray[Any], radius: float) -> BoolArray:
+    """PDAL's ``filters.sample``: in order, a point is kept when no point kept before it lies
+    closer than ``radius`` (3-D, a strict comparison of squares as PDAL's). Kept points are
+    hashed into voxels of 2·radius/√3 (PDAL's cell), so each test reads the 27 voxels around."""
+    n = len(x)
+    if n == 0:
+        return np.zeros(0, dtype=bool)
+    cell = 2.0 * radius / 3**0.5
+    ox, oy, oz = float(x[0]), float(y[0]), float(z[0])
+    ix = np.floor((np.asarray(x, np.float64) - ox) / cell)
+    iy = np.floor((np.asarray(y, np.float64) - oy) / cell)
+    iz = np.floor((np.asarray(z, np.float64) - oz) / cell)
+    if max(np.abs(ix).max(), np.abs(iy).max(), np.abs(iz).max()) > _SAMPLE_REACH:
+        raise BadInputError(
+            _(
+                "radius {r:g} is far below the cloud's extent: more than {n:,} voxels along an axis"
+            ).format(r=radius, n=_SAMPLE_REACH)
+        )
+    return _poisson_kernel(
+        np.asarray(x, np.float64),
+        np.asarray(y, np.float64),
+        np.asarray(z, np.float64),
+        ix.astype(np.int64),
+        iy.astype(np.int64),
+        iz.astype(np.int64),
+        radius * radius,
+    )
+
+
+#: voxels along an axis either side of the first point (the keys below stay within 2**61)
+_SAMPLE_REACH = 2**19
+_KEY_BASE = 2**20 + 3
+
+
+@numba.njit(cache=True, nogil=True)
+def _voxel_key(i: int, j: int, k: int) -> int:
+    off = _SAMPLE_REACH + 1
+    return ((i + off) * _KEY_BASE + (j + off)) * _KEY_BASE + (k + off)
+
+
+@numba.njit(cache=True, nogil=True)
+def _slot(keys: NDArray[Any], key: int) -> int:
+    """The slot of ``key`` in an open-addressing table (linear probing; -1 marks a free slot):
+    where it is, or the free slot where it would go."""
+    mask = keys.shape[0] - 1
+    h = (key * 0x9E3779B97F4A7C15) & 0x7FFFFFFFFFFFFFFF
+    i = (h >> 17) & mask
+    while keys[i] != -1 and keys[i] != key:
+        i = (i + 1) & mask
+    return i
+
+
+@numba.njit(cache=True, nogil=True)
+def _poisson_kernel(
+    x: NDArray[Any],
+    y: NDArray[Any],
+    z: NDArray[Any],
+    ix: NDArray[Any],
+    iy: NDArray[Any],
+    iz: NDArray[Any],
+    r2: float,
+) -> BoolArray:
+    n = x.shape[0]
+    keep = np.zeros(n, dtype=np.bool_)
+    size = 1
+    while size < 2 * n:
+        size *= 2
+    keys = np.full(size, -1, dtype=np.int64)  # voxel → its last kept point (a linked list)
+    heads = np.full(size, -1, dtype=np.int64)
+    nxt = np.full(n, -1, dtype=np.int64)
+    for p in range(n):
+        ok = True
+        for dx in range(-1, 2):
+            for dy in range(-1, 2):
+                for dz in range(-1, 2):
+                    s = _slot(keys, _voxel_key(ix[p] + dx, iy[p] + dy, iz[p] + dz))
+                    q = heads[s] if keys[s] != -1 else -1
+                    while q >= 0:
+                        d2 = (x[q] - x[p]) ** 2 + (y[q] - y[p]) ** 2 + (z[q] - z[p]) ** 2
+                        if d2 < r2:
+                            ok = False
+                            break
+                        q = nxt[q]
+                    if not ok:
+                        break
+                if not ok:
+                    break
+            if not ok:
+                break
+        if ok:
+            keep[p] = True
+            k0 = _voxel_key(ix[p], iy[p], iz[p])
+            s = _slot(keys, k0)
+            if keys[s] == -1:
+                keys[s] = k0
+            nxt[p] = heads[s]
+            heads[s] = p
+    return keep

@@ -1249,6 +1249,36 @@ def apply_elm(cloud: PointCloud, o: ElmOptions) -> PointCloud:
 
 
 @dataclass(frozen=True)
+class SampleOptions:
+    """PDAL's ``filters.sample`` (Poisson sampling): the points in file order, each kept when no
+    point kept before lies closer than ``radius`` (3-D; ``cell`` gives it as cell·√3/2, PDAL's
+    voxel); ``dimension``: kept points flagged 1, the others 0, none removed. Lengths in the
+    cloud's units, as PDAL's."""
+
+    radius: float | None = None
+    cell: float | None = None
+    dimension: str | None = None
+
+    @property
+    def min_distance(self) -> float:
+        return float(self.radius) if self.radius is not None else float(self.cell or 0) * 3**0.5 / 2
+
+    def check(self) -> list[str]:
+        if (self.radius is None) == (self.cell is None):
+            return [_("give one of radius and cell")]
+        if not self.min_distance > 0:
+            return [_("radius and cell must be positive")]
+        return _at_most("radius", self.min_distance, MAX_VOXEL_M)
+
+
+def apply_sample(cloud: PointCloud, o: SampleOptions) -> PointCloud:
+    keep = filters.poisson_sample(cloud.x, cloud.y, cloud.z, o.min_distance)
+    if o.dimension is not None:
+        return cloud.with_dims(**{filters.dimension_key(o.dimension): keep.astype(np.uint8)})
+    return cloud.select(keep)
+
+
+@dataclass(frozen=True)
 class DecimationOptions:
     """PDAL's ``filters.decimation``: every ``step``-th point from ``offset``, at most ``limit``
     of them (0: no limit)."""
@@ -1319,6 +1349,8 @@ STAGES: dict[str, StageSpec] = {
     "filters.crop": StageSpec(CropOptions, apply_crop, "filter", True),
     "filters.assign": StageSpec(AssignOptions, apply_assign, "filter", True),
     "filters.elm": StageSpec(ElmOptions, apply_elm, "filter", False),
+    # each point is judged against every point kept before it, over the whole cloud
+    "filters.sample": StageSpec(SampleOptions, apply_sample, "filter", False),
     "filters.expression": StageSpec(ExpressionOptions, apply_expression, "filter", True),
     # the points' order counts across the whole cloud: not chunk by chunk
     "filters.decimation": StageSpec(DecimationOptions, apply_decimation, "filter", False),

@@ -493,3 +493,41 @@ def test_voxel_center_nearest_neighbor_as_pdal(tmp_path: Path) -> None:
             best[key] = (d, i)
     want = np.sort(cloud.x[[i for _d, i in best.values()]])
     assert np.allclose(np.sort(got.x), want, atol=0.001)
+
+
+def _greedy_reference(xyz: np.ndarray, radius: float) -> np.ndarray:
+    """PDAL's SampleFilter without its voxels: in order, a point stays when every point kept
+    before it is at least the radius away."""
+    keep = np.zeros(len(xyz), bool)
+    kept = np.zeros((0, 3))
+    for i, p in enumerate(xyz):
+        if not len(kept) or (((kept - p) ** 2).sum(axis=1) >= radius * radius).all():
+            keep[i] = True
+            kept = np.vstack([kept, p])
+    return keep
+
+
+@pytest.mark.parametrize("radius", [0.3, 1.0, 2.5])
+def test_filters_sample_keeps_what_pdal_keeps(tmp_path: Path, radius: float) -> None:
+    from lidar.filters import poisson_sample
+
+    rng = np.random.default_rng(int(radius * 10))
+    xyz = np.column_stack(
+        [rng.uniform(0, 30, 3000), rng.uniform(0, 20, 3000), rng.uniform(0, 4, 3000)]
+    )
+    xyz[50:150] = xyz[0]  # copies of one point
+    keep = poisson_sample(xyz[:, 0], xyz[:, 1], xyz[:, 2], radius)
+    assert np.array_equal(keep, _greedy_reference(xyz, radius))
+    # in a pipeline: cell is PDAL's other way to give it (radius = cell·√3/2), dimension flags
+    src = tmp_path / "c.las"
+    _cloud_file(src, n=2000)
+    flagged = tmp_path / "f.las"
+    doc = [
+        str(src),
+        {"type": "filters.sample", "cell": radius * 2 / math.sqrt(3), "dimension": "Keep"},
+        {"type": "writers.las", "filename": str(flagged), "extra_dims": "Keep=uint8"},
+    ]
+    pipeline.run(pipeline.parse(doc))
+    back = read_cloud(flagged)
+    want = _greedy_reference(np.column_stack([back.x, back.y, back.z]), radius)
+    assert len(back) == 2000 and np.array_equal(back.dims["Keep"] == 1, want)
