@@ -531,3 +531,25 @@ def test_filters_sample_keeps_what_pdal_keeps(tmp_path: Path, radius: float) -> 
     back = read_cloud(flagged)
     want = _greedy_reference(np.column_stack([back.x, back.y, back.z]), radius)
     assert len(back) == 2000 and np.array_equal(back.dims["Keep"] == 1, want)
+
+
+@given(
+    pts=st.lists(
+        st.tuples(
+            st.floats(-5, 5, allow_nan=False),
+            st.floats(-5, 5, allow_nan=False),
+            st.floats(-2, 2, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=60,
+    ),
+    radius=st.sampled_from([0.1, 0.5, 1.0, 3.0]),
+)
+def test_filters_sample_equals_the_greedy_rule_on_any_cloud(
+    pts: list[tuple[float, float, float]], radius: float
+) -> None:
+    from lidar.filters import poisson_sample
+
+    xyz = np.array(pts, dtype=np.float64)
+    keep = poisson_sample(xyz[:, 0], xyz[:, 1], xyz[:, 2], radius)
+    assert np.array_equal(keep, _greedy_reference(xyz, radius))
