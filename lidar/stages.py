@@ -825,6 +825,17 @@ class GdalWriterOptions:
                     t=self.data_type, k=", ".join(DATA_TYPES)
                 )
             )
+        elif self.nodata is not None:
+            kind = np.dtype(DATA_TYPES[(self.data_type or "double").lower()][0])
+            if kind.kind in "iu" and not (
+                np.iinfo(kind).min <= self.nodata <= np.iinfo(kind).max
+                and self.nodata == int(self.nodata)
+            ):
+                errs.append(
+                    _("nodata {v:g} does not fit data_type {t}").format(
+                        v=self.nodata, t=self.data_type
+                    )
+                )
         if self.gdaldriver is not None and self.gdaldriver.lower() != "gtiff":
             errs.append(
                 _("gdaldriver {d!r}: only GTiff (GeoTIFF) is written").format(d=self.gdaldriver)

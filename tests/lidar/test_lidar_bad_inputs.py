@@ -258,6 +258,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("gdal_srs_unknown", {"override_srs": "EPSG:99999"}),
         ("gdal_dimension_missing", {"output_type": "mean", "dimension": "Reflectance"}),
         ("gdal_radius_huge", {"output_type": "idw", "radius": 1e6}),
+        ("gdal_nodata_uint8", {"output_type": "count", "data_type": "uint8", "nodata": -1}),
     ):
         writer = {"type": "writers.gdal", "filename": str(refused / f"{name}.tif"), **extra}
         (d / f"{name}.json").write_text(json.dumps(["inp.las", writer]))
@@ -976,6 +977,11 @@ CASES = [
                 "las_returns_legacy",
                 r".*returns9\.las: 100 points have return numbers above 7, which point format 0 "
                 r"cannot hold: give discard_high_return_numbers, or dataformat_id 6 or higher",
+            ),
+            (
+                "gdal_nodata_uint8",
+                r"invalid pipeline: stage 2 \(writers\.gdal\): nodata -1 does not fit data_type "
+                r"uint8",
             ),
             (  # a radius of a million metres at 1 m cells: every point visits 4e12 cells
                 "gdal_radius_huge",
