@@ -8,6 +8,8 @@ import laspy
 import numpy as np
 import pytest
 import rasterio
+from hypothesis import given
+from hypothesis import strategies as st
 from pyproj import CRS
 
 from dronekit_plzen.errors import BadInputError
@@ -136,3 +138,94 @@ def test_a_streamed_writer_waits_for_its_first_point(tmp_path: Path) -> None:
         east = laspy.read(str(out))
         assert len(east) == int((cloud.x > 458045).sum()) > 0
         assert np.allclose(np.sort(east.x), np.sort(cloud.x[cloud.x > 458045]), atol=0.001)
+
+
+# --- the parser against expressions written from random trees (precedence, associativity) ---
+_PREC = {"||": 1, "&&": 2, "==": 3, "!=": 3, "<": 3, "<=": 3, ">": 3, ">=": 3}
+_PREC.update({"+": 4, "-": 4, "*": 5, "/": 5})
+
+
+def _arith(depth: int) -> st.SearchStrategy[tuple]:
+    leaf = st.one_of(
+        st.sampled_from([("dim", "Z"), ("dim", "Classification"), ("dim", "ReturnNumber")]),
+        st.integers(0, 400).map(lambda v: ("num", float(v))),
+    )
+    if depth == 0:
+        return leaf
+    sub = _arith(depth - 1)
+    return st.one_of(
+        leaf,
+        st.tuples(st.sampled_from(["+", "-", "*"]), sub, sub),
+        st.tuples(st.just("neg"), sub),
+    )
+
+
+def _test(depth: int) -> st.SearchStrategy[tuple]:
+    cmp = st.tuples(st.sampled_from(["==", "!=", "<", "<=", ">", ">="]), _arith(2), _arith(2))
+    if depth == 0:
+        return cmp
+    sub = _test(depth - 1)
+    return st.one_of(
+        cmp, st.tuples(st.sampled_from(["&&", "||"]), sub, sub), st.tuples(st.just("!"), sub)
+    )
+
+
+def _render(t: tuple, paren_all: bool) -> tuple[str, int]:
+    """(text, precedence of its top operator; 9 for an atom)."""
+    op = t[0]
+    if op == "dim":
+        return t[1], 9
+    if op == "num":
+        return f"{t[1]:g}", 9
+    if op in ("neg", "!"):
+        inner, p = _render(t[1], paren_all)
+        sign = "-" if op == "neg" else "!"
+        return (f"{sign}({inner})" if p < 9 or paren_all else f"{sign}{inner}"), 9
+    left, pl = _render(t[1], paren_all)
+    right, pr = _render(t[2], paren_all)
+    prec = _PREC[op]
+    if paren_all or pl < prec or (prec == 3 and pl == 3):
+        left = f"({left})"
+    if paren_all or pr <= prec:  # left-associative: an equal one on the right needs them
+        right = f"({right})"
+    return f"{left} {op} {right}", prec
+
+
+def _value(t: tuple, d: dict[str, np.ndarray]) -> np.ndarray:
+    op = t[0]
+    if op == "dim":
+        return d[t[1]]
+    if op == "num":
+        return np.full(len(d["Z"]), t[1])
+    if op == "neg":
+        return -_value(t[1], d)
+    if op == "!":
+        return ~_value(t[1], d)
+    a, b = _value(t[1], d), _value(t[2], d)
+    ops = {
+        "+": np.add,
+        "-": np.subtract,
+        "*": np.multiply,
+        "==": np.equal,
+        "!=": np.not_equal,
+        "<": np.less,
+        "<=": np.less_equal,
+        ">": np.greater,
+        ">=": np.greater_equal,
+        "&&": np.logical_and,
+        "||": np.logical_or,
+    }
+    return np.asarray(ops[op](a, b))
+
+
+@given(tree=_test(2), paren_all=st.booleans())
+def test_a_written_expression_means_what_its_tree_means(tree: tuple, paren_all: bool) -> None:
+    cloud = _cloud(200)
+    text, _p = _render(tree, paren_all)
+    d = {
+        "Z": cloud.z,
+        "Classification": cloud.classification.astype(np.float64),
+        "ReturnNumber": cloud.dims["return_number"].astype(np.float64),
+    }
+    got = expression.evaluate(expression.parse(text), cloud)
+    assert np.array_equal(got, _value(tree, d)), text
