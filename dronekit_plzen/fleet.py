@@ -210,13 +210,7 @@ class Fleet:
         results say which).
         """
 
-        def one(v: Vehicle) -> Any:
-            if wait_ready_s > 0:
-                v.wait_ready_to_arm(wait_ready_s)
-            leave_unarmable_mode(v)
-            return v.arm()
-
-        return self.for_each(one, vehicles)
+        return self.for_each(lambda v: _arm(v, wait_ready_s), vehicles)
 
     def launch_all(
         self,
@@ -251,10 +245,7 @@ class Fleet:
             delay = wait.get(vehicle_key(v), 0.0)
             if stop.wait(delay) if delay > 0 else stop.is_set():
                 raise CancelledStart(_("start cancelled before its planned time; nothing sent"))
-            if wait_ready_s > 0:
-                v.wait_ready_to_arm(wait_ready_s)
-            leave_unarmable_mode(v)
-            v.arm()
+            _arm(v, wait_ready_s)  # as arm_all, then start_all
             return v.start_mission()
 
         return self.for_each(one, vehicles)
@@ -310,6 +301,15 @@ def planned_start_delays(missions: Mapping[Any, Any]) -> dict[Any, float]:
         else:
             out[key] = 0.0
     return out
+
+
+def _arm(v: Vehicle, wait_ready_s: float) -> Any:
+    """Wait until ``v`` is ready to arm (up to ``wait_ready_s``; 0: not), leave a mode it
+    refuses to arm in, arm it."""
+    if wait_ready_s > 0:
+        v.wait_ready_to_arm(wait_ready_s)
+    leave_unarmable_mode(v)
+    return v.arm()
 
 
 def _items_of(m: Any) -> list[MissionItem]:

@@ -785,7 +785,7 @@ def load_features(path: Path) -> FeaturesView:
     counts: dict[str, int] = {}
     for kind, _g in feats:
         counts[kind] = counts.get(kind, 0) + 1
-    return FeaturesView(feats, counts)
+    return FeaturesView(Path(path), feats, counts)
 
 
 # ----------------------------------------------------------------------------- terrain

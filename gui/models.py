@@ -7,6 +7,7 @@ layer's results into these, so the widgets depend on one small, stable vocabular
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 
@@ -66,9 +67,10 @@ class PlanRequest:
 
 @dataclass(frozen=True)
 class FeaturesView:
-    """A probability search's land cover as the map draws it: (kind, shapely geometry in
-    lon/lat) per feature of a known kind, and how many of each kind."""
+    """A probability search's land cover as the map draws it: the file, (kind, shapely geometry
+    in lon/lat) per feature of a known kind, and how many of each kind."""
 
+    path: Path
     features: list[tuple[str, Any]]
     counts: dict[str, int]
 

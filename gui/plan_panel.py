@@ -87,8 +87,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.max_distance_m: float | None = None  # VLOS limit from the configuration
         self._cameras: dict[str, Any] = {}  # key → camera profile (its geometry)
         self._poa_tmp: tempfile.TemporaryDirectory[str] | None = None
-        self.features_path: Path | None = None  # a probability search's land cover
-        self.features: FeaturesView | None = None
+        self.features: FeaturesView | None = None  # a probability search's land cover
         self._build()
         QTimer.singleShot(0, self._fill_profiles)  # after the window has connected our signals
 
@@ -342,7 +341,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         self.terrain.setEnabled(poa)
         self.budget_km.setEnabled(poa)
         self.features_button.setEnabled(poa)
-        self.features_clear.setEnabled(poa and self.features_path is not None)
+        self.features_clear.setEnabled(poa and self.features is not None)
         self.line_button.setEnabled(pattern == "corridor")
         self.width_m.setEnabled(pattern == "corridor")
         self.angle_auto.setEnabled(pattern == "survey")
@@ -614,14 +613,27 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         checks it); a refused file leaves the one loaded before."""
         self.runner.run(
             lambda: backend.load_features(path),
-            lambda view: self._features_loaded(path, view),
+            self._features_loaded,
             self._load_failed,
         )
 
-    def _features_loaded(self, path: Path, view: FeaturesView) -> None:
-        self.features_path, self.features = path, view
+    @property
+    def features_path(self) -> Path | None:
+        return None if self.features is None else self.features.path
+
+    def _show_features(self) -> None:
+        """The land cover's label: the file and what it holds, or none."""
+        f = self.features
+        self.features_label.setText(
+            _("none: by distance alone")
+            if f is None
+            else f"{f.path.name}: {features_text(f.counts)}"
+        )
+
+    def _features_loaded(self, view: FeaturesView) -> None:
+        self.features = view
         n = len(view.features)
-        self.features_label.setText(f"{path.name}: {features_text(view.counts)}")
+        self._show_features()
         self.features_clear.setEnabled(self.pattern.currentData() == "poa")
         self.statusMessage.emit(
             ngettext(
@@ -634,8 +646,8 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
 
     def clear_features(self) -> None:
         """Plan the probability search on the rings alone."""
-        self.features_path = self.features = None
-        self.features_label.setText(_("none: by distance alone"))
+        self.features = None
+        self._show_features()
         self.features_clear.setEnabled(False)
         self.featuresLoaded.emit(None)
 
@@ -714,10 +726,7 @@ class PlanPanel(MapPickingMixin, PlanExportMixin, QWidget):
         reach a table's cells: "Path length" had stayed English in Czech)."""
         if self.plan_view is not None and self.metrics.rowCount():
             self._fill_metrics(self.plan_view)
-        if self.features_path is not None and self.features is not None:
-            self.features_label.setText(
-                f"{self.features_path.name}: {features_text(self.features.counts)}"
-            )
+        self._show_features()
         view = self.plan_view
         if view is None or not view.sorties or not (view.violations or view.warnings):
             return

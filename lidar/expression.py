@@ -9,6 +9,7 @@ place in the text before any point is read), evaluated on whole numpy arrays.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -163,8 +164,10 @@ def _check(node: Node, text: str, want_test: bool) -> None:
             _check(a, text, False)
 
 
+@functools.lru_cache(maxsize=64)
 def parse(text: str) -> Node:
-    """The expression's tree; a :class:`BadInputError` names what is wrong and where."""
+    """The expression's tree; a :class:`BadInputError` names what is wrong and where. Kept for
+    the text (a streamed writer's ``where`` is read for every chunk)."""
     if not isinstance(text, str) or not text.strip():
         raise BadInputError(_("the expression is empty"))
     node = _Parser(text).parse()

@@ -951,7 +951,7 @@ def _header_fields(header: laspy.LasHeader, lay: LasLayout, src: laspy.LasHeader
         header.file_source_id = int(fsid)
 
 
-def fit_returns(cloud: PointCloud, point_format: int, discard: bool) -> PointCloud:
+def fit_point_format(cloud: PointCloud, point_format: int, discard: bool) -> PointCloud:
     """The points as ``point_format`` holds them. Its return fields: formats 0–5 keep 3 bits
     (up to 7), 6–10 four (up to 15). ``discard`` (PDAL's ``discard_high_return_numbers``) drops
     the points whose return number is above the format's maximum (5, or 15); otherwise a value
@@ -1011,7 +1011,7 @@ def write_cloud(
     """
     target = check_output_path(path, suffixes=(".las", ".laz"))
     header = _header_for(cloud, scale, layout)
-    cloud = fit_returns(
+    cloud = fit_point_format(
         cloud, int(header.point_format.id), bool(layout and layout.discard_high_returns)
     )
     names = set(header.point_format.dimension_names)

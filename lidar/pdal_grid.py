@@ -108,18 +108,20 @@ def grid_stats(
     w, h, res = grid.width, grid.height, grid.res
     n_cells = w * h
     count = np.zeros(n_cells)
-    need_mean = "mean" in outputs or "stdev" in outputs
-    vmin = np.full(n_cells, np.inf) if "min" in outputs else None
-    vmax = np.full(n_cells, -np.inf) if "max" in outputs else None
-    # the inverse-distance sums about a reference value (heights far from 0 keep their digits)
-    ref = float(np.median(values[: min(len(values), 10_000)])) if len(values) else 0.0
+
+    def cells(wanted: bool, fill: float = 0.0) -> FloatArray:
+        """A statistic's accumulator (empty when not asked for: the kernel skips it)."""
+        return np.full(n_cells if wanted else 0, fill)
+
+    want = set(outputs)
+    vmin, vmax = cells("min" in want, np.inf), cells("max" in want, -np.inf)
     # the mean and the squared deviations' sum by Welford's updates, as PDAL's GDALGrid: a
     # sum of squares less the squared mean gave 6e-8 m for three equal heights (make fuzz)
-    mean = np.zeros(n_cells) if need_mean else None
-    m2 = np.zeros(n_cells) if "stdev" in outputs else None
-    idw_num = np.zeros(n_cells) if "idw" in outputs else None
-    idw_den = np.zeros(n_cells) if "idw" in outputs else None
-    exact = np.full(n_cells, np.nan) if "idw" in outputs else None
+    mean, m2 = cells(bool(want & {"mean", "stdev"})), cells("stdev" in want)
+    idw_num, idw_den = cells("idw" in want), cells("idw" in want)
+    exact = cells("idw" in want, np.nan)
+    # the inverse-distance sums about a reference value (heights far from 0 keep their digits)
+    ref = float(np.median(values[: min(len(values), 10_000)])) if len(values) else 0.0
     reach = 0 if binmode else math.ceil(radius / res) + 1
     if (2 * reach + 1) ** 2 * len(x) > MAX_VISITS:
         raise BadInputError(
@@ -128,7 +130,6 @@ def grid_stats(
                 "radius or a coarser resolution"
             ).format(r=radius, n=(2 * reach + 1) ** 2, p=len(x))
         )
-    empty = np.zeros(0)
     _accumulate(
         np.ascontiguousarray(x, dtype=np.float64),
         np.ascontiguousarray(y, dtype=np.float64),
@@ -144,30 +145,26 @@ def grid_stats(
         binmode,
         ref,
         count,
-        empty if vmin is None else vmin,
-        empty if vmax is None else vmax,
-        empty if mean is None else mean,
-        empty if m2 is None else m2,
-        empty if idw_num is None else idw_num,
-        empty if idw_den is None else idw_den,
-        empty if exact is None else exact,
+        vmin,
+        vmax,
+        mean,
+        m2,
+        idw_num,
+        idw_den,
+        exact,
     )
     has = count > 0
-    out: dict[str, FloatArray] = {}
     with np.errstate(invalid="ignore", divide="ignore"):
-        if vmin is not None:
-            out["min"] = np.where(has, vmin, np.nan)
-        if vmax is not None:
-            out["max"] = np.where(has, vmax, np.nan)
-        if mean is not None and "mean" in outputs:
-            out["mean"] = np.where(has, mean, np.nan)
-        if idw_num is not None and idw_den is not None and exact is not None:
-            idw = np.where(np.isnan(exact), idw_num / idw_den + ref, exact)
-            out["idw"] = np.where(has, idw, np.nan)
-        if "count" in outputs:
-            out["count"] = count.copy()
-        if m2 is not None:
-            out["stdev"] = np.where(has, np.sqrt(m2 / np.where(has, count, 1.0)), np.nan)
+        stats = {
+            "min": lambda: vmin,
+            "max": lambda: vmax,
+            "mean": lambda: mean,
+            "idw": lambda: np.where(np.isnan(exact), idw_num / idw_den + ref, exact),
+            "stdev": lambda: np.sqrt(m2 / np.where(has, count, 1.0)),
+        }
+        out = {k: np.where(has, stats[k](), np.nan) for k in want if k != "count"}
+    if "count" in want:
+        out["count"] = count
     grids = {k: a.reshape(h, w) for k, a in out.items()}
     if window_size > 0:
         _window_fill(grids, has.reshape(h, w), window_size)

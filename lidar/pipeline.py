@@ -30,11 +30,11 @@ import numpy as np
 from dronekit_plzen.errors import BadInputError, StorageError, one_line
 from dronekit_plzen.i18n import _
 from dronekit_plzen.outputs import OutputGroup, check_output_path
-from lidar.cloud import GROUND, NOISE, PointCloud
+from lidar.cloud import GROUND, NOISE, PointCloud, concat
 from lidar.io import (
     _header_for,
     atomic_output,
-    fit_returns,
+    fit_point_format,
     iter_chunks,
     las_write_errors,
     read_cloud,
@@ -42,7 +42,7 @@ from lidar.io import (
     write_evlrs,
 )
 from lidar.paths import check_outputs
-from lidar.stages import STAGES
+from lidar.stages import STAGES, where_mask
 
 ProgressFn = Callable[[str, int, int], None]
 
@@ -333,12 +333,16 @@ def _rebase(pipe: Pipeline, base: Path) -> Pipeline:
     return Pipeline(tuple(out))
 
 
+def _writer_points(cloud: PointCloud, o: Any) -> PointCloud:
+    """The points a writer writes: PDAL's ``where`` picks them; the later stages still get
+    every point (writers here change none, whatever ``where_merge`` says)."""
+    return cloud if o.where is None else cloud.select(where_mask(cloud, o.where))
+
+
 def _write(cloud: PointCloud, stage: Stage, cache: dict[Any, Any] | None = None) -> dict[str, Any]:
     o = stage.options
-    if o.where is not None:  # PDAL's where: the writer's points; later stages see them all
-        from lidar.stages import where_mask
-
-        cloud = cloud.select(where_mask(cloud, o.where))
+    if o.where is not None:
+        cloud = _writer_points(cloud, o)
         cache = None  # the surfaces shared between writers were of all the points
     if stage.type == "writers.las":
         write_cloud(cloud, o.filename, scale=None, layout=o.layout())
@@ -428,6 +432,18 @@ def _timing(stage: str, points: int, seconds: float) -> dict[str, Any]:
     }
 
 
+def _read_chunks(reader: Any) -> Iterator[PointCloud]:
+    """The reader's file chunk by chunk, stopping at PDAL's ``count`` when it gives one."""
+    got = 0
+    for chunk in iter_chunks(reader.filename, chunk_size=reader.chunk_size, **_crs_options(reader)):
+        if reader.count is not None:
+            chunk = chunk.select(slice(0, reader.count - got))
+            if not len(chunk):
+                return
+        got += len(chunk)
+        yield chunk
+
+
 def _crs_options(reader: Any) -> dict[str, Any]:
     """readers.las's CRS options as :func:`lidar.io.iter_chunks` takes them."""
     return {
@@ -444,17 +460,7 @@ def _run_memory(pipe: Pipeline) -> Iterator[RunReport]:
     if reader.count is None:
         cloud = read_cloud(reader.filename, chunk_size=reader.chunk_size, **_crs_options(reader))
     else:  # PDAL's count: the first points only, the rest of the file never decoded
-        from lidar.cloud import concat
-
-        parts: list[PointCloud] = []
-        got = 0
-        for chunk in iter_chunks(
-            reader.filename, chunk_size=reader.chunk_size, **_crs_options(reader)
-        ):
-            parts.append(chunk.select(slice(0, reader.count - got)))
-            got += len(parts[-1])
-            if got >= reader.count:
-                break
+        parts = list(_read_chunks(reader))
         if not parts:
             raise BadInputError(_("the point cloud is empty"), where=reader.filename)
         cloud = concat(parts) if len(parts) > 1 else parts[0]
@@ -524,24 +530,13 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
 
     with ExitStack() as stack:
         try:
-            for chunk in iter_chunks(
-                reader.filename, chunk_size=reader.chunk_size, **_crs_options(reader)
-            ):
-                if reader.count is not None:  # PDAL's count: the first points only
-                    chunk = chunk.select(slice(0, reader.count - rep.points_in))
-                    if not len(chunk):
-                        break
+            for chunk in _read_chunks(reader):
                 rep.points_in += len(chunk)
                 cloud = chunk
                 for st in pipe.stages[1:]:
                     spec = STAGES[st.type]
                     if spec.kind == "writer":
-                        if st.options.where is not None:
-                            from lidar.stages import where_mask
-
-                            part_in = cloud.select(where_mask(cloud, st.options.where))
-                        else:
-                            part_in = cloud
+                        part_in = _writer_points(cloud, st.options)
                         if not len(part_in) and st.index not in writers:
                             continue  # the header is laid out on the first points it gets
                         if st.index not in writers:
@@ -559,7 +554,7 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
                             writers[st.index] = (w, tmp)
                             counts[st.index] = 0
                         w = writers[st.index][0]
-                        part = fit_returns(
+                        part = fit_point_format(
                             part_in,
                             int(w.header.point_format.id),
                             bool(st.options.discard_high_return_numbers),

@@ -62,12 +62,7 @@ class ReaderOptions:
             errs.append(_("threads must be at least 1"))
         if self.use_eb_vlr is False:
             errs.append(_("use_eb_vlr false: extra bytes are always read from their VLR here"))
-        if self.default_srs is not None:
-            try:
-                as_crs(self.default_srs)
-            except Exception:
-                errs.append(_("default_srs: unknown CRS {v!r}").format(v=self.default_srs))
-        return errs
+        return errs + _crs_refusal("default_srs", self.default_srs)
 
 
 #: points read at a time by ``readers.las`` (``chunk_size``): at least one thousand (one
@@ -82,6 +77,40 @@ def _at_most(name: str, value: float, limit: float) -> list[str]:
             _("{name} must be at most {m:,.0f} m, got {v:g}").format(name=name, m=limit, v=value)
         ]
     return []
+
+
+def _refusal(check: Callable[..., Any], *args: Any) -> list[str]:
+    """``check(*args)``'s refusal as an option check's list (empty when it passes)."""
+    try:
+        check(*args)
+    except BadInputError as exc:
+        return [exc.message]
+    return []
+
+
+def _crs_refusal(name: str, value: str | None) -> list[str]:
+    """``name: unknown CRS …`` for a CRS option that names none (empty when unset or known)."""
+    if value is None:
+        return []
+    try:
+        as_crs(value)
+    except Exception:
+        return [_("{k}: unknown CRS {v!r}").format(k=name, v=value)]
+    return []
+
+
+def _where_merge_refusal(value: str | bool | None) -> list[str]:
+    """PDAL's ``where_merge`` (auto, true, false). The points a writer's ``where`` leaves out
+    reach the later stages whatever it says: writers here change no point."""
+    if isinstance(value, str) and value not in ("auto", "true", "false"):
+        return [_("where_merge must be auto, true or false, got {v!r}").format(v=value)]
+    return []
+
+
+def _expression_refusal(text: str | None) -> list[str]:
+    from lidar import expression
+
+    return [] if text is None else _refusal(expression.parse, text)
 
 
 #: the outlier filters' largest neighbour count (PDAL's default mean_k is 8): every point's
@@ -141,11 +170,8 @@ class SMRFOptions:
     ignore: str | None = None
 
     def check(self) -> list[str]:
-        if self.ignore is not None:
-            try:
-                filters.parse_ranges(self.ignore)
-            except BadInputError as exc:
-                return [exc.message]
+        if self.ignore is not None and (bad := _refusal(filters.parse_ranges, self.ignore)):
+            return bad
         if (
             min(self.cell, self.window, self.threshold) <= 0
             or min(self.slope, self.cut, self.grow_slope) < 0
@@ -194,11 +220,8 @@ class CSFOptions:
     ignore: str | None = None
 
     def check(self) -> list[str]:
-        if self.ignore is not None:
-            try:
-                filters.parse_ranges(self.ignore)
-            except BadInputError as exc:
-                return [exc.message]
+        if self.ignore is not None and (bad := _refusal(filters.parse_ranges, self.ignore)):
+            return bad
         errs = []
         if self.rigidness not in (1, 2, 3):
             errs.append(_("rigidness must be 1, 2 or 3"))
@@ -248,11 +271,7 @@ class RangeOptions:
     limits: str = ""
 
     def check(self) -> list[str]:
-        try:
-            filters.parse_ranges(self.limits)
-        except BadInputError as exc:
-            return [exc.message]
-        return []
+        return _refusal(filters.parse_ranges, self.limits)
 
 
 @dataclass(frozen=True)
@@ -260,11 +279,7 @@ class ReturnsOptions:
     groups: str = "last,only"
 
     def check(self) -> list[str]:
-        try:
-            filters.returns_mask(np.ones(1), np.ones(1), self.groups)
-        except BadInputError as exc:
-            return [exc.message]
-        return []
+        return _refusal(filters.returns_mask, np.ones(1), np.ones(1), self.groups)
 
 
 @dataclass(frozen=True)
@@ -427,11 +442,7 @@ class AssignOptions:
         return out
 
     def check(self) -> list[str]:
-        try:
-            self.rules()
-        except BadInputError as exc:
-            return [exc.message]
-        return []
+        return _refusal(self.rules)
 
 
 def _number(text: str) -> float | None:
@@ -475,8 +486,14 @@ class LasWriterOptions:
     @property
     def whole_cloud(self) -> bool:
         """An "auto" scale or offset needs every point's extent before the header is written."""
-        axes = (self.scale_x, self.scale_y, self.scale_z, self.offset_x, self.offset_y)
-        return any(v == "auto" for v in (*axes, self.offset_z))
+        return "auto" in (
+            self.scale_x,
+            self.scale_y,
+            self.scale_z,
+            self.offset_x,
+            self.offset_y,
+            self.offset_z,
+        )
 
     def check(self) -> list[str]:
         from lidar.io import MAX_SCALE, MIN_SCALE
@@ -489,11 +506,7 @@ class LasWriterOptions:
                     "usual)"
                 ).format(v=self.scale, lo=MIN_SCALE, hi=MAX_SCALE)
             )
-        try:
-            self.layout()
-        except BadInputError as exc:
-            errs.append(exc.message)
-        return errs
+        return errs + _refusal(self.layout)
 
     def layout(self) -> Any:
         """The :class:`lidar.io.LasLayout` these options ask for; a refused value is a
@@ -508,10 +521,8 @@ class LasWriterOptions:
             from lidar import expression
 
             expression.parse(self.where)
-        if isinstance(self.where_merge, str) and self.where_merge not in ("auto", "true", "false"):
-            raise BadInputError(
-                _("where_merge must be auto, true or false, got {v!r}").format(v=self.where_merge)
-            )
+        if bad := _where_merge_refusal(self.where_merge):
+            raise BadInputError(bad[0])
         if self.pdal_metadata:
             raise BadInputError(
                 _("pdal_metadata: PDAL's own metadata and pipeline records are not written here")
@@ -604,12 +615,9 @@ class LasWriterOptions:
                 pairs.append((name.strip(), EXTRA_TYPES[kind.strip().lower()]))
             extra = tuple(pairs)
         records = [_vlr(entry, i) for i, entry in enumerate(self.vlrs or [])]
-        crs = None
-        if self.a_srs is not None:
-            try:
-                crs = as_crs(self.a_srs)
-            except Exception:
-                raise BadInputError(_("a_srs: unknown CRS {v!r}").format(v=self.a_srs)) from None
+        if bad := _crs_refusal("a_srs", self.a_srs):
+            raise BadInputError(bad[0])
+        crs = None if self.a_srs is None else as_crs(self.a_srs)
         return LasLayout(
             minor_version=self.minor_version,
             point_format=fmt,
@@ -775,14 +783,7 @@ class GdalWriterOptions:
         return self.product or "dtm"
 
     def check(self) -> list[str]:
-        errs = []
-        if self.where is not None:
-            from lidar import expression
-
-            try:
-                expression.parse(self.where)
-            except BadInputError as exc:
-                errs.append(exc.message)
+        errs = _expression_refusal(self.where) + _where_merge_refusal(self.where_merge)
         if self.memory_mb is not None and not (0 < self.memory_mb < float("inf")):
             errs.append(_("memory_mb must be a positive number of MiB"))
         if self.resolution <= 0:
@@ -809,10 +810,7 @@ class GdalWriterOptions:
                     "give one"
                 ).format(p=self.product, given=", ".join(given))
             )
-        try:
-            parse_output_types(self.output_type)
-        except BadInputError as exc:
-            errs.append(exc.message)
+        errs += _refusal(parse_output_types, self.output_type)
         if self.radius is not None and not self.radius > 0:
             errs.append(_("radius must be positive"))
         if self.power is not None and not self.power > 0:
@@ -840,11 +838,7 @@ class GdalWriterOptions:
             errs.append(
                 _("gdaldriver {d!r}: only GTiff (GeoTIFF) is written").format(d=self.gdaldriver)
             )
-        try:
-            gdal_options(self.gdalopts)
-            gdal_options(self.metadata)
-        except BadInputError as exc:
-            errs.append(exc.message)
+        errs += _refusal(gdal_options, self.gdalopts) + _refusal(gdal_options, self.metadata)
         fixed = [self.origin_x, self.origin_y, self.width, self.height]
         if any(v is not None for v in fixed) and not all(v is not None for v in fixed):
             errs.append(_("give all or none of origin_x, origin_y, width and height"))
@@ -867,11 +861,7 @@ class GdalWriterOptions:
         if sum(v is not None for v in srs) > 1:
             errs.append(_("give one of override_srs (spatialreference) and default_srs"))
         for name, value in zip(("override_srs", "default_srs", "spatialreference"), srs):
-            if value is not None:
-                try:
-                    as_crs(value)
-                except Exception:
-                    errs.append(_("{k}: unknown CRS {v!r}").format(k=name, v=value))
+            errs += _crs_refusal(name, value)
         return errs
 
 
@@ -916,8 +906,16 @@ def _set_ground(
     return cloud.with_dims(classification=cls)
 
 
-def _ignored(cloud: PointCloud, ignore: str | None) -> np.ndarray | None:
-    return None if ignore is None else filters.range_mask(cloud, ignore)
+def _ground_candidates(
+    cloud: PointCloud, returns: str, ignore: str | None
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The points a ground filter may take (the returns asked for, no noise, none PDAL's
+    ``ignore`` names) and the ignored ones (they keep their class)."""
+    cand = _candidates(cloud, returns)
+    if ignore is None:
+        return cand, None
+    ignored = filters.range_mask(cloud, ignore)
+    return cand & ~ignored, ignored
 
 
 def _has_ground(cloud: PointCloud) -> bool:
@@ -951,10 +949,7 @@ def apply_smrf(cloud: PointCloud, o: SMRFOptions) -> PointCloud:
         grow_slope=0.0 if o.single_grid else o.grow_slope,
         clean_rounds=SMRFParams.clean_rounds if o.clean and not o.single_grid else 0,
     ).scaled(cloud.xy_unit_m)
-    ignored = _ignored(cloud, o.ignore)
-    cand = _candidates(cloud, o.returns)
-    if ignored is not None:
-        cand &= ~ignored
+    cand, ignored = _ground_candidates(cloud, o.returns, o.ignore)
     g = smrf(cloud.x, cloud.y, z_in_xy_units(cloud), p, cand)
     return _set_ground(cloud, g, ignored)
 
@@ -965,10 +960,7 @@ def apply_csf(cloud: PointCloud, o: CSFOptions) -> PointCloud:
     p = CSFParams(
         o.resolution, o.rigidness, o.step, o.threshold, o.hdiff, o.iterations, o.smooth
     ).scaled(cloud.xy_unit_m)
-    ignored = _ignored(cloud, o.ignore)
-    cand = _candidates(cloud, o.returns)
-    if ignored is not None:
-        cand &= ~ignored
+    cand, ignored = _ground_candidates(cloud, o.returns, o.ignore)
     g = csf(cloud.x, cloud.y, z_in_xy_units(cloud), p, cand)
     return _set_ground(cloud, g, ignored)
 
@@ -1079,11 +1071,7 @@ class FerryOptions:
         return out
 
     def check(self) -> list[str]:
-        try:
-            self.pairs()
-        except BadInputError as exc:
-            return [exc.message]
-        return []
+        return _refusal(self.pairs)
 
 
 def apply_ferry(cloud: PointCloud, o: FerryOptions) -> PointCloud:
@@ -1174,13 +1162,7 @@ class ExpressionOptions:
     expression: str = ""
 
     def check(self) -> list[str]:
-        from lidar import expression
-
-        try:
-            expression.parse(self.expression)
-        except BadInputError as exc:
-            return [exc.message]
-        return []
+        return _expression_refusal(self.expression)
 
 
 def apply_expression(cloud: PointCloud, o: ExpressionOptions) -> PointCloud:
