@@ -65,12 +65,16 @@ Method (:func:`plan_poa`)
    ``REFINE_REPLANS`` re-plans, so a 50-drone fleet stays quick). The refined plan covering
    most is kept. On the bench's 3-drone maps refinement adds 0.7–1.6 % where it changes
    anything (a drone that set out first on the whole map gives the others' ground back).
+8. **Balance.** Coverage alone cannot tell who flies: when the fleet runs out of probability
+   before its budgets, one drone could fly nearly all of it (:func:`balance`). The fleet is
+   then planned again with equal budgets a little over a share of the work, and that plan is
+   kept when it covers as much (within ``BALANCE_LOSS``) and ends sooner.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -116,7 +120,7 @@ class DronePath:
 
     @property
     def length_m(self) -> float:
-        return float(np.hypot(*np.diff(self.xy, axis=0).T).sum()) if len(self.xy) > 1 else 0.0
+        return path_length_m(self.xy)
 
     @property
     def needed(self) -> bool:
@@ -238,16 +242,22 @@ def plan_poa(
     # a budget beyond what the map can use only lengthens the candidates (2,000 km on a 1.5 km
     # map took 33 s to plan a 56 km path)
     useful_m = useful_budget_m(grid, launch_xy, min(f.across_m for f in fps))
-    whole_budget_m = min(len(fps) * budget_m, useful_m)
     budget_m = min(budget_m, useful_m)
-    if len(fps) == 1:
-        _gain, xy, frac = best_path(grid, grid.prob, launch_xy, fps[0], budget_m, tails=True)
-        paths, fracs = [xy], [frac]
-    else:
-        paths, fracs = fleet_plan(grid, launch_xy, fps, budget_m, whole_budget_m)
-    paths, fracs = trim_idle_ends(grid, fps, paths, fracs)
-    if max_radius_m is not None:
-        paths, fracs = pull_within(grid, fps, launch_xy, paths, fracs, max_radius_m)
+
+    def planned(b_m: float) -> tuple[list[FloatArray], list[FloatArray]]:
+        if len(fps) == 1:
+            _gain, xy, frac = best_path(grid, grid.prob, launch_xy, fps[0], b_m, tails=True)
+            paths, fracs = [xy], [frac]
+        else:
+            paths, fracs = fleet_plan(grid, launch_xy, fps, b_m, min(len(fps) * b_m, useful_m))
+        paths, fracs = trim_idle_ends(grid, fps, paths, fracs)
+        if max_radius_m is not None:
+            paths, fracs = pull_within(grid, fps, launch_xy, paths, fracs, max_radius_m)
+        return paths, fracs
+
+    paths, fracs = planned(budget_m)
+    if len(fps) > 1:
+        paths, fracs = balance(grid, fps, budget_m, paths, fracs, planned)
     residual = full.prob.copy()
     out: list[DronePath] = []
     for xy, frac, fp, alt in zip(paths, fracs, fps, alts_m, strict=True):
@@ -298,6 +308,53 @@ def fleet_plan(
             best = (g, paths, fracs)
     assert best is not None  # the sector split always gives a plan
     return best[1], best[2]
+
+
+#: a fleet whose longest path is more than this many times the mean is balanced (method 8)
+BALANCE_RATIO = 1.25
+#: the balanced plan may cover this share less of what the fleet covered (0.1 %)
+BALANCE_LOSS = 1e-3
+#: per-drone budgets tried for a balanced fleet, as multiples of an equal share of the work
+BALANCE_SHARES = (1.1, 1.3, 1.6)
+
+
+def path_length_m(xy: FloatArray) -> float:
+    return float(np.hypot(*np.diff(xy, axis=0).T).sum()) if len(xy) > 1 else 0.0
+
+
+def balance(
+    grid: PoaGrid,
+    fps: Sequence[Footprint],
+    budget_m: float,
+    paths: list[FloatArray],
+    fracs: list[FloatArray],
+    planned: Callable[[float], tuple[list[FloatArray], list[FloatArray]]],
+) -> tuple[list[FloatArray], list[FloatArray]]:
+    """Method 8: a fleet that ran out of probability before its budgets (every path ended
+    early) and left the work to few drones is planned again with equal, smaller budgets.
+
+    Coverage alone cannot tell who flies: with 3 drones × 100 km over a 1 km map one drone
+    flew 60 km in six sorties and the others 3 km and nothing, an hour to the expected
+    detection where the fleet needed twenty minutes. Each drone's budget becomes a share of
+    the work the fleet flew (``BALANCE_SHARES`` times an equal share; the transits to each
+    one's ground make the shares longer than a third), and the first plan that covers at least
+    ``1 - BALANCE_LOSS`` of what the fleet covered and ends sooner is kept."""
+    n = len(fps)
+    lengths = [path_length_m(xy) for xy in paths]
+    longest, work = max(lengths), sum(lengths)
+    across = min(f.across_m for f in fps)
+    if longest > budget_m - across or longest <= BALANCE_RATIO * work / n:
+        return paths, fracs  # a drone flew its whole budget, or the fleet shares the work
+    covered = union_gain(grid.prob, fracs)
+    for share in BALANCE_SHARES:
+        b_m = share * work / n
+        if b_m >= longest:
+            break
+        cand_p, cand_f = planned(b_m)
+        ends = max(path_length_m(xy) for xy in cand_p)
+        if union_gain(grid.prob, cand_f) >= covered * (1.0 - BALANCE_LOSS) and ends < longest:
+            return cand_p, cand_f
+    return paths, fracs
 
 
 def left_by_others(prob: FloatArray, fracs: Sequence[FloatArray], i: int) -> FloatArray:

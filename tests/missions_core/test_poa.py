@@ -19,6 +19,8 @@ from hypothesis import strategies as st
 from rasterio.transform import Affine, from_origin
 
 from missions.poa import (
+    BALANCE_LOSS,
+    PoaPlan,
     deconflict,
     layer_altitudes,
     plan_poa,
@@ -26,6 +28,7 @@ from missions.poa import (
     summary,
     trim_idle_ends,
     useful_budget_m,
+    within_reach,
 )
 from missions.poa_cover import Footprint, coverage_fraction, covered_probability, swept_pieces
 from missions.poa_map import RING_TABLE, PoaGrid, ring_grid
@@ -739,27 +742,49 @@ def test_poa_a_drone_with_nothing_left_to_find_stays_at_the_launch_point():
     # one drone alone is never left on the ground, even with nothing to find
     alone, _f = trim_idle_ends(g, [fp], [xy], [np.zeros_like(frac)])
     assert len(alone[0]) >= 2
-    # in a plan: three drones with far more budget than a 600 m reach holds
-    plan = plan_poa(
-        _disc_map(900.0),
-        LKP_XY,
-        [Footprint(66.0, 50.0)] * 3,
-        layer_altitudes(50.0, 3),
-        60_000.0,
-        reach_m=600.0,
-    )
+    # in a plan: three drones, and all the probability under the launch point
+    prob = np.zeros((40, 40))
+    prob[20, 20] = 1.0
+    point = PoaGrid(prob, 0.0, 1200.0, 30.0, 32633)
+    plan = plan_poa(point, (615.0, 585.0), [Footprint(66.0, 50.0)] * 3, [50, 60, 70], 20_000.0)
     idle = [p for p in plan.paths if not p.needed]
-    assert idle
+    assert len(idle) == 2
     for p in idle:
         assert p.length_m == 0.0 and p.covered == 0.0 and p.start_delay_s == 0.0
-    rep = summary(_disc_map(900.0), plan)
+    rep = summary(point, plan)
     assert [d["needed"] for d in rep["drones"]] == [p.needed for p in plan.paths]
     assert all(d["expected_time_to_detection_s"] is None for d in rep["drones"] if not d["needed"])
 
 
+def test_poa_a_fleet_with_more_budget_than_the_map_needs_shares_the_work():
+    """Three drones with far more budget than a 600 m reach holds: one drone flew 20.6 km and
+    covered it all, the second 2.3 km, the third nothing (an expected 925 s to detection).
+    The fleet now shares the work: each flies about a third, as much is covered, sooner."""
+    fps = [Footprint(66.0, 50.0)] * 3
+    alts = layer_altitudes(50.0, 3)
+    plan = plan_poa(_disc_map(900.0), LKP_XY, fps, alts, 60_000.0, reach_m=600.0)
+    lengths = [p.length_m for p in plan.paths]
+    assert all(p.needed for p in plan.paths)
+    assert max(lengths) <= 1.6 * sum(lengths) / 3, lengths
+    # as much of what lies within reach as one drone flying it all
+    reach = within_reach(_disc_map(900.0), LKP_XY, 600.0)
+    solo = plan_poa(reach, LKP_XY, fps[:1], alts[:1], 60_000.0)
+
+    def covered(p: PoaPlan) -> float:
+        fr = [coverage_fraction(reach, swept_pieces(d.xy, d.footprint, raw=True)) for d in p.paths]
+        return union_gain(reach.prob, fr)
+
+    assert covered(plan) >= (1.0 - BALANCE_LOSS) * covered(solo) > 0.99
+    assert max(lengths) < 0.5 * solo.paths[0].length_m
+    etd = summary(_disc_map(900.0), plan)["expected_time_to_detection_s"]
+    assert etd < 0.5 * summary(_disc_map(900.0), solo)["expected_time_to_detection_s"]
+
+
 def test_poa_cli_writes_no_mission_for_a_drone_that_is_not_needed(tmp_path: Path):
-    g = _disc_map(300.0)
-    _plain(tmp_path / "disc.tif", g.prob, origin=(g.x0, g.y0), cell_m=g.cell_m)
+    g = _disc_map(300.0)  # all the probability in the launch point's cell
+    prob = np.zeros_like(g.prob)
+    prob[int((g.y0 - LKP_XY[1]) // g.cell_m), int((LKP_XY[0] - g.x0) // g.cell_m)] = 1.0
+    _plain(tmp_path / "disc.tif", prob, origin=(g.x0, g.y0), cell_m=g.cell_m)
     from dronekit_plzen import geo
 
     lon, lat = geo.transform([LKP_XY[0]], [LKP_XY[1]], 32633, geo.WGS84)
