@@ -310,7 +310,11 @@ def check_output_path(
     if not raw or not raw.strip():
         raise BadInputError(_("the output path is empty"))
     target = Path(raw)
-    if target.is_dir():
+    try:
+        is_dir = target.is_dir()
+    except OSError as exc:  # a name longer than the file system's 255 bytes
+        raise output_error(target, exc) from exc
+    if is_dir:
         raise _bad(target, _("it is a directory"))
     allowed = tuple(s.lower() for s in suffixes)
     if allowed and not target.name.lower().endswith(allowed):

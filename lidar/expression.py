@@ -24,6 +24,10 @@ _TOKEN = re.compile(
     r"|(?P<op>&&|\|\||==|!=|<=|>=|[<>!()+\-*/]))"
 )
 _COMPARE = ("==", "!=", "<", "<=", ">", ">=")
+#: the deepest nesting of parentheses, ``!`` and unary minus read (each level is a few frames
+#: of the recursive descent: 3,000 parentheses exhausted Python's stack)
+MAX_NESTING = 100
+_BINARY = ("&&", "||", *_COMPARE, "+", "-", "*", "/")
 
 
 @dataclass(frozen=True)
@@ -32,6 +36,11 @@ class Node:
 
     op: str
     args: tuple[Any, ...]
+
+
+def _shown(text: str, most: int = 60) -> str:
+    """The expression as a message quotes it: a long one cut (a line, not a screenful)."""
+    return text if len(text) <= most else text[: most - 1] + "…"
 
 
 def _tokens(text: str) -> list[tuple[str, str, int]]:
@@ -43,7 +52,7 @@ def _tokens(text: str) -> list[tuple[str, str, int]]:
         if m is None or m.end() == pos:
             raise BadInputError(
                 _("expression {e!r}: cannot read {t!r} at character {p}").format(
-                    e=text, t=text[pos:].strip()[:10], p=pos + 1
+                    e=_shown(text), t=text[pos:].strip()[:10], p=pos + 1
                 )
             )
         kind = m.lastgroup or "op"
@@ -57,20 +66,29 @@ class _Parser:
         self.text = text
         self.toks = _tokens(text)
         self.i = 0
+        self.depth = 0
+
+    def nest(self) -> None:
+        """One level deeper (a parenthesis, ``!`` or unary minus), refused past MAX_NESTING."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.fail(_("nested more than {n} levels deep").format(n=MAX_NESTING))
 
     def peek(self) -> str | None:
         return self.toks[self.i][1] if self.i < len(self.toks) else None
 
     def take(self) -> tuple[str, str, int]:
         if self.i >= len(self.toks):
-            raise BadInputError(_("expression {e!r}: it ends too early").format(e=self.text))
+            raise BadInputError(
+                _("expression {e!r}: it ends too early").format(e=_shown(self.text))
+            )
         self.i += 1
         return self.toks[self.i - 1]
 
     def fail(self, what: str) -> BadInputError:
         at = self.toks[self.i][2] + 1 if self.i < len(self.toks) else len(self.text) + 1
         return BadInputError(
-            _("expression {e!r}: {w} at character {p}").format(e=self.text, w=what, p=at)
+            _("expression {e!r}: {w} at character {p}").format(e=_shown(self.text), w=what, p=at)
         )
 
     def parse(self) -> Node:
@@ -96,7 +114,10 @@ class _Parser:
     def not_(self) -> Node:
         if self.peek() == "!":
             self.take()
-            return Node("!", (self.not_(),))
+            self.nest()
+            node = Node("!", (self.not_(),))
+            self.depth -= 1
+            return node
         return self.compare()
 
     def compare(self) -> Node:
@@ -123,7 +144,10 @@ class _Parser:
     def unary(self) -> Node:
         if self.peek() == "-":
             self.take()
-            return Node("neg", (self.unary(),))
+            self.nest()
+            node = Node("neg", (self.unary(),))
+            self.depth -= 1
+            return node
         if self.i >= len(self.toks):
             raise self.fail(_("a value is missing"))
         kind, text, _pos = self.toks[self.i]
@@ -135,10 +159,12 @@ class _Parser:
             return Node("dim", (text,))
         if text == "(":
             self.take()
+            self.nest()
             node = self.or_()
             if self.peek() != ")":
                 raise self.fail(_("a ')' is missing"))
             self.take()
+            self.depth -= 1
             return node
         raise self.fail(_("a value is missing before {t!r}").format(t=text))
 
@@ -147,21 +173,21 @@ def _is_test(node: Node) -> bool:
     return node.op in (*_COMPARE, "&&", "||", "!")
 
 
-def _check(node: Node, text: str, want_test: bool) -> None:
-    """True/false where a test is wanted (&&, ||, !, the whole), numbers elsewhere."""
-    if want_test != _is_test(node):
-        raise BadInputError(
-            _(
-                "expression {e!r}: a comparison is needed where a number stands, or the other "
-                "way round (Classification == 2 && Z > 100)"
-            ).format(e=text)
-        )
-    if node.op in ("&&", "||", "!"):
-        for a in node.args:
-            _check(a, text, True)
-    elif node.op not in ("num", "dim"):
-        for a in node.args:
-            _check(a, text, False)
+def _check(root: Node, text: str) -> None:
+    """True/false where a test is wanted (&&, ||, !, the whole), numbers elsewhere (an explicit
+    stack: a chain of a thousand ``||`` is a tree a thousand deep)."""
+    todo = [(root, True)]
+    while todo:
+        node, want_test = todo.pop()
+        if want_test != _is_test(node):
+            raise BadInputError(
+                _(
+                    "expression {e!r}: a comparison is needed where a number stands, or the "
+                    "other way round (Classification == 2 && Z > 100)"
+                ).format(e=_shown(text))
+            )
+        if node.op not in ("num", "dim"):
+            todo.extend((a, node.op in ("&&", "||", "!")) for a in node.args)
 
 
 @functools.lru_cache(maxsize=64)
@@ -171,23 +197,27 @@ def parse(text: str) -> Node:
     if not isinstance(text, str) or not text.strip():
         raise BadInputError(_("the expression is empty"))
     node = _Parser(text).parse()
-    _check(node, text, True)
+    _check(node, text)
     return node
 
 
 def dimensions(node: Node) -> set[str]:
     """The dimension names the expression reads."""
-    if node.op == "dim":
-        return {node.args[0]}
     out: set[str] = set()
-    for a in node.args:
-        if isinstance(a, Node):
-            out |= dimensions(a)
+    todo = [node]
+    while todo:
+        n = todo.pop()
+        if n.op == "dim":
+            out.add(n.args[0])
+        elif n.op != "num":
+            todo.extend(n.args)
     return out
 
 
 def evaluate(node: Node, cloud: Any) -> np.ndarray:
-    """The expression over every point (a bool array for a test)."""
+    """The expression over every point (a bool array for a test). A chain of binary operators
+    (``a || b || c …``, a tree as deep as it is long) is walked down its left side in a loop;
+    the parser caps the rest of the nesting."""
     from lidar import filters
 
     op, args = node.op, node.args
@@ -199,8 +229,17 @@ def evaluate(node: Node, cloud: Any) -> np.ndarray:
         return -evaluate(args[0], cloud)
     if op == "!":
         return ~evaluate(args[0], cloud)
-    a, b = evaluate(args[0], cloud), evaluate(args[1], cloud)
-    with np.errstate(divide="ignore", invalid="ignore"):
+    spine = [node]
+    while spine[-1].args[0].op in _BINARY:
+        spine.append(spine[-1].args[0])
+    acc = evaluate(spine[-1].args[0], cloud)
+    for n in reversed(spine):
+        acc = _apply(n.op, acc, evaluate(n.args[1], cloud))
+    return acc
+
+
+def _apply(op: str, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
         result = {
             "&&": lambda: a & b,
             "||": lambda: a | b,

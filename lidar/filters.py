@@ -92,13 +92,26 @@ def crop_bounds_mask(
     return (x >= minx) & (x <= maxx) & (y >= miny) & (y <= maxy)
 
 
+#: the largest coordinate a crop polygon may hold (a UTM northing is 1e7, a CRS in feet 7e7)
+MAX_COORDINATE = 1e10
+
+
 def crop_polygon_mask(
     x: NDArray[np.float64], y: NDArray[np.float64], polygon: shapely.Geometry | str
 ) -> BoolArray:
     """Points inside a (multi)polygon given as a shapely geometry or WKT (same CRS as points)."""
-    geom = shapely.from_wkt(polygon) if isinstance(polygon, str) else polygon
+    with np.errstate(all="ignore"):  # GEOS's NaN / overflow: named below, not warned
+        geom = shapely.from_wkt(polygon) if isinstance(polygon, str) else polygon
     if geom.geom_type not in ("Polygon", "MultiPolygon"):
         raise BadInputError(_("crop polygon must be a Polygon or MultiPolygon"))
+    coords = shapely.get_coordinates(geom)
+    if coords.size and np.nanmax(np.abs(coords)) > MAX_COORDINATE:
+        # 1e308: GEOS's sums overflowed, no point was inside and all were kept
+        raise BadInputError(
+            _("crop polygon has coordinates beyond ±{m:g}, outside any CRS").format(
+                m=MAX_COORDINATE
+            )
+        )
     if not shapely.is_valid(geom):
         raise BadInputError(
             _("crop polygon is invalid: {why}").format(why=shapely.is_valid_reason(geom))

@@ -39,6 +39,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
 from lidar import smrf_kernels as kern
 from lidar.alloc import worker_heap
@@ -340,7 +341,7 @@ def sparse_cell(
         return cell
     minx, miny, maxx, maxy = bounds or masked_bounds(x, y, candidates)
     area = max(maxx - minx, cell) * max(maxy - miny, cell)
-    if not math.isfinite(area) or area / (cell * cell) / n <= SPARSE_CELLS_PER_POINT:
+    if not math.isfinite(area) or area / cell / cell / n <= SPARSE_CELLS_PER_POINT:
         return cell  # dense over its whole extent: no need to look closer
     # a sample of at most _SPARSE_SAMPLE candidates, no masked copy of the cloud
     idx = np.arange(x.shape[0]) if candidates is None else np.flatnonzero(candidates)
@@ -654,8 +655,21 @@ def csf_cloth(x: FloatArray, y: FloatArray, z: FloatArray, p: CSFParams) -> Grou
             movable &= ~hit
         if it > 10 and (not movable.any() or float(np.abs(h - old)[movable].max()) < 0.005):
             break
+    if movable.all() and (ihv < top).any():
+        # CSF's own stop (moves under 5 mm) also ends a cloth that has hardly begun to fall:
+        # at a step of 0.02 it had fallen 5 mm, no point was ground and the class was cleared
+        hint = (
+            _("give more iterations (500 by default)")
+            if p.iterations <= 11  # it stopped at its last iteration, not at CSF's test
+            else _("give a larger step (0.65 by default)")
+        )
+        raise BadInputError(
+            _("the cloth did not reach the ground (step {s:g}, {n:,} iterations): {hint}").format(
+                s=p.step, n=p.iterations, hint=hint
+            )
+        )
     if p.smooth:
-        for _ in range(max(grid.rows, grid.cols)):
+        for _pass in range(max(grid.rows, grid.cols)):
             fixed = ~movable
             p_fixed = np.pad(fixed, 1, constant_values=False)
             near_fixed = (

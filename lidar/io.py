@@ -910,6 +910,12 @@ def _header_for(
     for uid, rid, desc, data, evlr in lay.vlrs:
         record = laspy.VLR(uid, rid, desc, data)
         if evlr:
+            if version != "1.4":  # laspy refused it once the file was begun
+                raise BadInputError(
+                    _("an extended VLR (evlr) needs LAS 1.4, not {v}: give minor_version 4")
+                    .format(v=version),
+                    where=cloud.source or None,
+                )  # fmt: skip
             if header.evlrs is None:
                 from laspy.vlrs.vlrlist import VLRList
 

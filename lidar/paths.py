@@ -67,3 +67,30 @@ def check_outputs(
                     ).format(a=other_label, b=label),
                     where=path,
                 )
+
+
+def read_small_file(path: PathLike, most: int, what: str) -> bytes:
+    """A regular file's bytes, at most ``most`` of them, or one clear refusal naming ``what``
+    the file was for: a device such as /dev/zero, a FIFO or a huge file is not read into
+    memory."""
+    import stat
+
+    try:
+        with open(path, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise BadInputError(
+                    _("cannot read {what}: not a regular file").format(what=what),
+                    where=os.fspath(path),
+                )
+            data = fh.read(most + 1)
+    except OSError as exc:
+        raise BadInputError(
+            _("cannot read {what}: {e}").format(what=what, e=exc.strerror or exc),
+            where=os.fspath(path),
+        ) from exc
+    if len(data) > most:
+        raise BadInputError(
+            _("cannot read {what}: larger than {n:,} MiB").format(what=what, n=most >> 20),
+            where=os.fspath(path),
+        )
+    return data

@@ -16,7 +16,8 @@ raster. The rules are PDAL's (its ``writers.gdal`` documentation and ``GDALGrid`
   many cells (Chebyshev distance d, weights 1 / d, every band but ``count``); otherwise it is
   nodata.
 
-Compiled (numba): one pass over the points, each into the cells within its reach.
+Compiled (numba): one pass over the points, each into the cells within its reach; the window
+fill by FFT correlations.
 """
 
 from __future__ import annotations
@@ -118,17 +119,22 @@ def grid_stats(
     # the mean and the squared deviations' sum by Welford's updates, as PDAL's GDALGrid: a
     # sum of squares less the squared mean gave 6e-8 m for three equal heights (make fuzz)
     mean, m2 = cells(bool(want & {"mean", "stdev"})), cells("stdev" in want)
+    # Shepard's sums relative to the nearest point's weight (its squared distance in idw_d2)
     idw_num, idw_den = cells("idw" in want), cells("idw" in want)
+    idw_d2 = cells("idw" in want, np.inf)
     exact = cells("idw" in want, np.nan)
     # the inverse-distance sums about a reference value (heights far from 0 keep their digits)
     ref = float(np.median(values[: min(len(values), 10_000)])) if len(values) else 0.0
-    reach = 0 if binmode else math.ceil(radius / res) + 1
-    if (2 * reach + 1) ** 2 * len(x) > MAX_VISITS:
+    # the cells a point's radius spans each way (held to 2^53: the kernel keeps to the grid)
+    span = radius / res
+    reach = 0 if binmode else (math.ceil(span) + 1 if span < 2.0**53 else 2**53)
+    reached = (2 * reach + 1) ** 2
+    if reached * len(x) > MAX_VISITS:
         raise BadInputError(
             _(
                 "a radius of {r:g} reaches {n} cells around each of {p:,} points: give a smaller "
                 "radius or a coarser resolution"
-            ).format(r=radius, n=(2 * reach + 1) ** 2, p=len(x))
+            ).format(r=radius, n=str(reached) if reached < 10**15 else f"{reached:.3g}", p=len(x))
         )
     _accumulate(
         np.ascontiguousarray(x, dtype=np.float64),
@@ -151,6 +157,7 @@ def grid_stats(
         m2,
         idw_num,
         idw_den,
+        idw_d2,
         exact,
     )
     has = count > 0
@@ -193,26 +200,25 @@ def _accumulate(
     m2: FloatArray,
     idw_num: FloatArray,
     idw_den: FloatArray,
+    idw_d2: FloatArray,
     exact: FloatArray,
 ) -> None:
     """Each point into every cell whose centre lies within ``radius`` (its own cell only in
     ``binmode``), cells in north-up order; an empty array is a statistic not asked for. Sums
     are taken about ``ref``; min, max and a centre's exact value are the points' own; the mean
-    and the squared deviations by Welford's updates."""
+    and the squared deviations by Welford's updates; the inverse-distance sums relative to the
+    weight of the nearest point yet (rescaled when a nearer one comes, as a streaming softmax),
+    so that no ``power`` overflows them."""
     r2 = radius * radius
+    half = 0.5 * power
     for p in range(x.shape[0]):
         px, py, pv = x[p], y[p], v[p]
-        i0 = math.floor((px - ox) / res)
-        j0 = math.floor((py - oy) / res)
-        for dj in range(-reach, reach + 1):
-            cj = j0 + dj
-            if cj < 0 or cj >= h:
-                continue
+        # the point's cell (held to ±2^60 cells: far beyond the grid is as good as further)
+        i0 = math.floor(min(max((px - ox) / res, -(2.0**60)), 2.0**60))
+        j0 = math.floor(min(max((py - oy) / res, -(2.0**60)), 2.0**60))
+        for cj in range(max(j0 - reach, 0), min(j0 + reach, h - 1) + 1):
             cy = oy + (cj + 0.5) * res - py
-            for di in range(-reach, reach + 1):
-                ci = i0 + di
-                if ci < 0 or ci >= w:
-                    continue
+            for ci in range(max(i0 - reach, 0), min(i0 + reach, w - 1) + 1):
                 dx = ox + (ci + 0.5) * res - px
                 d2 = dx * dx + cy * cy
                 if not binmode and (d2 > r2 * 1.000001 or not math.sqrt(d2) < radius):
@@ -233,39 +239,124 @@ def _accumulate(
                     if d2 == 0.0:
                         if math.isnan(exact[k]):  # the first point on the centre
                             exact[k] = pv
+                        continue
+                    # the weights relative to the nearest point's, (d_near / d)^power <= 1:
+                    # no power overflows them, a large one leaves the nearest points' mean
+                    if d2 < idw_d2[k]:
+                        if idw_den[k] > 0.0:  # a nearer point: the sums rescaled to it
+                            f = _ratio_power(d2 / idw_d2[k], half)
+                            idw_num[k] *= f
+                            idw_den[k] *= f
+                        idw_d2[k] = d2
+                        wgt = 1.0
                     else:
-                        wgt = 1.0 / math.sqrt(d2) if power == 1.0 else d2 ** (-0.5 * power)
-                        idw_num[k] += wgt * c
-                        idw_den[k] += wgt
+                        wgt = _ratio_power(idw_d2[k] / d2, half)
+                    idw_num[k] += wgt * c
+                    idw_den[k] += wgt
+
+
+@numba.njit(cache=True, nogil=True, inline="always")
+def _ratio_power(ratio: float, half: float) -> float:
+    """``ratio ** half`` for a ratio of squared distances (0 < ratio <= 1): a distance ratio to
+    the power, the common powers without ``pow``."""
+    if half == 0.5:
+        return math.sqrt(ratio)
+    if half == 1.0:
+        return ratio
+    return ratio**half
 
 
 def _window_fill(grids: dict[str, FloatArray], has: NDArray[np.bool_], size: int) -> None:
     """PDAL's fallback: an empty cell takes the inverse-(Chebyshev-)distance weighted mean of
-    the cells with points within ``size`` cells; ``count`` is left as it is."""
+    the cells with points within ``size`` cells; ``count`` is left as it is.
+
+    The weighted sums of every cell are two correlations with the weights (the donors' values,
+    and their mask), taken by FFT tile by tile: seconds, where cell by cell it took cells ×
+    window² steps. Whether a cell has a donor at all is found exactly (a maximum filter of the
+    mask), so that FFT round-off never fills a cell that has none."""
+    from scipy import ndimage
+
     h, w = has.shape
-    empty = ~has
-    if not empty.any() or not has.any():
-        return
     bands = [k for k in grids if k != "count"]
-    acc = {k: np.zeros((h, w)) for k in bands}
-    wsum = np.zeros((h, w))
-    donors = {k: np.where(has, grids[k], 0.0) for k in bands}
-    for dy in range(-size, size + 1):
-        for dx in range(-size, size + 1):
-            if dx == 0 and dy == 0:
-                continue
-            wgt = 1.0 / max(abs(dx), abs(dy))
-            # target rows/cols [t0:t1], their donors shifted by (dy, dx)
-            ty0, ty1 = max(0, -dy), min(h, h - dy)
-            tx0, tx1 = max(0, -dx), min(w, w - dx)
-            if ty0 >= ty1 or tx0 >= tx1:
-                continue
-            src_has = has[ty0 + dy : ty1 + dy, tx0 + dx : tx1 + dx]
-            wsum[ty0:ty1, tx0:tx1] += wgt * src_has
-            for k in bands:
-                acc[k][ty0:ty1, tx0:tx1] += (
-                    wgt * donors[k][ty0 + dy : ty1 + dy, tx0 + dx : tx1 + dx]
-                )
-    fill = empty & (wsum > 0)
+    if not bands or has.all() or not has.any():
+        return
+    span = 2 * size + 1
+    near = ndimage.maximum_filter(has.view(np.uint8), size=span, mode="constant") > 0
+    fill = ~has & near
+    if not fill.any():
+        return
+    # each band about its donors' mean (FFT round-off scales with the values' size); a donor
+    # that is no number spoils the cells within its reach, as in PDAL's sums
+    refs: list[float] = []
+    spoilt: list[NDArray[np.bool_] | None] = []
     for k in bands:
-        grids[k][fill] = acc[k][fill] / wsum[fill]
+        ok = has & np.isfinite(grids[k])
+        refs.append(float(grids[k][ok].mean()) if ok.any() else 0.0)
+        bad = has & ~ok
+        spoilt.append(
+            ndimage.maximum_filter(bad.view(np.uint8), size=span, mode="constant") > 0
+            if bad.any()
+            else None
+        )
+    conv = _WindowSums(size)
+    for r0 in range(0, h, _FILL_TILE):
+        for c0 in range(0, w, _FILL_TILE):
+            r1, c1 = min(h, r0 + _FILL_TILE), min(w, c0 + _FILL_TILE)
+            want = fill[r0:r1, c0:c1]
+            if not want.any():
+                continue
+            # the donors within reach of the tile (none beyond the grid)
+            a0, a1 = max(0, r0 - size), min(h, r1 + size)
+            b0, b1 = max(0, c0 - size), min(w, c1 + size)
+            at = (a0 - r0 + size, b0 - c0 + size)
+            src = has[a0:a1, b0:b1]
+            wsum = conv.sums(src, at, (r1 - r0, c1 - c0))[want]
+            for k, ref, spoils in zip(bands, refs, spoilt):
+                v = grids[k][a0:a1, b0:b1]
+                donors = np.where(src & np.isfinite(v), v - ref, 0.0)
+                value = ref + conv.sums(donors, at, (r1 - r0, c1 - c0))[want] / wsum
+                if spoils is not None:
+                    value[spoils[r0:r1, c0:c1][want]] = np.nan
+                grids[k][r0:r1, c0:c1][want] = value
+
+
+#: the cells along a tile of the window fill (its FFTs are of this plus twice the window)
+_FILL_TILE = 2048
+
+
+class _WindowSums:
+    """Sums of a tile's cells' neighbours within ``size`` cells weighted 1 / (Chebyshev
+    distance), the cell itself not counted: a correlation by FFT (the weights' transform kept
+    for each transform size)."""
+
+    def __init__(self, size: int) -> None:
+        d = np.abs(np.arange(-size, size + 1))
+        cheb = np.maximum(d[:, None], d[None, :]).astype(np.float64)
+        cheb[size, size] = np.inf  # the cell itself
+        self.size = size
+        self.kernel = 1.0 / cheb  # symmetric: the convolution is the correlation
+        self._spectra: dict[tuple[int, int], NDArray[np.complex128]] = {}
+
+    def sums(
+        self,
+        values: NDArray[np.float64] | NDArray[np.bool_],
+        at: tuple[int, int],
+        out: tuple[int, int],
+    ) -> FloatArray:
+        """The weighted neighbour sums of the ``out`` cells of a tile whose neighbourhood
+        (``size`` cells beyond it each way, zero where nothing is given) holds ``values`` from
+        row, column ``at``."""
+        from scipy import fft
+
+        s = self.size
+        n = (out[0] + 2 * s, out[1] + 2 * s)
+        # a circular convolution of length >= n wraps only into the cells that are not kept
+        shape = (fft.next_fast_len(n[0], True), fft.next_fast_len(n[1], True))
+        spectrum = self._spectra.get(shape)
+        if spectrum is None:
+            spectrum = fft.rfft2(self.kernel, shape)
+            self._spectra[shape] = spectrum
+        padded = np.zeros(shape)
+        padded[at[0] : at[0] + values.shape[0], at[1] : at[1] + values.shape[1]] = values
+        full = fft.irfft2(fft.rfft2(padded, workers=-1) * spectrum, shape, workers=-1)
+        return full[2 * s : 2 * s + out[0], 2 * s : 2 * s + out[1]]

@@ -41,7 +41,7 @@ from lidar.io import (
     write_cloud,
     write_evlrs,
 )
-from lidar.paths import check_outputs
+from lidar.paths import check_outputs, read_small_file
 from lidar.stages import STAGES, where_mask
 
 ProgressFn = Callable[[str, int, int], None]
@@ -59,6 +59,9 @@ class Stage:
 @dataclass(frozen=True)
 class Pipeline:
     stages: tuple[Stage, ...]
+    #: written by the user (``lidar pipeline``): a stage's error names the stage; a command's
+    #: own pipeline (``lidar thin``) names no stage the user never wrote
+    written: bool = False
 
     @property
     def streamable(self) -> bool:
@@ -164,14 +167,15 @@ def writer_suffixes(stage: Any) -> tuple[str, ...]:
     return (".tif", ".tiff")
 
 
-def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
-    """Validate a pipeline document; raise one :class:`BadInputError` listing every problem."""
+def parse(doc: Any, *, base_dir: Path | None = None, source: Path | None = None) -> Pipeline:
+    """Validate a pipeline document; raise one :class:`BadInputError` listing every problem.
+    ``source``: the file the document was read from (no writer may overwrite it)."""
     items = doc.get("pipeline") if isinstance(doc, dict) else doc
     if not isinstance(items, list) or not items:
         raise BadInputError(_("a pipeline is a non-empty list of stages (or {'pipeline': [...]})"))
     errors: list[str] = []
     stages: list[Stage] = []
-    inputs: list[Path] = []
+    inputs: list[Path] = [] if source is None else [source]
     outputs: list[tuple[str, Path]] = []
     base = base_dir or Path.cwd()
     tags: list[str | None] = []
@@ -243,7 +247,9 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
                     _("{w}: option {k!r} must be a finite number ({v!r})").format(w=where, k=k, v=v)
                 )
                 bad = True
-            elif (isinstance(v, int) and hints[k] is float) or _check_type(v, hints[k]):
+            elif (
+                isinstance(v, int) and not isinstance(v, bool) and hints[k] is float
+            ) or _check_type(v, hints[k]):  # true is no number ("cell": true was 1 m)
                 continue
             else:
                 errors.append(
@@ -255,15 +261,28 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
         opts = spec.options(**d)
         if hasattr(opts, "check"):
             errors.extend(f"{where}: {m}" for m in opts.check())
+        # the files a writer's VLRs are read from are inputs too
+        inputs.extend(
+            Path(str(v["filename"]))
+            for v in getattr(opts, "vlrs", None) or ()
+            if isinstance(v, dict) and isinstance(v.get("filename"), str)
+        )
         if spec.kind == "reader":
             if i != 0:
                 errors.append(_("{w}: a reader must be the first stage").format(w=where))
             fn = Path(opts.filename)
+            try:
+                found = bool(opts.filename) and (fn if fn.is_absolute() else base / fn).exists()
+            except OSError as exc:  # a name longer than the file system's 255 bytes
+                errors.append(
+                    _("{w}: cannot read {f}: {e}").format(w=where, f=fn, e=exc.strerror or exc)
+                )
+                found = None
             if not opts.filename:
                 errors.append(_("{w}: filename is required").format(w=where))
-            elif not (fn if fn.is_absolute() else base / fn).exists():
+            elif found is False:
                 errors.append(_("{w}: input file not found: {f}").format(w=where, f=fn))
-            else:
+            elif found:
                 inputs.append(fn if fn.is_absolute() else base / fn)
             if opts.spatialreference is not None:
                 from dronekit_plzen.geo import as_crs
@@ -303,15 +322,10 @@ def parse(doc: Any, *, base_dir: Path | None = None) -> Pipeline:
 def load(path: str | os.PathLike[str]) -> Pipeline:
     """Read and validate a JSON or YAML pipeline file (relative filenames: from its folder)."""
     p = Path(path)
-    try:
-        text = p.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise BadInputError(_("cannot read pipeline: {e}").format(e=exc), where=str(p)) from exc
+    text = read_small_text(p, MAX_PIPELINE_BYTES, _("pipeline"))
     try:
         if p.suffix.lower() in (".yaml", ".yml"):
-            import yaml
-
-            doc = yaml.safe_load(text)
+            doc = _load_yaml(text)
         else:
             doc = json.loads(text)
     except Exception as exc:  # json.JSONDecodeError, yaml.YAMLError (multi-line): one line
@@ -319,8 +333,42 @@ def load(path: str | os.PathLike[str]) -> Pipeline:
             _("pipeline is not valid JSON/YAML: {e}").format(e=one_line(exc)),
             where=str(p),
         ) from exc
-    pipe = parse(doc, base_dir=p.parent)
-    return _rebase(pipe, p.parent)
+    pipe = parse(doc, base_dir=p.parent, source=p)
+    return dataclasses.replace(_rebase(pipe, p.parent), written=True)
+
+
+#: the largest pipeline file read (PDAL's own are a few kB; /dev/zero filled the memory)
+MAX_PIPELINE_BYTES = 4 << 20
+
+
+def read_small_text(path: Path, most: int, what: str) -> str:
+    """A regular file's text of at most ``most`` bytes (UTF-8), or a clear refusal: a device
+    such as /dev/zero, a FIFO or a huge file is not read into memory."""
+    data = read_small_file(path, most, what)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise BadInputError(
+            _("cannot read {what}: not UTF-8 text (byte {b})").format(what=what, b=exc.start + 1),
+            where=str(path),
+        ) from exc
+
+
+def _load_yaml(text: str) -> Any:
+    """YAML without anchors' aliases: a pipeline has no use for them, and a few lines of
+    nested aliases stand for billions of values (the "billion laughs"), or for a value that
+    contains itself."""
+    import yaml
+
+    class NoAliases(yaml.SafeLoader):
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.AliasEvent):
+                raise yaml.composer.ComposerError(
+                    None, None, _("YAML aliases (*name) are not read"), self.peek_event().start_mark
+                )
+            return super().compose_node(parent, index)
+
+    return yaml.load(text, Loader=NoAliases)
 
 
 def _rebase(pipe: Pipeline, base: Path) -> Pipeline:
@@ -503,9 +551,7 @@ def _memory_stages(
             try:
                 cloud = spec.apply(cloud, st.options)
             except BadInputError as exc:
-                if exc.where is None:  # a stage's error (a grid too large): name the input
-                    exc.where = reader.filename
-                raise
+                raise _stage_error(exc, st, reader.filename, pipe.written) from None
             if cloud is before and getattr(st.options, "keep_existing", False):
                 # the cloud's own ground was kept (``keep_existing``): say so
                 rep.stages.append(
@@ -517,6 +563,16 @@ def _memory_stages(
         rep.stages.append(_timing(st.type, len(cloud), time.perf_counter() - t))
         rep.points_out = len(cloud)
         yield rep
+
+
+def _stage_error(exc: BadInputError, st: Stage, source: str, written: bool) -> BadInputError:
+    """A stage's own error (a grid too large, a value that does not fit) names the input file,
+    and the stage in a pipeline the user wrote; one that names its own place is left as it is."""
+    if exc.where is None:
+        exc.where = source
+        if written:
+            exc.message = f"stage {st.index + 1} ({st.type}): {exc.message}"
+    return exc
 
 
 def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
@@ -564,7 +620,10 @@ def _run_stream(pipe: Pipeline) -> Iterator[RunReport]:
                         counts[st.index] += len(part)
                     else:
                         assert spec.apply is not None
-                        cloud = spec.apply(cloud, st.options)
+                        try:
+                            cloud = spec.apply(cloud, st.options)
+                        except BadInputError as exc:
+                            raise _stage_error(exc, st, reader.filename, pipe.written) from None
                 rep.points_out += len(cloud)
                 yield rep
             ok = True

@@ -289,8 +289,8 @@ def demo_products(
 
 
 #: bytes a cell of PDAL's gridding holds while it is computed (count, six statistics, the
-#: inverse-distance sums and the written copy)
-PDAL_GRID_BYTES_PER_CELL = 8 * 11
+#: inverse-distance sums and their nearest distance, and the written copy)
+PDAL_GRID_BYTES_PER_CELL = 8 * 12
 
 
 def write_pdal_grid(cloud: PointCloud, o: Any) -> dict[str, Any]:
@@ -305,10 +305,12 @@ def write_pdal_grid(cloud: PointCloud, o: Any) -> dict[str, Any]:
     from lidar import filters
     from lidar.io import quiet_library_logs
     from lidar.pdal_grid import PdalGrid, grid_stats, parse_output_types
-    from lidar.stages import DATA_TYPES, crop_box, gdal_options
+    from lidar.stages import DATA_TYPES, crop_box, gdal_creation_options, gdal_options
 
     t0 = time.perf_counter()
     target = check_output_path(o.filename, suffixes=(".tif", ".tiff"))
+    # GDAL's creation options, checked (as the pipeline's validation does) before any work
+    creation = {k.lower(): v for k, v in gdal_creation_options(o.gdalopts).items()}
     if not len(cloud):
         raise BadInputError(_("no points reach writers.gdal: nothing to grid"), where=o.filename)
     values = np.asarray(filters.dimension(cloud, o.dimension or "Z"), dtype=np.float64)
@@ -351,6 +353,8 @@ def write_pdal_grid(cloud: PointCloud, o: Any) -> dict[str, Any]:
     )
     dtype, default_nodata = DATA_TYPES[(o.data_type or "double").lower()]
     nodata = float(o.nodata) if o.nodata is not None else default_nodata
+    if np.dtype(dtype).kind == "f":  # as the file holds it (-3.4028235e38 is float32's least)
+        nodata = float(np.dtype(dtype).type(nodata))
     srs = o.override_srs or o.spatialreference
     crs = as_crs(srs) if srs else cloud.crs or (as_crs(o.default_srs) if o.default_srs else None)
     arrays = [_cast(bands[k], dtype, nodata) for k in bands]
@@ -363,7 +367,7 @@ def write_pdal_grid(cloud: PointCloud, o: Any) -> dict[str, Any]:
         "crs": crs.to_wkt() if crs is not None else None,
         "transform": from_origin(grid.origin_x, grid.top, res, res),
         "nodata": nodata,
-        **{k.lower(): v for k, v in gdal_options(o.gdalopts).items()},
+        **creation,
     }
     with (
         atomic_output(target, suffixes=(".tif", ".tiff")) as tmp,

@@ -518,7 +518,7 @@ def contour_levels(
     top = max(abs(zmin - base), abs(zmax - base)) / interval
     # beyond 2**52 steps from the base the levels are no longer distinct floats
     if not (span <= MAX_CONTOUR_LEVELS and top < 2**52):
-        n: float = int(span) + 1 if math.isfinite(span) else span
+        n: float = int(span) + 1 if span < 1e15 else span  # 1e302, not its 303 digits
         smallest = (zmax - zmin) / MAX_CONTOUR_LEVELS * unit_m
         raise BadInputError(
             _(

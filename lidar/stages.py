@@ -79,6 +79,17 @@ def _at_most(name: str, value: float, limit: float) -> list[str]:
     return []
 
 
+#: the finest grid cell of a ground filter in metres (1e-300 m underflowed to a zero area)
+MIN_CELL_M = 1e-3
+
+
+def _at_least(name: str, value: float, limit: float = MIN_CELL_M) -> list[str]:
+    """``name must be at least … m`` when a length option is below ``limit`` metres."""
+    if value < limit:
+        return [_("{name} must be at least {m:g} m, got {v:g}").format(name=name, m=limit, v=value)]
+    return []
+
+
 def _refusal(check: Callable[..., Any], *args: Any) -> list[str]:
     """``check(*args)``'s refusal as an option check's list (empty when it passes)."""
     try:
@@ -182,7 +193,7 @@ class SMRFOptions:
                     "not negative"
                 )
             ]
-        errs = _at_most("cell", self.cell, MAX_CELL_M)
+        errs = _at_most("cell", self.cell, MAX_CELL_M) + _at_least("cell", self.cell)
         errs += _at_most("window", self.window, MAX_SMRF_WINDOW_M)
         errs += _at_most("cut", self.cut, MAX_SMRF_WINDOW_M)
         if not errs and self.window / self.cell > MAX_SMRF_RADII:
@@ -229,6 +240,7 @@ class CSFOptions:
             errs.append(_("resolution, step, threshold and iterations must be positive"))
         else:
             errs += _at_most("resolution", self.resolution, MAX_CELL_M)
+            errs += _at_least("resolution", self.resolution)
         return errs
 
 
@@ -642,12 +654,19 @@ def _truth(value: bool | str | None, name: str, also_true: tuple[str, ...] = ())
     """PDAL's boolean option: true/false as JSON or text (and a few words meaning true)."""
     if value is None or isinstance(value, bool):
         return value
+    if not isinstance(value, str):  # 1, a list: not PDAL's true or false
+        raise BadInputError(_("{k} must be true or false, got {v!r}").format(k=name, v=value))
     text = value.strip().lower()
     if text in ("true", *also_true):
         return True
     if text == "false":
         return False
     raise BadInputError(_("{k} must be true or false, got {v!r}").format(k=name, v=value))
+
+
+#: the largest VLR (EVLR) payload read from a file: a VLR holds 65,535 bytes, an EVLR is for
+#: a waveform or a large CRS, and /dev/zero as the source filled the memory
+MAX_VLR_BYTES = 64 << 20
 
 
 def _vlr(v: Any, i: int) -> tuple[str, int, str, bytes, bool]:
@@ -684,19 +703,20 @@ def _vlr(v: Any, i: int) -> tuple[str, int, str, bytes, bool]:
         except ValueError:
             raise BadInputError(_("{w}: data is not base64").format(w=where)) from None
     else:
+        from lidar.paths import read_small_file
+
         try:
-            data = Path(str(v["filename"])).read_bytes()
-        except OSError as exc:
-            raise BadInputError(
-                _("{w}: cannot read {f}: {e}").format(w=where, f=v["filename"], e=exc.strerror)
-            ) from None
-    if len(data) > 65535 and not v.get("evlr"):
+            data = read_small_file(Path(str(v["filename"])), MAX_VLR_BYTES, where)
+        except BadInputError as exc:
+            raise BadInputError(f"{exc.message}: {v['filename']}") from None
+    evlr = bool(_truth(v.get("evlr", False), _("{w}: evlr").format(w=where)))  # "no" was true
+    if len(data) > 65535 and not evlr:
         raise BadInputError(
             _("{w}: {n:,} bytes: a VLR holds at most 65,535 (give evlr true)").format(
                 w=where, n=len(data)
             )
         )
-    return uid, rid, desc, data, bool(v.get("evlr", False))
+    return uid, rid, desc, data, evlr
 
 
 #: ``writers.gdal`` options of PDAL's gridding (:mod:`lidar.pdal_grid`): any of them makes the
@@ -825,10 +845,13 @@ class GdalWriterOptions:
             )
         elif self.nodata is not None:
             kind = np.dtype(DATA_TYPES[(self.data_type or "double").lower()][0])
-            if kind.kind in "iu" and not (
-                np.iinfo(kind).min <= self.nodata <= np.iinfo(kind).max
-                and self.nodata == int(self.nodata)
-            ):
+            if kind.kind == "f":  # float32's range is ±3.4e38 (the file holds it rounded)
+                with np.errstate(over="ignore"):
+                    fits = bool(np.isfinite(kind.type(self.nodata)))
+            else:
+                info = np.iinfo(kind)
+                fits = info.min <= self.nodata <= info.max and self.nodata == int(self.nodata)
+            if not fits:
                 errs.append(
                     _("nodata {v:g} does not fit data_type {t}").format(
                         v=self.nodata, t=self.data_type
@@ -838,7 +861,12 @@ class GdalWriterOptions:
             errs.append(
                 _("gdaldriver {d!r}: only GTiff (GeoTIFF) is written").format(d=self.gdaldriver)
             )
-        errs += _refusal(gdal_options, self.gdalopts) + _refusal(gdal_options, self.metadata)
+        errs += _refusal(gdal_creation_options, self.gdalopts)
+        errs += _refusal(gdal_options, self.metadata)
+        if not errs and self.gdalopts is not None:  # the values, as GDAL takes them
+            dtype = DATA_TYPES[(self.data_type or "double").lower()][0]
+            bands = len(parse_output_types(self.output_type))
+            errs += _refusal(gdal_trial_write, gdal_creation_options(self.gdalopts), dtype, bands)
         fixed = [self.origin_x, self.origin_y, self.width, self.height]
         if any(v is not None for v in fixed) and not all(v is not None for v in fixed):
             errs.append(_("give all or none of origin_x, origin_y, width and height"))
@@ -882,6 +910,111 @@ def gdal_options(value: str | list[str] | None) -> dict[str, str]:
                 )
             out[name.strip()] = val.strip()
     return out
+
+
+#: the settings of a GeoTIFF the writer makes itself (rasterio's own arguments): not GDAL
+#: creation options for ``gdalopts``
+WRITER_OWN_SETTINGS = frozenset(
+    {
+        "driver",
+        "count",
+        "dtype",
+        "nodata",
+        "crs",
+        "transform",
+        "affine",
+        "width",
+        "height",
+        "gcps",
+        "rpcs",
+        "fp",
+        "mode",
+        "sharing",
+        "opener",
+    }
+)
+
+
+def _own_setting_instead(key: str) -> str | None:
+    """The writers.gdal option that sets one of ``WRITER_OWN_SETTINGS`` (None: none does)."""
+    return {
+        "driver": "gdaldriver",
+        "count": "output_type",
+        "dtype": "data_type",
+        "nodata": "nodata",
+        "crs": _("override_srs or default_srs"),
+        "transform": _("resolution with bounds or origin_x/origin_y"),
+        "affine": _("resolution with bounds or origin_x/origin_y"),
+        "width": _("width or bounds"),
+        "height": _("height or bounds"),
+    }.get(key)
+
+
+def gdal_creation_options(value: str | list[str] | None) -> dict[str, str]:
+    """PDAL's ``gdalopts``: GDAL creation options (``COMPRESS=DEFLATE,TILED=YES``), names in
+    any case; the writer's own settings (``WRITER_OWN_SETTINGS``) are refused, naming the
+    option that sets them."""
+    out = gdal_options(value)
+    for name in out:
+        if name.lower() not in WRITER_OWN_SETTINGS:
+            continue
+        instead = _own_setting_instead(name.lower())
+        if instead is None:
+            raise BadInputError(
+                _(
+                    "gdalopts {k!r} is not a GDAL creation option but the writer's own setting"
+                ).format(k=name)
+            )
+        raise BadInputError(
+            _(
+                "gdalopts {k!r} is not a GDAL creation option but the writer's own setting: "
+                "give {o} instead"
+            ).format(k=name, o=instead)
+        )
+    return out
+
+
+def gdal_trial_write(options: dict[str, str], dtype: str, bands: int) -> None:
+    """A small GeoTIFF of ``bands`` bands of ``dtype`` made in memory with GDAL's creation
+    ``options``: a value GDAL cannot make a file with (PREDICTOR=3 for integers, COMPRESS=JPEG
+    for doubles) is refused before any work, not reported as a failed (full?) disk."""
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
+    from rasterio.io import MemoryFile
+    from rasterio.transform import from_origin
+
+    from lidar.io import quiet_library_logs
+
+    data = np.ones((bands, 32, 32), dtype=dtype)
+    given = ",".join(f"{k}={v}" for k, v in options.items())
+    reason = ""
+    try:
+        with quiet_library_logs("rasterio"), MemoryFile() as mem:
+            with mem.open(
+                driver="GTiff",
+                width=32,
+                height=32,
+                count=bands,
+                dtype=dtype,
+                transform=from_origin(0.0, 32.0, 1.0, 1.0),
+                **{k.lower(): v for k, v in options.items()},
+            ) as dst:
+                dst.write(data)
+            with mem.open() as back:
+                if np.array_equal(back.read(), data):
+                    return
+    except (RasterioError, CPLE_BaseError) as exc:  # GDAL's reason, less the file's name
+        text = str(exc)
+        reason = "" if "previous exception" in text else text.split(".tif: ", 1)[-1]
+    if reason:
+        raise BadInputError(
+            _("gdalopts {o}: GDAL cannot write {t} bands with them: {e}").format(
+                o=given, t=dtype, e=reason
+            )
+        )
+    raise BadInputError(
+        _("gdalopts {o}: GDAL cannot write {t} bands with them").format(o=given, t=dtype)
+    )
 
 
 PRODUCTS = {"dtm", "dsm", "chm", "intensity", "density", "hillshade", "contours"}
@@ -1089,10 +1222,31 @@ def apply_ferry(cloud: PointCloud, o: FerryOptions) -> PointCloud:
         elif key == "z":
             cloud = replace(cloud, z=values)
         elif key in cloud.dims:  # a field of the format keeps its type
+            _check_fits(dst, cloud.dims[key].dtype, values, src)
             cloud = cloud.with_dims(**{key: values.astype(cloud.dims[key].dtype)})
         else:
             cloud = cloud.with_dims(**{key: values})
     return cloud
+
+
+def _check_fits(dim: str, dtype: np.dtype, values: np.ndarray, src: str | None = None) -> None:
+    """Values bound for an integer field fit its type (numpy wrapped 481,349 into Intensity as
+    22,597, or raised OverflowError)."""
+    if not np.issubdtype(dtype, np.integer) or not len(values):
+        return
+    info = np.iinfo(dtype)
+    lo, hi = float(np.min(values)), float(np.max(values))
+    if not (info.min <= lo and hi <= info.max):  # NaN: not within either
+        bad = lo if not info.min <= lo else hi
+        raise BadInputError(
+            _("{d} holds {lo:,} to {hi:,}: {v:,.10g}{src} does not fit").format(
+                d=dim,
+                lo=int(info.min),
+                hi=int(info.max),
+                v=bad,
+                src="" if src is None else " (" + _("from {s}").format(s=src) + ")",
+            )
+        )
 
 
 def apply_classify(cloud: PointCloud, o: ClassifyOptions) -> PointCloud:
@@ -1198,6 +1352,10 @@ class ElmOptions:
         return errs
 
 
+#: the most ELM cells along an axis (their keys, row × columns, stay within int64)
+ELM_MAX_CELLS = 2**30
+
+
 def elm_noise(
     x: np.ndarray, y: np.ndarray, z: np.ndarray, cell: float, threshold: float
 ) -> np.ndarray:
@@ -1207,6 +1365,12 @@ def elm_noise(
     n = len(z)
     if n < 2:
         return np.zeros(n, bool)
+    across = max(float(np.ptp(x)), float(np.ptp(y))) / cell
+    if not across < ELM_MAX_CELLS:  # the cells' keys would overflow int64
+        raise BadInputError(
+            _("cell {c:g} is far below the cloud's extent: more than {n:,} cells along an axis")
+            .format(c=cell, n=ELM_MAX_CELLS)
+        )  # fmt: skip
     col = np.floor((x - x.min()) / cell).astype(np.int64)
     row = np.floor((y - y.min()) / cell).astype(np.int64)
     key = col * (int(row.max()) + 1) + row
@@ -1287,8 +1451,9 @@ class DecimationOptions:
 
 
 def apply_decimation(cloud: PointCloud, o: DecimationOptions) -> PointCloud:
-    keep = np.arange(o.offset, len(cloud), o.step)
-    return cloud.select(keep[: o.limit] if o.limit else keep)
+    n = len(cloud)  # a step or offset beyond the cloud (2**63, 1e30) is the cloud's length
+    keep = np.arange(min(o.offset, n), n, min(o.step, max(n, 1)))
+    return cloud.select(keep[: min(o.limit, n)] if o.limit else keep)
 
 
 def apply_assign(cloud: PointCloud, o: AssignOptions) -> PointCloud:
@@ -1307,6 +1472,8 @@ def apply_assign(cloud: PointCloud, o: AssignOptions) -> PointCloud:
             current = np.array(cloud.dims[key], copy=True)
         else:
             current = np.zeros(len(cloud))
+        if where.any():
+            _check_fits(dim, current.dtype, np.array([number]))
         current[where] = number
         cloud = cloud.with_dims(**{key: current})
     return cloud

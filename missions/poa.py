@@ -188,7 +188,7 @@ def check_budget(budget_m: float) -> None:
     if budget_m > MAX_PLAN_LENGTH_M:
         raise BadInputError(
             _(
-                "a budget of {b:,.0f} km per drone is beyond any search (at most {m:,.0f} km in "
+                "a budget of {b:,.6g} km per drone is beyond any search (at most {m:,.0f} km in "
                 "one plan, some 80 sorties)"
             ).format(b=budget_m / 1e3, m=MAX_PLAN_LENGTH_M / 1e3)
         )

@@ -259,6 +259,17 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
         ("gdal_dimension_missing", {"output_type": "mean", "dimension": "Reflectance"}),
         ("gdal_radius_huge", {"output_type": "idw", "radius": 1e6}),
         ("gdal_nodata_uint8", {"output_type": "count", "data_type": "uint8", "nodata": -1}),
+        # session 43: GDAL creation options that are the writer's own settings (internal errors)
+        ("gdal_opts_count", {"output_type": "all", "gdalopts": "count=1"}),
+        ("gdal_opts_dtype", {"output_type": "min", "gdalopts": "dtype=uint8"}),
+        ("gdal_opts_crs", {"output_type": "min", "gdalopts": "crs=EPSG:999999"}),
+        ("gdal_opts_driver", {"output_type": "min", "gdalopts": "driver=PNG"}),
+        (
+            "gdal_opts_predictor",
+            {"output_type": "count", "data_type": "int16", "gdalopts": "PREDICTOR=3"},
+        ),
+        ("gdal_nodata_f32_huge", {"output_type": "min", "data_type": "float32", "nodata": 1e308}),
+        ("gdal_radius_1e308", {"output_type": "min", "radius": 1e308}),
     ):
         writer = {"type": "writers.gdal", "filename": str(refused / f"{name}.tif"), **extra}
         (d / f"{name}.json").write_text(json.dumps(["inp.las", writer]))
@@ -272,6 +283,61 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ):
         writer = {"type": "writers.las", "filename": str(refused / f"{name}.laz"), **extra}
         (d / f"{name}.json").write_text(json.dumps(["returns9.las", writer]))
+    # session 43: found from outside (a sweep of PDAL pipelines' options)
+    (d / "laughs.yaml").write_text(
+        "a: &a [x, x, x, x, x, x, x, x, x]\nb: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]\n"
+        "pipeline: [inp.las, {type: writers.gdal, filename: o.tif, output_type: [*b, *b]}]\n"
+    )
+    (d / "loop.yaml").write_text("pipeline: &p [inp.las, *p]\n")
+    (d / "selfpipe.las").write_text(json.dumps(["inp.las", "selfpipe.las"]))
+    (d / "blob.laz").write_bytes(b"not a point cloud, a VLR's payload")
+    vlr_self = {"user_id": "a", "record_id": 1, "filename": "blob.laz"}
+    (d / "vlr_self.json").write_text(
+        json.dumps(["inp.las", {"type": "writers.las", "filename": "blob.laz", "vlrs": [vlr_self]}])
+    )
+    vlr_zero = {"user_id": "a", "record_id": 1, "filename": "/dev/zero"}
+    evlr_no = {"user_id": "a", "record_id": 1, "data": "AAAA", "evlr": "no"}
+    evlr_12 = {"user_id": "a", "record_id": 1, "data": "AAAA", "evlr": True}
+    long_name = "x" * 300 + ".laz"
+    for name, stages in (
+        ("vlr_zero", [{"type": "writers.las", "filename": "v.laz", "vlrs": [vlr_zero]}]),
+        ("evlr_no", [{"type": "writers.las", "filename": "v.laz", "vlrs": [evlr_no]}]),
+        (
+            "evlr_las12",
+            [{"type": "writers.las", "filename": "v.laz", "minor_version": 2, "vlrs": [evlr_12]}],
+        ),
+        ("ferry_x_intensity", [{"type": "filters.ferry", "dimensions": "X=>Intensity"}, "v.las"]),
+        ("assign_70000", [{"type": "filters.assign", "value": "Intensity = 70000"}, "v.las"]),
+        ("assign_userdata", [{"type": "filters.assign", "assignment": "UserData[:]=300"}, "v.las"]),
+        ("elm_cell_tiny", [{"type": "filters.elm", "cell": 1e-300}, "v.las"]),
+        ("csf_step_tiny", [{"type": "filters.csf", "step": 0.02}, "v.las"]),
+        ("smrf_cell_tiny", [{"type": "filters.smrf", "cell": 1e-300, "window": 1e-300}, "v.las"]),
+        (
+            "crop_overflow",
+            [
+                {"type": "filters.crop", "polygon": "POLYGON((0 0,1e308 0,1e308 1e308,0 0))"},
+                "o.las",
+            ],
+        ),
+        (
+            "crop_nan",
+            [{"type": "filters.crop", "polygon": "POLYGON((0 0,nan 1,1 1,0 0))"}, "o.las"],
+        ),
+        ("voxel_cell_true", [{"type": "filters.voxel", "cell": True}, "v.las"]),
+        (
+            "expression_deep",
+            [{"type": "filters.expression", "expression": "(" * 300 + "Z>1" + ")" * 300}, "v.las"],
+        ),
+        ("writer_name_long", [long_name]),
+    ):
+        (d / f"{name}.json").write_text(json.dumps(["inp.las", *stages]))
+    (d / "reader_name_long.json").write_text(json.dumps([long_name, "v.las"]))
+    for name, stage in (
+        ("decimation_step_huge", {"type": "filters.decimation", "step": 2**63}),
+        ("decimation_offset_huge", {"type": "filters.decimation", "offset": 10**30}),
+    ):
+        out = str(tmp_path_factory.mktemp("decimated") / f"{name}.las")
+        (d / f"{name}.json").write_text(json.dumps(["inp.las", stage, out]))
     r9 = laspy.LasHeader(point_format=6, version="1.4")
     r9.offsets, r9.scales = np.array([500_000.0, 4_500_000.0, 0.0]), np.full(3, 0.01)
     nine = laspy.LasData(r9)
@@ -319,6 +385,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 L = ("lidar",)
 IN_OUT = ("{d}/inp.las", "-o", "{o}/x.tif")
 CONTOURS = ("{d}/inp.las", "-o", "{o}/c.geojson", "--product", "contours")
+GDAL2 = r"invalid pipeline: stage 2 \(writers\.gdal\): "
 SAME_AS_INPUT = r"^error: .*inp\.las: the output is the input file .*inp\.las \(-o\)"
 
 CASES = [
@@ -988,6 +1055,26 @@ CASES = [
                 r"a radius of 1e\+06 reaches [\d,]+ cells around each of 3,000 points: give a "
                 r"smaller radius or a coarser resolution",
             ),
+            *[
+                (f"gdal_opts_{key}", rf"{GDAL2}gdalopts '{key}' is not .*: give {instead} instead$")
+                for key, instead in (
+                    ("count", "output_type"),
+                    ("dtype", "data_type"),
+                    ("crs", "override_srs or default_srs"),
+                    ("driver", "gdaldriver"),
+                )
+            ],
+            (  # GDAL's refusal had been "disk full?" (exit 1)
+                "gdal_opts_predictor",
+                rf"{GDAL2}gdalopts PREDICTOR=3: GDAL cannot write int16 bands with them: "
+                r"PREDICTOR=3 is only supported with Float32 or Float64\.",
+            ),
+            ("gdal_nodata_f32_huge", rf"{GDAL2}nodata 1e\+308 does not fit data_type float32$"),
+            (  # its cell count had 33 digits
+                "gdal_radius_1e308",
+                r"a radius of 1e\+308 reaches 3\.25e\+32 cells around each of 3,000 points: give a "
+                r"smaller radius or a coarser resolution",
+            ),
         )
     ],
     *[
@@ -999,6 +1086,90 @@ CASES = [
             max_s=60,
         )
         for name in ("radius_copies", "radius_1km")
+    ],
+    # ---- 12b. pipelines found from outside in session 43 (tracebacks, 6 GB, a hang, exit 0
+    # with the pipeline file or a VLR's source overwritten, wrapped values, cleared classes)
+    *[
+        Case(f"pipeline-{name}", (*L, "pipeline", f"{{d}}/{name}.{ext}"), 2, why, max_s=60)
+        for name, ext, why in (
+            (
+                "laughs",
+                "yaml",
+                r"laughs\.yaml: pipeline is not valid JSON/YAML: YAML aliases \(\*name\) are "
+                r"not read \(line 2, column 8\)$",
+            ),
+            ("loop", "yaml", r"loop\.yaml: .*YAML aliases \(\*name\) are not read"),
+            (
+                "selfpipe",
+                "las",
+                r"the output is the input file .*selfpipe\.las \(stage 2 \(writers\.las\)\)",
+            ),
+            ("vlr_self", "json", r"the output is the input file .*blob\.laz"),
+            (
+                "vlr_zero",
+                "json",
+                r"stage 2 \(writers\.las\): cannot read vlrs\[0\]: not a regular file: "
+                r"/dev/zero$",
+            ),
+            ("evlr_no", "json", r"vlrs\[0\]: evlr must be true or false, got 'no'$"),
+            (
+                "evlr_las12",
+                "json",
+                r"an extended VLR \(evlr\) needs LAS 1\.4, not 1\.2: give minor_version 4$",
+            ),
+            (
+                "ferry_x_intensity",
+                "json",
+                r"inp\.las: stage 2 \(filters\.ferry\): Intensity holds 0 to 65,535: "
+                r"[\d,.]+ \(from X\) does not fit$",
+            ),
+            (
+                "assign_70000",
+                "json",
+                r"stage 2 \(filters\.assign\): Intensity holds 0 to 65,535: 70,000 does not fit$",
+            ),
+            (
+                "assign_userdata",
+                "json",
+                r"stage 2 \(filters\.assign\): UserData holds 0 to 255: 300 does not fit$",
+            ),
+            (
+                "elm_cell_tiny",
+                "json",
+                r"stage 2 \(filters\.elm\): cell 1e-300 is far below the cloud's extent",
+            ),
+            (
+                "csf_step_tiny",
+                "json",
+                r"stage 2 \(filters\.csf\): the cloth did not reach the ground \(step 0\.02, "
+                r"500 iterations\): give a larger step",
+            ),
+            (
+                "smrf_cell_tiny",
+                "json",
+                r"stage 2 \(filters\.smrf\): cell must be at least 0\.001 m, got 1e-300$",
+            ),
+            (
+                "crop_overflow",
+                "json",
+                r"filters\.crop\): crop polygon has coordinates beyond ±1e\+10, outside any CRS$",
+            ),
+            ("crop_nan", "json", r"filters\.crop\): crop polygon is invalid"),
+            ("voxel_cell_true", "json", r"option 'cell' has the wrong type \(True\)$"),
+            ("expression_deep", "json", r"nested more than 100 levels deep"),
+            ("writer_name_long", "json", r"cannot write .*x\.laz: the file name is too long"),
+            ("reader_name_long", "json", r"stage 1 \(readers\.las\): cannot read .*x\.laz: "),
+        )
+    ],
+    Case(
+        "pipeline-dev-zero",
+        (*L, "pipeline", "/dev/zero"),
+        2,
+        r"^error: /dev/zero: cannot read pipeline: not a regular file$",
+    ),
+    *[
+        Case(f"pipeline-{name}", (*L, "pipeline", f"{{d}}/{name}.json"), 0, "")
+        for name in ("decimation_step_huge", "decimation_offset_huge")
     ],
     Case(  # an internal error (OverflowError), where lidar products refused it
         "tile-resolution-1e308",
@@ -1271,9 +1442,10 @@ def test_overflowing_sizes_are_plain_errors(monkeypatch: pytest.MonkeyPatch) -> 
     with pytest.raises(BadInputError, match="this machine has available"):
         check_grid_size((0.0, 0.0, 90.0, 90.0), 1e-5, budget_bytes=2**62)
     assert len(contour_levels(0.0, 999.0, 1.0)) == MAX_CONTOUR_LEVELS
-    for interval in (0.5, 1e-12, 1e-310):
-        with pytest.raises(BadInputError, match="more than 1,000"):
+    for interval in (0.5, 1e-12, 1e-300, 1e-310):
+        with pytest.raises(BadInputError, match="more than 1,000") as err:
             contour_levels(0.0, 999.0, interval)
+        assert len(str(err.value)) < 200  # 1e-300 printed a count of 300 digits
 
 
 def test_outputs_are_compared_as_files(inputs: Path, tmp_path: Path) -> None:

@@ -53,6 +53,22 @@ def test_an_expression_selects_what_numpy_selects(text: str, want: object) -> No
     assert got.dtype == bool and np.array_equal(got, expected)
 
 
+def test_long_chains_are_evaluated_without_exhausting_the_stack() -> None:
+    # a chain of 1,000 ``||`` is a tree 1,000 deep: it was a RecursionError (exit 1)
+    cloud = _cloud()
+    c = cloud.dims["classification"]
+    text = " || ".join(f"Classification == {k % 9}" for k in range(1000))
+    assert np.array_equal(expression.evaluate(expression.parse(text), cloud), c <= 8)
+    total = " + ".join(["Z"] * 1500) + " > 0"
+    got = expression.evaluate(expression.parse(total), cloud)
+    assert np.array_equal(got, cloud.z * 1500 > 0)
+    assert expression.dimensions(expression.parse(total)) == {"Z"}
+    with pytest.raises(BadInputError) as err:
+        expression.parse(text + " ||")
+    quoted = str(err.value)
+    assert len(quoted) < 200 and "…" in quoted  # the message quotes the start, not 40 kB
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [
@@ -63,6 +79,10 @@ def test_an_expression_selects_what_numpy_selects(text: str, want: object) -> No
         ("(Z > 1) + 2", "a comparison is needed where a number stands"),
         ("Z >> 2", "a value is missing before '>' at character 4"),
         ("  ", "the expression is empty"),
+        # found from outside: 200 and 3,000 parentheses were a RecursionError (exit 1)
+        pytest.param("(" * 3000 + "Z > 1" + ")" * 3000, "nested more than 100", id="parens"),
+        pytest.param("!" * 500 + "(Z > 1)", "nested more than 100 levels deep", id="nots"),
+        pytest.param("-" * 500 + "Z > 1", "nested more than 100 levels deep", id="minus"),
     ],
 )
 def test_a_bad_expression_is_named_with_its_place(text: str, message: str) -> None:

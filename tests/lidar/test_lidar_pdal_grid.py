@@ -60,7 +60,8 @@ def reference(
         out["mean"][r, i], out["stdev"][r, i] = vals.mean(), vals.std()
         out["count"][r, i] = len(vals)
         on = np.flatnonzero(ds == 0)
-        weights = 1.0 / ds[ds > 0] ** power
+        # 1 / d^power, scaled by the nearest point's (any power: no overflow to inf / inf)
+        weights = (ds[ds > 0].min() / ds[ds > 0]) ** power if (ds > 0).any() else ds[:0]
         out["idw"][r, i] = (
             vals[on[0]] if len(on) else (vals[ds > 0] * weights).sum() / weights.sum()
         )
@@ -553,3 +554,264 @@ def test_filters_sample_equals_the_greedy_rule_on_any_cloud(
     xyz = np.array(pts, dtype=np.float64)
     keep = poisson_sample(xyz[:, 0], xyz[:, 1], xyz[:, 2], radius)
     assert np.array_equal(keep, _greedy_reference(xyz, radius))
+
+
+# ---- session 44: writers.gdal found from outside (a hang, overflowing weights, gdalopts) ------
+
+
+def _window_fill_shifted(grids: dict[str, np.ndarray], has: np.ndarray, size: int) -> None:
+    """The window fill as it was (the weighted sums shifted cell offset by cell offset: cells ×
+    window² steps), kept as the reference of the FFT's."""
+    h, w = has.shape
+    empty = ~has
+    if not empty.any() or not has.any():
+        return
+    bands = [k for k in grids if k != "count"]
+    acc = {k: np.zeros((h, w)) for k in bands}
+    wsum = np.zeros((h, w))
+    donors = {k: np.where(has, grids[k], 0.0) for k in bands}
+    for dy in range(-size, size + 1):
+        for dx in range(-size, size + 1):
+            if dx == 0 and dy == 0:
+                continue
+            wgt = 1.0 / max(abs(dx), abs(dy))
+            ty0, ty1 = max(0, -dy), min(h, h - dy)
+            tx0, tx1 = max(0, -dx), min(w, w - dx)
+            if ty0 >= ty1 or tx0 >= tx1:
+                continue
+            src_has = has[ty0 + dy : ty1 + dy, tx0 + dx : tx1 + dx]
+            wsum[ty0:ty1, tx0:tx1] += wgt * src_has
+            for k in bands:
+                acc[k][ty0:ty1, tx0:tx1] += (
+                    wgt * donors[k][ty0 + dy : ty1 + dy, tx0 + dx : tx1 + dx]
+                )
+    fill = empty & (wsum > 0)
+    for k in bands:
+        grids[k][fill] = acc[k][fill] / wsum[fill]
+
+
+@pytest.mark.parametrize("seed", range(24))
+def test_the_window_fill_equals_the_shifted_sums(seed: int) -> None:
+    """The FFT's fill equals the sums cell offset by cell offset (1e-9 relative), on grids of
+    every shape (a row, a column, smaller than the window), windows 1 to 100, few donors and
+    many; a cell with no donor within the window stays empty whatever the round-off."""
+    from lidar.pdal_grid import _window_fill
+
+    rng = np.random.default_rng(seed)
+    h, w = (int(v) for v in rng.integers(1, 90, 2))
+    if seed % 6 == 0:
+        h = 1
+    size = int(rng.choice([1, 2, 3, 7, 25, 100]))
+    has = rng.random((h, w)) < float(rng.choice([0.002, 0.02, 0.2, 0.8]))
+    if seed % 4 == 0:  # a single donor in a corner: the far cells have none
+        has[:] = False
+        has[-1, 0] = True
+    grids = {
+        "min": rng.normal(300.0, 20.0, (h, w)),
+        "idw": rng.normal(-5.0, 0.1, (h, w)),
+        "stdev": rng.exponential(0.05, (h, w)),
+        "count": has * 3.0,
+    }
+    for k in ("min", "idw", "stdev"):
+        grids[k][~has] = np.nan
+    if seed % 5 == 1 and has.any():  # a donor that is no number spoils what it reaches
+        grids["idw"][np.argwhere(has)[0][0], np.argwhere(has)[0][1]] = np.nan
+    ours = {k: a.copy() for k, a in grids.items()}
+    want = {k: a.copy() for k, a in grids.items()}
+    _window_fill(ours, has.copy(), size)
+    _window_fill_shifted(want, has.copy(), size)
+    for k in grids:
+        assert np.array_equal(np.isnan(ours[k]), np.isnan(want[k])), k
+        assert np.allclose(ours[k], want[k], rtol=1e-9, atol=0, equal_nan=True), k
+
+
+@pytest.mark.timeout(120)
+def test_a_wide_window_on_a_fine_grid_takes_seconds() -> None:
+    """Found from outside: resolution 0.09 over a 90 m cloud with window_size 100 (a grid of
+    1000 × 1000 cells) hung (cells × window² steps, hours); the fill is now a pair of FFT
+    correlations. A few cells are checked against the sums written out."""
+    import time
+
+    rng = np.random.default_rng(7)
+    n = 3000
+    x, y = rng.uniform(0, 90, n), rng.uniform(0, 90, n)
+    v = rng.normal(300.0, 3.0, n)
+    g = PdalGrid.covering(0.0, 0.0, 90.0, 90.0, 0.09)
+    assert (g.width, g.height) == (1001, 1001)
+    t0 = time.perf_counter()
+    ours = grid_stats(x, y, v, g, OUTPUT_TYPES, radius=0.09, window_size=100)
+    assert time.perf_counter() - t0 < 30
+    plain = grid_stats(x, y, v, g, OUTPUT_TYPES, radius=0.09)
+    has = plain["count"] > 0
+    assert (~has).sum() > 900_000  # nearly every cell is filled from the window
+    for r, c in rng.integers(0, 1001, (20, 2)):
+        rows, cols = slice(max(0, r - 100), r + 101), slice(max(0, c - 100), c + 101)
+        dr, dc = np.meshgrid(
+            np.arange(rows.start, min(1001, rows.stop)) - r,
+            np.arange(cols.start, min(1001, cols.stop)) - c,
+            indexing="ij",
+        )
+        d = np.maximum(np.abs(dr), np.abs(dc)).astype(float)
+        near = has[rows, cols] & (d > 0)
+        for k in ("min", "idw", "stdev"):
+            if has[r, c]:
+                assert ours[k][r, c] == plain[k][r, c]
+                continue
+            wgt = 1.0 / d[near]
+            want = (plain[k][rows, cols][near] * wgt).sum() / wgt.sum()
+            assert ours[k][r, c] == pytest.approx(want, rel=1e-9)
+
+
+@pytest.mark.parametrize("power", [400.0, 1e4, 1e308])
+def test_a_large_idw_power_leaves_the_nearest_points_value(power: float) -> None:
+    """Found from outside: power 400 (or 1e308) overflowed the weights 1 / d^power (inf / inf,
+    or 0 / 0): cells with points came out as nodata, exit 0. The sums are now taken relative to
+    the nearest point's weight: a large power tends to the nearest point's value, and a point
+    on a cell's centre still gives its value (the first such point's, as in PDAL)."""
+    x = np.array([0.5, 0.8, 1.5, 1.1, 2.5, 2.5, 2.45, 2.2])
+    y = np.array([0.5, 0.5, 1.2, 1.8, 2.5, 2.5, 0.55, 0.8])
+    v = np.array([10.0, 20.0, 30.0, 40.0, 50.0, 70.0, 60.0, 80.0])
+    g = PdalGrid(0.0, 0.0, 1.0, 3, 3)
+    ours = grid_stats(x, y, v, g, ("idw", "count"), radius=1.5, power=power)
+    ref = reference(x, y, v, g, radius=1.5, power=power)
+    has = ours["count"] > 0
+    assert has.all() and not np.isnan(ours["idw"]).any()
+    assert np.allclose(ours["idw"], ref["idw"], rtol=1e-12, atol=0)
+    assert ours["idw"][2, 0] == 10.0  # a point on the centre of the south-west cell
+    assert ours["idw"][0, 2] == 50.0  # two on the north-east centre: the first one's value
+    # (1.5, 1.2) is the nearest to (1.5, 1.5): 0.3 away, (1.1, 1.8) 0.5 (weighing 0.6^power)
+    want = 30.0 if power > 1e3 else (30.0 + 40.0 * 0.6**power) / (1.0 + 0.6**power)
+    assert ours["idw"][1, 1] == pytest.approx(want, rel=1e-12)
+    # 0.07 from the south-east centre: 0.07^-400 was inf
+    assert ours["idw"][2, 2] == pytest.approx(60.0, rel=1e-12)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_ordinary_idw_powers_keep_their_values(seed: int) -> None:
+    """The rescaled sums give what 1 / d^power gave for the usual powers (1e-12 relative)."""
+    rng = np.random.default_rng(seed)
+    n = 60
+    x, y = rng.uniform(0, 8, n), rng.uniform(0, 6, n)
+    v = rng.normal(300.0, 5.0, n)
+    g = PdalGrid.covering(0.0, 0.0, 8.0, 6.0, 1.0)
+    for power in (1.0, 2.0, 0.5, 3.0):
+        ours = grid_stats(x, y, v, g, ("idw",), radius=2.0, power=power)["idw"]
+        near = {}
+        for r, c in itertools.product(range(g.height), range(g.width)):
+            d = np.hypot(x - (c + 0.5), y - (g.height - 1 - r + 0.5))
+            close = d < 2.0
+            if close.any():
+                near[r, c] = (v[close] / d[close] ** power).sum() / (1 / d[close] ** power).sum()
+        assert len(near) == np.isfinite(ours).sum()
+        for (r, c), want in near.items():
+            assert ours[r, c] == pytest.approx(want, rel=1e-12)
+
+
+def test_a_huge_radius_is_refused_in_few_digits(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found from outside: radius 1e308 was refused with a 300-digit number of cells."""
+    import lidar.pdal_grid
+
+    x, y, v = np.array([0.5, 1.5]), np.array([0.5, 1.5]), np.array([1.0, 2.0])
+    g = PdalGrid(0.0, 0.0, 1.0, 2, 2)
+    for radius in (1e308, 1e20):
+        with pytest.raises(BadInputError) as err:
+            grid_stats(x, y, v, g, ("min",), radius=radius)
+        assert len(err.value.message) < 160, err.value.message
+        assert "a radius of 1e+" in err.value.message
+    monkeypatch.setattr(lidar.pdal_grid, "MAX_VISITS", 10**40)  # allowed: every cell counts
+    out = grid_stats(x, y, v, g, ("min", "count"), radius=1e15)
+    assert np.array_equal(out["count"], np.full((2, 2), 2.0))
+    assert np.array_equal(out["min"], np.full((2, 2), 1.0))
+
+
+@pytest.mark.parametrize(
+    ("gdalopts", "message"),
+    [
+        ("count=1", "gdalopts 'count' is not a GDAL creation option but the writer's own "
+         "setting: give output_type instead"),
+        ("dtype=uint8", "gdalopts 'dtype' is not a GDAL creation option but the writer's own "
+         "setting: give data_type instead"),
+        ("nodata=abc", "give nodata instead"),
+        ("crs=EPSG:999999", "give override_srs or default_srs instead"),
+        ("transform=foo", "give resolution with bounds or origin_x/origin_y instead"),
+        ("width=100000", "give width or bounds instead"),
+        ("HEIGHT=3", "gdalopts 'HEIGHT' is not"),
+        ("COMPRESS=DEFLATE,driver=PNG", "give gdaldriver instead"),
+        (["TILED=YES", "mode=r"], "gdalopts 'mode' is not a GDAL creation option but the "
+         "writer's own setting"),
+        ("PREDICTOR=3", "gdalopts PREDICTOR=3: GDAL cannot write int16 bands with them: "
+         "PREDICTOR=3 is only supported with Float32 or Float64"),
+        ("COMPRESS=JPEG", "gdalopts COMPRESS=JPEG: GDAL cannot write int16 bands with them"),
+    ],
+)  # fmt: skip
+def test_gdalopts_are_creation_options_only(tmp_path: Path, gdalopts: object, message: str) -> None:
+    """Found from outside: gdalopts were merged over the writer's own settings (driver, count,
+    dtype, nodata, crs, transform, width…): internal errors, "disk full?", a file read back
+    different. In PDAL they are GDAL's creation options; the others are refused, naming the
+    option to give instead, when the pipeline is checked (nothing is computed or written)."""
+    src = tmp_path / "cloud.las"
+    _cloud_file(src, n=200)
+    out = tmp_path / "w.tif"
+    writer = {
+        "type": "writers.gdal",
+        "filename": str(out),
+        "output_type": "min",
+        "data_type": "int16",
+        "gdalopts": gdalopts,
+    }
+    with pytest.raises(BadInputError) as err:
+        pipeline.parse([str(src), writer])
+    assert message in str(err.value)
+    assert not out.exists()
+    if "cannot write" in message:
+        return
+    from lidar.products import write_pdal_grid
+    from lidar.stages import GdalWriterOptions
+
+    opts = GdalWriterOptions(filename=str(out), output_type="min", gdalopts=gdalopts)  # type: ignore[arg-type]
+    with pytest.raises(BadInputError) as err:  # the writer itself refuses them too
+        write_pdal_grid(read_cloud(src), opts)
+    assert message in str(err.value)
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("nodata", [1e39, 1e308, -1e300, 3.4028236e38])
+def test_a_nodata_beyond_float32_is_refused(nodata: float) -> None:
+    """Found from outside: nodata 1e308 with data_type float32 was an internal error (rasterio's
+    range check) after the gridding."""
+    writer = {
+        "type": "writers.gdal",
+        "filename": "w.tif",
+        "output_type": "min",
+        "data_type": "float32",
+        "nodata": nodata,
+    }
+    with pytest.raises(BadInputError) as err:
+        pipeline.parse(["in.las", writer])
+    assert f"nodata {nodata:g} does not fit data_type float32" in str(err.value)
+
+
+def test_float32s_least_value_is_a_nodata(tmp_path: Path) -> None:
+    """-3.4028235e38 (GDAL's print of float32's least value, a common nodata) is float32's: the
+    file holds it."""
+    src = tmp_path / "cloud.las"
+    _cloud_file(src, n=200)
+    writer = {
+        "type": "writers.gdal",
+        "filename": str(tmp_path / "w.tif"),
+        "output_type": "min",
+        "data_type": "float32",
+        "nodata": -3.4028235e38,
+        "resolution": 0.5,
+    }
+    pipeline.run(pipeline.parse([str(src), writer]))
+    with rasterio.open(tmp_path / "w.tif") as f:
+        assert f.nodata == float(np.finfo(np.float32).min)
+        assert (f.read(1) == np.finfo(np.float32).min).any()
+
+
+def test_true_is_no_resolution() -> None:
+    """A JSON true where writers.gdal takes a number was taken as 1."""
+    for key in ("resolution", "radius", "power", "window_size", "nodata"):
+        with pytest.raises(BadInputError, match=f"option '{key}' has the wrong type"):
+            pipeline.parse(["in.las", {"type": "writers.gdal", "filename": "w.tif", key: True}])

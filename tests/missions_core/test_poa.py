@@ -549,6 +549,11 @@ BAD = [
         ("poa", "--poa", "{m}", "--budget-m", "-5", *POA, "--out", "{d}/o"),
         "budget",
     ),
+    (  # the budget was printed with its 306 digits
+        "budget-1e308",
+        ("poa", "--poa", "{m}", "--budget-m", "1e308", *POA, "--out", "{d}/o"),
+        "a budget of 1e+305 km per drone is beyond any search",
+    ),
     (  # was an internal error (the walk ran out of memory), exit 1
         "budget-absurd",
         ("poa", "--poa", "{m}", "--budget-m", "1e12", *POA, "--out", "{d}/o"),
