@@ -209,12 +209,16 @@ def check_grid_size(
     need = cells_f * bytes_per_cell  # inf when it overflows: still compares
     budget = memory_budget() if budget_bytes is None else budget_bytes
     free = available_memory()
-    span = {"w": (maxx - minx) * unit_m, "h": (maxy - miny) * unit_m, "r": res * unit_m}
+    span = {
+        "w": _metres((maxx - minx) * unit_m),
+        "h": _metres((maxy - miny) * unit_m),
+        "r": res * unit_m,
+    }
     count = f"{_cells(bounds, res):,}" if cells_f < 2**62 else f"{cells_f:.3g}"
     if need > budget and (free is None or budget < free):
         raise BadInputError(
             _(
-                "the grid is too large: the points span {w:,.0f} m × {h:,.0f} m, at {r:g} m per "
+                "the grid is too large: the points span {w} m × {h} m, at {r:g} m per "
                 "cell that is {c} cells needing about {need} of memory, over the budget of "
                 "{budget}; use a coarser --resolution, remove far-off points, or raise "
                 "--memory-budget"
@@ -224,13 +228,18 @@ def check_grid_size(
     if free is not None and need > free:  # a budget beyond what the machine has left
         raise BadInputError(
             _(
-                "the grid is too large: the points span {w:,.0f} m × {h:,.0f} m, at {r:g} m per "
+                "the grid is too large: the points span {w} m × {h} m, at {r:g} m per "
                 "cell that is {c} cells needing about {need} of memory, more than the {free} "
                 "this machine has available; use a coarser --resolution or lidar tile"
             ).format(**span, c=count, need=_size(need), free=_size(free)),
             where=where,
         )
     return _cells(bounds, res)
+
+
+def _metres(v: float) -> str:
+    """A length as a message shows it: whole metres, or 1e+300 (not its 301 digits)."""
+    return f"{v:,.0f}" if abs(v) < 1e15 else f"{v:.3g}"
 
 
 def check_raster_memory(

@@ -1441,6 +1441,9 @@ def test_overflowing_sizes_are_plain_errors(monkeypatch: pytest.MonkeyPatch) -> 
         check_grid_size((0.0, 0.0, 90.0, 90.0), 1e-300, budget_bytes=2**30)
     with pytest.raises(BadInputError, match="this machine has available"):
         check_grid_size((0.0, 0.0, 90.0, 90.0), 1e-5, budget_bytes=2**62)
+    with pytest.raises(BadInputError, match=r"span 1e\+300 m × 10 m") as err:  # not 301 digits
+        check_grid_size((0.0, 0.0, 1e300, 10.0), 1.0, budget_bytes=2**30)
+    assert len(str(err.value)) < 300
     assert len(contour_levels(0.0, 999.0, 1.0)) == MAX_CONTOUR_LEVELS
     for interval in (0.5, 1e-12, 1e-300, 1e-310):
         with pytest.raises(BadInputError, match="more than 1,000") as err:
