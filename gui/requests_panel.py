@@ -30,6 +30,7 @@ from PyQt5.QtWidgets import (
     QWidget,
 )
 
+from dronekit_plzen.geo import geodesic_distance_m
 from dronekit_plzen.i18n import _
 from gui.backend import REQUEST_SUBJECTS
 from gui.workers import ThreadRunner
@@ -70,6 +71,25 @@ def refuse_request(db_path: Path, request_id: int, reason: str) -> Any:
         return rq.refuse_request(
             store, request_id, actor=f"gui:{_login()}", role=_ROLE, reason=reason
         )
+
+
+def attach_poa_map(db_path: Path, request_id: int, poa_path: Path) -> Any:
+    """Record a probability search's POA map on the request (the portal draws it as the cells'
+    heat map), as ``dronekit-plzen web attach --poa`` does."""
+    from missions.poa_cover import poa_feature_collection
+    from telemetry import requests as rq
+    from telemetry.store import open_store
+
+    doc = json.dumps(poa_feature_collection(Path(poa_path)))
+    with open_store(db_path) as store:
+        return rq.attach_results(
+            store, request_id, actor=f"gui:{_login()}", role=_ROLE, poa_geojson=doc
+        )
+
+
+#: how far the plan's last known position may lie from the request's for its map to be the
+#: request's (a map picked by hand on the request's point lands within a few metres)
+SAME_LKP_M = 50.0
 
 
 def _login() -> str:
@@ -148,6 +168,8 @@ class RequestsPanel(QWidget):
         self.runner = ThreadRunner(self)
         self.requests: list[Any] = []
         self.plan_panel: Any = None
+        #: the request last sent to the plan (its probability search's map can be attached)
+        self.planned: Any = None
         self._loading = False
         self._tmp = tempfile.TemporaryDirectory(prefix="dkp-requests-")
         self._build()
@@ -192,6 +214,12 @@ class RequestsPanel(QWidget):
         for b in (self.accept_button, self.refuse_button, self.plan_button, self.refresh_button):
             row.addWidget(b)
         form.addRow(row)
+        self.attach_button = QPushButton(_("Attach the POA map"))
+        self.attach_button.setToolTip(
+            _("Show the probability map of the search planned for this request in the portal")
+        )
+        self.attach_button.clicked.connect(self.attach_poa)
+        form.addRow(self.attach_button)
         lay.addWidget(box)
         self._update_buttons()
 
@@ -269,6 +297,10 @@ class RequestsPanel(QWidget):
         self.accept_button.setEnabled(waiting)
         self.refuse_button.setEnabled(waiting)
         self.plan_button.setEnabled(r is not None and r.state in ("accepted", "in_progress"))
+        view = getattr(self.plan_panel, "plan_view", None)
+        self.attach_button.setEnabled(
+            self.planned is not None and getattr(view, "poa_path", None) is not None
+        )
 
     # ------------------------------------------------------------------ answers
     def accept_selected(self) -> None:
@@ -311,6 +343,37 @@ class RequestsPanel(QWidget):
     def attach_plan_panel(self, plan_panel: Any) -> None:
         """The planning panel that accepted requests are sent to (the main window's)."""
         self.plan_panel = plan_panel
+        plan_panel.planReady.connect(lambda _view: self._update_buttons())
+
+    def attach_poa(self) -> None:
+        """The plan's POA map recorded on the request it was planned for, when the plan's last
+        known position is still the request's (not a search planned since for another)."""
+        req, view = self.planned, getattr(self.plan_panel, "plan_view", None)
+        path = getattr(view, "poa_path", None)
+        if req is None or path is None:
+            return
+        want = (
+            (req.lkp_lon_deg, req.lkp_lat_deg)
+            if req.lkp_lon_deg is not None
+            else (req.lon_deg, req.lat_deg)
+        )
+        datum = getattr(self.plan_panel, "datum", None)
+        if datum is None or float(geodesic_distance_m(datum[0], datum[1], *want)) > SAME_LKP_M:
+            self.statusMessage.emit(
+                _(
+                    "The planned search is not around request {id}'s last known position: "
+                    "plan it from the request, then attach its map."
+                ).format(id=req.id)
+            )
+            return
+        db = self.db_path
+        self.runner.run(lambda: attach_poa_map(db, req.id, path), self._attached, self._failed)
+
+    def _attached(self, req: Any) -> None:
+        self.statusMessage.emit(
+            _("POA map attached to request {id}: the portal shows it.").format(id=req.id)
+        )
+        self.refresh()
 
     def plan_selected(self) -> None:
         r = self.selected()
@@ -320,6 +383,7 @@ class RequestsPanel(QWidget):
     def send_to_plan(self, req: Any) -> None:
         """Prefill the planning panel: the area, the launch point (and a search's datum)."""
         self.planRequested.emit(req)
+        self.planned = req
         pp = self.plan_panel
         if pp is None:
             return

@@ -307,3 +307,55 @@ def point_in_grid(grid: PoaGrid, xy: tuple[float, float]) -> bool:
     ny, nx = grid.shape
     box = shapely.box(grid.x0, grid.y0 - ny * grid.cell_m, grid.x0 + nx * grid.cell_m, grid.y0)
     return bool(box.buffer(grid.cell_m * 50).contains(Point(xy)))
+
+
+#: at most this many POA polygons on a web page (a Leaflet layer stays fluid)
+MAX_POA_CELLS = 2500
+
+
+def poa_feature_collection(path: Path, max_cells: int = MAX_POA_CELLS) -> dict[str, Any]:
+    """The POA GeoTIFF at ``path`` (any CRS, one band) as a GeoJSON FeatureCollection of WGS84
+    cell polygons: blocks of cells summed (probability preserved) until at most ``max_cells``
+    non-zero cells remain; zero cells are dropped. Properties: ``poa`` (the cell's share of the
+    probability) and ``rel`` (relative to the most probable cell, for the heat map)."""
+    grid = read_prob_map(Path(path))  # checks: exists, GeoTIFF, one band, CRS, north-up, sum > 0
+    prob = grid.prob
+    ny, nx = grid.shape
+    f = max(1, math.ceil(math.sqrt(np.count_nonzero(prob) / max_cells)))
+    while True:
+        by, bx = math.ceil(ny / f), math.ceil(nx / f)
+        padded = np.zeros((by * f, bx * f))
+        padded[:ny, :nx] = prob
+        coarse = padded.reshape(by, f, bx, f).sum(axis=(1, 3))
+        if np.count_nonzero(coarse) <= max_cells:
+            break
+        f += 1
+    rows, cols = np.nonzero(coarse)
+    size = grid.cell_m * f
+    x0 = grid.x0 + cols * size
+    x1 = x0 + size
+    y0 = grid.y0 - rows * size
+    y1 = y0 - size
+    # corners NW, NE, SE, SW of every cell in one transform call
+    xs = np.concatenate([x0, x1, x1, x0])
+    ys = np.concatenate([y0, y0, y1, y1])
+    lon, lat = geo.transform(xs, ys, grid.crs, geo.WGS84)
+    n = len(rows)
+    lon, lat = np.round(lon.reshape(4, n), 7), np.round(lat.reshape(4, n), 7)
+    p = coarse[rows, cols]
+    rel = p / p.max()
+    features = []
+    for i in range(n):
+        ring = [[float(lon[k, i]), float(lat[k, i])] for k in (0, 1, 2, 3, 0)]
+        features.append(
+            {
+                "type": "Feature",
+                "properties": {"poa": float(f"{p[i]:.6g}"), "rel": round(float(rel[i]), 4)},
+                "geometry": {"type": "Polygon", "coordinates": [ring]},
+            }
+        )
+    return {
+        "type": "FeatureCollection",
+        "properties": {"cell_m": size, "cells": n, "source": str(path)},
+        "features": features,
+    }

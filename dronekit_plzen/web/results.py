@@ -17,67 +17,14 @@ from typing import Any
 
 import numpy as np
 
-from dronekit_plzen import geo
 from dronekit_plzen.errors import BadInputError, StorageError, library_reasons
 from dronekit_plzen.i18n import _
 from dronekit_plzen.inputs import check_read_cells
 
-#: at most this many POA polygons on the page (a Leaflet layer stays fluid)
-MAX_POA_CELLS = 2500
 #: the longer side of the orthophoto overlay image, pixels
 OVERLAY_MAX_PX = 1024
 #: the POA planner's report key holding the covered probability (missions/cli_poa.py)
 REPORT_KEY = "probability_covered"
-
-
-def poa_feature_collection(path: Path, max_cells: int = MAX_POA_CELLS) -> dict[str, Any]:
-    """The POA GeoTIFF at ``path`` (any CRS, one band) as a GeoJSON FeatureCollection of WGS84
-    cell polygons: blocks of cells summed (probability preserved) until at most ``max_cells``
-    non-zero cells remain; zero cells are dropped. Properties: ``poa`` (the cell's share of the
-    probability) and ``rel`` (relative to the most probable cell, for the heat map)."""
-    from missions.poa_cover import read_prob_map
-
-    grid = read_prob_map(Path(path))  # checks: exists, GeoTIFF, one band, CRS, north-up, sum > 0
-    prob = grid.prob
-    ny, nx = grid.shape
-    f = max(1, math.ceil(math.sqrt(np.count_nonzero(prob) / max_cells)))
-    while True:
-        by, bx = math.ceil(ny / f), math.ceil(nx / f)
-        padded = np.zeros((by * f, bx * f))
-        padded[:ny, :nx] = prob
-        coarse = padded.reshape(by, f, bx, f).sum(axis=(1, 3))
-        if np.count_nonzero(coarse) <= max_cells:
-            break
-        f += 1
-    rows, cols = np.nonzero(coarse)
-    size = grid.cell_m * f
-    x0 = grid.x0 + cols * size
-    x1 = x0 + size
-    y0 = grid.y0 - rows * size
-    y1 = y0 - size
-    # corners NW, NE, SE, SW of every cell in one transform call
-    xs = np.concatenate([x0, x1, x1, x0])
-    ys = np.concatenate([y0, y0, y1, y1])
-    lon, lat = geo.transform(xs, ys, grid.crs, geo.WGS84)
-    n = len(rows)
-    lon, lat = np.round(lon.reshape(4, n), 7), np.round(lat.reshape(4, n), 7)
-    p = coarse[rows, cols]
-    rel = p / p.max()
-    features = []
-    for i in range(n):
-        ring = [[float(lon[k, i]), float(lat[k, i])] for k in (0, 1, 2, 3, 0)]
-        features.append(
-            {
-                "type": "Feature",
-                "properties": {"poa": float(f"{p[i]:.6g}"), "rel": round(float(rel[i]), 4)},
-                "geometry": {"type": "Polygon", "coordinates": [ring]},
-            }
-        )
-    return {
-        "type": "FeatureCollection",
-        "properties": {"cell_m": size, "cells": n, "source": str(path)},
-        "features": features,
-    }
 
 
 def searched_share(report: Path, poa: Path | None = None) -> float:
@@ -276,6 +223,8 @@ def attach(
         raise BadInputError(_("nothing to attach: give --poa, --poa-report or --orthophoto"))
     if not 1 <= request_id < 2**63:  # beyond SQLite's INTEGER: an OverflowError, not "no such"
         raise BadInputError(_("no request with id {id}").format(id=request_id))
+    from missions.poa_cover import poa_feature_collection
+
     poa_json = None if poa is None else json.dumps(poa_feature_collection(poa))
     share = None if poa_report is None else searched_share(poa_report, poa)
     ortho = None if orthophoto is None else str(check_orthophoto(orthophoto))

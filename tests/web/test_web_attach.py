@@ -130,7 +130,7 @@ def test_attach_then_the_request_page_shows_poa_share_and_orthophoto(
 
 
 def test_poa_cells_are_coarsened_to_the_limit_preserving_probability(tmp_path: Path) -> None:
-    from dronekit_plzen.web.results import poa_feature_collection
+    from missions.poa_cover import poa_feature_collection
 
     prob = np.zeros((100, 100), dtype=np.float32)
     prob[:, 50:] = np.linspace(1, 2, 50, dtype=np.float32)  # left half zero: 5000 cells

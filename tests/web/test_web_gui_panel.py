@@ -113,3 +113,60 @@ def test_the_queue_reads_in_the_pilots_language(qtbot: Any, tmp_path: Path) -> N
     set_language("en")
     assert lines["en"].startswith("#1 [Requested] URGENT · PCR · Search and rescue · Lochotín")
     assert lines["cs"].startswith("#1 [Vyžádáno] NALÉHAVĚ · PCR · Pátrání a záchrana · Lochotín")
+
+
+def test_the_planned_probability_map_is_attached_to_its_request(qtbot: Any, tmp_path: Path) -> None:
+    """A probability search planned from a request: its POA map goes to the request (the portal
+    draws it), as ``web attach --poa`` does; a search planned since around another point is not
+    attached to it. (The GUI had no way to: the map stayed on the pilot's laptop.)"""
+    import json
+
+    from gui.plan_panel import PlanPanel
+    from gui.requests_panel import RequestsPanel
+
+    set_language("en")
+    db = tmp_path / "flights.db"
+    rid = _point_search(db, "dementia")
+    panel, plan = RequestsPanel(db, poll_ms=0), PlanPanel()
+    qtbot.addWidget(panel)
+    qtbot.addWidget(plan)
+    panel.attach_plan_panel(plan)
+    messages: list[str] = []
+    panel.statusMessage.connect(messages.append)
+    with qtbot.waitSignal(panel.newRequests, timeout=10_000):
+        panel.refresh()
+    panel.select_request(rid)
+    assert not panel.attach_button.isEnabled()  # nothing planned yet
+    with qtbot.waitSignal(panel.planRequested, timeout=10_000):
+        panel.plan_selected()
+    plan.budget_km.setValue(2.0)
+    views: list[Any] = []
+    plan.planReady.connect(views.append)
+    plan.statusMessage.connect(lambda m: views.append(m) if m.startswith("Error") else None)
+    plan.plan_button.click()
+    qtbot.waitUntil(lambda: bool(views), timeout=120_000)
+    assert getattr(views[0], "poa_path", None) is not None, views[0]
+    assert panel.attach_button.isEnabled()
+    panel.attach_button.click()
+    qtbot.waitUntil(lambda: any("attached to request" in m for m in messages), timeout=20_000)
+    assert messages[-1] == f"POA map attached to request {rid}: the portal shows it."
+    with open_store(db) as s:
+        req = rq.get_request(s, rid)
+        entry = rq.audit_entries(s, request_id=rid)[0]
+    cells = json.loads(req.poa_geojson)
+    assert cells["type"] == "FeatureCollection" and cells["features"]
+    total = sum(f["properties"]["poa"] for f in cells["features"])
+    assert total == pytest.approx(1.0, abs=1e-3)
+    assert entry["action"] == "results_attached" and entry["actor"].startswith("gui:")
+    # the pilot moved the last known position 2 km away and planned again: not this request's
+    plan.start_picking("datum")
+    plan.map_clicked(13.3990, 49.7860)
+    views.clear()
+    plan.plan_button.click()
+    qtbot.waitUntil(lambda: bool(views), timeout=120_000)
+    before = req.poa_geojson
+    panel.attach_button.click()
+    assert "not around request" in messages[-1]
+    with open_store(db) as s:
+        assert rq.get_request(s, rid).poa_geojson == before
+    panel.shutdown()
