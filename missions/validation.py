@@ -349,6 +349,8 @@ def validate(
     warn: list[Violation] = []
     checked = ["commands", "altitude_unresolved", "max_agl"]
     notes = home_notes + list(tr.notes)
+    if not any(it.is_nav for it in mission.items):  # home only: "OK" had been all it said
+        notes.append(_("the mission has no item that flies the aircraft: nothing to fly"))
     bad_alt = ~np.isfinite(tr.alt)
     # samples already reported with their cause, not again as "cannot be determined"
     explained = np.zeros(bad_alt.shape, bool)

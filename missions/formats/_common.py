@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import math
 from collections.abc import Iterable
 from pathlib import Path
@@ -26,7 +27,16 @@ from dronekit_plzen.mission_items import (
     MissionItem,
 )
 from dronekit_plzen.outputs import remove_output
-from missions.model import FenceCircle, FencePolygon, Mission, RallyPoint
+from missions.model import (
+    AUTOPILOT_ARDUPILOT,
+    AUTOPILOT_PX4,
+    FenceCircle,
+    FencePolygon,
+    Mission,
+    RallyPoint,
+)
+
+log = logging.getLogger(__name__)
 
 #: keys of a mission item's dictionary form (GeoJSON properties, KML ExtendedData, CSV columns)
 ITEM_FIELDS = (
@@ -298,6 +308,26 @@ def write_sidecar(path: Path, metadata: dict[str, Any]) -> None:
         remove_output(side)
 
 
+#: the sidecar's key for the autopilot a mission is written for (a format without a field for
+#: it: QGC WPL, CSV), and the names it takes
+SIDECAR_AUTOPILOT = "autopilot"
+AUTOPILOT_CODES = {"ardupilot": AUTOPILOT_ARDUPILOT, "px4": AUTOPILOT_PX4}
+
+
+def sidecar_metadata(mission: Mission) -> dict[str, Any]:
+    """The metadata a sidecar keeps: the mission's, and the autopilot it is written for (the
+    guard's rules differ: ArduPilot's inclusion fences must all hold the path, PX4's one)."""
+    name = {v: k for k, v in AUTOPILOT_CODES.items()}.get(mission.autopilot)
+    return {**mission.metadata, SIDECAR_AUTOPILOT: name} if name else dict(mission.metadata)
+
+
+def take_autopilot(mission: Mission) -> None:
+    """The autopilot our writer recorded in the sidecar, taken out of the metadata."""
+    flown = mission.metadata.pop(SIDECAR_AUTOPILOT, None)
+    if flown in AUTOPILOT_CODES:
+        mission.autopilot = AUTOPILOT_CODES[flown]
+
+
 def read_sidecar(path: Path) -> dict[str, Any]:
     side = sidecar_path(path)
     if not side.exists():
@@ -336,3 +366,28 @@ def home_alt_datum(mission: Mission) -> str:
     from missions.clearance import HOME_UNKNOWN, home_amsl_source
 
     return "unknown" if home_amsl_source(mission) == HOME_UNKNOWN else "AMSL"
+
+
+#: a point's geometry this far (degrees, about 1 cm) from the place its item records was moved
+MOVED_DEG = 1e-7
+
+
+def moved_to(it: MissionItem, lon: Any, lat: Any, where: str) -> MissionItem:
+    """An item whose point was moved in a GIS (QGIS, Google Earth): the file's geometry holds
+    the new place, its recorded fields the old one, which had been read without a word. The
+    geometry is what the user sees and edits: it is taken, and said."""
+    try:
+        lon, lat = float(lon), float(lat)
+    except (TypeError, ValueError):
+        return it
+    if not (math.isfinite(lon) and math.isfinite(lat)) or not it.has_position:
+        return it
+    if max(abs(lon - it.lon_deg), abs(lat - it.lat_deg)) <= MOVED_DEG:
+        return it
+    log.warning(
+        _("{w}: the point was moved to {lat:.7f}, {lon:.7f} (the item said {lat0:.7f}, "
+          "{lon0:.7f}): the point's place is taken").format(
+            w=where, lat=lat, lon=lon, lat0=it.lat_deg, lon0=it.lon_deg
+        )
+    )  # fmt: skip
+    return it.with_(lon_deg=lon, lat_deg=lat)

@@ -4,9 +4,11 @@ Columns: ``kind`` (``home``, ``mission``, ``fence``, ``rally``, ``speed``), ``in
 MAVLink fields
 (``command``, ``frame``, ``param1``..``param4``, ``lat_deg``, ``lon_deg``, ``alt_m``,
 ``autocontinue``), ``alt_datum`` beside ``alt_m`` (what the altitude is measured from: "AMSL",
-"above home", "above terrain"; the home's "unknown" when no DEM gave it; written for the
-reader, the frame decides) and ``meta`` (JSON annotations, may be empty). Fence rows are the
-MAVLink fence items (vertex count or radius in param1), so polygons
+"above home", "above terrain"; the home's "unknown" when no DEM gave it; read back against the
+frame: a row without a frame takes its datum's, a frame that disagrees with it is refused, and
+an item with a place and neither is refused) and ``meta`` (JSON annotations, may be empty).
+The autopilot the mission is written for goes to the sidecar (the guard's fence rules
+differ). Fence rows are the MAVLink fence items (vertex count or radius in param1), so polygons
 and circles read back. The two ``speed`` rows hold the mission's planning speeds as
 ``DO_CHANGE_SPEED`` rows (speed in param2): index 0 the cruise speed the safety guard times the
 legs with, index 1 the hover speed. Metadata goes to ``NAME.csv.meta.json`` beside the file.
@@ -23,12 +25,14 @@ from pathlib import Path
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
 from dronekit_plzen.mission_items import (
+    ALT_DATUMS,
     CMD_DO_CHANGE_SPEED,
     CMD_NAV_WAYPOINT,
     FRAME_GLOBAL,
     FRAME_MISSION,
     MISSION_TYPE_FENCE,
     MISSION_TYPE_RALLY,
+    POSITION_COMMANDS,
     MissionItem,
     alt_datum,
 )
@@ -43,7 +47,9 @@ from missions.formats._common import (
     rally_from_items,
     read_sidecar,
     read_text,
+    sidecar_metadata,
     speed_stated,
+    take_autopilot,
     write_sidecar,
 )
 from missions.model import Mission
@@ -94,6 +100,53 @@ def dump_csv(mission: Mission) -> str:
     return buf.getvalue()
 
 
+#: a row's stated datum → the frame it names (the frame the writer wrote beside it)
+_DATUM_FRAMES = {d.lower(): f for f, d in ALT_DATUMS.items()}
+
+
+def _frame_from_datum(row: dict[str, str | None], where: str) -> None:
+    """The row's frame checked against its ``alt_datum`` (a spreadsheet's edit): a frame
+    missing is the datum's, a frame that disagrees with it is refused. No frame and no datum on
+    an item with a place is refused too: an altitude without its datum (it had been taken
+    above home)."""
+    frame = (row.get("frame") or "").strip()
+    datum = (row.get("alt_datum") or "").strip()
+    if datum and datum.lower() not in _DATUM_FRAMES:
+        raise BadInputError(
+            _("alt_datum {d!r} is not one of {k}").format(
+                d=datum, k=", ".join(sorted(ALT_DATUMS.values()))
+            ),
+            where=where,
+        )
+    if not frame:
+        if datum:
+            row["frame"] = str(_DATUM_FRAMES[datum.lower()])
+        elif _positioned(row):
+            raise BadInputError(
+                _("the item's altitude has no datum: give its frame (MAV_FRAME) or alt_datum"),
+                where=where,
+            )
+        return
+    try:
+        stated = alt_datum(int(float(frame)))
+    except ValueError:
+        return  # the item's own check names it
+    if datum and stated is not None and stated.lower() != datum.lower():
+        raise BadInputError(
+            _("frame {f} is {s}, but alt_datum says {d}").format(f=frame, s=stated, d=datum),
+            where=where,
+        )
+
+
+def _positioned(row: dict[str, str | None]) -> bool:
+    """A row whose command flies to or marks a place (its altitude means something)."""
+    try:
+        cmd = int(float(row.get("command") or ""))
+    except ValueError:
+        return False
+    return cmd in POSITION_COMMANDS
+
+
 def parse_csv(text: str, path: str = "<csv>") -> Mission:
     reader = csv.DictReader(io.StringIO(text))
     missing = {"command", "lat_deg", "lon_deg", "alt_m"} - set(reader.fieldnames or [])
@@ -108,6 +161,8 @@ def parse_csv(text: str, path: str = "<csv>") -> Mission:
     rally: list[MissionItem] = []
     for lineno, row in enumerate(reader, start=2):
         kind = (row.get("kind") or "mission").strip()
+        if kind != "home":
+            _frame_from_datum(row, f"{path}:{lineno}")
         it = item_from_dict(dict(row), f"{path}:{lineno}")
         if kind == "home":
             m.home = (it.lon_deg, it.lat_deg, it.alt_m)
@@ -144,6 +199,7 @@ def read_csv(path: Path) -> Mission:
     m = parse_csv(read_text(path), str(path))
     stated = speed_stated(m.metadata)
     m.metadata = read_sidecar(path)
+    take_autopilot(m)  # recorded beside the file by our writer (CSV has no column for it)
     if not stated:
         note_speed(m.metadata, False)
     return m
@@ -151,5 +207,5 @@ def read_csv(path: Path) -> Mission:
 
 def write_csv(mission: Mission, path: Path) -> Path:
     atomic_write_text(path, dump_csv(mission))
-    write_sidecar(path, mission.metadata)
+    write_sidecar(path, sidecar_metadata(mission))
     return path

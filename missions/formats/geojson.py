@@ -41,6 +41,7 @@ from missions.formats._common import (
     item_from_dict,
     item_to_dict,
     json_safe,
+    moved_to,
     note_speed,
     read_text,
 )
@@ -171,7 +172,10 @@ def parse_geojson(text: str, path: str = "<geojson>") -> Mission:
         coords: Any = geom.get("coordinates") if isinstance(geom, dict) else None
         try:
             if role == "item":
-                items.append((int(props.get("index", len(items))), item_from_dict(props, where)))
+                it = item_from_dict(props, where)
+                if isinstance(geom, dict) and geom.get("type") == "Point" and coords:
+                    it = moved_to(it, coords[0], coords[1], where)
+                items.append((int(props.get("index", len(items))), it))
             elif role == "home":
                 c = coords or [0, 0, 0]
                 m.home = (float(c[0]), float(c[1]), float(c[2]) if len(c) > 2 else 0.0)

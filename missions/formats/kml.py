@@ -43,6 +43,7 @@ from missions.formats._common import (
     item_from_dict,
     item_to_dict,
     json_safe,
+    moved_to,
     note_speed,
 )
 from missions.model import FenceCircle, FencePolygon, Mission, RallyPoint
@@ -292,16 +293,14 @@ def parse_kml(data: bytes, path: str = "<kml>") -> Mission:
         ext = _ext(pm)
         if "dkp_index" in ext and "command" in ext:
             _check_item_fields(ext, where)
-            items.append(
-                (
-                    int(ext["dkp_index"]),
-                    item_from_dict(
-                        {f: ext.get(f) for f in ITEM_FIELDS if f in ext}
-                        | {"meta": ext.get("meta")},
-                        where,
-                    ),
-                )
+            it = item_from_dict(
+                {f: ext.get(f) for f in ITEM_FIELDS if f in ext} | {"meta": ext.get("meta")}, where
             )
+            drawn = pm.findtext(f"{_K}Point/{_K}coordinates")
+            if drawn and drawn.strip():
+                c = _parse_coords(drawn, where)[0]
+                it = moved_to(it, c[0], c[1], where)
+            items.append((int(ext["dkp_index"]), it))
         elif ext.get("dkp_fence") == "polygon":
             ring = _parse_coords(pm.findtext(f".//{_K}outerBoundaryIs//{_K}coordinates"), where)
             if ring and ring[0] == ring[-1]:

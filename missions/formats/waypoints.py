@@ -70,12 +70,14 @@ from missions.formats._common import (
     read_sidecar,
     read_text,
     remove_output,
+    sidecar_metadata,
     speed_item,
     speed_stated,
     start_speed,
+    take_autopilot,
     write_sidecar,
 )
-from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
+from missions.model import AUTOPILOT_ARDUPILOT, Mission
 
 log = logging.getLogger(__name__)
 
@@ -208,11 +210,6 @@ _FENCE_COMMANDS = frozenset(
 )
 
 
-#: the sidecar's key for the autopilot a mission is written for, and the names it takes
-SIDECAR_AUTOPILOT = "autopilot"
-_AUTOPILOT_CODES = {"ardupilot": AUTOPILOT_ARDUPILOT, "px4": AUTOPILOT_PX4}
-
-
 def parse_waypoints(text: str, path: str = "<waypoints>") -> Mission:
     lines = text.splitlines()
     if not lines or not lines[0].strip().startswith("QGC WPL"):
@@ -327,10 +324,7 @@ def read_waypoints(path: Path) -> Mission:
                 m.fence_circles += extra.fence_circles
                 m.rally_points += extra.rally_points
     m.metadata = read_sidecar(path)
-    # the autopilot our writer recorded beside the file (the format has no field for it)
-    flown = m.metadata.pop(SIDECAR_AUTOPILOT, None)
-    if flown in _AUTOPILOT_CODES:
-        m.autopilot = _AUTOPILOT_CODES[flown]
+    take_autopilot(m)  # recorded beside the file by our writer (the format has no field)
     if legacy:
         note_speed(m.metadata, speed_stated(found))
     else:  # (a file that flies nothing has no speed to state)
@@ -358,8 +352,7 @@ def write_waypoints(mission: Mission, path: Path) -> Path:
             where=str(path),
         )
     atomic_write_text(path, dump_waypoints(mission))
-    name = {v: k for k, v in _AUTOPILOT_CODES.items()}.get(mission.autopilot)
-    write_sidecar(path, {**mission.metadata, SIDECAR_AUTOPILOT: name} if name else mission.metadata)
+    write_sidecar(path, sidecar_metadata(mission))
     if not side_name:
         _write_side(
             fence_path(path),

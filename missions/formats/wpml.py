@@ -9,7 +9,8 @@ wayline whose ``Placemark`` s carry ``wpml:index``, ``wpml:executeHeight`` (wayl
 
 MAVLink → WPML mapping (and back, so a mission in this canonical form reads back equal):
 
-* NAV_TAKEOFF → ``takeOffSecurityHeight`` (read back as a TAKEOFF at the current position);
+* NAV_TAKEOFF → ``takeOffSecurityHeight`` above the take-off point (an AMSL take-off less the
+  home's altitude; read back as a TAKEOFF at the current position);
 * NAV_WAYPOINT / NAV_LOITER_TIME → a Placemark; a hold time → a ``hover`` action (read back as
   a WAYPOINT with its hold time in param1);
 * DO_CHANGE_SPEED after waypoint k → ``waypointSpeed`` of waypoint k (the leg leaving it);
@@ -17,7 +18,14 @@ MAVLink → WPML mapping (and back, so a mission in this canonical form reads ba
   k..j triggered ``multipleDistance`` every d metres with ``takePhoto``;
 * IMAGE_START_CAPTURE of one image / DO_DIGICAM_CONTROL after waypoint k → ``takePhoto`` on
   ``reachPoint``;
-* NAV_RETURN_TO_LAUNCH → ``finishAction`` ``goHome``; NAV_LAND → ``autoLand``.
+* NAV_RETURN_TO_LAUNCH → ``finishAction`` ``goHome``; NAV_LAND → ``autoLand`` (DJI lands
+  where the wayline ends: a LAND with a place of its own more than a metre from the last
+  waypoint adds a waypoint there, at the height of the one before).
+
+Read from DJI's files also: ``multipleTiming`` with ``takePhoto`` → IMAGE_START_CAPTURE with
+that interval after the group's first waypoint, IMAGE_STOP_CAPTURE after its last;
+``startRecord`` / ``stopRecord`` on reaching a point → VIDEO_START / VIDEO_STOP_CAPTURE. Any
+other action (gimbal, zoom, panorama, yaw …) is named in a warning, not read.
 
 Heights: items relative to home → ``relativeToStartPoint``; AMSL items are converted to
 relative with the mission's home altitude; terrain-frame items (all of them) →
@@ -55,6 +63,7 @@ from typing import Any
 from lxml import etree
 
 from dronekit_plzen.errors import BadInputError
+from dronekit_plzen.geo import geodesic_distance_m
 from dronekit_plzen.i18n import _
 from dronekit_plzen.inputs import read_zip_member
 from dronekit_plzen.mission_items import (
@@ -63,11 +72,14 @@ from dronekit_plzen.mission_items import (
     CMD_DO_JUMP,
     CMD_DO_SET_CAM_TRIGG_DIST,
     CMD_IMAGE_START_CAPTURE,
+    CMD_IMAGE_STOP_CAPTURE,
     CMD_NAV_LAND,
     CMD_NAV_LOITER_TIME,
     CMD_NAV_RETURN_TO_LAUNCH,
     CMD_NAV_TAKEOFF,
     CMD_NAV_WAYPOINT,
+    CMD_VIDEO_START_CAPTURE,
+    CMD_VIDEO_STOP_CAPTURE,
     FRAME_GLOBAL,
     FRAME_GLOBAL_RELATIVE_ALT,
     FRAME_GLOBAL_TERRAIN_ALT,
@@ -183,6 +195,16 @@ class _Wayline:
     dropped: list[int] = field(default_factory=list)
 
 
+#: a LAND this far from the last waypoint lands somewhere else: a waypoint of its own (m)
+LAND_APART_M = 1.0
+
+
+def _has_position(it: Any) -> bool:
+    """A LAND's own place (0, 0 or NaN: land where the aircraft is)."""
+    lat, lon = it.lat_deg, it.lon_deg
+    return math.isfinite(lat) and math.isfinite(lon) and (lat, lon) != (0.0, 0.0)
+
+
 def _to_wayline(mission: Mission) -> _Wayline:
     wl = _Wayline(speed_m_s=mission.cruise_speed_m_s)
     speed = mission.cruise_speed_m_s
@@ -196,20 +218,26 @@ def _to_wayline(mission: Mission) -> _Wayline:
         if frames != {FRAME_GLOBAL_TERRAIN_ALT}:
             raise BadInputError(_("WPML cannot mix terrain-following and other height frames"))
         wl.height_mode = "realTimeFollowSurface"
+
+    def above_takeoff(k: int, it: Any) -> float:
+        """A height as DJI takes it: above the take-off point (an AMSL one less home's)."""
+        if canonical_frame(it.frame) != FRAME_GLOBAL:
+            return float(it.alt_m)
+        if mission.home is None:
+            raise BadInputError(
+                _("item {k}: AMSL altitude needs the mission's home altitude for WPML").format(
+                    k=k + 1
+                )
+            )
+        return float(it.alt_m - mission.home[2])
+
     for k, it in unroll_jumps(mission.items):
         cmd = it.command
         if cmd == CMD_NAV_TAKEOFF:
-            wl.takeoff_m = min(1500.0, max(2.0, it.alt_m))
+            # an AMSL take-off of 340 m over a home at 310 m had been written as 340 m above it
+            wl.takeoff_m = min(1500.0, max(2.0, above_takeoff(k, it)))
         elif cmd in (CMD_NAV_WAYPOINT, CMD_NAV_LOITER_TIME):
-            h = it.alt_m
-            if canonical_frame(it.frame) == FRAME_GLOBAL:
-                if mission.home is None:
-                    raise BadInputError(
-                        _(
-                            "item {k}: AMSL altitude needs the mission's home altitude for WPML"
-                        ).format(k=k + 1)
-                    )
-                h = it.alt_m - mission.home[2]
+            h = above_takeoff(k, it)
             hover = it.param1 if math.isfinite(it.param1) and it.param1 > 0 else 0.0
             wl.wps.append(_Wp(it.lon_deg, it.lat_deg, h, speed, hover, frame=it.frame))
         elif cmd == CMD_DO_CHANGE_SPEED and it.param2 > 0:
@@ -235,6 +263,18 @@ def _to_wayline(mission: Mission) -> _Wayline:
         elif cmd == CMD_NAV_RETURN_TO_LAUNCH:
             wl.finish = "goHome"
         elif cmd == CMD_NAV_LAND:
+            # DJI lands where the wayline ends: a LAND with a place of its own (650 m on had
+            # been dropped) becomes the last waypoint, at the height of the one before
+            last_wp = wl.wps[-1] if wl.wps else None
+            if (
+                last_wp is not None
+                and _has_position(it)
+                and float(geodesic_distance_m(last_wp.lon, last_wp.lat, it.lon_deg, it.lat_deg))
+                > LAND_APART_M
+            ):
+                wl.wps.append(
+                    _Wp(it.lon_deg, it.lat_deg, last_wp.height_m, speed, 0.0, frame=last_wp.frame)
+                )
             wl.finish = "autoLand"
         elif cmd in NAV_COMMANDS:
             raise BadInputError(
@@ -538,6 +578,7 @@ def _parse_wpml(
             m.home = (lon, lat, 0.0)
     takeoff = _f(_wfind(mc, "takeOffSecurityHeight") or "20", where, "takeOffSecurityHeight")
     items = [MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, alt_m=takeoff)]
+    dropped: list[tuple[int, str, str]] = []  # (waypoint, trigger, action) not read
     for folder in doc.findall(f"{_K}Folder"):
         mode = (
             _wfind(folder, "executeHeightMode")
@@ -559,6 +600,7 @@ def _parse_wpml(
         speed = m.cruise_speed_m_s
         pms = sorted(folder.findall(f"{_K}Placemark"), key=lambda p: int(_wfind(p, "index") or 0))
         ends: dict[int, int] = {}
+        stops: dict[int, int] = {}
         for pm in pms:
             idx = int(_wfind(pm, "index") or 0)
             pw = f"{where}: waypoint {idx}"
@@ -577,9 +619,12 @@ def _parse_wpml(
             hover = 0.0
             photo = False
             dist_start: float | None = None
+            timed: float | None = None
+            after: list[MissionItem] = []  # video starts and stops on reaching the point
             for ag in _children(pm, "actionGroup"):
                 trig = _wfind(ag, "actionTrigger/actionTriggerType")
                 funcs = [(_wfind(a, "actionActuatorFunc"), a) for a in _children(ag, "action")]
+                end = int(_wfind(ag, "actionGroupEndIndex") or idx)
                 if trig == "reachPoint":
                     for fn, a in funcs:
                         if fn == "hover":
@@ -588,19 +633,38 @@ def _parse_wpml(
                             )
                         elif fn == "takePhoto":
                             photo = True
+                        elif fn in _VIDEO_COMMANDS:
+                            after.append(MissionItem(_VIDEO_COMMANDS[fn], 2))
+                        else:
+                            dropped.append((idx, trig, fn or "?"))
                 elif trig == "multipleDistance":
                     dist_start = _f(
                         _wfind(ag, "actionTrigger/actionTriggerParam"), pw, "actionTriggerParam"
                     )
-                    end = int(_wfind(ag, "actionGroupEndIndex") or idx)
                     ends[end] = ends.get(end, 0) + 1
+                    dropped += [(idx, trig, fn or "?") for fn, _a in funcs if fn != "takePhoto"]
+                elif trig == "multipleTiming" and any(fn == "takePhoto" for fn, _a in funcs):
+                    # a photo every t seconds to the group's last waypoint: MAVLink's interval
+                    # capture (IMAGE_START_CAPTURE's param2), stopped there (it had been dropped)
+                    timed = _f(
+                        _wfind(ag, "actionTrigger/actionTriggerParam"), pw, "actionTriggerParam"
+                    )
+                    stops[end] = stops.get(end, 0) + 1
+                    dropped += [(idx, trig, fn or "?") for fn, _a in funcs if fn != "takePhoto"]
+                else:
+                    dropped += [(idx, trig or "?", fn or "?") for fn, _a in funcs]
             items.append(
                 MissionItem(
                     CMD_NAV_WAYPOINT, frame, param1=hover, lon_deg=lon, lat_deg=lat, alt_m=h
                 )
             )
+            items += after
             if photo:
                 items.append(MissionItem(CMD_IMAGE_START_CAPTURE, 2, param3=1.0))
+            if timed is not None:
+                items.append(MissionItem(CMD_IMAGE_START_CAPTURE, 2, param2=timed, param3=0.0))
+            for _stop in range(stops.pop(idx, 0)):
+                items.append(MissionItem(CMD_IMAGE_STOP_CAPTURE, 2))
             if dist_start is not None:
                 items.append(
                     MissionItem(CMD_DO_SET_CAM_TRIGG_DIST, 2, param1=dist_start, param3=1.0)
@@ -614,6 +678,14 @@ def _parse_wpml(
                 speed = wspeed
     if not any(it.command == CMD_NAV_WAYPOINT for it in items):
         raise BadInputError(_("no wayline with waypoints"), where=where)
+    if dropped:  # a gimbal's turn, a zoom, a panorama: said, not dropped without a word
+        log.warning(
+            _("{w}: DJI actions without a mission item here, not read: {a}").format(
+                w=where,
+                a=", ".join(f"{fn} ({trig}, waypoint {i})" for i, trig, fn in dropped[:8])
+                + (", …" if len(dropped) > 8 else ""),
+            )
+        )
     finish = _wfind(mc, "finishAction")
     if finish == "goHome":
         items.append(MissionItem(CMD_NAV_RETURN_TO_LAUNCH, 2))
@@ -634,6 +706,10 @@ def _restore_fence_and_rally(m: Mission, meta: dict[str, Any], where: str) -> No
             m.fence_polygons, m.fence_circles = fence_from_items(items, where)
         else:
             m.rally_points = rally_from_items(items)
+
+
+#: DJI's video actions on reaching a waypoint and the MAVLink commands they are
+_VIDEO_COMMANDS = {"startRecord": CMD_VIDEO_START_CAPTURE, "stopRecord": CMD_VIDEO_STOP_CAPTURE}
 
 
 def _member(names: set[str], base: str) -> str | None:
