@@ -378,7 +378,8 @@ def store_track(
             source_id=source_id,
             deployment_id=deployment_id,
             pilot_id=pilot_id,
-            complete=1,
+            # 0: the log ends before the disarm (as a recording stopped in flight)
+            complete=0 if seg.open_end else 1,
         )
         if fuller is None:
             fid = store.insert_flight(row)
@@ -445,8 +446,11 @@ def _stored_events(
 
 
 def _vehicle_ids(store: Store, vid: int, key: str) -> list[int]:
-    """The vehicle and any other record of the same identity (a name given at import)."""
-    rows = store.conn.execute("SELECT id FROM vehicles WHERE key = ?", (key,)).fetchall()
+    """The vehicles whose stored data a new log is compared with: every one. A name given at
+    import (``--vehicle``) keeps no board identity, and the same log imported once with a name
+    and once without (or under two names) had been stored twice; the comparison is by content
+    (the same times and positions), so two vehicles' data never match each other."""
+    rows = store.conn.execute("SELECT id FROM vehicles").fetchall()
     return sorted({vid, *(int(r[0]) for r in rows)})
 
 

@@ -229,17 +229,52 @@ def read_tlog_content(data: bytes, path: Path | None = None) -> LogContent:
     builder = MavlinkTrackBuilder()
     feed = builder.feed
     last_s = math.nan
-    for _off, t_s, msg in iter_tlog(data, st, wanted=MAVLINK_TRACK_MESSAGES):
+    # the vehicle's UTC (SYSTEM_TIME, GPS time once it has a fix) less the record's stamp
+    gps_less_stamp: list[float] = []
+    for _off, t_s, msg in iter_tlog(data, st, wanted=_TLOG_MESSAGES):
+        if msg.get_type() == "SYSTEM_TIME":
+            src = msg.get_srcSystem()
+            if 0 < src < 250 and msg.time_unix_usec > GPS_EPOCH_MIN_US:  # a vehicle's, a fix's
+                gps_less_stamp.append(msg.time_unix_usec * 1e-6 - t_s)
+            continue
         feed(msg, t_s)
         last_s = t_s
     check_tlog_clock(st, path)
     tracks = tracks_from_builder(builder)
     issues = list(st.issues)
-    if math.isfinite(last_s) and not is_unix_time_us(last_s * 1e6):
-        shift = (file_time_s(path) if path is not None else 0.0) - last_s
-        for track in tracks:
-            track.columns["t_s"] = track.columns["t_s"] + shift
-            track.events = [(e[0] + shift, *e[1:]) for e in track.events]
+    stalled = sorted(sysid for sysid, v in builder.states.items() if v.clock_stalled)
+    if stalled:
+        issues.append(
+            LogIssue(
+                -1,
+                _(
+                    "the vehicle's clock (time_boot_ms) of system {ids} stood still while "
+                    "positions arrived: they are timed by the record timestamps there"
+                ).format(ids=", ".join(map(str, stalled))),
+            )
+        )
+    unix = math.isfinite(last_s) and is_unix_time_us(last_s * 1e6)
+    off = float(np.median(gps_less_stamp)) if len(gps_less_stamp) >= 3 else math.nan
+    if math.isfinite(off) and (not unix or abs(off) > MAX_GCS_CLOCK_ERROR_S):
+        # the ground station's clock was wrong (a Raspberry Pi without a real-time clock:
+        # flights dated 20 days early) or relative: the vehicle's GPS time dates the log
+        _shift_tracks(tracks, off)
+        issues.append(
+            LogIssue(
+                -1,
+                _(
+                    "the record timestamps (the ground station's clock) are {d} the vehicle's "
+                    "GPS time (SYSTEM_TIME): the flights are dated by the vehicle's"
+                ).format(d=_duration_text(off))
+                if unix
+                else _(
+                    "timestamps are not Unix time (a relative clock); times are the vehicle's "
+                    "GPS time (SYSTEM_TIME)"
+                ),
+            )
+        )
+    elif math.isfinite(last_s) and not unix:
+        _shift_tracks(tracks, (file_time_s(path) if path is not None else 0.0) - last_s)
         issues.append(
             LogIssue(
                 0,
@@ -250,6 +285,39 @@ def read_tlog_content(data: bytes, path: Path | None = None) -> LogContent:
             )
         )
     return LogContent("tlog", tracks, st.messages, st.bad_crc, issues)
+
+
+#: the messages a ``.tlog`` is read for: the track's, and the vehicle's UTC
+_TLOG_MESSAGES = MAVLINK_TRACK_MESSAGES | {"SYSTEM_TIME"}
+#: a SYSTEM_TIME before 2010 is no GPS time (a vehicle without a fix sends its boot clock or 0)
+GPS_EPOCH_MIN_US = 1_262_304_000_000_000
+#: record stamps this far (s) from the vehicle's GPS time are a wrong ground-station clock (a
+#: link's delay and a GPS receiver's lag are a second or two; the real logs read 1.4 s)
+MAX_GCS_CLOCK_ERROR_S = 30.0
+
+
+def _shift_tracks(tracks: Sequence[Any], shift_s: float) -> None:
+    for track in tracks:
+        track.columns["t_s"] = track.columns["t_s"] + shift_s
+        track.events = [(e[0] + shift_s, *e[1:]) for e in track.events]
+
+
+def _duration_text(s: float) -> str:
+    """A clock's error for people: 20 d 0 h, 3 h 12 min, 45 s (early or late)."""
+    a = round(abs(s))
+    days, rest = divmod(a, 86400)
+    hours, rest = divmod(rest, 3600)
+    minutes, secs = divmod(rest, 60)
+    text = (
+        f"{days} d {hours} h"
+        if days
+        else f"{hours} h {minutes} min"
+        if hours
+        else f"{minutes} min {secs} s"
+        if minutes
+        else f"{secs} s"
+    )
+    return text + " " + (_("behind") if s > 0 else _("ahead"))
 
 
 #: a ``.tlog`` clock that stands still for this many records in a row is damaged (a link at

@@ -37,7 +37,9 @@ class Segment:
     start: int  #: first sample of the armed interval
     stop: int  #: one past the last sample
     takeoff: int | None  #: sample index of the take-off (None: ground run)
-    landing: int | None
+    landing: int | None  #: None also when the log ends in the air (no landing was seen)
+    #: the log ends while armed: the flight's end (and perhaps its landing) is not in it
+    open_end: bool = False
 
     @property
     def ground_run(self) -> bool:
@@ -83,21 +85,27 @@ def find_flights(
     t = np.asarray(t_s, dtype=float)
     out = []
     for s, e in armed_intervals(armed, t, params.max_gap_s):
+        # armed at the log's last sample: a cut log (a full card, a crash, a copy cut short)
+        open_end = e == t.size
         h = height_above_home(rel_alt_m[s:e])
         gs = np.nan_to_num(np.asarray(groundspeed_m_s[s:e], dtype=float), nan=0.0)
         hh = np.nan_to_num(h, nan=0.0)
         up = (hh > params.takeoff_height_m) | (gs > params.takeoff_speed_m_s)
         runs = [(a, b) for a, b in _runs(up) if t[s + b - 1] - t[s + a] >= params.min_airborne_s]
         if not runs:
-            out.append(Segment(s, e, None, None))
+            out.append(Segment(s, e, None, None, open_end))
             continue
         first, last = runs[0][0], runs[-1][1] - 1
         low = hh <= params.landed_height_m
         before = np.flatnonzero(low[:first])
         after = np.flatnonzero(low[last:])
         takeoff = int(before[-1]) if before.size else 0
-        landing = int(after[0]) + last if after.size else (e - s - 1)
-        out.append(Segment(s, e, s + takeoff, s + landing))
+        # no landing seen: the disarm ends a flight, the log's end does not (a landing had
+        # been made up at the last sample of a log cut 5 m up, moving, armed)
+        landing: int | None = (
+            int(after[0]) + last if after.size else (None if open_end else e - s - 1)
+        )
+        out.append(Segment(s, e, s + takeoff, None if landing is None else s + landing, open_end))
     return out
 
 
@@ -211,6 +219,8 @@ def summarize(
     pidx = np.flatnonzero(pos)
     if seg.takeoff is not None and seg.landing is not None:
         a, b = seg.takeoff - seg.start, seg.landing - seg.start + 1
+    elif seg.takeoff is not None:  # airborne to the end of a cut log
+        a, b = seg.takeoff - seg.start, t.size
     else:
         a, b = 0, t.size
     fly = np.zeros(t.size, dtype=bool)
@@ -248,7 +258,11 @@ def summarize(
         takeoff_t_s=takeoff_t,
         landing_t_s=landing_t,
         duration_s=float(t[-1] - t[0]),
-        airborne_s=0.0 if takeoff_t is None or landing_t is None else landing_t - takeoff_t,
+        airborne_s=(
+            0.0
+            if takeoff_t is None
+            else (landing_t if landing_t is not None else float(t[-1])) - takeoff_t
+        ),  # a cut log: airborne at least to its end
         distance_m=float(distance),
         max_height_m=max(max_h, 0.0),
         max_distance_m=max_dist,

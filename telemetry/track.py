@@ -74,11 +74,19 @@ class _State:
     last_boot_ms: int = -1
     last_vt_s: float = NAN
     last_recv_s: float = NAN
+    #: receive time at which time_boot_ms last moved (a clock standing still is not trusted)
+    moved_recv_s: float = NAN
+    clock_stalled: bool = False
 
     def to_vehicle_time(self, recv_s: float) -> float:
         if math.isnan(self.last_vt_s):
             return recv_s
         return self.last_vt_s + (recv_s - self.last_recv_s)
+
+
+#: a vehicle clock (time_boot_ms) that has not moved for this long (receive time, s) while
+#: positions arrive is stalled: positions come at 1 Hz or more, each with a later boot time
+CLOCK_STILL_S = 2.0
 
 
 @dataclass
@@ -124,7 +132,18 @@ class MavlinkTrackBuilder:
     @staticmethod
     def _anchor(st: _State, boot_ms: int, recv_s: float) -> float:
         if st.boot0_ms < 0 or boot_ms < st.last_boot_ms - 1000:  # first sample, or a reboot
-            st.recv0_s, st.boot0_ms = recv_s, boot_ms
+            st.recv0_s, st.boot0_ms, st.moved_recv_s = recv_s, boot_ms, recv_s
+        elif boot_ms > st.last_boot_ms:
+            st.moved_recv_s = recv_s
+        elif recv_s - st.moved_recv_s > CLOCK_STILL_S:
+            # the vehicle's clock stands still while positions keep coming (time_boot_ms stuck
+            # at 0: every flight had been put on one instant): the receive clock times them,
+            # from the last vehicle time on, and the vehicle's clock again once it moves
+            st.clock_stalled = True
+            vt = st.last_vt_s + (recv_s - st.last_recv_s)
+            st.recv0_s, st.boot0_ms = vt, boot_ms
+            st.last_vt_s, st.last_recv_s = vt, recv_s
+            return vt
         vt = st.recv0_s + (boot_ms - st.boot0_ms) * 1e-3
         st.last_boot_ms, st.last_vt_s, st.last_recv_s = boot_ms, vt, recv_s
         return vt

@@ -38,8 +38,11 @@ def test_segments_lie_inside_armed_runs_and_never_overlap(
         assert 0 <= s.start < s.stop <= n
         assert a[s.start : s.stop].all()
         covered[s.start : s.stop] += 1
-        if s.takeoff is not None:
+        if s.takeoff is not None and s.landing is None:  # a log that ends in the air
+            assert s.open_end and s.stop == n and s.start <= s.takeoff < s.stop
+        elif s.takeoff is not None:
             assert s.landing is not None and s.start <= s.takeoff <= s.landing < s.stop
+        assert s.open_end == (s.stop == n)  # armed at the log's end, or not
     assert (covered <= 1).all()
     assert covered.sum() == a.sum()  # every armed sample belongs to exactly one flight
 
