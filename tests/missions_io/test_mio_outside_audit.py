@@ -34,6 +34,19 @@ def _wp(lat: float, lon: float, alt: float, frame: int = FRAME_GLOBAL_RELATIVE_A
     return MissionItem(CMD_NAV_WAYPOINT, frame, lat_deg=lat, lon_deg=lon, alt_m=alt)
 
 
+def _flight(*tail: MissionItem) -> Mission:
+    """A take-off to 30 m, two waypoints 50 m above home, then ``tail``."""
+    return Mission(
+        home=HOME,
+        items=[
+            MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, alt_m=30.0),
+            _wp(49.748, 13.378, 50.0),
+            _wp(49.749, 13.379, 50.0),
+            *tail,
+        ],
+    )
+
+
 def test_a_wpml_takeoff_above_sea_level_is_written_above_the_takeoff_point(tmp_path: Path):
     # 340 m AMSL over a home at 310 m had been written as takeOffSecurityHeight 340 (above the
     # take-off point), and the toolkit's own reader then found the plan 340 m high: unsafe
@@ -61,15 +74,7 @@ def test_a_land_with_a_place_of_its_own_is_the_wpml_last_waypoint(tmp_path: Path
     # DJI's autoLand lands where the wayline ends: a LAND 650 m on had been dropped
     land = MissionItem(CMD_NAV_LAND, FRAME_GLOBAL_RELATIVE_ALT, lat_deg=49.75, lon_deg=13.37)
     for last, extra in ((land, 1), (MissionItem(CMD_NAV_LAND, FRAME_GLOBAL_RELATIVE_ALT), 0)):
-        m = Mission(
-            home=HOME,
-            items=[
-                MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, alt_m=30.0),
-                _wp(49.748, 13.378, 50.0),
-                _wp(49.749, 13.379, 50.0),
-                last,
-            ],
-        )
+        m = _flight(last)
         out = tmp_path / f"land{extra}.kmz"
         save_mission(m, out, "wpml")
         back = load_mission(out)
@@ -198,14 +203,7 @@ def test_a_point_moved_in_a_gis_is_read_where_it_was_moved(
     tmp_path: Path, fmt: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     # the recorded fields had won over the point the user had dragged in QGIS
-    m = Mission(
-        home=HOME,
-        items=[
-            MissionItem(CMD_NAV_TAKEOFF, FRAME_GLOBAL_RELATIVE_ALT, alt_m=30.0),
-            _wp(49.748, 13.378, 50.0),
-            _wp(49.749, 13.379, 50.0),
-        ],
-    )
+    m = _flight()
     out = tmp_path / f"m.{fmt}"
     save_mission(m, out)
     assert load_mission(out).items[1].lat_deg == 49.748  # unmoved: as recorded, no warning

@@ -38,22 +38,29 @@ def _point_search(db: Path, subject: str = "child") -> int:
         return rq.create_request(s, new, actor="pcr1", role="requester").id
 
 
-def test_point_search_planned_around_the_lkp_and_refusal_needs_a_reason(
-    qtbot: Any, tmp_path: Path
-) -> None:
+def _panels(qtbot: Any, db: Path) -> tuple[Any, Any, list[str]]:
+    """The requests panel on ``db`` sending to a plan panel, and the messages it shows."""
     from gui.plan_panel import PlanPanel
     from gui.requests_panel import RequestsPanel
 
-    set_language("en")
-    db = tmp_path / "flights.db"
-    first, second = _point_search(db), _point_search(db)
-    dementia, elderly = _point_search(db, "dementia"), _point_search(db, "elderly")
     panel, plan = RequestsPanel(db, poll_ms=0), PlanPanel()
     qtbot.addWidget(panel)
     qtbot.addWidget(plan)
     panel.attach_plan_panel(plan)
     messages: list[str] = []
     panel.statusMessage.connect(messages.append)
+    return panel, plan, messages
+
+
+def test_point_search_planned_around_the_lkp_and_refusal_needs_a_reason(
+    qtbot: Any, tmp_path: Path
+) -> None:
+
+    set_language("en")
+    db = tmp_path / "flights.db"
+    first, second = _point_search(db), _point_search(db)
+    dementia, elderly = _point_search(db, "dementia"), _point_search(db, "elderly")
+    panel, plan, messages = _panels(qtbot, db)
     with qtbot.waitSignal(panel.newRequests, timeout=10_000) as new:
         panel.refresh()
     assert new.args == [4] and "4 new requests" in panel.banner.text()
@@ -121,18 +128,10 @@ def test_the_planned_probability_map_is_attached_to_its_request(qtbot: Any, tmp_
     attached to it. (The GUI had no way to: the map stayed on the pilot's laptop.)"""
     import json
 
-    from gui.plan_panel import PlanPanel
-    from gui.requests_panel import RequestsPanel
-
     set_language("en")
     db = tmp_path / "flights.db"
     rid = _point_search(db, "dementia")
-    panel, plan = RequestsPanel(db, poll_ms=0), PlanPanel()
-    qtbot.addWidget(panel)
-    qtbot.addWidget(plan)
-    panel.attach_plan_panel(plan)
-    messages: list[str] = []
-    panel.statusMessage.connect(messages.append)
+    panel, plan, messages = _panels(qtbot, db)
     with qtbot.waitSignal(panel.newRequests, timeout=10_000):
         panel.refresh()
     panel.select_request(rid)
