@@ -56,6 +56,14 @@ def output_crs(photos: Sequence[PhotoMeta], crs: Any = None) -> CRS:
                 ),
                 where="--crs",
             )
+    if c.is_compound:  # the heights are the photos' GPS altitudes: no height is converted
+        raise BadInputError(
+            _(
+                "{crs} has a vertical datum, but the heights are the photos' GPS altitudes, not "
+                "converted to it; give its horizontal part, {h}"
+            ).format(crs=c.name, h=horizontal.to_string()),
+            where="--crs",
+        )
     if not c.is_projected:
         raise BadInputError(
             _("--crs must be a projected CRS in metres, not {crs}").format(crs=c.name)
@@ -160,6 +168,25 @@ class Alignment:
     names: tuple[str, ...] = ()
 
 
+def similarity_lsq(src: np.ndarray, dst: np.ndarray) -> tuple[float, np.ndarray, np.ndarray] | None:
+    """The similarity (scale, rotation, translation) taking ``src`` onto ``dst`` in least
+    squares (Umeyama 1991: the SVD of their cross-covariance, the reflection excluded); None when
+    the source points lie on a line or a point (no rotation is fixed)."""
+    src, dst = np.asarray(src, dtype=np.float64), np.asarray(dst, dtype=np.float64)
+    if len(src) < 3:
+        return None
+    ms, md = src.mean(axis=0), dst.mean(axis=0)
+    a, b = src - ms, dst - md
+    var = float((a**2).sum()) / len(src)
+    u, sv, vt = np.linalg.svd(b.T @ a / len(src))
+    if var <= 0.0 or sv[1] <= 1e-9 * sv[0]:
+        return None
+    fix = np.diag([1.0, 1.0, 1.0 if np.linalg.det(u) * np.linalg.det(vt) > 0 else -1.0])
+    rot = u @ fix @ vt
+    scale = float((sv * np.diag(fix)).sum()) / var
+    return scale, rot, md - scale * rot @ ms
+
+
 def align(rec: Any, prior_xyz: dict[str, np.ndarray], max_error_m: float = 5.0) -> Alignment:
     """Move ``rec`` (in place) by a LO-RANSAC similarity of its camera centres onto the priors.
 
@@ -182,16 +209,26 @@ def align(rec: Any, prior_xyz: dict[str, np.ndarray], max_error_m: float = 5.0) 
     ransac.random_seed = 0
     # pycolmap's stub says Sim3d; the binding returns {"tgt_from_src", "num_inliers", ...}
     res: Any = pycolmap.estimate_sim3d_robust(s, d, ransac)
-    if res is None:
-        raise ReconstructionError(_("the model could not be aligned to the GPS positions"))
-    sim = res["tgt_from_src"]
+    if res is not None:
+        sim, inliers = res["tgt_from_src"], int(np.sum(res["inlier_mask"]))
+    else:
+        # COLMAP's estimator gives up on targets in one plane: GPS heights all equal, or all
+        # missing (filled with one value). Latitude and longitude still place a model whose
+        # centres are not on a line: the least-squares similarity (Umeyama 1991)
+        fit = similarity_lsq(s, d)
+        if fit is None:
+            raise ReconstructionError(_("the model could not be aligned to the GPS positions"))
+        scale, rot, shift = fit
+        sim = pycolmap.Sim3d(scale, pycolmap.Rotation3d(rot), shift)
+        err = np.linalg.norm(scale * s @ rot.T + shift - d, axis=1)
+        inliers = int(np.count_nonzero(err <= max_error_m))
     rec.transform(sim)
     moved = np.array([rec.find_image_with_name(n).projection_center() for n in names])
     r = moved - d
     rms = np.sqrt(np.mean(r**2, axis=0))
     return Alignment(
         scale=float(sim.scale),
-        inliers=int(np.sum(res["inlier_mask"])),
+        inliers=inliers,
         total=len(names),
         residual_rms_m=(float(rms[0]), float(rms[1]), float(rms[2])),
         residual_rms_h_m=float(np.sqrt(np.mean(r[:, 0] ** 2 + r[:, 1] ** 2))),

@@ -124,9 +124,12 @@ CASES = [
          r".* e\.g\. EPSG:32617"),
     Case("crs-far-projection", (*THREE, "--crs", "+proj=ortho +lat_0=49 +lon_0=13"), 2,
          r"--crs: .* distorts lengths at the photos by"),
-    # a compound CRS had no area of use checked: Toledo in Krovák, "GSD 0.0 cm" (exit 0)
+    # a compound CRS had no area of use checked: Toledo in Krovák, "GSD 0.0 cm" (exit 0); a
+    # vertical datum is refused now (the GPS heights are not converted to it)
     Case("crs-compound-elsewhere", (*THREE, "--crs", "EPSG:5514+5705"), 2,
-         r"--crs: the photos \(41\.54\d+, -83\.69\d+\) lie outside the area of use of S-JTSK"),
+         r"--crs: S-JTSK / Krovak East North \+ Baltic 1977 height has a vertical datum, but the "
+         r"heights are the photos' GPS altitudes, not converted to it; give its horizontal part, "
+         r"EPSG:5514"),
     Case("crs-local-wkt", (*THREE, "--crs", 'ENGCRS["site",EDATUM["s"],CS[Cartesian,2],'
                            'AXIS["x",east],AXIS["y",north],LENGTHUNIT["metre",1]]'), 2,
          r"--crs must be a projected CRS in metres, not site"),

@@ -45,7 +45,7 @@ def test_toledo_fc350(toledo_dir: Path) -> None:
     assert p.focal_mm == pytest.approx(3.61) and p.focal_35mm == 20.0
     assert p.focal_px == pytest.approx(3.61 / 6.17 * 1600)
     assert p.focal_source == "exif_mm+sensor_db"
-    assert p.camera_key == "DJI_FC350_1600x1200"
+    assert p.camera_key == "DJI_FC350_1600x1200_f936px"
     assert p.gimbal_pitch_deg is None  # the 2015 set carries no XMP
 
 
@@ -53,7 +53,7 @@ def test_toledo_two_cameras(toledo_dir: Path) -> None:
     good, bad = read_photos(sorted(toledo_dir.glob("*.JPG")))
     assert not bad and len(good) == 57
     keys = {p.camera_key for p in good}
-    assert keys == {"DJI_FC350_1600x1200", "DJI_FC300X_1600x1200"}
+    assert keys == {"DJI_FC350_1600x1200_f936px", "DJI_FC300X_1600x1200_f936px"}
     assert sum(p.model == "FC300X" for p in good) == 10
 
 

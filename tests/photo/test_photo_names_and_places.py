@@ -33,9 +33,11 @@ GPS: list[Entry] = [
 ]
 
 
-def _jpeg(path: Path | bytes, ifd0: list[Entry] | None = None, shade: int = 60) -> Path:
+def _jpeg(
+    path: Path | bytes, ifd0: list[Entry] | None = None, shade: int = 60, focal_mm_100: int = 361
+) -> Path:
     ifd0 = ifd0 or [(0x010F, "ASCII", "DJI"), (0x0110, "ASCII", "FC350")]
-    exif: list[Entry] = [(0x920A, "RATIONAL", ((361, 100),)), (0xA405, "SHORT", (20,))]
+    exif: list[Entry] = [(0x920A, "RATIONAL", ((focal_mm_100, 100),)), (0xA405, "SHORT", (20,))]
     buf = io.BytesIO()
     Image.new("RGB", (64, 48), (90, 120, shade)).save(
         buf, "JPEG", exif=b"Exif\0\0" + tiff_bytes(ifd0, exif, GPS)
@@ -72,8 +74,18 @@ def test_odd_camera_names_make_one_plain_workspace_folder(tmp_path: Path) -> Non
     ifd0: list[Entry] = [(0x010F, "BYTE", b"DJI\0"), (0x0110, "ASCII", "FC350/../x")]
     meta = read_photo(_jpeg(tmp_path / "a.jpg", ifd0))
     assert meta.make == "DJI"
-    assert meta.camera_key == "DJI_FC350-..-X_64x48"
+    assert meta.camera_key == "DJI_FC350-..-X_64x48_f37px"
     assert "/" not in meta.camera_key
+
+
+def test_one_camera_at_two_focal_lengths_is_two_sets_of_intrinsics(tmp_path: Path) -> None:
+    """A zoom (or a digital zoom) at 2x: the photos had been given the wide ones' focal length
+    (grouped by make, model and size), and placed 55 m off their GPS heights, exit 0."""
+    wide = read_photo(_jpeg(tmp_path / "wide.jpg"))
+    tele = read_photo(_jpeg(tmp_path / "tele.jpg", focal_mm_100=722))
+    assert tele.focal_px == pytest.approx(2 * wide.focal_px)
+    assert wide.camera_key != tele.camera_key
+    assert wide.camera_key == read_photo(_jpeg(tmp_path / "wide2.jpg", shade=90)).camera_key
 
 
 def test_the_output_folder_given_as_the_photos_folder_leaves_out_its_products(

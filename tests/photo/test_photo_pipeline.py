@@ -56,7 +56,7 @@ def test_model_figures(processed: Processed) -> None:
     # before it is reported too. Seven photos are too few to refine a principal point.
     before = rep["gps_residual_before_final_ba_rms_m"]
     assert before["horizontal"] < 2.0
-    assert rep["principal_point_shift_px"] == {"DJI_FC350_800x600": 0.0}
+    assert rep["principal_point_shift_px"] == {"DJI_FC350_800x600_f468px": 0.0}
     # true orthophoto: almost every cell has a photo that sees it unoccluded
     assert 0.0 <= rep["orthophoto_hidden_fraction"] < 0.05
     # made at the GSD: its estimated memory fits the budget

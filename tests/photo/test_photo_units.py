@@ -125,6 +125,9 @@ def test_output_crs(toledo_dir: Path) -> None:
     assert 270_000 < xyz[0, 0] < 280_000 and xyz[0, 2] == pytest.approx(119.7)
     with pytest.raises(BadInputError, match="area of use"):
         georef.output_crs(p, "EPSG:5514")
+    # a vertical datum the heights are not converted to (they had been labelled NAVD88, exit 0)
+    with pytest.raises(BadInputError, match="give its horizontal part, EPSG:32617"):
+        georef.output_crs(p, "EPSG:32617+5703")
 
 
 def test_true_orthophoto_takes_the_unoccluded_view_behind_a_tall_box() -> None:
@@ -236,3 +239,24 @@ def test_skipped_photos_beyond_ten_are_counted_not_listed_on_the_console() -> No
     )
     assert skip_lines(skipped[:10]) == [s.message() for s in skipped[:10]]
     assert skip_lines(skipped[:11])[-1].startswith("1 more photo skipped ")
+
+
+def test_the_least_squares_similarity_places_a_model_on_gps_heights_all_equal() -> None:
+    """COLMAP's robust estimator gave up on targets in one plane (GPS altitudes all equal or
+    all missing: "could not be aligned", exit 1); latitude and longitude still place the model."""
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(3)
+    src = rng.normal(size=(9, 3)) * [40.0, 40.0, 1.0]  # a survey's centres: nearly a plane
+    rot = Rotation.from_euler("xyz", [3.0, -2.0, 35.0], degrees=True).as_matrix()
+    dst = 2.5 * src @ rot.T + [100.0, 200.0, 120.0]
+    scale, r, t = georef.similarity_lsq(src, dst)
+    assert scale == pytest.approx(2.5) and np.allclose(r, rot) and np.allclose(t, [100, 200, 120])
+    flat = dst.copy()
+    flat[:, 2] = 120.0  # every height the same
+    scale, r, t = georef.similarity_lsq(src, flat)
+    assert np.linalg.det(r) == pytest.approx(1.0)  # a rotation, never a mirror
+    moved = scale * src @ r.T + t
+    assert np.abs(moved[:, :2] - flat[:, :2]).max() < 0.05 * np.ptp(flat[:, 0])
+    line = np.column_stack([np.arange(5.0), np.zeros(5), np.zeros(5)])  # no rotation fixed
+    assert georef.similarity_lsq(line, line + 1.0) is None
