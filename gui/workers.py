@@ -11,6 +11,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from PyQt5 import sip
 from PyQt5.QtCore import QObject, QThread, pyqtSignal, pyqtSlot
 
 from dronekit_plzen.errors import DronekitPlzenError
@@ -101,7 +102,16 @@ class ThreadRunner(QObject):
     def _forget(self, entry: tuple[QThread, CallWorker, _Relay]) -> None:
         if entry in self._running:
             self._running.remove(entry)
+            thread, _worker, relay = entry
+            # ``finished`` is emitted from the thread before it has ended: the entry, held only
+            # by the relay's closure once out of the list, could be collected by Python's GC
+            # while the thread still ran, and Qt aborts the process then ("QThread: Destroyed
+            # while thread is still running", SIGABRT: a CI worker died in test_czech_labels)
+            thread.quit()  # (already asked: ``finished`` is its answer)
+            thread.wait()
+            relay.on_finished = lambda: None  # no cycle through the closure
             for obj in entry:
+                sip.transferto(obj, None)  # type: ignore[arg-type]  # Qt deletes them, not GC
                 obj.deleteLater()
 
     @property
