@@ -912,42 +912,20 @@ def gdal_options(value: str | list[str] | None) -> dict[str, str]:
     return out
 
 
-#: the settings of a GeoTIFF the writer makes itself (rasterio's own arguments): not GDAL
-#: creation options for ``gdalopts``
-WRITER_OWN_SETTINGS = frozenset(
-    {
-        "driver",
-        "count",
-        "dtype",
-        "nodata",
-        "crs",
-        "transform",
-        "affine",
-        "width",
-        "height",
-        "gcps",
-        "rpcs",
-        "fp",
-        "mode",
-        "sharing",
-        "opener",
-    }
-)
-
-
-def _own_setting_instead(key: str) -> str | None:
-    """The writers.gdal option that sets one of ``WRITER_OWN_SETTINGS`` (None: none does)."""
-    return {
-        "driver": "gdaldriver",
-        "count": "output_type",
-        "dtype": "data_type",
-        "nodata": "nodata",
-        "crs": _("override_srs or default_srs"),
-        "transform": _("resolution with bounds or origin_x/origin_y"),
-        "affine": _("resolution with bounds or origin_x/origin_y"),
-        "width": _("width or bounds"),
-        "height": _("height or bounds"),
-    }.get(key)
+#: the settings of a GeoTIFF the writer makes itself (rasterio's own arguments, not GDAL
+#: creation options for ``gdalopts``) → the writers.gdal option that sets each (None: none does)
+WRITER_OWN_SETTINGS: dict[str, str | None] = {
+    "driver": "gdaldriver",
+    "count": "output_type",
+    "dtype": "data_type",
+    "nodata": "nodata",
+    "crs": "override_srs or default_srs",
+    "transform": "resolution with bounds or origin_x/origin_y",
+    "affine": "resolution with bounds or origin_x/origin_y",
+    "width": "width or bounds",
+    "height": "height or bounds",
+    **dict.fromkeys(("gcps", "rpcs", "fp", "mode", "sharing", "opener")),
+}
 
 
 def gdal_creation_options(value: str | list[str] | None) -> dict[str, str]:
@@ -958,7 +936,7 @@ def gdal_creation_options(value: str | list[str] | None) -> dict[str, str]:
     for name in out:
         if name.lower() not in WRITER_OWN_SETTINGS:
             continue
-        instead = _own_setting_instead(name.lower())
+        instead = WRITER_OWN_SETTINGS[name.lower()]
         if instead is None:
             raise BadInputError(
                 _(
@@ -969,7 +947,7 @@ def gdal_creation_options(value: str | list[str] | None) -> dict[str, str]:
             _(
                 "gdalopts {k!r} is not a GDAL creation option but the writer's own setting: "
                 "give {o} instead"
-            ).format(k=name, o=instead)
+            ).format(k=name, o=_(instead))
         )
     return out
 

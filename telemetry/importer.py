@@ -355,12 +355,12 @@ def store_track(
         if track.n
         else []
     )
-    known = stored_already(store, _vehicle_ids(store, vid, track.key), c)
+    vids = _vehicle_ids(store, vid)
+    known = stored_already(store, vids, c)
     keep = ~known.mask
     flight_of = np.zeros(track.n, dtype=np.int64)
     spans: list[tuple[float, float, int]] = []
     skipped_spans: list[tuple[float, float]] = []
-    vids = _vehicle_ids(store, vid, track.key)
     for seg in segs:
         fuller = None
         if known.mask[seg.start : seg.stop].any():
@@ -445,7 +445,7 @@ def _stored_events(
     return _EventIndex({k: np.array(v) for k, v in by.items()})
 
 
-def _vehicle_ids(store: Store, vid: int, key: str) -> list[int]:
+def _vehicle_ids(store: Store, vid: int) -> list[int]:
     """The vehicles whose stored data a new log is compared with: every one. A name given at
     import (``--vehicle``) keeps no board identity, and the same log imported once with a name
     and once without (or under two names) had been stored twice; the comparison is by content
