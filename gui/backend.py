@@ -157,14 +157,6 @@ def list_vehicles(user_dir: Any = None) -> list[tuple[str, str]]:
 
 
 # ----------------------------------------------------------------------------- deployments
-def organisations() -> dict[str, str]:
-    return dict(require("telemetry.deployments", "ORGANISATIONS", _("Deployments")))  # type: ignore[call-overload]
-
-
-def categories() -> dict[str, str]:
-    return dict(require("telemetry.deployments", "CATEGORIES", _("Deployments")))  # type: ignore[call-overload]
-
-
 def create_deployment(
     db_path: Any,
     organisation: str,

@@ -26,36 +26,12 @@ from PyQt5.QtWidgets import (
 
 from dronekit_plzen.i18n import _, ngettext
 from gui import backend
-from gui.deployments_view import STATUS_LABELS, DeploymentEditor, IndicatorChart, year_bars
+from gui.deployments_view import DeploymentEditor, IndicatorChart, year_bars
 from gui.workers import ThreadRunner
+from telemetry.deployments import CATEGORIES, ORGANISATIONS, STATUS_NAMES
 
 #: years shown in the indicator chart (ending with the current one)
 CHART_YEARS = 5
-
-
-def N_(text: str) -> str:
-    """Mark ``text`` for translation; it is translated where it is shown."""
-    return text
-
-
-#: organisation and category codes with their labels (translated where shown)
-ORGANISATION_LABELS = {
-    "HZS": N_("Fire and Rescue Service (HZS)"),
-    "PCR": N_("Police of the Czech Republic (PČR)"),
-    "ZZS": N_("Emergency Medical Service (ZZS)"),
-    "MP": N_("Municipal police"),
-    "KRIZ": N_("Crisis management"),
-    "OTHER": N_("Other"),
-}
-CATEGORY_LABELS = {
-    "sar": N_("Search and rescue"),
-    "fire": N_("Fire"),
-    "flood": N_("Flood"),
-    "accident": N_("Accident"),
-    "exercise": N_("Exercise"),
-    "public_event": N_("Public event"),
-    "other": N_("Other category"),
-}
 
 
 class DeploymentPanel(QWidget):
@@ -74,7 +50,6 @@ class DeploymentPanel(QWidget):
         self.db_path = Path(db_path)
         self.runner = ThreadRunner(self)
         self.current_id: int | None = None
-        self.register_problem: str | None = None
         self.deps: dict[int, Any] = {}
         self._refresh_seq = 0  #: the newest refresh asked for (older answers are dropped)
         self.indicator_reports: list[Any] = []
@@ -84,16 +59,10 @@ class DeploymentPanel(QWidget):
         form = QFormLayout(box)
         self.organisation = QComboBox()
         self.category = QComboBox()
-        try:
-            orgs = backend.organisations()
-            cats = backend.categories()
-        except backend.BackendMissing as exc:
-            orgs, cats = dict(ORGANISATION_LABELS), dict(CATEGORY_LABELS)
-            self.register_problem = str(exc)
-        for code in orgs:
-            self.organisation.addItem(_(ORGANISATION_LABELS.get(code, orgs[code])), code)
-        for code in cats:
-            self.category.addItem(_(CATEGORY_LABELS.get(code, cats[code])), code)
+        for code, name in ORGANISATIONS.items():
+            self.organisation.addItem(_(name), code)
+        for code, name in CATEGORIES.items():
+            self.category.addItem(_(name), code)
         form.addRow(_("Organisation"), self.organisation)
         form.addRow(_("Category"), self.category)
         self.location = QLineEdit()
@@ -140,11 +109,7 @@ class DeploymentPanel(QWidget):
         QTimer.singleShot(0, self._startup)
 
     def _startup(self) -> None:
-        """After the window has connected our signals: report problems, list what is stored."""
-        if self.register_problem:
-            self.statusMessage.emit(self.register_problem)
-            self.register_button.setEnabled(False)
-            return
+        """After the window has connected our signals: list what is stored."""
         self.refresh()
 
     # ------------------------------------------------------------------ actions
@@ -210,11 +175,11 @@ class DeploymentPanel(QWidget):
         self.deployments.clear()
         for d in deps:
             # the category by name, in the pilot's language (the code "sar" had been shown)
-            category = CATEGORY_LABELS.get(d.category)
+            category = CATEGORIES.get(d.category)
             item = QListWidgetItem(
                 f"#{d.id} {d.requested_at[:16].replace('T', ' ')} UTC {d.organisation} "
                 f"{_(category) if category else d.category} — {d.location} "
-                f"[{_(STATUS_LABELS.get(d.status, d.status))}]"
+                f"[{_(STATUS_NAMES.get(d.status, d.status))}]"
             )
             item.setData(Qt.ItemDataRole.UserRole, d.id)
             self.deployments.addItem(item)
@@ -299,7 +264,7 @@ class DeploymentPanel(QWidget):
     def _updated(self, dep: Any) -> None:
         self.statusMessage.emit(
             _("Deployment {id}: {status}.").format(
-                id=dep.id, status=_(STATUS_LABELS.get(dep.status, dep.status))
+                id=dep.id, status=_(STATUS_NAMES.get(dep.status, dep.status))
             )
         )
         self.deploymentUpdated.emit(dep)

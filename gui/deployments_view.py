@@ -27,22 +27,9 @@ from PyQt5.QtWidgets import (
 )
 
 from dronekit_plzen.i18n import _
+from telemetry.deployments import STATUS_NAMES
 
 BAR, EXERCISE, BASELINE_C, TARGET_C = "#1565c0", "#90caf9", "#e65100", "#2e7d32"
-
-
-def N_(text: str) -> str:
-    """Mark ``text`` for translation; it is translated where it is shown."""
-    return text
-
-
-STATUS_LABELS = {
-    "requested": N_("Requested"),
-    "accepted": N_("Accepted"),
-    "in_progress": N_("In progress"),
-    "completed": N_("Completed"),
-    "cancelled": N_("Cancelled"),
-}
 
 
 @dataclass(frozen=True)
@@ -189,13 +176,13 @@ class DeploymentEditor(QGroupBox):
             self.summary.setText(_("Register or select a deployment first."))
             self.outcome.clear()
             return
-        current = _(STATUS_LABELS.get(dep.status, dep.status))
+        current = _(STATUS_NAMES.get(dep.status, dep.status))
         self.summary.setText(
             _("#{id} {location}: {status}").format(id=dep.id, location=dep.location, status=current)
         )
         self.status.addItem(_("(keep: {status})").format(status=current), None)
         for s in allowed:
-            self.status.addItem(_(STATUS_LABELS.get(s, s)), s)
+            self.status.addItem(_(STATUS_NAMES.get(s, s)), s)
         self.outcome.setText(dep.outcome or "")
 
     def show_sightings(self, rows: list[dict[str, Any]]) -> None:

@@ -18,12 +18,14 @@ from telemetry.indicator import check_year
 from telemetry.schema import utc_now_iso
 from telemetry.store import Store
 
-#: requesting organisations (code → English label)
+#: requesting organisations (code → English name). The one table of these names: a name is a
+#: message id (Czech in ``telemetry.po``), translated where it is shown (the GUI's deployments
+#: and requests panels, the portal); one term per organisation everywhere
 ORGANISATIONS: dict[str, str] = {
     "HZS": "Fire and Rescue Service (HZS)",
     "PCR": "Police of the Czech Republic (PČR)",
     "ZZS": "Emergency Medical Service (ZZS)",
-    "MP": "Municipal police (městská policie)",
+    "MP": "Municipal police",
     "KRIZ": "Crisis management",
     "OTHER": "Other",
 }
@@ -38,7 +40,7 @@ _ORG_ALIASES = {
     "CRISIS_MANAGEMENT": "KRIZ",
     "CRISIS-MANAGEMENT": "KRIZ",
 }
-#: deployment categories (code → English label)
+#: deployment categories (code → English name; message ids, as :data:`ORGANISATIONS`)
 CATEGORIES: dict[str, str] = {
     "sar": "Search and rescue",
     "fire": "Fire",
@@ -46,9 +48,17 @@ CATEGORIES: dict[str, str] = {
     "accident": "Accident",
     "exercise": "Exercise",
     "public_event": "Public event",
-    "other": "Other",
+    "other": "Other category",
 }
 STATUSES = ("requested", "accepted", "in_progress", "completed", "cancelled")
+#: the states' names (message ids, as :data:`ORGANISATIONS`)
+STATUS_NAMES: dict[str, str] = {
+    "requested": "Requested",
+    "accepted": "Accepted",
+    "in_progress": "In progress",
+    "completed": "Completed",
+    "cancelled": "Cancelled",
+}
 TRANSITIONS: dict[str, frozenset[str]] = {
     "requested": frozenset({"accepted", "cancelled"}),
     "accepted": frozenset({"in_progress", "cancelled"}),

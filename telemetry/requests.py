@@ -25,7 +25,14 @@ from typing import Any
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
-from telemetry.deployments import check_transition, create_deployment, update_deployment
+from telemetry.deployments import (
+    CATEGORIES,
+    ORGANISATIONS,
+    STATUS_NAMES,
+    check_transition,
+    create_deployment,
+    update_deployment,
+)
 from telemetry.schema import utc_now_iso
 from telemetry.store import Store
 
@@ -56,27 +63,10 @@ OPEN_STATES: tuple[str, ...] = ("requested", "accepted", "in_progress")
 #: the display names of the codes above, in English: message ids (``web.po``), translated
 #: where shown (the portal's pages, the GUI's requests panel)
 LABELS: dict[str, dict[str, str]] = {
-    "state": {
-        "requested": "Requested",
-        "accepted": "Accepted",
-        "in_progress": "In flight",
-        "completed": "Completed",
-        "cancelled": "Cancelled",
-        "refused": "Refused",
-    },
-    "organisation": {
-        "HZS": "Fire and Rescue Service (HZS)",
-        "PCR": "Police of the Czech Republic (PČR)",
-        "ZZS": "Emergency Medical Service (ZZS)",
-        "KRIZ": "City crisis staff",
-    },
-    "category": {
-        "sar": "Search and rescue",
-        "fire": "Fire",
-        "flood": "Flood",
-        "accident": "Accident",
-        "exercise": "Exercise",
-    },
+    # the deployments' own names (one term per concept: a request is a deployment's first state)
+    "state": {**STATUS_NAMES, "refused": "Refused"},
+    "organisation": {code: ORGANISATIONS[code] for code in REQUEST_ORGANISATIONS},
+    "category": {code: CATEGORIES[code] for code in REQUEST_CATEGORIES},
     "urgency": {
         "immediate": "immediate (lives at risk)",
         "urgent": "urgent (within the hour)",

@@ -128,3 +128,35 @@ def test_status_flow_outcome_and_indicator_chart(qtbot, tmp_path: Path) -> None:
     shot = _shots(tmp_path) / "gui-deployments.png"
     assert panel.grab().toImage().save(str(shot), "PNG", 0)
     assert shot.stat().st_size < 300_000
+
+
+def test_the_panel_and_the_portal_name_each_code_with_one_term(qtbot, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """An organisation, a category or a state has one name in a language: the deployments
+    panel's lists and the portal's (and the requests panel's) labels are the same words. The
+    panel had said "Krizové řízení" and "Probíhá" where the portal said "Krizový štáb města" and
+    "V letu" for the same codes."""
+    from dronekit_plzen.i18n import translations
+    from telemetry.requests import LABELS, label
+
+    set_language("cs")
+    try:
+        panel = DeploymentPanel(tmp_path / "d.db")
+        qtbot.addWidget(panel)
+        cs = translations("cs").gettext
+        for combo, kind in ((panel.organisation, "organisation"), (panel.category, "category")):
+            shown = {combo.itemData(i): combo.itemText(i) for i in range(combo.count())}
+            for code in LABELS[kind]:
+                assert shown[code] == label(cs, kind, code), (kind, code)
+                assert shown[code] != LABELS[kind][code], f"{kind} {code}: no Czech name"
+        assert label(cs, "organisation", "KRIZ") == "Krizové řízení"
+        dep_id = _fill(tmp_path / "d.db")
+        with open_store(tmp_path / "d.db") as store:
+            for status in ("accepted", "in_progress"):
+                update_deployment(store, dep_id, status=status)
+            dep = get_deployment(store, dep_id)
+        panel.editor.show_deployment(dep, ["completed", "cancelled"])
+        assert label(cs, "state", "in_progress") in panel.editor.summary.text()
+        names = [panel.editor.status.itemText(i) for i in (1, 2)]
+        assert names == [label(cs, "state", "completed"), label(cs, "state", "cancelled")]
+    finally:
+        set_language("en")

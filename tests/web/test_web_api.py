@@ -218,7 +218,7 @@ def test_the_request_flow_is_validated_and_every_change_audited(portal, login) -
     assert "the deployment is already accepted" in r.text
     post(pilot, f"/requests/{rid}/state", state="in_progress")
     page = hzs.get(f"/requests/{rid}").text
-    assert "In flight" in page and "Jan Pilot" in page and "dron-1, dron-2" in page
+    assert "In progress" in page and "Jan Pilot" in page and "dron-1, dron-2" in page
     post(pilot, f"/requests/{rid}/state", state="completed", reason="nalezen")
     assert hzs.get(f"/api/requests/{rid}/live").json()["state"] == "completed"
     with open_store(portal["db"]) as s:

@@ -268,7 +268,7 @@ def test_request_on_the_map_accepted_in_the_gui_flown_and_seen_completed(
             "the live drone and the in-flight state",
         )
         browser.save_screenshot(str(SHOTS / "3-in-flight.png"))
-        assert badge.text == "In flight"
+        assert badge.text == "In progress"
 
     _fly_one_drone(db, req.deployment_id, drone_on_the_map)
     with httpx.Client(base_url=url) as pilot:  # the pilot closes it on the portal
