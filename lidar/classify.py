@@ -11,7 +11,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
-from scipy.spatial import cKDTree
 
 from lidar.cloud import (
     BUILDING,
@@ -69,6 +68,8 @@ def eigen_features(xyz: FloatArray, *, k: int = 10, batch: int = 200_000) -> dic
         return out
     kk = min(k, n)
     batch = max(1, min(batch, 2_400_000 // kk))  # the (b, k, 3) neighbours: about 60 MB
+    from scipy.spatial import cKDTree
+
     tree = cKDTree(xyz, balanced_tree=False, compact_nodes=False)
     for s in range(0, n, batch):
         e = min(n, s + batch)
@@ -124,6 +125,8 @@ def classify_objects(
             & (f["verticality"] <= p.max_roof_verticality)
         )
         # a roof is a neighbourhood of roof-like points: majority vote over the k neighbours
+        from scipy.spatial import cKDTree
+
         tree = cKDTree(xyz[tall])
         _d, idx = tree.query(xyz[tall], k=min(p.k, tall.size), workers=-1)
         vote = roof[idx].mean(axis=1) >= 0.5

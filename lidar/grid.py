@@ -13,8 +13,6 @@ from dataclasses import dataclass
 import numba
 import numpy as np
 from numpy.typing import NDArray
-from scipy import ndimage
-from scipy.spatial import Delaunay, QhullError
 
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.i18n import _
@@ -340,6 +338,8 @@ def fill_nearest(a: FloatArray) -> FloatArray:
     bad = ~np.isfinite(a)
     if not bad.any() or bad.all():
         return a.copy()
+    from scipy import ndimage
+
     ri, ci = ndimage.distance_transform_edt(bad, return_distances=False, return_indices=True)
     return np.asarray(a[ri, ci])
 
@@ -402,6 +402,9 @@ def inpaint_linear(
     if not gap.any():
         return out
     # the TIN's vertices are measured cells only (no bridged values), those near the cells left
+    from scipy import ndimage
+    from scipy.spatial import QhullError
+
     near_gap = ndimage.binary_dilation(gap, structure=np.ones((3, 3), bool), iterations=TIN_RING)
     rr, cc = np.nonzero(near_gap & ~bad)
     del near_gap
@@ -519,6 +522,8 @@ def rasterize_tin(pts_uv: FloatArray, values: FloatArray, rows: int, cols: int) 
     approach) in a compiled loop: no point location and no per-cell temporaries.
     Raises QhullError/ValueError for degenerate input (fewer than 3 non-collinear points).
     """
+    from scipy.spatial import Delaunay
+
     out = np.full((rows, cols), np.nan)
     simplices = Delaunay(pts_uv).simplices.astype(np.int64)
     _scan_triangles(

@@ -19,7 +19,6 @@ import numba
 import numpy as np
 from numpy.typing import NDArray
 from pyproj import CRS
-from scipy.spatial import QhullError, cKDTree
 
 from dronekit_plzen.errors import (
     BadInputError,
@@ -101,7 +100,7 @@ def _inside_hull(
     most :data:`HULL_BLOCK`): no copy of the cloud, and Qhull's working memory stays small
     (a block of 262,144 points took 12 MiB, a sixth of the 1 M-point DTM's own peak)."""
     import shapely
-    from scipy.spatial import ConvexHull
+    from scipy.spatial import ConvexHull, QhullError
 
     def hull_vertices(pts: FloatArray) -> FloatArray:
         try:
@@ -134,6 +133,8 @@ def tin_surface(
 ) -> FloatArray:
     """Linear interpolation on a TIN (Delaunay) of the cell centroids of the points, at cell
     centres. Gaps inside the points' hull are filled; outside it NaN (or nearest value)."""
+    from scipy.spatial import QhullError, cKDTree
+
     if x.size == 0:
         return np.full((grid.rows, grid.cols), np.nan)
     mx, my, mz = _centroids(grid, x, y, z)
@@ -362,6 +363,8 @@ def idw_surface(
 ) -> FloatArray:
     """Inverse-distance weighting of the ``k`` nearest cell centroids at each cell centre;
     cells farther than ``max_dist`` (default 5 cells) from any point stay NaN."""
+    from scipy.spatial import cKDTree
+
     mx, my, mz = _centroids(grid, x, y, z)
     cx, cy = grid.centres()
     if mx.size == 0:

@@ -19,13 +19,19 @@ import numpy as np
 from dronekit_plzen.errors import BadInputError
 from dronekit_plzen.geo import as_crs
 from dronekit_plzen.i18n import _
-from lidar import filters
-from lidar.classify import ClassifyParams, classify_objects, height_above_ground
 from lidar.cloud import GROUND, NOISE, UNCLASSIFIED, PointCloud
-from lidar.ground import CSFParams, SMRFParams, csf, smrf
 from lidar.io import DEFAULT_CHUNK
 
 HAG = "HeightAboveGround"
+
+
+# The filters' modules (numba kernels, scipy) are imported by the stages that run or check
+# them: a pipeline refused at its reader or its options answers without loading them (half a
+# second of each ``lidar`` command)
+def _parse_ranges(text: str) -> Any:
+    from lidar import filters
+
+    return filters.parse_ranges(text)
 
 
 def z_in_xy_units(cloud: PointCloud) -> np.ndarray:
@@ -181,7 +187,7 @@ class SMRFOptions:
     ignore: str | None = None
 
     def check(self) -> list[str]:
-        if self.ignore is not None and (bad := _refusal(filters.parse_ranges, self.ignore)):
+        if self.ignore is not None and (bad := _refusal(_parse_ranges, self.ignore)):
             return bad
         if (
             min(self.cell, self.window, self.threshold) <= 0
@@ -231,7 +237,7 @@ class CSFOptions:
     ignore: str | None = None
 
     def check(self) -> list[str]:
-        if self.ignore is not None and (bad := _refusal(filters.parse_ranges, self.ignore)):
+        if self.ignore is not None and (bad := _refusal(_parse_ranges, self.ignore)):
             return bad
         errs = []
         if self.rigidness not in (1, 2, 3):
@@ -283,6 +289,8 @@ class RangeOptions:
     limits: str = ""
 
     def check(self) -> list[str]:
+        from lidar import filters
+
         return _refusal(filters.parse_ranges, self.limits)
 
 
@@ -291,6 +299,8 @@ class ReturnsOptions:
     groups: str = "last,only"
 
     def check(self) -> list[str]:
+        from lidar import filters
+
         return _refusal(filters.returns_mask, np.ones(1), np.ones(1), self.groups)
 
 
@@ -374,6 +384,8 @@ class CropOptions:
     polygon: str | None = None
 
     def check(self) -> list[str]:
+        from lidar import filters
+
         if (self.bounds is None) == (self.polygon is None):
             return [_("give exactly one of bounds [minx, miny, maxx, maxy] or polygon (WKT)")]
         if self.bounds is not None:
@@ -409,6 +421,8 @@ class AssignOptions:
 
     def rules(self) -> list[tuple[str, str | None, float]]:
         """(dimension, range or None for every point, value) in the order they apply."""
+        from lidar import filters
+
         given = [
             k for k in ("classification", "assignment", "value") if getattr(self, k) is not None
         ]
@@ -999,6 +1013,8 @@ PRODUCTS = {"dtm", "dsm", "chm", "intensity", "density", "hillshade", "contours"
 
 
 def _candidates(cloud: PointCloud, returns: str) -> np.ndarray:
+    from lidar import filters
+
     rn = cloud.dim("return_number", 1)
     nr = cloud.dim("number_of_returns", 1)
     mask = filters.returns_mask(rn, nr, returns) if returns else np.ones(len(cloud), bool)
@@ -1022,6 +1038,8 @@ def _ground_candidates(
 ) -> tuple[np.ndarray, np.ndarray | None]:
     """The points a ground filter may take (the returns asked for, no noise, none PDAL's
     ``ignore`` names) and the ignored ones (they keep their class)."""
+    from lidar import filters
+
     cand = _candidates(cloud, returns)
     if ignore is None:
         return cand, None
@@ -1034,6 +1052,8 @@ def _has_ground(cloud: PointCloud) -> bool:
 
 
 def apply_outlier(cloud: PointCloud, o: OutlierOptions) -> PointCloud:
+    from lidar import filters
+
     if o.keep_existing and _has_ground(cloud):
         return cloud
     if o.method == "statistical":
@@ -1046,6 +1066,8 @@ def apply_outlier(cloud: PointCloud, o: OutlierOptions) -> PointCloud:
 
 
 def apply_smrf(cloud: PointCloud, o: SMRFOptions) -> PointCloud:
+    from lidar.ground import SMRFParams, smrf
+
     if o.keep_existing and _has_ground(cloud):
         return cloud
     grids = 1 if o.single_grid else SMRFParams.grids
@@ -1066,6 +1088,8 @@ def apply_smrf(cloud: PointCloud, o: SMRFOptions) -> PointCloud:
 
 
 def apply_csf(cloud: PointCloud, o: CSFOptions) -> PointCloud:
+    from lidar.ground import CSFParams, csf
+
     if o.keep_existing and _has_ground(cloud):
         return cloud
     p = CSFParams(
@@ -1092,6 +1116,8 @@ def ground_mask(cloud: PointCloud) -> np.ndarray:
 
 
 def apply_hag(cloud: PointCloud, o: HagOptions) -> PointCloud:
+    from lidar.classify import height_above_ground
+
     zx = z_in_xy_units(cloud)
     h = height_above_ground(cloud.x, cloud.y, zx, ground_mask(cloud), cell=o.cell / cloud.xy_unit_m)
     return cloud.with_dims(**{HAG: h * (cloud.xy_unit_m / cloud.z_unit_m)})
@@ -1186,6 +1212,8 @@ class FerryOptions:
 
 
 def apply_ferry(cloud: PointCloud, o: FerryOptions) -> PointCloud:
+    from lidar import filters
+
     for src, dst in o.pairs():
         values = (
             np.zeros(len(cloud))
@@ -1228,6 +1256,8 @@ def _check_fits(dim: str, dtype: np.dtype, values: np.ndarray, src: str | None =
 
 
 def apply_classify(cloud: PointCloud, o: ClassifyOptions) -> PointCloud:
+    from lidar.classify import ClassifyParams, classify_objects
+
     if HAG not in cloud.dims:
         cloud = apply_hag(cloud, HagOptions())
     hag_m = cloud.dims[HAG] * cloud.z_unit_m
@@ -1238,10 +1268,14 @@ def apply_classify(cloud: PointCloud, o: ClassifyOptions) -> PointCloud:
 
 
 def apply_range(cloud: PointCloud, o: RangeOptions) -> PointCloud:
+    from lidar import filters
+
     return cloud.select(filters.range_mask(cloud, o.limits))
 
 
 def apply_returns(cloud: PointCloud, o: ReturnsOptions) -> PointCloud:
+    from lidar import filters
+
     m = filters.returns_mask(
         cloud.dim("return_number", 1), cloud.dim("number_of_returns", 1), o.groups
     )
@@ -1249,6 +1283,8 @@ def apply_returns(cloud: PointCloud, o: ReturnsOptions) -> PointCloud:
 
 
 def apply_voxel(cloud: PointCloud, o: VoxelOptions) -> PointCloud:
+    from lidar import filters
+
     xyz = np.column_stack([cloud.x, cloud.y, z_in_xy_units(cloud)])
     return cloud.select(filters.voxel_thin(xyz, o.cell / cloud.xy_unit_m))
 
@@ -1267,15 +1303,21 @@ class VoxelCenterOptions:
 
 
 def apply_voxel_center(cloud: PointCloud, o: VoxelCenterOptions) -> PointCloud:
+    from lidar import filters
+
     xyz = np.column_stack([cloud.x, cloud.y, cloud.z])
     return cloud.select(filters.voxel_thin(xyz, o.cell))
 
 
 def apply_reproject(cloud: PointCloud, o: ReprojectOptions) -> PointCloud:
+    from lidar import filters
+
     return filters.reproject(cloud, o.out_srs, src_crs=o.in_srs)
 
 
 def apply_crop(cloud: PointCloud, o: CropOptions) -> PointCloud:
+    from lidar import filters
+
     if o.bounds is not None:
         b = crop_box(o.bounds)
         m = filters.crop_bounds_mask(cloud.x, cloud.y, (b[0], b[1], b[2], b[3]))
@@ -1407,6 +1449,8 @@ class SampleOptions:
 
 
 def apply_sample(cloud: PointCloud, o: SampleOptions) -> PointCloud:
+    from lidar import filters
+
     keep = filters.poisson_sample(cloud.x, cloud.y, cloud.z, o.min_distance)
     if o.dimension is not None:
         return cloud.with_dims(**{filters.dimension_key(o.dimension): keep.astype(np.uint8)})
@@ -1435,6 +1479,8 @@ def apply_decimation(cloud: PointCloud, o: DecimationOptions) -> PointCloud:
 
 
 def apply_assign(cloud: PointCloud, o: AssignOptions) -> PointCloud:
+    from lidar import filters
+
     for dim, rng, number in o.rules():
         key = filters.dimension_key(dim)
         where = np.ones(len(cloud), bool) if rng is None else filters.range_mask(cloud, rng)

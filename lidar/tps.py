@@ -25,15 +25,16 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import scipy.sparse as sp
-import scipy.sparse.linalg as spla
 from numpy.typing import NDArray
-from scipy import ndimage
 
 from lidar.grid import BLOCK
 from lidar.smrf_kernels import jacobi_cg, node_cell_sums, node_surface_at
+
+if TYPE_CHECKING:
+    import scipy.sparse as sp
 
 FloatArray = NDArray[np.float64]
 BoolArray = NDArray[np.bool_]
@@ -131,6 +132,8 @@ def _cell_sums(
 @lru_cache(maxsize=8)
 def _penalty(nx: int, ny: int) -> sp.csr_matrix:
     """DxxᵀDxx + 2 DxyᵀDxy + DyyᵀDyy on an ``ny × nx`` node grid (unit spacing)."""
+    # scipy on first use, here and below: a command refused at its inputs does not pay for it
+    import scipy.sparse as sp
 
     def d2(n: int) -> sp.csr_matrix:
         return sp.diags([1.0, -2.0, 1.0], [0, 1, 2], shape=(max(n - 2, 0), n), format="csr")
@@ -150,6 +153,8 @@ def _assemble(
 ) -> tuple[sp.csr_matrix, FloatArray]:
     """The normal equations on the grid's nodes from the sums of its cells: AᵀA + λ/h² P (+ a
     1e-9 ridge: points on a line) and Aᵀ(z − z0)."""
+    import scipy.sparse as sp
+
     ll = (np.arange(g.ny - 1)[:, None] * g.nx + np.arange(g.nx - 1)[None, :]).ravel()
     corner = [ll + dr * g.nx + dc for dr, dc in _CORNERS]  # per cell, its 4 nodes
     r_idx, c_idx, vals = [], [], []
@@ -187,6 +192,9 @@ def thin_plate(
     ``lu_max`` nodes a side is solved at once by sparse LU, a larger one by conjugate gradients
     from the surface on nodes :data:`COARSE` times as far apart (solved the same way), which
     gives the shape across gaps that the gradients would take long to find."""
+    import scipy.sparse.linalg as spla
+    from scipy import ndimage
+
     zs = z if mask is None else z[mask]
     if zs.shape[0] == 0:
         return np.full((g.ny, g.nx), np.nan)

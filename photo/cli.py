@@ -237,7 +237,14 @@ def process_cmd(
 
 
 def _smrf() -> Any:
-    """The LiDAR package's SMRF ground filter: it separates the ground for ``dtm.tif``."""
-    from lidar.ground import smrf
+    """The LiDAR package's SMRF ground filter: it separates the ground for ``dtm.tif``.
+
+    Imported when the DTM is made (the filter's compiled kernels and scipy cost half a second
+    that a run refused at its inputs, or stopped before its cloud, does not pay)."""
+
+    def smrf(*args: Any, **kwargs: Any) -> Any:
+        from lidar.ground import smrf as ground_filter
+
+        return ground_filter(*args, **kwargs)
 
     return smrf

@@ -8,8 +8,6 @@ from typing import Any
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import dijkstra
 from shapely.geometry import LineString, MultiPolygon, Polygon
 
 FloatArray = NDArray[np.float64]
@@ -127,6 +125,11 @@ class InsideRouter:
         da = np.hypot(*(self.nodes[ia] - a).T)
         db = np.hypot(*(self.nodes[ib] - b).T)
         ww = np.concatenate([w, w, da, da, db, db]) + 1e-12
+        # scipy.sparse on first use (a quarter of a second that a plan without a detour
+        # round an obstacle, and every refused input, does not pay)
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import dijkstra
+
         g = csr_matrix((ww, (rows, cols)), shape=(n + 2, n + 2))
         dist, pred = dijkstra(g, indices=n, return_predecessors=True)
         if not np.isfinite(dist[n + 1]):
