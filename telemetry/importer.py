@@ -378,8 +378,9 @@ def store_track(
             source_id=source_id,
             deployment_id=deployment_id,
             pilot_id=pilot_id,
-            # 0: the log ends before the disarm (as a recording stopped in flight)
-            complete=0 if seg.open_end else 1,
+            # 0: the log ends before the disarm (as a recording stopped in flight), or a gap
+            # in it cuts the flight (its landing or take-off not seen)
+            complete=1 if seg.complete else 0,
         )
         if fuller is None:
             fid = store.insert_flight(row)

@@ -38,28 +38,21 @@ class Segment:
     stop: int  #: one past the last sample
     takeoff: int | None  #: sample index of the take-off (None: ground run)
     landing: int | None  #: None also when the log ends in the air (no landing was seen)
-    #: the log ends while armed: the flight's end (and perhaps its landing) is not in it
+    #: the log ends while armed, or a gap in it follows (armed again after it): the flight's
+    #: end (and perhaps its landing) is not in it
     open_end: bool = False
+    #: the samples begin after a gap in the log, the vehicle armed on both sides: its arming
+    #: (and perhaps its take-off) is not in them
+    open_start: bool = False
+
+    @property
+    def complete(self) -> bool:
+        """Arming to disarming all in the log."""
+        return not (self.open_end or self.open_start)
 
     @property
     def ground_run(self) -> bool:
         return self.takeoff is None
-
-
-def armed_intervals(armed: np.ndarray, t_s: np.ndarray, max_gap_s: float) -> list[tuple[int, int]]:
-    """Index ranges ``[start, stop)`` where ``armed`` is true, split at long time gaps."""
-    a = np.asarray(armed, dtype=bool)
-    if a.size == 0:
-        return []
-    t = np.asarray(t_s, dtype=float)
-    gap = np.zeros(a.size, dtype=bool)
-    gap[1:] = np.diff(t) > max_gap_s
-    edges = np.flatnonzero(np.diff(np.concatenate(([0], a.astype(np.int8), [0]))))
-    out: list[tuple[int, int]] = []
-    for s, e in zip(edges[::2], edges[1::2]):
-        cuts = [int(s), *(int(i) for i in np.flatnonzero(gap[s + 1 : e]) + s + 1), int(e)]
-        out.extend((c0, c1) for c0, c1 in itertools.pairwise(cuts) if c1 > c0)
-    return out
 
 
 def height_above_home(rel_alt_m: np.ndarray) -> np.ndarray:
@@ -74,6 +67,21 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
 
 
+def _pieces(
+    t: np.ndarray, up_at: np.ndarray, s: int, e: int, max_gap_s: float
+) -> list[tuple[int, int]]:
+    """The armed run ``[s, e)`` cut at its gaps longer than ``max_gap_s``, except where the
+    vehicle is airborne on both sides of the gap: a flight seen to go on across a lost link (a
+    ground station's log) is one flight with a hole in its track, not two flights with a
+    landing and a take-off made up at the hole."""
+    cuts = [s]
+    for c in np.flatnonzero(np.diff(t[s:e]) > max_gap_s) + s + 1:
+        if not (up_at[c - 1] and up_at[c]):
+            cuts.append(int(c))
+    cuts.append(e)
+    return [(c0, c1) for c0, c1 in itertools.pairwise(cuts) if c1 > c0]
+
+
 def find_flights(
     t_s: np.ndarray,
     armed: np.ndarray,
@@ -81,31 +89,59 @@ def find_flights(
     groundspeed_m_s: np.ndarray,
     params: SegmentParams = DEFAULT_PARAMS,
 ) -> list[Segment]:
-    """Segment one vehicle's samples (sorted by time) into flights."""
+    """Segment one vehicle's samples (sorted by time) into flights.
+
+    An armed run is cut where the log has a gap longer than ``max_gap_s`` (a lost link, a
+    pause in logging) unless the vehicle was airborne on both sides. A piece that ends at such
+    a gap is :attr:`Segment.open_end`, one that begins after it :attr:`Segment.open_start`:
+    neither gets a landing or a take-off at the gap (one had been made up at the gap's first
+    sample, mid-air)."""
     t = np.asarray(t_s, dtype=float)
-    out = []
-    for s, e in armed_intervals(armed, t, params.max_gap_s):
-        # armed at the log's last sample: a cut log (a full card, a crash, a copy cut short)
-        open_end = e == t.size
-        h = height_above_home(rel_alt_m[s:e])
-        gs = np.nan_to_num(np.asarray(groundspeed_m_s[s:e], dtype=float), nan=0.0)
-        hh = np.nan_to_num(h, nan=0.0)
-        up = (hh > params.takeoff_height_m) | (gs > params.takeoff_speed_m_s)
-        runs = [(a, b) for a, b in _runs(up) if t[s + b - 1] - t[s + a] >= params.min_airborne_s]
-        if not runs:
-            out.append(Segment(s, e, None, None, open_end))
-            continue
-        first, last = runs[0][0], runs[-1][1] - 1
-        low = hh <= params.landed_height_m
-        before = np.flatnonzero(low[:first])
-        after = np.flatnonzero(low[last:])
-        takeoff = int(before[-1]) if before.size else 0
-        # no landing seen: the disarm ends a flight, the log's end does not (a landing had
-        # been made up at the last sample of a log cut 5 m up, moving, armed)
-        landing: int | None = (
-            int(after[0]) + last if after.size else (None if open_end else e - s - 1)
-        )
-        out.append(Segment(s, e, s + takeoff, None if landing is None else s + landing, open_end))
+    a = np.asarray(armed, dtype=bool)
+    out: list[Segment] = []
+    if a.size == 0:
+        return out
+    edges = np.flatnonzero(np.diff(np.concatenate(([0], a.astype(np.int8), [0]))))
+    for rs, re_ in zip(edges[::2].tolist(), edges[1::2].tolist()):
+        # heights above the run's first (the height at arming), for every piece of the run
+        hh_run = np.nan_to_num(height_above_home(rel_alt_m[rs:re_]), nan=0.0)
+        gs_run = np.nan_to_num(np.asarray(groundspeed_m_s[rs:re_], dtype=float), nan=0.0)
+        up_run = (hh_run > params.takeoff_height_m) | (gs_run > params.takeoff_speed_m_s)
+        up_at = np.zeros(t.size, dtype=bool)
+        up_at[rs:re_] = up_run
+        for s, e in _pieces(t, up_at, rs, re_, params.max_gap_s):
+            # armed at the log's last sample (a cut log: a full card, a crash, a copy cut
+            # short) or before a gap: the piece's end is not its flight's end
+            open_end = e == t.size or e < re_
+            open_start = s > rs
+            hh = hh_run[s - rs : e - rs]
+            up = up_run[s - rs : e - rs]
+            runs = [
+                (i, j) for i, j in _runs(up) if t[s + j - 1] - t[s + i] >= params.min_airborne_s
+            ]
+            if not runs:
+                out.append(Segment(s, e, None, None, open_end, open_start))
+                continue
+            first, last = runs[0][0], runs[-1][1] - 1
+            low = hh <= params.landed_height_m
+            before = np.flatnonzero(low[:first])
+            after = np.flatnonzero(low[last:])
+            takeoff = int(before[-1]) if before.size else 0
+            # no landing seen: the disarm ends a flight, the log's end or a gap does not (a
+            # landing had been made up at the last sample of a log cut 5 m up, moving, armed)
+            landing: int | None = (
+                int(after[0]) + last if after.size else (None if open_end else e - s - 1)
+            )
+            out.append(
+                Segment(
+                    s,
+                    e,
+                    s + takeoff,
+                    None if landing is None else s + landing,
+                    open_end,
+                    open_start,
+                )
+            )
     return out
 
 

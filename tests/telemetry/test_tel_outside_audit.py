@@ -90,3 +90,33 @@ def test_a_vehicle_clock_standing_still_is_not_trusted() -> None:
     assert times[-1] - times[0] == pytest.approx(9.8, abs=2.1)  # was 0
     assert all(b >= a for a, b in itertools.pairwise(times))
     assert builder.states[1].clock_stalled
+
+
+def test_a_lost_link_in_flight_leaves_one_flight_with_a_hole(
+    tmp_path: Path, shared_data: Path
+) -> None:
+    """The real ArduCopter log with 90 s of its records taken out in the middle of its second
+    flight (a ground station's log across a lost link, the vehicle airborne on both sides). It
+    had been stored as two complete flights: a landing made up at the hole and a second
+    'take-off' whose heights were measured from the hole (its maximum height 0 m)."""
+    data = (shared_data / "logs" / TLOG).read_bytes()
+    recs = [(p, t) for p, t, _m in iter_tlog(data)]
+    span = recs[-1][1] - recs[0][1]
+    a = next(i for i, (_p, t) in enumerate(recs) if t >= recs[0][1] + 0.45 * span)
+    b = next(i for i, (_p, t) in enumerate(recs) if t >= recs[a][1] + 90.0)
+    holed = tmp_path / "hole.tlog"
+    holed.write_bytes(data[: recs[a][0]] + data[recs[b][0] :])
+    with open_store(tmp_path / "whole.db") as store:
+        import_file(store, shared_data / "logs" / TLOG)
+        whole = [f for f in _flights(store) if not f["ground_run"]]
+    with open_store(tmp_path / "hole.db") as store:
+        import_file(store, holed)
+        hole = [f for f in _flights(store) if not f["ground_run"]]
+    assert len(hole) == len(whole) == 5
+    second, second_whole = hole[1], whole[1]
+    assert (second["takeoff_utc"], second["landing_utc"]) == (
+        second_whole["takeoff_utc"],
+        second_whole["landing_utc"],
+    )
+    assert second["complete"] == 1
+    assert second["max_height_m"] > 5.0

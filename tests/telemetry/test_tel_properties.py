@@ -22,27 +22,37 @@ _GOOD = sum(1 for _ in iter_tlog(_HEAD))
         st.tuples(st.booleans(), st.integers(1, 40), st.floats(-2, 60), st.floats(0, 15)),
         min_size=1,
         max_size=12,
-    )
+    ),
+    holes=st.lists(st.integers(1, 500), max_size=3),
 )
+@example(runs=[(True, 10, 0.0, 0.0), (True, 10, 30.0, 0.0), (True, 10, 0.0, 0.0)], holes=[15])
+@example(runs=[(True, 10, 0.0, 0.0), (True, 10, 30.0, 0.0), (True, 10, 0.0, 0.0)], holes=[20])
 def test_segments_lie_inside_armed_runs_and_never_overlap(
-    runs: list[tuple[bool, int, float, float]],
+    runs: list[tuple[bool, int, float, float]], holes: list[int]
 ) -> None:
     a = np.concatenate([np.full(k, arm) for arm, k, _h, _v in runs])
     h = np.concatenate([np.full(k, hh) for _a, k, hh, _v in runs])
     v = np.concatenate([np.full(k, vv) for _a, k, _h, vv in runs])
     n = a.size
     t = np.arange(n) * 0.5
+    for i in holes:  # a hole in the log (a lost link) longer than the 60 s that cuts a run
+        t[i:] += 100.0
     segs = find_flights(t, a.astype(float), h, v)
     covered = np.zeros(n, dtype=int)
     for s in segs:
         assert 0 <= s.start < s.stop <= n
         assert a[s.start : s.stop].all()
         covered[s.start : s.stop] += 1
-        if s.takeoff is not None and s.landing is None:  # a log that ends in the air
-            assert s.open_end and s.stop == n and s.start <= s.takeoff < s.stop
+        if s.takeoff is not None and s.landing is None:  # the log ends, or a hole follows
+            assert s.open_end and s.start <= s.takeoff < s.stop
         elif s.takeoff is not None:
             assert s.landing is not None and s.start <= s.takeoff <= s.landing < s.stop
-        assert s.open_end == (s.stop == n)  # armed at the log's end, or not
+        # armed at the log's end, or after a hole that follows: the flight's end is not seen
+        assert s.open_end == (s.stop == n or bool(a[s.stop]))
+        assert s.open_start == (s.start > 0 and bool(a[s.start - 1]))
+        # a piece ends at a hole only where the vehicle is not airborne on both of its sides
+        if s.stop < n and a[s.stop]:
+            assert t[s.stop] - t[s.stop - 1] > 60.0
     assert (covered <= 1).all()
     assert covered.sum() == a.sum()  # every armed sample belongs to exactly one flight
 

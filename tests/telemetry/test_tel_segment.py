@@ -74,3 +74,40 @@ def test_camera_coverage_area() -> None:
     # heading 90° (east): 57.7 m along track, 100 m across; photos 100 m apart do not overlap
     assert area == pytest.approx(3 * w * h, rel=0.01)
     assert gj is not None and gj["type"] in ("Polygon", "MultiPolygon")
+
+
+def _with_gap(c: dict[str, np.ndarray], first: int, last: int, shift_s: float) -> None:
+    """Drop samples ``first..last-1`` and move the later ones ``shift_s`` on: a hole in the
+    log (a lost link) longer than the 60 s that cuts an armed run."""
+    keep = np.r_[0:first, last : c["t_s"].size]
+    for k in list(c):
+        c[k] = c[k][keep].copy()
+    c["t_s"][first:] += shift_s
+
+
+def test_a_flight_seen_across_a_lost_link_is_one_flight() -> None:
+    """Airborne on both sides of a 90 s hole: one complete flight, its take-off before the hole
+    and its landing after it (the hole had made two flights, a landing made up at 30 m)."""
+    c = _track()
+    _with_gap(c, 140, 200, 60.0)  # 70..100 s gone, the rest 60 s later: a 90.5 s hole at 30 m
+    (seg,) = find_flights(c["t_s"], c["armed"], c["rel_alt_m"], c["groundspeed_m_s"])
+    assert seg.complete and not seg.ground_run and seg.landing is not None
+    s = summarize(c, seg)
+    assert s.takeoff_t_s - c["t_s"][0] == pytest.approx(20.0, abs=0.6)
+    assert s.landing_t_s - c["t_s"][0] == pytest.approx(230.0, abs=0.6)
+
+
+def test_a_hole_with_the_vehicle_on_the_ground_after_it_sees_no_landing() -> None:
+    """Airborne before a hole, on the ground after it (it landed unseen): the flight before the
+    hole has no landing and is incomplete; the samples after it are incomplete too (their
+    arming was not seen), and none is given a landing or take-off at the hole."""
+    c = _track()
+    _with_gap(c, 140, 345, 0.0)  # 70..172.5 s gone: a 103 s hole, landed at 170 s
+    segs = find_flights(c["t_s"], c["armed"], c["rel_alt_m"], c["groundspeed_m_s"])
+    assert len(segs) == 2
+    flight, after = segs
+    assert flight.takeoff is not None and flight.landing is None
+    assert flight.open_end and not flight.open_start and not flight.complete
+    assert after.ground_run and after.open_start and not after.complete
+    s = summarize(c, flight)
+    assert s.landing_t_s is None or np.isnan(s.landing_t_s)
