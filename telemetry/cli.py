@@ -613,7 +613,7 @@ def report_indicator(
     for q in rep.quarters:
         click.echo(
             f"  {q.label}: {q.count:3d}   {_('last 4 quarters')}: {q.rolling_4q:3d} "
-            f"{_('progress %')}: {q.progress_pct:4.0f}   {_('exercises')}: {q.exercises}"
+            f"{_('progress %')}: {q.progress_text():>4}   {_('exercises')}: {q.exercises}"
         )
     # (a Python dict had been printed: {'PCR': 1})
     for name, counts in (

@@ -46,8 +46,17 @@ class QuarterRow:
 
     @property
     def progress_pct(self) -> float:
-        """Where the rolling count stands between baseline (0 %) and target (100 %)."""
+        """Where the rolling count stands between baseline (0 %) and target (100 %); below
+        the baseline it is negative (shown in words: :meth:`progress_text`)."""
         return 100.0 * (self.rolling_4q - BASELINE) / (TARGET - BASELINE)
+
+    def progress_text(self) -> str:
+        """The progress as a reader takes it: "35" (per cent of the way from the baseline to
+        the target), or "below baseline" where that share would be negative (a quarter with 5
+        deployments over the last four had read "-25")."""
+        if self.rolling_4q < BASELINE:
+            return _("below baseline")
+        return f"{self.progress_pct:.0f}"
 
 
 @dataclass

@@ -235,7 +235,7 @@ def _html_report(
                     q.label,
                     q.count,
                     q.rolling_4q,
-                    f"{q.progress_pct:.0f}",
+                    q.progress_text(),
                     q.exercises,
                     q.pending,
                     q.cancelled,

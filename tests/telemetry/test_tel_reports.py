@@ -160,6 +160,12 @@ def test_cli_report_and_flights(db: Path, tmp_path: Path) -> None:
     q1 = next(line for line in r.output.splitlines() if "2024-Q1" in line)
     pct = data["quarters"][0]["progress_pct"]
     assert f"progress %: {pct:4.0f}" in q1 and "last 4 quarters:" in q1, q1
+    # 5 deployments over the last four quarters, under the baseline of 10: said in words, in
+    # the text and the HTML report (a progress of "-25" had been printed)
+    q4 = next(line for line in r.output.splitlines() if "2024-Q4" in line)
+    assert "progress %: below baseline" in q4 and "-25" not in q4, q4
+    html = Path(data["html"]).read_text(encoding="utf-8")
+    assert "below baseline" in html and ">-25<" not in html
     # counts as a person reads them, not a Python dict ({'HZS': 1, ...})
     org = next(line for line in r.output.splitlines() if "by organisation" in line)
     assert "{" not in org and "HZS " in org, org
