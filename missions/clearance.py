@@ -38,7 +38,11 @@ from dronekit_plzen.i18n import _, ngettext
 from dronekit_plzen.mission_items import MissionItem
 from dronekit_plzen.rtl_cone import RtlParams
 from dronekit_plzen.safety import Clearance, Override
-from missions.model import AUTOPILOT_ARDUPILOT, AUTOPILOT_PX4, Mission
+from missions.model import (
+    AUTOPILOT_CODES,
+    AUTOPILOT_NAMES,
+    Mission,
+)
 from missions.terrain import Raster, missions_bbox
 from missions.zones import Zone, load_zones
 
@@ -237,11 +241,6 @@ def _planning_speed(mission: Mission, vehicle: Any) -> float | None:
     return min(speeds) if speeds else None
 
 
-#: the autopilots the guard walks missions for, by name (MAV_AUTOPILOT codes)
-_AUTOPILOT_CODES = {"ardupilot": AUTOPILOT_ARDUPILOT, "px4": AUTOPILOT_PX4}
-_AUTOPILOT_NAMES = {AUTOPILOT_ARDUPILOT: "ardupilot", AUTOPILOT_PX4: "px4"}
-
-
 def clear_for_flight(
     mission: Mission | Sequence[Mission],
     *,
@@ -351,12 +350,12 @@ def clear_for_flight(
             plan, dem=dem_r, vehicle_home=vehicle_home, home_amsl_m=home_amsl_m
         )
         home_source = str(m.metadata["home_amsl_source"])
-        code = _AUTOPILOT_CODES.get(flown_by or "")
+        code = AUTOPILOT_CODES.get(flown_by or "")
         if code is not None and code != m.autopilot:
             note = _(
                 "the plan is written for {plan}; checked as {flown} flies it (the vehicle's "
                 "autopilot)"
-            ).format(plan=_AUTOPILOT_NAMES.get(m.autopilot, str(m.autopilot)), flown=flown_by)
+            ).format(plan=AUTOPILOT_NAMES.get(m.autopilot, str(m.autopilot)), flown=flown_by)
             if note not in notes:
                 notes.append(note)
             m = replace(m, autopilot=code)

@@ -26,6 +26,9 @@ from dronekit_plzen.mission_items import (
 # MAV_AUTOPILOT
 AUTOPILOT_ARDUPILOT = 3
 AUTOPILOT_PX4 = 12
+#: the autopilots by the names the command line, the guard and the sidecars use, and back
+AUTOPILOT_CODES = {"ardupilot": AUTOPILOT_ARDUPILOT, "px4": AUTOPILOT_PX4}
+AUTOPILOT_NAMES = {code: name for name, code in AUTOPILOT_CODES.items()}
 # MAV_TYPE
 VEHICLE_TYPE_QUADROTOR = 2
 

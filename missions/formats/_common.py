@@ -28,8 +28,8 @@ from dronekit_plzen.mission_items import (
 )
 from dronekit_plzen.outputs import remove_output
 from missions.model import (
-    AUTOPILOT_ARDUPILOT,
-    AUTOPILOT_PX4,
+    AUTOPILOT_CODES,
+    AUTOPILOT_NAMES,
     FenceCircle,
     FencePolygon,
     Mission,
@@ -311,13 +311,12 @@ def write_sidecar(path: Path, metadata: dict[str, Any]) -> None:
 #: the sidecar's key for the autopilot a mission is written for (a format without a field for
 #: it: QGC WPL, CSV), and the names it takes
 SIDECAR_AUTOPILOT = "autopilot"
-AUTOPILOT_CODES = {"ardupilot": AUTOPILOT_ARDUPILOT, "px4": AUTOPILOT_PX4}
 
 
 def sidecar_metadata(mission: Mission) -> dict[str, Any]:
     """The metadata a sidecar keeps: the mission's, and the autopilot it is written for (the
     guard's rules differ: ArduPilot's inclusion fences must all hold the path, PX4's one)."""
-    name = {v: k for k, v in AUTOPILOT_CODES.items()}.get(mission.autopilot)
+    name = AUTOPILOT_NAMES.get(mission.autopilot)
     return {**mission.metadata, SIDECAR_AUTOPILOT: name} if name else dict(mission.metadata)
 
 
