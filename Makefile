@@ -6,18 +6,23 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+WARM   := $(VENV)/.kernels-stamp
 
 .PHONY: setup demo demo-lidar demo-photo bench-lidar bench-poa bench-poa-sarenv bench-photo test fuzz lint format bench clean sysdeps interop web-assets serve
 
-setup: $(STAMP)
+setup: $(STAMP) $(WARM)
 
 $(STAMP): pyproject.toml scripts/install-system-deps.sh
 	bash scripts/install-system-deps.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip wheel setuptools
 	$(PY) -m pip install --quiet -e '.[all,dev]'
-	$(PY) scripts/warm_kernels.py
 	touch $(STAMP)
+
+# the numba kernels compiled into their cache once per install (see scripts/warm_kernels.py)
+$(WARM): $(STAMP)
+	$(PY) scripts/warm_kernels.py
+	touch $(WARM)
 
 sysdeps:
 	bash scripts/install-system-deps.sh
@@ -36,7 +41,7 @@ demo-lidar: setup
 demo-photo: setup
 	$(BIN)/dronekit-plzen demo photo --out demo-output/photo
 
-lint: setup
+lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
@@ -54,7 +59,10 @@ format: setup
 # failed; replacing it under loadgroup can hang the run to CI's limit (pytest-xdist 3.8, its
 # issues 1323 and 1378)
 TEST_WORKERS ?= 3
-test: setup web-assets lint
+# lint and the kernels' compilation run side by side (-j2: both are one core's work, and
+# mypy's first run and the compilation take about half a minute each in a fresh clone)
+test: $(STAMP) web-assets
+	$(MAKE) --no-print-directory -j2 lint $(WARM)
 	QT_QPA_PLATFORM=offscreen PROJ_NETWORK=OFF $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup --max-worker-restart 0 --durations=25
 
 # the property tests with fresh random examples, at least 2,000 each (see tests/conftest.py)
