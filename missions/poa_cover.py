@@ -32,7 +32,6 @@ from dronekit_plzen.i18n import _
 from dronekit_plzen.inputs import check_read_cells
 from dronekit_plzen.outputs import note_input
 from dronekit_plzen.quiet_logs import quiet
-from missions.poa_kernels import block_share, burn_polygons
 from missions.poa_map import PoaGrid
 
 FloatArray = NDArray[np.float64]
@@ -244,6 +243,10 @@ def coverage_fraction(
     r0, r1 = max(0, math.floor((grid.y0 - ymax) / c)), min(ny, math.ceil((grid.y0 - ymin) / c))
     if c1 <= c0 or r1 <= r0:
         return out
+    # the compiled kernels on first use: reading or checking a map (``web attach``, a refused
+    # ``plan poa``) does not load numba
+    from missions.poa_kernels import block_share, burn_polygons
+
     h, w = r1 - r0, c1 - c0
     rings, poly_of_ring = shapely.get_rings(parts, return_index=True)
     xy, ring_of_vertex = shapely.get_coordinates(rings, return_index=True)

@@ -10,12 +10,13 @@ from collections.abc import Callable, Sequence
 import numpy as np
 import shapely
 from numpy.typing import NDArray
-from scipy.ndimage import uniform_filter
 from shapely.geometry import LineString
 
 from missions.poa_cover import Footprint, coverage_fraction, position_at, swept_pieces, truncate
-from missions.poa_kernels import nearest_first_order, receding_horizon, two_opt_order
 from missions.poa_map import PoaGrid
+
+# scipy.ndimage and the compiled kernels (missions.poa_kernels) are imported by the functions
+# that use them: a plan refused at its map or its options answers without loading numba
 
 FloatArray = NDArray[np.float64]
 HORIZON = 7
@@ -101,6 +102,10 @@ def plan_one(
     the local rate by ``jump_factor``; ``wall_bonus``: how much more a cell next to covered
     ones is worth (the path fills in rather than leaving holes). The walk is compiled
     (:mod:`missions.poa_kernels`)."""
+    from scipy.ndimage import uniform_filter
+
+    from missions.poa_kernels import receding_horizon
+
     if horizon not in _SEQ_CACHE:
         _SEQ_CACHE[horizon] = _sequences(horizon)
     cum, first = _SEQ_CACHE[horizon]
@@ -233,6 +238,8 @@ def _candidates(
     """Candidate paths for one drone (metric): the receding-horizon planner with two jump
     thresholds, and a spiral around the launch point (the best plan when the probability falls
     off evenly around it); the caller keeps the one covering the most residual probability."""
+    from scipy.ndimage import uniform_filter
+
     r0, q0 = start
     out = []
     steps = budget_m / c
@@ -303,6 +310,8 @@ def sweep_path(
     threshold, each leg spanning that region's cells in its strip; the threshold is the lowest
     whose track (with the transit from the launch point to its nearer end) fits the budget.
     Metric vertices from the launch point, or None when nothing is left."""
+    from scipy.ndimage import uniform_filter
+
     k = max(1, round(c / grid.cell_m))
     dens = uniform_filter(residual, size=k, mode="constant")
     x, y = grid.centres()
@@ -706,6 +715,8 @@ def _nearest_first(
     """The regions' sweeps in the order nearest entry (of four per region) first, from
     ``start`` (cell units); the order is found by a compiled loop
     (:func:`missions.poa_kernels.nearest_first_order`)."""
+    from missions.poa_kernels import nearest_first_order
+
     ends = np.array([[r[0], r[-1]] for r in regions], dtype=np.float64)  # (regions, 2, 3)
     # the four entries (first strip low end, first high, last low, last high) as (col, strip)
     entry = np.stack(
@@ -729,6 +740,8 @@ def _two_opt(seq: list[FloatArray], start: FloatArray, rounds: int = 200) -> lis
     the stretch i..j flown backwards when the transits into and out of it get shorter (the
     best such move each round over all pairs; compiled:
     :func:`missions.poa_kernels.two_opt_order`)."""
+    from missions.poa_kernels import two_opt_order
+
     if not seq:
         return seq
     ent = np.array([t[0] for t in seq], dtype=np.float64)
@@ -759,6 +772,8 @@ def region_sweep_path(
     (:func:`_order_regions`). The most cells whose track fits the budget, in at most
     ``max_regions`` regions, are selected. Metric vertices from the launch point, or None when
     nothing is left."""
+    from scipy.ndimage import uniform_filter
+
     mass, s0, q0 = _rotated_mass(grid, residual, launch, c, angle_rad)
     flat = mass.ravel()
     rank = (1.0 - smooth) * mass + smooth * uniform_filter(mass, size=3, mode="constant")

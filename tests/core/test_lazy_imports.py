@@ -54,6 +54,13 @@ CASES = {
         "--out", str(t / "out"),
     ],
     "log-import-garbage": lambda t: ["import", "--db", str(t / "f.db"), _garbage(t, "a.tlog")],
+    "plan-poa-garbage-map": lambda t: [
+        "plan", "poa", "--poa", _garbage(t, "p.tif"), "--drones", "2", "--budget-m", "1000",
+        "--alt-m", "50", "--fov-deg", "60", "--launch", "49.7,13.3", "--out", str(t / "o"),
+    ],
+    "web-attach-missing-map": lambda t: [
+        "web", "attach", "--db", str(t / "f.db"), "1", "--poa", str(t / "missing.tif"),
+    ],
 }  # fmt: skip
 
 
