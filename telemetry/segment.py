@@ -67,18 +67,14 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
     return [(int(s), int(e)) for s, e in zip(edges[::2], edges[1::2])]
 
 
-def _pieces(
-    t: np.ndarray, up_at: np.ndarray, s: int, e: int, max_gap_s: float
-) -> list[tuple[int, int]]:
-    """The armed run ``[s, e)`` cut at its gaps longer than ``max_gap_s``, except where the
-    vehicle is airborne on both sides of the gap: a flight seen to go on across a lost link (a
-    ground station's log) is one flight with a hole in its track, not two flights with a
-    landing and a take-off made up at the hole."""
-    cuts = [s]
-    for c in np.flatnonzero(np.diff(t[s:e]) > max_gap_s) + s + 1:
-        if not (up_at[c - 1] and up_at[c]):
-            cuts.append(int(c))
-    cuts.append(e)
+def _pieces(t: np.ndarray, up: np.ndarray, max_gap_s: float) -> list[tuple[int, int]]:
+    """One armed run's samples (times ``t``, airborne ``up``) as ``[start, stop)`` pieces, cut
+    at its gaps longer than ``max_gap_s`` except where the vehicle is airborne on both sides
+    of the gap: a flight seen to go on across a lost link (a ground station's log) is one
+    flight with a hole in its track, not two flights with a landing and a take-off made up at
+    the hole."""
+    gaps = np.flatnonzero(np.diff(t) > max_gap_s) + 1
+    cuts = [0, *gaps[~(up[gaps - 1] & up[gaps])].tolist(), t.size]
     return [(c0, c1) for c0, c1 in itertools.pairwise(cuts) if c1 > c0]
 
 
@@ -107,9 +103,8 @@ def find_flights(
         hh_run = np.nan_to_num(height_above_home(rel_alt_m[rs:re_]), nan=0.0)
         gs_run = np.nan_to_num(np.asarray(groundspeed_m_s[rs:re_], dtype=float), nan=0.0)
         up_run = (hh_run > params.takeoff_height_m) | (gs_run > params.takeoff_speed_m_s)
-        up_at = np.zeros(t.size, dtype=bool)
-        up_at[rs:re_] = up_run
-        for s, e in _pieces(t, up_at, rs, re_, params.max_gap_s):
+        for ps, pe in _pieces(t[rs:re_], up_run, params.max_gap_s):
+            s, e = rs + ps, rs + pe
             # armed at the log's last sample (a cut log: a full card, a crash, a copy cut
             # short) or before a gap: the piece's end is not its flight's end
             open_end = e == t.size or e < re_
